@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Compute;
 /// <see cref="Device.Synchronize"/> or a copy to the host.
 /// </para>
 /// </summary>
-public interface IKernels
+public partial interface IKernels
 {
     // ---------------------------------------------------------------- utilities
 

@@ -51,4 +51,16 @@ public static class Philox
 
     /// <summary>A uniform float in [0, 1) for element <paramref name="index"/> of (seed, stream).</summary>
     public static float Uniform(ulong seed, ulong stream, long index) => ToUniform(Bits(seed, stream, index));
+
+    /// <summary>
+    /// A uniform double in [0, 1) with 53 random bits for element <paramref name="index"/> of (seed, stream):
+    /// element i uses words 2·(i mod 2) and 2·(i mod 2)+1 of block i/2.
+    /// </summary>
+    public static double UniformDouble(ulong seed, ulong stream, long index)
+    {
+        Block((ulong)index >> 1, seed, stream, out uint r0, out uint r1, out uint r2, out uint r3);
+        bool second = (index & 1) != 0;
+        uint high = second ? r2 : r0, low = second ? r3 : r1;
+        return ((high >> 5) * 67108864.0 + (low >> 6)) * (1.0 / 9007199254740992.0);
+    }
 }

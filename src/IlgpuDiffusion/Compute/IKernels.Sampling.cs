@@ -1,0 +1,27 @@
+namespace IlgpuDiffusion.Compute;
+
+// Op set II, part 3: categorical draws and argmax on the device, one row of logits per draw.
+public partial interface IKernels
+{
+    /// <summary>
+    /// For each row draws an id from softmax(logits[r, 0..vocab) / temperature) — entries at vocab and above
+    /// (MASK) are never drawn — by the exponential race argmax_v (l_v/T − log(−log(U_v + 1e-10) + 1e-10)) with
+    /// fp64 uniforms U_v = <see cref="Philox.UniformDouble"/>(seed, step, r·vocab + v). With topP &lt; 1 only the
+    /// nucleus takes part: entries with p_v ≥ τ, τ the largest value whose such entries hold probability ≥ topP.
+    /// </summary>
+    /// <param name="logits">[rows, classes], classes ≥ vocab</param>
+    /// <param name="ids">[rows], overwritten</param>
+    void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters);
+
+    /// <summary>ids[r] = argmax over v &lt; vocab of logits[r, v] (the lowest index wins ties).</summary>
+    /// <param name="logits">[rows, classes]</param>
+    /// <param name="ids">[rows], overwritten</param>
+    void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab);
+}
+
+/// <summary>Parameters of one categorical draw over a batch of rows.</summary>
+/// <param name="Seed">The sampler's seed.</param>
+/// <param name="Step">The counter stream of this draw (e.g. the sampling step), so steps draw independently.</param>
+/// <param name="Temperature">Logits are divided by it; must be positive.</param>
+/// <param name="TopP">Nucleus mass in (0, 1]; 1 disables nucleus sampling.</param>
+public readonly record struct SamplingParameters(ulong Seed, ulong Step, float Temperature = 1f, float TopP = 1f);
