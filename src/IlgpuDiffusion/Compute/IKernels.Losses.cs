@@ -53,6 +53,9 @@ public partial interface IKernels
 
 /// <summary>
 /// Divergences between student log-probs s = log p_s and teacher log-probs t over one row of V entries.
+/// The MASK entry takes no part: under SUBS its probability is 0 in both rows and its log-prob is the
+/// sentinel −1e6 (shifted by the row's normalizer), whose float rounding would otherwise add noise to the
+/// log-space divergences.
 /// </summary>
 public enum Divergence
 {

@@ -1,0 +1,118 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Cpu;
+
+// Categorical draws by the fp64 exponential race (Gumbel-max) with Philox uniforms, optional
+// nucleus filtering, and argmax; parallel over rows.
+public sealed unsafe partial class CpuKernels
+{
+    private readonly SamplingJob _sampling = new();
+    private double[]? _nucleusScratch;
+
+    /// <inheritdoc/>
+    public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
+    {
+        CheckSampling(logits, ids, rows, classes, vocab);
+        if (!(parameters.Temperature > 0f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
+        if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
+        RunSampling(logits, ids, rows, classes, vocab, parameters, argmax: false);
+    }
+
+    /// <inheritdoc/>
+    public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
+    {
+        CheckSampling(logits, ids, rows, classes, vocab);
+        RunSampling(logits, ids, rows, classes, vocab, default, argmax: true);
+    }
+
+    private void RunSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters, bool argmax)
+    {
+        var job = _sampling;
+        job.Logits = logits.Pointer();
+        job.Ids = ids.Pointer();
+        job.Classes = classes;
+        job.Vocab = vocab;
+        job.Parameters = parameters;
+        job.IsArgmax = argmax;
+        bool nucleus = !argmax && parameters.TopP < 1f;
+        int chunks = ChunkedJob.ChunkCount(rows, 1, _pool.Threads);
+        if (nucleus && (_nucleusScratch is null || _nucleusScratch.Length < (long)chunks * vocab))
+            _nucleusScratch = new double[(long)chunks * vocab];
+        job.NucleusScratch = nucleus ? _nucleusScratch : null;
+        job.Run(_pool, rows, 1);
+    }
+
+    private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes, vocab);
+        if (vocab > classes)
+            throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot draw from {vocab} entries of rows with {classes} classes.");
+        Check.Count(logits, (long)rows * classes, nameof(logits));
+        Check.Count(ids, rows, nameof(ids));
+    }
+
+    private sealed class SamplingJob : ChunkedJob
+    {
+        public float* Logits;
+        public int* Ids;
+        public int Classes, Vocab;
+        public SamplingParameters Parameters;
+        public bool IsArgmax;
+        public double[]? NucleusScratch;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                var row = new ReadOnlySpan<float>(Logits + (long)r * Classes, Vocab);
+                Ids[r] = IsArgmax ? TensorPrimitives.IndexOfMax(row) : Draw(row, r, chunk);
+            }
+        }
+
+        private int Draw(ReadOnlySpan<float> row, int r, int chunk)
+        {
+            double inverseTemperature = 1.0 / Parameters.Temperature;
+            double threshold = NucleusScratch is null ? double.NegativeInfinity : NucleusThreshold(row, inverseTemperature, chunk);
+            long first = (long)r * Vocab;
+            int best = -1;
+            double bestScore = double.NegativeInfinity;
+            for (int v = 0; v < row.Length; v++)
+            {
+                double logit = row[v] * inverseTemperature;
+                if (logit < threshold) continue;
+                double u = Philox.UniformDouble(Parameters.Seed, Parameters.Step, first + v);
+                double score = logit - Math.Log(-Math.Log(u + 1e-10) + 1e-10);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    best = v;
+                }
+            }
+            return best;
+        }
+
+        /// <summary>
+        /// The scaled logit of the smallest nucleus member: entries at or above it hold probability ≥ topP,
+        /// and no higher cut does (ties at the cut are all kept).
+        /// </summary>
+        private double NucleusThreshold(ReadOnlySpan<float> row, double inverseTemperature, int chunk)
+        {
+            var scaled = NucleusScratch.AsSpan(chunk * Vocab, Vocab);
+            double max = double.NegativeInfinity, sum = 0;
+            for (int v = 0; v < row.Length; v++) max = Math.Max(max, scaled[v] = row[v] * inverseTemperature);
+            for (int v = 0; v < row.Length; v++) sum += Math.Exp(scaled[v] - max);
+            scaled.Sort();
+            double mass = 0, target = Parameters.TopP * sum;
+            for (int i = scaled.Length - 1; i >= 0; i--)
+            {
+                mass += Math.Exp(scaled[i] - max);
+                if (mass >= target) return scaled[i];
+            }
+            return scaled[0];
+        }
+    }
+}
