@@ -9,12 +9,6 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count) => throw new NotSupportedException("pending");
     /// <inheritdoc/>
-    public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate) => throw new NotSupportedException("pending");
-    /// <inheritdoc/>
-    public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows, int inChannels, int outChannels) => throw new NotSupportedException("pending");
-    /// <inheritdoc/>
-    public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels) => throw new NotSupportedException("pending");
-    /// <inheritdoc/>
     public void EmbeddingForward(Tensor<int> ids, Tensor<float> table, Tensor<float> output, int rows, int vocab, int channels) => throw new NotSupportedException("pending");
     /// <inheritdoc/>
     public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels) => throw new NotSupportedException("pending");

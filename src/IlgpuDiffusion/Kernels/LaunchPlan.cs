@@ -1,0 +1,67 @@
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace IlgpuDiffusion.Kernels;
+
+/// <summary>
+/// Group and tile sizes chosen once per accelerator, never hard-coded in kernels.
+/// The CPU emulator (warp 4, groups ≤ 16) gets tiny tiles so that tests with small odd
+/// shapes cross tile edges and multi-warp groups; GPUs get 64×64 GEMM tiles.
+/// </summary>
+internal sealed class LaunchPlan
+{
+    public LaunchPlan(Accelerator accelerator)
+    {
+        int warp = Math.Max(1, accelerator.WarpSize);
+        int maxGroup = accelerator.MaxNumThreadsPerGroup;
+        bool cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+
+        // GEMM: group (GemmX, GemmY) threads computing a (4·GemmY)×(4·GemmX) tile, k staged GemmTileK at a time.
+        (GemmX, GemmY, GemmTileK) = cpu ? (4, 2, 4) : maxGroup >= 256 ? (16, 16, 16) : (8, 8, 16);
+
+        // Row reductions (LayerNorm, sum of squares): one power-of-two group per row.
+        RowGroup = FloorPow2(Math.Min(maxGroup, cpu ? 2 * warp : 8 * warp));
+
+        // Column reductions: one warp of columns × a power of two of token lanes.
+        ColumnX = Math.Min(warp, maxGroup);
+        ColumnY = FloorPow2(Math.Min(maxGroup / ColumnX, cpu ? 2 : 8));
+
+        // Sum of squares: at most this many partial sums in the first pass.
+        MaxPartials = cpu ? 4 : 1024;
+
+        GemmShared = SharedMemoryConfig.RequestDynamic<float>(MatMulKernels.SharedFloats(GemmX, GemmY, GemmTileK));
+        RowShared = SharedMemoryConfig.RequestDynamic<float>(RowGroup);
+        ColumnShared = SharedMemoryConfig.RequestDynamic<float>(ColumnX * ColumnY);
+    }
+
+    public int GemmX { get; }
+    public int GemmY { get; }
+    public int GemmTileK { get; }
+    public int RowGroup { get; }
+    public int ColumnX { get; }
+    public int ColumnY { get; }
+    public int MaxPartials { get; }
+    public SharedMemoryConfig GemmShared { get; }
+    public SharedMemoryConfig RowShared { get; }
+    public SharedMemoryConfig ColumnShared { get; }
+
+    /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
+    public KernelConfig Gemm(int m, int n) => new(
+        new Index2D(Ceil(n, 4 * GemmX), Ceil(m, 4 * GemmY)), new Index2D(GemmX, GemmY), GemmShared);
+
+    /// <summary>One row-reduction group per row.</summary>
+    public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
+
+    /// <summary>Column reduction over [batch, tokens, channels].</summary>
+    public KernelConfig Columns(int batch, int channels) => new(
+        new Index2D(Ceil(channels, ColumnX), batch), new Index2D(ColumnX, ColumnY), ColumnShared);
+
+    public static int Ceil(int x, int d) => (x + d - 1) / d;
+
+    private static int FloorPow2(int x)
+    {
+        int p = 1;
+        while (p * 2 <= x) p *= 2;
+        return p;
+    }
+}
