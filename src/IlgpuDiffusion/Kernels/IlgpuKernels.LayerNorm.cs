@@ -1,0 +1,56 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Kernels;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _layerNormBackwardWeight;
+
+    /// <inheritdoc/>
+    public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
+        int rows, int channels, float eps)
+    {
+        CheckLayerNorm(input, weight, mean, rstd, rows, channels);
+        HostChecks.Holds(output, (long)rows * channels, nameof(output));
+        if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
+        if (rows == 0 || channels == 0) return;
+        _layerNormForward ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
+        _layerNormForward(_plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
+    }
+
+    /// <inheritdoc/>
+    public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
+        Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
+    {
+        CheckLayerNorm(input, weight, mean, rstd, rows, channels);
+        HostChecks.Holds(dOutput, (long)rows * channels, nameof(dOutput));
+        HostChecks.Holds(dInput, (long)rows * channels, nameof(dInput));
+        HostChecks.Holds(dWeight, channels, nameof(dWeight));
+        if (rows == 0 || channels == 0) return;
+        _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
+        _layerNormBackwardWeight ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(LayerNormKernels.BackwardWeight));
+        var dy = dOutput.View();
+        var x = input.View();
+        var mu = mean.View();
+        var r = rstd.View();
+        _layerNormBackwardInput(_plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
+        _layerNormBackwardWeight(_plan.Columns(1, channels), dy, x, mu, r, dWeight.View(), rows, channels);
+    }
+
+    private static void CheckLayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd, int rows, int channels)
+    {
+        HostChecks.Sizes(rows, nameof(rows), channels, nameof(channels));
+        HostChecks.Holds(input, (long)rows * channels, nameof(input));
+        HostChecks.Holds(weight, channels, nameof(weight));
+        HostChecks.Holds(mean, rows, nameof(mean));
+        HostChecks.Holds(rstd, rows, nameof(rstd));
+        HostChecks.Product(rows, channels);
+    }
+}
