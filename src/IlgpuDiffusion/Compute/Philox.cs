@@ -4,14 +4,15 @@ namespace IlgpuDiffusion.Compute;
 /// Philox4x32-10 counter-based random numbers (Salmon et al., SC'11): the same
 /// (seed, stream, index) gives the same number on every backend, so dropout masks are
 /// regenerated in backward instead of stored. Pure integer math, callable from ILGPU kernels.
-/// <para>Element <c>index</c> uses counter (index/4, stream) and key seed, word index mod 4.</para>
+/// <para>Element <c>index</c> uses block index/4 — counter (block, stream), key seed — and word index mod 4.</para>
 /// </summary>
 public static class Philox
 {
     private const uint M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
 
-    /// <summary>Word <paramref name="word"/> (0..3) of Philox4x32-10 at counter (c0..c3), key (k0, k1).</summary>
-    public static uint Generate(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1, int word)
+    /// <summary>The four words of Philox4x32-10 at counter (c0..c3) with key (k0, k1).</summary>
+    public static void Generate(uint c0, uint c1, uint c2, uint c3, uint k0, uint k1,
+        out uint r0, out uint r1, out uint r2, out uint r3)
     {
         for (int round = 0; round < 10; round++)
         {
@@ -26,18 +27,28 @@ public static class Philox
             k0 += W0;
             k1 += W1;
         }
-        return word == 0 ? c0 : word == 1 ? c1 : word == 2 ? c2 : c3;
+        r0 = c0;
+        r1 = c1;
+        r2 = c2;
+        r3 = c3;
     }
+
+    /// <summary>The four words of block <paramref name="block"/> (elements 4·block .. 4·block+3) of (seed, stream).</summary>
+    public static void Block(ulong block, ulong seed, ulong stream, out uint r0, out uint r1, out uint r2, out uint r3) =>
+        Generate((uint)block, (uint)(block >> 32), (uint)stream, (uint)(stream >> 32), (uint)seed, (uint)(seed >> 32),
+            out r0, out r1, out r2, out r3);
 
     /// <summary>The 32 random bits for element <paramref name="index"/> of (seed, stream).</summary>
     public static uint Bits(ulong seed, ulong stream, long index)
     {
-        ulong block = (ulong)index >> 2;
-        return Generate((uint)block, (uint)(block >> 32), (uint)stream, (uint)(stream >> 32),
-            (uint)seed, (uint)(seed >> 32), (int)(index & 3));
+        Block((ulong)index >> 2, seed, stream, out uint r0, out uint r1, out uint r2, out uint r3);
+        int word = (int)(index & 3);
+        return word == 0 ? r0 : word == 1 ? r1 : word == 2 ? r2 : r3;
     }
 
-    /// <summary>A uniform float in [0, 1) with 24 random bits for element <paramref name="index"/> of (seed, stream).</summary>
-    public static float Uniform(ulong seed, ulong stream, long index) =>
-        (Bits(seed, stream, index) >> 8) * (1.0f / 16777216.0f);
+    /// <summary>Maps 32 random bits to a float in [0, 1) with 24 random bits.</summary>
+    public static float ToUniform(uint bits) => (bits >> 8) * (1.0f / 16777216.0f);
+
+    /// <summary>A uniform float in [0, 1) for element <paramref name="index"/> of (seed, stream).</summary>
+    public static float Uniform(ulong seed, ulong stream, long index) => ToUniform(Bits(seed, stream, index));
 }

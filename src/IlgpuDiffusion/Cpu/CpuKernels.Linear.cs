@@ -1,0 +1,98 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Cpu.Gemm;
+
+namespace IlgpuDiffusion.Cpu;
+
+// GEMM and Linear: the packed SIMD engine (Gemm/SimdGemm) plus bias broadcast and bias gradient.
+public sealed unsafe partial class CpuKernels
+{
+    private readonly BiasBroadcastJob _biasBroadcast = new();
+    private readonly ColumnSumJob _columnSum = new();
+
+    /// <inheritdoc/>
+    public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
+    {
+        Check.Sizes(true, m, n, k);
+        Check.Count(a, (long)m * k, nameof(a));
+        Check.Count(b, (long)n * k, nameof(b));
+        Check.Count(c, (long)m * n, nameof(c));
+        SimdGemm.Multiply(layout, a.Pointer(), b.Pointer(), c.Pointer(), m, n, k, accumulate);
+    }
+
+    /// <inheritdoc/>
+    public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
+        int rows, int inChannels, int outChannels)
+    {
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(bias, outChannels, nameof(bias));
+        Check.Count(output, (long)rows * outChannels, nameof(output));
+        if (bias is { } b)
+        {
+            // output = bias (broadcast over rows), then output += input·weightᵀ.
+            _biasBroadcast.Bias = b.Pointer();
+            _biasBroadcast.Output = output.Pointer();
+            _biasBroadcast.Channels = outChannels;
+            _biasBroadcast.Run(_pool, rows, Math.Max(1, StreamingGrain / Math.Max(1, outChannels)));
+        }
+        SimdGemm.Multiply(MatMulLayout.ABt, input.Pointer(), weight.Pointer(), output.Pointer(), rows, outChannels, inChannels, accumulate: bias.HasValue);
+    }
+
+    /// <inheritdoc/>
+    public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
+        Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
+        int rows, int inChannels, int outChannels)
+    {
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(dOutput, (long)rows * outChannels, nameof(dOutput));
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(dInput, (long)rows * inChannels, nameof(dInput));
+        Check.Count(dWeight, (long)outChannels * inChannels, nameof(dWeight));
+        Check.Count(dBias, outChannels, nameof(dBias));
+        // dInput[rows,in] += dOutput[rows,out]·weight[out,in]
+        if (dInput is { } dx)
+            SimdGemm.Multiply(MatMulLayout.AB, dOutput.Pointer(), weight.Pointer(), dx.Pointer(), rows, inChannels, outChannels, accumulate: true);
+        // dWeight[out,in] += dOutputᵀ[out,rows]·input[rows,in]
+        if (dWeight is { } dw)
+            SimdGemm.Multiply(MatMulLayout.AtB, dOutput.Pointer(), input.Pointer(), dw.Pointer(), outChannels, inChannels, rows, accumulate: true);
+        // dBias[out] += Σ_rows dOutput[rows,out]
+        if (dBias is { } db)
+        {
+            _columnSum.Matrix = dOutput.Pointer();
+            _columnSum.Sums = db.Pointer();
+            _columnSum.Rows = rows;
+            _columnSum.Columns = outChannels;
+            _columnSum.Run(_pool, outChannels, ColumnBlock);
+        }
+    }
+
+    private sealed class BiasBroadcastJob : ChunkedJob
+    {
+        public float* Bias, Output;
+        public int Channels;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            var bias = new ReadOnlySpan<float>(Bias, Channels);
+            for (int r = start; r < end; r++)
+                bias.CopyTo(new Span<float>(Output + (long)r * Channels, Channels));
+        }
+    }
+
+    /// <summary>sums[c] += Σ_r matrix[r, c] over a block of columns; rows in order, so deterministic.</summary>
+    private sealed class ColumnSumJob : ChunkedJob
+    {
+        public float* Matrix, Sums;
+        public int Rows, Columns;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            var sums = new Span<float>(Sums + start, end - start);
+            for (int r = 0; r < Rows; r++)
+                TensorPrimitives.Add(sums, new ReadOnlySpan<float>(Matrix + (long)r * Columns + start, end - start), sums);
+        }
+    }
+}

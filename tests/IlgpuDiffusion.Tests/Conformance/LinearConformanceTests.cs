@@ -1,0 +1,130 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Tests.Conformance.Reference;
+using Xunit;
+using static IlgpuDiffusion.Tests.Conformance.Numerics;
+
+namespace IlgpuDiffusion.Tests.Conformance;
+
+/// <summary>GEMM in all three layouts and Linear forward/backward, on every backend.</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class LinearConformanceTests
+{
+    private static readonly (int M, int N, int K)[] SmallShapes = [(1, 1, 1), (3, 5, 7), (17, 9, 33), (5, 13, 1), (2, 1, 19)];
+    private static readonly (int M, int N, int K)[] LargeShapes = [(129, 257, 300), (64, 2304, 96), (300, 65, 513)];
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void MatMul_small_shapes_match_reference(string backend) => CheckMatMul(backend, SmallShapes);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
+    public void MatMul_blocked_shapes_match_reference(string backend) => CheckMatMul(backend, LargeShapes);
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void MatMul_with_zero_k_clears_or_keeps_c(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var prior = Random(6, 1);
+        var c = s.Upload((float[])prior.Clone());
+        s.Kernels.MatMul(MatMulLayout.ABt, s.Zeros(1), s.Zeros(1), c, 2, 3, 0, accumulate: true);
+        Assert.Equal(prior, DeviceScope.Download(c));
+        s.Kernels.MatMul(MatMulLayout.ABt, s.Zeros(1), s.Zeros(1), c, 2, 3, 0, accumulate: false);
+        Assert.All(DeviceScope.Download(c), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Linear_forward_matches_reference_with_and_without_bias(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (var (rows, inC, outC) in new[] { (1, 1, 1), (7, 5, 3), (4, 17, 9) })
+            foreach (bool withBias in new[] { true, false })
+            {
+                var x = Random(rows * inC, 1);
+                var w = Random(outC * inC, 2);
+                var b = Random(outC, 3);
+                var y = s.Zeros(rows * outC);
+                s.Kernels.LinearForward(s.Upload(x), s.Upload(w), withBias ? s.Upload(b) : null, y, rows, inC, outC);
+                AssertClose(ReferenceLinear.Linear(D(x), D(w), withBias ? D(b) : null, rows, inC, outC),
+                    DeviceScope.Download(y), 1e-4, $"Linear {rows}x{inC}->{outC} bias={withBias}");
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Linear_backward_accumulates_finite_difference_gradients(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 4, inC = 5, outC = 3;
+        var x = Random(rows * inC, 1);
+        var w = Random(outC * inC, 2);
+        var b = Random(outC, 3);
+        var dy = Random(rows * outC, 4);
+        var (priorX, priorW, priorB) = (Random(rows * inC, 5), Random(outC * inC, 6), Random(outC, 7));
+        var (dx, dw, db) = (s.Upload(priorX), s.Upload(priorW), s.Upload(priorB));
+        s.Kernels.LinearBackward(s.Upload(dy), s.Upload(x), s.Upload(w), dx, dw, db, rows, inC, outC);
+
+        var fdX = FiniteDifference(v => ReferenceLinear.Linear(v, D(w), D(b), rows, inC, outC), D(x), D(dy));
+        var fdW = FiniteDifference(v => ReferenceLinear.Linear(D(x), v, D(b), rows, inC, outC), D(w), D(dy));
+        var fdB = FiniteDifference(v => ReferenceLinear.Linear(D(x), D(w), v, rows, inC, outC), D(b), D(dy));
+        AssertClose(Add(D(priorX), fdX), DeviceScope.Download(dx), 1e-4, "dInput");
+        AssertClose(Add(D(priorW), fdW), DeviceScope.Download(dw), 1e-4, "dWeight");
+        AssertClose(Add(D(priorB), fdB), DeviceScope.Download(db), 1e-4, "dBias");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Linear_backward_skips_null_gradients(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 3, inC = 2, outC = 4;
+        var (x, w, dy) = (Random(rows * inC, 1), Random(outC * inC, 2), Random(rows * outC, 3));
+        var dw = s.Zeros(outC * inC);
+        s.Kernels.LinearBackward(s.Upload(dy), s.Upload(x), s.Upload(w), null, dw, null, rows, inC, outC);
+        AssertClose(ReferenceLinear.LinearBackward(D(dy), D(x), D(w), rows, inC, outC).DWeight, DeviceScope.Download(dw), 1e-4, "dWeight");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
+    public void Linear_backward_matches_reference_on_model_like_shapes(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 67, inC = 96, outC = 130;
+        var (x, w, dy) = (Random(rows * inC, 1), Random(outC * inC, 2), Random(rows * outC, 3));
+        var (dx, dw, db) = (s.Zeros(rows * inC), s.Zeros(outC * inC), s.Zeros(outC));
+        s.Kernels.LinearBackward(s.Upload(dy), s.Upload(x), s.Upload(w), dx, dw, db, rows, inC, outC);
+        var expected = ReferenceLinear.LinearBackward(D(dy), D(x), D(w), rows, inC, outC);
+        AssertClose(expected.DInput, DeviceScope.Download(dx), 1e-4, "dInput");
+        AssertClose(expected.DWeight, DeviceScope.Download(dw), 1e-4, "dWeight");
+        AssertClose(expected.DBias, DeviceScope.Download(db), 1e-4, "dBias");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void MatMul_rejects_tensors_too_small_for_the_sizes(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var ex = Assert.Throws<ArgumentException>(() =>
+            s.Kernels.MatMul(MatMulLayout.AB, s.Zeros(5), s.Zeros(6), s.Zeros(4), 2, 2, 3, accumulate: false));
+        Assert.Contains("'a' has 5 elements", ex.Message);
+    }
+
+    private static void CheckMatMul(string backend, (int M, int N, int K)[] shapes)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (var layout in Enum.GetValues<MatMulLayout>())
+            foreach (var (m, n, k) in shapes)
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var a = Random(m * k, m + 31 * k);
+                    var b = Random(k * n, n + 17 * k);
+                    var prior = Random(m * n, 5);
+                    var c = s.Upload((float[])prior.Clone());
+                    s.Kernels.MatMul(layout, s.Upload(a), s.Upload(b), c, m, n, k, accumulate);
+                    var expected = ReferenceLinear.MatMul(layout, D(a), D(b), m, n, k);
+                    if (accumulate) expected = Add(expected, D(prior));
+                    AssertClose(expected, DeviceScope.Download(c), 1e-4, $"{layout} {m}x{n}x{k} accumulate={accumulate}");
+                }
+    }
+}

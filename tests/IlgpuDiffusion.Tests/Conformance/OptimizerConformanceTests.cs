@@ -1,0 +1,62 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Tests.Conformance.Reference;
+using Xunit;
+using static IlgpuDiffusion.Tests.Conformance.Numerics;
+
+namespace IlgpuDiffusion.Tests.Conformance;
+
+/// <summary>AdamW, the squared gradient norm and the EMA update.</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class OptimizerConformanceTests
+{
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void AdamW_matches_reference_over_several_steps(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        int n = backend == "ilgpu-cpu" ? 37 : 5003;
+        var hyper = new AdamWParameters(LearningRate: 3e-3f, WeightDecay: 0.1f);
+        var (p, m, v) = (D(Random(n, 1)), new double[n], new double[n]);
+        var (pT, mT, vT) = (s.Upload(Random(n, 1)), s.Zeros(n), s.Zeros(n));
+        for (int step = 1; step <= 3; step++)
+        {
+            var g = Random(n, 10 + step);
+            const float gradScale = 0.5f;
+            s.Kernels.AdamWStep(pT, s.Upload(g), mT, vT, n, hyper, step, gradScale);
+            (p, m, v) = ReferenceElementwise.AdamW(p, D(g), m, v, hyper, step, gradScale);
+        }
+        AssertClose(p, DeviceScope.Download(pT), 1e-5, "parameters");
+        AssertClose(m, DeviceScope.Download(mT), 1e-5, "first moment");
+        AssertClose(v, DeviceScope.Download(vT), 1e-4, "second moment");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Sum_of_squares_matches_reference_and_is_deterministic(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (int n in backend == "ilgpu-cpu" ? new[] { 1, 17, 300 } : [1, 17, 300, 1_000_003])
+        {
+            var x = Random(n, n);
+            var (xT, result) = (s.Upload(x), s.Zeros(1));
+            s.Kernels.SumOfSquares(xT, result, n);
+            float first = DeviceScope.Download(result)[0];
+            s.Kernels.SumOfSquares(xT, result, n);
+            Assert.Equal(first, DeviceScope.Download(result)[0]);
+            AssertClose([D(x).Sum(v => v * v)], [first], 1e-5, $"n={n}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Ema_update_matches_reference(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        int n = backend == "ilgpu-cpu" ? 23 : 70_001;
+        var (p, ema) = (Random(n, 1), Random(n, 2));
+        var emaT = s.Upload(ema);
+        s.Kernels.EmaUpdate(s.Upload(p), emaT, n, 0.9999f);
+        var expected = D(ema).Select((e, i) => 0.9999f * e + (1 - 0.9999f) * p[i]).ToArray();
+        AssertClose(expected, DeviceScope.Download(emaT), 1e-6, "ema");
+    }
+}
