@@ -28,9 +28,8 @@ public sealed partial class IlgpuKernels
     private void Unary(ref Action<Index1D, ArrayView<float>, ArrayView<float>>? loaded,
         Action<Index1D, ArrayView<float>, ArrayView<float>> kernel, Tensor<float> input, Tensor<float> output, int count)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(input, count, nameof(input));
-        HostChecks.Holds(output, count, nameof(output));
+        Check.Count(input, count, nameof(input));
+        Check.Count(output, count, nameof(output));
         if (count == 0) return;
         loaded ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked(kernel));
         loaded(count, input.View(), output.View());
@@ -40,10 +39,9 @@ public sealed partial class IlgpuKernels
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel,
         Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(dOutput, count, nameof(dOutput));
-        HostChecks.Holds(input, count, nameof(input));
-        HostChecks.Holds(dInput, count, nameof(dInput));
+        Check.Count(dOutput, count, nameof(dOutput));
+        Check.Count(input, count, nameof(input));
+        Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         loaded ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked(kernel));
         loaded(count, dOutput.View(), input.View(), dInput.View());

@@ -11,9 +11,9 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void DropoutForward(Tensor<float> input, Tensor<float> output, int count, float probability, ulong seed, ulong stream)
     {
-        float scale = DropoutScale(count, probability);
-        HostChecks.Holds(input, count, nameof(input));
-        HostChecks.Holds(output, count, nameof(output));
+        float scale = DropoutScale(probability);
+        Check.Count(input, count, nameof(input));
+        Check.Count(output, count, nameof(output));
         if (count == 0) return;
         _dropoutForward ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Forward));
@@ -23,21 +23,19 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream)
     {
-        float scale = DropoutScale(count, probability);
-        HostChecks.Holds(dOutput, count, nameof(dOutput));
-        HostChecks.Holds(dInput, count, nameof(dInput));
+        float scale = DropoutScale(probability);
+        Check.Count(dOutput, count, nameof(dOutput));
+        Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         _dropoutBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Backward));
         _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream);
     }
 
-    /// <summary>1/(1−p) after checking count ≥ 0 and p ∈ [0, 1).</summary>
-    private static float DropoutScale(int count, float probability)
+    /// <summary>1/(1−p) after checking p ∈ [0, 1).</summary>
+    private static float DropoutScale(float probability)
     {
-        HostChecks.Sizes(count, nameof(count));
-        if (!(probability >= 0f && probability < 1f))
-            throw new ArgumentOutOfRangeException(nameof(probability), $"Dropout probability must be in [0, 1); got {probability}.");
+        Check.Probability(probability, nameof(probability));
         return 1f / (1f - probability);
     }
 }

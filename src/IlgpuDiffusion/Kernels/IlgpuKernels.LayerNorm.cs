@@ -15,7 +15,7 @@ public sealed partial class IlgpuKernels
         int rows, int channels, float eps)
     {
         CheckLayerNorm(input, weight, mean, rstd, rows, channels);
-        HostChecks.Holds(output, (long)rows * channels, nameof(output));
+        Check.Count(output, (long)rows * channels, nameof(output));
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
         if (rows == 0 || channels == 0) return;
         _layerNormForward ??= _accelerator.LoadStreamKernel(
@@ -28,9 +28,9 @@ public sealed partial class IlgpuKernels
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
         CheckLayerNorm(input, weight, mean, rstd, rows, channels);
-        HostChecks.Holds(dOutput, (long)rows * channels, nameof(dOutput));
-        HostChecks.Holds(dInput, (long)rows * channels, nameof(dInput));
-        HostChecks.Holds(dWeight, channels, nameof(dWeight));
+        Check.Count(dOutput, (long)rows * channels, nameof(dOutput));
+        Check.Count(dInput, (long)rows * channels, nameof(dInput));
+        Check.Count(dWeight, channels, nameof(dWeight));
         if (rows == 0 || channels == 0) return;
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
@@ -46,11 +46,12 @@ public sealed partial class IlgpuKernels
 
     private static void CheckLayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd, int rows, int channels)
     {
-        HostChecks.Sizes(rows, nameof(rows), channels, nameof(channels));
-        HostChecks.Holds(input, (long)rows * channels, nameof(input));
-        HostChecks.Holds(weight, channels, nameof(weight));
-        HostChecks.Holds(mean, rows, nameof(mean));
-        HostChecks.Holds(rstd, rows, nameof(rstd));
+        Check.Sizes(true, rows);
+        Check.Sizes(false, channels);
+        Check.Count(input, (long)rows * channels, nameof(input));
+        Check.Count(weight, channels, nameof(weight));
+        Check.Count(mean, rows, nameof(mean));
+        Check.Count(rstd, rows, nameof(rstd));
         HostChecks.Product(rows, channels);
     }
 }

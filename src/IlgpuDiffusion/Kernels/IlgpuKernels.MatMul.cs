@@ -12,10 +12,10 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
     {
-        HostChecks.Sizes(m, nameof(m), n, nameof(n), k, nameof(k));
-        HostChecks.Holds(a, (long)m * k, nameof(a));
-        HostChecks.Holds(b, (long)n * k, nameof(b));
-        HostChecks.Holds(c, (long)m * n, nameof(c));
+        Check.Sizes(true, m, n, k);
+        Check.Count(a, (long)m * k, nameof(a));
+        Check.Count(b, (long)n * k, nameof(b));
+        Check.Count(c, (long)m * n, nameof(c));
         var cView = c.View();
         Gemm(layout, a.View(), b.View(), cView, cView, hasBias: false, m, n, k, accumulate);
     }
@@ -24,11 +24,11 @@ public sealed partial class IlgpuKernels
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
         int rows, int inChannels, int outChannels)
     {
-        HostChecks.Sizes(rows, nameof(rows), inChannels, nameof(inChannels), outChannels, nameof(outChannels));
-        HostChecks.Holds(input, (long)rows * inChannels, nameof(input));
-        HostChecks.Holds(weight, (long)outChannels * inChannels, nameof(weight));
-        HostChecks.Holds(output, (long)rows * outChannels, nameof(output));
-        if (bias is { } b) HostChecks.Holds(b, outChannels, nameof(bias));
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(output, (long)rows * outChannels, nameof(output));
+        Check.Count(bias, outChannels, nameof(bias));
         var outputView = output.View();
         Gemm(MatMulLayout.ABt, input.View(), weight.View(), bias?.View() ?? outputView, outputView, bias is not null,
             rows, outChannels, inChannels, accumulate: false);
@@ -39,13 +39,13 @@ public sealed partial class IlgpuKernels
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
         int rows, int inChannels, int outChannels)
     {
-        HostChecks.Sizes(rows, nameof(rows), inChannels, nameof(inChannels), outChannels, nameof(outChannels));
-        HostChecks.Holds(dOutput, (long)rows * outChannels, nameof(dOutput));
-        HostChecks.Holds(input, (long)rows * inChannels, nameof(input));
-        HostChecks.Holds(weight, (long)outChannels * inChannels, nameof(weight));
-        if (dInput is { } dx) HostChecks.Holds(dx, (long)rows * inChannels, nameof(dInput));
-        if (dWeight is { } dw) HostChecks.Holds(dw, (long)outChannels * inChannels, nameof(dWeight));
-        if (dBias is { } db) HostChecks.Holds(db, outChannels, nameof(dBias));
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(dOutput, (long)rows * outChannels, nameof(dOutput));
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(dInput, (long)rows * inChannels, nameof(dInput));
+        Check.Count(dWeight, (long)outChannels * inChannels, nameof(dWeight));
+        Check.Count(dBias, outChannels, nameof(dBias));
 
         var dy = dOutput.View();
         // dInput[rows, in] += dOutput[rows, out]·weight[out, in]

@@ -76,17 +76,18 @@ public sealed partial class IlgpuKernels
     /// <summary>Checks sizes and two [batch, tokens, channels] tensors; returns the element count.</summary>
     private static int CheckSequences(int batch, int tokens, int channels, Tensor<float> a, string nameA, Tensor<float> b, string nameB)
     {
-        HostChecks.Sizes(batch, nameof(batch), tokens, nameof(tokens), channels, nameof(channels));
+        Check.Sizes(true, batch, tokens);
+        Check.Sizes(false, channels);
         int elements = HostChecks.Product(batch, tokens, channels);
-        HostChecks.Holds(a, elements, nameA);
-        HostChecks.Holds(b, elements, nameB);
+        Check.Count(a, elements, nameA);
+        Check.Count(b, elements, nameB);
         return elements;
     }
 
     /// <summary>Checks two [batch, channels] tensors.</summary>
     private static void CheckVectors(int batch, int channels, Tensor<float> a, string nameA, Tensor<float> b, string nameB)
     {
-        HostChecks.Holds(a, (long)batch * channels, nameA);
-        HostChecks.Holds(b, (long)batch * channels, nameB);
+        Check.Count(a, (long)batch * channels, nameA);
+        Check.Count(b, (long)batch * channels, nameB);
     }
 }

@@ -15,12 +15,11 @@ public sealed partial class IlgpuKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
-        HostChecks.Sizes(count, nameof(count));
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), $"AdamW steps start at 1; got {step}.");
-        HostChecks.Holds(parameters, count, nameof(parameters));
-        HostChecks.Holds(gradients, count, nameof(gradients));
-        HostChecks.Holds(firstMoment, count, nameof(firstMoment));
-        HostChecks.Holds(secondMoment, count, nameof(secondMoment));
+        Check.Count(parameters, count, nameof(parameters));
+        Check.Count(gradients, count, nameof(gradients));
+        Check.Count(firstMoment, count, nameof(firstMoment));
+        Check.Count(secondMoment, count, nameof(secondMoment));
         if (count == 0) return;
         var constants = new AdamWConstants(hyper.LearningRate, hyper.Beta1, hyper.Beta2, hyper.Epsilon, hyper.WeightDecay,
             (float)(1 - Math.Pow(hyper.Beta1, step)), (float)(1 - Math.Pow(hyper.Beta2, step)), gradScale);
@@ -37,9 +36,8 @@ public sealed partial class IlgpuKernels
     /// </remarks>
     public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(x, count, nameof(x));
-        HostChecks.Holds(result, 1, nameof(result));
+        Check.Count(x, count, nameof(x));
+        Check.Count(result, 1, nameof(result));
         int groups = Math.Clamp(LaunchPlan.Ceil(count, _plan.RowGroup), 1, _plan.MaxPartials);
         _partials ??= _accelerator.Allocate1D<float>(_plan.MaxPartials);
         _sumOfSquaresPartials ??= _accelerator.LoadStreamKernel(
@@ -54,9 +52,8 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(parameters, count, nameof(parameters));
-        HostChecks.Holds(ema, count, nameof(ema));
+        Check.Count(parameters, count, nameof(parameters));
+        Check.Count(ema, count, nameof(ema));
         if (count == 0) return;
         _ema ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float>>(OptimizerKernels.Ema));

@@ -12,8 +12,7 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(x, count, nameof(x));
+        Check.Count(x, count, nameof(x));
         if (count == 0) return;
         _fill ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, float>>(UtilityKernels.Fill));
@@ -23,9 +22,8 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count)
     {
-        HostChecks.Sizes(count, nameof(count));
-        HostChecks.Holds(source, count, nameof(source));
-        HostChecks.Holds(destination, count, nameof(destination));
+        Check.Count(source, count, nameof(source));
+        Check.Count(destination, count, nameof(destination));
         if (count == 0) return;
         _copy ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>>>(UtilityKernels.Copy));

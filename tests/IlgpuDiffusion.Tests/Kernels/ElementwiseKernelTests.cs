@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>Fill, copy, activations and dropout on ilgpu-cpu against double host formulas.</summary>
 [Collection(IlgpuCpuCollection.Name)]

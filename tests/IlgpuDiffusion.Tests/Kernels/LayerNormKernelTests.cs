@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>LayerNorm (no bias) forward and backward on ilgpu-cpu against a double host computation.</summary>
 [Collection(IlgpuCpuCollection.Name)]

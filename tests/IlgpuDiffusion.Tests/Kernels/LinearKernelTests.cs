@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>Linear forward (bias fused into the GEMM) and backward (three accumulating gradients) on ilgpu-cpu.</summary>
 [Collection(IlgpuCpuCollection.Name)]

@@ -1,7 +1,7 @@
 using Xunit;
 using IlgpuDiffusion.Compute;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>The ILGPU GEMM against a double host product, all layouts, odd sizes crossing tile edges.</summary>
 [Collection(IlgpuCpuCollection.Name)]

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>adaLN modulation and gated residual, forward and backward (token reductions) on ilgpu-cpu.</summary>
 [Collection(IlgpuCpuCollection.Name)]

@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Kernels;
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
 
 /// <summary>AdamW, EMA and the deterministic sum of squares on ilgpu-cpu.</summary>
 [Collection(IlgpuCpuCollection.Name)]
