@@ -1,0 +1,56 @@
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Kernels;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.IlgpuBackend;
+
+/// <summary>Properties of the ILGPU backend itself: launch shapes, bitwise-repeatable reductions, empty views.</summary>
+[Collection(IlgpuCpuCollection.Name)]
+public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
+{
+    private Accelerator Accelerator => ((IlgpuDevice)fixture.Device).Accelerator;
+
+    [Fact]
+    public void LaunchPlanFitsTheEmulatorAndUsesPowerOfTwoTrees()
+    {
+        var plan = new LaunchPlan(Accelerator);
+        int max = Accelerator.MaxNumThreadsPerGroup;
+        Assert.InRange(plan.GemmX * plan.GemmY, 2, max);
+        Assert.InRange(plan.RowGroup, 2, max);
+        Assert.InRange(plan.ColumnX * plan.ColumnY, 2, max);
+        Assert.True(plan.GemmX * plan.GemmY > Accelerator.WarpSize, "GEMM groups should span several warps in tests");
+        Assert.Equal(0, plan.RowGroup & (plan.RowGroup - 1));
+        Assert.Equal(0, plan.ColumnY & (plan.ColumnY - 1));
+    }
+
+    [Fact]
+    public void TokenReductionsRepeatBitForBit()
+    {
+        const int batch = 2, tokens = 23, channels = 6;
+        var dy = fixture.Upload(TestData.Random(batch * tokens * channels, 1));
+        var branch = fixture.Upload(TestData.Random(batch * tokens * channels, 2));
+        var gate = fixture.Upload(TestData.Random(batch * channels, 3));
+        var weight = fixture.Upload(TestData.Random(channels * channels, 4));
+        float[] Run()
+        {
+            var dGate = fixture.Upload(new float[batch * channels]);
+            var dBias = fixture.Upload(new float[channels]);
+            fixture.Kernels.GatedResidualBackward(dy, branch, gate, fixture.Upload(new float[batch * tokens * channels]), dGate, batch, tokens, channels);
+            fixture.Kernels.LinearBackward(dy, branch, weight, null, null, dBias, batch * tokens, channels, channels);
+            return [.. dGate.ToArray(), .. dBias.ToArray()];
+        }
+        Assert.Equal(Run(), Run());
+    }
+
+    [Fact]
+    public void EmptyTensorsAtTheEndOfABufferAreAccepted()
+    {
+        var buffer = fixture.Device.Allocate<float>(4);
+        var empty = new Tensor<float>(buffer, 4, new Shape(0));
+        fixture.Kernels.Fill(empty, 1f, 0);
+        var result = fixture.Upload(new float[] { float.NaN });
+        fixture.Kernels.SumOfSquares(empty, result, 0);
+        Assert.Equal(0f, result.ToArray()[0]);
+    }
+}
