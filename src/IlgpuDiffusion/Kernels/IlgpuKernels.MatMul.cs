@@ -79,7 +79,8 @@ public sealed partial class IlgpuKernels
             MatMulLayout.AtB => (1, m, n, 1),
             _ => throw new ArgumentOutOfRangeException(nameof(layout), $"Unknown layout {layout}."),
         };
-        var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol, _plan.GemmTileK, accumulate ? 1 : 0, hasBias ? 1 : 0);
+        var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
+            _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
         _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(MatMulKernels.Gemm));
         _gemm(_plan.Gemm(m, n), a, b, bias, c, arguments);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -7,17 +8,26 @@ namespace IlgpuDiffusion.Kernels;
 /// Group and tile sizes chosen once per accelerator, never hard-coded in kernels.
 /// The CPU emulator (warp 4, groups ≤ 16) gets tiny tiles so that tests with small odd
 /// shapes cross tile edges and multi-warp groups; GPUs get 64×64 GEMM tiles.
+/// All tile extents and tree-reduced group dimensions are powers of two.
 /// </summary>
 internal sealed class LaunchPlan
 {
+    /// <summary>Largest grid Y dimension CUDA launches accept (2^16 − 1).</summary>
+    private const int MaxGridY = 65535;
+
     public LaunchPlan(Accelerator accelerator)
+        : this(accelerator.AcceleratorType, accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup)
     {
-        int warp = Math.Max(1, accelerator.WarpSize);
-        int maxGroup = accelerator.MaxNumThreadsPerGroup;
-        bool cpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+    }
+
+    /// <summary>The plan for an accelerator of this type, warp size and largest group.</summary>
+    public LaunchPlan(AcceleratorType type, int warpSize, int maxGroup)
+    {
+        int warp = Math.Max(1, warpSize);
+        bool cpu = type == AcceleratorType.CPU;
 
         // GEMM: group (GemmX, GemmY) threads computing a (4·GemmY)×(4·GemmX) tile, k staged GemmTileK at a time.
-        (GemmX, GemmY, GemmTileK) = cpu ? (4, 2, 4) : maxGroup >= 256 ? (16, 16, 16) : (8, 8, 16);
+        (GemmX, GemmY, GemmTileK) = cpu || maxGroup < 64 ? (4, 2, 4) : maxGroup >= 256 ? (16, 16, 16) : (8, 8, 16);
 
         // Row reductions (LayerNorm, sum of squares): one power-of-two group per row.
         RowGroup = FloorPow2(Math.Min(maxGroup, cpu ? 2 * warp : 8 * warp));
@@ -37,6 +47,9 @@ internal sealed class LaunchPlan
     public int GemmX { get; }
     public int GemmY { get; }
     public int GemmTileK { get; }
+    public int GemmTileMShift => BitOperations.Log2((uint)(4 * GemmY));
+    public int GemmTileNShift => BitOperations.Log2((uint)(4 * GemmX));
+    public int GemmTileKShift => BitOperations.Log2((uint)GemmTileK);
     public int RowGroup { get; }
     public int ColumnX { get; }
     public int ColumnY { get; }
@@ -47,16 +60,19 @@ internal sealed class LaunchPlan
 
     /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
     public KernelConfig Gemm(int m, int n) => new(
-        new Index2D(Ceil(n, 4 * GemmX), Ceil(m, 4 * GemmY)), new Index2D(GemmX, GemmY), GemmShared);
+        new Index2D(Ceil(n, 4 * GemmX), GridY(Ceil(m, 4 * GemmY), "GEMM row tiles")), new Index2D(GemmX, GemmY), GemmShared);
 
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
 
     /// <summary>Column reduction over [batch, tokens, channels].</summary>
     public KernelConfig Columns(int batch, int channels) => new(
-        new Index2D(Ceil(channels, ColumnX), batch), new Index2D(ColumnX, ColumnY), ColumnShared);
+        new Index2D(Ceil(channels, ColumnX), GridY(batch, "batch")), new Index2D(ColumnX, ColumnY), ColumnShared);
 
     public static int Ceil(int x, int d) => (x + d - 1) / d;
+
+    private static int GridY(int value, string what) => value <= MaxGridY ? value
+        : throw new ArgumentOutOfRangeException(nameof(value), $"{value} {what} exceed the {MaxGridY} a launch grid allows in Y; split the call.");
 
     private static int FloorPow2(int x)
     {

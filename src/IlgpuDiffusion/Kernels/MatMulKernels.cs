@@ -3,13 +3,15 @@ using ILGPU;
 namespace IlgpuDiffusion.Kernels;
 
 /// <summary>
-/// One GEMM launch: sizes, operand strides (which encode the layout) and flags.
+/// One GEMM launch: sizes, operand strides (which encode the layout), tile shape and flags.
 /// Element (row, kk) of op(a) is <c>a[row·ARowStride + kk·AKStride]</c>; element (kk, col)
-/// of op(b) is <c>b[kk·BKStride + col·BColStride]</c>; c is dense [M, N].
+/// of op(b) is <c>b[kk·BKStride + col·BColStride]</c>; c is dense [M, N]. Tile extents are
+/// powers of two given as shifts, so tile loads split indices with shifts and masks
+/// instead of integer division: TileM = 4·Group.DimY = 1 &lt;&lt; TileMShift, likewise N and K.
 /// </summary>
 internal readonly record struct GemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
-    int TileK, int Accumulate, int HasBias);
+    int TileMShift, int TileNShift, int TileKShift, int Accumulate, int HasBias);
 
 /// <summary>
 /// Tiled fp32 GEMM with shared memory and 4×4 register blocking. A group of
@@ -30,7 +32,7 @@ internal static class MatMulKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int gx = Group.DimX, gy = Group.DimY, tx = Group.IdxX, ty = Group.IdxY;
-        int tileM = 4 * gy, tileN = 4 * gx, tileK = g.TileK;
+        int tileM = 1 << g.TileMShift, tileN = 1 << g.TileNShift, tileK = 1 << g.TileKShift;
         int rowBase = Grid.IdxY * tileM, colBase = Grid.IdxX * tileN;
         int bOffset = tileK * tileM;
 
@@ -67,12 +69,12 @@ internal static class MatMulKernels
     /// <summary>Stages op(a)[rowBase.., k0..] as shared[kk·tileM + r]; consecutive threads walk the contiguous axis.</summary>
     private static void LoadTileA(ArrayView<float> a, ArrayView<float> shared, in GemmArguments g, int rowBase, int k0, int tileM)
     {
-        int threads = Group.DimX * Group.DimY, tileK = g.TileK;
+        int threads = Group.DimX * Group.DimY, tileK = 1 << g.TileKShift;
+        bool kFast = g.AKStride == 1;
         for (int e = Group.IdxY * Group.DimX + Group.IdxX; e < tileM * tileK; e += threads)
         {
-            bool kFast = g.AKStride == 1;
-            int r = kFast ? e / tileK : e % tileM;
-            int kk = kFast ? e % tileK : e / tileM;
+            int r = kFast ? e >> g.TileKShift : e & (tileM - 1);
+            int kk = kFast ? e & (tileK - 1) : e >> g.TileMShift;
             int row = rowBase + r, k = k0 + kk;
             shared[kk * tileM + r] = row < g.M && k < g.K ? a[row * g.ARowStride + k * g.AKStride] : 0f;
         }
@@ -81,12 +83,12 @@ internal static class MatMulKernels
     /// <summary>Stages op(b)[k0.., colBase..] as shared[bOffset + kk·tileN + col].</summary>
     private static void LoadTileB(ArrayView<float> b, ArrayView<float> shared, in GemmArguments g, int colBase, int k0, int tileN, int bOffset)
     {
-        int threads = Group.DimX * Group.DimY, tileK = g.TileK;
+        int threads = Group.DimX * Group.DimY, tileK = 1 << g.TileKShift;
+        bool kFast = g.BKStride == 1;
         for (int e = Group.IdxY * Group.DimX + Group.IdxX; e < tileN * tileK; e += threads)
         {
-            bool kFast = g.BKStride == 1;
-            int cc = kFast ? e / tileK : e % tileN;
-            int kk = kFast ? e % tileK : e / tileN;
+            int cc = kFast ? e >> g.TileKShift : e & (tileN - 1);
+            int kk = kFast ? e & (tileK - 1) : e >> g.TileNShift;
             int col = colBase + cc, k = k0 + kk;
             shared[bOffset + kk * tileN + cc] = col < g.N && k < g.K ? b[k * g.BKStride + col * g.BColStride] : 0f;
         }

@@ -12,16 +12,35 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     private Accelerator Accelerator => ((IlgpuDevice)fixture.Device).Accelerator;
 
     [Fact]
-    public void LaunchPlanFitsTheEmulatorAndUsesPowerOfTwoTrees()
+    public void LaunchPlanFitsTheEmulator()
     {
         var plan = new LaunchPlan(Accelerator);
-        int max = Accelerator.MaxNumThreadsPerGroup;
+        CheckPlan(plan, Accelerator.MaxNumThreadsPerGroup);
+        Assert.True(plan.GemmX * plan.GemmY > Accelerator.WarpSize, "GEMM groups should span several warps in tests");
+    }
+
+    [Theory]
+    [InlineData(AcceleratorType.Cuda, 32, 1024)]
+    [InlineData(AcceleratorType.OpenCL, 32, 256)]
+    [InlineData(AcceleratorType.OpenCL, 16, 128)]
+    public void LaunchPlanFitsGpus(AcceleratorType type, int warp, int maxGroup)
+    {
+        var plan = new LaunchPlan(type, warp, maxGroup);
+        CheckPlan(plan, maxGroup);
+        Assert.InRange(MatMulKernels.SharedFloats(plan.GemmX, plan.GemmY, plan.GemmTileK) * sizeof(float), 1, 48 * 1024);
+        if (maxGroup >= 256) Assert.Equal((64, 64), (4 * plan.GemmY, 4 * plan.GemmX));
+    }
+
+    private static void CheckPlan(LaunchPlan plan, int max)
+    {
         Assert.InRange(plan.GemmX * plan.GemmY, 2, max);
         Assert.InRange(plan.RowGroup, 2, max);
         Assert.InRange(plan.ColumnX * plan.ColumnY, 2, max);
-        Assert.True(plan.GemmX * plan.GemmY > Accelerator.WarpSize, "GEMM groups should span several warps in tests");
         Assert.Equal(0, plan.RowGroup & (plan.RowGroup - 1));
         Assert.Equal(0, plan.ColumnY & (plan.ColumnY - 1));
+        Assert.Equal(4 * plan.GemmY, 1 << plan.GemmTileMShift);
+        Assert.Equal(4 * plan.GemmX, 1 << plan.GemmTileNShift);
+        Assert.Equal(plan.GemmTileK, 1 << plan.GemmTileKShift);
     }
 
     [Fact]
