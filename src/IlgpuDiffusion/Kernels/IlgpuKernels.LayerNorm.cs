@@ -8,7 +8,6 @@ public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _layerNormBackwardWeight;
 
     /// <inheritdoc/>
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
@@ -34,14 +33,12 @@ public sealed partial class IlgpuKernels
         if (rows == 0 || channels == 0) return;
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
-        _layerNormBackwardWeight ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(LayerNormKernels.BackwardWeight));
         var dy = dOutput.View();
         var x = input.View();
         var mu = mean.View();
         var r = rstd.View();
         _layerNormBackwardInput(_plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
-        _layerNormBackwardWeight(_plan.Columns(1, channels), dy, x, mu, r, dWeight.View(), rows, channels);
+        ColumnReduce(ColumnTerm.XTimesNormalizedY, dy, x, mu, r, dWeight.View(), batch: 1, rows, channels);
     }
 
     private static void CheckLayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd, int rows, int channels)

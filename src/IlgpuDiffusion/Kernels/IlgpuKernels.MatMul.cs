@@ -7,7 +7,6 @@ namespace IlgpuDiffusion.Kernels;
 public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? _gemm;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _columnDot;
 
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
@@ -62,7 +61,7 @@ public sealed partial class IlgpuKernels
         }
         // dBias[out] += Σ_rows dOutput[rows, out]
         if (dBias is { } dBiasTensor)
-            ColumnDot(dy, dy, dBiasTensor.View(), hasY: false, batch: 1, rows, outChannels);
+            ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dBiasTensor.View(), batch: 1, rows, outChannels);
     }
 
     /// <summary>c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked.</summary>
@@ -84,14 +83,5 @@ public sealed partial class IlgpuKernels
         _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(MatMulKernels.Gemm));
         _gemm(_plan.Gemm(m, n), a, b, bias, c, arguments);
-    }
-
-    /// <summary>output[b, c] += Σ_t x[b, t, c]·(y[b, t, c] when hasY); shapes already checked.</summary>
-    private void ColumnDot(ArrayView<float> x, ArrayView<float> y, ArrayView<float> output, bool hasY, int batch, int tokens, int channels)
-    {
-        if (batch == 0 || channels == 0) return;
-        _columnDot ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.ColumnDot));
-        _columnDot(_plan.Columns(batch, channels), x, y, output, tokens, channels, hasY ? 1 : 0);
     }
 }

@@ -37,8 +37,8 @@ public sealed partial class IlgpuKernels
                 KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.ModulateBackwardInput));
             _modulateBackwardInput(elements, dy, scale.View(), dInput.View(), tokens, channels);
         }
-        ColumnDot(dy, dy, dShift.View(), hasY: false, batch, tokens, channels);
-        ColumnDot(dy, input.View(), dScale.View(), hasY: true, batch, tokens, channels);
+        ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dShift.View(), batch, tokens, channels);
+        ColumnReduce(ColumnTerm.XTimesY, dy, input.View(), dy, dy, dScale.View(), batch, tokens, channels);
     }
 
     /// <inheritdoc/>
@@ -70,7 +70,7 @@ public sealed partial class IlgpuKernels
                 KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.GatedResidualBackwardBranch));
             _gatedResidualBackwardBranch(elements, dy, gate.View(), dBranch.View(), tokens, channels);
         }
-        ColumnDot(dy, branchView, dGate.View(), hasY: true, batch, tokens, channels);
+        ColumnReduce(ColumnTerm.XTimesY, dy, branchView, dy, dy, dGate.View(), batch, tokens, channels);
     }
 
     /// <summary>Checks sizes and two [batch, tokens, channels] tensors; returns the element count.</summary>

@@ -12,8 +12,8 @@ namespace IlgpuDiffusion.Kernels;
 /// </summary>
 internal sealed class LaunchPlan
 {
-    /// <summary>Largest grid Y dimension CUDA launches accept (2^16 − 1).</summary>
-    private const int MaxGridY = 65535;
+    /// <summary>Largest grid Y or Z dimension CUDA launches accept (2^16 − 1).</summary>
+    private const int MaxGridYZ = 65535;
 
     public LaunchPlan(Accelerator accelerator)
         : this(accelerator.AcceleratorType, accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup)
@@ -35,6 +35,9 @@ internal sealed class LaunchPlan
         // Column reductions: one warp of columns × a power of two of token lanes.
         ColumnX = Math.Min(warp, maxGroup);
         ColumnY = FloorPow2(Math.Min(maxGroup / ColumnX, cpu ? 2 : 8));
+        // Each lane sums this many tokens per chunk; longer sequences are split into chunks
+        // (more groups in flight) and their partials added by a second pass.
+        ColumnRowsPerLane = cpu ? 2 : 32;
 
         // Sum of squares: at most this many partial sums in the first pass.
         MaxPartials = cpu ? 4 : 1024;
@@ -53,6 +56,7 @@ internal sealed class LaunchPlan
     public int RowGroup { get; }
     public int ColumnX { get; }
     public int ColumnY { get; }
+    public int ColumnRowsPerLane { get; }
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }
@@ -60,19 +64,20 @@ internal sealed class LaunchPlan
 
     /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
     public KernelConfig Gemm(int m, int n) => new(
-        new Index2D(Ceil(n, 4 * GemmX), GridY(Ceil(m, 4 * GemmY), "GEMM row tiles")), new Index2D(GemmX, GemmY), GemmShared);
+        new Index2D(Ceil(n, 4 * GemmX), GridYZ(Ceil(m, 4 * GemmY), "GEMM row tiles")), new Index2D(GemmX, GemmY), GemmShared);
 
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
 
-    /// <summary>Column reduction over [batch, tokens, channels].</summary>
-    public KernelConfig Columns(int batch, int channels) => new(
-        new Index2D(Ceil(channels, ColumnX), GridY(batch, "batch")), new Index2D(ColumnX, ColumnY), ColumnShared);
+    /// <summary>Column reduction over [batch, tokens, channels] in <paramref name="chunks"/> token chunks.</summary>
+    public KernelConfig Columns(int batch, int channels, int chunks) => new(
+        new Index3D(Ceil(channels, ColumnX), GridYZ(batch, "sequences"), GridYZ(chunks, "token chunks")),
+        new Index3D(ColumnX, ColumnY, 1), ColumnShared);
 
     public static int Ceil(int x, int d) => (x + d - 1) / d;
 
-    private static int GridY(int value, string what) => value <= MaxGridY ? value
-        : throw new ArgumentOutOfRangeException(nameof(value), $"{value} {what} exceed the {MaxGridY} a launch grid allows in Y; split the call.");
+    private static int GridYZ(int value, string what) => value <= MaxGridYZ ? value
+        : throw new ArgumentOutOfRangeException(nameof(value), $"{value} {what} exceed the {MaxGridYZ} a launch grid allows in Y and Z; split the call.");
 
     private static int FloorPow2(int x)
     {

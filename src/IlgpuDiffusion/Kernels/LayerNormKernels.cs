@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Kernels;
 /// <summary>
 /// LayerNorm without bias over [rows, channels]. Forward and the input gradient run one
 /// group per row (size a power of two) with shared-memory tree reductions; the weight
-/// gradient is a deterministic column reduction over rows.
+/// gradient is a <see cref="ColumnKernels"/> reduction over rows.
 /// </summary>
 internal static class LayerNormKernels
 {
@@ -65,29 +65,5 @@ internal static class LayerNormKernels
             float xHat = (input[start + c] - mu) * r;
             dInput[start + c] += r * (dOutput[start + c] * weight[c] - meanG - xHat * meanGx);
         }
-    }
-
-    /// <summary>
-    /// dWeight[c] += Σ_rows dOutput[r, c]·x̂[r, c]. Group (DimX columns, DimY row lanes, a
-    /// power of two) with a shared-memory tree over the lanes; grid ⌈channels/DimX⌉;
-    /// shared memory DimX·DimY floats.
-    /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
-    public static void BackwardWeight(ArrayView<float> dOutput, ArrayView<float> input,
-        ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dWeight, int rows, int channels)
-    {
-        var shared = SharedMemory.GetDynamic<float>();
-        int c = Grid.IdxX * Group.DimX + Group.IdxX;
-        float sum = 0f;
-        if (c < channels)
-        {
-            for (int row = Group.IdxY; row < rows; row += Group.DimY)
-            {
-                int index = row * channels + c;
-                sum += dOutput[index] * (input[index] - mean[row]) * rstd[row];
-            }
-        }
-        float total = GroupReductions.SumOverY(shared, sum);
-        if (Group.IdxY == 0 && c < channels) dWeight[c] += total;
     }
 }

@@ -43,23 +43,40 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         Assert.Equal(plan.GemmTileK, 1 << plan.GemmTileKShift);
     }
 
+    /// <summary>23 tokens span six 4-token chunks on the emulator: pass 1 partials, then pass 2.</summary>
     [Fact]
-    public void TokenReductionsRepeatBitForBit()
+    public void ChunkedTokenReductionsMatchHostAndRepeatBitForBit()
     {
-        const int batch = 2, tokens = 23, channels = 6;
-        var dy = fixture.Upload(TestData.Random(batch * tokens * channels, 1));
-        var branch = fixture.Upload(TestData.Random(batch * tokens * channels, 2));
-        var gate = fixture.Upload(TestData.Random(batch * channels, 3));
+        const int batch = 2, tokens = 23, channels = 6, rows = batch * tokens, n = rows * channels;
+        float[] dy = TestData.Random(n, 1), x = TestData.Random(n, 2), gate = TestData.Random(batch * channels, 3);
+        var (dyT, xT, gateT) = (fixture.Upload(dy), fixture.Upload(x), fixture.Upload(gate));
         var weight = fixture.Upload(TestData.Random(channels * channels, 4));
+        var lnWeight = fixture.Upload(TestData.Random(channels, 5));
+        var (mean, rstd) = (fixture.Upload(new float[rows]), fixture.Upload(new float[rows]));
+        fixture.Kernels.LayerNormForward(xT, lnWeight, fixture.Upload(new float[n]), mean, rstd, rows, channels, 1e-5f);
+        float[] m = mean.ToArray(), r = rstd.ToArray();
+
+        var expected = new double[batch * channels + 2 * channels];
+        for (int row = 0; row < rows; row++)
+            for (int c = 0; c < channels; c++)
+            {
+                int i = row * channels + c;
+                expected[row / tokens * channels + c] += (double)dy[i] * x[i];                  // dGate
+                expected[batch * channels + c] += dy[i];                                         // dBias
+                expected[batch * channels + channels + c] += (double)dy[i] * (x[i] - m[row]) * r[row]; // LayerNorm dWeight
+            }
+
         float[] Run()
         {
-            var dGate = fixture.Upload(new float[batch * channels]);
-            var dBias = fixture.Upload(new float[channels]);
-            fixture.Kernels.GatedResidualBackward(dy, branch, gate, fixture.Upload(new float[batch * tokens * channels]), dGate, batch, tokens, channels);
-            fixture.Kernels.LinearBackward(dy, branch, weight, null, null, dBias, batch * tokens, channels, channels);
-            return [.. dGate.ToArray(), .. dBias.ToArray()];
+            var (dGate, dBias, dWeight) = (fixture.Upload(new float[batch * channels]), fixture.Upload(new float[channels]), fixture.Upload(new float[channels]));
+            fixture.Kernels.GatedResidualBackward(dyT, xT, gateT, fixture.Upload(new float[n]), dGate, batch, tokens, channels);
+            fixture.Kernels.LinearBackward(dyT, xT, weight, null, null, dBias, rows, channels, channels);
+            fixture.Kernels.LayerNormBackward(dyT, xT, lnWeight, mean, rstd, fixture.Upload(new float[n]), dWeight, rows, channels);
+            return [.. dGate.ToArray(), .. dBias.ToArray(), .. dWeight.ToArray()];
         }
-        Assert.Equal(Run(), Run());
+        var first = Run();
+        TestData.Close(expected, first, 1e-5);
+        Assert.Equal(first, Run());
     }
 
     [Fact]
