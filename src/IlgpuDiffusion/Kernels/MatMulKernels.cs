@@ -18,13 +18,15 @@ internal readonly record struct GemmArguments(
 /// (DimX, DimY) threads computes a (4·DimY) × (4·DimX) tile of c; each thread owns rows
 /// ty + i·DimY and columns tx + j·DimX (i, j &lt; 4), so shared-memory reads of a warp hit
 /// consecutive banks and stores to c are coalesced. The k dimension advances TileK at a
-/// time through dynamic shared memory holding op(a) as [TileK, 4·DimY] and op(b) as
-/// [TileK, 4·DimX]. Tile loads are bounds-checked (zero fill), so any m, n, k works.
+/// time through dynamic shared memory holding op(a) as [TileK, 4·DimY + 1] and op(b) as
+/// [TileK, 4·DimX + 1] (one float of padding per row, so that staging a k-contiguous
+/// operand does not hit one bank 16 times). Tile loads are bounds-checked (zero fill), so
+/// any m, n, k works.
 /// </summary>
 internal static class MatMulKernels
 {
     /// <summary>Floats of dynamic shared memory a launch with this group shape needs.</summary>
-    public static int SharedFloats(int groupX, int groupY, int tileK) => tileK * 4 * (groupX + groupY);
+    public static int SharedFloats(int groupX, int groupY, int tileK) => tileK * (4 * groupX + 1 + 4 * groupY + 1);
 
     /// <summary>c = op(a)·op(b) [+ c] [+ bias[col]], c [M, N]; grid (⌈N/(4·DimX)⌉, ⌈M/(4·DimY)⌉).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
@@ -34,7 +36,7 @@ internal static class MatMulKernels
         int gx = Group.DimX, gy = Group.DimY, tx = Group.IdxX, ty = Group.IdxY;
         int tileM = 1 << g.TileMShift, tileN = 1 << g.TileNShift, tileK = 1 << g.TileKShift;
         int rowBase = Grid.IdxY * tileM, colBase = Grid.IdxX * tileN;
-        int bOffset = tileK * tileM;
+        int bOffset = tileK * (tileM + 1);
 
         var c0 = new Quad(0, 0, 0, 0);
         var c1 = c0;
@@ -48,8 +50,8 @@ internal static class MatMulKernels
             int kCount = XMin(tileK, g.K - k0);
             for (int kk = 0; kk < kCount; kk++)
             {
-                int ai = kk * tileM + ty;
-                int bi = bOffset + kk * tileN + tx;
+                int ai = kk * (tileM + 1) + ty;
+                int bi = bOffset + kk * (tileN + 1) + tx;
                 var bq = new Quad(shared[bi], shared[bi + gx], shared[bi + 2 * gx], shared[bi + 3 * gx]);
                 c0 = c0.MulAdd(shared[ai], bq);
                 c1 = c1.MulAdd(shared[ai + gy], bq);
@@ -66,7 +68,7 @@ internal static class MatMulKernels
         StoreRow(c, bias, g, rowBase + ty + 3 * gy, col, gx, c3);
     }
 
-    /// <summary>Stages op(a)[rowBase.., k0..] as shared[kk·tileM + r]; consecutive threads walk the contiguous axis.</summary>
+    /// <summary>Stages op(a)[rowBase.., k0..] as shared[kk·(tileM+1) + r]; consecutive threads walk the contiguous axis of a.</summary>
     private static void LoadTileA(ArrayView<float> a, ArrayView<float> shared, in GemmArguments g, int rowBase, int k0, int tileM)
     {
         int threads = Group.DimX * Group.DimY, tileK = 1 << g.TileKShift;
@@ -76,11 +78,11 @@ internal static class MatMulKernels
             int r = kFast ? e >> g.TileKShift : e & (tileM - 1);
             int kk = kFast ? e & (tileK - 1) : e >> g.TileMShift;
             int row = rowBase + r, k = k0 + kk;
-            shared[kk * tileM + r] = row < g.M && k < g.K ? a[row * g.ARowStride + k * g.AKStride] : 0f;
+            shared[kk * (tileM + 1) + r] = row < g.M && k < g.K ? a[row * g.ARowStride + k * g.AKStride] : 0f;
         }
     }
 
-    /// <summary>Stages op(b)[k0.., colBase..] as shared[bOffset + kk·tileN + col].</summary>
+    /// <summary>Stages op(b)[k0.., colBase..] as shared[bOffset + kk·(tileN+1) + col].</summary>
     private static void LoadTileB(ArrayView<float> b, ArrayView<float> shared, in GemmArguments g, int colBase, int k0, int tileN, int bOffset)
     {
         int threads = Group.DimX * Group.DimY, tileK = 1 << g.TileKShift;
@@ -90,7 +92,7 @@ internal static class MatMulKernels
             int cc = kFast ? e >> g.TileKShift : e & (tileN - 1);
             int kk = kFast ? e & (tileK - 1) : e >> g.TileNShift;
             int col = colBase + cc, k = k0 + kk;
-            shared[bOffset + kk * tileN + cc] = col < g.N && k < g.K ? b[k * g.BKStride + col * g.BColStride] : 0f;
+            shared[bOffset + kk * (tileN + 1) + cc] = col < g.N && k < g.K ? b[k * g.BKStride + col * g.BColStride] : 0f;
         }
     }
 
