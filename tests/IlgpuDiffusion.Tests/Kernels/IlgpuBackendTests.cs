@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Kernels;
@@ -88,5 +89,37 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         var result = fixture.Upload(new float[] { float.NaN });
         fixture.Kernels.SumOfSquares(empty, result, 0);
         Assert.Equal(0f, result.ToArray()[0]);
+    }
+
+    /// <summary>A call through IlgpuKernels allocates no more than ILGPU's own launch of the same kernel.</summary>
+    [Fact]
+    public void LaunchesAddNoAllocationToIlgpus()
+    {
+        var c = fixture.Upload(new float[64]);
+        var (a, b) = (fixture.Upload(TestData.Random(64, 1)), fixture.Upload(TestData.Random(64, 2)));
+        var fill = Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(UtilityKernels.Fill);
+        var gemm = Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(MatMulKernels.Gemm);
+        var plan = new LaunchPlan(Accelerator);
+        var arguments = new GemmArguments(8, 8, 8, 8, 1, 8, 1, plan.GemmTileMShift, plan.GemmTileNShift, plan.GemmTileKShift, 1, 0);
+        void Ours()
+        {
+            fixture.Kernels.Fill(c, 1f, 64);
+            fixture.Kernels.MatMul(MatMulLayout.AB, a, b, c, 8, 8, 8, accumulate: true);
+        }
+        void Raw()
+        {
+            fill(64, c.View(), 1f);
+            gemm(plan.Gemm(8, 8), a.View(), b.View(), c.View(), c.View(), arguments);
+        }
+        for (int warm = 0; warm < 3; warm++) { Ours(); Raw(); fixture.Device.Synchronize(); }
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        Ours();
+        long ours = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        start = GC.GetAllocatedBytesForCurrentThread();
+        Raw();
+        long raw = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        Assert.True(ours <= raw, $"IlgpuKernels allocated {ours} bytes for two launches; ILGPU's own launches {raw}.");
     }
 }

@@ -67,6 +67,8 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
     {
         var (method, grouping) = KernelRegistry.All().Single(k => Name(k.Method) == kernel);
         string ptx = _compiler.Compile(method, grouping, architecture);
+        // PTX_DUMP=<folder> keeps the generated PTX for inspection (register use, local memory, loop bodies).
+        if (Environment.GetEnvironmentVariable("PTX_DUMP") is { } dir) File.WriteAllText(Path.Combine(dir, $"{kernel}.sm{architecture}.ptx"), ptx);
         // ILGPU targets the lowest architecture that has the device's capabilities (sm_80 for both).
         var target = System.Text.RegularExpressions.Regex.Match(ptx, @"\.target sm_(\d+)");
         Assert.True(target.Success, "no .target line");
