@@ -18,6 +18,7 @@ public sealed partial class IlgpuKernels
         ArrayView<float> output, int batch, int tokens, int channels)
     {
         if (batch == 0 || channels == 0) return;
+        HostChecks.Product(batch, tokens, channels);
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var arguments = new ColumnArguments(batch, tokens, channels, (int)term, chunkTokens, chunks);
