@@ -18,7 +18,7 @@ public sealed class GemmTilingTests(IlgpuCpuFixture fixture)
     [InlineData(MatMulLayout.AtB, 7, 15, 3, false)]
     [InlineData(MatMulLayout.ABt, 3, 4, 0, true)]
     [InlineData(MatMulLayout.AB, 3, 4, 0, false)]
-    public void MatMulMatchesHostProductAtTileEdges(MatMulLayout layout, int m, int n, int k, bool accumulate)
+    public void MatMul_matches_the_host_product_at_tile_edges(MatMulLayout layout, int m, int n, int k, bool accumulate)
     {
         float[] a = TestData.Random(m * k, 1), b = TestData.Random(n * k, 2), c = TestData.Random(m * n, 3);
         var expected = new double[m * n];
@@ -41,7 +41,7 @@ public sealed class GemmTilingTests(IlgpuCpuFixture fixture)
     }
 
     [Fact]
-    public void LinearWithNoInputChannelsIsTheBias()
+    public void Linear_with_no_input_channels_is_the_bias()
     {
         var output = fixture.Upload(TestData.Random(6, 1));
         var bias = new float[] { 1, 2, 3 };

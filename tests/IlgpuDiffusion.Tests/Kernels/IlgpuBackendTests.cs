@@ -13,7 +13,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     private Accelerator Accelerator => ((IlgpuDevice)fixture.Device).Accelerator;
 
     [Fact]
-    public void LaunchPlanFitsTheEmulator()
+    public void Launch_plan_fits_the_emulator()
     {
         var plan = new LaunchPlan(Accelerator);
         CheckPlan(plan, Accelerator.MaxNumThreadsPerGroup);
@@ -24,7 +24,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     [InlineData(AcceleratorType.Cuda, 32, 1024)]
     [InlineData(AcceleratorType.OpenCL, 32, 256)]
     [InlineData(AcceleratorType.OpenCL, 16, 128)]
-    public void LaunchPlanFitsGpus(AcceleratorType type, int warp, int maxGroup)
+    public void Launch_plan_fits_gpus(AcceleratorType type, int warp, int maxGroup)
     {
         var plan = new LaunchPlan(type, warp, maxGroup);
         CheckPlan(plan, maxGroup);
@@ -46,7 +46,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
 
     /// <summary>23 tokens span six 4-token chunks on the emulator: pass 1 partials, then pass 2.</summary>
     [Fact]
-    public void ChunkedTokenReductionsMatchHostAndRepeatBitForBit()
+    public void Chunked_token_reductions_match_the_host_and_repeat_bit_for_bit()
     {
         const int batch = 2, tokens = 23, channels = 6, rows = batch * tokens, n = rows * channels;
         float[] dy = TestData.Random(n, 1), x = TestData.Random(n, 2), gate = TestData.Random(batch * channels, 3);
@@ -81,7 +81,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     }
 
     [Fact]
-    public void EmptyTensorsAtTheEndOfABufferAreAccepted()
+    public void Empty_tensors_at_the_end_of_a_buffer_are_accepted()
     {
         var buffer = fixture.Device.Allocate<float>(4);
         var empty = new Tensor<float>(buffer, 4, new Shape(0));
@@ -93,7 +93,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
 
     /// <summary>A call through IlgpuKernels allocates no more than ILGPU's own launch of the same kernel.</summary>
     [Fact]
-    public void LaunchesAddNoAllocationToIlgpus()
+    public void Launches_allocate_no_more_than_ilgpus_own()
     {
         var c = fixture.Upload(new float[64]);
         var (a, b) = (fixture.Upload(TestData.Random(64, 1)), fixture.Upload(TestData.Random(64, 2)));
