@@ -80,6 +80,28 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         Assert.Equal(first, Run());
     }
 
+    /// <summary>Without atomics, each id's rows are summed in row order: the float result is exactly the host's.</summary>
+    [Fact]
+    public void Embedding_backward_adds_repeated_ids_in_row_order_bit_for_bit()
+    {
+        const int vocab = 6, channels = 3, rows = 40;
+        var ids = Enumerable.Range(0, rows).Select(r => r % 5 == 0 ? r % 3 : 4).ToArray(); // id 4 dominates, like a mask token
+        float[] dy = TestData.Random(rows * channels, 1, 100f), prior = TestData.Random(vocab * channels, 2);
+        var expected = (float[])prior.Clone();
+        for (int id = 0; id < vocab; id++)
+            for (int c = 0; c < channels; c++)
+            {
+                float sum = 0f;
+                for (int r = 0; r < rows; r++)
+                    if (ids[r] == id) sum += dy[r * channels + c];
+                if (ids.Contains(id)) expected[id * channels + c] += sum;
+            }
+
+        var dTable = fixture.Upload(prior);
+        fixture.Kernels.EmbeddingBackward(fixture.Upload(ids), fixture.Upload(dy), dTable, rows, vocab, channels);
+        Assert.Equal(expected, dTable.ToArray());
+    }
+
     [Fact]
     public void Empty_tensors_at_the_end_of_a_buffer_are_accepted()
     {
