@@ -9,6 +9,8 @@ namespace IlgpuDiffusion.Kernels;
 /// themselves in *Kernels.cs. Each kernel is loaded once per accelerator, on first use,
 /// and kept in a field; group and tile sizes come from a <see cref="LaunchPlan"/> chosen
 /// per accelerator. Shapes are checked on the host before every launch.
+/// Every op is deterministic run to run: no float atomics; reductions use shared-memory
+/// trees and chunk orders fixed by the shapes.
 /// Not thread-safe: one caller at a time, like a stream.
 /// </summary>
 public sealed partial class IlgpuKernels : IKernels
