@@ -16,7 +16,7 @@ public sealed partial class IlgpuKernels
         CheckLayerNorm(input, weight, mean, rstd, rows, channels);
         Check.Count(output, (long)rows * channels, nameof(output));
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
-        if (rows == 0 || channels == 0) return;
+        if (rows == 0) return;
         _layerNormForward ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
         _layerNormForward(_plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
@@ -30,7 +30,7 @@ public sealed partial class IlgpuKernels
         Check.Count(dOutput, (long)rows * channels, nameof(dOutput));
         Check.Count(dInput, (long)rows * channels, nameof(dInput));
         Check.Count(dWeight, channels, nameof(dWeight));
-        if (rows == 0 || channels == 0) return;
+        if (rows == 0) return;
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
         var dy = dOutput.View();

@@ -29,7 +29,7 @@ public sealed partial class IlgpuKernels
         CheckSequences(batch, tokens, channels, dInput, nameof(dInput), dInput, nameof(dInput));
         CheckVectors(batch, channels, scale, nameof(scale), dShift, nameof(dShift));
         CheckVectors(batch, channels, dScale, nameof(dScale), dScale, nameof(dScale));
-        if (batch == 0 || channels == 0) return;
+        if (batch == 0) return;
         var dy = dOutput.View();
         if (elements > 0)
         {
@@ -61,7 +61,7 @@ public sealed partial class IlgpuKernels
         int elements = CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), branch, nameof(branch));
         CheckSequences(batch, tokens, channels, dBranch, nameof(dBranch), dBranch, nameof(dBranch));
         CheckVectors(batch, channels, gate, nameof(gate), dGate, nameof(dGate));
-        if (batch == 0 || channels == 0) return;
+        if (batch == 0) return;
         var dy = dOutput.View();
         var branchView = branch.View();
         if (elements > 0)
