@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.IlgpuBackend;
+namespace IlgpuDiffusion.Tests.Kernels;
 
 /// <summary>
 /// The ILGPU GEMM at the edges of its tiling on the CPU emulator (8×16 output tiles, k in

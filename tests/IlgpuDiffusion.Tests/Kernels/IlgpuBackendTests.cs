@@ -4,7 +4,7 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Kernels;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.IlgpuBackend;
+namespace IlgpuDiffusion.Tests.Kernels;
 
 /// <summary>Properties of the ILGPU backend itself: launch shapes, bitwise-repeatable reductions, empty views.</summary>
 [Collection(IlgpuCpuCollection.Name)]

@@ -1,7 +1,7 @@
 using Xunit;
 using IlgpuDiffusion.Compute;
 
-namespace IlgpuDiffusion.Tests.IlgpuBackend;
+namespace IlgpuDiffusion.Tests.Kernels;
 
 /// <summary>One ilgpu-cpu device shared by the kernel tests, so each kernel compiles once.</summary>
 public sealed class IlgpuCpuFixture : IDisposable

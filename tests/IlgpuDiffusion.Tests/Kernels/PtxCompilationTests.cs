@@ -7,7 +7,7 @@ using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Kernels;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.IlgpuBackend;
+namespace IlgpuDiffusion.Tests.Kernels;
 
 /// <summary>
 /// Compiles every kernel marked [IlgpuKernel] to PTX for sm_80 and sm_90 without a GPU.
