@@ -19,8 +19,8 @@ namespace IlgpuDiffusion.Data;
 /// </remarks>
 public static class CorpusPreparer
 {
-    private const int BatchDocuments = 512;
-    private const int BatchCharacters = 8 << 20;
+    private const int BatchDocuments = 256;
+    private const int BatchCharacters = 1 << 20;
 
     /// <summary>Prepares (or reuses) the token shards of <paramref name="inputs"/> in <paramref name="outputDirectory"/>.</summary>
     /// <exception cref="FileNotFoundException">An input path does not exist.</exception>
@@ -111,6 +111,7 @@ public static class CorpusPreparer
         var validation = new MdlmSequencePacker(options.SequenceLength, validationShards.Write);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism };
         var batch = new List<CorpusDocument>(BatchDocuments);
+        using var tokenizers = new ThreadLocal<Gpt2Tokenizer>(Gpt2Tokenizer.Create);
         int documentIndex = 0;
 
         PreparationProgress.Run(options.ShowProgress, $"Tokenizing {reader.Describe()}", split.Documents, progress =>
@@ -129,7 +130,7 @@ public static class CorpusPreparer
             void TokenizeBatch()
             {
                 var ids = new int[batch.Count][];
-                Parallel.For(0, batch.Count, parallel, i => ids[i] = Gpt2Tokenizer.Shared.Encode(batch[i].Text));
+                Parallel.For(0, batch.Count, parallel, i => ids[i] = tokenizers.Value!.Encode(batch[i].Text));
                 foreach (int[] document in ids)
                 {
                     if (documentIndex >= split.Documents)

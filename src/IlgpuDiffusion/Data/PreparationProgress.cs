@@ -11,7 +11,10 @@ namespace IlgpuDiffusion.Data;
 internal sealed class PreparationProgress
 {
     private readonly ProgressTask? task;
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly Stopwatch clock = Stopwatch.StartNew();
+    private TimeSpan lastRefresh;
 
     private PreparationProgress(ProgressTask? task) => this.task = task;
 
@@ -38,8 +41,10 @@ internal sealed class PreparationProgress
     public void Report(long documents, long tokens)
     {
         if (task is null) return;
-        double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         task.Value = documents;
+        if (clock.Elapsed - lastRefresh < RefreshInterval && documents < task.MaxValue) return;
+        lastRefresh = clock.Elapsed;
+        double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         task.Description = $"Tokenizing: {documents / seconds:N0} docs/s, {tokens / seconds:N0} tokens/s";
     }
 }
