@@ -15,12 +15,15 @@ namespace IlgpuDiffusion.Data;
 /// Idempotent: the output folder records a key over the settings and every source file's path,
 /// size and modification time; a re-run with the same key finds the shards intact and reuses
 /// them. Atomic: shards are written into a staging folder and moved into place only when the
-/// whole preparation succeeded; any failure deletes the staging folder.
+/// whole preparation succeeded; any failure deletes the staging folder (and the output folder,
+/// if this run created it), and a later run removes what an interrupted one left. One
+/// preparation at a time may write to an output folder.
 /// </remarks>
 public static class CorpusPreparer
 {
     private const int BatchDocuments = 256;
     private const int BatchCharacters = 1 << 20;
+    private const string StagingPrefix = ".staging-";
 
     /// <summary>Prepares (or reuses) the token shards of <paramref name="inputs"/> in <paramref name="outputDirectory"/>.</summary>
     /// <exception cref="FileNotFoundException">An input path does not exist.</exception>
@@ -35,14 +38,16 @@ public static class CorpusPreparer
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         var clock = Stopwatch.StartNew();
         var reader = new CorpusReader(inputs, options.Reader);
-        SourceFile[] sources = reader.Files.Select(Describe).ToArray();
+        SourceFile[] sources = reader.Files.Select(SourceFileOf).ToArray();
         string key = InputKey(sources, options);
         string output = Path.GetFullPath(outputDirectory);
         if (TryReuse(output, key) is PreparedCorpus reused) return reused;
 
         var split = new TrainValidationSplit(reader.CountDocuments(), options.ValidationFraction, options.Seed);
+        bool outputExisted = Directory.Exists(output);
         Directory.CreateDirectory(output);
-        string staging = Path.Combine(output, $".staging-{Guid.NewGuid():N}");
+        RemoveLeftovers(output);
+        string staging = Path.Combine(output, $"{StagingPrefix}{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try
         {
@@ -60,11 +65,14 @@ public static class CorpusPreparer
                 ElapsedSeconds = clock.Elapsed.TotalSeconds,
             };
             Publish(staging, output, metadata);
+            Directory.Delete(staging, recursive: true);
             return new PreparedCorpus(output, metadata, Reused: false);
         }
-        finally
+        catch
         {
-            Directory.Delete(staging, recursive: true);
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            if (!outputExisted && !Directory.EnumerateFileSystemEntries(output).Any()) Directory.Delete(output);
+            throw;
         }
     }
 
@@ -80,10 +88,17 @@ public static class CorpusPreparer
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    private static SourceFile Describe(string path)
+    private static SourceFile SourceFileOf(string path)
     {
         var info = new FileInfo(path);
         return new SourceFile(path, info.Length, info.LastWriteTimeUtc);
+    }
+
+    /// <summary>Deletes what an interrupted earlier run left: staging folders and temporary metadata files.</summary>
+    private static void RemoveLeftovers(string output)
+    {
+        foreach (string folder in Directory.EnumerateDirectories(output, StagingPrefix + "*")) Directory.Delete(folder, recursive: true);
+        foreach (string file in Directory.EnumerateFiles(output, ShardMetadata.FileName + ".*.tmp")) File.Delete(file);
     }
 
     private static PreparedCorpus? TryReuse(string output, string key)

@@ -31,6 +31,7 @@ public static class EmbeddedCorpus
         string textDirectory = Path.Combine(corpusDirectory, "text");
         if (Directory.Exists(textDirectory)) return textDirectory;
         Directory.CreateDirectory(corpusDirectory);
+        RemoveStaleExtractions(corpusDirectory);
         string temporary = Path.Combine(corpusDirectory, $".text-{Guid.NewGuid():N}.tmp");
         try
         {
@@ -65,6 +66,13 @@ public static class EmbeddedCorpus
         string settingsKey = CorpusPreparer.InputKey(files, options)[..12];
         string output = Path.Combine(CorpusDirectory(cacheDirectory), "shards", $"L{options.SequenceLength}-{settingsKey}");
         return CorpusPreparer.Prepare([textDirectory], output, options);
+    }
+
+    /// <summary>Deletes temporary folders of extractions interrupted over an hour ago (younger ones may still be running).</summary>
+    private static void RemoveStaleExtractions(string corpusDirectory)
+    {
+        foreach (string leftover in Directory.EnumerateDirectories(corpusDirectory, ".text-*.tmp"))
+            if (Directory.GetLastWriteTimeUtc(leftover) < DateTime.UtcNow.AddHours(-1)) Directory.Delete(leftover, recursive: true);
     }
 
     private static string CorpusDirectory(string? cacheDirectory) =>

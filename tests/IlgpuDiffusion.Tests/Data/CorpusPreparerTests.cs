@@ -138,7 +138,7 @@ public sealed class CorpusPreparerTests : IDisposable
         Assert.Contains(corpus, error.Message);
         Assert.Contains("too short", error.Message);
         Assert.Contains("4094", error.Message);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(output));
+        Assert.False(Directory.Exists(output));
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class CorpusPreparerTests : IDisposable
         string corpus = WriteCorpus();
         var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], temp.File("out"), Options(sequenceLength: 64, validationFraction: 0.1)));
         Assert.Contains("validation split", error.Message);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.File("out")));
+        Assert.False(Directory.Exists(temp.File("out")));
     }
 
     [Fact]
@@ -174,6 +174,27 @@ public sealed class CorpusPreparerTests : IDisposable
         var noDocuments = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([empty], temp.File("out"), Options()));
         Assert.Contains(empty, noDocuments.Message);
         Assert.False(Directory.Exists(temp.File("out")));
+    }
+
+    [Fact]
+    public void A_failed_run_into_an_existing_folder_keeps_the_folder_and_its_other_files()
+    {
+        string corpus = WriteCorpus();
+        string keep = temp.Write("out/notes.txt", "mine");
+        Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], temp.File("out"), Options(sequenceLength: 4096)));
+        Assert.Equal([keep], Directory.GetFileSystemEntries(temp.File("out")));
+    }
+
+    [Fact]
+    public void Leftovers_of_an_interrupted_run_are_removed_by_the_next_run()
+    {
+        string corpus = WriteCorpus();
+        temp.Write("out/.staging-0123/train-00000.tokens.abc.tmp", "partial");
+        temp.Write($"out/{ShardMetadata.FileName}.abc.tmp", "{");
+        PreparedCorpus prepared = CorpusPreparer.Prepare([corpus], temp.File("out"), Options());
+        Assert.Equal(
+            prepared.Metadata.Train.Shards.Append(ShardMetadata.FileName).Order(StringComparer.Ordinal),
+            Directory.GetFileSystemEntries(temp.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
