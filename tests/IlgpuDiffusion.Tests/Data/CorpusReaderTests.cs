@@ -60,6 +60,14 @@ public sealed class CorpusReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Parquet_with_a_required_string_column_is_read_too()
+    {
+        string path = temp.File("required.parquet");
+        await ParquetFiles.WriteTextAsync(path, "text", nullable: false, ["a", "b"], ["c"]);
+        Assert.Equal(["a", "b", "c"], Texts(new CorpusReader([path])));
+    }
+
+    [Fact]
     public void Explicit_format_reads_files_of_any_extension()
     {
         string path = temp.Write("docs.data", "{\"text\":\"x\"}\n");

@@ -7,9 +7,13 @@ namespace IlgpuDiffusion.Tests.Data;
 internal static class ParquetFiles
 {
     /// <summary>A file with an int column "id" and a nullable string column <paramref name="column"/>, one row group per array.</summary>
-    public static async Task WriteTextAsync(string path, string column, params string?[][] rowGroups)
+    public static Task WriteTextAsync(string path, string column, params string?[][] rowGroups) =>
+        WriteTextAsync(path, column, nullable: true, rowGroups);
+
+    /// <summary>A file with an int column "id" and a string column <paramref name="column"/>, one row group per array.</summary>
+    public static async Task WriteTextAsync(string path, string column, bool nullable, params string?[][] rowGroups)
     {
-        var schema = new ParquetSchema(new DataField<int>("id"), new DataField<string>(column, true));
+        var schema = new ParquetSchema(new DataField<int>("id"), new DataField<string>(column, nullable));
         await using FileStream stream = File.Create(path);
         await using ParquetWriter writer = await ParquetWriter.CreateAsync(schema, stream);
         int next = 0;
