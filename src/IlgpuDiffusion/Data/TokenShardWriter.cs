@@ -65,14 +65,23 @@ public sealed class TokenShardWriter : IDisposable
     public void Commit()
     {
         ObjectDisposedException.ThrowIf(finished, this);
-        Span<byte> header = stackalloc byte[TokenShardHeader.Size];
-        new TokenShardHeader(vocabularySize, SequenceLength, SequenceCount).Write(header);
-        stream.Position = 0;
-        stream.Write(header);
-        stream.Flush(flushToDisk: true);
-        stream.Dispose();
         finished = true;
-        File.Move(TemporaryPath, Path, overwrite: true);
+        try
+        {
+            Span<byte> header = stackalloc byte[TokenShardHeader.Size];
+            new TokenShardHeader(vocabularySize, SequenceLength, SequenceCount).Write(header);
+            stream.Position = 0;
+            stream.Write(header);
+            stream.Flush(flushToDisk: true);
+            stream.Dispose();
+            File.Move(TemporaryPath, Path, overwrite: true);
+        }
+        catch
+        {
+            stream.Dispose();
+            File.Delete(TemporaryPath);
+            throw;
+        }
     }
 
     /// <summary>Abandons an uncommitted shard, deleting its temporary file.</summary>

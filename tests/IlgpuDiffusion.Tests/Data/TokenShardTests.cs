@@ -73,6 +73,17 @@ public sealed class TokenShardTests : IDisposable
     }
 
     [Fact]
+    public void A_commit_that_cannot_rename_leaves_no_temporary_file()
+    {
+        Directory.CreateDirectory(temp.File("taken.tokens"));
+        var writer = new TokenShardWriter(temp.File("taken.tokens"), 2);
+        writer.Write([1, 2]);
+        Assert.ThrowsAny<IOException>(writer.Commit);
+        writer.Dispose();
+        Assert.Equal([temp.File("taken.tokens")], Directory.GetFileSystemEntries(temp.Path));
+    }
+
+    [Fact]
     public void The_writer_rejects_ids_outside_the_vocabulary_and_wrong_lengths()
     {
         using var writer = new TokenShardWriter(temp.File("bad.tokens"), 3);
