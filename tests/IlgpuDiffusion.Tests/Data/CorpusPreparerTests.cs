@@ -198,6 +198,21 @@ public sealed class CorpusPreparerTests : IDisposable
     }
 
     [Fact]
+    public void Metadata_of_another_tokenizer_or_broken_metadata_is_named()
+    {
+        PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], temp.File("out"), Options());
+        string metadataPath = Path.Combine(prepared.Directory, ShardMetadata.FileName);
+        (prepared.Metadata with { Tokenizer = "llama3" }).Write(prepared.Directory);
+        var foreign = Assert.Throws<InvalidDataException>(() => PreparedCorpus.Open(prepared.Directory));
+        Assert.Contains(metadataPath, foreign.Message);
+        Assert.Contains("llama3", foreign.Message);
+        File.WriteAllText(metadataPath, "{ not json");
+        var broken = Assert.Throws<InvalidDataException>(() => PreparedCorpus.Open(prepared.Directory));
+        Assert.Contains(metadataPath, broken.Message);
+        Assert.False(CorpusPreparer.Prepare([temp.File("corpus")], temp.File("out"), Options()).Reused);
+    }
+
+    [Fact]
     public void Opening_a_folder_without_a_preparation_names_it()
     {
         Directory.CreateDirectory(temp.File("nothing"));
