@@ -49,7 +49,7 @@ public sealed class Gpt2Tokenizer
     public static Gpt2Tokenizer Shared => SharedInstance.Value;
 
     /// <summary>A new tokenizer with its own cache, for a thread that encodes a lot.</summary>
-    public static Gpt2Tokenizer Create() => new();
+    internal static Gpt2Tokenizer Create() => new();
 
     /// <summary>Encodes <paramref name="text"/> to GPT-2 ids, without adding any special token.</summary>
     public int[] Encode(string text)
