@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Tests.Cpu;
 /// accelerates, overwrite and accumulate, odd sizes that leave edge tiles in each dimension,
 /// size-1 and zero dimensions, and shapes that cross the cache blocks (Kc, Mc, Nc).
 /// </summary>
-public sealed unsafe class SimdGemmTests
+public sealed class SimdGemmTests
 {
     private static readonly MatMulLayout[] Layouts = [MatMulLayout.ABt, MatMulLayout.AB, MatMulLayout.AtB];
 
@@ -65,7 +65,7 @@ public sealed unsafe class SimdGemmTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void ZeroDepthGivesZeroOrLeavesC(bool accumulate)
+    public unsafe void ZeroDepthGivesZeroOrLeavesC(bool accumulate)
     {
         var c = new float[] { 1, 2, 3, 4, 5, 6 };
         fixed (float* pc = c)
@@ -74,7 +74,7 @@ public sealed unsafe class SimdGemmTests
     }
 
     [Fact]
-    public void EmptyOutputDoesNothing()
+    public unsafe void EmptyOutputDoesNothing()
     {
         var c = new float[] { 7 };
         fixed (float* pc = c)
@@ -86,20 +86,20 @@ public sealed unsafe class SimdGemmTests
     }
 
     [Fact]
-    public void NegativeSizesAreRejected() =>
+    public unsafe void NegativeSizesAreRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => SimdGemm.Multiply(MatMulLayout.AB, null, null, null, 1, -1, 1, false));
 
     [Fact]
-    public void ConcurrentCallersAndNestedCallsGetTheirOwnBuffers()
+    public async Task ConcurrentCallersAndNestedCallsGetTheirOwnBuffers()
     {
         // Two threads multiply at once (one gets the pool, the other runs alone), and a pool
         // job multiplies inside its chunks: every result must still match the reference.
-        var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
-            CheckAgainstReference(SimdGemm.BestPath, Layouts[i], 130, 150, 300, accumulate: false, seed: 40 + i))).ToArray();
-        foreach (var t in threads) t.Start();
+        var callers = Enumerable.Range(0, 2).Select(i => Task.Factory.StartNew(() =>
+            CheckAgainstReference(SimdGemm.BestPath, Layouts[i], 130, 150, 300, accumulate: false, seed: 40 + i),
+            TaskCreationOptions.LongRunning)).ToArray();
         var nested = new NestedJob();
         WorkerPool.Shared.Run(nested, 2);
-        foreach (var t in threads) t.Join();
+        await Task.WhenAll(callers);
         Assert.Equal(2, nested.Completed);
     }
 
@@ -118,7 +118,7 @@ public sealed unsafe class SimdGemmTests
     /// Runs one product and compares each element with a double-accumulated reference:
     /// |got − ref| ≤ 1e-5·sqrt(k)·Σ_p |a·b| + 1e-6·|c0| (fp32 rounding grows like sqrt(k)).
     /// </summary>
-    private static void CheckAgainstReference(GemmPath path, MatMulLayout layout, int m, int n, int k, bool accumulate, int seed)
+    private static unsafe void CheckAgainstReference(GemmPath path, MatMulLayout layout, int m, int n, int k, bool accumulate, int seed)
     {
         var random = new Random(seed);
         float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n), c = RandomArray(random, m * n);
