@@ -25,15 +25,12 @@ internal sealed unsafe class PackBJob<TKernel> : IParallelJob where TKernel : IM
     {
         int nr = TKernel.Nr, kcMax = TKernel.Kc;
         int first = (int)((long)chunk * Panels / Chunks), last = (int)((long)(chunk + 1) * Panels / Chunks);
-        for (int jp = first; jp < last; jp++)
+        int col0 = Jc + first * nr, cols = Math.Min(last * nr, Nc) - first * nr;
+        for (int pc = 0; pc < K; pc += kcMax)
         {
-            int col0 = Jc + jp * nr, cols = Math.Min(nr, Jc + Nc - col0);
-            for (int pc = 0; pc < K; pc += kcMax)
-            {
-                int kc = Math.Min(kcMax, K - pc);
-                float* dst = Panel + (long)pc * NcPadded + (long)jp * kc * nr;
-                GemmPacking.PackB<TKernel>(Layout, B, N, K, col0, cols, pc, kc, dst);
-            }
+            int kc = Math.Min(kcMax, K - pc);
+            float* dst = Panel + (long)pc * NcPadded + (long)first * kc * nr;
+            GemmPacking.PackB<TKernel>(Layout, B, N, K, col0, cols, pc, kc, dst);
         }
     }
 }
