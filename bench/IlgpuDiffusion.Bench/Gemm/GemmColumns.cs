@@ -14,6 +14,11 @@ public static class GemmColumns
     public const string TorchMatmul = "torch.matmul";
     public const string TorchAddmm = "torch addmm_ (in place)";
 
+    // Benchmark methods, matched by name (BenchmarkDotNet quotes descriptions with spaces).
+    private const string OursMethod = nameof(GemmBenchmarks.Ours);
+    private const string TorchMatmulMethod = nameof(GemmBenchmarks.TorchMatmul);
+    private const string TorchAddmmMethod = nameof(GemmBenchmarks.TorchAddmmInPlace);
+
     /// <summary>GFLOP/s of a case from its mean time, or null without a result.</summary>
     public static double? Gflops(Summary summary, BenchmarkCase benchmarkCase)
     {
@@ -23,12 +28,12 @@ public static class GemmColumns
         return shape.Flops / statistics.Mean; // flops per nanosecond = GFLOP/s
     }
 
-    /// <summary>GFLOP/s of the case with the same shape and the given description.</summary>
-    private static double? Sibling(Summary summary, BenchmarkCase benchmarkCase, string description)
+    /// <summary>GFLOP/s of the case with the same shape and the given benchmark method.</summary>
+    private static double? Sibling(Summary summary, BenchmarkCase benchmarkCase, string method)
     {
         var shape = benchmarkCase.Parameters["Shape"];
         var sibling = summary.BenchmarksCases.FirstOrDefault(c =>
-            c.Descriptor.WorkloadMethodDisplayInfo == description && Equals(c.Parameters["Shape"], shape));
+            c.Descriptor.WorkloadMethod.Name == method && Equals(c.Parameters["Shape"], shape));
         return sibling is null ? null : Gflops(summary, sibling);
     }
 
@@ -64,9 +69,9 @@ public static class GemmColumns
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase)
         {
-            if (benchmarkCase.Descriptor.WorkloadMethodDisplayInfo != Ours) return null;
+            if (benchmarkCase.Descriptor.WorkloadMethod.Name != OursMethod) return null;
             double? ours = Gflops(summary, benchmarkCase);
-            double? torch = Max(Sibling(summary, benchmarkCase, TorchMatmul), Sibling(summary, benchmarkCase, TorchAddmm));
+            double? torch = Max(Sibling(summary, benchmarkCase, TorchMatmulMethod), Sibling(summary, benchmarkCase, TorchAddmmMethod));
             return ours is { } o && torch is { } t ? $"{o / t:F2}x" : null;
         }
 

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Cpu.Gemm;
@@ -9,7 +10,7 @@ namespace IlgpuDiffusion.Cpu.Gemm;
 ///   parallel for (m block, n group)         chunks over the pool
 ///     for pc in k step Kc                   depth block
 ///       pack A block [Mc, Kc]               per thread (L2)
-///       for jp in micro-panels of the group B micro-panel [Kc, Nr] (L1)
+///       for jp in micro-panels of the group B micro-panel [Kc, Nr] (L1), the next one prefetched to L2
 ///         for ir in m block step Mr         micro-kernel on an Mr×Nr tile of C (registers)
 /// </code>
 /// Edge tiles (fewer than Mr rows or Nr columns left) run the same micro-kernel on
@@ -88,8 +89,17 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : IMicroKernel
             {
                 float* bp = bBlock + (long)jp * kc * nr;
                 int col = jc + jp * nr, cols = Math.Min(nr, jc + nc - col);
-                for (int ir = 0; ir < rows; ir += mr)
+                // The next B micro-panel usually comes from L3 or memory: pull it into L2 a
+                // slice per tile while this one is in use, so its first tile does not stall.
+                float* nextB = jp + 1 < colPanel1 ? bp + (long)kc * nr : null;
+                int prefetchLines = nextB == null ? 0 : kc * nr / 16, linesPerTile = (prefetchLines * mr + rows - 1) / rows + 1;
+                for (int ir = 0, line = 0; ir < rows; ir += mr)
                 {
+                    if (Sse.IsSupported)
+                    {
+                        for (int end = Math.Min(prefetchLines, line + linesPerTile); line < end; line++)
+                            Sse.Prefetch1(nextB + line * 16);
+                    }
                     float* ap = aBlock + (long)ir * kc;
                     float* tile = c + (long)(row0 + ir) * n + col;
                     int tileRows = Math.Min(mr, rows - ir);
