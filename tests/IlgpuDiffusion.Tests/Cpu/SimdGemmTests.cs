@@ -47,7 +47,7 @@ public sealed class SimdGemmTests
     public void ShapeCrossingCacheBlocksMatchesReference(string pathName)
     {
         var path = Enum.Parse<GemmPath>(pathName);
-        // k = 260 > Kc (192 / 256), m = 400 > Mc (384 / 120 / 64), enough work to run on the pool.
+        // k = 260 > Kc (192 / 256), m = 400 > Mc (192 / 120 / 64), enough work to run on the pool.
         foreach (var layout in Layouts)
             CheckAgainstReference(path, layout, 400, 500, 260, accumulate: layout == MatMulLayout.AB, seed: 5);
     }

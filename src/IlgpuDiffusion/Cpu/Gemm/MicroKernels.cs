@@ -49,7 +49,7 @@ internal readonly unsafe struct MicroKernel512 : IMicroKernel
     public static int Mr => 12;
     public static int Nr => 32;
     public static int Kc => 192; // B micro-panel 192·32·4 B = 24 KiB: half of the 48 KiB L1
-    public static int Mc => 384; // A block 384·192·4 B = 288 KiB (L2 is 2 MiB)
+    public static int Mc => 192; // A block 192·192·4 B = 144 KiB (L2 is 2 MiB); each B micro-panel serves 16 tiles
 
     /// <inheritdoc cref="IMicroKernel.Run"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
