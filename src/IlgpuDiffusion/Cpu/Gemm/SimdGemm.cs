@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using IlgpuDiffusion.Compute;
 
@@ -62,7 +63,7 @@ internal static unsafe class SimdGemm
         if (m == 0 || n == 0) return;
         if (k == 0)
         {
-            if (!accumulate) new Span<float>(c, checked(m * n)).Clear();
+            if (!accumulate) NativeMemory.Clear(c, (nuint)m * (nuint)n * sizeof(float));
             return;
         }
         switch (path)
