@@ -1,0 +1,106 @@
+namespace IlgpuDiffusion.Cpu.Attention;
+
+/// <summary>
+/// Flash-attention-2 backward on the CPU for one (batch, head), probabilities recomputed from the saved
+/// log-sum-exp. Outer loop over key blocks (dK_j, dV_j stay in a small tile), inner loop over query
+/// blocks; with queries as columns (c = log2(e)/√d, scale = 1/√d):
+///   sᵀ  = K_j·(c·Q_iᵀ);  pᵀ = 2^(sᵀ − lse·log2 e)       [KeyBlock, QueryBlock]
+///   dpᵀ = V_j·dO_iᵀ;     dsᵀ = pᵀ∘(dpᵀ − delta_i)       delta = rowsum(dO∘O)
+///   dV_j += pᵀ·dO_i;  dK_j += dsᵀ·Q_i;  dQᵀ_i += K_jᵀ·dsᵀ
+/// dK and dV gain scale and land in dQkv after each key block, dQ after the last. One thread owns the
+/// whole head, so no two threads write the same gradient and the result is deterministic.
+/// Working memory: five [tokens, headDim] panels plus tiles, never tokens².
+/// </summary>
+internal static unsafe class FlashBackward
+{
+    private const int QueryBlock = FlashForward.QueryBlock, KeyBlock = FlashForward.KeyBlock;
+
+    /// <summary>Scratch floats <see cref="Run"/> takes.</summary>
+    public static long ScratchFloats(int tokens, int headDim)
+    {
+        long panel = AttentionScratch.Footprint((long)Simd.RoundUp(tokens) * Simd.RoundUp(headDim));
+        return 5 * panel + 2 * AttentionScratch.Footprint(Simd.RoundUp(tokens))
+            + 2 * AttentionScratch.Footprint((long)KeyBlock * QueryBlock) + 2 * AttentionScratch.Footprint((long)KeyBlock * Simd.RoundUp(headDim));
+    }
+
+    /// <summary>Accumulates the gradients of one head into dq, dk, dv.</summary>
+    /// <param name="q">[tokens, stride] (and k, v, dq, dk, dv: rows of this head inside qkv / dQkv)</param>
+    /// <param name="o">[tokens, outStride] forward output (and dO)</param>
+    /// <param name="logSumExp">[tokens] saved by the forward</param>
+    public static void Run(SimdLevel level, AttentionScratch scratch,
+        float* q, float* k, float* v, long stride, float* o, float* dO, long outStride, float* logSumExp,
+        float* dq, float* dk, float* dv, int tokens, int headDim, bool causal)
+    {
+        int tp = Simd.RoundUp(tokens), dp = Simd.RoundUp(headDim);
+        scratch.Begin(ScratchFloats(tokens, headDim));
+        float* qt = scratch.Take((long)tp * dp);        // [headDim, tp]  c·Qᵀ
+        float* dOt = scratch.Take((long)tp * dp);       // [headDim, tp]  dOᵀ
+        float* dQt = scratch.Take((long)tp * dp);       // [headDim, tp]  Σ Kᵀ·dsᵀ
+        float* qRows = scratch.Take((long)tp * dp);     // [tokens, dp]   Q, zero-padded columns
+        float* dORows = scratch.Take((long)tp * dp);    // [tokens, dp]   dO, zero-padded columns
+        float* lse = scratch.Take(tp), delta = scratch.Take(tp);
+        float* s = scratch.Take((long)KeyBlock * QueryBlock), ds = scratch.Take((long)KeyBlock * QueryBlock);
+        float* dKj = scratch.Take((long)KeyBlock * dp), dVj = scratch.Take((long)KeyBlock * dp);
+        Pack(q, stride, o, dO, outStride, logSumExp, tokens, headDim, tp, dp, qt, dOt, qRows, dORows, lse, delta);
+        new Span<float>(dQt, headDim * tp).Clear();
+
+        for (int k0 = 0; k0 < tokens; k0 += KeyBlock)
+        {
+            int rows = Math.Min(KeyBlock, tokens - k0);
+            new Span<float>(dKj, rows * dp).Clear();
+            new Span<float>(dVj, rows * dp).Clear();
+            float* kj = k + k0 * stride, vj = v + k0 * stride;
+            for (int q0 = causal ? k0 / QueryBlock * QueryBlock : 0; q0 < tokens; q0 += QueryBlock)
+            {
+                int queries = Math.Min(QueryBlock, tokens - q0), n = Simd.RoundUp(queries);
+                TileGemm.Multiply(level, rows, n, headDim, kj, stride, 1, qt + q0, tp, s, QueryBlock, TileInit.Zero, null);
+                ColumnSoftmax.Probabilities(level, s, QueryBlock, rows, n, lse + q0);
+                if (causal && k0 + rows - 1 > q0) ColumnSoftmax.MaskFuture(s, QueryBlock, rows, n, k0, q0, 0f);
+                TileGemm.Multiply(level, rows, n, headDim, vj, stride, 1, dOt + q0, tp, ds, QueryBlock, TileInit.Zero, null);
+                TileGemm.Multiply(level, rows, dp, queries, s, QueryBlock, 1, dORows + q0 * dp, dp, dVj, dp, TileInit.Accumulate, null);
+                ColumnSoftmax.ScoreGradient(level, s, ds, QueryBlock, rows, n, delta + q0);
+                TileGemm.Multiply(level, rows, dp, queries, ds, QueryBlock, 1, qRows + q0 * dp, dp, dKj, dp, TileInit.Accumulate, null);
+                TileGemm.Multiply(level, headDim, n, rows, kj, 1, stride, ds, QueryBlock, dQt + q0, tp, TileInit.Accumulate, null);
+            }
+            float scale = 1f / MathF.Sqrt(headDim);
+            for (int r = 0; r < rows; r++)
+                for (int d = 0; d < headDim; d++)
+                {
+                    dk[(k0 + r) * stride + d] += scale * dKj[r * dp + d];
+                    dv[(k0 + r) * stride + d] += dVj[r * dp + d];
+                }
+        }
+        float dqScale = 1f / MathF.Sqrt(headDim);
+        for (int t = 0; t < tokens; t++)
+            for (int d = 0; d < headDim; d++) dq[t * stride + d] += dqScale * dQt[d * tp + t];
+    }
+
+    // Packs c·Qᵀ, dOᵀ (columns ≥ tokens zero), Q and dO rows (columns ≥ headDim zero),
+    // lse in base 2 and delta = rowsum(dO∘O) (zero past tokens).
+    private static void Pack(float* q, long stride, float* o, float* dO, long outStride, float* logSumExp,
+        int tokens, int headDim, int tp, int dp, float* qt, float* dOt, float* qRows, float* dORows, float* lse, float* delta)
+    {
+        float c = FlashForward.ScoreScale(headDim);
+        for (int t = 0; t < tokens; t++)
+        {
+            float* qr = q + t * stride, gr = dO + t * outStride, or = o + t * outStride;
+            float dot = 0f;
+            for (int d = 0; d < headDim; d++)
+            {
+                qt[d * tp + t] = qr[d] * c;
+                dOt[d * tp + t] = gr[d];
+                qRows[t * dp + d] = qr[d];
+                dORows[t * dp + d] = gr[d];
+                dot += gr[d] * or[d];
+            }
+            for (int d = headDim; d < dp; d++) qRows[t * dp + d] = dORows[t * dp + d] = 0f;
+            lse[t] = logSumExp[t] * 1.44269504f;
+            delta[t] = dot;
+        }
+        for (int t = tokens; t < tp; t++)
+        {
+            for (int d = 0; d < headDim; d++) qt[d * tp + t] = dOt[d * tp + t] = 0f;
+            lse[t] = delta[t] = 0f;
+        }
+    }
+}
