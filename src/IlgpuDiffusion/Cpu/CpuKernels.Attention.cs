@@ -34,7 +34,7 @@ public sealed unsafe partial class CpuKernels
         job.Output = output.Pointer();
         job.LogSumExp = logSumExp.Pointer();
         job.FirstPosition = 0;
-        job.Run(_pool, batch * heads * job.QueryBlocks, 1);
+        job.Run(_pool, batch * heads * job.Splits(batch * heads, _pool.Threads), 1);
     }
 
     /// <inheritdoc/>
@@ -68,7 +68,7 @@ public sealed unsafe partial class CpuKernels
         job.Output = output.Pointer();
         job.LogSumExp = null;
         job.FirstPosition = position;
-        job.Run(_pool, batch * heads * job.QueryBlocks, 1);
+        job.Run(_pool, batch * heads * job.Splits(batch * heads, _pool.Threads), 1);
     }
 
     /// <inheritdoc/>
@@ -113,37 +113,47 @@ public sealed unsafe partial class CpuKernels
                 }
     }
 
-    /// <summary>One work item per (batch, head, query block); q/k/v/output located through strides.</summary>
+    /// <summary>
+    /// One work item per (batch, head, query range): a head's queries are cut into as few ranges as keep
+    /// every thread busy (each range copies the head's K and V once, see <see cref="FlashForward"/>).
+    /// </summary>
     private sealed class AttentionForwardJob : ChunkedJob
     {
         public float* Q, K, V, Output, LogSumExp;
         public long QBatchStride, QRowStride, KvBatchStride, KvHeadStride, KvRowStride;
         public int Keys, FirstPosition;
         private SimdLevel _level;
-        private int _heads, _headDim, _tokens;
+        private int _heads, _headDim, _tokens, _splits;
         private bool _causal;
-
-        public int QueryBlocks => (_tokens + FlashForward.QueryBlock - 1) / FlashForward.QueryBlock;
 
         public void Set(SimdLevel level, int heads, int headDim, int tokens, bool causal) =>
             (_level, _heads, _headDim, _tokens, _causal) = (level, heads, headDim, tokens, causal);
 
+        /// <summary>Query ranges per head: about four work items per thread, at most one per query block.</summary>
+        public int Splits(int batchHeads, int threads)
+        {
+            int blocks = (_tokens + FlashForward.QueryBlock - 1) / FlashForward.QueryBlock;
+            _splits = Math.Clamp((4 * threads + batchHeads - 1) / Math.Max(1, batchHeads), 1, Math.Max(1, blocks));
+            return _splits;
+        }
+
         protected override void ExecuteRange(int chunk, int start, int end)
         {
             var scratch = AttentionScratch.ForThisThread;
-            int blocks = QueryBlocks;
+            int blocks = (_tokens + FlashForward.QueryBlock - 1) / FlashForward.QueryBlock;
             for (int item = start; item < end; item++)
             {
-                int head = item / blocks, block = item % blocks;
+                int head = item / _splits, split = item % _splits;
                 int b = head / _heads, h = head % _heads;
-                int q0 = block * FlashForward.QueryBlock, queries = Math.Min(FlashForward.QueryBlock, _tokens - q0);
+                int q0 = blocks * split / _splits * FlashForward.QueryBlock;
+                int q1 = Math.Min(_tokens, blocks * (split + 1) / _splits * FlashForward.QueryBlock);
                 long kv = b * KvBatchStride + h * KvHeadStride;
                 FlashForward.Run(_level, scratch,
                     Q + b * QBatchStride + q0 * QRowStride + h * _headDim, QRowStride,
-                    K + kv, KvRowStride, V + kv, KvRowStride, Keys,
+                    K + kv, V + kv, KvRowStride, Keys,
                     Output + (((long)b * _tokens + q0) * _heads + h) * _headDim, (long)_heads * _headDim,
                     LogSumExp == null ? null : LogSumExp + (long)head * _tokens + q0,
-                    queries, _headDim, FirstPosition + q0, _causal);
+                    q1 - q0, _headDim, FirstPosition + q0, _causal);
             }
         }
     }

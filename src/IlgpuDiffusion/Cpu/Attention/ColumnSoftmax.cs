@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using V16 = System.Runtime.Intrinsics.Vector512<float>;
 using V8 = System.Runtime.Intrinsics.Vector256<float>;
@@ -19,20 +20,38 @@ internal static unsafe class ColumnSoftmax
     /// <param name="max">[n] running column maxima</param>
     /// <param name="sum">[n] running column sums</param>
     /// <param name="alpha">[n] out: the factor the output accumulator must be rescaled by</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Update(SimdLevel level, float* s, long lds, int rows, int n, float* max, float* sum, float* alpha)
     {
         int j = 0;
         if (level == SimdLevel.Vector512)
             for (; j < n; j += 16)
             {
-                V16 old = Vector512.Load(max + j), top = old, total = V16.Zero;
-                for (int r = 0; r < rows; r++) top = Vector512.Max(top, Vector512.Load(s + r * lds + j));
-                for (int r = 0; r < rows; r++)
+                // Two accumulators per reduction halve the dependency chains.
+                V16 old = Vector512.Load(max + j), top = old, top2 = old, total = V16.Zero, total2 = V16.Zero;
+                int r = 0;
+                for (; r + 1 < rows; r += 2)
+                {
+                    top = Vector512.MaxNative(top, Vector512.Load(s + r * lds + j));
+                    top2 = Vector512.MaxNative(top2, Vector512.Load(s + (r + 1) * lds + j));
+                }
+                if (r < rows) top = Vector512.MaxNative(top, Vector512.Load(s + r * lds + j));
+                top = Vector512.MaxNative(top, top2);
+                for (r = 0; r + 1 < rows; r += 2)
+                {
+                    V16 p = Exp2.Of(Vector512.Load(s + r * lds + j) - top), p2 = Exp2.Of(Vector512.Load(s + (r + 1) * lds + j) - top);
+                    p.Store(s + r * lds + j);
+                    p2.Store(s + (r + 1) * lds + j);
+                    total += p;
+                    total2 += p2;
+                }
+                if (r < rows)
                 {
                     V16 p = Exp2.Of(Vector512.Load(s + r * lds + j) - top);
                     p.Store(s + r * lds + j);
                     total += p;
                 }
+                total += total2;
                 V16 a = Exp2.Of(old - top);
                 a.Store(alpha + j);
                 top.Store(max + j);
@@ -42,7 +61,7 @@ internal static unsafe class ColumnSoftmax
             for (; j < n; j += 8)
             {
                 V8 old = Vector256.Load(max + j), top = old, total = V8.Zero;
-                for (int r = 0; r < rows; r++) top = Vector256.Max(top, Vector256.Load(s + r * lds + j));
+                for (int r = 0; r < rows; r++) top = Vector256.MaxNative(top, Vector256.Load(s + r * lds + j));
                 for (int r = 0; r < rows; r++)
                 {
                     V8 p = Exp2.Of(Vector256.Load(s + r * lds + j) - top);
@@ -74,6 +93,7 @@ internal static unsafe class ColumnSoftmax
     /// <summary>Backward recompute: s ← 2^(s − lse[column]) (normalized probabilities).</summary>
     /// <param name="s">[rows, lds] base-2 scores in, probabilities out</param>
     /// <param name="lse">[n] base-2 log-sum-exp of each query</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Probabilities(SimdLevel level, float* s, long lds, int rows, int n, float* lse)
     {
         for (int r = 0; r < rows; r++)
@@ -92,6 +112,7 @@ internal static unsafe class ColumnSoftmax
     /// <param name="p">[rows, lds] probabilities</param>
     /// <param name="dp">[rows, lds] dO·vᵀ in, score gradients out</param>
     /// <param name="delta">[n]</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoreGradient(SimdLevel level, float* p, float* dp, long lds, int rows, int n, float* delta)
     {
         for (int r = 0; r < rows; r++)

@@ -28,7 +28,7 @@ internal static class Exp2
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(P4));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(P5));
         p = Vector512.FusedMultiplyAdd(p, f, V16.One);
-        Vector512<int> bits = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
+        Vector512<int> bits = (Vector512.ConvertToInt32Native(n) + Vector512.Create(127)) << 23;
         return p * bits.AsSingle();
     }
 
@@ -45,7 +45,7 @@ internal static class Exp2
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(P4));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(P5));
         p = Vector256.FusedMultiplyAdd(p, f, V8.One);
-        Vector256<int> bits = (Vector256.ConvertToInt32(n) + Vector256.Create(127)) << 23;
+        Vector256<int> bits = (Vector256.ConvertToInt32Native(n) + Vector256.Create(127)) << 23;
         return p * bits.AsSingle();
     }
 

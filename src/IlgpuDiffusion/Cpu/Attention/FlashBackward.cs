@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IlgpuDiffusion.Cpu.Attention;
 
 /// <summary>
@@ -9,39 +11,48 @@ namespace IlgpuDiffusion.Cpu.Attention;
 ///   dV_j += pᵀ·dO_i;  dK_j += dsᵀ·Q_i;  dQᵀ_i += K_jᵀ·dsᵀ
 /// dK and dV gain scale and land in dQkv after each key block, dQ after the last. One thread owns the
 /// whole head, so no two threads write the same gradient and the result is deterministic.
-/// Working memory: five [tokens, headDim] panels plus tiles, never tokens².
+/// K and V are copied into contiguous panels first (rows 3·H·d apart would alias in L1 when re-read).
+/// Working memory: seven [tokens, headDim] panels plus tiles, never tokens².
 /// </summary>
 internal static unsafe class FlashBackward
 {
     private const int QueryBlock = FlashForward.QueryBlock, KeyBlock = FlashForward.KeyBlock;
 
-    /// <summary>Scratch floats <see cref="Run"/> takes.</summary>
-    public static long ScratchFloats(int tokens, int headDim)
-    {
-        long panel = AttentionScratch.Footprint((long)Simd.RoundUp(tokens) * Simd.RoundUp(headDim));
-        return 5 * panel + 2 * AttentionScratch.Footprint(Simd.RoundUp(tokens))
-            + 2 * AttentionScratch.Footprint((long)KeyBlock * QueryBlock) + 2 * AttentionScratch.Footprint((long)KeyBlock * Simd.RoundUp(headDim));
-    }
+    /// <summary>
+    /// Columns of the transposed [headDim, tokens] panels: tokens rounded up to a lane plus one spare lane,
+    /// so that rows are never a multiple of 4 KiB apart (which would map a tile's rows to one L1 set).
+    /// </summary>
+    private static int PanelColumns(int tokens) => Simd.RoundUp(tokens) + Simd.Lane;
 
     /// <summary>Accumulates the gradients of one head into dq, dk, dv.</summary>
     /// <param name="q">[tokens, stride] (and k, v, dq, dk, dv: rows of this head inside qkv / dQkv)</param>
     /// <param name="o">[tokens, outStride] forward output (and dO)</param>
     /// <param name="logSumExp">[tokens] saved by the forward</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(SimdLevel level, AttentionScratch scratch,
         float* q, float* k, float* v, long stride, float* o, float* dO, long outStride, float* logSumExp,
         float* dq, float* dk, float* dv, int tokens, int headDim, bool causal)
     {
-        int tp = Simd.RoundUp(tokens), dp = Simd.RoundUp(headDim);
-        scratch.Begin(ScratchFloats(tokens, headDim));
-        float* qt = scratch.Take((long)tp * dp);        // [headDim, tp]  c·Qᵀ
-        float* dOt = scratch.Take((long)tp * dp);       // [headDim, tp]  dOᵀ
-        float* dQt = scratch.Take((long)tp * dp);       // [headDim, tp]  Σ Kᵀ·dsᵀ
-        float* qRows = scratch.Take((long)tp * dp);     // [tokens, dp]   Q, zero-padded columns
-        float* dORows = scratch.Take((long)tp * dp);    // [tokens, dp]   dO, zero-padded columns
+        int tp = PanelColumns(tokens), dp = Simd.RoundUp(headDim);
+        long transposed = (long)headDim * tp, rowPanel = (long)tokens * dp, tile = (long)KeyBlock * QueryBlock;
+        scratch.Begin(3 * AttentionScratch.Footprint(transposed) + 4 * AttentionScratch.Footprint(rowPanel)
+            + 2 * AttentionScratch.Footprint(tp) + 2 * AttentionScratch.Footprint(tile) + 2 * AttentionScratch.Footprint((long)KeyBlock * dp));
+        float* qt = scratch.Take(transposed);           // [headDim, tp]  c·Qᵀ
+        float* dOt = scratch.Take(transposed);          // [headDim, tp]  dOᵀ
+        float* dQt = scratch.Take(transposed);          // [headDim, tp]  Σ Kᵀ·dsᵀ
+        float* qRows = scratch.Take(rowPanel);          // [tokens, dp]   Q, zero-padded columns
+        float* dORows = scratch.Take(rowPanel);         // [tokens, dp]   dO, zero-padded columns
+        float* kRows = scratch.Take(rowPanel);          // [tokens, dp]   K
+        float* vRows = scratch.Take(rowPanel);          // [tokens, dp]   V
         float* lse = scratch.Take(tp), delta = scratch.Take(tp);
-        float* s = scratch.Take((long)KeyBlock * QueryBlock), ds = scratch.Take((long)KeyBlock * QueryBlock);
+        float* s = scratch.Take(tile), ds = scratch.Take(tile);
         float* dKj = scratch.Take((long)KeyBlock * dp), dVj = scratch.Take((long)KeyBlock * dp);
         Pack(q, stride, o, dO, outStride, logSumExp, tokens, headDim, tp, dp, qt, dOt, qRows, dORows, lse, delta);
+        for (int t = 0; t < tokens; t++)
+        {
+            new ReadOnlySpan<float>(k + t * stride, headDim).CopyTo(new Span<float>(kRows + (long)t * dp, headDim));
+            new ReadOnlySpan<float>(v + t * stride, headDim).CopyTo(new Span<float>(vRows + (long)t * dp, headDim));
+        }
         new Span<float>(dQt, headDim * tp).Clear();
 
         for (int k0 = 0; k0 < tokens; k0 += KeyBlock)
@@ -49,18 +60,18 @@ internal static unsafe class FlashBackward
             int rows = Math.Min(KeyBlock, tokens - k0);
             new Span<float>(dKj, rows * dp).Clear();
             new Span<float>(dVj, rows * dp).Clear();
-            float* kj = k + k0 * stride, vj = v + k0 * stride;
+            float* kj = kRows + (long)k0 * dp, vj = vRows + (long)k0 * dp;
             for (int q0 = causal ? k0 / QueryBlock * QueryBlock : 0; q0 < tokens; q0 += QueryBlock)
             {
                 int queries = Math.Min(QueryBlock, tokens - q0), n = Simd.RoundUp(queries);
-                TileGemm.Multiply(level, rows, n, headDim, kj, stride, 1, qt + q0, tp, s, QueryBlock, TileInit.Zero, null);
+                TileGemm.Multiply(level, rows, n, headDim, kj, dp, 1, qt + q0, tp, s, QueryBlock, TileInit.Zero, null);
                 ColumnSoftmax.Probabilities(level, s, QueryBlock, rows, n, lse + q0);
                 if (causal && k0 + rows - 1 > q0) ColumnSoftmax.MaskFuture(s, QueryBlock, rows, n, k0, q0, 0f);
-                TileGemm.Multiply(level, rows, n, headDim, vj, stride, 1, dOt + q0, tp, ds, QueryBlock, TileInit.Zero, null);
+                TileGemm.Multiply(level, rows, n, headDim, vj, dp, 1, dOt + q0, tp, ds, QueryBlock, TileInit.Zero, null);
                 TileGemm.Multiply(level, rows, dp, queries, s, QueryBlock, 1, dORows + q0 * dp, dp, dVj, dp, TileInit.Accumulate, null);
                 ColumnSoftmax.ScoreGradient(level, s, ds, QueryBlock, rows, n, delta + q0);
                 TileGemm.Multiply(level, rows, dp, queries, ds, QueryBlock, 1, qRows + q0 * dp, dp, dKj, dp, TileInit.Accumulate, null);
-                TileGemm.Multiply(level, headDim, n, rows, kj, 1, stride, ds, QueryBlock, dQt + q0, tp, TileInit.Accumulate, null);
+                TileGemm.Multiply(level, headDim, n, rows, kj, 1, dp, ds, QueryBlock, dQt + q0, tp, TileInit.Accumulate, null);
             }
             float scale = 1f / MathF.Sqrt(headDim);
             for (int r = 0; r < rows; r++)

@@ -31,6 +31,7 @@ internal static unsafe class TileGemm
     /// <param name="b">[k, ldb], the first n columns used</param>
     /// <param name="c">[m, ldc], the first n columns updated</param>
     /// <param name="scale">[n] column scale for <see cref="TileInit.ScaleColumns"/>, else unused</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(SimdLevel level, int m, int n, int k, float* a, long aRow, long aDepth,
         float* b, long ldb, float* c, long ldc, TileInit init, float* scale)
     {
@@ -69,6 +70,7 @@ internal static unsafe class TileGemm
     };
 
     // 4 rows × 64 columns: per depth step 4 vector loads of B, 4 broadcasts of A, 16 FMAs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x64(int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
@@ -100,6 +102,7 @@ internal static unsafe class TileGemm
         r30.Store(c3); r31.Store(c3 + 16); r32.Store(c3 + 32); r33.Store(c3 + 48);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x64(int k, float* a, long aDepth, float* b, long ldb, float* c, TileInit init, float* s)
     {
         V16 r0 = Start(c, init, s), r1 = Start(c + 16, init, s + 16), r2 = Start(c + 32, init, s + 32), r3 = Start(c + 48, init, s + 48);
@@ -114,6 +117,7 @@ internal static unsafe class TileGemm
     }
 
     // 4 rows × 16 columns: one Vector512 or two Vector256 per row.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x16(SimdLevel level, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
@@ -147,6 +151,7 @@ internal static unsafe class TileGemm
     }
 
     // Any rows × 16 columns in scalar code: the row tail at every level and everything at SimdLevel.Scalar.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TileScalar(int rows, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
     {
         float* sum = stackalloc float[Simd.Lane];
