@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu.Attention;
 
@@ -8,7 +9,7 @@ namespace IlgpuDiffusion.Cpu.Attention;
 /// blocks; with queries as columns (c = log2(e)/√d, scale = 1/√d):
 ///   sᵀ  = K_j·(c·Q_iᵀ);  pᵀ = 2^(sᵀ − lse·log2 e)       [KeyBlock, QueryBlock]
 ///   dpᵀ = V_j·dO_iᵀ;     dsᵀ = pᵀ∘(dpᵀ − delta_i)       delta = rowsum(dO∘O)
-///   dV_j += pᵀ·dO_i;  dK_j += dsᵀ·Q_i;  dQᵀ_i += K_jᵀ·dsᵀ
+///   dV_j += pᵀ·dO_i;  dK_j += dsᵀ·Q_i;  dQ_i += ds·K_j
 /// dK and dV gain scale and land in dQkv after each key block, dQ after the last. One thread owns the
 /// whole head, so no two threads write the same gradient and the result is deterministic.
 /// K and V are copied into contiguous panels first (rows 3·H·d apart would alias in L1 when re-read).
@@ -35,15 +36,15 @@ internal static unsafe class FlashBackward
     {
         int tp = PanelColumns(tokens), dp = Simd.RoundUp(headDim);
         long transposed = (long)headDim * tp, rowPanel = (long)tokens * dp, tile = (long)KeyBlock * QueryBlock;
-        scratch.Begin(3 * AttentionScratch.Footprint(transposed) + 4 * AttentionScratch.Footprint(rowPanel)
+        scratch.Begin(2 * AttentionScratch.Footprint(transposed) + 5 * AttentionScratch.Footprint(rowPanel)
             + 2 * AttentionScratch.Footprint(tp) + 2 * AttentionScratch.Footprint(tile) + 2 * AttentionScratch.Footprint((long)KeyBlock * dp));
         float* qt = scratch.Take(transposed);           // [headDim, tp]  c·Qᵀ
         float* dOt = scratch.Take(transposed);          // [headDim, tp]  dOᵀ
-        float* dQt = scratch.Take(transposed);          // [headDim, tp]  Σ Kᵀ·dsᵀ
         float* qRows = scratch.Take(rowPanel);          // [tokens, dp]   Q, zero-padded columns
         float* dORows = scratch.Take(rowPanel);         // [tokens, dp]   dO, zero-padded columns
         float* kRows = scratch.Take(rowPanel);          // [tokens, dp]   K
         float* vRows = scratch.Take(rowPanel);          // [tokens, dp]   V
+        float* dQRows = scratch.Take(rowPanel);         // [tokens, dp]   Σ ds·K
         float* lse = scratch.Take(tp), delta = scratch.Take(tp);
         float* s = scratch.Take(tile), ds = scratch.Take(tile);
         float* dKj = scratch.Take((long)KeyBlock * dp), dVj = scratch.Take((long)KeyBlock * dp);
@@ -52,8 +53,10 @@ internal static unsafe class FlashBackward
         {
             new ReadOnlySpan<float>(k + t * stride, headDim).CopyTo(new Span<float>(kRows + (long)t * dp, headDim));
             new ReadOnlySpan<float>(v + t * stride, headDim).CopyTo(new Span<float>(vRows + (long)t * dp, headDim));
+            new Span<float>(kRows + (long)t * dp + headDim, dp - headDim).Clear();
         }
-        new Span<float>(dQt, headDim * tp).Clear();
+        new Span<float>(dQRows, tokens * dp).Clear();
+        float scale = 1f / MathF.Sqrt(headDim);
 
         for (int k0 = 0; k0 < tokens; k0 += KeyBlock)
         {
@@ -71,19 +74,22 @@ internal static unsafe class FlashBackward
                 TileGemm.Multiply(level, rows, dp, queries, s, QueryBlock, 1, dORows + q0 * dp, dp, dVj, dp, TileInit.Accumulate, null);
                 ColumnSoftmax.ScoreGradient(level, s, ds, QueryBlock, rows, n, delta + q0);
                 TileGemm.Multiply(level, rows, dp, queries, ds, QueryBlock, 1, qRows + q0 * dp, dp, dKj, dp, TileInit.Accumulate, null);
-                TileGemm.Multiply(level, headDim, n, rows, kj, 1, dp, ds, QueryBlock, dQt + q0, tp, TileInit.Accumulate, null);
+                TileGemm.Multiply(level, queries, dp, rows, ds, 1, QueryBlock, kj, dp, dQRows + q0 * dp, dp, TileInit.Accumulate, null);
             }
-            float scale = 1f / MathF.Sqrt(headDim);
             for (int r = 0; r < rows; r++)
-                for (int d = 0; d < headDim; d++)
-                {
-                    dk[(k0 + r) * stride + d] += scale * dKj[r * dp + d];
-                    dv[(k0 + r) * stride + d] += dVj[r * dp + d];
-                }
+            {
+                AddScaled(dKj + (long)r * dp, scale, dk + (k0 + r) * stride, headDim);
+                AddScaled(dVj + (long)r * dp, 1f, dv + (k0 + r) * stride, headDim);
+            }
         }
-        float dqScale = 1f / MathF.Sqrt(headDim);
-        for (int t = 0; t < tokens; t++)
-            for (int d = 0; d < headDim; d++) dq[t * stride + d] += dqScale * dQt[d * tp + t];
+        for (int t = 0; t < tokens; t++) AddScaled(dQRows + (long)t * dp, scale, dq + t * stride, headDim);
+    }
+
+    // destination[0..count) += factor·source[0..count)
+    private static void AddScaled(float* source, float factor, float* destination, int count)
+    {
+        var d = new Span<float>(destination, count);
+        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(source, count), factor, d, d);
     }
 
     // Packs c·Qᵀ, dOᵀ (columns ≥ tokens zero), Q and dO rows (columns ≥ headDim zero),
