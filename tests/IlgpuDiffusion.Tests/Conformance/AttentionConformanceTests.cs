@@ -91,6 +91,21 @@ public sealed class AttentionConformanceTests
     }
 
     [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Empty_batch_or_sequence_writes_nothing(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var (qkv, output, lse, dQkv) = (s.Upload(Random(24, 15)), s.Upload(Random(8, 16)), s.Upload(Random(2, 17)), s.Upload(Random(24, 18)));
+        s.Kernels.AttentionForward(qkv, output, lse, 0, 2, 1, 4, causal: false);
+        s.Kernels.AttentionForward(qkv, output, lse, 1, 0, 1, 4, causal: true);
+        s.Kernels.AttentionBackward(output, qkv, output, lse, dQkv, 1, 0, 1, 4, causal: false);
+        s.Kernels.AttentionWithCacheForward(qkv, dQkv, dQkv, output, 1, 0, 1, 4, position: 2, capacity: 6);
+        Assert.Equal(Random(8, 16), DeviceScope.Download(output));
+        Assert.Equal(Random(2, 17), DeviceScope.Download(lse));
+        Assert.Equal(Random(24, 18), DeviceScope.Download(dQkv));
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
