@@ -44,6 +44,7 @@ internal sealed class LaunchPlan
 
         GemmShared = SharedMemoryConfig.RequestDynamic<float>(MatMulKernels.SharedFloats(GemmX, GemmY, GemmTileK));
         RowShared = SharedMemoryConfig.RequestDynamic<float>(RowGroup);
+        RowTripleShared = SharedMemoryConfig.RequestDynamic<double>(3 * RowGroup);
         ColumnShared = SharedMemoryConfig.RequestDynamic<float>(ColumnX * ColumnY);
     }
 
@@ -60,6 +61,7 @@ internal sealed class LaunchPlan
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }
+    public SharedMemoryConfig RowTripleShared { get; }
     public SharedMemoryConfig ColumnShared { get; }
 
     /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
@@ -68,6 +70,9 @@ internal sealed class LaunchPlan
 
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
+
+    /// <summary>One row-reduction group per row with 3·RowGroup doubles of shared memory (sampling reductions).</summary>
+    public KernelConfig RowTriples(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowTripleShared);
 
     /// <summary>Column reduction over [batch, tokens, channels] in <paramref name="chunks"/> token chunks.</summary>
     public KernelConfig Columns(int batch, int channels, int chunks) => new(
