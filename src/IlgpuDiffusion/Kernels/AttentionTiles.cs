@@ -19,7 +19,7 @@ internal enum AttentionPass
 /// <summary>
 /// Tile sizes of one attention launch: TileQ query rows and TileK key rows staged in dynamic shared memory
 /// (rows padded to d+1 floats so that threads walking rows hit distinct banks), the largest powers of two up
-/// to the plan's maximum whose layout fits the shared-memory cap (the larger tile halved first).
+/// to the plan's maximum whose layout fits the shared-memory cap (see <see cref="Fit"/>).
 /// </summary>
 internal readonly record struct AttentionTiles(int TileQ, int TileK, int SharedFloats)
 {
@@ -35,18 +35,25 @@ internal readonly record struct AttentionTiles(int TileQ, int TileK, int SharedF
         };
     }
 
-    /// <summary>The largest tiles up to <paramref name="maxTile"/> that fit <paramref name="capFloats"/>.</summary>
+    /// <summary>
+    /// Of the power-of-two tiles up to <paramref name="maxTile"/> that fit <paramref name="capFloats"/>, those of
+    /// the largest area (work per staged element), then with the larger owned tile (the one holding accumulators).
+    /// </summary>
     public static AttentionTiles Fit(AttentionPass pass, int headDim, int maxTile, int capFloats)
     {
-        int tileQ = maxTile, tileK = maxTile;
-        while (Floats(pass, tileQ, tileK, headDim) > capFloats)
-        {
-            if (tileQ == 1 && tileK == 1)
-                throw new ArgumentOutOfRangeException(nameof(headDim), $"Attention with head size {headDim} does not fit the accelerator's shared memory.");
-            if (tileQ > tileK) tileQ /= 2;
-            else tileK /= 2;
-        }
-        return new AttentionTiles(tileQ, tileK, Floats(pass, tileQ, tileK, headDim));
+        AttentionTiles best = default;
+        for (int tileQ = maxTile; tileQ >= 1; tileQ /= 2)
+            for (int tileK = maxTile; tileK >= 1; tileK /= 2)
+            {
+                int floats = Floats(pass, tileQ, tileK, headDim);
+                if (floats > capFloats) continue;
+                int owned = pass == AttentionPass.KeyValue ? tileK : tileQ;
+                int bestOwned = pass == AttentionPass.KeyValue ? best.TileK : best.TileQ;
+                long area = (long)tileQ * tileK, bestArea = (long)best.TileQ * best.TileK;
+                if (area > bestArea || (area == bestArea && owned > bestOwned)) best = new AttentionTiles(tileQ, tileK, floats);
+            }
+        return best.SharedFloats > 0 ? best
+            : throw new ArgumentOutOfRangeException(nameof(headDim), $"Attention with head size {headDim} does not fit the accelerator's shared memory.");
     }
 
     /// <summary>The launch: one group of <paramref name="group"/> threads per (tile, batch·head).</summary>
