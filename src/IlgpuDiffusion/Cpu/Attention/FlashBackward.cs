@@ -20,10 +20,11 @@ internal static unsafe class FlashBackward
     private const int QueryBlock = FlashForward.QueryBlock, KeyBlock = FlashForward.KeyBlock;
 
     /// <summary>
-    /// Columns of the transposed [headDim, tokens] panels: tokens rounded up to a lane plus one spare lane,
-    /// so that rows are never a multiple of 4 KiB apart (which would map a tile's rows to one L1 set).
+    /// Columns of the transposed [headDim, tokens] panels: tokens rounded up to an odd number of lanes
+    /// (64-byte lines), so the rows of a tile fall into distinct L1 sets; with an even count (T = 1024:
+    /// rows 4 KiB apart) they would all compete for one set.
     /// </summary>
-    private static int PanelColumns(int tokens) => Simd.RoundUp(tokens) + Simd.Lane;
+    private static int PanelColumns(int tokens) => ((tokens + Simd.Lane - 1) / Simd.Lane | 1) * Simd.Lane;
 
     /// <summary>Accumulates the gradients of one head into dq, dk, dv.</summary>
     /// <param name="q">[tokens, stride] (and k, v, dq, dk, dv: rows of this head inside qkv / dQkv)</param>
