@@ -73,7 +73,7 @@ public sealed class AttentionConformanceTests
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Cached_forward_equals_full_causal_forward_on_model_shapes(string backend)
     {
-        CheckCachedForward(backend, 1, 2, 64, 150, [1, 63, 2, 84]);
+        CheckCachedForward(backend, 1, 2, 64, 150, [1, 63, 2, 83, 1]);
         CheckCachedForward(backend, 2, 3, 8, 70, [70]);
     }
 
@@ -198,7 +198,7 @@ public sealed class AttentionConformanceTests
             for (int bi = 0; bi < b; bi++)
                 for (int i = 0; i < n * h * d; i++)
                     want[bi * n * h * d + i] = full[(bi * t + position) * h * d + i];
-            AssertClose(want, actual, 1e-5, $"cached rows [{position}, {position + n}) of {Name(b, t, h, d, true)}");
+            AssertClose(want, actual, 1e-4, $"cached rows [{position}, {position + n}) of {Name(b, t, h, d, true)}");
             position += n;
         }
         var (kc, vc) = (DeviceScope.Download(kCache), DeviceScope.Download(vCache));

@@ -82,6 +82,7 @@ internal static unsafe class FlashBackward
     }
 
     // destination[0..count) += factor·source[0..count) (one head row: a few vectors, no call overhead)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddScaled(float* source, float factor, float* destination, int count)
     {
         int i = 0;
@@ -93,6 +94,7 @@ internal static unsafe class FlashBackward
 
     // Copies Q, dO, K, V rows (columns ≥ headDim zero), lse in base 2 and delta = rowsum(dO∘O);
     // then transposes c·Q and dO from those rows, 16 tokens at a time (columns ≥ tokens zero).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pack(float* q, float* k, float* v, long stride, float* o, float* dO, long outStride, float* logSumExp,
         int tokens, int headDim, int tp, int dp, float* qRows, float* dORows, float* kRows, float* vRows,
         float* qt, float* dOt, float* lse, float* delta)
