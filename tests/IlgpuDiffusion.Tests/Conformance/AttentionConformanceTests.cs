@@ -128,6 +128,9 @@ public sealed class AttentionConformanceTests
                 var dQkv = Backward(s, qkv, dy, new float[qkv.Length], b, t, h, d, causal);
                 AssertClose(ReferenceAttention.Backward(D(dy), D(qkv), b, t, h, d, causal), dQkv, 2e-4, $"dQkv {level}");
             }
+            // A prefill then single-token decode steps (the row-wise path; d = 32 vectorizes, d = 24 does not).
+            CheckCachedForward("cpu", 1, 2, 32, 70, [68, 1, 1]);
+            CheckCachedForward("cpu", 1, 2, 24, 70, [68, 1, 1]);
         }
         finally
         {
