@@ -43,6 +43,7 @@ internal static unsafe class FlashForward
         int queries, int headDim, int firstQueryPosition, bool causal)
     {
         const int ld = QueryBlock;
+        if (queries == 0) return;
         int keyEnd = causal ? Math.Min(keys, firstQueryPosition + queries) : keys;
         if (queries == 1)
         {
