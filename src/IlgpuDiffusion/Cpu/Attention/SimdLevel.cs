@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace IlgpuDiffusion.Cpu.Attention;
 
@@ -11,7 +12,7 @@ internal enum SimdLevel
     /// <summary><see cref="Vector256{T}"/>: a 16-float lane is two vectors.</summary>
     Vector256,
 
-    /// <summary><see cref="Vector512{T}"/>: a 16-float lane is one vector.</summary>
+    /// <summary><see cref="Vector512{T}"/> with AVX-512F: a 16-float lane is one vector.</summary>
     Vector512,
 }
 
@@ -23,7 +24,7 @@ internal static class Simd
 
     /// <summary>The widest level this CPU accelerates.</summary>
     public static SimdLevel Best { get; } =
-        Vector512.IsHardwareAccelerated ? SimdLevel.Vector512 :
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? SimdLevel.Vector512 :
         Vector256.IsHardwareAccelerated ? SimdLevel.Vector256 : SimdLevel.Scalar;
 
     /// <summary><paramref name="count"/> rounded up to a whole number of lanes.</summary>
