@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Kernels;
 using IlgpuDiffusion.Tests.Conformance.Reference;
@@ -53,6 +54,34 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         var (qkv, output, lse) = (fixture.Upload(new float[3 * headDim]), fixture.Upload(new float[headDim]), fixture.Upload(new float[1]));
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, 1, 1, headDim, false));
         Assert.Contains("128", error.Message);
+    }
+
+    /// <summary>A steady-state call adds nothing to ILGPU's own launch (shape checks, tiles and arguments allocate nothing).</summary>
+    [Fact]
+    public void Forward_allocates_no_more_than_ilgpus_own_launch()
+    {
+        const int tokens = 5, headDim = 4, row = 3 * headDim;
+        var qkv = fixture.Upload(TestData.Random(tokens * row, 5));
+        var (output, lse) = (fixture.Upload(new float[tokens * headDim]), fixture.Upload(new float[tokens]));
+        var accelerator = ((IlgpuDevice)fixture.Device).Accelerator;
+        var raw = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>(AttentionKernels.Forward);
+        var plan = new LaunchPlan(accelerator);
+        var tiles = plan.Attention(AttentionPass.Forward, headDim);
+        var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row, tiles.TileQ, tiles.TileK, 1);
+        var view = qkv.View();
+        void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
+        void Raw() => raw(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), 1, plan.AttentionGroup),
+            view, view.SubView(headDim, view.Length - headDim), view.SubView(2 * headDim, view.Length - 2 * headDim), output.View(), lse.View(), arguments);
+        for (int warm = 0; warm < 3; warm++) { Ours(); Raw(); fixture.Device.Synchronize(); }
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        Ours();
+        long ours = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        start = GC.GetAllocatedBytesForCurrentThread();
+        Raw();
+        long own = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        Assert.True(ours <= own, $"AttentionForward allocated {ours} bytes; ILGPU's own launch {own}.");
     }
 
     [Theory]
