@@ -81,9 +81,13 @@ internal sealed class LaunchPlan
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
 
-    /// <summary>Tiles of an attention pass for this head size.</summary>
-    public AttentionTiles Attention(AttentionPass pass, int headDim) =>
-        AttentionTiles.Fit(pass, headDim, AttentionMaxTile, MaxSharedBytes / sizeof(float));
+    /// <summary>
+    /// Tiles of an attention pass for this head size; query tiles no taller than the queries need
+    /// (a decoding step with one new token gets one-row query tiles and so longer key tiles).
+    /// </summary>
+    public AttentionTiles Attention(AttentionPass pass, int headDim, int queries) =>
+        AttentionTiles.Fit(pass, headDim, Math.Min(AttentionMaxTile, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, queries))),
+            AttentionMaxTile, MaxSharedBytes / sizeof(float));
 
     /// <summary>One row-reduction group per row with 5·RowGroup doubles of shared memory (sampling reductions).</summary>
     public KernelConfig Sampling(int rows) => new(new Index1D(rows), new Index1D(RowGroup), SamplingShared);

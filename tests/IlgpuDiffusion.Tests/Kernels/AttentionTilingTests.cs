@@ -66,7 +66,7 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         var accelerator = ((IlgpuDevice)fixture.Device).Accelerator;
         var raw = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>(AttentionKernels.Forward);
         var plan = new LaunchPlan(accelerator);
-        var tiles = plan.Attention(AttentionPass.Forward, headDim);
+        var tiles = plan.Attention(AttentionPass.Forward, headDim, tokens);
         var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row, tiles.TileQ, tiles.TileK, 1);
         var view = qkv.View();
         void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
@@ -94,7 +94,7 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         foreach (var pass in Enum.GetValues<AttentionPass>())
             foreach (int headDim in new[] { 8, 32, 64, 72, 96, 128 })
             {
-                var tiles = plan.Attention(pass, headDim);
+                var tiles = plan.Attention(pass, headDim, queries: 1024);
                 Assert.InRange(tiles.SharedFloats * sizeof(float), 1, LaunchPlan.MaxSharedBytes);
                 Assert.Equal(tiles.SharedFloats, AttentionTiles.Floats(pass, tiles.TileQ, tiles.TileK, headDim));
                 int owned = pass == AttentionPass.KeyValue ? tiles.TileK : tiles.TileQ;
@@ -105,8 +105,10 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
                 Assert.True(tiles.TileQ == plan.AttentionMaxTile || Bytes(pass, 2 * tiles.TileQ, tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
                 Assert.True(tiles.TileK == plan.AttentionMaxTile || Bytes(pass, tiles.TileQ, 2 * tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
             }
-        var model = plan.Attention(AttentionPass.Forward, 64);
+        var model = plan.Attention(AttentionPass.Forward, 64, queries: 1024);
         Assert.Equal((64, 16), (model.TileQ, model.TileK));
+        var decode = plan.Attention(AttentionPass.Forward, 64, queries: 1);
+        Assert.Equal((1, 64), (decode.TileQ, decode.TileK));
     }
 
     private static int Bytes(AttentionPass pass, int tileQ, int tileK, int headDim) => AttentionTiles.Floats(pass, tileQ, tileK, headDim) * sizeof(float);
