@@ -1,10 +1,6 @@
-using System.Reflection;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Bench;
@@ -40,25 +36,25 @@ public class ElementwiseBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _device.Dispose();
 
-    [Benchmark(Baseline = true), Streams(2)]
+    [Benchmark(Baseline = true), Traffic(2L * Count * sizeof(float))]
     public void Copy() => _k.Copy(_x, _y, Count);
 
-    [Benchmark, Streams(2)]
+    [Benchmark, Traffic(2L * Count * sizeof(float))]
     public void LayerNormForward() => _k.LayerNormForward(_x, _weight, _y, _mean, _rstd, Rows, Channels, 1e-5f);
 
-    [Benchmark, Streams(4)]
+    [Benchmark, Traffic(4L * Count * sizeof(float))]
     public void LayerNormBackward() => _k.LayerNormBackward(_dy, _x, _weight, _mean, _rstd, _dx, _dWeight, Rows, Channels);
 
-    [Benchmark, Streams(2)]
+    [Benchmark, Traffic(2L * Count * sizeof(float))]
     public void GeluForward() => _k.GeluForward(_x, _y, Count);
 
-    [Benchmark, Streams(4)]
+    [Benchmark, Traffic(4L * Count * sizeof(float))]
     public void GeluBackward() => _k.GeluBackward(_dy, _x, _dx, Count);
 
-    [Benchmark, Streams(2)]
+    [Benchmark, Traffic(2L * Count * sizeof(float))]
     public void ModulateForward() => _k.ModulateForward(_x, _shift, _scale, _y, Batch, Tokens, Channels);
 
-    [Benchmark, Streams(4)]
+    [Benchmark, Traffic(4L * Count * sizeof(float))]
     public void ModulateBackward() => _k.ModulateBackward(_dy, _x, _scale, _dx, _dShift, _dScale, Batch, Tokens, Channels);
 
     private sealed class Config : ManualConfig
@@ -66,39 +62,7 @@ public class ElementwiseBenchmarks
         public Config()
         {
             AddJob(Job.ShortRun);
-            AddColumn(new BandwidthColumn());
+            AddColumn(new TrafficColumn());
         }
-    }
-}
-
-/// <summary>How many [rows, channels] fp32 arrays an op must read or write once (its compulsory traffic).</summary>
-[AttributeUsage(AttributeTargets.Method)]
-public sealed class StreamsAttribute(int arrays) : Attribute
-{
-    /// <summary>Number of full-size arrays moved.</summary>
-    public int Arrays { get; } = arrays;
-}
-
-/// <summary>GB/s = streams × <see cref="ElementwiseBenchmarks.Count"/> × 4 bytes / mean time.</summary>
-public sealed class BandwidthColumn : IColumn
-{
-    public string Id => nameof(BandwidthColumn);
-    public string ColumnName => "GB/s";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Compulsory memory traffic divided by the mean time";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-    {
-        var streams = benchmarkCase.Descriptor.WorkloadMethod.GetCustomAttribute<StreamsAttribute>();
-        double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        if (streams is null || nanoseconds is not > 0) return "-";
-        return (streams.Arrays * (double)ElementwiseBenchmarks.Count * sizeof(float) / nanoseconds.Value).ToString("F1");
     }
 }
