@@ -55,6 +55,7 @@ public sealed unsafe partial class CpuKernels
     public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int destinationRows)
     {
         CheckRowIndices(destination, indices, source, rows, channels, destinationRows);
+        CheckDistinct(indices.AsSpan()[..rows], destinationRows);
         RunRowCopy(source, indices, destination, rows, channels, scatter: true);
     }
 
@@ -66,6 +67,22 @@ public sealed unsafe partial class CpuKernels
         _rowCopy.Channels = channels;
         _rowCopy.Scatter = scatter;
         _rowCopy.Run(_pool, rows, Math.Max(1, StreamingGrain / channels));
+    }
+
+    private int[] _rowStamps = [];
+    private int _rowStampGeneration;
+
+    /// <summary>Throws when a row index repeats (scatter-add rows must each have one writer).</summary>
+    private void CheckDistinct(ReadOnlySpan<int> indices, int tableRows)
+    {
+        if (_rowStamps.Length < tableRows) _rowStamps = new int[tableRows];
+        int generation = ++_rowStampGeneration;
+        foreach (int index in indices)
+        {
+            if (_rowStamps[index] == generation)
+                throw new ArgumentException($"Row {index} appears more than once in 'indices'; scatter-add needs distinct rows.", "indices");
+            _rowStamps[index] = generation;
+        }
     }
 
     private static void CheckRows(int rows, int classes, int maskIndex, params ReadOnlySpan<(Tensor<float> Tensor, string Name)> tensors)

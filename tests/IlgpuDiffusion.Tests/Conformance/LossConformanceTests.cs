@@ -107,6 +107,16 @@ public sealed class LossConformanceTests
         AssertClose(scattered, DeviceScope.Download(destination), 1e-6, "scatter-add");
     }
 
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Scatter_add_rejects_repeated_rows(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var ex = Assert.Throws<ArgumentException>(() =>
+            s.Kernels.ScatterAddRows(s.Zeros(6), s.Upload(new[] { 2, 0, 2 }), s.Zeros(8), 3, 2, 4));
+        Assert.Contains("Row 2 appears more than once", ex.Message);
+    }
+
     private static double[] WithoutMask(double[] x, int classes, int mask) => x.Where((_, i) => i % classes != mask).ToArray();
 
     private static float[] WithoutMask(float[] x, int classes, int mask) => x.Where((_, i) => i % classes != mask).ToArray();
