@@ -20,7 +20,7 @@ internal sealed class WorkerPool
 
     [ThreadStatic] private static bool t_insideJob;
 
-    private readonly object _gate = new();
+    private int _busy;
     private readonly SemaphoreSlim _start = new(0);
     private readonly ManualResetEventSlim _done = new(false);
     private IParallelJob? _job;
@@ -44,7 +44,7 @@ internal sealed class WorkerPool
     public void Run(IParallelJob job, int chunks)
     {
         if (chunks <= 0) return;
-        if (chunks == 1 || Threads == 1 || t_insideJob || !Monitor.TryEnter(_gate))
+        if (chunks == 1 || Threads == 1 || t_insideJob || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             RunSerially(job, chunks);
             return;
@@ -67,7 +67,7 @@ internal sealed class WorkerPool
         }
         finally
         {
-            Monitor.Exit(_gate);
+            Volatile.Write(ref _busy, 0);
         }
     }
 

@@ -52,9 +52,14 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 /// <summary>ILGPU views of tensors that live on an ILGPU device.</summary>
 public static class IlgpuTensorExtensions
 {
-    /// <summary>The tensor's elements as an ILGPU view.</summary>
-    public static ArrayView<T> View<T>(this Tensor<T> tensor) where T : unmanaged =>
-        (tensor.Buffer as IlgpuBuffer<T> ?? throw new ArgumentException(
-            $"{tensor} lives on the {tensor.Device.Backend.Name()} device, not on an ILGPU device."))
-        .Memory.View.SubView(tensor.Offset, tensor.Length);
+    /// <summary>
+    /// The tensor's elements as an ILGPU view; an empty tensor gives <see cref="ArrayView{T}.Empty"/>
+    /// (ILGPU asserts on views of zero-length buffers and on empty sub-views at a buffer's end).
+    /// </summary>
+    public static ArrayView<T> View<T>(this Tensor<T> tensor) where T : unmanaged
+    {
+        var buffer = tensor.Buffer as IlgpuBuffer<T> ?? throw new ArgumentException(
+            $"{tensor} lives on the {tensor.Device.Backend.Name()} device, not on an ILGPU device.");
+        return tensor.Length == 0 ? ArrayView<T>.Empty : buffer.Memory.View.SubView(tensor.Offset, tensor.Length);
+    }
 }

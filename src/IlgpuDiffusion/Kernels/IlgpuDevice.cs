@@ -24,8 +24,13 @@ public sealed class IlgpuDevice : Device
     public override Backend Backend { get; }
 
     /// <inheritdoc/>
+    /// <remarks>The CPU emulator reports no real memory size (long.MaxValue), so it says "host memory".</remarks>
     public override string Description =>
-        $"{Accelerator.Name} ({Backend.Name()}, {Accelerator.MemorySize / (1024.0 * 1024 * 1024):F1} GiB, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup})";
+        $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup})";
+
+    private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU
+        ? "host memory"
+        : $"{Accelerator.MemorySize / (1024.0 * 1024 * 1024):F1} GiB";
 
     /// <inheritdoc/>
     public override IKernels Kernels { get; }

@@ -49,6 +49,12 @@ public static class IlgpuRuntime
         }
     }
 
+    /// <summary>
+    /// A new context with the process context's settings, owned by the caller (the PTX
+    /// compilation test uses one so that a failed compile cannot break the shared context).
+    /// </summary>
+    internal static Context CreateIsolated() => Create();
+
     private static Context Create() => Context.Create(builder => builder
         .Cuda()
         .OpenCL()

@@ -1,0 +1,73 @@
+namespace IlgpuDiffusion.Data;
+
+/// <summary>
+/// Hands out batches of <c>[batch, L]</c> token ids from a <see cref="TokenShardSet"/>, in an
+/// order shuffled afresh every epoch from (seed, epoch). Batches are always full: a batch that
+/// reaches the end of an epoch continues with the next epoch's order. Nothing is allocated per
+/// batch; the caller owns the destination buffer.
+/// </summary>
+public sealed class Batcher
+{
+    private readonly TokenShardSet sequences;
+    private readonly ulong seed;
+    private readonly int[] order;
+    private long epoch;
+    private int index;
+
+    /// <summary>Creates a batcher that starts at <paramref name="position"/> (the first epoch's start when null).</summary>
+    /// <param name="batchSize">B: sequences per batch.</param>
+    /// <param name="seed">Seed of the per-epoch shuffles.</param>
+    /// <exception cref="ArgumentException">The data is empty or the position lies outside it.</exception>
+    public Batcher(TokenShardSet sequences, int batchSize, ulong seed, BatcherPosition? position = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (sequences.SequenceCount == 0) throw new ArgumentException("The token shards hold no sequence to batch.", nameof(sequences));
+        if (sequences.SequenceCount > Array.MaxLength)
+            throw new ArgumentException($"{sequences.SequenceCount} sequences exceed the batcher's limit of {Array.MaxLength}.", nameof(sequences));
+        this.sequences = sequences;
+        this.seed = seed;
+        BatchSize = batchSize;
+        order = new int[sequences.SequenceCount];
+        BatcherPosition start = position ?? BatcherPosition.Start;
+        if (start.Epoch < 0 || start.Index < 0 || start.Index >= order.Length)
+            throw new ArgumentException($"Batcher position {start} lies outside data of {order.Length} sequences; " +
+                "was the checkpoint made with other data?", nameof(position));
+        ShuffleEpoch(start.Epoch);
+        index = (int)start.Index;
+    }
+
+    /// <summary>B: sequences per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>L: ids per sequence.</summary>
+    public int SequenceLength => sequences.SequenceLength;
+
+    /// <summary>Ids per batch: B × L.</summary>
+    public int BatchElements => BatchSize * SequenceLength;
+
+    /// <summary>Where the next batch starts; store it to resume later.</summary>
+    public BatcherPosition Position => new(epoch, index);
+
+    /// <summary>Fills <paramref name="destination"/> (<c>[batch, L]</c>, row-major) with the next batch and advances.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="BatchElements"/>.</exception>
+    public void NextBatch(Span<int> destination)
+    {
+        if (destination.Length < BatchElements)
+            throw new ArgumentException($"A batch needs {BatchElements} ids ({BatchSize} × {SequenceLength}); the destination holds {destination.Length}.", nameof(destination));
+        for (int row = 0; row < BatchSize; row++)
+        {
+            sequences.CopySequence(order[index], destination.Slice(row * SequenceLength, SequenceLength));
+            if (++index < order.Length) continue;
+            ShuffleEpoch(epoch + 1);
+            index = 0;
+        }
+    }
+
+    private void ShuffleEpoch(long newEpoch)
+    {
+        epoch = newEpoch;
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        SplitMix64.ForStream(seed, (ulong)newEpoch).Shuffle(order);
+    }
+}

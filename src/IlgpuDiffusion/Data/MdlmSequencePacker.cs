@@ -1,0 +1,62 @@
+namespace IlgpuDiffusion.Data;
+
+/// <summary>Receives one finished sequence of token ids; the span is only valid during the call.</summary>
+public delegate void SequenceHandler(ReadOnlySpan<int> sequence);
+
+/// <summary>
+/// MDLM's "wrap" preprocessing (spec §1.1, <c>dataloader.get_dataset</c> with <c>wrap=True</c>):
+/// each document's ids followed by EOS are concatenated into one stream, the stream is cut into
+/// chunks of L − 2 ids, and each chunk is emitted as <c>[BOS] + chunk + [EOS]</c> (length L).
+/// The remainder that does not fill a chunk is dropped. Documents cross sequence boundaries.
+/// </summary>
+public sealed class MdlmSequencePacker
+{
+    private readonly int[] sequence;
+    private readonly SequenceHandler emit;
+    private int filled;
+
+    /// <summary>Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.</summary>
+    /// <param name="sequenceLength">L, at least 3 (BOS, one text id, EOS).</param>
+    public MdlmSequencePacker(int sequenceLength, SequenceHandler emit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 3);
+        ArgumentNullException.ThrowIfNull(emit);
+        sequence = new int[sequenceLength];
+        sequence[0] = Gpt2Tokenizer.Bos;
+        this.emit = emit;
+    }
+
+    /// <summary>L: ids per emitted sequence.</summary>
+    public int SequenceLength => sequence.Length;
+
+    /// <summary>Documents added so far.</summary>
+    public long Documents { get; private set; }
+
+    /// <summary>Ids added so far, counting the EOS appended to every document.</summary>
+    public long Tokens { get; private set; }
+
+    /// <summary>Sequences emitted so far.</summary>
+    public long Sequences { get; private set; }
+
+    /// <summary>Ids waiting for a chunk to fill; dropped if no more documents come.</summary>
+    public int PendingTokens => filled;
+
+    /// <summary>Appends one document (its ids without special tokens) and its EOS, emitting every sequence that fills.</summary>
+    public void AddDocument(ReadOnlySpan<int> documentIds)
+    {
+        foreach (int id in documentIds) Append(id);
+        Append(Gpt2Tokenizer.Eos);
+        Documents++;
+    }
+
+    private void Append(int id)
+    {
+        sequence[1 + filled++] = id;
+        Tokens++;
+        if (filled < sequence.Length - 2) return;
+        sequence[^1] = Gpt2Tokenizer.Eos;
+        emit(sequence);
+        Sequences++;
+        filled = 0;
+    }
+}

@@ -1,0 +1,83 @@
+using System.IO.MemoryMappedFiles;
+
+namespace IlgpuDiffusion.Data;
+
+/// <summary>
+/// A token shard file opened read-only through a memory map: sequences are read straight from
+/// the page cache without loading the file. Thread-safe for concurrent reads.
+/// </summary>
+public sealed unsafe class TokenShard : IDisposable
+{
+    private readonly MemoryMappedFile? map;
+    private readonly MemoryMappedViewAccessor? view;
+    private readonly byte* data;
+    private bool disposed;
+
+    private TokenShard(string path, TokenShardHeader header)
+    {
+        Path = path;
+        Header = header;
+        if (header.SequenceCount == 0) return;
+        map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        view = map.CreateViewAccessor(0, header.FileLength, MemoryMappedFileAccess.Read);
+        byte* start = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+        data = start + view.PointerOffset + TokenShardHeader.Size;
+    }
+
+    /// <summary>Full path of the shard file.</summary>
+    public string Path { get; }
+
+    /// <summary>The shard's header.</summary>
+    public TokenShardHeader Header { get; }
+
+    /// <summary>L: ids per sequence.</summary>
+    public int SequenceLength => Header.SequenceLength;
+
+    /// <summary>Sequences in the shard.</summary>
+    public long SequenceCount => Header.SequenceCount;
+
+    /// <summary>Opens and checks a shard (see <see cref="TokenShardHeader.Read"/> for the checks).</summary>
+    /// <param name="expectedSequenceLength">Required L, or null to accept any.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is foreign, truncated or made with other settings.</exception>
+    public static TokenShard Open(string path, int? expectedSequenceLength = null, int expectedVocabularySize = Gpt2Tokenizer.VocabularySize)
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("Token shards are little-endian; this machine is big-endian.");
+        string fullPath = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(fullPath)) throw new FileNotFoundException($"Token shard not found: {fullPath}.", fullPath);
+        return new TokenShard(fullPath, TokenShardHeader.Read(fullPath, expectedVocabularySize, expectedSequenceLength));
+    }
+
+    /// <summary>The uint16 ids of sequence <paramref name="index"/>, valid until the shard is disposed.</summary>
+    public ReadOnlySpan<ushort> GetSequence(long index)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, SequenceCount);
+        return new ReadOnlySpan<ushort>(data + index * SequenceLength * sizeof(ushort), SequenceLength);
+    }
+
+    /// <summary>Copies sequence <paramref name="index"/> as ints into the first L entries of <paramref name="destination"/>.</summary>
+    public void CopySequence(long index, Span<int> destination)
+    {
+        ReadOnlySpan<ushort> ids = GetSequence(index);
+        if (destination.Length < ids.Length)
+            throw new ArgumentException($"The destination holds {destination.Length} ids; a sequence has {ids.Length}.", nameof(destination));
+        for (int i = 0; i < ids.Length; i++) destination[i] = ids[i];
+    }
+
+    /// <summary>Unmaps the file.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        if (view is not null)
+        {
+            view.SafeMemoryMappedViewHandle.ReleasePointer();
+            view.Dispose();
+        }
+        map?.Dispose();
+    }
+}

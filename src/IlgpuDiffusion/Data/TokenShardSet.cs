@@ -1,0 +1,60 @@
+namespace IlgpuDiffusion.Data;
+
+/// <summary>Several token shards of the same sequence length, indexed as one list of sequences.</summary>
+public sealed class TokenShardSet : IDisposable
+{
+    private readonly TokenShard[] shards;
+    private readonly long[] firstIndex;
+
+    private TokenShardSet(TokenShard[] shards, int sequenceLength)
+    {
+        this.shards = shards;
+        SequenceLength = sequenceLength;
+        firstIndex = new long[shards.Length + 1];
+        for (int i = 0; i < shards.Length; i++) firstIndex[i + 1] = firstIndex[i] + shards[i].SequenceCount;
+    }
+
+    /// <summary>The shards, in order.</summary>
+    public IReadOnlyList<TokenShard> Shards => shards;
+
+    /// <summary>L: ids per sequence.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>Sequences in all shards together.</summary>
+    public long SequenceCount => firstIndex[^1];
+
+    /// <summary>Opens every shard, requiring sequence length <paramref name="sequenceLength"/>.</summary>
+    /// <exception cref="InvalidDataException">A shard is foreign, truncated or made with other settings.</exception>
+    public static TokenShardSet Open(IEnumerable<string> paths, int sequenceLength, int vocabularySize = Gpt2Tokenizer.VocabularySize)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var opened = new List<TokenShard>();
+        try
+        {
+            foreach (string path in paths) opened.Add(TokenShard.Open(path, sequenceLength, vocabularySize));
+        }
+        catch
+        {
+            foreach (TokenShard shard in opened) shard.Dispose();
+            throw;
+        }
+        return new TokenShardSet([.. opened], sequenceLength);
+    }
+
+    /// <summary>Copies sequence <paramref name="index"/> (over all shards) into <paramref name="destination"/>.</summary>
+    public void CopySequence(long index, Span<int> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, SequenceCount);
+        int shard = Array.BinarySearch(firstIndex, index);
+        if (shard < 0) shard = ~shard - 1;
+        while (shards[shard].SequenceCount == 0) shard++;
+        shards[shard].CopySequence(index - firstIndex[shard], destination);
+    }
+
+    /// <summary>Closes every shard.</summary>
+    public void Dispose()
+    {
+        foreach (TokenShard shard in shards) shard.Dispose();
+    }
+}

@@ -1,0 +1,95 @@
+using System.Buffers.Binary;
+
+namespace IlgpuDiffusion.Data;
+
+/// <summary>
+/// Writes one token shard (format: <see cref="TokenShardHeader"/>) atomically: sequences go to a
+/// temporary file beside the target, and only <see cref="Commit"/> renames it into place.
+/// Disposing without committing deletes the temporary file, so no half-written shard remains.
+/// </summary>
+public sealed class TokenShardWriter : IDisposable
+{
+    private readonly FileStream stream;
+    private readonly byte[] buffer;
+    private readonly int vocabularySize;
+    private bool finished;
+
+    /// <summary>Starts a shard that will appear at <paramref name="path"/> on <see cref="Commit"/>.</summary>
+    /// <param name="vocabularySize">Every id must be below this (at most 65,536: ids are stored as uint16).</param>
+    /// <param name="sequenceLength">L: ids per sequence.</param>
+    public TokenShardWriter(string path, int sequenceLength, int vocabularySize = Gpt2Tokenizer.VocabularySize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(vocabularySize, ushort.MaxValue + 1);
+        Path = System.IO.Path.GetFullPath(path);
+        SequenceLength = sequenceLength;
+        this.vocabularySize = vocabularySize;
+        TemporaryPath = $"{Path}.{Guid.NewGuid():N}.tmp";
+        buffer = new byte[sequenceLength * sizeof(ushort)];
+        stream = new FileStream(TemporaryPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        stream.Write(new byte[TokenShardHeader.Size]);
+    }
+
+    /// <summary>Final path of the shard.</summary>
+    public string Path { get; }
+
+    /// <summary>Where the shard is written until it is committed.</summary>
+    public string TemporaryPath { get; }
+
+    /// <summary>L: ids per sequence.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>Sequences written so far.</summary>
+    public long SequenceCount { get; private set; }
+
+    /// <summary>Appends one sequence of exactly <see cref="SequenceLength"/> ids.</summary>
+    /// <exception cref="ArgumentException">Wrong length or an id outside the vocabulary.</exception>
+    public void Write(ReadOnlySpan<int> sequence)
+    {
+        ObjectDisposedException.ThrowIf(finished, this);
+        if (sequence.Length != SequenceLength)
+            throw new ArgumentException($"A sequence for {Path} must have {SequenceLength} ids, not {sequence.Length}.", nameof(sequence));
+        for (int i = 0; i < sequence.Length; i++)
+        {
+            int id = sequence[i];
+            if ((uint)id >= (uint)vocabularySize)
+                throw new ArgumentException($"Token id {id} at position {i} is outside the vocabulary 0..{vocabularySize - 1} of {Path}.", nameof(sequence));
+            BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(i * sizeof(ushort)), (ushort)id);
+        }
+        stream.Write(buffer);
+        SequenceCount++;
+    }
+
+    /// <summary>Writes the header, flushes to disk and renames the file to <see cref="Path"/> (replacing any older file).</summary>
+    public void Commit()
+    {
+        ObjectDisposedException.ThrowIf(finished, this);
+        finished = true;
+        try
+        {
+            Span<byte> header = stackalloc byte[TokenShardHeader.Size];
+            new TokenShardHeader(vocabularySize, SequenceLength, SequenceCount).Write(header);
+            stream.Position = 0;
+            stream.Write(header);
+            stream.Flush(flushToDisk: true);
+            stream.Dispose();
+            File.Move(TemporaryPath, Path, overwrite: true);
+        }
+        catch
+        {
+            stream.Dispose();
+            File.Delete(TemporaryPath);
+            throw;
+        }
+    }
+
+    /// <summary>Abandons an uncommitted shard, deleting its temporary file.</summary>
+    public void Dispose()
+    {
+        if (finished) return;
+        finished = true;
+        stream.Dispose();
+        File.Delete(TemporaryPath);
+    }
+}
