@@ -16,7 +16,7 @@ public sealed unsafe partial class CpuKernels
     public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
         int batch, int tokens, int heads, int headDim, bool causal)
     {
-        CheckAttention(qkv, output, batch, tokens, heads, headDim);
+        OpChecks.Attention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
         long rowStride = 3L * heads * headDim;
         var job = _attentionForward;
@@ -41,14 +41,7 @@ public sealed unsafe partial class CpuKernels
     public void AttentionWithCacheForward(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output,
         int batch, int newTokens, int heads, int headDim, int position, int capacity)
     {
-        CheckAttention(qkv, output, batch, newTokens, heads, headDim);
-        Check.Sizes(true, position);
-        if ((long)position + newTokens > capacity)
-            throw new ArgumentOutOfRangeException(nameof(position),
-                $"The KV cache holds {capacity} positions; writing {newTokens} new tokens at position {position} would overflow it.");
-        long cacheLength = (long)batch * heads * capacity * headDim;
-        Check.Count(kCache, cacheLength, nameof(kCache));
-        Check.Count(vCache, cacheLength, nameof(vCache));
+        OpChecks.AttentionWithCache(qkv, kCache, vCache, output, batch, newTokens, heads, headDim, position, capacity);
         float* qkvPointer = qkv.Pointer(), kc = kCache.Pointer(), vc = vCache.Pointer();
         AppendToCache(qkvPointer, kc, vc, batch, newTokens, heads, headDim, position, capacity);
 
@@ -75,7 +68,7 @@ public sealed unsafe partial class CpuKernels
     public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
         Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
     {
-        CheckAttention(qkv, output, batch, tokens, heads, headDim);
+        OpChecks.Attention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(dOutput, (long)batch * tokens * heads * headDim, nameof(dOutput));
         Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
         Check.Count(dQkv, (long)batch * tokens * 3 * heads * headDim, nameof(dQkv));
@@ -90,13 +83,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, batch * heads, 1);
     }
 
-    private static void CheckAttention(Tensor<float> qkv, Tensor<float> output, int batch, int tokens, int heads, int headDim)
-    {
-        Check.Sizes(true, batch, tokens);
-        Check.Sizes(false, heads, headDim);
-        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
-        Check.Count(output, (long)batch * tokens * heads * headDim, nameof(output));
-    }
 
     // kCache[b, h, position + t] = k[b, t, h], same for v (a few rows per step: serial).
     private static void AppendToCache(float* qkv, float* kCache, float* vCache,

@@ -13,10 +13,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
     {
-        Check.Sizes(true, m, n, k);
-        Check.Count(a, (long)m * k, nameof(a));
-        Check.Count(b, (long)n * k, nameof(b));
-        Check.Count(c, (long)m * n, nameof(c));
+        OpChecks.MatMul(a, b, c, m, n, k);
         SimdGemm.Multiply(layout, a.Pointer(), b.Pointer(), c.Pointer(), m, n, k, accumulate);
     }
 
@@ -24,11 +21,7 @@ public sealed unsafe partial class CpuKernels
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
         int rows, int inChannels, int outChannels)
     {
-        Check.Sizes(true, rows, inChannels, outChannels);
-        Check.Count(input, (long)rows * inChannels, nameof(input));
-        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
-        Check.Count(bias, outChannels, nameof(bias));
-        Check.Count(output, (long)rows * outChannels, nameof(output));
+        OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         if (bias is { } b)
         {
             // output = bias (broadcast over rows), then output += input·weightᵀ.
@@ -45,13 +38,7 @@ public sealed unsafe partial class CpuKernels
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
         int rows, int inChannels, int outChannels)
     {
-        Check.Sizes(true, rows, inChannels, outChannels);
-        Check.Count(dOutput, (long)rows * outChannels, nameof(dOutput));
-        Check.Count(input, (long)rows * inChannels, nameof(input));
-        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
-        Check.Count(dInput, (long)rows * inChannels, nameof(dInput));
-        Check.Count(dWeight, (long)outChannels * inChannels, nameof(dWeight));
-        Check.Count(dBias, outChannels, nameof(dBias));
+        OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
         // dInput[rows,in] += dOutput[rows,out]·weight[out,in]
         if (dInput is { } dx)
             SimdGemm.Multiply(MatMulLayout.AB, dOutput.Pointer(), weight.Pointer(), dx.Pointer(), rows, inChannels, outChannels, accumulate: true);

@@ -22,7 +22,7 @@ public sealed unsafe partial class CpuKernels
     private void Rotate(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
         int batch, int tokens, int heads, int headDim, int positionOffset, float direction)
     {
-        CheckRotary(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
+        OpChecks.Rotary(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
         var job = _rotary;
         job.Qkv = qkv.Pointer();
         job.Cos = cos.Pointer() + (long)positionOffset * (headDim / 2);
@@ -31,18 +31,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, batch * tokens, Math.Max(1, RowGrain / (2 * heads * headDim)));
     }
 
-    private static void CheckRotary(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
-        int batch, int tokens, int heads, int headDim, int positionOffset)
-    {
-        Check.Sizes(true, batch, tokens, positionOffset);
-        Check.Sizes(false, heads, headDim);
-        if (headDim % 2 != 0)
-            throw new ArgumentOutOfRangeException(nameof(headDim), $"Rotary embedding needs an even head dimension; got {headDim}.");
-        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
-        long table = ((long)positionOffset + tokens) * (headDim / 2);
-        Check.Count(cos, table, nameof(cos));
-        Check.Count(sin, table, nameof(sin));
-    }
 
     /// <summary>
     /// One work item per (batch, token) row: for q and k of every head, with c = cos θ, s = direction·sin θ,

@@ -13,7 +13,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        CheckSampling(logits, ids, rows, classes, vocab);
+        OpChecks.Sampling(logits, ids, rows, classes, vocab);
         if (!(parameters.Temperature > 0f))
             throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
         if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
@@ -24,7 +24,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
-        CheckSampling(logits, ids, rows, classes, vocab);
+        OpChecks.Sampling(logits, ids, rows, classes, vocab);
         RunSampling(logits, ids, rows, classes, vocab, default, argmax: true);
     }
 
@@ -45,15 +45,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, rows, 1);
     }
 
-    private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
-    {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, classes, vocab);
-        if (vocab > classes)
-            throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot draw from {vocab} entries of rows with {classes} classes.");
-        Check.Count(logits, (long)rows * classes, nameof(logits));
-        Check.Count(ids, rows, nameof(ids));
-    }
 
     private sealed class SamplingJob : ChunkedJob
     {

@@ -35,14 +35,9 @@ public sealed partial class IlgpuKernels
     public void AttentionWithCacheForward(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output,
         int batch, int newTokens, int heads, int headDim, int position, int capacity)
     {
-        CheckAttention(qkv, output, batch, newTokens, heads, headDim);
-        Check.Sizes(true, position);
-        if ((long)position + newTokens > capacity)
-            throw new ArgumentOutOfRangeException(nameof(position),
-                $"The KV cache holds {capacity} positions; writing {newTokens} new tokens at position {position} would overflow it.");
-        long cacheLength = (long)batch * heads * capacity * headDim;
-        Check.Count(kCache, cacheLength, nameof(kCache));
-        Check.Count(vCache, cacheLength, nameof(vCache));
+        OpChecks.AttentionWithCache(qkv, kCache, vCache, output, batch, newTokens, heads, headDim, position, capacity);
+        CheckHeadSize(headDim);
+        HostChecks.Product((long)batch * newTokens, 3L * heads, headDim);
         HostChecks.Product(batch, heads, (long)capacity * headDim);
         if (batch == 0 || newTokens == 0) return;
         var qkvView = qkv.View();
@@ -115,13 +110,15 @@ public sealed partial class IlgpuKernels
 
     private static void CheckAttention(Tensor<float> qkv, Tensor<float> output, int batch, int tokens, int heads, int headDim)
     {
-        Check.Sizes(true, batch, tokens);
-        Check.Sizes(false, heads, headDim);
+        OpChecks.Attention(qkv, output, batch, tokens, heads, headDim);
+        CheckHeadSize(headDim);
+        HostChecks.Product((long)batch * tokens, 3L * heads, headDim);
+    }
+
+    private static void CheckHeadSize(int headDim)
+    {
         if (headDim > MaxAttentionHeadDim)
             throw new ArgumentOutOfRangeException(nameof(headDim),
                 $"The ILGPU attention kernels take head sizes up to {MaxAttentionHeadDim}; got {headDim}. Use more heads of a smaller size.");
-        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
-        Check.Count(output, (long)batch * tokens * heads * headDim, nameof(output));
-        HostChecks.Product((long)batch * tokens, 3L * heads, headDim);
     }
 }

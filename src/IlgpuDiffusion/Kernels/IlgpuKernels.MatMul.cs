@@ -11,10 +11,7 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
     {
-        Check.Sizes(true, m, n, k);
-        Check.Count(a, (long)m * k, nameof(a));
-        Check.Count(b, (long)n * k, nameof(b));
-        Check.Count(c, (long)m * n, nameof(c));
+        OpChecks.MatMul(a, b, c, m, n, k);
         var cView = c.View();
         Gemm(layout, a.View(), b.View(), cView, cView, hasBias: false, m, n, k, accumulate);
     }
@@ -23,11 +20,7 @@ public sealed partial class IlgpuKernels
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
         int rows, int inChannels, int outChannels)
     {
-        Check.Sizes(true, rows, inChannels, outChannels);
-        Check.Count(input, (long)rows * inChannels, nameof(input));
-        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
-        Check.Count(output, (long)rows * outChannels, nameof(output));
-        Check.Count(bias, outChannels, nameof(bias));
+        OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         var outputView = output.View();
         Gemm(MatMulLayout.ABt, input.View(), weight.View(), bias?.View() ?? outputView, outputView, bias is not null,
             rows, outChannels, inChannels, accumulate: false);
@@ -38,13 +31,7 @@ public sealed partial class IlgpuKernels
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
         int rows, int inChannels, int outChannels)
     {
-        Check.Sizes(true, rows, inChannels, outChannels);
-        Check.Count(dOutput, (long)rows * outChannels, nameof(dOutput));
-        Check.Count(input, (long)rows * inChannels, nameof(input));
-        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
-        Check.Count(dInput, (long)rows * inChannels, nameof(dInput));
-        Check.Count(dWeight, (long)outChannels * inChannels, nameof(dWeight));
-        Check.Count(dBias, outChannels, nameof(dBias));
+        OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
 
         var dy = dOutput.View();
         // dInput[rows, in] += dOutput[rows, out]·weight[out, in]

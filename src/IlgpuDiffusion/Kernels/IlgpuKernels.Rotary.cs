@@ -21,14 +21,7 @@ public sealed partial class IlgpuKernels
     private void Rotate(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
         int batch, int tokens, int heads, int headDim, int positionOffset, float direction)
     {
-        Check.Sizes(true, batch, tokens, positionOffset);
-        Check.Sizes(false, heads, headDim);
-        if (headDim % 2 != 0)
-            throw new ArgumentOutOfRangeException(nameof(headDim), $"Rotary embedding needs an even head dimension; got {headDim}.");
-        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
-        long table = ((long)positionOffset + tokens) * (headDim / 2);
-        Check.Count(cos, table, nameof(cos));
-        Check.Count(sin, table, nameof(sin));
+        OpChecks.Rotary(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
         HostChecks.Product((long)batch * tokens, 3L * heads, headDim);
         HostChecks.Product(positionOffset + (long)tokens, headDim);
         int threads = HostChecks.Product(batch, tokens, heads * headDim); // 2·H·(d/2) per token

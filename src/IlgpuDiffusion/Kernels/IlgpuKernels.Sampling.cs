@@ -37,12 +37,7 @@ public sealed partial class IlgpuKernels
 
     private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, classes, vocab);
-        if (vocab > classes)
-            throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot draw from {vocab} entries of rows with {classes} classes.");
-        Check.Count(logits, (long)rows * classes, nameof(logits));
-        Check.Count(ids, rows, nameof(ids));
+        OpChecks.Sampling(logits, ids, rows, classes, vocab);
         HostChecks.Product(rows, classes);
     }
 }

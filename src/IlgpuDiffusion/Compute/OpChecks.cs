@@ -1,0 +1,89 @@
+namespace IlgpuDiffusion.Compute;
+
+/// <summary>
+/// The argument checks of each op, shared by every backend so that a bad call fails with the
+/// same message everywhere, before any work starts. Backends add only their own limits.
+/// </summary>
+public static class OpChecks
+{
+    /// <summary><see cref="IKernels.MatMul"/>: a, b and c hold m·k, k·n and m·n elements.</summary>
+    public static void MatMul(Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k)
+    {
+        Check.Sizes(true, m, n, k);
+        Check.Count(a, (long)m * k, nameof(a));
+        Check.Count(b, (long)n * k, nameof(b));
+        Check.Count(c, (long)m * n, nameof(c));
+    }
+
+    /// <summary><see cref="IKernels.LinearForward"/>.</summary>
+    public static void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
+        int rows, int inChannels, int outChannels)
+    {
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(bias, outChannels, nameof(bias));
+        Check.Count(output, (long)rows * outChannels, nameof(output));
+    }
+
+    /// <summary><see cref="IKernels.LinearBackward"/>.</summary>
+    public static void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
+        Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+    {
+        Check.Sizes(true, rows, inChannels, outChannels);
+        Check.Count(dOutput, (long)rows * outChannels, nameof(dOutput));
+        Check.Count(input, (long)rows * inChannels, nameof(input));
+        Check.Count(weight, (long)outChannels * inChannels, nameof(weight));
+        Check.Count(dInput, (long)rows * inChannels, nameof(dInput));
+        Check.Count(dWeight, (long)outChannels * inChannels, nameof(dWeight));
+        Check.Count(dBias, outChannels, nameof(dBias));
+    }
+
+    /// <summary>Rotary embedding: even head size, tables covering positions up to positionOffset + tokens.</summary>
+    public static void Rotary(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
+        int batch, int tokens, int heads, int headDim, int positionOffset)
+    {
+        Check.Sizes(true, batch, tokens, positionOffset);
+        Check.Sizes(false, heads, headDim);
+        if (headDim % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(headDim), $"Rotary embedding needs an even head dimension; got {headDim}.");
+        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
+        long table = ((long)positionOffset + tokens) * (headDim / 2);
+        Check.Count(cos, table, nameof(cos));
+        Check.Count(sin, table, nameof(sin));
+    }
+
+    /// <summary>Attention: qkv [batch, tokens, 3, heads, headDim] and output [batch, tokens, heads, headDim].</summary>
+    public static void Attention(Tensor<float> qkv, Tensor<float> output, int batch, int tokens, int heads, int headDim)
+    {
+        Check.Sizes(true, batch, tokens);
+        Check.Sizes(false, heads, headDim);
+        Check.Count(qkv, (long)batch * tokens * 3 * heads * headDim, nameof(qkv));
+        Check.Count(output, (long)batch * tokens * heads * headDim, nameof(output));
+    }
+
+    /// <summary>The KV-cached step: attention shapes plus a cache with room for position + newTokens.</summary>
+    public static void AttentionWithCache(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output,
+        int batch, int newTokens, int heads, int headDim, int position, int capacity)
+    {
+        Attention(qkv, output, batch, newTokens, heads, headDim);
+        Check.Sizes(true, position);
+        if ((long)position + newTokens > capacity)
+            throw new ArgumentOutOfRangeException(nameof(position),
+                $"The KV cache holds {capacity} positions; writing {newTokens} new tokens at position {position} would overflow it.");
+        long cacheLength = (long)batch * heads * capacity * headDim;
+        Check.Count(kCache, cacheLength, nameof(kCache));
+        Check.Count(vCache, cacheLength, nameof(vCache));
+    }
+
+    /// <summary>Sampling and argmax: logits [rows, classes] and ids [rows], drawing among the first vocab ≤ classes entries.</summary>
+    public static void Sampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes, vocab);
+        if (vocab > classes)
+            throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot draw from {vocab} entries of rows with {classes} classes.");
+        Check.Count(logits, (long)rows * classes, nameof(logits));
+        Check.Count(ids, rows, nameof(ids));
+    }
+}
