@@ -104,7 +104,7 @@ public sealed partial class Dit : IDisposable
         return logits;
     }
 
-    /// <summary>c = SiLU(mlp.2(SiLU(mlp.0(e(σ))))) and every adaLN output, Bc rows each.</summary>
+    /// <summary>c = SiLU(mlp.2(SiLU(mlp.0(e(σ))))) and the final layer's adaLN output, Bc rows each.</summary>
     private void ForwardConditioning(DitActivations a, ReadOnlySpan<float> sigma)
     {
         int bc = a.ConditionRows, c = Config.CondDim, f = DitConfig.FrequencyEmbeddingSize;
@@ -121,8 +121,6 @@ public sealed partial class Dit : IDisposable
         _k.SiluForward(a.SigmaHidden, a.SigmaHiddenActivated, bc * c);
         _k.LinearForward(a.SigmaHiddenActivated, p.SigmaWeight2, p.SigmaBias2, a.ConditionPre, bc, c, c);
         _k.SiluForward(a.ConditionPre, a.Condition, bc * c);
-        for (int l = 0; l < Config.Layers; l++)
-            AdaForward(a, p.Blocks[l].AdaWeight, p.Blocks[l].AdaBias, a.Layers[l].Modulation, 6);
         AdaForward(a, p.FinalAdaWeight, p.FinalAdaBias, a.FinalModulation, 2);
     }
 
@@ -141,6 +139,9 @@ public sealed partial class Dit : IDisposable
         int n = a.Rows, d = Config.Hidden, h = Config.Heads, hd = Config.HeadDim;
         var (mb, mt) = ModulationShape(a);
         float eps = DitConfig.LayerNormEpsilon;
+
+        // (shift1, scale1, gate1, shift2, scale2, gate2) = adaLN(c), just before use: inference arenas share the buffer
+        AdaForward(a, w.AdaWeight, w.AdaBias, s.Modulation, 6);
 
         // attention branch: x_mid = x + g1·dropout(Wo·attn(rope(Wqkv·(LN(x)·w1·(1+sc1)+sh1))))
         _k.LayerNormForward(s.Input, w.Norm1, s.Norm1, s.Mean1, s.Rstd1, n, d, eps);
