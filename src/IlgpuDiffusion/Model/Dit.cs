@@ -45,7 +45,7 @@ public sealed partial class Dit : IDisposable
     /// <summary>Initializes the weights per spec §1.3 from <paramref name="seed"/>.</summary>
     public void Initialize(ulong seed) => DitInitializer.Initialize(Parameters, seed);
 
-    /// <summary>Copies the weights of <paramref name="other"/> (same config and device), e.g. teacher → student or EMA.</summary>
+    /// <summary>Copies the weights of <paramref name="other"/> (same tensor shapes and device), e.g. teacher → student or EMA.</summary>
     public void CopyParametersFrom(Dit other) => Parameters.CopyFrom(other.Parameters);
 
     /// <summary>Sets every gradient to zero (before a step's first micro-batch).</summary>
