@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Model;
 /// Parameters (and gradients) live in arenas named as the Hugging Face state dict; activations live in
 /// a <see cref="DitActivations"/> made by <see cref="CreateActivations"/>. Forward and backward
 /// allocate nothing. The model has no autograd: <see cref="Backward"/> is the explicit reverse of
-/// <see cref="Forward"/>.
+/// <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/>.
 /// </summary>
 public sealed partial class Dit : IDisposable
 {
@@ -58,6 +58,13 @@ public sealed partial class Dit : IDisposable
     /// <param name="headCapacity">Most head rows per pass; defaults to every row (batch·tokens).</param>
     public DitActivations CreateActivations(int batch, int tokens, bool training, int? headCapacity = null) =>
         new(Config, Device, batch, tokens, headCapacity ?? batch * tokens, training);
+
+    /// <summary>Eval forward (no dropout) of every row: the raw logits [batch·tokens, V] (before SUBS).</summary>
+    /// <param name="activations">From <see cref="CreateActivations"/> with a head capacity of every row.</param>
+    /// <param name="ids">[batch, tokens] token ids in [0, V).</param>
+    /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
+    public Tensor<float> Forward(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma = default) =>
+        Forward(activations, ids, sigma, null, 0, DitDropout.Off);
 
     /// <summary>
     /// Runs the model and returns the raw logits (before SUBS) of the requested rows.
@@ -124,12 +131,18 @@ public sealed partial class Dit : IDisposable
         AdaForward(a, p.FinalAdaWeight, p.FinalAdaBias, a.FinalModulation, 2);
     }
 
-    /// <summary>adaLN Linear split into <paramref name="chunks"/> dense [Bc, D] outputs (one Linear per chunk of weight rows).</summary>
+    /// <summary>
+    /// adaLN Linear into <paramref name="chunks"/> dense [Bc, D] outputs, output [chunks, Bc, D]. With one
+    /// conditioning row, [1, chunks·D] is that layout already: one Linear; otherwise one Linear per chunk of weight rows.
+    /// </summary>
     private void AdaForward(DitActivations a, Tensor<float> weight, Tensor<float> bias, Tensor<float> output, int chunks)
     {
         int bc = a.ConditionRows, d = Config.Hidden, c = Config.CondDim;
-        for (int s = 0; s < chunks; s++)
-            _k.LinearForward(a.Condition, weight.Slice(s * d, d), bias.Slice(s * d, d), output.Slice(s * bc, bc), bc, c, d);
+        if (bc == 1)
+            _k.LinearForward(a.Condition, weight, bias, output, 1, c, chunks * d);
+        else
+            for (int s = 0; s < chunks; s++)
+                _k.LinearForward(a.Condition, weight.Slice(s * d, d), bias.Slice(s * d, d), output.Slice(s * bc, bc), bc, c, d);
     }
 
     private void ForwardBlock(DitActivations a, int l, DitDropout dropout)
