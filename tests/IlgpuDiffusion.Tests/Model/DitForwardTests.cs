@@ -32,6 +32,24 @@ public sealed class DitForwardTests
 
     [Theory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void A_pass_without_head_rows_gives_no_logits_and_zero_gradients(string backend)
+    {
+        var config = TinyDit.Config(dropout: 0.1f);
+        var device = TestBackends.Get(backend);
+        using var model = new Dit(config, device);
+        TinyDit.Randomize(model.Parameters, seed: 30);
+        var ids = TinyDit.Upload(device, TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 31).Noisy);
+        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: 4);
+        model.Gradients!.Fill(1f);
+        model.ZeroGradients();
+        var logits = model.Forward(activations, ids, default, TinyDit.Upload(device, new int[1]), 0, DitDropout.Training(2, 3));
+        Assert.Equal(0, logits.Length);
+        model.Backward(activations, logits);
+        Assert.All(model.Gradients.All.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Inference_arena_matches_the_training_arena_and_dropout_only_acts_in_training(string backend)
     {
         var config = TinyDit.Config(dropout: 0.1f);
