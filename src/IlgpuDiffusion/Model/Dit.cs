@@ -89,7 +89,7 @@ public sealed partial class Dit : IDisposable
             throw new InvalidOperationException("Dropout is for training; an inference arena runs eval forwards only.");
         dropout.Validate(Config.Layers);
         Check.Count(ids, n, nameof(ids));
-        a.LastForward = new DitActivations.ForwardRecord(ids, headRows, count, dropout);
+        a.LastForward = null;
 
         ForwardConditioning(a, sigma);
         _k.EmbeddingForward(ids, Parameters.Embedding, a.Embedded, n, Config.Vocab, d);
@@ -108,6 +108,7 @@ public sealed partial class Dit : IDisposable
         }
         var logits = a.Logits.Slice(0, count);
         _k.LinearForward(headInput, Parameters.OutputWeight, Parameters.OutputBias, logits, count, d, Config.Vocab);
+        a.LastForward = new DitActivations.ForwardRecord(ids, headRows, count, dropout);
         return logits;
     }
 

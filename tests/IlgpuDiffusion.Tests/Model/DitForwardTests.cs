@@ -72,6 +72,20 @@ public sealed class DitForwardTests
         Assert.Throws<InvalidOperationException>(() => model.Backward(inference, inference.Logits));
     }
 
+    [Fact]
+    public void Backward_needs_a_completed_forward_and_sigma_per_sequence_with_time_conditioning()
+    {
+        var config = TinyDit.Config(timeConditioning: true);
+        var device = TestBackends.Get("cpu");
+        using var model = new Dit(config, device);
+        var ids = TinyDit.Upload(device, new int[TinyDit.Batch * TinyDit.Tokens]);
+        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true);
+        Assert.Throws<InvalidOperationException>(() => model.Backward(activations, activations.Logits));
+        var logits = model.Forward(activations, ids, [0.5f, 0.5f], null, 0, DitDropout.Off);
+        Assert.Contains("sigma", Assert.Throws<ArgumentException>(() => model.Forward(activations, ids, [0.5f], null, 0, DitDropout.Off)).Message);
+        Assert.Throws<InvalidOperationException>(() => model.Backward(activations, logits));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
