@@ -50,10 +50,10 @@ public sealed class DitActivations : IDisposable
         HeadInput = a["head_input"];
         Logits = a["logits"];
         if (training) Gradients = new DitActivationGradients(a, ConditionRows);
-        TimestepHost = new float[ConditionRows * DitConfig.FrequencyEmbeddingSize];
-        TimestepEmbeddings.Write(TimestepHost.AsSpan(0, DitConfig.FrequencyEmbeddingSize), 0f);
-        for (int r = 1; r < ConditionRows; r++)
-            TimestepHost.AsSpan(0, DitConfig.FrequencyEmbeddingSize).CopyTo(TimestepHost.AsSpan(r * DitConfig.FrequencyEmbeddingSize));
+        int f = DitConfig.FrequencyEmbeddingSize;
+        TimestepHost = new float[ConditionRows * f];
+        for (int r = 0; r < ConditionRows; r++)
+            TimestepEmbeddings.Write(TimestepHost.AsSpan(r * f, f), 0f); // σ = 0: the constant embedding
         TimestepEmbedding.CopyFrom(TimestepHost);
     }
 

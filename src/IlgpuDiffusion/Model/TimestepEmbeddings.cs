@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Model;
 /// </summary>
 public static class TimestepEmbeddings
 {
-    private const double MaxPeriod = 10000.0;
+    private const float MaxPeriod = 10000f;
 
     /// <summary>Writes the embedding of <paramref name="sigma"/> into <paramref name="row"/> [256].</summary>
     public static void Write(Span<float> row, float sigma)
@@ -15,7 +15,7 @@ public static class TimestepEmbeddings
         int half = row.Length / 2;
         for (int i = 0; i < half; i++)
         {
-            float frequency = MathF.Exp(-MathF.Log((float)MaxPeriod) * i / half);
+            float frequency = MathF.Exp(-MathF.Log(MaxPeriod) * i / half);
             float angle = sigma * frequency;
             row[i] = MathF.Cos(angle);
             row[half + i] = MathF.Sin(angle);

@@ -110,6 +110,21 @@ public sealed class DitInvariantTests
         Numerics.AssertClose(c.Concat(c).ToArray(), perRow, 1e-5, "c per sequence");
     }
 
+    [Fact]
+    public void Timestep_embedding_puts_cosines_first()
+    {
+        var row = new float[DitConfig.FrequencyEmbeddingSize];
+        TimestepEmbeddings.Write(row, 0f);
+        Assert.Equal(Enumerable.Repeat(1f, 128).Concat(Enumerable.Repeat(0f, 128)), row);
+        TimestepEmbeddings.Write(row, 2f);
+        for (int i = 0; i < 128; i++)
+        {
+            double frequency = Math.Exp(-Math.Log(10000) * i / 128);
+            Assert.Equal(Math.Cos(2 * frequency), row[i], 1e-6);
+            Assert.Equal(Math.Sin(2 * frequency), row[128 + i], 1e-6);
+        }
+    }
+
     /// <summary>c = SiLU(W2·SiLU(W1·([1]×128 ++ [0]×128) + b1) + b2) in double.</summary>
     private static double[] ReferenceCondition(DitParameters p)
     {
