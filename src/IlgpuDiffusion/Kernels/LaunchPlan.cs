@@ -15,6 +15,9 @@ internal sealed class LaunchPlan
     /// <summary>Largest grid Y or Z dimension CUDA launches accept (2^16 − 1).</summary>
     private const int MaxGridYZ = 65535;
 
+    /// <summary>Dynamic shared memory one CUDA block may use without opting in (48 KB).</summary>
+    public const int MaxSharedBytes = 48 * 1024;
+
     public LaunchPlan(Accelerator accelerator)
         : this(accelerator.AcceleratorType, accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup)
     {
@@ -42,8 +45,14 @@ internal sealed class LaunchPlan
         // Sum of squares: at most this many partial sums in the first pass.
         MaxPartials = cpu ? 4 : 1024;
 
+        // Attention: one group per (tile, batch·head); tiles up to AttentionMaxTile rows, shrunk per head size
+        // to fit the 48 KB of dynamic shared memory a CUDA block may have (see AttentionTiles).
+        AttentionGroup = cpu ? FloorPow2(Math.Min(maxGroup, 4 * warp)) : FloorPow2(Math.Min(maxGroup, 128));
+        AttentionMaxTile = cpu ? 4 : 64;
+
         GemmShared = SharedMemoryConfig.RequestDynamic<float>(MatMulKernels.SharedFloats(GemmX, GemmY, GemmTileK));
         RowShared = SharedMemoryConfig.RequestDynamic<float>(RowGroup);
+        RowTripleShared = SharedMemoryConfig.RequestDynamic<double>(3 * RowGroup);
         ColumnShared = SharedMemoryConfig.RequestDynamic<float>(ColumnX * ColumnY);
     }
 
@@ -54,12 +63,15 @@ internal sealed class LaunchPlan
     public int GemmTileNShift => BitOperations.Log2((uint)(4 * GemmX));
     public int GemmTileKShift => BitOperations.Log2((uint)GemmTileK);
     public int RowGroup { get; }
+    public int AttentionGroup { get; }
+    public int AttentionMaxTile { get; }
     public int ColumnX { get; }
     public int ColumnY { get; }
     public int ColumnRowsPerLane { get; }
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }
+    public SharedMemoryConfig RowTripleShared { get; }
     public SharedMemoryConfig ColumnShared { get; }
 
     /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
@@ -69,6 +81,13 @@ internal sealed class LaunchPlan
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
 
+    /// <summary>Tiles of an attention pass for this head size.</summary>
+    public AttentionTiles Attention(AttentionPass pass, int headDim) =>
+        AttentionTiles.Fit(pass, headDim, AttentionMaxTile, MaxSharedBytes / sizeof(float));
+
+    /// <summary>One row-reduction group per row with 3·RowGroup doubles of shared memory (sampling reductions).</summary>
+    public KernelConfig RowTriples(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowTripleShared);
+
     /// <summary>Column reduction over [batch, tokens, channels] in <paramref name="chunks"/> token chunks.</summary>
     public KernelConfig Columns(int batch, int channels, int chunks) => new(
         new Index3D(Ceil(channels, ColumnX), GridYZ(batch, "sequences"), GridYZ(chunks, "token chunks")),
@@ -76,7 +95,7 @@ internal sealed class LaunchPlan
 
     public static int Ceil(int x, int d) => (x + d - 1) / d;
 
-    private static int GridYZ(int value, string what) => value <= MaxGridYZ ? value
+    public static int GridYZ(int value, string what) => value <= MaxGridYZ ? value
         : throw new ArgumentOutOfRangeException(nameof(value), $"{value} {what} exceed the {MaxGridYZ} a launch grid allows in Y and Z; split the call.");
 
     private static int FloorPow2(int x)

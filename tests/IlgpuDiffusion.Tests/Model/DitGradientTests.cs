@@ -1,0 +1,118 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Tests.Conformance;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Model;
+
+/// <summary>
+/// Whole-model backward against central finite differences of the float forward pass, on sampled entries
+/// (the largest-gradient entry and two random ones) of every parameter tensor, with all parameters random.
+/// </summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class DitGradientTests
+{
+    private const float Step = 4e-3f;
+
+    /// <summary>SUBS cross-entropy on the masked rows only (head on selected rows), constant conditioning, no dropout.</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Subs_loss_on_masked_rows_matches_finite_differences(string backend)
+    {
+        var config = TinyDit.Config();
+        var device = TestBackends.Get(backend);
+        using var model = new Dit(config, device);
+        TinyDit.Randomize(model.Parameters, seed: 1);
+        var (clean, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 2);
+        var ids = TinyDit.Upload(device, noisy);
+        var rows = TinyDit.Upload(device, masked);
+        var targets = TinyDit.Upload(device, masked.Select(r => clean[r]).ToArray());
+        var weights = TinyDit.Upload(device, masked.Select((_, i) => 1f / (0.3f + 0.1f * i)).ToArray());
+        var losses = device.AllocateTensor<float>(new Shape(masked.Length));
+        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: masked.Length);
+
+        double Loss(bool backward)
+        {
+            var logits = model.Forward(activations, ids, default, rows, masked.Length, DitDropout.Off);
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, backward ? logits : null,
+                masked.Length, config.Vocab, config.MaskIndex, 1f);
+            if (backward) model.Backward(activations, logits);
+            device.Synchronize();
+            return losses.ToArray().Sum(v => (double)v);
+        }
+
+        CheckEveryTensor(model, Loss);
+    }
+
+    /// <summary>A random linear functional of every row's logits, time conditioning on, dropout on (masks regenerated in backward).</summary>
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Time_conditioned_model_with_dropout_matches_finite_differences(string backend)
+    {
+        var config = TinyDit.Config(timeConditioning: true, dropout: 0.1f);
+        var device = TestBackends.Get(backend);
+        using var model = new Dit(config, device);
+        TinyDit.Randomize(model.Parameters, seed: 3);
+        var (_, noisy, _) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 4);
+        var ids = TinyDit.Upload(device, noisy);
+        float[] sigma = [0.7f, 2.5f];
+        int n = TinyDit.Batch * TinyDit.Tokens;
+        var direction = Numerics.Random(n * config.Vocab, 5);
+        var dLogits = TinyDit.Upload(device, direction);
+        var dropout = DitDropout.Training(seed: 77, step: 3);
+        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true);
+
+        double Loss(bool backward)
+        {
+            var logits = model.Forward(activations, ids, sigma, null, 0, dropout);
+            if (backward) model.Backward(activations, dLogits);
+            device.Synchronize();
+            var values = logits.ToArray();
+            double sum = 0;
+            for (int i = 0; i < values.Length; i++) sum += (double)values[i] * direction[i];
+            return sum;
+        }
+
+        CheckEveryTensor(model, Loss);
+    }
+
+    private static void CheckEveryTensor(Dit model, Func<bool, double> loss)
+    {
+        model.ZeroGradients();
+        loss(true);
+        var gradients = model.Gradients!;
+        var failures = new List<string>();
+        var random = new Random(9);
+        foreach (var (name, shape) in model.Parameters.Entries)
+        {
+            var parameter = model.Parameters[name];
+            var analytic = gradients[name].ToArray();
+            double scale = analytic.Max(v => Math.Abs((double)v));
+            int largest = Array.IndexOf(analytic, analytic.MaxBy(Math.Abs));
+            foreach (int index in new[] { largest, random.Next(analytic.Length), random.Next(analytic.Length) })
+            {
+                double numeric = FiniteDifference(parameter, index, loss);
+                double error = Math.Abs(numeric - analytic[index]);
+                if (error > 1e-2 * Math.Abs(analytic[index]) + 1e-3 * scale + 1e-4)
+                    failures.Add($"{name}[{index}]: analytic {analytic[index]:G6}, numeric {numeric:G6} (tensor max {scale:G3})");
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    private static double FiniteDifference(Tensor<float> parameter, int index, Func<bool, double> loss)
+    {
+        var value = new float[1];
+        parameter.Buffer.CopyToHost(parameter.Offset + index, value);
+        float original = value[0];
+        Span<float> probe = [original + Step];
+        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
+        double plus = loss(false);
+        probe[0] = original - Step;
+        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
+        double minus = loss(false);
+        probe[0] = original;
+        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
+        return (plus - minus) / (2.0 * Step);
+    }
+}
