@@ -67,20 +67,25 @@ public sealed class NelboLoss : IDisposable
     }
 
     /// <summary>
-    /// Computes the loss of the uploaded batch from the output head's logits of its masked rows, and when
-    /// <paramref name="dLogits"/> is given overwrites it with gradScale·∂(Σ weighted NLL)/∂logits.
-    /// Returns Σ_masked weights·NLL / (B·L), accumulated in double.
+    /// The MDLM loss of the uploaded batch, Σ_masked weights·NLL / (B·L), from the output head's logits of its
+    /// masked rows; when <paramref name="dLogits"/> is given it is overwritten with gradScale·∂(Σ weighted NLL)/∂logits.
     /// </summary>
     /// <param name="logits">[masked, classes] in the order of <see cref="MaskedRows"/></param>
     /// <param name="dLogits">[masked, classes] or null; may alias <paramref name="logits"/></param>
     /// <param name="gradScale">1/(B·L·accumulation) for training: the gradient of the mean over all token slots of the step.</param>
-    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
+    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, float gradScale) =>
+        EvaluateSum(logits, dLogits, gradScale) / TokenSlots;
+
+    /// <summary>Like <see cref="Evaluate"/> but returns the sum Σ_masked weights·NLL (accumulated in double) undivided.</summary>
+    /// <param name="logits">[masked, classes]</param>
+    /// <param name="dLogits">[masked, classes] or null</param>
+    public double EvaluateSum(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
     {
         kernels.SubsCrossEntropy(logits, Targets, Weights, Losses, dLogits, rows, Classes, MaskId, gradScale);
         Losses.Slice(0, rows).CopyTo(hostLosses.AsSpan(0, rows));
         double sum = 0;
         for (int r = 0; r < rows; r++) sum += hostLosses[r];
-        return sum / TokenSlots;
+        return sum;
     }
 
     /// <inheritdoc/>
