@@ -4,6 +4,9 @@ namespace IlgpuDiffusion.Training;
 
 public sealed partial class MdlmTrainer
 {
+    /// <summary>The latest validation <see cref="Run"/> made (null before the first).</summary>
+    public ValidationMetrics? LastValidation { get; private set; }
+
     /// <summary>
     /// Trains until <see cref="Step"/> reaches <paramref name="untilStep"/>: logs the mean loss, gradient norm, lr,
     /// ms/step, tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every
@@ -44,7 +47,11 @@ public sealed partial class MdlmTrainer
                 }
                 long pausedAt = Stopwatch.GetTimestamp();
                 bool validate = options.Validation is not null && (last || Config.ValidationInterval > 0 && Step % Config.ValidationInterval == 0);
-                if (validate) options.Log?.Write(options.Validation!.Evaluate(Ema.Weights, Step));
+                if (validate)
+                {
+                    LastValidation = options.Validation!.Evaluate(Ema.Weights, Step);
+                    options.Log?.Write(LastValidation);
+                }
                 bool save = options.CheckpointPath is not null && (last || options.CheckpointInterval > 0 && Step % options.CheckpointInterval == 0);
                 if (save) SaveCheckpoint(options.CheckpointPath!);
                 excluded += Stopwatch.GetElapsedTime(pausedAt);

@@ -78,6 +78,7 @@ public sealed class MdlmTrainerTests
         using (var metrics = new MetricsLog(log, null))
             trainer.Run(60, new TrainingRunOptions { Log = metrics, Validation = validation, ShowProgress = false });
         double after = validation.Evaluate(trainer.Ema.Weights, 60).Perplexity;
+        Assert.Equal(after, trainer.LastValidation!.Perplexity);
         Assert.True(after < 0.7 * before, $"validation PPL went from {before:F2} to {after:F2}");
         string[] lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(60 / 5 + 1, lines.Length);
