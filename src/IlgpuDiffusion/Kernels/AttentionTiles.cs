@@ -36,14 +36,15 @@ internal readonly record struct AttentionTiles(int TileQ, int TileK, int SharedF
     }
 
     /// <summary>
-    /// Of the power-of-two tiles up to <paramref name="maxTile"/> that fit <paramref name="capFloats"/>, those of
-    /// the largest area (work per staged element), then with the larger owned tile (the one holding accumulators).
+    /// Of the power-of-two tiles up to (<paramref name="maxTileQ"/>, <paramref name="maxTileK"/>) that fit
+    /// <paramref name="capFloats"/>, those of the largest area (work per staged element), then with the larger
+    /// owned tile (the one holding accumulators).
     /// </summary>
-    public static AttentionTiles Fit(AttentionPass pass, int headDim, int maxTile, int capFloats)
+    public static AttentionTiles Fit(AttentionPass pass, int headDim, int maxTileQ, int maxTileK, int capFloats)
     {
         AttentionTiles best = default;
-        for (int tileQ = maxTile; tileQ >= 1; tileQ /= 2)
-            for (int tileK = maxTile; tileK >= 1; tileK /= 2)
+        for (int tileQ = maxTileQ; tileQ >= 1; tileQ /= 2)
+            for (int tileK = maxTileK; tileK >= 1; tileK /= 2)
             {
                 int floats = Floats(pass, tileQ, tileK, headDim);
                 if (floats > capFloats) continue;

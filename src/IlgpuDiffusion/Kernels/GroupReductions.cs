@@ -65,40 +65,6 @@ internal static class GroupReductions
         return max;
     }
 
-    /// <summary>Σ value in double over a 1D group whose size is a power of two; every thread gets the total.</summary>
-    /// <param name="shared">At least Group.DimX doubles of shared memory.</param>
-    public static double Sum(ArrayView<double> shared, double value)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int stride = Group.DimX / 2; stride > 0; stride >>= 1)
-        {
-            if (t < stride) shared[t] += shared[t + stride];
-            Group.Barrier();
-        }
-        double total = shared[0];
-        Group.Barrier();
-        return total;
-    }
-
-    /// <summary>max value in double over a 1D group whose size is a power of two; every thread gets the maximum.</summary>
-    /// <param name="shared">At least Group.DimX doubles of shared memory.</param>
-    public static double Max(ArrayView<double> shared, double value)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int stride = Group.DimX / 2; stride > 0; stride >>= 1)
-        {
-            if (t < stride && shared[t + stride] > shared[t]) shared[t] = shared[t + stride];
-            Group.Barrier();
-        }
-        double max = shared[0];
-        Group.Barrier();
-        return max;
-    }
-
     /// <summary>
     /// The index of the largest score over a 1D group whose size is a power of two, the lowest index
     /// winning ties (each thread passes its own best, found scanning its indices in ascending order);

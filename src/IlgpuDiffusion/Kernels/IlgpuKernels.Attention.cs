@@ -104,7 +104,7 @@ public sealed partial class IlgpuKernels
     private AttentionArguments Arguments(AttentionPass pass, int heads, int headDim, int queries, int keys, int firstPosition, bool causal,
         int qBatchStride, int qRowStride, int kvBatchStride, int kvHeadStride, int kvRowStride, out AttentionTiles tiles)
     {
-        tiles = _plan.Attention(pass, headDim);
+        tiles = _plan.Attention(pass, headDim, queries);
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
             qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1);
     }

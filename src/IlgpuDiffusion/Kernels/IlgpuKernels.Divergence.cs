@@ -12,7 +12,7 @@ public sealed partial class IlgpuKernels
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
         Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
     {
-        if (!Enum.IsDefined(divergence))
+        if ((uint)divergence > (uint)Divergence.LogProbL1)
             throw new ArgumentOutOfRangeException(nameof(divergence), $"Unknown divergence {divergence}.");
         CheckClassRows(rows, classes, maskIndex, studentLogits, nameof(studentLogits));
         Check.Count(teacherLogProbs, (long)rows * classes, nameof(teacherLogProbs));

@@ -22,7 +22,7 @@ public sealed partial class IlgpuKernels
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, SamplingArguments>>(SamplingKernels.Sample));
         var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
             parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0);
-        _sample(_plan.RowTriples(rows), logits.View(), ids.View(), arguments);
+        _sample(_plan.Sampling(rows), logits.View(), ids.View(), arguments);
     }
 
     /// <inheritdoc/>
@@ -32,7 +32,7 @@ public sealed partial class IlgpuKernels
         if (rows == 0) return;
         _argmax ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, int, int>>(SamplingKernels.Argmax));
-        _argmax(_plan.RowTriples(rows), logits.View(), ids.View(), classes, vocab);
+        _argmax(_plan.Sampling(rows), logits.View(), ids.View(), classes, vocab);
     }
 
     private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)

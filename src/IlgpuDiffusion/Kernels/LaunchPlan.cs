@@ -52,7 +52,7 @@ internal sealed class LaunchPlan
 
         GemmShared = SharedMemoryConfig.RequestDynamic<float>(MatMulKernels.SharedFloats(GemmX, GemmY, GemmTileK));
         RowShared = SharedMemoryConfig.RequestDynamic<float>(RowGroup);
-        RowTripleShared = SharedMemoryConfig.RequestDynamic<double>(3 * RowGroup);
+        SamplingShared = SharedMemoryConfig.RequestDynamic<double>(5 * RowGroup);
         ColumnShared = SharedMemoryConfig.RequestDynamic<float>(ColumnX * ColumnY);
     }
 
@@ -71,7 +71,7 @@ internal sealed class LaunchPlan
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }
-    public SharedMemoryConfig RowTripleShared { get; }
+    public SharedMemoryConfig SamplingShared { get; }
     public SharedMemoryConfig ColumnShared { get; }
 
     /// <summary>Launch shape of a GEMM producing an [m, n] result.</summary>
@@ -81,12 +81,16 @@ internal sealed class LaunchPlan
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
 
-    /// <summary>Tiles of an attention pass for this head size.</summary>
-    public AttentionTiles Attention(AttentionPass pass, int headDim) =>
-        AttentionTiles.Fit(pass, headDim, AttentionMaxTile, MaxSharedBytes / sizeof(float));
+    /// <summary>
+    /// Tiles of an attention pass for this head size; query tiles no taller than the queries need
+    /// (a decoding step with one new token gets one-row query tiles and so longer key tiles).
+    /// </summary>
+    public AttentionTiles Attention(AttentionPass pass, int headDim, int queries) =>
+        AttentionTiles.Fit(pass, headDim, Math.Min(AttentionMaxTile, (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, queries))),
+            AttentionMaxTile, MaxSharedBytes / sizeof(float));
 
-    /// <summary>One row-reduction group per row with 3·RowGroup doubles of shared memory (sampling reductions).</summary>
-    public KernelConfig RowTriples(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowTripleShared);
+    /// <summary>One row-reduction group per row with 5·RowGroup doubles of shared memory (sampling reductions).</summary>
+    public KernelConfig Sampling(int rows) => new(new Index1D(rows), new Index1D(RowGroup), SamplingShared);
 
     /// <summary>Column reduction over [batch, tokens, channels] in <paramref name="chunks"/> token chunks.</summary>
     public KernelConfig Columns(int batch, int channels, int chunks) => new(

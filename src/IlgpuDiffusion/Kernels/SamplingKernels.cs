@@ -19,12 +19,12 @@ internal readonly record struct SamplingArguments(int Classes, int Vocab, double
 /// The nucleus is found without sorting: the scaled logit l·(1/T) is strictly increasing in the float l,
 /// so the nucleus is {v : key(l_v) ≥ k*} for the order-preserving integer key of the float, with k* the
 /// largest key whose set holds mass ≥ topP·Σ. That mass is monotone in k, so k* is found by bisection over
-/// the keys, each step snapped to the entries' keys (one pass and one double group reduction per step), and
+/// the keys, each step snapped to the entries' keys (one pass and one group reduction per step), and
 /// k* is the key of the smallest member: the same set as the sorted definition, ties at the cut kept.
 /// </summary>
 internal static class SamplingKernels
 {
-    /// <summary>ids[r] = the race winner of row r. Grid: rows groups; shared 3·Group.DimX doubles.</summary>
+    /// <summary>ids[r] = the race winner of row r. Grid: rows groups; shared 5·Group.DimX doubles.</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Sample(ArrayView<float> logits, ArrayView<int> ids, SamplingArguments a)
     {
@@ -81,68 +81,74 @@ internal static class SamplingKernels
     /// <summary>k*: the largest key whose entries {v : key(l_v) ≥ k*} hold mass ≥ topP·Σ_v exp(l_v/T − max).</summary>
     private static int NucleusCut(ArrayView<double> shared, ArrayView<float> logits, int start, in SamplingArguments a)
     {
-        double localMax = double.NegativeInfinity, localNegativeMin = double.NegativeInfinity;
-        for (int v = Group.IdxX; v < a.Vocab; v += Group.DimX)
-        {
-            double x = logits[start + v];
-            if (x > localMax) localMax = x;
-            if (-x > localNegativeMin) localNegativeMin = -x;
-        }
-        float max = (float)GroupReductions.Max(shared, localMax);
-        float min = (float)-GroupReductions.Max(shared, localNegativeMin);
-        double maxScaled = max * a.InverseTemperature;
-        double target = a.TopP * Scan(shared, logits, start, a, int.MinValue, maxScaled, out _, out _);
+        // A first pass for the smallest and largest keys (its masses, unscaled, are not used).
+        Scan(shared, logits, start, a, int.MinValue, 0, out _, out _, out long smallest, out _, out long largest);
+        double maxScaled = FromKey((int)largest) * a.InverseTemperature;
         // Invariant: low is an entry's key with mass(low) ≥ target, mass(high) < target. Each step bisects
         // and then snaps to the nearest entry keys, so it ends after at most min(33, distinct values) steps.
-        long low = Key(min), high = (long)Key(max) + 1;
+        long low = smallest, high = largest + 1;
         while (high - low > 1) // the same on every thread: the scan results come from one group reduction
         {
             long middle = low + (high - low) / 2;
-            if (Scan(shared, logits, start, a, (int)middle, maxScaled, out long up, out long down) >= target) low = up;
+            Scan(shared, logits, start, a, (int)middle, maxScaled, out double above, out double total, out long up, out long down, out _);
+            if (above >= a.TopP * total) low = up;
             else high = down + 1;
         }
         return (int)low;
     }
 
     /// <summary>
-    /// One pass over the row: the mass Σ exp(l_v/T − max/T) of the entries with key(l_v) ≥ cut (in double),
-    /// the smallest such key (<paramref name="up"/>) and the largest key below the cut (<paramref name="down"/>);
-    /// every thread gets the same three. Shared: 3·Group.DimX doubles.
+    /// One pass over the row and one group reduction: with m_v = exp(l_v/T − maxScaled), the mass of the entries
+    /// with key(l_v) ≥ cut and of all entries (in double), the smallest key at or above the cut (<paramref name="up"/>,
+    /// meaningful when such entries exist), the largest key below it (<paramref name="down"/>, likewise) and the
+    /// largest key; every thread gets the same five. Shared: 5·Group.DimX doubles.
     /// </summary>
-    private static double Scan(ArrayView<double> shared, ArrayView<float> logits, int start, in SamplingArguments a, int cut,
-        double maxScaled, out long up, out long down)
+    private static void Scan(ArrayView<double> shared, ArrayView<float> logits, int start, in SamplingArguments a, int cut,
+        double maxScaled, out double above, out double total, out long up, out long down, out long largest)
     {
-        double mass = 0, lowestAbove = double.PositiveInfinity, highestBelow = double.NegativeInfinity;
+        double massAbove = 0, massAll = 0, lowestAbove = double.PositiveInfinity, highestBelow = double.NegativeInfinity;
+        double highest = double.NegativeInfinity;
         for (int v = Group.IdxX; v < a.Vocab; v += Group.DimX)
         {
             float x = logits[start + v];
             int key = Key(x);
+            double mass = Math.Exp(x * a.InverseTemperature - maxScaled);
+            massAll += mass;
+            if (key > highest) highest = key;
             if (key >= cut)
             {
-                mass += Math.Exp(x * a.InverseTemperature - maxScaled);
+                massAbove += mass;
                 if (key < lowestAbove) lowestAbove = key;
             }
             else if (key > highestBelow) highestBelow = key;
         }
         int t = Group.IdxX, n = Group.DimX;
-        shared[t] = mass;
-        shared[n + t] = lowestAbove;
-        shared[2 * n + t] = highestBelow;
+        shared[t] = massAbove;
+        shared[n + t] = massAll;
+        shared[2 * n + t] = lowestAbove;
+        shared[3 * n + t] = highestBelow;
+        shared[4 * n + t] = highest;
         Group.Barrier();
         for (int stride = n / 2; stride > 0; stride >>= 1)
         {
             if (t < stride)
             {
                 shared[t] += shared[t + stride];
-                if (shared[n + t + stride] < shared[n + t]) shared[n + t] = shared[n + t + stride];
-                if (shared[2 * n + t + stride] > shared[2 * n + t]) shared[2 * n + t] = shared[2 * n + t + stride];
+                shared[n + t] += shared[n + t + stride];
+                if (shared[2 * n + t + stride] < shared[2 * n + t]) shared[2 * n + t] = shared[2 * n + t + stride];
+                if (shared[3 * n + t + stride] > shared[3 * n + t]) shared[3 * n + t] = shared[3 * n + t + stride];
+                if (shared[4 * n + t + stride] > shared[4 * n + t]) shared[4 * n + t] = shared[4 * n + t + stride];
             }
             Group.Barrier();
         }
-        double total = shared[0];
-        up = (long)shared[n]; // used only when entries lie at or above the cut (then it is finite)
-        down = (long)shared[2 * n]; // used only when entries lie below the cut
+        above = shared[0];
+        total = shared[n];
+        up = (long)shared[2 * n];
+        down = (long)shared[3 * n];
+        largest = (long)shared[4 * n];
         Group.Barrier();
-        return total;
     }
+
+    /// <summary>The float whose <see cref="Key"/> is <paramref name="key"/>.</summary>
+    private static float FromKey(int key) => Interop.IntAsFloat((uint)(key >= 0 ? key : key ^ 0x7FFFFFFF));
 }

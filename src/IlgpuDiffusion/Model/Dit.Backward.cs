@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Model;
 public sealed partial class Dit
 {
     /// <summary>
-    /// Backward of the last <see cref="Forward"/> on <paramref name="activations"/> (a training arena):
+    /// Backward of the last <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/> on <paramref name="activations"/> (a training arena):
     /// adds ∂L/∂θ to <see cref="Gradients"/> given ∂L/∂logits of the head rows. The gradients accumulate,
     /// so micro-batches add up; call <see cref="ZeroGradients"/> before a step's first one.
     /// </summary>
@@ -113,13 +113,17 @@ public sealed partial class Dit
         return dA.BranchPreDropout;
     }
 
-    /// <summary>Reverse of AdaForward: adds the weight and bias gradients of each chunk and ∂L/∂c.</summary>
+    /// <summary>Reverse of AdaForward: adds the weight and bias gradients and ∂L/∂c.</summary>
     private void AdaBackward(DitActivations a, Tensor<float> dModulation, Tensor<float> weight, Tensor<float> dWeight, Tensor<float> dBias, int chunks)
     {
         int bc = a.ConditionRows, d = Config.Hidden, c = Config.CondDim;
-        for (int s = 0; s < chunks; s++)
-            _k.LinearBackward(dModulation.Slice(s * bc, bc), a.Condition, weight.Slice(s * d, d), a.Gradients!.Condition,
-                dWeight.Slice(s * d, d), dBias.Slice(s * d, d), bc, c, d);
+        var dCondition = a.Gradients!.Condition;
+        if (bc == 1)
+            _k.LinearBackward(dModulation, a.Condition, weight, dCondition, dWeight, dBias, 1, c, chunks * d);
+        else
+            for (int s = 0; s < chunks; s++)
+                _k.LinearBackward(dModulation.Slice(s * bc, bc), a.Condition, weight.Slice(s * d, d), dCondition,
+                    dWeight.Slice(s * d, d), dBias.Slice(s * d, d), bc, c, d);
     }
 
     /// <summary>Reverse of ForwardConditioning's MLP: from ∂L/∂c to the sigma_map gradients.</summary>

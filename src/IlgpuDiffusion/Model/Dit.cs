@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Model;
 /// Parameters (and gradients) live in arenas named as the Hugging Face state dict; activations live in
 /// a <see cref="DitActivations"/> made by <see cref="CreateActivations"/>. Forward and backward
 /// allocate nothing. The model has no autograd: <see cref="Backward"/> is the explicit reverse of
-/// <see cref="Forward"/>.
+/// <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/>.
 /// </summary>
 public sealed partial class Dit : IDisposable
 {
@@ -45,7 +45,7 @@ public sealed partial class Dit : IDisposable
     /// <summary>Initializes the weights per spec §1.3 from <paramref name="seed"/>.</summary>
     public void Initialize(ulong seed) => DitInitializer.Initialize(Parameters, seed);
 
-    /// <summary>Copies the weights of <paramref name="other"/> (same config and device), e.g. teacher → student or EMA.</summary>
+    /// <summary>Copies the weights of <paramref name="other"/> (same tensor shapes and device), e.g. teacher → student or EMA.</summary>
     public void CopyParametersFrom(Dit other) => Parameters.CopyFrom(other.Parameters);
 
     /// <summary>Sets every gradient to zero (before a step's first micro-batch).</summary>
@@ -58,6 +58,13 @@ public sealed partial class Dit : IDisposable
     /// <param name="headCapacity">Most head rows per pass; defaults to every row (batch·tokens).</param>
     public DitActivations CreateActivations(int batch, int tokens, bool training, int? headCapacity = null) =>
         new(Config, Device, batch, tokens, headCapacity ?? batch * tokens, training);
+
+    /// <summary>Eval forward (no dropout) of every row: the raw logits [batch·tokens, V] (before SUBS).</summary>
+    /// <param name="activations">From <see cref="CreateActivations"/> with a head capacity of every row.</param>
+    /// <param name="ids">[batch, tokens] token ids in [0, V).</param>
+    /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
+    public Tensor<float> Forward(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma = default) =>
+        Forward(activations, ids, sigma, null, 0, DitDropout.Off);
 
     /// <summary>
     /// Runs the model and returns the raw logits (before SUBS) of the requested rows.
@@ -104,7 +111,7 @@ public sealed partial class Dit : IDisposable
         return logits;
     }
 
-    /// <summary>c = SiLU(mlp.2(SiLU(mlp.0(e(σ))))) and every adaLN output, Bc rows each.</summary>
+    /// <summary>c = SiLU(mlp.2(SiLU(mlp.0(e(σ))))) and the final layer's adaLN output, Bc rows each.</summary>
     private void ForwardConditioning(DitActivations a, ReadOnlySpan<float> sigma)
     {
         int bc = a.ConditionRows, c = Config.CondDim, f = DitConfig.FrequencyEmbeddingSize;
@@ -121,17 +128,21 @@ public sealed partial class Dit : IDisposable
         _k.SiluForward(a.SigmaHidden, a.SigmaHiddenActivated, bc * c);
         _k.LinearForward(a.SigmaHiddenActivated, p.SigmaWeight2, p.SigmaBias2, a.ConditionPre, bc, c, c);
         _k.SiluForward(a.ConditionPre, a.Condition, bc * c);
-        for (int l = 0; l < Config.Layers; l++)
-            AdaForward(a, p.Blocks[l].AdaWeight, p.Blocks[l].AdaBias, a.Layers[l].Modulation, 6);
         AdaForward(a, p.FinalAdaWeight, p.FinalAdaBias, a.FinalModulation, 2);
     }
 
-    /// <summary>adaLN Linear split into <paramref name="chunks"/> dense [Bc, D] outputs (one Linear per chunk of weight rows).</summary>
+    /// <summary>
+    /// adaLN Linear into <paramref name="chunks"/> dense [Bc, D] outputs, output [chunks, Bc, D]. With one
+    /// conditioning row, [1, chunks·D] is that layout already: one Linear; otherwise one Linear per chunk of weight rows.
+    /// </summary>
     private void AdaForward(DitActivations a, Tensor<float> weight, Tensor<float> bias, Tensor<float> output, int chunks)
     {
         int bc = a.ConditionRows, d = Config.Hidden, c = Config.CondDim;
-        for (int s = 0; s < chunks; s++)
-            _k.LinearForward(a.Condition, weight.Slice(s * d, d), bias.Slice(s * d, d), output.Slice(s * bc, bc), bc, c, d);
+        if (bc == 1)
+            _k.LinearForward(a.Condition, weight, bias, output, 1, c, chunks * d);
+        else
+            for (int s = 0; s < chunks; s++)
+                _k.LinearForward(a.Condition, weight.Slice(s * d, d), bias.Slice(s * d, d), output.Slice(s * bc, bc), bc, c, d);
     }
 
     private void ForwardBlock(DitActivations a, int l, DitDropout dropout)
@@ -141,6 +152,9 @@ public sealed partial class Dit : IDisposable
         int n = a.Rows, d = Config.Hidden, h = Config.Heads, hd = Config.HeadDim;
         var (mb, mt) = ModulationShape(a);
         float eps = DitConfig.LayerNormEpsilon;
+
+        // (shift1, scale1, gate1, shift2, scale2, gate2) = adaLN(c), just before use: inference arenas share the buffer
+        AdaForward(a, w.AdaWeight, w.AdaBias, s.Modulation, 6);
 
         // attention branch: x_mid = x + g1·dropout(Wo·attn(rope(Wqkv·(LN(x)·w1·(1+sc1)+sh1))))
         _k.LayerNormForward(s.Input, w.Norm1, s.Norm1, s.Mean1, s.Rstd1, n, d, eps);

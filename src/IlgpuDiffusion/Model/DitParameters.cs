@@ -107,11 +107,11 @@ public sealed class DitParameters : IDisposable
         return new DitParameters(config, layout.Allocate(device), entries);
     }
 
-    /// <summary>Copies every tensor of <paramref name="source"/> (same config and device) into this set.</summary>
+    /// <summary>Copies every tensor of <paramref name="source"/> (same tensor shapes, same device) into this set.</summary>
     public void CopyFrom(DitParameters source)
     {
-        if (source.Config != Config)
-            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}.", nameof(source));
+        if (!source._entries.SequenceEqual(_entries))
+            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}: the tensor shapes differ.", nameof(source));
         if (source.All.Device != All.Device)
             throw new ArgumentException("Parameters can only be copied on one device; copy through the host or a checkpoint.", nameof(source));
         All.Device.Kernels.Copy(source.All, All, (int)All.Length);

@@ -73,7 +73,7 @@ public sealed class AttentionConformanceTests
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Cached_forward_equals_full_causal_forward_on_model_shapes(string backend)
     {
-        CheckCachedForward(backend, 1, 2, 64, 150, [1, 63, 2, 84]);
+        CheckCachedForward(backend, 1, 2, 64, 150, [1, 63, 2, 83, 1]);
         CheckCachedForward(backend, 2, 3, 8, 70, [70]);
     }
 
@@ -128,6 +128,9 @@ public sealed class AttentionConformanceTests
                 var dQkv = Backward(s, qkv, dy, new float[qkv.Length], b, t, h, d, causal);
                 AssertClose(ReferenceAttention.Backward(D(dy), D(qkv), b, t, h, d, causal), dQkv, 2e-4, $"dQkv {level}");
             }
+            // A prefill then single-token decode steps (the row-wise path; d = 32 vectorizes, d = 24 does not).
+            CheckCachedForward("cpu", 1, 2, 32, 70, [68, 1, 1]);
+            CheckCachedForward("cpu", 1, 2, 24, 70, [68, 1, 1]);
         }
         finally
         {
@@ -198,7 +201,7 @@ public sealed class AttentionConformanceTests
             for (int bi = 0; bi < b; bi++)
                 for (int i = 0; i < n * h * d; i++)
                     want[bi * n * h * d + i] = full[(bi * t + position) * h * d + i];
-            AssertClose(want, actual, 1e-5, $"cached rows [{position}, {position + n}) of {Name(b, t, h, d, true)}");
+            AssertClose(want, actual, 1e-4, $"cached rows [{position}, {position + n}) of {Name(b, t, h, d, true)}");
             position += n;
         }
         var (kc, vc) = (DeviceScope.Download(kCache), DeviceScope.Download(vCache));

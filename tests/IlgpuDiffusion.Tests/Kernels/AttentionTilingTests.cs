@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Kernels;
 using IlgpuDiffusion.Tests.Conformance.Reference;
@@ -55,6 +56,34 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         Assert.Contains("128", error.Message);
     }
 
+    /// <summary>A steady-state call adds nothing to ILGPU's own launch (shape checks, tiles and arguments allocate nothing).</summary>
+    [Fact]
+    public void Forward_allocates_no_more_than_ilgpus_own_launch()
+    {
+        const int tokens = 5, headDim = 4, row = 3 * headDim;
+        var qkv = fixture.Upload(TestData.Random(tokens * row, 5));
+        var (output, lse) = (fixture.Upload(new float[tokens * headDim]), fixture.Upload(new float[tokens]));
+        var accelerator = ((IlgpuDevice)fixture.Device).Accelerator;
+        var raw = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>(AttentionKernels.Forward);
+        var plan = new LaunchPlan(accelerator);
+        var tiles = plan.Attention(AttentionPass.Forward, headDim, tokens);
+        var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row, tiles.TileQ, tiles.TileK, 1);
+        var view = qkv.View();
+        void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
+        void Raw() => raw(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), 1, plan.AttentionGroup),
+            view, view.SubView(headDim, view.Length - headDim), view.SubView(2 * headDim, view.Length - 2 * headDim), output.View(), lse.View(), arguments);
+        for (int warm = 0; warm < 3; warm++) { Ours(); Raw(); fixture.Device.Synchronize(); }
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        Ours();
+        long ours = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        start = GC.GetAllocatedBytesForCurrentThread();
+        Raw();
+        long own = GC.GetAllocatedBytesForCurrentThread() - start;
+        fixture.Device.Synchronize();
+        Assert.True(ours <= own, $"AttentionForward allocated {ours} bytes; ILGPU's own launch {own}.");
+    }
+
     [Theory]
     [InlineData(AcceleratorType.Cuda, 32, 1024)]
     [InlineData(AcceleratorType.OpenCL, 16, 256)]
@@ -65,7 +94,7 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         foreach (var pass in Enum.GetValues<AttentionPass>())
             foreach (int headDim in new[] { 8, 32, 64, 72, 96, 128 })
             {
-                var tiles = plan.Attention(pass, headDim);
+                var tiles = plan.Attention(pass, headDim, queries: 1024);
                 Assert.InRange(tiles.SharedFloats * sizeof(float), 1, LaunchPlan.MaxSharedBytes);
                 Assert.Equal(tiles.SharedFloats, AttentionTiles.Floats(pass, tiles.TileQ, tiles.TileK, headDim));
                 int owned = pass == AttentionPass.KeyValue ? tiles.TileK : tiles.TileQ;
@@ -76,8 +105,10 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
                 Assert.True(tiles.TileQ == plan.AttentionMaxTile || Bytes(pass, 2 * tiles.TileQ, tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
                 Assert.True(tiles.TileK == plan.AttentionMaxTile || Bytes(pass, tiles.TileQ, 2 * tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
             }
-        var model = plan.Attention(AttentionPass.Forward, 64);
+        var model = plan.Attention(AttentionPass.Forward, 64, queries: 1024);
         Assert.Equal((64, 16), (model.TileQ, model.TileK));
+        var decode = plan.Attention(AttentionPass.Forward, 64, queries: 1);
+        Assert.Equal((1, 64), (decode.TileQ, decode.TileK));
     }
 
     private static int Bytes(AttentionPass pass, int tileQ, int tileK, int headDim) => AttentionTiles.Floats(pass, tileQ, tileK, headDim) * sizeof(float);

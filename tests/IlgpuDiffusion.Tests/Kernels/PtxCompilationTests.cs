@@ -80,7 +80,8 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
     public void Registry_finds_the_kernels_of_every_family()
     {
         var types = KernelRegistry.All().Select(k => k.Method.DeclaringType!.Name).ToHashSet();
-        foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation", "Dropout", "Optimizer" })
+        foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation", "Dropout", "Optimizer",
+                     "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling" })
             Assert.Contains(family + "Kernels", types);
         Assert.All(KernelRegistry.All(), k => Assert.True(k.Method.IsStatic && k.Method.ReturnType == typeof(void), Name(k.Method)));
     }

@@ -130,6 +130,7 @@ internal static unsafe class ColumnSoftmax
     /// <summary>
     /// Causal mask: s[r, j] = <paramref name="value"/> where key (firstKey + r) comes after query (firstQuery + j).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaskFuture(float* s, long lds, int rows, int n, int firstKey, int firstQuery, float value)
     {
         for (int r = 0; r < rows; r++)

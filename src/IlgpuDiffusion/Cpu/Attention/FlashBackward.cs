@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu.Attention;
@@ -49,13 +50,7 @@ internal static unsafe class FlashBackward
         float* lse = scratch.Take(tp), delta = scratch.Take(tp);
         float* s = scratch.Take(tile), ds = scratch.Take(tile);
         float* dKj = scratch.Take((long)KeyBlock * dp), dVj = scratch.Take((long)KeyBlock * dp);
-        Pack(q, stride, o, dO, outStride, logSumExp, tokens, headDim, tp, dp, qt, dOt, qRows, dORows, lse, delta);
-        for (int t = 0; t < tokens; t++)
-        {
-            new ReadOnlySpan<float>(k + t * stride, headDim).CopyTo(new Span<float>(kRows + (long)t * dp, headDim));
-            new ReadOnlySpan<float>(v + t * stride, headDim).CopyTo(new Span<float>(vRows + (long)t * dp, headDim));
-            new Span<float>(kRows + (long)t * dp + headDim, dp - headDim).Clear();
-        }
+        Pack(q, k, v, stride, o, dO, outStride, logSumExp, tokens, headDim, tp, dp, qRows, dORows, kRows, vRows, qt, dOt, lse, delta);
         new Span<float>(dQRows, tokens * dp).Clear();
         float scale = 1f / MathF.Sqrt(headDim);
 
@@ -86,39 +81,58 @@ internal static unsafe class FlashBackward
         for (int t = 0; t < tokens; t++) AddScaled(dQRows + (long)t * dp, scale, dq + t * stride, headDim);
     }
 
-    // destination[0..count) += factor·source[0..count)
+    // destination[0..count) += factor·source[0..count) (one head row: a few vectors, no call overhead)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddScaled(float* source, float factor, float* destination, int count)
     {
-        var d = new Span<float>(destination, count);
-        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(source, count), factor, d, d);
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (var f = Vector512.Create(factor); i + 16 <= count; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.Load(source + i), f, Vector512.Load(destination + i)).Store(destination + i);
+        for (; i < count; i++) destination[i] += factor * source[i];
     }
 
-    // Packs c·Qᵀ, dOᵀ (columns ≥ tokens zero), Q and dO rows (columns ≥ headDim zero),
-    // lse in base 2 and delta = rowsum(dO∘O) (zero past tokens).
-    private static void Pack(float* q, long stride, float* o, float* dO, long outStride, float* logSumExp,
-        int tokens, int headDim, int tp, int dp, float* qt, float* dOt, float* qRows, float* dORows, float* lse, float* delta)
+    // Copies Q, dO, K, V rows (columns ≥ headDim zero), lse in base 2 and delta = rowsum(dO∘O);
+    // then transposes c·Q and dO from those rows, 16 tokens at a time (columns ≥ tokens zero).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pack(float* q, float* k, float* v, long stride, float* o, float* dO, long outStride, float* logSumExp,
+        int tokens, int headDim, int tp, int dp, float* qRows, float* dORows, float* kRows, float* vRows,
+        float* qt, float* dOt, float* lse, float* delta)
     {
-        float c = FlashForward.ScoreScale(headDim);
         for (int t = 0; t < tokens; t++)
         {
-            float* qr = q + t * stride, gr = dO + t * outStride, or = o + t * outStride;
-            float dot = 0f;
+            long row = (long)t * dp;
+            var gradient = new ReadOnlySpan<float>(dO + t * outStride, headDim);
+            CopyRow(q + t * stride, qRows + row, headDim, dp);
+            CopyRow(dO + t * outStride, dORows + row, headDim, dp);
+            CopyRow(k + t * stride, kRows + row, headDim, dp);
+            CopyRow(v + t * stride, vRows + row, headDim, dp);
+            lse[t] = logSumExp[t] * 1.44269504f;
+            delta[t] = TensorPrimitives.Dot(gradient, new ReadOnlySpan<float>(o + t * outStride, headDim));
+        }
+        for (int t = tokens; t < tp; t++) lse[t] = delta[t] = 0f;
+        float c = FlashForward.ScoreScale(headDim);
+        for (int t0 = 0; t0 < tp; t0 += Simd.Lane)
+        {
+            int end = Math.Min(tokens, t0 + Simd.Lane);
             for (int d = 0; d < headDim; d++)
             {
-                qt[d * tp + t] = qr[d] * c;
-                dOt[d * tp + t] = gr[d];
-                qRows[t * dp + d] = qr[d];
-                dORows[t * dp + d] = gr[d];
-                dot += gr[d] * or[d];
+                float* qc = qt + (long)d * tp, gc = dOt + (long)d * tp;
+                int t = t0;
+                for (; t < end; t++)
+                {
+                    qc[t] = qRows[(long)t * dp + d] * c;
+                    gc[t] = dORows[(long)t * dp + d];
+                }
+                for (; t < t0 + Simd.Lane; t++) qc[t] = gc[t] = 0f;
             }
-            for (int d = headDim; d < dp; d++) qRows[t * dp + d] = dORows[t * dp + d] = 0f;
-            lse[t] = logSumExp[t] * 1.44269504f;
-            delta[t] = dot;
         }
-        for (int t = tokens; t < tp; t++)
-        {
-            for (int d = 0; d < headDim; d++) qt[d * tp + t] = dOt[d * tp + t] = 0f;
-            lse[t] = delta[t] = 0f;
-        }
+    }
+
+    // destination[0..headDim) = source, destination[headDim..dp) = 0.
+    private static void CopyRow(float* source, float* destination, int headDim, int dp)
+    {
+        new ReadOnlySpan<float>(source, headDim).CopyTo(new Span<float>(destination, headDim));
+        new Span<float>(destination + headDim, dp - headDim).Clear();
     }
 }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu.Attention;
 
@@ -11,7 +13,8 @@ namespace IlgpuDiffusion.Cpu.Attention;
 ///   oᵀ[dim, query] = oᵀ·diag(alpha) + V_blkᵀ · pᵀ
 /// K and V rows are first copied into contiguous panels (unless already contiguous, as in a KV cache):
 /// rows 3·H·d floats apart would alias in the L1 cache when a tile re-reads them.
-/// Working memory: two [keys, headDim] panels and three [≤ 64, 64] tiles.
+/// Working memory: two [keys, headDim] panels and three [≤ 64, 64] tiles. A single query (a decode
+/// step) takes a row-wise path instead: dot products, softmax and a weighted sum of V rows.
 /// </summary>
 internal static unsafe class FlashForward
 {
@@ -40,7 +43,15 @@ internal static unsafe class FlashForward
         int queries, int headDim, int firstQueryPosition, bool causal)
     {
         const int ld = QueryBlock;
+        if (queries == 0) return;
         int keyEnd = causal ? Math.Min(keys, firstQueryPosition + queries) : keys;
+        if (queries == 1)
+        {
+            // A decode step: one pass over the keys beats a tile padded to 16 queries.
+            scratch.Begin(AttentionScratch.Footprint(keyEnd));
+            SingleQuery(level, q, k, v, kvStride, keyEnd, output, logSumExp, headDim, scratch.Take(keyEnd));
+            return;
+        }
         bool pack = kvStride != headDim;
         long panel = pack ? (long)keyEnd * headDim : 0;
         scratch.Begin(2 * AttentionScratch.Footprint(panel) + 2 * AttentionScratch.Footprint((long)headDim * ld)
@@ -72,6 +83,7 @@ internal static unsafe class FlashForward
     }
 
     // One block of ≤ 64 queries: k, v rows are kvStride apart (contiguous panels or a cache).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block(SimdLevel level, in Tiles t, float* q, long qStride, float* k, float* v, long kvStride, int keys,
         float* output, long outStride, float* logSumExp, int queries, int headDim, int firstQueryPosition, bool causal)
     {
@@ -101,7 +113,49 @@ internal static unsafe class FlashForward
         }
     }
 
+    // One query over keyCount keys, row by row: s_j = q·k_j/√d, p = softmax(s), output = Σ p_j·v_j.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SingleQuery(SimdLevel level, float* q, float* k, float* v, long kvStride, int keyCount,
+        float* output, float* logSumExp, int headDim, float* scores)
+    {
+        float scale = 1f / MathF.Sqrt(headDim);
+        bool vectors = level == SimdLevel.Vector512 && headDim % Simd.Lane == 0;
+        var query = new ReadOnlySpan<float>(q, headDim);
+        for (int j = 0; j < keyCount; j++)
+            scores[j] = scale * (vectors ? Dot(q, k + j * kvStride, headDim) : TensorPrimitives.Dot(query, new ReadOnlySpan<float>(k + j * kvStride, headDim)));
+        var s = new Span<float>(scores, keyCount);
+        float max = TensorPrimitives.Max(s);
+        TensorPrimitives.Subtract(s, max, s);
+        TensorPrimitives.Exp(s, s);
+        float sum = TensorPrimitives.Sum(s);
+        TensorPrimitives.Multiply(s, 1f / sum, s);
+        var o = new Span<float>(output, headDim);
+        o.Clear();
+        for (int d0 = 0; vectors && d0 < headDim; d0 += Simd.Lane)
+        {
+            // Output lanes stay in a register across all keys.
+            var acc = Vector512<float>.Zero;
+            for (int j = 0; j < keyCount; j++)
+                acc = Vector512.FusedMultiplyAdd(Vector512.Create(scores[j]), Vector512.Load(v + j * kvStride + d0), acc);
+            acc.Store(output + d0);
+        }
+        for (int j = 0; !vectors && j < keyCount; j++)
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + j * kvStride, headDim), scores[j], o, o);
+        if (logSumExp != null) *logSumExp = max + MathF.Log(sum);
+    }
+
+    // x·y over headDim (a multiple of 16) floats.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(float* x, float* y, int headDim)
+    {
+        var acc = Vector512.Multiply(Vector512.Load(x), Vector512.Load(y));
+        for (int i = Simd.Lane; i < headDim; i += Simd.Lane)
+            acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), acc);
+        return Vector512.Sum(acc);
+    }
+
     // qt[d, i] = c·q[i, d] for i < queries, 0 for queries ≤ i < n.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackScaledTranspose(float* q, long qStride, int queries, int n, int headDim, float* qt, long ld)
     {
         float c = ScoreScale(headDim);
