@@ -1,0 +1,56 @@
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Training;
+
+/// <summary>
+/// Exponential moving average of the parameters, updated after every optimizer step as MDLM's
+/// <c>ExponentialMovingAverage</c>: the n-th update (n from 1) uses decay min(d, (1+n)/(10+n)), so early
+/// weights are forgotten fast. The average starts as a copy of the parameters and lives on their device.
+/// </summary>
+public sealed class Ema : IDisposable
+{
+    private readonly Tensor<float> parameters;
+    private readonly int count;
+
+    /// <summary>Allocates the average beside <paramref name="parameters"/> and copies them into it.</summary>
+    /// <param name="parameters">[count] every parameter of the model, e.g. its whole arena</param>
+    /// <param name="decay">d, the decay once warmed up (0.9999 for MDLM)</param>
+    public Ema(Tensor<float> parameters, double decay)
+    {
+        if (!(decay >= 0 && decay < 1)) throw new ArgumentOutOfRangeException(nameof(decay), $"EMA decay must be in [0, 1); got {decay}.");
+        this.parameters = parameters;
+        count = checked((int)parameters.Length);
+        Decay = decay;
+        Weights = parameters.Device.AllocateTensor<float>(parameters.Shape);
+        parameters.Device.Kernels.Copy(parameters, Weights, count);
+    }
+
+    /// <summary>d: the decay once warmed up.</summary>
+    public double Decay { get; }
+
+    /// <summary>The averaged parameters, laid out as the parameters. <c>[count]</c></summary>
+    public Tensor<float> Weights { get; }
+
+    /// <summary>Updates made so far (n).</summary>
+    public long Updates { get; private set; }
+
+    /// <summary>The decay of update number <paramref name="update"/> (from 1): min(d, (1+n)/(10+n)).</summary>
+    public static double DecayAt(double decay, long update) => Math.Min(decay, (1.0 + update) / (10.0 + update));
+
+    /// <summary>ema ← δ·ema + (1−δ)·parameters with δ = <see cref="DecayAt"/>(d, n+1); then n ← n+1.</summary>
+    public void Update()
+    {
+        Updates++;
+        parameters.Device.Kernels.EmaUpdate(parameters, Weights, count, (float)DecayAt(Decay, Updates));
+    }
+
+    /// <summary>Sets the update counter (restoring a checkpoint; the weights are restored by copying into <see cref="Weights"/>).</summary>
+    public void RestoreUpdates(long updates)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(updates);
+        Updates = updates;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Weights.Buffer.Dispose();
+}
