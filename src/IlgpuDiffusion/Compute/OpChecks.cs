@@ -39,6 +39,35 @@ public static class OpChecks
         Check.Count(dBias, outChannels, nameof(dBias));
     }
 
+    /// <summary><see cref="IKernels.LayerNormForward"/>: row tensors [rows, channels], statistics [rows], positive eps.</summary>
+    public static void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
+        int rows, int channels, float eps)
+    {
+        LayerNorm(input, weight, output, mean, rstd, rows, channels);
+        if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
+    }
+
+    /// <summary><see cref="IKernels.LayerNormBackward"/>.</summary>
+    public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
+        Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
+    {
+        LayerNorm(input, weight, dOutput, mean, rstd, rows, channels);
+        Check.Count(dInput, (long)rows * channels, nameof(dInput));
+        Check.Count(dWeight, channels, nameof(dWeight));
+    }
+
+    private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean, Tensor<float> rstd,
+        int rows, int channels)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, channels);
+        Check.Count(input, (long)rows * channels, nameof(input));
+        Check.Count(weight, channels, nameof(weight));
+        Check.Count(rowsTensor, (long)rows * channels, "output");
+        Check.Count(mean, rows, nameof(mean));
+        Check.Count(rstd, rows, nameof(rstd));
+    }
+
     /// <summary>Rotary embedding: even head size, tables covering positions up to positionOffset + tokens.</summary>
     public static void Rotary(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
         int batch, int tokens, int heads, int headDim, int positionOffset)

@@ -13,7 +13,7 @@ public sealed unsafe partial class CpuKernels
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
         int rows, int channels, float eps)
     {
-        CheckLayerNorm(input, weight, output, mean, rstd, rows, channels);
+        OpChecks.LayerNormForward(input, weight, output, mean, rstd, rows, channels, eps);
         var job = _layerNormForward;
         job.Input = input.Pointer();
         job.Weight = weight.Pointer();
@@ -29,9 +29,7 @@ public sealed unsafe partial class CpuKernels
     public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
-        CheckLayerNorm(input, weight, dOutput, mean, rstd, rows, channels);
-        Check.Count(dInput, (long)rows * channels, nameof(dInput));
-        Check.Count(dWeight, channels, nameof(dWeight));
+        OpChecks.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
         var job = _layerNormBackward;
         job.DOutput = dOutput.Pointer();
         job.Input = input.Pointer();
@@ -51,17 +49,6 @@ public sealed unsafe partial class CpuKernels
 
     private float[]? _layerNormPartials;
 
-    private static void CheckLayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
-        int rows, int channels)
-    {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, channels);
-        Check.Count(input, (long)rows * channels, nameof(input));
-        Check.Count(weight, channels, nameof(weight));
-        Check.Count(output, (long)rows * channels, nameof(output));
-        Check.Count(mean, rows, nameof(mean));
-        Check.Count(rstd, rows, nameof(rstd));
-    }
 
     private sealed class LayerNormForwardJob : ChunkedJob
     {

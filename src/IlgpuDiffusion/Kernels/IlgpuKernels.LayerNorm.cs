@@ -13,9 +13,8 @@ public sealed partial class IlgpuKernels
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
         int rows, int channels, float eps)
     {
-        CheckLayerNorm(input, weight, mean, rstd, rows, channels);
-        Check.Count(output, (long)rows * channels, nameof(output));
-        if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
+        OpChecks.LayerNormForward(input, weight, output, mean, rstd, rows, channels, eps);
+        HostChecks.Product(rows, channels);
         if (rows == 0) return;
         _layerNormForward ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
@@ -26,10 +25,8 @@ public sealed partial class IlgpuKernels
     public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
-        CheckLayerNorm(input, weight, mean, rstd, rows, channels);
-        Check.Count(dOutput, (long)rows * channels, nameof(dOutput));
-        Check.Count(dInput, (long)rows * channels, nameof(dInput));
-        Check.Count(dWeight, channels, nameof(dWeight));
+        OpChecks.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
+        HostChecks.Product(rows, channels);
         if (rows == 0) return;
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
@@ -39,16 +36,5 @@ public sealed partial class IlgpuKernels
         var r = rstd.View();
         _layerNormBackwardInput(_plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
         ColumnReduce(ColumnTerm.XTimesNormalizedY, dy, x, mu, r, dWeight.View(), batch: 1, rows, channels);
-    }
-
-    private static void CheckLayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd, int rows, int channels)
-    {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, channels);
-        Check.Count(input, (long)rows * channels, nameof(input));
-        Check.Count(weight, channels, nameof(weight));
-        Check.Count(mean, rows, nameof(mean));
-        Check.Count(rstd, rows, nameof(rstd));
-        HostChecks.Product(rows, channels);
     }
 }
