@@ -72,16 +72,7 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
         void Raw() => raw(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), 1, plan.AttentionGroup),
             view, view.SubView(headDim, view.Length - headDim), view.SubView(2 * headDim, view.Length - 2 * headDim), output.View(), lse.View(), arguments);
-        for (int warm = 0; warm < 3; warm++) { Ours(); Raw(); fixture.Device.Synchronize(); }
-        long start = GC.GetAllocatedBytesForCurrentThread();
-        Ours();
-        long ours = GC.GetAllocatedBytesForCurrentThread() - start;
-        fixture.Device.Synchronize();
-        start = GC.GetAllocatedBytesForCurrentThread();
-        Raw();
-        long own = GC.GetAllocatedBytesForCurrentThread() - start;
-        fixture.Device.Synchronize();
-        Assert.True(ours <= own, $"AttentionForward allocated {ours} bytes; ILGPU's own launch {own}.");
+        fixture.AssertAllocatesNoMoreThan(Raw, Ours, "AttentionForward");
     }
 
     [Theory]

@@ -133,15 +133,6 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
             fill(64, c.View(), 1f);
             gemm(plan.Gemm(8, 8), a.View(), b.View(), c.View(), c.View(), arguments);
         }
-        for (int warm = 0; warm < 3; warm++) { Ours(); Raw(); fixture.Device.Synchronize(); }
-        long start = GC.GetAllocatedBytesForCurrentThread();
-        Ours();
-        long ours = GC.GetAllocatedBytesForCurrentThread() - start;
-        fixture.Device.Synchronize();
-        start = GC.GetAllocatedBytesForCurrentThread();
-        Raw();
-        long raw = GC.GetAllocatedBytesForCurrentThread() - start;
-        fixture.Device.Synchronize();
-        Assert.True(ours <= raw, $"IlgpuKernels allocated {ours} bytes for two launches; ILGPU's own launches {raw}.");
+        fixture.AssertAllocatesNoMoreThan(Raw, Ours, "IlgpuKernels (two launches)");
     }
 }

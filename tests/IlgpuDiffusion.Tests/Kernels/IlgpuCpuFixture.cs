@@ -20,6 +20,24 @@ public sealed class IlgpuCpuFixture : IDisposable
 
     /// <inheritdoc/>
     public void Dispose() => Device.Dispose();
+
+    /// <summary>
+    /// After warm-up, one call of <paramref name="ours"/> allocates no more on this thread than
+    /// <paramref name="raw"/>, the same launch made straight through ILGPU.
+    /// </summary>
+    public void AssertAllocatesNoMoreThan(Action raw, Action ours, string what)
+    {
+        for (int warm = 0; warm < 3; warm++) { ours(); raw(); Device.Synchronize(); }
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        ours();
+        long oursBytes = GC.GetAllocatedBytesForCurrentThread() - start;
+        Device.Synchronize();
+        start = GC.GetAllocatedBytesForCurrentThread();
+        raw();
+        long rawBytes = GC.GetAllocatedBytesForCurrentThread() - start;
+        Device.Synchronize();
+        Assert.True(oursBytes <= rawBytes, $"{what} allocated {oursBytes} bytes; ILGPU's own launch {rawBytes}.");
+    }
 }
 
 /// <summary>The xunit collection that shares <see cref="IlgpuCpuFixture"/>.</summary>
