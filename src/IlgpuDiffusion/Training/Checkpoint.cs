@@ -72,6 +72,39 @@ public static class Checkpoint
         return header;
     }
 
+    /// <summary>
+    /// Builds the model a checkpoint holds (its own config) and loads its EMA weights (<paramref name="useEma"/>,
+    /// the weights to evaluate and sample from) or its raw weights, e.g. to sample, evaluate or distill from it.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged or not a training checkpoint.</exception>
+    public static Dit LoadModel(string path, Device device, bool useEma = true, bool withGradients = false)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        using var reader = SafetensorsReader.Open(path);
+        CheckpointHeader header = CheckpointHeader.FromMetadata(path, reader.Metadata);
+        var model = new Dit(header.Model, device, withGradients);
+        try
+        {
+            string prefix = useEma ? EmaPrefix : ModelPrefix;
+            foreach (var (name, _) in model.Parameters.Entries)
+            {
+                Tensor<float> tensor = model.Parameters[name];
+                SafetensorsTensorInfo info = reader.GetInfo(prefix + name);
+                if (info.Dtype != SafetensorsDtype.F32 || !info.Shape.SequenceEqual(Dimensions(tensor.Shape)))
+                    throw new InvalidDataException($"Tensor '{prefix + name}' in '{path}' is {info.Dtype} {info.ShapeText}; its model config needs " +
+                        $"F32 {SafetensorsTensorInfo.FormatShape(Dimensions(tensor.Shape))}.");
+                reader.ReadFloats(prefix + name, tensor);
+            }
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     private static void CheckCompatible(string path, CheckpointHeader header, DitConfig model, TrainingConfig training)
     {
         IReadOnlyList<string> differences = CheckpointHeader.Differences(model, header.Model, "this run", "checkpoint");

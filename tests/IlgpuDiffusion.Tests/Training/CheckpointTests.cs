@@ -91,6 +91,37 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void A_model_loads_from_a_checkpoint_with_its_ema_or_raw_weights()
+    {
+        using var data = new TinyTraining();
+        string path = data.File("model.safetensors");
+        float[] raw, ema;
+        using (var model = TinyTraining.NewModel())
+        using (var trainer = new MdlmTrainer(model, data.Train, Config))
+        {
+            for (int i = 0; i < 3; i++) trainer.TrainStep();
+            trainer.SaveCheckpoint(path);
+            raw = model.Parameters.All.ToArray();
+            ema = trainer.Ema.Weights.ToArray();
+        }
+        Assert.False(raw.AsSpan().SequenceEqual(ema));
+        var device = TestBackends.Get("cpu");
+        using (var fromEma = Checkpoint.LoadModel(path, device))
+        {
+            Assert.Equal(TinyTraining.Model, fromEma.Config);
+            Assert.Null(fromEma.Gradients);
+            Assert.Equal(ema, fromEma.Parameters.All.ToArray());
+        }
+        using (var fromRaw = Checkpoint.LoadModel(path, device, useEma: false, withGradients: true))
+        {
+            Assert.NotNull(fromRaw.Gradients);
+            Assert.Equal(raw, fromRaw.Parameters.All.ToArray());
+        }
+        var error = Assert.Throws<FileNotFoundException>(() => Checkpoint.LoadModel(data.File("missing.safetensors"), device));
+        Assert.Contains("missing.safetensors", error.Message);
+    }
+
+    [Fact]
     public void Damaged_or_foreign_checkpoints_fail_with_messages_that_say_what_is_wrong()
     {
         using var data = new TinyTraining();
