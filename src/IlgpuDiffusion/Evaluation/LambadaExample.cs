@@ -19,7 +19,10 @@ public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
     /// <summary>The tokens of the last word (the target without its final EOS).</summary>
     public ReadOnlySpan<int> WordIds => TargetIds.AsSpan(0, WordLength);
 
-    /// <summary>Context then target: the teacher-forcing input of an autoregressive model, and the clean diffusion input.</summary>
+    /// <summary>
+    /// Context then target: the clean diffusion input, and the teacher-forcing input of an autoregressive model, whose
+    /// output at position <see cref="WordStart"/> − 1 + k predicts word token k.
+    /// </summary>
     public int[] Sequence() => [.. ContextIds, .. TargetIds];
 
     /// <summary>Tokenizes <paramref name="passage"/> with <paramref name="tokenizer"/> (the shared GPT-2 tokenizer by default).</summary>
