@@ -29,11 +29,6 @@ internal static class TinyGpt
         return weights;
     }
 
-    /// <summary>HF shape of tensor <paramref name="name"/> (Conv1D weights transposed).</summary>
-    public static long[] HfShape(string name, Shape shape) => GptParameters.IsConv1DWeight(name)
-        ? [shape[1], shape[0]]
-        : Enumerable.Range(0, shape.Rank).Select(i => (long)shape[i]).ToArray();
-
     /// <summary>Loads HF-layout weights into the model, transposing the Conv1D weights.</summary>
     public static void Load(GptParameters parameters, Dictionary<string, float[]> hf)
     {
