@@ -101,6 +101,18 @@ public sealed record GptConfig
         return (long)Vocab * d + positions + Layers * block + 2 * d + head;
     }
 
+    /// <summary>
+    /// Model FLOPs of one training token (forward + backward) at sequence length <paramref name="tokens"/>, for MFU: 6 per
+    /// weight a token passes through (the head included, the embedding lookups not) plus 12·layers·L·D for attention.
+    /// </summary>
+    public double TrainingFlopsPerToken(int tokens)
+    {
+        double lookups = (double)Vocab * Hidden + (Positions == GptPositions.Learned ? (double)Length * Hidden : 0);
+        double head = (double)Vocab * Hidden; // a separate matrix when untied, wte again when tied
+        double weights = ParameterCount() - lookups + (TiedHead ? head : 0);
+        return 6 * weights + 12.0 * Layers * tokens * Hidden;
+    }
+
     private static void Positive(int value, string name)
     {
         if (value <= 0) throw new ArgumentException($"{name} must be positive; got {value}.");
