@@ -15,7 +15,7 @@ namespace IlgpuDiffusion.Autoregressive;
 public sealed partial class Gpt : IDisposable
 {
     private readonly IKernels _k;
-    private readonly Tensor<float> _cos, _sin; // rotary positions: [Length, D/H/2] each; empty otherwise
+    private readonly Tensor<float> _cos, _sin; // rotary positions: [Length, D/H/2] each; [1] unused placeholders otherwise
     private readonly Tensor<float> _zeros, _ones; // [D] each: the scale of the bias modulation, the residual gate
 
     /// <summary>Allocates zero parameters (call <see cref="Initialize"/> or load weights) and, when asked, gradients.</summary>
