@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// </summary>
 public sealed record GptSamplingOptions
 {
-    /// <summary>Logits are divided by it; 0 takes the most likely token (greedy decoding).</summary>
+    /// <summary>Logits are divided by it; 0 takes the most likely token (greedy decoding, where top-k and top-p change nothing).</summary>
     public float Temperature { get; init; } = 1f;
 
     /// <summary>Keep only the k most likely tokens (ties at the k-th kept); 0 turns top-k off.</summary>
