@@ -96,6 +96,30 @@ public sealed class AutoregressiveOpConformanceTests
         }
     }
 
+    /// <summary>The decoder's chain (top-k filter, then a nucleus draw on the −∞-filled rows) gives the same ids on both CPU backends, all in the top k.</summary>
+    [Fact]
+    public void Top_k_then_nucleus_draws_agree_across_backends_and_stay_in_the_top_k()
+    {
+        const int rows = 6, vocab = 37, k = 5;
+        var logits = Random(rows * vocab, 15, 3f);
+        var draws = new[] { "cpu", "ilgpu-cpu" }.Select(backend =>
+        {
+            using var s = new DeviceScope(backend);
+            var t = s.Upload(logits);
+            var ids = s.Upload(new int[rows]);
+            s.Kernels.KeepTopK(t, rows, vocab, vocab, k);
+            s.Kernels.SampleCategorical(t, ids, rows, vocab, vocab, new SamplingParameters(Seed: 3, Step: 4, Temperature: 0.7f, TopP: 0.8f));
+            s.Device.Synchronize();
+            return ids.ToArray();
+        }).ToArray();
+        Assert.Equal(draws[0], draws[1]);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = logits.AsSpan(r * vocab, vocab).ToArray();
+            Assert.True(row[draws[0][r]] >= row.OrderByDescending(v => v).ElementAt(k - 1), $"row {r} drew outside the top {k}");
+        }
+    }
+
     /// <summary>losses[r] = w_r·(logsumexp(row) − row[target]) in double.</summary>
     private static double[] Reference(double[] logits, int[] targets, double[] weights, int classes)
     {
