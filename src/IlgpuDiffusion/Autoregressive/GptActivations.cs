@@ -89,7 +89,7 @@ public sealed class GptActivations : IDisposable
     /// <summary>Logits of the head rows [HeadCapacity, V].</summary>
     public Tensor<float> Logits { get; }
 
-    /// <summary>The position of every row [N] (learned positions); uploaded from <see cref="PositionsHost"/> per pass.</summary>
+    /// <summary>The position of every row [N] (learned positions), uploaded from <see cref="PositionsHost"/> when it changes.</summary>
     internal Tensor<int> Positions { get; }
 
     /// <summary>Host staging of <see cref="Positions"/> [N].</summary>

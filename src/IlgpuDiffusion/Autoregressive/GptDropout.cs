@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// </summary>
 /// <param name="Enabled">Whether dropout applies (training mode).</param>
 /// <param name="Seed">Philox key of the run.</param>
-/// <param name="Step">A counter unique per forward pass (e.g. the micro-batch number), below 2^46.</param>
+/// <param name="Step">A counter unique per forward pass (e.g. the micro-batch number), below 2^47.</param>
 public readonly record struct GptDropout(bool Enabled, ulong Seed, ulong Step)
 {
     private const int LayerBits = 16;
