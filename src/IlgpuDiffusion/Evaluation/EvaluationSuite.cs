@@ -153,15 +153,22 @@ public sealed class EvaluationSuite
             notes.Add("Generative perplexity skipped: no judge.");
             return;
         }
-        if (inputs.DiffusionModels.Count == 0) return;
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
             foreach (EvaluationRow row in GenerativePerplexityRunner.Run(subject.Model, subject.Name, judge, _options, _progress))
                 rows.Add(row);
+        if (inputs.ArModel is { } ar)
+        {
+            // The diffusion samples' length where the AR model's context allows it, so the rows compare like with like.
+            int arLength = _options.SampleLength ?? Math.Min(ar.Model.Config.Length,
+                inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
+            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, _progress));
+        }
         string length = _options.SampleLength?.ToString(CultureInfo.InvariantCulture) ?? "the model's length";
-        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} tokens per row (ancestral sampler, cached, seed {_options.Seed} + batch), " +
-            $"judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over samples of each sample's mean NLL. " +
+        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} tokens per row (diffusion: ancestral sampler, cached; AR: from BOS " +
+            $"with top-p {_options.ArTopP}, KV cache; seed {_options.Seed} + batch), judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over " +
+            "samples of each sample's mean NLL. " +
             (_options.Retokenization is null ? "" : "(MDLM): decoded, retokenized, token-weighted with the first EOS scored. ") +
-            "Entropy: mean unigram entropy of the samples in nats.");
+            "Entropy: mean unigram entropy of the samples in nats. An AR row judged by its own model measures self-consistency, not quality.");
     }
 
     private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes)
