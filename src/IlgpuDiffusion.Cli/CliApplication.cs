@@ -70,9 +70,9 @@ public static partial class CliApplication
         root.Options.Add(verbose);
         root.Subcommands.Add(PrepareCommand.Create(console));
         root.Subcommands.Add(TrainCommand.Create(console));
-//S        root.Subcommands.Add(SampleCommand.Create(console));
+        root.Subcommands.Add(SampleCommand.Create(console));
         root.Subcommands.Add(InfoCommand.Create(console));
-//D        root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(DemoCommand.Create(console));
         return root;
     }
 

@@ -30,14 +30,14 @@ internal sealed class CorpusSource
         });
     }
 
-    /// <summary>Whether the embedded corpus was asked for (then it is prepared at the model's length).</summary>
-    public bool IsEmbedded(ParseResult parse) => parse.GetValue(embedded);
-
     /// <summary>Opens the prepared shards: the <c>--data</c> folder, or the embedded corpus at <paramref name="length"/>.</summary>
     /// <exception cref="FileNotFoundException">The folder holds no prepared corpus.</exception>
-    public PreparedCorpus Open(ParseResult parse, int length, CliConsole console)
+    public PreparedCorpus Open(ParseResult parse, int length, CliConsole console) =>
+        parse.GetValue(embedded) ? PrepareEmbedded(length, console) : PreparedCorpus.Open(parse.GetValue(data)!);
+
+    /// <summary>Prepares (or reuses) the embedded corpus at <paramref name="length"/> in the cache folder and says so.</summary>
+    public static PreparedCorpus PrepareEmbedded(int length, CliConsole console)
     {
-        if (!IsEmbedded(parse)) return PreparedCorpus.Open(parse.GetValue(data)!);
         PreparedCorpus corpus = EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions
         {
             SequenceLength = length,
