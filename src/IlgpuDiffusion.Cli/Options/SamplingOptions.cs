@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Options;
@@ -52,7 +51,7 @@ internal sealed class SamplingOptions
 
     private readonly Option<double> epsilon = new Option<double>("--epsilon")
     {
-        Description = string.Create(CultureInfo.InvariantCulture, $"Last time ε of the grid, in (0, 1) [default: {Defaults.Epsilon:G}]"),
+        Description = "Last time ε of the grid, in (0, 1)",
         DefaultValueFactory = _ => Defaults.Epsilon,
     }.Require(e => e > 0 && e < 1, "in (0, 1)");
 
