@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Model;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
@@ -89,6 +91,28 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(8 + 2, streamed.ErrorLines.Length); // a line per step, noise removal, the summary
         Assert.StartsWith("step 1/8 |", streamed.ErrorLines[0]);
         Assert.StartsWith("noise removal |", streamed.ErrorLines[8]);
+    }
+
+    [Fact]
+    public async Task A_hugging_face_folder_is_inspected_and_sampled_like_a_checkpoint()
+    {
+        var config = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 16 };
+        string folder = temp.File("hf");
+        using (Device device = Device.Create("cpu"))
+        using (var model = new Dit(config, device, withGradients: false))
+        {
+            model.Initialize(seed: 2);
+            HuggingFaceImport.Save(model.Parameters, folder);
+        }
+
+        CliResult info = await CliRunner.Run("info", folder);
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.Contains("Hugging Face model", info.Out);
+        Assert.Contains(config.ParameterCount().ToString("N0", CultureInfo.InvariantCulture), info.Out);
+
+        CliResult sampled = await CliRunner.Run("sample", folder, "--steps", "4", "--batch", "3", "--format", "jsonl", "--device", "cpu");
+        Assert.True(sampled.ExitCode == 0, sampled.ToString());
+        Assert.Equal([16, 16, 16], sampled.OutLines.Select(line => Sample.Parse(line).Ids.Length));
     }
 
     private static string[] MetricKinds(string path) => File.ReadAllLines(path).Select(line =>
