@@ -35,14 +35,15 @@ public static partial class CliApplication
             Recursive = true,
         };
         RootCommand root = BuildRoot(console, verbose);
-        ParseResult parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            error.WriteLine($"error: {OneLine(string.Join(" ", parsed.Errors.Select(e => Readable(e.Message))))} (see '{HelpCommandLine(parsed)}')");
-            return UsageError;
-        }
+        ParseResult? parsed = null;
         try
         {
+            parsed = root.Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                error.WriteLine($"error: {OneLine(string.Join(" ", parsed.Errors.Select(e => Readable(e.Message))))} (see '{HelpCommandLine(parsed)}')");
+                return UsageError;
+            }
             var invocation = new InvocationConfiguration
             {
                 Output = output,
@@ -55,7 +56,7 @@ public static partial class CliApplication
         catch (Exception e)
         {
             error.WriteLine($"error: {OneLine(ErrorMessage(e))}");
-            if (parsed.GetValue(verbose)) error.WriteLine(e);
+            if (parsed?.GetValue(verbose) ?? args.Any(arg => arg is "--verbose" or "-v")) error.WriteLine(e);
             return Failure;
         }
     }

@@ -53,7 +53,7 @@ internal static class PrepareCommand
             Description = "Share of whole documents held out for validation, in [0, 1)",
             DefaultValueFactory = _ => defaults.ValidationFraction,
         }.Require(f => f >= 0 && f < 1, "in [0, 1)");
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the training/validation split" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the training/validation split", DefaultValueFactory = _ => defaults.Seed };
         var format = new Option<string>("--format")
         {
             Description = "Input format: auto (by file extension), text, jsonl or parquet",
