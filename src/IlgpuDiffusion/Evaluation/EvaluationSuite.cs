@@ -163,8 +163,8 @@ public sealed class EvaluationSuite
                 inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
             rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, _progress));
         }
-        string length = _options.SampleLength?.ToString(CultureInfo.InvariantCulture) ?? "the model's length";
-        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} tokens per row (diffusion: ancestral sampler, cached; AR: from BOS " +
+        string length = _options.SampleLength is int tokens ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens" : "the diffusion model's length";
+        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} per row (diffusion: ancestral sampler, cached; AR: from BOS " +
             $"with top-p {_options.ArTopP}, KV cache; seed {_options.Seed} + batch), judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over " +
             "samples of each sample's mean NLL. " +
             (_options.Retokenization is null ? "" : "(MDLM): decoded, retokenized, token-weighted with the first EOS scored. ") +
@@ -187,7 +187,8 @@ public sealed class EvaluationSuite
         notes.Add($"MAUVE: {_options.Prompts} held-out prompts of {_options.PromptLength} tokens, {_options.ContinuationsPerPrompt} continuations of " +
             $"{_options.ContinuationLength} tokens each against the true continuations; features: {inputs.JudgeDescription}'s final hidden state at the last token; " +
             $"PCA {_options.Mauve.ExplainedVariance}, k-means, scaling factor {_options.Mauve.ScalingFactor}, mean ± std over seeds {seeds}. " +
-            "Self-BLEU: BLEU-4 (NLTK method-1 smoothing) of each continuation against the other continuations of its prompt, averaged.");
+            "Self-BLEU: BLEU-4 (NLTK method-1 smoothing) of each continuation against the other continuations of its prompt, averaged." +
+            (_options.Prompts < 100 ? $" With {_options.Prompts} prompts MAUVE quantizes into very few buckets and discriminates little (SDTT: 1024 prompts)." : ""));
     }
 
     private void Report(string stage, string model, int done, int total) => _progress?.Invoke(new EvaluationProgress(stage, model, null, done, total));
