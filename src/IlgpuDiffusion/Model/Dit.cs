@@ -79,17 +79,46 @@ public sealed partial class Dit : IDisposable
     public Tensor<float> Forward(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma,
         Tensor<int>? headRows, int headCount, DitDropout dropout)
     {
-        var a = activations;
+        CheckActivations(activations);
+        HeadRowCount(activations, headRows, headCount); // fail before the trunk runs
+        RunTrunk(activations, ids, sigma, dropout);
+        var logits = RunHead(activations, headRows, headCount);
+        activations.LastForward = new DitActivations.ForwardRecord(ids, headRows, logits.Shape[0], dropout);
+        return logits;
+    }
+
+    /// <summary>
+    /// Eval pass (no dropout) through every block and the final adaLN LayerNorm, without the output head. Until the
+    /// next pass on <paramref name="activations"/>, <see cref="ForwardHead"/> then gives the logits of any rows of
+    /// this input: the sampler's cache when the tokens did not change. Not for training (no backward follows).
+    /// </summary>
+    /// <param name="ids">[batch, tokens] token ids in [0, V).</param>
+    /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
+    public void ForwardTrunk(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma = default) =>
+        RunTrunk(activations, ids, sigma, DitDropout.Off);
+
+    /// <summary>The output head on rows of the last <see cref="ForwardTrunk"/> input: raw logits before SUBS.</summary>
+    /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
+    /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
+    /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last head-and-backward forward.</exception>
+    public Tensor<float> ForwardHead(DitActivations activations, Tensor<int>? headRows, int headCount)
+    {
+        CheckActivations(activations);
+        if (!activations.TrunkReady || activations.LastForward is not null)
+            throw new InvalidOperationException("ForwardHead needs a ForwardTrunk pass on these activations first.");
+        return RunHead(activations, headRows, headCount);
+    }
+
+    private void RunTrunk(DitActivations a, Tensor<int> ids, ReadOnlySpan<float> sigma, DitDropout dropout)
+    {
         CheckActivations(a);
         int n = a.Rows, d = Config.Hidden;
-        int count = headRows is null ? n : headCount;
-        if (count < 0 || count > a.HeadCapacity)
-            throw new ArgumentOutOfRangeException(nameof(headCount), $"Head rows must be in [0, {a.HeadCapacity}]; got {count}.");
         if (dropout.Enabled && !a.Training)
             throw new InvalidOperationException("Dropout is for training; an inference arena runs eval forwards only.");
         dropout.Validate(Config.Layers);
         Check.Count(ids, n, nameof(ids));
         a.LastForward = null;
+        a.TrunkReady = false;
 
         ForwardConditioning(a, sigma);
         _k.EmbeddingForward(ids, Parameters.Embedding, a.Embedded, n, Config.Vocab, d);
@@ -100,6 +129,13 @@ public sealed partial class Dit : IDisposable
         var (mb, mt) = ModulationShape(a);
         _k.LayerNormForward(x, Parameters.FinalNorm, a.FinalNorm, a.FinalMean, a.FinalRstd, n, d, DitConfig.LayerNormEpsilon);
         _k.ModulateForward(a.FinalNorm, a.FinalShift, a.FinalScale, a.FinalModulated, mb, mt, d);
+        a.TrunkReady = true;
+    }
+
+    /// <summary>logits = Linear(final modulated rows): all rows, or the gathered <paramref name="headRows"/>.</summary>
+    private Tensor<float> RunHead(DitActivations a, Tensor<int>? headRows, int headCount)
+    {
+        int n = a.Rows, d = Config.Hidden, count = HeadRowCount(a, headRows, headCount);
         var headInput = a.FinalModulated;
         if (headRows is { } rows)
         {
@@ -108,8 +144,15 @@ public sealed partial class Dit : IDisposable
         }
         var logits = a.Logits.Slice(0, count);
         _k.LinearForward(headInput, Parameters.OutputWeight, Parameters.OutputBias, logits, count, d, Config.Vocab);
-        a.LastForward = new DitActivations.ForwardRecord(ids, headRows, count, dropout);
         return logits;
+    }
+
+    private static int HeadRowCount(DitActivations a, Tensor<int>? headRows, int headCount)
+    {
+        int count = headRows is null ? a.Rows : headCount;
+        if (count < 0 || count > a.HeadCapacity)
+            throw new ArgumentOutOfRangeException(nameof(headCount), $"Head rows must be in [0, {a.HeadCapacity}]; got {count}.");
+        return count;
     }
 
     /// <summary>c = SiLU(mlp.2(SiLU(mlp.0(e(σ))))) and the final layer's adaLN output, Bc rows each.</summary>

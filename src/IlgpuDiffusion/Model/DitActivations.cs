@@ -138,6 +138,9 @@ public sealed class DitActivations : IDisposable
     /// <summary>What the last forward pass saw, for its backward pass.</summary>
     internal ForwardRecord? LastForward { get; set; }
 
+    /// <summary>Whether the final modulated rows hold the last trunk pass (the head may run on them).</summary>
+    internal bool TrunkReady { get; set; }
+
     /// <inheritdoc/>
     public void Dispose() => _arena.Dispose();
 

@@ -32,6 +32,31 @@ public sealed class DitForwardTests
 
     [Theory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void A_trunk_pass_serves_head_rows_until_the_next_pass(string backend)
+    {
+        var config = TinyDit.Config();
+        var device = TestBackends.Get(backend);
+        using var model = new Dit(config, device, withGradients: false);
+        TinyDit.Randomize(model.Parameters, seed: 23);
+        var (_, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 24);
+        var ids = TinyDit.Upload(device, noisy);
+        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
+        var full = model.Forward(activations, ids).ToArray();
+        Assert.Throws<InvalidOperationException>(() => model.ForwardHead(activations, null, 0));
+
+        model.ForwardTrunk(activations, ids);
+        var rows = TinyDit.Upload(device, masked);
+        for (int repeat = 0; repeat < 2; repeat++)
+        {
+            var selected = model.ForwardHead(activations, rows, masked.Length).ToArray();
+            var expected = masked.SelectMany(r => full.Skip(r * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+            Numerics.AssertClose(expected, selected, 1e-6, "head rows after a trunk pass");
+        }
+        Numerics.AssertClose(full.Select(v => (double)v).ToArray(), model.ForwardHead(activations, null, 0).ToArray(), 1e-6, "all rows");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_pass_without_head_rows_gives_no_logits_and_zero_gradients(string backend)
     {
         var config = TinyDit.Config(dropout: 0.1f);

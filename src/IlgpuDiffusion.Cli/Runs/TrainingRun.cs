@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+using Spectre.Console;
+
+namespace IlgpuDiffusion.Cli.Runs;
+
+/// <summary>What to train and where its results go.</summary>
+/// <param name="Corpus">Prepared token shards (training split, and validation when it holds sequences).</param>
+/// <param name="Model">The model's shape.</param>
+/// <param name="Training">The run's settings.</param>
+/// <param name="Steps">Train until this many optimizer steps are done.</param>
+/// <param name="CheckpointPath">Checkpoint written at the end and every <paramref name="CheckpointInterval"/> steps.</param>
+/// <param name="MetricsPath">JSON-lines metrics file: replaced by a new run, appended to by a resumed one.</param>
+/// <param name="CheckpointInterval">Optimizer steps between checkpoints (0: only at the end).</param>
+/// <param name="ResumeFrom">Checkpoint to continue from, or null for a new run from freshly initialized weights.</param>
+internal sealed record TrainingRequest(PreparedCorpus Corpus, DitConfig Model, TrainingConfig Training, int Steps,
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom);
+
+/// <summary>How a training run ended.</summary>
+/// <param name="Step">Optimizer steps done.</param>
+/// <param name="Validation">The last validation (null when the corpus has no validation split).</param>
+/// <param name="Elapsed">Wall time of the training loop, validations and checkpoints included.</param>
+internal sealed record TrainingOutcome(long Step, ValidationMetrics? Validation, TimeSpan Elapsed);
+
+/// <summary>
+/// An MDLM training run for the command line: builds the model and trainer, resumes when asked, prints the
+/// settings, runs <see cref="MdlmTrainer.Run"/> with its log lines, progress bar, validations and checkpoints,
+/// and prints where the results went.
+/// </summary>
+internal static class TrainingRun
+{
+    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/>; <paramref name="showConfigs"/> prints the model and training configs in full.</summary>
+    /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already past the step budget).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
+    public static TrainingOutcome Run(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    {
+        using var model = new Dit(request.Model, device);
+        model.Initialize(request.Training.Seed);
+        using TokenShardSet train = request.Corpus.OpenTrain();
+        using var trainer = new MdlmTrainer(model, train, request.Training);
+        if (request.ResumeFrom is string resume)
+        {
+            TrainingState state = trainer.LoadCheckpoint(resume);
+            if (state.Step >= request.Steps)
+                throw new ArgumentException($"'{resume}' is already at step {state.Step}; pass --steps greater than that to train on.");
+            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step}.");
+        }
+        else if (request.MetricsPath is string metrics && File.Exists(metrics))
+        {
+            File.Delete(metrics);
+        }
+        PrintSettings(console, device, request, showConfigs);
+
+        bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
+        if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
+        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
+            validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
+        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
+        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = request.Steps };
+        var clock = Stopwatch.StartNew();
+        trainer.Run(request.Steps, new TrainingRunOptions
+        {
+            Log = log,
+            Validation = validation,
+            CheckpointPath = request.CheckpointPath,
+            CheckpointInterval = request.CheckpointInterval,
+            ShowProgress = console.Interactive,
+        });
+        var outcome = new TrainingOutcome(trainer.Step, trainer.LastValidation, clock.Elapsed);
+        string metricsNote = request.MetricsPath is null ? "" : $"; metrics: {request.MetricsPath}";
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {request.CheckpointPath}{metricsNote}"));
+        return outcome;
+    }
+
+    private static void PrintSettings(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    {
+        PreparedCorpus corpus = request.Corpus;
+        console.OutConsole.Write(SettingsTable.Of("Run", [
+            ("device", device.Description),
+            ("corpus", corpus.Directory),
+            ("sequences", string.Create(CultureInfo.InvariantCulture,
+                $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {corpus.SequenceLength}")),
+            ("parameters", request.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
+            ("steps", request.Steps.ToString(CultureInfo.InvariantCulture)),
+            ("tokens per step", ((long)request.Training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
+            ("checkpoint", request.CheckpointPath),
+        ]));
+        if (!showConfigs) return;
+        console.OutConsole.Write(SettingsTable.Of("Model", request.Model));
+        console.OutConsole.Write(SettingsTable.Of("Training", request.Training));
+    }
+}

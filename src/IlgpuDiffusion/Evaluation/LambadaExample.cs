@@ -1,0 +1,38 @@
+using IlgpuDiffusion.Data;
+
+namespace IlgpuDiffusion.Evaluation;
+
+/// <summary>
+/// A LAMBADA passage in GPT-2 ids as SDTT's <c>eval_lambada</c> feeds it (spec §5.5): the context is
+/// [BOS] + context tokens, the target is the tokens of " word" + [EOS]. The two parts are tokenized separately.
+/// </summary>
+/// <param name="ContextIds">[BOS] followed by the tokens of <see cref="LambadaPassage.Context"/>.</param>
+/// <param name="TargetIds">The tokens of <see cref="LambadaPassage.Target"/> followed by [EOS].</param>
+public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
+{
+    /// <summary>Number of tokens of the last word (the target without its final EOS).</summary>
+    public int WordLength => TargetIds.Length - 1;
+
+    /// <summary>Position of the first word token in <see cref="Sequence"/> (= the context length).</summary>
+    public int WordStart => ContextIds.Length;
+
+    /// <summary>The tokens of the last word (the target without its final EOS).</summary>
+    public ReadOnlySpan<int> WordIds => TargetIds.AsSpan(0, WordLength);
+
+    /// <summary>
+    /// Context then target: the clean diffusion input, and the teacher-forcing input of an autoregressive model, whose
+    /// output at position <see cref="WordStart"/> − 1 + k predicts word token k.
+    /// </summary>
+    public int[] Sequence() => [.. ContextIds, .. TargetIds];
+
+    /// <summary>Tokenizes <paramref name="passage"/> with <paramref name="tokenizer"/> (the shared GPT-2 tokenizer by default).</summary>
+    /// <exception cref="ArgumentException">The target encodes to no token.</exception>
+    public static LambadaExample Tokenize(LambadaPassage passage, Gpt2Tokenizer? tokenizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(passage);
+        tokenizer ??= Gpt2Tokenizer.Shared;
+        int[] word = tokenizer.Encode(passage.Target);
+        if (word.Length == 0) throw new ArgumentException($"The target \"{passage.Target}\" encodes to no token.", nameof(passage));
+        return new LambadaExample([Gpt2Tokenizer.Bos, .. tokenizer.Encode(passage.Context)], [.. word, Gpt2Tokenizer.Eos]);
+    }
+}

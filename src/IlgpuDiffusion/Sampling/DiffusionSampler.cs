@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Model;
+
+namespace IlgpuDiffusion.Sampling;
+
+/// <summary>
+/// The ancestral ("ddpm") sampler of a masked diffusion model (spec §3.1–§3.4), batched and seedable. Start from
+/// all MASK (except prompt positions); at each step of the grid t: 1 → ε a masked position is revealed with
+/// probability Δt/t and its token drawn from the model's SUBS distribution (MASK excluded, fp64 exponential race);
+/// revealed tokens never change. A final noise-removal step fills any remaining MASK by argmax.
+/// <para>
+/// Only the output-head rows of revealed positions are computed. With <see cref="SamplerOptions.Cached"/> (MDLM's
+/// <c>ddpm_cache</c>) the model trunk runs only when tokens changed since its last pass, which is exact for
+/// a model without time conditioning: the cached and uncached samplers give identical ids for the same seed.
+/// Randomness is counter-based: reveal decisions use <see cref="Philox.UniformDouble"/>(seed, reveal stream of the
+/// step, position) and draws <see cref="IKernels.SampleCategorical"/> with the step as stream.
+/// </para>
+/// Holds its device buffers and activations for one (batch, length); a step allocates nothing. One run at a time.
+/// </summary>
+public sealed partial class DiffusionSampler : IDisposable
+{
+    /// <summary>Reveal decisions use streams from here on; draws use the streams below it.</summary>
+    private const ulong RevealStreams = 1UL << 62;
+
+    /// <summary>Each semi-autoregressive window draws from its own block of streams.</summary>
+    private const int WindowStreamShift = 32;
+
+    private readonly Dit _model;
+    private readonly IKernels _k;
+    private readonly SamplingGrid _grid;
+    private readonly bool _timeConditioned;
+    private readonly int _maskId, _rowCount;
+    private readonly DitActivations _activations; // inference arena, [batch, length], head capacity batch·length
+    private readonly Tensor<int> _deviceIds;      // [batch, length]
+    private readonly Tensor<int> _headRows;       // [batch·length], the rows a step reveals
+    private readonly Tensor<int> _drawn;          // [batch·length], their drawn tokens
+    private readonly int[] _ids, _fixed, _rows, _draws; // host, [batch·length] each; _fixed is −1 where free
+    private readonly float[] _sigma;              // [batch], for time-conditioned models
+    private readonly SamplingProgress _progress;
+    private int _forwardPasses, _maskedCount, _running;
+    private bool _trunkCurrent;
+    private ulong _streamBase;
+
+    /// <summary>Prepares a sampler of <paramref name="model"/> for batches of <see cref="SamplerOptions.BatchSize"/> sequences.</summary>
+    /// <param name="length">Tokens per sequence, at most the model's length (the default).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option or the length is out of range.</exception>
+    public DiffusionSampler(Dit model, SamplerOptions options, int? length = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options.Validate();
+        Length = length ?? model.Config.Length;
+        if (Length < 1 || Length > model.Config.Length)
+            throw new ArgumentOutOfRangeException(nameof(length), $"The sequence length must be in [1, {model.Config.Length}] (the model's length); got {Length}.");
+        _model = model;
+        _k = model.Device.Kernels;
+        _grid = new SamplingGrid(options.Steps, options.Epsilon);
+        _timeConditioned = model.Config.TimeConditioning;
+        UsesCache = options.Cached && !_timeConditioned;
+        _maskId = model.Config.MaskIndex;
+        int batch = options.BatchSize;
+        _rowCount = checked(batch * Length);
+        _activations = model.CreateActivations(batch, Length, training: false);
+        var device = model.Device;
+        _deviceIds = device.AllocateTensor<int>(new Shape(batch, Length));
+        _headRows = device.AllocateTensor<int>(new Shape(_rowCount));
+        _drawn = device.AllocateTensor<int>(new Shape(_rowCount));
+        _ids = new int[_rowCount];
+        _fixed = new int[_rowCount];
+        _rows = new int[_rowCount];
+        _draws = new int[_rowCount];
+        _sigma = new float[batch];
+        _progress = new SamplingProgress(_ids, batch, Length, options.Steps);
+    }
+
+    /// <summary>The settings.</summary>
+    public SamplerOptions Options { get; }
+
+    /// <summary>Tokens per sequence.</summary>
+    public int Length { get; }
+
+    /// <summary>Whether model outputs are reused while no token changed (cached and no time conditioning).</summary>
+    public bool UsesCache { get; }
+
+    /// <summary>Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.</summary>
+    public SamplingResult Sample(SamplingPrompt? prompt = null)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Enter();
+        try
+        {
+            Begin(prompt, window: 0);
+            RunWindow();
+            return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
+        }
+        finally { Exit(); }
+    }
+
+    /// <summary>Resets the state for a new run: prompt tokens in place, MASK elsewhere.</summary>
+    private void Begin(SamplingPrompt? prompt, int window)
+    {
+        if (prompt is null) _fixed.AsSpan().Fill(-1);
+        else prompt.Write(_fixed, Options.BatchSize, Length, _maskId);
+        _forwardPasses = 0;
+        BeginWindow(window);
+    }
+
+    /// <summary>Starts a run (or a semi-autoregressive window) from the fixed tokens already in <see cref="_fixed"/>.</summary>
+    private void BeginWindow(int window)
+    {
+        _streamBase = (ulong)window << WindowStreamShift;
+        _maskedCount = 0;
+        for (int p = 0; p < _rowCount; p++)
+        {
+            _ids[p] = _fixed[p] >= 0 ? _fixed[p] : _maskId;
+            if (_fixed[p] < 0) _maskedCount++;
+        }
+        _trunkCurrent = false;
+    }
+
+    /// <summary>Step i of the grid: choose the positions to reveal, draw their tokens. Returns how many were revealed.</summary>
+    private int Step(int step)
+    {
+        double probability = _grid.RevealProbability(step);
+        ulong seed = Options.Seed, revealStream = RevealStreams + _streamBase + (ulong)step;
+        int count = 0;
+        for (int p = 0; p < _rowCount; p++)
+            if (_ids[p] == _maskId && Philox.UniformDouble(seed, revealStream, p) < probability)
+                _rows[count++] = p;
+
+        if (!UsesCache || (count > 0 && !_trunkCurrent))
+            RunTrunk(_grid.Time(step));
+        if (count == 0) return 0;
+
+        var rows = _headRows.Slice(0, count);
+        var drawn = _drawn.Slice(0, count);
+        rows.CopyFrom(_rows.AsSpan(0, count));
+        var logits = _model.ForwardHead(_activations, rows, count);
+        _k.SampleCategorical(logits, drawn, count, _model.Config.Vocab, _maskId,
+            new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP));
+        drawn.CopyTo(_draws.AsSpan(0, count));
+        for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
+        _maskedCount -= count;
+        _trunkCurrent = false;
+        return count;
+    }
+
+    /// <summary>Noise removal: every position still masked takes the model's most likely token (MASK excluded).</summary>
+    private void Finish()
+    {
+        if (!Options.NoiseRemoval || _maskedCount == 0) return;
+        int count = 0;
+        for (int p = 0; p < _rowCount; p++)
+            if (_ids[p] == _maskId) _rows[count++] = p;
+        if (!(UsesCache && _trunkCurrent))
+            RunTrunk(Options.Epsilon);
+        var rows = _headRows.Slice(0, count);
+        var chosen = _drawn.Slice(0, count);
+        rows.CopyFrom(_rows.AsSpan(0, count));
+        var logits = _model.ForwardHead(_activations, rows, count);
+        _k.Argmax(logits, chosen, count, _model.Config.Vocab, _maskId);
+        chosen.CopyTo(_draws.AsSpan(0, count));
+        for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
+        _maskedCount = 0;
+        _trunkCurrent = false;
+    }
+
+    /// <summary>One model trunk pass on the current ids at time <paramref name="time"/> (read only with time conditioning).</summary>
+    private void RunTrunk(double time)
+    {
+        _deviceIds.CopyFrom(_ids);
+        if (_timeConditioned)
+            _sigma.AsSpan().Fill((float)NoiseSchedule.LogLinear.TotalNoise(time));
+        _model.ForwardTrunk(_activations, _deviceIds, _timeConditioned ? _sigma : default);
+        _forwardPasses++;
+        _trunkCurrent = true;
+    }
+
+    private void Enter()
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+            throw new InvalidOperationException("This sampler is already running; use one sampler per concurrent run.");
+    }
+
+    private void Exit() => Volatile.Write(ref _running, 0);
+
+    /// <summary>Frees the device buffers and activations.</summary>
+    public void Dispose()
+    {
+        _activations.Dispose();
+        _deviceIds.Buffer.Dispose();
+        _headRows.Buffer.Dispose();
+        _drawn.Buffer.Dispose();
+    }
+}

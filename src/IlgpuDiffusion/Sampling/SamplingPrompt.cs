@@ -1,0 +1,60 @@
+namespace IlgpuDiffusion.Sampling;
+
+/// <summary>
+/// Positions whose tokens are given rather than sampled: a prompt prefix, or any set of fixed positions for
+/// infilling (e.g. prefix + suffix). The sampler starts from these tokens and never changes them, which is the same
+/// as re-imposing them after every step (SDTT's <c>project_fn</c>).
+/// </summary>
+public sealed class SamplingPrompt
+{
+    /// <summary>Per sequence (one entry for all sequences), the fixed (position, token) pairs.</summary>
+    private readonly IReadOnlyList<(int Position, int Token)>[] _perSequence;
+
+    private SamplingPrompt(IReadOnlyList<(int Position, int Token)>[] perSequence) => _perSequence = perSequence;
+
+    /// <summary>The same prompt <paramref name="tokens"/> at positions 0.. of every sequence.</summary>
+    public static SamplingPrompt Prefix(ReadOnlySpan<int> tokens) => new([AsPrefix(tokens)]);
+
+    /// <summary>One prompt prefix per sequence of the batch (the batch size must equal their count).</summary>
+    public static SamplingPrompt Prefixes(IReadOnlyList<int[]> prompts)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        if (prompts.Count == 0) throw new ArgumentException("Give at least one prompt.", nameof(prompts));
+        return new(prompts.Select(p => AsPrefix(p)).ToArray());
+    }
+
+    /// <summary>The same fixed tokens (position → token) in every sequence.</summary>
+    public static SamplingPrompt Infill(IReadOnlyDictionary<int, int> fixedTokens)
+    {
+        ArgumentNullException.ThrowIfNull(fixedTokens);
+        return new([fixedTokens.Select(pair => (pair.Key, pair.Value)).OrderBy(pair => pair.Key).ToArray()]);
+    }
+
+    /// <summary>Fixed positions per sequence: 1 when shared by the batch.</summary>
+    public int Sequences => _perSequence.Length;
+
+    /// <summary>Writes the fixed token of every position of a [batch, length] block, or −1 where the sampler is free.</summary>
+    /// <exception cref="ArgumentException">A position lies outside the sequence, a token outside [0, maskId), or the batch does not match per-sequence prompts.</exception>
+    internal void Write(Span<int> fixedIds, int batch, int length, int maskId)
+    {
+        if (_perSequence.Length != 1 && _perSequence.Length != batch)
+            throw new ArgumentException($"The prompt holds {_perSequence.Length} per-sequence prompts; the batch has {batch} sequences.");
+        fixedIds.Fill(-1);
+        for (int b = 0; b < batch; b++)
+            foreach (var (position, token) in _perSequence[_perSequence.Length == 1 ? 0 : b])
+            {
+                if (position < 0 || position >= length)
+                    throw new ArgumentException($"A prompt fixes position {position}; sequences hold positions 0..{length - 1}.");
+                if (token < 0 || token >= maskId)
+                    throw new ArgumentException($"A prompt token {token} at position {position} is not a text token id in [0, {maskId}).");
+                fixedIds[b * length + position] = token;
+            }
+    }
+
+    private static (int, int)[] AsPrefix(ReadOnlySpan<int> tokens)
+    {
+        var pairs = new (int, int)[tokens.Length];
+        for (int i = 0; i < tokens.Length; i++) pairs[i] = (i, tokens[i]);
+        return pairs;
+    }
+}
