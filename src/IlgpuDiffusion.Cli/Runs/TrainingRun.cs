@@ -54,7 +54,8 @@ internal static class TrainingRun
         {
             File.Delete(metrics);
         }
-        PrintSettings(console, device, request, showConfigs);
+        PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,
+            request.CheckpointPath, showConfigs);
 
         bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
         if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
@@ -73,27 +74,34 @@ internal static class TrainingRun
             ShowProgress = console.Interactive,
         });
         var outcome = new TrainingOutcome(trainer.Step, trainer.LastValidation, clock.Elapsed);
-        string metricsNote = request.MetricsPath is null ? "" : $"; metrics: {request.MetricsPath}";
-        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {request.CheckpointPath}{metricsNote}"));
+        PrintFinished(console, outcome, request.CheckpointPath, request.MetricsPath);
         return outcome;
     }
 
-    private static void PrintSettings(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    /// <summary>Prints the run's device, corpus, size, budget and checkpoint, and with <paramref name="showConfigs"/> both configs in full.</summary>
+    public static void PrintSettings<TModel>(CliConsole console, Device device, PreparedCorpus corpus, TModel model, long parameters,
+        TrainingConfig training, int steps, string checkpoint, bool showConfigs) where TModel : notnull
     {
-        PreparedCorpus corpus = request.Corpus;
         console.OutConsole.Write(SettingsTable.Of("Run", [
             ("device", device.Description),
             ("corpus", corpus.Directory),
             ("sequences", string.Create(CultureInfo.InvariantCulture,
                 $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {corpus.SequenceLength}")),
-            ("parameters", request.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-            ("steps", request.Steps.ToString(CultureInfo.InvariantCulture)),
-            ("tokens per step", ((long)request.Training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
-            ("checkpoint", request.CheckpointPath),
+            ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
+            ("steps", steps.ToString(CultureInfo.InvariantCulture)),
+            ("tokens per step", ((long)training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
+            ("checkpoint", checkpoint),
         ]));
         if (!showConfigs) return;
-        console.OutConsole.Write(SettingsTable.Of("Model", request.Model));
-        console.OutConsole.Write(SettingsTable.Of("Training", request.Training));
+        console.OutConsole.Write(SettingsTable.Of("Model", model));
+        console.OutConsole.Write(SettingsTable.Of("Training", training));
+    }
+
+    /// <summary>Prints where a finished run's checkpoint and metrics went.</summary>
+    public static void PrintFinished(CliConsole console, TrainingOutcome outcome, string checkpoint, string? metricsPath)
+    {
+        string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
     }
 }
