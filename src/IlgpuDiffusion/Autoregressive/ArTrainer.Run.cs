@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Autoregressive;
@@ -36,44 +35,9 @@ public sealed partial class ArTrainer
     public void Run(long untilStep, ArTrainingRunOptions? options = null)
     {
         options ??= new ArTrainingRunOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(untilStep, Step);
-        double flopsPerToken = Model.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
-        TrainingProgress.Run(options.ShowProgress, Step, untilStep, progress =>
-        {
-            var clock = Stopwatch.StartNew();
-            TimeSpan excluded = TimeSpan.Zero;
-            long intervalStart = Step;
-            double lossSum = 0;
-            while (Step < untilStep)
-            {
-                StepResult result = TrainStep();
-                lossSum += result.Loss;
-                bool last = Step == untilStep;
-                if (Step % Config.LogInterval == 0 || last)
-                {
-                    Model.Device.Synchronize();
-                    long steps = Step - intervalStart;
-                    double seconds = Math.Max((clock.Elapsed - excluded).TotalSeconds, 1e-9);
-                    double tokensPerSecond = TokensPerStep * steps / seconds;
-                    double? mfu = Config.PeakFlops > 0 ? flopsPerToken * tokensPerSecond / Config.PeakFlops : null;
-                    options.Log?.Write(new TrainingMetrics(Step, lossSum / steps, result.GradientNorm, result.LearningRate,
-                        1000 * seconds / steps, tokensPerSecond, mfu));
-                    progress.Report(Step, lossSum / steps, tokensPerSecond);
-                    lossSum = 0;
-                    intervalStart = Step;
-                    excluded = TimeSpan.Zero;
-                    clock.Restart();
-                }
-                long pausedAt = Stopwatch.GetTimestamp();
-                if (options.Validation is { } validation && (last || Config.ValidationInterval > 0 && Step % Config.ValidationInterval == 0))
-                {
-                    LastValidation = validation.Evaluate(Ema.Weights, Step);
-                    options.Log?.Write(LastValidation);
-                }
-                if (options.CheckpointPath is { } path && (last || options.CheckpointInterval > 0 && Step % options.CheckpointInterval == 0))
-                    SaveCheckpoint(path);
-                excluded += Stopwatch.GetElapsedTime(pausedAt);
-            }
-        });
+        var validation = options.Validation;
+        TrainingLoop.Run(this, untilStep, Model.Device, Model.Config.TrainingFlopsPerToken(_trainData.SequenceLength), options.Log,
+            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step),
+            options.CheckpointPath, options.CheckpointInterval, options.ShowProgress);
     }
 }

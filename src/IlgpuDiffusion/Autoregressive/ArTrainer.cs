@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// update. Data order and dropout are counter-based (<see cref="TrainingState"/>), so a checkpoint resumes bit for bit.
 /// Knows nothing of backends; a step allocates nothing. <see cref="Run"/> adds logging, validation and checkpoints.
 /// </summary>
-public sealed partial class ArTrainer : IDisposable
+public sealed partial class ArTrainer : ITrainingSteps, IDisposable
 {
     private readonly Gpt _model;
     private readonly TokenShardSet _trainData;

@@ -19,7 +19,7 @@ public readonly record struct StepResult(long Step, double Loss, double Gradient
 /// gradient norm, takes an AdamW step and updates the EMA. Knows nothing of backends; allocates nothing per
 /// step. <see cref="Run"/> adds logging, validation, checkpoints and progress around <see cref="TrainStep"/>.
 /// </summary>
-public sealed partial class MdlmTrainer : IDisposable
+public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
 {
     private readonly Dit model;
     private readonly TokenShardSet trainData;
