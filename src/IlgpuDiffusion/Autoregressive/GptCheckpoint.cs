@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
 using IlgpuDiffusion.Model.Safetensors;
 using IlgpuDiffusion.Training;
 
@@ -52,16 +53,6 @@ public static class GptCheckpoint
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
         var header = GptCheckpointHeader.FromMetadata(path, reader.Metadata);
-        var model = new Gpt(header.Model, device, withGradients);
-        try
-        {
-            CheckpointTensors.LoadWeights(reader, path, model.Parameters, useEma);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return LoadedModel.Fill(new Gpt(header.Model, device, withGradients), m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
     }
 }

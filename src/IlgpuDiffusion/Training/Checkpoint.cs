@@ -73,16 +73,6 @@ public static class Checkpoint
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
         CheckpointHeader header = CheckpointHeader.FromMetadata(path, reader.Metadata);
-        var model = new Dit(header.Model, device, withGradients);
-        try
-        {
-            CheckpointTensors.LoadWeights(reader, path, model.Parameters, useEma);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return LoadedModel.Fill(new Dit(header.Model, device, withGradients), m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
     }
 }
