@@ -3,22 +3,10 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Autoregressive;
 
 /// <summary>What <see cref="ArTrainer.Run"/> does around the optimizer steps.</summary>
-public sealed record ArTrainingRunOptions
+public sealed record ArTrainingRunOptions : RunOptions
 {
-    /// <summary>Where metrics go (none when null).</summary>
-    public MetricsLog? Log { get; init; }
-
     /// <summary>Validation run every <see cref="TrainingConfig.ValidationInterval"/> steps and at the end (none when null).</summary>
     public ArValidation? Validation { get; init; }
-
-    /// <summary>Checkpoint file, rewritten atomically every <see cref="CheckpointInterval"/> steps and at the end (none when null).</summary>
-    public string? CheckpointPath { get; init; }
-
-    /// <summary>Optimizer steps between checkpoints (0: only at the end).</summary>
-    public int CheckpointInterval { get; init; }
-
-    /// <summary>Whether to show a progress bar on an interactive console.</summary>
-    public bool ShowProgress { get; init; } = true;
 }
 
 public sealed partial class ArTrainer
@@ -36,8 +24,7 @@ public sealed partial class ArTrainer
     {
         options ??= new ArTrainingRunOptions();
         var validation = options.Validation;
-        TrainingLoop.Run(this, untilStep, Model.Device, Model.Config.TrainingFlopsPerToken(_trainData.SequenceLength), options.Log,
-            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step),
-            options.CheckpointPath, options.CheckpointInterval, options.ShowProgress);
+        TrainingLoop.Run(this, untilStep, Model.Device, Model.Config.TrainingFlopsPerToken(_trainData.SequenceLength), options,
+            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step));
     }
 }

@@ -59,8 +59,7 @@ public sealed partial class SdttDistiller
                     roundLossSum = 0;
                     roundStart = Step;
                 }
-                bool save = options.CheckpointPath is not null && (last || options.CheckpointInterval > 0 && Step % options.CheckpointInterval == 0);
-                if (save) SaveCheckpoint(options.CheckpointPath!);
+                if (options.CheckpointDue(Step, last) is { } resumePath) SaveCheckpoint(resumePath);
                 excluded += Stopwatch.GetElapsedTime(pausedAt);
             }
         });

@@ -16,8 +16,7 @@ public sealed partial class MdlmTrainer
     {
         options ??= new TrainingRunOptions();
         var validation = options.Validation;
-        TrainingLoop.Run(this, untilStep, Model.Device, TrainingFlops.PerToken(Model.Config, trainData.SequenceLength), options.Log,
-            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step),
-            options.CheckpointPath, options.CheckpointInterval, options.ShowProgress);
+        TrainingLoop.Run(this, untilStep, Model.Device, TrainingFlops.PerToken(Model.Config, trainData.SequenceLength), options,
+            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step));
     }
 }

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Training;
 /// The run loop around a trainer's optimizer steps: logs the mean loss, gradient norm, lr, ms/step, tokens/s (and MFU
 /// when <see cref="TrainingConfig.PeakFlops"/> is set) every <see cref="TrainingConfig.LogInterval"/> steps and at the
 /// end, validates every <see cref="TrainingConfig.ValidationInterval"/> steps and at the end, and writes checkpoints
-/// every <c>checkpointInterval</c> steps and at the end. Validation and checkpoint time is left out of the step timings.
+/// as the <see cref="RunOptions"/> ask. Validation and checkpoint time is left out of the step timings.
 /// </summary>
 internal static class TrainingLoop
 {
@@ -15,12 +15,13 @@ internal static class TrainingLoop
     /// <param name="device">The model's device, synchronized before each timing.</param>
     /// <param name="flopsPerToken">Training FLOPs per token, for MFU.</param>
     /// <param name="validate">Evaluates the run's weights at a step and returns the metrics (no validation when null).</param>
-    public static void Run(ITrainingSteps trainer, long untilStep, Device device, double flopsPerToken, MetricsLog? log,
-        Func<long, ValidationMetrics>? validate, string? checkpointPath, int checkpointInterval, bool showProgress)
+    public static void Run(ITrainingSteps trainer, long untilStep, Device device, double flopsPerToken, RunOptions options,
+        Func<long, ValidationMetrics>? validate)
     {
+        MetricsLog? log = options.Log;
         ArgumentOutOfRangeException.ThrowIfLessThan(untilStep, trainer.Step);
         TrainingConfig config = trainer.Config;
-        TrainingProgress.Run(showProgress, trainer.Step, untilStep, progress =>
+        TrainingProgress.Run(options.ShowProgress, trainer.Step, untilStep, progress =>
         {
             var clock = Stopwatch.StartNew();
             TimeSpan excluded = TimeSpan.Zero;
@@ -53,8 +54,7 @@ internal static class TrainingLoop
                     ValidationMetrics metrics = validate(step);
                     log?.Write(metrics);
                 }
-                if (checkpointPath is not null && (last || checkpointInterval > 0 && step % checkpointInterval == 0))
-                    trainer.SaveCheckpoint(checkpointPath);
+                if (options.CheckpointDue(step, last) is { } path) trainer.SaveCheckpoint(path);
                 excluded += Stopwatch.GetElapsedTime(pausedAt);
             }
         });
