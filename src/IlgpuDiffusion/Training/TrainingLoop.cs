@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Training;
@@ -23,9 +22,7 @@ internal static class TrainingLoop
         TrainingConfig config = trainer.Config;
         TrainingProgress.Run(options.ShowProgress, trainer.Step, untilStep, progress =>
         {
-            var clock = Stopwatch.StartNew();
-            TimeSpan excluded = TimeSpan.Zero;
-            long intervalStart = trainer.Step;
+            var timer = new StepTimer(trainer.Step);
             double lossSum = 0;
             while (trainer.Step < untilStep)
             {
@@ -36,26 +33,22 @@ internal static class TrainingLoop
                 if (step % config.LogInterval == 0 || last)
                 {
                     device.Synchronize();
-                    long steps = step - intervalStart;
-                    double seconds = Math.Max((clock.Elapsed - excluded).TotalSeconds, 1e-9);
+                    var (steps, seconds) = timer.Lap(step);
                     double tokensPerSecond = trainer.TokensPerStep * steps / seconds;
                     double? mfu = config.PeakFlops > 0 ? flopsPerToken * tokensPerSecond / config.PeakFlops : null;
                     log?.Write(new TrainingMetrics(step, lossSum / steps, result.GradientNorm, result.LearningRate,
                         1000 * seconds / steps, tokensPerSecond, mfu));
                     progress.Report(step, lossSum / steps, tokensPerSecond);
                     lossSum = 0;
-                    intervalStart = step;
-                    excluded = TimeSpan.Zero;
-                    clock.Restart();
                 }
-                long pausedAt = Stopwatch.GetTimestamp();
+                timer.Pause();
                 if (validate is not null && (last || config.ValidationInterval > 0 && step % config.ValidationInterval == 0))
                 {
                     ValidationMetrics metrics = validate(step);
                     log?.Write(metrics);
                 }
                 if (options.CheckpointDue(step, last) is { } path) trainer.SaveCheckpoint(path);
-                excluded += Stopwatch.GetElapsedTime(pausedAt);
+                timer.Resume();
             }
         });
     }
