@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using IlgpuDiffusion.Autoregressive;
-using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Training;
-using Spectre.Console;
 
 namespace IlgpuDiffusion.Cli.Runs;
 
@@ -27,17 +24,7 @@ internal static class ArTrainingRun
         model.Initialize(request.Training.Seed);
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var trainer = new ArTrainer(model, train, request.Training);
-        if (request.ResumeFrom is string resume)
-        {
-            TrainingState state = trainer.LoadCheckpoint(resume);
-            if (state.Step >= request.Steps)
-                throw new ArgumentException($"'{resume}' is already at step {state.Step}; pass --steps greater than that to train on.");
-            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step}.");
-        }
-        else if (request.MetricsPath is string metrics && File.Exists(metrics))
-        {
-            File.Delete(metrics);
-        }
+        TrainingRun.ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
         TrainingRun.PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training,
             request.Steps, request.CheckpointPath, showConfigs);
 
@@ -46,19 +33,17 @@ internal static class ArTrainingRun
         using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
         using ArValidation? validation = validationData is null ? null
             : new ArValidation(request.Model, device, validationData, request.Training.BatchSize, request.Training.ValidationBatches);
-        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
-        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = request.Steps };
-        var clock = Stopwatch.StartNew();
-        trainer.Run(request.Steps, new ArTrainingRunOptions
+        return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
         {
-            Log = log,
-            Validation = validation,
-            CheckpointPath = request.CheckpointPath,
-            CheckpointInterval = request.CheckpointInterval,
-            ShowProgress = console.Interactive,
+            trainer.Run(request.Steps, new ArTrainingRunOptions
+            {
+                Log = log,
+                Validation = validation,
+                CheckpointPath = request.CheckpointPath,
+                CheckpointInterval = request.CheckpointInterval,
+                ShowProgress = console.Interactive,
+            });
+            return (trainer.Step, trainer.LastValidation);
         });
-        var outcome = new TrainingOutcome(trainer.Step, trainer.LastValidation, clock.Elapsed);
-        TrainingRun.PrintFinished(console, outcome, request.CheckpointPath, request.MetricsPath);
-        return outcome;
     }
 }

@@ -43,17 +43,7 @@ internal static class TrainingRun
         model.Initialize(request.Training.Seed);
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var trainer = new MdlmTrainer(model, train, request.Training);
-        if (request.ResumeFrom is string resume)
-        {
-            TrainingState state = trainer.LoadCheckpoint(resume);
-            if (state.Step >= request.Steps)
-                throw new ArgumentException($"'{resume}' is already at step {state.Step}; pass --steps greater than that to train on.");
-            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step}.");
-        }
-        else if (request.MetricsPath is string metrics && File.Exists(metrics))
-        {
-            File.Delete(metrics);
-        }
+        ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
         PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,
             request.CheckpointPath, showConfigs);
 
@@ -62,19 +52,54 @@ internal static class TrainingRun
         using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
         using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
             validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
-        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
-        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = request.Steps };
-        var clock = Stopwatch.StartNew();
-        trainer.Run(request.Steps, new TrainingRunOptions
+        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
         {
-            Log = log,
-            Validation = validation,
-            CheckpointPath = request.CheckpointPath,
-            CheckpointInterval = request.CheckpointInterval,
-            ShowProgress = console.Interactive,
+            trainer.Run(request.Steps, new TrainingRunOptions
+            {
+                Log = log,
+                Validation = validation,
+                CheckpointPath = request.CheckpointPath,
+                CheckpointInterval = request.CheckpointInterval,
+                ShowProgress = console.Interactive,
+            });
+            return (trainer.Step, trainer.LastValidation);
         });
-        var outcome = new TrainingOutcome(trainer.Step, trainer.LastValidation, clock.Elapsed);
-        PrintFinished(console, outcome, request.CheckpointPath, request.MetricsPath);
+    }
+
+    /// <summary>Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.</summary>
+    /// <exception cref="ArgumentException">The checkpoint is already at or past <paramref name="steps"/>.</exception>
+    public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps, Func<string, TrainingState> load)
+    {
+        if (resumeFrom is not null)
+        {
+            TrainingState state = load(resumeFrom);
+            if (state.Step >= steps)
+                throw new ArgumentException($"'{resumeFrom}' is already at step {state.Step}; pass --steps greater than that to train on.");
+            console.Out.WriteLine($"Resuming '{resumeFrom}' at step {state.Step}.");
+        }
+        else if (metricsPath is not null && File.Exists(metricsPath))
+        {
+            File.Delete(metricsPath);
+        }
+    }
+
+    /// <summary>Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results went.</summary>
+    /// <param name="console">Where log lines and the summary go.</param>
+    /// <param name="steps">The step budget (for the log's step counter).</param>
+    /// <param name="checkpoint">The run's checkpoint file, named in the summary.</param>
+    /// <param name="metricsPath">JSON-lines metrics file, or null.</param>
+    /// <param name="run">Trains with the given log; returns the step reached and the last validation.</param>
+    public static TrainingOutcome RunLogged(CliConsole console, int steps, string checkpoint, string? metricsPath,
+        Func<MetricsLog, (long Step, ValidationMetrics? Validation)> run)
+    {
+        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
+        using var log = new MetricsLog(human ?? console.Out, metricsPath) { TotalSteps = steps };
+        var clock = Stopwatch.StartNew();
+        var (step, validation) = run(log);
+        var outcome = new TrainingOutcome(step, validation, clock.Elapsed);
+        string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
         return outcome;
     }
 
@@ -95,13 +120,5 @@ internal static class TrainingRun
         if (!showConfigs) return;
         console.OutConsole.Write(SettingsTable.Of("Model", model));
         console.OutConsole.Write(SettingsTable.Of("Training", training));
-    }
-
-    /// <summary>Prints where a finished run's checkpoint and metrics went.</summary>
-    public static void PrintFinished(CliConsole console, TrainingOutcome outcome, string checkpoint, string? metricsPath)
-    {
-        string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
-        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
     }
 }
