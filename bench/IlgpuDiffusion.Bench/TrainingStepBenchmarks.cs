@@ -147,13 +147,13 @@ public class TrainingStepBenchmarks
             AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
                 .WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(6).WithInvocationCount(1).WithUnrollFactor(1)
                 .WithId("short-inprocess"));
-            AddColumn(new TrainingColumn("TokensPerSecond", "tokens/s", "B·L token slots per second of mean step time",
+            AddColumn(TrainingColumn("TokensPerSecond", "tokens/s", "B·L token slots per second of mean step time",
                 (model, ns, _) => (Batch * Tokens / (ns * 1e-9)).ToString("N0")));
-            AddColumn(new TrainingColumn("Mfu", "MFU", "Model FLOP/s (TrainingFlops.PerToken) over the measured 410 GFLOP/s peak",
+            AddColumn(TrainingColumn("Mfu", "MFU", "Model FLOP/s (TrainingFlops.PerToken) over the measured 410 GFLOP/s peak",
                 (model, ns, _) => $"{TrainingFlops.PerToken(model.Config, Tokens) * Batch * Tokens / (ns * 1e-9) / PeakFlops * 100:F1}%"));
-            AddColumn(new TrainingColumn("PeakRss", "peak RSS", "Peak resident memory of the process during the case (VmHWM)",
+            AddColumn(TrainingColumn("PeakRss", "peak RSS", "Peak resident memory of the process during the case (VmHWM)",
                 (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes) ? $"{bytes / (1024.0 * 1024):N0} MiB" : "-"));
-            AddColumn(new TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",
+            AddColumn(TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",
                 (model, _, _) => $"{model.Config.ParameterCount() / 1e6:F1}M"));
             AddColumn(new RatioColumn());
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
@@ -161,28 +161,10 @@ public class TrainingStepBenchmarks
         }
     }
 
-    /// <summary>A column computed from a case's model and mean step time in nanoseconds.</summary>
-    private sealed class TrainingColumn(string id, string header, string legend, Func<TrainingModel, double, bool, string> value) : IColumn
-    {
-        public string Id => id;
-        public string ColumnName => header;
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => legend;
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-        {
-            double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-            bool torch = benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep);
-            return nanoseconds is > 0 ? value((TrainingModel)benchmarkCase.Parameters["Model"], nanoseconds.Value, torch) : "-";
-        }
-    }
+    /// <summary>A column computed from a case's model, mean step time in nanoseconds and whether it is the TorchSharp case.</summary>
+    private static CaseColumn TrainingColumn(string id, string header, string legend, Func<TrainingModel, double, bool, string> value) =>
+        new(id, header, legend, (benchmarkCase, nanoseconds) => value((TrainingModel)benchmarkCase.Parameters["Model"], nanoseconds,
+            benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep)));
 
     /// <summary>Our tokens/s over TorchSharp's on the same model (shown on our row).</summary>
     private sealed class RatioColumn : IColumn
