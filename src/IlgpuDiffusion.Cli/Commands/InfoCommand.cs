@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary><c>info</c>: the devices present, or what a checkpoint, Hugging Face folder or prepared corpus holds.</summary>
+internal static class InfoCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("info", "Show the devices present; with a path, what it holds: a training checkpoint (model config, " +
+            "training config and state, parameter count), a Hugging Face model folder (config.json) or a prepared corpus (metadata.json).");
+        var path = new Argument<string?>("path")
+        {
+            Description = "A checkpoint file, a Hugging Face model folder or a prepared corpus folder",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        command.Arguments.Add(path);
+        command.SetAction(parse =>
+        {
+            string? target = parse.GetValue(path);
+            if (target is null) console.OutConsole.Write(DeviceTable.Create());
+            else if (File.Exists(target)) ShowCheckpoint(console, target);
+            else if (File.Exists(Path.Combine(target, ShardMetadata.FileName))) console.OutConsole.Write(CorpusTable.Of(PreparedCorpus.Open(target)));
+            else if (File.Exists(Path.Combine(target, HuggingFaceConfig.FileName))) ShowHuggingFace(console, target);
+            else if (Directory.Exists(target))
+                throw new FileNotFoundException($"'{target}' holds neither a prepared corpus ({ShardMetadata.FileName}) nor a Hugging Face model ({HuggingFaceConfig.FileName}).");
+            else throw new FileNotFoundException($"'{target}' does not exist.");
+            return CliApplication.Success;
+        });
+        return command;
+    }
+
+    private static void ShowCheckpoint(CliConsole console, string path)
+    {
+        string? format;
+        using (var reader = SafetensorsReader.Open(path)) format = reader.Metadata.GetValueOrDefault("format");
+        if (format == GptCheckpointHeader.Format)
+        {
+            ShowGptCheckpoint(console, path);
+            return;
+        }
+        CheckpointHeader header = Checkpoint.ReadHeader(path);
+        console.OutConsole.Write(SettingsTable.Of("Checkpoint", [
+            ("file", Path.GetFullPath(path)),
+            ("size", Bytes(new FileInfo(path).Length)),
+            ("format", $"{CheckpointHeader.Format} v{CheckpointHeader.Version}"),
+            ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
+            ("tensors", "model (raw weights), ema (for sampling), adam_m, adam_v"),
+        ]));
+        console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
+        console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
+        console.OutConsole.Write(SettingsTable.Of("State", header.State));
+    }
+
+    private static void ShowGptCheckpoint(CliConsole console, string path)
+    {
+        GptCheckpointHeader header = GptCheckpoint.ReadHeader(path);
+        console.OutConsole.Write(SettingsTable.Of("Autoregressive checkpoint", [
+            ("file", Path.GetFullPath(path)),
+            ("size", Bytes(new FileInfo(path).Length)),
+            ("format", $"{GptCheckpointHeader.Format} v{GptCheckpointHeader.Version}"),
+            ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
+            ("tensors", "model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
+        ]));
+        console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
+        console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
+        console.OutConsole.Write(SettingsTable.Of("State", header.State));
+    }
+
+    private static void ShowHuggingFace(CliConsole console, string folder)
+    {
+        DitConfig config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
+        string weights = Path.Combine(folder, HuggingFaceImport.WeightsFileName);
+        console.OutConsole.Write(SettingsTable.Of("Hugging Face model", [
+            ("folder", Path.GetFullPath(folder)),
+            ("weights", File.Exists(weights) ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}" : $"{HuggingFaceImport.WeightsFileName} missing"),
+            ("parameters", config.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
+        ]));
+        console.OutConsole.Write(SettingsTable.Of("Model", config));
+    }
+
+    private static string Bytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):F1} MiB");
+}

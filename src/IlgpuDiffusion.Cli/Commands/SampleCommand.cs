@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary><c>sample</c>: generate text from an own training checkpoint or an imported Hugging Face model.</summary>
+internal static class SampleCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("sample", "Generate text with the ancestral (DDPM) sampler: start from all [MASK], reveal tokens " +
+            "over N steps. Samples go to standard output (or --output); the summary and --stream display go to standard error.");
+        var model = new Argument<string>("model")
+        {
+            Description = "A training checkpoint (.safetensors made by 'train') or a Hugging Face model folder (config.json + model.safetensors)",
+        };
+        command.Arguments.Add(model);
+        var sampling = new SamplingOptions(command);
+        var length = new Option<int?>("--length", "-l") { Description = "Tokens per sequence, at most the model's length [default: the model's length]" }.Positive();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Text every sample starts with (after BOS)" };
+        var suffix = new Option<string?>("--suffix") { Description = "Text every sample ends with (before EOS): the sampler fills in between" };
+        var totalLength = new Option<int?>("--total-length")
+        {
+            Description = "Semi-autoregressive generation of this many tokens per sequence, beyond the model's length",
+        }.Positive();
+        var stride = new Option<int?>("--stride")
+        {
+            Description = "New tokens per further semi-autoregressive window, in [1, length] [default: half the length]",
+        }.Positive();
+        var stream = new Option<bool>("--stream") { Description = "Show the denoising step by step (on a terminal: the text as it appears)" };
+        var format = new Option<string>("--format", "-f") { Description = "Output format: text or jsonl (one {\"sample\",\"text\",\"ids\"} object per line)", DefaultValueFactory = _ => "text" };
+        format.AcceptOnlyFromAmong("text", "jsonl");
+        var output = new Option<string?>("--output", "-o") { Description = "Write the samples to this file instead of standard output", HelpName = "file" };
+        var rawWeights = new Option<bool>("--raw-weights") { Description = "Use a training checkpoint's raw weights instead of their moving average (EMA)" };
+        var device = DeviceOption.Create();
+        foreach (Option option in new Option[] { length, prompt, suffix, totalLength, stride, stream, format, output, rawWeights, device })
+            command.Options.Add(option);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(totalLength) is null) return;
+            if (result.GetValue(stream)) result.AddError("--stream shows one window; drop --stream or --total-length.");
+            if (result.GetValue(suffix) is not null) result.AddError("--suffix fixes the end of one window; drop --suffix or --total-length.");
+        });
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            SamplerOptions options = sampling.Resolve(parse);
+            using Device opened = Device.Create(parse.GetValue(device));
+            using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
+            int window = parse.GetValue(length) ?? dit.Config.Length;
+            var request = new SamplingRequest(options, window,
+                SamplingPrompts.Create(parse.GetValue(prompt), parse.GetValue(suffix), window),
+                parse.GetValue(totalLength), parse.GetValue(stride) ?? Math.Max(1, window / 2), parse.GetValue(stream));
+            SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
+            SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
+            string? file = parse.GetValue(output);
+            if (file is null) SampleWriter.Write(console.Out, result, sampleFormat);
+            else WriteFile(file, result, sampleFormat);
+            console.Error.WriteLine(Summary(result, options, opened, file));
+            return CliApplication.Success;
+        });
+        return command;
+    }
+
+    /// <summary>A folder is a Hugging Face model; a file a training checkpoint (its EMA weights unless <paramref name="rawWeights"/>).</summary>
+    internal static Dit Load(string path, Device device, bool rawWeights)
+    {
+        if (Directory.Exists(path))
+        {
+            if (!File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
+                throw new FileNotFoundException($"'{path}' is a folder without {HuggingFaceConfig.FileName}: not a Hugging Face model.", path);
+            if (rawWeights) throw new ArgumentException("--raw-weights applies to training checkpoints; a Hugging Face model has one set of weights.");
+            return HuggingFaceImport.Load(path, device);
+        }
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
+        return Checkpoint.LoadModel(path, device, useEma: !rawWeights);
+    }
+
+    /// <summary>Writes the samples to a temporary file beside <paramref name="path"/>, then renames it: no half-written output.</summary>
+    private static void WriteFile(string path, SamplingResult result, SampleFormat format)
+    {
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var writer = new StreamWriter(temporary)) SampleWriter.Write(writer, result, format);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    private static string Summary(SamplingResult result, SamplerOptions options, Device device, string? file)
+    {
+        string cache = options.Cached ? "cached" : "uncached";
+        string destination = file is null ? "" : $"; written to {file}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Sampled {result.BatchSize} × {result.Length} tokens with {options.Steps} steps on {device.Backend.Name()}: {result.ForwardPasses} forward passes ({cache}), " +
+            $"{result.Elapsed.TotalSeconds:F1} s, {result.TokensPerSecond:N0} tokens/s{destination}");
+    }
+}

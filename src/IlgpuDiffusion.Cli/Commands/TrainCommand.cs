@@ -1,0 +1,104 @@
+using System.CommandLine;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary>
+/// <c>train</c>: MDLM training (or, with <c>--model ar</c>, the autoregressive GPT baseline) on prepared token shards,
+/// from scratch or resumed from a checkpoint.
+/// </summary>
+internal static class TrainCommand
+{
+    /// <summary>Default checkpoint path of a new run.</summary>
+    public const string DefaultCheckpoint = "mdlm.safetensors";
+
+    /// <summary>Default checkpoint path of a new <c>--model ar</c> run.</summary>
+    public const string DefaultArCheckpoint = "gpt.safetensors";
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("train", "Train a masked diffusion language model (MDLM), or with --model ar the autoregressive " +
+            "GPT baseline, on prepared token shards. Logs loss, gradient norm, learning rate and tokens/s, validates the EMA weights, " +
+            "and writes a checkpoint that 'sample'/'distill'/'eval' (MDLM), 'eval --ar/--judge' (AR), 'info' and --resume read.");
+        var kind = new Option<string>("--model")
+        {
+            Description = "mdlm (the masked diffusion model) or ar (the GPT baseline with next-token loss; the judge and latency peer)",
+            DefaultValueFactory = _ => "mdlm",
+        };
+        kind.AcceptOnlyFromAmong("mdlm", "ar");
+        var corpus = new CorpusSource(command);
+        var steps = new Option<int>("--steps", "-n")
+        {
+            Description = "Train until this many optimizer steps are done (a resumed run counts the checkpoint's steps)",
+            DefaultValueFactory = _ => 1000,
+        }.Positive();
+        var device = DeviceOption.Create();
+        var output = new Option<string?>("--output", "-o")
+        {
+            HelpName = "file",
+            Description = $"Checkpoint file, rewritten atomically (default: the --resume file, else {DefaultCheckpoint})",
+        };
+        var resume = new Option<string?>("--resume")
+        {
+            HelpName = "checkpoint",
+            Description = "Continue the run saved in this checkpoint: same model, batch, accumulation and seed; other settings may change",
+        };
+        var metrics = new Option<string?>("--metrics")
+        {
+            HelpName = "file",
+            Description = "JSON-lines metrics file, replaced by a new run and appended to by --resume (default: the checkpoint's name with .metrics.jsonl)",
+        };
+        var checkpointInterval = new Option<int>("--checkpoint-interval")
+        {
+            Description = "Optimizer steps between checkpoints, 0 for only at the end",
+        }.NotNegative();
+        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, device }) command.Options.Add(option);
+        var model = new ModelOptions(command);
+        var training = new TrainingOptions(command);
+
+        command.SetAction(parse =>
+        {
+            bool autoregressive = parse.GetValue(kind) == "ar";
+            string? resumeFrom = parse.GetValue(resume);
+            IReadOnlyList<string> modelOptions = model.Given(parse);
+            if (resumeFrom is not null && modelOptions.Count > 0)
+                throw new ArgumentException($"A resumed run keeps the checkpoint's model; drop {string.Join(", ", modelOptions)}.");
+            int stepCount = parse.GetValue(steps);
+            string checkpoint = parse.GetValue(output) ?? resumeFrom ?? (autoregressive ? DefaultArCheckpoint : DefaultCheckpoint);
+            string metricsPath = parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint);
+            int interval = parse.GetValue(checkpointInterval);
+            if (autoregressive)
+            {
+                GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
+                GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
+                using Device opened = Device.Create(parse.GetValue(device));
+                ArTrainingRun.Run(console, opened, new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    showConfigs: true);
+            }
+            else
+            {
+                CheckpointHeader? resumed = resumeFrom is null ? null : Checkpoint.ReadHeader(resumeFrom);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
+                DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
+                using Device opened = Device.Create(parse.GetValue(device));
+                TrainingRun.Run(console, opened, new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    showConfigs: true);
+            }
+            return CliApplication.Success;
+        });
+        return command;
+    }
+
+    /// <summary>The default metrics file of a checkpoint: <c>run.safetensors</c> → <c>run.metrics.jsonl</c>.</summary>
+    public static string MetricsPathBeside(string checkpoint) => Path.ChangeExtension(checkpoint, ".metrics.jsonl");
+}

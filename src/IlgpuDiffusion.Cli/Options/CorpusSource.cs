@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Data;
+
+namespace IlgpuDiffusion.Cli.Options;
+
+/// <summary>Where <c>train</c> reads its token shards: a folder made by <c>prepare</c> (<c>--data</c>) or the embedded corpus (<c>--embedded</c>).</summary>
+internal sealed class CorpusSource
+{
+    private readonly Option<string?> data = new("--data")
+    {
+        HelpName = "folder",
+        Description = "Folder of token shards made by 'prepare'",
+    };
+
+    private readonly Option<bool> embedded = new("--embedded")
+    {
+        Description = "Train on the embedded State of the Union corpus, prepared at the model's length into the cache folder on first use",
+    };
+
+    /// <summary>Adds the options to <paramref name="command"/> and requires exactly one of them.</summary>
+    public CorpusSource(Command command)
+    {
+        command.Options.Add(data);
+        command.Options.Add(embedded);
+        command.Validators.Add(result =>
+        {
+            bool hasData = result.GetValue(data) is not null, hasEmbedded = result.GetValue(embedded);
+            if (hasData == hasEmbedded) result.AddError("Give either --data <folder> (made by 'prepare') or --embedded.");
+        });
+    }
+
+    /// <summary>Opens the prepared shards: the <c>--data</c> folder, or the embedded corpus at <paramref name="length"/>.</summary>
+    /// <exception cref="FileNotFoundException">The folder holds no prepared corpus.</exception>
+    public PreparedCorpus Open(ParseResult parse, int length, CliConsole console) =>
+        parse.GetValue(embedded) ? PrepareEmbedded(length, console) : PreparedCorpus.Open(parse.GetValue(data)!);
+
+    /// <summary>Prepares (or reuses) the embedded corpus at <paramref name="length"/> in the cache folder and says so.</summary>
+    public static PreparedCorpus PrepareEmbedded(int length, CliConsole console)
+    {
+        PreparedCorpus corpus = EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions
+        {
+            SequenceLength = length,
+            ShowProgress = console.Interactive,
+        });
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Embedded corpus: {EmbeddedCorpus.StateOfTheUnionDocuments} State of the Union addresses, {(corpus.Reused ? "reused" : "prepared")} at L {length} in {corpus.Directory}"));
+        return corpus;
+    }
+}

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Model;
+
+namespace IlgpuDiffusion.Cli.Options;
+
+/// <summary>
+/// The model shape of a new training run: a <see cref="DitConfig"/> preset (<c>--preset</c>) with field overrides
+/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>).
+/// </summary>
+internal sealed class ModelOptions
+{
+    /// <summary>The presets by name.</summary>
+    public static IReadOnlyDictionary<string, DitConfig> Presets { get; } = new Dictionary<string, DitConfig>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["tiny"] = DitConfig.Tiny,
+        ["small"] = DitConfig.Small,
+        ["medium"] = DitConfig.Medium,
+        ["large"] = DitConfig.Large,
+    };
+
+    /// <summary>The GPT presets of <c>--model ar</c>, under the same names: tiny, and the GPT-2 sizes 124M, 355M, 774M.</summary>
+    public static IReadOnlyDictionary<string, GptConfig> GptPresets { get; } = new Dictionary<string, GptConfig>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["tiny"] = GptConfig.Tiny,
+        ["small"] = GptConfig.Gpt2,
+        ["medium"] = GptConfig.Gpt2Medium,
+        ["large"] = GptConfig.Gpt2Large,
+    };
+
+    private readonly Option<string> preset = new("--preset")
+    {
+        Description = "Model size: tiny (4 layers, 256 wide, 4 heads, L 128), small (the paper's 169M: 12 × 768, 12 heads, L 1024), " +
+            "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads); with --model ar: tiny, or GPT-2 small (124M), medium (355M), large (774M)",
+        DefaultValueFactory = _ => "tiny",
+    };
+
+    private readonly Option<int?> layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" }.Positive();
+
+    private readonly Option<int?> hidden = new Option<int?>("--hidden") { Description = "Residual width D (overrides the preset)" }.Positive();
+
+    private readonly Option<int?> heads = new Option<int?>("--heads") { Description = "Attention heads; D/heads must be even (overrides the preset)" }.Positive();
+
+    private readonly Option<int?> condDim = new Option<int?>("--cond-dim") { Description = "Width of the time conditioning (overrides the preset's 128)" }.Positive();
+
+    private readonly Option<int?> length = new Option<int?>("--length")
+    {
+        Description = "Longest sequence L the model takes (default: the corpus's sequence length)",
+    }.Positive();
+
+    private readonly Option<float?> dropout = new Option<float?>("--dropout")
+    {
+        Description = string.Create(CultureInfo.InvariantCulture, $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
+    }.RequireGiven(p => p >= 0 && p < 1, "in [0, 1)");
+
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public ModelOptions(Command command)
+    {
+        preset.AcceptOnlyFromAmong([.. Presets.Keys]);
+        foreach (Option option in All) command.Options.Add(option);
+    }
+
+    private IEnumerable<Option> All => [preset, layers, hidden, heads, condDim, length, dropout];
+
+    /// <summary>The sequence length given with <c>--length</c>, else the preset's.</summary>
+    public int Length(ParseResult parse) => parse.GetValue(length) ?? Presets[parse.GetValue(preset)!].Length;
+
+    /// <summary>The options given on the command line (a resumed run takes its model from the checkpoint instead).</summary>
+    public IReadOnlyList<string> Given(ParseResult parse) =>
+        All.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
+
+    /// <summary>The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
+    public GptConfig ResolveGpt(ParseResult parse, int dataLength)
+    {
+        if (parse.GetResult(condDim) is { Implicit: false })
+            throw new ArgumentException("--cond-dim is the diffusion model's time conditioning; an autoregressive model has none.");
+        GptConfig baseline = GptPresets[parse.GetValue(preset)!];
+        return (baseline with
+        {
+            Layers = parse.GetValue(layers) ?? baseline.Layers,
+            Hidden = parse.GetValue(hidden) ?? baseline.Hidden,
+            Heads = parse.GetValue(heads) ?? baseline.Heads,
+            Length = parse.GetValue(length) ?? dataLength,
+            Dropout = parse.GetValue(dropout) ?? baseline.Dropout,
+        }).Validate();
+    }
+
+    /// <summary>The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <exception cref="ArgumentException">The resulting shape is invalid (e.g. D not divisible by the heads).</exception>
+    public DitConfig Resolve(ParseResult parse, int dataLength)
+    {
+        DitConfig baseline = Presets[parse.GetValue(preset)!];
+        return (baseline with
+        {
+            Layers = parse.GetValue(layers) ?? baseline.Layers,
+            Hidden = parse.GetValue(hidden) ?? baseline.Hidden,
+            Heads = parse.GetValue(heads) ?? baseline.Heads,
+            CondDim = parse.GetValue(condDim) ?? baseline.CondDim,
+            Length = parse.GetValue(length) ?? dataLength,
+            Dropout = parse.GetValue(dropout) ?? baseline.Dropout,
+        }).Validate();
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text;
+using IlgpuDiffusion.Data;
+
+namespace IlgpuDiffusion.Cli.Output;
+
+/// <summary>Token ids of a sample as text, for people and for JSON lines.</summary>
+internal static class SampleText
+{
+    /// <summary>
+    /// The text of a finished sample. MDLM sequences are framed as [BOS] … [EOS]; the frame is dropped, and
+    /// document boundaries inside stay visible as <c>&lt;|endoftext|&gt;</c>.
+    /// </summary>
+    public static string Decode(ReadOnlySpan<int> ids) => Gpt2Tokenizer.Shared.Decode(WithoutFrame(ids));
+
+    /// <summary>
+    /// A partially denoised sample: decoded runs of revealed tokens, one <paramref name="maskGlyph"/> per masked
+    /// position; the [BOS] … [EOS] frame is dropped as in <see cref="Decode"/>.
+    /// </summary>
+    public static string DecodePartial(ReadOnlySpan<int> ids, char maskGlyph)
+    {
+        ids = WithoutFrame(ids);
+        var text = new StringBuilder();
+        int start = 0;
+        for (int i = 0; i <= ids.Length; i++)
+        {
+            bool masked = i < ids.Length && ids[i] == Gpt2Tokenizer.Mask;
+            if (i < ids.Length && !masked) continue;
+            if (i > start) text.Append(Gpt2Tokenizer.Shared.Decode(ids[start..i]));
+            if (masked) text.Append(maskGlyph);
+            start = i + 1;
+        }
+        return text.ToString();
+    }
+
+    private static ReadOnlySpan<int> WithoutFrame(ReadOnlySpan<int> ids)
+    {
+        if (ids.Length > 0 && ids[0] == Gpt2Tokenizer.Bos) ids = ids[1..];
+        if (ids.Length > 0 && ids[^1] == Gpt2Tokenizer.Eos) ids = ids[..^1];
+        return ids;
+    }
+}

@@ -1,0 +1,56 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using IlgpuDiffusion.Sampling;
+
+namespace IlgpuDiffusion.Cli.Output;
+
+/// <summary>How <c>sample</c> writes its sequences.</summary>
+internal enum SampleFormat
+{
+    /// <summary>The decoded text, with a header line before each sample when there are several.</summary>
+    Text,
+
+    /// <summary>One JSON object per sample: <c>{"sample":i,"text":"...","ids":[...]}</c>.</summary>
+    JsonLines,
+}
+
+/// <summary>Writes sampled sequences as text or JSON lines.</summary>
+internal static class SampleWriter
+{
+    /// <summary>Writes every sequence of <paramref name="result"/> to <paramref name="writer"/>.</summary>
+    public static void Write(TextWriter writer, SamplingResult result, SampleFormat format)
+    {
+        for (int i = 0; i < result.BatchSize; i++)
+        {
+            ReadOnlySpan<int> ids = result.Sequence(i);
+            string text = SampleText.Decode(ids);
+            if (format == SampleFormat.JsonLines)
+            {
+                writer.WriteLine(JsonLine(i, text, ids));
+                continue;
+            }
+            if (result.BatchSize > 1) writer.WriteLine($"=== sample {i + 1} of {result.BatchSize} ===");
+            writer.WriteLine(text);
+        }
+        writer.Flush();
+    }
+
+    /// <summary>Non-ASCII text stays readable; quotes and control characters are still escaped.</summary>
+    private static readonly JsonWriterOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static string JsonLine(int index, string text, ReadOnlySpan<int> ids)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, Json))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("sample", index);
+            json.WriteString("text", text);
+            json.WriteStartArray("ids");
+            foreach (int id in ids) json.WriteNumberValue(id);
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

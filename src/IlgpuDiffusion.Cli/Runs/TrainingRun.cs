@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+using Spectre.Console;
+
+namespace IlgpuDiffusion.Cli.Runs;
+
+/// <summary>What to train and where its results go.</summary>
+/// <param name="Corpus">Prepared token shards (training split, and validation when it holds sequences).</param>
+/// <param name="Model">The model's shape.</param>
+/// <param name="Training">The run's settings.</param>
+/// <param name="Steps">Train until this many optimizer steps are done.</param>
+/// <param name="CheckpointPath">Checkpoint written at the end and every <paramref name="CheckpointInterval"/> steps.</param>
+/// <param name="MetricsPath">JSON-lines metrics file: replaced by a new run, appended to by a resumed one.</param>
+/// <param name="CheckpointInterval">Optimizer steps between checkpoints (0: only at the end).</param>
+/// <param name="ResumeFrom">Checkpoint to continue from, or null for a new run from freshly initialized weights.</param>
+internal sealed record TrainingRequest(PreparedCorpus Corpus, DitConfig Model, TrainingConfig Training, int Steps,
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom);
+
+/// <summary>How a training run ended.</summary>
+/// <param name="Step">Optimizer steps done.</param>
+/// <param name="Validation">The last validation (null when the corpus has no validation split).</param>
+/// <param name="Elapsed">Wall time of the training loop, validations and checkpoints included.</param>
+internal sealed record TrainingOutcome(long Step, ValidationMetrics? Validation, TimeSpan Elapsed);
+
+/// <summary>
+/// An MDLM training run for the command line: builds the model and trainer, resumes when asked, prints the
+/// settings, runs <see cref="MdlmTrainer.Run"/> with its log lines, progress bar, validations and checkpoints,
+/// and prints where the results went.
+/// </summary>
+internal static class TrainingRun
+{
+    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/>; <paramref name="showConfigs"/> prints the model and training configs in full.</summary>
+    /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already past the step budget).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
+    public static TrainingOutcome Run(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    {
+        using var model = new Dit(request.Model, device);
+        model.Initialize(request.Training.Seed);
+        using TokenShardSet train = request.Corpus.OpenTrain();
+        using var trainer = new MdlmTrainer(model, train, request.Training);
+        ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
+        PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,
+            request.CheckpointPath, showConfigs);
+
+        bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
+        if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
+        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
+            validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
+        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
+        {
+            trainer.Run(request.Steps, new TrainingRunOptions
+            {
+                Log = log,
+                Validation = validation,
+                CheckpointPath = request.CheckpointPath,
+                CheckpointInterval = request.CheckpointInterval,
+                ShowProgress = console.Interactive,
+            });
+            return (trainer.Step, trainer.LastValidation);
+        });
+    }
+
+    /// <summary>Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.</summary>
+    /// <exception cref="ArgumentException">The checkpoint is already at or past <paramref name="steps"/>.</exception>
+    public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps, Func<string, TrainingState> load)
+    {
+        if (resumeFrom is not null)
+        {
+            TrainingState state = load(resumeFrom);
+            if (state.Step >= steps)
+                throw new ArgumentException($"'{resumeFrom}' is already at step {state.Step}; pass --steps greater than that to train on.");
+            console.Out.WriteLine($"Resuming '{resumeFrom}' at step {state.Step}.");
+        }
+        else if (metricsPath is not null && File.Exists(metricsPath))
+        {
+            File.Delete(metricsPath);
+        }
+    }
+
+    /// <summary>Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results went.</summary>
+    /// <param name="console">Where log lines and the summary go.</param>
+    /// <param name="steps">The step budget (for the log's step counter).</param>
+    /// <param name="checkpoint">The run's checkpoint file, named in the summary.</param>
+    /// <param name="metricsPath">JSON-lines metrics file, or null.</param>
+    /// <param name="run">Trains with the given log; returns the step reached and the last validation.</param>
+    public static TrainingOutcome RunLogged(CliConsole console, int steps, string checkpoint, string? metricsPath,
+        Func<MetricsLog, (long Step, ValidationMetrics? Validation)> run)
+    {
+        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
+        using var log = new MetricsLog(human ?? console.Out, metricsPath) { TotalSteps = steps };
+        var clock = Stopwatch.StartNew();
+        var (step, validation) = run(log);
+        var outcome = new TrainingOutcome(step, validation, clock.Elapsed);
+        string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
+        return outcome;
+    }
+
+    /// <summary>Prints the run's device, corpus, size, budget and checkpoint, and with <paramref name="showConfigs"/> both configs in full.</summary>
+    public static void PrintSettings<TModel>(CliConsole console, Device device, PreparedCorpus corpus, TModel model, long parameters,
+        TrainingConfig training, int steps, string checkpoint, bool showConfigs) where TModel : notnull
+    {
+        console.OutConsole.Write(SettingsTable.Of("Run", [
+            ("device", device.Description),
+            ("corpus", corpus.Directory),
+            ("sequences", string.Create(CultureInfo.InvariantCulture,
+                $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {corpus.SequenceLength}")),
+            ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
+            ("steps", steps.ToString(CultureInfo.InvariantCulture)),
+            ("tokens per step", ((long)training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
+            ("checkpoint", checkpoint),
+        ]));
+        if (!showConfigs) return;
+        console.OutConsole.Write(SettingsTable.Of("Model", model));
+        console.OutConsole.Write(SettingsTable.Of("Training", training));
+    }
+}

@@ -1,0 +1,47 @@
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Data;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>Sample ids to text, and prompt text to fixed positions.</summary>
+public sealed class SampleTextTests
+{
+    private static readonly Gpt2Tokenizer Tokenizer = Gpt2Tokenizer.Shared;
+
+    [Fact]
+    public void A_finished_sample_drops_its_bos_eos_frame_and_keeps_inner_document_ends()
+    {
+        int[] ids = [Gpt2Tokenizer.Bos, .. Tokenizer.Encode("Hello"), Gpt2Tokenizer.Eos, .. Tokenizer.Encode(" world"), Gpt2Tokenizer.Eos];
+        Assert.Equal("Hello<|endoftext|> world", SampleText.Decode(ids));
+    }
+
+    [Fact]
+    public void A_partial_sample_shows_one_glyph_per_masked_token()
+    {
+        int[] ids = [.. Tokenizer.Encode("The nation"), Gpt2Tokenizer.Mask, Gpt2Tokenizer.Mask, .. Tokenizer.Encode(" is free"), Gpt2Tokenizer.Mask];
+        Assert.Equal("The nation__ is free_", SampleText.DecodePartial(ids, '_'));
+    }
+
+    [Fact]
+    public void A_prefix_follows_bos_and_a_suffix_precedes_the_final_eos()
+    {
+        int[] prefix = Tokenizer.Encode("We the people"), suffix = Tokenizer.Encode(" of America");
+        var fixedIds = new int[16];
+        SamplingPrompts.Create("We the people", " of America", 16)!.Write(fixedIds, batch: 1, length: 16, maskId: Gpt2Tokenizer.Mask);
+        int[] expected = Enumerable.Repeat(-1, 16).ToArray();
+        expected[0] = Gpt2Tokenizer.Bos;
+        prefix.CopyTo(expected, 1);
+        suffix.CopyTo(expected, 15 - suffix.Length);
+        expected[15] = Gpt2Tokenizer.Eos;
+        Assert.Equal(expected, fixedIds);
+    }
+
+    [Fact]
+    public void No_prompt_text_means_no_prompt_and_a_prompt_filling_the_sequence_is_refused()
+    {
+        Assert.Null(SamplingPrompts.Create(null, "", 16));
+        Assert.Throws<ArgumentException>(() => SamplingPrompts.Create("one two three four", null, 5));
+    }
+}
