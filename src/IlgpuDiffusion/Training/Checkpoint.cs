@@ -20,14 +20,21 @@ public static class Checkpoint
     /// Writes a checkpoint. <paramref name="ema"/> and the moments are laid out like the whole parameter arena
     /// (same offsets), as <see cref="Ema"/> and <see cref="ClippedAdamW"/> allocate them.
     /// </summary>
+    /// <param name="extraGroups">Further weight sets laid out like the parameter arena, stored under their own prefix (e.g. a distillation teacher).</param>
+    /// <param name="extraMetadata">Further metadata entries (keys other than the header's).</param>
     public static void Save(string path, CheckpointHeader header, DitParameters parameters,
-        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment)
+        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null,
+        IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(parameters);
         var writer = new SafetensorsWriter();
         foreach (var (key, value) in header.ToMetadata()) writer.Metadata[key] = value;
-        foreach (var (key, tensor) in Tensors(parameters, ema, firstMoment, secondMoment))
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>())
+            if (!writer.Metadata.TryAdd(key, value))
+                throw new ArgumentException($"Metadata key '{key}' is the checkpoint header's own.", nameof(extraMetadata));
+        foreach (var (key, tensor) in Tensors(parameters, ema, firstMoment, secondMoment, extraGroups))
             writer.Add(key, tensor, Dimensions(tensor.Shape));
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
@@ -49,9 +56,11 @@ public static class Checkpoint
     /// config, and the same batch size, accumulation and seed (which fix the data order and random streams). The
     /// learning rate, schedule, intervals and step budget may differ. Returns the checkpoint's header.
     /// </summary>
+    /// <param name="extraGroups">Further weight sets stored by <see cref="Save"/> under their prefixes, read as well.</param>
     /// <exception cref="InvalidDataException">The file is damaged, not a training checkpoint, or made by an incompatible run; the message says which setting or tensor differs.</exception>
     public static CheckpointHeader Load(string path, DitConfig model, TrainingConfig training, DitParameters parameters,
-        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment)
+        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(training);
@@ -59,7 +68,7 @@ public static class Checkpoint
         using var reader = SafetensorsReader.Open(path);
         CheckpointHeader header = CheckpointHeader.FromMetadata(path, reader.Metadata);
         CheckCompatible(path, header, model, training);
-        var tensors = Tensors(parameters, ema, firstMoment, secondMoment).ToArray();
+        var tensors = Tensors(parameters, ema, firstMoment, secondMoment, extraGroups).ToArray();
         // Check every tensor before reading any, so that a bad file leaves the run's tensors untouched.
         foreach (var (key, tensor) in tensors)
         {
@@ -123,14 +132,21 @@ public static class Checkpoint
                 $"{string.Join("; ", mismatches)}. Resume with the checkpoint's settings.");
     }
 
-    /// <summary>Every stored tensor with its key: the four groups, each in the parameters' module order.</summary>
+    /// <summary>Every stored tensor with its key: the four groups and any extra ones, each in the parameters' module order.</summary>
     private static IEnumerable<(string Key, Tensor<float> Tensor)> Tensors(DitParameters parameters, Tensor<float> ema,
-        Tensor<float> firstMoment, Tensor<float> secondMoment)
+        Tensor<float> firstMoment, Tensor<float> secondMoment, IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups)
     {
-        foreach (var (tensor, what) in new[] { (ema, "EMA"), (firstMoment, "first moment"), (secondMoment, "second moment") })
+        var groups = new List<(string Prefix, Tensor<float> Weights)>
+        {
+            (ModelPrefix, parameters.All), (EmaPrefix, ema), (FirstMomentPrefix, firstMoment), (SecondMomentPrefix, secondMoment),
+        };
+        groups.AddRange(extraGroups ?? []);
+        if (groups.Select(g => g.Prefix).Distinct().Count() != groups.Count)
+            throw new ArgumentException($"Tensor group prefixes must be distinct; got {string.Join(", ", groups.Select(g => g.Prefix))}.", nameof(extraGroups));
+        foreach (var (prefix, tensor) in groups.Skip(1))
             if (tensor.Length != parameters.All.Length)
-                throw new ArgumentException($"The {what} holds {tensor.Length} elements; the parameter arena holds {parameters.All.Length}.");
-        foreach (var (prefix, buffer) in new[] { (ModelPrefix, parameters.All), (EmaPrefix, ema), (FirstMomentPrefix, firstMoment), (SecondMomentPrefix, secondMoment) })
+                throw new ArgumentException($"The '{prefix}' weights hold {tensor.Length} elements; the parameter arena holds {parameters.All.Length}.");
+        foreach (var (prefix, buffer) in groups)
             foreach (var (name, _) in parameters.Entries)
                 yield return (prefix + name, SameLayout(parameters[name], buffer));
     }

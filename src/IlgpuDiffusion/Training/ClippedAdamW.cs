@@ -68,6 +68,15 @@ public sealed class ClippedAdamW : IDisposable
         Steps = steps;
     }
 
+    /// <summary>Zeroes both moments and the step counter: the next step is Adam's first again.</summary>
+    public void Reset()
+    {
+        IKernels kernels = parameters.Device.Kernels;
+        kernels.Fill(FirstMoment, 0f, count);
+        kernels.Fill(SecondMoment, 0f, count);
+        Steps = 0;
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

@@ -51,6 +51,13 @@ public sealed class Ema : IDisposable
         Updates = updates;
     }
 
+    /// <summary>Restarts the average from the current parameters with its warm-up (n ← 0).</summary>
+    public void Reset()
+    {
+        parameters.Device.Kernels.Copy(parameters, Weights, count);
+        Updates = 0;
+    }
+
     /// <inheritdoc/>
     public void Dispose() => Weights.Buffer.Dispose();
 }

@@ -64,6 +64,14 @@ public sealed class MetricsLog : IDisposable
         });
     }
 
+    /// <summary>Logs a record that formats itself.</summary>
+    public void Write(IMetricsRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        human?.WriteLine(record.HumanLine(StepText(record.Step)));
+        WriteJson(record.Kind, record.Step, record.WriteFields);
+    }
+
     private string StepText(long step) => TotalSteps > 0 ? $"{step}/{TotalSteps}" : step.ToString(CultureInfo.InvariantCulture);
 
     private void WriteJson(string kind, long step, Action<Utf8JsonWriter> fields)

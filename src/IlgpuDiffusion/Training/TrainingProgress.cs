@@ -44,13 +44,13 @@ public sealed class TrainingProgress
             });
     }
 
-    /// <summary>Moves the bar to <paramref name="step"/> and shows the latest loss and tokens/s.</summary>
-    public void Report(long step, double loss, double tokensPerSecond)
+    /// <summary>Moves the bar to <paramref name="step"/> and shows <paramref name="label"/> with the latest loss and tokens/s.</summary>
+    public void Report(long step, double loss, double tokensPerSecond, string label = "Training")
     {
         if (task is null) return;
         task.Value = step;
         if (clock.Elapsed - lastRefresh < RefreshInterval && step < task.MaxValue) return;
         lastRefresh = clock.Elapsed;
-        task.Description = $"Training: loss {loss:F3}, {tokensPerSecond:N0} tok/s";
+        task.Description = $"{label}: loss {loss:F3}, {tokensPerSecond:N0} tok/s";
     }
 }

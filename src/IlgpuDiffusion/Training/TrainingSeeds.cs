@@ -22,6 +22,12 @@ public static class TrainingSeeds
     /// <summary>Key of validation masks (the same for every validation).</summary>
     public static ulong ValidationMasks(ulong seed) => Mix(seed, 5);
 
+    /// <summary>Key of the distillation teacher's reveal decisions (which masked positions each teacher step unmasks).</summary>
+    public static ulong TeacherReveals(ulong seed) => Mix(seed, 6);
+
+    /// <summary>Key of the distillation teacher's categorical draws for the positions it reveals.</summary>
+    public static ulong TeacherDraws(ulong seed) => Mix(seed, 7);
+
     private static ulong Mix(ulong seed, ulong purpose)
     {
         ulong z = seed + purpose * 0x9E3779B97F4A7C15ul;

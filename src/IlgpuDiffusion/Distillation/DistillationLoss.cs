@@ -1,0 +1,54 @@
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Distillation;
+
+/// <summary>
+/// SDTT's loss on the device (spec §4.2, §4.4): the divergence between the student's SUBS log-probs and the
+/// teacher's targets, averaged over the masked rows (PyTorch's <c>batchmean</c>: no 1/t weight, every masked
+/// position counts the same), with its gradient with respect to the student logits. Sized once; allocates nothing per call.
+/// </summary>
+public sealed class DistillationLoss : IDisposable
+{
+    private readonly Tensor<float> values;
+    private readonly float[] hostValues;
+
+    /// <summary>Allocates buffers for up to <paramref name="maxRows"/> rows of <paramref name="classes"/> classes (MASK last).</summary>
+    public DistillationLoss(Device device, int maxRows, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
+        Classes = classes;
+        values = device.AllocateTensor<float>(new Shape(maxRows));
+        hostValues = new float[maxRows];
+    }
+
+    /// <summary>V: classes per row, MASK last.</summary>
+    public int Classes { get; }
+
+    /// <summary>
+    /// Returns (1/rows)·Σ_r D(student_r ‖ teacher_r), summed in double; when <paramref name="dStudentLogits"/> is given it
+    /// is overwritten with <paramref name="gradScale"/>·∂(that mean)/∂logits. No rows give 0.
+    /// </summary>
+    /// <param name="studentLogits">[rows, V] raw student logits</param>
+    /// <param name="teacherLogProbs">[rows, V] the teacher's log-probs, row for row</param>
+    /// <param name="dStudentLogits">[rows, V] or null; may alias <paramref name="studentLogits"/></param>
+    /// <param name="gradScale">1/accumulation for training: the mean over a step's micro-batches.</param>
+    public double Evaluate(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
+        Tensor<float>? dStudentLogits, int rows, float gradScale)
+    {
+        if (rows < 0 || rows > hostValues.Length)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Rows must be in [0, {hostValues.Length}]; got {rows}.");
+        if (rows == 0) return 0;
+        Tensor<float> rowValues = values.Slice(0, rows);
+        studentLogits.Device.Kernels.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, rowValues,
+            dStudentLogits, rows, Classes, Classes - 1, gradScale / rows);
+        rowValues.CopyTo(hostValues.AsSpan(0, rows));
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += hostValues[r];
+        return sum / rows;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => values.Buffer.Dispose();
+}

@@ -1,0 +1,48 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
+
+namespace IlgpuDiffusion.Distillation;
+
+/// <summary>
+/// A frozen <see cref="Dit"/> as SDTT's teacher: eval mode (no dropout), no gradients, an inference arena, and the
+/// output head computed only on the requested rows, whose logits become SUBS log-probs.
+/// </summary>
+public sealed class DitTeacher : ITeacher, IDisposable
+{
+    private readonly DitActivations activations;
+
+    /// <summary>Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids; its weights start at zero.</summary>
+    public DitTeacher(DitConfig config, Device device, int batch, int tokens)
+    {
+        Model = new Dit(config, device, withGradients: false);
+        try
+        {
+            activations = Model.CreateActivations(batch, tokens, training: false);
+        }
+        catch
+        {
+            Model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The teacher network; copy weights into its <see cref="Dit.Parameters"/>.</summary>
+    public Dit Model { get; }
+
+    /// <inheritdoc/>
+    public int Classes => Model.Config.Vocab;
+
+    /// <inheritdoc/>
+    public void LogProbs(Tensor<int> ids, ReadOnlySpan<float> sigma, Tensor<int> rows, int count, Tensor<float> logProbs)
+    {
+        Tensor<float> logits = Model.Forward(activations, ids, sigma, rows, count, DitDropout.Off); // [count, V]
+        Model.Device.Kernels.SubsLogSoftmax(logits, logProbs, count, Classes, Model.Config.MaskIndex);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        activations.Dispose();
+        Model.Dispose();
+    }
+}

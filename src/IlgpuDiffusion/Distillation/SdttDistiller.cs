@@ -1,0 +1,234 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Distillation;
+
+/// <summary>The outcome of one distillation step.</summary>
+/// <param name="Step">Optimizer steps done after it.</param>
+/// <param name="Round">The round (from 0) the step belonged to.</param>
+/// <param name="Loss">Mean divergence over the masked rows, averaged over the step's micro-batches.</param>
+/// <param name="GradientNorm">Global gradient L2 norm before clipping.</param>
+/// <param name="LearningRate">The step's learning rate.</param>
+/// <param name="RoundEnded">Whether the step finished its round (the teacher was replaced unless it was the last round).</param>
+public readonly record struct DistillationStepResult(long Step, int Round, double Loss, double GradientNorm, double LearningRate, bool RoundEnded);
+
+/// <summary>
+/// Multi-round Self-Distillation Through Time (spec §4, paper Algorithm 1). A frozen teacher (eval mode, no dropout,
+/// no gradients) and a student that starts as its exact copy (train mode, dropout on). Each micro-batch: clean ids →
+/// one SDTT time per sequence (shared offset on [1e-5, 1]) → z_t with mask probability (1−1e-3)·t → teacher targets
+/// from K ancestral teacher steps of size Δ (<see cref="TeacherTargets"/>) → student logits on z_t at the masked rows
+/// only → divergence averaged over masked rows (no 1/t) → backward. Then clipped AdamW with warm-up and the EMA.
+/// After each round's steps the teacher becomes the student (raw weights, or the EMA) and Δ doubles. All randomness
+/// is counter-based, so <see cref="SaveCheckpoint"/> / <see cref="LoadCheckpoint"/> continue bit for bit on the CPU
+/// backend. Allocates nothing per step. <see cref="Run"/> adds logging, round checkpoints and progress.
+/// </summary>
+public sealed partial class SdttDistiller : IDisposable
+{
+    private readonly Dit student;
+    private readonly DitTeacher teacher;
+    private readonly TokenShardSet trainData;
+    private readonly MaskedDiffusion diffusion;
+    private readonly CorruptedBatch corrupted;
+    private readonly int[] cleanIds;
+    private readonly float[] sigma;
+    private readonly Tensor<int> noisyIds;
+    private readonly TeacherTargets targets;
+    private readonly DitActivations activations;
+    private readonly DistillationLoss loss;
+    private readonly ClippedAdamW optimizer;
+    private readonly LrSchedule schedule;
+    private readonly Divergence divergence;
+    private readonly ulong timeSeed, maskSeed, dropoutSeed, revealSeed, drawSeed;
+    private Batcher batcher;
+    private long microBatches;
+
+    /// <summary>Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.</summary>
+    /// <exception cref="ArgumentException">The data's sequences are longer than the model takes.</exception>
+    public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(initial);
+        ArgumentNullException.ThrowIfNull(trainData);
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config.Validate();
+        Rounds = config.Rounds;
+        TrainingConfig training = config.Training;
+        DitConfig model = initial.Config;
+        int batch = training.BatchSize, length = trainData.SequenceLength;
+        if (length > model.Length)
+            throw new ArgumentException($"Sequences of {length} ids exceed the model's length {model.Length}.", nameof(trainData));
+        this.trainData = trainData;
+        divergence = config.Divergence.Kernel(config.CompatReleasedCode);
+        diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.MaskIndex);
+        corrupted = new CorruptedBatch(batch, length);
+        cleanIds = new int[corrupted.Elements];
+        sigma = new float[batch];
+        batcher = new Batcher(trainData, batch, training.Seed);
+        schedule = new LrSchedule(training);
+        timeSeed = TrainingSeeds.Times(training.Seed);
+        maskSeed = TrainingSeeds.Masks(training.Seed);
+        dropoutSeed = TrainingSeeds.Dropout(training.Seed);
+        revealSeed = TrainingSeeds.TeacherReveals(training.Seed);
+        drawSeed = TrainingSeeds.TeacherDraws(training.Seed);
+
+        Device device = initial.Device;
+        var owned = new List<IDisposable>();
+        try
+        {
+            student = Own(owned, new Dit(model, device, withGradients: true));
+            student.CopyParametersFrom(initial);
+            teacher = Own(owned, new DitTeacher(model, device, batch, length));
+            teacher.Model.CopyParametersFrom(initial);
+            noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
+            owned.Add(noisyIds.Buffer);
+            targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps));
+            activations = Own(owned, student.CreateActivations(batch, length, training: true));
+            loss = Own(owned, new DistillationLoss(device, corrupted.Elements, model.Vocab));
+            optimizer = Own(owned, new ClippedAdamW(student.Parameters.All, student.Gradients!.All, training));
+            Ema = Own(owned, new Ema(student.Parameters.All, training.EmaDecay));
+        }
+        catch
+        {
+            foreach (var item in owned) item.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The run's settings.</summary>
+    public DistillationConfig Config { get; }
+
+    /// <summary>The rounds of the run.</summary>
+    public RoundSchedule Rounds { get; }
+
+    /// <summary>The student being trained (raw weights).</summary>
+    public Dit Student => student;
+
+    /// <summary>The frozen teacher of the current round.</summary>
+    public Dit Teacher => teacher.Model;
+
+    /// <summary>The moving average of the student's weights.</summary>
+    public Ema Ema { get; }
+
+    /// <summary>Adam's moments and step count.</summary>
+    public ClippedAdamW Optimizer => optimizer;
+
+    /// <summary>Optimizer steps done over all rounds.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Rounds finished.</summary>
+    public int CompletedRounds => (int)(Step / Rounds.StepsPerRound);
+
+    /// <summary>Whether every round is done.</summary>
+    public bool IsFinished => Step >= Rounds.TotalSteps;
+
+    /// <summary>Student token slots per optimizer step: B·L·accumulation.</summary>
+    public long TokensPerStep => (long)Config.Training.SequencesPerStep * trainData.SequenceLength;
+
+    /// <summary>The teacher targets of the last micro-batch (its rows, log-probs and per-step counts).</summary>
+    public TeacherTargets Targets => targets;
+
+    /// <summary>The corrupted batch z_t of the last micro-batch.</summary>
+    public CorruptedBatch Corrupted => corrupted;
+
+    /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
+    public TrainingState State => new(Step, microBatches, Ema.Updates, batcher.Position, Config.Training.Seed);
+
+    /// <summary>The distillation part of the state.</summary>
+    public DistillationState DistillationState => new(CompletedRounds, Rounds.InitialSamplingSteps >> CompletedRounds, optimizer.Steps);
+
+    /// <summary>Takes one optimizer step of the current round; allocates nothing.</summary>
+    /// <exception cref="InvalidOperationException">Every round is done.</exception>
+    public DistillationStepResult TrainStep()
+    {
+        if (IsFinished)
+            throw new InvalidOperationException($"Distillation is finished: all {Rounds.Count} rounds of {Rounds.StepsPerRound} steps are done.");
+        int round = Rounds.RoundOf(Step);
+        double stepSize = Rounds.TeacherStepSize(round);
+        double learningRate = schedule.At(Step);
+        int accumulation = Config.Training.GradientAccumulationSteps;
+        student.ZeroGradients();
+        double lossSum = 0;
+        for (int micro = 0; micro < accumulation; micro++)
+        {
+            batcher.NextBatch(cleanIds);
+            ulong stream = (ulong)microBatches++;
+            TimeSampler.Sdtt.Sample(timeSeed, stream, corrupted.Times);
+            diffusion.Corrupt(cleanIds, maskSeed, stream, corrupted);
+            targets.Build(teacher, corrupted, stepSize, Config.CompatReleasedCode, revealSeed, drawSeed, stream);
+            if (targets.Count == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
+            for (int b = 0; b < sigma.Length; b++) sigma[b] = (float)diffusion.Schedule.TotalNoise(corrupted.Times[b]);
+            noisyIds.CopyFrom(corrupted.NoisyIds);
+            DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(dropoutSeed, stream) : DitDropout.Off;
+            Tensor<float> logits = student.Forward(activations, noisyIds, sigma, targets.Rows, targets.Count, dropout); // [masked, V]
+            lossSum += loss.Evaluate(divergence, logits, targets.LogProbs.Slice(0, targets.Count), logits, targets.Count, 1f / accumulation);
+            student.Backward(activations, logits);
+        }
+        double norm = optimizer.Step(learningRate);
+        Ema.Update();
+        Step++;
+        bool roundEnded = Step % Rounds.StepsPerRound == 0;
+        if (roundEnded && !IsFinished) NextTeacher();
+        return new DistillationStepResult(Step, round, lossSum / accumulation, norm, learningRate, roundEnded);
+    }
+
+    /// <summary>Ends a round: the teacher becomes the student (raw or EMA weights); optimizer and EMA restart if asked.</summary>
+    private void NextTeacher()
+    {
+        Tensor<float> source = Config.TeacherFromEma ? Ema.Weights : student.Parameters.All;
+        student.Device.Kernels.Copy(source, teacher.Model.Parameters.All, checked((int)source.Length));
+        if (Config.ResetOptimizerEachRound) optimizer.Reset();
+        if (Config.ResetEmaEachRound) Ema.Reset();
+    }
+
+    /// <summary>Writes a checkpoint (student, EMA, Adam moments, teacher, configs, state) atomically to <paramref name="path"/>.</summary>
+    public void SaveCheckpoint(string path) =>
+        Checkpoint.Save(path, new CheckpointHeader(student.Config, Config.Training, State), student.Parameters,
+            Ema.Weights, optimizer.FirstMoment, optimizer.SecondMoment,
+            [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)],
+            DistillationCheckpoint.Metadata(Config, DistillationState));
+
+    /// <summary>
+    /// Restores student, teacher, EMA, Adam moments, counters and data position from a checkpoint of a compatible run;
+    /// the next <see cref="TrainStep"/> continues exactly where it stopped, mid-round or not.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The checkpoint is damaged, not a distillation checkpoint, or made by an incompatible run.</exception>
+    public TrainingState LoadCheckpoint(string path)
+    {
+        // Everything that can refuse is checked before any tensor is overwritten.
+        var (savedConfig, savedState) = DistillationCheckpoint.Read(path);
+        DistillationCheckpoint.CheckCompatible(path, savedConfig, Config);
+        TrainingState header = Checkpoint.ReadHeader(path).State;
+        if (header.Step > Rounds.TotalSteps)
+            throw new InvalidDataException($"'{path}' is at step {header.Step}, past this run's {Rounds.TotalSteps} steps; raise the minimum sampling steps back.");
+        var restored = new Batcher(trainData, Config.Training.BatchSize, Config.Training.Seed, header.DataPosition);
+        TrainingState state = Checkpoint.Load(path, student.Config, Config.Training, student.Parameters, Ema.Weights,
+            optimizer.FirstMoment, optimizer.SecondMoment, [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)]).State;
+        batcher = restored;
+        Step = state.Step;
+        microBatches = state.MicroBatches;
+        optimizer.RestoreSteps(savedState.AdamSteps);
+        Ema.RestoreUpdates(state.EmaUpdates);
+        return state;
+    }
+
+    private static T Own<T>(List<IDisposable> owned, T item) where T : IDisposable
+    {
+        owned.Add(item);
+        return item;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Ema.Dispose();
+        optimizer.Dispose();
+        loss.Dispose();
+        activations.Dispose();
+        targets.Dispose();
+        noisyIds.Buffer.Dispose();
+        teacher.Dispose();
+        student.Dispose();
+    }
+}

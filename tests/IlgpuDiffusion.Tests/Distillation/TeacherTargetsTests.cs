@@ -1,0 +1,137 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Conformance.Reference;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Distillation;
+
+[Collection(ConformanceCollection.Name)]
+public sealed class TeacherTargetsTests
+{
+    private const int Classes = 8, Mask = Classes - 1;
+    private const ulong RevealSeed = 11, DrawSeed = 12, Stream = 5;
+
+    private static Device Cpu => TestBackends.Get("cpu");
+
+    private static CorruptedBatch Corrupt(int batch, int tokens, double[] times, int seed)
+    {
+        var random = new Random(seed);
+        int[] clean = Enumerable.Range(0, batch * tokens).Select(_ => random.Next(Mask)).ToArray();
+        var corrupted = new CorruptedBatch(batch, tokens);
+        times.CopyTo(corrupted.Times, 0);
+        new MaskedDiffusion(NoiseSchedule.LogLinear, Mask).Corrupt(clean, (ulong)seed, 0, corrupted);
+        return corrupted;
+    }
+
+    private static CorruptedBatch AllMasked(int batch, int tokens, double time)
+    {
+        var corrupted = new CorruptedBatch(batch, tokens);
+        Array.Fill(corrupted.Times, time);
+        Array.Fill(corrupted.NoisyIds, Mask);
+        for (int p = 0; p < corrupted.Elements; p++) corrupted.MaskedRows[p] = p;
+        corrupted.MaskedCount = corrupted.Elements;
+        return corrupted;
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(2, true)]
+    [InlineData(3, false)]
+    [InlineData(3, true)]
+    public void A_position_revealed_at_teacher_step_j_gets_the_teacher_prediction_on_the_state_before_step_j(int steps, bool compat)
+    {
+        const int batch = 4, tokens = 16;
+        const double delta = 1.0 / 8;
+        CorruptedBatch z = Corrupt(batch, tokens, [0.3, 0.6, 0.9, 0.45], seed: 3);
+        var teacher = new ToyTeacher(Classes, tokens);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, steps);
+        targets.Build(teacher, z, delta, compat, RevealSeed, DrawSeed, Stream);
+
+        Assert.Equal(z.MaskedCount, targets.Count);
+        Assert.Equal(z.MaskedRows.Take(z.MaskedCount).Order(), targets.HostRows.ToArray().Order());
+        Assert.Equal(targets.HostRows.ToArray(), targets.Rows.Slice(0, targets.Count).ToArray());
+        Assert.Equal(targets.Count, targets.TargetsPerStep.ToArray().Sum());
+        Assert.Equal(targets.TargetsPerStep.ToArray().Where(c => c > 0), teacher.CallCounts); // a step that fixes no target runs no forward
+        if (steps > 1) Assert.InRange(targets.TargetsPerStep[0], 1, targets.Count - 1);        // both kinds of rows occur
+
+        int[] final = targets.FinalIds.ToArray();
+        int[] rows = targets.HostRows.ToArray();
+        float[] logProbs = targets.LogProbs.Slice(0, targets.Count).ToArray();
+        int start = 0;
+        for (int step = 0; step < steps; step++)
+        {
+            int count = targets.TargetsPerStep[step];
+            // The state before this step: z_t plus the tokens of earlier steps, i.e. the final state with later reveals undone.
+            int[] state = (int[])final.Clone();
+            for (int i = start; i < targets.Count - targets.TargetsPerStep[steps - 1]; i++) state[rows[i]] = Mask;
+            ulong stepStream = Stream * (ulong)steps + (ulong)step;
+            var group = rows[start..(start + count)];
+            Assert.Equal(group.Order(), group); // ascending within a step
+            for (int i = 0; i < count; i++)
+            {
+                int row = rows[start + i];
+                Assert.Equal(Mask, state[row]);
+                float[] expected = teacher.Expected(state, row);
+                Assert.Equal(expected, logProbs[((start + i) * Classes)..((start + i + 1) * Classes)]);
+                if (step < steps - 1)
+                    Assert.Equal(ReferenceLosses.Sample(Array.ConvertAll(expected, v => (double)v), i, Mask, new SamplingParameters(DrawSeed, stepStream)), final[row]);
+                else
+                    Assert.Equal(Mask, final[row]);
+            }
+            if (step < steps - 1)
+            {
+                // Reveal decisions: every position masked before the step is revealed iff its uniform < Δ/t_step.
+                var pending = Enumerable.Range(0, state.Length).Where(p => state[p] == Mask);
+                var revealed = pending.Where(p => Philox.UniformDouble(RevealSeed, stepStream, p) <
+                    TeacherTimeGrid.RevealProbability(TeacherTimeGrid.Time(z.Times[p / tokens], delta, step, steps, compat), delta));
+                Assert.Equal(revealed, group);
+            }
+            start += count;
+        }
+        for (int p = 0; p < final.Length; p++)
+            if (z.NoisyIds[p] != Mask) Assert.Equal(z.NoisyIds[p], final[p]); // clean tokens are carried over
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_first_step_reveals_a_fraction_delta_over_t0_of_the_masked_positions(bool compat)
+    {
+        const int batch = 256, tokens = 128, n = batch * tokens;
+        const double t = 0.5, delta = 1.0 / 32;
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2);
+        targets.Build(new ToyTeacher(Classes, tokens), AllMasked(batch, tokens, t), delta, compat, RevealSeed, DrawSeed, Stream);
+        // Paper: t_0 = t, fraction Δ/t = 0.0625. Released code: t_0 = t + (1−t)(t − 2Δ) = 0.71875, fraction ≈ 0.0435.
+        double p = delta / (compat ? t + (1 - t) * (t - 2 * delta) : t);
+        double sd = Math.Sqrt(n * p * (1 - p));
+        Assert.InRange(targets.TargetsPerStep[0], n * p - 5 * sd, n * p + 5 * sd);
+        Assert.Equal(n, targets.Count);
+    }
+
+    [Fact]
+    public void A_step_that_reaches_past_time_zero_reveals_every_masked_position()
+    {
+        const int batch = 2, tokens = 16;
+        var teacher = new ToyTeacher(Classes, tokens);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2);
+        targets.Build(teacher, AllMasked(batch, tokens, time: 0.01), stepSize: 0.02, compatReleasedCode: false, RevealSeed, DrawSeed, Stream);
+        Assert.Equal([batch * tokens, 0], targets.TargetsPerStep.ToArray());
+        Assert.Equal([batch * tokens], teacher.CallCounts);
+        Assert.DoesNotContain(Mask, targets.FinalIds.ToArray());
+    }
+
+    [Fact]
+    public void Mismatched_batches_and_teachers_are_refused()
+    {
+        using var targets = new TeacherTargets(Cpu, 2, 16, Classes, teacherSteps: 2);
+        var wrongBatch = Assert.Throws<ArgumentException>(() =>
+            targets.Build(new ToyTeacher(Classes, 8), AllMasked(4, 8, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
+        Assert.Contains("sized for 2 × 16", wrongBatch.Message);
+        var wrongTeacher = Assert.Throws<ArgumentException>(() =>
+            targets.Build(new ToyTeacher(Classes + 1, 16), AllMasked(2, 16, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
+        Assert.Contains("classes", wrongTeacher.Message);
+    }
+}

@@ -1,0 +1,44 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Distillation;
+
+namespace IlgpuDiffusion.Tests.Distillation;
+
+/// <summary>
+/// A deterministic host-side teacher: the logit of class v at position l of sequence b is
+/// 3·sin(1.3·l + 0.7·v + 0.11·Σ_{j unmasked} (z_j + 1)(j + 1)), so each prediction depends on the whole visible
+/// context of its sequence; SUBS log-probs (MASK −1e6) are computed in double. Records its calls.
+/// </summary>
+internal sealed class ToyTeacher(int classes, int tokens) : ITeacher
+{
+    public int Classes => classes;
+
+    public int Mask => classes - 1;
+
+    public List<int> CallCounts { get; } = [];
+
+    public void LogProbs(Tensor<int> ids, ReadOnlySpan<float> sigma, Tensor<int> rows, int count, Tensor<float> logProbs)
+    {
+        CallCounts.Add(count);
+        int[] state = ids.ToArray(), rowIndices = rows.ToArray();
+        var output = new float[count * classes];
+        for (int i = 0; i < count; i++)
+            Expected(state, rowIndices[i]).CopyTo(output, i * classes);
+        logProbs.CopyFrom(output);
+    }
+
+    /// <summary>The log-probs this teacher gives row <paramref name="row"/> of <paramref name="state"/>.</summary>
+    public float[] Expected(int[] state, int row)
+    {
+        int b = row / tokens, l = row % tokens;
+        double context = 0;
+        for (int j = 0; j < tokens; j++)
+            if (state[b * tokens + j] != Mask) context += (state[b * tokens + j] + 1.0) * (j + 1);
+        var logits = new double[classes];
+        for (int v = 0; v < classes; v++) logits[v] = 3 * Math.Sin(1.3 * l + 0.7 * v + 0.11 * context);
+        logits[Mask] = double.NegativeInfinity;
+        double max = logits.Max(), sum = logits.Sum(x => Math.Exp(x - max));
+        var result = logits.Select(x => (float)(x - max - Math.Log(sum))).ToArray();
+        result[Mask] = -1e6f;
+        return result;
+    }
+}
