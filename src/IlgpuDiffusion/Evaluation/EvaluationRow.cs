@@ -34,12 +34,16 @@ public sealed record EvaluationRow(string Model, int? Steps, IReadOnlyList<Evalu
     /// <summary>This row plus a single-valued metric.</summary>
     public EvaluationRow With(string name, double value) => With(new EvaluationMetric(name, value));
 
-    /// <summary>This row plus generative perplexity (named after its convention) and the mean unigram entropy.</summary>
+    /// <summary>
+    /// This row plus generative perplexity (named after its convention) and the mean unigram entropy, unless the row has
+    /// the entropy already (both conventions of one sample set carry the same entropy).
+    /// </summary>
     public EvaluationRow With(GenerativePerplexityResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         string name = result.Convention == GenerativePerplexityConvention.SdttPerSampleMean ? "Gen PPL (SDTT)" : "Gen PPL (MDLM)";
-        return With(name, result.Perplexity).With(EntropyName, result.MeanUnigramEntropy);
+        EvaluationRow row = With(name, result.Perplexity);
+        return Metrics.Any(m => m.Name == EntropyName) ? row : row.With(EntropyName, result.MeanUnigramEntropy);
     }
 
     /// <summary>This row plus MAUVE as mean ± standard deviation over seeds.</summary>

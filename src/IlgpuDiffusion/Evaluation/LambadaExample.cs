@@ -25,6 +25,20 @@ public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
     /// </summary>
     public int[] Sequence() => [.. ContextIds, .. TargetIds];
 
+    /// <summary>
+    /// This example shortened to at most <paramref name="maxLength"/> tokens for a model with that context: the oldest
+    /// context tokens after BOS are dropped, BOS and the target stay. Returns this example when it fits.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not even BOS and the target fit.</exception>
+    public LambadaExample TruncatedTo(int maxLength)
+    {
+        int excess = ContextIds.Length + TargetIds.Length - maxLength;
+        if (excess <= 0) return this;
+        if (TargetIds.Length + 1 > maxLength)
+            throw new ArgumentException($"The target needs {TargetIds.Length} tokens plus BOS; the model's context holds {maxLength}.", nameof(maxLength));
+        return new LambadaExample([ContextIds[0], .. ContextIds.AsSpan(1 + excess)], TargetIds);
+    }
+
     /// <summary>Tokenizes <paramref name="passage"/> with <paramref name="tokenizer"/> (the shared GPT-2 tokenizer by default).</summary>
     /// <exception cref="ArgumentException">The target encodes to no token.</exception>
     public static LambadaExample Tokenize(LambadaPassage passage, Gpt2Tokenizer? tokenizer = null)

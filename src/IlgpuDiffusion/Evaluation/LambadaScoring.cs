@@ -12,11 +12,12 @@ public static class LambadaScoring
     /// The diffusion model's input: the context, MASK at every word token, and the final EOS left visible.
     /// One forward pass then predicts positions <see cref="LambadaExample.WordStart"/> .. + <see cref="LambadaExample.WordLength"/>.
     /// </summary>
-    public static int[] MaskedInput(LambadaExample example)
+    /// <param name="maskId">The model's MASK id (<see cref="Gpt2Tokenizer.Mask"/> for the GPT-2 vocabulary).</param>
+    public static int[] MaskedInput(LambadaExample example, int maskId = Gpt2Tokenizer.Mask)
     {
         ArgumentNullException.ThrowIfNull(example);
         int[] input = example.Sequence();
-        input.AsSpan(example.WordStart, example.WordLength).Fill(Gpt2Tokenizer.Mask);
+        input.AsSpan(example.WordStart, example.WordLength).Fill(maskId);
         return input;
     }
 

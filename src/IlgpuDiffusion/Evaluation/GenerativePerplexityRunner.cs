@@ -1,0 +1,44 @@
+using IlgpuDiffusion.Model;
+
+namespace IlgpuDiffusion.Evaluation;
+
+/// <summary>
+/// Unconditional generative perplexity of a diffusion model (spec §5.1): at each step count of
+/// <see cref="EvaluationOptions.Steps"/>, <see cref="EvaluationOptions.Samples"/> samples of
+/// <see cref="EvaluationOptions.SampleLength"/> tokens (<see cref="DiffusionGeneration.Unconditional"/>) scored by the
+/// judge in SDTT's convention and, when <see cref="EvaluationOptions.Retokenization"/> is set, MDLM's, with the mean
+/// unigram entropy of the samples. Evaluate the EMA weights (what <see cref="Training.Checkpoint.LoadModel"/> loads).
+/// </summary>
+public static class GenerativePerplexityRunner
+{
+    /// <summary>Progress stage name.</summary>
+    public const string Stage = "Generative perplexity";
+
+    /// <summary>One row per step count, named <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">The sample length exceeds the model's or the judge's context.</exception>
+    public static IReadOnlyList<EvaluationRow> Run(Dit model, string name, ITokenScorer judge, EvaluationOptions options,
+        Action<EvaluationProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        int length = options.SampleLength ?? model.Config.Length;
+        if (length > model.Config.Length)
+            throw new ArgumentException($"Samples of {length} tokens exceed the diffusion model's length {model.Config.Length}.", nameof(options));
+        if (length > judge.MaxLength)
+            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}; SDTT's convention scores samples whole. Sample shorter sequences.", nameof(options));
+        var rows = new List<EvaluationRow>(options.Steps.Count);
+        foreach (int steps in options.Steps)
+        {
+            int[][] samples = DiffusionGeneration.Unconditional(model, steps, options.Samples, length, options.BatchSize, options.Seed,
+                (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, steps, done, total)));
+            EvaluationRow row = EvaluationRow.For(name, steps).With(GenerativePerplexity.PerSampleMean(samples, judge, options.BatchSize));
+            if (options.Retokenization is { } retokenization)
+                row = row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize));
+            rows.Add(row);
+        }
+        return rows;
+    }
+}

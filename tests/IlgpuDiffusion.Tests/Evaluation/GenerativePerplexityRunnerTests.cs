@@ -1,0 +1,56 @@
+using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Sampling;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Evaluation;
+
+/// <summary>The unconditional runner on a tiny random DiT (V 32) with a rule judge: one row per step count, numbers as computed by hand.</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class GenerativePerplexityRunnerTests
+{
+    /// <summary>log p(next | prev) = −1 when next = prev, else −2.</summary>
+    private sealed class RepeatJudge : ITokenScorer
+    {
+        public int MaxLength => SamplingModels.Length;
+
+        public void ScoreNextTokens(ReadOnlySpan<int> ids, int batch, int length, Span<float> logLikelihoods)
+        {
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < length - 1; i++)
+                    logLikelihoods[b * (length - 1) + i] = ids[b * length + i + 1] == ids[b * length + i] ? -1f : -2f;
+        }
+    }
+
+    [Fact]
+    public void Rows_hold_both_conventions_and_entropy_of_the_seeded_samples()
+    {
+        using Dit model = SamplingModels.Random(seed: 9);
+        var retokenization = new Retokenization(ids => string.Join(' ', ids), text => text.Split(' ').Select(int.Parse).ToArray(), JudgeEndOfText: 0);
+        var options = new EvaluationOptions { Steps = [3, 8], Samples = 5, SampleLength = 12, BatchSize = 2, Seed = 21, Retokenization = retokenization };
+        var progress = new List<EvaluationProgress>();
+        IReadOnlyList<EvaluationRow> rows = GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options, progress.Add);
+
+        Assert.Equal([3, 8], rows.Select(r => r.Steps!.Value));
+        foreach (EvaluationRow row in rows)
+        {
+            int[][] samples = DiffusionGeneration.Unconditional(model, row.Steps!.Value, 5, 12, 2, 21);
+            Assert.All(samples, s => Assert.Equal(12, s.Length));
+            double meanNll = samples.Average(s => Enumerable.Range(1, 11).Average(i => s[i] == s[i - 1] ? 1.0 : 2.0));
+            Assert.Equal(["Gen PPL (SDTT)", EvaluationRow.EntropyName, "Gen PPL (MDLM)"], row.Metrics.Select(m => m.Name));
+            Assert.Equal(Math.Exp(meanNll), row.Metrics[0].Value, 1e-9);
+            Assert.Equal(UnigramEntropy.Mean(samples), row.Metrics[1].Value, 1e-12);
+        }
+        Assert.Equal([2, 4, 5, 2, 4, 5], progress.Select(p => p.Done));
+        Assert.Equal(rows, GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options), new RowValues());
+        Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options with { SampleLength = 17 }));
+    }
+
+    private sealed class RowValues : IEqualityComparer<EvaluationRow>
+    {
+        public bool Equals(EvaluationRow? x, EvaluationRow? y) => x!.Steps == y!.Steps && x.Metrics.SequenceEqual(y.Metrics);
+
+        public int GetHashCode(EvaluationRow row) => row.Steps.GetHashCode();
+    }
+}
