@@ -64,13 +64,14 @@ public static partial class CliApplication
     /// <summary>The root command with every subcommand.</summary>
     private static RootCommand BuildRoot(CliConsole console, Option<bool> verbose)
     {
-        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, sample, inspect.")
+        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, distill, sample, inspect.")
         {
             HelpName = Name,
         };
         root.Options.Add(verbose);
         root.Subcommands.Add(PrepareCommand.Create(console));
         root.Subcommands.Add(TrainCommand.Create(console));
+        root.Subcommands.Add(DistillCommand.Create(console));
         root.Subcommands.Add(SampleCommand.Create(console));
         root.Subcommands.Add(InfoCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));

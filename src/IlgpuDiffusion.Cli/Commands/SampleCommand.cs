@@ -71,7 +71,7 @@ internal static class SampleCommand
     }
 
     /// <summary>A folder is a Hugging Face model; a file a training checkpoint (its EMA weights unless <paramref name="rawWeights"/>).</summary>
-    private static Dit Load(string path, Device device, bool rawWeights)
+    internal static Dit Load(string path, Device device, bool rawWeights)
     {
         if (Directory.Exists(path))
         {

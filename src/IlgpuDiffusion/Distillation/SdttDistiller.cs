@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Distillation;
 /// <param name="Loss">Mean divergence over the masked rows, averaged over the step's micro-batches.</param>
 /// <param name="GradientNorm">Global gradient L2 norm before clipping.</param>
 /// <param name="LearningRate">The step's learning rate.</param>
-/// <param name="RoundEnded">Whether the step finished its round (the teacher was replaced unless it was the last round).</param>
+/// <param name="RoundEnded">Whether the step finished its round (the teacher has then been replaced).</param>
 public readonly record struct DistillationStepResult(long Step, int Round, double Loss, double GradientNorm, double LearningRate, bool RoundEnded);
 
 /// <summary>
@@ -169,7 +169,7 @@ public sealed partial class SdttDistiller : IDisposable
         Ema.Update();
         Step++;
         bool roundEnded = Step % Rounds.StepsPerRound == 0;
-        if (roundEnded && !IsFinished) NextTeacher();
+        if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
         return new DistillationStepResult(Step, round, lossSum / accumulation, norm, learningRate, roundEnded);
     }
 

@@ -1,0 +1,73 @@
+using System.CommandLine;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary><c>distill</c>: multi-round SDTT from an own checkpoint or an imported Hugging Face model, or resumed.</summary>
+internal static class DistillCommand
+{
+    /// <summary>Default output folder of a new run.</summary>
+    public const string DefaultOutput = "sdtt";
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("distill", "Distill a trained MDLM into students that sample in fewer steps (SDTT, multi-round): " +
+            "each round halves the sampling steps and writes a checkpoint that 'sample' reads. Logs loss, gradient norm, " +
+            "learning rate, round, Δ and tokens/s, and validates each round's student.");
+        var teacher = new Argument<string?>("teacher")
+        {
+            Description = "The teacher: a training checkpoint (.safetensors made by 'train'; its EMA weights unless --raw-weights) " +
+                "or a Hugging Face model folder (e.g. mdlm-owt). Omit it with --resume.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        command.Arguments.Add(teacher);
+        var corpus = new CorpusSource(command);
+        var rawWeights = new Option<bool>("--raw-weights") { Description = "Start from a training checkpoint's raw weights instead of their moving average (EMA)" };
+        var output = new Option<string?>("--output", "-o")
+        {
+            HelpName = "folder",
+            Description = $"Folder of the round checkpoints (round-<r>-<N>-steps.safetensors), latest.safetensors and metrics.jsonl " +
+                $"(default: the --resume file's folder, else {DefaultOutput})",
+        };
+        var resume = new Option<string?>("--resume")
+        {
+            HelpName = "checkpoint",
+            Description = "Continue the distillation saved in this checkpoint (e.g. latest.safetensors): same rounds, targets, batch and seed",
+        };
+        var checkpointInterval = new Option<int>("--checkpoint-interval")
+        {
+            Description = "Optimizer steps between rewrites of latest.safetensors, 0 for only at round ends",
+        }.NotNegative();
+        var device = DeviceOption.Create();
+        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval, device }) command.Options.Add(option);
+        var distillation = new DistillationOptions(command);
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(teacher) is null) == (result.GetValue(resume) is null))
+                result.AddError("Give either a teacher (checkpoint or Hugging Face folder) or --resume <checkpoint>.");
+        });
+
+        command.SetAction(parse =>
+        {
+            string? resumeFrom = parse.GetValue(resume);
+            DistillationConfig baseline = resumeFrom is null ? DistillationConfig.Sdtt : DistillationCheckpoint.Read(resumeFrom).Config;
+            DistillationConfig config = distillation.Apply(parse, baseline);
+            string folder = parse.GetValue(output) ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
+            using Device opened = Device.Create(parse.GetValue(device));
+            string source = resumeFrom ?? parse.GetValue(teacher)!;
+            // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
+            using Dit initial = resumeFrom is null ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights)) : Checkpoint.LoadModel(resumeFrom, opened, useEma: false);
+            PreparedCorpus data = corpus.Open(parse, initial.Config.Length, console);
+            DistillationRun.Run(console, initial, new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
+            return CliApplication.Success;
+        });
+        return command;
+    }
+}

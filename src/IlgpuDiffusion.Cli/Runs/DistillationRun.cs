@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+using Spectre.Console;
+
+namespace IlgpuDiffusion.Cli.Runs;
+
+/// <summary>What to distill and where its results go.</summary>
+/// <param name="Corpus">Prepared token shards (training split, and validation when it holds sequences).</param>
+/// <param name="Teacher">The initial teacher's description (path), for the settings table.</param>
+/// <param name="Config">The run's settings.</param>
+/// <param name="OutputDirectory">Folder of the round checkpoints, the resume checkpoint and the metrics.</param>
+/// <param name="CheckpointInterval">Optimizer steps between resume checkpoints (0: only at round ends and the end).</param>
+/// <param name="ResumeFrom">Distillation checkpoint to continue from, or null for a new run.</param>
+internal sealed record DistillationRequest(PreparedCorpus Corpus, string Teacher, DistillationConfig Config, string OutputDirectory,
+    int CheckpointInterval, string? ResumeFrom)
+{
+    /// <summary>The resume checkpoint, rewritten as the run goes.</summary>
+    public string LatestCheckpoint => Path.Combine(OutputDirectory, "latest.safetensors");
+
+    /// <summary>The JSON-lines metrics file (replaced by a new run, appended to by a resumed one).</summary>
+    public string MetricsPath => Path.Combine(OutputDirectory, "metrics.jsonl");
+}
+
+/// <summary>
+/// A multi-round SDTT run for the command line: builds the distiller from the teacher, resumes when asked, prints
+/// the settings, runs <see cref="SdttDistiller.Run"/> with its log lines, progress bar, end-of-round validations and
+/// checkpoints, and lists the students it wrote.
+/// </summary>
+internal static class DistillationRun
+{
+    /// <summary>Distills <paramref name="teacher"/> (copied, not kept) as <paramref name="request"/> asks, on its device.</summary>
+    /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already finished).</exception>
+    /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
+    public static void Run(CliConsole console, Dit teacher, DistillationRequest request)
+    {
+        Device device = teacher.Device;
+        using TokenShardSet train = request.Corpus.OpenTrain();
+        using var distiller = new SdttDistiller(teacher, train, request.Config);
+        if (request.ResumeFrom is string resume)
+        {
+            TrainingState state = distiller.LoadCheckpoint(resume);
+            if (distiller.IsFinished)
+                throw new ArgumentException($"'{resume}' has finished all {distiller.Rounds.Count} rounds; lower --min-steps to distill further.");
+            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step} (round {distiller.CompletedRounds + 1} of {distiller.Rounds.Count}).");
+        }
+        else if (File.Exists(request.MetricsPath))
+        {
+            File.Delete(request.MetricsPath);
+        }
+        PrintSettings(console, device, request, distiller.Rounds);
+
+        bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
+        if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation of the students.");
+        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(teacher.Config, device,
+            validationData, request.Config.Training.BatchSize, request.Config.Training.Seed, request.Config.Training.ValidationBatches);
+        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
+        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = distiller.Rounds.TotalSteps };
+        var clock = Stopwatch.StartNew();
+        distiller.Run(options: new DistillationRunOptions
+        {
+            Log = log,
+            Validation = validation,
+            RoundCheckpointDirectory = request.OutputDirectory,
+            CheckpointPath = request.LatestCheckpoint,
+            CheckpointInterval = request.CheckpointInterval,
+            ShowProgress = console.Interactive,
+        });
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Distilled {distiller.Rounds.Count} rounds to step {distiller.Step} in {clock.Elapsed.TotalMinutes:F1} min; metrics: {request.MetricsPath}"));
+        console.OutConsole.Write(SettingsTable.Of("Students", Enumerable.Range(0, distiller.Rounds.Count).Select(round =>
+            ($"{distiller.Rounds.StudentSamplingSteps(round)} sampling steps", Path.Combine(request.OutputDirectory, distiller.RoundCheckpointName(round))))));
+    }
+
+    private static void PrintSettings(CliConsole console, Device device, DistillationRequest request, RoundSchedule rounds)
+    {
+        PreparedCorpus corpus = request.Corpus;
+        int length = corpus.SequenceLength;
+        console.OutConsole.Write(SettingsTable.Of("Run", [
+            ("device", device.Description),
+            ("teacher", request.Teacher),
+            ("corpus", corpus.Directory),
+            ("sequences", string.Create(CultureInfo.InvariantCulture,
+                $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {length}")),
+            ("rounds", string.Create(CultureInfo.InvariantCulture,
+                $"{rounds.Count} of {rounds.StepsPerRound:N0} steps: {rounds.InitialSamplingSteps} → {rounds.StudentSamplingSteps(rounds.Count - 1)} sampling steps")),
+            ("tokens per step", ((long)request.Config.Training.SequencesPerStep * length).ToString("N0", CultureInfo.InvariantCulture)),
+            ("output", request.OutputDirectory),
+        ]));
+        DistillationConfig c = request.Config;
+        console.OutConsole.Write(SettingsTable.Of("Distillation", [
+            (nameof(c.InitialSamplingSteps), Text(c.InitialSamplingSteps)),
+            (nameof(c.MinSamplingSteps), Text(c.MinSamplingSteps)),
+            (nameof(c.StepsPerRound), Text(c.StepsPerRound)),
+            (nameof(c.TeacherSteps), Text(c.TeacherSteps)),
+            (nameof(c.Divergence), c.Divergence.ToString()),
+            (nameof(c.CompatReleasedCode), c.CompatReleasedCode.ToString()),
+            (nameof(c.TeacherFromEma), c.TeacherFromEma.ToString()),
+            (nameof(c.ResetOptimizerEachRound), c.ResetOptimizerEachRound.ToString()),
+            (nameof(c.ResetEmaEachRound), c.ResetEmaEachRound.ToString()),
+        ]));
+        console.OutConsole.Write(SettingsTable.Of("Optimizer", request.Config.Training));
+    }
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
