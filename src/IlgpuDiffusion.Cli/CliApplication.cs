@@ -64,7 +64,7 @@ public static partial class CliApplication
     /// <summary>The root command with every subcommand.</summary>
     private static RootCommand BuildRoot(CliConsole console, Option<bool> verbose)
     {
-        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, distill, sample, inspect.")
+        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, distill, sample, evaluate, inspect.")
         {
             HelpName = Name,
         };
@@ -73,6 +73,7 @@ public static partial class CliApplication
         root.Subcommands.Add(TrainCommand.Create(console));
         root.Subcommands.Add(DistillCommand.Create(console));
         root.Subcommands.Add(SampleCommand.Create(console));
+        root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(InfoCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
         return root;

@@ -51,6 +51,9 @@ public sealed record EvaluationOptions
     /// <summary>Seed of the samples (SDTT: 100); batch b samples with seed + b.</summary>
     public ulong Seed { get; init; } = 100;
 
+    /// <summary>Nucleus mass of the AR baseline's samples (1: ancestral; the SDTT paper also compares GPT-2 at 0.95).</summary>
+    public float ArTopP { get; init; } = 1f;
+
     /// <summary>
     /// How samples become judge tokens for the MDLM/DUO convention; null skips that convention (a judge on another
     /// vocabulary than GPT-2 ids needs its own).
@@ -95,6 +98,7 @@ public sealed record EvaluationOptions
             throw new ArgumentException("Give at least one step count, each at least 1.", nameof(Steps));
         if (Samples < 1) throw new ArgumentException($"{nameof(Samples)} must be at least 1; got {Samples}.", nameof(Samples));
         if (SampleLength is < 2) throw new ArgumentException($"{nameof(SampleLength)} must be at least 2; got {SampleLength}.", nameof(SampleLength));
+        if (!(ArTopP > 0 && ArTopP <= 1)) throw new ArgumentException($"{nameof(ArTopP)} must be in (0, 1]; got {ArTopP}.", nameof(ArTopP));
         if (BatchSize < 1) throw new ArgumentException($"{nameof(BatchSize)} must be at least 1; got {BatchSize}.", nameof(BatchSize));
         if (Prompts < 1) throw new ArgumentException($"{nameof(Prompts)} must be at least 1; got {Prompts}.", nameof(Prompts));
         if (PromptLength < 1 || ContinuationLength < 1)

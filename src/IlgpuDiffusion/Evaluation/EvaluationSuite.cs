@@ -153,15 +153,22 @@ public sealed class EvaluationSuite
             notes.Add("Generative perplexity skipped: no judge.");
             return;
         }
-        if (inputs.DiffusionModels.Count == 0) return;
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
             foreach (EvaluationRow row in GenerativePerplexityRunner.Run(subject.Model, subject.Name, judge, _options, _progress))
                 rows.Add(row);
-        string length = _options.SampleLength?.ToString(CultureInfo.InvariantCulture) ?? "the model's length";
-        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} tokens per row (ancestral sampler, cached, seed {_options.Seed} + batch), " +
-            $"judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over samples of each sample's mean NLL. " +
+        if (inputs.ArModel is { } ar)
+        {
+            // The diffusion samples' length where the AR model's context allows it, so the rows compare like with like.
+            int arLength = _options.SampleLength ?? Math.Min(ar.Model.Config.Length,
+                inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
+            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, _progress));
+        }
+        string length = _options.SampleLength is int tokens ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens" : "the diffusion model's length";
+        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} per row (diffusion: ancestral sampler, cached; AR: from BOS " +
+            $"with top-p {_options.ArTopP}, KV cache; seed {_options.Seed} + batch), judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over " +
+            "samples of each sample's mean NLL. " +
             (_options.Retokenization is null ? "" : "(MDLM): decoded, retokenized, token-weighted with the first EOS scored. ") +
-            "Entropy: mean unigram entropy of the samples in nats.");
+            "Entropy: mean unigram entropy of the samples in nats. An AR row judged by its own model measures self-consistency, not quality.");
     }
 
     private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes)
@@ -180,7 +187,8 @@ public sealed class EvaluationSuite
         notes.Add($"MAUVE: {_options.Prompts} held-out prompts of {_options.PromptLength} tokens, {_options.ContinuationsPerPrompt} continuations of " +
             $"{_options.ContinuationLength} tokens each against the true continuations; features: {inputs.JudgeDescription}'s final hidden state at the last token; " +
             $"PCA {_options.Mauve.ExplainedVariance}, k-means, scaling factor {_options.Mauve.ScalingFactor}, mean ± std over seeds {seeds}. " +
-            "Self-BLEU: BLEU-4 (NLTK method-1 smoothing) of each continuation against the other continuations of its prompt, averaged.");
+            "Self-BLEU: BLEU-4 (NLTK method-1 smoothing) of each continuation against the other continuations of its prompt, averaged." +
+            (_options.Prompts < 100 ? $" With {_options.Prompts} prompts MAUVE quantizes into very few buckets and discriminates little (SDTT: 1024 prompts)." : ""));
     }
 
     private void Report(string stage, string model, int done, int total) => _progress?.Invoke(new EvaluationProgress(stage, model, null, done, total));

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Model;
 
 namespace IlgpuDiffusion.Evaluation;
@@ -8,6 +9,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// <see cref="EvaluationOptions.SampleLength"/> tokens (<see cref="DiffusionGeneration.Unconditional"/>) scored by the
 /// judge in SDTT's convention and, when <see cref="EvaluationOptions.Retokenization"/> is set, MDLM's, with the mean
 /// unigram entropy of the samples. Evaluate the EMA weights (what <see cref="Training.Checkpoint.LoadModel"/> loads).
+/// The AR baseline's samples (<see cref="ArGeneration"/>) are judged the same way.
 /// </summary>
 public static class GenerativePerplexityRunner
 {
@@ -34,11 +36,31 @@ public static class GenerativePerplexityRunner
         {
             int[][] samples = DiffusionGeneration.Unconditional(model, steps, options.Samples, length, options.BatchSize, options.Seed,
                 (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, steps, done, total)));
-            EvaluationRow row = EvaluationRow.For(name, steps).With(GenerativePerplexity.PerSampleMean(samples, judge, options.BatchSize));
-            if (options.Retokenization is { } retokenization)
-                row = row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize));
-            rows.Add(row);
+            rows.Add(Judged(EvaluationRow.For(name, steps), samples, judge, options));
         }
         return rows;
+    }
+
+    /// <summary>The row (without steps) of the AR baseline's <see cref="EvaluationOptions.Samples"/> samples, drawn with <see cref="EvaluationOptions.ArTopP"/>.</summary>
+    /// <exception cref="ArgumentException">The sample length exceeds the AR model's or the judge's context.</exception>
+    public static EvaluationRow RunAutoregressive(Gpt model, string name, ITokenScorer judge, int length, EvaluationOptions options,
+        Action<EvaluationProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (length > judge.MaxLength)
+            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}.", nameof(length));
+        int[][] samples = ArGeneration.Unconditional(model, options.Samples, length, options.BatchSize, options.Seed, options.ArTopP,
+            (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, null, done, total)));
+        return Judged(EvaluationRow.For(name), samples, judge, options);
+    }
+
+    private static EvaluationRow Judged(EvaluationRow row, int[][] samples, ITokenScorer judge, EvaluationOptions options)
+    {
+        row = row.With(GenerativePerplexity.PerSampleMean(samples, judge, options.BatchSize));
+        return options.Retokenization is { } retokenization ? row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize)) : row;
     }
 }

@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Model;
 using IlgpuDiffusion.Tests.Conformance;
@@ -45,6 +47,25 @@ public sealed class GenerativePerplexityRunnerTests
         Assert.Equal([2, 4, 5, 2, 4, 5], progress.Select(p => p.Done));
         Assert.Equal(rows, GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options), new RowValues());
         Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options with { SampleLength = 17 }));
+    }
+
+    [Fact]
+    public void The_ar_row_judges_seeded_samples_that_start_with_bos()
+    {
+        using var model = new Gpt(new GptConfig { Layers = 1, Hidden = 16, Heads = 2, Length = SamplingModels.Length }, TestBackends.Get("cpu"), withGradients: false);
+        model.Initialize(seed: 3);
+        var options = new EvaluationOptions { Samples = 3, BatchSize = 2, Seed = 5, ArTopP = 0.9f, Retokenization = null };
+        EvaluationRow row = GenerativePerplexityRunner.RunAutoregressive(model, "AR", new RepeatJudge(), length: 10, options);
+
+        int[][] samples = ArGeneration.Unconditional(model, 3, 10, 2, 5, 0.9f);
+        Assert.All(samples, s => Assert.Equal(10, s.Length));
+        Assert.All(samples, s => Assert.Equal(Gpt2Tokenizer.Bos, s[0]));
+        Assert.Null(row.Steps);
+        Assert.Equal(["Gen PPL (SDTT)", EvaluationRow.EntropyName], row.Metrics.Select(m => m.Name));
+        double meanNll = samples.Average(s => Enumerable.Range(1, 9).Average(i => s[i] == s[i - 1] ? 1.0 : 2.0));
+        Assert.Equal(Math.Exp(meanNll), row.Metrics[0].Value, 1e-9);
+        Assert.Equal(UnigramEntropy.Mean(samples), row.Metrics[1].Value, 1e-12);
+        Assert.NotEqual(samples, ArGeneration.Unconditional(model, 3, 10, 2, 6, 0.9f));
     }
 
     private sealed class RowValues : IEqualityComparer<EvaluationRow>

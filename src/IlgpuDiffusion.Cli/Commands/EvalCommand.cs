@@ -1,0 +1,158 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary>
+/// <c>eval</c>: evaluate diffusion checkpoints (and an AR baseline) with <see cref="EvaluationSuite"/> and write
+/// <c>evaluation.json</c> and <c>evaluation.md</c> into the output folder.
+/// </summary>
+internal static class EvalCommand
+{
+    private static readonly EvaluationOptions Defaults = new();
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("eval", "Evaluate diffusion models: validation perplexity (NELBO bound), generative perplexity with entropy at each " +
+            "step count, MAUVE and self-BLEU of prompted continuations, LAMBADA and a LAMBADA-style cloze; an AR baseline side by side. " +
+            "Writes evaluation.json and evaluation.md.");
+        var models = new Argument<string[]>("models")
+        {
+            Description = "Diffusion models: training checkpoints (EMA weights) or Hugging Face model folders; rows are named after the files",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        command.Arguments.Add(models);
+        var ar = new Option<string?>("--ar") { HelpName = "path", Description = "The AR baseline: an own GPT checkpoint (EMA weights) or a GPT-2 Hugging Face folder" };
+        var judge = new Option<string?>("--judge")
+        {
+            HelpName = "path",
+            Description = "The judge of generative perplexity and the feature model of MAUVE: an own GPT checkpoint or a GPT-2 Hugging Face folder (e.g. gpt2-large) [default: --ar]",
+        };
+        var data = new Option<string?>("--data") { HelpName = "folder", Description = "Folder made by 'prepare' whose validation shards give validation perplexity, prompts and the cloze" };
+        var steps = new Option<int[]>("--steps", "-n")
+        {
+            Description = "Sampling step counts, e.g. --steps 16 32 64",
+            AllowMultipleArgumentsPerToken = true,
+            DefaultValueFactory = _ => [.. Defaults.Steps],
+        };
+        steps.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int[]>()?.Any(s => s < 1) == true) result.AddError("--steps must all be at least 1.");
+        });
+        var samples = new Option<int>("--samples") { Description = "Unconditional samples per model and step count", DefaultValueFactory = _ => Defaults.Samples }.Positive();
+        var length = new Option<int?>("--length", "-l") { Description = "Tokens per unconditional sample [default: the model's length]" }.Positive();
+        var batch = new Option<int>("--batch", "-b") { Description = "Sequences sampled and scored together", DefaultValueFactory = _ => Defaults.BatchSize }.Positive();
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the samples, time draws and masks", DefaultValueFactory = _ => Defaults.Seed };
+        var prompts = new Option<int>("--prompts") { Description = "Held-out prompts for MAUVE and self-BLEU (5 continuations each)", DefaultValueFactory = _ => Defaults.Prompts }.Positive();
+        var promptLength = new Option<int>("--prompt-length") { Description = "Prompt tokens", DefaultValueFactory = _ => Defaults.PromptLength }.Positive();
+        var continuationLength = new Option<int>("--continuation-length") { Description = "Continuation tokens", DefaultValueFactory = _ => Defaults.ContinuationLength }.Positive();
+        var lambada = new Option<string?>("--lambada") { HelpName = "file", Description = "LAMBADA in lambada_test.jsonl format (one {\"text\": ...} per line)" };
+        var maxLambada = new Option<int?>("--max-lambada") { Description = "Score only the first N LAMBADA passages" }.Positive();
+        var draws = new Option<int>("--lambada-draws") { Description = "Time draws of the diffusion LAMBADA ELBO", DefaultValueFactory = _ => Defaults.LambadaTimeDraws }.Positive();
+        var validationBatches = new Option<int>("--validation-batches") { Description = "Most validation batches (0: the whole split)", DefaultValueFactory = _ => 0 }.NotNegative();
+        var output = new Option<string>("--output", "-o") { HelpName = "folder", Description = "Where evaluation.json and evaluation.md go", DefaultValueFactory = _ => "ilgpu-diffusion-eval" };
+        var device = DeviceOption.Create();
+        foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength, continuationLength, lambada, maxLambada, draws, validationBatches, output, device })
+            command.Options.Add(option);
+
+        command.SetAction(parse =>
+        {
+            var options = new EvaluationOptions
+            {
+                Steps = parse.GetValue(steps)!,
+                Samples = parse.GetValue(samples),
+                SampleLength = parse.GetValue(length),
+                BatchSize = parse.GetValue(batch),
+                Seed = parse.GetValue(seed),
+                Prompts = parse.GetValue(prompts),
+                PromptLength = parse.GetValue(promptLength),
+                ContinuationLength = parse.GetValue(continuationLength),
+                LambadaTimeDraws = parse.GetValue(draws),
+                MaxLambadaExamples = parse.GetValue(maxLambada),
+                ValidationBatchSize = parse.GetValue(batch),
+                ValidationBatches = parse.GetValue(validationBatches),
+            }.Validate();
+            using Device opened = Device.Create(parse.GetValue(device));
+            var loaded = new List<IDisposable>();
+            try
+            {
+                var subjects = new List<DiffusionSubject>();
+                foreach (string path in parse.GetValue(models)!)
+                {
+                    Dit dit = LoadDiffusion(path, opened);
+                    loaded.Add(dit);
+                    subjects.Add(new DiffusionSubject(Label(path), dit));
+                }
+                string? arPath = parse.GetValue(ar), judgePath = parse.GetValue(judge) ?? arPath;
+                Gpt? arModel = arPath is null ? null : LoadGpt(arPath, opened);
+                if (arModel is not null) loaded.Add(arModel);
+                Gpt? judgeModel = judgePath is null ? null : judgePath == arPath ? arModel : LoadGpt(judgePath, opened);
+                if (judgeModel is not null && judgeModel != arModel) loaded.Add(judgeModel);
+                GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
+                if (gptJudge is not null) loaded.Add(gptJudge);
+                TokenShardSet? validation = parse.GetValue(data) is { } folder ? PreparedCorpus.Open(folder).OpenValidation() : null;
+                if (validation is not null) loaded.Add(validation);
+                string? lambadaPath = parse.GetValue(lambada);
+                var inputs = new EvaluationInputs
+                {
+                    DiffusionModels = subjects,
+                    ArModel = arModel is null ? null : new ArSubject(Label(arPath!), arModel),
+                    Judge = gptJudge,
+                    Features = gptJudge,
+                    JudgeDescription = judgeModel is null ? "no judge" : JudgeDescription(judgePath!, judgeModel.Config),
+                    Validation = validation,
+                    Lambada = lambadaPath is null ? null : LambadaReader.Read(lambadaPath),
+                    LambadaSource = lambadaPath is null ? "" : Path.GetFileName(lambadaPath),
+                };
+                var suite = new EvaluationSuite(options, progress => Report(console, progress));
+                EvaluationReport report = suite.Run(inputs, "Evaluation");
+                var (json, markdown) = EvaluationSuite.Save(report, parse.GetValue(output)!);
+                console.Out.Write(MarkdownReportTable.Write(report));
+                console.Error.WriteLine($"Wrote {json} and {markdown}");
+                return CliApplication.Success;
+            }
+            finally
+            {
+                for (int i = loaded.Count - 1; i >= 0; i--) loaded[i].Dispose();
+            }
+        });
+        return command;
+    }
+
+    /// <summary>One line per finished stage on standard error (every example would flood a log).</summary>
+    private static void Report(CliConsole console, EvaluationProgress progress)
+    {
+        if (progress.Done != progress.Total) return;
+        string steps = progress.Steps is { } s ? string.Create(CultureInfo.InvariantCulture, $" at {s} steps") : "";
+        console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{progress.Stage}: {progress.Model}{steps} done ({progress.Total})"));
+    }
+
+    /// <summary>A row label: the checkpoint's file name without extension, or the folder's name.</summary>
+    private static string Label(string path) =>
+        Directory.Exists(path) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))) : Path.GetFileNameWithoutExtension(path);
+
+    private static string JudgeDescription(string path, GptConfig config) => string.Create(CultureInfo.InvariantCulture,
+        $"{(Directory.Exists(path) ? "GPT-2 weights" : "own AR judge")} '{Label(path)}' ({config.Layers} layers, {config.Hidden} wide)");
+
+    private static Dit LoadDiffusion(string path, Device device)
+    {
+        if (Directory.Exists(path)) return HuggingFaceImport.Load(path, device);
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
+        return Checkpoint.LoadModel(path, device);
+    }
+
+    private static Gpt LoadGpt(string path, Device device)
+    {
+        if (Directory.Exists(path)) return GptHuggingFace.Load(path, device);
+        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a GPT checkpoint or a GPT-2 Hugging Face folder.", path);
+        return GptCheckpoint.LoadModel(path, device);
+    }
+}
