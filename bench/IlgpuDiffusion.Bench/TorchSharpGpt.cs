@@ -18,6 +18,7 @@ internal sealed class TorchSharpGpt : IDisposable
 {
     private readonly GptConfig config;
     private readonly Dictionary<string, Tensor> weights = [];
+    private readonly Tensor head; // wte.weight when tied, else lm_head.weight [V, D]
     private readonly Tensor[] keys, values; // per block [B, H, capacity, hd]
     private readonly int batch, capacity;
 
@@ -32,7 +33,7 @@ internal sealed class TorchSharpGpt : IDisposable
         this.capacity = capacity;
         foreach (var (name, shape) in model.Parameters.Entries)
             weights[name] = torch.tensor(model.Parameters[name].ToArray(), Enumerable.Range(0, shape.Rank).Select(axis => (long)shape[axis]).ToArray());
-        if (config.TiedHead) weights["lm_head.weight"] = weights["wte.weight"];
+        head = weights[config.TiedHead ? "wte.weight" : "lm_head.weight"];
         keys = Enumerable.Range(0, config.Layers).Select(_ => torch.zeros(batch, config.Heads, capacity, config.HeadDim)).ToArray();
         values = Enumerable.Range(0, config.Layers).Select(_ => torch.zeros(batch, config.Heads, capacity, config.HeadDim)).ToArray();
     }
@@ -76,12 +77,12 @@ internal sealed class TorchSharpGpt : IDisposable
             x = x + F.linear(hidden, weights[h + "mlp.c_proj.weight"], weights[h + "mlp.c_proj.bias"]);
         }
         x = F.layer_norm(x, [d], weights["ln_f.weight"], weights["ln_f.bias"], GptConfig.LayerNormEpsilon);
-        return F.linear(x, weights["lm_head.weight"]);
+        return F.linear(x, head);
     }
 
     public void Dispose()
     {
-        foreach (var tensor in weights.Values.Distinct()) tensor.Dispose();
+        foreach (var tensor in weights.Values) tensor.Dispose();
         foreach (var tensor in keys.Concat(values)) tensor.Dispose();
     }
 }
