@@ -82,6 +82,9 @@ internal static class DemoReport
         Figure(text, DemoPlots.GenerativePerplexity, "Generative perplexity against sampling steps");
         StepsTable(text, results, DemoResults.GenPplSdtt);
         StepsTable(text, results, DemoResults.GenPplMdlm);
+        if (results.Value(EvaluationStage.JudgeName, null, DemoResults.GenPplSdtt) is double own)
+            text.Append(CultureInfo.InvariantCulture, $"The AR judge's own samples (from BOS, KV cache) score {Cell(own)} (SDTT convention) with entropy " +
+                $"{Cell(results.Value(EvaluationStage.JudgeName, null, EvaluationRow.EntropyName))}: judged by itself, a self-consistency floor rather than a quality score.\n\n");
 
         text.Append("## Entropy against sampling steps\n\n");
         Figure(text, DemoPlots.Entropy, "Unigram entropy against sampling steps");
