@@ -83,6 +83,18 @@ public sealed class DemoEndToEndTests : IDisposable
         Assert.StartsWith("error: --from judge: stage 'data' has not finished", line);
     }
 
+    [Fact]
+    public async Task Data_at_another_length_than_the_preset_is_one_error_line_naming_the_length_to_prepare()
+    {
+        string corpus = temp.File("corpus"), shards = temp.File("shards");
+        TinyCorpus.Write(corpus, documents: 8, words: 60);
+        CliResult prepare = await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "16", "--validation-fraction", "0.25");
+        Assert.True(prepare.ExitCode == 0, prepare.ToString());
+        CliResult result = await CliRunner.Run("demo", "--preset", "tiny", "--data", shards, "-o", temp.File("demo"), "--device", "cpu");
+        Assert.True(result.ExitCode == CliApplication.Failure, result.ToString());
+        Assert.Contains("holds sequences of 16 tokens; preset tiny needs 32", Assert.Single(result.ErrorLines));
+    }
+
     [Theory]
     [InlineData("--preset", "huge")]
     [InlineData("--from", "sampling")]
