@@ -72,9 +72,9 @@ internal sealed record DemoPreset
         Name = "tiny",
         Purpose = "a check that every stage and report section works (seconds; the numbers mean nothing)",
         Model = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 32 },
-        TeacherSteps = 6, JudgeSteps = 6, BatchSize = 4, WarmupSteps = 2,
+        TeacherSteps = 4, JudgeSteps = 4, BatchSize = 4, WarmupSteps = 2,
         InitialSamplingSteps = 32, StepsPerRound = 2,
-        Samples = 4, ClozePassages = 4, ClozeTimeDraws = 2, ValidationBatches = 2, LogInterval = 2,
+        Samples = 2, ClozePassages = 2, ClozeTimeDraws = 2, ValidationBatches = 1, LogInterval = 2,
     };
 
     /// <summary>
