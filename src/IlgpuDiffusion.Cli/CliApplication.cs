@@ -76,6 +76,7 @@ public static partial class CliApplication
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(InfoCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(BenchCommand.Create(console));
         return root;
     }
 

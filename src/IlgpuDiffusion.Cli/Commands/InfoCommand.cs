@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Model.Safetensors;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -38,6 +40,13 @@ internal static class InfoCommand
 
     private static void ShowCheckpoint(CliConsole console, string path)
     {
+        string? format;
+        using (var reader = SafetensorsReader.Open(path)) format = reader.Metadata.GetValueOrDefault("format");
+        if (format == GptCheckpointHeader.Format)
+        {
+            ShowGptCheckpoint(console, path);
+            return;
+        }
         CheckpointHeader header = Checkpoint.ReadHeader(path);
         console.OutConsole.Write(SettingsTable.Of("Checkpoint", [
             ("file", Path.GetFullPath(path)),
@@ -45,6 +54,21 @@ internal static class InfoCommand
             ("format", $"{CheckpointHeader.Format} v{CheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
             ("tensors", "model (raw weights), ema (for sampling), adam_m, adam_v"),
+        ]));
+        console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
+        console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
+        console.OutConsole.Write(SettingsTable.Of("State", header.State));
+    }
+
+    private static void ShowGptCheckpoint(CliConsole console, string path)
+    {
+        GptCheckpointHeader header = GptCheckpoint.ReadHeader(path);
+        console.OutConsole.Write(SettingsTable.Of("Autoregressive checkpoint", [
+            ("file", Path.GetFullPath(path)),
+            ("size", Bytes(new FileInfo(path).Length)),
+            ("format", $"{GptCheckpointHeader.Format} v{GptCheckpointHeader.Version}"),
+            ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
+            ("tensors", "model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
@@ -8,18 +9,30 @@ using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
-/// <summary><c>train</c>: MDLM training on prepared token shards, from scratch or resumed from a checkpoint.</summary>
+/// <summary>
+/// <c>train</c>: MDLM training (or, with <c>--model ar</c>, the autoregressive GPT baseline) on prepared token shards,
+/// from scratch or resumed from a checkpoint.
+/// </summary>
 internal static class TrainCommand
 {
     /// <summary>Default checkpoint path of a new run.</summary>
     public const string DefaultCheckpoint = "mdlm.safetensors";
 
+    /// <summary>Default checkpoint path of a new <c>--model ar</c> run.</summary>
+    public const string DefaultArCheckpoint = "gpt.safetensors";
+
     /// <summary>Builds the command.</summary>
     public static Command Create(CliConsole console)
     {
-        var command = new Command("train", "Train a masked diffusion language model (MDLM) on prepared token shards. " +
-            "Logs loss, gradient norm, learning rate and tokens/s, validates the EMA weights, and writes a checkpoint " +
-            "that 'sample', 'info' and --resume read.");
+        var command = new Command("train", "Train a masked diffusion language model (MDLM), or with --model ar the autoregressive " +
+            "GPT baseline, on prepared token shards. Logs loss, gradient norm, learning rate and tokens/s, validates the EMA weights, " +
+            "and writes a checkpoint that 'sample'/'distill'/'eval' (MDLM), 'eval --ar/--judge' (AR), 'info' and --resume read.");
+        var kind = new Option<string>("--model")
+        {
+            Description = "mdlm (the masked diffusion model) or ar (the GPT baseline with next-token loss; the judge and latency peer)",
+            DefaultValueFactory = _ => "mdlm",
+        };
+        kind.AcceptOnlyFromAmong("mdlm", "ar");
         var corpus = new CorpusSource(command);
         var steps = new Option<int>("--steps", "-n")
         {
@@ -46,29 +59,41 @@ internal static class TrainCommand
         {
             Description = "Optimizer steps between checkpoints, 0 for only at the end",
         }.NotNegative();
-        foreach (Option option in new Option[] { steps, output, resume, metrics, checkpointInterval, device }) command.Options.Add(option);
+        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, device }) command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
 
         command.SetAction(parse =>
         {
+            bool autoregressive = parse.GetValue(kind) == "ar";
             string? resumeFrom = parse.GetValue(resume);
-            CheckpointHeader? resumed = null;
-            if (resumeFrom is not null)
-            {
-                IReadOnlyList<string> modelOptions = model.Given(parse);
-                if (modelOptions.Count > 0)
-                    throw new ArgumentException($"A resumed run keeps the checkpoint's model; drop {string.Join(", ", modelOptions)}.");
-                resumed = Checkpoint.ReadHeader(resumeFrom);
-            }
+            IReadOnlyList<string> modelOptions = model.Given(parse);
+            if (resumeFrom is not null && modelOptions.Count > 0)
+                throw new ArgumentException($"A resumed run keeps the checkpoint's model; drop {string.Join(", ", modelOptions)}.");
             int stepCount = parse.GetValue(steps);
-            TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
-            PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
-            DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
-            string checkpoint = parse.GetValue(output) ?? resumeFrom ?? DefaultCheckpoint;
-            using Device opened = Device.Create(parse.GetValue(device));
-            TrainingRun.Run(console, opened, new TrainingRequest(data, shape, config, stepCount, checkpoint,
-                parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint), parse.GetValue(checkpointInterval), resumeFrom), showConfigs: true);
+            string checkpoint = parse.GetValue(output) ?? resumeFrom ?? (autoregressive ? DefaultArCheckpoint : DefaultCheckpoint);
+            string metricsPath = parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint);
+            int interval = parse.GetValue(checkpointInterval);
+            if (autoregressive)
+            {
+                GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
+                GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
+                using Device opened = Device.Create(parse.GetValue(device));
+                ArTrainingRun.Run(console, opened, new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    showConfigs: true);
+            }
+            else
+            {
+                CheckpointHeader? resumed = resumeFrom is null ? null : Checkpoint.ReadHeader(resumeFrom);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
+                DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
+                using Device opened = Device.Create(parse.GetValue(device));
+                TrainingRun.Run(console, opened, new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    showConfigs: true);
+            }
             return CliApplication.Success;
         });
         return command;

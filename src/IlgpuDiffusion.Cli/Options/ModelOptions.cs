@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Model;
 
 namespace IlgpuDiffusion.Cli.Options;
@@ -19,10 +20,19 @@ internal sealed class ModelOptions
         ["large"] = DitConfig.Large,
     };
 
+    /// <summary>The GPT presets of <c>--model ar</c>, under the same names: tiny, and the GPT-2 sizes 124M, 355M, 774M.</summary>
+    public static IReadOnlyDictionary<string, GptConfig> GptPresets { get; } = new Dictionary<string, GptConfig>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["tiny"] = GptConfig.Tiny,
+        ["small"] = GptConfig.Gpt2,
+        ["medium"] = GptConfig.Gpt2Medium,
+        ["large"] = GptConfig.Gpt2Large,
+    };
+
     private readonly Option<string> preset = new("--preset")
     {
         Description = "Model size: tiny (4 layers, 256 wide, 4 heads, L 128), small (the paper's 169M: 12 × 768, 12 heads, L 1024), " +
-            "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads)",
+            "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads); with --model ar: tiny, or GPT-2 small (124M), medium (355M), large (774M)",
         DefaultValueFactory = _ => "tiny",
     };
 
@@ -59,6 +69,23 @@ internal sealed class ModelOptions
     /// <summary>The options given on the command line (a resumed run takes its model from the checkpoint instead).</summary>
     public IReadOnlyList<string> Given(ParseResult parse) =>
         All.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
+
+    /// <summary>The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
+    public GptConfig ResolveGpt(ParseResult parse, int dataLength)
+    {
+        if (parse.GetResult(condDim) is { Implicit: false })
+            throw new ArgumentException("--cond-dim is the diffusion model's time conditioning; an autoregressive model has none.");
+        GptConfig baseline = GptPresets[parse.GetValue(preset)!];
+        return (baseline with
+        {
+            Layers = parse.GetValue(layers) ?? baseline.Layers,
+            Hidden = parse.GetValue(hidden) ?? baseline.Hidden,
+            Heads = parse.GetValue(heads) ?? baseline.Heads,
+            Length = parse.GetValue(length) ?? dataLength,
+            Dropout = parse.GetValue(dropout) ?? baseline.Dropout,
+        }).Validate();
+    }
 
     /// <summary>The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
     /// <exception cref="ArgumentException">The resulting shape is invalid (e.g. D not divisible by the heads).</exception>

@@ -43,57 +43,82 @@ internal static class TrainingRun
         model.Initialize(request.Training.Seed);
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var trainer = new MdlmTrainer(model, train, request.Training);
-        if (request.ResumeFrom is string resume)
-        {
-            TrainingState state = trainer.LoadCheckpoint(resume);
-            if (state.Step >= request.Steps)
-                throw new ArgumentException($"'{resume}' is already at step {state.Step}; pass --steps greater than that to train on.");
-            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step}.");
-        }
-        else if (request.MetricsPath is string metrics && File.Exists(metrics))
-        {
-            File.Delete(metrics);
-        }
-        PrintSettings(console, device, request, showConfigs);
+        ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
+        PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,
+            request.CheckpointPath, showConfigs);
 
         bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
         if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
         using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
         using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
             validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
-        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
-        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = request.Steps };
-        var clock = Stopwatch.StartNew();
-        trainer.Run(request.Steps, new TrainingRunOptions
+        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
         {
-            Log = log,
-            Validation = validation,
-            CheckpointPath = request.CheckpointPath,
-            CheckpointInterval = request.CheckpointInterval,
-            ShowProgress = console.Interactive,
+            trainer.Run(request.Steps, new TrainingRunOptions
+            {
+                Log = log,
+                Validation = validation,
+                CheckpointPath = request.CheckpointPath,
+                CheckpointInterval = request.CheckpointInterval,
+                ShowProgress = console.Interactive,
+            });
+            return (trainer.Step, trainer.LastValidation);
         });
-        var outcome = new TrainingOutcome(trainer.Step, trainer.LastValidation, clock.Elapsed);
-        string metricsNote = request.MetricsPath is null ? "" : $"; metrics: {request.MetricsPath}";
+    }
+
+    /// <summary>Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.</summary>
+    /// <exception cref="ArgumentException">The checkpoint is already at or past <paramref name="steps"/>.</exception>
+    public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps, Func<string, TrainingState> load)
+    {
+        if (resumeFrom is not null)
+        {
+            TrainingState state = load(resumeFrom);
+            if (state.Step >= steps)
+                throw new ArgumentException($"'{resumeFrom}' is already at step {state.Step}; pass --steps greater than that to train on.");
+            console.Out.WriteLine($"Resuming '{resumeFrom}' at step {state.Step}.");
+        }
+        else if (metricsPath is not null && File.Exists(metricsPath))
+        {
+            File.Delete(metricsPath);
+        }
+    }
+
+    /// <summary>Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results went.</summary>
+    /// <param name="console">Where log lines and the summary go.</param>
+    /// <param name="steps">The step budget (for the log's step counter).</param>
+    /// <param name="checkpoint">The run's checkpoint file, named in the summary.</param>
+    /// <param name="metricsPath">JSON-lines metrics file, or null.</param>
+    /// <param name="run">Trains with the given log; returns the step reached and the last validation.</param>
+    public static TrainingOutcome RunLogged(CliConsole console, int steps, string checkpoint, string? metricsPath,
+        Func<MetricsLog, (long Step, ValidationMetrics? Validation)> run)
+    {
+        using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
+        using var log = new MetricsLog(human ?? console.Out, metricsPath) { TotalSteps = steps };
+        var clock = Stopwatch.StartNew();
+        var (step, validation) = run(log);
+        var outcome = new TrainingOutcome(step, validation, clock.Elapsed);
+        string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {request.CheckpointPath}{metricsNote}"));
+            $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
         return outcome;
     }
 
-    private static void PrintSettings(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    /// <summary>Prints the run's device, corpus, size, budget and checkpoint, and with <paramref name="showConfigs"/> both configs in full.</summary>
+    public static void PrintSettings<TModel>(CliConsole console, Device device, PreparedCorpus corpus, TModel model, long parameters,
+        TrainingConfig training, int steps, string checkpoint, bool showConfigs) where TModel : notnull
     {
-        PreparedCorpus corpus = request.Corpus;
         console.OutConsole.Write(SettingsTable.Of("Run", [
             ("device", device.Description),
             ("corpus", corpus.Directory),
             ("sequences", string.Create(CultureInfo.InvariantCulture,
                 $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {corpus.SequenceLength}")),
-            ("parameters", request.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-            ("steps", request.Steps.ToString(CultureInfo.InvariantCulture)),
-            ("tokens per step", ((long)request.Training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
-            ("checkpoint", request.CheckpointPath),
+            ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
+            ("steps", steps.ToString(CultureInfo.InvariantCulture)),
+            ("tokens per step", ((long)training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),
+            ("checkpoint", checkpoint),
         ]));
         if (!showConfigs) return;
-        console.OutConsole.Write(SettingsTable.Of("Model", request.Model));
-        console.OutConsole.Write(SettingsTable.Of("Training", request.Training));
+        console.OutConsole.Write(SettingsTable.Of("Model", model));
+        console.OutConsole.Write(SettingsTable.Of("Training", training));
     }
 }

@@ -12,18 +12,15 @@ namespace IlgpuDiffusion.Autoregressive;
 /// update. Data order and dropout are counter-based (<see cref="TrainingState"/>), so a checkpoint resumes bit for bit.
 /// Knows nothing of backends; a step allocates nothing. <see cref="Run"/> adds logging, validation and checkpoints.
 /// </summary>
-public sealed partial class ArTrainer : IDisposable
+public sealed partial class ArTrainer : ITrainingSteps, IDisposable
 {
     private readonly Gpt _model;
     private readonly TokenShardSet _trainData;
     private readonly GptActivations _activations;
     private readonly NextTokenBatch _batch;
-    private readonly ClippedAdamW _optimizer;
-    private readonly LrSchedule _schedule;
+    private readonly OptimizerRun _run;
     private readonly ulong _dropoutSeed;
     private readonly float _gradScale;
-    private Batcher _batcher;
-    private long _microBatches;
 
     /// <summary>Prepares training of <paramref name="model"/> (initialized or loaded) on <paramref name="trainData"/>.</summary>
     /// <exception cref="ArgumentException">The model has no gradients, or the data's sequences are longer than the model takes.</exception>
@@ -40,12 +37,9 @@ public sealed partial class ArTrainer : IDisposable
         _model = model;
         _trainData = trainData;
         Config = config;
-        _batcher = new Batcher(trainData, config.BatchSize, config.Seed);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
         _batch = new NextTokenBatch(model.Device, config.BatchSize, length);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
-        _optimizer = new ClippedAdamW(model.Parameters.All, gradients.All, config);
-        Ema = new Ema(model.Parameters.All, config.EmaDecay);
-        _schedule = new LrSchedule(config);
         _dropoutSeed = TrainingSeeds.Dropout(config.Seed);
         _gradScale = (float)(1.0 / ((double)_batch.Predictions * config.GradientAccumulationSteps));
     }
@@ -57,67 +51,54 @@ public sealed partial class ArTrainer : IDisposable
     public Gpt Model => _model;
 
     /// <summary>The moving average of the weights, used for validation and sampling.</summary>
-    public Ema Ema { get; }
+    public Ema Ema => _run.Ema;
 
     /// <summary>Optimizer steps done.</summary>
-    public long Step => _optimizer.Steps;
+    public long Step => _run.Step;
 
     /// <summary>Next-token predictions per optimizer step: B·(L−1)·accumulation.</summary>
     public long TokensPerStep => (long)_batch.Predictions * Config.GradientAccumulationSteps;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
-    public TrainingState State => new(Step, _microBatches, Ema.Updates, _batcher.Position, Config.Seed);
+    public TrainingState State => _run.State;
 
     /// <summary>Takes one optimizer step; returns the mean next-token loss (nats). Allocates nothing.</summary>
     public StepResult TrainStep()
     {
-        double learningRate = _schedule.At(Step);
+        double learningRate = _run.LearningRate;
         _model.ZeroGradients();
         double loss = 0;
         for (int micro = 0; micro < Config.GradientAccumulationSteps; micro++)
         {
-            _batcher.NextBatch(_batch.Ids);
+            ulong stream = _run.NextMicroBatch(_batch.Ids);
             _batch.Upload();
-            var dropout = Config.Dropout ? GptDropout.Training(_dropoutSeed, (ulong)_microBatches) : GptDropout.Off;
-            _microBatches++;
+            var dropout = Config.Dropout ? GptDropout.Training(_dropoutSeed, stream) : GptDropout.Off;
             var logits = _model.Forward(_activations, _batch.DeviceIds, dropout);
             loss += _batch.Evaluate(logits, logits, _model.Config.Vocab, _gradScale) / _batch.Predictions;
             _model.Backward(_activations, logits);
         }
-        double norm = _optimizer.Step(learningRate);
-        Ema.Update();
-        return new StepResult(Step, loss / Config.GradientAccumulationSteps, norm, learningRate);
+        return _run.FinishStep(loss, learningRate);
     }
 
     /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
     public void SaveCheckpoint(string path) =>
         GptCheckpoint.Save(path, new GptCheckpointHeader(_model.Config, Config, State), _model.Parameters,
-            Ema.Weights, _optimizer.FirstMoment, _optimizer.SecondMoment);
+            Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);
 
     /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run; the next
     /// <see cref="TrainStep"/> continues exactly where it stopped.
     /// </summary>
     /// <exception cref="InvalidDataException">The checkpoint is damaged or was made by an incompatible run.</exception>
-    public TrainingState LoadCheckpoint(string path)
-    {
-        // The data position is checked against this run's data before any tensor is overwritten.
-        var restored = new Batcher(_trainData, Config.BatchSize, Config.Seed, GptCheckpoint.ReadHeader(path).State.DataPosition);
-        var state = GptCheckpoint.Load(path, _model.Config, Config, _model.Parameters,
-            Ema.Weights, _optimizer.FirstMoment, _optimizer.SecondMoment).State;
-        _batcher = restored;
-        _optimizer.RestoreSteps(checked((int)state.Step));
-        Ema.RestoreUpdates(state.EmaUpdates);
-        _microBatches = state.MicroBatches;
-        return state;
-    }
+    public TrainingState LoadCheckpoint(string path) =>
+        _run.Restore(GptCheckpoint.ReadHeader(path).State.DataPosition, () => GptCheckpoint.Load(path, _model.Config, Config,
+            _model.Parameters, Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment).State);
 
     /// <inheritdoc/>
     public void Dispose()
     {
         _activations.Dispose();
         _batch.Dispose();
-        _optimizer.Dispose();
-        Ema.Dispose();
+        _run.Dispose();
     }
 }

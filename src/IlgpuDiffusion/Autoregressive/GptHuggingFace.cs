@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
 using IlgpuDiffusion.Model.Safetensors;
 
 namespace IlgpuDiffusion.Autoregressive;
@@ -27,17 +28,7 @@ public static partial class GptHuggingFace
     public static Gpt Load(string folder, Device device, bool withGradients = false)
     {
         var config = GptHuggingFaceConfig.Read(Path.Combine(folder, GptHuggingFaceConfig.FileName));
-        var model = new Gpt(config, device, withGradients);
-        try
-        {
-            LoadWeights(model.Parameters, Path.Combine(folder, WeightsFileName));
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return LoadedModel.Fill(new Gpt(config, device, withGradients), m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using IlgpuDiffusion.Model;
 
 namespace IlgpuDiffusion.Autoregressive;
 
@@ -19,22 +19,12 @@ public static class GptHuggingFaceConfig
     private const string PositionsKey = "ilgpu_positions";
 
     /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
-    public static GptConfig Read(string path)
-    {
-        try
-        {
-            return Parse(File.ReadAllText(path));
-        }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
-        {
-            throw new InvalidDataException($"'{path}': {e.Message}", e);
-        }
-    }
+    public static GptConfig Read(string path) => ConfigJson.Read(path, Parse);
 
     /// <summary>Maps the JSON text of a GPT-2 config to a validated <see cref="GptConfig"/>.</summary>
     public static GptConfig Parse(string json)
     {
-        var root = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("The model config is not a JSON object.");
+        var root = ConfigJson.Root(json);
         string activation = String(root, "activation_function", "gelu_new");
         if (activation is not ("gelu_new" or "gelu_pytorch_tanh"))
             throw new InvalidDataException($"Config value 'activation_function' is '{activation}'; the model implements GELU with the tanh approximation ('gelu_new').");
@@ -63,14 +53,7 @@ public static class GptHuggingFaceConfig
                 _ => throw new InvalidDataException($"Config value '{PositionsKey}' must be 'learned' or 'rotary'; got '{positions}'."),
             },
         };
-        try
-        {
-            return config.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"The model config describes an invalid model: {e.Message}", e);
-        }
+        return ConfigJson.Validated(config.Validate);
     }
 
     /// <summary>The GPT-2 <c>config.json</c> text of <paramref name="config"/>.</summary>
@@ -99,41 +82,14 @@ public static class GptHuggingFaceConfig
             ["eos_token_id"] = 50256,
         };
         if (config.Positions == GptPositions.Rotary) root[PositionsKey] = "rotary";
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return ConfigJson.Format(root);
     }
 
-    private static int Int(JsonObject root, string key, int? fallback)
-    {
-        double value = Number(root, key, fallback);
-        if (value != Math.Floor(value) || value < int.MinValue || value > int.MaxValue)
-            throw new InvalidDataException($"Config value '{key}' must be an integer; got {value}.");
-        return (int)value;
-    }
+    private static int Int(JsonObject root, string key, int? fallback) => ConfigJson.Int(root[key], key, fallback);
 
-    private static double Number(JsonObject root, string key, double? fallback)
-    {
-        var node = root[key];
-        if (node is null) return fallback ?? throw new InvalidDataException($"The model config has no '{key}'.");
-        return node is JsonValue value && value.TryGetValue(out double number)
-            ? number
-            : throw new InvalidDataException($"Config value '{key}' must be a number; got {node.ToJsonString()}.");
-    }
+    private static double Number(JsonObject root, string key, double? fallback) => ConfigJson.Number(root[key], key, fallback);
 
-    private static bool Bool(JsonObject root, string key, bool fallback)
-    {
-        var node = root[key];
-        if (node is null) return fallback;
-        return node is JsonValue value && value.TryGetValue(out bool flag)
-            ? flag
-            : throw new InvalidDataException($"Config value '{key}' must be true or false; got {node.ToJsonString()}.");
-    }
+    private static bool Bool(JsonObject root, string key, bool fallback) => ConfigJson.Bool(root[key], key, fallback);
 
-    private static string String(JsonObject root, string key, string fallback)
-    {
-        var node = root[key];
-        if (node is null) return fallback;
-        return node is JsonValue value && value.TryGetValue(out string? text)
-            ? text
-            : throw new InvalidDataException($"Config value '{key}' must be a string; got {node.ToJsonString()}.");
-    }
+    private static string String(JsonObject root, string key, string fallback) => ConfigJson.String(root[key], key, fallback);
 }

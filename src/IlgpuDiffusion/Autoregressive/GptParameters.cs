@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
 
 namespace IlgpuDiffusion.Autoregressive;
 
@@ -25,18 +26,13 @@ public readonly record struct GptBlockTensors(
 /// (<c>wte.weight</c>, <c>wpe.weight</c>, <c>h.{i}.ln_1.weight</c>, ..., <c>ln_f.bias</c>, and <c>lm_head.weight</c>
 /// when the head is untied), in module order. Linear weights are stored [out, in] as our Linear kernels take them:
 /// the transpose of HF's Conv1D [in, out] (<see cref="IsConv1DWeight"/>). The same layout holds gradients, Adam
-/// moments and EMA weights, so any of them is updated with one kernel call over <see cref="All"/>.
+/// moments and EMA weights, so any of them is updated with one kernel call over <see cref="NamedParameters{TConfig}.All"/>.
 /// </summary>
-public sealed class GptParameters : IDisposable
+public sealed class GptParameters : NamedParameters<GptConfig>
 {
-    private readonly Arena<float> _arena;
-    private readonly (string Name, Shape Shape)[] _entries;
-
     private GptParameters(GptConfig config, Arena<float> arena, (string, Shape)[] entries)
+        : base(config, arena, entries)
     {
-        Config = config;
-        _arena = arena;
-        _entries = entries;
         TokenEmbedding = arena["wte.weight"];
         PositionEmbedding = config.Positions == GptPositions.Learned ? arena["wpe.weight"] : null;
         Blocks = Enumerable.Range(0, config.Layers).Select(i =>
@@ -51,9 +47,6 @@ public sealed class GptParameters : IDisposable
         FinalNormBias = arena["ln_f.bias"];
         HeadWeight = config.TiedHead ? TokenEmbedding : arena["lm_head.weight"];
     }
-
-    /// <summary>The model shape these tensors belong to.</summary>
-    public GptConfig Config { get; }
 
     /// <summary>wte.weight [V, D].</summary>
     public Tensor<float> TokenEmbedding { get; }
@@ -73,41 +66,12 @@ public sealed class GptParameters : IDisposable
     /// <summary>The output head [V, D]: <see cref="TokenEmbedding"/> when tied, else lm_head.weight.</summary>
     public Tensor<float> HeadWeight { get; }
 
-    /// <summary>The whole arena (alignment padding included, always zero): one call updates every tensor.</summary>
-    public Tensor<float> All => _arena.All;
-
-    /// <summary>Names and shapes (our layouts) of every tensor, in module order.</summary>
-    public IReadOnlyList<(string Name, Shape Shape)> Entries => _entries;
-
-    /// <summary>The tensor named <paramref name="name"/>.</summary>
-    public Tensor<float> this[string name] => _arena[name];
-
     /// <summary>Allocates a zero-filled set of tensors for <paramref name="config"/> on <paramref name="device"/>.</summary>
     public static GptParameters Allocate(GptConfig config, Device device)
     {
         var entries = Layout(config.Validate());
-        var layout = new ArenaLayout<float>();
-        foreach (var (name, shape) in entries) layout.Add(name, shape);
-        if (layout.Length > int.MaxValue)
-            throw new ArgumentException($"The parameters of this config need {layout.Length} floats; kernels index at most {int.MaxValue}.");
-        return new GptParameters(config, layout.Allocate(device), entries);
+        return new GptParameters(config, AllocateArena(entries, device), entries);
     }
-
-    /// <summary>Copies every tensor of <paramref name="source"/> (same config, same device) into this set.</summary>
-    public void CopyFrom(GptParameters source)
-    {
-        if (!source._entries.SequenceEqual(_entries))
-            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}: the tensor shapes differ.", nameof(source));
-        if (source.All.Device != All.Device)
-            throw new ArgumentException("Parameters can only be copied on one device; copy through the host or a checkpoint.", nameof(source));
-        All.Device.Kernels.Copy(source.All, All, (int)All.Length);
-    }
-
-    /// <summary>Sets every element (padding included) to <paramref name="value"/>.</summary>
-    public void Fill(float value) => All.Device.Kernels.Fill(All, value, (int)All.Length);
-
-    /// <inheritdoc/>
-    public void Dispose() => _arena.Dispose();
 
     /// <summary>Whether <paramref name="name"/> is a weight that HF GPT-2 stores as a Conv1D [in, out], the transpose of ours.</summary>
     public static bool IsConv1DWeight(string name) =>

@@ -15,57 +15,87 @@ public sealed unsafe partial class CpuKernels
         AutoregressiveOpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         CheckIds(targets, rows, classes, -1, nameof(targets));
         var job = _crossEntropy;
-        job.Logits = logits.Pointer();
-        job.Targets = targets.Pointer();
-        job.Weights = weights.Pointer();
-        job.Losses = losses.Pointer();
-        job.DLogits = dLogits.Pointer();
-        job.Classes = classes;
-        job.GradScale = gradScale;
-        job.Run(_pool, rows, 1);
+        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, gradScale);
     }
 
-    private sealed class CrossEntropyJob : ChunkedJob
+    /// <summary>
+    /// The row loop of a weighted softmax cross-entropy over the logits of each row: loss w·(lse − logit of
+    /// the target), and with gradients gradScale·w·(softmax − onehot); a zero weight gives a zero loss and gradient.
+    /// Subclasses say which classes take part (the max, log Σ exp and exp over the row).
+    /// </summary>
+    private abstract class WeightedCrossEntropyJob : ChunkedJob
     {
-        public float* Logits, Weights, Losses, DLogits;
-        public int* Targets;
-        public int Classes;
-        public float GradScale;
+        private float* _logits, _weights, _losses, _dLogits;
+        private int* _targets;
+        private int _classes;
+        private float _gradScale;
 
-        protected override void ExecuteRange(int chunk, int start, int end)
+        /// <summary>Runs the loss over <paramref name="rows"/> rows (shapes checked by the caller).</summary>
+        public void Run(WorkerPool pool, Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+            Tensor<float>? dLogits, int rows, int classes, float gradScale)
+        {
+            _logits = logits.Pointer();
+            _targets = targets.Pointer();
+            _weights = weights.Pointer();
+            _losses = losses.Pointer();
+            _dLogits = dLogits.Pointer();
+            _classes = classes;
+            _gradScale = gradScale;
+            Run(pool, rows, 1);
+        }
+
+        /// <summary>The largest logit of <paramref name="row"/> taking part.</summary>
+        protected abstract float Max(ReadOnlySpan<float> row);
+
+        /// <summary>log Σ exp(row) given its max, using <paramref name="block"/> as scratch.</summary>
+        protected abstract float LogSumExp(ReadOnlySpan<float> row, float max, Span<float> block);
+
+        /// <summary>Writes exp(row − max) into <paramref name="exps"/> (zero for classes not taking part); returns their sum.</summary>
+        protected abstract float ExpAndSum(ReadOnlySpan<float> row, float max, Span<float> exps);
+
+        protected sealed override void ExecuteRange(int chunk, int start, int end)
         {
             Span<float> block = stackalloc float[LossBlock];
             for (int r = start; r < end; r++)
             {
-                float weight = Weights[r];
-                var row = new ReadOnlySpan<float>(Logits + (long)r * Classes, Classes);
-                var gradient = DLogits == null ? default : new Span<float>(DLogits + (long)r * Classes, Classes);
+                float weight = _weights[r];
+                var row = new ReadOnlySpan<float>(_logits + (long)r * _classes, _classes);
+                var gradient = _dLogits == null ? default : new Span<float>(_dLogits + (long)r * _classes, _classes);
                 if (weight == 0f)
                 {
-                    Losses[r] = 0f;
+                    _losses[r] = 0f;
                     gradient.Clear();
                     continue;
                 }
-                float max = TensorPrimitives.Max(row);
-                float targetLogit = row[Targets[r]];
-                if (DLogits == null)
+                float max = Max(row);
+                float targetLogit = row[_targets[r]];
+                if (_dLogits == null)
                 {
-                    Losses[r] = weight * (LogSumExp(row, max, block) - targetLogit);
+                    _losses[r] = weight * (LogSumExp(row, max, block) - targetLogit);
                     continue;
                 }
                 // gradient = gradScale·w·(softmax − onehot); exp(row − max) is built in place first.
-                TensorPrimitives.Subtract(row, max, gradient);
-                TensorPrimitives.Exp(gradient, gradient);
-                float sum = TensorPrimitives.Sum(gradient);
-                Losses[r] = weight * (max + MathF.Log(sum) - targetLogit);
-                float scale = GradScale * weight;
+                float sum = ExpAndSum(row, max, gradient);
+                _losses[r] = weight * (max + MathF.Log(sum) - targetLogit);
+                float scale = _gradScale * weight;
                 TensorPrimitives.Multiply(gradient, scale / sum, gradient);
-                gradient[Targets[r]] -= scale;
+                gradient[_targets[r]] -= scale;
             }
         }
+    }
 
-        /// <summary>log Σ exp(row) given its max, using <paramref name="block"/> as scratch.</summary>
-        private static float LogSumExp(ReadOnlySpan<float> row, float max, Span<float> block)
+    private sealed class CrossEntropyJob : WeightedCrossEntropyJob
+    {
+        protected override float Max(ReadOnlySpan<float> row) => TensorPrimitives.Max(row);
+
+        protected override float ExpAndSum(ReadOnlySpan<float> row, float max, Span<float> exps)
+        {
+            TensorPrimitives.Subtract(row, max, exps);
+            TensorPrimitives.Exp(exps, exps);
+            return TensorPrimitives.Sum(exps);
+        }
+
+        protected override float LogSumExp(ReadOnlySpan<float> row, float max, Span<float> block)
         {
             float sum = 0;
             for (int first = 0; first < row.Length; first += block.Length)

@@ -33,15 +33,8 @@ public sealed unsafe partial class CpuKernels
         Check.Count(losses, rows, nameof(losses));
         CheckIds(targets, rows, classes, maskIndex, nameof(targets));
         var job = _subsCrossEntropy;
-        job.Logits = logits.Pointer();
-        job.Targets = targets.Pointer();
-        job.Weights = weights.Pointer();
-        job.Losses = losses.Pointer();
-        job.DLogits = dLogits.Pointer();
-        job.Classes = classes;
         job.MaskIndex = maskIndex;
-        job.GradScale = gradScale;
-        job.Run(_pool, rows, 1);
+        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, gradScale);
     }
 
     /// <inheritdoc/>
@@ -132,42 +125,17 @@ public sealed unsafe partial class CpuKernels
         }
     }
 
-    private sealed class SubsCrossEntropyJob : ChunkedJob
+    private sealed class SubsCrossEntropyJob : WeightedCrossEntropyJob
     {
-        public float* Logits, Weights, Losses, DLogits;
-        public int* Targets;
-        public int Classes, MaskIndex;
-        public float GradScale;
+        public int MaskIndex;
 
-        protected override void ExecuteRange(int chunk, int start, int end)
-        {
-            Span<float> block = stackalloc float[LossBlock];
-            for (int r = start; r < end; r++)
-            {
-                float weight = Weights[r];
-                var row = new ReadOnlySpan<float>(Logits + (long)r * Classes, Classes);
-                var gradient = DLogits == null ? default : new Span<float>(DLogits + (long)r * Classes, Classes);
-                if (weight == 0f)
-                {
-                    Losses[r] = 0f;
-                    gradient.Clear();
-                    continue;
-                }
-                float max = SubsRow.Max(row, MaskIndex);
-                float targetLogit = row[Targets[r]];
-                if (DLogits == null)
-                {
-                    Losses[r] = weight * (SubsRow.LogSumExp(row, MaskIndex, max, block) - targetLogit);
-                    continue;
-                }
-                // gradient = gradScale·w·(softmax − onehot); exp(row − max) is built in place first.
-                float sum = SubsRow.ExpAndSum(row, MaskIndex, max, gradient);
-                Losses[r] = weight * (max + MathF.Log(sum) - targetLogit);
-                float scale = GradScale * weight;
-                TensorPrimitives.Multiply(gradient, scale / sum, gradient);
-                gradient[Targets[r]] -= scale;
-            }
-        }
+        protected override float Max(ReadOnlySpan<float> row) => SubsRow.Max(row, MaskIndex);
+
+        protected override float LogSumExp(ReadOnlySpan<float> row, float max, Span<float> block) =>
+            SubsRow.LogSumExp(row, MaskIndex, max, block);
+
+        protected override float ExpAndSum(ReadOnlySpan<float> row, float max, Span<float> exps) =>
+            SubsRow.ExpAndSum(row, MaskIndex, max, exps);
     }
 
     private sealed class RowCopyJob : ChunkedJob

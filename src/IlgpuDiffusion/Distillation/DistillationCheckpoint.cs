@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using IlgpuDiffusion.Model.Safetensors;
 using IlgpuDiffusion.Training;
 
@@ -19,17 +17,11 @@ public static class DistillationCheckpoint
     /// <summary>Metadata keys of the config and state.</summary>
     public const string ConfigKey = "distillation_config", StateKey = "distillation_state";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        Converters = { new JsonStringEnumConverter() },
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     /// <summary>The metadata entries of <paramref name="config"/> and <paramref name="state"/>.</summary>
     public static Dictionary<string, string> Metadata(DistillationConfig config, DistillationState state) => new()
     {
-        [ConfigKey] = JsonSerializer.Serialize(config, Json),
-        [StateKey] = JsonSerializer.Serialize(state, Json),
+        [ConfigKey] = CheckpointMetadata.Serialize(config),
+        [StateKey] = CheckpointMetadata.Serialize(state),
     };
 
     /// <summary>Reads the distillation config and state of the checkpoint at <paramref name="path"/>.</summary>
@@ -63,18 +55,6 @@ public static class DistillationCheckpoint
                 $"{string.Join("; ", mismatches)}. Resume with the checkpoint's settings.");
     }
 
-    private static T Parse<T>(string path, IReadOnlyDictionary<string, string> metadata, string key)
-    {
-        if (!metadata.TryGetValue(key, out string? text))
-            throw new InvalidDataException($"'{path}' is not a distillation checkpoint: it lacks the '{key}' metadata entry.");
-        try
-        {
-            return JsonSerializer.Deserialize<T>(text, Json)
-                ?? throw new InvalidDataException($"'{path}': metadata entry '{key}' is null.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}': metadata entry '{key}' is not a valid {typeof(T).Name}: {e.Message}", e);
-        }
-    }
+    private static T Parse<T>(string path, IReadOnlyDictionary<string, string> metadata, string key) =>
+        CheckpointMetadata.Parse<T>(path, metadata, key, $"'{path}' is not a distillation checkpoint: it lacks the '{key}' metadata entry.");
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using IlgpuDiffusion.Training;
 
@@ -24,9 +23,8 @@ public sealed partial class SdttDistiller
             throw new ArgumentOutOfRangeException(nameof(untilStep), $"Distill until a step in [{Step}, {Rounds.TotalSteps}]; got {until}.");
         TrainingProgress.Run(options.ShowProgress, Step, until, progress =>
         {
-            var clock = Stopwatch.StartNew();
-            TimeSpan excluded = TimeSpan.Zero;
-            long intervalStart = Step, roundStart = Step;
+            var timer = new StepTimer(Step);
+            long roundStart = Step;
             double lossSum = 0, roundLossSum = 0;
             while (Step < until)
             {
@@ -37,18 +35,14 @@ public sealed partial class SdttDistiller
                 if (Step % Config.Training.LogInterval == 0 || last || result.RoundEnded)
                 {
                     Student.Device.Synchronize();
-                    long steps = Step - intervalStart;
-                    double seconds = Math.Max((clock.Elapsed - excluded).TotalSeconds, 1e-9);
+                    var (steps, seconds) = timer.Lap(Step);
                     double tokensPerSecond = TokensPerStep * steps / seconds;
                     options.Log?.Write(new DistillationMetrics(Step, result.Round, Rounds.TeacherStepSize(result.Round), lossSum / steps,
                         result.GradientNorm, result.LearningRate, 1000 * seconds / steps, tokensPerSecond));
                     progress.Report(Step, lossSum / steps, tokensPerSecond, $"Round {result.Round + 1}/{Rounds.Count}");
                     lossSum = 0;
-                    intervalStart = Step;
-                    excluded = TimeSpan.Zero;
-                    clock.Restart();
                 }
-                long pausedAt = Stopwatch.GetTimestamp();
+                timer.Pause();
                 if (result.RoundEnded)
                 {
                     string? path = options.RoundCheckpointDirectory is { } folder ? Path.Combine(folder, RoundCheckpointName(result.Round)) : null;
@@ -59,9 +53,8 @@ public sealed partial class SdttDistiller
                     roundLossSum = 0;
                     roundStart = Step;
                 }
-                bool save = options.CheckpointPath is not null && (last || options.CheckpointInterval > 0 && Step % options.CheckpointInterval == 0);
-                if (save) SaveCheckpoint(options.CheckpointPath!);
-                excluded += Stopwatch.GetElapsedTime(pausedAt);
+                if (options.CheckpointDue(Step, last) is { } resumePath) SaveCheckpoint(resumePath);
+                timer.Resume();
             }
         });
     }

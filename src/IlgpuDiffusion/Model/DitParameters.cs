@@ -22,18 +22,13 @@ public readonly record struct DitBlockTensors(
 /// Every parameter of a <see cref="Dit"/> carved from one arena, named exactly as the Hugging Face
 /// state dict without its <c>backbone.</c> prefix (spec §1.6) and laid out in PyTorch module order.
 /// The same layout holds gradients, Adam moments and EMA weights, so any of them can be updated
-/// with one kernel call over <see cref="All"/>.
+/// with one kernel call over <see cref="NamedParameters{TConfig}.All"/>.
 /// </summary>
-public sealed class DitParameters : IDisposable
+public sealed class DitParameters : NamedParameters<DitConfig>
 {
-    private readonly Arena<float> _arena;
-    private readonly (string Name, Shape Shape)[] _entries;
-
     private DitParameters(DitConfig config, Arena<float> arena, (string, Shape)[] entries)
+        : base(config, arena, entries)
     {
-        Config = config;
-        _arena = arena;
-        _entries = entries;
         Embedding = arena["vocab_embed.embedding"];
         SigmaWeight0 = arena["sigma_map.mlp.0.weight"];
         SigmaBias0 = arena["sigma_map.mlp.0.bias"];
@@ -50,9 +45,6 @@ public sealed class DitParameters : IDisposable
         FinalAdaWeight = arena["output_layer.adaLN_modulation.weight"];
         FinalAdaBias = arena["output_layer.adaLN_modulation.bias"];
     }
-
-    /// <summary>The model shape these tensors belong to.</summary>
-    public DitConfig Config { get; }
 
     /// <summary>vocab_embed.embedding [V, D].</summary>
     public Tensor<float> Embedding { get; }
@@ -87,41 +79,12 @@ public sealed class DitParameters : IDisposable
     /// <summary>output_layer.adaLN_modulation.bias [2D].</summary>
     public Tensor<float> FinalAdaBias { get; }
 
-    /// <summary>The whole arena (alignment padding included, always zero): one call updates every tensor.</summary>
-    public Tensor<float> All => _arena.All;
-
-    /// <summary>Names and shapes of every tensor, in module order (HF names without <c>backbone.</c>).</summary>
-    public IReadOnlyList<(string Name, Shape Shape)> Entries => _entries;
-
-    /// <summary>The tensor named <paramref name="name"/>.</summary>
-    public Tensor<float> this[string name] => _arena[name];
-
     /// <summary>Allocates a zero-filled set of tensors for <paramref name="config"/> on <paramref name="device"/>.</summary>
     public static DitParameters Allocate(DitConfig config, Device device)
     {
         var entries = Layout(config.Validate());
-        var layout = new ArenaLayout<float>();
-        foreach (var (name, shape) in entries) layout.Add(name, shape);
-        if (layout.Length > int.MaxValue)
-            throw new ArgumentException($"The parameters of this config need {layout.Length} floats; kernels index at most {int.MaxValue}.");
-        return new DitParameters(config, layout.Allocate(device), entries);
+        return new DitParameters(config, AllocateArena(entries, device), entries);
     }
-
-    /// <summary>Copies every tensor of <paramref name="source"/> (same tensor shapes, same device) into this set.</summary>
-    public void CopyFrom(DitParameters source)
-    {
-        if (!source._entries.SequenceEqual(_entries))
-            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}: the tensor shapes differ.", nameof(source));
-        if (source.All.Device != All.Device)
-            throw new ArgumentException("Parameters can only be copied on one device; copy through the host or a checkpoint.", nameof(source));
-        All.Device.Kernels.Copy(source.All, All, (int)All.Length);
-    }
-
-    /// <summary>Sets every element (padding included) to <paramref name="value"/>.</summary>
-    public void Fill(float value) => All.Device.Kernels.Fill(All, value, (int)All.Length);
-
-    /// <inheritdoc/>
-    public void Dispose() => _arena.Dispose();
 
     /// <summary>The names and PyTorch shapes of the parameters of <paramref name="config"/>, in module order.</summary>
     public static (string Name, Shape Shape)[] Layout(DitConfig config)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace IlgpuDiffusion.Model;
@@ -17,23 +16,12 @@ public static class HuggingFaceConfig
     public const string FileName = "config.json";
 
     /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
-    public static DitConfig Read(string path)
-    {
-        try
-        {
-            return Parse(File.ReadAllText(path));
-        }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
-        {
-            throw new InvalidDataException($"'{path}': {e.Message}", e);
-        }
-    }
+    public static DitConfig Read(string path) => ConfigJson.Read(path, Parse);
 
     /// <summary>Maps the JSON text of a config to a validated <see cref="DitConfig"/>.</summary>
     public static DitConfig Parse(string json)
     {
-        var root = JsonNode.Parse(json) as JsonObject
-            ?? throw new InvalidDataException("The model config is not a JSON object.");
+        var root = ConfigJson.Root(json);
         var hydra = root["model"] as JsonObject;
         var defaults = DitConfig.Small;
         var config = new DitConfig
@@ -45,16 +33,9 @@ public static class HuggingFaceConfig
             Vocab = Int(root, "vocab_size", hydra, "vocab_size", defaults.Vocab),
             Length = Int(root, "model_length", hydra, "length", defaults.Length),
             Dropout = (float)Number(root, "dropout", hydra, "dropout", defaults.Dropout),
-            TimeConditioning = Bool(root, "time_conditioning", defaults.TimeConditioning),
+            TimeConditioning = ConfigJson.Bool(root["time_conditioning"], "time_conditioning", defaults.TimeConditioning),
         };
-        try
-        {
-            return config.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"The model config describes an invalid model: {e.Message}", e);
-        }
+        return ConfigJson.Validated(config.Validate);
     }
 
     /// <summary>The HF <c>config.json</c> text of <paramref name="config"/>.</summary>
@@ -72,33 +53,12 @@ public static class HuggingFaceConfig
             ["vocab_size"] = config.Vocab,
             ["time_conditioning"] = config.TimeConditioning,
         };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return ConfigJson.Format(root);
     }
 
-    private static int Int(JsonObject root, string key, JsonObject? hydra, string hydraKey, int? fallback)
-    {
-        double value = Number(root, key, hydra, hydraKey, fallback);
-        if (value != Math.Floor(value) || value < int.MinValue || value > int.MaxValue)
-            throw new InvalidDataException($"Config value '{key}' must be an integer; got {value}.");
-        return (int)value;
-    }
+    private static int Int(JsonObject root, string key, JsonObject? hydra, string hydraKey, int? fallback) =>
+        ConfigJson.Int(root[key] ?? hydra?[hydraKey], key, fallback);
 
-    private static double Number(JsonObject root, string key, JsonObject? hydra, string hydraKey, double? fallback)
-    {
-        var node = root[key] ?? hydra?[hydraKey];
-        if (node is null)
-            return fallback ?? throw new InvalidDataException($"The model config has no '{key}'.");
-        return node is JsonValue value && value.TryGetValue(out double number)
-            ? number
-            : throw new InvalidDataException($"Config value '{key}' must be a number; got {node.ToJsonString()}.");
-    }
-
-    private static bool Bool(JsonObject root, string key, bool fallback)
-    {
-        var node = root[key];
-        if (node is null) return fallback;
-        return node is JsonValue value && value.TryGetValue(out bool flag)
-            ? flag
-            : throw new InvalidDataException($"Config value '{key}' must be true or false; got {node.ToJsonString()}.");
-    }
+    private static double Number(JsonObject root, string key, JsonObject? hydra, string hydraKey, double? fallback) =>
+        ConfigJson.Number(root[key] ?? hydra?[hydraKey], key, fallback);
 }

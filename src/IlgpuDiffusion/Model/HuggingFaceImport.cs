@@ -28,17 +28,7 @@ public static class HuggingFaceImport
     public static Dit Load(string folder, Device device, bool withGradients = false)
     {
         var config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
-        var model = new Dit(config, device, withGradients);
-        try
-        {
-            LoadWeights(model.Parameters, Path.Combine(folder, WeightsFileName));
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return LoadedModel.Fill(new Dit(config, device, withGradients), m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>

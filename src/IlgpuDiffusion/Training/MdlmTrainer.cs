@@ -19,18 +19,15 @@ public readonly record struct StepResult(long Step, double Loss, double Gradient
 /// gradient norm, takes an AdamW step and updates the EMA. Knows nothing of backends; allocates nothing per
 /// step. <see cref="Run"/> adds logging, validation, checkpoints and progress around <see cref="TrainStep"/>.
 /// </summary>
-public sealed partial class MdlmTrainer : IDisposable
+public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
 {
     private readonly Dit model;
     private readonly TokenShardSet trainData;
     private readonly DitActivations activations;
     private readonly DiffusionBatch batch;
-    private readonly ClippedAdamW optimizer;
-    private readonly LrSchedule schedule;
+    private readonly OptimizerRun run;
     private readonly ulong timeSeed, maskSeed, dropoutSeed;
     private readonly float gradScale;
-    private Batcher batcher;
-    private long microBatches;
 
     /// <summary>Prepares training of <paramref name="model"/> (initialized or loaded) on <paramref name="trainData"/>.</summary>
     /// <exception cref="ArgumentException">The model has no gradients, or the data's sequences are longer than the model takes.</exception>
@@ -46,12 +43,9 @@ public sealed partial class MdlmTrainer : IDisposable
         this.trainData = trainData;
         Config = config;
         int length = trainData.SequenceLength;
-        batcher = new Batcher(trainData, config.BatchSize, config.Seed);
+        run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
         batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
         activations = model.CreateActivations(config.BatchSize, length, training: true);
-        optimizer = new ClippedAdamW(model.Parameters.All, gradients.All, config);
-        Ema = new Ema(model.Parameters.All, config.EmaDecay);
-        schedule = new LrSchedule(config);
         timeSeed = TrainingSeeds.Times(config.Seed);
         maskSeed = TrainingSeeds.Masks(config.Seed);
         dropoutSeed = TrainingSeeds.Dropout(config.Seed);
@@ -65,67 +59,54 @@ public sealed partial class MdlmTrainer : IDisposable
     public Dit Model => model;
 
     /// <summary>The moving average of the weights, used for validation and sampling.</summary>
-    public Ema Ema { get; }
+    public Ema Ema => run.Ema;
 
     /// <summary>Optimizer steps done.</summary>
-    public long Step => optimizer.Steps;
+    public long Step => run.Step;
 
     /// <summary>Token slots per optimizer step: B·L·accumulation.</summary>
     public long TokensPerStep => (long)Config.SequencesPerStep * trainData.SequenceLength;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
-    public TrainingState State => new(Step, microBatches, Ema.Updates, batcher.Position, Config.Seed);
+    public TrainingState State => run.State;
 
     /// <summary>Takes one optimizer step; allocates nothing.</summary>
     public StepResult TrainStep()
     {
-        double learningRate = schedule.At(Step);
+        double learningRate = run.LearningRate;
         model.ZeroGradients();
         double loss = 0;
         for (int micro = 0; micro < Config.GradientAccumulationSteps; micro++)
         {
-            batcher.NextBatch(batch.CleanIds);
-            ulong stream = (ulong)microBatches++;
+            ulong stream = run.NextMicroBatch(batch.CleanIds);
             batch.Corrupt(timeSeed, maskSeed, stream);
             DitDropout dropout = Config.Dropout ? DitDropout.Training(dropoutSeed, stream) : DitDropout.Off;
             Tensor<float> logits = batch.Forward(model, activations, dropout);
             loss += batch.Loss.Evaluate(logits, logits, gradScale);
             model.Backward(activations, logits);
         }
-        double norm = optimizer.Step(learningRate);
-        Ema.Update();
-        return new StepResult(Step, loss / Config.GradientAccumulationSteps, norm, learningRate);
+        return run.FinishStep(loss, learningRate);
     }
 
     /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
     public void SaveCheckpoint(string path) =>
         Checkpoint.Save(path, new CheckpointHeader(model.Config, Config, State), model.Parameters,
-            Ema.Weights, optimizer.FirstMoment, optimizer.SecondMoment);
+            Ema.Weights, run.Optimizer.FirstMoment, run.Optimizer.SecondMoment);
 
     /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run
     /// (see <see cref="Checkpoint.Load"/>); the next <see cref="TrainStep"/> continues exactly where it stopped.
     /// </summary>
     /// <exception cref="InvalidDataException">The checkpoint is damaged or was made by an incompatible run.</exception>
-    public TrainingState LoadCheckpoint(string path)
-    {
-        // The data position is checked against this run's data before any tensor is overwritten.
-        var restored = new Batcher(trainData, Config.BatchSize, Config.Seed, Checkpoint.ReadHeader(path).State.DataPosition);
-        TrainingState state = Checkpoint.Load(path, model.Config, Config, model.Parameters,
-            Ema.Weights, optimizer.FirstMoment, optimizer.SecondMoment).State;
-        batcher = restored;
-        optimizer.RestoreSteps(checked((int)state.Step));
-        Ema.RestoreUpdates(state.EmaUpdates);
-        microBatches = state.MicroBatches;
-        return state;
-    }
+    public TrainingState LoadCheckpoint(string path) =>
+        run.Restore(Checkpoint.ReadHeader(path).State.DataPosition, () => Checkpoint.Load(path, model.Config, Config,
+            model.Parameters, Ema.Weights, run.Optimizer.FirstMoment, run.Optimizer.SecondMoment).State);
 
     /// <inheritdoc/>
     public void Dispose()
     {
         activations.Dispose();
         batch.Dispose();
-        optimizer.Dispose();
-        Ema.Dispose();
+        run.Dispose();
     }
 }

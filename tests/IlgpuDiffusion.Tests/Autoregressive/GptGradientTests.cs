@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Model;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
@@ -49,24 +50,7 @@ public sealed class GptGradientTests
 
         model.ZeroGradients();
         Loss(true);
-        var failures = new List<string>();
-        var random = new Random(13);
-        const int samples = 3;
-        foreach (var (name, _) in model.Parameters.Entries)
-        {
-            var parameter = model.Parameters[name];
-            var analytic = model.Gradients![name].ToArray();
-            double scale = analytic.Max(v => Math.Abs((double)v));
-            int largest = Array.IndexOf(analytic, analytic.MaxBy(Math.Abs));
-            foreach (int index in new[] { largest }.Concat(Enumerable.Range(1, samples - 1).Select(_ => random.Next(analytic.Length))))
-            {
-                double numeric = FiniteDifference(parameter, index, Loss);
-                if (Math.Abs(numeric - analytic[index]) > 1e-2 * Math.Abs(analytic[index]) + 1e-3 * scale + 1e-4)
-                    failures.Add($"{name}[{index}]: analytic {analytic[index]:G6}, numeric {numeric:G6} (tensor max {scale:G3})");
-            }
-            Assert.True(scale > 0, $"{name} got no gradient");
-        }
-        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        ParameterGradientCheck.CheckEveryTensor(model.Parameters, model.Gradients!, Loss, samples: 3, seed: 13, Step, requireGradient: true);
     }
 
     [Theory]
@@ -91,21 +75,5 @@ public sealed class GptGradientTests
         }).ToArray();
         Numerics.AssertClose(Numerics.D(results[0].Logits), results[1].Logits, 1e-4, "logits");
         Numerics.AssertClose(Numerics.D(results[0].Gradients), results[1].Gradients, 1e-3, "gradients");
-    }
-
-    private static double FiniteDifference(Tensor<float> parameter, int index, Func<bool, double> loss)
-    {
-        var value = new float[1];
-        parameter.Buffer.CopyToHost(parameter.Offset + index, value);
-        float original = value[0];
-        Span<float> probe = [original + Step];
-        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
-        double plus = loss(false);
-        probe[0] = original - Step;
-        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
-        double minus = loss(false);
-        probe[0] = original;
-        parameter.Buffer.CopyFromHost(parameter.Offset + index, probe);
-        return (plus - minus) / (2.0 * Step);
     }
 }

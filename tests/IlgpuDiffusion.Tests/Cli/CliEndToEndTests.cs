@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
@@ -91,6 +92,36 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(8 + 2, streamed.ErrorLines.Length); // a line per step, noise removal, the summary
         Assert.StartsWith("step 1/8 |", streamed.ErrorLines[0]);
         Assert.StartsWith("noise removal |", streamed.ErrorLines[8]);
+    }
+
+    [Fact]
+    public async Task The_autoregressive_baseline_trains_resumes_and_is_inspected()
+    {
+        string corpus = temp.File("corpus"), shards = temp.File("shards"), checkpoint = temp.File("ar/gpt.safetensors");
+        TinyCorpus.Write(corpus);
+        Assert.Equal(0, (await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25")).ExitCode);
+
+        string[] model = ["--model", "ar", "--layers", "1", "--hidden", "32", "--heads", "2"];
+        CliResult train = await CliRunner.Run(["train", "--data", shards, .. model, "--steps", "4", "--batch", "4", "--lr", "1e-3",
+            "--warmup", "2", "--log-interval", "2", "--validation-batches", "2", "--device", "cpu", "-o", checkpoint]);
+        Assert.True(train.ExitCode == 0, train.ToString());
+        GptCheckpointHeader header = GptCheckpoint.ReadHeader(checkpoint);
+        Assert.Equal((1, 32, 2, 32), (header.Model.Layers, header.Model.Hidden, header.Model.Heads, header.Model.Length));
+        Assert.Equal(4, header.State.Step);
+        Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(Path.ChangeExtension(checkpoint, ".metrics.jsonl")));
+
+        CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", checkpoint, "--steps", "6", "--device", "cpu");
+        Assert.True(resume.ExitCode == 0, resume.ToString());
+        Assert.Equal(6, GptCheckpoint.ReadHeader(checkpoint).State.Step);
+
+        CliResult info = await CliRunner.Run("info", checkpoint);
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.Contains("Autoregressive checkpoint", info.Out);
+        Assert.Contains(header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture), info.Out);
+
+        CliResult condition = await CliRunner.Run(["train", "--data", shards, .. model, "--cond-dim", "8", "--steps", "1", "--device", "cpu", "-o", temp.File("x.safetensors")]);
+        Assert.Equal(1, condition.ExitCode);
+        Assert.Contains("--cond-dim", Assert.Single(condition.ErrorLines));
     }
 
     [Fact]

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary>
+/// <c>bench</c>: the latency comparison of spec §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
+/// L tokens with the Tiny DiT's diffusion sampler at each step count, cached and uncached, against the parameter-matched GPT
+/// decoding with its KV cache, on one device; prints a Markdown table with the ratio AR time / diffusion time.
+/// </summary>
+internal static class BenchCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("bench", "Latency: generate B sequences of L tokens with the diffusion sampler at N steps (cached and " +
+            "uncached) and with a parameter-matched GPT decoding with its KV cache (Tiny models, random weights: the cost does not " +
+            "depend on the weights); print a Markdown table with AR time / diffusion time.");
+        var batch = new Option<int>("--batch") { Description = "Sequences generated together (B)", DefaultValueFactory = _ => 8 };
+        var length = new Option<int>("--length") { Description = "Tokens per sequence (L)", DefaultValueFactory = _ => 128 };
+        var steps = new Option<string>("--steps")
+        {
+            Description = "Comma-separated diffusion step counts; L means as many steps as tokens",
+            DefaultValueFactory = _ => "8,16,32,64,128,L",
+        };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per generator after one warm-up run", DefaultValueFactory = _ => 1 };
+        var device = DeviceOption.Create();
+        foreach (var option in new Option[] { batch, length, steps, runs, device }) command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            int l = parse.GetValue(length);
+            var options = new LatencyOptions
+            {
+                BatchSize = parse.GetValue(batch), Length = l, Steps = ParseSteps(parse.GetValue(steps)!, l), TimedRuns = parse.GetValue(runs),
+            }.Validate();
+            using var backend = Device.Create(parse.GetValue(device));
+            var ditConfig = DitConfig.Tiny with { Length = l };
+            using var dit = new Dit(ditConfig, backend, withGradients: false);
+            dit.Initialize(1);
+            using var gpt = new Gpt(LatencyComparison.MatchedGpt(ditConfig, l), backend, withGradients: false);
+            gpt.Initialize(1);
+            var report = LatencyComparison.Run(dit, gpt, options, row =>
+                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
+            console.Out.Write(report.ToMarkdown());
+            return CliApplication.Success;
+        });
+        return command;
+    }
+
+    /// <summary>"8,16,L" → [8, 16, length].</summary>
+    private static int[] ParseSteps(string text, int length) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(item =>
+            item is "L" or "l" ? length
+            : int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+            : throw new ArgumentException($"--steps takes positive step counts or L, separated by commas; got '{item}'.")).ToArray();
+}

@@ -1,0 +1,103 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Model.Safetensors;
+
+namespace IlgpuDiffusion.Training;
+
+/// <summary>
+/// The tensor side of every training checkpoint, whatever the model: for every named parameter tensor <c>N</c>,
+/// <c>model.N</c> (the raw weights), <c>ema.N</c>, <c>adam_m.N</c>, <c>adam_v.N</c> and any extra group's
+/// <c>prefix.N</c>, each a view at the parameter's place in an arena-shaped buffer. Files are written to a temporary
+/// name and renamed; loads check every tensor before reading any, so a bad file leaves the run's tensors untouched.
+/// </summary>
+internal static class CheckpointTensors
+{
+    /// <summary>Writes <paramref name="metadata"/> and the tensor groups to <paramref name="path"/>, creating its folder.</summary>
+    /// <param name="extraMetadata">Further metadata entries (keys other than <paramref name="metadata"/>'s).</param>
+    public static void Save<TConfig>(string path, IReadOnlyDictionary<string, string> metadata, NamedParameters<TConfig> parameters,
+        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null,
+        IReadOnlyDictionary<string, string>? extraMetadata = null) where TConfig : notnull
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var writer = new SafetensorsWriter();
+        foreach (var (key, value) in metadata) writer.Metadata[key] = value;
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>())
+            if (!writer.Metadata.TryAdd(key, value))
+                throw new ArgumentException($"Metadata key '{key}' is the checkpoint header's own.", nameof(extraMetadata));
+        foreach (var (key, tensor) in Groups(parameters, ema, firstMoment, secondMoment, extraGroups))
+            writer.Add(key, tensor, Dimensions(tensor.Shape));
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        writer.Write(path);
+    }
+
+    /// <summary>Reads every tensor group from <paramref name="reader"/> after checking all their dtypes and shapes.</summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has another dtype or shape.</exception>
+    public static void Load<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters,
+        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null) where TConfig : notnull
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var tensors = Groups(parameters, ema, firstMoment, secondMoment, extraGroups).ToArray();
+        foreach (var (key, tensor) in tensors) Check(reader, path, key, tensor);
+        foreach (var (key, tensor) in tensors) reader.ReadFloats(key, tensor);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="parameters"/> (of a model just built from the checkpoint's own config) with the EMA weights
+    /// (<paramref name="useEma"/>) or the raw weights of the checkpoint.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing or has another dtype or shape.</exception>
+    public static void LoadWeights<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters, bool useEma)
+        where TConfig : notnull
+    {
+        string prefix = useEma ? Checkpoint.EmaPrefix : Checkpoint.ModelPrefix;
+        foreach (var (name, _) in parameters.Entries)
+        {
+            Tensor<float> tensor = parameters[name];
+            Check(reader, path, prefix + name, tensor);
+            reader.ReadFloats(prefix + name, tensor);
+        }
+    }
+
+    private static void Check(SafetensorsReader reader, string path, string key, Tensor<float> tensor)
+    {
+        SafetensorsTensorInfo info = reader.GetInfo(key);
+        if (info.Dtype != SafetensorsDtype.F32 || !info.Shape.SequenceEqual(Dimensions(tensor.Shape)))
+            throw new InvalidDataException($"Tensor '{key}' in '{path}' is {info.Dtype} {info.ShapeText}; the model needs " +
+                $"F32 {SafetensorsTensorInfo.FormatShape(Dimensions(tensor.Shape))}.");
+    }
+
+    /// <summary>Every stored tensor with its key: the four groups and any extra ones, each in the parameters' module order.</summary>
+    private static IEnumerable<(string Key, Tensor<float> Tensor)> Groups<TConfig>(NamedParameters<TConfig> parameters,
+        Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups) where TConfig : notnull
+    {
+        var groups = new List<(string Prefix, Tensor<float> Weights)>
+        {
+            (Checkpoint.ModelPrefix, parameters.All), (Checkpoint.EmaPrefix, ema),
+            (Checkpoint.FirstMomentPrefix, firstMoment), (Checkpoint.SecondMomentPrefix, secondMoment),
+        };
+        groups.AddRange(extraGroups ?? []);
+        if (groups.Select(g => g.Prefix).Distinct().Count() != groups.Count)
+            throw new ArgumentException($"Tensor group prefixes must be distinct; got {string.Join(", ", groups.Select(g => g.Prefix))}.", nameof(extraGroups));
+        foreach (var (prefix, tensor) in groups.Skip(1))
+            if (tensor.Length != parameters.All.Length)
+                throw new ArgumentException($"The '{prefix}' weights hold {tensor.Length} elements; the parameter arena holds {parameters.All.Length}.");
+        foreach (var (prefix, buffer) in groups)
+            foreach (var (name, _) in parameters.Entries)
+                yield return (prefix + name, SameLayout(parameters[name], buffer));
+    }
+
+    /// <summary>The view of <paramref name="buffer"/> at the same place in its arena-shaped layout as <paramref name="parameter"/>.</summary>
+    private static Tensor<float> SameLayout(Tensor<float> parameter, Tensor<float> buffer) =>
+        new(buffer.Buffer, buffer.Offset + parameter.Offset, parameter.Shape);
+
+    private static long[] Dimensions(Shape shape)
+    {
+        var dimensions = new long[shape.Rank];
+        for (int axis = 0; axis < shape.Rank; axis++) dimensions[axis] = shape[axis];
+        return dimensions;
+    }
+}

@@ -1,0 +1,30 @@
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>The <c>bench</c> command at tiny sizes: the Markdown table and its rows, and a bad step list.</summary>
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public async Task Prints_the_autoregressive_row_and_each_step_count_cached_and_uncached()
+    {
+        var result = await CliRunner.Run("bench", "--batch", "1", "--length", "8", "--steps", "2,L", "--device", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] rows = result.OutLines.Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(1 + 1 + 2 * 2, rows.Length); // header, AR, N 2 and N 8 cached and uncached (the rule starts with "|-")
+        Assert.StartsWith("| autoregressive (KV cache) | — | KV |", rows[1]);
+        Assert.StartsWith("| diffusion | 2 | cached |", rows[2]);
+        Assert.StartsWith("| diffusion | 8 | uncached |", rows[5]);
+        Assert.Contains("B = 1, L = 8", result.Out);
+    }
+
+    [Fact]
+    public async Task Refuses_a_step_list_that_is_not_counts_or_L()
+    {
+        var result = await CliRunner.Run("bench", "--steps", "8,x", "--device", "cpu");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--steps takes positive step counts or L", result.Error);
+    }
+}
