@@ -1,0 +1,152 @@
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Cli.Demo;
+
+/// <summary>
+/// The sizes of one demo run: the MDLM teacher, the AR judge (the GPT parameter-matched to the teacher, which is also
+/// the latency baseline), the training and distillation budgets and the evaluation's sample counts.
+/// </summary>
+internal sealed record DemoPreset
+{
+    /// <summary>The preset's name (<c>--preset</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>What the preset is for, for the report and <c>--help</c>.</summary>
+    public required string Purpose { get; init; }
+
+    /// <summary>The teacher's shape; its length is the corpus's sequence length.</summary>
+    public required DitConfig Model { get; init; }
+
+    /// <summary>Optimizer steps of the MDLM teacher.</summary>
+    public required int TeacherSteps { get; init; }
+
+    /// <summary>Optimizer steps of the AR judge.</summary>
+    public required int JudgeSteps { get; init; }
+
+    /// <summary>Sequences per optimizer step of the teacher, the judge and the students.</summary>
+    public required int BatchSize { get; init; }
+
+    /// <summary>Peak learning rate of the teacher and the judge.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Warm-up steps of the teacher and the judge.</summary>
+    public required int WarmupSteps { get; init; }
+
+    /// <summary>N₀: the teacher's sampling steps, halved by every SDTT round.</summary>
+    public required int InitialSamplingSteps { get; init; }
+
+    /// <summary>Sampling steps of the last student.</summary>
+    public int MinSamplingSteps { get; init; } = 8;
+
+    /// <summary>Optimizer steps per SDTT round.</summary>
+    public required int StepsPerRound { get; init; }
+
+    /// <summary>Peak learning rate of distillation.</summary>
+    public double DistillationLearningRate { get; init; } = 3e-4;
+
+    /// <summary>Unconditional samples per model and step count for generative perplexity and entropy.</summary>
+    public required int Samples { get; init; }
+
+    /// <summary>Cloze passages built from held-out documents.</summary>
+    public required int ClozePassages { get; init; }
+
+    /// <summary>Antithetic time draws of the diffusion models' per-word cloze ELBO.</summary>
+    public required int ClozeTimeDraws { get; init; }
+
+    /// <summary>Validation batches (of <see cref="BatchSize"/> sequences) per model and per validation during training.</summary>
+    public required int ValidationBatches { get; init; }
+
+    /// <summary>Metrics log interval of every training stage.</summary>
+    public required int LogInterval { get; init; }
+
+    /// <summary>
+    /// CI size: a one-block, 32-wide model on 32-token sequences and a handful of steps per stage, to check that
+    /// every stage and every report section works; its numbers mean nothing.
+    /// </summary>
+    public static DemoPreset Tiny { get; } = new()
+    {
+        Name = "tiny",
+        Purpose = "a check that every stage and report section works (seconds; the numbers mean nothing)",
+        Model = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 32 },
+        TeacherSteps = 4, JudgeSteps = 4, BatchSize = 4, WarmupSteps = 2,
+        InitialSamplingSteps = 32, StepsPerRound = 2,
+        Samples = 2, ClozePassages = 2, ClozeTimeDraws = 2, ValidationBatches = 1, LogInterval = 2,
+    };
+
+    /// <summary>
+    /// The main job on two CPU cores, about 25 minutes when the machine is idle: a Tiny MDLM (4 layers, 256 wide,
+    /// L 128) for 800 steps, its parameter-matched GPT for 400, four SDTT rounds of 100 steps (128 → 64, 32, 16, 8 steps).
+    /// </summary>
+    public static DemoPreset Default { get; } = new()
+    {
+        Name = "default",
+        Purpose = "the main job: a Tiny MDLM on the embedded corpus, about 25 minutes on 2 idle CPU cores",
+        Model = DitConfig.Tiny,
+        TeacherSteps = 800, JudgeSteps = 400, BatchSize = 8, WarmupSteps = 50,
+        InitialSamplingSteps = 128, StepsPerRound = 100,
+        Samples = 16, ClozePassages = 100, ClozeTimeDraws = 4, ValidationBatches = 16, LogInterval = 25,
+    };
+
+    /// <summary>
+    /// For a GPU and your own corpus (<c>--data</c>, L 1024): the paper's Small MDLM (12 layers, 768 wide) for 20k steps
+    /// of 32 sequences, a matched GPT judge, seven SDTT rounds of 2k steps (1024 → 8 steps), 64 samples per row.
+    /// </summary>
+    public static DemoPreset Paper { get; } = new()
+    {
+        Name = "paper",
+        Purpose = "the paper's Small model (L 1024) on a GPU, ideally on your own large corpus via --data",
+        Model = DitConfig.Small,
+        TeacherSteps = 20_000, JudgeSteps = 10_000, BatchSize = 32, LearningRate = 3e-4, WarmupSteps = 2500,
+        InitialSamplingSteps = 1024, StepsPerRound = 2000, DistillationLearningRate = 6e-5,
+        Samples = 64, ClozePassages = 500, ClozeTimeDraws = 32, ValidationBatches = 64, LogInterval = 100,
+    };
+
+    /// <summary>Every preset, by name.</summary>
+    public static IReadOnlyList<DemoPreset> All { get; } = [Tiny, Default, Paper];
+
+    /// <summary>The preset called <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">No preset has that name.</exception>
+    public static DemoPreset Named(string name) => All.FirstOrDefault(p => p.Name == name)
+        ?? throw new ArgumentException($"Unknown demo preset '{name}'; use {string.Join(", ", All.Select(p => p.Name))}.", nameof(name));
+
+    /// <summary>The teacher's recipe: MDLM's, with this preset's rate, warm-up, batch and a short log interval.</summary>
+    public TrainingConfig TeacherTraining(ulong seed) => TrainingConfig.Mdlm with
+    {
+        LearningRate = LearningRate, WarmupSteps = WarmupSteps, BatchSize = BatchSize, MaxSteps = TeacherSteps,
+        LogInterval = LogInterval, ValidationInterval = 0, ValidationBatches = ValidationBatches, Seed = seed,
+    };
+
+    /// <summary>The judge's recipe: the teacher's, for <see cref="JudgeSteps"/> steps.</summary>
+    public TrainingConfig JudgeTraining(ulong seed) => TeacherTraining(seed) with { MaxSteps = JudgeSteps };
+
+    /// <summary>The AR judge: the GPT whose parameters match the teacher's (<see cref="LatencyComparison.MatchedGpt"/>).</summary>
+    public GptConfig Judge => LatencyComparison.MatchedGpt(Model, Model.Length);
+
+    /// <summary>SDTT with this preset's rounds: the paper's settings with a shorter warm-up and this preset's rate and batch.</summary>
+    public DistillationConfig Distillation(ulong seed) => DistillationConfig.Sdtt with
+    {
+        Training = DistillationConfig.Sdtt.Training with
+        {
+            LearningRate = DistillationLearningRate, WarmupSteps = Math.Min(DistillationConfig.Sdtt.Training.WarmupSteps, Math.Max(1, StepsPerRound / 5)),
+            BatchSize = BatchSize, LogInterval = LogInterval, Seed = seed + 1,
+        },
+        InitialSamplingSteps = InitialSamplingSteps,
+        MinSamplingSteps = MinSamplingSteps,
+        StepsPerRound = StepsPerRound,
+    };
+
+    /// <summary>The sampling step counts evaluated for every model: N₀ and every student's count, ascending.</summary>
+    public IReadOnlyList<int> EvaluatedSteps
+    {
+        get
+        {
+            var steps = new List<int>();
+            for (int n = InitialSamplingSteps; n >= MinSamplingSteps; n /= 2) steps.Insert(0, n);
+            return steps;
+        }
+    }
+}

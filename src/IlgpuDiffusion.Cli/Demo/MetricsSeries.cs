@@ -1,0 +1,46 @@
+using System.Text.Json;
+
+namespace IlgpuDiffusion.Cli.Demo;
+
+/// <summary>One curve read from a JSON-lines metrics log: a field of the records of one kind, by optimizer step.</summary>
+/// <param name="Steps">The records' steps.</param>
+/// <param name="Values">The field's values, one per step.</param>
+internal sealed record MetricsSeries(double[] Steps, double[] Values)
+{
+    /// <summary>Whether the log held no such record.</summary>
+    public bool IsEmpty => Steps.Length == 0;
+
+    /// <summary>The last value, or null when empty.</summary>
+    public double? Last => IsEmpty ? null : Values[^1];
+
+    /// <summary>
+    /// The field <paramref name="field"/> of every record of kind <paramref name="kind"/> in <paramref name="path"/>
+    /// (lines written by <see cref="Training.MetricsLog"/>); empty when the file does not exist.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A line is not a JSON object with a step.</exception>
+    public static MetricsSeries Read(string path, string kind, string field)
+    {
+        var steps = new List<double>();
+        var values = new List<double>();
+        if (!File.Exists(path)) return new MetricsSeries([], []);
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                using var json = JsonDocument.Parse(line);
+                JsonElement root = json.RootElement;
+                if (root.GetProperty("kind").GetString() != kind || !root.TryGetProperty(field, out JsonElement value)) continue;
+                steps.Add(root.GetProperty("step").GetDouble());
+                values.Add(value.GetDouble());
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new InvalidDataException($"{path}, line {number}: not a metrics record ({e.Message}).", e);
+            }
+        }
+        return new MetricsSeries([.. steps], [.. values]);
+    }
+}

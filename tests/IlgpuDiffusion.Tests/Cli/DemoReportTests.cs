@@ -1,0 +1,88 @@
+using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Cli.Demo;
+using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Tests.Data;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>The demo's presets, stage markers, metrics reading and the verdicts against the paper's claims, on hand-made inputs.</summary>
+public sealed class DemoReportTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    [Fact]
+    public void The_default_preset_distills_128_steps_down_to_8_in_four_rounds_and_evaluates_every_count()
+    {
+        DemoPreset preset = DemoPreset.Default;
+        Assert.Equal([8, 16, 32, 64, 128], preset.EvaluatedSteps);
+        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(temp.Path)).Select(s => s.SamplingSteps));
+        Assert.Equal(preset.Model.Length + 1, preset.Judge.Length);
+        Assert.Equal(preset.Model.Hidden, preset.Judge.Hidden);
+        Assert.Same(DemoPreset.Paper, DemoPreset.Named("paper"));
+    }
+
+    [Fact]
+    public void A_marker_counts_only_for_the_settings_it_was_written_under_and_clearing_removes_later_stages()
+    {
+        var layout = new DemoLayout(temp.Path);
+        var markers = new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny, data: null, seed: 1));
+        markers.Write(DemoStage.Data, 1.5, "corpus");
+        markers.Write(DemoStage.Teacher, 2.5);
+        Assert.Equal("corpus", markers.Finished(DemoStage.Data)?.Detail);
+        Assert.Null(new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny, data: null, seed: 2)).Finished(DemoStage.Data));
+        Assert.Null(new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny with { TeacherSteps = 7 }, data: null, seed: 1)).Finished(DemoStage.Data));
+        markers.ClearFrom(DemoStage.Teacher);
+        Assert.NotNull(markers.Finished(DemoStage.Data));
+        Assert.Null(markers.Finished(DemoStage.Teacher));
+    }
+
+    [Fact]
+    public void Metrics_series_read_one_field_of_one_kind()
+    {
+        string path = temp.Write("m.jsonl", """
+            {"kind":"train","step":2,"loss":5.5}
+            {"kind":"validation","step":2,"nelbo":6.0}
+            {"kind":"train","step":4,"loss":4.5}
+            """);
+        MetricsSeries series = MetricsSeries.Read(path, "train", "loss");
+        Assert.Equal([2.0, 4.0], series.Steps);
+        Assert.Equal([5.5, 4.5], series.Values);
+        Assert.True(MetricsSeries.Read(temp.File("missing.jsonl"), "train", "loss").IsEmpty);
+        Assert.Throws<InvalidDataException>(() => MetricsSeries.Read(temp.Write("bad.jsonl", "{\"step\":1}"), "train", "loss"));
+    }
+
+    [Fact]
+    public void The_claims_section_computes_each_verdict_from_the_numbers()
+    {
+        const string teacher = DistillationStage.TeacherName, good = "SDTT round 1 (16 steps)", bad = "SDTT round 2 (8 steps)";
+        EvaluationRow Row(string model, int steps, double genPpl) =>
+            EvaluationRow.For(model, steps).With(DemoResults.GenPplSdtt, genPpl).With(EvaluationRow.EntropyName, 5.0);
+        var rows = new List<EvaluationRow>
+        {
+            Row(teacher, 8, 400), Row(teacher, 16, 300), Row(teacher, 32, 200), Row(teacher, 64, 150),
+            Row(good, 16, 140), Row(bad, 8, 390),
+            EvaluationRow.For(teacher).With(DemoResults.ClozeAccuracy, 0.2),
+            EvaluationRow.For(good).With(DemoResults.ClozeAccuracy, 0.25),
+            EvaluationRow.For(bad).With(DemoResults.ClozeAccuracy, 0.1),
+        };
+        var latency = new LatencyReport("cpu", 10, 10, 8, 128,
+        [
+            new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), 128, 1024),
+            new LatencyMeasurement(LatencyMeasurement.Diffusion, 16, true, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 16, 1024),
+        ]);
+        var results = new DemoResults(new EvaluationReport("t", rows, []), latency, [teacher, good, bad]);
+
+        string section = PaperClaims.Write(results);
+
+        Assert.Contains($"| {good} | 16 | 140.0 | 300.0 | 200.0 | 150.0 | 5.00 / 5.00 | agrees: matches the teacher at 4N |", section);
+        Assert.Contains($"| {bad} | 8 | 390.0 | 400.0 | 300.0 | 200.0 | 5.00 / 5.00 | disagrees: worse than the teacher at 2N |", section);
+        Assert.Contains("Measured: 1 of 2 students agree with claim 1.", section);
+        Assert.Contains($"- {good}: 25.0% vs the teacher's 20.0%: keeps or raises the teacher's accuracy (agrees).", section);
+        Assert.Contains($"- {bad}: 10.0% vs the teacher's 20.0%: falls below the teacher (disagrees).", section);
+        Assert.Contains("- 16 steps: 2.00× (diffusion faster; the paper's 8× is not reached).", section);
+        Assert.Contains("- 32 steps: not timed.", section);
+    }
+
+    public void Dispose() => temp.Dispose();
+}
