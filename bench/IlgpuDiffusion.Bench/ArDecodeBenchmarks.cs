@@ -2,7 +2,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
@@ -115,34 +114,11 @@ public class ArDecodeBenchmarks
                 .WithId("short-inprocess"));
             AddColumn(new CaseColumn("TokensPerSecond", "tokens/s", "Decoded tokens (B·128) per second of mean time",
                 (c, ns) => ((int)c.Parameters["Batch"] * NewTokens / (ns * 1e-9)).ToString("N0")));
-            AddColumn(new RatioColumn());
+            AddColumn(new PeerRatioColumn("OursVsTorch", "ours/torch", "TorchSharp's mean time over ours for the same model and batch (= our tokens/s over its)",
+                (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(Decode) && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpDecode)
+                    && Equals(peer.Parameters["Model"], row.Parameters["Model"]) && Equals(peer.Parameters["Batch"], row.Parameters["Batch"])));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
-        }
-    }
-
-    /// <summary>Our tokens/s over TorchSharp's for the same model and batch (shown on our row).</summary>
-    private sealed class RatioColumn : IColumn
-    {
-        public string Id => "OursVsTorch";
-        public string ColumnName => "ours/torch";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "TorchSharp's mean time over ours for the same model and batch (= our tokens/s over its)";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public string GetValue(Summary summary, BenchmarkDotNet.Running.BenchmarkCase benchmarkCase)
-        {
-            if (benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(Decode)) return "-";
-            var torch = summary.BenchmarksCases.FirstOrDefault(c => c.Descriptor.WorkloadMethod.Name == nameof(TorchSharpDecode)
-                && Equals(c.Parameters["Model"], benchmarkCase.Parameters["Model"]) && Equals(c.Parameters["Batch"], benchmarkCase.Parameters["Batch"]));
-            double? ours = summary[benchmarkCase]?.ResultStatistics?.Mean, theirs = torch is null ? null : summary[torch]?.ResultStatistics?.Mean;
-            return ours is > 0 && theirs is > 0 ? $"{theirs.Value / ours.Value:F2}x" : "-";
         }
     }
 }

@@ -115,8 +115,6 @@ public class LatencyBenchmarks
 
     private static LatencyCase CaseOf(BenchmarkCase benchmarkCase) => (LatencyCase)benchmarkCase.Parameters["Case"];
 
-    private static double? MeanOf(Summary summary, BenchmarkCase benchmarkCase) => summary[benchmarkCase]?.ResultStatistics?.Mean;
-
     private sealed class Config : ManualConfig
     {
         public Config()
@@ -130,34 +128,12 @@ public class LatencyBenchmarks
                 (c, ns) => (CaseOf(c).Batch * CaseOf(c).Length / (ns * 1e-9)).ToString("N0")));
             AddColumn(new CaseColumn("Passes", "passes", "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
                 (c, _) => Passes.TryGetValue(CaseOf(c), out int n) ? n.ToString() : "-"));
-            AddColumn(new ArOverThisColumn());
+            AddColumn(new PeerRatioColumn("ArOverThis", "AR/this",
+                "Autoregressive (KV cache) mean time over this row's at the same B and L; above 1 the diffusion sampler is faster",
+                (row, peer) => CaseOf(peer) == CaseOf(row) with { Generator = LatencyGenerator.Autoregressive }));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
             WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(32));
-        }
-    }
-
-    /// <summary>The AR row's mean time over this row's, for the same B and L.</summary>
-    private sealed class ArOverThisColumn() : IColumn
-    {
-        public string Id => "ArOverThis";
-        public string ColumnName => "AR/this";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Autoregressive (KV cache) mean time over this row's at the same B and L; above 1 the diffusion sampler is faster";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-        {
-            var row = CaseOf(benchmarkCase);
-            var ar = summary.BenchmarksCases.FirstOrDefault(c => CaseOf(c) == row with { Generator = LatencyGenerator.Autoregressive });
-            double? ours = MeanOf(summary, benchmarkCase), theirs = ar is null ? null : MeanOf(summary, ar);
-            return ours is > 0 && theirs is > 0 ? $"{theirs.Value / ours.Value:F2}x" : "-";
         }
     }
 }

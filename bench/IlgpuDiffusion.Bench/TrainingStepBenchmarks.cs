@@ -2,7 +2,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using IlgpuDiffusion.Compute;
@@ -155,7 +154,9 @@ public class TrainingStepBenchmarks
                 (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes) ? $"{bytes / (1024.0 * 1024):N0} MiB" : "-"));
             AddColumn(TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",
                 (model, _, _) => $"{model.Config.ParameterCount() / 1e6:F1}M"));
-            AddColumn(new RatioColumn());
+            AddColumn(new PeerRatioColumn("OursVsTorch", "ours/torch", "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)",
+                (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(TrainStep)
+                    && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep) && Equals(peer.Parameters["Model"], row.Parameters["Model"])));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
         }
@@ -165,32 +166,6 @@ public class TrainingStepBenchmarks
     private static CaseColumn TrainingColumn(string id, string header, string legend, Func<TrainingModel, double, bool, string> value) =>
         new(id, header, legend, (benchmarkCase, nanoseconds) => value((TrainingModel)benchmarkCase.Parameters["Model"], nanoseconds,
             benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep)));
-
-    /// <summary>Our tokens/s over TorchSharp's on the same model (shown on our row).</summary>
-    private sealed class RatioColumn : IColumn
-    {
-        public string Id => "OursVsTorch";
-        public string ColumnName => "ours/torch";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 1;
-        public bool IsNumeric => true;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-        {
-            if (benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(TrainStep)) return "-";
-            var model = benchmarkCase.Parameters["Model"];
-            var torch = summary.BenchmarksCases.FirstOrDefault(c =>
-                c.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep) && Equals(c.Parameters["Model"], model));
-            double? ours = summary[benchmarkCase]?.ResultStatistics?.Mean, theirs = torch is null ? null : summary[torch]?.ResultStatistics?.Mean;
-            return ours is > 0 && theirs is > 0 ? $"{theirs.Value / ours.Value:F2}x" : "-";
-        }
-    }
 }
 
 /// <summary>A model shape in the benchmark table.</summary>
