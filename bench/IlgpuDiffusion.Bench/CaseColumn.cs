@@ -4,9 +4,29 @@ using BenchmarkDotNet.Running;
 
 namespace IlgpuDiffusion.Bench;
 
-/// <summary>A custom column computed from a benchmark case and its mean time in nanoseconds ("-" before a result exists).</summary>
-public sealed class CaseColumn(string id, string header, string legend, Func<BenchmarkCase, double, string> value) : IColumn
+/// <summary>A custom column whose value a function computes from the summary and the case.</summary>
+/// <param name="priority">Order among the custom columns (ratio columns come after the plain ones).</param>
+public sealed class CaseColumn(string id, string header, string legend, Func<Summary, BenchmarkCase, string> value, int priority = 0) : IColumn
 {
+    /// <summary>A column computed from a case and its mean time in nanoseconds ("-" before a result exists).</summary>
+    public CaseColumn(string id, string header, string legend, Func<BenchmarkCase, double, string> value)
+        : this(id, header, legend, (summary, benchmarkCase) => MeanOf(summary, benchmarkCase) is double ns ? value(benchmarkCase, ns) : "-")
+    {
+    }
+
+    /// <summary>
+    /// The mean time of a row's peer case over the row's own ("2.00x": the row is twice as fast), e.g. TorchSharp
+    /// over ours or the autoregressive decoder over a diffusion sampler; "-" where the row has no measured peer.
+    /// </summary>
+    /// <param name="peerOf">For a row, whether a case is its peer; never true for rows that show no ratio.</param>
+    public static CaseColumn PeerRatio(string id, string header, string legend, Func<BenchmarkCase, BenchmarkCase, bool> peerOf) =>
+        new(id, header, legend, (summary, benchmarkCase) =>
+        {
+            var peer = summary.BenchmarksCases.FirstOrDefault(c => peerOf(benchmarkCase, c));
+            double? own = MeanOf(summary, benchmarkCase), theirs = peer is null ? null : MeanOf(summary, peer);
+            return own is double o && theirs is double t ? $"{t / o:F2}x" : "-";
+        }, priority: 1);
+
     /// <inheritdoc/>
     public string Id => id;
 
@@ -20,7 +40,7 @@ public sealed class CaseColumn(string id, string header, string legend, Func<Ben
     public ColumnCategory Category => ColumnCategory.Custom;
 
     /// <inheritdoc/>
-    public int PriorityInCategory => 0;
+    public int PriorityInCategory => priority;
 
     /// <inheritdoc/>
     public bool IsNumeric => true;
@@ -41,9 +61,9 @@ public sealed class CaseColumn(string id, string header, string legend, Func<Ben
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
 
     /// <inheritdoc/>
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase)
-    {
-        double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return nanoseconds is > 0 ? value(benchmarkCase, nanoseconds.Value) : "-";
-    }
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => value(summary, benchmarkCase);
+
+    /// <summary>The case's mean time in nanoseconds, or null before a positive result exists.</summary>
+    private static double? MeanOf(Summary summary, BenchmarkCase benchmarkCase) =>
+        summary[benchmarkCase]?.ResultStatistics?.Mean is > 0 and var mean ? mean : null;
 }

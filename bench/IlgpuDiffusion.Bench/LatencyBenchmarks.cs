@@ -128,7 +128,7 @@ public class LatencyBenchmarks
                 (c, ns) => (CaseOf(c).Batch * CaseOf(c).Length / (ns * 1e-9)).ToString("N0")));
             AddColumn(new CaseColumn("Passes", "passes", "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
                 (c, _) => Passes.TryGetValue(CaseOf(c), out int n) ? n.ToString() : "-"));
-            AddColumn(new PeerRatioColumn("ArOverThis", "AR/this",
+            AddColumn(CaseColumn.PeerRatio("ArOverThis", "AR/this",
                 "Autoregressive (KV cache) mean time over this row's at the same B and L; above 1 the diffusion sampler is faster",
                 (row, peer) => CaseOf(peer) == CaseOf(row) with { Generator = LatencyGenerator.Autoregressive }));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,

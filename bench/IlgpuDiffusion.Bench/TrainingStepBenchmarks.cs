@@ -154,7 +154,7 @@ public class TrainingStepBenchmarks
                 (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes) ? $"{bytes / (1024.0 * 1024):N0} MiB" : "-"));
             AddColumn(TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",
                 (model, _, _) => $"{model.Config.ParameterCount() / 1e6:F1}M"));
-            AddColumn(new PeerRatioColumn("OursVsTorch", "ours/torch", "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)",
+            AddColumn(CaseColumn.PeerRatio("OursVsTorch", "ours/torch", "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)",
                 (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(TrainStep)
                     && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep) && Equals(peer.Parameters["Model"], row.Parameters["Model"])));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
