@@ -29,18 +29,37 @@ internal static class DemoReport
         "## All measurements", "## Not measured",
     ];
 
-    /// <summary>Draws the figures and writes the report; returns its path.</summary>
-    public static string Write(DemoReportInputs inputs)
+    /// <summary>Draws the figures and writes the report; returns its path. Warnings go to <paramref name="log"/>.</summary>
+    public static string Write(DemoReportInputs inputs, TextWriter log)
     {
-        DemoPlots.Write(inputs.Layout, inputs.Results);
+        string? figureProblem = DrawFigures(inputs, log);
         string path = inputs.Layout.Report;
-        File.WriteAllText(path + ".tmp", Markdown(inputs));
+        File.WriteAllText(path + ".tmp", Markdown(inputs, figureProblem));
         File.Move(path + ".tmp", path, overwrite: true);
         return path;
     }
 
-    /// <summary>The report's text.</summary>
-    public static string Markdown(DemoReportInputs inputs)
+    /// <summary>
+    /// Draws the figures, or returns why not: a machine whose graphics stack cannot render (seen on a bare GPU server,
+    /// where ScottPlot's fonts failed to initialize) loses the figures, never the report of a run that took hours.
+    /// </summary>
+    private static string? DrawFigures(DemoReportInputs inputs, TextWriter log)
+    {
+        try
+        {
+            DemoPlots.Write(inputs.Layout, inputs.Results);
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            string reason = e.InnerException is { } inner ? $"{e.Message} {inner.GetType().Name}: {inner.Message}" : e.Message;
+            log.WriteLine($"warning: the figures were not drawn ({reason}); the report is written without them.");
+            return reason;
+        }
+    }
+
+    /// <summary>The report's text; <paramref name="figureProblem"/> (why the figures are missing) replaces the figures.</summary>
+    public static string Markdown(DemoReportInputs inputs, string? figureProblem = null)
     {
         var culture = CultureInfo.InvariantCulture;
         DemoPreset preset = inputs.Preset;
@@ -58,7 +77,7 @@ internal static class DemoReport
         var model = preset.Model;
         Stage(text, inputs, DemoStage.Teacher, string.Create(culture,
             $"MDLM DiT, {model.Layers} layers, {model.Hidden} wide, {model.Heads} heads, {model.ParameterCount() / 1e6:F1}M parameters; {preset.TeacherSteps} steps of " +
-            $"{preset.BatchSize} × {model.Length} tokens, lr {preset.LearningRate:0.##e+00}, {preset.WarmupSteps} warm-up steps; EMA weights evaluated"));
+            $"{preset.BatchSize} × {model.Length} tokens, lr {preset.LearningRate:0.##e+00}, {preset.WarmupSteps} warm-up steps, {preset.Decay.ToString().ToLowerInvariant()} after; EMA weights evaluated"));
         var judge = preset.Judge;
         Stage(text, inputs, DemoStage.Judge, string.Create(culture,
             $"GPT (AR judge and latency baseline), {judge.Layers} layers, {judge.Hidden} wide, untied head, {judge.ParameterCount() / 1e6:F1}M parameters; " +
@@ -74,12 +93,12 @@ internal static class DemoReport
         text.Append(culture, $"\nTotal wall time of these stages: {total / 60:F1} min (a stage reused from an earlier run shows the time it took then).\n\n");
 
         text.Append("## Training curves\n\n");
-        Figure(text, DemoPlots.Training, "Training curves of the teacher and the judge");
-        Figure(text, DemoPlots.Distillation, "Distillation loss over the rounds");
+        Figure(text, figureProblem, DemoPlots.Training, "Training curves of the teacher and the judge");
+        Figure(text, figureProblem, DemoPlots.Distillation, "Distillation loss over the rounds");
 
         text.Append("## Generative perplexity against sampling steps\n\n");
         text.Append("The analogue of the paper's Figure 1: unconditional samples of every model at every step count, judged by the own AR judge (not GPT-2 large). Lower is better.\n\n");
-        Figure(text, DemoPlots.GenerativePerplexity, "Generative perplexity against sampling steps");
+        Figure(text, figureProblem, DemoPlots.GenerativePerplexity, "Generative perplexity against sampling steps");
         StepsTable(text, results, DemoResults.GenPplSdtt);
         StepsTable(text, results, DemoResults.GenPplMdlm);
         if (results.Value(EvaluationStage.JudgeName, null, DemoResults.GenPplSdtt) is double own)
@@ -87,12 +106,12 @@ internal static class DemoReport
                 $"{Cell(results.Value(EvaluationStage.JudgeName, null, EvaluationRow.EntropyName))}: judged by itself, a self-consistency floor rather than a quality score.\n\n");
 
         text.Append("## Entropy against sampling steps\n\n");
-        Figure(text, DemoPlots.Entropy, "Unigram entropy against sampling steps");
+        Figure(text, figureProblem, DemoPlots.Entropy, "Unigram entropy against sampling steps");
         StepsTable(text, results, EvaluationRow.EntropyName);
 
         text.Append("## LAMBADA-style cloze\n\n");
         text.Append("A last-word cloze built from held-out documents of the corpus (not LAMBADA itself; no LAMBADA file is reachable offline).\n\n");
-        Figure(text, DemoPlots.Cloze, "Cloze accuracy per model");
+        Figure(text, figureProblem, DemoPlots.Cloze, "Cloze accuracy per model");
         ModelTable(text, results, [DemoResults.ClozeAccuracy, DemoResults.ClozeWordPerplexity]);
 
         text.Append("## Validation perplexity\n\n");
@@ -100,7 +119,7 @@ internal static class DemoReport
         ModelTable(text, results, [EvaluationSuite.ValidationName]);
 
         text.Append("## Latency against the AR model\n\n");
-        Figure(text, DemoPlots.Latency, "Latency against the AR model");
+        Figure(text, figureProblem, DemoPlots.Latency, "Latency against the AR model");
         text.Append(results.Latency.ToMarkdown()).Append('\n');
         text.Append("The students have the teacher's architecture, so their sampling costs the same at the same step count.\n\n");
 
@@ -124,7 +143,9 @@ internal static class DemoReport
         text.Append($"| {stage.Title()} | {what} | {device} | {time} |\n");
     }
 
-    private static void Figure(StringBuilder text, string file, string caption) => text.Append($"![{caption}](figures/{file})\n\n");
+    private static void Figure(StringBuilder text, string? figureProblem, string file, string caption) => text.Append(figureProblem is null
+        ? $"![{caption}](figures/{file})\n\n"
+        : $"*{caption}: not drawn ({figureProblem}).*\n\n");
 
     /// <summary>Rows = step counts, columns = diffusion models, cells = <paramref name="metric"/>.</summary>
     private static void StepsTable(StringBuilder text, DemoResults results, string metric)

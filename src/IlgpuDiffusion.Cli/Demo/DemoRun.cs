@@ -83,7 +83,7 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     break;
                 default:
                     string[] models = [DistillationStage.TeacherName, .. DistillationStage.Students(preset, request.Seed, layout).Select(s => s.Name)];
-                    report = DemoReport.Write(new DemoReportInputs(preset, request.Seed, layout, corpus!, finished, DemoResults.Load(layout, models)));
+                    report = DemoReport.Write(new DemoReportInputs(preset, request.Seed, layout, corpus!, finished, DemoResults.Load(layout, models)), console.Error);
                     break;
             }
             finished[stage] = markers.Write(stage, stageClock.Elapsed.TotalSeconds, detail);
