@@ -2,6 +2,7 @@ using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Demo;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Data;
+using IlgpuDiffusion.Training;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
@@ -20,6 +21,16 @@ public sealed class DemoReportTests : IDisposable
         Assert.Equal(preset.Model.Length + 1, preset.Judge.Length);
         Assert.Equal(preset.Model.Hidden, preset.Judge.Hidden);
         Assert.Same(DemoPreset.Paper, DemoPreset.Named("paper"));
+    }
+
+    [Fact]
+    public void The_experiment_preset_runs_four_rounds_after_a_cosine_decayed_teacher()
+    {
+        DemoPreset preset = DemoPreset.Named("experiment");
+        Assert.Equal([8, 16, 32, 64, 128], preset.EvaluatedSteps);
+        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(temp.Path)).Select(s => s.SamplingSteps));
+        Assert.Equal(LrDecay.Cosine, preset.TeacherTraining(seed: 1).Decay);
+        Assert.Equal(LrDecay.Constant, DemoPreset.Default.TeacherTraining(seed: 1).Decay);
     }
 
     [Fact]
