@@ -42,12 +42,18 @@ internal static class DemoCommand
             DefaultValueFactory = _ => "ilgpu-diffusion-demo",
             HelpName = "folder",
         };
+        var teacherSteps = new Option<int?>("--teacher-steps") { Description = "Optimizer steps of the MDLM teacher instead of the preset's", HelpName = "steps" };
+        var judgeSteps = new Option<int?>("--judge-steps") { Description = "Optimizer steps of the AR judge instead of the preset's", HelpName = "steps" };
+        var stepsPerRound = new Option<int?>("--steps-per-round") { Description = "Optimizer steps of each SDTT round instead of the preset's", HelpName = "steps" };
         var device = DeviceOption.Create();
-        foreach (Option option in new Option[] { preset, from, data, seed, output, device }) command.Options.Add(option);
+        foreach (Option option in new Option[] { preset, from, data, seed, output, teacherSteps, judgeSteps, stepsPerRound, device })
+            command.Options.Add(option);
 
         command.SetAction((parse, cancellationToken) =>
         {
-            var request = new DemoRequest(DemoPreset.Named(parse.GetValue(preset)!), parse.GetValue(output)!, parse.GetValue(data),
+            var budgets = DemoPreset.Named(parse.GetValue(preset)!)
+                .WithBudgets(parse.GetValue(teacherSteps), parse.GetValue(judgeSteps), parse.GetValue(stepsPerRound));
+            var request = new DemoRequest(budgets, parse.GetValue(output)!, parse.GetValue(data),
                 parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(from) is string stage ? DemoStages.Parse(stage) : null);
             new DemoRun(console, request).Run(cancellationToken);
             return Task.FromResult(CliApplication.Success);

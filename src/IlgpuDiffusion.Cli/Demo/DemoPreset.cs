@@ -122,6 +122,26 @@ internal sealed record DemoPreset
         Samples = 64, ClozePassages = 500, ClozeTimeDraws = 32, ValidationBatches = 64, LogInterval = 100,
     };
 
+    /// <summary>The command-line options that changed this preset's budgets (empty for a preset as named).</summary>
+    public string Overrides { get; init; } = "";
+
+    /// <summary>This preset with the given budgets in place of its own (null keeps the preset's).</summary>
+    /// <exception cref="ArgumentException">A budget is not positive.</exception>
+    public DemoPreset WithBudgets(int? teacherSteps, int? judgeSteps, int? stepsPerRound)
+    {
+        var preset = this;
+        if (teacherSteps is int teacher)
+            preset = preset with { TeacherSteps = Positive(teacher, "--teacher-steps"), Overrides = preset.Overrides + $" --teacher-steps {teacher}" };
+        if (judgeSteps is int judge)
+            preset = preset with { JudgeSteps = Positive(judge, "--judge-steps"), Overrides = preset.Overrides + $" --judge-steps {judge}" };
+        if (stepsPerRound is int round)
+            preset = preset with { StepsPerRound = Positive(round, "--steps-per-round"), Overrides = preset.Overrides + $" --steps-per-round {round}" };
+        return preset;
+    }
+
+    private static int Positive(int value, string option) =>
+        value > 0 ? value : throw new ArgumentException($"{option} must be a positive number of optimizer steps; got {value}.");
+
     /// <summary>Every preset, by name.</summary>
     public static IReadOnlyList<DemoPreset> All { get; } = [Tiny, Default, Experiment, Paper];
 

@@ -67,7 +67,7 @@ internal static class DemoReport
         var text = new StringBuilder();
         text.Append("# IlgpuDiffusion demo report\n\n");
         text.Append(culture, $"Preset `{preset.Name}`: {preset.Purpose}. Seed {inputs.Seed}. Written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by " +
-            $"`{CliApplication.Name} demo --preset {preset.Name}`. Everything below was measured in this run; nothing is copied from the paper except the claims it is compared with.\n\n");
+            $"`{CliApplication.Name} demo --preset {preset.Name}{preset.Overrides}`. Everything below was measured in this run; nothing is copied from the paper except the claims it is compared with.\n\n");
 
         text.Append("## What was run\n\n");
         text.Append("| Stage | What | Device | Wall time |\n|---|---|---|---:|\n");

@@ -34,6 +34,17 @@ public sealed class DemoReportTests : IDisposable
     }
 
     [Fact]
+    public void Budget_options_replace_the_presets_steps_and_are_named_in_the_report_command()
+    {
+        DemoPreset preset = DemoPreset.Default.WithBudgets(teacherSteps: 3000, judgeSteps: null, stepsPerRound: 250);
+        Assert.Equal((3000, DemoPreset.Default.JudgeSteps, 250), (preset.TeacherSteps, preset.JudgeSteps, preset.StepsPerRound));
+        Assert.Equal(3000, preset.TeacherTraining(seed: 1).MaxSteps);
+        Assert.Equal(" --teacher-steps 3000 --steps-per-round 250", preset.Overrides);
+        Assert.Same(DemoPreset.Default, DemoPreset.Default.WithBudgets(null, null, null));
+        Assert.Contains("--judge-steps", Assert.Throws<ArgumentException>(() => DemoPreset.Default.WithBudgets(null, 0, null)).Message);
+    }
+
+    [Fact]
     public void A_marker_counts_only_for_the_settings_it_was_written_under_and_clearing_removes_later_stages()
     {
         var layout = new DemoLayout(temp.Path);
