@@ -42,7 +42,7 @@ internal static class PaperClaims
         text.Append(culture, $"\nMeasured: {agree} of {students} students agree with claim 1. ");
         int fewest = results.Steps[0], most = results.Steps[^1];
         if (results.Value(teacher, fewest, DemoResults.GenPplSdtt) is double few && results.Value(teacher, most, DemoResults.GenPplSdtt) is double many)
-            text.Append(culture, $"For scale, the teacher itself goes from {Cell(few)} at {fewest} steps to {Cell(many)} at {most} ({100 * (1 - many / few):F0}% lower); where that gap is within the sampling noise, matching the teacher at 2N–4N is weak evidence either way. ");
+            text.Append(culture, $"For scale, the teacher itself goes from {Cell(few)} at {fewest} steps to {Cell(many)} at {most} ({Change(few, many)}); where that gap is within the sampling noise, matching the teacher at 2N–4N is weak evidence either way. ");
         string? last = results.DiffusionModels.LastOrDefault(m => m != teacher);
         if (last is not null && results.Value(last, fewest, DemoResults.GenPplSdtt) is double final && results.Value(teacher, most, DemoResults.GenPplSdtt) is double full)
             text.Append(culture, $"The paper's headline (its 32-step student beats its 1024-step teacher), measured here: {last} at {fewest} steps scores {Cell(final)} against the teacher's {Cell(full)} at {most} steps: {(final <= full ? "agrees" : "disagrees")}. ");
@@ -87,4 +87,8 @@ internal static class PaperClaims
     private static string Cell(double? value) => value is double v ? new EvaluationMetric("", v).Format() : "—";
 
     private static string Percent(double? value) => value is double v ? string.Create(CultureInfo.InvariantCulture, $"{100 * v:F1}%") : "—";
+
+    /// <summary>"12% lower" or "6% higher": how <paramref name="to"/> compares with <paramref name="from"/>.</summary>
+    private static string Change(double from, double to) => string.Create(CultureInfo.InvariantCulture,
+        $"{100 * Math.Abs(1 - to / from):F0}% {(to <= from ? "lower" : "higher")}");
 }
