@@ -23,6 +23,12 @@ public sealed class EvaluationSuite
     /// <summary>Column of validation perplexity.</summary>
     public const string ValidationName = "Val PPL";
 
+    /// <summary>The mask times of the context check (<see cref="MaskedCrossEntropy"/>): mostly visible, mostly masked.</summary>
+    public static IReadOnlyList<double> ContextTimes { get; } = [0.1, 0.9];
+
+    /// <summary>Metric name of the masked cross-entropy at mask time <paramref name="time"/>.</summary>
+    public static string MaskedCrossEntropyName(double time) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CE t={time}");
+
     private readonly EvaluationOptions _options;
     private readonly Action<EvaluationProgress>? _progress;
 
@@ -80,7 +86,11 @@ public sealed class EvaluationSuite
             Report("Validation perplexity", subject.Name, 0, 1);
             using var validation = new ValidationPerplexity(subject.Model.Config, subject.Model.Device, data, _options.ValidationBatchSize, _options.Seed, _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(subject.Model.Parameters.All, step: 0);
-            rows.Add(EvaluationRow.For(subject.Name).With(ValidationName, metrics.Perplexity));
+            EvaluationRow row = EvaluationRow.For(subject.Name).With(ValidationName, metrics.Perplexity);
+            foreach (double time in ContextTimes)
+                row = row.With(MaskedCrossEntropyName(time), MaskedCrossEntropy.AtTime(subject.Model, data, time, _options.ValidationBatchSize,
+                    _options.Seed, _options.ValidationBatches).CrossEntropy);
+            rows.Add(row);
             sequences = validation.Sequences;
         }
         if (inputs.ArModel is { } ar)
@@ -92,7 +102,9 @@ public sealed class EvaluationSuite
             sequences = validation.Sequences;
         }
         notes.Add($"{ValidationName}: on the same {sequences} validation sequences of {data.SequenceLength} tokens; diffusion rows are the NELBO upper bound " +
-            $"(one time and one mask per sequence, seed {_options.Seed}), AR rows the exact next-token perplexity.");
+            $"(one time and one mask per sequence, seed {_options.Seed}), AR rows the exact next-token perplexity. " +
+            $"{string.Join(" and ", ContextTimes.Select(MaskedCrossEntropyName))}: nats per masked token when every token is masked with that probability " +
+            "(no 1/t weight); a model that reads its context scores lower at the smaller t, one that ignores it scores its unigram entropy at both.");
     }
 
     private void Lambada(EvaluationInputs inputs, ReportRows rows, List<string> notes)
