@@ -20,12 +20,8 @@ public sealed class DitContextTaskTests
     public void Tiny_model_learns_to_predict_a_masked_token_from_its_visible_neighbour()
     {
         var config = new DitConfig { Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = Symbols + 1, Length = Tokens, Dropout = 0f };
-        var device = TestBackends.Get("cpu");
-        var k = device.Kernels;
-        using var model = new Dit(config, device);
-        model.Initialize(seed: 41);
-        using var firstMoment = DitParameters.Allocate(config, device);
-        using var secondMoment = DitParameters.Allocate(config, device);
+        using var trained = new AdamTrainedDit(config, seed: 41);
+        var (device, model) = (trained.Device, trained.Model);
         int rowCount = Batch * Tokens;
         var ids = device.AllocateTensor<int>(new Shape(rowCount));
         var rows = TinyDit.Upload(device, Enumerable.Range(0, rowCount).ToArray());
@@ -34,7 +30,6 @@ public sealed class DitContextTaskTests
         var losses = device.AllocateTensor<float>(new Shape(rowCount));
         using var activations = model.CreateActivations(Batch, Tokens, training: true, headCapacity: rowCount);
         var hyper = new AdamWParameters(LearningRate: 1e-3f);
-        int count = (int)model.Parameters.All.Length;
         var random = new Random(42);
         var lossValues = new float[rowCount];
         double neighbourVisibleLoss = 0;
@@ -48,9 +43,9 @@ public sealed class DitContextTaskTests
             weights.CopyFrom(mask.Select(m => m ? 1f : 0f).ToArray());
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, rowCount, DitDropout.Off);
-            k.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex, 1f / Math.Max(1, mask.Count(m => m)));
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex, 1f / Math.Max(1, mask.Count(m => m)));
             model.Backward(activations, logits);
-            k.AdamWStep(model.Parameters.All, model.Gradients!.All, firstMoment.All, secondMoment.All, count, hyper, step, 1f);
+            trained.Step(hyper, step);
             if (step <= Steps - 50) continue;
             losses.CopyTo(lossValues);
             for (int i = 0; i < rowCount; i++)

@@ -14,12 +14,8 @@ public sealed class DitOverfitTests
     {
         const int batch = 4, tokens = 16, steps = 150;
         var config = new DitConfig { Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = 33, Length = tokens, Dropout = 0f };
-        var device = TestBackends.Get("cpu");
-        var k = device.Kernels;
-        using var model = new Dit(config, device);
-        model.Initialize(seed: 31);
-        using var firstMoment = DitParameters.Allocate(config, device);
-        using var secondMoment = DitParameters.Allocate(config, device);
+        using var trained = new AdamTrainedDit(config, seed: 31);
+        var (device, model) = (trained.Device, trained.Model);
         var (clean, noisy, masked) = TinyDit.Corrupted(config, batch, tokens, seed: 32);
         var ids = TinyDit.Upload(device, noisy);
         var rows = TinyDit.Upload(device, masked);
@@ -28,16 +24,15 @@ public sealed class DitOverfitTests
         var losses = device.AllocateTensor<float>(new Shape(masked.Length));
         using var activations = model.CreateActivations(batch, tokens, training: true, headCapacity: masked.Length);
         var hyper = new AdamWParameters(LearningRate: 1e-2f);
-        int count = (int)model.Parameters.All.Length;
 
         double first = 0, last = 0;
         for (int step = 1; step <= steps; step++)
         {
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, masked.Length, DitDropout.Off);
-            k.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.Vocab, config.MaskIndex, 1f / masked.Length);
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.Vocab, config.MaskIndex, 1f / masked.Length);
             model.Backward(activations, logits);
-            k.AdamWStep(model.Parameters.All, model.Gradients!.All, firstMoment.All, secondMoment.All, count, hyper, step, 1f);
+            trained.Step(hyper, step);
             last = losses.ToArray().Average(v => (double)v);
             if (step == 1) first = last;
         }
