@@ -36,7 +36,7 @@ internal sealed record DemoPreset
     /// <summary>Warm-up steps of the teacher and the judge.</summary>
     public required int WarmupSteps { get; init; }
 
-    /// <summary>Learning rate of the teacher and the judge after warm-up.</summary>
+    /// <summary>How the learning rate of the teacher and the judge moves after warm-up.</summary>
     public LrDecay Decay { get; init; } = LrDecay.Constant;
 
     /// <summary>N₀: the teacher's sampling steps, halved by every SDTT round.</summary>
@@ -65,6 +65,9 @@ internal sealed record DemoPreset
 
     /// <summary>Metrics log interval of every training stage.</summary>
     public required int LogInterval { get; init; }
+
+    /// <summary>The command-line options that changed this preset's budgets (empty for a preset as named).</summary>
+    public string Overrides { get; init; } = "";
 
     /// <summary>
     /// CI size: a one-block, 32-wide model on 32-token sequences and a handful of steps per stage, to check that
@@ -121,9 +124,6 @@ internal sealed record DemoPreset
         InitialSamplingSteps = 1024, StepsPerRound = 2000, DistillationLearningRate = 6e-5,
         Samples = 64, ClozePassages = 500, ClozeTimeDraws = 32, ValidationBatches = 64, LogInterval = 100,
     };
-
-    /// <summary>The command-line options that changed this preset's budgets (empty for a preset as named).</summary>
-    public string Overrides { get; init; } = "";
 
     /// <summary>This preset with the given budgets in place of its own (null keeps the preset's).</summary>
     /// <exception cref="ArgumentException">A budget is not positive.</exception>

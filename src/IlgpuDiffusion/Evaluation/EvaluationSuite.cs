@@ -87,8 +87,9 @@ public sealed class EvaluationSuite
             using var validation = new ValidationPerplexity(subject.Model.Config, subject.Model.Device, data, _options.ValidationBatchSize, _options.Seed, _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(subject.Model.Parameters.All, step: 0);
             EvaluationRow row = EvaluationRow.For(subject.Name).With(ValidationName, metrics.Perplexity);
+            int batch = (int)Math.Min(_options.ValidationBatchSize, data.SequenceCount); // a split smaller than a batch is one batch, as above
             foreach (double time in ContextTimes)
-                row = row.With(MaskedCrossEntropyName(time), MaskedCrossEntropy.AtTime(subject.Model, data, time, _options.ValidationBatchSize,
+                row = row.With(MaskedCrossEntropyName(time), MaskedCrossEntropy.AtTime(subject.Model, data, time, batch,
                     _options.Seed, _options.ValidationBatches).CrossEntropy);
             rows.Add(row);
             sequences = validation.Sequences;
