@@ -132,6 +132,18 @@ public sealed class EvaluationSuiteTests : IDisposable
     }
 
     [Fact]
+    public void A_validation_split_smaller_than_one_batch_is_evaluated_as_one_batch()
+    {
+        using Dit teacher = Diffusion();
+        using TokenShardSet validation = Validation();
+        var options = Options with { ValidationBatchSize = (int)validation.SequenceCount + 5, Parts = EvaluationParts.ValidationPerplexity };
+        EvaluationReport report = new EvaluationSuite(options).Run(new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)], Validation = validation });
+        EvaluationRow row = Assert.Single(report.Rows);
+        foreach (double time in EvaluationSuite.ContextTimes)
+            Assert.True(row.Metrics.Single(m => m.Name == EvaluationSuite.MaskedCrossEntropyName(time)).Value > 0);
+    }
+
+    [Fact]
     public void Parts_without_inputs_are_skipped_with_a_note()
     {
         using Dit teacher = Diffusion();
