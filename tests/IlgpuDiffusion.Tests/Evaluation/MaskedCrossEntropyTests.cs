@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
@@ -6,6 +7,7 @@ using Xunit;
 namespace IlgpuDiffusion.Tests.Evaluation;
 
 /// <summary>The context check: masked cross-entropy at a fixed mask probability.</summary>
+[Collection(ConformanceCollection.Name)]
 public sealed class MaskedCrossEntropyTests
 {
     [Fact]
