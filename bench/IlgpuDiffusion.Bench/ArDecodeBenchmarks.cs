@@ -7,7 +7,8 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Bench;
 

@@ -4,7 +4,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Bench;

@@ -1,4 +1,4 @@
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,8 @@
 using IlgpuDiffusion.Autoregressive;
 using TorchSharp;
 using static TorchSharp.torch;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 using F = TorchSharp.torch.nn.functional;
 
 namespace IlgpuDiffusion.Bench;

@@ -6,8 +6,9 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Bench;
 
@@ -16,7 +17,7 @@ namespace IlgpuDiffusion.Bench;
 /// on the masked rows → SUBS cross-entropy → backward → clip → AdamW → EMA) on the SIMD CPU backend, batch 8 ×
 /// L 256, GPT-2 vocabulary (50258), dropout 0.1, for the Tiny preset (4 layers, 256 wide) and a 6-layer
 /// 512-wide model. Columns: tokens/s (B·L per step), MFU against the machine's measured 410 GFLOP/s fp32 peak
-/// (<see cref="TrainingFlops.PerToken"/>), and the process's peak resident memory during the case; MemoryDiagnoser's
+/// (<see cref="DitConfig.TrainingFlopsPerToken"/>), and the process's peak resident memory during the case; MemoryDiagnoser's
 /// "Allocated" is the managed bytes one step allocates (target 0). Random token ids: throughput does not depend
 /// on the data. The peer is the same DiT and step in TorchSharp-cpu (<see cref="TorchSharpDit"/>, libtorch with
 /// 2 threads, fp32, torch.optim.AdamW, clip_grad_norm_, EMA with the same decay), fed the same corrupted batches;
@@ -148,8 +149,8 @@ public class TrainingStepBenchmarks
                 .WithId("short-inprocess"));
             AddColumn(TrainingColumn("TokensPerSecond", "tokens/s", "B·L token slots per second of mean step time",
                 (model, ns, _) => (Batch * Tokens / (ns * 1e-9)).ToString("N0")));
-            AddColumn(TrainingColumn("Mfu", "MFU", "Model FLOP/s (TrainingFlops.PerToken) over the measured 410 GFLOP/s peak",
-                (model, ns, _) => $"{TrainingFlops.PerToken(model.Config, Tokens) * Batch * Tokens / (ns * 1e-9) / PeakFlops * 100:F1}%"));
+            AddColumn(TrainingColumn("Mfu", "MFU", "Model FLOP/s (DitConfig.TrainingFlopsPerToken) over the measured 410 GFLOP/s peak",
+                (model, ns, _) => $"{model.Config.TrainingFlopsPerToken(Tokens) * Batch * Tokens / (ns * 1e-9) / PeakFlops * 100:F1}%"));
             AddColumn(TrainingColumn("PeakRss", "peak RSS", "Peak resident memory of the process during the case (VmHWM)",
                 (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes) ? $"{bytes / (1024.0 * 1024):N0} MiB" : "-"));
             AddColumn(TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",

@@ -6,13 +6,14 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 string teacherPath = args.Length > 0 ? args[0] : "train-tiny-mdlm.safetensors";
 int stepsPerRound = args.Length > 1 ? int.Parse(args[1]) : 100;
 using var device = Device.Create(args.Length > 2 ? args[2] : "auto");
 Console.WriteLine($"Device: {device.Description}");
 
-using var teacher = Checkpoint.LoadModel(teacherPath, device);   // the teacher's EMA weights
+using var teacher = MdlmCheckpoint.LoadModel(teacherPath, device);   // the teacher's EMA weights
 var corpus = EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions { SequenceLength = teacher.Config.Length });
 var config = DistillationConfig.Sdtt with
 {

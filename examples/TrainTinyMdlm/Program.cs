@@ -4,8 +4,9 @@
 // Metrics also go to train-tiny-mdlm.jsonl; the final state to train-tiny-mdlm.safetensors.
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 int steps = args.Length > 0 ? int.Parse(args[0]) : 300;
 using var device = Device.Create(args.Length > 1 ? args[1] : "auto");
@@ -26,5 +27,5 @@ using var validationData = corpus.OpenValidation();
 using var trainer = new MdlmTrainer(dit, train, training);
 using var validation = new ValidationPerplexity(model, device, validationData, training.BatchSize, seed: 7, training.ValidationBatches);
 using var log = new MetricsLog(Console.Out, "train-tiny-mdlm.jsonl");
-trainer.Run(steps, new TrainingRunOptions { Log = log, Validation = validation, CheckpointPath = "train-tiny-mdlm.safetensors" });
+trainer.Run(steps, new MdlmTrainingRunOptions { Log = log, Validation = validation, CheckpointPath = "train-tiny-mdlm.safetensors" });
 Console.WriteLine($"Validation perplexity (EMA weights) after {steps} steps: {trainer.LastValidation?.Perplexity:F1}");

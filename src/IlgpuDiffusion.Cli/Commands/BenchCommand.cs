@@ -4,7 +4,8 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

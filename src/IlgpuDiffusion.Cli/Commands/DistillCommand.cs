@@ -4,8 +4,9 @@ using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -63,7 +64,7 @@ internal static class DistillCommand
             using Device opened = Device.Create(parse.GetValue(device));
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
-            using Dit initial = resumeFrom is null ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights)) : Checkpoint.LoadModel(resumeFrom, opened, useEma: false);
+            using Dit initial = resumeFrom is null ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights)) : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, console);
             DistillationRun.Run(console, initial, new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
             return CliApplication.Success;

@@ -5,8 +5,10 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -146,7 +148,7 @@ internal static class EvalCommand
     {
         if (Directory.Exists(path)) return HuggingFaceImport.Load(path, device);
         if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
-        return Checkpoint.LoadModel(path, device);
+        return MdlmCheckpoint.LoadModel(path, device);
     }
 
     private static Gpt LoadGpt(string path, Device device)

@@ -3,9 +3,11 @@ using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
-using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -47,11 +49,11 @@ internal static class InfoCommand
             ShowGptCheckpoint(console, path);
             return;
         }
-        CheckpointHeader header = Checkpoint.ReadHeader(path);
+        MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(path);
         console.OutConsole.Write(SettingsTable.Of("Checkpoint", [
             ("file", Path.GetFullPath(path)),
             ("size", Bytes(new FileInfo(path).Length)),
-            ("format", $"{CheckpointHeader.Format} v{CheckpointHeader.Version}"),
+            ("format", $"{MdlmCheckpointHeader.Format} v{MdlmCheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
             ("tensors", "model (raw weights), ema (for sampling), adam_m, adam_v"),
         ]));

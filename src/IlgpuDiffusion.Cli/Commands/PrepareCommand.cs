@@ -8,12 +8,13 @@ namespace IlgpuDiffusion.Cli.Commands;
 /// <summary><c>prepare</c>: corpus files and folders (or the embedded corpus) → MDLM token shards.</summary>
 internal static class PrepareCommand
 {
-    private static readonly IReadOnlyDictionary<string, CorpusFormat> Formats = new Dictionary<string, CorpusFormat>
+    /// <summary>The <c>--format</c> values; "auto" (null) decides per file by extension.</summary>
+    private static readonly IReadOnlyDictionary<string, CorpusFileFormat?> Formats = new Dictionary<string, CorpusFileFormat?>
     {
-        ["auto"] = CorpusFormat.Auto,
-        ["text"] = CorpusFormat.PlainText,
-        ["jsonl"] = CorpusFormat.JsonLines,
-        ["parquet"] = CorpusFormat.Parquet,
+        ["auto"] = null,
+        ["text"] = CorpusFileFormat.PlainText,
+        ["jsonl"] = CorpusFileFormat.JsonLines,
+        ["parquet"] = ParquetCorpusFormat.Instance,
     };
 
     private static readonly IReadOnlyDictionary<string, PlainTextDocuments> Documents = new Dictionary<string, PlainTextDocuments>
@@ -101,15 +102,14 @@ internal static class PrepareCommand
                     Format = Formats[parse.GetValue(format)!],
                     PlainText = Documents[parse.GetValue(documents)!],
                     TextField = parse.GetValue(textField)!,
-                },
-                ShowProgress = console.Interactive,
+                }.WithParquet(),
             };
             string? folder = parse.GetValue(output);
-            PreparedCorpus corpus = parse.GetValue(embedded)
+            PreparedCorpus corpus = ProgressBars.Preparation(console, progress => parse.GetValue(embedded)
                 ? folder is null
-                    ? EmbeddedCorpus.PrepareStateOfTheUnion(options)
-                    : CorpusPreparer.Prepare([EmbeddedCorpus.ExtractStateOfTheUnion()], folder, options)
-                : CorpusPreparer.Prepare(parse.GetValue(inputs)!, folder!, options);
+                    ? EmbeddedCorpus.PrepareStateOfTheUnion(options, progress: progress)
+                    : CorpusPreparer.Prepare([EmbeddedCorpus.ExtractStateOfTheUnion()], folder, options, progress)
+                : CorpusPreparer.Prepare(parse.GetValue(inputs)!, folder!, options, progress));
             console.OutConsole.Write(CorpusTable.Of(corpus));
             console.Out.WriteLine($"Train on it with: {CliApplication.Name} train --data \"{corpus.Directory}\"");
             return CliApplication.Success;

@@ -4,9 +4,10 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -81,7 +82,7 @@ internal static class SampleCommand
             return HuggingFaceImport.Load(path, device);
         }
         if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
-        return Checkpoint.LoadModel(path, device, useEma: !rawWeights);
+        return MdlmCheckpoint.LoadModel(path, device, useEma: !rawWeights);
     }
 
     /// <summary>Writes the samples to a temporary file beside <paramref name="path"/>, then renames it: no half-written output.</summary>

@@ -4,8 +4,10 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -86,7 +88,7 @@ internal static class TrainCommand
             }
             else
             {
-                CheckpointHeader? resumed = resumeFrom is null ? null : Checkpoint.ReadHeader(resumeFrom);
+                MdlmCheckpointHeader? resumed = resumeFrom is null ? null : MdlmCheckpoint.ReadHeader(resumeFrom);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);

@@ -1,8 +1,10 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 

@@ -4,9 +4,10 @@ using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -53,7 +54,7 @@ internal static class DistillationStage
         File.Delete(layout.DistillMetrics);
         if (Directory.Exists(layout.Students)) Directory.Delete(layout.Students, recursive: true);
         Directory.CreateDirectory(layout.Students);
-        using Dit teacher = Checkpoint.LoadModel(layout.Teacher, device);
+        using Dit teacher = MdlmCheckpoint.LoadModel(layout.Teacher, device);
         using TokenShardSet train = corpus.OpenTrain();
         using TokenShardSet validationData = corpus.OpenValidation();
         using var distiller = new SdttDistiller(teacher, train, config);
@@ -61,10 +62,10 @@ internal static class DistillationStage
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, layout.DistillMetrics) { TotalSteps = rounds.TotalSteps };
         var clock = Stopwatch.StartNew();
-        distiller.Run(options: new DistillationRunOptions
+        ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
         {
-            Log = log, Validation = validation, RoundCheckpointDirectory = layout.Students, ShowProgress = console.Interactive,
-        });
+            Log = log, Validation = validation, RoundCheckpointDirectory = layout.Students, Progress = progress,
+        }));
         foreach (DemoStudent student in Students(preset, seed, layout))
             if (!File.Exists(student.Path)) throw new InvalidOperationException($"Round {student.Round} left no checkpoint at {student.Path}.");
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

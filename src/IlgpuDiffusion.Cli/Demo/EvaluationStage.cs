@@ -4,8 +4,10 @@ using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -59,8 +61,8 @@ internal static class EvaluationStage
         var diffusion = new List<DiffusionSubject>();
         try
         {
-            diffusion.Add(new DiffusionSubject(DistillationStage.TeacherName, Checkpoint.LoadModel(layout.Teacher, device)));
-            foreach (DemoStudent student in students) diffusion.Add(new DiffusionSubject(student.Name, Checkpoint.LoadModel(student.Path, device)));
+            diffusion.Add(new DiffusionSubject(DistillationStage.TeacherName, MdlmCheckpoint.LoadModel(layout.Teacher, device)));
+            foreach (DemoStudent student in students) diffusion.Add(new DiffusionSubject(student.Name, MdlmCheckpoint.LoadModel(student.Path, device)));
             using Gpt judge = GptCheckpoint.LoadModel(layout.Judge, device);
             using var scorer = new GptJudge(judge, batchSize: preset.BatchSize);
             using TokenShardSet validation = corpus.OpenValidation();

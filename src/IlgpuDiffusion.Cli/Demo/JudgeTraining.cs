@@ -6,6 +6,9 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -33,10 +36,10 @@ internal static class JudgeTraining
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, layout.JudgeMetrics) { TotalSteps = preset.JudgeSteps };
         var clock = Stopwatch.StartNew();
-        trainer.Run(preset.JudgeSteps, new ArTrainingRunOptions
+        ProgressBars.Training(console, progress => trainer.Run(preset.JudgeSteps, new ArTrainingRunOptions
         {
-            Log = log, Validation = validation, CheckpointPath = layout.Judge, ShowProgress = console.Interactive,
-        });
+            Log = log, Validation = validation, CheckpointPath = layout.Judge, Progress = progress,
+        }));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained the judge to step {trainer.Step} in {clock.Elapsed.TotalMinutes:F1} min; checkpoint: {layout.Judge}"));
     }

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Cli.Output;
 using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Data;
@@ -38,11 +39,8 @@ internal sealed class CorpusSource
     /// <summary>Prepares (or reuses) the embedded corpus at <paramref name="length"/> in the cache folder and says so.</summary>
     public static PreparedCorpus PrepareEmbedded(int length, CliConsole console)
     {
-        PreparedCorpus corpus = EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions
-        {
-            SequenceLength = length,
-            ShowProgress = console.Interactive,
-        });
+        PreparedCorpus corpus = ProgressBars.Preparation(console, progress =>
+            EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions { SequenceLength = length }, progress: progress));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Embedded corpus: {EmbeddedCorpus.StateOfTheUnionDocuments} State of the Union addresses, {(corpus.Reused ? "reused" : "prepared")} at L {length} in {corpus.Directory}"));
         return corpus;

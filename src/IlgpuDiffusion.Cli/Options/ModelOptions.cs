@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Options;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Options;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Kernels;
+using IlgpuDiffusion.Ilgpu;
 using Spectre.Console;
 using Device = IlgpuDiffusion.Compute.Device;
 

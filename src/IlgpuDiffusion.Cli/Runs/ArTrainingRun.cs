@@ -1,7 +1,11 @@
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Runs;
 
@@ -35,14 +39,14 @@ internal static class ArTrainingRun
             : new ArValidation(request.Model, device, validationData, request.Training.BatchSize, request.Training.ValidationBatches);
         return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
         {
-            trainer.Run(request.Steps, new ArTrainingRunOptions
+            ProgressBars.Training(console, progress => trainer.Run(request.Steps, new ArTrainingRunOptions
             {
                 Log = log,
                 Validation = validation,
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
-                ShowProgress = console.Interactive,
-            });
+                Progress = progress,
+            }));
             return (trainer.Step, trainer.LastValidation);
         });
     }

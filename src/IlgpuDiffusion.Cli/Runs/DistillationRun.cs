@@ -4,9 +4,10 @@ using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Runs;
 
@@ -63,15 +64,15 @@ internal static class DistillationRun
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = distiller.Rounds.TotalSteps };
         var clock = Stopwatch.StartNew();
-        distiller.Run(options: new DistillationRunOptions
+        ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
         {
             Log = log,
             Validation = validation,
             RoundCheckpointDirectory = request.OutputDirectory,
             CheckpointPath = request.LatestCheckpoint,
             CheckpointInterval = request.CheckpointInterval,
-            ShowProgress = console.Interactive,
-        });
+            Progress = progress,
+        }));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Distilled {distiller.Rounds.Count} rounds to step {distiller.Step} in {clock.Elapsed.TotalMinutes:F1} min; metrics: {request.MetricsPath}"));
         console.OutConsole.Write(SettingsTable.Of("Students", Enumerable.Range(0, distiller.Rounds.Count).Select(round =>

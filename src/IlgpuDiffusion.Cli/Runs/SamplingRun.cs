@@ -1,5 +1,5 @@
 using IlgpuDiffusion.Cli.Output;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Runs;

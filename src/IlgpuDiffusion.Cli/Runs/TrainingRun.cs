@@ -3,9 +3,10 @@ using System.Globalization;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Runs;
 
@@ -54,14 +55,14 @@ internal static class TrainingRun
             validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
         return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
         {
-            trainer.Run(request.Steps, new TrainingRunOptions
+            ProgressBars.Training(console, progress => trainer.Run(request.Steps, new MdlmTrainingRunOptions
             {
                 Log = log,
                 Validation = validation,
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
-                ShowProgress = console.Interactive,
-            });
+                Progress = progress,
+            }));
             return (trainer.Step, trainer.LastValidation);
         });
     }

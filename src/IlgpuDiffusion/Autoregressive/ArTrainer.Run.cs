@@ -1,4 +1,8 @@
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 
@@ -14,17 +18,26 @@ public sealed partial class ArTrainer
     /// <summary>The latest validation <see cref="Run"/> made (null before the first).</summary>
     public ValidationMetrics? LastValidation { get; private set; }
 
+    Device ITrainingSteps.Device => _model.Device;
+
+    double ITrainingSteps.FlopsPerToken => _model.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
+
     /// <summary>
     /// Trains until <see cref="Step"/> reaches <paramref name="untilStep"/>: logs the mean loss, gradient norm, lr, ms/step,
     /// tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every <see cref="TrainingConfig.LogInterval"/>
-    /// steps, validates the EMA weights every <see cref="TrainingConfig.ValidationInterval"/> steps and writes checkpoints
-    /// as <paramref name="options"/> asks. Validation and checkpoint time is left out of the step timings.
+    /// steps, validates the EMA weights every <see cref="TrainingConfig.ValidationInterval"/> steps, writes checkpoints and
+    /// reports progress as <paramref name="options"/> asks. Validation and checkpoint time is left out of the step timings.
     /// </summary>
-    public void Run(long untilStep, ArTrainingRunOptions? options = null)
+    /// <exception cref="OperationCanceledException">
+    /// <paramref name="cancellationToken"/> was cancelled; the run stops between steps after writing its resume checkpoint.
+    /// </exception>
+    public void Run(long untilStep, ArTrainingRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new ArTrainingRunOptions();
-        var validation = options.Validation;
-        TrainingLoop.Run(this, untilStep, Model.Device, Model.Config.TrainingFlopsPerToken(_trainData.SequenceLength), options,
-            validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step));
+        ArValidation? validation = options.Validation;
+        TrainingLoop.Run(this, untilStep, options, new TrainingLoopHooks
+        {
+            Validate = validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step),
+        }, cancellationToken);
     }
 }

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 

@@ -1,12 +1,14 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
-using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 
 /// <summary>
-/// The training checkpoint of a <see cref="Gpt"/>, laid out as the MDLM <see cref="Checkpoint"/>: one safetensors file
+/// The training checkpoint of a <see cref="Gpt"/>, laid out as the MDLM <see cref="MdlmCheckpoint"/>: one safetensors file
 /// with <c>model.N</c>, <c>ema.N</c>, <c>adam_m.N</c> and <c>adam_v.N</c> for every parameter tensor N (our layouts) and
 /// a <see cref="GptCheckpointHeader"/> as metadata, written to a temporary name and renamed. Restoring the tensors and
 /// state gives bit-for-bit the same continuation on the CPU backend.

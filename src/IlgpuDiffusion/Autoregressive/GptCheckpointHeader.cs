@@ -1,11 +1,14 @@
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 
 /// <summary>
 /// The metadata of an autoregressive training checkpoint: format tag, model and training configs and the training
 /// state, each stored as JSON text under its own key of the safetensors <c>__metadata__</c> map (as the MDLM
-/// <see cref="CheckpointHeader"/>, with a GPT model config and its own format tag).
+/// <see cref="MdlmCheckpointHeader"/>, with a GPT model config and its own format tag).
 /// </summary>
 /// <param name="Model">The model's shape.</param>
 /// <param name="Training">The run's settings.</param>

@@ -1,4 +1,6 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Autoregressive;
 

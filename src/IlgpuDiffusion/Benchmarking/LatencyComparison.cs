@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Benchmarking;

@@ -21,9 +21,6 @@ public sealed record CorpusPreparationOptions
     /// <summary>Threads that tokenize at once.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Show a progress bar with documents/s and tokens/s (only on an interactive console).</summary>
-    public bool ShowProgress { get; init; } = true;
-
     /// <summary>Throws when a setting is out of range.</summary>
     public void Validate()
     {

@@ -26,12 +26,16 @@ public static class CorpusPreparer
     private const string StagingPrefix = ".staging-";
 
     /// <summary>Prepares (or reuses) the token shards of <paramref name="inputs"/> in <paramref name="outputDirectory"/>.</summary>
+    /// <param name="progress">Receives the tokenization's progress after every batch of documents (none when null).</param>
+    /// <param name="cancellationToken">Stops the preparation between batches; nothing is left half-written.</param>
     /// <exception cref="FileNotFoundException">An input path does not exist.</exception>
     /// <exception cref="InvalidDataException">
     /// The corpus is empty, too short for one sequence, or holds an invalid file (bad UTF-8, bad JSON,
     /// missing text field or column).
     /// </exception>
-    public static PreparedCorpus Prepare(IEnumerable<string> inputs, string outputDirectory, CorpusPreparationOptions? options = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static PreparedCorpus Prepare(IEnumerable<string> inputs, string outputDirectory, CorpusPreparationOptions? options = null,
+        IProgress<PreparationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new CorpusPreparationOptions();
         options.Validate();
@@ -43,7 +47,7 @@ public static class CorpusPreparer
         string output = Path.GetFullPath(outputDirectory);
         if (TryReuse(output, key) is PreparedCorpus reused) return reused;
 
-        var split = new TrainValidationSplit(reader.CountDocuments(), options.ValidationFraction, options.Seed);
+        var split = new TrainValidationSplit(reader.CountDocuments(cancellationToken), options.ValidationFraction, options.Seed);
         bool outputExisted = Directory.Exists(output);
         Directory.CreateDirectory(output);
         RemoveLeftovers(output);
@@ -51,7 +55,7 @@ public static class CorpusPreparer
         Directory.CreateDirectory(staging);
         try
         {
-            (SplitSummary train, SplitSummary validation) = Tokenize(reader, split, staging, options);
+            (SplitSummary train, SplitSummary validation) = Tokenize(reader, split, staging, options, progress, cancellationToken);
             var metadata = new ShardMetadata
             {
                 SequenceLength = options.SequenceLength,
@@ -82,7 +86,7 @@ public static class CorpusPreparer
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"format={TokenShardHeader.Version};tokenizer={Gpt2Tokenizer.Name};vocab={Gpt2Tokenizer.VocabularySize};");
         text.Append(CultureInfo.InvariantCulture, $"L={options.SequenceLength};validation={options.ValidationFraction:R};seed={options.Seed};");
-        text.Append(CultureInfo.InvariantCulture, $"perShard={options.SequencesPerShard};format={options.Reader.Format};plain={options.Reader.PlainText};field={options.Reader.TextField}\n");
+        text.Append(CultureInfo.InvariantCulture, $"perShard={options.SequencesPerShard};format={options.Reader.Format?.Name ?? "Auto"};plain={options.Reader.PlainText};field={options.Reader.TextField}\n");
         foreach (SourceFile source in sources)
             text.Append(CultureInfo.InvariantCulture, $"{source.Path}\t{source.Bytes}\t{source.LastWriteUtc.Ticks}\n");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
@@ -117,45 +121,44 @@ public static class CorpusPreparer
         }
     }
 
-    private static (SplitSummary Train, SplitSummary Validation) Tokenize(
-        CorpusReader reader, TrainValidationSplit split, string staging, CorpusPreparationOptions options)
+    private static (SplitSummary Train, SplitSummary Validation) Tokenize(CorpusReader reader, TrainValidationSplit split, string staging,
+        CorpusPreparationOptions options, IProgress<PreparationProgress>? progress, CancellationToken cancellationToken)
     {
         using var trainShards = new ShardSeriesWriter(staging, PreparedCorpus.TrainSplit, options.SequenceLength, options.SequencesPerShard);
         using var validationShards = new ShardSeriesWriter(staging, PreparedCorpus.ValidationSplit, options.SequenceLength, options.SequencesPerShard);
         var train = new MdlmSequencePacker(options.SequenceLength, trainShards.Write);
         var validation = new MdlmSequencePacker(options.SequenceLength, validationShards.Write);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism };
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
         var batch = new List<CorpusDocument>(BatchDocuments);
         using var tokenizers = new ThreadLocal<Gpt2Tokenizer>(Gpt2Tokenizer.Create);
+        var clock = Stopwatch.StartNew();
         int documentIndex = 0;
-
-        PreparationProgress.Run(options.ShowProgress, $"Tokenizing {reader.Describe()}", split.Documents, progress =>
+        long characters = 0;
+        foreach (CorpusDocument document in reader.ReadDocuments())
         {
-            long characters = 0;
-            foreach (CorpusDocument document in reader.ReadDocuments())
-            {
-                batch.Add(document);
-                characters += document.Text.Length;
-                if (batch.Count < BatchDocuments && characters < BatchCharacters) continue;
-                TokenizeBatch();
-                characters = 0;
-            }
+            batch.Add(document);
+            characters += document.Text.Length;
+            if (batch.Count < BatchDocuments && characters < BatchCharacters) continue;
             TokenizeBatch();
+            characters = 0;
+        }
+        TokenizeBatch();
 
-            void TokenizeBatch()
+        void TokenizeBatch()
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var ids = new int[batch.Count][];
+            Parallel.For(0, batch.Count, parallel, i => ids[i] = tokenizers.Value!.Encode(batch[i].Text));
+            foreach (int[] document in ids)
             {
-                var ids = new int[batch.Count][];
-                Parallel.For(0, batch.Count, parallel, i => ids[i] = tokenizers.Value!.Encode(batch[i].Text));
-                foreach (int[] document in ids)
-                {
-                    if (documentIndex >= split.Documents)
-                        throw new InvalidDataException($"{reader.Describe()}: the corpus changed while it was being prepared. Run the preparation again.");
-                    (split.IsValidation(documentIndex++) ? validation : train).AddDocument(document);
-                }
-                batch.Clear();
-                progress.Report(documentIndex, train.Tokens + validation.Tokens);
+                if (documentIndex >= split.Documents)
+                    throw new InvalidDataException($"{reader.Describe()}: the corpus changed while it was being prepared. Run the preparation again.");
+                (split.IsValidation(documentIndex++) ? validation : train).AddDocument(document);
             }
-        });
+            batch.Clear();
+            progress?.Report(new PreparationProgress(reader.Describe(), documentIndex, split.Documents, train.Tokens + validation.Tokens,
+                clock.Elapsed));
+        }
 
         RequireOneSequence(reader, train, "training", options);
         if (split.ValidationDocuments > 0) RequireOneSequence(reader, validation, "validation", options);

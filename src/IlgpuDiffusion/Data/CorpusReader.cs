@@ -2,14 +2,14 @@ namespace IlgpuDiffusion.Data;
 
 /// <summary>
 /// The documents of a corpus given as files and folders, in a fixed order: inputs in the order
-/// given, folders walked recursively in ordinal path order. Each file is read as plain text,
-/// JSON lines or Parquet (see <see cref="CorpusFormat"/>).
+/// given, folders walked recursively in ordinal path order. Each file is read in the format of
+/// <see cref="CorpusReaderOptions.Format"/>, or the one of <see cref="CorpusReaderOptions.Formats"/> that claims
+/// its extension.
 /// </summary>
 public sealed class CorpusReader
 {
-    private static readonly string[] PlainTextExtensions = [".txt", ".text", ".md"];
-    private static readonly string[] JsonLinesExtensions = [".jsonl", ".ndjson"];
-    private const string ParquetExtension = ".parquet";
+    /// <summary>Extensions of formats that live in packages of their own, for the error that names the package.</summary>
+    private static readonly Dictionary<string, string> PackagedExtensions = new() { [".parquet"] = "IlgpuDiffusion.Parquet" };
 
     private readonly CorpusReaderOptions options;
 
@@ -25,7 +25,7 @@ public sealed class CorpusReader
         Files = paths.SelectMany(Expand).ToArray();
         if (Files.Count == 0)
             throw new InvalidDataException($"Empty corpus: {string.Join(", ", paths)} holds no corpus file " +
-                "(.txt, .text, .md, .jsonl, .ndjson or .parquet). Point the corpus at files with text in them.");
+                $"({string.Join(", ", this.options.Formats.SelectMany(f => f.Extensions))}). Point the corpus at files with text in them.");
     }
 
     /// <summary>Full paths of the corpus files, in reading order.</summary>
@@ -40,10 +40,15 @@ public sealed class CorpusReader
 
     /// <summary>Reads the whole corpus once and counts its documents.</summary>
     /// <exception cref="InvalidDataException">The corpus holds no non-empty document, or a file is invalid.</exception>
-    public int CountDocuments()
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public int CountDocuments(CancellationToken cancellationToken = default)
     {
         int count = 0;
-        foreach (CorpusDocument _ in ReadDocuments()) count = checked(count + 1);
+        foreach (CorpusDocument _ in ReadDocuments())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            count = checked(count + 1);
+        }
         if (count == 0)
             throw new InvalidDataException($"Empty corpus: {Describe()} contains no non-empty document. " +
                 "Point the corpus at files with text in them.");
@@ -52,27 +57,33 @@ public sealed class CorpusReader
 
     private IEnumerable<string> Expand(string path)
     {
-        if (File.Exists(path)) return [path];
+        if (File.Exists(path))
+        {
+            CheckPackaged(path);
+            return [path];
+        }
         if (!Directory.Exists(path))
             throw new FileNotFoundException($"Corpus input not found: {path}. Check the path (files and folders are accepted).", path);
-        return Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
-            .Where(file => options.Format != CorpusFormat.Auto || FormatByExtension(file) is not null)
-            .Order(StringComparer.Ordinal);
+        string[] files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
+        foreach (string file in files) CheckPackaged(file);
+        return files.Where(file => options.Format is not null || FormatByExtension(file) is not null);
     }
 
     private IEnumerable<CorpusDocument> ReadFile(string file) =>
-        (options.Format == CorpusFormat.Auto ? FormatByExtension(file) ?? CorpusFormat.PlainText : options.Format) switch
-        {
-            CorpusFormat.JsonLines => JsonLinesReader.Read(file, options.TextField),
-            CorpusFormat.Parquet => ParquetTextReader.Read(file, options.TextField),
-            _ => PlainTextReader.Read(file, options.PlainText),
-        };
+        (options.Format ?? FormatByExtension(file) ?? CorpusFileFormat.PlainText).Read(file, options);
 
-    private static CorpusFormat? FormatByExtension(string file)
+    private CorpusFileFormat? FormatByExtension(string file)
     {
         string extension = Path.GetExtension(file).ToLowerInvariant();
-        if (PlainTextExtensions.Contains(extension)) return CorpusFormat.PlainText;
-        if (JsonLinesExtensions.Contains(extension)) return CorpusFormat.JsonLines;
-        return extension == ParquetExtension ? CorpusFormat.Parquet : null;
+        return options.Formats.FirstOrDefault(format => format.Extensions.Contains(extension));
+    }
+
+    /// <summary>Refuses a file whose format no reader here claims but a package of its own would read.</summary>
+    private void CheckPackaged(string file)
+    {
+        string extension = Path.GetExtension(file).ToLowerInvariant();
+        if (options.Format is null && FormatByExtension(file) is null && PackagedExtensions.TryGetValue(extension, out string? package))
+            throw new InvalidDataException($"{file}: reading {extension} files needs the {package} package " +
+                "(add it and pass CorpusReaderOptions with its format, e.g. options.WithParquet()).");
     }
 }

@@ -1,25 +1,5 @@
 namespace IlgpuDiffusion.Data;
 
-/// <summary>File format of corpus inputs.</summary>
-public enum CorpusFormat
-{
-    /// <summary>
-    /// Decide by file extension: <c>.txt</c>, <c>.text</c>, <c>.md</c> are plain text; <c>.jsonl</c>,
-    /// <c>.ndjson</c> are JSON lines; <c>.parquet</c> is Parquet. Inside folders, files with other
-    /// extensions are skipped; a file named explicitly with another extension is read as plain text.
-    /// </summary>
-    Auto,
-
-    /// <summary>UTF-8 plain text; see <see cref="PlainTextDocuments"/>.</summary>
-    PlainText,
-
-    /// <summary>One JSON object per line; the document is the string field <see cref="CorpusReaderOptions.TextField"/>.</summary>
-    JsonLines,
-
-    /// <summary>Parquet file (e.g. a Hugging Face dataset shard) with a string column <see cref="CorpusReaderOptions.TextField"/>.</summary>
-    Parquet,
-}
-
 /// <summary>How a plain-text file is cut into documents.</summary>
 public enum PlainTextDocuments
 {
@@ -33,14 +13,28 @@ public enum PlainTextDocuments
 /// <summary>How corpus inputs are found and parsed into documents.</summary>
 public sealed record CorpusReaderOptions
 {
-    /// <summary>Input format; <see cref="CorpusFormat.Auto"/> decides per file by extension.</summary>
-    public CorpusFormat Format { get; init; } = CorpusFormat.Auto;
+    /// <summary>
+    /// The format of every input file, or null to decide per file by extension among <see cref="Formats"/>: inside
+    /// folders, files no format claims are skipped; a file named explicitly with an unclaimed extension is read as
+    /// plain text.
+    /// </summary>
+    public CorpusFileFormat? Format { get; init; }
+
+    /// <summary>The formats chosen by extension (<see cref="CorpusFileFormat.BuiltIn"/> unless a package adds more).</summary>
+    public IReadOnlyList<CorpusFileFormat> Formats { get; init; } = CorpusFileFormat.BuiltIn;
 
     /// <summary>How plain-text files are cut into documents.</summary>
     public PlainTextDocuments PlainText { get; init; } = PlainTextDocuments.FilePerDocument;
 
     /// <summary>JSON field or Parquet column that holds the document text.</summary>
     public string TextField { get; init; } = "text";
+
+    /// <summary>These options with <paramref name="format"/> added to <see cref="Formats"/> (unless already there).</summary>
+    public CorpusReaderOptions WithFormat(CorpusFileFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        return Formats.Any(known => known.Name == format.Name) ? this : this with { Formats = [.. Formats, format] };
+    }
 }
 
 /// <summary>One document of a corpus: its text and the file it came from.</summary>

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 

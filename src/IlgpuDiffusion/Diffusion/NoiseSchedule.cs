@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 

@@ -1,11 +1,12 @@
-using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// A distillation checkpoint is a training checkpoint (<see cref="Checkpoint"/>: the student's raw weights, its EMA
-/// and Adam moments, the optimizer config and training state), so that <see cref="Checkpoint.LoadModel"/> samples
+/// A distillation checkpoint is a training checkpoint (<see cref="MdlmCheckpoint"/>: the student's raw weights, its EMA
+/// and Adam moments, the optimizer config and training state), so that <see cref="MdlmCheckpoint.LoadModel"/> samples
 /// from it, plus the frozen teacher under <see cref="TeacherPrefix"/> and two metadata entries: the
 /// <see cref="DistillationConfig"/> and the <see cref="DistillationState"/>.
 /// </summary>
@@ -36,7 +37,7 @@ public static class DistillationCheckpoint
     /// <summary>
     /// Throws unless a checkpoint made with <paramref name="saved"/> can continue under <paramref name="config"/>: the
     /// initial sampling steps, round length, teacher steps and time grid fix the targets and rounds. The optimizer
-    /// batch and seed are checked by <see cref="Checkpoint.Load"/>; the divergence, learning rate and the rest may change.
+    /// batch and seed are checked by <see cref="MdlmCheckpoint.Load"/>; the divergence, learning rate and the rest may change.
     /// </summary>
     /// <exception cref="InvalidDataException">A setting that fixes the run differs; the message names it.</exception>
     public static void CheckCompatible(string path, DistillationConfig saved, DistillationConfig config)

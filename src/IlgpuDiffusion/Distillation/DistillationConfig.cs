@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 

@@ -1,28 +1,25 @@
 using System.Globalization;
 using System.Text.Json;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 
-/// <summary>Averages over one log interval of distillation steps (JSON kind <c>distill</c>).</summary>
-/// <param name="Step">Optimizer steps done.</param>
+/// <summary>One log interval of distillation steps (JSON kind <c>distill</c>): the optimizer's metrics with the round and Δ.</summary>
+/// <param name="Interval">Loss (mean divergence), gradient norm, lr, ms/step (teacher passes included), student tokens/s and MFU.</param>
 /// <param name="Round">The round (from 0) of the interval's last step.</param>
 /// <param name="StepSize">Δ: the teacher's step size in that round.</param>
-/// <param name="Loss">Mean divergence of the interval's steps.</param>
-/// <param name="GradientNorm">Global gradient L2 norm (before clipping) of the last step.</param>
-/// <param name="LearningRate">Learning rate of the last step.</param>
-/// <param name="MillisecondsPerStep">Wall time per optimizer step (teacher passes included).</param>
-/// <param name="TokensPerSecond">Student token slots (B·L·accumulation per step) per second.</param>
-public sealed record DistillationMetrics(long Step, int Round, double StepSize, double Loss, double GradientNorm,
-    double LearningRate, double MillisecondsPerStep, double TokensPerSecond) : IMetricsRecord
+public sealed record DistillationMetrics(TrainingMetrics Interval, int Round, double StepSize) : IMetricsRecord
 {
     /// <inheritdoc/>
     public string Kind => "distill";
 
     /// <inheritdoc/>
+    public long Step => Interval.Step;
+
+    /// <inheritdoc/>
     public string HumanLine(string stepText) => string.Create(CultureInfo.InvariantCulture,
-        $"step {stepText} | round {Round} (Δ {StepSize:0.####e+00}) | loss {Loss:F5} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | " +
-        $"{MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s");
+        $"step {stepText} | round {Round} (Δ {StepSize:0.####e+00}) | {Interval.Summary}");
 
     /// <inheritdoc/>
     public void WriteFields(Utf8JsonWriter writer)
@@ -30,11 +27,7 @@ public sealed record DistillationMetrics(long Step, int Round, double StepSize, 
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteNumber("round", Round);
         writer.WriteNumber("delta", StepSize);
-        writer.WriteNumber("loss", Loss);
-        writer.WriteNumber("gradNorm", GradientNorm);
-        writer.WriteNumber("lr", LearningRate);
-        writer.WriteNumber("msPerStep", MillisecondsPerStep);
-        writer.WriteNumber("tokensPerSecond", TokensPerSecond);
+        Interval.WriteFields(writer);
     }
 }
 

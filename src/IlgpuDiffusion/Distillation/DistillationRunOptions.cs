@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 

@@ -1,5 +1,5 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Distillation;
 

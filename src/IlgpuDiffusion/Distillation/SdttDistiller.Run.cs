@@ -1,5 +1,7 @@
+using IlgpuDiffusion.Compute;
 using System.Globalization;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 
@@ -9,53 +11,68 @@ public sealed partial class SdttDistiller
     public string RoundCheckpointName(int round) => string.Create(CultureInfo.InvariantCulture,
         $"round-{round + 1}-{Rounds.StudentSamplingSteps(round)}-steps.safetensors");
 
+    Device ITrainingSteps.Device => student.Device;
+
+    TrainingConfig ITrainingSteps.Config => Config.Training;
+
+    /// <summary>The student's training FLOPs plus <see cref="DistillationConfig.TeacherSteps"/> teacher forward passes (a third each).</summary>
+    double ITrainingSteps.FlopsPerToken
+    {
+        get
+        {
+            double training = student.Config.TrainingFlopsPerToken(trainData.SequenceLength);
+            return training + Config.TeacherSteps * training / 3;
+        }
+    }
+
+    StepResult ITrainingSteps.TrainStep()
+    {
+        DistillationStepResult result = TrainStep();
+        return new StepResult(result.Step, result.Loss, result.GradientNorm, result.LearningRate);
+    }
+
     /// <summary>
-    /// Distills until <see cref="Step"/> reaches <paramref name="untilStep"/> (every round when null): logs the mean
-    /// loss, gradient norm, lr, round, Δ, ms/step and tokens/s every <see cref="TrainingConfig.LogInterval"/> steps;
-    /// at each round's end writes the round's checkpoint, validates the EMA student and logs the round; writes the
-    /// resume checkpoint as <paramref name="options"/> asks. Checkpoint and validation time is left out of the timings.
+    /// Distills until <see cref="Step"/> reaches <paramref name="untilStep"/> (every round when null) on the training loop
+    /// the MDLM and GPT trainers share: logs the mean loss, gradient norm, lr, round, Δ, ms/step, tokens/s (and MFU when
+    /// <see cref="TrainingConfig.PeakFlops"/> is set) every <see cref="TrainingConfig.LogInterval"/> steps and at each
+    /// round's end; at each round's end writes the round's checkpoint, validates the EMA student and logs the round;
+    /// writes the resume checkpoint and reports progress as <paramref name="options"/> asks. Checkpoint and validation
+    /// time is left out of the timings.
     /// </summary>
-    public void Run(long? untilStep = null, DistillationRunOptions? options = null)
+    /// <exception cref="OperationCanceledException">
+    /// <paramref name="cancellationToken"/> was cancelled; the run stops between steps after writing its resume checkpoint.
+    /// </exception>
+    public void Run(long? untilStep = null, DistillationRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DistillationRunOptions();
         long until = untilStep ?? Rounds.TotalSteps;
         if (until < Step || until > Rounds.TotalSteps)
             throw new ArgumentOutOfRangeException(nameof(untilStep), $"Distill until a step in [{Step}, {Rounds.TotalSteps}]; got {until}.");
-        TrainingProgress.Run(options.ShowProgress, Step, until, progress =>
+        long roundStart = Step;
+        double roundLossSum = 0;
+        void EndRound(StepResult result)
         {
-            var timer = new StepTimer(Step);
-            long roundStart = Step;
-            double lossSum = 0, roundLossSum = 0;
-            while (Step < until)
+            roundLossSum += result.Loss;
+            if (result.Step % Rounds.StepsPerRound != 0) return;
+            int round = Rounds.RoundOf(result.Step - 1);
+            string? path = options.RoundCheckpointDirectory is { } folder ? Path.Combine(folder, RoundCheckpointName(round)) : null;
+            if (path is not null) SaveCheckpoint(path);
+            ValidationMetrics? validation = options.Validation?.Evaluate(Ema.Weights, result.Step);
+            options.Log?.Write(new DistillationRoundMetrics(result.Step, round, Rounds.StudentSamplingSteps(round),
+                roundLossSum / (result.Step - roundStart), path, validation));
+            roundLossSum = 0;
+            roundStart = result.Step;
+        }
+        TrainingLoop.Run(this, until, options, new TrainingLoopHooks
+        {
+            EndsInterval = step => step % Rounds.StepsPerRound == 0,
+            Describe = interval =>
             {
-                DistillationStepResult result = TrainStep();
-                lossSum += result.Loss;
-                roundLossSum += result.Loss;
-                bool last = Step == until;
-                if (Step % Config.Training.LogInterval == 0 || last || result.RoundEnded)
-                {
-                    Student.Device.Synchronize();
-                    var (steps, seconds) = timer.Lap(Step);
-                    double tokensPerSecond = TokensPerStep * steps / seconds;
-                    options.Log?.Write(new DistillationMetrics(Step, result.Round, Rounds.TeacherStepSize(result.Round), lossSum / steps,
-                        result.GradientNorm, result.LearningRate, 1000 * seconds / steps, tokensPerSecond));
-                    progress.Report(Step, lossSum / steps, tokensPerSecond, $"Round {result.Round + 1}/{Rounds.Count}");
-                    lossSum = 0;
-                }
-                timer.Pause();
-                if (result.RoundEnded)
-                {
-                    string? path = options.RoundCheckpointDirectory is { } folder ? Path.Combine(folder, RoundCheckpointName(result.Round)) : null;
-                    if (path is not null) SaveCheckpoint(path);
-                    ValidationMetrics? validation = options.Validation?.Evaluate(Ema.Weights, Step);
-                    options.Log?.Write(new DistillationRoundMetrics(Step, result.Round, Rounds.StudentSamplingSteps(result.Round),
-                        roundLossSum / (Step - roundStart), path, validation));
-                    roundLossSum = 0;
-                    roundStart = Step;
-                }
-                if (options.CheckpointDue(Step, last) is { } resumePath) SaveCheckpoint(resumePath);
-                timer.Resume();
-            }
-        });
+                int round = Rounds.RoundOf(interval.Step - 1);
+                return new DistillationMetrics(interval, round, Rounds.TeacherStepSize(round));
+            },
+            AfterStep = EndRound,
+            Stage = step => string.Create(CultureInfo.InvariantCulture, $"Round {Rounds.RoundOf(step - 1) + 1}/{Rounds.Count}"),
+        }, cancellationToken);
     }
 }

@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Distillation;
@@ -25,7 +25,7 @@ public readonly record struct DistillationStepResult(long Step, int Round, doubl
 /// is counter-based, so <see cref="SaveCheckpoint"/> / <see cref="LoadCheckpoint"/> continue bit for bit on the CPU
 /// backend. Allocates nothing per step. <see cref="Run"/> adds logging, round checkpoints and progress.
 /// </summary>
-public sealed partial class SdttDistiller : IDisposable
+public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
 {
     private readonly Dit student;
     private readonly DitTeacher teacher;
@@ -38,12 +38,9 @@ public sealed partial class SdttDistiller : IDisposable
     private readonly TeacherTargets targets;
     private readonly DitActivations activations;
     private readonly DistillationLoss loss;
-    private readonly ClippedAdamW optimizer;
-    private readonly LrSchedule schedule;
+    private readonly OptimizerRun run;
     private readonly Divergence divergence;
     private readonly ulong timeSeed, maskSeed, dropoutSeed, revealSeed, drawSeed;
-    private Batcher batcher;
-    private long microBatches;
 
     /// <summary>Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.</summary>
     /// <exception cref="ArgumentException">The data's sequences are longer than the model takes.</exception>
@@ -65,8 +62,6 @@ public sealed partial class SdttDistiller : IDisposable
         corrupted = new CorruptedBatch(batch, length);
         cleanIds = new int[corrupted.Elements];
         sigma = new float[batch];
-        batcher = new Batcher(trainData, batch, training.Seed);
-        schedule = new LrSchedule(training);
         timeSeed = TrainingSeeds.Times(training.Seed);
         maskSeed = TrainingSeeds.Masks(training.Seed);
         dropoutSeed = TrainingSeeds.Dropout(training.Seed);
@@ -86,8 +81,7 @@ public sealed partial class SdttDistiller : IDisposable
             targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps));
             activations = Own(owned, student.CreateActivations(batch, length, training: true));
             loss = Own(owned, new DistillationLoss(device, corrupted.Elements, model.Vocab));
-            optimizer = Own(owned, new ClippedAdamW(student.Parameters.All, student.Gradients!.All, training));
-            Ema = Own(owned, new Ema(student.Parameters.All, training.EmaDecay));
+            run = Own(owned, new OptimizerRun(trainData, student.Parameters.All, student.Gradients!.All, training));
         }
         catch
         {
@@ -109,13 +103,13 @@ public sealed partial class SdttDistiller : IDisposable
     public Dit Teacher => teacher.Model;
 
     /// <summary>The moving average of the student's weights.</summary>
-    public Ema Ema { get; }
+    public Ema Ema => run.Ema;
 
     /// <summary>Adam's moments and step count.</summary>
-    public ClippedAdamW Optimizer => optimizer;
+    public ClippedAdamW Optimizer => run.Optimizer;
 
     /// <summary>Optimizer steps done over all rounds.</summary>
-    public long Step { get; private set; }
+    public long Step => run.Step;
 
     /// <summary>Rounds finished.</summary>
     public int CompletedRounds => (int)(Step / Rounds.StepsPerRound);
@@ -133,10 +127,10 @@ public sealed partial class SdttDistiller : IDisposable
     public CorruptedBatch Corrupted => corrupted;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
-    public TrainingState State => new(Step, microBatches, Ema.Updates, batcher.Position, Config.Training.Seed);
+    public TrainingState State => run.State;
 
     /// <summary>The distillation part of the state.</summary>
-    public DistillationState DistillationState => new(CompletedRounds, Rounds.InitialSamplingSteps >> CompletedRounds, optimizer.Steps);
+    public DistillationState DistillationState => new(CompletedRounds, Rounds.InitialSamplingSteps >> CompletedRounds, Optimizer.Steps);
 
     /// <summary>Takes one optimizer step of the current round; allocates nothing.</summary>
     /// <exception cref="InvalidOperationException">Every round is done.</exception>
@@ -146,14 +140,13 @@ public sealed partial class SdttDistiller : IDisposable
             throw new InvalidOperationException($"Distillation is finished: all {Rounds.Count} rounds of {Rounds.StepsPerRound} steps are done.");
         int round = Rounds.RoundOf(Step);
         double stepSize = Rounds.TeacherStepSize(round);
-        double learningRate = schedule.At(Step);
+        double learningRate = run.LearningRate;
         int accumulation = Config.Training.GradientAccumulationSteps;
         student.ZeroGradients();
         double lossSum = 0;
         for (int micro = 0; micro < accumulation; micro++)
         {
-            batcher.NextBatch(cleanIds);
-            ulong stream = (ulong)microBatches++;
+            ulong stream = run.NextMicroBatch(cleanIds);
             TimeSampler.Sdtt.Sample(timeSeed, stream, corrupted.Times);
             diffusion.Corrupt(cleanIds, maskSeed, stream, corrupted);
             targets.Build(teacher, corrupted, stepSize, Config.CompatReleasedCode, revealSeed, drawSeed, stream);
@@ -165,12 +158,10 @@ public sealed partial class SdttDistiller : IDisposable
             lossSum += loss.Evaluate(divergence, logits, targets.LogProbs.Slice(0, targets.Count), logits, targets.Count, 1f / accumulation);
             student.Backward(activations, logits);
         }
-        double norm = optimizer.Step(learningRate);
-        Ema.Update();
-        Step++;
-        bool roundEnded = Step % Rounds.StepsPerRound == 0;
+        StepResult result = run.FinishStep(lossSum, learningRate);
+        bool roundEnded = result.Step % Rounds.StepsPerRound == 0;
         if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
-        return new DistillationStepResult(Step, round, lossSum / accumulation, norm, learningRate, roundEnded);
+        return new DistillationStepResult(result.Step, round, result.Loss, result.GradientNorm, learningRate, roundEnded);
     }
 
     /// <summary>Ends a round: the teacher becomes the student (raw or EMA weights); optimizer and EMA restart if asked.</summary>
@@ -178,14 +169,14 @@ public sealed partial class SdttDistiller : IDisposable
     {
         Tensor<float> source = Config.TeacherFromEma ? Ema.Weights : student.Parameters.All;
         student.Device.Kernels.Copy(source, teacher.Model.Parameters.All, checked((int)source.Length));
-        if (Config.ResetOptimizerEachRound) optimizer.Reset();
+        if (Config.ResetOptimizerEachRound) Optimizer.Reset();
         if (Config.ResetEmaEachRound) Ema.Reset();
     }
 
     /// <summary>Writes a checkpoint (student, EMA, Adam moments, teacher, configs, state) atomically to <paramref name="path"/>.</summary>
     public void SaveCheckpoint(string path) =>
-        Checkpoint.Save(path, new CheckpointHeader(student.Config, Config.Training, State), student.Parameters,
-            Ema.Weights, optimizer.FirstMoment, optimizer.SecondMoment,
+        MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(student.Config, Config.Training, State), student.Parameters,
+            Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
             [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)],
             DistillationCheckpoint.Metadata(Config, DistillationState));
 
@@ -199,18 +190,12 @@ public sealed partial class SdttDistiller : IDisposable
         // Everything that can refuse is checked before any tensor is overwritten.
         var (savedConfig, savedState) = DistillationCheckpoint.Read(path);
         DistillationCheckpoint.CheckCompatible(path, savedConfig, Config);
-        TrainingState header = Checkpoint.ReadHeader(path).State;
+        TrainingState header = MdlmCheckpoint.ReadHeader(path).State;
         if (header.Step > Rounds.TotalSteps)
             throw new InvalidDataException($"'{path}' is at step {header.Step}, past this run's {Rounds.TotalSteps} steps; raise the minimum sampling steps back.");
-        var restored = new Batcher(trainData, Config.Training.BatchSize, Config.Training.Seed, header.DataPosition);
-        TrainingState state = Checkpoint.Load(path, student.Config, Config.Training, student.Parameters, Ema.Weights,
-            optimizer.FirstMoment, optimizer.SecondMoment, [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)]).State;
-        batcher = restored;
-        Step = state.Step;
-        microBatches = state.MicroBatches;
-        optimizer.RestoreSteps(savedState.AdamSteps);
-        Ema.RestoreUpdates(state.EmaUpdates);
-        return state;
+        return run.Restore(header.DataPosition, () => MdlmCheckpoint.Load(path, student.Config, Config.Training, student.Parameters,
+            Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
+            [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)]).State, savedState.AdamSteps);
     }
 
     private static T Own<T>(List<IDisposable> owned, T item) where T : IDisposable
@@ -222,8 +207,7 @@ public sealed partial class SdttDistiller : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        Ema.Dispose();
-        optimizer.Dispose();
+        run.Dispose();
         loss.Dispose();
         activations.Dispose();
         targets.Dispose();

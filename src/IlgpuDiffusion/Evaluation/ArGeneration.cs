@@ -1,5 +1,7 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Evaluation;
 

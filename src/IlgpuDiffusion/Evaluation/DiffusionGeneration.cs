@@ -1,4 +1,4 @@
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Evaluation;

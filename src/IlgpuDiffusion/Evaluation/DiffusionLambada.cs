@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Evaluation;
 

@@ -1,6 +1,9 @@
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Evaluation;
 

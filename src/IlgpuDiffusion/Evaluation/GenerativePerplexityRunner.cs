@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Autoregressive;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Evaluation;
 
@@ -8,7 +9,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// <see cref="EvaluationOptions.Steps"/>, <see cref="EvaluationOptions.Samples"/> samples of
 /// <see cref="EvaluationOptions.SampleLength"/> tokens (<see cref="DiffusionGeneration.Unconditional"/>) scored by the
 /// judge in SDTT's convention and, when <see cref="EvaluationOptions.Retokenization"/> is set, MDLM's, with the mean
-/// unigram entropy of the samples. Evaluate the EMA weights (what <see cref="Training.Checkpoint.LoadModel"/> loads).
+/// unigram entropy of the samples. Evaluate the EMA weights (what <see cref="Diffusion.MdlmCheckpoint.LoadModel"/> loads).
 /// The AR baseline's samples (<see cref="ArGeneration"/>) are judged the same way.
 /// </summary>
 public static class GenerativePerplexityRunner

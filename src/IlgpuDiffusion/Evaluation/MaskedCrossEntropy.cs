@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Evaluation;

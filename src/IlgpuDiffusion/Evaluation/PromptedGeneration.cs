@@ -1,4 +1,4 @@
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Evaluation;
 

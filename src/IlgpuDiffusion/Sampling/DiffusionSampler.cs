@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Sampling;
 

@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Model;
-using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Models.Safetensors;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
@@ -52,7 +53,7 @@ internal static class CheckpointTensors
     public static void LoadWeights<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters, bool useEma)
         where TConfig : notnull
     {
-        string prefix = useEma ? Checkpoint.EmaPrefix : Checkpoint.ModelPrefix;
+        string prefix = useEma ? MdlmCheckpoint.EmaPrefix : MdlmCheckpoint.ModelPrefix;
         foreach (var (name, _) in parameters.Entries)
         {
             Tensor<float> tensor = parameters[name];
@@ -76,8 +77,8 @@ internal static class CheckpointTensors
     {
         var groups = new List<(string Prefix, Tensor<float> Weights)>
         {
-            (Checkpoint.ModelPrefix, parameters.All), (Checkpoint.EmaPrefix, ema),
-            (Checkpoint.FirstMomentPrefix, firstMoment), (Checkpoint.SecondMomentPrefix, secondMoment),
+            (MdlmCheckpoint.ModelPrefix, parameters.All), (MdlmCheckpoint.EmaPrefix, ema),
+            (MdlmCheckpoint.FirstMomentPrefix, firstMoment), (MdlmCheckpoint.SecondMomentPrefix, secondMoment),
         };
         groups.AddRange(extraGroups ?? []);
         if (groups.Select(g => g.Prefix).Distinct().Count() != groups.Count)

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

@@ -1,10 +1,11 @@
 using System.Text.Json;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
-/// A metrics entry of a kind <see cref="MetricsLog"/> does not know (e.g. distillation steps and rounds): it
-/// formats its own human line and JSON fields, and the log adds the <c>kind</c> and <c>step</c> fields.
+/// A metrics entry that <see cref="MetricsLog"/> writes (a training interval, a validation, a distillation round):
+/// it formats its own human line and JSON fields, and the log adds the <c>kind</c> and <c>step</c> fields.
 /// </summary>
 public interface IMetricsRecord
 {

@@ -1,16 +1,24 @@
+using IlgpuDiffusion.Compute;
+
 namespace IlgpuDiffusion.Training;
 
-/// <summary>The optimizer-step side of a trainer that <see cref="TrainingLoop"/> drives (MDLM and autoregressive).</summary>
+/// <summary>The optimizer-step side of a run that <see cref="TrainingLoop"/> drives (MDLM, autoregressive, distillation).</summary>
 internal interface ITrainingSteps
 {
-    /// <summary>The run's settings.</summary>
+    /// <summary>The run's optimizer settings.</summary>
     TrainingConfig Config { get; }
+
+    /// <summary>The device the model runs on, synchronized before each timing.</summary>
+    Device Device { get; }
 
     /// <summary>Optimizer steps done.</summary>
     long Step { get; }
 
     /// <summary>Tokens (or predictions) per optimizer step, for throughput.</summary>
     long TokensPerStep { get; }
+
+    /// <summary>Model FLOPs per token of a step, for MFU.</summary>
+    double FlopsPerToken { get; }
 
     /// <summary>Takes one optimizer step.</summary>
     StepResult TrainStep();

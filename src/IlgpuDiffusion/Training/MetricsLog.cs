@@ -4,8 +4,8 @@ using System.Text.Json;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
-/// Writes training and validation metrics twice: a human line (llm.c style) to a text writer, and one JSON
-/// object per line to a file for tools (<c>{"kind":"train","step":..,"loss":..}</c>). The JSON file is
+/// Writes metrics records (training intervals, validations, distillation rounds, ...) twice: a human line (llm.c
+/// style) to a text writer, and one JSON object per line to a file for tools (<c>{"kind":"train","step":..,"loss":..}</c>). The JSON file is
 /// appended to, so a resumed run continues the same log; every line is flushed as written.
 /// </summary>
 public sealed class MetricsLog : IDisposable
@@ -28,43 +28,7 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Total optimizer steps of the run, shown as "step n/total" (0: not shown).</summary>
     public long TotalSteps { get; init; }
 
-    /// <summary>Logs one training interval.</summary>
-    public void Write(TrainingMetrics metrics)
-    {
-        ArgumentNullException.ThrowIfNull(metrics);
-        string mfu = metrics.ModelFlopsUtilization is double u ? $" | MFU {u * 100:F1}%" : "";
-        human?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"step {StepText(metrics.Step)} | loss {metrics.Loss:F4} | norm {metrics.GradientNorm:F4} | lr {metrics.LearningRate:0.00e+00} | " +
-            $"{metrics.MillisecondsPerStep:F1} ms | {metrics.TokensPerSecond:N0} tok/s{mfu}"));
-        WriteJson("train", metrics.Step, writer =>
-        {
-            writer.WriteNumber("loss", metrics.Loss);
-            writer.WriteNumber("gradNorm", metrics.GradientNorm);
-            writer.WriteNumber("lr", metrics.LearningRate);
-            writer.WriteNumber("msPerStep", metrics.MillisecondsPerStep);
-            writer.WriteNumber("tokensPerSecond", metrics.TokensPerSecond);
-            if (metrics.ModelFlopsUtilization is double u) writer.WriteNumber("mfu", u);
-        });
-    }
-
-    /// <summary>Logs one validation pass.</summary>
-    public void Write(ValidationMetrics metrics)
-    {
-        ArgumentNullException.ThrowIfNull(metrics);
-        human?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"step {StepText(metrics.Step)} | validation NELBO {metrics.Nelbo:F4} | PPL ≤ {metrics.Perplexity:F2} | " +
-            $"{metrics.BitsPerToken:F4} bits/token | {metrics.Tokens:N0} tokens in {metrics.Seconds:F1} s"));
-        WriteJson("validation", metrics.Step, writer =>
-        {
-            writer.WriteNumber("nelbo", metrics.Nelbo);
-            writer.WriteNumber("perplexity", metrics.Perplexity);
-            writer.WriteNumber("bitsPerToken", metrics.BitsPerToken);
-            writer.WriteNumber("tokens", metrics.Tokens);
-            writer.WriteNumber("seconds", metrics.Seconds);
-        });
-    }
-
-    /// <summary>Logs a record that formats itself.</summary>
+    /// <summary>Logs one record: its human line, and its JSON object with <c>kind</c> and <c>step</c> first.</summary>
     public void Write(IMetricsRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);

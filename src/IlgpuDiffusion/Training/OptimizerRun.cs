@@ -1,13 +1,15 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
-/// What every trainer keeps around its model's forward and backward: the data order (<see cref="Batcher"/>), the
-/// micro-batch counter that seeds the random streams, the <see cref="LrSchedule"/>, <see cref="ClippedAdamW"/> and the
-/// <see cref="Ema"/> of the weights. Its counters are the <see cref="TrainingState"/> a checkpoint stores, so
-/// <see cref="Restore"/> continues a run bit for bit. Allocates nothing per step.
+/// What every trainer (MDLM, autoregressive, SDTT distillation) keeps around its model's forward and backward: the
+/// data order (<see cref="Batcher"/>), the micro-batch counter that seeds the random streams, the optimizer step
+/// counter, the <see cref="LrSchedule"/>, <see cref="ClippedAdamW"/> and the <see cref="Ema"/> of the weights. Its
+/// counters are the <see cref="TrainingState"/> a checkpoint stores, so <see cref="Restore"/> continues a run bit for
+/// bit. Allocates nothing per step.
 /// </summary>
 internal sealed class OptimizerRun : IDisposable
 {
@@ -16,6 +18,7 @@ internal sealed class OptimizerRun : IDisposable
     private readonly LrSchedule _schedule;
     private Batcher _batcher;
     private long _microBatches;
+    private long _step;
 
     /// <summary>Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/> alike) on <paramref name="data"/>.</summary>
     public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config)
@@ -34,8 +37,8 @@ internal sealed class OptimizerRun : IDisposable
     /// <summary>The moving average of the weights.</summary>
     public Ema Ema { get; }
 
-    /// <summary>Optimizer steps done.</summary>
-    public long Step => Optimizer.Steps;
+    /// <summary>Optimizer steps done (Adam's own count restarts when a distillation round resets it; this one does not).</summary>
+    public long Step => _step;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
     public TrainingState State => new(Step, _microBatches, Ema.Updates, _batcher.Position, _config.Seed);
@@ -56,7 +59,8 @@ internal sealed class OptimizerRun : IDisposable
     {
         double norm = Optimizer.Step(learningRate);
         Ema.Update();
-        return new StepResult(Step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
+        _step++;
+        return new StepResult(_step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
     }
 
     /// <summary>
@@ -64,12 +68,14 @@ internal sealed class OptimizerRun : IDisposable
     /// the position is checked against this run's data first, then <paramref name="loadTensors"/> reads the checkpoint's
     /// tensors (weights, EMA, moments) and returns its state.
     /// </summary>
-    public TrainingState Restore(BatcherPosition dataPosition, Func<TrainingState> loadTensors)
+    /// <param name="adamSteps">Adam's step count when it differs from the optimizer step (after a reset), else null.</param>
+    public TrainingState Restore(BatcherPosition dataPosition, Func<TrainingState> loadTensors, int? adamSteps = null)
     {
         var restored = new Batcher(_data, _config.BatchSize, _config.Seed, dataPosition);
         TrainingState state = loadTensors();
         _batcher = restored;
-        Optimizer.RestoreSteps(checked((int)state.Step));
+        _step = state.Step;
+        Optimizer.RestoreSteps(adamSteps ?? checked((int)state.Step));
         Ema.RestoreUpdates(state.EmaUpdates);
         _microBatches = state.MicroBatches;
         return state;

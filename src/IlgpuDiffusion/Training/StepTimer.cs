@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>Shape of the learning rate after warm-up.</summary>

@@ -1,55 +1,66 @@
-using IlgpuDiffusion.Compute;
-
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
-/// The run loop around a trainer's optimizer steps: logs the mean loss, gradient norm, lr, ms/step, tokens/s (and MFU
-/// when <see cref="TrainingConfig.PeakFlops"/> is set) every <see cref="TrainingConfig.LogInterval"/> steps and at the
-/// end, validates every <see cref="TrainingConfig.ValidationInterval"/> steps and at the end, and writes checkpoints
-/// as the <see cref="RunOptions"/> ask. Validation and checkpoint time is left out of the step timings.
+/// The one run loop around every trainer's optimizer steps (MDLM, autoregressive, SDTT distillation): logs the mean
+/// loss, gradient norm, lr, ms/step, tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every
+/// <see cref="TrainingConfig.LogInterval"/> steps and at the end, validates every
+/// <see cref="TrainingConfig.ValidationInterval"/> steps and at the end, runs the trainer's <see cref="TrainingLoopHooks"/>,
+/// writes checkpoints as the <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook
+/// and checkpoint time is left out of the step timings. Cancellation is honoured between steps: the resume
+/// checkpoint (when the options name one) is written first, so a cancelled run loses nothing.
 /// </summary>
 internal static class TrainingLoop
 {
+    private const string DefaultStage = "Training";
+
     /// <summary>Trains <paramref name="trainer"/> until its step reaches <paramref name="untilStep"/>.</summary>
-    /// <param name="device">The model's device, synchronized before each timing.</param>
-    /// <param name="flopsPerToken">Training FLOPs per token, for MFU.</param>
-    /// <param name="validate">Evaluates the run's weights at a step and returns the metrics (no validation when null).</param>
-    public static void Run(ITrainingSteps trainer, long untilStep, Device device, double flopsPerToken, RunOptions options,
-        Func<long, ValidationMetrics>? validate)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the resume checkpoint holds the last step.</exception>
+    public static void Run(ITrainingSteps trainer, long untilStep, RunOptions options, TrainingLoopHooks hooks,
+        CancellationToken cancellationToken)
     {
-        MetricsLog? log = options.Log;
         ArgumentOutOfRangeException.ThrowIfLessThan(untilStep, trainer.Step);
         TrainingConfig config = trainer.Config;
-        TrainingProgress.Run(options.ShowProgress, trainer.Step, untilStep, progress =>
+        long firstStep = trainer.Step, savedStep = firstStep;
+        var timer = new StepTimer(firstStep);
+        double lossSum = 0, loss = double.NaN, tokensPerSecond = double.NaN;
+        while (trainer.Step < untilStep)
         {
-            var timer = new StepTimer(trainer.Step);
-            double lossSum = 0;
-            while (trainer.Step < untilStep)
+            if (cancellationToken.IsCancellationRequested)
             {
-                StepResult result = trainer.TrainStep();
-                long step = trainer.Step;
-                lossSum += result.Loss;
-                bool last = step == untilStep;
-                if (step % config.LogInterval == 0 || last)
-                {
-                    device.Synchronize();
-                    var (steps, seconds) = timer.Lap(step);
-                    double tokensPerSecond = trainer.TokensPerStep * steps / seconds;
-                    double? mfu = config.PeakFlops > 0 ? flopsPerToken * tokensPerSecond / config.PeakFlops : null;
-                    log?.Write(new TrainingMetrics(step, lossSum / steps, result.GradientNorm, result.LearningRate,
-                        1000 * seconds / steps, tokensPerSecond, mfu));
-                    progress.Report(step, lossSum / steps, tokensPerSecond);
-                    lossSum = 0;
-                }
-                timer.Pause();
-                if (validate is not null && (last || config.ValidationInterval > 0 && step % config.ValidationInterval == 0))
-                {
-                    ValidationMetrics metrics = validate(step);
-                    log?.Write(metrics);
-                }
-                if (options.CheckpointDue(step, last) is { } path) trainer.SaveCheckpoint(path);
-                timer.Resume();
+                if (options.CheckpointPath is { } path && trainer.Step != savedStep) trainer.SaveCheckpoint(path);
+                cancellationToken.ThrowIfCancellationRequested();
             }
-        });
+            StepResult result = trainer.TrainStep();
+            long step = result.Step;
+            lossSum += result.Loss;
+            bool last = step == untilStep;
+            if (step % config.LogInterval == 0 || last || hooks.EndsInterval?.Invoke(step) == true)
+            {
+                trainer.Device.Synchronize();
+                var (steps, seconds) = timer.Lap(step);
+                loss = lossSum / steps;
+                tokensPerSecond = trainer.TokensPerStep * steps / seconds;
+                double? mfu = config.PeakFlops > 0 ? trainer.FlopsPerToken * tokensPerSecond / config.PeakFlops : null;
+                var metrics = new TrainingMetrics(step, loss, result.GradientNorm, result.LearningRate, 1000 * seconds / steps,
+                    tokensPerSecond, mfu);
+                options.Log?.Write(hooks.Describe is null ? metrics : hooks.Describe(metrics));
+                lossSum = 0;
+            }
+            timer.Pause();
+            if (hooks.Validate is not null && (last || config.ValidationInterval > 0 && step % config.ValidationInterval == 0))
+            {
+                ValidationMetrics validation = hooks.Validate(step);
+                options.Log?.Write(validation);
+            }
+            hooks.AfterStep?.Invoke(result);
+            if (options.CheckpointDue(step, last) is { } checkpoint)
+            {
+                trainer.SaveCheckpoint(checkpoint);
+                savedStep = step;
+            }
+            timer.Resume();
+            options.Progress?.Report(new TrainingProgress(step, firstStep, untilStep, loss, tokensPerSecond,
+                hooks.Stage?.Invoke(step) ?? DefaultStage));
+        }
     }
 }

@@ -1,24 +1,75 @@
+using System.Globalization;
+using System.Text.Json;
+
 namespace IlgpuDiffusion.Training;
 
-/// <summary>Averages over one log interval of optimizer steps.</summary>
+/// <summary>Averages over one log interval of optimizer steps (JSON kind <c>train</c>).</summary>
 /// <param name="Step">Optimizer steps done.</param>
-/// <param name="Loss">Mean training loss (NELBO per token slot) of the interval's steps.</param>
+/// <param name="Loss">Mean training loss of the interval's steps (the objective's: NELBO per token slot, next-token cross-entropy, divergence).</param>
 /// <param name="GradientNorm">Global gradient L2 norm (before clipping) of the last step.</param>
 /// <param name="LearningRate">Learning rate of the last step.</param>
 /// <param name="MillisecondsPerStep">Wall time per optimizer step.</param>
 /// <param name="TokensPerSecond">Token slots (B·L·accumulation per step) processed per second.</param>
 /// <param name="ModelFlopsUtilization">Achieved model FLOP/s over the configured peak; null when no peak is configured.</param>
 public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm, double LearningRate,
-    double MillisecondsPerStep, double TokensPerSecond, double? ModelFlopsUtilization);
+    double MillisecondsPerStep, double TokensPerSecond, double? ModelFlopsUtilization) : IMetricsRecord
+{
+    /// <inheritdoc/>
+    public string Kind => "train";
 
-/// <summary>One validation pass.</summary>
+    /// <summary>The line's part after the step: loss, norm, lr, ms, tok/s and MFU.</summary>
+    public string Summary
+    {
+        get
+        {
+            string mfu = ModelFlopsUtilization is double u ? string.Create(CultureInfo.InvariantCulture, $" | MFU {u * 100:F1}%") : "";
+            return string.Create(CultureInfo.InvariantCulture,
+                $"loss {Loss:F4} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | {MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}");
+        }
+    }
+
+    /// <inheritdoc/>
+    public string HumanLine(string stepText) => $"step {stepText} | {Summary}";
+
+    /// <inheritdoc/>
+    public void WriteFields(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteNumber("loss", Loss);
+        writer.WriteNumber("gradNorm", GradientNorm);
+        writer.WriteNumber("lr", LearningRate);
+        writer.WriteNumber("msPerStep", MillisecondsPerStep);
+        writer.WriteNumber("tokensPerSecond", TokensPerSecond);
+        if (ModelFlopsUtilization is double u) writer.WriteNumber("mfu", u);
+    }
+}
+
+/// <summary>One validation pass (JSON kind <c>validation</c>).</summary>
 /// <param name="Step">Optimizer steps done when validating.</param>
-/// <param name="Nelbo">Mean NELBO per token over the validation tokens (nats).</param>
-/// <param name="Perplexity">exp(<paramref name="Nelbo"/>): an upper bound on the perplexity.</param>
+/// <param name="Nelbo">Mean validation loss per token (nats): the NELBO for a diffusion model, the exact cross-entropy for a GPT.</param>
+/// <param name="Perplexity">exp(<paramref name="Nelbo"/>): an upper bound on the perplexity for a diffusion model.</param>
 /// <param name="Tokens">Validation tokens evaluated.</param>
 /// <param name="Seconds">Wall time of the pass.</param>
-public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexity, long Tokens, double Seconds)
+public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexity, long Tokens, double Seconds) : IMetricsRecord
 {
     /// <summary>Bits per dimension: NELBO / ln 2.</summary>
     public double BitsPerToken => Nelbo / Math.Log(2);
+
+    /// <inheritdoc/>
+    public string Kind => "validation";
+
+    /// <inheritdoc/>
+    public string HumanLine(string stepText) => string.Create(CultureInfo.InvariantCulture,
+        $"step {stepText} | validation NELBO {Nelbo:F4} | PPL ≤ {Perplexity:F2} | {BitsPerToken:F4} bits/token | {Tokens:N0} tokens in {Seconds:F1} s");
+
+    /// <inheritdoc/>
+    public void WriteFields(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteNumber("nelbo", Nelbo);
+        writer.WriteNumber("perplexity", Perplexity);
+        writer.WriteNumber("bitsPerToken", BitsPerToken);
+        writer.WriteNumber("tokens", Tokens);
+        writer.WriteNumber("seconds", Seconds);
+    }
 }

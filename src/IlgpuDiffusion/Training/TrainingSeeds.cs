@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>

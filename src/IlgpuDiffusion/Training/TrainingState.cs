@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

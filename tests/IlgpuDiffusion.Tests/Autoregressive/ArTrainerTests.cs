@@ -4,6 +4,9 @@ using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 
@@ -38,7 +41,7 @@ public sealed class ArTrainerTests : IDisposable
         double before = validation.Evaluate(trainer.Ema.Weights, 0).Perplexity;
         var log = new StringWriter();
         using (var metrics = new MetricsLog(log, null))
-            trainer.Run(100, new ArTrainingRunOptions { Log = metrics, Validation = validation, ShowProgress = false });
+            trainer.Run(100, new ArTrainingRunOptions { Log = metrics, Validation = validation });
         // x_{t+1} = x_t + 1 (mod V): every prediction but the ambiguous first is learnable.
         Assert.InRange(before, 0.5 * Vocab, 2.0 * Vocab);
         Assert.NotNull(trainer.LastValidation);

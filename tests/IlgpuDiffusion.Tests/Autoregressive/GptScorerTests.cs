@@ -1,6 +1,8 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

@@ -1,9 +1,10 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Benchmarking;
 

@@ -4,10 +4,12 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
@@ -38,7 +40,7 @@ public sealed class CliEndToEndTests : IDisposable
         CliResult train = await CliRunner.Run(["train", "--data", shards, .. TinyModel, "--steps", "4", "--batch", "4", "--lr", "1e-3",
             "--warmup", "2", "--log-interval", "2", "--validation-batches", "2", "--device", "cpu", "-o", checkpoint]);
         Assert.True(train.ExitCode == 0, train.ToString());
-        CheckpointHeader header = Checkpoint.ReadHeader(checkpoint);
+        MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(checkpoint);
         Assert.Equal((1, 32, 2, 16, 32), (header.Model.Layers, header.Model.Hidden, header.Model.Heads, header.Model.CondDim, header.Model.Length));
         Assert.Equal((4L, 4, 1e-3, 4), (header.State.Step, header.Training.BatchSize, header.Training.LearningRate, header.Training.MaxSteps));
         string metrics = Path.ChangeExtension(checkpoint, ".metrics.jsonl");
@@ -47,7 +49,7 @@ public sealed class CliEndToEndTests : IDisposable
 
         CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", checkpoint, "--steps", "6", "--log-interval", "2", "--device", "cpu");
         Assert.True(resume.ExitCode == 0, resume.ToString());
-        Assert.Equal(6, Checkpoint.ReadHeader(checkpoint).State.Step);
+        Assert.Equal(6, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
         Assert.Equal(["train 2", "train 4", "validation 4", "train 6", "validation 6"], MetricKinds(metrics));
 
         CliResult info = await CliRunner.Run("info", checkpoint);

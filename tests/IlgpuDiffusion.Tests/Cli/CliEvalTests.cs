@@ -1,9 +1,10 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Evaluation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Cli;
 

@@ -4,6 +4,7 @@ using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 

@@ -3,6 +3,7 @@ using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
@@ -40,7 +41,7 @@ public sealed class DistillCommandTests : IDisposable
         var (config, state) = DistillationCheckpoint.Read(Path.Combine(output, "round-2-2-steps.safetensors"));
         Assert.Equal(new DistillationState(2, 2, 4), state);
         Assert.Equal((8, 2, 2, DistillationDivergence.ReverseKl), (config.InitialSamplingSteps, config.MinSamplingSteps, config.StepsPerRound, config.Divergence));
-        Assert.Equal(4, Checkpoint.ReadHeader(latest).State.Step);
+        Assert.Equal(4, MdlmCheckpoint.ReadHeader(latest).State.Step);
         Assert.Equal(["distill 1", "distill 2", "round 2", "distill 3", "distill 4", "round 4"], MetricKinds(Path.Combine(output, "metrics.jsonl")));
 
         CliResult sampled = await CliRunner.Run("sample", Path.Combine(output, "round-2-2-steps.safetensors"), "--steps", "2", "--batch", "2", "--format", "jsonl", "--device", "cpu");

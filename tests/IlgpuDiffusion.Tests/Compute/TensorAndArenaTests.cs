@@ -82,14 +82,14 @@ public sealed class TensorAndArenaTests
     public void Auto_picks_cuda_when_present_else_the_cpu_backend()
     {
         using var device = Device.Create("auto");
-        Assert.Equal(IlgpuDiffusion.Kernels.IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu, device.Backend);
+        Assert.Equal(IlgpuDiffusion.Ilgpu.IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu, device.Backend);
         Assert.False(string.IsNullOrWhiteSpace(device.Description));
     }
 
     [Fact]
     public void Asking_for_a_missing_cuda_device_says_so()
     {
-        if (IlgpuDiffusion.Kernels.IlgpuRuntime.HasCuda) return; // the machine has one: nothing to explain
+        if (IlgpuDiffusion.Ilgpu.IlgpuRuntime.HasCuda) return; // the machine has one: nothing to explain
         var ex = Assert.Throws<InvalidOperationException>(() => Device.Create("cuda"));
         Assert.Contains("No CUDA device", ex.Message);
     }

@@ -1,5 +1,5 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Kernels;
+using IlgpuDiffusion.Ilgpu;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Conformance;

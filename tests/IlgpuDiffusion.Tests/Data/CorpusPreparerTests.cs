@@ -22,7 +22,7 @@ public sealed class CorpusPreparerTests : IDisposable
     public void Dispose() => temp.Dispose();
 
     private static CorpusPreparationOptions Options(int sequenceLength = 8, double validationFraction = 0) =>
-        new() { SequenceLength = sequenceLength, ValidationFraction = validationFraction, ShowProgress = false, SequencesPerShard = 4 };
+        new() { SequenceLength = sequenceLength, ValidationFraction = validationFraction, SequencesPerShard = 4 };
 
     private string WriteCorpus()
     {
@@ -124,7 +124,8 @@ public sealed class CorpusPreparerTests : IDisposable
         temp.Write("mixed/a.txt", Documents[0]);
         temp.Write("mixed/b.jsonl", $"{{\"text\":\"{Documents[1]}\"}}\n{{\"text\":\"{Documents[3]}\"}}\n");
         await ParquetFiles.WriteTextAsync(temp.File("mixed/c.parquet"), "text", [Documents[4], Documents[5]]);
-        PreparedCorpus prepared = CorpusPreparer.Prepare([temp.File("mixed")], temp.File("out"), Options());
+        PreparedCorpus prepared = CorpusPreparer.Prepare([temp.File("mixed")], temp.File("out"),
+            Options() with { Reader = new CorpusReaderOptions().WithParquet() });
         using TokenShardSet train = prepared.OpenTrain();
         Assert.Equal(ExpectedWrap([Documents[0], Documents[1], Documents[3], Documents[4], Documents[5]], 8), ReadAll(train));
     }

@@ -11,6 +11,8 @@ public sealed class CorpusReaderTests : IDisposable
 
     public void Dispose() => temp.Dispose();
 
+    private static readonly CorpusReaderOptions WithParquet = new CorpusReaderOptions().WithParquet();
+
     private static string[] Texts(CorpusReader reader) => reader.ReadDocuments().Select(d => d.Text).ToArray();
 
     [Fact]
@@ -56,7 +58,7 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string path = temp.File("shard.parquet");
         await ParquetFiles.WriteTextAsync(path, "text", ["one", null, "two"], ["thrée 🎉"]);
-        Assert.Equal(["one", "two", "thrée 🎉"], Texts(new CorpusReader([path])));
+        Assert.Equal(["one", "two", "thrée 🎉"], Texts(new CorpusReader([path], WithParquet)));
     }
 
     [Fact]
@@ -64,14 +66,14 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string path = temp.File("required.parquet");
         await ParquetFiles.WriteTextAsync(path, "text", nullable: false, ["a", "b"], ["c"]);
-        Assert.Equal(["a", "b", "c"], Texts(new CorpusReader([path])));
+        Assert.Equal(["a", "b", "c"], Texts(new CorpusReader([path], WithParquet)));
     }
 
     [Fact]
     public void Explicit_format_reads_files_of_any_extension()
     {
         string path = temp.Write("docs.data", "{\"text\":\"x\"}\n");
-        Assert.Equal(["x"], Texts(new CorpusReader([path], new CorpusReaderOptions { Format = CorpusFormat.JsonLines })));
+        Assert.Equal(["x"], Texts(new CorpusReader([path], new CorpusReaderOptions { Format = CorpusFileFormat.JsonLines })));
     }
 
     [Fact]
@@ -123,7 +125,7 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string path = temp.File("bad.parquet");
         await ParquetFiles.WriteBinaryAsync(path, "text", "fine"u8.ToArray(), InvalidUtf8);
-        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path])));
+        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path], WithParquet)));
         Assert.Contains($"{path}, row group 0, row 1", error.Message);
         Assert.Contains("not valid UTF-8", error.Message);
     }
@@ -133,7 +135,7 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string path = temp.File("columns.parquet");
         await ParquetFiles.WriteTextAsync(path, "content", ["a"]);
-        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path])));
+        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path], WithParquet)));
         Assert.Contains(path, error.Message);
         Assert.Contains("no top-level column \"text\"", error.Message);
         Assert.Contains("id, content", error.Message);
@@ -143,8 +145,22 @@ public sealed class CorpusReaderTests : IDisposable
     public void A_non_Parquet_file_with_the_parquet_extension_is_named()
     {
         string path = temp.Write("fake.parquet", "plain words");
-        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path])));
+        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path], WithParquet)));
         Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void A_parquet_file_without_the_Parquet_format_names_the_package_that_reads_it()
+    {
+        string path = temp.Write("corpus/shard.parquet", "not read");
+        temp.Write("corpus/a.txt", "words");
+        foreach (string input in new[] { path, temp.File("corpus") })
+        {
+            var error = Assert.Throws<InvalidDataException>(() => new CorpusReader([input]));
+            Assert.Contains(path, error.Message);
+            Assert.Contains("IlgpuDiffusion.Parquet", error.Message);
+        }
+        Assert.Equal(["not read"], Texts(new CorpusReader([path], new CorpusReaderOptions { Format = CorpusFileFormat.PlainText })));
     }
 
     [Fact]

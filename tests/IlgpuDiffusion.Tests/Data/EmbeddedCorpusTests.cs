@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Tests.Data;
 /// <summary>Extracts the embedded corpus and prepares it once (L = 128) for all tests of the class.</summary>
 public sealed class EmbeddedCorpusFixture : IDisposable
 {
-    public static readonly CorpusPreparationOptions Options = new() { SequenceLength = 128, ShowProgress = false };
+    public static readonly CorpusPreparationOptions Options = new() { SequenceLength = 128 };
 
     private readonly TempDirectory cache = new();
 

@@ -1,9 +1,10 @@
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model.Safetensors;
+using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 
@@ -71,14 +72,14 @@ public sealed class DistillationCheckpointTests
         using (var metrics = new MetricsLog(log, data.File("metrics.jsonl")))
             distiller.Run(options: new DistillationRunOptions
             {
-                Log = metrics, RoundCheckpointDirectory = folder, CheckpointPath = latest, ShowProgress = false,
+                Log = metrics, RoundCheckpointDirectory = folder, CheckpointPath = latest,
             });
         Assert.True(distiller.IsFinished);
         string first = Path.Combine(folder, "round-1-8-steps.safetensors"), second = Path.Combine(folder, "round-2-4-steps.safetensors");
         Assert.Equal(new DistillationState(1, 8, 3), DistillationCheckpoint.Read(first).State);
         Assert.Equal(new DistillationState(2, 4, 6), DistillationCheckpoint.Read(second).State);
         AssertSameCheckpoints(second, latest);
-        using (var student = Checkpoint.LoadModel(second, distiller.Student.Device))
+        using (var student = MdlmCheckpoint.LoadModel(second, distiller.Student.Device))
             Assert.Equal(distiller.Ema.Weights.ToArray(), student.Parameters.All.ToArray());
         using (var reader = SafetensorsReader.Open(first))
             Assert.Equal(5 * (5 + 2 * 10 + 5), reader.Tensors.Count);   // model, EMA, two moments, teacher

@@ -1,8 +1,9 @@
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 

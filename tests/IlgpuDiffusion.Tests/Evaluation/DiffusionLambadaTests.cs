@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Evaluation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Sampling;
 using Xunit;

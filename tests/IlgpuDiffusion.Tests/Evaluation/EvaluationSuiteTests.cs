@@ -1,11 +1,12 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
-using IlgpuDiffusion.Tests.Model;
+using IlgpuDiffusion.Tests.Models;
 using Xunit;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
@@ -52,7 +53,7 @@ public sealed class EvaluationSuiteTests : IDisposable
     {
         for (int i = 0; i < Documents.Length; i++) _temp.Write($"corpus/{i}.txt", Documents[i]);
         PreparedCorpus prepared = CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("shards"),
-            new CorpusPreparationOptions { SequenceLength = Length, ValidationFraction = 0.8, ShowProgress = false, SequencesPerShard = 64 });
+            new CorpusPreparationOptions { SequenceLength = Length, ValidationFraction = 0.8, SequencesPerShard = 64 });
         return prepared.OpenValidation();
     }
 

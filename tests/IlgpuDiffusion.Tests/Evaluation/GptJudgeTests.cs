@@ -4,6 +4,8 @@ using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Autoregressive;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 

@@ -27,7 +27,7 @@ public sealed class HeldOutTextTests : IDisposable
     private TokenShardSet Validation()
     {
         for (int i = 0; i < Documents.Length; i++) _temp.Write($"corpus/{i}.txt", Documents[i]);
-        var options = new CorpusPreparationOptions { SequenceLength = 8, ValidationFraction = Fraction, ShowProgress = false };
+        var options = new CorpusPreparationOptions { SequenceLength = 8, ValidationFraction = Fraction };
         return CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("shards"), options).OpenValidation();
     }
 

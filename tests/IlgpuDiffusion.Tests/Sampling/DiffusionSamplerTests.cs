@@ -1,4 +1,4 @@
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;

@@ -1,6 +1,6 @@
-using IlgpuDiffusion.Model;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Tests.Model;
+using IlgpuDiffusion.Tests.Models;
 
 namespace IlgpuDiffusion.Tests.Sampling;
 

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Training;
 using Xunit;
+using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Training;
 

@@ -1,0 +1,54 @@
+using IlgpuDiffusion.Cpu;
+using IlgpuDiffusion.Ilgpu;
+
+namespace IlgpuDiffusion.Compute;
+
+/// <summary>
+/// A place where tensors live and kernels run: the SIMD CPU backend or an ILGPU
+/// accelerator. Owns its kernels; allocate buffers and arenas through it.
+/// </summary>
+public abstract class Device : IDisposable
+{
+    /// <summary>Which kernels this device runs.</summary>
+    public abstract Backend Backend { get; }
+
+    /// <summary>Human-readable description (device name, memory, threads).</summary>
+    public abstract string Description { get; }
+
+    /// <summary>The op set for this device. Not thread-safe: one caller at a time, like a stream.</summary>
+    public abstract IKernels Kernels { get; }
+
+    /// <summary>Allocates a zero-filled buffer of <paramref name="length"/> elements.</summary>
+    public abstract DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged;
+
+    /// <summary>Waits until all queued work has finished.</summary>
+    public abstract void Synchronize();
+
+    /// <summary>Allocates a buffer and returns one tensor view covering it (for tests and small state).</summary>
+    public Tensor<T> AllocateTensor<T>(Shape shape) where T : unmanaged =>
+        new(Allocate<T>(shape.Length), 0, shape);
+
+    /// <summary>Allocates a tensor holding a copy of <paramref name="data"/>.</summary>
+    public Tensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged
+    {
+        var tensor = AllocateTensor<T>(shape);
+        tensor.CopyFrom(data);
+        return tensor;
+    }
+
+    /// <summary>Releases the device's resources.</summary>
+    public abstract void Dispose();
+
+    /// <summary>
+    /// Opens a device. <paramref name="backend"/> is one of <see cref="BackendNames.Accepted"/>;
+    /// "auto" (or null) picks CUDA when a CUDA device is present, else the SIMD CPU backend.
+    /// </summary>
+    public static Device Create(string? backend = null) => Create(BackendNames.Parse(backend));
+
+    /// <summary>Opens a device for <paramref name="backend"/>, or the best one present when null.</summary>
+    public static Device Create(Backend? backend)
+    {
+        Backend chosen = backend ?? (IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu);
+        return chosen == Backend.Cpu ? new CpuDevice() : IlgpuDevice.Open(chosen);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+using Device = IlgpuDiffusion.Compute.Device;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+/// <summary>Accelerator memory for the ILGPU backends.</summary>
+public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
+{
+    private readonly IlgpuDevice _device;
+
+    internal IlgpuBuffer(IlgpuDevice device, long length)
+    {
+        _device = device;
+        Memory = device.Accelerator.Allocate1D<T>(length);
+        Memory.MemSetToZero();
+    }
+
+    /// <summary>The ILGPU allocation.</summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Memory { get; }
+
+    /// <inheritdoc/>
+    public override long Length => Memory.Length;
+
+    /// <inheritdoc/>
+    public override Device Device => _device;
+
+    /// <inheritdoc/>
+    public override void CopyFromHost(long offset, ReadOnlySpan<T> source)
+    {
+        CheckRange(offset, source.Length);
+        if (source.IsEmpty) return;
+        _device.Accelerator.Synchronize();
+        Memory.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+    }
+
+    /// <inheritdoc/>
+    public override void CopyToHost(long offset, Span<T> destination)
+    {
+        CheckRange(offset, destination.Length);
+        if (destination.IsEmpty) return;
+        _device.Accelerator.Synchronize();
+        Memory.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose() => Memory.Dispose();
+}
+
+/// <summary>ILGPU views of tensors that live on an ILGPU device.</summary>
+public static class IlgpuTensorExtensions
+{
+    /// <summary>
+    /// The tensor's elements as an ILGPU view; an empty tensor gives <see cref="ArrayView{T}.Empty"/>
+    /// (ILGPU asserts on views of zero-length buffers and on empty sub-views at a buffer's end).
+    /// </summary>
+    public static ArrayView<T> View<T>(this Tensor<T> tensor) where T : unmanaged
+    {
+        var buffer = tensor.Buffer as IlgpuBuffer<T> ?? throw new ArgumentException(
+            $"{tensor} lives on the {tensor.Device.Backend.Name()} device, not on an ILGPU device.");
+        return tensor.Length == 0 ? ArrayView<T>.Empty : buffer.Memory.View.SubView(tensor.Offset, tensor.Length);
+    }
+}

@@ -1,0 +1,51 @@
+using System.Reflection;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+/// <summary>How an ILGPU kernel entry point is launched.</summary>
+public enum KernelGrouping
+{
+    /// <summary>Implicitly grouped: the first parameter is an <c>Index1D</c>; ILGPU picks the group size.</summary>
+    Implicit,
+
+    /// <summary>Explicitly grouped: launched with a <c>KernelConfig</c> (grid, group, dynamic shared memory).</summary>
+    Explicit,
+}
+
+/// <summary>
+/// Marks a static method as an ILGPU kernel entry point. <see cref="IlgpuKernels"/> loads
+/// kernels only through <see cref="KernelRegistry.Checked{TDelegate}"/>, which refuses
+/// unmarked methods, and the PTX test compiles every marked method: no kernel can be
+/// loaded without also being compiled for CUDA in the tests.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+public sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
+{
+    /// <summary>How the kernel is launched.</summary>
+    public KernelGrouping Grouping { get; } = grouping;
+}
+
+/// <summary>Finds and checks the library's kernel entry points.</summary>
+public static class KernelRegistry
+{
+    /// <summary>Every method of this assembly marked with <see cref="IlgpuKernelAttribute"/>.</summary>
+    public static IReadOnlyList<(MethodInfo Method, KernelGrouping Grouping)> All() =>
+        typeof(KernelRegistry).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Select(m => (Method: m, Attribute: m.GetCustomAttribute<IlgpuKernelAttribute>()))
+            .Where(x => x.Attribute is not null)
+            .Select(x => (x.Method, x.Attribute!.Grouping))
+            .OrderBy(x => x.Method.DeclaringType!.FullName + "." + x.Method.Name, StringComparer.Ordinal)
+            .ToArray();
+
+    /// <summary>Returns <paramref name="kernel"/> after checking that it is a registered kernel entry point.</summary>
+    public static TDelegate Checked<TDelegate>(TDelegate kernel) where TDelegate : Delegate
+    {
+        var method = kernel.Method;
+        if (!method.IsStatic || method.GetCustomAttribute<IlgpuKernelAttribute>() is null)
+            throw new InvalidOperationException(
+                $"{method.DeclaringType?.Name}.{method.Name} is loaded as an ILGPU kernel but lacks [IlgpuKernel]; mark it so the PTX test compiles it.");
+        return kernel;
+    }
+}

@@ -1,0 +1,125 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
+    public const int MaxAttentionHeadDim = 128;
+
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _appendToCache;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch;
+
+    /// <inheritdoc/>
+    public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
+        int batch, int tokens, int heads, int headDim, bool causal)
+    {
+        CheckAttention(qkv, output, batch, tokens, heads, headDim);
+        Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
+        if (batch == 0 || tokens == 0) return;
+        int row = 3 * heads * headDim;
+        var arguments = Arguments(AttentionPass.Forward, heads, headDim, tokens, tokens, 0, causal, tokens * row, row,
+            tokens * row, headDim, row, out var tiles);
+        var (q, k, v) = Slots(qkv.View(), heads * headDim);
+        LoadAttentionForward()(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
+            q, k, v, output.View(), logSumExp.View(), arguments);
+    }
+
+    /// <inheritdoc/>
+    public void AttentionWithCacheForward(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output,
+        int batch, int newTokens, int heads, int headDim, int position, int capacity)
+    {
+        OpChecks.AttentionWithCache(qkv, kCache, vCache, output, batch, newTokens, heads, headDim, position, capacity);
+        CheckHeadSize(headDim);
+        HostChecks.Product((long)batch * newTokens, 3L * heads, headDim);
+        HostChecks.Product(batch, heads, (long)capacity * headDim);
+        if (batch == 0 || newTokens == 0) return;
+        var qkvView = qkv.View();
+        var (kView, vView) = (kCache.View(), vCache.View());
+        _appendToCache ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(AttentionKernels.AppendToCache));
+        _appendToCache(batch * newTokens * heads * headDim, qkvView, kView, vView, newTokens, heads, headDim, position, capacity);
+
+        int row = 3 * heads * headDim;
+        var arguments = Arguments(AttentionPass.Forward, heads, headDim, newTokens, position + newTokens, position, causal: true,
+            newTokens * row, row, heads * capacity * headDim, capacity * headDim, headDim, out var tiles) with { WriteLogSumExp = 0 };
+        var outputView = output.View();
+        LoadAttentionForward()(tiles.Config(LaunchPlan.Ceil(newTokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
+            qkvView, kView, vView, outputView, outputView, arguments);
+    }
+
+    /// <inheritdoc/>
+    public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
+    {
+        CheckAttention(qkv, output, batch, tokens, heads, headDim);
+        Check.Count(dOutput, (long)batch * tokens * heads * headDim, nameof(dOutput));
+        Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
+        Check.Count(dQkv, (long)batch * tokens * 3 * heads * headDim, nameof(dQkv));
+        if (batch == 0 || tokens == 0) return;
+        int rows = batch * heads * tokens;
+        if (_rowDotScratch is null || _rowDotScratch.Length < rows)
+        {
+            _rowDotScratch?.Dispose();
+            _rowDotScratch = _accelerator.Allocate1D<float>(rows);
+        }
+        var rowDot = _rowDotScratch.View.SubView(0, rows);
+        var (dy, y, lse) = (dOutput.View(), output.View(), logSumExp.View());
+        _rowDot ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(AttentionKernels.RowDot));
+        _rowDot(rows, dy, y, rowDot, tokens, heads, headDim);
+
+        int row = 3 * heads * headDim;
+        var (q, k, v) = Slots(qkv.View(), heads * headDim);
+        var (dq, dk, dv) = Slots(dQkv.View(), heads * headDim);
+        var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal, tokens * row, row, tokens * row, headDim, row, out var tiles);
+        _attentionKeyValue ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.KeyValue));
+        _attentionKeyValue(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileK), batch * heads, _plan.AttentionGroup),
+            q, k, v, dy, lse, rowDot, dk, dv, keyValue);
+
+        var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal, tokens * row, row, tokens * row, headDim, row, out tiles);
+        _attentionQuery ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.Query));
+        _attentionQuery(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
+            q, k, v, dy, lse, rowDot, dq, query);
+    }
+
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments> LoadAttentionForward() =>
+        _attentionForward ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionKernels.Forward));
+
+    /// <summary>Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>.</summary>
+    private AttentionArguments Arguments(AttentionPass pass, int heads, int headDim, int queries, int keys, int firstPosition, bool causal,
+        int qBatchStride, int qRowStride, int kvBatchStride, int kvHeadStride, int kvRowStride, out AttentionTiles tiles)
+    {
+        tiles = _plan.Attention(pass, headDim, queries);
+        return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
+            qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1);
+    }
+
+    /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>
+    private static (ArrayView<float> Q, ArrayView<float> K, ArrayView<float> V) Slots(ArrayView<float> packed, int slot) =>
+        (packed, packed.SubView(slot, packed.Length - slot), packed.SubView(2 * slot, packed.Length - 2 * slot));
+
+    private static void CheckAttention(Tensor<float> qkv, Tensor<float> output, int batch, int tokens, int heads, int headDim)
+    {
+        OpChecks.Attention(qkv, output, batch, tokens, heads, headDim);
+        CheckHeadSize(headDim);
+        HostChecks.Product((long)batch * tokens, 3L * heads, headDim);
+    }
+
+    private static void CheckHeadSize(int headDim)
+    {
+        if (headDim > MaxAttentionHeadDim)
+            throw new ArgumentOutOfRangeException(nameof(headDim),
+                $"The ILGPU attention kernels take head sizes up to {MaxAttentionHeadDim}; got {headDim}. Use more heads of a smaller size.");
+    }
+}

@@ -1,0 +1,47 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnArguments>? _columnPartials;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _sumChunks;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _columnScratch;
+
+    /// <summary>
+    /// output[b, c] += Σ_t term(b, t, c) over x, y [batch, tokens, channels] (and mean, rstd [batch·tokens]
+    /// for <see cref="ColumnTerm.XTimesNormalizedY"/>); unused operands may be any view. Shapes already checked.
+    /// The partial-sum buffer grows to the largest shape seen, so steady-state calls allocate nothing.
+    /// </summary>
+    private void ColumnReduce(ColumnTerm term, ArrayView<float> x, ArrayView<float> y, ArrayView<float> mean, ArrayView<float> rstd,
+        ArrayView<float> output, int batch, int tokens, int channels)
+    {
+        if (batch == 0 || channels == 0) return;
+        HostChecks.Product(batch, tokens, channels);
+        int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
+        int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
+        var arguments = new ColumnArguments(batch, tokens, channels, (int)term, chunkTokens, chunks);
+        _columnPartials ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnArguments>>(ColumnKernels.Partials));
+        if (chunks == 1)
+        {
+            _columnPartials(_plan.Columns(batch, channels, 1), x, y, mean, rstd, output, arguments);
+            return;
+        }
+
+        int vectorLength = batch * channels;
+        long scratchLength = (long)chunks * vectorLength;
+        if (_columnScratch is null || _columnScratch.Length < scratchLength)
+        {
+            _columnScratch?.Dispose();
+            _columnScratch = _accelerator.Allocate1D<float>(HostChecks.Product(chunks, vectorLength));
+        }
+        var partials = _columnScratch.View.AsContiguous();
+        _sumChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>>(ColumnKernels.SumChunks));
+        _columnPartials(_plan.Columns(batch, channels, chunks), x, y, mean, rstd, partials, arguments);
+        _sumChunks(vectorLength, partials, output, chunks, vectorLength);
+    }
+}

@@ -1,0 +1,31 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    /// <summary>The MASK index that no class has: <see cref="LossKernels.Subs"/> then never adjusts a logit.</summary>
+    private const int NoMaskClass = -1;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Runs the SUBS cross-entropy kernel with no MASK class (index −1), which is the plain softmax cross-entropy.
+    /// Reads the targets back to the host (one synchronizing copy of rows ints) to reject bad ids before launch.
+    /// </remarks>
+    public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+        Tensor<float>? dLogits, int rows, int classes, float gradScale)
+    {
+        AutoregressiveOpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
+        HostChecks.Product(rows, classes);
+        ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
+        if (rows == 0) return;
+        _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
+        var logitsView = logits.View();
+        _subsCrossEntropy(_plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
+            dLogits?.View() ?? logitsView, classes, NoMaskClass, gradScale, dLogits is null ? 0 : 1);
+    }
+}

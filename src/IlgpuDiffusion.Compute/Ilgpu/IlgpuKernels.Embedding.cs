@@ -1,0 +1,106 @@
+using System.Runtime.InteropServices;
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
+    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
+
+    // Host staging, grown to the largest rows seen (steady-state calls allocate nothing).
+    private int[] _hostIds = [];
+    private long[] _sortKeys = [];
+    private int[] _segments = [];
+    private MemoryBuffer1D<int, Stride1D.Dense>? _deviceSegments;
+
+    /// <inheritdoc/>
+    /// <remarks>Reads the ids back to the host (one synchronizing copy of rows ints) to reject bad ids before launch.</remarks>
+    public void EmbeddingForward(Tensor<int> ids, Tensor<float> table, Tensor<float> output, int rows, int vocab, int channels)
+    {
+        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels);
+        if (elements == 0) return;
+        _embeddingForward ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
+        _embeddingForward(elements, ids.View(), table.View(), output.View(), channels);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Deterministic, without atomics: the ids (read back and checked as in forward) are
+    /// sorted on the host into one segment per distinct id, the plan is uploaded, and one
+    /// thread per (distinct id, channel) adds that id's rows in row order.
+    /// </remarks>
+    public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels)
+    {
+        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels);
+        if (elements == 0) return;
+        int distinct = PlanSegments(rows);
+        _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(EmbeddingKernels.Backward));
+        _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
+    }
+
+    /// <summary>Checks shapes and every id (read back into <see cref="_hostIds"/>); returns rows·channels.</summary>
+    private int CheckEmbedding(Tensor<int> ids, Tensor<float> table, Tensor<float> rowsTensor, int rows, int vocab, int channels)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, vocab, channels);
+        Check.Count(ids, rows, nameof(ids));
+        Check.Count(table, (long)vocab * channels, nameof(table));
+        Check.Count(rowsTensor, (long)rows * channels, "output");
+        HostChecks.Product(vocab, channels);
+        int elements = HostChecks.Product(rows, channels);
+
+        if (_hostIds.Length < rows) _hostIds = new int[rows];
+        var hostIds = _hostIds.AsSpan(0, rows);
+        ids.Buffer.CopyToHost(ids.Offset, hostIds); // waits for queued work, so device scratch is free to reuse
+        for (int r = 0; r < rows; r++)
+            if ((uint)hostIds[r] >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {hostIds[r]} at row {r} is outside the vocabulary [0, {vocab}).");
+        return elements;
+    }
+
+    /// <summary>
+    /// Sorts the rows of <see cref="_hostIds"/> by (id, row), uploads the segment plan
+    /// [rowOrder | segmentStart | segmentId] (see <see cref="EmbeddingKernels.Backward"/>)
+    /// and returns the number of distinct ids.
+    /// </summary>
+    private int PlanSegments(int rows)
+    {
+        int length = HostChecks.Product(3, rows) + 1;
+        if (_sortKeys.Length < rows) _sortKeys = new long[rows];
+        if (_segments.Length < length) _segments = new int[length];
+        var keys = _sortKeys.AsSpan(0, rows);
+        for (int r = 0; r < rows; r++) keys[r] = ((long)_hostIds[r] << 32) | (uint)r;
+        keys.Sort();
+
+        var plan = _segments.AsSpan(0, length);
+        var rowOrder = plan[..rows];
+        var starts = plan.Slice(rows, rows + 1);
+        var segmentIds = plan[(2 * rows + 1)..];
+        int distinct = 0;
+        for (int p = 0; p < rows; p++)
+        {
+            int id = (int)(keys[p] >> 32);
+            rowOrder[p] = (int)keys[p];
+            if (p == 0 || id != segmentIds[distinct - 1])
+            {
+                starts[distinct] = p;
+                segmentIds[distinct++] = id;
+            }
+        }
+        starts[distinct] = rows;
+
+        if (_deviceSegments is null || _deviceSegments.Length < length)
+        {
+            _deviceSegments?.Dispose();
+            _deviceSegments = _accelerator.Allocate1D<int>(length);
+        }
+        _deviceSegments.View.SubView(0, length).CopyFromCPU(ref MemoryMarshal.GetReference(plan), length);
+        return distinct;
+    }
+}

@@ -1,0 +1,75 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? _gemm;
+
+    /// <inheritdoc/>
+    public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
+    {
+        OpChecks.MatMul(a, b, c, m, n, k);
+        var cView = c.View();
+        Gemm(layout, a.View(), b.View(), cView, cView, hasBias: false, m, n, k, accumulate);
+    }
+
+    /// <inheritdoc/>
+    public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
+        int rows, int inChannels, int outChannels)
+    {
+        OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
+        var outputView = output.View();
+        Gemm(MatMulLayout.ABt, input.View(), weight.View(), bias?.View() ?? outputView, outputView, bias is not null,
+            rows, outChannels, inChannels, accumulate: false);
+    }
+
+    /// <inheritdoc/>
+    public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
+        Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
+        int rows, int inChannels, int outChannels)
+    {
+        OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
+
+        var dy = dOutput.View();
+        // dInput[rows, in] += dOutput[rows, out]·weight[out, in]
+        if (dInput is { } dInputTensor)
+        {
+            var view = dInputTensor.View();
+            Gemm(MatMulLayout.AB, dy, weight.View(), view, view, hasBias: false, rows, inChannels, outChannels, accumulate: true);
+        }
+        // dWeight[out, in] += dOutput[rows, out]ᵀ·input[rows, in]
+        if (dWeight is { } dWeightTensor)
+        {
+            var view = dWeightTensor.View();
+            Gemm(MatMulLayout.AtB, dy, input.View(), view, view, hasBias: false, outChannels, inChannels, rows, accumulate: true);
+        }
+        // dBias[out] += Σ_rows dOutput[rows, out]
+        if (dBias is { } dBiasTensor)
+            ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dBiasTensor.View(), batch: 1, rows, outChannels);
+    }
+
+    /// <summary>c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked.</summary>
+    private void Gemm(MatMulLayout layout, ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        bool hasBias, int m, int n, int k, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        HostChecks.Product(m, Math.Max(n, k));
+        HostChecks.Product(n, k);
+        var (aRow, aK, bK, bCol) = layout switch
+        {
+            MatMulLayout.ABt => (k, 1, 1, k),
+            MatMulLayout.AB => (k, 1, n, 1),
+            MatMulLayout.AtB => (1, m, n, 1),
+            _ => throw new ArgumentOutOfRangeException(nameof(layout), $"Unknown layout {layout}."),
+        };
+        var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
+            _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
+        _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(MatMulKernels.Gemm));
+        _gemm(_plan.Gemm(m, n), a, b, bias, c, arguments);
+    }
+}

@@ -1,0 +1,63 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>? _sumOfSquaresPartials, _sumPartials;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
+
+    /// <inheritdoc/>
+    public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        int count, in AdamWParameters hyper, int step, float gradScale)
+    {
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), $"AdamW steps start at 1; got {step}.");
+        Check.Count(parameters, count, nameof(parameters));
+        Check.Count(gradients, count, nameof(gradients));
+        Check.Count(firstMoment, count, nameof(firstMoment));
+        Check.Count(secondMoment, count, nameof(secondMoment));
+        if (count == 0) return;
+        var constants = new AdamWConstants(hyper.LearningRate, hyper.Beta1, hyper.Beta2, hyper.Epsilon, hyper.WeightDecay,
+            (float)(1 - Math.Pow(hyper.Beta1, step)), (float)(1 - Math.Pow(hyper.Beta2, step)), gradScale);
+        _adamW ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(OptimizerKernels.AdamW));
+        _adamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Two passes with fixed shapes: ⌈count/RowGroup⌉ groups, at most MaxPartials, each
+    /// tree-reduce their grid-strided squares into a partial; one group then tree-reduces the
+    /// partials. The partial buffer is allocated once, on first use.
+    /// </remarks>
+    public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
+    {
+        Check.Count(x, count, nameof(x));
+        Check.Count(result, 1, nameof(result));
+        int groups = Math.Clamp(LaunchPlan.Ceil(count, _plan.RowGroup), 1, _plan.MaxPartials);
+        _partials ??= _accelerator.Allocate1D<float>(_plan.MaxPartials);
+        _sumOfSquaresPartials ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumOfSquaresPartials));
+        _sumPartials ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumPartials));
+        var partials = _partials.View.AsContiguous();
+        _sumOfSquaresPartials(new KernelConfig(groups, _plan.RowGroup, _plan.RowShared), x.View(), partials, count);
+        _sumPartials(new KernelConfig(1, _plan.RowGroup, _plan.RowShared), partials, result.View(), groups);
+    }
+
+    /// <inheritdoc/>
+    public void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay)
+    {
+        Check.Count(parameters, count, nameof(parameters));
+        Check.Count(ema, count, nameof(ema));
+        if (count == 0) return;
+        _ema ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float>>(OptimizerKernels.Ema));
+        _ema(count, parameters.View(), ema.View(), decay);
+    }
+}

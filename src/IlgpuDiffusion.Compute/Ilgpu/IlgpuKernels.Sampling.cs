@@ -1,0 +1,44 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, SamplingArguments>? _sample;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int>? _argmax;
+
+    /// <inheritdoc/>
+    public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
+    {
+        CheckSampling(logits, ids, rows, classes, vocab);
+        if (!(parameters.Temperature > 0f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
+        if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
+        if (rows == 0) return;
+        _sample ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, SamplingArguments>>(SamplingKernels.Sample));
+        var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
+            parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0);
+        _sample(_plan.Sampling(rows), logits.View(), ids.View(), arguments);
+    }
+
+    /// <inheritdoc/>
+    public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
+    {
+        CheckSampling(logits, ids, rows, classes, vocab);
+        if (rows == 0) return;
+        _argmax ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, int, int>>(SamplingKernels.Argmax));
+        _argmax(_plan.Sampling(rows), logits.View(), ids.View(), classes, vocab);
+    }
+
+    private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
+    {
+        OpChecks.Sampling(logits, ids, rows, classes, vocab);
+        HostChecks.Product(rows, classes);
+    }
+}

@@ -1,0 +1,22 @@
+using ILGPU;
+using ILGPU.Runtime;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+public sealed partial class IlgpuKernels
+{
+    private Action<KernelConfig, ArrayView<float>, int, int, int>? _keepTopK;
+
+    /// <inheritdoc/>
+    public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
+    {
+        AutoregressiveOpChecks.KeepTopK(logits, rows, classes, vocab, k);
+        HostChecks.Product(rows, classes);
+        if (k >= vocab || rows == 0) return;
+        _keepTopK ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, int, int, int>>(TopKKernels.KeepTopK));
+        _keepTopK(_plan.Rows(rows), logits.View(), classes, vocab, k);
+    }
+}

@@ -1,0 +1,82 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+/// <summary>
+/// The one ILGPU <see cref="Context"/> of the process (algorithms enabled, O2), created on
+/// first use. A failed kernel compile leaves a context broken; <see cref="Reset"/> makes a new one.
+/// </summary>
+public static class IlgpuRuntime
+{
+    /// <summary>Warp size of the emulated CPU accelerator (small, so tests exercise multi-warp groups).</summary>
+    public const int CpuWarpSize = 4;
+
+    /// <summary>Warps per group on the emulated CPU accelerator: groups of at most 16 threads.</summary>
+    public const int CpuWarpsPerGroup = 4;
+
+    private static readonly object s_gate = new();
+    private static Context? s_context;
+
+    /// <summary>The process-wide context.</summary>
+    public static Context Context
+    {
+        get
+        {
+            lock (s_gate)
+                return s_context ??= Create();
+        }
+    }
+
+    /// <summary>True when a CUDA device is present (the driver is loaded and reports at least one device).</summary>
+    public static bool HasCuda => Context.GetCudaDevices().Count > 0;
+
+    /// <summary>True when an OpenCL device that ILGPU supports is present.</summary>
+    public static bool HasOpenCl => Context.GetCLDevices().Count > 0;
+
+    /// <summary>Disposes the context so the next use creates a fresh one (after a failed compile).</summary>
+    public static void Reset()
+    {
+        lock (s_gate)
+        {
+            s_context?.Dispose();
+            s_context = null;
+        }
+    }
+
+    /// <summary>
+    /// A new context with the process context's settings, owned by the caller (the PTX
+    /// compilation test uses one so that a failed compile cannot break the shared context).
+    /// </summary>
+    internal static Context CreateIsolated() => Create();
+
+    private static Context Create() => Context.Create(builder => builder
+        .Cuda()
+        .OpenCL()
+        .CPU(new CPUDevice(CpuWarpSize, CpuWarpsPerGroup, 1))
+        .EnableAlgorithms()
+        .Optimize(OptimizationLevel.O2));
+
+    /// <summary>Creates an accelerator for <paramref name="backend"/> or explains why none exists.</summary>
+    internal static Accelerator CreateAccelerator(Backend backend)
+    {
+        var context = Context;
+        return backend switch
+        {
+            Backend.Cuda => context.GetCudaDevices() is { Count: > 0 } cuda
+                ? cuda[0].CreateAccelerator(context)
+                : throw new InvalidOperationException("No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."),
+            Backend.OpenCl => context.GetCLDevices() is { Count: > 0 } cl
+                ? cl[0].CreateAccelerator(context)
+                : throw new InvalidOperationException("No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend."),
+            Backend.IlgpuCpu => context.GetCPUDevices()[0].CreateAccelerator(context),
+            _ => throw new ArgumentOutOfRangeException(nameof(backend), $"{backend} is not an ILGPU backend."),
+        };
+    }
+}

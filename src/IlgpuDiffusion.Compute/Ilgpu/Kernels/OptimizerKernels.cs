@@ -1,0 +1,66 @@
+using ILGPU;
+using IlgpuDiffusion.Ilgpu;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>One AdamW step's constants, computed on the host (bias corrections in double).</summary>
+internal readonly record struct AdamWConstants(
+    float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay,
+    float BiasCorrection1, float BiasCorrection2, float GradScale);
+
+/// <summary>AdamW, EMA and the deterministic two-pass sum of squares (gradient norm).</summary>
+internal static class OptimizerKernels
+{
+    /// <summary>
+    /// PyTorch AdamW on element i: p −= lr·wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+    /// p −= lr·(m/bc1)/(√(v/bc2) + eps), with g = gradient·gradScale.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void AdamW(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients,
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, AdamWConstants k)
+    {
+        float g = gradients[i] * k.GradScale;
+        float p = parameters[i];
+        p -= k.LearningRate * k.WeightDecay * p;
+        float m = k.Beta1 * firstMoment[i] + (1f - k.Beta1) * g;
+        float v = k.Beta2 * secondMoment[i] + (1f - k.Beta2) * g * g;
+        firstMoment[i] = m;
+        secondMoment[i] = v;
+        parameters[i] = p - k.LearningRate * (m / k.BiasCorrection1) / (MathF.Sqrt(v / k.BiasCorrection2) + k.Epsilon);
+    }
+
+    /// <summary>ema = decay·ema + (1 − decay)·parameters.</summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void Ema(Index1D i, ArrayView<float> parameters, ArrayView<float> ema, float decay) =>
+        ema[i] = decay * ema[i] + (1f - decay) * parameters[i];
+
+    /// <summary>
+    /// Pass 1: group g sums x[j]² over j ≡ g·DimX + t (mod GridDim·DimX) per thread t, then
+    /// a shared-memory tree; partials[g] = that group's sum. Shared memory DimX floats.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void SumOfSquaresPartials(ArrayView<float> x, ArrayView<float> partials, int count)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int stride = Grid.DimX * Group.DimX;
+        float sum = 0f;
+        for (int j = Grid.IdxX * Group.DimX + Group.IdxX; j < count; j += stride)
+        {
+            float value = x[j];
+            sum += value * value;
+        }
+        float total = GroupReductions.Sum(shared, sum);
+        if (Group.IdxX == 0) partials[Grid.IdxX] = total;
+    }
+
+    /// <summary>Pass 2 (one group): result[0] = Σ partials[0..partialCount) by the same fixed tree.</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void SumPartials(ArrayView<float> partials, ArrayView<float> result, int partialCount)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        float sum = 0f;
+        for (int j = Group.IdxX; j < partialCount; j += Group.DimX) sum += partials[j];
+        float total = GroupReductions.Sum(shared, sum);
+        if (Group.IdxX == 0) result[0] = total;
+    }
+}

@@ -1,0 +1,71 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Diffusion;
+
+/// <summary>
+/// One batch of the MDLM objective from clean ids to loss, with every buffer allocated once: draw a time per
+/// sequence, mask each token with probability (1−ε)t, upload the noisy ids and the masked rows, run the model
+/// with its output head on the masked rows only, and take the NELBO. Training and validation both use it.
+/// </summary>
+public sealed class DiffusionBatch : IDisposable
+{
+    private readonly MaskedDiffusion diffusion;
+    private readonly TimeSampler timeSampler;
+    private readonly float[] sigma;
+    private readonly Tensor<int> noisyIds;
+
+    /// <summary>Allocates host and device buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.</summary>
+    public DiffusionBatch(DitConfig config, Device device, int batchSize, int sequenceLength, TimeSampler timeSampler)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(device);
+        if (sequenceLength > config.Length)
+            throw new ArgumentException($"Sequences of {sequenceLength} ids exceed the model's length {config.Length}.", nameof(sequenceLength));
+        diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, config.MaskIndex);
+        this.timeSampler = timeSampler ?? throw new ArgumentNullException(nameof(timeSampler));
+        Corrupted = new CorruptedBatch(batchSize, sequenceLength);
+        CleanIds = new int[Corrupted.Elements];
+        sigma = new float[batchSize];
+        noisyIds = device.AllocateTensor<int>(new Shape(batchSize, sequenceLength));
+        Loss = new NelboLoss(device, batchSize, sequenceLength, config.Vocab, config.MaskIndex);
+    }
+
+    /// <summary>Clean ids x⁰ of the batch; fill before <see cref="Corrupt"/>. <c>[batch, L]</c></summary>
+    public int[] CleanIds { get; }
+
+    /// <summary>Times, noisy ids and masked rows of the last <see cref="Corrupt"/>.</summary>
+    public CorruptedBatch Corrupted { get; }
+
+    /// <summary>The loss of the masked rows.</summary>
+    public NelboLoss Loss { get; }
+
+    /// <summary>
+    /// Draws times from (<paramref name="timeSeed"/>, stream) and masks from (<paramref name="maskSeed"/>, stream)
+    /// for <see cref="CleanIds"/>, then uploads the noisy ids, masked rows, targets and weights.
+    /// </summary>
+    public void Corrupt(ulong timeSeed, ulong maskSeed, ulong stream)
+    {
+        timeSampler.Sample(timeSeed, stream, Corrupted.Times);
+        diffusion.Corrupt(CleanIds, maskSeed, stream, Corrupted);
+        for (int b = 0; b < sigma.Length; b++) sigma[b] = (float)diffusion.Schedule.TotalNoise(Corrupted.Times[b]);
+        noisyIds.CopyFrom(Corrupted.NoisyIds);
+        Loss.Upload(Corrupted);
+    }
+
+    /// <summary>Runs <paramref name="model"/> on the noisy ids (σ(t) as its time input) and returns the raw logits of the masked rows. <c>[masked, V]</c></summary>
+    public Tensor<float> Forward(Dit model, DitActivations activations, DitDropout dropout)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Forward(activations, noisyIds, sigma, Loss.MaskedRows, Corrupted.MaskedCount, dropout);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        noisyIds.Buffer.Dispose();
+        Loss.Dispose();
+    }
+}

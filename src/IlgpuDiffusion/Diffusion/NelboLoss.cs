@@ -1,0 +1,100 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
+
+namespace IlgpuDiffusion.Diffusion;
+
+/// <summary>
+/// The MDLM training loss on the device (spec §2.4–§2.6): for the masked rows of a <see cref="CorruptedBatch"/>,
+/// weights[r]·(−log p_θ(x⁰ | z_t)) under SUBS with weight 1/t, summed and divided by all B·L token slots
+/// (unmasked slots contribute exactly 0 under SUBS carry-over, so they are never computed). Buffers are sized
+/// once for B·L rows; nothing is allocated per call.
+/// </summary>
+public sealed class NelboLoss : IDisposable
+{
+    private readonly IKernels kernels;
+    private readonly float[] hostLosses;
+    private int rows;
+
+    /// <summary>Allocates device buffers for up to B·L masked rows.</summary>
+    /// <param name="classes">Model vocabulary, MASK included.</param>
+    /// <param name="maskId">The MASK id, whose logit SUBS suppresses.</param>
+    public NelboLoss(Device device, int batchSize, int sequenceLength, int classes, int maskId)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        int elements = checked(batchSize * sequenceLength);
+        kernels = device.Kernels;
+        Classes = classes;
+        MaskId = maskId;
+        TokenSlots = elements;
+        MaskedRows = device.AllocateTensor<int>(new Shape(elements));
+        Targets = device.AllocateTensor<int>(new Shape(elements));
+        Weights = device.AllocateTensor<float>(new Shape(elements));
+        Losses = device.AllocateTensor<float>(new Shape(elements));
+        hostLosses = new float[elements];
+    }
+
+    /// <summary>V: model vocabulary, MASK included.</summary>
+    public int Classes { get; }
+
+    /// <summary>The MASK id.</summary>
+    public int MaskId { get; }
+
+    /// <summary>B·L: the token slots the loss is divided by.</summary>
+    public int TokenSlots { get; }
+
+    /// <summary>Row index b·L + l of each masked position (the rows the output head computes). <c>[masked]</c></summary>
+    public Tensor<int> MaskedRows { get; }
+
+    /// <summary>Clean ids of the masked rows. <c>[masked]</c></summary>
+    public Tensor<int> Targets { get; }
+
+    /// <summary>NELBO weights 1/t of the masked rows. <c>[masked]</c></summary>
+    public Tensor<float> Weights { get; }
+
+    /// <summary>Per-row weighted losses of the last <see cref="Evaluate"/>. <c>[masked]</c></summary>
+    public Tensor<float> Losses { get; }
+
+    /// <summary>Copies the masked rows, targets and weights of <paramref name="batch"/> to the device.</summary>
+    public void Upload(CorruptedBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Elements != TokenSlots)
+            throw new ArgumentException($"The loss is sized for {TokenSlots} token slots; the batch has {batch.Elements}.", nameof(batch));
+        rows = batch.MaskedCount;
+        MaskedRows.Slice(0, rows).CopyFrom(batch.MaskedRows.AsSpan(0, rows));
+        Targets.Slice(0, rows).CopyFrom(batch.Targets.AsSpan(0, rows));
+        Weights.Slice(0, rows).CopyFrom(batch.Weights.AsSpan(0, rows));
+    }
+
+    /// <summary>
+    /// The MDLM loss of the uploaded batch, Σ_masked weights·NLL / (B·L), from the output head's logits of its
+    /// masked rows; when <paramref name="dLogits"/> is given it is overwritten with gradScale·∂(Σ weighted NLL)/∂logits.
+    /// </summary>
+    /// <param name="logits">[masked, classes] in the order of <see cref="MaskedRows"/></param>
+    /// <param name="dLogits">[masked, classes] or null; may alias <paramref name="logits"/></param>
+    /// <param name="gradScale">1/(B·L·accumulation) for training: the gradient of the mean over all token slots of the step.</param>
+    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, float gradScale) =>
+        EvaluateSum(logits, dLogits, gradScale) / TokenSlots;
+
+    /// <summary>Like <see cref="Evaluate"/> but returns the sum Σ_masked weights·NLL (accumulated in double) undivided.</summary>
+    /// <param name="logits">[masked, classes]</param>
+    /// <param name="dLogits">[masked, classes] or null</param>
+    public double EvaluateSum(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
+    {
+        kernels.SubsCrossEntropy(logits, Targets, Weights, Losses, dLogits, rows, Classes, MaskId, gradScale);
+        Losses.Slice(0, rows).CopyTo(hostLosses.AsSpan(0, rows));
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += hostLosses[r];
+        return sum;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        MaskedRows.Buffer.Dispose();
+        Targets.Buffer.Dispose();
+        Weights.Buffer.Dispose();
+        Losses.Buffer.Dispose();
+    }
+}

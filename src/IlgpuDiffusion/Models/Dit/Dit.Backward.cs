@@ -1,0 +1,144 @@
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Models;
+
+public sealed partial class Dit
+{
+    /// <summary>
+    /// Backward of the last <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/> on <paramref name="activations"/> (a training arena):
+    /// adds ∂L/∂θ to <see cref="Gradients"/> given ∂L/∂logits of the head rows. The gradients accumulate,
+    /// so micro-batches add up; call <see cref="ZeroGradients"/> before a step's first one.
+    /// </summary>
+    /// <param name="activations">The arena the forward pass wrote.</param>
+    /// <param name="dLogits">[headCount, V] ∂L/∂logits of the forward's head rows; may be the returned logits overwritten in place.</param>
+    public void Backward(DitActivations activations, Tensor<float> dLogits)
+    {
+        var a = activations;
+        CheckActivations(a);
+        var g = RequireGradients();
+        var dA = a.Gradients ?? throw new InvalidOperationException("Backward needs a training arena (CreateActivations with training: true).");
+        var record = a.LastForward ?? throw new InvalidOperationException("Backward needs a forward pass on these activations first.");
+        int n = a.Rows, d = Config.Hidden, count = record.HeadCount;
+        Check.Count(dLogits, (long)count * Config.Vocab, nameof(dLogits));
+        var (mb, mt) = ModulationShape(a);
+        var p = Parameters;
+
+        // output head: logits = W_out·h_rows + b_out, h_rows = gather(FinalModulated)
+        var dFinal = dA.Work;
+        _k.Fill(dFinal, 0f, n * d);
+        if (record.HeadRows is { } rows)
+        {
+            _k.Fill(dA.HeadInput, 0f, count * d);
+            _k.LinearBackward(dLogits, a.HeadInput, p.OutputWeight, dA.HeadInput, g.OutputWeight, g.OutputBias, count, d, Config.Vocab);
+            _k.ScatterAddRows(dA.HeadInput, rows, dFinal, count, d, n);
+        }
+        else
+            _k.LinearBackward(dLogits, a.FinalModulated, p.OutputWeight, dFinal, g.OutputWeight, g.OutputBias, n, d, Config.Vocab);
+
+        // final adaLN LayerNorm
+        _k.Fill(dA.FinalModulation, 0f, 2 * a.ConditionRows * d);
+        _k.Fill(dA.Norm, 0f, n * d);
+        _k.Fill(dA.Residual, 0f, n * d);
+        var dFinalShift = dA.FinalModulation.Slice(0, a.ConditionRows);
+        var dFinalScale = dA.FinalModulation.Slice(a.ConditionRows, a.ConditionRows);
+        _k.ModulateBackward(dFinal, a.FinalNorm, a.FinalScale, dA.Norm, dFinalShift, dFinalScale, mb, mt, d);
+        _k.LayerNormBackward(dA.Norm, a.Layers[^1].Output, p.FinalNorm, a.FinalMean, a.FinalRstd, dA.Residual, g.FinalNorm, n, d);
+
+        _k.Fill(dA.Condition, 0f, a.ConditionRows * Config.CondDim);
+        AdaBackward(a, dA.FinalModulation, p.FinalAdaWeight, g.FinalAdaWeight, g.FinalAdaBias, 2);
+        for (int l = Config.Layers - 1; l >= 0; l--)
+        {
+            BackwardBlock(a, l, record.Dropout);
+            AdaBackward(a, dA.Modulation, p.Blocks[l].AdaWeight, g.Blocks[l].AdaWeight, g.Blocks[l].AdaBias, 6);
+        }
+        _k.EmbeddingBackward(record.Ids, dA.Residual, g.Embedding, n, Config.Vocab, d);
+        BackwardConditioning(a);
+    }
+
+    /// <summary>Reverse of <see cref="ForwardBlock"/>: dA.Residual holds ∂L/∂x_out on entry and ∂L/∂x_in on exit.</summary>
+    private void BackwardBlock(DitActivations a, int l, DitDropout dropout)
+    {
+        var w = Parameters.Blocks[l];
+        var gw = Gradients!.Blocks[l];
+        var s = a.Layers[l];
+        var dA = a.Gradients!;
+        int n = a.Rows, d = Config.Hidden, f = Config.MlpHidden, h = Config.Heads, hd = Config.HeadDim, bc = a.ConditionRows;
+        var (mb, mt) = ModulationShape(a);
+        var dm = dA.Modulation; // [6, Bc, D]: (shift1, scale1, gate1, shift2, scale2, gate2)
+        _k.Fill(dm, 0f, 6 * bc * d);
+
+        // MLP branch (x_out = x_mid + g2·m); ∂L/∂x_mid starts as ∂L/∂x_out
+        var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), dropout, dropout.Stream(l, 1));
+        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
+        _k.Fill(dA.Mlp, 0f, n * f);
+        _k.LinearBackward(dBranch, a.MlpActivation, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d);
+        var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
+        _k.Fill(dHidden, 0f, n * f);
+        _k.GeluBackward(dA.Mlp, s.MlpHidden, dHidden, n * f);
+        _k.Fill(dA.Work, 0f, n * d);
+        _k.LinearBackward(dHidden, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f);
+        _k.Fill(dA.Norm, 0f, n * d);
+        _k.ModulateBackward(dA.Work, s.Norm2, s.Scale2, dA.Norm, dm.Slice(3 * bc, bc), dm.Slice(4 * bc, bc), mb, mt, d);
+        _k.LayerNormBackward(dA.Norm, s.Middle, w.Norm2, s.Mean2, s.Rstd2, dA.Residual, gw.Norm2, n, d);
+
+        // attention branch (x_mid = x_in + g1·o)
+        dBranch = BranchGradient(a, s.AttentionBranch, s.Gate1, dm.Slice(2 * bc, bc), dropout, dropout.Stream(l, 0));
+        _k.Fill(dA.Work, 0f, n * d);
+        _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d);
+        _k.Fill(dA.Qkv, 0f, n * 3 * d);
+        _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false);
+        _k.RotaryBackward(dA.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
+        _k.Fill(dA.Work, 0f, n * d);
+        _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d);
+        _k.Fill(dA.Norm, 0f, n * d);
+        _k.ModulateBackward(dA.Work, s.Norm1, s.Scale1, dA.Norm, dm.Slice(0, bc), dm.Slice(bc, bc), mb, mt, d);
+        _k.LayerNormBackward(dA.Norm, s.Input, w.Norm1, s.Mean1, s.Rstd1, dA.Residual, gw.Norm1, n, d);
+    }
+
+    /// <summary>
+    /// ∂L/∂(branch before dropout) of a gated residual x_out = x_in + gate·dropout(branch), given ∂L/∂x_out in
+    /// dA.Residual; adds ∂L/∂gate to <paramref name="dGate"/>.
+    /// </summary>
+    private Tensor<float> BranchGradient(DitActivations a, Tensor<float> branch, Tensor<float> gate, Tensor<float> dGate,
+        DitDropout dropout, ulong stream)
+    {
+        var dA = a.Gradients!;
+        int n = a.Rows, d = Config.Hidden;
+        var (mb, mt) = ModulationShape(a);
+        _k.Fill(dA.Branch, 0f, n * d);
+        _k.GatedResidualBackward(dA.Residual, branch, gate, dA.Branch, dGate, mb, mt, d);
+        if (!UsesDropout(dropout)) return dA.Branch;
+        _k.Fill(dA.BranchPreDropout, 0f, n * d);
+        _k.DropoutBackward(dA.Branch, dA.BranchPreDropout, n * d, Config.Dropout, dropout.Seed, stream);
+        return dA.BranchPreDropout;
+    }
+
+    /// <summary>Reverse of AdaForward: adds the weight and bias gradients and ∂L/∂c.</summary>
+    private void AdaBackward(DitActivations a, Tensor<float> dModulation, Tensor<float> weight, Tensor<float> dWeight, Tensor<float> dBias, int chunks)
+    {
+        int bc = a.ConditionRows, d = Config.Hidden, c = Config.CondDim;
+        var dCondition = a.Gradients!.Condition;
+        if (bc == 1)
+            _k.LinearBackward(dModulation, a.Condition, weight, dCondition, dWeight, dBias, 1, c, chunks * d);
+        else
+            for (int s = 0; s < chunks; s++)
+                _k.LinearBackward(dModulation.Slice(s * bc, bc), a.Condition, weight.Slice(s * d, d), dCondition,
+                    dWeight.Slice(s * d, d), dBias.Slice(s * d, d), bc, c, d);
+    }
+
+    /// <summary>Reverse of ForwardConditioning's MLP: from ∂L/∂c to the sigma_map gradients.</summary>
+    private void BackwardConditioning(DitActivations a)
+    {
+        var dA = a.Gradients!;
+        var g = Gradients!;
+        var p = Parameters;
+        int bc = a.ConditionRows, c = Config.CondDim, f = DitConfig.FrequencyEmbeddingSize;
+        _k.Fill(dA.ConditionPre, 0f, bc * c);
+        _k.SiluBackward(dA.Condition, a.ConditionPre, dA.ConditionPre, bc * c);
+        _k.Fill(dA.SigmaHiddenActivated, 0f, bc * c);
+        _k.LinearBackward(dA.ConditionPre, a.SigmaHiddenActivated, p.SigmaWeight2, dA.SigmaHiddenActivated, g.SigmaWeight2, g.SigmaBias2, bc, c, c);
+        _k.Fill(dA.SigmaHidden, 0f, bc * c);
+        _k.SiluBackward(dA.SigmaHiddenActivated, a.SigmaHidden, dA.SigmaHidden, bc * c);
+        _k.LinearBackward(dA.SigmaHidden, a.TimestepEmbedding, p.SigmaWeight0, null, g.SigmaWeight0, g.SigmaBias0, bc, f, c);
+    }
+}

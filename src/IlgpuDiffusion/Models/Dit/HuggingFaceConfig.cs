@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+
+namespace IlgpuDiffusion.Models;
+
+/// <summary>
+/// Maps the <c>config.json</c> of a Hugging Face MDLM checkpoint (spec §1.6: <c>hidden_dim</c>, <c>cond_dim</c>,
+/// <c>n_blocks</c>, <c>n_heads</c>, <c>vocab_size</c>, <c>model_length</c>, <c>dropout</c>,
+/// <c>time_conditioning</c>) to a <see cref="DitConfig"/> and back. Every value present is honoured;
+/// <c>hidden_dim</c>, <c>n_blocks</c> and <c>n_heads</c> are required, the others default to the released model's.
+/// A Hydra-style <c>"model"</c> section (<c>hidden_size</c>, <c>cond_dim</c>, <c>length</c>, <c>n_blocks</c>,
+/// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout).
+/// </summary>
+public static class HuggingFaceConfig
+{
+    /// <summary>The file name beside <c>model.safetensors</c>.</summary>
+    public const string FileName = "config.json";
+
+    /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
+    public static DitConfig Read(string path) => ConfigJson.Read(path, Parse);
+
+    /// <summary>Maps the JSON text of a config to a validated <see cref="DitConfig"/>.</summary>
+    public static DitConfig Parse(string json)
+    {
+        var root = ConfigJson.Root(json);
+        var hydra = root["model"] as JsonObject;
+        var defaults = DitConfig.Small;
+        var config = new DitConfig
+        {
+            Hidden = Int(root, "hidden_dim", hydra, "hidden_size", null),
+            Layers = Int(root, "n_blocks", hydra, "n_blocks", null),
+            Heads = Int(root, "n_heads", hydra, "n_heads", null),
+            CondDim = Int(root, "cond_dim", hydra, "cond_dim", defaults.CondDim),
+            Vocab = Int(root, "vocab_size", hydra, "vocab_size", defaults.Vocab),
+            Length = Int(root, "model_length", hydra, "length", defaults.Length),
+            Dropout = (float)Number(root, "dropout", hydra, "dropout", defaults.Dropout),
+            TimeConditioning = ConfigJson.Bool(root["time_conditioning"], "time_conditioning", defaults.TimeConditioning),
+        };
+        return ConfigJson.Validated(config.Validate);
+    }
+
+    /// <summary>The HF <c>config.json</c> text of <paramref name="config"/>.</summary>
+    public static string Format(DitConfig config)
+    {
+        var root = new JsonObject
+        {
+            ["model_type"] = "mdlm",
+            ["hidden_dim"] = config.Hidden,
+            ["cond_dim"] = config.CondDim,
+            ["n_blocks"] = config.Layers,
+            ["n_heads"] = config.Heads,
+            ["dropout"] = (double)(decimal)config.Dropout, // 0.1f is written as 0.1
+            ["model_length"] = config.Length,
+            ["vocab_size"] = config.Vocab,
+            ["time_conditioning"] = config.TimeConditioning,
+        };
+        return ConfigJson.Format(root);
+    }
+
+    private static int Int(JsonObject root, string key, JsonObject? hydra, string hydraKey, int? fallback) =>
+        ConfigJson.Int(root[key] ?? hydra?[hydraKey], key, fallback);
+
+    private static double Number(JsonObject root, string key, JsonObject? hydra, string hydraKey, double? fallback) =>
+        ConfigJson.Number(root[key] ?? hydra?[hydraKey], key, fallback);
+}

@@ -1,0 +1,122 @@
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Autoregressive;
+
+namespace IlgpuDiffusion.Models;
+
+/// <summary>How a <see cref="Gpt"/> tells positions apart.</summary>
+public enum GptPositions
+{
+    /// <summary>A learned table added to the token embedding (<c>wpe.weight</c>, the GPT-2 layout).</summary>
+    Learned,
+
+    /// <summary>Rotary embedding of q and k in every block (rotate-half, base 10000), as the diffusion model.</summary>
+    Rotary,
+}
+
+/// <summary>
+/// Shape and regularization of the GPT-style causal transformer. Presets follow GPT-2's sizes (vocabulary
+/// 50257, learned positions, tied head); change any field with <c>with</c>, e.g. <c>Vocab = 50258</c> to share
+/// the MDLM vocabulary, and call <see cref="Validate"/> (the model does).
+/// </summary>
+public sealed record GptConfig
+{
+    /// <summary>MLP hidden width as a multiple of <see cref="Hidden"/>.</summary>
+    public const int MlpRatio = 4;
+
+    /// <summary>LayerNorm epsilon (GPT-2's <c>layer_norm_epsilon</c>).</summary>
+    public const float LayerNormEpsilon = 1e-5f;
+
+    /// <summary>Number of transformer blocks (HF <c>n_layer</c>).</summary>
+    public int Layers { get; init; }
+
+    /// <summary>Residual width D (HF <c>n_embd</c>).</summary>
+    public int Hidden { get; init; }
+
+    /// <summary>Attention heads H (HF <c>n_head</c>).</summary>
+    public int Heads { get; init; }
+
+    /// <summary>Vocabulary V (HF <c>vocab_size</c>): 50257 for GPT-2, 50258 to share the MDLM vocabulary.</summary>
+    public int Vocab { get; init; } = Gpt2Tokenizer.VocabularySize;
+
+    /// <summary>Longest sequence (HF <c>n_positions</c>): the rows of the position table, or of the rotary tables.</summary>
+    public int Length { get; init; } = 1024;
+
+    /// <summary>Learned positions (GPT-2) or rotary.</summary>
+    public GptPositions Positions { get; init; } = GptPositions.Learned;
+
+    /// <summary>Whether the output head is the token embedding (GPT-2) or its own <c>lm_head.weight</c>.</summary>
+    public bool TiedHead { get; init; } = true;
+
+    /// <summary>
+    /// Dropout probability in training on the embedding output and on both residual branches (GPT-2's
+    /// <c>embd_pdrop</c> and <c>resid_pdrop</c>); attention probabilities are not dropped.
+    /// </summary>
+    public float Dropout { get; init; }
+
+    /// <summary>Head dimension D/H.</summary>
+    public int HeadDim => Hidden / Heads;
+
+    /// <summary>MLP hidden width 4·D.</summary>
+    public int MlpHidden => MlpRatio * Hidden;
+
+    /// <summary>4 layers, 256 wide, 4 heads, L 128: tests and CPU demos.</summary>
+    public static GptConfig Tiny { get; } = new() { Layers = 4, Hidden = 256, Heads = 4, Length = 128 };
+
+    /// <summary>GPT-2 small (<c>openai-community/gpt2</c>): 12 layers, 768 wide, 12 heads, 124.44M parameters.</summary>
+    public static GptConfig Gpt2 { get; } = new() { Layers = 12, Hidden = 768, Heads = 12 };
+
+    /// <summary>GPT-2 medium: 24 layers, 1024 wide, 16 heads, 354.82M parameters.</summary>
+    public static GptConfig Gpt2Medium { get; } = new() { Layers = 24, Hidden = 1024, Heads = 16 };
+
+    /// <summary>GPT-2 large (the generative-perplexity judge): 36 layers, 1280 wide, 20 heads, 774.03M parameters.</summary>
+    public static GptConfig Gpt2Large { get; } = new() { Layers = 36, Hidden = 1280, Heads = 20 };
+
+    /// <summary>Throws <see cref="ArgumentException"/> explaining the first inconsistent field.</summary>
+    public GptConfig Validate()
+    {
+        Positive(Layers, nameof(Layers));
+        Positive(Hidden, nameof(Hidden));
+        Positive(Heads, nameof(Heads));
+        Positive(Vocab, nameof(Vocab));
+        Positive(Length, nameof(Length));
+        if (Hidden % Heads != 0)
+            throw new ArgumentException($"{nameof(Hidden)} {Hidden} is not divisible by {nameof(Heads)} {Heads}.");
+        if (Positions == GptPositions.Rotary && HeadDim % 2 != 0)
+            throw new ArgumentException($"The head dimension {Hidden}/{Heads} = {HeadDim} is odd; the rotary embedding needs it even.");
+        if (!Enum.IsDefined(Positions))
+            throw new ArgumentException($"Unknown position kind {Positions}.");
+        if (!(Dropout >= 0f && Dropout < 1f))
+            throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.");
+        if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue)
+            throw new ArgumentException($"A weight matrix of this config exceeds {int.MaxValue} elements.");
+        return this;
+    }
+
+    /// <summary>Trainable parameters: embeddings, blocks, final LayerNorm and (untied) head.</summary>
+    public long ParameterCount()
+    {
+        long d = Hidden, f = MlpHidden;
+        long block = 2 * (2 * d) + (3 * d * d + 3 * d) + (d * d + d) + (f * d + f) + (d * f + d);
+        long positions = Positions == GptPositions.Learned ? (long)Length * d : 0;
+        long head = TiedHead ? 0 : (long)Vocab * d;
+        return (long)Vocab * d + positions + Layers * block + 2 * d + head;
+    }
+
+    /// <summary>
+    /// Model FLOPs of one training token (forward + backward) at sequence length <paramref name="tokens"/>, for MFU: 6 per
+    /// weight a token passes through (the head included, the embedding lookups not) plus 12·layers·L·D for attention.
+    /// </summary>
+    public double TrainingFlopsPerToken(int tokens)
+    {
+        double lookups = (double)Vocab * Hidden + (Positions == GptPositions.Learned ? (double)Length * Hidden : 0);
+        double head = (double)Vocab * Hidden; // a separate matrix when untied, wte again when tied
+        double weights = ParameterCount() - lookups + (TiedHead ? head : 0);
+        return 6 * weights + 12.0 * Layers * tokens * Hidden;
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value <= 0) throw new ArgumentException($"{name} must be positive; got {value}.");
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.RegularExpressions;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Models.Safetensors;
+using IlgpuDiffusion.Autoregressive;
+
+namespace IlgpuDiffusion.Models;
+
+/// <summary>
+/// Loads and saves Hugging Face GPT-2 checkpoints: a folder with <c>config.json</c> (<see cref="GptHuggingFaceConfig"/>)
+/// and <c>model.safetensors</c> whose keys are the names of <see cref="GptParameters"/>, optionally under the prefix
+/// <c>transformer.</c> (<c>lm_head.weight</c> without it), with the Conv1D weights (<c>c_attn</c>, <c>c_proj</c>,
+/// <c>c_fc</c>) stored [in, out] and transposed here into our [out, in] layout; F32, F16 or BF16. The causal-mask
+/// buffers <c>h.{i}.attn.bias</c> and <c>h.{i}.attn.masked_bias</c> of older checkpoints are skipped. Every parameter
+/// must be present with the config's shape; a tied model's <c>lm_head.weight</c>, when stored, must equal <c>wte</c>.
+/// Errors name the tensor.
+/// </summary>
+public static partial class GptHuggingFace
+{
+    /// <summary>The weights file inside a checkpoint folder.</summary>
+    public const string WeightsFileName = "model.safetensors";
+
+    /// <summary>The prefix of the body's keys in checkpoints saved from <c>GPT2LMHeadModel</c>.</summary>
+    public const string TransformerPrefix = "transformer.";
+
+    private const string HeadName = "lm_head.weight";
+
+    /// <summary>Reads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="folder"/> into a new model.</summary>
+    public static Gpt Load(string folder, Device device, bool withGradients = false)
+    {
+        var config = GptHuggingFaceConfig.Read(Path.Combine(folder, GptHuggingFaceConfig.FileName));
+        return LoadedModel.Fill(new Gpt(config, device, withGradients), m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
+    }
+
+    /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>
+    public static string LoadWeights(GptParameters parameters, string path)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        using var reader = SafetensorsReader.Open(path);
+        string prefix = reader.Contains(TransformerPrefix + "wte.weight") ? TransformerPrefix
+            : reader.Contains("wte.weight") ? ""
+            : throw new InvalidDataException($"'{path}' has no tensor 'wte.weight' (nor 'transformer.wte.weight'): it is not a GPT-2 checkpoint.");
+        string KeyOf(string name) => name == HeadName && !reader.Contains(prefix + HeadName) ? HeadName : prefix + name;
+
+        var expected = parameters.Entries.Select(e => KeyOf(e.Name)).ToHashSet();
+        string tiedHead = parameters.Config.TiedHead && (reader.Contains(HeadName) || reader.Contains(prefix + HeadName)) ? KeyOf(HeadName) : "";
+        var unexpected = reader.Tensors.Select(t => t.Name)
+            .Where(n => !expected.Contains(n) && n != tiedHead && !IsMaskBuffer(n, prefix)).ToArray();
+        if (unexpected.Length > 0)
+            throw new InvalidDataException($"'{path}' holds tensors a {Describe(parameters.Config)} model does not have: {string.Join(", ", unexpected.Take(5).Select(n => $"'{n}'"))}{(unexpected.Length > 5 ? ", ..." : "")}. Does config.json match the weights?");
+
+        // Check every shape before reading any, so that a bad file leaves the parameters untouched.
+        foreach (var (name, shape) in parameters.Entries)
+            CheckShape(path, reader.GetInfo(KeyOf(name)), HfShape(name, shape), parameters.Config);
+        foreach (var (name, shape) in parameters.Entries)
+        {
+            string key = KeyOf(name);
+            if (GptParameters.IsConv1DWeight(name))
+                parameters[name].CopyFrom(Transpose(reader.ReadFloats(key), shape[1], shape[0]));
+            else
+                reader.ReadFloats(key, parameters[name]);
+        }
+        if (tiedHead.Length > 0) CheckTiedHead(path, reader, tiedHead, parameters);
+        return prefix;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="parameters"/> as a Hugging Face GPT-2 checkpoint folder: <c>model.safetensors</c> (F32,
+    /// keys without prefix as <c>openai-community/gpt2</c>, Conv1D weights [in, out], no <c>lm_head.weight</c> when tied)
+    /// and <c>config.json</c>, each written atomically.
+    /// </summary>
+    public static void Save(GptParameters parameters, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Directory.CreateDirectory(folder);
+        var writer = new SafetensorsWriter();
+        foreach (var (name, shape) in parameters.Entries)
+        {
+            var tensor = parameters[name];
+            if (GptParameters.IsConv1DWeight(name))
+                writer.Add(name, Transpose(tensor.ToArray(), shape[0], shape[1]), HfShape(name, shape));
+            else
+                writer.Add(name, tensor, HfShape(name, shape));
+        }
+        writer.Write(Path.Combine(folder, WeightsFileName));
+        string configPath = Path.Combine(folder, GptHuggingFaceConfig.FileName);
+        string temporary = $"{configPath}.{Guid.NewGuid():N}.tmp";
+        File.WriteAllText(temporary, GptHuggingFaceConfig.Format(parameters.Config));
+        File.Move(temporary, configPath, overwrite: true);
+    }
+
+    /// <summary>The shape Hugging Face stores tensor <paramref name="name"/> in: ours, transposed for Conv1D weights.</summary>
+    public static long[] HfShape(string name, Shape shape) => GptParameters.IsConv1DWeight(name)
+        ? [shape[1], shape[0]]
+        : Enumerable.Range(0, shape.Rank).Select(i => (long)shape[i]).ToArray();
+
+    /// <summary>A [rows, columns] row-major matrix transposed to [columns, rows].</summary>
+    private static float[] Transpose(float[] matrix, int rows, int columns)
+    {
+        var result = new float[matrix.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) result[(long)c * rows + r] = matrix[(long)r * columns + c];
+        return result;
+    }
+
+    private static bool IsMaskBuffer(string name, string prefix) =>
+        name.StartsWith(prefix, StringComparison.Ordinal) && MaskBuffer().IsMatch(name[prefix.Length..]);
+
+    [GeneratedRegex(@"^h\.\d+\.attn\.(bias|masked_bias)$")]
+    private static partial Regex MaskBuffer();
+
+    private static void CheckShape(string path, SafetensorsTensorInfo info, long[] expected, GptConfig config)
+    {
+        if (!info.Shape.SequenceEqual(expected))
+            throw new InvalidDataException($"Tensor '{info.Name}' in '{path}' has shape {info.ShapeText} but a {Describe(config)} model needs {SafetensorsTensorInfo.FormatShape(expected)}.");
+    }
+
+    private static void CheckTiedHead(string path, SafetensorsReader reader, string key, GptParameters parameters)
+    {
+        var head = reader.ReadFloats(key);
+        if (!head.AsSpan().SequenceEqual(parameters.TokenEmbedding.ToArray()))
+            throw new InvalidDataException($"'{path}' stores '{key}' different from 'wte.weight', but config.json ties them (tie_word_embeddings): set it to false to load an untied head.");
+    }
+
+    private static string Describe(GptConfig c) => $"{c.Layers}-layer, {c.Hidden}-wide, {c.Heads}-head, vocab {c.Vocab}, {c.Length}-position";
+}

@@ -1,0 +1,133 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Models.Safetensors;
+
+/// <summary>
+/// Writes named float tensors and string metadata as a safetensors file (F32, little-endian, tensors
+/// stored back to back in the order added, header padded with spaces to 8 bytes). Host arrays and
+/// device tensors are both accepted; device data is copied out in chunks while writing. The file is
+/// written to a temporary name beside <c>path</c> and renamed when complete, so a reader never sees
+/// half a file.
+/// </summary>
+public sealed class SafetensorsWriter
+{
+    private const int ChunkElements = 1 << 18;
+
+    private readonly List<Entry> _entries = [];
+    private readonly HashSet<string> _names = [];
+
+    /// <summary>String metadata written under <c>__metadata__</c>.</summary>
+    public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
+
+    /// <summary>Adds a host tensor (kept by reference until <see cref="Write"/>).</summary>
+    /// <param name="name">Key in the file.</param>
+    /// <param name="data">[product of shape] elements.</param>
+    /// <param name="shape">Dimensions, outermost first.</param>
+    public void Add(string name, ReadOnlyMemory<float> data, params long[] shape) =>
+        AddEntry(new Entry(name, shape, data, null), data.Length);
+
+    /// <summary>Adds a device tensor (read when <see cref="Write"/> runs).</summary>
+    /// <param name="name">Key in the file.</param>
+    /// <param name="data">[product of shape] elements.</param>
+    /// <param name="shape">Dimensions, outermost first.</param>
+    public void Add(string name, Tensor<float> data, params long[] shape) =>
+        AddEntry(new Entry(name, shape, default, data), data.Length);
+
+    /// <summary>Writes the file atomically (temporary file, then rename over <paramref name="path"/>).</summary>
+    public void Write(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        string temporary = $"{full}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                byte[] header = Header();
+                Span<byte> length = stackalloc byte[8];
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                stream.Write(length);
+                stream.Write(header);
+                var chunk = new float[ChunkElements];
+                foreach (var entry in _entries) WriteData(stream, entry, chunk);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    private void AddEntry(Entry entry, long length)
+    {
+        if (entry.Name is "" or "__metadata__")
+            throw new ArgumentException($"'{entry.Name}' cannot name a tensor.", nameof(entry));
+        if (entry.Shape.Any(d => d < 0))
+            throw new ArgumentException($"Tensor '{entry.Name}' has a negative dimension in {SafetensorsTensorInfo.FormatShape(entry.Shape)}.");
+        long expected = entry.Shape.Aggregate(1L, (product, d) => checked(product * d));
+        if (expected != length)
+            throw new ArgumentException($"Tensor '{entry.Name}' has {length} elements but shape {SafetensorsTensorInfo.FormatShape(entry.Shape)} needs {expected}.");
+        if (!_names.Add(entry.Name))
+            throw new ArgumentException($"A tensor named '{entry.Name}' was already added.");
+        _entries.Add(entry);
+    }
+
+    private byte[] Header()
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            if (Metadata.Count > 0)
+            {
+                json.WriteStartObject("__metadata__");
+                foreach (var (key, value) in Metadata) json.WriteString(key, value);
+                json.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var entry in _entries)
+            {
+                long bytes = entry.Length * sizeof(float);
+                json.WriteStartObject(entry.Name);
+                json.WriteString("dtype", nameof(SafetensorsDtype.F32));
+                json.WriteStartArray("shape");
+                foreach (long d in entry.Shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + bytes);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += bytes;
+            }
+            json.WriteEndObject();
+        }
+        while (buffer.Length % 8 != 0) buffer.WriteByte((byte)' ');
+        return buffer.ToArray();
+    }
+
+    private static void WriteData(FileStream stream, Entry entry, float[] chunk)
+    {
+        if (entry.Device is not { } tensor)
+        {
+            stream.Write(MemoryMarshal.AsBytes(entry.Host.Span));
+            return;
+        }
+        tensor.Device.Synchronize();
+        for (long done = 0; done < tensor.Length; done += ChunkElements)
+        {
+            int count = (int)Math.Min(ChunkElements, tensor.Length - done);
+            tensor.Buffer.CopyToHost(tensor.Offset + done, chunk.AsSpan(0, count));
+            stream.Write(MemoryMarshal.AsBytes(chunk.AsSpan(0, count)));
+        }
+    }
+
+    private sealed record Entry(string Name, long[] Shape, ReadOnlyMemory<float> Host, Tensor<float>? Device)
+    {
+        public long Length => Device?.Length ?? Host.Length;
+    }
+}

@@ -1,0 +1,88 @@
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Training;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Training;
+
+[Collection(ConformanceCollection.Name)]
+public sealed class MdlmTrainerTests
+{
+    [Fact]
+    public void A_tiny_model_lowers_its_loss_on_a_tiny_corpus()
+    {
+        using var data = new TinyTraining();
+        using var model = TinyTraining.NewModel();
+        using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config);
+        var losses = Enumerable.Range(0, 80).Select(_ => trainer.TrainStep().Loss).ToArray();
+        // A fresh model outputs logits ≡ 0: every masked token costs ln(31) nats, and E[(1/t)·(1−ε)t] ≈ 1.
+        Assert.InRange(losses[0], 0.5 * Math.Log(31), 1.5 * Math.Log(31));
+        double early = losses.Take(10).Average(), late = losses.TakeLast(10).Average();
+        Assert.True(late < 0.5 * early, $"loss fell from {early:F3} (first 10 steps) to only {late:F3} (last 10)");
+        Assert.Equal(80, trainer.Step);
+    }
+
+    [Fact]
+    public void A_training_step_allocates_nothing_after_warm_up()
+    {
+        using var data = new TinyTraining();
+        using var model = TinyTraining.NewModel();
+        using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { GradientAccumulationSteps = 2 });
+        trainer.TrainStep();
+        trainer.TrainStep();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        trainer.TrainStep();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Validation_perplexity_is_deterministic_and_summed_in_double_over_the_whole_split()
+    {
+        // 10 sequences in batches of 4: two full batches and a remainder of 2.
+        using var data = new TinyTraining(validationSequences: 10);
+        using var model = TinyTraining.NewModel();
+        using var validation = new ValidationPerplexity(TinyTraining.Model, model.Device, data.Validation, batchSize: 4, seed: 5);
+        ValidationMetrics first = validation.Evaluate(model.Parameters.All, step: 0);
+        ValidationMetrics second = validation.Evaluate(model.Parameters.All, step: 0);
+        Assert.Equal(first, second with { Seconds = first.Seconds });
+        Assert.Equal(10 * TinyTraining.Length, first.Tokens);
+
+        // Fresh weights give logits ≡ 0, so each masked token costs exactly ln(31); rebuild the NELBO from the same
+        // validation times and masks on the host.
+        var diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, TinyTraining.Model.MaskIndex);
+        double sum = 0;
+        int[] clean = new int[4 * TinyTraining.Length];
+        ulong batchIndex = 0;
+        foreach (int size in new[] { 4, 4, 2 })
+        {
+            var batch = new CorruptedBatch(size, TinyTraining.Length);
+            TimeSampler.Mdlm.Sample(TrainingSeeds.ValidationTimes(5), batchIndex, batch.Times);
+            diffusion.Corrupt(clean.AsSpan(0, batch.Elements), TrainingSeeds.ValidationMasks(5), batchIndex++, batch);
+            for (int m = 0; m < batch.MaskedCount; m++) sum += Math.Log(31) / batch.Times[batch.MaskedRows[m] / TinyTraining.Length];
+        }
+        double expected = sum / first.Tokens;
+        Assert.True(Math.Abs(first.Nelbo / expected - 1) < 1e-6, $"NELBO {first.Nelbo}, expected {expected}");
+        Assert.Equal(Math.Exp(first.Nelbo), first.Perplexity);
+    }
+
+    [Fact]
+    public void Validation_of_the_ema_weights_improves_with_training()
+    {
+        using var data = new TinyTraining();
+        using var model = TinyTraining.NewModel();
+        using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { EmaDecay = 0.9 });
+        using var validation = new ValidationPerplexity(TinyTraining.Model, model.Device, data.Validation, batchSize: 4, seed: 5);
+        double before = validation.Evaluate(trainer.Ema.Weights, 0).Perplexity;
+        var log = new StringWriter();
+        using (var metrics = new MetricsLog(log, null))
+            trainer.Run(60, new MdlmTrainingRunOptions { Log = metrics, Validation = validation });
+        double after = validation.Evaluate(trainer.Ema.Weights, 60).Perplexity;
+        Assert.Equal(after, trainer.LastValidation!.Perplexity);
+        Assert.True(after < 0.7 * before, $"validation PPL went from {before:F2} to {after:F2}");
+        string[] lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(60 / 5 + 1, lines.Length);
+        Assert.StartsWith("step 5 | loss ", lines[0]);
+        Assert.Contains("validation NELBO", lines[^1]);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Reflection;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using IlgpuDiffusion.Ilgpu;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Ilgpu;
+
+/// <summary>
+/// Compiles every kernel marked [IlgpuKernel] to PTX for sm_80 and sm_90 without a GPU.
+/// Kernels are discovered by reflection, and IlgpuKernels refuses to load an unmarked
+/// method, so a new kernel cannot escape this test.
+/// </summary>
+public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Compiler>
+{
+    private readonly Compiler _compiler;
+
+    public PtxCompilationTests(Compiler compiler) => _compiler = compiler;
+
+    /// <summary>One isolated context (library settings) and one PTX backend per architecture.</summary>
+    public sealed class Compiler : IDisposable
+    {
+        private readonly Context _context = IlgpuRuntime.CreateIsolated();
+        private readonly Dictionary<int, PTXBackend> _backends = [];
+        private readonly object _gate = new();
+
+        public string Compile(MethodInfo method, KernelGrouping grouping, int architecture)
+        {
+            lock (_gate)
+            {
+                if (!_backends.TryGetValue(architecture, out var backend))
+                {
+                    var arch = architecture == 80 ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
+                    backend = new PTXBackend(_context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_85, nvvmAPI: null);
+                    _backends[architecture] = backend;
+                }
+                var entry = grouping == KernelGrouping.Explicit
+                    ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+                    : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+                var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
+                return compiled.PTXAssembly;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var backend in _backends.Values) backend.Dispose();
+            _context.Dispose();
+        }
+    }
+
+    public static TheoryData<string, int> Kernels()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var (method, _) in KernelRegistry.All())
+            foreach (int architecture in new[] { 80, 90 })
+                data.Add(Name(method), architecture);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void Kernel_compiles_to_ptx(string kernel, int architecture)
+    {
+        var (method, grouping) = KernelRegistry.All().Single(k => Name(k.Method) == kernel);
+        string ptx = _compiler.Compile(method, grouping, architecture);
+        // PTX_DUMP=<folder> keeps the generated PTX for inspection (register use, local memory, loop bodies).
+        if (Environment.GetEnvironmentVariable("PTX_DUMP") is { } dir) File.WriteAllText(Path.Combine(dir, $"{kernel}.sm{architecture}.ptx"), ptx);
+        // ILGPU targets the lowest architecture that has the device's capabilities (sm_80 for both).
+        var target = System.Text.RegularExpressions.Regex.Match(ptx, @"\.target sm_(\d+)");
+        Assert.True(target.Success, "no .target line");
+        Assert.InRange(int.Parse(target.Groups[1].Value), 80, architecture);
+        Assert.Contains(".entry", ptx);
+    }
+
+    [Fact]
+    public void Registry_finds_the_kernels_of_every_family()
+    {
+        var types = KernelRegistry.All().Select(k => k.Method.DeclaringType!.Name).ToHashSet();
+        foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation", "Dropout", "Optimizer",
+                     "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling" })
+            Assert.Contains(family + "Kernels", types);
+        Assert.All(KernelRegistry.All(), k => Assert.True(k.Method.IsStatic && k.Method.ReturnType == typeof(void), Name(k.Method)));
+    }
+
+    [Fact]
+    public void Unmarked_methods_are_refused() =>
+        Assert.Throws<InvalidOperationException>(() => KernelRegistry.Checked<Action<Index1D>>(NotAKernel));
+
+    private static void NotAKernel(Index1D index) { }
+
+    private static string Name(MethodInfo method) => $"{method.DeclaringType!.Name}.{method.Name}";
+}

@@ -1,0 +1,112 @@
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Tests.Conformance;
+using Xunit;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Sampling;
+
+namespace IlgpuDiffusion.Tests.Autoregressive;
+
+/// <summary>The full forward against the double reference, KV-cached decoding against the full forward, and no allocation.</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class GptForwardTests
+{
+    public static IEnumerable<object[]> Variants =>
+        from row in TestBackends.All
+        from variant in new[] { (GptPositions.Learned, true), (GptPositions.Rotary, false) }
+        select new[] { row[0], variant.Item1, variant.Item2 };
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Forward_matches_the_double_reference(string backend, GptPositions positions, bool tied)
+    {
+        var config = TinyGpt.Config(positions, tied);
+        var device = TestBackends.Get(backend);
+        using var model = new Gpt(config, device, withGradients: false);
+        var weights = TinyGpt.HfWeights(config, seed: 1);
+        TinyGpt.Load(model.Parameters, weights);
+        var ids = TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 2);
+        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false);
+        var logits = model.Forward(activations, TinyGpt.Upload(device, ids), GptDropout.Off).ToArray();
+        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyGpt.Batch, TinyGpt.Tokens), logits, TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
+
+        // the trunk once, then the head in chunks of 3 rows: the same rows
+        using var chunked = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false, headCapacity: 3);
+        model.ForwardTrunk(chunked, TinyGpt.Upload(device, ids));
+        for (int first = 0; first < TinyGpt.Batch * TinyGpt.Tokens; first += 3)
+        {
+            int count = Math.Min(3, TinyGpt.Batch * TinyGpt.Tokens - first);
+            var part = model.ForwardHead(chunked, first, count).ToArray();
+            Assert.Equal(logits.AsSpan(first * config.Vocab, count * config.Vocab).ToArray(), part);
+        }
+        Assert.Throws<ArgumentException>(() => model.Forward(chunked, TinyGpt.Upload(device, ids), GptDropout.Off));
+    }
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Kv_cached_decoding_equals_the_full_causal_forward_token_by_token(string backend, GptPositions positions, bool tied)
+    {
+        var config = TinyGpt.Config(positions, tied);
+        var device = TestBackends.Get(backend);
+        using var model = new Gpt(config, device, withGradients: false);
+        TinyGpt.Load(model.Parameters, TinyGpt.HfWeights(config, seed: 3));
+        const int prompt = 3;
+        var ids = TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 4);
+        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false);
+        var full = model.Forward(activations, TinyGpt.Upload(device, ids), GptDropout.Off).ToArray();
+
+        using var cache = model.CreateCache(TinyGpt.Batch, TinyGpt.Tokens, maxNewTokens: prompt);
+        var promptIds = Columns(ids, 0, prompt);
+        var step = TinyGpt.Upload(device, new int[TinyGpt.Batch]);
+        for (int position = prompt - 1; position < TinyGpt.Tokens; position++)
+        {
+            var logits = position == prompt - 1
+                ? model.ForwardCached(cache, TinyGpt.Upload(device, promptIds), prompt)
+                : Advance(model, cache, step, Columns(ids, position, 1));
+            Assert.Equal(position + 1, cache.Position);
+            var expected = Enumerable.Range(0, TinyGpt.Batch)
+                .SelectMany(b => full.Skip((b * TinyGpt.Tokens + position) * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+            Numerics.AssertClose(expected, logits.ToArray(), 2e-5, $"logits at position {position}");
+        }
+        Assert.Throws<InvalidOperationException>(() => model.ForwardCached(cache, step, 1));
+        cache.Reset();
+        Assert.Equal(0, cache.Position);
+    }
+
+    [Fact]
+    public void Forward_backward_and_cached_steps_allocate_nothing_after_warm_up()
+    {
+        var config = TinyGpt.Config(dropout: 0.1f);
+        var device = TestBackends.Get("cpu");
+        using var model = new Gpt(config, device);
+        TinyGpt.Load(model.Parameters, TinyGpt.HfWeights(config, seed: 5));
+        var ids = TinyGpt.Upload(device, TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 6));
+        var dLogits = TinyGpt.Upload(device, Numerics.Random(TinyGpt.Batch * TinyGpt.Tokens * config.Vocab, 7));
+        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: true);
+        using var cache = model.CreateCache(TinyGpt.Batch, TinyGpt.Tokens, maxNewTokens: 2);
+        var next = TinyGpt.Upload(device, new int[TinyGpt.Batch]);
+        void Step(ulong step)
+        {
+            model.Forward(activations, ids, GptDropout.Training(1, step));
+            model.Backward(activations, dLogits);
+            cache.Reset();
+            model.ForwardCached(cache, ids, 2);
+            model.ForwardCached(cache, next, 1);
+        }
+        Step(0);
+        Step(1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step(2);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static Tensor<float> Advance(Gpt model, GptKvCache cache, Tensor<int> step, int[] ids)
+    {
+        step.CopyFrom(ids);
+        return model.ForwardCached(cache, step, 1);
+    }
+
+    /// <summary>Columns [first, first + count) of a [batch, tokens] id matrix.</summary>
+    private static int[] Columns(int[] ids, int first, int count) =>
+        Enumerable.Range(0, TinyGpt.Batch).SelectMany(b => ids.Skip(b * TinyGpt.Tokens + first).Take(count)).ToArray();
+}
