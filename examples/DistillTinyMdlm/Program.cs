@@ -4,9 +4,9 @@
 // Metrics go to distill-tiny-mdlm.jsonl, round checkpoints to distill-tiny-mdlm/round-{r}-{N}-steps.safetensors.
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 string teacherPath = args.Length > 0 ? args[0] : "train-tiny-mdlm.safetensors";
 int stepsPerRound = args.Length > 1 ? int.Parse(args[1]) : 100;
@@ -30,5 +30,8 @@ Console.WriteLine($"Teacher ({teacherPath}): validation NELBO {validation.Evalua
 using var log = new MetricsLog(Console.Out, "distill-tiny-mdlm.jsonl") { TotalSteps = distiller.Rounds.TotalSteps };
 distiller.Run(options: new DistillationRunOptions
 {
-    Log = log, Validation = validation, RoundCheckpointDirectory = "distill-tiny-mdlm", CheckpointPath = "distill-tiny-mdlm/latest.safetensors",
+    Log = log,
+    Validation = validation,
+    RoundCheckpointDirectory = "distill-tiny-mdlm",
+    CheckpointPath = "distill-tiny-mdlm/latest.safetensors",
 });

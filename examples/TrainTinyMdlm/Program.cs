@@ -4,9 +4,9 @@
 // Metrics also go to train-tiny-mdlm.jsonl; the final state to train-tiny-mdlm.safetensors.
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 int steps = args.Length > 0 ? int.Parse(args[0]) : 300;
 using var device = Device.Create(args.Length > 1 ? args[1] : "auto");
@@ -18,7 +18,12 @@ Console.WriteLine($"Corpus: {corpus.Metadata.Train.Sequences} training and {corp
 
 var training = TrainingConfig.Mdlm with
 {
-    LearningRate = 1e-3, WarmupSteps = 50, BatchSize = 8, LogInterval = 25, ValidationInterval = steps, ValidationBatches = 8,
+    LearningRate = 1e-3,
+    WarmupSteps = 50,
+    BatchSize = 8,
+    LogInterval = 25,
+    ValidationInterval = steps,
+    ValidationBatches = 8,
 };
 using var dit = new Dit(model, device);
 dit.Initialize(seed: 1);

@@ -1,11 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -37,7 +35,10 @@ internal static class BenchCommand
             int l = parse.GetValue(length);
             var options = new LatencyOptions
             {
-                BatchSize = parse.GetValue(batch), Length = l, Steps = ParseSteps(parse.GetValue(steps)!, l), TimedRuns = parse.GetValue(runs),
+                BatchSize = parse.GetValue(batch),
+                Length = l,
+                Steps = ParseSteps(parse.GetValue(steps)!, l),
+                TimedRuns = parse.GetValue(runs),
             }.Validate();
             using var backend = Device.Create(parse.GetValue(device));
             var ditConfig = DitConfig.Tiny with { Length = l };

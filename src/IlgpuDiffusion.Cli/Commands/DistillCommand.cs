@@ -3,10 +3,9 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

@@ -4,11 +4,9 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

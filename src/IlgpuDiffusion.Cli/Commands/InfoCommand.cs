@@ -3,11 +3,9 @@ using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

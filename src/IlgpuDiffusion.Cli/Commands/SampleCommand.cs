@@ -4,10 +4,9 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

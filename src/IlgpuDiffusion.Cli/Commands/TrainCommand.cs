@@ -4,10 +4,9 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Commands;
 

@@ -1,10 +1,7 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -80,9 +77,17 @@ internal sealed record DemoPreset
         Name = "tiny",
         Purpose = "a check that every stage and report section works (seconds; the numbers mean nothing)",
         Model = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 32 },
-        TeacherSteps = 4, JudgeSteps = 4, BatchSize = 4, WarmupSteps = 2,
-        InitialSamplingSteps = 32, StepsPerRound = 2,
-        Samples = 2, ClozePassages = 2, ClozeTimeDraws = 2, ValidationBatches = 1, LogInterval = 2,
+        TeacherSteps = 4,
+        JudgeSteps = 4,
+        BatchSize = 4,
+        WarmupSteps = 2,
+        InitialSamplingSteps = 32,
+        StepsPerRound = 2,
+        Samples = 2,
+        ClozePassages = 2,
+        ClozeTimeDraws = 2,
+        ValidationBatches = 1,
+        LogInterval = 2,
     };
 
     /// <summary>
@@ -94,9 +99,17 @@ internal sealed record DemoPreset
         Name = "default",
         Purpose = "the main job: a Tiny MDLM on the embedded corpus, about 25 minutes on 2 idle CPU cores",
         Model = DitConfig.Tiny,
-        TeacherSteps = 800, JudgeSteps = 400, BatchSize = 8, WarmupSteps = 50,
-        InitialSamplingSteps = 128, StepsPerRound = 100,
-        Samples = 16, ClozePassages = 100, ClozeTimeDraws = 4, ValidationBatches = 16, LogInterval = 25,
+        TeacherSteps = 800,
+        JudgeSteps = 400,
+        BatchSize = 8,
+        WarmupSteps = 50,
+        InitialSamplingSteps = 128,
+        StepsPerRound = 100,
+        Samples = 16,
+        ClozePassages = 100,
+        ClozeTimeDraws = 4,
+        ValidationBatches = 16,
+        LogInterval = 25,
     };
 
     /// <summary>
@@ -108,9 +121,18 @@ internal sealed record DemoPreset
         Name = "experiment",
         Purpose = "the SDTT experiment: a Tiny MDLM trained for about an hour, about 2 hours on 2 idle CPU cores",
         Model = DitConfig.Tiny,
-        TeacherSteps = 1500, JudgeSteps = 400, BatchSize = 32, WarmupSteps = 100, Decay = LrDecay.Cosine,
-        InitialSamplingSteps = 128, StepsPerRound = 100,
-        Samples = 32, ClozePassages = 100, ClozeTimeDraws = 4, ValidationBatches = 16, LogInterval = 25,
+        TeacherSteps = 1500,
+        JudgeSteps = 400,
+        BatchSize = 32,
+        WarmupSteps = 100,
+        Decay = LrDecay.Cosine,
+        InitialSamplingSteps = 128,
+        StepsPerRound = 100,
+        Samples = 32,
+        ClozePassages = 100,
+        ClozeTimeDraws = 4,
+        ValidationBatches = 16,
+        LogInterval = 25,
     };
 
     /// <summary>
@@ -122,9 +144,19 @@ internal sealed record DemoPreset
         Name = "paper",
         Purpose = "the paper's Small model (L 1024) on a GPU, ideally on your own large corpus via --data",
         Model = DitConfig.Small,
-        TeacherSteps = 20_000, JudgeSteps = 10_000, BatchSize = 32, LearningRate = 3e-4, WarmupSteps = 2500,
-        InitialSamplingSteps = 1024, StepsPerRound = 2000, DistillationLearningRate = 6e-5,
-        Samples = 64, ClozePassages = 500, ClozeTimeDraws = 32, ValidationBatches = 64, LogInterval = 100,
+        TeacherSteps = 20_000,
+        JudgeSteps = 10_000,
+        BatchSize = 32,
+        LearningRate = 3e-4,
+        WarmupSteps = 2500,
+        InitialSamplingSteps = 1024,
+        StepsPerRound = 2000,
+        DistillationLearningRate = 6e-5,
+        Samples = 64,
+        ClozePassages = 500,
+        ClozeTimeDraws = 32,
+        ValidationBatches = 64,
+        LogInterval = 100,
     };
 
     /// <summary>This preset with the given budgets in place of its own (null keeps the preset's).</summary>
@@ -155,8 +187,15 @@ internal sealed record DemoPreset
     /// <summary>The teacher's recipe: MDLM's, with this preset's rate, warm-up, batch and a short log interval.</summary>
     public TrainingConfig TeacherTraining(ulong seed) => TrainingConfig.Mdlm with
     {
-        LearningRate = LearningRate, WarmupSteps = WarmupSteps, Decay = Decay, BatchSize = BatchSize, MaxSteps = TeacherSteps,
-        LogInterval = LogInterval, ValidationInterval = 0, ValidationBatches = ValidationBatches, Seed = seed,
+        LearningRate = LearningRate,
+        WarmupSteps = WarmupSteps,
+        Decay = Decay,
+        BatchSize = BatchSize,
+        MaxSteps = TeacherSteps,
+        LogInterval = LogInterval,
+        ValidationInterval = 0,
+        ValidationBatches = ValidationBatches,
+        Seed = seed,
     };
 
     /// <summary>The judge's recipe: the teacher's, for <see cref="JudgeSteps"/> steps.</summary>
@@ -170,8 +209,11 @@ internal sealed record DemoPreset
     {
         Training = DistillationConfig.Sdtt.Training with
         {
-            LearningRate = DistillationLearningRate, WarmupSteps = Math.Min(DistillationConfig.Sdtt.Training.WarmupSteps, Math.Max(1, StepsPerRound / 5)),
-            BatchSize = BatchSize, LogInterval = LogInterval, Seed = seed + 1,
+            LearningRate = DistillationLearningRate,
+            WarmupSteps = Math.Min(DistillationConfig.Sdtt.Training.WarmupSteps, Math.Max(1, StepsPerRound / 5)),
+            BatchSize = BatchSize,
+            LogInterval = LogInterval,
+            Seed = seed + 1,
         },
         InitialSamplingSteps = InitialSamplingSteps,
         MinSamplingSteps = MinSamplingSteps,

@@ -23,26 +23,26 @@ internal sealed record DemoRequest(DemoPreset Preset, string Output, string? Dat
 /// </summary>
 internal sealed class DemoRun(CliConsole console, DemoRequest request)
 {
-    private readonly DemoLayout layout = new(Path.GetFullPath(request.Output));
+    private readonly DemoLayout _layout = new(Path.GetFullPath(request.Output));
 
     /// <summary>Runs or reuses every stage; returns the report's path.</summary>
     /// <exception cref="InvalidOperationException"><c>--from</c> names a stage whose earlier stages have not finished.</exception>
     public string Run(CancellationToken cancellationToken)
     {
-        var markers = new StageMarkers(layout, StageMarkers.Settings(request.Preset, request.Data, request.Seed));
+        var markers = new StageMarkers(_layout, StageMarkers.Settings(request.Preset, request.Data, request.Seed));
         if (request.From is DemoStage from)
         {
             foreach (DemoStage earlier in DemoStages.All.Where(s => s < from))
                 if (markers.Finished(earlier) is null)
-                    throw new InvalidOperationException($"--from {from.Name()}: stage '{earlier.Name()}' has not finished in {layout.Root} with these settings; " +
+                    throw new InvalidOperationException($"--from {from.Name()}: stage '{earlier.Name()}' has not finished in {_layout.Root} with these settings; " +
                         $"run without --from, or with --from {earlier.Name()}.");
             markers.ClearFrom(from);
         }
-        Directory.CreateDirectory(layout.Root);
+        Directory.CreateDirectory(_layout.Root);
         using Device device = Device.Create(request.Device);
         DemoPreset preset = request.Preset;
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Demo, preset {preset.Name} ({preset.Purpose}) on {device.Description}; outputs in {layout.Root}"));
+            $"Demo, preset {preset.Name} ({preset.Purpose}) on {device.Description}; outputs in {_layout.Root}"));
         var clock = Stopwatch.StartNew();
         var finished = new Dictionary<DemoStage, StageMarker>();
         PreparedCorpus? corpus = null;
@@ -70,26 +70,26 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     break;
                 case DemoStage.Teacher:
                     TrainingRun.Run(console, device, new TrainingRequest(corpus!, preset.Model, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
-                        layout.Teacher, layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null), showConfigs: false);
+                        _layout.Teacher, _layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null), showConfigs: false);
                     break;
                 case DemoStage.Judge:
-                    JudgeTraining.Run(console, device, corpus!, preset, request.Seed, layout);
+                    JudgeTraining.Run(console, device, corpus!, preset, request.Seed, _layout);
                     break;
                 case DemoStage.Distill:
-                    DistillationStage.Run(console, device, corpus!, preset, request.Seed, layout);
+                    DistillationStage.Run(console, device, corpus!, preset, request.Seed, _layout);
                     break;
                 case DemoStage.Evaluate:
-                    EvaluationStage.Run(console, device, corpus!, preset, request.Seed, layout);
+                    EvaluationStage.Run(console, device, corpus!, preset, request.Seed, _layout);
                     break;
                 default:
-                    string[] models = [DistillationStage.TeacherName, .. DistillationStage.Students(preset, request.Seed, layout).Select(s => s.Name)];
-                    report = DemoReport.Write(new DemoReportInputs(preset, request.Seed, layout, corpus!, finished, DemoResults.Load(layout, models)), console.Error);
+                    string[] models = [DistillationStage.TeacherName, .. DistillationStage.Students(preset, request.Seed, _layout).Select(s => s.Name)];
+                    report = DemoReport.Write(new DemoReportInputs(preset, request.Seed, _layout, corpus!, finished, DemoResults.Load(_layout, models)), console.Error);
                     break;
             }
             finished[stage] = markers.Write(stage, stageClock.Elapsed.TotalSeconds, detail);
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{heading}: done in {stageClock.Elapsed.TotalSeconds:F1} s"));
         }
-        report ??= layout.Report;
+        report ??= _layout.Report;
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Demo done in {clock.Elapsed.TotalMinutes:F1} min. Report: {report}"));
         return report;
     }
@@ -98,7 +98,7 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
     private bool Reusable(DemoStage stage, StageMarker marker) => stage switch
     {
         DemoStage.Data => marker.Detail is string folder && File.Exists(Path.Combine(folder, "metadata.json")),
-        DemoStage.Report => File.Exists(layout.Report),
+        DemoStage.Report => File.Exists(_layout.Report),
         _ => true,
     };
 

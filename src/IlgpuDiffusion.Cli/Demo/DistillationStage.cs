@@ -3,11 +3,11 @@ using System.Globalization;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -64,7 +64,10 @@ internal static class DistillationStage
         var clock = Stopwatch.StartNew();
         ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
         {
-            Log = log, Validation = validation, RoundCheckpointDirectory = layout.Students, Progress = progress,
+            Log = log,
+            Validation = validation,
+            RoundCheckpointDirectory = layout.Students,
+            Progress = progress,
         }));
         foreach (DemoStudent student in Students(preset, seed, layout))
             if (!File.Exists(student.Path)) throw new InvalidOperationException($"Round {student.Round} left no checkpoint at {student.Path}.");

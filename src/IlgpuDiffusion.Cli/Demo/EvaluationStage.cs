@@ -3,11 +3,9 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 

@@ -4,11 +4,9 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -38,7 +36,10 @@ internal static class JudgeTraining
         var clock = Stopwatch.StartNew();
         ProgressBars.Training(console, progress => trainer.Run(preset.JudgeSteps, new ArTrainingRunOptions
         {
-            Log = log, Validation = validation, CheckpointPath = layout.Judge, Progress = progress,
+            Log = log,
+            Validation = validation,
+            CheckpointPath = layout.Judge,
+            Progress = progress,
         }));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained the judge to step {trainer.Step} in {clock.Elapsed.TotalMinutes:F1} min; checkpoint: {layout.Judge}"));

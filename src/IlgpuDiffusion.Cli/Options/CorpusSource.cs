@@ -1,6 +1,6 @@
-using IlgpuDiffusion.Cli.Output;
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Cli.Options;
@@ -8,13 +8,13 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <summary>Where <c>train</c> reads its token shards: a folder made by <c>prepare</c> (<c>--data</c>) or the embedded corpus (<c>--embedded</c>).</summary>
 internal sealed class CorpusSource
 {
-    private readonly Option<string?> data = new("--data")
+    private readonly Option<string?> _data = new("--data")
     {
         HelpName = "folder",
         Description = "Folder of token shards made by 'prepare'",
     };
 
-    private readonly Option<bool> embedded = new("--embedded")
+    private readonly Option<bool> _embedded = new("--embedded")
     {
         Description = "Train on the embedded State of the Union corpus, prepared at the model's length into the cache folder on first use",
     };
@@ -22,11 +22,11 @@ internal sealed class CorpusSource
     /// <summary>Adds the options to <paramref name="command"/> and requires exactly one of them.</summary>
     public CorpusSource(Command command)
     {
-        command.Options.Add(data);
-        command.Options.Add(embedded);
+        command.Options.Add(_data);
+        command.Options.Add(_embedded);
         command.Validators.Add(result =>
         {
-            bool hasData = result.GetValue(data) is not null, hasEmbedded = result.GetValue(embedded);
+            bool hasData = result.GetValue(_data) is not null, hasEmbedded = result.GetValue(_embedded);
             if (hasData == hasEmbedded) result.AddError("Give either --data <folder> (made by 'prepare') or --embedded.");
         });
     }
@@ -34,7 +34,7 @@ internal sealed class CorpusSource
     /// <summary>Opens the prepared shards: the <c>--data</c> folder, or the embedded corpus at <paramref name="length"/>.</summary>
     /// <exception cref="FileNotFoundException">The folder holds no prepared corpus.</exception>
     public PreparedCorpus Open(ParseResult parse, int length, CliConsole console) =>
-        parse.GetValue(embedded) ? PrepareEmbedded(length, console) : PreparedCorpus.Open(parse.GetValue(data)!);
+        parse.GetValue(_embedded) ? PrepareEmbedded(length, console) : PreparedCorpus.Open(parse.GetValue(_data)!);
 
     /// <summary>Prepares (or reuses) the embedded corpus at <paramref name="length"/> in the cache folder and says so.</summary>
     public static PreparedCorpus PrepareEmbedded(int length, CliConsole console)

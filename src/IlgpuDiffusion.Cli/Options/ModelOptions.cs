@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Options;
 
@@ -30,27 +28,27 @@ internal sealed class ModelOptions
         ["large"] = GptConfig.Gpt2Large,
     };
 
-    private readonly Option<string> preset = new("--preset")
+    private readonly Option<string> _preset = new("--preset")
     {
         Description = "Model size: tiny (4 layers, 256 wide, 4 heads, L 128), small (the paper's 169M: 12 × 768, 12 heads, L 1024), " +
             "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads); with --model ar: tiny, or GPT-2 small (124M), medium (355M), large (774M)",
         DefaultValueFactory = _ => "tiny",
     };
 
-    private readonly Option<int?> layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" }.Positive();
+    private readonly Option<int?> _layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" }.Positive();
 
-    private readonly Option<int?> hidden = new Option<int?>("--hidden") { Description = "Residual width D (overrides the preset)" }.Positive();
+    private readonly Option<int?> _hidden = new Option<int?>("--hidden") { Description = "Residual width D (overrides the preset)" }.Positive();
 
-    private readonly Option<int?> heads = new Option<int?>("--heads") { Description = "Attention heads; D/heads must be even (overrides the preset)" }.Positive();
+    private readonly Option<int?> _heads = new Option<int?>("--heads") { Description = "Attention heads; D/heads must be even (overrides the preset)" }.Positive();
 
-    private readonly Option<int?> condDim = new Option<int?>("--cond-dim") { Description = "Width of the time conditioning (overrides the preset's 128)" }.Positive();
+    private readonly Option<int?> _condDim = new Option<int?>("--cond-dim") { Description = "Width of the time conditioning (overrides the preset's 128)" }.Positive();
 
-    private readonly Option<int?> length = new Option<int?>("--length")
+    private readonly Option<int?> _length = new Option<int?>("--length")
     {
         Description = "Longest sequence L the model takes (default: the corpus's sequence length)",
     }.Positive();
 
-    private readonly Option<float?> dropout = new Option<float?>("--dropout")
+    private readonly Option<float?> _dropout = new Option<float?>("--dropout")
     {
         Description = string.Create(CultureInfo.InvariantCulture, $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
     }.RequireGiven(p => p >= 0 && p < 1, "in [0, 1)");
@@ -58,14 +56,14 @@ internal sealed class ModelOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelOptions(Command command)
     {
-        preset.AcceptOnlyFromAmong([.. Presets.Keys]);
+        _preset.AcceptOnlyFromAmong([.. Presets.Keys]);
         foreach (Option option in All) command.Options.Add(option);
     }
 
-    private IEnumerable<Option> All => [preset, layers, hidden, heads, condDim, length, dropout];
+    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout];
 
     /// <summary>The sequence length given with <c>--length</c>, else the preset's.</summary>
-    public int Length(ParseResult parse) => parse.GetValue(length) ?? Presets[parse.GetValue(preset)!].Length;
+    public int Length(ParseResult parse) => parse.GetValue(_length) ?? Presets[parse.GetValue(_preset)!].Length;
 
     /// <summary>The options given on the command line (a resumed run takes its model from the checkpoint instead).</summary>
     public IReadOnlyList<string> Given(ParseResult parse) =>
@@ -75,16 +73,16 @@ internal sealed class ModelOptions
     /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
     public GptConfig ResolveGpt(ParseResult parse, int dataLength)
     {
-        if (parse.GetResult(condDim) is { Implicit: false })
+        if (parse.GetResult(_condDim) is { Implicit: false })
             throw new ArgumentException("--cond-dim is the diffusion model's time conditioning; an autoregressive model has none.");
-        GptConfig baseline = GptPresets[parse.GetValue(preset)!];
+        GptConfig baseline = GptPresets[parse.GetValue(_preset)!];
         return (baseline with
         {
-            Layers = parse.GetValue(layers) ?? baseline.Layers,
-            Hidden = parse.GetValue(hidden) ?? baseline.Hidden,
-            Heads = parse.GetValue(heads) ?? baseline.Heads,
-            Length = parse.GetValue(length) ?? dataLength,
-            Dropout = parse.GetValue(dropout) ?? baseline.Dropout,
+            Layers = parse.GetValue(_layers) ?? baseline.Layers,
+            Hidden = parse.GetValue(_hidden) ?? baseline.Hidden,
+            Heads = parse.GetValue(_heads) ?? baseline.Heads,
+            Length = parse.GetValue(_length) ?? dataLength,
+            Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
         }).Validate();
     }
 
@@ -92,15 +90,15 @@ internal sealed class ModelOptions
     /// <exception cref="ArgumentException">The resulting shape is invalid (e.g. D not divisible by the heads).</exception>
     public DitConfig Resolve(ParseResult parse, int dataLength)
     {
-        DitConfig baseline = Presets[parse.GetValue(preset)!];
+        DitConfig baseline = Presets[parse.GetValue(_preset)!];
         return (baseline with
         {
-            Layers = parse.GetValue(layers) ?? baseline.Layers,
-            Hidden = parse.GetValue(hidden) ?? baseline.Hidden,
-            Heads = parse.GetValue(heads) ?? baseline.Heads,
-            CondDim = parse.GetValue(condDim) ?? baseline.CondDim,
-            Length = parse.GetValue(length) ?? dataLength,
-            Dropout = parse.GetValue(dropout) ?? baseline.Dropout,
+            Layers = parse.GetValue(_layers) ?? baseline.Layers,
+            Hidden = parse.GetValue(_hidden) ?? baseline.Hidden,
+            Heads = parse.GetValue(_heads) ?? baseline.Heads,
+            CondDim = parse.GetValue(_condDim) ?? baseline.CondDim,
+            Length = parse.GetValue(_length) ?? dataLength,
+            Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
         }).Validate();
     }
 }

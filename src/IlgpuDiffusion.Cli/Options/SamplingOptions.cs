@@ -8,54 +8,54 @@ internal sealed class SamplingOptions
 {
     private static readonly SamplerOptions Defaults = new();
 
-    private readonly Option<int> steps = new Option<int>("--steps", "-n")
+    private readonly Option<int> _steps = new Option<int>("--steps", "-n")
     {
         Description = "Denoising steps N on the grid t: 1 → ε",
         DefaultValueFactory = _ => Defaults.Steps,
     }.Positive();
 
-    private readonly Option<int> batch = new Option<int>("--batch", "-b")
+    private readonly Option<int> _batch = new Option<int>("--batch", "-b")
     {
         Description = "Sequences sampled together",
         DefaultValueFactory = _ => Defaults.BatchSize,
     }.Positive();
 
-    private readonly Option<ulong> seed = new("--seed")
+    private readonly Option<ulong> _seed = new("--seed")
     {
         Description = "Seed of every random choice; the same seed gives the same text on the CPU backend",
         DefaultValueFactory = _ => Defaults.Seed,
     };
 
-    private readonly Option<bool> cached = new("--cached")
+    private readonly Option<bool> _cached = new("--cached")
     {
         Description = "Reuse the model output while no token changed (MDLM's ddpm_cache): same text, fewer forward passes",
         DefaultValueFactory = _ => Defaults.Cached,
     };
 
-    private readonly Option<bool> noCache = new("--no-cache")
+    private readonly Option<bool> _noCache = new("--no-cache")
     {
         Description = "Run the model at every step (the same as --cached false)",
     };
 
-    private readonly Option<float> temperature = new Option<float>("--temperature")
+    private readonly Option<float> _temperature = new Option<float>("--temperature")
     {
         Description = "Divides the logits before each draw; 1 samples the model's distribution",
         DefaultValueFactory = _ => Defaults.Temperature,
     }.Require(t => t > 0 && float.IsFinite(t), "positive");
 
-    private readonly Option<float> topP = new Option<float>("--top-p")
+    private readonly Option<float> _topP = new Option<float>("--top-p")
     {
         Description = "Nucleus mass in (0, 1] for each draw; 1 turns nucleus sampling off",
         DefaultValueFactory = _ => Defaults.TopP,
     }.Require(p => p > 0 && p <= 1, "in (0, 1]");
 
-    private readonly Option<double> epsilon = new Option<double>("--epsilon")
+    private readonly Option<double> _epsilon = new Option<double>("--epsilon")
     {
         Description = "Last time ε of the grid, in (0, 1)",
         DefaultValueFactory = _ => Defaults.Epsilon,
     }.Require(e => e > 0 && e < 1, "in (0, 1)");
 
-    private readonly Option<bool> noNoiseRemoval = new("--no-noise-removal")
+    private readonly Option<bool> _noNoiseRemoval = new("--no-noise-removal")
     {
         Description = "Leave positions still masked after the last step as [MASK] instead of filling them with the most likely token",
     };
@@ -63,11 +63,11 @@ internal sealed class SamplingOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public SamplingOptions(Command command)
     {
-        foreach (Option option in new Option[] { steps, batch, seed, cached, noCache, temperature, topP, epsilon, noNoiseRemoval })
+        foreach (Option option in new Option[] { _steps, _batch, _seed, _cached, _noCache, _temperature, _topP, _epsilon, _noNoiseRemoval })
             command.Options.Add(option);
         command.Validators.Add(result =>
         {
-            if (result.GetResult(cached) is { Implicit: false } && result.GetValue(noCache))
+            if (result.GetResult(_cached) is { Implicit: false } && result.GetValue(_noCache))
                 result.AddError("Give --cached or --no-cache, not both.");
         });
     }
@@ -75,13 +75,13 @@ internal sealed class SamplingOptions
     /// <summary>The sampler settings the command line asks for.</summary>
     public SamplerOptions Resolve(ParseResult parse) => new SamplerOptions
     {
-        Steps = parse.GetValue(steps),
-        BatchSize = parse.GetValue(batch),
-        Cached = parse.GetValue(cached) && !parse.GetValue(noCache),
-        Seed = parse.GetValue(seed),
-        Temperature = parse.GetValue(temperature),
-        TopP = parse.GetValue(topP),
-        Epsilon = parse.GetValue(epsilon),
-        NoiseRemoval = !parse.GetValue(noNoiseRemoval),
+        Steps = parse.GetValue(_steps),
+        BatchSize = parse.GetValue(_batch),
+        Cached = parse.GetValue(_cached) && !parse.GetValue(_noCache),
+        Seed = parse.GetValue(_seed),
+        Temperature = parse.GetValue(_temperature),
+        TopP = parse.GetValue(_topP),
+        Epsilon = parse.GetValue(_epsilon),
+        NoiseRemoval = !parse.GetValue(_noNoiseRemoval),
     }.Validate();
 }

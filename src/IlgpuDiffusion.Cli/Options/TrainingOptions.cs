@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Options;
 
@@ -13,59 +12,59 @@ internal sealed class TrainingOptions
 {
     private static readonly TrainingConfig Defaults = TrainingConfig.Mdlm;
 
-    private readonly Option<int?> batch = new Option<int?>("--batch", "-b") { Description = $"Sequences per micro-batch (default {Defaults.BatchSize})" }.Positive();
+    private readonly Option<int?> _batch = new Option<int?>("--batch", "-b") { Description = $"Sequences per micro-batch (default {Defaults.BatchSize})" }.Positive();
 
-    private readonly Option<int?> accumulation = new Option<int?>("--accumulation")
+    private readonly Option<int?> _accumulation = new Option<int?>("--accumulation")
     {
         Description = $"Micro-batches whose gradients add up to one optimizer step (default {Defaults.GradientAccumulationSteps})",
     }.Positive();
 
-    private readonly Option<double?> learningRate = new Option<double?>("--lr")
+    private readonly Option<double?> _learningRate = new Option<double?>("--lr")
     {
         Description = $"Peak learning rate (default {Text(Defaults.LearningRate)})",
     }.RequireGiven(lr => lr >= 0 && double.IsFinite(lr), "a finite number ≥ 0");
 
-    private readonly Option<int?> warmup = new Option<int?>("--warmup")
+    private readonly Option<int?> _warmup = new Option<int?>("--warmup")
     {
         Description = $"Optimizer steps of linear warm-up to the peak learning rate (default {Defaults.WarmupSteps})",
     }.NotNegative();
 
-    private readonly Option<string?> decay = new("--decay")
+    private readonly Option<string?> _decay = new("--decay")
     {
         Description = "Learning rate after warm-up: constant (MDLM) or cosine (to 0 at --steps) (default constant)",
     };
 
-    private readonly Option<double?> weightDecay = new Option<double?>("--weight-decay")
+    private readonly Option<double?> _weightDecay = new Option<double?>("--weight-decay")
     {
         Description = $"AdamW decoupled weight decay (default {Text(Defaults.WeightDecay)})",
     }.RequireGiven(w => w >= 0, "≥ 0");
 
-    private readonly Option<double?> gradientClip = new Option<double?>("--grad-clip")
+    private readonly Option<double?> _gradientClip = new Option<double?>("--grad-clip")
     {
         Description = $"Largest global gradient norm, 0 for no clipping (default {Text(Defaults.GradientClip)})",
     }.RequireGiven(c => c >= 0, "≥ 0");
 
-    private readonly Option<double?> emaDecay = new Option<double?>("--ema")
+    private readonly Option<double?> _emaDecay = new Option<double?>("--ema")
     {
         Description = $"Decay of the weights' moving average used for validation and sampling (default {Text(Defaults.EmaDecay)})",
     }.RequireGiven(d => d >= 0 && d < 1, "in [0, 1)");
 
-    private readonly Option<int?> logInterval = new Option<int?>("--log-interval")
+    private readonly Option<int?> _logInterval = new Option<int?>("--log-interval")
     {
         Description = $"Optimizer steps between two log lines (default {Defaults.LogInterval})",
     }.Positive();
 
-    private readonly Option<int?> validationInterval = new Option<int?>("--validation-interval")
+    private readonly Option<int?> _validationInterval = new Option<int?>("--validation-interval")
     {
         Description = $"Optimizer steps between validations, 0 for only at the end (default {Defaults.ValidationInterval})",
     }.NotNegative();
 
-    private readonly Option<int?> validationBatches = new Option<int?>("--validation-batches")
+    private readonly Option<int?> _validationBatches = new Option<int?>("--validation-batches")
     {
         Description = "Most batches per validation, 0 for the whole validation split (default 0)",
     }.NotNegative();
 
-    private readonly Option<ulong?> seed = new("--seed")
+    private readonly Option<ulong?> _seed = new("--seed")
     {
         Description = $"Seed of the initial weights, data order, diffusion times, masks and dropout (default {Defaults.Seed})",
     };
@@ -73,9 +72,9 @@ internal sealed class TrainingOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public TrainingOptions(Command command)
     {
-        Option[] all = [batch, accumulation, learningRate, warmup, decay, weightDecay, gradientClip, emaDecay,
-            logInterval, validationInterval, validationBatches, seed];
-        decay.AcceptOnlyFromAmong("constant", "cosine");
+        Option[] all = [_batch, _accumulation, _learningRate, _warmup, _decay, _weightDecay, _gradientClip, _emaDecay,
+            _logInterval, _validationInterval, _validationBatches, _seed];
+        _decay.AcceptOnlyFromAmong("constant", "cosine");
         foreach (Option option in all) command.Options.Add(option);
     }
 
@@ -84,19 +83,19 @@ internal sealed class TrainingOptions
     {
         TrainingConfig config = baseline with
         {
-            BatchSize = parse.GetValue(batch) ?? baseline.BatchSize,
-            GradientAccumulationSteps = parse.GetValue(accumulation) ?? baseline.GradientAccumulationSteps,
-            LearningRate = parse.GetValue(learningRate) ?? baseline.LearningRate,
-            WarmupSteps = parse.GetValue(warmup) ?? baseline.WarmupSteps,
-            Decay = parse.GetValue(decay) is string given ? Enum.Parse<LrDecay>(given, ignoreCase: true) : baseline.Decay,
+            BatchSize = parse.GetValue(_batch) ?? baseline.BatchSize,
+            GradientAccumulationSteps = parse.GetValue(_accumulation) ?? baseline.GradientAccumulationSteps,
+            LearningRate = parse.GetValue(_learningRate) ?? baseline.LearningRate,
+            WarmupSteps = parse.GetValue(_warmup) ?? baseline.WarmupSteps,
+            Decay = parse.GetValue(_decay) is string given ? Enum.Parse<LrDecay>(given, ignoreCase: true) : baseline.Decay,
             MaxSteps = steps,
-            WeightDecay = parse.GetValue(weightDecay) ?? baseline.WeightDecay,
-            GradientClip = parse.GetValue(gradientClip) ?? baseline.GradientClip,
-            EmaDecay = parse.GetValue(emaDecay) ?? baseline.EmaDecay,
-            LogInterval = parse.GetValue(logInterval) ?? baseline.LogInterval,
-            ValidationInterval = parse.GetValue(validationInterval) ?? baseline.ValidationInterval,
-            ValidationBatches = parse.GetValue(validationBatches) ?? baseline.ValidationBatches,
-            Seed = parse.GetValue(seed) ?? baseline.Seed,
+            WeightDecay = parse.GetValue(_weightDecay) ?? baseline.WeightDecay,
+            GradientClip = parse.GetValue(_gradientClip) ?? baseline.GradientClip,
+            EmaDecay = parse.GetValue(_emaDecay) ?? baseline.EmaDecay,
+            LogInterval = parse.GetValue(_logInterval) ?? baseline.LogInterval,
+            ValidationInterval = parse.GetValue(_validationInterval) ?? baseline.ValidationInterval,
+            ValidationBatches = parse.GetValue(_validationBatches) ?? baseline.ValidationBatches,
+            Seed = parse.GetValue(_seed) ?? baseline.Seed,
         };
         config.Validate();
         return config;

@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Cli.Output;
 /// </summary>
 internal sealed class ConsoleLineWriter(IAnsiConsole console) : TextWriter
 {
-    private readonly StringBuilder line = new();
+    private readonly StringBuilder _line = new();
 
     /// <inheritdoc/>
     public override Encoding Encoding => Encoding.UTF8;
@@ -20,10 +20,10 @@ internal sealed class ConsoleLineWriter(IAnsiConsole console) : TextWriter
         if (value == '\r') return;
         if (value != '\n')
         {
-            line.Append(value);
+            _line.Append(value);
             return;
         }
-        console.WriteLine(line.ToString());
-        line.Clear();
+        console.WriteLine(_line.ToString());
+        _line.Clear();
     }
 }

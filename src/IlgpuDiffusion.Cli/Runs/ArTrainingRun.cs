@@ -1,11 +1,9 @@
-using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Training;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Runs;
 

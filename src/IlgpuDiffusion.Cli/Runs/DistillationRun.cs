@@ -3,11 +3,11 @@ using System.Globalization;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Cli.Runs;
 

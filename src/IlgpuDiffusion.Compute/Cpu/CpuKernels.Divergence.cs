@@ -1,5 +1,5 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using IlgpuDiffusion.Compute;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu;
 

@@ -1,6 +1,6 @@
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Cpu.Gemm;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu;
 

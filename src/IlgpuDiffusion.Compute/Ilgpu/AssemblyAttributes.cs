@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using IlgpuDiffusion.Ilgpu.Kernels;
 
 // ILGPU emits kernel launchers into its dynamic "ILGPURuntime" assembly; they must see the
 // internal argument structs (GemmArguments, ...) that kernels take by value.

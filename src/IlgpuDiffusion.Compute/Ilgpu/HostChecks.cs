@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>

@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu.Kernels;
 using Device = IlgpuDiffusion.Compute.Device;
 
 namespace IlgpuDiffusion.Ilgpu;

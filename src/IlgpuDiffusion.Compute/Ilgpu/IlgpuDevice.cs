@@ -1,6 +1,5 @@
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu.Kernels;
 using Device = IlgpuDiffusion.Compute.Device;
 
 namespace IlgpuDiffusion.Ilgpu;

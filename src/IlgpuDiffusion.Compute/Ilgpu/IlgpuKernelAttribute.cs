@@ -1,5 +1,4 @@
 using System.Reflection;
-using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 

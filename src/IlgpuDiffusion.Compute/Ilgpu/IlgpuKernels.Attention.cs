@@ -49,7 +49,8 @@ public sealed partial class IlgpuKernels
 
         int row = 3 * heads * headDim;
         var arguments = Arguments(AttentionPass.Forward, heads, headDim, newTokens, position + newTokens, position, causal: true,
-            newTokens * row, row, heads * capacity * headDim, capacity * headDim, headDim, out var tiles) with { WriteLogSumExp = 0 };
+            newTokens * row, row, heads * capacity * headDim, capacity * headDim, headDim, out var tiles) with
+        { WriteLogSumExp = 0 };
         var outputView = output.View();
         LoadAttentionForward()(tiles.Config(LaunchPlan.Ceil(newTokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
             qkvView, kView, vView, outputView, outputView, arguments);

@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 

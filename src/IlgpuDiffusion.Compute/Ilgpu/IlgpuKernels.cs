@@ -1,6 +1,5 @@
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 

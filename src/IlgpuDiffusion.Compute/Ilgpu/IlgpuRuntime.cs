@@ -1,11 +1,9 @@
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -21,7 +19,7 @@ public static class IlgpuRuntime
     /// <summary>Warps per group on the emulated CPU accelerator: groups of at most 16 threads.</summary>
     public const int CpuWarpsPerGroup = 4;
 
-    private static readonly object s_gate = new();
+    private static readonly object Gate = new();
     private static Context? s_context;
 
     /// <summary>The process-wide context.</summary>
@@ -29,7 +27,7 @@ public static class IlgpuRuntime
     {
         get
         {
-            lock (s_gate)
+            lock (Gate)
                 return s_context ??= Create();
         }
     }
@@ -43,7 +41,7 @@ public static class IlgpuRuntime
     /// <summary>Disposes the context so the next use creates a fresh one (after a failed compile).</summary>
     public static void Reset()
     {
-        lock (s_gate)
+        lock (Gate)
         {
             s_context?.Dispose();
             s_context = null;

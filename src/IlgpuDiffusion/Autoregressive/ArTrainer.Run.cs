@@ -1,8 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 

@@ -1,9 +1,6 @@
-using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Training;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Autoregressive;
 

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Training;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Autoregressive;
 

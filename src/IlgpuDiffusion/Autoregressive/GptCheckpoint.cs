@@ -1,9 +1,8 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Autoregressive;
 

@@ -1,7 +1,6 @@
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Autoregressive;
 

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Autoregressive;
 

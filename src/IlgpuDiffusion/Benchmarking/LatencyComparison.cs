@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -27,8 +26,13 @@ public static class LatencyComparison
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
         return new GptConfig
         {
-            Layers = diffusion.Layers, Hidden = diffusion.Hidden, Heads = diffusion.Heads, Vocab = diffusion.Vocab,
-            Length = length + 1, Positions = GptPositions.Learned, TiedHead = false,
+            Layers = diffusion.Layers,
+            Hidden = diffusion.Hidden,
+            Heads = diffusion.Heads,
+            Vocab = diffusion.Vocab,
+            Length = length + 1,
+            Positions = GptPositions.Learned,
+            TiedHead = false,
         }.Validate();
     }
 

@@ -8,11 +8,11 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 public sealed class Batcher
 {
-    private readonly TokenShardSet sequences;
-    private readonly ulong seed;
-    private readonly int[] order;
-    private long epoch;
-    private int index;
+    private readonly TokenShardSet _sequences;
+    private readonly ulong _seed;
+    private readonly int[] _order;
+    private long _epoch;
+    private int _index;
 
     /// <summary>Creates a batcher that starts at <paramref name="position"/> (the first epoch's start when null).</summary>
     /// <param name="batchSize">B: sequences per batch.</param>
@@ -25,29 +25,29 @@ public sealed class Batcher
         if (sequences.SequenceCount == 0) throw new ArgumentException("The token shards hold no sequence to batch.", nameof(sequences));
         if (sequences.SequenceCount > Array.MaxLength)
             throw new ArgumentException($"{sequences.SequenceCount} sequences exceed the batcher's limit of {Array.MaxLength}.", nameof(sequences));
-        this.sequences = sequences;
-        this.seed = seed;
+        _sequences = sequences;
+        _seed = seed;
         BatchSize = batchSize;
-        order = new int[sequences.SequenceCount];
+        _order = new int[sequences.SequenceCount];
         BatcherPosition start = position ?? BatcherPosition.Start;
-        if (start.Epoch < 0 || start.Index < 0 || start.Index >= order.Length)
-            throw new ArgumentException($"Batcher position {start} lies outside data of {order.Length} sequences; " +
+        if (start.Epoch < 0 || start.Index < 0 || start.Index >= _order.Length)
+            throw new ArgumentException($"Batcher position {start} lies outside data of {_order.Length} sequences; " +
                 "was the checkpoint made with other data?", nameof(position));
         ShuffleEpoch(start.Epoch);
-        index = (int)start.Index;
+        _index = (int)start.Index;
     }
 
     /// <summary>B: sequences per batch.</summary>
     public int BatchSize { get; }
 
     /// <summary>L: ids per sequence.</summary>
-    public int SequenceLength => sequences.SequenceLength;
+    public int SequenceLength => _sequences.SequenceLength;
 
     /// <summary>Ids per batch: B × L.</summary>
     public int BatchElements => BatchSize * SequenceLength;
 
     /// <summary>Where the next batch starts; store it to resume later.</summary>
-    public BatcherPosition Position => new(epoch, index);
+    public BatcherPosition Position => new(_epoch, _index);
 
     /// <summary>Fills <paramref name="destination"/> (<c>[batch, L]</c>, row-major) with the next batch and advances.</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="BatchElements"/>.</exception>
@@ -57,17 +57,17 @@ public sealed class Batcher
             throw new ArgumentException($"A batch needs {BatchElements} ids ({BatchSize} × {SequenceLength}); the destination holds {destination.Length}.", nameof(destination));
         for (int row = 0; row < BatchSize; row++)
         {
-            sequences.CopySequence(order[index], destination.Slice(row * SequenceLength, SequenceLength));
-            if (++index < order.Length) continue;
-            ShuffleEpoch(epoch + 1);
-            index = 0;
+            _sequences.CopySequence(_order[_index], destination.Slice(row * SequenceLength, SequenceLength));
+            if (++_index < _order.Length) continue;
+            ShuffleEpoch(_epoch + 1);
+            _index = 0;
         }
     }
 
     private void ShuffleEpoch(long newEpoch)
     {
-        epoch = newEpoch;
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        SplitMix64.ForStream(seed, (ulong)newEpoch).Shuffle(order);
+        _epoch = newEpoch;
+        for (int i = 0; i < _order.Length; i++) _order[i] = i;
+        SplitMix64.ForStream(_seed, (ulong)newEpoch).Shuffle(_order);
     }
 }

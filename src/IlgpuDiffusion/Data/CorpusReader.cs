@@ -11,7 +11,7 @@ public sealed class CorpusReader
     /// <summary>Extensions of formats that live in packages of their own, for the error that names the package.</summary>
     private static readonly Dictionary<string, string> PackagedExtensions = new() { [".parquet"] = "IlgpuDiffusion.Parquet" };
 
-    private readonly CorpusReaderOptions options;
+    private readonly CorpusReaderOptions _options;
 
     /// <summary>Finds the corpus files under <paramref name="inputs"/>.</summary>
     /// <exception cref="FileNotFoundException">An input path does not exist.</exception>
@@ -19,13 +19,13 @@ public sealed class CorpusReader
     public CorpusReader(IEnumerable<string> inputs, CorpusReaderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        this.options = options ?? new CorpusReaderOptions();
+        _options = options ?? new CorpusReaderOptions();
         string[] paths = inputs.Select(Path.GetFullPath).ToArray();
         if (paths.Length == 0) throw new ArgumentException("No corpus input was given: pass at least one file or folder.", nameof(inputs));
         Files = paths.SelectMany(Expand).ToArray();
         if (Files.Count == 0)
             throw new InvalidDataException($"Empty corpus: {string.Join(", ", paths)} holds no corpus file " +
-                $"({string.Join(", ", this.options.Formats.SelectMany(f => f.Extensions))}). Point the corpus at files with text in them.");
+                $"({string.Join(", ", _options.Formats.SelectMany(f => f.Extensions))}). Point the corpus at files with text in them.");
     }
 
     /// <summary>Full paths of the corpus files, in reading order.</summary>
@@ -66,23 +66,23 @@ public sealed class CorpusReader
             throw new FileNotFoundException($"Corpus input not found: {path}. Check the path (files and folders are accepted).", path);
         string[] files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
         foreach (string file in files) CheckPackaged(file);
-        return files.Where(file => options.Format is not null || FormatByExtension(file) is not null);
+        return files.Where(file => _options.Format is not null || FormatByExtension(file) is not null);
     }
 
     private IEnumerable<CorpusDocument> ReadFile(string file) =>
-        (options.Format ?? FormatByExtension(file) ?? CorpusFileFormat.PlainText).Read(file, options);
+        (_options.Format ?? FormatByExtension(file) ?? CorpusFileFormat.PlainText).Read(file, _options);
 
     private CorpusFileFormat? FormatByExtension(string file)
     {
         string extension = Path.GetExtension(file).ToLowerInvariant();
-        return options.Formats.FirstOrDefault(format => format.Extensions.Contains(extension));
+        return _options.Formats.FirstOrDefault(format => format.Extensions.Contains(extension));
     }
 
     /// <summary>Refuses a file whose format no reader here claims but a package of its own would read.</summary>
     private void CheckPackaged(string file)
     {
         string extension = Path.GetExtension(file).ToLowerInvariant();
-        if (options.Format is null && FormatByExtension(file) is null && PackagedExtensions.TryGetValue(extension, out string? package))
+        if (_options.Format is null && FormatByExtension(file) is null && PackagedExtensions.TryGetValue(extension, out string? package))
             throw new InvalidDataException($"{file}: reading {extension} files needs the {package} package " +
                 "(add it and pass CorpusReaderOptions with its format, e.g. options.WithParquet()).");
     }

@@ -41,9 +41,9 @@ public sealed class Gpt2Tokenizer
 
     private static readonly Lazy<Gpt2Tokenizer> SharedInstance = new(() => new Gpt2Tokenizer());
 
-    private readonly TiktokenTokenizer tokenizer;
+    private readonly TiktokenTokenizer _tokenizer;
 
-    private Gpt2Tokenizer() => tokenizer = TiktokenTokenizer.CreateForModel(Name);
+    private Gpt2Tokenizer() => _tokenizer = TiktokenTokenizer.CreateForModel(Name);
 
     /// <summary>The process-wide tokenizer (the vocabulary is loaded once, on first use).</summary>
     public static Gpt2Tokenizer Shared => SharedInstance.Value;
@@ -55,7 +55,7 @@ public sealed class Gpt2Tokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        IReadOnlyList<int> ids = tokenizer.EncodeToIds(text);
+        IReadOnlyList<int> ids = _tokenizer.EncodeToIds(text);
         var result = new int[ids.Count];
         for (int i = 0; i < result.Length; i++) result[i] = ids[i];
         return result;
@@ -93,7 +93,7 @@ public sealed class Gpt2Tokenizer
     private void FlushRun(List<int> run, StringBuilder text)
     {
         if (run.Count == 0) return;
-        text.Append(tokenizer.Decode(run));
+        text.Append(_tokenizer.Decode(run));
         run.Clear();
     }
 }

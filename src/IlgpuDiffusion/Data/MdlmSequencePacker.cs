@@ -11,9 +11,9 @@ public delegate void SequenceHandler(ReadOnlySpan<int> sequence);
 /// </summary>
 public sealed class MdlmSequencePacker
 {
-    private readonly int[] sequence;
-    private readonly SequenceHandler emit;
-    private int filled;
+    private readonly int[] _sequence;
+    private readonly SequenceHandler _emit;
+    private int _filled;
 
     /// <summary>Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.</summary>
     /// <param name="sequenceLength">L, at least 3 (BOS, one text id, EOS).</param>
@@ -21,13 +21,13 @@ public sealed class MdlmSequencePacker
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 3);
         ArgumentNullException.ThrowIfNull(emit);
-        sequence = new int[sequenceLength];
-        sequence[0] = Gpt2Tokenizer.Bos;
-        this.emit = emit;
+        _sequence = new int[sequenceLength];
+        _sequence[0] = Gpt2Tokenizer.Bos;
+        _emit = emit;
     }
 
     /// <summary>L: ids per emitted sequence.</summary>
-    public int SequenceLength => sequence.Length;
+    public int SequenceLength => _sequence.Length;
 
     /// <summary>Documents added so far.</summary>
     public long Documents { get; private set; }
@@ -39,7 +39,7 @@ public sealed class MdlmSequencePacker
     public long Sequences { get; private set; }
 
     /// <summary>Ids waiting for a chunk to fill; dropped if no more documents come.</summary>
-    public int PendingTokens => filled;
+    public int PendingTokens => _filled;
 
     /// <summary>Appends one document (its ids without special tokens) and its EOS, emitting every sequence that fills.</summary>
     public void AddDocument(ReadOnlySpan<int> documentIds)
@@ -51,12 +51,12 @@ public sealed class MdlmSequencePacker
 
     private void Append(int id)
     {
-        sequence[1 + filled++] = id;
+        _sequence[1 + _filled++] = id;
         Tokens++;
-        if (filled < sequence.Length - 2) return;
-        sequence[^1] = Gpt2Tokenizer.Eos;
-        emit(sequence);
+        if (_filled < _sequence.Length - 2) return;
+        _sequence[^1] = Gpt2Tokenizer.Eos;
+        _emit(_sequence);
         Sequences++;
-        filled = 0;
+        _filled = 0;
     }
 }

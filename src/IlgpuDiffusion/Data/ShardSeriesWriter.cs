@@ -6,37 +6,37 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 internal sealed class ShardSeriesWriter(string directory, string splitName, int sequenceLength, int sequencesPerShard) : IDisposable
 {
-    private readonly List<string> names = [];
-    private TokenShardWriter? current;
+    private readonly List<string> _names = [];
+    private TokenShardWriter? _current;
 
     /// <summary>File names of the committed shards, in order.</summary>
-    public IReadOnlyList<string> Names => names;
+    public IReadOnlyList<string> Names => _names;
 
     /// <summary>Appends one sequence, committing the current shard when it is full.</summary>
     public void Write(ReadOnlySpan<int> sequence)
     {
-        if (current is null)
+        if (_current is null)
         {
-            string name = $"{splitName}-{names.Count:D5}{TokenShardHeader.Extension}";
-            current = new TokenShardWriter(Path.Combine(directory, name), sequenceLength);
+            string name = $"{splitName}-{_names.Count:D5}{TokenShardHeader.Extension}";
+            _current = new TokenShardWriter(Path.Combine(directory, name), sequenceLength);
         }
-        current.Write(sequence);
-        if (current.SequenceCount == sequencesPerShard) CommitCurrent();
+        _current.Write(sequence);
+        if (_current.SequenceCount == sequencesPerShard) CommitCurrent();
     }
 
     /// <summary>Commits the last, partly filled shard.</summary>
     public void Complete()
     {
-        if (current is not null) CommitCurrent();
+        if (_current is not null) CommitCurrent();
     }
 
     private void CommitCurrent()
     {
-        current!.Commit();
-        names.Add(Path.GetFileName(current.Path));
-        current = null;
+        _current!.Commit();
+        _names.Add(Path.GetFileName(_current.Path));
+        _current = null;
     }
 
     /// <summary>Abandons an uncommitted shard.</summary>
-    public void Dispose() => current?.Dispose();
+    public void Dispose() => _current?.Dispose();
 }

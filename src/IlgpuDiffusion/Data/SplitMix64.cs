@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 internal struct SplitMix64(ulong seed)
 {
-    private ulong state = seed;
+    private ulong _state = seed;
 
     /// <summary>A generator for one purpose (e.g. one epoch) derived from a seed and a stream number.</summary>
     public static SplitMix64 ForStream(ulong seed, ulong stream)
@@ -18,7 +18,7 @@ internal struct SplitMix64(ulong seed)
     /// <summary>The next 64 random bits.</summary>
     public ulong Next()
     {
-        ulong z = state += 0x9E3779B97F4A7C15ul;
+        ulong z = _state += 0x9E3779B97F4A7C15ul;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ul;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBul;
         return z ^ (z >> 31);

@@ -8,21 +8,21 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 public sealed unsafe class TokenShard : IDisposable
 {
-    private readonly MemoryMappedFile? map;
-    private readonly MemoryMappedViewAccessor? view;
-    private readonly byte* data;
-    private bool disposed;
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly byte* _data;
+    private bool _disposed;
 
     private TokenShard(string path, TokenShardHeader header)
     {
         Path = path;
         Header = header;
         if (header.SequenceCount == 0) return;
-        map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        view = map.CreateViewAccessor(0, header.FileLength, MemoryMappedFileAccess.Read);
+        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _view = _map.CreateViewAccessor(0, header.FileLength, MemoryMappedFileAccess.Read);
         byte* start = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-        data = start + view.PointerOffset + TokenShardHeader.Size;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
+        _data = start + _view.PointerOffset + TokenShardHeader.Size;
     }
 
     /// <summary>Full path of the shard file.</summary>
@@ -53,10 +53,10 @@ public sealed unsafe class TokenShard : IDisposable
     /// <summary>The uint16 ids of sequence <paramref name="index"/>, valid until the shard is disposed.</summary>
     public ReadOnlySpan<ushort> GetSequence(long index)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, SequenceCount);
-        return new ReadOnlySpan<ushort>(data + index * SequenceLength * sizeof(ushort), SequenceLength);
+        return new ReadOnlySpan<ushort>(_data + index * SequenceLength * sizeof(ushort), SequenceLength);
     }
 
     /// <summary>Copies sequence <paramref name="index"/> as ints into the first L entries of <paramref name="destination"/>.</summary>
@@ -71,13 +71,13 @@ public sealed unsafe class TokenShard : IDisposable
     /// <summary>Unmaps the file.</summary>
     public void Dispose()
     {
-        if (disposed) return;
-        disposed = true;
-        if (view is not null)
+        if (_disposed) return;
+        _disposed = true;
+        if (_view is not null)
         {
-            view.SafeMemoryMappedViewHandle.ReleasePointer();
-            view.Dispose();
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
         }
-        map?.Dispose();
+        _map?.Dispose();
     }
 }

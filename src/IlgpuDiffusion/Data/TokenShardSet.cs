@@ -3,25 +3,25 @@ namespace IlgpuDiffusion.Data;
 /// <summary>Several token shards of the same sequence length, indexed as one list of sequences.</summary>
 public sealed class TokenShardSet : IDisposable
 {
-    private readonly TokenShard[] shards;
-    private readonly long[] firstIndex;
+    private readonly TokenShard[] _shards;
+    private readonly long[] _firstIndex;
 
     private TokenShardSet(TokenShard[] shards, int sequenceLength)
     {
-        this.shards = shards;
+        _shards = shards;
         SequenceLength = sequenceLength;
-        firstIndex = new long[shards.Length + 1];
-        for (int i = 0; i < shards.Length; i++) firstIndex[i + 1] = firstIndex[i] + shards[i].SequenceCount;
+        _firstIndex = new long[shards.Length + 1];
+        for (int i = 0; i < shards.Length; i++) _firstIndex[i + 1] = _firstIndex[i] + shards[i].SequenceCount;
     }
 
     /// <summary>The shards, in order.</summary>
-    public IReadOnlyList<TokenShard> Shards => shards;
+    public IReadOnlyList<TokenShard> Shards => _shards;
 
     /// <summary>L: ids per sequence.</summary>
     public int SequenceLength { get; }
 
     /// <summary>Sequences in all shards together.</summary>
-    public long SequenceCount => firstIndex[^1];
+    public long SequenceCount => _firstIndex[^1];
 
     /// <summary>Opens every shard, requiring sequence length <paramref name="sequenceLength"/>.</summary>
     /// <exception cref="InvalidDataException">A shard is foreign, truncated or made with other settings.</exception>
@@ -46,15 +46,15 @@ public sealed class TokenShardSet : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, SequenceCount);
-        int shard = Array.BinarySearch(firstIndex, index);
+        int shard = Array.BinarySearch(_firstIndex, index);
         if (shard < 0) shard = ~shard - 1;
-        while (shards[shard].SequenceCount == 0) shard++;
-        shards[shard].CopySequence(index - firstIndex[shard], destination);
+        while (_shards[shard].SequenceCount == 0) shard++;
+        _shards[shard].CopySequence(index - _firstIndex[shard], destination);
     }
 
     /// <summary>Closes every shard.</summary>
     public void Dispose()
     {
-        foreach (TokenShard shard in shards) shard.Dispose();
+        foreach (TokenShard shard in _shards) shard.Dispose();
     }
 }

@@ -9,10 +9,10 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 public sealed class TokenShardWriter : IDisposable
 {
-    private readonly FileStream stream;
-    private readonly byte[] buffer;
-    private readonly int vocabularySize;
-    private bool finished;
+    private readonly FileStream _stream;
+    private readonly byte[] _buffer;
+    private readonly int _vocabularySize;
+    private bool _finished;
 
     /// <summary>Starts a shard that will appear at <paramref name="path"/> on <see cref="Commit"/>.</summary>
     /// <param name="vocabularySize">Every id must be below this (at most 65,536: ids are stored as uint16).</param>
@@ -24,11 +24,11 @@ public sealed class TokenShardWriter : IDisposable
         ArgumentOutOfRangeException.ThrowIfGreaterThan(vocabularySize, ushort.MaxValue + 1);
         Path = System.IO.Path.GetFullPath(path);
         SequenceLength = sequenceLength;
-        this.vocabularySize = vocabularySize;
+        _vocabularySize = vocabularySize;
         TemporaryPath = $"{Path}.{Guid.NewGuid():N}.tmp";
-        buffer = new byte[sequenceLength * sizeof(ushort)];
-        stream = new FileStream(TemporaryPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        stream.Write(new byte[TokenShardHeader.Size]);
+        _buffer = new byte[sequenceLength * sizeof(ushort)];
+        _stream = new FileStream(TemporaryPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        _stream.Write(new byte[TokenShardHeader.Size]);
     }
 
     /// <summary>Final path of the shard.</summary>
@@ -47,38 +47,38 @@ public sealed class TokenShardWriter : IDisposable
     /// <exception cref="ArgumentException">Wrong length or an id outside the vocabulary.</exception>
     public void Write(ReadOnlySpan<int> sequence)
     {
-        ObjectDisposedException.ThrowIf(finished, this);
+        ObjectDisposedException.ThrowIf(_finished, this);
         if (sequence.Length != SequenceLength)
             throw new ArgumentException($"A sequence for {Path} must have {SequenceLength} ids, not {sequence.Length}.", nameof(sequence));
         for (int i = 0; i < sequence.Length; i++)
         {
             int id = sequence[i];
-            if ((uint)id >= (uint)vocabularySize)
-                throw new ArgumentException($"Token id {id} at position {i} is outside the vocabulary 0..{vocabularySize - 1} of {Path}.", nameof(sequence));
-            BinaryPrimitives.WriteUInt16LittleEndian(buffer.AsSpan(i * sizeof(ushort)), (ushort)id);
+            if ((uint)id >= (uint)_vocabularySize)
+                throw new ArgumentException($"Token id {id} at position {i} is outside the vocabulary 0..{_vocabularySize - 1} of {Path}.", nameof(sequence));
+            BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(i * sizeof(ushort)), (ushort)id);
         }
-        stream.Write(buffer);
+        _stream.Write(_buffer);
         SequenceCount++;
     }
 
     /// <summary>Writes the header, flushes to disk and renames the file to <see cref="Path"/> (replacing any older file).</summary>
     public void Commit()
     {
-        ObjectDisposedException.ThrowIf(finished, this);
-        finished = true;
+        ObjectDisposedException.ThrowIf(_finished, this);
+        _finished = true;
         try
         {
             Span<byte> header = stackalloc byte[TokenShardHeader.Size];
-            new TokenShardHeader(vocabularySize, SequenceLength, SequenceCount).Write(header);
-            stream.Position = 0;
-            stream.Write(header);
-            stream.Flush(flushToDisk: true);
-            stream.Dispose();
+            new TokenShardHeader(_vocabularySize, SequenceLength, SequenceCount).Write(header);
+            _stream.Position = 0;
+            _stream.Write(header);
+            _stream.Flush(flushToDisk: true);
+            _stream.Dispose();
             File.Move(TemporaryPath, Path, overwrite: true);
         }
         catch
         {
-            stream.Dispose();
+            _stream.Dispose();
             File.Delete(TemporaryPath);
             throw;
         }
@@ -87,9 +87,9 @@ public sealed class TokenShardWriter : IDisposable
     /// <summary>Abandons an uncommitted shard, deleting its temporary file.</summary>
     public void Dispose()
     {
-        if (finished) return;
-        finished = true;
-        stream.Dispose();
+        if (_finished) return;
+        _finished = true;
+        _stream.Dispose();
         File.Delete(TemporaryPath);
     }
 }

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 public sealed class TrainValidationSplit
 {
-    private readonly bool[] isValidation;
+    private readonly bool[] _isValidation;
 
     /// <summary>Chooses the validation documents among <paramref name="documentCount"/> documents.</summary>
     /// <param name="validationFraction">Share of documents held out, in [0, 1).</param>
@@ -27,13 +27,13 @@ public sealed class TrainValidationSplit
         int[] order = new int[documentCount];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         new SplitMix64(seed).Shuffle(order);
-        isValidation = new bool[documentCount];
-        foreach (int index in order.AsSpan(0, count)) isValidation[index] = true;
+        _isValidation = new bool[documentCount];
+        foreach (int index in order.AsSpan(0, count)) _isValidation[index] = true;
         ValidationDocuments = count;
     }
 
     /// <summary>Documents the split covers.</summary>
-    public int Documents => isValidation.Length;
+    public int Documents => _isValidation.Length;
 
     /// <summary>Documents held out for validation.</summary>
     public int ValidationDocuments { get; }
@@ -42,5 +42,5 @@ public sealed class TrainValidationSplit
     public int TrainDocuments => Documents - ValidationDocuments;
 
     /// <summary>Whether the document at position <paramref name="documentIndex"/> in corpus order is held out.</summary>
-    public bool IsValidation(int documentIndex) => isValidation[documentIndex];
+    public bool IsValidation(int documentIndex) => _isValidation[documentIndex];
 }

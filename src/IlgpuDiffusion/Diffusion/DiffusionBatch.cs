@@ -1,7 +1,5 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 
@@ -12,10 +10,10 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 public sealed class DiffusionBatch : IDisposable
 {
-    private readonly MaskedDiffusion diffusion;
-    private readonly TimeSampler timeSampler;
-    private readonly float[] sigma;
-    private readonly Tensor<int> noisyIds;
+    private readonly MaskedDiffusion _diffusion;
+    private readonly TimeSampler _timeSampler;
+    private readonly float[] _sigma;
+    private readonly Tensor<int> _noisyIds;
 
     /// <summary>Allocates host and device buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.</summary>
     public DiffusionBatch(DitConfig config, Device device, int batchSize, int sequenceLength, TimeSampler timeSampler)
@@ -24,12 +22,12 @@ public sealed class DiffusionBatch : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         if (sequenceLength > config.Length)
             throw new ArgumentException($"Sequences of {sequenceLength} ids exceed the model's length {config.Length}.", nameof(sequenceLength));
-        diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, config.MaskIndex);
-        this.timeSampler = timeSampler ?? throw new ArgumentNullException(nameof(timeSampler));
+        _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, config.MaskIndex);
+        _timeSampler = timeSampler ?? throw new ArgumentNullException(nameof(timeSampler));
         Corrupted = new CorruptedBatch(batchSize, sequenceLength);
         CleanIds = new int[Corrupted.Elements];
-        sigma = new float[batchSize];
-        noisyIds = device.AllocateTensor<int>(new Shape(batchSize, sequenceLength));
+        _sigma = new float[batchSize];
+        _noisyIds = device.AllocateTensor<int>(new Shape(batchSize, sequenceLength));
         Loss = new NelboLoss(device, batchSize, sequenceLength, config.Vocab, config.MaskIndex);
     }
 
@@ -48,10 +46,10 @@ public sealed class DiffusionBatch : IDisposable
     /// </summary>
     public void Corrupt(ulong timeSeed, ulong maskSeed, ulong stream)
     {
-        timeSampler.Sample(timeSeed, stream, Corrupted.Times);
-        diffusion.Corrupt(CleanIds, maskSeed, stream, Corrupted);
-        for (int b = 0; b < sigma.Length; b++) sigma[b] = (float)diffusion.Schedule.TotalNoise(Corrupted.Times[b]);
-        noisyIds.CopyFrom(Corrupted.NoisyIds);
+        _timeSampler.Sample(timeSeed, stream, Corrupted.Times);
+        _diffusion.Corrupt(CleanIds, maskSeed, stream, Corrupted);
+        for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(Corrupted.Times[b]);
+        _noisyIds.CopyFrom(Corrupted.NoisyIds);
         Loss.Upload(Corrupted);
     }
 
@@ -59,13 +57,13 @@ public sealed class DiffusionBatch : IDisposable
     public Tensor<float> Forward(Dit model, DitActivations activations, DitDropout dropout)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Forward(activations, noisyIds, sigma, Loss.MaskedRows, Corrupted.MaskedCount, dropout);
+        return model.Forward(activations, _noisyIds, _sigma, Loss.MaskedRows, Corrupted.MaskedCount, dropout);
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        noisyIds.Buffer.Dispose();
+        _noisyIds.Buffer.Dispose();
         Loss.Dispose();
     }
 }

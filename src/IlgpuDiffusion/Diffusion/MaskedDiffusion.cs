@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 

@@ -8,9 +8,9 @@ public sealed partial class MdlmTrainer
     /// <summary>The latest validation <see cref="Run"/> made (null before the first).</summary>
     public ValidationMetrics? LastValidation { get; private set; }
 
-    Device ITrainingSteps.Device => model.Device;
+    Device ITrainingSteps.Device => _model.Device;
 
-    double ITrainingSteps.FlopsPerToken => model.Config.TrainingFlopsPerToken(trainData.SequenceLength);
+    double ITrainingSteps.FlopsPerToken => _model.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
 
     /// <summary>
     /// Trains until <see cref="Step"/> reaches <paramref name="untilStep"/>: logs the mean loss, gradient norm, lr,

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
@@ -15,13 +14,13 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
 {
-    private readonly Dit model;
-    private readonly TokenShardSet trainData;
-    private readonly DitActivations activations;
-    private readonly DiffusionBatch batch;
-    private readonly OptimizerRun run;
-    private readonly ulong timeSeed, maskSeed, dropoutSeed;
-    private readonly float gradScale;
+    private readonly Dit _model;
+    private readonly TokenShardSet _trainData;
+    private readonly DitActivations _activations;
+    private readonly DiffusionBatch _batch;
+    private readonly OptimizerRun _run;
+    private readonly ulong _timeSeed, _maskSeed, _dropoutSeed;
+    private readonly float _gradScale;
 
     /// <summary>Prepares training of <paramref name="model"/> (initialized or loaded) on <paramref name="trainData"/>.</summary>
     /// <exception cref="ArgumentException">The model has no gradients, or the data's sequences are longer than the model takes.</exception>
@@ -33,59 +32,59 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         config.Validate();
         DitParameters gradients = model.Gradients
             ?? throw new ArgumentException("Training needs a model created with gradients.", nameof(model));
-        this.model = model;
-        this.trainData = trainData;
+        _model = model;
+        _trainData = trainData;
         Config = config;
         int length = trainData.SequenceLength;
-        run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
-        batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
-        activations = model.CreateActivations(config.BatchSize, length, training: true);
-        timeSeed = TrainingSeeds.Times(config.Seed);
-        maskSeed = TrainingSeeds.Masks(config.Seed);
-        dropoutSeed = TrainingSeeds.Dropout(config.Seed);
-        gradScale = (float)(1.0 / ((double)config.BatchSize * length * config.GradientAccumulationSteps));
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
+        _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
+        _activations = model.CreateActivations(config.BatchSize, length, training: true);
+        _timeSeed = TrainingSeeds.Times(config.Seed);
+        _maskSeed = TrainingSeeds.Masks(config.Seed);
+        _dropoutSeed = TrainingSeeds.Dropout(config.Seed);
+        _gradScale = (float)(1.0 / ((double)config.BatchSize * length * config.GradientAccumulationSteps));
     }
 
     /// <summary>The run's settings.</summary>
     public TrainingConfig Config { get; }
 
     /// <summary>The model being trained (its parameters are the raw weights).</summary>
-    public Dit Model => model;
+    public Dit Model => _model;
 
     /// <summary>The moving average of the weights, used for validation and sampling.</summary>
-    public Ema Ema => run.Ema;
+    public Ema Ema => _run.Ema;
 
     /// <summary>Optimizer steps done.</summary>
-    public long Step => run.Step;
+    public long Step => _run.Step;
 
     /// <summary>Token slots per optimizer step: B·L·accumulation.</summary>
-    public long TokensPerStep => (long)Config.SequencesPerStep * trainData.SequenceLength;
+    public long TokensPerStep => (long)Config.SequencesPerStep * _trainData.SequenceLength;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
-    public TrainingState State => run.State;
+    public TrainingState State => _run.State;
 
     /// <summary>Takes one optimizer step; allocates nothing.</summary>
     public StepResult TrainStep()
     {
-        double learningRate = run.LearningRate;
-        model.ZeroGradients();
+        double learningRate = _run.LearningRate;
+        _model.ZeroGradients();
         double loss = 0;
         for (int micro = 0; micro < Config.GradientAccumulationSteps; micro++)
         {
-            ulong stream = run.NextMicroBatch(batch.CleanIds);
-            batch.Corrupt(timeSeed, maskSeed, stream);
-            DitDropout dropout = Config.Dropout ? DitDropout.Training(dropoutSeed, stream) : DitDropout.Off;
-            Tensor<float> logits = batch.Forward(model, activations, dropout);
-            loss += batch.Loss.Evaluate(logits, logits, gradScale);
-            model.Backward(activations, logits);
+            ulong stream = _run.NextMicroBatch(_batch.CleanIds);
+            _batch.Corrupt(_timeSeed, _maskSeed, stream);
+            DitDropout dropout = Config.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
+            Tensor<float> logits = _batch.Forward(_model, _activations, dropout);
+            loss += _batch.Loss.Evaluate(logits, logits, _gradScale);
+            _model.Backward(_activations, logits);
         }
-        return run.FinishStep(loss, learningRate);
+        return _run.FinishStep(loss, learningRate);
     }
 
     /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
     public void SaveCheckpoint(string path) =>
-        MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(model.Config, Config, State), model.Parameters,
-            Ema.Weights, run.Optimizer.FirstMoment, run.Optimizer.SecondMoment);
+        MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_model.Config, Config, State), _model.Parameters,
+            Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);
 
     /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run
@@ -93,14 +92,14 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     /// </summary>
     /// <exception cref="InvalidDataException">The checkpoint is damaged or was made by an incompatible run.</exception>
     public TrainingState LoadCheckpoint(string path) =>
-        run.Restore(MdlmCheckpoint.ReadHeader(path).State.DataPosition, () => MdlmCheckpoint.Load(path, model.Config, Config,
-            model.Parameters, Ema.Weights, run.Optimizer.FirstMoment, run.Optimizer.SecondMoment).State);
+        _run.Restore(MdlmCheckpoint.ReadHeader(path).State.DataPosition, () => MdlmCheckpoint.Load(path, _model.Config, Config,
+            _model.Parameters, Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment).State);
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        activations.Dispose();
-        batch.Dispose();
-        run.Dispose();
+        _activations.Dispose();
+        _batch.Dispose();
+        _run.Dispose();
     }
 }

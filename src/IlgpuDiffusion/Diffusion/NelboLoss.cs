@@ -1,6 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 
@@ -12,9 +10,9 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 public sealed class NelboLoss : IDisposable
 {
-    private readonly IKernels kernels;
-    private readonly float[] hostLosses;
-    private int rows;
+    private readonly IKernels _kernels;
+    private readonly float[] _hostLosses;
+    private int _rows;
 
     /// <summary>Allocates device buffers for up to B·L masked rows.</summary>
     /// <param name="classes">Model vocabulary, MASK included.</param>
@@ -23,7 +21,7 @@ public sealed class NelboLoss : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         int elements = checked(batchSize * sequenceLength);
-        kernels = device.Kernels;
+        _kernels = device.Kernels;
         Classes = classes;
         MaskId = maskId;
         TokenSlots = elements;
@@ -31,7 +29,7 @@ public sealed class NelboLoss : IDisposable
         Targets = device.AllocateTensor<int>(new Shape(elements));
         Weights = device.AllocateTensor<float>(new Shape(elements));
         Losses = device.AllocateTensor<float>(new Shape(elements));
-        hostLosses = new float[elements];
+        _hostLosses = new float[elements];
     }
 
     /// <summary>V: model vocabulary, MASK included.</summary>
@@ -61,10 +59,10 @@ public sealed class NelboLoss : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Elements != TokenSlots)
             throw new ArgumentException($"The loss is sized for {TokenSlots} token slots; the batch has {batch.Elements}.", nameof(batch));
-        rows = batch.MaskedCount;
-        MaskedRows.Slice(0, rows).CopyFrom(batch.MaskedRows.AsSpan(0, rows));
-        Targets.Slice(0, rows).CopyFrom(batch.Targets.AsSpan(0, rows));
-        Weights.Slice(0, rows).CopyFrom(batch.Weights.AsSpan(0, rows));
+        _rows = batch.MaskedCount;
+        MaskedRows.Slice(0, _rows).CopyFrom(batch.MaskedRows.AsSpan(0, _rows));
+        Targets.Slice(0, _rows).CopyFrom(batch.Targets.AsSpan(0, _rows));
+        Weights.Slice(0, _rows).CopyFrom(batch.Weights.AsSpan(0, _rows));
     }
 
     /// <summary>
@@ -82,10 +80,10 @@ public sealed class NelboLoss : IDisposable
     /// <param name="dLogits">[masked, classes] or null</param>
     public double EvaluateSum(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
     {
-        kernels.SubsCrossEntropy(logits, Targets, Weights, Losses, dLogits, rows, Classes, MaskId, gradScale);
-        Losses.Slice(0, rows).CopyTo(hostLosses.AsSpan(0, rows));
+        _kernels.SubsCrossEntropy(logits, Targets, Weights, Losses, dLogits, _rows, Classes, MaskId, gradScale);
+        Losses.Slice(0, _rows).CopyTo(_hostLosses.AsSpan(0, _rows));
         double sum = 0;
-        for (int r = 0; r < rows; r++) sum += hostLosses[r];
+        for (int r = 0; r < _rows; r++) sum += _hostLosses[r];
         return sum;
     }
 

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>

@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
 

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
@@ -15,12 +14,12 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 public sealed class ValidationPerplexity : IDisposable
 {
-    private readonly TokenShardSet data;
-    private readonly Dit model;
-    private readonly ulong timeSeed, maskSeed;
-    private readonly long sequences;
-    private readonly Pass full;
-    private readonly Pass? remainder;
+    private readonly TokenShardSet _data;
+    private readonly Dit _model;
+    private readonly ulong _timeSeed, _maskSeed;
+    private readonly long _sequences;
+    private readonly Pass _full;
+    private readonly Pass? _remainder;
 
     /// <summary>Prepares an evaluation model and buffers for <paramref name="data"/> in batches of <paramref name="batchSize"/>.</summary>
     /// <param name="maxBatches">Most batches per pass (0: the whole split, the last batch possibly smaller).</param>
@@ -31,38 +30,38 @@ public sealed class ValidationPerplexity : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatches);
         if (data.SequenceCount == 0) throw new ArgumentException("The validation shards hold no sequence.", nameof(data));
-        this.data = data;
-        sequences = maxBatches > 0 ? Math.Min(data.SequenceCount, (long)maxBatches * batchSize) : data.SequenceCount;
-        timeSeed = TrainingSeeds.ValidationTimes(seed);
-        maskSeed = TrainingSeeds.ValidationMasks(seed);
-        model = new Dit(config, device, withGradients: false);
-        int fullBatch = (int)Math.Min(batchSize, sequences);
-        full = new Pass(model, fullBatch, data.SequenceLength);
-        int rest = (int)(sequences % fullBatch);
-        if (rest > 0) remainder = new Pass(model, rest, data.SequenceLength);
+        _data = data;
+        _sequences = maxBatches > 0 ? Math.Min(data.SequenceCount, (long)maxBatches * batchSize) : data.SequenceCount;
+        _timeSeed = TrainingSeeds.ValidationTimes(seed);
+        _maskSeed = TrainingSeeds.ValidationMasks(seed);
+        _model = new Dit(config, device, withGradients: false);
+        int fullBatch = (int)Math.Min(batchSize, _sequences);
+        _full = new Pass(_model, fullBatch, data.SequenceLength);
+        int rest = (int)(_sequences % fullBatch);
+        if (rest > 0) _remainder = new Pass(_model, rest, data.SequenceLength);
     }
 
     /// <summary>Sequences evaluated per pass.</summary>
-    public long Sequences => sequences;
+    public long Sequences => _sequences;
 
     /// <summary>Evaluates <paramref name="weights"/> (laid out as the model's parameter arena, e.g. <see cref="Ema.Weights"/>).</summary>
     public ValidationMetrics Evaluate(Tensor<float> weights, long step)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (weights.Length != model.Parameters.All.Length)
-            throw new ArgumentException($"The weights hold {weights.Length} elements; the model's parameters {model.Parameters.All.Length}.", nameof(weights));
-        model.Device.Kernels.Copy(weights, model.Parameters.All, checked((int)weights.Length));
+        if (weights.Length != _model.Parameters.All.Length)
+            throw new ArgumentException($"The weights hold {weights.Length} elements; the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
+        _model.Device.Kernels.Copy(weights, _model.Parameters.All, checked((int)weights.Length));
         double nelboSum = 0;
         long tokens = 0, next = 0;
-        for (ulong batch = 0; next < sequences; batch++)
+        for (ulong batch = 0; next < _sequences; batch++)
         {
-            Pass pass = sequences - next >= full.Batch.Corrupted.BatchSize ? full : remainder!;
+            Pass pass = _sequences - next >= _full.Batch.Corrupted.BatchSize ? _full : _remainder!;
             DiffusionBatch b = pass.Batch;
-            int length = data.SequenceLength;
-            for (int i = 0; i < b.Corrupted.BatchSize; i++) data.CopySequence(next + i, b.CleanIds.AsSpan(i * length, length));
+            int length = _data.SequenceLength;
+            for (int i = 0; i < b.Corrupted.BatchSize; i++) _data.CopySequence(next + i, b.CleanIds.AsSpan(i * length, length));
             next += b.Corrupted.BatchSize;
-            b.Corrupt(timeSeed, maskSeed, batch);
-            Tensor<float> logits = b.Forward(model, pass.Activations, DitDropout.Off);
+            b.Corrupt(_timeSeed, _maskSeed, batch);
+            Tensor<float> logits = b.Forward(_model, pass.Activations, DitDropout.Off);
             nelboSum += b.Loss.EvaluateSum(logits, null, 1f);
             tokens += b.Loss.TokenSlots;
         }
@@ -73,9 +72,9 @@ public sealed class ValidationPerplexity : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        full.Dispose();
-        remainder?.Dispose();
-        model.Dispose();
+        _full.Dispose();
+        _remainder?.Dispose();
+        _model.Dispose();
     }
 
     /// <summary>Buffers for one batch size.</summary>

@@ -1,6 +1,6 @@
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 

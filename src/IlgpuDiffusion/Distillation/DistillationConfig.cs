@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 

@@ -9,8 +9,8 @@ namespace IlgpuDiffusion.Distillation;
 /// </summary>
 public sealed class DistillationLoss : IDisposable
 {
-    private readonly Tensor<float> values;
-    private readonly float[] hostValues;
+    private readonly Tensor<float> _values;
+    private readonly float[] _hostValues;
 
     /// <summary>Allocates buffers for up to <paramref name="maxRows"/> rows of <paramref name="classes"/> classes (MASK last).</summary>
     public DistillationLoss(Device device, int maxRows, int classes)
@@ -19,8 +19,8 @@ public sealed class DistillationLoss : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
         Classes = classes;
-        values = device.AllocateTensor<float>(new Shape(maxRows));
-        hostValues = new float[maxRows];
+        _values = device.AllocateTensor<float>(new Shape(maxRows));
+        _hostValues = new float[maxRows];
     }
 
     /// <summary>V: classes per row, MASK last.</summary>
@@ -37,18 +37,18 @@ public sealed class DistillationLoss : IDisposable
     public double Evaluate(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
         Tensor<float>? dStudentLogits, int rows, float gradScale)
     {
-        if (rows < 0 || rows > hostValues.Length)
-            throw new ArgumentOutOfRangeException(nameof(rows), $"Rows must be in [0, {hostValues.Length}]; got {rows}.");
+        if (rows < 0 || rows > _hostValues.Length)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"Rows must be in [0, {_hostValues.Length}]; got {rows}.");
         if (rows == 0) return 0;
-        Tensor<float> rowValues = values.Slice(0, rows);
+        Tensor<float> rowValues = _values.Slice(0, rows);
         studentLogits.Device.Kernels.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, rowValues,
             dStudentLogits, rows, Classes, Classes - 1, gradScale / rows);
-        rowValues.CopyTo(hostValues.AsSpan(0, rows));
+        rowValues.CopyTo(_hostValues.AsSpan(0, rows));
         double sum = 0;
-        for (int r = 0; r < rows; r++) sum += hostValues[r];
+        for (int r = 0; r < rows; r++) sum += _hostValues[r];
         return sum / rows;
     }
 
     /// <inheritdoc/>
-    public void Dispose() => values.Buffer.Dispose();
+    public void Dispose() => _values.Buffer.Dispose();
 }

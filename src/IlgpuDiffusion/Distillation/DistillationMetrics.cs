@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 

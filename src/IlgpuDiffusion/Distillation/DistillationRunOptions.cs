@@ -1,5 +1,5 @@
-using IlgpuDiffusion.Training;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Distillation;
 

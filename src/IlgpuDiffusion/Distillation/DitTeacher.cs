@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Distillation;
 /// </summary>
 public sealed class DitTeacher : ITeacher, IDisposable
 {
-    private readonly DitActivations activations;
+    private readonly DitActivations _activations;
 
     /// <summary>Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids; its weights start at zero.</summary>
     public DitTeacher(DitConfig config, Device device, int batch, int tokens)
@@ -17,7 +17,7 @@ public sealed class DitTeacher : ITeacher, IDisposable
         Model = new Dit(config, device, withGradients: false);
         try
         {
-            activations = Model.CreateActivations(batch, tokens, training: false);
+            _activations = Model.CreateActivations(batch, tokens, training: false);
         }
         catch
         {
@@ -35,14 +35,14 @@ public sealed class DitTeacher : ITeacher, IDisposable
     /// <inheritdoc/>
     public void LogProbs(Tensor<int> ids, ReadOnlySpan<float> sigma, Tensor<int> rows, int count, Tensor<float> logProbs)
     {
-        Tensor<float> logits = Model.Forward(activations, ids, sigma, rows, count, DitDropout.Off); // [count, V]
+        Tensor<float> logits = Model.Forward(_activations, ids, sigma, rows, count, DitDropout.Off); // [count, V]
         Model.Device.Kernels.SubsLogSoftmax(logits, logProbs, count, Classes, Model.Config.MaskIndex);
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        activations.Dispose();
+        _activations.Dispose();
         Model.Dispose();
     }
 }

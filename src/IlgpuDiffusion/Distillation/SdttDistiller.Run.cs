@@ -1,7 +1,6 @@
-using IlgpuDiffusion.Compute;
 using System.Globalization;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Distillation;
 
@@ -11,7 +10,7 @@ public sealed partial class SdttDistiller
     public string RoundCheckpointName(int round) => string.Create(CultureInfo.InvariantCulture,
         $"round-{round + 1}-{Rounds.StudentSamplingSteps(round)}-steps.safetensors");
 
-    Device ITrainingSteps.Device => student.Device;
+    Device ITrainingSteps.Device => _student.Device;
 
     TrainingConfig ITrainingSteps.Config => Config.Training;
 
@@ -20,7 +19,7 @@ public sealed partial class SdttDistiller
     {
         get
         {
-            double training = student.Config.TrainingFlopsPerToken(trainData.SequenceLength);
+            double training = _student.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
             return training + Config.TeacherSteps * training / 3;
         }
     }

@@ -27,20 +27,20 @@ public readonly record struct DistillationStepResult(long Step, int Round, doubl
 /// </summary>
 public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
 {
-    private readonly Dit student;
-    private readonly DitTeacher teacher;
-    private readonly TokenShardSet trainData;
-    private readonly MaskedDiffusion diffusion;
-    private readonly CorruptedBatch corrupted;
-    private readonly int[] cleanIds;
-    private readonly float[] sigma;
-    private readonly Tensor<int> noisyIds;
-    private readonly TeacherTargets targets;
-    private readonly DitActivations activations;
-    private readonly DistillationLoss loss;
-    private readonly OptimizerRun run;
-    private readonly Divergence divergence;
-    private readonly ulong timeSeed, maskSeed, dropoutSeed, revealSeed, drawSeed;
+    private readonly Dit _student;
+    private readonly DitTeacher _teacher;
+    private readonly TokenShardSet _trainData;
+    private readonly MaskedDiffusion _diffusion;
+    private readonly CorruptedBatch _corrupted;
+    private readonly int[] _cleanIds;
+    private readonly float[] _sigma;
+    private readonly Tensor<int> _noisyIds;
+    private readonly TeacherTargets _targets;
+    private readonly DitActivations _activations;
+    private readonly DistillationLoss _loss;
+    private readonly OptimizerRun _run;
+    private readonly Divergence _divergence;
+    private readonly ulong _timeSeed, _maskSeed, _dropoutSeed, _revealSeed, _drawSeed;
 
     /// <summary>Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.</summary>
     /// <exception cref="ArgumentException">The data's sequences are longer than the model takes.</exception>
@@ -56,32 +56,32 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         int batch = training.BatchSize, length = trainData.SequenceLength;
         if (length > model.Length)
             throw new ArgumentException($"Sequences of {length} ids exceed the model's length {model.Length}.", nameof(trainData));
-        this.trainData = trainData;
-        divergence = config.Divergence.Kernel(config.CompatReleasedCode);
-        diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.MaskIndex);
-        corrupted = new CorruptedBatch(batch, length);
-        cleanIds = new int[corrupted.Elements];
-        sigma = new float[batch];
-        timeSeed = TrainingSeeds.Times(training.Seed);
-        maskSeed = TrainingSeeds.Masks(training.Seed);
-        dropoutSeed = TrainingSeeds.Dropout(training.Seed);
-        revealSeed = TrainingSeeds.TeacherReveals(training.Seed);
-        drawSeed = TrainingSeeds.TeacherDraws(training.Seed);
+        _trainData = trainData;
+        _divergence = config.Divergence.Kernel(config.CompatReleasedCode);
+        _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.MaskIndex);
+        _corrupted = new CorruptedBatch(batch, length);
+        _cleanIds = new int[_corrupted.Elements];
+        _sigma = new float[batch];
+        _timeSeed = TrainingSeeds.Times(training.Seed);
+        _maskSeed = TrainingSeeds.Masks(training.Seed);
+        _dropoutSeed = TrainingSeeds.Dropout(training.Seed);
+        _revealSeed = TrainingSeeds.TeacherReveals(training.Seed);
+        _drawSeed = TrainingSeeds.TeacherDraws(training.Seed);
 
         Device device = initial.Device;
         var owned = new List<IDisposable>();
         try
         {
-            student = Own(owned, new Dit(model, device, withGradients: true));
-            student.CopyParametersFrom(initial);
-            teacher = Own(owned, new DitTeacher(model, device, batch, length));
-            teacher.Model.CopyParametersFrom(initial);
-            noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
-            owned.Add(noisyIds.Buffer);
-            targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps));
-            activations = Own(owned, student.CreateActivations(batch, length, training: true));
-            loss = Own(owned, new DistillationLoss(device, corrupted.Elements, model.Vocab));
-            run = Own(owned, new OptimizerRun(trainData, student.Parameters.All, student.Gradients!.All, training));
+            _student = Own(owned, new Dit(model, device, withGradients: true));
+            _student.CopyParametersFrom(initial);
+            _teacher = Own(owned, new DitTeacher(model, device, batch, length));
+            _teacher.Model.CopyParametersFrom(initial);
+            _noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
+            owned.Add(_noisyIds.Buffer);
+            _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps));
+            _activations = Own(owned, _student.CreateActivations(batch, length, training: true));
+            _loss = Own(owned, new DistillationLoss(device, _corrupted.Elements, model.Vocab));
+            _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training));
         }
         catch
         {
@@ -97,19 +97,19 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     public RoundSchedule Rounds { get; }
 
     /// <summary>The student being trained (raw weights).</summary>
-    public Dit Student => student;
+    public Dit Student => _student;
 
     /// <summary>The frozen teacher of the current round.</summary>
-    public Dit Teacher => teacher.Model;
+    public Dit Teacher => _teacher.Model;
 
     /// <summary>The moving average of the student's weights.</summary>
-    public Ema Ema => run.Ema;
+    public Ema Ema => _run.Ema;
 
     /// <summary>Adam's moments and step count.</summary>
-    public ClippedAdamW Optimizer => run.Optimizer;
+    public ClippedAdamW Optimizer => _run.Optimizer;
 
     /// <summary>Optimizer steps done over all rounds.</summary>
-    public long Step => run.Step;
+    public long Step => _run.Step;
 
     /// <summary>Rounds finished.</summary>
     public int CompletedRounds => (int)(Step / Rounds.StepsPerRound);
@@ -118,16 +118,16 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     public bool IsFinished => Step >= Rounds.TotalSteps;
 
     /// <summary>Student token slots per optimizer step: B·L·accumulation.</summary>
-    public long TokensPerStep => (long)Config.Training.SequencesPerStep * trainData.SequenceLength;
+    public long TokensPerStep => (long)Config.Training.SequencesPerStep * _trainData.SequenceLength;
 
     /// <summary>The teacher targets of the last micro-batch (its rows, log-probs and per-step counts).</summary>
-    public TeacherTargets Targets => targets;
+    public TeacherTargets Targets => _targets;
 
     /// <summary>The corrupted batch z_t of the last micro-batch.</summary>
-    public CorruptedBatch Corrupted => corrupted;
+    public CorruptedBatch Corrupted => _corrupted;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
-    public TrainingState State => run.State;
+    public TrainingState State => _run.State;
 
     /// <summary>The distillation part of the state.</summary>
     public DistillationState DistillationState => new(CompletedRounds, Rounds.InitialSamplingSteps >> CompletedRounds, Optimizer.Steps);
@@ -140,25 +140,25 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             throw new InvalidOperationException($"Distillation is finished: all {Rounds.Count} rounds of {Rounds.StepsPerRound} steps are done.");
         int round = Rounds.RoundOf(Step);
         double stepSize = Rounds.TeacherStepSize(round);
-        double learningRate = run.LearningRate;
+        double learningRate = _run.LearningRate;
         int accumulation = Config.Training.GradientAccumulationSteps;
-        student.ZeroGradients();
+        _student.ZeroGradients();
         double lossSum = 0;
         for (int micro = 0; micro < accumulation; micro++)
         {
-            ulong stream = run.NextMicroBatch(cleanIds);
-            TimeSampler.Sdtt.Sample(timeSeed, stream, corrupted.Times);
-            diffusion.Corrupt(cleanIds, maskSeed, stream, corrupted);
-            targets.Build(teacher, corrupted, stepSize, Config.CompatReleasedCode, revealSeed, drawSeed, stream);
-            if (targets.Count == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
-            for (int b = 0; b < sigma.Length; b++) sigma[b] = (float)diffusion.Schedule.TotalNoise(corrupted.Times[b]);
-            noisyIds.CopyFrom(corrupted.NoisyIds);
-            DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(dropoutSeed, stream) : DitDropout.Off;
-            Tensor<float> logits = student.Forward(activations, noisyIds, sigma, targets.Rows, targets.Count, dropout); // [masked, V]
-            lossSum += loss.Evaluate(divergence, logits, targets.LogProbs.Slice(0, targets.Count), logits, targets.Count, 1f / accumulation);
-            student.Backward(activations, logits);
+            ulong stream = _run.NextMicroBatch(_cleanIds);
+            TimeSampler.Sdtt.Sample(_timeSeed, stream, _corrupted.Times);
+            _diffusion.Corrupt(_cleanIds, _maskSeed, stream, _corrupted);
+            _targets.Build(_teacher, _corrupted, stepSize, Config.CompatReleasedCode, _revealSeed, _drawSeed, stream);
+            if (_targets.Count == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
+            for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(_corrupted.Times[b]);
+            _noisyIds.CopyFrom(_corrupted.NoisyIds);
+            DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
+            Tensor<float> logits = _student.Forward(_activations, _noisyIds, _sigma, _targets.Rows, _targets.Count, dropout); // [masked, V]
+            lossSum += _loss.Evaluate(_divergence, logits, _targets.LogProbs.Slice(0, _targets.Count), logits, _targets.Count, 1f / accumulation);
+            _student.Backward(_activations, logits);
         }
-        StepResult result = run.FinishStep(lossSum, learningRate);
+        StepResult result = _run.FinishStep(lossSum, learningRate);
         bool roundEnded = result.Step % Rounds.StepsPerRound == 0;
         if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
         return new DistillationStepResult(result.Step, round, result.Loss, result.GradientNorm, learningRate, roundEnded);
@@ -167,17 +167,17 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// <summary>Ends a round: the teacher becomes the student (raw or EMA weights); optimizer and EMA restart if asked.</summary>
     private void NextTeacher()
     {
-        Tensor<float> source = Config.TeacherFromEma ? Ema.Weights : student.Parameters.All;
-        student.Device.Kernels.Copy(source, teacher.Model.Parameters.All, checked((int)source.Length));
+        Tensor<float> source = Config.TeacherFromEma ? Ema.Weights : _student.Parameters.All;
+        _student.Device.Kernels.Copy(source, _teacher.Model.Parameters.All, checked((int)source.Length));
         if (Config.ResetOptimizerEachRound) Optimizer.Reset();
         if (Config.ResetEmaEachRound) Ema.Reset();
     }
 
     /// <summary>Writes a checkpoint (student, EMA, Adam moments, teacher, configs, state) atomically to <paramref name="path"/>.</summary>
     public void SaveCheckpoint(string path) =>
-        MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(student.Config, Config.Training, State), student.Parameters,
+        MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_student.Config, Config.Training, State), _student.Parameters,
             Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
-            [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)],
+            [(DistillationCheckpoint.TeacherPrefix, _teacher.Model.Parameters.All)],
             DistillationCheckpoint.Metadata(Config, DistillationState));
 
     /// <summary>
@@ -193,9 +193,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         TrainingState header = MdlmCheckpoint.ReadHeader(path).State;
         if (header.Step > Rounds.TotalSteps)
             throw new InvalidDataException($"'{path}' is at step {header.Step}, past this run's {Rounds.TotalSteps} steps; raise the minimum sampling steps back.");
-        return run.Restore(header.DataPosition, () => MdlmCheckpoint.Load(path, student.Config, Config.Training, student.Parameters,
+        return _run.Restore(header.DataPosition, () => MdlmCheckpoint.Load(path, _student.Config, Config.Training, _student.Parameters,
             Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
-            [(DistillationCheckpoint.TeacherPrefix, teacher.Model.Parameters.All)]).State, savedState.AdamSteps);
+            [(DistillationCheckpoint.TeacherPrefix, _teacher.Model.Parameters.All)]).State, savedState.AdamSteps);
     }
 
     private static T Own<T>(List<IDisposable> owned, T item) where T : IDisposable
@@ -207,12 +207,12 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        run.Dispose();
-        loss.Dispose();
-        activations.Dispose();
-        targets.Dispose();
-        noisyIds.Buffer.Dispose();
-        teacher.Dispose();
-        student.Dispose();
+        _run.Dispose();
+        _loss.Dispose();
+        _activations.Dispose();
+        _targets.Dispose();
+        _noisyIds.Buffer.Dispose();
+        _teacher.Dispose();
+        _student.Dispose();
     }
 }

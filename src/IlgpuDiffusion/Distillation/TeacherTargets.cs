@@ -20,10 +20,10 @@ namespace IlgpuDiffusion.Distillation;
 /// </summary>
 public sealed class TeacherTargets : IDisposable
 {
-    private readonly int tokens, steps, maskId;
-    private readonly int[] ids, hostRows, pending, hostDraws, revealed;
-    private readonly float[] sigma;
-    private readonly Tensor<int> deviceIds, draws;
+    private readonly int _tokens, _steps, _maskId;
+    private readonly int[] _ids, _hostRows, _pending, _hostDraws, _revealed;
+    private readonly float[] _sigma;
+    private readonly Tensor<int> _deviceIds, _draws;
 
     /// <summary>Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and <paramref name="classes"/> classes (MASK last).</summary>
     /// <param name="teacherSteps">K, the ancestral teacher steps per target.</param>
@@ -37,18 +37,18 @@ public sealed class TeacherTargets : IDisposable
         int rows = checked(batch * tokens);
         if ((long)rows * classes > int.MaxValue)
             throw new ArgumentException($"Targets for {rows} rows of {classes} classes exceed {int.MaxValue} floats; use smaller batches (or gradient accumulation).");
-        this.tokens = tokens;
-        steps = teacherSteps;
-        maskId = classes - 1;
+        _tokens = tokens;
+        _steps = teacherSteps;
+        _maskId = classes - 1;
         Classes = classes;
-        ids = new int[rows];
-        hostRows = new int[rows];
-        pending = new int[rows];
-        hostDraws = new int[rows];
-        revealed = new int[teacherSteps];
-        sigma = new float[batch];
-        deviceIds = device.AllocateTensor<int>(new Shape(batch, tokens));
-        draws = device.AllocateTensor<int>(new Shape(rows));
+        _ids = new int[rows];
+        _hostRows = new int[rows];
+        _pending = new int[rows];
+        _hostDraws = new int[rows];
+        _revealed = new int[teacherSteps];
+        _sigma = new float[batch];
+        _deviceIds = device.AllocateTensor<int>(new Shape(batch, tokens));
+        _draws = device.AllocateTensor<int>(new Shape(rows));
         Rows = device.AllocateTensor<int>(new Shape(rows));
         LogProbs = device.AllocateTensor<float>(new Shape(rows, classes));
     }
@@ -66,13 +66,13 @@ public sealed class TeacherTargets : IDisposable
     public Tensor<float> LogProbs { get; }
 
     /// <summary>The host copy of <see cref="Rows"/> (first <see cref="Count"/> valid).</summary>
-    public ReadOnlySpan<int> HostRows => hostRows.AsSpan(0, Count);
+    public ReadOnlySpan<int> HostRows => _hostRows.AsSpan(0, Count);
 
     /// <summary>How many targets each teacher step fixed in the last <see cref="Build"/> (the last step: all still masked). <c>[K]</c></summary>
-    public ReadOnlySpan<int> TargetsPerStep => revealed;
+    public ReadOnlySpan<int> TargetsPerStep => _revealed;
 
     /// <summary>The state after the last <see cref="Build"/>'s teacher steps (z_t plus the tokens drawn before the last step). <c>[B·L]</c></summary>
-    public ReadOnlySpan<int> FinalIds => ids;
+    public ReadOnlySpan<int> FinalIds => _ids;
 
     /// <summary>Builds the targets of <paramref name="batch"/> (its times, noisy ids and masked rows).</summary>
     /// <param name="teacher">The frozen teacher.</param>
@@ -87,28 +87,28 @@ public sealed class TeacherTargets : IDisposable
     {
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(batch);
-        if (batch.Elements != ids.Length || batch.SequenceLength != tokens)
-            throw new ArgumentException($"The targets are sized for {ids.Length / tokens} × {tokens} ids; the batch is {batch.BatchSize} × {batch.SequenceLength}.", nameof(batch));
+        if (batch.Elements != _ids.Length || batch.SequenceLength != _tokens)
+            throw new ArgumentException($"The targets are sized for {_ids.Length / _tokens} × {_tokens} ids; the batch is {batch.BatchSize} × {batch.SequenceLength}.", nameof(batch));
         if (teacher.Classes != Classes)
             throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.", nameof(teacher));
-        batch.NoisyIds.CopyTo(ids, 0);
+        batch.NoisyIds.CopyTo(_ids, 0);
         int remaining = batch.MaskedCount;
-        batch.MaskedRows.AsSpan(0, remaining).CopyTo(pending);
+        batch.MaskedRows.AsSpan(0, remaining).CopyTo(_pending);
         int filled = 0;
-        for (int step = 0; step < steps; step++)
+        for (int step = 0; step < _steps; step++)
         {
-            bool last = step == steps - 1;
-            ulong stepStream = stream * (ulong)steps + (ulong)step;
+            bool last = step == _steps - 1;
+            ulong stepStream = stream * (ulong)_steps + (ulong)step;
             int count = last ? TakeAll(ref remaining, filled) : TakeReveals(batch, ref remaining, filled, step, stepSize, compatReleasedCode, revealSeed, stepStream);
-            revealed[step] = count;
+            _revealed[step] = count;
             if (count == 0) continue; // nothing of this step's output is used: skip its forward pass
-            for (int b = 0; b < sigma.Length; b++)
-                sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(TeacherTimeGrid.Time(batch.Times[b], stepSize, step, steps, compatReleasedCode));
+            for (int b = 0; b < _sigma.Length; b++)
+                _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(TeacherTimeGrid.Time(batch.Times[b], stepSize, step, _steps, compatReleasedCode));
             Tensor<int> rows = Rows.Slice(filled, count);
             Tensor<float> logProbs = LogProbs.Slice(filled, count);
-            rows.CopyFrom(hostRows.AsSpan(filled, count));
-            deviceIds.CopyFrom(ids);
-            teacher.LogProbs(deviceIds, sigma, rows, count, logProbs);
+            rows.CopyFrom(_hostRows.AsSpan(filled, count));
+            _deviceIds.CopyFrom(_ids);
+            teacher.LogProbs(_deviceIds, _sigma, rows, count, logProbs);
             if (!last) Reveal(logProbs, filled, count, drawSeed, stepStream);
             filled += count;
         }
@@ -122,13 +122,13 @@ public sealed class TeacherTargets : IDisposable
         int kept = 0, taken = 0;
         for (int i = 0; i < remaining; i++)
         {
-            int row = pending[i];
-            double time = TeacherTimeGrid.Time(batch.Times[row / tokens], stepSize, step, steps, compat);
+            int row = _pending[i];
+            double time = TeacherTimeGrid.Time(batch.Times[row / _tokens], stepSize, step, _steps, compat);
             double probability = TeacherTimeGrid.RevealProbability(time, stepSize);
             if (probability >= 1 || Philox.UniformDouble(revealSeed, stepStream, row) < probability)
-                hostRows[filled + taken++] = row;
+                _hostRows[filled + taken++] = row;
             else
-                pending[kept++] = row;
+                _pending[kept++] = row;
         }
         remaining = kept;
         return taken;
@@ -138,7 +138,7 @@ public sealed class TeacherTargets : IDisposable
     private int TakeAll(ref int remaining, int filled)
     {
         int count = remaining;
-        pending.AsSpan(0, count).CopyTo(hostRows.AsSpan(filled));
+        _pending.AsSpan(0, count).CopyTo(_hostRows.AsSpan(filled));
         remaining = 0;
         return count;
     }
@@ -146,17 +146,17 @@ public sealed class TeacherTargets : IDisposable
     /// <summary>Draws the revealed tokens from the teacher's log-probs (MASK excluded) and writes them into the state.</summary>
     private void Reveal(Tensor<float> logProbs, int filled, int count, ulong drawSeed, ulong stepStream)
     {
-        Tensor<int> drawn = draws.Slice(0, count);
-        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Classes, maskId, new SamplingParameters(drawSeed, stepStream));
-        drawn.CopyTo(hostDraws.AsSpan(0, count));
-        for (int i = 0; i < count; i++) ids[hostRows[filled + i]] = hostDraws[i];
+        Tensor<int> drawn = _draws.Slice(0, count);
+        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Classes, _maskId, new SamplingParameters(drawSeed, stepStream));
+        drawn.CopyTo(_hostDraws.AsSpan(0, count));
+        for (int i = 0; i < count; i++) _ids[_hostRows[filled + i]] = _hostDraws[i];
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        deviceIds.Buffer.Dispose();
-        draws.Buffer.Dispose();
+        _deviceIds.Buffer.Dispose();
+        _draws.Buffer.Dispose();
         Rows.Buffer.Dispose();
         LogProbs.Buffer.Dispose();
     }

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;

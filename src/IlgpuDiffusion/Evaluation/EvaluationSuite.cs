@@ -1,9 +1,7 @@
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Evaluation;
 

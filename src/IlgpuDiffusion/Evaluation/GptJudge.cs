@@ -1,7 +1,6 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Evaluation;
 

@@ -2,7 +2,6 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Evaluation;
 

@@ -9,14 +9,14 @@ namespace IlgpuDiffusion.Evaluation;
 /// </summary>
 internal sealed class PrincipalComponents
 {
-    private readonly double[] mean;       // [dimension]
-    private readonly double[] components; // [dimension, dimension], row i = component i
+    private readonly double[] _mean;       // [dimension]
+    private readonly double[] _components; // [dimension, dimension], row i = component i
 
     private PrincipalComponents(int dimension, double[] mean, double[] components, double[] explainedVarianceRatio)
     {
         Dimension = dimension;
-        this.mean = mean;
-        this.components = components;
+        _mean = mean;
+        _components = components;
         ExplainedVarianceRatio = explainedVarianceRatio;
     }
 
@@ -88,9 +88,9 @@ internal sealed class PrincipalComponents
         Parallel.For(0, rows.Count, () => new double[Dimension], (i, _, centred) =>
         {
             float[] row = rows[i];
-            for (int j = 0; j < Dimension; j++) centred[j] = row[j] - mean[j];
+            for (int j = 0; j < Dimension; j++) centred[j] = row[j] - _mean[j];
             for (int c = 0; c < count; c++)
-                projected[(long)i * count + c] = (float)TensorPrimitives.Dot(centred, components.AsSpan(c * Dimension, Dimension));
+                projected[(long)i * count + c] = (float)TensorPrimitives.Dot(centred, _components.AsSpan(c * Dimension, Dimension));
             return centred;
         }, _ => { });
         return projected;

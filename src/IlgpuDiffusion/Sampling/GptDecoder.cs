@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Autoregressive;
 
 namespace IlgpuDiffusion.Sampling;
 

@@ -1,5 +1,3 @@
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Autoregressive;
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>

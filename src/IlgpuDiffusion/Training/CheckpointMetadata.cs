@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
@@ -49,10 +48,10 @@ internal static class CheckpointMetadata
         string foundVersion = metadata.GetValueOrDefault(VersionKey, "(none)");
         if (foundVersion != version.ToString(CultureInfo.InvariantCulture))
             throw new InvalidDataException($"'{path}' is a {kind} of format version {foundVersion}; this library reads version {version}.");
-        string missing(string key) => $"'{path}' lacks the '{key}' metadata entry of a training checkpoint.";
-        return (Parse<TModel>(path, metadata, ModelKey, missing(ModelKey)),
-            Parse<TrainingConfig>(path, metadata, TrainingKey, missing(TrainingKey)),
-            Parse<TrainingState>(path, metadata, StateKey, missing(StateKey)));
+        string Missing(string key) => $"'{path}' lacks the '{key}' metadata entry of a training checkpoint.";
+        return (Parse<TModel>(path, metadata, ModelKey, Missing(ModelKey)),
+            Parse<TrainingConfig>(path, metadata, TrainingKey, Missing(TrainingKey)),
+            Parse<TrainingState>(path, metadata, StateKey, Missing(StateKey)));
     }
 
     /// <summary>The value of the JSON entry <paramref name="key"/>.</summary>

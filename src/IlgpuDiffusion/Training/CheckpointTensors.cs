@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

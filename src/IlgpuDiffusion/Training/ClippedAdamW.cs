@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
@@ -11,10 +10,10 @@ namespace IlgpuDiffusion.Training;
 /// </summary>
 public sealed class ClippedAdamW : IDisposable
 {
-    private readonly Tensor<float> parameters, gradients, sumOfSquares;
-    private readonly float[] hostSumOfSquares = new float[1];
-    private readonly TrainingConfig config;
-    private readonly int count;
+    private readonly Tensor<float> _parameters, _gradients, _sumOfSquares;
+    private readonly float[] _hostSumOfSquares = new float[1];
+    private readonly TrainingConfig _config;
+    private readonly int _count;
 
     /// <summary>Allocates zeroed moments for <paramref name="parameters"/>.</summary>
     /// <param name="parameters">[count] every parameter, e.g. the model's whole parameter arena</param>
@@ -24,14 +23,14 @@ public sealed class ClippedAdamW : IDisposable
         ArgumentNullException.ThrowIfNull(config);
         if (parameters.Length != gradients.Length)
             throw new ArgumentException($"Parameters ({parameters.Length}) and gradients ({gradients.Length}) must have the same length.", nameof(gradients));
-        this.parameters = parameters;
-        this.gradients = gradients;
-        this.config = config;
-        count = checked((int)parameters.Length);
+        _parameters = parameters;
+        _gradients = gradients;
+        _config = config;
+        _count = checked((int)parameters.Length);
         Device device = parameters.Device;
         FirstMoment = device.AllocateTensor<float>(parameters.Shape);
         SecondMoment = device.AllocateTensor<float>(parameters.Shape);
-        sumOfSquares = device.AllocateTensor<float>(new Shape(1));
+        _sumOfSquares = device.AllocateTensor<float>(new Shape(1));
     }
 
     /// <summary>Adam's first moment m. <c>[count]</c></summary>
@@ -47,18 +46,18 @@ public sealed class ClippedAdamW : IDisposable
     /// <exception cref="InvalidOperationException">The gradient norm is not finite (the loss diverged).</exception>
     public double Step(double learningRate)
     {
-        IKernels kernels = parameters.Device.Kernels;
-        kernels.SumOfSquares(gradients, sumOfSquares, count);
-        sumOfSquares.CopyTo(hostSumOfSquares);
-        double norm = Math.Sqrt(hostSumOfSquares[0]);
+        IKernels kernels = _parameters.Device.Kernels;
+        kernels.SumOfSquares(_gradients, _sumOfSquares, _count);
+        _sumOfSquares.CopyTo(_hostSumOfSquares);
+        double norm = Math.Sqrt(_hostSumOfSquares[0]);
         if (!double.IsFinite(norm))
             throw new InvalidOperationException($"The gradient norm is {norm} at optimizer step {Steps + 1}: training diverged. " +
                 "Resume from an earlier checkpoint with a lower learning rate or a longer warm-up.");
-        double scale = config.GradientClip > 0 ? Math.Min(1, config.GradientClip / (norm + 1e-6)) : 1;
-        var hyper = new AdamWParameters((float)learningRate, (float)config.Beta1, (float)config.Beta2,
-            (float)config.AdamEpsilon, (float)config.WeightDecay);
+        double scale = _config.GradientClip > 0 ? Math.Min(1, _config.GradientClip / (norm + 1e-6)) : 1;
+        var hyper = new AdamWParameters((float)learningRate, (float)_config.Beta1, (float)_config.Beta2,
+            (float)_config.AdamEpsilon, (float)_config.WeightDecay);
         Steps++;
-        kernels.AdamWStep(parameters, gradients, FirstMoment, SecondMoment, count, hyper, Steps, (float)scale);
+        kernels.AdamWStep(_parameters, _gradients, FirstMoment, SecondMoment, _count, hyper, Steps, (float)scale);
         return norm;
     }
 
@@ -72,9 +71,9 @@ public sealed class ClippedAdamW : IDisposable
     /// <summary>Zeroes both moments and the step counter: the next step is Adam's first again.</summary>
     public void Reset()
     {
-        IKernels kernels = parameters.Device.Kernels;
-        kernels.Fill(FirstMoment, 0f, count);
-        kernels.Fill(SecondMoment, 0f, count);
+        IKernels kernels = _parameters.Device.Kernels;
+        kernels.Fill(FirstMoment, 0f, _count);
+        kernels.Fill(SecondMoment, 0f, _count);
         Steps = 0;
     }
 
@@ -83,6 +82,6 @@ public sealed class ClippedAdamW : IDisposable
     {
         FirstMoment.Buffer.Dispose();
         SecondMoment.Buffer.Dispose();
-        sumOfSquares.Buffer.Dispose();
+        _sumOfSquares.Buffer.Dispose();
     }
 }

@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 
@@ -10,8 +9,8 @@ namespace IlgpuDiffusion.Training;
 /// </summary>
 public sealed class Ema : IDisposable
 {
-    private readonly Tensor<float> parameters;
-    private readonly int count;
+    private readonly Tensor<float> _parameters;
+    private readonly int _count;
 
     /// <summary>Allocates the average beside <paramref name="parameters"/> and copies them into it.</summary>
     /// <param name="parameters">[count] every parameter of the model, e.g. its whole arena</param>
@@ -19,11 +18,11 @@ public sealed class Ema : IDisposable
     public Ema(Tensor<float> parameters, double decay)
     {
         if (!(decay >= 0 && decay < 1)) throw new ArgumentOutOfRangeException(nameof(decay), $"EMA decay must be in [0, 1); got {decay}.");
-        this.parameters = parameters;
-        count = checked((int)parameters.Length);
+        _parameters = parameters;
+        _count = checked((int)parameters.Length);
         Decay = decay;
         Weights = parameters.Device.AllocateTensor<float>(parameters.Shape);
-        parameters.Device.Kernels.Copy(parameters, Weights, count);
+        parameters.Device.Kernels.Copy(parameters, Weights, _count);
     }
 
     /// <summary>d: the decay once warmed up.</summary>
@@ -42,7 +41,7 @@ public sealed class Ema : IDisposable
     public void Update()
     {
         Updates++;
-        parameters.Device.Kernels.EmaUpdate(parameters, Weights, count, (float)DecayAt(Decay, Updates));
+        _parameters.Device.Kernels.EmaUpdate(_parameters, Weights, _count, (float)DecayAt(Decay, Updates));
     }
 
     /// <summary>Sets the update counter (restoring a checkpoint; the weights are restored by copying into <see cref="Weights"/>).</summary>
@@ -55,7 +54,7 @@ public sealed class Ema : IDisposable
     /// <summary>Restarts the average from the current parameters with its warm-up (n ← 0).</summary>
     public void Reset()
     {
-        parameters.Device.Kernels.Copy(parameters, Weights, count);
+        _parameters.Device.Kernels.Copy(_parameters, Weights, _count);
         Updates = 0;
     }
 

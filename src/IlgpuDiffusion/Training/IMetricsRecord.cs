@@ -1,5 +1,4 @@
 using System.Text.Json;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

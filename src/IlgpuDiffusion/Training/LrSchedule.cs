@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
@@ -8,16 +7,16 @@ namespace IlgpuDiffusion.Training;
 /// </summary>
 public sealed class LrSchedule(TrainingConfig config)
 {
-    private readonly TrainingConfig config = config ?? throw new ArgumentNullException(nameof(config));
+    private readonly TrainingConfig _config = config ?? throw new ArgumentNullException(nameof(config));
 
     /// <summary>The learning rate of optimizer step <paramref name="stepIndex"/> (0 for the first step).</summary>
     public double At(long stepIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(stepIndex);
-        int warmup = config.WarmupSteps;
-        if (stepIndex < warmup) return config.LearningRate * stepIndex / Math.Max(1, warmup);
-        if (config.Decay == LrDecay.Constant) return config.LearningRate;
-        double progress = Math.Min(1, (double)(stepIndex - warmup) / Math.Max(1, config.MaxSteps - warmup));
-        return config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
+        int warmup = _config.WarmupSteps;
+        if (stepIndex < warmup) return _config.LearningRate * stepIndex / Math.Max(1, warmup);
+        if (_config.Decay == LrDecay.Constant) return _config.LearningRate;
+        double progress = Math.Min(1, (double)(stepIndex - warmup) / Math.Max(1, _config.MaxSteps - warmup));
+        return _config.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
     }
 }

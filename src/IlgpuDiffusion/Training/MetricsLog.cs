@@ -10,19 +10,19 @@ namespace IlgpuDiffusion.Training;
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
-    private readonly TextWriter? human;
-    private readonly FileStream? jsonFile;
-    private readonly Utf8JsonWriter? json;
+    private readonly TextWriter? _human;
+    private readonly FileStream? _jsonFile;
+    private readonly Utf8JsonWriter? _json;
 
     /// <summary>Logs to <paramref name="human"/> and/or the JSON-lines file <paramref name="jsonLinesPath"/> (either may be null).</summary>
     public MetricsLog(TextWriter? human, string? jsonLinesPath)
     {
-        this.human = human;
+        _human = human;
         if (jsonLinesPath is null) return;
         string? folder = Path.GetDirectoryName(Path.GetFullPath(jsonLinesPath));
         if (folder is not null) Directory.CreateDirectory(folder);
-        jsonFile = new FileStream(jsonLinesPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        json = new Utf8JsonWriter(jsonFile);
+        _jsonFile = new FileStream(jsonLinesPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        _json = new Utf8JsonWriter(_jsonFile);
     }
 
     /// <summary>Total optimizer steps of the run, shown as "step n/total" (0: not shown).</summary>
@@ -32,7 +32,7 @@ public sealed class MetricsLog : IDisposable
     public void Write(IMetricsRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        human?.WriteLine(record.HumanLine(StepText(record.Step)));
+        _human?.WriteLine(record.HumanLine(StepText(record.Step)));
         WriteJson(record.Kind, record.Step, record.WriteFields);
     }
 
@@ -40,22 +40,22 @@ public sealed class MetricsLog : IDisposable
 
     private void WriteJson(string kind, long step, Action<Utf8JsonWriter> fields)
     {
-        if (json is null) return;
-        json.Reset();
-        json.WriteStartObject();
-        json.WriteString("kind", kind);
-        json.WriteNumber("step", step);
-        fields(json);
-        json.WriteEndObject();
-        json.Flush();
-        jsonFile!.WriteByte((byte)'\n');
-        jsonFile.Flush();
+        if (_json is null) return;
+        _json.Reset();
+        _json.WriteStartObject();
+        _json.WriteString("kind", kind);
+        _json.WriteNumber("step", step);
+        fields(_json);
+        _json.WriteEndObject();
+        _json.Flush();
+        _jsonFile!.WriteByte((byte)'\n');
+        _jsonFile.Flush();
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        json?.Dispose();
-        jsonFile?.Dispose();
+        _json?.Dispose();
+        _jsonFile?.Dispose();
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>Shape of the learning rate after warm-up.</summary>

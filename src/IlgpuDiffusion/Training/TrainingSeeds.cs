@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Training;
 
 /// <summary>

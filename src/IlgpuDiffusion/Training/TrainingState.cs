@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Training;
 

@@ -1,12 +1,10 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 
@@ -20,7 +18,13 @@ public sealed class ArTrainerTests : IDisposable
 
     private static readonly TrainingConfig Training = TrainingConfig.Mdlm with
     {
-        LearningRate = 3e-3, WarmupSteps = 2, BatchSize = 4, LogInterval = 5, ValidationInterval = 0, Seed = 7, EmaDecay = 0.9,
+        LearningRate = 3e-3,
+        WarmupSteps = 2,
+        BatchSize = 4,
+        LogInterval = 5,
+        ValidationInterval = 0,
+        Seed = 7,
+        EmaDecay = 0.9,
     };
 
     private readonly TempDirectory _temp = new();

@@ -1,8 +1,7 @@
 using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

@@ -1,10 +1,8 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Benchmarking;
 

@@ -4,12 +4,10 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Data;
-using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Sampling;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
@@ -21,12 +19,12 @@ public sealed class CliEndToEndTests : IDisposable
 {
     private static readonly string[] TinyModel = ["--layers", "1", "--hidden", "32", "--heads", "2", "--cond-dim", "16"];
 
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     [Fact]
     public async Task Prepare_train_resume_info_and_sample_work_together()
     {
-        string corpus = temp.File("corpus"), shards = temp.File("shards"), checkpoint = temp.File("run/tiny.safetensors");
+        string corpus = _temp.File("corpus"), shards = _temp.File("shards"), checkpoint = _temp.File("run/tiny.safetensors");
         TinyCorpus.Write(corpus);
 
         CliResult prepare = await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25", "--seed", "3");
@@ -82,7 +80,7 @@ public sealed class CliEndToEndTests : IDisposable
             Assert.Equal(SampleText.Decode(sample.Ids), sample.Text);
         }
 
-        string file = temp.File("out/long.jsonl");
+        string file = _temp.File("out/long.jsonl");
         CliResult semiAutoregressive = await CliRunner.Run([.. sampleArgs, "--format", "jsonl", "--total-length", "48", "--stride", "16", "-o", file]);
         Assert.True(semiAutoregressive.ExitCode == 0, semiAutoregressive.ToString());
         Assert.Empty(semiAutoregressive.Out);
@@ -99,7 +97,7 @@ public sealed class CliEndToEndTests : IDisposable
     [Fact]
     public async Task The_autoregressive_baseline_trains_resumes_and_is_inspected()
     {
-        string corpus = temp.File("corpus"), shards = temp.File("shards"), checkpoint = temp.File("ar/gpt.safetensors");
+        string corpus = _temp.File("corpus"), shards = _temp.File("shards"), checkpoint = _temp.File("ar/gpt.safetensors");
         TinyCorpus.Write(corpus);
         Assert.Equal(0, (await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25")).ExitCode);
 
@@ -121,7 +119,7 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Contains("Autoregressive checkpoint", info.Out);
         Assert.Contains(header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture), info.Out);
 
-        CliResult condition = await CliRunner.Run(["train", "--data", shards, .. model, "--cond-dim", "8", "--steps", "1", "--device", "cpu", "-o", temp.File("x.safetensors")]);
+        CliResult condition = await CliRunner.Run(["train", "--data", shards, .. model, "--cond-dim", "8", "--steps", "1", "--device", "cpu", "-o", _temp.File("x.safetensors")]);
         Assert.Equal(1, condition.ExitCode);
         Assert.Contains("--cond-dim", Assert.Single(condition.ErrorLines));
     }
@@ -130,7 +128,7 @@ public sealed class CliEndToEndTests : IDisposable
     public async Task A_hugging_face_folder_is_inspected_and_sampled_like_a_checkpoint()
     {
         var config = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 16 };
-        string folder = temp.File("hf");
+        string folder = _temp.File("hf");
         using (Device device = Device.Create("cpu"))
         using (var model = new Dit(config, device, withGradients: false))
         {
@@ -165,5 +163,5 @@ public sealed class CliEndToEndTests : IDisposable
         }
     }
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 }

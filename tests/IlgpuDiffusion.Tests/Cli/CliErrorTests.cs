@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Tests.Cli;
 /// <summary>Mistakes a user can make: each gives one line "error: ..." on standard error, nothing on standard output, and a non-zero exit code.</summary>
 public sealed class CliErrorTests : IDisposable
 {
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     private static void AssertOneErrorLine(CliResult result, int exitCode, string expected)
     {
@@ -21,7 +21,7 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task A_missing_checkpoint_is_one_line_and_exit_code_1()
     {
-        string missing = temp.File("missing.safetensors");
+        string missing = _temp.File("missing.safetensors");
         AssertOneErrorLine(await CliRunner.Run("sample", missing, "--device", "cpu"), CliApplication.Failure, missing);
         AssertOneErrorLine(await CliRunner.Run("info", missing), CliApplication.Failure, missing);
     }
@@ -29,13 +29,13 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task A_folder_without_prepared_shards_is_one_line_and_exit_code_1()
     {
-        AssertOneErrorLine(await CliRunner.Run("train", "--data", temp.Path, "--device", "cpu"), CliApplication.Failure, "metadata.json is missing");
+        AssertOneErrorLine(await CliRunner.Run("train", "--data", _temp.Path, "--device", "cpu"), CliApplication.Failure, "metadata.json is missing");
     }
 
     [Fact]
     public async Task A_file_that_is_not_a_checkpoint_is_one_line_and_exit_code_1()
     {
-        string notes = temp.Write("notes.safetensors", "not a safetensors file");
+        string notes = _temp.Write("notes.safetensors", "not a safetensors file");
         CliResult result = await CliRunner.Run("info", notes);
         Assert.True(result.ExitCode == CliApplication.Failure, result.ToString());
         Assert.StartsWith("error: ", Assert.Single(result.ErrorLines));
@@ -44,7 +44,7 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task A_missing_corpus_input_is_one_line_and_exit_code_1()
     {
-        AssertOneErrorLine(await CliRunner.Run("prepare", temp.File("nowhere"), "-o", temp.File("shards")), CliApplication.Failure, "nowhere");
+        AssertOneErrorLine(await CliRunner.Run("prepare", _temp.File("nowhere"), "-o", _temp.File("shards")), CliApplication.Failure, "nowhere");
     }
 
     [Theory]
@@ -72,7 +72,7 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task Verbose_adds_the_stack_trace()
     {
-        CliResult result = await CliRunner.Run("info", temp.File("missing.safetensors"), "--verbose");
+        CliResult result = await CliRunner.Run("info", _temp.File("missing.safetensors"), "--verbose");
         Assert.True(result.ExitCode == CliApplication.Failure, result.ToString());
         Assert.StartsWith("error: ", result.ErrorLines[0]);
         Assert.Contains(result.ErrorLines, line => line.StartsWith("at ", StringComparison.Ordinal));
@@ -98,5 +98,5 @@ public sealed class CliErrorTests : IDisposable
             Assert.Contains(option, sample.Out);
     }
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 }

@@ -12,12 +12,12 @@ namespace IlgpuDiffusion.Tests.Cli;
 /// </summary>
 public sealed class DemoEndToEndTests : IDisposable
 {
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     [Fact]
     public async Task The_tiny_demo_writes_a_full_report_reuses_finished_stages_and_resumes_from_a_stage()
     {
-        string output = temp.File("demo");
+        string output = _temp.File("demo");
         string[] demo = ["demo", "--preset", "tiny", "-o", output, "--device", "cpu"];
         var layout = new DemoLayout(output);
 
@@ -77,7 +77,7 @@ public sealed class DemoEndToEndTests : IDisposable
     [Fact]
     public async Task From_a_stage_whose_earlier_stages_have_not_run_is_one_error_line()
     {
-        CliResult result = await CliRunner.Run("demo", "--preset", "tiny", "-o", temp.File("empty"), "--device", "cpu", "--from", "judge");
+        CliResult result = await CliRunner.Run("demo", "--preset", "tiny", "-o", _temp.File("empty"), "--device", "cpu", "--from", "judge");
         Assert.True(result.ExitCode == CliApplication.Failure, result.ToString());
         string line = Assert.Single(result.ErrorLines);
         Assert.StartsWith("error: --from judge: stage 'data' has not finished", line);
@@ -86,11 +86,11 @@ public sealed class DemoEndToEndTests : IDisposable
     [Fact]
     public async Task Data_at_another_length_than_the_preset_is_one_error_line_naming_the_length_to_prepare()
     {
-        string corpus = temp.File("corpus"), shards = temp.File("shards");
+        string corpus = _temp.File("corpus"), shards = _temp.File("shards");
         TinyCorpus.Write(corpus, documents: 8, words: 60);
         CliResult prepare = await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "16", "--validation-fraction", "0.25");
         Assert.True(prepare.ExitCode == 0, prepare.ToString());
-        CliResult result = await CliRunner.Run("demo", "--preset", "tiny", "--data", shards, "-o", temp.File("demo"), "--device", "cpu");
+        CliResult result = await CliRunner.Run("demo", "--preset", "tiny", "--data", shards, "-o", _temp.File("demo"), "--device", "cpu");
         Assert.True(result.ExitCode == CliApplication.Failure, result.ToString());
         Assert.Contains("holds sequences of 16 tokens; preset tiny needs 32", Assert.Single(result.ErrorLines));
     }
@@ -105,5 +105,5 @@ public sealed class DemoEndToEndTests : IDisposable
         Assert.Contains($"'{value}'", Assert.Single(result.ErrorLines));
     }
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 }

@@ -4,21 +4,20 @@ using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
 /// <summary>The demo's presets, stage markers, metrics reading and the verdicts against the paper's claims, on hand-made inputs.</summary>
 public sealed class DemoReportTests : IDisposable
 {
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     [Fact]
     public void The_default_preset_distills_128_steps_down_to_8_in_four_rounds_and_evaluates_every_count()
     {
         DemoPreset preset = DemoPreset.Default;
         Assert.Equal([8, 16, 32, 64, 128], preset.EvaluatedSteps);
-        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(temp.Path)).Select(s => s.SamplingSteps));
+        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(_temp.Path)).Select(s => s.SamplingSteps));
         Assert.Equal(preset.Model.Length + 1, preset.Judge.Length);
         Assert.Equal(preset.Model.Hidden, preset.Judge.Hidden);
         Assert.Same(DemoPreset.Paper, DemoPreset.Named("paper"));
@@ -29,7 +28,7 @@ public sealed class DemoReportTests : IDisposable
     {
         DemoPreset preset = DemoPreset.Named("experiment");
         Assert.Equal([8, 16, 32, 64, 128], preset.EvaluatedSteps);
-        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(temp.Path)).Select(s => s.SamplingSteps));
+        Assert.Equal([64, 32, 16, 8], DistillationStage.Students(preset, seed: 1, new DemoLayout(_temp.Path)).Select(s => s.SamplingSteps));
         Assert.Equal(LrDecay.Cosine, preset.TeacherTraining(seed: 1).Decay);
         Assert.Equal(LrDecay.Constant, DemoPreset.Default.TeacherTraining(seed: 1).Decay);
     }
@@ -48,7 +47,7 @@ public sealed class DemoReportTests : IDisposable
     [Fact]
     public void A_marker_counts_only_for_the_settings_it_was_written_under_and_clearing_removes_later_stages()
     {
-        var layout = new DemoLayout(temp.Path);
+        var layout = new DemoLayout(_temp.Path);
         var markers = new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny, data: null, seed: 1));
         markers.Write(DemoStage.Data, 1.5, "corpus");
         markers.Write(DemoStage.Teacher, 2.5);
@@ -63,7 +62,7 @@ public sealed class DemoReportTests : IDisposable
     [Fact]
     public void Metrics_series_read_one_field_of_one_kind()
     {
-        string path = temp.Write("m.jsonl", """
+        string path = _temp.Write("m.jsonl", """
             {"kind":"train","step":2,"loss":5.5}
             {"kind":"validation","step":2,"nelbo":6.0}
             {"kind":"train","step":4,"loss":4.5}
@@ -71,8 +70,8 @@ public sealed class DemoReportTests : IDisposable
         MetricsSeries series = MetricsSeries.Read(path, "train", "loss");
         Assert.Equal([2.0, 4.0], series.Steps);
         Assert.Equal([5.5, 4.5], series.Values);
-        Assert.True(MetricsSeries.Read(temp.File("missing.jsonl"), "train", "loss").IsEmpty);
-        Assert.Throws<InvalidDataException>(() => MetricsSeries.Read(temp.Write("bad.jsonl", "{\"step\":1}"), "train", "loss"));
+        Assert.True(MetricsSeries.Read(_temp.File("missing.jsonl"), "train", "loss").IsEmpty);
+        Assert.Throws<InvalidDataException>(() => MetricsSeries.Read(_temp.Write("bad.jsonl", "{\"step\":1}"), "train", "loss"));
     }
 
     [Fact]
@@ -107,5 +106,5 @@ public sealed class DemoReportTests : IDisposable
         Assert.Contains("- 32 steps: not timed.", section);
     }
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 }

@@ -1,9 +1,8 @@
 using System.Text.Json;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Tests.Data;
-using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
@@ -13,12 +12,12 @@ namespace IlgpuDiffusion.Tests.Cli;
 /// </summary>
 public sealed class DistillCommandTests : IDisposable
 {
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     [Fact]
     public async Task Distill_writes_a_student_per_round_resumes_into_further_rounds_and_the_students_sample()
     {
-        string corpus = temp.File("corpus"), shards = temp.File("shards"), teacher = temp.File("teacher.safetensors"), output = temp.File("sdtt");
+        string corpus = _temp.File("corpus"), shards = _temp.File("shards"), teacher = _temp.File("teacher.safetensors"), output = _temp.File("sdtt");
         TinyCorpus.Write(corpus);
         Assert.Equal(0, (await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25", "--seed", "3")).ExitCode);
         CliResult train = await CliRunner.Run("train", "--data", shards, "--layers", "1", "--hidden", "32", "--heads", "2", "--cond-dim", "16",
@@ -73,5 +72,5 @@ public sealed class DistillCommandTests : IDisposable
         return $"{json.RootElement.GetProperty("kind").GetString()} {json.RootElement.GetProperty("step").GetInt64()}";
     }).ToArray();
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 }

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 using static IlgpuDiffusion.Tests.Conformance.Numerics;

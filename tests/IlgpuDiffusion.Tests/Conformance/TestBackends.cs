@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Tests.Conformance;
 /// </summary>
 public static class TestBackends
 {
-    private static readonly Dictionary<string, Lazy<Device>> s_devices = new()
+    private static readonly Dictionary<string, Lazy<Device>> Devices = new()
     {
         ["cpu"] = new(() => Device.Create("cpu")),
         ["ilgpu-cpu"] = new(() => Device.Create("ilgpu-cpu")),
@@ -41,7 +41,7 @@ public static class TestBackends
         backend == "cuda" ? Math.Max(tolerance, 1e-3) : tolerance;
 
     /// <summary>The shared device for <paramref name="backend"/>.</summary>
-    public static Device Get(string backend) => s_devices[backend].Value;
+    public static Device Get(string backend) => Devices[backend].Value;
 }
 
 /// <summary>Conformance tests share devices whose kernels are not thread-safe: run them one at a time.</summary>

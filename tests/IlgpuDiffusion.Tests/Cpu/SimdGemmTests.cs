@@ -37,9 +37,9 @@ public sealed class SimdGemmTests
     {
         var path = Enum.Parse<GemmPath>(pathName);
         foreach (var layout in Layouts)
-        foreach (var (m, n, k) in SmallShapes)
-        foreach (bool accumulate in new[] { false, true })
-            CheckAgainstReference(path, layout, m, n, k, accumulate, seed: m * 7919 + n * 31 + k);
+            foreach (var (m, n, k) in SmallShapes)
+                foreach (bool accumulate in new[] { false, true })
+                    CheckAgainstReference(path, layout, m, n, k, accumulate, seed: m * 7919 + n * 31 + k);
     }
 
     [Theory]
@@ -127,21 +127,21 @@ public sealed class SimdGemmTests
             SimdGemm.Multiply(path, layout, pa, pb, pc, m, n, k, accumulate);
 
         for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-        {
-            double sum = accumulate ? c0[i * n + j] : 0, magnitude = 0;
-            for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++)
             {
-                double av = layout == MatMulLayout.AtB ? a[p * m + i] : a[i * k + p];  // a [k,m] or [m,k]
-                double bv = layout == MatMulLayout.ABt ? b[j * k + p] : b[p * n + j];  // b [n,k] or [k,n]
-                sum += av * bv;
-                magnitude += Math.Abs(av * bv);
+                double sum = accumulate ? c0[i * n + j] : 0, magnitude = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double av = layout == MatMulLayout.AtB ? a[p * m + i] : a[i * k + p];  // a [k,m] or [m,k]
+                    double bv = layout == MatMulLayout.ABt ? b[j * k + p] : b[p * n + j];  // b [n,k] or [k,n]
+                    sum += av * bv;
+                    magnitude += Math.Abs(av * bv);
+                }
+                double tolerance = 1e-5 * Math.Sqrt(k) * magnitude + (accumulate ? 1e-6 * Math.Abs(c0[i * n + j]) : 0);
+                double error = Math.Abs(c[i * n + j] - sum);
+                if (!(error <= tolerance))
+                    Assert.Fail($"{path} {layout} m={m} n={n} k={k} accumulate={accumulate}: c[{i},{j}] = {c[i * n + j]}, expected {sum} (error {error:G3} > {tolerance:G3}).");
             }
-            double tolerance = 1e-5 * Math.Sqrt(k) * magnitude + (accumulate ? 1e-6 * Math.Abs(c0[i * n + j]) : 0);
-            double error = Math.Abs(c[i * n + j] - sum);
-            if (!(error <= tolerance))
-                Assert.Fail($"{path} {layout} m={m} n={n} k={k} accumulate={accumulate}: c[{i},{j}] = {c[i * n + j]}, expected {sum} (error {error:G3} > {tolerance:G3}).");
-        }
     }
 
     private static float[] RandomArray(Random random, int length)

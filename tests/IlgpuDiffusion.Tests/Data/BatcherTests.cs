@@ -9,26 +9,26 @@ public sealed class BatcherTests : IDisposable
     private const int SequenceLength = 4;
     private const int Sequences = 10;
 
-    private readonly TempDirectory temp = new();
-    private readonly TokenShardSet data;
+    private readonly TempDirectory _temp = new();
+    private readonly TokenShardSet _data;
 
     public BatcherTests()
     {
         // Sequence i (over two shards) holds ids [i, i+100, i+200, i+300], so every row names its sequence.
-        string[] paths = [temp.File("a.tokens"), temp.File("b.tokens")];
+        string[] paths = [_temp.File("a.tokens"), _temp.File("b.tokens")];
         for (int shard = 0; shard < 2; shard++)
         {
             using var writer = new TokenShardWriter(paths[shard], SequenceLength);
             for (int i = shard * 6; i < Math.Min(Sequences, shard * 6 + 6); i++) writer.Write([i, i + 100, i + 200, i + 300]);
             writer.Commit();
         }
-        data = TokenShardSet.Open(paths, SequenceLength);
+        _data = TokenShardSet.Open(paths, SequenceLength);
     }
 
     public void Dispose()
     {
-        data.Dispose();
-        temp.Dispose();
+        _data.Dispose();
+        _temp.Dispose();
     }
 
     private static int[] Rows(int[] batch) =>
@@ -49,7 +49,7 @@ public sealed class BatcherTests : IDisposable
     [Fact]
     public void Rows_are_whole_sequences_and_each_epoch_visits_every_sequence_once()
     {
-        var batcher = new Batcher(data, batchSize: 5, seed: 11);
+        var batcher = new Batcher(_data, batchSize: 5, seed: 11);
         List<int[]> batches = Take(batcher, 4);
         foreach (int[] batch in batches)
             for (int r = 0; r < 5; r++)
@@ -66,8 +66,8 @@ public sealed class BatcherTests : IDisposable
     [Fact]
     public void The_same_seed_gives_the_same_batches_and_another_seed_others()
     {
-        Assert.Equal(Take(new Batcher(data, 3, seed: 1), 5), Take(new Batcher(data, 3, seed: 1), 5));
-        Assert.NotEqual(Take(new Batcher(data, 3, seed: 1), 5), Take(new Batcher(data, 3, seed: 2), 5));
+        Assert.Equal(Take(new Batcher(_data, 3, seed: 1), 5), Take(new Batcher(_data, 3, seed: 1), 5));
+        Assert.NotEqual(Take(new Batcher(_data, 3, seed: 1), 5), Take(new Batcher(_data, 3, seed: 2), 5));
     }
 
     [Theory]
@@ -78,13 +78,13 @@ public sealed class BatcherTests : IDisposable
     public void A_batcher_restarted_from_a_stored_position_continues_identically(int batchesBeforeRestart)
     {
         // Batches of 3 over 10 sequences cross epoch boundaries in the middle of batches.
-        List<int[]> uninterrupted = Take(new Batcher(data, 3, seed: 42), batchesBeforeRestart + 6);
-        var first = new Batcher(data, 3, seed: 42);
+        List<int[]> uninterrupted = Take(new Batcher(_data, 3, seed: 42), batchesBeforeRestart + 6);
+        var first = new Batcher(_data, 3, seed: 42);
         Take(first, batchesBeforeRestart);
         string stored = JsonSerializer.Serialize(first.Position);
         var restored = JsonSerializer.Deserialize<BatcherPosition>(stored);
         Assert.Equal(first.Position, restored);
-        var resumed = new Batcher(data, 3, seed: 42, restored);
+        var resumed = new Batcher(_data, 3, seed: 42, restored);
         Assert.Equal(uninterrupted.Skip(batchesBeforeRestart), Take(resumed, 6));
     }
 
@@ -95,10 +95,10 @@ public sealed class BatcherTests : IDisposable
     [Fact]
     public void Bad_positions_and_buffers_are_rejected()
     {
-        var tooFar = Assert.Throws<ArgumentException>(() => new Batcher(data, 2, seed: 0, new BatcherPosition(0, Sequences)));
+        var tooFar = Assert.Throws<ArgumentException>(() => new Batcher(_data, 2, seed: 0, new BatcherPosition(0, Sequences)));
         Assert.Contains("10 sequences", tooFar.Message);
-        Assert.Throws<ArgumentException>(() => new Batcher(data, 2, seed: 0, new BatcherPosition(-1, 0)));
-        var batcher = new Batcher(data, 2, seed: 0);
+        Assert.Throws<ArgumentException>(() => new Batcher(_data, 2, seed: 0, new BatcherPosition(-1, 0)));
+        var batcher = new Batcher(_data, 2, seed: 0);
         Assert.Throws<ArgumentException>(() => batcher.NextBatch(new int[7]));
         Assert.Equal(BatcherPosition.Start, batcher.Position);
     }

@@ -17,17 +17,17 @@ public sealed class CorpusPreparerTests : IDisposable
         "We the People of the United States, in Order to form a more perfect Union.",
     ];
 
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private static CorpusPreparationOptions Options(int sequenceLength = 8, double validationFraction = 0) =>
         new() { SequenceLength = sequenceLength, ValidationFraction = validationFraction, SequencesPerShard = 4 };
 
     private string WriteCorpus()
     {
-        for (int i = 0; i < Documents.Length; i++) temp.Write($"corpus/{i:D2}.txt", Documents[i]);
-        return temp.File("corpus");
+        for (int i = 0; i < Documents.Length; i++) _temp.Write($"corpus/{i:D2}.txt", Documents[i]);
+        return _temp.File("corpus");
     }
 
     private static List<int[]> ReadAll(TokenShardSet set)
@@ -53,7 +53,7 @@ public sealed class CorpusPreparerTests : IDisposable
     [Fact]
     public void Shards_hold_exactly_the_MDLM_wrap_of_the_corpus()
     {
-        PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], temp.File("out"), Options());
+        PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], _temp.File("out"), Options());
         using TokenShardSet train = prepared.OpenTrain();
         List<int[]> expected = ExpectedWrap(Documents, 8);
         Assert.Equal(expected, ReadAll(train));
@@ -69,8 +69,8 @@ public sealed class CorpusPreparerTests : IDisposable
     [Fact]
     public void Validation_holds_the_wrap_of_the_held_out_documents_and_is_deterministic()
     {
-        PreparedCorpus first = CorpusPreparer.Prepare([WriteCorpus()], temp.File("a"), Options(validationFraction: 0.34));
-        PreparedCorpus second = CorpusPreparer.Prepare([temp.File("corpus")], temp.File("b"), Options(validationFraction: 0.34));
+        PreparedCorpus first = CorpusPreparer.Prepare([WriteCorpus()], _temp.File("a"), Options(validationFraction: 0.34));
+        PreparedCorpus second = CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("b"), Options(validationFraction: 0.34));
         var split = new TrainValidationSplit(Documents.Length, 0.34, seed: 0);
         using (TokenShardSet validation = first.OpenValidation())
         using (TokenShardSet train = first.OpenTrain())
@@ -88,9 +88,9 @@ public sealed class CorpusPreparerTests : IDisposable
     public void A_rerun_on_the_same_inputs_reuses_the_shards()
     {
         string corpus = WriteCorpus();
-        PreparedCorpus first = CorpusPreparer.Prepare([corpus], temp.File("out"), Options());
+        PreparedCorpus first = CorpusPreparer.Prepare([corpus], _temp.File("out"), Options());
         DateTime written = File.GetLastWriteTimeUtc(first.TrainShardPaths[0]);
-        PreparedCorpus again = CorpusPreparer.Prepare([corpus], temp.File("out"), Options());
+        PreparedCorpus again = CorpusPreparer.Prepare([corpus], _temp.File("out"), Options());
         Assert.True(again.Reused);
         Assert.Equal(first.Metadata.InputKey, again.Metadata.InputKey);
         Assert.Equal(written, File.GetLastWriteTimeUtc(again.TrainShardPaths[0]));
@@ -100,7 +100,7 @@ public sealed class CorpusPreparerTests : IDisposable
     public void Changed_settings_or_inputs_or_a_damaged_shard_prepare_again_and_leave_no_stale_files()
     {
         string corpus = WriteCorpus();
-        string output = temp.File("out");
+        string output = _temp.File("out");
         CorpusPreparer.Prepare([corpus], output, Options());
         PreparedCorpus longer = CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16));
         Assert.False(longer.Reused);
@@ -121,10 +121,10 @@ public sealed class CorpusPreparerTests : IDisposable
     [Fact]
     public async Task Mixed_formats_in_one_folder_are_read_in_path_order()
     {
-        temp.Write("mixed/a.txt", Documents[0]);
-        temp.Write("mixed/b.jsonl", $"{{\"text\":\"{Documents[1]}\"}}\n{{\"text\":\"{Documents[3]}\"}}\n");
-        await ParquetFiles.WriteTextAsync(temp.File("mixed/c.parquet"), "text", [Documents[4], Documents[5]]);
-        PreparedCorpus prepared = CorpusPreparer.Prepare([temp.File("mixed")], temp.File("out"),
+        _temp.Write("mixed/a.txt", Documents[0]);
+        _temp.Write("mixed/b.jsonl", $"{{\"text\":\"{Documents[1]}\"}}\n{{\"text\":\"{Documents[3]}\"}}\n");
+        await ParquetFiles.WriteTextAsync(_temp.File("mixed/c.parquet"), "text", [Documents[4], Documents[5]]);
+        PreparedCorpus prepared = CorpusPreparer.Prepare([_temp.File("mixed")], _temp.File("out"),
             Options() with { Reader = new CorpusReaderOptions().WithParquet() });
         using TokenShardSet train = prepared.OpenTrain();
         Assert.Equal(ExpectedWrap([Documents[0], Documents[1], Documents[3], Documents[4], Documents[5]], 8), ReadAll(train));
@@ -134,7 +134,7 @@ public sealed class CorpusPreparerTests : IDisposable
     public void A_corpus_too_short_for_one_sequence_is_named_and_leaves_nothing_behind()
     {
         string corpus = WriteCorpus();
-        string output = temp.File("out");
+        string output = _temp.File("out");
         var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 4096)));
         Assert.Contains(corpus, error.Message);
         Assert.Contains("too short", error.Message);
@@ -146,18 +146,18 @@ public sealed class CorpusPreparerTests : IDisposable
     public void A_validation_split_too_short_for_one_sequence_is_an_error()
     {
         string corpus = WriteCorpus();
-        var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], temp.File("out"), Options(sequenceLength: 64, validationFraction: 0.1)));
+        var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], _temp.File("out"), Options(sequenceLength: 64, validationFraction: 0.1)));
         Assert.Contains("validation split", error.Message);
-        Assert.False(Directory.Exists(temp.File("out")));
+        Assert.False(Directory.Exists(_temp.File("out")));
     }
 
     [Fact]
     public void Invalid_UTF8_fails_before_anything_is_written_and_keeps_an_older_preparation()
     {
         string corpus = WriteCorpus();
-        string output = temp.File("out");
+        string output = _temp.File("out");
         PreparedCorpus good = CorpusPreparer.Prepare([corpus], output, Options());
-        string bad = temp.Write("corpus/99.txt", [(byte)'a', 0xFF, (byte)'b']);
+        string bad = _temp.Write("corpus/99.txt", [(byte)'a', 0xFF, (byte)'b']);
         var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], output, Options()));
         Assert.Contains(bad, error.Message);
         Assert.Contains("not valid UTF-8", error.Message);
@@ -168,40 +168,40 @@ public sealed class CorpusPreparerTests : IDisposable
     [Fact]
     public void Missing_and_empty_inputs_are_named_and_create_no_output()
     {
-        string missing = temp.File("absent");
-        var notFound = Assert.Throws<FileNotFoundException>(() => CorpusPreparer.Prepare([missing], temp.File("out"), Options()));
+        string missing = _temp.File("absent");
+        var notFound = Assert.Throws<FileNotFoundException>(() => CorpusPreparer.Prepare([missing], _temp.File("out"), Options()));
         Assert.Contains(missing, notFound.Message);
-        string empty = temp.Write("empty.txt", "");
-        var noDocuments = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([empty], temp.File("out"), Options()));
+        string empty = _temp.Write("empty.txt", "");
+        var noDocuments = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([empty], _temp.File("out"), Options()));
         Assert.Contains(empty, noDocuments.Message);
-        Assert.False(Directory.Exists(temp.File("out")));
+        Assert.False(Directory.Exists(_temp.File("out")));
     }
 
     [Fact]
     public void A_failed_run_into_an_existing_folder_keeps_the_folder_and_its_other_files()
     {
         string corpus = WriteCorpus();
-        string keep = temp.Write("out/notes.txt", "mine");
-        Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], temp.File("out"), Options(sequenceLength: 4096)));
-        Assert.Equal([keep], Directory.GetFileSystemEntries(temp.File("out")));
+        string keep = _temp.Write("out/notes.txt", "mine");
+        Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], _temp.File("out"), Options(sequenceLength: 4096)));
+        Assert.Equal([keep], Directory.GetFileSystemEntries(_temp.File("out")));
     }
 
     [Fact]
     public void Leftovers_of_an_interrupted_run_are_removed_by_the_next_run()
     {
         string corpus = WriteCorpus();
-        temp.Write("out/.staging-0123/train-00000.tokens.abc.tmp", "partial");
-        temp.Write($"out/{ShardMetadata.FileName}.abc.tmp", "{");
-        PreparedCorpus prepared = CorpusPreparer.Prepare([corpus], temp.File("out"), Options());
+        _temp.Write("out/.staging-0123/train-00000.tokens.abc.tmp", "partial");
+        _temp.Write($"out/{ShardMetadata.FileName}.abc.tmp", "{");
+        PreparedCorpus prepared = CorpusPreparer.Prepare([corpus], _temp.File("out"), Options());
         Assert.Equal(
             prepared.Metadata.Train.Shards.Append(ShardMetadata.FileName).Order(StringComparer.Ordinal),
-            Directory.GetFileSystemEntries(temp.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Directory.GetFileSystemEntries(_temp.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
     public void Metadata_of_another_tokenizer_or_broken_metadata_is_named()
     {
-        PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], temp.File("out"), Options());
+        PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], _temp.File("out"), Options());
         string metadataPath = Path.Combine(prepared.Directory, ShardMetadata.FileName);
         (prepared.Metadata with { Tokenizer = "llama3" }).Write(prepared.Directory);
         var foreign = Assert.Throws<InvalidDataException>(() => PreparedCorpus.Open(prepared.Directory));
@@ -210,14 +210,14 @@ public sealed class CorpusPreparerTests : IDisposable
         File.WriteAllText(metadataPath, "{ not json");
         var broken = Assert.Throws<InvalidDataException>(() => PreparedCorpus.Open(prepared.Directory));
         Assert.Contains(metadataPath, broken.Message);
-        Assert.False(CorpusPreparer.Prepare([temp.File("corpus")], temp.File("out"), Options()).Reused);
+        Assert.False(CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("out"), Options()).Reused);
     }
 
     [Fact]
     public void Opening_a_folder_without_a_preparation_names_it()
     {
-        Directory.CreateDirectory(temp.File("nothing"));
-        var error = Assert.Throws<FileNotFoundException>(() => PreparedCorpus.Open(temp.File("nothing")));
-        Assert.Contains(temp.File("nothing"), error.Message);
+        Directory.CreateDirectory(_temp.File("nothing"));
+        var error = Assert.Throws<FileNotFoundException>(() => PreparedCorpus.Open(_temp.File("nothing")));
+        Assert.Contains(_temp.File("nothing"), error.Message);
     }
 }

@@ -9,22 +9,22 @@ public sealed class EmbeddedCorpusFixture : IDisposable
 {
     public static readonly CorpusPreparationOptions Options = new() { SequenceLength = 128 };
 
-    private readonly TempDirectory cache = new();
+    private readonly TempDirectory _cache = new();
 
     public EmbeddedCorpusFixture()
     {
         var clock = Stopwatch.StartNew();
-        Prepared = EmbeddedCorpus.PrepareStateOfTheUnion(Options, cache.Path);
+        Prepared = EmbeddedCorpus.PrepareStateOfTheUnion(Options, _cache.Path);
         FirstRun = clock.Elapsed;
     }
 
-    public string CachePath => cache.Path;
+    public string CachePath => _cache.Path;
 
     public PreparedCorpus Prepared { get; }
 
     public TimeSpan FirstRun { get; }
 
-    public void Dispose() => cache.Dispose();
+    public void Dispose() => _cache.Dispose();
 }
 
 public sealed class EmbeddedCorpusTests(EmbeddedCorpusFixture fixture) : IClassFixture<EmbeddedCorpusFixture>

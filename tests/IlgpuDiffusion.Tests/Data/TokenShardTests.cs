@@ -6,13 +6,13 @@ namespace IlgpuDiffusion.Tests.Data;
 
 public sealed class TokenShardTests : IDisposable
 {
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
-    public void Dispose() => temp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private string WriteShard(string name, int sequenceLength, int count, int vocabularySize = Gpt2Tokenizer.VocabularySize)
     {
-        using var writer = new TokenShardWriter(temp.File(name), sequenceLength, vocabularySize);
+        using var writer = new TokenShardWriter(_temp.File(name), sequenceLength, vocabularySize);
         for (int s = 0; s < count; s++) writer.Write(Sequence(s, sequenceLength, vocabularySize));
         writer.Commit();
         return writer.Path;
@@ -25,7 +25,7 @@ public sealed class TokenShardTests : IDisposable
     public void Round_trip_preserves_header_and_every_id()
     {
         string path = WriteShard("a.tokens", 8, 5);
-        Assert.Equal(new[] { "a.tokens" }, temp.AllFiles());
+        Assert.Equal(new[] { "a.tokens" }, _temp.AllFiles());
         Assert.Equal(TokenShardHeader.Size + 5 * 8 * 2, new FileInfo(path).Length);
         using TokenShard shard = TokenShard.Open(path, expectedSequenceLength: 8);
         Assert.Equal(new TokenShardHeader(Gpt2Tokenizer.VocabularySize, 8, 5), shard.Header);
@@ -41,12 +41,12 @@ public sealed class TokenShardTests : IDisposable
     [Fact]
     public void The_highest_id_survives_uint16_storage()
     {
-        using (var writer = new TokenShardWriter(temp.File("max.tokens"), 3))
+        using (var writer = new TokenShardWriter(_temp.File("max.tokens"), 3))
         {
             writer.Write([0, Gpt2Tokenizer.EndOfText, 65]);
             writer.Commit();
         }
-        using TokenShard shard = TokenShard.Open(temp.File("max.tokens"));
+        using TokenShard shard = TokenShard.Open(_temp.File("max.tokens"));
         Assert.Equal(new ushort[] { 0, 50256, 65 }, shard.GetSequence(0).ToArray());
     }
 
@@ -67,26 +67,26 @@ public sealed class TokenShardTests : IDisposable
     [Fact]
     public void An_abandoned_writer_leaves_no_file()
     {
-        using (var writer = new TokenShardWriter(temp.File("gone.tokens"), 4))
+        using (var writer = new TokenShardWriter(_temp.File("gone.tokens"), 4))
             writer.Write([1, 2, 3, 4]);
-        Assert.Empty(temp.AllFiles());
+        Assert.Empty(_temp.AllFiles());
     }
 
     [Fact]
     public void A_commit_that_cannot_rename_leaves_no_temporary_file()
     {
-        Directory.CreateDirectory(temp.File("taken.tokens"));
-        var writer = new TokenShardWriter(temp.File("taken.tokens"), 2);
+        Directory.CreateDirectory(_temp.File("taken.tokens"));
+        var writer = new TokenShardWriter(_temp.File("taken.tokens"), 2);
         writer.Write([1, 2]);
         Assert.ThrowsAny<IOException>(writer.Commit);
         writer.Dispose();
-        Assert.Equal([temp.File("taken.tokens")], Directory.GetFileSystemEntries(temp.Path));
+        Assert.Equal([_temp.File("taken.tokens")], Directory.GetFileSystemEntries(_temp.Path));
     }
 
     [Fact]
     public void The_writer_rejects_ids_outside_the_vocabulary_and_wrong_lengths()
     {
-        using var writer = new TokenShardWriter(temp.File("bad.tokens"), 3);
+        using var writer = new TokenShardWriter(_temp.File("bad.tokens"), 3);
         var id = Assert.Throws<ArgumentException>(() => writer.Write([1, Gpt2Tokenizer.Mask, 2]));
         Assert.Contains("50257", id.Message);
         Assert.Throws<ArgumentException>(() => writer.Write([1, 2]));
@@ -109,11 +109,11 @@ public sealed class TokenShardTests : IDisposable
     [Fact]
     public void A_foreign_file_is_rejected_with_its_path()
     {
-        string path = temp.Write("foreign.tokens", "This is a text file, not a token shard at all.");
+        string path = _temp.Write("foreign.tokens", "This is a text file, not a token shard at all.");
         var error = Assert.Throws<InvalidDataException>(() => TokenShard.Open(path));
         Assert.Contains(path, error.Message);
         Assert.Contains("not a token shard", error.Message);
-        string empty = temp.Write("empty.tokens", []);
+        string empty = _temp.Write("empty.tokens", []);
         error = Assert.Throws<InvalidDataException>(() => TokenShard.Open(empty));
         Assert.Contains(empty, error.Message);
     }
@@ -146,7 +146,7 @@ public sealed class TokenShardTests : IDisposable
     [Fact]
     public void A_missing_shard_names_the_path()
     {
-        var error = Assert.Throws<FileNotFoundException>(() => TokenShard.Open(temp.File("none.tokens")));
-        Assert.Contains(temp.File("none.tokens"), error.Message);
+        var error = Assert.Throws<FileNotFoundException>(() => TokenShard.Open(_temp.File("none.tokens")));
+        Assert.Contains(_temp.File("none.tokens"), error.Message);
     }
 }

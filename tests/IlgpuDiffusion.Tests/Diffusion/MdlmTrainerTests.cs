@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Training;
 using Xunit;

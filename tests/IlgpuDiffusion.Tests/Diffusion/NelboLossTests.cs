@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Training;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Training;

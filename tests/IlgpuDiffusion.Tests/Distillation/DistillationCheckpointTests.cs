@@ -1,10 +1,10 @@
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 
@@ -72,7 +72,9 @@ public sealed class DistillationCheckpointTests
         using (var metrics = new MetricsLog(log, data.File("metrics.jsonl")))
             distiller.Run(options: new DistillationRunOptions
             {
-                Log = metrics, RoundCheckpointDirectory = folder, CheckpointPath = latest,
+                Log = metrics,
+                RoundCheckpointDirectory = folder,
+                CheckpointPath = latest,
             });
         Assert.True(distiller.IsFinished);
         string first = Path.Combine(folder, "round-1-8-steps.safetensors"), second = Path.Combine(folder, "round-2-4-steps.safetensors");

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Distillation;
-using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using IlgpuDiffusion.Tests.Training;

@@ -1,9 +1,8 @@
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
-using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 
@@ -14,7 +13,7 @@ namespace IlgpuDiffusion.Tests.Distillation;
 /// </summary>
 internal static class TinyDistillation
 {
-    private static readonly Lazy<float[]> s_teacher = new(() =>
+    private static readonly Lazy<float[]> TeacherWeights = new(() =>
     {
         using var data = new TinyTraining();
         using var model = TinyTraining.NewModel();
@@ -35,7 +34,7 @@ internal static class TinyDistillation
     public static Dit Teacher()
     {
         var model = new Dit(TinyTraining.Model, TestBackends.Get("cpu"), withGradients: false);
-        model.Parameters.All.CopyFrom(s_teacher.Value);
+        model.Parameters.All.CopyFrom(TeacherWeights.Value);
         return model;
     }
 

@@ -1,10 +1,8 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Autoregressive;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 

@@ -1,5 +1,5 @@
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;

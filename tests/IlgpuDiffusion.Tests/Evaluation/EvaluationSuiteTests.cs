@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
@@ -6,7 +5,6 @@ using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Tests.Models;
 using Xunit;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 

@@ -1,11 +1,9 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 

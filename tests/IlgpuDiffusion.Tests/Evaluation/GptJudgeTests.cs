@@ -1,11 +1,10 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Autoregressive;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 

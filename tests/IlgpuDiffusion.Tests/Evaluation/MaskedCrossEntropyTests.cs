@@ -1,9 +1,8 @@
+using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
-using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
@@ -33,7 +32,7 @@ public sealed class MaskedCrossEntropyTests
         using var data = new TinyTraining(validationSequences: 40);
         using var model = TinyTraining.NewModel();
         using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config);
-        trainer.Run(300, new MdlmTrainingRunOptions {  });
+        trainer.Run(300, new MdlmTrainingRunOptions { });
         double mostlyVisible = MaskedCrossEntropy.AtTime(model, data.Validation, 0.1, batchSize: 8, seed: 3).CrossEntropy;
         double mostlyMasked = MaskedCrossEntropy.AtTime(model, data.Validation, 0.9, batchSize: 8, seed: 3).CrossEntropy;
         Assert.True(mostlyVisible < 0.5 * mostlyMasked, $"CE at t = 0.1 is {mostlyVisible:F3} nats, at t = 0.9 {mostlyMasked:F3}.");

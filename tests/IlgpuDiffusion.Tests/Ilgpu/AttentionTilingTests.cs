@@ -1,7 +1,7 @@
-using IlgpuDiffusion.Ilgpu.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Ilgpu.Kernels;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 

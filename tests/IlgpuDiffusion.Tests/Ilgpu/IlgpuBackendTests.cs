@@ -1,8 +1,8 @@
-using IlgpuDiffusion.Ilgpu.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Ilgpu.Kernels;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Ilgpu;

@@ -1,5 +1,5 @@
-using Xunit;
 using IlgpuDiffusion.Compute;
+using Xunit;
 
 namespace IlgpuDiffusion.Tests.Ilgpu;
 

@@ -7,15 +7,15 @@ namespace IlgpuDiffusion.Tests.Models;
 /// <summary>A freshly initialized DiT on the CPU backend with its Adam moments: the plain training loops of the learning tests.</summary>
 internal sealed class AdamTrainedDit : IDisposable
 {
-    private readonly DitParameters firstMoment, secondMoment;
+    private readonly DitParameters _firstMoment, _secondMoment;
 
     public AdamTrainedDit(DitConfig config, ulong seed)
     {
         Device = TestBackends.Get("cpu");
         Model = new Dit(config, Device);
         Model.Initialize(seed);
-        firstMoment = DitParameters.Allocate(config, Device);
-        secondMoment = DitParameters.Allocate(config, Device);
+        _firstMoment = DitParameters.Allocate(config, Device);
+        _secondMoment = DitParameters.Allocate(config, Device);
     }
 
     public Device Device { get; }
@@ -24,13 +24,13 @@ internal sealed class AdamTrainedDit : IDisposable
 
     /// <summary>One AdamW step (1-based <paramref name="step"/>) from the gradients of the last backward.</summary>
     public void Step(AdamWParameters hyper, int step) =>
-        Device.Kernels.AdamWStep(Model.Parameters.All, Model.Gradients!.All, firstMoment.All, secondMoment.All,
+        Device.Kernels.AdamWStep(Model.Parameters.All, Model.Gradients!.All, _firstMoment.All, _secondMoment.All,
             (int)Model.Parameters.All.Length, hyper, step, 1f);
 
     public void Dispose()
     {
-        secondMoment.Dispose();
-        firstMoment.Dispose();
+        _secondMoment.Dispose();
+        _firstMoment.Dispose();
         Model.Dispose();
     }
 }

@@ -1,9 +1,6 @@
-using IlgpuDiffusion.Autoregressive;
-using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

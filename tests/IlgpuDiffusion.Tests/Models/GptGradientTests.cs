@@ -1,10 +1,8 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Models;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

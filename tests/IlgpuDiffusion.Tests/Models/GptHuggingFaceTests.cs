@@ -1,10 +1,8 @@
-using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

@@ -14,6 +14,12 @@ internal static class ParameterGradientCheck
     /// Checks <paramref name="gradients"/> (already filled by one backward of <paramref name="loss"/>) at
     /// <paramref name="samples"/> entries of every tensor; <paramref name="loss"/>(false) evaluates the loss only.
     /// </summary>
+    /// <param name="parameters"></param>
+    /// <param name="gradients"></param>
+    /// <param name="loss"></param>
+    /// <param name="samples"></param>
+    /// <param name="seed"></param>
+    /// <param name="step"></param>
     /// <param name="requireGradient">Whether every tensor must receive some gradient.</param>
     public static void CheckEveryTensor<TConfig>(NamedParameters<TConfig> parameters, NamedParameters<TConfig> gradients,
         Func<bool, double> loss, int samples, int seed, float step, bool requireGradient) where TConfig : notnull

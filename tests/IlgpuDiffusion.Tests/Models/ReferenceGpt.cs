@@ -1,6 +1,4 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

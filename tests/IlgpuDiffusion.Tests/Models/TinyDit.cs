@@ -11,8 +11,14 @@ internal static class TinyDit
 
     public static DitConfig Config(bool timeConditioning = false, float dropout = 0f) => new()
     {
-        Layers = 2, Hidden = 16, Heads = 2, CondDim = 8, Vocab = 11, Length = Tokens,
-        TimeConditioning = timeConditioning, Dropout = dropout,
+        Layers = 2,
+        Hidden = 16,
+        Heads = 2,
+        CondDim = 8,
+        Vocab = 11,
+        Length = Tokens,
+        TimeConditioning = timeConditioning,
+        Dropout = dropout,
     };
 
     /// <summary>Overwrites every parameter (adaLN and output layer included) with non-zero random values; norm weights near 1.</summary>

@@ -1,8 +1,6 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Tests.Conformance;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 
@@ -13,7 +11,14 @@ internal static class TinyGpt
 
     public static GptConfig Config(GptPositions positions = GptPositions.Learned, bool tied = true, float dropout = 0f) => new()
     {
-        Layers = 2, Hidden = 16, Heads = 2, Vocab = 11, Length = Tokens, Positions = positions, TiedHead = tied, Dropout = dropout,
+        Layers = 2,
+        Hidden = 16,
+        Heads = 2,
+        Vocab = 11,
+        Length = Tokens,
+        Positions = positions,
+        TiedHead = tied,
+        Dropout = dropout,
     };
 
     /// <summary>Random weights named and shaped as the HF state dict (Conv1D weights [in, out]); LayerNorm weights near 1.</summary>

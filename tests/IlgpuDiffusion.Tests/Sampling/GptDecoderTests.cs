@@ -1,9 +1,8 @@
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Tests.Conformance;
-using Xunit;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
+using IlgpuDiffusion.Tests.Conformance;
+using Xunit;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;
 

@@ -11,7 +11,13 @@ internal static class SamplingModels
 
     public static DitConfig Config(bool timeConditioning = false) => new()
     {
-        Layers = 2, Hidden = 16, Heads = 2, CondDim = 8, Vocab = Vocab, Length = Length, Dropout = 0f,
+        Layers = 2,
+        Hidden = 16,
+        Heads = 2,
+        CondDim = 8,
+        Vocab = Vocab,
+        Length = Length,
+        Dropout = 0f,
         TimeConditioning = timeConditioning,
     };
 

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Training;
 

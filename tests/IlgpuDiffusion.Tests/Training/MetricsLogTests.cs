@@ -2,7 +2,6 @@ using System.Text.Json;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Training;
 

@@ -2,7 +2,6 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Training;
 using Xunit;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Training;
 

@@ -3,7 +3,6 @@ using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
-using IlgpuDiffusion.Diffusion;
 
 namespace IlgpuDiffusion.Tests.Training;
 
@@ -16,7 +15,7 @@ internal sealed class TinyTraining : IDisposable
 {
     public const int Length = 16, Vocab = 32, DataVocabulary = Vocab - 1;
 
-    private readonly TempDirectory temp = new();
+    private readonly TempDirectory _temp = new();
 
     public TinyTraining(int trainSequences = 64, int validationSequences = 10)
     {
@@ -26,19 +25,30 @@ internal sealed class TinyTraining : IDisposable
 
     public static DitConfig Model { get; } = new()
     {
-        Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = Vocab, Length = Length, Dropout = 0.1f,
+        Layers = 2,
+        Hidden = 32,
+        Heads = 2,
+        CondDim = 16,
+        Vocab = Vocab,
+        Length = Length,
+        Dropout = 0.1f,
     };
 
     public static TrainingConfig Config { get; } = TrainingConfig.Mdlm with
     {
-        LearningRate = 3e-3, WarmupSteps = 2, BatchSize = 4, LogInterval = 5, ValidationInterval = 0, Seed = 7,
+        LearningRate = 3e-3,
+        WarmupSteps = 2,
+        BatchSize = 4,
+        LogInterval = 5,
+        ValidationInterval = 0,
+        Seed = 7,
     };
 
     public TokenShardSet Train { get; }
 
     public TokenShardSet Validation { get; }
 
-    public string File(string name) => temp.File(name);
+    public string File(string name) => _temp.File(name);
 
     /// <summary>A freshly initialized model with gradients on the CPU backend.</summary>
     public static Dit NewModel(ulong seed = 3)
@@ -51,7 +61,7 @@ internal sealed class TinyTraining : IDisposable
     private TokenShardSet Write(string name, int sequences, int seed)
     {
         var random = new Random(seed);
-        string path = temp.File(name);
+        string path = _temp.File(name);
         using (var writer = new TokenShardWriter(path, Length, DataVocabulary))
         {
             var sequence = new int[Length];
@@ -72,6 +82,6 @@ internal sealed class TinyTraining : IDisposable
     {
         Train.Dispose();
         Validation.Dispose();
-        temp.Dispose();
+        _temp.Dispose();
     }
 }

@@ -1,6 +1,5 @@
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionKernels;
-using IlgpuDiffusion.Ilgpu;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 

@@ -1,6 +1,4 @@
 using ILGPU;
-using ILGPU.Runtime;
-using IlgpuDiffusion.Ilgpu;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 

@@ -1,5 +1,4 @@
 using ILGPU;
-using IlgpuDiffusion.Ilgpu;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Ilgpu;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>

@@ -1,6 +1,5 @@
 using ILGPU;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Ilgpu;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 

@@ -1,6 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Autoregressive;
 
 namespace IlgpuDiffusion.Models;
 

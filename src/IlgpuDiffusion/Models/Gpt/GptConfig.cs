@@ -1,6 +1,4 @@
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Autoregressive;
 
 namespace IlgpuDiffusion.Models;
 

@@ -1,8 +1,6 @@
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
-using IlgpuDiffusion.Autoregressive;
 
 namespace IlgpuDiffusion.Models;
 

@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Autoregressive;
 
 namespace IlgpuDiffusion.Models;
 
