@@ -5,6 +5,10 @@ using BenchmarkDotNet.Running;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>A custom column whose value a function computes from the summary and the case.</summary>
+/// <param name="id"></param>
+/// <param name="header"></param>
+/// <param name="legend"></param>
+/// <param name="value"></param>
 /// <param name="priority">Order among the custom columns (ratio columns come after the plain ones).</param>
 public sealed class CaseColumn(string id, string header, string legend, Func<Summary, BenchmarkCase, string> value, int priority = 0) : IColumn
 {
@@ -18,6 +22,9 @@ public sealed class CaseColumn(string id, string header, string legend, Func<Sum
     /// The mean time of a row's peer case over the row's own ("2.00x": the row is twice as fast), e.g. TorchSharp
     /// over ours or the autoregressive decoder over a diffusion sampler; "-" where the row has no measured peer.
     /// </summary>
+    /// <param name="id"></param>
+    /// <param name="header"></param>
+    /// <param name="legend"></param>
     /// <param name="peerOf">For a row, whether a case is its peer; never true for rows that show no ratio.</param>
     public static CaseColumn PeerRatio(string id, string header, string legend, Func<BenchmarkCase, BenchmarkCase, bool> peerOf) =>
         new(id, header, legend, (summary, benchmarkCase) =>

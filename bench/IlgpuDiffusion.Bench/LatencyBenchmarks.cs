@@ -5,7 +5,6 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
@@ -89,7 +88,10 @@ public class LatencyBenchmarks
             _dit.Parameters.All.CopyFrom(weights);
             _sampler = new DiffusionSampler(_dit, new SamplerOptions
             {
-                Steps = generator.StepsAt(length), BatchSize = batch, Cached = generator.Cached, Seed = 3,
+                Steps = generator.StepsAt(length),
+                BatchSize = batch,
+                Cached = generator.Cached,
+                Seed = 3,
             });
         }
     }

@@ -1,8 +1,7 @@
-using IlgpuDiffusion.Autoregressive;
-using TorchSharp;
-using static TorchSharp.torch;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
 namespace IlgpuDiffusion.Bench;
@@ -18,11 +17,11 @@ namespace IlgpuDiffusion.Bench;
 /// </summary>
 internal sealed class TorchSharpGpt : IDisposable
 {
-    private readonly GptConfig config;
-    private readonly Dictionary<string, Tensor> weights = [];
-    private readonly Tensor head; // wte.weight when tied, else lm_head.weight [V, D]
-    private readonly Tensor[] keys, values; // per block [B, H, capacity, hd]
-    private readonly int batch, capacity;
+    private readonly GptConfig _config;
+    private readonly Dictionary<string, Tensor> _weights = [];
+    private readonly Tensor _head; // wte.weight when tied, else lm_head.weight [V, D]
+    private readonly Tensor[] _keys, _values; // per block [B, H, capacity, hd]
+    private readonly int _batch, _capacity;
 
     public TorchSharpGpt(Gpt model, int batch, int capacity)
     {
@@ -30,22 +29,22 @@ internal sealed class TorchSharpGpt : IDisposable
             throw new ArgumentException("The TorchSharp peer implements the GPT-2 layout (learned positions) only.", nameof(model));
         torch.set_num_threads(2);
         torch.manual_seed(1);
-        config = model.Config;
-        this.batch = batch;
-        this.capacity = capacity;
+        _config = model.Config;
+        _batch = batch;
+        _capacity = capacity;
         foreach (var (name, shape) in model.Parameters.Entries)
-            weights[name] = torch.tensor(model.Parameters[name].ToArray(), Enumerable.Range(0, shape.Rank).Select(axis => (long)shape[axis]).ToArray());
-        head = weights[config.TiedHead ? "wte.weight" : "lm_head.weight"];
-        keys = Enumerable.Range(0, config.Layers).Select(_ => torch.zeros(batch, config.Heads, capacity, config.HeadDim)).ToArray();
-        values = Enumerable.Range(0, config.Layers).Select(_ => torch.zeros(batch, config.Heads, capacity, config.HeadDim)).ToArray();
+            _weights[name] = torch.tensor(model.Parameters[name].ToArray(), Enumerable.Range(0, shape.Rank).Select(axis => (long)shape[axis]).ToArray());
+        _head = _weights[_config.TiedHead ? "wte.weight" : "lm_head.weight"];
+        _keys = Enumerable.Range(0, _config.Layers).Select(_ => torch.zeros(batch, _config.Heads, capacity, _config.HeadDim)).ToArray();
+        _values = Enumerable.Range(0, _config.Layers).Select(_ => torch.zeros(batch, _config.Heads, capacity, _config.HeadDim)).ToArray();
     }
 
     /// <summary>Decodes from one prompt token to <c>capacity</c> tokens per sequence; returns the last drawn id of sequence 0.</summary>
     public long Generate(int promptToken)
     {
         using var noGrad = torch.no_grad();
-        var ids = torch.full(batch, 1, promptToken, ScalarType.Int64);
-        for (int position = 0; position < capacity - 1; position++)
+        var ids = torch.full(_batch, 1, promptToken, ScalarType.Int64);
+        for (int position = 0; position < _capacity - 1; position++)
         {
             using var scope = torch.NewDisposeScope();
             var probabilities = F.softmax(NextLogits(ids, position), -1);
@@ -61,30 +60,30 @@ internal sealed class TorchSharpGpt : IDisposable
     /// <summary>The next-token logits [B, V] after appending <paramref name="ids"/> [B, 1] at <paramref name="position"/>.</summary>
     public Tensor NextLogits(Tensor ids, int position)
     {
-        int d = config.Hidden, heads = config.Heads, headDim = config.HeadDim;
-        var x = weights["wte.weight"].index_select(0, ids.view(-1)) + weights["wpe.weight"][position];   // [B, D]
-        for (int l = 0; l < config.Layers; l++)
+        int d = _config.Hidden, heads = _config.Heads, headDim = _config.HeadDim;
+        var x = _weights["wte.weight"].index_select(0, ids.view(-1)) + _weights["wpe.weight"][position];   // [B, D]
+        for (int l = 0; l < _config.Layers; l++)
         {
             string h = $"h.{l}.";
-            var normed = F.layer_norm(x, [d], weights[h + "ln_1.weight"], weights[h + "ln_1.bias"], GptConfig.LayerNormEpsilon);
-            var qkv = F.linear(normed, weights[h + "attn.c_attn.weight"], weights[h + "attn.c_attn.bias"])
-                .view(batch, 3, heads, 1, headDim).permute(1, 0, 2, 3, 4);   // [3, B, H, 1, hd]
-            keys[l].narrow(2, position, 1).copy_(qkv[1]);
-            values[l].narrow(2, position, 1).copy_(qkv[2]);
-            var attention = F.scaled_dot_product_attention(qkv[0], keys[l].narrow(2, 0, position + 1), values[l].narrow(2, 0, position + 1), null, 0.0, false)
-                .reshape(batch, d);
-            x = x + F.linear(attention, weights[h + "attn.c_proj.weight"], weights[h + "attn.c_proj.bias"]);
-            normed = F.layer_norm(x, [d], weights[h + "ln_2.weight"], weights[h + "ln_2.bias"], GptConfig.LayerNormEpsilon);
-            var hidden = F.gelu(F.linear(normed, weights[h + "mlp.c_fc.weight"], weights[h + "mlp.c_fc.bias"]), TorchSharp.Modules.GELU.Approximate.tanh, false);
-            x = x + F.linear(hidden, weights[h + "mlp.c_proj.weight"], weights[h + "mlp.c_proj.bias"]);
+            var normed = F.layer_norm(x, [d], _weights[h + "ln_1.weight"], _weights[h + "ln_1.bias"], GptConfig.LayerNormEpsilon);
+            var qkv = F.linear(normed, _weights[h + "attn.c_attn.weight"], _weights[h + "attn.c_attn.bias"])
+                .view(_batch, 3, heads, 1, headDim).permute(1, 0, 2, 3, 4);   // [3, B, H, 1, hd]
+            _keys[l].narrow(2, position, 1).copy_(qkv[1]);
+            _values[l].narrow(2, position, 1).copy_(qkv[2]);
+            var attention = F.scaled_dot_product_attention(qkv[0], _keys[l].narrow(2, 0, position + 1), _values[l].narrow(2, 0, position + 1), null, 0.0, false)
+                .reshape(_batch, d);
+            x = x + F.linear(attention, _weights[h + "attn.c_proj.weight"], _weights[h + "attn.c_proj.bias"]);
+            normed = F.layer_norm(x, [d], _weights[h + "ln_2.weight"], _weights[h + "ln_2.bias"], GptConfig.LayerNormEpsilon);
+            var hidden = F.gelu(F.linear(normed, _weights[h + "mlp.c_fc.weight"], _weights[h + "mlp.c_fc.bias"]), TorchSharp.Modules.GELU.Approximate.tanh, false);
+            x = x + F.linear(hidden, _weights[h + "mlp.c_proj.weight"], _weights[h + "mlp.c_proj.bias"]);
         }
-        x = F.layer_norm(x, [d], weights["ln_f.weight"], weights["ln_f.bias"], GptConfig.LayerNormEpsilon);
-        return F.linear(x, head);
+        x = F.layer_norm(x, [d], _weights["ln_f.weight"], _weights["ln_f.bias"], GptConfig.LayerNormEpsilon);
+        return F.linear(x, _head);
     }
 
     public void Dispose()
     {
-        foreach (var tensor in weights.Values) tensor.Dispose();
-        foreach (var tensor in keys.Concat(values)) tensor.Dispose();
+        foreach (var tensor in _weights.Values) tensor.Dispose();
+        foreach (var tensor in _keys.Concat(_values)) tensor.Dispose();
     }
 }

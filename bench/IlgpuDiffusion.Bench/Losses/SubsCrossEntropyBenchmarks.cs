@@ -3,10 +3,10 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using IlgpuDiffusion.Compute;
-using Device = IlgpuDiffusion.Compute.Device;
-using Shape = IlgpuDiffusion.Compute.Shape;
 using TorchSharp;
 using static TorchSharp.torch;
+using Device = IlgpuDiffusion.Compute.Device;
+using Shape = IlgpuDiffusion.Compute.Shape;
 
 namespace IlgpuDiffusion.Bench.Losses;
 
