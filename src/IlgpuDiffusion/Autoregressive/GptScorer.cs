@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// <summary>
 /// Teacher-forced scoring: the log-likelihood log p(x_{t+1} | x_{≤t}) of every next token of given sequences, batched,
 /// with the output head run in chunks of rows so that the [rows, V] logits of a large judge (GPT-2 large: V = 50257)
-/// stay small. This is what the generative-perplexity judge uses (spec §5.1: SDTT averages each sample's
+/// stay small. This is what the generative-perplexity judge uses (docs/algorithms.md §5.1: SDTT averages each sample's
 /// <see cref="MeanNegativeLogLikelihoods"/> and exponentiates). Buffers are allocated once; scoring a batch allocates nothing.
 /// </summary>
 public sealed class GptScorer : IDisposable

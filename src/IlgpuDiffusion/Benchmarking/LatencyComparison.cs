@@ -6,7 +6,7 @@ using IlgpuDiffusion.Sampling;
 namespace IlgpuDiffusion.Benchmarking;
 
 /// <summary>
-/// The SDTT paper's latency comparison (spec §5.7): wall time to generate B sequences of L tokens from scratch with the
+/// The SDTT paper's latency comparison (docs/algorithms.md §5.7): wall time to generate B sequences of L tokens from scratch with the
 /// diffusion sampler (<see cref="DiffusionSampler"/>, from all MASK) at each step count N, cached and uncached, against
 /// an autoregressive model decoding with its KV cache (<see cref="GptDecoder"/>, from one beginning-of-text token, end-of-text
 /// ignored so that every sequence runs to L new tokens), on the same device. Costs do not depend on the weights, so untrained

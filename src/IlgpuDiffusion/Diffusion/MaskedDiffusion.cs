@@ -4,7 +4,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// The absorbing ("masked") forward process of MDLM (spec §2.2–§2.4): every token of a sequence at time t
+/// The absorbing ("masked") forward process of MDLM (docs/algorithms.md §2.2–§2.4): every token of a sequence at time t
 /// is replaced by MASK independently with probability (1−ε)·t, and each masked token enters the NELBO with
 /// weight 1/t. Under SUBS the unmasked positions contribute exactly 0, so only masked rows are listed.
 /// </summary>

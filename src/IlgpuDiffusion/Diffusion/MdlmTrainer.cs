@@ -6,7 +6,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// MDLM training (spec §2): each optimizer step runs <see cref="TrainingConfig.GradientAccumulationSteps"/>
+/// MDLM training (docs/algorithms.md §2): each optimizer step runs <see cref="TrainingConfig.GradientAccumulationSteps"/>
 /// micro-batches of batch → stratified times → masking → forward with the head on masked rows → SUBS
 /// cross-entropy weighted 1/t with gradient scale 1/(B·L·accumulation) → backward, then clips the global
 /// gradient norm, takes an AdamW step and updates the EMA. Knows nothing of backends; allocates nothing per

@@ -2,7 +2,7 @@ using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Diffusion;
 
-/// <summary>How a batch of diffusion times is drawn (spec §2.5).</summary>
+/// <summary>How a batch of diffusion times is drawn (docs/algorithms.md §2.5).</summary>
 public enum TimeSampling
 {
     /// <summary>

@@ -4,7 +4,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// Settings of a multi-round SDTT run (spec §4). The optimizer, batch, EMA, dropout and seed come from
+/// Settings of a multi-round SDTT run (docs/algorithms.md §4). The optimizer, batch, EMA, dropout and seed come from
 /// <see cref="Training"/> (its validation and MFU fields are unused); the rest shapes the rounds and targets.
 /// Defaults follow the paper (appendix choices 1–4): Adam lr 6e-5 with 500 warm-up steps then constant, clip 1.0,
 /// EMA 0.9999, student dropout on, 2 teacher steps per target, reverse KL, 1024 → 8 sampling steps in 7 rounds

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// The rounds of iterated SDTT (spec §4.5). Round r (from 0) distills a teacher that samples in N₀/2^r steps of
+/// The rounds of iterated SDTT (docs/algorithms.md §4.5). Round r (from 0) distills a teacher that samples in N₀/2^r steps of
 /// size Δ_r = 2^r·(1 − 1e-5)/N₀ into a student that samples in N₀/2^(r+1) steps; rounds run while that student's
 /// step count is at least the minimum, so N₀ = 1024 and minimum 8 give the paper's 7 rounds (512, …, 8 steps).
 /// Round r covers optimizer steps [r·S, (r+1)·S) with S steps per round.

@@ -16,7 +16,7 @@ namespace IlgpuDiffusion.Distillation;
 public readonly record struct DistillationStepResult(long Step, int Round, double Loss, double GradientNorm, double LearningRate, bool RoundEnded);
 
 /// <summary>
-/// Multi-round Self-Distillation Through Time (spec §4, paper Algorithm 1). A frozen teacher (eval mode, no dropout,
+/// Multi-round Self-Distillation Through Time (docs/algorithms.md §4, paper Algorithm 1). A frozen teacher (eval mode, no dropout,
 /// no gradients) and a student that starts as its exact copy (train mode, dropout on). Each micro-batch: clean ids →
 /// one SDTT time per sequence (shared offset on [1e-5, 1]) → z_t with mask probability (1−1e-3)·t → teacher targets
 /// from K ancestral teacher steps of size Δ (<see cref="TeacherTargets"/>) → student logits on z_t at the masked rows

@@ -4,7 +4,7 @@ using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// SDTT's teacher targets (spec §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
+/// SDTT's teacher targets (docs/algorithms.md §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
 /// teacher takes K ancestral steps of size Δ from z_t: at step i (time t_i from <see cref="TeacherTimeGrid"/>) each
 /// still-masked position is revealed with probability Δ/t_i and its token drawn from the teacher's SUBS distribution
 /// on the current state; a position revealed at step i takes the teacher's log-probs of step i as its target, and

@@ -4,8 +4,8 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// LAMBADA for an autoregressive model by teacher forcing (SDTT's <c>harness_gpt2.py --add_bos --add_eos</c>, spec
-/// §5.5): one causal pass over [BOS] + context + word + EOS; the output at position <see cref="LambadaExample.WordStart"/>
+/// LAMBADA for an autoregressive model by teacher forcing (SDTT's <c>harness_gpt2.py --add_bos --add_eos</c>,
+/// docs/algorithms.md §5.5): one causal pass over [BOS] + context + word + EOS; the output at position <see cref="LambadaExample.WordStart"/>
 /// − 1 + k predicts word token k. The example is correct when the argmax at every word position equals the word token
 /// (EOS not required); the word NLL is the sum of the word tokens' −log p. Examples run one at a time without padding;
 /// those longer than the model's context lose their oldest context tokens (<see cref="LambadaExample.TruncatedTo"/>).

@@ -5,7 +5,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// LAMBADA for a masked diffusion model as SDTT's <c>eval_lambada</c> scores it (spec §5.5), one example at a time with
+/// LAMBADA for a masked diffusion model as SDTT's <c>eval_lambada</c> scores it (docs/algorithms.md §5.5), one example at a time with
 /// no padding:
 /// <list type="bullet">
 /// <item>Accuracy: the context, MASK at every word token, the final EOS visible (<see cref="LambadaScoring.MaskedInput"/>);

@@ -28,7 +28,7 @@ public enum EvaluationParts
 
 /// <summary>
 /// Settings of an <see cref="EvaluationSuite"/> run. The defaults are sized for a CPU run of a small model; SDTT's
-/// protocol (spec §5) is 1024 samples of 1024 tokens at 8..1024 steps, 1024 prompts of 50 tokens with 50-token
+/// protocol (docs/algorithms.md §5) is 1024 samples of 1024 tokens at 8..1024 steps, 1024 prompts of 50 tokens with 50-token
 /// continuations, 5 per prompt, MAUVE seeds 1..5, 32 LAMBADA time draws.
 /// </summary>
 public sealed record EvaluationOptions

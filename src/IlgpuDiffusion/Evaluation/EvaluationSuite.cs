@@ -6,7 +6,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Runs the evaluation of issue 9 on diffusion models and an AR baseline and collects one <see cref="EvaluationReport"/>:
+/// Runs the evaluation of docs/algorithms.md §5 on diffusion models and an AR baseline and collects one <see cref="EvaluationReport"/>:
 /// validation perplexity side by side (diffusion NELBO bound, AR exact), LAMBADA and the LAMBADA-style cloze (diffusion:
 /// masked word, one pass, ELBO per word; AR: teacher forcing), unconditional generative perplexity with entropy at each
 /// step count, and MAUVE with self-BLEU of prompted continuations. A model gets one row without steps (likelihood

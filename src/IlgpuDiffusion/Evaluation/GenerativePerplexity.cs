@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Generative perplexity of model samples under an autoregressive judge, in both conventions of spec §5.1
+/// Generative perplexity of model samples under an autoregressive judge, in both conventions of docs/algorithms.md §5.1
 /// (they differ; a report must say which it uses). Each result carries the samples' mean unigram entropy.
 /// </summary>
 /// <remarks>

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Unconditional generative perplexity of a diffusion model (spec §5.1): at each step count of
+/// Unconditional generative perplexity of a diffusion model (docs/algorithms.md §5.1): at each step count of
 /// <see cref="EvaluationOptions.Steps"/>, <see cref="EvaluationOptions.Samples"/> samples of
 /// <see cref="EvaluationOptions.SampleLength"/> tokens (<see cref="DiffusionGeneration.Unconditional"/>) scored by the
 /// judge in SDTT's convention and, when <see cref="EvaluationOptions.Retokenization"/> is set, MDLM's, with the mean

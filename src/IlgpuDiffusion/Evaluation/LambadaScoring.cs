@@ -3,7 +3,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// The model-independent parts of LAMBADA scoring (spec §5.5): the diffusion input with the word masked, the
+/// The model-independent parts of LAMBADA scoring (docs/algorithms.md §5.5): the diffusion input with the word masked, the
 /// exact-match rule, and the aggregation into accuracy and perplexities.
 /// </summary>
 public static class LambadaScoring
@@ -37,7 +37,7 @@ public static class LambadaScoring
     /// <summary>
     /// Accuracy and perplexities over scored examples. The word perplexity is SDTT's: exp of the mean over examples
     /// of the summed word NLL (one number per word, however many tokens it has); the token perplexity divides the
-    /// total NLL by the total number of word tokens (the spec's appendix #8 asks for both).
+    /// total NLL by the total number of word tokens (docs/algorithms.md §5.5 and appendix #8 report the word perplexity).
     /// </summary>
     /// <exception cref="ArgumentException">No outcome, a word without tokens, or a negative or non-finite NLL.</exception>
     public static LambadaResult Summarize(IReadOnlyList<LambadaOutcome> outcomes)

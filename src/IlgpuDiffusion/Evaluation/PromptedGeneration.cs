@@ -3,7 +3,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Prompted generation quality (spec §5.2–§5.3): every held-out prompt gets <see cref="EvaluationOptions.ContinuationsPerPrompt"/>
+/// Prompted generation quality (docs/algorithms.md §5.2–§5.3): every held-out prompt gets <see cref="EvaluationOptions.ContinuationsPerPrompt"/>
 /// seeded continuations (<see cref="DiffusionGeneration.Continuations"/>); MAUVE compares the model's prompt + continuation
 /// sequences with the held-out prompt + true continuation sequences, both featurized by the judge (mean ± std over the
 /// MAUVE seeds); self-BLEU is taken among the continuation tokens of each prompt (BLEU-4, NLTK method-1 smoothing).

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Unigram entropy of generated samples (spec §5.4, DUO's <c>metrics.record_entropy</c>): for each
+/// Unigram entropy of generated samples (docs/algorithms.md §5.4, DUO's <c>metrics.record_entropy</c>): for each
 /// sequence, the entropy in nats of the empirical distribution of its token ids; then the mean over
 /// sequences. Collapsed or repetitive samples score low (MDLM at 1024 fp64 steps ≈ 5.6 on OWT).
 /// </summary>

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
-/// The ancestral ("ddpm") sampler of a masked diffusion model (spec §3.1–§3.4), batched and seedable. Start from
+/// The ancestral ("ddpm") sampler of a masked diffusion model (docs/algorithms.md §3.1–§3.4), batched and seedable. Start from
 /// all MASK (except prompt positions); at each step of the grid t: 1 → ε a masked position is revealed with
 /// probability Δt/t and its token drawn from the model's SUBS distribution (MASK excluded, fp64 exponential race);
 /// revealed tokens never change. A final noise-removal step fills any remaining MASK by argmax.

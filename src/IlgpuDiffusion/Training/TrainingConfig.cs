@@ -11,7 +11,7 @@ public enum LrDecay
 }
 
 /// <summary>
-/// Settings of an MDLM training run; the defaults are MDLM's OWT recipe (spec §2.7) except the batch,
+/// Settings of an MDLM training run; the defaults are MDLM's OWT recipe (docs/algorithms.md §2.7) except the batch,
 /// which is sized for one machine. Override with <c>with</c>.
 /// </summary>
 public sealed record TrainingConfig

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// The initialization of spec §1.3, reproducible from a seed: the embedding ~ U(±1/√D) (what
+/// The initialization of docs/algorithms.md §1.3, reproducible from a seed: the embedding ~ U(±1/√D) (what
 /// <c>kaiming_uniform_(a=√5)</c> gives for a [V, D] tensor); every other Linear weight and bias
 /// ~ U(±1/√fan_in) (the PyTorch default); LayerNorm weights 1; all adaLN linears and the output
 /// Linear zero, so a fresh model is the identity in every block and outputs logits ≡ 0.
