@@ -85,7 +85,8 @@ public static class EmbeddedCorpus
     private static void ExtractResource(string destination)
     {
         using Stream compressed = typeof(EmbeddedCorpus).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from {typeof(EmbeddedCorpus).Assembly.GetName().Name}.");
+            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing " +
+                $"from {typeof(EmbeddedCorpus).Assembly.GetName().Name}.");
         using var archive = new BrotliStream(compressed, CompressionMode.Decompress);
         using var tar = new TarReader(archive);
         int files = 0;
@@ -97,6 +98,7 @@ public static class EmbeddedCorpus
             files++;
         }
         if (files != StateOfTheUnionDocuments)
-            throw new InvalidDataException($"The embedded resource {ResourceName} holds {files} files, not {StateOfTheUnionDocuments}: the library build is damaged.");
+            throw new InvalidDataException($"The embedded resource {ResourceName} holds {files} files, not {StateOfTheUnionDocuments}: " +
+                "the library build is damaged.");
     }
 }

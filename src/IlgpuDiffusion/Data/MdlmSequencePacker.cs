@@ -15,7 +15,9 @@ public sealed class MdlmSequencePacker
     private readonly SequenceHandler _emit;
     private int _filled;
 
-    /// <summary>Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.</summary>
+    /// <summary>
+    /// Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.
+    /// </summary>
     /// <param name="sequenceLength">L, at least 3 (BOS, one text id, EOS).</param>
     public MdlmSequencePacker(int sequenceLength, SequenceHandler emit)
     {
