@@ -100,7 +100,8 @@ public sealed partial class Dit : IDisposable
     /// <summary>The output head on rows of the last <see cref="ForwardTrunk"/> input: raw logits before SUBS.</summary>
     /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
     /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
-    /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last head-and-backward forward.</exception>
+    /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last
+    /// head-and-backward forward.</exception>
     public Tensor<float> ForwardHead(DitActivations activations, Tensor<int>? headRows, int headCount)
     {
         CheckActivations(activations);
@@ -162,7 +163,8 @@ public sealed partial class Dit : IDisposable
         if (Config.TimeConditioning)
         {
             if (sigma.Length != a.Batch)
-                throw new ArgumentException($"Time conditioning needs one sigma per sequence ({a.Batch}); got {sigma.Length}.", nameof(sigma));
+                throw new ArgumentException($"Time conditioning needs one sigma per sequence ({a.Batch}); got {sigma.Length}.",
+                    nameof(sigma));
             for (int b = 0; b < a.Batch; b++)
                 TimestepEmbeddings.Write(a.TimestepHost.AsSpan(b * f, f), sigma[b]);
             a.TimestepEmbedding.CopyFrom(a.TimestepHost);

@@ -36,7 +36,8 @@ public static class DitInitializer
     /// <summary>How tensor <paramref name="name"/> starts (the bound applies to <see cref="InitKind.Uniform"/>).</summary>
     internal static (InitKind Kind, float Bound) Rule(string name, DitParameters parameters)
     {
-        if (name.Contains("adaLN_modulation", StringComparison.Ordinal) || name.StartsWith("output_layer.linear.", StringComparison.Ordinal))
+        if (name.Contains("adaLN_modulation", StringComparison.Ordinal)
+            || name.StartsWith("output_layer.linear.", StringComparison.Ordinal))
             return (InitKind.Zero, 0f);
         if (name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
             || name.EndsWith("norm_final.weight", StringComparison.Ordinal))
