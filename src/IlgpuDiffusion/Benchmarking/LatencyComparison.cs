@@ -50,9 +50,12 @@ public static class LatencyComparison
         if (diffusion.Device != autoregressive.Device)
             throw new ArgumentException("Compare the models on the same device: load both through one Device.", nameof(autoregressive));
         if (options.Length > diffusion.Config.Length)
-            throw new ArgumentException($"The diffusion model generates at most {diffusion.Config.Length} tokens; asked for {options.Length}. Use a config with Length ≥ {options.Length}.", nameof(options));
+            throw new ArgumentException($"The diffusion model generates at most {diffusion.Config.Length} tokens; " +
+                $"asked for {options.Length}. Use a config with Length ≥ {options.Length}.", nameof(options));
         if (options.Length + 1 > autoregressive.Config.Length)
-            throw new ArgumentException($"The autoregressive model holds {autoregressive.Config.Length} positions; a prompt token and {options.Length} new tokens need {options.Length + 1}. Use LatencyComparison.MatchedGpt.", nameof(options));
+            throw new ArgumentException($"The autoregressive model holds {autoregressive.Config.Length} positions; " +
+                $"a prompt token and {options.Length} new tokens need {options.Length + 1}. " +
+                "Use LatencyComparison.MatchedGpt.", nameof(options));
 
         var rows = new List<LatencyMeasurement>();
         void Add(LatencyMeasurement row)
@@ -79,7 +82,8 @@ public static class LatencyComparison
         var sampling = new GptSamplingOptions { Seed = options.Seed, EndOfText = null };
         using var decoder = new GptDecoder(model, options.BatchSize, options.Length + 1, maxPromptLength: 1, sampling);
         var (mean, fastest, passes) = Time(options, () => decoder.Generate(prompt).ForwardPasses);
-        return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes, options.BatchSize * options.Length);
+        return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes,
+            options.BatchSize * options.Length);
     }
 
     /// <summary>B sequences of L tokens by <see cref="DiffusionSampler.Sample"/> from all MASK in <paramref name="steps"/> steps.</summary>
@@ -88,7 +92,8 @@ public static class LatencyComparison
         var sampling = new SamplerOptions { Steps = steps, BatchSize = options.BatchSize, Cached = cached, Seed = options.Seed };
         using var sampler = new DiffusionSampler(model, sampling, options.Length);
         var (mean, fastest, passes) = Time(options, () => sampler.Sample().ForwardPasses);
-        return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes, options.BatchSize * options.Length);
+        return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes,
+            options.BatchSize * options.Length);
     }
 
     /// <summary>Warm-up runs, then the mean and fastest of the timed runs, and the passes of the last one.</summary>

@@ -27,7 +27,8 @@ public sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (cleanIds.Length != batch.Elements)
-            throw new ArgumentException($"The batch holds {batch.Elements} ids ({batch.BatchSize} × {batch.SequenceLength}); got {cleanIds.Length}.", nameof(cleanIds));
+            throw new ArgumentException($"The batch holds {batch.Elements} ids ({batch.BatchSize} × {batch.SequenceLength}); " +
+                $"got {cleanIds.Length}.", nameof(cleanIds));
         int length = batch.SequenceLength, masked = 0;
         for (int b = 0; b < batch.BatchSize; b++)
         {

@@ -81,7 +81,9 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         return _run.FinishStep(loss, learningRate);
     }
 
-    /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.
+    /// </summary>
     public void SaveCheckpoint(string path) =>
         MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_model.Config, Config, State), _model.Parameters,
             Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);

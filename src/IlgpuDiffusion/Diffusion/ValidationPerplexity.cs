@@ -49,7 +49,8 @@ public sealed class ValidationPerplexity : IDisposable
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         if (weights.Length != _model.Parameters.All.Length)
-            throw new ArgumentException($"The weights hold {weights.Length} elements; the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
+            throw new ArgumentException($"The weights hold {weights.Length} elements; " +
+                $"the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
         _model.Device.Kernels.Copy(weights, _model.Parameters.All, checked((int)weights.Length));
         double nelboSum = 0;
         long tokens = 0, next = 0;

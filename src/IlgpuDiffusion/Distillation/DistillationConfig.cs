@@ -39,10 +39,14 @@ public sealed record DistillationConfig
     /// </summary>
     public bool CompatReleasedCode { get; init; }
 
-    /// <summary>At a round's end the teacher becomes the student's EMA weights instead of its raw weights (code: <c>use_ema_on_growth</c>).</summary>
+    /// <summary>
+    /// At a round's end the teacher becomes the student's EMA weights instead of its raw weights (code: <c>use_ema_on_growth</c>).
+    /// </summary>
     public bool TeacherFromEma { get; init; }
 
-    /// <summary>Zero Adam's moments and step count at each round's end (code: <c>reset_optimizer_on_growth</c>); off in the paper.</summary>
+    /// <summary>
+    /// Zero Adam's moments and step count at each round's end (code: <c>reset_optimizer_on_growth</c>); off in the paper.
+    /// </summary>
     public bool ResetOptimizerEachRound { get; init; }
 
     /// <summary>Restart the EMA (with its warm-up) from the student's raw weights at each round's end; off in the paper.</summary>
@@ -60,7 +64,8 @@ public sealed record DistillationConfig
         ArgumentNullException.ThrowIfNull(Training, nameof(Training));
         Training.Validate();
         if (TeacherSteps < 1 || TeacherSteps > 64)
-            throw new ArgumentOutOfRangeException(nameof(TeacherSteps), $"Distillation setting {nameof(TeacherSteps)} must be in [1, 64]; got {TeacherSteps}.");
+            throw new ArgumentOutOfRangeException(nameof(TeacherSteps),
+                $"Distillation setting {nameof(TeacherSteps)} must be in [1, 64]; got {TeacherSteps}.");
         if (!Enum.IsDefined(Divergence))
             throw new ArgumentOutOfRangeException(nameof(Divergence), $"Unknown distillation divergence {Divergence}.");
         _ = Rounds;

@@ -53,7 +53,8 @@ public sealed partial class DiffusionSampler : IDisposable
         Options = options.Validate();
         Length = length ?? model.Config.Length;
         if (Length < 1 || Length > model.Config.Length)
-            throw new ArgumentOutOfRangeException(nameof(length), $"The sequence length must be in [1, {model.Config.Length}] (the model's length); got {Length}.");
+            throw new ArgumentOutOfRangeException(nameof(length),
+                $"The sequence length must be in [1, {model.Config.Length}] (the model's length); got {Length}.");
         _model = model;
         _k = model.Device.Kernels;
         _grid = new SamplingGrid(options.Steps, options.Epsilon);
@@ -84,7 +85,9 @@ public sealed partial class DiffusionSampler : IDisposable
     /// <summary>Whether model outputs are reused while no token changed (cached and no time conditioning).</summary>
     public bool UsesCache { get; }
 
-    /// <summary>Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.</summary>
+    /// <summary>
+    /// Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.
+    /// </summary>
     public SamplingResult Sample(SamplingPrompt? prompt = null)
     {
         long start = Stopwatch.GetTimestamp();

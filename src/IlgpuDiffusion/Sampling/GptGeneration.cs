@@ -42,7 +42,9 @@ public sealed class GptGenerationProgress
     /// <summary>Whether sequence <paramref name="sequence"/> has produced its end-of-text token.</summary>
     public bool IsFinished(int sequence) => _lengths[sequence] > 0;
 
-    /// <summary>Tokens of sequence <paramref name="sequence"/> up to and including its end-of-text, or <see cref="Position"/> while it runs.</summary>
+    /// <summary>
+    /// Tokens of sequence <paramref name="sequence"/> up to and including its end-of-text, or <see cref="Position"/> while it runs.
+    /// </summary>
     public int Length(int sequence) => _lengths[sequence] > 0 ? _lengths[sequence] : Position;
 }
 

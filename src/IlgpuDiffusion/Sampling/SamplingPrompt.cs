@@ -34,7 +34,8 @@ public sealed class SamplingPrompt
     public int Sequences => _perSequence.Length;
 
     /// <summary>Writes the fixed token of every position of a [batch, length] block, or −1 where the sampler is free.</summary>
-    /// <exception cref="ArgumentException">A position lies outside the sequence, a token outside [0, maskId), or the batch does not match per-sequence prompts.</exception>
+    /// <exception cref="ArgumentException">A position lies outside the sequence, a token outside [0, maskId), or the
+    /// batch does not match per-sequence prompts.</exception>
     internal void Write(Span<int> fixedIds, int batch, int length, int maskId)
     {
         if (_perSequence.Length != 1 && _perSequence.Length != batch)

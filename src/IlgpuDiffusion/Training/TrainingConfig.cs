@@ -6,7 +6,9 @@ public enum LrDecay
     /// <summary>Constant after warm-up (MDLM: <c>get_constant_schedule_with_warmup</c>).</summary>
     Constant,
 
-    /// <summary>Half a cosine from the peak to 0 at <see cref="TrainingConfig.MaxSteps"/> (<c>get_cosine_schedule_with_warmup</c>).</summary>
+    /// <summary>
+    /// Half a cosine from the peak to 0 at <see cref="TrainingConfig.MaxSteps"/> (<c>get_cosine_schedule_with_warmup</c>).
+    /// </summary>
     Cosine,
 }
 
