@@ -35,7 +35,8 @@ public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
         int excess = ContextIds.Length + TargetIds.Length - maxLength;
         if (excess <= 0) return this;
         if (TargetIds.Length + 1 > maxLength)
-            throw new ArgumentException($"The target needs {TargetIds.Length} tokens plus BOS; the model's context holds {maxLength}.", nameof(maxLength));
+            throw new ArgumentException($"The target needs {TargetIds.Length} tokens plus BOS; the model's context holds {maxLength}.",
+                nameof(maxLength));
         return new LambadaExample([ContextIds[0], .. ContextIds.AsSpan(1 + excess)], TargetIds);
     }
 

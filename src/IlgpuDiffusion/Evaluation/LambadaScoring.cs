@@ -30,7 +30,8 @@ public static class LambadaScoring
     {
         ArgumentNullException.ThrowIfNull(example);
         if (predictedWordIds.Length != example.WordLength)
-            throw new ArgumentException($"Expected one prediction per word token ({example.WordLength}), got {predictedWordIds.Length}.", nameof(predictedWordIds));
+            throw new ArgumentException($"Expected one prediction per word token ({example.WordLength}), got {predictedWordIds.Length}.",
+                nameof(predictedWordIds));
         return predictedWordIds.SequenceEqual(example.WordIds);
     }
 
@@ -50,9 +51,12 @@ public static class LambadaScoring
         for (int i = 0; i < outcomes.Count; i++)
         {
             LambadaOutcome outcome = outcomes[i];
-            if (outcome.WordTokens < 1) throw new ArgumentException($"Outcome {i} has {outcome.WordTokens} word tokens; a word has at least one.", nameof(outcomes));
+            if (outcome.WordTokens < 1)
+                throw new ArgumentException($"Outcome {i} has {outcome.WordTokens} word tokens; a word has at least one.",
+                    nameof(outcomes));
             if (!(outcome.WordNll >= 0) || double.IsInfinity(outcome.WordNll))
-                throw new ArgumentException($"Outcome {i} has word NLL {outcome.WordNll}; an NLL is finite and non-negative.", nameof(outcomes));
+                throw new ArgumentException($"Outcome {i} has word NLL {outcome.WordNll}; an NLL is finite and non-negative.",
+                    nameof(outcomes));
             if (outcome.Correct) correct++;
             tokens += outcome.WordTokens;
             nll += outcome.WordNll;
