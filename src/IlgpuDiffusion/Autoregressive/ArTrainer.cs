@@ -5,7 +5,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Autoregressive;
 
 /// <summary>
-/// Next-token training of a <see cref="Gpt"/> with the MDLM trainer's machinery: each optimizer step runs
+/// Next-token training of a <see cref="Gpt"/> with the optimizer machinery every trainer shares: each optimizer step runs
 /// <see cref="TrainingConfig.GradientAccumulationSteps"/> micro-batches of batch → forward (dropout per
 /// <see cref="TrainingConfig.Dropout"/>) → cross-entropy of every next token with gradient scale 1/(B·(L−1)·accumulation)
 /// → backward, then <see cref="ClippedAdamW"/> (warm-up and decay from <see cref="LrSchedule"/>) and the <see cref="Ema"/>

@@ -6,10 +6,10 @@ using System.Text;
 namespace IlgpuDiffusion.Data;
 
 /// <summary>
-/// Turns a corpus (files and folders of plain text, JSON lines or Parquet) into MDLM token
-/// shards: documents are tokenized in parallel, split into training and validation by whole
-/// documents, wrapped into <c>[BOS] + chunk + [EOS]</c> sequences (<see cref="MdlmSequencePacker"/>)
-/// and written as shards with a <c>metadata.json</c> beside them.
+/// Turns a corpus (files and folders of plain text, JSON lines, or Parquet with the <c>IlgpuDiffusion.Parquet</c>
+/// package) into MDLM token shards: documents are tokenized in parallel, split into training and validation by whole
+/// documents, wrapped into <c>[BOS] + chunk + [EOS]</c> sequences (<see cref="MdlmSequencePacker"/>) and written as
+/// shards with a <c>metadata.json</c> beside them.
 /// </summary>
 /// <remarks>
 /// Idempotent: the output folder records a key over the settings and every source file's path,

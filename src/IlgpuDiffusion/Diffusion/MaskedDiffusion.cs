@@ -18,7 +18,7 @@ public sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
     /// <summary>
     /// Corrupts <paramref name="cleanIds"/> at the times already in <see cref="CorruptedBatch.Times"/>. Position
     /// p = b·L + l is masked when <see cref="Philox.Uniform"/>(seed, stream, p) &lt; (1−ε)·t_b, so the masks are
-    /// fixed by (seed, stream): pass the step counter as the stream. Allocates nothing.
+    /// fixed by (seed, stream): pass the micro-batch counter as the stream. Allocates nothing.
     /// </summary>
     /// <param name="cleanIds">[batch, L] clean token ids, none equal to the MASK id</param>
     /// <param name="batch">Receives the noisy ids, masked rows, targets and weights.</param>

@@ -6,9 +6,10 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// The library's own training checkpoint: one safetensors file holding, for every named parameter tensor
-/// <c>N</c> of the model, <c>model.N</c> (the raw weights), <c>ema.N</c>, <c>adam_m.N</c> and <c>adam_v.N</c>, with
-/// the model config, training config and <see cref="TrainingState"/> as JSON metadata (<see cref="MdlmCheckpointHeader"/>).
+/// The MDLM training checkpoint (also the base of a <see cref="Distillation.DistillationCheckpoint"/>): one safetensors
+/// file holding, for every named parameter tensor <c>N</c> of the model, <c>model.N</c> (the raw weights), <c>ema.N</c>,
+/// <c>adam_m.N</c> and <c>adam_v.N</c>, with the model config, training config and <see cref="TrainingState"/> as JSON
+/// metadata (<see cref="MdlmCheckpointHeader"/>).
 /// The file is written to a temporary name and renamed, so a crash never leaves half a checkpoint. Restoring
 /// the tensors and state gives bit-for-bit the same continuation on the CPU backend.
 /// </summary>

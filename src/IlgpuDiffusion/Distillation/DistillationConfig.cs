@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Distillation;
 /// <summary>
 /// Settings of a multi-round SDTT run (docs/algorithms.md §4). The optimizer, batch, EMA, dropout and seed come from
 /// <see cref="Training"/> (its validation and MFU fields are unused); the rest shapes the rounds and targets.
-/// Defaults follow the paper (appendix choices 1–4): Adam lr 6e-5 with 500 warm-up steps then constant, clip 1.0,
+/// Defaults follow the paper (docs/algorithms.md appendix #1–#4): Adam lr 6e-5 with 500 warm-up steps then constant, clip 1.0,
 /// EMA 0.9999, student dropout on, 2 teacher steps per target, reverse KL, 1024 → 8 sampling steps in 7 rounds
 /// of 10k steps. Override with <c>with</c>.
 /// </summary>
@@ -35,7 +35,7 @@ public sealed record DistillationConfig
 
     /// <summary>
     /// Reproduce the released code instead of the paper: the teacher time grid <c>t·space + (1−t)·t_end</c> (its typo;
-    /// the first teacher step reveals fewer tokens) and TVD as L1 on log-probs (appendix discrepancies 1 and 2).
+    /// the first teacher step reveals fewer tokens) and TVD as L1 on log-probs (docs/algorithms.md appendix #1 and #2).
     /// </summary>
     public bool CompatReleasedCode { get; init; }
 

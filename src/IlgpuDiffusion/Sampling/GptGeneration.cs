@@ -1,8 +1,8 @@
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
-/// The state of a running <see cref="GptDecoder"/>, as its streaming API yields it after the prefill and after every
-/// token. One instance is reused for the whole run: read it before asking for the next one.
+/// The state of a running <see cref="GptDecoder"/>, as its streaming API yields it after every drawn token (and as
+/// <see cref="GptDecoder.Progress"/> shows it). One instance is reused for the whole run: read it before asking for the next one.
 /// </summary>
 public sealed class GptGenerationProgress
 {

@@ -13,8 +13,8 @@ public enum LrDecay
 }
 
 /// <summary>
-/// Settings of an MDLM training run; the defaults are MDLM's OWT recipe (docs/algorithms.md §2.7) except the batch,
-/// which is sized for one machine. Override with <c>with</c>.
+/// Settings of a training run (MDLM, autoregressive, or the optimizer side of a distillation); the defaults are MDLM's
+/// OWT recipe (docs/algorithms.md §2.7) except the batch, which is sized for one machine. Override with <c>with</c>.
 /// </summary>
 public sealed record TrainingConfig
 {

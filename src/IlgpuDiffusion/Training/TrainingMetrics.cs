@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Training;
 /// <param name="GradientNorm">Global gradient L2 norm (before clipping) of the last step.</param>
 /// <param name="LearningRate">Learning rate of the last step.</param>
 /// <param name="MillisecondsPerStep">Wall time per optimizer step.</param>
-/// <param name="TokensPerSecond">Token slots (B·L·accumulation per step) processed per second.</param>
+/// <param name="TokensPerSecond">Token slots (B·L·accumulation per step; next-token predictions for a GPT) processed per
+/// second.</param>
 /// <param name="ModelFlopsUtilization">Achieved model FLOP/s over the configured peak; null when no peak is configured.</param>
 public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm, double LearningRate,
     double MillisecondsPerStep, double TokensPerSecond, double? ModelFlopsUtilization) : IMetricsRecord
