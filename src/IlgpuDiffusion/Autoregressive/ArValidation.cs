@@ -30,7 +30,8 @@ public sealed class ArValidation : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatches);
         if (data.SequenceCount == 0) throw new ArgumentException("The validation shards hold no sequence.", nameof(data));
         if (data.SequenceLength < 2 || data.SequenceLength > config.Length)
-            throw new ArgumentException($"Validation sequences hold {data.SequenceLength} tokens; the model takes 2 to {config.Length}.", nameof(data));
+            throw new ArgumentException($"Validation sequences hold {data.SequenceLength} tokens; the model takes 2 to {config.Length}.",
+                nameof(data));
         _data = data;
         _sequences = maxBatches > 0 ? Math.Min(data.SequenceCount, (long)maxBatches * batchSize) : data.SequenceCount;
         _model = new Gpt(config, device, withGradients: false);
@@ -48,7 +49,8 @@ public sealed class ArValidation : IDisposable
     {
         var clock = Stopwatch.StartNew();
         if (weights.Length != _model.Parameters.All.Length)
-            throw new ArgumentException($"The weights hold {weights.Length} elements; the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
+            throw new ArgumentException($"The weights hold {weights.Length} elements; " +
+                $"the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
         _model.Device.Kernels.Copy(weights, _model.Parameters.All, checked((int)weights.Length));
         double sum = 0;
         long predictions = 0;

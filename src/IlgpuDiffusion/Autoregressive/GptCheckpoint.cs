@@ -34,7 +34,8 @@ public static class GptCheckpoint
     /// Loads a checkpoint into the tensors of a run with configs <paramref name="model"/> and <paramref name="training"/>
     /// after checking it was made by a compatible run: the same model, batch size, accumulation and seed.
     /// </summary>
-    /// <exception cref="InvalidDataException">The file is damaged, not a GPT training checkpoint, or made by an incompatible run.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged, not a GPT training checkpoint, or made by an
+    /// incompatible run.</exception>
     public static GptCheckpointHeader Load(string path, GptConfig model, TrainingConfig training, GptParameters parameters,
         Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment)
     {
@@ -54,6 +55,7 @@ public static class GptCheckpoint
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
         var header = GptCheckpointHeader.FromMetadata(path, reader.Metadata);
-        return LoadedModel.Fill(new Gpt(header.Model, device, withGradients), m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
+        return LoadedModel.Fill(new Gpt(header.Model, device, withGradients),
+            m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
     }
 }

@@ -24,7 +24,8 @@ public sealed record GptCheckpointHeader(GptConfig Model, TrainingConfig Trainin
     public Dictionary<string, string> ToMetadata() => CheckpointMetadata.ForTraining(Format, Version, Model, Training, State);
 
     /// <summary>Parses the metadata of <paramref name="path"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is not a GPT training checkpoint of this version, or an entry is malformed.</exception>
+    /// <exception cref="InvalidDataException">The file is not a GPT training checkpoint of this version, or an entry is
+    /// malformed.</exception>
     public static GptCheckpointHeader FromMetadata(string path, IReadOnlyDictionary<string, string> metadata)
     {
         var (model, training, state) = CheckpointMetadata.ReadTraining<GptConfig>(path, metadata, Format, Version,

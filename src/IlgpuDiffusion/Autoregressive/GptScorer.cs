@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// <summary>
 /// Teacher-forced scoring: the log-likelihood log p(x_{t+1} | x_{≤t}) of every next token of given sequences, batched,
 /// with the output head run in chunks of rows so that the [rows, V] logits of a large judge (GPT-2 large: V = 50257)
-/// stay small. This is what the generative-perplexity judge uses (spec §5.1: SDTT averages each sample's
+/// stay small. This is what the generative-perplexity judge uses (docs/algorithms.md §5.1: SDTT averages each sample's
 /// <see cref="MeanNegativeLogLikelihoods"/> and exponentiates). Buffers are allocated once; scoring a batch allocates nothing.
 /// </summary>
 public sealed class GptScorer : IDisposable
@@ -25,7 +25,8 @@ public sealed class GptScorer : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (length < 2 || length > model.Config.Length)
-            throw new ArgumentOutOfRangeException(nameof(length), $"Scored sequences need 2 to {model.Config.Length} tokens (the model's length); got {length}.");
+            throw new ArgumentOutOfRangeException(nameof(length),
+                $"Scored sequences need 2 to {model.Config.Length} tokens (the model's length); got {length}.");
         int n = batchSize * length;
         if (headRows < 0) throw new ArgumentOutOfRangeException(nameof(headRows), $"Head rows must be ≥ 0; got {headRows}.");
         _model = model;
@@ -57,10 +58,12 @@ public sealed class GptScorer : IDisposable
     public void LogLikelihoods(ReadOnlySpan<int> sequences, Span<float> logLikelihoods)
     {
         if (sequences.Length % Length != 0)
-            throw new ArgumentException($"The ids ({sequences.Length}) are not a whole number of {Length}-token sequences.", nameof(sequences));
+            throw new ArgumentException($"The ids ({sequences.Length}) are not a whole number of {Length}-token sequences.",
+                nameof(sequences));
         int count = sequences.Length / Length;
         if (logLikelihoods.Length != count * (Length - 1))
-            throw new ArgumentException($"{count} sequences give {count * (Length - 1)} log-likelihoods; the destination holds {logLikelihoods.Length}.", nameof(logLikelihoods));
+            throw new ArgumentException($"{count} sequences give {count * (Length - 1)} log-likelihoods; " +
+                $"the destination holds {logLikelihoods.Length}.", nameof(logLikelihoods));
         int vocab = _model.Config.Vocab;
         foreach (int id in sequences)
             if ((uint)id >= (uint)vocab)
@@ -90,7 +93,9 @@ public sealed class GptScorer : IDisposable
         return means;
     }
 
-    /// <summary>Runs one pass over up to <see cref="BatchSize"/> sequences (the rest of the batch repeats the first) into the host losses.</summary>
+    /// <summary>
+    /// Runs one pass over up to <see cref="BatchSize"/> sequences (the rest of the batch repeats the first) into the host losses.
+    /// </summary>
     private void ScoreBatch(ReadOnlySpan<int> sequences)
     {
         int n = BatchSize * Length, vocab = _model.Config.Vocab;
@@ -108,7 +113,8 @@ public sealed class GptScorer : IDisposable
         {
             int rows = Math.Min(_activations.HeadCapacity, n - first);
             var logits = _model.ForwardHead(_activations, first, rows);
-            k.CrossEntropy(logits, _targets.Slice(first, rows), _weights.Slice(first, rows), _losses.Slice(first, rows), null, rows, vocab, 1f);
+            k.CrossEntropy(logits, _targets.Slice(first, rows), _weights.Slice(first, rows), _losses.Slice(first, rows), null,
+                rows, vocab, 1f);
         }
         _losses.CopyTo(_hostLosses);
     }

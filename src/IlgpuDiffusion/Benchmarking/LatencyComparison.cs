@@ -6,7 +6,7 @@ using IlgpuDiffusion.Sampling;
 namespace IlgpuDiffusion.Benchmarking;
 
 /// <summary>
-/// The SDTT paper's latency comparison (spec §5.7): wall time to generate B sequences of L tokens from scratch with the
+/// The SDTT paper's latency comparison (docs/algorithms.md §5.7): wall time to generate B sequences of L tokens from scratch with the
 /// diffusion sampler (<see cref="DiffusionSampler"/>, from all MASK) at each step count N, cached and uncached, against
 /// an autoregressive model decoding with its KV cache (<see cref="GptDecoder"/>, from one beginning-of-text token, end-of-text
 /// ignored so that every sequence runs to L new tokens), on the same device. Costs do not depend on the weights, so untrained
@@ -50,9 +50,12 @@ public static class LatencyComparison
         if (diffusion.Device != autoregressive.Device)
             throw new ArgumentException("Compare the models on the same device: load both through one Device.", nameof(autoregressive));
         if (options.Length > diffusion.Config.Length)
-            throw new ArgumentException($"The diffusion model generates at most {diffusion.Config.Length} tokens; asked for {options.Length}. Use a config with Length ≥ {options.Length}.", nameof(options));
+            throw new ArgumentException($"The diffusion model generates at most {diffusion.Config.Length} tokens; " +
+                $"asked for {options.Length}. Use a config with Length ≥ {options.Length}.", nameof(options));
         if (options.Length + 1 > autoregressive.Config.Length)
-            throw new ArgumentException($"The autoregressive model holds {autoregressive.Config.Length} positions; a prompt token and {options.Length} new tokens need {options.Length + 1}. Use LatencyComparison.MatchedGpt.", nameof(options));
+            throw new ArgumentException($"The autoregressive model holds {autoregressive.Config.Length} positions; " +
+                $"a prompt token and {options.Length} new tokens need {options.Length + 1}. " +
+                "Use LatencyComparison.MatchedGpt.", nameof(options));
 
         var rows = new List<LatencyMeasurement>();
         void Add(LatencyMeasurement row)
@@ -79,7 +82,8 @@ public static class LatencyComparison
         var sampling = new GptSamplingOptions { Seed = options.Seed, EndOfText = null };
         using var decoder = new GptDecoder(model, options.BatchSize, options.Length + 1, maxPromptLength: 1, sampling);
         var (mean, fastest, passes) = Time(options, () => decoder.Generate(prompt).ForwardPasses);
-        return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes, options.BatchSize * options.Length);
+        return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes,
+            options.BatchSize * options.Length);
     }
 
     /// <summary>B sequences of L tokens by <see cref="DiffusionSampler.Sample"/> from all MASK in <paramref name="steps"/> steps.</summary>
@@ -88,7 +92,8 @@ public static class LatencyComparison
         var sampling = new SamplerOptions { Steps = steps, BatchSize = options.BatchSize, Cached = cached, Seed = options.Seed };
         using var sampler = new DiffusionSampler(model, sampling, options.Length);
         var (mean, fastest, passes) = Time(options, () => sampler.Sample().ForwardPasses);
-        return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes, options.BatchSize * options.Length);
+        return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes,
+            options.BatchSize * options.Length);
     }
 
     /// <summary>Warm-up runs, then the mean and fastest of the timed runs, and the passes of the last one.</summary>

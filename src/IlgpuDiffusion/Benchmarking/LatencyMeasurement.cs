@@ -6,9 +6,11 @@ namespace IlgpuDiffusion.Benchmarking;
 /// <param name="Cached">Whether the diffusion sampler used MDLM's cache; null for the autoregressive model.</param>
 /// <param name="Mean">Mean wall time of one generation over the timed runs.</param>
 /// <param name="Fastest">Fastest timed run.</param>
-/// <param name="ForwardPasses">Model passes of one generation (diffusion: trunk passes; autoregressive: prefill and decoding passes).</param>
+/// <param name="ForwardPasses">Model passes of one generation (diffusion: trunk passes; autoregressive: prefill and
+/// decoding passes).</param>
 /// <param name="Tokens">Tokens generated per run (B·L).</param>
-public sealed record LatencyMeasurement(string Generator, int? Steps, bool? Cached, TimeSpan Mean, TimeSpan Fastest, int ForwardPasses, int Tokens)
+public sealed record LatencyMeasurement(
+    string Generator, int? Steps, bool? Cached, TimeSpan Mean, TimeSpan Fastest, int ForwardPasses, int Tokens)
 {
     /// <summary>The generator name of the diffusion sampler.</summary>
     public const string Diffusion = "diffusion";

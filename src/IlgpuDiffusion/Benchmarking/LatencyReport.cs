@@ -23,19 +23,23 @@ public sealed record LatencyReport(string Device, long DiffusionParameters, long
         return Autoregressive.Mean / row.Mean;
     }
 
-    /// <summary>A heading line, then one table row per measurement: generator, N, cache, mean and fastest seconds, passes, tokens/s and AR / this.</summary>
+    /// <summary>
+    /// A heading line, then one table row per measurement: generator, N, cache, mean and fastest seconds, passes, tokens/s and AR / this.
+    /// </summary>
     public string ToMarkdown()
     {
         var culture = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.Append(culture, $"B = {BatchSize}, L = {Length} on {Device}; diffusion {DiffusionParameters / 1e6:F2}M parameters, autoregressive {AutoregressiveParameters / 1e6:F2}M.\n\n");
+        text.Append(culture, $"B = {BatchSize}, L = {Length} on {Device}; " +
+            $"diffusion {DiffusionParameters / 1e6:F2}M parameters, autoregressive {AutoregressiveParameters / 1e6:F2}M.\n\n");
         text.Append("| Generator | Steps | Cache | Mean (s) | Fastest (s) | Passes | Tokens/s | AR / this |\n");
         text.Append("|---|---:|---|---:|---:|---:|---:|---:|\n");
         foreach (var row in Measurements)
         {
             string steps = row.Steps?.ToString(culture) ?? "—";
             string cache = row.Cached switch { true => "cached", false => "uncached", null => "KV" };
-            text.Append(culture, $"| {row.Generator} | {steps} | {cache} | {row.Mean.TotalSeconds:F3} | {row.Fastest.TotalSeconds:F3} | {row.ForwardPasses} | {row.TokensPerSecond:N0} | {ArOverThis(row):F2}× |\n");
+            text.Append(culture, $"| {row.Generator} | {steps} | {cache} | {row.Mean.TotalSeconds:F3} | {row.Fastest.TotalSeconds:F3} " +
+                $"| {row.ForwardPasses} | {row.TokensPerSecond:N0} | {ArOverThis(row):F2}× |\n");
         }
         return text.ToString();
     }

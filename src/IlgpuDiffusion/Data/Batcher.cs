@@ -24,7 +24,8 @@ public sealed class Batcher
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (sequences.SequenceCount == 0) throw new ArgumentException("The token shards hold no sequence to batch.", nameof(sequences));
         if (sequences.SequenceCount > Array.MaxLength)
-            throw new ArgumentException($"{sequences.SequenceCount} sequences exceed the batcher's limit of {Array.MaxLength}.", nameof(sequences));
+            throw new ArgumentException($"{sequences.SequenceCount} sequences exceed the batcher's limit of {Array.MaxLength}.",
+                nameof(sequences));
         _sequences = sequences;
         _seed = seed;
         BatchSize = batchSize;
@@ -54,7 +55,8 @@ public sealed class Batcher
     public void NextBatch(Span<int> destination)
     {
         if (destination.Length < BatchElements)
-            throw new ArgumentException($"A batch needs {BatchElements} ids ({BatchSize} × {SequenceLength}); the destination holds {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"A batch needs {BatchElements} ids ({BatchSize} × {SequenceLength}); " +
+                $"the destination holds {destination.Length}.", nameof(destination));
         for (int row = 0; row < BatchSize; row++)
         {
             _sequences.CopySequence(_order[_index], destination.Slice(row * SequenceLength, SequenceLength));

@@ -7,7 +7,9 @@ namespace IlgpuDiffusion.Data;
 /// </summary>
 public abstract class CorpusFileFormat
 {
-    /// <summary>UTF-8 plain text (<c>.txt</c>, <c>.text</c>, <c>.md</c>), cut into documents per <see cref="CorpusReaderOptions.PlainText"/>.</summary>
+    /// <summary>
+    /// UTF-8 plain text (<c>.txt</c>, <c>.text</c>, <c>.md</c>), cut into documents per <see cref="CorpusReaderOptions.PlainText"/>.
+    /// </summary>
     public static CorpusFileFormat PlainText { get; } = new PlainTextFormat();
 
     /// <summary>

@@ -25,9 +25,11 @@ public sealed record CorpusPreparationOptions
     public void Validate()
     {
         if (SequenceLength < 3 || SequenceLength > 1 << 24)
-            throw new ArgumentOutOfRangeException(nameof(SequenceLength), SequenceLength, "The sequence length must be in [3, 2^24]: BOS, at least one id, EOS.");
+            throw new ArgumentOutOfRangeException(nameof(SequenceLength), SequenceLength,
+                "The sequence length must be in [3, 2^24]: BOS, at least one id, EOS.");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction,
+                "The validation fraction must be in [0, 1).");
         ArgumentOutOfRangeException.ThrowIfLessThan(SequencesPerShard, 1, nameof(SequencesPerShard));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxDegreeOfParallelism, 1, nameof(MaxDegreeOfParallelism));
         ArgumentNullException.ThrowIfNull(Reader, nameof(Reader));

@@ -6,10 +6,10 @@ using System.Text;
 namespace IlgpuDiffusion.Data;
 
 /// <summary>
-/// Turns a corpus (files and folders of plain text, JSON lines or Parquet) into MDLM token
-/// shards: documents are tokenized in parallel, split into training and validation by whole
-/// documents, wrapped into <c>[BOS] + chunk + [EOS]</c> sequences (<see cref="MdlmSequencePacker"/>)
-/// and written as shards with a <c>metadata.json</c> beside them.
+/// Turns a corpus (files and folders of plain text, JSON lines, or Parquet with the <c>IlgpuDiffusion.Parquet</c>
+/// package) into MDLM token shards: documents are tokenized in parallel, split into training and validation by whole
+/// documents, wrapped into <c>[BOS] + chunk + [EOS]</c> sequences (<see cref="MdlmSequencePacker"/>) and written as
+/// shards with a <c>metadata.json</c> beside them.
 /// </summary>
 /// <remarks>
 /// Idempotent: the output folder records a key over the settings and every source file's path,
@@ -84,9 +84,12 @@ public static class CorpusPreparer
     public static string InputKey(IEnumerable<SourceFile> sources, CorpusPreparationOptions options)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"format={TokenShardHeader.Version};tokenizer={Gpt2Tokenizer.Name};vocab={Gpt2Tokenizer.VocabularySize};");
-        text.Append(CultureInfo.InvariantCulture, $"L={options.SequenceLength};validation={options.ValidationFraction:R};seed={options.Seed};");
-        text.Append(CultureInfo.InvariantCulture, $"perShard={options.SequencesPerShard};format={options.Reader.Format?.Name ?? "Auto"};plain={options.Reader.PlainText};field={options.Reader.TextField}\n");
+        text.Append(CultureInfo.InvariantCulture,
+            $"format={TokenShardHeader.Version};tokenizer={Gpt2Tokenizer.Name};vocab={Gpt2Tokenizer.VocabularySize};");
+        text.Append(CultureInfo.InvariantCulture,
+            $"L={options.SequenceLength};validation={options.ValidationFraction:R};seed={options.Seed};");
+        text.Append(CultureInfo.InvariantCulture, $"perShard={options.SequencesPerShard};format={options.Reader.Format?.Name ?? "Auto"};");
+        text.Append(CultureInfo.InvariantCulture, $"plain={options.Reader.PlainText};field={options.Reader.TextField}\n");
         foreach (SourceFile source in sources)
             text.Append(CultureInfo.InvariantCulture, $"{source.Path}\t{source.Bytes}\t{source.LastWriteUtc.Ticks}\n");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
@@ -124,11 +127,17 @@ public static class CorpusPreparer
     private static (SplitSummary Train, SplitSummary Validation) Tokenize(CorpusReader reader, TrainValidationSplit split, string staging,
         CorpusPreparationOptions options, IProgress<PreparationProgress>? progress, CancellationToken cancellationToken)
     {
-        using var trainShards = new ShardSeriesWriter(staging, PreparedCorpus.TrainSplit, options.SequenceLength, options.SequencesPerShard);
-        using var validationShards = new ShardSeriesWriter(staging, PreparedCorpus.ValidationSplit, options.SequenceLength, options.SequencesPerShard);
+        using var trainShards = new ShardSeriesWriter(staging, PreparedCorpus.TrainSplit, options.SequenceLength,
+            options.SequencesPerShard);
+        using var validationShards = new ShardSeriesWriter(staging, PreparedCorpus.ValidationSplit, options.SequenceLength,
+            options.SequencesPerShard);
         var train = new MdlmSequencePacker(options.SequenceLength, trainShards.Write);
         var validation = new MdlmSequencePacker(options.SequenceLength, validationShards.Write);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        var parallel = new ParallelOptions
+        {
+            MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+            CancellationToken = cancellationToken,
+        };
         var batch = new List<CorpusDocument>(BatchDocuments);
         using var tokenizers = new ThreadLocal<Gpt2Tokenizer>(Gpt2Tokenizer.Create);
         var clock = Stopwatch.StartNew();
@@ -152,7 +161,8 @@ public static class CorpusPreparer
             foreach (int[] document in ids)
             {
                 if (documentIndex >= split.Documents)
-                    throw new InvalidDataException($"{reader.Describe()}: the corpus changed while it was being prepared. Run the preparation again.");
+                    throw new InvalidDataException($"{reader.Describe()}: the corpus changed while it was being prepared. " +
+                        "Run the preparation again.");
                 (split.IsValidation(documentIndex++) ? validation : train).AddDocument(document);
             }
             batch.Clear();
@@ -167,11 +177,13 @@ public static class CorpusPreparer
         return (Summary(train, trainShards), Summary(validation, validationShards));
     }
 
-    private static void RequireOneSequence(CorpusReader reader, MdlmSequencePacker packer, string splitName, CorpusPreparationOptions options)
+    private static void RequireOneSequence(CorpusReader reader, MdlmSequencePacker packer, string splitName,
+        CorpusPreparationOptions options)
     {
         if (packer.Sequences > 0) return;
-        throw new InvalidDataException($"Corpus too short: the {splitName} split of {reader.Describe()} has {packer.Documents} document(s) " +
-            $"with {packer.Tokens} tokens (EOS included), but one sequence of length {options.SequenceLength} needs {options.SequenceLength - 2}. " +
+        throw new InvalidDataException($"Corpus too short: the {splitName} split of {reader.Describe()} has {packer.Documents} " +
+            $"document(s) with {packer.Tokens} tokens (EOS included), but one sequence of length {options.SequenceLength} " +
+            $"needs {options.SequenceLength - 2}. " +
             "Use more text, a shorter sequence length" + (splitName == "validation" ? " or a larger validation fraction." : "."));
     }
 

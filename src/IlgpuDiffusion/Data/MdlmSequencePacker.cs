@@ -4,7 +4,7 @@ namespace IlgpuDiffusion.Data;
 public delegate void SequenceHandler(ReadOnlySpan<int> sequence);
 
 /// <summary>
-/// MDLM's "wrap" preprocessing (spec §1.1, <c>dataloader.get_dataset</c> with <c>wrap=True</c>):
+/// MDLM's "wrap" preprocessing (docs/algorithms.md §1.1, <c>dataloader.get_dataset</c> with <c>wrap=True</c>):
 /// each document's ids followed by EOS are concatenated into one stream, the stream is cut into
 /// chunks of L − 2 ids, and each chunk is emitted as <c>[BOS] + chunk + [EOS]</c> (length L).
 /// The remainder that does not fill a chunk is dropped. Documents cross sequence boundaries.
@@ -15,7 +15,9 @@ public sealed class MdlmSequencePacker
     private readonly SequenceHandler _emit;
     private int _filled;
 
-    /// <summary>Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.</summary>
+    /// <summary>
+    /// Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.
+    /// </summary>
     /// <param name="sequenceLength">L, at least 3 (BOS, one text id, EOS).</param>
     public MdlmSequencePacker(int sequenceLength, SequenceHandler emit)
     {

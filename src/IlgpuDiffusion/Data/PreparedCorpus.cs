@@ -29,9 +29,11 @@ public sealed record PreparedCorpus(string Directory, ShardMetadata Metadata, bo
         string fullPath = Path.GetFullPath(directory);
         ShardMetadata metadata = ShardMetadata.Read(fullPath);
         string metadataPath = Path.Combine(fullPath, ShardMetadata.FileName);
-        if (metadata.FormatVersion != TokenShardHeader.Version || metadata.Tokenizer != Gpt2Tokenizer.Name || metadata.VocabularySize != Gpt2Tokenizer.VocabularySize)
-            throw new InvalidDataException($"{metadataPath}: prepared with format {metadata.FormatVersion}, tokenizer {metadata.Tokenizer} " +
-                $"(vocabulary {metadata.VocabularySize}); this library needs format {TokenShardHeader.Version}, {Gpt2Tokenizer.Name} " +
+        if (metadata.FormatVersion != TokenShardHeader.Version || metadata.Tokenizer != Gpt2Tokenizer.Name
+            || metadata.VocabularySize != Gpt2Tokenizer.VocabularySize)
+            throw new InvalidDataException($"{metadataPath}: prepared with format {metadata.FormatVersion}, " +
+                $"tokenizer {metadata.Tokenizer} (vocabulary {metadata.VocabularySize}); " +
+                $"this library needs format {TokenShardHeader.Version}, {Gpt2Tokenizer.Name} " +
                 $"({Gpt2Tokenizer.VocabularySize}). Prepare the corpus again.");
         return new PreparedCorpus(fullPath, metadata, Reused: false);
     }
@@ -56,11 +58,13 @@ public sealed record PreparedCorpus(string Directory, ShardMetadata Metadata, bo
         foreach (string path in paths)
         {
             if (!File.Exists(path))
-                throw new InvalidDataException($"{path}: token shard listed in {ShardMetadata.FileName} is missing. Prepare the corpus again.");
+                throw new InvalidDataException($"{path}: token shard listed in {ShardMetadata.FileName} is missing. " +
+                    "Prepare the corpus again.");
             sequences += TokenShardHeader.Read(path, Metadata.VocabularySize, SequenceLength).SequenceCount;
         }
         if (sequences != summary.Sequences)
-            throw new InvalidDataException($"{Directory}: the shards hold {sequences} sequences, {ShardMetadata.FileName} promises {summary.Sequences}. Prepare the corpus again.");
+            throw new InvalidDataException($"{Directory}: the shards hold {sequences} sequences, {ShardMetadata.FileName} " +
+                $"promises {summary.Sequences}. Prepare the corpus again.");
     }
 
     private string FullPath(string shardName) => Path.Combine(Directory, Path.GetFileName(shardName));

@@ -24,7 +24,9 @@ internal struct SplitMix64(ulong seed)
         return z ^ (z >> 31);
     }
 
-    /// <summary>A uniform integer in [0, <paramref name="bound"/>) (Lemire's multiply-shift; bias below 2^-32 for bounds under 2^32).</summary>
+    /// <summary>
+    /// A uniform integer in [0, <paramref name="bound"/>) (Lemire's multiply-shift; bias below 2^-32 for bounds under 2^32).
+    /// </summary>
     public int NextInt(int bound) => (int)Math.BigMul(Next(), (ulong)bound, out _);
 
     /// <summary>Fisher–Yates shuffle of <paramref name="items"/> in place.</summary>

@@ -41,7 +41,8 @@ public sealed unsafe class TokenShard : IDisposable
     /// <param name="expectedSequenceLength">Required L, or null to accept any.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is foreign, truncated or made with other settings.</exception>
-    public static TokenShard Open(string path, int? expectedSequenceLength = null, int expectedVocabularySize = Gpt2Tokenizer.VocabularySize)
+    public static TokenShard Open(string path, int? expectedSequenceLength = null,
+        int expectedVocabularySize = Gpt2Tokenizer.VocabularySize)
     {
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("Token shards are little-endian; this machine is big-endian.");
@@ -64,7 +65,8 @@ public sealed unsafe class TokenShard : IDisposable
     {
         ReadOnlySpan<ushort> ids = GetSequence(index);
         if (destination.Length < ids.Length)
-            throw new ArgumentException($"The destination holds {destination.Length} ids; a sequence has {ids.Length}.", nameof(destination));
+            throw new ArgumentException($"The destination holds {destination.Length} ids; a sequence has {ids.Length}.",
+                nameof(destination));
         for (int i = 0; i < ids.Length; i++) destination[i] = ids[i];
     }
 

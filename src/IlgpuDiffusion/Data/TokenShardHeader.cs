@@ -87,7 +87,8 @@ public readonly record struct TokenShardHeader(int VocabularySize, int SequenceL
             throw new InvalidDataException($"{path}: token shard holds sequences of length {SequenceLength}, " +
                 $"but {length} is expected. Prepare the corpus again with sequence length {length}.");
         if (SequenceLength <= 0 || SequenceCount < 0 || SequenceCount > (long.MaxValue - Size) / 2 / SequenceLength)
-            throw new InvalidDataException($"{path}: corrupt token shard header (sequence length {SequenceLength}, count {SequenceCount}).");
+            throw new InvalidDataException($"{path}: corrupt token shard header " +
+                $"(sequence length {SequenceLength}, count {SequenceCount}).");
         if (fileLength != FileLength)
             throw new InvalidDataException($"{path}: truncated or corrupt token shard: {SequenceCount} sequences of {SequenceLength} ids " +
                 $"need {FileLength} bytes, the file has {fileLength}. Delete it and prepare the corpus again.");

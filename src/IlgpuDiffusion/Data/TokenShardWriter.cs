@@ -54,7 +54,8 @@ public sealed class TokenShardWriter : IDisposable
         {
             int id = sequence[i];
             if ((uint)id >= (uint)_vocabularySize)
-                throw new ArgumentException($"Token id {id} at position {i} is outside the vocabulary 0..{_vocabularySize - 1} of {Path}.", nameof(sequence));
+                throw new ArgumentException($"Token id {id} at position {i} is outside the vocabulary 0..{_vocabularySize - 1} of {Path}.",
+                    nameof(sequence));
             BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(i * sizeof(ushort)), (ushort)id);
         }
         _stream.Write(_buffer);

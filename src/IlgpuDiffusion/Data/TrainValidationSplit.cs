@@ -18,7 +18,8 @@ public sealed class TrainValidationSplit
     {
         ArgumentOutOfRangeException.ThrowIfNegative(documentCount);
         if (!(validationFraction >= 0 && validationFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "The validation fraction must be in [0, 1).");
+            throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction,
+                "The validation fraction must be in [0, 1).");
         int count = (int)Math.Round(validationFraction * documentCount, MidpointRounding.AwayFromZero);
         if (validationFraction > 0 && count == 0) count = 1;
         if (count >= documentCount && documentCount > 0)

@@ -37,7 +37,9 @@ public sealed class CorruptedBatch
     /// <summary>The corrupted ids z_t: clean ids with masked positions set to the MASK id. <c>[batch, L]</c></summary>
     public int[] NoisyIds { get; }
 
-    /// <summary>Row index b·L + l of each masked position, ascending; the first <see cref="MaskedCount"/> are valid. <c>[masked]</c></summary>
+    /// <summary>
+    /// Row index b·L + l of each masked position, ascending; the first <see cref="MaskedCount"/> are valid. <c>[masked]</c>
+    /// </summary>
     public int[] MaskedRows { get; }
 
     /// <summary>The clean id x⁰ at each masked row. <c>[masked]</c></summary>

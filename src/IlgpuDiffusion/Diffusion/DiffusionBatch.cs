@@ -15,13 +15,16 @@ public sealed class DiffusionBatch : IDisposable
     private readonly float[] _sigma;
     private readonly Tensor<int> _noisyIds;
 
-    /// <summary>Allocates host and device buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.</summary>
+    /// <summary>
+    /// Allocates host and device buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.
+    /// </summary>
     public DiffusionBatch(DitConfig config, Device device, int batchSize, int sequenceLength, TimeSampler timeSampler)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(device);
         if (sequenceLength > config.Length)
-            throw new ArgumentException($"Sequences of {sequenceLength} ids exceed the model's length {config.Length}.", nameof(sequenceLength));
+            throw new ArgumentException($"Sequences of {sequenceLength} ids exceed the model's length {config.Length}.",
+                nameof(sequenceLength));
         _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, config.MaskIndex);
         _timeSampler = timeSampler ?? throw new ArgumentNullException(nameof(timeSampler));
         Corrupted = new CorruptedBatch(batchSize, sequenceLength);
@@ -53,7 +56,10 @@ public sealed class DiffusionBatch : IDisposable
         Loss.Upload(Corrupted);
     }
 
-    /// <summary>Runs <paramref name="model"/> on the noisy ids (σ(t) as its time input) and returns the raw logits of the masked rows. <c>[masked, V]</c></summary>
+    /// <summary>
+    /// Runs <paramref name="model"/> on the noisy ids (σ(t) as its time input) and returns the raw logits of the masked
+    /// rows. <c>[masked, V]</c>
+    /// </summary>
     public Tensor<float> Forward(Dit model, DitActivations activations, DitDropout dropout)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -4,7 +4,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// The absorbing ("masked") forward process of MDLM (spec §2.2–§2.4): every token of a sequence at time t
+/// The absorbing ("masked") forward process of MDLM (docs/algorithms.md §2.2–§2.4): every token of a sequence at time t
 /// is replaced by MASK independently with probability (1−ε)·t, and each masked token enters the NELBO with
 /// weight 1/t. Under SUBS the unmasked positions contribute exactly 0, so only masked rows are listed.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
     /// <summary>
     /// Corrupts <paramref name="cleanIds"/> at the times already in <see cref="CorruptedBatch.Times"/>. Position
     /// p = b·L + l is masked when <see cref="Philox.Uniform"/>(seed, stream, p) &lt; (1−ε)·t_b, so the masks are
-    /// fixed by (seed, stream): pass the step counter as the stream. Allocates nothing.
+    /// fixed by (seed, stream): pass the micro-batch counter as the stream. Allocates nothing.
     /// </summary>
     /// <param name="cleanIds">[batch, L] clean token ids, none equal to the MASK id</param>
     /// <param name="batch">Receives the noisy ids, masked rows, targets and weights.</param>
@@ -27,7 +27,8 @@ public sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (cleanIds.Length != batch.Elements)
-            throw new ArgumentException($"The batch holds {batch.Elements} ids ({batch.BatchSize} × {batch.SequenceLength}); got {cleanIds.Length}.", nameof(cleanIds));
+            throw new ArgumentException($"The batch holds {batch.Elements} ids ({batch.BatchSize} × {batch.SequenceLength}); " +
+                $"got {cleanIds.Length}.", nameof(cleanIds));
         int length = batch.SequenceLength, masked = 0;
         for (int b = 0; b < batch.BatchSize; b++)
         {

@@ -6,9 +6,10 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// The library's own training checkpoint: one safetensors file holding, for every named parameter tensor
-/// <c>N</c> of the model, <c>model.N</c> (the raw weights), <c>ema.N</c>, <c>adam_m.N</c> and <c>adam_v.N</c>, with
-/// the model config, training config and <see cref="TrainingState"/> as JSON metadata (<see cref="MdlmCheckpointHeader"/>).
+/// The MDLM training checkpoint (also the base of a <see cref="Distillation.DistillationCheckpoint"/>): one safetensors
+/// file holding, for every named parameter tensor <c>N</c> of the model, <c>model.N</c> (the raw weights), <c>ema.N</c>,
+/// <c>adam_m.N</c> and <c>adam_v.N</c>, with the model config, training config and <see cref="TrainingState"/> as JSON
+/// metadata (<see cref="MdlmCheckpointHeader"/>).
 /// The file is written to a temporary name and renamed, so a crash never leaves half a checkpoint. Restoring
 /// the tensors and state gives bit-for-bit the same continuation on the CPU backend.
 /// </summary>
@@ -21,7 +22,8 @@ public static class MdlmCheckpoint
     /// Writes a checkpoint. <paramref name="ema"/> and the moments are laid out like the whole parameter arena
     /// (same offsets), as <see cref="Ema"/> and <see cref="ClippedAdamW"/> allocate them.
     /// </summary>
-    /// <param name="extraGroups">Further weight sets laid out like the parameter arena, stored under their own prefix (e.g. a distillation teacher).</param>
+    /// <param name="extraGroups">Further weight sets laid out like the parameter arena, stored under their own prefix
+    /// (e.g. a distillation teacher).</param>
     /// <param name="extraMetadata">Further metadata entries (keys other than the header's).</param>
     public static void Save(string path, MdlmCheckpointHeader header, DitParameters parameters,
         Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
@@ -48,7 +50,8 @@ public static class MdlmCheckpoint
     /// learning rate, schedule, intervals and step budget may differ. Returns the checkpoint's header.
     /// </summary>
     /// <param name="extraGroups">Further weight sets stored by <see cref="Save"/> under their prefixes, read as well.</param>
-    /// <exception cref="InvalidDataException">The file is damaged, not a training checkpoint, or made by an incompatible run; the message says which setting or tensor differs.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged, not a training checkpoint, or made by an
+    /// incompatible run; the message says which setting or tensor differs.</exception>
     public static MdlmCheckpointHeader Load(string path, DitConfig model, TrainingConfig training, DitParameters parameters,
         Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
         IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null)
@@ -74,6 +77,7 @@ public static class MdlmCheckpoint
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
         MdlmCheckpointHeader header = MdlmCheckpointHeader.FromMetadata(path, reader.Metadata);
-        return LoadedModel.Fill(new Dit(header.Model, device, withGradients), m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
+        return LoadedModel.Fill(new Dit(header.Model, device, withGradients),
+            m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
     }
 }

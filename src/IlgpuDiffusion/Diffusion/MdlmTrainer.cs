@@ -6,7 +6,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// MDLM training (spec §2): each optimizer step runs <see cref="TrainingConfig.GradientAccumulationSteps"/>
+/// MDLM training (docs/algorithms.md §2): each optimizer step runs <see cref="TrainingConfig.GradientAccumulationSteps"/>
 /// micro-batches of batch → stratified times → masking → forward with the head on masked rows → SUBS
 /// cross-entropy weighted 1/t with gradient scale 1/(B·L·accumulation) → backward, then clips the global
 /// gradient norm, takes an AdamW step and updates the EMA. Knows nothing of backends; allocates nothing per
@@ -81,7 +81,9 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         return _run.FinishStep(loss, learningRate);
     }
 
-    /// <summary>Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.
+    /// </summary>
     public void SaveCheckpoint(string path) =>
         MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_model.Config, Config, State), _model.Parameters,
             Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Training;
+
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>What <see cref="MdlmTrainer.Run"/> does around the optimizer steps.</summary>

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// The MDLM training loss on the device (spec §2.4–§2.6): for the masked rows of a <see cref="CorruptedBatch"/>,
+/// The MDLM training loss on the device (docs/algorithms.md §2.4–§2.6): for the masked rows of a <see cref="CorruptedBatch"/>,
 /// weights[r]·(−log p_θ(x⁰ | z_t)) under SUBS with weight 1/t, summed and divided by all B·L token slots
 /// (unmasked slots contribute exactly 0 under SUBS carry-over, so they are never computed). Buffers are sized
 /// once for B·L rows; nothing is allocated per call.

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// MDLM's log-linear noise schedule (<c>LogLinearNoise</c>, spec §2.1): a token is masked at time
+/// MDLM's log-linear noise schedule (<c>LogLinearNoise</c>, docs/algorithms.md §2.1): a token is masked at time
 /// t ∈ [0, 1] with probability (1−ε)·t, so α_t = 1 − (1−ε)·t runs from 1 to ε. All values in double.
 /// </summary>
 public sealed record NoiseSchedule
@@ -35,7 +35,7 @@ public sealed record NoiseSchedule
 
     /// <summary>
     /// The continuous-time NELBO weight of a masked token, σ'(t)/(e^{σ(t)} − 1), which for this schedule is
-    /// exactly 1/t (spec §2.4); returned in that closed form.
+    /// exactly 1/t (docs/algorithms.md §2.4); returned in that closed form.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="t"/> is not in (0, 1].</exception>
     public double LossWeight(double t)

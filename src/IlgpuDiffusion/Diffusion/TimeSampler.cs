@@ -2,7 +2,7 @@ using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Diffusion;
 
-/// <summary>How a batch of diffusion times is drawn (spec §2.5).</summary>
+/// <summary>How a batch of diffusion times is drawn (docs/algorithms.md §2.5).</summary>
 public enum TimeSampling
 {
     /// <summary>
@@ -17,7 +17,7 @@ public enum TimeSampling
 
 /// <summary>
 /// Draws one diffusion time per sequence, t_i = (1−ε)·t̃_i + ε ∈ [ε, 1], from counter-based random numbers:
-/// the same (seed, stream) always gives the same times, so training resumes exactly from a step counter.
+/// the same (seed, stream) always gives the same times, so training resumes exactly from its micro-batch counter.
 /// </summary>
 /// <param name="Sampling">Stratified (MDLM) or shared offset (SDTT).</param>
 /// <param name="Epsilon">The smallest time: 1e-3 for MDLM, 1e-5 for SDTT.</param>

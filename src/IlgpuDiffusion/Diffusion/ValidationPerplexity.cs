@@ -6,7 +6,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
-/// Validation perplexity as MDLM reports it (spec §2.8): the NELBO of every validation sequence at one random
+/// Validation perplexity as MDLM reports it (docs/algorithms.md §2.8): the NELBO of every validation sequence at one random
 /// time with one random mask, summed in double over the split and divided by its token count; PPL = exp(mean),
 /// an upper bound. Times and masks come from a fixed seed and the batch number, so every pass over the same data
 /// and weights gives the same number. Runs an evaluation copy of the model (no dropout) loaded with the given
@@ -49,7 +49,8 @@ public sealed class ValidationPerplexity : IDisposable
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         if (weights.Length != _model.Parameters.All.Length)
-            throw new ArgumentException($"The weights hold {weights.Length} elements; the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
+            throw new ArgumentException($"The weights hold {weights.Length} elements; " +
+                $"the model's parameters {_model.Parameters.All.Length}.", nameof(weights));
         _model.Device.Kernels.Copy(weights, _model.Parameters.All, checked((int)weights.Length));
         double nelboSum = 0;
         long tokens = 0, next = 0;

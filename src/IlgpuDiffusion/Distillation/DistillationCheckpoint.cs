@@ -57,5 +57,6 @@ public static class DistillationCheckpoint
     }
 
     private static T Parse<T>(string path, IReadOnlyDictionary<string, string> metadata, string key) =>
-        CheckpointMetadata.Parse<T>(path, metadata, key, $"'{path}' is not a distillation checkpoint: it lacks the '{key}' metadata entry.");
+        CheckpointMetadata.Parse<T>(path, metadata, key,
+            $"'{path}' is not a distillation checkpoint: it lacks the '{key}' metadata entry.");
 }

@@ -4,9 +4,9 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// Settings of a multi-round SDTT run (spec §4). The optimizer, batch, EMA, dropout and seed come from
+/// Settings of a multi-round SDTT run (docs/algorithms.md §4). The optimizer, batch, EMA, dropout and seed come from
 /// <see cref="Training"/> (its validation and MFU fields are unused); the rest shapes the rounds and targets.
-/// Defaults follow the paper (appendix choices 1–4): Adam lr 6e-5 with 500 warm-up steps then constant, clip 1.0,
+/// Defaults follow the paper (docs/algorithms.md appendix #1–#4): Adam lr 6e-5 with 500 warm-up steps then constant, clip 1.0,
 /// EMA 0.9999, student dropout on, 2 teacher steps per target, reverse KL, 1024 → 8 sampling steps in 7 rounds
 /// of 10k steps. Override with <c>with</c>.
 /// </summary>
@@ -35,14 +35,18 @@ public sealed record DistillationConfig
 
     /// <summary>
     /// Reproduce the released code instead of the paper: the teacher time grid <c>t·space + (1−t)·t_end</c> (its typo;
-    /// the first teacher step reveals fewer tokens) and TVD as L1 on log-probs (appendix discrepancies 1 and 2).
+    /// the first teacher step reveals fewer tokens) and TVD as L1 on log-probs (docs/algorithms.md appendix #1 and #2).
     /// </summary>
     public bool CompatReleasedCode { get; init; }
 
-    /// <summary>At a round's end the teacher becomes the student's EMA weights instead of its raw weights (code: <c>use_ema_on_growth</c>).</summary>
+    /// <summary>
+    /// At a round's end the teacher becomes the student's EMA weights instead of its raw weights (code: <c>use_ema_on_growth</c>).
+    /// </summary>
     public bool TeacherFromEma { get; init; }
 
-    /// <summary>Zero Adam's moments and step count at each round's end (code: <c>reset_optimizer_on_growth</c>); off in the paper.</summary>
+    /// <summary>
+    /// Zero Adam's moments and step count at each round's end (code: <c>reset_optimizer_on_growth</c>); off in the paper.
+    /// </summary>
     public bool ResetOptimizerEachRound { get; init; }
 
     /// <summary>Restart the EMA (with its warm-up) from the student's raw weights at each round's end; off in the paper.</summary>
@@ -60,7 +64,8 @@ public sealed record DistillationConfig
         ArgumentNullException.ThrowIfNull(Training, nameof(Training));
         Training.Validate();
         if (TeacherSteps < 1 || TeacherSteps > 64)
-            throw new ArgumentOutOfRangeException(nameof(TeacherSteps), $"Distillation setting {nameof(TeacherSteps)} must be in [1, 64]; got {TeacherSteps}.");
+            throw new ArgumentOutOfRangeException(nameof(TeacherSteps),
+                $"Distillation setting {nameof(TeacherSteps)} must be in [1, 64]; got {TeacherSteps}.");
         if (!Enum.IsDefined(Divergence))
             throw new ArgumentOutOfRangeException(nameof(Divergence), $"Unknown distillation divergence {Divergence}.");
         _ = Rounds;

@@ -2,7 +2,9 @@ using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Distillation;
 
-/// <summary>The divergence an SDTT student minimizes to its teacher's targets, row by row over masked positions (spec §4.4).</summary>
+/// <summary>
+/// The divergence an SDTT student minimizes to its teacher's targets, row by row over masked positions (docs/algorithms.md §4.4).
+/// </summary>
 public enum DistillationDivergence
 {
     /// <summary>Reverse KL(student‖teacher), the paper's KLD and the released model's <c>kl-bwd</c>.</summary>

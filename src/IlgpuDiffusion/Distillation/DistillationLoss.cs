@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// SDTT's loss on the device (spec §4.2, §4.4): the divergence between the student's SUBS log-probs and the
+/// SDTT's loss on the device (docs/algorithms.md §4.2, §4.4): the divergence between the student's SUBS log-probs and the
 /// teacher's targets, averaged over the masked rows (PyTorch's <c>batchmean</c>: no 1/t weight, every masked
 /// position counts the same), with its gradient with respect to the student logits. Sized once; allocates nothing per call.
 /// </summary>

@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Distillation;
 /// <summary>What <see cref="SdttDistiller.Run"/> does around the optimizer steps.</summary>
 public sealed record DistillationRunOptions : RunOptions
 {
-    /// <summary>Folder of the per-round checkpoints <c>round-{r}-{N}-steps.safetensors</c> (none when null).</summary>
+    /// <summary>Folder of the per-round checkpoints, named by <see cref="SdttDistiller.RoundCheckpointName"/> (none when null).</summary>
     public string? RoundCheckpointDirectory { get; init; }
 
     /// <summary>Validation of the student's EMA weights at the end of each round (none when null).</summary>

@@ -11,7 +11,10 @@ public sealed class DitTeacher : ITeacher, IDisposable
 {
     private readonly DitActivations _activations;
 
-    /// <summary>Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids; its weights start at zero.</summary>
+    /// <summary>
+    /// Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids;
+    /// its weights start at zero.
+    /// </summary>
     public DitTeacher(DitConfig config, Device device, int batch, int tokens)
     {
         Model = new Dit(config, device, withGradients: false);

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// The rounds of iterated SDTT (spec §4.5). Round r (from 0) distills a teacher that samples in N₀/2^r steps of
+/// The rounds of iterated SDTT (docs/algorithms.md §4.5). Round r (from 0) distills a teacher that samples in N₀/2^r steps of
 /// size Δ_r = 2^r·(1 − 1e-5)/N₀ into a student that samples in N₀/2^(r+1) steps; rounds run while that student's
 /// step count is at least the minimum, so N₀ = 1024 and minimum 8 give the paper's 7 rounds (512, …, 8 steps).
 /// Round r covers optimizer steps [r·S, (r+1)·S) with S steps per round.
@@ -19,12 +19,13 @@ public sealed record RoundSchedule
         ArgumentOutOfRangeException.ThrowIfLessThan(minSamplingSteps, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(stepsPerRound, 1);
         if (initialSamplingSteps < 2 || (initialSamplingSteps & (initialSamplingSteps - 1)) != 0)
-            throw new ArgumentException($"The initial sampling steps must be a power of two ≥ 2 (each round halves them); got {initialSamplingSteps}.", nameof(initialSamplingSteps));
+            throw new ArgumentException("The initial sampling steps must be a power of two ≥ 2 (each round halves them); " +
+                $"got {initialSamplingSteps}.", nameof(initialSamplingSteps));
         int rounds = 0;
         while ((initialSamplingSteps >> (rounds + 1)) >= minSamplingSteps) rounds++;
         if (rounds == 0)
-            throw new ArgumentException($"A teacher of {initialSamplingSteps} sampling steps gives no student of at least {minSamplingSteps} steps; " +
-                "lower the minimum or raise the initial steps.", nameof(minSamplingSteps));
+            throw new ArgumentException($"A teacher of {initialSamplingSteps} sampling steps gives no student " +
+                $"of at least {minSamplingSteps} steps; lower the minimum or raise the initial steps.", nameof(minSamplingSteps));
         InitialSamplingSteps = initialSamplingSteps;
         MinSamplingSteps = minSamplingSteps;
         StepsPerRound = stepsPerRound;
@@ -50,7 +51,8 @@ public sealed record RoundSchedule
     public int RoundOf(long stepIndex)
     {
         if (stepIndex < 0 || stepIndex >= TotalSteps)
-            throw new ArgumentOutOfRangeException(nameof(stepIndex), $"Step {stepIndex} lies outside the {Count} rounds of {StepsPerRound} steps.");
+            throw new ArgumentOutOfRangeException(nameof(stepIndex),
+                $"Step {stepIndex} lies outside the {Count} rounds of {StepsPerRound} steps.");
         return (int)(stepIndex / StepsPerRound);
     }
 

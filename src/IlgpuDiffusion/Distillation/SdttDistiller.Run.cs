@@ -14,7 +14,9 @@ public sealed partial class SdttDistiller
 
     TrainingConfig ITrainingSteps.Config => Config.Training;
 
-    /// <summary>The student's training FLOPs plus <see cref="DistillationConfig.TeacherSteps"/> teacher forward passes (a third each).</summary>
+    /// <summary>
+    /// The student's training FLOPs plus <see cref="DistillationConfig.TeacherSteps"/> teacher forward passes (a third each).
+    /// </summary>
     double ITrainingSteps.FlopsPerToken
     {
         get
@@ -46,7 +48,8 @@ public sealed partial class SdttDistiller
         options ??= new DistillationRunOptions();
         long until = untilStep ?? Rounds.TotalSteps;
         if (until < Step || until > Rounds.TotalSteps)
-            throw new ArgumentOutOfRangeException(nameof(untilStep), $"Distill until a step in [{Step}, {Rounds.TotalSteps}]; got {until}.");
+            throw new ArgumentOutOfRangeException(nameof(untilStep),
+                $"Distill until a step in [{Step}, {Rounds.TotalSteps}]; got {until}.");
         long roundStart = Step;
         double roundLossSum = 0;
         void EndRound(StepResult result)

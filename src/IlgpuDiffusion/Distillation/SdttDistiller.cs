@@ -13,10 +13,11 @@ namespace IlgpuDiffusion.Distillation;
 /// <param name="GradientNorm">Global gradient L2 norm before clipping.</param>
 /// <param name="LearningRate">The step's learning rate.</param>
 /// <param name="RoundEnded">Whether the step finished its round (the teacher has then been replaced).</param>
-public readonly record struct DistillationStepResult(long Step, int Round, double Loss, double GradientNorm, double LearningRate, bool RoundEnded);
+public readonly record struct DistillationStepResult(
+    long Step, int Round, double Loss, double GradientNorm, double LearningRate, bool RoundEnded);
 
 /// <summary>
-/// Multi-round Self-Distillation Through Time (spec §4, paper Algorithm 1). A frozen teacher (eval mode, no dropout,
+/// Multi-round Self-Distillation Through Time (docs/algorithms.md §4, paper Algorithm 1). A frozen teacher (eval mode, no dropout,
 /// no gradients) and a student that starts as its exact copy (train mode, dropout on). Each micro-batch: clean ids →
 /// one SDTT time per sequence (shared offset on [1e-5, 1]) → z_t with mask probability (1−1e-3)·t → teacher targets
 /// from K ancestral teacher steps of size Δ (<see cref="TeacherTargets"/>) → student logits on z_t at the masked rows
@@ -42,7 +43,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     private readonly Divergence _divergence;
     private readonly ulong _timeSeed, _maskSeed, _dropoutSeed, _revealSeed, _drawSeed;
 
-    /// <summary>Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.</summary>
+    /// <summary>
+    /// Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The data's sequences are longer than the model takes.</exception>
     public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config)
     {
@@ -137,7 +140,8 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     public DistillationStepResult TrainStep()
     {
         if (IsFinished)
-            throw new InvalidOperationException($"Distillation is finished: all {Rounds.Count} rounds of {Rounds.StepsPerRound} steps are done.");
+            throw new InvalidOperationException("Distillation is finished: " +
+                $"all {Rounds.Count} rounds of {Rounds.StepsPerRound} steps are done.");
         int round = Rounds.RoundOf(Step);
         double stepSize = Rounds.TeacherStepSize(round);
         double learningRate = _run.LearningRate;
@@ -155,7 +159,8 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _noisyIds.CopyFrom(_corrupted.NoisyIds);
             DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
             Tensor<float> logits = _student.Forward(_activations, _noisyIds, _sigma, _targets.Rows, _targets.Count, dropout); // [masked, V]
-            lossSum += _loss.Evaluate(_divergence, logits, _targets.LogProbs.Slice(0, _targets.Count), logits, _targets.Count, 1f / accumulation);
+            lossSum += _loss.Evaluate(_divergence, logits, _targets.LogProbs.Slice(0, _targets.Count), logits, _targets.Count,
+                1f / accumulation);
             _student.Backward(_activations, logits);
         }
         StepResult result = _run.FinishStep(lossSum, learningRate);
@@ -184,7 +189,8 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// Restores student, teacher, EMA, Adam moments, counters and data position from a checkpoint of a compatible run;
     /// the next <see cref="TrainStep"/> continues exactly where it stopped, mid-round or not.
     /// </summary>
-    /// <exception cref="InvalidDataException">The checkpoint is damaged, not a distillation checkpoint, or made by an incompatible run.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint is damaged, not a distillation checkpoint, or made by an
+    /// incompatible run.</exception>
     public TrainingState LoadCheckpoint(string path)
     {
         // Everything that can refuse is checked before any tensor is overwritten.
@@ -192,7 +198,8 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         DistillationCheckpoint.CheckCompatible(path, savedConfig, Config);
         TrainingState header = MdlmCheckpoint.ReadHeader(path).State;
         if (header.Step > Rounds.TotalSteps)
-            throw new InvalidDataException($"'{path}' is at step {header.Step}, past this run's {Rounds.TotalSteps} steps; raise the minimum sampling steps back.");
+            throw new InvalidDataException($"'{path}' is at step {header.Step}, past this run's {Rounds.TotalSteps} steps; " +
+                "raise the minimum sampling steps back.");
         return _run.Restore(header.DataPosition, () => MdlmCheckpoint.Load(path, _student.Config, Config.Training, _student.Parameters,
             Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
             [(DistillationCheckpoint.TeacherPrefix, _teacher.Model.Parameters.All)]).State, savedState.AdamSteps);

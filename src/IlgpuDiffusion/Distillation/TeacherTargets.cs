@@ -4,7 +4,7 @@ using IlgpuDiffusion.Diffusion;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// SDTT's teacher targets (spec §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
+/// SDTT's teacher targets (docs/algorithms.md §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
 /// teacher takes K ancestral steps of size Δ from z_t: at step i (time t_i from <see cref="TeacherTimeGrid"/>) each
 /// still-masked position is revealed with probability Δ/t_i and its token drawn from the teacher's SUBS distribution
 /// on the current state; a position revealed at step i takes the teacher's log-probs of step i as its target, and
@@ -25,7 +25,10 @@ public sealed class TeacherTargets : IDisposable
     private readonly float[] _sigma;
     private readonly Tensor<int> _deviceIds, _draws;
 
-    /// <summary>Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and <paramref name="classes"/> classes (MASK last).</summary>
+    /// <summary>
+    /// Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and
+    /// <paramref name="classes"/> classes (MASK last).
+    /// </summary>
     /// <param name="teacherSteps">K, the ancestral teacher steps per target.</param>
     public TeacherTargets(Device device, int batch, int tokens, int classes, int teacherSteps)
     {
@@ -36,7 +39,8 @@ public sealed class TeacherTargets : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherSteps, 1);
         int rows = checked(batch * tokens);
         if ((long)rows * classes > int.MaxValue)
-            throw new ArgumentException($"Targets for {rows} rows of {classes} classes exceed {int.MaxValue} floats; use smaller batches (or gradient accumulation).");
+            throw new ArgumentException($"Targets for {rows} rows of {classes} classes exceed {int.MaxValue} floats; " +
+                "use smaller batches (or gradient accumulation).");
         _tokens = tokens;
         _steps = teacherSteps;
         _maskId = classes - 1;
@@ -59,7 +63,9 @@ public sealed class TeacherTargets : IDisposable
     /// <summary>Masked positions of the last <see cref="Build"/>: how many target rows are valid.</summary>
     public int Count { get; private set; }
 
-    /// <summary>The masked rows b·L + l of z_t in target order (grouped by the teacher step that fixed them). <c>[Count]</c> valid of <c>[B·L]</c></summary>
+    /// <summary>
+    /// The masked rows b·L + l of z_t in target order (grouped by the teacher step that fixed them). <c>[Count]</c> valid of <c>[B·L]</c>
+    /// </summary>
     public Tensor<int> Rows { get; }
 
     /// <summary>The teacher's log-probs, row i for position <see cref="Rows"/>[i]. <c>[Count, V]</c> valid of <c>[B·L, V]</c></summary>
@@ -68,10 +74,14 @@ public sealed class TeacherTargets : IDisposable
     /// <summary>The host copy of <see cref="Rows"/> (first <see cref="Count"/> valid).</summary>
     public ReadOnlySpan<int> HostRows => _hostRows.AsSpan(0, Count);
 
-    /// <summary>How many targets each teacher step fixed in the last <see cref="Build"/> (the last step: all still masked). <c>[K]</c></summary>
+    /// <summary>
+    /// How many targets each teacher step fixed in the last <see cref="Build"/> (the last step: all still masked). <c>[K]</c>
+    /// </summary>
     public ReadOnlySpan<int> TargetsPerStep => _revealed;
 
-    /// <summary>The state after the last <see cref="Build"/>'s teacher steps (z_t plus the tokens drawn before the last step). <c>[B·L]</c></summary>
+    /// <summary>
+    /// The state after the last <see cref="Build"/>'s teacher steps (z_t plus the tokens drawn before the last step). <c>[B·L]</c>
+    /// </summary>
     public ReadOnlySpan<int> FinalIds => _ids;
 
     /// <summary>Builds the targets of <paramref name="batch"/> (its times, noisy ids and masked rows).</summary>
@@ -88,9 +98,11 @@ public sealed class TeacherTargets : IDisposable
         ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Elements != _ids.Length || batch.SequenceLength != _tokens)
-            throw new ArgumentException($"The targets are sized for {_ids.Length / _tokens} × {_tokens} ids; the batch is {batch.BatchSize} × {batch.SequenceLength}.", nameof(batch));
+            throw new ArgumentException($"The targets are sized for {_ids.Length / _tokens} × {_tokens} ids; " +
+                $"the batch is {batch.BatchSize} × {batch.SequenceLength}.", nameof(batch));
         if (teacher.Classes != Classes)
-            throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.", nameof(teacher));
+            throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.",
+                nameof(teacher));
         batch.NoisyIds.CopyTo(_ids, 0);
         int remaining = batch.MaskedCount;
         batch.MaskedRows.AsSpan(0, remaining).CopyTo(_pending);
@@ -99,11 +111,14 @@ public sealed class TeacherTargets : IDisposable
         {
             bool last = step == _steps - 1;
             ulong stepStream = stream * (ulong)_steps + (ulong)step;
-            int count = last ? TakeAll(ref remaining, filled) : TakeReveals(batch, ref remaining, filled, step, stepSize, compatReleasedCode, revealSeed, stepStream);
+            int count = last
+                ? TakeAll(ref remaining, filled)
+                : TakeReveals(batch, ref remaining, filled, step, stepSize, compatReleasedCode, revealSeed, stepStream);
             _revealed[step] = count;
             if (count == 0) continue; // nothing of this step's output is used: skip its forward pass
             for (int b = 0; b < _sigma.Length; b++)
-                _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(TeacherTimeGrid.Time(batch.Times[b], stepSize, step, _steps, compatReleasedCode));
+                _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(
+                    TeacherTimeGrid.Time(batch.Times[b], stepSize, step, _steps, compatReleasedCode));
             Tensor<int> rows = Rows.Slice(filled, count);
             Tensor<float> logProbs = LogProbs.Slice(filled, count);
             rows.CopyFrom(_hostRows.AsSpan(filled, count));
@@ -115,7 +130,9 @@ public sealed class TeacherTargets : IDisposable
         Count = filled;
     }
 
-    /// <summary>Moves the positions revealed at <paramref name="step"/> from the pending list to the target order; returns how many.</summary>
+    /// <summary>
+    /// Moves the positions revealed at <paramref name="step"/> from the pending list to the target order; returns how many.
+    /// </summary>
     private int TakeReveals(CorruptedBatch batch, ref int remaining, int filled, int step, double stepSize, bool compat,
         ulong revealSeed, ulong stepStream)
     {

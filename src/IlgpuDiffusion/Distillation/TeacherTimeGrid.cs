@@ -2,7 +2,7 @@ namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
 /// The times t_0 … t_{K−1} of the K ancestral teacher steps behind an SDTT target, from the student's time t and
-/// the teacher step Δ (spec §4.3). The paper's Algorithm 1 uses t_i = max(t − i·Δ, ε). The released code computes
+/// the teacher step Δ (docs/algorithms.md §4.3). The paper's Algorithm 1 uses t_i = max(t − i·Δ, ε). The released code computes
 /// <c>t·space + (1 − t)·t_end</c> with <c>space = linspace(1, 0, K)</c> and t_end = t − K·Δ, clamped at ε: a typo for
 /// <c>(1 − space)</c> that starts the teacher later (t_0 ≥ t), so its first step reveals fewer tokens.
 /// </summary>

@@ -11,23 +11,30 @@ namespace IlgpuDiffusion.Evaluation;
 /// </summary>
 public static class ArGeneration
 {
-    /// <summary><paramref name="count"/> samples of <paramref name="length"/> tokens, BOS first, drawn with nucleus mass <paramref name="topP"/> (1: ancestral).</summary>
+    /// <summary>
+    /// <paramref name="count"/> samples of <paramref name="length"/> tokens, BOS first, drawn with nucleus mass
+    /// <paramref name="topP"/> (1: ancestral).
+    /// </summary>
     /// <param name="progress">Called with (samples done, count) after each batch.</param>
     /// <exception cref="ArgumentException">The length is outside [2, the model's length], or BOS is outside its vocabulary.</exception>
-    public static int[][] Unconditional(Gpt model, int count, int length, int batchSize, ulong seed, float topP = 1f, Action<int, int>? progress = null)
+    public static int[][] Unconditional(Gpt model, int count, int length, int batchSize, ulong seed, float topP = 1f,
+        Action<int, int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (length < 2 || length > model.Config.Length)
-            throw new ArgumentException($"AR samples need 2 to {model.Config.Length} tokens (the model's length); got {length}.", nameof(length));
+            throw new ArgumentException($"AR samples need 2 to {model.Config.Length} tokens (the model's length); got {length}.",
+                nameof(length));
         if (Gpt2Tokenizer.Bos >= model.Config.Vocab)
-            throw new ArgumentException($"The AR model's {model.Config.Vocab} tokens do not hold BOS ({Gpt2Tokenizer.Bos}).", nameof(model));
+            throw new ArgumentException($"The AR model's {model.Config.Vocab} tokens do not hold BOS ({Gpt2Tokenizer.Bos}).",
+                nameof(model));
         var samples = new int[count][];
         for (int first = 0, batch = 0; first < count; first += batchSize, batch++)
         {
             int size = Math.Min(batchSize, count - first);
-            using var decoder = new GptDecoder(model, size, length, maxPromptLength: 1, new GptSamplingOptions { TopP = topP, Seed = seed + (ulong)batch });
+            using var decoder = new GptDecoder(model, size, length, maxPromptLength: 1,
+                new GptSamplingOptions { TopP = topP, Seed = seed + (ulong)batch });
             GptGenerationResult result = decoder.Generate(Enumerable.Repeat<int[]>([Gpt2Tokenizer.Bos], size).ToArray());
             for (int b = 0; b < size; b++) samples[first + b] = result.Tokens[b];
             progress?.Invoke(first + size, count);

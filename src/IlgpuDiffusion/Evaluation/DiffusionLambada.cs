@@ -5,7 +5,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// LAMBADA for a masked diffusion model as SDTT's <c>eval_lambada</c> scores it (spec §5.5), one example at a time with
+/// LAMBADA for a masked diffusion model as SDTT's <c>eval_lambada</c> scores it (docs/algorithms.md §5.5), one example at a time with
 /// no padding:
 /// <list type="bullet">
 /// <item>Accuracy: the context, MASK at every word token, the final EOS visible (<see cref="LambadaScoring.MaskedInput"/>);
@@ -43,7 +43,8 @@ public static class DiffusionLambada
             fitted[i] = example.TruncatedTo(model.Config.Length);
             foreach (int id in fitted[i].Sequence())
                 if ((uint)id >= (uint)model.Config.MaskIndex)
-                    throw new ArgumentException($"Example {i} holds token {id}; the model's text ids are [0, {model.Config.MaskIndex}).", nameof(examples));
+                    throw new ArgumentException($"Example {i} holds token {id}; the model's text ids are [0, {model.Config.MaskIndex}).",
+                        nameof(examples));
         }
         int maxWord = fitted.Max(e => e.WordLength);
         using var buffers = new HeadBuffers(model.Device, (1 + timeDraws) * maxWord);
@@ -71,7 +72,8 @@ public static class DiffusionLambada
         return outcomes;
     }
 
-    private static LambadaOutcome ScoreOne(Dit model, Pass pass, HeadBuffers head, LambadaExample example, int draws, ulong seed, ulong index)
+    private static LambadaOutcome ScoreOne(Dit model, Pass pass, HeadBuffers head, LambadaExample example, int draws, ulong seed,
+        ulong index)
     {
         var schedule = NoiseSchedule.LogLinear;
         int length = pass.Length, word = example.WordLength, start = example.WordStart, mask = model.Config.MaskIndex;
@@ -113,8 +115,8 @@ public static class DiffusionLambada
         int scored = rows - word;
         if (scored > 0)
         {
-            kernels.SubsCrossEntropy(logits.Slice(word, scored), head.DeviceTargets.Slice(word, scored), head.DeviceWeights.Slice(word, scored),
-                head.DeviceLosses.Slice(0, scored), null, scored, classes, mask, 1f);
+            kernels.SubsCrossEntropy(logits.Slice(word, scored), head.DeviceTargets.Slice(word, scored),
+                head.DeviceWeights.Slice(word, scored), head.DeviceLosses.Slice(0, scored), null, scored, classes, mask, 1f);
             head.DeviceLosses.Slice(0, scored).CopyTo(head.Losses.AsSpan(0, scored));
             for (int r = 0; r < scored; r++) nll += head.Losses[r];
         }
@@ -204,7 +206,8 @@ public static class DiffusionLambada
 
         public void Dispose()
         {
-            foreach (IDisposable buffer in new IDisposable[] { DeviceRows.Buffer, DeviceTargets.Buffer, DeviceWeights.Buffer, DeviceLosses.Buffer, DevicePredicted.Buffer })
+            foreach (IDisposable buffer in new IDisposable[] { DeviceRows.Buffer, DeviceTargets.Buffer, DeviceWeights.Buffer,
+                DeviceLosses.Buffer, DevicePredicted.Buffer })
                 buffer.Dispose();
         }
     }

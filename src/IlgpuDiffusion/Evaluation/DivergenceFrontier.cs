@@ -28,10 +28,13 @@ public static class DivergenceFrontier
     /// <param name="p">Histogram of the model samples (non-negative, sums to 1).</param>
     /// <param name="q">Histogram of the references, same length as <paramref name="p"/>.</param>
     /// <param name="scalingFactor">The constant c (MAUVE's default 5).</param>
-    /// <exception cref="ArgumentException">The histograms differ in length, hold a negative or non-finite value, or a weight is outside (0, 1).</exception>
-    public static (double X, double Y)[] Curve(ReadOnlySpan<double> p, ReadOnlySpan<double> q, ReadOnlySpan<double> mixtureWeights, double scalingFactor)
+    /// <exception cref="ArgumentException">The histograms differ in length, hold a negative or non-finite value, or a
+    /// weight is outside (0, 1).</exception>
+    public static (double X, double Y)[] Curve(ReadOnlySpan<double> p, ReadOnlySpan<double> q, ReadOnlySpan<double> mixtureWeights,
+        double scalingFactor)
     {
-        if (p.Length != q.Length) throw new ArgumentException($"The histograms differ in length: {p.Length} and {q.Length} buckets.", nameof(q));
+        if (p.Length != q.Length)
+            throw new ArgumentException($"The histograms differ in length: {p.Length} and {q.Length} buckets.", nameof(q));
         CheckHistogram(p, nameof(p));
         CheckHistogram(q, nameof(q));
         if (!(scalingFactor > 0) || double.IsInfinity(scalingFactor))
@@ -44,7 +47,8 @@ public static class DivergenceFrontier
         for (int i = 0; i < sorted.Length; i++)
         {
             double lambda = sorted[i];
-            if (!(lambda > 0 && lambda < 1)) throw new ArgumentException($"Mixture weight {lambda} is outside (0, 1).", nameof(mixtureWeights));
+            if (!(lambda > 0 && lambda < 1))
+                throw new ArgumentException($"Mixture weight {lambda} is outside (0, 1).", nameof(mixtureWeights));
             for (int b = 0; b < p.Length; b++) mixture[b] = lambda * p[b] + (1 - lambda) * q[b];
             curve[i + 1] = (Math.Exp(-scalingFactor * KullbackLeibler(q, mixture)), Math.Exp(-scalingFactor * KullbackLeibler(p, mixture)));
         }

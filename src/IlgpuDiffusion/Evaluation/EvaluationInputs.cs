@@ -4,7 +4,10 @@ using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Evaluation;
 
-/// <summary>A diffusion model to evaluate, with the weights to evaluate loaded (the EMA, as <see cref="Diffusion.MdlmCheckpoint.LoadModel"/> loads by default).</summary>
+/// <summary>
+/// A diffusion model to evaluate, with the weights to evaluate loaded (the EMA, as
+/// <see cref="Diffusion.MdlmCheckpoint.LoadModel"/> loads by default).
+/// </summary>
 /// <param name="Name">Row label, e.g. "MDLM teacher" or "SDTT round 3".</param>
 /// <param name="Model">The model.</param>
 public sealed record DiffusionSubject(string Name, Dit Model);

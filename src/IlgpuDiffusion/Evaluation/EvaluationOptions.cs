@@ -10,7 +10,9 @@ public enum EvaluationParts
     /// <summary>Unconditional samples at each step count, judged in both conventions, with unigram entropy (needs a judge).</summary>
     GenerativePerplexity = 1,
 
-    /// <summary>Continuations of held-out prompts: MAUVE against the true continuations and self-BLEU (needs a judge and validation data).</summary>
+    /// <summary>
+    /// Continuations of held-out prompts: MAUVE against the true continuations and self-BLEU (needs a judge and validation data).
+    /// </summary>
     PromptedGeneration = 2,
 
     /// <summary>LAMBADA from a file in <c>lambada_test.jsonl</c> format (needs passages).</summary>
@@ -28,7 +30,7 @@ public enum EvaluationParts
 
 /// <summary>
 /// Settings of an <see cref="EvaluationSuite"/> run. The defaults are sized for a CPU run of a small model; SDTT's
-/// protocol (spec §5) is 1024 samples of 1024 tokens at 8..1024 steps, 1024 prompts of 50 tokens with 50-token
+/// protocol (docs/algorithms.md §5) is 1024 samples of 1024 tokens at 8..1024 steps, 1024 prompts of 50 tokens with 50-token
 /// continuations, 5 per prompt, MAUVE seeds 1..5, 32 LAMBADA time draws.
 /// </summary>
 public sealed record EvaluationOptions
@@ -97,18 +99,26 @@ public sealed record EvaluationOptions
         if (Steps is null || Steps.Count == 0 || Steps.Any(s => s < 1))
             throw new ArgumentException("Give at least one step count, each at least 1.", nameof(Steps));
         if (Samples < 1) throw new ArgumentException($"{nameof(Samples)} must be at least 1; got {Samples}.", nameof(Samples));
-        if (SampleLength is < 2) throw new ArgumentException($"{nameof(SampleLength)} must be at least 2; got {SampleLength}.", nameof(SampleLength));
+        if (SampleLength is < 2)
+            throw new ArgumentException($"{nameof(SampleLength)} must be at least 2; got {SampleLength}.", nameof(SampleLength));
         if (!(ArTopP > 0 && ArTopP <= 1)) throw new ArgumentException($"{nameof(ArTopP)} must be in (0, 1]; got {ArTopP}.", nameof(ArTopP));
         if (BatchSize < 1) throw new ArgumentException($"{nameof(BatchSize)} must be at least 1; got {BatchSize}.", nameof(BatchSize));
         if (Prompts < 1) throw new ArgumentException($"{nameof(Prompts)} must be at least 1; got {Prompts}.", nameof(Prompts));
         if (PromptLength < 1 || ContinuationLength < 1)
-            throw new ArgumentException($"Prompt and continuation need at least 1 token each; got {PromptLength} and {ContinuationLength}.", nameof(PromptLength));
+            throw new ArgumentException($"Prompt and continuation need at least 1 token each; got {PromptLength} and {ContinuationLength}.",
+                nameof(PromptLength));
         if (ContinuationsPerPrompt < 2)
-            throw new ArgumentException($"Self-BLEU needs at least 2 continuations per prompt; got {ContinuationsPerPrompt}.", nameof(ContinuationsPerPrompt));
-        if (LambadaTimeDraws < 1) throw new ArgumentException($"{nameof(LambadaTimeDraws)} must be at least 1; got {LambadaTimeDraws}.", nameof(LambadaTimeDraws));
-        if (MaxLambadaExamples is < 1) throw new ArgumentException($"{nameof(MaxLambadaExamples)} must be at least 1 when set; got {MaxLambadaExamples}.", nameof(MaxLambadaExamples));
+            throw new ArgumentException($"Self-BLEU needs at least 2 continuations per prompt; got {ContinuationsPerPrompt}.",
+                nameof(ContinuationsPerPrompt));
+        if (LambadaTimeDraws < 1)
+            throw new ArgumentException($"{nameof(LambadaTimeDraws)} must be at least 1; got {LambadaTimeDraws}.",
+                nameof(LambadaTimeDraws));
+        if (MaxLambadaExamples is < 1)
+            throw new ArgumentException($"{nameof(MaxLambadaExamples)} must be at least 1 when set; got {MaxLambadaExamples}.",
+                nameof(MaxLambadaExamples));
         if (ValidationBatchSize < 1 || ValidationBatches < 0)
-            throw new ArgumentException($"Validation needs a batch size ≥ 1 and a batch count ≥ 0; got {ValidationBatchSize} and {ValidationBatches}.", nameof(ValidationBatchSize));
+            throw new ArgumentException("Validation needs a batch size ≥ 1 and a batch count ≥ 0; " +
+                $"got {ValidationBatchSize} and {ValidationBatches}.", nameof(ValidationBatchSize));
         ArgumentNullException.ThrowIfNull(Mauve, nameof(Mauve));
         ArgumentNullException.ThrowIfNull(Cloze, nameof(Cloze));
         return this;

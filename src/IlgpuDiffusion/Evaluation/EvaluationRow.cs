@@ -27,7 +27,8 @@ public sealed record EvaluationRow(string Model, int? Steps, IReadOnlyList<Evalu
     {
         ArgumentNullException.ThrowIfNull(metric);
         if (Metrics.Any(existing => existing.Name == metric.Name))
-            throw new ArgumentException($"Row \"{Model}\" ({Steps?.ToString() ?? "no steps"}) already has metric \"{metric.Name}\".", nameof(metric));
+            throw new ArgumentException($"Row \"{Model}\" ({Steps?.ToString() ?? "no steps"}) already has metric \"{metric.Name}\".",
+                nameof(metric));
         return this with { Metrics = [.. Metrics, metric] };
     }
 
@@ -60,6 +61,8 @@ public sealed record EvaluationRow(string Model, int? Steps, IReadOnlyList<Evalu
     public EvaluationRow With(LambadaResult result, string label = "LAMBADA")
     {
         ArgumentNullException.ThrowIfNull(result);
-        return With($"{label} acc", result.Accuracy).With($"{label} PPL/word", result.WordPerplexity).With($"{label} PPL/token", result.TokenPerplexity);
+        return With($"{label} acc", result.Accuracy)
+            .With($"{label} PPL/word", result.WordPerplexity)
+            .With($"{label} PPL/token", result.TokenPerplexity);
     }
 }

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Training;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Runs the evaluation of issue 9 on diffusion models and an AR baseline and collects one <see cref="EvaluationReport"/>:
+/// Runs the evaluation of docs/algorithms.md §5 on diffusion models and an AR baseline and collects one <see cref="EvaluationReport"/>:
 /// validation perplexity side by side (diffusion NELBO bound, AR exact), LAMBADA and the LAMBADA-style cloze (diffusion:
 /// masked word, one pass, ELBO per word; AR: teacher forcing), unconditional generative perplexity with entropy at each
 /// step count, and MAUVE with self-BLEU of prompted continuations. A model gets one row without steps (likelihood
@@ -28,7 +28,8 @@ public sealed class EvaluationSuite
     public static IReadOnlyList<double> ContextTimes { get; } = [0.1, 0.9];
 
     /// <summary>Metric name of the masked cross-entropy at mask time <paramref name="time"/>.</summary>
-    public static string MaskedCrossEntropyName(double time) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CE t={time}");
+    public static string MaskedCrossEntropyName(double time) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CE t={time}");
 
     private readonly EvaluationOptions _options;
     private readonly Action<EvaluationProgress>? _progress;
@@ -48,7 +49,8 @@ public sealed class EvaluationSuite
         ArgumentNullException.ThrowIfNull(title);
         var names = inputs.DiffusionModels.Select(m => m.Name).Concat(inputs.ArModel is { } ar ? [ar.Name] : []).ToList();
         if (names.Count == 0) throw new ArgumentException("Give at least one diffusion model or an AR model to evaluate.", nameof(inputs));
-        if (names.Distinct().Count() != names.Count) throw new ArgumentException("Every model needs its own name (row label).", nameof(inputs));
+        if (names.Distinct().Count() != names.Count)
+            throw new ArgumentException("Every model needs its own name (row label).", nameof(inputs));
         var rows = new ReportRows(names);
         var notes = new List<string>();
         if (Wants(EvaluationParts.ValidationPerplexity)) ValidationPerplexities(inputs, rows, notes);
@@ -59,13 +61,17 @@ public sealed class EvaluationSuite
         return new EvaluationReport(title, rows.InOrder(), notes);
     }
 
-    /// <summary>Writes <see cref="JsonFileName"/> and <see cref="MarkdownFileName"/> into <paramref name="directory"/> (each through a temporary file).</summary>
+    /// <summary>
+    /// Writes <see cref="JsonFileName"/> and <see cref="MarkdownFileName"/> into <paramref name="directory"/> (each
+    /// through a temporary file).
+    /// </summary>
     /// <returns>The paths of the JSON and the Markdown file.</returns>
     public static (string Json, string Markdown) Save(EvaluationReport report, string directory)
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(directory);
-        string json = Path.Combine(Path.GetFullPath(directory), JsonFileName), markdown = Path.Combine(Path.GetFullPath(directory), MarkdownFileName);
+        string json = Path.Combine(Path.GetFullPath(directory), JsonFileName),
+            markdown = Path.Combine(Path.GetFullPath(directory), MarkdownFileName);
         report.Save(json);
         File.WriteAllText(markdown + ".tmp", MarkdownReportTable.Write(report));
         File.Move(markdown + ".tmp", markdown, overwrite: true);
@@ -85,10 +91,12 @@ public sealed class EvaluationSuite
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
         {
             Report("Validation perplexity", subject.Name, 0, 1);
-            using var validation = new ValidationPerplexity(subject.Model.Config, subject.Model.Device, data, _options.ValidationBatchSize, _options.Seed, _options.ValidationBatches);
+            using var validation = new ValidationPerplexity(subject.Model.Config, subject.Model.Device, data, _options.ValidationBatchSize,
+                _options.Seed, _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(subject.Model.Parameters.All, step: 0);
             EvaluationRow row = EvaluationRow.For(subject.Name).With(ValidationName, metrics.Perplexity);
-            int batch = (int)Math.Min(_options.ValidationBatchSize, data.SequenceCount); // a split smaller than a batch is one batch, as above
+            // A split smaller than a batch is one batch, as in the validation perplexity above.
+            int batch = (int)Math.Min(_options.ValidationBatchSize, data.SequenceCount);
             foreach (double time in ContextTimes)
                 row = row.With(MaskedCrossEntropyName(time), MaskedCrossEntropy.AtTime(subject.Model, data, time, batch,
                     _options.Seed, _options.ValidationBatches).CrossEntropy);
@@ -98,15 +106,18 @@ public sealed class EvaluationSuite
         if (inputs.ArModel is { } ar)
         {
             Report("Validation perplexity", ar.Name, 0, 1);
-            using var validation = new ArValidation(ar.Model.Config, ar.Model.Device, data, _options.ValidationBatchSize, _options.ValidationBatches);
+            using var validation = new ArValidation(ar.Model.Config, ar.Model.Device, data, _options.ValidationBatchSize,
+                _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(ar.Model.Parameters.All, step: 0);
             rows.Add(EvaluationRow.For(ar.Name).With(ValidationName, metrics.Perplexity));
             sequences = validation.Sequences;
         }
-        notes.Add($"{ValidationName}: on the same {sequences} validation sequences of {data.SequenceLength} tokens; diffusion rows are the NELBO upper bound " +
+        notes.Add($"{ValidationName}: on the same {sequences} validation sequences of {data.SequenceLength} tokens; " +
+            "diffusion rows are the NELBO upper bound " +
             $"(one time and one mask per sequence, seed {_options.Seed}), AR rows the exact next-token perplexity. " +
-            $"{string.Join(" and ", ContextTimes.Select(MaskedCrossEntropyName))}: nats per masked token when every token is masked with that probability " +
-            "(no 1/t weight); a model that reads its context scores lower at the smaller t, one that ignores it scores its unigram entropy at both.");
+            $"{string.Join(" and ", ContextTimes.Select(MaskedCrossEntropyName))}: nats per masked token " +
+            "when every token is masked with that probability (no 1/t weight); " +
+            "a model that reads its context scores lower at the smaller t, one that ignores it scores its unigram entropy at both.");
     }
 
     private void Lambada(EvaluationInputs inputs, ReportRows rows, List<string> notes)
@@ -116,7 +127,8 @@ public sealed class EvaluationSuite
             notes.Add("LAMBADA skipped: no LAMBADA file given.");
             return;
         }
-        IReadOnlyList<LambadaExample> examples = passages.Take(_options.MaxLambadaExamples ?? int.MaxValue).Select(p => LambadaExample.Tokenize(p)).ToArray();
+        IReadOnlyList<LambadaExample> examples = passages.Take(_options.MaxLambadaExamples ?? int.MaxValue)
+            .Select(p => LambadaExample.Tokenize(p)).ToArray();
         ScoreLambada(inputs, examples, "LAMBADA", rows);
         notes.Add($"LAMBADA: the first {examples.Count} passages of {inputs.LambadaSource}. {LambadaProtocol()}");
     }
@@ -144,13 +156,14 @@ public sealed class EvaluationSuite
     {
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
         {
-            IReadOnlyList<LambadaOutcome> outcomes = DiffusionLambada.Score(subject.Model, examples, _options.LambadaTimeDraws, _options.Seed,
-                (done, total) => Report(label, subject.Name, done, total));
+            IReadOnlyList<LambadaOutcome> outcomes = DiffusionLambada.Score(subject.Model, examples, _options.LambadaTimeDraws,
+                _options.Seed, (done, total) => Report(label, subject.Name, done, total));
             rows.Add(EvaluationRow.For(subject.Name).With(LambadaScoring.Summarize(outcomes), label));
         }
         if (inputs.ArModel is { } ar)
         {
-            IReadOnlyList<LambadaOutcome> outcomes = ArLambada.Score(ar.Model, examples, (done, total) => Report(label, ar.Name, done, total));
+            IReadOnlyList<LambadaOutcome> outcomes = ArLambada.Score(ar.Model, examples,
+                (done, total) => Report(label, ar.Name, done, total));
             rows.Add(EvaluationRow.For(ar.Name).With(LambadaScoring.Summarize(outcomes), label));
         }
     }
@@ -177,12 +190,16 @@ public sealed class EvaluationSuite
                 inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
             rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, _progress));
         }
-        string length = _options.SampleLength is int tokens ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens" : "the diffusion model's length";
-        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} per row (diffusion: ancestral sampler, cached; AR: from BOS " +
-            $"with top-p {_options.ArTopP}, KV cache; seed {_options.Seed} + batch), judged by {inputs.JudgeDescription}. (SDTT): raw ids, exp of the mean over " +
-            "samples of each sample's mean NLL. " +
+        string length = _options.SampleLength is int tokens
+            ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens"
+            : "the diffusion model's length";
+        notes.Add($"Gen PPL: {_options.Samples} unconditional samples of {length} per row " +
+            $"(diffusion: ancestral sampler, cached; AR: from BOS with top-p {_options.ArTopP}, KV cache; seed {_options.Seed} + batch), " +
+            $"judged by {inputs.JudgeDescription}. " +
+            "(SDTT): raw ids, exp of the mean over samples of each sample's mean NLL. " +
             (_options.Retokenization is null ? "" : "(MDLM): decoded, retokenized, token-weighted with the first EOS scored. ") +
-            "Entropy: mean unigram entropy of the samples in nats. An AR row judged by its own model measures self-consistency, not quality.");
+            "Entropy: mean unigram entropy of the samples in nats. " +
+            "An AR row judged by its own model measures self-consistency, not quality.");
     }
 
     private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes)
@@ -193,19 +210,25 @@ public sealed class EvaluationSuite
             return;
         }
         if (inputs.DiffusionModels.Count == 0) return;
-        var prompted = new PromptedGeneration(features, HeldOutText.Prompts(data, _options.Prompts, _options.PromptLength, _options.ContinuationLength), _options);
+        var prompted = new PromptedGeneration(features,
+            HeldOutText.Prompts(data, _options.Prompts, _options.PromptLength, _options.ContinuationLength), _options);
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
             foreach (int steps in _options.Steps)
                 rows.Add(prompted.Row(subject.Model, subject.Name, steps, _progress));
         string seeds = string.Join(", ", _options.Mauve.Seeds);
-        notes.Add($"MAUVE: {_options.Prompts} held-out prompts of {_options.PromptLength} tokens, {_options.ContinuationsPerPrompt} continuations of " +
-            $"{_options.ContinuationLength} tokens each against the true continuations; features: {inputs.JudgeDescription}'s final hidden state at the last token; " +
-            $"PCA {_options.Mauve.ExplainedVariance}, k-means, scaling factor {_options.Mauve.ScalingFactor}, mean ± std over seeds {seeds}. " +
+        notes.Add($"MAUVE: {_options.Prompts} held-out prompts of {_options.PromptLength} tokens, " +
+            $"{_options.ContinuationsPerPrompt} continuations of {_options.ContinuationLength} tokens each " +
+            $"against the true continuations; features: {inputs.JudgeDescription}'s final hidden state at the last token; " +
+            $"PCA {_options.Mauve.ExplainedVariance}, k-means, scaling factor {_options.Mauve.ScalingFactor}, " +
+            $"mean ± std over seeds {seeds}. " +
             "Self-BLEU: BLEU-4 (NLTK method-1 smoothing) of each continuation against the other continuations of its prompt, averaged." +
-            (_options.Prompts < 100 ? $" With {_options.Prompts} prompts MAUVE quantizes into very few buckets and discriminates little (SDTT: 1024 prompts)." : ""));
+            (_options.Prompts < 100
+                ? $" With {_options.Prompts} prompts MAUVE quantizes into very few buckets and discriminates little (SDTT: 1024 prompts)."
+                : ""));
     }
 
-    private void Report(string stage, string model, int done, int total) => _progress?.Invoke(new EvaluationProgress(stage, model, null, done, total));
+    private void Report(string stage, string model, int done, int total) =>
+        _progress?.Invoke(new EvaluationProgress(stage, model, null, done, total));
 
     /// <summary>Rows keyed by (model, steps), merged as parts add metrics; ordered by model, then steps (none first).</summary>
     private sealed class ReportRows(IReadOnlyList<string> models)

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Generative perplexity of model samples under an autoregressive judge, in both conventions of spec §5.1
+/// Generative perplexity of model samples under an autoregressive judge, in both conventions of docs/algorithms.md §5.1
 /// (they differ; a report must say which it uses). Each result carries the samples' mean unigram entropy.
 /// </summary>
 /// <remarks>
@@ -22,10 +22,12 @@ public static class GenerativePerplexity
         for (int i = 0; i < samples.Count; i++)
         {
             if (samples[i].Length < 2)
-                throw new ArgumentException($"Sample {i} has {samples[i].Length} token(s); a next-token NLL needs at least 2.", nameof(samples));
+                throw new ArgumentException($"Sample {i} has {samples[i].Length} token(s); a next-token NLL needs at least 2.",
+                    nameof(samples));
             if (samples[i].Length > judge.MaxLength)
-                throw new ArgumentException($"Sample {i} has {samples[i].Length} tokens, more than the judge's context of {judge.MaxLength}. " +
-                    "The SDTT convention scores raw samples whole; use a judge with a longer context or the token-weighted convention, which truncates.", nameof(samples));
+                throw new ArgumentException($"Sample {i} has {samples[i].Length} tokens, " +
+                    $"more than the judge's context of {judge.MaxLength}. The SDTT convention scores raw samples whole; " +
+                    "use a judge with a longer context or the token-weighted convention, which truncates.", nameof(samples));
         }
         float[][] logLikelihoods = Score(samples, judge, batchSize);
         double sumOfMeans = 0;
@@ -50,7 +52,8 @@ public static class GenerativePerplexity
     /// <param name="samples">Raw model samples (the unigram entropy is taken on these).</param>
     /// <param name="retokenization">Sample-to-judge tokenization, e.g. <see cref="Retokenization.Gpt2"/>.</param>
     /// <exception cref="ArgumentException">No sample, an empty sample, or no sample with a scorable target.</exception>
-    public static GenerativePerplexityResult TokenWeighted(IReadOnlyList<int[]> samples, ITokenScorer judge, Retokenization retokenization, int batchSize = 8)
+    public static GenerativePerplexityResult TokenWeighted(IReadOnlyList<int[]> samples, ITokenScorer judge, Retokenization retokenization,
+        int batchSize = 8)
     {
         CheckArguments(samples, judge, batchSize);
         ArgumentNullException.ThrowIfNull(retokenization);
@@ -80,7 +83,8 @@ public static class GenerativePerplexity
             }
         }
         if (scored == 0)
-            throw new ArgumentException("No sample has a target to score: every sample retokenizes to fewer than 2 tokens or to EOS only.", nameof(samples));
+            throw new ArgumentException("No sample has a target to score: every sample retokenizes to fewer than 2 tokens or to EOS only.",
+                nameof(samples));
         double meanNll = nll / scored;
         return new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, Math.Exp(meanNll), meanNll,
             samples.Count, scored, UnigramEntropy.Mean(samples));
@@ -107,8 +111,8 @@ public static class GenerativePerplexity
                     float[] row = logLikelihoods.AsSpan(b * (length - 1), length - 1).ToArray();
                     int bad = Array.FindIndex(row, value => !float.IsFinite(value) || value > RoundingAboveZero);
                     if (bad >= 0)
-                        throw new InvalidOperationException($"The judge returned log-likelihood {row[bad]} at position {bad} of a sequence of length {length}; " +
-                            "a log-likelihood is finite and at most 0 (up to rounding).");
+                        throw new InvalidOperationException($"The judge returned log-likelihood {row[bad]} at position {bad} " +
+                            $"of a sequence of length {length}; a log-likelihood is finite and at most 0 (up to rounding).");
                     result[members[b]] = row;
                 }
             }
@@ -122,7 +126,8 @@ public static class GenerativePerplexity
         ArgumentNullException.ThrowIfNull(judge);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (samples.Count == 0) throw new ArgumentException("Generative perplexity needs at least one sample.", nameof(samples));
-        if (judge.MaxLength < 2) throw new ArgumentException($"The judge's context of {judge.MaxLength} tokens holds no prediction.", nameof(judge));
+        if (judge.MaxLength < 2)
+            throw new ArgumentException($"The judge's context of {judge.MaxLength} tokens holds no prediction.", nameof(judge));
         for (int i = 0; i < samples.Count; i++)
         {
             if (samples[i] is null) throw new ArgumentException($"Sample {i} is null.", nameof(samples));

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace IlgpuDiffusion.Evaluation;
 
-/// <summary>Which definition of generative perplexity a number follows (spec §5.1 and appendix #7).</summary>
+/// <summary>Which definition of generative perplexity a number follows (docs/algorithms.md §5.1 and appendix #7).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<GenerativePerplexityConvention>))]
 public enum GenerativePerplexityConvention
 {

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Unconditional generative perplexity of a diffusion model (spec §5.1): at each step count of
+/// Unconditional generative perplexity of a diffusion model (docs/algorithms.md §5.1): at each step count of
 /// <see cref="EvaluationOptions.Steps"/>, <see cref="EvaluationOptions.Samples"/> samples of
 /// <see cref="EvaluationOptions.SampleLength"/> tokens (<see cref="DiffusionGeneration.Unconditional"/>) scored by the
 /// judge in SDTT's convention and, when <see cref="EvaluationOptions.Retokenization"/> is set, MDLM's, with the mean
@@ -27,9 +27,11 @@ public static class GenerativePerplexityRunner
         options.Validate();
         int length = options.SampleLength ?? model.Config.Length;
         if (length > model.Config.Length)
-            throw new ArgumentException($"Samples of {length} tokens exceed the diffusion model's length {model.Config.Length}.", nameof(options));
+            throw new ArgumentException($"Samples of {length} tokens exceed the diffusion model's length {model.Config.Length}.",
+                nameof(options));
         if (length > judge.MaxLength)
-            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}; SDTT's convention scores samples whole. Sample shorter sequences.", nameof(options));
+            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}; " +
+                "SDTT's convention scores samples whole. Sample shorter sequences.", nameof(options));
         var rows = new List<EvaluationRow>(options.Steps.Count);
         foreach (int steps in options.Steps)
         {
@@ -40,7 +42,10 @@ public static class GenerativePerplexityRunner
         return rows;
     }
 
-    /// <summary>The row (without steps) of the AR baseline's <see cref="EvaluationOptions.Samples"/> samples, drawn with <see cref="EvaluationOptions.ArTopP"/>.</summary>
+    /// <summary>
+    /// The row (without steps) of the AR baseline's <see cref="EvaluationOptions.Samples"/> samples, drawn with
+    /// <see cref="EvaluationOptions.ArTopP"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The sample length exceeds the AR model's or the judge's context.</exception>
     public static EvaluationRow RunAutoregressive(Gpt model, string name, ITokenScorer judge, int length, EvaluationOptions options,
         Action<EvaluationProgress>? progress = null)
@@ -60,6 +65,8 @@ public static class GenerativePerplexityRunner
     private static EvaluationRow Judged(EvaluationRow row, int[][] samples, ITokenScorer judge, EvaluationOptions options)
     {
         row = row.With(GenerativePerplexity.PerSampleMean(samples, judge, options.BatchSize));
-        return options.Retokenization is { } retokenization ? row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize)) : row;
+        return options.Retokenization is { } retokenization
+            ? row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize))
+            : row;
     }
 }

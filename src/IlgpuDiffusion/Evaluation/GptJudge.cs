@@ -32,7 +32,9 @@ public sealed class GptJudge : ITokenScorer, IFeatureExtractor, IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(headRows);
-        if (model.Config.Length < 2) throw new ArgumentException($"A judge needs a context of at least 2 tokens; the model has {model.Config.Length}.", nameof(model));
+        if (model.Config.Length < 2)
+            throw new ArgumentException($"A judge needs a context of at least 2 tokens; the model has {model.Config.Length}.",
+                nameof(model));
         _model = model;
         BatchSize = batchSize;
         _headRows = headRows;
@@ -48,7 +50,8 @@ public sealed class GptJudge : ITokenScorer, IFeatureExtractor, IDisposable
     public int FeatureWidth => _model.Config.Hidden;
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">The spans do not match [batch, length], the length is outside [2, MaxLength], or an id is outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">The spans do not match [batch, length], the length is outside
+    /// [2, MaxLength], or an id is outside the vocabulary.</exception>
     public void ScoreNextTokens(ReadOnlySpan<int> ids, int batch, int length, Span<float> logLikelihoods)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -56,7 +59,8 @@ public sealed class GptJudge : ITokenScorer, IFeatureExtractor, IDisposable
             throw new ArgumentException($"The judge scores sequences of 2 to {MaxLength} tokens; got {length}.", nameof(length));
         if (ids.Length != batch * length) throw new ArgumentException($"Expected {batch}×{length} ids, got {ids.Length}.", nameof(ids));
         if (logLikelihoods.Length != batch * (length - 1))
-            throw new ArgumentException($"Expected {batch}×{length - 1} log-likelihoods, got {logLikelihoods.Length}.", nameof(logLikelihoods));
+            throw new ArgumentException($"Expected {batch}×{length - 1} log-likelihoods, got {logLikelihoods.Length}.",
+                nameof(logLikelihoods));
         int bucket = Bucket(length);
         GptScorer scorer = Scorer(bucket);
         if (bucket == length)
@@ -82,10 +86,12 @@ public sealed class GptJudge : ITokenScorer, IFeatureExtractor, IDisposable
         {
             int[] sequence = sequences[i] ?? throw new ArgumentException($"Sequence {i} is null.", nameof(sequences));
             if (sequence.Length == 0 || sequence.Length > MaxLength)
-                throw new ArgumentException($"Sequence {i} has {sequence.Length} tokens; features need 1 to {MaxLength} (truncate it first).", nameof(sequences));
+                throw new ArgumentException($"Sequence {i} has {sequence.Length} tokens; " +
+                    $"features need 1 to {MaxLength} (truncate it first).", nameof(sequences));
             foreach (int id in sequence)
                 if ((uint)id >= (uint)_model.Config.Vocab)
-                    throw new ArgumentException($"Sequence {i} holds token {id}, outside the judge's {_model.Config.Vocab} tokens.", nameof(sequences));
+                    throw new ArgumentException($"Sequence {i} holds token {id}, outside the judge's {_model.Config.Vocab} tokens.",
+                        nameof(sequences));
         }
         var result = new float[sequences.Count][];
         int width = FeatureWidth;

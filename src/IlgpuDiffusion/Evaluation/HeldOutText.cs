@@ -22,7 +22,8 @@ public static class HeldOutText
     /// tokens that follow, from the starts of validation sequences spread evenly over the split (sequence
     /// ⌊i·N/count⌋ for prompt i). Sequences start with BOS, as the models saw them in training.
     /// </summary>
-    /// <exception cref="ArgumentException">The split holds fewer sequences than prompts, or prompt + reference exceed a sequence.</exception>
+    /// <exception cref="ArgumentException">The split holds fewer sequences than prompts, or prompt + reference exceed a
+    /// sequence.</exception>
     public static IReadOnlyList<HeldOutPrompt> Prompts(TokenShardSet validation, int count, int promptLength, int referenceLength)
     {
         ArgumentNullException.ThrowIfNull(validation);
@@ -30,9 +31,11 @@ public static class HeldOutText
         ArgumentOutOfRangeException.ThrowIfLessThan(promptLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(referenceLength, 1);
         if (promptLength + referenceLength > validation.SequenceLength)
-            throw new ArgumentException($"A prompt of {promptLength} and a continuation of {referenceLength} tokens exceed the validation sequences of {validation.SequenceLength}.");
+            throw new ArgumentException($"A prompt of {promptLength} and a continuation of {referenceLength} tokens " +
+                $"exceed the validation sequences of {validation.SequenceLength}.");
         if (validation.SequenceCount < count)
-            throw new ArgumentException($"The validation split holds {validation.SequenceCount} sequences, fewer than the {count} prompts asked for.", nameof(count));
+            throw new ArgumentException($"The validation split holds {validation.SequenceCount} sequences, " +
+                $"fewer than the {count} prompts asked for.", nameof(count));
         var sequence = new int[validation.SequenceLength];
         var prompts = new HeldOutPrompt[count];
         for (int i = 0; i < count; i++)

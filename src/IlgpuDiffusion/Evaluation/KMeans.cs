@@ -26,7 +26,8 @@ internal static class KMeans
         ArgumentOutOfRangeException.ThrowIfLessThan(restarts, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxIterations, 1);
         if (points.Length != (long)count * dimension)
-            throw new ArgumentException($"{count} points of width {dimension} need {(long)count * dimension} values, got {points.Length}.", nameof(points));
+            throw new ArgumentException($"{count} points of width {dimension} need {(long)count * dimension} values, got {points.Length}.",
+                nameof(points));
 
         int[]? best = null;
         double bestObjective = double.PositiveInfinity;
@@ -55,7 +56,9 @@ internal static class KMeans
 
     private static ReadOnlySpan<float> Point(float[] points, int dimension, int i) => points.AsSpan(i * dimension, dimension);
 
-    /// <summary>k-means++: the first centre uniformly, each next one with probability proportional to D² to the nearest centre so far.</summary>
+    /// <summary>
+    /// k-means++: the first centre uniformly, each next one with probability proportional to D² to the nearest centre so far.
+    /// </summary>
     private static float[] SeedPlusPlus(float[] points, int count, int dimension, int clusters, ref SplitMix64 random)
     {
         var centroids = new float[clusters * dimension];
@@ -93,8 +96,11 @@ internal static class KMeans
         return last;
     }
 
-    /// <summary>Lloyd iterations until no label changes; leaves each point's squared distance to its centroid in <paramref name="distances"/>.</summary>
-    private static void Lloyd(float[] points, int count, int dimension, float[] centroids, int clusters, int[] labels, double[] distances, int maxIterations)
+    /// <summary>
+    /// Lloyd iterations until no label changes; leaves each point's squared distance to its centroid in <paramref name="distances"/>.
+    /// </summary>
+    private static void Lloyd(float[] points, int count, int dimension, float[] centroids, int clusters, int[] labels, double[] distances,
+        int maxIterations)
     {
         Array.Fill(labels, -1);
         var sums = new double[clusters * dimension];

@@ -107,10 +107,14 @@ public static class LambadaClozeBuilder
 
     private static void CheckOptions(LambadaClozeOptions options)
     {
-        if (options.MinContextWords < 1) throw new ArgumentException($"MinContextWords must be at least 1, got {options.MinContextWords}.", nameof(options));
+        if (options.MinContextWords < 1)
+            throw new ArgumentException($"MinContextWords must be at least 1, got {options.MinContextWords}.", nameof(options));
         if (options.MaxContextWords < options.MinContextWords)
-            throw new ArgumentException($"MaxContextWords ({options.MaxContextWords}) is below MinContextWords ({options.MinContextWords}).", nameof(options));
-        if (options.MinWordLetters < 1) throw new ArgumentException($"MinWordLetters must be at least 1, got {options.MinWordLetters}.", nameof(options));
-        if (options.MaxPassages is < 1) throw new ArgumentException($"MaxPassages must be at least 1 when set, got {options.MaxPassages}.", nameof(options));
+            throw new ArgumentException(
+                $"MaxContextWords ({options.MaxContextWords}) is below MinContextWords ({options.MinContextWords}).", nameof(options));
+        if (options.MinWordLetters < 1)
+            throw new ArgumentException($"MinWordLetters must be at least 1, got {options.MinWordLetters}.", nameof(options));
+        if (options.MaxPassages is < 1)
+            throw new ArgumentException($"MaxPassages must be at least 1 when set, got {options.MaxPassages}.", nameof(options));
     }
 }

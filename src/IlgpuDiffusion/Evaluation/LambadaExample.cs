@@ -3,7 +3,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// A LAMBADA passage in GPT-2 ids as SDTT's <c>eval_lambada</c> feeds it (spec §5.5): the context is
+/// A LAMBADA passage in GPT-2 ids as SDTT's <c>eval_lambada</c> feeds it (docs/algorithms.md §5.5): the context is
 /// [BOS] + context tokens, the target is the tokens of " word" + [EOS]. The two parts are tokenized separately.
 /// </summary>
 /// <param name="ContextIds">[BOS] followed by the tokens of <see cref="LambadaPassage.Context"/>.</param>
@@ -35,7 +35,8 @@ public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
         int excess = ContextIds.Length + TargetIds.Length - maxLength;
         if (excess <= 0) return this;
         if (TargetIds.Length + 1 > maxLength)
-            throw new ArgumentException($"The target needs {TargetIds.Length} tokens plus BOS; the model's context holds {maxLength}.", nameof(maxLength));
+            throw new ArgumentException($"The target needs {TargetIds.Length} tokens plus BOS; the model's context holds {maxLength}.",
+                nameof(maxLength));
         return new LambadaExample([ContextIds[0], .. ContextIds.AsSpan(1 + excess)], TargetIds);
     }
 

@@ -17,7 +17,8 @@ public static class LambadaReader
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"LAMBADA file {path} does not exist. Download lambada_test.jsonl (EleutherAI/lambada_openai) and pass its path.", path);
+            throw new FileNotFoundException($"LAMBADA file {path} does not exist. " +
+                "Download lambada_test.jsonl (EleutherAI/lambada_openai) and pass its path.", path);
         var passages = new List<LambadaPassage>();
         foreach ((long number, string line) in Utf8LineReader.Read(path))
         {
@@ -42,7 +43,8 @@ public static class LambadaReader
         {
             using JsonDocument json = JsonDocument.Parse(line);
             if (json.RootElement.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{path}, line {number}: expected a JSON object such as {{\"text\": \"...\"}}, found {json.RootElement.ValueKind}.");
+                throw new InvalidDataException($"{path}, line {number}: " +
+                    $"expected a JSON object such as {{\"text\": \"...\"}}, found {json.RootElement.ValueKind}.");
             if (!json.RootElement.TryGetProperty("text", out JsonElement value))
                 throw new InvalidDataException($"{path}, line {number}: the object has no field \"text\".");
             if (value.ValueKind != JsonValueKind.String)

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// The model-independent parts of LAMBADA scoring (spec §5.5): the diffusion input with the word masked, the
+/// The model-independent parts of LAMBADA scoring (docs/algorithms.md §5.5): the diffusion input with the word masked, the
 /// exact-match rule, and the aggregation into accuracy and perplexities.
 /// </summary>
 public static class LambadaScoring
@@ -30,14 +30,15 @@ public static class LambadaScoring
     {
         ArgumentNullException.ThrowIfNull(example);
         if (predictedWordIds.Length != example.WordLength)
-            throw new ArgumentException($"Expected one prediction per word token ({example.WordLength}), got {predictedWordIds.Length}.", nameof(predictedWordIds));
+            throw new ArgumentException($"Expected one prediction per word token ({example.WordLength}), got {predictedWordIds.Length}.",
+                nameof(predictedWordIds));
         return predictedWordIds.SequenceEqual(example.WordIds);
     }
 
     /// <summary>
     /// Accuracy and perplexities over scored examples. The word perplexity is SDTT's: exp of the mean over examples
     /// of the summed word NLL (one number per word, however many tokens it has); the token perplexity divides the
-    /// total NLL by the total number of word tokens (the spec's appendix #8 asks for both).
+    /// total NLL by the total number of word tokens (docs/algorithms.md §5.5 and appendix #8 report the word perplexity).
     /// </summary>
     /// <exception cref="ArgumentException">No outcome, a word without tokens, or a negative or non-finite NLL.</exception>
     public static LambadaResult Summarize(IReadOnlyList<LambadaOutcome> outcomes)
@@ -50,9 +51,12 @@ public static class LambadaScoring
         for (int i = 0; i < outcomes.Count; i++)
         {
             LambadaOutcome outcome = outcomes[i];
-            if (outcome.WordTokens < 1) throw new ArgumentException($"Outcome {i} has {outcome.WordTokens} word tokens; a word has at least one.", nameof(outcomes));
+            if (outcome.WordTokens < 1)
+                throw new ArgumentException($"Outcome {i} has {outcome.WordTokens} word tokens; a word has at least one.",
+                    nameof(outcomes));
             if (!(outcome.WordNll >= 0) || double.IsInfinity(outcome.WordNll))
-                throw new ArgumentException($"Outcome {i} has word NLL {outcome.WordNll}; an NLL is finite and non-negative.", nameof(outcomes));
+                throw new ArgumentException($"Outcome {i} has word NLL {outcome.WordNll}; an NLL is finite and non-negative.",
+                    nameof(outcomes));
             if (outcome.Correct) correct++;
             tokens += outcome.WordTokens;
             nll += outcome.WordNll;

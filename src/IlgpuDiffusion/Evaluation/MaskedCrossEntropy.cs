@@ -13,13 +13,16 @@ namespace IlgpuDiffusion.Evaluation;
 /// </summary>
 public static class MaskedCrossEntropy
 {
-    /// <summary>Mean cross-entropy per masked token at mask probability <paramref name="time"/>, and the masked tokens it averages.</summary>
+    /// <summary>
+    /// Mean cross-entropy per masked token at mask probability <paramref name="time"/>, and the masked tokens it averages.
+    /// </summary>
     /// <param name="model">The model, weights loaded (normally the EMA); its own parameters are used, eval mode.</param>
     /// <param name="data">Validation sequences no longer than the model's length.</param>
     /// <param name="time">t in (0, 1]: each token is masked with probability (1 − 1e-3)·t (MDLM's log-linear schedule).</param>
     /// <param name="maxBatches">Most batches (0: the whole split; a last partial batch is left out).</param>
     /// <exception cref="ArgumentException">A time outside (0, 1], or data that does not fill one batch.</exception>
-    public static (double CrossEntropy, long MaskedTokens) AtTime(Dit model, TokenShardSet data, double time, int batchSize, ulong seed, int maxBatches = 0)
+    public static (double CrossEntropy, long MaskedTokens) AtTime(Dit model, TokenShardSet data, double time, int batchSize, ulong seed,
+        int maxBatches = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -27,7 +30,9 @@ public static class MaskedCrossEntropy
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         long batches = data.SequenceCount / batchSize;
         if (maxBatches > 0) batches = Math.Min(batches, maxBatches);
-        if (batches == 0) throw new ArgumentException($"The data holds {data.SequenceCount} sequences, fewer than one batch of {batchSize}.", nameof(data));
+        if (batches == 0)
+            throw new ArgumentException($"The data holds {data.SequenceCount} sequences, fewer than one batch of {batchSize}.",
+                nameof(data));
 
         int length = data.SequenceLength;
         var diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.Config.MaskIndex);
@@ -35,7 +40,9 @@ public static class MaskedCrossEntropy
         var clean = new int[batch.Elements];
         using var loss = new NelboLoss(model.Device, batchSize, length, model.Config.Vocab, model.Config.MaskIndex);
         var ids = model.Device.AllocateTensor<int>(new Shape(batchSize, length));
-        float[] sigma = model.Config.TimeConditioning ? Enumerable.Repeat((float)diffusion.Schedule.TotalNoise(time), batchSize).ToArray() : [];
+        float[] sigma = model.Config.TimeConditioning
+            ? Enumerable.Repeat((float)diffusion.Schedule.TotalNoise(time), batchSize).ToArray()
+            : [];
         using var activations = model.CreateActivations(batchSize, length, training: false);
         try
         {

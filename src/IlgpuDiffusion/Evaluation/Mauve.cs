@@ -20,16 +20,19 @@ public static class Mauve
     /// <summary>MAUVE of <paramref name="modelFeatures"/> (P) against <paramref name="referenceFeatures"/> (Q).</summary>
     /// <exception cref="ArgumentException">A set is empty, the vectors differ in width, a value is not finite, there are
     /// fewer points than buckets, or an option is out of range.</exception>
-    public static MauveResult Compute(IReadOnlyList<float[]> modelFeatures, IReadOnlyList<float[]> referenceFeatures, MauveOptions? options = null)
+    public static MauveResult Compute(IReadOnlyList<float[]> modelFeatures, IReadOnlyList<float[]> referenceFeatures,
+        MauveOptions? options = null)
     {
         options ??= MauveOptions.Default;
         CheckOptions(options);
         int dimension = CheckFeatures(modelFeatures, nameof(modelFeatures), expectedDimension: null);
         CheckFeatures(referenceFeatures, nameof(referenceFeatures), dimension);
         int modelCount = modelFeatures.Count, total = modelCount + referenceFeatures.Count;
-        int buckets = options.Buckets ?? Math.Max(2, (int)Math.Round(Math.Min(modelCount, referenceFeatures.Count) / 10.0, MidpointRounding.ToEven));
+        int buckets = options.Buckets
+            ?? Math.Max(2, (int)Math.Round(Math.Min(modelCount, referenceFeatures.Count) / 10.0, MidpointRounding.ToEven));
         if (buckets > total)
-            throw new ArgumentException($"{buckets} k-means buckets need at least as many feature vectors; got {total} in all.", nameof(options));
+            throw new ArgumentException($"{buckets} k-means buckets need at least as many feature vectors; got {total} in all.",
+                nameof(options));
 
         var union = new float[total][];
         for (int i = 0; i < total; i++)
@@ -42,7 +45,8 @@ public static class Mauve
         var perSeed = new double[options.Seeds.Count];
         for (int s = 0; s < perSeed.Length; s++)
         {
-            int[] labels = KMeans.Cluster(projected, total, components, buckets, options.KMeansRestarts, options.KMeansMaxIterations, options.Seeds[s]);
+            int[] labels = KMeans.Cluster(projected, total, components, buckets, options.KMeansRestarts, options.KMeansMaxIterations,
+                options.Seeds[s]);
             double[] p = Histogram(labels.AsSpan(0, modelCount), buckets);
             double[] q = Histogram(labels.AsSpan(modelCount), buckets);
             perSeed[s] = DivergenceFrontier.Area(DivergenceFrontier.Curve(p, q, weights, options.ScalingFactor));
@@ -80,7 +84,8 @@ public static class Mauve
         {
             float[] vector = features[i];
             if (vector is null || vector.Length != dimension)
-                throw new ArgumentException($"Feature vector {i} has width {vector?.Length ?? 0}; every vector of both sets needs width {dimension}.", name);
+                throw new ArgumentException($"Feature vector {i} has width {vector?.Length ?? 0}; " +
+                    $"every vector of both sets needs width {dimension}.", name);
             for (int j = 0; j < vector.Length; j++)
             {
                 if (!float.IsFinite(vector[j])) throw new ArgumentException($"Feature vector {i} holds {vector[j]} at index {j}.", name);
@@ -96,9 +101,11 @@ public static class Mauve
             throw new ArgumentException($"The explained variance must lie in (0, 1), got {options.ExplainedVariance}.", nameof(options));
         if (options.KMeansRestarts < 1 || options.KMeansMaxIterations < 1)
             throw new ArgumentException("k-means needs at least one restart and one iteration.", nameof(options));
-        if (options.CurvePoints < 2) throw new ArgumentException($"The frontier needs at least 2 points, got {options.CurvePoints}.", nameof(options));
+        if (options.CurvePoints < 2)
+            throw new ArgumentException($"The frontier needs at least 2 points, got {options.CurvePoints}.", nameof(options));
         if (!(options.ScalingFactor > 0) || double.IsInfinity(options.ScalingFactor))
             throw new ArgumentException($"The scaling factor must be positive and finite, got {options.ScalingFactor}.", nameof(options));
-        if (options.Seeds is null || options.Seeds.Count == 0) throw new ArgumentException("MAUVE needs at least one seed.", nameof(options));
+        if (options.Seeds is null || options.Seeds.Count == 0)
+            throw new ArgumentException("MAUVE needs at least one seed.", nameof(options));
     }
 }

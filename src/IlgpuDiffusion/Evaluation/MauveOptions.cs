@@ -2,7 +2,7 @@ namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
 /// Settings of <see cref="Mauve.Compute"/>. The defaults are those of the reference <c>mauve.compute_mauve</c>
-/// (krishnap25/mauve) and of SDTT's evaluation (spec §5.2): L2-normalised features, PCA without whitening keeping
+/// (krishnap25/mauve) and of SDTT's evaluation (docs/algorithms.md §5.2): L2-normalised features, PCA without whitening keeping
 /// 0.9 of the variance, k-means with n/10 buckets, 5 restarts, 500 iterations, 25 frontier points, c = 5, seeds 1..5.
 /// </summary>
 public sealed record MauveOptions

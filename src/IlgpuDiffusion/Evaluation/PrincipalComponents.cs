@@ -26,7 +26,9 @@ internal sealed class PrincipalComponents
     /// <summary>Share of the total variance along each component, in descending order (all 0 when every row is the same).</summary>
     public IReadOnlyList<double> ExplainedVarianceRatio { get; }
 
-    /// <summary>Fits the components to <paramref name="rows"/> (at least two rows, all of width <paramref name="dimension"/>, finite).</summary>
+    /// <summary>
+    /// Fits the components to <paramref name="rows"/> (at least two rows, all of width <paramref name="dimension"/>, finite).
+    /// </summary>
     public static PrincipalComponents Fit(IReadOnlyList<float[]> rows, int dimension)
     {
         int n = rows.Count;

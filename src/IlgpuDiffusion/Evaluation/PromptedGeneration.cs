@@ -3,11 +3,12 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Prompted generation quality (spec §5.2–§5.3): every held-out prompt gets <see cref="EvaluationOptions.ContinuationsPerPrompt"/>
-/// seeded continuations (<see cref="DiffusionGeneration.Continuations"/>); MAUVE compares the model's prompt + continuation
-/// sequences with the held-out prompt + true continuation sequences, both featurized by the judge (mean ± std over the
-/// MAUVE seeds); self-BLEU is taken among the continuation tokens of each prompt (BLEU-4, NLTK method-1 smoothing).
-/// The references' features are computed once and shared by every model and step count.
+/// Prompted generation quality (docs/algorithms.md §5.2–§5.3): every held-out prompt gets
+/// <see cref="EvaluationOptions.ContinuationsPerPrompt"/> seeded continuations
+/// (<see cref="DiffusionGeneration.Continuations"/>); MAUVE compares the model's prompt + continuation sequences with
+/// the held-out prompt + true continuation sequences, both featurized by the judge (mean ± std over the MAUVE seeds);
+/// self-BLEU is taken among the continuation tokens of each prompt (BLEU-4, NLTK method-1 smoothing). The references'
+/// features are computed once and shared by every model and step count.
 /// </summary>
 public sealed class PromptedGeneration
 {
@@ -27,8 +28,10 @@ public sealed class PromptedGeneration
         ArgumentNullException.ThrowIfNull(prompts);
         ArgumentNullException.ThrowIfNull(options);
         if (prompts.Count == 0) throw new ArgumentException("Prompted generation needs at least one prompt.", nameof(prompts));
-        if (prompts.Any(p => p is null || p.Prompt.Length != prompts[0].Prompt.Length || p.Reference.Length != prompts[0].Reference.Length || p.Reference.Length == 0))
-            throw new ArgumentException("Every prompt needs the same prompt length and the same non-empty reference length.", nameof(prompts));
+        if (prompts.Any(p => p is null || p.Prompt.Length != prompts[0].Prompt.Length
+            || p.Reference.Length != prompts[0].Reference.Length || p.Reference.Length == 0))
+            throw new ArgumentException("Every prompt needs the same prompt length and the same non-empty reference length.",
+                nameof(prompts));
         _features = features;
         _prompts = prompts;
         _options = options.Validate();
@@ -42,7 +45,8 @@ public sealed class PromptedGeneration
         ArgumentNullException.ThrowIfNull(name);
         int promptLength = _prompts[0].Prompt.Length, length = promptLength + _prompts[0].Reference.Length;
         if (length > model.Config.Length)
-            throw new ArgumentException($"Prompt + continuation ({length} tokens) exceed the diffusion model's length {model.Config.Length}.", nameof(model));
+            throw new ArgumentException($"Prompt + continuation ({length} tokens) " +
+                $"exceed the diffusion model's length {model.Config.Length}.", nameof(model));
         _referenceFeatures ??= _features.Features(_prompts.Select(p => p.Sequence()).ToArray());
         int[][][] sequences = DiffusionGeneration.Continuations(model, steps, _prompts.Select(p => p.Prompt).ToArray(),
             _options.ContinuationsPerPrompt, length, _options.BatchSize, _options.Seed,

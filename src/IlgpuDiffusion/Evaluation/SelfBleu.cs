@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// Self-BLEU, a diversity measure (SDTT paper eq. 8, spec §5.3): for each prompt, the mean over its n
+/// Self-BLEU, a diversity measure (SDTT paper eq. 8, docs/algorithms.md §5.3): for each prompt, the mean over its n
 /// continuations of <see cref="Bleu.Sentence"/>(xᵢ, the other n − 1 continuations); then the mean over
 /// prompts. Higher means less diverse; identical continuations give 1 (deterministic sampling).
 /// </summary>

@@ -150,7 +150,8 @@ internal static class SymmetricEigen
                 do
                 {
                     if (++iteration > maxIterations)
-                        throw new ArithmeticException($"The symmetric eigen-solver did not converge at eigenvalue {l} of {n} within {maxIterations} QL iterations.");
+                        throw new ArithmeticException($"The symmetric eigen-solver did not converge at eigenvalue {l} of {n} " +
+                            $"within {maxIterations} QL iterations.");
                     double g = d[l];
                     double p = (d[l + 1] - g) / (2 * e[l]);
                     double r = double.Hypot(p, 1);

@@ -40,7 +40,9 @@ internal static class ConfigJson
         }
     }
 
-    /// <summary>The integer <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.</summary>
+    /// <summary>
+    /// The integer <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.
+    /// </summary>
     public static int Int(JsonNode? node, string key, int? fallback)
     {
         double value = Number(node, key, fallback);
@@ -49,7 +51,9 @@ internal static class ConfigJson
         return (int)value;
     }
 
-    /// <summary>The number <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.</summary>
+    /// <summary>
+    /// The number <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.
+    /// </summary>
     public static double Number(JsonNode? node, string key, double? fallback)
     {
         if (node is null) return fallback ?? throw new InvalidDataException($"The model config has no '{key}'.");
@@ -67,7 +71,9 @@ internal static class ConfigJson
             : throw new InvalidDataException($"Config value '{key}' must be true or false; got {node.ToJsonString()}.");
     }
 
-    /// <summary>The string <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.</summary>
+    /// <summary>
+    /// The string <paramref name="node"/> (read under <paramref name="key"/>), or <paramref name="fallback"/> when absent.
+    /// </summary>
     public static string String(JsonNode? node, string key, string fallback)
     {
         if (node is null) return fallback;

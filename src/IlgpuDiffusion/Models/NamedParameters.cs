@@ -38,9 +38,11 @@ public abstract class NamedParameters<TConfig> : IDisposable where TConfig : not
     {
         ArgumentNullException.ThrowIfNull(source);
         if (!source._entries.SequenceEqual(_entries))
-            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}: the tensor shapes differ.", nameof(source));
+            throw new ArgumentException($"Cannot copy parameters of {source.Config} into {Config}: the tensor shapes differ.",
+                nameof(source));
         if (source.All.Device != All.Device)
-            throw new ArgumentException("Parameters can only be copied on one device; copy through the host or a checkpoint.", nameof(source));
+            throw new ArgumentException("Parameters can only be copied on one device; copy through the host or a checkpoint.",
+                nameof(source));
         All.Device.Kernels.Copy(source.All, All, (int)All.Length);
     }
 
@@ -57,7 +59,8 @@ public abstract class NamedParameters<TConfig> : IDisposable where TConfig : not
         var layout = new ArenaLayout<float>();
         foreach (var (name, shape) in entries) layout.Add(name, shape);
         if (layout.Length > int.MaxValue)
-            throw new ArgumentException($"The parameters of this config need {layout.Length} floats; kernels index at most {int.MaxValue}.");
+            throw new ArgumentException($"The parameters of this config need {layout.Length} floats; " +
+                $"kernels index at most {int.MaxValue}.");
         return layout.Allocate(device);
     }
 }

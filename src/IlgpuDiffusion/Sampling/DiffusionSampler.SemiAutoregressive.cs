@@ -17,7 +17,8 @@ public sealed partial class DiffusionSampler
     public SamplingResult SampleLong(int totalLength, int stride, SamplingPrompt? prompt = null)
     {
         if (totalLength < Length)
-            throw new ArgumentOutOfRangeException(nameof(totalLength), $"Semi-autoregressive sampling makes at least one window of {Length} tokens; got a total length of {totalLength}.");
+            throw new ArgumentOutOfRangeException(nameof(totalLength),
+                $"Semi-autoregressive sampling makes at least one window of {Length} tokens; got a total length of {totalLength}.");
         if (stride < 1 || stride > Length)
             throw new ArgumentOutOfRangeException(nameof(stride), $"The stride must be in [1, {Length}]; got {stride}.");
         long start = Stopwatch.GetTimestamp();

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
-/// The ancestral ("ddpm") sampler of a masked diffusion model (spec §3.1–§3.4), batched and seedable. Start from
+/// The ancestral ("ddpm") sampler of a masked diffusion model (docs/algorithms.md §3.1–§3.4), batched and seedable. Start from
 /// all MASK (except prompt positions); at each step of the grid t: 1 → ε a masked position is revealed with
 /// probability Δt/t and its token drawn from the model's SUBS distribution (MASK excluded, fp64 exponential race);
 /// revealed tokens never change. A final noise-removal step fills any remaining MASK by argmax.
@@ -53,7 +53,8 @@ public sealed partial class DiffusionSampler : IDisposable
         Options = options.Validate();
         Length = length ?? model.Config.Length;
         if (Length < 1 || Length > model.Config.Length)
-            throw new ArgumentOutOfRangeException(nameof(length), $"The sequence length must be in [1, {model.Config.Length}] (the model's length); got {Length}.");
+            throw new ArgumentOutOfRangeException(nameof(length),
+                $"The sequence length must be in [1, {model.Config.Length}] (the model's length); got {Length}.");
         _model = model;
         _k = model.Device.Kernels;
         _grid = new SamplingGrid(options.Steps, options.Epsilon);
@@ -84,7 +85,9 @@ public sealed partial class DiffusionSampler : IDisposable
     /// <summary>Whether model outputs are reused while no token changed (cached and no time conditioning).</summary>
     public bool UsesCache { get; }
 
-    /// <summary>Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.</summary>
+    /// <summary>
+    /// Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.
+    /// </summary>
     public SamplingResult Sample(SamplingPrompt? prompt = null)
     {
         long start = Stopwatch.GetTimestamp();

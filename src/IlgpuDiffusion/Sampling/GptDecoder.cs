@@ -21,7 +21,9 @@ public sealed class GptDecoder : IDisposable
     private Tensor<float> _logits; // [batch, V]: the next-token logits of the last pass
     private int _passes;
 
-    /// <summary>Allocates the cache and buffers for <paramref name="batchSize"/> sequences of up to <paramref name="capacity"/> tokens.</summary>
+    /// <summary>
+    /// Allocates the cache and buffers for <paramref name="batchSize"/> sequences of up to <paramref name="capacity"/> tokens.
+    /// </summary>
     /// <param name="maxPromptLength">Longest prompt <see cref="Start"/> accepts (below the capacity).</param>
     public GptDecoder(Gpt model, int batchSize, int capacity, int maxPromptLength, GptSamplingOptions options)
     {
@@ -29,7 +31,8 @@ public sealed class GptDecoder : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (maxPromptLength < 1 || maxPromptLength >= capacity)
-            throw new ArgumentOutOfRangeException(nameof(maxPromptLength), $"Prompts must hold 1 to capacity − 1 = {capacity - 1} tokens; got a longest prompt of {maxPromptLength}.");
+            throw new ArgumentOutOfRangeException(nameof(maxPromptLength),
+                $"Prompts must hold 1 to capacity − 1 = {capacity - 1} tokens; got a longest prompt of {maxPromptLength}.");
         _model = model;
         Options = options.Validate(model.Config.Vocab);
         _cache = model.CreateCache(batchSize, capacity, maxPromptLength);
@@ -87,12 +90,14 @@ public sealed class GptDecoder : IDisposable
     /// sequence, or one per sequence, all of the same length (1 to the decoder's longest prompt); for unconditional
     /// GPT-2 samples, start from <c>&lt;|endoftext|&gt;</c>.
     /// </summary>
-    /// <exception cref="ArgumentException">The prompts are empty, of unequal or unsupported length, or hold ids outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">The prompts are empty, of unequal or unsupported length, or hold ids outside
+    /// the vocabulary.</exception>
     public void Start(IReadOnlyList<int[]> prompts)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         if (prompts.Count != 1 && prompts.Count != BatchSize)
-            throw new ArgumentException($"Give one prompt for all sequences or one per sequence ({BatchSize}); got {prompts.Count}.", nameof(prompts));
+            throw new ArgumentException($"Give one prompt for all sequences or one per sequence ({BatchSize}); got {prompts.Count}.",
+                nameof(prompts));
         int length = prompts[0].Length;
         if (length < 1 || length > _cache.MaxNewTokens)
             throw new ArgumentException($"Prompts must hold 1 to {_cache.MaxNewTokens} tokens; got {length}.", nameof(prompts));
@@ -101,7 +106,8 @@ public sealed class GptDecoder : IDisposable
         {
             var prompt = prompts[prompts.Count == 1 ? 0 : b];
             if (prompt.Length != length)
-                throw new ArgumentException($"Prompts of one batch must have the same length; prompt {b} has {prompt.Length} tokens, prompt 0 {length}.", nameof(prompts));
+                throw new ArgumentException("Prompts of one batch must have the same length; " +
+                    $"prompt {b} has {prompt.Length} tokens, prompt 0 {length}.", nameof(prompts));
             foreach (int id in prompt)
                 if ((uint)id >= (uint)vocab)
                     throw new ArgumentException($"Prompt {b} holds token {id}, outside the model's {vocab} tokens.", nameof(prompts));

@@ -1,8 +1,8 @@
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
-/// The state of a running <see cref="GptDecoder"/>, as its streaming API yields it after the prefill and after every
-/// token. One instance is reused for the whole run: read it before asking for the next one.
+/// The state of a running <see cref="GptDecoder"/>, as its streaming API yields it after every drawn token (and as
+/// <see cref="GptDecoder.Progress"/> shows it). One instance is reused for the whole run: read it before asking for the next one.
 /// </summary>
 public sealed class GptGenerationProgress
 {
@@ -42,7 +42,9 @@ public sealed class GptGenerationProgress
     /// <summary>Whether sequence <paramref name="sequence"/> has produced its end-of-text token.</summary>
     public bool IsFinished(int sequence) => _lengths[sequence] > 0;
 
-    /// <summary>Tokens of sequence <paramref name="sequence"/> up to and including its end-of-text, or <see cref="Position"/> while it runs.</summary>
+    /// <summary>
+    /// Tokens of sequence <paramref name="sequence"/> up to and including its end-of-text, or <see cref="Position"/> while it runs.
+    /// </summary>
     public int Length(int sequence) => _lengths[sequence] > 0 ? _lengths[sequence] : Position;
 }
 

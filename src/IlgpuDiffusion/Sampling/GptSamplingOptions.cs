@@ -27,7 +27,8 @@ public sealed record GptSamplingOptions
     public GptSamplingOptions Validate(int vocab)
     {
         if (!(Temperature >= 0f && float.IsFinite(Temperature)))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), $"Temperature must be finite and ≥ 0 (0: greedy); got {Temperature}.");
+            throw new ArgumentOutOfRangeException(nameof(Temperature),
+                $"Temperature must be finite and ≥ 0 (0: greedy); got {Temperature}.");
         if (TopK < 0)
             throw new ArgumentOutOfRangeException(nameof(TopK), $"TopK must be ≥ 0 (0: off); got {TopK}.");
         if (!(TopP > 0f && TopP <= 1f))

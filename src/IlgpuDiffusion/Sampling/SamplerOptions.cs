@@ -1,6 +1,6 @@
 namespace IlgpuDiffusion.Sampling;
 
-/// <summary>Settings of the ancestral (DDPM) sampler of a masked diffusion model (spec §3).</summary>
+/// <summary>Settings of the ancestral (DDPM) sampler of a masked diffusion model (docs/algorithms.md §3).</summary>
 public sealed record SamplerOptions
 {
     /// <summary>Denoising steps N on the uniform grid t: 1 → ε.</summary>

@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
-/// The ancestral sampler's time grid (spec §3.1): t_i = 1 − i·Δt for i = 0..N, Δt = (1 − ε)/N, so t_N = ε. At
+/// The ancestral sampler's time grid (docs/algorithms.md §3.1): t_i = 1 − i·Δt for i = 0..N, Δt = (1 − ε)/N, so t_N = ε. At
 /// step i a masked token is revealed with probability (m_t − m_s)/m_t = Δt/t_i (m = (1−ε')·t for the log-linear
 /// schedule, whose constant cancels), otherwise it stays masked.
 /// </summary>

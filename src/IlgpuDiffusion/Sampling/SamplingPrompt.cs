@@ -30,11 +30,12 @@ public sealed class SamplingPrompt
         return new([fixedTokens.Select(pair => (pair.Key, pair.Value)).OrderBy(pair => pair.Key).ToArray()]);
     }
 
-    /// <summary>Fixed positions per sequence: 1 when shared by the batch.</summary>
+    /// <summary>Sets of fixed positions: one per sequence, or 1 when shared by the batch.</summary>
     public int Sequences => _perSequence.Length;
 
     /// <summary>Writes the fixed token of every position of a [batch, length] block, or −1 where the sampler is free.</summary>
-    /// <exception cref="ArgumentException">A position lies outside the sequence, a token outside [0, maskId), or the batch does not match per-sequence prompts.</exception>
+    /// <exception cref="ArgumentException">A position lies outside the sequence, a token outside [0, maskId), or the
+    /// batch does not match per-sequence prompts.</exception>
     internal void Write(Span<int> fixedIds, int batch, int length, int maskId)
     {
         if (_perSequence.Length != 1 && _perSequence.Length != batch)

@@ -25,19 +25,21 @@ internal static class CheckpointMetadata
     public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Json);
 
     /// <summary>The metadata entries of a training checkpoint of <paramref name="format"/> (version <paramref name="version"/>).</summary>
-    public static Dictionary<string, string> ForTraining<TModel>(string format, int version, TModel model, TrainingConfig training, TrainingState state) => new()
-    {
-        [FormatKey] = format,
-        [VersionKey] = version.ToString(CultureInfo.InvariantCulture),
-        [ModelKey] = Serialize(model),
-        [TrainingKey] = Serialize(training),
-        [StateKey] = Serialize(state),
-    };
+    public static Dictionary<string, string> ForTraining<TModel>(string format, int version, TModel model, TrainingConfig training,
+        TrainingState state) => new()
+        {
+            [FormatKey] = format,
+            [VersionKey] = version.ToString(CultureInfo.InvariantCulture),
+            [ModelKey] = Serialize(model),
+            [TrainingKey] = Serialize(training),
+            [StateKey] = Serialize(state),
+        };
 
     /// <summary>Parses the entries written by <see cref="ForTraining"/> after checking the format tag and version.</summary>
     /// <param name="kind">What the file should be, in messages (e.g. "training checkpoint").</param>
     /// <param name="published">What to import instead when the file is no checkpoint (e.g. "published weights").</param>
-    /// <exception cref="InvalidDataException">The file is not a <paramref name="kind"/> of this version, or an entry is malformed.</exception>
+    /// <exception cref="InvalidDataException">The file is not a <paramref name="kind"/> of this version, or an entry is
+    /// malformed.</exception>
     public static (TModel Model, TrainingConfig Training, TrainingState State) ReadTraining<TModel>(string path,
         IReadOnlyDictionary<string, string> metadata, string format, int version, string kind, string published)
     {
@@ -107,7 +109,8 @@ internal static class CheckpointMetadata
         if (savedTraining.BatchSize != training.BatchSize)
             mismatches.Add($"{nameof(TrainingConfig.BatchSize)}: this run {training.BatchSize}, checkpoint {savedTraining.BatchSize}");
         if (savedTraining.GradientAccumulationSteps != training.GradientAccumulationSteps)
-            mismatches.Add($"{nameof(TrainingConfig.GradientAccumulationSteps)}: this run {training.GradientAccumulationSteps}, checkpoint {savedTraining.GradientAccumulationSteps}");
+            mismatches.Add($"{nameof(TrainingConfig.GradientAccumulationSteps)}: " +
+                $"this run {training.GradientAccumulationSteps}, checkpoint {savedTraining.GradientAccumulationSteps}");
         if (savedTraining.Seed != training.Seed)
             mismatches.Add($"{nameof(TrainingConfig.Seed)}: this run {training.Seed}, checkpoint {savedTraining.Seed}");
         if (mismatches.Count > 0)

@@ -82,16 +82,20 @@ internal static class CheckpointTensors
         };
         groups.AddRange(extraGroups ?? []);
         if (groups.Select(g => g.Prefix).Distinct().Count() != groups.Count)
-            throw new ArgumentException($"Tensor group prefixes must be distinct; got {string.Join(", ", groups.Select(g => g.Prefix))}.", nameof(extraGroups));
+            throw new ArgumentException($"Tensor group prefixes must be distinct; got {string.Join(", ", groups.Select(g => g.Prefix))}.",
+                nameof(extraGroups));
         foreach (var (prefix, tensor) in groups.Skip(1))
             if (tensor.Length != parameters.All.Length)
-                throw new ArgumentException($"The '{prefix}' weights hold {tensor.Length} elements; the parameter arena holds {parameters.All.Length}.");
+                throw new ArgumentException($"The '{prefix}' weights hold {tensor.Length} elements; " +
+                    $"the parameter arena holds {parameters.All.Length}.");
         foreach (var (prefix, buffer) in groups)
             foreach (var (name, _) in parameters.Entries)
                 yield return (prefix + name, SameLayout(parameters[name], buffer));
     }
 
-    /// <summary>The view of <paramref name="buffer"/> at the same place in its arena-shaped layout as <paramref name="parameter"/>.</summary>
+    /// <summary>
+    /// The view of <paramref name="buffer"/> at the same place in its arena-shaped layout as <paramref name="parameter"/>.
+    /// </summary>
     private static Tensor<float> SameLayout(Tensor<float> parameter, Tensor<float> buffer) =>
         new(buffer.Buffer, buffer.Offset + parameter.Offset, parameter.Shape);
 

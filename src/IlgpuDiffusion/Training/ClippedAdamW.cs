@@ -22,7 +22,8 @@ public sealed class ClippedAdamW : IDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         if (parameters.Length != gradients.Length)
-            throw new ArgumentException($"Parameters ({parameters.Length}) and gradients ({gradients.Length}) must have the same length.", nameof(gradients));
+            throw new ArgumentException($"Parameters ({parameters.Length}) and gradients ({gradients.Length}) must have the same length.",
+                nameof(gradients));
         _parameters = parameters;
         _gradients = gradients;
         _config = config;
@@ -42,7 +43,9 @@ public sealed class ClippedAdamW : IDisposable
     /// <summary>Steps taken so far (the next step is number <see cref="Steps"/> + 1 for bias correction).</summary>
     public int Steps { get; private set; }
 
-    /// <summary>Clips and applies the gradients with learning rate <paramref name="learningRate"/>; returns the norm before clipping.</summary>
+    /// <summary>
+    /// Clips and applies the gradients with learning rate <paramref name="learningRate"/>; returns the norm before clipping.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The gradient norm is not finite (the loss diverged).</exception>
     public double Step(double learningRate)
     {

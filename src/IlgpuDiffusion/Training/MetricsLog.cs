@@ -5,8 +5,9 @@ namespace IlgpuDiffusion.Training;
 
 /// <summary>
 /// Writes metrics records (training intervals, validations, distillation rounds, ...) twice: a human line (llm.c
-/// style) to a text writer, and one JSON object per line to a file for tools (<c>{"kind":"train","step":..,"loss":..}</c>). The JSON file is
-/// appended to, so a resumed run continues the same log; every line is flushed as written.
+/// style) to a text writer, and one JSON object per line to a file for tools
+/// (<c>{"kind":"train","step":..,"loss":..}</c>). The JSON file is appended to, so a resumed run continues the same
+/// log; every line is flushed as written.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -14,7 +15,9 @@ public sealed class MetricsLog : IDisposable
     private readonly FileStream? _jsonFile;
     private readonly Utf8JsonWriter? _json;
 
-    /// <summary>Logs to <paramref name="human"/> and/or the JSON-lines file <paramref name="jsonLinesPath"/> (either may be null).</summary>
+    /// <summary>
+    /// Logs to <paramref name="human"/> and/or the JSON-lines file <paramref name="jsonLinesPath"/> (either may be null).
+    /// </summary>
     public MetricsLog(TextWriter? human, string? jsonLinesPath)
     {
         _human = human;

@@ -19,7 +19,10 @@ internal sealed class OptimizerRun : IDisposable
     private long _microBatches;
     private long _step;
 
-    /// <summary>Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/> alike) on <paramref name="data"/>.</summary>
+    /// <summary>
+    /// Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/>
+    /// alike) on <paramref name="data"/>.
+    /// </summary>
     public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config)
     {
         _data = data;

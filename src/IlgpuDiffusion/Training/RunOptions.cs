@@ -21,7 +21,9 @@ public abstract record RunOptions
     /// <summary>Receives the run's state after every optimizer step (none when null); the library draws nothing itself.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
 
-    /// <summary>The checkpoint to write after <paramref name="step"/> (the run's <paramref name="last"/> or not), or null when none is due.</summary>
+    /// <summary>
+    /// The checkpoint to write after <paramref name="step"/> (the run's <paramref name="last"/> or not), or null when none is due.
+    /// </summary>
     internal string? CheckpointDue(long step, bool last) =>
         CheckpointPath is not null && (last || CheckpointInterval > 0 && step % CheckpointInterval == 0) ? CheckpointPath : null;
 }

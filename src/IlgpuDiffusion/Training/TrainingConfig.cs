@@ -6,13 +6,15 @@ public enum LrDecay
     /// <summary>Constant after warm-up (MDLM: <c>get_constant_schedule_with_warmup</c>).</summary>
     Constant,
 
-    /// <summary>Half a cosine from the peak to 0 at <see cref="TrainingConfig.MaxSteps"/> (<c>get_cosine_schedule_with_warmup</c>).</summary>
+    /// <summary>
+    /// Half a cosine from the peak to 0 at <see cref="TrainingConfig.MaxSteps"/> (<c>get_cosine_schedule_with_warmup</c>).
+    /// </summary>
     Cosine,
 }
 
 /// <summary>
-/// Settings of an MDLM training run; the defaults are MDLM's OWT recipe (spec §2.7) except the batch,
-/// which is sized for one machine. Override with <c>with</c>.
+/// Settings of a training run (MDLM, autoregressive, or the optimizer side of a distillation); the defaults are MDLM's
+/// OWT recipe (docs/algorithms.md §2.7) except the batch, which is sized for one machine. Override with <c>with</c>.
 /// </summary>
 public sealed record TrainingConfig
 {

@@ -14,7 +14,8 @@ internal static class TrainingLoop
     private const string DefaultStage = "Training";
 
     /// <summary>Trains <paramref name="trainer"/> until its step reaches <paramref name="untilStep"/>.</summary>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the resume checkpoint holds the last step.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the resume
+    /// checkpoint holds the last step.</exception>
     public static void Run(ITrainingSteps trainer, long untilStep, RunOptions options, TrainingLoopHooks hooks,
         CancellationToken cancellationToken)
     {

@@ -3,10 +3,14 @@ namespace IlgpuDiffusion.Training;
 /// <summary>What a trainer adds to <see cref="TrainingLoop"/>; every hook is optional.</summary>
 internal sealed record TrainingLoopHooks
 {
-    /// <summary>Evaluates the run's weights at a step: every <see cref="TrainingConfig.ValidationInterval"/> steps and at the end.</summary>
+    /// <summary>
+    /// Evaluates the run's weights at a step: every <see cref="TrainingConfig.ValidationInterval"/> steps and at the end.
+    /// </summary>
     public Func<long, ValidationMetrics>? Validate { get; init; }
 
-    /// <summary>Whether a log interval ends at a step besides the <see cref="TrainingConfig.LogInterval"/> (a distillation round's end).</summary>
+    /// <summary>
+    /// Whether a log interval ends at a step besides the <see cref="TrainingConfig.LogInterval"/> (a distillation round's end).
+    /// </summary>
     public Func<long, bool>? EndsInterval { get; init; }
 
     /// <summary>The record logged for an interval (the interval's <see cref="TrainingMetrics"/> when null).</summary>

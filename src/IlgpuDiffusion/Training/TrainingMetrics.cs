@@ -5,11 +5,13 @@ namespace IlgpuDiffusion.Training;
 
 /// <summary>Averages over one log interval of optimizer steps (JSON kind <c>train</c>).</summary>
 /// <param name="Step">Optimizer steps done.</param>
-/// <param name="Loss">Mean training loss of the interval's steps (the objective's: NELBO per token slot, next-token cross-entropy, divergence).</param>
+/// <param name="Loss">Mean training loss of the interval's steps (the objective's: NELBO per token slot, next-token
+/// cross-entropy, divergence).</param>
 /// <param name="GradientNorm">Global gradient L2 norm (before clipping) of the last step.</param>
 /// <param name="LearningRate">Learning rate of the last step.</param>
 /// <param name="MillisecondsPerStep">Wall time per optimizer step.</param>
-/// <param name="TokensPerSecond">Token slots (B·L·accumulation per step) processed per second.</param>
+/// <param name="TokensPerSecond">Token slots (B·L·accumulation per step; next-token predictions for a GPT) processed per
+/// second.</param>
 /// <param name="ModelFlopsUtilization">Achieved model FLOP/s over the configured peak; null when no peak is configured.</param>
 public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm, double LearningRate,
     double MillisecondsPerStep, double TokensPerSecond, double? ModelFlopsUtilization) : IMetricsRecord
@@ -24,7 +26,8 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
         {
             string mfu = ModelFlopsUtilization is double u ? string.Create(CultureInfo.InvariantCulture, $" | MFU {u * 100:F1}%") : "";
             return string.Create(CultureInfo.InvariantCulture,
-                $"loss {Loss:F4} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | {MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}");
+                $"loss {Loss:F4} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | " +
+                $"{MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}");
         }
     }
 
@@ -60,7 +63,8 @@ public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexit
 
     /// <inheritdoc/>
     public string HumanLine(string stepText) => string.Create(CultureInfo.InvariantCulture,
-        $"step {stepText} | validation NELBO {Nelbo:F4} | PPL ≤ {Perplexity:F2} | {BitsPerToken:F4} bits/token | {Tokens:N0} tokens in {Seconds:F1} s");
+        $"step {stepText} | validation NELBO {Nelbo:F4} | PPL ≤ {Perplexity:F2} | " +
+        $"{BitsPerToken:F4} bits/token | {Tokens:N0} tokens in {Seconds:F1} s");
 
     /// <inheritdoc/>
     public void WriteFields(Utf8JsonWriter writer)

@@ -1,6 +1,8 @@
 namespace IlgpuDiffusion.Training;
 
-/// <summary>Where a training or distillation run stands; reported through <see cref="RunOptions.Progress"/> after every optimizer step.</summary>
+/// <summary>
+/// Where a training or distillation run stands; reported through <see cref="RunOptions.Progress"/> after every optimizer step.
+/// </summary>
 /// <param name="Step">Optimizer steps done.</param>
 /// <param name="FirstStep">The step this run started from (a resumed run starts past 0).</param>
 /// <param name="LastStep">The step it runs to.</param>

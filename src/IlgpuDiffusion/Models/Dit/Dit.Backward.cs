@@ -5,9 +5,10 @@ namespace IlgpuDiffusion.Models;
 public sealed partial class Dit
 {
     /// <summary>
-    /// Backward of the last <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/> on <paramref name="activations"/> (a training arena):
-    /// adds ∂L/∂θ to <see cref="Gradients"/> given ∂L/∂logits of the head rows. The gradients accumulate,
-    /// so micro-batches add up; call <see cref="ZeroGradients"/> before a step's first one.
+    /// Backward of the last <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/>
+    /// on <paramref name="activations"/> (a training arena): adds ∂L/∂θ to <see cref="Gradients"/> given ∂L/∂logits of the
+    /// head rows. The gradients accumulate, so micro-batches add up; call <see cref="ZeroGradients"/> before a step's
+    /// first one.
     /// </summary>
     /// <param name="activations">The arena the forward pass wrote.</param>
     /// <param name="dLogits">[headCount, V] ∂L/∂logits of the forward's head rows; may be the returned logits overwritten in place.</param>
@@ -16,7 +17,8 @@ public sealed partial class Dit
         var a = activations;
         CheckActivations(a);
         var g = RequireGradients();
-        var dA = a.Gradients ?? throw new InvalidOperationException("Backward needs a training arena (CreateActivations with training: true).");
+        var dA = a.Gradients ?? throw new InvalidOperationException("Backward needs a training arena " +
+            "(CreateActivations with training: true).");
         var record = a.LastForward ?? throw new InvalidOperationException("Backward needs a forward pass on these activations first.");
         int n = a.Rows, d = Config.Hidden, count = record.HeadCount;
         Check.Count(dLogits, (long)count * Config.Vocab, nameof(dLogits));
@@ -114,7 +116,8 @@ public sealed partial class Dit
     }
 
     /// <summary>Reverse of AdaForward: adds the weight and bias gradients and ∂L/∂c.</summary>
-    private void AdaBackward(DitActivations a, Tensor<float> dModulation, Tensor<float> weight, Tensor<float> dWeight, Tensor<float> dBias, int chunks)
+    private void AdaBackward(DitActivations a, Tensor<float> dModulation, Tensor<float> weight, Tensor<float> dWeight, Tensor<float> dBias,
+        int chunks)
     {
         int bc = a.ConditionRows, d = Config.Hidden, c = Config.CondDim;
         var dCondition = a.Gradients!.Condition;
@@ -136,7 +139,8 @@ public sealed partial class Dit
         _k.Fill(dA.ConditionPre, 0f, bc * c);
         _k.SiluBackward(dA.Condition, a.ConditionPre, dA.ConditionPre, bc * c);
         _k.Fill(dA.SigmaHiddenActivated, 0f, bc * c);
-        _k.LinearBackward(dA.ConditionPre, a.SigmaHiddenActivated, p.SigmaWeight2, dA.SigmaHiddenActivated, g.SigmaWeight2, g.SigmaBias2, bc, c, c);
+        _k.LinearBackward(dA.ConditionPre, a.SigmaHiddenActivated, p.SigmaWeight2, dA.SigmaHiddenActivated, g.SigmaWeight2, g.SigmaBias2,
+            bc, c, c);
         _k.Fill(dA.SigmaHidden, 0f, bc * c);
         _k.SiluBackward(dA.SigmaHiddenActivated, a.SigmaHidden, dA.SigmaHidden, bc * c);
         _k.LinearBackward(dA.SigmaHidden, a.TimestepEmbedding, p.SigmaWeight0, null, g.SigmaWeight0, g.SigmaBias0, bc, f, c);

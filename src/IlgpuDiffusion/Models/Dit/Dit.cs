@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// The MDLM diffusion transformer (spec §1.2): embedding → adaLN conditioning → blocks (LayerNorm ·
+/// The MDLM diffusion transformer (docs/algorithms.md §1.2): embedding → adaLN conditioning → blocks (LayerNorm ·
 /// weight → modulate → qkv → rotary → bidirectional attention → out → dropout → gated residual;
 /// LayerNorm · weight → modulate → MLP GELU-tanh → dropout → gated residual) → final adaLN LayerNorm →
 /// output Linear. Built only from <see cref="IKernels"/> calls, so the same code runs on every backend.
@@ -42,7 +42,7 @@ public sealed partial class Dit : IDisposable
     /// <summary>Parameter gradients (same layout), accumulated by <see cref="Backward"/>; null for a no-grad model.</summary>
     public DitParameters? Gradients { get; }
 
-    /// <summary>Initializes the weights per spec §1.3 from <paramref name="seed"/>.</summary>
+    /// <summary>Initializes the weights per docs/algorithms.md §1.3 from <paramref name="seed"/>.</summary>
     public void Initialize(ulong seed) => DitInitializer.Initialize(Parameters, seed);
 
     /// <summary>Copies the weights of <paramref name="other"/> (same tensor shapes and device), e.g. teacher → student or EMA.</summary>
@@ -100,7 +100,8 @@ public sealed partial class Dit : IDisposable
     /// <summary>The output head on rows of the last <see cref="ForwardTrunk"/> input: raw logits before SUBS.</summary>
     /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
     /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
-    /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last head-and-backward forward.</exception>
+    /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last
+    /// head-and-backward forward.</exception>
     public Tensor<float> ForwardHead(DitActivations activations, Tensor<int>? headRows, int headCount)
     {
         CheckActivations(activations);
@@ -162,7 +163,8 @@ public sealed partial class Dit : IDisposable
         if (Config.TimeConditioning)
         {
             if (sigma.Length != a.Batch)
-                throw new ArgumentException($"Time conditioning needs one sigma per sequence ({a.Batch}); got {sigma.Length}.", nameof(sigma));
+                throw new ArgumentException($"Time conditioning needs one sigma per sequence ({a.Batch}); got {sigma.Length}.",
+                    nameof(sigma));
             for (int b = 0; b < a.Batch; b++)
                 TimestepEmbeddings.Write(a.TimestepHost.AsSpan(b * f, f), sigma[b]);
             a.TimestepEmbedding.CopyFrom(a.TimestepHost);

@@ -15,12 +15,15 @@ public sealed class DitActivations : IDisposable
     internal DitActivations(DitConfig config, Device device, int batch, int tokens, int headCapacity, bool training)
     {
         if (batch <= 0 || tokens <= 0 || tokens > config.Length)
-            throw new ArgumentOutOfRangeException(nameof(tokens), $"Need batch ≥ 1 and 1 ≤ tokens ≤ {config.Length} (the config's length); got batch {batch}, tokens {tokens}.");
+            throw new ArgumentOutOfRangeException(nameof(tokens),
+                $"Need batch ≥ 1 and 1 ≤ tokens ≤ {config.Length} (the config's length); got batch {batch}, tokens {tokens}.");
         long n = (long)batch * tokens;
         if (headCapacity < 0 || headCapacity > n)
             throw new ArgumentOutOfRangeException(nameof(headCapacity), $"Head rows must be in [0, {n}]; got {headCapacity}.");
-        if (n * Math.Max(Math.Max(config.MlpHidden, 3 * config.Hidden), 1) > int.MaxValue || (long)headCapacity * config.Vocab > int.MaxValue)
-            throw new ArgumentException($"Batch {batch} × tokens {tokens} makes activations larger than {int.MaxValue} floats; use smaller batches.");
+        if (n * Math.Max(Math.Max(config.MlpHidden, 3 * config.Hidden), 1) > int.MaxValue
+            || (long)headCapacity * config.Vocab > int.MaxValue)
+            throw new ArgumentException($"Batch {batch} × tokens {tokens} makes activations larger than {int.MaxValue} floats; " +
+                "use smaller batches.");
         Config = config;
         Batch = batch;
         Tokens = tokens;

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// Shape and regularization of the MDLM diffusion transformer (spec §1.2–§1.4). Presets follow the
+/// Shape and regularization of the MDLM diffusion transformer (docs/algorithms.md §1.2–§1.4). Presets follow the
 /// paper's sizes; change any field with <c>with</c> and call <see cref="Validate"/> (the model does).
 /// </summary>
 public sealed record DitConfig

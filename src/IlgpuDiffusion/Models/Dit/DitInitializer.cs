@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// The initialization of spec §1.3, reproducible from a seed: the embedding ~ U(±1/√D) (what
+/// The initialization of docs/algorithms.md §1.3, reproducible from a seed: the embedding ~ U(±1/√D) (what
 /// <c>kaiming_uniform_(a=√5)</c> gives for a [V, D] tensor); every other Linear weight and bias
 /// ~ U(±1/√fan_in) (the PyTorch default); LayerNorm weights 1; all adaLN linears and the output
 /// Linear zero, so a fresh model is the identity in every block and outputs logits ≡ 0.
@@ -36,7 +36,8 @@ public static class DitInitializer
     /// <summary>How tensor <paramref name="name"/> starts (the bound applies to <see cref="InitKind.Uniform"/>).</summary>
     internal static (InitKind Kind, float Bound) Rule(string name, DitParameters parameters)
     {
-        if (name.Contains("adaLN_modulation", StringComparison.Ordinal) || name.StartsWith("output_layer.linear.", StringComparison.Ordinal))
+        if (name.Contains("adaLN_modulation", StringComparison.Ordinal)
+            || name.StartsWith("output_layer.linear.", StringComparison.Ordinal))
             return (InitKind.Zero, 0f);
         if (name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
             || name.EndsWith("norm_final.weight", StringComparison.Ordinal))

@@ -20,7 +20,7 @@ public readonly record struct DitBlockTensors(
 
 /// <summary>
 /// Every parameter of a <see cref="Dit"/> carved from one arena, named exactly as the Hugging Face
-/// state dict without its <c>backbone.</c> prefix (spec §1.6) and laid out in PyTorch module order.
+/// state dict without its <c>backbone.</c> prefix (docs/algorithms.md §1.6) and laid out in PyTorch module order.
 /// The same layout holds gradients, Adam moments and EMA weights, so any of them can be updated
 /// with one kernel call over <see cref="NamedParameters{TConfig}.All"/>.
 /// </summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// Maps the <c>config.json</c> of a Hugging Face MDLM checkpoint (spec §1.6: <c>hidden_dim</c>, <c>cond_dim</c>,
+/// Maps the <c>config.json</c> of a Hugging Face MDLM checkpoint (docs/algorithms.md §1.6: <c>hidden_dim</c>, <c>cond_dim</c>,
 /// <c>n_blocks</c>, <c>n_heads</c>, <c>vocab_size</c>, <c>model_length</c>, <c>dropout</c>,
 /// <c>time_conditioning</c>) to a <see cref="DitConfig"/> and back. Every value present is honoured;
 /// <c>hidden_dim</c>, <c>n_blocks</c> and <c>n_heads</c> are required, the others default to the released model's.

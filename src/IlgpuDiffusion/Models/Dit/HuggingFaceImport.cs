@@ -28,7 +28,8 @@ public static class HuggingFaceImport
     public static Dit Load(string folder, Device device, bool withGradients = false)
     {
         var config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
-        return LoadedModel.Fill(new Dit(config, device, withGradients), m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
+        return LoadedModel.Fill(new Dit(config, device, withGradients),
+            m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>
@@ -36,13 +37,16 @@ public static class HuggingFaceImport
     {
         using var reader = SafetensorsReader.Open(path);
         string prefix = Prefixes.FirstOrDefault(p => reader.Contains(p + "vocab_embed.embedding"))
-            ?? throw new InvalidDataException($"'{path}' has no tensor 'vocab_embed.embedding' under any of the prefixes {string.Join(", ", Prefixes.Select(p => $"'{p}'"))}: it is not an MDLM checkpoint.");
+            ?? throw new InvalidDataException($"'{path}' has no tensor 'vocab_embed.embedding' " +
+                $"under any of the prefixes {string.Join(", ", Prefixes.Select(p => $"'{p}'"))}: it is not an MDLM checkpoint.");
         var expected = new HashSet<string>(parameters.Entries.Select(e => prefix + e.Name)) { prefix + InverseFrequencyName };
         var unexpected = reader.Tensors.Select(t => t.Name)
             .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && !expected.Contains(n))
             .ToArray();
         if (unexpected.Length > 0)
-            throw new InvalidDataException($"'{path}' holds tensors a {Describe(parameters.Config)} model does not have: {string.Join(", ", unexpected.Take(5).Select(n => $"'{n}'"))}{(unexpected.Length > 5 ? ", ..." : "")}. Does config.json match the weights?");
+            throw new InvalidDataException($"'{path}' holds tensors a {Describe(parameters.Config)} model does not have: " +
+                $"{string.Join(", ", unexpected.Take(5).Select(n => $"'{n}'"))}{(unexpected.Length > 5 ? ", ..." : "")}. " +
+                "Does config.json match the weights?");
 
         foreach (var (name, shape) in parameters.Entries)
         {
@@ -85,7 +89,8 @@ public static class HuggingFaceImport
     {
         var expected = Dimensions(shape);
         if (!info.Shape.SequenceEqual(expected))
-            throw new InvalidDataException($"Tensor '{info.Name}' in '{path}' has shape {info.ShapeText} but a {Describe(config)} model needs {SafetensorsTensorInfo.FormatShape(expected)}.");
+            throw new InvalidDataException($"Tensor '{info.Name}' in '{path}' has shape {info.ShapeText} but a {Describe(config)} model " +
+                $"needs {SafetensorsTensorInfo.FormatShape(expected)}.");
     }
 
     private static void CheckInverseFrequency(string path, SafetensorsReader reader, string name, DitConfig config)
@@ -93,11 +98,13 @@ public static class HuggingFaceImport
         var info = reader.GetInfo(name);
         var expected = InverseFrequencies(config.HeadDim);
         if (!info.Shape.SequenceEqual([(long)expected.Length]))
-            throw new InvalidDataException($"Tensor '{name}' in '{path}' has shape {info.ShapeText} but head dimension {config.HeadDim} needs [{expected.Length}].");
+            throw new InvalidDataException($"Tensor '{name}' in '{path}' has shape {info.ShapeText} but head dimension {config.HeadDim} " +
+                $"needs [{expected.Length}].");
         var stored = reader.ReadFloats(name);
         for (int j = 0; j < expected.Length; j++)
             if (Math.Abs(stored[j] - expected[j]) > 1e-6f * expected[j] + (info.Dtype == SafetensorsDtype.F32 ? 0f : 1e-2f * expected[j]))
-                throw new InvalidDataException($"Tensor '{name}' in '{path}' holds {stored[j]} at [{j}] where the rotary base 10000 gives {expected[j]}: unsupported rotary embedding.");
+                throw new InvalidDataException($"Tensor '{name}' in '{path}' holds {stored[j]} at [{j}] where the rotary base 10000 " +
+                    $"gives {expected[j]}: unsupported rotary embedding.");
     }
 
     private static long[] Dimensions(Shape shape) => Enumerable.Range(0, shape.Rank).Select(i => (long)shape[i]).ToArray();

@@ -4,8 +4,11 @@ namespace IlgpuDiffusion.Models;
 
 public sealed partial class Gpt
 {
-    /// <summary>Allocates a KV cache for decoding <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions.</summary>
-    /// <param name="maxNewTokens">Most tokens per sequence one <see cref="ForwardCached"/> call takes (the prompt length of the prefill).</param>
+    /// <summary>
+    /// Allocates a KV cache for decoding <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions.
+    /// </summary>
+    /// <param name="maxNewTokens">Most tokens per sequence one <see cref="ForwardCached"/> call takes (the prompt
+    /// length of the prefill).</param>
     public GptKvCache CreateCache(int batch, int capacity, int maxNewTokens) => new(Config, Device, batch, capacity, maxNewTokens);
 
     /// <summary>
@@ -23,9 +26,11 @@ public sealed partial class Gpt
         if (cache.Config != Config)
             throw new ArgumentException($"This cache was made for {cache.Config}, not {Config}.", nameof(cache));
         if (newTokens < 1 || newTokens > cache.MaxNewTokens)
-            throw new ArgumentOutOfRangeException(nameof(newTokens), $"A pass takes 1 to {cache.MaxNewTokens} new tokens per sequence; got {newTokens}.");
+            throw new ArgumentOutOfRangeException(nameof(newTokens),
+                $"A pass takes 1 to {cache.MaxNewTokens} new tokens per sequence; got {newTokens}.");
         if (cache.Position + newTokens > cache.Capacity)
-            throw new InvalidOperationException($"The KV cache holds {cache.Capacity} positions; {cache.Position} are used and {newTokens} more do not fit.");
+            throw new InvalidOperationException($"The KV cache holds {cache.Capacity} positions; {cache.Position} are used " +
+                $"and {newTokens} more do not fit.");
         int batch = cache.Batch, n = batch * newTokens, d = Config.Hidden;
         Check.Count(ids, n, nameof(ids));
         var a = cache.Activations;

@@ -77,7 +77,9 @@ public sealed partial class Gpt : IDisposable
     {
         CheckActivations(activations);
         if (activations.HeadCapacity < activations.Rows)
-            throw new ArgumentException($"A full forward computes the head on all {activations.Rows} rows; these activations hold {activations.HeadCapacity}. Use ForwardTrunk and ForwardHead for row chunks.", nameof(activations));
+            throw new ArgumentException($"A full forward computes the head on all {activations.Rows} rows; " +
+                $"these activations hold {activations.HeadCapacity}. Use ForwardTrunk and ForwardHead for row chunks.",
+                nameof(activations));
         RunTrunk(activations, ids, dropout);
         var logits = ForwardHead(activations, 0, activations.Rows);
         activations.LastForward = new GptActivations.ForwardRecord(ids, dropout);
@@ -100,10 +102,12 @@ public sealed partial class Gpt : IDisposable
         if (!activations.TrunkReady)
             throw new InvalidOperationException("ForwardHead needs a ForwardTrunk (or Forward) pass on these activations first.");
         if (count < 0 || count > activations.HeadCapacity || firstRow < 0 || firstRow + count > activations.Rows)
-            throw new ArgumentOutOfRangeException(nameof(count), $"Head rows [{firstRow}, {firstRow + count}) must lie in [0, {activations.Rows}) and number at most {activations.HeadCapacity}.");
+            throw new ArgumentOutOfRangeException(nameof(count), $"Head rows [{firstRow}, {firstRow + count}) must lie in " +
+                $"[0, {activations.Rows}) and number at most {activations.HeadCapacity}.");
         activations.LastForward = null;
         var logits = activations.Logits.Slice(0, count);
-        _k.LinearForward(activations.FinalNorm.Slice(firstRow, count), Parameters.HeadWeight, null, logits, count, Config.Hidden, Config.Vocab);
+        _k.LinearForward(activations.FinalNorm.Slice(firstRow, count), Parameters.HeadWeight, null, logits, count, Config.Hidden,
+            Config.Vocab);
         return logits;
     }
 
@@ -169,7 +173,8 @@ public sealed partial class Gpt : IDisposable
         if (cache is null)
             _k.AttentionForward(s.Qkv, s.Attention, s.LogSumExp, batch, tokens, h, hd, causal: true);
         else
-            _k.AttentionWithCacheForward(s.Qkv, cache.Keys[layer], cache.Values[layer], s.Attention, batch, tokens, h, hd, position, cache.Capacity);
+            _k.AttentionWithCacheForward(s.Qkv, cache.Keys[layer], cache.Values[layer], s.Attention, batch, tokens, h, hd, position,
+                cache.Capacity);
         _k.LinearForward(s.Attention, w.ProjectionWeight, w.ProjectionBias, s.AttentionBranch, n, d, d);
         if (UsesDropout(dropout))
             _k.DropoutForward(s.AttentionBranch, s.AttentionBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(layer, 0));
@@ -189,7 +194,9 @@ public sealed partial class Gpt : IDisposable
     private void FinalNorm(Tensor<float> input, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int rows) =>
         LayerNormWithBias(input, Parameters.FinalNormWeight, Parameters.FinalNormBias, output, mean, rstd, rows);
 
-    /// <summary>output = LN(input)·weight + bias: the LayerNorm kernel, then the bias as the shift of a zero-scale modulation (in place).</summary>
+    /// <summary>
+    /// output = LN(input)·weight + bias: the LayerNorm kernel, then the bias as the shift of a zero-scale modulation (in place).
+    /// </summary>
     private void LayerNormWithBias(Tensor<float> input, Tensor<float> weight, Tensor<float> bias, Tensor<float> output,
         Tensor<float> mean, Tensor<float> rstd, int rows)
     {

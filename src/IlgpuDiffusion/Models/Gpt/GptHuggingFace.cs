@@ -27,7 +27,8 @@ public static partial class GptHuggingFace
     public static Gpt Load(string folder, Device device, bool withGradients = false)
     {
         var config = GptHuggingFaceConfig.Read(Path.Combine(folder, GptHuggingFaceConfig.FileName));
-        return LoadedModel.Fill(new Gpt(config, device, withGradients), m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
+        return LoadedModel.Fill(new Gpt(config, device, withGradients),
+            m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>
@@ -37,15 +38,20 @@ public static partial class GptHuggingFace
         using var reader = SafetensorsReader.Open(path);
         string prefix = reader.Contains(TransformerPrefix + "wte.weight") ? TransformerPrefix
             : reader.Contains("wte.weight") ? ""
-            : throw new InvalidDataException($"'{path}' has no tensor 'wte.weight' (nor 'transformer.wte.weight'): it is not a GPT-2 checkpoint.");
+            : throw new InvalidDataException($"'{path}' has no tensor 'wte.weight' (nor 'transformer.wte.weight'): " +
+                "it is not a GPT-2 checkpoint.");
         string KeyOf(string name) => name == HeadName && !reader.Contains(prefix + HeadName) ? HeadName : prefix + name;
 
         var expected = parameters.Entries.Select(e => KeyOf(e.Name)).ToHashSet();
-        string tiedHead = parameters.Config.TiedHead && (reader.Contains(HeadName) || reader.Contains(prefix + HeadName)) ? KeyOf(HeadName) : "";
+        string tiedHead = parameters.Config.TiedHead && (reader.Contains(HeadName) || reader.Contains(prefix + HeadName))
+            ? KeyOf(HeadName)
+            : "";
         var unexpected = reader.Tensors.Select(t => t.Name)
             .Where(n => !expected.Contains(n) && n != tiedHead && !IsMaskBuffer(n, prefix)).ToArray();
         if (unexpected.Length > 0)
-            throw new InvalidDataException($"'{path}' holds tensors a {Describe(parameters.Config)} model does not have: {string.Join(", ", unexpected.Take(5).Select(n => $"'{n}'"))}{(unexpected.Length > 5 ? ", ..." : "")}. Does config.json match the weights?");
+            throw new InvalidDataException($"'{path}' holds tensors a {Describe(parameters.Config)} model does not have: " +
+                $"{string.Join(", ", unexpected.Take(5).Select(n => $"'{n}'"))}{(unexpected.Length > 5 ? ", ..." : "")}. " +
+                "Does config.json match the weights?");
 
         // Check every shape before reading any, so that a bad file leaves the parameters untouched.
         foreach (var (name, shape) in parameters.Entries)
@@ -110,15 +116,18 @@ public static partial class GptHuggingFace
     private static void CheckShape(string path, SafetensorsTensorInfo info, long[] expected, GptConfig config)
     {
         if (!info.Shape.SequenceEqual(expected))
-            throw new InvalidDataException($"Tensor '{info.Name}' in '{path}' has shape {info.ShapeText} but a {Describe(config)} model needs {SafetensorsTensorInfo.FormatShape(expected)}.");
+            throw new InvalidDataException($"Tensor '{info.Name}' in '{path}' has shape {info.ShapeText} but a {Describe(config)} model " +
+                $"needs {SafetensorsTensorInfo.FormatShape(expected)}.");
     }
 
     private static void CheckTiedHead(string path, SafetensorsReader reader, string key, GptParameters parameters)
     {
         var head = reader.ReadFloats(key);
         if (!head.AsSpan().SequenceEqual(parameters.TokenEmbedding.ToArray()))
-            throw new InvalidDataException($"'{path}' stores '{key}' different from 'wte.weight', but config.json ties them (tie_word_embeddings): set it to false to load an untied head.");
+            throw new InvalidDataException($"'{path}' stores '{key}' different from 'wte.weight', " +
+                "but config.json ties them (tie_word_embeddings): set it to false to load an untied head.");
     }
 
-    private static string Describe(GptConfig c) => $"{c.Layers}-layer, {c.Hidden}-wide, {c.Heads}-head, vocab {c.Vocab}, {c.Length}-position";
+    private static string Describe(GptConfig c) =>
+        $"{c.Layers}-layer, {c.Hidden}-wide, {c.Heads}-head, vocab {c.Vocab}, {c.Length}-position";
 }

@@ -26,15 +26,18 @@ public static class GptHuggingFaceConfig
         var root = ConfigJson.Root(json);
         string activation = String(root, "activation_function", "gelu_new");
         if (activation is not ("gelu_new" or "gelu_pytorch_tanh"))
-            throw new InvalidDataException($"Config value 'activation_function' is '{activation}'; the model implements GELU with the tanh approximation ('gelu_new').");
+            throw new InvalidDataException($"Config value 'activation_function' is '{activation}'; " +
+                "the model implements GELU with the tanh approximation ('gelu_new').");
         double epsilon = Number(root, "layer_norm_epsilon", GptConfig.LayerNormEpsilon);
         if (Math.Abs(epsilon - GptConfig.LayerNormEpsilon) > 1e-12)
             throw new InvalidDataException($"Config value 'layer_norm_epsilon' is {epsilon}; the model uses {GptConfig.LayerNormEpsilon}.");
         if (!Bool(root, "scale_attn_weights", true) || Bool(root, "scale_attn_by_inverse_layer_idx", false))
-            throw new InvalidDataException("The config asks for attention scores not scaled by exactly 1/√head_dim ('scale_attn_weights' false or 'scale_attn_by_inverse_layer_idx' true); the model does not support it.");
+            throw new InvalidDataException("The config asks for attention scores not scaled by exactly 1/√head_dim " +
+                "('scale_attn_weights' false or 'scale_attn_by_inverse_layer_idx' true); the model does not support it.");
         int hidden = Int(root, "n_embd", null);
         if (root["n_inner"] is JsonValue && Int(root, "n_inner", null) != GptConfig.MlpRatio * hidden)
-            throw new InvalidDataException($"Config value 'n_inner' is {root["n_inner"]}; the model's MLP is {GptConfig.MlpRatio}·n_embd = {GptConfig.MlpRatio * hidden} wide.");
+            throw new InvalidDataException($"Config value 'n_inner' is {root["n_inner"]}; " +
+                $"the model's MLP is {GptConfig.MlpRatio}·n_embd = {GptConfig.MlpRatio * hidden} wide.");
         string positions = String(root, PositionsKey, "learned");
         var config = new GptConfig
         {

@@ -23,7 +23,8 @@ public static class GptInitializer
         {
             string name = entries[k].Name;
             var values = new float[parameters[name].Length];
-            if (name.EndsWith("ln_1.weight", StringComparison.Ordinal) || name.EndsWith("ln_2.weight", StringComparison.Ordinal) || name == "ln_f.weight")
+            if (name.EndsWith("ln_1.weight", StringComparison.Ordinal) || name.EndsWith("ln_2.weight", StringComparison.Ordinal)
+                || name == "ln_f.weight")
                 Array.Fill(values, 1f);
             else if (name.EndsWith(".weight", StringComparison.Ordinal) && !name.Contains("ln_", StringComparison.Ordinal))
                 FillNormal(values, name.EndsWith("c_proj.weight", StringComparison.Ordinal) ? projectionStd : Std, seed, (ulong)k);

@@ -15,11 +15,14 @@ public sealed class GptKvCache : IDisposable
     internal GptKvCache(GptConfig config, Device device, int batch, int capacity, int maxNewTokens)
     {
         if (capacity < 1 || capacity > config.Length)
-            throw new ArgumentOutOfRangeException(nameof(capacity), $"The cache capacity must be in [1, {config.Length}] (the config's length); got {capacity}.");
+            throw new ArgumentOutOfRangeException(nameof(capacity),
+                $"The cache capacity must be in [1, {config.Length}] (the config's length); got {capacity}.");
         if (maxNewTokens < 1 || maxNewTokens > capacity)
-            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), $"New tokens per pass must be in [1, {capacity}]; got {maxNewTokens}.");
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens),
+                $"New tokens per pass must be in [1, {capacity}]; got {maxNewTokens}.");
         if ((long)batch * config.Heads * capacity * config.HeadDim > int.MaxValue)
-            throw new ArgumentException($"A KV cache of batch {batch} × capacity {capacity} exceeds {int.MaxValue} floats per block; use smaller batches.");
+            throw new ArgumentException($"A KV cache of batch {batch} × capacity {capacity} exceeds {int.MaxValue} floats per block; " +
+                "use smaller batches.");
         Config = config;
         Batch = batch;
         Capacity = capacity;

@@ -38,7 +38,8 @@ public sealed class GptParameters : NamedParameters<GptConfig>
         {
             string h = $"h.{i}.";
             return new GptBlockTensors(arena[h + "ln_1.weight"], arena[h + "ln_1.bias"],
-                arena[h + "attn.c_attn.weight"], arena[h + "attn.c_attn.bias"], arena[h + "attn.c_proj.weight"], arena[h + "attn.c_proj.bias"],
+                arena[h + "attn.c_attn.weight"], arena[h + "attn.c_attn.bias"],
+                arena[h + "attn.c_proj.weight"], arena[h + "attn.c_proj.bias"],
                 arena[h + "ln_2.weight"], arena[h + "ln_2.bias"], arena[h + "mlp.c_fc.weight"], arena[h + "mlp.c_fc.bias"],
                 arena[h + "mlp.c_proj.weight"], arena[h + "mlp.c_proj.bias"]);
         }).ToArray();
@@ -77,7 +78,9 @@ public sealed class GptParameters : NamedParameters<GptConfig>
         name.EndsWith(".c_attn.weight", StringComparison.Ordinal) || name.EndsWith(".c_proj.weight", StringComparison.Ordinal)
         || name.EndsWith(".c_fc.weight", StringComparison.Ordinal);
 
-    /// <summary>The names and shapes (our [out, in] Linear layouts) of the parameters of <paramref name="config"/>, in module order.</summary>
+    /// <summary>
+    /// The names and shapes (our [out, in] Linear layouts) of the parameters of <paramref name="config"/>, in module order.
+    /// </summary>
     public static (string Name, Shape Shape)[] Layout(GptConfig config)
     {
         int d = config.Hidden, f = config.MlpHidden, v = config.Vocab;

@@ -56,9 +56,11 @@ public sealed class SafetensorsReader : IDisposable
                 throw new InvalidDataException($"'{path}' is not a safetensors file: it is shorter than the 8-byte header length.");
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
             if (headerLength > MaxHeaderBytes)
-                throw new InvalidDataException($"'{path}' is not a safetensors file: its header length {headerLength} exceeds {MaxHeaderBytes} bytes.");
+                throw new InvalidDataException($"'{path}' is not a safetensors file: " +
+                    $"its header length {headerLength} exceeds {MaxHeaderBytes} bytes.");
             if (8 + (long)headerLength > fileLength)
-                throw new InvalidDataException($"'{path}' is truncated: the header needs {headerLength} bytes but the file has {fileLength - 8} after the length.");
+                throw new InvalidDataException($"'{path}' is truncated: " +
+                    $"the header needs {headerLength} bytes but the file has {fileLength - 8} after the length.");
             var header = new byte[headerLength];
             RandomAccess.Read(file, header, 8);
             long dataStart = 8 + (long)headerLength;
@@ -122,9 +124,11 @@ public sealed class SafetensorsReader : IDisposable
     {
         var info = GetInfo(name);
         if (!info.Dtype.IsReadableAsFloat())
-            throw new InvalidDataException($"Tensor '{name}' in '{Path}' has dtype {info.Dtype}; only F32, F16, BF16 and F64 can be read as floats.");
+            throw new InvalidDataException($"Tensor '{name}' in '{Path}' has dtype {info.Dtype}; " +
+                "only F32, F16, BF16 and F64 can be read as floats.");
         if (info.ElementCount != destinationLength)
-            throw new ArgumentException($"Tensor '{name}' in '{Path}' has {info.ElementCount} elements {info.ShapeText}; the destination holds {destinationLength}.");
+            throw new ArgumentException($"Tensor '{name}' in '{Path}' has {info.ElementCount} elements {info.ShapeText}; " +
+                $"the destination holds {destinationLength}.");
         return info;
     }
 
@@ -207,9 +211,11 @@ public sealed class SafetensorsReader : IDisposable
         var info = new SafetensorsTensorInfo(name, dtype, shape, begin, end);
         long expected = checked(info.ElementCount * dtype.Size());
         if (end < begin || end - begin != expected)
-            throw new InvalidDataException($"{where}: data_offsets [{begin}, {end}) hold {end - begin} bytes but {dtype} {info.ShapeText} needs {expected}.");
+            throw new InvalidDataException($"{where}: data_offsets [{begin}, {end}) hold {end - begin} bytes " +
+                $"but {dtype} {info.ShapeText} needs {expected}.");
         if (end > dataLength)
-            throw new InvalidDataException($"'{path}' is truncated: tensor '{name}' needs data bytes [{begin}, {end}) but the data section has {dataLength}.");
+            throw new InvalidDataException($"'{path}' is truncated: tensor '{name}' needs data bytes [{begin}, {end}) " +
+                $"but the data section has {dataLength}.");
         return info;
     }
 

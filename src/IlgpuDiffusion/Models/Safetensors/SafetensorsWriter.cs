@@ -67,10 +67,12 @@ public sealed class SafetensorsWriter
         if (entry.Name is "" or "__metadata__")
             throw new ArgumentException($"'{entry.Name}' cannot name a tensor.", nameof(entry));
         if (entry.Shape.Any(d => d < 0))
-            throw new ArgumentException($"Tensor '{entry.Name}' has a negative dimension in {SafetensorsTensorInfo.FormatShape(entry.Shape)}.");
+            throw new ArgumentException($"Tensor '{entry.Name}' has a negative dimension " +
+                $"in {SafetensorsTensorInfo.FormatShape(entry.Shape)}.");
         long expected = entry.Shape.Aggregate(1L, (product, d) => checked(product * d));
         if (expected != length)
-            throw new ArgumentException($"Tensor '{entry.Name}' has {length} elements but shape {SafetensorsTensorInfo.FormatShape(entry.Shape)} needs {expected}.");
+            throw new ArgumentException($"Tensor '{entry.Name}' has {length} elements but " +
+                $"shape {SafetensorsTensorInfo.FormatShape(entry.Shape)} needs {expected}.");
         if (!_names.Add(entry.Name))
             throw new ArgumentException($"A tensor named '{entry.Name}' was already added.");
         _entries.Add(entry);
