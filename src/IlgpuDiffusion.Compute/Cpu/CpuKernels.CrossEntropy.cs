@@ -12,7 +12,7 @@ public sealed unsafe partial class CpuKernels
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, float gradScale)
     {
-        AutoregressiveOpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
+        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         CheckIds(targets, rows, classes, -1, nameof(targets));
         var job = _crossEntropy;
         job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, gradScale);

@@ -18,7 +18,7 @@ public sealed partial class IlgpuKernels
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, float gradScale)
     {
-        AutoregressiveOpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
+        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         HostChecks.Product(rows, classes);
         ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
         if (rows == 0) return;

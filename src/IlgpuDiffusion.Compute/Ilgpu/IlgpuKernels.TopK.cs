@@ -12,7 +12,7 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        AutoregressiveOpChecks.KeepTopK(logits, rows, classes, vocab, k);
+        OpChecks.KeepTopK(logits, rows, classes, vocab, k);
         HostChecks.Product(rows, classes);
         if (k >= vocab || rows == 0) return;
         _keepTopK ??= _accelerator.LoadStreamKernel(
