@@ -6,14 +6,14 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Token embedding lookup and its deterministic scatter-add gradient.
+// Device code: EmbeddingKernels (Kernels/EmbeddingKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
 
-    // Host staging, grown to the largest rows seen (steady-state calls allocate nothing).
-    private int[] _hostIds = [];
-    private long[] _sortKeys = [];
+    // The segment plan of the backward pass, grown to the largest rows seen (steady-state calls allocate nothing).
     private int[] _segments = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _deviceSegments;
 

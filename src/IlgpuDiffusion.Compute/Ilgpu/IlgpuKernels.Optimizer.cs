@@ -5,6 +5,8 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// AdamW, the sum of squares for gradient clipping and the EMA of parameters.
+// Device code: OptimizerKernels (Kernels/OptimizerKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
