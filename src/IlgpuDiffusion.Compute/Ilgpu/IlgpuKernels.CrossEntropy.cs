@@ -1,5 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
 
@@ -24,10 +22,6 @@ public sealed partial class IlgpuKernels
         HostChecks.Product(rows, classes);
         ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
         if (rows == 0) return;
-        _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
-        var logitsView = logits.View();
-        _subsCrossEntropy(_plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
-            dLogits?.View() ?? logitsView, classes, NoMaskClass, gradScale, dLogits is null ? 0 : 1);
+        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, NoMaskClass, gradScale);
     }
 }

@@ -33,6 +33,16 @@ public sealed partial class IlgpuKernels
         Check.Count(losses, rows, nameof(losses));
         ReadIds(targets, rows, classes, maskIndex, nameof(targets), $"target (must be in [0, {classes}) and not MASK {maskIndex})");
         if (rows == 0) return;
+        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, maskIndex, gradScale);
+    }
+
+    /// <summary>
+    /// Runs <see cref="LossKernels.SubsCrossEntropy"/> on rows ≥ 1 already checked; a <paramref name="maskIndex"/>
+    /// outside the classes makes it the plain cross-entropy (<see cref="CrossEntropy"/>).
+    /// </summary>
+    private void LaunchCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+        Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
+    {
         _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
         var logitsView = logits.View();
