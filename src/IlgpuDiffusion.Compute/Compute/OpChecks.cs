@@ -40,24 +40,24 @@ public static class OpChecks
     }
 
     /// <summary><see cref="IKernels.LayerNormForward"/>: row tensors [rows, channels], statistics [rows], positive eps.</summary>
-    public static void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
-        int rows, int channels, float eps)
+    public static void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean,
+        Tensor<float> rstd, int rows, int channels, float eps)
     {
         LayerNorm(input, weight, output, mean, rstd, rows, channels);
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
     }
 
     /// <summary><see cref="IKernels.LayerNormBackward"/>.</summary>
-    public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
-        Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
+    public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean,
+        Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
         LayerNorm(input, weight, dOutput, mean, rstd, rows, channels);
         Check.Count(dInput, (long)rows * channels, nameof(dInput));
         Check.Count(dWeight, channels, nameof(dWeight));
     }
 
-    private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean, Tensor<float> rstd,
-        int rows, int channels)
+    private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean,
+        Tensor<float> rstd, int rows, int channels)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, channels);

@@ -18,7 +18,8 @@ public sealed unsafe partial class CpuKernels
     }
 
     /// <inheritdoc/>
-    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int destinationRows)
+    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
+        int destinationRows)
     {
         CheckRowIndices(destination, indices, source, rows, channels, destinationRows);
         CheckDistinct(indices.AsSpan()[..rows], destinationRows);
@@ -43,12 +44,14 @@ public sealed unsafe partial class CpuKernels
         foreach (int index in indices)
         {
             if (_rowStamps[index] == generation)
-                throw new ArgumentException($"Row {index} appears more than once in 'indices'; scatter-add needs distinct rows.", "indices");
+                throw new ArgumentException(
+                    $"Row {index} appears more than once in 'indices'; scatter-add needs distinct rows.", "indices");
             _rowStamps[index] = generation;
         }
     }
 
-    private static void CheckRowIndices(Tensor<float> table, Tensor<int> indices, Tensor<float> rowsTensor, int rows, int channels, int tableRows)
+    private static void CheckRowIndices(Tensor<float> table, Tensor<int> indices, Tensor<float> rowsTensor, int rows, int channels,
+        int tableRows)
     {
         Check.Sizes(true, rows, tableRows);
         Check.Sizes(false, channels);

@@ -34,11 +34,13 @@ public sealed unsafe partial class CpuKernels : IKernels
     {
         if (cache is null || cache.Length < length)
             cache = GC.AllocateArray<float>(checked((int)Math.Max(length, 1)), pinned: true);
-        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(cache));
+        return (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(cache));
     }
 
     /// <summary>Sizes, the MASK index and [rows, classes] tensors of an op over rows of class logits.</summary>
-    private static void CheckClassRows(int rows, int classes, int maskIndex, params ReadOnlySpan<(Tensor<float> Tensor, string Name)> tensors)
+    private static void CheckClassRows(int rows, int classes, int maskIndex,
+        params ReadOnlySpan<(Tensor<float> Tensor, string Name)> tensors)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, classes);
@@ -47,13 +49,16 @@ public sealed unsafe partial class CpuKernels : IKernels
         foreach (var (tensor, name) in tensors) Check.Count(tensor, (long)rows * classes, name);
     }
 
-    /// <summary>Throws unless each of the first <paramref name="rows"/> ids is in [0, limit) and differs from <paramref name="forbidden"/>.</summary>
+    /// <summary>
+    /// Throws unless each of the first <paramref name="rows"/> ids is in [0, limit) and differs from <paramref name="forbidden"/>.
+    /// </summary>
     private static void CheckIds(Tensor<int> ids, int rows, int limit, int forbidden, string name)
     {
         Check.Count(ids, rows, name);
         var span = ids.AsSpan()[..rows];
         for (int r = 0; r < span.Length; r++)
             if ((uint)span[r] >= (uint)limit || span[r] == forbidden)
-                throw new ArgumentOutOfRangeException(name, $"'{name}'[{r}] = {span[r]} is not a valid id (must be in [0, {limit}) and not MASK {forbidden}).");
+                throw new ArgumentOutOfRangeException(name,
+                    $"'{name}'[{r}] = {span[r]} is not a valid id (must be in [0, {limit}) and not MASK {forbidden}).");
     }
 }

@@ -18,7 +18,8 @@ public sealed partial class IlgpuKernels
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
         _dropoutForward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Forward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
+                DropoutKernels.Forward));
         _dropoutForward(count, input.View(), output.View(), probability, scale, seed, stream);
     }
 
@@ -30,7 +31,8 @@ public sealed partial class IlgpuKernels
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         _dropoutBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Backward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
+                DropoutKernels.Backward));
         _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream);
     }
 

@@ -40,7 +40,8 @@ public sealed partial class IlgpuKernels
         if (elements == 0) return;
         int distinct = PlanSegments(rows);
         _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(EmbeddingKernels.Backward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
+                EmbeddingKernels.Backward));
         _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
     }
 
@@ -60,7 +61,8 @@ public sealed partial class IlgpuKernels
         ids.Buffer.CopyToHost(ids.Offset, hostIds); // waits for queued work, so device scratch is free to reuse
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {hostIds[r]} at row {r} is outside the vocabulary [0, {vocab}).");
+                throw new ArgumentOutOfRangeException(nameof(ids),
+                    $"Token id {hostIds[r]} at row {r} is outside the vocabulary [0, {vocab}).");
         return elements;
     }
 

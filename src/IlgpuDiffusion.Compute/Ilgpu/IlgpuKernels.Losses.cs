@@ -9,7 +9,8 @@ namespace IlgpuDiffusion.Ilgpu;
 public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _subsLogSoftmax;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>? _subsCrossEntropy;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, int, int, float, int>? _subsCrossEntropy;
 
     /// <inheritdoc/>
     public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
@@ -44,7 +45,8 @@ public sealed partial class IlgpuKernels
         Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
     {
         _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
         var logitsView = logits.View();
         _subsCrossEntropy(_plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
             dLogits?.View() ?? logitsView, classes, maskIndex, gradScale, dLogits is null ? 0 : 1);

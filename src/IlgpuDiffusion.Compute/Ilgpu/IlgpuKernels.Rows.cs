@@ -24,7 +24,8 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     /// <remarks>Reads the indices back to the host and rejects out-of-range or repeated rows before launch
     /// (distinct rows give each destination element one writer: no atomics).</remarks>
-    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int destinationRows)
+    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
+        int destinationRows)
     {
         int elements = CheckRowIndices(destination, indices, source, rows, channels, destinationRows);
         if (_sortKeys.Length < rows) _sortKeys = new long[rows];
@@ -33,7 +34,8 @@ public sealed partial class IlgpuKernels
         sorted.Sort();
         for (int r = 1; r < rows; r++)
             if (sorted[r] == sorted[r - 1])
-                throw new ArgumentException($"Row {sorted[r]} appears more than once in '{nameof(indices)}'; scatter-add needs distinct rows.", nameof(indices));
+                throw new ArgumentException(
+                    $"Row {sorted[r]} appears more than once in '{nameof(indices)}'; scatter-add needs distinct rows.", nameof(indices));
         if (elements == 0) return;
         _scatterAddRows ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.ScatterAdd));
