@@ -46,7 +46,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, rows, 1);
     }
 
-
     private sealed class SamplingJob : ChunkedJob
     {
         public float* Logits;
