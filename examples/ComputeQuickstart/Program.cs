@@ -69,7 +69,8 @@ for (int step = 1; step <= steps; step++)
     k.SumOfSquares(gradients.All, norm, count);
     norm.CopyTo(normHost);
     float gradNorm = MathF.Sqrt(normHost[0]);
-    k.AdamWStep(parameters.All, gradients.All, firstMoment.All, secondMoment.All, count, hyper, step, Math.Min(1f, 1f / (gradNorm + 1e-6f)));
+    k.AdamWStep(parameters.All, gradients.All, firstMoment.All, secondMoment.All, count, hyper, step,
+        Math.Min(1f, 1f / (gradNorm + 1e-6f)));
     if (step == 1 || step % 100 == 0)
         Console.WriteLine($"step {step,4}  loss {loss:F5}  grad norm {gradNorm:F4}");
 }

@@ -26,7 +26,8 @@ public static class Check
     {
         foreach (int s in sizes)
             if (s < 0 || (s == 0 && !allowZero))
-                throw new ArgumentOutOfRangeException(nameof(sizes), $"Op sizes must be {(allowZero ? "non-negative" : "positive")}; got [{string.Join(", ", sizes.ToArray())}].");
+                throw new ArgumentOutOfRangeException(nameof(sizes),
+                    $"Op sizes must be {(allowZero ? "non-negative" : "positive")}; got [{string.Join(", ", sizes.ToArray())}].");
     }
 
     /// <summary>Throws unless 0 ≤ p &lt; 1.</summary>

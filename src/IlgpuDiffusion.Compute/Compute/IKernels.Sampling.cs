@@ -1,6 +1,6 @@
 namespace IlgpuDiffusion.Compute;
 
-// Op set II, part 3: categorical draws and argmax on the device, one row of logits per draw.
+// Categorical draws and argmax on the device, one row of logits per draw.
 public partial interface IKernels
 {
     /// <summary>

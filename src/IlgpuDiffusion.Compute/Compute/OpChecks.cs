@@ -40,24 +40,24 @@ public static class OpChecks
     }
 
     /// <summary><see cref="IKernels.LayerNormForward"/>: row tensors [rows, channels], statistics [rows], positive eps.</summary>
-    public static void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
-        int rows, int channels, float eps)
+    public static void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean,
+        Tensor<float> rstd, int rows, int channels, float eps)
     {
         LayerNorm(input, weight, output, mean, rstd, rows, channels);
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
     }
 
     /// <summary><see cref="IKernels.LayerNormBackward"/>.</summary>
-    public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
-        Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
+    public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean,
+        Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
         LayerNorm(input, weight, dOutput, mean, rstd, rows, channels);
         Check.Count(dInput, (long)rows * channels, nameof(dInput));
         Check.Count(dWeight, channels, nameof(dWeight));
     }
 
-    private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean, Tensor<float> rstd,
-        int rows, int channels)
+    private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean,
+        Tensor<float> rstd, int rows, int channels)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, channels);
@@ -105,6 +105,21 @@ public static class OpChecks
         Check.Count(vCache, cacheLength, nameof(vCache));
     }
 
+    /// <summary>
+    /// <see cref="IKernels.CrossEntropy"/> shapes (the target ids are checked by each backend where it reads them).
+    /// </summary>
+    public static void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+        Tensor<float>? dLogits, int rows, int classes)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes);
+        Check.Count(logits, (long)rows * classes, nameof(logits));
+        Check.Count(dLogits, (long)rows * classes, nameof(dLogits));
+        Check.Count(targets, rows, nameof(targets));
+        Check.Count(weights, rows, nameof(weights));
+        Check.Count(losses, rows, nameof(losses));
+    }
+
     /// <summary>Sampling and argmax: logits [rows, classes] and ids [rows], drawing among the first vocab ≤ classes entries.</summary>
     public static void Sampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
@@ -114,5 +129,17 @@ public static class OpChecks
             throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot draw from {vocab} entries of rows with {classes} classes.");
         Check.Count(logits, (long)rows * classes, nameof(logits));
         Check.Count(ids, rows, nameof(ids));
+    }
+
+    /// <summary><see cref="IKernels.KeepTopK"/>: logits [rows, classes] with vocab ≤ classes, k ≥ 1.</summary>
+    public static void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes, vocab);
+        if (vocab > classes)
+            throw new ArgumentOutOfRangeException(nameof(vocab), $"Cannot filter {vocab} entries of rows with {classes} classes.");
+        if (k < 1)
+            throw new ArgumentOutOfRangeException(nameof(k), $"Top-k keeps at least one entry; got k = {k}.");
+        Check.Count(logits, (long)rows * classes, nameof(logits));
     }
 }

@@ -14,7 +14,8 @@ public static class RotaryTables
         if (positions < 0)
             throw new ArgumentOutOfRangeException(nameof(positions), $"Positions must be non-negative; got {positions}.");
         if (headDim <= 0 || headDim % 2 != 0)
-            throw new ArgumentOutOfRangeException(nameof(headDim), $"Rotary embedding needs a positive even head dimension; got {headDim}.");
+            throw new ArgumentOutOfRangeException(nameof(headDim),
+                $"Rotary embedding needs a positive even head dimension; got {headDim}.");
         int half = headDim / 2;
         var inverseFrequency = new float[half];
         for (int j = 0; j < half; j++)

@@ -20,7 +20,9 @@ public readonly struct Shape : IEquatable<Shape>
         if (dims.Length > MaxRank)
             throw new ArgumentException($"A shape has at most {MaxRank} dimensions; got {dims.Length}.", nameof(dims));
         foreach (int d in dims)
-            if (d < 0) throw new ArgumentException($"Shape dimensions must be non-negative; got [{string.Join(", ", dims.ToArray())}].", nameof(dims));
+            if (d < 0)
+                throw new ArgumentException(
+                    $"Shape dimensions must be non-negative; got [{string.Join(", ", dims.ToArray())}].", nameof(dims));
         Rank = dims.Length;
         _d0 = dims.Length > 0 ? dims[0] : 1;
         _d1 = dims.Length > 1 ? dims[1] : 1;

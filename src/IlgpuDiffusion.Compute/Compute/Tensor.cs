@@ -46,7 +46,8 @@ public readonly struct Tensor<T> where T : unmanaged
     public Tensor<T> Reshape(Shape shape)
     {
         if (shape.Length != Length)
-            throw new ArgumentException($"Cannot view a {Shape} tensor ({Length} elements) as {shape} ({shape.Length} elements).", nameof(shape));
+            throw new ArgumentException(
+                $"Cannot view a {Shape} tensor ({Length} elements) as {shape} ({shape.Length} elements).", nameof(shape));
         return new Tensor<T>(Buffer, Offset, shape);
     }
 
@@ -65,7 +66,8 @@ public readonly struct Tensor<T> where T : unmanaged
     public void CopyTo(Span<T> destination)
     {
         if (destination.Length != Length)
-            throw new ArgumentException($"Destination has {destination.Length} elements; the {Shape} tensor has {Length}.", nameof(destination));
+            throw new ArgumentException(
+                $"Destination has {destination.Length} elements; the {Shape} tensor has {Length}.", nameof(destination));
         Buffer.CopyToHost(Offset, destination);
     }
 

@@ -12,7 +12,8 @@ public sealed unsafe class CpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     internal CpuBuffer(CpuDevice device, long length)
     {
         if (length > System.Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(length), $"The CPU backend holds at most {System.Array.MaxLength} elements per buffer; asked for {length}.");
+            throw new ArgumentOutOfRangeException(nameof(length),
+                $"The CPU backend holds at most {System.Array.MaxLength} elements per buffer; asked for {length}.");
         _device = device;
         Array = GC.AllocateArray<T>((int)length, pinned: true);
         Pointer = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array));

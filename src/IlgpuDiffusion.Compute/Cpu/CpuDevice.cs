@@ -16,7 +16,9 @@ public sealed class CpuDevice : Device
     /// <inheritdoc/>
     public override string Description =>
         $"CPU (managed SIMD, {WorkerPool.Shared.Threads} threads, " +
-        (Vector512.IsHardwareAccelerated ? "AVX-512" : Vector256.IsHardwareAccelerated ? "256-bit vectors" : $"{Vector<float>.Count}-wide vectors") + ")";
+        (Vector512.IsHardwareAccelerated ? "AVX-512"
+            : Vector256.IsHardwareAccelerated ? "256-bit vectors"
+            : $"{Vector<float>.Count}-wide vectors") + ")";
 
     /// <inheritdoc/>
     public override IKernels Kernels { get; }

@@ -84,7 +84,8 @@ public sealed unsafe partial class CpuKernels
         }
 
         // dx += dy·0.5·(1 + tanh u + x·u'·(1 − tanh²u)), u' = c·(1 + 3a·x²)
-        private static void GeluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, Span<float> t, Span<float> s, Span<float> w)
+        private static void GeluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx,
+            Span<float> t, Span<float> s, Span<float> w)
         {
             TangentArgument(x, t);
             TensorPrimitives.Tanh(t, t);                                   // t = tanh u

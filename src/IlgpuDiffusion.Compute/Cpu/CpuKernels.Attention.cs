@@ -83,7 +83,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, batch * heads, 1);
     }
 
-
     // kCache[b, h, position + t] = k[b, t, h], same for v (a few rows per step: serial).
     private static void AppendToCache(float* qkv, float* kCache, float* vCache,
         int batch, int newTokens, int heads, int headDim, int position, int capacity)

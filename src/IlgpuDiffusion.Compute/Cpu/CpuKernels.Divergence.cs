@@ -15,7 +15,7 @@ public sealed unsafe partial class CpuKernels
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
         Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
     {
-        CheckRows(rows, classes, maskIndex, (studentLogits, nameof(studentLogits)), (teacherLogProbs, nameof(teacherLogProbs)));
+        CheckClassRows(rows, classes, maskIndex, (studentLogits, nameof(studentLogits)), (teacherLogProbs, nameof(teacherLogProbs)));
         Check.Count(dStudentLogits, (long)rows * classes, nameof(dStudentLogits));
         Check.Count(values, rows, nameof(values));
         var job = _divergence;

@@ -23,7 +23,8 @@ public sealed unsafe partial class CpuKernels
         RunDropout(dOutput, dInput, accumulate: true, count, probability, seed, stream);
     }
 
-    private void RunDropout(Tensor<float> source, Tensor<float> destination, bool accumulate, int count, float probability, ulong seed, ulong stream)
+    private void RunDropout(Tensor<float> source, Tensor<float> destination, bool accumulate, int count, float probability,
+        ulong seed, ulong stream)
     {
         Check.Probability(probability, nameof(probability));
         var job = _dropout;

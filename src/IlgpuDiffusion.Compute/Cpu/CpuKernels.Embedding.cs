@@ -43,7 +43,8 @@ public sealed unsafe partial class CpuKernels
         var idSpan = ids.AsSpan()[..rows];
         for (int r = 0; r < idSpan.Length; r++)
             if ((uint)idSpan[r] >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {idSpan[r]} at row {r} is outside the vocabulary [0, {vocab}).");
+                throw new ArgumentOutOfRangeException(nameof(ids),
+                    $"Token id {idSpan[r]} at row {r} is outside the vocabulary [0, {vocab}).");
     }
 
     private sealed class EmbeddingForwardJob : ChunkedJob

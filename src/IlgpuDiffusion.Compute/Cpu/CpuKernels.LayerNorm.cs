@@ -8,6 +8,7 @@ public sealed unsafe partial class CpuKernels
 {
     private readonly LayerNormForwardJob _layerNormForward = new();
     private readonly LayerNormBackwardJob _layerNormBackward = new();
+    private float[]? _layerNormPartials;
 
     /// <inheritdoc/>
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
@@ -46,9 +47,6 @@ public sealed unsafe partial class CpuKernels
         for (int c = 0; c < job.UsedChunks; c++)
             TensorPrimitives.Add(dw, new ReadOnlySpan<float>(job.Partials + (long)c * channels, channels), dw);
     }
-
-    private float[]? _layerNormPartials;
-
 
     private sealed class LayerNormForwardJob : ChunkedJob
     {

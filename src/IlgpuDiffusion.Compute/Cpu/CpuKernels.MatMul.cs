@@ -30,7 +30,8 @@ public sealed unsafe partial class CpuKernels
             _biasBroadcast.Channels = outChannels;
             _biasBroadcast.Run(_pool, rows, Math.Max(1, StreamingGrain / Math.Max(1, outChannels)));
         }
-        SimdGemm.Multiply(MatMulLayout.ABt, input.Pointer(), weight.Pointer(), output.Pointer(), rows, outChannels, inChannels, accumulate: bias.HasValue);
+        SimdGemm.Multiply(MatMulLayout.ABt, input.Pointer(), weight.Pointer(), output.Pointer(), rows, outChannels, inChannels,
+            accumulate: bias.HasValue);
     }
 
     /// <inheritdoc/>
@@ -41,10 +42,12 @@ public sealed unsafe partial class CpuKernels
         OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
         // dInput[rows,in] += dOutput[rows,out]·weight[out,in]
         if (dInput is { } dx)
-            SimdGemm.Multiply(MatMulLayout.AB, dOutput.Pointer(), weight.Pointer(), dx.Pointer(), rows, inChannels, outChannels, accumulate: true);
+            SimdGemm.Multiply(MatMulLayout.AB, dOutput.Pointer(), weight.Pointer(), dx.Pointer(), rows, inChannels, outChannels,
+                accumulate: true);
         // dWeight[out,in] += dOutputᵀ[out,rows]·input[rows,in]
         if (dWeight is { } dw)
-            SimdGemm.Multiply(MatMulLayout.AtB, dOutput.Pointer(), input.Pointer(), dw.Pointer(), outChannels, inChannels, rows, accumulate: true);
+            SimdGemm.Multiply(MatMulLayout.AtB, dOutput.Pointer(), input.Pointer(), dw.Pointer(), outChannels, inChannels, rows,
+                accumulate: true);
         // dBias[out] += Σ_rows dOutput[rows,out]
         if (dBias is { } db)
         {

@@ -34,7 +34,8 @@ public sealed unsafe partial class CpuKernels
         Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
     {
         CheckSequenceOp(batch, tokens, channels, (dOutput, nameof(dOutput), true), (input, nameof(input), true),
-            (scale, nameof(scale), false), (dInput, nameof(dInput), true), (dShift, nameof(dShift), false), (dScale, nameof(dScale), false));
+            (scale, nameof(scale), false), (dInput, nameof(dInput), true), (dShift, nameof(dShift), false),
+            (dScale, nameof(dScale), false));
         var job = _modulateBackward;
         job.DOutput = dOutput.Pointer();
         job.Input = input.Pointer();

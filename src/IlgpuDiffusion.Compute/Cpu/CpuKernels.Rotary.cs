@@ -31,7 +31,6 @@ public sealed unsafe partial class CpuKernels
         job.Run(_pool, batch * tokens, Math.Max(1, RowGrain / (2 * heads * headDim)));
     }
 
-
     /// <summary>
     /// One work item per (batch, token) row: for q and k of every head, with c = cos θ, s = direction·sin θ,
     /// u[j] ← u[j]·c − u[j+d/2]·s, u[j+d/2] ← u[j]·s + u[j+d/2]·c.

@@ -28,7 +28,8 @@ public sealed unsafe partial class CpuKernels
         RunSampling(logits, ids, rows, classes, vocab, default, argmax: true);
     }
 
-    private void RunSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters, bool argmax)
+    private void RunSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters,
+        bool argmax)
     {
         var job = _sampling;
         job.Logits = logits.Pointer();
@@ -44,7 +45,6 @@ public sealed unsafe partial class CpuKernels
         job.NucleusScratch = nucleus ? _nucleusScratch : null;
         job.Run(_pool, rows, 1);
     }
-
 
     private sealed class SamplingJob : ChunkedJob
     {

@@ -12,7 +12,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        AutoregressiveOpChecks.KeepTopK(logits, rows, classes, vocab, k);
+        OpChecks.KeepTopK(logits, rows, classes, vocab, k);
         if (k >= vocab || rows == 0) return;
         int chunks = ChunkedJob.ChunkCount(rows, 1, _pool.Threads);
         var job = _topK;

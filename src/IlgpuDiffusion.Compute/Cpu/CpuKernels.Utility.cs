@@ -5,8 +5,6 @@ namespace IlgpuDiffusion.Cpu;
 // Fill and Copy: memory-bound, parallel over large contiguous chunks.
 public sealed unsafe partial class CpuKernels
 {
-    private const int StreamingGrain = 1 << 16;
-
     private readonly FillJob _fill = new();
     private readonly CopyJob _copy = new();
 

@@ -44,7 +44,8 @@ public static class KernelRegistry
         var method = kernel.Method;
         if (!method.IsStatic || method.GetCustomAttribute<IlgpuKernelAttribute>() is null)
             throw new InvalidOperationException(
-                $"{method.DeclaringType?.Name}.{method.Name} is loaded as an ILGPU kernel but lacks [IlgpuKernel]; mark it so the PTX test compiles it.");
+                $"{method.DeclaringType?.Name}.{method.Name} is loaded as an ILGPU kernel but lacks [IlgpuKernel]; " +
+                "mark it so the PTX test compiles it.");
         return kernel;
     }
 }

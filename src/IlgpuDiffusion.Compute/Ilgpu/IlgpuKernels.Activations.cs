@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// GELU and SiLU, forward and backward. Device code: ActivationKernels (Kernels/ActivationKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluForward, _siluForward;

@@ -5,16 +5,21 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
+// (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes).
 public sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
     public const int MaxAttentionHeadDim = 128;
 
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _appendToCache;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
     private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch;
 
     /// <inheritdoc/>
@@ -44,7 +49,8 @@ public sealed partial class IlgpuKernels
         var qkvView = qkv.View();
         var (kView, vView) = (kCache.View(), vCache.View());
         _appendToCache ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(AttentionKernels.AppendToCache));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
+                AttentionKernels.AppendToCache));
         _appendToCache(batch * newTokens * heads * headDim, qkvView, kView, vView, newTokens, heads, headDim, position, capacity);
 
         int row = 3 * heads * headDim;
@@ -74,28 +80,35 @@ public sealed partial class IlgpuKernels
         var rowDot = _rowDotScratch.View.SubView(0, rows);
         var (dy, y, lse) = (dOutput.View(), output.View(), logSumExp.View());
         _rowDot ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(AttentionKernels.RowDot));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
+                AttentionKernels.RowDot));
         _rowDot(rows, dy, y, rowDot, tokens, heads, headDim);
 
         int row = 3 * heads * headDim;
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
         var (dq, dk, dv) = Slots(dQkv.View(), heads * headDim);
-        var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal, tokens * row, row, tokens * row, headDim, row, out var tiles);
+        var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal,
+            tokens * row, row, tokens * row, headDim, row, out var tiles);
         _attentionKeyValue ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.KeyValue));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.KeyValue));
         _attentionKeyValue(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileK), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dk, dv, keyValue);
 
-        var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal, tokens * row, row, tokens * row, headDim, row, out tiles);
+        var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal,
+            tokens * row, row, tokens * row, headDim, row, out tiles);
         _attentionQuery ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.Query));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.Query));
         _attentionQuery(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dq, query);
     }
 
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments> LoadAttentionForward() =>
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, AttentionArguments> LoadAttentionForward() =>
         _attentionForward ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionKernels.Forward));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionKernels.Forward));
 
     /// <summary>Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>.</summary>
     private AttentionArguments Arguments(AttentionPass pass, int heads, int headDim, int queries, int keys, int firstPosition, bool causal,
@@ -121,6 +134,7 @@ public sealed partial class IlgpuKernels
     {
         if (headDim > MaxAttentionHeadDim)
             throw new ArgumentOutOfRangeException(nameof(headDim),
-                $"The ILGPU attention kernels take head sizes up to {MaxAttentionHeadDim}; got {headDim}. Use more heads of a smaller size.");
+                $"The ILGPU attention kernels take head sizes up to {MaxAttentionHeadDim}; got {headDim}. " +
+                "Use more heads of a smaller size.");
     }
 }

@@ -4,9 +4,12 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Column reductions over tokens shared by the gradients of MatMul (bias), LayerNorm (weight) and Modulation
+// (shift, scale, gate). Device code: ColumnKernels (Kernels/ColumnKernels.cs).
 public sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnArguments>? _columnPartials;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ColumnArguments>? _columnPartials;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _sumChunks;
     private MemoryBuffer1D<float, Stride1D.Dense>? _columnScratch;
 
@@ -24,7 +27,8 @@ public sealed partial class IlgpuKernels
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var arguments = new ColumnArguments(batch, tokens, channels, (int)term, chunkTokens, chunks);
         _columnPartials ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ColumnArguments>>(ColumnKernels.Partials));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ColumnArguments>>(ColumnKernels.Partials));
         if (chunks == 1)
         {
             _columnPartials(_plan.Columns(batch, channels, 1), x, y, mean, rstd, output, arguments);

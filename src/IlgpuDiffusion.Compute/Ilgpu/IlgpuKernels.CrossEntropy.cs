@@ -1,10 +1,10 @@
-using ILGPU;
-using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// The plain softmax cross-entropy of a next-token model. Device code: LossKernels.SubsCrossEntropy
+// (Kernels/LossKernels.cs) with no MASK class.
 public sealed partial class IlgpuKernels
 {
     /// <summary>The MASK index that no class has: <see cref="LossKernels.Subs"/> then never adjusts a logit.</summary>
@@ -18,14 +18,10 @@ public sealed partial class IlgpuKernels
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, float gradScale)
     {
-        AutoregressiveOpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
+        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         HostChecks.Product(rows, classes);
         ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
         if (rows == 0) return;
-        _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
-        var logitsView = logits.View();
-        _subsCrossEntropy(_plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
-            dLogits?.View() ?? logitsView, classes, NoMaskClass, gradScale, dLogits is null ? 0 : 1);
+        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, NoMaskClass, gradScale);
     }
 }

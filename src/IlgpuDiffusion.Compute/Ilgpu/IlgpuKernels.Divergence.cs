@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// SDTT divergences fused with their student-logit gradient. Device code: DivergenceKernels (Kernels/DivergenceKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>? _divergence;
@@ -21,7 +22,8 @@ public sealed partial class IlgpuKernels
         Check.Count(values, rows, nameof(values));
         if (rows == 0) return;
         _divergence ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>>(DivergenceKernels.ForwardBackward));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>>(
+                DivergenceKernels.ForwardBackward));
         var student = studentLogits.View();
         _divergence(_plan.Rows(rows), student, teacherLogProbs.View(), values.View(), dStudentLogits?.View() ?? student,
             new DivergenceArguments((int)divergence, classes, maskIndex, gradScale, dStudentLogits is null ? 0 : 1));

@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Dropout with a Philox mask regenerated in backward. Device code: DropoutKernels (Kernels/DropoutKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward, _dropoutBackward;
@@ -17,7 +18,8 @@ public sealed partial class IlgpuKernels
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
         _dropoutForward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Forward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
+                DropoutKernels.Forward));
         _dropoutForward(count, input.View(), output.View(), probability, scale, seed, stream);
     }
 
@@ -29,7 +31,8 @@ public sealed partial class IlgpuKernels
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         _dropoutBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(DropoutKernels.Backward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
+                DropoutKernels.Backward));
         _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream);
     }
 

@@ -6,14 +6,14 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Token embedding lookup and its deterministic scatter-add gradient.
+// Device code: EmbeddingKernels (Kernels/EmbeddingKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
 
-    // Host staging, grown to the largest rows seen (steady-state calls allocate nothing).
-    private int[] _hostIds = [];
-    private long[] _sortKeys = [];
+    // The segment plan of the backward pass, grown to the largest rows seen (steady-state calls allocate nothing).
     private int[] _segments = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _deviceSegments;
 
@@ -40,7 +40,8 @@ public sealed partial class IlgpuKernels
         if (elements == 0) return;
         int distinct = PlanSegments(rows);
         _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(EmbeddingKernels.Backward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
+                EmbeddingKernels.Backward));
         _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
     }
 
@@ -60,7 +61,8 @@ public sealed partial class IlgpuKernels
         ids.Buffer.CopyToHost(ids.Offset, hostIds); // waits for queued work, so device scratch is free to reuse
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {hostIds[r]} at row {r} is outside the vocabulary [0, {vocab}).");
+                throw new ArgumentOutOfRangeException(nameof(ids),
+                    $"Token id {hostIds[r]} at row {r} is outside the vocabulary [0, {vocab}).");
         return elements;
     }
 

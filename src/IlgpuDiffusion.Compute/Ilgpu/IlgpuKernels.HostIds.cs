@@ -2,8 +2,14 @@ using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Ids read back to the host and checked before a launch, as kernels index with them unchecked; the staging
+// arrays serve Embedding, Losses, CrossEntropy and Rows. No device code.
 public sealed partial class IlgpuKernels
 {
+    // Host staging, grown to the largest rows seen (steady-state calls allocate nothing).
+    private int[] _hostIds = [];
+    private long[] _sortKeys = [];
+
     /// <summary>
     /// Copies <paramref name="rows"/> ids to the host (a synchronizing copy into a staging array grown to the
     /// largest call, so device scratch is free to reuse afterwards) and throws unless each lies in [0, limit)

@@ -5,10 +5,14 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// LayerNorm without bias. Device code: LayerNormKernels (Kernels/LayerNormKernels.cs); the weight gradient
+// is a column reduction (IlgpuKernels.Columns.cs).
 public sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
 
     /// <inheritdoc/>
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
@@ -18,7 +22,8 @@ public sealed partial class IlgpuKernels
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
         _layerNormForward ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
         _layerNormForward(_plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
     }
 
@@ -30,7 +35,8 @@ public sealed partial class IlgpuKernels
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
         var dy = dOutput.View();
         var x = input.View();
         var mu = mean.View();

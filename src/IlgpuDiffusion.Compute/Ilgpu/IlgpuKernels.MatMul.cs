@@ -5,6 +5,8 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// GEMM and Linear. Device code: MatMulKernels (Kernels/MatMulKernels.cs); the bias gradient is a column
+// reduction (IlgpuKernels.Columns.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? _gemm;
@@ -69,7 +71,8 @@ public sealed partial class IlgpuKernels
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
             _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
         _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(MatMulKernels.Gemm));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(
+                MatMulKernels.Gemm));
         _gemm(_plan.Gemm(m, n), a, b, bias, c, arguments);
     }
 }

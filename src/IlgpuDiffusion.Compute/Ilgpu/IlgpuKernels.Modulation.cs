@@ -5,10 +5,14 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// adaLN modulation and the gated residual. Device code: ModulationKernels (Kernels/ModulationKernels.cs);
+// the shift, scale and gate gradients are column reductions (IlgpuKernels.Columns.cs).
 public sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _modulateBackwardInput, _gatedResidualBackwardBranch;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        int, int>? _modulateBackwardInput, _gatedResidualBackwardBranch;
 
     /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
@@ -18,7 +22,8 @@ public sealed partial class IlgpuKernels
         CheckVectors(batch, channels, shift, nameof(shift), scale, nameof(scale));
         if (elements == 0) return;
         _modulateForward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.ModulateForward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                ModulationKernels.ModulateForward));
         _modulateForward(elements, input.View(), shift.View(), scale.View(), output.View(), tokens, channels);
     }
 
@@ -35,7 +40,8 @@ public sealed partial class IlgpuKernels
         if (elements > 0)
         {
             _modulateBackwardInput ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.ModulateBackwardInput));
+                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                    ModulationKernels.ModulateBackwardInput));
             _modulateBackwardInput(elements, dy, scale.View(), dInput.View(), tokens, channels);
         }
         ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dShift.View(), batch, tokens, channels);
@@ -51,7 +57,8 @@ public sealed partial class IlgpuKernels
         CheckVectors(batch, channels, gate, nameof(gate), gate, nameof(gate));
         if (elements == 0) return;
         _gatedResidualForward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.GatedResidualForward));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                ModulationKernels.GatedResidualForward));
         _gatedResidualForward(elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels);
     }
 
@@ -68,7 +75,8 @@ public sealed partial class IlgpuKernels
         if (elements > 0)
         {
             _gatedResidualBackwardBranch ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(ModulationKernels.GatedResidualBackwardBranch));
+                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                    ModulationKernels.GatedResidualBackwardBranch));
             _gatedResidualBackwardBranch(elements, dy, gate.View(), dBranch.View(), tokens, channels);
         }
         ColumnReduce(ColumnTerm.XTimesY, dy, branchView, dy, dy, dGate.View(), batch, tokens, channels);

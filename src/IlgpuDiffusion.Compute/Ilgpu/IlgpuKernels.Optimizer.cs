@@ -5,6 +5,8 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// AdamW, the sum of squares for gradient clipping and the EMA of parameters.
+// Device code: OptimizerKernels (Kernels/OptimizerKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
@@ -25,7 +27,8 @@ public sealed partial class IlgpuKernels
         var constants = new AdamWConstants(hyper.LearningRate, hyper.Beta1, hyper.Beta2, hyper.Epsilon, hyper.WeightDecay,
             (float)(1 - Math.Pow(hyper.Beta1, step)), (float)(1 - Math.Pow(hyper.Beta2, step)), gradScale);
         _adamW ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(OptimizerKernels.AdamW));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(
+                OptimizerKernels.AdamW));
         _adamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
     }
 

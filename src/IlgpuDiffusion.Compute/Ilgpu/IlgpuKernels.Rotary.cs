@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Rotary position embedding on q and k, in place. Device code: RotaryKernels (Kernels/RotaryKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>? _rotary;
@@ -28,7 +29,8 @@ public sealed partial class IlgpuKernels
         int threads = HostChecks.Product(batch, tokens, heads * headDim); // 2·H·(d/2) per token
         if (threads == 0) return;
         _rotary ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>>(RotaryKernels.Rotate));
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>>(
+                RotaryKernels.Rotate));
         _rotary(threads, qkv.View(), cos.View(), sin.View(), tokens, heads, headDim, positionOffset, direction);
     }
 }

@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// The top-k filter of autoregressive sampling. Device code: TopKKernels (Kernels/TopKKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, int, int, int>? _keepTopK;
@@ -12,7 +13,7 @@ public sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        AutoregressiveOpChecks.KeepTopK(logits, rows, classes, vocab, k);
+        OpChecks.KeepTopK(logits, rows, classes, vocab, k);
         HostChecks.Product(rows, classes);
         if (k >= vocab || rows == 0) return;
         _keepTopK ??= _accelerator.LoadStreamKernel(

@@ -5,6 +5,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
+// Fill and Copy. Device code: UtilityKernels (Kernels/UtilityKernels.cs).
 public sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, float>? _fill;

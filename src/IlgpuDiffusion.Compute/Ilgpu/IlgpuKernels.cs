@@ -5,10 +5,15 @@ namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>
 /// The ILGPU backend of <see cref="IKernels"/>: the same kernels run on CUDA, OpenCL and
-/// the ILGPU CPU emulator. One file per op family (IlgpuKernels.*.cs) with the kernels
-/// themselves in *Kernels.cs. Each kernel is loaded once per accelerator, on first use,
-/// and kept in a field; group and tile sizes come from a <see cref="LaunchPlan"/> chosen
-/// per accelerator. Shapes are checked on the host before every launch.
+/// the ILGPU CPU emulator. One file per op family, <c>IlgpuKernels.&lt;Family&gt;.cs</c>, with the
+/// suffix of the <c>IKernels.&lt;Family&gt;.cs</c> it implements; its first line names the device code
+/// it launches: static classes of <c>[IlgpuKernel]</c> methods in <c>Kernels/</c> (e.g.
+/// <c>LossKernels</c> for Losses and CrossEntropy). Several families share the column reductions of
+/// <c>IlgpuKernels.Columns.cs</c>, the host-side id checks of <c>IlgpuKernels.HostIds.cs</c> and the
+/// class-row check in this file.
+/// Each kernel is loaded once per accelerator, on first use, and kept in a field; group and
+/// tile sizes come from a <see cref="LaunchPlan"/> chosen per accelerator. Shapes are checked
+/// on the host before every launch.
 /// Every op is deterministic run to run: no float atomics; reductions use shared-memory
 /// trees and chunk orders fixed by the shapes.
 /// Not thread-safe: one caller at a time, like a stream.
@@ -23,5 +28,16 @@ public sealed partial class IlgpuKernels : IKernels
     {
         _accelerator = accelerator;
         _plan = new LaunchPlan(accelerator);
+    }
+
+    /// <summary>Shapes of a [rows, classes] op with a MASK class.</summary>
+    private static void CheckClassRows(int rows, int classes, int maskIndex, Tensor<float> tensor, string name)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes);
+        if ((uint)maskIndex >= (uint)classes)
+            throw new ArgumentOutOfRangeException(nameof(maskIndex), $"MASK index {maskIndex} is outside the {classes} classes.");
+        Check.Count(tensor, (long)rows * classes, name);
+        HostChecks.Product(rows, classes);
     }
 }

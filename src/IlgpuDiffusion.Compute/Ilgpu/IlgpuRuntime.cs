@@ -69,10 +69,12 @@ public static class IlgpuRuntime
         {
             Backend.Cuda => context.GetCudaDevices() is { Count: > 0 } cuda
                 ? cuda[0].CreateAccelerator(context)
-                : throw new InvalidOperationException("No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."),
+                : throw new InvalidOperationException(
+                    "No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."),
             Backend.OpenCl => context.GetCLDevices() is { Count: > 0 } cl
                 ? cl[0].CreateAccelerator(context)
-                : throw new InvalidOperationException("No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend."),
+                : throw new InvalidOperationException(
+                    "No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend."),
             Backend.IlgpuCpu => context.GetCPUDevices()[0].CreateAccelerator(context),
             _ => throw new ArgumentOutOfRangeException(nameof(backend), $"{backend} is not an ILGPU backend."),
         };

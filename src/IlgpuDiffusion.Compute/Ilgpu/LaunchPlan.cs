@@ -101,7 +101,8 @@ internal sealed class LaunchPlan
     public static int Ceil(int x, int d) => (x + d - 1) / d;
 
     public static int GridYZ(int value, string what) => value <= MaxGridYZ ? value
-        : throw new ArgumentOutOfRangeException(nameof(value), $"{value} {what} exceed the {MaxGridYZ} a launch grid allows in Y and Z; split the call.");
+        : throw new ArgumentOutOfRangeException(nameof(value),
+            $"{value} {what} exceed the {MaxGridYZ} a launch grid allows in Y and Z; split the call.");
 
     private static int FloorPow2(int x)
     {

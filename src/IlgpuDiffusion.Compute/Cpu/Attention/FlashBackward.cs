@@ -39,7 +39,8 @@ internal static unsafe class FlashBackward
         int tp = PanelColumns(tokens), dp = Simd.RoundUp(headDim);
         long transposed = (long)headDim * tp, rowPanel = (long)tokens * dp, tile = (long)KeyBlock * QueryBlock;
         scratch.Begin(2 * AttentionScratch.Footprint(transposed) + 5 * AttentionScratch.Footprint(rowPanel)
-            + 2 * AttentionScratch.Footprint(tp) + 2 * AttentionScratch.Footprint(tile) + 2 * AttentionScratch.Footprint((long)KeyBlock * dp));
+            + 2 * AttentionScratch.Footprint(tp) + 2 * AttentionScratch.Footprint(tile)
+            + 2 * AttentionScratch.Footprint((long)KeyBlock * dp));
         float* qt = scratch.Take(transposed);           // [headDim, tp]  c·Qᵀ
         float* dOt = scratch.Take(transposed);          // [headDim, tp]  dOᵀ
         float* qRows = scratch.Take(rowPanel);          // [tokens, dp]   Q, zero-padded columns

@@ -122,7 +122,9 @@ internal static unsafe class FlashForward
         bool vectors = level == SimdLevel.Vector512 && headDim % Simd.Lane == 0;
         var query = new ReadOnlySpan<float>(q, headDim);
         for (int j = 0; j < keyCount; j++)
-            scores[j] = scale * (vectors ? Dot(q, k + j * kvStride, headDim) : TensorPrimitives.Dot(query, new ReadOnlySpan<float>(k + j * kvStride, headDim)));
+            scores[j] = scale * (vectors
+                ? Dot(q, k + j * kvStride, headDim)
+                : TensorPrimitives.Dot(query, new ReadOnlySpan<float>(k + j * kvStride, headDim)));
         var s = new Span<float>(scores, keyCount);
         float max = TensorPrimitives.Max(s);
         TensorPrimitives.Subtract(s, max, s);

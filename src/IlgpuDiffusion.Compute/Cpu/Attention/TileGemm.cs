@@ -50,8 +50,10 @@ internal static unsafe class TileGemm
         {
             int i = 0;
             for (; i + 4 <= m; i += 4)
-                if (level == SimdLevel.Scalar) TileScalar(4, k, a + i * aRow, aRow, aDepth, b + j, ldb, c + i * ldc + j, ldc, init, scale + j);
-                else Tile4x16(level, k, a + i * aRow, aRow, aDepth, b + j, ldb, c + i * ldc + j, ldc, init, scale + j);
+                if (level == SimdLevel.Scalar)
+                    TileScalar(4, k, a + i * aRow, aRow, aDepth, b + j, ldb, c + i * ldc + j, ldc, init, scale + j);
+                else
+                    Tile4x16(level, k, a + i * aRow, aRow, aDepth, b + j, ldb, c + i * ldc + j, ldc, init, scale + j);
             if (i < m) TileScalar(m - i, k, a + i * aRow, aRow, aDepth, b + j, ldb, c + i * ldc + j, ldc, init, scale + j);
         }
     }
@@ -77,12 +79,18 @@ internal static unsafe class TileGemm
     private static void Tile6x64(int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
-        V16 r00 = Start(c, init, s), r01 = Start(c + 16, init, s + 16), r02 = Start(c + 32, init, s + 32), r03 = Start(c + 48, init, s + 48);
-        V16 r10 = Start(c1, init, s), r11 = Start(c1 + 16, init, s + 16), r12 = Start(c1 + 32, init, s + 32), r13 = Start(c1 + 48, init, s + 48);
-        V16 r20 = Start(c2, init, s), r21 = Start(c2 + 16, init, s + 16), r22 = Start(c2 + 32, init, s + 32), r23 = Start(c2 + 48, init, s + 48);
-        V16 r30 = Start(c3, init, s), r31 = Start(c3 + 16, init, s + 16), r32 = Start(c3 + 32, init, s + 32), r33 = Start(c3 + 48, init, s + 48);
-        V16 r40 = Start(c4, init, s), r41 = Start(c4 + 16, init, s + 16), r42 = Start(c4 + 32, init, s + 32), r43 = Start(c4 + 48, init, s + 48);
-        V16 r50 = Start(c5, init, s), r51 = Start(c5 + 16, init, s + 16), r52 = Start(c5 + 32, init, s + 32), r53 = Start(c5 + 48, init, s + 48);
+        V16 r00 = Start(c, init, s), r01 = Start(c + 16, init, s + 16),
+            r02 = Start(c + 32, init, s + 32), r03 = Start(c + 48, init, s + 48);
+        V16 r10 = Start(c1, init, s), r11 = Start(c1 + 16, init, s + 16),
+            r12 = Start(c1 + 32, init, s + 32), r13 = Start(c1 + 48, init, s + 48);
+        V16 r20 = Start(c2, init, s), r21 = Start(c2 + 16, init, s + 16),
+            r22 = Start(c2 + 32, init, s + 32), r23 = Start(c2 + 48, init, s + 48);
+        V16 r30 = Start(c3, init, s), r31 = Start(c3 + 16, init, s + 16),
+            r32 = Start(c3 + 32, init, s + 32), r33 = Start(c3 + 48, init, s + 48);
+        V16 r40 = Start(c4, init, s), r41 = Start(c4 + 16, init, s + 16),
+            r42 = Start(c4 + 32, init, s + 32), r43 = Start(c4 + 48, init, s + 48);
+        V16 r50 = Start(c5, init, s), r51 = Start(c5 + 16, init, s + 16),
+            r52 = Start(c5 + 32, init, s + 32), r53 = Start(c5 + 48, init, s + 48);
         for (int p = 0; p < k; p++)
         {
             float* ap = a + p * aDepth;
@@ -120,10 +128,14 @@ internal static unsafe class TileGemm
     private static void Tile4x64(int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
-        V16 r00 = Start(c, init, s), r01 = Start(c + 16, init, s + 16), r02 = Start(c + 32, init, s + 32), r03 = Start(c + 48, init, s + 48);
-        V16 r10 = Start(c1, init, s), r11 = Start(c1 + 16, init, s + 16), r12 = Start(c1 + 32, init, s + 32), r13 = Start(c1 + 48, init, s + 48);
-        V16 r20 = Start(c2, init, s), r21 = Start(c2 + 16, init, s + 16), r22 = Start(c2 + 32, init, s + 32), r23 = Start(c2 + 48, init, s + 48);
-        V16 r30 = Start(c3, init, s), r31 = Start(c3 + 16, init, s + 16), r32 = Start(c3 + 32, init, s + 32), r33 = Start(c3 + 48, init, s + 48);
+        V16 r00 = Start(c, init, s), r01 = Start(c + 16, init, s + 16),
+            r02 = Start(c + 32, init, s + 32), r03 = Start(c + 48, init, s + 48);
+        V16 r10 = Start(c1, init, s), r11 = Start(c1 + 16, init, s + 16),
+            r12 = Start(c1 + 32, init, s + 32), r13 = Start(c1 + 48, init, s + 48);
+        V16 r20 = Start(c2, init, s), r21 = Start(c2 + 16, init, s + 16),
+            r22 = Start(c2 + 32, init, s + 32), r23 = Start(c2 + 48, init, s + 48);
+        V16 r30 = Start(c3, init, s), r31 = Start(c3 + 16, init, s + 16),
+            r32 = Start(c3 + 32, init, s + 32), r33 = Start(c3 + 48, init, s + 48);
         float* a0 = a, a1 = a + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
         for (int p = 0; p < k; p++)
         {
@@ -164,7 +176,8 @@ internal static unsafe class TileGemm
 
     // 4 rows × 16 columns: one Vector512 or two Vector256 per row.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x16(SimdLevel level, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
+    private static void Tile4x16(SimdLevel level, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc,
+        TileInit init, float* s)
     {
         float* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
         float* a0 = a, a1 = a + aRow, a2 = a1 + aRow, a3 = a2 + aRow;
@@ -174,8 +187,10 @@ internal static unsafe class TileGemm
             for (int p = 0; p < k; p++)
             {
                 V16 bv = Vector512.Load(b);
-                r0 = Vector512.FusedMultiplyAdd(Vector512.Create(*a0), bv, r0); r1 = Vector512.FusedMultiplyAdd(Vector512.Create(*a1), bv, r1);
-                r2 = Vector512.FusedMultiplyAdd(Vector512.Create(*a2), bv, r2); r3 = Vector512.FusedMultiplyAdd(Vector512.Create(*a3), bv, r3);
+                r0 = Vector512.FusedMultiplyAdd(Vector512.Create(*a0), bv, r0);
+                r1 = Vector512.FusedMultiplyAdd(Vector512.Create(*a1), bv, r1);
+                r2 = Vector512.FusedMultiplyAdd(Vector512.Create(*a2), bv, r2);
+                r3 = Vector512.FusedMultiplyAdd(Vector512.Create(*a3), bv, r3);
                 a0 += aDepth; a1 += aDepth; a2 += aDepth; a3 += aDepth; b += ldb;
             }
             r0.Store(c); r1.Store(c1); r2.Store(c2); r3.Store(c3);
@@ -198,7 +213,8 @@ internal static unsafe class TileGemm
 
     // Any rows × 16 columns in scalar code: the row tail at every level and everything at SimdLevel.Scalar.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileScalar(int rows, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc, TileInit init, float* s)
+    private static void TileScalar(int rows, int k, float* a, long aRow, long aDepth, float* b, long ldb, float* c, long ldc,
+        TileInit init, float* s)
     {
         float* sum = stackalloc float[Simd.Lane];
         for (int i = 0; i < rows; i++)

@@ -27,7 +27,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : IMicroKernel
     /// <summary>Chunks per pool thread to aim for, so a disturbed core does not stall the rest.</summary>
     private const int ChunksPerThread = 4;
 
-    /// <summary>c = op(a)·op(b) (or c += when accumulate); m, n, k ≥ 1. Shapes as in <see cref="SimdGemm.Multiply(MatMulLayout, float*, float*, float*, int, int, int, bool)"/>.</summary>
+    /// <summary>
+    /// c = op(a)·op(b) (or c += when accumulate); m, n, k ≥ 1. Shapes as in
+    /// <see cref="SimdGemm.Multiply(MatMulLayout, float*, float*, float*, int, int, int, bool)"/>.
+    /// </summary>
     public static void Multiply(MatMulLayout layout, float* a, float* b, float* c, int m, int n, int k, bool accumulate)
     {
         int mr = TKernel.Mr, nr = TKernel.Nr;

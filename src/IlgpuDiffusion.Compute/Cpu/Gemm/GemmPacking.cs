@@ -94,7 +94,8 @@ internal static unsafe class GemmPacking
             if (Sse.IsSupported)
             {
                 for (; p <= kc - 4; p += 4, d += 4 * width)
-                    Transpose4x4(Sse.LoadVector128(s0 + p), Sse.LoadVector128(s1 + p), Sse.LoadVector128(s2 + p), Sse.LoadVector128(s3 + p), d, width);
+                    Transpose4x4(Sse.LoadVector128(s0 + p), Sse.LoadVector128(s1 + p), Sse.LoadVector128(s2 + p), Sse.LoadVector128(s3 + p),
+                        d, width);
             }
             for (; p < kc; p++, d += width)
             {
@@ -118,7 +119,8 @@ internal static unsafe class GemmPacking
 
     /// <summary>Rows x0..x3 (4 floats each) stored as columns: d[i·width + j] = x_j[i].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose4x4(Vector128<float> x0, Vector128<float> x1, Vector128<float> x2, Vector128<float> x3, float* d, int width)
+    private static void Transpose4x4(Vector128<float> x0, Vector128<float> x1, Vector128<float> x2, Vector128<float> x3,
+        float* d, int width)
     {
         var t0 = Sse.UnpackLow(x0, x1);   // x0[0] x1[0] x0[1] x1[1]
         var t1 = Sse.UnpackLow(x2, x3);   // x2[0] x3[0] x2[1] x3[1]

@@ -23,7 +23,10 @@ internal enum GemmPath
 /// </summary>
 internal static unsafe class SimdGemm
 {
-    /// <summary>The widest path this hardware accelerates; what <see cref="Multiply(MatMulLayout, float*, float*, float*, int, int, int, bool)"/> uses.</summary>
+    /// <summary>
+    /// The widest path this hardware accelerates; what
+    /// <see cref="Multiply(MatMulLayout, float*, float*, float*, int, int, int, bool)"/> uses.
+    /// </summary>
     public static GemmPath BestPath { get; } =
         Vector512.IsHardwareAccelerated ? GemmPath.Vector512 :
         Vector256.IsHardwareAccelerated ? GemmPath.Vector256 :
@@ -34,8 +37,12 @@ internal static unsafe class SimdGemm
     /// Row-major dense operands without leading-dimension padding; see <see cref="MatMulLayout"/>.
     /// </summary>
     /// <param name="layout">which operands are transposed</param>
-    /// <param name="a"><see cref="MatMulLayout.ABt"/>, <see cref="MatMulLayout.AB"/>: [m, k]; <see cref="MatMulLayout.AtB"/>: [k, m]</param>
-    /// <param name="b"><see cref="MatMulLayout.ABt"/>: [n, k]; <see cref="MatMulLayout.AB"/>, <see cref="MatMulLayout.AtB"/>: [k, n]</param>
+    /// <param name="a">
+    /// <see cref="MatMulLayout.ABt"/>, <see cref="MatMulLayout.AB"/>: [m, k]; <see cref="MatMulLayout.AtB"/>: [k, m]
+    /// </param>
+    /// <param name="b">
+    /// <see cref="MatMulLayout.ABt"/>: [n, k]; <see cref="MatMulLayout.AB"/>, <see cref="MatMulLayout.AtB"/>: [k, n]
+    /// </param>
     /// <param name="c">[m, n]; must not overlap a or b</param>
     /// <param name="m">rows of c</param>
     /// <param name="n">columns of c</param>

@@ -14,7 +14,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// </summary>
 internal static class AttentionBackwardKernels
 {
-    /// <summary>dk, dv += the gradients of one key tile. Grid (⌈T/TileK⌉, batch·heads); shared <see cref="AttentionPass.KeyValue"/>.</summary>
+    /// <summary>
+    /// dk, dv += the gradients of one key tile. Grid (⌈T/TileK⌉, batch·heads); shared <see cref="AttentionPass.KeyValue"/>.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv, AttentionArguments a)

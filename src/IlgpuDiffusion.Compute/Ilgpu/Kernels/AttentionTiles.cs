@@ -8,7 +8,9 @@ internal enum AttentionPass
     /// <summary>Forward: Q, O [TileQ, d+1]; K, V [TileK, d+1]; S [TileQ, TileK]; max, sum, correction [TileQ].</summary>
     Forward,
 
-    /// <summary>Backward dK, dV per key tile: K, V, dK, dV [TileK, d+1]; Q, dO [TileQ, d+1]; P, dS [TileQ, TileK]; lse, D [TileQ].</summary>
+    /// <summary>
+    /// Backward dK, dV per key tile: K, V, dK, dV [TileK, d+1]; Q, dO [TileQ, d+1]; P, dS [TileQ, TileK]; lse, D [TileQ].
+    /// </summary>
     KeyValue,
 
     /// <summary>Backward dQ per query tile: Q, dO, dQ [TileQ, d+1]; K, V [TileK, d+1]; dS [TileQ, TileK]; lse, D [TileQ].</summary>
@@ -53,10 +55,12 @@ internal readonly record struct AttentionTiles(int TileQ, int TileK, int SharedF
                 if (area > bestArea || (area == bestArea && owned > bestOwned)) best = new AttentionTiles(tileQ, tileK, floats);
             }
         return best.SharedFloats > 0 ? best
-            : throw new ArgumentOutOfRangeException(nameof(headDim), $"Attention with head size {headDim} does not fit the accelerator's shared memory.");
+            : throw new ArgumentOutOfRangeException(nameof(headDim),
+                $"Attention with head size {headDim} does not fit the accelerator's shared memory.");
     }
 
     /// <summary>The launch: one group of <paramref name="group"/> threads per (tile, batch·head).</summary>
     public KernelConfig Config(int tiles, int batchHeads, int group) =>
-        new(new Index2D(tiles, LaunchPlan.GridYZ(batchHeads, "batch·heads")), new Index2D(group, 1), SharedMemoryConfig.RequestDynamic<float>(SharedFloats));
+        new(new Index2D(tiles, LaunchPlan.GridYZ(batchHeads, "batch·heads")), new Index2D(group, 1),
+            SharedMemoryConfig.RequestDynamic<float>(SharedFloats));
 }

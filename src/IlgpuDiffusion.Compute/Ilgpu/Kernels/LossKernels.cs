@@ -14,7 +14,9 @@ internal static class LossKernels
     /// <summary>The finite "−∞" SUBS adds to the MASK logit.</summary>
     public const float MaskPenalty = -1e6f;
 
-    /// <summary>logProbs[r, c] = subs(logits[r, c]) − logsumexp_c subs(logits[r, ·]). Grid: rows groups; shared Group.DimX floats.</summary>
+    /// <summary>
+    /// logProbs[r, c] = subs(logits[r, c]) − logsumexp_c subs(logits[r, ·]). Grid: rows groups; shared Group.DimX floats.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void SubsLogSoftmax(ArrayView<float> logits, ArrayView<float> logProbs, int classes, int maskIndex)
     {

@@ -83,7 +83,8 @@ internal static class MatMulKernels
     }
 
     /// <summary>Stages op(b)[k0.., colBase..] as shared[bOffset + kk·(tileN+1) + col].</summary>
-    private static void LoadTileB(ArrayView<float> b, ArrayView<float> shared, in GemmArguments g, int colBase, int k0, int tileN, int bOffset)
+    private static void LoadTileB(ArrayView<float> b, ArrayView<float> shared, in GemmArguments g, int colBase, int k0, int tileN,
+        int bOffset)
     {
         int threads = Group.DimX * Group.DimY, tileK = 1 << g.TileKShift;
         bool kFast = g.BKStride == 1;

@@ -50,7 +50,9 @@ internal static class SamplingKernels
         if (Group.IdxX == 0) ids[row] = winner;
     }
 
-    /// <summary>ids[r] = argmax over v &lt; vocab of logits[r, v], lowest index on ties. Grid: rows groups; shared ≥ 2·Group.DimX doubles.</summary>
+    /// <summary>
+    /// ids[r] = argmax over v &lt; vocab of logits[r, v], lowest index on ties. Grid: rows groups; shared ≥ 2·Group.DimX doubles.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Argmax(ArrayView<float> logits, ArrayView<int> ids, int classes, int vocab)
     {

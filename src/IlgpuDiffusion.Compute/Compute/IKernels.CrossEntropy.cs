@@ -1,7 +1,7 @@
 namespace IlgpuDiffusion.Compute;
 
-// Op set III: what an autoregressive (next-token) model needs beyond the diffusion ops: the plain softmax
-// cross-entropy over every class (no MASK class, e.g. GPT-2's 50257 tokens) and the top-k filter of its sampler.
+// The plain softmax cross-entropy of an autoregressive (next-token) model: over every class, no MASK class
+// (e.g. GPT-2's 50257 tokens).
 public partial interface IKernels
 {
     /// <summary>
@@ -17,14 +17,4 @@ public partial interface IKernels
     /// <param name="dLogits">[rows, classes] or null, overwritten</param>
     void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, float gradScale);
-
-    /// <summary>
-    /// Top-k filter, in place: every logits[r, v] with v &lt; <paramref name="vocab"/> below the k-th largest of
-    /// logits[r, 0..vocab) becomes −∞, so a following draw only picks among the k largest (entries equal to the
-    /// k-th largest are all kept, as Hugging Face's <c>TopKLogitsWarper</c>). Entries at vocab and above are untouched.
-    /// k ≥ vocab leaves the rows unchanged.
-    /// </summary>
-    /// <param name="logits">[rows, classes], classes ≥ vocab, filtered in place</param>
-    /// <param name="k">Entries kept per row, at least 1.</param>
-    void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k);
 }
