@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Autoregressive;

@@ -2,10 +2,11 @@ using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Training;
+namespace IlgpuDiffusion.Tests.Diffusion;
 
 [Collection(ConformanceCollection.Name)]
 public sealed class CheckpointTests

@@ -1,9 +1,10 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Training;
+namespace IlgpuDiffusion.Tests.Diffusion;
 
 [Collection(ConformanceCollection.Name)]
 public sealed class MdlmTrainerTests

@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Autoregressive;
+using IlgpuDiffusion.Tests.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 

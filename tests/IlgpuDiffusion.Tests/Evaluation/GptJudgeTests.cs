@@ -2,7 +2,7 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Autoregressive;
+using IlgpuDiffusion.Tests.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 

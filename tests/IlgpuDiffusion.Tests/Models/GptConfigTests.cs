@@ -2,7 +2,7 @@ using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>Presets, validation, the HF config mapping and the GPT-2 initialization.</summary>
 [Collection(ConformanceCollection.Name)]

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>The full forward against the double reference, KV-cached decoding against the full forward, and no allocation.</summary>
 [Collection(ConformanceCollection.Name)]

@@ -1,10 +1,9 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>
 /// Whole-model backward against central finite differences (in double, of the float forward) on sampled entries of

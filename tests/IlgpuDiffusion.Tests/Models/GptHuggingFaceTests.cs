@@ -4,7 +4,7 @@ using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>GPT-2 checkpoint import and export on synthetic files with the exact names, layouts and shapes of the HF format.</summary>
 [Collection(ConformanceCollection.Name)]

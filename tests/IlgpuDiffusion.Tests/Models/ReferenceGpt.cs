@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Models;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>
 /// A scalar GPT-2 forward in double, written from the Hugging Face definition and independent of the library's

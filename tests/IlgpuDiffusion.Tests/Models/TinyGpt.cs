@@ -2,7 +2,7 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>A tiny GPT (2 blocks, D 16, 2 heads, V 11, L 8) with random weights in the Hugging Face layout, and its inputs.</summary>
 internal static class TinyGpt

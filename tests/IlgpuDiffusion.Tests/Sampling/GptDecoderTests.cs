@@ -2,9 +2,10 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Sampling;
 
 /// <summary>KV-cached decoding: greedy and filtered draws judged against the full forward, end-of-text, streaming, no allocation.</summary>
 [Collection(ConformanceCollection.Name)]
