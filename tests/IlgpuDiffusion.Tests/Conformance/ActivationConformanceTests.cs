@@ -14,7 +14,7 @@ public sealed class ActivationConformanceTests
         from kind in new[] { "gelu", "silu" }
         select new[] { row[0], kind };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void Forward_and_backward_match_reference(string backend, string kind)
     {
@@ -37,7 +37,7 @@ public sealed class ActivationConformanceTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void Forward_may_run_in_place(string backend, string kind)
     {

@@ -19,15 +19,15 @@ public sealed class AttentionConformanceTests
     private static readonly (int B, int T, int H, int D)[] TinyShapes = [(1, 1, 1, 4), (2, 5, 2, 4), (1, 9, 1, 8)];
     private static readonly (int B, int T, int H, int D)[] ModelShapes = [(2, 130, 2, 64), (1, 77, 3, 8), (1, 300, 1, 64)];
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Forward_matches_reference(string backend) => CheckForward(backend, TinyShapes);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Forward_matches_reference_on_model_shapes(string backend) => CheckForward(backend, ModelShapes);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Backward_accumulates_finite_difference_gradients(string backend)
     {
@@ -44,7 +44,7 @@ public sealed class AttentionConformanceTests
             }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Backward_matches_analytic_reference_on_model_shapes(string backend)
     {
@@ -61,7 +61,7 @@ public sealed class AttentionConformanceTests
             }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Cached_forward_equals_full_causal_forward(string backend)
     {
@@ -69,7 +69,7 @@ public sealed class AttentionConformanceTests
         CheckCachedForward(backend, 2, 2, 4, 7, [3, 1, 3]);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Cached_forward_equals_full_causal_forward_on_model_shapes(string backend)
     {
@@ -77,7 +77,7 @@ public sealed class AttentionConformanceTests
         CheckCachedForward(backend, 2, 3, 8, 70, [70]);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Bad_sizes_throw_before_any_work(string backend)
     {
@@ -90,7 +90,7 @@ public sealed class AttentionConformanceTests
             s.Kernels.AttentionWithCacheForward(qkv, cache, cache, output, 1, 2, 1, 4, position: 3, capacity: 4));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Empty_batch_or_sequence_writes_nothing(string backend)
     {

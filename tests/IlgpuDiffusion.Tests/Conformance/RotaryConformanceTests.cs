@@ -13,15 +13,15 @@ namespace IlgpuDiffusion.Tests.Conformance;
 [Collection(ConformanceCollection.Name)]
 public sealed class RotaryConformanceTests
 {
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Forward_matches_reference(string backend) => CheckForward(backend, [(1, 1, 1, 2, 0), (2, 3, 2, 4, 0), (1, 4, 2, 8, 5)]);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Forward_matches_reference_on_model_shapes(string backend) => CheckForward(backend, [(2, 33, 3, 64, 7), (1, 20, 2, 22, 1000)]);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Position_zero_is_identity_and_v_is_never_rotated(string backend)
     {
@@ -44,7 +44,7 @@ public sealed class RotaryConformanceTests
                         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Query_key_product_depends_only_on_relative_offset(string backend)
     {
@@ -74,7 +74,7 @@ public sealed class RotaryConformanceTests
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Backward_is_the_inverse_and_the_transpose(string backend)
     {
@@ -100,7 +100,7 @@ public sealed class RotaryConformanceTests
         AssertClose(fd, back, 1e-5, "dQkv");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Tables_shorter_than_the_positions_or_odd_heads_throw(string backend)
     {

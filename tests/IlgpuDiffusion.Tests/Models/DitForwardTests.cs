@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Tests.Models;
 [Collection(ConformanceCollection.Name)]
 public sealed class DitForwardTests
 {
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Head_on_selected_rows_equals_the_full_head_on_those_rows(string backend)
     {
@@ -30,7 +30,7 @@ public sealed class DitForwardTests
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(some, ids, default, null, 0, DitDropout.Off));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_trunk_pass_serves_head_rows_until_the_next_pass(string backend)
     {
@@ -55,7 +55,7 @@ public sealed class DitForwardTests
         Numerics.AssertClose(full.Select(v => (double)v).ToArray(), model.ForwardHead(activations, null, 0).ToArray(), 1e-6, "all rows");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_pass_without_head_rows_gives_no_logits_and_zero_gradients(string backend)
     {
@@ -73,7 +73,7 @@ public sealed class DitForwardTests
         Assert.All(model.Gradients.All.ToArray(), v => Assert.Equal(0f, v));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Inference_arena_matches_the_training_arena_and_dropout_only_acts_in_training(string backend)
     {

@@ -21,7 +21,7 @@ public sealed class GptGradientTests
         select new[] { row[0], variant.Item1, variant.Item2, variant.Item3 };
 
     /// <summary>Next-token cross-entropy on every row but each sequence's last, dropout masks regenerated in backward.</summary>
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Variants))]
     public void Next_token_loss_matches_finite_differences(string backend, GptPositions positions, bool tied, float dropout)
     {
