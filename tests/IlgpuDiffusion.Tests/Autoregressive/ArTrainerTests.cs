@@ -14,7 +14,7 @@ public sealed class ArTrainerTests : IDisposable
 {
     private const int Length = 12, Vocab = 16;
 
-    private static readonly GptConfig Model = new() { Layers = 2, Hidden = 32, Heads = 2, Vocab = Vocab, Length = Length, Dropout = 0.1f };
+    private static readonly GptConfig Model = TinyModels.LearningGpt(Vocab, Length);
 
     private static readonly TrainingConfig Training = TrainingConfig.Mdlm with
     {
@@ -101,7 +101,7 @@ public sealed class ArTrainerTests : IDisposable
 
     private static Gpt NewModel(ulong seed = 3)
     {
-        var model = new Gpt(Model, TestBackends.Get("cpu"));
+        var model = new Gpt(Model, TinyModels.Cpu);
         model.Initialize(seed);
         return model;
     }

@@ -14,12 +14,12 @@ public sealed class GptScorerTests
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Log_likelihoods_match_the_reference_in_partial_batches_and_head_chunks(string backend)
     {
-        var config = TinyGpt.Config(GptPositions.Learned, tied: false);
-        var weights = TinyGpt.HfWeights(config, seed: 31);
+        var config = TinyModels.RandomGpt(GptPositions.Learned, tied: false);
+        var weights = TinyModels.HfWeights(config, seed: 31);
         using var model = new Gpt(config, TestBackends.Get(backend), withGradients: false);
-        TinyGpt.Load(model.Parameters, weights);
-        const int count = 3, length = TinyGpt.Tokens;
-        var ids = TinyGpt.Ids(config, count * length, seed: 32);
+        TinyModels.LoadHfWeights(model.Parameters, weights);
+        const int count = 3, length = TinyModels.GptTokens;
+        var ids = TinyModels.Ids(config, count * length, seed: 32);
         using var scorer = new GptScorer(model, batchSize: 2, length, headRows: 5);
         var actual = new float[count * (length - 1)];
         scorer.LogLikelihoods(ids, actual);

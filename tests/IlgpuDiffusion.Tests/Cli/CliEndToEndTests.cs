@@ -127,7 +127,7 @@ public sealed class CliEndToEndTests : IDisposable
     [Fact]
     public async Task A_hugging_face_folder_is_inspected_and_sampled_like_a_checkpoint()
     {
-        var config = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 16 };
+        var config = TinyModels.CliDit;
         string folder = _temp.File("hf");
         using (Device device = Device.Create("cpu"))
         using (var model = new Dit(config, device, withGradients: false))

@@ -20,12 +20,12 @@ public sealed class CliEvalTests : IDisposable
         Assert.True(prepare.ExitCode == 0, prepare.ToString());
         using (Device device = Device.Create("cpu"))
         {
-            using (var dit = new Dit(new DitConfig { Layers = 1, Hidden = 16, Heads = 2, CondDim = 8, Length = 32 }, device, withGradients: false))
+            using (var dit = new Dit(TinyModels.EvaluationDit, device, withGradients: false))
             {
                 dit.Initialize(seed: 4);
                 HuggingFaceImport.Save(dit.Parameters, teacher);
             }
-            using var gpt = new Gpt(new GptConfig { Layers = 1, Hidden = 16, Heads = 2, Length = 32 }, device, withGradients: false);
+            using var gpt = new Gpt(TinyModels.EvaluationGpt(), device, withGradients: false);
             gpt.Initialize(seed: 5);
             GptHuggingFace.Save(gpt.Parameters, judge);
         }

@@ -71,7 +71,7 @@ public sealed class CheckpointTests
             trainer.SaveCheckpoint(first);
         }
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(first);
-        Assert.Equal(TinyTraining.Model, header.Model);
+        Assert.Equal(TinyModels.TrainingDit, header.Model);
         Assert.Equal(Config, header.Training);
         Assert.Equal(saved, header.State);
         Assert.Equal(3, header.State.EmaUpdates);
@@ -107,10 +107,10 @@ public sealed class CheckpointTests
             ema = trainer.Ema.Weights.ToArray();
         }
         Assert.False(raw.AsSpan().SequenceEqual(ema));
-        var device = TestBackends.Get("cpu");
+        var device = TinyModels.Cpu;
         using (var fromEma = MdlmCheckpoint.LoadModel(path, device))
         {
-            Assert.Equal(TinyTraining.Model, fromEma.Config);
+            Assert.Equal(TinyModels.TrainingDit, fromEma.Config);
             Assert.Null(fromEma.Gradients);
             Assert.Equal(ema, fromEma.Parameters.All.ToArray());
         }
@@ -151,7 +151,7 @@ public sealed class CheckpointTests
         }
         Assert.Contains("truncated", Load(truncated));
         Assert.Contains("not an IlgpuDiffusion training checkpoint", Load(foreign));
-        string otherModel = Load(path, TinyTraining.Model with { Hidden = 48 });
+        string otherModel = Load(path, TinyModels.TrainingDit with { Hidden = 48 });
         Assert.Contains("another model", otherModel);
         Assert.Contains("Hidden: this run 48, checkpoint 32", otherModel);
         string otherSeed = Load(path, training: Config with { Seed = 8 });

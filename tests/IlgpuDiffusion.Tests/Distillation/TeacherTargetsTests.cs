@@ -13,7 +13,7 @@ public sealed class TeacherTargetsTests
     private const int Classes = 8, Mask = Classes - 1;
     private const ulong RevealSeed = 11, DrawSeed = 12, Stream = 5;
 
-    private static Device Cpu => TestBackends.Get("cpu");
+    private static Device Cpu => TinyModels.Cpu;
 
     private static CorruptedBatch Corrupt(int batch, int tokens, double[] times, int seed)
     {

@@ -3,7 +3,6 @@ using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
-using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
@@ -15,8 +14,6 @@ namespace IlgpuDiffusion.Tests.Evaluation;
 [Collection(ConformanceCollection.Name)]
 public sealed class EvaluationSuiteTests : IDisposable
 {
-    private const int Length = 32;
-
     /// <summary>Short documents whose every second sentence ends with a word of the sentence before (cloze passages).</summary>
     private static readonly string[] Documents =
     [
@@ -34,15 +31,14 @@ public sealed class EvaluationSuiteTests : IDisposable
 
     private static Dit Diffusion()
     {
-        var config = new DitConfig { Layers = 1, Hidden = 16, Heads = 2, CondDim = 8, Length = Length, Dropout = 0f };
-        var model = new Dit(config, TestBackends.Get("cpu"), withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 61, scale: 0.3f);
+        var model = new Dit(TinyModels.EvaluationDit, TinyModels.Cpu, withGradients: false);
+        TinyModels.Randomize(model.Parameters, seed: 61, scale: 0.3f);
         return model;
     }
 
     private static Gpt Autoregressive(ulong seed)
     {
-        var model = new Gpt(new GptConfig { Layers = 1, Hidden = 16, Heads = 2, Length = Length }, TestBackends.Get("cpu"), withGradients: false);
+        var model = new Gpt(TinyModels.EvaluationGpt(), TinyModels.Cpu, withGradients: false);
         model.Initialize(seed);
         return model;
     }
@@ -51,7 +47,7 @@ public sealed class EvaluationSuiteTests : IDisposable
     {
         for (int i = 0; i < Documents.Length; i++) _temp.Write($"corpus/{i}.txt", Documents[i]);
         PreparedCorpus prepared = CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("shards"),
-            new CorpusPreparationOptions { SequenceLength = Length, ValidationFraction = 0.8, SequencesPerShard = 64 });
+            new CorpusPreparationOptions { SequenceLength = TinyModels.EvaluationLength, ValidationFraction = 0.8, SequencesPerShard = 64 });
         return prepared.OpenValidation();
     }
 

@@ -19,12 +19,12 @@ public sealed class DitContextTaskTests
     [Fact]
     public void Tiny_model_learns_to_predict_a_masked_token_from_its_visible_neighbour()
     {
-        var config = new DitConfig { Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = Symbols + 1, Length = Tokens, Dropout = 0f };
+        var config = TinyModels.LearningDit(vocab: Symbols + 1, length: Tokens, dropout: 0f);
         using var trained = new AdamTrainedDit(config, seed: 41);
         var (device, model) = (trained.Device, trained.Model);
         int rowCount = Batch * Tokens;
         var ids = device.AllocateTensor<int>(new Shape(rowCount));
-        var rows = TinyDit.Upload(device, Enumerable.Range(0, rowCount).ToArray());
+        var rows = TinyModels.Upload(device, Enumerable.Range(0, rowCount).ToArray());
         var targets = device.AllocateTensor<int>(new Shape(rowCount));
         var weights = device.AllocateTensor<float>(new Shape(rowCount));
         var losses = device.AllocateTensor<float>(new Shape(rowCount));

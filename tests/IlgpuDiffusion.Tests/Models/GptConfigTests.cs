@@ -50,7 +50,7 @@ public sealed class GptConfigTests
     public void Initialization_follows_gpt2_and_repeats_for_a_seed()
     {
         var config = GptConfig.Tiny with { Vocab = 512 };
-        using var parameters = GptParameters.Allocate(config, TestBackends.Get("cpu"));
+        using var parameters = GptParameters.Allocate(config, TinyModels.Cpu);
         GptInitializer.Initialize(parameters, seed: 5);
         double Std(string name) => Math.Sqrt(parameters[name].ToArray().Average(v => (double)v * v));
         Assert.InRange(Std("wte.weight"), 0.0195, 0.0205);

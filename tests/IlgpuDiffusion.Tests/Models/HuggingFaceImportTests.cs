@@ -27,9 +27,9 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         var values = WriteCheckpoint(folder, dtype, prefix, _ => { });
-        using var model = HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"));
+        using var model = HuggingFaceImport.Load(folder.Path, TinyModels.Cpu);
 
-        Assert.Equal(TinyDit.Config(dropout: 0.1f), model.Config);
+        Assert.Equal(TinyModels.RandomDit(dropout: 0.1f), model.Config);
         Assert.Null(model.Gradients);
         foreach (var (name, _) in model.Parameters.Entries)
             Assert.Equal(RawSafetensors.RoundTrip(dtype, values[name]), model.Parameters[name].ToArray());
@@ -40,10 +40,10 @@ public sealed class HuggingFaceImportTests
     public void Export_writes_hf_names_and_loads_back_to_the_same_logits()
     {
         using var folder = new TempDirectory();
-        var device = TestBackends.Get("cpu");
-        var config = TinyDit.Config(timeConditioning: true, dropout: 0.2f);
+        var device = TinyModels.Cpu;
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.2f);
         using var model = new Dit(config, device, withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 41);
+        TinyModels.Randomize(model.Parameters, seed: 41);
         HuggingFaceImport.Save(model.Parameters, folder.Path);
 
         Assert.Equal([HuggingFaceConfig.FileName, HuggingFaceImport.WeightsFileName], folder.AllFiles());
@@ -64,9 +64,9 @@ public sealed class HuggingFaceImportTests
         Assert.Equal(config, loaded.Config);
         Assert.Equal(model.Parameters.All.ToArray(), loaded.Parameters.All.ToArray());
 
-        var ids = TinyDit.Upload(device, TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 42).Noisy);
-        using var a = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
-        using var b = loaded.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 42).Noisy);
+        using var a = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        using var b = loaded.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
         Assert.Equal(model.Forward(a, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray(),
             loaded.Forward(b, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray());
     }
@@ -92,7 +92,7 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors.Remove("blocks.1.mlp.2.bias"));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.1.mlp.2.bias'", error.Message);
     }
 
@@ -101,7 +101,7 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["blocks.0.attn_qkv.weight"] = (new float[16 * 48], [16, 48]));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.0.attn_qkv.weight'", error.Message);
         Assert.Contains("[16, 48]", error.Message);
         Assert.Contains("[48, 16]", error.Message);
@@ -112,7 +112,7 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["blocks.2.norm1.weight"] = (new float[16], [16]));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.2.norm1.weight'", error.Message);
         Assert.Contains("config.json", error.Message);
     }
@@ -124,12 +124,12 @@ public sealed class HuggingFaceImportTests
         File.WriteAllText(folder.File(HuggingFaceConfig.FileName), ConfigJson);
         string weights = folder.File(HuggingFaceImport.WeightsFileName);
         File.WriteAllBytes(weights, new RawSafetensors().AddRaw("backbone.vocab_embed.embedding", "F4", new byte[88], 11, 16).ToBytes());
-        Assert.Contains("'backbone.vocab_embed.embedding'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        Assert.Contains("'backbone.vocab_embed.embedding'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
 
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", _ => { });
         var bytes = File.ReadAllBytes(weights);
         File.WriteAllBytes(weights, bytes[..^10]);
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("truncated", error.Message);
         Assert.Contains("'backbone.output_layer.adaLN_modulation.bias'", error.Message);
     }
@@ -139,10 +139,10 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["rotary_emb.inv_freq"] = ([1f, 0.5f, 0.25f, 0.125f], [4]));
-        Assert.Contains("'backbone.rotary_emb.inv_freq'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        Assert.Contains("'backbone.rotary_emb.inv_freq'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
 
         File.WriteAllBytes(folder.File(HuggingFaceImport.WeightsFileName), new RawSafetensors().Add("transformer.wte.weight", SafetensorsDtype.F32, new float[4], 4).ToBytes());
-        Assert.Contains("not an MDLM checkpoint", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        Assert.Contains("not an MDLM checkpoint", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
     }
 
     /// <summary>
@@ -152,7 +152,7 @@ public sealed class HuggingFaceImportTests
     private static Dictionary<string, float[]> WriteCheckpoint(TempDirectory folder, SafetensorsDtype dtype, string prefix,
         Action<Dictionary<string, (float[] Values, long[] Shape)>> edit)
     {
-        var config = TinyDit.Config(dropout: 0.1f);
+        var config = TinyModels.RandomDit(dropout: 0.1f);
         var tensors = new Dictionary<string, (float[] Values, long[] Shape)>();
         int seed = 0;
         foreach (var (name, shape) in DitParameters.Layout(config))
