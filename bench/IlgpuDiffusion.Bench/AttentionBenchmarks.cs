@@ -12,8 +12,8 @@ using TorchSharp;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// Multi-head attention forward + backward (bidirectional, scale 1/√d, as in the DiT) at the issue's
-/// shapes: our SIMD CPU backend against TorchSharp-cpu <c>scaled_dot_product_attention</c> forward +
+/// Multi-head attention forward + backward (bidirectional, scale 1/√d, as in the DiT) at the Small model's
+/// head shape (12 heads of 64): our SIMD CPU backend against TorchSharp-cpu <c>scaled_dot_product_attention</c> forward +
 /// backward (2 threads) in the same process. FLOP convention (<see cref="AttentionShape.Flops"/>):
 /// forward 4·B·H·T²·d (q·kᵀ and p·v), backward 2.5× that (q·kᵀ recomputed, dv, dp, dq, dk), 3.5× in all,
 /// the same count for both sides. MemoryDiagnoser shows our forward + backward allocates 0 B.
@@ -31,7 +31,7 @@ public class AttentionBenchmarks
     [ParamsSource(nameof(Shapes))]
     public AttentionShape Shape { get; set; } = null!;
 
-    /// <summary>The shapes: (batch 4, heads 12, T 1024, d 64) and (batch 8, heads 12, T 256, d 64).</summary>
+    /// <summary>The Small model's heads at two lengths: (batch 4, heads 12, T 1024, d 64) and (batch 8, heads 12, T 256, d 64).</summary>
     public static IEnumerable<AttentionShape> Shapes => [new(4, 12, 1024, 64), new(8, 12, 256, 64)];
 
     [GlobalSetup]

@@ -14,7 +14,7 @@ using IlgpuDiffusion.Sampling;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// The latency comparison of spec §5.7 on the SIMD CPU backend: wall time to generate B sequences of L tokens from scratch
+/// The latency comparison of docs/algorithms.md §5.7 on the SIMD CPU backend: wall time to generate B sequences of L tokens from scratch
 /// with the diffusion sampler (<see cref="DiffusionSampler.Sample"/> from all MASK) at N ∈ {8, 16, 32, 64, 128, L} steps,
 /// cached and uncached, against the parameter-matched GPT (<see cref="LatencyComparison.MatchedGpt"/>) decoding with its
 /// KV cache (<see cref="GptDecoder.Generate"/>: a beginning-of-text prompt, then L new tokens; end-of-text never stops it),

@@ -7,7 +7,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// The MDLM DiT of spec §1.2 written with TorchSharp (libtorch CPU, fp32), the peer of <see cref="Dit"/> in
+/// The MDLM DiT of docs/algorithms.md §1.2 written with TorchSharp (libtorch CPU, fp32), the peer of <see cref="Dit"/> in
 /// <see cref="TrainingStepBenchmarks"/>: the same shapes and ops (no time conditioning: the conditioning vector
 /// comes from σ = 0; adaLN; LayerNorm without bias; rotate-half rotary; bidirectional SDPA; GELU-tanh MLP;
 /// dropout before the gates; output head on the selected rows only). Weights use TorchSharp's default

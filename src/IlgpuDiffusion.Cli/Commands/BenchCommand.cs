@@ -8,7 +8,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Cli.Commands;
 
 /// <summary>
-/// <c>bench</c>: the latency comparison of spec §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
+/// <c>bench</c>: the latency comparison of docs/algorithms.md §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
 /// L tokens with the Tiny DiT's diffusion sampler at each step count, cached and uncached, against the parameter-matched GPT
 /// decoding with its KV cache, on one device; prints a Markdown table with the ratio AR time / diffusion time.
 /// </summary>

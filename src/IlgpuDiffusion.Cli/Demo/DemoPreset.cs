@@ -113,7 +113,7 @@ internal sealed record DemoPreset
     };
 
     /// <summary>
-    /// Issue 7's SDTT experiment, about 2 hours on 2 idle CPU cores: the Tiny MDLM trained for about an hour (1,500 steps
+    /// The SDTT experiment of bench/results/sdtt-experiment.md, about 2 hours on 2 idle CPU cores: the Tiny MDLM trained for about an hour (1,500 steps
     /// of 32 sequences, cosine decay), a matched GPT judge, four SDTT rounds of 100 steps (128 → 8 steps), 32 samples per row.
     /// </summary>
     public static DemoPreset Experiment { get; } = new()

@@ -62,7 +62,7 @@ public sealed class DivergenceConformanceTests
         var expected = Enumerable.Range(0, rows).Select(r => ReferenceLosses.Divergence(Divergence.ReverseKl,
             D(student)[(r * classes)..((r + 1) * classes)], D(teacher)[(r * classes)..((r + 1) * classes)], mask)).ToArray();
         AssertClose(expected, DeviceScope.Download(values), 1e-4, "reverse KL");
-        // Spec §8.8: ∂KL/∂logits = p_s ⊙ (log p_s − log p_t − KL), MASK entry 0.
+        // docs/algorithms.md §8.8: ∂KL/∂logits = p_s ⊙ (log p_s − log p_t − KL), MASK entry 0.
         var g = DeviceScope.Download(gradient);
         for (int r = 0; r < rows; r++)
         {

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Tests.Conformance;
 
 /// <summary>
 /// Rotary embedding (rotate-half over the whole head, fp32 tables): forward against the double reference,
-/// the spec's invariants (§8.3: position 0 is the identity, q·k depends only on the relative offset,
+/// the invariants of docs/algorithms.md (§8.3: position 0 is the identity, q·k depends only on the relative offset,
 /// v is never rotated), and backward as the inverse (= transpose) rotation.
 /// </summary>
 [Collection(ConformanceCollection.Name)]

@@ -14,7 +14,7 @@ public sealed class NoiseScheduleTests
         foreach (double t in Times)
         {
             Assert.Equal(1 / t, schedule.LossWeight(t));
-            // The NELBO's generic form σ'(t)/(e^σ(t) − 1) (spec §2.4) must collapse to 1/t.
+            // The NELBO's generic form σ'(t)/(e^σ(t) − 1) (docs/algorithms.md §2.4) must collapse to 1/t.
             double nelboFactor = schedule.NoiseRate(t) / (Math.Exp(schedule.TotalNoise(t)) - 1);
             Assert.True(Math.Abs(nelboFactor * t - 1) < 1e-6, $"t={t}: σ'/(e^σ−1) = {nelboFactor}, 1/t = {1 / t}");
         }

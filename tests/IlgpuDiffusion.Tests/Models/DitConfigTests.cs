@@ -3,7 +3,7 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Models;
 
-/// <summary>Presets, parameter counts (spec §1.4) and validation messages.</summary>
+/// <summary>Presets, parameter counts (docs/algorithms.md §1.4) and validation messages.</summary>
 public sealed class DitConfigTests
 {
     [Theory]

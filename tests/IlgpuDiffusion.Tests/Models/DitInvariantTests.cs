@@ -6,7 +6,7 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Models;
 
-/// <summary>Spec §8 invariants of a freshly initialized model and of the constant conditioning.</summary>
+/// <summary>The docs/algorithms.md §8 invariants of a freshly initialized model and of the constant conditioning.</summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class DitInvariantTests
 {

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>
 /// Hugging Face checkpoints written by the test itself with the exact key names and PyTorch shapes of a
-/// tiny config (spec §1.6): loading in F32/F16/BF16 under each prefix, export round trips, and bad input.
+/// tiny config (docs/algorithms.md §1.6): loading in F32/F16/BF16 under each prefix, export round trips, and bad input.
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class HuggingFaceImportTests
