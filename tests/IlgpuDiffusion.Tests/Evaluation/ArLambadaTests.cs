@@ -1,7 +1,7 @@
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Models;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
