@@ -41,7 +41,8 @@ public class AttentionBenchmarks
         _device = Device.Create("cpu");
         _k = _device.Kernels;
         var random = new Random(1);
-        Tensor<float> T(long n) => _device.Upload<float>(Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape((int)n));
+        Tensor<float> T(long n) =>
+            _device.Upload<float>(Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape((int)n));
         var (b, h, t, d) = (Shape.Batch, Shape.Heads, Shape.Tokens, Shape.HeadDim);
         (_qkv, _dQkv) = (T(3L * b * t * h * d), T(3L * b * t * h * d));
         (_output, _dOutput, _logSumExp) = (T((long)b * t * h * d), T((long)b * t * h * d), T((long)b * h * t));
@@ -118,25 +119,29 @@ public sealed class AttentionConfig : ManualConfig
             ? ((AttentionShape)benchmarkCase.Parameters["Shape"]).Flops / statistics.Mean // flops per ns = GFLOP/s
             : null;
 
-    private sealed class GflopsColumn() : GemmColumns.NumberColumn("AttentionGflops", "GFLOP/s", "3.5 × 4·B·H·T²·d / mean time (forward + backward)")
+    private sealed class GflopsColumn() : GemmColumns.NumberColumn("AttentionGflops", "GFLOP/s",
+        "3.5 × 4·B·H·T²·d / mean time (forward + backward)")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) => Gflops(summary, benchmarkCase)?.ToString("F1");
     }
 
-    private sealed class PeakColumn() : GemmColumns.NumberColumn("AttentionPeak", "% peak", $"GFLOP/s as a share of the measured {GemmColumns.PeakGflops} GFLOP/s fp32 FMA peak")
+    private sealed class PeakColumn() : GemmColumns.NumberColumn("AttentionPeak", "% peak",
+        $"GFLOP/s as a share of the measured {GemmColumns.PeakGflops} GFLOP/s fp32 FMA peak")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) =>
             Gflops(summary, benchmarkCase) is { } g ? $"{g / GemmColumns.PeakGflops * 100:F0}%" : null;
     }
 
-    private sealed class VersusTorchColumn() : GemmColumns.NumberColumn("AttentionVsTorch", "ours/torch", "Torch's mean time over ours on the same shape")
+    private sealed class VersusTorchColumn() : GemmColumns.NumberColumn("AttentionVsTorch", "ours/torch",
+        "Torch's mean time over ours on the same shape")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase)
         {
             if (benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(AttentionBenchmarks.OursForwardBackward)) return null;
             var shape = benchmarkCase.Parameters["Shape"];
             var torchCase = summary.BenchmarksCases.FirstOrDefault(c =>
-                c.Descriptor.WorkloadMethod.Name == nameof(AttentionBenchmarks.TorchForwardBackward) && Equals(c.Parameters["Shape"], shape));
+                c.Descriptor.WorkloadMethod.Name == nameof(AttentionBenchmarks.TorchForwardBackward)
+                    && Equals(c.Parameters["Shape"], shape));
             double? ours = Gflops(summary, benchmarkCase), torch = torchCase is null ? null : Gflops(summary, torchCase);
             return ours is { } o && torch is { } t ? $"{o / t:F2}x" : null;
         }

@@ -128,7 +128,8 @@ public class LatencyBenchmarks
                 .WithId("short-inprocess"));
             AddColumn(new CaseColumn("TokensPerSecond", "tokens/s", "Generated tokens (B·L) per second of mean time",
                 (c, ns) => (CaseOf(c).Batch * CaseOf(c).Length / (ns * 1e-9)).ToString("N0")));
-            AddColumn(new CaseColumn("Passes", "passes", "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
+            AddColumn(new CaseColumn("Passes", "passes",
+                "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
                 (c, _) => Passes.TryGetValue(CaseOf(c), out int n) ? n.ToString() : "-"));
             AddColumn(CaseColumn.PeerRatio("ArOverThis", "AR/this",
                 "Autoregressive (KV cache) mean time over this row's at the same B and L; above 1 the diffusion sampler is faster",

@@ -27,7 +27,11 @@ internal static class BenchCommand
             Description = "Comma-separated diffusion step counts; L means as many steps as tokens",
             DefaultValueFactory = _ => "8,16,32,64,128,L",
         };
-        var runs = new Option<int>("--runs") { Description = "Timed runs per generator after one warm-up run", DefaultValueFactory = _ => 1 };
+        var runs = new Option<int>("--runs")
+        {
+            Description = "Timed runs per generator after one warm-up run",
+            DefaultValueFactory = _ => 1,
+        };
         var device = DeviceOption.Create();
         foreach (var option in new Option[] { batch, length, steps, runs, device }) command.Options.Add(option);
         command.SetAction(parse =>
@@ -47,7 +51,8 @@ internal static class BenchCommand
             using var gpt = new Gpt(LatencyComparison.MatchedGpt(ditConfig, l), backend, withGradients: false);
             gpt.Initialize(1);
             var report = LatencyComparison.Run(dit, gpt, options, row =>
-                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
+                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
             console.Out.Write(report.ToMarkdown());
             return CliApplication.Success;
         });

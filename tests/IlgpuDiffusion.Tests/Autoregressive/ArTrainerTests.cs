@@ -49,7 +49,8 @@ public sealed class ArTrainerTests : IDisposable
         // x_{t+1} = x_t + 1 (mod V): every prediction but the ambiguous first is learnable.
         Assert.InRange(before, 0.5 * Vocab, 2.0 * Vocab);
         Assert.NotNull(trainer.LastValidation);
-        Assert.True(trainer.LastValidation!.Perplexity < 2.0, $"validation perplexity {before:F2} → {trainer.LastValidation.Perplexity:F2}");
+        Assert.True(trainer.LastValidation!.Perplexity < 2.0,
+            $"validation perplexity {before:F2} → {trainer.LastValidation.Perplexity:F2}");
         Assert.Equal(6 * (Length - 1), trainer.LastValidation.Tokens);
         Assert.Contains("step 100", log.ToString(), StringComparison.Ordinal);
     }

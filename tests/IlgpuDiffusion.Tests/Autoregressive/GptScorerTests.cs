@@ -41,6 +41,7 @@ public sealed class GptScorerTests
         for (int s = 0; s < count; s++)
             Assert.Equal(-expected.Skip(s * (length - 1)).Take(length - 1).Average(), means[s], 1e-4);
         Assert.Throws<ArgumentException>(() => scorer.LogLikelihoods(ids.AsSpan(1), actual));
-        Assert.Throws<ArgumentException>(() => scorer.LogLikelihoods(Enumerable.Repeat(config.Vocab, length).ToArray(), new float[length - 1]));
+        Assert.Throws<ArgumentException>(() => scorer.LogLikelihoods(Enumerable.Repeat(config.Vocab, length).ToArray(),
+            new float[length - 1]));
     }
 }

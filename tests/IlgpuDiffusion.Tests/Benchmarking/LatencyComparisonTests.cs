@@ -14,7 +14,8 @@ public sealed class LatencyComparisonTests
     {
         DitConfig dit = DitConfig.Tiny;
         GptConfig gpt = LatencyComparison.MatchedGpt(dit, dit.Length);
-        Assert.Equal((dit.Layers, dit.Hidden, dit.Heads, dit.Vocab, dit.Length + 1), (gpt.Layers, gpt.Hidden, gpt.Heads, gpt.Vocab, gpt.Length));
+        Assert.Equal((dit.Layers, dit.Hidden, dit.Heads, dit.Vocab, dit.Length + 1),
+            (gpt.Layers, gpt.Hidden, gpt.Heads, gpt.Vocab, gpt.Length));
         Assert.False(gpt.TiedHead);
 
         long d = dit.Hidden, c = dit.CondDim;
@@ -33,7 +34,14 @@ public sealed class LatencyComparisonTests
         using var dit = TinyModels.NewSamplerDit();
         using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
         gpt.Initialize(3);
-        var options = new LatencyOptions { BatchSize = 2, Length = TinyModels.Length, Steps = [4, TinyModels.Length], WarmupRuns = 0, TimedRuns = 2 };
+        var options = new LatencyOptions
+        {
+            BatchSize = 2,
+            Length = TinyModels.Length,
+            Steps = [4, TinyModels.Length],
+            WarmupRuns = 0,
+            TimedRuns = 2,
+        };
         var streamed = new List<LatencyMeasurement>();
 
         var report = LatencyComparison.Run(dit, gpt, options, streamed.Add);

@@ -95,7 +95,8 @@ public sealed class AttentionConformanceTests
     public void Empty_batch_or_sequence_writes_nothing(string backend)
     {
         using var s = new DeviceScope(backend);
-        var (qkv, output, lse, dQkv) = (s.Upload(Random(24, 15)), s.Upload(Random(8, 16)), s.Upload(Random(2, 17)), s.Upload(Random(24, 18)));
+        var (qkv, output, lse, dQkv) = (s.Upload(Random(24, 15)), s.Upload(Random(8, 16)), s.Upload(Random(2, 17)),
+            s.Upload(Random(24, 18)));
         s.Kernels.AttentionForward(qkv, output, lse, 0, 2, 1, 4, causal: false);
         s.Kernels.AttentionForward(qkv, output, lse, 1, 0, 1, 4, causal: true);
         s.Kernels.AttentionBackward(output, qkv, output, lse, dQkv, 1, 0, 1, 4, causal: false);
@@ -144,7 +145,8 @@ public sealed class AttentionConformanceTests
         using var s = new DeviceScope("cpu");
         const int b = 2, t = 100, h = 2, d = 64, capacity = 128;
         var (qkv, dQkv) = (s.Upload(Random(b * t * 3 * h * d, 9)), s.Zeros(b * t * 3 * h * d));
-        var (output, dOutput, lse, cache) = (s.Zeros(b * t * h * d), s.Upload(Random(b * t * h * d, 10)), s.Zeros(b * h * t), s.Zeros(b * h * capacity * d));
+        var (output, dOutput, lse, cache) = (s.Zeros(b * t * h * d), s.Upload(Random(b * t * h * d, 10)), s.Zeros(b * h * t),
+            s.Zeros(b * h * capacity * d));
         var (cos, sin) = RotaryTables.Create(t, d);
         var (cosT, sinT) = (s.Upload(cos), s.Upload(sin));
         var k = s.Kernels;

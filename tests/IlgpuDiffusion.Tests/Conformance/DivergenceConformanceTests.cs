@@ -26,7 +26,8 @@ public sealed class DivergenceConformanceTests
         var (values, gradient) = (s.Zeros(rows), s.Zeros(rows * classes));
         s.Kernels.DivergenceForwardBackward(kind, s.Upload(student), s.Upload(teacher), values, gradient, rows, classes, mask, gradScale);
         double[] Reference(double[] logits) => Enumerable.Range(0, rows)
-            .Select(r => ReferenceLosses.Divergence(kind, logits[(r * classes)..((r + 1) * classes)], D(teacher)[(r * classes)..((r + 1) * classes)], mask))
+            .Select(r => ReferenceLosses.Divergence(kind, logits[(r * classes)..((r + 1) * classes)],
+                D(teacher)[(r * classes)..((r + 1) * classes)], mask))
             .ToArray();
         AssertClose(Reference(D(student)), DeviceScope.Download(values), 1e-4, $"{kind} values");
         var fd = FiniteDifference(Reference, D(student), Enumerable.Repeat((double)gradScale, rows).ToArray());

@@ -35,7 +35,10 @@ public sealed class LossConformanceTests
     {
         using var s = new DeviceScope(backend);
         var logits = Random(rows * classes, 2, 6f);
-        var targets = Enumerable.Range(0, rows).Select(r => (mask + 1 + r * 7) % classes).Select(t => t == mask ? (t + 1) % classes : t).ToArray();
+        var targets = Enumerable.Range(0, rows)
+            .Select(r => (mask + 1 + r * 7) % classes)
+            .Select(t => t == mask ? (t + 1) % classes : t)
+            .ToArray();
         var weights = Enumerable.Range(0, rows).Select(r => r == 1 ? 0f : 1f / (0.1f + 0.2f * r)).ToArray();
         const float gradScale = 0.25f;
         var (losses, dLogits) = (s.Zeros(rows), s.Upload(Random(rows * classes, 3)));

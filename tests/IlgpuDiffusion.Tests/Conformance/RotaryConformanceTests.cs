@@ -19,7 +19,8 @@ public sealed class RotaryConformanceTests
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
-    public void Forward_matches_reference_on_model_shapes(string backend) => CheckForward(backend, [(2, 33, 3, 64, 7), (1, 20, 2, 22, 1000)]);
+    public void Forward_matches_reference_on_model_shapes(string backend) =>
+        CheckForward(backend, [(2, 33, 3, 64, 7), (1, 20, 2, 22, 1000)]);
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
@@ -70,7 +71,8 @@ public sealed class RotaryConformanceTests
             int first = Math.Max(0, -delta);
             double expected = Product(first, first + delta);
             for (int i = first; i + delta < t && i < t; i++)
-                Assert.True(Math.Abs(Product(i, i + delta) - expected) < 1e-3, $"q·k at offset {delta}: {Product(i, i + delta)} vs {expected}");
+                Assert.True(Math.Abs(Product(i, i + delta) - expected) < 1e-3,
+                    $"q·k at offset {delta}: {Product(i, i + delta)} vs {expected}");
         }
     }
 

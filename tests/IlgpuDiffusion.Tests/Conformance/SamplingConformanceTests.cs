@@ -17,10 +17,12 @@ public sealed class SamplingConformanceTests
         const int rows = 6, classes = 9, vocab = 8;
         var logits = Random(rows * classes, 3, 2f);
         var ids = s.Upload(new int[rows]);
-        foreach (var p in new[] { new SamplingParameters(42, 0), new SamplingParameters(42, 1, 0.7f), new SamplingParameters(7, 3, 1.3f, 0.8f) })
+        foreach (var p in new[] { new SamplingParameters(42, 0), new SamplingParameters(42, 1, 0.7f),
+            new SamplingParameters(7, 3, 1.3f, 0.8f) })
         {
             s.Kernels.SampleCategorical(s.Upload(logits), ids, rows, classes, vocab, p);
-            var expected = Enumerable.Range(0, rows).Select(r => ReferenceLosses.Sample(D(logits)[(r * classes)..((r + 1) * classes)], r, vocab, p));
+            var expected = Enumerable.Range(0, rows).Select(r => ReferenceLosses.Sample(D(logits)[(r * classes)..((r + 1) * classes)],
+                r, vocab, p));
             Assert.Equal(expected, ids.ToArray());
         }
     }
@@ -81,8 +83,10 @@ public sealed class SamplingConformanceTests
     {
         using var s = new DeviceScope(backend);
         var (logits, ids) = (s.Zeros(4), s.Upload(new int[1]));
-        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 4, new SamplingParameters(1, 0, 0f)));
-        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 4, new SamplingParameters(1, 0, 1f, 1.5f)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 4,
+            new SamplingParameters(1, 0, 0f)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 4,
+            new SamplingParameters(1, 0, 1f, 1.5f)));
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 5, new SamplingParameters(1, 0)));
     }
 

@@ -20,7 +20,8 @@ public sealed class CheckpointTests
         using var actual = SafetensorsReader.Open(actualPath);
         Assert.Equal(expected.Tensors.Select(t => t.Name), actual.Tensors.Select(t => t.Name));
         foreach (var tensor in expected.Tensors)
-            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)), $"tensor {tensor.Name} differs");
+            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)),
+                $"tensor {tensor.Name} differs");
         Assert.Equal(expected.Metadata["training_state"], actual.Metadata["training_state"]);
     }
 
@@ -28,7 +29,8 @@ public sealed class CheckpointTests
     public void Resuming_from_a_checkpoint_continues_bit_for_bit()
     {
         using var data = new TinyTraining();
-        string straightPath = data.File("straight.safetensors"), halfPath = data.File("half.safetensors"), resumedPath = data.File("resumed.safetensors");
+        string straightPath = data.File("straight.safetensors"), halfPath = data.File("half.safetensors"),
+            resumedPath = data.File("resumed.safetensors");
         double[] straightLosses;
         using (var model = TinyTraining.NewModel())
         using (var trainer = new MdlmTrainer(model, data.Train, Config))

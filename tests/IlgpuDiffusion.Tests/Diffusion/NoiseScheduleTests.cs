@@ -33,7 +33,8 @@ public sealed class NoiseScheduleTests
             Assert.Equal(Math.Exp(-schedule.TotalNoise(t)), schedule.KeepProbability(t), 12);
             Assert.Equal(-Math.Log(1 - 0.999 * t), schedule.TotalNoise(t), 12);
             // σ' is the derivative of σ.
-            double h = 1e-7, numeric = (schedule.TotalNoise(Math.Min(t + h, 1)) - schedule.TotalNoise(t - h)) / (Math.Min(t + h, 1) - (t - h));
+            double h = 1e-7,
+                numeric = (schedule.TotalNoise(Math.Min(t + h, 1)) - schedule.TotalNoise(t - h)) / (Math.Min(t + h, 1) - (t - h));
             Assert.True(Math.Abs(numeric / schedule.NoiseRate(t) - 1) < 1e-4, $"t={t}: dσ/dt {numeric} vs σ' {schedule.NoiseRate(t)}");
         }
     }

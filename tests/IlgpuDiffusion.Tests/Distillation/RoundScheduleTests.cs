@@ -43,7 +43,8 @@ public sealed class RoundScheduleTests
         Assert.Contains("no student", Assert.Throws<ArgumentException>(() => new RoundSchedule(8, 8, 10)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new RoundSchedule(64, 0, 10));
         Assert.Throws<ArgumentOutOfRangeException>(() => new RoundSchedule(64, 8, 0));
-        Assert.Contains("TeacherSteps", Assert.Throws<ArgumentOutOfRangeException>(() => (DistillationConfig.Sdtt with { TeacherSteps = 0 }).Validate()).Message);
+        Assert.Contains("TeacherSteps",
+            Assert.Throws<ArgumentOutOfRangeException>(() => (DistillationConfig.Sdtt with { TeacherSteps = 0 }).Validate()).Message);
     }
 
     [Fact]

@@ -57,7 +57,8 @@ public sealed class DiffusionLambadaTests
                 for (int k = 0; k < example.WordLength; k++)
                 {
                     int p = example.WordStart + k;
-                    if (Philox.Uniform(seed, 2 * (ulong)i + 1, (long)d * length + p) >= NoiseSchedule.LogLinear.MoveChance(times[d])) continue;
+                    var uniform = Philox.Uniform(seed, 2 * (ulong)i + 1, (long)d * length + p);
+                    if (uniform >= NoiseSchedule.LogLinear.MoveChance(times[d])) continue;
                     double probability = (example.WordIds[k] == Chosen ? Math.Exp(Bias) : 1) / normalizer;
                     expected += -Math.Log(probability) / times[d];
                 }

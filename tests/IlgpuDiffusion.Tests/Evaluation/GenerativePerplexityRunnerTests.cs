@@ -6,7 +6,9 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
-/// <summary>The unconditional runner on a tiny random DiT (V 32) with a rule judge: one row per step count, numbers as computed by hand.</summary>
+/// <summary>
+/// The unconditional runner on a tiny random DiT (V 32) with a rule judge: one row per step count, numbers as computed by hand.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class GenerativePerplexityRunnerTests
 {
@@ -27,8 +29,17 @@ public sealed class GenerativePerplexityRunnerTests
     public void Rows_hold_both_conventions_and_entropy_of_the_seeded_samples()
     {
         using Dit model = TinyModels.NewSamplerDit(seed: 9);
-        var retokenization = new Retokenization(ids => string.Join(' ', ids), text => text.Split(' ').Select(int.Parse).ToArray(), JudgeEndOfText: 0);
-        var options = new EvaluationOptions { Steps = [3, 8], Samples = 5, SampleLength = 12, BatchSize = 2, Seed = 21, Retokenization = retokenization };
+        var retokenization = new Retokenization(
+            ids => string.Join(' ', ids), text => text.Split(' ').Select(int.Parse).ToArray(), JudgeEndOfText: 0);
+        var options = new EvaluationOptions
+        {
+            Steps = [3, 8],
+            Samples = 5,
+            SampleLength = 12,
+            BatchSize = 2,
+            Seed = 21,
+            Retokenization = retokenization,
+        };
         var progress = new List<EvaluationProgress>();
         IReadOnlyList<EvaluationRow> rows = GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options, progress.Add);
 
@@ -44,7 +55,8 @@ public sealed class GenerativePerplexityRunnerTests
         }
         Assert.Equal([2, 4, 5, 2, 4, 5], progress.Select(p => p.Done));
         Assert.Equal(rows, GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options), new RowValues());
-        Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options with { SampleLength = 17 }));
+        Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(),
+            options with { SampleLength = 17 }));
     }
 
     [Fact]

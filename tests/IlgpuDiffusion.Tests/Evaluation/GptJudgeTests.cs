@@ -7,7 +7,9 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
-/// <summary>The GPT judge: the scorer contract over GptScorer (exact at the context length, padded below it) and last-token features.</summary>
+/// <summary>
+/// The GPT judge: the scorer contract over GptScorer (exact at the context length, padded below it) and last-token features.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class GptJudgeTests
 {
@@ -46,7 +48,8 @@ public sealed class GptJudgeTests
     {
         using Gpt model = TinyModel();
         using var judge = new GptJudge(model, batchSize: 2);
-        int[][] sequences = [TinyModels.Ids(model.Config, 5, 1), TinyModels.Ids(model.Config, 8, 2), TinyModels.Ids(model.Config, 1, 3), TinyModels.Ids(model.Config, 5, 4), TinyModels.Ids(model.Config, 3, 5)];
+        int[][] sequences = [TinyModels.Ids(model.Config, 5, 1), TinyModels.Ids(model.Config, 8, 2), TinyModels.Ids(model.Config, 1, 3),
+            TinyModels.Ids(model.Config, 5, 4), TinyModels.Ids(model.Config, 3, 5)];
         float[][] features = judge.Features(sequences);
 
         Assert.Equal(sequences.Length, features.Length);

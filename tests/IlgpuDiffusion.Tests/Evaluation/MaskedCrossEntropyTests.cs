@@ -45,6 +45,7 @@ public sealed class MaskedCrossEntropyTests
         using var model = TinyTraining.NewModel();
         Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 0, batchSize: 2, seed: 1));
         Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 1.5, batchSize: 2, seed: 1));
-        Assert.Contains("fewer than one batch", Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 0.5, batchSize: 8, seed: 1)).Message);
+        Assert.Contains("fewer than one batch", Assert.Throws<ArgumentException>(() =>
+            MaskedCrossEntropy.AtTime(model, data.Validation, 0.5, batchSize: 8, seed: 1)).Message);
     }
 }

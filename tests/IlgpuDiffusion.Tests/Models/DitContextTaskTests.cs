@@ -43,7 +43,8 @@ public sealed class DitContextTaskTests
             weights.CopyFrom(mask.Select(m => m ? 1f : 0f).ToArray());
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, rowCount, DitDropout.Off);
-            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex, 1f / Math.Max(1, mask.Count(m => m)));
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex,
+                1f / Math.Max(1, mask.Count(m => m)));
             model.Backward(activations, logits);
             trained.Step(hyper, step);
             if (step <= Steps - 50) continue;
@@ -53,7 +54,8 @@ public sealed class DitContextTaskTests
         }
         double mean = neighbourVisibleLoss / neighbourVisibleRows;
         Assert.True(mean < 0.25 * Math.Log(Symbols),
-            $"Loss on masked tokens whose left neighbour is visible is {mean:F3} nats over the last 50 steps; guessing gives {Math.Log(Symbols):F3}.");
+            $"Loss on masked tokens whose left neighbour is visible is {mean:F3} nats over the last 50 steps; " +
+            $"guessing gives {Math.Log(Symbols):F3}.");
     }
 
     /// <summary>Sequences x₀, f(x₀), f(f(x₀)), … with f(x) = (5x + 3) mod Symbols, each token masked with probability 1/2.</summary>

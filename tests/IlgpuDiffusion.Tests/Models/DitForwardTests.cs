@@ -107,7 +107,8 @@ public sealed class DitForwardTests
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true);
         Assert.Throws<InvalidOperationException>(() => model.Backward(activations, activations.Logits));
         var logits = model.Forward(activations, ids, [0.5f, 0.5f], null, 0, DitDropout.Off);
-        Assert.Contains("sigma", Assert.Throws<ArgumentException>(() => model.Forward(activations, ids, [0.5f], null, 0, DitDropout.Off)).Message);
+        Assert.Contains("sigma", Assert.Throws<ArgumentException>(() => model.Forward(activations, ids, [0.5f], null, 0,
+            DitDropout.Off)).Message);
         Assert.Throws<InvalidOperationException>(() => model.Backward(activations, logits));
     }
 
@@ -123,13 +124,15 @@ public sealed class DitForwardTests
             var device = TestBackends.Get(backend);
             using var model = new Dit(config, device);
             TinyModels.Randomize(model.Parameters, seed: 26);
-            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: masked.Length);
-            var logits = model.Forward(activations, TinyModels.Upload(device, noisy), [0.3f, 1.7f], TinyModels.Upload(device, masked), masked.Length,
-                DitDropout.Training(seed: 3, step: 4));
+            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+                headCapacity: masked.Length);
+            var logits = model.Forward(activations, TinyModels.Upload(device, noisy), [0.3f, 1.7f], TinyModels.Upload(device, masked),
+                masked.Length, DitDropout.Training(seed: 3, step: 4));
             var values = logits.ToArray();
             var losses = device.AllocateTensor<float>(new Shape(masked.Length));
             device.Kernels.SubsCrossEntropy(logits, TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray()),
-                TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab, config.MaskIndex, 1f);
+                TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab,
+                config.MaskIndex, 1f);
             model.ZeroGradients();
             model.Backward(activations, logits);
             return (Logits: values, Loss: losses.ToArray().Sum(), Gradients: model.Gradients!.All.ToArray());
@@ -152,7 +155,8 @@ public sealed class DitForwardTests
         var rows = TinyModels.Upload(device, masked);
         var dLogits = TinyModels.Upload(device, Numerics.Random(masked.Length * config.Vocab, 29));
         float[] sigma = [0.5f, 1.5f];
-        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: masked.Length);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+            headCapacity: masked.Length);
         void Step(ulong step)
         {
             model.Forward(activations, ids, sigma, rows, masked.Length, DitDropout.Training(1, step));

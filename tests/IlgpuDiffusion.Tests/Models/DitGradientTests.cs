@@ -29,7 +29,8 @@ public sealed class DitGradientTests
         var targets = TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray());
         var weights = TinyModels.Upload(device, masked.Select((_, i) => 1f / (0.3f + 0.1f * i)).ToArray());
         var losses = device.AllocateTensor<float>(new Shape(masked.Length));
-        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: masked.Length);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+            headCapacity: masked.Length);
 
         double Loss(bool backward)
         {
@@ -44,7 +45,9 @@ public sealed class DitGradientTests
         CheckEveryTensor(model, Loss, SamplesPerTensor(backend));
     }
 
-    /// <summary>A random linear functional of every row's logits, time conditioning on, dropout on (masks regenerated in backward).</summary>
+    /// <summary>
+    /// A random linear functional of every row's logits, time conditioning on, dropout on (masks regenerated in backward).
+    /// </summary>
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Time_conditioned_model_with_dropout_matches_finite_differences(string backend)

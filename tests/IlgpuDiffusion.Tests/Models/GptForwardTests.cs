@@ -26,7 +26,8 @@ public sealed class GptForwardTests
         var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 2);
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
         var logits = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
-        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyModels.Batch, TinyModels.GptTokens), logits, TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
+        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyModels.Batch, TinyModels.GptTokens), logits,
+            TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
 
         // the trunk once, then the head in chunks of 3 rows: the same rows
         using var chunked = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false, headCapacity: 3);
@@ -63,7 +64,8 @@ public sealed class GptForwardTests
                 : Advance(model, cache, step, Columns(ids, position, 1));
             Assert.Equal(position + 1, cache.Position);
             var expected = Enumerable.Range(0, TinyModels.Batch)
-                .SelectMany(b => full.Skip((b * TinyModels.GptTokens + position) * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+                .SelectMany(b => full.Skip((b * TinyModels.GptTokens + position) * config.Vocab).Take(config.Vocab))
+                .Select(v => (double)v).ToArray();
             Numerics.AssertClose(expected, logits.ToArray(), 2e-5, $"logits at position {position}");
         }
         Assert.Throws<InvalidOperationException>(() => model.ForwardCached(cache, step, 1));

@@ -32,8 +32,10 @@ public sealed class GptGradientTests
         int n = TinyModels.Batch * TinyModels.GptTokens;
         var idValues = TinyModels.Ids(config, n, seed: 12);
         var ids = TinyModels.Upload(device, idValues);
-        var targets = TinyModels.Upload(device, idValues.Select((_, r) => r % TinyModels.GptTokens == TinyModels.GptTokens - 1 ? 0 : idValues[r + 1]).ToArray());
-        var weights = TinyModels.Upload(device, idValues.Select((_, r) => r % TinyModels.GptTokens == TinyModels.GptTokens - 1 ? 0f : 1f).ToArray());
+        var targets = TinyModels.Upload(device,
+            idValues.Select((_, r) => r % TinyModels.GptTokens == TinyModels.GptTokens - 1 ? 0 : idValues[r + 1]).ToArray());
+        var weights = TinyModels.Upload(device,
+            idValues.Select((_, r) => r % TinyModels.GptTokens == TinyModels.GptTokens - 1 ? 0f : 1f).ToArray());
         var losses = device.AllocateTensor<float>(new Shape(n));
         var mode = dropout > 0 ? GptDropout.Training(seed: 5, step: 9) : GptDropout.Off;
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: true);
@@ -49,7 +51,8 @@ public sealed class GptGradientTests
 
         model.ZeroGradients();
         Loss(true);
-        ParameterGradientCheck.CheckEveryTensor(model.Parameters, model.Gradients!, Loss, samples: 3, seed: 13, Step, requireGradient: true);
+        ParameterGradientCheck.CheckEveryTensor(model.Parameters, model.Gradients!, Loss, samples: 3, seed: 13, Step,
+            requireGradient: true);
     }
 
     [Theory]

@@ -103,12 +103,15 @@ public sealed class GptHuggingFaceTests
         Assert.Contains("h.1.mystery", Write((n, d, s) => (n, d, s), extraName: "h.1.mystery"));
         Assert.Contains("ln_f.bias", Write((n, d, s) => n == "ln_f.bias" ? null : (n, d, s)));
         Assert.Contains("tie_word_embeddings", TiedHeadMismatch(folder.Path, config, weights, device));
-        File.WriteAllText(Path.Combine(folder.Path, "config.json"), Gpt2ConfigJson(config).Replace("gelu_new", "relu", StringComparison.Ordinal));
-        Assert.Contains("activation_function", Assert.Throws<InvalidDataException>(() => GptHuggingFace.Load(folder.Path, device).Dispose()).Message);
+        File.WriteAllText(Path.Combine(folder.Path, "config.json"),
+            Gpt2ConfigJson(config).Replace("gelu_new", "relu", StringComparison.Ordinal));
+        Assert.Contains("activation_function",
+            Assert.Throws<InvalidDataException>(() => GptHuggingFace.Load(folder.Path, device).Dispose()).Message);
     }
 
     /// <summary>A file storing an lm_head.weight unlike wte while config.json ties them.</summary>
-    private static string TiedHeadMismatch(string folder, GptConfig config, Dictionary<string, float[]> weights, IlgpuDiffusion.Compute.Device device)
+    private static string TiedHeadMismatch(string folder, GptConfig config, Dictionary<string, float[]> weights,
+        IlgpuDiffusion.Compute.Device device)
     {
         var writer = new SafetensorsWriter();
         foreach (var (name, shape) in GptParameters.Layout(config)) writer.Add(name, weights[name], GptHuggingFace.HfShape(name, shape));

@@ -5,7 +5,9 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Sampling;
 
-/// <summary>The ancestral sampler's contracts on toy denoisers: reveal statistics, noise removal, conditioning, caching, reproducibility.</summary>
+/// <summary>
+/// The ancestral sampler's contracts on toy denoisers: reveal statistics, noise removal, conditioning, caching, reproducibility.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class DiffusionSamplerTests
 {
@@ -65,7 +67,8 @@ public sealed class DiffusionSamplerTests
     public void Without_noise_removal_late_masks_stay()
     {
         using var model = TinyModels.NewSamplerDit();
-        using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 2, BatchSize = 4, Epsilon = 0.5, NoiseRemoval = false });
+        using var sampler = new DiffusionSampler(model,
+            new SamplerOptions { Steps = 2, BatchSize = 4, Epsilon = 0.5, NoiseRemoval = false });
         Assert.Contains(Mask, sampler.Sample().Ids);
     }
 
@@ -224,7 +227,8 @@ public sealed class DiffusionSamplerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { TopP = 1.5f }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions(), length: 17));
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 2 }, length: 8);
-        Assert.Contains("positions 0..7", Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Infill(new Dictionary<int, int> { [8] = 1 }))).Message);
+        Assert.Contains("positions 0..7",
+            Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Infill(new Dictionary<int, int> { [8] = 1 }))).Message);
         Assert.Contains("not a text token", Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Prefix([Mask]))).Message);
         Assert.Equal(8, sampler.Sample().Ids.Length);
     }

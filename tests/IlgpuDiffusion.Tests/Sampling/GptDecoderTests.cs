@@ -18,7 +18,8 @@ public sealed class GptDecoderTests
     {
         var (model, device) = Model(backend, GptPositions.Rotary);
         using var _ = model;
-        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt, new GptSamplingOptions { Temperature = 0f });
+        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { Temperature = 0f });
         var prompts = new[] { new[] { 1, 2 }, new[] { 3, 4 } };
         var result = decoder.Generate(prompts);
         Assert.Equal(TinyModels.GptTokens - Prompt, result.ForwardPasses);
@@ -43,7 +44,8 @@ public sealed class GptDecoderTests
         using var _ = model;
         const int batch = 16;
         int vocab = model.Config.Vocab;
-        foreach (var options in new[] { new GptSamplingOptions { TopK = 3, Seed = 1 }, new GptSamplingOptions { TopP = 0.6f, Temperature = 0.8f, Seed = 2 } })
+        foreach (var options in
+            new[] { new GptSamplingOptions { TopK = 3, Seed = 1 }, new GptSamplingOptions { TopP = 0.6f, Temperature = 0.8f, Seed = 2 } })
         {
             using var decoder = new GptDecoder(model, batch, TinyModels.GptTokens, Prompt, options);
             var result = decoder.Generate([[5, 6]]);
@@ -70,7 +72,8 @@ public sealed class GptDecoderTests
         var greedy = free.Generate([[7, 8]]).Tokens[0];
         int endOfText = greedy[Prompt + 1], stop = Array.IndexOf(greedy, endOfText, Prompt) + 1;
 
-        using var decoder = new GptDecoder(model, 2, TinyModels.GptTokens, Prompt, new GptSamplingOptions { Temperature = 0f, EndOfText = endOfText });
+        using var decoder = new GptDecoder(model, 2, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { Temperature = 0f, EndOfText = endOfText });
         var result = decoder.Generate([[7, 8]]);
         Assert.All(result.Tokens, sequence => Assert.Equal(greedy[..stop], sequence));
         Assert.Equal(stop - Prompt, result.ForwardPasses);
@@ -103,7 +106,8 @@ public sealed class GptDecoderTests
     {
         var (model, _) = Model("cpu", GptPositions.Learned);
         using var __ = model;
-        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt, new GptSamplingOptions { TopK = 4, TopP = 0.9f, Seed = 3 });
+        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { TopK = 4, TopP = 0.9f, Seed = 3 });
         decoder.Start([[1, 2]]);
         decoder.Step();
         decoder.Step();
@@ -124,12 +128,17 @@ public sealed class GptDecoderTests
         Assert.Throws<ArgumentException>(() => decoder.Start([[1, 2, 3]]));
         Assert.Throws<ArgumentException>(() => decoder.Start([[1], [2], [3]]));
         Assert.Throws<InvalidOperationException>(() => decoder.Result());
-        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, Prompt, new GptSamplingOptions { TopP = 0f }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, Prompt, new GptSamplingOptions { EndOfText = 50256 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, TinyModels.GptTokens, new GptSamplingOptions()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { TopP = 0f }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { EndOfText = 50256 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GptDecoder(model, 1, TinyModels.GptTokens, TinyModels.GptTokens,
+            new GptSamplingOptions()));
     }
 
-    /// <summary>The tokens a draw may pick from the row's logits: the top-k set (ties kept) or the nucleus of the tempered softmax.</summary>
+    /// <summary>
+    /// The tokens a draw may pick from the row's logits: the top-k set (ties kept) or the nucleus of the tempered softmax.
+    /// </summary>
     private static HashSet<int> Support(float[] row, GptSamplingOptions options)
     {
         var order = Enumerable.Range(0, row.Length).OrderByDescending(v => row[v]).ToArray();
