@@ -114,9 +114,12 @@ public class ArDecodeBenchmarks
                 .WithId("short-inprocess"));
             AddColumn(new CaseColumn("TokensPerSecond", "tokens/s", "Decoded tokens (B·128) per second of mean time",
                 (c, ns) => ((int)c.Parameters["Batch"] * NewTokens / (ns * 1e-9)).ToString("N0")));
-            AddColumn(CaseColumn.PeerRatio("OursVsTorch", "ours/torch", "TorchSharp's mean time over ours for the same model and batch (= our tokens/s over its)",
-                (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(Decode) && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpDecode)
-                    && Equals(peer.Parameters["Model"], row.Parameters["Model"]) && Equals(peer.Parameters["Batch"], row.Parameters["Batch"])));
+            AddColumn(CaseColumn.PeerRatio("OursVsTorch", "ours/torch",
+                "TorchSharp's mean time over ours for the same model and batch (= our tokens/s over its)",
+                (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(Decode)
+                    && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpDecode)
+                    && Equals(peer.Parameters["Model"], row.Parameters["Model"])
+                    && Equals(peer.Parameters["Batch"], row.Parameters["Batch"])));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
         }

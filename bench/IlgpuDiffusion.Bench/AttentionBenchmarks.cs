@@ -12,8 +12,8 @@ using TorchSharp;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// Multi-head attention forward + backward (bidirectional, scale 1/√d, as in the DiT) at the issue's
-/// shapes: our SIMD CPU backend against TorchSharp-cpu <c>scaled_dot_product_attention</c> forward +
+/// Multi-head attention forward + backward (bidirectional, scale 1/√d, as in the DiT) at the Small model's
+/// head shape (12 heads of 64): our SIMD CPU backend against TorchSharp-cpu <c>scaled_dot_product_attention</c> forward +
 /// backward (2 threads) in the same process. FLOP convention (<see cref="AttentionShape.Flops"/>):
 /// forward 4·B·H·T²·d (q·kᵀ and p·v), backward 2.5× that (q·kᵀ recomputed, dv, dp, dq, dk), 3.5× in all,
 /// the same count for both sides. MemoryDiagnoser shows our forward + backward allocates 0 B.
@@ -31,7 +31,7 @@ public class AttentionBenchmarks
     [ParamsSource(nameof(Shapes))]
     public AttentionShape Shape { get; set; } = null!;
 
-    /// <summary>The shapes: (batch 4, heads 12, T 1024, d 64) and (batch 8, heads 12, T 256, d 64).</summary>
+    /// <summary>The Small model's heads at two lengths: (batch 4, heads 12, T 1024, d 64) and (batch 8, heads 12, T 256, d 64).</summary>
     public static IEnumerable<AttentionShape> Shapes => [new(4, 12, 1024, 64), new(8, 12, 256, 64)];
 
     [GlobalSetup]
@@ -41,7 +41,8 @@ public class AttentionBenchmarks
         _device = Device.Create("cpu");
         _k = _device.Kernels;
         var random = new Random(1);
-        Tensor<float> T(long n) => _device.Upload<float>(Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape((int)n));
+        Tensor<float> T(long n) =>
+            _device.Upload<float>(Enumerable.Range(0, (int)n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape((int)n));
         var (b, h, t, d) = (Shape.Batch, Shape.Heads, Shape.Tokens, Shape.HeadDim);
         (_qkv, _dQkv) = (T(3L * b * t * h * d), T(3L * b * t * h * d));
         (_output, _dOutput, _logSumExp) = (T((long)b * t * h * d), T((long)b * t * h * d), T((long)b * h * t));
@@ -118,25 +119,29 @@ public sealed class AttentionConfig : ManualConfig
             ? ((AttentionShape)benchmarkCase.Parameters["Shape"]).Flops / statistics.Mean // flops per ns = GFLOP/s
             : null;
 
-    private sealed class GflopsColumn() : GemmColumns.NumberColumn("AttentionGflops", "GFLOP/s", "3.5 × 4·B·H·T²·d / mean time (forward + backward)")
+    private sealed class GflopsColumn() : GemmColumns.NumberColumn("AttentionGflops", "GFLOP/s",
+        "3.5 × 4·B·H·T²·d / mean time (forward + backward)")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) => Gflops(summary, benchmarkCase)?.ToString("F1");
     }
 
-    private sealed class PeakColumn() : GemmColumns.NumberColumn("AttentionPeak", "% peak", $"GFLOP/s as a share of the measured {GemmColumns.PeakGflops} GFLOP/s fp32 FMA peak")
+    private sealed class PeakColumn() : GemmColumns.NumberColumn("AttentionPeak", "% peak",
+        $"GFLOP/s as a share of the measured {GemmColumns.PeakGflops} GFLOP/s fp32 FMA peak")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) =>
             Gflops(summary, benchmarkCase) is { } g ? $"{g / GemmColumns.PeakGflops * 100:F0}%" : null;
     }
 
-    private sealed class VersusTorchColumn() : GemmColumns.NumberColumn("AttentionVsTorch", "ours/torch", "Torch's mean time over ours on the same shape")
+    private sealed class VersusTorchColumn() : GemmColumns.NumberColumn("AttentionVsTorch", "ours/torch",
+        "Torch's mean time over ours on the same shape")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase)
         {
             if (benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(AttentionBenchmarks.OursForwardBackward)) return null;
             var shape = benchmarkCase.Parameters["Shape"];
             var torchCase = summary.BenchmarksCases.FirstOrDefault(c =>
-                c.Descriptor.WorkloadMethod.Name == nameof(AttentionBenchmarks.TorchForwardBackward) && Equals(c.Parameters["Shape"], shape));
+                c.Descriptor.WorkloadMethod.Name == nameof(AttentionBenchmarks.TorchForwardBackward)
+                    && Equals(c.Parameters["Shape"], shape));
             double? ours = Gflops(summary, benchmarkCase), torch = torchCase is null ? null : Gflops(summary, torchCase);
             return ours is { } o && torch is { } t ? $"{o / t:F2}x" : null;
         }

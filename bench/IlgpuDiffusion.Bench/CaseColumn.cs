@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Bench;
 /// <param name="legend"></param>
 /// <param name="value"></param>
 /// <param name="priority">Order among the custom columns (ratio columns come after the plain ones).</param>
-public sealed class CaseColumn(string id, string header, string legend, Func<Summary, BenchmarkCase, string> value, int priority = 0) : IColumn
+public sealed class CaseColumn(string id, string header, string legend, Func<Summary, BenchmarkCase, string> value, int priority = 0)
+    : IColumn
 {
     /// <summary>A column computed from a case and its mean time in nanoseconds ("-" before a result exists).</summary>
     public CaseColumn(string id, string header, string legend, Func<BenchmarkCase, double, string> value)

@@ -26,7 +26,8 @@ public class ElementwiseBenchmarks
         _device = Device.Create("cpu");
         _k = _device.Kernels;
         var random = new Random(1);
-        Tensor<float> T(int n) => _device.Upload<float>(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape(n));
+        Tensor<float> T(int n) =>
+            _device.Upload<float>(Enumerable.Range(0, n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new Shape(n));
         (_x, _y, _dy, _dx) = (T(Count), T(Count), T(Count), T(Count));
         (_weight, _dWeight, _mean, _rstd) = (T(Channels), T(Channels), T(Rows), T(Rows));
         (_shift, _scale, _dShift, _dScale) = (T(Batch * Channels), T(Batch * Channels), T(Batch * Channels), T(Batch * Channels));

@@ -14,7 +14,7 @@ using IlgpuDiffusion.Sampling;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// The latency comparison of spec §5.7 on the SIMD CPU backend: wall time to generate B sequences of L tokens from scratch
+/// The latency comparison of docs/algorithms.md §5.7 on the SIMD CPU backend: wall time to generate B sequences of L tokens from scratch
 /// with the diffusion sampler (<see cref="DiffusionSampler.Sample"/> from all MASK) at N ∈ {8, 16, 32, 64, 128, L} steps,
 /// cached and uncached, against the parameter-matched GPT (<see cref="LatencyComparison.MatchedGpt"/>) decoding with its
 /// KV cache (<see cref="GptDecoder.Generate"/>: a beginning-of-text prompt, then L new tokens; end-of-text never stops it),
@@ -128,7 +128,8 @@ public class LatencyBenchmarks
                 .WithId("short-inprocess"));
             AddColumn(new CaseColumn("TokensPerSecond", "tokens/s", "Generated tokens (B·L) per second of mean time",
                 (c, ns) => (CaseOf(c).Batch * CaseOf(c).Length / (ns * 1e-9)).ToString("N0")));
-            AddColumn(new CaseColumn("Passes", "passes", "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
+            AddColumn(new CaseColumn("Passes", "passes",
+                "Model passes in one call (diffusion: trunk passes; AR: prefill + decoding passes)",
                 (c, _) => Passes.TryGetValue(CaseOf(c), out int n) ? n.ToString() : "-"));
             AddColumn(CaseColumn.PeerRatio("ArOverThis", "AR/this",
                 "Autoregressive (KV cache) mean time over this row's at the same B and L; above 1 the diffusion sampler is faster",

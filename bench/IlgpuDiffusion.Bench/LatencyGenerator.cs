@@ -13,7 +13,8 @@ public sealed record LatencyGenerator(string Name, int Steps, bool StepsIsLength
     public bool IsAutoregressive => this == Autoregressive;
 
     /// <summary>DiffusionSampler at <paramref name="steps"/> steps.</summary>
-    public static LatencyGenerator Diffusion(int steps, bool cached) => new($"N={steps} {(cached ? "cached" : "uncached")}", steps, false, cached);
+    public static LatencyGenerator Diffusion(int steps, bool cached) =>
+        new($"N={steps} {(cached ? "cached" : "uncached")}", steps, false, cached);
 
     /// <summary>DiffusionSampler at as many steps as tokens.</summary>
     public static LatencyGenerator DiffusionAtLength(bool cached) => new($"N=L {(cached ? "cached" : "uncached")}", 0, true, cached);

@@ -76,7 +76,9 @@ public class SamplingBenchmarks
             AddColumn(new CaseColumn("TokensPerSecond", "tokens/s", "Generated tokens (B·L) per second",
                 (_, ns) => (Batch * DitConfig.Tiny.Length / (ns * 1e-9)).ToString("N0")));
             AddColumn(new CaseColumn("ForwardPasses", "passes", "Model trunk passes in one call",
-                (c, _) => ForwardPasses.TryGetValue(((int)c.Parameters["Steps"], (bool)c.Parameters["Cached"]), out int n) ? n.ToString() : "-"));
+                (c, _) => ForwardPasses.TryGetValue(((int)c.Parameters["Steps"], (bool)c.Parameters["Cached"]), out int n)
+                    ? n.ToString()
+                    : "-"));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
         }

@@ -7,7 +7,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace IlgpuDiffusion.Bench;
 
 /// <summary>
-/// The MDLM DiT of spec §1.2 written with TorchSharp (libtorch CPU, fp32), the peer of <see cref="Dit"/> in
+/// The MDLM DiT of docs/algorithms.md §1.2 written with TorchSharp (libtorch CPU, fp32), the peer of <see cref="Dit"/> in
 /// <see cref="TrainingStepBenchmarks"/>: the same shapes and ops (no time conditioning: the conditioning vector
 /// comes from σ = 0; adaLN; LayerNorm without bias; rotate-half rotary; bidirectional SDPA; GELU-tanh MLP;
 /// dropout before the gates; output head on the selected rows only). Weights use TorchSharp's default
@@ -34,7 +34,8 @@ internal sealed class TorchSharpDit : nn.Module
         _finalAda = nn.Linear(c, 2 * d);
         _output = nn.Linear(d, config.Vocab);
         // σ = 0: the timestep embedding is 128 cosines of 0 then 128 sines of 0.
-        _frequencies = torch.cat([torch.ones(1, DitConfig.FrequencyEmbeddingSize / 2), torch.zeros(1, DitConfig.FrequencyEmbeddingSize / 2)], 1);
+        _frequencies = torch.cat([torch.ones(1, DitConfig.FrequencyEmbeddingSize / 2),
+            torch.zeros(1, DitConfig.FrequencyEmbeddingSize / 2)], 1);
         var inverse = torch.pow(10000.0, -torch.arange(0, half, dtype: ScalarType.Float32) * 2.0 / config.HeadDim);
         var angles = torch.outer(torch.arange(0, config.Length, dtype: ScalarType.Float32), inverse);   // [L, hd/2]
         _cos = angles.cos();
@@ -42,7 +43,9 @@ internal sealed class TorchSharpDit : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Raw logits of <paramref name="headRows"/> (indices into batch·tokens) for <paramref name="ids"/> [B, L] (int64). [rows, V]</summary>
+    /// <summary>
+    /// Raw logits of <paramref name="headRows"/> (indices into batch·tokens) for <paramref name="ids"/> [B, L] (int64). [rows, V]
+    /// </summary>
     public Tensor Forward(Tensor ids, Tensor headRows, bool training)
     {
         long batch = ids.shape[0], tokens = ids.shape[1];

@@ -33,7 +33,8 @@ internal sealed class TorchSharpGpt : IDisposable
         _batch = batch;
         _capacity = capacity;
         foreach (var (name, shape) in model.Parameters.Entries)
-            _weights[name] = torch.tensor(model.Parameters[name].ToArray(), Enumerable.Range(0, shape.Rank).Select(axis => (long)shape[axis]).ToArray());
+            _weights[name] = torch.tensor(model.Parameters[name].ToArray(),
+                Enumerable.Range(0, shape.Rank).Select(axis => (long)shape[axis]).ToArray());
         _head = _weights[_config.TiedHead ? "wte.weight" : "lm_head.weight"];
         _keys = Enumerable.Range(0, _config.Layers).Select(_ => torch.zeros(batch, _config.Heads, capacity, _config.HeadDim)).ToArray();
         _values = Enumerable.Range(0, _config.Layers).Select(_ => torch.zeros(batch, _config.Heads, capacity, _config.HeadDim)).ToArray();
@@ -70,11 +71,13 @@ internal sealed class TorchSharpGpt : IDisposable
                 .view(_batch, 3, heads, 1, headDim).permute(1, 0, 2, 3, 4);   // [3, B, H, 1, hd]
             _keys[l].narrow(2, position, 1).copy_(qkv[1]);
             _values[l].narrow(2, position, 1).copy_(qkv[2]);
-            var attention = F.scaled_dot_product_attention(qkv[0], _keys[l].narrow(2, 0, position + 1), _values[l].narrow(2, 0, position + 1), null, 0.0, false)
+            var attention = F.scaled_dot_product_attention(qkv[0], _keys[l].narrow(2, 0, position + 1),
+                _values[l].narrow(2, 0, position + 1), null, 0.0, false)
                 .reshape(_batch, d);
             x = x + F.linear(attention, _weights[h + "attn.c_proj.weight"], _weights[h + "attn.c_proj.bias"]);
             normed = F.layer_norm(x, [d], _weights[h + "ln_2.weight"], _weights[h + "ln_2.bias"], GptConfig.LayerNormEpsilon);
-            var hidden = F.gelu(F.linear(normed, _weights[h + "mlp.c_fc.weight"], _weights[h + "mlp.c_fc.bias"]), TorchSharp.Modules.GELU.Approximate.tanh, false);
+            var hidden = F.gelu(F.linear(normed, _weights[h + "mlp.c_fc.weight"], _weights[h + "mlp.c_fc.bias"]),
+                TorchSharp.Modules.GELU.Approximate.tanh, false);
             x = x + F.linear(hidden, _weights[h + "mlp.c_proj.weight"], _weights[h + "mlp.c_proj.bias"]);
         }
         x = F.layer_norm(x, [d], _weights["ln_f.weight"], _weights["ln_f.bias"], GptConfig.LayerNormEpsilon);

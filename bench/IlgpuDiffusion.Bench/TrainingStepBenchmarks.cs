@@ -111,7 +111,9 @@ public class TrainingStepBenchmarks
 
     private const string Ours = "IlgpuDiffusion MdlmTrainer.TrainStep", Torch = "TorchSharp-cpu DiT step";
 
-    /// <summary>Lets the kernel restart the peak-RSS count (Linux: <c>/proc/self/clear_refs</c> ← 5) after collecting the last case's garbage.</summary>
+    /// <summary>
+    /// Lets the kernel restart the peak-RSS count (Linux: <c>/proc/self/clear_refs</c> ← 5) after collecting the last case's garbage.
+    /// </summary>
     private static void ResetPeakResidentMemory()
     {
         GC.Collect();
@@ -151,12 +153,16 @@ public class TrainingStepBenchmarks
             AddColumn(TrainingColumn("Mfu", "MFU", "Model FLOP/s (DitConfig.TrainingFlopsPerToken) over the measured 410 GFLOP/s peak",
                 (model, ns, _) => $"{model.Config.TrainingFlopsPerToken(Tokens) * Batch * Tokens / (ns * 1e-9) / PeakFlops * 100:F1}%"));
             AddColumn(TrainingColumn("PeakRss", "peak RSS", "Peak resident memory of the process during the case (VmHWM)",
-                (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes) ? $"{bytes / (1024.0 * 1024):N0} MiB" : "-"));
+                (model, _, torch) => PeakResidentBytes.TryGetValue((model.Name, torch), out long bytes)
+                    ? $"{bytes / (1024.0 * 1024):N0} MiB"
+                    : "-"));
             AddColumn(TrainingColumn("Parameters", "params", "Trainable parameters (DitConfig.ParameterCount)",
                 (model, _, _) => $"{model.Config.ParameterCount() / 1e6:F1}M"));
-            AddColumn(CaseColumn.PeerRatio("OursVsTorch", "ours/torch", "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)",
+            AddColumn(CaseColumn.PeerRatio("OursVsTorch", "ours/torch",
+                "TorchSharp's mean step time over ours on the same model (= our tokens/s over its)",
                 (row, peer) => row.Descriptor.WorkloadMethod.Name == nameof(TrainStep)
-                    && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep) && Equals(peer.Parameters["Model"], row.Parameters["Model"])));
+                    && peer.Descriptor.WorkloadMethod.Name == nameof(TorchSharpTrainStep)
+                    && Equals(peer.Parameters["Model"], row.Parameters["Model"])));
             HideColumns(Column.Error, Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount,
                 Column.InvocationCount, Column.UnrollFactor);
         }

@@ -14,7 +14,8 @@ Console.WriteLine($"Device: {device.Description}");
 
 var model = DitConfig.Tiny;
 var corpus = EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions { SequenceLength = model.Length });
-Console.WriteLine($"Corpus: {corpus.Metadata.Train.Sequences} training and {corpus.Metadata.Validation.Sequences} validation sequences of {model.Length} tokens ({corpus.Directory})");
+Console.WriteLine($"Corpus: {corpus.Metadata.Train.Sequences} training and {corpus.Metadata.Validation.Sequences} validation sequences " +
+    $"of {model.Length} tokens ({corpus.Directory})");
 
 var training = TrainingConfig.Mdlm with
 {

@@ -23,9 +23,12 @@ public static partial class CliApplication
     /// <summary>Exit code of a command line that does not parse (unknown option, bad value).</summary>
     public const int UsageError = 2;
 
-    /// <summary>Runs the tool on <paramref name="args"/>, writing results to <paramref name="output"/> and errors to <paramref name="error"/>.</summary>
+    /// <summary>
+    /// Runs the tool on <paramref name="args"/>, writing results to <paramref name="output"/> and errors to <paramref name="error"/>.
+    /// </summary>
     /// <returns>The exit code: <see cref="Success"/>, <see cref="Failure"/> or <see cref="UsageError"/>.</returns>
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         var console = CliConsole.Create(output, error);
@@ -41,7 +44,8 @@ public static partial class CliApplication
             parsed = root.Parse(args);
             if (parsed.Errors.Count > 0)
             {
-                error.WriteLine($"error: {OneLine(string.Join(" ", parsed.Errors.Select(e => Readable(e.Message))))} (see '{HelpCommandLine(parsed)}')");
+                error.WriteLine($"error: {OneLine(string.Join(" ", parsed.Errors.Select(e => Readable(e.Message))))}" +
+                    $" (see '{HelpCommandLine(parsed)}')");
                 return UsageError;
             }
             var invocation = new InvocationConfiguration
@@ -64,7 +68,8 @@ public static partial class CliApplication
     /// <summary>The root command with every subcommand.</summary>
     private static RootCommand BuildRoot(CliConsole console, Option<bool> verbose)
     {
-        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, distill, sample, evaluate, inspect.")
+        var root = new RootCommand("Masked diffusion language models (MDLM) in pure .NET: prepare a corpus, train, distill, sample, " +
+            "evaluate, inspect.")
         {
             HelpName = Name,
         };
@@ -105,7 +110,9 @@ public static partial class CliApplication
         return message;
     }
 
-    /// <summary>A parse error with .NET type names replaced by what to type ("as expected type 'System.Int32'" → "as an integer").</summary>
+    /// <summary>
+    /// A parse error with .NET type names replaced by what to type ("as expected type 'System.Int32'" → "as an integer").
+    /// </summary>
     private static string Readable(string parseError) => ExpectedType().Replace(parseError, match => match.Groups[1].Value switch
     {
         "System.Int32" or "System.Int64" or "System.Nullable`1[System.Int32]" => "as an integer",

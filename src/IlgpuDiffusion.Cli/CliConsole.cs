@@ -35,7 +35,9 @@ public sealed class CliConsole
     /// <summary>Whether progress bars and live displays may be drawn (a terminal, nothing redirected).</summary>
     public bool Interactive { get; }
 
-    /// <summary>Wraps <paramref name="output"/> and <paramref name="error"/>; interactive only when they are the process's terminal.</summary>
+    /// <summary>
+    /// Wraps <paramref name="output"/> and <paramref name="error"/>; interactive only when they are the process's terminal.
+    /// </summary>
     public static CliConsole Create(TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(output);

@@ -59,13 +59,15 @@ public static class GemmColumns
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) => Gflops(summary, benchmarkCase)?.ToString("F1");
     }
 
-    internal sealed class PeakColumn() : NumberColumn("PercentPeak", "% peak", $"GFLOP/s as a share of the measured {PeakGflops} GFLOP/s fp32 FMA peak")
+    internal sealed class PeakColumn() : NumberColumn("PercentPeak", "% peak",
+        $"GFLOP/s as a share of the measured {PeakGflops} GFLOP/s fp32 FMA peak")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase) =>
             Gflops(summary, benchmarkCase) is { } g ? $"{g / PeakGflops * 100:F0}%" : null;
     }
 
-    internal sealed class VersusTorchColumn() : NumberColumn("OursVsTorch", "ours/torch", "Our GFLOP/s over the better of torch.matmul and addmm_ on the same shape")
+    internal sealed class VersusTorchColumn() : NumberColumn("OursVsTorch", "ours/torch",
+        "Our GFLOP/s over the better of torch.matmul and addmm_ on the same shape")
     {
         protected override string? Value(Summary summary, BenchmarkCase benchmarkCase)
         {

@@ -18,7 +18,8 @@ public sealed record GemmShape(string Name, MatMulLayout Layout, int M, int N, i
         foreach (var layout in new[] { MatMulLayout.ABt, MatMulLayout.AB, MatMulLayout.AtB })
             yield return new GemmShape("square", layout, 1024, 1024, 1024);
         const int tokens = 2048;
-        foreach (var (name, inChannels, outChannels) in new[] { ("qkv", 768, 2304), ("out", 768, 768), ("mlp-up", 768, 3072), ("mlp-down", 3072, 768) })
+        foreach (var (name, inChannels, outChannels) in
+            new[] { ("qkv", 768, 2304), ("out", 768, 768), ("mlp-up", 768, 3072), ("mlp-down", 3072, 768) })
         {
             yield return new GemmShape($"{name} fwd", MatMulLayout.ABt, tokens, outChannels, inChannels);  // [T,in]·[out,in]ᵀ
             yield return new GemmShape($"{name} dX", MatMulLayout.AB, tokens, inChannels, outChannels);    // [T,out]·[out,in]

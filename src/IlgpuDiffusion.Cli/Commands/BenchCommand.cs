@@ -8,7 +8,7 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Cli.Commands;
 
 /// <summary>
-/// <c>bench</c>: the latency comparison of spec §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
+/// <c>bench</c>: the latency comparison of docs/algorithms.md §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
 /// L tokens with the Tiny DiT's diffusion sampler at each step count, cached and uncached, against the parameter-matched GPT
 /// decoding with its KV cache, on one device; prints a Markdown table with the ratio AR time / diffusion time.
 /// </summary>
@@ -27,7 +27,11 @@ internal static class BenchCommand
             Description = "Comma-separated diffusion step counts; L means as many steps as tokens",
             DefaultValueFactory = _ => "8,16,32,64,128,L",
         };
-        var runs = new Option<int>("--runs") { Description = "Timed runs per generator after one warm-up run", DefaultValueFactory = _ => 1 };
+        var runs = new Option<int>("--runs")
+        {
+            Description = "Timed runs per generator after one warm-up run",
+            DefaultValueFactory = _ => 1,
+        };
         var device = DeviceOption.Create();
         foreach (var option in new Option[] { batch, length, steps, runs, device }) command.Options.Add(option);
         command.SetAction(parse =>
@@ -47,7 +51,8 @@ internal static class BenchCommand
             using var gpt = new Gpt(LatencyComparison.MatchedGpt(ditConfig, l), backend, withGradients: false);
             gpt.Initialize(1);
             var report = LatencyComparison.Run(dit, gpt, options, row =>
-                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
+                console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
             console.Out.Write(report.ToMarkdown());
             return CliApplication.Success;
         });

@@ -14,9 +14,11 @@ internal static class DemoCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliConsole console)
     {
-        var command = new Command("demo", "The main job: on the embedded State of the Union corpus, train a Tiny MDLM teacher and a matched GPT judge, " +
-            "distill SDTT students (128 → 64, 32, 16, 8 sampling steps), evaluate them all (generative perplexity, entropy, cloze, validation " +
-            "perplexity, latency against the GPT) and write report.md with plots. About 25 minutes on 2 idle CPU cores; a CUDA GPU is used when present. " +
+        var command = new Command("demo",
+            "The main job: on the embedded State of the Union corpus, train a Tiny MDLM teacher and a matched GPT judge, " +
+            "distill SDTT students (128 → 64, 32, 16, 8 sampling steps), evaluate them all (generative perplexity, entropy, cloze, " +
+            "validation perplexity, latency against the GPT) and write report.md with plots. About 25 minutes on 2 idle CPU cores; " +
+            "a CUDA GPU is used when present. " +
             "Finished stages are reused: rerun the same command to continue an interrupted demo.");
         var preset = new Option<string>("--preset")
         {
@@ -32,19 +34,36 @@ internal static class DemoCommand
         from.AcceptOnlyFromAmong([.. DemoStages.All.Select(s => s.Name())]);
         var data = new Option<string?>("--data")
         {
-            Description = "Use this folder of token shards made by 'prepare' (at the preset's length, with a validation split) instead of the embedded corpus",
+            Description = "Use this folder of token shards made by 'prepare' (at the preset's length, with a validation split) " +
+                "instead of the embedded corpus",
             HelpName = "folder",
         };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of training, distillation and sampling", DefaultValueFactory = _ => 1 };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of training, distillation and sampling",
+            DefaultValueFactory = _ => 1,
+        };
         var output = new Option<string>("--output", "-o")
         {
             Description = "Folder for checkpoints, metrics, the report and its figures",
             DefaultValueFactory = _ => "ilgpu-diffusion-demo",
             HelpName = "folder",
         };
-        var teacherSteps = new Option<int?>("--teacher-steps") { Description = "Optimizer steps of the MDLM teacher instead of the preset's", HelpName = "steps" };
-        var judgeSteps = new Option<int?>("--judge-steps") { Description = "Optimizer steps of the AR judge instead of the preset's", HelpName = "steps" };
-        var stepsPerRound = new Option<int?>("--steps-per-round") { Description = "Optimizer steps of each SDTT round instead of the preset's", HelpName = "steps" };
+        var teacherSteps = new Option<int?>("--teacher-steps")
+        {
+            Description = "Optimizer steps of the MDLM teacher instead of the preset's",
+            HelpName = "steps",
+        };
+        var judgeSteps = new Option<int?>("--judge-steps")
+        {
+            Description = "Optimizer steps of the AR judge instead of the preset's",
+            HelpName = "steps",
+        };
+        var stepsPerRound = new Option<int?>("--steps-per-round")
+        {
+            Description = "Optimizer steps of each SDTT round instead of the preset's",
+            HelpName = "steps",
+        };
         var device = DeviceOption.Create();
         foreach (Option option in new Option[] { preset, from, data, seed, output, teacherSteps, judgeSteps, stepsPerRound, device })
             command.Options.Add(option);

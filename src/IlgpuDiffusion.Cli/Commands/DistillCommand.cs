@@ -29,7 +29,10 @@ internal static class DistillCommand
         };
         command.Arguments.Add(teacher);
         var corpus = new CorpusSource(command);
-        var rawWeights = new Option<bool>("--raw-weights") { Description = "Start from a training checkpoint's raw weights instead of their moving average (EMA)" };
+        var rawWeights = new Option<bool>("--raw-weights")
+        {
+            Description = "Start from a training checkpoint's raw weights instead of their moving average (EMA)",
+        };
         var output = new Option<string?>("--output", "-o")
         {
             HelpName = "folder",
@@ -39,7 +42,8 @@ internal static class DistillCommand
         var resume = new Option<string?>("--resume")
         {
             HelpName = "checkpoint",
-            Description = "Continue the distillation saved in this checkpoint (e.g. latest.safetensors): same rounds, targets, batch and seed",
+            Description = "Continue the distillation saved in this checkpoint (e.g. latest.safetensors): same rounds, targets, " +
+                "batch and seed",
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
@@ -59,13 +63,17 @@ internal static class DistillCommand
             string? resumeFrom = parse.GetValue(resume);
             DistillationConfig baseline = resumeFrom is null ? DistillationConfig.Sdtt : DistillationCheckpoint.Read(resumeFrom).Config;
             DistillationConfig config = distillation.Apply(parse, baseline);
-            string folder = parse.GetValue(output) ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
+            string folder = parse.GetValue(output)
+                ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
             using Device opened = Device.Create(parse.GetValue(device));
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
-            using Dit initial = resumeFrom is null ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights)) : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
+            using Dit initial = resumeFrom is null
+                ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights))
+                : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, console);
-            DistillationRun.Run(console, initial, new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
+            DistillationRun.Run(console, initial,
+                new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
             return CliApplication.Success;
         });
         return command;

@@ -21,22 +21,33 @@ internal static class EvalCommand
     /// <summary>Builds the command.</summary>
     public static Command Create(CliConsole console)
     {
-        var command = new Command("eval", "Evaluate diffusion models: validation perplexity (NELBO bound), generative perplexity with entropy at each " +
+        var command = new Command("eval",
+            "Evaluate diffusion models: validation perplexity (NELBO bound), generative perplexity with entropy at each " +
             "step count, MAUVE and self-BLEU of prompted continuations, LAMBADA and a LAMBADA-style cloze; an AR baseline side by side. " +
             "Writes evaluation.json and evaluation.md.");
         var models = new Argument<string[]>("models")
         {
-            Description = "Diffusion models: training checkpoints (EMA weights) or Hugging Face model folders; rows are named after the files",
+            Description = "Diffusion models: training checkpoints (EMA weights) or Hugging Face model folders; " +
+                "rows are named after the files",
             Arity = ArgumentArity.OneOrMore,
         };
         command.Arguments.Add(models);
-        var ar = new Option<string?>("--ar") { HelpName = "path", Description = "The AR baseline: an own GPT checkpoint (EMA weights) or a GPT-2 Hugging Face folder" };
+        var ar = new Option<string?>("--ar")
+        {
+            HelpName = "path",
+            Description = "The AR baseline: an own GPT checkpoint (EMA weights) or a GPT-2 Hugging Face folder",
+        };
         var judge = new Option<string?>("--judge")
         {
             HelpName = "path",
-            Description = "The judge of generative perplexity and the feature model of MAUVE: an own GPT checkpoint or a GPT-2 Hugging Face folder (e.g. gpt2-large) [default: --ar]",
+            Description = "The judge of generative perplexity and the feature model of MAUVE: " +
+                "an own GPT checkpoint or a GPT-2 Hugging Face folder (e.g. gpt2-large) [default: --ar]",
         };
-        var data = new Option<string?>("--data") { HelpName = "folder", Description = "Folder made by 'prepare' whose validation shards give validation perplexity, prompts and the cloze" };
+        var data = new Option<string?>("--data")
+        {
+            HelpName = "folder",
+            Description = "Folder made by 'prepare' whose validation shards give validation perplexity, prompts and the cloze",
+        };
         var steps = new Option<int[]>("--steps", "-n")
         {
             Description = "Sampling step counts, e.g. --steps 16 32 64",
@@ -47,20 +58,65 @@ internal static class EvalCommand
         {
             if (result.GetValueOrDefault<int[]>()?.Any(s => s < 1) == true) result.AddError("--steps must all be at least 1.");
         });
-        var samples = new Option<int>("--samples") { Description = "Unconditional samples per model and step count", DefaultValueFactory = _ => Defaults.Samples }.Positive();
-        var length = new Option<int?>("--length", "-l") { Description = "Tokens per unconditional sample [default: the model's length]" }.Positive();
-        var batch = new Option<int>("--batch", "-b") { Description = "Sequences sampled and scored together", DefaultValueFactory = _ => Defaults.BatchSize }.Positive();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the samples, time draws and masks", DefaultValueFactory = _ => Defaults.Seed };
-        var prompts = new Option<int>("--prompts") { Description = "Held-out prompts for MAUVE and self-BLEU (5 continuations each)", DefaultValueFactory = _ => Defaults.Prompts }.Positive();
-        var promptLength = new Option<int>("--prompt-length") { Description = "Prompt tokens", DefaultValueFactory = _ => Defaults.PromptLength }.Positive();
-        var continuationLength = new Option<int>("--continuation-length") { Description = "Continuation tokens", DefaultValueFactory = _ => Defaults.ContinuationLength }.Positive();
-        var lambada = new Option<string?>("--lambada") { HelpName = "file", Description = "LAMBADA in lambada_test.jsonl format (one {\"text\": ...} per line)" };
+        var samples = new Option<int>("--samples")
+        {
+            Description = "Unconditional samples per model and step count",
+            DefaultValueFactory = _ => Defaults.Samples,
+        }.Positive();
+        var length = new Option<int?>("--length", "-l")
+        {
+            Description = "Tokens per unconditional sample [default: the model's length]",
+        }.Positive();
+        var batch = new Option<int>("--batch", "-b")
+        {
+            Description = "Sequences sampled and scored together",
+            DefaultValueFactory = _ => Defaults.BatchSize,
+        }.Positive();
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of the samples, time draws and masks",
+            DefaultValueFactory = _ => Defaults.Seed,
+        };
+        var prompts = new Option<int>("--prompts")
+        {
+            Description = "Held-out prompts for MAUVE and self-BLEU (5 continuations each)",
+            DefaultValueFactory = _ => Defaults.Prompts,
+        }.Positive();
+        var promptLength = new Option<int>("--prompt-length")
+        {
+            Description = "Prompt tokens",
+            DefaultValueFactory = _ => Defaults.PromptLength,
+        }.Positive();
+        var continuationLength = new Option<int>("--continuation-length")
+        {
+            Description = "Continuation tokens",
+            DefaultValueFactory = _ => Defaults.ContinuationLength,
+        }.Positive();
+        var lambada = new Option<string?>("--lambada")
+        {
+            HelpName = "file",
+            Description = "LAMBADA in lambada_test.jsonl format (one {\"text\": ...} per line)",
+        };
         var maxLambada = new Option<int?>("--max-lambada") { Description = "Score only the first N LAMBADA passages" }.Positive();
-        var draws = new Option<int>("--lambada-draws") { Description = "Time draws of the diffusion LAMBADA ELBO", DefaultValueFactory = _ => Defaults.LambadaTimeDraws }.Positive();
-        var validationBatches = new Option<int>("--validation-batches") { Description = "Most validation batches (0: the whole split)", DefaultValueFactory = _ => 0 }.NotNegative();
-        var output = new Option<string>("--output", "-o") { HelpName = "folder", Description = "Where evaluation.json and evaluation.md go", DefaultValueFactory = _ => "ilgpu-diffusion-eval" };
+        var draws = new Option<int>("--lambada-draws")
+        {
+            Description = "Time draws of the diffusion LAMBADA ELBO",
+            DefaultValueFactory = _ => Defaults.LambadaTimeDraws,
+        }.Positive();
+        var validationBatches = new Option<int>("--validation-batches")
+        {
+            Description = "Most validation batches (0: the whole split)",
+            DefaultValueFactory = _ => 0,
+        }.NotNegative();
+        var output = new Option<string>("--output", "-o")
+        {
+            HelpName = "folder",
+            Description = "Where evaluation.json and evaluation.md go",
+            DefaultValueFactory = _ => "ilgpu-diffusion-eval",
+        };
         var device = DeviceOption.Create();
-        foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength, continuationLength, lambada, maxLambada, draws, validationBatches, output, device })
+        foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
+            continuationLength, lambada, maxLambada, draws, validationBatches, output, device })
             command.Options.Add(option);
 
         command.SetAction(parse =>
@@ -132,12 +188,14 @@ internal static class EvalCommand
     {
         if (progress.Done != progress.Total) return;
         string steps = progress.Steps is { } s ? string.Create(CultureInfo.InvariantCulture, $" at {s} steps") : "";
-        console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{progress.Stage}: {progress.Model}{steps} done ({progress.Total})"));
+        console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{progress.Stage}: {progress.Model}{steps} done ({progress.Total})"));
     }
 
     /// <summary>A row label: the checkpoint's file name without extension, or the folder's name.</summary>
-    private static string Label(string path) =>
-        Directory.Exists(path) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path))) : Path.GetFileNameWithoutExtension(path);
+    private static string Label(string path) => Directory.Exists(path)
+        ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)))
+        : Path.GetFileNameWithoutExtension(path);
 
     private static string JudgeDescription(string path, GptConfig config) => string.Create(CultureInfo.InvariantCulture,
         $"{(Directory.Exists(path) ? "GPT-2 weights" : "own AR judge")} '{Label(path)}' ({config.Layers} layers, {config.Hidden} wide)");
@@ -145,14 +203,16 @@ internal static class EvalCommand
     private static Dit LoadDiffusion(string path, Device device)
     {
         if (Directory.Exists(path)) return HuggingFaceImport.Load(path, device);
-        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
         return MdlmCheckpoint.LoadModel(path, device);
     }
 
     private static Gpt LoadGpt(string path, Device device)
     {
         if (Directory.Exists(path)) return GptHuggingFace.Load(path, device);
-        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a GPT checkpoint or a GPT-2 Hugging Face folder.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"'{path}' does not exist: give a GPT checkpoint or a GPT-2 Hugging Face folder.", path);
         return GptCheckpoint.LoadModel(path, device);
     }
 }

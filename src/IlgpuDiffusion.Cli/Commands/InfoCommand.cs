@@ -28,10 +28,12 @@ internal static class InfoCommand
             string? target = parse.GetValue(path);
             if (target is null) console.OutConsole.Write(DeviceTable.Create());
             else if (File.Exists(target)) ShowCheckpoint(console, target);
-            else if (File.Exists(Path.Combine(target, ShardMetadata.FileName))) console.OutConsole.Write(CorpusTable.Of(PreparedCorpus.Open(target)));
+            else if (File.Exists(Path.Combine(target, ShardMetadata.FileName)))
+                console.OutConsole.Write(CorpusTable.Of(PreparedCorpus.Open(target)));
             else if (File.Exists(Path.Combine(target, HuggingFaceConfig.FileName))) ShowHuggingFace(console, target);
             else if (Directory.Exists(target))
-                throw new FileNotFoundException($"'{target}' holds neither a prepared corpus ({ShardMetadata.FileName}) nor a Hugging Face model ({HuggingFaceConfig.FileName}).");
+                throw new FileNotFoundException($"'{target}' holds neither a prepared corpus ({ShardMetadata.FileName}) " +
+                    $"nor a Hugging Face model ({HuggingFaceConfig.FileName}).");
             else throw new FileNotFoundException($"'{target}' does not exist.");
             return CliApplication.Success;
         });
@@ -81,7 +83,9 @@ internal static class InfoCommand
         string weights = Path.Combine(folder, HuggingFaceImport.WeightsFileName);
         console.OutConsole.Write(SettingsTable.Of("Hugging Face model", [
             ("folder", Path.GetFullPath(folder)),
-            ("weights", File.Exists(weights) ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}" : $"{HuggingFaceImport.WeightsFileName} missing"),
+            ("weights", File.Exists(weights)
+                ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"
+                : $"{HuggingFaceImport.WeightsFileName} missing"),
             ("parameters", config.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", config));

@@ -54,7 +54,11 @@ internal static class PrepareCommand
             Description = "Share of whole documents held out for validation, in [0, 1)",
             DefaultValueFactory = _ => defaults.ValidationFraction,
         }.Require(f => f >= 0 && f < 1, "in [0, 1)");
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the training/validation split", DefaultValueFactory = _ => defaults.Seed };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Seed of the training/validation split",
+            DefaultValueFactory = _ => defaults.Seed,
+        };
         var format = new Option<string>("--format")
         {
             Description = "Input format: auto (by file extension), text, jsonl or parquet",
@@ -77,7 +81,8 @@ internal static class PrepareCommand
             Description = "Sequences per shard file",
             DefaultValueFactory = _ => defaults.SequencesPerShard,
         }.Positive();
-        foreach (Option option in new Option[] { embedded, output, length, validationFraction, seed, format, documents, textField, shardSequences })
+        foreach (Option option in new Option[] { embedded, output, length, validationFraction, seed, format, documents, textField,
+            shardSequences })
             command.Options.Add(option);
         command.Arguments.Add(inputs);
         command.Validators.Add(result =>

@@ -20,13 +20,20 @@ internal static class SampleCommand
             "over N steps. Samples go to standard output (or --output); the summary and --stream display go to standard error.");
         var model = new Argument<string>("model")
         {
-            Description = "A training checkpoint (.safetensors made by 'train') or a Hugging Face model folder (config.json + model.safetensors)",
+            Description = "A training checkpoint (.safetensors made by 'train') " +
+                "or a Hugging Face model folder (config.json + model.safetensors)",
         };
         command.Arguments.Add(model);
         var sampling = new SamplingOptions(command);
-        var length = new Option<int?>("--length", "-l") { Description = "Tokens per sequence, at most the model's length [default: the model's length]" }.Positive();
+        var length = new Option<int?>("--length", "-l")
+        {
+            Description = "Tokens per sequence, at most the model's length [default: the model's length]",
+        }.Positive();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "Text every sample starts with (after BOS)" };
-        var suffix = new Option<string?>("--suffix") { Description = "Text every sample ends with (before EOS): the sampler fills in between" };
+        var suffix = new Option<string?>("--suffix")
+        {
+            Description = "Text every sample ends with (before EOS): the sampler fills in between",
+        };
         var totalLength = new Option<int?>("--total-length")
         {
             Description = "Semi-autoregressive generation of this many tokens per sequence, beyond the model's length",
@@ -35,11 +42,25 @@ internal static class SampleCommand
         {
             Description = "New tokens per further semi-autoregressive window, in [1, length] [default: half the length]",
         }.Positive();
-        var stream = new Option<bool>("--stream") { Description = "Show the denoising step by step (on a terminal: the text as it appears)" };
-        var format = new Option<string>("--format", "-f") { Description = "Output format: text or jsonl (one {\"sample\",\"text\",\"ids\"} object per line)", DefaultValueFactory = _ => "text" };
+        var stream = new Option<bool>("--stream")
+        {
+            Description = "Show the denoising step by step (on a terminal: the text as it appears)",
+        };
+        var format = new Option<string>("--format", "-f")
+        {
+            Description = "Output format: text or jsonl (one {\"sample\",\"text\",\"ids\"} object per line)",
+            DefaultValueFactory = _ => "text",
+        };
         format.AcceptOnlyFromAmong("text", "jsonl");
-        var output = new Option<string?>("--output", "-o") { Description = "Write the samples to this file instead of standard output", HelpName = "file" };
-        var rawWeights = new Option<bool>("--raw-weights") { Description = "Use a training checkpoint's raw weights instead of their moving average (EMA)" };
+        var output = new Option<string?>("--output", "-o")
+        {
+            Description = "Write the samples to this file instead of standard output",
+            HelpName = "file",
+        };
+        var rawWeights = new Option<bool>("--raw-weights")
+        {
+            Description = "Use a training checkpoint's raw weights instead of their moving average (EMA)",
+        };
         var device = DeviceOption.Create();
         foreach (Option option in new Option[] { length, prompt, suffix, totalLength, stride, stream, format, output, rawWeights, device })
             command.Options.Add(option);
@@ -47,7 +68,8 @@ internal static class SampleCommand
         {
             if (result.GetValue(totalLength) is null) return;
             if (result.GetValue(stream)) result.AddError("--stream shows one window; drop --stream or --total-length.");
-            if (result.GetValue(suffix) is not null) result.AddError("--suffix fixes the end of one window; drop --suffix or --total-length.");
+            if (result.GetValue(suffix) is not null)
+                result.AddError("--suffix fixes the end of one window; drop --suffix or --total-length.");
         });
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -70,17 +92,22 @@ internal static class SampleCommand
         return command;
     }
 
-    /// <summary>A folder is a Hugging Face model; a file a training checkpoint (its EMA weights unless <paramref name="rawWeights"/>).</summary>
+    /// <summary>
+    /// A folder is a Hugging Face model; a file a training checkpoint (its EMA weights unless <paramref name="rawWeights"/>).
+    /// </summary>
     internal static Dit Load(string path, Device device, bool rawWeights)
     {
         if (Directory.Exists(path))
         {
             if (!File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-                throw new FileNotFoundException($"'{path}' is a folder without {HuggingFaceConfig.FileName}: not a Hugging Face model.", path);
-            if (rawWeights) throw new ArgumentException("--raw-weights applies to training checkpoints; a Hugging Face model has one set of weights.");
+                throw new FileNotFoundException(
+                    $"'{path}' is a folder without {HuggingFaceConfig.FileName}: not a Hugging Face model.", path);
+            if (rawWeights)
+                throw new ArgumentException("--raw-weights applies to training checkpoints; a Hugging Face model has one set of weights.");
             return HuggingFaceImport.Load(path, device);
         }
-        if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
         return MdlmCheckpoint.LoadModel(path, device, useEma: !rawWeights);
     }
 
@@ -106,7 +133,8 @@ internal static class SampleCommand
         string cache = options.Cached ? "cached" : "uncached";
         string destination = file is null ? "" : $"; written to {file}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"Sampled {result.BatchSize} × {result.Length} tokens with {options.Steps} steps on {device.Backend.Name()}: {result.ForwardPasses} forward passes ({cache}), " +
+            $"Sampled {result.BatchSize} × {result.Length} tokens with {options.Steps} steps on {device.Backend.Name()}: " +
+            $"{result.ForwardPasses} forward passes ({cache}), " +
             $"{result.Elapsed.TotalSeconds:F1} s, {result.TokensPerSecond:N0} tokens/s{destination}");
     }
 }

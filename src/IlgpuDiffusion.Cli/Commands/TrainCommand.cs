@@ -54,13 +54,15 @@ internal static class TrainCommand
         var metrics = new Option<string?>("--metrics")
         {
             HelpName = "file",
-            Description = "JSON-lines metrics file, replaced by a new run and appended to by --resume (default: the checkpoint's name with .metrics.jsonl)",
+            Description = "JSON-lines metrics file, replaced by a new run and appended to by --resume " +
+                "(default: the checkpoint's name with .metrics.jsonl)",
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
             Description = "Optimizer steps between checkpoints, 0 for only at the end",
         }.NotNegative();
-        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, device }) command.Options.Add(option);
+        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, device })
+            command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
 
@@ -82,7 +84,8 @@ internal static class TrainCommand
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
                 using Device opened = Device.Create(parse.GetValue(device));
-                ArTrainingRun.Run(console, opened, new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                ArTrainingRun.Run(console, opened,
+                    new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
                     showConfigs: true);
             }
             else
@@ -92,7 +95,8 @@ internal static class TrainCommand
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
                 using Device opened = Device.Create(parse.GetValue(device));
-                TrainingRun.Run(console, opened, new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                TrainingRun.Run(console, opened,
+                    new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
                     showConfigs: true);
             }
             return CliApplication.Success;

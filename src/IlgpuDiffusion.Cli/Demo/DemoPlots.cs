@@ -35,7 +35,8 @@ internal static class DemoPlots
         Directory.CreateDirectory(layout.Figures);
         Save(TrainingCurves(layout), layout, Training);
         Save(DistillationLoss(layout), layout, Distillation);
-        Save(OverSteps(results, DemoResults.GenPplSdtt, "Generative perplexity (own AR judge, SDTT convention)", "Gen PPL"), layout, GenerativePerplexity);
+        Save(OverSteps(results, DemoResults.GenPplSdtt, "Generative perplexity (own AR judge, SDTT convention)", "Gen PPL"), layout,
+            GenerativePerplexity);
         Save(OverSteps(results, EvaluationRow.EntropyName, "Mean unigram entropy of the samples", "Entropy (nats)"), layout, Entropy);
         Save(ClozeBars(results), layout, Cloze);
         Save(LatencyCurve(results), layout, Latency);
@@ -45,7 +46,8 @@ internal static class DemoPlots
     {
         var plot = new Plot();
         Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "train", "loss"), "MDLM teacher: training NELBO", LinePattern.Solid);
-        Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "validation", "nelbo"), "MDLM teacher: validation NELBO (EMA)", LinePattern.Dashed);
+        Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "validation", "nelbo"), "MDLM teacher: validation NELBO (EMA)",
+            LinePattern.Dashed);
         Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "train", "loss"), "AR judge: training NLL", LinePattern.Solid);
         Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "validation", "nelbo"), "AR judge: validation NLL (EMA)", LinePattern.Dashed);
         return Labelled(plot, "Training curves", "optimizer step", "nats per token");
@@ -62,7 +64,8 @@ internal static class DemoPlots
             end.LinePattern = LinePattern.Dotted;
             end.Text = $"{rounds.Values[i]:0} steps";
         }
-        return Labelled(plot, "Distillation (dotted: end of a round, the student's sampling steps)", "optimizer step", "divergence per masked token");
+        return Labelled(plot, "Distillation (dotted: end of a round, the student's sampling steps)", "optimizer step",
+            "divergence per masked token");
     }
 
     /// <summary>One line per diffusion model of <paramref name="metric"/> over the sampling steps, on a log₂ axis.</summary>
@@ -97,13 +100,15 @@ internal static class DemoPlots
     {
         var plot = new Plot();
         int[] steps = results.Steps.Where(n => results.DiffusionSeconds(n) is not null).ToArray();
-        var diffusion = plot.Add.Scatter(steps.Select(n => Math.Log2(n)).ToArray(), steps.Select(n => results.DiffusionSeconds(n)!.Value).ToArray());
+        var diffusion = plot.Add.Scatter(steps.Select(n => Math.Log2(n)).ToArray(),
+            steps.Select(n => results.DiffusionSeconds(n)!.Value).ToArray());
         diffusion.LegendText = "diffusion sampler (cached)";
         var ar = plot.Add.HorizontalLine(results.Latency.Autoregressive.Mean.TotalSeconds);
         ar.LegendText = "AR judge, KV cache";
         ar.LinePattern = LinePattern.Dashed;
         StepsAxis(plot, steps);
-        return Labelled(plot, $"Latency: {results.Latency.BatchSize} sequences of {results.Latency.Length} tokens", "sampling steps", "seconds");
+        return Labelled(plot, $"Latency: {results.Latency.BatchSize} sequences of {results.Latency.Length} tokens", "sampling steps",
+            "seconds");
     }
 
     private static void Line(Plot plot, MetricsSeries series, string label, LinePattern pattern)
@@ -117,7 +122,8 @@ internal static class DemoPlots
 
     private static void StepsAxis(Plot plot, IReadOnlyList<int> steps) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            steps.Select(n => Math.Log2(n)).ToArray(), steps.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+            steps.Select(n => Math.Log2(n)).ToArray(),
+            steps.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
 
     private static Plot Labelled(Plot plot, string title, string x, string y, bool legend = true)
     {

@@ -113,8 +113,9 @@ internal sealed record DemoPreset
     };
 
     /// <summary>
-    /// Issue 7's SDTT experiment, about 2 hours on 2 idle CPU cores: the Tiny MDLM trained for about an hour (1,500 steps
-    /// of 32 sequences, cosine decay), a matched GPT judge, four SDTT rounds of 100 steps (128 → 8 steps), 32 samples per row.
+    /// The SDTT experiment of bench/results/sdtt-experiment.md, about 2 hours on 2 idle CPU cores: the Tiny MDLM trained for
+    /// about an hour (1,500 steps of 32 sequences, cosine decay), a matched GPT judge, four SDTT rounds of 100 steps (128 → 8 steps),
+    /// 32 samples per row.
     /// </summary>
     public static DemoPreset Experiment { get; } = new()
     {
@@ -165,11 +166,29 @@ internal sealed record DemoPreset
     {
         var preset = this;
         if (teacherSteps is int teacher)
-            preset = preset with { TeacherSteps = Positive(teacher, "--teacher-steps"), Overrides = preset.Overrides + $" --teacher-steps {teacher}" };
+        {
+            preset = preset with
+            {
+                TeacherSteps = Positive(teacher, "--teacher-steps"),
+                Overrides = preset.Overrides + $" --teacher-steps {teacher}",
+            };
+        }
         if (judgeSteps is int judge)
-            preset = preset with { JudgeSteps = Positive(judge, "--judge-steps"), Overrides = preset.Overrides + $" --judge-steps {judge}" };
+        {
+            preset = preset with
+            {
+                JudgeSteps = Positive(judge, "--judge-steps"),
+                Overrides = preset.Overrides + $" --judge-steps {judge}",
+            };
+        }
         if (stepsPerRound is int round)
-            preset = preset with { StepsPerRound = Positive(round, "--steps-per-round"), Overrides = preset.Overrides + $" --steps-per-round {round}" };
+        {
+            preset = preset with
+            {
+                StepsPerRound = Positive(round, "--steps-per-round"),
+                Overrides = preset.Overrides + $" --steps-per-round {round}",
+            };
+        }
         return preset;
     }
 

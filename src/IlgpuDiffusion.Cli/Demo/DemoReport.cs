@@ -66,59 +66,71 @@ internal static class DemoReport
         DemoResults results = inputs.Results;
         var text = new StringBuilder();
         text.Append("# IlgpuDiffusion demo report\n\n");
-        text.Append(culture, $"Preset `{preset.Name}`: {preset.Purpose}. Seed {inputs.Seed}. Written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by " +
-            $"`{CliApplication.Name} demo --preset {preset.Name}{preset.Overrides}`. Everything below was measured in this run; nothing is copied from the paper except the claims it is compared with.\n\n");
+        text.Append(culture,
+            $"Preset `{preset.Name}`: {preset.Purpose}. Seed {inputs.Seed}. Written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC by " +
+            $"`{CliApplication.Name} demo --preset {preset.Name}{preset.Overrides}`. Everything below was measured in this run; " +
+            $"nothing is copied from the paper except the claims it is compared with.\n\n");
 
         text.Append("## What was run\n\n");
         text.Append("| Stage | What | Device | Wall time |\n|---|---|---|---:|\n");
         ShardMetadata data = inputs.Corpus.Metadata;
         Stage(text, inputs, DemoStage.Data, string.Create(culture,
-            $"{data.Train.Sequences:N0} training and {data.Validation.Sequences:N0} validation sequences of {inputs.Corpus.SequenceLength} tokens (held-out whole documents) in `{inputs.Corpus.Directory}`"));
+            $"{data.Train.Sequences:N0} training and {data.Validation.Sequences:N0} validation sequences of " +
+            $"{inputs.Corpus.SequenceLength} tokens (held-out whole documents) in `{inputs.Corpus.Directory}`"));
         var model = preset.Model;
         Stage(text, inputs, DemoStage.Teacher, string.Create(culture,
-            $"MDLM DiT, {model.Layers} layers, {model.Hidden} wide, {model.Heads} heads, {model.ParameterCount() / 1e6:F1}M parameters; {preset.TeacherSteps} steps of " +
-            $"{preset.BatchSize} × {model.Length} tokens, lr {preset.LearningRate:0.##e+00}, {preset.WarmupSteps} warm-up steps, {preset.Decay.ToString().ToLowerInvariant()} after; EMA weights evaluated"));
+            $"MDLM DiT, {model.Layers} layers, {model.Hidden} wide, {model.Heads} heads, {model.ParameterCount() / 1e6:F1}M parameters; " +
+            $"{preset.TeacherSteps} steps of {preset.BatchSize} × {model.Length} tokens, lr {preset.LearningRate:0.##e+00}, " +
+            $"{preset.WarmupSteps} warm-up steps, {preset.Decay.ToString().ToLowerInvariant()} after; EMA weights evaluated"));
         var judge = preset.Judge;
         Stage(text, inputs, DemoStage.Judge, string.Create(culture,
-            $"GPT (AR judge and latency baseline), {judge.Layers} layers, {judge.Hidden} wide, untied head, {judge.ParameterCount() / 1e6:F1}M parameters; " +
-            $"{preset.JudgeSteps} steps on the same shards, same recipe"));
+            $"GPT (AR judge and latency baseline), {judge.Layers} layers, {judge.Hidden} wide, untied head, " +
+            $"{judge.ParameterCount() / 1e6:F1}M parameters; {preset.JudgeSteps} steps on the same shards, same recipe"));
         var rounds = preset.Distillation(inputs.Seed).Rounds;
         Stage(text, inputs, DemoStage.Distill, string.Create(culture,
-            $"SDTT, reverse KL, 2 teacher steps per target: {rounds.Count} rounds of {rounds.StepsPerRound} steps, {rounds.InitialSamplingSteps} → " +
-            $"{string.Join(", ", Enumerable.Range(0, rounds.Count).Select(rounds.StudentSamplingSteps))} sampling steps, lr {preset.DistillationLearningRate:0.##e+00}"));
+            $"SDTT, reverse KL, 2 teacher steps per target: {rounds.Count} rounds of {rounds.StepsPerRound} steps, " +
+            $"{rounds.InitialSamplingSteps} → {string.Join(", ", Enumerable.Range(0, rounds.Count).Select(rounds.StudentSamplingSteps))} " +
+            $"sampling steps, lr {preset.DistillationLearningRate:0.##e+00}"));
         Stage(text, inputs, DemoStage.Evaluate, string.Create(culture,
-            $"{preset.Samples} samples per model and step count at {string.Join(", ", results.Steps)} steps; {preset.ClozePassages} cloze passages at most; " +
-            $"{preset.ValidationBatches} validation batches; latency at B {results.Latency.BatchSize}"));
+            $"{preset.Samples} samples per model and step count at {string.Join(", ", results.Steps)} steps; " +
+            $"{preset.ClozePassages} cloze passages at most; {preset.ValidationBatches} validation batches; " +
+            $"latency at B {results.Latency.BatchSize}"));
         double total = inputs.Stages.Values.Sum(m => m.Seconds);
-        text.Append(culture, $"\nTotal wall time of these stages: {total / 60:F1} min (a stage reused from an earlier run shows the time it took then).\n\n");
+        text.Append(culture, $"\nTotal wall time of these stages: {total / 60:F1} min " +
+            $"(a stage reused from an earlier run shows the time it took then).\n\n");
 
         text.Append("## Training curves\n\n");
         Figure(text, figureProblem, DemoPlots.Training, "Training curves of the teacher and the judge");
         Figure(text, figureProblem, DemoPlots.Distillation, "Distillation loss over the rounds");
 
         text.Append("## Generative perplexity against sampling steps\n\n");
-        text.Append("The analogue of the paper's Figure 1: unconditional samples of every model at every step count, judged by the own AR judge (not GPT-2 large). Lower is better.\n\n");
+        text.Append("The analogue of the paper's Figure 1: unconditional samples of every model at every step count, " +
+            "judged by the own AR judge (not GPT-2 large). Lower is better.\n\n");
         Figure(text, figureProblem, DemoPlots.GenerativePerplexity, "Generative perplexity against sampling steps");
         StepsTable(text, results, DemoResults.GenPplSdtt);
         StepsTable(text, results, DemoResults.GenPplMdlm);
         if (results.Value(EvaluationStage.JudgeName, null, DemoResults.GenPplSdtt) is double own)
-            text.Append(CultureInfo.InvariantCulture, $"The AR judge's own samples (from BOS, KV cache) score {Cell(own)} (SDTT convention) with entropy " +
-                $"{Cell(results.Value(EvaluationStage.JudgeName, null, EvaluationRow.EntropyName))}: judged by itself, a self-consistency floor rather than a quality score.\n\n");
+            text.Append(CultureInfo.InvariantCulture,
+                $"The AR judge's own samples (from BOS, KV cache) score {Cell(own)} (SDTT convention) with entropy " +
+                $"{Cell(results.Value(EvaluationStage.JudgeName, null, EvaluationRow.EntropyName))}: judged by itself, " +
+                $"a self-consistency floor rather than a quality score.\n\n");
 
         text.Append("## Entropy against sampling steps\n\n");
         Figure(text, figureProblem, DemoPlots.Entropy, "Unigram entropy against sampling steps");
         StepsTable(text, results, EvaluationRow.EntropyName);
 
         text.Append("## LAMBADA-style cloze\n\n");
-        text.Append("A last-word cloze built from held-out documents of the corpus (not LAMBADA itself; no LAMBADA file is reachable offline).\n\n");
+        text.Append("A last-word cloze built from held-out documents of the corpus (not LAMBADA itself; " +
+            "no LAMBADA file is reachable offline).\n\n");
         Figure(text, figureProblem, DemoPlots.Cloze, "Cloze accuracy per model");
         ModelTable(text, results, [DemoResults.ClozeAccuracy, DemoResults.ClozeWordPerplexity]);
 
         text.Append("## Validation perplexity\n\n");
         text.Append("On the same validation sequences: diffusion rows are the NELBO upper bound, the AR row the exact perplexity.\n\n");
-        text.Append("The CE columns check that a model reads its context: nats per masked token when every token is masked with probability t " +
-            "(no 1/t weight), lower at t = 0.1 than at t = 0.9 when the visible context helps.\n\n");
-        ModelTable(text, results, [EvaluationSuite.ValidationName, .. EvaluationSuite.ContextTimes.Select(EvaluationSuite.MaskedCrossEntropyName)]);
+        text.Append("The CE columns check that a model reads its context: nats per masked token when every token is masked " +
+            "with probability t (no 1/t weight), lower at t = 0.1 than at t = 0.9 when the visible context helps.\n\n");
+        ModelTable(text, results, [EvaluationSuite.ValidationName,
+            .. EvaluationSuite.ContextTimes.Select(EvaluationSuite.MaskedCrossEntropyName)]);
 
         text.Append("## Latency against the AR model\n\n");
         Figure(text, figureProblem, DemoPlots.Latency, "Latency against the AR model");
@@ -131,9 +143,13 @@ internal static class DemoReport
         text.Append(MarkdownReportTable.Write(results.Evaluation).Replace("## ", "### ", StringComparison.Ordinal)).Append('\n');
 
         text.Append("## Not measured\n\n");
-        text.Append("- MAUVE and self-BLEU of prompted continuations: the library computes them (`EvaluationSuite`, `eval`), the demo leaves them out to stay within its time.\n");
-        text.Append("- LAMBADA itself and GPT-2 large as the judge: neither is available offline; the cloze and the own AR judge stand in for them.\n");
-        text.Append(culture, $"- The paper's scale: its teacher is a 169M model trained for 1M steps on OpenWebText at L 1024 and distilled for 7 rounds of 10k steps; this run is preset `{preset.Name}`.\n");
+        text.Append("- MAUVE and self-BLEU of prompted continuations: the library computes them (`EvaluationSuite`, `eval`), " +
+            "the demo leaves them out to stay within its time.\n");
+        text.Append("- LAMBADA itself and GPT-2 large as the judge: neither is available offline; " +
+            "the cloze and the own AR judge stand in for them.\n");
+        text.Append(culture,
+            $"- The paper's scale: its teacher is a 169M model trained for 1M steps on OpenWebText at L 1024 and distilled for 7 rounds " +
+            $"of 10k steps; this run is preset `{preset.Name}`.\n");
         return text.ToString();
     }
 
@@ -167,9 +183,13 @@ internal static class DemoReport
     /// <summary>Rows = every model (the judge last), columns = <paramref name="metrics"/> of the rows without steps.</summary>
     private static void ModelTable(StringBuilder text, DemoResults results, IReadOnlyList<string> metrics)
     {
-        text.Append("| Model |").Append(string.Concat(metrics.Select(m => $" {m} |"))).Append("\n|---|").Append(string.Concat(metrics.Select(_ => "---:|"))).Append('\n');
+        text.Append("| Model |").Append(string.Concat(metrics.Select(m => $" {m} |")))
+            .Append("\n|---|").Append(string.Concat(metrics.Select(_ => "---:|"))).Append('\n');
         foreach (string model in results.DiffusionModels.Append(EvaluationStage.JudgeName))
-            text.Append($"| {model} |").Append(string.Concat(metrics.Select(m => $" {Cell(results.Value(model, null, m))} |"))).Append('\n');
+        {
+            text.Append($"| {model} |")
+                .Append(string.Concat(metrics.Select(m => $" {Cell(results.Value(model, null, m))} |"))).Append('\n');
+        }
         text.Append('\n');
     }
 

@@ -25,14 +25,20 @@ internal sealed record DemoResults(EvaluationReport Evaluation, LatencyReport La
     /// <exception cref="FileNotFoundException">The evaluation stage has not written its files.</exception>
     public static DemoResults Load(DemoLayout layout, IReadOnlyList<string> diffusionModels)
     {
-        if (!File.Exists(layout.Latency)) throw new FileNotFoundException($"{layout.Latency} is missing; rerun the demo with --from evaluate.", layout.Latency);
-        return new DemoResults(EvaluationReport.Load(Path.Combine(layout.Root, EvaluationSuite.JsonFileName)), LatencyFile.Load(layout.Latency), diffusionModels);
+        if (!File.Exists(layout.Latency))
+            throw new FileNotFoundException($"{layout.Latency} is missing; rerun the demo with --from evaluate.", layout.Latency);
+        return new DemoResults(EvaluationReport.Load(Path.Combine(layout.Root, EvaluationSuite.JsonFileName)),
+            LatencyFile.Load(layout.Latency), diffusionModels);
     }
 
     /// <summary>The step counts at which the diffusion models were sampled, ascending.</summary>
-    public IReadOnlyList<int> Steps => Evaluation.Rows.Where(r => r.Steps is not null).Select(r => r.Steps!.Value).Distinct().Order().ToArray();
+    public IReadOnlyList<int> Steps =>
+        Evaluation.Rows.Where(r => r.Steps is not null).Select(r => r.Steps!.Value).Distinct().Order().ToArray();
 
-    /// <summary>The metric <paramref name="metric"/> of <paramref name="model"/> at <paramref name="steps"/> (null: the row without steps); null when not measured.</summary>
+    /// <summary>
+    /// The metric <paramref name="metric"/> of <paramref name="model"/> at <paramref name="steps"/> (null: the row without steps); null
+    /// when not measured.
+    /// </summary>
     public double? Value(string model, int? steps, string metric) =>
         Evaluation.Rows.FirstOrDefault(r => r.Model == model && r.Steps == steps)?.Metrics.FirstOrDefault(m => m.Name == metric)?.Value;
 

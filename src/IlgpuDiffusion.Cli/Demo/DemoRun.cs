@@ -34,7 +34,8 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
         {
             foreach (DemoStage earlier in DemoStages.All.Where(s => s < from))
                 if (markers.Finished(earlier) is null)
-                    throw new InvalidOperationException($"--from {from.Name()}: stage '{earlier.Name()}' has not finished in {_layout.Root} with these settings; " +
+                    throw new InvalidOperationException(
+                        $"--from {from.Name()}: stage '{earlier.Name()}' has not finished in {_layout.Root} with these settings; " +
                         $"run without --from, or with --from {earlier.Name()}.");
             markers.ClearFrom(from);
         }
@@ -53,7 +54,8 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
             string heading = $"[{(int)stage + 1}/{DemoStages.All.Count}] {stage.Title()}";
             if (markers.Finished(stage) is StageMarker done && Reusable(stage, done))
             {
-                console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{heading}: reused (finished in {done.Seconds:F1} s on {done.FinishedUtc:yyyy-MM-dd HH:mm} UTC)"));
+                console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{heading}: reused (finished in {done.Seconds:F1} s on {done.FinishedUtc:yyyy-MM-dd HH:mm} UTC)"));
                 if (stage == DemoStage.Data) corpus = PreparedCorpus.Open(done.Detail!);
                 finished[stage] = done;
                 continue;
@@ -69,8 +71,10 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     detail = corpus.Directory;
                     break;
                 case DemoStage.Teacher:
-                    TrainingRun.Run(console, device, new TrainingRequest(corpus!, preset.Model, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
-                        _layout.Teacher, _layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null), showConfigs: false);
+                    TrainingRun.Run(console, device,
+                        new TrainingRequest(corpus!, preset.Model, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
+                            _layout.Teacher, _layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null),
+                        showConfigs: false);
                     break;
                 case DemoStage.Judge:
                     JudgeTraining.Run(console, device, corpus!, preset, request.Seed, _layout);
@@ -82,15 +86,19 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     EvaluationStage.Run(console, device, corpus!, preset, request.Seed, _layout);
                     break;
                 default:
-                    string[] models = [DistillationStage.TeacherName, .. DistillationStage.Students(preset, request.Seed, _layout).Select(s => s.Name)];
-                    report = DemoReport.Write(new DemoReportInputs(preset, request.Seed, _layout, corpus!, finished, DemoResults.Load(_layout, models)), console.Error);
+                    string[] models =
+                        [DistillationStage.TeacherName, .. DistillationStage.Students(preset, request.Seed, _layout).Select(s => s.Name)];
+                    var inputs = new DemoReportInputs(preset, request.Seed, _layout, corpus!, finished, DemoResults.Load(_layout, models));
+                    report = DemoReport.Write(inputs, console.Error);
                     break;
             }
             finished[stage] = markers.Write(stage, stageClock.Elapsed.TotalSeconds, detail);
-            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{heading}: done in {stageClock.Elapsed.TotalSeconds:F1} s"));
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{heading}: done in {stageClock.Elapsed.TotalSeconds:F1} s"));
         }
         report ??= _layout.Report;
-        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Demo done in {clock.Elapsed.TotalMinutes:F1} min. Report: {report}"));
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Demo done in {clock.Elapsed.TotalMinutes:F1} min. Report: {report}"));
         return report;
     }
 
@@ -102,7 +110,9 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
         _ => true,
     };
 
-    /// <summary>The embedded corpus at the preset's length, or the <c>--data</c> folder, which must match it and hold a validation split.</summary>
+    /// <summary>
+    /// The embedded corpus at the preset's length, or the <c>--data</c> folder, which must match it and hold a validation split.
+    /// </summary>
     /// <exception cref="InvalidDataException">The folder's sequences have another length, or it has no validation split.</exception>
     private PreparedCorpus PrepareData()
     {
@@ -110,12 +120,16 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
         if (request.Data is null) return CorpusSource.PrepareEmbedded(length, console);
         PreparedCorpus corpus = PreparedCorpus.Open(request.Data);
         if (corpus.SequenceLength != length)
-            throw new InvalidDataException($"{request.Data} holds sequences of {corpus.SequenceLength} tokens; preset {request.Preset.Name} needs {length}. " +
+            throw new InvalidDataException(
+                $"{request.Data} holds sequences of {corpus.SequenceLength} tokens; preset {request.Preset.Name} needs {length}. " +
                 $"Prepare it with '{CliApplication.Name} prepare <inputs> -o <folder> --length {length}'.");
         if (corpus.Metadata.Validation.Sequences == 0)
-            throw new InvalidDataException($"{request.Data} has no validation split; the demo evaluates on held-out documents. Prepare it with --validation-fraction above 0.");
+            throw new InvalidDataException(
+                $"{request.Data} has no validation split; the demo evaluates on held-out documents. " +
+                "Prepare it with --validation-fraction above 0.");
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Corpus {corpus.Directory}: {corpus.Metadata.Train.Sequences:N0} training and {corpus.Metadata.Validation.Sequences:N0} validation sequences of {length} tokens."));
+            $"Corpus {corpus.Directory}: {corpus.Metadata.Train.Sequences:N0} training and {corpus.Metadata.Validation.Sequences:N0} " +
+            $"validation sequences of {length} tokens."));
         return corpus;
     }
 }

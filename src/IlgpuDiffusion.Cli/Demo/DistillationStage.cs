@@ -49,8 +49,10 @@ internal static class DistillationStage
         DistillationConfig config = preset.Distillation(seed);
         RoundSchedule rounds = config.Rounds;
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"SDTT: {rounds.Count} rounds of {rounds.StepsPerRound} steps, {rounds.InitialSamplingSteps} → {rounds.StudentSamplingSteps(rounds.Count - 1)} sampling steps, " +
-            $"{config.Divergence}, K = {config.TeacherSteps}, lr {config.Training.LearningRate:0.##e+00}, batch {config.Training.BatchSize}."));
+            $"SDTT: {rounds.Count} rounds of {rounds.StepsPerRound} steps, " +
+            $"{rounds.InitialSamplingSteps} → {rounds.StudentSamplingSteps(rounds.Count - 1)} sampling steps, " +
+            $"{config.Divergence}, K = {config.TeacherSteps}, lr {config.Training.LearningRate:0.##e+00}, " +
+            $"batch {config.Training.BatchSize}."));
         File.Delete(layout.DistillMetrics);
         if (Directory.Exists(layout.Students)) Directory.Delete(layout.Students, recursive: true);
         Directory.CreateDirectory(layout.Students);
@@ -58,7 +60,8 @@ internal static class DistillationStage
         using TokenShardSet train = corpus.OpenTrain();
         using TokenShardSet validationData = corpus.OpenValidation();
         using var distiller = new SdttDistiller(teacher, train, config);
-        using var validation = new ValidationPerplexity(teacher.Config, device, validationData, config.Training.BatchSize, seed, preset.ValidationBatches);
+        using var validation = new ValidationPerplexity(teacher.Config, device, validationData, config.Training.BatchSize, seed,
+            preset.ValidationBatches);
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, layout.DistillMetrics) { TotalSteps = rounds.TotalSteps };
         var clock = Stopwatch.StartNew();
@@ -70,7 +73,8 @@ internal static class DistillationStage
             Progress = progress,
         }));
         foreach (DemoStudent student in Students(preset, seed, layout))
-            if (!File.Exists(student.Path)) throw new InvalidOperationException($"Round {student.Round} left no checkpoint at {student.Path}.");
+            if (!File.Exists(student.Path))
+                throw new InvalidOperationException($"Round {student.Round} left no checkpoint at {student.Path}.");
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Distilled {rounds.Count} students in {clock.Elapsed.TotalMinutes:F1} min; checkpoints in {layout.Students}"));
     }

@@ -23,8 +23,11 @@ internal static class EvaluationStage
     /// <summary>Seed of the evaluation samples (SDTT's).</summary>
     public const ulong SampleSeed = 100;
 
-    /// <summary>The parts of the suite the demo runs: MAUVE and self-BLEU are left out for time, and there is no LAMBADA file offline.</summary>
-    public const EvaluationParts Parts = EvaluationParts.ValidationPerplexity | EvaluationParts.Cloze | EvaluationParts.GenerativePerplexity;
+    /// <summary>
+    /// The parts of the suite the demo runs: MAUVE and self-BLEU are left out for time, and there is no LAMBADA file offline.
+    /// </summary>
+    public const EvaluationParts Parts =
+        EvaluationParts.ValidationPerplexity | EvaluationParts.Cloze | EvaluationParts.GenerativePerplexity;
 
     /// <summary>The suite's settings for <paramref name="preset"/>.</summary>
     public static EvaluationOptions Options(DemoPreset preset) => new()
@@ -40,7 +43,10 @@ internal static class EvaluationStage
         ValidationBatches = preset.ValidationBatches,
     };
 
-    /// <summary>The latency comparison's settings for <paramref name="preset"/>: B = the batch, L = the model's length, N = every evaluated step count.</summary>
+    /// <summary>
+    /// The latency comparison's settings for <paramref name="preset"/>: B = the batch, L = the model's length, N = every evaluated step
+    /// count.
+    /// </summary>
     public static LatencyOptions Latency(DemoPreset preset, ulong seed) => new()
     {
         BatchSize = preset.BatchSize,
@@ -60,7 +66,8 @@ internal static class EvaluationStage
         try
         {
             diffusion.Add(new DiffusionSubject(DistillationStage.TeacherName, MdlmCheckpoint.LoadModel(layout.Teacher, device)));
-            foreach (DemoStudent student in students) diffusion.Add(new DiffusionSubject(student.Name, MdlmCheckpoint.LoadModel(student.Path, device)));
+            foreach (DemoStudent student in students)
+                diffusion.Add(new DiffusionSubject(student.Name, MdlmCheckpoint.LoadModel(student.Path, device)));
             using Gpt judge = GptCheckpoint.LoadModel(layout.Judge, device);
             using var scorer = new GptJudge(judge, batchSize: preset.BatchSize);
             using TokenShardSet validation = corpus.OpenValidation();
@@ -70,8 +77,8 @@ internal static class EvaluationStage
                 ArModel = new ArSubject(JudgeName, judge),
                 Judge = scorer,
                 JudgeDescription = string.Create(CultureInfo.InvariantCulture,
-                    $"the own AR judge (GPT, {judge.Config.Layers} layers, {judge.Config.Hidden} wide, {judge.Config.ParameterCount() / 1e6:F1}M parameters, " +
-                    $"{preset.JudgeSteps} steps on the same shards)"),
+                    $"the own AR judge (GPT, {judge.Config.Layers} layers, {judge.Config.Hidden} wide, " +
+                    $"{judge.Config.ParameterCount() / 1e6:F1}M parameters, {preset.JudgeSteps} steps on the same shards)"),
                 Validation = validation,
             };
             var suite = new EvaluationSuite(Options(preset), ProgressLines(console));
@@ -79,9 +86,12 @@ internal static class EvaluationStage
             (string json, _) = EvaluationSuite.Save(report, layout.Root);
             console.Out.WriteLine($"Evaluation written to {json}.");
 
-            console.Out.WriteLine("Latency: the diffusion sampler (teacher weights; students cost the same) against the judge's KV-cached decoding.");
-            LatencyReport latency = LatencyComparison.Run(diffusion[0].Model, judge, Latency(preset, seed), row => console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {row.Generator}{(row.Steps is int n ? $" at {n} steps" : "")}: {row.Mean.TotalSeconds:F3} s for {row.Tokens} tokens ({row.TokensPerSecond:N0} tokens/s)")));
+            console.Out.WriteLine("Latency: the diffusion sampler (teacher weights; students cost the same) " +
+                "against the judge's KV-cached decoding.");
+            LatencyReport latency = LatencyComparison.Run(diffusion[0].Model, judge, Latency(preset, seed),
+                row => console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {row.Generator}{(row.Steps is int n ? $" at {n} steps" : "")}: " +
+                    $"{row.Mean.TotalSeconds:F3} s for {row.Tokens} tokens ({row.TokensPerSecond:N0} tokens/s)")));
             LatencyFile.Save(latency, layout.Latency);
         }
         finally
@@ -90,7 +100,9 @@ internal static class EvaluationStage
         }
     }
 
-    /// <summary>A progress handler that prints one line as each unit of work starts (a model's validation, cloze, or samples at one step count).</summary>
+    /// <summary>
+    /// A progress handler that prints one line as each unit of work starts (a model's validation, cloze, or samples at one step count).
+    /// </summary>
     private static Action<EvaluationProgress> ProgressLines(CliConsole console)
     {
         (string, string, int?)? current = null;

@@ -16,13 +16,16 @@ namespace IlgpuDiffusion.Cli.Demo;
 /// </summary>
 internal static class JudgeTraining
 {
-    /// <summary>Trains the judge of <paramref name="preset"/> and writes its checkpoint and metrics as <paramref name="layout"/> says.</summary>
+    /// <summary>
+    /// Trains the judge of <paramref name="preset"/> and writes its checkpoint and metrics as <paramref name="layout"/> says.
+    /// </summary>
     public static void Run(CliConsole console, Device device, PreparedCorpus corpus, DemoPreset preset, ulong seed, DemoLayout layout)
     {
         GptConfig config = preset.Judge;
         TrainingConfig training = preset.JudgeTraining(seed);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"GPT judge: {config.Layers} layers, {config.Hidden} wide, {config.ParameterCount() / 1e6:F1}M parameters (matched to the teacher); " +
+            $"GPT judge: {config.Layers} layers, {config.Hidden} wide, " +
+            $"{config.ParameterCount() / 1e6:F1}M parameters (matched to the teacher); " +
             $"{preset.JudgeSteps} steps of {training.BatchSize} × {corpus.SequenceLength} tokens."));
         File.Delete(layout.JudgeMetrics);
         using var model = new Gpt(config, device);

@@ -5,7 +5,9 @@ using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Cli.Options;
 
-/// <summary>Where <c>train</c> reads its token shards: a folder made by <c>prepare</c> (<c>--data</c>) or the embedded corpus (<c>--embedded</c>).</summary>
+/// <summary>
+/// Where <c>train</c> reads its token shards: a folder made by <c>prepare</c> (<c>--data</c>) or the embedded corpus (<c>--embedded</c>).
+/// </summary>
 internal sealed class CorpusSource
 {
     private readonly Option<string?> _data = new("--data")
@@ -42,7 +44,8 @@ internal sealed class CorpusSource
         PreparedCorpus corpus = ProgressBars.Preparation(console, progress =>
             EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions { SequenceLength = length }, progress: progress));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Embedded corpus: {EmbeddedCorpus.StateOfTheUnionDocuments} State of the Union addresses, {(corpus.Reused ? "reused" : "prepared")} at L {length} in {corpus.Directory}"));
+            $"Embedded corpus: {EmbeddedCorpus.StateOfTheUnionDocuments} State of the Union addresses, " +
+            $"{(corpus.Reused ? "reused" : "prepared")} at L {length} in {corpus.Directory}"));
         return corpus;
     }
 }

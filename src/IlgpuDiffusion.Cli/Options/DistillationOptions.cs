@@ -15,7 +15,8 @@ internal sealed class DistillationOptions
 
     private readonly Option<int?> _initialSteps = new Option<int?>("--initial-steps")
     {
-        Description = $"N₀: sampling steps of the initial teacher, a power of two; each round halves them (default {Defaults.InitialSamplingSteps}; e.g. 128–256 for short models)",
+        Description = "N₀: sampling steps of the initial teacher, a power of two; each round halves them " +
+            $"(default {Defaults.InitialSamplingSteps}; e.g. 128–256 for short models)",
     }.Positive();
 
     private readonly Option<int?> _minSteps = new Option<int?>("--min-steps")
@@ -35,21 +36,35 @@ internal sealed class DistillationOptions
 
     private readonly Option<string?> _divergence = new("--divergence")
     {
-        Description = "What the student minimizes: kld (reverse KL, the paper's), fkld (forward KL), mse (on log-probs) or tvd (default kld)",
+        Description = "What the student minimizes: kld (reverse KL, the paper's), fkld (forward KL), " +
+            "mse (on log-probs) or tvd (default kld)",
     };
 
     private readonly Option<bool> _compat = new("--compat-released-code")
     {
-        Description = "Reproduce the released code instead of the paper: its teacher time grid (fewer first-step reveals) and TVD as L1 on log-probs",
+        Description = "Reproduce the released code instead of the paper: " +
+            "its teacher time grid (fewer first-step reveals) and TVD as L1 on log-probs",
     };
 
-    private readonly Option<bool> _teacherFromEma = new("--teacher-from-ema") { Description = "At a round's end the teacher becomes the student's EMA weights instead of its raw weights" };
+    private readonly Option<bool> _teacherFromEma = new("--teacher-from-ema")
+    {
+        Description = "At a round's end the teacher becomes the student's EMA weights instead of its raw weights",
+    };
 
-    private readonly Option<bool> _resetOptimizer = new("--reset-optimizer") { Description = "Zero Adam's moments and step count at each round's end" };
+    private readonly Option<bool> _resetOptimizer = new("--reset-optimizer")
+    {
+        Description = "Zero Adam's moments and step count at each round's end",
+    };
 
-    private readonly Option<bool> _resetEma = new("--reset-ema") { Description = "Restart the EMA from the student's weights at each round's end" };
+    private readonly Option<bool> _resetEma = new("--reset-ema")
+    {
+        Description = "Restart the EMA from the student's weights at each round's end",
+    };
 
-    private readonly Option<int?> _batch = new Option<int?>("--batch", "-b") { Description = $"Sequences per micro-batch (default {Defaults.Training.BatchSize})" }.Positive();
+    private readonly Option<int?> _batch = new Option<int?>("--batch", "-b")
+    {
+        Description = $"Sequences per micro-batch (default {Defaults.Training.BatchSize})",
+    }.Positive();
 
     private readonly Option<int?> _accumulation = new Option<int?>("--accumulation")
     {
@@ -76,7 +91,10 @@ internal sealed class DistillationOptions
         Description = $"Decay of the student's moving average, kept across rounds (default {Text(Defaults.Training.EmaDecay)})",
     }.RequireGiven(d => d >= 0 && d < 1, "in [0, 1)");
 
-    private readonly Option<bool> _noDropout = new("--no-dropout") { Description = "Run the student without dropout (the paper keeps the model's dropout on)" };
+    private readonly Option<bool> _noDropout = new("--no-dropout")
+    {
+        Description = "Run the student without dropout (the paper keeps the model's dropout on)",
+    };
 
     private readonly Option<int?> _logInterval = new Option<int?>("--log-interval")
     {
@@ -90,15 +108,19 @@ internal sealed class DistillationOptions
 
     private readonly Option<ulong?> _seed = new("--seed")
     {
-        Description = $"Seed of data order, diffusion times, masks, dropout and the teacher's reveals and draws (default {Defaults.Training.Seed})",
+        Description = "Seed of data order, diffusion times, masks, dropout and the teacher's reveals and draws " +
+            $"(default {Defaults.Training.Seed})",
     };
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public DistillationOptions(Command command)
     {
         _divergence.AcceptOnlyFromAmong("kld", "fkld", "mse", "tvd");
-        Option[] all = [_initialSteps, _minSteps, _stepsPerRound, _teacherSteps, _divergence, _compat, _teacherFromEma, _resetOptimizer, _resetEma,
-            _batch, _accumulation, _learningRate, _warmup, _gradientClip, _emaDecay, _noDropout, _logInterval, _validationBatches, _seed];
+        Option[] all =
+        [
+            _initialSteps, _minSteps, _stepsPerRound, _teacherSteps, _divergence, _compat, _teacherFromEma, _resetOptimizer, _resetEma,
+            _batch, _accumulation, _learningRate, _warmup, _gradientClip, _emaDecay, _noDropout, _logInterval, _validationBatches, _seed,
+        ];
         foreach (Option option in all) command.Options.Add(option);
     }
 

@@ -11,37 +11,52 @@ namespace IlgpuDiffusion.Cli.Options;
 internal sealed class ModelOptions
 {
     /// <summary>The presets by name.</summary>
-    public static IReadOnlyDictionary<string, DitConfig> Presets { get; } = new Dictionary<string, DitConfig>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["tiny"] = DitConfig.Tiny,
-        ["small"] = DitConfig.Small,
-        ["medium"] = DitConfig.Medium,
-        ["large"] = DitConfig.Large,
-    };
+    public static IReadOnlyDictionary<string, DitConfig> Presets { get; } =
+        new Dictionary<string, DitConfig>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["tiny"] = DitConfig.Tiny,
+            ["small"] = DitConfig.Small,
+            ["medium"] = DitConfig.Medium,
+            ["large"] = DitConfig.Large,
+        };
 
     /// <summary>The GPT presets of <c>--model ar</c>, under the same names: tiny, and the GPT-2 sizes 124M, 355M, 774M.</summary>
-    public static IReadOnlyDictionary<string, GptConfig> GptPresets { get; } = new Dictionary<string, GptConfig>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["tiny"] = GptConfig.Tiny,
-        ["small"] = GptConfig.Gpt2,
-        ["medium"] = GptConfig.Gpt2Medium,
-        ["large"] = GptConfig.Gpt2Large,
-    };
+    public static IReadOnlyDictionary<string, GptConfig> GptPresets { get; } =
+        new Dictionary<string, GptConfig>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["tiny"] = GptConfig.Tiny,
+            ["small"] = GptConfig.Gpt2,
+            ["medium"] = GptConfig.Gpt2Medium,
+            ["large"] = GptConfig.Gpt2Large,
+        };
 
     private readonly Option<string> _preset = new("--preset")
     {
         Description = "Model size: tiny (4 layers, 256 wide, 4 heads, L 128), small (the paper's 169M: 12 × 768, 12 heads, L 1024), " +
-            "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads); with --model ar: tiny, or GPT-2 small (124M), medium (355M), large (774M)",
+            "medium (24 × 1024, 16 heads) or large (24 × 1536, 16 heads); " +
+            "with --model ar: tiny, or GPT-2 small (124M), medium (355M), large (774M)",
         DefaultValueFactory = _ => "tiny",
     };
 
-    private readonly Option<int?> _layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" }.Positive();
+    private readonly Option<int?> _layers = new Option<int?>("--layers")
+    {
+        Description = "Transformer blocks (overrides the preset)",
+    }.Positive();
 
-    private readonly Option<int?> _hidden = new Option<int?>("--hidden") { Description = "Residual width D (overrides the preset)" }.Positive();
+    private readonly Option<int?> _hidden = new Option<int?>("--hidden")
+    {
+        Description = "Residual width D (overrides the preset)",
+    }.Positive();
 
-    private readonly Option<int?> _heads = new Option<int?>("--heads") { Description = "Attention heads; D/heads must be even (overrides the preset)" }.Positive();
+    private readonly Option<int?> _heads = new Option<int?>("--heads")
+    {
+        Description = "Attention heads; D/heads must be even (overrides the preset)",
+    }.Positive();
 
-    private readonly Option<int?> _condDim = new Option<int?>("--cond-dim") { Description = "Width of the time conditioning (overrides the preset's 128)" }.Positive();
+    private readonly Option<int?> _condDim = new Option<int?>("--cond-dim")
+    {
+        Description = "Width of the time conditioning (overrides the preset's 128)",
+    }.Positive();
 
     private readonly Option<int?> _length = new Option<int?>("--length")
     {
@@ -50,7 +65,8 @@ internal sealed class ModelOptions
 
     private readonly Option<float?> _dropout = new Option<float?>("--dropout")
     {
-        Description = string.Create(CultureInfo.InvariantCulture, $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
+        Description = string.Create(CultureInfo.InvariantCulture,
+            $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
     }.RequireGiven(p => p >= 0 && p < 1, "in [0, 1)");
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
@@ -69,7 +85,10 @@ internal sealed class ModelOptions
     public IReadOnlyList<string> Given(ParseResult parse) =>
         All.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
 
-    /// <summary>The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <summary>
+    /// The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else
+    /// <paramref name="dataLength"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
     public GptConfig ResolveGpt(ParseResult parse, int dataLength)
     {

@@ -3,7 +3,9 @@ using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Options;
 
-/// <summary>The <see cref="SamplerOptions"/> options of <c>sample</c>: steps, batch, seed, caching, temperature, top-p, ε, noise removal.</summary>
+/// <summary>
+/// The <see cref="SamplerOptions"/> options of <c>sample</c>: steps, batch, seed, caching, temperature, top-p, ε, noise removal.
+/// </summary>
 internal sealed class SamplingOptions
 {
     private static readonly SamplerOptions Defaults = new();

@@ -12,7 +12,10 @@ internal sealed class TrainingOptions
 {
     private static readonly TrainingConfig Defaults = TrainingConfig.Mdlm;
 
-    private readonly Option<int?> _batch = new Option<int?>("--batch", "-b") { Description = $"Sequences per micro-batch (default {Defaults.BatchSize})" }.Positive();
+    private readonly Option<int?> _batch = new Option<int?>("--batch", "-b")
+    {
+        Description = $"Sequences per micro-batch (default {Defaults.BatchSize})",
+    }.Positive();
 
     private readonly Option<int?> _accumulation = new Option<int?>("--accumulation")
     {
@@ -78,7 +81,9 @@ internal sealed class TrainingOptions
         foreach (Option option in all) command.Options.Add(option);
     }
 
-    /// <summary><paramref name="baseline"/> with every given option applied and <see cref="TrainingConfig.MaxSteps"/> = <paramref name="steps"/>.</summary>
+    /// <summary>
+    /// <paramref name="baseline"/> with every given option applied and <see cref="TrainingConfig.MaxSteps"/> = <paramref name="steps"/>.
+    /// </summary>
     public TrainingConfig Apply(ParseResult parse, TrainingConfig baseline, int steps)
     {
         TrainingConfig config = baseline with

@@ -21,7 +21,8 @@ internal static class CorpusTable
             ("training", Split(m.Train)),
             ("validation", Split(m.Validation)),
             ("prepared", string.Create(CultureInfo.InvariantCulture,
-                $"{m.CreatedUtc:yyyy-MM-dd HH:mm} UTC in {m.ElapsedSeconds:F1} s ({m.TokensPerSecond:N0} tokens/s){(corpus.Reused ? "; reused now" : "")}")),
+                $"{m.CreatedUtc:yyyy-MM-dd HH:mm} UTC in {m.ElapsedSeconds:F1} s " +
+                $"({m.TokensPerSecond:N0} tokens/s){(corpus.Reused ? "; reused now" : "")}")),
         ]);
     }
 

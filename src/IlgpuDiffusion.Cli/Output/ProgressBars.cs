@@ -17,7 +17,8 @@ internal static class ProgressBars
     /// <summary>Runs a training or distillation run, handing it the progress that moves a bar over its optimizer steps.</summary>
     public static void Training(CliConsole console, Action<IProgress<TrainingProgress>?> work) =>
         Show(console, "Training", work, task => new TrainingBar(task),
-            new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
+            new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
+            new RemainingTimeColumn());
 
     /// <summary>Runs a corpus preparation, handing it the progress that moves a bar over its documents.</summary>
     public static T Preparation<T>(CliConsole console, Func<IProgress<PreparationProgress>?, T> work)
@@ -70,7 +71,8 @@ internal static class ProgressBars
             task.MaxValue = Math.Max(1, value.TotalDocuments);
             task.Value = value.Documents;
             double seconds = Math.Max(value.Elapsed.TotalSeconds, 1e-9);
-            task.Description = Markup.Escape($"Tokenizing {value.Source}: {value.Documents / seconds:N0} docs/s, {value.Tokens / seconds:N0} tokens/s");
+            task.Description = Markup.Escape($"Tokenizing {value.Source}: {value.Documents / seconds:N0} docs/s, " +
+                $"{value.Tokens / seconds:N0} tokens/s");
         }
     }
 }

@@ -13,7 +13,8 @@ internal static class SettingsTable
     public static Table Of<T>(string title, T record) where T : notnull
     {
         JsonElement root = JsonSerializer.SerializeToElement(record, Json);
-        return Of(title, root.EnumerateObject().Select(p => (p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())));
+        return Of(title, root.EnumerateObject().Select(p =>
+            (p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())));
     }
 
     /// <summary>The given rows.</summary>

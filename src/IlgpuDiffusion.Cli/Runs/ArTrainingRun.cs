@@ -7,7 +7,9 @@ using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Runs;
 
-/// <summary>What autoregressive model to train and where its results go (the fields mean what they mean in <see cref="TrainingRequest"/>).</summary>
+/// <summary>
+/// What autoregressive model to train and where its results go (the fields mean what they mean in <see cref="TrainingRequest"/>).
+/// </summary>
 internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model, TrainingConfig Training, int Steps,
     string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom);
 

@@ -47,8 +47,10 @@ internal static class DistillationRun
         {
             TrainingState state = distiller.LoadCheckpoint(resume);
             if (distiller.IsFinished)
-                throw new ArgumentException($"'{resume}' has finished all {distiller.Rounds.Count} rounds; lower --min-steps to distill further.");
-            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step} (round {distiller.CompletedRounds + 1} of {distiller.Rounds.Count}).");
+                throw new ArgumentException($"'{resume}' has finished all {distiller.Rounds.Count} rounds; " +
+                    "lower --min-steps to distill further.");
+            console.Out.WriteLine($"Resuming '{resume}' at step {state.Step} " +
+                $"(round {distiller.CompletedRounds + 1} of {distiller.Rounds.Count}).");
         }
         else if (File.Exists(request.MetricsPath))
         {
@@ -74,9 +76,11 @@ internal static class DistillationRun
             Progress = progress,
         }));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Distilled {distiller.Rounds.Count} rounds to step {distiller.Step} in {clock.Elapsed.TotalMinutes:F1} min; metrics: {request.MetricsPath}"));
+            $"Distilled {distiller.Rounds.Count} rounds to step {distiller.Step} in {clock.Elapsed.TotalMinutes:F1} min; " +
+            $"metrics: {request.MetricsPath}"));
         console.OutConsole.Write(SettingsTable.Of("Students", Enumerable.Range(0, distiller.Rounds.Count).Select(round =>
-            ($"{distiller.Rounds.StudentSamplingSteps(round)} sampling steps", Path.Combine(request.OutputDirectory, distiller.RoundCheckpointName(round))))));
+            ($"{distiller.Rounds.StudentSamplingSteps(round)} sampling steps",
+                Path.Combine(request.OutputDirectory, distiller.RoundCheckpointName(round))))));
     }
 
     private static void PrintSettings(CliConsole console, Device device, DistillationRequest request, RoundSchedule rounds)
@@ -90,7 +94,8 @@ internal static class DistillationRun
             ("sequences", string.Create(CultureInfo.InvariantCulture,
                 $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {length}")),
             ("rounds", string.Create(CultureInfo.InvariantCulture,
-                $"{rounds.Count} of {rounds.StepsPerRound:N0} steps: {rounds.InitialSamplingSteps} → {rounds.StudentSamplingSteps(rounds.Count - 1)} sampling steps")),
+                $"{rounds.Count} of {rounds.StepsPerRound:N0} steps: " +
+                $"{rounds.InitialSamplingSteps} → {rounds.StudentSamplingSteps(rounds.Count - 1)} sampling steps")),
             ("tokens per step", ((long)request.Config.Training.SequencesPerStep * length).ToString("N0", CultureInfo.InvariantCulture)),
             ("output", request.OutputDirectory),
         ]));

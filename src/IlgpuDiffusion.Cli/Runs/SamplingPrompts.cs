@@ -9,7 +9,10 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// </summary>
 internal static class SamplingPrompts
 {
-    /// <summary>The fixed positions of <paramref name="prefix"/> and <paramref name="suffix"/> in a sequence of <paramref name="length"/>; null when neither is given.</summary>
+    /// <summary>
+    /// The fixed positions of <paramref name="prefix"/> and <paramref name="suffix"/> in a sequence of <paramref name="length"/>; null when
+    /// neither is given.
+    /// </summary>
     /// <exception cref="ArgumentException">The texts leave no position to sample.</exception>
     public static SamplingPrompt? Create(string? prefix, string? suffix, int length)
     {

@@ -8,17 +8,21 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// <param name="Options">The sampler's settings.</param>
 /// <param name="Length">Tokens per sequence (one window), at most the model's length.</param>
 /// <param name="Prompt">Fixed positions, or null for unconditional samples.</param>
-/// <param name="TotalLength">Tokens per sequence of semi-autoregressive generation beyond <paramref name="Length"/>; null for one window.</param>
+/// <param name="TotalLength">
+/// Tokens per sequence of semi-autoregressive generation beyond <paramref name="Length"/>; null for one window.
+/// </param>
 /// <param name="Stride">New tokens per further semi-autoregressive window.</param>
 /// <param name="Stream">Show the denoising step by step (one window only).</param>
-internal sealed record SamplingRequest(SamplerOptions Options, int Length, SamplingPrompt? Prompt, int? TotalLength, int Stride, bool Stream);
+internal sealed record SamplingRequest(SamplerOptions Options, int Length, SamplingPrompt? Prompt, int? TotalLength, int Stride,
+    bool Stream);
 
 /// <summary>Runs the sampler once as a request asks: one window, streamed with a live display, or semi-autoregressive.</summary>
 internal static class SamplingRun
 {
     /// <summary>Samples from <paramref name="model"/>.</summary>
     /// <exception cref="ArgumentException">The request does not fit the model (length, prompt, stride).</exception>
-    public static async Task<SamplingResult> RunAsync(CliConsole console, Dit model, SamplingRequest request, CancellationToken cancellationToken)
+    public static async Task<SamplingResult> RunAsync(CliConsole console, Dit model, SamplingRequest request,
+        CancellationToken cancellationToken)
     {
         using var sampler = new DiffusionSampler(model, request.Options, request.Length);
         if (request.TotalLength is int total) return sampler.SampleLong(total, request.Stride, request.Prompt);

@@ -35,7 +35,10 @@ internal sealed record TrainingOutcome(long Step, ValidationMetrics? Validation,
 /// </summary>
 internal static class TrainingRun
 {
-    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/>; <paramref name="showConfigs"/> prints the model and training configs in full.</summary>
+    /// <summary>
+    /// Runs <paramref name="request"/> on <paramref name="device"/>; <paramref name="showConfigs"/> prints the model and training configs
+    /// in full.
+    /// </summary>
     /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already past the step budget).</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
     public static TrainingOutcome Run(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
@@ -67,9 +70,12 @@ internal static class TrainingRun
         });
     }
 
-    /// <summary>Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.</summary>
+    /// <summary>
+    /// Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.
+    /// </summary>
     /// <exception cref="ArgumentException">The checkpoint is already at or past <paramref name="steps"/>.</exception>
-    public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps, Func<string, TrainingState> load)
+    public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps,
+        Func<string, TrainingState> load)
     {
         if (resumeFrom is not null)
         {
@@ -84,7 +90,10 @@ internal static class TrainingRun
         }
     }
 
-    /// <summary>Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results went.</summary>
+    /// <summary>
+    /// Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results
+    /// went.
+    /// </summary>
     /// <param name="console">Where log lines and the summary go.</param>
     /// <param name="steps">The step budget (for the log's step counter).</param>
     /// <param name="checkpoint">The run's checkpoint file, named in the summary.</param>
@@ -104,7 +113,9 @@ internal static class TrainingRun
         return outcome;
     }
 
-    /// <summary>Prints the run's device, corpus, size, budget and checkpoint, and with <paramref name="showConfigs"/> both configs in full.</summary>
+    /// <summary>
+    /// Prints the run's device, corpus, size, budget and checkpoint, and with <paramref name="showConfigs"/> both configs in full.
+    /// </summary>
     public static void PrintSettings<TModel>(CliConsole console, Device device, PreparedCorpus corpus, TModel model, long parameters,
         TrainingConfig training, int steps, string checkpoint, bool showConfigs) where TModel : notnull
     {
@@ -112,7 +123,8 @@ internal static class TrainingRun
             ("device", device.Description),
             ("corpus", corpus.Directory),
             ("sequences", string.Create(CultureInfo.InvariantCulture,
-                $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {corpus.SequenceLength}")),
+                $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, " +
+                $"L {corpus.SequenceLength}")),
             ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
             ("steps", steps.ToString(CultureInfo.InvariantCulture)),
             ("tokens per step", ((long)training.SequencesPerStep * corpus.SequenceLength).ToString("N0", CultureInfo.InvariantCulture)),

@@ -14,7 +14,7 @@ public sealed class ArTrainerTests : IDisposable
 {
     private const int Length = 12, Vocab = 16;
 
-    private static readonly GptConfig Model = new() { Layers = 2, Hidden = 32, Heads = 2, Vocab = Vocab, Length = Length, Dropout = 0.1f };
+    private static readonly GptConfig Model = TinyModels.LearningGpt(Vocab, Length);
 
     private static readonly TrainingConfig Training = TrainingConfig.Mdlm with
     {
@@ -49,7 +49,8 @@ public sealed class ArTrainerTests : IDisposable
         // x_{t+1} = x_t + 1 (mod V): every prediction but the ambiguous first is learnable.
         Assert.InRange(before, 0.5 * Vocab, 2.0 * Vocab);
         Assert.NotNull(trainer.LastValidation);
-        Assert.True(trainer.LastValidation!.Perplexity < 2.0, $"validation perplexity {before:F2} → {trainer.LastValidation.Perplexity:F2}");
+        Assert.True(trainer.LastValidation!.Perplexity < 2.0,
+            $"validation perplexity {before:F2} → {trainer.LastValidation.Perplexity:F2}");
         Assert.Equal(6 * (Length - 1), trainer.LastValidation.Tokens);
         Assert.Contains("step 100", log.ToString(), StringComparison.Ordinal);
     }
@@ -101,7 +102,7 @@ public sealed class ArTrainerTests : IDisposable
 
     private static Gpt NewModel(ulong seed = 3)
     {
-        var model = new Gpt(Model, TestBackends.Get("cpu"));
+        var model = new Gpt(Model, TinyModels.Cpu);
         model.Initialize(seed);
         return model;
     }

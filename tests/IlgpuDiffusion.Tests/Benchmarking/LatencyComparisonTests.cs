@@ -1,7 +1,6 @@
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Benchmarking;
@@ -15,7 +14,8 @@ public sealed class LatencyComparisonTests
     {
         DitConfig dit = DitConfig.Tiny;
         GptConfig gpt = LatencyComparison.MatchedGpt(dit, dit.Length);
-        Assert.Equal((dit.Layers, dit.Hidden, dit.Heads, dit.Vocab, dit.Length + 1), (gpt.Layers, gpt.Hidden, gpt.Heads, gpt.Vocab, gpt.Length));
+        Assert.Equal((dit.Layers, dit.Hidden, dit.Heads, dit.Vocab, dit.Length + 1),
+            (gpt.Layers, gpt.Hidden, gpt.Heads, gpt.Vocab, gpt.Length));
         Assert.False(gpt.TiedHead);
 
         long d = dit.Hidden, c = dit.CondDim;
@@ -31,10 +31,17 @@ public sealed class LatencyComparisonTests
     [Fact]
     public void Reports_the_autoregressive_row_then_each_step_count_cached_and_uncached()
     {
-        using var dit = SamplingModels.Random();
-        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, SamplingModels.Length), dit.Device, withGradients: false);
+        using var dit = TinyModels.NewSamplerDit();
+        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
         gpt.Initialize(3);
-        var options = new LatencyOptions { BatchSize = 2, Length = SamplingModels.Length, Steps = [4, SamplingModels.Length], WarmupRuns = 0, TimedRuns = 2 };
+        var options = new LatencyOptions
+        {
+            BatchSize = 2,
+            Length = TinyModels.Length,
+            Steps = [4, TinyModels.Length],
+            WarmupRuns = 0,
+            TimedRuns = 2,
+        };
         var streamed = new List<LatencyMeasurement>();
 
         var report = LatencyComparison.Run(dit, gpt, options, streamed.Add);
@@ -42,10 +49,10 @@ public sealed class LatencyComparisonTests
         Assert.Equal(report.Measurements, streamed);
         Assert.Equal([null, 4, 4, 16, 16], report.Measurements.Select(m => m.Steps));
         Assert.Equal([null, true, false, true, false], report.Measurements.Select(m => m.Cached));
-        Assert.All(report.Measurements, m => Assert.Equal(2 * SamplingModels.Length, m.Tokens));
+        Assert.All(report.Measurements, m => Assert.Equal(2 * TinyModels.Length, m.Tokens));
         Assert.All(report.Measurements, m => Assert.InRange(m.Fastest, TimeSpan.FromTicks(1), m.Mean));
         // the prefill of the prompt token, then a pass after every new token but the last
-        Assert.Equal(SamplingModels.Length, report.Autoregressive.ForwardPasses);
+        Assert.Equal(TinyModels.Length, report.Autoregressive.ForwardPasses);
         Assert.Equal(1.0, report.ArOverThis(report.Autoregressive), 12);
         foreach (int steps in options.Steps)
         {
@@ -63,12 +70,12 @@ public sealed class LatencyComparisonTests
     [Fact]
     public void Refuses_a_length_that_one_model_cannot_generate()
     {
-        using var dit = SamplingModels.Random();
-        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, SamplingModels.Length - 1), dit.Device, withGradients: false);
-        var options = new LatencyOptions { BatchSize = 1, Length = SamplingModels.Length, Steps = [2] };
+        using var dit = TinyModels.NewSamplerDit();
+        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length - 1), dit.Device, withGradients: false);
+        var options = new LatencyOptions { BatchSize = 1, Length = TinyModels.Length, Steps = [2] };
         var error = Assert.Throws<ArgumentException>(() => LatencyComparison.Run(dit, gpt, options));
         Assert.Contains("MatchedGpt", error.Message);
-        Assert.Throws<ArgumentException>(() => LatencyComparison.Run(dit, gpt, options with { Length = SamplingModels.Length + 1 }));
+        Assert.Throws<ArgumentException>(() => LatencyComparison.Run(dit, gpt, options with { Length = TinyModels.Length + 1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LatencyComparison.Run(dit, gpt, options with { Steps = [] }));
     }
 }

@@ -27,7 +27,8 @@ public sealed class CliEndToEndTests : IDisposable
         string corpus = _temp.File("corpus"), shards = _temp.File("shards"), checkpoint = _temp.File("run/tiny.safetensors");
         TinyCorpus.Write(corpus);
 
-        CliResult prepare = await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25", "--seed", "3");
+        CliResult prepare = await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25",
+            "--seed", "3");
         Assert.True(prepare.ExitCode == 0, prepare.ToString());
         Assert.Empty(prepare.Error);
         PreparedCorpus prepared = PreparedCorpus.Open(shards);
@@ -39,13 +40,16 @@ public sealed class CliEndToEndTests : IDisposable
             "--warmup", "2", "--log-interval", "2", "--validation-batches", "2", "--device", "cpu", "-o", checkpoint]);
         Assert.True(train.ExitCode == 0, train.ToString());
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(checkpoint);
-        Assert.Equal((1, 32, 2, 16, 32), (header.Model.Layers, header.Model.Hidden, header.Model.Heads, header.Model.CondDim, header.Model.Length));
-        Assert.Equal((4L, 4, 1e-3, 4), (header.State.Step, header.Training.BatchSize, header.Training.LearningRate, header.Training.MaxSteps));
+        Assert.Equal((1, 32, 2, 16, 32), (header.Model.Layers, header.Model.Hidden, header.Model.Heads, header.Model.CondDim,
+            header.Model.Length));
+        Assert.Equal((4L, 4, 1e-3, 4), (header.State.Step, header.Training.BatchSize, header.Training.LearningRate,
+            header.Training.MaxSteps));
         string metrics = Path.ChangeExtension(checkpoint, ".metrics.jsonl");
         Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(metrics));
         Assert.Contains("step 4/4 | validation NELBO", train.Out);
 
-        CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", checkpoint, "--steps", "6", "--log-interval", "2", "--device", "cpu");
+        CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", checkpoint, "--steps", "6", "--log-interval", "2",
+            "--device", "cpu");
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
         Assert.Equal(["train 2", "train 4", "validation 4", "train 6", "validation 6"], MetricKinds(metrics));
@@ -81,7 +85,8 @@ public sealed class CliEndToEndTests : IDisposable
         }
 
         string file = _temp.File("out/long.jsonl");
-        CliResult semiAutoregressive = await CliRunner.Run([.. sampleArgs, "--format", "jsonl", "--total-length", "48", "--stride", "16", "-o", file]);
+        CliResult semiAutoregressive = await CliRunner.Run([.. sampleArgs, "--format", "jsonl", "--total-length", "48", "--stride", "16",
+            "-o", file]);
         Assert.True(semiAutoregressive.ExitCode == 0, semiAutoregressive.ToString());
         Assert.Empty(semiAutoregressive.Out);
         Assert.Equal([48, 48], File.ReadAllLines(file).Select(line => Sample.Parse(line).Ids.Length));
@@ -110,7 +115,8 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(4, header.State.Step);
         Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(Path.ChangeExtension(checkpoint, ".metrics.jsonl")));
 
-        CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", checkpoint, "--steps", "6", "--device", "cpu");
+        CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", checkpoint, "--steps", "6",
+            "--device", "cpu");
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, GptCheckpoint.ReadHeader(checkpoint).State.Step);
 
@@ -119,7 +125,8 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Contains("Autoregressive checkpoint", info.Out);
         Assert.Contains(header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture), info.Out);
 
-        CliResult condition = await CliRunner.Run(["train", "--data", shards, .. model, "--cond-dim", "8", "--steps", "1", "--device", "cpu", "-o", _temp.File("x.safetensors")]);
+        CliResult condition = await CliRunner.Run(["train", "--data", shards, .. model, "--cond-dim", "8", "--steps", "1",
+            "--device", "cpu", "-o", _temp.File("x.safetensors")]);
         Assert.Equal(1, condition.ExitCode);
         Assert.Contains("--cond-dim", Assert.Single(condition.ErrorLines));
     }
@@ -127,7 +134,7 @@ public sealed class CliEndToEndTests : IDisposable
     [Fact]
     public async Task A_hugging_face_folder_is_inspected_and_sampled_like_a_checkpoint()
     {
-        var config = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 16 };
+        var config = TinyModels.CliDit;
         string folder = _temp.File("hf");
         using (Device device = Device.Create("cpu"))
         using (var model = new Dit(config, device, withGradients: false))

@@ -4,7 +4,9 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
-/// <summary>Mistakes a user can make: each gives one line "error: ..." on standard error, nothing on standard output, and a non-zero exit code.</summary>
+/// <summary>
+/// Mistakes a user can make: each gives one line "error: ..." on standard error, nothing on standard output, and a non-zero exit code.
+/// </summary>
 public sealed class CliErrorTests : IDisposable
 {
     private readonly TempDirectory _temp = new();
@@ -29,7 +31,8 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task A_folder_without_prepared_shards_is_one_line_and_exit_code_1()
     {
-        AssertOneErrorLine(await CliRunner.Run("train", "--data", _temp.Path, "--device", "cpu"), CliApplication.Failure, "metadata.json is missing");
+        AssertOneErrorLine(await CliRunner.Run("train", "--data", _temp.Path, "--device", "cpu"), CliApplication.Failure,
+            "metadata.json is missing");
     }
 
     [Fact]
@@ -44,7 +47,8 @@ public sealed class CliErrorTests : IDisposable
     [Fact]
     public async Task A_missing_corpus_input_is_one_line_and_exit_code_1()
     {
-        AssertOneErrorLine(await CliRunner.Run("prepare", _temp.File("nowhere"), "-o", _temp.File("shards")), CliApplication.Failure, "nowhere");
+        AssertOneErrorLine(await CliRunner.Run("prepare", _temp.File("nowhere"), "-o", _temp.File("shards")),
+            CliApplication.Failure, "nowhere");
     }
 
     [Theory]
@@ -65,8 +69,10 @@ public sealed class CliErrorTests : IDisposable
         AssertOneErrorLine(await CliRunner.Run("sample", "m.safetensors", "--bogus"), CliApplication.UsageError, "--bogus");
         AssertOneErrorLine(await CliRunner.Run("train"), CliApplication.UsageError, "--data");
         AssertOneErrorLine(await CliRunner.Run("prepare", "corpus"), CliApplication.UsageError, "--output");
-        AssertOneErrorLine(await CliRunner.Run("sample", "m.safetensors", "--cached", "--no-cache"), CliApplication.UsageError, "--no-cache");
-        AssertOneErrorLine(await CliRunner.Run("sample", "m.safetensors", "--stream", "--total-length", "512"), CliApplication.UsageError, "--stream");
+        AssertOneErrorLine(await CliRunner.Run("sample", "m.safetensors", "--cached", "--no-cache"), CliApplication.UsageError,
+            "--no-cache");
+        AssertOneErrorLine(await CliRunner.Run("sample", "m.safetensors", "--stream", "--total-length", "512"),
+            CliApplication.UsageError, "--stream");
     }
 
     [Fact]
@@ -87,9 +93,9 @@ public sealed class CliErrorTests : IDisposable
         foreach (string command in new[] { "prepare", "train", "sample", "info", "demo" }) Assert.Contains(command, root.Out);
 
         CliResult train = await CliRunner.Run("train", "--help");
-        foreach (string option in new[] { "--data", "--embedded", "--preset", "--layers", "--hidden", "--heads", "--length", "--dropout", "--steps",
-            "--batch", "--accumulation", "--lr", "--warmup", "--validation-interval", "--validation-batches", "--seed", "--device", "--output",
-            "--resume", "--metrics", "--checkpoint-interval" })
+        foreach (string option in new[] { "--data", "--embedded", "--preset", "--layers", "--hidden", "--heads", "--length",
+            "--dropout", "--steps", "--batch", "--accumulation", "--lr", "--warmup", "--validation-interval", "--validation-batches",
+            "--seed", "--device", "--output", "--resume", "--metrics", "--checkpoint-interval" })
             Assert.Contains(option, train.Out);
 
         CliResult sample = await CliRunner.Run("sample", "--help");

@@ -43,13 +43,15 @@ public sealed class DemoEndToEndTests : IDisposable
         IReadOnlyList<DemoStudent> students = DistillationStage.Students(tiny, seed: 1, layout);
         Assert.Equal([16, 8], students.Select(s => s.SamplingSteps));
         EvaluationReport evaluation = EvaluationReport.Load(Path.Combine(output, EvaluationSuite.JsonFileName));
-        var results = new DemoResults(evaluation, LatencyFile.Load(layout.Latency), [DistillationStage.TeacherName, .. students.Select(s => s.Name)]);
+        var results = new DemoResults(evaluation, LatencyFile.Load(layout.Latency),
+            [DistillationStage.TeacherName, .. students.Select(s => s.Name)]);
         Assert.Equal(tiny.EvaluatedSteps, results.Steps);
         foreach (string model in results.DiffusionModels)
         {
             foreach (int steps in tiny.EvaluatedSteps)
                 foreach (string metric in new[] { DemoResults.GenPplSdtt, DemoResults.GenPplMdlm, EvaluationRow.EntropyName })
-                    Assert.True(results.Value(model, steps, metric) is double v && double.IsFinite(v) && v > 0, $"{model} {steps} {metric}");
+                    Assert.True(results.Value(model, steps, metric) is double v && double.IsFinite(v) && v > 0,
+                        $"{model} {steps} {metric}");
         }
         foreach (string model in results.DiffusionModels.Append(EvaluationStage.JudgeName))
         {

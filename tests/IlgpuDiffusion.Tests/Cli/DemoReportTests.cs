@@ -53,7 +53,8 @@ public sealed class DemoReportTests : IDisposable
         markers.Write(DemoStage.Teacher, 2.5);
         Assert.Equal("corpus", markers.Finished(DemoStage.Data)?.Detail);
         Assert.Null(new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny, data: null, seed: 2)).Finished(DemoStage.Data));
-        Assert.Null(new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny with { TeacherSteps = 7 }, data: null, seed: 1)).Finished(DemoStage.Data));
+        Assert.Null(new StageMarkers(layout, StageMarkers.Settings(DemoPreset.Tiny with { TeacherSteps = 7 }, data: null, seed: 1))
+            .Finished(DemoStage.Data));
         markers.ClearFrom(DemoStage.Teacher);
         Assert.NotNull(markers.Finished(DemoStage.Data));
         Assert.Null(markers.Finished(DemoStage.Teacher));
@@ -90,7 +91,8 @@ public sealed class DemoReportTests : IDisposable
         };
         var latency = new LatencyReport("cpu", 10, 10, 8, 128,
         [
-            new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), 128, 1024),
+            new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2),
+                128, 1024),
             new LatencyMeasurement(LatencyMeasurement.Diffusion, 16, true, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 16, 1024),
         ]);
         var results = new DemoResults(new EvaluationReport("t", rows, []), latency, [teacher, good, bad]);

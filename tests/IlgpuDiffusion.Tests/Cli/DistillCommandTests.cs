@@ -17,15 +17,18 @@ public sealed class DistillCommandTests : IDisposable
     [Fact]
     public async Task Distill_writes_a_student_per_round_resumes_into_further_rounds_and_the_students_sample()
     {
-        string corpus = _temp.File("corpus"), shards = _temp.File("shards"), teacher = _temp.File("teacher.safetensors"), output = _temp.File("sdtt");
+        string corpus = _temp.File("corpus"), shards = _temp.File("shards"), teacher = _temp.File("teacher.safetensors"),
+            output = _temp.File("sdtt");
         TinyCorpus.Write(corpus);
-        Assert.Equal(0, (await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25", "--seed", "3")).ExitCode);
-        CliResult train = await CliRunner.Run("train", "--data", shards, "--layers", "1", "--hidden", "32", "--heads", "2", "--cond-dim", "16",
-            "--steps", "4", "--batch", "4", "--lr", "1e-3", "--warmup", "2", "--validation-batches", "1", "--device", "cpu", "-o", teacher);
+        Assert.Equal(0, (await CliRunner.Run("prepare", corpus, "-o", shards, "--length", "32", "--validation-fraction", "0.25",
+            "--seed", "3")).ExitCode);
+        CliResult train = await CliRunner.Run("train", "--data", shards, "--layers", "1", "--hidden", "32", "--heads", "2",
+            "--cond-dim", "16", "--steps", "4", "--batch", "4", "--lr", "1e-3", "--warmup", "2", "--validation-batches", "1",
+            "--device", "cpu", "-o", teacher);
         Assert.True(train.ExitCode == 0, train.ToString());
 
-        string[] settings = ["--data", shards, "--initial-steps", "8", "--steps-per-round", "2", "--batch", "4", "--lr", "1e-3", "--warmup", "1",
-            "--log-interval", "1", "--validation-batches", "1", "--device", "cpu"];
+        string[] settings = ["--data", shards, "--initial-steps", "8", "--steps-per-round", "2", "--batch", "4", "--lr", "1e-3",
+            "--warmup", "1", "--log-interval", "1", "--validation-batches", "1", "--device", "cpu"];
         CliResult first = await CliRunner.Run(["distill", teacher, .. settings, "--min-steps", "4", "-o", output]);
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.Contains("round 0 done: student samples in 4 steps", first.Out);
@@ -39,11 +42,14 @@ public sealed class DistillCommandTests : IDisposable
         Assert.Contains("round 1 done: student samples in 2 steps", resumed.Out);
         var (config, state) = DistillationCheckpoint.Read(Path.Combine(output, "round-2-2-steps.safetensors"));
         Assert.Equal(new DistillationState(2, 2, 4), state);
-        Assert.Equal((8, 2, 2, DistillationDivergence.ReverseKl), (config.InitialSamplingSteps, config.MinSamplingSteps, config.StepsPerRound, config.Divergence));
+        Assert.Equal((8, 2, 2, DistillationDivergence.ReverseKl), (config.InitialSamplingSteps, config.MinSamplingSteps,
+            config.StepsPerRound, config.Divergence));
         Assert.Equal(4, MdlmCheckpoint.ReadHeader(latest).State.Step);
-        Assert.Equal(["distill 1", "distill 2", "round 2", "distill 3", "distill 4", "round 4"], MetricKinds(Path.Combine(output, "metrics.jsonl")));
+        Assert.Equal(["distill 1", "distill 2", "round 2", "distill 3", "distill 4", "round 4"],
+            MetricKinds(Path.Combine(output, "metrics.jsonl")));
 
-        CliResult sampled = await CliRunner.Run("sample", Path.Combine(output, "round-2-2-steps.safetensors"), "--steps", "2", "--batch", "2", "--format", "jsonl", "--device", "cpu");
+        CliResult sampled = await CliRunner.Run("sample", Path.Combine(output, "round-2-2-steps.safetensors"), "--steps", "2",
+            "--batch", "2", "--format", "jsonl", "--device", "cpu");
         Assert.True(sampled.ExitCode == 0, sampled.ToString());
         Assert.Equal(2, sampled.OutLines.Length);
 

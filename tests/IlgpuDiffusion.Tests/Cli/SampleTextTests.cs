@@ -20,7 +20,8 @@ public sealed class SampleTextTests
     [Fact]
     public void A_partial_sample_shows_one_glyph_per_masked_token()
     {
-        int[] ids = [.. Tokenizer.Encode("The nation"), Gpt2Tokenizer.Mask, Gpt2Tokenizer.Mask, .. Tokenizer.Encode(" is free"), Gpt2Tokenizer.Mask];
+        int[] ids = [.. Tokenizer.Encode("The nation"), Gpt2Tokenizer.Mask, Gpt2Tokenizer.Mask, .. Tokenizer.Encode(" is free"),
+            Gpt2Tokenizer.Mask];
         Assert.Equal("The nation__ is free_", SampleText.DecodePartial(ids, '_'));
     }
 

@@ -12,15 +12,15 @@ public sealed class LinearConformanceTests
     private static readonly (int M, int N, int K)[] SmallShapes = [(1, 1, 1), (3, 5, 7), (17, 9, 33), (5, 13, 1), (2, 1, 19)];
     private static readonly (int M, int N, int K)[] LargeShapes = [(129, 257, 300), (64, 2304, 96), (300, 65, 513)];
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void MatMul_small_shapes_match_reference(string backend) => CheckMatMul(backend, SmallShapes);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void MatMul_blocked_shapes_match_reference(string backend) => CheckMatMul(backend, LargeShapes);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void MatMul_with_zero_k_clears_or_keeps_c(string backend)
     {
@@ -33,7 +33,7 @@ public sealed class LinearConformanceTests
         Assert.All(DeviceScope.Download(c), v => Assert.Equal(0f, v));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Linear_forward_matches_reference_with_and_without_bias(string backend)
     {
@@ -51,7 +51,7 @@ public sealed class LinearConformanceTests
             }
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Linear_backward_accumulates_finite_difference_gradients(string backend)
     {
@@ -73,7 +73,7 @@ public sealed class LinearConformanceTests
         AssertClose(Add(D(priorB), fdB), DeviceScope.Download(db), 1e-4, "dBias");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Linear_backward_skips_null_gradients(string backend)
     {
@@ -85,7 +85,7 @@ public sealed class LinearConformanceTests
         AssertClose(ReferenceLinear.LinearBackward(D(dy), D(x), D(w), rows, inC, outC).DWeight, DeviceScope.Download(dw), 1e-4, "dWeight");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void Linear_backward_matches_reference_on_model_like_shapes(string backend)
     {
@@ -100,7 +100,7 @@ public sealed class LinearConformanceTests
         AssertClose(expected.DBias, DeviceScope.Download(db), 1e-4, "dBias");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void MatMul_rejects_tensors_too_small_for_the_sizes(string backend)
     {

@@ -41,7 +41,8 @@ public static class Numerics
             }
         }
         if (worst > tolerance)
-            Assert.Fail($"{what}: relative error {worst:E3} > {tolerance:E1} at [{worstAt}] (expected {expected[worstAt]:G9}, got {actual[worstAt]:G9}).");
+            Assert.Fail($"{what}: relative error {worst:E3} > {tolerance:E1} at [{worstAt}] (expected {expected[worstAt]:G9}, " +
+                $"got {actual[worstAt]:G9}).");
     }
 
     /// <summary>

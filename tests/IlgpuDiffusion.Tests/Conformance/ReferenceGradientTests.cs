@@ -33,7 +33,8 @@ public sealed class ReferenceGradientTests
     public void Modulation_and_gate_backward_are_their_gradients()
     {
         const int b = 2, t = 3, c = 4;
-        var (x, shift, scale, gate, dy) = (D(Random(b * t * c, 1)), D(Random(b * c, 2)), D(Random(b * c, 3)), D(Random(b * c, 4)), D(Random(b * t * c, 5)));
+        var (x, shift, scale, gate, dy) = (D(Random(b * t * c, 1)), D(Random(b * c, 2)), D(Random(b * c, 3)), D(Random(b * c, 4)),
+            D(Random(b * t * c, 5)));
         var m = ReferenceNormalization.ModulateBackward(dy, x, scale, b, t, c);
         AssertNear(FiniteDifference(v => ReferenceNormalization.Modulate(v, shift, scale, b, t, c), x, dy), m.DInput);
         AssertNear(FiniteDifference(v => ReferenceNormalization.Modulate(x, v, scale, b, t, c), shift, dy), m.DShift);
@@ -54,7 +55,9 @@ public sealed class ReferenceGradientTests
         var expected = ReferenceLinear.MatMul(MatMulLayout.ABt, a, bt, m, n, k);
         AssertNear(expected, ReferenceLinear.MatMul(MatMulLayout.AB, a, b, m, n, k));
         AssertNear(expected, ReferenceLinear.MatMul(MatMulLayout.AtB, aT, b, m, n, k));
-        Assert.Equal(a[1 * k + 2] * bt[3 * k + 2] + a[1 * k] * bt[3 * k] + a[1 * k + 1] * bt[3 * k + 1] + a[1 * k + 3] * bt[3 * k + 3] + a[1 * k + 4] * bt[3 * k + 4],
+        Assert.Equal(
+            a[1 * k + 2] * bt[3 * k + 2] + a[1 * k] * bt[3 * k] + a[1 * k + 1] * bt[3 * k + 1] + a[1 * k + 3] * bt[3 * k + 3]
+                + a[1 * k + 4] * bt[3 * k + 4],
             expected[1 * n + 3], 12);
     }
 

@@ -6,8 +6,9 @@ namespace IlgpuDiffusion.Tests.Conformance;
 
 /// <summary>
 /// The backends every conformance test runs on: the SIMD CPU backend, ILGPU kernels on
-/// ILGPU's CPU emulator (tiny shapes only), and CUDA when a device is present (absent otherwise).
-/// Devices are opened once per process and shared.
+/// ILGPU's CPU emulator (tiny shapes only), and CUDA. A CUDA row is always listed; on a machine
+/// without a CUDA device it is skipped with <see cref="NoCuda"/> as the reason (the theories that take
+/// these rows are <c>[SkippableTheory]</c>). Devices are opened once per process and shared.
 /// </summary>
 public static class TestBackends
 {
@@ -18,14 +19,20 @@ public static class TestBackends
         ["cuda"] = new(() => Device.Create("cuda")),
     };
 
-    /// <summary>xunit member data: one row per backend present on this machine.</summary>
+    /// <summary>Why a CUDA row is skipped on this machine.</summary>
+    public const string NoCuda = "No CUDA device: the CUDA row runs on a machine with an NVIDIA GPU";
+
+    /// <summary>
+    /// xunit member data: one row per backend, the CUDA row on every machine (where no CUDA device is present,
+    /// its tests skip when they ask <see cref="Get"/> for the device).
+    /// </summary>
     public static IEnumerable<object[]> All
     {
         get
         {
             yield return ["cpu"];
             yield return ["ilgpu-cpu"];
-            if (IlgpuRuntime.HasCuda) yield return ["cuda"];
+            yield return ["cuda"];
         }
     }
 
@@ -40,8 +47,15 @@ public static class TestBackends
     public static double TranscendentalTolerance(string backend, double tolerance) =>
         backend == "cuda" ? Math.Max(tolerance, 1e-3) : tolerance;
 
-    /// <summary>The shared device for <paramref name="backend"/>.</summary>
-    public static Device Get(string backend) => Devices[backend].Value;
+    /// <summary>
+    /// The shared device for <paramref name="backend"/>; for "cuda" on a machine without a CUDA device it skips
+    /// the calling test (a <c>[SkippableFact]</c> or <c>[SkippableTheory]</c>) with <see cref="NoCuda"/>.
+    /// </summary>
+    public static Device Get(string backend)
+    {
+        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, NoCuda);
+        return Devices[backend].Value;
+    }
 }
 
 /// <summary>Conformance tests share devices whose kernels are not thread-safe: run them one at a time.</summary>

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Tests.Conformance;
 [Collection(ConformanceCollection.Name)]
 public sealed class UtilityConformanceTests
 {
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Fill_and_copy_write_only_the_first_count_elements(string backend)
     {

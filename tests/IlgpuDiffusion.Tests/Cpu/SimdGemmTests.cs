@@ -140,7 +140,8 @@ public sealed class SimdGemmTests
                 double tolerance = 1e-5 * Math.Sqrt(k) * magnitude + (accumulate ? 1e-6 * Math.Abs(c0[i * n + j]) : 0);
                 double error = Math.Abs(c[i * n + j] - sum);
                 if (!(error <= tolerance))
-                    Assert.Fail($"{path} {layout} m={m} n={n} k={k} accumulate={accumulate}: c[{i},{j}] = {c[i * n + j]}, expected {sum} (error {error:G3} > {tolerance:G3}).");
+                    Assert.Fail($"{path} {layout} m={m} n={n} k={k} accumulate={accumulate}: c[{i},{j}] = {c[i * n + j]}, " +
+                        $"expected {sum} (error {error:G3} > {tolerance:G3}).");
             }
     }
 

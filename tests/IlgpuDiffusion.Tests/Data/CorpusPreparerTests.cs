@@ -47,7 +47,9 @@ public sealed class CorpusPreparerTests : IDisposable
     {
         int[] stream = documents.SelectMany(d => Gpt2Tokenizer.Shared.Encode(d).Append(E)).ToArray();
         int chunk = sequenceLength - 2;
-        return Enumerable.Range(0, stream.Length / chunk).Select(s => stream.Skip(s * chunk).Take(chunk).Prepend(E).Append(E).ToArray()).ToList();
+        return Enumerable.Range(0, stream.Length / chunk)
+            .Select(s => stream.Skip(s * chunk).Take(chunk).Prepend(E).Append(E).ToArray())
+            .ToList();
     }
 
     [Fact]
@@ -146,7 +148,8 @@ public sealed class CorpusPreparerTests : IDisposable
     public void A_validation_split_too_short_for_one_sequence_is_an_error()
     {
         string corpus = WriteCorpus();
-        var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], _temp.File("out"), Options(sequenceLength: 64, validationFraction: 0.1)));
+        var error = Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], _temp.File("out"),
+            Options(sequenceLength: 64, validationFraction: 0.1)));
         Assert.Contains("validation split", error.Message);
         Assert.False(Directory.Exists(_temp.File("out")));
     }

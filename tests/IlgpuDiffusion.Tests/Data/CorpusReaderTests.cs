@@ -105,7 +105,8 @@ public sealed class CorpusReaderTests : IDisposable
     public void Invalid_UTF8_in_plain_text_is_named(PlainTextDocuments mode)
     {
         string path = _temp.Write("bad.txt", InvalidUtf8);
-        var error = Assert.Throws<InvalidDataException>(() => Texts(new CorpusReader([path], new CorpusReaderOptions { PlainText = mode })));
+        var error = Assert.Throws<InvalidDataException>(() =>
+            Texts(new CorpusReader([path], new CorpusReaderOptions { PlainText = mode })));
         Assert.Contains(path, error.Message);
         Assert.Contains("not valid UTF-8", error.Message);
     }

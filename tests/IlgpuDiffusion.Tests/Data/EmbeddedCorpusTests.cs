@@ -80,6 +80,7 @@ public sealed class EmbeddedCorpusTests(EmbeddedCorpusFixture fixture) : IClassF
     [Fact]
     public void Each_sequence_length_gets_its_own_cache_folder()
     {
-        Assert.StartsWith(Path.Combine(fixture.CachePath, "corpora", EmbeddedCorpus.StateOfTheUnionName, "shards", "L128-"), fixture.Prepared.Directory);
+        Assert.StartsWith(Path.Combine(fixture.CachePath, "corpora", EmbeddedCorpus.StateOfTheUnionName, "shards", "L128-"),
+            fixture.Prepared.Directory);
     }
 }

@@ -46,7 +46,9 @@ public sealed class MdlmSequencePackerTests
     public void Every_sequence_has_length_L_and_the_kept_stream_is_the_concatenation()
     {
         var random = new Random(7);
-        int[][] documents = Enumerable.Range(0, 50).Select(_ => Enumerable.Range(0, random.Next(0, 40)).Select(_ => random.Next(0, 50000)).ToArray()).ToArray();
+        int[][] documents = Enumerable.Range(0, 50)
+            .Select(_ => Enumerable.Range(0, random.Next(0, 40)).Select(_ => random.Next(0, 50000)).ToArray())
+            .ToArray();
         var (sequences, packer) = Wrap(16, documents);
         int[] stream = documents.SelectMany(d => d.Append(E)).ToArray();
         Assert.Equal(stream.Length, packer.Tokens);

@@ -2,10 +2,11 @@ using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Training;
+namespace IlgpuDiffusion.Tests.Diffusion;
 
 [Collection(ConformanceCollection.Name)]
 public sealed class CheckpointTests
@@ -19,7 +20,8 @@ public sealed class CheckpointTests
         using var actual = SafetensorsReader.Open(actualPath);
         Assert.Equal(expected.Tensors.Select(t => t.Name), actual.Tensors.Select(t => t.Name));
         foreach (var tensor in expected.Tensors)
-            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)), $"tensor {tensor.Name} differs");
+            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)),
+                $"tensor {tensor.Name} differs");
         Assert.Equal(expected.Metadata["training_state"], actual.Metadata["training_state"]);
     }
 
@@ -27,7 +29,8 @@ public sealed class CheckpointTests
     public void Resuming_from_a_checkpoint_continues_bit_for_bit()
     {
         using var data = new TinyTraining();
-        string straightPath = data.File("straight.safetensors"), halfPath = data.File("half.safetensors"), resumedPath = data.File("resumed.safetensors");
+        string straightPath = data.File("straight.safetensors"), halfPath = data.File("half.safetensors"),
+            resumedPath = data.File("resumed.safetensors");
         double[] straightLosses;
         using (var model = TinyTraining.NewModel())
         using (var trainer = new MdlmTrainer(model, data.Train, Config))
@@ -70,7 +73,7 @@ public sealed class CheckpointTests
             trainer.SaveCheckpoint(first);
         }
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(first);
-        Assert.Equal(TinyTraining.Model, header.Model);
+        Assert.Equal(TinyModels.TrainingDit, header.Model);
         Assert.Equal(Config, header.Training);
         Assert.Equal(saved, header.State);
         Assert.Equal(3, header.State.EmaUpdates);
@@ -106,10 +109,10 @@ public sealed class CheckpointTests
             ema = trainer.Ema.Weights.ToArray();
         }
         Assert.False(raw.AsSpan().SequenceEqual(ema));
-        var device = TestBackends.Get("cpu");
+        var device = TinyModels.Cpu;
         using (var fromEma = MdlmCheckpoint.LoadModel(path, device))
         {
-            Assert.Equal(TinyTraining.Model, fromEma.Config);
+            Assert.Equal(TinyModels.TrainingDit, fromEma.Config);
             Assert.Null(fromEma.Gradients);
             Assert.Equal(ema, fromEma.Parameters.All.ToArray());
         }
@@ -150,7 +153,7 @@ public sealed class CheckpointTests
         }
         Assert.Contains("truncated", Load(truncated));
         Assert.Contains("not an IlgpuDiffusion training checkpoint", Load(foreign));
-        string otherModel = Load(path, TinyTraining.Model with { Hidden = 48 });
+        string otherModel = Load(path, TinyModels.TrainingDit with { Hidden = 48 });
         Assert.Contains("another model", otherModel);
         Assert.Contains("Hidden: this run 48, checkpoint 32", otherModel);
         string otherSeed = Load(path, training: Config with { Seed = 8 });

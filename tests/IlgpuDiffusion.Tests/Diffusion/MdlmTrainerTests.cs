@@ -1,9 +1,10 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Training;
 using IlgpuDiffusion.Training;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Training;
+namespace IlgpuDiffusion.Tests.Diffusion;
 
 [Collection(ConformanceCollection.Name)]
 public sealed class MdlmTrainerTests
@@ -41,24 +42,24 @@ public sealed class MdlmTrainerTests
         // 10 sequences in batches of 4: two full batches and a remainder of 2.
         using var data = new TinyTraining(validationSequences: 10);
         using var model = TinyTraining.NewModel();
-        using var validation = new ValidationPerplexity(TinyTraining.Model, model.Device, data.Validation, batchSize: 4, seed: 5);
+        using var validation = new ValidationPerplexity(TinyModels.TrainingDit, model.Device, data.Validation, batchSize: 4, seed: 5);
         ValidationMetrics first = validation.Evaluate(model.Parameters.All, step: 0);
         ValidationMetrics second = validation.Evaluate(model.Parameters.All, step: 0);
         Assert.Equal(first, second with { Seconds = first.Seconds });
-        Assert.Equal(10 * TinyTraining.Length, first.Tokens);
+        Assert.Equal(10 * TinyModels.Length, first.Tokens);
 
         // Fresh weights give logits ≡ 0, so each masked token costs exactly ln(31); rebuild the NELBO from the same
         // validation times and masks on the host.
-        var diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, TinyTraining.Model.MaskIndex);
+        var diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, TinyModels.TrainingDit.MaskIndex);
         double sum = 0;
-        int[] clean = new int[4 * TinyTraining.Length];
+        int[] clean = new int[4 * TinyModels.Length];
         ulong batchIndex = 0;
         foreach (int size in new[] { 4, 4, 2 })
         {
-            var batch = new CorruptedBatch(size, TinyTraining.Length);
+            var batch = new CorruptedBatch(size, TinyModels.Length);
             TimeSampler.Mdlm.Sample(TrainingSeeds.ValidationTimes(5), batchIndex, batch.Times);
             diffusion.Corrupt(clean.AsSpan(0, batch.Elements), TrainingSeeds.ValidationMasks(5), batchIndex++, batch);
-            for (int m = 0; m < batch.MaskedCount; m++) sum += Math.Log(31) / batch.Times[batch.MaskedRows[m] / TinyTraining.Length];
+            for (int m = 0; m < batch.MaskedCount; m++) sum += Math.Log(31) / batch.Times[batch.MaskedRows[m] / TinyModels.Length];
         }
         double expected = sum / first.Tokens;
         Assert.True(Math.Abs(first.Nelbo / expected - 1) < 1e-6, $"NELBO {first.Nelbo}, expected {expected}");
@@ -71,7 +72,7 @@ public sealed class MdlmTrainerTests
         using var data = new TinyTraining();
         using var model = TinyTraining.NewModel();
         using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { EmaDecay = 0.9 });
-        using var validation = new ValidationPerplexity(TinyTraining.Model, model.Device, data.Validation, batchSize: 4, seed: 5);
+        using var validation = new ValidationPerplexity(TinyModels.TrainingDit, model.Device, data.Validation, batchSize: 4, seed: 5);
         double before = validation.Evaluate(trainer.Ema.Weights, 0).Perplexity;
         var log = new StringWriter();
         using (var metrics = new MetricsLog(log, null))

@@ -2,7 +2,7 @@ using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Training;
+namespace IlgpuDiffusion.Tests.Diffusion;
 
 [Collection(ConformanceCollection.Name)]
 public sealed class NelboLossTests

@@ -14,7 +14,7 @@ public sealed class NoiseScheduleTests
         foreach (double t in Times)
         {
             Assert.Equal(1 / t, schedule.LossWeight(t));
-            // The NELBO's generic form σ'(t)/(e^σ(t) − 1) (spec §2.4) must collapse to 1/t.
+            // The NELBO's generic form σ'(t)/(e^σ(t) − 1) (docs/algorithms.md §2.4) must collapse to 1/t.
             double nelboFactor = schedule.NoiseRate(t) / (Math.Exp(schedule.TotalNoise(t)) - 1);
             Assert.True(Math.Abs(nelboFactor * t - 1) < 1e-6, $"t={t}: σ'/(e^σ−1) = {nelboFactor}, 1/t = {1 / t}");
         }
@@ -33,7 +33,8 @@ public sealed class NoiseScheduleTests
             Assert.Equal(Math.Exp(-schedule.TotalNoise(t)), schedule.KeepProbability(t), 12);
             Assert.Equal(-Math.Log(1 - 0.999 * t), schedule.TotalNoise(t), 12);
             // σ' is the derivative of σ.
-            double h = 1e-7, numeric = (schedule.TotalNoise(Math.Min(t + h, 1)) - schedule.TotalNoise(t - h)) / (Math.Min(t + h, 1) - (t - h));
+            double h = 1e-7,
+                numeric = (schedule.TotalNoise(Math.Min(t + h, 1)) - schedule.TotalNoise(t - h)) / (Math.Min(t + h, 1) - (t - h));
             Assert.True(Math.Abs(numeric / schedule.NoiseRate(t) - 1) < 1e-4, $"t={t}: dσ/dt {numeric} vs σ' {schedule.NoiseRate(t)}");
         }
     }

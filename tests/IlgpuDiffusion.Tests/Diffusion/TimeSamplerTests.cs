@@ -23,7 +23,8 @@ public sealed class TimeSamplerTests
             {
                 Assert.InRange(times[i], 1e-3, 1.0);
                 double unit = Unit(sampler, times[i]);
-                Assert.True(unit >= (double)i / n - 1e-12 && unit < (double)(i + 1) / n + 1e-12, $"t̃_{i} = {unit} is outside stratum {i} of {n}");
+                Assert.True(unit >= (double)i / n - 1e-12 && unit < (double)(i + 1) / n + 1e-12,
+                    $"t̃_{i} = {unit} is outside stratum {i} of {n}");
             }
         }
     }

@@ -24,7 +24,8 @@ public sealed class DistillationCheckpointTests
         using var actual = SafetensorsReader.Open(actualPath);
         Assert.Equal(expected.Tensors.Select(t => t.Name), actual.Tensors.Select(t => t.Name));
         foreach (var tensor in expected.Tensors)
-            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)), $"tensor {tensor.Name} differs");
+            Assert.True(expected.ReadFloats(tensor.Name).AsSpan().SequenceEqual(actual.ReadFloats(tensor.Name)),
+                $"tensor {tensor.Name} differs");
         foreach (string key in new[] { "training_state", DistillationCheckpoint.StateKey, DistillationCheckpoint.ConfigKey })
             Assert.Equal(expected.Metadata[key], actual.Metadata[key]);
     }
@@ -33,7 +34,8 @@ public sealed class DistillationCheckpointTests
     public void Resuming_mid_round_continues_bit_for_bit()
     {
         using var data = new TinyTraining();
-        string straightPath = data.File("straight.safetensors"), midPath = data.File("mid.safetensors"), resumedPath = data.File("resumed.safetensors");
+        string straightPath = data.File("straight.safetensors"), midPath = data.File("mid.safetensors"),
+            resumedPath = data.File("resumed.safetensors");
         double[] straight;
         using (var distiller = TinyDistillation.Distiller(data, Config))
         {
@@ -88,7 +90,8 @@ public sealed class DistillationCheckpointTests
 
         string[] lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains(lines, l => l.StartsWith("step 3 | round 0 (Δ ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("round 0 done: student samples in 8 steps", StringComparison.Ordinal) && l.Contains(first, StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("round 0 done: student samples in 8 steps", StringComparison.Ordinal)
+            && l.Contains(first, StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("round 1 done: student samples in 4 steps", StringComparison.Ordinal));
         string[] json = File.ReadAllLines(data.File("metrics.jsonl"));
         Assert.Equal(2, json.Count(l => l.Contains("\"kind\":\"round\"", StringComparison.Ordinal)));
@@ -115,8 +118,10 @@ public sealed class DistillationCheckpointTests
             return Assert.Throws<InvalidDataException>(() => distiller.LoadCheckpoint(file)).Message;
         }
         Assert.Contains("TeacherSteps: this run 3, checkpoint 2", Load(path, TinyDistillation.Config with { TeacherSteps = 3 }));
-        Assert.Contains("CompatReleasedCode: this run True, checkpoint False", Load(path, TinyDistillation.Config with { CompatReleasedCode = true }));
-        Assert.Contains("Seed: this run 8, checkpoint 7", Load(path, TinyDistillation.Config with { Training = TinyDistillation.Config.Training with { Seed = 8 } }));
+        Assert.Contains("CompatReleasedCode: this run True, checkpoint False",
+            Load(path, TinyDistillation.Config with { CompatReleasedCode = true }));
+        Assert.Contains("Seed: this run 8, checkpoint 7",
+            Load(path, TinyDistillation.Config with { Training = TinyDistillation.Config.Training with { Seed = 8 } }));
         Assert.Contains("not a distillation checkpoint", Load(mdlm, TinyDistillation.Config));
     }
 }

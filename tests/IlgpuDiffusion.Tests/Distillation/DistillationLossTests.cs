@@ -38,7 +38,8 @@ public sealed class DistillationLossTests
 
     [Theory]
     [MemberData(nameof(Divergences))]
-    public void The_loss_is_the_mean_divergence_over_masked_rows_and_its_gradient_matches_finite_differences(DistillationDivergence kind, bool compat)
+    public void The_loss_is_the_mean_divergence_over_masked_rows_and_its_gradient_matches_finite_differences(
+        DistillationDivergence kind, bool compat)
     {
         Divergence divergence = kind.Kernel(compat);
         using var s = new DeviceScope("cpu");

@@ -43,7 +43,8 @@ public sealed class RoundScheduleTests
         Assert.Contains("no student", Assert.Throws<ArgumentException>(() => new RoundSchedule(8, 8, 10)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new RoundSchedule(64, 0, 10));
         Assert.Throws<ArgumentOutOfRangeException>(() => new RoundSchedule(64, 8, 0));
-        Assert.Contains("TeacherSteps", Assert.Throws<ArgumentOutOfRangeException>(() => (DistillationConfig.Sdtt with { TeacherSteps = 0 }).Validate()).Message);
+        Assert.Contains("TeacherSteps",
+            Assert.Throws<ArgumentOutOfRangeException>(() => (DistillationConfig.Sdtt with { TeacherSteps = 0 }).Validate()).Message);
     }
 
     [Fact]
@@ -61,7 +62,7 @@ public sealed class RoundScheduleTests
     [Fact]
     public void The_released_code_grid_reveals_the_fractions_the_spec_tabulates()
     {
-        // Spec §4.3: for K = 2, t_0 = t + (1−t)(t − 2Δ) and t_1 = (1−t)(t − 2Δ); the step-0 reveal fraction relative
+        // docs/algorithms.md §4.3: for K = 2, t_0 = t + (1−t)(t − 2Δ) and t_1 = (1−t)(t − 2Δ); the step-0 reveal fraction relative
         // to the paper's (Δ/t_0 over Δ/t) at Δ = 1/1024 is 0.91, 0.67, 0.53, 0.53, 0.62 at t = 0.9 … 0.005.
         const double delta = 1.0 / 1024;
         double[] times = [0.9, 0.5, 0.1, 0.02, 0.005];

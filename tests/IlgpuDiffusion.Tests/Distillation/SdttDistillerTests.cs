@@ -50,7 +50,8 @@ public sealed class SdttDistillerTests
     [InlineData(DistillationDivergence.Mse, false)]
     [InlineData(DistillationDivergence.Tvd, false)]
     [InlineData(DistillationDivergence.Tvd, true)]
-    public void A_step_loss_is_the_mean_divergence_of_the_students_masked_rows_to_the_teacher_targets(DistillationDivergence kind, bool compat)
+    public void A_step_loss_is_the_mean_divergence_of_the_students_masked_rows_to_the_teacher_targets(
+        DistillationDivergence kind, bool compat)
     {
         using var data = new TinyTraining();
         using var distiller = TinyDistillation.Distiller(data, NoDropout with { Divergence = kind, CompatReleasedCode = compat });
@@ -100,7 +101,8 @@ public sealed class SdttDistillerTests
     public void Optimizer_and_ema_restart_at_a_round_end_when_asked()
     {
         using var data = new TinyTraining();
-        using var distiller = TinyDistillation.Distiller(data, TinyDistillation.Config with { ResetOptimizerEachRound = true, ResetEmaEachRound = true });
+        using var distiller = TinyDistillation.Distiller(data,
+            TinyDistillation.Config with { ResetOptimizerEachRound = true, ResetEmaEachRound = true });
         for (int i = 0; i < 3; i++) distiller.TrainStep();
         Assert.Equal(0, distiller.Optimizer.Steps);
         Assert.All(distiller.Optimizer.FirstMoment.ToArray(), m => Assert.Equal(0f, m));
@@ -146,7 +148,11 @@ public sealed class SdttDistillerTests
     public void The_student_moves_toward_its_look_ahead_targets()
     {
         using var data = new TinyTraining();
-        var config = TinyDistillation.Config with { StepsPerRound = 40, Training = TinyDistillation.Config.Training with { LearningRate = 1e-3 } };
+        var config = TinyDistillation.Config with
+        {
+            StepsPerRound = 40,
+            Training = TinyDistillation.Config.Training with { LearningRate = 1e-3 },
+        };
         using var distiller = TinyDistillation.Distiller(data, config);
         double[] losses = Enumerable.Range(0, 40).Select(_ => distiller.TrainStep().Loss).ToArray();
         double early = losses.Take(10).Average(), late = losses.TakeLast(10).Average();

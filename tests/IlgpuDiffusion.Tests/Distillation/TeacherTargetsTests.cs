@@ -13,7 +13,7 @@ public sealed class TeacherTargetsTests
     private const int Classes = 8, Mask = Classes - 1;
     private const ulong RevealSeed = 11, DrawSeed = 12, Stream = 5;
 
-    private static Device Cpu => TestBackends.Get("cpu");
+    private static Device Cpu => TinyModels.Cpu;
 
     private static CorruptedBatch Corrupt(int batch, int tokens, double[] times, int seed)
     {
@@ -77,7 +77,8 @@ public sealed class TeacherTargetsTests
                 float[] expected = teacher.Expected(state, row);
                 Assert.Equal(expected, logProbs[((start + i) * Classes)..((start + i + 1) * Classes)]);
                 if (step < steps - 1)
-                    Assert.Equal(ReferenceLosses.Sample(Array.ConvertAll(expected, v => (double)v), i, Mask, new SamplingParameters(DrawSeed, stepStream)), final[row]);
+                    Assert.Equal(ReferenceLosses.Sample(Array.ConvertAll(expected, v => (double)v), i, Mask,
+                        new SamplingParameters(DrawSeed, stepStream)), final[row]);
                 else
                     Assert.Equal(Mask, final[row]);
             }
@@ -117,7 +118,8 @@ public sealed class TeacherTargetsTests
         const int batch = 2, tokens = 16;
         var teacher = new ToyTeacher(Classes, tokens);
         using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2);
-        targets.Build(teacher, AllMasked(batch, tokens, time: 0.01), stepSize: 0.02, compatReleasedCode: false, RevealSeed, DrawSeed, Stream);
+        targets.Build(teacher, AllMasked(batch, tokens, time: 0.01), stepSize: 0.02, compatReleasedCode: false, RevealSeed,
+            DrawSeed, Stream);
         Assert.Equal([batch * tokens, 0], targets.TargetsPerStep.ToArray());
         Assert.Equal([batch * tokens], teacher.CallCounts);
         Assert.DoesNotContain(Mask, targets.FinalIds.ToArray());

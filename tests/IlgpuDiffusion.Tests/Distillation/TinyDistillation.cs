@@ -1,15 +1,14 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 
 /// <summary>
-/// Distillation on <see cref="TinyTraining"/>'s model and corpus: a teacher trained for 40 MDLM steps (so that its
-/// predictions depend on context; a fresh model outputs uniform rows), and settings of N₀ = 16 sampling steps down to
-/// a minimum of 4 (two rounds, Δ = 1/16 then 1/8) of 3 steps each.
+/// Distillation of <see cref="TinyModels.TrainingDit"/> on <see cref="TinyTraining"/>'s corpus: a teacher trained for
+/// 40 MDLM steps (so that its predictions depend on context; a fresh model outputs uniform rows), and settings of
+/// N₀ = 16 sampling steps down to a minimum of 4 (two rounds, Δ = 1/16 then 1/8) of 3 steps each.
 /// </summary>
 internal static class TinyDistillation
 {
@@ -33,7 +32,7 @@ internal static class TinyDistillation
     /// <summary>A model (no gradients) holding the trained teacher weights.</summary>
     public static Dit Teacher()
     {
-        var model = new Dit(TinyTraining.Model, TestBackends.Get("cpu"), withGradients: false);
+        var model = new Dit(TinyModels.TrainingDit, TinyModels.Cpu, withGradients: false);
         model.Parameters.All.CopyFrom(TeacherWeights.Value);
         return model;
     }

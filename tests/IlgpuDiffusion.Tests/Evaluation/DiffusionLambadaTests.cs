@@ -3,7 +3,6 @@ using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
@@ -20,7 +19,7 @@ public sealed class DiffusionLambadaTests
 
     private static Dit ChosenTokenModel()
     {
-        Dit model = SamplingModels.Random(seed: 8);
+        Dit model = TinyModels.NewSamplerDit(seed: 8);
         int v = model.Config.Vocab, d = model.Config.Hidden;
         model.Parameters.OutputWeight.CopyFrom(new float[v * d]);
         var bias = new float[v];
@@ -58,7 +57,8 @@ public sealed class DiffusionLambadaTests
                 for (int k = 0; k < example.WordLength; k++)
                 {
                     int p = example.WordStart + k;
-                    if (Philox.Uniform(seed, 2 * (ulong)i + 1, (long)d * length + p) >= NoiseSchedule.LogLinear.MoveChance(times[d])) continue;
+                    var uniform = Philox.Uniform(seed, 2 * (ulong)i + 1, (long)d * length + p);
+                    if (uniform >= NoiseSchedule.LogLinear.MoveChance(times[d])) continue;
                     double probability = (example.WordIds[k] == Chosen ? Math.Exp(Bias) : 1) / normalizer;
                     expected += -Math.Log(probability) / times[d];
                 }

@@ -51,7 +51,8 @@ public sealed class EvaluationReportTests
         string markdown = MarkdownReportTable.Write(Sample());
         string[] lines = markdown.Split('\n');
         Assert.Equal("## Teacher vs students", lines[0]);
-        Assert.Equal("| Model | Steps | Gen PPL (MDLM) | Entropy | MAUVE | Self-BLEU | Cloze acc | Cloze PPL/word | Cloze PPL/token |", lines[2]);
+        Assert.Equal(
+            "| Model | Steps | Gen PPL (MDLM) | Entropy | MAUVE | Self-BLEU | Cloze acc | Cloze PPL/word | Cloze PPL/token |", lines[2]);
         Assert.Equal("|---|---:|---:|---:|---:|---:|---:|---:|---:|", lines[3]);
         Assert.Equal("| MDLM teacher | 64 | 104.2 | 5.43 | 0.912 ± 0.004 |  |  |  |  |", lines[4]);
         Assert.Equal("| SDTT round 1 | 32 | 88.50 | 5.30 |  | 0.250 |  |  |  |", lines[5]);

@@ -3,7 +3,6 @@ using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
-using IlgpuDiffusion.Tests.Models;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
@@ -15,8 +14,6 @@ namespace IlgpuDiffusion.Tests.Evaluation;
 [Collection(ConformanceCollection.Name)]
 public sealed class EvaluationSuiteTests : IDisposable
 {
-    private const int Length = 32;
-
     /// <summary>Short documents whose every second sentence ends with a word of the sentence before (cloze passages).</summary>
     private static readonly string[] Documents =
     [
@@ -25,7 +22,8 @@ public sealed class EvaluationSuiteTests : IDisposable
         "The children built a fort of snow. The teacher laughed at the fort. The sun was warm that week. Snow melted under the sun.",
         "Railways now join the coasts. Goods arrive in days by railway. Farmers sell their grain far away. Towns buy the grain.",
         "A letter came from the captain. The sailors cheered for the captain. The storm had broken the mast. Carpenters mended the mast.",
-        "The library opened a room for maps. Students came to study the maps. The librarian kept a locked case. Each evening she checked the case.",
+        "The library opened a room for maps. Students came to study the maps. The librarian kept a locked case. " +
+            "Each evening she checked the case.",
     ];
 
     private readonly TempDirectory _temp = new();
@@ -34,15 +32,14 @@ public sealed class EvaluationSuiteTests : IDisposable
 
     private static Dit Diffusion()
     {
-        var config = new DitConfig { Layers = 1, Hidden = 16, Heads = 2, CondDim = 8, Length = Length, Dropout = 0f };
-        var model = new Dit(config, TestBackends.Get("cpu"), withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 61, scale: 0.3f);
+        var model = new Dit(TinyModels.EvaluationDit, TinyModels.Cpu, withGradients: false);
+        TinyModels.Randomize(model.Parameters, seed: 61, scale: 0.3f);
         return model;
     }
 
     private static Gpt Autoregressive(ulong seed)
     {
-        var model = new Gpt(new GptConfig { Layers = 1, Hidden = 16, Heads = 2, Length = Length }, TestBackends.Get("cpu"), withGradients: false);
+        var model = new Gpt(TinyModels.EvaluationGpt(), TinyModels.Cpu, withGradients: false);
         model.Initialize(seed);
         return model;
     }
@@ -51,7 +48,12 @@ public sealed class EvaluationSuiteTests : IDisposable
     {
         for (int i = 0; i < Documents.Length; i++) _temp.Write($"corpus/{i}.txt", Documents[i]);
         PreparedCorpus prepared = CorpusPreparer.Prepare([_temp.File("corpus")], _temp.File("shards"),
-            new CorpusPreparationOptions { SequenceLength = Length, ValidationFraction = 0.8, SequencesPerShard = 64 });
+            new CorpusPreparationOptions
+            {
+                SequenceLength = TinyModels.EvaluationLength,
+                ValidationFraction = 0.8,
+                SequencesPerShard = 64,
+            });
         return prepared.OpenValidation();
     }
 
@@ -97,23 +99,29 @@ public sealed class EvaluationSuiteTests : IDisposable
         EvaluationReport report = new EvaluationSuite(Options, p => stages.Add(p.Stage)).Run(inputs, "tiny");
 
         Assert.Equal([("teacher", null), ("teacher", 2), ("teacher", 4), ("AR", (int?)null)], report.Rows.Select(r => (r.Model, r.Steps)));
-        string[] likelihood = [EvaluationSuite.ValidationName, "LAMBADA acc", "LAMBADA PPL/word", "LAMBADA PPL/token", "Cloze acc", "Cloze PPL/word", "Cloze PPL/token"];
+        string[] likelihood = [EvaluationSuite.ValidationName, "LAMBADA acc", "LAMBADA PPL/word", "LAMBADA PPL/token", "Cloze acc",
+            "Cloze PPL/word", "Cloze PPL/token"];
         Assert.Equal([likelihood[0], "CE t=0.1", "CE t=0.9", .. likelihood[1..]], report.Rows[0].Metrics.Select(m => m.Name));
-        Assert.Equal([.. likelihood, "Gen PPL (SDTT)", EvaluationRow.EntropyName, "Gen PPL (MDLM)"], report.Rows[3].Metrics.Select(m => m.Name));
+        Assert.Equal([.. likelihood, "Gen PPL (SDTT)", EvaluationRow.EntropyName, "Gen PPL (MDLM)"],
+            report.Rows[3].Metrics.Select(m => m.Name));
         foreach (EvaluationRow row in report.Rows.Where(r => r.Steps is not null))
-            Assert.Equal(["Gen PPL (SDTT)", EvaluationRow.EntropyName, "Gen PPL (MDLM)", EvaluationRow.MauveName, EvaluationRow.SelfBleuName], row.Metrics.Select(m => m.Name));
+            Assert.Equal(["Gen PPL (SDTT)", EvaluationRow.EntropyName, "Gen PPL (MDLM)", EvaluationRow.MauveName,
+                EvaluationRow.SelfBleuName], row.Metrics.Select(m => m.Name));
         foreach (EvaluationMetric metric in report.Rows.SelectMany(r => r.Metrics))
             Assert.True(double.IsFinite(metric.Value) && metric.Value >= 0, $"{metric.Name} = {metric.Value}");
-        Assert.All(report.Rows.SelectMany(r => r.Metrics).Where(m => m.Name.Contains("PPL", StringComparison.Ordinal)), m => Assert.True(m.Value >= 1));
+        Assert.All(report.Rows.SelectMany(r => r.Metrics).Where(m => m.Name.Contains("PPL", StringComparison.Ordinal)),
+            m => Assert.True(m.Value >= 1));
         Assert.NotNull(report.Rows[1].Metrics.Single(m => m.Name == EvaluationRow.MauveName).StandardDeviation);
         Assert.Contains(report.Notes, n => n.StartsWith("Cloze: a LAMBADA-style", StringComparison.Ordinal));
-        Assert.True(stages.SetEquals(["Validation perplexity", "LAMBADA", "Cloze", GenerativePerplexityRunner.Stage, PromptedGeneration.Stage]), string.Join(", ", stages));
+        Assert.True(stages.SetEquals(["Validation perplexity", "LAMBADA", "Cloze", GenerativePerplexityRunner.Stage,
+            PromptedGeneration.Stage]), string.Join(", ", stages));
 
         // The same seed gives the same samples, hence the same numbers (the likelihood parts are seeded the same way).
         var sampleParts = Options with { Steps = [2], Parts = EvaluationParts.GenerativePerplexity | EvaluationParts.PromptedGeneration };
         EvaluationReport again = new EvaluationSuite(sampleParts).Run(inputs, "tiny");
         Assert.Equal(report.Rows[1], again.Rows.Single(r => r.Steps == 2), new RowComparer());
-        EvaluationReport otherSeed = new EvaluationSuite(Options with { Seed = 7, Parts = EvaluationParts.GenerativePerplexity }).Run(inputs, "tiny");
+        var otherSeedParts = Options with { Seed = 7, Parts = EvaluationParts.GenerativePerplexity };
+        EvaluationReport otherSeed = new EvaluationSuite(otherSeedParts).Run(inputs, "tiny");
         Assert.NotEqual(report.Rows[1].Metrics[0].Value, otherSeed.Rows[0].Metrics[0].Value);
 
         var (json, markdown) = EvaluationSuite.Save(report, _temp.File("report"));
@@ -135,8 +143,13 @@ public sealed class EvaluationSuiteTests : IDisposable
     {
         using Dit teacher = Diffusion();
         using TokenShardSet validation = Validation();
-        var options = Options with { ValidationBatchSize = (int)validation.SequenceCount + 5, Parts = EvaluationParts.ValidationPerplexity };
-        EvaluationReport report = new EvaluationSuite(options).Run(new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)], Validation = validation });
+        var options = Options with
+        {
+            ValidationBatchSize = (int)validation.SequenceCount + 5,
+            Parts = EvaluationParts.ValidationPerplexity,
+        };
+        EvaluationReport report = new EvaluationSuite(options)
+            .Run(new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)], Validation = validation });
         EvaluationRow row = Assert.Single(report.Rows);
         foreach (double time in EvaluationSuite.ContextTimes)
             Assert.True(row.Metrics.Single(m => m.Name == EvaluationSuite.MaskedCrossEntropyName(time)).Value > 0);
@@ -146,7 +159,8 @@ public sealed class EvaluationSuiteTests : IDisposable
     public void Parts_without_inputs_are_skipped_with_a_note()
     {
         using Dit teacher = Diffusion();
-        EvaluationReport report = new EvaluationSuite(Options).Run(new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)] });
+        EvaluationReport report = new EvaluationSuite(Options)
+            .Run(new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)] });
         Assert.Empty(report.Rows);
         Assert.Equal(5, report.Notes.Count(n => n.Contains("skipped", StringComparison.Ordinal)));
         Assert.Throws<ArgumentException>(() => new EvaluationSuite(Options).Run(new EvaluationInputs()));

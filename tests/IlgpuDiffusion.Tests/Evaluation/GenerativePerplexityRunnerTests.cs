@@ -2,19 +2,20 @@ using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
-using IlgpuDiffusion.Tests.Sampling;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
-/// <summary>The unconditional runner on a tiny random DiT (V 32) with a rule judge: one row per step count, numbers as computed by hand.</summary>
+/// <summary>
+/// The unconditional runner on a tiny random DiT (V 32) with a rule judge: one row per step count, numbers as computed by hand.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class GenerativePerplexityRunnerTests
 {
     /// <summary>log p(next | prev) = −1 when next = prev, else −2.</summary>
     private sealed class RepeatJudge : ITokenScorer
     {
-        public int MaxLength => SamplingModels.Length;
+        public int MaxLength => TinyModels.Length;
 
         public void ScoreNextTokens(ReadOnlySpan<int> ids, int batch, int length, Span<float> logLikelihoods)
         {
@@ -27,9 +28,18 @@ public sealed class GenerativePerplexityRunnerTests
     [Fact]
     public void Rows_hold_both_conventions_and_entropy_of_the_seeded_samples()
     {
-        using Dit model = SamplingModels.Random(seed: 9);
-        var retokenization = new Retokenization(ids => string.Join(' ', ids), text => text.Split(' ').Select(int.Parse).ToArray(), JudgeEndOfText: 0);
-        var options = new EvaluationOptions { Steps = [3, 8], Samples = 5, SampleLength = 12, BatchSize = 2, Seed = 21, Retokenization = retokenization };
+        using Dit model = TinyModels.NewSamplerDit(seed: 9);
+        var retokenization = new Retokenization(
+            ids => string.Join(' ', ids), text => text.Split(' ').Select(int.Parse).ToArray(), JudgeEndOfText: 0);
+        var options = new EvaluationOptions
+        {
+            Steps = [3, 8],
+            Samples = 5,
+            SampleLength = 12,
+            BatchSize = 2,
+            Seed = 21,
+            Retokenization = retokenization,
+        };
         var progress = new List<EvaluationProgress>();
         IReadOnlyList<EvaluationRow> rows = GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options, progress.Add);
 
@@ -45,13 +55,14 @@ public sealed class GenerativePerplexityRunnerTests
         }
         Assert.Equal([2, 4, 5, 2, 4, 5], progress.Select(p => p.Done));
         Assert.Equal(rows, GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options), new RowValues());
-        Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options with { SampleLength = 17 }));
+        Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(),
+            options with { SampleLength = 17 }));
     }
 
     [Fact]
     public void The_ar_row_judges_seeded_samples_that_start_with_bos()
     {
-        using var model = new Gpt(new GptConfig { Layers = 1, Hidden = 16, Heads = 2, Length = SamplingModels.Length }, TestBackends.Get("cpu"), withGradients: false);
+        using var model = new Gpt(TinyModels.EvaluationGpt(TinyModels.Length), TinyModels.Cpu, withGradients: false);
         model.Initialize(seed: 3);
         var options = new EvaluationOptions { Samples = 3, BatchSize = 2, Seed = 5, ArTopP = 0.9f, Retokenization = null };
         EvaluationRow row = GenerativePerplexityRunner.RunAutoregressive(model, "AR", new RepeatJudge(), length: 10, options);

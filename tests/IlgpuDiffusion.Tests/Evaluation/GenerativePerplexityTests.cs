@@ -61,7 +61,8 @@ public sealed class GenerativePerplexityTests
     [Fact]
     public void Sdtt_convention_refuses_samples_longer_than_the_judge_context()
     {
-        var error = Assert.Throws<ArgumentException>(() => GenerativePerplexity.PerSampleMean([[0, 1], [0, 1, 2, 3]], new StepJudge(maxLength: 3)));
+        var error = Assert.Throws<ArgumentException>(() => GenerativePerplexity.PerSampleMean([[0, 1], [0, 1, 2, 3]],
+            new StepJudge(maxLength: 3)));
         Assert.Contains("Sample 1", error.Message);
         Assert.Throws<ArgumentException>(() => GenerativePerplexity.PerSampleMean([[0]], new StepJudge(maxLength: 3)));
         Assert.Throws<ArgumentException>(() => GenerativePerplexity.PerSampleMean([], new StepJudge(maxLength: 3)));
@@ -91,7 +92,8 @@ public sealed class GenerativePerplexityTests
         // [0,1,2,3] → "abcd" → [10,2,3]: targets 2 (NLL 3), 3 (NLL 1).
         // [2,9,3,9] → "c|d|" → [2,7,3,7]: targets 7 (first EOS, 3), 3 (3); the second EOS is not scored.
         // Σ NLL = 10 over 4 tokens.
-        GenerativePerplexityResult result = GenerativePerplexity.TokenWeighted([[0, 1, 2, 3], [2, 9, 3, 9]], new StepJudge(maxLength: 8), Toy);
+        GenerativePerplexityResult result = GenerativePerplexity.TokenWeighted([[0, 1, 2, 3], [2, 9, 3, 9]],
+            new StepJudge(maxLength: 8), Toy);
         Assert.Equal(GenerativePerplexityConvention.MdlmTokenWeighted, result.Convention);
         Assert.Equal(4, result.ScoredTokens);
         Assert.Equal(2.5, result.MeanNll, 12);
@@ -103,7 +105,8 @@ public sealed class GenerativePerplexityTests
     public void Mdlm_convention_truncates_to_the_judge_context()
     {
         // MaxLength 2: [10,2] → target 2 (NLL 3); [2,7] → target 7 (first EOS, NLL 3).
-        GenerativePerplexityResult result = GenerativePerplexity.TokenWeighted([[0, 1, 2, 3], [2, 9, 3, 9]], new StepJudge(maxLength: 2), Toy);
+        GenerativePerplexityResult result = GenerativePerplexity.TokenWeighted([[0, 1, 2, 3], [2, 9, 3, 9]],
+            new StepJudge(maxLength: 2), Toy);
         Assert.Equal(2, result.ScoredTokens);
         Assert.Equal(Math.Exp(3), result.Perplexity, 9);
     }
@@ -126,7 +129,8 @@ public sealed class GenerativePerplexityTests
         Assert.Equal(3, kept.ScoredTokens); // " world", the first EOS, "Hello"; not the second EOS
         Assert.Equal(1, kept.Perplexity / Gpt2Tokenizer.VocabularySize, 6); // fp32 log-likelihoods
 
-        GenerativePerplexityResult stripped = GenerativePerplexity.TokenWeighted([sample], judge, Retokenization.Gpt2(stripEndOfText: true));
+        GenerativePerplexityResult stripped = GenerativePerplexity.TokenWeighted([sample], judge,
+            Retokenization.Gpt2(stripEndOfText: true));
         Assert.Equal(Gpt2Tokenizer.Shared.Encode("Hello worldHello").Length - 1, stripped.ScoredTokens);
 
         GenerativePerplexityResult raw = GenerativePerplexity.PerSampleMean([sample], judge);
@@ -145,6 +149,7 @@ public sealed class GenerativePerplexityTests
     {
         public int MaxLength => 4;
 
-        public void ScoreNextTokens(ReadOnlySpan<int> ids, int batch, int length, Span<float> logLikelihoods) => logLikelihoods.Fill(float.NaN);
+        public void ScoreNextTokens(ReadOnlySpan<int> ids, int batch, int length, Span<float> logLikelihoods) =>
+            logLikelihoods.Fill(float.NaN);
     }
 }

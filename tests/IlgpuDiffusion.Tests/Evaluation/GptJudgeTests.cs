@@ -2,43 +2,44 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Autoregressive;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Evaluation;
 
-/// <summary>The GPT judge: the scorer contract over GptScorer (exact at the context length, padded below it) and last-token features.</summary>
+/// <summary>
+/// The GPT judge: the scorer contract over GptScorer (exact at the context length, padded below it) and last-token features.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class GptJudgeTests
 {
     private static Gpt TinyModel()
     {
-        var config = TinyGpt.Config(GptPositions.Learned, tied: false);
-        var model = new Gpt(config, TestBackends.Get("cpu"), withGradients: false);
-        TinyGpt.Load(model.Parameters, TinyGpt.HfWeights(config, seed: 41));
+        var config = TinyModels.RandomGpt(GptPositions.Learned, tied: false);
+        var model = new Gpt(config, TinyModels.Cpu, withGradients: false);
+        TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 41));
         return model;
     }
 
     [Theory]
-    [InlineData(TinyGpt.Tokens)] // the bucket is the length itself: the very same scorer call
-    [InlineData(5)]              // padded to 8: causal, so the first 4 predictions do not change
+    [InlineData(TinyModels.GptTokens)] // the bucket is the length itself: the very same scorer call
+    [InlineData(5)]                    // padded to 8: causal, so the first 4 predictions do not change
     [InlineData(2)]
     public void Scores_equal_GptScorer_at_the_same_length(int length)
     {
         using Gpt model = TinyModel();
         using var judge = new GptJudge(model, batchSize: 2, headRows: 3);
         const int count = 3;
-        int[] ids = TinyGpt.Ids(model.Config, count * length, seed: 42);
+        int[] ids = TinyModels.Ids(model.Config, count * length, seed: 42);
         var actual = new float[count * (length - 1)];
         judge.ScoreNextTokens(ids, count, length, actual);
 
         using var scorer = new GptScorer(model, batchSize: count, length);
         var expected = new float[actual.Length];
         scorer.LogLikelihoods(ids, expected);
-        if (length == TinyGpt.Tokens) Assert.Equal(expected, actual);
+        if (length == TinyModels.GptTokens) Assert.Equal(expected, actual);
         else Numerics.AssertClose(expected.Select(x => (double)x).ToArray(), actual, 1e-5, "padded log-likelihoods");
-        Assert.Equal(TinyGpt.Tokens, judge.MaxLength);
+        Assert.Equal(TinyModels.GptTokens, judge.MaxLength);
         Assert.Throws<ArgumentException>(() => judge.ScoreNextTokens(new int[count * 9], count, 9, new float[count * 8]));
     }
 
@@ -47,7 +48,8 @@ public sealed class GptJudgeTests
     {
         using Gpt model = TinyModel();
         using var judge = new GptJudge(model, batchSize: 2);
-        int[][] sequences = [TinyGpt.Ids(model.Config, 5, 1), TinyGpt.Ids(model.Config, 8, 2), TinyGpt.Ids(model.Config, 1, 3), TinyGpt.Ids(model.Config, 5, 4), TinyGpt.Ids(model.Config, 3, 5)];
+        int[][] sequences = [TinyModels.Ids(model.Config, 5, 1), TinyModels.Ids(model.Config, 8, 2), TinyModels.Ids(model.Config, 1, 3),
+            TinyModels.Ids(model.Config, 5, 4), TinyModels.Ids(model.Config, 3, 5)];
         float[][] features = judge.Features(sequences);
 
         Assert.Equal(sequences.Length, features.Length);

@@ -9,7 +9,10 @@ namespace IlgpuDiffusion.Tests.Evaluation;
 public sealed class HeldOutTextTests : IDisposable
 {
     private static readonly string[] Documents =
-        ["First document, with a few words.", "Second one here.", "A third document that runs a little longer than the others.", "A fourth, kept for training.", "Fifth."];
+    [
+        "First document, with a few words.", "Second one here.", "A third document that runs a little longer than the others.",
+        "A fourth, kept for training.", "Fifth.",
+    ];
 
     private const double Fraction = 0.6;
 

@@ -52,5 +52,6 @@ public sealed class KMeansTests
 
     [Fact]
     public void More_clusters_than_points_is_rejected() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => KMeans.Cluster(new float[4], 2, 2, clusters: 3, restarts: 1, maxIterations: 1, seed: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            KMeans.Cluster(new float[4], 2, 2, clusters: 3, restarts: 1, maxIterations: 1, seed: 0));
 }

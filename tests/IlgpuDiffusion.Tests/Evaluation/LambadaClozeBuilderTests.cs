@@ -49,7 +49,8 @@ public sealed class LambadaClozeBuilderTests
     [Fact]
     public void An_unfinished_last_sentence_gives_no_passage_and_max_passages_stops_early()
     {
-        Assert.Empty(LambadaClozeBuilder.Build(["The cat sat on the mat. The cat"], Small with { RequireWordInEarlierSentences = false, MinContextWords = 6 }));
+        Assert.Empty(LambadaClozeBuilder.Build(["The cat sat on the mat. The cat"],
+            Small with { RequireWordInEarlierSentences = false, MinContextWords = 6 }));
         string[] documents = [Story, Story, Story];
         Assert.Equal(2, LambadaClozeBuilder.Build(documents, Small with { MaxPassages = 2 }).Count);
     }

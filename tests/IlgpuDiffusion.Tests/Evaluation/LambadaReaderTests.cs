@@ -28,7 +28,8 @@ public sealed class LambadaReaderTests
     {
         using var folder = new TempDirectory();
         string path = folder.Write("lambada_test.jsonl",
-            "{\"text\": \"in my palm is a clear stone , and inside it is a small ivory statuette . \\\"what is it ?\\\" asked the \\u00e9lf\"}\n" +
+            "{\"text\": \"in my palm is a clear stone , and inside it is a small ivory statuette . " +
+            "\\\"what is it ?\\\" asked the \\u00e9lf\"}\n" +
             "\n" +
             "{\"text\": \"he handed her the key\", \"extra\": 1}\n");
         IReadOnlyList<LambadaPassage> passages = LambadaReader.Read(path);

@@ -18,8 +18,8 @@ public sealed class MaskedCrossEntropyTests
         foreach (double t in new[] { 0.1, 0.5, 0.9 })
         {
             var (crossEntropy, masked) = MaskedCrossEntropy.AtTime(model, data.Validation, t, batchSize: 8, seed: 3);
-            Assert.Equal(Math.Log(TinyTraining.Vocab - 1), crossEntropy, 1e-5); // logits ≡ 0, MASK excluded
-            double tokens = 40 * TinyTraining.Length, p = (1 - 1e-3) * t;
+            Assert.Equal(Math.Log(TinyModels.Vocab - 1), crossEntropy, 1e-5); // logits ≡ 0, MASK excluded
+            double tokens = 40 * TinyModels.Length, p = (1 - 1e-3) * t;
             Assert.InRange(masked, tokens * p - 5 * Math.Sqrt(tokens * p * (1 - p)), tokens * p + 5 * Math.Sqrt(tokens * p * (1 - p)));
             Assert.Equal((crossEntropy, masked), MaskedCrossEntropy.AtTime(model, data.Validation, t, batchSize: 8, seed: 3));
         }
@@ -45,6 +45,7 @@ public sealed class MaskedCrossEntropyTests
         using var model = TinyTraining.NewModel();
         Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 0, batchSize: 2, seed: 1));
         Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 1.5, batchSize: 2, seed: 1));
-        Assert.Contains("fewer than one batch", Assert.Throws<ArgumentException>(() => MaskedCrossEntropy.AtTime(model, data.Validation, 0.5, batchSize: 8, seed: 1)).Message);
+        Assert.Contains("fewer than one batch", Assert.Throws<ArgumentException>(() =>
+            MaskedCrossEntropy.AtTime(model, data.Validation, 0.5, batchSize: 8, seed: 1)).Message);
     }
 }

@@ -53,7 +53,8 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
     {
         const int headDim = 130;
         var (qkv, output, lse) = (fixture.Upload(new float[3 * headDim]), fixture.Upload(new float[headDim]), fixture.Upload(new float[1]));
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, 1, 1, headDim, false));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, 1, 1,
+            headDim, false));
         Assert.Contains("128", error.Message);
     }
 
@@ -65,14 +66,17 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         var qkv = fixture.Upload(TestData.Random(tokens * row, 5));
         var (output, lse) = (fixture.Upload(new float[tokens * headDim]), fixture.Upload(new float[tokens]));
         var accelerator = ((IlgpuDevice)fixture.Device).Accelerator;
-        var raw = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>(AttentionKernels.Forward);
+        var raw = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            AttentionArguments>(AttentionKernels.Forward);
         var plan = new LaunchPlan(accelerator);
         var tiles = plan.Attention(AttentionPass.Forward, headDim, tokens);
-        var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row, tiles.TileQ, tiles.TileK, 1);
+        var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row,
+            tiles.TileQ, tiles.TileK, 1);
         var view = qkv.View();
         void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
         void Raw() => raw(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), 1, plan.AttentionGroup),
-            view, view.SubView(headDim, view.Length - headDim), view.SubView(2 * headDim, view.Length - 2 * headDim), output.View(), lse.View(), arguments);
+            view, view.SubView(headDim, view.Length - headDim), view.SubView(2 * headDim, view.Length - 2 * headDim), output.View(),
+            lse.View(), arguments);
         fixture.AssertAllocatesNoMoreThan(Raw, Ours, "AttentionForward");
     }
 
@@ -90,12 +94,15 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
                 Assert.InRange(tiles.SharedFloats * sizeof(float), 1, LaunchPlan.MaxSharedBytes);
                 Assert.Equal(tiles.SharedFloats, AttentionTiles.Floats(pass, tiles.TileQ, tiles.TileK, headDim));
                 int owned = pass == AttentionPass.KeyValue ? tiles.TileK : tiles.TileQ;
-                Assert.True(owned >= 16 && Math.Min(tiles.TileQ, tiles.TileK) >= 8, $"{pass} d{headDim}: {tiles.TileQ}×{tiles.TileK} tiles");
+                Assert.True(owned >= 16 && Math.Min(tiles.TileQ, tiles.TileK) >= 8,
+                    $"{pass} d{headDim}: {tiles.TileQ}×{tiles.TileK} tiles");
                 Assert.Equal(0, tiles.TileQ & (tiles.TileQ - 1));
                 Assert.Equal(0, tiles.TileK & (tiles.TileK - 1));
                 // As large as fits: doubling either tile would overflow.
-                Assert.True(tiles.TileQ == plan.AttentionMaxTile || Bytes(pass, 2 * tiles.TileQ, tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
-                Assert.True(tiles.TileK == plan.AttentionMaxTile || Bytes(pass, tiles.TileQ, 2 * tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
+                Assert.True(tiles.TileQ == plan.AttentionMaxTile
+                    || Bytes(pass, 2 * tiles.TileQ, tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
+                Assert.True(tiles.TileK == plan.AttentionMaxTile
+                    || Bytes(pass, tiles.TileQ, 2 * tiles.TileK, headDim) > LaunchPlan.MaxSharedBytes);
             }
         var model = plan.Attention(AttentionPass.Forward, 64, queries: 1024);
         Assert.Equal((64, 16), (model.TileQ, model.TileK));
@@ -103,12 +110,15 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         Assert.Equal((1, 64), (decode.TileQ, decode.TileK));
     }
 
-    private static int Bytes(AttentionPass pass, int tileQ, int tileK, int headDim) => AttentionTiles.Floats(pass, tileQ, tileK, headDim) * sizeof(float);
+    private static int Bytes(AttentionPass pass, int tileQ, int tileK, int headDim) =>
+        AttentionTiles.Floats(pass, tileQ, tileK, headDim) * sizeof(float);
 
-    private (float[] Output, float[] LogSumExp, float[] DQkv) Run(float[] qkv, float[] dy, int batch, int tokens, int heads, int headDim, bool causal)
+    private (float[] Output, float[] LogSumExp, float[] DQkv) Run(float[] qkv, float[] dy, int batch, int tokens, int heads,
+        int headDim, bool causal)
     {
         var qkvT = fixture.Upload(qkv);
-        var (output, lse, dQkv) = (fixture.Upload(new float[dy.Length]), fixture.Upload(new float[batch * heads * tokens]), fixture.Upload(new float[qkv.Length]));
+        var (output, lse, dQkv) = (fixture.Upload(new float[dy.Length]), fixture.Upload(new float[batch * heads * tokens]),
+            fixture.Upload(new float[qkv.Length]));
         fixture.Kernels.AttentionForward(qkvT, output, lse, batch, tokens, heads, headDim, causal);
         fixture.Kernels.AttentionBackward(fixture.Upload(dy), qkvT, output, lse, dQkv, batch, tokens, heads, headDim, causal);
         return (output.ToArray(), lse.ToArray(), dQkv.ToArray());

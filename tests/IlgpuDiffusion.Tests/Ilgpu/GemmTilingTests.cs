@@ -45,7 +45,8 @@ public sealed class GemmTilingTests(IlgpuCpuFixture fixture)
     {
         var output = fixture.Upload(TestData.Random(6, 1));
         var bias = new float[] { 1, 2, 3 };
-        fixture.Kernels.LinearForward(fixture.Upload(Array.Empty<float>()), fixture.Upload(Array.Empty<float>()), fixture.Upload(bias), output, 2, 0, 3);
+        fixture.Kernels.LinearForward(fixture.Upload(Array.Empty<float>()), fixture.Upload(Array.Empty<float>()), fixture.Upload(bias),
+            output, 2, 0, 3);
         Assert.Equal(new float[] { 1, 2, 3, 1, 2, 3 }, output.ToArray());
     }
 }

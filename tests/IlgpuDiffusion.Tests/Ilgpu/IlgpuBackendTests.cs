@@ -70,7 +70,8 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
 
         float[] Run()
         {
-            var (dGate, dBias, dWeight) = (fixture.Upload(new float[batch * channels]), fixture.Upload(new float[channels]), fixture.Upload(new float[channels]));
+            var (dGate, dBias, dWeight) = (fixture.Upload(new float[batch * channels]), fixture.Upload(new float[channels]),
+                fixture.Upload(new float[channels]));
             fixture.Kernels.GatedResidualBackward(dyT, xT, gateT, fixture.Upload(new float[n]), dGate, batch, tokens, channels);
             fixture.Kernels.LinearBackward(dyT, xT, weight, null, null, dBias, rows, channels, channels);
             fixture.Kernels.LayerNormBackward(dyT, xT, lnWeight, mean, rstd, fixture.Upload(new float[n]), dWeight, rows, channels);
@@ -121,7 +122,8 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         var c = fixture.Upload(new float[64]);
         var (a, b) = (fixture.Upload(TestData.Random(64, 1)), fixture.Upload(TestData.Random(64, 2)));
         var fill = Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(UtilityKernels.Fill);
-        var gemm = Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(MatMulKernels.Gemm);
+        var gemm = Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            GemmArguments>(MatMulKernels.Gemm);
         var plan = new LaunchPlan(Accelerator);
         var arguments = new GemmArguments(8, 8, 8, 8, 1, 8, 1, plan.GemmTileMShift, plan.GemmTileNShift, plan.GemmTileKShift, 1, 0);
         void Ours()

@@ -68,7 +68,8 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
         var (method, grouping) = KernelRegistry.All().Single(k => Name(k.Method) == kernel);
         string ptx = _compiler.Compile(method, grouping, architecture);
         // PTX_DUMP=<folder> keeps the generated PTX for inspection (register use, local memory, loop bodies).
-        if (Environment.GetEnvironmentVariable("PTX_DUMP") is { } dir) File.WriteAllText(Path.Combine(dir, $"{kernel}.sm{architecture}.ptx"), ptx);
+        if (Environment.GetEnvironmentVariable("PTX_DUMP") is { } dir)
+            File.WriteAllText(Path.Combine(dir, $"{kernel}.sm{architecture}.ptx"), ptx);
         // ILGPU targets the lowest architecture that has the device's capabilities (sm_80 for both).
         var target = System.Text.RegularExpressions.Regex.Match(ptx, @"\.target sm_(\d+)");
         Assert.True(target.Success, "no .target line");
@@ -80,8 +81,8 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
     public void Registry_finds_the_kernels_of_every_family()
     {
         var types = KernelRegistry.All().Select(k => k.Method.DeclaringType!.Name).ToHashSet();
-        foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation", "Dropout", "Optimizer",
-                     "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling" })
+        foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation",
+                     "Dropout", "Optimizer", "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling" })
             Assert.Contains(family + "Kernels", types);
         Assert.All(KernelRegistry.All(), k => Assert.True(k.Method.IsStatic && k.Method.ReturnType == typeof(void), Name(k.Method)));
     }

@@ -24,11 +24,13 @@ public sealed class RowKernelTests(IlgpuCpuFixture fixture)
             Array.ConvertAll(TestData.Random(Vocabulary, 10 + r, 3f), v => (double)v), Mask).Select(v => (float)v)).ToArray();
         int[] targets = [17, 50000];
         float[] weights = [2f, 0.5f];
-        var (logitsT, teacherT, targetsT, weightsT) = (fixture.Upload(logits), fixture.Upload(teacher), fixture.Upload(targets), fixture.Upload(weights));
+        var (logitsT, teacherT, targetsT, weightsT) = (fixture.Upload(logits), fixture.Upload(teacher), fixture.Upload(targets),
+            fixture.Upload(weights));
 
         float[] Run()
         {
-            var (losses, dLogits, values) = (fixture.Upload(new float[rows]), fixture.Upload(new float[rows * Vocabulary]), fixture.Upload(new float[rows]));
+            var (losses, dLogits, values) = (fixture.Upload(new float[rows]), fixture.Upload(new float[rows * Vocabulary]),
+                fixture.Upload(new float[rows]));
             fixture.Kernels.SubsCrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, Vocabulary, Mask, 1f);
             fixture.Kernels.DivergenceForwardBackward(Divergence.ReverseKl, logitsT, teacherT, values, null, rows, Vocabulary, Mask, 1f);
             return [.. losses.ToArray(), .. values.ToArray(), .. dLogits.ToArray()];
@@ -37,13 +39,15 @@ public sealed class RowKernelTests(IlgpuCpuFixture fixture)
         var doubles = Array.ConvertAll(logits, v => (double)v);
         var expectedLosses = ReferenceLosses.SubsCrossEntropy(doubles, targets, [2.0, 0.5], Vocabulary, Mask);
         var expectedKl = Enumerable.Range(0, rows).Select(r => ReferenceLosses.Divergence(Divergence.ReverseKl,
-            doubles[(r * Vocabulary)..((r + 1) * Vocabulary)], Array.ConvertAll(teacher[(r * Vocabulary)..((r + 1) * Vocabulary)], v => (double)v), Mask));
+            doubles[(r * Vocabulary)..((r + 1) * Vocabulary)],
+            Array.ConvertAll(teacher[(r * Vocabulary)..((r + 1) * Vocabulary)], v => (double)v), Mask));
         TestData.Close([.. expectedLosses, .. expectedKl], first[..(2 * rows)], 1e-5);
         var logProbs = ReferenceLosses.SubsLogSoftmax(doubles, rows, Vocabulary, Mask);
         for (int r = 0; r < rows; r++)
         {
             int at = r * Vocabulary + targets[r];
-            Assert.InRange(first[2 * rows + at], weights[r] * (Math.Exp(logProbs[at]) - 1) - 1e-6, weights[r] * (Math.Exp(logProbs[at]) - 1) + 1e-6);
+            Assert.InRange(first[2 * rows + at], weights[r] * (Math.Exp(logProbs[at]) - 1) - 1e-6,
+                weights[r] * (Math.Exp(logProbs[at]) - 1) + 1e-6);
         }
         Assert.Equal(first, Run());
     }
@@ -95,7 +99,8 @@ public sealed class RowKernelTests(IlgpuCpuFixture fixture)
     public void Bad_row_indices_are_rejected_before_launch()
     {
         var (table, rowsT) = (fixture.Upload(new float[4 * 3]), fixture.Upload(new float[2 * 3]));
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Kernels.GatherRows(table, fixture.Upload(new[] { 1, 4 }), rowsT, 2, 3, 4));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Kernels.GatherRows(table, fixture.Upload(new[] { 1, 4 }),
+            rowsT, 2, 3, 4));
         Assert.Contains("[1] = 4", error.Message);
         Assert.Throws<ArgumentException>(() => fixture.Kernels.ScatterAddRows(rowsT, fixture.Upload(new[] { 2, 2 }), table, 2, 3, 4));
         Assert.Equal(new float[12], table.ToArray());

@@ -1,6 +1,5 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Conformance;
 
 namespace IlgpuDiffusion.Tests.Models;
 
@@ -11,7 +10,7 @@ internal sealed class AdamTrainedDit : IDisposable
 
     public AdamTrainedDit(DitConfig config, ulong seed)
     {
-        Device = TestBackends.Get("cpu");
+        Device = TinyModels.Cpu;
         Model = new Dit(config, Device);
         Model.Initialize(seed);
         _firstMoment = DitParameters.Allocate(config, Device);

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Models;
 
-/// <summary>Presets, parameter counts (spec §1.4) and validation messages.</summary>
+/// <summary>Presets, parameter counts (docs/algorithms.md §1.4) and validation messages.</summary>
 public sealed class DitConfigTests
 {
     [Theory]
@@ -21,7 +21,8 @@ public sealed class DitConfigTests
     public void Small_is_the_released_mdlm_shape()
     {
         var small = DitConfig.Small;
-        Assert.Equal((12, 768, 12, 128, 1024, 50258, 64, 3072, 50257), (small.Layers, small.Hidden, small.Heads, small.CondDim, small.Length, small.Vocab, small.HeadDim, small.MlpHidden, small.MaskIndex));
+        Assert.Equal((12, 768, 12, 128, 1024, 50258, 64, 3072, 50257), (small.Layers, small.Hidden, small.Heads, small.CondDim,
+            small.Length, small.Vocab, small.HeadDim, small.MlpHidden, small.MaskIndex));
         Assert.Equal(0.1f, small.Dropout);
         Assert.False(small.TimeConditioning);
         Assert.Equal(169_627_218, small.ParameterCount());

@@ -19,12 +19,12 @@ public sealed class DitContextTaskTests
     [Fact]
     public void Tiny_model_learns_to_predict_a_masked_token_from_its_visible_neighbour()
     {
-        var config = new DitConfig { Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = Symbols + 1, Length = Tokens, Dropout = 0f };
+        var config = TinyModels.LearningDit(vocab: Symbols + 1, length: Tokens, dropout: 0f);
         using var trained = new AdamTrainedDit(config, seed: 41);
         var (device, model) = (trained.Device, trained.Model);
         int rowCount = Batch * Tokens;
         var ids = device.AllocateTensor<int>(new Shape(rowCount));
-        var rows = TinyDit.Upload(device, Enumerable.Range(0, rowCount).ToArray());
+        var rows = TinyModels.Upload(device, Enumerable.Range(0, rowCount).ToArray());
         var targets = device.AllocateTensor<int>(new Shape(rowCount));
         var weights = device.AllocateTensor<float>(new Shape(rowCount));
         var losses = device.AllocateTensor<float>(new Shape(rowCount));
@@ -43,7 +43,8 @@ public sealed class DitContextTaskTests
             weights.CopyFrom(mask.Select(m => m ? 1f : 0f).ToArray());
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, rowCount, DitDropout.Off);
-            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex, 1f / Math.Max(1, mask.Count(m => m)));
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex,
+                1f / Math.Max(1, mask.Count(m => m)));
             model.Backward(activations, logits);
             trained.Step(hyper, step);
             if (step <= Steps - 50) continue;
@@ -53,7 +54,8 @@ public sealed class DitContextTaskTests
         }
         double mean = neighbourVisibleLoss / neighbourVisibleRows;
         Assert.True(mean < 0.25 * Math.Log(Symbols),
-            $"Loss on masked tokens whose left neighbour is visible is {mean:F3} nats over the last 50 steps; guessing gives {Math.Log(Symbols):F3}.");
+            $"Loss on masked tokens whose left neighbour is visible is {mean:F3} nats over the last 50 steps; " +
+            $"guessing gives {Math.Log(Symbols):F3}.");
     }
 
     /// <summary>Sequences x₀, f(x₀), f(f(x₀)), … with f(x) = (5x + 3) mod Symbols, each token masked with probability 1/2.</summary>

@@ -9,20 +9,20 @@ namespace IlgpuDiffusion.Tests.Models;
 [Collection(ConformanceCollection.Name)]
 public sealed class DitForwardTests
 {
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Head_on_selected_rows_equals_the_full_head_on_those_rows(string backend)
     {
-        var config = TinyDit.Config();
+        var config = TinyModels.RandomDit();
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device, withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 21);
-        var (_, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 22);
-        var ids = TinyDit.Upload(device, noisy);
-        using var all = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
-        using var some = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false, headCapacity: masked.Length);
+        TinyModels.Randomize(model.Parameters, seed: 21);
+        var (_, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 22);
+        var ids = TinyModels.Upload(device, noisy);
+        using var all = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        using var some = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false, headCapacity: masked.Length);
         var full = model.Forward(all, ids, default, null, 0, DitDropout.Off).ToArray();
-        var selected = model.Forward(some, ids, default, TinyDit.Upload(device, masked), masked.Length, DitDropout.Off).ToArray();
+        var selected = model.Forward(some, ids, default, TinyModels.Upload(device, masked), masked.Length, DitDropout.Off).ToArray();
 
         Assert.Equal(masked.Length * config.Vocab, selected.Length);
         var expected = masked.SelectMany(r => full.Skip(r * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
@@ -30,22 +30,22 @@ public sealed class DitForwardTests
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(some, ids, default, null, 0, DitDropout.Off));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_trunk_pass_serves_head_rows_until_the_next_pass(string backend)
     {
-        var config = TinyDit.Config();
+        var config = TinyModels.RandomDit();
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device, withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 23);
-        var (_, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 24);
-        var ids = TinyDit.Upload(device, noisy);
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
+        TinyModels.Randomize(model.Parameters, seed: 23);
+        var (_, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 24);
+        var ids = TinyModels.Upload(device, noisy);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
         var full = model.Forward(activations, ids).ToArray();
         Assert.Throws<InvalidOperationException>(() => model.ForwardHead(activations, null, 0));
 
         model.ForwardTrunk(activations, ids);
-        var rows = TinyDit.Upload(device, masked);
+        var rows = TinyModels.Upload(device, masked);
         for (int repeat = 0; repeat < 2; repeat++)
         {
             var selected = model.ForwardHead(activations, rows, masked.Length).ToArray();
@@ -55,35 +55,35 @@ public sealed class DitForwardTests
         Numerics.AssertClose(full.Select(v => (double)v).ToArray(), model.ForwardHead(activations, null, 0).ToArray(), 1e-6, "all rows");
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_pass_without_head_rows_gives_no_logits_and_zero_gradients(string backend)
     {
-        var config = TinyDit.Config(dropout: 0.1f);
+        var config = TinyModels.RandomDit(dropout: 0.1f);
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device);
-        TinyDit.Randomize(model.Parameters, seed: 30);
-        var ids = TinyDit.Upload(device, TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 31).Noisy);
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: 4);
+        TinyModels.Randomize(model.Parameters, seed: 30);
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 31).Noisy);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: 4);
         model.Gradients!.Fill(1f);
         model.ZeroGradients();
-        var logits = model.Forward(activations, ids, default, TinyDit.Upload(device, new int[1]), 0, DitDropout.Training(2, 3));
+        var logits = model.Forward(activations, ids, default, TinyModels.Upload(device, new int[1]), 0, DitDropout.Training(2, 3));
         Assert.Equal(0, logits.Length);
         model.Backward(activations, logits);
         Assert.All(model.Gradients.All.ToArray(), v => Assert.Equal(0f, v));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Inference_arena_matches_the_training_arena_and_dropout_only_acts_in_training(string backend)
     {
-        var config = TinyDit.Config(dropout: 0.1f);
+        var config = TinyModels.RandomDit(dropout: 0.1f);
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device);
-        TinyDit.Randomize(model.Parameters, seed: 23);
-        var ids = TinyDit.Upload(device, TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 24).Noisy);
-        using var inference = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
-        using var training = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true);
+        TinyModels.Randomize(model.Parameters, seed: 23);
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 24).Noisy);
+        using var inference = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        using var training = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true);
         float[] Run(DitActivations a, DitDropout dropout) => model.Forward(a, ids, default, null, 0, dropout).ToArray();
 
         var eval = Run(inference, DitDropout.Off);
@@ -100,14 +100,15 @@ public sealed class DitForwardTests
     [Fact]
     public void Backward_needs_a_completed_forward_and_sigma_per_sequence_with_time_conditioning()
     {
-        var config = TinyDit.Config(timeConditioning: true);
-        var device = TestBackends.Get("cpu");
+        var config = TinyModels.RandomDit(timeConditioning: true);
+        var device = TinyModels.Cpu;
         using var model = new Dit(config, device);
-        var ids = TinyDit.Upload(device, new int[TinyDit.Batch * TinyDit.Tokens]);
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true);
+        var ids = TinyModels.Upload(device, new int[TinyModels.Batch * TinyModels.DitTokens]);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true);
         Assert.Throws<InvalidOperationException>(() => model.Backward(activations, activations.Logits));
         var logits = model.Forward(activations, ids, [0.5f, 0.5f], null, 0, DitDropout.Off);
-        Assert.Contains("sigma", Assert.Throws<ArgumentException>(() => model.Forward(activations, ids, [0.5f], null, 0, DitDropout.Off)).Message);
+        Assert.Contains("sigma", Assert.Throws<ArgumentException>(() => model.Forward(activations, ids, [0.5f], null, 0,
+            DitDropout.Off)).Message);
         Assert.Throws<InvalidOperationException>(() => model.Backward(activations, logits));
     }
 
@@ -116,20 +117,22 @@ public sealed class DitForwardTests
     [InlineData(true)]
     public void Cpu_and_ilgpu_cpu_agree_on_logits_and_gradients(bool timeConditioning)
     {
-        var config = TinyDit.Config(timeConditioning, dropout: 0.1f);
-        var (clean, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 25);
+        var config = TinyModels.RandomDit(timeConditioning, dropout: 0.1f);
+        var (clean, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 25);
         var results = new[] { "cpu", "ilgpu-cpu" }.Select(backend =>
         {
             var device = TestBackends.Get(backend);
             using var model = new Dit(config, device);
-            TinyDit.Randomize(model.Parameters, seed: 26);
-            using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: masked.Length);
-            var logits = model.Forward(activations, TinyDit.Upload(device, noisy), [0.3f, 1.7f], TinyDit.Upload(device, masked), masked.Length,
-                DitDropout.Training(seed: 3, step: 4));
+            TinyModels.Randomize(model.Parameters, seed: 26);
+            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+                headCapacity: masked.Length);
+            var logits = model.Forward(activations, TinyModels.Upload(device, noisy), [0.3f, 1.7f], TinyModels.Upload(device, masked),
+                masked.Length, DitDropout.Training(seed: 3, step: 4));
             var values = logits.ToArray();
             var losses = device.AllocateTensor<float>(new Shape(masked.Length));
-            device.Kernels.SubsCrossEntropy(logits, TinyDit.Upload(device, masked.Select(r => clean[r]).ToArray()),
-                TinyDit.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab, config.MaskIndex, 1f);
+            device.Kernels.SubsCrossEntropy(logits, TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray()),
+                TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab,
+                config.MaskIndex, 1f);
             model.ZeroGradients();
             model.Backward(activations, logits);
             return (Logits: values, Loss: losses.ToArray().Sum(), Gradients: model.Gradients!.All.ToArray());
@@ -143,16 +146,17 @@ public sealed class DitForwardTests
     [Fact]
     public void Forward_and_backward_allocate_nothing_after_warm_up()
     {
-        var config = TinyDit.Config(timeConditioning: true, dropout: 0.1f);
-        var device = TestBackends.Get("cpu");
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f);
+        var device = TinyModels.Cpu;
         using var model = new Dit(config, device);
-        TinyDit.Randomize(model.Parameters, seed: 27);
-        var (_, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 28);
-        var ids = TinyDit.Upload(device, noisy);
-        var rows = TinyDit.Upload(device, masked);
-        var dLogits = TinyDit.Upload(device, Numerics.Random(masked.Length * config.Vocab, 29));
+        TinyModels.Randomize(model.Parameters, seed: 27);
+        var (_, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 28);
+        var ids = TinyModels.Upload(device, noisy);
+        var rows = TinyModels.Upload(device, masked);
+        var dLogits = TinyModels.Upload(device, Numerics.Random(masked.Length * config.Vocab, 29));
         float[] sigma = [0.5f, 1.5f];
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: masked.Length);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+            headCapacity: masked.Length);
         void Step(ulong step)
         {
             model.Forward(activations, ids, sigma, rows, masked.Length, DitDropout.Training(1, step));

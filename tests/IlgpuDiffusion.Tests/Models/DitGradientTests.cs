@@ -15,21 +15,22 @@ public sealed class DitGradientTests
     private const float Step = 4e-3f;
 
     /// <summary>SUBS cross-entropy on the masked rows only (head on selected rows), constant conditioning, no dropout.</summary>
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Subs_loss_on_masked_rows_matches_finite_differences(string backend)
     {
-        var config = TinyDit.Config();
+        var config = TinyModels.RandomDit();
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device);
-        TinyDit.Randomize(model.Parameters, seed: 1);
-        var (clean, noisy, masked) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 2);
-        var ids = TinyDit.Upload(device, noisy);
-        var rows = TinyDit.Upload(device, masked);
-        var targets = TinyDit.Upload(device, masked.Select(r => clean[r]).ToArray());
-        var weights = TinyDit.Upload(device, masked.Select((_, i) => 1f / (0.3f + 0.1f * i)).ToArray());
+        TinyModels.Randomize(model.Parameters, seed: 1);
+        var (clean, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 2);
+        var ids = TinyModels.Upload(device, noisy);
+        var rows = TinyModels.Upload(device, masked);
+        var targets = TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray());
+        var weights = TinyModels.Upload(device, masked.Select((_, i) => 1f / (0.3f + 0.1f * i)).ToArray());
         var losses = device.AllocateTensor<float>(new Shape(masked.Length));
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true, headCapacity: masked.Length);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
+            headCapacity: masked.Length);
 
         double Loss(bool backward)
         {
@@ -44,23 +45,25 @@ public sealed class DitGradientTests
         CheckEveryTensor(model, Loss, SamplesPerTensor(backend));
     }
 
-    /// <summary>A random linear functional of every row's logits, time conditioning on, dropout on (masks regenerated in backward).</summary>
-    [Theory]
+    /// <summary>
+    /// A random linear functional of every row's logits, time conditioning on, dropout on (masks regenerated in backward).
+    /// </summary>
+    [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Time_conditioned_model_with_dropout_matches_finite_differences(string backend)
     {
-        var config = TinyDit.Config(timeConditioning: true, dropout: 0.1f);
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f);
         var device = TestBackends.Get(backend);
         using var model = new Dit(config, device);
-        TinyDit.Randomize(model.Parameters, seed: 3);
-        var (_, noisy, _) = TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 4);
-        var ids = TinyDit.Upload(device, noisy);
+        TinyModels.Randomize(model.Parameters, seed: 3);
+        var (_, noisy, _) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 4);
+        var ids = TinyModels.Upload(device, noisy);
         float[] sigma = [0.7f, 2.5f];
-        int n = TinyDit.Batch * TinyDit.Tokens;
+        int n = TinyModels.Batch * TinyModels.DitTokens;
         var direction = Numerics.Random(n * config.Vocab, 5);
-        var dLogits = TinyDit.Upload(device, direction);
+        var dLogits = TinyModels.Upload(device, direction);
         var dropout = DitDropout.Training(seed: 77, step: 3);
-        using var activations = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: true);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true);
 
         double Loss(bool backward)
         {

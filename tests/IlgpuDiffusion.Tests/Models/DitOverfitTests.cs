@@ -13,14 +13,14 @@ public sealed class DitOverfitTests
     public void Tiny_model_overfits_one_batch()
     {
         const int batch = 4, tokens = 16, steps = 150;
-        var config = new DitConfig { Layers = 2, Hidden = 32, Heads = 2, CondDim = 16, Vocab = 33, Length = tokens, Dropout = 0f };
+        var config = TinyModels.LearningDit(vocab: 33, length: tokens, dropout: 0f);
         using var trained = new AdamTrainedDit(config, seed: 31);
         var (device, model) = (trained.Device, trained.Model);
-        var (clean, noisy, masked) = TinyDit.Corrupted(config, batch, tokens, seed: 32);
-        var ids = TinyDit.Upload(device, noisy);
-        var rows = TinyDit.Upload(device, masked);
-        var targets = TinyDit.Upload(device, masked.Select(r => clean[r]).ToArray());
-        var weights = TinyDit.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray());
+        var (clean, noisy, masked) = TinyModels.Corrupted(config, batch, tokens, seed: 32);
+        var ids = TinyModels.Upload(device, noisy);
+        var rows = TinyModels.Upload(device, masked);
+        var targets = TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray());
+        var weights = TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray());
         var losses = device.AllocateTensor<float>(new Shape(masked.Length));
         using var activations = model.CreateActivations(batch, tokens, training: true, headCapacity: masked.Length);
         var hyper = new AdamWParameters(LearningRate: 1e-2f);
@@ -30,7 +30,8 @@ public sealed class DitOverfitTests
         {
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, masked.Length, DitDropout.Off);
-            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.Vocab, config.MaskIndex, 1f / masked.Length);
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.Vocab, config.MaskIndex,
+                1f / masked.Length);
             model.Backward(activations, logits);
             trained.Step(hyper, step);
             last = losses.ToArray().Average(v => (double)v);

@@ -2,7 +2,7 @@ using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>Presets, validation, the HF config mapping and the GPT-2 initialization.</summary>
 [Collection(ConformanceCollection.Name)]
@@ -14,7 +14,8 @@ public sealed class GptConfigTests
         Assert.Equal(124_439_808, GptConfig.Gpt2.ParameterCount());
         Assert.Equal(354_823_168, GptConfig.Gpt2Medium.ParameterCount());
         Assert.Equal(774_030_080, GptConfig.Gpt2Large.ParameterCount());
-        foreach (var config in new[] { GptConfig.Tiny, GptConfig.Tiny with { Positions = GptPositions.Rotary, TiedHead = false, Vocab = 50258 } })
+        foreach (var config in
+            new[] { GptConfig.Tiny, GptConfig.Tiny with { Positions = GptPositions.Rotary, TiedHead = false, Vocab = 50258 } })
             Assert.Equal(config.ParameterCount(), GptParameters.Layout(config).Sum(e => e.Shape.Length));
     }
 
@@ -22,7 +23,8 @@ public sealed class GptConfigTests
     public void Invalid_configs_name_the_field()
     {
         Assert.Contains("Heads", Assert.Throws<ArgumentException>(() => (GptConfig.Tiny with { Heads = 3 }).Validate()).Message);
-        Assert.Contains("odd", Assert.Throws<ArgumentException>(() => (GptConfig.Tiny with { Hidden = 12, Heads = 4, Positions = GptPositions.Rotary }).Validate()).Message);
+        var rotaryOddHead = GptConfig.Tiny with { Hidden = 12, Heads = 4, Positions = GptPositions.Rotary };
+        Assert.Contains("odd", Assert.Throws<ArgumentException>(() => rotaryOddHead.Validate()).Message);
         Assert.Contains("Dropout", Assert.Throws<ArgumentException>(() => (GptConfig.Tiny with { Dropout = 1f }).Validate()).Message);
         (GptConfig.Tiny with { Hidden = 12, Heads = 4 }).Validate(); // odd head size is fine with learned positions
     }
@@ -41,8 +43,10 @@ public sealed class GptConfigTests
         Assert.Equal(config, GptHuggingFaceConfig.Parse(GptHuggingFaceConfig.Format(config)));
         var rotary = GptConfig.Tiny with { Positions = GptPositions.Rotary, TiedHead = false };
         Assert.Equal(rotary, GptHuggingFaceConfig.Parse(GptHuggingFaceConfig.Format(rotary)));
-        Assert.Contains("layer_norm_epsilon", Assert.Throws<InvalidDataException>(() => GptHuggingFaceConfig.Parse(json.Replace("1e-05", "1e-06", StringComparison.Ordinal))).Message);
-        Assert.Contains("n_inner", Assert.Throws<InvalidDataException>(() => GptHuggingFaceConfig.Parse(json.Replace("\"n_inner\": null", "\"n_inner\": 100", StringComparison.Ordinal))).Message);
+        Assert.Contains("layer_norm_epsilon", Assert.Throws<InvalidDataException>(() =>
+            GptHuggingFaceConfig.Parse(json.Replace("1e-05", "1e-06", StringComparison.Ordinal))).Message);
+        Assert.Contains("n_inner", Assert.Throws<InvalidDataException>(() =>
+            GptHuggingFaceConfig.Parse(json.Replace("\"n_inner\": null", "\"n_inner\": 100", StringComparison.Ordinal))).Message);
         Assert.Contains("n_embd", Assert.Throws<InvalidDataException>(() => GptHuggingFaceConfig.Parse("{}")).Message);
     }
 
@@ -50,7 +54,7 @@ public sealed class GptConfigTests
     public void Initialization_follows_gpt2_and_repeats_for_a_seed()
     {
         var config = GptConfig.Tiny with { Vocab = 512 };
-        using var parameters = GptParameters.Allocate(config, TestBackends.Get("cpu"));
+        using var parameters = GptParameters.Allocate(config, TinyModels.Cpu);
         GptInitializer.Initialize(parameters, seed: 5);
         double Std(string name) => Math.Sqrt(parameters[name].ToArray().Average(v => (double)v * v));
         Assert.InRange(Std("wte.weight"), 0.0195, 0.0205);

@@ -3,7 +3,7 @@ using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>The full forward against the double reference, KV-cached decoding against the full forward, and no allocation.</summary>
 [Collection(ConformanceCollection.Name)]
@@ -14,56 +14,58 @@ public sealed class GptForwardTests
         from variant in new[] { (GptPositions.Learned, true), (GptPositions.Rotary, false) }
         select new[] { row[0], variant.Item1, variant.Item2 };
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Variants))]
     public void Forward_matches_the_double_reference(string backend, GptPositions positions, bool tied)
     {
-        var config = TinyGpt.Config(positions, tied);
+        var config = TinyModels.RandomGpt(positions, tied);
         var device = TestBackends.Get(backend);
         using var model = new Gpt(config, device, withGradients: false);
-        var weights = TinyGpt.HfWeights(config, seed: 1);
-        TinyGpt.Load(model.Parameters, weights);
-        var ids = TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 2);
-        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false);
-        var logits = model.Forward(activations, TinyGpt.Upload(device, ids), GptDropout.Off).ToArray();
-        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyGpt.Batch, TinyGpt.Tokens), logits, TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
+        var weights = TinyModels.HfWeights(config, seed: 1);
+        TinyModels.LoadHfWeights(model.Parameters, weights);
+        var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 2);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
+        var logits = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
+        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyModels.Batch, TinyModels.GptTokens), logits,
+            TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
 
         // the trunk once, then the head in chunks of 3 rows: the same rows
-        using var chunked = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false, headCapacity: 3);
-        model.ForwardTrunk(chunked, TinyGpt.Upload(device, ids));
-        for (int first = 0; first < TinyGpt.Batch * TinyGpt.Tokens; first += 3)
+        using var chunked = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false, headCapacity: 3);
+        model.ForwardTrunk(chunked, TinyModels.Upload(device, ids));
+        for (int first = 0; first < TinyModels.Batch * TinyModels.GptTokens; first += 3)
         {
-            int count = Math.Min(3, TinyGpt.Batch * TinyGpt.Tokens - first);
+            int count = Math.Min(3, TinyModels.Batch * TinyModels.GptTokens - first);
             var part = model.ForwardHead(chunked, first, count).ToArray();
             Assert.Equal(logits.AsSpan(first * config.Vocab, count * config.Vocab).ToArray(), part);
         }
-        Assert.Throws<ArgumentException>(() => model.Forward(chunked, TinyGpt.Upload(device, ids), GptDropout.Off));
+        Assert.Throws<ArgumentException>(() => model.Forward(chunked, TinyModels.Upload(device, ids), GptDropout.Off));
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Variants))]
     public void Kv_cached_decoding_equals_the_full_causal_forward_token_by_token(string backend, GptPositions positions, bool tied)
     {
-        var config = TinyGpt.Config(positions, tied);
+        var config = TinyModels.RandomGpt(positions, tied);
         var device = TestBackends.Get(backend);
         using var model = new Gpt(config, device, withGradients: false);
-        TinyGpt.Load(model.Parameters, TinyGpt.HfWeights(config, seed: 3));
+        TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 3));
         const int prompt = 3;
-        var ids = TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 4);
-        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false);
-        var full = model.Forward(activations, TinyGpt.Upload(device, ids), GptDropout.Off).ToArray();
+        var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 4);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
+        var full = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
 
-        using var cache = model.CreateCache(TinyGpt.Batch, TinyGpt.Tokens, maxNewTokens: prompt);
+        using var cache = model.CreateCache(TinyModels.Batch, TinyModels.GptTokens, maxNewTokens: prompt);
         var promptIds = Columns(ids, 0, prompt);
-        var step = TinyGpt.Upload(device, new int[TinyGpt.Batch]);
-        for (int position = prompt - 1; position < TinyGpt.Tokens; position++)
+        var step = TinyModels.Upload(device, new int[TinyModels.Batch]);
+        for (int position = prompt - 1; position < TinyModels.GptTokens; position++)
         {
             var logits = position == prompt - 1
-                ? model.ForwardCached(cache, TinyGpt.Upload(device, promptIds), prompt)
+                ? model.ForwardCached(cache, TinyModels.Upload(device, promptIds), prompt)
                 : Advance(model, cache, step, Columns(ids, position, 1));
             Assert.Equal(position + 1, cache.Position);
-            var expected = Enumerable.Range(0, TinyGpt.Batch)
-                .SelectMany(b => full.Skip((b * TinyGpt.Tokens + position) * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+            var expected = Enumerable.Range(0, TinyModels.Batch)
+                .SelectMany(b => full.Skip((b * TinyModels.GptTokens + position) * config.Vocab).Take(config.Vocab))
+                .Select(v => (double)v).ToArray();
             Numerics.AssertClose(expected, logits.ToArray(), 2e-5, $"logits at position {position}");
         }
         Assert.Throws<InvalidOperationException>(() => model.ForwardCached(cache, step, 1));
@@ -74,15 +76,15 @@ public sealed class GptForwardTests
     [Fact]
     public void Forward_backward_and_cached_steps_allocate_nothing_after_warm_up()
     {
-        var config = TinyGpt.Config(dropout: 0.1f);
-        var device = TestBackends.Get("cpu");
+        var config = TinyModels.RandomGpt(dropout: 0.1f);
+        var device = TinyModels.Cpu;
         using var model = new Gpt(config, device);
-        TinyGpt.Load(model.Parameters, TinyGpt.HfWeights(config, seed: 5));
-        var ids = TinyGpt.Upload(device, TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 6));
-        var dLogits = TinyGpt.Upload(device, Numerics.Random(TinyGpt.Batch * TinyGpt.Tokens * config.Vocab, 7));
-        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: true);
-        using var cache = model.CreateCache(TinyGpt.Batch, TinyGpt.Tokens, maxNewTokens: 2);
-        var next = TinyGpt.Upload(device, new int[TinyGpt.Batch]);
+        TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 5));
+        var ids = TinyModels.Upload(device, TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 6));
+        var dLogits = TinyModels.Upload(device, Numerics.Random(TinyModels.Batch * TinyModels.GptTokens * config.Vocab, 7));
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: true);
+        using var cache = model.CreateCache(TinyModels.Batch, TinyModels.GptTokens, maxNewTokens: 2);
+        var next = TinyModels.Upload(device, new int[TinyModels.Batch]);
         void Step(ulong step)
         {
             model.Forward(activations, ids, GptDropout.Training(1, step));
@@ -106,5 +108,5 @@ public sealed class GptForwardTests
 
     /// <summary>Columns [first, first + count) of a [batch, tokens] id matrix.</summary>
     private static int[] Columns(int[] ids, int first, int count) =>
-        Enumerable.Range(0, TinyGpt.Batch).SelectMany(b => ids.Skip(b * TinyGpt.Tokens + first).Take(count)).ToArray();
+        Enumerable.Range(0, TinyModels.Batch).SelectMany(b => ids.Skip(b * TinyModels.GptTokens + first).Take(count)).ToArray();
 }

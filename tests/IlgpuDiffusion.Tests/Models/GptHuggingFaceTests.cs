@@ -4,7 +4,7 @@ using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>GPT-2 checkpoint import and export on synthetic files with the exact names, layouts and shapes of the HF format.</summary>
 [Collection(ConformanceCollection.Name)]
@@ -27,8 +27,8 @@ public sealed class GptHuggingFaceTests
     [InlineData("transformer.")]
     public void Imported_gpt2_gives_the_reference_logits(string prefix)
     {
-        var config = TinyGpt.Config() with { Dropout = 0.1f };
-        var weights = TinyGpt.HfWeights(config, seed: 41);
+        var config = TinyModels.RandomGpt() with { Dropout = 0.1f };
+        var weights = TinyModels.HfWeights(config, seed: 41);
         using var folder = new TempDirectory();
         File.WriteAllText(Path.Combine(folder.Path, "config.json"), Gpt2ConfigJson(config));
         var writer = new SafetensorsWriter();
@@ -45,13 +45,13 @@ public sealed class GptHuggingFaceTests
         writer.Add("lm_head.weight", weights["wte.weight"], config.Vocab, config.Hidden); // stored tied head
         writer.Write(Path.Combine(folder.Path, GptHuggingFace.WeightsFileName));
 
-        var device = TestBackends.Get("cpu");
+        var device = TinyModels.Cpu;
         using var model = GptHuggingFace.Load(folder.Path, device);
         Assert.Equal(config, model.Config);
-        var ids = TinyGpt.Ids(config, TinyGpt.Batch * TinyGpt.Tokens, seed: 42);
-        using var activations = model.CreateActivations(TinyGpt.Batch, TinyGpt.Tokens, training: false);
-        var logits = model.Forward(activations, TinyGpt.Upload(device, ids), GptDropout.Off).ToArray();
-        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyGpt.Batch, TinyGpt.Tokens), logits, 1e-4, "logits");
+        var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 42);
+        using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
+        var logits = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
+        Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyModels.Batch, TinyModels.GptTokens), logits, 1e-4, "logits");
     }
 
     [Theory]
@@ -59,11 +59,11 @@ public sealed class GptHuggingFaceTests
     [InlineData(GptPositions.Rotary, false)]
     public void Export_writes_the_hf_layout_and_imports_back_exactly(GptPositions positions, bool tied)
     {
-        var config = TinyGpt.Config(positions, tied);
-        var weights = TinyGpt.HfWeights(config, seed: 43);
-        var device = TestBackends.Get("cpu");
+        var config = TinyModels.RandomGpt(positions, tied);
+        var weights = TinyModels.HfWeights(config, seed: 43);
+        var device = TinyModels.Cpu;
         using var model = new Gpt(config, device, withGradients: false);
-        TinyGpt.Load(model.Parameters, weights);
+        TinyModels.LoadHfWeights(model.Parameters, weights);
         using var folder = new TempDirectory();
         GptHuggingFace.Save(model.Parameters, folder.Path);
 
@@ -83,9 +83,9 @@ public sealed class GptHuggingFaceTests
     [Fact]
     public void Mismatched_files_are_refused_naming_the_tensor_or_setting()
     {
-        var config = TinyGpt.Config();
-        var weights = TinyGpt.HfWeights(config, seed: 44);
-        var device = TestBackends.Get("cpu");
+        var config = TinyModels.RandomGpt();
+        var weights = TinyModels.HfWeights(config, seed: 44);
+        var device = TinyModels.Cpu;
         using var folder = new TempDirectory();
         string Write(Func<string, float[], long[], (string, float[], long[])?> edit, string? extraName = null)
         {
@@ -103,12 +103,15 @@ public sealed class GptHuggingFaceTests
         Assert.Contains("h.1.mystery", Write((n, d, s) => (n, d, s), extraName: "h.1.mystery"));
         Assert.Contains("ln_f.bias", Write((n, d, s) => n == "ln_f.bias" ? null : (n, d, s)));
         Assert.Contains("tie_word_embeddings", TiedHeadMismatch(folder.Path, config, weights, device));
-        File.WriteAllText(Path.Combine(folder.Path, "config.json"), Gpt2ConfigJson(config).Replace("gelu_new", "relu", StringComparison.Ordinal));
-        Assert.Contains("activation_function", Assert.Throws<InvalidDataException>(() => GptHuggingFace.Load(folder.Path, device).Dispose()).Message);
+        File.WriteAllText(Path.Combine(folder.Path, "config.json"),
+            Gpt2ConfigJson(config).Replace("gelu_new", "relu", StringComparison.Ordinal));
+        Assert.Contains("activation_function",
+            Assert.Throws<InvalidDataException>(() => GptHuggingFace.Load(folder.Path, device).Dispose()).Message);
     }
 
     /// <summary>A file storing an lm_head.weight unlike wte while config.json ties them.</summary>
-    private static string TiedHeadMismatch(string folder, GptConfig config, Dictionary<string, float[]> weights, IlgpuDiffusion.Compute.Device device)
+    private static string TiedHeadMismatch(string folder, GptConfig config, Dictionary<string, float[]> weights,
+        IlgpuDiffusion.Compute.Device device)
     {
         var writer = new SafetensorsWriter();
         foreach (var (name, shape) in GptParameters.Layout(config)) writer.Add(name, weights[name], GptHuggingFace.HfShape(name, shape));

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>
 /// Hugging Face checkpoints written by the test itself with the exact key names and PyTorch shapes of a
-/// tiny config (spec §1.6): loading in F32/F16/BF16 under each prefix, export round trips, and bad input.
+/// tiny config (docs/algorithms.md §1.6): loading in F32/F16/BF16 under each prefix, export round trips, and bad input.
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class HuggingFaceImportTests
@@ -27,9 +27,9 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         var values = WriteCheckpoint(folder, dtype, prefix, _ => { });
-        using var model = HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"));
+        using var model = HuggingFaceImport.Load(folder.Path, TinyModels.Cpu);
 
-        Assert.Equal(TinyDit.Config(dropout: 0.1f), model.Config);
+        Assert.Equal(TinyModels.RandomDit(dropout: 0.1f), model.Config);
         Assert.Null(model.Gradients);
         foreach (var (name, _) in model.Parameters.Entries)
             Assert.Equal(RawSafetensors.RoundTrip(dtype, values[name]), model.Parameters[name].ToArray());
@@ -40,10 +40,10 @@ public sealed class HuggingFaceImportTests
     public void Export_writes_hf_names_and_loads_back_to_the_same_logits()
     {
         using var folder = new TempDirectory();
-        var device = TestBackends.Get("cpu");
-        var config = TinyDit.Config(timeConditioning: true, dropout: 0.2f);
+        var device = TinyModels.Cpu;
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.2f);
         using var model = new Dit(config, device, withGradients: false);
-        TinyDit.Randomize(model.Parameters, seed: 41);
+        TinyModels.Randomize(model.Parameters, seed: 41);
         HuggingFaceImport.Save(model.Parameters, folder.Path);
 
         Assert.Equal([HuggingFaceConfig.FileName, HuggingFaceImport.WeightsFileName], folder.AllFiles());
@@ -64,9 +64,9 @@ public sealed class HuggingFaceImportTests
         Assert.Equal(config, loaded.Config);
         Assert.Equal(model.Parameters.All.ToArray(), loaded.Parameters.All.ToArray());
 
-        var ids = TinyDit.Upload(device, TinyDit.Corrupted(config, TinyDit.Batch, TinyDit.Tokens, seed: 42).Noisy);
-        using var a = model.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
-        using var b = loaded.CreateActivations(TinyDit.Batch, TinyDit.Tokens, training: false);
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 42).Noisy);
+        using var a = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        using var b = loaded.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
         Assert.Equal(model.Forward(a, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray(),
             loaded.Forward(b, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray());
     }
@@ -74,25 +74,44 @@ public sealed class HuggingFaceImportTests
     [Fact]
     public void Config_values_are_honoured_and_bad_configs_name_the_key()
     {
-        var config = HuggingFaceConfig.Parse("""{"hidden_dim": 64, "cond_dim": 32, "n_blocks": 3, "n_heads": 4, "vocab_size": 100, "model_length": 256, "dropout": 0.05, "time_conditioning": true}""");
-        Assert.Equal(new DitConfig { Hidden = 64, CondDim = 32, Layers = 3, Heads = 4, Vocab = 100, Length = 256, Dropout = 0.05f, TimeConditioning = true }, config);
-        Assert.Equal(DitConfig.Small, HuggingFaceConfig.Parse("""{"model_type": "mdlm", "hidden_dim": 768, "cond_dim": 128, "n_blocks": 12, "n_heads": 12, "dropout": 0.1, "model_length": 1024, "vocab_size": 50258, "time_conditioning": false}"""));
+        var config = HuggingFaceConfig.Parse("""
+            {"hidden_dim": 64, "cond_dim": 32, "n_blocks": 3, "n_heads": 4, "vocab_size": 100, "model_length": 256, "dropout": 0.05,
+             "time_conditioning": true}
+            """);
+        Assert.Equal(new DitConfig
+        {
+            Hidden = 64,
+            CondDim = 32,
+            Layers = 3,
+            Heads = 4,
+            Vocab = 100,
+            Length = 256,
+            Dropout = 0.05f,
+            TimeConditioning = true,
+        }, config);
+        Assert.Equal(DitConfig.Small, HuggingFaceConfig.Parse("""
+            {"model_type": "mdlm", "hidden_dim": 768, "cond_dim": 128, "n_blocks": 12, "n_heads": 12, "dropout": 0.1,
+             "model_length": 1024, "vocab_size": 50258, "time_conditioning": false}
+            """));
         Assert.Equal(config, HuggingFaceConfig.Parse(HuggingFaceConfig.Format(config)));
         Assert.Equal(new DitConfig { Hidden = 32, Layers = 2, Heads = 2, CondDim = 16, Length = 64 },
             HuggingFaceConfig.Parse("""{"model": {"hidden_size": 32, "cond_dim": 16, "length": 64, "n_blocks": 2, "n_heads": 2}}"""));
 
-        Assert.Contains("'hidden_dim'", Assert.Throws<InvalidDataException>(() => HuggingFaceConfig.Parse("""{"n_blocks": 2, "n_heads": 2}""")).Message);
-        Assert.Contains("not divisible", Assert.Throws<InvalidDataException>(() => HuggingFaceConfig.Parse("""{"hidden_dim": 30, "n_blocks": 2, "n_heads": 4}""")).Message);
-        Assert.Contains("'n_heads'", Assert.Throws<InvalidDataException>(() => HuggingFaceConfig.Parse("""{"hidden_dim": 32, "n_blocks": 2, "n_heads": "two"}""")).Message);
-        Assert.Contains("'time_conditioning'", Assert.Throws<InvalidDataException>(() => HuggingFaceConfig.Parse("""{"hidden_dim": 32, "n_blocks": 2, "n_heads": 2, "time_conditioning": 1}""")).Message);
+        Assert.Contains("'hidden_dim'", ParseError("""{"n_blocks": 2, "n_heads": 2}"""));
+        Assert.Contains("not divisible", ParseError("""{"hidden_dim": 30, "n_blocks": 2, "n_heads": 4}"""));
+        Assert.Contains("'n_heads'", ParseError("""{"hidden_dim": 32, "n_blocks": 2, "n_heads": "two"}"""));
+        Assert.Contains("'time_conditioning'", ParseError("""{"hidden_dim": 32, "n_blocks": 2, "n_heads": 2, "time_conditioning": 1}"""));
     }
+
+    /// <summary>The message of the <see cref="InvalidDataException"/> that parsing <paramref name="json"/> throws.</summary>
+    private static string ParseError(string json) => Assert.Throws<InvalidDataException>(() => HuggingFaceConfig.Parse(json)).Message;
 
     [Fact]
     public void Missing_tensor_is_named()
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors.Remove("blocks.1.mlp.2.bias"));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.1.mlp.2.bias'", error.Message);
     }
 
@@ -100,8 +119,9 @@ public sealed class HuggingFaceImportTests
     public void Shape_mismatch_with_the_config_names_the_tensor_and_both_shapes()
     {
         using var folder = new TempDirectory();
-        WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["blocks.0.attn_qkv.weight"] = (new float[16 * 48], [16, 48]));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors =>
+            tensors["blocks.0.attn_qkv.weight"] = (new float[16 * 48], [16, 48]));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.0.attn_qkv.weight'", error.Message);
         Assert.Contains("[16, 48]", error.Message);
         Assert.Contains("[48, 16]", error.Message);
@@ -112,7 +132,7 @@ public sealed class HuggingFaceImportTests
     {
         using var folder = new TempDirectory();
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["blocks.2.norm1.weight"] = (new float[16], [16]));
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("'backbone.blocks.2.norm1.weight'", error.Message);
         Assert.Contains("config.json", error.Message);
     }
@@ -124,12 +144,13 @@ public sealed class HuggingFaceImportTests
         File.WriteAllText(folder.File(HuggingFaceConfig.FileName), ConfigJson);
         string weights = folder.File(HuggingFaceImport.WeightsFileName);
         File.WriteAllBytes(weights, new RawSafetensors().AddRaw("backbone.vocab_embed.embedding", "F4", new byte[88], 11, 16).ToBytes());
-        Assert.Contains("'backbone.vocab_embed.embedding'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        Assert.Contains("'backbone.vocab_embed.embedding'",
+            Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
 
         WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", _ => { });
         var bytes = File.ReadAllBytes(weights);
         File.WriteAllBytes(weights, bytes[..^10]);
-        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu")));
+        var error = Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu));
         Assert.Contains("truncated", error.Message);
         Assert.Contains("'backbone.output_layer.adaLN_modulation.bias'", error.Message);
     }
@@ -138,11 +159,15 @@ public sealed class HuggingFaceImportTests
     public void Foreign_files_and_other_rotary_bases_are_rejected()
     {
         using var folder = new TempDirectory();
-        WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors => tensors["rotary_emb.inv_freq"] = ([1f, 0.5f, 0.25f, 0.125f], [4]));
-        Assert.Contains("'backbone.rotary_emb.inv_freq'", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        WriteCheckpoint(folder, SafetensorsDtype.F32, "backbone.", tensors =>
+            tensors["rotary_emb.inv_freq"] = ([1f, 0.5f, 0.25f, 0.125f], [4]));
+        Assert.Contains("'backbone.rotary_emb.inv_freq'",
+            Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
 
-        File.WriteAllBytes(folder.File(HuggingFaceImport.WeightsFileName), new RawSafetensors().Add("transformer.wte.weight", SafetensorsDtype.F32, new float[4], 4).ToBytes());
-        Assert.Contains("not an MDLM checkpoint", Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TestBackends.Get("cpu"))).Message);
+        File.WriteAllBytes(folder.File(HuggingFaceImport.WeightsFileName),
+            new RawSafetensors().Add("transformer.wte.weight", SafetensorsDtype.F32, new float[4], 4).ToBytes());
+        Assert.Contains("not an MDLM checkpoint",
+            Assert.Throws<InvalidDataException>(() => HuggingFaceImport.Load(folder.Path, TinyModels.Cpu)).Message);
     }
 
     /// <summary>
@@ -152,12 +177,13 @@ public sealed class HuggingFaceImportTests
     private static Dictionary<string, float[]> WriteCheckpoint(TempDirectory folder, SafetensorsDtype dtype, string prefix,
         Action<Dictionary<string, (float[] Values, long[] Shape)>> edit)
     {
-        var config = TinyDit.Config(dropout: 0.1f);
+        var config = TinyModels.RandomDit(dropout: 0.1f);
         var tensors = new Dictionary<string, (float[] Values, long[] Shape)>();
         int seed = 0;
         foreach (var (name, shape) in DitParameters.Layout(config))
         {
-            tensors[name] = (Numerics.Random((int)shape.Length, 100 + seed++), Enumerable.Range(0, shape.Rank).Select(i => (long)shape[i]).ToArray());
+            tensors[name] = (Numerics.Random((int)shape.Length, 100 + seed++),
+                Enumerable.Range(0, shape.Rank).Select(i => (long)shape[i]).ToArray());
             if (name == "sigma_map.mlp.2.bias")
                 tensors["rotary_emb.inv_freq"] = (HuggingFaceImport.InverseFrequencies(config.HeadDim), [config.HeadDim / 2]);
         }

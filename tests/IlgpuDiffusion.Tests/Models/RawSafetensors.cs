@@ -34,7 +34,8 @@ internal sealed class RawSafetensors
         foreach (var (name, dtype, shape, data) in _tensors)
         {
             if (header.Length > 1) header.Append(',');
-            header.Append($"\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{string.Join(",", shape)}],\"data_offsets\":[{offset},{offset + data.Length}]}}");
+            header.Append($"\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":[{string.Join(",", shape)}]," +
+                $"\"data_offsets\":[{offset},{offset + data.Length}]}}");
             offset += data.Length;
         }
         header.Append('}');
@@ -63,7 +64,9 @@ internal sealed class RawSafetensors
             {
                 case SafetensorsDtype.F32: BinaryPrimitives.WriteSingleLittleEndian(span, values[i]); break;
                 case SafetensorsDtype.F16: BinaryPrimitives.WriteHalfLittleEndian(span, (Half)values[i]); break;
-                case SafetensorsDtype.BF16: BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)(BitConverter.SingleToUInt32Bits(values[i]) >> 16)); break;
+                case SafetensorsDtype.BF16:
+                    BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)(BitConverter.SingleToUInt32Bits(values[i]) >> 16));
+                    break;
                 default: throw new ArgumentOutOfRangeException(nameof(dtype));
             }
         }
@@ -75,7 +78,8 @@ internal sealed class RawSafetensors
     {
         SafetensorsDtype.F32 => values,
         SafetensorsDtype.F16 => values.Select(v => (float)(Half)v).ToArray(),
-        SafetensorsDtype.BF16 => values.Select(v => BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(v) & 0xFFFF0000u)).ToArray(),
+        SafetensorsDtype.BF16 =>
+            values.Select(v => BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(v) & 0xFFFF0000u)).ToArray(),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 }

@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Models;
 
-namespace IlgpuDiffusion.Tests.Autoregressive;
+namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>
 /// A scalar GPT-2 forward in double, written from the Hugging Face definition and independent of the library's
@@ -43,7 +43,8 @@ internal static class ReferenceGpt
     private static double[][] Block(GptConfig c, IReadOnlyDictionary<string, float[]> w, string p, double[][] x)
     {
         int tokens = x.Length, d = c.Hidden, heads = c.Heads, hd = c.HeadDim;
-        var qkv = x.Select(row => Conv1D(LayerNorm(row, w[p + "ln_1.weight"], w[p + "ln_1.bias"]), w[p + "attn.c_attn.weight"], w[p + "attn.c_attn.bias"])).ToArray();
+        var qkv = x.Select(row => Conv1D(LayerNorm(row, w[p + "ln_1.weight"], w[p + "ln_1.bias"]),
+            w[p + "attn.c_attn.weight"], w[p + "attn.c_attn.bias"])).ToArray();
         if (c.Positions == GptPositions.Rotary)
             for (int t = 0; t < tokens; t++)
                 for (int slot = 0; slot < 2; slot++)

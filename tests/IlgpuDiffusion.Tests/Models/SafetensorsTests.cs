@@ -91,7 +91,10 @@ public sealed class SafetensorsTests
     public void Truncated_data_names_the_tensor()
     {
         using var folder = new TempDirectory();
-        byte[] bytes = new RawSafetensors().Add("first", SafetensorsDtype.F32, new float[4], 4).Add("second.weight", SafetensorsDtype.F32, new float[4], 4).ToBytes();
+        byte[] bytes = new RawSafetensors()
+            .Add("first", SafetensorsDtype.F32, new float[4], 4)
+            .Add("second.weight", SafetensorsDtype.F32, new float[4], 4)
+            .ToBytes();
         string path = folder.Write("t.safetensors", bytes[..^3]);
         var error = Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(path));
         Assert.Contains("truncated", error.Message);
@@ -103,8 +106,10 @@ public sealed class SafetensorsTests
     {
         using var folder = new TempDirectory();
         byte[] bytes = new RawSafetensors().Add("w", SafetensorsDtype.F32, new float[4], 4).ToBytes();
-        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(folder.Write("a", bytes[..20]))).Message);
-        Assert.Contains("shorter", Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(folder.Write("b", bytes[..5]))).Message);
+        Assert.Contains("truncated",
+            Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(folder.Write("a", bytes[..20]))).Message);
+        Assert.Contains("shorter",
+            Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(folder.Write("b", bytes[..5]))).Message);
         byte[] notJson = (byte[])bytes.Clone();
         notJson[8] = (byte)'[';
         Assert.Contains("JSON", Assert.Throws<InvalidDataException>(() => SafetensorsReader.Open(folder.Write("c", notJson))).Message);

@@ -5,20 +5,22 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.Sampling;
 
-/// <summary>The ancestral sampler's contracts on toy denoisers: reveal statistics, noise removal, conditioning, caching, reproducibility.</summary>
+/// <summary>
+/// The ancestral sampler's contracts on toy denoisers: reveal statistics, noise removal, conditioning, caching, reproducibility.
+/// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class DiffusionSamplerTests
 {
-    private const int Mask = SamplingModels.Mask;
+    private const int Mask = TinyModels.Mask;
 
     [Fact]
     public void Each_step_reveals_about_the_masked_count_times_dt_over_t()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var options = new SamplerOptions { Steps = 8, BatchSize = 64, Seed = 11 };
         using var sampler = new DiffusionSampler(model, options);
         var grid = new SamplingGrid(options.Steps, options.Epsilon);
-        int positions = options.BatchSize * SamplingModels.Length, masked = positions, step = 0;
+        int positions = options.BatchSize * TinyModels.Length, masked = positions, step = 0;
         foreach (var progress in Stream(sampler))
         {
             if (progress.IsFinal) break;
@@ -37,7 +39,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Noise_removal_fills_every_remaining_mask_with_the_models_argmax()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         // A large ε stops the grid early, so many positions are still masked before noise removal.
         var options = new SamplerOptions { Steps = 4, BatchSize = 4, Seed = 3, Epsilon = 0.5 };
         using var sampler = new DiffusionSampler(model, options);
@@ -56,7 +58,7 @@ public sealed class DiffusionSamplerTests
         for (int p = 0; p < final.Length; p++)
         {
             if (beforeRemoval[p] != Mask) Assert.Equal(beforeRemoval[p], final[p]);
-            else Assert.Equal(Argmax(logits.AsSpan(p * SamplingModels.Vocab, Mask)), final[p]);
+            else Assert.Equal(Argmax(logits.AsSpan(p * TinyModels.Vocab, Mask)), final[p]);
         }
         Assert.Equal(final, sampler.Sample().Ids);
     }
@@ -64,15 +66,16 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Without_noise_removal_late_masks_stay()
     {
-        using var model = SamplingModels.Random();
-        using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 2, BatchSize = 4, Epsilon = 0.5, NoiseRemoval = false });
+        using var model = TinyModels.NewSamplerDit();
+        using var sampler = new DiffusionSampler(model,
+            new SamplerOptions { Steps = 2, BatchSize = 4, Epsilon = 0.5, NoiseRemoval = false });
         Assert.Contains(Mask, sampler.Sample().Ids);
     }
 
     [Fact]
     public void Prompt_and_infill_positions_never_change()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var fixedTokens = new Dictionary<int, int> { [0] = 4, [1] = 7, [2] = 7, [13] = 1, [14] = 2, [15] = 3 };
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 16, BatchSize = 3, Seed = 8 });
         int items = 0;
@@ -81,7 +84,7 @@ public sealed class DiffusionSamplerTests
             items++;
             for (int b = 0; b < progress.BatchSize; b++)
                 foreach (var (position, token) in fixedTokens)
-                    Assert.Equal(token, progress.Ids[b * SamplingModels.Length + position]);
+                    Assert.Equal(token, progress.Ids[b * TinyModels.Length + position]);
         }
         Assert.Equal(17, items);
 
@@ -94,7 +97,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Per_sequence_prompts_condition_their_own_sequence()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 8, BatchSize = 2 });
         var result = sampler.Sample(SamplingPrompt.Prefixes([[1, 2, 3], [9]]));
         Assert.Equal([1, 2, 3], result.Sequence(0)[..3].ToArray());
@@ -106,7 +109,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Cached_and_uncached_sampling_give_identical_ids_with_fewer_passes()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         // 64 steps for 16 tokens: most steps reveal nothing, so the cache skips most passes.
         var options = new SamplerOptions { Steps = 64, BatchSize = 1, Seed = 21 };
         using var cached = new DiffusionSampler(model, options);
@@ -119,14 +122,14 @@ public sealed class DiffusionSamplerTests
             var b = uncached.Sample(SamplingPrompt.Prefix([3]));
             Assert.Equal(a.Ids, b.Ids);
             Assert.InRange(b.ForwardPasses, options.Steps, options.Steps + 1);
-            Assert.InRange(a.ForwardPasses, 1, SamplingModels.Length);
+            Assert.InRange(a.ForwardPasses, 1, TinyModels.Length);
         }
     }
 
     [Fact]
     public void The_same_seed_gives_the_same_text_and_another_seed_other_text()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var options = new SamplerOptions { Steps = 16, BatchSize = 4, Seed = 100 };
         using var first = new DiffusionSampler(model, options);
         using var second = new DiffusionSampler(model, options);
@@ -137,13 +140,13 @@ public sealed class DiffusionSamplerTests
         Assert.NotEqual(ids, other.Sample().Ids);
         Assert.All(ids, id => Assert.InRange(id, 0, Mask - 1));
         // The batch's sequences differ from each other.
-        Assert.NotEqual(ids[..SamplingModels.Length], ids[SamplingModels.Length..(2 * SamplingModels.Length)]);
+        Assert.NotEqual(ids[..TinyModels.Length], ids[TinyModels.Length..(2 * TinyModels.Length)]);
     }
 
     [Fact]
     public async Task Streaming_yields_every_step_and_ends_with_the_sampled_ids()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var options = new SamplerOptions { Steps = 10, BatchSize = 2, Seed = 4 };
         using var sampler = new DiffusionSampler(model, options);
         var expected = sampler.Sample().Ids;
@@ -172,7 +175,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Semi_autoregressive_sampling_extends_the_first_window_without_changing_it()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var options = new SamplerOptions { Steps = 8, BatchSize = 2, Seed = 31 };
         using var sampler = new DiffusionSampler(model, options);
         var window = sampler.Sample(SamplingPrompt.Prefix([1, 2]));
@@ -181,7 +184,7 @@ public sealed class DiffusionSamplerTests
         Assert.Equal(2 * 43, result.Ids.Length);
         Assert.DoesNotContain(Mask, result.Ids);
         for (int b = 0; b < 2; b++)
-            Assert.Equal(window.Sequence(b).ToArray(), result.Sequence(b)[..SamplingModels.Length].ToArray());
+            Assert.Equal(window.Sequence(b).ToArray(), result.Sequence(b)[..TinyModels.Length].ToArray());
         // ⌈(43 − 16)/6⌉ = 5 further windows, each with at least one pass.
         Assert.InRange(result.ForwardPasses, window.ForwardPasses + 5, window.ForwardPasses + 5 * (options.Steps + 1));
         Assert.NotEqual(result.Sequence(0)[16..22].ToArray(), result.Sequence(0)[22..28].ToArray());
@@ -194,7 +197,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void A_step_allocates_nothing_after_warm_up()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         var options = new SamplerOptions { BatchSize = 2, Seed = 9 };
         using var few = new DiffusionSampler(model, options with { Steps = 4 });
         using var many = new DiffusionSampler(model, options with { Steps = 64 });
@@ -207,7 +210,7 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void A_time_conditioned_model_samples_uncached()
     {
-        using var model = SamplingModels.Random(timeConditioning: true);
+        using var model = TinyModels.NewSamplerDit(timeConditioning: true);
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 12, Cached = true });
         Assert.False(sampler.UsesCache);
         var result = sampler.Sample();
@@ -218,13 +221,14 @@ public sealed class DiffusionSamplerTests
     [Fact]
     public void Bad_settings_and_prompts_fail_with_clear_messages()
     {
-        using var model = SamplingModels.Random();
+        using var model = TinyModels.NewSamplerDit();
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Steps = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Temperature = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { TopP = 1.5f }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions(), length: 17));
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 2 }, length: 8);
-        Assert.Contains("positions 0..7", Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Infill(new Dictionary<int, int> { [8] = 1 }))).Message);
+        Assert.Contains("positions 0..7",
+            Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Infill(new Dictionary<int, int> { [8] = 1 }))).Message);
         Assert.Contains("not a text token", Assert.Throws<ArgumentException>(() => sampler.Sample(SamplingPrompt.Prefix([Mask]))).Message);
         Assert.Equal(8, sampler.Sample().Ids.Length);
     }
@@ -242,8 +246,8 @@ public sealed class DiffusionSamplerTests
 
     private static float[] Logits(Dit model, int[] ids, int batch)
     {
-        using var activations = model.CreateActivations(batch, SamplingModels.Length, training: false);
-        var tensor = model.Device.Upload<int>(ids, new IlgpuDiffusion.Compute.Shape(batch, SamplingModels.Length));
+        using var activations = model.CreateActivations(batch, TinyModels.Length, training: false);
+        var tensor = model.Device.Upload<int>(ids, new IlgpuDiffusion.Compute.Shape(batch, TinyModels.Length));
         try { return model.Forward(activations, tensor).ToArray(); }
         finally { tensor.Buffer.Dispose(); }
     }

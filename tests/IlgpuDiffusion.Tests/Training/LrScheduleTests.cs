@@ -21,7 +21,8 @@ public sealed class LrScheduleTests
     [Fact]
     public void Cosine_falls_from_the_peak_to_zero_at_max_steps()
     {
-        var schedule = new LrSchedule(TrainingConfig.Mdlm with { LearningRate = 1e-3, WarmupSteps = 10, MaxSteps = 110, Decay = LrDecay.Cosine });
+        var schedule = new LrSchedule(
+            TrainingConfig.Mdlm with { LearningRate = 1e-3, WarmupSteps = 10, MaxSteps = 110, Decay = LrDecay.Cosine });
         Assert.Equal(5e-4, schedule.At(5), 15);
         Assert.Equal(1e-3, schedule.At(10), 15);
         Assert.Equal(5e-4, schedule.At(60), 12);

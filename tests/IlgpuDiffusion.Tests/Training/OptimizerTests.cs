@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Tests.Training;
 [Collection(ConformanceCollection.Name)]
 public sealed class OptimizerTests
 {
-    private static Device Cpu => TestBackends.Get("cpu");
+    private static Device Cpu => TinyModels.Cpu;
 
     [Fact]
     public void Ema_decay_warms_up_as_min_of_d_and_one_plus_n_over_ten_plus_n()

@@ -1,19 +1,20 @@
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Tests.Training;
 
 /// <summary>
-/// A tiny DiT (2 blocks, D 32, 2 heads, V 32 with MASK 31, L 16) and a synthetic corpus written as token shards:
-/// each sequence repeats one token drawn from a skewed distribution, so a model can lower its loss both by
-/// learning the token frequencies and by copying unmasked neighbours.
+/// A synthetic corpus written as token shards for <see cref="TinyModels.TrainingDit"/> (V 32 with MASK 31, L 16),
+/// and the training settings of the tests that train it: each sequence repeats one token drawn from a skewed
+/// distribution, so a model can lower its loss both by learning the token frequencies and by copying unmasked
+/// neighbours.
 /// </summary>
 internal sealed class TinyTraining : IDisposable
 {
-    public const int Length = 16, Vocab = 32, DataVocabulary = Vocab - 1;
+    /// <summary>The corpus's vocabulary: every id of the model but MASK.</summary>
+    public const int DataVocabulary = TinyModels.Vocab - 1;
 
     private readonly TempDirectory _temp = new();
 
@@ -22,17 +23,6 @@ internal sealed class TinyTraining : IDisposable
         Train = Write("train.tokens", trainSequences, seed: 1);
         Validation = Write("validation.tokens", validationSequences, seed: 2);
     }
-
-    public static DitConfig Model { get; } = new()
-    {
-        Layers = 2,
-        Hidden = 32,
-        Heads = 2,
-        CondDim = 16,
-        Vocab = Vocab,
-        Length = Length,
-        Dropout = 0.1f,
-    };
 
     public static TrainingConfig Config { get; } = TrainingConfig.Mdlm with
     {
@@ -50,10 +40,10 @@ internal sealed class TinyTraining : IDisposable
 
     public string File(string name) => _temp.File(name);
 
-    /// <summary>A freshly initialized model with gradients on the CPU backend.</summary>
+    /// <summary>A freshly initialized <see cref="TinyModels.TrainingDit"/> with gradients on the CPU backend.</summary>
     public static Dit NewModel(ulong seed = 3)
     {
-        var model = new Dit(Model, TestBackends.Get("cpu"));
+        var model = new Dit(TinyModels.TrainingDit, TinyModels.Cpu);
         model.Initialize(seed);
         return model;
     }
@@ -62,9 +52,9 @@ internal sealed class TinyTraining : IDisposable
     {
         var random = new Random(seed);
         string path = _temp.File(name);
-        using (var writer = new TokenShardWriter(path, Length, DataVocabulary))
+        using (var writer = new TokenShardWriter(path, TinyModels.Length, DataVocabulary))
         {
-            var sequence = new int[Length];
+            var sequence = new int[TinyModels.Length];
             for (int s = 0; s < sequences; s++)
             {
                 // Token k with probability ∝ 2^-k over the first 8 ids.
@@ -75,7 +65,7 @@ internal sealed class TinyTraining : IDisposable
             }
             writer.Commit();
         }
-        return TokenShardSet.Open([path], Length, DataVocabulary);
+        return TokenShardSet.Open([path], TinyModels.Length, DataVocabulary);
     }
 
     public void Dispose()

@@ -8,7 +8,8 @@ namespace IlgpuDiffusion.Tests.Conformance.Reference;
 public static class ReferenceAttention
 {
     /// <summary>Rotate-half rotary on q and k (v untouched) at positions positionOffset + t; a new array.</summary>
-    public static double[] Rotary(double[] qkv, double[] cos, double[] sin, int batch, int tokens, int heads, int headDim, int positionOffset)
+    public static double[] Rotary(double[] qkv, double[] cos, double[] sin, int batch, int tokens, int heads, int headDim,
+        int positionOffset)
     {
         var y = (double[])qkv.Clone();
         int half = headDim / 2;
@@ -44,14 +45,16 @@ public static class ReferenceAttention
                     double max = double.NegativeInfinity;
                     for (int j = 0; j < keys; j++)
                     {
-                        p[j] = scale * Dot(qkv, Index(b, i, 0, h, 0, tokens, heads, headDim), Index(b, j, 1, h, 0, tokens, heads, headDim), headDim);
+                        p[j] = scale * Dot(qkv, Index(b, i, 0, h, 0, tokens, heads, headDim),
+                            Index(b, j, 1, h, 0, tokens, heads, headDim), headDim);
                         max = Math.Max(max, p[j]);
                     }
                     double sum = 0;
                     for (int j = 0; j < keys; j++) sum += p[j] = Math.Exp(p[j] - max);
                     for (int j = 0; j < keys; j++)
                         for (int d = 0; d < headDim; d++)
-                            output[((b * tokens + i) * heads + h) * headDim + d] += p[j] / sum * qkv[Index(b, j, 2, h, d, tokens, heads, headDim)];
+                            output[((b * tokens + i) * heads + h) * headDim + d] +=
+                                p[j] / sum * qkv[Index(b, j, 2, h, d, tokens, heads, headDim)];
                     lse[(b * heads + h) * tokens + i] = max + Math.Log(sum);
                 }
         return (output, lse);
@@ -74,7 +77,8 @@ public static class ReferenceAttention
                     double delta = 0;
                     for (int j = 0; j < keys; j++)
                     {
-                        p[j] = Math.Exp(scale * Dot(qkv, qi, Index(b, j, 1, h, 0, tokens, heads, headDim), headDim) - lse[(b * heads + h) * tokens + i]);
+                        p[j] = Math.Exp(scale * Dot(qkv, qi, Index(b, j, 1, h, 0, tokens, heads, headDim), headDim)
+                            - lse[(b * heads + h) * tokens + i]);
                         dp[j] = 0;
                         for (int d = 0; d < headDim; d++) dp[j] += dOutput[oi + d] * qkv[Index(b, j, 2, h, d, tokens, heads, headDim)];
                         delta += p[j] * dp[j];

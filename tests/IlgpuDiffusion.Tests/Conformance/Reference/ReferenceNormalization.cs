@@ -26,7 +26,8 @@ public static class ReferenceNormalization
     }
 
     /// <summary>Analytic LayerNorm gradients: dx and dw.</summary>
-    public static (double[] DInput, double[] DWeight) LayerNormBackward(double[] dy, double[] x, double[] w, int rows, int channels, double eps)
+    public static (double[] DInput, double[] DWeight) LayerNormBackward(double[] dy, double[] x, double[] w, int rows,
+        int channels, double eps)
     {
         var (_, mean, rstd) = LayerNorm(x, w, rows, channels, eps);
         var dx = new double[rows * channels];
