@@ -56,7 +56,7 @@ public sealed class DitInvariantTests
     }
 
     [Fact]
-    public void Initialization_follows_the_spec_ranges_and_is_reproducible()
+    public void Initialization_follows_the_reference_ranges_and_is_reproducible()
     {
         var config = TinyModels.RandomDit();
         var device = TinyModels.Cpu;
