@@ -4,7 +4,7 @@ namespace IlgpuDiffusion.Compute;
 /// Host-side argument checks shared by every backend, run before a kernel starts: a bad
 /// size must become a clear exception, never an out-of-bounds access on a device.
 /// </summary>
-public static class Check
+internal static class Check
 {
     /// <summary>Throws unless <paramref name="tensor"/> holds at least <paramref name="count"/> elements and count ≥ 0.</summary>
     public static void Count<T>(Tensor<T> tensor, long count, string name) where T : unmanaged

@@ -39,11 +39,14 @@ public abstract class Device : IDisposable
     /// <summary>Releases the device's resources.</summary>
     public abstract void Dispose();
 
+    /// <summary>Opens the best device present: CUDA when a CUDA device is present, else the SIMD CPU backend.</summary>
+    public static Device Create() => Create((Backend?)null);
+
     /// <summary>
     /// Opens a device. <paramref name="backend"/> is one of <see cref="BackendNames.Accepted"/>;
     /// "auto" (or null) picks CUDA when a CUDA device is present, else the SIMD CPU backend.
     /// </summary>
-    public static Device Create(string? backend = null) => Create(BackendNames.Parse(backend));
+    public static Device Create(string? backend) => Create(BackendNames.Parse(backend));
 
     /// <summary>Opens a device for <paramref name="backend"/>, or the best one present when null.</summary>
     public static Device Create(Backend? backend)

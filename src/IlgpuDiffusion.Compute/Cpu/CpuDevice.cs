@@ -5,7 +5,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Cpu;
 
 /// <summary>The managed SIMD backend: host memory and <see cref="CpuKernels"/>.</summary>
-public sealed class CpuDevice : Device
+internal sealed class CpuDevice : Device
 {
     /// <summary>Opens the CPU backend on the shared worker pool.</summary>
     public CpuDevice() => Kernels = new CpuKernels();

@@ -7,7 +7,7 @@ using Device = IlgpuDiffusion.Compute.Device;
 namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>Accelerator memory for the ILGPU backends.</summary>
-public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
+internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
     private readonly IlgpuDevice _device;
 
@@ -50,7 +50,7 @@ public sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 }
 
 /// <summary>ILGPU views of tensors that live on an ILGPU device.</summary>
-public static class IlgpuTensorExtensions
+internal static class IlgpuTensorExtensions
 {
     /// <summary>
     /// The tensor's elements as an ILGPU view; an empty tensor gives <see cref="ArrayView{T}.Empty"/>

@@ -5,7 +5,7 @@ using Device = IlgpuDiffusion.Compute.Device;
 namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>A device backed by an ILGPU accelerator (CUDA, OpenCL, or the CPU emulator for tests).</summary>
-public sealed class IlgpuDevice : Device
+internal sealed class IlgpuDevice : Device
 {
     private IlgpuDevice(Backend backend, Accelerator accelerator)
     {

@@ -3,7 +3,7 @@ using System.Reflection;
 namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>How an ILGPU kernel entry point is launched.</summary>
-public enum KernelGrouping
+internal enum KernelGrouping
 {
     /// <summary>Implicitly grouped: the first parameter is an <c>Index1D</c>; ILGPU picks the group size.</summary>
     Implicit,
@@ -19,14 +19,14 @@ public enum KernelGrouping
 /// loaded without also being compiled for CUDA in the tests.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
-public sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
+internal sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
 {
     /// <summary>How the kernel is launched.</summary>
     public KernelGrouping Grouping { get; } = grouping;
 }
 
 /// <summary>Finds and checks the library's kernel entry points.</summary>
-public static class KernelRegistry
+internal static class KernelRegistry
 {
     /// <summary>Every method of this assembly marked with <see cref="IlgpuKernelAttribute"/>.</summary>
     public static IReadOnlyList<(MethodInfo Method, KernelGrouping Grouping)> All() =>

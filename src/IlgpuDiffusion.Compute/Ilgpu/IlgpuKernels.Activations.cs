@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // GELU and SiLU, forward and backward. Device code: ActivationKernels (Kernels/ActivationKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluForward, _siluForward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _geluBackward, _siluBackward;

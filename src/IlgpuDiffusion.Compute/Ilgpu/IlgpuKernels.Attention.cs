@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
 // (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
     public const int MaxAttentionHeadDim = 128;

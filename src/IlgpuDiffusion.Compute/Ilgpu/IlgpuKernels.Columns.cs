@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Column reductions over tokens shared by the gradients of MatMul (bias), LayerNorm (weight) and Modulation
 // (shift, scale, gate). Device code: ColumnKernels (Kernels/ColumnKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ColumnArguments>? _columnPartials;

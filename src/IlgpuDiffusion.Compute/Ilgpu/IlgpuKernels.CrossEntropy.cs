@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // The plain softmax cross-entropy of a next-token model. Device code: LossKernels.SubsCrossEntropy
 // (Kernels/LossKernels.cs) with no MASK class.
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     /// <summary>The MASK index that no class has: <see cref="LossKernels.Subs"/> then never adjusts a logit.</summary>
     private const int NoMaskClass = -1;

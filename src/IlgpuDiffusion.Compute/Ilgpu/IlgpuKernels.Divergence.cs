@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // SDTT divergences fused with their student-logit gradient. Device code: DivergenceKernels (Kernels/DivergenceKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>? _divergence;
 

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // Dropout with a Philox mask regenerated in backward. Device code: DropoutKernels (Kernels/DropoutKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward, _dropoutBackward;
 

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Token embedding lookup and its deterministic scatter-add gradient.
 // Device code: EmbeddingKernels (Kernels/EmbeddingKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;

@@ -4,7 +4,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Ids read back to the host and checked before a launch, as kernels index with them unchecked; the staging
 // arrays serve Embedding, Losses, CrossEntropy and Rows. No device code.
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     // Host staging, grown to the largest rows seen (steady-state calls allocate nothing).
     private int[] _hostIds = [];

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // LayerNorm without bias. Device code: LayerNormKernels (Kernels/LayerNormKernels.cs); the weight gradient
 // is a column reduction (IlgpuKernels.Columns.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // The SUBS log-softmax and the fused SUBS cross-entropy. Device code: LossKernels (Kernels/LossKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _subsLogSoftmax;
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>,

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // GEMM and Linear. Device code: MatMulKernels (Kernels/MatMulKernels.cs); the bias gradient is a column
 // reduction (IlgpuKernels.Columns.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? _gemm;
 

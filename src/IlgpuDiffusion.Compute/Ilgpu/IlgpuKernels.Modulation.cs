@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // adaLN modulation and the gated residual. Device code: ModulationKernels (Kernels/ModulationKernels.cs);
 // the shift, scale and gate gradients are column reductions (IlgpuKernels.Columns.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // AdamW, the sum of squares for gradient clipping and the EMA of parameters.
 // Device code: OptimizerKernels (Kernels/OptimizerKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;

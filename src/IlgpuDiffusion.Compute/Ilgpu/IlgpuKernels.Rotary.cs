@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // Rotary position embedding on q and k, in place. Device code: RotaryKernels (Kernels/RotaryKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>? _rotary;
 

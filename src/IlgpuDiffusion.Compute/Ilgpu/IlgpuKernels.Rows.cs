@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // Row gather and scatter-add by an index list. Device code: RowKernels (Kernels/RowKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? _gatherRows, _scatterAddRows;
 

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // Categorical draws and argmax, one group per row. Device code: SamplingKernels (Kernels/SamplingKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, SamplingArguments>? _sample;
     private Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int>? _argmax;

@@ -6,7 +6,7 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 namespace IlgpuDiffusion.Ilgpu;
 
 // Fill and Copy. Device code: UtilityKernels (Kernels/UtilityKernels.cs).
-public sealed partial class IlgpuKernels
+internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, float>? _fill;
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _copy;

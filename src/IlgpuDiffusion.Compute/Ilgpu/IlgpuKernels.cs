@@ -18,7 +18,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// trees and chunk orders fixed by the shapes.
 /// Not thread-safe: one caller at a time, like a stream.
 /// </summary>
-public sealed partial class IlgpuKernels : IKernels
+internal sealed partial class IlgpuKernels : IKernels
 {
     private readonly Accelerator _accelerator;
     private readonly LaunchPlan _plan;

@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// The one ILGPU <see cref="Context"/> of the process (algorithms enabled, O2), created on
 /// first use. A failed kernel compile leaves a context broken; <see cref="Reset"/> makes a new one.
 /// </summary>
-public static class IlgpuRuntime
+internal static class IlgpuRuntime
 {
     /// <summary>Warp size of the emulated CPU accelerator (small, so tests exercise multi-warp groups).</summary>
     public const int CpuWarpSize = 4;

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Autoregressive;
 /// device, the targets (row b·L + t predicts id t + 1; each sequence's last row has weight 0), and the fused
 /// cross-entropy over the model's logits. Training and validation both use it.
 /// </summary>
-public sealed class NextTokenBatch : IDisposable
+internal sealed class NextTokenBatch : IDisposable
 {
     private readonly Tensor<int> _targets; // [batch·length]
     private readonly Tensor<float> _weights, _losses; // [batch·length]

@@ -9,7 +9,7 @@ public delegate void SequenceHandler(ReadOnlySpan<int> sequence);
 /// chunks of L − 2 ids, and each chunk is emitted as <c>[BOS] + chunk + [EOS]</c> (length L).
 /// The remainder that does not fill a chunk is dropped. Documents cross sequence boundaries.
 /// </summary>
-public sealed class MdlmSequencePacker
+internal sealed class MdlmSequencePacker
 {
     private readonly int[] _sequence;
     private readonly SequenceHandler _emit;

@@ -29,7 +29,7 @@ public sealed unsafe class TokenShard : IDisposable
     public string Path { get; }
 
     /// <summary>The shard's header.</summary>
-    public TokenShardHeader Header { get; }
+    internal TokenShardHeader Header { get; }
 
     /// <summary>L: ids per sequence.</summary>
     public int SequenceLength => Header.SequenceLength;

@@ -17,7 +17,7 @@ namespace IlgpuDiffusion.Data;
 /// <param name="VocabularySize">Every id is below this.</param>
 /// <param name="SequenceLength">L: ids per sequence.</param>
 /// <param name="SequenceCount">N: sequences in the file.</param>
-public readonly record struct TokenShardHeader(int VocabularySize, int SequenceLength, long SequenceCount)
+internal readonly record struct TokenShardHeader(int VocabularySize, int SequenceLength, long SequenceCount)
 {
     /// <summary>Header size in bytes.</summary>
     public const int Size = 32;

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Data;
 /// temporary file beside the target, and only <see cref="Commit"/> renames it into place.
 /// Disposing without committing deletes the temporary file, so no half-written shard remains.
 /// </summary>
-public sealed class TokenShardWriter : IDisposable
+internal sealed class TokenShardWriter : IDisposable
 {
     private readonly FileStream _stream;
     private readonly byte[] _buffer;

@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Data;
 /// chosen by a seeded shuffle of document indices. The same count, fraction and seed always
 /// give the same split.
 /// </summary>
-public sealed class TrainValidationSplit
+internal sealed class TrainValidationSplit
 {
     private readonly bool[] _isValidation;
 

@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Diffusion;
 /// <see cref="MaskedDiffusion.Corrupt"/> every step. The masked rows are listed in row-major order with
 /// their clean targets and NELBO weights: exactly the rows the output head and the loss work on.
 /// </summary>
-public sealed class CorruptedBatch
+internal sealed class CorruptedBatch
 {
     /// <summary>Allocates buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.</summary>
     public CorruptedBatch(int batchSize, int sequenceLength)

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Diffusion;
 /// sequence, mask each token with probability (1−ε)t, upload the noisy ids and the masked rows, run the model
 /// with its output head on the masked rows only, and take the NELBO. Training and validation both use it.
 /// </summary>
-public sealed class DiffusionBatch : IDisposable
+internal sealed class DiffusionBatch : IDisposable
 {
     private readonly MaskedDiffusion _diffusion;
     private readonly TimeSampler _timeSampler;

@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 /// <param name="Schedule">The noise schedule.</param>
 /// <param name="MaskId">The MASK token id (<see cref="Gpt2Tokenizer.Mask"/> for the GPT-2 vocabulary).</param>
-public sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
+internal sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
 {
     /// <summary>MDLM on GPT-2 tokens: log-linear schedule with ε = 1e-3, MASK = 50257.</summary>
     public static MaskedDiffusion Mdlm { get; } = new(NoiseSchedule.LogLinear, Gpt2Tokenizer.Mask);

@@ -15,9 +15,6 @@ namespace IlgpuDiffusion.Diffusion;
 /// </summary>
 public static class MdlmCheckpoint
 {
-    /// <summary>Name prefixes of the four tensor groups.</summary>
-    public const string ModelPrefix = "model.", EmaPrefix = "ema.", FirstMomentPrefix = "adam_m.", SecondMomentPrefix = "adam_v.";
-
     /// <summary>
     /// Writes a checkpoint. <paramref name="ema"/> and the moments are laid out like the whole parameter arena
     /// (same offsets), as <see cref="Ema"/> and <see cref="ClippedAdamW"/> allocate them.

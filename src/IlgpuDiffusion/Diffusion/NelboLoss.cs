@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Diffusion;
 /// (unmasked slots contribute exactly 0 under SUBS carry-over, so they are never computed). Buffers are sized
 /// once for B·L rows; nothing is allocated per call.
 /// </summary>
-public sealed class NelboLoss : IDisposable
+internal sealed class NelboLoss : IDisposable
 {
     private readonly IKernels _kernels;
     private readonly float[] _hostLosses;

@@ -4,7 +4,7 @@ namespace IlgpuDiffusion.Diffusion;
 /// MDLM's log-linear noise schedule (<c>LogLinearNoise</c>, docs/algorithms.md §2.1): a token is masked at time
 /// t ∈ [0, 1] with probability (1−ε)·t, so α_t = 1 − (1−ε)·t runs from 1 to ε. All values in double.
 /// </summary>
-public sealed record NoiseSchedule
+internal sealed record NoiseSchedule
 {
     /// <summary>The schedule MDLM trains with: ε = 1e-3.</summary>
     public static NoiseSchedule LogLinear { get; } = new();

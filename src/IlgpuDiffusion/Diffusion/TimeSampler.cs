@@ -3,7 +3,7 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>How a batch of diffusion times is drawn (docs/algorithms.md §2.5).</summary>
-public enum TimeSampling
+internal enum TimeSampling
 {
     /// <summary>
     /// MDLM's antithetic (stratified) draw: u_i ~ U(0,1) i.i.d. and t̃_i = (u_i/n + i/n) mod 1, so each of the
@@ -21,7 +21,7 @@ public enum TimeSampling
 /// </summary>
 /// <param name="Sampling">Stratified (MDLM) or shared offset (SDTT).</param>
 /// <param name="Epsilon">The smallest time: 1e-3 for MDLM, 1e-5 for SDTT.</param>
-public sealed record TimeSampler(TimeSampling Sampling, double Epsilon)
+internal sealed record TimeSampler(TimeSampling Sampling, double Epsilon)
 {
     /// <summary>MDLM training: stratified on [1e-3, 1].</summary>
     public static TimeSampler Mdlm { get; } = new(TimeSampling.Stratified, 1e-3);

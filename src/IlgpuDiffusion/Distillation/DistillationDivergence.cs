@@ -24,7 +24,7 @@ public enum DistillationDivergence
 }
 
 /// <summary>Maps a <see cref="DistillationDivergence"/> onto the divergence kernel that computes it.</summary>
-public static class DistillationDivergences
+internal static class DistillationDivergences
 {
     /// <summary>The kernel divergence of <paramref name="divergence"/> under the paper's definitions or the released code's.</summary>
     public static Divergence Kernel(this DistillationDivergence divergence, bool compatReleasedCode) => divergence switch

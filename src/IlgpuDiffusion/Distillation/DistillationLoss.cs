@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Distillation;
 /// teacher's targets, averaged over the masked rows (PyTorch's <c>batchmean</c>: no 1/t weight, every masked
 /// position counts the same), with its gradient with respect to the student logits. Sized once; allocates nothing per call.
 /// </summary>
-public sealed class DistillationLoss : IDisposable
+internal sealed class DistillationLoss : IDisposable
 {
     private readonly Tensor<float> _values;
     private readonly float[] _hostValues;

@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Distillation;
 /// A frozen <see cref="Dit"/> as SDTT's teacher: eval mode (no dropout), no gradients, an inference arena, and the
 /// output head computed only on the requested rows, whose logits become SUBS log-probs.
 /// </summary>
-public sealed class DitTeacher : ITeacher, IDisposable
+internal sealed class DitTeacher : ITeacher, IDisposable
 {
     private readonly DitActivations _activations;
 

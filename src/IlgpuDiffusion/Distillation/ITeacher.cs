@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Distillation;
 /// A frozen denoiser x_θ as SDTT's teacher sees it: SUBS log-probs of chosen rows of a noisy batch. A
 /// <see cref="DitTeacher"/> in production; tests plug in deterministic toys to check the target construction.
 /// </summary>
-public interface ITeacher
+internal interface ITeacher
 {
     /// <summary>V: classes per row, MASK included as the last one.</summary>
     int Classes { get; }

@@ -124,10 +124,10 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     public long TokensPerStep => (long)Config.Training.SequencesPerStep * _trainData.SequenceLength;
 
     /// <summary>The teacher targets of the last micro-batch (its rows, log-probs and per-step counts).</summary>
-    public TeacherTargets Targets => _targets;
+    internal TeacherTargets Targets => _targets;
 
     /// <summary>The corrupted batch z_t of the last micro-batch.</summary>
-    public CorruptedBatch Corrupted => _corrupted;
+    internal CorruptedBatch Corrupted => _corrupted;
 
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
     public TrainingState State => _run.State;

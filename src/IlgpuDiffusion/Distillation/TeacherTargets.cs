@@ -18,7 +18,7 @@ namespace IlgpuDiffusion.Distillation;
 /// for B·L rows; <see cref="Build"/> allocates nothing.
 /// </para>
 /// </summary>
-public sealed class TeacherTargets : IDisposable
+internal sealed class TeacherTargets : IDisposable
 {
     private readonly int _tokens, _steps, _maskId;
     private readonly int[] _ids, _hostRows, _pending, _hostDraws, _revealed;

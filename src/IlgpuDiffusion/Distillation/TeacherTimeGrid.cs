@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Distillation;
 /// <c>t·space + (1 − t)·t_end</c> with <c>space = linspace(1, 0, K)</c> and t_end = t − K·Δ, clamped at ε: a typo for
 /// <c>(1 − space)</c> that starts the teacher later (t_0 ≥ t), so its first step reveals fewer tokens.
 /// </summary>
-public static class TeacherTimeGrid
+internal static class TeacherTimeGrid
 {
     /// <summary>ε: the smallest time a teacher step runs at.</summary>
     public const double Epsilon = 1e-5;

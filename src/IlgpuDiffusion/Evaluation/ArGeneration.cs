@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// sequence starts with BOS and <see cref="GptDecoder"/> draws the other length − 1 tokens (KV cache, no stop at
 /// end-of-text, as the diffusion samples run to their full length). Batch b draws with seed <c>seed + b</c>.
 /// </summary>
-public static class ArGeneration
+internal static class ArGeneration
 {
     /// <summary>
     /// <paramref name="count"/> samples of <paramref name="length"/> tokens, BOS first, drawn with nucleus mass

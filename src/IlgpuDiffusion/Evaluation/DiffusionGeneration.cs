@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// settings: cached, temperature 1, no nucleus, noise removal). Batch b of a call samples with seed <c>seed + b</c>, so a
 /// set is fixed by (model, steps, count, length, batch size, seed).
 /// </summary>
-public static class DiffusionGeneration
+internal static class DiffusionGeneration
 {
     /// <summary>
     /// <paramref name="count"/> unconditional samples of <paramref name="length"/> tokens at <paramref name="steps"/> steps.

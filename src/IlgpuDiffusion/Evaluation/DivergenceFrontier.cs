@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// (exp(−c·KL(Q‖R_λ)), exp(−c·KL(P‖R_λ))), closed by the extreme points (1, 0) and (0, 1); MAUVE is the
 /// area under that curve: 1 when P = Q, near 0 when they share no bucket.
 /// </summary>
-public static class DivergenceFrontier
+internal static class DivergenceFrontier
 {
     /// <summary>
     /// The reference's mixture weights: <paramref name="count"/> values evenly spaced from 10⁻⁶ to 1 − 10⁻⁶

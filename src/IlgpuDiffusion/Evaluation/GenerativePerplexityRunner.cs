@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// unigram entropy of the samples. Evaluate the EMA weights (what <see cref="Diffusion.MdlmCheckpoint.LoadModel"/> loads).
 /// The AR baseline's samples (<see cref="ArGeneration"/>) are judged the same way.
 /// </summary>
-public static class GenerativePerplexityRunner
+internal static class GenerativePerplexityRunner
 {
     /// <summary>Progress stage name.</summary>
     public const string Stage = "Generative perplexity";

@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// <summary>A prompt cut from a held-out sequence and the tokens that truly follow it.</summary>
 /// <param name="Prompt">The first tokens of the sequence.</param>
 /// <param name="Reference">The next tokens: the human continuation MAUVE compares model continuations with.</param>
-public sealed record HeldOutPrompt(int[] Prompt, int[] Reference)
+internal sealed record HeldOutPrompt(int[] Prompt, int[] Reference)
 {
     /// <summary>Prompt then reference: the reference text as MAUVE featurizes it (the whole first P + C tokens).</summary>
     public int[] Sequence() => [.. Prompt, .. Reference];
@@ -15,7 +15,7 @@ public sealed record HeldOutPrompt(int[] Prompt, int[] Reference)
 /// Held-out text from validation shards (documents the models never trained on): prompts with their true
 /// continuations for MAUVE and self-BLEU, and decoded documents for the LAMBADA-style cloze.
 /// </summary>
-public static class HeldOutText
+internal static class HeldOutText
 {
     /// <summary>
     /// <paramref name="count"/> prompts of <paramref name="promptLength"/> tokens with the <paramref name="referenceLength"/>

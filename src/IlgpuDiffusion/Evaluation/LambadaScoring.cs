@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// The model-independent parts of LAMBADA scoring (docs/algorithms.md §5.5): the diffusion input with the word masked, the
 /// exact-match rule, and the aggregation into accuracy and perplexities.
 /// </summary>
-public static class LambadaScoring
+internal static class LambadaScoring
 {
     /// <summary>
     /// The diffusion model's input: the context, MASK at every word token, and the final EOS left visible.

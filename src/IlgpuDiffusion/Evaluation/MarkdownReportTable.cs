@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// Renders an <see cref="EvaluationReport"/> as Markdown: a heading, one table (rows = model × steps, columns =
 /// every metric name in order of first appearance; an empty cell where a row lacks a metric), then the notes.
 /// </summary>
-public static class MarkdownReportTable
+internal static class MarkdownReportTable
 {
     /// <summary>The report as Markdown text.</summary>
     public static string Write(EvaluationReport report)

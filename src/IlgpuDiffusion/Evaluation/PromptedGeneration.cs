@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Evaluation;
 /// self-BLEU is taken among the continuation tokens of each prompt (BLEU-4, NLTK method-1 smoothing). The references'
 /// features are computed once and shared by every model and step count.
 /// </summary>
-public sealed class PromptedGeneration
+internal sealed class PromptedGeneration
 {
     /// <summary>Progress stage name.</summary>
     public const string Stage = "Prompted generation";

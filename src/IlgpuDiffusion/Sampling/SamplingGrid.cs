@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Sampling;
 /// </summary>
 /// <param name="Steps">N.</param>
 /// <param name="Epsilon">ε, the last time.</param>
-public readonly record struct SamplingGrid(int Steps, double Epsilon)
+internal readonly record struct SamplingGrid(int Steps, double Epsilon)
 {
     /// <summary>Δt = (1 − ε)/N.</summary>
     public double StepSize => (1 - Epsilon) / Steps;

@@ -1,5 +1,4 @@
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
 
@@ -13,6 +12,9 @@ namespace IlgpuDiffusion.Training;
 /// </summary>
 internal static class CheckpointTensors
 {
+    /// <summary>Name prefixes of the four tensor groups.</summary>
+    public const string ModelPrefix = "model.", EmaPrefix = "ema.", FirstMomentPrefix = "adam_m.", SecondMomentPrefix = "adam_v.";
+
     /// <summary>Writes <paramref name="metadata"/> and the tensor groups to <paramref name="path"/>, creating its folder.</summary>
     /// <param name="extraMetadata">Further metadata entries (keys other than <paramref name="metadata"/>'s).</param>
     public static void Save<TConfig>(string path, IReadOnlyDictionary<string, string> metadata, NamedParameters<TConfig> parameters,
@@ -53,7 +55,7 @@ internal static class CheckpointTensors
     public static void LoadWeights<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters, bool useEma)
         where TConfig : notnull
     {
-        string prefix = useEma ? MdlmCheckpoint.EmaPrefix : MdlmCheckpoint.ModelPrefix;
+        string prefix = useEma ? EmaPrefix : ModelPrefix;
         foreach (var (name, _) in parameters.Entries)
         {
             Tensor<float> tensor = parameters[name];
@@ -77,8 +79,8 @@ internal static class CheckpointTensors
     {
         var groups = new List<(string Prefix, Tensor<float> Weights)>
         {
-            (MdlmCheckpoint.ModelPrefix, parameters.All), (MdlmCheckpoint.EmaPrefix, ema),
-            (MdlmCheckpoint.FirstMomentPrefix, firstMoment), (MdlmCheckpoint.SecondMomentPrefix, secondMoment),
+            (ModelPrefix, parameters.All), (EmaPrefix, ema),
+            (FirstMomentPrefix, firstMoment), (SecondMomentPrefix, secondMoment),
         };
         groups.AddRange(extraGroups ?? []);
         if (groups.Select(g => g.Prefix).Distinct().Count() != groups.Count)

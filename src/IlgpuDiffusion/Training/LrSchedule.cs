@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Training;
 /// s counts from 0, warm-up gives lr·s/warmup for s &lt; warmup (so the very first step has lr 0, as in
 /// the reference), then constant lr or half a cosine down to 0 at <see cref="TrainingConfig.MaxSteps"/> (and 0 after it).
 /// </summary>
-public sealed class LrSchedule(TrainingConfig config)
+internal sealed class LrSchedule(TrainingConfig config)
 {
     private readonly TrainingConfig _config = config ?? throw new ArgumentNullException(nameof(config));
 

@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Training;
 /// finalizer over seed and purpose), so that times, masks and dropout never share a random stream.
 /// Each is combined with a counter (micro-batch or validation batch) as the Philox stream.
 /// </summary>
-public static class TrainingSeeds
+internal static class TrainingSeeds
 {
     /// <summary>Key of the diffusion times of training micro-batches.</summary>
     public static ulong Times(ulong seed) => Mix(seed, 1);

@@ -87,7 +87,7 @@ public sealed class CheckpointTests
         AssertSameTensors(first, second);
         using (var reader = SafetensorsReader.Open(first))
         {
-            int parameters = reader.Tensors.Count(t => t.Name.StartsWith(MdlmCheckpoint.ModelPrefix, StringComparison.Ordinal));
+            int parameters = reader.Tensors.Count(t => t.Name.StartsWith(CheckpointTensors.ModelPrefix, StringComparison.Ordinal));
             Assert.Equal(5 + 2 * 10 + 5, parameters);   // embedding and sigma map, 2 blocks, final layer
             Assert.Equal(4 * parameters, reader.Tensors.Count);
         }

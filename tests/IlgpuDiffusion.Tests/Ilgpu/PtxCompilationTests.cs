@@ -27,7 +27,7 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
         private readonly Dictionary<int, PTXBackend> _backends = [];
         private readonly object _gate = new();
 
-        public string Compile(MethodInfo method, KernelGrouping grouping, int architecture)
+        internal string Compile(MethodInfo method, KernelGrouping grouping, int architecture)
         {
             lock (_gate)
             {

@@ -61,11 +61,12 @@ public sealed class SafetensorsTests
     }
 
     [Theory]
-    [InlineData(SafetensorsDtype.F32)]
-    [InlineData(SafetensorsDtype.F16)]
-    [InlineData(SafetensorsDtype.BF16)]
-    public void Reader_converts_half_precision_to_float(SafetensorsDtype dtype)
+    [InlineData("F32")]
+    [InlineData("F16")]
+    [InlineData("BF16")]
+    public void Reader_converts_half_precision_to_float(string dtypeName)
     {
+        var dtype = Enum.Parse<SafetensorsDtype>(dtypeName);
         using var folder = new TempDirectory();
         float[] values = [0f, 1f, -1.5f, 0.1f, 3.14159f, -65504f, 1e-3f, 1234.5f];
         string path = folder.Write("h.safetensors", new RawSafetensors().Add("w", dtype, values, 2, 4).ToBytes());

@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Models;
 /// Backward scratch of a training arena (N rows, Bc conditioning rows). Block gradients reuse the
 /// same buffers layer after layer; every buffer an accumulating kernel writes is zeroed first.
 /// </summary>
-public sealed class DitActivationGradients
+internal sealed class DitActivationGradients
 {
     internal DitActivationGradients(Arena<float> arena, int conditionRows)
     {

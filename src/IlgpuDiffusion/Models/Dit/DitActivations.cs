@@ -82,58 +82,58 @@ public sealed class DitActivations : IDisposable
     public int ConditionRows { get; }
 
     /// <summary>Sinusoidal embedding of sigma [Bc, 256] (constant [1]×128 ++ [0]×128 without time conditioning).</summary>
-    public Tensor<float> TimestepEmbedding { get; }
+    internal Tensor<float> TimestepEmbedding { get; }
 
     /// <summary>sigma_map.mlp.0 output [Bc, C].</summary>
-    public Tensor<float> SigmaHidden { get; }
+    internal Tensor<float> SigmaHidden { get; }
 
     /// <summary>SiLU(SigmaHidden) [Bc, C].</summary>
-    public Tensor<float> SigmaHiddenActivated { get; }
+    internal Tensor<float> SigmaHiddenActivated { get; }
 
     /// <summary>sigma_map.mlp.2 output [Bc, C].</summary>
-    public Tensor<float> ConditionPre { get; }
+    internal Tensor<float> ConditionPre { get; }
 
     /// <summary>c = SiLU(ConditionPre) [Bc, C]: input of every adaLN linear.</summary>
-    public Tensor<float> Condition { get; }
+    internal Tensor<float> Condition { get; }
 
     /// <summary>The embedded ids E[ids] [N, D] (the first block's input).</summary>
-    public Tensor<float> Embedded { get; }
+    internal Tensor<float> Embedded { get; }
 
     /// <summary>Per-block activations (all the same object set in an inference arena).</summary>
-    public IReadOnlyList<DitLayerActivations> Layers { get; }
+    internal IReadOnlyList<DitLayerActivations> Layers { get; }
 
     /// <summary>GELU output [N, 4D], scratch (recomputed in backward).</summary>
-    public Tensor<float> MlpActivation { get; }
+    internal Tensor<float> MlpActivation { get; }
 
     /// <summary>Final adaLN output [2, Bc, D]: (shift, scale).</summary>
-    public Tensor<float> FinalModulation { get; }
+    internal Tensor<float> FinalModulation { get; }
 
     /// <summary>Final shift [Bc, D].</summary>
-    public Tensor<float> FinalShift { get; }
+    internal Tensor<float> FinalShift { get; }
 
     /// <summary>Final scale [Bc, D].</summary>
-    public Tensor<float> FinalScale { get; }
+    internal Tensor<float> FinalScale { get; }
 
     /// <summary>LN(x_L)·norm_final [N, D].</summary>
-    public Tensor<float> FinalNorm { get; }
+    internal Tensor<float> FinalNorm { get; }
 
     /// <summary>Final LayerNorm mean [N].</summary>
-    public Tensor<float> FinalMean { get; }
+    internal Tensor<float> FinalMean { get; }
 
     /// <summary>Final LayerNorm reciprocal standard deviation [N].</summary>
-    public Tensor<float> FinalRstd { get; }
+    internal Tensor<float> FinalRstd { get; }
 
     /// <summary>FinalNorm·(1 + scale) + shift [N, D].</summary>
-    public Tensor<float> FinalModulated { get; }
+    internal Tensor<float> FinalModulated { get; }
 
     /// <summary>The rows of FinalModulated the head computes [HeadCapacity, D] (used when rows are selected).</summary>
-    public Tensor<float> HeadInput { get; }
+    internal Tensor<float> HeadInput { get; }
 
     /// <summary>Logits of the head rows [HeadCapacity, V].</summary>
-    public Tensor<float> Logits { get; }
+    internal Tensor<float> Logits { get; }
 
     /// <summary>Backward scratch; null in an inference arena.</summary>
-    public DitActivationGradients? Gradients { get; }
+    internal DitActivationGradients? Gradients { get; }
 
     /// <summary>Host staging of the timestep embedding [Bc·256], refilled per pass with time conditioning.</summary>
     internal float[] TimestepHost { get; }

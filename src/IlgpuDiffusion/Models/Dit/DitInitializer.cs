@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Models;
 /// Linear zero, so a fresh model is the identity in every block and outputs logits ≡ 0.
 /// Tensor k draws from Philox stream k, so each tensor's values are independent of the others' sizes.
 /// </summary>
-public static class DitInitializer
+internal static class DitInitializer
 {
     /// <summary>Overwrites every tensor of <paramref name="parameters"/> with its initial values.</summary>
     public static void Initialize(DitParameters parameters, ulong seed)

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Models;
 /// kept for the backward pass; in an inference arena all blocks share one set and the residual
 /// stream is updated in place (<see cref="Input"/>, <see cref="Middle"/> and <see cref="Output"/> coincide).
 /// </summary>
-public sealed class DitLayerActivations
+internal sealed class DitLayerActivations
 {
     internal DitLayerActivations(Arena<float> arena, string prefix, string input, string middle, string output, int conditionRows)
     {

@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Models;
 /// A Hydra-style <c>"model"</c> section (<c>hidden_size</c>, <c>cond_dim</c>, <c>length</c>, <c>n_blocks</c>,
 /// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout).
 /// </summary>
-public static class HuggingFaceConfig
+internal static class HuggingFaceConfig
 {
     /// <summary>The file name beside <c>model.safetensors</c>.</summary>
     public const string FileName = "config.json";

@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Models;
 /// e = [cos(σ·f_0..f_127), sin(σ·f_0..f_127)] with f_i = exp(−ln(10000)·i/128), cos first.
 /// Computed in fp32 on the host (one row per sequence) and uploaded with the ids.
 /// </summary>
-public static class TimestepEmbeddings
+internal static class TimestepEmbeddings
 {
     private const float MaxPeriod = 10000f;
 

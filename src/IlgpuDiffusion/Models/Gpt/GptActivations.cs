@@ -71,25 +71,25 @@ public sealed class GptActivations : IDisposable
     public bool Training { get; }
 
     /// <summary>wte[ids] + wpe[positions] after dropout: the first block's input [N, D].</summary>
-    public Tensor<float> Embedded { get; }
+    internal Tensor<float> Embedded { get; }
 
     /// <summary>Per-block activations (all the same object in an inference arena).</summary>
-    public IReadOnlyList<GptLayerActivations> Layers { get; }
+    internal IReadOnlyList<GptLayerActivations> Layers { get; }
 
     /// <summary>GELU output [N, 4D], scratch (recomputed in backward).</summary>
-    public Tensor<float> MlpActivation { get; }
+    internal Tensor<float> MlpActivation { get; }
 
     /// <summary>LN(x_L)·ln_f.weight + ln_f.bias [N, D]: the head input.</summary>
-    public Tensor<float> FinalNorm { get; }
+    internal Tensor<float> FinalNorm { get; }
 
     /// <summary>Final LayerNorm mean [N].</summary>
-    public Tensor<float> FinalMean { get; }
+    internal Tensor<float> FinalMean { get; }
 
     /// <summary>Final LayerNorm reciprocal standard deviation [N].</summary>
-    public Tensor<float> FinalRstd { get; }
+    internal Tensor<float> FinalRstd { get; }
 
     /// <summary>Logits of the head rows [HeadCapacity, V].</summary>
-    public Tensor<float> Logits { get; }
+    internal Tensor<float> Logits { get; }
 
     /// <summary>The position of every row [N] (learned positions), uploaded from <see cref="PositionsHost"/> when it changes.</summary>
     internal Tensor<int> Positions { get; }

@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Models;
 /// MLP width other than 4·n_embd, unscaled or layer-scaled attention. The key <c>ilgpu_positions</c> = <c>"rotary"</c>
 /// (written by the export of a rotary model, unknown to Hugging Face) selects rotary positions.
 /// </summary>
-public static class GptHuggingFaceConfig
+internal static class GptHuggingFaceConfig
 {
     /// <summary>The file name beside <c>model.safetensors</c>.</summary>
     public const string FileName = "config.json";

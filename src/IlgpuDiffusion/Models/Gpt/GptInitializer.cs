@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Models;
 /// LayerNorm weights 1 and biases 0. Tensor k draws from Philox stream k (Box–Muller on pairs of uniforms), so each
 /// tensor's values are independent of the others' sizes.
 /// </summary>
-public static class GptInitializer
+internal static class GptInitializer
 {
     /// <summary>Standard deviation of the weights (GPT-2's <c>initializer_range</c>).</summary>
     public const double Std = 0.02;

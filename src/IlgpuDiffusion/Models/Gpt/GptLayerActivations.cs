@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Models;
 /// What one block's forward pass writes (N = batch·tokens rows): a training arena keeps one set per block for the
 /// backward pass; an inference arena shares one set (and one residual buffer, updated in place) by every block.
 /// </summary>
-public sealed class GptLayerActivations
+internal sealed class GptLayerActivations
 {
     internal GptLayerActivations(Arena<float> a, string prefix, string input, string middle, string output)
     {

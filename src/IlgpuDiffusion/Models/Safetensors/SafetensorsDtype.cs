@@ -4,7 +4,7 @@ namespace IlgpuDiffusion.Models.Safetensors;
 /// Element types of the safetensors format (the spellings of its JSON header). Any of them can be
 /// listed and skipped; <see cref="SafetensorsReader"/> converts F32, F16, BF16 and F64 to float.
 /// </summary>
-public enum SafetensorsDtype
+internal enum SafetensorsDtype
 {
     /// <summary>IEEE binary32.</summary>
     F32,
@@ -39,7 +39,7 @@ public enum SafetensorsDtype
 }
 
 /// <summary>Sizes and conversions of <see cref="SafetensorsDtype"/>.</summary>
-public static class SafetensorsDtypes
+internal static class SafetensorsDtypes
 {
     /// <summary>Bytes per element.</summary>
     public static int Size(this SafetensorsDtype dtype) => dtype switch

@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Models.Safetensors;
 /// opening; tensor data is read on demand, in chunks, converted to float (F32, F16, BF16, F64).
 /// Every problem throws <see cref="InvalidDataException"/> naming the file and the tensor.
 /// </summary>
-public sealed class SafetensorsReader : IDisposable
+internal sealed class SafetensorsReader : IDisposable
 {
     private const string MetadataKey = "__metadata__";
     private const long MaxHeaderBytes = 100L << 20;

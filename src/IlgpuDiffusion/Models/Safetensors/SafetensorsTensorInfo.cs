@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Models.Safetensors;
 /// <param name="Shape">Dimensions, outermost first (empty for a scalar).</param>
 /// <param name="Begin">First byte inside the data section (after the header).</param>
 /// <param name="End">One past the last byte inside the data section.</param>
-public sealed record SafetensorsTensorInfo(string Name, SafetensorsDtype Dtype, long[] Shape, long Begin, long End)
+internal sealed record SafetensorsTensorInfo(string Name, SafetensorsDtype Dtype, long[] Shape, long Begin, long End)
 {
     /// <summary>Number of elements (product of the shape; 1 for a scalar).</summary>
     public long ElementCount => Shape.Aggregate(1L, (product, d) => checked(product * d));

@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Models.Safetensors;
 /// written to a temporary name beside <c>path</c> and renamed when complete, so a reader never sees
 /// half a file.
 /// </summary>
-public sealed class SafetensorsWriter
+internal sealed class SafetensorsWriter
 {
     private const int ChunkElements = 1 << 18;
 
