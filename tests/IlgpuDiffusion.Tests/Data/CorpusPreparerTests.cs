@@ -52,6 +52,57 @@ public sealed class CorpusPreparerTests : IDisposable
             .ToList();
     }
 
+    /// <summary>Receives reports synchronously (unlike <see cref="Progress{T}"/>, which posts them to the thread pool).</summary>
+    private sealed class Recorder(Action<PreparationProgress>? onReport = null) : IProgress<PreparationProgress>
+    {
+        public List<PreparationProgress> Reports { get; } = [];
+
+        public void Report(PreparationProgress value)
+        {
+            Reports.Add(value);
+            onReport?.Invoke(value);
+        }
+    }
+
+    /// <summary>A JSON-lines corpus of <paramref name="count"/> short documents (more than one tokenization batch of 256).</summary>
+    private string WriteManyDocuments(int count)
+    {
+        var lines = Enumerable.Range(0, count).Select(i => $"{{\"text\":\"Document {i} of the corpus, with a few words.\"}}");
+        return _temp.Write("many/documents.jsonl", string.Join("\n", lines) + "\n");
+    }
+
+    [Fact]
+    public void Progress_counts_documents_and_tokens_batch_by_batch_up_to_the_whole_corpus()
+    {
+        string corpus = WriteManyDocuments(600);
+        var recorder = new Recorder();
+        PreparedCorpus prepared = CorpusPreparer.Prepare([corpus], _temp.File("out"), Options(sequenceLength: 16, validationFraction: 0.1),
+            recorder);
+        Assert.Equal([256L, 512L, 600L], recorder.Reports.Select(r => r.Documents));
+        Assert.All(recorder.Reports, r => Assert.Equal(600, r.TotalDocuments));
+        Assert.Equal(prepared.Metadata.Train.Tokens + prepared.Metadata.Validation.Tokens, recorder.Reports[^1].Tokens);
+        Assert.True(recorder.Reports.Zip(recorder.Reports.Skip(1)).All(pair => pair.First.Tokens < pair.Second.Tokens));
+        Assert.Contains("documents.jsonl", recorder.Reports[0].Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_cancelled_preparation_leaves_nothing_behind()
+    {
+        string corpus = WriteManyDocuments(600);
+        string output = _temp.File("cancelled");
+        using var cancellation = new CancellationTokenSource();
+        var recorder = new Recorder(_ => cancellation.Cancel());
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16), recorder, cancellation.Token));
+        Assert.Single(recorder.Reports);
+        Assert.False(Directory.Exists(output));
+
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16), cancellationToken: new CancellationToken(true)));
+        Assert.False(Directory.Exists(output));
+        Assert.True(CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16)).Metadata.Train.Sequences > 0);
+    }
+
     [Fact]
     public void Shards_hold_exactly_the_MDLM_wrap_of_the_corpus()
     {
