@@ -40,8 +40,11 @@ public static class LatencyComparison
     /// Times <paramref name="autoregressive"/> and then <paramref name="diffusion"/> at every step count of
     /// <paramref name="options"/>, reporting each row to <paramref name="measured"/> as soon as it is done.
     /// </summary>
+    /// <param name="cancellationToken">Stops the comparison between sampling steps.</param>
     /// <exception cref="ArgumentException">The models live on different devices, or the length does not fit one of them.</exception>
-    public static LatencyReport Run(Dit diffusion, Gpt autoregressive, LatencyOptions options, Action<LatencyMeasurement>? measured = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static LatencyReport Run(Dit diffusion, Gpt autoregressive, LatencyOptions options, Action<LatencyMeasurement>? measured = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(diffusion);
         ArgumentNullException.ThrowIfNull(autoregressive);
@@ -64,34 +67,35 @@ public static class LatencyComparison
             measured?.Invoke(row);
         }
 
-        Add(TimeAutoregressive(autoregressive, options));
+        Add(TimeAutoregressive(autoregressive, options, cancellationToken));
         foreach (int steps in options.Steps)
         {
-            Add(TimeDiffusion(diffusion, options, steps, cached: true));
-            if (options.IncludeUncached) Add(TimeDiffusion(diffusion, options, steps, cached: false));
+            Add(TimeDiffusion(diffusion, options, steps, cached: true, cancellationToken));
+            if (options.IncludeUncached) Add(TimeDiffusion(diffusion, options, steps, cached: false, cancellationToken));
         }
         return new LatencyReport(diffusion.Device.Description, diffusion.Config.ParameterCount(), autoregressive.Config.ParameterCount(),
             options.BatchSize, options.Length, rows);
     }
 
     /// <summary>B sequences of L tokens by <see cref="GptDecoder.Generate"/> after a beginning-of-text prompt.</summary>
-    private static LatencyMeasurement TimeAutoregressive(Gpt model, LatencyOptions options)
+    private static LatencyMeasurement TimeAutoregressive(Gpt model, LatencyOptions options, CancellationToken cancellationToken)
     {
         int bos = Math.Min(Gpt2Tokenizer.Bos, model.Config.Vocab - 1);
         int[][] prompt = [[bos]];
         var sampling = new GptSamplingOptions { Seed = options.Seed, EndOfText = null };
         using var decoder = new GptDecoder(model, options.BatchSize, options.Length + 1, maxPromptLength: 1, sampling);
-        var (mean, fastest, passes) = Time(options, () => decoder.Generate(prompt).ForwardPasses);
+        var (mean, fastest, passes) = Time(options, () => decoder.Generate(prompt, cancellationToken).ForwardPasses);
         return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes,
             options.BatchSize * options.Length);
     }
 
     /// <summary>B sequences of L tokens by <see cref="DiffusionSampler.Sample"/> from all MASK in <paramref name="steps"/> steps.</summary>
-    private static LatencyMeasurement TimeDiffusion(Dit model, LatencyOptions options, int steps, bool cached)
+    private static LatencyMeasurement TimeDiffusion(Dit model, LatencyOptions options, int steps, bool cached,
+        CancellationToken cancellationToken)
     {
         var sampling = new SamplerOptions { Steps = steps, BatchSize = options.BatchSize, Cached = cached, Seed = options.Seed };
         using var sampler = new DiffusionSampler(model, sampling, options.Length);
-        var (mean, fastest, passes) = Time(options, () => sampler.Sample().ForwardPasses);
+        var (mean, fastest, passes) = Time(options, () => sampler.Sample(cancellationToken: cancellationToken).ForwardPasses);
         return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes,
             options.BatchSize * options.Length);
     }

@@ -42,8 +42,10 @@ public sealed class EvaluationSuite
     }
 
     /// <summary>Evaluates <paramref name="inputs"/> and returns the report titled <paramref name="title"/>.</summary>
+    /// <param name="cancellationToken">Stops the evaluation at its next progress report.</param>
     /// <exception cref="ArgumentException">There is no model, or two models share a name.</exception>
-    public EvaluationReport Run(EvaluationInputs inputs, string title = "Evaluation")
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public EvaluationReport Run(EvaluationInputs inputs, string title = "Evaluation", CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(title);
@@ -53,11 +55,18 @@ public sealed class EvaluationSuite
             throw new ArgumentException("Every model needs its own name (row label).", nameof(inputs));
         var rows = new ReportRows(names);
         var notes = new List<string>();
-        if (Wants(EvaluationParts.ValidationPerplexity)) ValidationPerplexities(inputs, rows, notes);
-        if (Wants(EvaluationParts.Lambada)) Lambada(inputs, rows, notes);
-        if (Wants(EvaluationParts.Cloze)) Cloze(inputs, rows, notes);
-        if (Wants(EvaluationParts.GenerativePerplexity)) GenerativePerplexities(inputs, rows, notes);
-        if (Wants(EvaluationParts.PromptedGeneration)) Prompted(inputs, rows, notes);
+        // Every progress report is also where a cancellation takes effect.
+        Action<EvaluationProgress> progress = report =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            _progress?.Invoke(report);
+        };
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Wants(EvaluationParts.ValidationPerplexity)) ValidationPerplexities(inputs, rows, notes, progress);
+        if (Wants(EvaluationParts.Lambada)) Lambada(inputs, rows, notes, progress);
+        if (Wants(EvaluationParts.Cloze)) Cloze(inputs, rows, notes, progress);
+        if (Wants(EvaluationParts.GenerativePerplexity)) GenerativePerplexities(inputs, rows, notes, progress);
+        if (Wants(EvaluationParts.PromptedGeneration)) Prompted(inputs, rows, notes, progress);
         return new EvaluationReport(title, rows.InOrder(), notes);
     }
 
@@ -80,7 +89,7 @@ public sealed class EvaluationSuite
 
     private bool Wants(EvaluationParts part) => (_options.Parts & part) != 0;
 
-    private void ValidationPerplexities(EvaluationInputs inputs, ReportRows rows, List<string> notes)
+    private void ValidationPerplexities(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
         if (inputs.Validation is not { } data)
         {
@@ -90,7 +99,7 @@ public sealed class EvaluationSuite
         long sequences = 0;
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
         {
-            Report("Validation perplexity", subject.Name, 0, 1);
+            Report(progress, "Validation perplexity", subject.Name, 0, 1);
             using var validation = new ValidationPerplexity(subject.Model.Config, subject.Model.Device, data, _options.ValidationBatchSize,
                 _options.Seed, _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(subject.Model.Parameters.All, step: 0);
@@ -105,7 +114,7 @@ public sealed class EvaluationSuite
         }
         if (inputs.ArModel is { } ar)
         {
-            Report("Validation perplexity", ar.Name, 0, 1);
+            Report(progress, "Validation perplexity", ar.Name, 0, 1);
             using var validation = new ArValidation(ar.Model.Config, ar.Model.Device, data, _options.ValidationBatchSize,
                 _options.ValidationBatches);
             ValidationMetrics metrics = validation.Evaluate(ar.Model.Parameters.All, step: 0);
@@ -120,7 +129,7 @@ public sealed class EvaluationSuite
             "a model that reads its context scores lower at the smaller t, one that ignores it scores its unigram entropy at both.");
     }
 
-    private void Lambada(EvaluationInputs inputs, ReportRows rows, List<string> notes)
+    private void Lambada(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
         if (inputs.Lambada is not { Count: > 0 } passages)
         {
@@ -129,11 +138,11 @@ public sealed class EvaluationSuite
         }
         IReadOnlyList<LambadaExample> examples = passages.Take(_options.MaxLambadaExamples ?? int.MaxValue)
             .Select(p => LambadaExample.Tokenize(p)).ToArray();
-        ScoreLambada(inputs, examples, "LAMBADA", rows);
+        ScoreLambada(inputs, examples, "LAMBADA", rows, progress);
         notes.Add($"LAMBADA: the first {examples.Count} passages of {inputs.LambadaSource}. {LambadaProtocol()}");
     }
 
-    private void Cloze(EvaluationInputs inputs, ReportRows rows, List<string> notes)
+    private void Cloze(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
         if (inputs.Validation is not { } data)
         {
@@ -147,23 +156,24 @@ public sealed class EvaluationSuite
             notes.Add($"Cloze skipped: the {documents.Count} held-out documents yield no passage under the cloze rules.");
             return;
         }
-        ScoreLambada(inputs, passages.Select(p => LambadaExample.Tokenize(p)).ToArray(), "Cloze", rows);
+        ScoreLambada(inputs, passages.Select(p => LambadaExample.Tokenize(p)).ToArray(), "Cloze", rows, progress);
         notes.Add($"Cloze: a LAMBADA-style last-word cloze built from {documents.Count} held-out documents ({passages.Count} passages; " +
             $"not LAMBADA, no human filtering). {LambadaProtocol()}");
     }
 
-    private void ScoreLambada(EvaluationInputs inputs, IReadOnlyList<LambadaExample> examples, string label, ReportRows rows)
+    private void ScoreLambada(EvaluationInputs inputs, IReadOnlyList<LambadaExample> examples, string label, ReportRows rows,
+        Action<EvaluationProgress> progress)
     {
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
         {
             IReadOnlyList<LambadaOutcome> outcomes = DiffusionLambada.Score(subject.Model, examples, _options.LambadaTimeDraws,
-                _options.Seed, (done, total) => Report(label, subject.Name, done, total));
+                _options.Seed, (done, total) => Report(progress, label, subject.Name, done, total));
             rows.Add(EvaluationRow.For(subject.Name).With(LambadaScoring.Summarize(outcomes), label));
         }
         if (inputs.ArModel is { } ar)
         {
             IReadOnlyList<LambadaOutcome> outcomes = ArLambada.Score(ar.Model, examples,
-                (done, total) => Report(label, ar.Name, done, total));
+                (done, total) => Report(progress, label, ar.Name, done, total));
             rows.Add(EvaluationRow.For(ar.Name).With(LambadaScoring.Summarize(outcomes), label));
         }
     }
@@ -173,7 +183,7 @@ public sealed class EvaluationSuite
         $"ELBO bound with {_options.LambadaTimeDraws} antithetic time draws (1/t weights, context and EOS clean). AR: teacher forcing, " +
         "exact match of the argmax at every word position. PPL/token divides the same NLL by the word tokens.";
 
-    private void GenerativePerplexities(EvaluationInputs inputs, ReportRows rows, List<string> notes)
+    private void GenerativePerplexities(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
         if (inputs.Judge is not { } judge)
         {
@@ -181,14 +191,14 @@ public sealed class EvaluationSuite
             return;
         }
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
-            foreach (EvaluationRow row in GenerativePerplexityRunner.Run(subject.Model, subject.Name, judge, _options, _progress))
+            foreach (EvaluationRow row in GenerativePerplexityRunner.Run(subject.Model, subject.Name, judge, _options, progress))
                 rows.Add(row);
         if (inputs.ArModel is { } ar)
         {
             // The diffusion samples' length where the AR model's context allows it, so the rows compare like with like.
             int arLength = _options.SampleLength ?? Math.Min(ar.Model.Config.Length,
                 inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
-            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, _progress));
+            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, progress));
         }
         string length = _options.SampleLength is int tokens
             ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens"
@@ -202,7 +212,7 @@ public sealed class EvaluationSuite
             "An AR row judged by its own model measures self-consistency, not quality.");
     }
 
-    private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes)
+    private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
         if (inputs.Features is not { } features || inputs.Validation is not { } data)
         {
@@ -214,7 +224,7 @@ public sealed class EvaluationSuite
             HeldOutText.Prompts(data, _options.Prompts, _options.PromptLength, _options.ContinuationLength), _options);
         foreach (DiffusionSubject subject in inputs.DiffusionModels)
             foreach (int steps in _options.Steps)
-                rows.Add(prompted.Row(subject.Model, subject.Name, steps, _progress));
+                rows.Add(prompted.Row(subject.Model, subject.Name, steps, progress));
         string seeds = string.Join(", ", _options.Mauve.Seeds);
         notes.Add($"MAUVE: {_options.Prompts} held-out prompts of {_options.PromptLength} tokens, " +
             $"{_options.ContinuationsPerPrompt} continuations of {_options.ContinuationLength} tokens each " +
@@ -227,8 +237,8 @@ public sealed class EvaluationSuite
                 : ""));
     }
 
-    private void Report(string stage, string model, int done, int total) =>
-        _progress?.Invoke(new EvaluationProgress(stage, model, null, done, total));
+    private static void Report(Action<EvaluationProgress> progress, string stage, string model, int done, int total) =>
+        progress(new EvaluationProgress(stage, model, null, done, total));
 
     /// <summary>Rows keyed by (model, steps), merged as parts add metrics; ordered by model, then steps (none first).</summary>
     private sealed class ReportRows(IReadOnlyList<string> models)

@@ -13,8 +13,11 @@ public sealed partial class DiffusionSampler
     /// <param name="totalLength">Tokens per output sequence, at least L.</param>
     /// <param name="stride">New tokens per further window, in [1, L].</param>
     /// <returns>[BatchSize, totalLength] ids; <see cref="SamplingResult.ForwardPasses"/> counts every window's passes.</returns>
+    /// <param name="cancellationToken">Stops the sampling between steps.</param>
     /// <exception cref="ArgumentOutOfRangeException">The total length is below L or the stride outside [1, L].</exception>
-    public SamplingResult SampleLong(int totalLength, int stride, SamplingPrompt? prompt = null)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public SamplingResult SampleLong(int totalLength, int stride, SamplingPrompt? prompt = null,
+        CancellationToken cancellationToken = default)
     {
         if (totalLength < Length)
             throw new ArgumentOutOfRangeException(nameof(totalLength),
@@ -28,7 +31,7 @@ public sealed partial class DiffusionSampler
         try
         {
             Begin(prompt, window: 0);
-            RunWindow();
+            RunWindow(cancellationToken);
             for (int b = 0; b < batch; b++)
                 _ids.AsSpan(b * Length, Length).CopyTo(output.AsSpan(b * totalLength));
             int passes = _forwardPasses;
@@ -42,7 +45,7 @@ public sealed partial class DiffusionSampler
                 }
                 _forwardPasses = 0;
                 BeginWindow(window);
-                RunWindow();
+                RunWindow(cancellationToken);
                 passes += _forwardPasses;
                 int take = Math.Min(stride, totalLength - produced);
                 for (int b = 0; b < batch; b++)
@@ -53,9 +56,13 @@ public sealed partial class DiffusionSampler
         finally { Exit(); }
     }
 
-    private void RunWindow()
+    private void RunWindow(CancellationToken cancellationToken)
     {
-        for (int step = 0; step < Options.Steps; step++) Step(step);
+        for (int step = 0; step < Options.Steps; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Step(step);
+        }
         Finish();
     }
 }

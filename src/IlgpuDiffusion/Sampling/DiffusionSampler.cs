@@ -88,14 +88,16 @@ public sealed partial class DiffusionSampler : IDisposable
     /// <summary>
     /// Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.
     /// </summary>
-    public SamplingResult Sample(SamplingPrompt? prompt = null)
+    /// <param name="cancellationToken">Stops the sampling between steps.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public SamplingResult Sample(SamplingPrompt? prompt = null, CancellationToken cancellationToken = default)
     {
         long start = Stopwatch.GetTimestamp();
         Enter();
         try
         {
             Begin(prompt, window: 0);
-            RunWindow();
+            RunWindow(cancellationToken);
             return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
         }
         finally { Exit(); }

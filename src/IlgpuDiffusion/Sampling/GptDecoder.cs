@@ -59,10 +59,13 @@ public sealed class GptDecoder : IDisposable
     public GptGenerationProgress Progress { get; }
 
     /// <summary>Decodes from <paramref name="prompts"/> (see <see cref="Start"/>) to the end and returns the sequences.</summary>
-    public GptGenerationResult Generate(IReadOnlyList<int[]> prompts)
+    /// <param name="cancellationToken">Stops the decoding between tokens.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public GptGenerationResult Generate(IReadOnlyList<int[]> prompts, CancellationToken cancellationToken = default)
     {
         Start(prompts);
-        while (Step()) { }
+        do cancellationToken.ThrowIfCancellationRequested();
+        while (Step());
         return Result();
     }
 

@@ -166,4 +166,21 @@ public sealed class EvaluationSuiteTests : IDisposable
         Assert.Throws<ArgumentException>(() => new EvaluationSuite(Options).Run(new EvaluationInputs()));
         Assert.Throws<ArgumentException>(() => new EvaluationSuite(Options with { ContinuationsPerPrompt = 1 }));
     }
+
+    [Fact]
+    public void A_cancelled_evaluation_stops_at_its_next_progress_report()
+    {
+        using Dit teacher = Diffusion();
+        using TokenShardSet validation = Validation();
+        var inputs = new EvaluationInputs { DiffusionModels = [new DiffusionSubject("teacher", teacher)], Validation = validation };
+        using var cancellation = new CancellationTokenSource();
+        int reports = 0;
+        var suite = new EvaluationSuite(Options, _ =>
+        {
+            reports++;
+            cancellation.Cancel();
+        });
+        Assert.Throws<OperationCanceledException>(() => suite.Run(inputs, "tiny", cancellation.Token));
+        Assert.Equal(1, reports);
+    }
 }

@@ -127,6 +127,19 @@ public sealed class DiffusionSamplerTests
     }
 
     [Fact]
+    public void A_cancelled_token_stops_sampling_and_the_sampler_samples_again_afterwards()
+    {
+        using var model = TinyModels.NewSamplerDit();
+        var options = new SamplerOptions { Steps = 8, BatchSize = 2, Seed = 5 };
+        using var sampler = new DiffusionSampler(model, options);
+        SamplingResult expected = sampler.Sample();
+        Assert.Throws<OperationCanceledException>(() => sampler.Sample(cancellationToken: new CancellationToken(canceled: true)));
+        Assert.Throws<OperationCanceledException>(() =>
+            sampler.SampleLong(2 * TinyModels.Length, TinyModels.Length / 2, cancellationToken: new CancellationToken(canceled: true)));
+        Assert.Equal(expected.Ids, sampler.Sample().Ids);
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_text_and_another_seed_other_text()
     {
         using var model = TinyModels.NewSamplerDit();

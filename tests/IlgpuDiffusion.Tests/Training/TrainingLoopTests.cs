@@ -108,7 +108,8 @@ public sealed class TrainingLoopTests
         using (var log = new MetricsLog(human, data.File("distill.jsonl")))
             distiller.Run(options: new DistillationRunOptions { Log = log, Progress = recorder });
 
-        Assert.Equal(["Round 1/2", "Round 1/2", "Round 1/2", "Round 2/2", "Round 2/2", "Round 2/2"], recorder.Reports.Select(r => r.Stage));
+        Assert.Equal(["Round 1/2", "Round 1/2", "Round 1/2", "Round 2/2", "Round 2/2", "Round 2/2"],
+            recorder.Reports.Select(r => r.Stage));
         string[] json = File.ReadAllLines(data.File("distill.jsonl"));
         // Intervals end every 2 steps and at each round's end (step 3); each round's end is logged after its interval.
         Assert.Equal(["distill:2", "distill:3", "round:3", "distill:4", "distill:6", "round:6"],
