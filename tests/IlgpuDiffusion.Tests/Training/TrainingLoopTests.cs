@@ -101,7 +101,10 @@ public sealed class TrainingLoopTests
     public void Distillation_runs_on_the_shared_loop_with_rounds_in_its_progress_and_MFU_in_its_log()
     {
         using var data = new TinyTraining();
-        var config = TinyDistillation.Config with { Training = TinyDistillation.Config.Training with { LogInterval = 2, PeakFlops = 1e12 } };
+        var config = TinyDistillation.Config with
+        {
+            Training = TinyDistillation.Config.Training with { LogInterval = 2, PeakFlops = 1e12 },
+        };
         using var distiller = TinyDistillation.Distiller(data, config);
         var recorder = new Recorder();
         var human = new StringWriter();
