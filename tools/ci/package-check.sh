@@ -61,6 +61,7 @@ using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 4, 
 SamplingResult result = sampler.Sample(SamplingPrompt.Prefix(Gpt2Tokenizer.Shared.Encode("The Congress")));
 Console.WriteLine($"sampled {result.Sequence(0).Length} tokens");
 PROGRAM
-(cd "$library" && dotnet run -c Release) | tee /dev/stderr | grep -q "^sampled 16 tokens" \
-  || { echo "package-check: the library app did not sample"; exit 1; }
+out=$(cd "$library" && dotnet run -c Release)
+echo "$out" | tail -n 1
+echo "$out" | grep -q "^sampled 16 tokens" || { echo "package-check: the library app did not sample"; exit 1; }
 echo "package-check: packages and fresh apps OK"
