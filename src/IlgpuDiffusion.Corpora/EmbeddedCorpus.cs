@@ -20,7 +20,8 @@ public static class EmbeddedCorpus
     private const string ResourceName = "IlgpuDiffusion.Corpora.sotu-0.2.3.tar.br";
 
     /// <summary>
-    /// Extracts the addresses (one <c>.txt</c> per address, named <c>YEAR_president_x.txt</c>) into
+    /// Extracts the addresses (one <c>.txt</c> per address, named <c>YEAR_president_party.txt</c>, e.g.
+    /// <c>1790_george_washington_n.txt</c>) into
     /// <c>{cache}/corpora/sotu-0.2.3/text</c> unless already there, and returns that folder.
     /// Extraction goes to a temporary folder that is renamed when complete.
     /// </summary>

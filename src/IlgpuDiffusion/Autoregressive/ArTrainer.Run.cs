@@ -22,7 +22,7 @@ public sealed partial class ArTrainer
     /// <summary>
     /// Trains until <see cref="Step"/> reaches <paramref name="untilStep"/>: logs the mean loss, gradient norm, lr, ms/step,
     /// tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every <see cref="TrainingConfig.LogInterval"/>
-    /// steps, validates the EMA weights every <see cref="TrainingConfig.ValidationInterval"/> steps, writes checkpoints and
+    /// steps, validates the EMA weights at the end and every <see cref="TrainingConfig.ValidationInterval"/> steps, writes checkpoints and
     /// reports progress as <paramref name="options"/> asks. Validation and checkpoint time is left out of the step timings.
     /// </summary>
     /// <exception cref="OperationCanceledException">

@@ -29,11 +29,4 @@ public sealed record MdlmCheckpointHeader(DitConfig Model, TrainingConfig Traini
             "training checkpoint", "published weights");
         return new MdlmCheckpointHeader(model, training, state);
     }
-
-    /// <summary>
-    /// Field-by-field differences between two configs as "Name: this, other" lines (empty when equal), from their
-    /// JSON forms so that every serialized field is compared.
-    /// </summary>
-    public static IReadOnlyList<string> Differences<T>(T mine, T theirs, string mineLabel, string theirsLabel) =>
-        CheckpointMetadata.Differences(mine, theirs, mineLabel, theirsLabel);
 }

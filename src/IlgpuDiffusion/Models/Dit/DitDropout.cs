@@ -26,7 +26,7 @@ public readonly record struct DitDropout(bool Enabled, ulong Seed, ulong Step)
     internal void Validate(int layers)
     {
         if (Enabled && (layers > 1 << LayerBits || Step >= 1UL << (63 - LayerBits)))
-            throw new ArgumentOutOfRangeException(nameof(Step), $"Dropout streams need fewer than {1 << LayerBits} layers " +
+            throw new ArgumentOutOfRangeException(nameof(Step), $"Dropout streams need at most {1 << LayerBits} layers " +
                 $"and step < 2^{63 - LayerBits}; got {layers} layers, step {Step}.");
     }
 }
