@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
-using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -32,8 +31,8 @@ internal static class BenchCommand
             Description = "Timed runs per generator after one warm-up run",
             DefaultValueFactory = _ => 1,
         };
-        var device = DeviceOption.Create();
-        foreach (var option in new Option[] { batch, length, steps, runs, device }) command.Options.Add(option);
+        var device = new DeviceOptions(command);
+        foreach (var option in new Option[] { batch, length, steps, runs }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             int l = parse.GetValue(length);
@@ -44,7 +43,7 @@ internal static class BenchCommand
                 Steps = ParseSteps(parse.GetValue(steps)!, l),
                 TimedRuns = parse.GetValue(runs),
             }.Validate();
-            using var backend = Device.Create(parse.GetValue(device));
+            using var backend = device.Open(parse);
             var ditConfig = DitConfig.Tiny with { Length = l };
             using var dit = new Dit(ditConfig, backend, withGradients: false);
             dit.Initialize(1);

@@ -64,8 +64,8 @@ internal static class DemoCommand
             Description = "Optimizer steps of each SDTT round instead of the preset's",
             HelpName = "steps",
         };
-        var device = DeviceOption.Create();
-        foreach (Option option in new Option[] { preset, from, data, seed, output, teacherSteps, judgeSteps, stepsPerRound, device })
+        var device = new DeviceOptions(command);
+        foreach (Option option in new Option[] { preset, from, data, seed, output, teacherSteps, judgeSteps, stepsPerRound })
             command.Options.Add(option);
 
         command.SetAction((parse, cancellationToken) =>
@@ -73,7 +73,7 @@ internal static class DemoCommand
             var budgets = DemoPreset.Named(parse.GetValue(preset)!)
                 .WithBudgets(parse.GetValue(teacherSteps), parse.GetValue(judgeSteps), parse.GetValue(stepsPerRound));
             var request = new DemoRequest(budgets, parse.GetValue(output)!, parse.GetValue(data),
-                parse.GetValue(device)!, parse.GetValue(seed), parse.GetValue(from) is string stage ? DemoStages.Parse(stage) : null);
+                device.Choice(parse), parse.GetValue(seed), parse.GetValue(from) is string stage ? DemoStages.Parse(stage) : null);
             new DemoRun(console, request).Run(cancellationToken);
             return Task.FromResult(CliApplication.Success);
         });

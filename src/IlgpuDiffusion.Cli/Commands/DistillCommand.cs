@@ -49,8 +49,8 @@ internal static class DistillCommand
         {
             Description = "Optimizer steps between rewrites of latest.safetensors, 0 for only at round ends",
         }.NotNegative();
-        var device = DeviceOption.Create();
-        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval, device }) command.Options.Add(option);
+        var device = new DeviceOptions(command);
+        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval }) command.Options.Add(option);
         var distillation = new DistillationOptions(command);
         command.Validators.Add(result =>
         {
@@ -65,7 +65,7 @@ internal static class DistillCommand
             DistillationConfig config = distillation.Apply(parse, baseline);
             string folder = parse.GetValue(output)
                 ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
-            using Device opened = Device.Create(parse.GetValue(device));
+            using Device opened = device.Open(parse);
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
             using Dit initial = resumeFrom is null

@@ -114,9 +114,9 @@ internal static class EvalCommand
             Description = "Where evaluation.json and evaluation.md go",
             DefaultValueFactory = _ => "ilgpu-diffusion-eval",
         };
-        var device = DeviceOption.Create();
+        var device = new DeviceOptions(command);
         foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
-            continuationLength, lambada, maxLambada, draws, validationBatches, output, device })
+            continuationLength, lambada, maxLambada, draws, validationBatches, output })
             command.Options.Add(option);
 
         command.SetAction(parse =>
@@ -136,7 +136,7 @@ internal static class EvalCommand
                 ValidationBatchSize = parse.GetValue(batch),
                 ValidationBatches = parse.GetValue(validationBatches),
             }.Validate();
-            using Device opened = Device.Create(parse.GetValue(device));
+            using Device opened = device.Open(parse);
             var loaded = new List<IDisposable>();
             try
             {

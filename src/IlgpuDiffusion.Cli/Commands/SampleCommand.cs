@@ -61,8 +61,8 @@ internal static class SampleCommand
         {
             Description = "Use a training checkpoint's raw weights instead of their moving average (EMA)",
         };
-        var device = DeviceOption.Create();
-        foreach (Option option in new Option[] { length, prompt, suffix, totalLength, stride, stream, format, output, rawWeights, device })
+        var device = new DeviceOptions(command);
+        foreach (Option option in new Option[] { length, prompt, suffix, totalLength, stride, stream, format, output, rawWeights })
             command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -75,7 +75,7 @@ internal static class SampleCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             SamplerOptions options = sampling.Resolve(parse);
-            using Device opened = Device.Create(parse.GetValue(device));
+            using Device opened = device.Open(parse);
             using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
             var request = new SamplingRequest(options, window,

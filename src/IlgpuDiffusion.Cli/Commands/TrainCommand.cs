@@ -40,7 +40,6 @@ internal static class TrainCommand
             Description = "Train until this many optimizer steps are done (a resumed run counts the checkpoint's steps)",
             DefaultValueFactory = _ => 1000,
         }.Positive();
-        var device = DeviceOption.Create();
         var output = new Option<string?>("--output", "-o")
         {
             HelpName = "file",
@@ -61,7 +60,8 @@ internal static class TrainCommand
         {
             Description = "Optimizer steps between checkpoints, 0 for only at the end",
         }.NotNegative();
-        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, device })
+        var device = new DeviceOptions(command);
+        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval })
             command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
@@ -80,10 +80,10 @@ internal static class TrainCommand
             if (autoregressive)
             {
                 GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
+                using Device opened = device.Open(parse);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
-                using Device opened = Device.Create(parse.GetValue(device));
                 ArTrainingRun.Run(console, opened,
                     new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
                     showConfigs: true);
@@ -91,10 +91,10 @@ internal static class TrainCommand
             else
             {
                 MdlmCheckpointHeader? resumed = resumeFrom is null ? null : MdlmCheckpoint.ReadHeader(resumeFrom);
+                using Device opened = device.Open(parse);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
-                using Device opened = Device.Create(parse.GetValue(device));
                 TrainingRun.Run(console, opened,
                     new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
                     showConfigs: true);

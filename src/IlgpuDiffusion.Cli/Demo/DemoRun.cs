@@ -11,10 +11,10 @@ namespace IlgpuDiffusion.Cli.Demo;
 /// <param name="Preset">The sizes of the run.</param>
 /// <param name="Output">The output folder.</param>
 /// <param name="Data">A folder of prepared shards at the preset's length, or null for the embedded corpus.</param>
-/// <param name="Device">The device name (<c>--device</c>).</param>
+/// <param name="Device">The device the user picked (<c>--device</c>, <c>--precision</c>).</param>
 /// <param name="Seed">Seed of training, distillation and latency sampling.</param>
 /// <param name="From">Rerun from this stage (earlier stages must have finished), or null to continue where the last run stopped.</param>
-internal sealed record DemoRequest(DemoPreset Preset, string Output, string? Data, string Device, ulong Seed, DemoStage? From);
+internal sealed record DemoRequest(DemoPreset Preset, string Output, string? Data, DeviceChoice Device, ulong Seed, DemoStage? From);
 
 /// <summary>
 /// Runs the demo's stages in order. A stage whose marker says it finished under the same settings is reused; the first
@@ -40,7 +40,7 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
             markers.ClearFrom(from);
         }
         Directory.CreateDirectory(_layout.Root);
-        using Device device = Device.Create(request.Device);
+        using Device device = request.Device.Open();
         DemoPreset preset = request.Preset;
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Demo, preset {preset.Name} ({preset.Purpose}) on {device.Description}; outputs in {_layout.Root}"));

@@ -15,6 +15,9 @@ public abstract class Device : IDisposable
     /// <summary>Human-readable description (device name, memory, threads).</summary>
     public abstract string Description { get; }
 
+    /// <summary>How GEMMs multiply on this device (see <see cref="MatMulPrecision"/>); fp32 unless the device has tensor cores.</summary>
+    public virtual MatMulPrecision Precision => MatMulPrecision.Fp32;
+
     /// <summary>The op set for this device. Not thread-safe: one caller at a time, like a stream.</summary>
     public abstract IKernels Kernels { get; }
 
@@ -40,18 +43,29 @@ public abstract class Device : IDisposable
     public abstract void Dispose();
 
     /// <summary>Opens the best device present: CUDA when a CUDA device is present, else the SIMD CPU backend.</summary>
-    public static Device Create() => Create((Backend?)null);
+    public static Device Create() => Create((Backend?)null, null);
 
     /// <summary>
     /// Opens a device. <paramref name="backend"/> is one of <see cref="BackendNames.Accepted"/>;
     /// "auto" (or null) picks CUDA when a CUDA device is present, else the SIMD CPU backend.
     /// </summary>
-    public static Device Create(string? backend) => Create(BackendNames.Parse(backend));
+    public static Device Create(string? backend) => Create(BackendNames.Parse(backend), null);
 
     /// <summary>Opens a device for <paramref name="backend"/>, or the best one present when null.</summary>
-    public static Device Create(Backend? backend)
+    public static Device Create(Backend? backend) => Create(backend, null);
+
+    /// <summary>
+    /// Opens a device for <paramref name="backend"/> (the best one present when null) whose GEMMs multiply in
+    /// <paramref name="precision"/> (when null, the device's best: TF32 on CUDA GPUs with tensor cores, else fp32).
+    /// </summary>
+    /// <exception cref="ArgumentException">The device cannot multiply in <paramref name="precision"/> (no tensor cores).</exception>
+    public static Device Create(Backend? backend, MatMulPrecision? precision)
     {
         Backend chosen = backend ?? (IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu);
-        return chosen == Backend.Cpu ? new CpuDevice() : IlgpuDevice.Open(chosen);
+        if (chosen != Backend.Cpu) return IlgpuDevice.Open(chosen, precision);
+        if (precision is { } asked && asked != MatMulPrecision.Fp32)
+            throw new ArgumentException($"The CPU backend multiplies in fp32; {asked.Name()} needs a CUDA GPU of compute " +
+                "capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));
+        return new CpuDevice();
     }
 }

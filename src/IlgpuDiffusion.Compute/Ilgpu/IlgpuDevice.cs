@@ -7,15 +7,38 @@ namespace IlgpuDiffusion.Ilgpu;
 /// <summary>A device backed by an ILGPU accelerator (CUDA, OpenCL, or the CPU emulator for tests).</summary>
 internal sealed class IlgpuDevice : Device
 {
-    private IlgpuDevice(Backend backend, Accelerator accelerator)
+    /// <summary>A device on <paramref name="accelerator"/> (owned from now on) multiplying in <paramref name="precision"/>.</summary>
+    /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
+    internal IlgpuDevice(Backend backend, Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null)
     {
         Backend = backend;
         Accelerator = accelerator;
-        Kernels = new IlgpuKernels(accelerator);
+        Precision = precision;
+        Kernels = new IlgpuKernels(accelerator, precision, multiprocessors);
     }
 
-    /// <summary>Opens the first accelerator of <paramref name="backend"/>.</summary>
-    public static IlgpuDevice Open(Backend backend) => new(backend, IlgpuRuntime.CreateAccelerator(backend));
+    /// <summary>
+    /// Opens the first accelerator of <paramref name="backend"/>, multiplying in <paramref name="precision"/> (the best the
+    /// accelerator has when null: TF32 with tensor cores, else fp32).
+    /// </summary>
+    /// <exception cref="ArgumentException">The accelerator has no tensor cores for the precision asked.</exception>
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision)
+    {
+        var accelerator = IlgpuRuntime.CreateAccelerator(backend);
+        bool tensorCores = TensorCoreGemm.Supports(accelerator);
+        MatMulPrecision chosen = precision ?? (tensorCores ? MatMulPrecision.Tf32 : MatMulPrecision.Fp32);
+        if (chosen != MatMulPrecision.Fp32 && !tensorCores)
+        {
+            string name = accelerator.Name;
+            accelerator.Dispose();
+            throw new ArgumentException($"{name} ({backend.Name()}) has no tensor cores this library drives: {chosen.Name()} needs a " +
+                "CUDA GPU of compute capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));
+        }
+        return new IlgpuDevice(backend, accelerator, chosen);
+    }
+
+    /// <inheritdoc/>
+    public override MatMulPrecision Precision { get; }
 
     /// <summary>The ILGPU accelerator.</summary>
     public Accelerator Accelerator { get; }
@@ -26,7 +49,8 @@ internal sealed class IlgpuDevice : Device
     /// <inheritdoc/>
     /// <remarks>The CPU emulator reports no real memory size (long.MaxValue), so it says "host memory".</remarks>
     public override string Description =>
-        $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup})";
+        $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
+        $"GEMM {Precision.Name()})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU
         ? "host memory"
@@ -42,5 +66,9 @@ internal sealed class IlgpuDevice : Device
     public override void Synchronize() => Accelerator.Synchronize();
 
     /// <inheritdoc/>
-    public override void Dispose() => Accelerator.Dispose();
+    public override void Dispose()
+    {
+        ((IlgpuKernels)Kernels).Dispose();
+        Accelerator.Dispose();
+    }
 }

@@ -16,7 +16,7 @@ internal sealed partial class IlgpuKernels
     {
         OpChecks.MatMul(a, b, c, m, n, k);
         var cView = c.View();
-        Gemm(layout, a.View(), b.View(), cView, cView, hasBias: false, m, n, k, accumulate);
+        Gemm(layout, a, b, cView, cView, hasBias: false, m, n, k, accumulate);
     }
 
     /// <inheritdoc/>
@@ -25,7 +25,7 @@ internal sealed partial class IlgpuKernels
     {
         OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         var outputView = output.View();
-        Gemm(MatMulLayout.ABt, input.View(), weight.View(), bias?.View() ?? outputView, outputView, bias is not null,
+        Gemm(MatMulLayout.ABt, input, weight, bias?.View() ?? outputView, outputView, bias is not null,
             rows, outChannels, inChannels, accumulate: false);
     }
 
@@ -41,21 +41,24 @@ internal sealed partial class IlgpuKernels
         if (dInput is { } dInputTensor)
         {
             var view = dInputTensor.View();
-            Gemm(MatMulLayout.AB, dy, weight.View(), view, view, hasBias: false, rows, inChannels, outChannels, accumulate: true);
+            Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulate: true);
         }
         // dWeight[out, in] += dOutput[rows, out]ᵀ·input[rows, in]
         if (dWeight is { } dWeightTensor)
         {
             var view = dWeightTensor.View();
-            Gemm(MatMulLayout.AtB, dy, input.View(), view, view, hasBias: false, outChannels, inChannels, rows, accumulate: true);
+            Gemm(MatMulLayout.AtB, dOutput, input, view, view, hasBias: false, outChannels, inChannels, rows, accumulate: true);
         }
         // dBias[out] += Σ_rows dOutput[rows, out]
         if (dBias is { } dBiasTensor)
             ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dBiasTensor.View(), batch: 1, rows, outChannels);
     }
 
-    /// <summary>c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked.</summary>
-    private void Gemm(MatMulLayout layout, ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+    /// <summary>
+    /// c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked. On tensor cores when
+    /// the device's precision is TF32 or BF16, else (and for k = 0) the fp32 SIMT kernel.
+    /// </summary>
+    private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
         bool hasBias, int m, int n, int k, bool accumulate)
     {
         if (m == 0 || n == 0) return;
@@ -68,11 +71,16 @@ internal sealed partial class IlgpuKernels
             MatMulLayout.AtB => (1, m, n, 1),
             _ => throw new ArgumentOutOfRangeException(nameof(layout), $"Unknown layout {layout}."),
         };
+        if (_tensorCores is not null && k > 0)
+        {
+            _tensorCores.Run(a.View(), b.View(), bias, c, hasBias, m, n, k, (aRow, aK, bK, bCol), accumulate);
+            return;
+        }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
             _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
         _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(
                 MatMulKernels.Gemm));
-        _gemm(_plan.Gemm(m, n), a, b, bias, c, arguments);
+        _gemm(_plan.Gemm(m, n), a.View(), b.View(), bias, c, arguments);
     }
 }

@@ -18,17 +18,26 @@ namespace IlgpuDiffusion.Ilgpu;
 /// trees and chunk orders fixed by the shapes.
 /// Not thread-safe: one caller at a time, like a stream.
 /// </summary>
-internal sealed partial class IlgpuKernels : IKernels
+internal sealed partial class IlgpuKernels : IKernels, IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly LaunchPlan _plan;
 
-    /// <summary>Binds the kernels to <paramref name="accelerator"/>.</summary>
-    public IlgpuKernels(Accelerator accelerator)
+    /// <summary>The tensor-core GEMMs when the precision asks for them (TF32 or BF16), else null (fp32 SIMT kernels).</summary>
+    private readonly TensorCoreGemm? _tensorCores;
+
+    /// <summary>Binds the kernels to <paramref name="accelerator"/>, multiplying in <paramref name="precision"/>.</summary>
+    /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
+    /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
+    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision = MatMulPrecision.Fp32, int? multiprocessors = null)
     {
         _accelerator = accelerator;
         _plan = new LaunchPlan(accelerator);
+        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => _tensorCores?.Dispose();
 
     /// <summary>Shapes of a [rows, classes] op with a MASK class.</summary>
     private static void CheckClassRows(int rows, int classes, int maskIndex, Tensor<float> tensor, string name)

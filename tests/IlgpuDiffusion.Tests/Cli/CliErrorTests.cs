@@ -29,6 +29,13 @@ public sealed class CliErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tensor_core_precision_on_the_cpu_is_one_line_and_exit_code_1()
+    {
+        AssertOneErrorLine(await CliRunner.Run("train", "--embedded", "--device", "cpu", "--precision", "bf16"),
+            CliApplication.Failure, "bf16 needs a CUDA GPU of compute capability 8.0");
+    }
+
+    [Fact]
     public async Task A_folder_without_prepared_shards_is_one_line_and_exit_code_1()
     {
         AssertOneErrorLine(await CliRunner.Run("train", "--data", _temp.Path, "--device", "cpu"), CliApplication.Failure,

@@ -93,4 +93,37 @@ public sealed class TensorAndArenaTests
         var ex = Assert.Throws<InvalidOperationException>(() => Device.Create("cuda"));
         Assert.Contains("No CUDA device", ex.Message);
     }
+
+    [Theory]
+    [InlineData("fp32", MatMulPrecision.Fp32)]
+    [InlineData("TF32", MatMulPrecision.Tf32)]
+    [InlineData(" bf16 ", MatMulPrecision.Bf16)]
+    public void Precision_names_round_trip(string name, MatMulPrecision precision)
+    {
+        Assert.Equal(precision, MatMulPrecisions.Parse(name));
+        Assert.Equal(precision, MatMulPrecisions.Parse(precision.Name()));
+    }
+
+    [Fact]
+    public void Auto_precision_and_unknown_names()
+    {
+        Assert.Null(MatMulPrecisions.Parse("auto"));
+        Assert.Null(MatMulPrecisions.Parse(null));
+        Assert.Contains("fp32, tf32, bf16", Assert.Throws<ArgumentException>(() => MatMulPrecisions.Parse("fp16")).Message);
+    }
+
+    [Theory]
+    [InlineData(Backend.Cpu)]
+    [InlineData(Backend.IlgpuCpu)]
+    public void Devices_without_tensor_cores_multiply_in_fp32_and_refuse_tensor_core_precisions(Backend backend)
+    {
+        using (var device = Device.Create(backend, null)) Assert.Equal(MatMulPrecision.Fp32, device.Precision);
+        using (var device = Device.Create(backend, MatMulPrecision.Fp32)) Assert.Contains("fp32", device.Description + " fp32");
+        foreach (var precision in new[] { MatMulPrecision.Tf32, MatMulPrecision.Bf16 })
+        {
+            var error = Assert.Throws<ArgumentException>(() => Device.Create(backend, precision));
+            Assert.Contains(precision.Name(), error.Message);
+            Assert.Contains("compute capability 8.0", error.Message);
+        }
+    }
 }

@@ -2,6 +2,7 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 using static IlgpuDiffusion.Tests.Conformance.Numerics;
+using Rounding = IlgpuDiffusion.Ilgpu.Kernels.TensorCoreRounding;
 
 namespace IlgpuDiffusion.Tests.Conformance;
 
@@ -19,6 +20,45 @@ public sealed class LinearConformanceTests
     [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
     public void MatMul_blocked_shapes_match_reference(string backend) => CheckMatMul(backend, LargeShapes);
+
+    /// <summary>
+    /// Tensor-core GEMMs against the double-precision product of inputs rounded as the hardware rounds them (TF32: 10
+    /// mantissa bits, ties away; BF16: 7 bits, ties to even): the products are then exact, and the tolerance only covers the
+    /// order of fp32 sums, 1e-5 of Σ|a·b| per element. Shapes of the model (the Small model's 768 and 3072 channels, split-K
+    /// weight gradients, the adaLN row) and tile edges.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.TensorCores), MemberType = typeof(TestBackends))]
+    public void Tensor_core_GEMMs_match_the_product_of_rounded_inputs(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        Func<float, float> round = backend == "cuda-tf32" ? Rounding.Tf32 : Rounding.Bf16;
+        (MatMulLayout, int, int, int)[] cases =
+        [
+            (MatMulLayout.ABt, 1024, 2304, 768), (MatMulLayout.ABt, 1000, 770, 3072), (MatMulLayout.AB, 1024, 768, 3072),
+            (MatMulLayout.AtB, 768, 3072, 2048), (MatMulLayout.AtB, 4608, 128, 8), (MatMulLayout.AB, 1, 128, 4608),
+            (MatMulLayout.ABt, 130, 70, 37),
+        ];
+        foreach (var (layout, m, n, k) in cases)
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var a = Random(m * k, m + k);
+                var b = Random(n * k, n + k);
+                var prior = Random(m * n, 7);
+                var c = s.Upload((float[])prior.Clone());
+                s.Kernels.MatMul(layout, s.Upload(a), s.Upload(b), c, m, n, k, accumulate);
+                float[] actual = DeviceScope.Download(c);
+                double[] expected = ReferenceLinear.MatMul(layout, D(a.Select(round).ToArray()), D(b.Select(round).ToArray()), m, n, k);
+                double[] magnitude = ReferenceLinear.MatMul(layout, D(a.Select(x => Math.Abs(round(x))).ToArray()),
+                    D(b.Select(x => Math.Abs(round(x))).ToArray()), m, n, k);
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    double want = expected[i] + (accumulate ? prior[i] : 0);
+                    Assert.True(Math.Abs(actual[i] - want) <= 1e-5 * magnitude[i] + 1e-6,
+                        $"{backend} {layout} {m}x{n}x{k} accumulate={accumulate}: c[{i}] = {actual[i]}, expected {want}");
+                }
+            }
+    }
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]

@@ -16,7 +16,9 @@ public static class TestBackends
     {
         ["cpu"] = new(() => Device.Create("cpu")),
         ["ilgpu-cpu"] = new(() => Device.Create("ilgpu-cpu")),
-        ["cuda"] = new(() => Device.Create("cuda")),
+        ["cuda"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Fp32)),
+        ["cuda-tf32"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Tf32)),
+        ["cuda-bf16"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Bf16)),
     };
 
     /// <summary>Why a CUDA row is skipped on this machine.</summary>
@@ -33,6 +35,19 @@ public static class TestBackends
             yield return ["cpu"];
             yield return ["ilgpu-cpu"];
             yield return ["cuda"];
+        }
+    }
+
+    /// <summary>
+    /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
+    /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects).
+    /// </summary>
+    public static IEnumerable<object[]> TensorCores
+    {
+        get
+        {
+            yield return ["cuda-tf32"];
+            yield return ["cuda-bf16"];
         }
     }
 
@@ -53,7 +68,7 @@ public static class TestBackends
     /// </summary>
     public static Device Get(string backend)
     {
-        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, NoCuda);
+        Skip.If(backend.StartsWith("cuda", StringComparison.Ordinal) && !IlgpuRuntime.HasCuda, NoCuda);
         return Devices[backend].Value;
     }
 }

@@ -77,12 +77,27 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
         Assert.Contains(".entry", ptx);
     }
 
+    [Theory]
+    [InlineData("Tf32", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", "cvt.rna.tf32.f32")]
+    [InlineData("Bf16", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "cvt.rn.bf16x2.f32")]
+    public void Tensor_core_GEMMs_emit_their_mma_and_rounding_instructions(string kernel, string mma, string rounding)
+    {
+        var (method, grouping) = KernelRegistry.All().Single(k => Name(k.Method) == $"TensorCoreGemmKernels.{kernel}");
+        foreach (int architecture in new[] { 80, 90 })
+        {
+            string ptx = _compiler.Compile(method, grouping, architecture);
+            Assert.Contains(mma, ptx);
+            Assert.Contains(rounding, ptx);
+        }
+    }
+
     [Fact]
     public void Registry_finds_the_kernels_of_every_family()
     {
         var types = KernelRegistry.All().Select(k => k.Method.DeclaringType!.Name).ToHashSet();
         foreach (var family in new[] { "Utility", "MatMul", "Column", "Embedding", "LayerNorm", "Modulation", "Activation",
-                     "Dropout", "Optimizer", "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling" })
+                     "Dropout", "Optimizer", "Rotary", "Attention", "AttentionBackward", "Loss", "Divergence", "Row", "Sampling",
+                     "TensorCoreGemm" })
             Assert.Contains(family + "Kernels", types);
         Assert.All(KernelRegistry.All(), k => Assert.True(k.Method.IsStatic && k.Method.ReturnType == typeof(void), Name(k.Method)));
     }

@@ -1,0 +1,50 @@
+namespace IlgpuDiffusion.Compute;
+
+/// <summary>
+/// How a device multiplies matrices (GEMM, Linear). Storage, accumulation and every other op stay fp32 whatever the
+/// setting; only the products of GEMMs change. The CPU backend computes in fp32.
+/// </summary>
+public enum MatMulPrecision
+{
+    /// <summary>fp32 products on ordinary cores: the reference, on every device.</summary>
+    Fp32,
+
+    /// <summary>
+    /// TF32 tensor-core products (inputs rounded to 10 mantissa bits, round to nearest with ties away from zero), fp32
+    /// accumulation: CUDA GPUs of compute capability 8.0 and newer; the default there.
+    /// </summary>
+    Tf32,
+
+    /// <summary>
+    /// BF16 tensor-core products (inputs rounded to 7 mantissa bits, round to nearest even), fp32 accumulation: CUDA GPUs
+    /// of compute capability 8.0 and newer.
+    /// </summary>
+    Bf16,
+}
+
+/// <summary>Parses and names GEMM precisions as the command line spells them.</summary>
+public static class MatMulPrecisions
+{
+    /// <summary>The accepted spellings, for help texts and error messages.</summary>
+    public const string Accepted = "auto, fp32, tf32, bf16";
+
+    /// <summary>Parses a precision name; <c>null</c> (or "auto") means the device's best (TF32 on tensor cores, else fp32).</summary>
+    /// <exception cref="ArgumentException">The name is none of <see cref="Accepted"/>.</exception>
+    public static MatMulPrecision? Parse(string? name) => name?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => null,
+        "fp32" => MatMulPrecision.Fp32,
+        "tf32" => MatMulPrecision.Tf32,
+        "bf16" => MatMulPrecision.Bf16,
+        _ => throw new ArgumentException($"Unknown GEMM precision '{name}'. Use one of: {Accepted}."),
+    };
+
+    /// <summary>The command-line spelling of a precision.</summary>
+    public static string Name(this MatMulPrecision precision) => precision switch
+    {
+        MatMulPrecision.Fp32 => "fp32",
+        MatMulPrecision.Tf32 => "tf32",
+        MatMulPrecision.Bf16 => "bf16",
+        _ => throw new ArgumentOutOfRangeException(nameof(precision)),
+    };
+}

@@ -1,0 +1,106 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+/// <summary>
+/// The host side of the tensor-core GEMMs (<see cref="TensorCoreGemmKernels"/>): which accelerators have them, how a
+/// product is split over k when its M × N has too few tiles to fill the GPU, the workspace of split partials (grown on
+/// first use of a larger shape, then reused: a step allocates nothing), and the launches. Splits depend only on the
+/// shape and the GPU, so a product is computed the same way every time.
+/// </summary>
+internal sealed class TensorCoreGemm : IDisposable
+{
+    /// <summary>Fewest k elements one split handles: below that, the partials' traffic outweighs the parallelism.</summary>
+    private const int MinKPerSplit = 256;
+
+    private const int MaxSplits = 32;
+
+    private readonly Accelerator _accelerator;
+    private readonly MatMulPrecision _precision;
+    private readonly int _multiprocessors;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TensorCoreGemmArguments>? _gemm;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _reduce;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
+
+    /// <summary>Binds the GEMMs to <paramref name="accelerator"/> in <paramref name="precision"/> (TF32 or BF16).</summary>
+    /// <param name="multiprocessors">The processors split-K fills (the accelerator's when null; tests force splits with it).</param>
+    /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
+    public TensorCoreGemm(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null)
+    {
+        if (!Supports(accelerator) && !Emulates(accelerator))
+            throw new ArgumentException($"{accelerator.Name} has no tensor cores this library drives (CUDA, compute capability 8.0+).");
+        if (precision == MatMulPrecision.Fp32)
+            throw new ArgumentOutOfRangeException(nameof(precision), "fp32 GEMMs run on the SIMT kernel, not on tensor cores.");
+        _accelerator = accelerator;
+        _precision = precision;
+        _multiprocessors = Math.Max(1, multiprocessors ?? accelerator.NumMultiprocessors);
+    }
+
+    /// <summary>Whether <paramref name="accelerator"/> runs mma.sync with TF32 and BF16 (a CUDA GPU of compute capability 8.0+).</summary>
+    public static bool Supports(Accelerator accelerator) => accelerator is CudaAccelerator cuda && cuda.Architecture.Major >= 8;
+
+    /// <summary>
+    /// Whether the kernels run on <paramref name="accelerator"/> by emulating mma.sync with warp shuffles: ILGPU's CPU
+    /// accelerator with warps of 32 (the fragment layouts need them), for testing everything but the instructions.
+    /// </summary>
+    public static bool Emulates(Accelerator accelerator) =>
+        accelerator.AcceleratorType == AcceleratorType.CPU && accelerator.WarpSize == Mma.WarpLanes &&
+        accelerator.MaxNumThreadsPerGroup >= TensorCoreGemmKernels.Threads;
+
+    /// <summary>The k elements of each split and the number of splits for an [m, n] result over k.</summary>
+    public (int KPerSplit, int Splits) Split(int m, int n, int k)
+    {
+        long tiles = (long)LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM) * LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN);
+        int wanted = tiles >= _multiprocessors ? 1 : (int)Math.Min(MaxSplits, LaunchPlan.Ceil(2 * _multiprocessors, (int)tiles));
+        int splits = Math.Max(1, Math.Min(wanted, k / MinKPerSplit));
+        int kPerSplit = LaunchPlan.Ceil(LaunchPlan.Ceil(k, splits), TensorCoreGemmKernels.TileK) * TensorCoreGemmKernels.TileK;
+        return (kPerSplit, LaunchPlan.Ceil(k, kPerSplit));
+    }
+
+    /// <summary>
+    /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1.
+    /// </summary>
+    public void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, bool hasBias, int m, int n,
+        int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate)
+    {
+        var (kPerSplit, splits) = Split(m, n, k);
+        var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
+            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0);
+        _gemm ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                TensorCoreGemmArguments>>(_precision == MatMulPrecision.Bf16 ? TensorCoreGemmKernels.Bf16 : TensorCoreGemmKernels.Tf32));
+        var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
+            LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
+        var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
+            SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
+        if (splits == 1)
+        {
+            _gemm(config, a, b, bias, c, arguments);
+            return;
+        }
+        long elements = (long)m * n;
+        var partials = Partials(splits * elements).View.SubView(0, splits * elements);
+        _gemm(config, a, b, bias, partials, arguments);
+        _reduce ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
+                TensorCoreGemmKernels.ReduceSplits));
+        _reduce(checked((int)elements), partials, bias, c, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0);
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Partials(long length)
+    {
+        if (_partials is null || _partials.Length < length)
+        {
+            _partials?.Dispose();
+            _partials = _accelerator.Allocate1D<float>(length);
+        }
+        return _partials;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _partials?.Dispose();
+}

@@ -1,0 +1,187 @@
+using ILGPU;
+using ILGPU.Runtime.CPU;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Ilgpu.Kernels;
+using IlgpuDiffusion.Tests.Conformance.Reference;
+using Xunit;
+using Device = IlgpuDiffusion.Compute.Device;
+
+namespace IlgpuDiffusion.Tests.Ilgpu;
+
+/// <summary>
+/// The tensor-core GEMMs without a GPU: the input rounding bit for bit, the fragment layouts, and the whole kernel
+/// (staging, shared layouts, warp tiles, epilogue, split-K) on ILGPU's CPU accelerator with warps of 32, where mma.sync is
+/// emulated with warp shuffles, against a reference that rounds its inputs the same way. Only the instructions
+/// themselves need a GPU (the PTX tests check they are emitted; the cuda rows of the conformance suite run them).
+/// </summary>
+public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emulator>
+{
+    private readonly Emulator _emulator;
+
+    public TensorCoreGemmTests(Emulator emulator) => _emulator = emulator;
+
+    /// <summary>A CPU accelerator with warps of 32 and groups of 256, and devices on it per precision and split setting.</summary>
+    public sealed class Emulator : IDisposable
+    {
+        private readonly Context _context = Context.Create(builder => builder
+            .CPU(new CPUDevice(Mma.WarpLanes, TensorCoreGemmKernels.Threads / Mma.WarpLanes, 1))
+            .EnableAlgorithms()
+            .Optimize(OptimizationLevel.O2));
+
+        private readonly Dictionary<(MatMulPrecision, int), Device> _devices = [];
+
+        /// <summary>A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>.</summary>
+        internal Device Get(MatMulPrecision precision, int multiprocessors)
+        {
+            lock (_devices)
+            {
+                if (!_devices.TryGetValue((precision, multiprocessors), out var device))
+                {
+                    var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
+                    device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors);
+                    _devices[(precision, multiprocessors)] = device;
+                }
+                return device;
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var device in _devices.Values) device.Dispose();
+            _context.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(1.0f, 1.0f)]
+    [InlineData(1.0f + 1f / 2048, 1.0f + 1f / 1024)]            // a tie rounds away from zero
+    [InlineData(-(1.0f + 1f / 2048), -(1.0f + 1f / 1024))]
+    [InlineData(1.0f + 1f / 4096, 1.0f)]                         // below half an ulp of TF32 rounds down
+    [InlineData(1.0f + 3f / 4096, 1.0f + 1f / 1024)]             // above half rounds up
+    [InlineData(float.PositiveInfinity, float.PositiveInfinity)]
+    public void Tf32_rounds_to_ten_mantissa_bits_with_ties_away_from_zero(float x, float expected)
+    {
+        Assert.Equal(expected, TensorCoreRounding.Tf32(x));
+        Assert.Equal(0u, TensorCoreRounding.Tf32Bits(x) & 0x1FFFu);
+    }
+
+    [Theory]
+    [InlineData(1.0f, 1.0f)]
+    [InlineData(1.0f + 1f / 256, 1.0f)]                          // a tie goes to the even neighbour (down here)
+    [InlineData(1.0f + 3f / 256, 1.0f + 1f / 64)]                // ... and up here
+    [InlineData(-(1.0f + 3f / 256), -(1.0f + 1f / 64))]
+    [InlineData(1.0f + 1f / 512, 1.0f)]
+    public void Bf16_rounds_to_seven_mantissa_bits_with_ties_to_even(float x, float expected) =>
+        Assert.Equal(expected, TensorCoreRounding.Bf16(x));
+
+    [Fact]
+    public void Rounding_keeps_NaN_a_NaN() =>
+        Assert.True(float.IsNaN(TensorCoreRounding.Tf32(float.NaN)) && float.IsNaN(TensorCoreRounding.Bf16(float.NaN)));
+
+    [Fact]
+    public void Every_fragment_layout_covers_its_tile_exactly_once()
+    {
+        var tf32A = new List<(int, int)>();
+        var tf32B = new List<(int, int)>();
+        var bf16A = new List<(int, int)>();
+        var bf16B = new List<(int, int)>();
+        var accumulators = new List<(int, int)>();
+        for (int lane = 0; lane < Mma.WarpLanes; lane++)
+            for (int register = 0; register < 4; register++)
+            {
+                tf32A.Add((Mma.ARow(lane, register), Mma.Tf32AK(lane, register)));
+                bf16A.Add((Mma.ARow(lane, register), Mma.Bf16AK(lane, register)));
+                bf16A.Add((Mma.ARow(lane, register), Mma.Bf16AK(lane, register) + 1));
+                accumulators.Add((Mma.AccumulatorRow(lane, register), Mma.AccumulatorColumn(lane, register)));
+                if (register >= 2) continue;
+                tf32B.Add((Mma.Tf32BK(lane, register), Mma.BColumn(lane)));
+                bf16B.Add((Mma.Bf16BK(lane, register), Mma.BColumn(lane)));
+                bf16B.Add((Mma.Bf16BK(lane, register) + 1, Mma.BColumn(lane)));
+            }
+        AssertCovers(tf32A, 16, 8);
+        AssertCovers(tf32B, 8, 8);
+        AssertCovers(bf16A, 16, 16);
+        AssertCovers(bf16B, 16, 8);
+        AssertCovers(accumulators, 16, 8);
+    }
+
+    [Fact]
+    public void A_stage_places_every_element_of_a_tile_once_in_either_layout()
+    {
+        foreach (bool kContiguous in new[] { true, false })
+        {
+            var positions = new HashSet<(int, int)>();
+            for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
+                for (int i = 0; i < 8; i++)
+                    Assert.True(positions.Add(TensorCoreGemmKernels.Position(thread, i, kContiguous, TensorCoreGemmKernels.TileM)));
+            Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
+            Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
+        }
+    }
+
+    public static TheoryData<string, string, int, int, int, bool, bool, int> Products()
+    {
+        var data = new TheoryData<string, string, int, int, int, bool, bool, int>();
+        foreach (string precision in new[] { "tf32", "bf16" })
+        {
+            // Tile edges in every dimension, both operand layouts of each side, bias and accumulate.
+            data.Add(precision, "ABt", 130, 70, 37, true, false, 1);
+            data.Add(precision, "AB", 67, 129, 40, false, true, 1);
+            data.Add(precision, "AtB", 45, 33, 70, false, true, 1);
+            // Split-K (a weight-gradient shape on a pretended GPU of 16 processors) and the skinny adaLN row.
+            data.Add(precision, "AtB", 40, 24, 1000, false, true, 16);
+            data.Add(precision, "AB", 1, 96, 700, false, false, 16);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Products))]
+    public void The_emulated_kernel_matches_the_product_of_rounded_inputs(string precision, string layout, int m, int n, int k,
+        bool bias, bool accumulate, int multiprocessors)
+    {
+        MatMulPrecision gemm = MatMulPrecisions.Parse(precision)!.Value;
+        var matMul = Enum.Parse<MatMulLayout>(layout);
+        Device device = _emulator.Get(gemm, multiprocessors);
+        Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
+        float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
+        float[] biasValues = TestData.Random(n, seed: 3), initial = TestData.Random(m * n, seed: 4);
+
+        using var aBuffer = device.Allocate<float>(a.Length);
+        using var bBuffer = device.Allocate<float>(b.Length);
+        using var biasBuffer = device.Allocate<float>(n);
+        using var cBuffer = device.Allocate<float>((long)m * n);
+        aBuffer.CopyFromHost(0, a);
+        bBuffer.CopyFromHost(0, b);
+        biasBuffer.CopyFromHost(0, biasValues);
+        cBuffer.CopyFromHost(0, initial);
+        var aTensor = new Tensor<float>(aBuffer, 0, new Shape(a.Length));
+        var bTensor = new Tensor<float>(bBuffer, 0, new Shape(b.Length));
+        var cTensor = new Tensor<float>(cBuffer, 0, new Shape(m * n));
+        if (bias)
+            device.Kernels.LinearForward(aTensor, bTensor, new Tensor<float>(biasBuffer, 0, new Shape(n)), cTensor, m, k, n);
+        else
+            device.Kernels.MatMul(matMul, aTensor, bTensor, cTensor, m, n, k, accumulate);
+        device.Synchronize();
+        float[] actual = cTensor.ToArray();
+
+        double[] expected = ReferenceLinear.MatMul(matMul, a.Select(x => (double)round(x)).ToArray(),
+            b.Select(x => (double)round(x)).ToArray(), m, n, k);
+        for (int row = 0; row < m; row++)
+            for (int col = 0; col < n; col++)
+            {
+                int i = row * n + col;
+                double want = expected[i] + (bias ? biasValues[col] : 0) + (accumulate ? initial[i] : 0);
+                // Products of rounded inputs are exact in fp32; only the fp32 sums' order differs from the double reference.
+                Assert.True(Math.Abs(actual[i] - want) <= 2e-6 * (k + 1), $"c[{row}, {col}] = {actual[i]}, expected {want}");
+            }
+    }
+
+    private static void AssertCovers(List<(int Row, int Column)> positions, int rows, int columns)
+    {
+        Assert.Equal(rows * columns, positions.Count);
+        Assert.Equal(rows * columns, positions.Distinct().Count());
+        Assert.All(positions, p => Assert.True(p.Row >= 0 && p.Row < rows && p.Column >= 0 && p.Column < columns, $"{p}"));
+    }
+}
