@@ -61,7 +61,12 @@ internal static class TrainCommand
             Description = "Optimizer steps between checkpoints, 0 for only at the end",
         }.NotNegative();
         var device = new DeviceOptions(command);
-        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval })
+        var profile = new Option<bool>("--profile")
+        {
+            Description = "Time every op of the steps after the first (each between two device synchronizations, so slower) and " +
+                "print a table of where a step's time goes",
+        };
+        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, profile })
             command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
@@ -85,7 +90,8 @@ internal static class TrainCommand
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
                 ArTrainingRun.Run(console, opened,
-                    new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
+                        parse.GetValue(profile)),
                     showConfigs: true);
             }
             else
@@ -96,7 +102,8 @@ internal static class TrainCommand
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
                 TrainingRun.Run(console, opened,
-                    new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom),
+                    new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
+                        parse.GetValue(profile)),
                     showConfigs: true);
             }
             return CliApplication.Success;

@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// What autoregressive model to train and where its results go (the fields mean what they mean in <see cref="TrainingRequest"/>).
 /// </summary>
 internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model, TrainingConfig Training, int Steps,
-    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom);
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false);
 
 /// <summary>
 /// <c>train --model ar</c>: next-token training of the GPT baseline with <see cref="ArTrainer"/>, the same loop,
@@ -37,9 +37,10 @@ internal static class ArTrainingRun
         using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
         using ArValidation? validation = validationData is null ? null
             : new ArValidation(request.Model, device, validationData, request.Training.BatchSize, request.Training.ValidationBatches);
-        return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
+        return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
+            trainer.Step, (log, until) =>
         {
-            ProgressBars.Training(console, progress => trainer.Run(request.Steps, new ArTrainingRunOptions
+            ProgressBars.Training(console, progress => trainer.Run(until, new ArTrainingRunOptions
             {
                 Log = log,
                 Validation = validation,

@@ -19,8 +19,9 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// <param name="MetricsPath">JSON-lines metrics file: replaced by a new run, appended to by a resumed one.</param>
 /// <param name="CheckpointInterval">Optimizer steps between checkpoints (0: only at the end).</param>
 /// <param name="ResumeFrom">Checkpoint to continue from, or null for a new run from freshly initialized weights.</param>
+/// <param name="Profile">Time every op of the steps after the first and print where a step's time goes.</param>
 internal sealed record TrainingRequest(PreparedCorpus Corpus, DitConfig Model, TrainingConfig Training, int Steps,
-    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom);
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false);
 
 /// <summary>How a training run ended.</summary>
 /// <param name="Step">Optimizer steps done.</param>
@@ -56,9 +57,10 @@ internal static class TrainingRun
         using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
         using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
             validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
-        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, log =>
+        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
+            trainer.Step, (log, until) =>
         {
-            ProgressBars.Training(console, progress => trainer.Run(request.Steps, new MdlmTrainingRunOptions
+            ProgressBars.Training(console, progress => trainer.Run(until, new MdlmTrainingRunOptions
             {
                 Log = log,
                 Validation = validation,
@@ -91,25 +93,41 @@ internal static class TrainingRun
     }
 
     /// <summary>
-    /// Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the results
-    /// went.
+    /// Runs a training loop with the console's log lines (above the progress bar on a terminal), times it and prints where the
+    /// results went; with <paramref name="profiled"/>, the steps after the first run under a <see cref="KernelProfile"/> of
+    /// that device and a Markdown table of where a step's time goes follows.
     /// </summary>
     /// <param name="console">Where log lines and the summary go.</param>
     /// <param name="steps">The step budget (for the log's step counter).</param>
     /// <param name="checkpoint">The run's checkpoint file, named in the summary.</param>
     /// <param name="metricsPath">JSON-lines metrics file, or null.</param>
-    /// <param name="run">Trains with the given log; returns the step reached and the last validation.</param>
-    public static TrainingOutcome RunLogged(CliConsole console, int steps, string checkpoint, string? metricsPath,
-        Func<MetricsLog, (long Step, ValidationMetrics? Validation)> run)
+    /// <param name="profiled">The device to profile, or null.</param>
+    /// <param name="firstStep">The step the run starts from.</param>
+    /// <param name="run">Trains with the given log until the given step; returns the step reached and the last validation.</param>
+    public static TrainingOutcome RunLogged(CliConsole console, int steps, string checkpoint, string? metricsPath, Device? profiled,
+        long firstStep, Func<MetricsLog, long, (long Step, ValidationMetrics? Validation)> run)
     {
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, metricsPath) { TotalSteps = steps };
         var clock = Stopwatch.StartNew();
-        var (step, validation) = run(log);
-        var outcome = new TrainingOutcome(step, validation, clock.Elapsed);
+        (long Step, ValidationMetrics? Validation) result;
+        KernelProfile? profile = null;
+        long warmedUp = Math.Min(steps, firstStep + 1);
+        if (profiled is null)
+        {
+            result = run(log, steps);
+        }
+        else
+        {
+            run(log, warmedUp); // the first step compiles kernels and fills caches: left out of the profile
+            using (profile = profiled.StartProfile())
+                result = run(log, steps);
+        }
+        var outcome = new TrainingOutcome(result.Step, result.Validation, clock.Elapsed);
         string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
+        if (profile is not null) console.Out.Write(ProfileTable.Markdown(profile, outcome.Step - warmedUp, profiled!.Description));
         return outcome;
     }
 

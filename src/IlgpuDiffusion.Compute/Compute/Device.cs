@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IlgpuDiffusion.Cpu;
 using IlgpuDiffusion.Ilgpu;
 
@@ -9,6 +10,8 @@ namespace IlgpuDiffusion.Compute;
 /// </summary>
 public abstract class Device : IDisposable
 {
+    private KernelProfile? _profile;
+
     /// <summary>Which kernels this device runs.</summary>
     public abstract Backend Backend { get; }
 
@@ -41,6 +44,54 @@ public abstract class Device : IDisposable
 
     /// <summary>Releases the device's resources.</summary>
     public abstract void Dispose();
+
+    /// <summary>
+    /// Starts timing every op of the built-in backends on this device until the returned profile is disposed: each op runs
+    /// between two synchronizations (slower than an ordinary run, but each op gets its own time). One profile at a time.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A profile of this device is already running.</exception>
+    public KernelProfile StartProfile()
+    {
+        Synchronize();
+        var profile = new KernelProfile(this);
+        if (Interlocked.CompareExchange(ref _profile, profile, null) is not null)
+            throw new InvalidOperationException("A profile of this device is already running; dispose it before starting another.");
+        return profile;
+    }
+
+    /// <summary>Ends <paramref name="profile"/> (after the device's queued work).</summary>
+    internal void StopProfile(KernelProfile profile)
+    {
+        Synchronize();
+        Interlocked.CompareExchange(ref _profile, null, profile);
+    }
+
+    /// <summary>Leaves the work that follows out of a running profile until <see cref="ResumeProfile"/> (no-op without one).</summary>
+    internal void PauseProfile()
+    {
+        if (Volatile.Read(ref _profile) is not { } profile) return;
+        Synchronize();
+        profile.Pause();
+    }
+
+    /// <summary>Ends a <see cref="PauseProfile"/>.</summary>
+    internal void ResumeProfile() => Volatile.Read(ref _profile)?.Resume();
+
+    /// <summary>Before an op: 0 when no profile runs (or it is paused), else the timestamp after the device's queued work.</summary>
+    internal long StartTiming()
+    {
+        if (Volatile.Read(ref _profile) is not { Paused: false }) return 0;
+        Synchronize();
+        return Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>After op <paramref name="op"/> (an index of <see cref="ProfilingKernels.Ops"/>) that started at <paramref name="start"/>.</summary>
+    internal void EndTiming(int op, long start)
+    {
+        if (start == 0 || Volatile.Read(ref _profile) is not { } profile) return;
+        Synchronize();
+        profile.Add(op, Stopwatch.GetTimestamp() - start);
+    }
 
     /// <summary>Opens the best device present: CUDA when a CUDA device is present, else the SIMD CPU backend.</summary>
     public static Device Create() => Create((Backend?)null, null);

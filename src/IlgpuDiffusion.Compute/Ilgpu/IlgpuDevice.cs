@@ -14,8 +14,11 @@ internal sealed class IlgpuDevice : Device
         Backend = backend;
         Accelerator = accelerator;
         Precision = precision;
-        Kernels = new IlgpuKernels(accelerator, precision, multiprocessors);
+        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors);
+        Kernels = new ProfilingKernels(this, _backendKernels);
     }
+
+    private readonly IlgpuKernels _backendKernels;
 
     /// <summary>
     /// Opens the first accelerator of <paramref name="backend"/>, multiplying in <paramref name="precision"/> (the best the
@@ -68,7 +71,7 @@ internal sealed class IlgpuDevice : Device
     /// <inheritdoc/>
     public override void Dispose()
     {
-        ((IlgpuKernels)Kernels).Dispose();
+        _backendKernels.Dispose();
         Accelerator.Dispose();
     }
 }

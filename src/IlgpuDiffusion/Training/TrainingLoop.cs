@@ -6,7 +6,7 @@ namespace IlgpuDiffusion.Training;
 /// <see cref="TrainingConfig.LogInterval"/> steps and at the end, validates every
 /// <see cref="TrainingConfig.ValidationInterval"/> steps and at the end, runs the trainer's <see cref="TrainingLoopHooks"/>,
 /// writes checkpoints as the <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook
-/// and checkpoint time is left out of the step timings. Cancellation is honoured between steps: the resume
+/// and checkpoint time is left out of the step timings and of a running <see cref="Compute.KernelProfile"/> of the device. Cancellation is honoured between steps: the resume
 /// checkpoint (when the options name one) is written first, so a cancelled run loses nothing.
 /// </summary>
 internal static class TrainingLoop
@@ -48,6 +48,7 @@ internal static class TrainingLoop
                 lossSum = 0;
             }
             timer.Pause();
+            trainer.Device.PauseProfile();
             if (hooks.Validate is not null && (last || config.ValidationInterval > 0 && step % config.ValidationInterval == 0))
             {
                 ValidationMetrics validation = hooks.Validate(step);
@@ -59,6 +60,7 @@ internal static class TrainingLoop
                 trainer.SaveCheckpoint(checkpoint);
                 savedStep = step;
             }
+            trainer.Device.ResumeProfile();
             timer.Resume();
             options.Progress?.Report(new TrainingProgress(step, firstStep, untilStep, loss, tokensPerSecond,
                 hooks.Stage?.Invoke(step) ?? DefaultStage));

@@ -116,9 +116,13 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(Path.ChangeExtension(checkpoint, ".metrics.jsonl")));
 
         CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", checkpoint, "--steps", "6",
-            "--device", "cpu");
+            "--device", "cpu", "--profile");
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, GptCheckpoint.ReadHeader(checkpoint).State.Step);
+        // Step 5 warms up; step 6 is profiled: the table has the step's ops (the GEMMs among them) and what ran outside them.
+        Assert.Contains("Where a step's time goes (1 steps profiled on CPU", resume.Out);
+        Assert.Contains("| LinearBackward | MatMul |", resume.Out);
+        Assert.Contains("| **outside ops** (host work, copies, waits) |", resume.Out);
 
         CliResult info = await CliRunner.Run("info", checkpoint);
         Assert.True(info.ExitCode == 0, info.ToString());

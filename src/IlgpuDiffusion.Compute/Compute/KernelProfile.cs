@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace IlgpuDiffusion.Compute;
+
+/// <summary>One op's share of a <see cref="KernelProfile"/>.</summary>
+/// <param name="Op">The <see cref="IKernels"/> method, e.g. <c>LinearBackward</c>.</param>
+/// <param name="Family">Its op family (the IKernels file it is declared in), e.g. <c>MatMul</c>.</param>
+/// <param name="Calls">Calls while the profile ran.</param>
+/// <param name="Time">Their time, each call from the device's idle start to its end.</param>
+public readonly record struct KernelProfileEntry(string Op, string Family, long Calls, TimeSpan Time);
+
+/// <summary>
+/// Where a device's time goes, op by op, between <see cref="Device.StartProfile"/> and <see cref="Dispose"/>: every op of
+/// the built-in backends runs between two device synchronizations, so <see cref="Entries"/> attribute the device's time to
+/// ops, and <see cref="Elapsed"/> − <see cref="InOps"/> is what ran outside them (host work, uploads, reads). The training
+/// loop pauses the profile of its device during validation and checkpoints. Recording allocates nothing, so a profiled step
+/// still allocates nothing.
+/// </summary>
+public sealed class KernelProfile : IDisposable
+{
+    private readonly Device _device;
+    private readonly long[] _calls = new long[ProfilingKernels.Ops.Length];
+    private readonly long[] _ticks = new long[ProfilingKernels.Ops.Length];
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private long _stopped, _pausedAt, _pausedTicks;
+
+    internal KernelProfile(Device device) => _device = device;
+
+    /// <summary>Wall time since the profile started (until it was disposed), pauses left out.</summary>
+    public TimeSpan Elapsed =>
+        Stopwatch.GetElapsedTime(_started, _stopped != 0 ? _stopped : Stopwatch.GetTimestamp()) - TimeSpan.FromSeconds((double)_pausedTicks / Stopwatch.Frequency);
+
+    /// <summary>Whether the profile is paused (its device's ops are not recorded).</summary>
+    internal bool Paused => _pausedAt != 0;
+
+    /// <summary>Leaves what follows out of the profile until <see cref="Resume"/> (a training run's validation and checkpoints).</summary>
+    internal void Pause()
+    {
+        if (_pausedAt == 0) _pausedAt = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Ends a <see cref="Pause"/>.</summary>
+    internal void Resume()
+    {
+        if (_pausedAt == 0) return;
+        _pausedTicks += Stopwatch.GetTimestamp() - _pausedAt;
+        _pausedAt = 0;
+    }
+
+    /// <summary>Time inside ops, all of them together.</summary>
+    public TimeSpan InOps => TimeSpan.FromSeconds((double)_ticks.Sum() / Stopwatch.Frequency);
+
+    /// <summary>The ops that ran, most time first.</summary>
+    public IReadOnlyList<KernelProfileEntry> Entries => Enumerable.Range(0, _calls.Length)
+        .Where(op => Volatile.Read(ref _calls[op]) > 0)
+        .Select(op => new KernelProfileEntry(ProfilingKernels.Ops[op].Op, ProfilingKernels.Ops[op].Family, Volatile.Read(ref _calls[op]),
+            TimeSpan.FromSeconds((double)Volatile.Read(ref _ticks[op]) / Stopwatch.Frequency)))
+        .OrderByDescending(entry => entry.Time)
+        .ToArray();
+
+    internal void Add(int op, long ticks)
+    {
+        Interlocked.Increment(ref _calls[op]);
+        Interlocked.Add(ref _ticks[op], ticks);
+    }
+
+    /// <summary>Ends the profile after the device's queued work; its numbers stay readable.</summary>
+    public void Dispose()
+    {
+        if (_stopped != 0) return;
+        _device.StopProfile(this);
+        _stopped = Stopwatch.GetTimestamp();
+    }
+}
