@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -31,10 +32,35 @@ internal static class BenchCommand
             Description = "Timed runs per generator after one warm-up run",
             DefaultValueFactory = _ => 1,
         };
+        var gemm = new Option<bool>("--gemm")
+        {
+            Description = "Instead: time the GEMMs of a training step of the model --preset names (every Linear forward, input and " +
+                "weight gradient, and the head) over --batch × --length token rows, in TFLOP/s",
+        };
+        var preset = new Option<string>("--preset")
+        {
+            Description = "The DiT whose GEMM shapes --gemm times: tiny, small, medium or large",
+            DefaultValueFactory = _ => "small",
+        };
+        preset.AcceptOnlyFromAmong("tiny", "small", "medium", "large");
         var device = new DeviceOptions(command);
-        foreach (var option in new Option[] { batch, length, steps, runs }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, length, steps, runs, gemm, preset }) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            if (parse.GetValue(gemm))
+            {
+                using Device opened = device.Open(parse);
+                DitConfig model = parse.GetValue(preset) switch
+                {
+                    "tiny" => DitConfig.Tiny,
+                    "medium" => DitConfig.Medium,
+                    "large" => DitConfig.Large,
+                    _ => DitConfig.Small,
+                };
+                int tokens = checked(parse.GetValue(batch) * parse.GetValue(length));
+                console.Out.Write(GemmTable(opened, model, tokens, Math.Max(1, parse.GetValue(runs))));
+                return CliApplication.Success;
+            }
             int l = parse.GetValue(length);
             var options = new LatencyOptions
             {
@@ -56,6 +82,32 @@ internal static class BenchCommand
             return CliApplication.Success;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
+    /// </summary>
+    private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
+    {
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"GEMMs of a training step, D {model.Hidden}, {tokens} token rows, on {device.Description}, mean of {runs} run(s):"));
+        text.AppendLine();
+        text.AppendLine("| product | layout | M × N × K | ms | TFLOP/s |");
+        text.AppendLine("|---|---|---|---:|---:|");
+        double flops = 0, seconds = 0;
+        foreach (GemmShape shape in GemmThroughput.TrainingShapes(model, tokens))
+        {
+            GemmMeasurement measured = GemmThroughput.Time(device, shape, runs);
+            flops += shape.Flops;
+            seconds += measured.Mean.TotalSeconds;
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {shape.Name} | {shape.Layout} | {shape.M} × {shape.N} × {shape.K} | {measured.Mean.TotalMilliseconds:0.000} | " +
+                $"{measured.TeraFlops:0.00} |"));
+        }
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| **all** | | | {seconds * 1000:0.000} | {flops / seconds / 1e12:0.00} |"));
+        return text.ToString();
     }
 
     /// <summary>"8,16,L" → [8, 16, length].</summary>

@@ -7,7 +7,9 @@ namespace IlgpuDiffusion.Cli.Output;
 /// <summary>A <see cref="KernelProfile"/> as a Markdown table per training step: each op, all ops, and the time outside them.</summary>
 internal static class ProfileTable
 {
-    /// <summary>The table of <paramref name="profile"/> over <paramref name="steps"/> profiled steps on <paramref name="device"/>.</summary>
+    /// <summary>
+    /// The table of <paramref name="profile"/> over <paramref name="steps"/> profiled steps on <paramref name="device"/>.
+    /// </summary>
     public static string Markdown(KernelProfile profile, long steps, string device)
     {
         var text = new StringBuilder();

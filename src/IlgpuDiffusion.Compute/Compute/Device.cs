@@ -85,7 +85,9 @@ public abstract class Device : IDisposable
         return Stopwatch.GetTimestamp();
     }
 
-    /// <summary>After op <paramref name="op"/> (an index of <see cref="ProfilingKernels.Ops"/>) that started at <paramref name="start"/>.</summary>
+    /// <summary>
+    /// After op <paramref name="op"/> (an index of <see cref="ProfilingKernels.Ops"/>) that started at <paramref name="start"/>.
+    /// </summary>
     internal void EndTiming(int op, long start)
     {
         if (start == 0 || Volatile.Read(ref _profile) is not { } profile) return;

@@ -28,7 +28,8 @@ public sealed class KernelProfile : IDisposable
 
     /// <summary>Wall time since the profile started (until it was disposed), pauses left out.</summary>
     public TimeSpan Elapsed =>
-        Stopwatch.GetElapsedTime(_started, _stopped != 0 ? _stopped : Stopwatch.GetTimestamp()) - TimeSpan.FromSeconds((double)_pausedTicks / Stopwatch.Frequency);
+        Stopwatch.GetElapsedTime(_started, _stopped != 0 ? _stopped : Stopwatch.GetTimestamp())
+        - TimeSpan.FromSeconds((double)_pausedTicks / Stopwatch.Frequency);
 
     /// <summary>Whether the profile is paused (its device's ops are not recorded).</summary>
     internal bool Paused => _pausedAt != 0;

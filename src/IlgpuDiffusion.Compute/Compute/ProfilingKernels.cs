@@ -85,7 +85,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp, int batch, int tokens, int heads, int headDim, bool causal)
+    public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp, int batch, int tokens, int heads,
+        int headDim, bool causal)
     {
         long start = device.StartTiming();
         backend.AttentionForward(qkv, output, logSumExp, batch, tokens, heads, headDim, causal);
@@ -93,7 +94,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp, Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
+    public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
     {
         long start = device.StartTiming();
         backend.AttentionBackward(dOutput, qkv, output, logSumExp, dQkv, batch, tokens, heads, headDim, causal);
@@ -101,7 +103,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void AttentionWithCacheForward(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output, int batch, int newTokens, int heads, int headDim, int position, int capacity)
+    public void AttentionWithCacheForward(Tensor<float> qkv, Tensor<float> kCache, Tensor<float> vCache, Tensor<float> output, int batch,
+        int newTokens, int heads, int headDim, int position, int capacity)
     {
         long start = device.StartTiming();
         backend.AttentionWithCacheForward(qkv, kCache, vCache, output, batch, newTokens, heads, headDim, position, capacity);
@@ -109,7 +112,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses, Tensor<float>? dLogits, int rows, int classes, float gradScale)
+    public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+        Tensor<float>? dLogits, int rows, int classes, float gradScale)
     {
         long start = device.StartTiming();
         backend.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, gradScale);
@@ -117,10 +121,12 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs, Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
+    public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
+        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
     {
         long start = device.StartTiming();
-        backend.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, values, dStudentLogits, rows, classes, maskIndex, gradScale);
+        backend.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, values, dStudentLogits, rows, classes, maskIndex,
+            gradScale);
         device.EndTiming(8, start);
     }
 
@@ -157,7 +163,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int rows, int channels, float eps)
+    public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
+        int rows, int channels, float eps)
     {
         long start = device.StartTiming();
         backend.LayerNormForward(input, weight, output, mean, rstd, rows, channels, eps);
@@ -165,7 +172,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
+    public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean,
+        Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
         long start = device.StartTiming();
         backend.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
@@ -181,7 +189,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void SubsCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses, Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
+    public void SubsCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
+        Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
     {
         long start = device.StartTiming();
         backend.SubsCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, maskIndex, gradScale);
@@ -197,7 +206,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows, int inChannels, int outChannels)
+    public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows,
+        int inChannels, int outChannels)
     {
         long start = device.StartTiming();
         backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
@@ -205,7 +215,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+    public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput,
+        Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
     {
         long start = device.StartTiming();
         backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
@@ -213,7 +224,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output, int batch, int tokens, int channels)
+    public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output, int batch,
+        int tokens, int channels)
     {
         long start = device.StartTiming();
         backend.ModulateForward(input, shift, scale, output, batch, tokens, channels);
@@ -221,7 +233,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
+    public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput,
+        Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
     {
         long start = device.StartTiming();
         backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels);
@@ -229,7 +242,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output, int batch, int tokens, int channels)
+    public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output, int batch,
+        int tokens, int channels)
     {
         long start = device.StartTiming();
         backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels);
@@ -237,7 +251,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels)
+    public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
+        Tensor<float> dGate, int batch, int tokens, int channels)
     {
         long start = device.StartTiming();
         backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels);
@@ -245,7 +260,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, float gradScale)
+    public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        int count, in AdamWParameters hyper, int step, float gradScale)
     {
         long start = device.StartTiming();
         backend.AdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, gradScale);
@@ -269,7 +285,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim, int positionOffset)
+    public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
+        int positionOffset)
     {
         long start = device.StartTiming();
         backend.RotaryForward(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
@@ -277,7 +294,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void RotaryBackward(Tensor<float> dQkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim, int positionOffset)
+    public void RotaryBackward(Tensor<float> dQkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
+        int positionOffset)
     {
         long start = device.StartTiming();
         backend.RotaryBackward(dQkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
@@ -293,7 +311,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
-    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int destinationRows)
+    public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
+        int destinationRows)
     {
         long start = device.StartTiming();
         backend.ScatterAddRows(source, indices, destination, rows, channels, destinationRows);

@@ -1,13 +1,13 @@
 namespace IlgpuDiffusion.Training;
 
 /// <summary>
-/// The one run loop around every trainer's optimizer steps (MDLM, autoregressive, SDTT distillation): logs the mean
-/// loss, gradient norm, lr, ms/step, tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every
-/// <see cref="TrainingConfig.LogInterval"/> steps and at the end, validates every
-/// <see cref="TrainingConfig.ValidationInterval"/> steps and at the end, runs the trainer's <see cref="TrainingLoopHooks"/>,
-/// writes checkpoints as the <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook
-/// and checkpoint time is left out of the step timings and of a running <see cref="Compute.KernelProfile"/> of the device. Cancellation is honoured between steps: the resume
-/// checkpoint (when the options name one) is written first, so a cancelled run loses nothing.
+/// The one run loop around every trainer's optimizer steps (MDLM, autoregressive, SDTT distillation): logs the mean loss,
+/// gradient norm, lr, ms/step, tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every
+/// <see cref="TrainingConfig.LogInterval"/> steps and at the end, validates every <see cref="TrainingConfig.ValidationInterval"/>
+/// steps and at the end, runs the trainer's <see cref="TrainingLoopHooks"/>, writes checkpoints as the
+/// <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook and checkpoint time is left out of
+/// the step timings and of a running <see cref="Compute.KernelProfile"/> of the device. Cancellation is honoured between
+/// steps: the resume checkpoint (when the options name one) is written first, so a cancelled run loses nothing.
 /// </summary>
 internal static class TrainingLoop
 {

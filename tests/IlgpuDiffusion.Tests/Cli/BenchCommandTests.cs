@@ -20,6 +20,19 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task Times_the_gemms_of_a_training_step_with_their_shapes()
+    {
+        var result = await CliRunner.Run("bench", "--gemm", "--preset", "tiny", "--batch", "1", "--length", "16", "--device", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] rows = result.OutLines.Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(1 + 5 * 3 + 1, rows.Length); // header, forward and both gradients of five Linears, the total
+        Assert.StartsWith("| qkv forward | ABt | 16 × 768 × 256 |", rows[1]);
+        Assert.StartsWith("| head weight gradient | AtB | 50258 × 256 × 16 |", rows[15]);
+        Assert.StartsWith("| **all** |", rows[16]);
+    }
+
+    [Fact]
     public async Task Refuses_a_step_list_that_is_not_counts_or_L()
     {
         var result = await CliRunner.Run("bench", "--steps", "8,x", "--device", "cpu");
