@@ -1,6 +1,6 @@
 namespace IlgpuDiffusion.Compute;
 
-// LayerNorm without bias.
+// LayerNorm without bias, over rows and (QK-norm) over the heads of q and k.
 public partial interface IKernels
 {
     /// <summary>output = (x − mean)·rstd·weight per row; biased variance; saves mean and rstd.</summary>
@@ -22,4 +22,27 @@ public partial interface IKernels
     /// <param name="dWeight">[channels]</param>
     void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels);
+
+    /// <summary>
+    /// QK-norm: LayerNorm without bias over each head of q and k in packed qkv, in place: u ← x̂·weight[slot] with
+    /// x̂ = (u − mean)·rstd over the head's channels, slot 0 for q and 1 for k; v untouched. Saves x̂ and rstd.
+    /// </summary>
+    /// <param name="qkv">[rows, 3, heads, headDim]; q and k normalized in place</param>
+    /// <param name="weight">[2, headDim]: q's weight, then k's</param>
+    /// <param name="normalized">[2, rows, heads, headDim], overwritten with x̂</param>
+    /// <param name="rstd">[2, rows, heads], overwritten: 1/sqrt(var + eps)</param>
+    void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim, float eps);
+
+    /// <summary>
+    /// Backward of <see cref="QkNormForward"/>: dq and dk are replaced in place by the gradients of the pre-norm q and
+    /// k, dv is untouched; dWeight += Σ dOutput·x̂ over rows and heads.
+    /// </summary>
+    /// <param name="dQkv">[rows, 3, heads, headDim]; dq and dk transformed in place</param>
+    /// <param name="weight">[2, headDim]</param>
+    /// <param name="normalized">[2, rows, heads, headDim]: x̂ from the forward pass</param>
+    /// <param name="rstd">[2, rows, heads]</param>
+    /// <param name="dWeight">[2, headDim], accumulated</param>
+    void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        Tensor<float> dWeight, int rows, int heads, int headDim);
 }

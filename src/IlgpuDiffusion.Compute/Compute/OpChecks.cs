@@ -56,6 +56,33 @@ public static class OpChecks
         Check.Count(dWeight, channels, nameof(dWeight));
     }
 
+    /// <summary><see cref="IKernels.QkNormForward"/>: packed qkv [rows, 3, heads, headDim], positive eps.</summary>
+    public static void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim, float eps)
+    {
+        QkNorm(qkv, weight, normalized, rstd, rows, heads, headDim);
+        if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
+    }
+
+    /// <summary><see cref="IKernels.QkNormBackward"/>.</summary>
+    public static void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        Tensor<float> dWeight, int rows, int heads, int headDim)
+    {
+        QkNorm(dQkv, weight, normalized, rstd, rows, heads, headDim);
+        Check.Count(dWeight, 2L * headDim, nameof(dWeight));
+    }
+
+    private static void QkNorm(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, heads, headDim);
+        Check.Count(qkv, 3L * rows * heads * headDim, nameof(qkv));
+        Check.Count(weight, 2L * headDim, nameof(weight));
+        Check.Count(normalized, 2L * rows * heads * headDim, nameof(normalized));
+        Check.Count(rstd, 2L * rows * heads, nameof(rstd));
+    }
+
     private static void LayerNorm(Tensor<float> input, Tensor<float> weight, Tensor<float> rowsTensor, Tensor<float> mean,
         Tensor<float> rstd, int rows, int channels)
     {

@@ -26,6 +26,8 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
         ("EmbeddingBackward", "Embedding"),
         ("LayerNormForward", "LayerNorm"),
         ("LayerNormBackward", "LayerNorm"),
+        ("QkNormForward", "LayerNorm"),
+        ("QkNormBackward", "LayerNorm"),
         ("SubsLogSoftmax", "Losses"),
         ("SubsCrossEntropy", "Losses"),
         ("MatMul", "MatMul"),
@@ -181,11 +183,29 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     }
 
     /// <inheritdoc/>
+    public void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim, float eps)
+    {
+        long start = device.StartTiming();
+        backend.QkNormForward(qkv, weight, normalized, rstd, rows, heads, headDim, eps);
+        device.EndTiming(15, start);
+    }
+
+    /// <inheritdoc/>
+    public void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        Tensor<float> dWeight, int rows, int heads, int headDim)
+    {
+        long start = device.StartTiming();
+        backend.QkNormBackward(dQkv, weight, normalized, rstd, dWeight, rows, heads, headDim);
+        device.EndTiming(16, start);
+    }
+
+    /// <inheritdoc/>
     public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
     {
         long start = device.StartTiming();
         backend.SubsLogSoftmax(logits, logProbs, rows, classes, maskIndex);
-        device.EndTiming(15, start);
+        device.EndTiming(17, start);
     }
 
     /// <inheritdoc/>
@@ -194,7 +214,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.SubsCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, maskIndex, gradScale);
-        device.EndTiming(16, start);
+        device.EndTiming(18, start);
     }
 
     /// <inheritdoc/>
@@ -202,7 +222,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.MatMul(layout, a, b, c, m, n, k, accumulate);
-        device.EndTiming(17, start);
+        device.EndTiming(19, start);
     }
 
     /// <inheritdoc/>
@@ -211,7 +231,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
-        device.EndTiming(18, start);
+        device.EndTiming(20, start);
     }
 
     /// <inheritdoc/>
@@ -220,7 +240,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
-        device.EndTiming(19, start);
+        device.EndTiming(21, start);
     }
 
     /// <inheritdoc/>
@@ -229,7 +249,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.ModulateForward(input, shift, scale, output, batch, tokens, channels);
-        device.EndTiming(20, start);
+        device.EndTiming(22, start);
     }
 
     /// <inheritdoc/>
@@ -238,7 +258,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels);
-        device.EndTiming(21, start);
+        device.EndTiming(23, start);
     }
 
     /// <inheritdoc/>
@@ -247,7 +267,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels);
-        device.EndTiming(22, start);
+        device.EndTiming(24, start);
     }
 
     /// <inheritdoc/>
@@ -256,7 +276,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels);
-        device.EndTiming(23, start);
+        device.EndTiming(25, start);
     }
 
     /// <inheritdoc/>
@@ -265,7 +285,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.AdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, gradScale);
-        device.EndTiming(24, start);
+        device.EndTiming(26, start);
     }
 
     /// <inheritdoc/>
@@ -273,7 +293,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.SumOfSquares(x, result, count);
-        device.EndTiming(25, start);
+        device.EndTiming(27, start);
     }
 
     /// <inheritdoc/>
@@ -281,7 +301,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.EmaUpdate(parameters, ema, count, decay);
-        device.EndTiming(26, start);
+        device.EndTiming(28, start);
     }
 
     /// <inheritdoc/>
@@ -290,7 +310,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.RotaryForward(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
-        device.EndTiming(27, start);
+        device.EndTiming(29, start);
     }
 
     /// <inheritdoc/>
@@ -299,7 +319,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.RotaryBackward(dQkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
-        device.EndTiming(28, start);
+        device.EndTiming(30, start);
     }
 
     /// <inheritdoc/>
@@ -307,7 +327,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.GatherRows(source, indices, destination, rows, channels, sourceRows);
-        device.EndTiming(29, start);
+        device.EndTiming(31, start);
     }
 
     /// <inheritdoc/>
@@ -316,7 +336,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.ScatterAddRows(source, indices, destination, rows, channels, destinationRows);
-        device.EndTiming(30, start);
+        device.EndTiming(32, start);
     }
 
     /// <inheritdoc/>
@@ -324,7 +344,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.SampleCategorical(logits, ids, rows, classes, vocab, in parameters);
-        device.EndTiming(31, start);
+        device.EndTiming(33, start);
     }
 
     /// <inheritdoc/>
@@ -332,7 +352,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.Argmax(logits, ids, rows, classes, vocab);
-        device.EndTiming(32, start);
+        device.EndTiming(34, start);
     }
 
     /// <inheritdoc/>
@@ -340,7 +360,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.KeepTopK(logits, rows, classes, vocab, k);
-        device.EndTiming(33, start);
+        device.EndTiming(35, start);
     }
 
     /// <inheritdoc/>
@@ -348,7 +368,7 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.Fill(x, value, count);
-        device.EndTiming(34, start);
+        device.EndTiming(36, start);
     }
 
     /// <inheritdoc/>
@@ -356,6 +376,6 @@ internal sealed class ProfilingKernels(Device device, IKernels backend) : IKerne
     {
         long start = device.StartTiming();
         backend.Copy(source, destination, count);
-        device.EndTiming(35, start);
+        device.EndTiming(37, start);
     }
 }

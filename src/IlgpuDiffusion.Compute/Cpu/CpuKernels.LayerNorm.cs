@@ -3,12 +3,15 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu;
 
-// LayerNorm without bias (weight only, biased variance), forward and backward.
+// LayerNorm without bias (weight only, biased variance), forward and backward, over rows and (QK-norm) over heads.
 public sealed unsafe partial class CpuKernels
 {
     private readonly LayerNormForwardJob _layerNormForward = new();
     private readonly LayerNormBackwardJob _layerNormBackward = new();
+    private readonly QkNormForwardJob _qkNormForward = new();
+    private readonly QkNormBackwardJob _qkNormBackward = new();
     private float[]? _layerNormPartials;
+    private float[]? _qkNormPartials;
 
     /// <inheritdoc/>
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
@@ -46,6 +49,127 @@ public sealed unsafe partial class CpuKernels
         var dw = new Span<float>(dWeight.Pointer(), channels);
         for (int c = 0; c < job.UsedChunks; c++)
             TensorPrimitives.Add(dw, new ReadOnlySpan<float>(job.Partials + (long)c * channels, channels), dw);
+    }
+
+    /// <inheritdoc/>
+    public void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim, float eps)
+    {
+        OpChecks.QkNormForward(qkv, weight, normalized, rstd, rows, heads, headDim, eps);
+        var job = _qkNormForward;
+        SetQkNorm(job, qkv, weight, normalized, rstd, rows, heads, headDim);
+        job.Eps = eps;
+        job.Run(_pool, rows, QkNormGrain(heads, headDim));
+    }
+
+    /// <inheritdoc/>
+    public void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        Tensor<float> dWeight, int rows, int heads, int headDim)
+    {
+        OpChecks.QkNormBackward(dQkv, weight, normalized, rstd, dWeight, rows, heads, headDim);
+        var job = _qkNormBackward;
+        SetQkNorm(job, dQkv, weight, normalized, rstd, rows, heads, headDim);
+        int grain = QkNormGrain(heads, headDim);
+        int chunks = ChunkedJob.ChunkCount(rows, grain, _pool.Threads);
+        // Per chunk: its dWeight partial [2, headDim], then a scratch head for g = dy·w.
+        job.Partials = Scratch(ref _qkNormPartials, (long)chunks * 3 * headDim);
+        job.Run(_pool, rows, grain);
+        var dw = new Span<float>(dWeight.Pointer(), 2 * headDim);
+        for (int c = 0; c < job.UsedChunks; c++)
+            TensorPrimitives.Add(dw, new ReadOnlySpan<float>(job.Partials + (long)c * 2 * headDim, 2 * headDim), dw);
+    }
+
+    private static int QkNormGrain(int heads, int headDim) => Math.Max(1, RowGrain / (3 * heads * headDim));
+
+    private static void SetQkNorm(QkNormJob job, Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized,
+        Tensor<float> rstd, int rows, int heads, int headDim)
+    {
+        job.Qkv = qkv.Pointer();
+        job.Weight = weight.Pointer();
+        job.Normalized = normalized.Pointer();
+        job.Rstd = rstd.Pointer();
+        job.Rows = rows;
+        job.Heads = heads;
+        job.HeadDim = headDim;
+    }
+
+    /// <summary>The operands of QK-norm; a work item is a row (token) of the packed qkv.</summary>
+    private abstract class QkNormJob : ChunkedJob
+    {
+        public float* Qkv, Weight, Normalized, Rstd;
+        public int Rows, Heads, HeadDim;
+
+        /// <summary>Head <paramref name="head"/> of q (slot 0) or k (slot 1) of <paramref name="row"/> in the packed qkv.</summary>
+        protected Span<float> Head(int row, int slot, int head) =>
+            new(Qkv + (((long)row * 3 + slot) * Heads + head) * HeadDim, HeadDim);
+
+        /// <summary>Index of (slot, row, head) in the [2, rows, heads] statistics; times HeadDim in x̂.</summary>
+        protected long Statistic(int slot, int row, int head) => ((long)slot * Rows + row) * Heads + head;
+    }
+
+    /// <summary>Per head of q and k: x̂ = (u − mean)·rstd (two-pass variance), u ← x̂·weight[slot].</summary>
+    private sealed class QkNormForwardJob : QkNormJob
+    {
+        public float Eps;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            for (int r = start; r < end; r++)
+                for (int slot = 0; slot < 2; slot++)
+                {
+                    var weight = new ReadOnlySpan<float>(Weight + slot * HeadDim, HeadDim);
+                    for (int h = 0; h < Heads; h++)
+                    {
+                        var u = Head(r, slot, h);
+                        long i = Statistic(slot, r, h);
+                        var xHat = new Span<float>(Normalized + i * HeadDim, HeadDim);
+                        float mean = TensorPrimitives.Sum(u) / HeadDim;
+                        TensorPrimitives.Subtract(u, mean, xHat);
+                        float rstd = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xHat) / HeadDim + Eps);
+                        TensorPrimitives.Multiply(xHat, rstd, xHat);
+                        TensorPrimitives.Multiply(xHat, weight, u);
+                        Rstd[i] = rstd;
+                    }
+                }
+        }
+    }
+
+    /// <summary>
+    /// Per head of dq and dk: g = dy·weight[slot], dy ← rstd·(g − mean(g) − x̂·mean(g·x̂)); the chunk's dWeight
+    /// partial sums Σ dy·x̂ go to its row of <see cref="Partials"/>.
+    /// </summary>
+    private sealed class QkNormBackwardJob : QkNormJob
+    {
+        public float* Partials;
+
+        public int UsedChunks => Chunks;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            int n = HeadDim;
+            var dWeightPartial = new Span<float>(Partials + (long)chunk * 2 * n, 2 * n);
+            dWeightPartial.Clear();
+            var g = new Span<float>(Partials + (long)(2 * Chunks + chunk) * n, n);
+            for (int r = start; r < end; r++)
+                for (int slot = 0; slot < 2; slot++)
+                {
+                    var weight = new ReadOnlySpan<float>(Weight + slot * n, n);
+                    var dWeight = dWeightPartial.Slice(slot * n, n);
+                    for (int h = 0; h < Heads; h++)
+                    {
+                        var dy = Head(r, slot, h);
+                        long i = Statistic(slot, r, h);
+                        var xHat = new ReadOnlySpan<float>(Normalized + i * n, n);
+                        TensorPrimitives.MultiplyAdd(dy, xHat, dWeight, dWeight);
+                        TensorPrimitives.Multiply(dy, weight, g);
+                        float meanG = TensorPrimitives.Sum(g) / n;
+                        float meanGx = TensorPrimitives.Dot(g, xHat) / n;
+                        TensorPrimitives.MultiplyAdd(xHat, -meanGx, g, g);
+                        TensorPrimitives.Subtract(g, meanG, g);
+                        TensorPrimitives.Multiply(g, Rstd[i], dy);
+                    }
+                }
+        }
     }
 
     private sealed class LayerNormForwardJob : ChunkedJob

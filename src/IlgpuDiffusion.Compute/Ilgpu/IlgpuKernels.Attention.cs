@@ -72,12 +72,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(dQkv, (long)batch * tokens * 3 * heads * headDim, nameof(dQkv));
         if (batch == 0 || tokens == 0) return;
         int rows = batch * heads * tokens;
-        if (_rowDotScratch is null || _rowDotScratch.Length < rows)
-        {
-            _rowDotScratch?.Dispose();
-            _rowDotScratch = _accelerator.Allocate1D<float>(rows);
-        }
-        var rowDot = _rowDotScratch.View.SubView(0, rows);
+        var rowDot = Scratch(ref _rowDotScratch, rows);
         var (dy, y, lse) = (dOutput.View(), output.View(), logSumExp.View());
         _rowDot ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(

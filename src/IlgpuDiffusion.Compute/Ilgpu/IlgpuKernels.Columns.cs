@@ -36,13 +36,7 @@ internal sealed partial class IlgpuKernels
         }
 
         int vectorLength = batch * channels;
-        long scratchLength = (long)chunks * vectorLength;
-        if (_columnScratch is null || _columnScratch.Length < scratchLength)
-        {
-            _columnScratch?.Dispose();
-            _columnScratch = _accelerator.Allocate1D<float>(HostChecks.Product(chunks, vectorLength));
-        }
-        var partials = _columnScratch.View.AsContiguous();
+        var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, vectorLength));
         _sumChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>>(ColumnKernels.SumChunks));
         _columnPartials(_plan.Columns(batch, channels, chunks), x, y, mean, rstd, partials, arguments);

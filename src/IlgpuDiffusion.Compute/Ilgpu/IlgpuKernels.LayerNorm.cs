@@ -5,14 +5,19 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
-// LayerNorm without bias. Device code: LayerNormKernels (Kernels/LayerNormKernels.cs); the weight gradient
-// is a column reduction (IlgpuKernels.Columns.cs).
+// LayerNorm without bias, over rows and (QK-norm) over heads. Device code: LayerNormKernels
+// (Kernels/LayerNormKernels.cs); the weight gradients are column reductions (IlgpuKernels.Columns.cs).
 internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, int, float>? _qkNormForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, int, int, int>? _qkNormBackwardInput;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _qkNormProducts;
 
     /// <inheritdoc/>
     public void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
@@ -43,5 +48,37 @@ internal sealed partial class IlgpuKernels
         var r = rstd.View();
         _layerNormBackwardInput(_plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
         ColumnReduce(ColumnTerm.XTimesNormalizedY, dy, x, mu, r, dWeight.View(), batch: 1, rows, channels);
+    }
+
+    /// <inheritdoc/>
+    public void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        int rows, int heads, int headDim, float eps)
+    {
+        OpChecks.QkNormForward(qkv, weight, normalized, rstd, rows, heads, headDim, eps);
+        int groups = HostChecks.Product(2, rows, heads);
+        HostChecks.Product(3L * rows, heads, headDim);
+        if (rows == 0) return;
+        _qkNormForward ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, int, int, int, float>>(LayerNormKernels.QkForward));
+        _qkNormForward(_plan.Rows(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads, headDim, eps);
+    }
+
+    /// <inheritdoc/>
+    public void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
+        Tensor<float> dWeight, int rows, int heads, int headDim)
+    {
+        OpChecks.QkNormBackward(dQkv, weight, normalized, rstd, dWeight, rows, heads, headDim);
+        int groups = HostChecks.Product(2, rows, heads);
+        int length = HostChecks.Product(2L * rows, heads, headDim);
+        if (rows == 0) return;
+        _qkNormBackwardInput ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.QkBackwardInput));
+        var products = Scratch(ref _qkNormProducts, length);
+        _qkNormBackwardInput(_plan.Rows(groups), dQkv.View(), weight.View(), normalized.View(), rstd.View(), products,
+            rows, heads, headDim);
+        // dWeight[slot] += Σ over the rows·heads vectors of that slot: [2, rows·heads, headDim] summed over the middle axis
+        ColumnReduce(ColumnTerm.X, products, products, products, products, dWeight.View(), batch: 2, rows * heads, headDim);
     }
 }

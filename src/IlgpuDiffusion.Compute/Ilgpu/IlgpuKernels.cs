@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 
@@ -37,7 +38,29 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _tensorCores?.Dispose();
+    public void Dispose()
+    {
+        _tensorCores?.Dispose();
+        _columnScratch?.Dispose();
+        _rowDotScratch?.Dispose();
+        _qkNormProducts?.Dispose();
+        _partials?.Dispose();
+        _deviceSegments?.Dispose();
+    }
+
+    /// <summary>
+    /// The first <paramref name="length"/> floats of a scratch buffer that grows to the largest length asked, so that
+    /// steady-state calls allocate nothing.
+    /// </summary>
+    private ArrayView<float> Scratch(ref MemoryBuffer1D<float, Stride1D.Dense>? buffer, long length)
+    {
+        if (buffer is null || buffer.Length < length)
+        {
+            buffer?.Dispose();
+            buffer = _accelerator.Allocate1D<float>(length);
+        }
+        return buffer.View.SubView(0, length).AsContiguous();
+    }
 
     /// <summary>Shapes of a [rows, classes] op with a MASK class.</summary>
     private static void CheckClassRows(int rows, int classes, int maskIndex, Tensor<float> tensor, string name)

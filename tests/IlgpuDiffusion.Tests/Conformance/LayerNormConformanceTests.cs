@@ -4,7 +4,7 @@ using static IlgpuDiffusion.Tests.Conformance.Numerics;
 
 namespace IlgpuDiffusion.Tests.Conformance;
 
-/// <summary>LayerNorm without bias: forward with saved statistics, backward by finite differences.</summary>
+/// <summary>LayerNorm without bias and QK-norm: forward with saved statistics, backward by finite differences.</summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class LayerNormConformanceTests
 {
@@ -57,6 +57,86 @@ public sealed class LayerNormConformanceTests
         var expected = ReferenceNormalization.LayerNormBackward(D(dy), D(x), D(w), rows, channels, Eps);
         AssertClose(expected.DInput, DeviceScope.Download(dx), 1e-4, "dInput");
         AssertClose(expected.DWeight, DeviceScope.Download(dw), 1e-4, "dWeight");
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void QkNorm_forward_normalizes_q_and_k_heads_and_leaves_v(string backend) =>
+        CheckQkNormForward(backend, [(1, 1, 2), (3, 2, 6), (2, 3, 34)]);
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
+    public void QkNorm_forward_matches_reference_on_model_shapes(string backend) =>
+        CheckQkNormForward(backend, [(130, 12, 64), (33, 4, 64)]);
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void QkNorm_backward_gives_finite_difference_gradients(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (var (rows, heads, headDim) in new[] { (1, 1, 2), (3, 2, 6), (5, 2, 17) })
+        {
+            int length = 3 * rows * heads * headDim;
+            var (x, w, dy) = (Random(length, 1, 2f), Random(2 * headDim, 2), Random(length, 3));
+            var priorW = Random(2 * headDim, 4);
+            var (qkv, dQkv, dw) = (s.Upload(x), s.Upload(dy), s.Upload(priorW));
+            var (normalized, rstd) = (s.Zeros(2 * rows * heads * headDim), s.Zeros(2 * rows * heads));
+            s.Kernels.QkNormForward(qkv, s.Upload(w), normalized, rstd, rows, heads, headDim, Eps);
+            s.Kernels.QkNormBackward(dQkv, s.Upload(w), normalized, rstd, dw, rows, heads, headDim);
+            var fdX = FiniteDifference(v => ReferenceNormalization.QkNorm(v, D(w), rows, heads, headDim, Eps).Output, D(x), D(dy));
+            var fdW = FiniteDifference(v => ReferenceNormalization.QkNorm(D(x), v, rows, heads, headDim, Eps).Output, D(w), D(dy));
+            // fdX of v's slots is dy itself (v passes through): the in-place transform leaves dv as it was.
+            AssertClose(fdX, DeviceScope.Download(dQkv), 1e-4, $"dQkv {rows}x{heads}x{headDim}");
+            AssertClose(Add(D(priorW), fdW), DeviceScope.Download(dw), 1e-4, $"dWeight {rows}x{heads}x{headDim}");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
+    public void QkNorm_backward_matches_layer_norm_backward_on_model_shapes(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 97, heads = 12, headDim = 64, length = 3 * rows * heads * headDim;
+        var (x, w, dy) = (Random(length, 1, 3f), Random(2 * headDim, 2), Random(length, 3));
+        var (qkv, dQkv, dw) = (s.Upload(x), s.Upload(dy), s.Zeros(2 * headDim));
+        var (normalized, rstd) = (s.Zeros(2 * rows * heads * headDim), s.Zeros(2 * rows * heads));
+        s.Kernels.QkNormForward(qkv, s.Upload(w), normalized, rstd, rows, heads, headDim, Eps);
+        s.Kernels.QkNormBackward(dQkv, s.Upload(w), normalized, rstd, dw, rows, heads, headDim);
+        var expectedDx = D(dy);
+        var expectedDw = new double[2 * headDim];
+        for (int slot = 0; slot < 2; slot++)
+        {
+            var slotW = D(w)[(slot * headDim)..((slot + 1) * headDim)];
+            var (vx, vdy) = (QkSlot(D(x), slot, rows, heads, headDim), QkSlot(D(dy), slot, rows, heads, headDim));
+            var (dx, dWeight) = ReferenceNormalization.LayerNormBackward(vdy, vx, slotW, rows * heads, headDim, Eps);
+            dWeight.CopyTo(expectedDw, slot * headDim);
+            for (int v = 0; v < rows * heads; v++)
+                Array.Copy(dx, v * headDim, expectedDx, ((v / heads * 3 + slot) * heads + v % heads) * headDim, headDim);
+        }
+        AssertClose(expectedDx, DeviceScope.Download(dQkv), 1e-4, "dQkv");
+        AssertClose(expectedDw, DeviceScope.Download(dw), 1e-4, "dWeight");
+    }
+
+    private static double[] QkSlot(double[] qkv, int slot, int rows, int heads, int headDim) =>
+        Enumerable.Range(0, rows * heads)
+            .SelectMany(v => qkv.Skip(((v / heads * 3 + slot) * heads + v % heads) * headDim).Take(headDim)).ToArray();
+
+    private static void CheckQkNormForward(string backend, (int Rows, int Heads, int HeadDim)[] shapes)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (var (rows, heads, headDim) in shapes)
+        {
+            // An offset of 10 makes a one-pass variance lose precision; the kernels must not.
+            var x = Random(3 * rows * heads * headDim, 1, 2f).Select(v => v + 10f).ToArray();
+            var w = Random(2 * headDim, 2);
+            var (qkv, normalized, rstd) = (s.Upload(x), s.Zeros(2 * rows * heads * headDim), s.Zeros(2 * rows * heads));
+            s.Kernels.QkNormForward(qkv, s.Upload(w), normalized, rstd, rows, heads, headDim, Eps);
+            var expected = ReferenceNormalization.QkNorm(D(x), D(w), rows, heads, headDim, Eps);
+            string shape = $"{rows}x{heads}x{headDim}";
+            AssertClose(expected.Output, DeviceScope.Download(qkv), 1e-4, $"qkv {shape}");
+            AssertClose(expected.Normalized, DeviceScope.Download(normalized), 1e-4, $"normalized {shape}");
+            AssertClose(expected.Rstd, DeviceScope.Download(rstd), 1e-4, $"rstd {shape}");
+        }
     }
 
     private static void CheckForward(string backend, (int Rows, int Channels)[] shapes)

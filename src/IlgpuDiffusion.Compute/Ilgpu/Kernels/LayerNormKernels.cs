@@ -3,9 +3,9 @@ using ILGPU;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// LayerNorm without bias over [rows, channels]. Forward and the input gradient run one
-/// group per row (size a power of two) with shared-memory tree reductions; the weight
-/// gradient is a <see cref="ColumnKernels"/> reduction over rows.
+/// LayerNorm without bias over [rows, channels], and QK-norm over the heads of q and k in packed qkv
+/// [rows, 3, heads, headDim]. Forward and the input gradient run one group per normalized vector (size a power
+/// of two) with shared-memory tree reductions; the weight gradient is a <see cref="ColumnKernels"/> reduction.
 /// </summary>
 internal static class LayerNormKernels
 {
@@ -65,5 +65,72 @@ internal static class LayerNormKernels
             float xHat = (input[start + c] - mu) * r;
             dInput[start + c] += r * (dOutput[start + c] * weight[c] - meanG - xHat * meanGx);
         }
+    }
+
+    /// <summary>
+    /// QK-norm forward: group g = (slot·rows + row)·heads + head normalizes head `head` of q (slot 0) or k (slot 1) of
+    /// `row` in place, u ← x̂·weight[slot], and saves x̂ at normalized[g·headDim..] and rstd[g].
+    /// Grid: 2·rows·heads groups; shared memory Group.DimX floats.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void QkForward(ArrayView<float> qkv, ArrayView<float> weight, ArrayView<float> normalized,
+        ArrayView<float> rstd, int rows, int heads, int headDim, float eps)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int g = Grid.IdxX, slot = g / (rows * heads), start = QkHeadStart(g, rows, heads, headDim);
+        float sum = 0f;
+        for (int c = Group.IdxX; c < headDim; c += Group.DimX) sum += qkv[start + c];
+        float mu = GroupReductions.Sum(shared, sum) / headDim;
+        float squares = 0f;
+        for (int c = Group.IdxX; c < headDim; c += Group.DimX)
+        {
+            float d = qkv[start + c] - mu;
+            squares += d * d;
+        }
+        float r = 1f / MathF.Sqrt(GroupReductions.Sum(shared, squares) / headDim + eps);
+        for (int c = Group.IdxX; c < headDim; c += Group.DimX)
+        {
+            float xHat = (qkv[start + c] - mu) * r;
+            normalized[g * headDim + c] = xHat;
+            qkv[start + c] = xHat * weight[slot * headDim + c];
+        }
+        if (Group.IdxX == 0) rstd[g] = r;
+    }
+
+    /// <summary>
+    /// QK-norm input gradient, group g as in <see cref="QkForward"/>: dy ← rstd·(g − mean(g) − x̂·mean(g·x̂)) in place
+    /// with g = dy·weight[slot]; writes the weight-gradient terms dy·x̂ to products[g·headDim..] for a column reduction.
+    /// Grid: 2·rows·heads groups; shared memory Group.DimX floats.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void QkBackwardInput(ArrayView<float> dQkv, ArrayView<float> weight, ArrayView<float> normalized,
+        ArrayView<float> rstd, ArrayView<float> products, int rows, int heads, int headDim)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int g = Grid.IdxX, w = g / (rows * heads) * headDim, start = QkHeadStart(g, rows, heads, headDim);
+        float sumG = 0f, sumGx = 0f;
+        for (int c = Group.IdxX; c < headDim; c += Group.DimX)
+        {
+            float dy = dQkv[start + c], xHat = normalized[g * headDim + c];
+            float gc = dy * weight[w + c];
+            sumG += gc;
+            sumGx += gc * xHat;
+            products[g * headDim + c] = dy * xHat;
+        }
+        float meanG = GroupReductions.Sum(shared, sumG) / headDim;
+        float meanGx = GroupReductions.Sum(shared, sumGx) / headDim;
+        float r = rstd[g];
+        for (int c = Group.IdxX; c < headDim; c += Group.DimX)
+        {
+            float xHat = normalized[g * headDim + c];
+            dQkv[start + c] = r * (dQkv[start + c] * weight[w + c] - meanG - xHat * meanGx);
+        }
+    }
+
+    /// <summary>Offset in packed qkv of the head that QK-norm group g = (slot·rows + row)·heads + head normalizes.</summary>
+    private static int QkHeadStart(int g, int rows, int heads, int headDim)
+    {
+        int head = g % heads, slotRow = g / heads, slot = slotRow / rows, row = slotRow % rows;
+        return ((row * 3 + slot) * heads + head) * headDim;
     }
 }

@@ -55,6 +55,42 @@ public static class ReferenceNormalization
         return (dx, dw);
     }
 
+    /// <summary>
+    /// QK-norm of packed qkv [rows, 3, heads, headDim]: every head of q and k through <see cref="LayerNorm"/> with
+    /// weight [2, headDim] (q's, then k's); v copied. Also x̂ [2, rows, heads, headDim] and rstd [2, rows, heads].
+    /// </summary>
+    public static (double[] Output, double[] Normalized, double[] Rstd) QkNorm(double[] qkv, double[] w, int rows, int heads,
+        int headDim, double eps)
+    {
+        var output = (double[])qkv.Clone();
+        var normalized = new double[2 * rows * heads * headDim];
+        var rstd = new double[2 * rows * heads];
+        for (int slot = 0; slot < 2; slot++)
+        {
+            double[] vectors = QkVectors(qkv, slot, rows, heads, headDim);
+            var ones = Enumerable.Repeat(1.0, headDim).ToArray();
+            var (xHat, _, s) = LayerNorm(vectors, ones, rows * heads, headDim, eps);
+            var (y, _, _) = LayerNorm(vectors, w[(slot * headDim)..((slot + 1) * headDim)], rows * heads, headDim, eps);
+            xHat.CopyTo(normalized, slot * xHat.Length);
+            s.CopyTo(rstd, slot * s.Length);
+            for (int v = 0; v < rows * heads; v++)
+                Array.Copy(y, v * headDim, output, QkOffset(v, slot, heads, headDim), headDim);
+        }
+        return (output, normalized, rstd);
+    }
+
+    /// <summary>The heads of q (slot 0) or k (slot 1) of packed qkv as [rows·heads, headDim] vectors.</summary>
+    private static double[] QkVectors(double[] qkv, int slot, int rows, int heads, int headDim)
+    {
+        var vectors = new double[rows * heads * headDim];
+        for (int v = 0; v < rows * heads; v++)
+            Array.Copy(qkv, QkOffset(v, slot, heads, headDim), vectors, v * headDim, headDim);
+        return vectors;
+    }
+
+    private static int QkOffset(int vector, int slot, int heads, int headDim) =>
+        ((vector / heads * 3 + slot) * heads + vector % heads) * headDim;
+
     /// <summary>y[b,t,c] = x[b,t,c]·(1 + scale[b,c]) + shift[b,c].</summary>
     public static double[] Modulate(double[] x, double[] shift, double[] scale, int batch, int tokens, int channels)
     {
