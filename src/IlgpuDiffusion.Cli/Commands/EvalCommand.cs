@@ -18,6 +18,16 @@ internal static class EvalCommand
 {
     private static readonly EvaluationOptions Defaults = new();
 
+    /// <summary>The <c>--parts</c> names.</summary>
+    private static readonly Dictionary<string, EvaluationParts> PartNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["validation"] = EvaluationParts.ValidationPerplexity,
+        ["genppl"] = EvaluationParts.GenerativePerplexity,
+        ["prompted"] = EvaluationParts.PromptedGeneration,
+        ["lambada"] = EvaluationParts.Lambada,
+        ["cloze"] = EvaluationParts.Cloze,
+    };
+
     /// <summary>Builds the command.</summary>
     public static Command Create(CliConsole console)
     {
@@ -108,6 +118,14 @@ internal static class EvalCommand
             Description = "Most validation batches (0: the whole split)",
             DefaultValueFactory = _ => 0,
         }.NotNegative();
+        var parts = new Option<string[]>("--parts")
+        {
+            Description = "Which parts run: validation (validation perplexity and the context check, CE at t = 0.1 and 0.9), " +
+                "genppl (unconditional samples per step count), prompted (MAUVE, self-BLEU), lambada, cloze",
+            DefaultValueFactory = _ => [.. PartNames.Keys],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        parts.AcceptOnlyFromAmong([.. PartNames.Keys]);
         var output = new Option<string>("--output", "-o")
         {
             HelpName = "folder",
@@ -116,13 +134,14 @@ internal static class EvalCommand
         };
         var device = new DeviceOptions(command);
         foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
-            continuationLength, lambada, maxLambada, draws, validationBatches, output })
+            continuationLength, lambada, maxLambada, draws, validationBatches, parts, output })
             command.Options.Add(option);
 
         command.SetAction(parse =>
         {
             var options = new EvaluationOptions
             {
+                Parts = parse.GetValue(parts)!.Aggregate(EvaluationParts.None, (all, name) => all | PartNames[name]),
                 Steps = parse.GetValue(steps)!,
                 Samples = parse.GetValue(samples),
                 SampleLength = parse.GetValue(length),

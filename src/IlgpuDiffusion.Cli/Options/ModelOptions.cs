@@ -6,7 +6,8 @@ namespace IlgpuDiffusion.Cli.Options;
 
 /// <summary>
 /// The model shape of a new training run: a <see cref="DitConfig"/> preset (<c>--preset</c>) with field overrides
-/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>).
+/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>) and the
+/// diffusion model's options (<c>--qk-norm</c>, <c>--time-conditioning</c>).
 /// </summary>
 internal sealed class ModelOptions
 {
@@ -69,6 +70,16 @@ internal sealed class ModelOptions
             $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
     }.RequireGiven(p => p >= 0 && p < 1, "in [0, 1)");
 
+    private readonly Option<bool> _qkNorm = new("--qk-norm")
+    {
+        Description = "LayerNorm q and k of every attention head (not in MDLM; keeps masked queries from locking onto one key)",
+    };
+
+    private readonly Option<bool> _timeConditioning = new("--time-conditioning")
+    {
+        Description = "Condition the diffusion model on the noise level (MDLM's released models are not)",
+    };
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelOptions(Command command)
     {
@@ -76,7 +87,7 @@ internal sealed class ModelOptions
         foreach (Option option in All) command.Options.Add(option);
     }
 
-    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout];
+    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout, _qkNorm, _timeConditioning];
 
     /// <summary>The sequence length given with <c>--length</c>, else the preset's.</summary>
     public int Length(ParseResult parse) => parse.GetValue(_length) ?? Presets[parse.GetValue(_preset)!].Length;
@@ -86,14 +97,15 @@ internal sealed class ModelOptions
         All.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
 
     /// <summary>
-    /// The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else
+    /// The GPT preset with every given override (the diffusion model's options do not apply); the length is <c>--length</c>, else
     /// <paramref name="dataLength"/>.
     /// </summary>
     /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
     public GptConfig ResolveGpt(ParseResult parse, int dataLength)
     {
-        if (parse.GetResult(_condDim) is { Implicit: false })
-            throw new ArgumentException("--cond-dim is the diffusion model's time conditioning; an autoregressive model has none.");
+        foreach (var option in new Option[] { _condDim, _timeConditioning, _qkNorm })
+            if (parse.GetResult(option) is { Implicit: false })
+                throw new ArgumentException($"{option.Name} is an option of the diffusion model; the autoregressive model has none.");
         GptConfig baseline = GptPresets[parse.GetValue(_preset)!];
         return (baseline with
         {
@@ -118,6 +130,8 @@ internal sealed class ModelOptions
             CondDim = parse.GetValue(_condDim) ?? baseline.CondDim,
             Length = parse.GetValue(_length) ?? dataLength,
             Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
+            QkNorm = parse.GetValue(_qkNorm) || baseline.QkNorm,
+            TimeConditioning = parse.GetValue(_timeConditioning) || baseline.TimeConditioning,
         }).Validate();
     }
 }

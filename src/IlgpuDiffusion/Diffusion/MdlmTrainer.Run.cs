@@ -15,7 +15,8 @@ public sealed partial class MdlmTrainer
     /// <summary>
     /// Trains until <see cref="Step"/> reaches <paramref name="untilStep"/>: logs the mean loss, gradient norm, lr,
     /// ms/step, tokens/s (and MFU when <see cref="TrainingConfig.PeakFlops"/> is set) every
-    /// <see cref="TrainingConfig.LogInterval"/> steps, validates the EMA weights at the end and every
+    /// <see cref="TrainingConfig.LogInterval"/> steps with the first block's attention entropy of masked queries
+    /// (<see cref="Models.MaskedAttentionEntropy"/>), validates the EMA weights at the end and every
     /// <see cref="TrainingConfig.ValidationInterval"/> steps, writes checkpoints and reports progress as
     /// <paramref name="options"/> asks. Validation and checkpoint time is left out of the step timings.
     /// </summary>
@@ -29,6 +30,10 @@ public sealed partial class MdlmTrainer
         TrainingLoop.Run(this, untilStep, options, new TrainingLoopHooks
         {
             Validate = validation is null ? null : step => LastValidation = validation.Evaluate(Ema.Weights, step),
+            Describe = metrics => metrics with
+            {
+                MaskedAttentionEntropy = _attentionEntropy.Measure(_activations, _batch.Corrupted.NoisyIds),
+            },
         }, cancellationToken);
     }
 }

@@ -18,6 +18,7 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     private readonly TokenShardSet _trainData;
     private readonly DitActivations _activations;
     private readonly DiffusionBatch _batch;
+    private readonly MaskedAttentionEntropy _attentionEntropy;
     private readonly OptimizerRun _run;
     private readonly ulong _timeSeed, _maskSeed, _dropoutSeed;
     private readonly float _gradScale;
@@ -39,6 +40,7 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
         _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
+        _attentionEntropy = new MaskedAttentionEntropy(model.Config, config.BatchSize, length);
         _timeSeed = TrainingSeeds.Times(config.Seed);
         _maskSeed = TrainingSeeds.Masks(config.Seed);
         _dropoutSeed = TrainingSeeds.Dropout(config.Seed);

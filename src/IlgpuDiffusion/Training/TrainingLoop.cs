@@ -35,6 +35,7 @@ internal static class TrainingLoop
             long step = result.Step;
             lossSum += result.Loss;
             bool last = step == untilStep;
+            TrainingMetrics? metrics = null;
             if (step % config.LogInterval == 0 || last || hooks.EndsInterval?.Invoke(step) == true)
             {
                 trainer.Device.Synchronize();
@@ -42,13 +43,13 @@ internal static class TrainingLoop
                 loss = lossSum / steps;
                 tokensPerSecond = trainer.TokensPerStep * steps / seconds;
                 double? mfu = config.PeakFlops > 0 ? trainer.FlopsPerToken * tokensPerSecond / config.PeakFlops : null;
-                var metrics = new TrainingMetrics(step, loss, result.GradientNorm, result.LearningRate, 1000 * seconds / steps,
+                metrics = new TrainingMetrics(step, loss, result.GradientNorm, result.LearningRate, 1000 * seconds / steps,
                     tokensPerSecond, mfu);
-                options.Log?.Write(hooks.Describe is null ? metrics : hooks.Describe(metrics));
                 lossSum = 0;
             }
             timer.Pause();
             trainer.Device.PauseProfile();
+            if (metrics is not null) options.Log?.Write(hooks.Describe is null ? metrics : hooks.Describe(metrics));
             if (hooks.Validate is not null && (last || config.ValidationInterval > 0 && step % config.ValidationInterval == 0))
             {
                 ValidationMetrics validation = hooks.Validate(step);

@@ -13,7 +13,10 @@ internal sealed record TrainingLoopHooks
     /// </summary>
     public Func<long, bool>? EndsInterval { get; init; }
 
-    /// <summary>The record logged for an interval (the interval's <see cref="TrainingMetrics"/> when null).</summary>
+    /// <summary>
+    /// The record logged for an interval (the interval's <see cref="TrainingMetrics"/> when null); left out of the timings,
+    /// it may read the last step's activations.
+    /// </summary>
     public Func<TrainingMetrics, IMetricsRecord>? Describe { get; init; }
 
     /// <summary>Work after a step, left out of the timings and before the resume checkpoint (a distillation round's end).</summary>

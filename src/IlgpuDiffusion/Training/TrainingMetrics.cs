@@ -19,15 +19,25 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
     /// <inheritdoc/>
     public string Kind => "train";
 
+    /// <summary>
+    /// A diffusion model's first-block attention entropy (nats) of the queries at MASK positions in the interval's last
+    /// micro-batch (<see cref="Models.MaskedAttentionEntropy"/>): near 0 when they collapse onto one key; null when
+    /// the trainer does not measure it.
+    /// </summary>
+    public double? MaskedAttentionEntropy { get; init; }
+
     /// <summary>The line's part after the step: loss, norm, lr, ms, tok/s and MFU.</summary>
     public string Summary
     {
         get
         {
             string mfu = ModelFlopsUtilization is double u ? string.Create(CultureInfo.InvariantCulture, $" | MFU {u * 100:F1}%") : "";
+            string entropy = MaskedAttentionEntropy is double h
+                ? string.Create(CultureInfo.InvariantCulture, $" | mask attn H {h:F2}")
+                : "";
             return string.Create(CultureInfo.InvariantCulture,
                 $"loss {Loss:F4} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | " +
-                $"{MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}");
+                $"{MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}{entropy}");
         }
     }
 
@@ -44,6 +54,7 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
         writer.WriteNumber("msPerStep", MillisecondsPerStep);
         writer.WriteNumber("tokensPerSecond", TokensPerSecond);
         if (ModelFlopsUtilization is double u) writer.WriteNumber("mfu", u);
+        if (MaskedAttentionEntropy is double h && double.IsFinite(h)) writer.WriteNumber("maskedAttentionEntropy", h);
     }
 }
 

@@ -47,6 +47,13 @@ public sealed class CliEvalTests : IDisposable
         Assert.Equal(File.ReadAllText(_temp.File("out/evaluation.md")), eval.Out);
         Assert.Contains("| teacher | 4 |", eval.Out);
 
+        CliResult validationOnly = await CliRunner.Run("eval", teacher, "--ar", judge, "--data", shards, "--parts", "validation",
+            "--validation-batches", "1", "--device", "cpu", "-o", _temp.File("validation"));
+        Assert.True(validationOnly.ExitCode == 0, validationOnly.ToString());
+        EvaluationReport context = EvaluationReport.Load(_temp.File("validation/evaluation.json"));
+        Assert.Equal([("teacher", null), ("gpt2-tiny", (int?)null)], context.Rows.Select(r => (r.Model, r.Steps)));
+        Assert.Equal(["Val PPL", "CE t=0.1", "CE t=0.9"], context.Rows[0].Metrics.Select(m => m.Name));
+
         CliResult missing = await CliRunner.Run("eval", _temp.File("nothing.safetensors"), "--device", "cpu");
         Assert.Equal(1, missing.ExitCode);
         Assert.StartsWith("error: '", Assert.Single(missing.ErrorLines));

@@ -83,6 +83,7 @@ public sealed class MdlmTrainerTests
         string[] lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(60 / 5 + 1, lines.Length);
         Assert.StartsWith("step 5 | loss ", lines[0]);
+        Assert.Matches(@"\| mask attn H \d+\.\d\d$", lines[0]);
         Assert.Contains("validation NELBO", lines[^1]);
     }
 }

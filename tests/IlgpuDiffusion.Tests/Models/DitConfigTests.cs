@@ -18,6 +18,16 @@ public sealed class DitConfigTests
     }
 
     [Fact]
+    public void Qk_norm_adds_two_head_sized_weights_per_block()
+    {
+        var config = DitConfig.Tiny with { QkNorm = true };
+        Assert.Equal(DitConfig.Tiny.ParameterCount() + 4 * 2 * 64, config.ParameterCount());
+        Assert.Equal(config.ParameterCount(), DitParameters.Layout(config).Sum(e => e.Shape.Length));
+        Assert.Contains(DitParameters.Layout(config), e => e.Name == "blocks.3.qk_norm.weight" && e.Shape.Length == 128);
+        Assert.DoesNotContain(DitParameters.Layout(DitConfig.Tiny), e => e.Name.Contains("qk_norm", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Small_is_the_released_mdlm_shape()
     {
         var small = DitConfig.Small;
@@ -25,6 +35,7 @@ public sealed class DitConfigTests
             small.Length, small.Vocab, small.HeadDim, small.MlpHidden, small.MaskIndex));
         Assert.Equal(0.1f, small.Dropout);
         Assert.False(small.TimeConditioning);
+        Assert.False(small.QkNorm);
         Assert.Equal(169_627_218, small.ParameterCount());
         Assert.Same(DitConfig.Tiny, DitConfig.Tiny.Validate());
     }

@@ -95,6 +95,10 @@ public sealed class HuggingFaceImportTests
              "model_length": 1024, "vocab_size": 50258, "time_conditioning": false}
             """));
         Assert.Equal(config, HuggingFaceConfig.Parse(HuggingFaceConfig.Format(config)));
+        Assert.DoesNotContain("qk_norm", HuggingFaceConfig.Format(config));
+        var qkNormed = config with { QkNorm = true };
+        Assert.Contains("\"qk_norm\": true", HuggingFaceConfig.Format(qkNormed));
+        Assert.Equal(qkNormed, HuggingFaceConfig.Parse(HuggingFaceConfig.Format(qkNormed)));
         Assert.Equal(new DitConfig { Hidden = 32, Layers = 2, Heads = 2, CondDim = 16, Length = 64 },
             HuggingFaceConfig.Parse("""{"model": {"hidden_size": 32, "cond_dim": 16, "length": 64, "n_blocks": 2, "n_heads": 2}}"""));
 

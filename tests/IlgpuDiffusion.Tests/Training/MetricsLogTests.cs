@@ -19,7 +19,7 @@ public sealed class MetricsLogTests
             log.Write(new ValidationMetrics(10, 4.0, Math.Exp(4.0), 2048, 1.5));
         }
         using (var log = new MetricsLog(null, path))
-            log.Write(new TrainingMetrics(20, 5.0, 0.4, 6e-5, 100, 9000, 0.25));
+            log.Write(new TrainingMetrics(20, 5.0, 0.4, 6e-5, 100, 9000, 0.25) { MaskedAttentionEntropy = 3.25 });
 
         string[] text = human.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("step 10/100 | loss 5.2500 | norm 0.5000 | lr 3.00e-05 | 120.5 ms | 8,500 tok/s", text[0]);
@@ -37,5 +37,7 @@ public sealed class MetricsLogTests
         Assert.Equal(Math.Exp(4.0), second.RootElement.GetProperty("perplexity").GetDouble());
         using var third = JsonDocument.Parse(lines[2]);
         Assert.Equal(0.25, third.RootElement.GetProperty("mfu").GetDouble());
+        Assert.Equal(3.25, third.RootElement.GetProperty("maskedAttentionEntropy").GetDouble());
+        Assert.False(first.RootElement.TryGetProperty("maskedAttentionEntropy", out _));
     }
 }

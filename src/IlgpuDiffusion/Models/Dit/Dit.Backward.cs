@@ -90,6 +90,8 @@ public sealed partial class Dit
         _k.Fill(dA.Qkv, 0f, n * 3 * d);
         _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false);
         _k.RotaryBackward(dA.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
+        if (w.QkNorm is { } qkNorm)
+            _k.QkNormBackward(dA.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, gw.QkNorm!.Value, n, h, hd);
         _k.Fill(dA.Work, 0f, n * d);
         _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d);
         _k.Fill(dA.Norm, 0f, n * d);

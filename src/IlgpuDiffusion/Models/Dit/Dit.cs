@@ -202,10 +202,12 @@ public sealed partial class Dit : IDisposable
         // (shift1, scale1, gate1, shift2, scale2, gate2) = adaLN(c), just before use: inference arenas share the buffer
         AdaForward(a, w.AdaWeight, w.AdaBias, s.Modulation, 6);
 
-        // attention branch: x_mid = x + g1·dropout(Wo·attn(rope(Wqkv·(LN(x)·w1·(1+sc1)+sh1))))
+        // attention branch: x_mid = x + g1·dropout(Wo·attn(rope([qk-norm](Wqkv·(LN(x)·w1·(1+sc1)+sh1)))))
         _k.LayerNormForward(s.Input, w.Norm1, s.Norm1, s.Mean1, s.Rstd1, n, d, eps);
         _k.ModulateForward(s.Norm1, s.Shift1, s.Scale1, s.Modulated1, mb, mt, d);
         _k.LinearForward(s.Modulated1, w.AttnQkv, null, s.Qkv, n, d, 3 * d);
+        if (w.QkNorm is { } qkNorm)
+            _k.QkNormForward(s.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, n, h, hd, eps);
         _k.RotaryForward(s.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
         _k.AttentionForward(s.Qkv, s.Attention, s.LogSumExp, a.Batch, a.Tokens, h, hd, causal: false);
         _k.LinearForward(s.Attention, w.AttnOut, null, s.AttentionBranch, n, d, d);

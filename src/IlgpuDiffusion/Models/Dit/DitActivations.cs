@@ -39,8 +39,9 @@ public sealed class DitActivations : IDisposable
         ConditionPre = a["condition_pre"];
         Condition = a["condition"];
         Layers = Enumerable.Range(0, config.Layers).Select(l => training
-            ? new DitLayerActivations(a, $"blocks.{l}.", $"residual.{l}", $"blocks.{l}.middle", $"residual.{l + 1}", ConditionRows)
-            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows)).ToArray();
+            ? new DitLayerActivations(a, $"blocks.{l}.", $"residual.{l}", $"blocks.{l}.middle", $"residual.{l + 1}", ConditionRows,
+                config.QkNorm)
+            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows, config.QkNorm)).ToArray();
         Embedded = Layers[0].Input;
         MlpActivation = a["mlp_activation"];
         FinalModulation = a["final_modulation"];

@@ -41,6 +41,14 @@ public sealed record DitConfig
     /// <summary>Whether the conditioning depends on sigma; false for every released MDLM/SDTT checkpoint.</summary>
     public bool TimeConditioning { get; init; }
 
+    /// <summary>
+    /// QK-norm: a LayerNorm without bias over every head of q and of k before the rotary embedding (own weights for q
+    /// and k, shared by the heads; docs/algorithms.md §1.2). It keeps the attention logits bounded, so that masked
+    /// queries, which in the first block all share one vector, do not collapse onto a single key. Not part of MDLM:
+    /// false for every released MDLM/SDTT checkpoint.
+    /// </summary>
+    public bool QkNorm { get; init; }
+
     /// <summary>Head dimension D/H.</summary>
     public int HeadDim => Hidden / Heads;
 
@@ -88,7 +96,7 @@ public sealed record DitConfig
     {
         long d = Hidden, c = CondDim, v = Vocab, f = MlpHidden;
         long sigmaMap = FrequencyEmbeddingSize * c + c + c * c + c;
-        long block = 2 * d + 3 * d * d + d * d + (f * d + f) + (d * f + d) + (6 * d * c + 6 * d);
+        long block = (QkNorm ? 2 * HeadDim : 0) + 2 * d + 3 * d * d + d * d + (f * d + f) + (d * f + d) + (6 * d * c + 6 * d);
         long final = d + (v * d + v) + (2 * d * c + 2 * d);
         return v * d + sigmaMap + Layers * block + final;
     }

@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Models;
 /// <summary>
 /// The initialization of docs/algorithms.md §1.3, reproducible from a seed: the embedding ~ U(±1/√D) (what
 /// <c>kaiming_uniform_(a=√5)</c> gives for a [V, D] tensor); every other Linear weight and bias
-/// ~ U(±1/√fan_in) (the PyTorch default); LayerNorm weights 1; all adaLN linears and the output
+/// ~ U(±1/√fan_in) (the PyTorch default); LayerNorm and QK-norm weights 1; all adaLN linears and the output
 /// Linear zero, so a fresh model is the identity in every block and outputs logits ≡ 0.
 /// Tensor k draws from Philox stream k, so each tensor's values are independent of the others' sizes.
 /// </summary>
@@ -40,7 +40,7 @@ internal static class DitInitializer
             || name.StartsWith("output_layer.linear.", StringComparison.Ordinal))
             return (InitKind.Zero, 0f);
         if (name.EndsWith("norm1.weight", StringComparison.Ordinal) || name.EndsWith("norm2.weight", StringComparison.Ordinal)
-            || name.EndsWith("norm_final.weight", StringComparison.Ordinal))
+            || name.EndsWith("norm_final.weight", StringComparison.Ordinal) || name.EndsWith("qk_norm.weight", StringComparison.Ordinal))
             return (InitKind.One, 0f);
         if (name == "vocab_embed.embedding")
             return (InitKind.Uniform, 1f / MathF.Sqrt(parameters.Config.Hidden));
@@ -66,7 +66,7 @@ internal static class DitInitializer
     {
         /// <summary>All zeros.</summary>
         Zero,
-        /// <summary>All ones (LayerNorm weights).</summary>
+        /// <summary>All ones (LayerNorm and QK-norm weights).</summary>
         One,
         /// <summary>Uniform in ±bound.</summary>
         Uniform,

@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Models;
 /// </summary>
 internal sealed class DitLayerActivations
 {
-    internal DitLayerActivations(Arena<float> arena, string prefix, string input, string middle, string output, int conditionRows)
+    internal DitLayerActivations(Arena<float> arena, string prefix, string input, string middle, string output, int conditionRows,
+        bool qkNorm)
     {
         Input = arena[input];
         Middle = arena[middle];
@@ -20,6 +21,11 @@ internal sealed class DitLayerActivations
         Rstd1 = arena[prefix + "rstd1"];
         Modulated1 = arena[prefix + "modulated1"];
         Qkv = arena[prefix + "qkv"];
+        if (qkNorm)
+        {
+            QkNormalized = arena[prefix + "qk_normalized"];
+            QkRstd = arena[prefix + "qk_rstd"];
+        }
         Attention = arena[prefix + "attention"];
         LogSumExp = arena[prefix + "logsumexp"];
         AttentionBranch = arena[prefix + "attention_branch"];
@@ -48,6 +54,11 @@ internal sealed class DitLayerActivations
         layout.Add(prefix + "rstd1", new Shape(n));
         layout.Add(prefix + "modulated1", new Shape(n, d));
         layout.Add(prefix + "qkv", new Shape(n, 3 * d));
+        if (config.QkNorm)
+        {
+            layout.Add(prefix + "qk_normalized", new Shape(2, n, config.Heads, config.HeadDim));
+            layout.Add(prefix + "qk_rstd", new Shape(2, n, config.Heads));
+        }
         layout.Add(prefix + "attention", new Shape(n, d));
         layout.Add(prefix + "logsumexp", new Shape(batch, config.Heads, tokens));
         layout.Add(prefix + "attention_branch", new Shape(n, d));
@@ -81,8 +92,14 @@ internal sealed class DitLayerActivations
     /// <summary>Norm1·(1 + scale1) + shift1 [N, D]: input of attn_qkv.</summary>
     public Tensor<float> Modulated1 { get; }
 
-    /// <summary>q, k (rotated) and v [B, L, 3, H, D/H].</summary>
+    /// <summary>q, k (QK-normed when configured, then rotated) and v [B, L, 3, H, D/H].</summary>
     public Tensor<float> Qkv { get; }
+
+    /// <summary>QK-norm's x̂ of every head of q and k [2, N, H, D/H], or null without QK-norm.</summary>
+    public Tensor<float>? QkNormalized { get; }
+
+    /// <summary>QK-norm's reciprocal standard deviations [2, N, H], or null without QK-norm.</summary>
+    public Tensor<float>? QkRstd { get; }
 
     /// <summary>Attention output, heads concatenated [N, D]: input of attn_out.</summary>
     public Tensor<float> Attention { get; }

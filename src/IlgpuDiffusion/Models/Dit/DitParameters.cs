@@ -13,10 +13,11 @@ namespace IlgpuDiffusion.Models;
 /// <param name="Mlp2Bias">mlp.2.bias [D]</param>
 /// <param name="AdaWeight">adaLN_modulation.weight [6D, C]: rows (shift1, scale1, gate1, shift2, scale2, gate2)</param>
 /// <param name="AdaBias">adaLN_modulation.bias [6D]</param>
+/// <param name="QkNorm">qk_norm.weight [2, D/H] (q's, then k's) with <see cref="DitConfig.QkNorm"/>, else null</param>
 public readonly record struct DitBlockTensors(
     Tensor<float> Norm1, Tensor<float> AttnQkv, Tensor<float> AttnOut, Tensor<float> Norm2,
     Tensor<float> Mlp0Weight, Tensor<float> Mlp0Bias, Tensor<float> Mlp2Weight, Tensor<float> Mlp2Bias,
-    Tensor<float> AdaWeight, Tensor<float> AdaBias);
+    Tensor<float> AdaWeight, Tensor<float> AdaBias, Tensor<float>? QkNorm);
 
 /// <summary>
 /// Every parameter of a <see cref="Dit"/> carved from one arena, named exactly as the Hugging Face
@@ -38,7 +39,8 @@ public sealed class DitParameters : NamedParameters<DitConfig>
             arena[$"blocks.{i}.norm1.weight"], arena[$"blocks.{i}.attn_qkv.weight"], arena[$"blocks.{i}.attn_out.weight"],
             arena[$"blocks.{i}.norm2.weight"], arena[$"blocks.{i}.mlp.0.weight"], arena[$"blocks.{i}.mlp.0.bias"],
             arena[$"blocks.{i}.mlp.2.weight"], arena[$"blocks.{i}.mlp.2.bias"],
-            arena[$"blocks.{i}.adaLN_modulation.weight"], arena[$"blocks.{i}.adaLN_modulation.bias"])).ToArray();
+            arena[$"blocks.{i}.adaLN_modulation.weight"], arena[$"blocks.{i}.adaLN_modulation.bias"],
+            config.QkNorm ? arena[$"blocks.{i}.qk_norm.weight"] : null)).ToArray();
         FinalNorm = arena["output_layer.norm_final.weight"];
         OutputWeight = arena["output_layer.linear.weight"];
         OutputBias = arena["output_layer.linear.bias"];
@@ -103,6 +105,7 @@ public sealed class DitParameters : NamedParameters<DitConfig>
             string b = $"blocks.{i}.";
             entries.Add((b + "norm1.weight", new Shape(d)));
             entries.Add((b + "attn_qkv.weight", new Shape(3 * d, d)));
+            if (config.QkNorm) entries.Add((b + "qk_norm.weight", new Shape(2, config.HeadDim)));
             entries.Add((b + "attn_out.weight", new Shape(d, d)));
             entries.Add((b + "norm2.weight", new Shape(d)));
             entries.Add((b + "mlp.0.weight", new Shape(f, d)));

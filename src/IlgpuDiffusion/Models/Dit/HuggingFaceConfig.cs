@@ -7,6 +7,8 @@ namespace IlgpuDiffusion.Models;
 /// <c>n_blocks</c>, <c>n_heads</c>, <c>vocab_size</c>, <c>model_length</c>, <c>dropout</c>,
 /// <c>time_conditioning</c>) to a <see cref="DitConfig"/> and back. Every value present is honoured;
 /// <c>hidden_dim</c>, <c>n_blocks</c> and <c>n_heads</c> are required, the others default to the released model's.
+/// Our own <c>qk_norm</c> key (<see cref="DitConfig.QkNorm"/>) is written only when true, so the configs of MDLM
+/// models stay as MDLM's code writes them; MDLM's own code cannot load a model with QK-norm.
 /// A Hydra-style <c>"model"</c> section (<c>hidden_size</c>, <c>cond_dim</c>, <c>length</c>, <c>n_blocks</c>,
 /// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout).
 /// </summary>
@@ -34,6 +36,7 @@ internal static class HuggingFaceConfig
             Length = Int(root, "model_length", hydra, "length", defaults.Length),
             Dropout = (float)Number(root, "dropout", hydra, "dropout", defaults.Dropout),
             TimeConditioning = ConfigJson.Bool(root["time_conditioning"], "time_conditioning", defaults.TimeConditioning),
+            QkNorm = ConfigJson.Bool(root["qk_norm"], "qk_norm", defaults.QkNorm),
         };
         return ConfigJson.Validated(config.Validate);
     }
@@ -53,6 +56,7 @@ internal static class HuggingFaceConfig
             ["vocab_size"] = config.Vocab,
             ["time_conditioning"] = config.TimeConditioning,
         };
+        if (config.QkNorm) root["qk_norm"] = true;
         return ConfigJson.Format(root);
     }
 
