@@ -36,14 +36,19 @@ public sealed record EvaluationRow(string Model, int? Steps, IReadOnlyList<Evalu
     public EvaluationRow With(string name, double value) => With(new EvaluationMetric(name, value));
 
     /// <summary>
-    /// This row plus generative perplexity (named after its convention) and the mean unigram entropy, unless the row has
-    /// the entropy already (both conventions of one sample set carry the same entropy).
+    /// This row plus generative perplexity (named after its convention, with its 95% confidence interval when there are
+    /// two samples or more) and the mean unigram entropy, unless the row has the entropy already (both conventions of one
+    /// sample set carry the same entropy).
     /// </summary>
     public EvaluationRow With(GenerativePerplexityResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         string name = result.Convention == GenerativePerplexityConvention.SdttPerSampleMean ? "Gen PPL (SDTT)" : "Gen PPL (MDLM)";
-        EvaluationRow row = With(name, result.Perplexity);
+        var (low, high) = result.ConfidenceInterval;
+        var metric = double.IsFinite(low) && double.IsFinite(high)
+            ? new EvaluationMetric(name, result.Perplexity) { Low = low, High = high }
+            : new EvaluationMetric(name, result.Perplexity);
+        EvaluationRow row = With(metric);
         return Metrics.Any(m => m.Name == EntropyName) ? row : row.With(EntropyName, result.MeanUnigramEntropy);
     }
 

@@ -30,18 +30,19 @@ public static class GenerativePerplexity
                     "use a judge with a longer context or the token-weighted convention, which truncates.", nameof(samples));
         }
         float[][] logLikelihoods = Score(samples, judge, batchSize);
-        double sumOfMeans = 0;
+        var sampleMeans = new double[samples.Count];
         long scored = 0;
-        foreach (float[] row in logLikelihoods)
+        for (int s = 0; s < samples.Count; s++)
         {
             double nll = 0;
-            foreach (float value in row) nll -= value;
-            sumOfMeans += nll / row.Length;
-            scored += row.Length;
+            foreach (float value in logLikelihoods[s]) nll -= value;
+            sampleMeans[s] = nll / logLikelihoods[s].Length;
+            scored += logLikelihoods[s].Length;
         }
-        double meanNll = sumOfMeans / samples.Count;
+        double meanNll = sampleMeans.Average();
+        double variance = sampleMeans.Sum(m => (m - meanNll) * (m - meanNll)) / (samples.Count - 1);
         return new GenerativePerplexityResult(GenerativePerplexityConvention.SdttPerSampleMean, Math.Exp(meanNll), meanNll,
-            samples.Count, scored, UnigramEntropy.Mean(samples));
+            samples.Count, scored, UnigramEntropy.Mean(samples), Math.Sqrt(variance / samples.Count));
     }
 
     /// <summary>
@@ -69,8 +70,8 @@ public static class GenerativePerplexity
             if (ids.Length >= 2) judged.Add(ids);
         }
         float[][] logLikelihoods = Score(judged, judge, batchSize);
-        double nll = 0;
-        long scored = 0;
+        var sampleNll = new double[judged.Count];
+        var sampleTokens = new long[judged.Count];
         for (int s = 0; s < judged.Count; s++)
         {
             int[] ids = judged[s];
@@ -78,16 +79,30 @@ public static class GenerativePerplexity
             for (int target = 1; target < ids.Length; target++)
             {
                 if (ids[target] == retokenization.JudgeEndOfText && target != firstEndOfText) continue;
-                nll -= logLikelihoods[s][target - 1];
-                scored++;
+                sampleNll[s] -= logLikelihoods[s][target - 1];
+                sampleTokens[s]++;
             }
         }
+        long scored = sampleTokens.Sum();
         if (scored == 0)
             throw new ArgumentException("No sample has a target to score: every sample retokenizes to fewer than 2 tokens or to EOS only.",
                 nameof(samples));
-        double meanNll = nll / scored;
+        double meanNll = sampleNll.Sum() / scored;
         return new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, Math.Exp(meanNll), meanNll,
-            samples.Count, scored, UnigramEntropy.Mean(samples));
+            samples.Count, scored, UnigramEntropy.Mean(samples), RatioStandardError(sampleNll, sampleTokens, meanNll));
+    }
+
+    /// <summary>
+    /// Standard error of the ratio r = Σ nll / Σ tokens over n independent samples, by the delta method:
+    /// sqrt(Σ (nllᵢ − r·tokensᵢ)² / (n − 1) / n) / mean(tokens). NaN for one sample.
+    /// </summary>
+    private static double RatioStandardError(double[] nll, long[] tokens, double ratio)
+    {
+        int n = nll.Length;
+        if (n < 2) return double.NaN;
+        double residuals = 0;
+        for (int s = 0; s < n; s++) residuals += (nll[s] - ratio * tokens[s]) * (nll[s] - ratio * tokens[s]);
+        return Math.Sqrt(residuals / (n - 1) / n) / ((double)tokens.Sum() / n);
     }
 
     /// <summary>How far above 0 a judge's log-likelihood may round (a log-softmax in fp32 can return a few ulps above 0).</summary>

@@ -22,10 +22,21 @@ public enum GenerativePerplexityConvention
 /// <param name="ScoredTokens">Number of next-token predictions that entered the mean.</param>
 /// <param name="MeanUnigramEntropy">Mean unigram entropy (nats) of the raw samples (<see cref="UnigramEntropy.Mean"/>):
 /// a low perplexity with a low entropy means repetitive text, not good text.</param>
+/// <param name="MeanNllStandardError">Standard error of <paramref name="MeanNll"/> over the samples (the samples are
+/// independent draws; the token-weighted mean is a ratio, its error taken by the delta method); NaN for one sample.</param>
 public sealed record GenerativePerplexityResult(
     GenerativePerplexityConvention Convention,
     double Perplexity,
     double MeanNll,
     int Samples,
     long ScoredTokens,
-    double MeanUnigramEntropy);
+    double MeanUnigramEntropy,
+    double MeanNllStandardError)
+{
+    /// <summary>The normal quantile of a two-sided 95% interval.</summary>
+    private const double Z95 = 1.959964;
+
+    /// <summary>95% confidence interval of <see cref="Perplexity"/>: exp(mean NLL ± 1.96 standard errors).</summary>
+    public (double Low, double High) ConfidenceInterval =>
+        (Math.Exp(MeanNll - Z95 * MeanNllStandardError), Math.Exp(MeanNll + Z95 * MeanNllStandardError));
+}

@@ -10,10 +10,10 @@ public sealed class EvaluationReportTests
         "Teacher vs students",
         [
             EvaluationRow.For("MDLM teacher", 64)
-                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 104.237, 4.6467, 16, 16000, 5.4321))
+                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 104.237, 4.6467, 16, 16000, 5.4321, 0.05))
                 .With(new MauveResult(0.9123, 0.0042, [0.91, 0.915], 102, 300, 5120, 1024)),
             EvaluationRow.For("SDTT round 1", 32)
-                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 88.5, 4.48, 16, 16000, 5.3))
+                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 88.5, 4.48, 16, 16000, 5.3, double.NaN))
                 .With(EvaluationRow.SelfBleuName, 0.25),
             EvaluationRow.For("AR | GPT", null).With(new LambadaResult(100, 0.375, 1234.4, 12.0), "Cloze"),
         ],
@@ -54,7 +54,7 @@ public sealed class EvaluationReportTests
         Assert.Equal(
             "| Model | Steps | Gen PPL (MDLM) | Entropy | MAUVE | Self-BLEU | Cloze acc | Cloze PPL/word | Cloze PPL/token |", lines[2]);
         Assert.Equal("|---|---:|---:|---:|---:|---:|---:|---:|---:|", lines[3]);
-        Assert.Equal("| MDLM teacher | 64 | 104.2 | 5.43 | 0.912 ± 0.004 |  |  |  |  |", lines[4]);
+        Assert.Equal("| MDLM teacher | 64 | 104.2 (94.5–115.0) | 5.43 | 0.912 ± 0.004 |  |  |  |  |", lines[4]);
         Assert.Equal("| SDTT round 1 | 32 | 88.50 | 5.30 |  | 0.250 |  |  |  |", lines[5]);
         Assert.Equal("| AR \\| GPT | — |  |  |  |  | 0.375 | 1234 | 12.00 |", lines[6]);
         Assert.Equal("- Judge: own AR model (GPT-2 tokenizer).", lines[8]);
@@ -101,7 +101,7 @@ public sealed class EvaluationReportTests
         MauveResult back = System.Text.Json.JsonSerializer.Deserialize<MauveResult>(json)!;
         Assert.Equal(mauve.PerSeed, back.PerSeed);
         Assert.Equal(mauve with { PerSeed = back.PerSeed }, back);
-        var ppl = new GenerativePerplexityResult(GenerativePerplexityConvention.SdttPerSampleMean, 50, 3.9, 4, 4092, 5.1);
+        var ppl = new GenerativePerplexityResult(GenerativePerplexityConvention.SdttPerSampleMean, 50, 3.9, 4, 4092, 5.1, 0.1);
         string pplJson = System.Text.Json.JsonSerializer.Serialize(ppl);
         Assert.Contains("\"SdttPerSampleMean\"", pplJson);
         Assert.Equal(ppl, System.Text.Json.JsonSerializer.Deserialize<GenerativePerplexityResult>(pplJson));

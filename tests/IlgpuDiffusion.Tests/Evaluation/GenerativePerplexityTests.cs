@@ -45,6 +45,23 @@ public sealed class GenerativePerplexityTests
         Assert.Equal(4, result.ScoredTokens);
         Assert.Equal(2, result.Samples);
         Assert.Equal(Math.Log(4) / 2, result.MeanUnigramEntropy, 12); // ln 4 and 0
+        // Per-sample means 1 and 3: sample standard deviation √2, standard error √2/√2 = 1.
+        Assert.Equal(1.0, result.MeanNllStandardError, 12);
+        Assert.Equal((Math.Exp(2 - 1.959964), Math.Exp(2 + 1.959964)), result.ConfidenceInterval);
+    }
+
+    [Fact]
+    public void One_sample_has_no_confidence_interval_and_the_row_shows_one_only_when_it_exists()
+    {
+        var judge = new StepJudge(maxLength: 8);
+        GenerativePerplexityResult one = GenerativePerplexity.PerSampleMean([[0, 1, 2, 3]], judge);
+        Assert.True(double.IsNaN(one.MeanNllStandardError));
+        Assert.Null(EvaluationRow.For("m", 8).With(one).Metrics[0].High);
+
+        GenerativePerplexityResult two = GenerativePerplexity.PerSampleMean([[0, 1, 2, 3], [5, 5]], judge);
+        EvaluationMetric metric = EvaluationRow.For("m", 8).With(two).Metrics[0];
+        Assert.Equal(two.ConfidenceInterval, (metric.Low!.Value, metric.High!.Value));
+        Assert.Equal("7.39 (1.04–52.46)", metric.Format());
     }
 
     [Fact]
@@ -99,6 +116,8 @@ public sealed class GenerativePerplexityTests
         Assert.Equal(2.5, result.MeanNll, 12);
         Assert.Equal(Math.Exp(2.5), result.Perplexity, 9);
         Assert.Equal((Math.Log(4) + 1.5 * Math.Log(2)) / 2, result.MeanUnigramEntropy, 12); // raw samples: ln 4 and counts {2:1, 9:2, 3:1}
+        // Delta method: samples (NLL 4, 2 tokens) and (6, 2); residuals 4 − 5 = −1 and 6 − 5 = 1 → √(2/1/2)/2 = 0.5.
+        Assert.Equal(0.5, result.MeanNllStandardError, 12);
     }
 
     [Fact]
