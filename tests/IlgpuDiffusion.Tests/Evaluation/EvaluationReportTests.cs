@@ -10,10 +10,12 @@ public sealed class EvaluationReportTests
         "Teacher vs students",
         [
             EvaluationRow.For("MDLM teacher", 64)
-                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 104.237, 4.6467, 16, 16000, 5.4321, 0.05))
+                .With(new GenerativePerplexityResult(
+                    GenerativePerplexityConvention.MdlmTokenWeighted, 104.237, 4.6467, 16, 16000, 5.4321, 0.05))
                 .With(new MauveResult(0.9123, 0.0042, [0.91, 0.915], 102, 300, 5120, 1024)),
             EvaluationRow.For("SDTT round 1", 32)
-                .With(new GenerativePerplexityResult(GenerativePerplexityConvention.MdlmTokenWeighted, 88.5, 4.48, 16, 16000, 5.3, double.NaN))
+                .With(new GenerativePerplexityResult(
+                    GenerativePerplexityConvention.MdlmTokenWeighted, 88.5, 4.48, 16, 16000, 5.3, double.NaN))
                 .With(EvaluationRow.SelfBleuName, 0.25),
             EvaluationRow.For("AR | GPT", null).With(new LambadaResult(100, 0.375, 1234.4, 12.0), "Cloze"),
         ],

@@ -66,8 +66,10 @@ public sealed class MaskedAttentionEntropy
                 {
                     var q = new ReadOnlySpan<float>(_qkv, ((b * Tokens + t) * 3 * d) + h * headDim, headDim);
                     for (int j = 0; j < Tokens; j++)
-                        _scores[j] = scale * TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_qkv, ((b * Tokens + j) * 3 * d) + d + h * headDim,
-                            headDim));
+                    {
+                        var k = new ReadOnlySpan<float>(_qkv, ((b * Tokens + j) * 3 * d) + d + h * headDim, headDim);
+                        _scores[j] = scale * TensorPrimitives.Dot(q, k);
+                    }
                     sum += Entropy(_scores);
                     queries++;
                 }
