@@ -8,12 +8,17 @@ namespace IlgpuDiffusion.Models;
 /// <c>time_conditioning</c>) to a <see cref="DitConfig"/> and back. Every value present is honoured;
 /// <c>hidden_dim</c>, <c>n_blocks</c> and <c>n_heads</c> are required, the others default to the released model's.
 /// A Hydra-style <c>"model"</c> section (<c>hidden_size</c>, <c>cond_dim</c>, <c>length</c>, <c>n_blocks</c>,
-/// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout).
+/// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout). The key
+/// <c>ilgpu_tokenizer</c> (written by the export of a model over another tokenizer than GPT-2, unknown to Hugging Face)
+/// names its tokenizer; without it the model is GPT-2's, as every released MDLM and SDTT model.
 /// </summary>
 internal static class HuggingFaceConfig
 {
     /// <summary>The file name beside <c>model.safetensors</c>.</summary>
     public const string FileName = "config.json";
+
+    /// <summary>The key that names a tokenizer other than GPT-2 (read by this library only).</summary>
+    public const string TokenizerKey = "ilgpu_tokenizer";
 
     /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
     public static DitConfig Read(string path) => ConfigJson.Read(path, Parse);
@@ -34,6 +39,7 @@ internal static class HuggingFaceConfig
             Length = Int(root, "model_length", hydra, "length", defaults.Length),
             Dropout = (float)Number(root, "dropout", hydra, "dropout", defaults.Dropout),
             TimeConditioning = ConfigJson.Bool(root["time_conditioning"], "time_conditioning", defaults.TimeConditioning),
+            Tokenizer = ConfigJson.String(root[TokenizerKey], TokenizerKey, defaults.Tokenizer),
         };
         return ConfigJson.Validated(config.Validate);
     }
@@ -53,6 +59,7 @@ internal static class HuggingFaceConfig
             ["vocab_size"] = config.Vocab,
             ["time_conditioning"] = config.TimeConditioning,
         };
+        if (config.Tokenizer != Data.Gpt2Tokenizer.Name) root[TokenizerKey] = config.Tokenizer;
         return ConfigJson.Format(root);
     }
 
