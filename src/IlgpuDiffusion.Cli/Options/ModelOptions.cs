@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Options;
 
 /// <summary>
 /// The model shape of a new training run: a <see cref="DitConfig"/> preset (<c>--preset</c>) with field overrides
-/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>).
+/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>), and the
+/// tokenizer of the model and its data (<c>--tokenizer</c>), which sets the vocabulary.
 /// </summary>
 internal sealed class ModelOptions
 {
@@ -69,6 +71,10 @@ internal sealed class ModelOptions
             $"Dropout probability in training, in [0, 1) (default {DitConfig.Tiny.Dropout})"),
     }.RequireGiven(p => p >= 0 && p < 1, "in [0, 1)");
 
+    private readonly Option<string?> _tokenizer = TokenizerOption.Create(
+        $"Tokenizer of the model and its data: {TokenizerOption.Choices}; the vocabulary follows it " +
+        "[default: the --data shards' tokenizer, which must match when given; gpt2 with --embedded]");
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelOptions(Command command)
     {
@@ -76,7 +82,10 @@ internal sealed class ModelOptions
         foreach (Option option in All) command.Options.Add(option);
     }
 
-    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout];
+    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout, _tokenizer];
+
+    /// <summary>The tokenizer given with <c>--tokenizer</c>, or null.</summary>
+    public Tokenizer? Tokenizer(ParseResult parse) => parse.GetTokenizer(_tokenizer);
 
     /// <summary>The sequence length given with <c>--length</c>, else the preset's.</summary>
     public int Length(ParseResult parse) => parse.GetValue(_length) ?? Presets[parse.GetValue(_preset)!].Length;
@@ -87,10 +96,10 @@ internal sealed class ModelOptions
 
     /// <summary>
     /// The GPT preset with every given override (<c>--cond-dim</c> does not apply); the length is <c>--length</c>, else
-    /// <paramref name="dataLength"/>.
+    /// <paramref name="dataLength"/>; the vocabulary is <paramref name="tokenizer"/>'s ids.
     /// </summary>
     /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
-    public GptConfig ResolveGpt(ParseResult parse, int dataLength)
+    public GptConfig ResolveGpt(ParseResult parse, int dataLength, Tokenizer tokenizer)
     {
         if (parse.GetResult(_condDim) is { Implicit: false })
             throw new ArgumentException("--cond-dim is the diffusion model's time conditioning; an autoregressive model has none.");
@@ -102,12 +111,17 @@ internal sealed class ModelOptions
             Heads = parse.GetValue(_heads) ?? baseline.Heads,
             Length = parse.GetValue(_length) ?? dataLength,
             Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
+            Tokenizer = tokenizer.Name,
+            Vocab = tokenizer.VocabularySize,
         }).Validate();
     }
 
-    /// <summary>The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <summary>
+    /// The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>; the vocabulary
+    /// is <paramref name="tokenizer"/>'s ids and MASK.
+    /// </summary>
     /// <exception cref="ArgumentException">The resulting shape is invalid (e.g. D not divisible by the heads).</exception>
-    public DitConfig Resolve(ParseResult parse, int dataLength)
+    public DitConfig Resolve(ParseResult parse, int dataLength, Tokenizer tokenizer)
     {
         DitConfig baseline = Presets[parse.GetValue(_preset)!];
         return (baseline with
@@ -118,6 +132,8 @@ internal sealed class ModelOptions
             CondDim = parse.GetValue(_condDim) ?? baseline.CondDim,
             Length = parse.GetValue(_length) ?? dataLength,
             Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
+            Tokenizer = tokenizer.Name,
+            Vocab = tokenizer.ModelVocabularySize,
         }).Validate();
     }
 }
