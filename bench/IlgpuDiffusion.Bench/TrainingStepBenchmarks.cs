@@ -86,7 +86,7 @@ public class TrainingStepBenchmarks
             }
             writer.Commit();
         }
-        _data = TokenShardSet.Open([shard], Tokens);
+        _data = TokenShardSet.Open([shard], Tokens, Gpt2Tokenizer.Shared);
     }
 
     [GlobalCleanup]

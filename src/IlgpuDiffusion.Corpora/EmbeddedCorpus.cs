@@ -53,7 +53,8 @@ public static class EmbeddedCorpus
 
     /// <summary>
     /// Extracts the corpus if needed and prepares (or reuses) its token shards in
-    /// <c>{cache}/corpora/sotu-0.2.3/shards/L{L}-{key}</c>, one folder per distinct setting.
+    /// <c>{cache}/corpora/sotu-0.2.3/shards/{tokenizer}-L{L}-{key}</c>, one folder per distinct setting, so that
+    /// preparations with different tokenizers (<see cref="CorpusPreparationOptions.Tokenizer"/>) live side by side.
     /// </summary>
     /// <param name="options">Preparation settings; <see cref="CorpusPreparationOptions"/> defaults when null.</param>
     /// <param name="cacheDirectory">Cache root; <see cref="CacheDirectory.Default"/> when null.</param>
@@ -69,7 +70,8 @@ public static class EmbeddedCorpus
         var files = new CorpusReader([textDirectory], options.Reader).Files
             .Select(file => new SourceFile(Path.GetFileName(file), new FileInfo(file).Length, default));
         string settingsKey = CorpusPreparer.InputKey(files, options)[..12];
-        string output = Path.Combine(CorpusDirectory(cacheDirectory), "shards", $"L{options.SequenceLength}-{settingsKey}");
+        string output = Path.Combine(CorpusDirectory(cacheDirectory), "shards",
+            $"{options.Tokenizer.Name}-L{options.SequenceLength}-{settingsKey}");
         return CorpusPreparer.Prepare([textDirectory], output, options, progress, cancellationToken);
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IlgpuDiffusion.Cli.Demo;
 using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -64,15 +65,21 @@ internal static class DemoCommand
             Description = "Optimizer steps of each SDTT round instead of the preset's",
             HelpName = "steps",
         };
+        Option<string?> tokenizer = TokenizerOption.Create($"Tokenizer of every stage instead of the preset's: {TokenizerOption.Choices} " +
+            "[default: the preset's (gpt2), or with --data the folder's]");
         var device = new DeviceOptions(command);
-        foreach (Option option in new Option[] { preset, from, data, seed, output, teacherSteps, judgeSteps, stepsPerRound })
+        foreach (Option option in new Option[] { preset, from, data, tokenizer, seed, output, teacherSteps, judgeSteps, stepsPerRound })
             command.Options.Add(option);
 
         command.SetAction((parse, cancellationToken) =>
         {
+            string? folder = parse.GetValue(data);
+            // With --data and no --tokenizer, the demo runs over the folder's tokenizer, as 'train --data' does.
+            string? tokenizerName = parse.GetValue(tokenizer) ?? (folder is null ? null : PreparedCorpus.Open(folder).Metadata.Tokenizer);
             var budgets = DemoPreset.Named(parse.GetValue(preset)!)
-                .WithBudgets(parse.GetValue(teacherSteps), parse.GetValue(judgeSteps), parse.GetValue(stepsPerRound));
-            var request = new DemoRequest(budgets, parse.GetValue(output)!, parse.GetValue(data),
+                .WithBudgets(parse.GetValue(teacherSteps), parse.GetValue(judgeSteps), parse.GetValue(stepsPerRound))
+                .WithTokenizer(tokenizerName);
+            var request = new DemoRequest(budgets, parse.GetValue(output)!, folder,
                 device.Choice(parse), parse.GetValue(seed), parse.GetValue(from) is string stage ? DemoStages.Parse(stage) : null);
             new DemoRun(console, request).Run(cancellationToken);
             return Task.FromResult(CliApplication.Success);

@@ -71,7 +71,7 @@ internal static class DistillCommand
             using Dit initial = resumeFrom is null
                 ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights))
                 : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
-            PreparedCorpus data = corpus.Open(parse, initial.Config.Length, console);
+            PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,
                 new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
             return CliApplication.Success;

@@ -171,9 +171,17 @@ internal static class EvalCommand
                 if (arModel is not null) loaded.Add(arModel);
                 Gpt? judgeModel = judgePath is null ? null : judgePath == arPath ? arModel : LoadGpt(judgePath, opened);
                 if (judgeModel is not null && judgeModel != arModel) loaded.Add(judgeModel);
+                Tokenizer tokenizer = Tokenizer.FromName(subjects[0].Model.Config.Tokenizer);
+                if (judgeModel is not null)
+                {
+                    RequireJudgeTokenizer(judgePath!, judgeModel.Config, tokenizer);
+                    options = options with { Retokenization = Retokenization.For(tokenizer, tokenizer) };
+                }
                 GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
                 if (gptJudge is not null) loaded.Add(gptJudge);
-                TokenShardSet? validation = parse.GetValue(data) is { } folder ? PreparedCorpus.Open(folder).OpenValidation() : null;
+                TokenShardSet? validation = parse.GetValue(data) is { } folder
+                    ? PreparedCorpus.Open(folder, tokenizer).OpenValidation()
+                    : null;
                 if (validation is not null) loaded.Add(validation);
                 string? lambadaPath = parse.GetValue(lambada);
                 var inputs = new EvaluationInputs
@@ -215,6 +223,19 @@ internal static class EvalCommand
     private static string Label(string path) => Directory.Exists(path)
         ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)))
         : Path.GetFileNameWithoutExtension(path);
+
+    /// <summary>
+    /// The judge scores the models' own ids in SDTT's convention, so it must read the same tokenizer (the suite checks that the
+    /// models agree among themselves).
+    /// </summary>
+    /// <exception cref="ArgumentException">The judge was made for another tokenizer.</exception>
+    private static void RequireJudgeTokenizer(string path, GptConfig judge, Tokenizer models)
+    {
+        if (judge.Tokenizer != models.Name)
+            throw new ArgumentException($"The judge '{path}' reads {judge.Tokenizer} tokens, but the models {models.Name} tokens; " +
+                $"generative perplexity scores the samples' ids as they are. Give a judge trained on {models.Name} data " +
+                $"('{CliApplication.Name} train --model ar --tokenizer {models.Name}').");
+    }
 
     private static string JudgeDescription(string path, GptConfig config) => string.Create(CultureInfo.InvariantCulture,
         $"{(Directory.Exists(path) ? "GPT-2 weights" : "own AR judge")} '{Label(path)}' ({config.Layers} layers, {config.Hidden} wide)");

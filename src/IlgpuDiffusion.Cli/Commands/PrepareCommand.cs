@@ -27,9 +27,9 @@ internal static class PrepareCommand
     public static Command Create(CliConsole console)
     {
         var defaults = new CorpusPreparationOptions();
-        var command = new Command("prepare", "Tokenize a corpus (GPT-2 BPE) into MDLM token shards: documents split into training and " +
-            "validation, wrapped as [BOS] + tokens + [EOS] sequences of the given length, with metadata.json beside the shards. " +
-            "Re-running on unchanged inputs reuses the shards.");
+        var command = new Command("prepare", "Tokenize a corpus (GPT-2 BPE, or UTF-8 bytes with --tokenizer bytes) into MDLM token " +
+            "shards: documents split into training and validation, wrapped as [BOS] + tokens + [EOS] sequences of the given length, " +
+            "with metadata.json beside the shards. Re-running on unchanged inputs reuses the shards.");
         var inputs = new Argument<string[]>("inputs")
         {
             Description = "Corpus files and folders: .txt/.md (plain text), .jsonl (field 'text'), .parquet (column 'text')",
@@ -76,13 +76,14 @@ internal static class PrepareCommand
             Description = "JSON field or Parquet column holding the text",
             DefaultValueFactory = _ => defaults.Reader.TextField,
         };
+        Option<string?> tokenizer = TokenizerOption.Create($"Tokenizer of the shards: {TokenizerOption.Choices} [default: gpt2]");
         var shardSequences = new Option<int>("--shard-sequences")
         {
             Description = "Sequences per shard file",
             DefaultValueFactory = _ => defaults.SequencesPerShard,
         }.Positive();
-        foreach (Option option in new Option[] { embedded, output, length, validationFraction, seed, format, documents, textField,
-            shardSequences })
+        foreach (Option option in new Option[] { embedded, output, length, tokenizer, validationFraction, seed, format, documents,
+            textField, shardSequences })
             command.Options.Add(option);
         command.Arguments.Add(inputs);
         command.Validators.Add(result =>
@@ -102,6 +103,7 @@ internal static class PrepareCommand
                 ValidationFraction = parse.GetValue(validationFraction),
                 Seed = parse.GetValue(seed),
                 SequencesPerShard = parse.GetValue(shardSequences),
+                Tokenizer = parse.GetTokenizer(tokenizer) ?? Gpt2Tokenizer.Shared,
                 Reader = new CorpusReaderOptions
                 {
                     Format = Formats[parse.GetValue(format)!],

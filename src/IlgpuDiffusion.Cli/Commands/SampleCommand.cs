@@ -4,6 +4,7 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -78,14 +79,15 @@ internal static class SampleCommand
             using Device opened = device.Open(parse);
             using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
+            Tokenizer tokenizer = Tokenizer.FromName(dit.Config.Tokenizer);
             var request = new SamplingRequest(options, window,
-                SamplingPrompts.Create(parse.GetValue(prompt), parse.GetValue(suffix), window),
+                SamplingPrompts.Create(parse.GetValue(prompt), parse.GetValue(suffix), window, tokenizer),
                 parse.GetValue(totalLength), parse.GetValue(stride) ?? Math.Max(1, window / 2), parse.GetValue(stream));
             SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
             string? file = parse.GetValue(output);
-            if (file is null) SampleWriter.Write(console.Out, result, sampleFormat);
-            else WriteFile(file, result, sampleFormat);
+            if (file is null) SampleWriter.Write(console.Out, result, sampleFormat, tokenizer);
+            else WriteFile(file, result, sampleFormat, tokenizer);
             console.Error.WriteLine(Summary(result, options, opened, file));
             return CliApplication.Success;
         });
@@ -112,14 +114,14 @@ internal static class SampleCommand
     }
 
     /// <summary>Writes the samples to a temporary file beside <paramref name="path"/>, then renames it: no half-written output.</summary>
-    private static void WriteFile(string path, SamplingResult result, SampleFormat format)
+    private static void WriteFile(string path, SamplingResult result, SampleFormat format, Tokenizer tokenizer)
     {
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null) Directory.CreateDirectory(folder);
         string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using (var writer = new StreamWriter(temporary)) SampleWriter.Write(writer, result, format);
+            using (var writer = new StreamWriter(temporary)) SampleWriter.Write(writer, result, format, tokenizer);
             File.Move(temporary, path, overwrite: true);
         }
         finally

@@ -87,8 +87,9 @@ internal static class TrainCommand
                 GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
                 using Device opened = device.Open(parse);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
-                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
-                GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength);
+                Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), tokenizer, console);
+                GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength, data.Tokenizer);
                 ArTrainingRun.Run(console, opened,
                     new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
                         parse.GetValue(profile)),
@@ -99,8 +100,9 @@ internal static class TrainCommand
                 MdlmCheckpointHeader? resumed = resumeFrom is null ? null : MdlmCheckpoint.ReadHeader(resumeFrom);
                 using Device opened = device.Open(parse);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount);
-                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), console);
-                DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength);
+                Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);
+                PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), tokenizer, console);
+                DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength, data.Tokenizer);
                 TrainingRun.Run(console, opened,
                     new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
                         parse.GetValue(profile)),

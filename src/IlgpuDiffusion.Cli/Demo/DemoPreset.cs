@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
@@ -17,8 +18,24 @@ internal sealed record DemoPreset
     /// <summary>What the preset is for, for the report and <c>--help</c>.</summary>
     public required string Purpose { get; init; }
 
-    /// <summary>The teacher's shape; its length is the corpus's sequence length.</summary>
+    /// <summary>
+    /// The teacher's shape; its length is the corpus's sequence length. Its tokenizer and vocabulary are set from
+    /// <see cref="Tokenizer"/>: <see cref="Teacher"/> is the config that is trained.
+    /// </summary>
     public required DitConfig Model { get; init; }
+
+    /// <summary>
+    /// The tokenizer of every stage (<see cref="Data.Tokenizer.Names"/>): the corpus, the teacher and its students, and the
+    /// judge, whose vocabulary matches the teacher's.
+    /// </summary>
+    public string Tokenizer { get; init; } = Gpt2Tokenizer.Name;
+
+    /// <summary>The teacher's config: <see cref="Model"/> over <see cref="Tokenizer"/>, with its ids and MASK as the vocabulary.</summary>
+    public DitConfig Teacher => Model with
+    {
+        Tokenizer = Tokenizer,
+        Vocab = Data.Tokenizer.FromName(Tokenizer).ModelVocabularySize,
+    };
 
     /// <summary>Optimizer steps of the MDLM teacher.</summary>
     public required int TeacherSteps { get; init; }
@@ -192,6 +209,14 @@ internal sealed record DemoPreset
         return preset;
     }
 
+    /// <summary>This preset over the tokenizer <paramref name="name"/> (null, or the preset's own, keeps it as it is).</summary>
+    /// <exception cref="ArgumentException">No built-in tokenizer has that name.</exception>
+    public DemoPreset WithTokenizer(string? name)
+    {
+        if (name is null || name == Tokenizer) return this;
+        return this with { Tokenizer = Data.Tokenizer.FromName(name).Name, Overrides = Overrides + $" --tokenizer {name}" };
+    }
+
     private static int Positive(int value, string option) =>
         value > 0 ? value : throw new ArgumentException($"{option} must be a positive number of optimizer steps; got {value}.");
 
@@ -221,7 +246,7 @@ internal sealed record DemoPreset
     public TrainingConfig JudgeTraining(ulong seed) => TeacherTraining(seed) with { MaxSteps = JudgeSteps };
 
     /// <summary>The AR judge: the GPT whose parameters match the teacher's (<see cref="LatencyComparison.MatchedGpt"/>).</summary>
-    public GptConfig Judge => LatencyComparison.MatchedGpt(Model, Model.Length);
+    public GptConfig Judge => LatencyComparison.MatchedGpt(Teacher, Model.Length);
 
     /// <summary>SDTT with this preset's rounds: the paper's settings with a shorter warm-up and this preset's rate and batch.</summary>
     public DistillationConfig Distillation(ulong seed) => DistillationConfig.Sdtt with

@@ -76,8 +76,9 @@ internal static class DemoReport
         ShardMetadata data = inputs.Corpus.Metadata;
         Stage(text, inputs, DemoStage.Data, string.Create(culture,
             $"{data.Train.Sequences:N0} training and {data.Validation.Sequences:N0} validation sequences of " +
-            $"{inputs.Corpus.SequenceLength} tokens (held-out whole documents) in `{inputs.Corpus.Directory}`"));
-        var model = preset.Model;
+            $"{inputs.Corpus.SequenceLength} tokens ({data.Tokenizer} tokenizer, held-out whole documents) in " +
+            $"`{inputs.Corpus.Directory}`"));
+        var model = preset.Teacher;
         Stage(text, inputs, DemoStage.Teacher, string.Create(culture,
             $"MDLM DiT, {model.Layers} layers, {model.Hidden} wide, {model.Heads} heads, {model.ParameterCount() / 1e6:F1}M parameters; " +
             $"{preset.TeacherSteps} steps of {preset.BatchSize} × {model.Length} tokens, lr {preset.LearningRate:0.##e+00}, " +

@@ -56,7 +56,7 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
             {
                 console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{heading}: reused (finished in {done.Seconds:F1} s on {done.FinishedUtc:yyyy-MM-dd HH:mm} UTC)"));
-                if (stage == DemoStage.Data) corpus = PreparedCorpus.Open(done.Detail!);
+                if (stage == DemoStage.Data) corpus = PreparedCorpus.Open(done.Detail!, Tokenizer.FromName(preset.Tokenizer));
                 finished[stage] = done;
                 continue;
             }
@@ -72,7 +72,7 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     break;
                 case DemoStage.Teacher:
                     TrainingRun.Run(console, device,
-                        new TrainingRequest(corpus!, preset.Model, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
+                        new TrainingRequest(corpus!, preset.Teacher, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
                             _layout.Teacher, _layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null),
                         showConfigs: false);
                     break;
@@ -111,14 +111,18 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
     };
 
     /// <summary>
-    /// The embedded corpus at the preset's length, or the <c>--data</c> folder, which must match it and hold a validation split.
+    /// The embedded corpus at the preset's length and with its tokenizer, or the <c>--data</c> folder, which must match both
+    /// and hold a validation split.
     /// </summary>
-    /// <exception cref="InvalidDataException">The folder's sequences have another length, or it has no validation split.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The folder's sequences have another length or tokenizer, or it has no validation split.
+    /// </exception>
     private PreparedCorpus PrepareData()
     {
         int length = request.Preset.Model.Length;
-        if (request.Data is null) return CorpusSource.PrepareEmbedded(length, console);
-        PreparedCorpus corpus = PreparedCorpus.Open(request.Data);
+        Tokenizer tokenizer = Tokenizer.FromName(request.Preset.Tokenizer);
+        if (request.Data is null) return CorpusSource.PrepareEmbedded(length, tokenizer, console);
+        PreparedCorpus corpus = PreparedCorpus.Open(request.Data, tokenizer);
         if (corpus.SequenceLength != length)
             throw new InvalidDataException(
                 $"{request.Data} holds sequences of {corpus.SequenceLength} tokens; preset {request.Preset.Name} needs {length}. " +

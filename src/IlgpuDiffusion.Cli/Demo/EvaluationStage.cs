@@ -41,6 +41,7 @@ internal static class EvaluationStage
         Cloze = LambadaClozeOptions.Default with { MaxPassages = preset.ClozePassages },
         ValidationBatchSize = preset.BatchSize,
         ValidationBatches = preset.ValidationBatches,
+        Retokenization = Retokenization.For(Tokenizer.FromName(preset.Tokenizer), Tokenizer.FromName(preset.Tokenizer)),
     };
 
     /// <summary>

@@ -33,19 +33,29 @@ internal sealed class CorpusSource
         });
     }
 
-    /// <summary>Opens the prepared shards: the <c>--data</c> folder, or the embedded corpus at <paramref name="length"/>.</summary>
+    /// <summary>
+    /// Opens the prepared shards: the <c>--data</c> folder, which must be made by <paramref name="tokenizer"/> when one is
+    /// given, or the embedded corpus at <paramref name="length"/>, tokenized by <paramref name="tokenizer"/> (GPT-2 when null).
+    /// </summary>
     /// <exception cref="FileNotFoundException">The folder holds no prepared corpus.</exception>
-    public PreparedCorpus Open(ParseResult parse, int length, CliConsole console) =>
-        parse.GetValue(_embedded) ? PrepareEmbedded(length, console) : PreparedCorpus.Open(parse.GetValue(_data)!);
+    /// <exception cref="InvalidDataException">The folder was prepared with another tokenizer.</exception>
+    public PreparedCorpus Open(ParseResult parse, int length, Tokenizer? tokenizer, CliConsole console) =>
+        parse.GetValue(_embedded)
+            ? PrepareEmbedded(length, tokenizer ?? Gpt2Tokenizer.Shared, console)
+            : PreparedCorpus.Open(parse.GetValue(_data)!, tokenizer);
 
-    /// <summary>Prepares (or reuses) the embedded corpus at <paramref name="length"/> in the cache folder and says so.</summary>
-    public static PreparedCorpus PrepareEmbedded(int length, CliConsole console)
+    /// <summary>
+    /// Prepares (or reuses) the embedded corpus at <paramref name="length"/> with <paramref name="tokenizer"/> in the cache folder
+    /// and says so.
+    /// </summary>
+    public static PreparedCorpus PrepareEmbedded(int length, Tokenizer tokenizer, CliConsole console)
     {
+        var options = new CorpusPreparationOptions { SequenceLength = length, Tokenizer = tokenizer };
         PreparedCorpus corpus = ProgressBars.Preparation(console, progress =>
-            EmbeddedCorpus.PrepareStateOfTheUnion(new CorpusPreparationOptions { SequenceLength = length }, progress: progress));
+            EmbeddedCorpus.PrepareStateOfTheUnion(options, progress: progress));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Embedded corpus: {EmbeddedCorpus.StateOfTheUnionDocuments} State of the Union addresses, " +
-            $"{(corpus.Reused ? "reused" : "prepared")} at L {length} in {corpus.Directory}"));
+            $"{(corpus.Reused ? "reused" : "prepared")} at L {length} with the {tokenizer.Name} tokenizer in {corpus.Directory}"));
         return corpus;
     }
 }

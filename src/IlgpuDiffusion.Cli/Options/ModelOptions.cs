@@ -1,13 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Options;
 
 /// <summary>
 /// The model shape of a new training run: a <see cref="DitConfig"/> preset (<c>--preset</c>) with field overrides
-/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>) and the
-/// diffusion model's options (<c>--qk-norm</c>, <c>--time-conditioning</c>).
+/// (<c>--layers</c>, <c>--hidden</c>, <c>--heads</c>, <c>--cond-dim</c>, <c>--length</c>, <c>--dropout</c>), the
+/// diffusion model's options (<c>--qk-norm</c>, <c>--time-conditioning</c>), and the tokenizer of the model and its data
+/// (<c>--tokenizer</c>), which sets the vocabulary.
 /// </summary>
 internal sealed class ModelOptions
 {
@@ -80,6 +82,10 @@ internal sealed class ModelOptions
         Description = "Condition the diffusion model on the noise level (MDLM's released models are not)",
     };
 
+    private readonly Option<string?> _tokenizer = TokenizerOption.Create(
+        $"Tokenizer of the model and its data: {TokenizerOption.Choices}; the vocabulary follows it " +
+        "[default: the --data shards' tokenizer, which must match when given; gpt2 with --embedded]");
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public ModelOptions(Command command)
     {
@@ -87,7 +93,11 @@ internal sealed class ModelOptions
         foreach (Option option in All) command.Options.Add(option);
     }
 
-    private IEnumerable<Option> All => [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout, _qkNorm, _timeConditioning];
+    private IEnumerable<Option> All =>
+        [_preset, _layers, _hidden, _heads, _condDim, _length, _dropout, _qkNorm, _timeConditioning, _tokenizer];
+
+    /// <summary>The tokenizer given with <c>--tokenizer</c>, or null.</summary>
+    public Tokenizer? Tokenizer(ParseResult parse) => parse.GetTokenizer(_tokenizer);
 
     /// <summary>The sequence length given with <c>--length</c>, else the preset's.</summary>
     public int Length(ParseResult parse) => parse.GetValue(_length) ?? Presets[parse.GetValue(_preset)!].Length;
@@ -97,11 +107,11 @@ internal sealed class ModelOptions
         All.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
 
     /// <summary>
-    /// The GPT preset with every given override (the diffusion model's options do not apply); the length is <c>--length</c>, else
-    /// <paramref name="dataLength"/>.
+    /// The GPT preset with every given override (the diffusion model's options do not apply); the length is
+    /// <c>--length</c>, else <paramref name="dataLength"/>; the vocabulary is <paramref name="tokenizer"/>'s ids.
     /// </summary>
     /// <exception cref="ArgumentException">--cond-dim was given, or the resulting shape is invalid.</exception>
-    public GptConfig ResolveGpt(ParseResult parse, int dataLength)
+    public GptConfig ResolveGpt(ParseResult parse, int dataLength, Tokenizer tokenizer)
     {
         foreach (var option in new Option[] { _condDim, _timeConditioning, _qkNorm })
             if (parse.GetResult(option) is { Implicit: false })
@@ -114,12 +124,17 @@ internal sealed class ModelOptions
             Heads = parse.GetValue(_heads) ?? baseline.Heads,
             Length = parse.GetValue(_length) ?? dataLength,
             Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
+            Tokenizer = tokenizer.Name,
+            Vocab = tokenizer.VocabularySize,
         }).Validate();
     }
 
-    /// <summary>The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>.</summary>
+    /// <summary>
+    /// The preset with every given override; the length is <c>--length</c>, else <paramref name="dataLength"/>; the vocabulary
+    /// is <paramref name="tokenizer"/>'s ids and MASK.
+    /// </summary>
     /// <exception cref="ArgumentException">The resulting shape is invalid (e.g. D not divisible by the heads).</exception>
-    public DitConfig Resolve(ParseResult parse, int dataLength)
+    public DitConfig Resolve(ParseResult parse, int dataLength, Tokenizer tokenizer)
     {
         DitConfig baseline = Presets[parse.GetValue(_preset)!];
         return (baseline with
@@ -132,6 +147,8 @@ internal sealed class ModelOptions
             Dropout = parse.GetValue(_dropout) ?? baseline.Dropout,
             QkNorm = parse.GetValue(_qkNorm) || baseline.QkNorm,
             TimeConditioning = parse.GetValue(_timeConditioning) || baseline.TimeConditioning,
+            Tokenizer = tokenizer.Name,
+            Vocab = tokenizer.ModelVocabularySize,
         }).Validate();
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Sampling;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -17,9 +18,12 @@ internal static class DenoisingDisplay
 
     private const char MaskGlyph = '_';
 
-    /// <summary>Samples with <paramref name="sampler"/>, displaying every step, and returns the finished result.</summary>
+    /// <summary>
+    /// Samples with <paramref name="sampler"/> of a model over <paramref name="tokenizer"/> with MASK id <paramref name="maskId"/>,
+    /// displaying every step, and returns the finished result.
+    /// </summary>
     public static async Task<SamplingResult> RunAsync(CliConsole console, DiffusionSampler sampler, SamplingPrompt? prompt,
-        CancellationToken cancellationToken)
+        Tokenizer tokenizer, int maskId, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         int[] ids = [];
@@ -30,7 +34,7 @@ internal static class DenoisingDisplay
             {
                 await foreach (SamplingProgress progress in sampler.StreamAsync(prompt, cancellationToken))
                 {
-                    context.UpdateTarget(Render(progress));
+                    context.UpdateTarget(Render(progress, tokenizer, maskId));
                     context.Refresh();
                     if (progress.IsFinal) (ids, passes) = (progress.Ids.ToArray(), progress.ForwardPasses);
                 }
@@ -51,13 +55,14 @@ internal static class DenoisingDisplay
         $"{(progress.IsFinal ? "noise removal" : $"step {progress.Step}/{progress.Steps}")} | t {progress.Time:F4} | " +
         $"revealed {progress.Revealed} | masked {progress.MaskedCount} | forward passes {progress.ForwardPasses}");
 
-    private static IRenderable Render(SamplingProgress progress)
+    private static IRenderable Render(SamplingProgress progress, Tokenizer tokenizer, int maskId)
     {
         var panels = new List<IRenderable> { new Text(Status(progress)) };
         int shown = Math.Min(progress.BatchSize, ShownSequences);
         for (int i = 0; i < shown; i++)
         {
-            string text = SampleText.DecodePartial(progress.Ids.Slice(i * progress.Length, progress.Length), MaskGlyph);
+            string text = SampleText.DecodePartial(progress.Ids.Slice(i * progress.Length, progress.Length), tokenizer, maskId,
+                MaskGlyph);
             panels.Add(new Panel(new Text(text)) { Header = new PanelHeader($"sample {i + 1}"), Expand = true });
         }
         if (progress.BatchSize > shown) panels.Add(new Text($"(and {progress.BatchSize - shown} more)"));

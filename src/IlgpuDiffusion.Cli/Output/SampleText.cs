@@ -3,39 +3,39 @@ using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Cli.Output;
 
-/// <summary>Token ids of a sample as text, for people and for JSON lines.</summary>
+/// <summary>Token ids of a sample as text, for people and for JSON lines, in the tokenizer of the model that sampled them.</summary>
 internal static class SampleText
 {
     /// <summary>
     /// The text of a finished sample. MDLM sequences are framed as [BOS] … [EOS]; the frame is dropped, and
     /// document boundaries inside stay visible as <c>&lt;|endoftext|&gt;</c>.
     /// </summary>
-    public static string Decode(ReadOnlySpan<int> ids) => Gpt2Tokenizer.Shared.Decode(WithoutFrame(ids));
+    public static string Decode(ReadOnlySpan<int> ids, Tokenizer tokenizer) => tokenizer.Decode(WithoutFrame(ids, tokenizer));
 
     /// <summary>
-    /// A partially denoised sample: decoded runs of revealed tokens, one <paramref name="maskGlyph"/> per masked
-    /// position; the [BOS] … [EOS] frame is dropped as in <see cref="Decode"/>.
+    /// A partially denoised sample: decoded runs of revealed tokens, one <paramref name="maskGlyph"/> per position holding
+    /// the model's <paramref name="maskId"/>; the [BOS] … [EOS] frame is dropped as in <see cref="Decode"/>.
     /// </summary>
-    public static string DecodePartial(ReadOnlySpan<int> ids, char maskGlyph)
+    public static string DecodePartial(ReadOnlySpan<int> ids, Tokenizer tokenizer, int maskId, char maskGlyph)
     {
-        ids = WithoutFrame(ids);
+        ids = WithoutFrame(ids, tokenizer);
         var text = new StringBuilder();
         int start = 0;
         for (int i = 0; i <= ids.Length; i++)
         {
-            bool masked = i < ids.Length && ids[i] == Gpt2Tokenizer.Mask;
+            bool masked = i < ids.Length && ids[i] == maskId;
             if (i < ids.Length && !masked) continue;
-            if (i > start) text.Append(Gpt2Tokenizer.Shared.Decode(ids[start..i]));
+            if (i > start) text.Append(tokenizer.Decode(ids[start..i]));
             if (masked) text.Append(maskGlyph);
             start = i + 1;
         }
         return text.ToString();
     }
 
-    private static ReadOnlySpan<int> WithoutFrame(ReadOnlySpan<int> ids)
+    private static ReadOnlySpan<int> WithoutFrame(ReadOnlySpan<int> ids, Tokenizer tokenizer)
     {
-        if (ids.Length > 0 && ids[0] == Gpt2Tokenizer.Bos) ids = ids[1..];
-        if (ids.Length > 0 && ids[^1] == Gpt2Tokenizer.Eos) ids = ids[..^1];
+        if (ids.Length > 0 && ids[0] == tokenizer.Bos) ids = ids[1..];
+        if (ids.Length > 0 && ids[^1] == tokenizer.Eos) ids = ids[..^1];
         return ids;
     }
 }

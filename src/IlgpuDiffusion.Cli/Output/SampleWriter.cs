@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Output;
@@ -17,13 +18,15 @@ internal enum SampleFormat
 /// <summary>Writes sampled sequences as text or JSON lines.</summary>
 internal static class SampleWriter
 {
-    /// <summary>Writes every sequence of <paramref name="result"/> to <paramref name="writer"/>.</summary>
-    public static void Write(TextWriter writer, SamplingResult result, SampleFormat format)
+    /// <summary>
+    /// Writes every sequence of <paramref name="result"/> to <paramref name="writer"/>, decoded by <paramref name="tokenizer"/>.
+    /// </summary>
+    public static void Write(TextWriter writer, SamplingResult result, SampleFormat format, Tokenizer tokenizer)
     {
         for (int i = 0; i < result.BatchSize; i++)
         {
             ReadOnlySpan<int> ids = result.Sequence(i);
-            string text = SampleText.Decode(ids);
+            string text = SampleText.Decode(ids, tokenizer);
             if (format == SampleFormat.JsonLines)
             {
                 writer.WriteLine(JsonLine(i, text, ids));

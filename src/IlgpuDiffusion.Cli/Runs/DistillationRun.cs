@@ -91,6 +91,8 @@ internal static class DistillationRun
             ("device", device.Description),
             ("teacher", request.Teacher),
             ("corpus", corpus.Directory),
+            ("tokenizer", string.Create(CultureInfo.InvariantCulture,
+                $"{corpus.Metadata.Tokenizer} (vocabulary {corpus.Metadata.VocabularySize})")),
             ("sequences", string.Create(CultureInfo.InvariantCulture,
                 $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, L {length}")),
             ("rounds", string.Create(CultureInfo.InvariantCulture,

@@ -4,21 +4,22 @@ using IlgpuDiffusion.Sampling;
 namespace IlgpuDiffusion.Cli.Runs;
 
 /// <summary>
-/// Turns prompt text into fixed positions the way the model saw its training data: sequences are framed as
-/// [BOS] text [EOS], so a prefix is fixed after BOS at position 0, and a suffix ends just before EOS at the last position.
+/// Turns prompt text into fixed positions the way the model saw its training data, in the model's tokenizer: sequences are
+/// framed as [BOS] text [EOS], so a prefix is fixed after BOS at position 0, and a suffix ends just before EOS at the last
+/// position.
 /// </summary>
 internal static class SamplingPrompts
 {
     /// <summary>
-    /// The fixed positions of <paramref name="prefix"/> and <paramref name="suffix"/> in a sequence of <paramref name="length"/>; null when
-    /// neither is given.
+    /// The fixed positions of <paramref name="prefix"/> and <paramref name="suffix"/>, encoded by <paramref name="tokenizer"/>, in a
+    /// sequence of <paramref name="length"/>; null when neither is given.
     /// </summary>
     /// <exception cref="ArgumentException">The texts leave no position to sample.</exception>
-    public static SamplingPrompt? Create(string? prefix, string? suffix, int length)
+    public static SamplingPrompt? Create(string? prefix, string? suffix, int length, Tokenizer tokenizer)
     {
         if (string.IsNullOrEmpty(prefix) && string.IsNullOrEmpty(suffix)) return null;
-        int[] start = string.IsNullOrEmpty(prefix) ? [] : [Gpt2Tokenizer.Bos, .. Gpt2Tokenizer.Shared.Encode(prefix)];
-        int[] end = string.IsNullOrEmpty(suffix) ? [] : [.. Gpt2Tokenizer.Shared.Encode(suffix), Gpt2Tokenizer.Eos];
+        int[] start = string.IsNullOrEmpty(prefix) ? [] : [tokenizer.Bos, .. tokenizer.Encode(prefix)];
+        int[] end = string.IsNullOrEmpty(suffix) ? [] : [.. tokenizer.Encode(suffix), tokenizer.Eos];
         if (start.Length + end.Length >= length)
             throw new ArgumentException($"The prompt takes {start.Length + end.Length} tokens (BOS/EOS included); a sequence of {length} " +
                 "tokens leaves none to sample. Shorten the prompt or raise --length.");

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
@@ -26,7 +27,9 @@ internal static class SamplingRun
     {
         using var sampler = new DiffusionSampler(model, request.Options, request.Length);
         if (request.TotalLength is int total) return sampler.SampleLong(total, request.Stride, request.Prompt);
-        if (request.Stream) return await DenoisingDisplay.RunAsync(console, sampler, request.Prompt, cancellationToken);
+        if (request.Stream)
+            return await DenoisingDisplay.RunAsync(console, sampler, request.Prompt, Tokenizer.FromName(model.Config.Tokenizer),
+                model.Config.MaskIndex, cancellationToken);
         return sampler.Sample(request.Prompt);
     }
 }

@@ -140,6 +140,8 @@ internal static class TrainingRun
         console.OutConsole.Write(SettingsTable.Of("Run", [
             ("device", device.Description),
             ("corpus", corpus.Directory),
+            ("tokenizer", string.Create(CultureInfo.InvariantCulture,
+                $"{corpus.Metadata.Tokenizer} (vocabulary {corpus.Metadata.VocabularySize})")),
             ("sequences", string.Create(CultureInfo.InvariantCulture,
                 $"{corpus.Metadata.Train.Sequences:N0} training, {corpus.Metadata.Validation.Sequences:N0} validation, " +
                 $"L {corpus.SequenceLength}")),

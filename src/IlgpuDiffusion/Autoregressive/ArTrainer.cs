@@ -23,7 +23,9 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     private readonly float _gradScale;
 
     /// <summary>Prepares training of <paramref name="model"/> (initialized or loaded) on <paramref name="trainData"/>.</summary>
-    /// <exception cref="ArgumentException">The model has no gradients, or the data's sequences are longer than the model takes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The model has no gradients, or the data does not fit it: sequence length, another tokenizer, or ids beyond its vocabulary.
+    /// </exception>
     public ArTrainer(Gpt model, TokenShardSet trainData, TrainingConfig config)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -35,6 +37,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         if (length < 2 || length > model.Config.Length)
             throw new ArgumentException($"The data's sequences hold {length} tokens; " +
                 $"next-token training needs 2 to {model.Config.Length} (the model's length).", nameof(trainData));
+        TokenShardFit.Require(trainData, model.Config.Tokenizer, model.Config.Vocab, withMask: false, nameof(trainData));
         _model = model;
         _trainData = trainData;
         Config = config;

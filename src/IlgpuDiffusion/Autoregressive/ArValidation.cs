@@ -22,7 +22,9 @@ public sealed class ArValidation : IDisposable
 
     /// <summary>Prepares an evaluation model and buffers for <paramref name="data"/> in batches of <paramref name="batchSize"/>.</summary>
     /// <param name="maxBatches">Most batches per pass (0: the whole split, the last batch possibly smaller).</param>
-    /// <exception cref="ArgumentException">The data holds no sequence, or its sequences do not fit the model.</exception>
+    /// <exception cref="ArgumentException">
+    /// The data holds no sequence, or does not fit the model: sequence length, tokenizer or ids beyond its vocabulary.
+    /// </exception>
     public ArValidation(GptConfig config, Device device, TokenShardSet data, int batchSize, int maxBatches = 0)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -32,6 +34,7 @@ public sealed class ArValidation : IDisposable
         if (data.SequenceLength < 2 || data.SequenceLength > config.Length)
             throw new ArgumentException($"Validation sequences hold {data.SequenceLength} tokens; the model takes 2 to {config.Length}.",
                 nameof(data));
+        TokenShardFit.Require(data, config.Tokenizer, config.Vocab, withMask: false, nameof(data));
         _data = data;
         _sequences = maxBatches > 0 ? Math.Min(data.SequenceCount, (long)maxBatches * batchSize) : data.SequenceCount;
         _model = new Gpt(config, device, withGradients: false);

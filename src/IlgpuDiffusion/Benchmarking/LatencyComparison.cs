@@ -15,7 +15,7 @@ namespace IlgpuDiffusion.Benchmarking;
 public static class LatencyComparison
 {
     /// <summary>
-    /// The GPT whose parameter count matches <paramref name="diffusion"/>: the same layers, width, heads and vocabulary,
+    /// The GPT whose parameter count matches <paramref name="diffusion"/>: the same layers, width, heads, tokenizer and vocabulary,
     /// GPT-2 layout (learned positions) with an untied head as the DiT's output layer is. It lacks only the DiT's
     /// adaLN conditioning (6·D·C + 6·D per block, 2·D·C + 2·D at the end, and the σ map), weights that cost a per-pass
     /// vector, not per-token work. Its length is <paramref name="length"/> + 1: the prompt token and L new tokens.
@@ -30,6 +30,7 @@ public static class LatencyComparison
             Hidden = diffusion.Hidden,
             Heads = diffusion.Heads,
             Vocab = diffusion.Vocab,
+            Tokenizer = diffusion.Tokenizer,
             Length = length + 1,
             Positions = GptPositions.Learned,
             TiedHead = false,
@@ -80,7 +81,7 @@ public static class LatencyComparison
     /// <summary>B sequences of L tokens by <see cref="GptDecoder.Generate"/> after a beginning-of-text prompt.</summary>
     private static LatencyMeasurement TimeAutoregressive(Gpt model, LatencyOptions options, CancellationToken cancellationToken)
     {
-        int bos = Math.Min(Gpt2Tokenizer.Bos, model.Config.Vocab - 1);
+        int bos = Math.Min(Tokenizer.FromName(model.Config.Tokenizer).Bos, model.Config.Vocab - 1);
         int[][] prompt = [[bos]];
         var sampling = new GptSamplingOptions { Seed = options.Seed, EndOfText = null };
         using var decoder = new GptDecoder(model, options.BatchSize, options.Length + 1, maxPromptLength: 1, sampling);

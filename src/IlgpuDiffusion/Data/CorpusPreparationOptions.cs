@@ -15,6 +15,9 @@ public sealed record CorpusPreparationOptions
     /// <summary>Sequences per shard file (16,384 × 1024 ids = 32 MiB).</summary>
     public int SequencesPerShard { get; init; } = 16384;
 
+    /// <summary>The tokenizer of the shards (GPT-2 by default; <see cref="ByteTokenizer"/> for a byte-level corpus).</summary>
+    public Tokenizer Tokenizer { get; init; } = Gpt2Tokenizer.Shared;
+
     /// <summary>How the inputs are read.</summary>
     public CorpusReaderOptions Reader { get; init; } = new();
 
@@ -32,6 +35,7 @@ public sealed record CorpusPreparationOptions
                 "The validation fraction must be in [0, 1).");
         ArgumentOutOfRangeException.ThrowIfLessThan(SequencesPerShard, 1, nameof(SequencesPerShard));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxDegreeOfParallelism, 1, nameof(MaxDegreeOfParallelism));
+        ArgumentNullException.ThrowIfNull(Tokenizer, nameof(Tokenizer));
         ArgumentNullException.ThrowIfNull(Reader, nameof(Reader));
         ArgumentException.ThrowIfNullOrEmpty(Reader.TextField, nameof(Reader.TextField));
     }

@@ -58,6 +58,8 @@ public static class CorpusPreparer
             (SplitSummary train, SplitSummary validation) = Tokenize(reader, split, staging, options, progress, cancellationToken);
             var metadata = new ShardMetadata
             {
+                Tokenizer = options.Tokenizer.Name,
+                VocabularySize = options.Tokenizer.VocabularySize,
                 SequenceLength = options.SequenceLength,
                 ValidationFraction = options.ValidationFraction,
                 Seed = options.Seed,
@@ -85,7 +87,7 @@ public static class CorpusPreparer
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture,
-            $"format={TokenShardHeader.Version};tokenizer={Gpt2Tokenizer.Name};vocab={Gpt2Tokenizer.VocabularySize};");
+            $"format={TokenShardHeader.Version};tokenizer={options.Tokenizer.Name};vocab={options.Tokenizer.VocabularySize};");
         text.Append(CultureInfo.InvariantCulture,
             $"L={options.SequenceLength};validation={options.ValidationFraction:R};seed={options.Seed};");
         text.Append(CultureInfo.InvariantCulture, $"perShard={options.SequencesPerShard};format={options.Reader.Format?.Name ?? "Auto"};");
@@ -127,19 +129,20 @@ public static class CorpusPreparer
     private static (SplitSummary Train, SplitSummary Validation) Tokenize(CorpusReader reader, TrainValidationSplit split, string staging,
         CorpusPreparationOptions options, IProgress<PreparationProgress>? progress, CancellationToken cancellationToken)
     {
+        Tokenizer tokenizer = options.Tokenizer;
         using var trainShards = new ShardSeriesWriter(staging, PreparedCorpus.TrainSplit, options.SequenceLength,
-            options.SequencesPerShard);
+            options.SequencesPerShard, tokenizer.VocabularySize);
         using var validationShards = new ShardSeriesWriter(staging, PreparedCorpus.ValidationSplit, options.SequenceLength,
-            options.SequencesPerShard);
-        var train = new MdlmSequencePacker(options.SequenceLength, trainShards.Write);
-        var validation = new MdlmSequencePacker(options.SequenceLength, validationShards.Write);
+            options.SequencesPerShard, tokenizer.VocabularySize);
+        var train = new MdlmSequencePacker(options.SequenceLength, tokenizer, trainShards.Write);
+        var validation = new MdlmSequencePacker(options.SequenceLength, tokenizer, validationShards.Write);
         var parallel = new ParallelOptions
         {
             MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
             CancellationToken = cancellationToken,
         };
         var batch = new List<CorpusDocument>(BatchDocuments);
-        using var tokenizers = new ThreadLocal<Gpt2Tokenizer>(Gpt2Tokenizer.Create);
+        using var tokenizers = new ThreadLocal<Tokenizer>(tokenizer.ForParallelEncoding);
         var clock = Stopwatch.StartNew();
         int documentIndex = 0;
         long characters = 0;

@@ -12,6 +12,7 @@ public delegate void SequenceHandler(ReadOnlySpan<int> sequence);
 internal sealed class MdlmSequencePacker
 {
     private readonly int[] _sequence;
+    private readonly int _eos;
     private readonly SequenceHandler _emit;
     private int _filled;
 
@@ -19,12 +20,15 @@ internal sealed class MdlmSequencePacker
     /// Creates a packer that hands each finished sequence of <paramref name="sequenceLength"/> ids to <paramref name="emit"/>.
     /// </summary>
     /// <param name="sequenceLength">L, at least 3 (BOS, one text id, EOS).</param>
-    public MdlmSequencePacker(int sequenceLength, SequenceHandler emit)
+    /// <param name="tokenizer">Gives the BOS and EOS ids.</param>
+    public MdlmSequencePacker(int sequenceLength, Tokenizer tokenizer, SequenceHandler emit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 3);
+        ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(emit);
         _sequence = new int[sequenceLength];
-        _sequence[0] = Gpt2Tokenizer.Bos;
+        _sequence[0] = tokenizer.Bos;
+        _eos = tokenizer.Eos;
         _emit = emit;
     }
 
@@ -47,7 +51,7 @@ internal sealed class MdlmSequencePacker
     public void AddDocument(ReadOnlySpan<int> documentIds)
     {
         foreach (int id in documentIds) Append(id);
-        Append(Gpt2Tokenizer.Eos);
+        Append(_eos);
         Documents++;
     }
 
@@ -56,7 +60,7 @@ internal sealed class MdlmSequencePacker
         _sequence[1 + _filled++] = id;
         Tokens++;
         if (_filled < _sequence.Length - 2) return;
-        _sequence[^1] = Gpt2Tokenizer.Eos;
+        _sequence[^1] = _eos;
         _emit(_sequence);
         Sequences++;
         _filled = 0;

@@ -21,28 +21,42 @@ public sealed record PreparedCorpus(string Directory, ShardMetadata Metadata, bo
     /// <summary>Full paths of the validation shards (none when no document was held out).</summary>
     public IReadOnlyList<string> ValidationShardPaths => Metadata.Validation.Shards.Select(FullPath).ToArray();
 
-    /// <summary>Opens the prepared corpus in <paramref name="directory"/> (its metadata; shards open on demand).</summary>
+    /// <summary>The tokenizer that produced the ids (<see cref="ShardMetadata.Tokenizer"/>).</summary>
+    public Tokenizer Tokenizer => Tokenizer.FromName(Metadata.Tokenizer);
+
+    /// <summary>
+    /// Opens the prepared corpus in <paramref name="directory"/> (its metadata; shards open on demand), requiring it to be
+    /// made by <paramref name="tokenizer"/> when one is given.
+    /// </summary>
     /// <exception cref="FileNotFoundException">The folder holds no finished preparation.</exception>
-    /// <exception cref="InvalidDataException">The metadata is invalid or was made by another tokenizer or format version.</exception>
-    public static PreparedCorpus Open(string directory)
+    /// <exception cref="InvalidDataException">
+    /// The metadata is invalid, was made by another format version or an unknown tokenizer, or by another tokenizer than
+    /// <paramref name="tokenizer"/>.
+    /// </exception>
+    public static PreparedCorpus Open(string directory, Tokenizer? tokenizer = null)
     {
         string fullPath = Path.GetFullPath(directory);
         ShardMetadata metadata = ShardMetadata.Read(fullPath);
         string metadataPath = Path.Combine(fullPath, ShardMetadata.FileName);
-        if (metadata.FormatVersion != TokenShardHeader.Version || metadata.Tokenizer != Gpt2Tokenizer.Name
-            || metadata.VocabularySize != Gpt2Tokenizer.VocabularySize)
+        Tokenizer? made = Tokenizer.Find(metadata.Tokenizer);
+        if (metadata.FormatVersion != TokenShardHeader.Version || made is null || metadata.VocabularySize != made.VocabularySize)
             throw new InvalidDataException($"{metadataPath}: prepared with format {metadata.FormatVersion}, " +
                 $"tokenizer {metadata.Tokenizer} (vocabulary {metadata.VocabularySize}); " +
-                $"this library needs format {TokenShardHeader.Version}, {Gpt2Tokenizer.Name} " +
-                $"({Gpt2Tokenizer.VocabularySize}). Prepare the corpus again.");
+                $"this library reads format {TokenShardHeader.Version} with the tokenizers " +
+                $"{string.Join(", ", Tokenizer.Names.Select(n => $"{n} ({Tokenizer.FromName(n).VocabularySize})"))}. " +
+                "Prepare the corpus again.");
+        if (tokenizer is not null && tokenizer.Name != made.Name)
+            throw new InvalidDataException($"{fullPath} was prepared with the {made.Name} tokenizer (vocabulary {made.VocabularySize}), " +
+                $"but {tokenizer.Name} (vocabulary {tokenizer.VocabularySize}) is asked for. Prepare the corpus again with the " +
+                $"{tokenizer.Name} tokenizer, or use it with a model made for {made.Name}.");
         return new PreparedCorpus(fullPath, metadata, Reused: false);
     }
 
     /// <summary>Opens the training shards.</summary>
-    public TokenShardSet OpenTrain() => TokenShardSet.Open(TrainShardPaths, SequenceLength, Metadata.VocabularySize);
+    public TokenShardSet OpenTrain() => TokenShardSet.Open(TrainShardPaths, SequenceLength, Tokenizer);
 
     /// <summary>Opens the validation shards.</summary>
-    public TokenShardSet OpenValidation() => TokenShardSet.Open(ValidationShardPaths, SequenceLength, Metadata.VocabularySize);
+    public TokenShardSet OpenValidation() => TokenShardSet.Open(ValidationShardPaths, SequenceLength, Tokenizer);
 
     /// <summary>Checks that every shard exists with a valid header and the sequence counts the metadata promises.</summary>
     /// <exception cref="InvalidDataException">A shard is missing, foreign, truncated or holds another count.</exception>

@@ -24,10 +24,10 @@ public sealed record ShardMetadata
     /// <summary>Token shard format version (<see cref="TokenShardHeader.Version"/>).</summary>
     public int FormatVersion { get; init; } = TokenShardHeader.Version;
 
-    /// <summary>Tokenizer that produced the ids (<see cref="Gpt2Tokenizer.Name"/>).</summary>
+    /// <summary>Name of the tokenizer that produced the ids (<see cref="Data.Tokenizer.Names"/>; gpt2 in metadata without it).</summary>
     public string Tokenizer { get; init; } = Gpt2Tokenizer.Name;
 
-    /// <summary>Vocabulary size recorded in every shard header.</summary>
+    /// <summary>The tokenizer's vocabulary size, recorded in every shard header.</summary>
     public int VocabularySize { get; init; } = Gpt2Tokenizer.VocabularySize;
 
     /// <summary>L: ids per sequence.</summary>

@@ -2,9 +2,10 @@ namespace IlgpuDiffusion.Data;
 
 /// <summary>
 /// Writes one split's sequences as numbered shards (<c>train-00000.tokens</c>, ...) into a
-/// staging folder, starting a new shard every <c>sequencesPerShard</c> sequences.
+/// staging folder, starting a new shard every <c>sequencesPerShard</c> sequences; every id is below <c>vocabularySize</c>.
 /// </summary>
-internal sealed class ShardSeriesWriter(string directory, string splitName, int sequenceLength, int sequencesPerShard) : IDisposable
+internal sealed class ShardSeriesWriter(string directory, string splitName, int sequenceLength, int sequencesPerShard,
+    int vocabularySize) : IDisposable
 {
     private readonly List<string> _names = [];
     private TokenShardWriter? _current;
@@ -18,7 +19,7 @@ internal sealed class ShardSeriesWriter(string directory, string splitName, int 
         if (_current is null)
         {
             string name = $"{splitName}-{_names.Count:D5}{TokenShardHeader.Extension}";
-            _current = new TokenShardWriter(Path.Combine(directory, name), sequenceLength);
+            _current = new TokenShardWriter(Path.Combine(directory, name), sequenceLength, vocabularySize);
         }
         _current.Write(sequence);
         if (_current.SequenceCount == sequencesPerShard) CommitCurrent();

@@ -81,8 +81,9 @@ internal readonly record struct TokenShardHeader(int VocabularySize, int Sequenc
     private void Check(string path, long fileLength, int expectedVocabularySize, int? expectedSequenceLength)
     {
         if (VocabularySize != expectedVocabularySize)
-            throw new InvalidDataException($"{path}: token shard made with vocabulary size {VocabularySize}, " +
-                $"but {expectedVocabularySize} is expected. Prepare the corpus again with the matching tokenizer.");
+            throw new InvalidDataException($"{path}: token shard made with vocabulary size " +
+                $"{Tokenizer.DescribeVocabulary(VocabularySize)}, but {Tokenizer.DescribeVocabulary(expectedVocabularySize)} " +
+                "is expected. Prepare the corpus again with the matching tokenizer, or open it with its own.");
         if (expectedSequenceLength is int length && SequenceLength != length)
             throw new InvalidDataException($"{path}: token shard holds sequences of length {SequenceLength}, " +
                 $"but {length} is expected. Prepare the corpus again with sequence length {length}.");

@@ -6,10 +6,12 @@ public sealed class TokenShardSet : IDisposable
     private readonly TokenShard[] _shards;
     private readonly long[] _firstIndex;
 
-    private TokenShardSet(TokenShard[] shards, int sequenceLength)
+    private TokenShardSet(TokenShard[] shards, int sequenceLength, int vocabularySize, Tokenizer? tokenizer)
     {
         _shards = shards;
         SequenceLength = sequenceLength;
+        VocabularySize = vocabularySize;
+        Tokenizer = tokenizer;
         _firstIndex = new long[shards.Length + 1];
         for (int i = 0; i < shards.Length; i++) _firstIndex[i + 1] = _firstIndex[i] + shards[i].SequenceCount;
     }
@@ -20,12 +22,39 @@ public sealed class TokenShardSet : IDisposable
     /// <summary>L: ids per sequence.</summary>
     public int SequenceLength { get; }
 
+    /// <summary>Every id is below this: the vocabulary size in the shards' headers.</summary>
+    public int VocabularySize { get; }
+
+    /// <summary>
+    /// The tokenizer the shards were opened for (<see cref="PreparedCorpus.OpenTrain"/> knows it), or null when they
+    /// were opened by vocabulary size alone; trainers refuse a model configured for another tokenizer.
+    /// </summary>
+    public Tokenizer? Tokenizer { get; }
+
     /// <summary>Sequences in all shards together.</summary>
     public long SequenceCount => _firstIndex[^1];
 
-    /// <summary>Opens every shard, requiring sequence length <paramref name="sequenceLength"/>.</summary>
+    /// <summary>
+    /// Opens every shard, requiring sequence length <paramref name="sequenceLength"/> and vocabulary size
+    /// <paramref name="vocabularySize"/>, whatever tokenizer made them (<see cref="Tokenizer"/> stays null).
+    /// </summary>
     /// <exception cref="InvalidDataException">A shard is foreign, truncated or made with other settings.</exception>
-    public static TokenShardSet Open(IEnumerable<string> paths, int sequenceLength, int vocabularySize = Gpt2Tokenizer.VocabularySize)
+    public static TokenShardSet Open(IEnumerable<string> paths, int sequenceLength, int vocabularySize) =>
+        OpenShards(paths, sequenceLength, vocabularySize, tokenizer: null);
+
+    /// <summary>
+    /// Opens every shard as made by <paramref name="tokenizer"/>, requiring sequence length <paramref name="sequenceLength"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// A shard is foreign, truncated or made with other settings (another tokenizer's vocabulary among them).
+    /// </exception>
+    public static TokenShardSet Open(IEnumerable<string> paths, int sequenceLength, Tokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        return OpenShards(paths, sequenceLength, tokenizer.VocabularySize, tokenizer);
+    }
+
+    private static TokenShardSet OpenShards(IEnumerable<string> paths, int sequenceLength, int vocabularySize, Tokenizer? tokenizer)
     {
         ArgumentNullException.ThrowIfNull(paths);
         var opened = new List<TokenShard>();
@@ -38,7 +67,7 @@ public sealed class TokenShardSet : IDisposable
             foreach (TokenShard shard in opened) shard.Dispose();
             throw;
         }
-        return new TokenShardSet([.. opened], sequenceLength);
+        return new TokenShardSet([.. opened], sequenceLength, vocabularySize, tokenizer);
     }
 
     /// <summary>Copies sequence <paramref name="index"/> (over all shards) into <paramref name="destination"/>.</summary>

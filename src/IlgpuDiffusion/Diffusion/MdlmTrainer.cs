@@ -24,7 +24,10 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     private readonly float _gradScale;
 
     /// <summary>Prepares training of <paramref name="model"/> (initialized or loaded) on <paramref name="trainData"/>.</summary>
-    /// <exception cref="ArgumentException">The model has no gradients, or the data's sequences are longer than the model takes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The model has no gradients, or the data does not fit it: sequences longer than the model takes, another tokenizer, or ids
+    /// beyond its vocabulary.
+    /// </exception>
     public MdlmTrainer(Dit model, TokenShardSet trainData, TrainingConfig config)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -33,6 +36,7 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         config.Validate();
         DitParameters gradients = model.Gradients
             ?? throw new ArgumentException("Training needs a model created with gradients.", nameof(model));
+        TokenShardFit.Require(trainData, model.Config.Tokenizer, model.Config.Vocab, withMask: true, nameof(trainData));
         _model = model;
         _trainData = trainData;
         Config = config;

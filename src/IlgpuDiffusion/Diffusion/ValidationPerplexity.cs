@@ -23,13 +23,18 @@ public sealed class ValidationPerplexity : IDisposable
 
     /// <summary>Prepares an evaluation model and buffers for <paramref name="data"/> in batches of <paramref name="batchSize"/>.</summary>
     /// <param name="maxBatches">Most batches per pass (0: the whole split, the last batch possibly smaller).</param>
-    /// <exception cref="ArgumentException">The data holds no sequence, or longer ones than the model takes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The data holds no sequence, or does not fit the model: longer sequences than it takes, another tokenizer, or ids beyond
+    /// its vocabulary.
+    /// </exception>
     public ValidationPerplexity(DitConfig config, Device device, TokenShardSet data, int batchSize, ulong seed, int maxBatches = 0)
     {
+        ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatches);
         if (data.SequenceCount == 0) throw new ArgumentException("The validation shards hold no sequence.", nameof(data));
+        TokenShardFit.Require(data, config.Tokenizer, config.Vocab, withMask: true, nameof(data));
         _data = data;
         _sequences = maxBatches > 0 ? Math.Min(data.SequenceCount, (long)maxBatches * batchSize) : data.SequenceCount;
         _timeSeed = TrainingSeeds.ValidationTimes(seed);

@@ -46,7 +46,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// <summary>
     /// Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The data's sequences are longer than the model takes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The data does not fit the model: sequences longer than it takes, another tokenizer, or ids beyond its vocabulary.
+    /// </exception>
     public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config)
     {
         ArgumentNullException.ThrowIfNull(initial);
@@ -59,6 +61,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         int batch = training.BatchSize, length = trainData.SequenceLength;
         if (length > model.Length)
             throw new ArgumentException($"Sequences of {length} ids exceed the model's length {model.Length}.", nameof(trainData));
+        TokenShardFit.Require(trainData, model.Tokenizer, model.Vocab, withMask: true, nameof(trainData));
         _trainData = trainData;
         _divergence = config.Divergence.Kernel(config.CompatReleasedCode);
         _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.MaskIndex);

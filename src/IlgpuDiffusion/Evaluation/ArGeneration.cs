@@ -26,8 +26,9 @@ internal static class ArGeneration
         if (length < 2 || length > model.Config.Length)
             throw new ArgumentException($"AR samples need 2 to {model.Config.Length} tokens (the model's length); got {length}.",
                 nameof(length));
-        if (Gpt2Tokenizer.Bos >= model.Config.Vocab)
-            throw new ArgumentException($"The AR model's {model.Config.Vocab} tokens do not hold BOS ({Gpt2Tokenizer.Bos}).",
+        int bos = Tokenizer.FromName(model.Config.Tokenizer).Bos;
+        if (bos >= model.Config.Vocab)
+            throw new ArgumentException($"The AR model's {model.Config.Vocab} tokens do not hold its tokenizer's BOS ({bos}).",
                 nameof(model));
         var samples = new int[count][];
         for (int first = 0, batch = 0; first < count; first += batchSize, batch++)
@@ -35,7 +36,7 @@ internal static class ArGeneration
             int size = Math.Min(batchSize, count - first);
             using var decoder = new GptDecoder(model, size, length, maxPromptLength: 1,
                 new GptSamplingOptions { TopP = topP, Seed = seed + (ulong)batch });
-            GptGenerationResult result = decoder.Generate(Enumerable.Repeat<int[]>([Gpt2Tokenizer.Bos], size).ToArray());
+            GptGenerationResult result = decoder.Generate(Enumerable.Repeat<int[]>([bos], size).ToArray());
             for (int b = 0; b < size; b++) samples[first + b] = result.Tokens[b];
             progress?.Invoke(first + size, count);
         }

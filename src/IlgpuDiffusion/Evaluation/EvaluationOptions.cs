@@ -57,8 +57,8 @@ public sealed record EvaluationOptions
     public float ArTopP { get; init; } = 1f;
 
     /// <summary>
-    /// How samples become judge tokens for the MDLM/DUO convention; null skips that convention (a judge on another
-    /// vocabulary than GPT-2 ids needs its own).
+    /// How samples become judge tokens for the MDLM/DUO convention; null skips that convention. The default decodes and
+    /// encodes GPT-2 ids; models over another tokenizer need <see cref="Evaluation.Retokenization.For"/> with theirs.
     /// </summary>
     public Retokenization? Retokenization { get; init; } = Retokenization.Gpt2();
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Training;
 
@@ -43,7 +44,10 @@ public sealed class EvaluationSuite
 
     /// <summary>Evaluates <paramref name="inputs"/> and returns the report titled <paramref name="title"/>.</summary>
     /// <param name="cancellationToken">Stops the evaluation at its next progress report.</param>
-    /// <exception cref="ArgumentException">There is no model, or two models share a name.</exception>
+    /// <exception cref="ArgumentException">
+    /// There is no model, two models share a name, the models use different tokenizers, or generative perplexity would
+    /// retokenize with the options' retokenization of another tokenizer's samples.
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public EvaluationReport Run(EvaluationInputs inputs, string title = "Evaluation", CancellationToken cancellationToken = default)
     {
@@ -53,6 +57,13 @@ public sealed class EvaluationSuite
         if (names.Count == 0) throw new ArgumentException("Give at least one diffusion model or an AR model to evaluate.", nameof(inputs));
         if (names.Distinct().Count() != names.Count)
             throw new ArgumentException("Every model needs its own name (row label).", nameof(inputs));
+        Tokenizer tokenizer = SharedTokenizer(inputs);
+        if (Wants(EvaluationParts.GenerativePerplexity) && inputs.Judge is not null
+            && _options.Retokenization?.SampleTokenizer is string decodes && decodes != tokenizer.Name)
+            throw new ArgumentException($"The retokenization of generative perplexity decodes {decodes} samples, but the models use " +
+                $"the {tokenizer.Name} tokenizer. Set {nameof(EvaluationOptions)}.{nameof(EvaluationOptions.Retokenization)} = " +
+                $"{nameof(Evaluation.Retokenization)}.{nameof(Evaluation.Retokenization.For)}(the models' tokenizer, the judge's).",
+                nameof(inputs));
         var rows = new ReportRows(names);
         var notes = new List<string>();
         // Every progress report is also where a cancellation takes effect.
@@ -63,8 +74,8 @@ public sealed class EvaluationSuite
         };
         cancellationToken.ThrowIfCancellationRequested();
         if (Wants(EvaluationParts.ValidationPerplexity)) ValidationPerplexities(inputs, rows, notes, progress);
-        if (Wants(EvaluationParts.Lambada)) Lambada(inputs, rows, notes, progress);
-        if (Wants(EvaluationParts.Cloze)) Cloze(inputs, rows, notes, progress);
+        if (Wants(EvaluationParts.Lambada)) Lambada(inputs, tokenizer, rows, notes, progress);
+        if (Wants(EvaluationParts.Cloze)) Cloze(inputs, tokenizer, rows, notes, progress);
         if (Wants(EvaluationParts.GenerativePerplexity)) GenerativePerplexities(inputs, rows, notes, progress);
         if (Wants(EvaluationParts.PromptedGeneration)) Prompted(inputs, rows, notes, progress);
         return new EvaluationReport(title, rows.InOrder(), notes);
@@ -88,6 +99,21 @@ public sealed class EvaluationSuite
     }
 
     private bool Wants(EvaluationParts part) => (_options.Parts & part) != 0;
+
+    /// <summary>
+    /// The tokenizer every model of <paramref name="inputs"/> reads and writes: LAMBADA and the cloze are tokenized with it.
+    /// </summary>
+    private static Tokenizer SharedTokenizer(EvaluationInputs inputs)
+    {
+        var models = inputs.DiffusionModels.Select(m => (m.Name, m.Model.Config.Tokenizer))
+            .Concat(inputs.ArModel is { } ar ? [(ar.Name, ar.Model.Config.Tokenizer)] : [])
+            .ToArray();
+        if (models.Select(m => m.Tokenizer).Distinct().Count() > 1)
+            throw new ArgumentException("The models use different tokenizers (" +
+                string.Join(", ", models.Select(m => $"{m.Name}: {m.Tokenizer}")) + "); evaluate models of one tokenizer together.",
+                nameof(inputs));
+        return Tokenizer.FromName(models[0].Tokenizer);
+    }
 
     private void ValidationPerplexities(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
     {
@@ -129,7 +155,8 @@ public sealed class EvaluationSuite
             "a model that reads its context scores lower at the smaller t, one that ignores it scores its unigram entropy at both.");
     }
 
-    private void Lambada(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
+    private void Lambada(EvaluationInputs inputs, Tokenizer tokenizer, ReportRows rows, List<string> notes,
+        Action<EvaluationProgress> progress)
     {
         if (inputs.Lambada is not { Count: > 0 } passages)
         {
@@ -137,26 +164,27 @@ public sealed class EvaluationSuite
             return;
         }
         IReadOnlyList<LambadaExample> examples = passages.Take(_options.MaxLambadaExamples ?? int.MaxValue)
-            .Select(p => LambadaExample.Tokenize(p)).ToArray();
+            .Select(p => LambadaExample.Tokenize(p, tokenizer)).ToArray();
         ScoreLambada(inputs, examples, "LAMBADA", rows, progress);
         notes.Add($"LAMBADA: the first {examples.Count} passages of {inputs.LambadaSource}. {LambadaProtocol()}");
     }
 
-    private void Cloze(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)
+    private void Cloze(EvaluationInputs inputs, Tokenizer tokenizer, ReportRows rows, List<string> notes,
+        Action<EvaluationProgress> progress)
     {
         if (inputs.Validation is not { } data)
         {
             notes.Add("Cloze skipped: no validation shards to build it from.");
             return;
         }
-        IReadOnlyList<string> documents = HeldOutText.Documents(data);
+        IReadOnlyList<string> documents = HeldOutText.Documents(data, tokenizer);
         IReadOnlyList<LambadaPassage> passages = LambadaClozeBuilder.Build(documents, _options.Cloze);
         if (passages.Count == 0)
         {
             notes.Add($"Cloze skipped: the {documents.Count} held-out documents yield no passage under the cloze rules.");
             return;
         }
-        ScoreLambada(inputs, passages.Select(p => LambadaExample.Tokenize(p)).ToArray(), "Cloze", rows, progress);
+        ScoreLambada(inputs, passages.Select(p => LambadaExample.Tokenize(p, tokenizer)).ToArray(), "Cloze", rows, progress);
         notes.Add($"Cloze: a LAMBADA-style last-word cloze built from {documents.Count} held-out documents ({passages.Count} passages; " +
             $"not LAMBADA, no human filtering). {LambadaProtocol()}");
     }

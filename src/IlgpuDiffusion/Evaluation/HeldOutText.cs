@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Evaluation;
@@ -51,10 +52,12 @@ internal static class HeldOutText
     /// ([BOS] + chunk + [EOS], chunks consecutive), so their chunks concatenated give back the document stream, which
     /// splits at EOS. The last document may be cut where the packer dropped its remainder.
     /// </summary>
+    /// <param name="tokenizer">The tokenizer that made the shards: it gives EOS and decodes.</param>
     /// <param name="maxSequences">Read at most this many sequences (null: all).</param>
-    public static IReadOnlyList<string> Documents(TokenShardSet validation, long? maxSequences = null)
+    public static IReadOnlyList<string> Documents(TokenShardSet validation, Tokenizer tokenizer, long? maxSequences = null)
     {
         ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(tokenizer);
         long sequences = Math.Min(validation.SequenceCount, maxSequences ?? long.MaxValue);
         var documents = new List<string>();
         var sequence = new int[validation.SequenceLength];
@@ -64,16 +67,16 @@ internal static class HeldOutText
             validation.CopySequence(s, sequence);
             foreach (int id in sequence.AsSpan(1, sequence.Length - 2))
             {
-                if (id != Gpt2Tokenizer.EndOfText)
+                if (id != tokenizer.Eos)
                 {
                     current.Add(id);
                     continue;
                 }
-                if (current.Count > 0) documents.Add(Gpt2Tokenizer.Shared.Decode(current.ToArray()));
+                if (current.Count > 0) documents.Add(tokenizer.Decode(CollectionsMarshal.AsSpan(current)));
                 current.Clear();
             }
         }
-        if (current.Count > 0) documents.Add(Gpt2Tokenizer.Shared.Decode(current.ToArray()));
+        if (current.Count > 0) documents.Add(tokenizer.Decode(CollectionsMarshal.AsSpan(current)));
         return documents;
     }
 }

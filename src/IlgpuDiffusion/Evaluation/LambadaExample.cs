@@ -3,7 +3,7 @@ using IlgpuDiffusion.Data;
 namespace IlgpuDiffusion.Evaluation;
 
 /// <summary>
-/// A LAMBADA passage in GPT-2 ids as SDTT's <c>eval_lambada</c> feeds it (docs/algorithms.md §5.5): the context is
+/// A LAMBADA passage in token ids (GPT-2's in SDTT) as SDTT's <c>eval_lambada</c> feeds it (docs/algorithms.md §5.5): the context is
 /// [BOS] + context tokens, the target is the tokens of " word" + [EOS]. The two parts are tokenized separately.
 /// </summary>
 /// <param name="ContextIds">[BOS] followed by the tokens of <see cref="LambadaPassage.Context"/>.</param>
@@ -40,14 +40,17 @@ public sealed record LambadaExample(int[] ContextIds, int[] TargetIds)
         return new LambadaExample([ContextIds[0], .. ContextIds.AsSpan(1 + excess)], TargetIds);
     }
 
-    /// <summary>Tokenizes <paramref name="passage"/> with <paramref name="tokenizer"/> (the shared GPT-2 tokenizer by default).</summary>
+    /// <summary>
+    /// Tokenizes <paramref name="passage"/> with <paramref name="tokenizer"/> (the models' tokenizer; GPT-2's by default),
+    /// framed by its BOS and EOS.
+    /// </summary>
     /// <exception cref="ArgumentException">The target encodes to no token.</exception>
-    public static LambadaExample Tokenize(LambadaPassage passage, Gpt2Tokenizer? tokenizer = null)
+    public static LambadaExample Tokenize(LambadaPassage passage, Tokenizer? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(passage);
         tokenizer ??= Gpt2Tokenizer.Shared;
         int[] word = tokenizer.Encode(passage.Target);
         if (word.Length == 0) throw new ArgumentException($"The target \"{passage.Target}\" encodes to no token.", nameof(passage));
-        return new LambadaExample([Gpt2Tokenizer.Bos, .. tokenizer.Encode(passage.Context)], [.. word, Gpt2Tokenizer.Eos]);
+        return new LambadaExample([tokenizer.Bos, .. tokenizer.Encode(passage.Context)], [.. word, tokenizer.Eos]);
     }
 }

@@ -45,6 +45,22 @@ public sealed class DemoReportTests : IDisposable
     }
 
     [Fact]
+    public void The_tokenizer_option_sets_the_vocabulary_of_the_teacher_and_the_judge_and_is_named_in_the_report_command()
+    {
+        Assert.Equal(("gpt2", DemoPreset.Default.Model), (DemoPreset.Default.Tokenizer, DemoPreset.Default.Teacher));
+        DemoPreset bytes = DemoPreset.Tiny.WithTokenizer("bytes");
+        Assert.Equal(("bytes", 258), (bytes.Teacher.Tokenizer, bytes.Teacher.Vocab));
+        Assert.Equal(("bytes", 258), (bytes.Judge.Tokenizer, bytes.Judge.Vocab));
+        Assert.Equal(DemoPreset.Tiny.Model.Hidden, bytes.Teacher.Hidden);
+        Assert.Equal(" --tokenizer bytes", bytes.Overrides);
+        Assert.Same(DemoPreset.Tiny, DemoPreset.Tiny.WithTokenizer("gpt2"));
+        Assert.Same(DemoPreset.Tiny, DemoPreset.Tiny.WithTokenizer(null));
+        Assert.Contains("Unknown tokenizer 'chars'",
+            Assert.Throws<ArgumentException>(() => DemoPreset.Tiny.WithTokenizer("chars")).Message);
+        Assert.NotEqual(StageMarkers.Settings(DemoPreset.Tiny, data: null, seed: 1), StageMarkers.Settings(bytes, data: null, seed: 1));
+    }
+
+    [Fact]
     public void A_marker_counts_only_for_the_settings_it_was_written_under_and_clearing_removes_later_stages()
     {
         var layout = new DemoLayout(_temp.Path);

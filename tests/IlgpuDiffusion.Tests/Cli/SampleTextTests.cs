@@ -14,7 +14,7 @@ public sealed class SampleTextTests
     public void A_finished_sample_drops_its_bos_eos_frame_and_keeps_inner_document_ends()
     {
         int[] ids = [Gpt2Tokenizer.Bos, .. Tokenizer.Encode("Hello"), Gpt2Tokenizer.Eos, .. Tokenizer.Encode(" world"), Gpt2Tokenizer.Eos];
-        Assert.Equal("Hello<|endoftext|> world", SampleText.Decode(ids));
+        Assert.Equal("Hello<|endoftext|> world", SampleText.Decode(ids, Tokenizer));
     }
 
     [Fact]
@@ -22,7 +22,7 @@ public sealed class SampleTextTests
     {
         int[] ids = [.. Tokenizer.Encode("The nation"), Gpt2Tokenizer.Mask, Gpt2Tokenizer.Mask, .. Tokenizer.Encode(" is free"),
             Gpt2Tokenizer.Mask];
-        Assert.Equal("The nation__ is free_", SampleText.DecodePartial(ids, '_'));
+        Assert.Equal("The nation__ is free_", SampleText.DecodePartial(ids, Tokenizer, Gpt2Tokenizer.Mask, '_'));
     }
 
     [Fact]
@@ -30,7 +30,8 @@ public sealed class SampleTextTests
     {
         int[] prefix = Tokenizer.Encode("We the people"), suffix = Tokenizer.Encode(" of America");
         var fixedIds = new int[16];
-        SamplingPrompts.Create("We the people", " of America", 16)!.Write(fixedIds, batch: 1, length: 16, maskId: Gpt2Tokenizer.Mask);
+        SamplingPrompts.Create("We the people", " of America", 16, Tokenizer)!
+            .Write(fixedIds, batch: 1, length: 16, maskId: Gpt2Tokenizer.Mask);
         int[] expected = Enumerable.Repeat(-1, 16).ToArray();
         expected[0] = Gpt2Tokenizer.Bos;
         prefix.CopyTo(expected, 1);
@@ -42,7 +43,7 @@ public sealed class SampleTextTests
     [Fact]
     public void No_prompt_text_means_no_prompt_and_a_prompt_filling_the_sequence_is_refused()
     {
-        Assert.Null(SamplingPrompts.Create(null, "", 16));
-        Assert.Throws<ArgumentException>(() => SamplingPrompts.Create("one two three four", null, 5));
+        Assert.Null(SamplingPrompts.Create(null, "", 16, Tokenizer));
+        Assert.Throws<ArgumentException>(() => SamplingPrompts.Create("one two three four", null, 5, Tokenizer));
     }
 }

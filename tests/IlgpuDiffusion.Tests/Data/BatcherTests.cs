@@ -22,7 +22,7 @@ public sealed class BatcherTests : IDisposable
             for (int i = shard * 6; i < Math.Min(Sequences, shard * 6 + 6); i++) writer.Write([i, i + 100, i + 200, i + 300]);
             writer.Commit();
         }
-        _data = TokenShardSet.Open(paths, SequenceLength);
+        _data = TokenShardSet.Open(paths, SequenceLength, Gpt2Tokenizer.VocabularySize);
     }
 
     public void Dispose()

@@ -78,9 +78,14 @@ public sealed class EmbeddedCorpusTests(EmbeddedCorpusFixture fixture) : IClassF
     }
 
     [Fact]
-    public void Each_sequence_length_gets_its_own_cache_folder()
+    public void Each_tokenizer_and_sequence_length_gets_its_own_cache_folder()
     {
-        Assert.StartsWith(Path.Combine(fixture.CachePath, "corpora", EmbeddedCorpus.StateOfTheUnionName, "shards", "L128-"),
-            fixture.Prepared.Directory);
+        string shards = Path.Combine(fixture.CachePath, "corpora", EmbeddedCorpus.StateOfTheUnionName, "shards");
+        Assert.StartsWith(Path.Combine(shards, "gpt2-L128-"), fixture.Prepared.Directory);
+        PreparedCorpus bytes = EmbeddedCorpus.PrepareStateOfTheUnion(
+            new CorpusPreparationOptions { SequenceLength = 128, Tokenizer = ByteTokenizer.Shared }, fixture.CachePath);
+        Assert.StartsWith(Path.Combine(shards, "bytes-L128-"), bytes.Directory);
+        Assert.Equal(10_761_413 + 233, bytes.Metadata.Train.Tokens + bytes.Metadata.Validation.Tokens); // every byte and an EOS each
+        Assert.True(EmbeddedCorpus.PrepareStateOfTheUnion(EmbeddedCorpusFixture.Options, fixture.CachePath).Reused);
     }
 }

@@ -10,7 +10,7 @@ public sealed class MdlmSequencePackerTests
     private static (List<int[]> Sequences, MdlmSequencePacker Packer) Wrap(int sequenceLength, params int[][] documents)
     {
         var sequences = new List<int[]>();
-        var packer = new MdlmSequencePacker(sequenceLength, sequence => sequences.Add(sequence.ToArray()));
+        var packer = new MdlmSequencePacker(sequenceLength, Gpt2Tokenizer.Shared, sequence => sequences.Add(sequence.ToArray()));
         foreach (int[] document in documents) packer.AddDocument(document);
         return (sequences, packer);
     }
@@ -69,5 +69,5 @@ public sealed class MdlmSequencePackerTests
 
     [Fact]
     public void Sequence_length_below_three_is_rejected() =>
-        Assert.Throws<ArgumentOutOfRangeException>(() => new MdlmSequencePacker(2, _ => { }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MdlmSequencePacker(2, Gpt2Tokenizer.Shared, _ => { }));
 }

@@ -54,7 +54,7 @@ public sealed class TokenShardTests : IDisposable
     public void A_shard_set_indexes_sequences_across_shards()
     {
         string[] paths = [WriteShard("s0.tokens", 4, 3), WriteShard("s1.tokens", 4, 0), WriteShard("s2.tokens", 4, 2)];
-        using TokenShardSet set = TokenShardSet.Open(paths, 4);
+        using TokenShardSet set = TokenShardSet.Open(paths, 4, Gpt2Tokenizer.VocabularySize);
         Assert.Equal(5, set.SequenceCount);
         var ids = new int[4];
         set.CopySequence(3, ids);
@@ -127,7 +127,7 @@ public sealed class TokenShardTests : IDisposable
         Assert.Contains("vocabulary size 32000", error.Message);
 
         string otherLength = WriteShard("length.tokens", 8, 2);
-        error = Assert.Throws<InvalidDataException>(() => TokenShardSet.Open([otherLength], 16));
+        error = Assert.Throws<InvalidDataException>(() => TokenShardSet.Open([otherLength], 16, Gpt2Tokenizer.Shared));
         Assert.Contains(otherLength, error.Message);
         Assert.Contains("length 8", error.Message);
     }

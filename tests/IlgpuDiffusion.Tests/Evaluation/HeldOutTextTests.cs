@@ -38,7 +38,7 @@ public sealed class HeldOutTextTests : IDisposable
     public void Documents_come_back_from_the_packed_chunks()
     {
         using TokenShardSet validation = Validation();
-        IReadOnlyList<string> documents = HeldOutText.Documents(validation);
+        IReadOnlyList<string> documents = HeldOutText.Documents(validation, Gpt2Tokenizer.Shared);
         // Every document but the last is whole; the last is cut where the packer dropped its remainder.
         string[] expected = HeldOut();
         Assert.True(expected.Length >= 2);

@@ -32,6 +32,13 @@ public sealed record DitConfig
     /// <summary>Model vocabulary, MASK included (HF <c>vocab_size</c>).</summary>
     public int Vocab { get; init; } = Gpt2Tokenizer.ModelVocabularySize;
 
+    /// <summary>
+    /// Name of the tokenizer whose ids the model reads and writes (<see cref="Data.Tokenizer.Names"/>), so that a checkpoint
+    /// says how to encode prompts and decode samples; checkpoints without it are GPT-2's. A model over all of a tokenizer's
+    /// ids has <see cref="Vocab"/> = its <see cref="Data.Tokenizer.ModelVocabularySize"/>; small test models may use fewer.
+    /// </summary>
+    public string Tokenizer { get; init; } = Gpt2Tokenizer.Name;
+
     /// <summary>Longest sequence, the size of the rotary tables (HF <c>model_length</c>).</summary>
     public int Length { get; init; } = 1024;
 
@@ -80,6 +87,7 @@ public sealed record DitConfig
         Positive(Length, nameof(Length));
         if (Vocab < 2)
             throw new ArgumentException($"{nameof(Vocab)} must be at least 2 (one token and MASK); got {Vocab}.");
+        Data.Tokenizer.ForModel(Tokenizer, Vocab);
         if (Hidden % Heads != 0)
             throw new ArgumentException($"{nameof(Hidden)} {Hidden} is not divisible by {nameof(Heads)} {Heads}.");
         if (HeadDim % 2 != 0)

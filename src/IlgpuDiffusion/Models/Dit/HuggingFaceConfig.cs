@@ -10,12 +10,17 @@ namespace IlgpuDiffusion.Models;
 /// Our own <c>qk_norm</c> key (<see cref="DitConfig.QkNorm"/>) is written only when true, so the configs of MDLM
 /// models stay as MDLM's code writes them; MDLM's own code cannot load a model with QK-norm.
 /// A Hydra-style <c>"model"</c> section (<c>hidden_size</c>, <c>cond_dim</c>, <c>length</c>, <c>n_blocks</c>,
-/// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout).
+/// <c>n_heads</c>), as in MDLM's yaml configs, is read when the top-level keys are absent (inferred layout). The key
+/// <c>ilgpu_tokenizer</c> (written by the export of a model over another tokenizer than GPT-2, unknown to Hugging Face)
+/// names its tokenizer; without it the model is GPT-2's, as every released MDLM and SDTT model.
 /// </summary>
 internal static class HuggingFaceConfig
 {
     /// <summary>The file name beside <c>model.safetensors</c>.</summary>
     public const string FileName = "config.json";
+
+    /// <summary>The key that names a tokenizer other than GPT-2 (read by this library only).</summary>
+    public const string TokenizerKey = "ilgpu_tokenizer";
 
     /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
     public static DitConfig Read(string path) => ConfigJson.Read(path, Parse);
@@ -37,6 +42,7 @@ internal static class HuggingFaceConfig
             Dropout = (float)Number(root, "dropout", hydra, "dropout", defaults.Dropout),
             TimeConditioning = ConfigJson.Bool(root["time_conditioning"], "time_conditioning", defaults.TimeConditioning),
             QkNorm = ConfigJson.Bool(root["qk_norm"], "qk_norm", defaults.QkNorm),
+            Tokenizer = ConfigJson.String(root[TokenizerKey], TokenizerKey, defaults.Tokenizer),
         };
         return ConfigJson.Validated(config.Validate);
     }
@@ -57,6 +63,7 @@ internal static class HuggingFaceConfig
             ["time_conditioning"] = config.TimeConditioning,
         };
         if (config.QkNorm) root["qk_norm"] = true;
+        if (config.Tokenizer != Data.Gpt2Tokenizer.Name) root[TokenizerKey] = config.Tokenizer;
         return ConfigJson.Format(root);
     }
 

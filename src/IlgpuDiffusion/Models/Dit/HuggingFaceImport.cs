@@ -61,7 +61,9 @@ public static class HuggingFaceImport
 
     /// <summary>
     /// Writes <paramref name="parameters"/> as a Hugging Face checkpoint folder: <c>model.safetensors</c> (F32,
-    /// keys <c>backbone.*</c>, the rotary buffer included) and <c>config.json</c>, each written atomically.
+    /// keys <c>backbone.*</c>, the rotary buffer included) and <c>config.json</c>, each written atomically. A model over
+    /// another tokenizer than GPT-2 keeps it: <c>config.json</c> names it under <c>ilgpu_tokenizer</c>, which <see cref="Load"/>
+    /// reads back (MDLM's own code would pair the weights with GPT-2's tokenizer).
     /// </summary>
     public static void Save(DitParameters parameters, string folder)
     {

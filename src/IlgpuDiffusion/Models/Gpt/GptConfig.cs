@@ -37,6 +37,12 @@ public sealed record GptConfig
     /// <summary>Vocabulary V (HF <c>vocab_size</c>): 50257 for GPT-2, 50258 to share the MDLM vocabulary.</summary>
     public int Vocab { get; init; } = Gpt2Tokenizer.VocabularySize;
 
+    /// <summary>
+    /// Name of the tokenizer whose ids the model reads and writes (<see cref="Data.Tokenizer.Names"/>; checkpoints without it
+    /// are GPT-2's). <see cref="Vocab"/> is at most its <see cref="Data.Tokenizer.ModelVocabularySize"/>.
+    /// </summary>
+    public string Tokenizer { get; init; } = Gpt2Tokenizer.Name;
+
     /// <summary>Longest sequence (HF <c>n_positions</c>): the rows of the position table, or of the rotary tables.</summary>
     public int Length { get; init; } = 1024;
 
@@ -78,6 +84,7 @@ public sealed record GptConfig
         Positive(Heads, nameof(Heads));
         Positive(Vocab, nameof(Vocab));
         Positive(Length, nameof(Length));
+        Data.Tokenizer.ForModel(Tokenizer, Vocab);
         if (Hidden % Heads != 0)
             throw new ArgumentException($"{nameof(Hidden)} {Hidden} is not divisible by {nameof(Heads)} {Heads}.");
         if (Positions == GptPositions.Rotary && HeadDim % 2 != 0)

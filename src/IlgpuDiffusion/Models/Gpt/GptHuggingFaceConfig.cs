@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using IlgpuDiffusion.Data;
 
 namespace IlgpuDiffusion.Models;
 
@@ -8,7 +9,8 @@ namespace IlgpuDiffusion.Models;
 /// <c>resid_pdrop</c>, <c>tie_word_embeddings</c>) to a <see cref="GptConfig"/> and back. Settings the model cannot
 /// honour are refused rather than ignored: another activation than GELU-tanh, another LayerNorm epsilon than 1e-5, an
 /// MLP width other than 4·n_embd, unscaled or layer-scaled attention. The key <c>ilgpu_positions</c> = <c>"rotary"</c>
-/// (written by the export of a rotary model, unknown to Hugging Face) selects rotary positions.
+/// (written by the export of a rotary model, unknown to Hugging Face) selects rotary positions, and the key
+/// <c>ilgpu_tokenizer</c> (written by the export of a model over another tokenizer than GPT-2) names the tokenizer.
 /// </summary>
 internal static class GptHuggingFaceConfig
 {
@@ -39,6 +41,7 @@ internal static class GptHuggingFaceConfig
             throw new InvalidDataException($"Config value 'n_inner' is {root["n_inner"]}; " +
                 $"the model's MLP is {GptConfig.MlpRatio}·n_embd = {GptConfig.MlpRatio * hidden} wide.");
         string positions = String(root, PositionsKey, "learned");
+        string tokenizer = String(root, HuggingFaceConfig.TokenizerKey, Gpt2Tokenizer.Name);
         var config = new GptConfig
         {
             Hidden = hidden,
@@ -48,6 +51,7 @@ internal static class GptHuggingFaceConfig
             Vocab = Int(root, "vocab_size", 50257),
             Dropout = (float)Number(root, "resid_pdrop", 0.1),
             TiedHead = Bool(root, "tie_word_embeddings", true),
+            Tokenizer = tokenizer,
             Positions = positions switch
             {
                 "learned" => GptPositions.Learned,
@@ -63,6 +67,7 @@ internal static class GptHuggingFaceConfig
     {
         ArgumentNullException.ThrowIfNull(config);
         double dropout = (double)(decimal)config.Dropout; // 0.1f is written as 0.1
+        int endOfText = Tokenizer.ForModel(config.Tokenizer, config.Vocab).EndOfText;
         var root = new JsonObject
         {
             ["model_type"] = "gpt2",
@@ -80,10 +85,11 @@ internal static class GptHuggingFaceConfig
             ["embd_pdrop"] = dropout,
             ["attn_pdrop"] = 0.0,
             ["tie_word_embeddings"] = config.TiedHead,
-            ["bos_token_id"] = 50256,
-            ["eos_token_id"] = 50256,
+            ["bos_token_id"] = endOfText,
+            ["eos_token_id"] = endOfText,
         };
         if (config.Positions == GptPositions.Rotary) root[PositionsKey] = "rotary";
+        if (config.Tokenizer != Gpt2Tokenizer.Name) root[HuggingFaceConfig.TokenizerKey] = config.Tokenizer;
         return ConfigJson.Format(root);
     }
 
