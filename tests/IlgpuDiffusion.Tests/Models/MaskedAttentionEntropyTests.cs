@@ -5,6 +5,7 @@ using Xunit;
 namespace IlgpuDiffusion.Tests.Models;
 
 /// <summary>The attention entropy of masked queries against explicit softmax probabilities, and its limits.</summary>
+[Collection(ConformanceCollection.Name)]
 public sealed class MaskedAttentionEntropyTests
 {
     private const int Batch = TinyModels.Batch, Tokens = TinyModels.Length;

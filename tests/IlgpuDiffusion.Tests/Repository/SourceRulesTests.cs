@@ -29,6 +29,26 @@ public sealed partial class SourceRulesTests
         Assert.True(offenders.Count == 0, $"Lines citing an issue number or the old spec:\n{string.Join("\n", offenders)}");
     }
 
+    /// <summary>
+    /// The shared test devices are used by one test at a time: every test class that takes one from
+    /// <c>TestBackends.Get</c> runs in the conformance collection, which xunit does not run beside itself.
+    /// </summary>
+    [SkippableFact]
+    public void Tests_on_the_shared_devices_run_in_the_conformance_collection()
+    {
+        var offenders = SourceLines().Where(line => line.Where.StartsWith("tests", StringComparison.Ordinal))
+            .GroupBy(line => line.Where[..line.Where.LastIndexOf(':')])
+            .Where(file => file.Any(line => line.Text.Contains("TestBackends.Get(", StringComparison.Ordinal))
+                && file.Any(line => TestAttribute().IsMatch(line.Text))
+                && !file.Any(line => line.Text.Contains("[Collection(ConformanceCollection.Name)]", StringComparison.Ordinal)))
+            .Select(file => file.Key).ToList();
+        Assert.True(offenders.Count == 0,
+            $"Test classes on a shared device outside the conformance collection:\n{string.Join("\n", offenders)}");
+    }
+
+    [GeneratedRegex(@"^\s*\[(Skippable)?(Fact|Theory)\b")]
+    private static partial Regex TestAttribute();
+
     [GeneratedRegex(@"\bspec §|\b[Ii]ssue [0-9]+")]
     private static partial Regex ForeignCitation();
 
