@@ -28,6 +28,9 @@ internal sealed record DemoLayout(string Root)
     /// <summary>The latency comparison (JSON).</summary>
     public string Latency => Path.Combine(Root, "latency.json");
 
+    /// <summary>The samples shown in the report (JSON).</summary>
+    public string Samples => Path.Combine(Root, "samples.json");
+
     /// <summary>The report's plots.</summary>
     public string Figures => Path.Combine(Root, "figures");
 

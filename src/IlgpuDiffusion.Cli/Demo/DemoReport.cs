@@ -24,9 +24,10 @@ internal static class DemoReport
     /// <summary>Headings of the report's sections, in order (the tests check each is there).</summary>
     public static IReadOnlyList<string> Sections { get; } =
     [
-        "## What was run", "## Training curves", "## Generative perplexity against sampling steps", "## Entropy against sampling steps",
+        "## What was run", StepGapSection.Heading, "## Training curves", "## Generative perplexity against sampling steps",
+        "## Entropy against sampling steps",
         "## LAMBADA-style cloze", "## Validation perplexity", "## Latency against the AR model", "## Against the paper's claims",
-        "## All measurements", "## Not measured",
+        "## Samples", "## All measurements", "## Not measured",
     ];
 
     /// <summary>Draws the figures and writes the report; returns its path. Warnings go to <paramref name="log"/>.</summary>
@@ -100,6 +101,8 @@ internal static class DemoReport
         text.Append(culture, $"\nTotal wall time of these stages: {total / 60:F1} min " +
             $"(a stage reused from an earlier run shows the time it took then).\n\n");
 
+        text.Append(StepGapSection.Write(results));
+
         text.Append("## Training curves\n\n");
         Figure(text, figureProblem, DemoPlots.Training, "Training curves of the teacher and the judge");
         Figure(text, figureProblem, DemoPlots.Distillation, "Distillation loss over the rounds");
@@ -140,6 +143,8 @@ internal static class DemoReport
 
         text.Append(PaperClaims.Write(results));
 
+        Samples(text, results.Samples);
+
         text.Append("## All measurements\n\n");
         text.Append(MarkdownReportTable.Write(results.Evaluation).Replace("## ", "### ", StringComparison.Ordinal)).Append('\n');
 
@@ -152,6 +157,26 @@ internal static class DemoReport
             $"- The paper's scale: its teacher is a 169M model trained for 1M steps on OpenWebText at L 1024 and distilled for 7 rounds " +
             $"of 10k steps; this run is preset `{preset.Name}`.\n");
         return text.ToString();
+    }
+
+    /// <summary>The drawn samples, grouped by model and step count, each as a quoted block.</summary>
+    private static void Samples(StringBuilder text, IReadOnlyList<DemoSample> samples)
+    {
+        text.Append("## Samples\n\n");
+        if (samples.Count == 0)
+        {
+            text.Append("No samples were saved in this run's evaluation (rerun with `--from evaluate`).\n\n");
+            return;
+        }
+        text.Append(CultureInfo.InvariantCulture,
+            $"Unconditional samples, {DemoSamples.PerModel} per model and step count, seed {DemoSamples.Seed} for each ")
+            .Append("(`<|endoftext|>` marks a document boundary).\n\n");
+        foreach (var group in samples.GroupBy(s => (s.Model, s.Steps)))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"**{group.Key.Model} at {group.Key.Steps} steps**\n\n");
+            foreach (DemoSample sample in group)
+                text.Append("> ").Append(sample.Text.ReplaceLineEndings(" ").Trim()).Append("\n\n");
+        }
     }
 
     private static void Stage(StringBuilder text, DemoReportInputs inputs, DemoStage stage, string what)

@@ -7,7 +7,9 @@ namespace IlgpuDiffusion.Cli.Demo;
 /// <param name="Evaluation">The evaluation report (<c>evaluation.json</c>).</param>
 /// <param name="Latency">The latency comparison (<c>latency.json</c>).</param>
 /// <param name="DiffusionModels">Row labels of the teacher, then the students in round order.</param>
-internal sealed record DemoResults(EvaluationReport Evaluation, LatencyReport Latency, IReadOnlyList<string> DiffusionModels)
+/// <param name="Samples">The samples shown in the report (none for a run from before they were drawn).</param>
+internal sealed record DemoResults(EvaluationReport Evaluation, LatencyReport Latency, IReadOnlyList<string> DiffusionModels,
+    IReadOnlyList<DemoSample> Samples)
 {
     /// <summary>Column of generative perplexity in SDTT's convention (raw ids, per-sample mean).</summary>
     public const string GenPplSdtt = "Gen PPL (SDTT)";
@@ -28,7 +30,7 @@ internal sealed record DemoResults(EvaluationReport Evaluation, LatencyReport La
         if (!File.Exists(layout.Latency))
             throw new FileNotFoundException($"{layout.Latency} is missing; rerun the demo with --from evaluate.", layout.Latency);
         return new DemoResults(EvaluationReport.Load(Path.Combine(layout.Root, EvaluationSuite.JsonFileName)),
-            LatencyFile.Load(layout.Latency), diffusionModels);
+            LatencyFile.Load(layout.Latency), diffusionModels, DemoSamples.Load(layout.Samples));
     }
 
     /// <summary>The step counts at which the diffusion models were sampled, ascending.</summary>
@@ -39,8 +41,14 @@ internal sealed record DemoResults(EvaluationReport Evaluation, LatencyReport La
     /// The metric <paramref name="metric"/> of <paramref name="model"/> at <paramref name="steps"/> (null: the row without steps); null
     /// when not measured.
     /// </summary>
-    public double? Value(string model, int? steps, string metric) =>
-        Evaluation.Rows.FirstOrDefault(r => r.Model == model && r.Steps == steps)?.Metrics.FirstOrDefault(m => m.Name == metric)?.Value;
+    public double? Value(string model, int? steps, string metric) => Metric(model, steps, metric)?.Value;
+
+    /// <summary>
+    /// The metric <paramref name="metric"/> of <paramref name="model"/> at <paramref name="steps"/> with its confidence
+    /// interval where it has one; null when not measured.
+    /// </summary>
+    public EvaluationMetric? Metric(string model, int? steps, string metric) =>
+        Evaluation.Rows.FirstOrDefault(r => r.Model == model && r.Steps == steps)?.Metrics.FirstOrDefault(m => m.Name == metric);
 
     /// <summary>The metric of <paramref name="model"/> at each of <see cref="Steps"/> (NaN where not measured).</summary>
     public double[] OverSteps(string model, string metric) => Steps.Select(n => Value(model, n, metric) ?? double.NaN).ToArray();

@@ -13,7 +13,8 @@ namespace IlgpuDiffusion.Cli.Demo;
 /// Stage <see cref="DemoStage.Evaluate"/>: the <see cref="EvaluationSuite"/> on the teacher, every student and the AR
 /// judge (validation perplexity side by side, the held-out cloze, generative perplexity in both conventions with entropy
 /// at every step count, judged by the AR model), then <see cref="LatencyComparison"/> of the diffusion sampler against the
-/// judge's KV-cached decoding. Writes <c>evaluation.json</c>, <c>evaluation.md</c> and <c>latency.json</c>.
+/// judge's KV-cached decoding, and the <see cref="DemoSamples"/> the report shows. Writes <c>evaluation.json</c>,
+/// <c>evaluation.md</c>, <c>samples.json</c> and <c>latency.json</c>.
 /// </summary>
 internal static class EvaluationStage
 {
@@ -86,6 +87,8 @@ internal static class EvaluationStage
             EvaluationReport report = suite.Run(inputs, "Evaluation of the teacher, the SDTT students and the AR judge");
             (string json, _) = EvaluationSuite.Save(report, layout.Root);
             console.Out.WriteLine($"Evaluation written to {json}.");
+            console.Out.WriteLine("Samples for the report: the teacher at the most and the fewest steps, the last student at its own.");
+            DemoSamples.Save(DemoSamples.Draw(diffusion, preset.EvaluatedSteps), layout.Samples);
 
             console.Out.WriteLine("Latency: the diffusion sampler (teacher weights; students cost the same) " +
                 "against the judge's KV-cached decoding.");

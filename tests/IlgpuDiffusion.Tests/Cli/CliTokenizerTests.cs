@@ -127,7 +127,7 @@ public sealed class CliTokenizerTests : IDisposable
         Assert.Contains("(bytes tokenizer, held-out whole documents)", report);
         IReadOnlyList<DemoStudent> students = DistillationStage.Students(DemoPreset.Tiny, seed: 1, layout);
         var results = new DemoResults(EvaluationReport.Load(Path.Combine(output, EvaluationSuite.JsonFileName)),
-            LatencyFile.Load(layout.Latency), [DistillationStage.TeacherName, .. students.Select(s => s.Name)]);
+            LatencyFile.Load(layout.Latency), [DistillationStage.TeacherName, .. students.Select(s => s.Name)], []);
         Assert.All(students, student => Assert.Equal("bytes", MdlmCheckpoint.ReadHeader(student.Path).Model.Tokenizer));
         foreach (string metric in new[] { DemoResults.GenPplSdtt, DemoResults.GenPplMdlm })
             Assert.True(results.Value(DistillationStage.TeacherName, 8, metric) is double v && double.IsFinite(v) && v > 0, metric);

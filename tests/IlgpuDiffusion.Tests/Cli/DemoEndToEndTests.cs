@@ -44,7 +44,12 @@ public sealed class DemoEndToEndTests : IDisposable
         Assert.Equal([16, 8], students.Select(s => s.SamplingSteps));
         EvaluationReport evaluation = EvaluationReport.Load(Path.Combine(output, EvaluationSuite.JsonFileName));
         var results = new DemoResults(evaluation, LatencyFile.Load(layout.Latency),
-            [DistillationStage.TeacherName, .. students.Select(s => s.Name)]);
+            [DistillationStage.TeacherName, .. students.Select(s => s.Name)], DemoSamples.Load(layout.Samples));
+        Assert.Equal(3 * DemoSamples.PerModel, results.Samples.Count);
+        Assert.Equal([(DistillationStage.TeacherName, 32), (DistillationStage.TeacherName, 8), (students[^1].Name, 8)],
+            results.Samples.Select(s => (s.Model, s.Steps)).Distinct());
+        Assert.All(results.Samples, sample => Assert.False(string.IsNullOrWhiteSpace(sample.Text)));
+        Assert.Contains($"**{students[^1].Name} at 8 steps**", report);
         Assert.Equal(tiny.EvaluatedSteps, results.Steps);
         foreach (string model in results.DiffusionModels)
         {

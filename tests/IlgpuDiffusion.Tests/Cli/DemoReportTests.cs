@@ -111,7 +111,7 @@ public sealed class DemoReportTests : IDisposable
                 128, 1024),
             new LatencyMeasurement(LatencyMeasurement.Diffusion, 16, true, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), 16, 1024),
         ]);
-        var results = new DemoResults(new EvaluationReport("t", rows, []), latency, [teacher, good, bad]);
+        var results = new DemoResults(new EvaluationReport("t", rows, []), latency, [teacher, good, bad], []);
 
         string section = PaperClaims.Write(results);
 
@@ -123,6 +123,44 @@ public sealed class DemoReportTests : IDisposable
         Assert.Contains("- 16 steps: 2.00× (diffusion faster; the paper's 8× is not reached).", section);
         Assert.Contains("- 32 steps: not timed.", section);
     }
+
+    [Fact]
+    public void The_step_gap_section_judges_the_gap_by_its_intervals_and_measures_what_each_student_wins_back()
+    {
+        const string teacher = DistillationStage.TeacherName, good = "SDTT round 1 (16 steps)", bad = "SDTT round 2 (8 steps)";
+        EvaluationRow Row(string model, int steps, double genPpl, double halfWidth) => EvaluationRow.For(model, steps)
+            .With(new EvaluationMetric(DemoResults.GenPplSdtt, genPpl) { Low = genPpl - halfWidth, High = genPpl + halfWidth });
+        string low = EvaluationSuite.MaskedCrossEntropyName(EvaluationSuite.ContextTimes[0]);
+        string high = EvaluationSuite.MaskedCrossEntropyName(EvaluationSuite.ContextTimes[^1]);
+        var rows = new List<EvaluationRow>
+        {
+            Row(teacher, 8, 400, 10), Row(teacher, 16, 300, 10), Row(teacher, 32, 200, 10), Row(teacher, 64, 100, 10),
+            Row(good, 16, 100, 10), Row(bad, 8, 400, 10),
+            EvaluationRow.For(teacher).With(low, 1.5).With(high, 2.25),
+        };
+        var results = new DemoResults(new EvaluationReport("t", rows, []), Latency(), [teacher, good, bad], []);
+
+        string section = StepGapSection.Write(results);
+
+        Assert.Contains("seeing the context saves it 0.75 nats per token, so it reads its context.", section);
+        Assert.Contains("400.0 (390.0–410.0) at 8 steps against 100.0 (90.0–110.0) at 64 steps", section);
+        Assert.Contains("8 steps is 300% worse; the intervals do not overlap", section);
+        Assert.Contains($"| {good} | 16 | 100.0 (90.0–110.0) | 300.0 (290.0–310.0) | 100.0 (90.0–110.0) (64) | 100% |", section);
+        Assert.Contains($"| {bad} | 8 | 400.0 (390.0–410.0) | 400.0 (390.0–410.0) | 200.0 (190.0–210.0) (32) | 0% |", section);
+        Assert.Contains("The students win back 0–100% of it (mean 50%); 1 of 2 match the teacher at 2N or better.", section);
+        Assert.Contains("holds here only in part", section);
+
+        EvaluationRow[] flatRows = [Row(teacher, 8, 105, 10), Row(teacher, 64, 100, 10), Row(bad, 8, 90, 10)];
+        var flat = new DemoResults(new EvaluationReport("t", flatRows, []), Latency(), [teacher, bad], []);
+        string flatSection = StepGapSection.Write(flat);
+        Assert.Contains("the intervals overlap, so the difference is within the sampling spread", flatSection);
+        Assert.Contains("there is no step-count gap for the students to close", flatSection);
+    }
+
+    private static LatencyReport Latency() => new("cpu", 10, 10, 8, 128,
+    [
+        new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), 128, 1024),
+    ]);
 
     public void Dispose() => _temp.Dispose();
 }
