@@ -66,7 +66,7 @@ internal static class DemoCommand
             HelpName = "steps",
         };
         Option<string?> tokenizer = TokenizerOption.Create($"Tokenizer of every stage instead of the preset's: {TokenizerOption.Choices} " +
-            "[default: the preset's (gpt2), or with --data the folder's]");
+            "[default: the preset's (bytes for default and gpu, gpt2 for the others), or with --data the folder's]");
         var device = new DeviceOptions(command);
         foreach (Option option in new Option[] { preset, from, data, tokenizer, seed, output, teacherSteps, judgeSteps, stepsPerRound })
             command.Options.Add(option);
@@ -78,7 +78,8 @@ internal static class DemoCommand
             string? tokenizerName = parse.GetValue(tokenizer) ?? (folder is null ? null : PreparedCorpus.Open(folder).Metadata.Tokenizer);
             var budgets = DemoPreset.Named(parse.GetValue(preset)!)
                 .WithBudgets(parse.GetValue(teacherSteps), parse.GetValue(judgeSteps), parse.GetValue(stepsPerRound))
-                .WithTokenizer(tokenizerName);
+                .WithTokenizer(tokenizerName)
+                .Validate();
             var request = new DemoRequest(budgets, parse.GetValue(output)!, folder,
                 device.Choice(parse), parse.GetValue(seed), parse.GetValue(from) is string stage ? DemoStages.Parse(stage) : null);
             new DemoRun(console, request).Run(cancellationToken);

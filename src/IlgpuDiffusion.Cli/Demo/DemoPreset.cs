@@ -93,7 +93,7 @@ internal sealed record DemoPreset
     {
         Name = "tiny",
         Purpose = "a check that every stage and report section works (seconds; the numbers mean nothing)",
-        Model = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 32 },
+        Model = new DitConfig { Layers = 1, Hidden = 32, Heads = 2, CondDim = 16, Length = 32, QkNorm = true },
         TeacherSteps = 4,
         JudgeSteps = 4,
         BatchSize = 4,
@@ -108,25 +108,54 @@ internal sealed record DemoPreset
     };
 
     /// <summary>
-    /// The main job on two CPU cores, about 25 minutes when the machine is idle: a Tiny MDLM (4 layers, 256 wide,
-    /// L 128) for 800 steps, its parameter-matched GPT for 400, four SDTT rounds of 100 steps (128 → 64, 32, 16, 8 steps).
+    /// The main job on two CPU cores, about 25 minutes when the machine is idle: a Tiny MDLM with QK-norm (4 layers, 256
+    /// wide) over UTF-8 bytes at L 256 for 900 steps of 16 sequences, its parameter-matched GPT for 500, four SDTT rounds
+    /// of 80 steps (128 → 64, 32, 16, 8 steps). Bytes and QK-norm make a teacher that reads its context within this
+    /// budget (bench/results/context-study.md); the GPT-2 vocabulary stays the library's default for Hugging Face models.
     /// </summary>
     public static DemoPreset Default { get; } = new()
     {
         Name = "default",
-        Purpose = "the main job: a Tiny MDLM on the embedded corpus, about 25 minutes on 2 idle CPU cores",
-        Model = DitConfig.Tiny,
-        TeacherSteps = 800,
-        JudgeSteps = 400,
-        BatchSize = 8,
+        Purpose = "the main job: a Tiny MDLM over bytes on the embedded corpus, about 25 minutes on 2 idle CPU cores",
+        Model = DitConfig.Tiny with { Length = 256, QkNorm = true },
+        Tokenizer = ByteTokenizer.Name,
+        TeacherSteps = 900,
+        JudgeSteps = 500,
+        BatchSize = 16,
         WarmupSteps = 50,
         InitialSamplingSteps = 128,
-        StepsPerRound = 100,
+        StepsPerRound = 80,
         Samples = 16,
-        ClozePassages = 100,
+        ClozePassages = 50,
         ClozeTimeDraws = 4,
-        ValidationBatches = 16,
+        ValidationBatches = 8,
         LogInterval = 25,
+    };
+
+    /// <summary>
+    /// The main job's comparison with a stronger teacher, sized for about 10 minutes of teacher training on one modern
+    /// GPU: an 8-layer, 512-wide MDLM with QK-norm over bytes at L 512, 1,500 steps of 32 sequences (about two passes over
+    /// the embedded corpus), a matched GPT for 800, four SDTT rounds of 300 steps, 64 samples per row.
+    /// </summary>
+    public static DemoPreset Gpu { get; } = new()
+    {
+        Name = "gpu",
+        Purpose = "the main job with a stronger teacher (8 × 512, bytes, L 512), about 10 minutes of teacher training on one GPU",
+        Model = new DitConfig { Layers = 8, Hidden = 512, Heads = 8, Length = 512, QkNorm = true },
+        Tokenizer = ByteTokenizer.Name,
+        TeacherSteps = 1500,
+        JudgeSteps = 800,
+        BatchSize = 32,
+        LearningRate = 6e-4,
+        WarmupSteps = 200,
+        Decay = LrDecay.Cosine,
+        InitialSamplingSteps = 128,
+        StepsPerRound = 300,
+        Samples = 64,
+        ClozePassages = 200,
+        ClozeTimeDraws = 8,
+        ValidationBatches = 32,
+        LogInterval = 50,
     };
 
     /// <summary>
@@ -217,11 +246,42 @@ internal sealed record DemoPreset
         return this with { Tokenizer = Data.Tokenizer.FromName(name).Name, Overrides = Overrides + $" --tokenizer {name}" };
     }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first budget or size that cannot run; returns this preset.</summary>
+    public DemoPreset Validate()
+    {
+        if (!(Positive(LearningRate) && Positive(DistillationLearningRate)))
+        {
+            throw new ArgumentException(
+                $"Preset '{Name}': the learning rates must be positive; got {LearningRate} and {DistillationLearningRate}.");
+        }
+        foreach ((int value, string what) in new[]
+        {
+            (TeacherSteps, "teacher steps"), (JudgeSteps, "judge steps"), (BatchSize, "batch size"), (StepsPerRound, "steps per round"),
+            (MinSamplingSteps, "fewest sampling steps"), (ClozePassages, "cloze passages"), (ClozeTimeDraws, "cloze time draws"),
+            (ValidationBatches, "validation batches"), (LogInterval, "log interval"),
+        })
+        {
+            if (value < 1) throw new ArgumentException($"Preset '{Name}': the {what} must be at least 1; got {value}.");
+        }
+        if (WarmupSteps < 0) throw new ArgumentException($"Preset '{Name}': the warm-up cannot be negative; got {WarmupSteps}.");
+        if (Samples < 2)
+            throw new ArgumentException($"Preset '{Name}': a confidence interval needs at least 2 samples per row; got {Samples}.");
+        if (InitialSamplingSteps < MinSamplingSteps || InitialSamplingSteps % MinSamplingSteps != 0
+            || !int.IsPow2(InitialSamplingSteps / MinSamplingSteps))
+            throw new ArgumentException($"Preset '{Name}': the teacher's {InitialSamplingSteps} sampling steps must halve down to " +
+                $"{MinSamplingSteps} (a power-of-two multiple of it).");
+        Teacher.Validate();
+        Judge.Validate();
+        return this;
+    }
+
+    private static bool Positive(double rate) => rate > 0 && double.IsFinite(rate);
+
     private static int Positive(int value, string option) =>
         value > 0 ? value : throw new ArgumentException($"{option} must be a positive number of optimizer steps; got {value}.");
 
     /// <summary>Every preset, by name.</summary>
-    public static IReadOnlyList<DemoPreset> All { get; } = [Tiny, Default, Experiment, Paper];
+    public static IReadOnlyList<DemoPreset> All { get; } = [Tiny, Default, Gpu, Experiment, Paper];
 
     /// <summary>The preset called <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No preset has that name.</exception>

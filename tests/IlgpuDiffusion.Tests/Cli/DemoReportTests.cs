@@ -24,6 +24,43 @@ public sealed class DemoReportTests : IDisposable
     }
 
     [Fact]
+    public void Every_preset_validates_and_the_cpu_and_gpu_main_jobs_train_a_qk_normed_teacher_over_bytes()
+    {
+        foreach (DemoPreset preset in DemoPreset.All) Assert.Same(preset, preset.Validate());
+        foreach (DemoPreset preset in new[] { DemoPreset.Default, DemoPreset.Gpu })
+        {
+            Assert.True(preset.Teacher.QkNorm, preset.Name);
+            Assert.Equal("bytes", preset.Teacher.Tokenizer);
+            Assert.Equal([8, 16, 32, 64, 128], preset.EvaluatedSteps);
+        }
+        Assert.Same(DemoPreset.Gpu, DemoPreset.Named("gpu"));
+        Assert.True(DemoPreset.Gpu.Teacher.ParameterCount() > 4 * DemoPreset.Default.Teacher.ParameterCount());
+        Assert.False(DemoPreset.Paper.Teacher.QkNorm);
+        Assert.Equal((1024, "gpt2"), (DemoPreset.Paper.Teacher.Length, DemoPreset.Paper.Teacher.Tokenizer));
+    }
+
+    [Theory]
+    [InlineData("samples", "at least 2 samples")]
+    [InlineData("rate", "learning rates must be positive")]
+    [InlineData("halving", "must halve down to 8")]
+    [InlineData("warmup", "warm-up cannot be negative")]
+    [InlineData("cloze", "cloze passages must be at least 1")]
+    [InlineData("heads", "Heads")]
+    public void A_preset_that_cannot_run_is_refused_with_what_is_wrong(string fault, string message)
+    {
+        DemoPreset preset = fault switch
+        {
+            "samples" => DemoPreset.Default with { Samples = 1 },
+            "rate" => DemoPreset.Default with { LearningRate = double.NaN },
+            "halving" => DemoPreset.Default with { InitialSamplingSteps = 96 },
+            "warmup" => DemoPreset.Default with { WarmupSteps = -1 },
+            "cloze" => DemoPreset.Default with { ClozePassages = 0 },
+            _ => DemoPreset.Default with { Model = DemoPreset.Default.Model with { Heads = 3 } },
+        };
+        Assert.Contains(message, Assert.Throws<ArgumentException>(preset.Validate).Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void The_experiment_preset_runs_four_rounds_after_a_cosine_decayed_teacher()
     {
         DemoPreset preset = DemoPreset.Named("experiment");
@@ -47,7 +84,9 @@ public sealed class DemoReportTests : IDisposable
     [Fact]
     public void The_tokenizer_option_sets_the_vocabulary_of_the_teacher_and_the_judge_and_is_named_in_the_report_command()
     {
-        Assert.Equal(("gpt2", DemoPreset.Default.Model), (DemoPreset.Default.Tokenizer, DemoPreset.Default.Teacher));
+        Assert.Equal(("gpt2", DemoPreset.Paper.Model), (DemoPreset.Paper.Tokenizer, DemoPreset.Paper.Teacher));
+        DemoPreset main = DemoPreset.Default;
+        Assert.Equal(("bytes", 258, 258), (main.Teacher.Tokenizer, main.Teacher.Vocab, main.Judge.Vocab));
         DemoPreset bytes = DemoPreset.Tiny.WithTokenizer("bytes");
         Assert.Equal(("bytes", 258), (bytes.Teacher.Tokenizer, bytes.Teacher.Vocab));
         Assert.Equal(("bytes", 258), (bytes.Judge.Tokenizer, bytes.Judge.Vocab));
