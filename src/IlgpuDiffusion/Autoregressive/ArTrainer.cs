@@ -87,9 +87,13 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     /// <summary>
     /// Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.
     /// </summary>
-    public void SaveCheckpoint(string path) =>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        _run.EnsureFinite();
         GptCheckpoint.Save(path, new GptCheckpointHeader(_model.Config, Config, State), _model.Parameters,
             Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);
+    }
 
     /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run; the next

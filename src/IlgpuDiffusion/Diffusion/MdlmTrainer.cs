@@ -90,9 +90,13 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     /// <summary>
     /// Writes a checkpoint of the run (weights, EMA, Adam moments, state, configs) atomically to <paramref name="path"/>.
     /// </summary>
-    public void SaveCheckpoint(string path) =>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        _run.EnsureFinite();
         MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_model.Config, Config, State), _model.Parameters,
             Ema.Weights, _run.Optimizer.FirstMoment, _run.Optimizer.SecondMoment);
+    }
 
     /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run

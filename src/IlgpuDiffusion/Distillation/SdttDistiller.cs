@@ -182,11 +182,15 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     }
 
     /// <summary>Writes a checkpoint (student, EMA, Adam moments, teacher, configs, state) atomically to <paramref name="path"/>.</summary>
-    public void SaveCheckpoint(string path) =>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveCheckpoint(string path)
+    {
+        _run.EnsureFinite();
         MdlmCheckpoint.Save(path, new MdlmCheckpointHeader(_student.Config, Config.Training, State), _student.Parameters,
             Ema.Weights, Optimizer.FirstMoment, Optimizer.SecondMoment,
             [(DistillationCheckpoint.TeacherPrefix, _teacher.Model.Parameters.All)],
             DistillationCheckpoint.Metadata(Config, DistillationState));
+    }
 
     /// <summary>
     /// Restores student, teacher, EMA, Adam moments, counters and data position from a checkpoint of a compatible run;

@@ -15,6 +15,8 @@ internal sealed class OptimizerRun : IDisposable
     private readonly TokenShardSet _data;
     private readonly TrainingConfig _config;
     private readonly LrSchedule _schedule;
+    private readonly Tensor<float> _parameters, _sumOfSquares;
+    private readonly float[] _hostSumOfSquares = new float[1];
     private Batcher _batcher;
     private long _microBatches;
     private long _step;
@@ -31,6 +33,8 @@ internal sealed class OptimizerRun : IDisposable
         Optimizer = new ClippedAdamW(parameters, gradients, config);
         Ema = new Ema(parameters, config.EmaDecay);
         _schedule = new LrSchedule(config);
+        _parameters = parameters;
+        _sumOfSquares = parameters.Device.AllocateTensor<float>(new Shape(1));
     }
 
     /// <summary>The optimizer (its moments are checkpointed).</summary>
@@ -66,6 +70,28 @@ internal sealed class OptimizerRun : IDisposable
     }
 
     /// <summary>
+    /// Throws when the weights or their EMA hold a NaN or an infinity, or values whose squares overflow fp32: an update
+    /// that overflowed leaves a finite gradient norm behind it but weights no run can continue from. The trainers call it
+    /// before every checkpoint, so the last good checkpoint is never replaced by an unusable one.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The weights diverged.</exception>
+    public void EnsureFinite()
+    {
+        EnsureFinite(_parameters, "weights");
+        EnsureFinite(Ema.Weights, "EMA weights");
+    }
+
+    private void EnsureFinite(Tensor<float> weights, string what)
+    {
+        weights.Device.Kernels.SumOfSquares(weights, _sumOfSquares, checked((int)weights.Length));
+        _sumOfSquares.CopyTo(_hostSumOfSquares);
+        if (!float.IsFinite(_hostSumOfSquares[0]))
+            throw new InvalidOperationException($"The {what} are not finite after optimizer step {Step}: training diverged. " +
+                "No checkpoint was written, so the last one written is intact; resume from it with a lower learning rate " +
+                "or a longer warm-up.");
+    }
+
+    /// <summary>
     /// Restores the counters and data position of a checkpoint whose data position is <paramref name="dataPosition"/>:
     /// the position is checked against this run's data first, then <paramref name="loadTensors"/> reads the checkpoint's
     /// tensors (weights, EMA, moments) and returns its state.
@@ -88,5 +114,6 @@ internal sealed class OptimizerRun : IDisposable
     {
         Optimizer.Dispose();
         Ema.Dispose();
+        _sumOfSquares.Buffer.Dispose();
     }
 }

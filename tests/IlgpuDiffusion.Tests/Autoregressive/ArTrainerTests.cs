@@ -82,6 +82,18 @@ public sealed class ArTrainerTests : IDisposable
     }
 
     [Fact]
+    public void A_diverged_run_writes_no_checkpoint()
+    {
+        using var model = NewModel();
+        using var trainer = new ArTrainer(model, _train, Training with { LearningRate = 1e38, WarmupSteps = 0 });
+        using var temp = new Data.TempDirectory();
+        trainer.TrainStep();
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.SaveCheckpoint(temp.File("gpt.safetensors")));
+        Assert.Contains("not finite", error.Message);
+        Assert.Empty(temp.AllFiles());
+    }
+
+    [Fact]
     public void A_training_step_allocates_nothing_after_warm_up()
     {
         using var model = NewModel();

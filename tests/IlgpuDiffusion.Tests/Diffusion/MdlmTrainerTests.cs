@@ -24,6 +24,28 @@ public sealed class MdlmTrainerTests
     }
 
     [Fact]
+    public void A_diverged_run_writes_no_checkpoint_and_keeps_the_last_good_one()
+    {
+        using var data = new TinyTraining();
+        using var model = TinyTraining.NewModel();
+        // lr 1e38 is finite, and so is the first gradient norm; the first update sends the weights to about ±1e38.
+        using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { LearningRate = 1e38, WarmupSteps = 0 });
+        using var temp = new Data.TempDirectory();
+        string path = temp.File("run.safetensors");
+        trainer.SaveCheckpoint(path);
+        byte[] good = File.ReadAllBytes(path);
+        trainer.TrainStep();
+
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.SaveCheckpoint(path));
+
+        Assert.Contains("not finite after optimizer step 1", error.Message);
+        Assert.Contains("the last one written is intact", error.Message);
+        Assert.Equal(good, File.ReadAllBytes(path));
+        Assert.Equal(0, MdlmCheckpoint.ReadHeader(path).State.Step);
+        Assert.Single(temp.AllFiles());
+    }
+
+    [Fact]
     public void A_training_step_allocates_nothing_after_warm_up()
     {
         using var data = new TinyTraining();
