@@ -99,7 +99,7 @@ internal sealed partial class IlgpuKernels
 
         if (_deviceSegments is null || _deviceSegments.Length < length)
         {
-            _deviceSegments?.Dispose();
+            Release(_accelerator, _deviceSegments);
             _deviceSegments = _accelerator.Allocate1D<int>(length);
         }
         _deviceSegments.View.SubView(0, length).CopyFromCPU(ref MemoryMarshal.GetReference(plan), length);

@@ -37,9 +37,21 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
     }
 
+    /// <summary>
+    /// Frees a scratch <paramref name="buffer"/> once the launches queued before it are done: launches are asynchronous
+    /// (ILGPU's CPU accelerator included), so a kernel may still be using the buffer when the host lets go of it.
+    /// </summary>
+    internal static void Release(Accelerator accelerator, MemoryBuffer? buffer)
+    {
+        if (buffer is null) return;
+        accelerator.Synchronize();
+        buffer.Dispose();
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
+        _accelerator.Synchronize();
         _tensorCores?.Dispose();
         _columnScratch?.Dispose();
         _rowDotScratch?.Dispose();
@@ -56,7 +68,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     {
         if (buffer is null || buffer.Length < length)
         {
-            buffer?.Dispose();
+            Release(_accelerator, buffer);
             buffer = _accelerator.Allocate1D<float>(length);
         }
         return buffer.View.SubView(0, length).AsContiguous();

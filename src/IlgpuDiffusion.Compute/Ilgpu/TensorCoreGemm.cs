@@ -95,12 +95,12 @@ internal sealed class TensorCoreGemm : IDisposable
     {
         if (_partials is null || _partials.Length < length)
         {
-            _partials?.Dispose();
+            IlgpuKernels.Release(_accelerator, _partials);
             _partials = _accelerator.Allocate1D<float>(length);
         }
         return _partials;
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _partials?.Dispose();
+    public void Dispose() => IlgpuKernels.Release(_accelerator, _partials);
 }
