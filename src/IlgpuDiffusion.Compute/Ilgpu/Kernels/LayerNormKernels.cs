@@ -17,19 +17,9 @@ internal static class LayerNormKernels
     public static void Forward(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> output,
         ArrayView<float> mean, ArrayView<float> rstd, int channels, float eps)
     {
-        var shared = SharedMemory.GetDynamic<float>();
         int row = Grid.IdxX, start = row * channels;
-        float sum = 0f;
-        for (int c = Group.IdxX; c < channels; c += Group.DimX) sum += input[start + c];
-        float mu = GroupReductions.Sum(shared, sum) / channels;
-
-        float squares = 0f;
-        for (int c = Group.IdxX; c < channels; c += Group.DimX)
-        {
-            float d = input[start + c] - mu;
-            squares += d * d;
-        }
-        float r = 1f / MathF.Sqrt(GroupReductions.Sum(shared, squares) / channels + eps);
+        var moments = Moments.Of(SharedMemory.GetDynamic<float>(), input, start, channels, eps);
+        float mu = moments.Mean, r = moments.Rstd;
 
         for (int c = Group.IdxX; c < channels; c += Group.DimX)
             output[start + c] = (input[start + c] - mu) * r * weight[c];
@@ -76,18 +66,9 @@ internal static class LayerNormKernels
     public static void QkForward(ArrayView<float> qkv, ArrayView<float> weight, ArrayView<float> normalized,
         ArrayView<float> rstd, int rows, int heads, int headDim, float eps)
     {
-        var shared = SharedMemory.GetDynamic<float>();
         int g = Grid.IdxX, slot = g / (rows * heads), start = QkHeadStart(g, rows, heads, headDim);
-        float sum = 0f;
-        for (int c = Group.IdxX; c < headDim; c += Group.DimX) sum += qkv[start + c];
-        float mu = GroupReductions.Sum(shared, sum) / headDim;
-        float squares = 0f;
-        for (int c = Group.IdxX; c < headDim; c += Group.DimX)
-        {
-            float d = qkv[start + c] - mu;
-            squares += d * d;
-        }
-        float r = 1f / MathF.Sqrt(GroupReductions.Sum(shared, squares) / headDim + eps);
+        var moments = Moments.Of(SharedMemory.GetDynamic<float>(), qkv, start, headDim, eps);
+        float mu = moments.Mean, r = moments.Rstd;
         for (int c = Group.IdxX; c < headDim; c += Group.DimX)
         {
             float xHat = (qkv[start + c] - mu) * r;
@@ -124,6 +105,38 @@ internal static class LayerNormKernels
         {
             float xHat = normalized[g * headDim + c];
             dQkv[start + c] = r * (dQkv[start + c] * weight[w + c] - meanG - xHat * meanGx);
+        }
+    }
+
+    /// <summary>The mean and rstd of one normalized vector, for every thread of its group.</summary>
+    private readonly struct Moments
+    {
+        private Moments(float mean, float rstd)
+        {
+            Mean = mean;
+            Rstd = rstd;
+        }
+
+        public float Mean { get; }
+
+        public float Rstd { get; }
+
+        /// <summary>
+        /// Of x[start .. start + length): the mean, then 1/√(biased variance + eps) two-pass around it; every thread of
+        /// the group must call it (it reduces through <paramref name="shared"/>, Group.DimX floats).
+        /// </summary>
+        public static Moments Of(ArrayView<float> shared, ArrayView<float> x, int start, int length, float eps)
+        {
+            float sum = 0f;
+            for (int c = Group.IdxX; c < length; c += Group.DimX) sum += x[start + c];
+            float mean = GroupReductions.Sum(shared, sum) / length;
+            float squares = 0f;
+            for (int c = Group.IdxX; c < length; c += Group.DimX)
+            {
+                float d = x[start + c] - mean;
+                squares += d * d;
+            }
+            return new Moments(mean, 1f / MathF.Sqrt(GroupReductions.Sum(shared, squares) / length + eps));
         }
     }
 
