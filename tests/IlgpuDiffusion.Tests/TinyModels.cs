@@ -41,8 +41,8 @@ internal static class TinyModels
     public const int EvaluationLength = 32;
 
     /// <summary>
-    /// The shared CPU device of the process (<see cref="TestBackends"/>'s "cpu"): its kernels are not thread-safe,
-    /// so tests that use it join the conformance collection.
+    /// The shared CPU device of the process (<see cref="TestBackends"/>'s "cpu"); tests that use it join the conformance
+    /// collection (see <see cref="ConformanceCollection"/>).
     /// </summary>
     public static Device Cpu => TestBackends.Get("cpu");
 

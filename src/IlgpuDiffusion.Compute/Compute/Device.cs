@@ -8,8 +8,16 @@ namespace IlgpuDiffusion.Compute;
 /// A place where tensors live and kernels run: the SIMD CPU backend or an ILGPU
 /// accelerator. Owns its kernels; allocate buffers and arenas through it.
 /// </summary>
+/// <remarks>
+/// A device may be used from several threads: each op of <see cref="Kernels"/> holds the device's lock (so do an ILGPU
+/// device's copies, allocations and synchronizations), so calls from different threads run one after another, each
+/// whole. Each caller gets the results it gets alone, as long as no two threads write the same tensors (two models, or a
+/// model and a sampler of another model, on one device are fine; one model trained from two threads is not). On a GPU the
+/// ops of all threads share one stream.
+/// </remarks>
 public abstract class Device : IDisposable
 {
+    private readonly Lock _lock = new();
     private KernelProfile? _profile;
 
     /// <summary>Which kernels this device runs.</summary>
@@ -21,7 +29,7 @@ public abstract class Device : IDisposable
     /// <summary>How GEMMs multiply on this device (see <see cref="MatMulPrecision"/>); fp32 unless the device has tensor cores.</summary>
     public virtual MatMulPrecision Precision => MatMulPrecision.Fp32;
 
-    /// <summary>The op set for this device. Not thread-safe: one caller at a time, like a stream.</summary>
+    /// <summary>The op set for this device; safe to call from several threads (each op holds the device's lock).</summary>
     public abstract IKernels Kernels { get; }
 
     /// <summary>Allocates a zero-filled buffer of <paramref name="length"/> elements.</summary>
@@ -44,6 +52,23 @@ public abstract class Device : IDisposable
 
     /// <summary>Releases the device's resources.</summary>
     public abstract void Dispose();
+
+    /// <summary>
+    /// Waits for the device's lock (held by the caller's thread until the scope is disposed; a thread that holds it may
+    /// enter again) and makes the device current on the calling thread.
+    /// </summary>
+    internal Lock.Scope EnterLock()
+    {
+        var scope = _lock.EnterScope();
+        BindToCallingThread();
+        return scope;
+    }
+
+    /// <summary>Starts op <paramref name="op"/> (an index of <see cref="DeviceKernels.Ops"/>) under the device's lock.</summary>
+    internal DeviceOp BeginOp(int op) => new(this, op);
+
+    /// <summary>Makes the device current on the calling thread where its runtime binds devices to threads (CUDA contexts).</summary>
+    private protected virtual void BindToCallingThread() { }
 
     /// <summary>
     /// Starts timing every op of the built-in backends on this device until the returned profile is disposed: each op runs
@@ -86,7 +111,7 @@ public abstract class Device : IDisposable
     }
 
     /// <summary>
-    /// After op <paramref name="op"/> (an index of <see cref="ProfilingKernels.Ops"/>) that started at <paramref name="start"/>.
+    /// After op <paramref name="op"/> (an index of <see cref="DeviceKernels.Ops"/>) that started at <paramref name="start"/>.
     /// </summary>
     internal void EndTiming(int op, long start)
     {

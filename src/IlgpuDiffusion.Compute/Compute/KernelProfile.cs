@@ -19,8 +19,8 @@ public readonly record struct KernelProfileEntry(string Op, string Family, long 
 public sealed class KernelProfile : IDisposable
 {
     private readonly Device _device;
-    private readonly long[] _calls = new long[ProfilingKernels.Ops.Length];
-    private readonly long[] _ticks = new long[ProfilingKernels.Ops.Length];
+    private readonly long[] _calls = new long[DeviceKernels.Ops.Length];
+    private readonly long[] _ticks = new long[DeviceKernels.Ops.Length];
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _stopped, _pausedAt, _pausedTicks;
 
@@ -54,7 +54,7 @@ public sealed class KernelProfile : IDisposable
     /// <summary>The ops that ran, most time first.</summary>
     public IReadOnlyList<KernelProfileEntry> Entries => Enumerable.Range(0, _calls.Length)
         .Where(op => Volatile.Read(ref _calls[op]) > 0)
-        .Select(op => new KernelProfileEntry(ProfilingKernels.Ops[op].Op, ProfilingKernels.Ops[op].Family, Volatile.Read(ref _calls[op]),
+        .Select(op => new KernelProfileEntry(DeviceKernels.Ops[op].Op, DeviceKernels.Ops[op].Family, Volatile.Read(ref _calls[op]),
             TimeSpan.FromSeconds((double)Volatile.Read(ref _ticks[op]) / Stopwatch.Frequency)))
         .OrderByDescending(entry => entry.Time)
         .ToArray();

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Cpu;
 internal sealed class CpuDevice : Device
 {
     /// <summary>Opens the CPU backend on the shared worker pool.</summary>
-    public CpuDevice() => Kernels = new ProfilingKernels(this, new CpuKernels());
+    public CpuDevice() => Kernels = new DeviceKernels(this, new CpuKernels());
 
     /// <inheritdoc/>
     public override Backend Backend => Backend.Cpu;

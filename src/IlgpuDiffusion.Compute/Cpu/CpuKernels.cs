@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Cpu;
 /// family, <c>CpuKernels.&lt;Family&gt;.cs</c>, with the suffix of the <c>IKernels.&lt;Family&gt;.cs</c>
 /// it implements; this file holds what several families share (chunk grains, pinned scratch,
 /// checks of class rows and ids). Each op keeps a cached job object so a call allocates nothing.
-/// Not thread-safe: one caller at a time.
+/// Not thread-safe on its own (the job objects hold the arguments): its device runs one call at a time.
 /// </summary>
 public sealed unsafe partial class CpuKernels : IKernels
 {

@@ -6,7 +6,7 @@ using Device = IlgpuDiffusion.Compute.Device;
 
 namespace IlgpuDiffusion.Ilgpu;
 
-/// <summary>Accelerator memory for the ILGPU backends.</summary>
+/// <summary>Accelerator memory for the ILGPU backends; allocation, copies and release hold the device's lock.</summary>
 internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
     private readonly IlgpuDevice _device;
@@ -14,6 +14,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     internal IlgpuBuffer(IlgpuDevice device, long length)
     {
         _device = device;
+        using var scope = device.EnterLock();
         Memory = device.Accelerator.Allocate1D<T>(length);
         Memory.MemSetToZero();
     }
@@ -32,6 +33,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     {
         CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
+        using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
     }
@@ -41,12 +43,17 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     {
         CheckRange(offset, destination.Length);
         if (destination.IsEmpty) return;
+        using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
     }
 
     /// <inheritdoc/>
-    public override void Dispose() => Memory.Dispose();
+    public override void Dispose()
+    {
+        using var scope = _device.EnterLock();
+        Memory.Dispose();
+    }
 }
 
 /// <summary>ILGPU views of tensors that live on an ILGPU device.</summary>

@@ -15,7 +15,7 @@ internal sealed class IlgpuDevice : Device
         Accelerator = accelerator;
         Precision = precision;
         _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors);
-        Kernels = new ProfilingKernels(this, _backendKernels);
+        Kernels = new DeviceKernels(this, _backendKernels);
     }
 
     private readonly IlgpuKernels _backendKernels;
@@ -66,12 +66,20 @@ internal sealed class IlgpuDevice : Device
     public override DeviceBuffer<T> Allocate<T>(long length) => new IlgpuBuffer<T>(this, length);
 
     /// <inheritdoc/>
-    public override void Synchronize() => Accelerator.Synchronize();
+    public override void Synchronize()
+    {
+        using var scope = EnterLock();
+        Accelerator.Synchronize();
+    }
 
     /// <inheritdoc/>
     public override void Dispose()
     {
+        using var scope = EnterLock();
         _backendKernels.Dispose();
         Accelerator.Dispose();
     }
+
+    /// <inheritdoc/>
+    private protected override void BindToCallingThread() => Accelerator.Bind();
 }

@@ -17,7 +17,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// on the host before every launch.
 /// Every op is deterministic run to run: no float atomics; reductions use shared-memory
 /// trees and chunk orders fixed by the shapes.
-/// Not thread-safe: one caller at a time, like a stream.
+/// Not thread-safe on its own (scratch buffers and staging arrays are fields): its device runs one call at a time.
 /// </summary>
 internal sealed partial class IlgpuKernels : IKernels, IDisposable
 {

@@ -115,7 +115,7 @@ public sealed class AttentionConformanceTests
         var level = (SimdLevel)width; // Scalar, Vector256, Vector512
         if (level > Simd.Best) return; // the CPU cannot run this width
         using var s = new DeviceScope("cpu");
-        var kernels = (CpuKernels)((ProfilingKernels)s.Kernels).Backend;
+        var kernels = (CpuKernels)((DeviceKernels)s.Kernels).Backend;
         kernels.AttentionLevel = level;
         try
         {

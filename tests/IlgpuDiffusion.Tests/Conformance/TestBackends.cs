@@ -73,7 +73,10 @@ public static class TestBackends
     }
 }
 
-/// <summary>Conformance tests share devices whose kernels are not thread-safe: run them one at a time.</summary>
+/// <summary>
+/// Tests on the shared devices run one at a time: a device is safe to use from several threads (DeviceThreadSafetyTests),
+/// but a test that profiles a device or counts its allocations needs the device to itself.
+/// </summary>
 [CollectionDefinition(Name)]
 public sealed class ConformanceCollection
 {
