@@ -25,7 +25,7 @@ public sealed record DistillationMetrics(TrainingMetrics Interval, int Round, do
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteNumber("round", Round);
-        writer.WriteNumber("delta", StepSize);
+        writer.WriteMetric("delta", StepSize);
         Interval.WriteFields(writer);
     }
 }
@@ -60,12 +60,12 @@ public sealed record DistillationRoundMetrics(long Step, int Round, int Sampling
         ArgumentNullException.ThrowIfNull(writer);
         writer.WriteNumber("round", Round);
         writer.WriteNumber("samplingSteps", SamplingSteps);
-        writer.WriteNumber("meanLoss", MeanLoss);
+        writer.WriteMetric("meanLoss", MeanLoss);
         if (CheckpointPath is not null) writer.WriteString("checkpoint", CheckpointPath);
         if (Validation is { } v)
         {
-            writer.WriteNumber("validationNelbo", v.Nelbo);
-            writer.WriteNumber("validationPerplexity", v.Perplexity);
+            writer.WriteMetric("validationNelbo", v.Nelbo);
+            writer.WriteMetric("validationPerplexity", v.Perplexity);
         }
     }
 }

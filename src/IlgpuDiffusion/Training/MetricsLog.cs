@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 
@@ -6,14 +7,16 @@ namespace IlgpuDiffusion.Training;
 /// <summary>
 /// Writes metrics records (training intervals, validations, distillation rounds, ...) twice: a human line (llm.c
 /// style) to a text writer, and one JSON object per line to a file for tools
-/// (<c>{"kind":"train","step":..,"loss":..}</c>). The JSON file is appended to, so a resumed run continues the same
-/// log; every line is flushed as written.
+/// (<c>{"kind":"train","step":..,"loss":..}</c>; NaN and infinities as named literals, see <see cref="MetricsJson"/>).
+/// The JSON file is appended to, so a resumed run continues the same log; each line is built whole in memory, then
+/// written and flushed at once, so a record that fails half-way leaves no partial line.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
     private readonly TextWriter? _human;
     private readonly FileStream? _jsonFile;
-    private readonly Utf8JsonWriter? _json;
+    private readonly ArrayBufferWriter<byte> _line = new();
+    private readonly Utf8JsonWriter _json;
 
     /// <summary>
     /// Logs to <paramref name="human"/> and/or the JSON-lines file <paramref name="jsonLinesPath"/> (either may be null).
@@ -21,11 +24,11 @@ public sealed class MetricsLog : IDisposable
     public MetricsLog(TextWriter? human, string? jsonLinesPath)
     {
         _human = human;
+        _json = new Utf8JsonWriter(_line);
         if (jsonLinesPath is null) return;
         string? folder = Path.GetDirectoryName(Path.GetFullPath(jsonLinesPath));
         if (folder is not null) Directory.CreateDirectory(folder);
         _jsonFile = new FileStream(jsonLinesPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-        _json = new Utf8JsonWriter(_jsonFile);
     }
 
     /// <summary>Total optimizer steps of the run, shown as "step n/total" (0: not shown).</summary>
@@ -43,7 +46,8 @@ public sealed class MetricsLog : IDisposable
 
     private void WriteJson(string kind, long step, Action<Utf8JsonWriter> fields)
     {
-        if (_json is null) return;
+        if (_jsonFile is null) return;
+        _line.ResetWrittenCount();
         _json.Reset();
         _json.WriteStartObject();
         _json.WriteString("kind", kind);
@@ -51,14 +55,15 @@ public sealed class MetricsLog : IDisposable
         fields(_json);
         _json.WriteEndObject();
         _json.Flush();
-        _jsonFile!.WriteByte((byte)'\n');
+        _line.Write("\n"u8);
+        _jsonFile.Write(_line.WrittenSpan);
         _jsonFile.Flush();
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        _json?.Dispose();
+        _json.Dispose();
         _jsonFile?.Dispose();
     }
 }

@@ -48,13 +48,13 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
     public void WriteFields(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNumber("loss", Loss);
-        writer.WriteNumber("gradNorm", GradientNorm);
-        writer.WriteNumber("lr", LearningRate);
-        writer.WriteNumber("msPerStep", MillisecondsPerStep);
-        writer.WriteNumber("tokensPerSecond", TokensPerSecond);
-        if (ModelFlopsUtilization is double u) writer.WriteNumber("mfu", u);
-        if (MaskedAttentionEntropy is double h && double.IsFinite(h)) writer.WriteNumber("maskedAttentionEntropy", h);
+        writer.WriteMetric("loss", Loss);
+        writer.WriteMetric("gradNorm", GradientNorm);
+        writer.WriteMetric("lr", LearningRate);
+        writer.WriteMetric("msPerStep", MillisecondsPerStep);
+        writer.WriteMetric("tokensPerSecond", TokensPerSecond);
+        if (ModelFlopsUtilization is double u) writer.WriteMetric("mfu", u);
+        if (MaskedAttentionEntropy is double h) writer.WriteMetric("maskedAttentionEntropy", h);
     }
 }
 
@@ -81,10 +81,10 @@ public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexit
     public void WriteFields(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNumber("nelbo", Nelbo);
-        writer.WriteNumber("perplexity", Perplexity);
-        writer.WriteNumber("bitsPerToken", BitsPerToken);
+        writer.WriteMetric("nelbo", Nelbo);
+        writer.WriteMetric("perplexity", Perplexity);
+        writer.WriteMetric("bitsPerToken", BitsPerToken);
         writer.WriteNumber("tokens", Tokens);
-        writer.WriteNumber("seconds", Seconds);
+        writer.WriteMetric("seconds", Seconds);
     }
 }

@@ -116,12 +116,14 @@ public sealed class DemoReportTests : IDisposable
     }
 
     [Fact]
-    public void Metrics_series_read_one_field_of_one_kind()
+    public void Metrics_series_read_one_field_of_one_kind_and_leave_out_non_finite_values()
     {
         string path = _temp.Write("m.jsonl", """
             {"kind":"train","step":2,"loss":5.5}
             {"kind":"validation","step":2,"nelbo":6.0}
             {"kind":"train","step":4,"loss":4.5}
+            {"kind":"train","step":6,"loss":"NaN"}
+            {"kind":"train","step":8,"loss":"Infinity"}
             """);
         MetricsSeries series = MetricsSeries.Read(path, "train", "loss");
         Assert.Equal([2.0, 4.0], series.Steps);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Training;
 using Xunit;
@@ -39,5 +40,51 @@ public sealed class MetricsLogTests
         Assert.Equal(0.25, third.RootElement.GetProperty("mfu").GetDouble());
         Assert.Equal(3.25, third.RootElement.GetProperty("maskedAttentionEntropy").GetDouble());
         Assert.False(first.RootElement.TryGetProperty("maskedAttentionEntropy", out _));
+    }
+
+    [Fact]
+    public void Non_finite_metrics_are_written_as_named_literals_and_every_line_stays_whole()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.File("metrics.jsonl");
+        var human = new StringWriter();
+        using (var log = new MetricsLog(human, path))
+        {
+            log.Write(new ValidationMetrics(10, double.PositiveInfinity, double.PositiveInfinity, 2048, 1.5));
+            log.Write(new TrainingMetrics(11, double.NaN, double.PositiveInfinity, 3e-5, 1, 1, null)
+            {
+                MaskedAttentionEntropy = double.NegativeInfinity,
+            });
+            Assert.Throws<InvalidOperationException>(() => log.Write(new BrokenRecord()));
+            log.Write(new ValidationMetrics(12, 4.0, Math.Exp(4.0), 2048, 1.5));
+        }
+
+        Assert.Contains("validation NELBO Infinity | PPL ≤ Infinity", human.ToString());
+        var read = new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+        string[] lines = File.ReadAllLines(path);
+        Assert.Equal(3, lines.Length);
+        var validation = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(lines[0])!;
+        Assert.Equal(double.PositiveInfinity, validation["perplexity"].Deserialize<double>(read));
+        Assert.Equal(double.PositiveInfinity, validation["nelbo"].Deserialize<double>(read));
+        var train = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(lines[1])!;
+        Assert.True(double.IsNaN(train["loss"].Deserialize<double>(read)));
+        Assert.Equal(double.NegativeInfinity, train["maskedAttentionEntropy"].Deserialize<double>(read));
+        Assert.Equal(12, JsonDocument.Parse(lines[2]).RootElement.GetProperty("step").GetInt64());
+    }
+
+    /// <summary>A record whose fields fail half-way: the log must not keep half a line.</summary>
+    private sealed class BrokenRecord : IMetricsRecord
+    {
+        public string Kind => "broken";
+
+        public long Step => 11;
+
+        public string HumanLine(string stepText) => "broken";
+
+        public void WriteFields(Utf8JsonWriter writer)
+        {
+            writer.WriteNumber("first", 1);
+            throw new InvalidOperationException("fails half-way");
+        }
     }
 }
