@@ -51,6 +51,7 @@ internal static class DistillationRun
                     "lower --min-steps to distill further.");
             console.Out.WriteLine($"Resuming '{resume}' at step {state.Step} " +
                 $"(round {distiller.CompletedRounds + 1} of {distiller.Rounds.Count}).");
+            MetricsLog.DropRecordsAfter(request.MetricsPath, state.Step);
         }
         else if (File.Exists(request.MetricsPath))
         {

@@ -73,7 +73,8 @@ internal static class TrainingRun
     }
 
     /// <summary>
-    /// Loads the checkpoint to resume (refusing one already at the step budget), or deletes a new run's stale metrics file.
+    /// Loads the checkpoint to resume (refusing one already at the step budget) and drops the metrics of the steps after
+    /// it, or deletes a new run's stale metrics file.
     /// </summary>
     /// <exception cref="ArgumentException">The checkpoint is already at or past <paramref name="steps"/>.</exception>
     public static void ResumeOrStartFresh(CliConsole console, string? resumeFrom, string? metricsPath, int steps,
@@ -85,6 +86,7 @@ internal static class TrainingRun
             if (state.Step >= steps)
                 throw new ArgumentException($"'{resumeFrom}' is already at step {state.Step}; pass --steps greater than that to train on.");
             console.Out.WriteLine($"Resuming '{resumeFrom}' at step {state.Step}.");
+            if (metricsPath is not null) MetricsLog.DropRecordsAfter(metricsPath, state.Step);
         }
         else if (metricsPath is not null && File.Exists(metricsPath))
         {

@@ -31,6 +31,41 @@ public sealed class MetricsLog : IDisposable
         _jsonFile = new FileStream(jsonLinesPath, FileMode.Append, FileAccess.Write, FileShare.Read);
     }
 
+    /// <summary>
+    /// Prepares the JSON-lines file <paramref name="path"/> for a run resumed at <paramref name="step"/>: removes the records
+    /// of later steps (a run that crashed after its last checkpoint logged them, and the resumed run logs them again) and a
+    /// torn last line (a run killed while writing). Rewrites the file through a temporary file and a rename; does nothing
+    /// when the file does not exist or has nothing to remove.
+    /// </summary>
+    public static void DropRecordsAfter(string path, long step)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) return;
+        string[] lines = File.ReadAllLines(path);
+        string[] kept = lines.Where(line => RecordStep(line) is long recorded && recorded <= step).ToArray();
+        if (kept.Length == lines.Length) return;
+        string temporary = path + ".resume.tmp";
+        File.WriteAllLines(temporary, kept);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>The <c>step</c> of a JSON record line, or null when the line is not a whole record.</summary>
+    private static long? RecordStep(string line)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            return json.RootElement.ValueKind == JsonValueKind.Object
+                && json.RootElement.TryGetProperty("step", out JsonElement step) && step.TryGetInt64(out long value)
+                ? value
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Total optimizer steps of the run, shown as "step n/total" (0: not shown).</summary>
     public long TotalSteps { get; init; }
 

@@ -48,6 +48,8 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(metrics));
         Assert.Contains("step 4/4 | validation NELBO", train.Out);
 
+        // What a run that crashed after its step-4 checkpoint leaves behind: later records, then a torn line.
+        File.AppendAllText(metrics, "{\"kind\":\"train\",\"step\":6,\"loss\":1.0}\n{\"kind\":\"tra");
         CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", checkpoint, "--steps", "6", "--log-interval", "2",
             "--device", "cpu");
         Assert.True(resume.ExitCode == 0, resume.ToString());
