@@ -42,9 +42,9 @@ public sealed unsafe partial class CpuKernels
         job.Rstd = rstd.Pointer();
         job.DInput = dInput.Pointer();
         job.Channels = channels;
-        int chunks = ChunkedJob.ChunkCount(rows, Math.Max(1, RowGrain / channels), _pool.Threads);
-        job.Partials = Scratch(ref _layerNormPartials, (long)chunks * channels * 3);
-        job.Run(_pool, rows, Math.Max(1, RowGrain / channels));
+        int grain = Math.Max(1, RowGrain / channels);
+        job.Partials = Scratch(ref _layerNormPartials, (long)ChunkedJob.ReductionChunkCount(rows, grain) * channels * 3);
+        job.RunReduction(_pool, rows, grain);
         // dWeight += Σ over chunks (in chunk order) of each chunk's partial sum.
         var dw = new Span<float>(dWeight.Pointer(), channels);
         for (int c = 0; c < job.UsedChunks; c++)
@@ -70,10 +70,9 @@ public sealed unsafe partial class CpuKernels
         var job = _qkNormBackward;
         SetQkNorm(job, dQkv, weight, normalized, rstd, rows, heads, headDim);
         int grain = QkNormGrain(heads, headDim);
-        int chunks = ChunkedJob.ChunkCount(rows, grain, _pool.Threads);
         // Per chunk: its dWeight partial [2, headDim], then a scratch head for g = dy·w.
-        job.Partials = Scratch(ref _qkNormPartials, (long)chunks * 3 * headDim);
-        job.Run(_pool, rows, grain);
+        job.Partials = Scratch(ref _qkNormPartials, (long)ChunkedJob.ReductionChunkCount(rows, grain) * 3 * headDim);
+        job.RunReduction(_pool, rows, grain);
         var dw = new Span<float>(dWeight.Pointer(), 2 * headDim);
         for (int c = 0; c < job.UsedChunks; c++)
             TensorPrimitives.Add(dw, new ReadOnlySpan<float>(job.Partials + (long)c * 2 * headDim, 2 * headDim), dw);

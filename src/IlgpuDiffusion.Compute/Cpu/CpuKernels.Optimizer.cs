@@ -11,7 +11,7 @@ public sealed unsafe partial class CpuKernels
     private readonly AdamWJob _adamW = new();
     private readonly SumOfSquaresJob _sumOfSquares = new();
     private readonly EmaJob _ema = new();
-    private readonly double[] _sumOfSquaresPartials = new double[4 * WorkerPool.Shared.Threads];
+    private readonly double[] _sumOfSquaresPartials = new double[ChunkedJob.MaxReductionChunks];
 
     /// <inheritdoc/>
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
@@ -46,7 +46,7 @@ public sealed unsafe partial class CpuKernels
         var job = _sumOfSquares;
         job.X = x.Pointer();
         job.Partials = _sumOfSquaresPartials;
-        job.Run(_pool, count, StreamingGrain);
+        job.RunReduction(_pool, count, StreamingGrain);
         double total = 0;
         for (int c = 0; c < job.UsedChunks; c++) total += job.Partials[c];
         *result.Pointer() = (float)total;

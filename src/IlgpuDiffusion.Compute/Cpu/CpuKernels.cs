@@ -24,7 +24,13 @@ public sealed unsafe partial class CpuKernels : IKernels
     /// <summary>Floats of stack scratch per block when a loss walks a row of classes.</summary>
     internal const int LossBlock = 1024;
 
-    private readonly WorkerPool _pool = WorkerPool.Shared;
+    private readonly WorkerPool _pool;
+
+    /// <summary>Kernels that run on the process-wide worker pool.</summary>
+    public CpuKernels() : this(WorkerPool.Shared) { }
+
+    /// <summary>Kernels that run their parallel chunks on <paramref name="pool"/>.</summary>
+    internal CpuKernels(WorkerPool pool) => _pool = pool;
 
     /// <summary>
     /// A pinned scratch array of at least <paramref name="length"/> floats, kept in
