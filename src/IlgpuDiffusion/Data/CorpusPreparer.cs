@@ -16,8 +16,9 @@ namespace IlgpuDiffusion.Data;
 /// size and modification time; a re-run with the same key finds the shards intact and reuses
 /// them. Atomic: shards are written into a staging folder and moved into place only when the
 /// whole preparation succeeded; any failure deletes the staging folder (and the output folder,
-/// if this run created it), and a later run removes what an interrupted one left. One
-/// preparation at a time may write to an output folder.
+/// if this run created it), and a later run removes what an interrupted one left. Concurrent: runs on one output
+/// folder, in one process or several, take turns (a lock file in the folder); a run that finds the folder prepared
+/// with its key by the run before it reuses it.
 /// </remarks>
 public static class CorpusPreparer
 {
@@ -49,7 +50,26 @@ public static class CorpusPreparer
 
         var split = new TrainValidationSplit(reader.CountDocuments(cancellationToken), options.ValidationFraction, options.Seed);
         bool outputExisted = Directory.Exists(output);
-        Directory.CreateDirectory(output);
+        PreparedCorpus? prepared = null;
+        try
+        {
+            using (var writing = PreparationLock.Acquire(output, cancellationToken))
+            {
+                // Another run may have prepared the same corpus while this one waited for the folder.
+                prepared = TryReuse(output, key) ?? Write(reader, split, output, key, sources, options, clock, progress, cancellationToken);
+            }
+            return prepared;
+        }
+        finally
+        {
+            if (prepared is null && !outputExisted) RemoveIfOnlyTheLockIsLeft(output);
+        }
+    }
+
+    /// <summary>Tokenizes into a staging folder of <paramref name="output"/>, then publishes; the caller holds the folder's lock.</summary>
+    private static PreparedCorpus Write(CorpusReader reader, TrainValidationSplit split, string output, string key, SourceFile[] sources,
+        CorpusPreparationOptions options, Stopwatch clock, IProgress<PreparationProgress>? progress, CancellationToken cancellationToken)
+    {
         RemoveLeftovers(output);
         string staging = Path.Combine(output, $"{StagingPrefix}{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
@@ -74,11 +94,25 @@ public static class CorpusPreparer
             Directory.Delete(staging, recursive: true);
             return new PreparedCorpus(output, metadata, Reused: false);
         }
-        catch
+        finally
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-            if (!outputExisted && !Directory.EnumerateFileSystemEntries(output).Any()) Directory.Delete(output);
-            throw;
+        }
+    }
+
+    /// <summary>Removes an output folder that a failed run created, unless another run has put something besides the lock in it.</summary>
+    private static void RemoveIfOnlyTheLockIsLeft(string output)
+    {
+        if (!Directory.Exists(output)) return;
+        string[] entries = Directory.GetFileSystemEntries(output);
+        if (entries.Any(entry => Path.GetFileName(entry) != PreparationLock.FileName)) return;
+        try
+        {
+            Directory.Delete(output, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Another run took the folder meanwhile: it is theirs now.
         }
     }
 

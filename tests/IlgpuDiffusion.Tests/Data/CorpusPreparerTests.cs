@@ -52,6 +52,10 @@ public sealed class CorpusPreparerTests : IDisposable
             .ToList();
     }
 
+    /// <summary>The names in <paramref name="folder"/>, sorted, without the lock file that preparations take turns with.</summary>
+    private static string[] Entries(string folder) => Directory.GetFileSystemEntries(folder).Select(Path.GetFileName)
+        .Where(name => name != ".prepare.lock").Order(StringComparer.Ordinal).ToArray()!;
+
     /// <summary>Receives reports synchronously (unlike <see cref="Progress{T}"/>, which posts them to the thread pool).</summary>
     private sealed class Recorder(Action<PreparationProgress>? onReport = null) : IProgress<PreparationProgress>
     {
@@ -101,6 +105,30 @@ public sealed class CorpusPreparerTests : IDisposable
             CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16), cancellationToken: new CancellationToken(true)));
         Assert.False(Directory.Exists(output));
         Assert.True(CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16)).Metadata.Train.Sequences > 0);
+    }
+
+    [Fact]
+    public async Task A_second_preparation_of_one_folder_waits_for_the_first_and_shares_its_shards()
+    {
+        string corpus = WriteManyDocuments(600);
+        string output = _temp.File("shared");
+        using var firstIsWriting = new ManualResetEventSlim();
+        // The first run pauses in its first batch, with its staging folder in place, while the second one starts.
+        var first = Task.Run(() => CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16), new Recorder(report =>
+        {
+            if (firstIsWriting.IsSet) return;
+            firstIsWriting.Set();
+            Thread.Sleep(1500);
+        })));
+        Assert.True(firstIsWriting.Wait(TimeSpan.FromSeconds(30)));
+        var second = Task.Run(() => CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16)));
+
+        PreparedCorpus written = await first, shared = await second;
+        Assert.False(written.Reused);
+        Assert.True(shared.Reused);
+        Assert.Equal(written.Metadata.Train.Sequences, shared.Metadata.Train.Sequences);
+        shared.Verify();
+        Assert.Empty(Directory.EnumerateDirectories(output, ".staging-*"));
     }
 
     [Fact]
@@ -159,7 +187,7 @@ public sealed class CorpusPreparerTests : IDisposable
         Assert.False(longer.Reused);
         Assert.Equal(
             longer.Metadata.Train.Shards.Append(ShardMetadata.FileName).Order(StringComparer.Ordinal),
-            Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Entries(output));
 
         File.AppendAllText(Path.Combine(corpus, "00.txt"), " More words.");
         Assert.False(CorpusPreparer.Prepare([corpus], output, Options(sequenceLength: 16)).Reused);
@@ -216,7 +244,7 @@ public sealed class CorpusPreparerTests : IDisposable
         Assert.Contains(bad, error.Message);
         Assert.Contains("not valid UTF-8", error.Message);
         PreparedCorpus.Open(output).Verify();
-        Assert.Equal(good.Metadata.Train.Shards.Count + 1, Directory.GetFileSystemEntries(output).Length);
+        Assert.Equal(good.Metadata.Train.Shards.Count + 1, Entries(output).Length);
     }
 
     [Fact]
@@ -237,7 +265,7 @@ public sealed class CorpusPreparerTests : IDisposable
         string corpus = WriteCorpus();
         string keep = _temp.Write("out/notes.txt", "mine");
         Assert.Throws<InvalidDataException>(() => CorpusPreparer.Prepare([corpus], _temp.File("out"), Options(sequenceLength: 4096)));
-        Assert.Equal([keep], Directory.GetFileSystemEntries(_temp.File("out")));
+        Assert.Equal([Path.GetFileName(keep)], Entries(_temp.File("out")));
     }
 
     [Fact]
@@ -249,7 +277,7 @@ public sealed class CorpusPreparerTests : IDisposable
         PreparedCorpus prepared = CorpusPreparer.Prepare([corpus], _temp.File("out"), Options());
         Assert.Equal(
             prepared.Metadata.Train.Shards.Append(ShardMetadata.FileName).Order(StringComparer.Ordinal),
-            Directory.GetFileSystemEntries(_temp.File("out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Entries(_temp.File("out")));
     }
 
     [Fact]
