@@ -1,10 +1,12 @@
 using System.CommandLine;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Options;
 
 /// <summary>
-/// The <see cref="SamplerOptions"/> options of <c>sample</c>: steps, batch, seed, caching, temperature, top-p, ε, noise removal.
+/// The <see cref="SamplerOptions"/> options of <c>sample</c>: steps, batch, seed, caching, temperature, top-p, draw
+/// method, ε, noise removal.
 /// </summary>
 internal sealed class SamplingOptions
 {
@@ -51,6 +53,13 @@ internal sealed class SamplingOptions
         DefaultValueFactory = _ => Defaults.TopP,
     }.Require(p => p > 0 && p <= 1, "in (0, 1]");
 
+    private readonly Option<string> _draw = new("--draw")
+    {
+        Description = "How a draw turns random numbers into tokens, the same distribution either way: inverse-cdf (one uniform " +
+            "per position; fast) or race (MDLM's exponential race, one per vocabulary entry; reproduces its samples)",
+        DefaultValueFactory = _ => "inverse-cdf",
+    };
+
     private readonly Option<double> _epsilon = new Option<double>("--epsilon")
     {
         Description = "Last time ε of the grid, in (0, 1)",
@@ -65,8 +74,10 @@ internal sealed class SamplingOptions
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public SamplingOptions(Command command)
     {
-        foreach (Option option in new Option[] { _steps, _batch, _seed, _cached, _noCache, _temperature, _topP, _epsilon, _noNoiseRemoval })
+        foreach (Option option in new Option[] { _steps, _batch, _seed, _cached, _noCache, _temperature, _topP, _draw, _epsilon,
+            _noNoiseRemoval })
             command.Options.Add(option);
+        _draw.AcceptOnlyFromAmong("inverse-cdf", "race");
         command.Validators.Add(result =>
         {
             if (result.GetResult(_cached) is { Implicit: false } && result.GetValue(_noCache))
@@ -83,6 +94,7 @@ internal sealed class SamplingOptions
         Seed = parse.GetValue(_seed),
         Temperature = parse.GetValue(_temperature),
         TopP = parse.GetValue(_topP),
+        Draw = parse.GetValue(_draw) == "race" ? CategoricalDraw.ExponentialRace : CategoricalDraw.InverseCdf,
         Epsilon = parse.GetValue(_epsilon),
         NoiseRemoval = !parse.GetValue(_noNoiseRemoval),
     }.Validate();

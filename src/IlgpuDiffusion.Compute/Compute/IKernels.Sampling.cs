@@ -5,9 +5,13 @@ public partial interface IKernels
 {
     /// <summary>
     /// For each row draws an id from softmax(logits[r, 0..vocab) / temperature) — entries at vocab and above
-    /// (MASK) are never drawn — by the exponential race argmax_v (l_v/T − log(−log(U_v + 1e-10) + 1e-10)) with
-    /// fp64 uniforms U_v = <see cref="Philox.UniformDouble"/>(seed, step, r·vocab + v). With topP &lt; 1 only the
-    /// nucleus takes part: entries with p_v ≥ τ, τ the largest value whose such entries hold probability ≥ topP.
+    /// (MASK) are never drawn. With topP &lt; 1 only the nucleus takes part: entries with p_v ≥ τ, τ the largest value
+    /// whose such entries hold probability ≥ topP. Two exact methods (<see cref="SamplingParameters.Draw"/>), both in fp64
+    /// with s_v = l_v·(1/T) in double: <see cref="CategoricalDraw.InverseCdf"/> takes one uniform
+    /// U = <see cref="Philox.UniformDouble"/>(seed, step, r) and returns the first v whose running sum of
+    /// m_w = exp(s_w − max s) over members w ≤ v exceeds U·Σ m (the last member with m &gt; 0 if rounding leaves none);
+    /// <see cref="CategoricalDraw.ExponentialRace"/> returns argmax_v (s_v − log(−log(U_v + 1e-10) + 1e-10)) with
+    /// U_v = <see cref="Philox.UniformDouble"/>(seed, step, r·vocab + v).
     /// </summary>
     /// <param name="logits">[rows, classes], classes ≥ vocab</param>
     /// <param name="ids">[rows], overwritten</param>
@@ -24,4 +28,7 @@ public partial interface IKernels
 /// <param name="Step">The counter stream of this draw (e.g. the sampling step), so steps draw independently.</param>
 /// <param name="Temperature">Logits are divided by it; must be positive.</param>
 /// <param name="TopP">Nucleus mass in (0, 1]; 1 disables nucleus sampling.</param>
-public readonly record struct SamplingParameters(ulong Seed, ulong Step, float Temperature = 1f, float TopP = 1f);
+/// <param name="Draw">How random numbers become ids; both sample the same distribution, with different ids per seed.</param>
+public readonly record struct SamplingParameters(ulong Seed, ulong Step, float Temperature = 1f, float TopP = 1f,
+    CategoricalDraw Draw = CategoricalDraw.InverseCdf);
+

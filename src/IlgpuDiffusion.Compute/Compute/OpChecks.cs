@@ -158,6 +158,21 @@ public static class OpChecks
         Check.Count(ids, rows, nameof(ids));
     }
 
+    /// <summary>
+    /// <see cref="IKernels.SampleCategorical"/>: the shapes of an argmax, a positive temperature, topP in
+    /// (0, 1] and a known draw method.
+    /// </summary>
+    public static void Sampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
+    {
+        Sampling(logits, ids, rows, classes, vocab);
+        if (!(parameters.Temperature > 0f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
+        if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
+        if (!Enum.IsDefined(parameters.Draw))
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"{(int)parameters.Draw} is not a categorical draw method.");
+    }
+
     /// <summary><see cref="IKernels.KeepTopK"/>: logits [rows, classes] with vocab ≤ classes, k ≥ 1.</summary>
     public static void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {

@@ -3,21 +3,17 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace IlgpuDiffusion.Cpu;
 
-// Categorical draws by the fp64 exponential race (Gumbel-max) with Philox uniforms, optional
+// Categorical draws (fp64 inverse CDF, or the fp64 exponential race) with Philox uniforms, optional
 // nucleus filtering, and argmax; parallel over rows.
 public sealed unsafe partial class CpuKernels
 {
     private readonly SamplingJob _sampling = new();
-    private double[]? _nucleusScratch;
+    private double[]? _drawScratch;
 
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        OpChecks.Sampling(logits, ids, rows, classes, vocab);
-        if (!(parameters.Temperature > 0f))
-            throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
-        if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
-            throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
+        OpChecks.Sampling(logits, ids, rows, classes, vocab, parameters);
         RunSampling(logits, ids, rows, classes, vocab, parameters, argmax: false);
     }
 
@@ -38,11 +34,12 @@ public sealed unsafe partial class CpuKernels
         job.Vocab = vocab;
         job.Parameters = parameters;
         job.IsArgmax = argmax;
-        bool nucleus = !argmax && parameters.TopP < 1f;
+        // A row of doubles per chunk: the nucleus cut's sorted values, then the inverse CDF's masses.
+        bool scratch = !argmax && (parameters.TopP < 1f || parameters.Draw == CategoricalDraw.InverseCdf);
         int chunks = ChunkedJob.ChunkCount(rows, 1, _pool.Threads);
-        if (nucleus && (_nucleusScratch is null || _nucleusScratch.Length < (long)chunks * vocab))
-            _nucleusScratch = new double[(long)chunks * vocab];
-        job.NucleusScratch = nucleus ? _nucleusScratch : null;
+        if (scratch && (_drawScratch is null || _drawScratch.Length < (long)chunks * vocab))
+            _drawScratch = new double[(long)chunks * vocab];
+        job.Scratch = scratch ? _drawScratch : null;
         job.Run(_pool, rows, 1);
     }
 
@@ -53,7 +50,7 @@ public sealed unsafe partial class CpuKernels
         public int Classes, Vocab;
         public SamplingParameters Parameters;
         public bool IsArgmax;
-        public double[]? NucleusScratch;
+        public double[]? Scratch;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
@@ -67,7 +64,42 @@ public sealed unsafe partial class CpuKernels
         private int Draw(ReadOnlySpan<float> row, int r, int chunk)
         {
             double inverseTemperature = 1.0 / Parameters.Temperature;
-            double threshold = NucleusScratch is null ? double.NegativeInfinity : NucleusThreshold(row, inverseTemperature, chunk);
+            double threshold = Parameters.TopP < 1f ? NucleusThreshold(row, inverseTemperature, chunk) : double.NegativeInfinity;
+            return Parameters.Draw == CategoricalDraw.InverseCdf
+                ? InverseCdf(row, r, chunk, inverseTemperature, threshold)
+                : Race(row, r, inverseTemperature, threshold);
+        }
+
+        /// <summary>The first entry whose running mass exceeds U·Σ (see <see cref="IKernels.SampleCategorical"/>).</summary>
+        private int InverseCdf(ReadOnlySpan<float> row, int r, int chunk, double inverseTemperature, double threshold)
+        {
+            var mass = Scratch.AsSpan(chunk * Vocab, Vocab);
+            TensorPrimitives.ConvertChecked(row, mass);
+            TensorPrimitives.Multiply(mass, inverseTemperature, mass);
+            double max = TensorPrimitives.Max(mass);
+            if (threshold > double.NegativeInfinity)
+            {
+                for (int v = 0; v < mass.Length; v++)
+                    if (mass[v] < threshold) mass[v] = double.NegativeInfinity;
+            }
+            TensorPrimitives.Subtract(mass, max, mass);
+            TensorPrimitives.Exp(mass, mass);
+            double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, r) * TensorPrimitives.Sum(mass);
+            double running = 0;
+            int last = -1;
+            for (int v = 0; v < mass.Length; v++)
+            {
+                if (mass[v] == 0) continue;
+                running += mass[v];
+                if (running > target) return v;
+                last = v;
+            }
+            return last;
+        }
+
+        /// <summary>The exponential race's winner (see <see cref="IKernels.SampleCategorical"/>).</summary>
+        private int Race(ReadOnlySpan<float> row, int r, double inverseTemperature, double threshold)
+        {
             long first = (long)r * Vocab;
             int best = -1;
             double bestScore = double.NegativeInfinity;
@@ -92,7 +124,7 @@ public sealed unsafe partial class CpuKernels
         /// </summary>
         private double NucleusThreshold(ReadOnlySpan<float> row, double inverseTemperature, int chunk)
         {
-            var scaled = NucleusScratch.AsSpan(chunk * Vocab, Vocab);
+            var scaled = Scratch.AsSpan(chunk * Vocab, Vocab);
             double max = double.NegativeInfinity, sum = 0;
             for (int v = 0; v < row.Length; v++) max = Math.Max(max, scaled[v] = row[v] * inverseTemperature);
             for (int v = 0; v < row.Length; v++) sum += Math.Exp(scaled[v] - max);

@@ -14,16 +14,13 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        CheckSampling(logits, ids, rows, classes, vocab);
-        if (!(parameters.Temperature > 0f))
-            throw new ArgumentOutOfRangeException(nameof(parameters), $"Temperature must be positive; got {parameters.Temperature}.");
-        if (!(parameters.TopP > 0f && parameters.TopP <= 1f))
-            throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
+        OpChecks.Sampling(logits, ids, rows, classes, vocab, parameters);
+        HostChecks.Product(rows, classes);
         if (rows == 0) return;
         _sample ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, SamplingArguments>>(SamplingKernels.Sample));
         var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
-            parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0);
+            parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0, parameters.Draw == CategoricalDraw.InverseCdf ? 1 : 0);
         _sample(_plan.Sampling(rows), logits.View(), ids.View(), arguments);
     }
 

@@ -144,7 +144,7 @@ public sealed partial class DiffusionSampler : IDisposable
         rows.CopyFrom(_rows.AsSpan(0, count));
         var logits = _model.ForwardHead(_activations, rows, count);
         _k.SampleCategorical(logits, drawn, count, _model.Config.Vocab, _maskId,
-            new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP));
+            new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP, Options.Draw));
         drawn.CopyTo(_draws.AsSpan(0, count));
         for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
         _maskedCount -= count;

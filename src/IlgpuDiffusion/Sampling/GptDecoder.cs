@@ -141,7 +141,7 @@ public sealed class GptDecoder : IDisposable
             k.Argmax(_logits, _drawn, BatchSize, vocab, vocab);
         else
             k.SampleCategorical(_logits, _drawn, BatchSize, vocab, vocab,
-                new SamplingParameters(Options.Seed, (ulong)position, Options.Temperature, Options.TopP));
+                new SamplingParameters(Options.Seed, (ulong)position, Options.Temperature, Options.TopP, Options.Draw));
         _drawn.CopyTo(_stepHost);
 
         bool allFinished = Options.EndOfText is not null;

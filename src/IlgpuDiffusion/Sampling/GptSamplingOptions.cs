@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Compute;
+
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
@@ -19,6 +21,9 @@ public sealed record GptSamplingOptions
     /// <summary>The token that ends a sequence (GPT-2's <c>&lt;|endoftext|&gt;</c> 50256); null to always decode to the length.</summary>
     public int? EndOfText { get; init; }
 
+    /// <summary>How each draw turns random numbers into ids: the inverse CDF (default) or the exponential race.</summary>
+    public CategoricalDraw Draw { get; init; } = CategoricalDraw.InverseCdf;
+
     /// <summary>Seed of the draws.</summary>
     public ulong Seed { get; init; }
 
@@ -33,6 +38,8 @@ public sealed record GptSamplingOptions
             throw new ArgumentOutOfRangeException(nameof(TopK), $"TopK must be ≥ 0 (0: off); got {TopK}.");
         if (!(TopP > 0f && TopP <= 1f))
             throw new ArgumentOutOfRangeException(nameof(TopP), $"TopP must be in (0, 1] (1: off); got {TopP}.");
+        if (!Enum.IsDefined(Draw))
+            throw new ArgumentOutOfRangeException(nameof(Draw), $"{(int)Draw} is not a categorical draw method.");
         if (EndOfText is int eos && (eos < 0 || eos >= vocab))
             throw new ArgumentOutOfRangeException(nameof(EndOfText), $"The end-of-text token {eos} is outside the model's {vocab} tokens.");
         return this;

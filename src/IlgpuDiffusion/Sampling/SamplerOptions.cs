@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Compute;
+
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>Settings of the ancestral (DDPM) sampler of a masked diffusion model (docs/algorithms.md §3).</summary>
@@ -24,6 +26,12 @@ public sealed record SamplerOptions
     /// <summary>Nucleus mass in (0, 1] for each draw; 1 disables nucleus sampling (the papers' setting).</summary>
     public float TopP { get; init; } = 1f;
 
+    /// <summary>
+    /// How each draw turns random numbers into ids (the same distribution either way): the inverse CDF (the default, one
+    /// uniform per position) or MDLM's exponential race (one per vocabulary entry; slower, reproduces its ids).
+    /// </summary>
+    public CategoricalDraw Draw { get; init; } = CategoricalDraw.InverseCdf;
+
     /// <summary>The grid's last time ε (1e-5 in MDLM and SDTT).</summary>
     public double Epsilon { get; init; } = 1e-5;
 
@@ -39,6 +47,7 @@ public sealed record SamplerOptions
         if (!(Temperature > 0) || float.IsInfinity(Temperature))
             throw new ArgumentOutOfRangeException(nameof(Temperature), $"The temperature must be positive and finite; got {Temperature}.");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), $"Top-p must be in (0, 1]; got {TopP}.");
+        if (!Enum.IsDefined(Draw)) throw new ArgumentOutOfRangeException(nameof(Draw), $"{(int)Draw} is not a categorical draw method.");
         if (!(Epsilon > 0 && Epsilon < 1)) throw new ArgumentOutOfRangeException(nameof(Epsilon), $"ε must be in (0, 1); got {Epsilon}.");
         return this;
     }

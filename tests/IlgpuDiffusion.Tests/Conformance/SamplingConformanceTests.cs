@@ -11,14 +11,14 @@ public sealed class SamplingConformanceTests
 {
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void Draws_equal_the_reference_race_for_a_fixed_seed(string backend)
+    public void Draws_equal_the_reference_for_a_fixed_seed(string backend)
     {
         using var s = new DeviceScope(backend);
         const int rows = 6, classes = 9, vocab = 8;
         var logits = Random(rows * classes, 3, 2f);
         var ids = s.Upload(new int[rows]);
-        foreach (var p in new[] { new SamplingParameters(42, 0), new SamplingParameters(42, 1, 0.7f),
-            new SamplingParameters(7, 3, 1.3f, 0.8f) })
+        SamplingParameters[] settings = [new(42, 0), new(42, 1, 0.7f), new(7, 3, 1.3f, 0.8f)];
+        foreach (var p in settings.SelectMany(p => new[] { p, p with { Draw = CategoricalDraw.ExponentialRace } }))
         {
             s.Kernels.SampleCategorical(s.Upload(logits), ids, rows, classes, vocab, p);
             var expected = Enumerable.Range(0, rows).Select(r => ReferenceLosses.Sample(D(logits)[(r * classes)..((r + 1) * classes)],
@@ -27,9 +27,13 @@ public sealed class SamplingConformanceTests
         }
     }
 
+    /// <summary>Every backend with each draw method.</summary>
+    public static IEnumerable<object[]> Draws => TestBackends.All.SelectMany(row =>
+        Enum.GetValues<CategoricalDraw>().Select(draw => new object[] { row[0], draw }));
+
     [SkippableTheory]
-    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void Frequencies_follow_the_softmax_and_mask_is_never_drawn(string backend)
+    [MemberData(nameof(Draws))]
+    public void Frequencies_follow_the_softmax_and_mask_is_never_drawn(string backend, CategoricalDraw draw)
     {
         using var s = new DeviceScope(backend);
         int rows = backend == "ilgpu-cpu" ? 3000 : 60_000;
@@ -37,7 +41,7 @@ public sealed class SamplingConformanceTests
         float[] row = [0.5f, -1f, 1.2f, 0f, -0.3f, 0.9f, 30f]; // MASK (index 6) has by far the largest logit
         var logits = Enumerable.Range(0, rows).SelectMany(_ => row).ToArray();
         var ids = s.Upload(new int[rows]);
-        s.Kernels.SampleCategorical(s.Upload(logits), ids, rows, classes, vocab, new SamplingParameters(2024, 5));
+        s.Kernels.SampleCategorical(s.Upload(logits), ids, rows, classes, vocab, new SamplingParameters(2024, 5, Draw: draw));
         var counts = new double[vocab];
         foreach (int id in ids.ToArray())
         {
@@ -50,15 +54,66 @@ public sealed class SamplingConformanceTests
     }
 
     [SkippableTheory]
-    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void Nucleus_keeps_only_the_smallest_set_holding_top_p(string backend)
+    [MemberData(nameof(Draws))]
+    public void Skewed_and_flat_rows_at_any_temperature_and_nucleus_follow_their_distribution(string backend, CategoricalDraw draw)
+    {
+        using var s = new DeviceScope(backend);
+        int rows = backend == "ilgpu-cpu" ? 500 : 100_000;
+        const int vocab = 40, classes = 41;
+        float[] skewed = [.. Enumerable.Range(0, vocab).Select(v => -0.35f * v), 50f]; // p ∝ e^(−0.35 v); MASK largest
+        float[] flat = [.. Enumerable.Repeat(0.25f, vocab), 50f];
+        var cases = new (string Name, float[] Row, float Temperature, float TopP)[]
+        {
+            ("skewed", skewed, 1f, 1f), ("flat", flat, 1f, 1f), ("skewed, T 0.5", skewed, 0.5f, 1f),
+            ("skewed, T 2", skewed, 2f, 1f), ("skewed, top-p 0.8", skewed, 1f, 0.8f), ("skewed, T 1.5, top-p 0.6", skewed, 1.5f, 0.6f),
+        };
+        var ids = s.Upload(new int[rows]);
+        foreach (var (name, row, temperature, topP) in cases)
+        {
+            s.Kernels.SampleCategorical(s.Upload(Enumerable.Range(0, rows).SelectMany(_ => row).ToArray()), ids, rows, classes, vocab,
+                new SamplingParameters(77, 1, temperature, topP, draw));
+            double[] scaled = [.. row[..vocab].Select(v => (double)v / temperature)];
+            double threshold = ReferenceLosses.NucleusThreshold(scaled, topP), max = scaled.Max();
+            double[] weight = [.. scaled.Select(v => v < threshold ? 0 : Math.Exp(v - max))];
+            double z = weight.Sum();
+            var counts = new double[vocab];
+            foreach (int id in ids.ToArray())
+            {
+                Assert.True(id >= 0 && id < vocab && weight[id] > 0, $"{name}: drew {id}, outside the distribution.");
+                counts[id]++;
+            }
+            // Pearson's χ² over the ids expected at least 5 times, the rest pooled.
+            var cells = Enumerable.Range(0, vocab).Where(v => weight[v] > 0).Select(v => (Expected: rows * weight[v] / z, Seen: counts[v]));
+            var large = cells.Where(c => c.Expected >= 5).ToList();
+            var pooled = cells.Where(c => c.Expected < 5).Aggregate((Expected: 0.0, Seen: 0.0),
+                (sum, c) => (sum.Expected + c.Expected, sum.Seen + c.Seen));
+            if (pooled.Expected > 0) large.Add(pooled);
+            double chiSquare = large.Sum(c => (c.Seen - c.Expected) * (c.Seen - c.Expected) / c.Expected);
+            int freedom = large.Count - 1;
+            Assert.True(chiSquare < ChiSquareCritical(freedom), $"{name}: χ² = {chiSquare:F1} with {freedom} degrees of freedom (p < 1e-6)");
+        }
+    }
+
+    /// <summary>
+    /// The χ² value exceeded with probability 10⁻⁶ (Wilson–Hilferty, z = 4.75): the suite runs some 50 such checks, and at
+    /// 2·10⁶ draws per case both methods average χ²/df = 1.0, so a failure means a biased draw, not bad luck.
+    /// </summary>
+    private static double ChiSquareCritical(int freedom)
+    {
+        double a = 2.0 / (9 * freedom);
+        return freedom * Math.Pow(1 - a + 4.75 * Math.Sqrt(a), 3);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Draws))]
+    public void Nucleus_keeps_only_the_smallest_set_holding_top_p(string backend, CategoricalDraw draw)
     {
         using var s = new DeviceScope(backend);
         int rows = backend == "ilgpu-cpu" ? 2000 : 20_000;
         float[] row = [MathF.Log(0.5f), MathF.Log(0.15f), MathF.Log(0.3f), MathF.Log(0.05f)];
         var ids = s.Upload(new int[rows]);
         s.Kernels.SampleCategorical(s.Upload(Enumerable.Range(0, rows).SelectMany(_ => row).ToArray()), ids, rows, 4, 4,
-            new SamplingParameters(9, 0, TopP: 0.7f));
+            new SamplingParameters(9, 0, TopP: 0.7f, Draw: draw));
         var drawn = ids.ToArray();
         Assert.All(drawn, id => Assert.Contains(id, new[] { 0, 2 }));
         double share = drawn.Count(id => id == 0) / (double)rows;

@@ -67,16 +67,19 @@ public sealed class RowKernelTests(IlgpuCpuFixture fixture)
     }
 
     [Theory]
-    [InlineData(0.9f, 0.7f)]
-    [InlineData(0.3f, 1.6f)]
-    [InlineData(1f, 1f)]
-    public void Draws_over_a_long_row_equal_the_reference(float topP, float temperature)
+    [InlineData(0.9f, 0.7f, CategoricalDraw.InverseCdf)]
+    [InlineData(0.3f, 1.6f, CategoricalDraw.InverseCdf)]
+    [InlineData(1f, 1f, CategoricalDraw.InverseCdf)]
+    [InlineData(0.9f, 0.7f, CategoricalDraw.ExponentialRace)]
+    [InlineData(0.3f, 1.6f, CategoricalDraw.ExponentialRace)]
+    [InlineData(1f, 1f, CategoricalDraw.ExponentialRace)]
+    public void Draws_over_a_long_row_equal_the_reference(float topP, float temperature, CategoricalDraw draw)
     {
         const int rows = 3, classes = 2001, vocab = 2000;
         var logits = TestData.Random(rows * classes, 7, 5f);
         for (int v = 0; v < 40; v++) logits[v * 37] = logits[v * 37 + 1]; // ties between entries of different threads
         var ids = fixture.Upload(new int[rows]);
-        var p = new SamplingParameters(11, 2, temperature, topP);
+        var p = new SamplingParameters(11, 2, temperature, topP, draw);
         fixture.Kernels.SampleCategorical(fixture.Upload(logits), ids, rows, classes, vocab, p);
         var expected = Enumerable.Range(0, rows).Select(r =>
             ReferenceLosses.Sample(Array.ConvertAll(logits[(r * classes)..((r + 1) * classes)], v => (double)v), r, vocab, p));

@@ -5,16 +5,18 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
 /// One categorical draw launch: logits are scaled by InverseTemperature (in double); Nucleus ≠ 0 restricts
-/// the draw to the top-p set of mass TopP.
+/// the draw to the top-p set of mass TopP; InverseCdf ≠ 0 draws by the inverse CDF, else by the exponential race.
 /// </summary>
 internal readonly record struct SamplingArguments(int Classes, int Vocab, double InverseTemperature, double TopP,
-    ulong Seed, ulong Step, int Nucleus);
+    ulong Seed, ulong Step, int Nucleus, int InverseCdf);
 
 /// <summary>
 /// Categorical draws and argmax over the first Vocab entries of [rows, classes], one group per row,
-/// in the same fp64 arithmetic as the SIMD backend so that both return the same ids for a seed.
-/// The draw is the exponential race argmax_v (l_v/T − log(−log(U_v + 1e-10) + 1e-10)), each thread
-/// scanning its entries in ascending order and the group reducing (score, index) pairs with the lowest
+/// in the same fp64 arithmetic as the SIMD backend so that both return the same ids for a seed (up to the rounding of
+/// the inverse CDF's sums, which reorders them: ids differ only where U·Σ falls within rounding of a boundary).
+/// The inverse CDF gives each thread a contiguous block of entries; thread 0 adds the blocks' masses in order, and the
+/// one thread whose block holds U·Σ walks it. The exponential race argmax_v (l_v/T − log(−log(U_v + 1e-10) + 1e-10)) has
+/// each thread scanning its entries in ascending order and the group reducing (score, index) pairs with the lowest
 /// index winning ties (<see cref="GroupReductions.ArgMax"/>).
 /// The nucleus is found without sorting: the scaled logit l·(1/T) is strictly increasing in the float l,
 /// so the nucleus is {v : key(l_v) ≥ k*} for the order-preserving integer key of the float, with k* the
@@ -24,13 +26,84 @@ internal readonly record struct SamplingArguments(int Classes, int Vocab, double
 /// </summary>
 internal static class SamplingKernels
 {
-    /// <summary>ids[r] = the race winner of row r. Grid: rows groups; shared 5·Group.DimX doubles.</summary>
+    /// <summary>ids[r] = the id drawn for row r. Grid: rows groups; shared 5·Group.DimX doubles.</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Sample(ArrayView<float> logits, ArrayView<int> ids, SamplingArguments a)
     {
         var shared = SharedMemory.GetDynamic<double>();
         int row = Grid.IdxX, start = row * a.Classes;
         int cut = a.Nucleus != 0 ? NucleusCut(shared, logits, start, a) : int.MinValue;
+        if (a.InverseCdf != 0) InverseCdf(shared, logits, ids, row, start, cut, a);
+        else Race(shared, logits, ids, row, start, cut, a);
+    }
+
+    /// <summary>
+    /// The inverse CDF: the first member whose running mass exceeds U·Σ, U = UniformDouble(seed, step, row), written by
+    /// the one thread whose block holds it. Shared: 2·Group.DimX + 1 doubles.
+    /// </summary>
+    private static void InverseCdf(ArrayView<double> shared, ArrayView<float> logits, ArrayView<int> ids, int row, int start, int cut,
+        in SamplingArguments a)
+    {
+        int t = Group.IdxX, n = Group.DimX;
+        int per = (a.Vocab + n - 1) / n, begin = Math.Min(a.Vocab, t * per), end = Math.Min(a.Vocab, begin + per);
+        float highest = float.NegativeInfinity;
+        for (int v = begin; v < end; v++) highest = Math.Max(highest, logits[start + v]);
+        shared[t] = highest;
+        Group.Barrier();
+        for (int stride = n / 2; stride > 0; stride >>= 1)
+        {
+            if (t < stride && shared[t + stride] > shared[t]) shared[t] = shared[t + stride];
+            Group.Barrier();
+        }
+        double maxScaled = (float)shared[0] * a.InverseTemperature;
+        Group.Barrier();
+
+        double own = 0;
+        for (int v = begin; v < end; v++)
+        {
+            float x = logits[start + v];
+            if (Key(x) >= cut) own += Math.Exp(x * a.InverseTemperature - maxScaled);
+        }
+        shared[t] = own;
+        Group.Barrier();
+        if (t == 0)
+        {
+            // shared[n + i]: the mass of blocks before block i; shared[2n]: the whole mass.
+            double running = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double block = shared[i];
+                shared[n + i] = running;
+                running += block;
+            }
+            shared[2 * n] = running;
+        }
+        Group.Barrier();
+        double total = shared[2 * n], before = shared[n + t], after = t + 1 < n ? shared[n + t + 1] : total;
+        double target = Philox.UniformDouble(a.Seed, a.Step, row) * total;
+        if (target >= total) target = total * (1 - 2.220446049250313e-16);
+        if (own > 0 && before <= target && target < after)
+        {
+            double mass = before;
+            int last = -1;
+            for (int v = begin; v < end; v++)
+            {
+                float x = logits[start + v];
+                if (Key(x) < cut) continue;
+                double m = Math.Exp(x * a.InverseTemperature - maxScaled);
+                if (m == 0) continue;
+                last = v;
+                mass += m;
+                if (mass > target) break;
+            }
+            ids[row] = last;
+        }
+    }
+
+    /// <summary>The exponential race, reduced over the group; thread 0 writes the winner. Shared: 2·Group.DimX doubles.</summary>
+    private static void Race(ArrayView<double> shared, ArrayView<float> logits, ArrayView<int> ids, int row, int start, int cut,
+        in SamplingArguments a)
+    {
         long first = (long)row * a.Vocab;
         int best = -1;
         double bestScore = double.NegativeInfinity;

@@ -50,21 +50,47 @@ public static class ReferenceLosses
         return total;
     }
 
-    /// <summary>The id the exponential race picks for one row (same Philox stream as every backend).</summary>
+    /// <summary>The id a categorical draw picks for one row (same Philox stream as every backend).</summary>
     public static int Sample(double[] row, int r, int vocab, SamplingParameters p)
     {
-        double threshold = double.NegativeInfinity;
         var scaled = row.Take(vocab).Select(v => (double)(float)v * (1.0 / p.Temperature)).ToArray();
-        if (p.TopP < 1f)
+        double threshold = NucleusThreshold(scaled, p.TopP);
+        return p.Draw == CategoricalDraw.InverseCdf ? InverseCdf(scaled, threshold, r, p) : Race(scaled, threshold, r, vocab, p);
+    }
+
+    /// <summary>The scaled value of the smallest nucleus member (−∞ without a nucleus).</summary>
+    public static double NucleusThreshold(double[] scaled, float topP)
+    {
+        double threshold = double.NegativeInfinity;
+        if (topP >= 1f) return threshold;
+        double max = scaled.Max(), sum = scaled.Sum(v => Math.Exp(v - max)), mass = 0;
+        foreach (double v in scaled.OrderByDescending(v => v))
         {
-            double max = scaled.Max(), sum = scaled.Sum(v => Math.Exp(v - max)), mass = 0;
-            foreach (double v in scaled.OrderByDescending(v => v))
-            {
-                mass += Math.Exp(v - max);
-                threshold = v;
-                if (mass >= p.TopP * sum) break;
-            }
+            mass += Math.Exp(v - max);
+            threshold = v;
+            if (mass >= topP * sum) break;
         }
+        return threshold;
+    }
+
+    private static int InverseCdf(double[] scaled, double threshold, int r, SamplingParameters p)
+    {
+        double max = scaled.Max();
+        double[] mass = scaled.Select(v => v < threshold ? 0 : Math.Exp(v - max)).ToArray();
+        double target = Philox.UniformDouble(p.Seed, p.Step, r) * mass.Sum(), running = 0;
+        int last = -1;
+        for (int v = 0; v < mass.Length; v++)
+        {
+            if (mass[v] == 0) continue;
+            running += mass[v];
+            if (running > target) return v;
+            last = v;
+        }
+        return last;
+    }
+
+    private static int Race(double[] scaled, double threshold, int r, int vocab, SamplingParameters p)
+    {
         int best = -1;
         double bestScore = double.NegativeInfinity;
         for (int v = 0; v < vocab; v++)
