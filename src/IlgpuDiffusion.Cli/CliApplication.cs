@@ -53,7 +53,8 @@ public static partial class CliApplication
                 Output = output,
                 Error = error,
                 EnableDefaultExceptionHandler = false,
-                ProcessTerminationTimeout = null, // Ctrl+C ends the process; checkpoints and shards are written atomically
+                // Ctrl+C ends the process; files are written atomically, and Program deletes the temporary files of writes in flight.
+                ProcessTerminationTimeout = null,
             };
             return await parsed.InvokeAsync(invocation, cancellationToken);
         }

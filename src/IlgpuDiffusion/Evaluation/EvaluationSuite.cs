@@ -2,6 +2,7 @@ using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Evaluation;
@@ -93,8 +94,7 @@ public sealed class EvaluationSuite
         string json = Path.Combine(Path.GetFullPath(directory), JsonFileName),
             markdown = Path.Combine(Path.GetFullPath(directory), MarkdownFileName);
         report.Save(json);
-        File.WriteAllText(markdown + ".tmp", MarkdownReportTable.Write(report));
-        File.Move(markdown + ".tmp", markdown, overwrite: true);
+        AtomicFile.WriteAllText(markdown, MarkdownReportTable.Write(report));
         return (json, markdown);
     }
 
