@@ -73,6 +73,7 @@ internal static class DemoCommand
 
         command.SetAction((parse, cancellationToken) =>
         {
+            OutputPaths.RequireFolder(parse.GetValue(output)!, "--output");
             string? folder = parse.GetValue(data);
             // With --data and no --tokenizer, the demo runs over the folder's tokenizer, as 'train --data' does.
             string? tokenizerName = parse.GetValue(tokenizer) ?? (folder is null ? null : PreparedCorpus.Open(folder).Metadata.Tokenizer);

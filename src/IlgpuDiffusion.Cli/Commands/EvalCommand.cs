@@ -139,6 +139,11 @@ internal static class EvalCommand
 
         command.SetAction(parse =>
         {
+            string folder = parse.GetValue(output)!;
+            OutputPaths.RequireFolder(folder, "--output");
+            string?[] inputFiles = [.. parse.GetValue(models)!, parse.GetValue(ar), parse.GetValue(judge), parse.GetValue(lambada)];
+            foreach (string file in new[] { EvaluationSuite.JsonFileName, EvaluationSuite.MarkdownFileName })
+                OutputPaths.RequireNotAnInput(Path.Combine(folder, file), "--output", inputFiles);
             var options = new EvaluationOptions
             {
                 Parts = parse.GetValue(parts)!.Aggregate(EvaluationParts.None, (all, name) => all | PartNames[name]),
@@ -179,8 +184,8 @@ internal static class EvalCommand
                 }
                 GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
                 if (gptJudge is not null) loaded.Add(gptJudge);
-                TokenShardSet? validation = parse.GetValue(data) is { } folder
-                    ? PreparedCorpus.Open(folder, tokenizer).OpenValidation()
+                TokenShardSet? validation = parse.GetValue(data) is { } shards
+                    ? PreparedCorpus.Open(shards, tokenizer).OpenValidation()
                     : null;
                 if (validation is not null) loaded.Add(validation);
                 string? lambadaPath = parse.GetValue(lambada);
@@ -197,7 +202,7 @@ internal static class EvalCommand
                 };
                 var suite = new EvaluationSuite(options, progress => Report(console, progress));
                 EvaluationReport report = suite.Run(inputs, "Evaluation");
-                var (json, markdown) = EvaluationSuite.Save(report, parse.GetValue(output)!);
+                var (json, markdown) = EvaluationSuite.Save(report, folder);
                 console.Out.Write(MarkdownReportTable.Write(report));
                 console.Error.WriteLine($"Wrote {json} and {markdown}");
                 return CliApplication.Success;

@@ -77,6 +77,12 @@ internal static class SampleCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             SamplerOptions options = sampling.Resolve(parse);
+            string? file = parse.GetValue(output);
+            if (file is not null)
+            {
+                OutputPaths.RequireFile(file, "--output");
+                OutputPaths.RequireNotAnInput(file, "--output", parse.GetValue(model));
+            }
             using Device opened = device.Open(parse);
             using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
@@ -86,7 +92,6 @@ internal static class SampleCommand
                 parse.GetValue(totalLength), parse.GetValue(stride) ?? Math.Max(1, window / 2), parse.GetValue(stream));
             SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
-            string? file = parse.GetValue(output);
             if (file is null) SampleWriter.Write(console.Out, result, sampleFormat, tokenizer);
             else WriteFile(file, result, sampleFormat, tokenizer);
             console.Error.WriteLine(Summary(result, options, opened, file));
