@@ -136,6 +136,23 @@ internal static class EvalCommand
         foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
             continuationLength, lambada, maxLambada, draws, validationBatches, parts, output })
             command.Options.Add(option);
+        command.Validators.Add(result =>
+        {
+            var given = new GivenInputs(result.GetValue(judge) is not null || result.GetValue(ar) is not null,
+                result.GetValue(data) is not null, result.GetValue(lambada) is not null);
+            bool partsGiven = result.GetResult(parts) is { Implicit: false };
+            string[] asked = partsGiven ? result.GetValue(parts) ?? [] : [.. PartNames.Keys];
+            if (partsGiven)
+            {
+                foreach (string part in asked.Distinct(StringComparer.OrdinalIgnoreCase))
+                    if (given.Missing(PartNames[part]) is string missing) result.AddError($"--parts {part} needs {missing}.");
+            }
+            else if (asked.All(part => given.Missing(PartNames[part]) is not null))
+            {
+                result.AddError("There is nothing to evaluate: give --data (validation perplexity, cloze), --judge or --ar " +
+                    "(generative perplexity; with --data also MAUVE and self-BLEU) or --lambada.");
+            }
+        });
 
         command.SetAction(parse =>
         {
@@ -213,6 +230,22 @@ internal static class EvalCommand
             }
         });
         return command;
+    }
+
+    /// <summary>Which inputs of the parts the command line gives.</summary>
+    /// <param name="Judge">A judge (<c>--judge</c>, or <c>--ar</c> standing in for it).</param>
+    /// <param name="Data">Validation shards (<c>--data</c>).</param>
+    /// <param name="Lambada">A LAMBADA file (<c>--lambada</c>).</param>
+    private sealed record GivenInputs(bool Judge, bool Data, bool Lambada)
+    {
+        /// <summary>The options <paramref name="part"/> needs that are not given, or null when it can run.</summary>
+        public string? Missing(EvaluationParts part) => part switch
+        {
+            EvaluationParts.ValidationPerplexity or EvaluationParts.Cloze => Data ? null : "--data",
+            EvaluationParts.GenerativePerplexity => Judge ? null : "--judge (or --ar)",
+            EvaluationParts.PromptedGeneration => Judge && Data ? null : "--judge (or --ar) and --data",
+            _ => Lambada ? null : "--lambada",
+        };
     }
 
     /// <summary>One line per finished stage on standard error (every example would flood a log).</summary>
