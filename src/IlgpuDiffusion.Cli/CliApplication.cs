@@ -20,7 +20,10 @@ public static partial class CliApplication
     /// <summary>Exit code of a command that failed while running.</summary>
     public const int Failure = 1;
 
-    /// <summary>Exit code of a command line that does not parse (unknown option, bad value).</summary>
+    /// <summary>
+    /// Exit code of a command line that does not parse (unknown option, bad value) or cannot be carried out as written
+    /// (<see cref="UsageException"/>: an output path that cannot be written, nothing to do).
+    /// </summary>
     public const int UsageError = 2;
 
     /// <summary>
@@ -53,7 +56,8 @@ public static partial class CliApplication
                 Output = output,
                 Error = error,
                 EnableDefaultExceptionHandler = false,
-                ProcessTerminationTimeout = null, // Ctrl+C ends the process; checkpoints and shards are written atomically
+                // Ctrl+C ends the process; files are written atomically, and Program deletes the temporary files of writes in flight.
+                ProcessTerminationTimeout = null,
             };
             return await parsed.InvokeAsync(invocation, cancellationToken);
         }
@@ -61,7 +65,7 @@ public static partial class CliApplication
         {
             error.WriteLine($"error: {OneLine(ErrorMessage(e))}");
             if (parsed?.GetValue(verbose) ?? args.Any(arg => arg is "--verbose" or "-v")) error.WriteLine(e);
-            return Failure;
+            return e is UsageException ? UsageError : Failure;
         }
     }
 
@@ -93,7 +97,7 @@ public static partial class CliApplication
         AggregateException { InnerExceptions.Count: 1 } aggregate => ErrorMessage(aggregate.InnerException!),
         ArgumentException argument => WithoutParameterName(argument),
         InvalidDataException or IOException or InvalidOperationException or NotSupportedException
-            or UnauthorizedAccessException or FormatException or OverflowException => e.Message,
+            or UnauthorizedAccessException or FormatException or OverflowException or UsageException => e.Message,
         OutOfMemoryException => $"out of memory ({e.Message}). Use a smaller model, batch or sequence length.",
         OperationCanceledException => "cancelled.",
         _ => $"{e.Message} (internal error {e.GetType().Name}; run with --verbose for the stack trace)",

@@ -20,18 +20,26 @@ internal static class BenchCommand
         var command = new Command("bench", "Latency: generate B sequences of L tokens with the diffusion sampler at N steps (cached and " +
             "uncached) and with a parameter-matched GPT decoding with its KV cache (Tiny models, random weights: the cost does not " +
             "depend on the weights); print a Markdown table with AR time / diffusion time.");
-        var batch = new Option<int>("--batch") { Description = "Sequences generated together (B)", DefaultValueFactory = _ => 8 };
-        var length = new Option<int>("--length") { Description = "Tokens per sequence (L)", DefaultValueFactory = _ => 128 };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Sequences generated together (B)",
+            DefaultValueFactory = _ => 8,
+        }.Positive();
+        var length = new Option<int>("--length") { Description = "Tokens per sequence (L)", DefaultValueFactory = _ => 128 }.Positive();
         var steps = new Option<string>("--steps")
         {
             Description = "Comma-separated diffusion step counts; L means as many steps as tokens",
             DefaultValueFactory = _ => "8,16,32,64,128,L",
         };
+        steps.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is string text && StepsProblem(text) is string problem) result.AddError(problem);
+        });
         var runs = new Option<int>("--runs")
         {
             Description = "Timed runs per generator after one warm-up run",
             DefaultValueFactory = _ => 1,
-        };
+        }.Positive();
         var gemm = new Option<bool>("--gemm")
         {
             Description = "Instead: time the GEMMs of a training step of the model --preset names (every Linear forward, input and " +
@@ -58,7 +66,7 @@ internal static class BenchCommand
                     _ => DitConfig.Small,
                 };
                 int tokens = checked(parse.GetValue(batch) * parse.GetValue(length));
-                console.Out.Write(GemmTable(opened, model, tokens, Math.Max(1, parse.GetValue(runs))));
+                console.Out.Write(GemmTable(opened, model, tokens, parse.GetValue(runs)));
                 return CliApplication.Success;
             }
             int l = parse.GetValue(length);
@@ -110,10 +118,21 @@ internal static class BenchCommand
         return text.ToString();
     }
 
-    /// <summary>"8,16,L" → [8, 16, length].</summary>
+    /// <summary>"8,16,L" → [8, 16, length] (<see cref="StepsProblem"/> has checked the text at parse time).</summary>
     private static int[] ParseSteps(string text, int length) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(item =>
-            item is "L" or "l" ? length
-            : int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
-            : throw new ArgumentException($"--steps takes positive step counts or L, separated by commas; got '{item}'.")).ToArray();
+        Items(text).Select(item => item is "L" or "l" ? length : int.Parse(item, NumberStyles.None, CultureInfo.InvariantCulture))
+            .ToArray();
+
+    /// <summary>Why <paramref name="text"/> is no list of positive step counts or L, or null when it is one.</summary>
+    private static string? StepsProblem(string text)
+    {
+        string[] items = Items(text);
+        if (items.Length == 0) return "--steps takes at least one step count.";
+        string? bad = items.FirstOrDefault(item => item is not ("L" or "l")
+            && !(int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0));
+        return bad is null ? null : $"--steps takes positive step counts or L, separated by commas; got '{bad}'.";
+    }
+
+    private static string[] Items(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

@@ -54,17 +54,17 @@ internal static class DemoCommand
         {
             Description = "Optimizer steps of the MDLM teacher instead of the preset's",
             HelpName = "steps",
-        };
+        }.Positive();
         var judgeSteps = new Option<int?>("--judge-steps")
         {
             Description = "Optimizer steps of the AR judge instead of the preset's",
             HelpName = "steps",
-        };
+        }.Positive();
         var stepsPerRound = new Option<int?>("--steps-per-round")
         {
             Description = "Optimizer steps of each SDTT round instead of the preset's",
             HelpName = "steps",
-        };
+        }.Positive();
         Option<string?> tokenizer = TokenizerOption.Create($"Tokenizer of every stage instead of the preset's: {TokenizerOption.Choices} " +
             "[default: the preset's (bytes for default and gpu, gpt2 for the others), or with --data the folder's]");
         var device = new DeviceOptions(command);
@@ -73,6 +73,7 @@ internal static class DemoCommand
 
         command.SetAction((parse, cancellationToken) =>
         {
+            OutputPaths.RequireFolder(parse.GetValue(output)!, "--output");
             string? folder = parse.GetValue(data);
             // With --data and no --tokenizer, the demo runs over the folder's tokenizer, as 'train --data' does.
             string? tokenizerName = parse.GetValue(tokenizer) ?? (folder is null ? null : PreparedCorpus.Open(folder).Metadata.Tokenizer);

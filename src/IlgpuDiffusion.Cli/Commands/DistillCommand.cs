@@ -65,6 +65,7 @@ internal static class DistillCommand
             DistillationConfig config = distillation.Apply(parse, baseline);
             string folder = parse.GetValue(output)
                 ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
+            OutputPaths.RequireFolder(folder, "--output");
             using Device opened = device.Open(parse);
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.

@@ -136,9 +136,31 @@ internal static class EvalCommand
         foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
             continuationLength, lambada, maxLambada, draws, validationBatches, parts, output })
             command.Options.Add(option);
+        command.Validators.Add(result =>
+        {
+            var given = new GivenInputs(result.GetValue(judge) is not null || result.GetValue(ar) is not null,
+                result.GetValue(data) is not null, result.GetValue(lambada) is not null);
+            bool partsGiven = result.GetResult(parts) is { Implicit: false };
+            string[] asked = partsGiven ? result.GetValue(parts) ?? [] : [.. PartNames.Keys];
+            if (partsGiven)
+            {
+                foreach (string part in asked.Distinct(StringComparer.OrdinalIgnoreCase))
+                    if (given.Missing(PartNames[part]) is string missing) result.AddError($"--parts {part} needs {missing}.");
+            }
+            else if (asked.All(part => given.Missing(PartNames[part]) is not null))
+            {
+                result.AddError("There is nothing to evaluate: give --data (validation perplexity, cloze), --judge or --ar " +
+                    "(generative perplexity; with --data also MAUVE and self-BLEU) or --lambada.");
+            }
+        });
 
         command.SetAction(parse =>
         {
+            string folder = parse.GetValue(output)!;
+            OutputPaths.RequireFolder(folder, "--output");
+            string?[] inputFiles = [.. parse.GetValue(models)!, parse.GetValue(ar), parse.GetValue(judge), parse.GetValue(lambada)];
+            foreach (string file in new[] { EvaluationSuite.JsonFileName, EvaluationSuite.MarkdownFileName })
+                OutputPaths.RequireNotAnInput(Path.Combine(folder, file), "--output", inputFiles);
             var options = new EvaluationOptions
             {
                 Parts = parse.GetValue(parts)!.Aggregate(EvaluationParts.None, (all, name) => all | PartNames[name]),
@@ -179,8 +201,8 @@ internal static class EvalCommand
                 }
                 GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
                 if (gptJudge is not null) loaded.Add(gptJudge);
-                TokenShardSet? validation = parse.GetValue(data) is { } folder
-                    ? PreparedCorpus.Open(folder, tokenizer).OpenValidation()
+                TokenShardSet? validation = parse.GetValue(data) is { } shards
+                    ? PreparedCorpus.Open(shards, tokenizer).OpenValidation()
                     : null;
                 if (validation is not null) loaded.Add(validation);
                 string? lambadaPath = parse.GetValue(lambada);
@@ -197,7 +219,7 @@ internal static class EvalCommand
                 };
                 var suite = new EvaluationSuite(options, progress => Report(console, progress));
                 EvaluationReport report = suite.Run(inputs, "Evaluation");
-                var (json, markdown) = EvaluationSuite.Save(report, parse.GetValue(output)!);
+                var (json, markdown) = EvaluationSuite.Save(report, folder);
                 console.Out.Write(MarkdownReportTable.Write(report));
                 console.Error.WriteLine($"Wrote {json} and {markdown}");
                 return CliApplication.Success;
@@ -208,6 +230,22 @@ internal static class EvalCommand
             }
         });
         return command;
+    }
+
+    /// <summary>Which inputs of the parts the command line gives.</summary>
+    /// <param name="Judge">A judge (<c>--judge</c>, or <c>--ar</c> standing in for it).</param>
+    /// <param name="Data">Validation shards (<c>--data</c>).</param>
+    /// <param name="Lambada">A LAMBADA file (<c>--lambada</c>).</param>
+    private sealed record GivenInputs(bool Judge, bool Data, bool Lambada)
+    {
+        /// <summary>The options <paramref name="part"/> needs that are not given, or null when it can run.</summary>
+        public string? Missing(EvaluationParts part) => part switch
+        {
+            EvaluationParts.ValidationPerplexity or EvaluationParts.Cloze => Data ? null : "--data",
+            EvaluationParts.GenerativePerplexity => Judge ? null : "--judge (or --ar)",
+            EvaluationParts.PromptedGeneration => Judge && Data ? null : "--judge (or --ar) and --data",
+            _ => Lambada ? null : "--lambada",
+        };
     }
 
     /// <summary>One line per finished stage on standard error (every example would flood a log).</summary>

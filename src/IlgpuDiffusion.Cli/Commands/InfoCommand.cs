@@ -6,6 +6,7 @@ using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Commands;
 
@@ -28,8 +29,7 @@ internal static class InfoCommand
             string? target = parse.GetValue(path);
             if (target is null) console.OutConsole.Write(DeviceTable.Create());
             else if (File.Exists(target)) ShowCheckpoint(console, target);
-            else if (File.Exists(Path.Combine(target, ShardMetadata.FileName)))
-                console.OutConsole.Write(CorpusTable.Of(PreparedCorpus.Open(target)));
+            else if (File.Exists(Path.Combine(target, ShardMetadata.FileName))) ShowCorpus(console, target);
             else if (File.Exists(Path.Combine(target, HuggingFaceConfig.FileName))) ShowHuggingFace(console, target);
             else if (Directory.Exists(target))
                 throw new FileNotFoundException($"'{target}' holds neither a prepared corpus ({ShardMetadata.FileName}) " +
@@ -60,6 +60,37 @@ internal static class InfoCommand
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
         console.OutConsole.Write(SettingsTable.Of("State", header.State));
+        RequireValid(path, () => header.Model.Validate(), header.Training);
+    }
+
+    /// <summary>Shows the corpus as its metadata describes it, then checks that every shard holds what the metadata promises.</summary>
+    /// <exception cref="InvalidDataException">A shard is missing, truncated or foreign (the message names it).</exception>
+    private static void ShowCorpus(CliConsole console, string folder)
+    {
+        PreparedCorpus corpus = PreparedCorpus.Open(folder);
+        console.OutConsole.Write(CorpusTable.Of(corpus));
+        corpus.Verify();
+    }
+
+    /// <summary>
+    /// Fails, after the tables are shown, on a checkpoint whose configs no model or run could have: 'info' exits non-zero on
+    /// what 'sample' or a resume would refuse.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A config is invalid; the message names the file and the setting.</exception>
+    private static void RequireValid(string path, Action validateModel, TrainingConfig training)
+    {
+        try
+        {
+            validateModel();
+            training.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            string message = e.ParamName is null
+                ? e.Message
+                : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            throw new InvalidDataException($"'{path}' holds an invalid config: {message}", e);
+        }
     }
 
     private static void ShowGptCheckpoint(CliConsole console, string path)
@@ -75,6 +106,7 @@ internal static class InfoCommand
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
         console.OutConsole.Write(SettingsTable.Of("State", header.State));
+        RequireValid(path, () => header.Model.Validate(), header.Training);
     }
 
     private static void ShowHuggingFace(CliConsole console, string folder)

@@ -112,6 +112,7 @@ internal static class PrepareCommand
                 }.WithParquet(),
             };
             string? folder = parse.GetValue(output);
+            if (folder is not null) OutputPaths.RequireFolder(folder, "--output");
             PreparedCorpus corpus = ProgressBars.Preparation(console, progress => parse.GetValue(embedded)
                 ? folder is null
                     ? EmbeddedCorpus.PrepareStateOfTheUnion(options, progress: progress)

@@ -6,6 +6,7 @@ using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
 
@@ -76,6 +77,12 @@ internal static class SampleCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             SamplerOptions options = sampling.Resolve(parse);
+            string? file = parse.GetValue(output);
+            if (file is not null)
+            {
+                OutputPaths.RequireFile(file, "--output");
+                OutputPaths.RequireNotAnInput(file, "--output", parse.GetValue(model));
+            }
             using Device opened = device.Open(parse);
             using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
@@ -85,7 +92,6 @@ internal static class SampleCommand
                 parse.GetValue(totalLength), parse.GetValue(stride) ?? Math.Max(1, window / 2), parse.GetValue(stream));
             SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
-            string? file = parse.GetValue(output);
             if (file is null) SampleWriter.Write(console.Out, result, sampleFormat, tokenizer);
             else WriteFile(file, result, sampleFormat, tokenizer);
             console.Error.WriteLine(Summary(result, options, opened, file));
@@ -113,22 +119,13 @@ internal static class SampleCommand
         return MdlmCheckpoint.LoadModel(path, device, useEma: !rawWeights);
     }
 
-    /// <summary>Writes the samples to a temporary file beside <paramref name="path"/>, then renames it: no half-written output.</summary>
-    private static void WriteFile(string path, SamplingResult result, SampleFormat format, Tokenizer tokenizer)
-    {
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
+    /// <summary>Writes the samples to <paramref name="path"/> atomically (<see cref="AtomicFile"/>): no half-written output.</summary>
+    private static void WriteFile(string path, SamplingResult result, SampleFormat format, Tokenizer tokenizer) =>
+        AtomicFile.Write(path, stream =>
         {
-            using (var writer = new StreamWriter(temporary)) SampleWriter.Write(writer, result, format, tokenizer);
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-    }
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            SampleWriter.Write(writer, result, format, tokenizer);
+        });
 
     private static string Summary(SamplingResult result, SamplerOptions options, Device device, string? file)
     {

@@ -82,6 +82,10 @@ internal static class TrainCommand
             string checkpoint = parse.GetValue(output) ?? resumeFrom ?? (autoregressive ? DefaultArCheckpoint : DefaultCheckpoint);
             string metricsPath = parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint);
             int interval = parse.GetValue(checkpointInterval);
+            OutputPaths.RequireFile(checkpoint, "--output");
+            OutputPaths.RequireFile(metricsPath, "--metrics");
+            OutputPaths.RequireNotAnInput(checkpoint, "--output", corpus.Folder(parse));
+            OutputPaths.RequireNotAnInput(metricsPath, "--metrics", checkpoint, resumeFrom, corpus.Folder(parse));
             if (autoregressive)
             {
                 GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);

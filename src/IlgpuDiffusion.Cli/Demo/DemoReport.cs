@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -35,8 +36,7 @@ internal static class DemoReport
     {
         string? figureProblem = DrawFigures(inputs, log);
         string path = inputs.Layout.Report;
-        File.WriteAllText(path + ".tmp", Markdown(inputs, figureProblem));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, Markdown(inputs, figureProblem));
         return path;
     }
 

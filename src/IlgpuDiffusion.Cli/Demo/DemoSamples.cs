@@ -3,6 +3,7 @@ using System.Text.Json;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Evaluation;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Demo;
@@ -56,8 +57,7 @@ internal static class DemoSamples
     /// <summary>Writes <paramref name="samples"/> to <paramref name="path"/> through a temporary file.</summary>
     public static void Save(IReadOnlyList<DemoSample> samples, string path)
     {
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(samples, Json));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(samples, Json));
     }
 
     /// <summary>The samples saved at <paramref name="path"/>, or none without the file (a run from before samples were saved).</summary>

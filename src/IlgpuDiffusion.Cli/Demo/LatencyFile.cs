@@ -1,5 +1,6 @@
 using System.Text.Json;
 using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -11,8 +12,7 @@ internal static class LatencyFile
     /// <summary>Writes <paramref name="report"/> to <paramref name="path"/>.</summary>
     public static void Save(LatencyReport report, string path)
     {
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(report, Json));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(report, Json));
     }
 
     /// <summary>Reads a report written by <see cref="Save"/>.</summary>

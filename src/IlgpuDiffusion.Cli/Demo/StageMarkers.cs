@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -50,8 +51,7 @@ internal sealed class StageMarkers(DemoLayout layout, string settings)
         var marker = new StageMarker(stage.Name(), settings, seconds, DateTime.UtcNow, detail);
         Directory.CreateDirectory(layout.StagesFolder);
         string path = layout.Marker(stage);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(marker, Json));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(marker, Json));
         return marker;
     }
 

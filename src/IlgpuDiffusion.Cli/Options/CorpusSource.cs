@@ -33,6 +33,9 @@ internal sealed class CorpusSource
         });
     }
 
+    /// <summary>The <c>--data</c> folder, or null with <c>--embedded</c>.</summary>
+    public string? Folder(ParseResult parse) => parse.GetValue(_data);
+
     /// <summary>
     /// Opens the prepared shards: the <c>--data</c> folder, which must be made by <paramref name="tokenizer"/> when one is
     /// given, or the embedded corpus at <paramref name="length"/>, tokenized by <paramref name="tokenizer"/> (GPT-2 when null).

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
@@ -43,6 +44,7 @@ internal static class DistillationRun
         Device device = teacher.Device;
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var distiller = new SdttDistiller(teacher, train, request.Config);
+        RequireOutputsAreNotInputs(request, distiller);
         if (request.ResumeFrom is string resume)
         {
             TrainingState state = distiller.LoadCheckpoint(resume);
@@ -55,7 +57,7 @@ internal static class DistillationRun
         }
         else if (File.Exists(request.MetricsPath))
         {
-            File.Delete(request.MetricsPath);
+            new FileStream(request.MetricsPath, FileMode.Truncate).Dispose(); // emptied in place: a symbolic link stays one
         }
         PrintSettings(console, device, request, distiller.Rounds);
 
@@ -82,6 +84,22 @@ internal static class DistillationRun
         console.OutConsole.Write(SettingsTable.Of("Students", Enumerable.Range(0, distiller.Rounds.Count).Select(round =>
             ($"{distiller.Rounds.StudentSamplingSteps(round)} sampling steps",
                 Path.Combine(request.OutputDirectory, distiller.RoundCheckpointName(round))))));
+    }
+
+    /// <summary>
+    /// Refuses a run that would overwrite its teacher or corpus with a checkpoint or its metrics, or its resume checkpoint
+    /// with metrics (rewriting the resume checkpoint itself is how a resumed run goes on).
+    /// </summary>
+    /// <exception cref="UsageException">An output is an input.</exception>
+    private static void RequireOutputsAreNotInputs(DistillationRequest request, SdttDistiller distiller)
+    {
+        string? teacher = request.ResumeFrom is null ? request.Teacher : null;
+        IEnumerable<string> checkpoints = Enumerable.Range(0, distiller.Rounds.Count)
+            .Select(round => Path.Combine(request.OutputDirectory, distiller.RoundCheckpointName(round)))
+            .Append(request.LatestCheckpoint);
+        foreach (string checkpoint in checkpoints)
+            OutputPaths.RequireNotAnInput(checkpoint, "--output", teacher, request.Corpus.Directory);
+        OutputPaths.RequireNotAnInput(request.MetricsPath, "--output", teacher, request.ResumeFrom, request.Corpus.Directory);
     }
 
     private static void PrintSettings(CliConsole console, Device device, DistillationRequest request, RoundSchedule rounds)

@@ -90,7 +90,7 @@ internal static class TrainingRun
         }
         else if (metricsPath is not null && File.Exists(metricsPath))
         {
-            File.Delete(metricsPath);
+            new FileStream(metricsPath, FileMode.Truncate).Dispose(); // emptied in place: a symbolic link stays one
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Data;
 
@@ -81,20 +82,8 @@ public sealed record ShardMetadata
     }
 
     /// <summary>Writes the metadata into <paramref name="directory"/> atomically (temporary file, then rename).</summary>
-    public void Write(string directory)
-    {
-        string path = Path.Combine(directory, FileName);
-        string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(this, Json));
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
-    }
+    public void Write(string directory) =>
+        AtomicFile.WriteAllBytes(Path.Combine(directory, FileName), JsonSerializer.SerializeToUtf8Bytes(this, Json));
 }
 
 /// <summary>One corpus file as it was when prepared.</summary>

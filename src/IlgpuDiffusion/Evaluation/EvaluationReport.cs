@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Evaluation;
 
@@ -45,11 +46,7 @@ public sealed record EvaluationReport(string Title, IReadOnlyList<EvaluationRow>
     public void Save(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = full + ".tmp";
-        File.WriteAllText(temporary, ToJson());
-        File.Move(temporary, full, overwrite: true);
+        AtomicFile.WriteAllText(path, ToJson());
     }
 
     /// <summary>Reads a report saved by <see cref="Save"/>.</summary>

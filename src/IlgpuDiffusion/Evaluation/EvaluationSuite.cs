@@ -2,6 +2,7 @@ using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Evaluation;
@@ -73,6 +74,7 @@ public sealed class EvaluationSuite
             _progress?.Invoke(report);
         };
         cancellationToken.ThrowIfCancellationRequested();
+        CheckSizes(inputs);
         if (Wants(EvaluationParts.ValidationPerplexity)) ValidationPerplexities(inputs, rows, notes, progress);
         if (Wants(EvaluationParts.Lambada)) Lambada(inputs, tokenizer, rows, notes, progress);
         if (Wants(EvaluationParts.Cloze)) Cloze(inputs, tokenizer, rows, notes, progress);
@@ -93,8 +95,7 @@ public sealed class EvaluationSuite
         string json = Path.Combine(Path.GetFullPath(directory), JsonFileName),
             markdown = Path.Combine(Path.GetFullPath(directory), MarkdownFileName);
         report.Save(json);
-        File.WriteAllText(markdown + ".tmp", MarkdownReportTable.Write(report));
-        File.Move(markdown + ".tmp", markdown, overwrite: true);
+        AtomicFile.WriteAllText(markdown, MarkdownReportTable.Write(report));
         return (json, markdown);
     }
 
@@ -223,10 +224,8 @@ public sealed class EvaluationSuite
                 rows.Add(row);
         if (inputs.ArModel is { } ar)
         {
-            // The diffusion samples' length where the AR model's context allows it, so the rows compare like with like.
-            int arLength = _options.SampleLength ?? Math.Min(ar.Model.Config.Length,
-                inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
-            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, arLength, _options, progress));
+            rows.Add(GenerativePerplexityRunner.RunAutoregressive(ar.Model, ar.Name, judge, ArSampleLength(inputs, ar), _options,
+                progress));
         }
         string length = _options.SampleLength is int tokens
             ? $"{tokens.ToString(CultureInfo.InvariantCulture)} tokens"
@@ -238,6 +237,34 @@ public sealed class EvaluationSuite
             (_options.Retokenization is null ? "" : "(MDLM): decoded, retokenized, token-weighted with the first EOS scored. ") +
             "Entropy: mean unigram entropy of the samples in nats. " +
             "An AR row judged by its own model measures self-consistency, not quality.");
+    }
+
+    /// <summary>
+    /// The AR baseline's sample length: the diffusion samples' where its context allows, so the rows compare like with like.
+    /// </summary>
+    private int ArSampleLength(EvaluationInputs inputs, ArSubject ar) => _options.SampleLength ?? Math.Min(ar.Model.Config.Length,
+        inputs.DiffusionModels.Select(m => m.Model.Config.Length).DefaultIfEmpty(ar.Model.Config.Length).Max());
+
+    /// <summary>
+    /// Checks, before the first stage, the lengths and counts that the parts which will run need of the models and data, so
+    /// that a run does not fail after its earlier stages.
+    /// </summary>
+    /// <exception cref="ArgumentException">A sample, prompt or continuation does not fit a model, the judge or the data.</exception>
+    private void CheckSizes(EvaluationInputs inputs)
+    {
+        if (Wants(EvaluationParts.GenerativePerplexity) && inputs.Judge is { } judge)
+        {
+            foreach (DiffusionSubject subject in inputs.DiffusionModels)
+                GenerativePerplexityRunner.CheckLength(subject.Model, judge, _options);
+            if (inputs.ArModel is { } ar) GenerativePerplexityRunner.CheckLength(ArSampleLength(inputs, ar), judge);
+        }
+        if (Wants(EvaluationParts.PromptedGeneration) && inputs.Features is not null && inputs.Validation is { } data
+            && inputs.DiffusionModels.Count > 0)
+        {
+            HeldOutText.CheckPrompts(data, _options.Prompts, _options.PromptLength, _options.ContinuationLength);
+            foreach (DiffusionSubject subject in inputs.DiffusionModels)
+                PromptedGeneration.CheckLength(_options.PromptLength + _options.ContinuationLength, subject.Model);
+        }
     }
 
     private void Prompted(EvaluationInputs inputs, ReportRows rows, List<string> notes, Action<EvaluationProgress> progress)

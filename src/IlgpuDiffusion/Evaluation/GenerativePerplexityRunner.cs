@@ -25,13 +25,7 @@ internal static class GenerativePerplexityRunner
         ArgumentNullException.ThrowIfNull(judge);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        int length = options.SampleLength ?? model.Config.Length;
-        if (length > model.Config.Length)
-            throw new ArgumentException($"Samples of {length} tokens exceed the diffusion model's length {model.Config.Length}.",
-                nameof(options));
-        if (length > judge.MaxLength)
-            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}; " +
-                "SDTT's convention scores samples whole. Sample shorter sequences.", nameof(options));
+        int length = CheckLength(model, judge, options);
         var rows = new List<EvaluationRow>(options.Steps.Count);
         foreach (int steps in options.Steps)
         {
@@ -55,11 +49,36 @@ internal static class GenerativePerplexityRunner
         ArgumentNullException.ThrowIfNull(judge);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (length > judge.MaxLength)
-            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}.", nameof(length));
+        CheckLength(length, judge);
         int[][] samples = ArGeneration.Unconditional(model, options.Samples, length, options.BatchSize, options.Seed, options.ArTopP,
             (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, null, done, total)));
         return Judged(EvaluationRow.For(name), samples, judge, options);
+    }
+
+    /// <summary>The length of <paramref name="model"/>'s samples, checked against the model's and the judge's context.</summary>
+    /// <exception cref="ArgumentException">The sample length exceeds the model's or the judge's context.</exception>
+    public static int CheckLength(Dit model, ITokenScorer judge, EvaluationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(judge);
+        ArgumentNullException.ThrowIfNull(options);
+        int length = options.SampleLength ?? model.Config.Length;
+        if (length > model.Config.Length)
+            throw new ArgumentException($"Samples of {length} tokens exceed the diffusion model's length {model.Config.Length}.",
+                nameof(options));
+        if (length > judge.MaxLength)
+            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}; " +
+                "SDTT's convention scores samples whole. Sample shorter sequences.", nameof(options));
+        return length;
+    }
+
+    /// <summary>Checks that AR samples of <paramref name="length"/> tokens fit the judge's context.</summary>
+    /// <exception cref="ArgumentException">They do not.</exception>
+    public static void CheckLength(int length, ITokenScorer judge)
+    {
+        ArgumentNullException.ThrowIfNull(judge);
+        if (length > judge.MaxLength)
+            throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}.", nameof(length));
     }
 
     private static EvaluationRow Judged(EvaluationRow row, int[][] samples, ITokenScorer judge, EvaluationOptions options)

@@ -27,6 +27,22 @@ internal static class HeldOutText
     /// sequence.</exception>
     public static IReadOnlyList<HeldOutPrompt> Prompts(TokenShardSet validation, int count, int promptLength, int referenceLength)
     {
+        CheckPrompts(validation, count, promptLength, referenceLength);
+        var sequence = new int[validation.SequenceLength];
+        var prompts = new HeldOutPrompt[count];
+        for (int i = 0; i < count; i++)
+        {
+            validation.CopySequence(i * validation.SequenceCount / count, sequence);
+            prompts[i] = new HeldOutPrompt(sequence[..promptLength], sequence[promptLength..(promptLength + referenceLength)]);
+        }
+        return prompts;
+    }
+
+    /// <summary>Checks that <paramref name="validation"/> holds what <see cref="Prompts"/> is asked to cut from it.</summary>
+    /// <exception cref="ArgumentException">The split holds fewer sequences than prompts, or prompt + reference exceed a
+    /// sequence.</exception>
+    public static void CheckPrompts(TokenShardSet validation, int count, int promptLength, int referenceLength)
+    {
         ArgumentNullException.ThrowIfNull(validation);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(promptLength, 1);
@@ -37,14 +53,6 @@ internal static class HeldOutText
         if (validation.SequenceCount < count)
             throw new ArgumentException($"The validation split holds {validation.SequenceCount} sequences, " +
                 $"fewer than the {count} prompts asked for.", nameof(count));
-        var sequence = new int[validation.SequenceLength];
-        var prompts = new HeldOutPrompt[count];
-        for (int i = 0; i < count; i++)
-        {
-            validation.CopySequence(i * validation.SequenceCount / count, sequence);
-            prompts[i] = new HeldOutPrompt(sequence[..promptLength], sequence[promptLength..(promptLength + referenceLength)]);
-        }
-        return prompts;
     }
 
     /// <summary>

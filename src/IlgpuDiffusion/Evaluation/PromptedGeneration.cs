@@ -37,6 +37,16 @@ internal sealed class PromptedGeneration
         _options = options.Validate();
     }
 
+    /// <summary>Checks that prompt + continuation (<paramref name="length"/> tokens) fit <paramref name="model"/>.</summary>
+    /// <exception cref="ArgumentException">They exceed the model's length.</exception>
+    public static void CheckLength(int length, Dit model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (length > model.Config.Length)
+            throw new ArgumentException($"Prompt + continuation ({length} tokens) " +
+                $"exceed the diffusion model's length {model.Config.Length}.", nameof(model));
+    }
+
     /// <summary>The row of <paramref name="name"/> at <paramref name="steps"/> steps with MAUVE and self-BLEU.</summary>
     /// <exception cref="ArgumentException">Prompt + continuation exceed the model's length.</exception>
     public EvaluationRow Row(Dit model, string name, int steps, Action<EvaluationProgress>? progress = null)
@@ -44,9 +54,7 @@ internal sealed class PromptedGeneration
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(name);
         int promptLength = _prompts[0].Prompt.Length, length = promptLength + _prompts[0].Reference.Length;
-        if (length > model.Config.Length)
-            throw new ArgumentException($"Prompt + continuation ({length} tokens) " +
-                $"exceed the diffusion model's length {model.Config.Length}.", nameof(model));
+        CheckLength(length, model);
         _referenceFeatures ??= _features.Features(_prompts.Select(p => p.Sequence()).ToArray());
         int[][][] sequences = DiffusionGeneration.Continuations(model, steps, _prompts.Select(p => p.Prompt).ToArray(),
             _options.ContinuationsPerPrompt, length, _options.BatchSize, _options.Seed,

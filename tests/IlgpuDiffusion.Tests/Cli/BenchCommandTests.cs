@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Cli;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
@@ -37,7 +38,7 @@ public sealed class BenchCommandTests
     {
         var result = await CliRunner.Run("bench", "--steps", "8,x", "--device", "cpu");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(CliApplication.UsageError, result.ExitCode);
         Assert.Contains("--steps takes positive step counts or L", result.Error);
     }
 }

@@ -54,7 +54,8 @@ public sealed class CliEvalTests : IDisposable
         Assert.Equal([("teacher", null), ("gpt2-tiny", (int?)null)], context.Rows.Select(r => (r.Model, r.Steps)));
         Assert.Equal(["Val PPL", "CE t=0.1", "CE t=0.9"], context.Rows[0].Metrics.Select(m => m.Name));
 
-        CliResult missing = await CliRunner.Run("eval", _temp.File("nothing.safetensors"), "--device", "cpu");
+        CliResult missing = await CliRunner.Run("eval", _temp.File("nothing.safetensors"), "--data", shards, "--device", "cpu",
+            "-o", _temp.File("missing"));
         Assert.Equal(1, missing.ExitCode);
         Assert.StartsWith("error: '", Assert.Single(missing.ErrorLines));
     }

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Models.Safetensors;
 
 namespace IlgpuDiffusion.Models;
@@ -77,10 +78,7 @@ public static class HuggingFaceImport
                 writer.Add(Prefix + InverseFrequencyName, InverseFrequencies(config.HeadDim), config.HeadDim / 2);
         }
         writer.Write(Path.Combine(folder, WeightsFileName));
-        string configPath = Path.Combine(folder, HuggingFaceConfig.FileName);
-        string temporary = $"{configPath}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temporary, HuggingFaceConfig.Format(config));
-        File.Move(temporary, configPath, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(folder, HuggingFaceConfig.FileName), HuggingFaceConfig.Format(config));
     }
 
     /// <summary>inv_freq_j = 1/10000^(2j/d) in fp32, as the reference's buffer (and <see cref="RotaryTables"/>) computes it.</summary>

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Models.Safetensors;
 
 namespace IlgpuDiffusion.Models;
@@ -89,10 +90,7 @@ public static partial class GptHuggingFace
                 writer.Add(name, tensor, HfShape(name, shape));
         }
         writer.Write(Path.Combine(folder, WeightsFileName));
-        string configPath = Path.Combine(folder, GptHuggingFaceConfig.FileName);
-        string temporary = $"{configPath}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temporary, GptHuggingFaceConfig.Format(parameters.Config));
-        File.Move(temporary, configPath, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(folder, GptHuggingFaceConfig.FileName), GptHuggingFaceConfig.Format(parameters.Config));
     }
 
     /// <summary>The shape Hugging Face stores tensor <paramref name="name"/> in: ours, transposed for Conv1D weights.</summary>

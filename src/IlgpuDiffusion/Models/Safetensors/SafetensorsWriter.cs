@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Models.Safetensors;
 
@@ -35,32 +36,18 @@ internal sealed class SafetensorsWriter
     public void Add(string name, Tensor<float> data, params long[] shape) =>
         AddEntry(new Entry(name, shape, default, data), data.Length);
 
-    /// <summary>Writes the file atomically (temporary file, then rename over <paramref name="path"/>).</summary>
-    public void Write(string path)
+    /// <summary>Writes the file atomically (<see cref="AtomicFile"/>: temporary file, then rename over <paramref name="path"/>).</summary>
+    /// <exception cref="IOException">The path is a folder or a special file, or writing failed.</exception>
+    public void Write(string path) => AtomicFile.Write(path, stream =>
     {
-        string full = System.IO.Path.GetFullPath(path);
-        string temporary = $"{full}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                byte[] header = Header();
-                Span<byte> length = stackalloc byte[8];
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                var chunk = new float[ChunkElements];
-                foreach (var entry in _entries) WriteData(stream, entry, chunk);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-    }
+        byte[] header = Header();
+        Span<byte> length = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+        var chunk = new float[ChunkElements];
+        foreach (var entry in _entries) WriteData(stream, entry, chunk);
+    });
 
     private void AddEntry(Entry entry, long length)
     {
@@ -112,7 +99,7 @@ internal sealed class SafetensorsWriter
         return buffer.ToArray();
     }
 
-    private static void WriteData(FileStream stream, Entry entry, float[] chunk)
+    private static void WriteData(Stream stream, Entry entry, float[] chunk)
     {
         if (entry.Device is not { } tensor)
         {

@@ -1,0 +1,84 @@
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Tests.Data;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>
+/// A real <c>train</c> process interrupted while it writes a checkpoint every step: killed (SIGKILL), its temporary file
+/// stays until the next write of that checkpoint removes it; terminated (SIGTERM), it removes the file itself before exiting.
+/// Either way the checkpoint it leaves is whole and resumes.
+/// </summary>
+public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<TinyCliRun>, IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+
+    private readonly TempDirectory _temp = new();
+
+    [SkippableFact]
+    public async Task A_killed_run_leaves_a_temporary_file_that_the_next_write_of_the_checkpoint_removes()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix signals.");
+        string checkpoint = _temp.File("killed.safetensors");
+        // The kill lands between two writes now and then; a few tries catch one in the middle of a write.
+        for (int attempt = 0; attempt < 5 && Temporaries(checkpoint).Length == 0; attempt++)
+        {
+            using CliProcess child = StartWritingEveryStep(checkpoint);
+            WaitForWriteInProgress(child, checkpoint);
+            child.Kill();
+            child.WaitForExit(Patience);
+        }
+        Assert.NotEmpty(Temporaries(checkpoint));
+
+        await AssertResumesAndLeavesNoTemporaryFile(checkpoint);
+    }
+
+    [SkippableFact]
+    public async Task A_terminated_run_removes_its_temporary_file_before_it_exits()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix signals.");
+        string checkpoint = _temp.File("terminated.safetensors");
+        using (CliProcess child = StartWritingEveryStep(checkpoint))
+        {
+            WaitForWriteInProgress(child, checkpoint);
+            child.Terminate();
+            int exitCode = child.WaitForExit(Patience);
+            Assert.True(exitCode != 0, child.Output);
+        }
+        Assert.Empty(Temporaries(checkpoint));
+
+        await AssertResumesAndLeavesNoTemporaryFile(checkpoint);
+    }
+
+    private CliProcess StartWritingEveryStep(string checkpoint) => CliProcess.Start(["train", "--data", run.Shards,
+        .. TinyCliRun.Model, "--steps", "100000", "--batch", "4", "--checkpoint-interval", "1", "--log-interval", "1000",
+        "--validation-interval", "100000", "--device", "cpu", "-o", checkpoint]);
+
+    /// <summary>Waits until the checkpoint exists and a temporary file of its next write is there.</summary>
+    private static void WaitForWriteInProgress(CliProcess child, string checkpoint)
+    {
+        DateTime deadline = DateTime.UtcNow + Patience;
+        while (!(File.Exists(checkpoint) && Temporaries(checkpoint).Length > 0))
+        {
+            if (child.HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"No checkpoint write seen in progress:\n{child.Output}");
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>Resumes the checkpoint for one more step in-process: it loads whole, and no temporary file of it is left.</summary>
+    private async Task AssertResumesAndLeavesNoTemporaryFile(string checkpoint)
+    {
+        long step = MdlmCheckpoint.ReadHeader(checkpoint).State.Step;
+        CliResult resumed = await CliRunner.Run("train", "--data", run.Shards, "--resume", checkpoint, "--steps",
+            (step + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "--device", "cpu");
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Equal(step + 1, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
+        Assert.Empty(Temporaries(checkpoint));
+    }
+
+    private static string[] Temporaries(string checkpoint) =>
+        Directory.GetFiles(Path.GetDirectoryName(checkpoint)!, Path.GetFileName(checkpoint) + ".*.tmp");
+
+    public void Dispose() => _temp.Dispose();
+}

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>
+/// The built tool as a child process (<c>dotnet ilgpu-diffusion.dll</c> from the test binaries' folder, where the CLI project
+/// reference puts it), for what only a real process shows: signals and kills. Standard output and error are collected.
+/// </summary>
+internal sealed partial class CliProcess : IDisposable
+{
+    private const int SigTerm = 15;
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private CliProcess(string[] args)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ilgpu-diffusion.dll"));
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, line) => Append(line.Data);
+        _process.ErrorDataReceived += (_, line) => Append(line.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>The child's process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>Whether the child has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c>.</summary>
+    public static CliProcess Start(params string[] args) => new(args);
+
+    /// <summary>Kills the child at once (SIGKILL: no handler runs).</summary>
+    public void Kill() => _process.Kill();
+
+    /// <summary>Asks the child to terminate (SIGTERM).</summary>
+    public void Terminate()
+    {
+        if (Kill(_process.Id, SigTerm) != 0) throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed.");
+    }
+
+    /// <summary>Waits for the child to exit; returns its exit code.</summary>
+    public int WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout)) throw new TimeoutException($"The child did not exit in {timeout}:\n{Output}");
+        _process.WaitForExit(); // drains the redirected streams
+        return _process.ExitCode;
+    }
+
+    /// <summary>What the child wrote to standard output and error so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill();
+        _process.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
