@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using IlgpuDiffusion.Files;
 
 namespace IlgpuDiffusion.Training;
 
@@ -34,7 +35,7 @@ public sealed class MetricsLog : IDisposable
     /// <summary>
     /// Prepares the JSON-lines file <paramref name="path"/> for a run resumed at <paramref name="step"/>: removes the records
     /// of later steps (a run that crashed after its last checkpoint logged them, and the resumed run logs them again) and a
-    /// torn last line (a run killed while writing). Rewrites the file through a temporary file and a rename; does nothing
+    /// torn last line (a run killed while writing). Rewrites the file atomically (<see cref="AtomicFile"/>); does nothing
     /// when the file does not exist or has nothing to remove.
     /// </summary>
     public static void DropRecordsAfter(string path, long step)
@@ -44,9 +45,7 @@ public sealed class MetricsLog : IDisposable
         string[] lines = File.ReadAllLines(path);
         string[] kept = lines.Where(line => RecordStep(line) is long recorded && recorded <= step).ToArray();
         if (kept.Length == lines.Length) return;
-        string temporary = path + ".resume.tmp";
-        File.WriteAllLines(temporary, kept);
-        File.Move(temporary, path, overwrite: true);
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(line => line + "\n")));
     }
 
     /// <summary>The <c>step</c> of a JSON record line, or null when the line is not a whole record.</summary>
