@@ -15,7 +15,9 @@ internal sealed record SafetensorsHeader(List<SafetensorsTensorInfo> Tensors, Di
 {
     private const string MetadataKey = "__metadata__";
 
-    /// <summary>Parses <paramref name="header"/> of the file <paramref name="path"/>, whose data section holds <paramref name="dataLength"/> bytes.</summary>
+    /// <summary>
+    /// Parses <paramref name="header"/> of the file <paramref name="path"/>, whose data section holds <paramref name="dataLength"/> bytes.
+    /// </summary>
     /// <exception cref="InvalidDataException">The header breaks the format; the message names the file and the tensor.</exception>
     public static SafetensorsHeader Parse(string path, byte[] header, long dataLength)
     {
@@ -135,7 +137,8 @@ internal sealed record SafetensorsHeader(List<SafetensorsTensorInfo> Tensors, Di
         {
             if (tensor.Begin < next)
                 throw new InvalidDataException($"'{path}': tensors '{previous!.Name}' (data bytes [{previous.Begin}, {previous.End})) " +
-                    $"and '{tensor.Name}' ([{tensor.Begin}, {tensor.End})) overlap; a safetensors file stores each tensor in bytes of its own.");
+                    $"and '{tensor.Name}' ([{tensor.Begin}, {tensor.End})) overlap; a safetensors file stores each tensor in bytes " +
+                    "of its own.");
             if (tensor.Begin > next)
                 throw new InvalidDataException($"'{path}': data bytes [{next}, {tensor.Begin}) before tensor '{tensor.Name}' belong to " +
                     "no tensor; a safetensors file stores its tensors back to back.");
