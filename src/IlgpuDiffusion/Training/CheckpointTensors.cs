@@ -64,6 +64,15 @@ internal static class CheckpointTensors
         }
     }
 
+    /// <summary>
+    /// Throws unless the checkpoint's tensors could hold one F32 copy of a model of <paramref name="parameterCount"/>
+    /// parameters, before a model of the size its metadata describes (<paramref name="sizes"/>) is built.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tensors are too few for the model config.</exception>
+    public static void CheckHoldsModel(SafetensorsReader reader, long parameterCount, string sizes) =>
+        LoadedModel.CheckWeightsFit(reader, parameterCount, sizeof(float),
+            $"The '{CheckpointMetadata.ModelKey}' metadata entry of '{reader.Path}' ({sizes})");
+
     private static void Check(SafetensorsReader reader, string path, string key, Tensor<float> tensor)
     {
         SafetensorsTensorInfo info = reader.GetInfo(key);
