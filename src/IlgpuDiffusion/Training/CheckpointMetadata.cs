@@ -64,7 +64,7 @@ internal static class CheckpointMetadata
         return (model, training, Parse<TrainingState>(path, metadata, StateKey, Missing(StateKey)));
     }
 
-    /// <summary>Runs a config's <paramref name="validate"/>, reporting a refusal as a bad entry <paramref name="key"/> of the file.</summary>
+    /// <summary>Runs a config's <paramref name="validate"/>, reporting a refusal as a bad entry <paramref name="key"/>.</summary>
     private static void Check(string path, string key, Action validate)
     {
         try
