@@ -52,15 +52,17 @@ public sealed class CheckpointFiniteWeightsTests : IDisposable
     }
 
     [Fact]
-    public void An_infinite_optimizer_moment_is_refused_when_resuming_naming_the_file_and_tensor()
+    public void An_infinite_optimizer_moment_is_refused_when_resuming_naming_the_file_and_tensor_before_anything_is_read()
     {
         string path = Checkpoint(CheckpointTensors.SecondMomentPrefix, float.PositiveInfinity);
         using var model = new Dit(TinyModels.RandomDit(), _device, withGradients: false);
+        model.Parameters.Fill(0.25f);
         var run = Enumerable.Range(0, 3).Select(_ => _device.AllocateTensor<float>(new Shape((int)model.Parameters.All.Length))).ToArray();
         string message = Assert.Throws<InvalidDataException>(() =>
             MdlmCheckpoint.Load(path, model.Config, TrainingConfig.Mdlm, model.Parameters, run[0], run[1], run[2])).Message;
         Assert.Contains(path, message);
         Assert.Contains($"'adam_v.{Tensor}'", message);
+        Assert.All(model.Parameters.All.ToArray(), value => Assert.Equal(0.25f, value)); // the run's weights are untouched
         foreach (var tensor in run) tensor.Buffer.Dispose();
     }
 

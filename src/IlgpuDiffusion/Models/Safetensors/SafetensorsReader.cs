@@ -122,6 +122,17 @@ internal sealed class SafetensorsReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> through, keeping nothing, to check what every read checks (each value finite):
+    /// a caller that must not overwrite anything from a bad file checks all its tensors first.
+    /// </summary>
+    public void CheckValues(string name)
+    {
+        var info = GetInfo(name);
+        ReadableInfo(name, info.ElementCount);
+        for (long done = 0; done < info.ElementCount;) done += ReadChunk(info, done, info.ElementCount - done);
+    }
+
     /// <summary>Closes the file.</summary>
     public void Dispose() => _file.Dispose();
 
