@@ -25,15 +25,19 @@ public sealed class CliHostileInputTests : IDisposable
         Assert.DoesNotContain("internal error", line);
     }
 
-    /// <summary>A training checkpoint whose metadata holds <paramref name="model"/> (not validated) and one small tensor.</summary>
-    private string Checkpoint(DitConfig model)
+    /// <summary>
+    /// A training checkpoint whose metadata holds <paramref name="model"/> and <paramref name="training"/> (not validated) and
+    /// whose tensors are enough bytes for the model.
+    /// </summary>
+    private string Checkpoint(DitConfig model, TrainingConfig? training = null)
     {
         var writer = new SafetensorsWriter();
         var state = new TrainingState(0, 0, 0, default, 1);
         foreach (var (key, value) in CheckpointMetadata.ForTraining(MdlmCheckpointHeader.Format, MdlmCheckpointHeader.Version, model,
-            TrainingConfig.Mdlm, state))
+            training ?? TrainingConfig.Mdlm, state))
             writer.Metadata[key] = value;
-        writer.Add("model.weight", new float[16], 16);
+        long parameters = TinyModels.CliDit.ParameterCount();
+        writer.Add("model.weight", new float[parameters], parameters);
         string path = _temp.File($"{Guid.NewGuid():N}.safetensors");
         writer.Write(path);
         return path;
@@ -44,6 +48,16 @@ public sealed class CliHostileInputTests : IDisposable
     {
         string path = Checkpoint(TinyModels.CliDit with { Dropout = float.NaN });
         AssertOneErrorLine(await CliRunner.Run("info", path), path, "model_config", "Dropout must be in [0, 1); got NaN");
+    }
+
+    [Fact]
+    public async Task Info_shows_a_setting_that_is_infinite()
+    {
+        string path = Checkpoint(TinyModels.CliDit, TrainingConfig.Mdlm with { GradientClip = double.PositiveInfinity });
+        CliResult result = await CliRunner.Run("info", path);
+        Assert.True(result.ExitCode == CliApplication.Success, result.ToString());
+        Assert.Contains(result.OutLines, line => line.Contains("GradientClip", StringComparison.Ordinal)
+            && line.Contains("Infinity", StringComparison.Ordinal));
     }
 
     [Fact]
