@@ -7,7 +7,12 @@ namespace IlgpuDiffusion.Cli.Output;
 /// <summary>Two-column tables (setting, value) of config records and summaries, for the console.</summary>
 internal static class SettingsTable
 {
-    private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
+    /// <summary>Enums by name; NaN and infinities as words (a checkpoint may hold them, e.g. an unbounded clip).</summary>
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>Every serialized property of <paramref name="record"/> (a config or state record) as a row.</summary>
     public static Table Of<T>(string title, T record) where T : notnull

@@ -27,7 +27,7 @@ public static class GptCheckpoint
     public static GptCheckpointHeader ReadHeader(string path)
     {
         using var reader = SafetensorsReader.Open(path);
-        return GptCheckpointHeader.FromMetadata(path, reader.Metadata);
+        return HeaderOf(reader);
     }
 
     /// <summary>
@@ -42,7 +42,7 @@ public static class GptCheckpoint
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(training);
         using var reader = SafetensorsReader.Open(path);
-        var header = GptCheckpointHeader.FromMetadata(path, reader.Metadata);
+        var header = HeaderOf(reader);
         CheckpointMetadata.CheckResumable(path, model, header.Model, training, header.Training, "GptCheckpoint.ReadHeader");
         CheckpointTensors.Load(reader, path, parameters, ema, firstMoment, secondMoment);
         return header;
@@ -54,8 +54,18 @@ public static class GptCheckpoint
     {
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
-        var header = GptCheckpointHeader.FromMetadata(path, reader.Metadata);
+        var header = HeaderOf(reader);
         return LoadedModel.Fill(new Gpt(header.Model, device, withGradients),
             m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
+    }
+
+    /// <summary>The header of the open checkpoint, after checking that its tensors could hold the model its config describes.</summary>
+    private static GptCheckpointHeader HeaderOf(SafetensorsReader reader)
+    {
+        var header = GptCheckpointHeader.FromMetadata(reader.Path, reader.Metadata);
+        GptConfig c = header.Model;
+        CheckpointTensors.CheckHoldsModel(reader, c.ParameterCount(),
+            $"Layers {c.Layers}, Hidden {c.Hidden}, Heads {c.Heads}, Vocab {c.Vocab}, Length {c.Length}");
+        return header;
     }
 }

@@ -25,10 +25,10 @@ public sealed record GptCheckpointHeader(GptConfig Model, TrainingConfig Trainin
 
     /// <summary>Parses the metadata of <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">The file is not a GPT training checkpoint of this version, or an entry is
-    /// malformed.</exception>
+    /// malformed or holds a config the model or trainer refuses.</exception>
     public static GptCheckpointHeader FromMetadata(string path, IReadOnlyDictionary<string, string> metadata)
     {
-        var (model, training, state) = CheckpointMetadata.ReadTraining<GptConfig>(path, metadata, Format, Version,
+        var (model, training, state) = CheckpointMetadata.ReadTraining<GptConfig>(path, metadata, Format, Version, m => m.Validate(),
             "GPT training checkpoint", "published GPT-2 weights");
         return new GptCheckpointHeader(model, training, state);
     }

@@ -27,7 +27,7 @@ public sealed class GptScorer : IDisposable
         if (length < 2 || length > model.Config.Length)
             throw new ArgumentOutOfRangeException(nameof(length),
                 $"Scored sequences need 2 to {model.Config.Length} tokens (the model's length); got {length}.");
-        int n = batchSize * length;
+        int n = TokenRows.Of(batchSize, length);
         if (headRows < 0) throw new ArgumentOutOfRangeException(nameof(headRows), $"Head rows must be ≥ 0; got {headRows}.");
         _model = model;
         BatchSize = batchSize;

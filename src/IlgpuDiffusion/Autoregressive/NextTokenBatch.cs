@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Autoregressive;
 
@@ -22,7 +23,7 @@ internal sealed class NextTokenBatch : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 2);
         BatchSize = batchSize;
         Length = length;
-        int n = batchSize * length;
+        int n = TokenRows.Of(batchSize, length);
         Ids = new int[n];
         _hostTargets = new int[n];
         _hostLosses = new float[n];

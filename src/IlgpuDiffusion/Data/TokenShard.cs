@@ -61,13 +61,22 @@ public sealed unsafe class TokenShard : IDisposable
     }
 
     /// <summary>Copies sequence <paramref name="index"/> as ints into the first L entries of <paramref name="destination"/>.</summary>
+    /// <exception cref="InvalidDataException">An id is not below the shard's vocabulary size: the file is damaged.</exception>
     public void CopySequence(long index, Span<int> destination)
     {
         ReadOnlySpan<ushort> ids = GetSequence(index);
         if (destination.Length < ids.Length)
             throw new ArgumentException($"The destination holds {destination.Length} ids; a sequence has {ids.Length}.",
                 nameof(destination));
-        for (int i = 0; i < ids.Length; i++) destination[i] = ids[i];
+        int vocabulary = Header.VocabularySize;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = ids[i];
+            if (id >= vocabulary)
+                throw new InvalidDataException($"{Path}: sequence {index} holds token id {id} at position {i}, outside the " +
+                    $"shard's vocabulary of {vocabulary} ids: the shard is damaged. Delete it and prepare the corpus again.");
+            destination[i] = id;
+        }
     }
 
     /// <summary>Unmaps the file.</summary>

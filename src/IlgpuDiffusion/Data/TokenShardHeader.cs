@@ -70,10 +70,13 @@ internal readonly record struct TokenShardHeader(int VocabularySize, int Sequenc
         if (version != Version || headerSize != Size)
             throw new InvalidDataException($"{path}: token shard format version {version} (header {headerSize} bytes) is not supported; " +
                 $"this library reads version {Version}. Prepare the corpus again.");
-        var header = new TokenShardHeader(
-            checked((int)BinaryPrimitives.ReadUInt32LittleEndian(bytes[16..])),
-            checked((int)BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..])),
-            checked((long)BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..])));
+        uint vocabularySize = BinaryPrimitives.ReadUInt32LittleEndian(bytes[16..]);
+        uint sequenceLength = BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]);
+        ulong sequenceCount = BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]);
+        if (vocabularySize > int.MaxValue || sequenceLength > int.MaxValue || sequenceCount > long.MaxValue)
+            throw new InvalidDataException($"{path}: corrupt token shard header (vocabulary size {vocabularySize}, " +
+                $"sequence length {sequenceLength}, count {sequenceCount}).");
+        var header = new TokenShardHeader((int)vocabularySize, (int)sequenceLength, (long)sequenceCount);
         header.Check(path, fileLength, expectedVocabularySize, expectedSequenceLength);
         return header;
     }

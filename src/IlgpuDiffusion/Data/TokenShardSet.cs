@@ -71,6 +71,7 @@ public sealed class TokenShardSet : IDisposable
     }
 
     /// <summary>Copies sequence <paramref name="index"/> (over all shards) into <paramref name="destination"/>.</summary>
+    /// <exception cref="InvalidDataException">The sequence holds an id outside the vocabulary; the message names its shard.</exception>
     public void CopySequence(long index, Span<int> destination)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);

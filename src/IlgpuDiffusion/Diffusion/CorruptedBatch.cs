@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Models;
+
 namespace IlgpuDiffusion.Diffusion;
 
 /// <summary>
@@ -14,7 +16,7 @@ internal sealed class CorruptedBatch
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
         BatchSize = batchSize;
         SequenceLength = sequenceLength;
-        int elements = checked(batchSize * sequenceLength);
+        int elements = TokenRows.Of(batchSize, sequenceLength);
         Times = new double[batchSize];
         NoisyIds = new int[elements];
         MaskedRows = new int[elements];

@@ -37,7 +37,7 @@ public static class MdlmCheckpoint
     public static MdlmCheckpointHeader ReadHeader(string path)
     {
         using var reader = SafetensorsReader.Open(path);
-        return MdlmCheckpointHeader.FromMetadata(path, reader.Metadata);
+        return HeaderOf(reader);
     }
 
     /// <summary>
@@ -57,7 +57,7 @@ public static class MdlmCheckpoint
         ArgumentNullException.ThrowIfNull(training);
         ArgumentNullException.ThrowIfNull(parameters);
         using var reader = SafetensorsReader.Open(path);
-        MdlmCheckpointHeader header = MdlmCheckpointHeader.FromMetadata(path, reader.Metadata);
+        MdlmCheckpointHeader header = HeaderOf(reader);
         CheckpointMetadata.CheckResumable(path, model, header.Model, training, header.Training, "MdlmCheckpoint.ReadHeader");
         CheckpointTensors.Load(reader, path, parameters, ema, firstMoment, secondMoment, extraGroups);
         return header;
@@ -73,8 +73,18 @@ public static class MdlmCheckpoint
     {
         ArgumentNullException.ThrowIfNull(device);
         using var reader = SafetensorsReader.Open(path);
-        MdlmCheckpointHeader header = MdlmCheckpointHeader.FromMetadata(path, reader.Metadata);
+        MdlmCheckpointHeader header = HeaderOf(reader);
         return LoadedModel.Fill(new Dit(header.Model, device, withGradients),
             m => CheckpointTensors.LoadWeights(reader, path, m.Parameters, useEma));
+    }
+
+    /// <summary>The header of the open checkpoint, after checking that its tensors could hold the model its config describes.</summary>
+    private static MdlmCheckpointHeader HeaderOf(SafetensorsReader reader)
+    {
+        MdlmCheckpointHeader header = MdlmCheckpointHeader.FromMetadata(reader.Path, reader.Metadata);
+        DitConfig c = header.Model;
+        CheckpointTensors.CheckHoldsModel(reader, c.ParameterCount(),
+            $"Layers {c.Layers}, Hidden {c.Hidden}, Heads {c.Heads}, CondDim {c.CondDim}, Vocab {c.Vocab}");
+        return header;
     }
 }

@@ -22,10 +22,11 @@ public sealed record MdlmCheckpointHeader(DitConfig Model, TrainingConfig Traini
     public Dictionary<string, string> ToMetadata() => CheckpointMetadata.ForTraining(Format, Version, Model, Training, State);
 
     /// <summary>Parses the metadata of <paramref name="path"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is not a training checkpoint of this version, or an entry is malformed.</exception>
+    /// <exception cref="InvalidDataException">The file is not a training checkpoint of this version, or an entry is malformed
+    /// or holds a config the model or trainer refuses.</exception>
     public static MdlmCheckpointHeader FromMetadata(string path, IReadOnlyDictionary<string, string> metadata)
     {
-        var (model, training, state) = CheckpointMetadata.ReadTraining<DitConfig>(path, metadata, Format, Version,
+        var (model, training, state) = CheckpointMetadata.ReadTraining<DitConfig>(path, metadata, Format, Version, m => m.Validate(),
             "training checkpoint", "published weights");
         return new MdlmCheckpointHeader(model, training, state);
     }

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Diffusion;
 
@@ -20,7 +21,7 @@ internal sealed class NelboLoss : IDisposable
     public NelboLoss(Device device, int batchSize, int sequenceLength, int classes, int maskId)
     {
         ArgumentNullException.ThrowIfNull(device);
-        int elements = checked(batchSize * sequenceLength);
+        int elements = TokenRows.Of(batchSize, sequenceLength);
         _kernels = device.Kernels;
         Classes = classes;
         MaskId = maskId;

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Distillation;
 
@@ -37,7 +38,7 @@ internal sealed class TeacherTargets : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherSteps, 1);
-        int rows = checked(batch * tokens);
+        int rows = TokenRows.Of(batch, tokens);
         if ((long)rows * classes > int.MaxValue)
             throw new ArgumentException($"Targets for {rows} rows of {classes} classes exceed {int.MaxValue} floats; " +
                 "use smaller batches (or gradient accumulation).");

@@ -23,9 +23,25 @@ internal static class ConfigJson
         }
     }
 
-    /// <summary>The root object of <paramref name="json"/>.</summary>
-    public static JsonObject Root(string json) =>
-        JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException("The model config is not a JSON object.");
+    /// <summary>
+    /// The root object of <paramref name="json"/>; a key given twice in one object is a <see cref="JsonException"/>, and a
+    /// string whose escapes decode to no valid text (a lone surrogate) an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static JsonObject Root(string json)
+    {
+        var options = new JsonDocumentOptions { AllowDuplicateProperties = false };
+        try
+        {
+            using var document = JsonDocument.Parse(json, options); // decodes the keys to compare them
+            CheckText(document.RootElement);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidDataException($"The model config holds a string that is not valid text: {e.Message}", e);
+        }
+        return JsonNode.Parse(json, documentOptions: options) as JsonObject
+            ?? throw new InvalidDataException("The model config is not a JSON object.");
+    }
 
     /// <summary>Runs the config's own validation, reporting its refusal as an invalid model config.</summary>
     public static T Validated<T>(Func<T> validate)
@@ -80,6 +96,20 @@ internal static class ConfigJson
         return node is JsonValue value && value.TryGetValue(out string? text)
             ? text
             : throw new InvalidDataException($"Config value '{key}' must be a string; got {node.ToJsonString()}.");
+    }
+
+    /// <summary>Decodes every key and string below <paramref name="element"/>, which throws on text that is not valid.</summary>
+    private static void CheckText(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.String) _ = element.GetString();
+        else if (element.ValueKind == JsonValueKind.Array)
+            foreach (var item in element.EnumerateArray()) CheckText(item);
+        else if (element.ValueKind == JsonValueKind.Object)
+            foreach (var property in element.EnumerateObject())
+            {
+                _ = property.Name;
+                CheckText(property.Value);
+            }
     }
 
     /// <summary>The indented JSON text of <paramref name="root"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Sampling;
 
@@ -26,7 +27,7 @@ public sealed partial class DiffusionSampler
             throw new ArgumentOutOfRangeException(nameof(stride), $"The stride must be in [1, {Length}]; got {stride}.");
         long start = Stopwatch.GetTimestamp();
         int batch = Options.BatchSize, keep = Length - stride;
-        var output = new int[checked(batch * totalLength)];
+        var output = new int[TokenRows.Of(batch, totalLength)];
         Enter();
         try
         {

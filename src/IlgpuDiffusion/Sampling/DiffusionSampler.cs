@@ -62,7 +62,7 @@ public sealed partial class DiffusionSampler : IDisposable
         UsesCache = options.Cached && !_timeConditioned;
         _maskId = model.Config.MaskIndex;
         int batch = options.BatchSize;
-        _rowCount = checked(batch * Length);
+        _rowCount = TokenRows.Of(batch, Length);
         _activations = model.CreateActivations(batch, Length, training: false);
         var device = model.Device;
         _deviceIds = device.AllocateTensor<int>(new Shape(batch, Length));

@@ -35,14 +35,20 @@ internal static class CheckpointMetadata
             [StateKey] = Serialize(state),
         };
 
-    /// <summary>Parses the entries written by <see cref="ForTraining"/> after checking the format tag and version.</summary>
+    /// <summary>
+    /// Parses the entries written by <see cref="ForTraining"/> after checking the format tag and version, and checks the
+    /// model config (with <paramref name="validate"/>) and the training config as a run would before using them.
+    /// </summary>
+    /// <param name="validate">The model config's own validation, throwing <see cref="ArgumentException"/>.</param>
     /// <param name="kind">What the file should be, in messages (e.g. "training checkpoint").</param>
     /// <param name="published">What to import instead when the file is no checkpoint (e.g. "published weights").</param>
     /// <exception cref="InvalidDataException">The file is not a <paramref name="kind"/> of this version, or an entry is
-    /// malformed.</exception>
+    /// malformed or holds an invalid config.</exception>
     public static (TModel Model, TrainingConfig Training, TrainingState State) ReadTraining<TModel>(string path,
-        IReadOnlyDictionary<string, string> metadata, string format, int version, string kind, string published)
+        IReadOnlyDictionary<string, string> metadata, string format, int version, Action<TModel> validate, string kind,
+        string published)
     {
+        ArgumentNullException.ThrowIfNull(validate);
         ArgumentNullException.ThrowIfNull(metadata);
         if (!metadata.TryGetValue(FormatKey, out string? found) || found != format)
             throw new InvalidDataException($"'{path}' is not an IlgpuDiffusion {kind} (its metadata has format " +
@@ -51,9 +57,27 @@ internal static class CheckpointMetadata
         if (foundVersion != version.ToString(CultureInfo.InvariantCulture))
             throw new InvalidDataException($"'{path}' is a {kind} of format version {foundVersion}; this library reads version {version}.");
         string Missing(string key) => $"'{path}' lacks the '{key}' metadata entry of a training checkpoint.";
-        return (Parse<TModel>(path, metadata, ModelKey, Missing(ModelKey)),
-            Parse<TrainingConfig>(path, metadata, TrainingKey, Missing(TrainingKey)),
-            Parse<TrainingState>(path, metadata, StateKey, Missing(StateKey)));
+        TModel model = Parse<TModel>(path, metadata, ModelKey, Missing(ModelKey));
+        Check(path, ModelKey, () => validate(model));
+        TrainingConfig training = Parse<TrainingConfig>(path, metadata, TrainingKey, Missing(TrainingKey));
+        Check(path, TrainingKey, training.Validate);
+        return (model, training, Parse<TrainingState>(path, metadata, StateKey, Missing(StateKey)));
+    }
+
+    /// <summary>Runs a config's <paramref name="validate"/>, reporting a refusal as a bad entry <paramref name="key"/>.</summary>
+    private static void Check(string path, string key, Action validate)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException e)
+        {
+            string reason = e.ParamName is null
+                ? e.Message
+                : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            throw new InvalidDataException($"'{path}': metadata entry '{key}' holds an invalid config: {reason}", e);
+        }
     }
 
     /// <summary>The value of the JSON entry <paramref name="key"/>.</summary>

@@ -35,8 +35,9 @@ internal static class CheckpointTensors
         writer.Write(path);
     }
 
-    /// <summary>Reads every tensor group from <paramref name="reader"/> after checking all their dtypes and shapes.</summary>
-    /// <exception cref="InvalidDataException">A tensor is missing or has another dtype or shape.</exception>
+    /// <summary>Reads every tensor group from <paramref name="reader"/> after checking all their dtypes, shapes and values.</summary>
+    /// <exception cref="InvalidDataException">A tensor is missing, has another dtype or shape, or holds a value that is not
+    /// finite.</exception>
     public static void Load<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters,
         Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
         IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null) where TConfig : notnull
@@ -44,6 +45,7 @@ internal static class CheckpointTensors
         ArgumentNullException.ThrowIfNull(parameters);
         var tensors = Groups(parameters, ema, firstMoment, secondMoment, extraGroups).ToArray();
         foreach (var (key, tensor) in tensors) Check(reader, path, key, tensor);
+        foreach (var (key, _) in tensors) reader.CheckValues(key);
         foreach (var (key, tensor) in tensors) reader.ReadFloats(key, tensor);
     }
 
@@ -51,7 +53,8 @@ internal static class CheckpointTensors
     /// Fills <paramref name="parameters"/> (of a model just built from the checkpoint's own config) with the EMA weights
     /// (<paramref name="useEma"/>) or the raw weights of the checkpoint.
     /// </summary>
-    /// <exception cref="InvalidDataException">A tensor is missing or has another dtype or shape.</exception>
+    /// <exception cref="InvalidDataException">A tensor is missing, has another dtype or shape, or holds a value that is not
+    /// finite.</exception>
     public static void LoadWeights<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters, bool useEma)
         where TConfig : notnull
     {
@@ -63,6 +66,15 @@ internal static class CheckpointTensors
             reader.ReadFloats(prefix + name, tensor);
         }
     }
+
+    /// <summary>
+    /// Throws unless the checkpoint's tensors could hold one F32 copy of a model of <paramref name="parameterCount"/>
+    /// parameters, before a model of the size its metadata describes (<paramref name="sizes"/>) is built.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tensors are too few for the model config.</exception>
+    public static void CheckHoldsModel(SafetensorsReader reader, long parameterCount, string sizes) =>
+        LoadedModel.CheckWeightsFit(reader, parameterCount, sizeof(float),
+            $"The '{CheckpointMetadata.ModelKey}' metadata entry of '{reader.Path}' ({sizes})");
 
     private static void Check(SafetensorsReader reader, string path, string key, Tensor<float> tensor)
     {

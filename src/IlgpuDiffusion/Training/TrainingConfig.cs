@@ -93,6 +93,8 @@ public sealed record TrainingConfig
         Require(EmaDecay >= 0 && EmaDecay < 1, nameof(EmaDecay), EmaDecay, "in [0, 1)");
         Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "≥ 1");
         Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "≥ 1");
+        Require((long)BatchSize * GradientAccumulationSteps <= int.MaxValue, nameof(GradientAccumulationSteps),
+            GradientAccumulationSteps, $"at most {int.MaxValue / BatchSize} with {nameof(BatchSize)} {BatchSize} (sequences per step)");
         Require(LogInterval >= 1, nameof(LogInterval), LogInterval, "≥ 1");
         Require(ValidationInterval >= 0, nameof(ValidationInterval), ValidationInterval, "≥ 0");
         Require(ValidationBatches >= 0, nameof(ValidationBatches), ValidationBatches, "≥ 0");

@@ -144,6 +144,36 @@ public sealed class TokenShardTests : IDisposable
     }
 
     [Fact]
+    public void An_id_outside_the_shard_vocabulary_names_the_shard_sequence_and_position()
+    {
+        string good = WriteShard("good.tokens", 4, 2, vocabularySize: 100), bad = WriteShard("bad.tokens", 4, 3, vocabularySize: 100);
+        byte[] bytes = File.ReadAllBytes(bad);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(TokenShardHeader.Size + 2 * (1 * 4 + 2)), 500);
+        File.WriteAllBytes(bad, bytes);
+        using TokenShardSet set = TokenShardSet.Open([good, bad], 4, 100);
+        var ids = new int[4];
+        set.CopySequence(2, ids);
+        var error = Assert.Throws<InvalidDataException>(() => set.CopySequence(3, ids));
+        Assert.Contains(bad, error.Message);
+        Assert.Contains("sequence 1 holds token id 500 at position 2", error.Message);
+        Assert.Contains("vocabulary of 100", error.Message);
+    }
+
+    [Theory]
+    [InlineData(16)]
+    [InlineData(20)]
+    public void A_header_size_beyond_32_bits_signed_names_the_shard(int field)
+    {
+        string path = WriteShard("huge.tokens", 4, 1);
+        byte[] bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(field), uint.MaxValue);
+        File.WriteAllBytes(path, bytes);
+        var error = Assert.Throws<InvalidDataException>(() => TokenShard.Open(path));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("corrupt token shard header", error.Message);
+    }
+
+    [Fact]
     public void A_missing_shard_names_the_path()
     {
         var error = Assert.Throws<FileNotFoundException>(() => TokenShard.Open(_temp.File("none.tokens")));

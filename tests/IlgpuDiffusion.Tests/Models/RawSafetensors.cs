@@ -39,18 +39,21 @@ internal sealed class RawSafetensors
             offset += data.Length;
         }
         header.Append('}');
-        byte[] json = Encoding.UTF8.GetBytes(header.ToString());
-        var bytes = new byte[8 + json.Length + offset];
-        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
-        json.CopyTo(bytes, 8);
-        long position = 8 + json.Length;
-        foreach (var tensor in _tensors)
-        {
-            tensor.Data.CopyTo(bytes, position);
-            position += tensor.Data.Length;
-        }
+        return FromHeader(Encoding.UTF8.GetBytes(header.ToString()), [.. _tensors.SelectMany(t => t.Data)]);
+    }
+
+    /// <summary>The file bytes of a header written by hand (any bytes, valid or not) and a data section.</summary>
+    public static byte[] FromHeader(byte[] header, byte[] data)
+    {
+        var bytes = new byte[8 + header.Length + data.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)header.Length);
+        header.CopyTo(bytes, 8);
+        data.CopyTo(bytes, 8 + header.Length);
         return bytes;
     }
+
+    /// <summary>The file bytes of a JSON header written by hand and a data section of <paramref name="dataBytes"/> zeros.</summary>
+    public static byte[] FromHeader(string header, int dataBytes) => FromHeader(Encoding.UTF8.GetBytes(header), new byte[dataBytes]);
 
     /// <summary>Encodes floats little-endian in <paramref name="dtype"/>.</summary>
     public static byte[] Encode(SafetensorsDtype dtype, float[] values)

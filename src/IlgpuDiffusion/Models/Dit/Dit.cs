@@ -57,7 +57,7 @@ public sealed partial class Dit : IDisposable
     /// </summary>
     /// <param name="headCapacity">Most head rows per pass; defaults to every row (batch·tokens).</param>
     public DitActivations CreateActivations(int batch, int tokens, bool training, int? headCapacity = null) =>
-        new(Config, Device, batch, tokens, headCapacity ?? batch * tokens, training);
+        new(Config, Device, batch, tokens, headCapacity ?? TokenRows.Of(batch, tokens), training);
 
     /// <summary>Eval forward (no dropout) of every row: the raw logits [batch·tokens, V] (before SUBS).</summary>
     /// <param name="activations">From <see cref="CreateActivations"/> with a head capacity of every row.</param>

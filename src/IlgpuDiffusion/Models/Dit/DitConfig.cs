@@ -96,16 +96,26 @@ public sealed record DitConfig
             throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.");
         if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue)
             throw new ArgumentException($"A weight matrix of this config exceeds {int.MaxValue} elements.");
+        if ((long)Length * MlpHidden > int.MaxValue)
+            throw new ArgumentException($"{nameof(Length)} {Length} × MLP width {MlpHidden} exceeds {int.MaxValue}: " +
+                "the activations of one sequence of the model's length could not be indexed.");
+        Int128 parameters = CountParameters();
+        if (parameters > int.MaxValue)
+            throw new ArgumentException($"{nameof(Layers)} {Layers} of width {Hidden} make {parameters} parameters; " +
+                $"a model holds at most {int.MaxValue}.");
         return this;
     }
 
     /// <summary>Trainable parameters: embedding, conditioning MLP, blocks, final layer (the rotary buffer excluded).</summary>
-    public long ParameterCount()
+    public long ParameterCount() => checked((long)CountParameters());
+
+    /// <summary>The parameter count in 128 bits: no config of <see cref="int"/> fields overflows it.</summary>
+    private Int128 CountParameters()
     {
-        long d = Hidden, c = CondDim, v = Vocab, f = MlpHidden;
-        long sigmaMap = FrequencyEmbeddingSize * c + c + c * c + c;
-        long block = (QkNorm ? 2 * HeadDim : 0) + 2 * d + 3 * d * d + d * d + (f * d + f) + (d * f + d) + (6 * d * c + 6 * d);
-        long final = d + (v * d + v) + (2 * d * c + 2 * d);
+        Int128 d = Hidden, c = CondDim, v = Vocab, f = MlpHidden;
+        Int128 sigmaMap = FrequencyEmbeddingSize * c + c + c * c + c;
+        Int128 block = (QkNorm ? 2 * HeadDim : 0) + 2 * d + 3 * d * d + d * d + (f * d + f) + (d * f + d) + (6 * d * c + 6 * d);
+        Int128 final = d + (v * d + v) + (2 * d * c + 2 * d);
         return v * d + sigmaMap + Layers * block + final;
     }
 

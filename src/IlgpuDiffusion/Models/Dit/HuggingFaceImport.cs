@@ -23,23 +23,42 @@ public static class HuggingFaceImport
     /// <summary>Name of the rotary frequency buffer (not a parameter).</summary>
     public const string InverseFrequencyName = "rotary_emb.inv_freq";
 
+    /// <summary>Bytes of the narrowest dtype a weight may be stored in (F16, BF16).</summary>
+    private const int MinimumBytesPerParameter = 2;
+
     private static readonly string[] Prefixes = ["backbone.backbone.", "backbone.", ""];
 
-    /// <summary>Reads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="folder"/> into a new model.</summary>
+    /// <summary>
+    /// Reads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="folder"/> into a new model, after checking
+    /// that the weights file could hold a model of the config's size.
+    /// </summary>
     public static Dit Load(string folder, Device device, bool withGradients = false)
     {
-        var config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
-        return LoadedModel.Fill(new Dit(config, device, withGradients),
-            m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
+        string configPath = Path.Combine(folder, HuggingFaceConfig.FileName);
+        var config = HuggingFaceConfig.Read(configPath);
+        using var reader = SafetensorsReader.Open(Path.Combine(folder, WeightsFileName));
+        string prefix = KeyPrefixOf(reader); // a foreign file is refused as such before its size is compared
+        LoadedModel.CheckWeightsFit(reader, config.ParameterCount(), MinimumBytesPerParameter,
+            $"'{configPath}' (n_blocks {config.Layers}, hidden_dim {config.Hidden}, cond_dim {config.CondDim}, vocab_size {config.Vocab})");
+        return LoadedModel.Fill(new Dit(config, device, withGradients), m => LoadWeights(m.Parameters, reader, prefix));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>
     public static string LoadWeights(DitParameters parameters, string path)
     {
         using var reader = SafetensorsReader.Open(path);
-        string prefix = Prefixes.FirstOrDefault(p => reader.Contains(p + "vocab_embed.embedding"))
-            ?? throw new InvalidDataException($"'{path}' has no tensor 'vocab_embed.embedding' " +
+        return LoadWeights(parameters, reader, KeyPrefixOf(reader));
+    }
+
+    /// <summary>The key prefix of the checkpoint's tensors; throws when the file is no MDLM checkpoint.</summary>
+    private static string KeyPrefixOf(SafetensorsReader reader) =>
+        Prefixes.FirstOrDefault(p => reader.Contains(p + "vocab_embed.embedding"))
+            ?? throw new InvalidDataException($"'{reader.Path}' has no tensor 'vocab_embed.embedding' " +
                 $"under any of the prefixes {string.Join(", ", Prefixes.Select(p => $"'{p}'"))}: it is not an MDLM checkpoint.");
+
+    private static string LoadWeights(DitParameters parameters, SafetensorsReader reader, string prefix)
+    {
+        string path = reader.Path;
         var expected = new HashSet<string>(parameters.Entries.Select(e => prefix + e.Name)) { prefix + InverseFrequencyName };
         var unexpected = reader.Tensors.Select(t => t.Name)
             .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && !expected.Contains(n))

@@ -63,7 +63,7 @@ public sealed partial class Gpt : IDisposable
     /// </summary>
     /// <param name="headCapacity">Most head rows per call; defaults to every row (batch·tokens).</param>
     public GptActivations CreateActivations(int batch, int tokens, bool training, int? headCapacity = null) =>
-        new(Config, Device, batch, tokens, headCapacity ?? batch * tokens, training);
+        new(Config, Device, batch, tokens, headCapacity ?? TokenRows.Of(batch, tokens), training);
 
     /// <summary>
     /// Runs the model on full sequences (causal attention) and returns the logits of every row: row b·T + t

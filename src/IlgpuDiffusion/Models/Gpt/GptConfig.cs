@@ -95,17 +95,27 @@ public sealed record GptConfig
             throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.");
         if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue)
             throw new ArgumentException($"A weight matrix of this config exceeds {int.MaxValue} elements.");
+        if ((long)Length * MlpHidden > int.MaxValue)
+            throw new ArgumentException($"{nameof(Length)} {Length} × MLP width {MlpHidden} exceeds {int.MaxValue}: " +
+                "the activations of one sequence of the model's length could not be indexed.");
+        Int128 parameters = CountParameters();
+        if (parameters > int.MaxValue)
+            throw new ArgumentException($"{nameof(Layers)} {Layers} of width {Hidden} make {parameters} parameters; " +
+                $"a model holds at most {int.MaxValue}.");
         return this;
     }
 
     /// <summary>Trainable parameters: embeddings, blocks, final LayerNorm and (untied) head.</summary>
-    public long ParameterCount()
+    public long ParameterCount() => checked((long)CountParameters());
+
+    /// <summary>The parameter count in 128 bits: no config of <see cref="int"/> fields overflows it.</summary>
+    private Int128 CountParameters()
     {
-        long d = Hidden, f = MlpHidden;
-        long block = 2 * (2 * d) + (3 * d * d + 3 * d) + (d * d + d) + (f * d + f) + (d * f + d);
-        long positions = Positions == GptPositions.Learned ? (long)Length * d : 0;
-        long head = TiedHead ? 0 : (long)Vocab * d;
-        return (long)Vocab * d + positions + Layers * block + 2 * d + head;
+        Int128 d = Hidden, f = MlpHidden;
+        Int128 block = 2 * (2 * d) + (3 * d * d + 3 * d) + (d * d + d) + (f * d + f) + (d * f + d);
+        Int128 positions = Positions == GptPositions.Learned ? Length * d : 0;
+        Int128 head = TiedHead ? 0 : Vocab * d;
+        return Vocab * d + positions + Layers * block + 2 * d + head;
     }
 
     /// <summary>

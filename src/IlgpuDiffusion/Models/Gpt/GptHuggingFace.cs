@@ -24,12 +24,22 @@ public static partial class GptHuggingFace
 
     private const string HeadName = "lm_head.weight";
 
-    /// <summary>Reads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="folder"/> into a new model.</summary>
+    /// <summary>Bytes of the narrowest dtype a weight may be stored in (F16, BF16).</summary>
+    private const int MinimumBytesPerParameter = 2;
+
+    /// <summary>
+    /// Reads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="folder"/> into a new model, after checking
+    /// that the weights file could hold a model of the config's size.
+    /// </summary>
     public static Gpt Load(string folder, Device device, bool withGradients = false)
     {
-        var config = GptHuggingFaceConfig.Read(Path.Combine(folder, GptHuggingFaceConfig.FileName));
-        return LoadedModel.Fill(new Gpt(config, device, withGradients),
-            m => LoadWeights(m.Parameters, Path.Combine(folder, WeightsFileName)));
+        string configPath = Path.Combine(folder, GptHuggingFaceConfig.FileName);
+        var config = GptHuggingFaceConfig.Read(configPath);
+        using var reader = SafetensorsReader.Open(Path.Combine(folder, WeightsFileName));
+        string prefix = KeyPrefixOf(reader); // a foreign file is refused as such before its size is compared
+        LoadedModel.CheckWeightsFit(reader, config.ParameterCount(), MinimumBytesPerParameter,
+            $"'{configPath}' (n_layer {config.Layers}, n_embd {config.Hidden}, vocab_size {config.Vocab}, n_positions {config.Length})");
+        return LoadedModel.Fill(new Gpt(config, device, withGradients), m => LoadWeights(m.Parameters, reader, prefix));
     }
 
     /// <summary>Loads every parameter from a safetensors file, detecting the key prefix; returns the prefix used.</summary>
@@ -37,10 +47,19 @@ public static partial class GptHuggingFace
     {
         ArgumentNullException.ThrowIfNull(parameters);
         using var reader = SafetensorsReader.Open(path);
-        string prefix = reader.Contains(TransformerPrefix + "wte.weight") ? TransformerPrefix
+        return LoadWeights(parameters, reader, KeyPrefixOf(reader));
+    }
+
+    /// <summary>The key prefix of the body's tensors; throws when the file is no GPT-2 checkpoint.</summary>
+    private static string KeyPrefixOf(SafetensorsReader reader) =>
+        reader.Contains(TransformerPrefix + "wte.weight") ? TransformerPrefix
             : reader.Contains("wte.weight") ? ""
-            : throw new InvalidDataException($"'{path}' has no tensor 'wte.weight' (nor 'transformer.wte.weight'): " +
+            : throw new InvalidDataException($"'{reader.Path}' has no tensor 'wte.weight' (nor 'transformer.wte.weight'): " +
                 "it is not a GPT-2 checkpoint.");
+
+    private static string LoadWeights(GptParameters parameters, SafetensorsReader reader, string prefix)
+    {
+        string path = reader.Path;
         string KeyOf(string name) => name == HeadName && !reader.Contains(prefix + HeadName) ? HeadName : prefix + name;
 
         var expected = parameters.Entries.Select(e => KeyOf(e.Name)).ToHashSet();

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 using IlgpuDiffusion.Compute;
 using Microsoft.Win32.SafeHandles;
 
@@ -9,12 +8,12 @@ namespace IlgpuDiffusion.Models.Safetensors;
 /// Reads a safetensors file: an 8-byte little-endian header length N, N bytes of JSON
 /// (<c>{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}</c>),
 /// then the raw little-endian data. The header is parsed and checked against the file size when
-/// opening; tensor data is read on demand, in chunks, converted to float (F32, F16, BF16, F64).
-/// Every problem throws <see cref="InvalidDataException"/> naming the file and the tensor.
+/// opening (<see cref="SafetensorsHeader"/>); tensor data is read on demand, in chunks, converted to float (F32, F16, BF16,
+/// F64). The tensors read are weights, so every value read must be finite. Every problem throws
+/// <see cref="InvalidDataException"/> naming the file and the tensor.
 /// </summary>
 internal sealed class SafetensorsReader : IDisposable
 {
-    private const string MetadataKey = "__metadata__";
     private const long MaxHeaderBytes = 100L << 20;
     private const int ChunkElements = 1 << 17;
 
@@ -24,15 +23,15 @@ internal sealed class SafetensorsReader : IDisposable
     private readonly byte[] _chunk = new byte[ChunkElements * sizeof(double)];
     private readonly float[] _floats = new float[ChunkElements];
 
-    private SafetensorsReader(string path, SafeFileHandle file, long dataStart,
-        List<SafetensorsTensorInfo> tensors, Dictionary<string, string> metadata)
+    private SafetensorsReader(string path, SafeFileHandle file, long dataStart, long dataLength, SafetensorsHeader header)
     {
         Path = path;
         _file = file;
         _dataStart = dataStart;
-        Tensors = tensors;
-        _byName = tensors.ToDictionary(t => t.Name);
-        Metadata = metadata;
+        DataLength = dataLength;
+        Tensors = header.Tensors;
+        _byName = header.Tensors.ToDictionary(t => t.Name);
+        Metadata = header.Metadata;
     }
 
     /// <summary>The file being read.</summary>
@@ -43,6 +42,9 @@ internal sealed class SafetensorsReader : IDisposable
 
     /// <summary>Every tensor in header order.</summary>
     public IReadOnlyList<SafetensorsTensorInfo> Tensors { get; }
+
+    /// <summary>Bytes of the data section: the bytes of all tensors together.</summary>
+    public long DataLength { get; }
 
     /// <summary>Opens <paramref name="path"/> and validates its header against the file size.</summary>
     public static SafetensorsReader Open(string path)
@@ -64,8 +66,8 @@ internal sealed class SafetensorsReader : IDisposable
             var header = new byte[headerLength];
             RandomAccess.Read(file, header, 8);
             long dataStart = 8 + (long)headerLength;
-            var (tensors, metadata) = ParseHeader(path, header, fileLength - dataStart);
-            return new SafetensorsReader(path, file, dataStart, tensors, metadata);
+            var parsed = SafetensorsHeader.Parse(path, header, fileLength - dataStart);
+            return new SafetensorsReader(path, file, dataStart, fileLength - dataStart, parsed);
         }
         catch
         {
@@ -86,7 +88,10 @@ internal sealed class SafetensorsReader : IDisposable
     public float[] ReadFloats(string name)
     {
         var info = GetInfo(name);
-        var result = new float[checked((int)info.ElementCount)];
+        if (info.ElementCount > Array.MaxLength)
+            throw new InvalidDataException($"Tensor '{name}' in '{Path}' has {info.ElementCount} elements {info.ShapeText}, " +
+                $"more than one array holds ({Array.MaxLength}).");
+        var result = new float[info.ElementCount];
         ReadFloats(name, result);
         return result;
     }
@@ -117,6 +122,17 @@ internal sealed class SafetensorsReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> through, keeping nothing, to check what every read checks (each value finite):
+    /// a caller that must not overwrite anything from a bad file checks all its tensors first.
+    /// </summary>
+    public void CheckValues(string name)
+    {
+        var info = GetInfo(name);
+        ReadableInfo(name, info.ElementCount);
+        for (long done = 0; done < info.ElementCount;) done += ReadChunk(info, done, info.ElementCount - done);
+    }
+
     /// <summary>Closes the file.</summary>
     public void Dispose() => _file.Dispose();
 
@@ -132,7 +148,10 @@ internal sealed class SafetensorsReader : IDisposable
         return info;
     }
 
-    /// <summary>Converts up to one chunk of elements starting at element <paramref name="first"/> into <see cref="_floats"/>.</summary>
+    /// <summary>
+    /// Converts up to one chunk of elements starting at element <paramref name="first"/> into <see cref="_floats"/>;
+    /// throws naming the tensor and the element when one is not finite.
+    /// </summary>
     private int ReadChunk(SafetensorsTensorInfo info, long first, long remaining)
     {
         int size = info.Dtype.Size();
@@ -147,80 +166,21 @@ internal sealed class SafetensorsReader : IDisposable
                 throw new InvalidDataException($"'{Path}' is truncated inside tensor '{info.Name}'.");
             read += n;
         }
-        SafetensorsDtypes.ToFloat(info.Dtype, bytes, _floats.AsSpan(0, count));
+        var floats = _floats.AsSpan(0, count);
+        SafetensorsDtypes.ToFloat(info.Dtype, bytes, floats);
+        if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(floats))) // NaN when one is NaN, infinite when one is
+        {
+            int bad = IndexOfNonFinite(floats);
+            throw new InvalidDataException($"Tensor '{info.Name}' in '{Path}' holds {floats[bad]} at element {first + bad}: " +
+                "weights must be finite numbers (the file is damaged, or was saved from a run that diverged).");
+        }
         return count;
     }
 
-    private static (List<SafetensorsTensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(header);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"'{path}' has a safetensors header that is not valid JSON: {e.Message}", e);
-        }
-        using (document)
-        {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"'{path}' has a safetensors header that is not a JSON object.");
-            var tensors = new List<SafetensorsTensorInfo>();
-            var metadata = new Dictionary<string, string>();
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                if (property.Name == MetadataKey)
-                    ReadMetadata(path, property.Value, metadata);
-                else
-                    tensors.Add(ParseTensor(path, property.Name, property.Value, dataLength));
-            }
-            return (tensors, metadata);
-        }
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return 0;
     }
-
-    private static void ReadMetadata(string path, JsonElement element, Dictionary<string, string> metadata)
-    {
-        if (element.ValueKind != JsonValueKind.Object)
-            throw new InvalidDataException($"'{path}': {MetadataKey} must be an object of strings.");
-        foreach (var entry in element.EnumerateObject())
-            metadata[entry.Name] = entry.Value.ValueKind == JsonValueKind.String
-                ? entry.Value.GetString()!
-                : throw new InvalidDataException($"'{path}': metadata value '{entry.Name}' is not a string.");
-    }
-
-    private static SafetensorsTensorInfo ParseTensor(string path, string name, JsonElement element, long dataLength)
-    {
-        string where = $"Tensor '{name}' in '{path}'";
-        if (element.ValueKind != JsonValueKind.Object
-            || !element.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
-            || !element.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
-            || !element.TryGetProperty("data_offsets", out var offsetsElement) || offsetsElement.ValueKind != JsonValueKind.Array
-            || offsetsElement.GetArrayLength() != 2)
-            throw new InvalidDataException($"{where} needs \"dtype\", \"shape\" and two \"data_offsets\" in the header.");
-        string? dtypeText = dtypeElement.GetString();
-        if (!SafetensorsDtypes.TryParse(dtypeText, out var dtype))
-            throw new InvalidDataException($"{where} has unknown dtype '{dtypeText}'.");
-        var shape = new long[shapeElement.GetArrayLength()];
-        int axis = 0;
-        foreach (var d in shapeElement.EnumerateArray())
-            shape[axis++] = d.ValueKind == JsonValueKind.Number && d.TryGetInt64(out long v) && v >= 0
-                ? v
-                : throw new InvalidDataException($"{where} has an invalid shape dimension {d}.");
-        long begin = ReadOffset(where, offsetsElement[0]), end = ReadOffset(where, offsetsElement[1]);
-        var info = new SafetensorsTensorInfo(name, dtype, shape, begin, end);
-        long expected = checked(info.ElementCount * dtype.Size());
-        if (end < begin || end - begin != expected)
-            throw new InvalidDataException($"{where}: data_offsets [{begin}, {end}) hold {end - begin} bytes " +
-                $"but {dtype} {info.ShapeText} needs {expected}.");
-        if (end > dataLength)
-            throw new InvalidDataException($"'{path}' is truncated: tensor '{name}' needs data bytes [{begin}, {end}) " +
-                $"but the data section has {dataLength}.");
-        return info;
-    }
-
-    private static long ReadOffset(string where, JsonElement element) =>
-        element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out long v) && v >= 0
-            ? v
-            : throw new InvalidDataException($"{where} has an invalid data offset {element}.");
 }
