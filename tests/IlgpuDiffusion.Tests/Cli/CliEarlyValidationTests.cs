@@ -1,6 +1,7 @@
 using System.Text;
 using IlgpuDiffusion.Cli;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
@@ -85,7 +86,7 @@ public sealed class CliEarlyValidationTests(TinyCliRun run) : IClassFixture<Tiny
         string shards = _temp.File("shards");
         Directory.CreateDirectory(shards);
         foreach (string file in Directory.GetFiles(run.Shards)) File.Copy(file, Path.Combine(shards, Path.GetFileName(file)));
-        string shard = Directory.GetFiles(shards).Where(f => !f.EndsWith(".json", StringComparison.Ordinal)).Order().First();
+        string shard = Directory.GetFiles(shards, "*" + TokenShardHeader.Extension).Order().First();
         using (var stream = new FileStream(shard, FileMode.Open)) stream.SetLength(stream.Length - 10);
 
         CliResult result = await CliRunner.Run("info", shards);

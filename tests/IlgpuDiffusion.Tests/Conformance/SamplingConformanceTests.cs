@@ -90,7 +90,8 @@ public sealed class SamplingConformanceTests
             if (pooled.Expected > 0) large.Add(pooled);
             double chiSquare = large.Sum(c => (c.Seen - c.Expected) * (c.Seen - c.Expected) / c.Expected);
             int freedom = large.Count - 1;
-            Assert.True(chiSquare < ChiSquareCritical(freedom), $"{name}: χ² = {chiSquare:F1} with {freedom} degrees of freedom (p < 1e-6)");
+            Assert.True(
+                chiSquare < ChiSquareCritical(freedom), $"{name}: χ² = {chiSquare:F1} with {freedom} degrees of freedom (p < 1e-6)");
         }
     }
 
