@@ -44,16 +44,18 @@ public sealed class CpuAllocationTests
         }
         Step();
         Step();
-        // The first time this thread blocks on the worker pool (only on a loaded machine) the runtime creates its wait
-        // object once; a kernel that allocates does so in every step, so every step after the first measured one must be 0.
-        var allocated = new long[4];
+        // Blocking on the worker pool (only when the machine is loaded) makes the runtime allocate its wait objects once per
+        // thread and event, in whichever step first blocks (88 bytes measured for one event; 248 seen under CI load). A kernel
+        // that allocates does so in every step, so nearly every measured step must allocate exactly nothing.
+        var allocated = new long[8];
         for (int i = 0; i < allocated.Length; i++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             Step();
             allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        Assert.Equal([0L, 0L, 0L], allocated[1..]);
-        Assert.InRange(allocated[0], 0, 1024);
+        string measured = string.Join(", ", allocated);
+        Assert.True(allocated.Count(bytes => bytes == 0) >= allocated.Length - 2, $"Bytes allocated per step: {measured}");
+        Assert.True(allocated.Sum() <= 1024, $"Bytes allocated per step: {measured}");
     }
 }
