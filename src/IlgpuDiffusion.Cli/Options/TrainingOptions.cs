@@ -29,7 +29,8 @@ internal sealed class TrainingOptions
 
     private readonly Option<int?> _warmup = new Option<int?>("--warmup")
     {
-        Description = $"Optimizer steps of linear warm-up to the peak learning rate (default {Defaults.WarmupSteps})",
+        Description = "Optimizer steps of linear warm-up to the peak learning rate " +
+            $"(default {Defaults.WarmupSteps}, at most a tenth of --steps for a new run)",
     }.NotNegative();
 
     private readonly Option<string?> _decay = new("--decay")
@@ -83,15 +84,18 @@ internal sealed class TrainingOptions
 
     /// <summary>
     /// <paramref name="baseline"/> with every given option applied and <see cref="TrainingConfig.MaxSteps"/> = <paramref name="steps"/>.
+    /// A new run (<paramref name="resumed"/> false) without --warmup warms up for at most a tenth of its steps, so that a short
+    /// run reaches its peak learning rate; a warm-up longer than <paramref name="steps"/> gets a warning.
     /// </summary>
-    public TrainingConfig Apply(ParseResult parse, TrainingConfig baseline, int steps)
+    public TrainingConfig Apply(ParseResult parse, TrainingConfig baseline, int steps, bool resumed, CliConsole console)
     {
+        int warmup = parse.GetValue(_warmup) ?? (resumed ? baseline.WarmupSteps : Math.Min(baseline.WarmupSteps, steps / 10));
         TrainingConfig config = baseline with
         {
             BatchSize = parse.GetValue(_batch) ?? baseline.BatchSize,
             GradientAccumulationSteps = parse.GetValue(_accumulation) ?? baseline.GradientAccumulationSteps,
             LearningRate = parse.GetValue(_learningRate) ?? baseline.LearningRate,
-            WarmupSteps = parse.GetValue(_warmup) ?? baseline.WarmupSteps,
+            WarmupSteps = warmup,
             Decay = parse.GetValue(_decay) is string given ? Enum.Parse<LrDecay>(given, ignoreCase: true) : baseline.Decay,
             MaxSteps = steps,
             WeightDecay = parse.GetValue(_weightDecay) ?? baseline.WeightDecay,
@@ -103,6 +107,9 @@ internal sealed class TrainingOptions
             Seed = parse.GetValue(_seed) ?? baseline.Seed,
         };
         config.Validate();
+        if (warmup > steps)
+            console.Error.WriteLine($"warning: the warm-up of {warmup} steps is longer than the run's {steps}: the learning rate " +
+                $"never reaches its peak {Text(config.LearningRate)}; pass a smaller --warmup.");
         return config;
     }
 
