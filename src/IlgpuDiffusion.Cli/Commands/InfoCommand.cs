@@ -4,8 +4,10 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Models.Safetensors;
+using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -50,12 +52,17 @@ internal static class InfoCommand
             return;
         }
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(path);
+        DistillationState? distillation = DistillationCheckpoint.TryReadState(path);
         console.OutConsole.Write(SettingsTable.Of("Checkpoint", [
             ("file", Path.GetFullPath(path)),
             ("size", Bytes(new FileInfo(path).Length)),
             ("format", $"{MdlmCheckpointHeader.Format} v{MdlmCheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-            ("tensors", "model (raw weights), ema (for sampling), adam_m, adam_v"),
+            ("kind", distillation is null ? "MDLM (trained)" : $"SDTT student, {distillation.CompletedRounds} round(s) distilled"),
+            ("sampling steps", distillation is null ? $"any (sample --steps, default {new SamplerOptions().Steps})" : $"{distillation.SamplingSteps} (sample's default)"),
+            ("tensors", distillation is null
+                ? "model (raw weights), ema (for sampling), adam_m, adam_v"
+                : "model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));

@@ -6,6 +6,7 @@ using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -76,7 +77,9 @@ internal static class SampleCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            SamplerOptions options = sampling.Resolve(parse);
+            string modelPath = parse.GetValue(model)!;
+            int? studentSteps = File.Exists(modelPath) ? DistillationCheckpoint.TryReadState(modelPath)?.SamplingSteps : null;
+            SamplerOptions options = sampling.Resolve(parse, studentSteps);
             string? file = parse.GetValue(output);
             if (file is not null)
             {
@@ -84,7 +87,7 @@ internal static class SampleCommand
                 OutputPaths.RequireNotAnInput(file, "--output", parse.GetValue(model));
             }
             using Device opened = device.Open(parse);
-            using Dit dit = Load(parse.GetValue(model)!, opened, parse.GetValue(rawWeights));
+            using Dit dit = Load(modelPath, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
             Tokenizer tokenizer = Tokenizer.FromName(dit.Config.Tokenizer);
             var request = new SamplingRequest(options, window,
@@ -94,7 +97,8 @@ internal static class SampleCommand
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
             if (file is null) SampleWriter.Write(console.Out, result, sampleFormat, tokenizer);
             else WriteFile(file, result, sampleFormat, tokenizer);
-            console.Error.WriteLine(Summary(result, options, opened, file));
+            bool ownSteps = studentSteps is not null && parse.GetValue(sampling.Steps) is null;
+            console.Error.WriteLine(Summary(result, options, ownSteps, opened, file));
             return CliApplication.Success;
         });
         return command;
@@ -127,12 +131,13 @@ internal static class SampleCommand
             SampleWriter.Write(writer, result, format, tokenizer);
         });
 
-    private static string Summary(SamplingResult result, SamplerOptions options, Device device, string? file)
+    private static string Summary(SamplingResult result, SamplerOptions options, bool studentSteps, Device device, string? file)
     {
+        string steps = studentSteps ? $"{options.Steps} steps (the student's own)" : $"{options.Steps} steps";
         string cache = options.Cached ? "cached" : "uncached";
         string destination = file is null ? "" : $"; written to {file}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"Sampled {result.BatchSize} × {result.Length} tokens with {options.Steps} steps on {device.Backend.Name()}: " +
+            $"Sampled {result.BatchSize} × {result.Length} tokens with {steps} on {device.Backend.Name()}: " +
             $"{result.ForwardPasses} forward passes ({cache}), " +
             $"{result.Elapsed.TotalSeconds:F1} s, {result.TokensPerSecond:N0} tokens/s{destination}");
     }

@@ -12,10 +12,9 @@ internal sealed class SamplingOptions
 {
     private static readonly SamplerOptions Defaults = new();
 
-    private readonly Option<int> _steps = new Option<int>("--steps", "-n")
+    private readonly Option<int?> _steps = new Option<int?>("--steps", "-n")
     {
-        Description = "Denoising steps N on the grid t: 1 → ε",
-        DefaultValueFactory = _ => Defaults.Steps,
+        Description = $"Denoising steps N on the grid t: 1 → ε [default: a distilled student's own steps, else {Defaults.Steps}]",
     }.Positive();
 
     private readonly Option<int> _batch = new Option<int>("--batch", "-b")
@@ -85,10 +84,16 @@ internal sealed class SamplingOptions
         });
     }
 
-    /// <summary>The sampler settings the command line asks for.</summary>
-    public SamplerOptions Resolve(ParseResult parse) => new SamplerOptions
+    /// <summary>--steps, to tell whether it was given.</summary>
+    public Option<int?> Steps => _steps;
+
+    /// <summary>
+    /// The sampler settings the command line asks for; without --steps, <paramref name="modelSteps"/> (the steps a distilled
+    /// student was made for) or the sampler's default.
+    /// </summary>
+    public SamplerOptions Resolve(ParseResult parse, int? modelSteps) => new SamplerOptions
     {
-        Steps = parse.GetValue(_steps),
+        Steps = parse.GetValue(_steps) ?? modelSteps ?? Defaults.Steps,
         BatchSize = parse.GetValue(_batch),
         Cached = parse.GetValue(_cached) && !parse.GetValue(_noCache),
         Seed = parse.GetValue(_seed),

@@ -35,6 +35,18 @@ public static class DistillationCheckpoint
     }
 
     /// <summary>
+    /// The distillation state of the checkpoint at <paramref name="path"/>, or null when it is a checkpoint of another kind (a
+    /// trained teacher): what <c>sample</c> and <c>info</c> read to find the sampling steps a student was distilled for.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged, or its distillation state is.</exception>
+    public static DistillationState? TryReadState(string path)
+    {
+        using var reader = SafetensorsReader.Open(path);
+        return reader.Metadata.ContainsKey(StateKey) ? Parse<DistillationState>(path, reader.Metadata, StateKey) : null;
+    }
+
+    /// <summary>
     /// Throws unless a checkpoint made with <paramref name="saved"/> can continue under <paramref name="config"/>: the
     /// initial sampling steps, round length, teacher steps and time grid fix the targets and rounds. The optimizer
     /// batch and seed are checked by <see cref="MdlmCheckpoint.Load"/>; the divergence, learning rate and the rest may change.
