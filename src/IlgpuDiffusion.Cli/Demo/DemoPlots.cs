@@ -49,7 +49,7 @@ internal static class DemoPlots
         Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "validation", "nelbo"), "MDLM teacher: validation NELBO (EMA)",
             LinePattern.Dashed);
         Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "train", "loss"), "AR judge: training NLL", LinePattern.Solid);
-        Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "validation", "nelbo"), "AR judge: validation NLL (EMA)", LinePattern.Dashed);
+        Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "validation", "nll"), "AR judge: validation NLL (EMA)", LinePattern.Dashed);
         return Labelled(plot, "Training curves", "optimizer step", "nats per token");
     }
 

@@ -70,7 +70,7 @@ public sealed class ArValidation : IDisposable
             predictions += batch.Predictions;
         }
         double nll = sum / predictions;
-        return new ValidationMetrics(step, nll, Math.Exp(nll), predictions, clock.Elapsed.TotalSeconds);
+        return new ValidationMetrics(step, nll, Math.Exp(nll), predictions, clock.Elapsed.TotalSeconds) { ExactLikelihood = true };
     }
 
     /// <inheritdoc/>

@@ -66,6 +66,12 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
 /// <param name="Seconds">Wall time of the pass.</param>
 public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexity, long Tokens, double Seconds) : IMetricsRecord
 {
+    /// <summary>
+    /// Whether <see cref="Nelbo"/> is an exact negative log-likelihood (a GPT's) rather than a diffusion model's bound: the log
+    /// line then says NLL and PPL =, and the JSON field is <c>nll</c> instead of <c>nelbo</c>.
+    /// </summary>
+    public bool ExactLikelihood { get; init; }
+
     /// <summary>Bits per dimension: NELBO / ln 2.</summary>
     public double BitsPerToken => Nelbo / Math.Log(2);
 
@@ -74,14 +80,14 @@ public sealed record ValidationMetrics(long Step, double Nelbo, double Perplexit
 
     /// <inheritdoc/>
     public string HumanLine(string stepText) => string.Create(CultureInfo.InvariantCulture,
-        $"step {stepText} | validation NELBO {Nelbo:F4} | PPL ≤ {Perplexity:F2} | " +
-        $"{BitsPerToken:F4} bits/token | {Tokens:N0} tokens in {Seconds:F1} s");
+        $"step {stepText} | validation {(ExactLikelihood ? "NLL" : "NELBO")} {Nelbo:F4} | " +
+        $"PPL {(ExactLikelihood ? "=" : "≤")} {Perplexity:F2} | {BitsPerToken:F4} bits/token | {Tokens:N0} tokens in {Seconds:F1} s");
 
     /// <inheritdoc/>
     public void WriteFields(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteMetric("nelbo", Nelbo);
+        writer.WriteMetric(ExactLikelihood ? "nll" : "nelbo", Nelbo);
         writer.WriteMetric("perplexity", Perplexity);
         writer.WriteMetric("bitsPerToken", BitsPerToken);
         writer.WriteNumber("tokens", Tokens);

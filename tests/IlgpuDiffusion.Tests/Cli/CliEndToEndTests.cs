@@ -112,6 +112,7 @@ public sealed class CliEndToEndTests : IDisposable
         CliResult train = await CliRunner.Run(["train", "--data", shards, .. model, "--steps", "4", "--batch", "4", "--lr", "1e-3",
             "--warmup", "2", "--log-interval", "2", "--validation-batches", "2", "--device", "cpu", "-o", checkpoint]);
         Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Matches(@"step 4/4 \| validation NLL [0-9.]+ \| PPL = ", train.Out); // exact, not a bound like the NELBO
         GptCheckpointHeader header = GptCheckpoint.ReadHeader(checkpoint);
         Assert.Equal((1, 32, 2, 32), (header.Model.Layers, header.Model.Hidden, header.Model.Heads, header.Model.Length));
         Assert.Equal(4, header.State.Step);
