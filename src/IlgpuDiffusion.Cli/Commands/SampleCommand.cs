@@ -137,7 +137,7 @@ internal static class SampleCommand
         string cache = options.Cached ? "cached" : "uncached";
         string destination = file is null ? "" : $"; written to {file}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"Sampled {result.BatchSize} × {result.Length} tokens with {steps} on {device.Backend.Name()}: " +
+            $"Sampled {result.BatchSize} × {result.Length} tokens with {steps}, seed {options.Seed}, on {device.Backend.Name()}: " +
             $"{result.ForwardPasses} forward passes ({cache}), " +
             $"{result.Elapsed.TotalSeconds:F1} s, {result.TokensPerSecond:N0} tokens/s{destination}");
     }

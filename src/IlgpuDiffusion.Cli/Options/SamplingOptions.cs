@@ -23,11 +23,11 @@ internal sealed class SamplingOptions
         DefaultValueFactory = _ => Defaults.BatchSize,
     }.Positive();
 
-    private readonly Option<ulong> _seed = new("--seed")
+    private readonly Option<long?> _seed = new Option<long?>("--seed")
     {
-        Description = "Seed of every random choice; the same seed gives the same text on the CPU backend",
-        DefaultValueFactory = _ => Defaults.Seed,
-    };
+        Description = "Seed of every random choice, the same seed giving the same text on the CPU backend; -1 or none: a new " +
+            "random seed, shown in the summary",
+    }.RequireGiven(s => s >= -1, "≥ 0, or -1 for a random seed");
 
     private readonly Option<bool> _cached = new("--cached")
     {
@@ -42,9 +42,9 @@ internal sealed class SamplingOptions
 
     private readonly Option<float> _temperature = new Option<float>("--temperature")
     {
-        Description = "Divides the logits before each draw; 1 samples the model's distribution",
+        Description = "Divides the logits before each draw; 1 samples the model's distribution, 0 takes the most likely token",
         DefaultValueFactory = _ => Defaults.Temperature,
-    }.Require(t => t > 0 && float.IsFinite(t), "positive");
+    }.Require(t => t >= 0 && float.IsFinite(t), "≥ 0 (0: greedy)");
 
     private readonly Option<float> _topP = new Option<float>("--top-p")
     {
@@ -96,7 +96,7 @@ internal sealed class SamplingOptions
         Steps = parse.GetValue(_steps) ?? modelSteps ?? Defaults.Steps,
         BatchSize = parse.GetValue(_batch),
         Cached = parse.GetValue(_cached) && !parse.GetValue(_noCache),
-        Seed = parse.GetValue(_seed),
+        Seed = parse.GetValue(_seed) is long seed and >= 0 ? (ulong)seed : (ulong)Random.Shared.NextInt64(0, long.MaxValue),
         Temperature = parse.GetValue(_temperature),
         TopP = parse.GetValue(_topP),
         Draw = parse.GetValue(_draw) == "race" ? CategoricalDraw.ExponentialRace : CategoricalDraw.InverseCdf,

@@ -13,6 +13,25 @@ internal static class SampleText
     public static string Decode(ReadOnlySpan<int> ids, Tokenizer tokenizer) => tokenizer.Decode(WithoutFrame(ids, tokenizer));
 
     /// <summary>
+    /// A finished sample for reading: as <see cref="Decode"/>, but each document boundary inside becomes an empty line
+    /// (the next document's leading spaces dropped) instead of the tokenizer's <c>&lt;|endoftext|&gt;</c> marker.
+    /// </summary>
+    public static string DecodeDocuments(ReadOnlySpan<int> ids, Tokenizer tokenizer)
+    {
+        ids = WithoutFrame(ids, tokenizer);
+        var text = new StringBuilder();
+        while (true)
+        {
+            int end = ids.IndexOf(tokenizer.Eos);
+            string document = tokenizer.Decode(end < 0 ? ids : ids[..end]);
+            text.Append(text.Length == 0 ? document : document.TrimStart(' '));
+            if (end < 0) return text.ToString();
+            text.Append("\n\n");
+            ids = ids[(end + 1)..];
+        }
+    }
+
+    /// <summary>
     /// A partially denoised sample: decoded runs of revealed tokens, one <paramref name="maskGlyph"/> per position holding
     /// the model's <paramref name="maskId"/>; the [BOS] … [EOS] frame is dropped as in <see cref="Decode"/>.
     /// </summary>

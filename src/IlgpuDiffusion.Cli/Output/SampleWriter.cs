@@ -8,10 +8,15 @@ namespace IlgpuDiffusion.Cli.Output;
 /// <summary>How <c>sample</c> writes its sequences.</summary>
 internal enum SampleFormat
 {
-    /// <summary>The decoded text, with a header line before each sample when there are several.</summary>
+    /// <summary>
+    /// The decoded text, documents separated by an empty line, with a header line before each sample when there are several.
+    /// </summary>
     Text,
 
-    /// <summary>One JSON object per sample: <c>{"sample":i,"text":"...","ids":[...]}</c>.</summary>
+    /// <summary>
+    /// One JSON object per sample: <c>{"sample":i,"text":"...","ids":[...]}</c>; the text keeps document ends as
+    /// <c>&lt;|endoftext|&gt;</c>.
+    /// </summary>
     JsonLines,
 }
 
@@ -26,14 +31,13 @@ internal static class SampleWriter
         for (int i = 0; i < result.BatchSize; i++)
         {
             ReadOnlySpan<int> ids = result.Sequence(i);
-            string text = SampleText.Decode(ids, tokenizer);
             if (format == SampleFormat.JsonLines)
             {
-                writer.WriteLine(JsonLine(i, text, ids));
+                writer.WriteLine(JsonLine(i, SampleText.Decode(ids, tokenizer), ids));
                 continue;
             }
             if (result.BatchSize > 1) writer.WriteLine($"=== sample {i + 1} of {result.BatchSize} ===");
-            writer.WriteLine(text);
+            writer.WriteLine(SampleText.DecodeDocuments(ids, tokenizer));
         }
         writer.Flush();
     }

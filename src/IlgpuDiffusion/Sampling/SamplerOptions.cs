@@ -20,7 +20,10 @@ public sealed record SamplerOptions
     /// <summary>The seed of every random choice; the same seed gives the same text on the CPU backend.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>Logits are divided by it before each draw; 1 samples the model's distribution.</summary>
+    /// <summary>
+    /// Logits are divided by it before each draw; 1 samples the model's distribution, 0 is greedy (each revealed position takes
+    /// its most likely token; which positions a step reveals stays random).
+    /// </summary>
     public float Temperature { get; init; } = 1f;
 
     /// <summary>Nucleus mass in (0, 1] for each draw; 1 disables nucleus sampling (the papers' setting).</summary>
@@ -44,8 +47,9 @@ public sealed record SamplerOptions
     {
         if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), $"Sampling needs at least 1 step; got {Steps}.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), $"The batch size must be at least 1; got {BatchSize}.");
-        if (!(Temperature > 0) || float.IsInfinity(Temperature))
-            throw new ArgumentOutOfRangeException(nameof(Temperature), $"The temperature must be positive and finite; got {Temperature}.");
+        if (!(Temperature >= 0) || float.IsInfinity(Temperature))
+            throw new ArgumentOutOfRangeException(nameof(Temperature),
+                $"The temperature must be finite and ≥ 0 (0: greedy); got {Temperature}.");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), $"Top-p must be in (0, 1]; got {TopP}.");
         if (!Enum.IsDefined(Draw)) throw new ArgumentOutOfRangeException(nameof(Draw), $"{(int)Draw} is not a categorical draw method.");
         if (!(Epsilon > 0 && Epsilon < 1)) throw new ArgumentOutOfRangeException(nameof(Epsilon), $"ε must be in (0, 1); got {Epsilon}.");

@@ -70,8 +70,19 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.True(text.ExitCode == 0, text.ToString());
         Assert.Contains("=== sample 1 of 2 ===", text.Out);
         Assert.Contains("=== sample 2 of 2 ===", text.Out);
-        Assert.StartsWith("Sampled 2 × 32 tokens with 8 steps on cpu", Assert.Single(text.ErrorLines));
+        Assert.StartsWith("Sampled 2 × 32 tokens with 8 steps, seed 5, on cpu", Assert.Single(text.ErrorLines));
         Assert.Equal(text.Out, (await CliRunner.Run(sampleArgs)).Out);
+
+        // Without --seed (or with -1) every run draws a new seed and names it; temperature 0 is greedy.
+        string[] unseeded = ["sample", checkpoint, "--steps", "8", "--batch", "2", "--device", "cpu"];
+        CliResult first = await CliRunner.Run(unseeded), second = await CliRunner.Run([.. unseeded, "--seed", "-1"]);
+        Assert.True(first.ExitCode == 0 && second.ExitCode == 0, first + "\n" + second);
+        Assert.NotEqual(SeedOf(first), SeedOf(second));
+        CliResult reproduced = await CliRunner.Run([.. unseeded, "--seed", SeedOf(first)]);
+        Assert.Equal(first.Out, reproduced.Out);
+        CliResult greedy = await CliRunner.Run([.. sampleArgs, "--temperature", "0"]);
+        Assert.True(greedy.ExitCode == 0, greedy.ToString());
+        Assert.NotEqual(text.Out, greedy.Out);
 
         CliResult jsonl = await CliRunner.Run([.. sampleArgs, "--format", "jsonl", "--prompt", "the people"]);
         Assert.True(jsonl.ExitCode == 0, jsonl.ToString());
@@ -178,4 +189,8 @@ public sealed class CliEndToEndTests : IDisposable
     }
 
     public void Dispose() => _temp.Dispose();
+
+    /// <summary>The seed a <c>sample</c> run names in its summary line.</summary>
+    private static string SeedOf(CliResult sampled) =>
+        System.Text.RegularExpressions.Regex.Match(sampled.Error, "seed ([0-9]+),").Groups[1].Value;
 }

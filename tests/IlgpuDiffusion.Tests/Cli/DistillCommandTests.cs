@@ -52,12 +52,12 @@ public sealed class DistillCommandTests : IDisposable
             "--batch", "2", "--format", "jsonl", "--device", "cpu");
         Assert.True(sampled.ExitCode == 0, sampled.ToString());
         Assert.Equal(2, sampled.OutLines.Length);
-        Assert.Contains("with 2 steps on", sampled.Error);
+        Assert.Contains("with 2 steps, seed", sampled.Error);
 
         // Without --steps a student samples with the steps it was distilled for, which info shows.
         CliResult own = await CliRunner.Run("sample", round1, "--batch", "1", "--device", "cpu");
         Assert.True(own.ExitCode == 0, own.ToString());
-        Assert.Contains("with 4 steps (the student's own) on", own.Error);
+        Assert.Contains("with 4 steps (the student's own), seed", own.Error);
         CliResult info = await CliRunner.Run("info", round1);
         Assert.True(info.ExitCode == 0, info.ToString());
         Assert.Contains("SDTT student, 1 round(s) distilled", info.Out);

@@ -18,6 +18,14 @@ public sealed class SampleTextTests
     }
 
     [Fact]
+    public void Text_for_reading_separates_documents_by_an_empty_line()
+    {
+        int[] ids = [Gpt2Tokenizer.Bos, .. Tokenizer.Encode("Hello"), Gpt2Tokenizer.Eos, .. Tokenizer.Encode(" world"), Gpt2Tokenizer.Eos,
+            Gpt2Tokenizer.Eos, .. Tokenizer.Encode(" again"), Gpt2Tokenizer.Eos];
+        Assert.Equal("Hello\n\nworld\n\n\n\nagain", SampleText.DecodeDocuments(ids, Tokenizer));
+    }
+
+    [Fact]
     public void A_partial_sample_shows_one_glyph_per_masked_token()
     {
         int[] ids = [.. Tokenizer.Encode("The nation"), Gpt2Tokenizer.Mask, Gpt2Tokenizer.Mask, .. Tokenizer.Encode(" is free"),

@@ -232,11 +232,26 @@ public sealed class DiffusionSamplerTests
     }
 
     [Fact]
+    public void Temperature_zero_reveals_the_most_likely_tokens_on_the_same_reveal_schedule()
+    {
+        using var model = TinyModels.NewSamplerDit();
+        var options = new SamplerOptions { Steps = 6, BatchSize = 2, Seed = 5 };
+        using var greedy = new DiffusionSampler(model, options with { Temperature = 0 });
+        using var cold = new DiffusionSampler(model, options with { Temperature = 1e-6f });
+        using var warm = new DiffusionSampler(model, options);
+        int[] greedyIds = greedy.Sample().Ids;
+        // A vanishing temperature leaves only the most likely token's mass, so the draws agree with the argmax.
+        Assert.Equal(cold.Sample().Ids, greedyIds);
+        Assert.NotEqual(warm.Sample().Ids, greedyIds);
+    }
+
+    [Fact]
     public void Bad_settings_and_prompts_fail_with_clear_messages()
     {
         using var model = TinyModels.NewSamplerDit();
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Steps = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Temperature = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Temperature = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { Temperature = float.NaN }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions { TopP = 1.5f }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionSampler(model, new SamplerOptions(), length: 17));
         using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 2 }, length: 8);
