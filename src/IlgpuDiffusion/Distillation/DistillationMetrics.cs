@@ -6,7 +6,10 @@ namespace IlgpuDiffusion.Distillation;
 
 /// <summary>One log interval of distillation steps (JSON kind <c>distill</c>): the optimizer's metrics with the round and Δ.</summary>
 /// <param name="Interval">Loss (mean divergence), gradient norm, lr, ms/step (teacher passes included), student tokens/s and MFU.</param>
-/// <param name="Round">The round (from 0) of the interval's last step.</param>
+/// <param name="Round">
+/// The round (from 0) of the interval's last step; the log line and the JSON field number it from 1, as the round checkpoint
+/// files do.
+/// </param>
 /// <param name="StepSize">Δ: the teacher's step size in that round.</param>
 public sealed record DistillationMetrics(TrainingMetrics Interval, int Round, double StepSize) : IMetricsRecord
 {
@@ -18,13 +21,13 @@ public sealed record DistillationMetrics(TrainingMetrics Interval, int Round, do
 
     /// <inheritdoc/>
     public string HumanLine(string stepText) => string.Create(CultureInfo.InvariantCulture,
-        $"step {stepText} | round {Round} (Δ {StepSize:0.####e+00}) | {Interval.Summary}");
+        $"step {stepText} | round {Round + 1} (Δ {StepSize:0.####e+00}) | {Interval.Summary}");
 
     /// <inheritdoc/>
     public void WriteFields(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNumber("round", Round);
+        writer.WriteNumber("round", Round + 1);
         writer.WriteMetric("delta", StepSize);
         Interval.WriteFields(writer);
     }
@@ -32,7 +35,10 @@ public sealed record DistillationMetrics(TrainingMetrics Interval, int Round, do
 
 /// <summary>The end of a round (JSON kind <c>round</c>): its student, where it was saved, and its validation when run.</summary>
 /// <param name="Step">Optimizer steps done.</param>
-/// <param name="Round">The round (from 0) that ended.</param>
+/// <param name="Round">
+/// The round (from 0) that ended; the log line and the JSON field number it from 1, as its checkpoint file
+/// <c>round-{Round + 1}-{SamplingSteps}-steps.safetensors</c> does.
+/// </param>
 /// <param name="SamplingSteps">Sampling steps of the round's student: N₀/2^(round+1).</param>
 /// <param name="MeanLoss">Mean distillation loss over the round's steps run in this process.</param>
 /// <param name="CheckpointPath">The round's checkpoint, or null when none was written.</param>
@@ -51,14 +57,14 @@ public sealed record DistillationRoundMetrics(long Step, int Round, int Sampling
             : "";
         string saved = CheckpointPath is null ? "" : $" | saved {CheckpointPath}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"step {stepText} | round {Round} done: student samples in {SamplingSteps} steps | mean loss {MeanLoss:F5}{validation}{saved}");
+            $"step {stepText} | round {Round + 1} done: student samples in {SamplingSteps} steps | mean loss {MeanLoss:F5}{validation}{saved}");
     }
 
     /// <inheritdoc/>
     public void WriteFields(Utf8JsonWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        writer.WriteNumber("round", Round);
+        writer.WriteNumber("round", Round + 1);
         writer.WriteNumber("samplingSteps", SamplingSteps);
         writer.WriteMetric("meanLoss", MeanLoss);
         if (CheckpointPath is not null) writer.WriteString("checkpoint", CheckpointPath);

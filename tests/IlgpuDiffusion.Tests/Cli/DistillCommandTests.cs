@@ -31,7 +31,7 @@ public sealed class DistillCommandTests : IDisposable
             "--warmup", "1", "--log-interval", "1", "--validation-batches", "1", "--device", "cpu"];
         CliResult first = await CliRunner.Run(["distill", teacher, .. settings, "--min-steps", "4", "-o", output]);
         Assert.True(first.ExitCode == 0, first.ToString());
-        Assert.Contains("round 0 done: student samples in 4 steps", first.Out);
+        Assert.Contains("round 1 done: student samples in 4 steps", first.Out);
         string round1 = Path.Combine(output, "round-1-4-steps.safetensors"), latest = Path.Combine(output, "latest.safetensors");
         Assert.Equal(new DistillationState(1, 4, 2), DistillationCheckpoint.Read(round1).State);
         Assert.Equal(["distill 1", "distill 2", "round 2"], MetricKinds(Path.Combine(output, "metrics.jsonl")));
@@ -39,7 +39,7 @@ public sealed class DistillCommandTests : IDisposable
         CliResult resumed = await CliRunner.Run(["distill", "--resume", latest, .. settings, "--min-steps", "2"]);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.Contains($"Resuming '{latest}' at step 2 (round 2 of 2)", resumed.Out);
-        Assert.Contains("round 1 done: student samples in 2 steps", resumed.Out);
+        Assert.Contains("round 2 done: student samples in 2 steps", resumed.Out);
         var (config, state) = DistillationCheckpoint.Read(Path.Combine(output, "round-2-2-steps.safetensors"));
         Assert.Equal(new DistillationState(2, 2, 4), state);
         Assert.Equal((8, 2, 2, DistillationDivergence.ReverseKl), (config.InitialSamplingSteps, config.MinSamplingSteps,

@@ -89,13 +89,13 @@ public sealed class DistillationCheckpointTests
             Assert.Equal(5 * (5 + 2 * 10 + 5), reader.Tensors.Count);   // model, EMA, two moments, teacher
 
         string[] lines = log.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains(lines, l => l.StartsWith("step 3 | round 0 (Δ ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("round 0 done: student samples in 8 steps", StringComparison.Ordinal)
+        Assert.Contains(lines, l => l.StartsWith("step 3 | round 1 (Δ ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("round 1 done: student samples in 8 steps", StringComparison.Ordinal)
             && l.Contains(first, StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("round 1 done: student samples in 4 steps", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("round 2 done: student samples in 4 steps", StringComparison.Ordinal));
         string[] json = File.ReadAllLines(data.File("metrics.jsonl"));
         Assert.Equal(2, json.Count(l => l.Contains("\"kind\":\"round\"", StringComparison.Ordinal)));
-        Assert.Contains(json, l => l.StartsWith("{\"kind\":\"distill\",\"step\":6,\"round\":1,\"delta\":", StringComparison.Ordinal));
+        Assert.Contains(json, l => l.StartsWith("{\"kind\":\"distill\",\"step\":6,\"round\":2,\"delta\":", StringComparison.Ordinal));
     }
 
     [Fact]
