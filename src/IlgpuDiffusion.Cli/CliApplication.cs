@@ -119,13 +119,14 @@ public static partial class CliApplication
     /// </summary>
     private static string Readable(string parseError) => ExpectedType().Replace(parseError, match => match.Groups[1].Value switch
     {
-        "System.Int32" or "System.Int64" or "System.Nullable`1[System.Int32]" => "as an integer",
-        "System.UInt64" or "System.Nullable`1[System.UInt64]" => "as a non-negative integer",
-        "System.Double" or "System.Single" or "System.Nullable`1[System.Double]" or "System.Nullable`1[System.Single]" => "as a number",
-        _ => match.Value,
+        "Int32" or "Int64" => "as an integer",
+        "UInt64" => "as a non-negative integer",
+        "Double" or "Single" => "as a number",
+        _ => "as a value of this option",
     });
 
-    [GeneratedRegex("as expected type '([^']+)'")]
+    /// <summary>System.CommandLine's type name, also inside Nullable`1[…] and of array elements: the .NET name is left out.</summary>
+    [GeneratedRegex(@"as expected type '(?:[\w.]+`1\[)?(?:[\w.]+\.)?(\w+)\]?(?:\[\])?'")]
     private static partial Regex ExpectedType();
 
     private static string OneLine(string message) =>

@@ -26,15 +26,8 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 8,
         }.Positive();
         var length = new Option<int>("--length") { Description = "Tokens per sequence (L)", DefaultValueFactory = _ => 128 }.Positive();
-        var steps = new Option<string>("--steps")
-        {
-            Description = "Comma-separated diffusion step counts; L means as many steps as tokens",
-            DefaultValueFactory = _ => "8,16,32,64,128,L",
-        };
-        steps.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<string>() is string text && StepsProblem(text) is string problem) result.AddError(problem);
-        });
+        var steps = new StepCountList("Diffusion step counts, L for as many steps as tokens", ["8", "16", "32", "64", "128", "L"],
+            allowLength: true);
         var runs = new Option<int>("--runs")
         {
             Description = "Timed runs per generator after one warm-up run",
@@ -52,7 +45,7 @@ internal static class BenchCommand
         };
         preset.AcceptOnlyFromAmong("tiny", "small", "medium", "large");
         var device = new DeviceOptions(command);
-        foreach (var option in new Option[] { batch, length, steps, runs, gemm, preset }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, length, steps.Option, runs, gemm, preset }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             if (parse.GetValue(gemm))
@@ -74,7 +67,7 @@ internal static class BenchCommand
             {
                 BatchSize = parse.GetValue(batch),
                 Length = l,
-                Steps = ParseSteps(parse.GetValue(steps)!, l),
+                Steps = steps.Parse(parse, l),
                 TimedRuns = parse.GetValue(runs),
             }.Validate();
             using var backend = device.Open(parse);
@@ -117,22 +110,4 @@ internal static class BenchCommand
             $"| **all** | | | {seconds * 1000:0.000} | {flops / seconds / 1e12:0.00} |"));
         return text.ToString();
     }
-
-    /// <summary>"8,16,L" → [8, 16, length] (<see cref="StepsProblem"/> has checked the text at parse time).</summary>
-    private static int[] ParseSteps(string text, int length) =>
-        Items(text).Select(item => item is "L" or "l" ? length : int.Parse(item, NumberStyles.None, CultureInfo.InvariantCulture))
-            .ToArray();
-
-    /// <summary>Why <paramref name="text"/> is no list of positive step counts or L, or null when it is one.</summary>
-    private static string? StepsProblem(string text)
-    {
-        string[] items = Items(text);
-        if (items.Length == 0) return "--steps takes at least one step count.";
-        string? bad = items.FirstOrDefault(item => item is not ("L" or "l")
-            && !(int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0));
-        return bad is null ? null : $"--steps takes positive step counts or L, separated by commas; got '{bad}'.";
-    }
-
-    private static string[] Items(string text) =>
-        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }

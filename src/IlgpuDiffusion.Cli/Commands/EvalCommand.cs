@@ -58,16 +58,8 @@ internal static class EvalCommand
             HelpName = "folder",
             Description = "Folder made by 'prepare' whose validation shards give validation perplexity, prompts and the cloze",
         };
-        var steps = new Option<int[]>("--steps", "-n")
-        {
-            Description = "Sampling step counts, e.g. --steps 16 32 64",
-            AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [.. Defaults.Steps],
-        };
-        steps.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int[]>()?.Any(s => s < 1) == true) result.AddError("--steps must all be at least 1.");
-        });
+        var steps = new StepCountList("Sampling step counts",
+            Defaults.Steps.Select(n => n.ToString(CultureInfo.InvariantCulture)).ToArray(), allowLength: false, "-n");
         var samples = new Option<int>("--samples")
         {
             Description = "Unconditional samples per model and step count",
@@ -133,7 +125,7 @@ internal static class EvalCommand
             DefaultValueFactory = _ => "ilgpu-diffusion-eval",
         };
         var device = new DeviceOptions(command);
-        foreach (Option option in new Option[] { ar, judge, data, steps, samples, length, batch, seed, prompts, promptLength,
+        foreach (Option option in new Option[] { ar, judge, data, steps.Option, samples, length, batch, seed, prompts, promptLength,
             continuationLength, lambada, maxLambada, draws, validationBatches, parts, output })
             command.Options.Add(option);
         command.Validators.Add(result =>
@@ -164,7 +156,7 @@ internal static class EvalCommand
             var options = new EvaluationOptions
             {
                 Parts = parse.GetValue(parts)!.Aggregate(EvaluationParts.None, (all, name) => all | PartNames[name]),
-                Steps = parse.GetValue(steps)!,
+                Steps = steps.Parse(parse),
                 Samples = parse.GetValue(samples),
                 SampleLength = parse.GetValue(length),
                 BatchSize = parse.GetValue(batch),

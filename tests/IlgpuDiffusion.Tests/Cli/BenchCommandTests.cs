@@ -9,7 +9,7 @@ public sealed class BenchCommandTests
     [Fact]
     public async Task Prints_the_autoregressive_row_and_each_step_count_cached_and_uncached()
     {
-        var result = await CliRunner.Run("bench", "--batch", "1", "--length", "8", "--steps", "2,L", "--device", "cpu");
+        var result = await CliRunner.Run("bench", "--batch", "1", "--length", "8", "--steps", "2", "L", "--device", "cpu");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         string[] rows = result.OutLines.Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToArray();
@@ -40,5 +40,23 @@ public sealed class BenchCommandTests
 
         Assert.Equal(CliApplication.UsageError, result.ExitCode);
         Assert.Contains("--steps takes positive step counts or L", result.Error);
+    }
+
+    [Fact]
+    public async Task Step_lists_take_spaces_or_commas_in_bench_and_eval_and_errors_name_no_dotnet_type()
+    {
+        var bench = await CliRunner.Run("bench", "--batch", "1", "--length", "8", "--steps", "2,4", "8", "--device", "cpu");
+        Assert.True(bench.ExitCode == 0, bench.ToString());
+        Assert.Contains("| diffusion | 4 | cached |", bench.Out);
+        Assert.Contains("| diffusion | 8 | cached |", bench.Out);
+
+        var eval = await CliRunner.Run("eval", "m.safetensors", "--ar", "g.safetensors", "--steps", "8,0", "--device", "cpu");
+        Assert.Equal(CliApplication.UsageError, eval.ExitCode);
+        Assert.Contains("--steps takes positive step counts, separated by spaces or commas; got '0'.", eval.Error);
+
+        var seed = await CliRunner.Run("sample", "m.safetensors", "--seed", "abc");
+        Assert.Equal(CliApplication.UsageError, seed.ExitCode);
+        Assert.Contains("'abc' for option '--seed' as an integer", seed.Error);
+        Assert.DoesNotContain("System.", seed.Error);
     }
 }
