@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
@@ -20,10 +21,11 @@ internal static class SampleCommand
     public static Command Create(CliConsole console)
     {
         var command = new Command("sample", "Generate text with the ancestral (DDPM) sampler: start from all [MASK], reveal tokens " +
-            "over N steps. Samples go to standard output (or --output); the summary and --stream display go to standard error.");
+            "over N steps; from a GPT checkpoint ('train --model ar'), left to right with the KV cache. Samples go to standard " +
+            "output (or --output); the summary and --stream display go to standard error.");
         var model = new Argument<string>("model")
         {
-            Description = "A training checkpoint (.safetensors made by 'train') " +
+            Description = "A training checkpoint (.safetensors made by 'train' or 'distill', or a GPT's by 'train --model ar') " +
                 "or a Hugging Face model folder (config.json + model.safetensors)",
         };
         command.Arguments.Add(model);
@@ -78,6 +80,9 @@ internal static class SampleCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             string modelPath = parse.GetValue(model)!;
+            if (GptSampleRun.IsGptCheckpoint(modelPath))
+                return SampleGpt(console, parse, modelPath, sampling, device, rawWeights, length, prompt, format, output,
+                    [suffix, totalLength, stride, stream], cancellationToken);
             int? studentSteps = File.Exists(modelPath) ? DistillationCheckpoint.TryReadState(modelPath)?.SamplingSteps : null;
             SamplerOptions options = sampling.Resolve(parse, studentSteps);
             string? file = parse.GetValue(output);
@@ -96,7 +101,7 @@ internal static class SampleCommand
             SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
             if (file is null) SampleWriter.Write(console.Out, result, sampleFormat, tokenizer);
-            else WriteFile(file, result, sampleFormat, tokenizer);
+            else WriteFile(file, writer => SampleWriter.Write(writer, result, sampleFormat, tokenizer));
             bool ownSteps = studentSteps is not null && parse.GetValue(sampling.Steps) is null;
             console.Error.WriteLine(Summary(result, options, ownSteps, opened, file));
             return CliApplication.Success;
@@ -123,12 +128,45 @@ internal static class SampleCommand
         return MdlmCheckpoint.LoadModel(path, device, useEma: !rawWeights);
     }
 
+    /// <summary>
+    /// Generates from a GPT checkpoint with the options both model kinds share; the diffusion sampler's own options are usage
+    /// errors that say why.
+    /// </summary>
+    private static int SampleGpt(CliConsole console, ParseResult parse, string path, SamplingOptions sampling, DeviceOptions device,
+        Option<bool> rawWeights, Option<int?> length, Option<string?> prompt, Option<string> format, Option<string?> output,
+        Option[] diffusionOnly, CancellationToken cancellationToken)
+    {
+        string[] given = [.. sampling.DiffusionOnlyGiven(parse),
+            .. diffusionOnly.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name)];
+        if (given.Length > 0)
+            throw new UsageException($"'{path}' is a GPT checkpoint, which generates left to right with a KV cache: " +
+                $"{string.Join(", ", given)} appl{(given.Length == 1 ? "ies" : "y")} to diffusion models only.");
+        GptSamplingOptions options = sampling.ResolveGpt(parse);
+        string? file = parse.GetValue(output);
+        if (file is not null)
+        {
+            OutputPaths.RequireFile(file, "--output");
+            OutputPaths.RequireNotAnInput(file, "--output", path);
+        }
+        using Device opened = device.Open(parse);
+        using Gpt gpt = GptCheckpoint.LoadModel(path, opened, useEma: !parse.GetValue(rawWeights));
+        var request = new GptSampleRequest(options, sampling.BatchSize(parse), parse.GetValue(length) ?? gpt.Config.Length,
+            parse.GetValue(prompt));
+        var (result, elapsed) = GptSampleRun.Run(gpt, request, cancellationToken);
+        Tokenizer tokenizer = Tokenizer.FromName(gpt.Config.Tokenizer);
+        SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
+        if (file is null) SampleWriter.Write(console.Out, result.Tokens, sampleFormat, tokenizer);
+        else WriteFile(file, writer => SampleWriter.Write(writer, result.Tokens, sampleFormat, tokenizer));
+        console.Error.WriteLine(GptSampleRun.Summary(result, elapsed, options.Seed, opened, file));
+        return CliApplication.Success;
+    }
+
     /// <summary>Writes the samples to <paramref name="path"/> atomically (<see cref="AtomicFile"/>): no half-written output.</summary>
-    private static void WriteFile(string path, SamplingResult result, SampleFormat format, Tokenizer tokenizer) =>
+    private static void WriteFile(string path, Action<TextWriter> write) =>
         AtomicFile.Write(path, stream =>
         {
             using var writer = new StreamWriter(stream, leaveOpen: true);
-            SampleWriter.Write(writer, result, format, tokenizer);
+            write(writer);
         });
 
     private static string Summary(SamplingResult result, SamplerOptions options, bool studentSteps, Device device, string? file)

@@ -84,6 +84,21 @@ internal sealed class SamplingOptions
         });
     }
 
+    /// <summary>The options of the diffusion sampler alone given on the command line (a GPT decodes left to right).</summary>
+    public IReadOnlyList<string> DiffusionOnlyGiven(ParseResult parse) =>
+        new Option[] { _steps, _cached, _noCache, _epsilon, _noNoiseRemoval }
+            .Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name).ToArray();
+
+    /// <summary>The token draws the command line asks for, for a GPT.</summary>
+    public GptSamplingOptions ResolveGpt(ParseResult parse)
+    {
+        SamplerOptions shared = Resolve(parse, modelSteps: null);
+        return new GptSamplingOptions { Temperature = shared.Temperature, TopP = shared.TopP, Draw = shared.Draw, Seed = shared.Seed };
+    }
+
+    /// <summary>--batch as given (or its default).</summary>
+    public int BatchSize(ParseResult parse) => parse.GetValue(_batch);
+
     /// <summary>--steps, to tell whether it was given.</summary>
     public Option<int?> Steps => _steps;
 

@@ -26,17 +26,21 @@ internal static class SampleWriter
     /// <summary>
     /// Writes every sequence of <paramref name="result"/> to <paramref name="writer"/>, decoded by <paramref name="tokenizer"/>.
     /// </summary>
-    public static void Write(TextWriter writer, SamplingResult result, SampleFormat format, Tokenizer tokenizer)
+    public static void Write(TextWriter writer, SamplingResult result, SampleFormat format, Tokenizer tokenizer) =>
+        Write(writer, Enumerable.Range(0, result.BatchSize).Select(i => result.Sequence(i).ToArray()).ToArray(), format, tokenizer);
+
+    /// <summary>Writes <paramref name="sequences"/> (token ids each, BOS first) to <paramref name="writer"/>.</summary>
+    public static void Write(TextWriter writer, IReadOnlyList<int[]> sequences, SampleFormat format, Tokenizer tokenizer)
     {
-        for (int i = 0; i < result.BatchSize; i++)
+        for (int i = 0; i < sequences.Count; i++)
         {
-            ReadOnlySpan<int> ids = result.Sequence(i);
+            ReadOnlySpan<int> ids = sequences[i];
             if (format == SampleFormat.JsonLines)
             {
                 writer.WriteLine(JsonLine(i, SampleText.Decode(ids, tokenizer), ids));
                 continue;
             }
-            if (result.BatchSize > 1) writer.WriteLine($"=== sample {i + 1} of {result.BatchSize} ===");
+            if (sequences.Count > 1) writer.WriteLine($"=== sample {i + 1} of {sequences.Count} ===");
             writer.WriteLine(SampleText.DecodeDocuments(ids, tokenizer));
         }
         writer.Flush();

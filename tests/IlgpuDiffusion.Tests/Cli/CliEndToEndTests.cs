@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
@@ -137,6 +138,23 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Contains("Where a step's time goes (1 steps profiled on CPU", resume.Out);
         Assert.Contains("| LinearBackward | MatMul |", resume.Out);
         Assert.Contains("| **outside ops** (host work, copies, waits) |", resume.Out);
+
+        // sample generates from the GPT left to right; the diffusion sampler's own options are refused with the reason.
+        string[] sampleGpt = ["sample", checkpoint, "--batch", "2", "--length", "12", "--prompt", "the", "--seed", "3",
+            "--format", "jsonl", "--device", "cpu"];
+        CliResult sampled = await CliRunner.Run(sampleGpt);
+        Assert.True(sampled.ExitCode == 0, sampled.ToString());
+        Sample[] generated = sampled.OutLines.Select(Sample.Parse).ToArray();
+        Assert.Equal(2, generated.Length);
+        int[] prompt = [Gpt2Tokenizer.Bos, .. Gpt2Tokenizer.Shared.Encode("the")];
+        Assert.All(generated, s => Assert.Equal(prompt, s.Ids[..prompt.Length]));
+        Assert.All(generated, s => Assert.InRange(s.Ids.Length, prompt.Length + 1, 12));
+        Assert.StartsWith("Generated 2 sequence(s)", Assert.Single(sampled.ErrorLines));
+        Assert.Equal(sampled.Out, (await CliRunner.Run(sampleGpt)).Out);
+        CliResult steps = await CliRunner.Run("sample", checkpoint, "--steps", "8", "--device", "cpu");
+        Assert.Equal(CliApplication.UsageError, steps.ExitCode);
+        Assert.Contains("is a GPT checkpoint, which generates left to right with a KV cache: --steps applies to diffusion models only",
+            steps.Error);
 
         CliResult info = await CliRunner.Run("info", checkpoint);
         Assert.True(info.ExitCode == 0, info.ToString());

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Models.Safetensors;
+using IlgpuDiffusion.Sampling;
+
+namespace IlgpuDiffusion.Cli.Runs;
+
+/// <summary>What <c>sample</c> generates from a GPT checkpoint.</summary>
+/// <param name="Options">Seed, temperature, top-p and draw of every token.</param>
+/// <param name="BatchSize">Sequences generated together.</param>
+/// <param name="Length">Tokens per sequence, the prompt included, at most the model's length.</param>
+/// <param name="Prompt">Text every sequence starts with (after BOS), or null.</param>
+internal sealed record GptSampleRequest(GptSamplingOptions Options, int BatchSize, int Length, string? Prompt);
+
+/// <summary>
+/// <c>sample</c> on a GPT checkpoint (the AR baseline that <c>train --model ar</c> writes): left-to-right decoding with the KV
+/// cache until the length or each sequence's end-of-text.
+/// </summary>
+internal static class GptSampleRun
+{
+    /// <summary>Whether <paramref name="path"/> is a GPT checkpoint file rather than a diffusion model.</summary>
+    public static bool IsGptCheckpoint(string path)
+    {
+        if (!File.Exists(path)) return false;
+        using var reader = SafetensorsReader.Open(path);
+        return reader.Metadata.GetValueOrDefault("format") == GptCheckpointHeader.Format;
+    }
+
+    /// <summary>Generates the sequences of <paramref name="request"/> with <paramref name="model"/>.</summary>
+    /// <exception cref="ArgumentException">The prompt or length does not fit the model.</exception>
+    public static (GptGenerationResult Result, TimeSpan Elapsed) Run(Gpt model, GptSampleRequest request,
+        CancellationToken cancellationToken)
+    {
+        var tokenizer = Tokenizer.FromName(model.Config.Tokenizer);
+        int[] prompt = [tokenizer.Bos, .. string.IsNullOrEmpty(request.Prompt) ? [] : tokenizer.Encode(request.Prompt)];
+        if (request.Length > model.Config.Length)
+            throw new ArgumentException($"--length {request.Length} is longer than the model's {model.Config.Length} tokens.");
+        if (prompt.Length >= request.Length)
+            throw new ArgumentException($"The prompt takes {prompt.Length} tokens (with BOS), leaving none of the {request.Length} " +
+                "to generate; shorten it or raise --length.");
+        using var decoder = new GptDecoder(model, request.BatchSize, request.Length, prompt.Length,
+            request.Options with { EndOfText = tokenizer.Eos });
+        var clock = Stopwatch.StartNew();
+        GptGenerationResult result = decoder.Generate(Enumerable.Repeat(prompt, request.BatchSize).ToArray(), cancellationToken);
+        return (result, clock.Elapsed);
+    }
+
+    /// <summary>The summary line after the samples.</summary>
+    public static string Summary(GptGenerationResult result, TimeSpan elapsed, ulong seed, Device device, string? file)
+    {
+        int generated = result.Tokens.Sum(tokens => tokens.Length - result.PromptLength);
+        string destination = file is null ? "" : $"; written to {file}";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Generated {result.Tokens.Count} sequence(s), {generated} new tokens, left to right with the KV cache, seed {seed}, on " +
+            $"{device.Backend.Name()}: {result.ForwardPasses} forward passes, {elapsed.TotalSeconds:F1} s, " +
+            $"{generated / Math.Max(elapsed.TotalSeconds, 1e-9):N0} tokens/s{destination}");
+    }
+}
