@@ -79,7 +79,9 @@ public sealed partial class Dit
             _k.LinearBackward(dLogits, a.FinalModulated, p.OutputWeight, dFinal, g.OutputWeight, g.OutputBias, n, d, Config.Vocab);
     }
 
-    /// <summary>Backward from ∂L/∂(final modulated rows) in dA.Work through the final adaLN LayerNorm, every block and the embedding.</summary>
+    /// <summary>
+    /// Backward from ∂L/∂(final modulated rows) in dA.Work through the final adaLN LayerNorm, every block and the embedding.
+    /// </summary>
     private void BackwardFromFinal(DitActivations a, Tensor<int> ids, DitDropout dropout)
     {
         var g = RequireGradients();
