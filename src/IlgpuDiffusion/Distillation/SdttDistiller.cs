@@ -23,7 +23,7 @@ public readonly record struct DistillationStepResult(
 /// from K ancestral teacher steps of size Δ (<see cref="TeacherTargets"/>) → student logits on z_t at the masked rows
 /// only → divergence averaged over masked rows (no 1/t) → backward. Then clipped AdamW with warm-up and the EMA.
 /// The student's trunk runs once on z_t; the V-wide work (teacher and student heads, log-probs, draws, divergence and the
-/// head's backward) runs in chunks of rows, so those buffers hold one chunk (about <see cref="HeadChunkBytes"/> each)
+/// head's backward) runs in chunks of rows, so those buffers hold one chunk (about <see cref="HeadChunks.Bytes"/> each)
 /// however large B·L is; the student's trunk backward runs once after the last chunk.
 /// After each round's steps the teacher becomes the student (raw weights, or the EMA) and Δ doubles. All randomness
 /// is counter-based, so <see cref="SaveCheckpoint"/> / <see cref="LoadCheckpoint"/> continue bit for bit on the CPU
@@ -46,9 +46,6 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     private readonly Divergence _divergence;
     private readonly ulong _timeSeed, _maskSeed, _dropoutSeed, _revealSeed, _drawSeed;
 
-    /// <summary>Bytes of one V-wide head chunk buffer (logits or log-probs) that set the default rows per chunk.</summary>
-    internal const long HeadChunkBytes = 64L << 20;
-
     /// <summary>
     /// Prepares to distill <paramref name="initial"/> (a trained model; copied, not kept) on <paramref name="trainData"/>.
     /// </summary>
@@ -61,7 +58,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     }
 
     /// <summary>Prepares a distiller whose head chunks hold <paramref name="headChunkRows"/> rows (capped at B·L).</summary>
-    /// <param name="headChunkRows">Rows per head chunk, or null for as many as fit <see cref="HeadChunkBytes"/>.</param>
+    /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
     internal SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, int? headChunkRows)
     {
         ArgumentNullException.ThrowIfNull(initial);
@@ -81,8 +78,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         _corrupted = new CorruptedBatch(batch, length);
         if (headChunkRows is < 1)
             throw new ArgumentOutOfRangeException(nameof(headChunkRows), $"Head chunks need at least one row; got {headChunkRows}.");
-        int chunkRows = (int)Math.Min(headChunkRows ?? Math.Max(1, HeadChunkBytes / (sizeof(float) * (long)model.Vocab)),
-            _corrupted.Elements);
+        int chunkRows = Math.Min(headChunkRows ?? HeadChunks.Rows(model.Vocab, _corrupted.Elements), _corrupted.Elements);
         _cleanIds = new int[_corrupted.Elements];
         _sigma = new float[batch];
         _timeSeed = TrainingSeeds.Times(training.Seed);
