@@ -8,10 +8,11 @@ public partial interface IKernels
     /// (MASK) are never drawn. With topP &lt; 1 only the nucleus takes part: entries with p_v ≥ τ, τ the largest value
     /// whose such entries hold probability ≥ topP. Two exact methods (<see cref="SamplingParameters.Draw"/>), both in fp64
     /// with s_v = l_v·(1/T) in double: <see cref="CategoricalDraw.InverseCdf"/> takes one uniform
-    /// U = <see cref="Philox.UniformDouble"/>(seed, step, r) and returns the first v whose running sum of
-    /// m_w = exp(s_w − max s) over members w ≤ v exceeds U·Σ m (the last member with m &gt; 0 if rounding leaves none);
+    /// U = <see cref="Philox.UniformDouble"/>(seed, step, f + r), f = <see cref="SamplingParameters.FirstRow"/>, and returns
+    /// the first v whose running sum of m_w = exp(s_w − max s) over members w ≤ v exceeds U·Σ m (the last member with
+    /// m &gt; 0 if rounding leaves none);
     /// <see cref="CategoricalDraw.ExponentialRace"/> returns argmax_v (s_v − log(−log(U_v + 1e-10) + 1e-10)) with
-    /// U_v = <see cref="Philox.UniformDouble"/>(seed, step, r·vocab + v).
+    /// U_v = <see cref="Philox.UniformDouble"/>(seed, step, (f + r)·vocab + v).
     /// </summary>
     /// <param name="logits">[rows, classes], classes ≥ vocab</param>
     /// <param name="ids">[rows], overwritten</param>
@@ -29,6 +30,8 @@ public partial interface IKernels
 /// <param name="Temperature">Logits are divided by it; must be positive.</param>
 /// <param name="TopP">Nucleus mass in (0, 1]; 1 disables nucleus sampling.</param>
 /// <param name="Draw">How random numbers become ids; both sample the same distribution, with different ids per seed.</param>
+/// <param name="FirstRow">The counter of the call's row 0: rows drawn in chunks, each passing its first row's index, draw
+/// the ids one call over all rows would.</param>
 public readonly record struct SamplingParameters(ulong Seed, ulong Step, float Temperature = 1f, float TopP = 1f,
-    CategoricalDraw Draw = CategoricalDraw.InverseCdf);
+    CategoricalDraw Draw = CategoricalDraw.InverseCdf, long FirstRow = 0);
 

@@ -171,6 +171,8 @@ public static class OpChecks
             throw new ArgumentOutOfRangeException(nameof(parameters), $"TopP must be in (0, 1]; got {parameters.TopP}.");
         if (!Enum.IsDefined(parameters.Draw))
             throw new ArgumentOutOfRangeException(nameof(parameters), $"{(int)parameters.Draw} is not a categorical draw method.");
+        if (parameters.FirstRow < 0)
+            throw new ArgumentOutOfRangeException(nameof(parameters), $"FirstRow must not be negative; got {parameters.FirstRow}.");
     }
 
     /// <summary><see cref="IKernels.KeepTopK"/>: logits [rows, classes] with vocab ≤ classes, k ≥ 1.</summary>

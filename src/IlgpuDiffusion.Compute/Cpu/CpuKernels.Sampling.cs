@@ -84,7 +84,7 @@ public sealed unsafe partial class CpuKernels
             }
             TensorPrimitives.Subtract(mass, max, mass);
             TensorPrimitives.Exp(mass, mass);
-            double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, r) * TensorPrimitives.Sum(mass);
+            double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, Parameters.FirstRow + r) * TensorPrimitives.Sum(mass);
             double running = 0;
             int last = -1;
             for (int v = 0; v < mass.Length; v++)
@@ -100,7 +100,7 @@ public sealed unsafe partial class CpuKernels
         /// <summary>The exponential race's winner (see <see cref="IKernels.SampleCategorical"/>).</summary>
         private int Race(ReadOnlySpan<float> row, int r, double inverseTemperature, double threshold)
         {
-            long first = (long)r * Vocab;
+            long first = (Parameters.FirstRow + r) * Vocab;
             int best = -1;
             double bestScore = double.NegativeInfinity;
             for (int v = 0; v < row.Length; v++)

@@ -20,7 +20,8 @@ internal sealed partial class IlgpuKernels
         _sample ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, SamplingArguments>>(SamplingKernels.Sample));
         var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
-            parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0, parameters.Draw == CategoricalDraw.InverseCdf ? 1 : 0);
+            parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0, parameters.Draw == CategoricalDraw.InverseCdf ? 1 : 0,
+            parameters.FirstRow);
         _sample(_plan.Sampling(rows), logits.View(), ids.View(), arguments);
     }
 

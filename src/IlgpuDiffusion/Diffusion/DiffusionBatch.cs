@@ -66,6 +66,16 @@ internal sealed class DiffusionBatch : IDisposable
         return model.Forward(activations, _noisyIds, _sigma, Loss.MaskedRows, Corrupted.MaskedCount, dropout);
     }
 
+    /// <summary>
+    /// Eval pass of <paramref name="model"/>'s trunk on the noisy ids (σ(t) as its time input); the head then serves the
+    /// masked rows of <see cref="NelboLoss.MaskedRows"/> in chunks.
+    /// </summary>
+    public void ForwardTrunk(Dit model, DitActivations activations)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        model.ForwardTrunk(activations, _noisyIds, _sigma);
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

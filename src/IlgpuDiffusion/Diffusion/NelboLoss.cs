@@ -88,6 +88,24 @@ internal sealed class NelboLoss : IDisposable
         return sum;
     }
 
+    /// <summary>
+    /// Adds Σ weights·NLL of the uploaded masked rows [<paramref name="first"/>, <paramref name="first"/> + count) to
+    /// <paramref name="sum"/> (in double, row by row, so chunks add up exactly as one call would) and returns it.
+    /// </summary>
+    /// <param name="logits">[count, classes]: the head's logits of those rows</param>
+    public double AddRows(double sum, Tensor<float> logits, int first, int count)
+    {
+        if (first < 0 || count < 0 || first + count > _rows)
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"Rows [{first}, {first + count}) are not within the {_rows} masked rows.");
+        Tensor<float> losses = Losses.Slice(first, count);
+        _kernels.SubsCrossEntropy(logits, Targets.Slice(first, count), Weights.Slice(first, count), losses, null, count, Classes,
+            MaskId, 1f);
+        losses.CopyTo(_hostLosses.AsSpan(first, count));
+        for (int r = first; r < first + count; r++) sum += _hostLosses[r];
+        return sum;
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

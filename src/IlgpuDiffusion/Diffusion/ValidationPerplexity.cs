@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Diffusion;
 /// time with one random mask, summed in double over the split and divided by its token count; PPL = exp(mean),
 /// an upper bound. Times and masks come from a fixed seed and the batch number, so every pass over the same data
 /// and weights gives the same number. Runs an evaluation copy of the model (no dropout) loaded with the given
-/// weights, normally the EMA.
+/// weights, normally the EMA: one trunk pass per batch, then the output head and the loss in chunks of masked rows, so the
+/// logits take <see cref="HeadChunks.Rows"/> rows whatever the batch.
 /// </summary>
 public sealed class ValidationPerplexity : IDisposable
 {
@@ -28,11 +29,21 @@ public sealed class ValidationPerplexity : IDisposable
     /// its vocabulary.
     /// </exception>
     public ValidationPerplexity(DitConfig config, Device device, TokenShardSet data, int batchSize, ulong seed, int maxBatches = 0)
+        : this(config, device, data, batchSize, seed, maxBatches, headChunkRows: null)
+    {
+    }
+
+    /// <summary>Prepares a validation whose output head takes the masked rows in chunks of <paramref name="headChunkRows"/>.</summary>
+    /// <param name="headChunkRows">Rows per head chunk (capped at a batch's rows), or null for <see cref="HeadChunks.Rows"/>.</param>
+    internal ValidationPerplexity(DitConfig config, Device device, TokenShardSet data, int batchSize, ulong seed, int maxBatches,
+        int? headChunkRows)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxBatches);
+        if (headChunkRows is < 1)
+            throw new ArgumentOutOfRangeException(nameof(headChunkRows), $"Head chunks need at least one row; got {headChunkRows}.");
         if (data.SequenceCount == 0) throw new ArgumentException("The validation shards hold no sequence.", nameof(data));
         TokenShardFit.Require(data, config.Tokenizer, config.Vocab, withMask: true, nameof(data));
         _data = data;
@@ -41,9 +52,9 @@ public sealed class ValidationPerplexity : IDisposable
         _maskSeed = TrainingSeeds.ValidationMasks(seed);
         _model = new Dit(config, device, withGradients: false);
         int fullBatch = (int)Math.Min(batchSize, _sequences);
-        _full = new Pass(_model, fullBatch, data.SequenceLength);
+        _full = new Pass(_model, fullBatch, data.SequenceLength, headChunkRows);
         int rest = (int)(_sequences % fullBatch);
-        if (rest > 0) _remainder = new Pass(_model, rest, data.SequenceLength);
+        if (rest > 0) _remainder = new Pass(_model, rest, data.SequenceLength, headChunkRows);
     }
 
     /// <summary>Sequences evaluated per pass.</summary>
@@ -67,12 +78,27 @@ public sealed class ValidationPerplexity : IDisposable
             for (int i = 0; i < b.Corrupted.BatchSize; i++) _data.CopySequence(next + i, b.CleanIds.AsSpan(i * length, length));
             next += b.Corrupted.BatchSize;
             b.Corrupt(_timeSeed, _maskSeed, batch);
-            Tensor<float> logits = b.Forward(_model, pass.Activations, DitDropout.Off);
-            nelboSum += b.Loss.EvaluateSum(logits, null, 1f);
+            nelboSum += Nelbo(pass);
             tokens += b.Loss.TokenSlots;
         }
         double nelbo = nelboSum / tokens;
         return new ValidationMetrics(step, nelbo, Math.Exp(nelbo), tokens, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Σ weights·NLL of the pass's corrupted batch: one trunk pass, then the head and loss in chunks of masked rows.</summary>
+    private double Nelbo(Pass pass)
+    {
+        DiffusionBatch b = pass.Batch;
+        b.ForwardTrunk(_model, pass.Activations);
+        int masked = b.Corrupted.MaskedCount, chunk = pass.Activations.HeadCapacity;
+        double sum = 0;
+        for (int first = 0; first < masked; first += chunk)
+        {
+            int count = Math.Min(chunk, masked - first);
+            Tensor<float> logits = _model.ForwardHead(pass.Activations, b.Loss.MaskedRows.Slice(first, count), count);
+            sum = b.Loss.AddRows(sum, logits, first, count);
+        }
+        return sum;
     }
 
     /// <inheritdoc/>
@@ -83,12 +109,14 @@ public sealed class ValidationPerplexity : IDisposable
         _model.Dispose();
     }
 
-    /// <summary>Buffers for one batch size.</summary>
-    private sealed class Pass(Dit model, int batchSize, int sequenceLength) : IDisposable
+    /// <summary>Buffers for one batch size, the head's logits for one chunk of rows.</summary>
+    private sealed class Pass(Dit model, int batchSize, int sequenceLength, int? headChunkRows) : IDisposable
     {
         public DiffusionBatch Batch { get; } = new(model.Config, model.Device, batchSize, sequenceLength, TimeSampler.Mdlm);
 
-        public DitActivations Activations { get; } = model.CreateActivations(batchSize, sequenceLength, training: false);
+        public DitActivations Activations { get; } = model.CreateActivations(batchSize, sequenceLength, training: false,
+            Math.Min(headChunkRows ?? HeadChunks.Rows(model.Config.Vocab, TokenRows.Of(batchSize, sequenceLength)),
+                TokenRows.Of(batchSize, sequenceLength)));
 
         public void Dispose()
         {

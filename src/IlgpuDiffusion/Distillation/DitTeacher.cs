@@ -4,23 +4,23 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Distillation;
 
 /// <summary>
-/// A frozen <see cref="Dit"/> as SDTT's teacher: eval mode (no dropout), no gradients, an inference arena, and the
-/// output head computed only on the requested rows, whose logits become SUBS log-probs.
+/// A frozen <see cref="Dit"/> as SDTT's teacher: eval mode (no dropout), no gradients, an inference arena whose head
+/// holds one chunk of rows, and the output head computed only on the requested rows, whose logits become SUBS log-probs.
 /// </summary>
 internal sealed class DitTeacher : ITeacher, IDisposable
 {
     private readonly DitActivations _activations;
 
     /// <summary>
-    /// Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids;
-    /// its weights start at zero.
+    /// Creates a teacher of <paramref name="config"/> for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids
+    /// and head chunks of up to <paramref name="headRows"/> rows; its weights start at zero.
     /// </summary>
-    public DitTeacher(DitConfig config, Device device, int batch, int tokens)
+    public DitTeacher(DitConfig config, Device device, int batch, int tokens, int headRows)
     {
         Model = new Dit(config, device, withGradients: false);
         try
         {
-            _activations = Model.CreateActivations(batch, tokens, training: false);
+            _activations = Model.CreateActivations(batch, tokens, training: false, headRows);
         }
         catch
         {
@@ -36,9 +36,12 @@ internal sealed class DitTeacher : ITeacher, IDisposable
     public int Classes => Model.Config.Vocab;
 
     /// <inheritdoc/>
-    public void LogProbs(Tensor<int> ids, ReadOnlySpan<float> sigma, Tensor<int> rows, int count, Tensor<float> logProbs)
+    public void Prepare(Tensor<int> ids, ReadOnlySpan<float> sigma) => Model.ForwardTrunk(_activations, ids, sigma);
+
+    /// <inheritdoc/>
+    public void LogProbs(Tensor<int> rows, int count, Tensor<float> logProbs)
     {
-        Tensor<float> logits = Model.Forward(_activations, ids, sigma, rows, count, DitDropout.Off); // [count, V]
+        Tensor<float> logits = Model.ForwardHead(_activations, rows, count); // [count, V]
         Model.Device.Kernels.SubsLogSoftmax(logits, logProbs, count, Classes, Model.Config.MaskIndex);
     }
 

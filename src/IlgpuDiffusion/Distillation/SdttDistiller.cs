@@ -22,6 +22,9 @@ public readonly record struct DistillationStepResult(
 /// one SDTT time per sequence (shared offset on [1e-5, 1]) → z_t with mask probability (1−1e-3)·t → teacher targets
 /// from K ancestral teacher steps of size Δ (<see cref="TeacherTargets"/>) → student logits on z_t at the masked rows
 /// only → divergence averaged over masked rows (no 1/t) → backward. Then clipped AdamW with warm-up and the EMA.
+/// The student's trunk runs once on z_t; the V-wide work (teacher and student heads, log-probs, draws, divergence and the
+/// head's backward) runs in chunks of rows, so those buffers hold one chunk (about <see cref="HeadChunks.Bytes"/> each)
+/// however large B·L is; the student's trunk backward runs once after the last chunk.
 /// After each round's steps the teacher becomes the student (raw weights, or the EMA) and Δ doubles. All randomness
 /// is counter-based, so <see cref="SaveCheckpoint"/> / <see cref="LoadCheckpoint"/> continue bit for bit on the CPU
 /// backend. Allocates nothing per step. <see cref="Run"/> adds logging, round checkpoints and progress.
@@ -50,6 +53,13 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// The data does not fit the model: sequences longer than it takes, another tokenizer, or ids beyond its vocabulary.
     /// </exception>
     public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config)
+        : this(initial, trainData, config, headChunkRows: null)
+    {
+    }
+
+    /// <summary>Prepares a distiller whose head chunks hold <paramref name="headChunkRows"/> rows (capped at B·L).</summary>
+    /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
+    internal SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, int? headChunkRows)
     {
         ArgumentNullException.ThrowIfNull(initial);
         ArgumentNullException.ThrowIfNull(trainData);
@@ -66,6 +76,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         _divergence = config.Divergence.Kernel(config.CompatReleasedCode);
         _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.MaskIndex);
         _corrupted = new CorruptedBatch(batch, length);
+        if (headChunkRows is < 1)
+            throw new ArgumentOutOfRangeException(nameof(headChunkRows), $"Head chunks need at least one row; got {headChunkRows}.");
+        int chunkRows = Math.Min(headChunkRows ?? HeadChunks.Rows(model.Vocab, _corrupted.Elements), _corrupted.Elements);
         _cleanIds = new int[_corrupted.Elements];
         _sigma = new float[batch];
         _timeSeed = TrainingSeeds.Times(training.Seed);
@@ -80,13 +93,13 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         {
             _student = Own(owned, new Dit(model, device, withGradients: true));
             _student.CopyParametersFrom(initial);
-            _teacher = Own(owned, new DitTeacher(model, device, batch, length));
+            _teacher = Own(owned, new DitTeacher(model, device, batch, length, chunkRows));
             _teacher.Model.CopyParametersFrom(initial);
             _noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
             owned.Add(_noisyIds.Buffer);
-            _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps));
-            _activations = Own(owned, _student.CreateActivations(batch, length, training: true));
-            _loss = Own(owned, new DistillationLoss(device, _corrupted.Elements, model.Vocab));
+            _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps, chunkRows));
+            _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
+            _loss = Own(owned, new DistillationLoss(device, chunkRows, model.Vocab));
             _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training));
         }
         catch
@@ -126,8 +139,11 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// <summary>Student token slots per optimizer step: B·L·accumulation.</summary>
     public long TokensPerStep => (long)Config.Training.SequencesPerStep * _trainData.SequenceLength;
 
-    /// <summary>The teacher targets of the last micro-batch (its rows, log-probs and per-step counts).</summary>
+    /// <summary>The teacher targets of the last micro-batch (its rows, per-step counts and final state).</summary>
     internal TeacherTargets Targets => _targets;
+
+    /// <summary>Rows per head chunk.</summary>
+    internal int HeadChunkRows => _targets.ChunkRows;
 
     /// <summary>The corrupted batch z_t of the last micro-batch.</summary>
     internal CorruptedBatch Corrupted => _corrupted;
@@ -156,20 +172,38 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             ulong stream = _run.NextMicroBatch(_cleanIds);
             TimeSampler.Sdtt.Sample(_timeSeed, stream, _corrupted.Times);
             _diffusion.Corrupt(_cleanIds, _maskSeed, stream, _corrupted);
-            _targets.Build(_teacher, _corrupted, stepSize, Config.CompatReleasedCode, _revealSeed, _drawSeed, stream);
-            if (_targets.Count == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
-            for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(_corrupted.Times[b]);
-            _noisyIds.CopyFrom(_corrupted.NoisyIds);
-            DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
-            Tensor<float> logits = _student.Forward(_activations, _noisyIds, _sigma, _targets.Rows, _targets.Count, dropout); // [masked, V]
-            lossSum += _loss.Evaluate(_divergence, logits, _targets.LogProbs.Slice(0, _targets.Count), logits, _targets.Count,
-                1f / accumulation);
-            _student.Backward(_activations, logits);
+            _targets.Plan(_corrupted, stepSize, Config.CompatReleasedCode, _revealSeed, _drawSeed, stream);
+            int masked = _targets.Count;
+            if (masked == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
+            lossSum += DistillMicroBatch(stream, 1f / accumulation / masked) / masked;
         }
         StepResult result = _run.FinishStep(lossSum, learningRate);
         bool roundEnded = result.Step % Rounds.StepsPerRound == 0;
         if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
         return new DistillationStepResult(result.Step, round, result.Loss, result.GradientNorm, learningRate, roundEnded);
+    }
+
+    /// <summary>
+    /// The student's forward and backward on the planned micro-batch z_t: its trunk once, then per target chunk the teacher's
+    /// log-probs, the student's head on the same rows, the divergence with its gradient, and the head's backward; finally the
+    /// trunk's backward. Returns the sum of the rows' divergences.
+    /// </summary>
+    /// <param name="rowGradientScale">Each row's weight in the step's loss: 1/(accumulation · masked rows).</param>
+    private double DistillMicroBatch(ulong stream, float rowGradientScale)
+    {
+        for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(_corrupted.Times[b]);
+        _noisyIds.CopyFrom(_corrupted.NoisyIds);
+        DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
+        _student.ForwardTrunk(_activations, _noisyIds, _sigma, dropout);
+        double divergenceSum = 0;
+        while (_targets.NextChunk(_teacher, out TargetChunk chunk))
+        {
+            Tensor<float> logits = _student.ForwardHead(_activations, chunk.Rows, chunk.Count); // [chunk, V]
+            divergenceSum += _loss.Sum(_divergence, logits, chunk.LogProbs, logits, chunk.Count, rowGradientScale);
+            _student.BackwardHead(_activations, logits);
+        }
+        _student.BackwardTrunk(_activations);
+        return divergenceSum;
     }
 
     /// <summary>Ends a round: the teacher becomes the student (raw or EMA weights); optimizer and EMA restart if asked.</summary>

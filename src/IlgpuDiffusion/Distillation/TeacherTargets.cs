@@ -4,6 +4,13 @@ using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Distillation;
 
+/// <summary>A chunk of teacher targets: targets [First, First + Count) of the target order.</summary>
+/// <param name="First">The chunk's first target.</param>
+/// <param name="Count">Targets in the chunk.</param>
+/// <param name="Rows">[Count] the positions b·L + l of z_t the targets belong to.</param>
+/// <param name="LogProbs">[Count, V] the teacher's log-probs, row for row; valid until the next chunk.</param>
+internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Rows, Tensor<float> LogProbs);
+
 /// <summary>
 /// SDTT's teacher targets (docs/algorithms.md §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
 /// teacher takes K ancestral steps of size Δ from z_t: at step i (time t_i from <see cref="TeacherTimeGrid"/>) each
@@ -11,137 +18,184 @@ namespace IlgpuDiffusion.Distillation;
 /// on the current state; a position revealed at step i takes the teacher's log-probs of step i as its target, and
 /// positions still masked at the last step take that step's. The reveal decisions do not depend on the teacher's
 /// output (drawing from the ancestral posterior is the same as deciding the reveal first, then drawing the token),
-/// so each step's output head runs only on the rows whose targets it fixes, and every masked row is computed once.
+/// so <see cref="Plan"/> fixes every step's rows up front, each step's output head runs only on the rows whose
+/// targets it fixes, and every masked row is computed once.
 /// <para>
-/// Targets are stored in the order their steps fixed them (<see cref="Rows"/>), which is the order the student's
-/// head must use: target row i belongs to position <see cref="Rows"/>[i]. Reveals and draws come from Philox keys
-/// and a stream (the micro-batch counter), so the same inputs always give the same targets. Buffers are sized once
-/// for B·L rows; <see cref="Build"/> allocates nothing.
+/// Targets come in the order their steps fixed them (<see cref="Rows"/>), in chunks of at most <see cref="ChunkRows"/>
+/// rows (<see cref="NextChunk"/>): one teacher pass over the batch per step, then its head, log-probs and draws chunk by
+/// chunk, so the V-wide buffers hold one chunk however many rows the batch has. Reveals and draws come from Philox keys
+/// and a stream (the micro-batch counter), and a chunk's draws continue the counters of the chunks before it, so the
+/// same inputs give the same targets at every chunk size. Buffers are sized once; nothing is allocated per batch.
 /// </para>
 /// </summary>
 internal sealed class TeacherTargets : IDisposable
 {
     private readonly int _tokens, _steps, _maskId;
     private readonly int[] _ids, _hostRows, _pending, _hostDraws, _revealed;
+    private readonly double[] _times;
     private readonly float[] _sigma;
     private readonly Tensor<int> _deviceIds, _draws;
+    private double _stepSize;
+    private bool _compat;
+    private ulong _drawSeed, _stream;
+    private int _step, _stepStart, _stepEnd, _next;
 
     /// <summary>
     /// Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and
-    /// <paramref name="classes"/> classes (MASK last).
+    /// <paramref name="classes"/> classes (MASK last), with chunks of up to <paramref name="chunkRows"/> rows.
     /// </summary>
     /// <param name="teacherSteps">K, the ancestral teacher steps per target.</param>
-    public TeacherTargets(Device device, int batch, int tokens, int classes, int teacherSteps)
+    public TeacherTargets(Device device, int batch, int tokens, int classes, int teacherSteps, int chunkRows)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherSteps, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         int rows = TokenRows.Of(batch, tokens);
-        if ((long)rows * classes > int.MaxValue)
-            throw new ArgumentException($"Targets for {rows} rows of {classes} classes exceed {int.MaxValue} floats; " +
-                "use smaller batches (or gradient accumulation).");
+        if ((long)chunkRows * classes > int.MaxValue)
+            throw new ArgumentException($"Target chunks of {chunkRows} rows of {classes} classes exceed {int.MaxValue} floats; " +
+                "use smaller chunks.", nameof(chunkRows));
         _tokens = tokens;
         _steps = teacherSteps;
         _maskId = classes - 1;
         Classes = classes;
+        ChunkRows = chunkRows;
         _ids = new int[rows];
         _hostRows = new int[rows];
         _pending = new int[rows];
-        _hostDraws = new int[rows];
+        _hostDraws = new int[chunkRows];
         _revealed = new int[teacherSteps];
+        _times = new double[batch];
         _sigma = new float[batch];
         _deviceIds = device.AllocateTensor<int>(new Shape(batch, tokens));
-        _draws = device.AllocateTensor<int>(new Shape(rows));
+        _draws = device.AllocateTensor<int>(new Shape(chunkRows));
         Rows = device.AllocateTensor<int>(new Shape(rows));
-        LogProbs = device.AllocateTensor<float>(new Shape(rows, classes));
+        LogProbs = device.AllocateTensor<float>(new Shape(chunkRows, classes));
+        _step = _steps - 1; // nothing planned: no chunk
     }
 
     /// <summary>V: classes per row, MASK last.</summary>
     public int Classes { get; }
 
-    /// <summary>Masked positions of the last <see cref="Build"/>: how many target rows are valid.</summary>
+    /// <summary>Most targets per chunk.</summary>
+    public int ChunkRows { get; }
+
+    /// <summary>Masked positions of the last <see cref="Plan"/>: how many targets there are.</summary>
     public int Count { get; private set; }
 
     /// <summary>
-    /// The masked rows b·L + l of z_t in target order (grouped by the teacher step that fixed them). <c>[Count]</c> valid of <c>[B·L]</c>
+    /// The masked rows b·L + l of z_t in target order (grouped by the teacher step that fixes them). <c>[Count]</c> valid of <c>[B·L]</c>
     /// </summary>
     public Tensor<int> Rows { get; }
 
-    /// <summary>The teacher's log-probs, row i for position <see cref="Rows"/>[i]. <c>[Count, V]</c> valid of <c>[B·L, V]</c></summary>
+    /// <summary>The teacher's log-probs of the last chunk. <c>[chunk, V]</c> valid of <c>[ChunkRows, V]</c></summary>
     public Tensor<float> LogProbs { get; }
 
     /// <summary>The host copy of <see cref="Rows"/> (first <see cref="Count"/> valid).</summary>
     public ReadOnlySpan<int> HostRows => _hostRows.AsSpan(0, Count);
 
     /// <summary>
-    /// How many targets each teacher step fixed in the last <see cref="Build"/> (the last step: all still masked). <c>[K]</c>
+    /// How many targets each teacher step fixes in the last <see cref="Plan"/> (the last step: all still masked). <c>[K]</c>
     /// </summary>
     public ReadOnlySpan<int> TargetsPerStep => _revealed;
 
     /// <summary>
-    /// The state after the last <see cref="Build"/>'s teacher steps (z_t plus the tokens drawn before the last step). <c>[B·L]</c>
+    /// The state after the chunks so far; after the last one, the state of the last teacher step (z_t plus the tokens drawn
+    /// before it). <c>[B·L]</c>
     /// </summary>
     public ReadOnlySpan<int> FinalIds => _ids;
 
-    /// <summary>Builds the targets of <paramref name="batch"/> (its times, noisy ids and masked rows).</summary>
-    /// <param name="teacher">The frozen teacher.</param>
+    /// <summary>
+    /// Starts the targets of <paramref name="batch"/> (its times, noisy ids and masked rows): decides which teacher step
+    /// fixes each masked row (<see cref="Rows"/>, <see cref="TargetsPerStep"/>); <see cref="NextChunk"/> then computes them.
+    /// </summary>
     /// <param name="stepSize">Δ: the teacher's step size.</param>
     /// <param name="compatReleasedCode">Use the released code's time grid.</param>
     /// <param name="revealSeed">Philox key of the reveal decisions.</param>
     /// <param name="drawSeed">Philox key of the teacher's token draws.</param>
     /// <param name="stream">Counter of this batch (e.g. the micro-batch number); streams stream·K + i are used.</param>
-    /// <exception cref="ArgumentException">The batch or teacher does not match these buffers.</exception>
-    public void Build(ITeacher teacher, CorruptedBatch batch, double stepSize, bool compatReleasedCode,
-        ulong revealSeed, ulong drawSeed, ulong stream)
+    /// <exception cref="ArgumentException">The batch does not match these buffers.</exception>
+    public void Plan(CorruptedBatch batch, double stepSize, bool compatReleasedCode, ulong revealSeed, ulong drawSeed, ulong stream)
     {
-        ArgumentNullException.ThrowIfNull(teacher);
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Elements != _ids.Length || batch.SequenceLength != _tokens)
             throw new ArgumentException($"The targets are sized for {_ids.Length / _tokens} × {_tokens} ids; " +
                 $"the batch is {batch.BatchSize} × {batch.SequenceLength}.", nameof(batch));
-        if (teacher.Classes != Classes)
-            throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.",
-                nameof(teacher));
         batch.NoisyIds.CopyTo(_ids, 0);
+        batch.Times.CopyTo(_times, 0);
         int remaining = batch.MaskedCount;
         batch.MaskedRows.AsSpan(0, remaining).CopyTo(_pending);
         int filled = 0;
         for (int step = 0; step < _steps; step++)
         {
-            bool last = step == _steps - 1;
-            ulong stepStream = stream * (ulong)_steps + (ulong)step;
-            int count = last
+            int count = step == _steps - 1
                 ? TakeAll(ref remaining, filled)
-                : TakeReveals(batch, ref remaining, filled, step, stepSize, compatReleasedCode, revealSeed, stepStream);
+                : TakeReveals(ref remaining, filled, step, stepSize, compatReleasedCode, revealSeed, StepStream(stream, step));
             _revealed[step] = count;
-            if (count == 0) continue; // nothing of this step's output is used: skip its forward pass
-            for (int b = 0; b < _sigma.Length; b++)
-                _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(
-                    TeacherTimeGrid.Time(batch.Times[b], stepSize, step, _steps, compatReleasedCode));
-            Tensor<int> rows = Rows.Slice(filled, count);
-            Tensor<float> logProbs = LogProbs.Slice(filled, count);
-            rows.CopyFrom(_hostRows.AsSpan(filled, count));
-            _deviceIds.CopyFrom(_ids);
-            teacher.LogProbs(_deviceIds, _sigma, rows, count, logProbs);
-            if (!last) Reveal(logProbs, filled, count, drawSeed, stepStream);
             filled += count;
         }
         Count = filled;
+        if (filled > 0) Rows.Slice(0, filled).CopyFrom(_hostRows.AsSpan(0, filled));
+        (_stepSize, _compat, _drawSeed, _stream) = (stepSize, compatReleasedCode, drawSeed, stream);
+        (_step, _stepStart, _stepEnd, _next) = (-1, 0, 0, 0);
+    }
+
+    /// <summary>
+    /// Computes the next chunk of the planned targets: at a step's first chunk the teacher reads that step's state; then its
+    /// log-probs for the chunk's rows, and (before the last step) the tokens drawn for them. False when every target is done.
+    /// </summary>
+    /// <param name="teacher">The frozen teacher.</param>
+    /// <exception cref="ArgumentException">The teacher does not match these buffers.</exception>
+    public bool NextChunk(ITeacher teacher, out TargetChunk chunk)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        if (teacher.Classes != Classes)
+            throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.",
+                nameof(teacher));
+        while (_next == _stepEnd)
+        {
+            if (_step == _steps - 1)
+            {
+                chunk = default;
+                return false;
+            }
+            _step++;
+            (_stepStart, _stepEnd) = (_next, _next + _revealed[_step]);
+            if (_stepEnd > _stepStart) ReadState(teacher); // a step that fixes no target runs no teacher pass
+        }
+        int first = _next, count = Math.Min(ChunkRows, _stepEnd - first);
+        Tensor<int> rows = Rows.Slice(first, count);
+        Tensor<float> logProbs = LogProbs.Slice(0, count);
+        teacher.LogProbs(rows, count, logProbs);
+        if (_step < _steps - 1) Reveal(logProbs, first, count);
+        _next = first + count;
+        chunk = new TargetChunk(first, count, rows, logProbs);
+        return true;
+    }
+
+    private ulong StepStream(ulong stream, int step) => stream * (ulong)_steps + (ulong)step;
+
+    /// <summary>The teacher reads the current state at the current step's time.</summary>
+    private void ReadState(ITeacher teacher)
+    {
+        for (int b = 0; b < _sigma.Length; b++)
+            _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(TeacherTimeGrid.Time(_times[b], _stepSize, _step, _steps, _compat));
+        _deviceIds.CopyFrom(_ids);
+        teacher.Prepare(_deviceIds, _sigma);
     }
 
     /// <summary>
     /// Moves the positions revealed at <paramref name="step"/> from the pending list to the target order; returns how many.
     /// </summary>
-    private int TakeReveals(CorruptedBatch batch, ref int remaining, int filled, int step, double stepSize, bool compat,
-        ulong revealSeed, ulong stepStream)
+    private int TakeReveals(ref int remaining, int filled, int step, double stepSize, bool compat, ulong revealSeed, ulong stepStream)
     {
         int kept = 0, taken = 0;
         for (int i = 0; i < remaining; i++)
         {
             int row = _pending[i];
-            double time = TeacherTimeGrid.Time(batch.Times[row / _tokens], stepSize, step, _steps, compat);
+            double time = TeacherTimeGrid.Time(_times[row / _tokens], stepSize, step, _steps, compat);
             double probability = TeacherTimeGrid.RevealProbability(time, stepSize);
             if (probability >= 1 || Philox.UniformDouble(revealSeed, stepStream, row) < probability)
                 _hostRows[filled + taken++] = row;
@@ -161,13 +215,17 @@ internal sealed class TeacherTargets : IDisposable
         return count;
     }
 
-    /// <summary>Draws the revealed tokens from the teacher's log-probs (MASK excluded) and writes them into the state.</summary>
-    private void Reveal(Tensor<float> logProbs, int filled, int count, ulong drawSeed, ulong stepStream)
+    /// <summary>
+    /// Draws the chunk's revealed tokens from the teacher's log-probs (MASK excluded), counting rows from the step's first
+    /// target, and writes them into the state.
+    /// </summary>
+    private void Reveal(Tensor<float> logProbs, int first, int count)
     {
         Tensor<int> drawn = _draws.Slice(0, count);
-        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Classes, _maskId, new SamplingParameters(drawSeed, stepStream));
+        var parameters = new SamplingParameters(_drawSeed, StepStream(_stream, _step), FirstRow: first - _stepStart);
+        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Classes, _maskId, parameters);
         drawn.CopyTo(_hostDraws.AsSpan(0, count));
-        for (int i = 0; i < count; i++) _ids[_hostRows[filled + i]] = _hostDraws[i];
+        for (int i = 0; i < count; i++) _ids[_hostRows[first + i]] = _hostDraws[i];
     }
 
     /// <inheritdoc/>

@@ -17,7 +17,7 @@ public sealed class SamplingConformanceTests
         const int rows = 6, classes = 9, vocab = 8;
         var logits = Random(rows * classes, 3, 2f);
         var ids = s.Upload(new int[rows]);
-        SamplingParameters[] settings = [new(42, 0), new(42, 1, 0.7f), new(7, 3, 1.3f, 0.8f)];
+        SamplingParameters[] settings = [new(42, 0), new(42, 1, 0.7f), new(7, 3, 1.3f, 0.8f), new(42, 0, FirstRow: 40)];
         foreach (var p in settings.SelectMany(p => new[] { p, p with { Draw = CategoricalDraw.ExponentialRace } }))
         {
             s.Kernels.SampleCategorical(s.Upload(logits), ids, rows, classes, vocab, p);
@@ -25,6 +25,29 @@ public sealed class SamplingConformanceTests
                 r, vocab, p));
             Assert.Equal(expected, ids.ToArray());
         }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Draws))]
+    public void Rows_drawn_in_chunks_from_their_first_row_equal_one_draw_over_all_rows(string backend, CategoricalDraw draw)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 7, classes = 9, vocab = 8;
+        float[] logits = Random(rows * classes, 5, 2f);
+        var all = s.Upload(new int[rows]);
+        var p = new SamplingParameters(13, 2, Draw: draw);
+        s.Kernels.SampleCategorical(s.Upload(logits), all, rows, classes, vocab, p);
+        var chunked = new List<int>();
+        foreach (var (first, count) in new[] { (0, 3), (3, 1), (4, 3) })
+        {
+            var ids = s.Upload(new int[count]);
+            s.Kernels.SampleCategorical(s.Upload(logits[(first * classes)..((first + count) * classes)]), ids, count, classes, vocab,
+                p with { FirstRow = first });
+            chunked.AddRange(ids.ToArray());
+        }
+        Assert.Equal(all.ToArray(), chunked);
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(s.Upload(logits), all, rows, classes, vocab,
+            p with { FirstRow = -1 }));
     }
 
     /// <summary>Every backend with each draw method.</summary>

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using IlgpuDiffusion.Tests.Training;
@@ -59,21 +60,38 @@ public sealed class SdttDistillerTests
         Assert.Equal(0, result.LearningRate);
         Assert.True(distiller.Targets.TargetsPerStep[0] > 0 && distiller.Targets.TargetsPerStep[1] > 0);
 
-        // Direct reference: an eval forward of the student on z_t, SUBS and the divergence in double, mean over masked rows.
-        var model = distiller.Student;
-        int batch = distiller.Corrupted.BatchSize, tokens = distiller.Corrupted.SequenceLength, classes = model.Config.Vocab;
-        using var activations = model.CreateActivations(batch, tokens, training: false);
-        var ids = model.Device.Upload<int>(distiller.Corrupted.NoisyIds, new Shape(batch, tokens));
-        float[] logits = model.Forward(activations, ids).ToArray();
-        ids.Buffer.Dispose();
-        float[] targets = distiller.Targets.LogProbs.Slice(0, distiller.Targets.Count).ToArray();
-        int[] rows = distiller.Targets.HostRows.ToArray();
-        double expected = rows.Select((row, i) => ReferenceLosses.Divergence(kind.Kernel(compat),
-            Array.ConvertAll(logits[(row * classes)..((row + 1) * classes)], v => (double)v),
-            Array.ConvertAll(targets[(i * classes)..((i + 1) * classes)], v => (double)v), classes - 1)).Average();
+        // Direct reference: eval forwards of the student on z_t and of the teacher on the state before each row's teacher step
+        // (the final state with the rows of that step and later ones masked again), SUBS and the divergence in double, mean
+        // over the masked rows.
+        TeacherTargets targets = distiller.Targets;
+        int batch = distiller.Corrupted.BatchSize, tokens = distiller.Corrupted.SequenceLength, classes = distiller.Student.Config.Vocab;
+        int[] rows = targets.HostRows.ToArray();
+        double[] student = EvalLogits(distiller.Student, distiller.Corrupted.NoisyIds, batch, tokens);
+        var divergences = new List<double>();
+        for (int step = 0, start = 0; step < targets.TargetsPerStep.Length; start += targets.TargetsPerStep[step++])
+        {
+            int[] state = targets.FinalIds.ToArray();
+            foreach (int row in rows[start..]) state[row] = classes - 1;
+            double[] teacher = EvalLogits(distiller.Teacher, state, batch, tokens);
+            foreach (int row in rows[start..(start + targets.TargetsPerStep[step])])
+                divergences.Add(ReferenceLosses.Divergence(kind.Kernel(compat), student[(row * classes)..((row + 1) * classes)],
+                    ReferenceLosses.SubsLogSoftmax(teacher[(row * classes)..((row + 1) * classes)], classes - 1), classes - 1));
+        }
+        Assert.Equal(rows.Length, divergences.Count);
+        double expected = divergences.Average();
         Assert.True(expected > 1e-4, $"the look-ahead targets should differ from the student's prediction; got {expected}");
         // fp32 rows of small divergences: 1e-6 absolute (a wrong normalization would be off by a factor) plus 1e-4 relative.
         Assert.True(Math.Abs(result.Loss - expected) < 1e-6 + 1e-4 * expected, $"step loss {result.Loss}, reference {expected}");
+    }
+
+    /// <summary>The eval logits of every row of <paramref name="ids"/> (no time conditioning), in double.</summary>
+    private static double[] EvalLogits(Dit model, int[] ids, int batch, int tokens)
+    {
+        using var activations = model.CreateActivations(batch, tokens, training: false);
+        var device = model.Device.Upload<int>(ids, new Shape(batch, tokens));
+        double[] logits = Array.ConvertAll(model.Forward(activations, device).ToArray(), v => (double)v);
+        device.Buffer.Dispose();
+        return logits;
     }
 
     [Theory]

@@ -25,6 +25,22 @@ public sealed class TeacherTargetsTests
         return corrupted;
     }
 
+    /// <summary>Plans the targets of <paramref name="z"/> and computes every chunk; returns the log-probs in target order.</summary>
+    private static float[] Build(TeacherTargets targets, ITeacher teacher, CorruptedBatch z, double delta, bool compat)
+    {
+        targets.Plan(z, delta, compat, RevealSeed, DrawSeed, Stream);
+        var logProbs = new List<float>();
+        while (targets.NextChunk(teacher, out TargetChunk chunk))
+        {
+            Assert.Equal(logProbs.Count / targets.Classes, chunk.First);
+            Assert.InRange(chunk.Count, 1, targets.ChunkRows);
+            Assert.Equal(targets.HostRows[chunk.First..(chunk.First + chunk.Count)].ToArray(), chunk.Rows.ToArray());
+            logProbs.AddRange(chunk.LogProbs.ToArray());
+        }
+        Assert.Equal(targets.Count * targets.Classes, logProbs.Count);
+        return logProbs.ToArray();
+    }
+
     private static CorruptedBatch AllMasked(int batch, int tokens, double time)
     {
         var corrupted = new CorruptedBatch(batch, tokens);
@@ -47,19 +63,18 @@ public sealed class TeacherTargetsTests
         const double delta = 1.0 / 8;
         CorruptedBatch z = Corrupt(batch, tokens, [0.3, 0.6, 0.9, 0.45], seed: 3);
         var teacher = new ToyTeacher(Classes, tokens);
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, steps);
-        targets.Build(teacher, z, delta, compat, RevealSeed, DrawSeed, Stream);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows: batch * tokens);
+        float[] logProbs = Build(targets, teacher, z, delta, compat);
 
         Assert.Equal(z.MaskedCount, targets.Count);
         Assert.Equal(z.MaskedRows.Take(z.MaskedCount).Order(), targets.HostRows.ToArray().Order());
         Assert.Equal(targets.HostRows.ToArray(), targets.Rows.Slice(0, targets.Count).ToArray());
         Assert.Equal(targets.Count, targets.TargetsPerStep.ToArray().Sum());
-        Assert.Equal(targets.TargetsPerStep.ToArray().Where(c => c > 0), teacher.CallCounts); // a step that fixes no target runs no forward
+        Assert.Equal(targets.TargetsPerStep.ToArray().Where(c => c > 0), teacher.RowsPerPass); // a step that fixes no target runs no pass
         if (steps > 1) Assert.InRange(targets.TargetsPerStep[0], 1, targets.Count - 1);        // both kinds of rows occur
 
         int[] final = targets.FinalIds.ToArray();
         int[] rows = targets.HostRows.ToArray();
-        float[] logProbs = targets.LogProbs.Slice(0, targets.Count).ToArray();
         int start = 0;
         for (int step = 0; step < steps; step++)
         {
@@ -97,14 +112,35 @@ public sealed class TeacherTargetsTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void Targets_and_draws_are_the_same_at_every_chunk_size(int chunkRows)
+    {
+        const int batch = 4, tokens = 16, steps = 3;
+        const double delta = 1.0 / 8;
+        CorruptedBatch z = Corrupt(batch, tokens, [0.3, 0.6, 0.9, 0.45], seed: 3);
+        using var whole = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows: batch * tokens);
+        using var chunked = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows);
+        var teacher = new ToyTeacher(Classes, tokens);
+        float[] expected = Build(whole, teacher, z, delta, compat: false);
+        var chunkedTeacher = new ToyTeacher(Classes, tokens);
+        Assert.Equal(expected, Build(chunked, chunkedTeacher, z, delta, compat: false));
+        Assert.Equal(whole.HostRows.ToArray(), chunked.HostRows.ToArray());
+        Assert.Equal(whole.FinalIds.ToArray(), chunked.FinalIds.ToArray());
+        Assert.Equal(teacher.RowsPerPass, chunkedTeacher.RowsPerPass); // one teacher pass per step, whatever the chunks
+        Assert.Equal(new Shape(chunkRows, Classes), chunked.LogProbs.Shape);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void The_first_step_reveals_a_fraction_delta_over_t0_of_the_masked_positions(bool compat)
     {
         const int batch = 256, tokens = 128, n = batch * tokens;
         const double t = 0.5, delta = 1.0 / 32;
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2);
-        targets.Build(new ToyTeacher(Classes, tokens), AllMasked(batch, tokens, t), delta, compat, RevealSeed, DrawSeed, Stream);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2, chunkRows: 64);
+        targets.Plan(AllMasked(batch, tokens, t), delta, compat, RevealSeed, DrawSeed, Stream); // reveals are decided up front
         // Paper: t_0 = t, fraction Δ/t = 0.0625. Released code: t_0 = t + (1−t)(t − 2Δ) = 0.71875, fraction ≈ 0.0435.
         double p = delta / (compat ? t + (1 - t) * (t - 2 * delta) : t);
         double sd = Math.Sqrt(n * p * (1 - p));
@@ -117,23 +153,22 @@ public sealed class TeacherTargetsTests
     {
         const int batch = 2, tokens = 16;
         var teacher = new ToyTeacher(Classes, tokens);
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2);
-        targets.Build(teacher, AllMasked(batch, tokens, time: 0.01), stepSize: 0.02, compatReleasedCode: false, RevealSeed,
-            DrawSeed, Stream);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2, chunkRows: 5);
+        Build(targets, teacher, AllMasked(batch, tokens, time: 0.01), delta: 0.02, compat: false);
         Assert.Equal([batch * tokens, 0], targets.TargetsPerStep.ToArray());
-        Assert.Equal([batch * tokens], teacher.CallCounts);
+        Assert.Equal([batch * tokens], teacher.RowsPerPass);
         Assert.DoesNotContain(Mask, targets.FinalIds.ToArray());
     }
 
     [Fact]
     public void Mismatched_batches_and_teachers_are_refused()
     {
-        using var targets = new TeacherTargets(Cpu, 2, 16, Classes, teacherSteps: 2);
+        using var targets = new TeacherTargets(Cpu, 2, 16, Classes, teacherSteps: 2, chunkRows: 8);
         var wrongBatch = Assert.Throws<ArgumentException>(() =>
-            targets.Build(new ToyTeacher(Classes, 8), AllMasked(4, 8, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
+            targets.Plan(AllMasked(4, 8, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
         Assert.Contains("sized for 2 × 16", wrongBatch.Message);
-        var wrongTeacher = Assert.Throws<ArgumentException>(() =>
-            targets.Build(new ToyTeacher(Classes + 1, 16), AllMasked(2, 16, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
+        targets.Plan(AllMasked(2, 16, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream);
+        var wrongTeacher = Assert.Throws<ArgumentException>(() => targets.NextChunk(new ToyTeacher(Classes + 1, 16), out _));
         Assert.Contains("classes", wrongTeacher.Message);
     }
 }

@@ -6,23 +6,32 @@ namespace IlgpuDiffusion.Tests.Distillation;
 /// <summary>
 /// A deterministic host-side teacher: the logit of class v at position l of sequence b is
 /// 3·sin(1.3·l + 0.7·v + 0.11·Σ_{j unmasked} (z_j + 1)(j + 1)), so each prediction depends on the whole visible
-/// context of its sequence; SUBS log-probs (MASK −1e6) are computed in double. Records its calls.
+/// context of its sequence; SUBS log-probs (MASK −1e6) are computed in double. Records the rows it serves per pass.
 /// </summary>
 internal sealed class ToyTeacher(int classes, int tokens) : ITeacher
 {
+    private int[] _state = [];
+
     public int Classes => classes;
 
     public int Mask => classes - 1;
 
-    public List<int> CallCounts { get; } = [];
+    /// <summary>For each <see cref="Prepare"/>d state, the rows served from it.</summary>
+    public List<int> RowsPerPass { get; } = [];
 
-    public void LogProbs(Tensor<int> ids, ReadOnlySpan<float> sigma, Tensor<int> rows, int count, Tensor<float> logProbs)
+    public void Prepare(Tensor<int> ids, ReadOnlySpan<float> sigma)
     {
-        CallCounts.Add(count);
-        int[] state = ids.ToArray(), rowIndices = rows.ToArray();
+        _state = ids.ToArray();
+        RowsPerPass.Add(0);
+    }
+
+    public void LogProbs(Tensor<int> rows, int count, Tensor<float> logProbs)
+    {
+        RowsPerPass[^1] += count;
+        int[] rowIndices = rows.ToArray();
         var output = new float[count * classes];
         for (int i = 0; i < count; i++)
-            Expected(state, rowIndices[i]).CopyTo(output, i * classes);
+            Expected(_state, rowIndices[i]).CopyTo(output, i * classes);
         logProbs.CopyFrom(output);
     }
 

@@ -57,6 +57,41 @@ public sealed class DitForwardTests
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void A_backward_in_head_chunks_equals_the_backward_of_one_head_pass(string backend)
+    {
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f);
+        var device = TestBackends.Get(backend);
+        using var model = new Dit(config, device);
+        TinyModels.Randomize(model.Parameters, seed: 40);
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 41).Noisy);
+        int[] rows = [7, 0, 3, 10, 5];
+        float[] sigma = [0.4f, 1.3f], dLogits = Numerics.Random(rows.Length * config.Vocab, 42, 1f);
+        var dropout = DitDropout.Training(seed: 5, step: 1);
+        using var whole = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: rows.Length);
+        model.ZeroGradients();
+        model.Forward(whole, ids, sigma, TinyModels.Upload(device, rows), rows.Length, dropout);
+        model.Backward(whole, TinyModels.Upload(device, dLogits));
+        double[] expected = Array.ConvertAll(model.Gradients!.All.ToArray(), v => (double)v);
+
+        using var chunked = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: 2);
+        model.ZeroGradients();
+        model.ForwardTrunk(chunked, ids, sigma, dropout);
+        for (int first = 0; first < rows.Length; first += 2)
+        {
+            int count = Math.Min(2, rows.Length - first);
+            var logits = model.ForwardHead(chunked, TinyModels.Upload(device, rows[first..(first + count)]), count);
+            logits.CopyFrom(dLogits[(first * config.Vocab)..((first + count) * config.Vocab)]);
+            Assert.Throws<InvalidOperationException>(() => model.BackwardTrunk(whole)); // no chunked pass on that arena
+            model.BackwardHead(chunked, logits);
+            Assert.Throws<InvalidOperationException>(() => model.BackwardHead(chunked, logits)); // one backward per head chunk
+        }
+        model.BackwardTrunk(chunked);
+        Numerics.AssertClose(expected, model.Gradients.All.ToArray(), 1e-5, "gradients");
+        Assert.Throws<InvalidOperationException>(() => model.BackwardTrunk(chunked)); // the chunked backward is over
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void A_pass_without_head_rows_gives_no_logits_and_zero_gradients(string backend)
     {
         var config = TinyModels.RandomDit(dropout: 0.1f);

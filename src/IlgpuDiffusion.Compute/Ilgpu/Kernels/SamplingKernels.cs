@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// the draw to the top-p set of mass TopP; InverseCdf ≠ 0 draws by the inverse CDF, else by the exponential race.
 /// </summary>
 internal readonly record struct SamplingArguments(int Classes, int Vocab, double InverseTemperature, double TopP,
-    ulong Seed, ulong Step, int Nucleus, int InverseCdf);
+    ulong Seed, ulong Step, int Nucleus, int InverseCdf, long FirstRow);
 
 /// <summary>
 /// Categorical draws and argmax over the first Vocab entries of [rows, classes], one group per row,
@@ -38,8 +38,8 @@ internal static class SamplingKernels
     }
 
     /// <summary>
-    /// The inverse CDF: the first member whose running mass exceeds U·Σ, U = UniformDouble(seed, step, row), written by
-    /// the one thread whose block holds it. Shared: 2·Group.DimX + 1 doubles.
+    /// The inverse CDF: the first member whose running mass exceeds U·Σ, U = UniformDouble(seed, step, FirstRow + row),
+    /// written by the one thread whose block holds it. Shared: 2·Group.DimX + 1 doubles.
     /// </summary>
     private static void InverseCdf(ArrayView<double> shared, ArrayView<float> logits, ArrayView<int> ids, int row, int start, int cut,
         in SamplingArguments a)
@@ -80,7 +80,7 @@ internal static class SamplingKernels
         }
         Group.Barrier();
         double total = shared[2 * n], before = shared[n + t], after = t + 1 < n ? shared[n + t + 1] : total;
-        double target = Philox.UniformDouble(a.Seed, a.Step, row) * total;
+        double target = Philox.UniformDouble(a.Seed, a.Step, a.FirstRow + row) * total;
         if (target >= total) target = total * (1 - 2.220446049250313e-16);
         if (own > 0 && before <= target && target < after)
         {
@@ -104,7 +104,7 @@ internal static class SamplingKernels
     private static void Race(ArrayView<double> shared, ArrayView<float> logits, ArrayView<int> ids, int row, int start, int cut,
         in SamplingArguments a)
     {
-        long first = (long)row * a.Vocab;
+        long first = (a.FirstRow + row) * a.Vocab;
         int best = -1;
         double bestScore = double.NegativeInfinity;
         for (int v = Group.IdxX; v < a.Vocab; v += Group.DimX)

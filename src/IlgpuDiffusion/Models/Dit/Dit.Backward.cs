@@ -16,19 +16,60 @@ public sealed partial class Dit
     {
         var a = activations;
         CheckActivations(a);
-        var g = RequireGradients();
-        var dA = a.Gradients ?? throw new InvalidOperationException("Backward needs a training arena " +
-            "(CreateActivations with training: true).");
+        var dA = RequireTrainingArena(a, "Backward");
         var record = a.LastForward ?? throw new InvalidOperationException("Backward needs a forward pass on these activations first.");
-        int n = a.Rows, d = Config.Hidden, count = record.HeadCount;
+        _k.Fill(dA.Work, 0f, a.Rows * Config.Hidden);
+        BackwardHeadRows(a, record.HeadRows, record.HeadCount, dLogits);
+        BackwardFromFinal(a, record.Ids, record.Dropout);
+    }
+
+    /// <summary>
+    /// Backward of the output head for the rows of the last <see cref="ForwardHead"/> after a training
+    /// <see cref="ForwardTrunk(DitActivations, Tensor{int}, ReadOnlySpan{float}, DitDropout)"/>: adds the head's weight and bias
+    /// gradients and keeps ∂L/∂(those rows' head input) for <see cref="BackwardTrunk"/>. Call it before the next chunk's
+    /// <see cref="ForwardHead"/>.
+    /// </summary>
+    /// <param name="dLogits">[headCount, V] ∂L/∂logits of that chunk; may be its logits overwritten in place.</param>
+    public void BackwardHead(DitActivations activations, Tensor<float> dLogits)
+    {
+        CheckActivations(activations);
+        RequireTrainingArena(activations, "BackwardHead");
+        var record = activations.ChunkedBackward;
+        if (record is null || !activations.HeadPending)
+            throw new InvalidOperationException("BackwardHead needs a ForwardTrunk pass with dropout settings and a ForwardHead " +
+                "pass after it on these activations first.");
+        BackwardHeadRows(activations, record.Value.HeadRows, record.Value.HeadCount, dLogits);
+        activations.HeadPending = false;
+    }
+
+    /// <summary>
+    /// Ends a backward in head row chunks: adds ∂L/∂θ of the trunk to <see cref="Gradients"/> from the head chunks'
+    /// <see cref="BackwardHead"/> calls since the training
+    /// <see cref="ForwardTrunk(DitActivations, Tensor{int}, ReadOnlySpan{float}, DitDropout)"/>.
+    /// </summary>
+    public void BackwardTrunk(DitActivations activations)
+    {
+        CheckActivations(activations);
+        RequireTrainingArena(activations, "BackwardTrunk");
+        var record = activations.ChunkedBackward ?? throw new InvalidOperationException("BackwardTrunk needs a ForwardTrunk " +
+            "pass with dropout settings on these activations first.");
+        BackwardFromFinal(activations, record.Ids, record.Dropout);
+        activations.ChunkedBackward = null;
+        activations.HeadPending = false;
+    }
+
+    /// <summary>Adds the head's gradients for <paramref name="count"/> rows and their ∂L/∂(final modulated rows) to dA.Work.</summary>
+    private void BackwardHeadRows(DitActivations a, Tensor<int>? headRows, int count, Tensor<float> dLogits)
+    {
+        var g = RequireGradients();
+        var dA = a.Gradients!;
+        int n = a.Rows, d = Config.Hidden;
         Check.Count(dLogits, (long)count * Config.Vocab, nameof(dLogits));
-        var (mb, mt) = ModulationShape(a);
         var p = Parameters;
 
         // output head: logits = W_out·h_rows + b_out, h_rows = gather(FinalModulated)
         var dFinal = dA.Work;
-        _k.Fill(dFinal, 0f, n * d);
-        if (record.HeadRows is { } rows)
+        if (headRows is { } rows)
         {
             _k.Fill(dA.HeadInput, 0f, count * d);
             _k.LinearBackward(dLogits, a.HeadInput, p.OutputWeight, dA.HeadInput, g.OutputWeight, g.OutputBias, count, d, Config.Vocab);
@@ -36,6 +77,19 @@ public sealed partial class Dit
         }
         else
             _k.LinearBackward(dLogits, a.FinalModulated, p.OutputWeight, dFinal, g.OutputWeight, g.OutputBias, n, d, Config.Vocab);
+    }
+
+    /// <summary>
+    /// Backward from ∂L/∂(final modulated rows) in dA.Work through the final adaLN LayerNorm, every block and the embedding.
+    /// </summary>
+    private void BackwardFromFinal(DitActivations a, Tensor<int> ids, DitDropout dropout)
+    {
+        var g = RequireGradients();
+        var dA = a.Gradients!;
+        int n = a.Rows, d = Config.Hidden;
+        var (mb, mt) = ModulationShape(a);
+        var p = Parameters;
+        var dFinal = dA.Work;
 
         // final adaLN LayerNorm
         _k.Fill(dA.FinalModulation, 0f, 2 * a.ConditionRows * d);
@@ -50,11 +104,18 @@ public sealed partial class Dit
         AdaBackward(a, dA.FinalModulation, p.FinalAdaWeight, g.FinalAdaWeight, g.FinalAdaBias, 2);
         for (int l = Config.Layers - 1; l >= 0; l--)
         {
-            BackwardBlock(a, l, record.Dropout);
+            BackwardBlock(a, l, dropout);
             AdaBackward(a, dA.Modulation, p.Blocks[l].AdaWeight, g.Blocks[l].AdaWeight, g.Blocks[l].AdaBias, 6);
         }
-        _k.EmbeddingBackward(record.Ids, dA.Residual, g.Embedding, n, Config.Vocab, d);
+        _k.EmbeddingBackward(ids, dA.Residual, g.Embedding, n, Config.Vocab, d);
         BackwardConditioning(a);
+    }
+
+    private DitActivationGradients RequireTrainingArena(DitActivations a, string pass)
+    {
+        RequireGradients();
+        return a.Gradients ?? throw new InvalidOperationException($"{pass} needs a training arena " +
+            "(CreateActivations with training: true).");
     }
 
     /// <summary>Reverse of <see cref="ForwardBlock"/>: dA.Residual holds ∂L/∂x_out on entry and ∂L/∂x_in on exit.</summary>

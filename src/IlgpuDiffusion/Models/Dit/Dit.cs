@@ -90,14 +90,35 @@ public sealed partial class Dit : IDisposable
     /// <summary>
     /// Eval pass (no dropout) through every block and the final adaLN LayerNorm, without the output head. Until the
     /// next pass on <paramref name="activations"/>, <see cref="ForwardHead"/> then gives the logits of any rows of
-    /// this input: the sampler's cache when the tokens did not change. Not for training (no backward follows).
+    /// this input: the sampler's cache when the tokens did not change.
     /// </summary>
     /// <param name="ids">[batch, tokens] token ids in [0, V).</param>
     /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
     public void ForwardTrunk(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma = default) =>
-        RunTrunk(activations, ids, sigma, DitDropout.Off);
+        ForwardTrunk(activations, ids, sigma, DitDropout.Off);
 
-    /// <summary>The output head on rows of the last <see cref="ForwardTrunk"/> input: raw logits before SUBS.</summary>
+    /// <summary>
+    /// Pass through every block and the final adaLN LayerNorm, without the output head; <see cref="ForwardHead"/> then
+    /// gives the logits of any rows of this input. On a training arena it starts a backward in head row chunks: per chunk
+    /// <see cref="ForwardHead"/>, then <see cref="BackwardHead"/> with ∂L/∂(its logits); after the last chunk
+    /// <see cref="BackwardTrunk"/>. The logits then take the arena's head capacity of rows, however many rows the loss
+    /// covers.
+    /// </summary>
+    /// <param name="ids">[batch, tokens] token ids in [0, V); must stay unchanged until <see cref="BackwardTrunk"/>.</param>
+    /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
+    /// <param name="dropout">Training dropout, or <see cref="DitDropout.Off"/>.</param>
+    public void ForwardTrunk(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma, DitDropout dropout)
+    {
+        RunTrunk(activations, ids, sigma, dropout);
+        if (activations.Gradients is not { } dA) return;
+        _k.Fill(dA.Work, 0f, activations.Rows * Config.Hidden); // ∂L/∂(final modulated rows), summed over head chunks
+        activations.ChunkedBackward = new DitActivations.ForwardRecord(ids, null, 0, dropout);
+    }
+
+    /// <summary>
+    /// The output head on rows of the last <see cref="ForwardTrunk(DitActivations, Tensor{int}, ReadOnlySpan{float}, DitDropout)"/>
+    /// input: raw logits before SUBS.
+    /// </summary>
     /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
     /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
     /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last
@@ -107,7 +128,13 @@ public sealed partial class Dit : IDisposable
         CheckActivations(activations);
         if (!activations.TrunkReady || activations.LastForward is not null)
             throw new InvalidOperationException("ForwardHead needs a ForwardTrunk pass on these activations first.");
-        return RunHead(activations, headRows, headCount);
+        var logits = RunHead(activations, headRows, headCount);
+        if (activations.ChunkedBackward is { } record)
+        {
+            activations.ChunkedBackward = record with { HeadRows = headRows, HeadCount = logits.Shape[0] };
+            activations.HeadPending = true;
+        }
+        return logits;
     }
 
     private void RunTrunk(DitActivations a, Tensor<int> ids, ReadOnlySpan<float> sigma, DitDropout dropout)
@@ -119,6 +146,8 @@ public sealed partial class Dit : IDisposable
         dropout.Validate(Config.Layers);
         Check.Count(ids, n, nameof(ids));
         a.LastForward = null;
+        a.ChunkedBackward = null;
+        a.HeadPending = false;
         a.TrunkReady = false;
 
         ForwardConditioning(a, sigma);

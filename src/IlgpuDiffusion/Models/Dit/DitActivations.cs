@@ -145,6 +145,14 @@ public sealed class DitActivations : IDisposable
     /// <summary>Whether the final modulated rows hold the last trunk pass (the head may run on them).</summary>
     internal bool TrunkReady { get; set; }
 
+    /// <summary>
+    /// What the last training trunk pass saw and the rows of the last head chunk, while a backward in head chunks is open.
+    /// </summary>
+    internal ForwardRecord? ChunkedBackward { get; set; }
+
+    /// <summary>Whether the last head chunk of an open chunked backward still awaits its head backward.</summary>
+    internal bool HeadPending { get; set; }
+
     /// <inheritdoc/>
     public void Dispose() => _arena.Dispose();
 

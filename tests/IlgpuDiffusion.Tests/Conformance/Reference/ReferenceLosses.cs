@@ -77,7 +77,7 @@ public static class ReferenceLosses
     {
         double max = scaled.Max();
         double[] mass = scaled.Select(v => v < threshold ? 0 : Math.Exp(v - max)).ToArray();
-        double target = Philox.UniformDouble(p.Seed, p.Step, r) * mass.Sum(), running = 0;
+        double target = Philox.UniformDouble(p.Seed, p.Step, p.FirstRow + r) * mass.Sum(), running = 0;
         int last = -1;
         for (int v = 0; v < mass.Length; v++)
         {
@@ -96,7 +96,7 @@ public static class ReferenceLosses
         for (int v = 0; v < vocab; v++)
         {
             if (scaled[v] < threshold) continue;
-            double u = Philox.UniformDouble(p.Seed, p.Step, (long)r * vocab + v);
+            double u = Philox.UniformDouble(p.Seed, p.Step, (p.FirstRow + r) * vocab + v);
             double score = scaled[v] - Math.Log(-Math.Log(u + 1e-10) + 1e-10);
             if (score > bestScore) (best, bestScore) = (v, score);
         }

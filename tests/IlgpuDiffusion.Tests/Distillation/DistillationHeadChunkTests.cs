@@ -1,0 +1,58 @@
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Training;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Distillation;
+
+[Collection(ConformanceCollection.Name)]
+public sealed class DistillationHeadChunkTests
+{
+    [Fact]
+    public void Steps_in_small_head_chunks_equal_steps_in_one_chunk_per_teacher_step()
+    {
+        // Four steps with dropout, the fourth after the round's end made the student the teacher. Per-row targets, draws and
+        // divergences are the same; only the head's weight gradient is summed in another order.
+        using var data = new TinyTraining();
+        using var teacher = TinyDistillation.Teacher();
+        using var whole = new SdttDistiller(teacher, data.Train, TinyDistillation.Config, headChunkRows: null);
+        using var chunked = new SdttDistiller(teacher, data.Train, TinyDistillation.Config, headChunkRows: 3);
+        Assert.Equal(TinyTraining.Config.BatchSize * TinyModels.Length, whole.HeadChunkRows);
+        Assert.Equal(3, chunked.HeadChunkRows);
+        for (int step = 0; step < 4; step++)
+        {
+            DistillationStepResult expected = whole.TrainStep(), actual = chunked.TrainStep();
+            Assert.Equal(whole.Targets.FinalIds.ToArray(), chunked.Targets.FinalIds.ToArray());
+            Assert.True(Math.Abs(actual.Loss - expected.Loss) <= 1e-6 * expected.Loss, $"step {step}: {actual.Loss} vs {expected.Loss}");
+            Assert.True(Math.Abs(actual.GradientNorm - expected.GradientNorm) <= 1e-5 * expected.GradientNorm,
+                $"step {step}: gradient norm {actual.GradientNorm} vs {expected.GradientNorm}");
+        }
+        Numerics.AssertClose(Array.ConvertAll(whole.Student.Parameters.All.ToArray(), v => (double)v),
+            chunked.Student.Parameters.All.ToArray(), 1e-5, "student weights");
+    }
+
+    /// <summary>The GPT-2 vocabulary with MASK: a row of logits takes 196 KiB, so a 64 MiB head chunk holds 333 rows.</summary>
+    private const int WideVocab = 50_258;
+
+    /// <summary>Bytes the CPU backend (managed arrays) allocates for a distiller of the wide model at <paramref name="batch"/>.</summary>
+    private static long DistillerBytes(TinyTraining data, int batch)
+    {
+        using var initial = new Dit(TinyModels.TrainingDit with { Vocab = WideVocab }, TinyModels.Cpu, withGradients: false);
+        var config = TinyDistillation.Config with { Training = TinyDistillation.Config.Training with { BatchSize = batch } };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using var distiller = new SdttDistiller(initial, data.Train, config);
+        return GC.GetAllocatedBytesForCurrentThread() - before;
+    }
+
+    [Fact]
+    public void Vocabulary_wide_buffers_do_not_grow_with_the_batch()
+    {
+        // Batches of 24 and 48 sequences of 16 tokens: 384 and 768 rows, both more than a head chunk. What may grow with the
+        // batch is the rows' C-wide activations and their ids; every [rows, V] buffer would add 74 MiB.
+        using var data = new TinyTraining();
+        long small = DistillerBytes(data, 24), large = DistillerBytes(data, 48);
+        Assert.True(large - small < 8 << 20,
+            $"a distiller of 48 sequences allocates {(large - small) / (1 << 20)} MiB more than one of 24");
+    }
+}
