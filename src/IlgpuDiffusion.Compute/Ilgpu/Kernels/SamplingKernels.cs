@@ -80,6 +80,9 @@ internal static class SamplingKernels
         }
         Group.Barrier();
         double total = shared[2 * n], before = shared[n + t], after = t + 1 < n ? shared[n + t + 1] : total;
+        // ILGPU's CPU accelerator runs the next row's group on these threads with the same shared memory: no thread may
+        // overwrite it until every thread has read this row's sums.
+        Group.Barrier();
         double target = Philox.UniformDouble(a.Seed, a.Step, a.FirstRow + row) * total;
         if (target >= total) target = total * (1 - 2.220446049250313e-16);
         if (own > 0 && before <= target && target < after)
