@@ -48,7 +48,16 @@ public static class CorpusPreparer
         string output = Path.GetFullPath(outputDirectory);
         if (TryReuse(output, key) is PreparedCorpus reused) return reused;
 
-        var split = new TrainValidationSplit(reader.CountDocuments(cancellationToken), options.ValidationFraction, options.Seed);
+        TrainValidationSplit split;
+        try
+        {
+            split = new TrainValidationSplit(reader.CountDocuments(cancellationToken), options.ValidationFraction, options.Seed);
+        }
+        catch (InvalidDataException tooFew) when (options.Reader.PlainText == PlainTextDocuments.FilePerDocument)
+        {
+            throw new InvalidDataException(tooFew.Message + " Plain text counts one document per file: to cut it at blank " +
+                "lines, use PlainTextDocuments.BlankLineSeparated (prepare --documents blank-line).", tooFew);
+        }
         bool outputExisted = Directory.Exists(output);
         PreparedCorpus? prepared = null;
         try

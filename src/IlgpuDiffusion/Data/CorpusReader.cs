@@ -60,6 +60,7 @@ public sealed class CorpusReader
         if (File.Exists(path))
         {
             CheckPackaged(path);
+            CheckKnownFormat(path);
             return [path];
         }
         if (!Directory.Exists(path))
@@ -76,6 +77,19 @@ public sealed class CorpusReader
     {
         string extension = Path.GetExtension(file).ToLowerInvariant();
         return _options.Formats.FirstOrDefault(format => format.Extensions.Contains(extension));
+    }
+
+    /// <summary>
+    /// Refuses a file named on its own whose extension no format claims (a <c>.csv</c> is not plain text); a file without an
+    /// extension is read as plain text, and a forced <see cref="CorpusReaderOptions.Format"/> reads anything.
+    /// </summary>
+    private void CheckKnownFormat(string file)
+    {
+        string extension = Path.GetExtension(file);
+        if (_options.Format is not null || extension.Length == 0 || FormatByExtension(file) is not null) return;
+        throw new InvalidDataException($"{file}: {extension} is not a corpus format here (" +
+            $"{string.Join(", ", _options.Formats.SelectMany(f => f.Extensions))}); to read it as plain text anyway, force the " +
+            "plain text format (prepare --format text).");
     }
 
     /// <summary>Refuses a file whose format no reader here claims but a package of its own would read.</summary>

@@ -132,6 +132,16 @@ public sealed class CorpusPreparerTests : IDisposable
     }
 
     [Fact]
+    public void One_plain_text_file_that_is_all_validation_points_at_blank_line_documents()
+    {
+        string file = _temp.Write("input.txt", "First paragraph of a speech.\n\nSecond paragraph.\n");
+        string message = Assert.Throws<InvalidDataException>(() =>
+            CorpusPreparer.Prepare([file], _temp.File("out"), Options(validationFraction: 0.1))).Message;
+        Assert.Contains("holds out all 1 document(s)", message);
+        Assert.Contains("prepare --documents blank-line", message);
+    }
+
+    [Fact]
     public void Shards_hold_exactly_the_MDLM_wrap_of_the_corpus()
     {
         PreparedCorpus prepared = CorpusPreparer.Prepare([WriteCorpus()], _temp.File("out"), Options());

@@ -30,6 +30,17 @@ public sealed class CorpusReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_named_file_of_no_corpus_format_is_refused_unless_a_format_is_forced()
+    {
+        string csv = _temp.Write("table.csv", "id,text\n1,hello\n");
+        string message = Assert.Throws<InvalidDataException>(() => new CorpusReader([csv])).Message;
+        Assert.Contains("table.csv: .csv is not a corpus format here", message);
+        Assert.Contains("--format text", message);
+        Assert.Equal(["id,text\n1,hello\n"], Texts(new CorpusReader([csv], new CorpusReaderOptions { Format = CorpusFileFormat.PlainText })));
+        Assert.Equal(["raw"], Texts(new CorpusReader([_temp.Write("input", "raw")]))); // no extension: plain text
+    }
+
+    [Fact]
     public void Blank_lines_separate_documents_when_configured()
     {
         string path = _temp.Write("paragraphs.txt", "\uFEFFone a\r\none b\n\n  \n\ntwo\n\n\nthree\n");
