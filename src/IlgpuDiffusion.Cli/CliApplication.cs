@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Cli.Commands;
+using IlgpuDiffusion.Cli.Runs;
 
 namespace IlgpuDiffusion.Cli;
 
@@ -56,10 +57,16 @@ public static partial class CliApplication
                 Output = output,
                 Error = error,
                 EnableDefaultExceptionHandler = false,
-                // Ctrl+C ends the process; files are written atomically, and Program deletes the temporary files of writes in flight.
+                // Program handles Ctrl+C and SIGTERM: a training run stops after its step (Interruption), else the process ends.
                 ProcessTerminationTimeout = null,
             };
             return await parsed.InvokeAsync(invocation, cancellationToken);
+        }
+        catch (OperationCanceledException) when (Interruption.Stopped)
+        {
+            error.WriteLine("Stopped by the signal; the checkpoint holds the last finished step (continue with train --resume, " +
+                "distill --resume, or the same demo command).");
+            return Interruption.ExitCode;
         }
         catch (Exception e)
         {

@@ -2,9 +2,22 @@
 // Everything happens in CliApplication so that tests run the same entry point in-process.
 using System.Runtime.InteropServices;
 using IlgpuDiffusion.Cli;
+using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Files;
 
-// Ctrl+C and SIGTERM end the process as usual, but first delete the temporary files of the checkpoints or outputs being written.
-using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => AtomicFile.AbandonWritesInProgress());
-using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => AtomicFile.AbandonWritesInProgress());
+// The first Ctrl+C or SIGTERM during a training run stops it after its current step with its checkpoint written; any other
+// ends the process as usual, after deleting the temporary files of the checkpoints or outputs being written.
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
 return await CliApplication.RunAsync(args, Console.Out, Console.Error);
+
+static void Stop(PosixSignalContext context)
+{
+    if (Interruption.RequestStop())
+    {
+        context.Cancel = true;
+        Console.Error.WriteLine("Stopping after this step and writing the checkpoint; press Ctrl+C again to quit at once.");
+        return;
+    }
+    AtomicFile.AbandonWritesInProgress();
+}

@@ -47,7 +47,8 @@ internal static class DistillCommand
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
-            Description = "Optimizer steps between rewrites of latest.safetensors, 0 for only at round ends",
+            Description = "Optimizer steps between rewrites of latest.safetensors, 0 for only at round ends (Ctrl+C also writes it)",
+            DefaultValueFactory = _ => 500,
         }.NotNegative();
         var device = new DeviceOptions(command);
         foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval }) command.Options.Add(option);

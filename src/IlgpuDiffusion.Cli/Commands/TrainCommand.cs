@@ -58,7 +58,8 @@ internal static class TrainCommand
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
-            Description = "Optimizer steps between checkpoints, 0 for only at the end",
+            Description = "Optimizer steps between checkpoints, 0 for only at the end (Ctrl+C also writes one)",
+            DefaultValueFactory = _ => 500,
         }.NotNegative();
         var device = new DeviceOptions(command);
         var profile = new Option<bool>("--profile")

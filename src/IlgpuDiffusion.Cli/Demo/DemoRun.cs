@@ -4,6 +4,8 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
@@ -71,9 +73,11 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
                     detail = corpus.Directory;
                     break;
                 case DemoStage.Teacher:
+                    TrainingConfig teacherTraining = preset.TeacherTraining(request.Seed);
                     TrainingRun.Run(console, device,
-                        new TrainingRequest(corpus!, preset.Teacher, preset.TeacherTraining(request.Seed), preset.TeacherSteps,
-                            _layout.Teacher, _layout.TeacherMetrics, CheckpointInterval: 0, ResumeFrom: null),
+                        new TrainingRequest(corpus!, preset.Teacher, teacherTraining, preset.TeacherSteps, _layout.Teacher,
+                            _layout.TeacherMetrics, CheckpointInterval: Math.Max(1, preset.TeacherSteps / 10),
+                            ResumeFrom: UnfinishedTeacher(preset, teacherTraining)),
                         showConfigs: false);
                     break;
                 case DemoStage.Judge:
@@ -135,5 +139,27 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
             $"Corpus {corpus.Directory}: {corpus.Metadata.Train.Sequences:N0} training and {corpus.Metadata.Validation.Sequences:N0} " +
             $"validation sequences of {length} tokens."));
         return corpus;
+    }
+
+    /// <summary>
+    /// The teacher checkpoint of an interrupted run of this preset and seed (written every tenth of its steps and on Ctrl+C),
+    /// which the teacher stage continues; null when there is none, it is finished, or it belongs to other settings.
+    /// </summary>
+    private string? UnfinishedTeacher(DemoPreset preset, TrainingConfig training)
+    {
+        if (!File.Exists(_layout.Teacher)) return null;
+        MdlmCheckpointHeader header;
+        try
+        {
+            header = MdlmCheckpoint.ReadHeader(_layout.Teacher);
+        }
+        catch (InvalidDataException)
+        {
+            return null; // not a checkpoint this stage can continue: it is trained afresh and replaced
+        }
+        bool same = header.Model == preset.Teacher && header.Training.Seed == training.Seed
+            && header.Training.BatchSize == training.BatchSize
+            && header.Training.GradientAccumulationSteps == training.GradientAccumulationSteps;
+        return same && header.State.Step < preset.TeacherSteps ? _layout.Teacher : null;
     }
 }

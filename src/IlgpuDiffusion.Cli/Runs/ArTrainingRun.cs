@@ -40,6 +40,7 @@ internal static class ArTrainingRun
         return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
             trainer.Step, (log, until) =>
         {
+            using IDisposable stoppable = Interruption.BeginRun();
             ProgressBars.Training(console, progress => trainer.Run(until, new ArTrainingRunOptions
             {
                 Log = log,
@@ -47,7 +48,7 @@ internal static class ArTrainingRun
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
                 Progress = progress,
-            }));
+            }, Interruption.Token));
             return (trainer.Step, trainer.LastValidation);
         });
     }

@@ -69,15 +69,18 @@ internal static class DistillationRun
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
         using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = distiller.Rounds.TotalSteps };
         var clock = Stopwatch.StartNew();
-        ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
+        using (Interruption.BeginRun())
         {
-            Log = log,
-            Validation = validation,
-            RoundCheckpointDirectory = request.OutputDirectory,
-            CheckpointPath = request.LatestCheckpoint,
-            CheckpointInterval = request.CheckpointInterval,
-            Progress = progress,
-        }));
+            ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
+            {
+                Log = log,
+                Validation = validation,
+                RoundCheckpointDirectory = request.OutputDirectory,
+                CheckpointPath = request.LatestCheckpoint,
+                CheckpointInterval = request.CheckpointInterval,
+                Progress = progress,
+            }, cancellationToken: Interruption.Token));
+        }
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Distilled {distiller.Rounds.Count} rounds to step {distiller.Step} in {clock.Elapsed.TotalMinutes:F1} min; " +
             $"metrics: {request.MetricsPath}"));

@@ -60,6 +60,7 @@ internal static class TrainingRun
         return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
             trainer.Step, (log, until) =>
         {
+            using IDisposable stoppable = Interruption.BeginRun();
             ProgressBars.Training(console, progress => trainer.Run(until, new MdlmTrainingRunOptions
             {
                 Log = log,
@@ -67,7 +68,7 @@ internal static class TrainingRun
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
                 Progress = progress,
-            }));
+            }, Interruption.Token));
             return (trainer.Step, trainer.LastValidation);
         });
     }

@@ -5,9 +5,10 @@ using Xunit;
 namespace IlgpuDiffusion.Tests.Cli;
 
 /// <summary>
-/// A real <c>train</c> process interrupted while it writes a checkpoint every step: killed (SIGKILL), its temporary file
-/// stays until the next write of that checkpoint removes it; terminated (SIGTERM), it removes the file itself before exiting.
-/// Either way the checkpoint it leaves is whole and resumes.
+/// A real <c>train</c> process interrupted: killed (SIGKILL) while it writes a checkpoint every step, its temporary file stays
+/// until the next write of that checkpoint removes it; terminated (SIGTERM) or interrupted (SIGINT, Ctrl+C), it stops after its
+/// current step with the checkpoint written, also when it would have written one only at its end. Either way the checkpoint it
+/// leaves is whole and resumes.
 /// </summary>
 public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<TinyCliRun>, IDisposable
 {
@@ -34,7 +35,31 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
     }
 
     [SkippableFact]
-    public async Task A_terminated_run_removes_its_temporary_file_before_it_exits()
+    public async Task Ctrl_c_stops_a_run_after_its_step_and_writes_the_checkpoint_it_would_only_have_written_at_the_end()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "Unix signals.");
+        string checkpoint = _temp.File("interrupted.safetensors");
+        using (CliProcess child = CliProcess.Start(["train", "--data", run.Shards, .. TinyCliRun.Model, "--steps", "100000",
+            "--batch", "4", "--log-interval", "1", "--validation-interval", "100000", "--device", "cpu", "-o", checkpoint]))
+        {
+            DateTime deadline = DateTime.UtcNow + Patience;
+            while (!child.Output.Contains("step 3/100000", StringComparison.Ordinal))
+            {
+                if (child.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"No step 3:\n{child.Output}");
+                Thread.Sleep(10);
+            }
+            Assert.False(File.Exists(checkpoint)); // no checkpoint interval: before the signal, nothing is saved
+            child.Interrupt();
+            Assert.Equal(130, child.WaitForExit(Patience));
+            Assert.Contains("Stopped by the signal; the checkpoint holds the last finished step", child.Output);
+        }
+        Assert.InRange(MdlmCheckpoint.ReadHeader(checkpoint).State.Step, 3, 100000);
+
+        await AssertResumesAndLeavesNoTemporaryFile(checkpoint);
+    }
+
+    [SkippableFact]
+    public async Task A_terminated_run_stops_after_its_step_and_leaves_no_temporary_file()
     {
         Skip.If(OperatingSystem.IsWindows(), "Unix signals.");
         string checkpoint = _temp.File("terminated.safetensors");
@@ -42,8 +67,7 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
         {
             WaitForWriteInProgress(child, checkpoint);
             child.Terminate();
-            int exitCode = child.WaitForExit(Patience);
-            Assert.True(exitCode != 0, child.Output);
+            Assert.Equal(130, child.WaitForExit(Patience));
         }
         Assert.Empty(Temporaries(checkpoint));
 

@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Tests.Cli;
 /// </summary>
 internal sealed partial class CliProcess : IDisposable
 {
-    private const int SigTerm = 15;
+    private const int SigInt = 2, SigTerm = 15;
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
@@ -47,6 +47,12 @@ internal sealed partial class CliProcess : IDisposable
     public void Terminate()
     {
         if (Kill(_process.Id, SigTerm) != 0) throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed.");
+    }
+
+    /// <summary>Interrupts the child as Ctrl+C in its terminal would (SIGINT).</summary>
+    public void Interrupt()
+    {
+        if (Kill(_process.Id, SigInt) != 0) throw new InvalidOperationException($"kill({_process.Id}, SIGINT) failed.");
     }
 
     /// <summary>Waits for the child to exit; returns its exit code.</summary>

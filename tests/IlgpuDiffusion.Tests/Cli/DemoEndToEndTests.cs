@@ -79,6 +79,13 @@ public sealed class DemoEndToEndTests : IDisposable
             Assert.Contains($"{stage.Title()}: done in", resumed.Out);
         Assert.Equal(teacherWritten, File.GetLastWriteTimeUtc(layout.Teacher));
         Assert.True(File.GetLastWriteTimeUtc(students[^1].Path) > studentWritten);
+
+        // A teacher stage that stopped early (here: a shorter budget; Ctrl+C leaves the same) is continued, not restarted.
+        CliResult shorter = await CliRunner.Run([.. demo, "--teacher-steps", "2"]);
+        Assert.True(shorter.ExitCode == 0, shorter.ToString());
+        CliResult continued = await CliRunner.Run(demo);
+        Assert.True(continued.ExitCode == 0, continued.ToString());
+        Assert.Contains($"Resuming '{layout.Teacher}' at step 2.", continued.Out);
     }
 
     [Fact]
