@@ -1,0 +1,132 @@
+using System.Runtime.Intrinsics;
+using IlgpuDiffusion.Compute;
+
+namespace IlgpuDiffusion.Cpu.Gemm;
+
+/// <summary>
+/// GEMM for products with at most <see cref="MaxRows"/> rows of c (autoregressive decoding at batch 1–8, the
+/// conditioning Linear layers whose rows are the batch, and their input gradients). Such products are bound by reading
+/// b (the weight) from memory once, so this path streams b straight from where it lies, with no packed copy and no
+/// mostly empty register tiles, and splits the columns of c (rows of the weight for ABt) into contiguous ranges over
+/// <see cref="WorkerPool.Shared"/>. Each element is computed in a fixed order (see <see cref="SkinnyKernels{TLanes, TVector}"/>),
+/// so results do not depend on the thread count.
+/// </summary>
+internal static unsafe class SkinnyGemm
+{
+    /// <summary>
+    /// Most rows of c this path takes (the kernels are correct for any m). Up to 8 rows, each element of b brings at most
+    /// 8 FMAs, which the 2-row register tiles finish in less time than it takes to stream that element from memory;
+    /// the blocked path instead copies all of b into packed panels and, below its 12-row micro-tile, computes padding.
+    /// </summary>
+    public const int MaxRows = 8;
+
+    /// <summary>ABt: weight rows per kernel step; chunks of rows start at multiples of it.</summary>
+    public const int WeightRowsPerStep = 4;
+
+    /// <summary>AB, AtB: chunks of columns start at multiples of this many (a 64-byte line of b and of c).</summary>
+    private const int ColumnsPerUnit = 16;
+
+    /// <summary>Below this many floats of b (256 KiB) a product runs on the calling thread alone.</summary>
+    private const long ParallelFloats = 1L << 16;
+
+    /// <summary>Floats of b a chunk reads at least (64 KiB), so a chunk outlasts the cost of handing it out.</summary>
+    private const long MinChunkFloats = 1L << 14;
+
+    /// <summary>
+    /// AB, AtB: columns a chunk spans at least, so that each row of b is read in runs of at least 1 KiB (b is walked
+    /// row by row within a chunk's columns).
+    /// </summary>
+    private const int MinChunkColumns = 256;
+
+    /// <summary>Chunks per pool thread at most: a disturbed core leaves little of the product behind.</summary>
+    private const int ChunksPerThread = 4;
+
+    /// <summary>
+    /// Same contract as <see cref="SimdGemm.Multiply(GemmPath, MatMulLayout, float*, float*, float*, int, int, int, bool)"/>
+    /// for m, n, k ≥ 1; meant for m ≤ <see cref="MaxRows"/>. Runs on <paramref name="pool"/> (tests vary its threads).
+    /// </summary>
+    public static void Multiply(WorkerPool pool, GemmPath path, MatMulLayout layout, float* a, float* b, float* c,
+        int m, int n, int k, bool accumulate)
+    {
+        if (!Enum.IsDefined(path))
+            throw new ArgumentOutOfRangeException(nameof(path), path, "Unknown GEMM path.");
+        bool rowsOfWeight = layout == MatMulLayout.ABt;
+        int unit = rowsOfWeight ? WeightRowsPerStep : ColumnsPerUnit;
+        int units = (n + unit - 1) / unit;
+        long unitFloats = (long)unit * k;
+        long minUnits = rowsOfWeight
+            ? (MinChunkFloats + unitFloats - 1) / unitFloats
+            : Math.Max((MinChunkFloats + unitFloats - 1) / unitFloats, MinChunkColumns / ColumnsPerUnit);
+
+        int threads = (long)n * k >= ParallelFloats ? pool.Threads : 1;
+        int chunks = (int)Math.Clamp(units / minUnits, 1, (long)threads * ChunksPerThread);
+        if (chunks > threads) chunks = chunks / threads * threads; // equal shares per thread
+
+        var job = SkinnyJob.ForCurrentThread;
+        job.Path = path; job.Layout = layout;
+        job.A = a; job.B = b; job.C = c;
+        job.M = m; job.N = n; job.K = k; job.Accumulate = accumulate;
+        job.Unit = unit; job.Units = units; job.Chunks = chunks;
+        if (chunks == 1)
+            job.Execute(0);
+        else
+            pool.Run(job, chunks);
+        job.A = job.B = job.C = null;
+    }
+
+    /// <summary>
+    /// One chunk: a contiguous range of units (<see cref="WeightRowsPerStep"/> weight rows for ABt,
+    /// <see cref="ColumnsPerUnit"/> columns otherwise) of c's columns, for all m rows. One cached instance per driving thread.
+    /// </summary>
+    private sealed class SkinnyJob : IParallelJob
+    {
+        [ThreadStatic] private static SkinnyJob? t_instance;
+
+        /// <summary>The calling thread's instance.</summary>
+        public static SkinnyJob ForCurrentThread => t_instance ??= new();
+
+        public GemmPath Path;
+        public MatMulLayout Layout;
+        public float* A, B, C;
+        public int M, N, K;
+        public bool Accumulate;
+        public int Unit, Units, Chunks;
+
+        public void Execute(int chunk)
+        {
+            int first = (int)((long)Units * chunk / Chunks), last = (int)((long)Units * (chunk + 1) / Chunks);
+            int start = first * Unit, end = Math.Min(N, last * Unit);
+            if (start >= end) return;
+            switch (Path)
+            {
+                case GemmPath.Vector512:
+                    Run<SkinnyLanes512, Vector512<float>>(start, end);
+                    break;
+                case GemmPath.Vector256:
+                    Run<SkinnyLanes256, Vector256<float>>(start, end);
+                    break;
+                default:
+                    Run<SkinnyLanesScalar, float>(start, end);
+                    break;
+            }
+        }
+
+        private void Run<TLanes, TVector>(int start, int end)
+            where TLanes : struct, ISkinnyLanes<TVector>
+            where TVector : struct
+        {
+            switch (Layout)
+            {
+                case MatMulLayout.ABt:
+                    SkinnyKernels<TLanes, TVector>.DotRows(A, B, C, M, N, K, start, end, Accumulate);
+                    break;
+                case MatMulLayout.AB: // a [m, k]
+                    SkinnyKernels<TLanes, TVector>.AxpyColumns(A, K, 1, B, C, M, N, K, start, end, Accumulate);
+                    break;
+                default: // AtB: a [k, m]
+                    SkinnyKernels<TLanes, TVector>.AxpyColumns(A, 1, M, B, C, M, N, K, start, end, Accumulate);
+                    break;
+            }
+        }
+    }
+}

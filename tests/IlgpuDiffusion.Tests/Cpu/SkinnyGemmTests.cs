@@ -1,0 +1,99 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Cpu;
+using IlgpuDiffusion.Cpu.Gemm;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Cpu;
+
+/// <summary>
+/// The skinny path of SimdGemm (at most <see cref="SkinnyGemm.MaxRows"/> rows of c): every layout and path against the
+/// double reference for m = 1 up to one row past the bound (which the blocked path takes), odd n and k that leave
+/// tails in every kernel, products large enough to split over the pool; the same bits on any thread count; and no
+/// allocation once warm.
+/// </summary>
+public sealed class SkinnyGemmTests
+{
+    private static readonly MatMulLayout[] Layouts = [MatMulLayout.ABt, MatMulLayout.AB, MatMulLayout.AtB];
+
+    /// <summary>
+    /// (n, k): size 1, sizes that leave weight-row, column and depth tails at every vector width, and two products big
+    /// enough to run in several chunks on the pool (n·k ≥ 65536, n ≥ 512 columns for AB and AtB).
+    /// </summary>
+    private static readonly (int N, int K)[] Shapes =
+    [
+        (1, 1), (3, 17), (17, 3), (31, 33), (33, 31), (1, 1031), (1031, 1), (257, 1029), (1101, 70),
+    ];
+
+    [Theory]
+    [MemberData(nameof(SimdGemmTests.Paths), MemberType = typeof(SimdGemmTests))]
+    public void Rows_up_to_one_past_the_bound_match_the_reference(string pathName)
+    {
+        var path = Enum.Parse<GemmPath>(pathName);
+        foreach (var layout in Layouts)
+            for (int m = 1; m <= SkinnyGemm.MaxRows + 1; m++)
+                foreach (var (n, k) in Shapes)
+                    foreach (bool accumulate in new[] { false, true })
+                        SimdGemmTests.CheckAgainstReference(path, layout, m, n, k, accumulate, seed: m * 7919 + n * 31 + k);
+    }
+
+    [Theory]
+    [MemberData(nameof(SimdGemmTests.Paths), MemberType = typeof(SimdGemmTests))]
+    public unsafe void Results_do_not_depend_on_the_thread_count(string pathName)
+    {
+        var path = Enum.Parse<GemmPath>(pathName);
+        int[] threadCounts = [1, 2, 3, 5, 8];
+        var pools = threadCounts.Select(threads => new WorkerPool(threads)).ToArray();
+        const int n = 1101, k = 333;
+        var random = new Random(3);
+        float[] a = SimdGemmTests.RandomArray(random, SkinnyGemm.MaxRows * k), b = SimdGemmTests.RandomArray(random, n * k);
+        float[] c0 = SimdGemmTests.RandomArray(random, SkinnyGemm.MaxRows * n);
+        foreach (var layout in Layouts)
+            foreach (int m in new[] { 1, 3, SkinnyGemm.MaxRows })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    float[]? first = null;
+                    for (int t = 0; t < pools.Length; t++)
+                    {
+                        float[] c = (float[])c0.Clone();
+                        fixed (float* pa = a, pb = b, pc = c)
+                            SkinnyGemm.Multiply(pools[t], path, layout, pa, pb, pc, m, n, k, accumulate);
+                        first ??= c;
+                        Assert.True(first.AsSpan().SequenceEqual(c),
+                            $"{path} {layout} m={m} accumulate={accumulate}: {threadCounts[t]} threads gave other bits than 1 thread.");
+                    }
+                }
+    }
+
+    [Fact]
+    public unsafe void Decode_sized_products_allocate_nothing_after_warm_up()
+    {
+        const int m = SkinnyGemm.MaxRows, n = 1101, k = 300;
+        var random = new Random(5);
+        float[] a = SimdGemmTests.RandomArray(random, m * k), b = SimdGemmTests.RandomArray(random, n * k), c = new float[m * n];
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            static void Step(float* a, float* b, float* c)
+            {
+                foreach (var layout in Layouts)
+                {
+                    SimdGemm.Multiply(layout, a, b, c, 1, n, k, accumulate: false);
+                    SimdGemm.Multiply(layout, a, b, c, m, n, k, accumulate: true);
+                }
+            }
+            Step(pa, pb, pc);
+            Step(pa, pb, pc);
+            // As in CpuAllocationTests: the runtime allocates its wait objects once, in whichever step first blocks on
+            // the pool; a path that allocates does so in every step.
+            var allocated = new long[8];
+            for (int i = 0; i < allocated.Length; i++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Step(pa, pb, pc);
+                allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+            string measured = string.Join(", ", allocated);
+            Assert.True(allocated.Count(bytes => bytes == 0) >= allocated.Length - 2, $"Bytes allocated per step: {measured}");
+            Assert.True(allocated.Sum() <= 1024, $"Bytes allocated per step: {measured}");
+        }
+    }
+}
