@@ -76,6 +76,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>c0[0..4) and c1[0..4) (+)= a0 and a1 dotted with the four consecutive weight rows at w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot2x4(float* a0, float* a1, float* w, int k, float* c0, float* c1, bool accumulate)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
@@ -101,6 +102,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>c0[0..4) (+)= a0 dotted with the four consecutive weight rows at w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot1x4(float* a0, float* w, int k, float* c0, bool accumulate)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
@@ -121,6 +123,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>One dot product x·y of length k, in the same order as the tiled variants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(float* x, float* y, int k)
     {
         TVector sum = default;
@@ -146,6 +149,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     /// Rows r = 0, 1 of c (c0 and c0 + n), columns [col0, col1): += Σ_q a(r, q)·rows[q, :] for q &lt; 4, in order of q,
     /// where a(r, q) = a[r·aRow + q·aDepth] and row q of b starts at rows + q·n.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy2x4(float* a, long aRow, long aDepth, float* rows, int n, float* c0, int col0, int col1)
     {
         float* r1 = rows + n, r2 = r1 + n, r3 = r2 + n, c1 = c0 + n;
@@ -175,6 +179,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>c0 columns [col0, col1) += Σ_q a[q·aDepth]·rows[q, :] for q &lt; 4, in order of q (row q at rows + q·n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy1x4(float* a, long aDepth, float* rows, int n, float* c0, int col0, int col1)
     {
         float* r1 = rows + n, r2 = r1 + n, r3 = r2 + n;
@@ -193,6 +198,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>c0 columns [col0, col1) += factor·row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy(float factor, float* row, float* c0, int col0, int col1)
     {
         TVector x = TLanes.Broadcast(factor);
