@@ -15,9 +15,10 @@ public sealed record GemvShape(string Name, int M, int N, int K)
     /// </summary>
     public static IEnumerable<GemvShape> All()
     {
+        (string Name, int In, int Out)[] layers =
+            [("head 28.9M", 256, 50258), ("head GPT-2", 768, 50257), ("qkv", 768, 2304), ("mlp-up", 768, 3072), ("mlp-down", 3072, 768)];
         foreach (int m in new[] { 1, 8 })
-            foreach (var (name, inChannels, outChannels) in new[]
-                { ("head 28.9M", 256, 50258), ("head GPT-2", 768, 50257), ("qkv", 768, 2304), ("mlp-up", 768, 3072), ("mlp-down", 3072, 768) })
+            foreach (var (name, inChannels, outChannels) in layers)
                 yield return new GemvShape(name, m, outChannels, inChannels);
     }
 
