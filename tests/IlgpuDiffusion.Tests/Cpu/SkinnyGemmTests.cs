@@ -8,8 +8,8 @@ namespace IlgpuDiffusion.Tests.Cpu;
 /// <summary>
 /// The skinny path of SimdGemm (at most <see cref="SkinnyGemm.MaxRows"/> rows of c): every layout and path against the
 /// double reference for m = 1 up to one row past the bound (which the blocked path takes), odd n and k that leave
-/// tails in every kernel, products large enough to split over the pool; the same bits on any thread count; and no
-/// allocation once warm.
+/// tails in every kernel, products large enough to split over the pool; the blocked path's bits for every row; the same
+/// bits on any thread count; and no allocation once warm.
 /// </summary>
 public sealed class SkinnyGemmTests
 {
@@ -38,6 +38,41 @@ public sealed class SkinnyGemmTests
 
     [Theory]
     [MemberData(nameof(SimdGemmTests.Paths), MemberType = typeof(SimdGemmTests))]
+    public unsafe void Rows_get_the_bits_of_the_blocked_path_whatever_m(string pathName)
+    {
+        // A head on a few selected rows must equal the full head on those rows, and a cached decoding step the full
+        // forward: the first m rows of a product with more rows than the bound (blocked path) are the m-row product.
+        var path = Enum.Parse<GemmPath>(pathName);
+        const int big = SkinnyGemm.MaxRows + 5;
+        foreach (var (n, k) in new[] { (33, 31), (50, 400), (1101, 70), (257, 1029) })
+        {
+            var random = new Random(n + k);
+            float[] a = SimdGemmTests.RandomArray(random, big * k), b = SimdGemmTests.RandomArray(random, n * k);
+            float[] c0 = SimdGemmTests.RandomArray(random, big * n);
+            foreach (var layout in Layouts)
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    float[] full = (float[])c0.Clone();
+                    fixed (float* pa = a, pb = b, pc = full)
+                        SimdGemm.Multiply(path, layout, pa, pb, pc, big, n, k, accumulate);
+                    for (int m = 1; m <= SkinnyGemm.MaxRows; m++)
+                    {
+                        // AtB's a is [k, m]: the first m columns of the big one.
+                        float[] rows = layout == MatMulLayout.AtB
+                            ? Enumerable.Range(0, k * m).Select(x => a[x / m * big + x % m]).ToArray()
+                            : a[..(m * k)];
+                        float[] part = c0[..(m * n)];
+                        fixed (float* pa = rows, pb = b, pc = part)
+                            SimdGemm.Multiply(path, layout, pa, pb, pc, m, n, k, accumulate);
+                        Assert.True(full.AsSpan(0, m * n).SequenceEqual(part), $"{path} {layout} n={n} k={k} " +
+                            $"accumulate={accumulate}: rows of the {m}-row product differ from the {big}-row one.");
+                    }
+                }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SimdGemmTests.Paths), MemberType = typeof(SimdGemmTests))]
     public unsafe void Results_do_not_depend_on_the_thread_count(string pathName)
     {
         var path = Enum.Parse<GemmPath>(pathName);
@@ -62,6 +97,30 @@ public sealed class SkinnyGemmTests
                             $"{path} {layout} m={m} accumulate={accumulate}: {threadCounts[t]} threads gave other bits than 1 thread.");
                     }
                 }
+    }
+
+    [Fact]
+    public unsafe void Register_transposes_equal_the_portable_one()
+    {
+        // The portable transpose stands in on hardware without the shuffles; on this one it is the reference.
+        const int stride = 19, destinationStride = 37;
+        float[] source = SimdGemmTests.RandomArray(new Random(8), 16 * stride);
+        float[] expected = new float[16 * destinationStride], actual = new float[16 * destinationStride];
+        fixed (float* s = source, e = expected, d = actual)
+        {
+            if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+            {
+                SkinnyTranspose.Scalar(16, s, stride, e, destinationStride);
+                SkinnyLanes512.Transpose(s, stride, d, destinationStride);
+                Assert.Equal(expected, actual);
+            }
+            if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            {
+                SkinnyTranspose.Scalar(8, s + 3, stride, e, destinationStride);
+                SkinnyLanes256.Transpose(s + 3, stride, d, destinationStride);
+                Assert.Equal(expected, actual);
+            }
+        }
     }
 
     [Fact]

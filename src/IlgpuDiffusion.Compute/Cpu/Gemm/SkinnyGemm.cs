@@ -8,20 +8,20 @@ namespace IlgpuDiffusion.Cpu.Gemm;
 /// conditioning Linear layers whose rows are the batch, and their input gradients). Such products are bound by reading
 /// b (the weight) from memory once, so this path streams b straight from where it lies, with no packed copy and no
 /// mostly empty register tiles, and splits the columns of c (rows of the weight for ABt) into contiguous ranges over
-/// <see cref="WorkerPool.Shared"/>. Each element is computed in a fixed order (see <see cref="SkinnyKernels{TLanes, TVector}"/>),
-/// so results do not depend on the thread count.
+/// <see cref="WorkerPool.Shared"/>. Each element gets the same bits as on the blocked path (see
+/// <see cref="SkinnyKernels{TLanes, TVector}"/>), so results depend neither on m nor on the thread count.
 /// </summary>
 internal static unsafe class SkinnyGemm
 {
     /// <summary>
-    /// Most rows of c this path takes (the kernels are correct for any m). Up to 8 rows, each element of b brings at most
+    /// Most rows of c this path takes. Up to 8 rows, each element of b brings at most
     /// 8 FMAs, which the 2-row register tiles finish in less time than it takes to stream that element from memory;
     /// the blocked path instead copies all of b into packed panels and, below its 12-row micro-tile, computes padding.
     /// </summary>
     public const int MaxRows = 8;
 
-    /// <summary>ABt: weight rows per kernel step; chunks of rows start at multiples of it.</summary>
-    public const int WeightRowsPerStep = 4;
+    /// <summary>ABt: chunks of weight rows start at multiples of this many, a whole number of kernel panels at every width.</summary>
+    private const int WeightRowsPerUnit = 32;
 
     /// <summary>AB, AtB: chunks of columns start at multiples of this many (a 64-byte line of b and of c).</summary>
     private const int ColumnsPerUnit = 16;
@@ -43,15 +43,16 @@ internal static unsafe class SkinnyGemm
 
     /// <summary>
     /// Same contract as <see cref="SimdGemm.Multiply(GemmPath, MatMulLayout, float*, float*, float*, int, int, int, bool)"/>
-    /// for m, n, k ≥ 1; meant for m ≤ <see cref="MaxRows"/>. Runs on <paramref name="pool"/> (tests vary its threads).
+    /// for n, k ≥ 1 and 1 ≤ m ≤ <see cref="MaxRows"/>. Runs on <paramref name="pool"/> (tests vary its threads).
     /// </summary>
     public static void Multiply(WorkerPool pool, GemmPath path, MatMulLayout layout, float* a, float* b, float* c,
         int m, int n, int k, bool accumulate)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(m, MaxRows);
         if (!Enum.IsDefined(path))
             throw new ArgumentOutOfRangeException(nameof(path), path, "Unknown GEMM path.");
         bool rowsOfWeight = layout == MatMulLayout.ABt;
-        int unit = rowsOfWeight ? WeightRowsPerStep : ColumnsPerUnit;
+        int unit = rowsOfWeight ? WeightRowsPerUnit : ColumnsPerUnit;
         int units = (n + unit - 1) / unit;
         long unitFloats = (long)unit * k;
         long minUnits = rowsOfWeight
@@ -75,7 +76,7 @@ internal static unsafe class SkinnyGemm
     }
 
     /// <summary>
-    /// One chunk: a contiguous range of units (<see cref="WeightRowsPerStep"/> weight rows for ABt,
+    /// One chunk: a contiguous range of units (<see cref="WeightRowsPerUnit"/> weight rows for ABt,
     /// <see cref="ColumnsPerUnit"/> columns otherwise) of c's columns, for all m rows. One cached instance per driving thread.
     /// </summary>
     private sealed class SkinnyJob : IParallelJob
