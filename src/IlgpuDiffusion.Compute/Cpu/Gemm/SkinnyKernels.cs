@@ -102,6 +102,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     /// become columns of the tile. Full panels transpose L×L blocks in registers; the last panel, if partial, goes element
     /// by element.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackPanel(float* w, int k, int rows, int kc, float* panel)
     {
         int lanes = TLanes.Count, nr = 2 * lanes, p = 0;
@@ -274,6 +275,7 @@ internal static unsafe class SkinnyKernels<TLanes, TVector>
     }
 
     /// <summary>c[col0..col1) = sums + c, the blocked path's final addition.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddInto(float* sums, float* c, int col0, int col1)
     {
         int j = col0, whole = col0 + (col1 - col0) / TLanes.Count * TLanes.Count;

@@ -73,6 +73,7 @@ internal readonly unsafe struct SkinnyLanes512 : ISkinnyLanes<Vector512<float>>
     public static Vector512<float> Add(Vector512<float> x, Vector512<float> y) => x + y;
 
     /// <summary>16×16 transpose in registers: unpack pairs of rows, then pairs of pairs, then two 128-bit shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Transpose(float* source, long sourceStride, float* destination, int destinationStride)
     {
         if (!Avx512F.IsSupported)
@@ -150,6 +151,7 @@ internal readonly unsafe struct SkinnyLanes256 : ISkinnyLanes<Vector256<float>>
     public static Vector256<float> Add(Vector256<float> x, Vector256<float> y) => x + y;
 
     /// <summary>8×8 transpose in registers: unpack pairs of rows, then pairs of pairs, then swap 128-bit halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Transpose(float* source, long sourceStride, float* destination, int destinationStride)
     {
         if (!Avx.IsSupported)
