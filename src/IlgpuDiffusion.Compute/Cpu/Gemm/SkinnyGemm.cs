@@ -14,9 +14,9 @@ namespace IlgpuDiffusion.Cpu.Gemm;
 internal static unsafe class SkinnyGemm
 {
     /// <summary>
-    /// Most rows of c this path takes. Up to 8 rows, each element of b brings at most
-    /// 8 FMAs, which the 2-row register tiles finish in less time than it takes to stream that element from memory;
-    /// the blocked path instead copies all of b into packed panels and, below its 12-row micro-tile, computes padding.
+    /// Most rows of c this path takes. Up to 8 rows, each element of b brings at most 8 FMAs, which the register tiles
+    /// (up to 4 rows of a × 2 vectors) finish in less time than it takes to stream that element from memory; the blocked
+    /// path instead copies all of b into packed panels and, below its 12-row micro-tile, computes padding.
     /// </summary>
     public const int MaxRows = 8;
 
