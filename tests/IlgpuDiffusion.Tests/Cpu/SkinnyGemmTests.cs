@@ -100,6 +100,18 @@ public sealed class SkinnyGemmTests
     }
 
     [Fact]
+    public void Small_products_stay_on_the_calling_thread_and_large_ones_share_the_pool_evenly()
+    {
+        // Below 65536 floats of b (here 60000): one chunk, however many threads.
+        Assert.Equal(1, SkinnyGemm.ChunkCount(MatMulLayout.AB, 600, 100, 2));
+        Assert.Equal(1, SkinnyGemm.ChunkCount(MatMulLayout.ABt, 600, 100, 8));
+        Assert.Equal(1, SkinnyGemm.ChunkCount(MatMulLayout.ABt, 50257, 768, 1));
+        // GPT-2's head: four chunks per thread. 768 columns of AB, at least 256 per chunk: 3, rounded to a multiple of 2.
+        Assert.Equal(8, SkinnyGemm.ChunkCount(MatMulLayout.ABt, 50257, 768, 2));
+        Assert.Equal(2, SkinnyGemm.ChunkCount(MatMulLayout.AB, 768, 3072, 2));
+    }
+
+    [Fact]
     public unsafe void Register_transposes_equal_the_portable_one()
     {
         // The portable transpose stands in on hardware without the shuffles; on this one it is the reference.

@@ -51,17 +51,9 @@ internal static unsafe class SkinnyGemm
         ArgumentOutOfRangeException.ThrowIfGreaterThan(m, MaxRows);
         if (!Enum.IsDefined(path))
             throw new ArgumentOutOfRangeException(nameof(path), path, "Unknown GEMM path.");
-        bool rowsOfWeight = layout == MatMulLayout.ABt;
-        int unit = rowsOfWeight ? WeightRowsPerUnit : ColumnsPerUnit;
+        int unit = layout == MatMulLayout.ABt ? WeightRowsPerUnit : ColumnsPerUnit;
         int units = (n + unit - 1) / unit;
-        long unitFloats = (long)unit * k;
-        long minUnits = rowsOfWeight
-            ? (MinChunkFloats + unitFloats - 1) / unitFloats
-            : Math.Max((MinChunkFloats + unitFloats - 1) / unitFloats, MinChunkColumns / ColumnsPerUnit);
-
-        int threads = (long)n * k >= ParallelFloats ? pool.Threads : 1;
-        int chunks = (int)Math.Clamp(units / minUnits, 1, (long)threads * ChunksPerThread);
-        if (chunks > threads) chunks = chunks / threads * threads; // equal shares per thread
+        int chunks = ChunkCount(layout, n, k, pool.Threads);
 
         var job = SkinnyJob.ForCurrentThread;
         job.Path = path; job.Layout = layout;
@@ -73,6 +65,25 @@ internal static unsafe class SkinnyGemm
         else
             pool.Run(job, chunks);
         job.A = job.B = job.C = null;
+    }
+
+    /// <summary>
+    /// How many chunks a product of this layout and size is cut into on <paramref name="threads"/> threads: 1 (the calling
+    /// thread alone) below <see cref="ParallelFloats"/> floats of b, else enough for load balance without chunks smaller
+    /// than <see cref="MinChunkFloats"/> (and, for AB and AtB, narrower than <see cref="MinChunkColumns"/>), a multiple of
+    /// the thread count when there are more chunks than threads.
+    /// </summary>
+    public static int ChunkCount(MatMulLayout layout, int n, int k, int threads)
+    {
+        if ((long)n * k < ParallelFloats || threads <= 1) return 1;
+        bool rowsOfWeight = layout == MatMulLayout.ABt;
+        int unit = rowsOfWeight ? WeightRowsPerUnit : ColumnsPerUnit;
+        int units = (n + unit - 1) / unit;
+        long unitFloats = (long)unit * k;
+        long minUnits = (MinChunkFloats + unitFloats - 1) / unitFloats;
+        if (!rowsOfWeight) minUnits = Math.Max(minUnits, MinChunkColumns / ColumnsPerUnit);
+        int chunks = (int)Math.Clamp(units / minUnits, 1, (long)threads * ChunksPerThread);
+        return chunks > threads ? chunks / threads * threads : chunks; // equal shares per thread
     }
 
     /// <summary>
