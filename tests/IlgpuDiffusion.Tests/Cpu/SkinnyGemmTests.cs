@@ -15,6 +15,11 @@ public sealed class SkinnyGemmTests
 {
     private static readonly MatMulLayout[] Layouts = [MatMulLayout.ABt, MatMulLayout.AB, MatMulLayout.AtB];
 
+    private static readonly int[] ThreadCounts = [1, 2, 3, 5, 8];
+
+    /// <summary>One pool per thread count, shared by the paths' cases (pool threads live as long as the process).</summary>
+    private static readonly WorkerPool[] Pools = ThreadCounts.Select(threads => new WorkerPool(threads)).ToArray();
+
     /// <summary>
     /// (n, k): size 1, sizes that leave weight-row, column and depth tails at every vector width, and two products big
     /// enough to run in several chunks on the pool (n·k ≥ 65536, n ≥ 512 columns for AB and AtB).
@@ -76,8 +81,6 @@ public sealed class SkinnyGemmTests
     public unsafe void Results_do_not_depend_on_the_thread_count(string pathName)
     {
         var path = Enum.Parse<GemmPath>(pathName);
-        int[] threadCounts = [1, 2, 3, 5, 8];
-        var pools = threadCounts.Select(threads => new WorkerPool(threads)).ToArray();
         const int n = 1101, k = 333;
         var random = new Random(3);
         float[] a = SimdGemmTests.RandomArray(random, SkinnyGemm.MaxRows * k), b = SimdGemmTests.RandomArray(random, n * k);
@@ -87,14 +90,14 @@ public sealed class SkinnyGemmTests
                 foreach (bool accumulate in new[] { false, true })
                 {
                     float[]? first = null;
-                    for (int t = 0; t < pools.Length; t++)
+                    for (int t = 0; t < Pools.Length; t++)
                     {
                         float[] c = (float[])c0.Clone();
                         fixed (float* pa = a, pb = b, pc = c)
-                            SkinnyGemm.Multiply(pools[t], path, layout, pa, pb, pc, m, n, k, accumulate);
+                            SkinnyGemm.Multiply(Pools[t], path, layout, pa, pb, pc, m, n, k, accumulate);
                         first ??= c;
                         Assert.True(first.AsSpan().SequenceEqual(c),
-                            $"{path} {layout} m={m} accumulate={accumulate}: {threadCounts[t]} threads gave other bits than 1 thread.");
+                            $"{path} {layout} m={m} accumulate={accumulate}: {ThreadCounts[t]} threads gave other bits than 1 thread.");
                     }
                 }
     }
