@@ -118,7 +118,7 @@ public sealed class SimdGemmTests
     /// Runs one product and compares each element with a double-accumulated reference:
     /// |got − ref| ≤ 1e-5·sqrt(k)·Σ_p |a·b| + 1e-6·|c0| (fp32 rounding grows like sqrt(k)).
     /// </summary>
-    private static unsafe void CheckAgainstReference(GemmPath path, MatMulLayout layout, int m, int n, int k, bool accumulate, int seed)
+    internal static unsafe void CheckAgainstReference(GemmPath path, MatMulLayout layout, int m, int n, int k, bool accumulate, int seed)
     {
         var random = new Random(seed);
         float[] a = RandomArray(random, m * k), b = RandomArray(random, k * n), c = RandomArray(random, m * n);
@@ -145,7 +145,7 @@ public sealed class SimdGemmTests
             }
     }
 
-    private static float[] RandomArray(Random random, int length)
+    internal static float[] RandomArray(Random random, int length)
     {
         var values = new float[length];
         for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);

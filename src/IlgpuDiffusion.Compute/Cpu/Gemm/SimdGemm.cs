@@ -19,7 +19,8 @@ internal enum GemmPath
 
 /// <summary>
 /// Packed, cache-blocked, register-blocked fp32 GEMM for the CPU backend, parallel over
-/// <see cref="WorkerPool.Shared"/>. See <see cref="GemmDriver{TKernel}"/> for the loop nest.
+/// <see cref="WorkerPool.Shared"/>. See <see cref="GemmDriver{TKernel}"/> for the loop nest. Products with at most
+/// <see cref="SkinnyGemm.MaxRows"/> rows of c take the weight-streaming <see cref="SkinnyGemm"/> instead.
 /// </summary>
 internal static unsafe class SimdGemm
 {
@@ -71,6 +72,11 @@ internal static unsafe class SimdGemm
         if (k == 0)
         {
             if (!accumulate) NativeMemory.Clear(c, (nuint)m * (nuint)n * sizeof(float));
+            return;
+        }
+        if (m <= SkinnyGemm.MaxRows)
+        {
+            SkinnyGemm.Multiply(WorkerPool.Shared, path, layout, a, b, c, m, n, k, accumulate);
             return;
         }
         switch (path)
