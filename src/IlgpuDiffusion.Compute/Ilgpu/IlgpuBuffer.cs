@@ -36,6 +36,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        GC.KeepAlive(this); // else a tensor not used after this call may be finalized, and its memory freed, during the copy
     }
 
     /// <inheritdoc/>
@@ -46,6 +47,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+        GC.KeepAlive(this); // as in CopyFromHost
     }
 
     /// <inheritdoc/>

@@ -44,9 +44,10 @@ public sealed class CpuAllocationTests
         }
         Step();
         Step();
-        // Blocking on the worker pool (only when the machine is loaded) makes the runtime allocate its wait objects once per
-        // thread and event, in whichever step first blocks (88 bytes measured for one event; 248 seen under CI load). A kernel
-        // that allocates does so in every step, so nearly every measured step must allocate exactly nothing.
+        // Under load the runtime now and then allocates a few hundred bytes on this thread outside the kernels (one-time wait
+        // objects when it first blocks on the worker pool, 88 bytes measured; 248 bytes in up to 5 of 8 steps seen in full
+        // suite runs on a loaded machine). A kernel that allocates does so in every step, the same bytes each time, so some
+        // measured step must allocate exactly nothing.
         var allocated = new long[8];
         for (int i = 0; i < allocated.Length; i++)
         {
@@ -55,7 +56,7 @@ public sealed class CpuAllocationTests
             allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
         string measured = string.Join(", ", allocated);
-        Assert.True(allocated.Count(bytes => bytes == 0) >= allocated.Length - 2, $"Bytes allocated per step: {measured}");
-        Assert.True(allocated.Sum() <= 1024, $"Bytes allocated per step: {measured}");
+        Assert.True(allocated.Count(bytes => bytes == 0) >= 2, $"Bytes allocated per step: {measured}");
+        Assert.True(allocated.Max() <= 1024, $"Bytes allocated per step: {measured}");
     }
 }
