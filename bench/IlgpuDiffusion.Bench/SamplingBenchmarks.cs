@@ -48,7 +48,8 @@ public class SamplingBenchmarks
         var weights = new float[_model.Parameters.All.Length];
         for (int i = 0; i < weights.Length; i++) weights[i] = (float)(random.NextDouble() - 0.5) * 0.1f;
         _model.Parameters.All.CopyFrom(weights);
-        _sampler = new DiffusionSampler(_model, new SamplerOptions { Steps = Steps, BatchSize = Batch, Cached = true, Seed = 3, Draw = Draw });
+        _sampler = new DiffusionSampler(_model,
+            new SamplerOptions { Steps = Steps, BatchSize = Batch, Cached = true, Seed = 3, Draw = Draw });
     }
 
     [GlobalCleanup]

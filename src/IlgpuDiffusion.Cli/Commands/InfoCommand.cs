@@ -59,7 +59,9 @@ internal static class InfoCommand
             ("format", $"{MdlmCheckpointHeader.Format} v{MdlmCheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
             ("kind", distillation is null ? "MDLM (trained)" : $"SDTT student, {distillation.CompletedRounds} round(s) distilled"),
-            ("sampling steps", distillation is null ? $"any (sample --steps, default {new SamplerOptions().Steps})" : $"{distillation.SamplingSteps} (sample's default)"),
+            ("sampling steps", distillation is null
+                ? $"any (sample --steps, default {new SamplerOptions().Steps})"
+                : $"{distillation.SamplingSteps} (sample's default)"),
             ("tensors", distillation is null
                 ? "model (raw weights), ema (for sampling), adam_m, adam_v"
                 : "model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),

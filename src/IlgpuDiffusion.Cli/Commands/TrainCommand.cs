@@ -91,7 +91,8 @@ internal static class TrainCommand
             {
                 GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
                 using Device opened = device.Open(parse);
-                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null, console);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null,
+                    console);
                 Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), tokenizer, console);
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength, data.Tokenizer);
@@ -104,7 +105,8 @@ internal static class TrainCommand
             {
                 MdlmCheckpointHeader? resumed = resumeFrom is null ? null : MdlmCheckpoint.ReadHeader(resumeFrom);
                 using Device opened = device.Open(parse);
-                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null, console);
+                TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null,
+                    console);
                 Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);
                 PreparedCorpus data = corpus.Open(parse, resumed?.Model.Length ?? model.Length(parse), tokenizer, console);
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength, data.Tokenizer);

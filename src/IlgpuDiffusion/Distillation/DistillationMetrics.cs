@@ -57,7 +57,8 @@ public sealed record DistillationRoundMetrics(long Step, int Round, int Sampling
             : "";
         string saved = CheckpointPath is null ? "" : $" | saved {CheckpointPath}";
         return string.Create(CultureInfo.InvariantCulture,
-            $"step {stepText} | round {Round + 1} done: student samples in {SamplingSteps} steps | mean loss {MeanLoss:F5}{validation}{saved}");
+            $"step {stepText} | round {Round + 1} done: student samples in {SamplingSteps} steps | " +
+            $"mean loss {MeanLoss:F5}{validation}{saved}");
     }
 
     /// <inheritdoc/>

@@ -36,7 +36,8 @@ public sealed class CorpusReaderTests : IDisposable
         string message = Assert.Throws<InvalidDataException>(() => new CorpusReader([csv])).Message;
         Assert.Contains("table.csv: .csv is not a corpus format here", message);
         Assert.Contains("--format text", message);
-        Assert.Equal(["id,text\n1,hello\n"], Texts(new CorpusReader([csv], new CorpusReaderOptions { Format = CorpusFileFormat.PlainText })));
+        var forced = new CorpusReaderOptions { Format = CorpusFileFormat.PlainText };
+        Assert.Equal(["id,text\n1,hello\n"], Texts(new CorpusReader([csv], forced)));
         Assert.Equal(["raw"], Texts(new CorpusReader([_temp.Write("input", "raw")]))); // no extension: plain text
     }
 
