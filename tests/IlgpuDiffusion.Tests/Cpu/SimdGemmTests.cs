@@ -47,9 +47,13 @@ public sealed class SimdGemmTests
     public void ShapeCrossingCacheBlocksMatchesReference(string pathName)
     {
         var path = Enum.Parse<GemmPath>(pathName);
-        // k = 260 > Kc (192 / 256), m = 400 > Mc (192 / 120 / 64), enough work to run on the pool.
+        // k = 260 > Kc (192 / 256), m = 400 > Mc (192 / 120 / 64), enough work to run on the pool; with n = 1100 (over 16
+        // column micro-panels per thread on a pool of up to 2 threads) the threads split the columns instead of the rows.
         foreach (var layout in Layouts)
+        {
             CheckAgainstReference(path, layout, 400, 500, 260, accumulate: layout == MatMulLayout.AB, seed: 5);
+            CheckAgainstReference(path, layout, 300, 1100, 200, accumulate: layout == MatMulLayout.AtB, seed: 6);
+        }
     }
 
     [Theory]
@@ -57,9 +61,9 @@ public sealed class SimdGemmTests
     public void DeepProductSplitsColumnsIntoSeveralPanels(string pathName)
     {
         var path = Enum.Parse<GemmPath>(pathName);
-        // k·n exceeds one packed B panel (4 Mi floats), so n is split into column blocks.
+        // k·n exceeds one packed B panel (4 Mi floats), so n is split into column blocks (m = 13: past the skinny path's rows).
         foreach (var layout in Layouts)
-            CheckAgainstReference(path, layout, 5, 1100, 4100, accumulate: true, seed: 9);
+            CheckAgainstReference(path, layout, 13, 1100, 4100, accumulate: true, seed: 9);
     }
 
     [Theory]

@@ -28,6 +28,14 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : IMicroKernel
     private const int ChunksPerThread = 4;
 
     /// <summary>
+    /// Column micro-panels per thread from which the threads split the columns of every m block between them (each streams
+    /// only its share of the packed B panel, and packs the A blocks it needs itself) instead of taking whole m blocks.
+    /// Measured on 2 AVX-512 cores: 1.1–1.25× for n ≥ 1024 (1024³, the MLP's up projection, its input gradient), no gain at
+    /// n = 768, and a loss for the weight gradients of n = 768 that this bound keeps on the m split (gemm-2core-avx512.md).
+    /// </summary>
+    private const int ColumnSplitPanelsPerThread = 16;
+
+    /// <summary>
     /// c = op(a)·op(b) (or c += when accumulate); m, n, k ≥ 1. Shapes as in
     /// <see cref="SimdGemm.Multiply(MatMulLayout, float*, float*, float*, int, int, int, bool)"/>.
     /// </summary>
@@ -40,9 +48,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : IMicroKernel
 
         int ncMax = (int)Math.Clamp(MaxPanelFloats / k / nr * nr, nr, RoundUp(n, nr));
         int rowPanels = (m + mr - 1) / mr;
-        // Even m blocks of at most Mc rows, a multiple of the thread count.
-        int mBlocks = RoundUp((rowPanels * mr + TKernel.Mc - 1) / TKernel.Mc, threads);
-        mBlocks = Math.Min(mBlocks, rowPanels);
+        int mcBlocks = (rowPanels * mr + TKernel.Mc - 1) / TKernel.Mc;
+        bool splitColumns = parallel && (n + nr - 1) / nr >= threads * ColumnSplitPanelsPerThread;
+        // Even m blocks of at most Mc rows; when the threads split rows, a multiple of the thread count.
+        int mBlocks = Math.Min(splitColumns ? mcBlocks : RoundUp(mcBlocks, threads), rowPanels);
 
         var pack = PackBJob<TKernel>.ForCurrentThread;
         var compute = ComputeJob<TKernel>.ForCurrentThread;
@@ -59,8 +68,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : IMicroKernel
             pack.Chunks = Math.Min(colPanels, threads * ChunksPerThread);
             Run(pool, pack, pack.Chunks, parallel);
 
-            // Split columns too when there are too few m blocks to keep every thread busy.
-            int nGroups = parallel ? Math.Clamp(threads * ChunksPerThread / mBlocks, 1, colPanels) : 1;
+            // Split columns between the threads, or too when there are too few m blocks to keep every thread busy.
+            int nGroups = !parallel ? 1
+                : splitColumns ? Math.Min(threads, colPanels)
+                : Math.Clamp(threads * ChunksPerThread / mBlocks, 1, colPanels);
             compute.Layout = layout; compute.A = a; compute.Panel = panel; compute.C = c;
             compute.M = m; compute.N = n; compute.K = k; compute.Jc = jc; compute.Nc = nc; compute.NcPadded = ncPadded;
             compute.Accumulate = accumulate;
