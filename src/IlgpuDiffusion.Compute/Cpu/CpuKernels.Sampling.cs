@@ -10,6 +10,9 @@ public sealed unsafe partial class CpuKernels
     private readonly SamplingJob _sampling = new();
     private double[]? _drawScratch;
 
+    /// <summary>Entries per block of the inverse CDF's search (<see cref="SamplingJob"/>).</summary>
+    private const int SearchBlock = 512;
+
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
@@ -85,15 +88,25 @@ public sealed unsafe partial class CpuKernels
             TensorPrimitives.Subtract(mass, max, mass);
             TensorPrimitives.Exp(mass, mass);
             double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, Parameters.FirstRow + r) * TensorPrimitives.Sum(mass);
+            // Whole blocks whose mass keeps the running sum at or below the target are passed with one vectorized sum each,
+            // then one block is walked entry by entry: a walk from the row's start would differ only in rounding, and its
+            // chain of dependent additions was most of the draw's time.
             double running = 0;
-            int last = -1;
-            for (int v = 0; v < mass.Length; v++)
+            int start = 0;
+            for (; start + SearchBlock < mass.Length; start += SearchBlock)
             {
-                if (mass[v] == 0) continue;
-                running += mass[v];
-                if (running > target) return v;
-                last = v;
+                double block = TensorPrimitives.Sum(mass.Slice(start, SearchBlock));
+                if (running + block > target) break;
+                running += block;
             }
+            for (int v = start; v < mass.Length; v++)
+            {
+                running += mass[v];
+                if (mass[v] > 0 && running > target) return v;
+            }
+            // Rounding left U·Σ just past the walked mass: the last entry with mass (the row's maximum has mass 1).
+            int last = mass.Length - 1;
+            while (mass[last] == 0) last--;
             return last;
         }
 

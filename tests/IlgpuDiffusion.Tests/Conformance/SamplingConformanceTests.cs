@@ -98,24 +98,44 @@ public sealed class SamplingConformanceTests
             double[] scaled = [.. row[..vocab].Select(v => (double)v / temperature)];
             double threshold = ReferenceLosses.NucleusThreshold(scaled, topP), max = scaled.Max();
             double[] weight = [.. scaled.Select(v => v < threshold ? 0 : Math.Exp(v - max))];
-            double z = weight.Sum();
-            var counts = new double[vocab];
-            foreach (int id in ids.ToArray())
-            {
-                Assert.True(id >= 0 && id < vocab && weight[id] > 0, $"{name}: drew {id}, outside the distribution.");
-                counts[id]++;
-            }
-            // Pearson's χ² over the ids expected at least 5 times, the rest pooled.
-            var cells = Enumerable.Range(0, vocab).Where(v => weight[v] > 0).Select(v => (Expected: rows * weight[v] / z, Seen: counts[v]));
-            var large = cells.Where(c => c.Expected >= 5).ToList();
-            var pooled = cells.Where(c => c.Expected < 5).Aggregate((Expected: 0.0, Seen: 0.0),
-                (sum, c) => (sum.Expected + c.Expected, sum.Seen + c.Seen));
-            if (pooled.Expected > 0) large.Add(pooled);
-            double chiSquare = large.Sum(c => (c.Seen - c.Expected) * (c.Seen - c.Expected) / c.Expected);
-            int freedom = large.Count - 1;
-            Assert.True(
-                chiSquare < ChiSquareCritical(freedom), $"{name}: χ² = {chiSquare:F1} with {freedom} degrees of freedom (p < 1e-6)");
+            AssertFollows(name, ids.ToArray(), weight);
         }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Draws))]
+    public void Rows_wider_than_the_search_blocks_follow_their_distribution(string backend, CategoricalDraw draw)
+    {
+        using var s = new DeviceScope(backend);
+        int rows = backend == "ilgpu-cpu" ? 300 : 12_000;
+        const int vocab = 1300, classes = 1301; // several of the CPU inverse CDF's 512-entry search blocks, a partial one last
+        float[] row = [.. Enumerable.Range(0, vocab).Select(v => -0.003f * v + (v % 97 == 0 ? 2f : 0f)), 50f];
+        var ids = s.Upload(new int[rows]);
+        s.Kernels.SampleCategorical(s.Upload(Enumerable.Range(0, rows).SelectMany(_ => row).ToArray()), ids, rows, classes, vocab,
+            new SamplingParameters(78, 2, Draw: draw));
+        double max = row[..vocab].Max();
+        AssertFollows("wide", ids.ToArray(), [.. row[..vocab].Select(v => Math.Exp(v - (double)max))]);
+    }
+
+    /// <summary>Pearson's χ² of <paramref name="drawn"/> against weights ∝ the probabilities, ids expected under 5 times pooled.</summary>
+    private static void AssertFollows(string name, int[] drawn, double[] weight)
+    {
+        double z = weight.Sum();
+        var counts = new double[weight.Length];
+        foreach (int id in drawn)
+        {
+            Assert.True(id >= 0 && id < weight.Length && weight[id] > 0, $"{name}: drew {id}, outside the distribution.");
+            counts[id]++;
+        }
+        var cells = Enumerable.Range(0, weight.Length).Where(v => weight[v] > 0)
+            .Select(v => (Expected: drawn.Length * weight[v] / z, Seen: counts[v]));
+        var large = cells.Where(c => c.Expected >= 5).ToList();
+        var pooled = cells.Where(c => c.Expected < 5).Aggregate((Expected: 0.0, Seen: 0.0),
+            (sum, c) => (sum.Expected + c.Expected, sum.Seen + c.Seen));
+        if (pooled.Expected > 0) large.Add(pooled);
+        double chiSquare = large.Sum(c => (c.Seen - c.Expected) * (c.Seen - c.Expected) / c.Expected);
+        int freedom = large.Count - 1;
+        Assert.True(chiSquare < ChiSquareCritical(freedom), $"{name}: χ² = {chiSquare:F1} with {freedom} degrees of freedom (p < 1e-6)");
     }
 
     /// <summary>
