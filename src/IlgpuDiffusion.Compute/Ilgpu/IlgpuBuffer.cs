@@ -16,6 +16,10 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         _device = device;
         using var scope = device.EnterLock();
         Memory = device.Accelerator.Allocate1D<T>(length);
+        // ILGPU frees a buffer in its finalizer; a tensor that the caller no longer references could then lose its memory
+        // while a kernel or copy still uses it (an AccessViolation seen in CPUCopyTo under load). Dispose frees it; a tensor
+        // never disposed keeps it until its device (GPU) or the process (ILGPU's CPU emulator) ends: a leak, not a crash.
+        GC.SuppressFinalize(Memory);
         Memory.MemSetToZero();
     }
 
@@ -36,7 +40,6 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
-        GC.KeepAlive(this); // else a tensor not used after this call may be finalized, and its memory freed, during the copy
     }
 
     /// <inheritdoc/>
@@ -47,7 +50,6 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
         Memory.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
-        GC.KeepAlive(this); // as in CopyFromHost
     }
 
     /// <inheritdoc/>
