@@ -91,6 +91,7 @@ public static partial class CliApplication
         root.Subcommands.Add(SampleCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(InfoCommand.Create(console));
+        root.Subcommands.Add(ExportCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         return root;

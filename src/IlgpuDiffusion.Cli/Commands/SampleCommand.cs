@@ -83,7 +83,10 @@ internal static class SampleCommand
             if (GptSampleRun.IsGptCheckpoint(modelPath))
                 return SampleGpt(console, parse, modelPath, sampling, device, rawWeights, length, prompt, format, output,
                     [suffix, totalLength, stride, stream], cancellationToken);
-            int? studentSteps = File.Exists(modelPath) ? DistillationCheckpoint.TryReadState(modelPath)?.SamplingSteps : null;
+            int? studentSteps = File.Exists(modelPath) ? DistillationCheckpoint.TryReadState(modelPath)?.SamplingSteps
+                : File.Exists(Path.Combine(modelPath, HuggingFaceConfig.FileName))
+                    ? HuggingFaceConfig.ReadSamplingSteps(Path.Combine(modelPath, HuggingFaceConfig.FileName))
+                    : null;
             SamplerOptions options = sampling.Resolve(parse, studentSteps);
             string? file = parse.GetValue(output);
             if (file is not null)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Data;
 using Xunit;
 
@@ -62,6 +63,20 @@ public sealed class DistillCommandTests : IDisposable
         Assert.True(info.ExitCode == 0, info.ToString());
         Assert.Contains("SDTT student, 1 round(s) distilled", info.Out);
         Assert.Contains("4 (sample's default)", info.Out);
+
+        // export writes the student's EMA weights alone as a Hugging Face folder that keeps its sampling steps.
+        string exported = Path.Combine(output, "exported");
+        CliResult export = await CliRunner.Run("export", round1, "-o", exported);
+        Assert.True(export.ExitCode == 0, export.ToString());
+        Assert.Contains("SDTT student (4 sampling steps)", export.Out);
+        Assert.Equal(4, HuggingFaceConfig.ReadSamplingSteps(Path.Combine(exported, HuggingFaceConfig.FileName)));
+        long weights = new FileInfo(Path.Combine(exported, HuggingFaceImport.WeightsFileName)).Length;
+        long whole = new FileInfo(round1).Length;
+        Assert.True(weights * 4 < whole, $"{weights} bytes of weights from a {whole}-byte checkpoint");
+        CliResult fromFolder = await CliRunner.Run("sample", exported, "--batch", "1", "--seed", "2", "--device", "cpu");
+        Assert.True(fromFolder.ExitCode == 0, fromFolder.ToString());
+        Assert.Contains("with 4 steps (the student's own), seed 2", fromFolder.Error);
+        Assert.Equal((await CliRunner.Run("sample", round1, "--batch", "1", "--seed", "2", "--device", "cpu")).Out, fromFolder.Out);
 
         CliResult finished = await CliRunner.Run(["distill", "--resume", latest, .. settings, "--min-steps", "2"]);
         Assert.Equal(1, finished.ExitCode);

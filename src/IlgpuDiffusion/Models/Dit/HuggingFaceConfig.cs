@@ -22,6 +22,22 @@ internal static class HuggingFaceConfig
     /// <summary>The key that names a tokenizer other than GPT-2 (read by this library only).</summary>
     public const string TokenizerKey = "ilgpu_tokenizer";
 
+    /// <summary>The key under which an exported SDTT student names the sampling steps it was distilled for.</summary>
+    public const string SamplingStepsKey = "ilgpu_sampling_steps";
+
+    /// <summary>
+    /// The sampling steps an exported student's <c>config.json</c> at <paramref name="path"/> names, or null (a teacher, or a
+    /// model exported elsewhere).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not valid JSON or the entry is not a positive integer.</exception>
+    public static int? ReadSamplingSteps(string path) => ConfigJson.Read(path, json =>
+    {
+        JsonObject root = ConfigJson.Root(json);
+        if (root[SamplingStepsKey] is null) return (int?)null;
+        int steps = ConfigJson.Int(root[SamplingStepsKey], SamplingStepsKey, null);
+        return steps >= 1 ? steps : throw new InvalidDataException($"{SamplingStepsKey} must be at least 1; got {steps}.");
+    });
+
     /// <summary>Reads and maps <paramref name="path"/>; errors name the file and the key.</summary>
     public static DitConfig Read(string path) => ConfigJson.Read(path, Parse);
 
@@ -47,8 +63,11 @@ internal static class HuggingFaceConfig
         return ConfigJson.Validated(config.Validate);
     }
 
-    /// <summary>The HF <c>config.json</c> text of <paramref name="config"/>.</summary>
-    public static string Format(DitConfig config)
+    /// <summary>
+    /// The HF <c>config.json</c> text of <paramref name="config"/>, naming <paramref name="samplingSteps"/> when given (a
+    /// distilled student's).
+    /// </summary>
+    public static string Format(DitConfig config, int? samplingSteps = null)
     {
         var root = new JsonObject
         {
@@ -64,6 +83,7 @@ internal static class HuggingFaceConfig
         };
         if (config.QkNorm) root["qk_norm"] = true;
         if (config.Tokenizer != Data.Gpt2Tokenizer.Name) root[TokenizerKey] = config.Tokenizer;
+        if (samplingSteps is int steps) root[SamplingStepsKey] = steps;
         return ConfigJson.Format(root);
     }
 

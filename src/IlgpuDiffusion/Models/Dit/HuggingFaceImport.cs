@@ -83,9 +83,10 @@ public static class HuggingFaceImport
     /// Writes <paramref name="parameters"/> as a Hugging Face checkpoint folder: <c>model.safetensors</c> (F32,
     /// keys <c>backbone.*</c>, the rotary buffer included) and <c>config.json</c>, each written atomically. A model over
     /// another tokenizer than GPT-2 keeps it: <c>config.json</c> names it under <c>ilgpu_tokenizer</c>, which <see cref="Load"/>
-    /// reads back (MDLM's own code would pair the weights with GPT-2's tokenizer).
+    /// reads back (MDLM's own code would pair the weights with GPT-2's tokenizer). A distilled student's
+    /// <paramref name="samplingSteps"/> go under <see cref="HuggingFaceConfig.SamplingStepsKey"/>.
     /// </summary>
-    public static void Save(DitParameters parameters, string folder)
+    public static void Save(DitParameters parameters, string folder, int? samplingSteps = null)
     {
         Directory.CreateDirectory(folder);
         var config = parameters.Config;
@@ -97,7 +98,7 @@ public static class HuggingFaceImport
                 writer.Add(Prefix + InverseFrequencyName, InverseFrequencies(config.HeadDim), config.HeadDim / 2);
         }
         writer.Write(Path.Combine(folder, WeightsFileName));
-        AtomicFile.WriteAllText(Path.Combine(folder, HuggingFaceConfig.FileName), HuggingFaceConfig.Format(config));
+        AtomicFile.WriteAllText(Path.Combine(folder, HuggingFaceConfig.FileName), HuggingFaceConfig.Format(config, samplingSteps));
     }
 
     /// <summary>inv_freq_j = 1/10000^(2j/d) in fp32, as the reference's buffer (and <see cref="RotaryTables"/>) computes it.</summary>

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
+
+namespace IlgpuDiffusion.Cli.Commands;
+
+/// <summary>
+/// <c>export</c>: a checkpoint's weights alone, as a Hugging Face model folder (<c>model.safetensors</c> + <c>config.json</c>)
+/// that <c>sample</c>, <c>eval</c>, <c>distill</c> and MDLM's own code load; a distilled student's folder names its sampling
+/// steps. A checkpoint also holds the raw weights, both Adam moments and, for distillation, the teacher: 4–5× the weights.
+/// </summary>
+internal static class ExportCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create(CliConsole console)
+    {
+        var command = new Command("export", "Write a checkpoint's weights alone (its EMA weights unless --raw-weights) as a " +
+            "Hugging Face model folder: model.safetensors (F32) and config.json, a distilled student's with its sampling steps");
+        var checkpoint = new Argument<string>("checkpoint")
+        {
+            Description = "A checkpoint made by 'train', 'train --model ar' or 'distill'",
+        };
+        command.Arguments.Add(checkpoint);
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "The model folder to write (created; its model.safetensors and config.json are replaced)",
+            HelpName = "folder",
+            Required = true,
+        };
+        var rawWeights = new Option<bool>("--raw-weights")
+        {
+            Description = "Export the raw weights instead of their moving average (EMA)",
+        };
+        command.Options.Add(output);
+        command.Options.Add(rawWeights);
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(checkpoint)!, folder = parse.GetValue(output)!;
+            if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a checkpoint file.", path);
+            OutputPaths.RequireFolder(folder, "--output");
+            OutputPaths.RequireNotAnInput(folder, "--output", path);
+            using Device cpu = Device.Create("cpu");
+            bool ema = !parse.GetValue(rawWeights);
+            string kind;
+            if (GptSampleRun.IsGptCheckpoint(path))
+            {
+                using Gpt gpt = GptCheckpoint.LoadModel(path, cpu, useEma: ema);
+                GptHuggingFace.Save(gpt.Parameters, folder);
+                kind = "GPT";
+            }
+            else
+            {
+                int? steps = DistillationCheckpoint.TryReadState(path)?.SamplingSteps;
+                using Dit dit = MdlmCheckpoint.LoadModel(path, cpu, useEma: ema);
+                HuggingFaceImport.Save(dit.Parameters, folder, steps);
+                kind = steps is int n ? $"SDTT student ({n} sampling steps)" : "MDLM";
+            }
+            long bytes = new FileInfo(Path.Combine(folder, HuggingFaceImport.WeightsFileName)).Length;
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Exported the {(ema ? "EMA" : "raw")} weights of the {kind} checkpoint '{path}' " +
+                $"({new FileInfo(path).Length / 1048576.0:F1} MiB) to '{folder}' ({bytes / 1048576.0:F1} MiB of weights)."));
+            return CliApplication.Success;
+        });
+        return command;
+    }
+}
