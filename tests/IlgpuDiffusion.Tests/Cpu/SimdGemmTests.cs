@@ -94,26 +94,36 @@ public sealed class SimdGemmTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SimdGemm.Multiply(MatMulLayout.AB, null, null, null, 1, -1, 1, false));
 
     [Fact]
-    public async Task ConcurrentCallersAndNestedCallsGetTheirOwnBuffers()
+    public Task ConcurrentCallersAndNestedCallsGetTheirOwnBuffers() => CheckConcurrentAndNestedCallers(
+        caller => (Layouts[caller], 130, 150, 300, 40 + caller), chunk => (MatMulLayout.AtB, 70, 90, 280, 50 + chunk));
+
+    /// <summary>
+    /// Two threads multiply at once (one gets the pool, the other runs alone), and a pool job multiplies inside its two
+    /// chunks (accumulating): every result must still match the reference.
+    /// </summary>
+    internal static async Task CheckConcurrentAndNestedCallers(
+        Func<int, (MatMulLayout Layout, int M, int N, int K, int Seed)> caller,
+        Func<int, (MatMulLayout Layout, int M, int N, int K, int Seed)> nested)
     {
-        // Two threads multiply at once (one gets the pool, the other runs alone), and a pool
-        // job multiplies inside its chunks: every result must still match the reference.
         var callers = Enumerable.Range(0, 2).Select(i => Task.Factory.StartNew(() =>
-            CheckAgainstReference(SimdGemm.BestPath, Layouts[i], 130, 150, 300, accumulate: false, seed: 40 + i),
-            TaskCreationOptions.LongRunning)).ToArray();
-        var nested = new NestedJob();
-        WorkerPool.Shared.Run(nested, 2);
+        {
+            var (layout, m, n, k, seed) = caller(i);
+            CheckAgainstReference(SimdGemm.BestPath, layout, m, n, k, accumulate: false, seed);
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        var job = new NestedJob(nested);
+        WorkerPool.Shared.Run(job, 2);
         await Task.WhenAll(callers);
-        Assert.Equal(2, nested.Completed);
+        Assert.Equal(2, job.Completed);
     }
 
-    private sealed class NestedJob : IParallelJob
+    private sealed class NestedJob(Func<int, (MatMulLayout Layout, int M, int N, int K, int Seed)> shape) : IParallelJob
     {
         public int Completed;
 
         public void Execute(int chunk)
         {
-            CheckAgainstReference(SimdGemm.BestPath, MatMulLayout.AtB, 70, 90, 280, accumulate: true, seed: 50 + chunk);
+            var (layout, m, n, k, seed) = shape(chunk);
+            CheckAgainstReference(SimdGemm.BestPath, layout, m, n, k, accumulate: true, seed);
             Interlocked.Increment(ref Completed);
         }
     }

@@ -139,29 +139,8 @@ public sealed class SkinnyGemmTests
     }
 
     [Fact]
-    public async Task Concurrent_and_nested_callers_get_their_own_jobs()
-    {
-        // Two threads multiply at once (one gets the pool, the other runs alone), and a pool job multiplies inside its
-        // chunks: every result must still match the reference.
-        var callers = Enumerable.Range(0, 2).Select(i => Task.Factory.StartNew(() =>
-            SimdGemmTests.CheckAgainstReference(SimdGemm.BestPath, Layouts[i], 3 + i, 1500, 300, accumulate: false, seed: 60 + i),
-            TaskCreationOptions.LongRunning)).ToArray();
-        var nested = new NestedJob();
-        WorkerPool.Shared.Run(nested, 2);
-        await Task.WhenAll(callers);
-        Assert.Equal(2, nested.Completed);
-    }
-
-    private sealed class NestedJob : IParallelJob
-    {
-        public int Completed;
-
-        public void Execute(int chunk)
-        {
-            SimdGemmTests.CheckAgainstReference(SimdGemm.BestPath, Layouts[chunk], 8, 1200, 280, accumulate: true, seed: 70 + chunk);
-            Interlocked.Increment(ref Completed);
-        }
-    }
+    public Task Concurrent_and_nested_callers_get_their_own_jobs() => SimdGemmTests.CheckConcurrentAndNestedCallers(
+        caller => (Layouts[caller], 3 + caller, 1500, 300, 60 + caller), chunk => (Layouts[chunk], 8, 1200, 280, 70 + chunk));
 
     [Fact]
     public unsafe void Decode_sized_products_allocate_nothing_after_warm_up()
