@@ -78,7 +78,10 @@ internal static class DemoPlots
         {
             plot.Annotations.Add(new LineAnnotation
             {
-                Type = LineAnnotationType.Vertical, X = rounds.Steps[i], LineStyle = LineStyle.Dot, Color = OxyColors.Gray,
+                Type = LineAnnotationType.Vertical,
+                X = rounds.Steps[i],
+                LineStyle = LineStyle.Dot,
+                Color = OxyColors.Gray,
                 Text = $"{rounds.Values[i]:0} steps",
             });
         }
@@ -143,8 +146,11 @@ internal static class DemoPlots
 
     private static LineSeries Line(string label, LineStyle style, bool markers) => new()
     {
-        Title = label, LineStyle = style, StrokeThickness = Thickness,
-        MarkerType = markers ? MarkerType.Circle : MarkerType.None, MarkerSize = MarkerRadius,
+        Title = label,
+        LineStyle = style,
+        StrokeThickness = Thickness,
+        MarkerType = markers ? MarkerType.Circle : MarkerType.None,
+        MarkerSize = MarkerRadius,
     };
 
     private static LinearAxis ValueAxis(string title) => new() { Position = AxisPosition.Left, Title = title, Key = ValuesKey };
@@ -158,7 +164,8 @@ internal static class DemoPlots
         {
             plot.Legends.Add(new Legend
             {
-                LegendPlacement = LegendPlacement.Outside, LegendPosition = LegendPosition.BottomCenter,
+                LegendPlacement = LegendPlacement.Outside,
+                LegendPosition = LegendPosition.BottomCenter,
                 LegendOrientation = LegendOrientation.Horizontal,
             });
         }
@@ -178,7 +185,9 @@ internal static class DemoPlots
     {
         var exporter = new SvgExporter
         {
-            Width = Width, Height = Height, TextMeasurer = new PixelTextMeasurer(Width, Height),
+            Width = Width,
+            Height = Height,
+            TextMeasurer = new PixelTextMeasurer(Width, Height),
             UseVerticalTextAlignmentWorkaround = true,
         };
         string svg = exporter.ExportToString(plot);
