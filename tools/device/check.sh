@@ -11,8 +11,6 @@ tar -xJf .device/bundle.tar.xz -C $root
 export DOTNET_ROOT=$root/dotnet PATH=$root/dotnet:$PATH DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 tests=$root/tests
-# The console runner resolves native libraries through its own deps file: point the loader at the tests' (SkiaSharp).
-export LD_LIBRARY_PATH=$tests/runtimes/linux-x64/native${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
 phase() { local name=$1 limit=$2; shift 2; echo "=== $name (limit ${limit}s)"; local start=$SECONDS

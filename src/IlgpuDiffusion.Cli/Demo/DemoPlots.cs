@@ -1,38 +1,50 @@
 using IlgpuDiffusion.Evaluation;
-using ScottPlot;
+using IlgpuDiffusion.Files;
+using OxyPlot;
+using OxyPlot.Annotations;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
 
 namespace IlgpuDiffusion.Cli.Demo;
 
-/// <summary>The report's figures as PNG files (ScottPlot), each written through a temporary file.</summary>
+/// <summary>
+/// The report's figures as SVG files, drawn by OxyPlot's managed SVG exporter with text measured by
+/// <see cref="PixelTextMeasurer"/>, so no native graphics library or installed font is needed. Each file is written atomically;
+/// the text is placed without <c>dominant-baseline</c>, which some SVG viewers ignore.
+/// </summary>
 internal static class DemoPlots
 {
     private const int Width = 800, Height = 500;
+    private const double Thickness = 1.5, TeacherThickness = 3, MarkerRadius = 3;
+    private const int MostPointsWithMarkers = 40;
+    private const string ValuesKey = "values", CategoriesKey = "categories";
 
     /// <summary>File name of the training curves of the teacher and the judge.</summary>
-    public const string Training = "training.png";
+    public const string Training = "training.svg";
 
     /// <summary>File name of the distillation loss.</summary>
-    public const string Distillation = "distillation.png";
+    public const string Distillation = "distillation.svg";
 
     /// <summary>File name of generative perplexity against sampling steps (the paper's Figure 1 analogue).</summary>
-    public const string GenerativePerplexity = "gen-ppl.png";
+    public const string GenerativePerplexity = "gen-ppl.svg";
 
     /// <summary>File name of the unigram entropy against sampling steps.</summary>
-    public const string Entropy = "entropy.png";
+    public const string Entropy = "entropy.svg";
 
     /// <summary>File name of the cloze accuracy per model.</summary>
-    public const string Cloze = "cloze.png";
+    public const string Cloze = "cloze.svg";
 
     /// <summary>File name of the latency against the AR model.</summary>
-    public const string Latency = "latency.png";
+    public const string Latency = "latency.svg";
 
     /// <summary>Every figure's file name, in report order.</summary>
     public static IReadOnlyList<string> All { get; } = [Training, Distillation, GenerativePerplexity, Entropy, Cloze, Latency];
 
     /// <summary>Draws every figure into <see cref="DemoLayout.Figures"/>.</summary>
+    /// <exception cref="InvalidOperationException">A figure could not be laid out (named in the message).</exception>
     public static void Write(DemoLayout layout, DemoResults results)
     {
-        Directory.CreateDirectory(layout.Figures);
         Save(TrainingCurves(layout), layout, Training);
         Save(DistillationLoss(layout), layout, Distillation);
         Save(OverSteps(results, DemoResults.GenPplSdtt, "Generative perplexity (own AR judge, SDTT convention)", "Gen PPL"), layout,
@@ -42,95 +54,121 @@ internal static class DemoPlots
         Save(LatencyCurve(results), layout, Latency);
     }
 
-    private static Plot TrainingCurves(DemoLayout layout)
+    private static PlotModel TrainingCurves(DemoLayout layout)
     {
-        var plot = new Plot();
-        Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "train", "loss"), "MDLM teacher: training NELBO", LinePattern.Solid);
-        Line(plot, MetricsSeries.Read(layout.TeacherMetrics, "validation", "nelbo"), "MDLM teacher: validation NELBO (EMA)",
-            LinePattern.Dashed);
-        Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "train", "loss"), "AR judge: training NLL", LinePattern.Solid);
-        Line(plot, MetricsSeries.Read(layout.JudgeMetrics, "validation", "nll"), "AR judge: validation NLL (EMA)", LinePattern.Dashed);
-        return Labelled(plot, "Training curves", "optimizer step", "nats per token");
+        PlotModel plot = Plot("Training curves", new LinearAxis { Position = AxisPosition.Bottom, Title = "optimizer step" },
+            ValueAxis("nats per token"));
+        Curve(plot, MetricsSeries.Read(layout.TeacherMetrics, "train", "loss"), "MDLM teacher: training NELBO", LineStyle.Solid);
+        Curve(plot, MetricsSeries.Read(layout.TeacherMetrics, "validation", "nelbo"), "MDLM teacher: validation NELBO (EMA)",
+            LineStyle.Dash);
+        Curve(plot, MetricsSeries.Read(layout.JudgeMetrics, "train", "loss"), "AR judge: training NLL", LineStyle.Solid);
+        Curve(plot, MetricsSeries.Read(layout.JudgeMetrics, "validation", "nll"), "AR judge: validation NLL (EMA)", LineStyle.Dash);
+        return plot;
     }
 
-    private static Plot DistillationLoss(DemoLayout layout)
+    private static PlotModel DistillationLoss(DemoLayout layout)
     {
-        var plot = new Plot();
-        Line(plot, MetricsSeries.Read(layout.DistillMetrics, "distill", "loss"), "SDTT loss (reverse KL)", LinePattern.Solid);
+        // The last round ends at the last step: padding keeps its label inside the plot.
+        var steps = new LinearAxis { Position = AxisPosition.Bottom, Title = "optimizer step", MaximumPadding = 0.04 };
+        PlotModel plot = Plot("Distillation (dotted: end of a round, the student's sampling steps)", steps,
+            ValueAxis("divergence per masked token"));
+        Curve(plot, MetricsSeries.Read(layout.DistillMetrics, "distill", "loss"), "SDTT loss (reverse KL)", LineStyle.Solid);
         MetricsSeries rounds = MetricsSeries.Read(layout.DistillMetrics, "round", "samplingSteps");
         for (int i = 0; i < rounds.Steps.Length; i++)
         {
-            var end = plot.Add.VerticalLine(rounds.Steps[i]);
-            end.LinePattern = LinePattern.Dotted;
-            end.Text = $"{rounds.Values[i]:0} steps";
+            plot.Annotations.Add(new LineAnnotation
+            {
+                Type = LineAnnotationType.Vertical,
+                X = rounds.Steps[i],
+                LineStyle = LineStyle.Dot,
+                Color = OxyColors.Gray,
+                Text = $"{rounds.Values[i]:0} steps",
+            });
         }
-        return Labelled(plot, "Distillation (dotted: end of a round, the student's sampling steps)", "optimizer step",
-            "divergence per masked token");
+        return plot;
     }
 
     /// <summary>One line per diffusion model of <paramref name="metric"/> over the sampling steps, on a log₂ axis.</summary>
-    private static Plot OverSteps(DemoResults results, string metric, string title, string label)
+    private static PlotModel OverSteps(DemoResults results, string metric, string title, string label)
     {
-        var plot = new Plot();
-        double[] x = results.Steps.Select(n => Math.Log2(n)).ToArray();
+        PlotModel plot = Plot(title, new StepsAxis(results.Steps), ValueAxis(label));
+        double[] x = results.Steps.Select(StepsAxis.Coordinate).ToArray();
         foreach (string model in results.DiffusionModels)
         {
-            var line = plot.Add.Scatter(x, results.OverSteps(model, metric));
-            line.LegendText = model;
-            if (model == DistillationStage.TeacherName) line.LineWidth = 3;
+            LineSeries line = Line(model, LineStyle.Solid, markers: true);
+            if (model == DistillationStage.TeacherName) line.StrokeThickness = TeacherThickness;
+            line.Points.AddRange(x.Zip(results.OverSteps(model, metric), (step, value) => new DataPoint(step, value)));
+            plot.Series.Add(line);
         }
-        StepsAxis(plot, results.Steps);
-        return Labelled(plot, title, "sampling steps", label);
+        return plot;
     }
 
-    private static Plot ClozeBars(DemoResults results)
+    private static PlotModel ClozeBars(DemoResults results)
     {
-        var plot = new Plot();
         string[] models = [.. results.DiffusionModels, EvaluationStage.JudgeName];
         double[] accuracy = models.Select(m => 100 * (results.Value(m, null, DemoResults.ClozeAccuracy) ?? double.NaN)).ToArray();
-        plot.Add.Bars(accuracy);
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            Enumerable.Range(0, models.Length).Select(i => (double)i).ToArray(), models.Select(Short).ToArray());
-        double highest = accuracy.Where(double.IsFinite).DefaultIfEmpty(0).Max();
-        plot.Axes.SetLimitsY(0, Math.Max(1, 1.2 * highest));
-        return Labelled(plot, "LAMBADA-style cloze on held-out documents", "", "accuracy (%)", legend: false);
+        var categories = new CategoryAxis { Position = AxisPosition.Bottom, Key = CategoriesKey };
+        categories.Labels.AddRange(models.Select(Short));
+        LinearAxis values = ValueAxis("accuracy (%)");
+        values.Minimum = 0;
+        values.Maximum = Math.Max(1, 1.2 * accuracy.Where(double.IsFinite).DefaultIfEmpty(0).Max());
+        PlotModel plot = Plot("LAMBADA-style cloze on held-out documents", categories, values, legend: false);
+        var bars = new BarSeries { XAxisKey = ValuesKey, YAxisKey = CategoriesKey };
+        for (int i = 0; i < models.Length; i++)
+            if (double.IsFinite(accuracy[i])) bars.Items.Add(new BarItem(accuracy[i]) { CategoryIndex = i });
+        plot.Series.Add(bars);
+        return plot;
     }
 
-    private static Plot LatencyCurve(DemoResults results)
+    private static PlotModel LatencyCurve(DemoResults results)
     {
-        var plot = new Plot();
         int[] steps = results.Steps.Where(n => results.DiffusionSeconds(n) is not null).ToArray();
-        var diffusion = plot.Add.Scatter(steps.Select(n => Math.Log2(n)).ToArray(),
-            steps.Select(n => results.DiffusionSeconds(n)!.Value).ToArray());
-        diffusion.LegendText = "diffusion sampler (cached)";
-        var ar = plot.Add.HorizontalLine(results.Latency.Autoregressive.Mean.TotalSeconds);
-        ar.LegendText = "AR judge, KV cache";
-        ar.LinePattern = LinePattern.Dashed;
-        StepsAxis(plot, steps);
-        return Labelled(plot, $"Latency: {results.Latency.BatchSize} sequences of {results.Latency.Length} tokens", "sampling steps",
-            "seconds");
+        PlotModel plot = Plot($"Latency: {results.Latency.BatchSize} sequences of {results.Latency.Length} tokens",
+            new StepsAxis(steps), ValueAxis("seconds"));
+        LineSeries diffusion = Line("diffusion sampler (cached)", LineStyle.Solid, markers: true);
+        diffusion.Points.AddRange(steps.Select(n => new DataPoint(StepsAxis.Coordinate(n), results.DiffusionSeconds(n)!.Value)));
+        plot.Series.Add(diffusion);
+        LineSeries ar = Line("AR judge, KV cache", LineStyle.Dash, markers: false);
+        double seconds = results.Latency.Autoregressive.Mean.TotalSeconds;
+        if (steps.Length > 0)
+            ar.Points.AddRange([new(StepsAxis.Coordinate(steps[0]), seconds), new(StepsAxis.Coordinate(steps[^1]), seconds)]);
+        plot.Series.Add(ar);
+        return plot;
     }
 
-    private static void Line(Plot plot, MetricsSeries series, string label, LinePattern pattern)
+    private static void Curve(PlotModel plot, MetricsSeries series, string label, LineStyle style)
     {
         if (series.IsEmpty) return;
-        var line = plot.Add.Scatter(series.Steps, series.Values);
-        line.LegendText = label;
-        line.LinePattern = pattern;
-        line.MarkerSize = series.Steps.Length > 40 ? 0 : 5;
+        LineSeries line = Line(label, style, markers: series.Steps.Length <= MostPointsWithMarkers);
+        line.Points.AddRange(series.Steps.Zip(series.Values, (step, value) => new DataPoint(step, value)));
+        plot.Series.Add(line);
     }
 
-    private static void StepsAxis(Plot plot, IReadOnlyList<int> steps) =>
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            steps.Select(n => Math.Log2(n)).ToArray(),
-            steps.Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-
-    private static Plot Labelled(Plot plot, string title, string x, string y, bool legend = true)
+    private static LineSeries Line(string label, LineStyle style, bool markers) => new()
     {
-        plot.Title(title);
-        plot.XLabel(x);
-        plot.YLabel(y);
-        if (legend) plot.ShowLegend(Edge.Bottom);
+        Title = label,
+        LineStyle = style,
+        StrokeThickness = Thickness,
+        MarkerType = markers ? MarkerType.Circle : MarkerType.None,
+        MarkerSize = MarkerRadius,
+    };
+
+    private static LinearAxis ValueAxis(string title) => new() { Position = AxisPosition.Left, Title = title, Key = ValuesKey };
+
+    private static PlotModel Plot(string title, Axis x, Axis y, bool legend = true)
+    {
+        var plot = new PlotModel { Title = title, Background = OxyColors.White, DefaultFont = "Helvetica, Arial, sans-serif" };
+        plot.Axes.Add(x);
+        plot.Axes.Add(y);
+        if (legend)
+        {
+            plot.Legends.Add(new Legend
+            {
+                LegendPlacement = LegendPlacement.Outside,
+                LegendPosition = LegendPosition.BottomCenter,
+                LegendOrientation = LegendOrientation.Horizontal,
+            });
+        }
         return plot;
     }
 
@@ -142,10 +180,19 @@ internal static class DemoPlots
         _ => model.Replace("SDTT ", "", StringComparison.Ordinal).Replace(" steps)", ")", StringComparison.Ordinal),
     };
 
-    private static void Save(Plot plot, DemoLayout layout, string name)
+    /// <summary>Lays <paramref name="plot"/> out and writes it; OxyPlot draws a failure into the figure, so it is raised here.</summary>
+    private static void Save(PlotModel plot, DemoLayout layout, string name)
     {
-        string path = Path.Combine(layout.Figures, name), temporary = Path.Combine(layout.Figures, "." + name);
-        plot.SavePng(temporary, Width, Height);
-        File.Move(temporary, path, overwrite: true);
+        var exporter = new SvgExporter
+        {
+            Width = Width,
+            Height = Height,
+            TextMeasurer = new PixelTextMeasurer(Width, Height),
+            UseVerticalTextAlignmentWorkaround = true,
+        };
+        string svg = exporter.ExportToString(plot);
+        if (plot.GetLastPlotException() is { } failure)
+            throw new InvalidOperationException($"The figure {name} could not be laid out: {failure.Message}", failure);
+        AtomicFile.WriteAllText(Path.Combine(layout.Figures, name), svg);
     }
 }

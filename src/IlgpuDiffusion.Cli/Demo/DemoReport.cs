@@ -41,8 +41,8 @@ internal static class DemoReport
     }
 
     /// <summary>
-    /// Draws the figures, or returns why not: a machine whose graphics stack cannot render (seen on a bare GPU server,
-    /// where ScottPlot's fonts failed to initialize) loses the figures, never the report of a run that took hours.
+    /// Draws the figures, or returns why not: a figure that cannot be drawn (a full disk, a folder that cannot be written)
+    /// loses the figures, never the report of a run that took hours.
     /// </summary>
     private static string? DrawFigures(DemoReportInputs inputs, TextWriter log)
     {

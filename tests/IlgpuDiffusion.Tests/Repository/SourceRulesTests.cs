@@ -72,7 +72,7 @@ public sealed partial class SourceRulesTests
     }
 
     /// <summary>The folder holding IlgpuDiffusion.sln above the test binaries; skips the test when there is none.</summary>
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             if (File.Exists(Path.Combine(folder.FullName, "IlgpuDiffusion.sln"))) return folder.FullName;
