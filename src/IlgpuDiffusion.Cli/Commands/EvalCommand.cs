@@ -259,10 +259,13 @@ internal static class EvalCommand
     /// <summary>The progress stage of reading the model files.</summary>
     private const string LoadingStage = "Loading";
 
-    /// <summary>One line per finished stage on standard error (every example would flood a log).</summary>
+    /// <summary>
+    /// One line per finished evaluation stage on standard error (every example would flood a log; the loading of the models,
+    /// which a terminal's bar shows, is no result of its own).
+    /// </summary>
     private static void Report(CliConsole console, EvaluationProgress progress)
     {
-        if (progress.Done != progress.Total) return;
+        if (progress.Done != progress.Total || progress.Stage == LoadingStage) return;
         string steps = progress.Steps is { } s ? string.Create(CultureInfo.InvariantCulture, $" at {s} steps") : "";
         console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{progress.Stage}: {progress.Model}{steps} done ({progress.Total})"));
