@@ -11,13 +11,14 @@ namespace IlgpuDiffusion.Cli;
 /// </summary>
 public sealed class CliConsole
 {
-    private CliConsole(TextWriter output, TextWriter error, bool interactive)
+    private CliConsole(TextWriter output, TextWriter error, bool interactive, bool errorInteractive)
     {
         Out = output;
         Error = error;
         Interactive = interactive;
+        ErrorInteractive = errorInteractive;
         OutConsole = Wrap(output, interactive && !Console.IsOutputRedirected);
-        ErrorConsole = Wrap(error, interactive && !Console.IsErrorRedirected);
+        ErrorConsole = Wrap(error, errorInteractive);
     }
 
     /// <summary>Results: tables, generated text, summaries.</summary>
@@ -36,6 +37,12 @@ public sealed class CliConsole
     public bool Interactive { get; }
 
     /// <summary>
+    /// Whether <see cref="ErrorConsole"/> may draw progress: standard error is the process's terminal, even where the results
+    /// on <see cref="Out"/> go to a file or pipe.
+    /// </summary>
+    public bool ErrorInteractive { get; }
+
+    /// <summary>
     /// Wraps <paramref name="output"/> and <paramref name="error"/>; interactive only when they are the process's terminal.
     /// </summary>
     public static CliConsole Create(TextWriter output, TextWriter error)
@@ -44,7 +51,8 @@ public sealed class CliConsole
         ArgumentNullException.ThrowIfNull(error);
         bool terminal = ReferenceEquals(output, Console.Out) && ReferenceEquals(error, Console.Error)
             && !Console.IsOutputRedirected && !Console.IsErrorRedirected;
-        return new CliConsole(output, error, terminal);
+        bool errorTerminal = ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected;
+        return new CliConsole(output, error, terminal, errorTerminal);
     }
 
     /// <summary>Width of tables written to a file or pipe, wide enough for paths.</summary>

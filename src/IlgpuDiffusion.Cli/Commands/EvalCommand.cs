@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
@@ -173,44 +174,59 @@ internal static class EvalCommand
             var loaded = new List<IDisposable>();
             try
             {
-                var subjects = new List<DiffusionSubject>();
-                foreach (string path in parse.GetValue(models)!)
+                EvaluationReport report = ProgressBars.Evaluation(console, progress => Report(console, progress), progress =>
                 {
-                    Dit dit = LoadDiffusion(path, opened);
-                    loaded.Add(dit);
-                    subjects.Add(new DiffusionSubject(Label(path), dit));
-                }
-                string? arPath = parse.GetValue(ar), judgePath = parse.GetValue(judge) ?? arPath;
-                Gpt? arModel = arPath is null ? null : LoadGpt(arPath, opened);
-                if (arModel is not null) loaded.Add(arModel);
-                Gpt? judgeModel = judgePath is null ? null : judgePath == arPath ? arModel : LoadGpt(judgePath, opened);
-                if (judgeModel is not null && judgeModel != arModel) loaded.Add(judgeModel);
-                Tokenizer tokenizer = Tokenizer.FromName(subjects[0].Model.Config.Tokenizer);
-                if (judgeModel is not null)
-                {
-                    RequireJudgeTokenizer(judgePath!, judgeModel.Config, tokenizer);
-                    options = options with { Retokenization = Retokenization.For(tokenizer, tokenizer) };
-                }
-                GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
-                if (gptJudge is not null) loaded.Add(gptJudge);
-                TokenShardSet? validation = parse.GetValue(data) is { } shards
-                    ? PreparedCorpus.Open(shards, tokenizer).OpenValidation()
-                    : null;
-                if (validation is not null) loaded.Add(validation);
-                string? lambadaPath = parse.GetValue(lambada);
-                var inputs = new EvaluationInputs
-                {
-                    DiffusionModels = subjects,
-                    ArModel = arModel is null ? null : new ArSubject(Label(arPath!), arModel),
-                    Judge = gptJudge,
-                    Features = gptJudge,
-                    JudgeDescription = judgeModel is null ? "no judge" : JudgeDescription(judgePath!, judgeModel.Config),
-                    Validation = validation,
-                    Lambada = lambadaPath is null ? null : LambadaReader.Read(lambadaPath),
-                    LambadaSource = lambadaPath is null ? "" : Path.GetFileName(lambadaPath),
-                };
-                var suite = new EvaluationSuite(options, progress => Report(console, progress));
-                EvaluationReport report = suite.Run(inputs, "Evaluation");
+                    string[] modelPaths = parse.GetValue(models)!;
+                    string? arPath = parse.GetValue(ar), judgePath = parse.GetValue(judge) ?? arPath;
+                    int files = modelPaths.Length + (arPath is null ? 0 : 1) + (judgePath is null || judgePath == arPath ? 0 : 1), done = 0;
+                    string loading = string.Create(CultureInfo.InvariantCulture, $"{files} model file(s)");
+                    progress(new EvaluationProgress(LoadingStage, loading, null, done, files));
+                    var subjects = new List<DiffusionSubject>();
+                    foreach (string path in modelPaths)
+                    {
+                        Dit dit = LoadDiffusion(path, opened);
+                        loaded.Add(dit);
+                        subjects.Add(new DiffusionSubject(Label(path), dit));
+                        progress(new EvaluationProgress(LoadingStage, loading, null, ++done, files));
+                    }
+                    Gpt? arModel = arPath is null ? null : LoadGpt(arPath, opened);
+                    if (arModel is not null)
+                    {
+                        loaded.Add(arModel);
+                        progress(new EvaluationProgress(LoadingStage, loading, null, ++done, files));
+                    }
+                    Gpt? judgeModel = judgePath is null ? null : judgePath == arPath ? arModel : LoadGpt(judgePath, opened);
+                    if (judgeModel is not null && judgeModel != arModel)
+                    {
+                        loaded.Add(judgeModel);
+                        progress(new EvaluationProgress(LoadingStage, loading, null, ++done, files));
+                    }
+                    Tokenizer tokenizer = Tokenizer.FromName(subjects[0].Model.Config.Tokenizer);
+                    if (judgeModel is not null)
+                    {
+                        RequireJudgeTokenizer(judgePath!, judgeModel.Config, tokenizer);
+                        options = options with { Retokenization = Retokenization.For(tokenizer, tokenizer) };
+                    }
+                    GptJudge? gptJudge = judgeModel is null ? null : new GptJudge(judgeModel, options.BatchSize);
+                    if (gptJudge is not null) loaded.Add(gptJudge);
+                    TokenShardSet? validation = parse.GetValue(data) is { } shards
+                        ? PreparedCorpus.Open(shards, tokenizer).OpenValidation()
+                        : null;
+                    if (validation is not null) loaded.Add(validation);
+                    string? lambadaPath = parse.GetValue(lambada);
+                    var inputs = new EvaluationInputs
+                    {
+                        DiffusionModels = subjects,
+                        ArModel = arModel is null ? null : new ArSubject(Label(arPath!), arModel),
+                        Judge = gptJudge,
+                        Features = gptJudge,
+                        JudgeDescription = judgeModel is null ? "no judge" : JudgeDescription(judgePath!, judgeModel.Config),
+                        Validation = validation,
+                        Lambada = lambadaPath is null ? null : LambadaReader.Read(lambadaPath),
+                        LambadaSource = lambadaPath is null ? "" : Path.GetFileName(lambadaPath),
+                    };
+                    return new EvaluationSuite(options, progress).Run(inputs, "Evaluation");
+                });
                 var (json, markdown) = EvaluationSuite.Save(report, folder);
                 console.Out.Write(MarkdownReportTable.Write(report));
                 console.Error.WriteLine($"Wrote {json} and {markdown}");
@@ -240,10 +256,16 @@ internal static class EvalCommand
         };
     }
 
-    /// <summary>One line per finished stage on standard error (every example would flood a log).</summary>
+    /// <summary>The progress stage of reading the model files.</summary>
+    private const string LoadingStage = "Loading";
+
+    /// <summary>
+    /// One line per finished evaluation stage on standard error (every example would flood a log; the loading of the models,
+    /// which a terminal's bar shows, is no result of its own).
+    /// </summary>
     private static void Report(CliConsole console, EvaluationProgress progress)
     {
-        if (progress.Done != progress.Total) return;
+        if (progress.Done != progress.Total || progress.Stage == LoadingStage) return;
         string steps = progress.Steps is { } s ? string.Create(CultureInfo.InvariantCulture, $" at {s} steps") : "";
         console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{progress.Stage}: {progress.Model}{steps} done ({progress.Total})"));

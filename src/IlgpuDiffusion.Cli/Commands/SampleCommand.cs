@@ -155,7 +155,7 @@ internal static class SampleCommand
         using Gpt gpt = GptCheckpoint.LoadModel(path, opened, useEma: !parse.GetValue(rawWeights));
         var request = new GptSampleRequest(options, sampling.BatchSize(parse), parse.GetValue(length) ?? gpt.Config.Length,
             parse.GetValue(prompt));
-        var (result, elapsed) = GptSampleRun.Run(gpt, request, cancellationToken);
+        var (result, elapsed) = GptSampleRun.Run(console, gpt, request, cancellationToken);
         Tokenizer tokenizer = Tokenizer.FromName(gpt.Config.Tokenizer);
         SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
         if (file is null) SampleWriter.Write(console.Out, result.Tokens, sampleFormat, tokenizer);

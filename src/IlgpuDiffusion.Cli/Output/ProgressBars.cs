@@ -1,5 +1,6 @@
-using System.Diagnostics;
+using System.Globalization;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
 
@@ -16,9 +17,9 @@ internal static class ProgressBars
 
     /// <summary>Runs a training or distillation run, handing it the progress that moves a bar over its optimizer steps.</summary>
     public static void Training(CliConsole console, Action<IProgress<TrainingProgress>?> work) =>
-        Show(console, "Training", work, task => new TrainingBar(task),
+        Show(console, "Training", work, task => new TrainingBar(task, TimeProvider.System),
             new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
-            new RemainingTimeColumn());
+            new TimeLeftColumn());
 
     /// <summary>Runs a corpus preparation, handing it the progress that moves a bar over its documents.</summary>
     public static T Preparation<T>(CliConsole console, Func<IProgress<PreparationProgress>?, T> work)
@@ -28,6 +29,58 @@ internal static class ProgressBars
             new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn());
         return result;
     }
+
+    /// <summary>
+    /// Runs an evaluation, handing it the progress to report its stages to: on a terminal one bar per stage (loading, each
+    /// model's sampling, scoring, ...) with counts and the time left; elsewhere the reports go to <paramref name="lines"/>.
+    /// </summary>
+    public static T Evaluation<T>(CliConsole console, Action<EvaluationProgress> lines, Func<Action<EvaluationProgress>, T> work)
+    {
+        if (!console.Interactive) return work(lines);
+        T result = default!;
+        AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(),
+            new CountColumn(), new ElapsedTimeColumn(), new TimeLeftColumn()).Start(context =>
+        {
+            var stages = new EvaluationBars(context, TimeProvider.System);
+            result = work(stages.Report);
+            stages.Finish();
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// Runs a sampling, handing it a callback for (units done, units in all) that moves a bar on standard error when that is
+    /// a terminal (null elsewhere, so that logs and pipes get no progress lines); the bar is cleared when the work ends.
+    /// </summary>
+    public static async Task<T> SamplingAsync<T>(CliConsole console, string label, Func<Action<long, long>?, Task<T>> work)
+    {
+        if (!console.ErrorInteractive) return await work(null);
+        T result = default!;
+        await SamplingDisplay(console).StartAsync(async context =>
+        {
+            ProgressTask task = context.AddTask(Markup.Escape(label), maxValue: 1);
+            result = await work(new CountBar(task, TimeProvider.System).Report);
+            task.StopTask();
+        });
+        return result;
+    }
+
+    /// <summary>Runs a sampling like <see cref="SamplingAsync"/>, on the calling thread.</summary>
+    public static T Sampling<T>(CliConsole console, string label, Func<Action<long, long>?, T> work)
+    {
+        if (!console.ErrorInteractive) return work(null);
+        T result = default!;
+        SamplingDisplay(console).Start(context =>
+        {
+            ProgressTask task = context.AddTask(Markup.Escape(label), maxValue: 1);
+            result = work(new CountBar(task, TimeProvider.System).Report);
+            task.StopTask();
+        });
+        return result;
+    }
+
+    private static Progress SamplingDisplay(CliConsole console) => console.ErrorConsole.Progress().AutoClear(true).Columns(
+        new TaskDescriptionColumn(), new ProgressBarColumn(), new CountColumn(), new ElapsedTimeColumn(), new TimeLeftColumn());
 
     private static void Show<TReport>(CliConsole console, string label, Action<IProgress<TReport>?> work,
         Func<ProgressTask, IProgress<TReport>> bar, params ProgressColumn[] columns)
@@ -45,19 +98,38 @@ internal static class ProgressBars
         });
     }
 
-    /// <summary>A bar over optimizer steps showing the stage, the latest loss and throughput.</summary>
-    private sealed class TrainingBar(ProgressTask task) : IProgress<TrainingProgress>
+    /// <summary>
+    /// A bar over optimizer steps showing the stage, the latest loss and throughput; its time left comes from the steps run
+    /// since its first report, so a resumed run's earlier steps do not count as done in no time.
+    /// </summary>
+    internal sealed class TrainingBar : IProgress<TrainingProgress>
     {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly ProgressTask _task;
+        private readonly TimeProvider _clock;
+        private readonly RemainingTime _left;
+        private readonly long _start;
         private TimeSpan _lastRefresh = -RefreshInterval;
 
+        /// <summary>A bar moving <paramref name="task"/>, timed by <paramref name="clock"/>.</summary>
+        public TrainingBar(ProgressTask task, TimeProvider clock)
+        {
+            _task = task;
+            _clock = clock;
+            _left = new RemainingTime(clock);
+            _start = clock.GetTimestamp();
+            task.Tag = _left;
+        }
+
+        /// <inheritdoc/>
         public void Report(TrainingProgress value)
         {
-            task.MaxValue = Math.Max(1, value.LastStep);
-            task.Value = value.Step;
-            if (_clock.Elapsed - _lastRefresh < RefreshInterval && value.Step < value.LastStep) return;
-            _lastRefresh = _clock.Elapsed;
-            task.Description = double.IsNaN(value.Loss)
+            _left.Report(value.Step, value.LastStep);
+            _task.MaxValue = Math.Max(1, value.LastStep);
+            _task.Value = value.Step;
+            TimeSpan now = _clock.GetElapsedTime(_start);
+            if (now - _lastRefresh < RefreshInterval && value.Step < value.LastStep) return;
+            _lastRefresh = now;
+            _task.Description = double.IsNaN(value.Loss)
                 ? value.Stage
                 : $"{value.Stage}: loss {value.Loss:F3}, {value.TokensPerSecond:N0} tok/s";
         }
@@ -73,6 +145,56 @@ internal static class ProgressBars
             double seconds = Math.Max(value.Elapsed.TotalSeconds, 1e-9);
             task.Description = Markup.Escape($"Tokenizing {value.Source}: {value.Documents / seconds:N0} docs/s, " +
                 $"{value.Tokens / seconds:N0} tokens/s");
+        }
+    }
+
+    /// <summary>A bar over units of work (sequences × steps, tokens, ...) with its time left.</summary>
+    private sealed class CountBar
+    {
+        private readonly ProgressTask _task;
+        private readonly RemainingTime _left;
+
+        public CountBar(ProgressTask task, TimeProvider clock)
+        {
+            _task = task;
+            _left = new RemainingTime(clock);
+            task.Tag = _left;
+        }
+
+        public void Report(long done, long total)
+        {
+            _left.Report(done, total);
+            _task.MaxValue = Math.Max(1, total);
+            _task.Value = done;
+        }
+    }
+
+    /// <summary>One bar per evaluation stage: a report of a new stage (or model, or step count) finishes the previous bar.</summary>
+    private sealed class EvaluationBars(ProgressContext context, TimeProvider clock)
+    {
+        private (string Stage, string Model, int? Steps)? _current;
+        private ProgressTask? _task;
+        private CountBar? _bar;
+
+        public void Report(EvaluationProgress progress)
+        {
+            var key = (progress.Stage, progress.Model, progress.Steps);
+            if (_current != key || _task is null)
+            {
+                Finish();
+                string steps = progress.Steps is { } s ? string.Create(CultureInfo.InvariantCulture, $" at {s} steps") : "";
+                _task = context.AddTask(Markup.Escape($"{progress.Stage}: {progress.Model}{steps}"), maxValue: 1);
+                _bar = new CountBar(_task, clock);
+                _current = key;
+            }
+            _bar!.Report(progress.Done, progress.Total);
+        }
+
+        public void Finish()
+        {
+            if (_task is null) return;
+            _task.Value = _task.MaxValue;
+            _task.StopTask();
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using IlgpuDiffusion.Autoregressive;
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
@@ -32,7 +33,7 @@ internal static class GptSampleRun
 
     /// <summary>Generates the sequences of <paramref name="request"/> with <paramref name="model"/>.</summary>
     /// <exception cref="ArgumentException">The prompt or length does not fit the model.</exception>
-    public static (GptGenerationResult Result, TimeSpan Elapsed) Run(Gpt model, GptSampleRequest request,
+    public static (GptGenerationResult Result, TimeSpan Elapsed) Run(CliConsole console, Gpt model, GptSampleRequest request,
         CancellationToken cancellationToken)
     {
         var tokenizer = Tokenizer.FromName(model.Config.Tokenizer);
@@ -45,8 +46,31 @@ internal static class GptSampleRun
         using var decoder = new GptDecoder(model, request.BatchSize, request.Length, prompt.Length,
             request.Options with { EndOfText = tokenizer.Eos });
         var clock = Stopwatch.StartNew();
-        GptGenerationResult result = decoder.Generate(Enumerable.Repeat(prompt, request.BatchSize).ToArray(), cancellationToken);
+        int[][] prompts = Enumerable.Repeat(prompt, request.BatchSize).ToArray();
+        string label = string.Create(CultureInfo.InvariantCulture, $"Generating {request.BatchSize} sequence(s), left to right");
+        GptGenerationResult result = ProgressBars.Sampling(console, label, progress => progress is null
+            ? decoder.Generate(prompts, cancellationToken)
+            : GenerateShowingTokens(decoder, prompts, request.Length, progress, cancellationToken));
         return (result, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Decodes like <see cref="GptDecoder.Generate"/> (the same tokens), reporting (tokens generated, tokens to generate up to
+    /// <paramref name="length"/>) after every step.
+    /// </summary>
+    internal static GptGenerationResult GenerateShowingTokens(GptDecoder decoder, IReadOnlyList<int[]> prompts, int length,
+        Action<long, long> progress, CancellationToken cancellationToken)
+    {
+        decoder.Start(prompts);
+        int promptLength = decoder.Progress.PromptLength, tokens = length - promptLength;
+        do
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress(Math.Clamp(decoder.Progress.Position - promptLength, 0, tokens), tokens);
+        }
+        while (decoder.Step());
+        progress(tokens, tokens);
+        return decoder.Result();
     }
 
     /// <summary>The summary line after the samples.</summary>

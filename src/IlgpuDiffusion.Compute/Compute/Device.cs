@@ -18,7 +18,9 @@ namespace IlgpuDiffusion.Compute;
 public abstract class Device : IDisposable
 {
     private readonly Lock _lock = new();
+    private readonly HashSet<IDisposable> _heldBuffers = [];
     private KernelProfile? _profile;
+    private long _liveBuffers;
 
     /// <summary>Which kernels this device runs.</summary>
     public abstract Backend Backend { get; }
@@ -38,16 +40,63 @@ public abstract class Device : IDisposable
     /// <summary>Waits until all queued work has finished.</summary>
     public abstract void Synchronize();
 
-    /// <summary>Allocates a buffer and returns one tensor view covering it (for tests and small state).</summary>
-    public Tensor<T> AllocateTensor<T>(Shape shape) where T : unmanaged =>
-        new(Allocate<T>(shape.Length), 0, shape);
+    /// <summary>
+    /// Allocates a zero-filled tensor over a buffer of its own; dispose the result to free it (<c>using var t = ...</c>), or
+    /// let the device free it when the device is disposed.
+    /// </summary>
+    public OwnedTensor<T> AllocateTensor<T>(Shape shape) where T : unmanaged =>
+        new(new Tensor<T>(Allocate<T>(shape.Length), 0, shape));
 
-    /// <summary>Allocates a tensor holding a copy of <paramref name="data"/>.</summary>
-    public Tensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged
+    /// <summary>
+    /// Allocates a tensor holding a copy of <paramref name="data"/>; dispose the result to free it (<c>using var t = ...</c>),
+    /// or let the device free it when the device is disposed.
+    /// </summary>
+    public OwnedTensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged
     {
         var tensor = AllocateTensor<T>(shape);
-        tensor.CopyFrom(data);
+        try
+        {
+            tensor.CopyFrom(data);
+        }
+        catch
+        {
+            tensor.Dispose();
+            throw;
+        }
         return tensor;
+    }
+
+    /// <summary>Buffers allocated on this device and not yet disposed.</summary>
+    internal long LiveBuffers => Interlocked.Read(ref _liveBuffers);
+
+    /// <summary>
+    /// Whether the device holds each live buffer until that is disposed, so that disposing the device frees the ones still
+    /// alive: memory that only Dispose frees. The CPU backend's buffers are managed arrays the GC reclaims, so it does not.
+    /// </summary>
+    private protected virtual bool HoldsLiveBuffers => false;
+
+    /// <summary>Counts (and, where <see cref="HoldsLiveBuffers"/>, holds) a buffer just allocated on this device.</summary>
+    internal void OnBufferAllocated(IDisposable buffer)
+    {
+        Interlocked.Increment(ref _liveBuffers);
+        if (!HoldsLiveBuffers) return;
+        lock (_heldBuffers) _heldBuffers.Add(buffer);
+    }
+
+    /// <summary>Forgets a buffer of this device just disposed.</summary>
+    internal void OnBufferReleased(IDisposable buffer)
+    {
+        Interlocked.Decrement(ref _liveBuffers);
+        if (!HoldsLiveBuffers) return;
+        lock (_heldBuffers) _heldBuffers.Remove(buffer);
+    }
+
+    /// <summary>Disposes the buffers still alive (a device's Dispose calls it before releasing its memory).</summary>
+    private protected void DisposeLiveBuffers()
+    {
+        IDisposable[] alive;
+        lock (_heldBuffers) alive = [.. _heldBuffers];
+        foreach (IDisposable buffer in alive) buffer.Dispose();
     }
 
     /// <summary>Releases the device's resources.</summary>

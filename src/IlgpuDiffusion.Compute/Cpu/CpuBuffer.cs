@@ -8,6 +8,7 @@ namespace IlgpuDiffusion.Cpu;
 public sealed unsafe class CpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
     private readonly CpuDevice _device;
+    private int _disposed;
 
     internal CpuBuffer(CpuDevice device, long length)
     {
@@ -17,6 +18,7 @@ public sealed unsafe class CpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         _device = device;
         Array = GC.AllocateArray<T>((int)length, pinned: true);
         Pointer = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array));
+        device.OnBufferAllocated(this);
     }
 
     /// <summary>The pinned backing array.</summary>
@@ -46,7 +48,11 @@ public sealed unsafe class CpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     }
 
     /// <inheritdoc/>
-    public override void Dispose() { }
+    /// <remarks>The array itself is the GC's to reclaim; disposing only takes the buffer off its device's count.</remarks>
+    public override void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _device.OnBufferReleased(this);
+    }
 }
 
 /// <summary>Raw access to tensors that live on the CPU backend.</summary>

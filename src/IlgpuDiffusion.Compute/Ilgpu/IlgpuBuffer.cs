@@ -10,6 +10,7 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
     private readonly IlgpuDevice _device;
+    private int _disposed;
 
     internal IlgpuBuffer(IlgpuDevice device, long length)
     {
@@ -21,6 +22,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         // never disposed keeps it until its device (GPU) or the process (ILGPU's CPU emulator) ends: a leak, not a crash.
         GC.SuppressFinalize(Memory);
         Memory.MemSetToZero();
+        device.OnBufferAllocated(this);
     }
 
     /// <summary>The ILGPU allocation.</summary>
@@ -55,8 +57,9 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <inheritdoc/>
     public override void Dispose()
     {
-        using var scope = _device.EnterLock();
-        Memory.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        using (_device.EnterLock()) Memory.Dispose();
+        _device.OnBufferReleased(this);
     }
 }
 

@@ -63,6 +63,9 @@ internal sealed class IlgpuDevice : Device
     public override IKernels Kernels { get; }
 
     /// <inheritdoc/>
+    private protected override bool HoldsLiveBuffers => true;
+
+    /// <inheritdoc/>
     public override DeviceBuffer<T> Allocate<T>(long length) => new IlgpuBuffer<T>(this, length);
 
     /// <inheritdoc/>
@@ -76,6 +79,7 @@ internal sealed class IlgpuDevice : Device
     public override void Dispose()
     {
         using var scope = EnterLock();
+        DisposeLiveBuffers();
         _backendKernels.Dispose();
         Accelerator.Dispose();
     }

@@ -34,10 +34,10 @@ public static class ArLambada
         int maxWord = fitted.Max(e => e.WordLength);
         Device device = model.Device;
         IKernels k = device.Kernels;
-        Tensor<int> targets = device.AllocateTensor<int>(new Shape(maxWord));
-        Tensor<int> predicted = device.AllocateTensor<int>(new Shape(maxWord));
-        Tensor<float> losses = device.AllocateTensor<float>(new Shape(maxWord));
-        Tensor<float> weights = device.Upload<float>(Enumerable.Repeat(1f, maxWord).ToArray(), new Shape(maxWord));
+        using var targets = device.AllocateTensor<int>(new Shape(maxWord));
+        using var predicted = device.AllocateTensor<int>(new Shape(maxWord));
+        using var losses = device.AllocateTensor<float>(new Shape(maxWord));
+        using var weights = device.Upload<float>(Enumerable.Repeat(1f, maxWord).ToArray(), new Shape(maxWord));
         var hostPredicted = new int[maxWord];
         var hostLosses = new float[maxWord];
         var outcomes = new LambadaOutcome[fitted.Length];
@@ -80,8 +80,6 @@ public static class ArLambada
                 activations.Dispose();
                 ids.Buffer.Dispose();
             }
-            foreach (IDisposable buffer in new IDisposable[] { targets.Buffer, predicted.Buffer, losses.Buffer, weights.Buffer })
-                buffer.Dispose();
         }
         return outcomes;
     }

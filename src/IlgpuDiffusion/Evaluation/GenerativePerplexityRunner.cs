@@ -15,6 +15,9 @@ internal static class GenerativePerplexityRunner
     /// <summary>Progress stage name.</summary>
     public const string Stage = "Generative perplexity";
 
+    /// <summary>Progress stage name of the judge scoring the samples (one unit per scoring pass).</summary>
+    internal const string ScoringStage = "Judge scoring samples";
+
     /// <summary>One row per step count, named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">The sample length exceeds the model's or the judge's context.</exception>
     public static IReadOnlyList<EvaluationRow> Run(Dit model, string name, ITokenScorer judge, EvaluationOptions options,
@@ -31,7 +34,8 @@ internal static class GenerativePerplexityRunner
         {
             int[][] samples = DiffusionGeneration.Unconditional(model, steps, options.Samples, length, options.BatchSize, options.Seed,
                 (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, steps, done, total)));
-            rows.Add(Judged(EvaluationRow.For(name, steps), samples, judge, options));
+            rows.Add(Judged(EvaluationRow.For(name, steps), samples, judge, options,
+                (done, total) => progress?.Invoke(new EvaluationProgress(ScoringStage, name, steps, done, total))));
         }
         return rows;
     }
@@ -52,7 +56,8 @@ internal static class GenerativePerplexityRunner
         CheckLength(length, judge);
         int[][] samples = ArGeneration.Unconditional(model, options.Samples, length, options.BatchSize, options.Seed, options.ArTopP,
             (done, total) => progress?.Invoke(new EvaluationProgress(Stage, name, null, done, total)));
-        return Judged(EvaluationRow.For(name), samples, judge, options);
+        return Judged(EvaluationRow.For(name), samples, judge, options,
+            (done, total) => progress?.Invoke(new EvaluationProgress(ScoringStage, name, null, done, total)));
     }
 
     /// <summary>The length of <paramref name="model"/>'s samples, checked against the model's and the judge's context.</summary>
@@ -81,11 +86,16 @@ internal static class GenerativePerplexityRunner
             throw new ArgumentException($"Samples of {length} tokens exceed the judge's context of {judge.MaxLength}.", nameof(length));
     }
 
-    private static EvaluationRow Judged(EvaluationRow row, int[][] samples, ITokenScorer judge, EvaluationOptions options)
+    private static EvaluationRow Judged(EvaluationRow row, int[][] samples, ITokenScorer judge, EvaluationOptions options,
+        Action<int, int> progress)
     {
+        int passes = options.Retokenization is null ? 1 : 2;
+        progress(0, passes);
         row = row.With(GenerativePerplexity.PerSampleMean(samples, judge, options.BatchSize));
-        return options.Retokenization is { } retokenization
-            ? row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize))
-            : row;
+        progress(1, passes);
+        if (options.Retokenization is not { } retokenization) return row;
+        row = row.With(GenerativePerplexity.TokenWeighted(samples, judge, retokenization, options.BatchSize));
+        progress(2, passes);
+        return row;
     }
 }

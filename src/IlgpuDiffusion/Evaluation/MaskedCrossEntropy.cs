@@ -39,33 +39,26 @@ public static class MaskedCrossEntropy
         var batch = new CorruptedBatch(batchSize, length);
         var clean = new int[batch.Elements];
         using var loss = new NelboLoss(model.Device, batchSize, length, model.Config.Vocab, model.Config.MaskIndex);
-        var ids = model.Device.AllocateTensor<int>(new Shape(batchSize, length));
+        using var ids = model.Device.AllocateTensor<int>(new Shape(batchSize, length));
         float[] sigma = model.Config.TimeConditioning
             ? Enumerable.Repeat((float)diffusion.Schedule.TotalNoise(time), batchSize).ToArray()
             : [];
         using var activations = model.CreateActivations(batchSize, length, training: false);
-        try
+        double sum = 0;
+        long masked = 0;
+        for (long b = 0; b < batches; b++)
         {
-            double sum = 0;
-            long masked = 0;
-            for (long b = 0; b < batches; b++)
-            {
-                for (int i = 0; i < batchSize; i++) data.CopySequence(b * batchSize + i, clean.AsSpan(i * length, length));
-                Array.Fill(batch.Times, time);
-                diffusion.Corrupt(clean, seed, (ulong)b, batch);
-                Array.Fill(batch.Weights, 1f, 0, batch.MaskedCount);
-                if (batch.MaskedCount == 0) continue;
-                ids.CopyFrom(batch.NoisyIds);
-                loss.Upload(batch);
-                Tensor<float> logits = model.Forward(activations, ids, sigma, loss.MaskedRows, batch.MaskedCount, DitDropout.Off);
-                sum += loss.EvaluateSum(logits, null, 1f);
-                masked += batch.MaskedCount;
-            }
-            return (masked == 0 ? double.NaN : sum / masked, masked);
+            for (int i = 0; i < batchSize; i++) data.CopySequence(b * batchSize + i, clean.AsSpan(i * length, length));
+            Array.Fill(batch.Times, time);
+            diffusion.Corrupt(clean, seed, (ulong)b, batch);
+            Array.Fill(batch.Weights, 1f, 0, batch.MaskedCount);
+            if (batch.MaskedCount == 0) continue;
+            ids.CopyFrom(batch.NoisyIds);
+            loss.Upload(batch);
+            Tensor<float> logits = model.Forward(activations, ids, sigma, loss.MaskedRows, batch.MaskedCount, DitDropout.Off);
+            sum += loss.EvaluateSum(logits, null, 1f);
+            masked += batch.MaskedCount;
         }
-        finally
-        {
-            ids.Buffer.Dispose();
-        }
+        return (masked == 0 ? double.NaN : sum / masked, masked);
     }
 }

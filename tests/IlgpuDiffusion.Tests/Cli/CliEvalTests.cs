@@ -46,6 +46,8 @@ public sealed class CliEvalTests : IDisposable
         Assert.Contains(report.Rows[0].Metrics, m => m.Name == "LAMBADA acc");
         Assert.Equal(File.ReadAllText(_temp.File("out/evaluation.md")), eval.Out);
         Assert.Contains("| teacher | 4 |", eval.Out);
+        // Off a terminal, one line per finished stage on standard error, the judge's scoring of each model's samples included.
+        Assert.Contains("Judge scoring samples: teacher at 2 steps done (2)", eval.ErrorLines);
 
         CliResult validationOnly = await CliRunner.Run("eval", teacher, "--ar", judge, "--data", shards, "--parts", "validation",
             "--validation-batches", "1", "--device", "cpu", "-o", _temp.File("validation"));

@@ -114,7 +114,7 @@ public sealed class EvaluationSuiteTests : IDisposable
         Assert.NotNull(report.Rows[1].Metrics.Single(m => m.Name == EvaluationRow.MauveName).StandardDeviation);
         Assert.Contains(report.Notes, n => n.StartsWith("Cloze: a LAMBADA-style", StringComparison.Ordinal));
         Assert.True(stages.SetEquals(["Validation perplexity", "LAMBADA", "Cloze", GenerativePerplexityRunner.Stage,
-            PromptedGeneration.Stage]), string.Join(", ", stages));
+            GenerativePerplexityRunner.ScoringStage, PromptedGeneration.Stage]), string.Join(", ", stages));
 
         // The same seed gives the same samples, hence the same numbers (the likelihood parts are seeded the same way).
         var sampleParts = Options with { Steps = [2], Parts = EvaluationParts.GenerativePerplexity | EvaluationParts.PromptedGeneration };

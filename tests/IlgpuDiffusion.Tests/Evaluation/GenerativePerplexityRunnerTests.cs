@@ -53,7 +53,10 @@ public sealed class GenerativePerplexityRunnerTests
             Assert.Equal(Math.Exp(meanNll), row.Metrics[0].Value, 1e-9);
             Assert.Equal(UnigramEntropy.Mean(samples), row.Metrics[1].Value, 1e-12);
         }
-        Assert.Equal([2, 4, 5, 2, 4, 5], progress.Select(p => p.Done));
+        Assert.Equal([2, 4, 5, 2, 4, 5], progress.Where(p => p.Stage == GenerativePerplexityRunner.Stage).Select(p => p.Done));
+        // Each row's scoring follows its sampling: both conventions, one judge pass each.
+        Assert.Equal([(3, 0, 2), (3, 1, 2), (3, 2, 2), (8, 0, 2), (8, 1, 2), (8, 2, 2)], progress
+            .Where(p => p.Stage == GenerativePerplexityRunner.ScoringStage).Select(p => (p.Steps!.Value, p.Done, p.Total)));
         Assert.Equal(rows, GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(), options), new RowValues());
         Assert.Throws<ArgumentException>(() => GenerativePerplexityRunner.Run(model, "m", new RepeatJudge(),
             options with { SampleLength = 17 }));
