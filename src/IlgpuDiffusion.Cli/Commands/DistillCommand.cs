@@ -71,7 +71,7 @@ internal static class DistillCommand
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
             using Dit initial = resumeFrom is null
-                ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights))
+                ? ModelLoading.LoadDiffusion(ModelSource.Resolve(source), opened, parse.GetValue(rawWeights))
                 : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,
