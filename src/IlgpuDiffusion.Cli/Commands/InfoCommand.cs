@@ -142,7 +142,7 @@ internal static class InfoCommand
             ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
             ("F32 size", Bytes(parameters * sizeof(float))),
         ]);
-        console.OutConsole.Write(SettingsTable.Of("Hugging Face model", rows));
+        console.OutConsole.Write(SettingsTable.Of("Hugging Face model", rows.AsEnumerable()));
         if (gptConfig is not null) console.OutConsole.Write(SettingsTable.Of("Model", gptConfig));
         else console.OutConsole.Write(SettingsTable.Of("Model", ditConfig!));
     }
