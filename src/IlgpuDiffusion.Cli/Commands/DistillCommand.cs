@@ -24,7 +24,7 @@ internal static class DistillCommand
         var teacher = new Argument<string?>("teacher")
         {
             Description = "The teacher: a training checkpoint (.safetensors made by 'train'; its EMA weights unless --raw-weights) " +
-                "or a Hugging Face model folder (e.g. mdlm-owt). Omit it with --resume.",
+                "or a Hugging Face model folder or repository id in the local cache (e.g. kuleshov-group/mdlm-owt). Omit it with --resume.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         command.Arguments.Add(teacher);

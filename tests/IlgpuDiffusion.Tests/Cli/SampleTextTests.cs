@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Cli.Output;
-using IlgpuDiffusion.Sampling;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Sampling;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
