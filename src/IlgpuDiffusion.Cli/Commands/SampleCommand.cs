@@ -119,7 +119,8 @@ internal static class SampleCommand
         string[] given = [.. sampling.DiffusionOnlyGiven(parse),
             .. diffusionOnly.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name)];
         if (given.Length > 0)
-            throw new UsageException($"'{source.Given}' is a GPT {(source.Format == ModelFormat.Checkpoint ? "checkpoint" : "model")}, which generates left to right with a KV cache: " +
+            throw new UsageException($"'{source.Given}' is a GPT {(source.Format == ModelFormat.Checkpoint ? "checkpoint" : "model")}, " +
+                "which generates left to right with a KV cache: " +
                 $"{string.Join(", ", given)} appl{(given.Length == 1 ? "ies" : "y")} to diffusion models only.");
         GptSamplingOptions options = sampling.ResolveGpt(parse);
         string? file = parse.GetValue(output);

@@ -20,7 +20,9 @@ internal static class ModelLoading
         return source.LoadDiffusion(device, useEma: !rawWeights);
     }
 
-    /// <summary>The autoregressive model of <paramref name="source"/>: a checkpoint's EMA weights unless <paramref name="rawWeights"/>.</summary>
+    /// <summary>
+    /// The autoregressive model of <paramref name="source"/>: a checkpoint's EMA weights unless <paramref name="rawWeights"/>.
+    /// </summary>
     /// <exception cref="ArgumentException"><paramref name="rawWeights"/> on a model folder, which holds one set of weights.</exception>
     /// <exception cref="InvalidOperationException">The source holds a diffusion model.</exception>
     public static Gpt LoadGpt(ModelSource source, Device device, bool rawWeights = false)

@@ -89,7 +89,9 @@ public sealed class DiffusionLanguageModel : IDisposable
     public IReadOnlyList<string> Generate(string prompt = "", GenerationOptions? options = null,
         CancellationToken cancellationToken = default) => Sample(prompt, suffix: null, options, cancellationToken);
 
-    /// <summary>Generates texts that start with <paramref name="prefix"/> and end with <paramref name="suffix"/>, filling the middle.</summary>
+    /// <summary>
+    /// Generates texts that start with <paramref name="prefix"/> and end with <paramref name="suffix"/>, filling the middle.
+    /// </summary>
     /// <returns>One text per sample, prefix and suffix included.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ArgumentException">The suffix is empty, or the texts leave no position to sample.</exception>

@@ -73,7 +73,9 @@ public sealed class GptLanguageModel : IDisposable
     /// </summary>
     /// <returns>One text per sample, the prompt included.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    /// <exception cref="ArgumentException">The prompt leaves no token to generate, or the options name denoising steps.</exception>
+    /// <exception cref="ArgumentException">
+    /// The prompt leaves no token to generate, the options name denoising steps, or no sample or an unsupported length.
+    /// </exception>
     public IReadOnlyList<string> Generate(string prompt = "", GenerationOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -120,6 +122,8 @@ public sealed class GptLanguageModel : IDisposable
         if (options.Steps is not null)
             throw new ArgumentException("An autoregressive model draws one token per step: GenerationOptions.Steps applies to " +
                 "diffusion models only.", nameof(options));
+        if (options.Samples < 1)
+            throw new ArgumentException($"Generate at least 1 sample; got {options.Samples}.", nameof(options));
         int length = options.Length ?? Config.Length;
         if (length < 2 || length > Config.Length)
             throw new ArgumentException($"The length must be in [2, {Config.Length}] (the model's length); got {length}.", nameof(options));

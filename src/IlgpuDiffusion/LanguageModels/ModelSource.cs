@@ -95,7 +95,8 @@ public sealed class ModelSource
         using (var reader = SafetensorsReader.Open(path)) format = reader.Metadata.GetValueOrDefault("format");
         return format == GptCheckpointHeader.Format
             ? new ModelSource(given, path, ModelFormat.Checkpoint, ModelKind.Autoregressive, null)
-            : new ModelSource(given, path, ModelFormat.Checkpoint, ModelKind.Diffusion, DistillationCheckpoint.TryReadState(path)?.SamplingSteps);
+            : new ModelSource(given, path, ModelFormat.Checkpoint, ModelKind.Diffusion,
+                DistillationCheckpoint.TryReadState(path)?.SamplingSteps);
     }
 
     private static ModelSource OfFolder(string given, string folder)
@@ -106,7 +107,8 @@ public sealed class ModelSource
                 config);
         return IsGpt(config)
             ? new ModelSource(given, folder, ModelFormat.HuggingFaceFolder, ModelKind.Autoregressive, null)
-            : new ModelSource(given, folder, ModelFormat.HuggingFaceFolder, ModelKind.Diffusion, HuggingFaceConfig.ReadSamplingSteps(config));
+            : new ModelSource(given, folder, ModelFormat.HuggingFaceFolder, ModelKind.Diffusion,
+                HuggingFaceConfig.ReadSamplingSteps(config));
     }
 
     /// <summary>A GPT-2 config names its model type <c>gpt2</c> or, in older files, only its GPT-2 keys (<c>n_embd</c>).</summary>

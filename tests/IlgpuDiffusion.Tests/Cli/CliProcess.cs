@@ -41,7 +41,7 @@ internal sealed partial class CliProcess : IDisposable
     /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c>.</summary>
     public static CliProcess Start(params string[] args) => new(args, null);
 
-    /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c> with <paramref name="environment"/> variables set for it alone.</summary>
+    /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c> with <paramref name="environment"/> set for it.</summary>
     public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) => new(args, environment);
 
     /// <summary>Kills the child at once (SIGKILL: no handler runs).</summary>

@@ -12,7 +12,7 @@ internal static class FakeHubCache
     /// <summary>The commit hash the snapshots are stored under.</summary>
     public const string Commit = "3f1c2e9a7b6d5c4b3a291807f6e5d4c3b2a19088";
 
-    /// <summary>Adds the files of <paramref name="modelFolder"/> as repository <paramref name="repoId"/>; returns the snapshot folder.</summary>
+    /// <summary>Adds the files of <paramref name="modelFolder"/> as repository <paramref name="repoId"/>; returns its snapshot.</summary>
     public static string Add(string root, string repoId, string modelFolder, string revision = "main")
     {
         string repository = Path.Combine(root, "models--" + repoId.Replace("/", "--", StringComparison.Ordinal));

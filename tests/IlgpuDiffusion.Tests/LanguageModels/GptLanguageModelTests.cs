@@ -71,6 +71,8 @@ public sealed class GptLanguageModelTests : IDisposable
             () => model.Generate("a", new GenerationOptions { Steps = 4 })).Message);
         Assert.Contains("leaving none", Assert.Throws<ArgumentException>(
             () => model.Generate("abcdef", new GenerationOptions { Length = 4 })).Message);
+        Assert.Contains("at least 1 sample", Assert.Throws<ArgumentException>(
+            () => model.Generate("a", new GenerationOptions { Samples = 0 })).Message);
     }
 
     [Fact]

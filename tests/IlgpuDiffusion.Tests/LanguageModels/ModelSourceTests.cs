@@ -5,7 +5,7 @@ using Xunit;
 
 namespace IlgpuDiffusion.Tests.LanguageModels;
 
-/// <summary>Resolving a model source: a model folder, or a repository id in a Hugging Face cache laid out as huggingface_hub does.</summary>
+/// <summary>Resolving a model source: a model folder, or a repository id in a Hugging Face cache in the hub layout.</summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class ModelSourceTests : IDisposable
 {

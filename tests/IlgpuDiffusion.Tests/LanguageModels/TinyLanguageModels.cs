@@ -25,7 +25,7 @@ internal static class TinyLanguageModels
         Tokenizer = ByteTokenizer.Name,
     };
 
-    /// <summary>Saves a random <see cref="Dit"/> to <paramref name="folder"/>, naming <paramref name="samplingSteps"/> when given.</summary>
+    /// <summary>Saves a random <see cref="Dit"/> to <paramref name="folder"/>, naming the <paramref name="samplingSteps"/> given.</summary>
     public static string SaveDiffusion(Device device, string folder, int? samplingSteps = null)
     {
         using var model = new Dit(Dit, device, withGradients: false);

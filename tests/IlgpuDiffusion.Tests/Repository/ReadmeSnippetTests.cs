@@ -33,14 +33,20 @@ public sealed partial class ReadmeSnippetTests
             string code = snippets[i].Groups["code"].Value;
             var compilation = CSharpCompilation.Create($"Snippet{i + 1}",
                 [CSharpSyntaxTree.ParseText(code, Parse), CSharpSyntaxTree.ParseText(ImplicitUsings, Parse)],
-                References.Value, new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+                References.Value, Options);
             foreach (Diagnostic error in compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error))
-                failures.Add($"{readme} snippet {i + 1}, line {error.Location.GetLineSpan().StartLinePosition.Line + 1}: {error.GetMessage()}");
+            {
+                int line = error.Location.GetLineSpan().StartLinePosition.Line + 1;
+                failures.Add($"{readme} snippet {i + 1}, line {line}: {error.GetMessage()}");
+            }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
     private static readonly CSharpParseOptions Parse = new(LanguageVersion.Latest);
+
+    private static readonly CSharpCompilationOptions Options =
+        new(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable);
 
     /// <summary>The runtime's assemblies and the four libraries.</summary>
     private static readonly Lazy<MetadataReference[]> References = new(() =>
