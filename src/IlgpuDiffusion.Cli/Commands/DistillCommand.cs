@@ -24,7 +24,7 @@ internal static class DistillCommand
         var teacher = new Argument<string?>("teacher")
         {
             Description = "The teacher: a training checkpoint (.safetensors made by 'train'; its EMA weights unless --raw-weights) " +
-                "or a Hugging Face model folder (e.g. mdlm-owt). Omit it with --resume.",
+                "or a Hugging Face model folder or repository id in the local cache (e.g. kuleshov-group/mdlm-owt). Omit it with --resume.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         command.Arguments.Add(teacher);
@@ -71,7 +71,7 @@ internal static class DistillCommand
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
             using Dit initial = resumeFrom is null
-                ? SampleCommand.Load(source, opened, parse.GetValue(rawWeights))
+                ? ModelLoading.LoadDiffusion(ModelSource.Resolve(source), opened, parse.GetValue(rawWeights))
                 : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,

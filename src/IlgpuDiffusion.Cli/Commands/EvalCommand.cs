@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
+using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Models;
 
@@ -38,7 +37,8 @@ internal static class EvalCommand
             "Writes evaluation.json and evaluation.md.");
         var models = new Argument<string[]>("models")
         {
-            Description = "Diffusion models: training checkpoints (EMA weights) or Hugging Face model folders; " +
+            Description = "Diffusion models: training checkpoints (EMA weights), Hugging Face model folders or repository ids " +
+                "(org/name) in the local Hugging Face cache; " +
                 "rows are named after the files",
             Arity = ArgumentArity.OneOrMore,
         };
@@ -46,13 +46,13 @@ internal static class EvalCommand
         var ar = new Option<string?>("--ar")
         {
             HelpName = "path",
-            Description = "The AR baseline: an own GPT checkpoint (EMA weights) or a GPT-2 Hugging Face folder",
+            Description = "The AR baseline: an own GPT checkpoint (EMA weights), a GPT-2 Hugging Face folder or repository id",
         };
         var judge = new Option<string?>("--judge")
         {
             HelpName = "path",
             Description = "The judge of generative perplexity and the feature model of MAUVE: " +
-                "an own GPT checkpoint or a GPT-2 Hugging Face folder (e.g. gpt2-large) [default: --ar]",
+                "an own GPT checkpoint, a GPT-2 Hugging Face folder or repository id (e.g. openai-community/gpt2-large) [default: --ar]",
         };
         var data = new Option<string?>("--data")
         {
@@ -178,24 +178,28 @@ internal static class EvalCommand
                 {
                     string[] modelPaths = parse.GetValue(models)!;
                     string? arPath = parse.GetValue(ar), judgePath = parse.GetValue(judge) ?? arPath;
+                    ModelSource? arSource = arPath is null ? null : ModelSource.Resolve(arPath);
+                    ModelSource? judgeSource = judgePath is null ? null
+                        : judgePath == arPath ? arSource : ModelSource.Resolve(judgePath);
                     int files = modelPaths.Length + (arPath is null ? 0 : 1) + (judgePath is null || judgePath == arPath ? 0 : 1), done = 0;
                     string loading = string.Create(CultureInfo.InvariantCulture, $"{files} model file(s)");
                     progress(new EvaluationProgress(LoadingStage, loading, null, done, files));
                     var subjects = new List<DiffusionSubject>();
                     foreach (string path in modelPaths)
                     {
-                        Dit dit = LoadDiffusion(path, opened);
+                        Dit dit = ModelLoading.LoadDiffusion(ModelSource.Resolve(path), opened);
                         loaded.Add(dit);
                         subjects.Add(new DiffusionSubject(Label(path), dit));
                         progress(new EvaluationProgress(LoadingStage, loading, null, ++done, files));
                     }
-                    Gpt? arModel = arPath is null ? null : LoadGpt(arPath, opened);
+                    Gpt? arModel = arSource is null ? null : ModelLoading.LoadGpt(arSource, opened);
                     if (arModel is not null)
                     {
                         loaded.Add(arModel);
                         progress(new EvaluationProgress(LoadingStage, loading, null, ++done, files));
                     }
-                    Gpt? judgeModel = judgePath is null ? null : judgePath == arPath ? arModel : LoadGpt(judgePath, opened);
+                    Gpt? judgeModel = judgeSource is null ? null
+                        : judgePath == arPath ? arModel : ModelLoading.LoadGpt(judgeSource, opened);
                     if (judgeModel is not null && judgeModel != arModel)
                     {
                         loaded.Add(judgeModel);
@@ -220,7 +224,7 @@ internal static class EvalCommand
                         ArModel = arModel is null ? null : new ArSubject(Label(arPath!), arModel),
                         Judge = gptJudge,
                         Features = gptJudge,
-                        JudgeDescription = judgeModel is null ? "no judge" : JudgeDescription(judgePath!, judgeModel.Config),
+                        JudgeDescription = judgeModel is null ? "no judge" : JudgeDescription(judgeSource!, judgeModel.Config),
                         Validation = validation,
                         Lambada = lambadaPath is null ? null : LambadaReader.Read(lambadaPath),
                         LambadaSource = lambadaPath is null ? "" : Path.GetFileName(lambadaPath),
@@ -289,22 +293,7 @@ internal static class EvalCommand
                 $"('{CliApplication.Name} train --model ar --tokenizer {models.Name}').");
     }
 
-    private static string JudgeDescription(string path, GptConfig config) => string.Create(CultureInfo.InvariantCulture,
-        $"{(Directory.Exists(path) ? "GPT-2 weights" : "own AR judge")} '{Label(path)}' ({config.Layers} layers, {config.Hidden} wide)");
-
-    private static Dit LoadDiffusion(string path, Device device)
-    {
-        if (Directory.Exists(path)) return HuggingFaceImport.Load(path, device);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
-        return MdlmCheckpoint.LoadModel(path, device);
-    }
-
-    private static Gpt LoadGpt(string path, Device device)
-    {
-        if (Directory.Exists(path)) return GptHuggingFace.Load(path, device);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"'{path}' does not exist: give a GPT checkpoint or a GPT-2 Hugging Face folder.", path);
-        return GptCheckpoint.LoadModel(path, device);
-    }
+    private static string JudgeDescription(ModelSource judge, GptConfig config) => string.Create(CultureInfo.InvariantCulture,
+        $"{(judge.Format == ModelFormat.HuggingFaceFolder ? "GPT-2 weights" : "own AR judge")} '{Label(judge.Given)}' " +
+        $"({config.Layers} layers, {config.Hidden} wide)");
 }

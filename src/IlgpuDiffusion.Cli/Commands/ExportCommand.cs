@@ -1,11 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -24,7 +21,8 @@ internal static class ExportCommand
             "Hugging Face model folder: model.safetensors (F32) and config.json, a distilled student's with its sampling steps");
         var checkpoint = new Argument<string>("checkpoint")
         {
-            Description = "A checkpoint made by 'train', 'train --model ar' or 'distill'",
+            Description = "A checkpoint made by 'train', 'train --model ar' or 'distill'; or a Hugging Face model folder or " +
+                "repository id (org/name) in the local cache, written again",
         };
         command.Arguments.Add(checkpoint);
         var output = new Option<string>("--output", "-o")
@@ -42,31 +40,40 @@ internal static class ExportCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(checkpoint)!, folder = parse.GetValue(output)!;
-            if (!File.Exists(path)) throw new FileNotFoundException($"'{path}' does not exist: give a checkpoint file.", path);
+            ModelSource source = ModelSource.Resolve(path);
             OutputPaths.RequireFolder(folder, "--output");
-            OutputPaths.RequireNotAnInput(folder, "--output", path);
+            OutputPaths.RequireNotAnInput(folder, "--output", source.Path);
             using Device cpu = Device.Create("cpu");
             bool ema = !parse.GetValue(rawWeights);
             string kind;
-            if (GptSampleRun.IsGptCheckpoint(path))
+            if (source.Kind == ModelKind.Autoregressive)
             {
-                using Gpt gpt = GptCheckpoint.LoadModel(path, cpu, useEma: ema);
+                using Gpt gpt = ModelLoading.LoadGpt(source, cpu, !ema);
                 GptHuggingFace.Save(gpt.Parameters, folder);
                 kind = "GPT";
             }
             else
             {
-                int? steps = DistillationCheckpoint.TryReadState(path)?.SamplingSteps;
-                using Dit dit = MdlmCheckpoint.LoadModel(path, cpu, useEma: ema);
-                HuggingFaceImport.Save(dit.Parameters, folder, steps);
-                kind = steps is int n ? $"SDTT student ({n} sampling steps)" : "MDLM";
+                using Dit dit = ModelLoading.LoadDiffusion(source, cpu, !ema);
+                HuggingFaceImport.Save(dit.Parameters, folder, source.SamplingSteps);
+                kind = source.SamplingSteps is int n ? $"SDTT student ({n} sampling steps)" : "MDLM";
             }
             long bytes = new FileInfo(Path.Combine(folder, HuggingFaceImport.WeightsFileName)).Length;
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Exported the {(ema ? "EMA" : "raw")} weights of the {kind} checkpoint '{path}' " +
-                $"({new FileInfo(path).Length / 1048576.0:F1} MiB) to '{folder}' ({bytes / 1048576.0:F1} MiB of weights)."));
+                $"Exported the {Weights(source, ema)} of the {kind} {Described(source)} " +
+                $"({Size(source.Path) / 1048576.0:F1} MiB) to '{folder}' ({bytes / 1048576.0:F1} MiB of weights)."));
             return CliApplication.Success;
         });
         return command;
     }
+
+    private static string Weights(ModelSource source, bool ema) =>
+        source.Format == ModelFormat.HuggingFaceFolder ? "weights" : ema ? "EMA weights" : "raw weights";
+
+    private static string Described(ModelSource source) =>
+        source.Format == ModelFormat.Checkpoint ? $"checkpoint '{source.Given}'" : $"model '{source.Given}'";
+
+    /// <summary>Bytes of a checkpoint file, or of a model folder's weights.</summary>
+    private static long Size(string path) =>
+        new FileInfo(File.Exists(path) ? path : Path.Combine(path, HuggingFaceImport.WeightsFileName)).Length;
 }

@@ -22,7 +22,8 @@ internal static class InfoCommand
             "training config and state, parameter count), a Hugging Face model folder (config.json) or a prepared corpus (metadata.json).");
         var path = new Argument<string?>("path")
         {
-            Description = "A checkpoint file, a Hugging Face model folder or a prepared corpus folder",
+            Description = "A checkpoint file, a Hugging Face model folder or repository id (org/name) in the local cache, " +
+                "or a prepared corpus folder",
             Arity = ArgumentArity.ZeroOrOne,
         };
         command.Arguments.Add(path);
@@ -32,11 +33,10 @@ internal static class InfoCommand
             if (target is null) console.OutConsole.Write(DeviceTable.Create());
             else if (File.Exists(target)) ShowCheckpoint(console, target);
             else if (File.Exists(Path.Combine(target, ShardMetadata.FileName))) ShowCorpus(console, target);
-            else if (File.Exists(Path.Combine(target, HuggingFaceConfig.FileName))) ShowHuggingFace(console, target);
-            else if (Directory.Exists(target))
+            else if (Directory.Exists(target) && !File.Exists(Path.Combine(target, HuggingFaceConfig.FileName)))
                 throw new FileNotFoundException($"'{target}' holds neither a prepared corpus ({ShardMetadata.FileName}) " +
                     $"nor a Hugging Face model ({HuggingFaceConfig.FileName}).");
-            else throw new FileNotFoundException($"'{target}' does not exist.");
+            else ShowHuggingFace(console, ModelSource.Resolve(target));
             return CliApplication.Success;
         });
         return command;
@@ -118,18 +118,33 @@ internal static class InfoCommand
         RequireValid(path, () => header.Model.Validate(), header.Training);
     }
 
-    private static void ShowHuggingFace(CliConsole console, string folder)
+    /// <summary>A Hugging Face model folder, given as a folder or as a repository id in the local cache.</summary>
+    private static void ShowHuggingFace(CliConsole console, ModelSource source)
     {
-        DitConfig config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
-        string weights = Path.Combine(folder, HuggingFaceImport.WeightsFileName);
-        console.OutConsole.Write(SettingsTable.Of("Hugging Face model", [
-            ("folder", Path.GetFullPath(folder)),
+        string config = Path.Combine(source.Path, HuggingFaceConfig.FileName);
+        string weights = Path.Combine(source.Path, HuggingFaceImport.WeightsFileName);
+        bool gpt = source.Kind == ModelKind.Autoregressive;
+        GptConfig? gptConfig = gpt ? GptHuggingFaceConfig.Read(config) : null;
+        DitConfig? ditConfig = gpt ? null : HuggingFaceConfig.Read(config);
+        long parameters = gptConfig?.ParameterCount() ?? ditConfig!.ParameterCount();
+        var rows = new List<(string, string)>();
+        if (source.Given != source.Path) rows.Add(("repository", source.Given));
+        rows.AddRange([
+            ("folder", Path.GetFullPath(source.Path)),
+            ("kind", gpt ? "GPT (autoregressive)"
+                : source.SamplingSteps is int n ? $"SDTT student, distilled for {n} sampling steps" : "MDLM"),
+            ("sampling steps", gpt ? "one token per step"
+                : source.SamplingSteps is int steps ? $"{steps} (sample's default)"
+                : $"any (sample --steps, default {new SamplerOptions().Steps})"),
             ("weights", File.Exists(weights)
                 ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"
                 : $"{HuggingFaceImport.WeightsFileName} missing"),
-            ("parameters", config.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-        ]));
-        console.OutConsole.Write(SettingsTable.Of("Model", config));
+            ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
+            ("F32 size", Bytes(parameters * sizeof(float))),
+        ]);
+        console.OutConsole.Write(SettingsTable.Of("Hugging Face model", rows.AsEnumerable()));
+        if (gptConfig is not null) console.OutConsole.Write(SettingsTable.Of("Model", gptConfig));
+        else console.OutConsole.Write(SettingsTable.Of("Model", ditConfig!));
     }
 
     private static string Bytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):F1} MiB");

@@ -1,13 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
-using IlgpuDiffusion.Diffusion;
-using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Files;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -26,7 +23,8 @@ internal static class SampleCommand
         var model = new Argument<string>("model")
         {
             Description = "A training checkpoint (.safetensors made by 'train' or 'distill', or a GPT's by 'train --model ar') " +
-                "or a Hugging Face model folder (config.json + model.safetensors)",
+                "or a Hugging Face model folder (config.json + model.safetensors), or a Hugging Face repository id (org/name[@revision]) " +
+                "in the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub; never downloaded)",
         };
         command.Arguments.Add(model);
         var sampling = new SamplingOptions(command);
@@ -80,13 +78,11 @@ internal static class SampleCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             string modelPath = parse.GetValue(model)!;
-            if (GptSampleRun.IsGptCheckpoint(modelPath))
-                return SampleGpt(console, parse, modelPath, sampling, device, rawWeights, length, prompt, format, output,
+            ModelSource source = ModelSource.Resolve(modelPath);
+            if (source.Kind == ModelKind.Autoregressive)
+                return SampleGpt(console, parse, source, sampling, device, rawWeights, length, prompt, format, output,
                     [suffix, totalLength, stride, stream], cancellationToken);
-            int? studentSteps = File.Exists(modelPath) ? DistillationCheckpoint.TryReadState(modelPath)?.SamplingSteps
-                : File.Exists(Path.Combine(modelPath, HuggingFaceConfig.FileName))
-                    ? HuggingFaceConfig.ReadSamplingSteps(Path.Combine(modelPath, HuggingFaceConfig.FileName))
-                    : null;
+            int? studentSteps = source.SamplingSteps;
             SamplerOptions options = sampling.Resolve(parse, studentSteps);
             string? file = parse.GetValue(output);
             if (file is not null)
@@ -95,11 +91,11 @@ internal static class SampleCommand
                 OutputPaths.RequireNotAnInput(file, "--output", parse.GetValue(model));
             }
             using Device opened = device.Open(parse);
-            using Dit dit = Load(modelPath, opened, parse.GetValue(rawWeights));
+            using Dit dit = ModelLoading.LoadDiffusion(source, opened, parse.GetValue(rawWeights));
             int window = parse.GetValue(length) ?? dit.Config.Length;
             Tokenizer tokenizer = Tokenizer.FromName(dit.Config.Tokenizer);
             var request = new SamplingRequest(options, window,
-                SamplingPrompts.Create(parse.GetValue(prompt), parse.GetValue(suffix), window, tokenizer),
+                SamplingPrompt.FromText(tokenizer, parse.GetValue(prompt), parse.GetValue(suffix), window),
                 parse.GetValue(totalLength), parse.GetValue(stride) ?? Math.Max(1, window / 2), parse.GetValue(stream));
             SamplingResult result = await SamplingRun.RunAsync(console, dit, request, cancellationToken);
             SampleFormat sampleFormat = parse.GetValue(format) == "jsonl" ? SampleFormat.JsonLines : SampleFormat.Text;
@@ -113,46 +109,28 @@ internal static class SampleCommand
     }
 
     /// <summary>
-    /// A folder is a Hugging Face model; a file a training checkpoint (its EMA weights unless <paramref name="rawWeights"/>).
-    /// </summary>
-    internal static Dit Load(string path, Device device, bool rawWeights)
-    {
-        if (Directory.Exists(path))
-        {
-            if (!File.Exists(Path.Combine(path, HuggingFaceConfig.FileName)))
-                throw new FileNotFoundException(
-                    $"'{path}' is a folder without {HuggingFaceConfig.FileName}: not a Hugging Face model.", path);
-            if (rawWeights)
-                throw new ArgumentException("--raw-weights applies to training checkpoints; a Hugging Face model has one set of weights.");
-            return HuggingFaceImport.Load(path, device);
-        }
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"'{path}' does not exist: give a training checkpoint or a Hugging Face model folder.", path);
-        return MdlmCheckpoint.LoadModel(path, device, useEma: !rawWeights);
-    }
-
-    /// <summary>
-    /// Generates from a GPT checkpoint with the options both model kinds share; the diffusion sampler's own options are usage
+    /// Generates from a GPT model with the options both model kinds share; the diffusion sampler's own options are usage
     /// errors that say why.
     /// </summary>
-    private static int SampleGpt(CliConsole console, ParseResult parse, string path, SamplingOptions sampling, DeviceOptions device,
+    private static int SampleGpt(CliConsole console, ParseResult parse, ModelSource source, SamplingOptions sampling, DeviceOptions device,
         Option<bool> rawWeights, Option<int?> length, Option<string?> prompt, Option<string> format, Option<string?> output,
         Option[] diffusionOnly, CancellationToken cancellationToken)
     {
         string[] given = [.. sampling.DiffusionOnlyGiven(parse),
             .. diffusionOnly.Where(option => parse.GetResult(option) is { Implicit: false }).Select(option => option.Name)];
         if (given.Length > 0)
-            throw new UsageException($"'{path}' is a GPT checkpoint, which generates left to right with a KV cache: " +
+            throw new UsageException($"'{source.Given}' is a GPT {(source.Format == ModelFormat.Checkpoint ? "checkpoint" : "model")}, " +
+                "which generates left to right with a KV cache: " +
                 $"{string.Join(", ", given)} appl{(given.Length == 1 ? "ies" : "y")} to diffusion models only.");
         GptSamplingOptions options = sampling.ResolveGpt(parse);
         string? file = parse.GetValue(output);
         if (file is not null)
         {
             OutputPaths.RequireFile(file, "--output");
-            OutputPaths.RequireNotAnInput(file, "--output", path);
+            OutputPaths.RequireNotAnInput(file, "--output", source.Path);
         }
         using Device opened = device.Open(parse);
-        using Gpt gpt = GptCheckpoint.LoadModel(path, opened, useEma: !parse.GetValue(rawWeights));
+        using Gpt gpt = ModelLoading.LoadGpt(source, opened, parse.GetValue(rawWeights));
         var request = new GptSampleRequest(options, sampling.BatchSize(parse), parse.GetValue(length) ?? gpt.Config.Length,
             parse.GetValue(prompt));
         var (result, elapsed) = GptSampleRun.Run(console, gpt, request, cancellationToken);

@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
-using IlgpuDiffusion.Models.Safetensors;
 using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Runs;
@@ -23,14 +21,6 @@ internal sealed record GptSampleRequest(GptSamplingOptions Options, int BatchSiz
 /// </summary>
 internal static class GptSampleRun
 {
-    /// <summary>Whether <paramref name="path"/> is a GPT checkpoint file rather than a diffusion model.</summary>
-    public static bool IsGptCheckpoint(string path)
-    {
-        if (!File.Exists(path)) return false;
-        using var reader = SafetensorsReader.Open(path);
-        return reader.Metadata.GetValueOrDefault("format") == GptCheckpointHeader.Format;
-    }
-
     /// <summary>Generates the sequences of <paramref name="request"/> with <paramref name="model"/>.</summary>
     /// <exception cref="ArgumentException">The prompt or length does not fit the model.</exception>
     public static (GptGenerationResult Result, TimeSpan Elapsed) Run(CliConsole console, Gpt model, GptSampleRequest request,

@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Data;
+
 namespace IlgpuDiffusion.Sampling;
 
 /// <summary>
@@ -28,6 +30,28 @@ public sealed class SamplingPrompt
     {
         ArgumentNullException.ThrowIfNull(fixedTokens);
         return new([fixedTokens.Select(pair => (pair.Key, pair.Value)).OrderBy(pair => pair.Key).ToArray()]);
+    }
+
+    /// <summary>
+    /// The fixed positions of <paramref name="prefix"/> and <paramref name="suffix"/> text, encoded by <paramref name="tokenizer"/>,
+    /// in a sequence of <paramref name="length"/> tokens, framed as the model saw its training data ([BOS] text [EOS]): the
+    /// prefix follows BOS at position 0, the suffix ends just before EOS at the last position. Null when neither is given.
+    /// </summary>
+    /// <exception cref="ArgumentException">The texts leave no position to sample.</exception>
+    public static SamplingPrompt? FromText(Tokenizer tokenizer, string? prefix, string? suffix, int length)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (string.IsNullOrEmpty(prefix) && string.IsNullOrEmpty(suffix)) return null;
+        int[] start = string.IsNullOrEmpty(prefix) ? [] : [tokenizer.Bos, .. tokenizer.Encode(prefix)];
+        int[] end = string.IsNullOrEmpty(suffix) ? [] : [.. tokenizer.Encode(suffix), tokenizer.Eos];
+        if (start.Length + end.Length >= length)
+            throw new ArgumentException($"The prompt takes {start.Length + end.Length} tokens (BOS/EOS included); a sequence of {length} " +
+                "tokens leaves none to sample. Shorten the prompt or raise the length.");
+        if (end.Length == 0) return Prefix(start);
+        var fixedTokens = new Dictionary<int, int>();
+        for (int i = 0; i < start.Length; i++) fixedTokens[i] = start[i];
+        for (int i = 0; i < end.Length; i++) fixedTokens[length - end.Length + i] = end[i];
+        return Infill(fixedTokens);
     }
 
     /// <summary>Sets of fixed positions: one per sequence, or 1 when shared by the batch.</summary>

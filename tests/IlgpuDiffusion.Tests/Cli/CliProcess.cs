@@ -15,7 +15,7 @@ internal sealed partial class CliProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private CliProcess(string[] args)
+    private CliProcess(string[] args, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -24,6 +24,7 @@ internal sealed partial class CliProcess : IDisposable
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ilgpu-diffusion.dll"));
         foreach (string arg in args) start.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, line) => Append(line.Data);
         _process.ErrorDataReceived += (_, line) => Append(line.Data);
@@ -38,7 +39,10 @@ internal sealed partial class CliProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c>.</summary>
-    public static CliProcess Start(params string[] args) => new(args);
+    public static CliProcess Start(params string[] args) => new(args, null);
+
+    /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c> with <paramref name="environment"/> set for it.</summary>
+    public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) => new(args, environment);
 
     /// <summary>Kills the child at once (SIGKILL: no handler runs).</summary>
     public void Kill() => _process.Kill();

@@ -1,6 +1,6 @@
 using IlgpuDiffusion.Cli.Output;
-using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Sampling;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
@@ -38,7 +38,7 @@ public sealed class SampleTextTests
     {
         int[] prefix = Tokenizer.Encode("We the people"), suffix = Tokenizer.Encode(" of America");
         var fixedIds = new int[16];
-        SamplingPrompts.Create("We the people", " of America", 16, Tokenizer)!
+        SamplingPrompt.FromText(Tokenizer, "We the people", " of America", 16)!
             .Write(fixedIds, batch: 1, length: 16, maskId: Gpt2Tokenizer.Mask);
         int[] expected = Enumerable.Repeat(-1, 16).ToArray();
         expected[0] = Gpt2Tokenizer.Bos;
@@ -51,7 +51,7 @@ public sealed class SampleTextTests
     [Fact]
     public void No_prompt_text_means_no_prompt_and_a_prompt_filling_the_sequence_is_refused()
     {
-        Assert.Null(SamplingPrompts.Create(null, "", 16, Tokenizer));
-        Assert.Throws<ArgumentException>(() => SamplingPrompts.Create("one two three four", null, 5, Tokenizer));
+        Assert.Null(SamplingPrompt.FromText(Tokenizer, null, "", 16));
+        Assert.Throws<ArgumentException>(() => SamplingPrompt.FromText(Tokenizer, "one two three four", null, 5));
     }
 }

@@ -1,0 +1,18 @@
+using IlgpuDiffusion.Data;
+
+namespace IlgpuDiffusion;
+
+/// <summary>
+/// Generated ids as text. Sequences are framed as [BOS] … [EOS]; the frame is dropped, document boundaries inside stay
+/// visible as <c>&lt;|endoftext|&gt;</c> and masked positions as <c>[MASK]</c>.
+/// </summary>
+internal static class FramedText
+{
+    /// <summary>The text of <paramref name="ids"/> without its leading BOS and trailing EOS.</summary>
+    public static string Decode(ReadOnlySpan<int> ids, Tokenizer tokenizer)
+    {
+        if (ids.Length > 0 && ids[0] == tokenizer.Bos) ids = ids[1..];
+        if (ids.Length > 0 && ids[^1] == tokenizer.Eos) ids = ids[..^1];
+        return tokenizer.Decode(ids);
+    }
+}
