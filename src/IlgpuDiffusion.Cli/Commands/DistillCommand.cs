@@ -52,8 +52,13 @@ internal static class DistillCommand
             DefaultValueFactory = _ => 500,
         }.NotNegative();
         Option<int> keepCheckpoints = CheckpointKeeping.KeepOption();
+        var resumable = new Option<bool>("--resumable")
+        {
+            Description = "Write each round's checkpoint with the full state (raw weights, EMA, Adam moments, teacher); by default " +
+                "it holds the student's EMA weights and sampling steps alone (what sample/eval/export read, a fifth of the size)",
+        };
         var device = new DeviceOptions(command);
-        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval, keepCheckpoints })
+        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval, keepCheckpoints, resumable })
             command.Options.Add(option);
         var distillation = new DistillationOptions(command);
         command.Validators.Add(result =>
@@ -80,7 +85,7 @@ internal static class DistillCommand
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,
                 new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom,
-                    parse.GetValue(keepCheckpoints)));
+                    parse.GetValue(keepCheckpoints), parse.GetValue(resumable)));
             return CliApplication.Success;
         });
         return command;

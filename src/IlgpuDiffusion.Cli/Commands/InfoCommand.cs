@@ -45,10 +45,15 @@ internal static class InfoCommand
     private static void ShowCheckpoint(CliConsole console, string path)
     {
         string? format;
-        using (var reader = SafetensorsReader.Open(path)) format = reader.Metadata.GetValueOrDefault("format");
+        bool weightsOnly;
+        using (var reader = SafetensorsReader.Open(path))
+        {
+            format = reader.Metadata.GetValueOrDefault("format");
+            weightsOnly = CheckpointTensors.IsWeightsOnly(reader.Metadata);
+        }
         if (format == GptCheckpointHeader.Format)
         {
-            ShowGptCheckpoint(console, path);
+            ShowGptCheckpoint(console, path, weightsOnly);
             return;
         }
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(path);
@@ -62,9 +67,9 @@ internal static class InfoCommand
             ("sampling steps", distillation is null
                 ? $"any (sample --steps, default {new SamplerOptions().Steps})"
                 : $"{distillation.SamplingSteps} (sample's default)"),
-            ("tensors", distillation is null
-                ? "model (raw weights), ema (for sampling), adam_m, adam_v"
-                : "model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),
+            ("contents", weightsOnly ? WeightsOnly
+                : distillation is null ? "resumable: model (raw weights), ema (for sampling), adam_m, adam_v"
+                : "resumable: model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
@@ -102,7 +107,7 @@ internal static class InfoCommand
         }
     }
 
-    private static void ShowGptCheckpoint(CliConsole console, string path)
+    private static void ShowGptCheckpoint(CliConsole console, string path, bool weightsOnly)
     {
         GptCheckpointHeader header = GptCheckpoint.ReadHeader(path);
         console.OutConsole.Write(SettingsTable.Of("Autoregressive checkpoint", [
@@ -110,7 +115,7 @@ internal static class InfoCommand
             ("size", Bytes(new FileInfo(path).Length)),
             ("format", $"{GptCheckpointHeader.Format} v{GptCheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-            ("tensors", "model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
+            ("contents", weightsOnly ? WeightsOnly : "resumable: model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
@@ -120,17 +125,33 @@ internal static class InfoCommand
 
     private static void ShowHuggingFace(CliConsole console, string folder)
     {
-        DitConfig config = HuggingFaceConfig.Read(Path.Combine(folder, HuggingFaceConfig.FileName));
+        string configPath = Path.Combine(folder, HuggingFaceConfig.FileName);
+        DitConfig config = HuggingFaceConfig.Read(configPath);
+        int? samplingSteps = HuggingFaceConfig.ReadSamplingSteps(configPath);
         string weights = Path.Combine(folder, HuggingFaceImport.WeightsFileName);
+        string? dtypes = null;
+        if (File.Exists(weights))
+        {
+            using var reader = SafetensorsReader.Open(weights);
+            dtypes = string.Join(", ", reader.Tensors.Select(t => t.Dtype.ToString()).Distinct());
+        }
         console.OutConsole.Write(SettingsTable.Of("Hugging Face model", [
             ("folder", Path.GetFullPath(folder)),
-            ("weights", File.Exists(weights)
-                ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"
-                : $"{HuggingFaceImport.WeightsFileName} missing"),
+            ("kind", samplingSteps is null ? "MDLM" : "SDTT student"),
+            ("sampling steps", samplingSteps is int steps
+                ? $"{steps} (sample's default, {HuggingFaceConfig.SamplingStepsKey})"
+                : $"any (sample --steps, default {new SamplerOptions().Steps})"),
+            ("weights", dtypes is null
+                ? $"{HuggingFaceImport.WeightsFileName} missing"
+                : $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"),
+            ("dtype", dtypes ?? "-"),
             ("parameters", config.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", config));
     }
+
+    /// <summary>The contents row of a weights-only checkpoint.</summary>
+    private const string WeightsOnly = "weights only: ema (for sampling and evaluation); resume from a step-numbered checkpoint";
 
     private static string Bytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):F1} MiB");
 }

@@ -64,13 +64,20 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 500,
         }.NotNegative();
         Option<int> keepCheckpoints = CheckpointKeeping.KeepOption();
+        var resumable = new Option<bool>("--resumable")
+        {
+            Description = "Write the full state (raw weights, EMA, Adam moments) to the --output file too; by default it holds the " +
+                "EMA weights alone (what sample/eval/distill/export read, a quarter of the size) and the state to resume goes to " +
+                "the end's step-numbered checkpoint",
+        };
         var device = new DeviceOptions(command);
         var profile = new Option<bool>("--profile")
         {
             Description = "Time every op of the steps after the first (each between two device synchronizations, so slower) and " +
                 "print a table of where a step's time goes",
         };
-        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, keepCheckpoints, profile })
+        Option[] options = [kind, steps, output, resume, metrics, checkpointInterval, keepCheckpoints, resumable, profile];
+        foreach (Option option in options)
             command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
@@ -91,6 +98,7 @@ internal static class TrainCommand
             string checkpoint = parse.GetValue(output) ?? (resumeFrom is null ? defaultCheckpoint : StepCheckpoints.BaseOf(resumeFrom));
             string metricsPath = parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint);
             int interval = parse.GetValue(checkpointInterval), keep = parse.GetValue(keepCheckpoints);
+            bool fullState = parse.GetValue(resumable);
             OutputPaths.RequireFile(checkpoint, "--output");
             OutputPaths.RequireFile(metricsPath, "--metrics");
             OutputPaths.RequireNotAnInput(checkpoint, "--output", corpus.Folder(parse));
@@ -106,7 +114,7 @@ internal static class TrainCommand
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength, data.Tokenizer);
                 ArTrainingRun.Run(console, opened,
                     new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
-                        parse.GetValue(profile), keep),
+                        parse.GetValue(profile), keep, fullState),
                     showConfigs: true);
             }
             else
@@ -120,7 +128,7 @@ internal static class TrainCommand
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength, data.Tokenizer);
                 TrainingRun.Run(console, opened,
                     new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
-                        parse.GetValue(profile), keep),
+                        parse.GetValue(profile), keep, fullState),
                     showConfigs: true);
             }
             return CliApplication.Success;

@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// </summary>
 internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model, TrainingConfig Training, int Steps,
     string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false,
-    int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints);
+    int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints, bool Resumable = false);
 
 /// <summary>
 /// <c>train --model ar</c>: next-token training of the GPT baseline with <see cref="ArTrainer"/>, the same loop,
@@ -49,6 +49,7 @@ internal static class ArTrainingRun
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
                 KeepCheckpoints = request.KeepCheckpoints,
+                WeightsOnlyAtEnd = !request.Resumable,
                 Progress = progress,
             }, Interruption.Token));
             return (trainer.Step, trainer.LastValidation);

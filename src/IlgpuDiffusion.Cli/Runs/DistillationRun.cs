@@ -20,8 +20,9 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// <param name="CheckpointInterval">Optimizer steps between step-numbered resume checkpoints (0: none until the end).</param>
 /// <param name="ResumeFrom">Distillation checkpoint to continue from, or null for a new run.</param>
 /// <param name="KeepCheckpoints">Step-numbered resume checkpoints kept (0: all).</param>
+/// <param name="ResumableRounds">Whether the round checkpoints keep the full state (else the student's EMA weights alone).</param>
 internal sealed record DistillationRequest(PreparedCorpus Corpus, string Teacher, DistillationConfig Config, string OutputDirectory,
-    int CheckpointInterval, string? ResumeFrom, int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints)
+    int CheckpointInterval, string? ResumeFrom, int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints, bool ResumableRounds = false)
 {
     /// <summary>The resume checkpoint written at the end; the periodic ones are its step-numbered siblings.</summary>
     public string LatestCheckpoint => LatestIn(OutputDirectory);
@@ -80,6 +81,7 @@ internal static class DistillationRun
                 Log = log,
                 Validation = validation,
                 RoundCheckpointDirectory = request.OutputDirectory,
+                WeightsOnlyRounds = !request.ResumableRounds,
                 CheckpointPath = request.LatestCheckpoint,
                 CheckpointInterval = request.CheckpointInterval,
                 KeepCheckpoints = request.KeepCheckpoints,

@@ -25,6 +25,13 @@ public abstract record RunOptions
     /// </summary>
     public int KeepCheckpoints { get; init; } = DefaultKeepCheckpoints;
 
+    /// <summary>
+    /// Whether the end's <see cref="CheckpointPath"/> holds the EMA weights alone (with configs and state: what sampling and
+    /// evaluation load, a quarter of a full checkpoint); the run's full state then goes to the end's step-numbered checkpoint,
+    /// so a finished run can still be continued.
+    /// </summary>
+    public bool WeightsOnlyAtEnd { get; init; }
+
     /// <summary>The default of <see cref="KeepCheckpoints"/>.</summary>
     public const int DefaultKeepCheckpoints = 2;
 
@@ -40,6 +47,25 @@ public abstract record RunOptions
         : last ? CheckpointPath
         : CheckpointInterval > 0 && step % CheckpointInterval == 0 ? StepCheckpoints.PathOf(CheckpointPath, step)
         : null;
+
+    /// <summary>
+    /// Writes the checkpoint due after <paramref name="step"/> (see <see cref="CheckpointDue"/>) of <paramref name="trainer"/>;
+    /// false when none was due.
+    /// </summary>
+    internal bool SaveDue(ITrainingSteps trainer, long step, bool last)
+    {
+        if (CheckpointDue(step, last) is not { } path) return false;
+        if (path == CheckpointPath && WeightsOnlyAtEnd)
+        {
+            Save(trainer.SaveCheckpoint, StepCheckpoints.PathOf(path, step), step);
+            trainer.SaveWeights(path);
+        }
+        else
+        {
+            Save(trainer.SaveCheckpoint, path, step);
+        }
+        return true;
+    }
 
     /// <summary>
     /// Writes the checkpoint of <paramref name="step"/> with <paramref name="save"/> to <paramref name="path"/>, then prunes the

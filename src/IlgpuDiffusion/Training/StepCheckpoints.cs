@@ -83,7 +83,7 @@ public static partial class StepCheckpoints
 
     /// <summary>
     /// The resume checkpoint written last among <paramref name="checkpointPath"/> and its step-numbered checkpoints, skipping
-    /// any that does not open as a whole checkpoint with a training state.
+    /// any that does not open as a whole checkpoint with a training state and its optimizer state.
     /// </summary>
     /// <exception cref="FileNotFoundException">There is none.</exception>
     public static string Latest(string checkpointPath)
@@ -102,7 +102,10 @@ public static partial class StepCheckpoints
             checkpointPath);
     }
 
-    /// <summary>Whether <paramref name="path"/> is a whole safetensors file whose header holds a training state.</summary>
+    /// <summary>
+    /// Whether <paramref name="path"/> is a whole safetensors file whose header holds a training state, with the tensors to
+    /// resume it (not weights only).
+    /// </summary>
     private static bool HoldsTrainingState(string path)
     {
         if (!File.Exists(path)) return false;
@@ -110,7 +113,7 @@ public static partial class StepCheckpoints
         {
             using SafetensorsReader reader = SafetensorsReader.Open(path);
             CheckpointMetadata.Parse<TrainingState>(path, reader.Metadata, CheckpointMetadata.StateKey, "");
-            return true;
+            return !CheckpointTensors.IsWeightsOnly(reader.Metadata);
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {

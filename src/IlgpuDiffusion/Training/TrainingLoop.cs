@@ -57,11 +57,7 @@ internal static class TrainingLoop
                 options.Log?.Write(validation);
             }
             hooks.AfterStep?.Invoke(result);
-            if (options.CheckpointDue(step, last) is { } checkpoint)
-            {
-                options.Save(trainer.SaveCheckpoint, checkpoint, step);
-                savedStep = step;
-            }
+            if (options.SaveDue(trainer, step, last)) savedStep = step;
             trainer.Device.ResumeProfile();
             timer.Resume();
             options.Progress?.Report(new TrainingProgress(step, firstStep, untilStep, loss, tokensPerSecond,

@@ -22,11 +22,11 @@ public sealed class CheckpointKeepingTests(TinyCliRun run) : IClassFixture<TinyC
         CliResult first = await CliRunner.Run([.. train, .. TinyCliRun.Model, "--steps", "4", "--checkpoint-interval", "1",
             "--keep-checkpoints", "2", "-o", checkpoint]);
         Assert.True(first.ExitCode == 0, first.ToString());
-        Assert.Equal([false, true, true, false], Enumerable.Range(1, 4).Select(s => File.Exists(Numbered(s))));
+        Assert.Equal([false, false, true, true], Enumerable.Range(1, 4).Select(s => File.Exists(Numbered(s))));
         Assert.Equal(4, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
 
-        // With the run file gone (as after a crash before its end), latest is the newest step-numbered checkpoint.
-        File.Delete(checkpoint);
+        // With the end's checkpoint gone (as after a crash before its end), latest is the newest step-numbered checkpoint left.
+        File.Delete(Numbered(4));
         CliResult resumed = await CliRunner.Run([.. train, "--steps", "5", "--resume", "latest", "-o", checkpoint]);
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
         Assert.Contains($"Resuming '{Numbered(3)}' at step 3.", resumed.Out);
@@ -39,7 +39,38 @@ public sealed class CheckpointKeepingTests(TinyCliRun run) : IClassFixture<TinyC
         CliResult folder = await CliRunner.Run([.. train, "--steps", "7", "--resume", Path.GetDirectoryName(checkpoint)!,
             "-o", checkpoint]);
         Assert.True(folder.ExitCode == 0, folder.ToString());
-        Assert.Contains($"Resuming '{checkpoint}' at step 6.", folder.Out);
+        Assert.Contains($"Resuming '{Numbered(6)}' at step 6.", folder.Out); // the end's full state; the run file holds weights only
+    }
+
+    [Fact]
+    public async Task The_output_of_train_holds_weights_only_unless_resumable_and_resuming_it_names_the_checkpoint_to_resume()
+    {
+        string checkpoint = _temp.File("weights.safetensors"), numbered = _temp.File("weights.step-000002.safetensors");
+        string[] train = ["train", "--data", run.Shards, .. TinyCliRun.Model, "--batch", "4", "--validation-batches", "1",
+            "--device", "cpu"];
+        CliResult trained = await CliRunner.Run([.. train, "--steps", "2", "-o", checkpoint]);
+        Assert.True(trained.ExitCode == 0, trained.ToString());
+        long weightsOnly = new FileInfo(checkpoint).Length, full = new FileInfo(numbered).Length;
+        Assert.True(weightsOnly * 3 < full, $"{weightsOnly} bytes of weights beside a {full}-byte resume checkpoint");
+        CliResult info = await CliRunner.Run("info", checkpoint);
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.Contains("weights only: ema (for sampling and evaluation)", info.Out);
+        CliResult sampled = await CliRunner.Run("sample", checkpoint, "--steps", "2", "--batch", "1", "--device", "cpu");
+        Assert.True(sampled.ExitCode == 0, sampled.ToString());
+        CliResult exported = await CliRunner.Run("export", checkpoint, "-o", _temp.File("hf"));
+        Assert.True(exported.ExitCode == 0, exported.ToString());
+        CliResult raw = await CliRunner.Run("export", checkpoint, "-o", _temp.File("raw"), "--raw-weights");
+        Assert.Contains("holds the EMA weights only, not the raw ones", Assert.Single(raw.ErrorLines));
+
+        CliResult resumed = await CliRunner.Run(["train", "--data", run.Shards, "--resume", checkpoint, "--steps", "3", "--device", "cpu"]);
+        Assert.Equal(CliApplication.Failure, resumed.ExitCode);
+        Assert.Contains($"'{checkpoint}' holds weights only (the EMA weights for sampling and evaluation, no optimizer state); " +
+            $"resume from '{numbered}'", Assert.Single(resumed.ErrorLines));
+
+        CliResult resumable = await CliRunner.Run([.. train, "--steps", "1", "--resumable", "-o", checkpoint]);
+        Assert.True(resumable.ExitCode == 0, resumable.ToString());
+        Assert.Contains("resumable: model (raw weights), ema (for sampling), adam_m, adam_v",
+            (await CliRunner.Run("info", checkpoint)).Out);
     }
 
     [Fact]

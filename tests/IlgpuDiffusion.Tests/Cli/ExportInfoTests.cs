@@ -34,5 +34,18 @@ public sealed class ExportInfoTests(TinyCliRun run) : IClassFixture<TinyCliRun>,
         Assert.Single(sampled.OutLines);
     }
 
+    [Fact]
+    public async Task Info_on_an_exported_folder_shows_kind_sampling_steps_dtype_and_size()
+    {
+        string folder = _temp.File("hf");
+        Assert.Equal(0, (await CliRunner.Run("export", run.Checkpoint, "-o", folder, "--dtype", "bf16")).ExitCode);
+        CliResult info = await CliRunner.Run("info", folder);
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.Matches(@"kind\W+MDLM\W", info.Out);
+        Assert.Contains("any (sample --steps, default", info.Out);
+        Assert.Matches(@"dtype\W+BF16\W", info.Out);
+        Assert.Matches(@"model\.safetensors, [0-9.]+ MiB", info.Out);
+    }
+
     public void Dispose() => _temp.Dispose();
 }
