@@ -36,22 +36,30 @@ internal static class DistillCommand
         var output = new Option<string?>("--output", "-o")
         {
             HelpName = "folder",
-            Description = $"Folder of the round checkpoints (round-<r>-<N>-steps.safetensors), latest.safetensors and metrics.jsonl " +
+            Description = $"Folder of the round checkpoints (round-<r>-<N>-steps.safetensors), the resume checkpoints " +
+                "(latest.step-NNNNNN.safetensors, and latest.safetensors at the end) and metrics.jsonl " +
                 $"(default: the --resume file's folder, else {DefaultOutput})",
         };
         var resume = new Option<string?>("--resume")
         {
             HelpName = "checkpoint",
-            Description = "Continue the distillation saved in this checkpoint (e.g. latest.safetensors): same rounds, targets, " +
-                "batch and seed",
+            Description = "Continue the distillation saved in this checkpoint (e.g. latest.step-000500.safetensors), or 'latest' " +
+                "(or a folder: the newest whole resume checkpoint there): same rounds, targets, batch and seed",
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
-            Description = "Optimizer steps between rewrites of latest.safetensors, 0 for only at round ends (Ctrl+C also writes it)",
+            Description = "Optimizer steps between step-numbered resume checkpoints, 0 for none until the end (Ctrl+C also writes one)",
             DefaultValueFactory = _ => 500,
         }.NotNegative();
+        Option<int> keepCheckpoints = CheckpointKeeping.KeepOption();
+        var resumable = new Option<bool>("--resumable")
+        {
+            Description = "Write each round's checkpoint with the full state (raw weights, EMA, Adam moments, teacher); by default " +
+                "it holds the student's EMA weights and sampling steps alone (what sample/eval/export read, a fifth of the size)",
+        };
         var device = new DeviceOptions(command);
-        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval }) command.Options.Add(option);
+        foreach (Option option in new Option[] { rawWeights, output, resume, checkpointInterval, keepCheckpoints, resumable })
+            command.Options.Add(option);
         var distillation = new DistillationOptions(command);
         command.Validators.Add(result =>
         {
@@ -61,7 +69,8 @@ internal static class DistillCommand
 
         command.SetAction(parse =>
         {
-            string? resumeFrom = parse.GetValue(resume);
+            string? resumeFrom = CheckpointKeeping.Resolve(parse.GetValue(resume),
+                folder => DistillationRequest.LatestIn(folder ?? parse.GetValue(output) ?? DefaultOutput));
             DistillationConfig baseline = resumeFrom is null ? DistillationConfig.Sdtt : DistillationCheckpoint.Read(resumeFrom).Config;
             DistillationConfig config = distillation.Apply(parse, baseline);
             string folder = parse.GetValue(output)
@@ -75,7 +84,8 @@ internal static class DistillCommand
                 : MdlmCheckpoint.LoadModel(resumeFrom, opened, useEma: false);
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,
-                new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom));
+                new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom,
+                    parse.GetValue(keepCheckpoints), parse.GetValue(resumable)));
             return CliApplication.Success;
         });
         return command;

@@ -18,7 +18,8 @@ internal static class ExportCommand
     public static Command Create(CliConsole console)
     {
         var command = new Command("export", "Write a checkpoint's weights alone (its EMA weights unless --raw-weights) as a " +
-            "Hugging Face model folder: model.safetensors (F32) and config.json, a distilled student's with its sampling steps");
+            "Hugging Face model folder: model.safetensors (F32, or BF16 with --dtype bf16) and config.json, a distilled student's " +
+            "with its sampling steps");
         var checkpoint = new Argument<string>("checkpoint")
         {
             Description = "A checkpoint made by 'train', 'train --model ar' or 'distill'; or a Hugging Face model folder or " +
@@ -35,8 +36,15 @@ internal static class ExportCommand
         {
             Description = "Export the raw weights instead of their moving average (EMA)",
         };
+        var dtype = new Option<string>("--dtype")
+        {
+            Description = "f32 (the weights exactly) or bf16 (rounded to nearest even: half the size, 8 significant bits)",
+            DefaultValueFactory = _ => "f32",
+        };
+        dtype.AcceptOnlyFromAmong("f32", "bf16");
         command.Options.Add(output);
         command.Options.Add(rawWeights);
+        command.Options.Add(dtype);
         command.SetAction(parse =>
         {
             string path = parse.GetValue(checkpoint)!, folder = parse.GetValue(output)!;
@@ -45,23 +53,24 @@ internal static class ExportCommand
             OutputPaths.RequireNotAnInput(folder, "--output", source.Path);
             using Device cpu = Device.Create("cpu");
             bool ema = !parse.GetValue(rawWeights);
+            WeightsDtype stored = parse.GetValue(dtype) == "bf16" ? WeightsDtype.BF16 : WeightsDtype.F32;
             string kind;
             if (source.Kind == ModelKind.Autoregressive)
             {
                 using Gpt gpt = ModelLoading.LoadGpt(source, cpu, !ema);
-                GptHuggingFace.Save(gpt.Parameters, folder);
+                GptHuggingFace.Save(gpt.Parameters, folder, stored);
                 kind = "GPT";
             }
             else
             {
                 using Dit dit = ModelLoading.LoadDiffusion(source, cpu, !ema);
-                HuggingFaceImport.Save(dit.Parameters, folder, source.SamplingSteps);
+                HuggingFaceImport.Save(dit.Parameters, folder, source.SamplingSteps, stored);
                 kind = source.SamplingSteps is int n ? $"SDTT student ({n} sampling steps)" : "MDLM";
             }
             long bytes = new FileInfo(Path.Combine(folder, HuggingFaceImport.WeightsFileName)).Length;
             console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Exported the {Weights(source, ema)} of the {kind} {Described(source)} " +
-                $"({Size(source.Path) / 1048576.0:F1} MiB) to '{folder}' ({bytes / 1048576.0:F1} MiB of weights)."));
+                $"({Size(source.Path) / 1048576.0:F1} MiB) to '{folder}' ({bytes / 1048576.0:F1} MiB of {stored} weights)."));
             return CliApplication.Success;
         });
         return command;

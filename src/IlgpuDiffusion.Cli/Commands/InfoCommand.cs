@@ -45,10 +45,15 @@ internal static class InfoCommand
     private static void ShowCheckpoint(CliConsole console, string path)
     {
         string? format;
-        using (var reader = SafetensorsReader.Open(path)) format = reader.Metadata.GetValueOrDefault("format");
+        bool weightsOnly;
+        using (var reader = SafetensorsReader.Open(path))
+        {
+            format = reader.Metadata.GetValueOrDefault("format");
+            weightsOnly = CheckpointTensors.IsWeightsOnly(reader.Metadata);
+        }
         if (format == GptCheckpointHeader.Format)
         {
-            ShowGptCheckpoint(console, path);
+            ShowGptCheckpoint(console, path, weightsOnly);
             return;
         }
         MdlmCheckpointHeader header = MdlmCheckpoint.ReadHeader(path);
@@ -62,9 +67,9 @@ internal static class InfoCommand
             ("sampling steps", distillation is null
                 ? $"any (sample --steps, default {new SamplerOptions().Steps})"
                 : $"{distillation.SamplingSteps} (sample's default)"),
-            ("tensors", distillation is null
-                ? "model (raw weights), ema (for sampling), adam_m, adam_v"
-                : "model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),
+            ("contents", weightsOnly ? WeightsOnly
+                : distillation is null ? "resumable: model (raw weights), ema (for sampling), adam_m, adam_v"
+                : "resumable: model (raw weights), ema (for sampling), adam_m, adam_v, teacher.* (the round's teacher)"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
@@ -102,7 +107,7 @@ internal static class InfoCommand
         }
     }
 
-    private static void ShowGptCheckpoint(CliConsole console, string path)
+    private static void ShowGptCheckpoint(CliConsole console, string path, bool weightsOnly)
     {
         GptCheckpointHeader header = GptCheckpoint.ReadHeader(path);
         console.OutConsole.Write(SettingsTable.Of("Autoregressive checkpoint", [
@@ -110,7 +115,7 @@ internal static class InfoCommand
             ("size", Bytes(new FileInfo(path).Length)),
             ("format", $"{GptCheckpointHeader.Format} v{GptCheckpointHeader.Version}"),
             ("parameters", header.Model.ParameterCount().ToString("N0", CultureInfo.InvariantCulture)),
-            ("tensors", "model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
+            ("contents", weightsOnly ? WeightsOnly : "resumable: model (raw weights), ema (for scoring and decoding), adam_m, adam_v"),
         ]));
         console.OutConsole.Write(SettingsTable.Of("Model", header.Model));
         console.OutConsole.Write(SettingsTable.Of("Training", header.Training));
@@ -127,6 +132,12 @@ internal static class InfoCommand
         GptConfig? gptConfig = gpt ? GptHuggingFaceConfig.Read(config) : null;
         DitConfig? ditConfig = gpt ? null : HuggingFaceConfig.Read(config);
         long parameters = gptConfig?.ParameterCount() ?? ditConfig!.ParameterCount();
+        string? dtypes = null;
+        if (File.Exists(weights))
+        {
+            using var reader = SafetensorsReader.Open(weights);
+            dtypes = string.Join(", ", reader.Tensors.Select(t => t.Dtype.ToString()).Distinct());
+        }
         var rows = new List<(string, string)>();
         if (source.Given != source.Path) rows.Add(("repository", source.Given));
         rows.AddRange([
@@ -134,11 +145,12 @@ internal static class InfoCommand
             ("kind", gpt ? "GPT (autoregressive)"
                 : source.SamplingSteps is int n ? $"SDTT student, distilled for {n} sampling steps" : "MDLM"),
             ("sampling steps", gpt ? "one token per step"
-                : source.SamplingSteps is int steps ? $"{steps} (sample's default)"
+                : source.SamplingSteps is int steps ? $"{steps} (sample's default, {HuggingFaceConfig.SamplingStepsKey})"
                 : $"any (sample --steps, default {new SamplerOptions().Steps})"),
-            ("weights", File.Exists(weights)
-                ? $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"
-                : $"{HuggingFaceImport.WeightsFileName} missing"),
+            ("weights", dtypes is null
+                ? $"{HuggingFaceImport.WeightsFileName} missing"
+                : $"{HuggingFaceImport.WeightsFileName}, {Bytes(new FileInfo(weights).Length)}"),
+            ("dtype", dtypes ?? "-"),
             ("parameters", parameters.ToString("N0", CultureInfo.InvariantCulture)),
             ("F32 size", Bytes(parameters * sizeof(float))),
         ]);
@@ -146,6 +158,9 @@ internal static class InfoCommand
         if (gptConfig is not null) console.OutConsole.Write(SettingsTable.Of("Model", gptConfig));
         else console.OutConsole.Write(SettingsTable.Of("Model", ditConfig!));
     }
+
+    /// <summary>The contents row of a weights-only checkpoint.</summary>
+    private const string WeightsOnly = "weights only: ema (for sampling and evaluation); resume from a step-numbered checkpoint";
 
     private static string Bytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):F1} MiB");
 }

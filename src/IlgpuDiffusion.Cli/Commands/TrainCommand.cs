@@ -43,12 +43,14 @@ internal static class TrainCommand
         var output = new Option<string?>("--output", "-o")
         {
             HelpName = "file",
-            Description = $"Checkpoint file, rewritten atomically (default: the --resume file, else {DefaultCheckpoint})",
+            Description = $"Checkpoint file written atomically at the end (default: the --resume file's run, else {DefaultCheckpoint}); " +
+                "periodic ones go beside it as <name>.step-NNNNNN.safetensors",
         };
         var resume = new Option<string?>("--resume")
         {
             HelpName = "checkpoint",
-            Description = "Continue the run saved in this checkpoint: same model, batch, accumulation and seed; other settings may change",
+            Description = "Continue the run saved in this checkpoint (or 'latest', or a folder: the last written whole one of the " +
+                "--output file and its step-numbered checkpoints): same model, batch, accumulation and seed; other settings may change",
         };
         var metrics = new Option<string?>("--metrics")
         {
@@ -58,16 +60,24 @@ internal static class TrainCommand
         };
         var checkpointInterval = new Option<int>("--checkpoint-interval")
         {
-            Description = "Optimizer steps between checkpoints, 0 for only at the end (Ctrl+C also writes one)",
+            Description = "Optimizer steps between step-numbered checkpoints, 0 for only at the end (Ctrl+C also writes one)",
             DefaultValueFactory = _ => 500,
         }.NotNegative();
+        Option<int> keepCheckpoints = CheckpointKeeping.KeepOption();
+        var resumable = new Option<bool>("--resumable")
+        {
+            Description = "Write the full state (raw weights, EMA, Adam moments) to the --output file too; by default it holds the " +
+                "EMA weights alone (what sample/eval/distill/export read, a quarter of the size) and the state to resume goes to " +
+                "the end's step-numbered checkpoint",
+        };
         var device = new DeviceOptions(command);
         var profile = new Option<bool>("--profile")
         {
             Description = "Time every op of the steps after the first (each between two device synchronizations, so slower) and " +
                 "print a table of where a step's time goes",
         };
-        foreach (Option option in new Option[] { kind, steps, output, resume, metrics, checkpointInterval, profile })
+        Option[] options = [kind, steps, output, resume, metrics, checkpointInterval, keepCheckpoints, resumable, profile];
+        foreach (Option option in options)
             command.Options.Add(option);
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
@@ -75,14 +85,20 @@ internal static class TrainCommand
         command.SetAction(parse =>
         {
             bool autoregressive = parse.GetValue(kind) == "ar";
-            string? resumeFrom = parse.GetValue(resume);
+            string defaultCheckpoint = autoregressive ? DefaultArCheckpoint : DefaultCheckpoint;
+            string? resumeFrom = CheckpointKeeping.Resolve(parse.GetValue(resume), folder =>
+            {
+                string run = parse.GetValue(output) ?? defaultCheckpoint;
+                return folder is null ? run : Path.Combine(folder, Path.GetFileName(run));
+            });
             IReadOnlyList<string> modelOptions = model.Given(parse);
             if (resumeFrom is not null && modelOptions.Count > 0)
                 throw new ArgumentException($"A resumed run keeps the checkpoint's model; drop {string.Join(", ", modelOptions)}.");
             int stepCount = parse.GetValue(steps);
-            string checkpoint = parse.GetValue(output) ?? resumeFrom ?? (autoregressive ? DefaultArCheckpoint : DefaultCheckpoint);
+            string checkpoint = parse.GetValue(output) ?? (resumeFrom is null ? defaultCheckpoint : StepCheckpoints.BaseOf(resumeFrom));
             string metricsPath = parse.GetValue(metrics) ?? MetricsPathBeside(checkpoint);
-            int interval = parse.GetValue(checkpointInterval);
+            int interval = parse.GetValue(checkpointInterval), keep = parse.GetValue(keepCheckpoints);
+            bool fullState = parse.GetValue(resumable);
             OutputPaths.RequireFile(checkpoint, "--output");
             OutputPaths.RequireFile(metricsPath, "--metrics");
             OutputPaths.RequireNotAnInput(checkpoint, "--output", corpus.Folder(parse));
@@ -98,7 +114,7 @@ internal static class TrainCommand
                 GptConfig shape = resumed?.Model ?? model.ResolveGpt(parse, data.SequenceLength, data.Tokenizer);
                 ArTrainingRun.Run(console, opened,
                     new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
-                        parse.GetValue(profile)),
+                        parse.GetValue(profile), keep, fullState),
                     showConfigs: true);
             }
             else
@@ -112,7 +128,7 @@ internal static class TrainCommand
                 DitConfig shape = resumed?.Model ?? model.Resolve(parse, data.SequenceLength, data.Tokenizer);
                 TrainingRun.Run(console, opened,
                     new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
-                        parse.GetValue(profile)),
+                        parse.GetValue(profile), keep, fullState),
                     showConfigs: true);
             }
             return CliApplication.Success;

@@ -142,24 +142,26 @@ internal sealed class DemoRun(CliConsole console, DemoRequest request)
     }
 
     /// <summary>
-    /// The teacher checkpoint of an interrupted run of this preset and seed (written every tenth of its steps and on Ctrl+C),
-    /// which the teacher stage continues; null when there is none, it is finished, or it belongs to other settings.
+    /// The newest teacher checkpoint of an interrupted run of this preset and seed (a step-numbered one, written every tenth
+    /// of its steps and on Ctrl+C), which the teacher stage continues; null when there is none, it is finished, or it belongs
+    /// to other settings.
     /// </summary>
     private string? UnfinishedTeacher(DemoPreset preset, TrainingConfig training)
     {
-        if (!File.Exists(_layout.Teacher)) return null;
+        string latest;
         MdlmCheckpointHeader header;
         try
         {
-            header = MdlmCheckpoint.ReadHeader(_layout.Teacher);
+            latest = StepCheckpoints.Latest(_layout.Teacher);
+            header = MdlmCheckpoint.ReadHeader(latest);
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
-            return null; // not a checkpoint this stage can continue: it is trained afresh and replaced
+            return null; // none, or not a checkpoint this stage can continue: it is trained afresh and replaced
         }
         bool same = header.Model == preset.Teacher && header.Training.Seed == training.Seed
             && header.Training.BatchSize == training.BatchSize
             && header.Training.GradientAccumulationSteps == training.GradientAccumulationSteps;
-        return same && header.State.Step < preset.TeacherSteps ? _layout.Teacher : null;
+        return same && header.State.Step < preset.TeacherSteps ? latest : null;
     }
 }

@@ -70,6 +70,7 @@ internal static class DistillationStage
             Log = log,
             Validation = validation,
             RoundCheckpointDirectory = layout.Students,
+            WeightsOnlyRounds = true,
             Progress = progress,
         }));
         foreach (DemoStudent student in Students(preset, seed, layout))

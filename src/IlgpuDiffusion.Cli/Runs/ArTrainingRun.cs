@@ -11,7 +11,8 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// What autoregressive model to train and where its results go (the fields mean what they mean in <see cref="TrainingRequest"/>).
 /// </summary>
 internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model, TrainingConfig Training, int Steps,
-    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false);
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false,
+    int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints, bool Resumable = false);
 
 /// <summary>
 /// <c>train --model ar</c>: next-token training of the GPT baseline with <see cref="ArTrainer"/>, the same loop,
@@ -47,6 +48,8 @@ internal static class ArTrainingRun
                 Validation = validation,
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
+                KeepCheckpoints = request.KeepCheckpoints,
+                WeightsOnlyAtEnd = !request.Resumable,
                 Progress = progress,
             }, Interruption.Token));
             return (trainer.Step, trainer.LastValidation);

@@ -17,13 +17,18 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// <param name="Teacher">The initial teacher's description (path), for the settings table.</param>
 /// <param name="Config">The run's settings.</param>
 /// <param name="OutputDirectory">Folder of the round checkpoints, the resume checkpoint and the metrics.</param>
-/// <param name="CheckpointInterval">Optimizer steps between resume checkpoints (0: only at round ends and the end).</param>
+/// <param name="CheckpointInterval">Optimizer steps between step-numbered resume checkpoints (0: none until the end).</param>
 /// <param name="ResumeFrom">Distillation checkpoint to continue from, or null for a new run.</param>
+/// <param name="KeepCheckpoints">Step-numbered resume checkpoints kept (0: all).</param>
+/// <param name="ResumableRounds">Whether the round checkpoints keep the full state (else the student's EMA weights alone).</param>
 internal sealed record DistillationRequest(PreparedCorpus Corpus, string Teacher, DistillationConfig Config, string OutputDirectory,
-    int CheckpointInterval, string? ResumeFrom)
+    int CheckpointInterval, string? ResumeFrom, int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints, bool ResumableRounds = false)
 {
-    /// <summary>The resume checkpoint, rewritten as the run goes.</summary>
-    public string LatestCheckpoint => Path.Combine(OutputDirectory, "latest.safetensors");
+    /// <summary>The resume checkpoint written at the end; the periodic ones are its step-numbered siblings.</summary>
+    public string LatestCheckpoint => LatestIn(OutputDirectory);
+
+    /// <summary>The resume checkpoint of a run whose output folder is <paramref name="folder"/>.</summary>
+    public static string LatestIn(string folder) => Path.Combine(folder, "latest.safetensors");
 
     /// <summary>The JSON-lines metrics file (replaced by a new run, appended to by a resumed one).</summary>
     public string MetricsPath => Path.Combine(OutputDirectory, "metrics.jsonl");
@@ -76,8 +81,10 @@ internal static class DistillationRun
                 Log = log,
                 Validation = validation,
                 RoundCheckpointDirectory = request.OutputDirectory,
+                WeightsOnlyRounds = !request.ResumableRounds,
                 CheckpointPath = request.LatestCheckpoint,
                 CheckpointInterval = request.CheckpointInterval,
+                KeepCheckpoints = request.KeepCheckpoints,
                 Progress = progress,
             }, cancellationToken: Interruption.Token));
         }

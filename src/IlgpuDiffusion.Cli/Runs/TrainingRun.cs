@@ -15,13 +15,18 @@ namespace IlgpuDiffusion.Cli.Runs;
 /// <param name="Model">The model's shape.</param>
 /// <param name="Training">The run's settings.</param>
 /// <param name="Steps">Train until this many optimizer steps are done.</param>
-/// <param name="CheckpointPath">Checkpoint written at the end and every <paramref name="CheckpointInterval"/> steps.</param>
+/// <param name="CheckpointPath">Checkpoint written at the end (the EMA weights alone unless <paramref name="Resumable"/>); every
+/// <paramref name="CheckpointInterval"/> steps a step-numbered one goes beside it.</param>
 /// <param name="MetricsPath">JSON-lines metrics file: replaced by a new run, appended to by a resumed one.</param>
-/// <param name="CheckpointInterval">Optimizer steps between checkpoints (0: only at the end).</param>
+/// <param name="CheckpointInterval">Optimizer steps between step-numbered checkpoints (0: none until the end).</param>
 /// <param name="ResumeFrom">Checkpoint to continue from, or null for a new run from freshly initialized weights.</param>
 /// <param name="Profile">Time every op of the steps after the first and print where a step's time goes.</param>
+/// <param name="KeepCheckpoints">Step-numbered checkpoints kept (0: all).</param>
+/// <param name="Resumable">Whether the end's checkpoint keeps the full state (else the EMA weights alone, the full state going to
+/// the end's step-numbered checkpoint).</param>
 internal sealed record TrainingRequest(PreparedCorpus Corpus, DitConfig Model, TrainingConfig Training, int Steps,
-    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false);
+    string CheckpointPath, string? MetricsPath, int CheckpointInterval, string? ResumeFrom, bool Profile = false,
+    int KeepCheckpoints = RunOptions.DefaultKeepCheckpoints, bool Resumable = false);
 
 /// <summary>How a training run ended.</summary>
 /// <param name="Step">Optimizer steps done.</param>
@@ -67,6 +72,8 @@ internal static class TrainingRun
                 Validation = validation,
                 CheckpointPath = request.CheckpointPath,
                 CheckpointInterval = request.CheckpointInterval,
+                KeepCheckpoints = request.KeepCheckpoints,
+                WeightsOnlyAtEnd = !request.Resumable,
                 Progress = progress,
             }, Interruption.Token));
             return (trainer.Step, trainer.LastValidation);

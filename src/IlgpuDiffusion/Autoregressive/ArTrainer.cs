@@ -96,6 +96,18 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     }
 
     /// <summary>
+    /// Writes the EMA weights with the configs and state, without raw weights or Adam moments, atomically to
+    /// <paramref name="path"/>: what scoring and decoding load (<see cref="GptCheckpoint.LoadModel"/>), not a resume point.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveWeights(string path)
+    {
+        _run.EnsureFinite();
+        CheckpointTensors.SaveWeights(path, new GptCheckpointHeader(_model.Config, Config, State).ToMetadata(), _model.Parameters,
+            Ema.Weights);
+    }
+
+    /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run; the next
     /// <see cref="TrainStep"/> continues exactly where it stopped.
     /// </summary>

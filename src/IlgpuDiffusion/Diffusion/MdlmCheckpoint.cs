@@ -31,6 +31,25 @@ public static class MdlmCheckpoint
         CheckpointTensors.Save(path, header.ToMetadata(), parameters, ema, firstMoment, secondMoment, extraGroups, extraMetadata);
     }
 
+    /// <summary>
+    /// Writes a weights-only checkpoint: the header with <paramref name="ema"/> alone (laid out like the parameter arena), which
+    /// <see cref="LoadModel"/> reads for sampling and evaluation and <see cref="Load"/> refuses to resume.
+    /// </summary>
+    /// <param name="extraMetadata">Further metadata entries (keys other than the header's).</param>
+    public static void SaveWeights(string path, MdlmCheckpointHeader header, DitParameters parameters, Tensor<float> ema,
+        IReadOnlyDictionary<string, string>? extraMetadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        CheckpointTensors.SaveWeights(path, header.ToMetadata(), parameters, ema, extraMetadata);
+    }
+
+    /// <summary>Whether the checkpoint at <paramref name="path"/> holds its EMA weights alone (no state to resume).</summary>
+    public static bool IsWeightsOnly(string path)
+    {
+        using var reader = SafetensorsReader.Open(path);
+        return CheckpointTensors.IsWeightsOnly(reader.Metadata);
+    }
+
     /// <summary>Reads only the header of the checkpoint at <paramref name="path"/> (e.g. to build the model it needs).</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
     /// <exception cref="InvalidDataException">The file is truncated, not a safetensors file, or not a training checkpoint.</exception>

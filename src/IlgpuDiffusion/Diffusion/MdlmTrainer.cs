@@ -99,6 +99,17 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     }
 
     /// <summary>
+    /// Writes the EMA weights with the configs and state, without raw weights or Adam moments, atomically to
+    /// <paramref name="path"/>: what sampling and evaluation load (<see cref="MdlmCheckpoint.LoadModel"/>), not a resume point.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveWeights(string path)
+    {
+        _run.EnsureFinite();
+        MdlmCheckpoint.SaveWeights(path, new MdlmCheckpointHeader(_model.Config, Config, State), _model.Parameters, Ema.Weights);
+    }
+
+    /// <summary>
     /// Restores weights, EMA, Adam moments, counters and data position from a checkpoint of a compatible run
     /// (see <see cref="MdlmCheckpoint.Load"/>); the next <see cref="TrainStep"/> continues exactly where it stopped.
     /// </summary>

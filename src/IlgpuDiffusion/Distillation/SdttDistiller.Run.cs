@@ -58,7 +58,8 @@ public sealed partial class SdttDistiller
             if (result.Step % Rounds.StepsPerRound != 0) return;
             int round = Rounds.RoundOf(result.Step - 1);
             string? path = options.RoundCheckpointDirectory is { } folder ? Path.Combine(folder, RoundCheckpointName(round)) : null;
-            if (path is not null) SaveCheckpoint(path);
+            if (path is not null && options.WeightsOnlyRounds) SaveWeights(path);
+            else if (path is not null) SaveCheckpoint(path);
             ValidationMetrics? validation = options.Validation?.Evaluate(Ema.Weights, result.Step);
             options.Log?.Write(new DistillationRoundMetrics(result.Step, round, Rounds.StudentSamplingSteps(round),
                 roundLossSum / (result.Step - roundStart), path, validation));

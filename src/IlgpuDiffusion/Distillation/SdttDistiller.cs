@@ -227,6 +227,18 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     }
 
     /// <summary>
+    /// Writes the student's EMA weights with the configs and distillation state (its sampling steps), without raw weights,
+    /// Adam moments or teacher, atomically to <paramref name="path"/>: what sampling and evaluation load, not a resume point.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The weights diverged (not finite); nothing was written.</exception>
+    public void SaveWeights(string path)
+    {
+        _run.EnsureFinite();
+        MdlmCheckpoint.SaveWeights(path, new MdlmCheckpointHeader(_student.Config, Config.Training, State), _student.Parameters,
+            Ema.Weights, DistillationCheckpoint.Metadata(Config, DistillationState));
+    }
+
+    /// <summary>
     /// Restores student, teacher, EMA, Adam moments, counters and data position from a checkpoint of a compatible run;
     /// the next <see cref="TrainStep"/> continues exactly where it stopped, mid-round or not.
     /// </summary>

@@ -18,6 +18,12 @@ internal static class AtomicFile
     private static readonly HashSet<string> InProgress = new(StringComparer.Ordinal);
     private static bool s_abandoned;
 
+    /// <summary>
+    /// Deletes the temporary files that dead processes left of <paramref name="path"/>, as a write of it would (for targets
+    /// that are not written again, like step-numbered checkpoints).
+    /// </summary>
+    public static void RemoveStaleTemporaries(string path) => TemporaryFiles.RemoveStale(Target(path), IsInProgress);
+
     /// <summary>Writes <paramref name="path"/> with <paramref name="write"/>, creating missing folders.</summary>
     /// <exception cref="IOException">The path names a folder or a special file, or writing failed.</exception>
     /// <exception cref="OperationCanceledException">The process is ending (<see cref="AbandonWritesInProgress"/> ran).</exception>

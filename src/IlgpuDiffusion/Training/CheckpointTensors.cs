@@ -7,13 +7,45 @@ namespace IlgpuDiffusion.Training;
 /// <summary>
 /// The tensor side of every training checkpoint, whatever the model: for every named parameter tensor <c>N</c>,
 /// <c>model.N</c> (the raw weights), <c>ema.N</c>, <c>adam_m.N</c>, <c>adam_v.N</c> and any extra group's
-/// <c>prefix.N</c>, each a view at the parameter's place in an arena-shaped buffer. Files are written to a temporary
-/// name and renamed; loads check every tensor before reading any, so a bad file leaves the run's tensors untouched.
+/// <c>prefix.N</c>, each a view at the parameter's place in an arena-shaped buffer; a weights-only checkpoint
+/// (<see cref="WeightsOnlyKey"/>) holds the <c>ema.N</c> group alone, with the same metadata, for sampling and evaluation.
+/// Files are written to a temporary name and renamed; loads check every tensor before reading any, so a bad file leaves the
+/// run's tensors untouched.
 /// </summary>
 internal static class CheckpointTensors
 {
     /// <summary>Name prefixes of the four tensor groups.</summary>
     public const string ModelPrefix = "model.", EmaPrefix = "ema.", FirstMomentPrefix = "adam_m.", SecondMomentPrefix = "adam_v.";
+
+    /// <summary>The metadata key (value <c>true</c>) of a checkpoint that holds the EMA weights alone.</summary>
+    public const string WeightsOnlyKey = "weights_only";
+
+    /// <summary>Whether the checkpoint with <paramref name="metadata"/> holds the EMA weights alone.</summary>
+    public static bool IsWeightsOnly(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(WeightsOnlyKey, out string? value) && value == "true";
+
+    /// <summary>
+    /// Writes <paramref name="metadata"/> (and <paramref name="extraMetadata"/>) with the EMA weights alone to
+    /// <paramref name="path"/>, creating its folder: what sampling and evaluation need, a quarter or less of a full checkpoint.
+    /// </summary>
+    public static void SaveWeights<TConfig>(string path, IReadOnlyDictionary<string, string> metadata,
+        NamedParameters<TConfig> parameters, Tensor<float> ema, IReadOnlyDictionary<string, string>? extraMetadata = null)
+        where TConfig : notnull
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var writer = new SafetensorsWriter();
+        foreach (var (key, value) in metadata.Concat(extraMetadata ?? new Dictionary<string, string>()))
+            writer.Metadata[key] = value;
+        writer.Metadata[WeightsOnlyKey] = "true";
+        foreach (var (name, _) in parameters.Entries)
+        {
+            Tensor<float> view = SameLayout(parameters[name], ema);
+            writer.Add(EmaPrefix + name, view, Dimensions(view.Shape));
+        }
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        writer.Write(path);
+    }
 
     /// <summary>Writes <paramref name="metadata"/> and the tensor groups to <paramref name="path"/>, creating its folder.</summary>
     /// <param name="extraMetadata">Further metadata entries (keys other than <paramref name="metadata"/>'s).</param>
@@ -36,13 +68,15 @@ internal static class CheckpointTensors
     }
 
     /// <summary>Reads every tensor group from <paramref name="reader"/> after checking all their dtypes, shapes and values.</summary>
-    /// <exception cref="InvalidDataException">A tensor is missing, has another dtype or shape, or holds a value that is not
-    /// finite.</exception>
+    /// <exception cref="InvalidDataException">The checkpoint holds weights only, or a tensor is missing, has another dtype or
+    /// shape, or holds a value that is not finite.</exception>
     public static void Load<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters,
         Tensor<float> ema, Tensor<float> firstMoment, Tensor<float> secondMoment,
         IReadOnlyList<(string Prefix, Tensor<float> Weights)>? extraGroups = null) where TConfig : notnull
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(reader);
+        if (IsWeightsOnly(reader.Metadata)) throw new InvalidDataException(WeightsOnlyMessage(path));
         var tensors = Groups(parameters, ema, firstMoment, secondMoment, extraGroups).ToArray();
         foreach (var (key, tensor) in tensors) Check(reader, path, key, tensor);
         foreach (var (key, _) in tensors) reader.CheckValues(key);
@@ -58,6 +92,9 @@ internal static class CheckpointTensors
     public static void LoadWeights<TConfig>(SafetensorsReader reader, string path, NamedParameters<TConfig> parameters, bool useEma)
         where TConfig : notnull
     {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (!useEma && IsWeightsOnly(reader.Metadata))
+            throw new InvalidDataException($"'{path}' holds the EMA weights only, not the raw ones; load its EMA weights.");
         string prefix = useEma ? EmaPrefix : ModelPrefix;
         foreach (var (name, _) in parameters.Entries)
         {
@@ -75,6 +112,21 @@ internal static class CheckpointTensors
     public static void CheckHoldsModel(SafetensorsReader reader, long parameterCount, string sizes) =>
         LoadedModel.CheckWeightsFit(reader, parameterCount, sizeof(float),
             $"The '{CheckpointMetadata.ModelKey}' metadata entry of '{reader.Path}' ({sizes})");
+
+    /// <summary>Why a weights-only checkpoint cannot be resumed, and the resumable checkpoint beside it when there is one.</summary>
+    private static string WeightsOnlyMessage(string path)
+    {
+        string instead;
+        try
+        {
+            instead = $"resume from '{StepCheckpoints.Latest(path)}', the last step-numbered checkpoint beside it";
+        }
+        catch (FileNotFoundException)
+        {
+            instead = "resume from a step-numbered checkpoint of its run, or save the final checkpoint with its optimizer state";
+        }
+        return $"'{path}' holds weights only (the EMA weights for sampling and evaluation, no optimizer state); {instead}.";
+    }
 
     private static void Check(SafetensorsReader reader, string path, string key, Tensor<float> tensor)
     {

@@ -25,4 +25,9 @@ internal interface ITrainingSteps
 
     /// <summary>Writes a checkpoint of the run atomically to <paramref name="path"/>.</summary>
     void SaveCheckpoint(string path);
+
+    /// <summary>
+    /// Writes the run's EMA weights with its configs and state (no optimizer state) atomically to <paramref name="path"/>.
+    /// </summary>
+    void SaveWeights(string path);
 }

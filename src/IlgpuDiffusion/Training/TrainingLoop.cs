@@ -7,7 +7,7 @@ namespace IlgpuDiffusion.Training;
 /// steps and at the end, runs the trainer's <see cref="TrainingLoopHooks"/>, writes checkpoints as the
 /// <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook and checkpoint time is left out of
 /// the step timings and of a running <see cref="Compute.KernelProfile"/> of the device. Cancellation is honoured between
-/// steps: the resume checkpoint (when the options name one) is written first, so a cancelled run loses nothing.
+/// steps: a step-numbered resume checkpoint (when the options name a checkpoint) is written first, so a cancelled run loses nothing.
 /// </summary>
 internal static class TrainingLoop
 {
@@ -28,7 +28,8 @@ internal static class TrainingLoop
         {
             if (cancellationToken.IsCancellationRequested)
             {
-                if (options.CheckpointPath is { } path && trainer.Step != savedStep) trainer.SaveCheckpoint(path);
+                if (options.CheckpointPath is { } path && trainer.Step != savedStep)
+                    options.Save(trainer.SaveCheckpoint, StepCheckpoints.PathOf(path, trainer.Step), trainer.Step);
                 cancellationToken.ThrowIfCancellationRequested();
             }
             StepResult result = trainer.TrainStep();
@@ -56,11 +57,7 @@ internal static class TrainingLoop
                 options.Log?.Write(validation);
             }
             hooks.AfterStep?.Invoke(result);
-            if (options.CheckpointDue(step, last) is { } checkpoint)
-            {
-                trainer.SaveCheckpoint(checkpoint);
-                savedStep = step;
-            }
+            if (options.SaveDue(trainer, step, last)) savedStep = step;
             trainer.Device.ResumeProfile();
             timer.Resume();
             options.Progress?.Report(new TrainingProgress(step, firstStep, untilStep, loss, tokensPerSecond,

@@ -1,14 +1,15 @@
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Tests.Data;
+using IlgpuDiffusion.Training;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
 
 /// <summary>
-/// A real <c>train</c> process interrupted: killed (SIGKILL) while it writes a checkpoint every step, its temporary file stays
-/// until the next write of that checkpoint removes it; terminated (SIGTERM) or interrupted (SIGINT, Ctrl+C), it stops after its
-/// current step with the checkpoint written, also when it would have written one only at its end. Either way the checkpoint it
-/// leaves is whole and resumes.
+/// A real <c>train</c> process interrupted: killed (SIGKILL) while it writes a step-numbered checkpoint every step, its temporary
+/// file stays until the next step-numbered write removes it; terminated (SIGTERM) or interrupted (SIGINT, Ctrl+C), it stops after
+/// its current step with a step-numbered checkpoint written, also when it would have written one only at its end. Either way the
+/// checkpoint it leaves is whole and <c>--resume latest</c> continues it.
 /// </summary>
 public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<TinyCliRun>, IDisposable
 {
@@ -17,7 +18,7 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
     private readonly TempDirectory _temp = new();
 
     [SkippableFact]
-    public async Task A_killed_run_leaves_a_temporary_file_that_the_next_write_of_the_checkpoint_removes()
+    public async Task A_killed_run_leaves_a_temporary_file_that_the_next_step_numbered_write_removes()
     {
         Skip.If(OperatingSystem.IsWindows(), "Unix signals.");
         string checkpoint = _temp.File("killed.safetensors");
@@ -48,12 +49,14 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
                 if (child.HasExited || DateTime.UtcNow > deadline) throw new InvalidOperationException($"No step 3:\n{child.Output}");
                 Thread.Sleep(10);
             }
-            Assert.False(File.Exists(checkpoint)); // no checkpoint interval: before the signal, nothing is saved
+            Assert.Empty(StepCheckpoints.List(checkpoint)); // no checkpoint interval: before the signal, nothing is saved
+            Assert.False(File.Exists(checkpoint));
             child.Interrupt();
             Assert.Equal(130, child.WaitForExit(Patience));
-            Assert.Contains("Stopped by the signal; the checkpoint holds the last finished step", child.Output);
+            Assert.Contains("Stopped by the signal; a step-numbered checkpoint holds the last finished step", child.Output);
         }
-        Assert.InRange(MdlmCheckpoint.ReadHeader(checkpoint).State.Step, 3, 100000);
+        Assert.False(File.Exists(checkpoint));
+        Assert.InRange(MdlmCheckpoint.ReadHeader(StepCheckpoints.Latest(checkpoint)).State.Step, 3, 100000);
 
         await AssertResumesAndLeavesNoTemporaryFile(checkpoint);
     }
@@ -78,11 +81,11 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
         .. TinyCliRun.Model, "--steps", "100000", "--batch", "4", "--checkpoint-interval", "1", "--log-interval", "1000",
         "--validation-interval", "100000", "--device", "cpu", "-o", checkpoint]);
 
-    /// <summary>Waits until the checkpoint exists and a temporary file of its next write is there.</summary>
+    /// <summary>Waits until a step-numbered checkpoint exists and a temporary file of the next one is there.</summary>
     private static void WaitForWriteInProgress(CliProcess child, string checkpoint)
     {
         DateTime deadline = DateTime.UtcNow + Patience;
-        while (!(File.Exists(checkpoint) && Temporaries(checkpoint).Length > 0))
+        while (!(StepCheckpoints.List(checkpoint).Count > 0 && Temporaries(checkpoint).Length > 0))
         {
             if (child.HasExited || DateTime.UtcNow > deadline)
                 throw new InvalidOperationException($"No checkpoint write seen in progress:\n{child.Output}");
@@ -90,19 +93,27 @@ public sealed class CheckpointInterruptionTests(TinyCliRun run) : IClassFixture<
         }
     }
 
-    /// <summary>Resumes the checkpoint for one more step in-process: it loads whole, and no temporary file of it is left.</summary>
+    /// <summary>
+    /// Resumes the latest checkpoint for two more steps in-process (a step-numbered write, then the run file): it loads whole,
+    /// and no temporary file of any checkpoint is left.
+    /// </summary>
     private async Task AssertResumesAndLeavesNoTemporaryFile(string checkpoint)
     {
-        long step = MdlmCheckpoint.ReadHeader(checkpoint).State.Step;
-        CliResult resumed = await CliRunner.Run("train", "--data", run.Shards, "--resume", checkpoint, "--steps",
-            (step + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "--device", "cpu");
+        long step = MdlmCheckpoint.ReadHeader(StepCheckpoints.Latest(checkpoint)).State.Step;
+        CliResult resumed = await CliRunner.Run("train", "--data", run.Shards, "--resume", "latest", "-o", checkpoint, "--steps",
+            (step + 2).ToString(System.Globalization.CultureInfo.InvariantCulture), "--checkpoint-interval", "1", "--device", "cpu");
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Equal(step + 1, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
+        Assert.Equal(step + 2, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
         Assert.Empty(Temporaries(checkpoint));
     }
 
-    private static string[] Temporaries(string checkpoint) =>
-        Directory.GetFiles(Path.GetDirectoryName(checkpoint)!, Path.GetFileName(checkpoint) + ".*.tmp");
+    /// <summary>The temporary files of the run file and of its step-numbered checkpoints.</summary>
+    private static string[] Temporaries(string checkpoint)
+    {
+        string folder = Path.GetDirectoryName(checkpoint)!, name = Path.GetFileName(checkpoint);
+        string stepNumbered = Path.GetFileNameWithoutExtension(checkpoint) + ".step-*" + Path.GetExtension(checkpoint) + ".*.tmp";
+        return [.. Directory.GetFiles(folder, name + ".*.tmp"), .. Directory.GetFiles(folder, stepNumbered)];
+    }
 
     public void Dispose() => _temp.Dispose();
 }

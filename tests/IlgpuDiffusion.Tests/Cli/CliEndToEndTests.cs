@@ -51,8 +51,9 @@ public sealed class CliEndToEndTests : IDisposable
 
         // What a run that crashed after its step-4 checkpoint leaves behind: later records, then a torn line.
         File.AppendAllText(metrics, "{\"kind\":\"train\",\"step\":6,\"loss\":1.0}\n{\"kind\":\"tra");
-        CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", checkpoint, "--steps", "6", "--log-interval", "2",
-            "--device", "cpu");
+        // -o holds the EMA weights alone; latest is the end's step-numbered checkpoint with the run's full state.
+        CliResult resume = await CliRunner.Run("train", "--data", shards, "--resume", "latest", "-o", checkpoint, "--steps", "6",
+            "--log-interval", "2", "--device", "cpu");
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, MdlmCheckpoint.ReadHeader(checkpoint).State.Step);
         Assert.Equal(["train 2", "train 4", "validation 4", "train 6", "validation 6"], MetricKinds(metrics));
@@ -130,8 +131,8 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.Equal(4, header.State.Step);
         Assert.Equal(["train 2", "train 4", "validation 4"], MetricKinds(Path.ChangeExtension(checkpoint, ".metrics.jsonl")));
 
-        CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", checkpoint, "--steps", "6",
-            "--device", "cpu", "--profile");
+        CliResult resume = await CliRunner.Run("train", "--model", "ar", "--data", shards, "--resume", "latest", "-o", checkpoint,
+            "--steps", "6", "--device", "cpu", "--profile");
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, GptCheckpoint.ReadHeader(checkpoint).State.Step);
         // Step 5 warms up; step 6 is profiled: the table has the step's ops (the GEMMs among them) and what ran outside them.

@@ -2,6 +2,7 @@ using IlgpuDiffusion.Cli;
 using IlgpuDiffusion.Cli.Demo;
 using IlgpuDiffusion.Evaluation;
 using IlgpuDiffusion.Tests.Data;
+using IlgpuDiffusion.Training;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Cli;
@@ -85,7 +86,7 @@ public sealed class DemoEndToEndTests : IDisposable
         Assert.True(shorter.ExitCode == 0, shorter.ToString());
         CliResult continued = await CliRunner.Run(demo);
         Assert.True(continued.ExitCode == 0, continued.ToString());
-        Assert.Contains($"Resuming '{layout.Teacher}' at step 2.", continued.Out);
+        Assert.Contains($"Resuming '{StepCheckpoints.PathOf(layout.Teacher, 2)}' at step 2.", continued.Out);
     }
 
     [Fact]

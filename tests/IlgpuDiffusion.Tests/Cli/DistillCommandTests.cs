@@ -63,6 +63,9 @@ public sealed class DistillCommandTests : IDisposable
         Assert.True(info.ExitCode == 0, info.ToString());
         Assert.Contains("SDTT student, 1 round(s) distilled", info.Out);
         Assert.Contains("4 (sample's default)", info.Out);
+        Assert.Contains("weights only: ema (for sampling and evaluation)", info.Out); // a round's student, unless --resumable
+        long student = new FileInfo(round1).Length, full = new FileInfo(latest).Length;
+        Assert.True(student * 4 < full, $"a {student}-byte student beside a {full}-byte resume checkpoint");
 
         // export writes the student's EMA weights alone as a Hugging Face folder that keeps its sampling steps.
         string exported = Path.Combine(output, "exported");
@@ -71,8 +74,12 @@ public sealed class DistillCommandTests : IDisposable
         Assert.Contains("SDTT student (4 sampling steps)", export.Out);
         Assert.Equal(4, HuggingFaceConfig.ReadSamplingSteps(Path.Combine(exported, HuggingFaceConfig.FileName)));
         long weights = new FileInfo(Path.Combine(exported, HuggingFaceImport.WeightsFileName)).Length;
-        long whole = new FileInfo(round1).Length;
-        Assert.True(weights * 4 < whole, $"{weights} bytes of weights from a {whole}-byte checkpoint");
+        Assert.True(weights * 4 < full, $"{weights} bytes of weights from a {full}-byte checkpoint");
+        CliResult folderInfo = await CliRunner.Run("info", exported);
+        Assert.True(folderInfo.ExitCode == 0, folderInfo.ToString());
+        Assert.Contains("SDTT student", folderInfo.Out);
+        Assert.Contains("4 (sample's default, ilgpu_sampling_steps)", folderInfo.Out);
+        Assert.Contains("F32", folderInfo.Out);
         CliResult fromFolder = await CliRunner.Run("sample", exported, "--batch", "1", "--seed", "2", "--device", "cpu");
         Assert.True(fromFolder.ExitCode == 0, fromFolder.ToString());
         Assert.Contains("with 4 steps (the student's own), seed 2", fromFolder.Error);

@@ -73,6 +73,59 @@ public sealed class HuggingFaceImportTests
     }
 
     [Fact]
+    public void A_bf16_export_is_about_half_the_size_and_loads_back_to_logits_close_to_the_f32_model()
+    {
+        using var f32 = new TempDirectory();
+        using var bf16 = new TempDirectory();
+        var device = TinyModels.Cpu;
+        var config = TinyModels.RandomDit(timeConditioning: true);
+        using var model = new Dit(config, device, withGradients: false);
+        TinyModels.Randomize(model.Parameters, seed: 43);
+        HuggingFaceImport.Save(model.Parameters, f32.Path);
+        HuggingFaceImport.Save(model.Parameters, bf16.Path, dtype: WeightsDtype.BF16);
+
+        long f32Bytes = new FileInfo(f32.File(HuggingFaceImport.WeightsFileName)).Length;
+        long bf16Bytes = new FileInfo(bf16.File(HuggingFaceImport.WeightsFileName)).Length;
+        Assert.InRange(bf16Bytes, f32Bytes / 2, f32Bytes * 6 / 10); // the same header, half the data
+        using (var reader = SafetensorsReader.Open(bf16.File(HuggingFaceImport.WeightsFileName)))
+            Assert.All(reader.Tensors, t => Assert.Equal(SafetensorsDtype.BF16, t.Dtype));
+        using var loaded = HuggingFaceImport.Load(bf16.Path, device);
+        Assert.Equal(config, loaded.Config);
+        float[] original = model.Parameters.All.ToArray(), rounded = loaded.Parameters.All.ToArray();
+        for (int i = 0; i < original.Length; i++) // 8 significant bits: within half a unit in the last place, 2⁻⁸ relative
+            Assert.True(Math.Abs(rounded[i] - original[i]) <= Math.Abs(original[i]) / 256, $"weight {i}: {original[i]} → {rounded[i]}");
+
+        var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 44).Noisy);
+        using var a = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        using var b = loaded.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+        float[] expected = model.Forward(a, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray();
+        float[] actual = loaded.Forward(b, ids, [0.1f, 3f], null, 0, DitDropout.Off).ToArray();
+        Assert.NotEqual(expected, actual);
+        // Each weight is off by at most 2⁻⁸ relative (2⁻⁹ on average); through two blocks' few products the errors of independent
+        // weights mostly cancel, so every logit stays within a few 2⁻⁸ of the largest one (single logits near 0 can still be
+        // off by more than their own size).
+        double scale = expected.Max(MathF.Abs), worst = expected.Zip(actual, (e, g) => Math.Abs(e - g)).Max();
+        Assert.True(worst <= 4.0 / 256 * scale, $"bf16 logits differ by up to {worst} of {scale}");
+    }
+
+    [Fact]
+    public void Bf16_weights_round_to_nearest_even()
+    {
+        float tieDown = 1 + MathF.Pow(2, -8), tieUp = 1 + 3 * MathF.Pow(2, -8), aboveTie = 1 + MathF.Pow(2, -8) + MathF.Pow(2, -20);
+        Assert.Equal([0x3F80, 0x3F82, 0x3F81, 0xC020, 0x7F80, 0x8000],
+            new[] { tieDown, tieUp, aboveTie, -2.5f, float.MaxValue, -0f }.Select(v => (int)BFloat16.FromFloat(v)));
+        Assert.True(float.IsNaN(BitConverter.Int32BitsToSingle(BFloat16.FromFloat(float.NaN) << 16)));
+
+        using var folder = new TempDirectory();
+        var writer = new SafetensorsWriter { Dtype = SafetensorsDtype.BF16 };
+        writer.Add("x", new[] { tieDown, tieUp, aboveTie, -2.5f }, 4);
+        writer.Write(folder.File("x.safetensors"));
+        using var reader = SafetensorsReader.Open(folder.File("x.safetensors"));
+        Assert.Equal(SafetensorsDtype.BF16, reader.GetInfo("x").Dtype);
+        Assert.Equal([1f, 1.015625f, 1.0078125f, -2.5f], reader.ReadFloats("x"));
+    }
+
+    [Fact]
     public void Config_values_are_honoured_and_bad_configs_name_the_key()
     {
         var config = HuggingFaceConfig.Parse("""

@@ -69,12 +69,15 @@ public sealed class TrainingLoopTests
             Assert.Equal(4, trainer.Step);
             Assert.Equal(4, recorder.Reports.Count);
         }
-        Assert.Equal(4, MdlmCheckpoint.ReadHeader(cancelledPath).State.Step);
+        Assert.False(File.Exists(cancelledPath)); // the run checkpoint is the end's; a cancelled run leaves a step-numbered one
+        string stepFour = data.File("cancelled.step-000004.safetensors");
+        Assert.Equal(4, MdlmCheckpoint.ReadHeader(stepFour).State.Step);
+        Assert.Equal(stepFour, StepCheckpoints.Latest(cancelledPath));
 
         using (var model = TinyTraining.NewModel(seed: 99))
         using (var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config))
         {
-            trainer.LoadCheckpoint(cancelledPath);
+            trainer.LoadCheckpoint(stepFour);
             trainer.Run(9, new MdlmTrainingRunOptions { CheckpointPath = resumedPath });
         }
         using var straight = SafetensorsReader.Open(straightPath);
@@ -82,6 +85,26 @@ public sealed class TrainingLoopTests
         foreach (var tensor in straight.Tensors)
             Assert.True(straight.ReadFloats(tensor.Name).AsSpan().SequenceEqual(resumed.ReadFloats(tensor.Name)), tensor.Name);
         Assert.Equal(straight.Metadata["training_state"], resumed.Metadata["training_state"]);
+    }
+
+    [Fact]
+    public void Periodic_checkpoints_are_step_numbered_files_of_which_the_newest_few_are_kept_and_later_ones_of_a_replaced_run_go()
+    {
+        using var data = new TinyTraining();
+        string path = data.File("run.safetensors");
+        string Numbered(int step) => data.File($"run.step-{step:D6}.safetensors");
+        using var model = TinyTraining.NewModel();
+        using (var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config))
+            trainer.Run(5, new MdlmTrainingRunOptions { CheckpointPath = path, CheckpointInterval = 1 });
+        Assert.Equal([false, false, true, true, false], Enumerable.Range(1, 5).Select(s => File.Exists(Numbered(s))));
+        Assert.Equal(3, MdlmCheckpoint.ReadHeader(Numbered(3)).State.Step);
+        Assert.Equal(5, MdlmCheckpoint.ReadHeader(path).State.Step); // the end's checkpoint is the run file itself
+
+        // A new run of the same file replaces the old run's later step-numbered checkpoints; 0 keeps all of its own.
+        using (var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config))
+            trainer.Run(3, new MdlmTrainingRunOptions { CheckpointPath = path, CheckpointInterval = 1, KeepCheckpoints = 0 });
+        Assert.Equal([true, true, false, false, false], Enumerable.Range(1, 5).Select(s => File.Exists(Numbered(s))));
+        Assert.Equal(path, StepCheckpoints.Latest(path));
     }
 
     [Fact]

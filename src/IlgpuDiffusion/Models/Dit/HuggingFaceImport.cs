@@ -80,17 +80,19 @@ public static class HuggingFaceImport
     }
 
     /// <summary>
-    /// Writes <paramref name="parameters"/> as a Hugging Face checkpoint folder: <c>model.safetensors</c> (F32,
+    /// Writes <paramref name="parameters"/> as a Hugging Face checkpoint folder: <c>model.safetensors</c> (F32 or
+    /// <paramref name="dtype"/>,
     /// keys <c>backbone.*</c>, the rotary buffer included) and <c>config.json</c>, each written atomically. A model over
     /// another tokenizer than GPT-2 keeps it: <c>config.json</c> names it under <c>ilgpu_tokenizer</c>, which <see cref="Load"/>
     /// reads back (MDLM's own code would pair the weights with GPT-2's tokenizer). A distilled student's
     /// <paramref name="samplingSteps"/> go under <see cref="HuggingFaceConfig.SamplingStepsKey"/>.
     /// </summary>
-    public static void Save(DitParameters parameters, string folder, int? samplingSteps = null)
+    public static void Save(DitParameters parameters, string folder, int? samplingSteps = null, WeightsDtype dtype = WeightsDtype.F32)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
         Directory.CreateDirectory(folder);
         var config = parameters.Config;
-        var writer = new SafetensorsWriter();
+        var writer = new SafetensorsWriter { Dtype = dtype.Stored() };
         foreach (var (name, shape) in parameters.Entries)
         {
             writer.Add(Prefix + name, parameters[name], Dimensions(shape));

@@ -89,17 +89,18 @@ public static partial class GptHuggingFace
     }
 
     /// <summary>
-    /// Writes <paramref name="parameters"/> as a Hugging Face GPT-2 checkpoint folder: <c>model.safetensors</c> (F32,
+    /// Writes <paramref name="parameters"/> as a Hugging Face GPT-2 checkpoint folder: <c>model.safetensors</c> (F32 or
+    /// <paramref name="dtype"/>,
     /// keys without prefix as <c>openai-community/gpt2</c>, Conv1D weights [in, out], no <c>lm_head.weight</c> when tied)
     /// and <c>config.json</c>, each written atomically. A model over another tokenizer than GPT-2 keeps it: its name goes
     /// under <c>ilgpu_tokenizer</c> and its end-of-text into <c>bos_token_id</c>/<c>eos_token_id</c>, and <see cref="Load"/>
     /// reads it back (Hugging Face's GPT-2 code would pair the weights with GPT-2's tokenizer).
     /// </summary>
-    public static void Save(GptParameters parameters, string folder)
+    public static void Save(GptParameters parameters, string folder, WeightsDtype dtype = WeightsDtype.F32)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         Directory.CreateDirectory(folder);
-        var writer = new SafetensorsWriter();
+        var writer = new SafetensorsWriter { Dtype = dtype.Stored() };
         foreach (var (name, shape) in parameters.Entries)
         {
             var tensor = parameters[name];

@@ -50,6 +50,14 @@ internal static class SafetensorsDtypes
         _ => 1,
     };
 
+    /// <summary>The safetensors element type that stores exported weights of <paramref name="dtype"/>.</summary>
+    public static SafetensorsDtype Stored(this WeightsDtype dtype) => dtype switch
+    {
+        WeightsDtype.F32 => SafetensorsDtype.F32,
+        WeightsDtype.BF16 => SafetensorsDtype.BF16,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), $"Weights can be stored as F32 or BF16, not {dtype}."),
+    };
+
     /// <summary>Whether <see cref="SafetensorsReader"/> can read elements of this type as floats.</summary>
     public static bool IsReadableAsFloat(this SafetensorsDtype dtype) =>
         dtype is SafetensorsDtype.F32 or SafetensorsDtype.F16 or SafetensorsDtype.BF16 or SafetensorsDtype.F64;

@@ -6,7 +6,8 @@ using IlgpuDiffusion.Files;
 namespace IlgpuDiffusion.Models.Safetensors;
 
 /// <summary>
-/// Writes named float tensors and string metadata as a safetensors file (F32, little-endian, tensors
+/// Writes named float tensors and string metadata as a safetensors file (F32, or BF16 rounded to nearest even when
+/// <see cref="Dtype"/> asks; little-endian, tensors
 /// stored back to back in the order added, header padded with spaces to 8 bytes). Host arrays and
 /// device tensors are both accepted; device data is copied out in chunks while writing. The file is
 /// written to a temporary name beside <c>path</c> and renamed when complete, so a reader never sees
@@ -18,6 +19,14 @@ internal sealed class SafetensorsWriter
 
     private readonly List<Entry> _entries = [];
     private readonly HashSet<string> _names = [];
+
+    /// <summary>The element type every tensor is stored in: F32 (the default) or BF16.</summary>
+    public SafetensorsDtype Dtype
+    {
+        get;
+        init => field = value is SafetensorsDtype.F32 or SafetensorsDtype.BF16 ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), $"Tensors can be written as F32 or BF16, not {value}.");
+    } = SafetensorsDtype.F32;
 
     /// <summary>String metadata written under <c>__metadata__</c>.</summary>
     public IDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
@@ -46,7 +55,7 @@ internal sealed class SafetensorsWriter
         stream.Write(length);
         stream.Write(header);
         var chunk = new float[ChunkElements];
-        foreach (var entry in _entries) WriteData(stream, entry, chunk);
+        foreach (var entry in _entries) WriteData(stream, entry, chunk, Dtype);
     });
 
     private void AddEntry(Entry entry, long length)
@@ -80,9 +89,9 @@ internal sealed class SafetensorsWriter
             long offset = 0;
             foreach (var entry in _entries)
             {
-                long bytes = entry.Length * sizeof(float);
+                long bytes = entry.Length * Dtype.Size();
                 json.WriteStartObject(entry.Name);
-                json.WriteString("dtype", nameof(SafetensorsDtype.F32));
+                json.WriteString("dtype", Dtype.ToString());
                 json.WriteStartArray("shape");
                 foreach (long d in entry.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();
@@ -99,11 +108,15 @@ internal sealed class SafetensorsWriter
         return buffer.ToArray();
     }
 
-    private static void WriteData(Stream stream, Entry entry, float[] chunk)
+    private static void WriteData(Stream stream, Entry entry, float[] chunk, SafetensorsDtype dtype)
     {
         if (entry.Device is not { } tensor)
         {
-            stream.Write(MemoryMarshal.AsBytes(entry.Host.Span));
+            ReadOnlySpan<float> host = entry.Host.Span;
+            if (dtype == SafetensorsDtype.F32) stream.Write(MemoryMarshal.AsBytes(host));
+            else
+                for (int done = 0; done < host.Length; done += ChunkElements)
+                    WriteChunk(stream, host.Slice(done, Math.Min(ChunkElements, host.Length - done)), dtype);
             return;
         }
         tensor.Device.Synchronize();
@@ -111,8 +124,21 @@ internal sealed class SafetensorsWriter
         {
             int count = (int)Math.Min(ChunkElements, tensor.Length - done);
             tensor.Buffer.CopyToHost(tensor.Offset + done, chunk.AsSpan(0, count));
-            stream.Write(MemoryMarshal.AsBytes(chunk.AsSpan(0, count)));
+            WriteChunk(stream, chunk.AsSpan(0, count), dtype);
         }
+    }
+
+    private static void WriteChunk(Stream stream, ReadOnlySpan<float> values, SafetensorsDtype dtype)
+    {
+        if (dtype == SafetensorsDtype.F32)
+        {
+            stream.Write(MemoryMarshal.AsBytes(values));
+            return;
+        }
+        var bytes = new byte[2 * values.Length];
+        for (int i = 0; i < values.Length; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i, 2), BFloat16.FromFloat(values[i]));
+        stream.Write(bytes);
     }
 
     private sealed record Entry(string Name, long[] Shape, ReadOnlyMemory<float> Host, Tensor<float>? Device)
