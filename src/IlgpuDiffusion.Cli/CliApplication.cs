@@ -65,7 +65,7 @@ public static partial class CliApplication
         catch (OperationCanceledException) when (Interruption.Stopped)
         {
             error.WriteLine("Stopped by the signal; a step-numbered checkpoint holds the last finished step (continue with " +
-                "train --resume latest, distill --resume latest, or the same demo command).");
+                "the same train or distill command plus --resume latest, or the same demo command).");
             return Interruption.ExitCode;
         }
         catch (Exception e)
