@@ -28,7 +28,13 @@ internal static class SamplingRun
         CancellationToken cancellationToken)
     {
         using var sampler = new DiffusionSampler(model, request.Options, request.Length);
-        if (request.TotalLength is int total) return sampler.SampleLong(total, request.Stride, request.Prompt);
+        if (request.TotalLength is int total)
+        {
+            string windows = string.Create(CultureInfo.InvariantCulture, $"Sampling {request.Options.BatchSize} sequence(s) " +
+                $"of {total} tokens, {sampler.WindowCount(total, request.Stride)} windows of {request.Options.Steps} steps");
+            return ProgressBars.Sampling(console, windows, progress => sampler.SampleLong(total, request.Stride, request.Prompt,
+                cancellationToken, progress is null ? null : new StepCountBar(progress)));
+        }
         if (request.Stream)
             return await DenoisingDisplay.RunAsync(console, sampler, request.Prompt, Tokenizer.FromName(model.Config.Tokenizer),
                 model.Config.MaskIndex, cancellationToken);

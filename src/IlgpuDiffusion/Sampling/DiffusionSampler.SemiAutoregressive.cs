@@ -15,10 +15,11 @@ public sealed partial class DiffusionSampler
     /// <param name="stride">New tokens per further window, in [1, L].</param>
     /// <returns>[BatchSize, totalLength] ids; <see cref="SamplingResult.ForwardPasses"/> counts every window's passes.</returns>
     /// <param name="cancellationToken">Stops the sampling between steps.</param>
+    /// <param name="progress">Told after every denoising step, of every window, how many of the run's steps are done.</param>
     /// <exception cref="ArgumentOutOfRangeException">The total length is below L or the stride outside [1, L].</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public SamplingResult SampleLong(int totalLength, int stride, SamplingPrompt? prompt = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IProgress<SamplingStepCount>? progress = null)
     {
         if (totalLength < Length)
             throw new ArgumentOutOfRangeException(nameof(totalLength),
@@ -27,12 +28,13 @@ public sealed partial class DiffusionSampler
             throw new ArgumentOutOfRangeException(nameof(stride), $"The stride must be in [1, {Length}]; got {stride}.");
         long start = Stopwatch.GetTimestamp();
         int batch = Options.BatchSize, keep = Length - stride;
+        var steps = new WindowSteps(progress, Options.Steps * WindowCount(totalLength, stride));
         var output = new int[TokenRows.Of(batch, totalLength)];
         Enter();
         try
         {
             Begin(prompt, window: 0);
-            RunWindow(cancellationToken);
+            RunWindow(steps, cancellationToken);
             for (int b = 0; b < batch; b++)
                 _ids.AsSpan(b * Length, Length).CopyTo(output.AsSpan(b * totalLength));
             int passes = _forwardPasses;
@@ -46,7 +48,7 @@ public sealed partial class DiffusionSampler
                 }
                 _forwardPasses = 0;
                 BeginWindow(window);
-                RunWindow(cancellationToken);
+                RunWindow(steps, cancellationToken);
                 passes += _forwardPasses;
                 int take = Math.Min(stride, totalLength - produced);
                 for (int b = 0; b < batch; b++)
@@ -57,13 +59,27 @@ public sealed partial class DiffusionSampler
         finally { Exit(); }
     }
 
-    private void RunWindow(CancellationToken cancellationToken)
+    /// <summary>Windows of semi-autoregressive sampling: the first of L tokens, then one per <paramref name="stride"/> more.</summary>
+    /// <param name="totalLength">Tokens per output sequence, at least L.</param>
+    /// <param name="stride">New tokens per further window, in [1, L].</param>
+    public int WindowCount(int totalLength, int stride) => 1 + (Math.Max(0, totalLength - Length) + stride - 1) / stride;
+
+    private void RunWindow(WindowSteps? steps, CancellationToken cancellationToken)
     {
         for (int step = 0; step < Options.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Step(step);
+            steps?.Done();
         }
         Finish();
+    }
+
+    /// <summary>Counts a run's steps over its windows for <see cref="SampleLong"/>'s progress.</summary>
+    private sealed class WindowSteps(IProgress<SamplingStepCount>? progress, int total)
+    {
+        private int _done;
+
+        public void Done() => progress?.Report(new SamplingStepCount(++_done, total));
     }
 }

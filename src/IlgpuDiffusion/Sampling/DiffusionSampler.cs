@@ -97,7 +97,7 @@ public sealed partial class DiffusionSampler : IDisposable
         try
         {
             Begin(prompt, window: 0);
-            RunWindow(cancellationToken);
+            RunWindow(steps: null, cancellationToken);
             return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
         }
         finally { Exit(); }

@@ -208,6 +208,26 @@ public sealed class DiffusionSamplerTests
     }
 
     [Fact]
+    public void Semi_autoregressive_sampling_reports_every_step_of_every_window_and_draws_the_same_ids()
+    {
+        using var model = TinyModels.NewSamplerDit();
+        var options = new SamplerOptions { Steps = 4, BatchSize = 2, Seed = 5 };
+        using var sampler = new DiffusionSampler(model, options);
+        var expected = sampler.SampleLong(totalLength: 43, stride: 6);
+        var reports = new List<SamplingStepCount>();
+        var result = sampler.SampleLong(43, 6, progress: new DirectProgress<SamplingStepCount>(reports.Add));
+        Assert.Equal(expected.Ids, result.Ids);
+        Assert.Equal(6, sampler.WindowCount(43, 6)); // the first window of 16, then ⌈27/6⌉ = 5 more
+        Assert.Equal(Enumerable.Range(1, 24).Select(done => new SamplingStepCount(done, 24)), reports);
+    }
+
+    /// <summary>Reports on the calling thread, unlike <see cref="Progress{T}"/>, which posts to the thread pool.</summary>
+    private sealed class DirectProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    [Fact]
     public void A_step_allocates_nothing_after_warm_up()
     {
         using var model = TinyModels.NewSamplerDit();
