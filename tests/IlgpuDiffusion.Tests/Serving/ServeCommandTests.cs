@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using IlgpuDiffusion.Cli;
+using IlgpuDiffusion.Tests.Cli;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Data;
+using IlgpuDiffusion.Tests.LanguageModels;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Serving;
+
+/// <summary><c>serve</c> from the command line: a model folder served on a port until the command is cancelled (Ctrl+C).</summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class ServeCommandTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    [Theory]
+    [InlineData("diffusion")]
+    [InlineData("gpt")]
+    public async Task Serve_answers_until_cancelled_then_stops_cleanly(string kind)
+    {
+        string folder = kind == "gpt"
+            ? TinyLanguageModels.SaveGpt(TinyModels.Cpu, _temp.File("gpt"))
+            : TinyLanguageModels.SaveDiffusion(TinyModels.Cpu, _temp.File("student"), samplingSteps: 4);
+        int port = FreePort();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        using var stop = new CancellationTokenSource();
+        Task<int> serving = CliApplication.RunAsync(["serve", folder, "--port", $"{port}", "--device", "cpu", "--model-name", "tiny"],
+            output, error, stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+
+        string models = await WhenUp(http, serving);
+        HttpResponseMessage chat = await http.PostAsync("/v1/chat/completions", new StringContent(
+            "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 3}",
+            System.Text.Encoding.UTF8, "application/json"));
+        string answer = await chat.Content.ReadAsStringAsync();
+        await stop.CancelAsync();
+        int exit = await serving.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("tiny", JsonDocument.Parse(models).RootElement.GetProperty("data")[0].GetProperty("id").GetString());
+        Assert.True(chat.IsSuccessStatusCode, answer);
+        Assert.Equal("assistant", JsonDocument.Parse(answer).RootElement.GetProperty("choices")[0]
+            .GetProperty("message").GetProperty("role").GetString());
+        var run = new CliResult(exit, output.ToString(), error.ToString());
+        Assert.True(exit == CliApplication.Success, run.ToString());
+        Assert.Contains($"at http://127.0.0.1:{port}/v1", run.Error);
+        Assert.Contains("Stopped.", run.Error);
+    }
+
+    [Fact]
+    public async Task Steps_on_a_gpt_is_a_usage_error()
+    {
+        string folder = TinyLanguageModels.SaveGpt(TinyModels.Cpu, _temp.File("gpt"));
+
+        CliResult run = await CliRunner.Run("serve", folder, "--steps", "4", "--port", "0");
+
+        Assert.Equal(CliApplication.UsageError, run.ExitCode);
+        Assert.Contains("--steps applies to diffusion models only", run.Error);
+    }
+
+    public void Dispose() => _temp.Dispose();
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The model list once the server answers; fails if the command ends first.</summary>
+    private static async Task<string> WhenUp(HttpClient http, Task<int> serving)
+    {
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(60);)
+        {
+            Assert.False(serving.IsCompleted, $"serve ended with exit code {(serving.IsCompleted ? serving.Result : 0)}");
+            try
+            {
+                return await http.GetStringAsync("/v1/models");
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        throw new TimeoutException("serve did not answer within 60 s");
+    }
+}
