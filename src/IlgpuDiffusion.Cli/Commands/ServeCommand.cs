@@ -3,7 +3,6 @@ using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Cli.Serving;
 using IlgpuDiffusion.Compute;
-using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Serving;
 
 namespace IlgpuDiffusion.Cli.Commands;

@@ -28,7 +28,8 @@ internal static class ApiErrors
             {
                 // A stream already sent its status: the error goes out as its last event.
                 byte[] json = JsonSerializer.SerializeToUtf8Bytes(error.Body(), ServingJson.Options);
-                await context.Response.Body.WriteAsync([.. "data: "u8, .. json, .. "\n\n"u8]);
+                byte[] line = [.. "data: "u8, .. json, .. "\n\n"u8];
+                await context.Response.Body.WriteAsync(line);
                 return;
             }
             context.Response.StatusCode = error.Status;

@@ -50,7 +50,7 @@ internal sealed class CompletionServer : IAsyncDisposable
             await app.DisposeAsync();
             throw;
         }
-        string bound = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new CompletionServer(app, new Uri(bound));
     }
 

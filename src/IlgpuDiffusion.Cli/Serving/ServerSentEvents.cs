@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 
+using Microsoft.AspNetCore.Http;
+
 namespace IlgpuDiffusion.Cli.Serving;
 
 /// <summary>

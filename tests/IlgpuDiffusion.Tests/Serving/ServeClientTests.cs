@@ -84,7 +84,7 @@ public sealed class ServeClientTests
         Assert.Equal(expected, only.GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Equal("length", only.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
         Assert.Equal(TinyServer.Steps + 1, states.Count);
-        Assert.Contains(Data.Tokenizer.MaskText, states[0].GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Contains(IlgpuDiffusion.Data.Tokenizer.MaskText, states[0].GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Equal(JsonValueKind.Null, states[0].GetProperty("choices")[0].GetProperty("finish_reason").ValueKind);
         Assert.Equal(expected, states[^1].GetProperty("choices")[0].GetProperty("text").GetString());
     }

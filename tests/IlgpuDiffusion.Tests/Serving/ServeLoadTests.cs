@@ -22,7 +22,7 @@ public sealed class ServeLoadTests
             var texts = new List<string>();
             for (int request = 0; request < 4; request++)
             {
-                HttpResponseMessage response = await http.PostAsync("/v1/completions", JsonContent()));
+                HttpResponseMessage response = await http.PostAsync("/v1/completions", JsonContent());
                 string body = await response.Content.ReadAsStringAsync();
                 Assert.True(response.IsSuccessStatusCode, body);
                 texts.Add(JsonDocument.Parse(body).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!);

@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Tests.Serving;
 
 /// <summary>
 /// The serve command's server in-process on 127.0.0.1 and a free port, in front of a random tiny diffusion model over the
-/// byte tokenizer (L 16) that denoises in <see cref="Steps"/> steps unless a request names its own.
+/// byte tokenizer (L 64, room for a chat prompt) that denoises in <see cref="Steps"/> steps unless a request names its own.
 /// </summary>
 internal sealed class TinyServer : IAsyncDisposable
 {
@@ -49,7 +49,7 @@ internal sealed class TinyServer : IAsyncDisposable
     /// <summary>Starts a server; <paramref name="maxBatch"/> and <paramref name="maxQueue"/> go to the engine.</summary>
     public static async Task<TinyServer> StartAsync(int maxBatch = 16, int maxQueue = 64)
     {
-        var dit = new Dit(TinyLanguageModels.Dit, TinyModels.Cpu, withGradients: false);
+        var dit = new Dit(TinyLanguageModels.Dit with { Length = 64 }, TinyModels.Cpu, withGradients: false);
         TinyModels.Randomize(dit.Parameters, seed: 7);
         var model = new DiffusionLanguageModel(dit);
         var engine = TextGenerationEngine.ForDiffusion(model,
