@@ -68,7 +68,8 @@ internal static class ServeCommand
             using Device opened = device.Open(parse);
             using LoadedEngine loaded = LoadedEngine.Open(source, opened, engineOptions);
             var options = new ServerOptions(parse.GetValue(host)!, parse.GetValue(port), engineOptions.MaxBatch, parse.GetValue(steps));
-            using IDisposable run = Interruption.BeginRun();
+            using IDisposable run = Interruption.BeginRun(
+                "Stopping the server once the requests in flight are answered; press Ctrl+C again to quit at once.");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Interruption.Token);
             await using CompletionServer server = await CompletionServer.StartAsync(loaded.Engine, options, stop.Token);
             console.Error.WriteLine($"Serving '{loaded.Engine.ModelName}' ({(loaded.Engine.IsDiffusion ? "diffusion" : "GPT")}, " +
@@ -82,7 +83,9 @@ internal static class ServeCommand
                 // Ctrl+C: stop accepting requests and let those in flight finish.
             }
             await server.StopAsync(CancellationToken.None);
-            console.Error.WriteLine($"Stopped. {loaded.Engine.Statistics}");
+            TextEngineStatistics done = loaded.Engine.Statistics;
+            console.Error.WriteLine($"Stopped. Served {done.Requests} requests ({done.Sequences} sequences) in {done.Batches} " +
+                $"batches: {done.ModelPasses} model passes.");
             return CliApplication.Success;
         });
         return command;
