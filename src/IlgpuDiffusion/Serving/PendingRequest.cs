@@ -47,11 +47,11 @@ internal sealed class PendingRequest
         if (!IsFinished) _updates?.Writer.TryWrite(update);
     }
 
-    /// <summary>Delivers the result (and, to a stream, its final update).</summary>
+    /// <summary>Delivers the result (and, to a stream, the final update carrying it).</summary>
     public void Complete(TextCompletion completion, TextUpdate final)
     {
         if (!Finish()) return;
-        _updates?.Writer.TryWrite(final);
+        _updates?.Writer.TryWrite(final with { Completion = completion });
         _updates?.Writer.TryComplete();
         _completion.TrySetResult(completion);
     }

@@ -8,4 +8,8 @@ namespace IlgpuDiffusion.Serving;
 /// <param name="TotalSteps">Steps of the whole run: denoising steps, or the most tokens the window leaves.</param>
 /// <param name="Texts">One generated text per sample so far, without the prompt and the suffix.</param>
 /// <param name="Final">Whether this is the finished result (the last update).</param>
-public sealed record TextUpdate(int Step, int TotalSteps, IReadOnlyList<string> Texts, bool Final);
+public sealed record TextUpdate(int Step, int TotalSteps, IReadOnlyList<string> Texts, bool Final)
+{
+    /// <summary>The finished completions (token counts and finish reason) on the final update; null before.</summary>
+    public TextCompletion? Completion { get; init; }
+}

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Serving;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Tests.LanguageModels;
@@ -10,12 +11,30 @@ internal sealed class ServingModels : IDisposable
 {
     private readonly TempDirectory _temp = new();
 
-    /// <summary>A tiny diffusion student distilled for 4 steps (byte tokenizer, L 16).</summary>
-    public DiffusionLanguageModel Diffusion() =>
-        DiffusionLanguageModel.Load(TinyLanguageModels.SaveDiffusion(TinyModels.Cpu, _temp.File("dit"), samplingSteps: 4), TinyModels.Cpu);
+    /// <summary>A tiny diffusion student distilled for 4 steps (byte tokenizer, L <paramref name="length"/>).</summary>
+    public DiffusionLanguageModel Diffusion(int length = 16)
+    {
+        string folder = _temp.File($"dit-{length}");
+        using (var model = new Dit(TinyLanguageModels.Dit with { Length = length }, TinyModels.Cpu, withGradients: false))
+        {
+            TinyModels.Randomize(model.Parameters, seed: 7);
+            HuggingFaceImport.Save(model.Parameters, folder, samplingSteps: 4);
+        }
+        return DiffusionLanguageModel.Load(folder, TinyModels.Cpu);
+    }
 
-    /// <summary>A tiny GPT (byte tokenizer, L 16).</summary>
-    public GptLanguageModel Gpt() => GptLanguageModel.Load(TinyLanguageModels.SaveGpt(TinyModels.Cpu, _temp.File("gpt")), TinyModels.Cpu);
+    /// <summary>A tiny random GPT (byte tokenizer, L <paramref name="length"/>).</summary>
+    public GptLanguageModel Gpt(int length = 16)
+    {
+        string folder = _temp.File($"gpt-{length}");
+        GptConfig config = TinyLanguageModels.Gpt with { Length = length };
+        using (var model = new Gpt(config, TinyModels.Cpu, withGradients: false))
+        {
+            TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 9));
+            GptHuggingFace.Save(model.Parameters, folder);
+        }
+        return GptLanguageModel.Load(folder, TinyModels.Cpu);
+    }
 
     /// <summary>A request that keeps a diffusion batch busy until cancelled (steps are cheap once every token is revealed).</summary>
     public static TextRequest Endless(string prompt = "a") => new() { Prompt = prompt, Steps = 1_000_000, Temperature = 0.5f };
