@@ -19,7 +19,7 @@ public sealed class ServeErrorTests
         { "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": \"many\"}", HttpStatusCode.BadRequest, "max_tokens", "wrong type" },
         { "/v1/completions", "{\"prompt\": 5}", HttpStatusCode.BadRequest, "prompt", "must be a string" },
         { "/v1/completions", "{\"prompt\": [\"a\", \"b\"]}", HttpStatusCode.BadRequest, "prompt", "array of 2" },
-        { "/v1/completions", $"{{\"prompt\": \"{new string('a', 70)}\"}}", HttpStatusCode.BadRequest, null, "exceeds the model's length" },
+        { "/v1/completions", $"{{\"prompt\": \"{new string('a', 70)}\"}}", HttpStatusCode.BadRequest, null, "The prompt takes 71 tokens" },
         { "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 0}", HttpStatusCode.BadRequest, "max_tokens", "at least 1" },
         { "/v1/completions", "{\"prompt\": \"a\", \"temperature\": -0.5}", HttpStatusCode.BadRequest, "temperature", "≥ 0" },
         { "/v1/completions", "{\"prompt\": \"a\", \"top_p\": 0}", HttpStatusCode.BadRequest, "top_p", "(0, 1]" },
