@@ -47,7 +47,8 @@ internal static class ChatPrompt
                 }
                 return joined.ToString();
             default:
-                throw ApiException.Invalid(field, $"{field} must be a string or an array of text parts; got {RequestRules.Kind(content.Value)}.");
+                throw ApiException.Invalid(field,
+                    $"{field} must be a string or an array of text parts; got {RequestRules.Kind(content.Value)}.");
         }
     }
 }

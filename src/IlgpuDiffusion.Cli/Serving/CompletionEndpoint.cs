@@ -22,7 +22,8 @@ internal sealed class CompletionEndpoint(TextGenerationEngine engine, ServerOpti
         if (!body.Stream)
         {
             TextCompletion completion = await engine.CompleteAsync(request, cancellationToken);
-            var choices = completion.Texts.Select((text, index) => new CompletionChoice(index, text, null, completion.FinishReason)).ToList();
+            var choices = completion.Texts
+                .Select((text, index) => new CompletionChoice(index, text, null, completion.FinishReason)).ToList();
             await context.Response.WriteAsJsonAsync(new CompletionAnswer(id, "text_completion", created, engine.ModelName, choices,
                 new Usage(completion.PromptTokens, completion.CompletionTokens)), ServingJson.Options, cancellationToken);
             return;
