@@ -4,7 +4,8 @@ namespace IlgpuDiffusion.Serving;
 
 /// <summary>
 /// A request inside a <see cref="TextGenerationEngine"/>, from the queue to its result: the task of a completion, or the
-/// channel of a stream. Finishing is first-wins, so a result that arrives after a cancellation is dropped.
+/// channel of a stream (whose task then stays unset, so that no failure goes unobserved). Finishing is first-wins, so a
+/// result that arrives after a cancellation is dropped.
 /// </summary>
 internal sealed class PendingRequest
 {
@@ -31,7 +32,7 @@ internal sealed class PendingRequest
     /// <summary>Whether it has its result, failed or was cancelled.</summary>
     public bool IsFinished => Volatile.Read(ref _finished) != 0;
 
-    /// <summary>The finished completions.</summary>
+    /// <summary>The finished completions (requests that do not stream).</summary>
     public Task<TextCompletion> Completion => _completion.Task;
 
     /// <summary>The stream's updates (streaming requests only).</summary>
@@ -51,25 +52,28 @@ internal sealed class PendingRequest
     public void Complete(TextCompletion completion, TextUpdate final)
     {
         if (!Finish()) return;
-        _updates?.Writer.TryWrite(final with { Completion = completion });
-        _updates?.Writer.TryComplete();
-        _completion.TrySetResult(completion);
+        if (_updates is null) _completion.TrySetResult(completion);
+        else
+        {
+            _updates.Writer.TryWrite(final with { Completion = completion });
+            _updates.Writer.TryComplete();
+        }
     }
 
     /// <summary>Fails the request with <paramref name="error"/>.</summary>
     public void Fail(Exception error)
     {
         if (!Finish()) return;
-        _updates?.Writer.TryComplete(error);
-        _completion.TrySetException(error);
+        if (_updates is null) _completion.TrySetException(error);
+        else _updates.Writer.TryComplete(error);
     }
 
     /// <summary>Cancels the request for <paramref name="cancellationToken"/>.</summary>
     public void Cancel(CancellationToken cancellationToken)
     {
         if (!Finish()) return;
-        _updates?.Writer.TryComplete(new OperationCanceledException(cancellationToken));
-        _completion.TrySetCanceled(cancellationToken);
+        if (_updates is null) _completion.TrySetCanceled(cancellationToken);
+        else _updates.Writer.TryComplete(new OperationCanceledException(cancellationToken));
     }
 
     private bool Finish()

@@ -14,7 +14,8 @@ public sealed class ChatClientTests : IDisposable
     [Fact]
     public void The_template_writes_each_turn_as_role_and_content_and_ends_with_the_assistant()
     {
-        string fromMessages = ChatPromptTemplate.Render([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, "Hi")]);
+        string fromMessages =
+            ChatPromptTemplate.Render([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, "Hi")]);
         string fromPairs = ChatPromptTemplate.Render([("system", "Be brief."), ("user", "Hi")]);
 
         Assert.Equal("System: Be brief.\n\nUser: Hi\n\nAssistant:", fromMessages);
@@ -27,7 +28,10 @@ public sealed class ChatClientTests : IDisposable
         using DiffusionLanguageModel model = _models.Diffusion(length: 32);
         await using var engine = TextGenerationEngine.ForDiffusion(model, new TextEngineOptions { ModelName = "tiny" });
         using IChatClient client = new TextGenerationChatClient(engine);
-        var options = new ChatOptions { MaxOutputTokens = 2, Seed = 6, Temperature = 0.5f, TopP = 0.9f, AdditionalProperties = new() { ["steps"] = 3 } };
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = 2, Seed = 6, Temperature = 0.5f, TopP = 0.9f, AdditionalProperties = new() { ["steps"] = 3 },
+        };
 
         ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")], options);
 

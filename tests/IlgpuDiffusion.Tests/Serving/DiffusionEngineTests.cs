@@ -103,17 +103,21 @@ public sealed class DiffusionEngineTests : IDisposable
     {
         using DiffusionLanguageModel model = _models.Diffusion();
         await using var engine = TextGenerationEngine.ForDiffusion(model);
+        using var gate = new CancellationTokenSource();
         using var cancel = new CancellationTokenSource();
-        var (_, drained) = await ServingModels.StartRunning(engine, ServingModels.Endless(), cancel.Token);
+        var (_, gateDrained) = await ServingModels.StartRunning(engine, ServingModels.Endless(), gate.Token);
         Task<TextCompletion> running = engine.CompleteAsync(ServingModels.Endless(), cancel.Token);
-        Assert.Equal(1, engine.QueueLength);
+        await gate.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gateDrained);
+        for (int wait = 0; wait < 500 && engine.QueueLength > 0; wait++) await Task.Delay(10);
+        Assert.Equal(0, engine.QueueLength);
 
         await cancel.CancelAsync();
 
         Assert.True(running.IsCanceled);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => drained);
         TextCompletion after = await engine.CompleteAsync(new TextRequest { Prompt = "a", Seed = 2 });
         Assert.Equal(model.Generate("a", new GenerationOptions { Seed = 2 }), after.Texts.Select(text => "a" + text));
+        Assert.Equal(3, engine.Statistics.Batches);
     }
 
     [Fact]
