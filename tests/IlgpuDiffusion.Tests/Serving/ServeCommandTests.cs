@@ -50,6 +50,30 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctrl_C_stops_the_server_gracefully_with_its_statistics()
+    {
+        string folder = TinyLanguageModels.SaveDiffusion(TinyModels.Cpu, _temp.File("student"), samplingSteps: 4);
+        int port = FreePort();
+        using CliProcess child = CliProcess.Start("serve", folder, "--port", $"{port}", "--device", "cpu");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); !child.Output.Contains("Ctrl+C stops", StringComparison.Ordinal);)
+        {
+            Assert.False(child.HasExited || waited.Elapsed > TimeSpan.FromSeconds(90), $"serve did not start:\n{child.Output}");
+            await Task.Delay(100);
+        }
+        HttpResponseMessage completion = await http.PostAsync("/v1/completions",
+            new StringContent("{\"prompt\": \"hi\", \"max_tokens\": 3}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(completion.IsSuccessStatusCode, await completion.Content.ReadAsStringAsync());
+
+        child.Interrupt();
+        int exit = child.WaitForExit(TimeSpan.FromSeconds(60));
+
+        Assert.True(exit == CliApplication.Success, $"exit {exit}:\n{child.Output}");
+        Assert.Contains("Stopping the server once the requests in flight are answered", child.Output);
+        Assert.Contains("Stopped. Served 1 requests (1 sequences) in 1 batches", child.Output);
+    }
+
+    [Fact]
     public async Task Steps_on_a_gpt_is_a_usage_error()
     {
         string folder = TinyLanguageModels.SaveGpt(TinyModels.Cpu, _temp.File("gpt"));
