@@ -79,7 +79,11 @@ internal sealed class DiffusionBackend(DiffusionLanguageModel model) : BatchBack
             return;
         }
         int completionTokens = prepared.CompletionPositions * prepared.Samples;
-        pending.Complete(new TextCompletion(texts, prepared.PrefixTokens + prepared.SuffixTokens, completionTokens, "length"), update);
+        var completion = new TextCompletion(texts, prepared.PrefixTokens + prepared.SuffixTokens, completionTokens, "length")
+        {
+            FinishReasons = Enumerable.Repeat("length", texts.Length).ToArray(),
+        };
+        pending.Complete(completion, update);
     }
 
     /// <summary>

@@ -74,14 +74,14 @@ internal sealed class GptBackend(GptLanguageModel model) : BatchBackend
         PreparedRequest prepared = pending.Prepared;
         Tokenizer tokenizer = model.Tokenizer;
         var texts = new string[prepared.Samples];
+        var finishReasons = new string[prepared.Samples];
         int completionTokens = 0;
-        bool allStopped = true;
         for (int i = 0; i < texts.Length; i++)
         {
             int row = firstRow + i, length = progress.Length(row);
             ReadOnlySpan<int> ids = progress.Sequence(row)[progress.PromptLength..length];
             completionTokens += ids.Length;
-            allStopped &= progress.IsFinished(row);
+            finishReasons[i] = progress.IsFinished(row) ? "stop" : "length";
             if (ids.Length > 0 && ids[^1] == tokenizer.Eos) ids = ids[..^1];
             texts[i] = tokenizer.Decode(ids);
         }
@@ -92,7 +92,8 @@ internal sealed class GptBackend(GptLanguageModel model) : BatchBackend
             pending.Publish(update);
             return;
         }
-        var completion = new TextCompletion(texts, prepared.PrefixTokens, completionTokens, allStopped ? "stop" : "length");
+        string finishReason = finishReasons.All(reason => reason == "stop") ? "stop" : "length";
+        var completion = new TextCompletion(texts, prepared.PrefixTokens, completionTokens, finishReason) { FinishReasons = finishReasons };
         pending.Complete(completion, update);
     }
 }

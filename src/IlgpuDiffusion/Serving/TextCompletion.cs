@@ -8,4 +8,11 @@ namespace IlgpuDiffusion.Serving;
 /// <c>"stop"</c> when every sample ended with its end-of-text token, else <c>"length"</c> (a diffusion model always fills
 /// its window).
 /// </param>
-public sealed record TextCompletion(IReadOnlyList<string> Texts, int PromptTokens, int CompletionTokens, string FinishReason);
+public sealed record TextCompletion(IReadOnlyList<string> Texts, int PromptTokens, int CompletionTokens, string FinishReason)
+{
+    /// <summary>
+    /// Per sample (OpenAI's per-choice <c>finish_reason</c>): <c>"stop"</c> when it ended with its end-of-text token, else
+    /// <c>"length"</c>; empty when a completion was built without them.
+    /// </summary>
+    public IReadOnlyList<string> FinishReasons { get; init; } = [];
+}

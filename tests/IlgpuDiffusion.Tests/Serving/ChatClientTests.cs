@@ -30,14 +30,23 @@ public sealed class ChatClientTests : IDisposable
         using IChatClient client = new TextGenerationChatClient(engine);
         var options = new ChatOptions
         {
-            MaxOutputTokens = 2, Seed = 6, Temperature = 0.5f, TopP = 0.9f, AdditionalProperties = new() { ["steps"] = 3 },
+            MaxOutputTokens = 2,
+            Seed = 6,
+            Temperature = 0.5f,
+            TopP = 0.9f,
+            AdditionalProperties = new() { ["steps"] = 3 },
         };
 
         ChatResponse response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, "Hi")], options);
 
         TextCompletion expected = await engine.CompleteAsync(new TextRequest
         {
-            Prompt = "User: Hi\n\nAssistant:", MaxTokens = 2, Seed = 6, Temperature = 0.5f, TopP = 0.9f, Steps = 3,
+            Prompt = "User: Hi\n\nAssistant:",
+            MaxTokens = 2,
+            Seed = 6,
+            Temperature = 0.5f,
+            TopP = 0.9f,
+            Steps = 3,
         });
         Assert.Equal(expected.Texts[0], response.Text);
         Assert.Equal((ChatFinishReason?)ChatFinishReason.Length, response.FinishReason);

@@ -22,6 +22,7 @@ public sealed class DiffusionEngineTests : IDisposable
         IReadOnlyList<string> expected = model.Generate("ab", new GenerationOptions { Samples = 2, Seed = 3, Length = 9 });
         Assert.Equal(expected, completion.Texts.Select(text => "ab" + text));
         Assert.Equal((3, 12, "length"), (completion.PromptTokens, completion.CompletionTokens, completion.FinishReason));
+        Assert.Equal(["length", "length"], completion.FinishReasons);
         string expectedInfill = Assert.Single(model.Infill("ab", "z", new GenerationOptions { Seed = 5, Steps = 6 }));
         Assert.Equal(expectedInfill, "ab" + Assert.Single(infilled.Texts) + "z");
         Assert.Equal((5, 11), (infilled.PromptTokens, infilled.CompletionTokens));

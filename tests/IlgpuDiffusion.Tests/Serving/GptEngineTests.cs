@@ -22,6 +22,8 @@ public sealed class GptEngineTests : IDisposable
         Assert.Equal(expected, completion.Texts.Select(text => "ab" + text));
         Assert.Equal(3, completion.PromptTokens);
         Assert.InRange(completion.CompletionTokens, 3, 27);
+        Assert.Equal(3, completion.FinishReasons.Count);
+        Assert.Equal(completion.FinishReasons.All(reason => reason == "stop") ? "stop" : "length", completion.FinishReason);
         Assert.False(engine.IsDiffusion);
         Assert.Equal(16, engine.MaxLength);
     }
