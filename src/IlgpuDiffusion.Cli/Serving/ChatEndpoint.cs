@@ -24,9 +24,9 @@ internal sealed class ChatEndpoint(TextGenerationEngine engine, ServerOptions op
         {
             TextCompletion completion = await engine.CompleteAsync(request, cancellationToken);
             var choices = completion.Texts.Select((text, index) =>
-                new ChatChoice(index, new ChatMessage("assistant", text), completion.FinishReason)).ToList();
+                new ChatChoice(index, new ChatMessage("assistant", text), Finishing.Reason(completion, index))).ToList();
             await context.Response.WriteAsJsonAsync(new ChatAnswer(id, "chat.completion", created, engine.ModelName, choices,
-                new Usage(completion.PromptTokens, completion.CompletionTokens)), ServingJson.Options, cancellationToken);
+                Finishing.Usage(completion)), ServingJson.Options, cancellationToken);
             return;
         }
         var events = new ServerSentEvents(context.Response);
@@ -36,10 +36,13 @@ internal sealed class ChatEndpoint(TextGenerationEngine engine, ServerOptions op
         await foreach (TextUpdate update in engine.StreamAsync(request, cancellationToken))
         {
             if (!update.Final) continue;
+            TextCompletion finished = Finishing.Of(update);
             await events.WriteAsync(Chunk(id, created, update.Texts.Select((text, index) =>
                 new ChatChunkChoice(index, new ChatMessage("assistant", text), null))), cancellationToken);
             await events.WriteAsync(Chunk(id, created, update.Texts.Select((_, index) =>
-                new ChatChunkChoice(index, new ChatMessage("assistant", null), StreamFinish.Reason(update)))), cancellationToken);
+                new ChatChunkChoice(index, new ChatMessage("assistant", null), Finishing.Reason(finished, index)))), cancellationToken);
+            if (body.StreamOptions?.IncludeUsage == true)
+                await events.WriteAsync(Chunk(id, created, []) with { Usage = Finishing.Usage(finished) }, cancellationToken);
         }
         await events.CompleteAsync(cancellationToken);
     }

@@ -23,19 +23,23 @@ internal sealed class CompletionEndpoint(TextGenerationEngine engine, ServerOpti
         {
             TextCompletion completion = await engine.CompleteAsync(request, cancellationToken);
             var choices = completion.Texts
-                .Select((text, index) => new CompletionChoice(index, text, null, completion.FinishReason)).ToList();
+                .Select((text, index) => new CompletionChoice(index, text, null, Finishing.Reason(completion, index))).ToList();
             await context.Response.WriteAsJsonAsync(new CompletionAnswer(id, "text_completion", created, engine.ModelName, choices,
-                new Usage(completion.PromptTokens, completion.CompletionTokens)), ServingJson.Options, cancellationToken);
+                Finishing.Usage(completion)), ServingJson.Options, cancellationToken);
             return;
         }
         var events = new ServerSentEvents(context.Response);
         await foreach (TextUpdate update in engine.StreamAsync(request, cancellationToken))
         {
             if (!update.Final && !body.StreamStates) continue;
-            string? finish = update.Final ? StreamFinish.Reason(update) : null;
-            var choices = update.Texts.Select((text, index) => new CompletionChoice(index, text, null, finish)).ToList();
+            TextCompletion? finished = update.Final ? Finishing.Of(update) : null;
+            var choices = update.Texts.Select((text, index) =>
+                new CompletionChoice(index, text, null, finished is null ? null : Finishing.Reason(finished, index))).ToList();
             await events.WriteAsync(new CompletionAnswer(id, "text_completion", created, engine.ModelName, choices, null),
                 cancellationToken);
+            if (finished is not null && body.StreamOptions?.IncludeUsage == true)
+                await events.WriteAsync(new CompletionAnswer(id, "text_completion", created, engine.ModelName, [],
+                    Finishing.Usage(finished)), cancellationToken);
         }
         await events.CompleteAsync(cancellationToken);
     }

@@ -3,11 +3,14 @@ using Microsoft.AspNetCore.Http;
 
 namespace IlgpuDiffusion.Cli.Serving;
 
-/// <summary>Reads a request's JSON body, turning every way it can be wrong into a 400 or 413 that says what.</summary>
+/// <summary>
+/// Reads a request's JSON body, turning every way it can be wrong into a 400 that says what (a body over the size limit
+/// fails with Kestrel's <see cref="BadHttpRequestException"/>, which <see cref="ApiErrors"/> answers 413).
+/// </summary>
 internal static class RequestBodies
 {
     /// <summary>The body of <paramref name="request"/> as <typeparamref name="T"/>.</summary>
-    /// <exception cref="ApiException">The body is not JSON, not an object of the expected fields, or over the size limit.</exception>
+    /// <exception cref="ApiException">The body is not JSON, or not an object of the expected fields.</exception>
     public static async Task<T> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken) where T : class
     {
         try
@@ -25,11 +28,6 @@ internal static class RequestBodies
         {
             throw new ApiException(StatusCodes.Status400BadRequest, "The request body is not a JSON object " +
                 $"(line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw new ApiException(e.StatusCode, $"The request body is over the server's limit of {ServerOptions.MaxBodyBytes} bytes.",
-                code: "request_too_large");
         }
     }
 }

@@ -24,6 +24,16 @@ internal abstract class SamplingBody
     /// <summary>Whether the answer comes as server-sent events.</summary>
     public bool Stream { get; init; }
 
+    /// <summary>Stream settings: <c>include_usage</c> adds a last chunk with the token counts and no choices.</summary>
+    public StreamOptionsBody? StreamOptions { get; init; }
+
     /// <summary>Denoising steps of a diffusion model.</summary>
     public int? Steps { get; init; }
+}
+
+/// <summary>OpenAI's <c>stream_options</c>.</summary>
+internal sealed class StreamOptionsBody
+{
+    /// <summary>Whether a last chunk carries the token counts.</summary>
+    public bool IncludeUsage { get; init; }
 }

@@ -45,6 +45,8 @@ public sealed class ServeClientTests
         await foreach (ChatResponseUpdate update in chat.GetStreamingResponseAsync("hi", options)) streamed.Add(update);
         Assert.Equal(response.Text, string.Concat(streamed.Select(update => update.Text)));
         Assert.Equal(ChatFinishReason.Length, streamed.Last(update => update.FinishReason is not null).FinishReason);
+        UsageContent usage = Assert.Single(streamed.SelectMany(update => update.Contents).OfType<UsageContent>());
+        Assert.Equal(response.Usage.TotalTokenCount, usage.Details.TotalTokenCount);
     }
 
     [Fact]
@@ -79,6 +81,8 @@ public sealed class ServeClientTests
         List<JsonElement> final = await TinyServer.EventsOf(await server.PostAsync("/v1/completions", request));
         List<JsonElement> states = await TinyServer.EventsOf(await server.PostAsync("/v1/completions",
             new { prompt = "ab", seed = 4, stream = true, stream_states = true }));
+        List<JsonElement> counted = await TinyServer.EventsOf(await server.PostAsync("/v1/completions",
+            new { prompt = "ab", seed = 4, stream = true, stream_options = new { include_usage = true } }));
 
         JsonElement only = Assert.Single(final);
         Assert.Equal(expected, only.GetProperty("choices")[0].GetProperty("text").GetString());
@@ -87,5 +91,8 @@ public sealed class ServeClientTests
         Assert.Contains(IlgpuDiffusion.Data.Tokenizer.MaskText, states[0].GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Equal(JsonValueKind.Null, states[0].GetProperty("choices")[0].GetProperty("finish_reason").ValueKind);
         Assert.Equal(expected, states[^1].GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal(2, counted.Count);
+        Assert.Equal(0, counted[1].GetProperty("choices").GetArrayLength());
+        Assert.Equal((await TinyServer.JsonOf(whole)).GetProperty("usage").GetRawText(), counted[1].GetProperty("usage").GetRawText());
     }
 }
