@@ -94,6 +94,7 @@ public static partial class CliApplication
         root.Subcommands.Add(ExportCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
+        root.Subcommands.Add(ServeCommand.Create(console));
         return root;
     }
 

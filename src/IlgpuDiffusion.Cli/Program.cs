@@ -5,7 +5,8 @@ using IlgpuDiffusion.Cli;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Files;
 
-// The first Ctrl+C or SIGTERM during a training run stops it after its current step with its checkpoint written; any other
+// The first Ctrl+C or SIGTERM during a training run stops it after its current step with its checkpoint written (during
+// serve: stops the server once the requests in flight are answered); any other
 // ends the process as usual, after deleting the temporary files of the checkpoints or outputs being written.
 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
@@ -16,7 +17,7 @@ static void Stop(PosixSignalContext context)
     if (Interruption.RequestStop())
     {
         context.Cancel = true;
-        Console.Error.WriteLine("Stopping after this step and writing the checkpoint; press Ctrl+C again to quit at once.");
+        Console.Error.WriteLine(Interruption.StoppingNotice);
         return;
     }
     AtomicFile.AbandonWritesInProgress();

@@ -12,6 +12,11 @@ internal static class Interruption
 
     private static readonly Lock Gate = new();
     private static CancellationTokenSource? s_run;
+    private static string s_stopping = TrainingStopping;
+
+    /// <summary>What a training, distillation or demo run does on the first signal.</summary>
+    public const string TrainingStopping =
+        "Stopping after this step and writing the checkpoint; press Ctrl+C again to quit at once.";
 
     /// <summary>Whether a run of this process was asked to stop (its <see cref="OperationCanceledException"/> is not an error).</summary>
     public static bool Stopped { get; private set; }
@@ -25,13 +30,25 @@ internal static class Interruption
         }
     }
 
-    /// <summary>Marks the start of a run that stops gracefully; dispose the result when it ends.</summary>
-    public static IDisposable BeginRun()
+    /// <summary>What the run in progress does on the first signal, for Program to print.</summary>
+    public static string StoppingNotice
+    {
+        get
+        {
+            lock (Gate) return s_stopping;
+        }
+    }
+
+    /// <summary>
+    /// Marks the start of a run that stops gracefully, which <paramref name="stopping"/> describes; dispose the result when it ends.
+    /// </summary>
+    public static IDisposable BeginRun(string stopping = TrainingStopping)
     {
         lock (Gate)
         {
             s_run?.Dispose();
             s_run = new CancellationTokenSource();
+            s_stopping = stopping;
             return new RunScope();
         }
     }

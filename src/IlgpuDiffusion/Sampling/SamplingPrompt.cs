@@ -54,6 +54,24 @@ public sealed class SamplingPrompt
         return Infill(fixedTokens);
     }
 
+    /// <summary>
+    /// The fixed tokens of several prompts in one batch: each prompt (shared by its sequences; null: none fixed) repeated
+    /// for its <c>Sequences</c> rows, in order.
+    /// </summary>
+    /// <exception cref="ArgumentException">A prompt is already per-sequence, or no sequence is given.</exception>
+    internal static SamplingPrompt Concat(IReadOnlyList<(SamplingPrompt? Prompt, int Sequences)> parts)
+    {
+        var perSequence = new List<IReadOnlyList<(int Position, int Token)>>();
+        foreach (var (prompt, sequences) in parts)
+        {
+            if (prompt is not null && prompt.Sequences != 1)
+                throw new ArgumentException("Only prompts shared by all their sequences can be concatenated.", nameof(parts));
+            for (int i = 0; i < sequences; i++) perSequence.Add(prompt?._perSequence[0] ?? []);
+        }
+        if (perSequence.Count == 0) throw new ArgumentException("Give at least one sequence.", nameof(parts));
+        return new(perSequence.ToArray());
+    }
+
     /// <summary>Sets of fixed positions: one per sequence, or 1 when shared by the batch.</summary>
     public int Sequences => _perSequence.Length;
 
