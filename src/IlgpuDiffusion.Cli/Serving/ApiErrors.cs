@@ -23,7 +23,7 @@ internal static class ApiErrors
         }
         catch (Exception e)
         {
-            ApiException error = From(e);
+            ApiException error = From(e, context.Request.Path);
             if (context.Response.HasStarted)
             {
                 // A stream already sent its status: the error goes out as its last event.
@@ -37,13 +37,14 @@ internal static class ApiErrors
         }
     }
 
-    /// <summary>The answer to a failure.</summary>
-    public static ApiException From(Exception e) => e switch
+    /// <summary>The answer to a failure of a request to <paramref name="route"/>.</summary>
+    public static ApiException From(Exception e, PathString route) => e switch
     {
         ApiException api => api,
         EngineBusyException => new ApiException(StatusCodes.Status429TooManyRequests, e.Message, code: "queue_full",
             type: "rate_limit_error"),
-        ArgumentException argument => new ApiException(StatusCodes.Status400BadRequest, WithoutParameterName(argument)),
+        ArgumentException argument => new ApiException(StatusCodes.Status400BadRequest, WithoutParameterName(argument),
+            RequestField(argument.ParamName, route)),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ApiException(
             StatusCodes.Status413PayloadTooLarge, $"The request body is over the server's limit of {ServerOptions.MaxBodyBytes} bytes.",
             code: "request_too_large"),
@@ -58,6 +59,23 @@ internal static class ApiErrors
     public static Task UnknownRouteAsync(HttpContext context) => GuardAsync(context, c =>
         throw new ApiException(StatusCodes.Status404NotFound, $"There is no route {c.Request.Method} {c.Request.Path}; this server " +
             "answers GET /v1/models, POST /v1/completions and POST /v1/chat/completions.", code: "unknown_route"));
+
+    /// <summary>
+    /// The request field that an engine's <see cref="TextRequest"/> property comes from (a chat's prompt is its rendered
+    /// messages); null for an error that names no property.
+    /// </summary>
+    private static string? RequestField(string? property, PathString route) => property switch
+    {
+        nameof(TextRequest.Prompt) => route.Value?.EndsWith("/chat/completions", StringComparison.Ordinal) == true
+            ? "messages" : "prompt",
+        nameof(TextRequest.Suffix) => "suffix",
+        nameof(TextRequest.MaxTokens) => "max_tokens",
+        nameof(TextRequest.Samples) => "n",
+        nameof(TextRequest.Temperature) => "temperature",
+        nameof(TextRequest.TopP) => "top_p",
+        nameof(TextRequest.Steps) => "steps",
+        _ => null,
+    };
 
     /// <summary>An argument error's message without the " (Parameter 'name')" that .NET appends.</summary>
     private static string WithoutParameterName(ArgumentException e) =>

@@ -43,13 +43,14 @@ internal abstract class BatchBackend
         if (request.MaxTokens is int maxTokens)
         {
             if ((long)fixedTokens + maxTokens > MaxLength)
-                throw new ArgumentException($"The prompt takes {fixedTokens} tokens (BOS/EOS included) and MaxTokens asks for " +
-                    $"{maxTokens} more: {fixedTokens + (long)maxTokens} exceeds the model's length of {MaxLength} tokens.");
+                throw new ArgumentException($"The prompt takes {fixedTokens} tokens (BOS/EOS included) and the completion asks " +
+                    $"for {maxTokens} more: {fixedTokens + (long)maxTokens} exceeds the model's length of {MaxLength} tokens.",
+                    nameof(TextRequest.Prompt));
             return fixedTokens + maxTokens;
         }
         if (fixedTokens >= MaxLength)
             throw new ArgumentException($"The prompt takes {fixedTokens} tokens (BOS/EOS included), leaving none of the model's " +
-                $"{MaxLength} to generate; shorten it.");
+                $"{MaxLength} to generate; shorten it.", nameof(TextRequest.Prompt));
         return MaxLength;
     }
 }

@@ -14,7 +14,7 @@ public sealed class TextRequestValidationTests : IDisposable
     {
         {
             "max_tokens:14",
-            "The prompt takes 3 tokens (BOS/EOS included) and MaxTokens asks for 14 more: 17 exceeds the model's length of 16"
+            "The prompt takes 3 tokens (BOS/EOS included) and the completion asks for 14 more: 17 exceeds the model's length of 16"
         },
         { "max_tokens:0", "MaxTokens must be at least 1; got 0." },
         { "temperature:-1", "Temperature must be finite and at least 0 (0: greedy); got -1." },
