@@ -67,17 +67,8 @@ public sealed class DiffusionLanguageModel : IDisposable
         if (resolved.Kind != ModelKind.Diffusion)
             throw new ArgumentException($"'{source}' holds an autoregressive (GPT) model: load it with {nameof(GptLanguageModel)}.",
                 nameof(source));
-        Device? owned = device is null ? Device.Create() : null;
-        try
-        {
-            Dit model = resolved.LoadDiffusion(device ?? owned!, options.UseEma);
-            return new DiffusionLanguageModel(model, resolved.SamplingSteps, ownsModel: true, owned);
-        }
-        catch
-        {
-            owned?.Dispose();
-            throw;
-        }
+        return DeviceOwnership.Build(device, (on, owned) =>
+            new DiffusionLanguageModel(resolved.LoadDiffusion(on, options.UseEma), resolved.SamplingSteps, ownsModel: true, owned));
     }
 
     /// <summary>

@@ -55,16 +55,8 @@ public sealed class GptLanguageModel : IDisposable
         if (resolved.Kind != ModelKind.Autoregressive)
             throw new ArgumentException($"'{source}' holds a diffusion model: load it with {nameof(DiffusionLanguageModel)}.",
                 nameof(source));
-        Device? owned = device is null ? Device.Create() : null;
-        try
-        {
-            return new GptLanguageModel(resolved.LoadGpt(device ?? owned!, options.UseEma), ownsModel: true, owned);
-        }
-        catch
-        {
-            owned?.Dispose();
-            throw;
-        }
+        return DeviceOwnership.Build(device, (on, owned) =>
+            new GptLanguageModel(resolved.LoadGpt(on, options.UseEma), ownsModel: true, owned));
     }
 
     /// <summary>
