@@ -10,7 +10,7 @@ internal static class SampleText
     /// The text of a finished sample. MDLM sequences are framed as [BOS] … [EOS]; the frame is dropped, and
     /// document boundaries inside stay visible as <c>&lt;|endoftext|&gt;</c>.
     /// </summary>
-    public static string Decode(ReadOnlySpan<int> ids, Tokenizer tokenizer) => tokenizer.Decode(WithoutFrame(ids, tokenizer));
+    public static string Decode(ReadOnlySpan<int> ids, Tokenizer tokenizer) => FramedText.Decode(ids, tokenizer);
 
     /// <summary>
     /// A finished sample for reading: as <see cref="Decode"/>, but each document boundary inside becomes an empty line
@@ -18,7 +18,7 @@ internal static class SampleText
     /// </summary>
     public static string DecodeDocuments(ReadOnlySpan<int> ids, Tokenizer tokenizer)
     {
-        ids = WithoutFrame(ids, tokenizer);
+        ids = FramedText.WithoutFrame(ids, tokenizer);
         var text = new StringBuilder();
         while (true)
         {
@@ -37,7 +37,7 @@ internal static class SampleText
     /// </summary>
     public static string DecodePartial(ReadOnlySpan<int> ids, Tokenizer tokenizer, int maskId, char maskGlyph)
     {
-        ids = WithoutFrame(ids, tokenizer);
+        ids = FramedText.WithoutFrame(ids, tokenizer);
         var text = new StringBuilder();
         int start = 0;
         for (int i = 0; i <= ids.Length; i++)
@@ -49,12 +49,5 @@ internal static class SampleText
             start = i + 1;
         }
         return text.ToString();
-    }
-
-    private static ReadOnlySpan<int> WithoutFrame(ReadOnlySpan<int> ids, Tokenizer tokenizer)
-    {
-        if (ids.Length > 0 && ids[0] == tokenizer.Bos) ids = ids[1..];
-        if (ids.Length > 0 && ids[^1] == tokenizer.Eos) ids = ids[..^1];
-        return ids;
     }
 }

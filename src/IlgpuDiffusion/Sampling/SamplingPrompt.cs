@@ -41,9 +41,25 @@ public sealed class SamplingPrompt
     public static SamplingPrompt? FromText(Tokenizer tokenizer, string? prefix, string? suffix, int length)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        if (string.IsNullOrEmpty(prefix) && string.IsNullOrEmpty(suffix)) return null;
-        int[] start = string.IsNullOrEmpty(prefix) ? [] : [tokenizer.Bos, .. tokenizer.Encode(prefix)];
-        int[] end = string.IsNullOrEmpty(suffix) ? [] : [.. tokenizer.Encode(suffix), tokenizer.Eos];
+        return Framed(FramedStart(tokenizer, prefix), FramedEnd(tokenizer, suffix), length);
+    }
+
+    /// <summary>[BOS] followed by the ids of <paramref name="prefix"/>; empty when there is no prefix.</summary>
+    internal static int[] FramedStart(Tokenizer tokenizer, string? prefix) =>
+        string.IsNullOrEmpty(prefix) ? [] : [tokenizer.Bos, .. tokenizer.Encode(prefix)];
+
+    /// <summary>The ids of <paramref name="suffix"/> followed by [EOS]; empty when there is no suffix.</summary>
+    internal static int[] FramedEnd(Tokenizer tokenizer, string? suffix) =>
+        string.IsNullOrEmpty(suffix) ? [] : [.. tokenizer.Encode(suffix), tokenizer.Eos];
+
+    /// <summary>
+    /// <see cref="FromText"/> for ids already framed by <see cref="FramedStart"/> and <see cref="FramedEnd"/>; null when both
+    /// are empty.
+    /// </summary>
+    /// <exception cref="ArgumentException">The ids leave no position to sample.</exception>
+    internal static SamplingPrompt? Framed(int[] start, int[] end, int length)
+    {
+        if (start.Length == 0 && end.Length == 0) return null;
         if (start.Length + end.Length >= length)
             throw new ArgumentException($"The prompt takes {start.Length + end.Length} tokens (BOS/EOS included); a sequence of {length} " +
                 "tokens leaves none to sample. Shorten the prompt or raise the length.");

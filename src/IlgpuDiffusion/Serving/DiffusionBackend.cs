@@ -20,17 +20,16 @@ internal sealed class DiffusionBackend(DiffusionLanguageModel model) : BatchBack
     {
         ValidateCommon(request, options);
         Tokenizer tokenizer = model.Tokenizer;
-        string? suffix = string.IsNullOrEmpty(request.Suffix) ? null : request.Suffix;
-        int prefixTokens = request.Prompt.Length == 0 ? 0 : tokenizer.Encode(request.Prompt).Length + 1;
-        int suffixTokens = suffix is null ? 0 : tokenizer.Encode(suffix).Length + 1;
-        int window = Window(request, prefixTokens + suffixTokens);
+        int[] start = SamplingPrompt.FramedStart(tokenizer, request.Prompt);
+        int[] end = SamplingPrompt.FramedEnd(tokenizer, request.Suffix);
+        int window = Window(request, start.Length + end.Length);
         return new PreparedRequest
         {
             Request = request,
             Key = new BatchKey(window, request.Steps ?? model.SamplingSteps, request.Temperature, request.TopP, PromptLength: 0),
-            PrefixTokens = prefixTokens,
-            SuffixTokens = suffixTokens,
-            DiffusionPrompt = SamplingPrompt.FromText(tokenizer, request.Prompt, suffix, window),
+            PrefixTokens = start.Length,
+            SuffixTokens = end.Length,
+            DiffusionPrompt = SamplingPrompt.Framed(start, end, window),
         };
     }
 
@@ -92,10 +91,8 @@ internal sealed class DiffusionBackend(DiffusionLanguageModel model) : BatchBack
     /// </summary>
     private string CompletionText(PreparedRequest prepared, ReadOnlySpan<int> sequence)
     {
-        Tokenizer tokenizer = model.Tokenizer;
-        ReadOnlySpan<int> ids = sequence.Slice(prepared.PrefixTokens, prepared.CompletionPositions);
-        if (prepared.PrefixTokens == 0 && ids.Length > 0 && ids[0] == tokenizer.Bos) ids = ids[1..];
-        if (prepared.SuffixTokens == 0 && ids.Length > 0 && ids[^1] == tokenizer.Eos) ids = ids[..^1];
-        return tokenizer.Decode(ids);
+        ReadOnlySpan<int> ids = FramedText.WithoutFrame(sequence.Slice(prepared.PrefixTokens, prepared.CompletionPositions),
+            model.Tokenizer, leading: prepared.PrefixTokens == 0, trailing: prepared.SuffixTokens == 0);
+        return model.Tokenizer.Decode(ids);
     }
 }
