@@ -1,0 +1,198 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Cpu;
+
+namespace IlgpuDiffusion.Distributed;
+
+/// <summary>
+/// The processes of one data-parallel job and the sums they share (docs/data-parallel.md). Each process (rank) holds a
+/// replica of the model and runs its share of every optimizer step's micro-batches; the trainers then add the ranks'
+/// gradients and losses with <see cref="SumInRankOrder(Tensor{float})"/>, so every replica takes the same update.
+/// <see cref="FromEnvironment"/> joins the job <c>mpirun</c> started (Open MPI, through its <c>libmpi</c>); a process
+/// started without it is the one rank of <see cref="Single"/>, and no MPI library is loaded. Sums are deterministic and
+/// identical on every rank: each rank adds the copies of its segment in rank order, then every rank gathers every segment.
+/// Calls are serialized internally; every rank must make the same calls in the same order.
+/// </summary>
+public sealed class DataParallelGroup : IDisposable
+{
+    private const string SizeVariable = "OMPI_COMM_WORLD_SIZE", LocalRankVariable = "OMPI_COMM_WORLD_LOCAL_RANK";
+    private static readonly string[] OtherLaunchers = ["PMI_SIZE", "PMIX_RANK", "SLURM_NTASKS"];
+
+    private readonly OpenMpi? _mpi;
+    private readonly GradientReduction _reduction;
+    private bool _disposed;
+
+    private DataParallelGroup(OpenMpi? mpi, int localRank)
+    {
+        _mpi = mpi;
+        Rank = mpi?.Rank ?? 0;
+        Size = mpi?.Size ?? 1;
+        LocalRank = localRank;
+        Transport = mpi is null ? "one process" : mpi.Version;
+        _reduction = new GradientReduction(this);
+    }
+
+    /// <summary>One process on its own: rank 0 of 1, with sums that return their input.</summary>
+    public static DataParallelGroup Single { get; } = new(null, 0);
+
+    /// <summary>This process's rank, from 0.</summary>
+    public int Rank { get; }
+
+    /// <summary>The number of ranks.</summary>
+    public int Size { get; }
+
+    /// <summary>This process's rank among the ranks on its machine (which GPU it takes).</summary>
+    public int LocalRank { get; }
+
+    /// <summary>Whether this is rank 0, the one that writes checkpoints and metrics and reports progress.</summary>
+    public bool IsRoot => Rank == 0;
+
+    /// <summary>What carries the sums: "one process", or the MPI library's version.</summary>
+    public string Transport { get; }
+
+    /// <summary>
+    /// Joins the job <c>mpirun</c> started this process in (initializing MPI), or returns <see cref="Single"/> when it was
+    /// started on its own or as a job of one rank.
+    /// </summary>
+    /// <exception cref="DllNotFoundException">Started by mpirun, but Open MPI's libmpi cannot be opened.</exception>
+    /// <exception cref="NotSupportedException">Started by another launcher (MPICH's, Slurm's srun) as one of several ranks.</exception>
+    public static DataParallelGroup FromEnvironment()
+    {
+        int size = Variable(SizeVariable) ?? 1;
+        if (size <= 1)
+        {
+            foreach (string name in OtherLaunchers)
+                if (Variable(name) is > 1)
+                    throw new NotSupportedException($"This process was started as one of several ranks ({name} is set) by a " +
+                        "launcher other than Open MPI's mpirun; data parallelism runs under Open MPI's mpirun only.");
+            return Single;
+        }
+        return new DataParallelGroup(OpenMpi.Initialize(), Variable(LocalRankVariable) ?? 0);
+    }
+
+    /// <summary>
+    /// Adds <paramref name="values"/> (e.g. a gradient arena) over all ranks, in place on every rank: the same sum, added in
+    /// rank order, on each. Allocates nothing once the first call of a length has run.
+    /// </summary>
+    public void SumInRankOrder(Tensor<float> values)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Size > 1) _reduction.Sum(values);
+    }
+
+    /// <summary>Adds <paramref name="value"/> over all ranks in rank order; every rank gets the same sum.</summary>
+    public double SumInRankOrder(double value)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_mpi is null) return value;
+        Span<double> values = stackalloc double[Size];
+        _mpi.AllGather(value, values);
+        double sum = values[0];
+        for (int r = 1; r < Size; r++) sum += values[r];
+        return sum;
+    }
+
+    /// <summary>
+    /// Throws on every rank unless all ranks pass the same <paramref name="value"/> (e.g. a run's settings): ranks that train
+    /// different runs would silently average nonsense.
+    /// </summary>
+    /// <param name="what">What the value is, for the message.</param>
+    /// <exception cref="InvalidOperationException">Some rank's value differs from rank 0's.</exception>
+    public void RequireSame(string what, string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_mpi is null) return;
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(value));
+        var all = new byte[hash.Length * Size];
+        _mpi.AllGather(hash, all);
+        var differing = new List<string>();
+        for (int r = 1; r < Size; r++)
+            if (!all.AsSpan(r * hash.Length, hash.Length).SequenceEqual(all.AsSpan(0, hash.Length)))
+                differing.Add(r.ToString(CultureInfo.InvariantCulture));
+        if (differing.Count > 0)
+            throw new InvalidOperationException($"The {what} of rank{(differing.Count > 1 ? "s" : "")} {string.Join(", ", differing)} " +
+                $"differ from rank 0's: every rank of a data-parallel job must run the same command on the same data " +
+                $"(this is rank {Rank}; its {what}: {value}).");
+    }
+
+    /// <summary>Overwrites <paramref name="buffer"/> on every rank with rank 0's.</summary>
+    public void BroadcastFromRoot(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _mpi?.Broadcast(buffer, 0);
+    }
+
+    /// <summary>Waits until every rank has called it.</summary>
+    public void Barrier()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _mpi?.Barrier();
+    }
+
+    /// <summary>
+    /// Ends every rank of the job at once with <paramref name="exitCode"/> (MPI_Abort): what a rank that failed does, so the
+    /// others do not wait for it in their next sum. Returns (only) on <see cref="Single"/>.
+    /// </summary>
+    public void Abort(int exitCode) => _mpi?.Abort(exitCode);
+
+    /// <summary>The MPI calls behind the sums, or null for <see cref="Single"/>.</summary>
+    internal OpenMpi? Mpi => _mpi;
+
+    /// <summary>Shuts MPI down after this rank's last sum (every rank must dispose its group); <see cref="Single"/> ignores it.</summary>
+    public void Dispose()
+    {
+        if (_mpi is null || _disposed) return;
+        _disposed = true;
+        _reduction.Dispose();
+        _mpi.Shutdown();
+    }
+
+    private static int? Variable(string name) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)
+            ? value : null;
+
+    /// <summary>
+    /// The deterministic sum of a float buffer over the ranks: all-to-all of the segments (<see cref="RankSegments"/>), each rank
+    /// adds the R copies of its own segment in rank order, then all-gather of the sums. Device tensors off the CPU backend are
+    /// staged through one host buffer.
+    /// </summary>
+    private sealed class GradientReduction(DataParallelGroup group) : IDisposable
+    {
+        private RankSegments? _segments;
+        private float[] _staging = [], _received = [], _segment = [];
+
+        public void Sum(Tensor<float> values)
+        {
+            OpenMpi mpi = group._mpi!;
+            int length = checked((int)values.Length);
+            if (_segments?.Length != length) Prepare(length, values.Buffer is not CpuBuffer<float>);
+            RankSegments segments = _segments!;
+            bool staged = values.Buffer is not CpuBuffer<float>;
+            Span<float> host = staged ? _staging : values.AsSpan();
+            if (staged) values.CopyTo(host);
+            int own = segments.Counts[group.Rank];
+            Span<int> receiveCounts = stackalloc int[group.Size], receiveOffsets = stackalloc int[group.Size];
+            for (int r = 0; r < group.Size; r++) (receiveCounts[r], receiveOffsets[r]) = (own, r * own);
+            mpi.AllToAll(host, segments.Counts, segments.Offsets, _received, receiveCounts, receiveOffsets);
+            Span<float> sum = _segment.AsSpan(0, own);
+            _received.AsSpan(0, own).CopyTo(sum);
+            for (int r = 1; r < group.Size; r++) System.Numerics.Tensors.TensorPrimitives.Add(sum, _received.AsSpan(r * own, own), sum);
+            mpi.AllGather(sum, host, segments.Counts, segments.Offsets);
+            if (staged) values.CopyFrom(host);
+        }
+
+        private void Prepare(int length, bool staged)
+        {
+            var segments = new RankSegments(length, group.Size);
+            _staging = staged ? GC.AllocateUninitializedArray<float>(length, pinned: true) : [];
+            _received = GC.AllocateUninitializedArray<float>(segments.MaxCount * group.Size, pinned: true);
+            _segment = GC.AllocateUninitializedArray<float>(segments.MaxCount, pinned: true);
+            _segments = segments;
+        }
+
+        public void Dispose() => (_staging, _received, _segment) = ([], [], []);
+    }
+}
