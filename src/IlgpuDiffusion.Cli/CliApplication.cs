@@ -101,7 +101,7 @@ public static partial class CliApplication
     /// <summary>
     /// The message of an error a user can cause, as the library wrote it; other exceptions are bugs and say so.
     /// </summary>
-    private static string ErrorMessage(Exception e) => e switch
+    internal static string ErrorMessage(Exception e) => e switch
     {
         AggregateException { InnerExceptions.Count: 1 } aggregate => ErrorMessage(aggregate.InnerException!),
         ArgumentException argument => WithoutParameterName(argument),

@@ -55,6 +55,9 @@ public sealed class CliConsole
         return new CliConsole(output, error, terminal, errorTerminal);
     }
 
+    /// <summary>This console with results discarded and no live displays: what a data-parallel rank other than 0 writes to.</summary>
+    internal CliConsole WithoutResults() => new(TextWriter.Null, Error, interactive: false, errorInteractive: false);
+
     /// <summary>Width of tables written to a file or pipe, wide enough for paths.</summary>
     private const int RedirectedWidth = 120;
 

@@ -20,5 +20,6 @@ static void Stop(PosixSignalContext context)
         Console.Error.WriteLine(Interruption.StoppingNotice);
         return;
     }
+    if (DataParallelJob.SignalNotice is { } notice) Console.Error.WriteLine(notice);
     AtomicFile.AbandonWritesInProgress();
 }

@@ -67,7 +67,7 @@ internal static class DistillCommand
                 result.AddError("Give either a teacher (checkpoint or Hugging Face folder) or --resume <checkpoint>.");
         });
 
-        command.SetAction(parse =>
+        command.SetAction(parse => DataParallelJob.Run(console, (group, console) =>
         {
             string? resumeFrom = CheckpointKeeping.Resolve(parse.GetValue(resume),
                 folder => DistillationRequest.LatestIn(folder ?? parse.GetValue(output) ?? DefaultOutput));
@@ -85,9 +85,9 @@ internal static class DistillCommand
             PreparedCorpus data = corpus.Open(parse, initial.Config.Length, Tokenizer.FromName(initial.Config.Tokenizer), console);
             DistillationRun.Run(console, initial,
                 new DistillationRequest(data, source, config, folder, parse.GetValue(checkpointInterval), resumeFrom,
-                    parse.GetValue(keepCheckpoints), parse.GetValue(resumable)));
+                    parse.GetValue(keepCheckpoints), parse.GetValue(resumable)), group);
             return CliApplication.Success;
-        });
+        }));
         return command;
     }
 }

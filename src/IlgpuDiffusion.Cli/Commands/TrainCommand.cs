@@ -82,7 +82,7 @@ internal static class TrainCommand
         var model = new ModelOptions(command);
         var training = new TrainingOptions(command);
 
-        command.SetAction(parse =>
+        command.SetAction(parse => DataParallelJob.Run(console, (group, console) =>
         {
             bool autoregressive = parse.GetValue(kind) == "ar";
             string defaultCheckpoint = autoregressive ? DefaultArCheckpoint : DefaultCheckpoint;
@@ -115,7 +115,7 @@ internal static class TrainCommand
                 ArTrainingRun.Run(console, opened,
                     new ArTrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
                         parse.GetValue(profile), keep, fullState),
-                    showConfigs: true);
+                    showConfigs: true, group);
             }
             else
             {
@@ -129,10 +129,10 @@ internal static class TrainCommand
                 TrainingRun.Run(console, opened,
                     new TrainingRequest(data, shape, config, stepCount, checkpoint, metricsPath, interval, resumeFrom,
                         parse.GetValue(profile), keep, fullState),
-                    showConfigs: true);
+                    showConfigs: true, group);
             }
             return CliApplication.Success;
-        });
+        }));
         return command;
     }
 

@@ -2,6 +2,7 @@ using IlgpuDiffusion.Autoregressive;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
@@ -20,28 +21,32 @@ internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model,
 /// </summary>
 internal static class ArTrainingRun
 {
-    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/>.</summary>
+    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/> as one rank of <paramref name="group"/> (one process when null).</summary>
     /// <exception cref="ArgumentException">The checkpoint is already past the step budget.</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
-    public static TrainingOutcome Run(CliConsole console, Device device, ArTrainingRequest request, bool showConfigs)
+    public static TrainingOutcome Run(CliConsole console, Device device, ArTrainingRequest request, bool showConfigs,
+        DataParallelGroup? group = null)
     {
+        group ??= DataParallelGroup.Single;
         using var model = new Gpt(request.Model, device);
         model.Initialize(request.Training.Seed);
         using TokenShardSet train = request.Corpus.OpenTrain();
-        using var trainer = new ArTrainer(model, train, request.Training);
-        TrainingRun.ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
+        using var trainer = new ArTrainer(model, train, request.Training, group);
+        TrainingRun.RequireSameRun(group, request.Corpus, request.Model, request.Training, request.Steps, request.ResumeFrom);
+        string? metricsPath = group.IsRoot ? request.MetricsPath : null;
+        TrainingRun.ResumeOrStartFresh(console, request.ResumeFrom, metricsPath, request.Steps, trainer.LoadCheckpoint);
         TrainingRun.PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training,
             request.Steps, request.CheckpointPath, showConfigs);
 
         bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
         if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
-        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using TokenShardSet? validationData = validate && group.IsRoot ? request.Corpus.OpenValidation() : null;
         using ArValidation? validation = validationData is null ? null
             : new ArValidation(request.Model, device, validationData, request.Training.BatchSize, request.Training.ValidationBatches);
-        return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
+        return TrainingRun.RunLogged(console, request.Steps, request.CheckpointPath, metricsPath, request.Profile ? device : null,
             trainer.Step, (log, until) =>
         {
-            using IDisposable stoppable = Interruption.BeginRun();
+            using IDisposable stoppable = DataParallelJob.BeginStoppableRun(group);
             ProgressBars.Training(console, progress => trainer.Run(until, new ArTrainingRunOptions
             {
                 Log = log,

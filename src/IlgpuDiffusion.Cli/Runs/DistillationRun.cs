@@ -6,6 +6,7 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
@@ -41,15 +42,22 @@ internal sealed record DistillationRequest(PreparedCorpus Corpus, string Teacher
 /// </summary>
 internal static class DistillationRun
 {
-    /// <summary>Distills <paramref name="teacher"/> (copied, not kept) as <paramref name="request"/> asks, on its device.</summary>
+    /// <summary>
+    /// Distills <paramref name="teacher"/> (copied, not kept) as <paramref name="request"/> asks, on its device, as one rank of
+    /// <paramref name="group"/> (one process when null).
+    /// </summary>
     /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already finished).</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
-    public static void Run(CliConsole console, Dit teacher, DistillationRequest request)
+    public static void Run(CliConsole console, Dit teacher, DistillationRequest request, DataParallelGroup? group = null)
     {
+        group ??= DataParallelGroup.Single;
         Device device = teacher.Device;
         using TokenShardSet train = request.Corpus.OpenTrain();
-        using var distiller = new SdttDistiller(teacher, train, request.Config);
+        using var distiller = new SdttDistiller(teacher, train, request.Config, group);
         RequireOutputsAreNotInputs(request, distiller);
+        TrainingRun.RequireSameRun(group, request.Corpus, teacher.Config, request.Config.Training, distiller.Rounds.TotalSteps,
+            request.ResumeFrom ?? request.Teacher);
+        string? metricsPath = group.IsRoot ? request.MetricsPath : null;
         if (request.ResumeFrom is string resume)
         {
             TrainingState state = distiller.LoadCheckpoint(resume);
@@ -58,23 +66,23 @@ internal static class DistillationRun
                     "lower --min-steps to distill further.");
             console.Out.WriteLine($"Resuming '{resume}' at step {state.Step} " +
                 $"(round {distiller.CompletedRounds + 1} of {distiller.Rounds.Count}).");
-            MetricsLog.DropRecordsAfter(request.MetricsPath, state.Step);
+            if (metricsPath is not null) MetricsLog.DropRecordsAfter(metricsPath, state.Step);
         }
-        else if (File.Exists(request.MetricsPath))
+        else if (metricsPath is not null && File.Exists(metricsPath))
         {
-            new FileStream(request.MetricsPath, FileMode.Truncate).Dispose(); // emptied in place: a symbolic link stays one
+            new FileStream(metricsPath, FileMode.Truncate).Dispose(); // emptied in place: a symbolic link stays one
         }
         PrintSettings(console, device, request, distiller.Rounds);
 
         bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
         if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation of the students.");
-        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using TokenShardSet? validationData = validate && group.IsRoot ? request.Corpus.OpenValidation() : null;
         using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(teacher.Config, device,
             validationData, request.Config.Training.BatchSize, request.Config.Training.Seed, request.Config.Training.ValidationBatches);
         using var human = console.Interactive ? new ConsoleLineWriter(AnsiConsole.Console) : null;
-        using var log = new MetricsLog(human ?? console.Out, request.MetricsPath) { TotalSteps = distiller.Rounds.TotalSteps };
+        using var log = new MetricsLog(human ?? console.Out, metricsPath) { TotalSteps = distiller.Rounds.TotalSteps };
         var clock = Stopwatch.StartNew();
-        using (Interruption.BeginRun())
+        using (DataParallelJob.BeginStoppableRun(group))
         {
             ProgressBars.Training(console, progress => distiller.Run(options: new DistillationRunOptions
             {

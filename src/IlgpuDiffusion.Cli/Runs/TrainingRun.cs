@@ -4,6 +4,7 @@ using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 using Spectre.Console;
@@ -42,30 +43,34 @@ internal sealed record TrainingOutcome(long Step, ValidationMetrics? Validation,
 internal static class TrainingRun
 {
     /// <summary>
-    /// Runs <paramref name="request"/> on <paramref name="device"/>; <paramref name="showConfigs"/> prints the model and training configs
-    /// in full.
+    /// Runs <paramref name="request"/> on <paramref name="device"/> as one rank of <paramref name="group"/> (one process when null);
+    /// <paramref name="showConfigs"/> prints the model and training configs in full.
     /// </summary>
     /// <exception cref="ArgumentException">The request is inconsistent (e.g. the checkpoint is already past the step budget).</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
-    public static TrainingOutcome Run(CliConsole console, Device device, TrainingRequest request, bool showConfigs)
+    public static TrainingOutcome Run(CliConsole console, Device device, TrainingRequest request, bool showConfigs,
+        DataParallelGroup? group = null)
     {
+        group ??= DataParallelGroup.Single;
         using var model = new Dit(request.Model, device);
         model.Initialize(request.Training.Seed);
         using TokenShardSet train = request.Corpus.OpenTrain();
-        using var trainer = new MdlmTrainer(model, train, request.Training);
-        ResumeOrStartFresh(console, request.ResumeFrom, request.MetricsPath, request.Steps, trainer.LoadCheckpoint);
+        using var trainer = new MdlmTrainer(model, train, request.Training, group);
+        RequireSameRun(group, request.Corpus, request.Model, request.Training, request.Steps, request.ResumeFrom);
+        string? metricsPath = group.IsRoot ? request.MetricsPath : null;
+        ResumeOrStartFresh(console, request.ResumeFrom, metricsPath, request.Steps, trainer.LoadCheckpoint);
         PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,
             request.CheckpointPath, showConfigs);
 
         bool validate = request.Corpus.Metadata.Validation.Sequences > 0;
         if (!validate) console.Out.WriteLine("The corpus has no validation split: no validation perplexity.");
-        using TokenShardSet? validationData = validate ? request.Corpus.OpenValidation() : null;
+        using TokenShardSet? validationData = validate && group.IsRoot ? request.Corpus.OpenValidation() : null;
         using ValidationPerplexity? validation = validationData is null ? null : new ValidationPerplexity(request.Model, device,
             validationData, request.Training.BatchSize, request.Training.Seed, request.Training.ValidationBatches);
-        return RunLogged(console, request.Steps, request.CheckpointPath, request.MetricsPath, request.Profile ? device : null,
+        return RunLogged(console, request.Steps, request.CheckpointPath, metricsPath, request.Profile ? device : null,
             trainer.Step, (log, until) =>
         {
-            using IDisposable stoppable = Interruption.BeginRun();
+            using IDisposable stoppable = DataParallelJob.BeginStoppableRun(group);
             ProgressBars.Training(console, progress => trainer.Run(until, new MdlmTrainingRunOptions
             {
                 Log = log,
@@ -79,6 +84,16 @@ internal static class TrainingRun
             return (trainer.Step, trainer.LastValidation);
         });
     }
+
+    /// <summary>
+    /// Refuses, on every rank, a data-parallel job whose ranks would train different runs (another corpus, model, settings,
+    /// budget or resume point): their gradient sums would mean nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Some rank's run differs from rank 0's.</exception>
+    public static void RequireSameRun(DataParallelGroup group, PreparedCorpus corpus, object model, TrainingConfig training, long steps,
+        string? resumeFrom) =>
+        group.RequireSame("run settings", string.Join(" | ", corpus.Metadata.Tokenizer, corpus.SequenceLength,
+            corpus.Metadata.Train.Sequences, model, training, steps, resumeFrom is null ? "new run" : Path.GetFullPath(resumeFrom)));
 
     /// <summary>
     /// Loads the checkpoint to resume (refusing one already at the step budget) and drops the metrics of the steps after

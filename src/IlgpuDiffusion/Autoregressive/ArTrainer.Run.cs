@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Autoregressive;
@@ -16,6 +17,8 @@ public sealed partial class ArTrainer
     public ValidationMetrics? LastValidation { get; private set; }
 
     Device ITrainingSteps.Device => _model.Device;
+
+    DataParallelGroup ITrainingSteps.Group => _run.Group;
 
     double ITrainingSteps.FlopsPerToken => _model.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
 

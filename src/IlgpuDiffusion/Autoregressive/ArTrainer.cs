@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
@@ -27,7 +28,19 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     /// The model has no gradients, or the data does not fit it: sequence length, another tokenizer, or ids beyond its vocabulary.
     /// </exception>
     public ArTrainer(Gpt model, TokenShardSet trainData, TrainingConfig config)
+        : this(model, trainData, config, DataParallelGroup.Single)
     {
+    }
+
+    /// <summary>
+    /// Prepares training of <paramref name="model"/> as one rank of <paramref name="group"/>: the rank runs its share of every
+    /// step's micro-batches, and the ranks' gradients are added before each update (docs/data-parallel.md). Every rank must
+    /// construct its trainer with the same model, data and config, and take the same steps.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the one-process constructor, or the accumulation is not a multiple of the ranks.</exception>
+    public ArTrainer(Gpt model, TokenShardSet trainData, TrainingConfig config, DataParallelGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(trainData);
         ArgumentNullException.ThrowIfNull(config);
@@ -41,7 +54,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         _model = model;
         _trainData = trainData;
         Config = config;
-        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group);
         _batch = new NextTokenBatch(model.Device, config.BatchSize, length);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
         _dropoutSeed = TrainingSeeds.Dropout(config.Seed);
@@ -72,7 +85,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         double learningRate = _run.LearningRate;
         _model.ZeroGradients();
         double loss = 0;
-        for (int micro = 0; micro < Config.GradientAccumulationSteps; micro++)
+        for (int micro = 0; micro < _run.LocalMicroBatches; micro++)
         {
             ulong stream = _run.NextMicroBatch(_batch.Ids);
             _batch.Upload();

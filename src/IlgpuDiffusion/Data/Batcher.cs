@@ -66,6 +66,18 @@ public sealed class Batcher
         }
     }
 
+    /// <summary>Advances past <paramref name="batches"/> batches without reading them (another rank's share of a step).</summary>
+    public void Skip(int batches)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(batches);
+        for (long row = 0; row < (long)batches * BatchSize; row++)
+        {
+            if (++_index < _order.Length) continue;
+            ShuffleEpoch(_epoch + 1);
+            _index = 0;
+        }
+    }
+
     private void ShuffleEpoch(long newEpoch)
     {
         _epoch = newEpoch;

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Diffusion;
@@ -9,6 +10,8 @@ public sealed partial class MdlmTrainer
     public ValidationMetrics? LastValidation { get; private set; }
 
     Device ITrainingSteps.Device => _model.Device;
+
+    DataParallelGroup ITrainingSteps.Group => _run.Group;
 
     double ITrainingSteps.FlopsPerToken => _model.Config.TrainingFlopsPerToken(_trainData.SequenceLength);
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Training;
 
 namespace IlgpuDiffusion.Distillation;
@@ -11,6 +12,8 @@ public sealed partial class SdttDistiller
         $"round-{round + 1}-{Rounds.StudentSamplingSteps(round)}-steps.safetensors");
 
     Device ITrainingSteps.Device => _student.Device;
+
+    DataParallelGroup ITrainingSteps.Group => _run.Group;
 
     TrainingConfig ITrainingSteps.Config => Config.Training;
 
@@ -46,6 +49,8 @@ public sealed partial class SdttDistiller
     public void Run(long? untilStep = null, DistillationRunOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DistillationRunOptions();
+        if (!_run.Group.IsRoot)
+            options = options with { Log = null, CheckpointPath = null, Validation = null, RoundCheckpointDirectory = null };
         long until = untilStep ?? Rounds.TotalSteps;
         if (until < Step || until > Rounds.TotalSteps)
             throw new ArgumentOutOfRangeException(nameof(untilStep),

@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Training;
 
@@ -53,14 +54,32 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// The data does not fit the model: sequences longer than it takes, another tokenizer, or ids beyond its vocabulary.
     /// </exception>
     public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config)
-        : this(initial, trainData, config, headChunkRows: null)
+        : this(initial, trainData, config, headChunkRows: null, DataParallelGroup.Single)
     {
     }
 
-    /// <summary>Prepares a distiller whose head chunks hold <paramref name="headChunkRows"/> rows (capped at B·L).</summary>
-    /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
-    internal SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, int? headChunkRows)
+    /// <summary>
+    /// Prepares to distill <paramref name="initial"/> as one rank of <paramref name="group"/>: the rank runs its share of every
+    /// step's micro-batches, and the ranks' gradients are added before each update, so students, EMAs and teachers stay
+    /// identical on every rank (docs/data-parallel.md). Every rank must construct its distiller with the same model, data and
+    /// config, and take the same steps.
+    /// </summary>
+    /// <exception cref="ArgumentException">As the one-process constructor, or the accumulation is not a multiple of the ranks.</exception>
+    public SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, DataParallelGroup group)
+        : this(initial, trainData, config, headChunkRows: null, group)
     {
+    }
+
+    /// <summary>
+    /// Prepares a distiller whose head chunks hold <paramref name="headChunkRows"/> rows (capped at B·L), as one rank of
+    /// <paramref name="group"/>.
+    /// </summary>
+    /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
+    /// <param name="group">The ranks, or null for one process.</param>
+    internal SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, int? headChunkRows,
+        DataParallelGroup? group = null)
+    {
+        group ??= DataParallelGroup.Single;
         ArgumentNullException.ThrowIfNull(initial);
         ArgumentNullException.ThrowIfNull(trainData);
         ArgumentNullException.ThrowIfNull(config);
@@ -100,7 +119,8 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps, chunkRows));
             _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
             _loss = Own(owned, new DistillationLoss(device, chunkRows, model.Vocab));
-            _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training));
+            _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training,
+                group));
         }
         catch
         {
@@ -167,7 +187,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         int accumulation = Config.Training.GradientAccumulationSteps;
         _student.ZeroGradients();
         double lossSum = 0;
-        for (int micro = 0; micro < accumulation; micro++)
+        for (int micro = 0; micro < _run.LocalMicroBatches; micro++)
         {
             ulong stream = _run.NextMicroBatch(_cleanIds);
             TimeSampler.Sdtt.Sample(_timeSeed, stream, _corrupted.Times);

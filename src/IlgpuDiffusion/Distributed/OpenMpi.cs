@@ -57,7 +57,7 @@ internal sealed unsafe partial class OpenMpi
     /// <summary>The number of processes in <c>MPI_COMM_WORLD</c>.</summary>
     public int Size { get; private set; }
 
-    /// <summary>The library's own description, e.g. "Open MPI v4.1.4, …" (first line).</summary>
+    /// <summary>The library and its version, e.g. "Open MPI v4.1.4".</summary>
     public string Version { get; private set; } = "";
 
     /// <summary>Opens libmpi and initializes MPI for serialized calls from any thread.</summary>
@@ -89,7 +89,7 @@ internal sealed unsafe partial class OpenMpi
         byte* text = stackalloc byte[8192];
         int length;
         Check(_libraryVersion(text, &length), "MPI_Get_library_version");
-        Version = Encoding.UTF8.GetString(text, length).Split('\n')[0].Trim().TrimEnd(',');
+        Version = Encoding.UTF8.GetString(text, length).Split(',')[0].Trim();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Distributed;
 
 namespace IlgpuDiffusion.Training;
 
@@ -10,6 +11,9 @@ internal interface ITrainingSteps
 
     /// <summary>The device the model runs on, synchronized before each timing.</summary>
     Device Device { get; }
+
+    /// <summary>The ranks sharing each step; only rank 0 logs, validates and writes checkpoints.</summary>
+    DataParallelGroup Group { get; }
 
     /// <summary>Optimizer steps done.</summary>
     long Step { get; }

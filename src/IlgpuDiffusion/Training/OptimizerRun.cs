@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
+using IlgpuDiffusion.Distributed;
 
 namespace IlgpuDiffusion.Training;
 
@@ -8,7 +9,10 @@ namespace IlgpuDiffusion.Training;
 /// data order (<see cref="Batcher"/>), the micro-batch counter that seeds the random streams, the optimizer step
 /// counter, the <see cref="LrSchedule"/>, <see cref="ClippedAdamW"/> and the <see cref="Ema"/> of the weights. Its
 /// counters are the <see cref="TrainingState"/> a checkpoint stores, so <see cref="Restore"/> continues a run bit for
-/// bit. Allocates nothing per step.
+/// bit. In a <see cref="DataParallelGroup"/> of R ranks each rank runs a contiguous block of A/R of a step's A micro-batches
+/// and skips the others' (data position and micro-batch counter stay those of the whole step, so every random stream and
+/// checkpoint is the one-process run's); <see cref="FinishStep"/> then adds the ranks' gradients and losses before clipping.
+/// Allocates nothing per step.
 /// </summary>
 internal sealed class OptimizerRun : IDisposable
 {
@@ -17,18 +21,32 @@ internal sealed class OptimizerRun : IDisposable
     private readonly LrSchedule _schedule;
     private readonly Tensor<float> _parameters, _sumOfSquares;
     private readonly float[] _hostSumOfSquares = new float[1];
+    private readonly DataParallelGroup _group;
+    private readonly Tensor<float> _gradients;
     private Batcher _batcher;
+    private int _localMicroBatch;
     private long _microBatches;
     private long _step;
 
     /// <summary>
     /// Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/>
-    /// alike) on <paramref name="data"/>.
+    /// alike) on <paramref name="data"/>, as one rank of <paramref name="group"/>.
     /// </summary>
-    public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config)
+    /// <exception cref="ArgumentException">The step's micro-batches cannot be shared evenly by the group's ranks.</exception>
+    public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config,
+        DataParallelGroup group)
     {
+        int accumulation = config.GradientAccumulationSteps;
+        if (accumulation % group.Size != 0)
+            throw new ArgumentException($"A step of {accumulation} micro-batch{(accumulation == 1 ? "" : "es")} (gradient " +
+                $"accumulation) cannot be shared by {group.Size} ranks: every rank runs the same number. Use an accumulation that " +
+                $"is a multiple of {group.Size}, e.g. {group.Size * Math.Max(1, accumulation / group.Size)} with the batch size " +
+                $"divided accordingly, so that batch × accumulation stays the global batch.", nameof(config));
         _data = data;
         _config = config;
+        _group = group;
+        _gradients = gradients;
+        LocalMicroBatches = accumulation / group.Size;
         _batcher = new Batcher(data, config.BatchSize, config.Seed);
         Optimizer = new ClippedAdamW(parameters, gradients, config);
         Ema = new Ema(parameters, config.EmaDecay);
@@ -49,24 +67,47 @@ internal sealed class OptimizerRun : IDisposable
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
     public TrainingState State => new(Step, _microBatches, Ema.Updates, _batcher.Position, _config.Seed);
 
+    /// <summary>The ranks sharing each step.</summary>
+    public DataParallelGroup Group => _group;
+
+    /// <summary>Micro-batches this rank runs per optimizer step: accumulation / ranks.</summary>
+    public int LocalMicroBatches { get; }
+
     /// <summary>The learning rate of the next optimizer step.</summary>
     public double LearningRate => _schedule.At(Step);
 
-    /// <summary>Fills <paramref name="ids"/> with the next micro-batch; returns its index, which keys its random streams.</summary>
+    /// <summary>
+    /// Fills <paramref name="ids"/> with this rank's next micro-batch (one of <see cref="LocalMicroBatches"/> per step); returns
+    /// its index in the whole run, which keys its random streams.
+    /// </summary>
     public ulong NextMicroBatch(Span<int> ids)
     {
+        if (_localMicroBatch++ == 0) SkipMicroBatches(_group.Rank * LocalMicroBatches);
         _batcher.NextBatch(ids);
         return (ulong)_microBatches++;
     }
 
-    /// <summary>Clips, takes the AdamW step at <paramref name="learningRate"/>, updates the EMA and reports the step.</summary>
-    /// <param name="lossSum">The sum of the micro-batches' mean losses.</param>
+    /// <summary>
+    /// Adds the ranks' gradients and losses, clips, takes the AdamW step at <paramref name="learningRate"/>, updates the EMA
+    /// and reports the step.
+    /// </summary>
+    /// <param name="lossSum">The sum of this rank's micro-batches' mean losses.</param>
     public StepResult FinishStep(double lossSum, double learningRate)
     {
+        SkipMicroBatches((_group.Size - 1 - _group.Rank) * LocalMicroBatches);
+        _localMicroBatch = 0;
+        lossSum = _group.SumInRankOrder(lossSum);
+        _group.SumInRankOrder(_gradients);
         double norm = Optimizer.Step(learningRate);
         Ema.Update();
         _step++;
         return new StepResult(_step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
+    }
+
+    private void SkipMicroBatches(int count)
+    {
+        _batcher.Skip(count);
+        _microBatches += count;
     }
 
     /// <summary>

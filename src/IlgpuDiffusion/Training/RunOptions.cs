@@ -38,6 +38,9 @@ public abstract record RunOptions
     /// <summary>Receives the run's state after every optimizer step (none when null); the library draws nothing itself.</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
 
+    /// <summary>What a rank other than 0 of a data-parallel group keeps: the progress, without log or checkpoints.</summary>
+    internal RunOptions ForOtherRanks() => this with { Log = null, CheckpointPath = null };
+
     /// <summary>
     /// The checkpoint to write after <paramref name="step"/> (the run's <paramref name="last"/> or not), or null when none is due:
     /// the run's checkpoint at the end, else its step-numbered sibling.

@@ -8,6 +8,8 @@ namespace IlgpuDiffusion.Training;
 /// <see cref="RunOptions"/> ask and reports progress after every step. Validation, hook and checkpoint time is left out of
 /// the step timings and of a running <see cref="Compute.KernelProfile"/> of the device. Cancellation is honoured between
 /// steps: a step-numbered resume checkpoint (when the options name a checkpoint) is written first, so a cancelled run loses nothing.
+/// In a data-parallel group only rank 0 logs, validates and writes checkpoints; every rank steps and reports progress, and
+/// the cancellation token must then be cancelled on every rank alike or on none.
 /// </summary>
 internal static class TrainingLoop
 {
@@ -21,6 +23,8 @@ internal static class TrainingLoop
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(untilStep, trainer.Step);
         TrainingConfig config = trainer.Config;
+        bool root = trainer.Group.IsRoot;
+        if (!root) (options, hooks) = (options.ForOtherRanks(), hooks with { Validate = null });
         long firstStep = trainer.Step, savedStep = firstStep;
         var timer = new StepTimer(firstStep);
         double lossSum = 0, loss = double.NaN, tokensPerSecond = double.NaN;

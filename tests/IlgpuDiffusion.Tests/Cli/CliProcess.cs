@@ -15,13 +15,19 @@ internal sealed partial class CliProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private CliProcess(string[] args, IReadOnlyDictionary<string, string>? environment)
+    private CliProcess(string[] args, IReadOnlyDictionary<string, string>? environment, string[]? launcher = null)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var start = new ProcessStartInfo(launcher?[0] ?? dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        if (launcher is not null)
+        {
+            foreach (string arg in launcher.Skip(1)) start.ArgumentList.Add(arg);
+            start.ArgumentList.Add(dotnet);
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ilgpu-diffusion.dll"));
         foreach (string arg in args) start.ArgumentList.Add(arg);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
@@ -43,6 +49,13 @@ internal sealed partial class CliProcess : IDisposable
 
     /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c> with <paramref name="environment"/> set for it.</summary>
     public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) => new(args, environment);
+
+    /// <summary>
+    /// Starts <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks of an Open MPI job
+    /// (<see cref="Mpirun"/>: <c>mpirun -np N dotnet ilgpu-diffusion.dll …</c>); the child is mpirun itself.
+    /// </summary>
+    public static CliProcess StartRanks(int ranks, params string[] args) =>
+        new(args, null, [Mpirun.Path ?? throw new InvalidOperationException(Mpirun.Missing), .. Mpirun.Options(ranks)]);
 
     /// <summary>Kills the child at once (SIGKILL: no handler runs).</summary>
     public void Kill() => _process.Kill();

@@ -1,0 +1,27 @@
+namespace IlgpuDiffusion.Tests.Cli;
+
+/// <summary>Open MPI's launcher, as the data-parallel tests start jobs with it (CI installs Debian's openmpi-bin).</summary>
+internal static class Mpirun
+{
+    /// <summary>Why a test that needs mpirun cannot run.</summary>
+    public const string Missing = "mpirun (Open MPI) is not installed: apt-get install openmpi-bin";
+
+    /// <summary>The launcher on PATH, or null.</summary>
+    public static string? Path { get; } = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        .Select(folder => System.IO.Path.Combine(folder, "mpirun")).FirstOrDefault(File.Exists);
+
+    /// <summary>
+    /// The options of a job of <paramref name="ranks"/> ranks on this machine: more ranks than cores are allowed, and so is
+    /// root (CI runs as root).
+    /// </summary>
+    public static string[] Options(int ranks) =>
+        ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+
+    /// <summary>Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most).</summary>
+    public static CliResult Run(int ranks, params string[] args)
+    {
+        using CliProcess job = CliProcess.StartRanks(ranks, args);
+        int exitCode = job.WaitForExit(TimeSpan.FromMinutes(5));
+        return new CliResult(exitCode, job.Output, "");
+    }
+}
