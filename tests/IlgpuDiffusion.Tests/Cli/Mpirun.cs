@@ -17,11 +17,14 @@ internal static class Mpirun
     public static string[] Options(int ranks) =>
         ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)];
 
-    /// <summary>Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most).</summary>
+    /// <summary>
+    /// Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most); mpirun
+    /// merges the ranks' streams, so the result's output and error both hold everything.
+    /// </summary>
     public static CliResult Run(int ranks, params string[] args)
     {
         using CliProcess job = CliProcess.StartRanks(ranks, args);
         int exitCode = job.WaitForExit(TimeSpan.FromMinutes(5));
-        return new CliResult(exitCode, job.Output, "");
+        return new CliResult(exitCode, job.Output, job.Output);
     }
 }

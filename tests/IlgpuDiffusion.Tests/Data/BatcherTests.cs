@@ -47,6 +47,18 @@ public sealed class BatcherTests : IDisposable
     }
 
     [Fact]
+    public void Skipping_batches_lands_where_reading_them_would_across_epochs()
+    {
+        var reading = new Batcher(_data, batchSize: 3, seed: 11);
+        var skipping = new Batcher(_data, batchSize: 3, seed: 11);
+        Take(reading, 5); // 15 rows: past the first epoch of 10
+        skipping.Skip(5);
+        Assert.Equal(reading.Position, skipping.Position);
+        Assert.Equal(Take(reading, 2), Take(skipping, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => skipping.Skip(-1));
+    }
+
+    [Fact]
     public void Rows_are_whole_sequences_and_each_epoch_visits_every_sequence_once()
     {
         var batcher = new Batcher(_data, batchSize: 5, seed: 11);
