@@ -20,7 +20,8 @@ internal static class DistillCommand
     {
         var command = new Command("distill", "Distill a trained MDLM into students that sample in fewer steps (SDTT, multi-round): " +
             "each round halves the sampling steps and writes a checkpoint that 'sample' reads. Logs loss, gradient norm, " +
-            "learning rate, round, Δ and tokens/s, and validates each round's student.");
+            "learning rate, round, Δ and tokens/s, and validates each round's student. Under mpirun (Open MPI) each process is one " +
+            "rank of a data-parallel job sharing every step's micro-batches (--accumulation a multiple of the ranks).");
         var teacher = new Argument<string?>("teacher")
         {
             Description = "The teacher: a training checkpoint (.safetensors made by 'train'; its EMA weights unless --raw-weights) " +

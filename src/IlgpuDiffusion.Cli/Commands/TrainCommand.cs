@@ -27,7 +27,9 @@ internal static class TrainCommand
     {
         var command = new Command("train", "Train a masked diffusion language model (MDLM), or with --model ar the autoregressive " +
             "GPT baseline, on prepared token shards. Logs loss, gradient norm, learning rate and tokens/s, validates the EMA weights, " +
-            "and writes a checkpoint that 'sample'/'distill'/'eval' (MDLM), 'eval --ar/--judge' (AR), 'info' and --resume read.");
+            "and writes a checkpoint that 'sample'/'distill'/'eval' (MDLM), 'eval --ar/--judge' (AR), 'info' and --resume read. Under " +
+            "mpirun (Open MPI) each process is one rank of a data-parallel job sharing every step's micro-batches (--accumulation a " +
+            "multiple of the ranks).");
         var kind = new Option<string>("--model")
         {
             Description = "mdlm (the masked diffusion model) or ar (the GPT baseline with next-token loss; the judge and latency peer)",

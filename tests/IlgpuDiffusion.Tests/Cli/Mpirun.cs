@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace IlgpuDiffusion.Tests.Cli;
 
 /// <summary>Open MPI's launcher, as the data-parallel tests start jobs with it (CI installs Debian's openmpi-bin).</summary>
@@ -12,10 +14,12 @@ internal static class Mpirun
 
     /// <summary>
     /// The options of a job of <paramref name="ranks"/> ranks on this machine: more ranks than cores are allowed, and so is
-    /// root (CI runs as root).
+    /// root (CI runs as root); ranks waiting in a sum yield their core, and shared-memory transfers do not need ptrace, which
+    /// containers often forbid.
     /// </summary>
     public static string[] Options(int ranks) =>
-        ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl_vader_single_copy_mechanism", "none",
+            "-np", ranks.ToString(CultureInfo.InvariantCulture)];
 
     /// <summary>
     /// Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most); mpirun
