@@ -21,7 +21,9 @@ internal sealed record ArTrainingRequest(PreparedCorpus Corpus, GptConfig Model,
 /// </summary>
 internal static class ArTrainingRun
 {
-    /// <summary>Runs <paramref name="request"/> on <paramref name="device"/> as one rank of <paramref name="group"/> (one process when null).</summary>
+    /// <summary>
+    /// Runs <paramref name="request"/> on <paramref name="device"/> as one rank of <paramref name="group"/> (one process when null).
+    /// </summary>
     /// <exception cref="ArgumentException">The checkpoint is already past the step budget.</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is damaged or belongs to another run.</exception>
     public static TrainingOutcome Run(CliConsole console, Device device, ArTrainingRequest request, bool showConfigs,

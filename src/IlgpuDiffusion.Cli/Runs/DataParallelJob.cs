@@ -58,7 +58,8 @@ internal static class DataParallelJob
             lock (Gate)
                 return s_running is { } group
                     ? $"Rank {group.Rank} of {group.Size} stopped by a signal: mpirun ends every rank when one fails or the job is " +
-                        "interrupted. The checkpoints written so far are intact; continue with the same mpirun command plus --resume latest."
+                        "interrupted. The checkpoints written so far are intact; continue with the same mpirun command plus " +
+                        "--resume latest."
                     : null;
         }
     }

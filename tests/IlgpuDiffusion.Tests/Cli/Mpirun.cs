@@ -9,8 +9,9 @@ internal static class Mpirun
     public const string Missing = "mpirun (Open MPI) is not installed: apt-get install openmpi-bin";
 
     /// <summary>The launcher on PATH, or null.</summary>
-    public static string? Path { get; } = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-        .Select(folder => System.IO.Path.Combine(folder, "mpirun")).FirstOrDefault(File.Exists);
+    public static string? Path { get; } = (Environment.GetEnvironmentVariable("PATH") ?? "")
+        .Split(':', StringSplitOptions.RemoveEmptyEntries).Select(folder => System.IO.Path.Combine(folder, "mpirun"))
+        .FirstOrDefault(File.Exists);
 
     /// <summary>
     /// The options of a job of <paramref name="ranks"/> ranks on this machine: more ranks than cores are allowed, and so is

@@ -20,7 +20,8 @@ internal static class CheckpointComparison
         double worst = 0;
         foreach (var group in expected.Tensors.GroupBy(tensor => tensor.Name.Split('.')[0]))
         {
-            var pairs = group.Select(tensor => (Expected: expected.ReadFloats(tensor.Name), Actual: actual.ReadFloats(tensor.Name))).ToList();
+            var pairs = group.Select(tensor => (Expected: expected.ReadFloats(tensor.Name), Actual: actual.ReadFloats(tensor.Name)))
+                .ToList();
             double scale = pairs.Max(pair => pair.Expected.Max(value => Math.Abs((double)value)));
             double difference = pairs.Max(pair => pair.Expected.Zip(pair.Actual, (x, y) => Math.Abs((double)x - y)).Max());
             if (difference > 0) worst = Math.Max(worst, difference / scale);

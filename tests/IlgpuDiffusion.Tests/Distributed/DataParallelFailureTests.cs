@@ -38,8 +38,8 @@ public sealed class DataParallelFailureTests(TinyCliRun run) : IClassFixture<Tin
         int exitCode = job.WaitForExit(Bound);
         Assert.NotEqual(0, exitCode);
         Assert.Matches("(?s)process rank 1 .*exited on signal 9|Rank 0 of 2 stopped by a signal", job.Output);
-        string latest = Directory.GetFiles(_temp.Path, "job.step-*.safetensors").Where(path => !path.EndsWith(".tmp", StringComparison.Ordinal))
-            .OrderBy(path => path, StringComparer.Ordinal).Last();
+        string latest = Directory.GetFiles(_temp.Path, "job.step-*.safetensors")
+            .Where(path => !path.EndsWith(".tmp", StringComparison.Ordinal)).OrderBy(path => path, StringComparer.Ordinal).Last();
         Assert.True(MdlmCheckpoint.ReadHeader(latest).State.Step >= 1);
     }
 
