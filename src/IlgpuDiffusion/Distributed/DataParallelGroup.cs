@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -22,6 +23,7 @@ public sealed class DataParallelGroup : IDisposable
 
     private readonly OpenMpi? _mpi;
     private readonly GradientReduction _reduction;
+    private long _sumTicks;
     private bool _disposed;
 
     private DataParallelGroup(OpenMpi? mpi, int localRank)
@@ -53,6 +55,12 @@ public sealed class DataParallelGroup : IDisposable
     public string Transport { get; }
 
     /// <summary>
+    /// Wall time this rank has spent in <see cref="SumInRankOrder(Tensor{float})"/> and <see cref="SumInRankOrder(double)"/>,
+    /// waiting for slower ranks included: the cost of data parallelism that overlaps nothing (zero for one process).
+    /// </summary>
+    public TimeSpan SumTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _sumTicks));
+
+    /// <summary>
     /// Joins the job <c>mpirun</c> started this process in (initializing MPI), or returns <see cref="Single"/> when it was
     /// started on its own or as a job of one rank.
     /// </summary>
@@ -79,7 +87,10 @@ public sealed class DataParallelGroup : IDisposable
     public void SumInRankOrder(Tensor<float> values)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Size > 1) _reduction.Sum(values);
+        if (Size == 1) return;
+        long start = Stopwatch.GetTimestamp();
+        _reduction.Sum(values);
+        Interlocked.Add(ref _sumTicks, Stopwatch.GetTimestamp() - start);
     }
 
     /// <summary>Adds <paramref name="value"/> over all ranks in rank order; every rank gets the same sum.</summary>
@@ -87,8 +98,10 @@ public sealed class DataParallelGroup : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_mpi is null) return value;
+        long start = Stopwatch.GetTimestamp();
         Span<double> values = stackalloc double[Size];
         _mpi.AllGather(value, values);
+        Interlocked.Add(ref _sumTicks, Stopwatch.GetTimestamp() - start);
         double sum = values[0];
         for (int r = 1; r < Size; r++) sum += values[r];
         return sum;

@@ -27,6 +27,7 @@ internal static class TrainingLoop
         if (!root) (options, hooks) = (options.ForOtherRanks(), hooks with { Validate = null });
         long firstStep = trainer.Step, savedStep = firstStep;
         var timer = new StepTimer(firstStep);
+        TimeSpan sumTime = trainer.Group.SumTime;
         double lossSum = 0, loss = double.NaN, tokensPerSecond = double.NaN;
         while (trainer.Step < untilStep)
         {
@@ -49,7 +50,11 @@ internal static class TrainingLoop
                 tokensPerSecond = trainer.TokensPerStep * steps / seconds;
                 double? mfu = config.PeakFlops > 0 ? trainer.FlopsPerToken * tokensPerSecond / config.PeakFlops : null;
                 metrics = new TrainingMetrics(step, loss, result.GradientNorm, result.LearningRate, 1000 * seconds / steps,
-                    tokensPerSecond, mfu);
+                    tokensPerSecond, mfu)
+                {
+                    SumMillisecondsPerStep = trainer.Group.Size > 1 ? (trainer.Group.SumTime - sumTime).TotalMilliseconds / steps : null,
+                };
+                sumTime = trainer.Group.SumTime;
                 lossSum = 0;
             }
             timer.Pause();

@@ -26,18 +26,25 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
     /// </summary>
     public double? MaskedAttentionEntropy { get; init; }
 
+    /// <summary>
+    /// In a data-parallel job, the wall time per step this rank spent adding the ranks' gradients and losses (waiting for slower
+    /// ranks included), part of <see cref="MillisecondsPerStep"/>; null for one process.
+    /// </summary>
+    public double? SumMillisecondsPerStep { get; init; }
+
     /// <summary>The line's part after the step: loss, norm, lr, ms, tok/s and MFU.</summary>
     public string Summary
     {
         get
         {
             string mfu = ModelFlopsUtilization is double u ? string.Create(CultureInfo.InvariantCulture, $" | MFU {u * 100:F1}%") : "";
+            string sum = SumMillisecondsPerStep is double ms ? string.Create(CultureInfo.InvariantCulture, $" (sum {ms:F1} ms)") : "";
             string entropy = MaskedAttentionEntropy is double h
                 ? string.Create(CultureInfo.InvariantCulture, $" | mask attn H {h:F2}")
                 : "";
             return string.Create(CultureInfo.InvariantCulture,
                 $"loss {Loss:F4} | norm {GradientNorm:F4} | lr {LearningRate:0.00e+00} | " +
-                $"{MillisecondsPerStep:F1} ms | {TokensPerSecond:N0} tok/s{mfu}{entropy}");
+                $"{MillisecondsPerStep:F1} ms{sum} | {TokensPerSecond:N0} tok/s{mfu}{entropy}");
         }
     }
 
@@ -52,6 +59,7 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
         writer.WriteMetric("gradNorm", GradientNorm);
         writer.WriteMetric("lr", LearningRate);
         writer.WriteMetric("msPerStep", MillisecondsPerStep);
+        if (SumMillisecondsPerStep is double sum) writer.WriteMetric("sumMsPerStep", sum);
         writer.WriteMetric("tokensPerSecond", TokensPerSecond);
         if (ModelFlopsUtilization is double u) writer.WriteMetric("mfu", u);
         if (MaskedAttentionEntropy is double h) writer.WriteMetric("maskedAttentionEntropy", h);

@@ -34,6 +34,9 @@ public sealed class DataParallelTrainingTests(TinyCliRun run, ITestOutputHelper 
         Assert.True(job.ExitCode == 0, job.ToString());
         Assert.Contains("Data parallel: 2 ranks over Open MPI", job.Out);
         Assert.Single(Regex.Matches(job.Out, @"step 3/3 \| loss")); // rank 0 alone logs
+        Assert.Matches(@"step 3/3 \| loss .* ms \(sum [0-9.]+ ms\) \|", job.Out);
+        Assert.DoesNotContain("(sum ", single.Out);
+        Assert.Contains("\"sumMsPerStep\":", File.ReadAllText(Path.ChangeExtension(two, ".metrics.jsonl")));
 
         double difference = CheckpointComparison.MaxRelativeDifference(one, two);
         output.WriteLine($"largest relative difference of the weights to one process: {difference:E2}");
