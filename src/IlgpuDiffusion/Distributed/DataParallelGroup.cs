@@ -169,40 +169,60 @@ public sealed class DataParallelGroup : IDisposable
 
     /// <summary>
     /// The deterministic sum of a float buffer over the ranks: all-to-all of the segments (<see cref="RankSegments"/>), each rank
-    /// adds the R copies of its own segment in rank order, then all-gather of the sums. Device tensors off the CPU backend are
-    /// staged through one host buffer.
+    /// adds the R copies of its own segment in rank order (in cache-sized chunks on all cores: one pass over the copies), then
+    /// all-gather of the sums. Device tensors off the CPU backend are staged through one host buffer.
     /// </summary>
-    private sealed class GradientReduction(DataParallelGroup group) : IDisposable
+    private sealed class GradientReduction : IDisposable
     {
+        private const int ChunkLength = 16 * 1024;
+
+        private readonly DataParallelGroup _group;
+        private readonly Action<int> _addChunk;
         private RankSegments? _segments;
         private float[] _staging = [], _received = [], _segment = [];
+        private int _own;
+
+        public GradientReduction(DataParallelGroup group)
+        {
+            _group = group;
+            _addChunk = AddChunk;
+        }
 
         public void Sum(Tensor<float> values)
         {
-            OpenMpi mpi = group._mpi!;
+            OpenMpi mpi = _group._mpi!;
             int length = checked((int)values.Length);
-            if (_segments?.Length != length) Prepare(length, values.Buffer is not CpuBuffer<float>);
-            RankSegments segments = _segments!;
             bool staged = values.Buffer is not CpuBuffer<float>;
+            if (_segments?.Length != length) Prepare(length, staged);
+            RankSegments segments = _segments!;
             Span<float> host = staged ? _staging : values.AsSpan();
             if (staged) values.CopyTo(host);
-            int own = segments.Counts[group.Rank];
-            Span<int> receiveCounts = stackalloc int[group.Size], receiveOffsets = stackalloc int[group.Size];
-            for (int r = 0; r < group.Size; r++) (receiveCounts[r], receiveOffsets[r]) = (own, r * own);
+            int ranks = _group.Size;
+            Span<int> receiveCounts = stackalloc int[ranks], receiveOffsets = stackalloc int[ranks];
+            for (int r = 0; r < ranks; r++) (receiveCounts[r], receiveOffsets[r]) = (_own, r * _own);
             mpi.AllToAll(host, segments.Counts, segments.Offsets, _received, receiveCounts, receiveOffsets);
-            Span<float> sum = _segment.AsSpan(0, own);
-            _received.AsSpan(0, own).CopyTo(sum);
-            for (int r = 1; r < group.Size; r++) System.Numerics.Tensors.TensorPrimitives.Add(sum, _received.AsSpan(r * own, own), sum);
-            mpi.AllGather(sum, host, segments.Counts, segments.Offsets);
+            Parallel.For(0, (_own + ChunkLength - 1) / ChunkLength, _addChunk);
+            mpi.AllGather(_segment.AsSpan(0, _own), host, segments.Counts, segments.Offsets);
             if (staged) values.CopyFrom(host);
+        }
+
+        /// <summary>Chunk <paramref name="chunk"/> of this rank's segment: rank 0's copy plus rank 1's, … in rank order.</summary>
+        private void AddChunk(int chunk)
+        {
+            int start = chunk * ChunkLength, count = Math.Min(ChunkLength, _own - start);
+            Span<float> sum = _segment.AsSpan(start, count);
+            _received.AsSpan(start, count).CopyTo(sum);
+            for (int r = 1; r < _group.Size; r++)
+                System.Numerics.Tensors.TensorPrimitives.Add(sum, _received.AsSpan(r * _own + start, count), sum);
         }
 
         private void Prepare(int length, bool staged)
         {
-            var segments = new RankSegments(length, group.Size);
+            var segments = new RankSegments(length, _group.Size);
+            _own = segments.Counts[_group.Rank];
             _staging = staged ? GC.AllocateUninitializedArray<float>(length, pinned: true) : [];
-            _received = GC.AllocateUninitializedArray<float>(segments.MaxCount * group.Size, pinned: true);
-            _segment = GC.AllocateUninitializedArray<float>(segments.MaxCount, pinned: true);
+            _received = GC.AllocateUninitializedArray<float>(_own * _group.Size, pinned: true);
+            _segment = GC.AllocateUninitializedArray<float>(_own, pinned: true);
             _segments = segments;
         }
 

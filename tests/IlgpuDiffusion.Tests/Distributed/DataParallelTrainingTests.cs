@@ -49,6 +49,23 @@ public sealed class DataParallelTrainingTests(TinyCliRun run, ITestOutputHelper 
     }
 
     [SkippableFact]
+    public async Task Three_ranks_sum_segments_of_unequal_length()
+    {
+        Skip.If(Mpirun.Path is null, Mpirun.Missing);
+        string[] train = ["train", "--data", run.Shards, .. TinyCliRun.Model, "--steps", "2", "--batch", "2", "--accumulation", "3",
+            "--validation-batches", "1", "--device", "cpu", "--resumable"];
+        string one = _temp.File("one.safetensors"), three = _temp.File("three.safetensors");
+        CliResult single = await CliRunner.Run([.. train, "-o", one]);
+        Assert.True(single.ExitCode == 0, single.ToString());
+        CliResult job = Mpirun.Run(3, [.. train, "-o", three]);
+        Assert.True(job.ExitCode == 0, job.ToString());
+        Assert.Contains("Data parallel: 3 ranks", job.Out);
+        double difference = CheckpointComparison.MaxRelativeDifference(one, three);
+        output.WriteLine($"largest relative difference of the weights to one process: {difference:E2}");
+        Assert.InRange(difference, 0, Rounding);
+    }
+
+    [SkippableFact]
     public async Task One_process_resumes_a_two_rank_checkpoint_where_the_job_would_have_gone()
     {
         Skip.If(Mpirun.Path is null, Mpirun.Missing);
