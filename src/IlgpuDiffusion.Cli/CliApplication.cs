@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Cli.Commands;
 using IlgpuDiffusion.Cli.Runs;
+using IlgpuDiffusion.Distributed;
 
 namespace IlgpuDiffusion.Cli;
 
@@ -52,6 +53,10 @@ public static partial class CliApplication
                     $" (see '{HelpCommandLine(parsed)}')");
                 return UsageError;
             }
+            if (DataParallelGroup.LaunchedRanks > 1 && parsed.CommandResult.Command.Name is not ("train" or "distill"))
+                throw new UsageException($"mpirun started {DataParallelGroup.LaunchedRanks} copies of '{Name} " +
+                    $"{parsed.CommandResult.Command.Name}', which would each do the same work: only train and distill run " +
+                    "data-parallel. Run it without mpirun.");
             var invocation = new InvocationConfiguration
             {
                 Output = output,

@@ -68,7 +68,7 @@ public sealed class DataParallelGroup : IDisposable
     /// <exception cref="NotSupportedException">Started by another launcher (MPICH's, Slurm's srun) as one of several ranks.</exception>
     public static DataParallelGroup FromEnvironment()
     {
-        int size = Variable(SizeVariable) ?? 1;
+        int size = LaunchedRanks;
         if (size <= 1)
         {
             foreach (string name in OtherLaunchers)
@@ -150,6 +150,9 @@ public sealed class DataParallelGroup : IDisposable
     /// others do not wait for it in their next sum. Returns (only) on <see cref="Single"/>.
     /// </summary>
     public void Abort(int exitCode) => _mpi?.Abort(exitCode);
+
+    /// <summary>How many ranks Open MPI's mpirun started this process among (1 when it did not start it).</summary>
+    internal static int LaunchedRanks => Variable(SizeVariable) ?? 1;
 
     /// <summary>The MPI calls behind the sums, or null for <see cref="Single"/>.</summary>
     internal OpenMpi? Mpi => _mpi;

@@ -54,6 +54,15 @@ public sealed class DataParallelFailureTests(TinyCliRun run) : IClassFixture<Tin
         Assert.False(File.Exists(_temp.File("job.safetensors")));
     }
 
+    [SkippableFact]
+    public void Commands_that_cannot_share_work_refuse_to_run_as_copies()
+    {
+        Skip.If(Mpirun.Path is null, Mpirun.Missing);
+        CliResult job = Mpirun.Run(2, ["sample", run.Checkpoint, "--steps", "2", "--device", "cpu"]);
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.Contains("mpirun started 2 copies of 'ilgpu-diffusion sample', which would each do the same work", job.Out);
+    }
+
     /// <summary>The process id of rank <paramref name="rank"/> of the job writing <paramref name="checkpoint"/>.</summary>
     private static int RankProcess(int rank, string checkpoint)
     {
