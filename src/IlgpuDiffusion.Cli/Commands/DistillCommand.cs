@@ -77,7 +77,7 @@ internal static class DistillCommand
             string folder = parse.GetValue(output)
                 ?? (resumeFrom is null ? DefaultOutput : Path.GetDirectoryName(Path.GetFullPath(resumeFrom))!);
             OutputPaths.RequireFolder(folder, "--output");
-            using Device opened = device.Open(parse);
+            using Device opened = device.Open(parse, group.LocalRank);
             string source = resumeFrom ?? parse.GetValue(teacher)!;
             // A resumed run overwrites every weight from its checkpoint; the checkpoint's raw weights only shape the model.
             using Dit initial = resumeFrom is null

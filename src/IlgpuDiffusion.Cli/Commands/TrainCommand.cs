@@ -108,7 +108,7 @@ internal static class TrainCommand
             if (autoregressive)
             {
                 GptCheckpointHeader? resumed = resumeFrom is null ? null : GptCheckpoint.ReadHeader(resumeFrom);
-                using Device opened = device.Open(parse);
+                using Device opened = device.Open(parse, group.LocalRank);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null,
                     console);
                 Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);
@@ -122,7 +122,7 @@ internal static class TrainCommand
             else
             {
                 MdlmCheckpointHeader? resumed = resumeFrom is null ? null : MdlmCheckpoint.ReadHeader(resumeFrom);
-                using Device opened = device.Open(parse);
+                using Device opened = device.Open(parse, group.LocalRank);
                 TrainingConfig config = training.Apply(parse, resumed?.Training ?? TrainingConfig.Mdlm, stepCount, resumed is not null,
                     console);
                 Tokenizer? tokenizer = resumed is null ? model.Tokenizer(parse) : Tokenizer.FromName(resumed.Model.Tokenizer);

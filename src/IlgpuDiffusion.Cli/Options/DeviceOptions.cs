@@ -8,9 +8,10 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
 internal sealed record DeviceChoice(string Backend, string Precision)
 {
-    /// <summary>Opens the device.</summary>
-    /// <exception cref="ArgumentException">A name is unknown, or the device cannot multiply in the precision asked.</exception>
-    public Device Open() => Device.Create(BackendNames.Parse(Backend), MatMulPrecisions.Parse(Precision));
+    /// <summary>Opens device <paramref name="index"/> of the backend (a data-parallel rank's local rank; one CPU device whatever it is).</summary>
+    /// <exception cref="ArgumentException">A name is unknown, the backend has fewer devices, or the device cannot multiply in the
+    /// precision asked.</exception>
+    public Device Open(int index = 0) => Device.Create(BackendNames.Parse(Backend), MatMulPrecisions.Parse(Precision), index);
 }
 
 /// <summary>The <c>--device</c> and <c>--precision</c> options shared by the commands that run a model.</summary>
@@ -42,7 +43,7 @@ internal sealed class DeviceOptions
     /// <summary>What the user picked.</summary>
     public DeviceChoice Choice(ParseResult parse) => new(parse.GetValue(_device)!, parse.GetValue(_precision)!);
 
-    /// <summary>Opens the device the user picked.</summary>
-    /// <exception cref="ArgumentException">The device cannot multiply in the precision asked.</exception>
-    public Device Open(ParseResult parse) => Choice(parse).Open();
+    /// <summary>Opens the device the user picked (device <paramref name="index"/> of its backend).</summary>
+    /// <exception cref="ArgumentException">The backend has fewer devices, or the device cannot multiply in the precision asked.</exception>
+    public Device Open(ParseResult parse, int index = 0) => Choice(parse).Open(index);
 }

@@ -35,6 +35,7 @@ internal static class ArTrainingRun
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var trainer = new ArTrainer(model, train, request.Training, group);
         TrainingRun.RequireSameRun(group, request.Corpus, request.Model, request.Training, request.Steps, request.ResumeFrom);
+        DataParallelJob.PrintSums(console, group);
         string? metricsPath = group.IsRoot ? request.MetricsPath : null;
         TrainingRun.ResumeOrStartFresh(console, request.ResumeFrom, metricsPath, request.Steps, trainer.LoadCheckpoint);
         TrainingRun.PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training,

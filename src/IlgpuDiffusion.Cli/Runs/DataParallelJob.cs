@@ -44,6 +44,12 @@ internal static class DataParallelJob
         }
     }
 
+    /// <summary>Says, on a rank of a job of several, where the gradient sums run (GPU memory through NCCL, or the host).</summary>
+    public static void PrintSums(CliConsole console, DataParallelGroup group)
+    {
+        if (group.Size > 1) console.Out.WriteLine($"Gradient sums run {group.GradientSums}.");
+    }
+
     /// <summary>
     /// Marks the start of a training run that the first signal stops gracefully (<see cref="Interruption.BeginRun"/>), unless the
     /// run is one rank of several: then a signal ends it at once.

@@ -57,6 +57,7 @@ internal static class DistillationRun
         RequireOutputsAreNotInputs(request, distiller);
         TrainingRun.RequireSameRun(group, request.Corpus, teacher.Config, request.Config.Training, distiller.Rounds.TotalSteps,
             request.ResumeFrom ?? request.Teacher);
+        DataParallelJob.PrintSums(console, group);
         string? metricsPath = group.IsRoot ? request.MetricsPath : null;
         if (request.ResumeFrom is string resume)
         {

@@ -57,6 +57,7 @@ internal static class TrainingRun
         using TokenShardSet train = request.Corpus.OpenTrain();
         using var trainer = new MdlmTrainer(model, train, request.Training, group);
         RequireSameRun(group, request.Corpus, request.Model, request.Training, request.Steps, request.ResumeFrom);
+        DataParallelJob.PrintSums(console, group);
         string? metricsPath = group.IsRoot ? request.MetricsPath : null;
         ResumeOrStartFresh(console, request.ResumeFrom, metricsPath, request.Steps, trainer.LoadCheckpoint);
         PrintSettings(console, device, request.Corpus, request.Model, request.Model.ParameterCount(), request.Training, request.Steps,

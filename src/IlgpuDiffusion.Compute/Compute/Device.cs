@@ -186,10 +186,19 @@ public abstract class Device : IDisposable
     /// <paramref name="precision"/> (when null, the device's best: TF32 on CUDA GPUs with tensor cores, else fp32).
     /// </summary>
     /// <exception cref="ArgumentException">The device cannot multiply in <paramref name="precision"/> (no tensor cores).</exception>
-    public static Device Create(Backend? backend, MatMulPrecision? precision)
+    public static Device Create(Backend? backend, MatMulPrecision? precision) => Create(backend, precision, 0);
+
+    /// <summary>
+    /// Opens device <paramref name="deviceIndex"/> (from 0) of <paramref name="backend"/> (as <see cref="Create(Backend?, MatMulPrecision?)"/>
+    /// picks it when null), multiplying in <paramref name="precision"/>: a data-parallel rank takes the GPU of its local rank. The
+    /// CPU backend is one device whatever the index.
+    /// </summary>
+    /// <exception cref="ArgumentException">The backend has fewer devices, or the device cannot multiply in the precision asked.</exception>
+    public static Device Create(Backend? backend, MatMulPrecision? precision, int deviceIndex)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(deviceIndex);
         Backend chosen = backend ?? (IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu);
-        if (chosen != Backend.Cpu) return IlgpuDevice.Open(chosen, precision);
+        if (chosen != Backend.Cpu) return IlgpuDevice.Open(chosen, precision, deviceIndex);
         if (precision is { } asked && asked != MatMulPrecision.Fp32)
             throw new ArgumentException($"The CPU backend multiplies in fp32; {asked.Name()} needs a CUDA GPU of compute " +
                 "capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));

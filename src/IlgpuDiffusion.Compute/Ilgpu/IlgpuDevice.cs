@@ -25,9 +25,10 @@ internal sealed class IlgpuDevice : Device
     /// accelerator has when null: TF32 with tensor cores, else fp32).
     /// </summary>
     /// <exception cref="ArgumentException">The accelerator has no tensor cores for the precision asked.</exception>
-    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision)
+    /// <param name="index">Which accelerator of the backend (from 0).</param>
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index = 0)
     {
-        var accelerator = IlgpuRuntime.CreateAccelerator(backend);
+        var accelerator = IlgpuRuntime.CreateAccelerator(backend, index);
         bool tensorCores = TensorCoreGemm.Supports(accelerator);
         MatMulPrecision chosen = precision ?? (tensorCores ? MatMulPrecision.Tf32 : MatMulPrecision.Fp32);
         if (chosen != MatMulPrecision.Fp32 && !tensorCores)

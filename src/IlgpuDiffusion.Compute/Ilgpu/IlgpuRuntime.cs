@@ -62,21 +62,25 @@ internal static class IlgpuRuntime
         .Optimize(OptimizationLevel.O2));
 
     /// <summary>Creates an accelerator for <paramref name="backend"/> or explains why none exists.</summary>
-    internal static Accelerator CreateAccelerator(Backend backend)
+    internal static Accelerator CreateAccelerator(Backend backend, int index = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
         var context = Context;
-        return backend switch
+        ILGPU.Runtime.Device[] devices = backend switch
         {
-            Backend.Cuda => context.GetCudaDevices() is { Count: > 0 } cuda
-                ? cuda[0].CreateAccelerator(context)
+            Backend.Cuda => context.GetCudaDevices() is { Count: > 0 } cuda ? [.. cuda]
                 : throw new InvalidOperationException(
                     "No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."),
-            Backend.OpenCl => context.GetCLDevices() is { Count: > 0 } cl
-                ? cl[0].CreateAccelerator(context)
+            Backend.OpenCl => context.GetCLDevices() is { Count: > 0 } cl ? [.. cl]
                 : throw new InvalidOperationException(
                     "No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend."),
-            Backend.IlgpuCpu => context.GetCPUDevices()[0].CreateAccelerator(context),
+            Backend.IlgpuCpu => [.. context.GetCPUDevices()],
             _ => throw new ArgumentOutOfRangeException(nameof(backend), $"{backend} is not an ILGPU backend."),
         };
+        if (index >= devices.Length)
+            throw new ArgumentException($"Device {index} of the {backend.Name()} backend was asked for, but this machine has " +
+                $"{devices.Length} (numbered from 0). In a data-parallel job each rank takes the device of its local rank: start at " +
+                $"most {devices.Length} rank{(devices.Length == 1 ? "" : "s")} per machine.", nameof(index));
+        return devices[index].CreateAccelerator(context);
     }
 }

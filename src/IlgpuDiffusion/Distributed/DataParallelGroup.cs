@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Cpu;
+using IlgpuDiffusion.Ilgpu;
 
 namespace IlgpuDiffusion.Distributed;
 
@@ -33,6 +34,7 @@ public sealed class DataParallelGroup : IDisposable
         Size = mpi?.Size ?? 1;
         LocalRank = localRank;
         Transport = mpi is null ? "one process" : mpi.Version;
+        GradientSums = mpi is null ? "none (one process)" : $"in host memory through {Transport}";
         _reduction = new GradientReduction(this);
     }
 
@@ -53,6 +55,25 @@ public sealed class DataParallelGroup : IDisposable
 
     /// <summary>What carries the sums: "one process", or the MPI library's version.</summary>
     public string Transport { get; }
+
+    /// <summary>
+    /// Where the gradient sums run: in host memory through MPI (rank order, bit-reproducible), or on CUDA devices in GPU memory
+    /// through NCCL when every rank's device is a CUDA one and every rank has NCCL (see <see cref="PrepareSums"/>).
+    /// </summary>
+    public string GradientSums { get; private set; }
+
+    /// <summary>
+    /// Picks where the sums of tensors on <paramref name="device"/> run (<see cref="GradientSums"/>): through NCCL when it can run
+    /// on every rank's device, else through MPI on the host. Every rank must call it together; the trainers do when they are
+    /// built, and a first sum on another device does it itself.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">NCCL is present on every rank but failed to set up.</exception>
+    public void PrepareSums(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Size > 1) GradientSums = _reduction.Prepare(device);
+    }
 
     /// <summary>
     /// Wall time this rank has spent in <see cref="SumInRankOrder(Tensor{float})"/> and <see cref="SumInRankOrder(double)"/>,
@@ -131,6 +152,15 @@ public sealed class DataParallelGroup : IDisposable
                 $"(this is rank {Rank}; its {what}: {value}).");
     }
 
+    /// <summary>Whether <paramref name="value"/> is true on every rank.</summary>
+    internal bool OnEveryRank(bool value)
+    {
+        if (_mpi is null) return value;
+        Span<byte> all = stackalloc byte[Size];
+        _mpi.AllGather([value ? (byte)1 : (byte)0], all);
+        return !all.Contains((byte)0);
+    }
+
     /// <summary>Overwrites <paramref name="buffer"/> on every rank with rank 0's.</summary>
     public void BroadcastFromRoot(Span<byte> buffer)
     {
@@ -173,7 +203,8 @@ public sealed class DataParallelGroup : IDisposable
     /// <summary>
     /// The deterministic sum of a float buffer over the ranks: all-to-all of the segments (<see cref="RankSegments"/>), each rank
     /// adds the R copies of its own segment in rank order (in cache-sized chunks on all cores: one pass over the copies), then
-    /// all-gather of the sums. Device tensors off the CPU backend are staged through one host buffer.
+    /// all-gather of the sums. Device tensors off the CPU backend are staged through one host buffer, unless every rank can sum
+    /// its CUDA device's tensors with NCCL.
     /// </summary>
     private sealed class GradientReduction : IDisposable
     {
@@ -181,6 +212,8 @@ public sealed class DataParallelGroup : IDisposable
 
         private readonly DataParallelGroup _group;
         private readonly Action<int> _addChunk;
+        private Device? _device;
+        private NcclCommunicator? _nccl;
         private RankSegments? _segments;
         private float[] _staging = [], _received = [], _segment = [];
         private int _own;
@@ -191,12 +224,33 @@ public sealed class DataParallelGroup : IDisposable
             _addChunk = AddChunk;
         }
 
+        /// <summary>Picks NCCL or the host for <paramref name="device"/>, with every rank; returns the choice in words.</summary>
+        public string Prepare(Device device)
+        {
+            _nccl?.Dispose();
+            _nccl = null;
+            _device = device;
+            bool here = NcclCommunicator.CanRunOn(device, out string reason);
+            if (_group.OnEveryRank(here))
+            {
+                _nccl = NcclCommunicator.Create(device, _group.Rank, _group.Size, _group.BroadcastFromRoot);
+                return $"in GPU memory through {_nccl.Version}";
+            }
+            return $"in host memory through {_group.Transport} ({(here ? "another rank cannot use NCCL" : reason)})";
+        }
+
         public void Sum(Tensor<float> values)
         {
+            if (!ReferenceEquals(values.Device, _device)) _group.GradientSums = Prepare(values.Device);
+            if (_nccl is not null)
+            {
+                _nccl.AllReduceSum(values);
+                return;
+            }
             OpenMpi mpi = _group._mpi!;
             int length = checked((int)values.Length);
             bool staged = values.Buffer is not CpuBuffer<float>;
-            if (_segments?.Length != length) Prepare(length, staged);
+            if (_segments?.Length != length) Allocate(length, staged);
             RankSegments segments = _segments!;
             Span<float> host = staged ? _staging : values.AsSpan();
             if (staged) values.CopyTo(host);
@@ -219,7 +273,7 @@ public sealed class DataParallelGroup : IDisposable
                 System.Numerics.Tensors.TensorPrimitives.Add(sum, _received.AsSpan(r * _own + start, count), sum);
         }
 
-        private void Prepare(int length, bool staged)
+        private void Allocate(int length, bool staged)
         {
             var segments = new RankSegments(length, _group.Size);
             _own = segments.Counts[_group.Rank];
@@ -229,6 +283,10 @@ public sealed class DataParallelGroup : IDisposable
             _segments = segments;
         }
 
-        public void Dispose() => (_staging, _received, _segment) = ([], [], []);
+        public void Dispose()
+        {
+            _nccl?.Dispose();
+            (_staging, _received, _segment, _nccl) = ([], [], [], null);
+        }
     }
 }

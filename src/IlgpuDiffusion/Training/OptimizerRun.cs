@@ -47,6 +47,7 @@ internal sealed class OptimizerRun : IDisposable
         _group = group;
         _gradients = gradients;
         LocalMicroBatches = accumulation / group.Size;
+        group.PrepareSums(gradients.Device);
         _batcher = new Batcher(data, config.BatchSize, config.Seed);
         Optimizer = new ClippedAdamW(parameters, gradients, config);
         Ema = new Ema(parameters, config.EmaDecay);
