@@ -8,7 +8,9 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
 internal sealed record DeviceChoice(string Backend, string Precision)
 {
-    /// <summary>Opens device <paramref name="index"/> of the backend (a data-parallel rank's local rank; one CPU device whatever it is).</summary>
+    /// <summary>
+    /// Opens device <paramref name="index"/> of the backend (a data-parallel rank's local rank; one CPU device whatever it is).
+    /// </summary>
     /// <exception cref="ArgumentException">A name is unknown, the backend has fewer devices, or the device cannot multiply in the
     /// precision asked.</exception>
     public Device Open(int index = 0) => Device.Create(BackendNames.Parse(Backend), MatMulPrecisions.Parse(Precision), index);

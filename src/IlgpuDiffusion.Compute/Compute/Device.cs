@@ -189,9 +189,9 @@ public abstract class Device : IDisposable
     public static Device Create(Backend? backend, MatMulPrecision? precision) => Create(backend, precision, 0);
 
     /// <summary>
-    /// Opens device <paramref name="deviceIndex"/> (from 0) of <paramref name="backend"/> (as <see cref="Create(Backend?, MatMulPrecision?)"/>
-    /// picks it when null), multiplying in <paramref name="precision"/>: a data-parallel rank takes the GPU of its local rank. The
-    /// CPU backend is one device whatever the index.
+    /// Opens device <paramref name="deviceIndex"/> (from 0) of <paramref name="backend"/> (picked as
+    /// <see cref="Create(Backend?, MatMulPrecision?)"/> picks it when null), multiplying in <paramref name="precision"/>: a
+    /// data-parallel rank takes the GPU of its local rank. The CPU backend is one device whatever the index.
     /// </summary>
     /// <exception cref="ArgumentException">The backend has fewer devices, or the device cannot multiply in the precision asked.</exception>
     public static Device Create(Backend? backend, MatMulPrecision? precision, int deviceIndex)
