@@ -236,7 +236,7 @@ public sealed class DataParallelGroup : IDisposable
                 _nccl = NcclCommunicator.Create(device, _group.Rank, _group.Size, _group.BroadcastFromRoot);
                 return $"in GPU memory through {_nccl.Version}";
             }
-            return $"in host memory through {_group.Transport} ({(here ? "another rank cannot use NCCL" : reason)})";
+            return $"in host memory through {_group.Transport} ({(here ? "another rank cannot use NCCL" : reason.TrimEnd('.'))})";
         }
 
         public void Sum(Tensor<float> values)

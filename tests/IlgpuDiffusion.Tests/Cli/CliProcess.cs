@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -15,21 +16,14 @@ internal sealed partial class CliProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private CliProcess(string[] args, IReadOnlyDictionary<string, string>? environment, string[]? launcher = null)
+    private CliProcess(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(launcher?[0] ?? dotnet)
+        var start = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        if (launcher is not null)
-        {
-            foreach (string arg in launcher.Skip(1)) start.ArgumentList.Add(arg);
-            start.ArgumentList.Add(dotnet);
-        }
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ilgpu-diffusion.dll"));
-        foreach (string arg in args) start.ArgumentList.Add(arg);
+        foreach (string arg in arguments) start.ArgumentList.Add(arg);
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, line) => Append(line.Data);
@@ -45,17 +39,35 @@ internal sealed partial class CliProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c>.</summary>
-    public static CliProcess Start(params string[] args) => new(args, null);
+    public static CliProcess Start(params string[] args) => new(Dotnet, [Tool, .. args], null);
 
     /// <summary>Starts <c>ilgpu-diffusion <paramref name="args"/></c> with <paramref name="environment"/> set for it.</summary>
-    public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) => new(args, environment);
+    public static CliProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        new(Dotnet, [Tool, .. args], environment);
 
     /// <summary>
     /// Starts <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks of an Open MPI job
     /// (<see cref="Mpirun"/>: <c>mpirun -np N dotnet ilgpu-diffusion.dll …</c>); the child is mpirun itself.
     /// </summary>
     public static CliProcess StartRanks(int ranks, params string[] args) =>
-        new(args, null, [Mpirun.Path ?? throw new InvalidOperationException(Mpirun.Missing), .. Mpirun.Options(ranks)]);
+        new(Mpirun.Path ?? throw new InvalidOperationException(Mpirun.Missing),
+            [.. Mpirun.Options, "-np", ranks.ToString(CultureInfo.InvariantCulture), Dotnet, Tool, .. args], null);
+
+    /// <summary>Starts a job whose rank r runs <c>ilgpu-diffusion <paramref name="argsPerRank"/>[r]</c> (mpirun's a : b form).</summary>
+    public static CliProcess StartRanks(params string[][] argsPerRank)
+    {
+        var arguments = new List<string>(Mpirun.Options);
+        foreach (string[] args in argsPerRank)
+        {
+            if (arguments.Count > Mpirun.Options.Length) arguments.Add(":");
+            arguments.AddRange(["-np", "1", Dotnet, Tool, .. args]);
+        }
+        return new(Mpirun.Path ?? throw new InvalidOperationException(Mpirun.Missing), arguments, null);
+    }
+
+    private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+
+    private static string Tool => Path.Combine(AppContext.BaseDirectory, "ilgpu-diffusion.dll");
 
     /// <summary>Kills the child at once (SIGKILL: no handler runs).</summary>
     public void Kill() => _process.Kill();

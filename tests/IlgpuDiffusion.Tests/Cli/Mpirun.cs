@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace IlgpuDiffusion.Tests.Cli;
 
 /// <summary>Open MPI's launcher, as the data-parallel tests start jobs with it (CI installs Debian's openmpi-bin).</summary>
@@ -14,13 +12,12 @@ internal static class Mpirun
         .FirstOrDefault(File.Exists);
 
     /// <summary>
-    /// The options of a job of <paramref name="ranks"/> ranks on this machine: more ranks than cores are allowed, and so is
+    /// The options of a job on this machine: more ranks than cores are allowed, and so is
     /// root (CI runs as root); ranks waiting in a sum yield their core, and shared-memory transfers do not need ptrace, which
     /// containers often forbid.
     /// </summary>
-    public static string[] Options(int ranks) =>
-        ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl_vader_single_copy_mechanism", "none",
-            "-np", ranks.ToString(CultureInfo.InvariantCulture)];
+    public static string[] Options { get; } =
+        ["--allow-run-as-root", "--oversubscribe", "--mca", "mpi_yield_when_idle", "1", "--mca", "btl_vader_single_copy_mechanism", "none"];
 
     /// <summary>
     /// Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most); mpirun
