@@ -1,5 +1,5 @@
-using IlgpuDiffusion.Compute;
 using ILGPU.Runtime.Cuda;
+using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Ilgpu;
 
