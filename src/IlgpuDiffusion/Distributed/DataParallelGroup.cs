@@ -15,7 +15,7 @@ namespace IlgpuDiffusion.Distributed;
 /// <see cref="FromEnvironment"/> joins the job <c>mpirun</c> started (Open MPI, through its <c>libmpi</c>); a process
 /// started without it is the one rank of <see cref="Single"/>, and no MPI library is loaded. Sums are deterministic and
 /// identical on every rank: each rank adds the copies of its segment in rank order, then every rank gathers every segment.
-/// Calls are serialized internally; every rank must make the same calls in the same order.
+/// Calls from several threads are serialized (one sum at a time); every rank must make the same calls in the same order.
 /// </summary>
 public sealed class DataParallelGroup : IDisposable
 {
@@ -24,6 +24,7 @@ public sealed class DataParallelGroup : IDisposable
 
     private readonly OpenMpi? _mpi;
     private readonly GradientReduction _reduction;
+    private readonly Lock _sumGate = new();
     private long _sumTicks;
     private bool _disposed;
 
@@ -72,14 +73,21 @@ public sealed class DataParallelGroup : IDisposable
     {
         ArgumentNullException.ThrowIfNull(device);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Size > 1) GradientSums = _reduction.Prepare(device);
+        if (Size == 1) return;
+        lock (_sumGate) GradientSums = _reduction.Prepare(device);
     }
 
     /// <summary>
     /// Wall time this rank has spent in <see cref="SumInRankOrder(Tensor{float})"/> and <see cref="SumInRankOrder(double)"/>,
     /// waiting for slower ranks included: the cost of data parallelism that overlaps nothing (zero for one process).
     /// </summary>
-    public TimeSpan SumTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _sumTicks));
+    public TimeSpan SumTime
+    {
+        get
+        {
+            lock (_sumGate) return Stopwatch.GetElapsedTime(0, _sumTicks);
+        }
+    }
 
     /// <summary>
     /// Joins the job <c>mpirun</c> started this process in (initializing MPI), or returns <see cref="Single"/> when it was
@@ -109,9 +117,12 @@ public sealed class DataParallelGroup : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Size == 1) return;
-        long start = Stopwatch.GetTimestamp();
-        _reduction.Sum(values);
-        Interlocked.Add(ref _sumTicks, Stopwatch.GetTimestamp() - start);
+        lock (_sumGate)
+        {
+            long start = Stopwatch.GetTimestamp();
+            _reduction.Sum(values);
+            _sumTicks += Stopwatch.GetTimestamp() - start;
+        }
     }
 
     /// <summary>Adds <paramref name="value"/> over all ranks in rank order; every rank gets the same sum.</summary>
@@ -119,10 +130,13 @@ public sealed class DataParallelGroup : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_mpi is null) return value;
-        long start = Stopwatch.GetTimestamp();
         Span<double> values = stackalloc double[Size];
-        _mpi.AllGather(value, values);
-        Interlocked.Add(ref _sumTicks, Stopwatch.GetTimestamp() - start);
+        lock (_sumGate)
+        {
+            long start = Stopwatch.GetTimestamp();
+            _mpi.AllGather(value, values);
+            _sumTicks += Stopwatch.GetTimestamp() - start;
+        }
         double sum = values[0];
         for (int r = 1; r < Size; r++) sum += values[r];
         return sum;
