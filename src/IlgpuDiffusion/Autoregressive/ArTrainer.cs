@@ -54,7 +54,8 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         _model = model;
         _trainData = trainData;
         Config = config;
-        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges);
+        model.BlockGradientsFinished = _run.BlockGradientsFinished;
         _batch = new NextTokenBatch(model.Device, config.BatchSize, length);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
         _dropoutSeed = TrainingSeeds.Dropout(config.Seed);
@@ -132,6 +133,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        _model.BlockGradientsFinished = null;
         _activations.Dispose();
         _batch.Dispose();
         _run.Dispose();

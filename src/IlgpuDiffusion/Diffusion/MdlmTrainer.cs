@@ -54,7 +54,8 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         _trainData = trainData;
         Config = config;
         int length = trainData.SequenceLength;
-        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges);
+        model.BlockGradientsFinished = _run.BlockGradientsFinished;
         _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
         _attentionEntropy = new MaskedAttentionEntropy(model.Config, config.BatchSize, length);
@@ -134,6 +135,7 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        _model.BlockGradientsFinished = null;
         _activations.Dispose();
         _batch.Dispose();
         _run.Dispose();

@@ -119,8 +119,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps, chunkRows));
             _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
             _loss = Own(owned, new DistillationLoss(device, chunkRows, model.Vocab));
-            _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training,
-                group));
+            _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training, group,
+                _student.Gradients.BlockRanges));
+            _student.BlockGradientsFinished = _run.BlockGradientsFinished;
         }
         catch
         {

@@ -61,7 +61,7 @@ public sealed class DataParallelGroup : IDisposable
     /// Where the gradient sums run: in host memory through MPI (rank order, bit-reproducible), or on CUDA devices in GPU memory
     /// through NCCL when every rank's device is a CUDA one and every rank has NCCL (see <see cref="PrepareSums"/>).
     /// </summary>
-    public string GradientSums { get; private set; }
+    public string GradientSums { get; internal set; }
 
     /// <summary>
     /// Picks where the sums of tensors on <paramref name="device"/> run (<see cref="GradientSums"/>): through NCCL when it can run
@@ -228,7 +228,7 @@ public sealed class DataParallelGroup : IDisposable
         private readonly Action<int> _addChunk;
         private Device? _device;
         private NcclCommunicator? _nccl;
-        private RankSegments? _segments;
+        private readonly Dictionary<int, RankSegments> _segments = [];
         private float[] _staging = [], _received = [], _segment = [];
         private int _own;
 
@@ -264,9 +264,10 @@ public sealed class DataParallelGroup : IDisposable
             OpenMpi mpi = _group._mpi!;
             int length = checked((int)values.Length);
             bool staged = values.Buffer is not CpuBuffer<float>;
-            if (_segments?.Length != length) Allocate(length, staged);
-            RankSegments segments = _segments!;
-            Span<float> host = staged ? _staging : values.AsSpan();
+            RankSegments segments = SegmentsOf(length);
+            if (staged && _staging.Length < length) _staging = GC.AllocateUninitializedArray<float>(length, pinned: true);
+            _own = segments.Counts[_group.Rank];
+            Span<float> host = staged ? _staging.AsSpan(0, length) : values.AsSpan();
             if (staged) values.CopyTo(host);
             int ranks = _group.Size;
             Span<int> receiveCounts = stackalloc int[ranks], receiveOffsets = stackalloc int[ranks];
@@ -287,20 +288,27 @@ public sealed class DataParallelGroup : IDisposable
                 System.Numerics.Tensors.TensorPrimitives.Add(sum, _received.AsSpan(r * _own + start, count), sum);
         }
 
-        private void Allocate(int length, bool staged)
+        /// <summary>
+        /// The split of <paramref name="length"/> values, with receive buffers large enough for it: made on the first sum of each length
+        /// (the whole arena, or each piece of an <see cref="OverlappedGradientSum"/>), reused after.
+        /// </summary>
+        private RankSegments SegmentsOf(int length)
         {
+            if (_segments.TryGetValue(length, out RankSegments? known)) return known;
             var segments = new RankSegments(length, _group.Size);
-            _own = segments.Counts[_group.Rank];
-            _staging = staged ? GC.AllocateUninitializedArray<float>(length, pinned: true) : [];
-            _received = GC.AllocateUninitializedArray<float>(_own * _group.Size, pinned: true);
-            _segment = GC.AllocateUninitializedArray<float>(_own, pinned: true);
-            _segments = segments;
+            int own = segments.Counts[_group.Rank];
+            if (_received.Length < own * _group.Size)
+                _received = GC.AllocateUninitializedArray<float>(own * _group.Size, pinned: true);
+            if (_segment.Length < own) _segment = GC.AllocateUninitializedArray<float>(own, pinned: true);
+            _segments[length] = segments;
+            return segments;
         }
 
         public void Dispose()
         {
             _nccl?.Dispose();
             (_staging, _received, _segment, _nccl) = ([], [], [], null);
+            _segments.Clear();
         }
     }
 }

@@ -22,7 +22,7 @@ internal sealed class OptimizerRun : IDisposable
     private readonly Tensor<float> _parameters, _sumOfSquares;
     private readonly float[] _hostSumOfSquares = new float[1];
     private readonly DataParallelGroup _group;
-    private readonly Tensor<float> _gradients;
+    private readonly OverlappedGradientSum _sum;
     private Batcher _batcher;
     private int _localMicroBatch;
     private long _microBatches;
@@ -30,11 +30,13 @@ internal sealed class OptimizerRun : IDisposable
 
     /// <summary>
     /// Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/>
-    /// alike) on <paramref name="data"/>, as one rank of <paramref name="group"/>.
+    /// alike) on <paramref name="data"/>, as one rank of <paramref name="group"/>; the model's blocks occupy
+    /// <paramref name="blocks"/> of the gradient arena (offset and length, block 0 first), whose sums start as soon as the
+    /// last micro-batch's backward reports them to <see cref="BlockGradientsFinished"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The step's micro-batches cannot be shared evenly by the group's ranks.</exception>
     public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config,
-        DataParallelGroup group)
+        DataParallelGroup group, IReadOnlyList<(long Offset, long Length)> blocks)
     {
         int accumulation = config.GradientAccumulationSteps;
         if (accumulation % group.Size != 0)
@@ -45,9 +47,9 @@ internal sealed class OptimizerRun : IDisposable
         _data = data;
         _config = config;
         _group = group;
-        _gradients = gradients;
         LocalMicroBatches = accumulation / group.Size;
         group.PrepareSums(gradients.Device);
+        _sum = new OverlappedGradientSum(group, gradients, blocks);
         _batcher = new Batcher(data, config.BatchSize, config.Seed);
         Optimizer = new ClippedAdamW(parameters, gradients, config);
         Ema = new Ema(parameters, config.EmaDecay);
@@ -74,6 +76,9 @@ internal sealed class OptimizerRun : IDisposable
     /// <summary>Micro-batches this rank runs per optimizer step: accumulation / ranks.</summary>
     public int LocalMicroBatches { get; }
 
+    /// <summary>Block <paramref name="layer"/>'s gradients are final for this step: its sum over the ranks may start.</summary>
+    public void BlockGradientsFinished(int layer) => _sum.BlockFinished(layer);
+
     /// <summary>The learning rate of the next optimizer step.</summary>
     public double LearningRate => _schedule.At(Step);
 
@@ -84,6 +89,7 @@ internal sealed class OptimizerRun : IDisposable
     public ulong NextMicroBatch(Span<int> ids)
     {
         if (_localMicroBatch++ == 0) SkipMicroBatches(_group.Rank * LocalMicroBatches);
+        if (_localMicroBatch == LocalMicroBatches) _sum.Arm();
         _batcher.NextBatch(ids);
         return (ulong)_microBatches++;
     }
@@ -97,8 +103,8 @@ internal sealed class OptimizerRun : IDisposable
     {
         SkipMicroBatches((_group.Size - 1 - _group.Rank) * LocalMicroBatches);
         _localMicroBatch = 0;
+        _sum.Finish(); // first: its thread may still be in a block's sum, which every rank must finish before the next one
         lossSum = _group.SumInRankOrder(lossSum);
-        _group.SumInRankOrder(_gradients);
         double norm = Optimizer.Step(learningRate);
         Ema.Update();
         _step++;
@@ -154,6 +160,7 @@ internal sealed class OptimizerRun : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        _sum.Dispose();
         Optimizer.Dispose();
         Ema.Dispose();
         _sumOfSquares.Buffer.Dispose();

@@ -49,9 +49,13 @@ internal sealed partial class CliProcess : IDisposable
     /// Starts <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks of an Open MPI job
     /// (<see cref="Mpirun"/>: <c>mpirun -np N dotnet ilgpu-diffusion.dll …</c>); the child is mpirun itself.
     /// </summary>
-    public static CliProcess StartRanks(int ranks, params string[] args) =>
+    public static CliProcess StartRanks(int ranks, params string[] args) => StartRanks(ranks, new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="StartRanks(int, string[])"/>, with <paramref name="environment"/> set for every rank.</summary>
+    public static CliProcess StartRanks(int ranks, IReadOnlyDictionary<string, string> environment, params string[] args) =>
         new(Mpirun.Path ?? throw new InvalidOperationException(Mpirun.Missing),
-            [.. Mpirun.Options, "-np", ranks.ToString(CultureInfo.InvariantCulture), Dotnet, Tool, .. args], null);
+            [.. Mpirun.Options, .. environment.Keys.SelectMany(name => new[] { "-x", name }), "-np",
+                ranks.ToString(CultureInfo.InvariantCulture), Dotnet, Tool, .. args], environment);
 
     /// <summary>Starts a job whose rank r runs <c>ilgpu-diffusion <paramref name="argsPerRank"/>[r]</c> (mpirun's a : b form).</summary>
     public static CliProcess StartRanks(params string[][] argsPerRank)

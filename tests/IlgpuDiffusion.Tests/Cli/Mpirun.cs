@@ -23,9 +23,12 @@ internal static class Mpirun
     /// Runs <c>ilgpu-diffusion <paramref name="args"/></c> as <paramref name="ranks"/> ranks and waits (5 minutes at most); mpirun
     /// merges the ranks' streams, so the result's output and error both hold everything.
     /// </summary>
-    public static CliResult Run(int ranks, params string[] args)
+    public static CliResult Run(int ranks, params string[] args) => Run(ranks, new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Run(int, string[])"/>, with <paramref name="environment"/> set for every rank.</summary>
+    public static CliResult Run(int ranks, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using CliProcess job = CliProcess.StartRanks(ranks, args);
+        using CliProcess job = CliProcess.StartRanks(ranks, environment, args);
         int exitCode = job.WaitForExit(TimeSpan.FromMinutes(5));
         return new CliResult(exitCode, job.Output, job.Output);
     }

@@ -5,6 +5,12 @@ namespace IlgpuDiffusion.Models;
 public sealed partial class Dit
 {
     /// <summary>
+    /// Called with each block's index as soon as a backward pass has finished that block's gradients (last block first), so a
+    /// data-parallel trainer can start summing them while the earlier blocks' backward runs; null for none.
+    /// </summary>
+    internal Action<int>? BlockGradientsFinished { get; set; }
+
+    /// <summary>
     /// Backward of the last <see cref="Forward(DitActivations, Tensor{int}, ReadOnlySpan{float}, Tensor{int}?, int, DitDropout)"/>
     /// on <paramref name="activations"/> (a training arena): adds ∂L/∂θ to <see cref="Gradients"/> given ∂L/∂logits of the
     /// head rows. The gradients accumulate, so micro-batches add up; call <see cref="ZeroGradients"/> before a step's
@@ -106,6 +112,7 @@ public sealed partial class Dit
         {
             BackwardBlock(a, l, dropout);
             AdaBackward(a, dA.Modulation, p.Blocks[l].AdaWeight, g.Blocks[l].AdaWeight, g.Blocks[l].AdaBias, 6);
+            BlockGradientsFinished?.Invoke(l);
         }
         _k.EmbeddingBackward(ids, dA.Residual, g.Embedding, n, Config.Vocab, d);
         BackwardConditioning(a);

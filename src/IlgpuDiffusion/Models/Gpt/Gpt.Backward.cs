@@ -5,6 +5,12 @@ namespace IlgpuDiffusion.Models;
 public sealed partial class Gpt
 {
     /// <summary>
+    /// Called with each block's index as soon as a backward pass has finished that block's gradients (last block first), so a
+    /// data-parallel trainer can start summing them while the earlier blocks' backward runs; null for none.
+    /// </summary>
+    internal Action<int>? BlockGradientsFinished { get; set; }
+
+    /// <summary>
     /// Backward of the last <see cref="Forward"/> on <paramref name="activations"/> (a training arena): adds ∂L/∂θ to
     /// <see cref="Gradients"/> given ∂L/∂logits of every row. The gradients accumulate, so micro-batches add up; call
     /// <see cref="ZeroGradients"/> before a step's first one.
@@ -29,7 +35,10 @@ public sealed partial class Gpt
         LayerNormWithBiasBackward(a, a.Layers[^1].Output, p.FinalNormWeight, a.FinalMean, a.FinalRstd, g.FinalNormWeight, g.FinalNormBias);
 
         for (int l = Config.Layers - 1; l >= 0; l--)
+        {
             BackwardBlock(a, l, record.Dropout);
+            BlockGradientsFinished?.Invoke(l);
+        }
 
         var dEmbedded = a.DResidual;
         if (UsesDropout(record.Dropout))
