@@ -186,10 +186,24 @@ public abstract class Device : IDisposable
     /// <paramref name="precision"/> (when null, the device's best: TF32 on CUDA GPUs with tensor cores, else fp32).
     /// </summary>
     /// <exception cref="ArgumentException">The device cannot multiply in <paramref name="precision"/> (no tensor cores).</exception>
-    public static Device Create(Backend? backend, MatMulPrecision? precision)
+    public static Device Create(Backend? backend, MatMulPrecision? precision) => Create(backend, precision, 0);
+
+    /// <summary>
+    /// Opens device number <paramref name="deviceIndex"/> (from 0, in the order of the backend's runtime: CUDA's device
+    /// ordinal, after <c>CUDA_VISIBLE_DEVICES</c>) of <paramref name="backend"/> (the best backend present when null), whose
+    /// GEMMs multiply in <paramref name="precision"/> (the device's best when null). Each rank of a data-parallel job on one
+    /// machine opens the GPU of its local rank. The CPU backend is one device and accepts any index.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="deviceIndex"/> is negative.</exception>
+    /// <exception cref="ArgumentException">
+    /// The machine has no device <paramref name="deviceIndex"/> of the backend, or the device cannot multiply in
+    /// <paramref name="precision"/> (no tensor cores).
+    /// </exception>
+    public static Device Create(Backend? backend, MatMulPrecision? precision, int deviceIndex)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(deviceIndex);
         Backend chosen = backend ?? (IlgpuRuntime.HasCuda ? Backend.Cuda : Backend.Cpu);
-        if (chosen != Backend.Cpu) return IlgpuDevice.Open(chosen, precision);
+        if (chosen != Backend.Cpu) return IlgpuDevice.Open(chosen, precision, deviceIndex);
         if (precision is { } asked && asked != MatMulPrecision.Fp32)
             throw new ArgumentException($"The CPU backend multiplies in fp32; {asked.Name()} needs a CUDA GPU of compute " +
                 "capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));

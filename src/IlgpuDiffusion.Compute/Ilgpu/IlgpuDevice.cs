@@ -21,13 +21,15 @@ internal sealed class IlgpuDevice : Device
     private readonly IlgpuKernels _backendKernels;
 
     /// <summary>
-    /// Opens the first accelerator of <paramref name="backend"/>, multiplying in <paramref name="precision"/> (the best the
-    /// accelerator has when null: TF32 with tensor cores, else fp32).
+    /// Opens accelerator number <paramref name="index"/> of <paramref name="backend"/>, multiplying in
+    /// <paramref name="precision"/> (the best the accelerator has when null: TF32 with tensor cores, else fp32).
     /// </summary>
-    /// <exception cref="ArgumentException">The accelerator has no tensor cores for the precision asked.</exception>
-    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision)
+    /// <exception cref="ArgumentException">
+    /// The backend has no accelerator <paramref name="index"/>, or the accelerator has no tensor cores for the precision asked.
+    /// </exception>
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index)
     {
-        var accelerator = IlgpuRuntime.CreateAccelerator(backend);
+        var accelerator = IlgpuRuntime.CreateAccelerator(backend, index);
         bool tensorCores = TensorCoreGemm.Supports(accelerator);
         MatMulPrecision chosen = precision ?? (tensorCores ? MatMulPrecision.Tf32 : MatMulPrecision.Fp32);
         if (chosen != MatMulPrecision.Fp32 && !tensorCores)
