@@ -189,11 +189,16 @@ public abstract class Device : IDisposable
     public static Device Create(Backend? backend, MatMulPrecision? precision) => Create(backend, precision, 0);
 
     /// <summary>
-    /// Opens device <paramref name="deviceIndex"/> (from 0) of <paramref name="backend"/> (picked as
-    /// <see cref="Create(Backend?, MatMulPrecision?)"/> picks it when null), multiplying in <paramref name="precision"/>: a
-    /// data-parallel rank takes the GPU of its local rank. The CPU backend is one device whatever the index.
+    /// Opens device number <paramref name="deviceIndex"/> (from 0, in the order of the backend's runtime: CUDA's device
+    /// ordinal, after <c>CUDA_VISIBLE_DEVICES</c>) of <paramref name="backend"/> (the best backend present when null), whose
+    /// GEMMs multiply in <paramref name="precision"/> (the device's best when null). Each rank of a data-parallel job on one
+    /// machine opens the GPU of its local rank. The CPU backend is one device and accepts any index.
     /// </summary>
-    /// <exception cref="ArgumentException">The backend has fewer devices, or the device cannot multiply in the precision asked.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="deviceIndex"/> is negative.</exception>
+    /// <exception cref="ArgumentException">
+    /// The machine has no device <paramref name="deviceIndex"/> of the backend, or the device cannot multiply in
+    /// <paramref name="precision"/> (no tensor cores).
+    /// </exception>
     public static Device Create(Backend? backend, MatMulPrecision? precision, int deviceIndex)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(deviceIndex);

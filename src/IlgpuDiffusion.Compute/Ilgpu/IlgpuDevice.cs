@@ -21,12 +21,13 @@ internal sealed class IlgpuDevice : Device
     private readonly IlgpuKernels _backendKernels;
 
     /// <summary>
-    /// Opens the first accelerator of <paramref name="backend"/>, multiplying in <paramref name="precision"/> (the best the
-    /// accelerator has when null: TF32 with tensor cores, else fp32).
+    /// Opens accelerator number <paramref name="index"/> of <paramref name="backend"/>, multiplying in
+    /// <paramref name="precision"/> (the best the accelerator has when null: TF32 with tensor cores, else fp32).
     /// </summary>
-    /// <exception cref="ArgumentException">The accelerator has no tensor cores for the precision asked.</exception>
-    /// <param name="index">Which accelerator of the backend (from 0).</param>
-    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index = 0)
+    /// <exception cref="ArgumentException">
+    /// The backend has no accelerator <paramref name="index"/>, or the accelerator has no tensor cores for the precision asked.
+    /// </exception>
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index)
     {
         var accelerator = IlgpuRuntime.CreateAccelerator(backend, index);
         bool tensorCores = TensorCoreGemm.Supports(accelerator);

@@ -61,26 +61,30 @@ internal static class IlgpuRuntime
         .EnableAlgorithms()
         .Optimize(OptimizationLevel.O2));
 
-    /// <summary>Creates an accelerator for <paramref name="backend"/> or explains why none exists.</summary>
-    internal static Accelerator CreateAccelerator(Backend backend, int index = 0)
+    /// <summary>
+    /// Creates accelerator number <paramref name="index"/> of <paramref name="backend"/>, or explains why none exists.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The machine has no device of the backend at all.</exception>
+    /// <exception cref="ArgumentException">The machine has devices of the backend, but fewer than <paramref name="index"/> + 1.</exception>
+    internal static Accelerator CreateAccelerator(Backend backend, int index)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
         var context = Context;
-        ILGPU.Runtime.Device[] devices = backend switch
+        var (count, device) = backend switch
         {
-            Backend.Cuda => context.GetCudaDevices() is { Count: > 0 } cuda ? [.. cuda]
-                : throw new InvalidOperationException(
-                    "No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."),
-            Backend.OpenCl => context.GetCLDevices() is { Count: > 0 } cl ? [.. cl]
-                : throw new InvalidOperationException(
-                    "No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend."),
-            Backend.IlgpuCpu => [.. context.GetCPUDevices()],
+            Backend.Cuda => Pick(context.GetCudaDevices(), index),
+            Backend.OpenCl => Pick(context.GetCLDevices(), index),
+            Backend.IlgpuCpu => Pick(context.GetCPUDevices(), index),
             _ => throw new ArgumentOutOfRangeException(nameof(backend), $"{backend} is not an ILGPU backend."),
         };
-        if (index >= devices.Length)
-            throw new ArgumentException($"Device {index} of the {backend.Name()} backend was asked for, but this machine has " +
-                $"{devices.Length} (numbered from 0). In a data-parallel job each rank takes the device of its local rank: start at " +
-                $"most {devices.Length} rank{(devices.Length == 1 ? "" : "s")} per machine.", nameof(index));
-        return devices[index].CreateAccelerator(context);
+        if (count == 0)
+            throw new InvalidOperationException(backend == Backend.Cuda
+                ? "No CUDA device was found (is the NVIDIA driver installed?). Use --device cpu for the SIMD backend."
+                : "No OpenCL 2.0+ device with the generic address space was found. Use --device cpu for the SIMD backend.");
+        return device?.CreateAccelerator(context) ?? throw new ArgumentException($"There is no {backend.Name()} device {index}: " +
+            $"this machine has {count} {backend.Name()} device{(count == 1 ? "" : "s")}, numbered from 0.", nameof(index));
     }
+
+    private static (int Count, ILGPU.Runtime.Device? Device) Pick<T>(Context.DeviceCollection<T> devices, int index)
+        where T : ILGPU.Runtime.Device =>
+        (devices.Count, index < devices.Count ? devices[index] : null);
 }

@@ -244,10 +244,11 @@ public sealed class DataParallelGroup : IDisposable
             _nccl?.Dispose();
             _nccl = null;
             _device = device;
-            bool here = NcclCommunicator.CanRunOn(device, out string reason);
+            bool here = NcclCommunicator.IsSupported(device, out string reason);
             if (_group.OnEveryRank(here))
             {
-                _nccl = NcclCommunicator.Create(device, _group.Rank, _group.Size, _group.BroadcastFromRoot);
+                _nccl = NcclCommunicator.TryCreate(device, _group.Rank, _group.Size, _group.BroadcastFromRoot, out reason)
+                    ?? throw new InvalidOperationException($"NCCL was usable on every rank, then not here: {reason}");
                 return $"in GPU memory through {_nccl.Version}";
             }
             return $"in host memory through {_group.Transport} ({(here ? "another rank cannot use NCCL" : reason.TrimEnd('.'))})";

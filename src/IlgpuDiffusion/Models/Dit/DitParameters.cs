@@ -66,7 +66,9 @@ public sealed class DitParameters : NamedParameters<DitConfig>
     /// <summary>The blocks, in order.</summary>
     public IReadOnlyList<DitBlockTensors> Blocks { get; }
 
-    /// <summary>Where each block's parameters lie in <see cref="NamedParameters{TConfig}.All"/> (offset and length, block 0 first).</summary>
+    /// <summary>
+    /// Where each block's parameters lie in <see cref="NamedParameters{TConfig}.All"/> (offset and length, block 0 first).
+    /// </summary>
     internal IReadOnlyList<(long Offset, long Length)> BlockRanges =>
         [.. Blocks.Select(b => (b.Norm1.Offset - All.Offset, b.AdaBias.Offset + b.AdaBias.Length - b.Norm1.Offset))];
 

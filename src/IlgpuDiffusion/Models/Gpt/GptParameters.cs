@@ -57,7 +57,9 @@ public sealed class GptParameters : NamedParameters<GptConfig>
     /// <summary>The blocks, in order.</summary>
     public IReadOnlyList<GptBlockTensors> Blocks { get; }
 
-    /// <summary>Where each block's parameters lie in <see cref="NamedParameters{TConfig}.All"/> (offset and length, block 0 first).</summary>
+    /// <summary>
+    /// Where each block's parameters lie in <see cref="NamedParameters{TConfig}.All"/> (offset and length, block 0 first).
+    /// </summary>
     internal IReadOnlyList<(long Offset, long Length)> BlockRanges => [.. Blocks.Select(b =>
         (b.Norm1Weight.Offset - All.Offset, b.MlpProjectionBias.Offset + b.MlpProjectionBias.Length - b.Norm1Weight.Offset))];
 
