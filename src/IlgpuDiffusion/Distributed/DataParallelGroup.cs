@@ -79,7 +79,8 @@ public sealed class DataParallelGroup : IDisposable
 
     /// <summary>
     /// Wall time this rank has spent in <see cref="SumInRankOrder(Tensor{float})"/> and <see cref="SumInRankOrder(double)"/>,
-    /// waiting for slower ranks included: the cost of data parallelism that overlaps nothing (zero for one process).
+    /// waiting for slower ranks included (zero for one process). Sums that overlap the backward pass count in full, although
+    /// the step does not wait for most of them.
     /// </summary>
     public TimeSpan SumTime
     {

@@ -28,7 +28,8 @@ public sealed record TrainingMetrics(long Step, double Loss, double GradientNorm
 
     /// <summary>
     /// In a data-parallel job, the wall time per step this rank spent adding the ranks' gradients and losses (waiting for slower
-    /// ranks included), part of <see cref="MillisecondsPerStep"/>; null for one process.
+    /// ranks included): part of <see cref="MillisecondsPerStep"/> when summed after the backward pass, mostly hidden behind it
+    /// when overlapped; null for one process.
     /// </summary>
     public double? SumMillisecondsPerStep { get; init; }
 
