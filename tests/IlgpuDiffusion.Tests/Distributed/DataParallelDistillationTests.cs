@@ -11,6 +11,7 @@ namespace IlgpuDiffusion.Tests.Distributed;
 /// An SDTT round and GPT training under <c>mpirun -np 2</c> (Open MPI, CPU backend) equal their one-process runs of the same
 /// global batch to fp32 rounding: teacher targets, reveals and draws are the same micro-batch by micro-batch.
 /// </summary>
+[Collection(DataParallelJobs.Name)]
 public sealed class DataParallelDistillationTests(TinyCliRun run, ITestOutputHelper output) : IClassFixture<TinyCliRun>, IDisposable
 {
     private const double Rounding = 1e-5;

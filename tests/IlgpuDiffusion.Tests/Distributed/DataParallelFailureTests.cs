@@ -10,6 +10,7 @@ namespace IlgpuDiffusion.Tests.Distributed;
 /// How a data-parallel job ends when it cannot go on: a killed rank ends the others within a bounded time with a message and
 /// leaves the last checkpoint loadable; settings the ranks cannot share are refused with an error, not a hang.
 /// </summary>
+[Collection(DataParallelJobs.Name)]
 public sealed class DataParallelFailureTests(TinyCliRun run) : IClassFixture<TinyCliRun>, IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);

@@ -12,6 +12,7 @@ namespace IlgpuDiffusion.Tests.Distributed;
 /// (data, times, masks and dropout identical; sums differ by fp32 rounding order only), two jobs are bit-identical, and a
 /// one-process run resumes a two-rank checkpoint.
 /// </summary>
+[Collection(DataParallelJobs.Name)]
 public sealed class DataParallelTrainingTests(TinyCliRun run, ITestOutputHelper output) : IClassFixture<TinyCliRun>, IDisposable
 {
     /// <summary>Bound of the weights' relative difference to the one-process run after a few steps: fp32 rounding, not drift.</summary>
