@@ -5,10 +5,7 @@
 # 3. the rest of the test suite (tests on the default device now run on CUDA).
 # Logs go to $OUT (or ./device-out); each phase has its own time limit so one hang cannot eat the rest.
 set -uo pipefail
-out=${OUT:-$PWD/device-out}; mkdir -p "$out"
-root=/tmp/ilgpu-diffusion-bundle; mkdir -p $root
-tar -xJf .device/bundle.tar.xz -C $root
-export DOTNET_ROOT=$root/dotnet PATH=$root/dotnet:$PATH DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
+. "$(dirname "$0")/bundle.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"

@@ -6,10 +6,7 @@
 # were skipped (no GPU, no NCCL) rather than passing quietly. Logs and the xunit XML go to $OUT (or ./device-out).
 # About a minute; the limit is 150 s.
 set -uo pipefail
-out=${OUT:-$PWD/device-out}; mkdir -p "$out"
-root=/tmp/ilgpu-diffusion-bundle; mkdir -p $root
-tar -xJf .device/bundle.tar.xz -C $root
-export DOTNET_ROOT=$root/dotnet PATH=$root/dotnet:$PATH DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
+. "$(dirname "$0")/bundle.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 
 nccl=$(ldconfig -p | awk '/libnccl\.so\.2 /{print $NF; exit}')

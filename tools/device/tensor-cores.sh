@@ -8,10 +8,7 @@
 # About 11 minutes at most (the phases' limits), within the 15 minutes of device time a session gets.
 set -uo pipefail
 repo=$PWD
-out=${OUT:-$PWD/device-out}; mkdir -p "$out"
-root=/tmp/ilgpu-diffusion-bundle; mkdir -p $root
-tar -xJf .device/bundle.tar.xz -C $root
-export DOTNET_ROOT=$root/dotnet PATH=$root/dotnet:$PATH DOTNET_ROLL_FORWARD=Major DOTNET_CLI_TELEMETRY_OPTOUT=1
+. "$(dirname "$0")/bundle.sh"
 export PTXAS=$(command -v ptxas || true) CUOBJDUMP=$(command -v cuobjdump || true)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 tests=$root/tests
