@@ -24,11 +24,7 @@ public sealed class DataParallelDistillationTests(TinyCliRun run, ITestOutputHel
         Skip.If(Mpirun.Path is null, Mpirun.Missing);
         string[] distill = ["distill", run.Checkpoint, "--data", run.Shards, "--initial-steps", "4", "--min-steps", "2",
             "--steps-per-round", "2", "--batch", "2", "--accumulation", "2", "--validation-batches", "1", "--device", "cpu", "--resumable"];
-        string one = _temp.File("one"), two = _temp.File("two");
-        CliResult single = await CliRunner.Run([.. distill, "-o", one]);
-        Assert.True(single.ExitCode == 0, single.ToString());
-        CliResult job = Mpirun.Run(2, [.. distill, "-o", two]);
-        Assert.True(job.ExitCode == 0, job.ToString());
+        var (one, two, _, job) = await SideBySide.Run(_temp, 2, distill);
         Assert.Contains("round 1 done: student samples in 2 steps", job.Out);
 
         const string student = "round-1-2-steps.safetensors";
@@ -45,11 +41,7 @@ public sealed class DataParallelDistillationTests(TinyCliRun run, ITestOutputHel
         Skip.If(Mpirun.Path is null, Mpirun.Missing);
         string[] train = ["train", "--model", "ar", "--data", run.Shards, "--layers", "1", "--hidden", "32", "--heads", "2",
             "--steps", "3", "--batch", "2", "--accumulation", "2", "--validation-batches", "1", "--device", "cpu", "--resumable"];
-        string one = _temp.File("one.safetensors"), two = _temp.File("two.safetensors");
-        CliResult single = await CliRunner.Run([.. train, "-o", one]);
-        Assert.True(single.ExitCode == 0, single.ToString());
-        CliResult job = Mpirun.Run(2, [.. train, "-o", two]);
-        Assert.True(job.ExitCode == 0, job.ToString());
+        var (one, two, _, _) = await SideBySide.Run(_temp, 2, train, ".safetensors");
 
         double difference = CheckpointComparison.MaxRelativeDifference(one, two);
         output.WriteLine($"largest relative difference of the weights to one process: {difference:E2}");

@@ -28,11 +28,8 @@ public sealed class DataParallelTrainingTests(TinyCliRun run, ITestOutputHelper 
     public async Task Two_ranks_train_what_one_process_trains_with_the_same_global_batch()
     {
         Skip.If(Mpirun.Path is null, Mpirun.Missing);
-        string one = _temp.File("one.safetensors"), two = _temp.File("two.safetensors"), again = _temp.File("again.safetensors");
-        CliResult single = await CliRunner.Run([.. Train(3), "-o", one]);
-        Assert.True(single.ExitCode == 0, single.ToString());
-        CliResult job = Mpirun.Run(2, [.. Train(3), "-o", two]);
-        Assert.True(job.ExitCode == 0, job.ToString());
+        var (one, two, single, job) = await SideBySide.Run(_temp, 2, Train(3), ".safetensors");
+        string again = _temp.File("again.safetensors");
         Assert.Contains("Data parallel: 2 ranks over Open MPI", job.Out);
         Assert.Matches(@"Gradient sums run in host memory through Open MPI [^ ]+ \(NCCL sums on CUDA GPUs, and this rank's device " +
             @"is CPU .*\), each block's as soon as the backward pass has finished it\.", job.Out);
@@ -60,11 +57,7 @@ public sealed class DataParallelTrainingTests(TinyCliRun run, ITestOutputHelper 
         Skip.If(Mpirun.Path is null, Mpirun.Missing);
         string[] train = ["train", "--data", run.Shards, .. TinyCliRun.Model, "--steps", "2", "--batch", "2", "--accumulation", "3",
             "--validation-batches", "1", "--device", "cpu", "--resumable"];
-        string one = _temp.File("one.safetensors"), three = _temp.File("three.safetensors");
-        CliResult single = await CliRunner.Run([.. train, "-o", one]);
-        Assert.True(single.ExitCode == 0, single.ToString());
-        CliResult job = Mpirun.Run(3, [.. train, "-o", three]);
-        Assert.True(job.ExitCode == 0, job.ToString());
+        var (one, three, _, job) = await SideBySide.Run(_temp, 3, train, ".safetensors");
         Assert.Contains("Data parallel: 3 ranks", job.Out);
         double difference = CheckpointComparison.MaxRelativeDifference(one, three);
         output.WriteLine($"largest relative difference of the weights to one process: {difference:E2}");
