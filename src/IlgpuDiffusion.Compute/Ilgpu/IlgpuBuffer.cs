@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
@@ -18,8 +17,8 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = device.EnterLock();
         Memory = device.Accelerator.Allocate1D<T>(length);
         // ILGPU frees a buffer in its finalizer; a tensor that the caller no longer references could then lose its memory
-        // while a kernel or copy still uses it (an AccessViolation seen in CPUCopyTo under load). Dispose frees it; a tensor
-        // never disposed keeps it until its device (GPU) or the process (ILGPU's CPU emulator) ends: a leak, not a crash.
+        // while a kernel or copy still uses it through a view. Dispose frees it; a tensor never disposed keeps it until its
+        // device (GPU) or the process (ILGPU's CPU emulator) ends: a leak, not a crash.
         GC.SuppressFinalize(Memory);
         Memory.MemSetToZero();
         device.OnBufferAllocated(this);
@@ -41,7 +40,9 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         if (source.IsEmpty) return;
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
-        Memory.View.SubView(offset, source.Length).CopyFromCPU(ref MemoryMarshal.GetReference(source), source.Length);
+        // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given a
+        // managed array that a collection moves meanwhile, copy to or from where the array used to be.
+        Memory.View.SubView(offset, source.Length).AsContiguous().CopyFromCPU(source);
     }
 
     /// <inheritdoc/>
@@ -51,7 +52,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         if (destination.IsEmpty) return;
         using var scope = _device.EnterLock();
         _device.Accelerator.Synchronize();
-        Memory.View.SubView(offset, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+        Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(destination); // pinned for the copy, as in CopyFromHost
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
@@ -102,7 +101,7 @@ internal sealed partial class IlgpuKernels
             Release(_accelerator, _deviceSegments);
             _deviceSegments = _accelerator.Allocate1D<int>(length);
         }
-        _deviceSegments.View.SubView(0, length).CopyFromCPU(ref MemoryMarshal.GetReference(plan), length);
+        _deviceSegments.View.SubView(0, length).AsContiguous().CopyFromCPU((ReadOnlySpan<int>)plan); // the span overload pins the plan
         return distinct;
     }
 }
