@@ -158,11 +158,7 @@ public sealed class AttentionConformanceTests
             k.RotaryBackward(dQkv, cosT, sinT, b, t, h, d, 0);
             k.AttentionWithCacheForward(qkv, cache, cache, output, b, t, h, d, 0, capacity);
         }
-        Step();
-        Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        SteadyStateAllocation.AssertNone(Step);
     }
 
     private static void CheckForward(string backend, (int B, int T, int H, int D)[] shapes)
