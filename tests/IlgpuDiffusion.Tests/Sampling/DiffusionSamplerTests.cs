@@ -236,7 +236,10 @@ public sealed class DiffusionSamplerTests
         using var many = new DiffusionSampler(model, options with { Steps = 64 });
         few.Sample();
         many.Sample();
-        long fewBytes = AllocatedBy(() => few.Sample()), manyBytes = AllocatedBy(() => many.Sample());
+        // a sample allocates its results, the same for any step count; the least of three runs, as the runtime now and
+        // then allocates a few hundred bytes on a loaded machine (see SteadyStateAllocation)
+        long fewBytes = Enumerable.Range(0, 3).Min(_ => AllocatedBy(() => few.Sample()));
+        long manyBytes = Enumerable.Range(0, 3).Min(_ => AllocatedBy(() => many.Sample()));
         Assert.Equal(fewBytes, manyBytes);
     }
 
