@@ -24,6 +24,9 @@ mkdir -p "$stage/bundle/dotnet/shared/Microsoft.NETCore.App" "$stage/bundle/test
 cp "$dotnet_root/dotnet" "$stage/bundle/dotnet/"
 cp -r "$dotnet_root/host" "$stage/bundle/dotnet/"
 cp -r "$dotnet_root/shared/Microsoft.NETCore.App/$runtime" "$stage/bundle/dotnet/shared/Microsoft.NETCore.App/"
+# The CLI serves HTTP (serve), so it needs ASP.NET Core's shared framework too.
+mkdir -p "$stage/bundle/dotnet/shared/Microsoft.AspNetCore.App"
+cp -r "$dotnet_root/shared/Microsoft.AspNetCore.App/$runtime" "$stage/bundle/dotnet/shared/Microsoft.AspNetCore.App/"
 cp -r tests/IlgpuDiffusion.Tests/bin/Release/net10.0/. "$stage/bundle/tests/"
 # Natives of other platforms, where a package brings them (none has since the SVG plots replaced SkiaSharp's).
 [ ! -d "$stage/bundle/tests/runtimes" ] || find "$stage/bundle/tests/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +

@@ -1,32 +1,58 @@
 #!/usr/bin/env bash
 # The tensor-core check for a CUDA machine, from the repository root with .device/bundle.tar.xz from pack.sh (carry
-# .device): each phase has its own time limit, logs go to $OUT (or ./device-out).
-#  1. the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, and the SASS check with
-#     this machine's ptxas/cuobjdump (no local memory, HMMA);
-#  2. our GEMMs on the Small model's training shapes (B 8 × L 1024) per precision, beside torch.matmul (bench/torch);
-#  3. a profiled Small training step per precision, beside PyTorch's eager and compiled step.
-# About 11 minutes at most (the phases' limits), within the 15 minutes of device time a session gets.
+# .device). Usage: tensor-cores.sh SECONDS [PHASE...]: runs the named phases (all, in the order below, when none is
+# named) and stops starting phases once SECONDS have passed, so the call ends inside the device tool's limit. Each
+# phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
+# the last lines printed are the phases' tables.
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, and the
+#                  SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA);
+#   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
+#   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
+#   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
+#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s without the profile's synchronizations);
+#   conformance    the whole conformance and kernel suite on every backend, cuda precisions included;
+#   ncu            Nsight Compute's sections for one TF32 GEMM launch (qkv forward);
+#   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
+budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
+phases=${*:-gemm-check gemm torch profile steps conformance ncu torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
+logs=/tmp/tensor-core-logs; mkdir -p $logs
+trap 'tar -C /tmp -czf "$out/logs.tar.gz" tensor-core-logs' EXIT
 export PTXAS=$(command -v ptxas || true) CUOBJDUMP=$(command -v cuobjdump || true)
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee $logs/gpu.txt
+{ ptxas --version | tail -1; nproc; uptime; } | tee -a $logs/gpu.txt
 tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
-phase() { local name=$1 limit=$2; shift 2; echo "=== $name (limit ${limit}s)"; local start=$SECONDS
-  timeout -k 5 "$limit" "$@" > "$out/$name.log" 2>&1; local rc=$?
-  echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|FAIL|error|\| " "$out/$name.log" | tail -40; }
+small="--preset small --batch 8"
+phase() { local name=$1 limit=$2; shift 2
+  local left=$((budget - SECONDS)); if [ $left -lt 15 ]; then echo "=== $name skipped: the budget is spent"; return; fi
+  [ $limit -gt $left ] && limit=$left
+  echo "=== $name (limit ${limit}s)"; local start=$SECONDS
+  (cd /tmp && timeout -k 5 "$limit" "$@") > $logs/$name.log 2>&1; local rc=$?
+  echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|\[FAIL\]|rror|tok/s|\| " $logs/$name.log | tail -45; }
 
-phase gemm-conformance 120 $xunit -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests \
-  -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreGemmTests
-cd /tmp
-for precision in fp32 tf32 bf16; do
-  phase gemm-$precision 45 $cli bench --gemm --preset small --batch 8 --length 1024 --runs 5 --device cuda --precision $precision
-done
-phase torch 90 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile
-for precision in tf32 bf16 fp32; do
-  phase step-$precision 80 $cli train --embedded --preset small --batch 8 --steps 6 --warmup 2 --log-interval 1 \
-    --validation-batches 1 --device cuda --precision $precision --profile -o /tmp/small-$precision.safetensors
-done
-phase torch-compile 150 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --skip-gemms
+for p in $phases; do case $p in
+  gemm-check) phase gemm-check 90 $xunit -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests \
+    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/gemm-check.xml ;;
+  gemm) for precision in tf32 bf16 fp32; do
+    phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
+  torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;
+  profile) for precision in tf32 bf16 fp32; do
+    phase profile-$precision 60 $cli train --embedded $small --steps 6 --warmup 2 --log-interval 1 --validation-batches 1 \
+      --device cuda --precision $precision --profile -o /tmp/small-$precision.safetensors; done ;;
+  steps) for precision in tf32 bf16; do
+    phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
+      --device cuda --precision $precision -o /tmp/steps-$precision.safetensors; done ;;
+  ncu) phase ncu 60 ncu --clock-control none --launch-count 1 --section SpeedOfLight --section Occupancy \
+    --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+    $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision tf32 ;;
+  conformance) phase conformance 150 $xunit -namespace IlgpuDiffusion.Tests.Conformance \
+    -namespace IlgpuDiffusion.Tests.Ilgpu -xml $logs/conformance.xml ;;
+  torch-compile) phase torch-compile 150 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 \
+    --skip-gemms ;;
+  *) echo "unknown phase $p"; exit 2 ;;
+esac; done
+echo "=== done in ${SECONDS}s"

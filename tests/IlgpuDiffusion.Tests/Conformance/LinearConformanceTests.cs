@@ -40,17 +40,16 @@ public sealed class LinearConformanceTests
             (MatMulLayout.ABt, 130, 70, 37),
         ];
         foreach (var (layout, m, n, k) in cases)
+        {
+            var a = Random(m * k, m + k);
+            var b = Random(n * k, n + k);
+            var (expected, magnitude) = RoundedProduct(layout, a, b, m, n, k, round);
             foreach (bool accumulate in new[] { false, true })
             {
-                var a = Random(m * k, m + k);
-                var b = Random(n * k, n + k);
                 var prior = Random(m * n, 7);
                 var c = s.Upload((float[])prior.Clone());
                 s.Kernels.MatMul(layout, s.Upload(a), s.Upload(b), c, m, n, k, accumulate);
                 float[] actual = DeviceScope.Download(c);
-                double[] expected = ReferenceLinear.MatMul(layout, D(a.Select(round).ToArray()), D(b.Select(round).ToArray()), m, n, k);
-                double[] magnitude = ReferenceLinear.MatMul(layout, D(a.Select(x => Math.Abs(round(x))).ToArray()),
-                    D(b.Select(x => Math.Abs(round(x))).ToArray()), m, n, k);
                 for (int i = 0; i < expected.Length; i++)
                 {
                     double want = expected[i] + (accumulate ? prior[i] : 0);
@@ -58,6 +57,45 @@ public sealed class LinearConformanceTests
                         $"{backend} {layout} {m}x{n}x{k} accumulate={accumulate}: c[{i}] = {actual[i]}, expected {want}");
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// op(a)·op(b) [m, n] of the rounded inputs in double, and the same product of their magnitudes (the scale of the
+    /// fp32 summation error). Rows in parallel over contiguous copies of op(a) [m, k] and op(b)ᵀ [n, k]: the model-sized
+    /// cases take billions of multiply-adds, which a strided scalar loop needs minutes for.
+    /// </summary>
+    private static (double[] Product, double[] Magnitude) RoundedProduct(MatMulLayout layout, float[] a, float[] b, int m, int n,
+        int k, Func<float, float> round)
+    {
+        var rows = new double[(long)m * k];
+        var columns = new double[(long)n * k];
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++)
+                rows[(long)i * k + p] = round(layout == MatMulLayout.AtB ? a[(long)p * m + i] : a[(long)i * k + p]);
+        for (int j = 0; j < n; j++)
+            for (int p = 0; p < k; p++)
+                columns[(long)j * k + p] = round(layout == MatMulLayout.ABt ? b[(long)j * k + p] : b[(long)p * n + j]);
+        var product = new double[m * n];
+        var magnitude = new double[m * n];
+        Parallel.For(0, m, i =>
+        {
+            var row = rows.AsSpan(i * k, k);
+            for (int j = 0; j < n; j++)
+            {
+                var column = columns.AsSpan(j * k, k);
+                double sum = 0, absolute = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double x = row[p] * column[p];
+                    sum += x;
+                    absolute += Math.Abs(x);
+                }
+                product[i * n + j] = sum;
+                magnitude[i * n + j] = absolute;
+            }
+        });
+        return (product, magnitude);
     }
 
     [SkippableTheory]
