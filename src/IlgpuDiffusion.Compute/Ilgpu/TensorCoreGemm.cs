@@ -22,7 +22,10 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly Accelerator _accelerator;
     private readonly MatMulPrecision _precision;
     private readonly int _multiprocessors;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TensorCoreGemmArguments>? _gemm;
+    /// <summary>The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), loaded on first use.</summary>
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        TensorCoreGemmArguments>?[] _gemms = new Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, TensorCoreGemmArguments>?[4];
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
@@ -70,25 +73,46 @@ internal sealed class TensorCoreGemm : IDisposable
         var (kPerSplit, splits) = Split(m, n, k);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0);
-        _gemm ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                TensorCoreGemmArguments>>(_precision == MatMulPrecision.Bf16 ? TensorCoreGemmKernels.Bf16 : TensorCoreGemmKernels.Tf32));
+        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1);
         var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
         var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
             SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
         if (splits == 1)
         {
-            _gemm(config, a, b, bias, c, arguments);
+            gemm(config, a, b, bias, c, arguments);
             return;
         }
         long elements = (long)m * n;
         var partials = Partials(splits * elements).View.SubView(0, splits * elements);
-        _gemm(config, a, b, bias, partials, arguments);
+        gemm(config, a, b, bias, partials, arguments);
         _reduce ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
                 TensorCoreGemmKernels.ReduceSplits));
         _reduce(checked((int)elements), partials, bias, c, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0);
+    }
+
+    /// <summary>
+    /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the
+    /// matching one reads global memory in whole lines.
+    /// </summary>
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TensorCoreGemmArguments>
+        Kernel(bool aKContiguous, bool bKContiguous)
+    {
+        int index = (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        return _gemms[index] ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
+                {
+                    (false, true, true) => TensorCoreGemmKernels.Tf32ABt,
+                    (false, true, false) => TensorCoreGemmKernels.Tf32AB,
+                    (false, false, false) => TensorCoreGemmKernels.Tf32AtB,
+                    (false, false, true) => TensorCoreGemmKernels.Tf32AtBt,
+                    (true, true, true) => TensorCoreGemmKernels.Bf16ABt,
+                    (true, true, false) => TensorCoreGemmKernels.Bf16AB,
+                    (true, false, false) => TensorCoreGemmKernels.Bf16AtB,
+                    (true, false, true) => TensorCoreGemmKernels.Bf16AtBt,
+                }));
     }
 
     private MemoryBuffer1D<float, Stride1D.Dense> Partials(long length)

@@ -113,8 +113,8 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         {
             var positions = new HashSet<(int, int)>();
             for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
-                for (int i = 0; i < 8; i++)
-                    Assert.True(positions.Add(TensorCoreGemmKernels.Position(thread, i, kContiguous, TensorCoreGemmKernels.TileM)));
+                for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
+                    Assert.True(positions.Add(TensorCoreGemmKernels.Position(thread, i, kContiguous)));
             Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
             Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
         }

@@ -62,20 +62,6 @@ internal static class Mma
     /// <summary>Lanes of a warp: the mma.sync fragments are defined for exactly 32.</summary>
     public const int WarpLanes = 32;
 
-    /// <summary>c += a·b on a 16 × 8 × 8 TF32 tile (fp32 accumulate).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tf32(ref MmaAccumulator c, in MmaA a, in MmaB b)
-    {
-        Ref<float> c0 = c.C0, c1 = c.C1, c2 = c.C2, c3 = c.C3;
-        Input<uint> a0 = a.A0, a1 = a.A1, a2 = a.A2, a3 = a.A3, b0 = b.B0, b1 = b.B1;
-        CudaAsm.EmitRef("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};",
-            ref c0, ref c1, ref c2, ref c3, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1);
-        c.C0 = c0.Value;
-        c.C1 = c1.Value;
-        c.C2 = c2.Value;
-        c.C3 = c3.Value;
-    }
-
     /// <summary>c += a·b on a 16 × 8 × 16 BF16 tile (fp32 accumulate).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Bf16(ref MmaAccumulator c, in MmaA a, in MmaB b)
@@ -91,10 +77,11 @@ internal static class Mma
     }
 
     /// <summary>
-    /// One row of the warp tile on TF32 tensor cores: c_j += a·b_j for the four 8-column fragments j, from fp32 values that
-    /// the instruction block rounds to TF32 itself. One inline-PTX block for all four products: ILGPU passes every
-    /// operand of every block through a local-memory slot, which ptxas folds into registers only while the slots are
-    /// few (one block per instruction left 744 bytes of stack in the hot loop).
+    /// One row of the warp tile on TF32 tensor cores: c_j += a·b_j for the four 8-column fragments j, from fp32 values
+    /// already rounded to TF32 (<see cref="TensorCoreRounding.Tf32Bits"/>: the instruction reads their bits as .b32 and ignores the 13 low
+    /// ones). One inline-PTX block for all four products: ILGPU passes every operand of every block through a
+    /// local-memory slot, which ptxas folds into registers only while the slots are few (one block per instruction left
+    /// 744 bytes of stack in the hot loop).
     /// </summary>
     /// <param name="a">The A fragment's values (A0..A3 positions, see <see cref="MmaA"/>).</param>
     /// <param name="b0">B0 and B1 values of the first fragment; likewise <paramref name="b1"/>..<paramref name="b3"/>.</param>
@@ -108,9 +95,9 @@ internal static class Mma
         Input<float> b00 = b0.V0, b01 = b0.V1, b10 = b1.V0, b11 = b1.V1, b20 = b2.V0, b21 = b2.V1, b30 = b3.V0, b31 = b3.V1;
         CudaAsm.EmitRef(
             "{\n\t.reg .b32 ta<4>, tb<8>;\n\t" +
-            "cvt.rna.tf32.f32 ta0, %16;\n\tcvt.rna.tf32.f32 ta1, %17;\n\tcvt.rna.tf32.f32 ta2, %18;\n\tcvt.rna.tf32.f32 ta3, %19;\n\t" +
-            "cvt.rna.tf32.f32 tb0, %20;\n\tcvt.rna.tf32.f32 tb1, %21;\n\tcvt.rna.tf32.f32 tb2, %22;\n\tcvt.rna.tf32.f32 tb3, %23;\n\t" +
-            "cvt.rna.tf32.f32 tb4, %24;\n\tcvt.rna.tf32.f32 tb5, %25;\n\tcvt.rna.tf32.f32 tb6, %26;\n\tcvt.rna.tf32.f32 tb7, %27;\n\t" +
+            "mov.b32 ta0, %16;\n\tmov.b32 ta1, %17;\n\tmov.b32 ta2, %18;\n\tmov.b32 ta3, %19;\n\t" +
+            "mov.b32 tb0, %20;\n\tmov.b32 tb1, %21;\n\tmov.b32 tb2, %22;\n\tmov.b32 tb3, %23;\n\t" +
+            "mov.b32 tb4, %24;\n\tmov.b32 tb5, %25;\n\tmov.b32 tb6, %26;\n\tmov.b32 tb7, %27;\n\t" +
             "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {ta0,ta1,ta2,ta3}, {tb0,tb1}, {%0,%1,%2,%3};\n\t" +
             "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%4,%5,%6,%7}, {ta0,ta1,ta2,ta3}, {tb2,tb3}, {%4,%5,%6,%7};\n\t" +
             "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%8,%9,%10,%11}, {ta0,ta1,ta2,ta3}, {tb4,tb5}, {%8,%9,%10,%11};\n\t" +
@@ -122,14 +109,6 @@ internal static class Mma
         c1 = new MmaAccumulator { C0 = d10.Value, C1 = d11.Value, C2 = d12.Value, C3 = d13.Value };
         c2 = new MmaAccumulator { C0 = d20.Value, C1 = d21.Value, C2 = d22.Value, C3 = d23.Value };
         c3 = new MmaAccumulator { C0 = d30.Value, C1 = d31.Value, C2 = d32.Value, C3 = d33.Value };
-    }
-
-    /// <summary>x rounded to TF32 (10 mantissa bits, nearest, ties away from zero), as the .b32 register mma.sync reads.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static uint ToTf32(float x)
-    {
-        CudaAsm.Emit("cvt.rna.tf32.f32 %0, %1;", out uint rounded, x);
-        return rounded;
     }
 
     /// <summary>Two values rounded to BF16 (nearest even) in one register: <paramref name="low"/> in the low half.</summary>

@@ -20,8 +20,15 @@ internal readonly record struct TensorCoreGemmArguments(
 /// afterwards; one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB every launch may use. (cp.async
 /// would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
 /// operand is staged in the layout its global memory is contiguous in (k-major rows padded by 4, or k-minor rows padded
-/// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts for TF32. Splitting k
-/// over the grid's z (for products whose M × N has few tiles, e.g. weight gradients) writes partials that
+/// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts for TF32. TF32 inputs
+/// are rounded once, on their way into shared memory, not at every fragment read.
+/// <para>
+/// The operand layouts are type parameters (one kernel per pair), so every shared-memory offset past a thread's base is
+/// a constant of the instruction and every global offset a multiple of one stride: the hot loop is loads, stores and
+/// mma, not index arithmetic (a first version computing each element's place from the thread index spent 1,400
+/// instructions per 32 mma; on an H200 it ran at a sixth of cuBLAS's TF32 rate, issue-bound on integer work).
+/// </para>
+/// Splitting k over the grid's z (for products whose M × N has few tiles, e.g. weight gradients) writes partials that
 /// <see cref="ReduceSplits"/> adds in a fixed order, so results are the same run to run. Launch only on CUDA with
 /// <see cref="Threads"/> threads in x; the arithmetic of lanes assumes warps of exactly 32.
 /// </summary>
@@ -31,6 +38,9 @@ internal static class TensorCoreGemmKernels
     private const int WarpTileM = 64, WarpTileN = 32, WarpsN = TileN / WarpTileN;
     private const int Pad = 4, WidePad = 8;
 
+    /// <summary>Elements of each operand one thread carries per stage.</summary>
+    public const int ElementsPerThread = TileM * TileK / Threads;
+
     /// <summary>Floats of one operand's stage: k-major (rows of TileK + 4) or k-minor (rows of TileM + 8), the larger.</summary>
     private const int OperandFloats = TileM * (TileK + Pad);
 
@@ -39,15 +49,45 @@ internal static class TensorCoreGemmKernels
     /// <summary>Floats of dynamic shared memory a launch needs: two stages of both operands (40 KB).</summary>
     public const int SharedFloats = 2 * StageFloats;
 
-    /// <summary>TF32 products: c = op(a)·op(b) [+ c] [+ bias]. Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
+    /// <summary>TF32, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ). Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
-    public static void Tf32(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, TensorCoreGemmArguments g) =>
-        Run<Tf32Products>(a, b, bias, c, g);
+    public static void Tf32ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, g);
 
-    /// <summary>BF16 products: c = op(a)·op(b) [+ c] [+ bias]. Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
+    /// <summary>TF32, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
-    public static void Bf16(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, TensorCoreGemmArguments g) =>
-        Run<Bf16Products>(a, b, bias, c, g);
+    public static void Tf32AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Tf32Products, KContiguous, LineContiguous>(a, b, bias, c, g);
+
+    /// <summary>TF32, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Tf32AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Tf32Products, LineContiguous, LineContiguous>(a, b, bias, c, g);
+
+    /// <summary>TF32, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Tf32AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Tf32Products, LineContiguous, KContiguous>(a, b, bias, c, g);
+
+    /// <summary>BF16, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Bf16ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Bf16Products, KContiguous, KContiguous>(a, b, bias, c, g);
+
+    /// <summary>BF16, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Bf16AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Bf16Products, KContiguous, LineContiguous>(a, b, bias, c, g);
+
+    /// <summary>BF16, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Bf16AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Bf16Products, LineContiguous, LineContiguous>(a, b, bias, c, g);
+
+    /// <summary>BF16, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Bf16AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        TensorCoreGemmArguments g) => Run<Bf16Products, LineContiguous, KContiguous>(a, b, bias, c, g);
 
     /// <summary>c[i] = Σ_s partials[s, i] (in split order) [+ bias[i mod N]] [+ c[i]] over the M·N elements.</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
@@ -61,74 +101,135 @@ internal static class TensorCoreGemmKernels
         c[i] = sum;
     }
 
+    /// <summary>
+    /// Where element <paramref name="i"/> (of <see cref="ElementsPerThread"/>) of a thread's share of an operand's stage
+    /// sits, as (line, k): consecutive threads walk the operand's contiguous axis of global memory (k when k-contiguous,
+    /// else the lines), and a thread's elements are 16 lines (k-contiguous) or 2 k (line-contiguous) apart.
+    /// </summary>
+    public static (int Line, int K) Position(int thread, int i, bool kContiguous) => kContiguous
+        ? ((thread >> 4) + 16 * i, thread & (TileK - 1))
+        : (thread & (TileM - 1), (thread >> 7) + 2 * i);
+
+    /// <summary>How an operand lies in global memory, and so in its shared stage: a type, so its strides are constants.</summary>
+    private interface IOperandLayout
+    {
+        /// <summary>Whether k is the contiguous axis (else the lines: rows of op(a), columns of op(b)).</summary>
+        bool KIsContiguous { get; }
+    }
+
+    private readonly struct KContiguous : IOperandLayout
+    {
+        public bool KIsContiguous => true;
+    }
+
+    private readonly struct LineContiguous : IOperandLayout
+    {
+        public bool KIsContiguous => false;
+    }
+
+    /// <summary>Shared-memory floats between consecutive lines of a stage.</summary>
+    private static int LineStride(bool kContiguous) => kContiguous ? TileK + Pad : 1;
+
+    /// <summary>Shared-memory floats between consecutive k of a stage.</summary>
+    private static int KStride(bool kContiguous) => kContiguous ? 1 : TileM + WidePad;
+
+    /// <summary>Shared-memory floats between a thread's consecutive elements of a stage (see <see cref="Position"/>).</summary>
+    private static int ElementStride(bool kContiguous) => kContiguous ? 16 * LineStride(true) : 2 * KStride(false);
+
     /// <summary>The products of one stage: TF32 or BF16 fragments read from shared memory into the warp's accumulators.</summary>
     private interface IProducts
     {
         /// <summary>Whether the products round their inputs to BF16 (else TF32).</summary>
         bool Bf16 { get; }
 
-        WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int warpRow,
-            int warpCol, int lane);
+        /// <summary>
+        /// The stage's products. <paramref name="a"/> starts at this lane's element (warp row + g, k₀) of op(a),
+        /// <paramref name="b"/> at (warp column + g, k₀) of op(b), k₀ = t (TF32) or 2t (BF16); every other element the
+        /// lane reads is a constant offset away.
+        /// </summary>
+        WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK);
     }
 
-    /// <summary>Where op(a) or op(b) of one stage sits in shared memory: element (row or column, k).</summary>
-    private readonly struct SharedOperand
+    /// <summary>One operand's share of a launch for one thread: where its elements are read and staged.</summary>
+    private readonly struct OperandCopy
     {
-        public SharedOperand(int offset, bool kContiguous, int lineWidth)
+        /// <param name="lineBase">The block's first line (row of c for op(a), column for op(b)).</param>
+        public OperandCopy(int thread, bool kContiguous, int lines, int lineStride, int kStride, int lineBase, int kBegin, int kEnd)
         {
-            Offset = offset;
-            LineStride = kContiguous ? TileK + Pad : 1;
-            KStride = kContiguous ? 1 : lineWidth + WidePad;
+            var (line, k) = Position(thread, 0, kContiguous);
+            First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
+            Step = kContiguous ? 16 * lineStride : 2 * kStride;
+            TileStep = (long)TileK * kStride;
+            LinesLeft = lines - lineBase - line;
+            KLeft = kEnd - kBegin - k;
+            Shared = line * LineStride(kContiguous) + k * KStride(kContiguous);
         }
 
-        public int Offset { get; }
-        public int LineStride { get; }
-        public int KStride { get; }
+        /// <summary>Global index of element 0 in the first tile.</summary>
+        public long First { get; }
 
-        public int Index(int line, int k) => Offset + line * LineStride + k * KStride;
+        /// <summary>Global index between consecutive elements (an int: 32-bit offsets cost a third of 64-bit ones).</summary>
+        public int Step { get; }
+
+        /// <summary>Global index between consecutive tiles.</summary>
+        public long TileStep { get; }
+
+        /// <summary>Lines from element 0's to the operand's end: element i exists while its line offset is below.</summary>
+        public int LinesLeft { get; }
+
+        /// <summary>k from element 0's to the split's end.</summary>
+        public int KLeft { get; }
+
+        /// <summary>Shared-memory index of element 0 within a stage.</summary>
+        public int Shared { get; }
     }
 
-    private static void Run<TProducts>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+    private static void Run<TProducts, TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         in TensorCoreGemmArguments g)
         where TProducts : struct, IProducts
+        where TA : struct, IOperandLayout
+        where TB : struct, IOperandLayout
     {
+        bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous, bf16 = default(TProducts).Bf16;
         var shared = SharedMemory.GetDynamic<float>();
-        int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread / Mma.WarpLanes;
-        int warpRow = warp / WarpsN * WarpTileM, warpCol = warp % WarpsN * WarpTileN;
+        // Shifts and masks, not / and %: ILGPU's signed division by a constant became a reciprocal sequence in the loop.
+        int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
+        int warpRow = (warp >> 2) * WarpTileM, warpCol = (warp & (WarpsN - 1)) * WarpTileN;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
         int tiles = (kEnd - kBegin + TileK - 1) / TileK;
-        bool aKContiguous = g.AKStride == 1, bKContiguous = g.BKStride == 1;
+        var copyA = new OperandCopy(thread, aK, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
+        var copyB = new OperandCopy(thread, bK, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
+        int group = Mma.BColumn(lane), laneK = bf16 ? Mma.Bf16BK(lane, 0) : Mma.Tf32BK(lane, 0);
+        int fragmentA = (warpRow + group) * LineStride(aK) + laneK * KStride(aK);
+        int fragmentB = OperandFloats + (warpCol + group) * LineStride(bK) + laneK * KStride(bK);
 
         var w = default(WarpAccumulators);
         if (tiles > 0)
         {
-            Staged stagedA = Load(a, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd, thread, aKContiguous, TileM);
-            Staged stagedB = Load(b, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd, thread, bKContiguous, TileN);
-            Store(shared, Operand(0, aKContiguous, 0, TileM), stagedA, thread, TileM);
-            Store(shared, Operand(0, bKContiguous, OperandFloats, TileN), stagedB, thread, TileN);
+            Staged stagedA = Load(a, copyA, 0, aK, bf16), stagedB = Load(b, copyB, 0, bK, bf16);
+            Store(shared.SubView(copyA.Shared), stagedA, aK);
+            Store(shared.SubView(OperandFloats + copyB.Shared), stagedB, bK);
             Group.Barrier();
         }
         for (int tile = 0; tile < tiles; tile++)
         {
             bool more = tile + 1 < tiles;
-            int k0 = kBegin + (tile + 1) * TileK;
             Staged stagedA = default, stagedB = default;
             if (more)
             {
-                stagedA = Load(a, g.M, g.ARowStride, g.AKStride, rowBase, k0, kEnd, thread, aKContiguous, TileM);
-                stagedB = Load(b, g.N, g.BColStride, g.BKStride, colBase, k0, kEnd, thread, bKContiguous, TileN);
+                stagedA = Load(a, copyA, tile + 1, aK, bf16);
+                stagedB = Load(b, copyB, tile + 1, bK, bf16);
             }
-            int stage = tile & 1;
-            var operandA = Operand(stage, aKContiguous, 0, TileM);
-            var operandB = Operand(stage, bKContiguous, OperandFloats, TileN);
+            int stage = (tile & 1) * StageFloats;
             w = CudaAsm.IsSupported
-                ? default(TProducts).Accumulate(w, shared, operandA, operandB, warpRow, warpCol, lane)
-                : Emulate(w, shared, operandA, operandB, warpRow, warpCol, lane, default(TProducts).Bf16);
+                ? default(TProducts).Accumulate(w, shared.SubView(stage + fragmentA), shared.SubView(stage + fragmentB), aK, bK)
+                : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
             if (more)
             {
-                Store(shared, Operand(stage ^ 1, aKContiguous, 0, TileM), stagedA, thread, TileM);
-                Store(shared, Operand(stage ^ 1, bKContiguous, OperandFloats, TileN), stagedB, thread, TileN);
+                int next = StageFloats - stage;
+                Store(shared.SubView(next + copyA.Shared), stagedA, aK);
+                Store(shared.SubView(next + OperandFloats + copyB.Shared), stagedB, bK);
             }
             Group.Barrier();
         }
@@ -146,111 +247,120 @@ internal static class TensorCoreGemmKernels
     /// layout gives it, read straight from shared memory (emulating the instruction register by register would take a
     /// warp shuffle per element). Everything else of the kernel runs as on a GPU.
     /// </summary>
-    private static WarpAccumulators Emulate(WarpAccumulators w, ArrayView<float> shared, in SharedOperand a, in SharedOperand b,
-        int warpRow, int warpCol, int lane, bool bf16)
+    private static WarpAccumulators Emulate(WarpAccumulators w, ArrayView<float> stage, int warpRow, int warpCol, int lane, bool aK,
+        bool bK, bool bf16)
     {
-        Emulate(ref w.F00, shared, a, b, warpRow, warpCol, lane, bf16);
-        Emulate(ref w.F01, shared, a, b, warpRow, warpCol + 8, lane, bf16);
-        Emulate(ref w.F02, shared, a, b, warpRow, warpCol + 16, lane, bf16);
-        Emulate(ref w.F03, shared, a, b, warpRow, warpCol + 24, lane, bf16);
-        Emulate(ref w.F10, shared, a, b, warpRow + 16, warpCol, lane, bf16);
-        Emulate(ref w.F11, shared, a, b, warpRow + 16, warpCol + 8, lane, bf16);
-        Emulate(ref w.F12, shared, a, b, warpRow + 16, warpCol + 16, lane, bf16);
-        Emulate(ref w.F13, shared, a, b, warpRow + 16, warpCol + 24, lane, bf16);
-        Emulate(ref w.F20, shared, a, b, warpRow + 32, warpCol, lane, bf16);
-        Emulate(ref w.F21, shared, a, b, warpRow + 32, warpCol + 8, lane, bf16);
-        Emulate(ref w.F22, shared, a, b, warpRow + 32, warpCol + 16, lane, bf16);
-        Emulate(ref w.F23, shared, a, b, warpRow + 32, warpCol + 24, lane, bf16);
-        Emulate(ref w.F30, shared, a, b, warpRow + 48, warpCol, lane, bf16);
-        Emulate(ref w.F31, shared, a, b, warpRow + 48, warpCol + 8, lane, bf16);
-        Emulate(ref w.F32, shared, a, b, warpRow + 48, warpCol + 16, lane, bf16);
-        Emulate(ref w.F33, shared, a, b, warpRow + 48, warpCol + 24, lane, bf16);
+        var o = new EmulatedStage(stage, aK, bK, bf16);
+        Emulate(ref w.F00, o, warpRow, warpCol, lane);
+        Emulate(ref w.F01, o, warpRow, warpCol + 8, lane);
+        Emulate(ref w.F02, o, warpRow, warpCol + 16, lane);
+        Emulate(ref w.F03, o, warpRow, warpCol + 24, lane);
+        Emulate(ref w.F10, o, warpRow + 16, warpCol, lane);
+        Emulate(ref w.F11, o, warpRow + 16, warpCol + 8, lane);
+        Emulate(ref w.F12, o, warpRow + 16, warpCol + 16, lane);
+        Emulate(ref w.F13, o, warpRow + 16, warpCol + 24, lane);
+        Emulate(ref w.F20, o, warpRow + 32, warpCol, lane);
+        Emulate(ref w.F21, o, warpRow + 32, warpCol + 8, lane);
+        Emulate(ref w.F22, o, warpRow + 32, warpCol + 16, lane);
+        Emulate(ref w.F23, o, warpRow + 32, warpCol + 24, lane);
+        Emulate(ref w.F30, o, warpRow + 48, warpCol, lane);
+        Emulate(ref w.F31, o, warpRow + 48, warpCol + 8, lane);
+        Emulate(ref w.F32, o, warpRow + 48, warpCol + 16, lane);
+        Emulate(ref w.F33, o, warpRow + 48, warpCol + 24, lane);
         return w;
     }
 
-    private static void Emulate(ref MmaAccumulator f, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int row,
-        int col, int lane, bool bf16)
+    /// <summary>A stage as the emulation reads it: element (line, k) of either operand.</summary>
+    private readonly struct EmulatedStage(ArrayView<float> stage, bool aK, bool bK, bool bf16)
     {
-        f.C0 = Dot(f.C0, shared, a, b, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), bf16);
-        f.C1 = Dot(f.C1, shared, a, b, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), bf16);
-        f.C2 = Dot(f.C2, shared, a, b, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), bf16);
-        f.C3 = Dot(f.C3, shared, a, b, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), bf16);
+        public float Product(int row, int col, int k)
+        {
+            float x = stage[row * LineStride(aK) + k * KStride(aK)];
+            float y = stage[OperandFloats + col * LineStride(bK) + k * KStride(bK)];
+            return bf16 ? TensorCoreRounding.Bf16(x) * TensorCoreRounding.Bf16(y) : x * y; // TF32 was rounded when staged
+        }
     }
 
-    private static float Dot(float sum, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int row, int col, bool bf16)
+    private static void Emulate(ref MmaAccumulator f, in EmulatedStage stage, int row, int col, int lane)
     {
-        for (int k = 0; k < TileK; k++)
-        {
-            float x = shared[a.Index(row, k)], y = shared[b.Index(col, k)];
-            sum += bf16
-                ? TensorCoreRounding.Bf16(x) * TensorCoreRounding.Bf16(y)
-                : TensorCoreRounding.Tf32(x) * TensorCoreRounding.Tf32(y);
-        }
+        f.C0 = Dot(f.C0, stage, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0));
+        f.C1 = Dot(f.C1, stage, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1));
+        f.C2 = Dot(f.C2, stage, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2));
+        f.C3 = Dot(f.C3, stage, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3));
+    }
+
+    private static float Dot(float sum, in EmulatedStage stage, int row, int col)
+    {
+        for (int k = 0; k < TileK; k++) sum += stage.Product(row, col, k);
         return sum;
     }
 
-    private static SharedOperand Operand(int stage, bool kContiguous, int offset, int lineWidth) =>
-        new(stage * StageFloats + offset, kContiguous, lineWidth);
-
-    /// <summary>Eight elements of one operand that one thread carries from global to shared memory per stage.</summary>
+    /// <summary>The <see cref="ElementsPerThread"/> elements of one operand that one thread carries per stage.</summary>
     private struct Staged
     {
         public float V0, V1, V2, V3, V4, V5, V6, V7;
     }
 
     /// <summary>
-    /// This thread's 8 elements of an operand tile: lines (rows of op(a) or columns of op(b)) lineBase.., k k0..; element
-    /// (line, k) of the operand is <c>x[line·lineStride + k·kStride]</c>, 0 outside [0, lines) × [k0, kEnd).
+    /// This thread's elements of an operand's tile <paramref name="tile"/> of the split, TF32 ones already rounded: without
+    /// bounds checks when all of them lie inside the operand (every tile but the edges), else 0 for those outside.
     /// </summary>
-    private static Staged Load(ArrayView<float> x, int lines, int lineStride, int kStride, int lineBase, int k0, int kEnd, int thread,
-        bool kContiguous, int tileLines) => new()
+    private static Staged Load(ArrayView<float> x, in OperandCopy copy, int tile, bool kContiguous, bool bf16)
+    {
+        long first = copy.First + tile * copy.TileStep;
+        int tileK = tile << 4; // tile · TileK
+        bool whole = copy.LinesLeft > (kContiguous ? 16 * (ElementsPerThread - 1) : 0) &&
+            tileK + (kContiguous ? 0 : 2 * (ElementsPerThread - 1)) < copy.KLeft;
+        if (whole)
         {
-            V0 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 0),
-            V1 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 1),
-            V2 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 2),
-            V3 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 3),
-            V4 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 4),
-            V5 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 5),
-            V6 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 6),
-            V7 = Element(x, lines, lineStride, kStride, lineBase, k0, kEnd, thread, kContiguous, tileLines, 7),
+            var view = x.SubView(first); // every element lies inside: 32-bit offsets from here
+            return new Staged
+            {
+                V0 = Round(view[0], bf16),
+                V1 = Round(view[copy.Step], bf16),
+                V2 = Round(view[2 * copy.Step], bf16),
+                V3 = Round(view[3 * copy.Step], bf16),
+                V4 = Round(view[4 * copy.Step], bf16),
+                V5 = Round(view[5 * copy.Step], bf16),
+                V6 = Round(view[6 * copy.Step], bf16),
+                V7 = Round(view[7 * copy.Step], bf16),
+            };
+        }
+        return new Staged
+        {
+            V0 = Element(x, first, copy, tileK, kContiguous, bf16, 0),
+            V1 = Element(x, first, copy, tileK, kContiguous, bf16, 1),
+            V2 = Element(x, first, copy, tileK, kContiguous, bf16, 2),
+            V3 = Element(x, first, copy, tileK, kContiguous, bf16, 3),
+            V4 = Element(x, first, copy, tileK, kContiguous, bf16, 4),
+            V5 = Element(x, first, copy, tileK, kContiguous, bf16, 5),
+            V6 = Element(x, first, copy, tileK, kContiguous, bf16, 6),
+            V7 = Element(x, first, copy, tileK, kContiguous, bf16, 7),
         };
-
-    private static float Element(ArrayView<float> x, int lines, int lineStride, int kStride, int lineBase, int k0, int kEnd,
-        int thread, bool kContiguous, int tileLines, int i)
-    {
-        var (line, k) = Position(thread, i, kContiguous, tileLines);
-        int globalLine = lineBase + line, globalK = k0 + k;
-        return globalLine < lines && globalK < kEnd ? x[(long)globalLine * lineStride + (long)globalK * kStride] : 0f;
     }
 
-    private static void Store(ArrayView<float> shared, in SharedOperand operand, in Staged staged, int thread, int tileLines)
+    private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
     {
-        Store(shared, operand, thread, tileLines, 0, staged.V0);
-        Store(shared, operand, thread, tileLines, 1, staged.V1);
-        Store(shared, operand, thread, tileLines, 2, staged.V2);
-        Store(shared, operand, thread, tileLines, 3, staged.V3);
-        Store(shared, operand, thread, tileLines, 4, staged.V4);
-        Store(shared, operand, thread, tileLines, 5, staged.V5);
-        Store(shared, operand, thread, tileLines, 6, staged.V6);
-        Store(shared, operand, thread, tileLines, 7, staged.V7);
+        bool inside = (kContiguous ? 16 * i : 0) < copy.LinesLeft && tileK + (kContiguous ? 0 : 2 * i) < copy.KLeft;
+        return inside ? Round(x[first + (long)i * copy.Step], bf16) : 0f;
     }
 
-    private static void Store(ArrayView<float> shared, in SharedOperand operand, int thread, int tileLines, int i, float value)
-    {
-        var (line, k) = Position(thread, i, kContiguous: operand.KStride == 1, tileLines);
-        shared[operand.Index(line, k)] = value;
-    }
+    /// <summary>TF32 inputs are rounded once, as they are staged; BF16 ones when packed in pairs for the products.</summary>
+    private static float Round(float value, bool bf16) => bf16 ? value : TensorCoreRounding.Tf32(value);
 
-    /// <summary>
-    /// Where element i (of 8) of a thread's share of a stage sits: consecutive threads walk the operand's contiguous
-    /// axis of global memory (k when k-contiguous, else the lines).
-    /// </summary>
-    public static (int Line, int K) Position(int thread, int i, bool kContiguous, int tileLines)
+    /// <summary>Stores a thread's elements at <paramref name="at"/> (its element 0's place in the stage).</summary>
+    private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous)
     {
-        int e = thread + i * Threads;
-        return kContiguous ? (e / TileK, e % TileK) : (e % tileLines, e / tileLines);
+        int stride = ElementStride(kContiguous);
+        at[0] = staged.V0;
+        at[stride] = staged.V1;
+        at[2 * stride] = staged.V2;
+        at[3 * stride] = staged.V3;
+        at[4 * stride] = staged.V4;
+        at[5 * stride] = staged.V5;
+        at[6 * stride] = staged.V6;
+        at[7 * stride] = staged.V7;
     }
-
     /// <summary>Writes the four fragments of one 16-row slice of the warp tile (columns col, col + 8, col + 16, col + 24).</summary>
     private static void StoreRow(ArrayView<float> bias, ArrayView<float> c, in TensorCoreGemmArguments g, int row, int col, int lane,
         in MmaAccumulator f0, in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
@@ -286,40 +396,43 @@ internal static class TensorCoreGemmKernels
 
     private static int XMin(int x, int y) => x < y ? x : y;
 
-    /// <summary>Two TF32 k-steps of 8 per stage.</summary>
+    /// <summary>Two TF32 k-steps of 8 per stage, on inputs rounded to TF32 when staged.</summary>
     private readonly struct Tf32Products : IProducts
     {
         public bool Bf16 => false;
 
-        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> shared, in SharedOperand a, in SharedOperand b,
-            int warpRow, int warpCol, int lane)
+        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK)
         {
-            for (int k = 0; k < TileK; k += 8)
-            {
-                MmaValuesA a0 = LoadA(shared, a, warpRow, k, lane), a1 = LoadA(shared, a, warpRow + 16, k, lane);
-                MmaValuesA a2 = LoadA(shared, a, warpRow + 32, k, lane), a3 = LoadA(shared, a, warpRow + 48, k, lane);
-                MmaValuesB b0 = LoadB(shared, b, warpCol, k, lane), b1 = LoadB(shared, b, warpCol + 8, k, lane);
-                MmaValuesB b2 = LoadB(shared, b, warpCol + 16, k, lane), b3 = LoadB(shared, b, warpCol + 24, k, lane);
-                Mma.Tf32Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
-                Mma.Tf32Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
-                Mma.Tf32Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
-                Mma.Tf32Row(ref w.F30, ref w.F31, ref w.F32, ref w.F33, a3, b0, b1, b2, b3);
-            }
+            w = Step(w, a, b, aK, bK, 0);
+            return Step(w, a, b, aK, bK, 8);
+        }
+
+        private static WarpAccumulators Step(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK, int k)
+        {
+            MmaValuesA a0 = LoadA(a, aK, 0, k), a1 = LoadA(a, aK, 16, k), a2 = LoadA(a, aK, 32, k), a3 = LoadA(a, aK, 48, k);
+            MmaValuesB b0 = LoadB(b, bK, 0, k), b1 = LoadB(b, bK, 8, k), b2 = LoadB(b, bK, 16, k), b3 = LoadB(b, bK, 24, k);
+            Mma.Tf32Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
+            Mma.Tf32Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
+            Mma.Tf32Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
+            Mma.Tf32Row(ref w.F30, ref w.F31, ref w.F32, ref w.F33, a3, b0, b1, b2, b3);
             return w;
         }
 
-        private static MmaValuesA LoadA(ArrayView<float> shared, in SharedOperand a, int row, int k, int lane) => new()
+        /// <summary>The A fragment of rows <paramref name="row"/>.. (from the lane's base), k <paramref name="k"/>..: A0 (g, t),
+        /// A1 (g + 8, t), A2 (g, t + 4), A3 (g + 8, t + 4).</summary>
+        private static MmaValuesA LoadA(ArrayView<float> a, bool aK, int row, int k) => new()
         {
-            V0 = shared[a.Index(row + Mma.ARow(lane, 0), k + Mma.Tf32AK(lane, 0))],
-            V1 = shared[a.Index(row + Mma.ARow(lane, 1), k + Mma.Tf32AK(lane, 1))],
-            V2 = shared[a.Index(row + Mma.ARow(lane, 2), k + Mma.Tf32AK(lane, 2))],
-            V3 = shared[a.Index(row + Mma.ARow(lane, 3), k + Mma.Tf32AK(lane, 3))],
+            V0 = a[row * LineStride(aK) + k * KStride(aK)],
+            V1 = a[(row + 8) * LineStride(aK) + k * KStride(aK)],
+            V2 = a[row * LineStride(aK) + (k + 4) * KStride(aK)],
+            V3 = a[(row + 8) * LineStride(aK) + (k + 4) * KStride(aK)],
         };
 
-        private static MmaValuesB LoadB(ArrayView<float> shared, in SharedOperand b, int col, int k, int lane) => new()
+        /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = t, n = g), B1 (k = t + 4, n = g).</summary>
+        private static MmaValuesB LoadB(ArrayView<float> b, bool bK, int col, int k) => new()
         {
-            V0 = shared[b.Index(col + Mma.BColumn(lane), k + Mma.Tf32BK(lane, 0))],
-            V1 = shared[b.Index(col + Mma.BColumn(lane), k + Mma.Tf32BK(lane, 1))],
+            V0 = b[col * LineStride(bK) + k * KStride(bK)],
+            V1 = b[col * LineStride(bK) + (k + 4) * KStride(bK)],
         };
     }
 
@@ -328,13 +441,10 @@ internal static class TensorCoreGemmKernels
     {
         public bool Bf16 => true;
 
-        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> shared, in SharedOperand a, in SharedOperand b,
-            int warpRow, int warpCol, int lane)
+        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK)
         {
-            MmaA a0 = LoadA(shared, a, warpRow, lane), a1 = LoadA(shared, a, warpRow + 16, lane);
-            MmaA a2 = LoadA(shared, a, warpRow + 32, lane), a3 = LoadA(shared, a, warpRow + 48, lane);
-            MmaB b0 = LoadB(shared, b, warpCol, lane), b1 = LoadB(shared, b, warpCol + 8, lane);
-            MmaB b2 = LoadB(shared, b, warpCol + 16, lane), b3 = LoadB(shared, b, warpCol + 24, lane);
+            MmaA a0 = LoadA(a, aK, 0), a1 = LoadA(a, aK, 16), a2 = LoadA(a, aK, 32), a3 = LoadA(a, aK, 48);
+            MmaB b0 = LoadB(b, bK, 0), b1 = LoadB(b, bK, 8), b2 = LoadB(b, bK, 16), b3 = LoadB(b, bK, 24);
             Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
             Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
             Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
@@ -351,22 +461,28 @@ internal static class TensorCoreGemmKernels
             Mma.Bf16(ref c3, a, b3);
         }
 
-        private static MmaA LoadA(ArrayView<float> shared, in SharedOperand a, int row, int lane) => new()
+        /// <summary>The A fragment of rows <paramref name="row"/>.. past the lane's base (g, 2t): A0 (g, 2t..2t+1),
+        /// A1 (g + 8, 2t..), A2 (g, 2t+8..), A3 (g + 8, 2t+8..).</summary>
+        private static MmaA LoadA(ArrayView<float> a, bool aK, int row) => new()
         {
-            A0 = Pair(shared, a, row + Mma.ARow(lane, 0), Mma.Bf16AK(lane, 0)),
-            A1 = Pair(shared, a, row + Mma.ARow(lane, 1), Mma.Bf16AK(lane, 1)),
-            A2 = Pair(shared, a, row + Mma.ARow(lane, 2), Mma.Bf16AK(lane, 2)),
-            A3 = Pair(shared, a, row + Mma.ARow(lane, 3), Mma.Bf16AK(lane, 3)),
+            A0 = Pair(a, aK, row, 0),
+            A1 = Pair(a, aK, row + 8, 0),
+            A2 = Pair(a, aK, row, 8),
+            A3 = Pair(a, aK, row + 8, 8),
         };
 
-        private static MmaB LoadB(ArrayView<float> shared, in SharedOperand b, int col, int lane) => new()
+        /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = 2t..2t+1, n = g), B1 (k = 2t+8.., n = g).</summary>
+        private static MmaB LoadB(ArrayView<float> b, bool bK, int col) => new()
         {
-            B0 = Pair(shared, b, col + Mma.BColumn(lane), Mma.Bf16BK(lane, 0)),
-            B1 = Pair(shared, b, col + Mma.BColumn(lane), Mma.Bf16BK(lane, 1)),
+            B0 = Pair(b, bK, col, 0),
+            B1 = Pair(b, bK, col, 8),
         };
 
-        /// <summary>Elements (line, k) and (line, k + 1) as one BF16 pair, k in the low half.</summary>
-        private static uint Pair(ArrayView<float> shared, in SharedOperand operand, int line, int k) =>
-            Mma.PackBf16(shared[operand.Index(line, k)], shared[operand.Index(line, k + 1)]);
+        /// <summary>Elements (line, k) and (line, k + 1) past the lane's base as one BF16 pair, k in the low half.</summary>
+        private static uint Pair(ArrayView<float> x, bool kContiguous, int line, int k)
+        {
+            int index = line * LineStride(kContiguous) + k * KStride(kContiguous);
+            return Mma.PackBf16(x[index], x[index + KStride(kContiguous)]);
+        }
     }
 }

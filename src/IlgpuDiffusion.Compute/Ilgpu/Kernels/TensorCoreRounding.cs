@@ -10,13 +10,15 @@ internal static class TensorCoreRounding
 {
     /// <summary>
     /// <c>cvt.rna.tf32.f32</c>: x rounded to 10 mantissa bits, to nearest with ties away from zero, as fp32 bits (the 13
-    /// low bits zero); infinities and NaNs unchanged.
+    /// low bits zero); infinities unchanged, NaNs quiet NaNs (a NaN whose payload sat in the low bits alone would
+    /// otherwise read as an infinity). Branch-free integer arithmetic: the GEMM kernels round every staged TF32 input
+    /// with it, on GPUs as well.
     /// </summary>
     public static uint Tf32Bits(float x)
     {
         uint bits = Interop.FloatAsInt(x);
-        if ((bits & 0x7F800000u) == 0x7F800000u) return bits;
-        return (bits + 0x1000u) & 0xFFFFE000u;
+        bool nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+        return (nan ? bits | 0x00400000u : bits + 0x1000u) & 0xFFFFE000u;
     }
 
     /// <summary>x rounded to TF32, as an fp32 value.</summary>
