@@ -4,7 +4,8 @@
 # named) and stops starting phases once SECONDS have passed, so the call ends inside the device tool's limit. Each
 # phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
 # the last lines printed are the phases' tables. GEMM_PRECISIONS and PROFILE_PRECISIONS narrow those phases' precisions.
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, and the
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, a DiT pass
+#                  per precision against fp32 (TensorCorePrecisionTests), and the
 #                  SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
@@ -36,7 +37,8 @@ phase() { local name=$1 limit=$2; shift 2
 
 for p in $phases; do case $p in
   gemm-check) phase gemm-check 90 $xunit -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests \
-    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/gemm-check.xml ;;
+    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
+    -xml $logs/gemm-check.xml ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
     phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;

@@ -1,4 +1,3 @@
-using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
@@ -153,25 +152,7 @@ public sealed class DitForwardTests
     public void Cpu_and_ilgpu_cpu_agree_on_logits_and_gradients(bool timeConditioning)
     {
         var config = TinyModels.RandomDit(timeConditioning, dropout: 0.1f);
-        var (clean, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 25);
-        var results = new[] { "cpu", "ilgpu-cpu" }.Select(backend =>
-        {
-            var device = TestBackends.Get(backend);
-            using var model = new Dit(config, device);
-            TinyModels.Randomize(model.Parameters, seed: 26);
-            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
-                headCapacity: masked.Length);
-            var logits = model.Forward(activations, TinyModels.Upload(device, noisy), [0.3f, 1.7f], TinyModels.Upload(device, masked),
-                masked.Length, DitDropout.Training(seed: 3, step: 4));
-            var values = logits.ToArray();
-            var losses = device.AllocateTensor<float>(new Shape(masked.Length));
-            device.Kernels.SubsCrossEntropy(logits, TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray()),
-                TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab,
-                config.MaskIndex, 1f);
-            model.ZeroGradients();
-            model.Backward(activations, logits);
-            return (Logits: values, Loss: losses.ToArray().Sum(), Gradients: model.Gradients!.All.ToArray());
-        }).ToArray();
+        var results = new[] { "cpu", "ilgpu-cpu" }.Select(backend => TinyDitStep.Run(TestBackends.Get(backend), config)).ToArray();
 
         Numerics.AssertClose(Numerics.D(results[0].Logits), results[1].Logits, 1e-4, "logits");
         Assert.Equal(results[0].Loss, results[1].Loss, 1e-4 * Math.Abs(results[0].Loss));

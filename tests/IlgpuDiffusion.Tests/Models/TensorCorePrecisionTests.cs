@@ -1,0 +1,72 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Tests.Conformance;
+using IlgpuDiffusion.Tests.Ilgpu;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace IlgpuDiffusion.Tests.Models;
+
+/// <summary>
+/// A whole DiT pass (forward with dropout and time conditioning, SUBS loss, backward) with its GEMMs on tensor cores
+/// against the fp32 CPU backend, with a tolerance per precision: the conformance of each precision at the model's level
+/// (the GEMM-level tests compare against a reference that rounds inputs the same way). The emulated rows run the
+/// tensor-core kernels on ILGPU's CPU accelerator with warps of 32; the cuda rows run them on a GPU of compute
+/// capability 8.0+ (skipped without one). The measure is ‖x − x_cpu‖ / ‖x_cpu‖ per result. The bounds are about 3× the
+/// errors the emulated rows give (TF32, which keeps 11 significant bits of each GEMM input: logits 8.9e-4, loss 1.2e-4,
+/// gradients 5.6e-3; BF16, which keeps 8: 4.7e-3, 9.3e-4, 4.2e-2), and far below what a GEMM given wrong operands or
+/// layouts gives (order 1).
+/// </summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class TensorCorePrecisionTests : IClassFixture<TensorCoreGemmTests.Emulator>
+{
+    private readonly TensorCoreGemmTests.Emulator _emulator;
+    private readonly ITestOutputHelper _output;
+
+    public TensorCorePrecisionTests(TensorCoreGemmTests.Emulator emulator, ITestOutputHelper output)
+    {
+        _emulator = emulator;
+        _output = output;
+    }
+
+    public static TheoryData<string, double, double> Rows() => new()
+    {
+        // row, logits and loss bound, gradients bound
+        { "emulated-tf32", 3e-3, 2e-2 },
+        { "emulated-bf16", 1.5e-2, 1.5e-1 },
+        { "cuda-tf32", 3e-3, 2e-2 },
+        { "cuda-bf16", 1.5e-2, 1.5e-1 },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(Rows))]
+    public void A_dit_pass_on_tensor_cores_stays_within_its_precision_of_fp32(string row, double logitBound, double gradientBound)
+    {
+        Device device = row switch
+        {
+            "emulated-tf32" => _emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4),
+            "emulated-bf16" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4),
+            _ => TestBackends.Get(row),
+        };
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f);
+        var expected = TinyDitStep.Run(TestBackends.Get("cpu"), config);
+        var actual = TinyDitStep.Run(device, config);
+
+        AssertWithin(expected.Logits, actual.Logits, logitBound, $"{row} logits");
+        AssertWithin([expected.Loss], [actual.Loss], logitBound, $"{row} loss");
+        AssertWithin(expected.Gradients, actual.Gradients, gradientBound, $"{row} gradients");
+    }
+
+    private void AssertWithin(float[] expected, float[] actual, double bound, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double difference = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            difference += Math.Pow((double)actual[i] - expected[i], 2);
+            norm += Math.Pow(expected[i], 2);
+        }
+        double relative = Math.Sqrt(difference / norm);
+        _output.WriteLine($"{what}: ‖x − x_cpu‖ / ‖x_cpu‖ = {relative:E2} (bound {bound:E1})");
+        Assert.True(relative <= bound, $"{what}: ‖x − x_cpu‖ / ‖x_cpu‖ = {relative:E2} > {bound:E1}");
+    }
+}
