@@ -4,9 +4,9 @@
 # named) and stops starting phases once SECONDS have passed, so the call ends inside the device tool's limit. Each
 # phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
 # the last lines printed are the phases' tables. GEMM_PRECISIONS and PROFILE_PRECISIONS narrow those phases' precisions.
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, a DiT pass
-#                  per precision against fp32 (TensorCorePrecisionTests), and the
-#                  SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA);
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, a DiT
+#                  pass per precision against fp32 (TensorCorePrecisionTests), and the SASS check with this machine's
+#                  ptxas/cuobjdump (no local memory, HMMA, a lean k loop);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
