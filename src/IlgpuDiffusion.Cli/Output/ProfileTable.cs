@@ -25,6 +25,9 @@ internal static class ProfileTable
         Row(text, "**all ops**", "", profile.Entries.Sum(e => e.Calls) / (double)Math.Max(1, steps), inOps, step);
         Row(text, "**outside ops** (host work, copies, waits)", "", null, step - inOps, step);
         Row(text, "**step**", "", null, step, step);
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"\nHost waits for the device per step (synchronizations and copies to or from the host): " +
+            $"{profile.HostWaits / (double)Math.Max(1, steps):0.#}"));
         return text.ToString();
     }
 

@@ -21,6 +21,7 @@ public abstract class Device : IDisposable
     private readonly HashSet<IDisposable> _heldBuffers = [];
     private KernelProfile? _profile;
     private long _liveBuffers;
+    private long _hostWaits;
 
     /// <summary>Which kernels this device runs.</summary>
     public abstract Backend Backend { get; }
@@ -39,6 +40,20 @@ public abstract class Device : IDisposable
 
     /// <summary>Waits until all queued work has finished.</summary>
     public abstract void Synchronize();
+
+    /// <summary>
+    /// How many times the host has waited for this device's queued work: <see cref="Synchronize"/> calls and copies to or
+    /// from the host (which wait first), the library's own included, not a profile's waits around each op. A GPU idles
+    /// while the host catches up after each, so a training step should make few. The SIMD CPU backend runs ops as they
+    /// are called and never waits (0).
+    /// </summary>
+    public long HostWaits => Interlocked.Read(ref _hostWaits);
+
+    /// <summary>Counts one wait of the host for queued work (see <see cref="HostWaits"/>).</summary>
+    private protected void CountHostWait() => Interlocked.Increment(ref _hostWaits);
+
+    /// <summary>A wait for queued work on behalf of a profile, left out of <see cref="HostWaits"/>.</summary>
+    private protected virtual void SynchronizeForProfile() => Synchronize();
 
     /// <summary>
     /// Allocates a zero-filled tensor over a buffer of its own; dispose the result to free it (<c>using var t = ...</c>), or
@@ -126,7 +141,7 @@ public abstract class Device : IDisposable
     /// <exception cref="InvalidOperationException">A profile of this device is already running.</exception>
     public KernelProfile StartProfile()
     {
-        Synchronize();
+        SynchronizeForProfile();
         var profile = new KernelProfile(this);
         if (Interlocked.CompareExchange(ref _profile, profile, null) is not null)
             throw new InvalidOperationException("A profile of this device is already running; dispose it before starting another.");
@@ -136,7 +151,7 @@ public abstract class Device : IDisposable
     /// <summary>Ends <paramref name="profile"/> (after the device's queued work).</summary>
     internal void StopProfile(KernelProfile profile)
     {
-        Synchronize();
+        SynchronizeForProfile();
         Interlocked.CompareExchange(ref _profile, null, profile);
     }
 
@@ -144,7 +159,7 @@ public abstract class Device : IDisposable
     internal void PauseProfile()
     {
         if (Volatile.Read(ref _profile) is not { } profile) return;
-        Synchronize();
+        SynchronizeForProfile();
         profile.Pause();
     }
 
@@ -155,7 +170,7 @@ public abstract class Device : IDisposable
     internal long StartTiming()
     {
         if (Volatile.Read(ref _profile) is not { Paused: false }) return 0;
-        Synchronize();
+        SynchronizeForProfile();
         return Stopwatch.GetTimestamp();
     }
 
@@ -165,7 +180,7 @@ public abstract class Device : IDisposable
     internal void EndTiming(int op, long start)
     {
         if (start == 0 || Volatile.Read(ref _profile) is not { } profile) return;
-        Synchronize();
+        SynchronizeForProfile();
         profile.Add(op, Stopwatch.GetTimestamp() - start);
     }
 

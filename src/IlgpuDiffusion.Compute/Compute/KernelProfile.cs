@@ -22,14 +22,25 @@ public sealed class KernelProfile : IDisposable
     private readonly long[] _calls = new long[DeviceKernels.Ops.Length];
     private readonly long[] _ticks = new long[DeviceKernels.Ops.Length];
     private readonly long _started = Stopwatch.GetTimestamp();
-    private long _stopped, _pausedAt, _pausedTicks;
+    private readonly long _waitsAtStart;
+    private long _stopped, _pausedAt, _pausedTicks, _waitsAtStop, _waitsAtPause, _pausedWaits;
 
-    internal KernelProfile(Device device) => _device = device;
+    internal KernelProfile(Device device)
+    {
+        _device = device;
+        _waitsAtStart = device.HostWaits;
+    }
 
     /// <summary>Wall time since the profile started (until it was disposed), pauses left out.</summary>
     public TimeSpan Elapsed =>
         Stopwatch.GetElapsedTime(_started, _stopped != 0 ? _stopped : Stopwatch.GetTimestamp())
         - TimeSpan.FromSeconds((double)_pausedTicks / Stopwatch.Frequency);
+
+    /// <summary>
+    /// The host's waits for the device (<see cref="Device.HostWaits"/>) while the profile ran, pauses left out: the
+    /// synchronizations the profiled code makes, not the profile's own.
+    /// </summary>
+    public long HostWaits => (_stopped != 0 ? _waitsAtStop : _device.HostWaits) - _waitsAtStart - _pausedWaits;
 
     /// <summary>Whether the profile is paused (its device's ops are not recorded).</summary>
     internal bool Paused => _pausedAt != 0;
@@ -37,7 +48,9 @@ public sealed class KernelProfile : IDisposable
     /// <summary>Leaves what follows out of the profile until <see cref="Resume"/> (a training run's validation and checkpoints).</summary>
     internal void Pause()
     {
-        if (_pausedAt == 0) _pausedAt = Stopwatch.GetTimestamp();
+        if (_pausedAt != 0) return;
+        _pausedAt = Stopwatch.GetTimestamp();
+        _waitsAtPause = _device.HostWaits;
     }
 
     /// <summary>Ends a <see cref="Pause"/>.</summary>
@@ -45,6 +58,7 @@ public sealed class KernelProfile : IDisposable
     {
         if (_pausedAt == 0) return;
         _pausedTicks += Stopwatch.GetTimestamp() - _pausedAt;
+        _pausedWaits += _device.HostWaits - _waitsAtPause;
         _pausedAt = 0;
     }
 
@@ -69,7 +83,9 @@ public sealed class KernelProfile : IDisposable
     public void Dispose()
     {
         if (_stopped != 0) return;
+        Resume();
         _device.StopProfile(this);
+        _waitsAtStop = _device.HostWaits;
         _stopped = Stopwatch.GetTimestamp();
     }
 }

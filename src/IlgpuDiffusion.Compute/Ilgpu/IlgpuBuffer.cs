@@ -39,7 +39,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
         using var scope = _device.EnterLock();
-        _device.Accelerator.Synchronize();
+        _device.WaitBeforeCopy();
         // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given a
         // managed array that a collection moves meanwhile, copy to or from where the array used to be.
         Memory.View.SubView(offset, source.Length).AsContiguous().CopyFromCPU(source);
@@ -51,7 +51,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         CheckRange(offset, destination.Length);
         if (destination.IsEmpty) return;
         using var scope = _device.EnterLock();
-        _device.Accelerator.Synchronize();
+        _device.WaitBeforeCopy();
         Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(destination); // pinned for the copy, as in CopyFromHost
     }
 

@@ -74,6 +74,21 @@ internal sealed class IlgpuDevice : Device
     public override void Synchronize()
     {
         using var scope = EnterLock();
+        CountHostWait();
+        Accelerator.Synchronize();
+    }
+
+    /// <inheritdoc/>
+    private protected override void SynchronizeForProfile()
+    {
+        using var scope = EnterLock();
+        Accelerator.Synchronize();
+    }
+
+    /// <summary>Waits for the queued work before a copy to or from the host (counted in <see cref="Device.HostWaits"/>).</summary>
+    internal void WaitBeforeCopy()
+    {
+        CountHostWait();
         Accelerator.Synchronize();
     }
 

@@ -57,6 +57,29 @@ public sealed class MdlmTrainerTests
         SteadyStateAllocation.AssertNone(() => trainer.TrainStep());
     }
 
+    /// <summary>
+    /// The host's waits for an ILGPU device in a training step of two micro-batches
+    /// (<see cref="IlgpuDiffusion.Compute.Device.HostWaits"/>): each drains a GPU's queue. Measured 21: per micro-batch
+    /// 4 uploads (corrupted batch, loss inputs) that wait first, 5 read-backs of ids the kernels check (embedding forward
+    /// and backward, the head's row gather and scatter, the loss targets) and the loss; per step the gradient norm. The
+    /// bound holds that number (a change that adds a wait fails here; one that removes waits lowers it); the CUDA target
+    /// is one per step.
+    /// </summary>
+    [Fact]
+    public void A_training_step_on_an_ilgpu_device_waits_for_it_at_most_21_times()
+    {
+        using var data = new TinyTraining();
+        var device = TestBackends.Get("ilgpu-cpu");
+        using var model = new Dit(TinyModels.TrainingDit, device);
+        model.Initialize(3);
+        using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { GradientAccumulationSteps = 2 });
+        trainer.TrainStep();
+        long before = device.HostWaits;
+        trainer.TrainStep();
+        long waits = device.HostWaits - before;
+        Assert.InRange(waits, 1, 21);
+    }
+
     [Fact]
     public void Validation_perplexity_is_deterministic_and_summed_in_double_over_the_whole_split()
     {
