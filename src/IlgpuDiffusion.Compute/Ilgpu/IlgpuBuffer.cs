@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
@@ -27,6 +28,9 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <summary>The ILGPU allocation.</summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Memory { get; }
 
+    /// <summary>What the host knows of an int buffer's values (null for other element types, and until a copy).</summary>
+    public HostIdMirror? Ids { get; private set; }
+
     /// <inheritdoc/>
     public override long Length => Memory.Length;
 
@@ -43,6 +47,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given a
         // managed array that a collection moves meanwhile, copy to or from where the array used to be.
         Memory.View.SubView(offset, source.Length).AsContiguous().CopyFromCPU(source);
+        Remember(offset, source);
     }
 
     /// <inheritdoc/>
@@ -53,6 +58,14 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         using var scope = _device.EnterLock();
         _device.WaitBeforeCopy();
         Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(destination); // pinned for the copy, as in CopyFromHost
+        Remember(offset, destination);
+    }
+
+    private void Remember(long offset, ReadOnlySpan<T> values)
+    {
+        if (typeof(T) != typeof(int)) return;
+        Ids ??= new HostIdMirror(Length);
+        Ids.Record(offset, MemoryMarshal.Cast<T, int>(values));
     }
 
     /// <inheritdoc/>

@@ -17,10 +17,10 @@ internal sealed partial class IlgpuKernels
     private MemoryBuffer1D<int, Stride1D.Dense>? _deviceSegments;
 
     /// <inheritdoc/>
-    /// <remarks>Reads the ids back to the host (one synchronizing copy of rows ints) to reject bad ids before launch.</remarks>
+    /// <remarks>Checks the ids on the host before launch: ids the host uploaded from its mirror, others read back.</remarks>
     public void EmbeddingForward(Tensor<int> ids, Tensor<float> table, Tensor<float> output, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels);
+        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, readBack: false);
         if (elements == 0) return;
         _embeddingForward ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
@@ -29,13 +29,14 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Deterministic, without atomics: the ids (read back and checked as in forward) are
+    /// Deterministic, without atomics: the ids (read back, which also waits until earlier launches are done with the
+    /// plan's device buffer, and checked as in forward) are
     /// sorted on the host into one segment per distinct id, the plan is uploaded, and one
     /// thread per (distinct id, channel) adds that id's rows in row order.
     /// </remarks>
     public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels);
+        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, readBack: true);
         if (elements == 0) return;
         int distinct = PlanSegments(rows);
         _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
@@ -44,8 +45,12 @@ internal sealed partial class IlgpuKernels
         _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
     }
 
-    /// <summary>Checks shapes and every id (read back into <see cref="_hostIds"/>); returns rows·channels.</summary>
-    private int CheckEmbedding(Tensor<int> ids, Tensor<float> table, Tensor<float> rowsTensor, int rows, int vocab, int channels)
+    /// <summary>
+    /// Checks shapes and every id (see <see cref="HostIds"/>; with <paramref name="readBack"/>, read back into
+    /// <see cref="_hostIds"/>); returns rows·channels.
+    /// </summary>
+    private int CheckEmbedding(Tensor<int> ids, Tensor<float> table, Tensor<float> rowsTensor, int rows, int vocab, int channels,
+        bool readBack)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, vocab, channels);
@@ -55,9 +60,7 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(vocab, channels);
         int elements = HostChecks.Product(rows, channels);
 
-        if (_hostIds.Length < rows) _hostIds = new int[rows];
-        var hostIds = _hostIds.AsSpan(0, rows);
-        ids.Buffer.CopyToHost(ids.Offset, hostIds); // waits for queued work, so device scratch is free to reuse
+        var hostIds = HostIds(ids, rows, readBack);
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)vocab)
                 throw new ArgumentOutOfRangeException(nameof(ids),

@@ -11,10 +11,10 @@ internal sealed partial class IlgpuKernels
     private Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? _gatherRows, _scatterAddRows;
 
     /// <inheritdoc/>
-    /// <remarks>Reads the indices back to the host to reject out-of-range rows before launch.</remarks>
+    /// <remarks>Checks the indices on the host before launch (from the buffer's mirror, or read back): no out-of-range rows.</remarks>
     public void GatherRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int sourceRows)
     {
-        int elements = CheckRowIndices(source, indices, destination, rows, channels, sourceRows);
+        CheckRowIndices(source, indices, destination, rows, channels, sourceRows, out int elements);
         if (elements == 0) return;
         _gatherRows ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.Gather));
@@ -22,15 +22,15 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <inheritdoc/>
-    /// <remarks>Reads the indices back to the host and rejects out-of-range or repeated rows before launch
-    /// (distinct rows give each destination element one writer: no atomics).</remarks>
+    /// <remarks>Checks the indices on the host (from the buffer's mirror, or read back) and rejects out-of-range or
+    /// repeated rows before launch (distinct rows give each destination element one writer: no atomics).</remarks>
     public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
         int destinationRows)
     {
-        int elements = CheckRowIndices(destination, indices, source, rows, channels, destinationRows);
+        var hostIndices = CheckRowIndices(destination, indices, source, rows, channels, destinationRows, out int elements);
         if (_sortKeys.Length < rows) _sortKeys = new long[rows];
         var sorted = _sortKeys.AsSpan(0, rows);
-        for (int r = 0; r < rows; r++) sorted[r] = _hostIds[r];
+        for (int r = 0; r < rows; r++) sorted[r] = hostIndices[r];
         sorted.Sort();
         for (int r = 1; r < rows; r++)
             if (sorted[r] == sorted[r - 1])
@@ -42,15 +42,17 @@ internal sealed partial class IlgpuKernels
         _scatterAddRows(elements, source.View(), indices.View(), destination.View(), channels);
     }
 
-    /// <summary>Shapes and indices (read back into <see cref="_hostIds"/>) of a gather or scatter; returns rows·channels.</summary>
-    private int CheckRowIndices(Tensor<float> table, Tensor<int> indices, Tensor<float> rowsTensor, int rows, int channels, int tableRows)
+    /// <summary>Shapes and indices of a gather or scatter; returns the indices on the host, and rows·channels.</summary>
+    private ReadOnlySpan<int> CheckRowIndices(Tensor<float> table, Tensor<int> indices, Tensor<float> rowsTensor, int rows, int channels,
+        int tableRows, out int elements)
     {
         Check.Sizes(true, rows, tableRows);
         Check.Sizes(false, channels);
         Check.Count(table, (long)tableRows * channels, "table");
         Check.Count(rowsTensor, (long)rows * channels, "rows");
         HostChecks.Product(tableRows, channels);
-        ReadIds(indices, rows, tableRows, -1, nameof(indices), $"row (must be in [0, {tableRows}))");
-        return HostChecks.Product(rows, channels);
+        var hostIndices = ReadIds(indices, rows, tableRows, -1, nameof(indices), $"row (must be in [0, {tableRows}))");
+        elements = HostChecks.Product(rows, channels);
+        return hostIndices;
     }
 }

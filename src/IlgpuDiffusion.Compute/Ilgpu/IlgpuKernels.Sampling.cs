@@ -22,6 +22,7 @@ internal sealed partial class IlgpuKernels
         var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
             parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0, parameters.Draw == CategoricalDraw.InverseCdf ? 1 : 0,
             parameters.FirstRow);
+        ForgetHostIds(ids);
         _sample(_plan.Sampling(rows), logits.View(), ids.View(), arguments);
     }
 
@@ -32,6 +33,7 @@ internal sealed partial class IlgpuKernels
         if (rows == 0) return;
         _argmax ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, int, int>>(SamplingKernels.Argmax));
+        ForgetHostIds(ids);
         _argmax(_plan.Sampling(rows), logits.View(), ids.View(), classes, vocab);
     }
 
