@@ -107,17 +107,25 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     }
 
     [Fact]
-    public void A_stage_places_every_element_of_a_tile_once_in_either_layout()
+    public void A_stage_places_every_element_of_a_tile_once_in_either_layout_and_precision()
     {
-        foreach (bool kContiguous in new[] { true, false })
-        {
-            var positions = new HashSet<(int, int)>();
-            for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
-                for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
-                    Assert.True(positions.Add(TensorCoreGemmKernels.Position(thread, i, kContiguous)));
-            Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
-            Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
-        }
+        foreach (bool bf16 in new[] { false, true })
+            foreach (bool kContiguous in new[] { true, false })
+            {
+                var positions = new HashSet<(int, int)>();
+                for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
+                    for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
+                    {
+                        var position = TensorCoreGemmKernels.Position(thread, i, kContiguous, bf16);
+                        Assert.True(positions.Add(position));
+                        // BF16 elements come in pairs of consecutive k, the lower k even: one packed register each.
+                        if (bf16 && i % 2 == 1)
+                            Assert.Equal(TensorCoreGemmKernels.Position(thread, i - 1, kContiguous, bf16), (position.Line, position.K - 1));
+                        if (bf16 && i % 2 == 0) Assert.Equal(0, position.K % 2);
+                    }
+                Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
+                Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
+            }
     }
 
     public static TheoryData<string, string, int, int, int, bool, bool, int> Products()

@@ -20,8 +20,9 @@ internal readonly record struct TensorCoreGemmArguments(
 /// afterwards; one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB every launch may use. (cp.async
 /// would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
 /// operand is staged in the layout its global memory is contiguous in (k-major rows padded by 4, or k-minor rows padded
-/// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts for TF32. TF32 inputs
-/// are rounded once, on their way into shared memory, not at every fragment read.
+/// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts. Inputs are rounded
+/// once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two to a
+/// word (consecutive k), so each BF16 fragment register is one shared load.
 /// <para>
 /// The operand layouts are type parameters (one kernel per pair), so every shared-memory offset past a thread's base is
 /// a constant of the instruction and every global offset a multiple of one stride: the hot loop is loads, stores and
@@ -104,11 +105,21 @@ internal static class TensorCoreGemmKernels
     /// <summary>
     /// Where element <paramref name="i"/> (of <see cref="ElementsPerThread"/>) of a thread's share of an operand's stage
     /// sits, as (line, k): consecutive threads walk the operand's contiguous axis of global memory (k when k-contiguous,
-    /// else the lines), and a thread's elements are 16 lines (k-contiguous) or 2 k (line-contiguous) apart.
+    /// else the lines). TF32: a thread's elements are 16 lines (k-contiguous) or 2 k (line-contiguous) apart. BF16: they
+    /// are 4 pairs of consecutive k (elements 2j and 2j + 1), which the thread packs into one register each; the pairs are
+    /// 32 lines or 4 k apart.
     /// </summary>
-    public static (int Line, int K) Position(int thread, int i, bool kContiguous) => kContiguous
-        ? ((thread >> 4) + 16 * i, thread & (TileK - 1))
-        : (thread & (TileM - 1), (thread >> 7) + 2 * i);
+    public static (int Line, int K) Position(int thread, int i, bool kContiguous, bool bf16)
+    {
+        int pair = i >> 1, half = i & 1;
+        if (bf16)
+            return kContiguous
+                ? ((thread >> 3) + 32 * pair, 2 * (thread & 7) + half)
+                : (thread & (TileM - 1), 2 * (thread >> 7) + 4 * pair + half);
+        return kContiguous
+            ? ((thread >> 4) + 16 * i, thread & (TileK - 1))
+            : (thread & (TileM - 1), (thread >> 7) + 2 * i);
+    }
 
     /// <summary>How an operand lies in global memory, and so in its shared stage: a type, so its strides are constants.</summary>
     private interface IOperandLayout
@@ -127,14 +138,25 @@ internal static class TensorCoreGemmKernels
         public bool KIsContiguous => false;
     }
 
-    /// <summary>Shared-memory floats between consecutive lines of a stage.</summary>
-    private static int LineStride(bool kContiguous) => kContiguous ? TileK + Pad : 1;
+    /// <summary>
+    /// Shared-memory words between consecutive lines of a stage: a word holds one TF32 element, or a BF16 pair of
+    /// consecutive k (k-contiguous BF16 rows: 8 pairs, padded by 4, which keeps the fragment reads conflict-free).
+    /// </summary>
+    private static int LineStride(bool kContiguous, bool bf16) => kContiguous ? (bf16 ? TileK / 2 : TileK) + Pad : 1;
 
-    /// <summary>Shared-memory floats between consecutive k of a stage.</summary>
+    /// <summary>Shared-memory words between consecutive k (TF32) or k pairs (BF16) of a stage.</summary>
     private static int KStride(bool kContiguous) => kContiguous ? 1 : TileM + WidePad;
 
-    /// <summary>Shared-memory floats between a thread's consecutive elements of a stage (see <see cref="Position"/>).</summary>
-    private static int ElementStride(bool kContiguous) => kContiguous ? 16 * LineStride(true) : 2 * KStride(false);
+    /// <summary>Shared-memory words between a thread's consecutive staged words (see <see cref="Position"/>).</summary>
+    private static int WordStride(bool kContiguous, bool bf16) =>
+        kContiguous ? (bf16 ? 32 : 16) * LineStride(true, bf16) : 2 * KStride(false);
+
+    /// <summary>Offset of element i's line from element 0's (see <see cref="Position"/>).</summary>
+    private static int LineOffset(int i, bool kContiguous, bool bf16) => kContiguous ? (bf16 ? 32 * (i >> 1) : 16 * i) : 0;
+
+    /// <summary>Offset of element i's k from element 0's (see <see cref="Position"/>).</summary>
+    private static int KOffset(int i, bool kContiguous, bool bf16) =>
+        bf16 ? (kContiguous ? 0 : 4 * (i >> 1)) + (i & 1) : (kContiguous ? 0 : 2 * i);
 
     /// <summary>The products of one stage: TF32 or BF16 fragments read from shared memory into the warp's accumulators.</summary>
     private interface IProducts
@@ -143,9 +165,9 @@ internal static class TensorCoreGemmKernels
         bool Bf16 { get; }
 
         /// <summary>
-        /// The stage's products. <paramref name="a"/> starts at this lane's element (warp row + g, k₀) of op(a),
-        /// <paramref name="b"/> at (warp column + g, k₀) of op(b), k₀ = t (TF32) or 2t (BF16); every other element the
-        /// lane reads is a constant offset away.
+        /// The stage's products. <paramref name="a"/> starts at this lane's word (warp row + g, t) of op(a),
+        /// <paramref name="b"/> at (warp column + g, t) of op(b), t counting k (TF32) or k pairs (BF16); every other word
+        /// the lane reads is a constant offset away.
         /// </summary>
         WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK);
     }
@@ -154,22 +176,30 @@ internal static class TensorCoreGemmKernels
     private readonly struct OperandCopy
     {
         /// <param name="lineBase">The block's first line (row of c for op(a), column for op(b)).</param>
-        public OperandCopy(int thread, bool kContiguous, int lines, int lineStride, int kStride, int lineBase, int kBegin, int kEnd)
+        public OperandCopy(int thread, bool kContiguous, bool bf16, int lines, int lineStride, int kStride, int lineBase, int kBegin,
+            int kEnd)
         {
-            var (line, k) = Position(thread, 0, kContiguous);
+            var (line, k) = Position(thread, 0, kContiguous, bf16);
             First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
-            Step = kContiguous ? 16 * lineStride : 2 * kStride;
+            Step = LineOffset(bf16 ? 2 : 1, kContiguous, bf16) * lineStride + KOffset(bf16 ? 2 : 1, kContiguous, bf16) * kStride;
+            KStep = kStride;
             TileStep = (long)TileK * kStride;
             LinesLeft = lines - lineBase - line;
             KLeft = kEnd - kBegin - k;
-            Shared = line * LineStride(kContiguous) + k * KStride(kContiguous);
+            Shared = line * LineStride(kContiguous, bf16) + (bf16 ? k >> 1 : k) * KStride(kContiguous);
         }
 
         /// <summary>Global index of element 0 in the first tile.</summary>
         public long First { get; }
 
-        /// <summary>Global index between consecutive elements (an int: 32-bit offsets cost a third of 64-bit ones).</summary>
+        /// <summary>
+        /// Global index between consecutive elements (TF32) or pairs (BF16), an int: 32-bit offsets cost a third of 64-bit
+        /// ones.
+        /// </summary>
         public int Step { get; }
+
+        /// <summary>Global index between consecutive k (the two elements of a BF16 pair).</summary>
+        public int KStep { get; }
 
         /// <summary>Global index between consecutive tiles.</summary>
         public long TileStep { get; }
@@ -180,7 +210,7 @@ internal static class TensorCoreGemmKernels
         /// <summary>k from element 0's to the split's end.</summary>
         public int KLeft { get; }
 
-        /// <summary>Shared-memory index of element 0 within a stage.</summary>
+        /// <summary>Shared-memory word of element 0 within a stage.</summary>
         public int Shared { get; }
     }
 
@@ -198,18 +228,18 @@ internal static class TensorCoreGemmKernels
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
         int tiles = (kEnd - kBegin + TileK - 1) / TileK;
-        var copyA = new OperandCopy(thread, aK, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
-        var copyB = new OperandCopy(thread, bK, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
-        int group = Mma.BColumn(lane), laneK = bf16 ? Mma.Bf16BK(lane, 0) : Mma.Tf32BK(lane, 0);
-        int fragmentA = (warpRow + group) * LineStride(aK) + laneK * KStride(aK);
-        int fragmentB = OperandFloats + (warpCol + group) * LineStride(bK) + laneK * KStride(bK);
+        var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
+        var copyB = new OperandCopy(thread, bK, bf16, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
+        int group = Mma.BColumn(lane), quad = Mma.Tf32BK(lane, 0); // g and t
+        int fragmentA = (warpRow + group) * LineStride(aK, bf16) + quad * KStride(aK);
+        int fragmentB = OperandFloats + (warpCol + group) * LineStride(bK, bf16) + quad * KStride(bK);
 
         var w = default(WarpAccumulators);
         if (tiles > 0)
         {
             Staged stagedA = Load(a, copyA, 0, aK, bf16), stagedB = Load(b, copyB, 0, bK, bf16);
-            Store(shared.SubView(copyA.Shared), stagedA, aK);
-            Store(shared.SubView(OperandFloats + copyB.Shared), stagedB, bK);
+            Store(shared.SubView(copyA.Shared), stagedA, aK, bf16);
+            Store(shared.SubView(OperandFloats + copyB.Shared), stagedB, bK, bf16);
             Group.Barrier();
         }
         for (int tile = 0; tile < tiles; tile++)
@@ -228,8 +258,8 @@ internal static class TensorCoreGemmKernels
             if (more)
             {
                 int next = StageFloats - stage;
-                Store(shared.SubView(next + copyA.Shared), stagedA, aK);
-                Store(shared.SubView(next + OperandFloats + copyB.Shared), stagedB, bK);
+                Store(shared.SubView(next + copyA.Shared), stagedA, aK, bf16);
+                Store(shared.SubView(next + OperandFloats + copyB.Shared), stagedB, bK, bf16);
             }
             Group.Barrier();
         }
@@ -270,14 +300,17 @@ internal static class TensorCoreGemmKernels
         return w;
     }
 
-    /// <summary>A stage as the emulation reads it: element (line, k) of either operand.</summary>
+    /// <summary>A stage as the emulation reads it: element (line, k) of either operand, as staged (rounded).</summary>
     private readonly struct EmulatedStage(ArrayView<float> stage, bool aK, bool bK, bool bf16)
     {
-        public float Product(int row, int col, int k)
+        public float Product(int row, int col, int k) =>
+            Element(0, row, k, aK) * Element(OperandFloats, col, k, bK);
+
+        private float Element(int offset, int line, int k, bool kContiguous)
         {
-            float x = stage[row * LineStride(aK) + k * KStride(aK)];
-            float y = stage[OperandFloats + col * LineStride(bK) + k * KStride(bK)];
-            return bf16 ? TensorCoreRounding.Bf16(x) * TensorCoreRounding.Bf16(y) : x * y; // TF32 was rounded when staged
+            if (!bf16) return stage[offset + line * LineStride(kContiguous, false) + k * KStride(kContiguous)];
+            uint pair = Interop.FloatAsInt(stage[offset + line * LineStride(kContiguous, true) + (k >> 1) * KStride(kContiguous)]);
+            return Interop.IntAsFloat((k & 1) == 0 ? pair << 16 : pair & 0xFFFF0000u);
         }
     }
 
@@ -309,21 +342,21 @@ internal static class TensorCoreGemmKernels
     {
         long first = copy.First + tile * copy.TileStep;
         int tileK = tile << 4; // tile · TileK
-        bool whole = copy.LinesLeft > (kContiguous ? 16 * (ElementsPerThread - 1) : 0) &&
-            tileK + (kContiguous ? 0 : 2 * (ElementsPerThread - 1)) < copy.KLeft;
+        const int last = ElementsPerThread - 1;
+        bool whole = copy.LinesLeft > LineOffset(last, kContiguous, bf16) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
         if (whole)
         {
             var view = x.SubView(first); // every element lies inside: 32-bit offsets from here
             return new Staged
             {
-                V0 = Round(view[0], bf16),
-                V1 = Round(view[copy.Step], bf16),
-                V2 = Round(view[2 * copy.Step], bf16),
-                V3 = Round(view[3 * copy.Step], bf16),
-                V4 = Round(view[4 * copy.Step], bf16),
-                V5 = Round(view[5 * copy.Step], bf16),
-                V6 = Round(view[6 * copy.Step], bf16),
-                V7 = Round(view[7 * copy.Step], bf16),
+                V0 = Round(view[Offset(copy, 0, bf16)], bf16),
+                V1 = Round(view[Offset(copy, 1, bf16)], bf16),
+                V2 = Round(view[Offset(copy, 2, bf16)], bf16),
+                V3 = Round(view[Offset(copy, 3, bf16)], bf16),
+                V4 = Round(view[Offset(copy, 4, bf16)], bf16),
+                V5 = Round(view[Offset(copy, 5, bf16)], bf16),
+                V6 = Round(view[Offset(copy, 6, bf16)], bf16),
+                V7 = Round(view[Offset(copy, 7, bf16)], bf16),
             };
         }
         return new Staged
@@ -341,17 +374,31 @@ internal static class TensorCoreGemmKernels
 
     private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
     {
-        bool inside = (kContiguous ? 16 * i : 0) < copy.LinesLeft && tileK + (kContiguous ? 0 : 2 * i) < copy.KLeft;
-        return inside ? Round(x[first + (long)i * copy.Step], bf16) : 0f;
+        bool inside = LineOffset(i, kContiguous, bf16) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
+        return inside ? Round(x[first + Offset(copy, i, bf16)], bf16) : 0f;
     }
 
-    /// <summary>TF32 inputs are rounded once, as they are staged; BF16 ones when packed in pairs for the products.</summary>
+    /// <summary>Global offset of element i from element 0's (see <see cref="Position"/>).</summary>
+    private static int Offset(in OperandCopy copy, int i, bool bf16) => bf16 ? (i >> 1) * copy.Step + (i & 1) * copy.KStep : i * copy.Step;
+
+    /// <summary>TF32 inputs are rounded once, as they are loaded; BF16 ones when packed in pairs to be stored.</summary>
     private static float Round(float value, bool bf16) => bf16 ? value : TensorCoreRounding.Tf32(value);
 
-    /// <summary>Stores a thread's elements at <paramref name="at"/> (its element 0's place in the stage).</summary>
-    private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous)
+    /// <summary>
+    /// Stores a thread's staged words at <paramref name="at"/> (its first word's place in the stage): 8 TF32 elements, or
+    /// 4 BF16 pairs packed low k first.
+    /// </summary>
+    private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
-        int stride = ElementStride(kContiguous);
+        int stride = WordStride(kContiguous, bf16);
+        if (bf16)
+        {
+            at[0] = Pack(staged.V0, staged.V1);
+            at[stride] = Pack(staged.V2, staged.V3);
+            at[2 * stride] = Pack(staged.V4, staged.V5);
+            at[3 * stride] = Pack(staged.V6, staged.V7);
+            return;
+        }
         at[0] = staged.V0;
         at[stride] = staged.V1;
         at[2 * stride] = staged.V2;
@@ -361,6 +408,12 @@ internal static class TensorCoreGemmKernels
         at[6 * stride] = staged.V6;
         at[7 * stride] = staged.V7;
     }
+
+    /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
+    private static float Pack(float low, float high) => Interop.IntAsFloat(CudaAsm.IsSupported
+        ? Mma.PackBf16(low, high)
+        : TensorCoreRounding.Bf16Bits(low) | (TensorCoreRounding.Bf16Bits(high) << 16));
+
     /// <summary>Writes the four fragments of one 16-row slice of the warp tile (columns col, col + 8, col + 16, col + 24).</summary>
     private static void StoreRow(ArrayView<float> bias, ArrayView<float> c, in TensorCoreGemmArguments g, int row, int col, int lane,
         in MmaAccumulator f0, in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
@@ -422,29 +475,30 @@ internal static class TensorCoreGemmKernels
         /// A1 (g + 8, t), A2 (g, t + 4), A3 (g + 8, t + 4).</summary>
         private static MmaValuesA LoadA(ArrayView<float> a, bool aK, int row, int k) => new()
         {
-            V0 = a[row * LineStride(aK) + k * KStride(aK)],
-            V1 = a[(row + 8) * LineStride(aK) + k * KStride(aK)],
-            V2 = a[row * LineStride(aK) + (k + 4) * KStride(aK)],
-            V3 = a[(row + 8) * LineStride(aK) + (k + 4) * KStride(aK)],
+            V0 = a[row * LineStride(aK, false) + k * KStride(aK)],
+            V1 = a[(row + 8) * LineStride(aK, false) + k * KStride(aK)],
+            V2 = a[row * LineStride(aK, false) + (k + 4) * KStride(aK)],
+            V3 = a[(row + 8) * LineStride(aK, false) + (k + 4) * KStride(aK)],
         };
 
         /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = t, n = g), B1 (k = t + 4, n = g).</summary>
         private static MmaValuesB LoadB(ArrayView<float> b, bool bK, int col, int k) => new()
         {
-            V0 = b[col * LineStride(bK) + k * KStride(bK)],
-            V1 = b[col * LineStride(bK) + (k + 4) * KStride(bK)],
+            V0 = b[col * LineStride(bK, false) + k * KStride(bK)],
+            V1 = b[col * LineStride(bK, false) + (k + 4) * KStride(bK)],
         };
     }
 
-    /// <summary>One BF16 k-step of 16 per stage.</summary>
+    /// <summary>One BF16 k-step of 16 per stage, on pairs packed when staged: one shared load per fragment register.</summary>
     private readonly struct Bf16Products : IProducts
     {
         public bool Bf16 => true;
 
         public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK)
         {
-            MmaA a0 = LoadA(a, aK, 0), a1 = LoadA(a, aK, 16), a2 = LoadA(a, aK, 32), a3 = LoadA(a, aK, 48);
-            MmaB b0 = LoadB(b, bK, 0), b1 = LoadB(b, bK, 8), b2 = LoadB(b, bK, 16), b3 = LoadB(b, bK, 24);
+            ArrayView<uint> aPairs = a.Cast<uint>(), bPairs = b.Cast<uint>();
+            MmaA a0 = LoadA(aPairs, aK, 0), a1 = LoadA(aPairs, aK, 16), a2 = LoadA(aPairs, aK, 32), a3 = LoadA(aPairs, aK, 48);
+            MmaB b0 = LoadB(bPairs, bK, 0), b1 = LoadB(bPairs, bK, 8), b2 = LoadB(bPairs, bK, 16), b3 = LoadB(bPairs, bK, 24);
             Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
             Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
             Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
@@ -461,28 +515,21 @@ internal static class TensorCoreGemmKernels
             Mma.Bf16(ref c3, a, b3);
         }
 
-        /// <summary>The A fragment of rows <paramref name="row"/>.. past the lane's base (g, 2t): A0 (g, 2t..2t+1),
-        /// A1 (g + 8, 2t..), A2 (g, 2t+8..), A3 (g + 8, 2t+8..).</summary>
-        private static MmaA LoadA(ArrayView<float> a, bool aK, int row) => new()
+        /// <summary>The A fragment of rows <paramref name="row"/>.. past the lane's base (g, pair t): A0 (g, 2t..2t+1),
+        /// A1 (g + 8, 2t..), A2 (g, 2t+8..), A3 (g + 8, 2t+8..), pair t + 4 holding k 2t + 8.</summary>
+        private static MmaA LoadA(ArrayView<uint> a, bool aK, int row) => new()
         {
-            A0 = Pair(a, aK, row, 0),
-            A1 = Pair(a, aK, row + 8, 0),
-            A2 = Pair(a, aK, row, 8),
-            A3 = Pair(a, aK, row + 8, 8),
+            A0 = a[row * LineStride(aK, true)],
+            A1 = a[(row + 8) * LineStride(aK, true)],
+            A2 = a[row * LineStride(aK, true) + 4 * KStride(aK)],
+            A3 = a[(row + 8) * LineStride(aK, true) + 4 * KStride(aK)],
         };
 
         /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = 2t..2t+1, n = g), B1 (k = 2t+8.., n = g).</summary>
-        private static MmaB LoadB(ArrayView<float> b, bool bK, int col) => new()
+        private static MmaB LoadB(ArrayView<uint> b, bool bK, int col) => new()
         {
-            B0 = Pair(b, bK, col, 0),
-            B1 = Pair(b, bK, col, 8),
+            B0 = b[col * LineStride(bK, true)],
+            B1 = b[col * LineStride(bK, true) + 4 * KStride(bK)],
         };
-
-        /// <summary>Elements (line, k) and (line, k + 1) past the lane's base as one BF16 pair, k in the low half.</summary>
-        private static uint Pair(ArrayView<float> x, bool kContiguous, int line, int k)
-        {
-            int index = line * LineStride(kContiguous) + k * KStride(kContiguous);
-            return Mma.PackBf16(x[index], x[index + KStride(kContiguous)]);
-        }
     }
 }
