@@ -1,3 +1,4 @@
+using System.Buffers;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Cpu;
 using IlgpuDiffusion.Cpu.Gemm;
@@ -148,30 +149,17 @@ public sealed class SkinnyGemmTests
         const int m = SkinnyGemm.MaxRows, n = 1101, k = 300;
         var random = new Random(5);
         float[] a = SimdGemmTests.RandomArray(random, m * k), b = SimdGemmTests.RandomArray(random, n * k), c = new float[m * n];
-        fixed (float* pa = a, pb = b, pc = c)
+        using MemoryHandle pa = a.AsMemory().Pin(), pb = b.AsMemory().Pin(), pc = c.AsMemory().Pin();
+        float* x = (float*)pa.Pointer, y = (float*)pb.Pointer, z = (float*)pc.Pointer;
+        // The shared check: the runtime's own wait objects may land in a step or two under load; an allocating path
+        // allocates in every step.
+        SteadyStateAllocation.AssertNone(() =>
         {
-            static void Step(float* a, float* b, float* c)
+            foreach (var layout in Layouts)
             {
-                foreach (var layout in Layouts)
-                {
-                    SimdGemm.Multiply(layout, a, b, c, 1, n, k, accumulate: false);
-                    SimdGemm.Multiply(layout, a, b, c, m, n, k, accumulate: true);
-                }
+                SimdGemm.Multiply(layout, x, y, z, 1, n, k, accumulate: false);
+                SimdGemm.Multiply(layout, x, y, z, m, n, k, accumulate: true);
             }
-            Step(pa, pb, pc);
-            Step(pa, pb, pc);
-            // As in CpuAllocationTests: the runtime allocates its wait objects once, in whichever step first blocks on
-            // the pool; a path that allocates does so in every step.
-            var allocated = new long[8];
-            for (int i = 0; i < allocated.Length; i++)
-            {
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                Step(pa, pb, pc);
-                allocated[i] = GC.GetAllocatedBytesForCurrentThread() - before;
-            }
-            string measured = string.Join(", ", allocated);
-            Assert.True(allocated.Count(bytes => bytes == 0) >= allocated.Length - 2, $"Bytes allocated per step: {measured}");
-            Assert.True(allocated.Sum() <= 1024, $"Bytes allocated per step: {measured}");
-        }
+        });
     }
 }
