@@ -3,6 +3,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using GemmLaunch = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -23,9 +25,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly MatMulPrecision _precision;
     private readonly int _multiprocessors;
     /// <summary>The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), loaded on first use.</summary>
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        TensorCoreGemmArguments>?[] _gemms = new Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, TensorCoreGemmArguments>?[4];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[4];
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
@@ -96,8 +96,7 @@ internal sealed class TensorCoreGemm : IDisposable
     /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the
     /// matching one reads global memory in whole lines.
     /// </summary>
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, TensorCoreGemmArguments>
-        Kernel(bool aKContiguous, bool bKContiguous)
+    private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous)
     {
         int index = (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         return _gemms[index] ??= _accelerator.LoadStreamKernel(

@@ -471,21 +471,24 @@ internal static class TensorCoreGemmKernels
             return w;
         }
 
-        /// <summary>The A fragment of rows <paramref name="row"/>.. (from the lane's base), k <paramref name="k"/>..: A0 (g, t),
-        /// A1 (g + 8, t), A2 (g, t + 4), A3 (g + 8, t + 4).</summary>
+        /// <summary>
+        /// The A fragment of rows <paramref name="row"/>.., k <paramref name="k"/>.. past the lane's base (g, t): register r
+        /// at the offsets that <see cref="Mma.ARow"/> and <see cref="Mma.Tf32AK"/> give lane 0 (the layout the tests check).
+        /// </summary>
         private static MmaValuesA LoadA(ArrayView<float> a, bool aK, int row, int k) => new()
         {
-            V0 = a[row * LineStride(aK, false) + k * KStride(aK)],
-            V1 = a[(row + 8) * LineStride(aK, false) + k * KStride(aK)],
-            V2 = a[row * LineStride(aK, false) + (k + 4) * KStride(aK)],
-            V3 = a[(row + 8) * LineStride(aK, false) + (k + 4) * KStride(aK)],
+            V0 = a[(row + Mma.ARow(0, 0)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 0)) * KStride(aK)],
+            V1 = a[(row + Mma.ARow(0, 1)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 1)) * KStride(aK)],
+            V2 = a[(row + Mma.ARow(0, 2)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 2)) * KStride(aK)],
+            V3 = a[(row + Mma.ARow(0, 3)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 3)) * KStride(aK)],
         };
 
-        /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = t, n = g), B1 (k = t + 4, n = g).</summary>
+        /// <summary>The B fragment of columns <paramref name="col"/>.. past the lane's base: B1 is <see cref="Mma.Tf32BK"/>
+        /// further along k.</summary>
         private static MmaValuesB LoadB(ArrayView<float> b, bool bK, int col, int k) => new()
         {
-            V0 = b[col * LineStride(bK, false) + k * KStride(bK)],
-            V1 = b[col * LineStride(bK, false) + (k + 4) * KStride(bK)],
+            V0 = b[col * LineStride(bK, false) + (k + Mma.Tf32BK(0, 0)) * KStride(bK)],
+            V1 = b[col * LineStride(bK, false) + (k + Mma.Tf32BK(0, 1)) * KStride(bK)],
         };
     }
 
@@ -515,21 +518,24 @@ internal static class TensorCoreGemmKernels
             Mma.Bf16(ref c3, a, b3);
         }
 
-        /// <summary>The A fragment of rows <paramref name="row"/>.. past the lane's base (g, pair t): A0 (g, 2t..2t+1),
-        /// A1 (g + 8, 2t..), A2 (g, 2t+8..), A3 (g + 8, 2t+8..), pair t + 4 holding k 2t + 8.</summary>
+        /// <summary>
+        /// The A fragment of rows <paramref name="row"/>.. past the lane's base (g, pair t): register r at the offsets that
+        /// <see cref="Mma.ARow"/> and <see cref="Mma.Bf16AK"/> give lane 0, in pairs of k.
+        /// </summary>
         private static MmaA LoadA(ArrayView<uint> a, bool aK, int row) => new()
         {
-            A0 = a[row * LineStride(aK, true)],
-            A1 = a[(row + 8) * LineStride(aK, true)],
-            A2 = a[row * LineStride(aK, true) + 4 * KStride(aK)],
-            A3 = a[(row + 8) * LineStride(aK, true) + 4 * KStride(aK)],
+            A0 = a[(row + Mma.ARow(0, 0)) * LineStride(aK, true) + Mma.Bf16AK(0, 0) / 2 * KStride(aK)],
+            A1 = a[(row + Mma.ARow(0, 1)) * LineStride(aK, true) + Mma.Bf16AK(0, 1) / 2 * KStride(aK)],
+            A2 = a[(row + Mma.ARow(0, 2)) * LineStride(aK, true) + Mma.Bf16AK(0, 2) / 2 * KStride(aK)],
+            A3 = a[(row + Mma.ARow(0, 3)) * LineStride(aK, true) + Mma.Bf16AK(0, 3) / 2 * KStride(aK)],
         };
 
-        /// <summary>The B fragment of columns <paramref name="col"/>..: B0 (k = 2t..2t+1, n = g), B1 (k = 2t+8.., n = g).</summary>
+        /// <summary>The B fragment of columns <paramref name="col"/>.. past the lane's base: B1 is <see cref="Mma.Bf16BK"/>
+        /// further along k, in pairs.</summary>
         private static MmaB LoadB(ArrayView<uint> b, bool bK, int col) => new()
         {
-            B0 = b[col * LineStride(bK, true)],
-            B1 = b[col * LineStride(bK, true) + 4 * KStride(bK)],
+            B0 = b[col * LineStride(bK, true) + Mma.Bf16BK(0, 0) / 2 * KStride(bK)],
+            B1 = b[col * LineStride(bK, true) + Mma.Bf16BK(0, 1) / 2 * KStride(bK)],
         };
     }
 }
