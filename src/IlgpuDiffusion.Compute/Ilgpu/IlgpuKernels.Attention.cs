@@ -2,11 +2,19 @@ using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using ForwardLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using KeyValueLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using QueryLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
-// (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes).
+// (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes) on SIMT cores;
+// TensorCoreAttentionKernels and TensorCoreAttentionBackwardKernels on tensor cores (heads of 64 under tf32 and bf16).
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -14,12 +22,18 @@ internal sealed partial class IlgpuKernels
 
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _appendToCache;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionKeyValue;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionQuery;
     private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch;
 
     /// <inheritdoc/>
@@ -33,8 +47,7 @@ internal sealed partial class IlgpuKernels
         var arguments = Arguments(AttentionPass.Forward, heads, headDim, tokens, tokens, 0, causal, tokens * row, row,
             tokens * row, headDim, row, out var tiles);
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
-        LoadAttentionForward()(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
-            q, k, v, output.View(), logSumExp.View(), arguments);
+        LaunchForward(arguments, tiles, batch * heads, q, k, v, output.View(), logSumExp.View());
     }
 
     /// <inheritdoc/>
@@ -58,8 +71,7 @@ internal sealed partial class IlgpuKernels
             newTokens * row, row, heads * capacity * headDim, capacity * headDim, headDim, out var tiles) with
         { WriteLogSumExp = 0 };
         var outputView = output.View();
-        LoadAttentionForward()(tiles.Config(LaunchPlan.Ceil(newTokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
-            qkvView, kView, vView, outputView, outputView, arguments);
+        LaunchForward(arguments, tiles, batch * heads, qkvView, kView, vView, outputView, outputView);
     }
 
     /// <inheritdoc/>
@@ -83,27 +95,61 @@ internal sealed partial class IlgpuKernels
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
         var (dq, dk, dv) = Slots(dQkv.View(), heads * headDim);
         var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out var tiles);
-        _attentionKeyValue ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.KeyValue));
-        _attentionKeyValue(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileK), batch * heads, _plan.AttentionGroup),
-            q, k, v, dy, lse, rowDot, dk, dv, keyValue);
-
+            tokens * row, row, tokens * row, headDim, row, out var keyTiles);
         var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out tiles);
-        _attentionQuery ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionBackwardKernels.Query));
-        _attentionQuery(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), batch * heads, _plan.AttentionGroup),
+            tokens * row, row, tokens * row, headDim, row, out var queryTiles);
+        if (AttentionOnTensorCores(headDim))
+        {
+            const int tile = TensorCoreAttentionBackwardKernels.Tile;
+            var grid = new Index2D(LaunchPlan.Ceil(tokens, tile), LaunchPlan.GridYZ(batch * heads, "batch·heads"));
+            var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
+            _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(
+                KernelRegistry.Checked<KeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValue));
+            _tensorCoreAttentionKeyValue(new KernelConfig(grid, group,
+                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.KeyValueSharedFloats)),
+                q, k, v, dy, lse, rowDot, dk, dv, keyValue);
+            _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(
+                KernelRegistry.Checked<QueryLaunch>(TensorCoreAttentionBackwardKernels.Query));
+            _tensorCoreAttentionQuery(new KernelConfig(grid, group,
+                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.QuerySharedFloats)),
+                q, k, v, dy, lse, rowDot, dq, query);
+            return;
+        }
+        _attentionKeyValue ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<KeyValueLaunch>(AttentionBackwardKernels.KeyValue));
+        _attentionKeyValue(keyTiles.Config(LaunchPlan.Ceil(tokens, keyTiles.TileK), batch * heads, _plan.AttentionGroup),
+            q, k, v, dy, lse, rowDot, dk, dv, keyValue);
+        _attentionQuery ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
+        _attentionQuery(queryTiles.Config(LaunchPlan.Ceil(tokens, queryTiles.TileQ), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dq, query);
     }
 
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, AttentionArguments> LoadAttentionForward() =>
+    /// <summary>
+    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; attention multiplies in TF32 under both)
+    /// and the head size is the one those kernels are specialized for.
+    /// </summary>
+    private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && headDim == AttentionFragments.HeadDim;
+
+    /// <summary>The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/>, else on the SIMT tiles.</summary>
+    private void LaunchForward(AttentionArguments arguments, AttentionTiles tiles, int batchHeads, ArrayView<float> q,
+        ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
+    {
+        if (AttentionOnTensorCores(arguments.HeadDim))
+        {
+            _tensorCoreAttentionForward ??= _accelerator.LoadStreamKernel(
+                KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionKernels.Forward));
+            var config = new KernelConfig(
+                new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads")),
+                new Index2D(TensorCoreAttentionKernels.Threads, 1),
+                SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionKernels.SharedFloats));
+            _tensorCoreAttentionForward(config, q, k, v, output, logSumExp, arguments);
+            return;
+        }
         _attentionForward ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, AttentionArguments>>(AttentionKernels.Forward));
+            KernelRegistry.Checked<ForwardLaunch>(AttentionKernels.Forward));
+        _attentionForward(tiles.Config(LaunchPlan.Ceil(arguments.Queries, tiles.TileQ), batchHeads, _plan.AttentionGroup),
+            q, k, v, output, logSumExp, arguments);
+    }
 
     /// <summary>Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>.</summary>
     private AttentionArguments Arguments(AttentionPass pass, int heads, int headDim, int queries, int keys, int firstPosition, bool causal,

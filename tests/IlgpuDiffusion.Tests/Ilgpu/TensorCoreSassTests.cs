@@ -36,20 +36,17 @@ public sealed class TensorCoreSassTests
     [InlineData("Bf16AtBt", "HMMA.16816.F32.BF16", 80)]
     public void Tensor_core_GEMMs_assemble_to_a_lean_HMMA_loop_without_local_memory(string kernel, string instruction, int sm)
     {
-        string? ptxas = Environment.GetEnvironmentVariable("PTXAS"), cuobjdump = Environment.GetEnvironmentVariable("CUOBJDUMP");
-        Skip.If(string.IsNullOrEmpty(ptxas) || string.IsNullOrEmpty(cuobjdump),
-            "PTXAS and CUOBJDUMP are not set: NVIDIA's assembler is not on this machine " +
-            "(.ci/run fetches it when Debian's mirror serves it)");
+        var (ptxas, cuobjdump) = Tools();
 
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {
             string ptxPath = Path.Combine(folder, $"{kernel}.ptx"), cubin = Path.Combine(folder, $"{kernel}.cubin");
-            File.WriteAllText(ptxPath, CompileForSm80(kernel));
-            string report = Run(ptxas!, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
+            File.WriteAllText(ptxPath, CompileForSm80(typeof(TensorCoreGemmKernels), kernel));
+            string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
             Assert.Contains("0 bytes stack frame", report);
-            string sass = Run(cuobjdump!, $"-sass \"{cubin}\"");
+            string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
             Assert.Contains(instruction, sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
@@ -58,6 +55,36 @@ public sealed class TensorCoreSassTests
             Assert.True(mmas > 0 && instructions <= MaxInstructionsPer1024Mac * macs,
                 $"{kernel}: the k loop has {instructions} instructions for {mmas} HMMA " +
                 $"(at most {MaxInstructionsPer1024Mac} per 1,024 MAC)");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The tensor-core attention kernels (heads of 64) likewise assemble with no stack frame and no local memory and use
+    /// HMMA; their loops mix the products with softmax and staging, so no instruction bound.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80)]
+    public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm)
+    {
+        var (ptxas, cuobjdump) = Tools();
+        string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string ptxPath = Path.Combine(folder, $"{kernel}.ptx"), cubin = Path.Combine(folder, $"{kernel}.cubin");
+            File.WriteAllText(ptxPath, CompileForSm80(kernels, kernel));
+            string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
+            Assert.Contains("0 bytes stack frame", report);
+            string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
+            Assert.Contains("HMMA.1688.F32.TF32", sass);
+            Assert.DoesNotContain("LDL", sass);
+            Assert.DoesNotContain("STL", sass);
         }
         finally
         {
@@ -88,11 +115,20 @@ public sealed class TensorCoreSassTests
         return best;
     }
 
-    /// <summary>The kernel's PTX for sm_80 at ISA 7.8, which every ptxas from CUDA 11.8 on reads.</summary>
-    private static string CompileForSm80(string kernel)
+    /// <summary>ptxas and cuobjdump from PTXAS and CUOBJDUMP; skips the calling test where they are not set.</summary>
+    private static (string Ptxas, string Cuobjdump) Tools()
     {
-        var (method, grouping) = KernelRegistry.All()
-            .Single(k => k.Method.DeclaringType == typeof(TensorCoreGemmKernels) && k.Method.Name == kernel);
+        string? ptxas = Environment.GetEnvironmentVariable("PTXAS"), cuobjdump = Environment.GetEnvironmentVariable("CUOBJDUMP");
+        Skip.If(string.IsNullOrEmpty(ptxas) || string.IsNullOrEmpty(cuobjdump),
+            "PTXAS and CUOBJDUMP are not set: NVIDIA's assembler is not on this machine " +
+            "(.ci/run fetches it when Debian's mirror serves it)");
+        return (ptxas!, cuobjdump!);
+    }
+
+    /// <summary>The kernel's PTX for sm_80 at ISA 7.8, which every ptxas from CUDA 11.8 on reads.</summary>
+    private static string CompileForSm80(Type kernels, string kernel)
+    {
+        var (method, grouping) = KernelRegistry.All().Single(k => k.Method.DeclaringType == kernels && k.Method.Name == kernel);
         using var context = IlgpuRuntime.CreateIsolated();
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80,
             CudaInstructionSet.ISA_78, nvvmAPI: null);

@@ -1,0 +1,199 @@
+using ILGPU;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// A value for each of the two rows a lane holds in a warp's 16-row fragments: Low for row g (registers C0, C1), High
+/// for row g + 8 (C2, C3).
+/// </summary>
+internal struct RowPair
+{
+    public float Low, High;
+
+    public RowPair(float low, float high)
+    {
+        Low = low;
+        High = high;
+    }
+}
+
+/// <summary>
+/// The per-fragment steps the tensor-core attention kernels share (<see cref="TensorCoreAttentionKernels"/>,
+/// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32, scaling and
+/// masking scores, turning them into probabilities, and writing a warp's 16 × 64 results out. A fragment's register r
+/// sits at row <see cref="Mma.AccumulatorRow"/> and column <see cref="Mma.AccumulatorColumn"/> of its 16 × 8 tile.
+/// </summary>
+internal static class AttentionFragments
+{
+    /// <summary>The head size the tensor-core attention kernels are specialized for.</summary>
+    public const int HeadDim = 64;
+
+    /// <summary>
+    /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
+    /// <see cref="HeadDim"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
+    /// All threads of the group take part; no barrier.
+    /// </summary>
+    public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
+        int first, int count, int limit)
+    {
+        for (int e = Group.IdxX; e < count * HeadDim; e += Group.DimX)
+        {
+            int r = e >> 6, col = e & (HeadDim - 1);
+            shared[offset + r * stride + col] =
+                first + r < limit ? TensorCoreRounding.Tf32(source[start + (first + r) * rowStride + col]) : 0f;
+        }
+    }
+
+    /// <summary>
+    /// Scores of one fragment times <see cref="AttentionArguments.Scale"/>, −∞ where query <paramref name="query"/> (+ 8 for
+    /// C2, C3) may not see key <paramref name="key"/> + its column (row g's query and the fragment's first key).
+    /// </summary>
+    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int query, int key, int lane)
+    {
+        int column = key + Mma.AccumulatorColumn(lane, 0);
+        s.C0 = a.Visible(query, column) ? a.Scale * s.C0 : float.NegativeInfinity;
+        s.C1 = a.Visible(query, column + 1) ? a.Scale * s.C1 : float.NegativeInfinity;
+        s.C2 = a.Visible(query + 8, column) ? a.Scale * s.C2 : float.NegativeInfinity;
+        s.C3 = a.Visible(query + 8, column + 1) ? a.Scale * s.C3 : float.NegativeInfinity;
+    }
+
+    /// <summary>
+    /// As <see cref="ScaleAndMask"/> for transposed scores (keys as rows, queries as columns): row g holds key
+    /// <paramref name="key"/>, the fragment's first column query <paramref name="query"/>.
+    /// </summary>
+    public static void ScaleAndMaskColumns(ref MmaAccumulator s, in AttentionArguments a, int key, int query, int lane)
+    {
+        int column = query + Mma.AccumulatorColumn(lane, 0);
+        s.C0 = a.Visible(column, key) ? a.Scale * s.C0 : float.NegativeInfinity;
+        s.C1 = a.Visible(column + 1, key) ? a.Scale * s.C1 : float.NegativeInfinity;
+        s.C2 = a.Visible(column, key + 8) ? a.Scale * s.C2 : float.NegativeInfinity;
+        s.C3 = a.Visible(column + 1, key + 8) ? a.Scale * s.C3 : float.NegativeInfinity;
+    }
+
+    /// <summary>The largest score of each of the lane's two rows in four fragments (this lane's columns only).</summary>
+    public static RowPair Max(in Fragments4 s) => new(
+        WarpProducts.Max(WarpProducts.Max(WarpProducts.Max(s.F0.C0, s.F0.C1), WarpProducts.Max(s.F1.C0, s.F1.C1)),
+            WarpProducts.Max(WarpProducts.Max(s.F2.C0, s.F2.C1), WarpProducts.Max(s.F3.C0, s.F3.C1))),
+        WarpProducts.Max(WarpProducts.Max(WarpProducts.Max(s.F0.C2, s.F0.C3), WarpProducts.Max(s.F1.C2, s.F1.C3)),
+            WarpProducts.Max(WarpProducts.Max(s.F2.C2, s.F2.C3), WarpProducts.Max(s.F3.C2, s.F3.C3))));
+
+    /// <summary>
+    /// p = exp(score − shift), in place, for one fragment's registers (0 where the shift is −∞: a row with nothing
+    /// visible yet); returns the sums of each row's two values. Unrounded: the sums and the log-sum-exp stay fp32-exact;
+    /// <see cref="Store"/> rounds the operand copy (FlashAttention-2 likewise sums before converting P).
+    /// </summary>
+    public static RowPair Exponentiate(ref MmaAccumulator s, RowPair shift)
+    {
+        s.C0 = Probability(s.C0, shift.Low);
+        s.C1 = Probability(s.C1, shift.Low);
+        s.C2 = Probability(s.C2, shift.High);
+        s.C3 = Probability(s.C3, shift.High);
+        return new RowPair(s.C0 + s.C1, s.C2 + s.C3);
+    }
+
+    /// <summary>
+    /// As <see cref="Exponentiate"/> with a shift per column instead of per row (the key-owned backward pass, whose
+    /// fragments hold keys as rows and queries as columns): <paramref name="shifts"/>[column] for the fragment's columns
+    /// from <paramref name="column"/> on.
+    /// </summary>
+    public static void ExponentiateColumns(ref MmaAccumulator s, ArrayView<float> shifts, int column, int lane)
+    {
+        int c = column + Mma.AccumulatorColumn(lane, 0);
+        float shift0 = shifts[c], shift1 = shifts[c + 1];
+        s.C0 = Probability(s.C0, shift0);
+        s.C1 = Probability(s.C1, shift1);
+        s.C2 = Probability(s.C2, shift0);
+        s.C3 = Probability(s.C3, shift1);
+    }
+
+    /// <summary>dS = P ∘ (dP − D) in place of dP, D per row (<paramref name="rowDot"/>: D of row g and of row g + 8).</summary>
+    public static void ScoreGradient(in MmaAccumulator p, ref MmaAccumulator dp, RowPair rowDot)
+    {
+        dp.C0 = p.C0 * (dp.C0 - rowDot.Low);
+        dp.C1 = p.C1 * (dp.C1 - rowDot.Low);
+        dp.C2 = p.C2 * (dp.C2 - rowDot.High);
+        dp.C3 = p.C3 * (dp.C3 - rowDot.High);
+    }
+
+    /// <summary>As <see cref="ScoreGradient"/> with D per column: <paramref name="rowDots"/>[column] from <paramref name="column"/>.</summary>
+    public static void ScoreGradientColumns(in MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> rowDots, int column, int lane)
+    {
+        int c = column + Mma.AccumulatorColumn(lane, 0);
+        float d0 = rowDots[c], d1 = rowDots[c + 1];
+        dp.C0 = p.C0 * (dp.C0 - d0);
+        dp.C1 = p.C1 * (dp.C1 - d1);
+        dp.C2 = p.C2 * (dp.C2 - d0);
+        dp.C3 = p.C3 * (dp.C3 - d1);
+    }
+
+    /// <summary>
+    /// Stores one fragment at <paramref name="target"/> columns <paramref name="column"/>.. (the warp's 16 rows from its
+    /// line 0), rounded to TF32 for use as an operand.
+    /// </summary>
+    public static void Store(in MmaAccumulator f, ArrayView<float> shared, in SharedOperand target, int column, int lane)
+    {
+        shared[target.At(Mma.AccumulatorRow(lane, 0), column + Mma.AccumulatorColumn(lane, 0))] = TensorCoreRounding.Tf32(f.C0);
+        shared[target.At(Mma.AccumulatorRow(lane, 1), column + Mma.AccumulatorColumn(lane, 1))] = TensorCoreRounding.Tf32(f.C1);
+        shared[target.At(Mma.AccumulatorRow(lane, 2), column + Mma.AccumulatorColumn(lane, 2))] = TensorCoreRounding.Tf32(f.C2);
+        shared[target.At(Mma.AccumulatorRow(lane, 3), column + Mma.AccumulatorColumn(lane, 3))] = TensorCoreRounding.Tf32(f.C3);
+    }
+
+    /// <summary>Multiplies row g's registers of every fragment by <paramref name="factor"/>.Low, row g + 8's by .High.</summary>
+    public static void Scale(ref Fragments8 o, RowPair factor)
+    {
+        Scale(ref o.F0, factor);
+        Scale(ref o.F1, factor);
+        Scale(ref o.F2, factor);
+        Scale(ref o.F3, factor);
+        Scale(ref o.F4, factor);
+        Scale(ref o.F5, factor);
+        Scale(ref o.F6, factor);
+        Scale(ref o.F7, factor);
+    }
+
+    /// <summary>
+    /// Writes a warp's 16 × 64 tile times <paramref name="factor"/> (per row) to <paramref name="target"/>: row g's 64
+    /// values from index <paramref name="low"/> on, row g + 8's from <paramref name="high"/>, a row skipped where its index
+    /// is negative; added to what is there when <paramref name="accumulate"/>.
+    /// </summary>
+    public static void Write(in Fragments8 o, RowPair factor, ArrayView<float> target, int low, int high, bool accumulate, int lane)
+    {
+        int column = Mma.AccumulatorColumn(lane, 0);
+        Write(o.F0, factor, target, low, high, column, accumulate);
+        Write(o.F1, factor, target, low, high, column + 8, accumulate);
+        Write(o.F2, factor, target, low, high, column + 16, accumulate);
+        Write(o.F3, factor, target, low, high, column + 24, accumulate);
+        Write(o.F4, factor, target, low, high, column + 32, accumulate);
+        Write(o.F5, factor, target, low, high, column + 40, accumulate);
+        Write(o.F6, factor, target, low, high, column + 48, accumulate);
+        Write(o.F7, factor, target, low, high, column + 56, accumulate);
+    }
+
+    private static float Probability(float score, float shift) => shift == float.NegativeInfinity ? 0f : MathF.Exp(score - shift);
+
+    private static void Scale(ref MmaAccumulator f, RowPair factor)
+    {
+        f.C0 *= factor.Low;
+        f.C1 *= factor.Low;
+        f.C2 *= factor.High;
+        f.C3 *= factor.High;
+    }
+
+    private static void Write(in MmaAccumulator f, RowPair factor, ArrayView<float> target, int low, int high, int column,
+        bool accumulate)
+    {
+        if (low >= 0) Put(target, low + column, f.C0 * factor.Low, f.C1 * factor.Low, accumulate);
+        if (high >= 0) Put(target, high + column, f.C2 * factor.High, f.C3 * factor.High, accumulate);
+    }
+
+    private static void Put(ArrayView<float> target, int index, float x, float y, bool accumulate)
+    {
+        if (accumulate)
+        {
+            x += target[index];
+            y += target[index + 1];
+        }
+        target[index] = x;
+        target[index + 1] = y;
+    }
+}

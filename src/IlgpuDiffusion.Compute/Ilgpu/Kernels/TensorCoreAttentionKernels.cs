@@ -1,0 +1,93 @@
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// Flash-attention forward on TF32 tensor cores for heads of 64 (FlashAttention-2, arXiv 2307.08691): a group of 4 warps
+/// owns 64 query rows, each warp 16, and walks the key tiles of 32 (causal: up to the last key its rows may see). Per
+/// tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, scales and masks them, updates each row's running
+/// max and sum (online softmax: quad shuffles for the max, per-lane partial sums reduced once at the end), rescales its
+/// 16 × 64 output accumulators and adds P·V, with P passing through a 16 × 32 shared-memory slab of the warp's own (the
+/// accumulator layout of S is not the A-operand layout of P for TF32). Q, K, V are rounded to TF32 once, when staged;
+/// P when stored. Shared memory (43.5 KB): Q [64, 68], K [32, 68], V [32, 72], P [4 warps, 16, 36]; the strides make
+/// every fragment read conflict-free. One owner per output element, a fixed order of sums: results repeat bit for
+/// bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too.
+/// </summary>
+internal static class TensorCoreAttentionKernels
+{
+    public const int TileQ = 64, TileK = 32, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
+    private const int RowStride = HeadDim + 4, ValueStride = HeadDim + 8, PStride = TileK + 4;
+    private const int KOffset = TileQ * RowStride, VOffset = KOffset + TileK * RowStride, POffset = VOffset + TileK * ValueStride;
+
+    /// <summary>Floats of dynamic shared memory a launch needs.</summary>
+    public const int SharedFloats = POffset + Warps * 16 * PStride;
+
+    /// <summary>
+    /// output [batch, Queries, heads, 64] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
+    /// Grid (⌈Queries/64⌉, batch·heads) × <see cref="Threads"/> threads; <see cref="SharedFloats"/> of shared memory.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
+        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries);
+        int kv = b * a.KvBatchStride + h * a.KvHeadStride;
+        int lastQuery = AttentionKernels.XMin(q0 + TileQ, a.Queries) - 1;
+        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + lastQuery + 1) : a.Keys;
+        int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+        var queries = new SharedOperand(warp * 16 * RowStride, RowStride, 1);
+        var keys = new SharedOperand(KOffset, RowStride, 1);
+        var values = new SharedOperand(VOffset, 1, ValueStride); // lines: head columns; k: keys
+        var probabilities = new SharedOperand(POffset + warp * 16 * PStride, PStride, 1);
+
+        var o = default(Fragments8);
+        var max = new RowPair(float.NegativeInfinity, float.NegativeInfinity);
+        var sum = default(RowPair);
+        for (int k0 = 0; k0 < keyEnd; k0 += TileK)
+        {
+            StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, a.Keys);
+            StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, a.Keys);
+            Group.Barrier();
+            var s = default(Fragments4);
+            WarpProducts.AccumulateOver64(ref s, shared, queries, keys, lane);
+            ScaleAndMask(ref s.F0, a, query, k0, lane);
+            ScaleAndMask(ref s.F1, a, query, k0 + 8, lane);
+            ScaleAndMask(ref s.F2, a, query, k0 + 16, lane);
+            ScaleAndMask(ref s.F3, a, query, k0 + 24, lane);
+            var tileMax = Max(s);
+            var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
+                WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
+            var correction = new RowPair(Correction(max.Low, next.Low), Correction(max.High, next.High));
+            max = next;
+            var p0 = Exponentiate(ref s.F0, max);
+            var p1 = Exponentiate(ref s.F1, max);
+            var p2 = Exponentiate(ref s.F2, max);
+            var p3 = Exponentiate(ref s.F3, max);
+            sum = new RowPair(sum.Low * correction.Low + (p0.Low + p1.Low + p2.Low + p3.Low),
+                sum.High * correction.High + (p0.High + p1.High + p2.High + p3.High));
+            Scale(ref o, correction);
+            Store(s.F0, shared, probabilities, 0, lane);
+            Store(s.F1, shared, probabilities, 8, lane);
+            Store(s.F2, shared, probabilities, 16, lane);
+            Store(s.F3, shared, probabilities, 24, lane);
+            Warp.Barrier();
+            WarpProducts.AccumulateOver32(ref o, shared, probabilities, values, lane);
+            Group.Barrier();
+        }
+
+        sum = new RowPair(WarpProducts.QuadSum(sum.Low), WarpProducts.QuadSum(sum.High));
+        int row = a.Heads * HeadDim, first = (b * a.Queries * a.Heads + h) * HeadDim;
+        int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
+        Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, accumulate: false, lane);
+        if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
+        if (query < a.Queries) logSumExp[bh * a.Queries + query] = max.Low + MathF.Log(sum.Low);
+        if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = max.High + MathF.Log(sum.High);
+    }
+
+    /// <summary>exp(previous − next): how much a row's earlier sums shrink when its max grows (1 while nothing is visible).</summary>
+    private static float Correction(float previous, float next) => next == float.NegativeInfinity ? 1f : MathF.Exp(previous - next);
+}

@@ -1,0 +1,123 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
+using IlgpuDiffusion.Tests.Conformance.Reference;
+using Xunit;
+using Device = IlgpuDiffusion.Compute.Device;
+
+namespace IlgpuDiffusion.Tests.Ilgpu;
+
+/// <summary>
+/// The tensor-core attention kernels (heads of 64 under the tf32 and bf16 precisions) without a GPU: the whole kernels on
+/// ILGPU's CPU accelerator with warps of 32, mma.sync emulated, against the double reference of inputs rounded to TF32
+/// as the kernels stage them (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the
+/// 64-query and 32-key tiles; both masks; the KV-cache decode step; the backward's two passes; repeatability.
+/// </summary>
+public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulator) : IClassFixture<TensorCoreGemmTests.Emulator>
+{
+    private const int HeadDim = AttentionFragments.HeadDim;
+
+    public static TheoryData<int, int, int, bool> Shapes() => new()
+    {
+        { 1, 70, 2, false },
+        { 1, 70, 2, true },
+        { 2, 33, 1, true },
+        { 1, 5, 1, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Forward_matches_the_reference_of_rounded_inputs(int batch, int tokens, int heads, bool causal)
+    {
+        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens, scale: 2f);
+        var (output, lse) = Forward(device, qkv, batch, tokens, heads, causal);
+        var expected = ReferenceAttention.Forward(Rounded(qkv), batch, tokens, heads, HeadDim, causal);
+        TestData.Close(expected.Output, output, 1e-3);
+        // Sums of unrounded probabilities: the log-sum-exp is fp32-exact for the rounded inputs (fp32 inputs would be 5e-4 off).
+        TestData.Close(expected.LogSumExp, lse, 1e-5);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Backward_adds_the_gradient_of_rounded_inputs(int batch, int tokens, int heads, bool causal)
+    {
+        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens + 1, scale: 2f);
+        var dy = TestData.Random(batch * tokens * heads * HeadDim, seed: tokens + 2);
+        var prior = TestData.Random(qkv.Length, seed: tokens + 3);
+        var dQkv = Backward(device, qkv, dy, prior, batch, tokens, heads, causal);
+        var expected = ReferenceAttention.Backward(Rounded(dy), Rounded(qkv), batch, tokens, heads, HeadDim, causal);
+        TestData.Close(expected.Select((x, i) => x + prior[i]).ToArray(), dQkv, 1e-3);
+    }
+
+    /// <summary>One owner per gradient element and fixed sums: a resumed run on one GPU repeats bit for bit.</summary>
+    [Fact]
+    public void Backward_repeats_bit_for_bit()
+    {
+        Device device = emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4);
+        var qkv = TestData.Random(40 * 3 * HeadDim, seed: 7, scale: 2f);
+        var dy = TestData.Random(40 * HeadDim, seed: 8);
+        var first = Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, causal: true);
+        Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, causal: true));
+    }
+
+    /// <summary>A prefill of 37 tokens, then decode steps of 1 and 2 against the cache, match the full causal forward.</summary>
+    [Fact]
+    public void The_cached_decode_step_matches_the_full_causal_forward()
+    {
+        const int tokens = 40, heads = 2, capacity = 44;
+        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        var qkv = TestData.Random(tokens * 3 * heads * HeadDim, seed: 9, scale: 2f);
+        var expected = ReferenceAttention.Forward(Rounded(qkv), 1, tokens, heads, HeadDim, causal: true).Output;
+        using var kCache = device.Upload<float>(new float[heads * capacity * HeadDim], new Shape(heads * capacity * HeadDim));
+        using var vCache = device.Upload<float>(new float[heads * capacity * HeadDim], new Shape(heads * capacity * HeadDim));
+        int position = 0, row = 3 * heads * HeadDim;
+        foreach (int n in new[] { 37, 1, 2 })
+        {
+            using var step = device.Upload<float>(qkv.AsSpan(position * row, n * row), new Shape(n * row));
+            using var output = device.Upload<float>(new float[n * heads * HeadDim], new Shape(n * heads * HeadDim));
+            device.Kernels.AttentionWithCacheForward(step, kCache, vCache, output, 1, n, heads, HeadDim, position, capacity);
+            TestData.Close(expected.AsSpan(position * heads * HeadDim, n * heads * HeadDim).ToArray(), output.ToArray(), 1e-3);
+            position += n;
+        }
+    }
+
+    /// <summary>Other head sizes keep the fp32 SIMT kernels under tf32: they match the fp32 reference to 1e-5.</summary>
+    [Fact]
+    public void Heads_of_other_sizes_stay_on_the_fp32_kernels()
+    {
+        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        const int tokens = 9, headDim = 8;
+        var qkv = TestData.Random(tokens * 3 * headDim, seed: 10, scale: 2f);
+        using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
+        using var output = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
+        using var lse = device.Upload<float>(new float[tokens], new Shape(tokens));
+        device.Kernels.AttentionForward(qkvT, output, lse, 1, tokens, 1, headDim, causal: true);
+        var expected = ReferenceAttention.Forward(Array.ConvertAll(qkv, v => (double)v), 1, tokens, 1, headDim, causal: true);
+        TestData.Close(expected.Output, output.ToArray(), 1e-5);
+    }
+
+    private static (float[] Output, float[] LogSumExp) Forward(Device device, float[] qkv, int batch, int tokens, int heads, bool causal)
+    {
+        using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
+        using var output = device.Upload<float>(new float[batch * tokens * heads * HeadDim], new Shape(batch * tokens * heads * HeadDim));
+        using var lse = device.Upload<float>(new float[batch * heads * tokens], new Shape(batch * heads * tokens));
+        device.Kernels.AttentionForward(qkvT, output, lse, batch, tokens, heads, HeadDim, causal);
+        return (output.ToArray(), lse.ToArray());
+    }
+
+    private static float[] Backward(Device device, float[] qkv, float[] dy, float[] prior, int batch, int tokens, int heads,
+        bool causal)
+    {
+        using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
+        using var dyT = device.Upload<float>(dy, new Shape(dy.Length));
+        using var output = device.Upload<float>(new float[dy.Length], new Shape(dy.Length));
+        using var lse = device.Upload<float>(new float[batch * heads * tokens], new Shape(batch * heads * tokens));
+        using var dQkv = device.Upload<float>(prior, new Shape(prior.Length));
+        device.Kernels.AttentionForward(qkvT, output, lse, batch, tokens, heads, HeadDim, causal);
+        device.Kernels.AttentionBackward(dyT, qkvT, output, lse, dQkv, batch, tokens, heads, HeadDim, causal);
+        return dQkv.ToArray();
+    }
+
+    private static double[] Rounded(float[] x) => Array.ConvertAll(x, v => (double)TensorCoreRounding.Tf32(v));
+}
