@@ -3,7 +3,9 @@
 Runs on a machine with PyTorch and a CUDA GPU (the device machine of tools/device). Prints Markdown tables:
   1. torch.matmul on the products `ilgpu-diffusion bench --gemm` times (each Linear's forward, input gradient and weight
      gradient, the output head), in fp32, TF32 and BF16 (inputs in BF16, fp32 accumulation);
-  2. one MDLM training step of the DiT of docs/algorithms.md §1.2 (rotary, adaLN, GELU-tanh MLP, no bias LayerNorm),
+  2. scaled_dot_product_attention on one layer's attention (`ilgpu-diffusion bench --attention`), forward and backward,
+     bidirectional: BF16 on the flash backend, and fp32 with TF32 products on the memory-efficient backend;
+  3. one MDLM training step of the DiT of docs/algorithms.md §1.2 (rotary, adaLN, GELU-tanh MLP, no bias LayerNorm),
      the output head on the masked rows only as ours computes it, SUBS NELBO weighted 1/t, AdamW: eager and
      torch.compile, BF16 autocast with scaled_dot_product_attention.
 
@@ -180,6 +182,29 @@ def bench_step(preset, batch, length, runs, compile_too):
         print(f"<!-- {time.time() - started:.0f} s with warm-up -->")
 
 
+def bench_attention(heads, head_dim, batch, length, runs):
+    forward_flops = 4.0 * batch * heads * length * length * head_dim
+    print(f"\nscaled_dot_product_attention, B {batch} × H {heads} × L {length} × d {head_dim}, bidirectional, "
+          f"{torch.cuda.get_device_name()}:\n")
+    print("| precision | backend | forward ms | forward TFLOP/s | backward ms | backward TFLOP/s | fwd+bwd TFLOP/s |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    for precision, dtype, backend in (("bf16", torch.bfloat16, SDPBackend.FLASH_ATTENTION),
+                                      ("tf32", torch.float32, SDPBackend.EFFICIENT_ATTENTION)):
+        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        q, k, v = (torch.randn(batch, heads, length, head_dim, device="cuda", dtype=dtype, requires_grad=True)
+                   for _ in range(3))
+        grad = torch.randn(batch, heads, length, head_dim, device="cuda", dtype=dtype)
+        with sdpa_kernel(backend):
+            forward_ms = time_cuda(lambda: F.scaled_dot_product_attention(q, k, v), runs)
+            output = F.scaled_dot_product_attention(q, k, v)
+            backward_ms = time_cuda(lambda: torch.autograd.grad(output, (q, k, v), grad, retain_graph=True), runs)
+        total = forward_flops * 3.5 / (forward_ms + backward_ms) / 1e9
+        print(f"| {precision} | {backend.name.lower()} | {forward_ms:.3f} | {forward_flops / forward_ms / 1e9:.1f} | "
+              f"{backward_ms:.3f} | {2.5 * forward_flops / backward_ms / 1e9:.1f} | {total:.1f} |")
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="small", choices=PRESETS)
@@ -188,8 +213,13 @@ def main():
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile step (it compiles for minutes)")
     parser.add_argument("--skip-gemms", action="store_true")
+    parser.add_argument("--attention", action="store_true", help="time scaled_dot_product_attention only, then stop")
     args = parser.parse_args()
     print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}")
+    if args.attention:
+        _, hidden, heads, _ = PRESETS[args.preset]
+        bench_attention(heads, hidden // heads, args.batch, args.length, args.runs)
+        return
     if not args.skip_gemms:
         bench_gemms(PRESETS[args.preset][1], args.batch * args.length, args.runs)
     bench_step(args.preset, args.batch, args.length, args.runs, not args.no_compile)

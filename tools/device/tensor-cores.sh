@@ -4,9 +4,12 @@
 # named) and stops starting phases once SECONDS have passed, so the call ends inside the device tool's limit. Each
 # phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
 # the last lines printed are the phases' tables. GEMM_PRECISIONS and PROFILE_PRECISIONS narrow those phases' precisions.
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, a DiT
-#                  pass per precision against fp32 (TensorCorePrecisionTests), and the SASS check with this machine's
-#                  ptxas/cuobjdump (no local memory, HMMA, a lean k loop);
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, the
+#                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
+#                  (TensorCorePrecisionTests), and the SASS check with this machine's ptxas/cuobjdump (no local memory,
+#                  HMMA, a lean k loop);
+#   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in tf32 and fp32,
+#                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient TF32);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
@@ -16,7 +19,7 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check gemm torch profile steps conformance ncu torch-compile}
+phases=${*:-gemm-check attention gemm torch profile steps conformance ncu torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -36,9 +39,13 @@ phase() { local name=$1 limit=$2; shift 2
   echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|\[FAIL\]|rror|tok/s|\| " $logs/$name.log | tail -45; }
 
 for p in $phases; do case $p in
-  gemm-check) phase gemm-check 90 $xunit -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests \
+  gemm-check) phase gemm-check 120 $xunit -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
+    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests \
     -xml $logs/gemm-check.xml ;;
+  attention) for precision in tf32 fp32; do
+    phase attention-$precision 40 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
+    phase attention-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention $small --length 1024 ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
     phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;

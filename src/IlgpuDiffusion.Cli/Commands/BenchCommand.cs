@@ -38,17 +38,22 @@ internal static class BenchCommand
             Description = "Instead: time the GEMMs of a training step of the model --preset names (every Linear forward, input and " +
                 "weight gradient, and the head) over --batch × --length token rows, in TFLOP/s",
         };
+        var attention = new Option<bool>("--attention")
+        {
+            Description = "Instead: time the attention of one layer of a training step of the model --preset names (forward and " +
+                "backward, bidirectional) over --batch sequences of --length tokens, in TFLOP/s",
+        };
         var preset = new Option<string>("--preset")
         {
-            Description = "The DiT whose GEMM shapes --gemm times: tiny, small, medium or large",
+            Description = "The DiT whose shapes --gemm and --attention time: tiny, small, medium or large",
             DefaultValueFactory = _ => "small",
         };
         preset.AcceptOnlyFromAmong("tiny", "small", "medium", "large");
         var device = new DeviceOptions(command);
-        foreach (var option in new Option[] { batch, length, steps.Option, runs, gemm, preset }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, length, steps.Option, runs, gemm, attention, preset }) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            if (parse.GetValue(gemm))
+            if (parse.GetValue(gemm) || parse.GetValue(attention))
             {
                 using Device opened = device.Open(parse);
                 DitConfig model = parse.GetValue(preset) switch
@@ -58,8 +63,16 @@ internal static class BenchCommand
                     "large" => DitConfig.Large,
                     _ => DitConfig.Small,
                 };
-                int tokens = checked(parse.GetValue(batch) * parse.GetValue(length));
-                console.Out.Write(GemmTable(opened, model, tokens, parse.GetValue(runs)));
+                if (parse.GetValue(gemm))
+                {
+                    int tokens = checked(parse.GetValue(batch) * parse.GetValue(length));
+                    console.Out.Write(GemmTable(opened, model, tokens, parse.GetValue(runs)));
+                }
+                if (parse.GetValue(attention))
+                {
+                    var shape = new AttentionShape(parse.GetValue(batch), parse.GetValue(length), model.Heads, model.HeadDim);
+                    console.Out.Write(AttentionTable(opened, shape, parse.GetValue(runs)));
+                }
                 return CliApplication.Success;
             }
             int l = parse.GetValue(length);
@@ -83,6 +96,27 @@ internal static class BenchCommand
             return CliApplication.Success;
         });
         return command;
+    }
+
+    /// <summary>Times one layer's attention forward and backward; a Markdown table.</summary>
+    private static string AttentionTable(Device device, AttentionShape shape, int runs)
+    {
+        AttentionMeasurement measured = AttentionThroughput.Time(device, shape, runs);
+        var text = new System.Text.StringBuilder();
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"Attention of one layer, B {shape.Batch} × H {shape.Heads} × L {shape.Tokens} × d {shape.HeadDim}, bidirectional, " +
+            $"on {device.Description}, mean of {runs} run(s):"));
+        text.AppendLine();
+        text.AppendLine("| pass | ms | TFLOP/s |");
+        text.AppendLine("|---|---:|---:|");
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| forward | {measured.Forward.TotalMilliseconds:0.000} | {measured.ForwardTeraFlops:0.00} |"));
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| backward | {measured.Backward.TotalMilliseconds:0.000} | {measured.BackwardTeraFlops:0.00} |"));
+        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| **forward + backward** | {(measured.Forward + measured.Backward).TotalMilliseconds:0.000} | " +
+            $"{measured.TotalTeraFlops:0.00} |"));
+        return text.ToString();
     }
 
     /// <summary>

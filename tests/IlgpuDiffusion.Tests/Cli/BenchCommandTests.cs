@@ -1,3 +1,4 @@
+using System.Globalization;
 using IlgpuDiffusion.Cli;
 using Xunit;
 
@@ -31,6 +32,21 @@ public sealed class BenchCommandTests
         Assert.StartsWith("| qkv forward | ABt | 16 × 768 × 256 |", rows[1]);
         Assert.StartsWith("| head weight gradient | AtB | 50258 × 256 × 16 |", rows[15]);
         Assert.StartsWith("| **all** |", rows[16]);
+    }
+
+    [Fact]
+    public async Task Times_the_attention_of_one_layer_forward_and_backward()
+    {
+        var result = await CliRunner.Run("bench", "--attention", "--preset", "tiny", "--batch", "2", "--length", "16", "--device", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("B 2 × H 4 × L 16 × d 64", result.Out);
+        string[] rows = result.OutLines.Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(4, rows.Length);
+        Assert.StartsWith("| forward |", rows[1]);
+        Assert.StartsWith("| backward |", rows[2]);
+        Assert.StartsWith("| **forward + backward** |", rows[3]);
+        Assert.All(rows.Skip(1), row => Assert.True(double.Parse(row.Split('|')[2], CultureInfo.InvariantCulture) > 0, row));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 using Device = IlgpuDiffusion.Compute.Device;
@@ -10,38 +11,49 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// The tensor-core attention kernels (heads of 64 under the tf32 and bf16 precisions) without a GPU: the whole kernels on
 /// ILGPU's CPU accelerator with warps of 32, mma.sync emulated, against the double reference of inputs rounded to TF32
 /// as the kernels stage them (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the
-/// 64-query and 32-key tiles; both masks; the KV-cache decode step; the backward's two passes; repeatability.
+/// 64-query and 32-key tiles; both masks; the KV-cache decode step; the backward's two passes; repeatability. The cuda-tf32
+/// and cuda-bf16 rows run the same checks with the instructions themselves, on a machine with a GPU (else they skip).
 /// </summary>
+[Collection(ConformanceCollection.Name)]
 public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulator) : IClassFixture<TensorCoreGemmTests.Emulator>
 {
     private const int HeadDim = AttentionFragments.HeadDim;
 
-    public static TheoryData<int, int, int, bool> Shapes() => new()
+    public static TheoryData<string, int, int, int, bool> Shapes()
     {
-        { 1, 70, 2, false },
-        { 1, 70, 2, true },
-        { 2, 33, 1, true },
-        { 1, 5, 1, false },
-    };
+        var data = new TheoryData<string, int, int, int, bool>();
+        foreach (string row in new[] { "emulated", "cuda-tf32", "cuda-bf16" })
+        {
+            data.Add(row, 1, 70, 2, false);
+            data.Add(row, 1, 70, 2, true);
+            data.Add(row, 2, 33, 1, true);
+            data.Add(row, 1, 5, 1, false);
+            if (row == "emulated") continue;
+            data.Add(row, 2, 300, 3, false); // several tiles each way, on the GPU only
+            data.Add(row, 1, 257, 2, true);
+        }
+        return data;
+    }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Shapes))]
-    public void Forward_matches_the_reference_of_rounded_inputs(int batch, int tokens, int heads, bool causal)
+    public void Forward_matches_the_reference_of_rounded_inputs(string row, int batch, int tokens, int heads, bool causal)
     {
-        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        Device device = Get(row);
         var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens, scale: 2f);
         var (output, lse) = Forward(device, qkv, batch, tokens, heads, causal);
         var expected = ReferenceAttention.Forward(Rounded(qkv), batch, tokens, heads, HeadDim, causal);
         TestData.Close(expected.Output, output, 1e-3);
-        // Sums of unrounded probabilities: the log-sum-exp is fp32-exact for the rounded inputs (fp32 inputs would be 5e-4 off).
-        TestData.Close(expected.LogSumExp, lse, 1e-5);
+        // Sums of unrounded probabilities: the log-sum-exp is fp32-exact for the rounded inputs (fp32 inputs would be 5e-4 off;
+        // a GPU's approximate exp and log add a few ulps).
+        TestData.Close(expected.LogSumExp, lse, row == "emulated" ? 1e-5 : 1e-4);
     }
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Shapes))]
-    public void Backward_adds_the_gradient_of_rounded_inputs(int batch, int tokens, int heads, bool causal)
+    public void Backward_adds_the_gradient_of_rounded_inputs(string row, int batch, int tokens, int heads, bool causal)
     {
-        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        Device device = Get(row);
         var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens + 1, scale: 2f);
         var dy = TestData.Random(batch * tokens * heads * HeadDim, seed: tokens + 2);
         var prior = TestData.Random(qkv.Length, seed: tokens + 3);
@@ -96,6 +108,9 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         var expected = ReferenceAttention.Forward(Array.ConvertAll(qkv, v => (double)v), 1, tokens, 1, headDim, causal: true);
         TestData.Close(expected.Output, output.ToArray(), 1e-5);
     }
+
+    /// <summary>The emulated TF32 device, or a cuda row's (skipping the test where there is no GPU).</summary>
+    private Device Get(string row) => row == "emulated" ? emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4) : TestBackends.Get(row);
 
     private static (float[] Output, float[] LogSumExp) Forward(Device device, float[] qkv, int batch, int tokens, int heads, bool causal)
     {
