@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
@@ -38,15 +39,27 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
     public override Device Device => _device;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Up to <see cref="PinnedUploads.MaxBytes"/> the copy is queued behind the device's work through page-locked staging,
+    /// without waiting (<see cref="PinnedUploads"/>); larger copies wait for the device and copy synchronously.
+    /// </remarks>
     public override void CopyFromHost(long offset, ReadOnlySpan<T> source)
     {
         CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
         using var scope = _device.EnterLock();
-        _device.WaitBeforeCopy();
-        // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given a
-        // managed array that a collection moves meanwhile, copy to or from where the array used to be.
-        Memory.View.SubView(offset, source.Length).AsContiguous().CopyFromCPU(source);
+        var target = Memory.View.SubView(offset, source.Length).AsContiguous();
+        if ((long)source.Length * Unsafe.SizeOf<T>() <= PinnedUploads.MaxBytes)
+        {
+            _device.Uploads.Upload(target, source, _device.WaitForQueuedWork);
+        }
+        else
+        {
+            _device.WaitForQueuedWork();
+            // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given
+            // a managed array that a collection moves meanwhile, copy to or from where the array used to be.
+            target.CopyFromCPU(source);
+        }
         Remember(offset, source);
     }
 
@@ -56,7 +69,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         CheckRange(offset, destination.Length);
         if (destination.IsEmpty) return;
         using var scope = _device.EnterLock();
-        _device.WaitBeforeCopy();
+        _device.WaitForQueuedWork();
         Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(destination); // pinned for the copy, as in CopyFromHost
         Remember(offset, destination);
     }

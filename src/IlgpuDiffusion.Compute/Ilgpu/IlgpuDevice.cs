@@ -14,11 +14,15 @@ internal sealed class IlgpuDevice : Device
         Backend = backend;
         Accelerator = accelerator;
         Precision = precision;
-        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors);
+        Uploads = new PinnedUploads(accelerator);
+        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors, Uploads, WaitForQueuedWork);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 
     private readonly IlgpuKernels _backendKernels;
+
+    /// <summary>The staging of host-to-device copies that do not wait (used under the device's lock).</summary>
+    internal PinnedUploads Uploads { get; }
 
     /// <summary>
     /// Opens accelerator number <paramref name="index"/> of <paramref name="backend"/>, multiplying in
@@ -74,8 +78,7 @@ internal sealed class IlgpuDevice : Device
     public override void Synchronize()
     {
         using var scope = EnterLock();
-        CountHostWait();
-        Accelerator.Synchronize();
+        WaitForQueuedWork();
     }
 
     /// <inheritdoc/>
@@ -83,13 +86,18 @@ internal sealed class IlgpuDevice : Device
     {
         using var scope = EnterLock();
         Accelerator.Synchronize();
+        Uploads.Synchronized();
     }
 
-    /// <summary>Waits for the queued work before a copy to or from the host (counted in <see cref="Device.HostWaits"/>).</summary>
-    internal void WaitBeforeCopy()
+    /// <summary>
+    /// Waits for the queued work, before a copy to the host or when the upload staging is all in use (counted in
+    /// <see cref="Device.HostWaits"/>). Call under the device's lock.
+    /// </summary>
+    internal void WaitForQueuedWork()
     {
         CountHostWait();
         Accelerator.Synchronize();
+        Uploads.Synchronized();
     }
 
     /// <inheritdoc/>
@@ -98,6 +106,8 @@ internal sealed class IlgpuDevice : Device
         using var scope = EnterLock();
         DisposeLiveBuffers();
         _backendKernels.Dispose();
+        Accelerator.Synchronize();
+        Uploads.Dispose();
         Accelerator.Dispose();
     }
 

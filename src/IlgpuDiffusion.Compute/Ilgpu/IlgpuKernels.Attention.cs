@@ -138,8 +138,9 @@ internal sealed partial class IlgpuKernels
         {
             _tensorCoreAttentionForward ??= _accelerator.LoadStreamKernel(
                 KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionKernels.Forward));
-            var config = new KernelConfig(
-                new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads")),
+            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionKernels.TileQ),
+                LaunchPlan.GridYZ(batchHeads, "batch·heads"));
+            var config = new KernelConfig(grid,
                 new Index2D(TensorCoreAttentionKernels.Threads, 1),
                 SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionKernels.SharedFloats));
             _tensorCoreAttentionForward(config, q, k, v, output, logSumExp, arguments);

@@ -20,7 +20,7 @@ internal sealed partial class IlgpuKernels
     /// <remarks>Checks the ids on the host before launch: ids the host uploaded from its mirror, others read back.</remarks>
     public void EmbeddingForward(Tensor<int> ids, Tensor<float> table, Tensor<float> output, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, readBack: false);
+        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, out _);
         if (elements == 0) return;
         _embeddingForward ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
@@ -29,28 +29,24 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Deterministic, without atomics: the ids (read back, which also waits until earlier launches are done with the
-    /// plan's device buffer, and checked as in forward) are
-    /// sorted on the host into one segment per distinct id, the plan is uploaded, and one
-    /// thread per (distinct id, channel) adds that id's rows in row order.
+    /// Deterministic, without atomics: the ids (from the host as in forward, and checked) are sorted on the host into one
+    /// segment per distinct id, the plan is uploaded behind the queued work (an earlier backward may still read the
+    /// plan's buffer), and one thread per (distinct id, channel) adds that id's rows in row order.
     /// </remarks>
     public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, readBack: true);
+        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, out var hostIds);
         if (elements == 0) return;
-        int distinct = PlanSegments(rows);
+        int distinct = PlanSegments(hostIds, rows);
         _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
                 EmbeddingKernels.Backward));
         _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
     }
 
-    /// <summary>
-    /// Checks shapes and every id (see <see cref="HostIds"/>; with <paramref name="readBack"/>, read back into
-    /// <see cref="_hostIds"/>); returns rows·channels.
-    /// </summary>
+    /// <summary>Checks shapes and every id (<paramref name="hostIds"/>, see <see cref="HostIds"/>); returns rows·channels.</summary>
     private int CheckEmbedding(Tensor<int> ids, Tensor<float> table, Tensor<float> rowsTensor, int rows, int vocab, int channels,
-        bool readBack)
+        out ReadOnlySpan<int> hostIds)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, vocab, channels);
@@ -60,7 +56,7 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(vocab, channels);
         int elements = HostChecks.Product(rows, channels);
 
-        var hostIds = HostIds(ids, rows, readBack);
+        hostIds = HostIds(ids, rows);
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)vocab)
                 throw new ArgumentOutOfRangeException(nameof(ids),
@@ -69,17 +65,17 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Sorts the rows of <see cref="_hostIds"/> by (id, row), uploads the segment plan
+    /// Sorts the rows of <paramref name="hostIds"/> by (id, row), uploads the segment plan
     /// [rowOrder | segmentStart | segmentId] (see <see cref="EmbeddingKernels.Backward"/>)
     /// and returns the number of distinct ids.
     /// </summary>
-    private int PlanSegments(int rows)
+    private int PlanSegments(ReadOnlySpan<int> hostIds, int rows)
     {
         int length = HostChecks.Product(3, rows) + 1;
         if (_sortKeys.Length < rows) _sortKeys = new long[rows];
         if (_segments.Length < length) _segments = new int[length];
         var keys = _sortKeys.AsSpan(0, rows);
-        for (int r = 0; r < rows; r++) keys[r] = ((long)_hostIds[r] << 32) | (uint)r;
+        for (int r = 0; r < rows; r++) keys[r] = ((long)hostIds[r] << 32) | (uint)r;
         keys.Sort();
 
         var plan = _segments.AsSpan(0, length);
@@ -104,7 +100,7 @@ internal sealed partial class IlgpuKernels
             Release(_accelerator, _deviceSegments);
             _deviceSegments = _accelerator.Allocate1D<int>(length);
         }
-        _deviceSegments.View.SubView(0, length).AsContiguous().CopyFromCPU((ReadOnlySpan<int>)plan); // the span overload pins the plan
+        _uploads.Upload(_deviceSegments.View.SubView(0, length).AsContiguous(), (ReadOnlySpan<int>)plan, _wait);
         return distinct;
     }
 }

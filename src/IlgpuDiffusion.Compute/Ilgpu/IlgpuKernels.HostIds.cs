@@ -17,7 +17,7 @@ internal sealed partial class IlgpuKernels
     private ReadOnlySpan<int> ReadIds(Tensor<int> ids, int rows, int limit, int forbidden, string name, string what)
     {
         Check.Count(ids, rows, name);
-        var hostIds = HostIds(ids, rows, readBack: false);
+        var hostIds = HostIds(ids, rows);
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)limit || hostIds[r] == forbidden)
                 throw new ArgumentOutOfRangeException(name, $"'{name}'[{r}] = {hostIds[r]} is not a valid {what}.");
@@ -27,12 +27,11 @@ internal sealed partial class IlgpuKernels
     /// <summary>
     /// The <paramref name="rows"/> ids of <paramref name="ids"/> on the host: from its buffer's
     /// <see cref="HostIdMirror"/> when that knows them (ids the host uploaded: no wait), else copied into
-    /// <see cref="_hostIds"/>, which waits for queued work (as <paramref name="readBack"/> forces: an op that reuses device
-    /// scratch after the check needs that wait).
+    /// <see cref="_hostIds"/>, which waits for queued work.
     /// </summary>
-    private ReadOnlySpan<int> HostIds(Tensor<int> ids, int rows, bool readBack)
+    private ReadOnlySpan<int> HostIds(Tensor<int> ids, int rows)
     {
-        if (!readBack && (ids.Buffer as IlgpuBuffer<int>)?.Ids is { } mirror && mirror.TryGet(ids.Offset, rows, out var known))
+        if ((ids.Buffer as IlgpuBuffer<int>)?.Ids is { } mirror && mirror.TryGet(ids.Offset, rows, out var known))
             return known;
         if (_hostIds.Length < rows) _hostIds = new int[rows];
         ids.Buffer.CopyToHost(ids.Offset, _hostIds.AsSpan(0, rows));

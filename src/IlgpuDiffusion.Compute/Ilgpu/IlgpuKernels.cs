@@ -27,12 +27,22 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>The tensor-core GEMMs when the precision asks for them (TF32 or BF16), else null (fp32 SIMT kernels).</summary>
     private readonly TensorCoreGemm? _tensorCores;
 
+    /// <summary>The device's staging of host-to-device copies, for the plans ops upload (under the device's lock).</summary>
+    private readonly PinnedUploads _uploads;
+
+    /// <summary>The device's counted wait for queued work (when every staging chunk is busy).</summary>
+    private readonly Action _wait;
+
     /// <summary>Binds the kernels to <paramref name="accelerator"/>, multiplying in <paramref name="precision"/>.</summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
+    /// <param name="uploads">The device's upload staging.</param>
+    /// <param name="wait">The device's counted wait for queued work.</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
-    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision = MatMulPrecision.Fp32, int? multiprocessors = null)
+    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads, Action wait)
     {
         _accelerator = accelerator;
+        _uploads = uploads;
+        _wait = wait;
         _plan = new LaunchPlan(accelerator);
         _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
     }

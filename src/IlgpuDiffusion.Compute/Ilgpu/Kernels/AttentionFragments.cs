@@ -115,7 +115,9 @@ internal static class AttentionFragments
         dp.C3 = p.C3 * (dp.C3 - rowDot.High);
     }
 
-    /// <summary>As <see cref="ScoreGradient"/> with D per column: <paramref name="rowDots"/>[column] from <paramref name="column"/>.</summary>
+    /// <summary>
+    /// As <see cref="ScoreGradient"/> with D per column: <paramref name="rowDots"/>[column] from <paramref name="column"/>.
+    /// </summary>
     public static void ScoreGradientColumns(in MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> rowDots, int column, int lane)
     {
         int c = column + Mma.AccumulatorColumn(lane, 0);

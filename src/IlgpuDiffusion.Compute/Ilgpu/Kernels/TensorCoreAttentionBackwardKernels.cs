@@ -83,7 +83,9 @@ internal static class TensorCoreAttentionBackwardKernels
         Write(dvSum, new RowPair(1f, 1f), dv, low, high, accumulate: true, lane);
     }
 
-    /// <summary>dq += the gradient of 32 queries. Grid (⌈T/32⌉, batch·heads) × <see cref="Threads"/>; <see cref="QuerySharedFloats"/>.</summary>
+    /// <summary>
+    /// dq += the gradient of 32 queries. Grid (⌈T/32⌉, batch·heads) × <see cref="Threads"/>; <see cref="QuerySharedFloats"/>.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Query(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dq, AttentionArguments a)
@@ -146,9 +148,11 @@ internal static class TensorCoreAttentionBackwardKernels
         Store(dp, shared, scoreGradients, column, lane);
     }
 
-    /// <summary>One fragment of the query pass (keys <paramref name="column"/>.. of the tile at <paramref name="k0"/>): dS stored.</summary>
-    private static void QueryFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, in AttentionArguments a, int query,
-        int k0, int column, in SharedOperand scoreGradients, RowPair logSumExps, RowPair rowDots, int lane)
+    /// <summary>
+    /// One fragment of the query pass (keys <paramref name="column"/>.. of the tile at <paramref name="k0"/>): dS stored.
+    /// </summary>
+    private static void QueryFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, in AttentionArguments a,
+        int query, int k0, int column, in SharedOperand scoreGradients, RowPair logSumExps, RowPair rowDots, int lane)
     {
         ScaleAndMask(ref p, a, query, k0 + column, lane);
         Exponentiate(ref p, logSumExps);
