@@ -262,6 +262,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
+    public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+    {
+        using var op = device.BeginOp(26);
+        backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm);
+    }
+
+    /// <inheritdoc/>
     public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
     {
         using var op = device.BeginOp(27);

@@ -15,6 +15,16 @@ public partial interface IKernels
     void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale);
 
+    /// <summary>
+    /// <see cref="AdamWStep"/> with the gradient scale computed on the device from <paramref name="sumOfSquares"/>[0] = ‖g‖²
+    /// (as <see cref="SumOfSquares"/> leaves it): PyTorch's <c>clip_grad_norm_</c> factor min(1, maxNorm/(‖g‖ + 1e-6)) in
+    /// double, or 1 when <paramref name="maxNorm"/> ≤ 0, so the host need not read the norm before the update. Where ‖g‖² is
+    /// not finite nothing is updated: the caller, reading the norm later, stops the run with the weights intact.
+    /// </summary>
+    /// <param name="sumOfSquares">[1] ‖g‖²</param>
+    void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm);
+
     /// <summary>result[0] = Σ x[i]², deterministic for a given backend and count.</summary>
     /// <param name="x">[count]</param>
     /// <param name="result">[1], overwritten</param>
@@ -22,6 +32,20 @@ public partial interface IKernels
 
     /// <summary>ema = decay·ema + (1 − decay)·parameters.</summary>
     void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay);
+}
+
+/// <summary>Gradient clipping as PyTorch's <c>clip_grad_norm_</c> computes it.</summary>
+public static class GradientClipping
+{
+    /// <summary>
+    /// The factor the gradients are multiplied by: min(1, maxNorm/(√sumOfSquares + 1e-6)) in double, 1 when
+    /// <paramref name="maxNorm"/> ≤ 0; NaN when <paramref name="sumOfSquares"/> is not finite (the step must not happen).
+    /// </summary>
+    public static float Factor(float sumOfSquares, double maxNorm)
+    {
+        if (!float.IsFinite(sumOfSquares)) return float.NaN;
+        return maxNorm > 0 ? (float)Math.Min(1, maxNorm / (Math.Sqrt(sumOfSquares) + 1e-6)) : 1f;
+    }
 }
 
 /// <summary>AdamW hyper-parameters for one step.</summary>

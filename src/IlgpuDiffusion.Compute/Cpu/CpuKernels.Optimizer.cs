@@ -17,11 +17,7 @@ public sealed unsafe partial class CpuKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
-        Check.Count(parameters, count, nameof(parameters));
-        Check.Count(gradients, count, nameof(gradients));
-        Check.Count(firstMoment, count, nameof(firstMoment));
-        Check.Count(secondMoment, count, nameof(secondMoment));
-        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), $"AdamW steps count from 1; got {step}.");
+        CheckAdamW(parameters, gradients, firstMoment, secondMoment, count, step);
         var job = _adamW;
         job.Parameters = parameters.Pointer();
         job.Gradients = gradients.Pointer();
@@ -36,6 +32,26 @@ public sealed unsafe partial class CpuKernels
         job.StepSize = (float)(hyper.LearningRate / correction1);
         job.InverseCorrection2 = (float)(1 / correction2);
         job.Run(_pool, count, StreamingGrain / 4);
+    }
+
+    /// <inheritdoc/>
+    public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+    {
+        Check.Count(sumOfSquares, 1, nameof(sumOfSquares));
+        CheckAdamW(parameters, gradients, firstMoment, secondMoment, count, step);
+        float factor = GradientClipping.Factor(*sumOfSquares.Pointer(), maxNorm);
+        if (!float.IsNaN(factor)) AdamWStep(parameters, gradients, firstMoment, secondMoment, count, hyper, step, factor);
+    }
+
+    private static void CheckAdamW(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
+        Tensor<float> secondMoment, int count, int step)
+    {
+        Check.Count(parameters, count, nameof(parameters));
+        Check.Count(gradients, count, nameof(gradients));
+        Check.Count(firstMoment, count, nameof(firstMoment));
+        Check.Count(secondMoment, count, nameof(secondMoment));
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), $"AdamW steps count from 1; got {step}.");
     }
 
     /// <inheritdoc/>

@@ -10,6 +10,10 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        AdamWConstants>? _clippedAdamW;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, double>? _clipFactor;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _clipFactorScratch;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>? _sumOfSquaresPartials, _sumPartials;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
@@ -18,18 +22,43 @@ internal sealed partial class IlgpuKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
+        var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale);
+        if (count == 0) return;
+        _adamW ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(
+                OptimizerKernels.AdamW));
+        _adamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>One thread computes the factor into a scratch float (NaN: no update); the update reads it.</remarks>
+    public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+    {
+        Check.Count(sumOfSquares, 1, nameof(sumOfSquares));
+        var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale: 1f);
+        if (count == 0) return;
+        var factor = Scratch(ref _clipFactorScratch, 1);
+        _clipFactor ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, double>>(OptimizerKernels.ClipFactor));
+        _clipFactor(1, sumOfSquares.View(), factor, maxNorm);
+        _clippedAdamW ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, AdamWConstants>>(OptimizerKernels.ClippedAdamW));
+        _clippedAdamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), factor, constants);
+    }
+
+    /// <summary>Checks an AdamW step's shapes and step; its constants (bias corrections in double).</summary>
+    private static AdamWConstants AdamW(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, float gradScale)
+    {
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), $"AdamW steps start at 1; got {step}.");
         Check.Count(parameters, count, nameof(parameters));
         Check.Count(gradients, count, nameof(gradients));
         Check.Count(firstMoment, count, nameof(firstMoment));
         Check.Count(secondMoment, count, nameof(secondMoment));
-        if (count == 0) return;
-        var constants = new AdamWConstants(hyper.LearningRate, hyper.Beta1, hyper.Beta2, hyper.Epsilon, hyper.WeightDecay,
+        return new AdamWConstants(hyper.LearningRate, hyper.Beta1, hyper.Beta2, hyper.Epsilon, hyper.WeightDecay,
             (float)(1 - Math.Pow(hyper.Beta1, step)), (float)(1 - Math.Pow(hyper.Beta2, step)), gradScale);
-        _adamW ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(
-                OptimizerKernels.AdamW));
-        _adamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
     }
 
     /// <inheritdoc/>

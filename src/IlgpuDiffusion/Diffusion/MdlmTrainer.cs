@@ -54,7 +54,8 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         _trainData = trainData;
         Config = config;
         int length = trainData.SequenceLength;
-        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges,
+            lossRows: TokenRows.Of(config.BatchSize, length));
         model.BlockGradientsFinished = _run.BlockGradientsFinished;
         _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
@@ -83,22 +84,24 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
     public TrainingState State => _run.State;
 
-    /// <summary>Takes one optimizer step; allocates nothing.</summary>
+    /// <summary>
+    /// Takes one optimizer step; allocates nothing. On an ILGPU device the host waits for the device once, at the end, to
+    /// read the step's losses and gradient norm together.
+    /// </summary>
     public StepResult TrainStep()
     {
         double learningRate = _run.LearningRate;
         _model.ZeroGradients();
-        double loss = 0;
         for (int micro = 0; micro < _run.LocalMicroBatches; micro++)
         {
             ulong stream = _run.NextMicroBatch(_batch.CleanIds);
             _batch.Corrupt(_timeSeed, _maskSeed, stream);
             DitDropout dropout = Config.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
             Tensor<float> logits = _batch.Forward(_model, _activations, dropout);
-            loss += _batch.Loss.Evaluate(logits, logits, _gradScale);
+            _batch.Loss.Queue(logits, logits, _gradScale, _run.LossRows(_batch.Loss.Rows));
             _model.Backward(_activations, logits);
         }
-        return _run.FinishStep(loss, learningRate);
+        return _run.FinishQueuedStep(learningRate, _batch.Loss.TokenSlots);
     }
 
     /// <summary>

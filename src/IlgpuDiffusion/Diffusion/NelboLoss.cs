@@ -54,6 +54,9 @@ internal sealed class NelboLoss : IDisposable
     /// <summary>Per-row weighted losses of the last <see cref="Evaluate"/>. <c>[masked]</c></summary>
     public Tensor<float> Losses { get; }
 
+    /// <summary>Masked rows of the uploaded batch.</summary>
+    public int Rows => _rows;
+
     /// <summary>Copies the masked rows, targets and weights of <paramref name="batch"/> to the device.</summary>
     public void Upload(CorruptedBatch batch)
     {
@@ -75,6 +78,15 @@ internal sealed class NelboLoss : IDisposable
     /// <param name="gradScale">1/(B·L·accumulation) for training: the gradient of the mean over all token slots of the step.</param>
     public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, float gradScale) =>
         EvaluateSum(logits, dLogits, gradScale) / TokenSlots;
+
+    /// <summary>
+    /// Queues the per-row weighted losses of the uploaded batch into <paramref name="losses"/> (and, when given,
+    /// <paramref name="dLogits"/> as <see cref="Evaluate"/> writes it) without waiting for them: the caller reads them later
+    /// with whatever else it reads, and their sum over <see cref="TokenSlots"/> is the loss.
+    /// </summary>
+    /// <param name="losses">[<see cref="Rows"/>]</param>
+    public void Queue(Tensor<float> logits, Tensor<float>? dLogits, float gradScale, Tensor<float> losses) =>
+        _kernels.SubsCrossEntropy(logits, Targets, Weights, losses, dLogits, _rows, Classes, MaskId, gradScale);
 
     /// <summary>Like <see cref="Evaluate"/> but returns the sum Σ_masked weights·NLL (accumulated in double) undivided.</summary>
     /// <param name="logits">[masked, classes]</param>

@@ -4,9 +4,10 @@ namespace IlgpuDiffusion.Training;
 
 /// <summary>
 /// One optimizer step as MDLM takes it: the global L2 norm of all gradients (<see cref="IKernels.SumOfSquares"/>
-/// over the gradient arena), PyTorch's <c>clip_grad_norm_</c> factor min(1, clip/(norm + 1e-6)), then
-/// <see cref="IKernels.AdamWStep"/> with that factor as its gradient scale. The two moments live beside the
-/// parameters on their device. Allocates nothing per step.
+/// over the gradient arena), PyTorch's <c>clip_grad_norm_</c> factor min(1, clip/(norm + 1e-6)), then AdamW with that
+/// factor as its gradient scale, computed on the device (<see cref="IKernels.ClippedAdamWStep"/>) so that a step can be
+/// queued without waiting for the norm. The two moments live beside the parameters on their device. Allocates nothing
+/// per step.
 /// </summary>
 public sealed class ClippedAdamW : IDisposable
 {
@@ -45,22 +46,43 @@ public sealed class ClippedAdamW : IDisposable
 
     /// <summary>
     /// Clips and applies the gradients with learning rate <paramref name="learningRate"/>; returns the norm before clipping.
+    /// Waits for the device to read the norm (<see cref="QueueStep"/> does not).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The gradient norm is not finite (the loss diverged).</exception>
+    /// <exception cref="InvalidOperationException">The gradient norm is not finite (the loss diverged); nothing was updated.</exception>
     public double Step(double learningRate)
+    {
+        QueueStep(learningRate);
+        _sumOfSquares.CopyTo(_hostSumOfSquares);
+        return CheckedNorm(_hostSumOfSquares[0]);
+    }
+
+    /// <summary>
+    /// Queues the step without waiting for the device: ‖g‖² into <see cref="SumOfSquares"/>, then the update with the clip
+    /// factor computed on the device (<see cref="IKernels.ClippedAdamWStep"/>; none when ‖g‖² is not finite). Read
+    /// <see cref="SumOfSquares"/> afterwards, with whatever else the step reads, and pass it to <see cref="CheckedNorm"/>.
+    /// </summary>
+    public void QueueStep(double learningRate)
     {
         IKernels kernels = _parameters.Device.Kernels;
         kernels.SumOfSquares(_gradients, _sumOfSquares, _count);
-        _sumOfSquares.CopyTo(_hostSumOfSquares);
-        double norm = Math.Sqrt(_hostSumOfSquares[0]);
-        if (!double.IsFinite(norm))
-            throw new InvalidOperationException($"The gradient norm is {norm} at optimizer step {Steps + 1}: training diverged. " +
-                "Resume from an earlier checkpoint with a lower learning rate or a longer warm-up.");
-        double scale = _config.GradientClip > 0 ? Math.Min(1, _config.GradientClip / (norm + 1e-6)) : 1;
         var hyper = new AdamWParameters((float)learningRate, (float)_config.Beta1, (float)_config.Beta2,
             (float)_config.AdamEpsilon, (float)_config.WeightDecay);
         Steps++;
-        kernels.AdamWStep(_parameters, _gradients, FirstMoment, SecondMoment, _count, hyper, Steps, (float)scale);
+        kernels.ClippedAdamWStep(_parameters, _gradients, FirstMoment, SecondMoment, _count, hyper, Steps, _sumOfSquares,
+            _config.GradientClip);
+    }
+
+    /// <summary>‖g‖² of the last queued step, before clipping. <c>[1]</c></summary>
+    public Tensor<float> SumOfSquares => _sumOfSquares;
+
+    /// <summary>The norm √<paramref name="sumOfSquares"/> of the last queued step (read from <see cref="SumOfSquares"/>).</summary>
+    /// <exception cref="InvalidOperationException">It is not finite: training diverged, and the step updated nothing.</exception>
+    public double CheckedNorm(float sumOfSquares)
+    {
+        double norm = Math.Sqrt(sumOfSquares);
+        if (!double.IsFinite(norm))
+            throw new InvalidOperationException($"The gradient norm is {norm} at optimizer step {Steps}: training diverged. " +
+                "Resume from an earlier checkpoint with a lower learning rate or a longer warm-up.");
         return norm;
     }
 

@@ -23,6 +23,15 @@ internal sealed class OptimizerRun : IDisposable
     private readonly float[] _hostSumOfSquares = new float[1];
     private readonly DataParallelGroup _group;
     private readonly OverlappedGradientSum _sum;
+
+    /// <summary>
+    /// What a step queued for the host to read at its end (<see cref="FinishQueuedStep"/>): per local micro-batch up to
+    /// <see cref="_lossRows"/> per-row losses, then ‖g‖². <c>[LocalMicroBatches·lossRows + 1]</c>
+    /// </summary>
+    private readonly Tensor<float> _readout;
+    private readonly float[] _hostReadout;
+    private readonly int _lossRows;
+    private readonly int[] _queuedRows;
     private Batcher _batcher;
     private int _localMicroBatch;
     private long _microBatches;
@@ -32,11 +41,12 @@ internal sealed class OptimizerRun : IDisposable
     /// Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/>
     /// alike) on <paramref name="data"/>, as one rank of <paramref name="group"/>; the model's blocks occupy
     /// <paramref name="blocks"/> of the gradient arena (offset and length, block 0 first), whose sums start as soon as the
-    /// last micro-batch's backward reports them to <see cref="BlockGradientsFinished"/>.
+    /// last micro-batch's backward reports them to <see cref="BlockGradientsFinished"/>. A trainer that queues per-row losses
+    /// (<see cref="LossRows"/>) gives the most rows a micro-batch has as <paramref name="lossRows"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The step's micro-batches cannot be shared evenly by the group's ranks.</exception>
     public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config,
-        DataParallelGroup group, IReadOnlyList<(long Offset, long Length)> blocks)
+        DataParallelGroup group, IReadOnlyList<(long Offset, long Length)> blocks, int lossRows = 0)
     {
         int accumulation = config.GradientAccumulationSteps;
         if (accumulation % group.Size != 0)
@@ -56,6 +66,10 @@ internal sealed class OptimizerRun : IDisposable
         _schedule = new LrSchedule(config);
         _parameters = parameters;
         _sumOfSquares = parameters.Device.AllocateTensor<float>(new Shape(1));
+        _lossRows = lossRows;
+        _queuedRows = new int[LocalMicroBatches];
+        _readout = parameters.Device.AllocateTensor<float>(new Shape(checked(LocalMicroBatches * lossRows + 1)));
+        _hostReadout = new float[_readout.Length];
     }
 
     /// <summary>The optimizer (its moments are checkpointed).</summary>
@@ -95,20 +109,67 @@ internal sealed class OptimizerRun : IDisposable
     }
 
     /// <summary>
+    /// Where the current micro-batch (the last <see cref="NextMicroBatch"/>) writes its <paramref name="rows"/> per-row
+    /// losses for <see cref="FinishQueuedStep"/> to read with the step's norm. <c>[rows]</c>
+    /// </summary>
+    public Tensor<float> LossRows(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, _lossRows);
+        int microBatch = _localMicroBatch - 1;
+        _queuedRows[microBatch] = rows;
+        return _readout.Slice(microBatch * _lossRows, rows);
+    }
+
+    /// <summary>
     /// Adds the ranks' gradients and losses, clips, takes the AdamW step at <paramref name="learningRate"/>, updates the EMA
     /// and reports the step.
     /// </summary>
     /// <param name="lossSum">The sum of this rank's micro-batches' mean losses.</param>
     public StepResult FinishStep(double lossSum, double learningRate)
     {
-        SkipMicroBatches((_group.Size - 1 - _group.Rank) * LocalMicroBatches);
-        _localMicroBatch = 0;
-        _sum.Finish(); // first: its thread may still be in a block's sum, which every rank must finish before the next one
+        EndMicroBatches();
         lossSum = _group.SumInRankOrder(lossSum);
         double norm = Optimizer.Step(learningRate);
         Ema.Update();
         _step++;
         return new StepResult(_step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
+    }
+
+    /// <summary>
+    /// As <see cref="FinishStep"/> for a trainer that queued each micro-batch's per-row losses (<see cref="LossRows"/>):
+    /// the optimizer step and the EMA are queued, then one read brings the losses and the norm back, the step's only wait
+    /// for the device. Each micro-batch's loss is its rows' sum (in double, in row order) divided by
+    /// <paramref name="tokenSlots"/>, as the loss's own read would give it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The gradient norm is not finite; the weights were not updated.</exception>
+    public StepResult FinishQueuedStep(double learningRate, double tokenSlots)
+    {
+        EndMicroBatches();
+        Optimizer.QueueStep(learningRate);
+        _parameters.Device.Kernels.Copy(Optimizer.SumOfSquares, _readout.Slice(_hostReadout.Length - 1, 1), 1);
+        Ema.Update();
+        _readout.CopyTo(_hostReadout);
+        double lossSum = 0;
+        for (int microBatch = 0; microBatch < LocalMicroBatches; microBatch++)
+        {
+            double sum = 0;
+            var losses = _hostReadout.AsSpan(microBatch * _lossRows, _queuedRows[microBatch]);
+            foreach (float loss in losses) sum += loss;
+            lossSum += sum / tokenSlots;
+        }
+        lossSum = _group.SumInRankOrder(lossSum);
+        double norm = Optimizer.CheckedNorm(_hostReadout[^1]);
+        _step++;
+        return new StepResult(_step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
+    }
+
+    /// <summary>Skips the other ranks' micro-batches of the step and waits for the sum of the gradients over the ranks.</summary>
+    private void EndMicroBatches()
+    {
+        SkipMicroBatches((_group.Size - 1 - _group.Rank) * LocalMicroBatches);
+        _localMicroBatch = 0;
+        _sum.Finish(); // first: its thread may still be in a block's sum, which every rank must finish before the next one
     }
 
     private void SkipMicroBatches(int count)
@@ -164,5 +225,6 @@ internal sealed class OptimizerRun : IDisposable
         Optimizer.Dispose();
         Ema.Dispose();
         _sumOfSquares.Buffer.Dispose();
+        _readout.Buffer.Dispose();
     }
 }

@@ -30,6 +30,36 @@ public sealed class OptimizerConformanceTests
         AssertClose(v, DeviceScope.Download(vT), 1e-4, "second moment");
     }
 
+    /// <summary>
+    /// The clip factor computed on the device gives the same update, bit for bit, as the host's factor passed to AdamWStep:
+    /// clipping (a large norm), not clipping (a small one), clipping off (max norm 0); a sum of squares that is not finite
+    /// updates nothing.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Clipped_AdamW_reads_its_factor_from_the_device_as_the_host_computes_it(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        int n = backend == "ilgpu-cpu" ? 37 : 5003;
+        var hyper = new AdamWParameters(LearningRate: 3e-3f, WeightDecay: 0.1f);
+        foreach (var (sumOfSquares, maxNorm) in new[] { (400f, 1.0), (0.25f, 1.0), (400f, 0.0), (float.NaN, 1.0),
+            (float.PositiveInfinity, 1.0) })
+        {
+            var (p, g) = (Random(n, 1), Random(n, 2));
+            var (expectedP, expectedM, expectedV) = (s.Upload(p), s.Zeros(n), s.Zeros(n));
+            var (actualP, actualM, actualV) = (s.Upload(p), s.Zeros(n), s.Zeros(n));
+            float factor = GradientClipping.Factor(sumOfSquares, maxNorm);
+            if (!float.IsNaN(factor)) s.Kernels.AdamWStep(expectedP, s.Upload(g), expectedM, expectedV, n, hyper, 1, factor);
+            s.Kernels.ClippedAdamWStep(actualP, s.Upload(g), actualM, actualV, n, hyper, 1, s.Upload([sumOfSquares]), maxNorm);
+            Assert.Equal(DeviceScope.Download(expectedP), DeviceScope.Download(actualP));
+            Assert.Equal(DeviceScope.Download(expectedM), DeviceScope.Download(actualM));
+            Assert.Equal(DeviceScope.Download(expectedV), DeviceScope.Download(actualV));
+        }
+        Assert.Equal(0.05f, GradientClipping.Factor(400f, 1.0), 6);
+        Assert.Equal(1f, GradientClipping.Factor(0.25f, 1.0));
+        Assert.Equal(1f, GradientClipping.Factor(400f, 0.0));
+    }
+
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Sum_of_squares_matches_reference_and_is_deterministic(string backend)

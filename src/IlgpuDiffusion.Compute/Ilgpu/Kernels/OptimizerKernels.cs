@@ -16,9 +16,37 @@ internal static class OptimizerKernels
     /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void AdamW(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients,
-        ArrayView<float> firstMoment, ArrayView<float> secondMoment, AdamWConstants k)
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, AdamWConstants k) =>
+        Update(i, parameters, gradients, firstMoment, secondMoment, k, k.GradScale);
+
+    /// <summary>
+    /// factor[0] = min(1, maxNorm/(√sumOfSquares[0] + 1e-6)) in double (1 when maxNorm ≤ 0), NaN when the sum is not finite:
+    /// <c>GradientClipping.Factor</c> on the device. One thread.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void ClipFactor(Index1D i, ArrayView<float> sumOfSquares, ArrayView<float> factor, double maxNorm)
     {
-        float g = gradients[i] * k.GradScale;
+        float sum = sumOfSquares[0];
+        bool finite = !float.IsNaN(sum) && !float.IsInfinity(sum);
+        double clipped = maxNorm / (Math.Sqrt(sum) + 1e-6);
+        factor[0] = !finite ? float.NaN : maxNorm > 0 ? (float)(clipped < 1 ? clipped : 1) : 1f;
+    }
+
+    /// <summary>
+    /// <see cref="AdamW"/> with the gradient scale factor[0] (<see cref="ClipFactor"/>); no update where it is NaN.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void ClippedAdamW(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients,
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> factor, AdamWConstants k)
+    {
+        float scale = factor[0];
+        if (!float.IsNaN(scale)) Update(i, parameters, gradients, firstMoment, secondMoment, k, scale);
+    }
+
+    private static void Update(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
+        ArrayView<float> secondMoment, in AdamWConstants k, float gradScale)
+    {
+        float g = gradients[i] * gradScale;
         float p = parameters[i];
         p -= k.LearningRate * k.WeightDecay * p;
         float m = k.Beta1 * firstMoment[i] + (1f - k.Beta1) * g;
