@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -17,6 +18,41 @@ internal struct RowPair
     }
 }
 
+/// <summary>Rows of a head staged in shared memory (Q, K, V, dO), padded to 68 words: lines are tokens, k head columns.</summary>
+internal readonly struct HeadRows : IOperandStrides
+{
+    public int Line => AttentionFragments.HeadStride;
+
+    public int K => 1;
+}
+
+/// <summary>The same rows read transposed: lines are head columns, k tokens.</summary>
+internal readonly struct HeadColumns : IOperandStrides
+{
+    public int Line => 1;
+
+    public int K => AttentionFragments.HeadStride;
+}
+
+/// <summary>
+/// The forward's V rows, padded to 72 words so that its reads (k t, line g) hit distinct banks: lines are head columns,
+/// k keys.
+/// </summary>
+internal readonly struct ValueColumns : IOperandStrides
+{
+    public int Line => 1;
+
+    public int K => AttentionFragments.HeadDim + 8;
+}
+
+/// <summary>A warp's 16 × 32 slab of P or dS, rows padded to 36 words: lines are the warp's rows, k the tile's columns.</summary>
+internal readonly struct SlabRows : IOperandStrides
+{
+    public int Line => AttentionFragments.SlabStride;
+
+    public int K => 1;
+}
+
 /// <summary>
 /// The per-fragment steps the tensor-core attention kernels share (<see cref="TensorCoreAttentionKernels"/>,
 /// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32, scaling and
@@ -28,28 +64,50 @@ internal static class AttentionFragments
     /// <summary>The head size the tensor-core attention kernels are specialized for.</summary>
     public const int HeadDim = 64;
 
+    /// <summary>Words between staged head rows: 68, so that fragment reads (line g, k t) hit distinct banks.</summary>
+    public const int HeadStride = HeadDim + 4;
+
+    /// <summary>Words between the rows of a warp's 16 × 32 slab (P, dS).</summary>
+    public const int SlabStride = 32 + 4;
+
+    /// <summary>Words of a warp's slab.</summary>
+    public const int Slab = 16 * SlabStride;
+
     /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
     /// <see cref="HeadDim"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
-    /// All threads of the group take part; no barrier.
+    /// All <paramref name="threads"/> threads of the group take part (a multiple of <see cref="HeadDim"/>, and a constant at
+    /// every call: each thread keeps one column and steps by whole rows, so every offset past its first is a constant of
+    /// the unrolled loop, and a tile wholly inside the sequence skips the row checks); no barrier.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
-        int first, int count, int limit)
+        int first, int count, int limit, int threads)
     {
-        for (int e = Group.IdxX; e < count * HeadDim; e += Group.DimX)
+        int rowsPerPass = threads / HeadDim, row = Group.IdxX / HeadDim, column = Group.IdxX & (HeadDim - 1);
+        int from = start + (first + row) * rowStride + column, to = offset + row * stride + column;
+        if (first + count <= limit)
         {
-            int r = e >> 6, col = e & (HeadDim - 1);
-            shared[offset + r * stride + col] =
-                first + r < limit ? TensorCoreRounding.Tf32(source[start + (first + r) * rowStride + col]) : 0f;
+            for (int r = 0; r < count; r += rowsPerPass)
+                shared[to + r * stride] = TensorCoreRounding.Tf32(source[from + r * rowStride]);
+            return;
         }
+        for (int r = 0; r < count; r += rowsPerPass)
+            shared[to + r * stride] = first + row + r < limit ? TensorCoreRounding.Tf32(source[from + r * rowStride]) : 0f;
     }
 
     /// <summary>
     /// Scores of one fragment times <see cref="AttentionArguments.Scale"/>, −∞ where query <paramref name="query"/> (+ 8 for
-    /// C2, C3) may not see key <paramref name="key"/> + its column (row g's query and the fragment's first key).
+    /// C2, C3) may not see key <paramref name="key"/> + its column (row g's query and the fragment's first key); without
+    /// the checks when the warp's whole tile is <paramref name="visible"/>.
     /// </summary>
-    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int query, int key, int lane)
+    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int query, int key, bool visible, int lane)
     {
+        if (visible)
+        {
+            Scale(ref s, new RowPair(a.Scale, a.Scale));
+            return;
+        }
         int column = key + Mma.AccumulatorColumn(lane, 0);
         s.C0 = a.Visible(query, column) ? a.Scale * s.C0 : float.NegativeInfinity;
         s.C1 = a.Visible(query, column + 1) ? a.Scale * s.C1 : float.NegativeInfinity;
@@ -61,14 +119,27 @@ internal static class AttentionFragments
     /// As <see cref="ScaleAndMask"/> for transposed scores (keys as rows, queries as columns): row g holds key
     /// <paramref name="key"/>, the fragment's first column query <paramref name="query"/>.
     /// </summary>
-    public static void ScaleAndMaskColumns(ref MmaAccumulator s, in AttentionArguments a, int key, int query, int lane)
+    public static void ScaleAndMaskColumns(ref MmaAccumulator s, in AttentionArguments a, int key, int query, bool visible, int lane)
     {
+        if (visible)
+        {
+            Scale(ref s, new RowPair(a.Scale, a.Scale));
+            return;
+        }
         int column = query + Mma.AccumulatorColumn(lane, 0);
         s.C0 = a.Visible(column, key) ? a.Scale * s.C0 : float.NegativeInfinity;
         s.C1 = a.Visible(column + 1, key) ? a.Scale * s.C1 : float.NegativeInfinity;
         s.C2 = a.Visible(column, key + 8) ? a.Scale * s.C2 : float.NegativeInfinity;
         s.C3 = a.Visible(column + 1, key + 8) ? a.Scale * s.C3 : float.NegativeInfinity;
     }
+
+    /// <summary>
+    /// Whether every query of <paramref name="firstQuery"/> .. + <paramref name="queries"/> − 1 sees every key of
+    /// <paramref name="firstKey"/> .. + <paramref name="keys"/> − 1: the last key is visible from the first query (causal:
+    /// the tightest pair) and the last query exists.
+    /// </summary>
+    public static bool AllVisible(in AttentionArguments a, int firstQuery, int queries, int firstKey, int keys) =>
+        a.Visible(firstQuery, firstKey + keys - 1) && firstQuery + queries - 1 < a.Queries;
 
     /// <summary>The largest score of each of the lane's two rows in four fragments (this lane's columns only).</summary>
     public static RowPair Max(in Fragments4 s) => new(
@@ -129,15 +200,17 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// Stores one fragment at <paramref name="target"/> columns <paramref name="column"/>.. (the warp's 16 rows from its
-    /// line 0), rounded to TF32 for use as an operand.
+    /// Stores one fragment at columns <paramref name="column"/>.. of the warp's slab at word <paramref name="slab"/>,
+    /// rounded to TF32 for use as an operand.
     /// </summary>
-    public static void Store(in MmaAccumulator f, ArrayView<float> shared, in SharedOperand target, int column, int lane)
+    public static void Store(in MmaAccumulator f, ArrayView<float> shared, int slab, int column, int lane)
     {
-        shared[target.At(Mma.AccumulatorRow(lane, 0), column + Mma.AccumulatorColumn(lane, 0))] = TensorCoreRounding.Tf32(f.C0);
-        shared[target.At(Mma.AccumulatorRow(lane, 1), column + Mma.AccumulatorColumn(lane, 1))] = TensorCoreRounding.Tf32(f.C1);
-        shared[target.At(Mma.AccumulatorRow(lane, 2), column + Mma.AccumulatorColumn(lane, 2))] = TensorCoreRounding.Tf32(f.C2);
-        shared[target.At(Mma.AccumulatorRow(lane, 3), column + Mma.AccumulatorColumn(lane, 3))] = TensorCoreRounding.Tf32(f.C3);
+        var at = shared.SubView(slab + Mma.AccumulatorRow(lane, 0) * SlabStride + Mma.AccumulatorColumn(lane, 0)); // C0's word
+        int below = (Mma.AccumulatorRow(0, 2) - Mma.AccumulatorRow(0, 0)) * SlabStride;
+        at[column] = TensorCoreRounding.Tf32(f.C0);
+        at[column + 1] = TensorCoreRounding.Tf32(f.C1);
+        at[below + column] = TensorCoreRounding.Tf32(f.C2);
+        at[below + column + 1] = TensorCoreRounding.Tf32(f.C3);
     }
 
     /// <summary>Multiplies row g's registers of every fragment by <paramref name="factor"/>.Low, row g + 8's by .High.</summary>

@@ -17,7 +17,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 internal static class TensorCoreAttentionKernels
 {
     public const int TileQ = 64, TileK = 32, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
-    private const int RowStride = HeadDim + 4, ValueStride = HeadDim + 8, PStride = TileK + 4;
+    private const int RowStride = HeadStride, ValueStride = HeadDim + 8, PStride = SlabStride;
     private const int KOffset = TileQ * RowStride, VOffset = KOffset + TileK * RowStride, POffset = VOffset + TileK * ValueStride;
 
     /// <summary>Floats of dynamic shared memory a launch needs.</summary>
@@ -34,30 +34,28 @@ internal static class TensorCoreAttentionKernels
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
-        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries);
+        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride;
         int lastQuery = AttentionKernels.XMin(q0 + TileQ, a.Queries) - 1;
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + lastQuery + 1) : a.Keys;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
-        var queries = new SharedOperand(warp * 16 * RowStride, RowStride, 1);
-        var keys = new SharedOperand(KOffset, RowStride, 1);
-        var values = new SharedOperand(VOffset, 1, ValueStride); // lines: head columns; k: keys
-        var probabilities = new SharedOperand(POffset + warp * 16 * PStride, PStride, 1);
+        int queries = warp * 16 * RowStride, probabilities = POffset + warp * Slab;
 
         var o = default(Fragments8);
         var max = new RowPair(float.NegativeInfinity, float.NegativeInfinity);
         var sum = default(RowPair);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, a.Keys);
-            StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, a.Keys);
+            StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
+            StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
             Group.Barrier();
             var s = default(Fragments4);
-            WarpProducts.AccumulateOver64(ref s, shared, queries, keys, lane);
-            ScaleAndMask(ref s.F0, a, query, k0, lane);
-            ScaleAndMask(ref s.F1, a, query, k0 + 8, lane);
-            ScaleAndMask(ref s.F2, a, query, k0 + 16, lane);
-            ScaleAndMask(ref s.F3, a, query, k0 + 24, lane);
+            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, lane);
+            bool visible = AllVisible(a, q0 + warp * 16, 16, k0, TileK);
+            ScaleAndMask(ref s.F0, a, query, k0, visible, lane);
+            ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, lane);
+            ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, lane);
+            ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, lane);
             var tileMax = Max(s);
             var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
                 WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
@@ -75,7 +73,7 @@ internal static class TensorCoreAttentionKernels
             Store(s.F2, shared, probabilities, 16, lane);
             Store(s.F3, shared, probabilities, 24, lane);
             Warp.Barrier();
-            WarpProducts.AccumulateOver32(ref o, shared, probabilities, values, lane);
+            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, lane);
             Group.Barrier();
         }
 

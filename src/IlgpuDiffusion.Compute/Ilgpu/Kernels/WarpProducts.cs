@@ -5,16 +5,15 @@ using ILGPU.Runtime.Cuda;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// An operand of a warp's products in shared memory, already rounded to TF32: element (line, k) at
-/// Offset + line·LineStride + k·KStride. Lines are the rows of A, or the columns of B (the n of a product).
+/// How an operand of a warp's products lies in shared memory: element (line, k) at offset + line·Line + k·K, lines being
+/// the rows of A or the columns of B (the n of a product). A type, so that the strides are constants of the kernel and
+/// every shared-memory offset past a lane's first element is an immediate.
 /// </summary>
-internal readonly record struct SharedOperand(int Offset, int LineStride, int KStride)
+internal interface IOperandStrides
 {
-    /// <summary>The word of element (<paramref name="line"/>, <paramref name="k"/>).</summary>
-    public int At(int line, int k) => Offset + line * LineStride + k * KStride;
+    int Line { get; }
 
-    /// <summary>The same operand starting <paramref name="lines"/> lines further.</summary>
-    public SharedOperand Skip(int lines) => this with { Offset = Offset + lines * LineStride };
+    int K { get; }
 }
 
 /// <summary>Eight accumulator fragments: a warp's 16 × 64 tile, F{j} covering columns 8j.. (plain fields: registers).</summary>
@@ -38,69 +37,85 @@ internal struct Fragments4
 internal static class WarpProducts
 {
     /// <summary>
-    /// c_j += A[0..16, k..k+8]·B[lines 8j..8j+8 past <paramref name="line"/>, k..k+8]ᵀ for j = 0..3 (c0 .. c3).
+    /// c_j += A[0..16, k..k+8]·B[lines 8j..8j+8 past <paramref name="line"/>, k..k+8]ᵀ for j = 0..3 (c0 .. c3), A's element
+    /// (0, 0) at word <paramref name="a"/> of <paramref name="shared"/>, B's at <paramref name="b"/>. With constant
+    /// <paramref name="line"/> and <paramref name="k"/>, every load is the lane's first element of A or B plus an immediate.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
-        ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int line, int k, int lane)
+    public static void Accumulate<TA, TB>(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        ArrayView<float> shared, int a, int b, int line, int k, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
     {
         if (!CudaAsm.IsSupported)
         {
-            Emulate(ref c0, shared, a, b, line, k, lane);
-            Emulate(ref c1, shared, a, b, line + 8, k, lane);
-            Emulate(ref c2, shared, a, b, line + 16, k, lane);
-            Emulate(ref c3, shared, a, b, line + 24, k, lane);
+            Emulate<TA, TB>(ref c0, shared, a, b, line, k, lane);
+            Emulate<TA, TB>(ref c1, shared, a, b, line + 8, k, lane);
+            Emulate<TA, TB>(ref c2, shared, a, b, line + 16, k, lane);
+            Emulate<TA, TB>(ref c3, shared, a, b, line + 24, k, lane);
             return;
         }
-        var fragment = new MmaValuesA
+        TA sa = default;
+        var fragment = shared.SubView(a + Mma.ARow(lane, 0) * sa.Line + Mma.Tf32AK(lane, 0) * sa.K); // (g, t)
+        var values = new MmaValuesA
         {
-            V0 = shared[a.At(Mma.ARow(lane, 0), k + Mma.Tf32AK(lane, 0))],
-            V1 = shared[a.At(Mma.ARow(lane, 1), k + Mma.Tf32AK(lane, 1))],
-            V2 = shared[a.At(Mma.ARow(lane, 2), k + Mma.Tf32AK(lane, 2))],
-            V3 = shared[a.At(Mma.ARow(lane, 3), k + Mma.Tf32AK(lane, 3))],
+            V0 = fragment[k * sa.K],
+            V1 = fragment[(Mma.ARow(0, 1) - Mma.ARow(0, 0)) * sa.Line + k * sa.K],
+            V2 = fragment[(k + Mma.Tf32AK(0, 2) - Mma.Tf32AK(0, 0)) * sa.K],
+            V3 = fragment[(Mma.ARow(0, 3) - Mma.ARow(0, 0)) * sa.Line + (k + Mma.Tf32AK(0, 3) - Mma.Tf32AK(0, 0)) * sa.K],
         };
-        Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, fragment, LoadB(shared, b, line, k, lane), LoadB(shared, b, line + 8, k, lane),
-            LoadB(shared, b, line + 16, k, lane), LoadB(shared, b, line + 24, k, lane));
+        TB sb = default;
+        var column = shared.SubView(b + Mma.BColumn(lane) * sb.Line + Mma.Tf32BK(lane, 0) * sb.K); // (g, t)
+        Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, values, LoadB<TB>(column, line, k), LoadB<TB>(column, line + 8, k),
+            LoadB<TB>(column, line + 16, k), LoadB<TB>(column, line + 24, k));
     }
 
     /// <summary>The eight fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..64, k..k+8]ᵀ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(ref Fragments8 c, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int k, int lane)
+    public static void Accumulate<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int k, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
     {
-        Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
-        Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, shared, a, b, 32, k, lane);
+        Accumulate<TA, TB>(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
+        Accumulate<TA, TB>(ref c.F4, ref c.F5, ref c.F6, ref c.F7, shared, a, b, 32, k, lane);
     }
 
     /// <summary>The four fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..32, k..k+8]ᵀ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(ref Fragments4 c, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int k, int lane) =>
-        Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
+    public static void Accumulate<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, int k, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides =>
+        Accumulate<TA, TB>(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
 
     /// <summary>
     /// <paramref name="c"/> += A[0..16, 0..64]·B[lines 0..32, 0..64]ᵀ (a product over a head of 64), written out step by
     /// step: ILGPU does not unroll loops, and constant k make every shared-memory offset an immediate.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver64(ref Fragments4 c, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int lane)
+    public static void AccumulateOver64<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
     {
-        Accumulate(ref c, shared, a, b, 0, lane);
-        Accumulate(ref c, shared, a, b, 8, lane);
-        Accumulate(ref c, shared, a, b, 16, lane);
-        Accumulate(ref c, shared, a, b, 24, lane);
-        Accumulate(ref c, shared, a, b, 32, lane);
-        Accumulate(ref c, shared, a, b, 40, lane);
-        Accumulate(ref c, shared, a, b, 48, lane);
-        Accumulate(ref c, shared, a, b, 56, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 0, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 8, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 16, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 24, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 32, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 40, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 48, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 56, lane);
     }
 
     /// <summary><paramref name="c"/> += A[0..16, 0..32]·B[lines 0..64, 0..32]ᵀ (a product over a tile of 32), step by step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver32(ref Fragments8 c, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int lane)
+    public static void AccumulateOver32<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
     {
-        Accumulate(ref c, shared, a, b, 0, lane);
-        Accumulate(ref c, shared, a, b, 8, lane);
-        Accumulate(ref c, shared, a, b, 16, lane);
-        Accumulate(ref c, shared, a, b, 24, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 0, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 8, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 16, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 24, lane);
     }
 
     /// <summary>The largest of <paramref name="x"/> over the 4 lanes of a quad (the lanes that share a fragment row).</summary>
@@ -119,25 +134,35 @@ internal static class WarpProducts
 
     public static float Max(float x, float y) => x > y ? x : y;
 
-    private static MmaValuesB LoadB(ArrayView<float> shared, in SharedOperand b, int line, int k, int lane) => new()
+    /// <summary>A B fragment from the lane's first element of B (line g, k t): B0 at k, B1 at k + 4, lines past that.</summary>
+    private static MmaValuesB LoadB<TB>(ArrayView<float> column, int line, int k) where TB : struct, IOperandStrides
     {
-        V0 = shared[b.At(line + Mma.BColumn(lane), k + Mma.Tf32BK(lane, 0))],
-        V1 = shared[b.At(line + Mma.BColumn(lane), k + Mma.Tf32BK(lane, 1))],
-    };
-
-    private static void Emulate(ref MmaAccumulator f, ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int line, int k,
-        int lane)
-    {
-        f.C0 += Dot(shared, a, b, Mma.AccumulatorRow(lane, 0), line + Mma.AccumulatorColumn(lane, 0), k);
-        f.C1 += Dot(shared, a, b, Mma.AccumulatorRow(lane, 1), line + Mma.AccumulatorColumn(lane, 1), k);
-        f.C2 += Dot(shared, a, b, Mma.AccumulatorRow(lane, 2), line + Mma.AccumulatorColumn(lane, 2), k);
-        f.C3 += Dot(shared, a, b, Mma.AccumulatorRow(lane, 3), line + Mma.AccumulatorColumn(lane, 3), k);
+        TB sb = default;
+        return new MmaValuesB
+        {
+            V0 = column[line * sb.Line + k * sb.K],
+            V1 = column[line * sb.Line + (k + Mma.Tf32BK(0, 1) - Mma.Tf32BK(0, 0)) * sb.K],
+        };
     }
 
-    private static float Dot(ArrayView<float> shared, in SharedOperand a, in SharedOperand b, int row, int column, int k)
+    private static void Emulate<TA, TB>(ref MmaAccumulator f, ArrayView<float> shared, int a, int b, int line, int k, int lane)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
     {
+        f.C0 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 0), line + Mma.AccumulatorColumn(lane, 0), k);
+        f.C1 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 1), line + Mma.AccumulatorColumn(lane, 1), k);
+        f.C2 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 2), line + Mma.AccumulatorColumn(lane, 2), k);
+        f.C3 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 3), line + Mma.AccumulatorColumn(lane, 3), k);
+    }
+
+    private static float Dot<TA, TB>(ArrayView<float> shared, int a, int b, int row, int column, int k)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
+    {
+        TA sa = default;
+        TB sb = default;
         float sum = 0f;
-        for (int i = k; i < k + 8; i++) sum += shared[a.At(row, i)] * shared[b.At(column, i)];
+        for (int i = k; i < k + 8; i++) sum += shared[a + row * sa.Line + i * sa.K] * shared[b + column * sb.Line + i * sb.K];
         return sum;
     }
 }
