@@ -73,18 +73,21 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, causal: true));
     }
 
-    /// <summary>A prefill of 37 tokens, then decode steps of 1 and 2 against the cache, match the full causal forward.</summary>
+    /// <summary>
+    /// A prefill of 37 tokens, then steps of 1, 2 and 70 (two query tiles, queries starting past the first key tile)
+    /// against the cache, match the full causal forward.
+    /// </summary>
     [Fact]
     public void The_cached_decode_step_matches_the_full_causal_forward()
     {
-        const int tokens = 40, heads = 2, capacity = 44;
+        const int tokens = 110, heads = 2, capacity = 112;
         Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
         var qkv = TestData.Random(tokens * 3 * heads * HeadDim, seed: 9, scale: 2f);
         var expected = ReferenceAttention.Forward(Rounded(qkv), 1, tokens, heads, HeadDim, causal: true).Output;
         using var kCache = device.Upload<float>(new float[heads * capacity * HeadDim], new Shape(heads * capacity * HeadDim));
         using var vCache = device.Upload<float>(new float[heads * capacity * HeadDim], new Shape(heads * capacity * HeadDim));
         int position = 0, row = 3 * heads * HeadDim;
-        foreach (int n in new[] { 37, 1, 2 })
+        foreach (int n in new[] { 37, 1, 2, 70 })
         {
             using var step = device.Upload<float>(qkv.AsSpan(position * row, n * row), new Shape(n * row));
             using var output = device.Upload<float>(new float[n * heads * HeadDim], new Shape(n * heads * HeadDim));
