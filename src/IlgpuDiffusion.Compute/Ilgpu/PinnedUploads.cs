@@ -14,11 +14,16 @@ namespace IlgpuDiffusion.Ilgpu;
 /// </summary>
 internal sealed class PinnedUploads : IDisposable
 {
-    /// <summary>The largest upload staged; larger ones copy synchronously.</summary>
-    public const int MaxBytes = 4 << 20;
+    /// <summary>
+    /// The largest upload staged (a step's ids for 256 sequences of 1,024 tokens); larger ones copy synchronously.
+    /// </summary>
+    public const int MaxBytes = 1 << 20;
 
-    /// <summary>Chunks allocated at most before an upload waits for the device to free them.</summary>
-    public const int MaxChunks = 32;
+    /// <summary>
+    /// Chunks allocated at most before an upload waits for the device to free them: page-locked memory stays below
+    /// <see cref="MaxChunks"/> · <see cref="MaxBytes"/> (16 MiB) for the device's lifetime.
+    /// </summary>
+    public const int MaxChunks = 16;
 
     private const int MinChunkBytes = 4 << 10;
 
