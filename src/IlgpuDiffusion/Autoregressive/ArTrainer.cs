@@ -54,7 +54,8 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
         _model = model;
         _trainData = trainData;
         Config = config;
-        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges);
+        _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges,
+            lossRows: TokenRows.Of(config.BatchSize, length));
         model.BlockGradientsFinished = _run.BlockGradientsFinished;
         _batch = new NextTokenBatch(model.Device, config.BatchSize, length);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
@@ -80,22 +81,24 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
     /// <summary>Everything besides tensors needed to continue this run exactly.</summary>
     public TrainingState State => _run.State;
 
-    /// <summary>Takes one optimizer step; returns the mean next-token loss (nats). Allocates nothing.</summary>
+    /// <summary>
+    /// Takes one optimizer step; returns the mean next-token loss (nats). Allocates nothing; waits for the device once, to
+    /// read the step's losses and gradient norm together.
+    /// </summary>
     public StepResult TrainStep()
     {
         double learningRate = _run.LearningRate;
         _model.ZeroGradients();
-        double loss = 0;
         for (int micro = 0; micro < _run.LocalMicroBatches; micro++)
         {
             ulong stream = _run.NextMicroBatch(_batch.Ids);
             _batch.Upload();
             var dropout = Config.Dropout ? GptDropout.Training(_dropoutSeed, stream) : GptDropout.Off;
             var logits = _model.Forward(_activations, _batch.DeviceIds, dropout);
-            loss += _batch.Evaluate(logits, logits, _model.Config.Vocab, _gradScale) / _batch.Predictions;
+            _batch.Queue(logits, logits, _model.Config.Vocab, _gradScale, _run.LossRows(_batch.Ids.Length));
             _model.Backward(_activations, logits);
         }
-        return _run.FinishStep(loss, learningRate);
+        return _run.FinishQueuedStep(learningRate, _batch.Predictions);
     }
 
     /// <summary>

@@ -70,6 +70,14 @@ internal sealed class NextTokenBatch : IDisposable
         return sum;
     }
 
+    /// <summary>
+    /// Queues the rows' −log p(target) into <paramref name="losses"/> (and <paramref name="dLogits"/> as
+    /// <see cref="Evaluate"/> writes it) without waiting for them: their sum is what <see cref="Evaluate"/> returns.
+    /// </summary>
+    /// <param name="losses">[batch·length]</param>
+    public void Queue(Tensor<float> logits, Tensor<float>? dLogits, int vocab, float gradScale, Tensor<float> losses) =>
+        logits.Device.Kernels.CrossEntropy(logits, _targets, _weights, losses, dLogits, Ids.Length, vocab, gradScale);
+
     /// <inheritdoc/>
     public void Dispose()
     {

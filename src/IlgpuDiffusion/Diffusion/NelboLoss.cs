@@ -51,7 +51,7 @@ internal sealed class NelboLoss : IDisposable
     /// <summary>NELBO weights 1/t of the masked rows. <c>[masked]</c></summary>
     public Tensor<float> Weights { get; }
 
-    /// <summary>Per-row weighted losses of the last <see cref="Evaluate"/>. <c>[masked]</c></summary>
+    /// <summary>Per-row weighted losses of the last <see cref="EvaluateSum"/>. <c>[masked]</c></summary>
     public Tensor<float> Losses { get; }
 
     /// <summary>Masked rows of the uploaded batch.</summary>
@@ -70,30 +70,24 @@ internal sealed class NelboLoss : IDisposable
     }
 
     /// <summary>
-    /// The MDLM loss of the uploaded batch, Σ_masked weights·NLL / (B·L), from the output head's logits of its
-    /// masked rows; when <paramref name="dLogits"/> is given it is overwritten with gradScale·∂(Σ weighted NLL)/∂logits.
+    /// Queues the per-row weighted losses of the uploaded batch into <paramref name="losses"/> without waiting for them
+    /// (the trainer reads them with the step's gradient norm): their sum over <see cref="TokenSlots"/> is the MDLM loss,
+    /// Σ_masked weights·NLL / (B·L). When <paramref name="dLogits"/> is given it is overwritten with
+    /// gradScale·∂(Σ weighted NLL)/∂logits.
     /// </summary>
     /// <param name="logits">[masked, classes] in the order of <see cref="MaskedRows"/></param>
     /// <param name="dLogits">[masked, classes] or null; may alias <paramref name="logits"/></param>
     /// <param name="gradScale">1/(B·L·accumulation) for training: the gradient of the mean over all token slots of the step.</param>
-    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, float gradScale) =>
-        EvaluateSum(logits, dLogits, gradScale) / TokenSlots;
-
-    /// <summary>
-    /// Queues the per-row weighted losses of the uploaded batch into <paramref name="losses"/> (and, when given,
-    /// <paramref name="dLogits"/> as <see cref="Evaluate"/> writes it) without waiting for them: the caller reads them later
-    /// with whatever else it reads, and their sum over <see cref="TokenSlots"/> is the loss.
-    /// </summary>
     /// <param name="losses">[<see cref="Rows"/>]</param>
     public void Queue(Tensor<float> logits, Tensor<float>? dLogits, float gradScale, Tensor<float> losses) =>
         _kernels.SubsCrossEntropy(logits, Targets, Weights, losses, dLogits, _rows, Classes, MaskId, gradScale);
 
-    /// <summary>Like <see cref="Evaluate"/> but returns the sum Σ_masked weights·NLL (accumulated in double) undivided.</summary>
+    /// <summary>As <see cref="Queue"/> into <see cref="Losses"/>, read at once: the sum Σ_masked weights·NLL (in double).</summary>
     /// <param name="logits">[masked, classes]</param>
     /// <param name="dLogits">[masked, classes] or null</param>
     public double EvaluateSum(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
     {
-        _kernels.SubsCrossEntropy(logits, Targets, Weights, Losses, dLogits, _rows, Classes, MaskId, gradScale);
+        Queue(logits, dLogits, gradScale, Losses.Slice(0, _rows));
         Losses.Slice(0, _rows).CopyTo(_hostLosses.AsSpan(0, _rows));
         double sum = 0;
         for (int r = 0; r < _rows; r++) sum += _hostLosses[r];

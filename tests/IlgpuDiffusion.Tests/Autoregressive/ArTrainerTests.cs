@@ -55,6 +55,23 @@ public sealed class ArTrainerTests : IDisposable
         Assert.Contains("step 100", log.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A two-micro-batch step on an ILGPU device waits for it once, to read its losses and gradient norm together (as
+    /// the MDLM trainer's).
+    /// </summary>
+    [Fact]
+    public void A_training_step_on_an_ilgpu_device_waits_for_it_once()
+    {
+        var device = TestBackends.Get("ilgpu-cpu");
+        using var model = new Gpt(Model, device);
+        model.Initialize(3);
+        using var trainer = new ArTrainer(model, _train, Training with { GradientAccumulationSteps = 2 });
+        trainer.TrainStep();
+        long before = device.HostWaits;
+        trainer.TrainStep();
+        Assert.Equal(1, device.HostWaits - before);
+    }
+
     [Fact]
     public void Resuming_from_a_checkpoint_continues_bit_for_bit()
     {

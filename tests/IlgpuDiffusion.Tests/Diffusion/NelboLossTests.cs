@@ -54,7 +54,7 @@ public sealed class NelboLossTests
         var logitsOnDevice = scope.Upload(rowLogits);
         var dLogits = scope.Zeros(masked * Classes);
         const float gradScale = 1f / (Batch * Length * 2);
-        double value = loss.Evaluate(logitsOnDevice, dLogits, gradScale);
+        double value = loss.EvaluateSum(logitsOnDevice, dLogits, gradScale) / loss.TokenSlots;
 
         Assert.Equal(DirectLoss(logits, clean, batch), value, 5);
         var expectedGradient = new double[masked * Classes];
@@ -82,6 +82,6 @@ public sealed class NelboLossTests
         Assert.Equal(0, batch.MaskedCount);
         using var loss = new NelboLoss(scope.Device, Batch, Length, Classes, Mask);
         loss.Upload(batch);
-        Assert.Equal(0, loss.Evaluate(scope.Zeros(Classes), null, 1f));
+        Assert.Equal(0, loss.EvaluateSum(scope.Zeros(Classes), null, 1f));
     }
 }
