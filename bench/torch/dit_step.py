@@ -4,7 +4,8 @@ Runs on a machine with PyTorch and a CUDA GPU (the device machine of tools/devic
   1. torch.matmul on the products `ilgpu-diffusion bench --gemm` times (each Linear's forward, input gradient and weight
      gradient, the output head), in fp32, TF32 and BF16 (inputs in BF16, fp32 accumulation);
   2. scaled_dot_product_attention on one layer's attention (`ilgpu-diffusion bench --attention`), forward and backward,
-     bidirectional: BF16 on the flash backend, and fp32 with TF32 products on the memory-efficient backend;
+     bidirectional: BF16 on the flash backend, and fp32 inputs on the memory-efficient backend (TF32 allowed, which that
+     kernel may or may not use);
   3. one MDLM training step of the DiT of docs/algorithms.md §1.2 (rotary, adaLN, GELU-tanh MLP, no bias LayerNorm),
      the output head on the masked rows only as ours computes it, SUBS NELBO weighted 1/t, AdamW: eager and
      torch.compile, BF16 autocast with scaled_dot_product_attention.
@@ -190,8 +191,8 @@ def bench_attention(heads, head_dim, batch, length, runs):
     print("|---|---|---:|---:|---:|---:|---:|")
     from torch.nn.attention import SDPBackend, sdpa_kernel
     for precision, dtype, backend in (("bf16", torch.bfloat16, SDPBackend.FLASH_ATTENTION),
-                                      ("tf32", torch.float32, SDPBackend.EFFICIENT_ATTENTION)):
-        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+                                      ("fp32 (tf32 allowed)", torch.float32, SDPBackend.EFFICIENT_ATTENTION)):
+        torch.backends.cuda.matmul.allow_tf32 = dtype == torch.float32
         q, k, v = (torch.randn(batch, heads, length, head_dim, device="cuda", dtype=dtype, requires_grad=True)
                    for _ in range(3))
         grad = torch.randn(batch, heads, length, head_dim, device="cuda", dtype=dtype)

@@ -9,7 +9,7 @@
 #                  (TensorCorePrecisionTests), and the SASS check with this machine's ptxas/cuobjdump (no local memory,
 #                  HMMA, a lean k loop);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in tf32 and fp32,
-#                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient TF32);
+#                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
