@@ -10,6 +10,8 @@
 #                  HMMA, a lean k loop);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in tf32 and fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
+#   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
+#                  KV-cached GPT of matched size), and the student's sampling time (B 32 × L 1024 at 8/16/32 steps), tf32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
@@ -19,7 +21,7 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check attention gemm torch profile steps conformance ncu torch-compile}
+phases=${*:-gemm-check attention gemm torch profile steps latency conformance ncu torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -46,6 +48,9 @@ for p in $phases; do case $p in
   attention) for precision in tf32 fp32; do
     phase attention-$precision 40 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
     phase attention-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention $small --length 1024 ;;
+  latency) phase latency 120 $cli bench --preset small --batch 8 --length 1024 --steps 8,16,32,64 --device cuda \
+      --precision tf32
+    phase sampling 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda --precision tf32 ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
     phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;

@@ -8,9 +8,10 @@ using IlgpuDiffusion.Models;
 namespace IlgpuDiffusion.Cli.Commands;
 
 /// <summary>
-/// <c>bench</c>: the latency comparison of docs/algorithms.md §5.7 (<see cref="LatencyComparison"/>): wall time to generate B sequences of
-/// L tokens with the Tiny DiT's diffusion sampler at each step count, cached and uncached, against the parameter-matched GPT
-/// decoding with its KV cache, on one device; prints a Markdown table with the ratio AR time / diffusion time.
+/// <c>bench</c>: the latency comparison of docs/algorithms.md §5.7 (<see cref="LatencyComparison"/>): wall time to generate B
+/// sequences of L tokens with a DiT's diffusion sampler (Tiny unless --preset names another) at each step count, cached and
+/// uncached, against the parameter-matched GPT decoding with its KV cache, on one device; prints a Markdown table with the
+/// ratio AR time / diffusion time.
 /// </summary>
 internal static class BenchCommand
 {
@@ -18,8 +19,8 @@ internal static class BenchCommand
     public static Command Create(CliConsole console)
     {
         var command = new Command("bench", "Latency: generate B sequences of L tokens with the diffusion sampler at N steps (cached and " +
-            "uncached) and with a parameter-matched GPT decoding with its KV cache (Tiny models, random weights: the cost does not " +
-            "depend on the weights); print a Markdown table with AR time / diffusion time.");
+            "uncached) and with a parameter-matched GPT decoding with its KV cache (Tiny models unless --preset names others, random " +
+            "weights: the cost does not depend on the weights); print a Markdown table with AR time / diffusion time.");
         var batch = new Option<int>("--batch")
         {
             Description = "Sequences generated together (B)",
@@ -43,10 +44,10 @@ internal static class BenchCommand
             Description = "Instead: time the attention of one layer of a training step of the model --preset names (forward and " +
                 "backward, bidirectional) over --batch sequences of --length tokens, in TFLOP/s",
         };
-        var preset = new Option<string>("--preset")
+        var preset = new Option<string?>("--preset")
         {
-            Description = "The DiT whose shapes --gemm and --attention time: tiny, small, medium or large",
-            DefaultValueFactory = _ => "small",
+            Description = "The DiT (random weights) to time: tiny, small, medium or large; the latency comparison's default is " +
+                "tiny, --gemm's and --attention's small",
         };
         preset.AcceptOnlyFromAmong("tiny", "small", "medium", "large");
         var device = new DeviceOptions(command);
@@ -56,13 +57,7 @@ internal static class BenchCommand
             if (parse.GetValue(gemm) || parse.GetValue(attention))
             {
                 using Device opened = device.Open(parse);
-                DitConfig model = parse.GetValue(preset) switch
-                {
-                    "tiny" => DitConfig.Tiny,
-                    "medium" => DitConfig.Medium,
-                    "large" => DitConfig.Large,
-                    _ => DitConfig.Small,
-                };
+                DitConfig model = Preset(parse.GetValue(preset) ?? "small");
                 if (parse.GetValue(gemm))
                 {
                     int tokens = checked(parse.GetValue(batch) * parse.GetValue(length));
@@ -84,7 +79,7 @@ internal static class BenchCommand
                 TimedRuns = parse.GetValue(runs),
             }.Validate();
             using var backend = device.Open(parse);
-            var ditConfig = DitConfig.Tiny with { Length = l };
+            var ditConfig = Preset(parse.GetValue(preset) ?? "tiny") with { Length = l };
             using var dit = new Dit(ditConfig, backend, withGradients: false);
             dit.Initialize(1);
             using var gpt = new Gpt(LatencyComparison.MatchedGpt(ditConfig, l), backend, withGradients: false);
@@ -97,6 +92,14 @@ internal static class BenchCommand
         });
         return command;
     }
+
+    private static DitConfig Preset(string name) => name switch
+    {
+        "tiny" => DitConfig.Tiny,
+        "medium" => DitConfig.Medium,
+        "large" => DitConfig.Large,
+        _ => DitConfig.Small,
+    };
 
     /// <summary>Times one layer's attention forward and backward; a Markdown table.</summary>
     private static string AttentionTable(Device device, AttentionShape shape, int runs)

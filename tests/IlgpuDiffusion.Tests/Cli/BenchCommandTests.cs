@@ -21,6 +21,17 @@ public sealed class BenchCommandTests
         Assert.Contains("B = 1, L = 8", result.Out);
     }
 
+    /// <summary>--preset sizes the latency comparison's models too (Tiny by default): the small DiT has 169.6 M parameters.</summary>
+    [Fact]
+    public async Task The_latency_comparison_takes_a_preset()
+    {
+        var result = await CliRunner.Run("bench", "--preset", "small", "--batch", "1", "--length", "4", "--steps", "2", "--device", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("| diffusion | 2 | cached |", result.Out);
+        Assert.Contains("diffusion 169.", result.Out);
+    }
+
     [Fact]
     public async Task Times_the_gemms_of_a_training_step_with_their_shapes()
     {
