@@ -98,10 +98,10 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
             _batch.Corrupt(_timeSeed, _maskSeed, stream);
             DitDropout dropout = Config.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
             Tensor<float> logits = _batch.Forward(_model, _activations, dropout);
-            _batch.Loss.Queue(logits, logits, _gradScale, _run.LossRows(_batch.Loss.Rows));
+            _batch.Loss.Queue(logits, logits, _gradScale, _run.LossRows(_batch.Loss.Rows, _batch.Loss.TokenSlots));
             _model.Backward(_activations, logits);
         }
-        return _run.FinishQueuedStep(learningRate, _batch.Loss.TokenSlots);
+        return _run.FinishQueuedStep(learningRate);
     }
 
     /// <summary>

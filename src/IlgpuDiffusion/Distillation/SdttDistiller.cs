@@ -118,9 +118,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             owned.Add(_noisyIds.Buffer);
             _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps, chunkRows));
             _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
-            _loss = Own(owned, new DistillationLoss(device, chunkRows, model.Vocab));
+            _loss = new DistillationLoss(chunkRows, model.Vocab);
             _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training, group,
-                _student.Gradients.BlockRanges));
+                _student.Gradients.BlockRanges, lossRows: TokenRows.Of(training.BatchSize, trainData.SequenceLength)));
             _student.BlockGradientsFinished = _run.BlockGradientsFinished;
         }
         catch
@@ -187,7 +187,6 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         double learningRate = _run.LearningRate;
         int accumulation = Config.Training.GradientAccumulationSteps;
         _student.ZeroGradients();
-        double lossSum = 0;
         for (int micro = 0; micro < _run.LocalMicroBatches; micro++)
         {
             ulong stream = _run.NextMicroBatch(_cleanIds);
@@ -196,9 +195,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _targets.Plan(_corrupted, stepSize, Config.CompatReleasedCode, _revealSeed, _drawSeed, stream);
             int masked = _targets.Count;
             if (masked == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
-            lossSum += DistillMicroBatch(stream, 1f / accumulation / masked) / masked;
+            DistillMicroBatch(stream, 1f / accumulation / masked, masked);
         }
-        StepResult result = _run.FinishStep(lossSum, learningRate);
+        StepResult result = _run.FinishQueuedStep(learningRate);
         bool roundEnded = result.Step % Rounds.StepsPerRound == 0;
         if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
         return new DistillationStepResult(result.Step, round, result.Loss, result.GradientNorm, learningRate, roundEnded);
@@ -207,24 +206,23 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// <summary>
     /// The student's forward and backward on the planned micro-batch z_t: its trunk once, then per target chunk the teacher's
     /// log-probs, the student's head on the same rows, the divergence with its gradient, and the head's backward; finally the
-    /// trunk's backward. Returns the sum of the rows' divergences.
+    /// trunk's backward. The rows' divergences are queued for the step's end, where their sum over the
+    /// <paramref name="masked"/> rows is the micro-batch's loss.
     /// </summary>
     /// <param name="rowGradientScale">Each row's weight in the step's loss: 1/(accumulation · masked rows).</param>
-    private double DistillMicroBatch(ulong stream, float rowGradientScale)
+    private void DistillMicroBatch(ulong stream, float rowGradientScale, int masked)
     {
         for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(_corrupted.Times[b]);
         _noisyIds.CopyFrom(_corrupted.NoisyIds);
         DitDropout dropout = Config.Training.Dropout ? DitDropout.Training(_dropoutSeed, stream) : DitDropout.Off;
         _student.ForwardTrunk(_activations, _noisyIds, _sigma, dropout);
-        double divergenceSum = 0;
         while (_targets.NextChunk(_teacher, out TargetChunk chunk))
         {
             Tensor<float> logits = _student.ForwardHead(_activations, chunk.Rows, chunk.Count); // [chunk, V]
-            divergenceSum += _loss.Sum(_divergence, logits, chunk.LogProbs, logits, chunk.Count, rowGradientScale);
+            _loss.Queue(_divergence, logits, chunk.LogProbs, logits, chunk.Count, rowGradientScale, _run.LossRows(chunk.Count, masked));
             _student.BackwardHead(_activations, logits);
         }
         _student.BackwardTrunk(_activations);
-        return divergenceSum;
     }
 
     /// <summary>Ends a round: the teacher becomes the student (raw or EMA weights); optimizer and EMA restart if asked.</summary>
@@ -289,7 +287,6 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     public void Dispose()
     {
         _run.Dispose();
-        _loss.Dispose();
         _activations.Dispose();
         _targets.Dispose();
         _noisyIds.Buffer.Dispose();

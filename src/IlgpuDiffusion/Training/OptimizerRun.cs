@@ -32,6 +32,7 @@ internal sealed class OptimizerRun : IDisposable
     private readonly float[] _hostReadout;
     private readonly int _lossRows;
     private readonly int[] _queuedRows;
+    private readonly double[] _lossDivisors;
     private Batcher _batcher;
     private int _localMicroBatch;
     private long _microBatches;
@@ -68,6 +69,7 @@ internal sealed class OptimizerRun : IDisposable
         _sumOfSquares = parameters.Device.AllocateTensor<float>(new Shape(1));
         _lossRows = lossRows;
         _queuedRows = new int[LocalMicroBatches];
+        _lossDivisors = new double[LocalMicroBatches];
         _readout = parameters.Device.AllocateTensor<float>(new Shape(checked(LocalMicroBatches * lossRows + 1)));
         _hostReadout = new float[_readout.Length];
     }
@@ -109,16 +111,19 @@ internal sealed class OptimizerRun : IDisposable
     }
 
     /// <summary>
-    /// Where the current micro-batch (the last <see cref="NextMicroBatch"/>) writes its <paramref name="rows"/> per-row
-    /// losses for <see cref="FinishQueuedStep"/> to read with the step's norm. <c>[rows]</c>
+    /// Where the current micro-batch (the last <see cref="NextMicroBatch"/>) writes <paramref name="rows"/> more per-row
+    /// losses for <see cref="FinishQueuedStep"/> to read with the step's norm: after its earlier ones, up to the rows given
+    /// at construction. The micro-batch's loss is the sum of its rows over <paramref name="divisor"/>. <c>[rows]</c>
     /// </summary>
-    public Tensor<float> LossRows(int rows)
+    public Tensor<float> LossRows(int rows, double divisor)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, _lossRows);
         int microBatch = _localMicroBatch - 1;
-        _queuedRows[microBatch] = rows;
-        return _readout.Slice(microBatch * _lossRows, rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, _lossRows - _queuedRows[microBatch]);
+        var slice = _readout.Slice(microBatch * _lossRows + _queuedRows[microBatch], rows);
+        _queuedRows[microBatch] += rows;
+        _lossDivisors[microBatch] = divisor;
+        return slice;
     }
 
     /// <summary>
@@ -139,11 +144,11 @@ internal sealed class OptimizerRun : IDisposable
     /// <summary>
     /// As <see cref="FinishStep"/> for a trainer that queued each micro-batch's per-row losses (<see cref="LossRows"/>):
     /// the optimizer step and the EMA are queued, then one read brings the losses and the norm back, the step's only wait
-    /// for the device. Each micro-batch's loss is its rows' sum (in double, in row order) divided by
-    /// <paramref name="tokenSlots"/>, as the loss's own read would give it.
+    /// for the device. Each micro-batch's loss is its rows' sum (in double, in row order) over its divisor; a micro-batch
+    /// without rows adds 0.
     /// </summary>
     /// <exception cref="InvalidOperationException">The gradient norm is not finite; the weights were not updated.</exception>
-    public StepResult FinishQueuedStep(double learningRate, double tokenSlots)
+    public StepResult FinishQueuedStep(double learningRate)
     {
         EndMicroBatches();
         Optimizer.QueueStep(learningRate);
@@ -153,10 +158,11 @@ internal sealed class OptimizerRun : IDisposable
         double lossSum = 0;
         for (int microBatch = 0; microBatch < LocalMicroBatches; microBatch++)
         {
+            if (_queuedRows[microBatch] == 0) continue;
             double sum = 0;
-            var losses = _hostReadout.AsSpan(microBatch * _lossRows, _queuedRows[microBatch]);
-            foreach (float loss in losses) sum += loss;
-            lossSum += sum / tokenSlots;
+            foreach (float loss in _hostReadout.AsSpan(microBatch * _lossRows, _queuedRows[microBatch])) sum += loss;
+            lossSum += sum / _lossDivisors[microBatch];
+            _queuedRows[microBatch] = 0;
         }
         lossSum = _group.SumInRankOrder(lossSum);
         double norm = Optimizer.CheckedNorm(_hostReadout[^1]);

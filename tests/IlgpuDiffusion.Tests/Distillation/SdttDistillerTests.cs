@@ -16,6 +16,25 @@ public sealed class SdttDistillerTests
         Training = TinyDistillation.Config.Training with { Dropout = false },
     };
 
+    /// <summary>
+    /// A distillation step on an ILGPU device waits for it twice: once for the teacher's drawn tokens (the host keeps the
+    /// targets' bookkeeping) and once at the end for the step's divergences and gradient norm together (4 when each chunk's
+    /// divergences and the norm were read on their own).
+    /// </summary>
+    [Fact]
+    public void A_distillation_step_on_an_ilgpu_device_waits_for_it_twice()
+    {
+        using var data = new TinyTraining();
+        var device = TestBackends.Get("ilgpu-cpu");
+        using var teacher = new Dit(TinyModels.TrainingDit, device, withGradients: false);
+        teacher.Initialize(3);
+        using var distiller = new SdttDistiller(teacher, data.Train, TinyDistillation.Config);
+        distiller.TrainStep();
+        long before = device.HostWaits;
+        distiller.TrainStep();
+        Assert.Equal(2, device.HostWaits - before);
+    }
+
     [Fact]
     public void The_student_starts_as_an_exact_copy_of_the_teacher()
     {
