@@ -51,7 +51,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         var target = Memory.View.SubView(offset, source.Length).AsContiguous();
         if ((long)source.Length * Unsafe.SizeOf<T>() <= PinnedUploads.MaxBytes)
         {
-            _device.Uploads.Upload(target, source, _device.WaitForQueuedWork);
+            _device.Uploads.Upload(target, source);
         }
         else
         {

@@ -14,8 +14,8 @@ internal sealed class IlgpuDevice : Device
         Backend = backend;
         Accelerator = accelerator;
         Precision = precision;
-        Uploads = new PinnedUploads(accelerator);
-        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors, Uploads, WaitForQueuedWork);
+        Uploads = new PinnedUploads(accelerator, WaitForQueuedWork);
+        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors, Uploads);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 

@@ -100,7 +100,7 @@ internal sealed partial class IlgpuKernels
             Release(_accelerator, _deviceSegments);
             _deviceSegments = _accelerator.Allocate1D<int>(length);
         }
-        _uploads.Upload(_deviceSegments.View.SubView(0, length).AsContiguous(), (ReadOnlySpan<int>)plan, _wait);
+        _uploads.Upload(_deviceSegments.View.SubView(0, length).AsContiguous(), (ReadOnlySpan<int>)plan);
         return distinct;
     }
 }

@@ -30,19 +30,14 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>The device's staging of host-to-device copies, for the plans ops upload (under the device's lock).</summary>
     private readonly PinnedUploads _uploads;
 
-    /// <summary>The device's counted wait for queued work (when every staging chunk is busy).</summary>
-    private readonly Action _wait;
-
     /// <summary>Binds the kernels to <paramref name="accelerator"/>, multiplying in <paramref name="precision"/>.</summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
-    /// <param name="wait">The device's counted wait for queued work.</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
-    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads, Action wait)
+    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads)
     {
         _accelerator = accelerator;
         _uploads = uploads;
-        _wait = wait;
         _plan = new LaunchPlan(accelerator);
         _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
     }

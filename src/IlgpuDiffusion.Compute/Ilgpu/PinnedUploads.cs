@@ -28,9 +28,16 @@ internal sealed class PinnedUploads : IDisposable
     private const int MinChunkBytes = 4 << 10;
 
     private readonly Accelerator _accelerator;
+    private readonly Action _wait;
     private readonly List<Chunk> _chunks = [];
 
-    public PinnedUploads(Accelerator accelerator) => _accelerator = accelerator;
+    /// <summary>Staging for <paramref name="accelerator"/>.</summary>
+    /// <param name="wait">The device's counted wait for queued work, which must call <see cref="Synchronized"/>.</param>
+    public PinnedUploads(Accelerator accelerator, Action wait)
+    {
+        _accelerator = accelerator;
+        _wait = wait;
+    }
 
     /// <summary>
     /// Synchronizations of the accelerator so far, as the device counts them: a chunk whose copy was queued before the
@@ -42,28 +49,25 @@ internal sealed class PinnedUploads : IDisposable
     public void Synchronized() => Synchronizations++;
 
     /// <summary>
-    /// Queues target ← source on the accelerator's default stream without waiting, through a free chunk; calls
-    /// <paramref name="wait"/> (which synchronizes and calls <see cref="Synchronized"/>) only when every chunk is busy.
+    /// Queues target ← source on the accelerator's default stream without waiting, through a free chunk; waits for the
+    /// device only when every chunk is busy.
     /// </summary>
-    public void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> source, Action wait) where T : unmanaged
+    public void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> source) where T : unmanaged
     {
         int bytes = checked(source.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-        var chunk = FreeChunk(bytes, wait);
+        var chunk = FreeChunk(bytes);
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(source).CopyTo(chunk.Memory.Span);
         target.CopyFrom(_accelerator.DefaultStream, chunk.Memory.ArrayView.SubView(0, bytes).Cast<T>());
         chunk.QueuedAt = Synchronizations;
     }
 
-    /// <summary>Page-locked bytes held (for tests).</summary>
-    internal long PinnedBytes => _chunks.Sum(c => c.Memory.Length);
-
-    private Chunk FreeChunk(int bytes, Action wait)
+    private Chunk FreeChunk(int bytes)
     {
         foreach (var chunk in _chunks)
             if (chunk.QueuedAt < Synchronizations && chunk.Memory.Length >= bytes) return chunk;
         if (_chunks.Count >= MaxChunks)
         {
-            wait();
+            _wait();
             var largest = _chunks.MaxBy(c => c.Memory.Length)!;
             if (largest.Memory.Length >= bytes) return largest;
             _chunks.Remove(largest);

@@ -62,6 +62,29 @@ public sealed class HostWaitTests
             Assert.True(result.AsSpan(round * n, n).IndexOfAnyExcept(round + 1f) < 0, $"round {round} saw another upload's values");
     }
 
+    /// <summary>Once the staging has its chunks, an upload allocates nothing (a training step uploads several).</summary>
+    [Fact]
+    public void Staged_uploads_allocate_nothing_in_steady_state()
+    {
+        using var device = Device.Create("ilgpu-cpu");
+        using var x = device.AllocateTensor<float>(new Shape(1024));
+        var values = new float[1024];
+        for (int i = 0; i < 20; i++)
+        {
+            x.Tensor.CopyFrom(values);
+            if (i % 5 == 4) device.Synchronize();
+        }
+        long bytes = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            long start = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) x.Tensor.CopyFrom(values);
+            bytes += GC.GetAllocatedBytesForCurrentThread() - start;
+            device.Synchronize();
+        }
+        Assert.Equal(0, bytes);
+    }
+
     [SkippableTheory]
     [InlineData("ilgpu-cpu")]
     [InlineData("cuda")]
