@@ -98,7 +98,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
             _batch.Queue(logits, logits, _model.Config.Vocab, _gradScale, _run.LossRows(_batch.Ids.Length, _batch.Predictions));
             _model.Backward(_activations, logits);
         }
-        return _run.FinishQueuedStep(learningRate);
+        return _run.FinishStep(learningRate);
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
             _batch.Loss.Queue(logits, logits, _gradScale, _run.LossRows(_batch.Loss.Rows, _batch.Loss.TokenSlots));
             _model.Backward(_activations, logits);
         }
-        return _run.FinishQueuedStep(learningRate);
+        return _run.FinishStep(learningRate);
     }
 
     /// <summary>

@@ -197,7 +197,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             if (masked == 0) continue; // nothing masked: no loss and no gradient from this micro-batch
             DistillMicroBatch(stream, 1f / accumulation / masked, masked);
         }
-        StepResult result = _run.FinishQueuedStep(learningRate);
+        StepResult result = _run.FinishStep(learningRate);
         bool roundEnded = result.Step % Rounds.StepsPerRound == 0;
         if (roundEnded) NextTeacher(); // also after the last round: a run resumed with a lower minimum goes on from there
         return new DistillationStepResult(result.Step, round, result.Loss, result.GradientNorm, learningRate, roundEnded);

@@ -25,7 +25,7 @@ internal sealed class OptimizerRun : IDisposable
     private readonly OverlappedGradientSum _sum;
 
     /// <summary>
-    /// What a step queued for the host to read at its end (<see cref="FinishQueuedStep"/>): per local micro-batch up to
+    /// What a step queued for the host to read at its end (<see cref="FinishStep"/>): per local micro-batch up to
     /// <see cref="_lossRows"/> per-row losses, then ‖g‖². <c>[LocalMicroBatches·lossRows + 1]</c>
     /// </summary>
     private readonly Tensor<float> _readout;
@@ -112,7 +112,7 @@ internal sealed class OptimizerRun : IDisposable
 
     /// <summary>
     /// Where the current micro-batch (the last <see cref="NextMicroBatch"/>) writes <paramref name="rows"/> more per-row
-    /// losses for <see cref="FinishQueuedStep"/> to read with the step's norm: after its earlier ones, up to the rows given
+    /// losses for <see cref="FinishStep"/> to read with the step's norm: after its earlier ones, up to the rows given
     /// at construction. The micro-batch's loss is the sum of its rows over <paramref name="divisor"/>. <c>[rows]</c>
     /// </summary>
     public Tensor<float> LossRows(int rows, double divisor)
@@ -127,28 +127,13 @@ internal sealed class OptimizerRun : IDisposable
     }
 
     /// <summary>
-    /// Adds the ranks' gradients and losses, clips, takes the AdamW step at <paramref name="learningRate"/>, updates the EMA
-    /// and reports the step.
-    /// </summary>
-    /// <param name="lossSum">The sum of this rank's micro-batches' mean losses.</param>
-    public StepResult FinishStep(double lossSum, double learningRate)
-    {
-        EndMicroBatches();
-        lossSum = _group.SumInRankOrder(lossSum);
-        double norm = Optimizer.Step(learningRate);
-        Ema.Update();
-        _step++;
-        return new StepResult(_step, lossSum / _config.GradientAccumulationSteps, norm, learningRate);
-    }
-
-    /// <summary>
-    /// As <see cref="FinishStep"/> for a trainer that queued each micro-batch's per-row losses (<see cref="LossRows"/>):
-    /// the optimizer step and the EMA are queued, then one read brings the losses and the norm back, the step's only wait
-    /// for the device. Each micro-batch's loss is its rows' sum (in double, in row order) over its divisor; a micro-batch
-    /// without rows adds 0.
+    /// Ends the step: adds the ranks' gradients, queues the clipped AdamW step at <paramref name="learningRate"/> and the
+    /// EMA update, then reads the micro-batches' per-row losses (queued through <see cref="LossRows"/>) and the gradient
+    /// norm in one copy, the step's only wait for the device; adds the ranks' losses and reports the step. Each
+    /// micro-batch's loss is its rows' sum (in double, in row order) over its divisor; a micro-batch without rows adds 0.
     /// </summary>
     /// <exception cref="InvalidOperationException">The gradient norm is not finite; the weights were not updated.</exception>
-    public StepResult FinishQueuedStep(double learningRate)
+    public StepResult FinishStep(double learningRate)
     {
         EndMicroBatches();
         Optimizer.QueueStep(learningRate);
