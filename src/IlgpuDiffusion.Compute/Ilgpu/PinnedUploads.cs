@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -54,9 +57,9 @@ internal sealed class PinnedUploads : IDisposable
     /// </summary>
     public void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> source) where T : unmanaged
     {
-        int bytes = checked(source.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        int bytes = checked(source.Length * Unsafe.SizeOf<T>());
         var chunk = FreeChunk(bytes);
-        System.Runtime.InteropServices.MemoryMarshal.AsBytes(source).CopyTo(chunk.Memory.Span);
+        MemoryMarshal.AsBytes(source).CopyTo(chunk.Memory.Span);
         target.CopyFrom(_accelerator.DefaultStream, chunk.Memory.ArrayView.SubView(0, bytes).Cast<T>());
         chunk.QueuedAt = Synchronizations;
     }
@@ -73,7 +76,7 @@ internal sealed class PinnedUploads : IDisposable
             _chunks.Remove(largest);
             largest.Memory.Dispose();
         }
-        int size = Math.Max(MinChunkBytes, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)bytes));
+        int size = Math.Max(MinChunkBytes, (int)BitOperations.RoundUpToPowerOf2((uint)bytes));
         var allocated = new Chunk(_accelerator.AllocatePageLocked1D<byte>(size, uninitialized: true));
         _chunks.Add(allocated);
         return allocated;

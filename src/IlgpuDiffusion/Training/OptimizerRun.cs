@@ -42,12 +42,12 @@ internal sealed class OptimizerRun : IDisposable
     /// Prepares optimizer steps over <paramref name="parameters"/> (arena-shaped, with <paramref name="gradients"/>
     /// alike) on <paramref name="data"/>, as one rank of <paramref name="group"/>; the model's blocks occupy
     /// <paramref name="blocks"/> of the gradient arena (offset and length, block 0 first), whose sums start as soon as the
-    /// last micro-batch's backward reports them to <see cref="BlockGradientsFinished"/>. A trainer that queues per-row losses
-    /// (<see cref="LossRows"/>) gives the most rows a micro-batch has as <paramref name="lossRows"/>.
+    /// last micro-batch's backward reports them to <see cref="BlockGradientsFinished"/>. The trainer queues a micro-batch's
+    /// per-row losses (<see cref="LossRows"/>), at most <paramref name="lossRows"/> of them.
     /// </summary>
     /// <exception cref="ArgumentException">The step's micro-batches cannot be shared evenly by the group's ranks.</exception>
     public OptimizerRun(TokenShardSet data, Tensor<float> parameters, Tensor<float> gradients, TrainingConfig config,
-        DataParallelGroup group, IReadOnlyList<(long Offset, long Length)> blocks, int lossRows = 0)
+        DataParallelGroup group, IReadOnlyList<(long Offset, long Length)> blocks, int lossRows)
     {
         int accumulation = config.GradientAccumulationSteps;
         if (accumulation % group.Size != 0)

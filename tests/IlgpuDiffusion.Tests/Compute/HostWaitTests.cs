@@ -42,8 +42,7 @@ public sealed class HostWaitTests
     [InlineData("cuda")]
     public void Staged_uploads_keep_their_order_with_launches(string backend)
     {
-        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, TestBackends.NoCuda);
-        using var device = backend == "cuda" ? Device.Create(Backend.Cuda, MatMulPrecision.Fp32) : Device.Create(backend);
+        using var device = OwnDevice(backend);
         const int n = 4096, rounds = PinnedUploads.MaxChunks + 8;
         using var source = device.AllocateTensor<float>(new Shape(n));
         using var copies = device.AllocateTensor<float>(new Shape(rounds * n));
@@ -90,8 +89,7 @@ public sealed class HostWaitTests
     [InlineData("cuda")]
     public void Uploads_above_the_staging_size_wait(string backend)
     {
-        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, TestBackends.NoCuda);
-        using var device = backend == "cuda" ? Device.Create(Backend.Cuda, MatMulPrecision.Fp32) : Device.Create(backend);
+        using var device = OwnDevice(backend);
         int n = PinnedUploads.MaxBytes / sizeof(float) + 1;
         using var x = device.AllocateTensor<float>(new Shape(n));
         long before = device.HostWaits;
@@ -135,5 +133,15 @@ public sealed class HostWaitTests
         device.Synchronize();
         _ = x.ToArray();
         Assert.Equal(0, device.HostWaits);
+    }
+
+    /// <summary>
+    /// A device of the test's own for <paramref name="backend"/> (the shared ones count other tests' waits); skips the test
+    /// for "cuda" without a GPU.
+    /// </summary>
+    private static Device OwnDevice(string backend)
+    {
+        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, TestBackends.NoCuda);
+        return backend == "cuda" ? Device.Create(Backend.Cuda, MatMulPrecision.Fp32) : Device.Create(backend);
     }
 }

@@ -97,40 +97,24 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// Scores of one fragment times <see cref="AttentionArguments.Scale"/>, −∞ where query <paramref name="query"/> (+ 8 for
-    /// C2, C3) may not see key <paramref name="key"/> + its column (row g's query and the fragment's first key); without
-    /// the checks when the warp's whole tile is <paramref name="visible"/>.
+    /// Scores of one fragment times <see cref="AttentionArguments.Scale"/>, −∞ where the pair is not visible; without the
+    /// checks when the warp's whole tile is <paramref name="visible"/>. Row g holds <paramref name="row"/> (row g + 8 the
+    /// next 8 on), the fragment's first column is <paramref name="column"/>; rows are queries and columns keys, or with
+    /// <paramref name="keysAreRows"/> (the key pass's transposed scores) the other way round.
     /// </summary>
-    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int query, int key, bool visible, int lane)
+    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int row, int column, bool visible,
+        bool keysAreRows, int lane)
     {
         if (visible)
         {
             Scale(ref s, new RowPair(a.Scale, a.Scale));
             return;
         }
-        int column = key + Mma.AccumulatorColumn(lane, 0);
-        s.C0 = a.Visible(query, column) ? a.Scale * s.C0 : float.NegativeInfinity;
-        s.C1 = a.Visible(query, column + 1) ? a.Scale * s.C1 : float.NegativeInfinity;
-        s.C2 = a.Visible(query + 8, column) ? a.Scale * s.C2 : float.NegativeInfinity;
-        s.C3 = a.Visible(query + 8, column + 1) ? a.Scale * s.C3 : float.NegativeInfinity;
-    }
-
-    /// <summary>
-    /// As <see cref="ScaleAndMask"/> for transposed scores (keys as rows, queries as columns): row g holds key
-    /// <paramref name="key"/>, the fragment's first column query <paramref name="query"/>.
-    /// </summary>
-    public static void ScaleAndMaskColumns(ref MmaAccumulator s, in AttentionArguments a, int key, int query, bool visible, int lane)
-    {
-        if (visible)
-        {
-            Scale(ref s, new RowPair(a.Scale, a.Scale));
-            return;
-        }
-        int column = query + Mma.AccumulatorColumn(lane, 0);
-        s.C0 = a.Visible(column, key) ? a.Scale * s.C0 : float.NegativeInfinity;
-        s.C1 = a.Visible(column + 1, key) ? a.Scale * s.C1 : float.NegativeInfinity;
-        s.C2 = a.Visible(column, key + 8) ? a.Scale * s.C2 : float.NegativeInfinity;
-        s.C3 = a.Visible(column + 1, key + 8) ? a.Scale * s.C3 : float.NegativeInfinity;
+        int c = column + Mma.AccumulatorColumn(lane, 0);
+        s.C0 = Visible(a, row, c, keysAreRows) ? a.Scale * s.C0 : float.NegativeInfinity;
+        s.C1 = Visible(a, row, c + 1, keysAreRows) ? a.Scale * s.C1 : float.NegativeInfinity;
+        s.C2 = Visible(a, row + 8, c, keysAreRows) ? a.Scale * s.C2 : float.NegativeInfinity;
+        s.C3 = Visible(a, row + 8, c + 1, keysAreRows) ? a.Scale * s.C3 : float.NegativeInfinity;
     }
 
     /// <summary>
@@ -243,6 +227,9 @@ internal static class AttentionFragments
         Write(o.F6, factor, target, low, high, column + 48, accumulate);
         Write(o.F7, factor, target, low, high, column + 56, accumulate);
     }
+
+    private static bool Visible(in AttentionArguments a, int row, int column, bool keysAreRows) =>
+        keysAreRows ? a.Visible(column, row) : a.Visible(row, column);
 
     private static float Probability(float score, float shift) => shift == float.NegativeInfinity ? 0f : MathF.Exp(score - shift);
 

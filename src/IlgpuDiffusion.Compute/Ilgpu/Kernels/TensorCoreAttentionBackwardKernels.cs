@@ -131,7 +131,7 @@ internal static class TensorCoreAttentionBackwardKernels
     private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, in KeyTile tile, int column,
         ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
     {
-        ScaleAndMaskColumns(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, lane);
+        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
         ExponentiateColumns(ref p, logSumExps, column, lane);
         ScoreGradientColumns(p, ref dp, rowDots, column, lane);
         Store(p, shared, tile.Probabilities, column, lane);
@@ -151,7 +151,7 @@ internal static class TensorCoreAttentionBackwardKernels
     private static void QueryFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, in AttentionArguments a,
         int query, int k0, int column, int scoreGradients, RowPair logSumExps, RowPair rowDots, bool visible, int lane)
     {
-        ScaleAndMask(ref p, a, query, k0 + column, visible, lane);
+        ScaleAndMask(ref p, a, query, k0 + column, visible, keysAreRows: false, lane);
         Exponentiate(ref p, logSumExps);
         ScoreGradient(p, ref dp, rowDots);
         Store(dp, shared, scoreGradients, column, lane);

@@ -17,11 +17,11 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 internal static class TensorCoreAttentionKernels
 {
     public const int TileQ = 64, TileK = 32, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
-    private const int RowStride = HeadStride, ValueStride = HeadDim + 8, PStride = SlabStride;
+    private const int RowStride = HeadStride, ValueStride = HeadDim + 8;
     private const int KOffset = TileQ * RowStride, VOffset = KOffset + TileK * RowStride, POffset = VOffset + TileK * ValueStride;
 
     /// <summary>Floats of dynamic shared memory a launch needs.</summary>
-    public const int SharedFloats = POffset + Warps * 16 * PStride;
+    public const int SharedFloats = POffset + Warps * Slab;
 
     /// <summary>
     /// output [batch, Queries, heads, 64] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
@@ -52,10 +52,10 @@ internal static class TensorCoreAttentionKernels
             var s = default(Fragments4);
             WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, lane);
             bool visible = AllVisible(a, q0 + warp * 16, 16, k0, TileK);
-            ScaleAndMask(ref s.F0, a, query, k0, visible, lane);
-            ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, lane);
-            ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, lane);
-            ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, lane);
+            ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
+            ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
+            ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
+            ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
             var tileMax = Max(s);
             var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
                 WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
