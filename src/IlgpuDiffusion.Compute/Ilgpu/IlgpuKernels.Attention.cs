@@ -9,6 +9,11 @@ using KeyValueLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<flo
     IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
 using QueryLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using TensorCoreKeyValueLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, int, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using TensorCoreQueryLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int,
+    IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -30,11 +35,11 @@ internal sealed partial class IlgpuKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionKeyValue;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionQuery;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>? _tensorCoreAttentionKeyValue;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
+        _tensorCoreAttentionQuery;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch, _scoreGradientScratch;
 
     /// <inheritdoc/>
     public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
@@ -100,19 +105,7 @@ internal sealed partial class IlgpuKernels
             tokens * row, row, tokens * row, headDim, row, out var queryTiles);
         if (AttentionOnTensorCores(headDim))
         {
-            const int tile = TensorCoreAttentionBackwardKernels.Tile;
-            var grid = new Index2D(LaunchPlan.Ceil(tokens, tile), LaunchPlan.GridYZ(batch * heads, "batch·heads"));
-            var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
-            _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(
-                KernelRegistry.Checked<KeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValue));
-            _tensorCoreAttentionKeyValue(new KernelConfig(grid, group,
-                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.KeyValueSharedFloats)),
-                q, k, v, dy, lse, rowDot, dk, dv, keyValue);
-            _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(
-                KernelRegistry.Checked<QueryLaunch>(TensorCoreAttentionBackwardKernels.Query));
-            _tensorCoreAttentionQuery(new KernelConfig(grid, group,
-                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.QuerySharedFloats)),
-                q, k, v, dy, lse, rowDot, dq, query);
+            TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
             return;
         }
         _attentionKeyValue ??= _accelerator.LoadStreamKernel(
@@ -122,6 +115,36 @@ internal sealed partial class IlgpuKernels
         _attentionQuery ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
         _attentionQuery(queryTiles.Config(LaunchPlan.Ceil(tokens, queryTiles.TileQ), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dq, query);
+    }
+
+    /// <summary>
+    /// The backward on tensor cores: the key pass leaves dSᵀ in a scratch that the query pass multiplies by k, for as
+    /// many heads at a time as <see cref="LaunchPlan.ScoreGradientFloats"/> allows (the two launches of a round queue
+    /// behind the previous round's, so the scratch is reused safely).
+    /// </summary>
+    private void TensorCoreBackward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
+        AttentionArguments arguments, int batchHeads)
+    {
+        int stride = TensorCoreAttentionBackwardKernels.ScoreStride(arguments.Keys);
+        int perHead = HostChecks.Product(stride, stride);
+        int headsPerRound = (int)Math.Clamp(_plan.ScoreGradientFloats / perHead, 1, batchHeads);
+        var scratch = Scratch(ref _scoreGradientScratch, (long)headsPerRound * perHead);
+        var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
+        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
+        var queryShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.QuerySharedFloats);
+        _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValue));
+        _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBackwardKernels.Query));
+        for (int first = 0; first < batchHeads; first += headsPerRound)
+        {
+            var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
+                LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads"));
+            _tensorCoreAttentionKeyValue(new KernelConfig(grid, group, keyValueShared),
+                q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
+            _tensorCoreAttentionQuery(new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
+        }
     }
 
     /// <summary>

@@ -35,14 +35,14 @@ internal readonly struct HeadColumns : IOperandStrides
 }
 
 /// <summary>
-/// The forward's V rows, padded to 72 words so that its reads (k t, line g) hit distinct banks: lines are head columns,
-/// k keys.
+/// Head rows read transposed as the forward's V and the query pass's K are, padded to 72 words so that the reads (k t,
+/// line g) hit distinct banks: lines are head columns, k keys.
 /// </summary>
 internal readonly struct ValueColumns : IOperandStrides
 {
     public int Line => 1;
 
-    public int K => AttentionFragments.HeadDim + 8;
+    public int K => AttentionFragments.TransposedHeadStride;
 }
 
 /// <summary>A warp's 16 × 32 slab of P or dS, rows padded to 36 words: lines are the warp's rows, k the tile's columns.</summary>
@@ -66,6 +66,9 @@ internal static class AttentionFragments
 
     /// <summary>Words between staged head rows: 68, so that fragment reads (line g, k t) hit distinct banks.</summary>
     public const int HeadStride = HeadDim + 4;
+
+    /// <summary>Words between head rows that are read transposed (<see cref="ValueColumns"/>): 72.</summary>
+    public const int TransposedHeadStride = HeadDim + 8;
 
     /// <summary>Words between the rows of a warp's 16 × 32 slab (P, dS).</summary>
     public const int SlabStride = 32 + 4;
@@ -161,17 +164,9 @@ internal static class AttentionFragments
         s.C3 = Probability(s.C3, shift1);
     }
 
-    /// <summary>dS = P ∘ (dP − D) in place of dP, D per row (<paramref name="rowDot"/>: D of row g and of row g + 8).</summary>
-    public static void ScoreGradient(in MmaAccumulator p, ref MmaAccumulator dp, RowPair rowDot)
-    {
-        dp.C0 = p.C0 * (dp.C0 - rowDot.Low);
-        dp.C1 = p.C1 * (dp.C1 - rowDot.Low);
-        dp.C2 = p.C2 * (dp.C2 - rowDot.High);
-        dp.C3 = p.C3 * (dp.C3 - rowDot.High);
-    }
-
     /// <summary>
-    /// As <see cref="ScoreGradient"/> with D per column: <paramref name="rowDots"/>[column] from <paramref name="column"/>.
+    /// dS = P ∘ (dP − D) in place of dP for the key pass's fragments (keys as rows), D per query column:
+    /// <paramref name="rowDots"/>[column] from <paramref name="column"/> on.
     /// </summary>
     public static void ScoreGradientColumns(in MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> rowDots, int column, int lane)
     {
@@ -187,10 +182,17 @@ internal static class AttentionFragments
     /// Stores one fragment at columns <paramref name="column"/>.. of the warp's slab at word <paramref name="slab"/>,
     /// rounded to TF32 for use as an operand.
     /// </summary>
-    public static void Store(in MmaAccumulator f, ArrayView<float> shared, int slab, int column, int lane)
+    public static void Store(in MmaAccumulator f, ArrayView<float> shared, int slab, int column, int lane) =>
+        StoreRows(f, shared, slab + Mma.AccumulatorRow(lane, 0) * SlabStride, SlabStride, column, lane);
+
+    /// <summary>
+    /// Stores one fragment rounded to TF32 at columns <paramref name="column"/>.. of row-major rows
+    /// <paramref name="stride"/> words apart, the lane's row g starting at <paramref name="row"/>.
+    /// </summary>
+    public static void StoreRows(in MmaAccumulator f, ArrayView<float> target, int row, int stride, int column, int lane)
     {
-        var at = shared.SubView(slab + Mma.AccumulatorRow(lane, 0) * SlabStride + Mma.AccumulatorColumn(lane, 0)); // C0's word
-        int below = (Mma.AccumulatorRow(0, 2) - Mma.AccumulatorRow(0, 0)) * SlabStride;
+        var at = target.SubView(row + Mma.AccumulatorColumn(lane, 0)); // C0's word
+        int below = (Mma.AccumulatorRow(0, 2) - Mma.AccumulatorRow(0, 0)) * stride;
         at[column] = TensorCoreRounding.Tf32(f.C0);
         at[column + 1] = TensorCoreRounding.Tf32(f.C1);
         at[below + column] = TensorCoreRounding.Tf32(f.C2);

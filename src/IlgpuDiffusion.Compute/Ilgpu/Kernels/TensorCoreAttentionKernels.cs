@@ -17,7 +17,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 internal static class TensorCoreAttentionKernels
 {
     public const int TileQ = 64, TileK = 32, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
-    private const int RowStride = HeadStride, ValueStride = HeadDim + 8;
+    private const int RowStride = HeadStride, ValueStride = TransposedHeadStride;
     private const int KOffset = TileQ * RowStride, VOffset = KOffset + TileK * RowStride, POffset = VOffset + TileK * ValueStride;
 
     /// <summary>Floats of dynamic shared memory a launch needs.</summary>
