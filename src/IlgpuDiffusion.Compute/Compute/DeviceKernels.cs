@@ -62,10 +62,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count)
+    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true)
     {
         using var op = device.BeginOp(1);
-        backend.GeluBackward(dOutput, input, dInput, count);
+        backend.GeluBackward(dOutput, input, dInput, count, accumulate);
     }
 
     /// <inheritdoc/>
@@ -76,10 +76,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count)
+    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true)
     {
         using var op = device.BeginOp(3);
-        backend.SiluBackward(dOutput, input, dInput, count);
+        backend.SiluBackward(dOutput, input, dInput, count, accumulate);
     }
 
     /// <inheritdoc/>
@@ -92,10 +92,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
-        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal, bool accumulate = true)
     {
         using var op = device.BeginOp(5);
-        backend.AttentionBackward(dOutput, qkv, output, logSumExp, dQkv, batch, tokens, heads, headDim, causal);
+        backend.AttentionBackward(dOutput, qkv, output, logSumExp, dQkv, batch, tokens, heads, headDim, causal, accumulate);
     }
 
     /// <inheritdoc/>
@@ -131,10 +131,11 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream)
+    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream,
+        bool accumulate = true)
     {
         using var op = device.BeginOp(10);
-        backend.DropoutBackward(dOutput, dInput, count, probability, seed, stream);
+        backend.DropoutBackward(dOutput, dInput, count, probability, seed, stream, accumulate);
     }
 
     /// <inheritdoc/>
@@ -215,10 +216,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput,
-        Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+        Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels, bool accumulateInput = true)
     {
         using var op = device.BeginOp(21);
-        backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
+        backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels, accumulateInput);
     }
 
     /// <inheritdoc/>
@@ -231,10 +232,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput,
-        Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
+        Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
         using var op = device.BeginOp(23);
-        backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels);
+        backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels, accumulate);
     }
 
     /// <inheritdoc/>
@@ -247,10 +248,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
-        Tensor<float> dGate, int batch, int tokens, int channels)
+        Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
     {
         using var op = device.BeginOp(25);
-        backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels);
+        backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate);
     }
 
     /// <inheritdoc/>

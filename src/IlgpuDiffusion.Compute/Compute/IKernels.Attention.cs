@@ -19,14 +19,17 @@ public partial interface IKernels
     void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
         int batch, int tokens, int heads, int headDim, bool causal);
 
-    /// <summary>dQkv += ∂L/∂qkv given dOutput, recomputing probabilities from the saved log-sum-exp.</summary>
+    /// <summary>
+    /// dQkv += ∂L/∂qkv given dOutput, recomputing probabilities from the saved log-sum-exp; dQkv = when not
+    /// <paramref name="accumulate"/> (dQkv is not read).
+    /// </summary>
     /// <param name="dOutput">[batch, tokens, heads, headDim]</param>
     /// <param name="qkv">[batch, tokens, 3, heads, headDim]</param>
     /// <param name="output">[batch, tokens, heads, headDim], as written by forward</param>
     /// <param name="logSumExp">[batch, heads, tokens], as written by forward</param>
-    /// <param name="dQkv">[batch, tokens, 3, heads, headDim], accumulated</param>
+    /// <param name="dQkv">[batch, tokens, 3, heads, headDim], accumulated or overwritten</param>
     void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
-        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal);
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal, bool accumulate = true);
 
     /// <summary>
     /// Autoregressive decoding step (forward only): writes the k and v of <paramref name="newTokens"/> tokens

@@ -9,6 +9,10 @@ public partial interface IKernels
     /// </summary>
     void DropoutForward(Tensor<float> input, Tensor<float> output, int count, float probability, ulong seed, ulong stream);
 
-    /// <summary>dInput += keep(i) ? dOutput[i]/(1−p) : 0, with the mask of the forward call.</summary>
-    void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream);
+    /// <summary>
+    /// dInput += keep(i) ? dOutput[i]/(1−p) : 0, with the mask of the forward call; dInput = when not
+    /// <paramref name="accumulate"/> (dInput is not read).
+    /// </summary>
+    void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream,
+        bool accumulate = true);
 }

@@ -19,7 +19,10 @@ public partial interface IKernels
     void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
         int rows, int inChannels, int outChannels);
 
-    /// <summary>dInput += dOutput·weight; dWeight += dOutputᵀ·input; dBias += Σ_rows dOutput. Null outputs are skipped.</summary>
+    /// <summary>
+    /// dInput += dOutput·weight (dInput = when not <paramref name="accumulateInput"/>: dInput is not read); dWeight +=
+    /// dOutputᵀ·input; dBias += Σ_rows dOutput. Null outputs are skipped.
+    /// </summary>
     /// <param name="dOutput">[rows, outChannels]</param>
     /// <param name="input">[rows, inChannels]</param>
     /// <param name="weight">[outChannels, inChannels]</param>
@@ -28,7 +31,7 @@ public partial interface IKernels
     /// <param name="dBias">[outChannels] or null</param>
     void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
-        int rows, int inChannels, int outChannels);
+        int rows, int inChannels, int outChannels, bool accumulateInput = true);
 }
 
 /// <summary>Which operands of <see cref="IKernels.MatMul"/> are transposed.</summary>

@@ -11,7 +11,10 @@ public partial interface IKernels
     void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
         int batch, int tokens, int channels);
 
-    /// <summary>dInput += dOutput·(1+scale); dShift += Σ_t dOutput; dScale += Σ_t dOutput·input.</summary>
+    /// <summary>
+    /// dInput += dOutput·(1+scale); dShift += Σ_t dOutput; dScale += Σ_t dOutput·input; all three = when not
+    /// <paramref name="accumulate"/> (none is read).
+    /// </summary>
     /// <param name="dOutput">[batch, tokens, channels]</param>
     /// <param name="input">[batch, tokens, channels]</param>
     /// <param name="scale">[batch, channels]</param>
@@ -19,7 +22,7 @@ public partial interface IKernels
     /// <param name="dShift">[batch, channels]</param>
     /// <param name="dScale">[batch, channels]</param>
     void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale,
-        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels);
+        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true);
 
     /// <summary>output = residual + gate[b,c]·branch. <paramref name="output"/> may be <paramref name="residual"/>.</summary>
     /// <param name="residual">[batch, tokens, channels]</param>
@@ -29,12 +32,15 @@ public partial interface IKernels
     void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
         int batch, int tokens, int channels);
 
-    /// <summary>dBranch += gate·dOutput; dGate += Σ_t dOutput·branch. (dResidual is dOutput itself.)</summary>
+    /// <summary>
+    /// dBranch += gate·dOutput; dGate += Σ_t dOutput·branch; both = when not <paramref name="accumulate"/> (neither is
+    /// read). (dResidual is dOutput itself.)
+    /// </summary>
     /// <param name="dOutput">[batch, tokens, channels]</param>
     /// <param name="branch">[batch, tokens, channels]</param>
     /// <param name="gate">[batch, channels]</param>
     /// <param name="dBranch">[batch, tokens, channels]</param>
     /// <param name="dGate">[batch, channels]</param>
     void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels);
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true);
 }

@@ -20,21 +20,23 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void GeluForward(Tensor<float> input, Tensor<float> output, int count) =>
-        RunActivation(ActivationKind.GeluForward, input, input, output, count);
+        RunActivation(ActivationKind.GeluForward, input, input, output, count, accumulate: false);
 
     /// <inheritdoc/>
-    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count) =>
-        RunActivation(ActivationKind.GeluBackward, dOutput, input, dInput, count);
+    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true) =>
+        RunActivation(ActivationKind.GeluBackward, dOutput, input, dInput, count, accumulate);
 
     /// <inheritdoc/>
     public void SiluForward(Tensor<float> input, Tensor<float> output, int count) =>
-        RunActivation(ActivationKind.SiluForward, input, input, output, count);
+        RunActivation(ActivationKind.SiluForward, input, input, output, count, accumulate: false);
 
     /// <inheritdoc/>
-    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count) =>
-        RunActivation(ActivationKind.SiluBackward, dOutput, input, dInput, count);
+    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true) =>
+        RunActivation(ActivationKind.SiluBackward, dOutput, input, dInput, count, accumulate);
 
-    private void RunActivation(ActivationKind kind, Tensor<float> first, Tensor<float> input, Tensor<float> result, int count)
+    /// <summary>result = the activation (or its backward) of input; a backward adds to result when <paramref name="accumulate"/>.</summary>
+    private void RunActivation(ActivationKind kind, Tensor<float> first, Tensor<float> input, Tensor<float> result, int count,
+        bool accumulate)
     {
         Check.Count(first, count, nameof(first));
         Check.Count(input, count, nameof(input));
@@ -43,6 +45,7 @@ public sealed unsafe partial class CpuKernels
         _activation.Upstream = first.Pointer();
         _activation.Input = input.Pointer();
         _activation.Result = result.Pointer();
+        _activation.Accumulate = accumulate;
         _activation.Run(_pool, count, StreamingGrain / 4);
     }
 
@@ -52,6 +55,7 @@ public sealed unsafe partial class CpuKernels
     {
         public ActivationKind Kind;
         public float* Upstream, Input, Result;
+        public bool Accumulate;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
@@ -67,9 +71,9 @@ public sealed unsafe partial class CpuKernels
                 switch (Kind)
                 {
                     case ActivationKind.GeluForward: GeluForward(x, r, s1[..n]); break;
-                    case ActivationKind.GeluBackward: GeluBackward(dy, x, r, s1[..n], s2[..n], s3[..n]); break;
+                    case ActivationKind.GeluBackward: GeluBackward(dy, x, r, s1[..n], s2[..n], s3[..n], Accumulate); break;
                     case ActivationKind.SiluForward: SiluForward(x, r, s1[..n]); break;
-                    default: SiluBackward(dy, x, r, s1[..n], s2[..n]); break;
+                    default: SiluBackward(dy, x, r, s1[..n], s2[..n], Accumulate); break;
                 }
             }
         }
@@ -83,9 +87,9 @@ public sealed unsafe partial class CpuKernels
             TensorPrimitives.Multiply(t, 0.5f, y);
         }
 
-        // dx += dy·0.5·(1 + tanh u + x·u'·(1 − tanh²u)), u' = c·(1 + 3a·x²)
+        // dx (+)= dy·0.5·(1 + tanh u + x·u'·(1 − tanh²u)), u' = c·(1 + 3a·x²)
         private static void GeluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx,
-            Span<float> t, Span<float> s, Span<float> w)
+            Span<float> t, Span<float> s, Span<float> w, bool accumulate)
         {
             TangentArgument(x, t);
             TensorPrimitives.Tanh(t, t);                                   // t = tanh u
@@ -99,7 +103,7 @@ public sealed unsafe partial class CpuKernels
             TensorPrimitives.Add(t, s, t);
             TensorPrimitives.Add(t, 1f, t);
             TensorPrimitives.Multiply(t, 0.5f, t);
-            TensorPrimitives.MultiplyAdd(t, dy, dx, dx);
+            Chain(t, dy, dx, accumulate);
         }
 
         // t = c·x·(1 + a·x²)
@@ -118,14 +122,22 @@ public sealed unsafe partial class CpuKernels
             TensorPrimitives.Multiply(x, s, y);
         }
 
-        // dx += dy·(σ + x·σ·(1 − σ))
-        private static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, Span<float> s, Span<float> t)
+        // dx (+)= dy·(σ + x·σ·(1 − σ))
+        private static void SiluBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, Span<float> s, Span<float> t,
+            bool accumulate)
         {
             TensorPrimitives.Sigmoid(x, s);
             TensorPrimitives.Subtract(1f, s, t);       // 1 − σ
             TensorPrimitives.Multiply(t, x, t);        // x·(1 − σ)
             TensorPrimitives.MultiplyAdd(t, s, s, t);  // σ + x·σ·(1 − σ)
-            TensorPrimitives.MultiplyAdd(t, dy, dx, dx);
+            Chain(t, dy, dx, accumulate);
+        }
+
+        // dx += derivative·dy, or dx = when not accumulating
+        private static void Chain(ReadOnlySpan<float> derivative, ReadOnlySpan<float> dy, Span<float> dx, bool accumulate)
+        {
+            if (accumulate) TensorPrimitives.MultiplyAdd(derivative, dy, dx, dx);
+            else TensorPrimitives.Multiply(derivative, dy, dx);
         }
     }
 }

@@ -66,7 +66,7 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
-        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal, bool accumulate = true)
     {
         OpChecks.Attention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(dOutput, (long)batch * tokens * heads * headDim, nameof(dOutput));
@@ -79,7 +79,7 @@ public sealed unsafe partial class CpuKernels
         job.Output = output.Pointer();
         job.DOutput = dOutput.Pointer();
         job.LogSumExp = logSumExp.Pointer();
-        (job.Heads, job.HeadDim, job.Tokens, job.Causal) = (heads, headDim, tokens, causal);
+        (job.Heads, job.HeadDim, job.Tokens, job.Causal, job.Accumulate) = (heads, headDim, tokens, causal, accumulate);
         job.Run(_pool, batch * heads, 1);
     }
 
@@ -149,7 +149,7 @@ public sealed unsafe partial class CpuKernels
         public float* Qkv, DQkv, Output, DOutput, LogSumExp;
         public SimdLevel Level;
         public int Heads, HeadDim, Tokens;
-        public bool Causal;
+        public bool Causal, Accumulate;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
@@ -162,7 +162,7 @@ public sealed unsafe partial class CpuKernels
                 long k = Heads * HeadDim, v = 2L * Heads * HeadDim;
                 FlashBackward.Run(Level, scratch, Qkv + qkv, Qkv + qkv + k, Qkv + qkv + v, stride,
                     Output + o, DOutput + o, outStride, LogSumExp + (long)head * Tokens,
-                    DQkv + qkv, DQkv + qkv + k, DQkv + qkv + v, Tokens, HeadDim, Causal);
+                    DQkv + qkv, DQkv + qkv + k, DQkv + qkv + v, Tokens, HeadDim, Causal, Accumulate);
             }
         }
     }

@@ -16,11 +16,12 @@ public sealed unsafe partial class CpuKernels
     }
 
     /// <inheritdoc/>
-    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream)
+    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream,
+        bool accumulate = true)
     {
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(dInput, count, nameof(dInput));
-        RunDropout(dOutput, dInput, accumulate: true, count, probability, seed, stream);
+        RunDropout(dOutput, dInput, accumulate, count, probability, seed, stream);
     }
 
     private void RunDropout(Tensor<float> source, Tensor<float> destination, bool accumulate, int count, float probability,

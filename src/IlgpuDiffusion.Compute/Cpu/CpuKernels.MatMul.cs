@@ -37,13 +37,13 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
-        int rows, int inChannels, int outChannels)
+        int rows, int inChannels, int outChannels, bool accumulateInput = true)
     {
         OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
-        // dInput[rows,in] += dOutput[rows,out]·weight[out,in]
+        // dInput[rows,in] (+)= dOutput[rows,out]·weight[out,in]
         if (dInput is { } dx)
             SimdGemm.Multiply(MatMulLayout.AB, dOutput.Pointer(), weight.Pointer(), dx.Pointer(), rows, inChannels, outChannels,
-                accumulate: true);
+                accumulateInput);
         // dWeight[out,in] += dOutputᵀ[out,rows]·input[rows,in]
         if (dWeight is { } dw)
             SimdGemm.Multiply(MatMulLayout.AtB, dOutput.Pointer(), input.Pointer(), dw.Pointer(), outChannels, inChannels, rows,

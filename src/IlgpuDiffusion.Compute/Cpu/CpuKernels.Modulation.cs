@@ -31,7 +31,7 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale,
-        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
+        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
         CheckSequenceOp(batch, tokens, channels, (dOutput, nameof(dOutput), true), (input, nameof(input), true),
             (scale, nameof(scale), false), (dInput, nameof(dInput), true), (dShift, nameof(dShift), false),
@@ -43,7 +43,7 @@ public sealed unsafe partial class CpuKernels
         job.DInput = dInput.Pointer();
         job.DShift = dShift.Pointer();
         job.DScale = dScale.Pointer();
-        job.SetSizes(tokens, channels);
+        job.SetSizes(tokens, channels, accumulate);
         job.Run(_pool, batch * job.BlocksPerSequence, 1);
     }
 
@@ -65,7 +65,7 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels)
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
     {
         CheckSequenceOp(batch, tokens, channels, (dOutput, nameof(dOutput), true), (branch, nameof(branch), true),
             (gate, nameof(gate), false), (dBranch, nameof(dBranch), true), (dGate, nameof(dGate), false));
@@ -75,7 +75,7 @@ public sealed unsafe partial class CpuKernels
         job.Gate = gate.Pointer();
         job.DBranch = dBranch.Pointer();
         job.DGate = dGate.Pointer();
-        job.SetSizes(tokens, channels);
+        job.SetSizes(tokens, channels, accumulate);
         job.Run(_pool, batch * job.BlocksPerSequence, 1);
     }
 
@@ -124,15 +124,20 @@ public sealed unsafe partial class CpuKernels
         }
     }
 
-    /// <summary>Work item = (sequence b, block of <see cref="ColumnBlock"/> columns); subclasses handle one item.</summary>
+    /// <summary>
+    /// Work item = (sequence b, block of <see cref="ColumnBlock"/> columns); subclasses handle one item, adding to their
+    /// outputs when <see cref="Accumulate"/>, else overwriting them.
+    /// </summary>
     private abstract class SequenceColumnJob : ChunkedJob
     {
         public int Tokens, Channels, BlocksPerSequence;
+        public bool Accumulate;
 
-        public void SetSizes(int tokens, int channels)
+        public void SetSizes(int tokens, int channels, bool accumulate)
         {
             Tokens = tokens;
             Channels = channels;
+            Accumulate = accumulate;
             BlocksPerSequence = (channels + ColumnBlock - 1) / ColumnBlock;
         }
 
@@ -158,12 +163,18 @@ public sealed unsafe partial class CpuKernels
             var scale = new ReadOnlySpan<float>(Scale + vec, width);
             var dShift = new Span<float>(DShift + vec, width);
             var dScale = new Span<float>(DScale + vec, width);
+            if (!Accumulate)
+            {
+                dShift.Clear();
+                dScale.Clear();
+            }
             for (int t = 0; t < Tokens; t++)
             {
                 long offset = ((long)b * Tokens + t) * Channels + c0;
                 var dy = new ReadOnlySpan<float>(DOutput + offset, width);
                 var dx = new Span<float>(DInput + offset, width);
-                TensorPrimitives.MultiplyAdd(dy, scale, dx, dx);
+                if (Accumulate) TensorPrimitives.MultiplyAdd(dy, scale, dx, dx);
+                else TensorPrimitives.Multiply(dy, scale, dx);
                 TensorPrimitives.Add(dx, dy, dx);
                 TensorPrimitives.Add(dShift, dy, dShift);
                 TensorPrimitives.MultiplyAdd(dy, new ReadOnlySpan<float>(Input + offset, width), dScale, dScale);
@@ -180,12 +191,14 @@ public sealed unsafe partial class CpuKernels
             long vec = (long)b * Channels + c0;
             var gate = new ReadOnlySpan<float>(Gate + vec, width);
             var dGate = new Span<float>(DGate + vec, width);
+            if (!Accumulate) dGate.Clear();
             for (int t = 0; t < Tokens; t++)
             {
                 long offset = ((long)b * Tokens + t) * Channels + c0;
                 var dy = new ReadOnlySpan<float>(DOutput + offset, width);
                 var dBranch = new Span<float>(DBranch + offset, width);
-                TensorPrimitives.MultiplyAdd(dy, gate, dBranch, dBranch);
+                if (Accumulate) TensorPrimitives.MultiplyAdd(dy, gate, dBranch, dBranch);
+                else TensorPrimitives.Multiply(dy, gate, dBranch);
                 TensorPrimitives.MultiplyAdd(dy, new ReadOnlySpan<float>(Branch + offset, width), dGate, dGate);
             }
         }

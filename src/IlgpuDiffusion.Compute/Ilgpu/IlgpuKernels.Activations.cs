@@ -9,23 +9,23 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluForward, _siluForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _geluBackward, _siluBackward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _geluBackward, _siluBackward;
 
     /// <inheritdoc/>
     public void GeluForward(Tensor<float> input, Tensor<float> output, int count) =>
         Unary(ref _geluForward, ActivationKernels.GeluForward, input, output, count);
 
     /// <inheritdoc/>
-    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count) =>
-        UnaryBackward(ref _geluBackward, ActivationKernels.GeluBackward, dOutput, input, dInput, count);
+    public void GeluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true) =>
+        UnaryBackward(ref _geluBackward, ActivationKernels.GeluBackward, dOutput, input, dInput, count, accumulate);
 
     /// <inheritdoc/>
     public void SiluForward(Tensor<float> input, Tensor<float> output, int count) =>
         Unary(ref _siluForward, ActivationKernels.SiluForward, input, output, count);
 
     /// <inheritdoc/>
-    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count) =>
-        UnaryBackward(ref _siluBackward, ActivationKernels.SiluBackward, dOutput, input, dInput, count);
+    public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true) =>
+        UnaryBackward(ref _siluBackward, ActivationKernels.SiluBackward, dOutput, input, dInput, count, accumulate);
 
     private void Unary(ref Action<Index1D, ArrayView<float>, ArrayView<float>>? loaded,
         Action<Index1D, ArrayView<float>, ArrayView<float>> kernel, Tensor<float> input, Tensor<float> output, int count)
@@ -37,15 +37,15 @@ internal sealed partial class IlgpuKernels
         loaded(count, input.View(), output.View());
     }
 
-    private void UnaryBackward(ref Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? loaded,
-        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel,
-        Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count)
+    private void UnaryBackward(ref Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? loaded,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> kernel,
+        Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate)
     {
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(input, count, nameof(input));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         loaded ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked(kernel));
-        loaded(count, dOutput.View(), input.View(), dInput.View());
+        loaded(count, dOutput.View(), input.View(), dInput.View(), accumulate ? 1 : 0);
     }
 }

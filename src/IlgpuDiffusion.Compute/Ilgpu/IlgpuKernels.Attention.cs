@@ -81,7 +81,7 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     public void AttentionBackward(Tensor<float> dOutput, Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
-        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal)
+        Tensor<float> dQkv, int batch, int tokens, int heads, int headDim, bool causal, bool accumulate = true)
     {
         CheckAttention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(dOutput, (long)batch * tokens * heads * headDim, nameof(dOutput));
@@ -100,9 +100,9 @@ internal sealed partial class IlgpuKernels
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
         var (dq, dk, dv) = Slots(dQkv.View(), heads * headDim);
         var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out var keyTiles);
+            tokens * row, row, tokens * row, headDim, row, out var keyTiles) with { AccumulateGradients = accumulate ? 1 : 0 };
         var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out var queryTiles);
+            tokens * row, row, tokens * row, headDim, row, out var queryTiles) with { AccumulateGradients = accumulate ? 1 : 0 };
         if (AttentionOnTensorCores(headDim))
         {
             TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
@@ -181,7 +181,8 @@ internal sealed partial class IlgpuKernels
     {
         tiles = _plan.Attention(pass, headDim, queries);
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
-            qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1);
+            qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1,
+            AccumulateGradients: 1);
     }
 
     /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>

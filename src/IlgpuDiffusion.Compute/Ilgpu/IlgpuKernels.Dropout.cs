@@ -8,7 +8,8 @@ namespace IlgpuDiffusion.Ilgpu;
 // Dropout with a Philox mask regenerated in backward. Device code: DropoutKernels (Kernels/DropoutKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward, _dropoutBackward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>? _dropoutBackward;
 
     /// <inheritdoc/>
     public void DropoutForward(Tensor<float> input, Tensor<float> output, int count, float probability, ulong seed, ulong stream)
@@ -24,16 +25,17 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <inheritdoc/>
-    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream)
+    public void DropoutBackward(Tensor<float> dOutput, Tensor<float> dInput, int count, float probability, ulong seed, ulong stream,
+        bool accumulate = true)
     {
         float scale = DropoutScale(probability);
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
         _dropoutBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>>(
                 DropoutKernels.Backward));
-        _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream);
+        _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream, accumulate ? 1 : 0);
     }
 
     /// <summary>1/(1−p) after checking p ∈ [0, 1).</summary>

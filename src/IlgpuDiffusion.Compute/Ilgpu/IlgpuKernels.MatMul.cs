@@ -32,16 +32,16 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
-        int rows, int inChannels, int outChannels)
+        int rows, int inChannels, int outChannels, bool accumulateInput = true)
     {
         OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
 
         var dy = dOutput.View();
-        // dInput[rows, in] += dOutput[rows, out]·weight[out, in]
+        // dInput[rows, in] (+)= dOutput[rows, out]·weight[out, in]
         if (dInput is { } dInputTensor)
         {
             var view = dInputTensor.View();
-            Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulate: true);
+            Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulateInput);
         }
         // dWeight[out, in] += dOutput[rows, out]ᵀ·input[rows, in]
         if (dWeight is { } dWeightTensor)

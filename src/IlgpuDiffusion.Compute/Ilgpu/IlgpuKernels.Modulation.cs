@@ -12,7 +12,7 @@ internal sealed partial class IlgpuKernels
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        int, int>? _modulateBackwardInput, _gatedResidualBackwardBranch;
+        int, int, int>? _modulateBackwardInput, _gatedResidualBackwardBranch;
 
     /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
@@ -29,7 +29,7 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale,
-        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels)
+        Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
         int elements = CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), input, nameof(input));
         CheckSequences(batch, tokens, channels, dInput, nameof(dInput), dInput, nameof(dInput));
@@ -40,12 +40,12 @@ internal sealed partial class IlgpuKernels
         if (elements > 0)
         {
             _modulateBackwardInput ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                     ModulationKernels.ModulateBackwardInput));
-            _modulateBackwardInput(elements, dy, scale.View(), dInput.View(), tokens, channels);
+            _modulateBackwardInput(elements, dy, scale.View(), dInput.View(), tokens, channels, accumulate ? 1 : 0);
         }
-        ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dShift.View(), batch, tokens, channels);
-        ColumnReduce(ColumnTerm.XTimesY, dy, input.View(), dy, dy, dScale.View(), batch, tokens, channels);
+        ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dShift.View(), batch, tokens, channels, accumulate);
+        ColumnReduce(ColumnTerm.XTimesY, dy, input.View(), dy, dy, dScale.View(), batch, tokens, channels, accumulate);
     }
 
     /// <inheritdoc/>
@@ -64,7 +64,7 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels)
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
     {
         int elements = CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), branch, nameof(branch));
         CheckSequences(batch, tokens, channels, dBranch, nameof(dBranch), dBranch, nameof(dBranch));
@@ -75,11 +75,11 @@ internal sealed partial class IlgpuKernels
         if (elements > 0)
         {
             _gatedResidualBackwardBranch ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
+                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                     ModulationKernels.GatedResidualBackwardBranch));
-            _gatedResidualBackwardBranch(elements, dy, gate.View(), dBranch.View(), tokens, channels);
+            _gatedResidualBackwardBranch(elements, dy, gate.View(), dBranch.View(), tokens, channels, accumulate ? 1 : 0);
         }
-        ColumnReduce(ColumnTerm.XTimesY, dy, branchView, dy, dy, dGate.View(), batch, tokens, channels);
+        ColumnReduce(ColumnTerm.XTimesY, dy, branchView, dy, dy, dGate.View(), batch, tokens, channels, accumulate);
     }
 
     /// <summary>Checks sizes and two [batch, tokens, channels] tensors; returns the element count.</summary>

@@ -73,6 +73,21 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, causal: true));
     }
 
+    /// <summary>Asked not to accumulate, the backward writes dqkv over NaN exactly as it adds it to zeros.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Backward_writes_over_its_gradient_when_told_to(bool causal)
+    {
+        Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
+        var qkv = TestData.Random(2 * 40 * 3 * HeadDim, seed: 11, scale: 2f);
+        var dy = TestData.Random(2 * 40 * HeadDim, seed: 12);
+        var added = Backward(device, qkv, dy, new float[qkv.Length], 2, 40, 1, causal);
+        var written = Backward(device, qkv, dy, Enumerable.Repeat(float.NaN, qkv.Length).ToArray(), 2, 40, 1, causal, accumulate: false);
+        Assert.DoesNotContain(added, float.IsNaN);
+        Assert.Equal(added, written);
+    }
+
     /// <summary>
     /// A prefill of 37 tokens, then steps of 1, 2 and 70 (two query tiles, queries starting past the first key tile)
     /// against the cache, match the full causal forward.
@@ -125,7 +140,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     private static float[] Backward(Device device, float[] qkv, float[] dy, float[] prior, int batch, int tokens, int heads,
-        bool causal)
+        bool causal, bool accumulate = true)
     {
         using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
         using var dyT = device.Upload<float>(dy, new Shape(dy.Length));
@@ -133,7 +148,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         using var lse = device.Upload<float>(new float[batch * heads * tokens], new Shape(batch * heads * tokens));
         using var dQkv = device.Upload<float>(prior, new Shape(prior.Length));
         device.Kernels.AttentionForward(qkvT, output, lse, batch, tokens, heads, HeadDim, causal);
-        device.Kernels.AttentionBackward(dyT, qkvT, output, lse, dQkv, batch, tokens, heads, HeadDim, causal);
+        device.Kernels.AttentionBackward(dyT, qkvT, output, lse, dQkv, batch, tokens, heads, HeadDim, causal, accumulate);
         return dQkv.ToArray();
     }
 

@@ -27,14 +27,14 @@ internal static unsafe class FlashBackward
     /// </summary>
     private static int PanelColumns(int tokens) => ((tokens + Simd.Lane - 1) / Simd.Lane | 1) * Simd.Lane;
 
-    /// <summary>Accumulates the gradients of one head into dq, dk, dv.</summary>
+    /// <summary>Accumulates the gradients of one head into dq, dk, dv, or writes them when not <paramref name="accumulate"/>.</summary>
     /// <param name="q">[tokens, stride] (and k, v, dq, dk, dv: rows of this head inside qkv / dQkv)</param>
     /// <param name="o">[tokens, outStride] forward output (and dO)</param>
     /// <param name="logSumExp">[tokens] saved by the forward</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(SimdLevel level, AttentionScratch scratch,
         float* q, float* k, float* v, long stride, float* o, float* dO, long outStride, float* logSumExp,
-        float* dq, float* dk, float* dv, int tokens, int headDim, bool causal)
+        float* dq, float* dk, float* dv, int tokens, int headDim, bool causal, bool accumulate)
     {
         int tp = PanelColumns(tokens), dp = Simd.RoundUp(headDim);
         long transposed = (long)headDim * tp, rowPanel = (long)tokens * dp, tile = (long)KeyBlock * QueryBlock;
@@ -75,22 +75,26 @@ internal static unsafe class FlashBackward
             }
             for (int r = 0; r < rows; r++)
             {
-                AddScaled(dKj + (long)r * dp, scale, dk + (k0 + r) * stride, headDim);
-                AddScaled(dVj + (long)r * dp, 1f, dv + (k0 + r) * stride, headDim);
+                AddScaled(dKj + (long)r * dp, scale, dk + (k0 + r) * stride, headDim, accumulate);
+                AddScaled(dVj + (long)r * dp, 1f, dv + (k0 + r) * stride, headDim, accumulate);
             }
         }
-        for (int t = 0; t < tokens; t++) AddScaled(dQRows + (long)t * dp, scale, dq + t * stride, headDim);
+        for (int t = 0; t < tokens; t++) AddScaled(dQRows + (long)t * dp, scale, dq + t * stride, headDim, accumulate);
     }
 
-    // destination[0..count) += factor·source[0..count) (one head row: a few vectors, no call overhead)
+    // destination[0..count) += factor·source[0..count), or = when not accumulating (one head row: a few vectors, no call
+    // overhead)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddScaled(float* source, float factor, float* destination, int count)
+    private static void AddScaled(float* source, float factor, float* destination, int count, bool accumulate)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
             for (var f = Vector512.Create(factor); i + 16 <= count; i += 16)
-                Vector512.FusedMultiplyAdd(Vector512.Load(source + i), f, Vector512.Load(destination + i)).Store(destination + i);
-        for (; i < count; i++) destination[i] += factor * source[i];
+            {
+                var prior = accumulate ? Vector512.Load(destination + i) : Vector512<float>.Zero;
+                Vector512.FusedMultiplyAdd(Vector512.Load(source + i), f, prior).Store(destination + i);
+            }
+        for (; i < count; i++) destination[i] = (accumulate ? destination[i] : 0f) + factor * source[i];
     }
 
     // Copies Q, dO, K, V rows (columns ≥ headDim zero), lse in base 2 and delta = rowsum(dO∘O);

@@ -16,14 +16,14 @@ internal static class ActivationKernels
         output[i] = 0.5f * x * (1f + MathF.Tanh(GeluScale * (x + GeluCubic * x * x * x)));
     }
 
-    /// <summary>dInput += GELU'(x)·dOutput.</summary>
+    /// <summary>dInput += GELU'(x)·dOutput (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void GeluBackward(Index1D i, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dInput)
+    public static void GeluBackward(Index1D i, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dInput, int accumulate)
     {
         float x = input[i];
         float t = MathF.Tanh(GeluScale * (x + GeluCubic * x * x * x));
         float derivative = 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * GeluScale * (1f + 3f * GeluCubic * x * x);
-        dInput[i] += derivative * dOutput[i];
+        GradientWrites.Put(dInput, i, derivative * dOutput[i], accumulate);
     }
 
     /// <summary>output = x·σ(x). output may alias input.</summary>
@@ -34,12 +34,12 @@ internal static class ActivationKernels
         output[i] = x / (1f + MathF.Exp(-x));
     }
 
-    /// <summary>dInput += σ(x)·(1 + x·(1 − σ(x)))·dOutput.</summary>
+    /// <summary>dInput += σ(x)·(1 + x·(1 − σ(x)))·dOutput (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void SiluBackward(Index1D i, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dInput)
+    public static void SiluBackward(Index1D i, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dInput, int accumulate)
     {
         float x = input[i];
         float sigmoid = 1f / (1f + MathF.Exp(-x));
-        dInput[i] += sigmoid * (1f + x * (1f - sigmoid)) * dOutput[i];
+        GradientWrites.Put(dInput, i, sigmoid * (1f + x * (1f - sigmoid)) * dOutput[i], accumulate);
     }
 }

@@ -79,8 +79,8 @@ internal static class AttentionBackwardKernels
             int c = e / d, col = e - c * d;
             if (k0 + c >= tokens) continue;
             int index = qkvHead + (k0 + c) * a.QRowStride + col;
-            dk[index] += shared[dkBase + c * stride + col];
-            dv[index] += shared[dvBase + c * stride + col];
+            GradientWrites.Put(dk, index, shared[dkBase + c * stride + col], a.AccumulateGradients);
+            GradientWrites.Put(dv, index, shared[dvBase + c * stride + col], a.AccumulateGradients);
         }
     }
 
@@ -137,7 +137,8 @@ internal static class AttentionBackwardKernels
         for (int e = tid; e < tileQ * d; e += threads)
         {
             int r = e / d, col = e - r * d;
-            if (q0 + r < tokens) dq[qkvHead + (q0 + r) * a.QRowStride + col] += shared[dqBase + r * stride + col];
+            if (q0 + r < tokens)
+                GradientWrites.Put(dq, qkvHead + (q0 + r) * a.QRowStride + col, shared[dqBase + r * stride + col], a.AccumulateGradients);
         }
     }
 }

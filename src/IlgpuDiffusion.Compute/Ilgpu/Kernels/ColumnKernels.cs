@@ -17,9 +17,11 @@ internal enum ColumnTerm
 
 /// <summary>
 /// One column reduction: [batch, tokens, channels] summed over tokens, the tokens split
-/// into Chunks chunks of ChunkTokens. Term is a <see cref="ColumnTerm"/>.
+/// into Chunks chunks of ChunkTokens. Term is a <see cref="ColumnTerm"/>; the sums are added to the output when
+/// Accumulate ≠ 0, else written over it.
 /// </summary>
-internal readonly record struct ColumnArguments(int Batch, int Tokens, int Channels, int Term, int ChunkTokens, int Chunks);
+internal readonly record struct ColumnArguments(int Batch, int Tokens, int Channels, int Term, int ChunkTokens, int Chunks,
+    int Accumulate);
 
 /// <summary>
 /// Deterministic reductions over the token axis (parameter gradients of bias, adaLN
@@ -33,7 +35,7 @@ internal static class ColumnKernels
 {
     /// <summary>
     /// Pass 1. Grid (⌈channels/DimX⌉, batch, chunks); shared memory DimX·DimY floats.
-    /// target: output [batch, channels] (+=) when Chunks = 1, else partials [chunks, batch, channels] (=).
+    /// target: output [batch, channels] (+= or = per Accumulate) when Chunks = 1, else partials [chunks, batch, channels] (=).
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Partials(ArrayView<float> x, ArrayView<float> y, ArrayView<float> mean, ArrayView<float> rstd,
@@ -58,16 +60,20 @@ internal static class ColumnKernels
         float total = GroupReductions.SumOverY(shared, sum);
         if (Group.IdxY != 0 || col >= a.Channels) return;
         int vectorIndex = batch * a.Channels + col;
-        if (a.Chunks == 1) target[vectorIndex] += total;
+        if (a.Chunks == 1) GradientWrites.Put(target, vectorIndex, total, a.Accumulate);
         else target[chunk * a.Batch * a.Channels + vectorIndex] = total;
     }
 
-    /// <summary>Pass 2: output[i] += Σ_chunk partials[chunk·vectorLength + i], chunks in order.</summary>
+    /// <summary>
+    /// Pass 2: output[i] += Σ_chunk partials[chunk·vectorLength + i], chunks in order (= when <paramref name="accumulate"/>
+    /// is 0).
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void SumChunks(Index1D i, ArrayView<float> partials, ArrayView<float> output, int chunks, int vectorLength)
+    public static void SumChunks(Index1D i, ArrayView<float> partials, ArrayView<float> output, int chunks, int vectorLength,
+        int accumulate)
     {
         float sum = 0f;
         for (int chunk = 0; chunk < chunks; chunk++) sum += partials[chunk * vectorLength + i];
-        output[i] += sum;
+        GradientWrites.Put(output, i, sum, accumulate);
     }
 }

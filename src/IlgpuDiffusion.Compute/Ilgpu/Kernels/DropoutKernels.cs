@@ -19,11 +19,12 @@ internal static class DropoutKernels
         output[i] = keep ? input[i] * scale : 0f;
     }
 
-    /// <summary>dInput[i] += keep(i) ? dOutput[i]·scale : 0.</summary>
+    /// <summary>dInput[i] += keep(i) ? dOutput[i]·scale : 0 (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void Backward(Index1D i, ArrayView<float> dOutput, ArrayView<float> dInput,
-        float probability, float scale, ulong seed, ulong stream)
+        float probability, float scale, ulong seed, ulong stream, int accumulate)
     {
-        if (Philox.Uniform(seed, stream, i) >= probability) dInput[i] += dOutput[i] * scale;
+        bool keep = Philox.Uniform(seed, stream, i) >= probability;
+        if (keep || accumulate == 0) GradientWrites.Put(dInput, i, keep ? dOutput[i] * scale : 0f, accumulate);
     }
 }

@@ -26,11 +26,11 @@ internal static class ModulationKernels
         output[i] = input[i] * (1f + scale[v]) + shift[v];
     }
 
-    /// <summary>dInput += dOutput·(1 + scale[b, c]).</summary>
+    /// <summary>dInput += dOutput·(1 + scale[b, c]) (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void ModulateBackwardInput(Index1D i, ArrayView<float> dOutput, ArrayView<float> scale, ArrayView<float> dInput,
-        int tokens, int channels) =>
-        dInput[i] += dOutput[i] * (1f + scale[VectorIndex(i, tokens, channels)]);
+        int tokens, int channels, int accumulate) =>
+        GradientWrites.Put(dInput, i, dOutput[i] * (1f + scale[VectorIndex(i, tokens, channels)]), accumulate);
 
     /// <summary>output = residual + gate[b, c]·branch; output may alias residual.</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
@@ -38,9 +38,9 @@ internal static class ModulationKernels
         ArrayView<float> output, int tokens, int channels) =>
         output[i] = residual[i] + gate[VectorIndex(i, tokens, channels)] * branch[i];
 
-    /// <summary>dBranch += gate[b, c]·dOutput.</summary>
+    /// <summary>dBranch += gate[b, c]·dOutput (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void GatedResidualBackwardBranch(Index1D i, ArrayView<float> dOutput, ArrayView<float> gate, ArrayView<float> dBranch,
-        int tokens, int channels) =>
-        dBranch[i] += gate[VectorIndex(i, tokens, channels)] * dOutput[i];
+        int tokens, int channels, int accumulate) =>
+        GradientWrites.Put(dBranch, i, gate[VectorIndex(i, tokens, channels)] * dOutput[i], accumulate);
 }

@@ -88,8 +88,8 @@ internal static class TensorCoreAttentionBackwardKernels
             Group.Barrier();
         }
         int low = key < tokens ? head + key * a.QRowStride : -1, high = key + 8 < tokens ? head + (key + 8) * a.QRowStride : -1;
-        Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, accumulate: true, lane);
-        Write(dvSum, new RowPair(1f, 1f), dv, low, high, accumulate: true, lane);
+        Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, a.AccumulateGradients != 0, lane);
+        Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
     }
 
     /// <summary>
@@ -119,7 +119,7 @@ internal static class TensorCoreAttentionBackwardKernels
         }
         int low = query < tokens ? head + query * a.QRowStride : -1;
         int high = query + 8 < tokens ? head + (query + 8) * a.QRowStride : -1;
-        Write(dqSum, new RowPair(a.Scale, a.Scale), dq, low, high, accumulate: true, lane);
+        Write(dqSum, new RowPair(a.Scale, a.Scale), dq, low, high, a.AccumulateGradients != 0, lane);
     }
 
     /// <summary>

@@ -77,8 +77,8 @@ public sealed partial class Dit
         var dFinal = dA.Work;
         if (headRows is { } rows)
         {
-            _k.Fill(dA.HeadInput, 0f, count * d);
-            _k.LinearBackward(dLogits, a.HeadInput, p.OutputWeight, dA.HeadInput, g.OutputWeight, g.OutputBias, count, d, Config.Vocab);
+            _k.LinearBackward(dLogits, a.HeadInput, p.OutputWeight, dA.HeadInput, g.OutputWeight, g.OutputBias, count, d, Config.Vocab,
+                accumulateInput: false);
             _k.ScatterAddRows(dA.HeadInput, rows, dFinal, count, d, n);
         }
         else
@@ -98,12 +98,10 @@ public sealed partial class Dit
         var dFinal = dA.Work;
 
         // final adaLN LayerNorm
-        _k.Fill(dA.FinalModulation, 0f, 2 * a.ConditionRows * d);
-        _k.Fill(dA.Norm, 0f, n * d);
         _k.Fill(dA.Residual, 0f, n * d);
         var dFinalShift = dA.FinalModulation.Slice(0, a.ConditionRows);
         var dFinalScale = dA.FinalModulation.Slice(a.ConditionRows, a.ConditionRows);
-        _k.ModulateBackward(dFinal, a.FinalNorm, a.FinalScale, dA.Norm, dFinalShift, dFinalScale, mb, mt, d);
+        _k.ModulateBackward(dFinal, a.FinalNorm, a.FinalScale, dA.Norm, dFinalShift, dFinalScale, mb, mt, d, accumulate: false);
         _k.LayerNormBackward(dA.Norm, a.Layers[^1].Output, p.FinalNorm, a.FinalMean, a.FinalRstd, dA.Residual, g.FinalNorm, n, d);
 
         _k.Fill(dA.Condition, 0f, a.ConditionRows * Config.CondDim);
@@ -134,36 +132,29 @@ public sealed partial class Dit
         var dA = a.Gradients!;
         int n = a.Rows, d = Config.Hidden, f = Config.MlpHidden, h = Config.Heads, hd = Config.HeadDim, bc = a.ConditionRows;
         var (mb, mt) = ModulationShape(a);
-        var dm = dA.Modulation; // [6, Bc, D]: (shift1, scale1, gate1, shift2, scale2, gate2)
-        _k.Fill(dm, 0f, 6 * bc * d);
+        var dm = dA.Modulation; // [6, Bc, D]: (shift1, scale1, gate1, shift2, scale2, gate2), each written once below
 
         // MLP branch (x_out = x_mid + g2·m); ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), dropout, dropout.Stream(l, 1));
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
-        _k.Fill(dA.Mlp, 0f, n * f);
-        _k.LinearBackward(dBranch, a.MlpActivation, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d);
+        _k.LinearBackward(dBranch, a.MlpActivation, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d, accumulateInput: false);
         var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
-        _k.Fill(dHidden, 0f, n * f);
-        _k.GeluBackward(dA.Mlp, s.MlpHidden, dHidden, n * f);
-        _k.Fill(dA.Work, 0f, n * d);
-        _k.LinearBackward(dHidden, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f);
-        _k.Fill(dA.Norm, 0f, n * d);
-        _k.ModulateBackward(dA.Work, s.Norm2, s.Scale2, dA.Norm, dm.Slice(3 * bc, bc), dm.Slice(4 * bc, bc), mb, mt, d);
+        _k.GeluBackward(dA.Mlp, s.MlpHidden, dHidden, n * f, accumulate: false);
+        _k.LinearBackward(dHidden, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f, accumulateInput: false);
+        _k.ModulateBackward(dA.Work, s.Norm2, s.Scale2, dA.Norm, dm.Slice(3 * bc, bc), dm.Slice(4 * bc, bc), mb, mt, d,
+            accumulate: false);
         _k.LayerNormBackward(dA.Norm, s.Middle, w.Norm2, s.Mean2, s.Rstd2, dA.Residual, gw.Norm2, n, d);
 
         // attention branch (x_mid = x_in + g1·o)
         dBranch = BranchGradient(a, s.AttentionBranch, s.Gate1, dm.Slice(2 * bc, bc), dropout, dropout.Stream(l, 0));
-        _k.Fill(dA.Work, 0f, n * d);
-        _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d);
-        _k.Fill(dA.Qkv, 0f, n * 3 * d);
-        _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false);
+        _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d, accumulateInput: false);
+        _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false,
+            accumulate: false);
         _k.RotaryBackward(dA.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
         if (w.QkNorm is { } qkNorm)
             _k.QkNormBackward(dA.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, gw.QkNorm!.Value, n, h, hd);
-        _k.Fill(dA.Work, 0f, n * d);
-        _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d);
-        _k.Fill(dA.Norm, 0f, n * d);
-        _k.ModulateBackward(dA.Work, s.Norm1, s.Scale1, dA.Norm, dm.Slice(0, bc), dm.Slice(bc, bc), mb, mt, d);
+        _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d, accumulateInput: false);
+        _k.ModulateBackward(dA.Work, s.Norm1, s.Scale1, dA.Norm, dm.Slice(0, bc), dm.Slice(bc, bc), mb, mt, d, accumulate: false);
         _k.LayerNormBackward(dA.Norm, s.Input, w.Norm1, s.Mean1, s.Rstd1, dA.Residual, gw.Norm1, n, d);
     }
 
@@ -177,11 +168,9 @@ public sealed partial class Dit
         var dA = a.Gradients!;
         int n = a.Rows, d = Config.Hidden;
         var (mb, mt) = ModulationShape(a);
-        _k.Fill(dA.Branch, 0f, n * d);
-        _k.GatedResidualBackward(dA.Residual, branch, gate, dA.Branch, dGate, mb, mt, d);
+        _k.GatedResidualBackward(dA.Residual, branch, gate, dA.Branch, dGate, mb, mt, d, accumulate: false);
         if (!UsesDropout(dropout)) return dA.Branch;
-        _k.Fill(dA.BranchPreDropout, 0f, n * d);
-        _k.DropoutBackward(dA.Branch, dA.BranchPreDropout, n * d, Config.Dropout, dropout.Seed, stream);
+        _k.DropoutBackward(dA.Branch, dA.BranchPreDropout, n * d, Config.Dropout, dropout.Seed, stream, accumulate: false);
         return dA.BranchPreDropout;
     }
 

@@ -29,8 +29,7 @@ public sealed partial class Gpt
         var p = Parameters;
 
         // head: logits = LN_f(x_L)·Wᵀ (W = wte when tied: its gradient lands in wte's)
-        _k.Fill(a.DNorm, 0f, n * d);
-        _k.LinearBackward(dLogits, a.FinalNorm, p.HeadWeight, a.DNorm, g.HeadWeight, null, n, d, Config.Vocab);
+        _k.LinearBackward(dLogits, a.FinalNorm, p.HeadWeight, a.DNorm, g.HeadWeight, null, n, d, Config.Vocab, accumulateInput: false);
         _k.Fill(a.DResidual, 0f, n * d);
         LayerNormWithBiasBackward(a, a.Layers[^1].Output, p.FinalNormWeight, a.FinalMean, a.FinalRstd, g.FinalNormWeight, g.FinalNormBias);
 
@@ -43,8 +42,8 @@ public sealed partial class Gpt
         var dEmbedded = a.DResidual;
         if (UsesDropout(record.Dropout))
         {
-            _k.Fill(a.DWork, 0f, n * d);
-            _k.DropoutBackward(a.DResidual, a.DWork, n * d, Config.Dropout, record.Dropout.Seed, record.Dropout.EmbeddingStream);
+            _k.DropoutBackward(a.DResidual, a.DWork, n * d, Config.Dropout, record.Dropout.Seed, record.Dropout.EmbeddingStream,
+                accumulate: false);
             dEmbedded = a.DWork;
         }
         _k.EmbeddingBackward(record.Ids, dEmbedded, g.TokenEmbedding, n, Config.Vocab, d);
@@ -63,25 +62,21 @@ public sealed partial class Gpt
         // MLP branch (x_out = x_mid + m): ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, dropout, dropout.Stream(l, 1));
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
-        _k.Fill(a.DMlp, 0f, n * f);
-        _k.LinearBackward(dBranch, a.MlpActivation, w.MlpProjectionWeight, a.DMlp, gw.MlpProjectionWeight, gw.MlpProjectionBias, n, f, d);
+        _k.LinearBackward(dBranch, a.MlpActivation, w.MlpProjectionWeight, a.DMlp, gw.MlpProjectionWeight, gw.MlpProjectionBias, n, f, d,
+            accumulateInput: false);
         var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
-        _k.Fill(dHidden, 0f, n * f);
-        _k.GeluBackward(a.DMlp, s.MlpHidden, dHidden, n * f);
-        _k.Fill(a.DNorm, 0f, n * d);
-        _k.LinearBackward(dHidden, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f);
+        _k.GeluBackward(a.DMlp, s.MlpHidden, dHidden, n * f, accumulate: false);
+        _k.LinearBackward(dHidden, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f, accumulateInput: false);
         LayerNormWithBiasBackward(a, s.Middle, w.Norm2Weight, s.Mean2, s.Rstd2, gw.Norm2Weight, gw.Norm2Bias);
 
         // attention branch (x_mid = x_in + o)
         dBranch = BranchGradient(a, dropout, dropout.Stream(l, 0));
-        _k.Fill(a.DNorm, 0f, n * d);
-        _k.LinearBackward(dBranch, s.Attention, w.ProjectionWeight, a.DNorm, gw.ProjectionWeight, gw.ProjectionBias, n, d, d);
-        _k.Fill(a.DQkv, 0f, n * 3 * d);
-        _k.AttentionBackward(a.DNorm, s.Qkv, s.Attention, s.LogSumExp, a.DQkv, a.Batch, a.Tokens, h, hd, causal: true);
+        _k.LinearBackward(dBranch, s.Attention, w.ProjectionWeight, a.DNorm, gw.ProjectionWeight, gw.ProjectionBias, n, d, d,
+            accumulateInput: false);
+        _k.AttentionBackward(a.DNorm, s.Qkv, s.Attention, s.LogSumExp, a.DQkv, a.Batch, a.Tokens, h, hd, causal: true, accumulate: false);
         if (Config.Positions == GptPositions.Rotary)
             _k.RotaryBackward(a.DQkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
-        _k.Fill(a.DNorm, 0f, n * d);
-        _k.LinearBackward(a.DQkv, s.Norm1, w.QkvWeight, a.DNorm, gw.QkvWeight, gw.QkvBias, n, d, 3 * d);
+        _k.LinearBackward(a.DQkv, s.Norm1, w.QkvWeight, a.DNorm, gw.QkvWeight, gw.QkvBias, n, d, 3 * d, accumulateInput: false);
         LayerNormWithBiasBackward(a, s.Input, w.Norm1Weight, s.Mean1, s.Rstd1, gw.Norm1Weight, gw.Norm1Bias);
     }
 
@@ -90,8 +85,7 @@ public sealed partial class Gpt
     {
         if (!UsesDropout(dropout)) return a.DResidual;
         int count = a.Rows * Config.Hidden;
-        _k.Fill(a.DWork, 0f, count);
-        _k.DropoutBackward(a.DResidual, a.DWork, count, Config.Dropout, dropout.Seed, stream);
+        _k.DropoutBackward(a.DResidual, a.DWork, count, Config.Dropout, dropout.Seed, stream, accumulate: false);
         return a.DWork;
     }
 
