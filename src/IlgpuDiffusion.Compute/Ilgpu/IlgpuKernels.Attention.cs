@@ -100,9 +100,9 @@ internal sealed partial class IlgpuKernels
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
         var (dq, dk, dv) = Slots(dQkv.View(), heads * headDim);
         var keyValue = Arguments(AttentionPass.KeyValue, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out var keyTiles) with { AccumulateGradients = accumulate ? 1 : 0 };
+            tokens * row, row, tokens * row, headDim, row, out var keyTiles, accumulate);
         var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal,
-            tokens * row, row, tokens * row, headDim, row, out var queryTiles) with { AccumulateGradients = accumulate ? 1 : 0 };
+            tokens * row, row, tokens * row, headDim, row, out var queryTiles, accumulate);
         if (AttentionOnTensorCores(headDim))
         {
             TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
@@ -175,14 +175,18 @@ internal sealed partial class IlgpuKernels
             q, k, v, output, logSumExp, arguments);
     }
 
-    /// <summary>Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>.</summary>
+    /// <summary>
+    /// Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>; backward passes add their
+    /// gradients when <paramref name="accumulateGradients"/>, else write them.
+    /// </summary>
     private AttentionArguments Arguments(AttentionPass pass, int heads, int headDim, int queries, int keys, int firstPosition, bool causal,
-        int qBatchStride, int qRowStride, int kvBatchStride, int kvHeadStride, int kvRowStride, out AttentionTiles tiles)
+        int qBatchStride, int qRowStride, int kvBatchStride, int kvHeadStride, int kvRowStride, out AttentionTiles tiles,
+        bool accumulateGradients = true)
     {
         tiles = _plan.Attention(pass, headDim, queries);
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
             qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1,
-            AccumulateGradients: 1);
+            AccumulateGradients: accumulateGradients ? 1 : 0);
     }
 
     /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>
