@@ -8,7 +8,7 @@
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests), and the SASS check with this machine's ptxas/cuobjdump (no local memory,
 #                  HMMA, a lean k loop);
-#   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in tf32 and fp32,
+#   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), and the student's sampling time (B 32 × L 1024 at 8/16/32 steps), tf32;
@@ -45,7 +45,7 @@ for p in $phases; do case $p in
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests \
     -xml $logs/gemm-check.xml ;;
-  attention) for precision in tf32 fp32; do
+  attention) for precision in bf16 tf32 fp32; do
     phase attention-$precision 40 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
     phase attention-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention $small --length 1024 ;;
   latency) phase latency 120 $cli bench --preset small --batch 8 --length 1024 --steps 8,16,32,64 --device cuda \

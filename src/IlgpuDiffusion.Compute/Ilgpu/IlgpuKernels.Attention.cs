@@ -19,7 +19,8 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
 // (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes) on SIMT cores;
-// TensorCoreAttentionKernels and TensorCoreAttentionBackwardKernels on tensor cores (heads of 64 under tf32 and bf16).
+// TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
+// tensor cores (heads of 64).
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -28,7 +29,7 @@ internal sealed partial class IlgpuKernels
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward;
+        ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward, _bf16AttentionForward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _appendToCache;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -148,15 +149,29 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; attention multiplies in TF32 under both)
-    /// and the head size is the one those kernels are specialized for.
+    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; under BF16 the forward multiplies in BF16,
+    /// the backward in TF32 on inputs rounded to BF16) and the head size is the one those kernels are specialized for.
     /// </summary>
     private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && headDim == AttentionFragments.HeadDim;
 
-    /// <summary>The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/>, else on the SIMT tiles.</summary>
+    /// <summary>
+    /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> (BF16 products under the
+    /// bf16 precision, TF32 under tf32), else on the SIMT tiles.
+    /// </summary>
     private void LaunchForward(AttentionArguments arguments, AttentionTiles tiles, int batchHeads, ArrayView<float> q,
         ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
     {
+        if (AttentionOnTensorCores(arguments.HeadDim) && _precision == MatMulPrecision.Bf16)
+        {
+            _bf16AttentionForward ??= _accelerator.LoadStreamKernel(
+                KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.Forward));
+            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionBf16Kernels.TileQ),
+                LaunchPlan.GridYZ(batchHeads, "batch·heads"));
+            _bf16AttentionForward(new KernelConfig(grid, new Index2D(TensorCoreAttentionBf16Kernels.Threads, 1),
+                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16Kernels.SharedFloats)),
+                q, k, v, output, logSumExp, arguments);
+            return;
+        }
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
             _tensorCoreAttentionForward ??= _accelerator.LoadStreamKernel(
@@ -186,7 +201,7 @@ internal sealed partial class IlgpuKernels
         tiles = _plan.Attention(pass, headDim, queries);
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
             qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1,
-            AccumulateGradients: accumulateGradients ? 1 : 0);
+            AccumulateGradients: accumulateGradients ? 1 : 0, Bf16Inputs: _precision == MatMulPrecision.Bf16 ? 1 : 0);
     }
 
     /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>

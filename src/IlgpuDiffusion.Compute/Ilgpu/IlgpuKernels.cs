@@ -30,6 +30,9 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>The device's staging of host-to-device copies, for the plans ops upload (under the device's lock).</summary>
     private readonly PinnedUploads _uploads;
 
+    /// <summary>The precision products run in.</summary>
+    private readonly MatMulPrecision _precision;
+
     /// <summary>Binds the kernels to <paramref name="accelerator"/>, multiplying in <paramref name="precision"/>.</summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
@@ -38,6 +41,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     {
         _accelerator = accelerator;
         _uploads = uploads;
+        _precision = precision;
         _plan = new LaunchPlan(accelerator);
         _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
     }

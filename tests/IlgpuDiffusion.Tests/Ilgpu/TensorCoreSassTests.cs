@@ -67,10 +67,11 @@ public sealed class TensorCoreSassTests
     /// HMMA; their loops mix the products with softmax and staging, so no instruction bound.
     /// </summary>
     [SkippableTheory]
-    [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80)]
-    public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm)
+    [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32")]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16")]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32")]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32")]
+    public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction)
     {
         var (ptxas, cuobjdump) = Tools();
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
@@ -82,7 +83,7 @@ public sealed class TensorCoreSassTests
             string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
-            Assert.Contains("HMMA.1688.F32.TF32", sass);
+            Assert.Contains(instruction, sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
         }

@@ -78,25 +78,26 @@ internal static class AttentionFragments
 
     /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
-    /// <see cref="HeadDim"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
+    /// <see cref="HeadDim"/>) rounded to TF32 (to BF16 when <paramref name="bf16"/>: values TF32 holds exactly, so the
+    /// products are those of BF16 inputs) as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
     /// All <paramref name="threads"/> threads of the group take part (a multiple of <see cref="HeadDim"/>, and a constant at
     /// every call: each thread keeps one column and steps by whole rows, so every offset past its first is a constant of
     /// the unrolled loop, and a tile wholly inside the sequence skips the row checks); no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
-        int first, int count, int limit, int threads)
+        int first, int count, int limit, int threads, bool bf16 = false)
     {
         int rowsPerPass = threads / HeadDim, row = Group.IdxX / HeadDim, column = Group.IdxX & (HeadDim - 1);
         int from = start + (first + row) * rowStride + column, to = offset + row * stride + column;
         if (first + count <= limit)
         {
             for (int r = 0; r < count; r += rowsPerPass)
-                shared[to + r * stride] = TensorCoreRounding.Tf32(source[from + r * rowStride]);
+                shared[to + r * stride] = Round(source[from + r * rowStride], bf16);
             return;
         }
         for (int r = 0; r < count; r += rowsPerPass)
-            shared[to + r * stride] = first + row + r < limit ? TensorCoreRounding.Tf32(source[from + r * rowStride]) : 0f;
+            shared[to + r * stride] = first + row + r < limit ? Round(source[from + r * rowStride], bf16) : 0f;
     }
 
     /// <summary>
@@ -148,6 +149,11 @@ internal static class AttentionFragments
         s.C3 = Probability(s.C3, shift.High);
         return new RowPair(s.C0 + s.C1, s.C2 + s.C3);
     }
+
+    /// <summary>
+    /// exp(previous − next): how much a row's earlier sums shrink when its running max grows (1 while nothing is visible).
+    /// </summary>
+    public static float Correction(float previous, float next) => next == float.NegativeInfinity ? 1f : MathF.Exp(previous - next);
 
     /// <summary>
     /// As <see cref="Exponentiate"/> with a shift per column instead of per row (the key-owned backward pass, whose
@@ -229,6 +235,8 @@ internal static class AttentionFragments
         Write(o.F6, factor, target, low, high, column + 48, accumulate);
         Write(o.F7, factor, target, low, high, column + 56, accumulate);
     }
+
+    private static float Round(float x, bool bf16) => bf16 ? TensorCoreRounding.Bf16(x) : TensorCoreRounding.Tf32(x);
 
     private static bool Visible(in AttentionArguments a, int row, int column, bool keysAreRows) =>
         keysAreRows ? a.Visible(column, row) : a.Visible(row, column);

@@ -85,7 +85,4 @@ internal static class TensorCoreAttentionKernels
         if (query < a.Queries) logSumExp[bh * a.Queries + query] = max.Low + MathF.Log(sum.Low);
         if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = max.High + MathF.Log(sum.High);
     }
-
-    /// <summary>exp(previous − next): how much a row's earlier sums shrink when its max grows (1 while nothing is visible).</summary>
-    private static float Correction(float previous, float next) => next == float.NegativeInfinity ? 1f : MathF.Exp(previous - next);
 }

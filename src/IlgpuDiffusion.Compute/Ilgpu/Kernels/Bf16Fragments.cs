@@ -1,0 +1,165 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime.Cuda;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>Four BF16 A fragments: a warp's 16 rows × 64 k (a head of queries), F{c} covering k 16c.. (registers).</summary>
+internal struct Bf16Rows64
+{
+    public MmaA F0, F1, F2, F3;
+}
+
+/// <summary>
+/// The BF16 steps of the tensor-core attention (<see cref="TensorCoreAttentionBf16Kernels"/>): staging head rows into
+/// shared memory as packed pairs (two consecutive k in one word, the lower in the low half, rounded to nearest even as
+/// <c>cvt.rn.bf16x2.f32</c> does), loading fragments from them, and the m16n8k16 product. Pairs are along the product's
+/// k: along the head for Q and K (scores), along the keys for V (P·V), which a transposing stage writes. On CUDA
+/// (sm_80+) a product is one <c>mma.sync</c>; on ILGPU's CPU accelerator with warps of 32 (tests) each lane gathers the
+/// operands of its accumulator registers from the other lanes with warp shuffles, so everything but the instruction runs
+/// as on a GPU.
+/// </summary>
+internal static class Bf16Fragments
+{
+    /// <summary>
+    /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt; 64) as 32
+    /// pair words each: shared[offset + r·stride + w] holds columns 2w, 2w + 1; zeros from row <paramref name="limit"/> on.
+    /// All <paramref name="threads"/> threads take part (a multiple of 32); a tile wholly inside the sequence skips the row
+    /// checks; no barrier.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
+        int first, int count, int limit, int threads)
+    {
+        const int words = AttentionFragments.HeadDim / 2;
+        int rowsPerPass = threads / words, row = Group.IdxX / words, word = Group.IdxX & (words - 1);
+        int from = start + (first + row) * rowStride + 2 * word, to = offset + row * stride + word;
+        if (first + count <= limit)
+        {
+            for (int r = 0; r < count; r += rowsPerPass)
+                shared[to + r * stride] = Pack(source[from + r * rowStride], source[from + r * rowStride + 1]);
+            return;
+        }
+        for (int r = 0; r < count; r += rowsPerPass)
+        {
+            bool inside = first + row + r < limit;
+            shared[to + r * stride] = inside ? Pack(source[from + r * rowStride], source[from + r * rowStride + 1]) : 0f;
+        }
+    }
+
+    /// <summary>
+    /// Stages rows first .. first+count of a head transposed, as pairs of rows: shared[offset + col·stride + p] holds rows
+    /// 2p and 2p + 1 of column col (col &lt; 64); zeros for rows from <paramref name="limit"/> on. Each thread keeps one
+    /// column, so the reads of a warp are one row's consecutive columns. All <paramref name="threads"/> threads take part
+    /// (a multiple of 64); no barrier.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageColumns(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
+        int rowStride, int first, int count, int limit, int threads)
+    {
+        const int columns = AttentionFragments.HeadDim;
+        int pairsPerPass = threads / columns, column = Group.IdxX & (columns - 1), pair = Group.IdxX / columns;
+        int from = start + (first + 2 * pair) * rowStride + column, to = offset + column * stride + pair;
+        if (first + count <= limit)
+        {
+            for (int p = 0; p < count / 2; p += pairsPerPass)
+                shared[to + p] = Pack(source[from + 2 * p * rowStride], source[from + (2 * p + 1) * rowStride]);
+            return;
+        }
+        for (int p = 0; p < count / 2; p += pairsPerPass)
+        {
+            int row = first + 2 * (pair + p);
+            float even = row < limit ? source[from + 2 * p * rowStride] : 0f;
+            float odd = row + 1 < limit ? source[from + (2 * p + 1) * rowStride] : 0f;
+            shared[to + p] = Pack(even, odd);
+        }
+    }
+
+    /// <summary>
+    /// The A fragment of 16 rows × k 16c.. from pair rows (row r's word w at <paramref name="rows"/> + r·stride + w).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static MmaA LoadA(ArrayView<float> shared, int rows, int stride, int c, int lane)
+    {
+        var at = shared.SubView(rows + Mma.ARow(lane, 0) * stride + 8 * c + (lane & 3)); // A0: row g, word 8c + t
+        int below = 8 * stride;
+        return new MmaA
+        {
+            A0 = Interop.FloatAsInt(at[0]),
+            A1 = Interop.FloatAsInt(at[below]),
+            A2 = Interop.FloatAsInt(at[4]),
+            A3 = Interop.FloatAsInt(at[below + 4]),
+        };
+    }
+
+    /// <summary>The warp's 16 query rows × 64 as four A fragments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Bf16Rows64 LoadRows64(ArrayView<float> shared, int rows, int stride, int lane) => new()
+    {
+        F0 = LoadA(shared, rows, stride, 0, lane),
+        F1 = LoadA(shared, rows, stride, 1, lane),
+        F2 = LoadA(shared, rows, stride, 2, lane),
+        F3 = LoadA(shared, rows, stride, 3, lane),
+    };
+
+    /// <summary>
+    /// The B fragment of 8 columns (lines <paramref name="line"/>.., line n's word w at <paramref name="lines"/> +
+    /// n·stride + w) × k 16c...
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static MmaB LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, int lane)
+    {
+        int at = lines + (line + Mma.BColumn(lane)) * stride + 8 * c + (lane & 3); // B0: column g, word 8c + t
+        return new MmaB { B0 = Interop.FloatAsInt(shared[at]), B1 = Interop.FloatAsInt(shared[at + 4]) };
+    }
+
+    /// <summary>
+    /// The A fragment of P for keys 16c.. from the score fragments of keys 16c.. (<paramref name="low"/>) and 16c + 8..
+    /// (<paramref name="high"/>): the accumulator layout of m16n8k16 is the A layout of the next product's pairs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static MmaA Probabilities(in MmaAccumulator low, in MmaAccumulator high) => new()
+    {
+        A0 = PackBits(low.C0, low.C1),
+        A1 = PackBits(low.C2, low.C3),
+        A2 = PackBits(high.C0, high.C1),
+        A3 = PackBits(high.C2, high.C3),
+    };
+
+    /// <summary>c += a·b on a 16 × 8 × 16 BF16 tile: <see cref="Mma.Bf16"/> on CUDA, emulated with warp shuffles elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Product(ref MmaAccumulator c, in MmaA a, in MmaB b, int lane)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            Mma.Bf16(ref c, a, b);
+            return;
+        }
+        int g = lane >> 2, t = lane & 3;
+        for (int pair = 0; pair < 8; pair++) // k = 2·pair, 2·pair + 1
+        {
+            int source = pair & 3;
+            bool upper = pair >= 4;
+            uint rowLow = Warp.Shuffle(upper ? a.A2 : a.A0, 4 * g + source); // row g
+            uint rowHigh = Warp.Shuffle(upper ? a.A3 : a.A1, 4 * g + source); // row g + 8
+            uint column0 = Warp.Shuffle(upper ? b.B1 : b.B0, 4 * (2 * t) + source); // column 2t
+            uint column1 = Warp.Shuffle(upper ? b.B1 : b.B0, 4 * (2 * t + 1) + source); // column 2t + 1
+            c.C0 += Dot(rowLow, column0);
+            c.C1 += Dot(rowLow, column1);
+            c.C2 += Dot(rowHigh, column0);
+            c.C3 += Dot(rowHigh, column1);
+        }
+    }
+
+    /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
+    public static float Pack(float low, float high) => Interop.IntAsFloat(PackBits(low, high));
+
+    private static uint PackBits(float low, float high) => CudaAsm.IsSupported
+        ? Mma.PackBf16(low, high)
+        : TensorCoreRounding.Bf16Bits(low) | (TensorCoreRounding.Bf16Bits(high) << 16);
+
+    /// <summary>The two-term dot product of two pair words.</summary>
+    private static float Dot(uint x, uint y) =>
+        Interop.IntAsFloat(x << 16) * Interop.IntAsFloat(y << 16)
+        + Interop.IntAsFloat(x & 0xFFFF0000u) * Interop.IntAsFloat(y & 0xFFFF0000u);
+}

@@ -1,0 +1,141 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// Flash-attention forward on BF16 tensor cores (m16n8k16, fp32 accumulate) for heads of 64, the bf16 precision's
+/// counterpart of <see cref="TensorCoreAttentionKernels.Forward"/> (FlashAttention-2, arXiv 2307.08691): a group of 4
+/// warps owns 64 query rows, each warp 16, and walks key tiles of 64. A warp keeps its queries as A fragments in
+/// registers for the whole launch; per tile it computes its 16 × 64 scores in registers, updates the online softmax and
+/// multiplies P·V with P still in registers (the m16n8k16 accumulator layout is the A layout of the next product's
+/// pairs, so P needs no trip through shared memory, unlike TF32's). Q, K and V are rounded to BF16 once, when staged as
+/// pairs: Q and K along the head, V along the keys (transposed while staged). The sums of the softmax use the
+/// unrounded probabilities; only P's operand copy is rounded. Shared memory (27 KB): Q, K [64, 36 words], V [64 head
+/// columns, 36 words]; the strides make every fragment read conflict-free. One owner per output element, a fixed order
+/// of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step
+/// runs here too.
+/// </summary>
+internal static class TensorCoreAttentionBf16Kernels
+{
+    public const int TileQ = 64, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
+
+    /// <summary>Words between staged pair rows: 32 pairs and 4 of padding.</summary>
+    private const int Stride = HeadDim / 2 + 4;
+
+    private const int KOffset = TileQ * Stride, VOffset = KOffset + TileK * Stride;
+
+    /// <summary>Floats of dynamic shared memory a launch needs.</summary>
+    public const int SharedFloats = VOffset + HeadDim * Stride;
+
+    /// <summary>
+    /// output [batch, Queries, heads, 64] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
+    /// Grid (⌈Queries/64⌉, batch·heads) × <see cref="Threads"/> threads; <see cref="SharedFloats"/> of shared memory.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
+        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
+        int kv = b * a.KvBatchStride + h * a.KvHeadStride;
+        int lastQuery = AttentionKernels.XMin(q0 + TileQ, a.Queries) - 1;
+        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + lastQuery + 1) : a.Keys;
+        int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+        Group.Barrier();
+        var queries = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, lane);
+
+        var o = default(Fragments8);
+        var max = new RowPair(float.NegativeInfinity, float.NegativeInfinity);
+        var sum = default(RowPair);
+        for (int k0 = 0; k0 < keyEnd; k0 += TileK)
+        {
+            Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
+            Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
+            Group.Barrier();
+            var s = default(Fragments8);
+            Accumulate(ref s, queries.F0, shared, KOffset, 0, lane);
+            Accumulate(ref s, queries.F1, shared, KOffset, 1, lane);
+            Accumulate(ref s, queries.F2, shared, KOffset, 2, lane);
+            Accumulate(ref s, queries.F3, shared, KOffset, 3, lane);
+            ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
+            var tileMax = Max(s);
+            var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
+                WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
+            var correction = new RowPair(Correction(max.Low, next.Low), Correction(max.High, next.High));
+            max = next;
+            var tileSum = Exponentiate(ref s, max);
+            sum = new RowPair(sum.Low * correction.Low + tileSum.Low, sum.High * correction.High + tileSum.High);
+            Scale(ref o, correction);
+            Accumulate(ref o, Bf16Fragments.Probabilities(s.F0, s.F1), shared, VOffset, 0, lane);
+            Accumulate(ref o, Bf16Fragments.Probabilities(s.F2, s.F3), shared, VOffset, 1, lane);
+            Accumulate(ref o, Bf16Fragments.Probabilities(s.F4, s.F5), shared, VOffset, 2, lane);
+            Accumulate(ref o, Bf16Fragments.Probabilities(s.F6, s.F7), shared, VOffset, 3, lane);
+            Group.Barrier();
+        }
+
+        sum = new RowPair(WarpProducts.QuadSum(sum.Low), WarpProducts.QuadSum(sum.High));
+        int row = a.Heads * HeadDim, first = (b * a.Queries * a.Heads + h) * HeadDim;
+        int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
+        Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, accumulate: false, lane);
+        if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
+        if (query < a.Queries) logSumExp[bh * a.Queries + query] = max.Low + MathF.Log(sum.Low);
+        if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = max.High + MathF.Log(sum.High);
+    }
+
+    /// <summary>
+    /// c_j += a·B_j for the eight fragments of <paramref name="c"/>: B_j the pair lines 8j.. at <paramref name="lines"/>,
+    /// k 16·<paramref name="chunk"/>.. (keys for the scores, head columns for P·V).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int chunk, int lane)
+    {
+        Bf16Fragments.Product(ref c.F0, a, Bf16Fragments.LoadB(shared, lines, Stride, 0, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F1, a, Bf16Fragments.LoadB(shared, lines, Stride, 8, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F2, a, Bf16Fragments.LoadB(shared, lines, Stride, 16, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F3, a, Bf16Fragments.LoadB(shared, lines, Stride, 24, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F4, a, Bf16Fragments.LoadB(shared, lines, Stride, 32, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F5, a, Bf16Fragments.LoadB(shared, lines, Stride, 40, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F6, a, Bf16Fragments.LoadB(shared, lines, Stride, 48, chunk, lane), lane);
+        Bf16Fragments.Product(ref c.F7, a, Bf16Fragments.LoadB(shared, lines, Stride, 56, chunk, lane), lane);
+    }
+
+    /// <summary>The eight score fragments of keys <paramref name="k0"/>.. scaled and masked (see the fragment version).</summary>
+    private static void ScaleAndMask(ref Fragments8 s, in AttentionArguments a, int query, int k0, bool visible, int lane)
+    {
+        AttentionFragments.ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F4, a, query, k0 + 32, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F5, a, query, k0 + 40, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F6, a, query, k0 + 48, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F7, a, query, k0 + 56, visible, keysAreRows: false, lane);
+    }
+
+    /// <summary>The largest score of each of the lane's two rows in eight fragments (this lane's columns only).</summary>
+    private static RowPair Max(in Fragments8 s)
+    {
+        var left = AttentionFragments.Max(new Fragments4 { F0 = s.F0, F1 = s.F1, F2 = s.F2, F3 = s.F3 });
+        var right = AttentionFragments.Max(new Fragments4 { F0 = s.F4, F1 = s.F5, F2 = s.F6, F3 = s.F7 });
+        return new RowPair(WarpProducts.Max(left.Low, right.Low), WarpProducts.Max(left.High, right.High));
+    }
+
+    /// <summary>p = exp(score − max) in place for eight fragments; returns this lane's sums of each row.</summary>
+    private static RowPair Exponentiate(ref Fragments8 s, RowPair max)
+    {
+        var p0 = AttentionFragments.Exponentiate(ref s.F0, max);
+        var p1 = AttentionFragments.Exponentiate(ref s.F1, max);
+        var p2 = AttentionFragments.Exponentiate(ref s.F2, max);
+        var p3 = AttentionFragments.Exponentiate(ref s.F3, max);
+        var p4 = AttentionFragments.Exponentiate(ref s.F4, max);
+        var p5 = AttentionFragments.Exponentiate(ref s.F5, max);
+        var p6 = AttentionFragments.Exponentiate(ref s.F6, max);
+        var p7 = AttentionFragments.Exponentiate(ref s.F7, max);
+        return new RowPair((p0.Low + p1.Low + p2.Low + p3.Low) + (p4.Low + p5.Low + p6.Low + p7.Low),
+            (p0.High + p1.High + p2.High + p3.High) + (p4.High + p5.High + p6.High + p7.High));
+    }
+}
