@@ -24,7 +24,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         var data = new TheoryData<string, int, int, int, bool>();
         foreach (string row in new[] { "emulated", "emulated-bf16", "cuda-tf32", "cuda-bf16" })
         {
-            data.Add(row, 1, 70, 2, false);
+            if (row != "emulated-bf16") data.Add(row, 1, 70, 2, false); // BF16 emulation is slow: one shuffle per operand pair
             data.Add(row, 1, 70, 2, true);
             data.Add(row, 2, 33, 1, true);
             data.Add(row, 1, 5, 1, false);
@@ -49,8 +49,21 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         TestData.Close(expected.LogSumExp, lse, row.StartsWith("emulated", StringComparison.Ordinal) ? 1e-5 : 1e-4);
     }
 
+    /// <summary>
+    /// The shapes less the emulated BF16 row's longest (its backward is the TF32 kernels', checked at that shape already;
+    /// the emulated BF16 forward before it is the slow part).
+    /// </summary>
+    public static TheoryData<string, int, int, int, bool> BackwardShapes()
+    {
+        var data = new TheoryData<string, int, int, int, bool>();
+        foreach (var row in Shapes())
+            if (!((string)row[0] == "emulated-bf16" && (int)row[2] == 70))
+                data.Add((string)row[0], (int)row[1], (int)row[2], (int)row[3], (bool)row[4]);
+        return data;
+    }
+
     [SkippableTheory]
-    [MemberData(nameof(Shapes))]
+    [MemberData(nameof(BackwardShapes))]
     public void Backward_adds_the_gradient_of_rounded_inputs(string row, int batch, int tokens, int heads, bool causal)
     {
         Device device = Get(row);
@@ -94,11 +107,11 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     /// against the cache, match the full causal forward.
     /// </summary>
     [Theory]
-    [InlineData("emulated")]
-    [InlineData("emulated-bf16")]
-    public void The_cached_decode_step_matches_the_full_causal_forward(string row)
+    [InlineData("emulated", 2)]
+    [InlineData("emulated-bf16", 1)]
+    public void The_cached_decode_step_matches_the_full_causal_forward(string row, int heads)
     {
-        const int tokens = 110, heads = 2, capacity = 112;
+        const int tokens = 110, capacity = 112;
         Device device = Get(row);
         var qkv = TestData.Random(tokens * 3 * heads * HeadDim, seed: 9, scale: 2f);
         var expected = ReferenceAttention.Forward(Rounded(qkv, row), 1, tokens, heads, HeadDim, causal: true).Output;
