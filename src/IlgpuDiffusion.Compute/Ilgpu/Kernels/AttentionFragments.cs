@@ -151,11 +151,6 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// exp(previous − next): how much a row's earlier sums shrink when its running max grows (1 while nothing is visible).
-    /// </summary>
-    public static float Correction(float previous, float next) => next == float.NegativeInfinity ? 1f : MathF.Exp(previous - next);
-
-    /// <summary>
     /// As <see cref="Exponentiate"/> with a shift per column instead of per row (the key-owned backward pass, whose
     /// fragments hold keys as rows and queries as columns): <paramref name="shifts"/>[column] for the fragment's columns
     /// from <paramref name="column"/> on.

@@ -41,16 +41,13 @@ internal static class TensorCoreAttentionBf16Kernels
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
         Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
-        int kv = b * a.KvBatchStride + h * a.KvHeadStride;
-        int lastQuery = AttentionKernels.XMin(q0 + TileQ, a.Queries) - 1;
-        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + lastQuery + 1) : a.Keys;
+        int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         Group.Barrier();
         var queries = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, lane);
 
         var o = default(Fragments8);
-        var max = new RowPair(float.NegativeInfinity, float.NegativeInfinity);
-        var sum = default(RowPair);
+        var softmax = OnlineSoftmax.Start();
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
@@ -62,13 +59,8 @@ internal static class TensorCoreAttentionBf16Kernels
             Accumulate(ref s, queries.F2, shared, KOffset, 2, lane);
             Accumulate(ref s, queries.F3, shared, KOffset, 3, lane);
             ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
-            var tileMax = Max(s);
-            var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
-                WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
-            var correction = new RowPair(Correction(max.Low, next.Low), Correction(max.High, next.High));
-            max = next;
-            var tileSum = Exponentiate(ref s, max);
-            sum = new RowPair(sum.Low * correction.Low + tileSum.Low, sum.High * correction.High + tileSum.High);
+            var correction = softmax.Advance(Max(s));
+            softmax.Add(correction, Exponentiate(ref s, softmax.Max));
             Scale(ref o, correction);
             Accumulate(ref o, Bf16Fragments.Probabilities(s.F0, s.F1), shared, VOffset, 0, lane);
             Accumulate(ref o, Bf16Fragments.Probabilities(s.F2, s.F3), shared, VOffset, 1, lane);
@@ -77,13 +69,7 @@ internal static class TensorCoreAttentionBf16Kernels
             Group.Barrier();
         }
 
-        sum = new RowPair(WarpProducts.QuadSum(sum.Low), WarpProducts.QuadSum(sum.High));
-        int row = a.Heads * HeadDim, first = (b * a.Queries * a.Heads + h) * HeadDim;
-        int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
-        Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, accumulate: false, lane);
-        if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
-        if (query < a.Queries) logSumExp[bh * a.Queries + query] = max.Low + MathF.Log(sum.Low);
-        if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = max.High + MathF.Log(sum.High);
+        softmax.Finish(o, a, bh, query, output, logSumExp, lane);
     }
 
     /// <summary>

@@ -35,15 +35,12 @@ internal static class TensorCoreAttentionKernels
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
         StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
-        int kv = b * a.KvBatchStride + h * a.KvHeadStride;
-        int lastQuery = AttentionKernels.XMin(q0 + TileQ, a.Queries) - 1;
-        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + lastQuery + 1) : a.Keys;
+        int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int queries = warp * 16 * RowStride, probabilities = POffset + warp * Slab;
 
         var o = default(Fragments8);
-        var max = new RowPair(float.NegativeInfinity, float.NegativeInfinity);
-        var sum = default(RowPair);
+        var softmax = OnlineSoftmax.Start();
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
@@ -56,17 +53,12 @@ internal static class TensorCoreAttentionKernels
             ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
             ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
             ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
-            var tileMax = Max(s);
-            var next = new RowPair(WarpProducts.Max(max.Low, WarpProducts.QuadMax(tileMax.Low)),
-                WarpProducts.Max(max.High, WarpProducts.QuadMax(tileMax.High)));
-            var correction = new RowPair(Correction(max.Low, next.Low), Correction(max.High, next.High));
-            max = next;
-            var p0 = Exponentiate(ref s.F0, max);
-            var p1 = Exponentiate(ref s.F1, max);
-            var p2 = Exponentiate(ref s.F2, max);
-            var p3 = Exponentiate(ref s.F3, max);
-            sum = new RowPair(sum.Low * correction.Low + (p0.Low + p1.Low + p2.Low + p3.Low),
-                sum.High * correction.High + (p0.High + p1.High + p2.High + p3.High));
+            var correction = softmax.Advance(Max(s));
+            var p0 = Exponentiate(ref s.F0, softmax.Max);
+            var p1 = Exponentiate(ref s.F1, softmax.Max);
+            var p2 = Exponentiate(ref s.F2, softmax.Max);
+            var p3 = Exponentiate(ref s.F3, softmax.Max);
+            softmax.Add(correction, new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High));
             Scale(ref o, correction);
             Store(s.F0, shared, probabilities, 0, lane);
             Store(s.F1, shared, probabilities, 8, lane);
@@ -77,12 +69,6 @@ internal static class TensorCoreAttentionKernels
             Group.Barrier();
         }
 
-        sum = new RowPair(WarpProducts.QuadSum(sum.Low), WarpProducts.QuadSum(sum.High));
-        int row = a.Heads * HeadDim, first = (b * a.Queries * a.Heads + h) * HeadDim;
-        int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
-        Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, accumulate: false, lane);
-        if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
-        if (query < a.Queries) logSumExp[bh * a.Queries + query] = max.Low + MathF.Log(sum.Low);
-        if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = max.High + MathF.Log(sum.High);
+        softmax.Finish(o, a, bh, query, output, logSumExp, lane);
     }
 }
