@@ -119,7 +119,8 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// The backward on tensor cores: the key pass leaves dSᵀ in a scratch that the query pass multiplies by k, for as
+    /// The backward on tensor cores: the key pass (BF16 products under the bf16 precision, TF32 under tf32) leaves dSᵀ in a
+    /// scratch that the query pass multiplies by k in TF32, for as
     /// many heads at a time as <see cref="LaunchPlan.ScoreGradientFloats"/> allows (the two launches of a round queue
     /// behind the previous round's, so the scratch is reused safely).
     /// </summary>
@@ -132,10 +133,14 @@ internal sealed partial class IlgpuKernels
         int headsPerRound = (int)Math.Clamp(_plan.ScoreGradientFloats / perHead, 1, batchHeads);
         var scratch = Scratch(ref _scoreGradientScratch, (long)headsPerRound * perHead);
         var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
-        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
+        bool bf16 = _precision == MatMulPrecision.Bf16;
+        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(bf16
+            ? TensorCoreAttentionBf16BackwardKernels.SharedFloats
+            : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
         var queryShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.QuerySharedFloats);
-        _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValue));
+        _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
+            ? TensorCoreAttentionBf16BackwardKernels.KeyValue
+            : TensorCoreAttentionBackwardKernels.KeyValue));
         _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBackwardKernels.Query));
         for (int first = 0; first < batchHeads; first += headsPerRound)
@@ -149,8 +154,8 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; under BF16 the forward multiplies in BF16,
-    /// the backward in TF32 on inputs rounded to BF16) and the head size is the one those kernels are specialized for.
+    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; under BF16 the forward and the backward's
+    /// key pass multiply in BF16, its dq pass in TF32) and the head size is the one those kernels are specialized for.
     /// </summary>
     private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && headDim == AttentionFragments.HeadDim;
 
@@ -201,7 +206,7 @@ internal sealed partial class IlgpuKernels
         tiles = _plan.Attention(pass, headDim, queries);
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
             qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1,
-            AccumulateGradients: accumulateGradients ? 1 : 0, Bf16Inputs: _precision == MatMulPrecision.Bf16 ? 1 : 0);
+            AccumulateGradients: accumulateGradients ? 1 : 0);
     }
 
     /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>

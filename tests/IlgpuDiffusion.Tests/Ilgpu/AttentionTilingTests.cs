@@ -71,7 +71,7 @@ public sealed class AttentionTilingTests(IlgpuCpuFixture fixture)
         var plan = new LaunchPlan(accelerator);
         var tiles = plan.Attention(AttentionPass.Forward, headDim, tokens);
         var arguments = new AttentionArguments(1, headDim, tokens, tokens, 0, 1, 0.5f, tokens * row, row, tokens * row, headDim, row,
-            tiles.TileQ, tiles.TileK, WriteLogSumExp: 1, AccumulateGradients: 1, Bf16Inputs: 0);
+            tiles.TileQ, tiles.TileK, WriteLogSumExp: 1, AccumulateGradients: 1);
         var view = qkv.View();
         void Ours() => fixture.Kernels.AttentionForward(qkv, output, lse, 1, tokens, 1, headDim, causal: true);
         void Raw() => raw(tiles.Config(LaunchPlan.Ceil(tokens, tiles.TileQ), 1, plan.AttentionGroup),

@@ -78,26 +78,25 @@ internal static class AttentionFragments
 
     /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
-    /// <see cref="HeadDim"/>) rounded to TF32 (to BF16 when <paramref name="bf16"/>: values TF32 holds exactly, so the
-    /// products are those of BF16 inputs) as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
+    /// <see cref="HeadDim"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
     /// All <paramref name="threads"/> threads of the group take part (a multiple of <see cref="HeadDim"/>, and a constant at
     /// every call: each thread keeps one column and steps by whole rows, so every offset past its first is a constant of
     /// the unrolled loop, and a tile wholly inside the sequence skips the row checks); no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
-        int first, int count, int limit, int threads, bool bf16 = false)
+        int first, int count, int limit, int threads)
     {
         int rowsPerPass = threads / HeadDim, row = Group.IdxX / HeadDim, column = Group.IdxX & (HeadDim - 1);
         int from = start + (first + row) * rowStride + column, to = offset + row * stride + column;
         if (first + count <= limit)
         {
             for (int r = 0; r < count; r += rowsPerPass)
-                shared[to + r * stride] = Round(source[from + r * rowStride], bf16);
+                shared[to + r * stride] = TensorCoreRounding.Tf32(source[from + r * rowStride]);
             return;
         }
         for (int r = 0; r < count; r += rowsPerPass)
-            shared[to + r * stride] = first + row + r < limit ? Round(source[from + r * rowStride], bf16) : 0f;
+            shared[to + r * stride] = first + row + r < limit ? TensorCoreRounding.Tf32(source[from + r * rowStride]) : 0f;
     }
 
     /// <summary>
@@ -230,8 +229,6 @@ internal static class AttentionFragments
         Write(o.F6, factor, target, low, high, column + 48, accumulate);
         Write(o.F7, factor, target, low, high, column + 56, accumulate);
     }
-
-    private static float Round(float x, bool bf16) => bf16 ? TensorCoreRounding.Bf16(x) : TensorCoreRounding.Tf32(x);
 
     private static bool Visible(in AttentionArguments a, int row, int column, bool keysAreRows) =>
         keysAreRows ? a.Visible(column, row) : a.Visible(row, column);

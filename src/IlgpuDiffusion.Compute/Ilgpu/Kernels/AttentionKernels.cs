@@ -7,13 +7,12 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// b·QBatchStride + i·QRowStride + h·HeadDim; keys and values at b·KvBatchStride + h·KvHeadStride + j·KvRowStride
 /// (the packed qkv for full attention, the [batch, heads, capacity, headDim] cache for decoding). Query i sits at
 /// position FirstPosition + i; with Causal ≠ 0 it sees keys j ≤ FirstPosition + i, otherwise all Keys. The backward passes
-/// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it. The tensor-core backward rounds
-/// its staged inputs to BF16 when Bf16Inputs ≠ 0 (the bf16 precision), else to TF32.
+/// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it.
 /// </summary>
 internal readonly record struct AttentionArguments(
     int Heads, int HeadDim, int Queries, int Keys, int FirstPosition, int Causal, float Scale,
     int QBatchStride, int QRowStride, int KvBatchStride, int KvHeadStride, int KvRowStride,
-    int TileQ, int TileK, int WriteLogSumExp, int AccumulateGradients, int Bf16Inputs)
+    int TileQ, int TileK, int WriteLogSumExp, int AccumulateGradients)
 {
     /// <summary>True when query i may attend to key j.</summary>
     public bool Visible(int i, int j) => i < Queries && j < Keys && (Causal == 0 || j <= FirstPosition + i);

@@ -114,17 +114,34 @@ internal static class Bf16Fragments
     }
 
     /// <summary>
-    /// The A fragment of P for keys 16c.. from the score fragments of keys 16c.. (<paramref name="low"/>) and 16c + 8..
-    /// (<paramref name="high"/>): the accumulator layout of m16n8k16 is the A layout of the next product's pairs.
+    /// An A fragment of k 16c.. from accumulator fragments of columns 16c.. (<paramref name="low"/>) and 16c + 8..
+    /// (<paramref name="high"/>), rounded to BF16: the accumulator layout of m16n8k16 is the A layout of the next
+    /// product's pairs, so P (or dS) goes from one product into the next without leaving registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static MmaA Probabilities(in MmaAccumulator low, in MmaAccumulator high) => new()
+    public static MmaA FromAccumulators(in MmaAccumulator low, in MmaAccumulator high) => new()
     {
         A0 = PackBits(low.C0, low.C1),
         A1 = PackBits(low.C2, low.C3),
         A2 = PackBits(high.C0, high.C1),
         A3 = PackBits(high.C2, high.C3),
     };
+
+    /// <summary>
+    /// c_j += a·B_j for the eight fragments of <paramref name="c"/>: B_j the pair lines 8j.. at <paramref name="lines"/>
+    /// (<paramref name="stride"/> words apart), k 16·<paramref name="chunk"/>...
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+    {
+        Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
+        Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, lines + 32 * stride, stride, chunk, lane);
+    }
+
+    /// <summary>The four fragments' c_j += a·B_j, as the eight-fragment version.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Fragments4 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane) =>
+        Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
 
     /// <summary>c += a·b on a 16 × 8 × 16 BF16 tile: <see cref="Mma.Bf16"/> on CUDA, emulated with warp shuffles elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -149,6 +166,16 @@ internal static class Bf16Fragments
             c.C2 += Dot(rowHigh, column0);
             c.C3 += Dot(rowHigh, column1);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+    {
+        Product(ref c0, a, LoadB(shared, lines, stride, 0, chunk, lane), lane);
+        Product(ref c1, a, LoadB(shared, lines, stride, 8, chunk, lane), lane);
+        Product(ref c2, a, LoadB(shared, lines, stride, 16, chunk, lane), lane);
+        Product(ref c3, a, LoadB(shared, lines, stride, 24, chunk, lane), lane);
     }
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>

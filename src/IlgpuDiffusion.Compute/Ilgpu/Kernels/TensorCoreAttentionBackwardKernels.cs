@@ -13,8 +13,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// and dSᵀ through shared slabs of its own as operands of the next products. Operands are rounded to TF32 when staged
 /// or stored. The scratch holds, for each head of the launch, dSᵀ as [keys, queries] with both padded to whole tiles
 /// (<see cref="ScoreStride"/>); tiles a causal mask skips are neither written nor read.
-/// Under the bf16 precision (Bf16Inputs ≠ 0) the staged inputs are rounded to BF16 instead, so that the recomputed
-/// scores are those of <see cref="TensorCoreAttentionBf16Kernels.Forward"/>; P and dS stay TF32.
+/// Under the bf16 precision <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValue"/> takes the key pass's place.
 /// Shared memory: KeyValue 43.3 KB (K, V, Q, dO [32, 68]; lse, D [32]; Pᵀ, dSᵀ [2 warps, 16, 36]); Query 14 KB
 /// (K [32, 72]; dSᵀ [32, 40]). Arguments as <see cref="AttentionBackwardKernels"/>; the launch covers the heads
 /// firstBatchHead.. of the batch, one per grid row.
@@ -53,8 +52,8 @@ internal static class TensorCoreAttentionBackwardKernels
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
         int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
-        StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads, a.Bf16Inputs != 0);
-        StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads, a.Bf16Inputs != 0);
+        StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
+        StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * RowStride, values = ValuesAt + keys;
         int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab;
@@ -65,8 +64,8 @@ internal static class TensorCoreAttentionBackwardKernels
         var dvSum = default(Fragments8);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads, a.Bf16Inputs != 0);
-            StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads, a.Bf16Inputs != 0);
+            StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
+            StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads);
             for (int r = Group.IdxX; r < Tile; r += Group.DimX)
             {
                 bool inside = q0 + r < tokens;
@@ -113,7 +112,7 @@ internal static class TensorCoreAttentionBackwardKernels
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, tokens, Threads, a.Bf16Inputs != 0);
+            StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
             WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, lane);

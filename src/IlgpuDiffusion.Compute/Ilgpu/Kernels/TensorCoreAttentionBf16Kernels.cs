@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
@@ -54,39 +53,22 @@ internal static class TensorCoreAttentionBf16Kernels
             Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
             Group.Barrier();
             var s = default(Fragments8);
-            Accumulate(ref s, queries.F0, shared, KOffset, 0, lane);
-            Accumulate(ref s, queries.F1, shared, KOffset, 1, lane);
-            Accumulate(ref s, queries.F2, shared, KOffset, 2, lane);
-            Accumulate(ref s, queries.F3, shared, KOffset, 3, lane);
+            Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, lane);
+            Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, lane);
+            Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, lane);
+            Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, lane);
             ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
             var correction = softmax.Advance(Max(s));
             softmax.Add(correction, Exponentiate(ref s, softmax.Max));
             Scale(ref o, correction);
-            Accumulate(ref o, Bf16Fragments.Probabilities(s.F0, s.F1), shared, VOffset, 0, lane);
-            Accumulate(ref o, Bf16Fragments.Probabilities(s.F2, s.F3), shared, VOffset, 1, lane);
-            Accumulate(ref o, Bf16Fragments.Probabilities(s.F4, s.F5), shared, VOffset, 2, lane);
-            Accumulate(ref o, Bf16Fragments.Probabilities(s.F6, s.F7), shared, VOffset, 3, lane);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, lane);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, lane);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, lane);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, lane);
             Group.Barrier();
         }
 
         softmax.Finish(o, a, bh, query, output, logSumExp, lane);
-    }
-
-    /// <summary>
-    /// c_j += a·B_j for the eight fragments of <paramref name="c"/>: B_j the pair lines 8j.. at <paramref name="lines"/>,
-    /// k 16·<paramref name="chunk"/>.. (keys for the scores, head columns for P·V).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int chunk, int lane)
-    {
-        Bf16Fragments.Product(ref c.F0, a, Bf16Fragments.LoadB(shared, lines, Stride, 0, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F1, a, Bf16Fragments.LoadB(shared, lines, Stride, 8, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F2, a, Bf16Fragments.LoadB(shared, lines, Stride, 16, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F3, a, Bf16Fragments.LoadB(shared, lines, Stride, 24, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F4, a, Bf16Fragments.LoadB(shared, lines, Stride, 32, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F5, a, Bf16Fragments.LoadB(shared, lines, Stride, 40, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F6, a, Bf16Fragments.LoadB(shared, lines, Stride, 48, chunk, lane), lane);
-        Bf16Fragments.Product(ref c.F7, a, Bf16Fragments.LoadB(shared, lines, Stride, 56, chunk, lane), lane);
     }
 
     /// <summary>The eight score fragments of keys <paramref name="k0"/>.. scaled and masked (see the fragment version).</summary>

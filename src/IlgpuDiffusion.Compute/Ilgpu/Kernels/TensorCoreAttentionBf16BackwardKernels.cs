@@ -1,0 +1,123 @@
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// The key pass of the tensor-core attention backward on BF16 tensor cores (m16n8k16, fp32 accumulate), the bf16
+/// precision's counterpart of <see cref="TensorCoreAttentionBackwardKernels.KeyValue"/>, with the same arguments, grid
+/// and scratch: a group of 2 warps owns 32 keys, each warp 16, and walks the query tiles of 32. A warp keeps its keys and
+/// values as A fragments in registers for the whole launch. Per query tile it computes Pᵀ and dPᵀ in registers (keys as
+/// rows), and multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout
+/// is the A layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for
+/// the scores, along the queries (transposed) for dk and dv. dSᵀ goes to the scratch rounded to TF32, as the TF32 key
+/// pass leaves it, for <see cref="TensorCoreAttentionBackwardKernels.Query"/>. Shared memory (20 KB): Q, dO [32, 36
+/// words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32].
+/// </summary>
+internal static class TensorCoreAttentionBf16BackwardKernels
+{
+    public const int Tile = TensorCoreAttentionBackwardKernels.Tile, Threads = TensorCoreAttentionBackwardKernels.Threads;
+
+    /// <summary>Words between staged pair rows (32 pairs and 4 of padding), and between transposed lines (16 and 4).</summary>
+    private const int RowStride = HeadDim / 2 + 4, ColumnStride = Tile / 2 + 4;
+
+    private const int GradientsAt = Tile * RowStride, QueryColumnsAt = 2 * Tile * RowStride;
+    private const int GradientColumnsAt = QueryColumnsAt + HeadDim * ColumnStride, LogSumExpAt = GradientColumnsAt + HeadDim * ColumnStride;
+    private const int RowDotsAt = LogSumExpAt + Tile;
+
+    /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
+    public const int SharedFloats = RowDotsAt + Tile;
+
+    /// <summary>
+    /// dk, dv += the gradients of 32 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/32⌉, heads of the
+    /// launch) × <see cref="Threads"/>; <see cref="SharedFloats"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
+        int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
+        Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
+        Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
+        Group.Barrier();
+        var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, lane);
+        var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, lane);
+        Group.Barrier();
+        int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
+        var (logSumExps, rowDots) = (shared.SubView(LogSumExpAt, Tile), shared.SubView(RowDotsAt, Tile));
+        int scoreRow = (Grid.IdxY * stride + key) * stride;
+
+        var dkSum = default(Fragments8);
+        var dvSum = default(Fragments8);
+        for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
+        {
+            Bf16Fragments.StageRows(shared, 0, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
+            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads);
+            Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
+            Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, tokens,
+                Threads);
+            for (int r = Group.IdxX; r < Tile; r += Group.DimX)
+            {
+                bool inside = q0 + r < tokens;
+                logSumExps[r] = inside ? logSumExp[bh * tokens + q0 + r] : 0f;
+                rowDots[r] = inside ? rowDot[bh * tokens + q0 + r] : 0f;
+            }
+            Group.Barrier();
+            var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
+            var dp = default(Fragments4); // dPᵀ, then dSᵀ
+            ProductOver64(ref p, keys, shared, 0, lane);
+            ProductOver64(ref dp, values, shared, GradientsAt, lane);
+            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
+            KeyFragment(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
+                lane);
+            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
+                lane);
+            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, QueryColumnsAt, ColumnStride, 0,
+                lane);
+            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, QueryColumnsAt, ColumnStride, 1,
+                lane);
+            Group.Barrier();
+        }
+        int low = key < tokens ? head + key * a.QRowStride : -1, high = key + 8 < tokens ? head + (key + 8) * a.QRowStride : -1;
+        Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, a.AccumulateGradients != 0, lane);
+        Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
+    }
+
+    /// <summary>c += A·Bᵀ over a head of 64: A the warp's rows in registers, B the 32 staged pair rows at <paramref name="rows"/>.</summary>
+    private static void ProductOver64(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows, int lane)
+    {
+        Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, lane);
+        Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, lane);
+        Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, lane);
+        Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, lane);
+    }
+
+    /// <summary>
+    /// One fragment of the key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>): scores to
+    /// Pᵀ, dPᵀ to dSᵀ, dSᵀ also to the <paramref name="scratch"/>.
+    /// </summary>
+    private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
+        int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
+    {
+        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
+        ExponentiateColumns(ref p, logSumExps, column, lane);
+        ScoreGradientColumns(p, ref dp, rowDots, column, lane);
+        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+    }
+
+    /// <summary>
+    /// A warp's tile of the key pass: its row g's key, the query tile's first query, whether all its pairs are visible, and
+    /// where row g's dSᵀ for the tile goes in the scratch (rows <see cref="ScratchStride"/> apart).
+    /// </summary>
+    private readonly record struct KeyTile(AttentionArguments Arguments, int Key, int Q0, bool Visible, int ScratchRow,
+        int ScratchStride);
+}
