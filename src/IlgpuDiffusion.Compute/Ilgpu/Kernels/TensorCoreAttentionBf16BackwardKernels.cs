@@ -92,7 +92,9 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
     }
 
-    /// <summary>c += A·Bᵀ over a head of 64: A the warp's rows in registers, B the 32 staged pair rows at <paramref name="rows"/>.</summary>
+    /// <summary>
+    /// c += A·Bᵀ over a head of 64: A the warp's rows in registers, B the 32 staged pair rows at <paramref name="rows"/>.
+    /// </summary>
     private static void ProductOver64(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows, int lane)
     {
         Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, lane);
