@@ -3,8 +3,7 @@ namespace IlgpuDiffusion.Compute;
 /// <summary>
 /// How a device multiplies matrices (GEMM, Linear, and the products inside attention). Storage, accumulation and every
 /// other op stay fp32 whatever the setting; only products change. Under TF32 and BF16, attention with heads of 64 runs
-/// on tensor cores too: under BF16 its forward and the backward's key pass multiply in BF16, the backward's dq product
-/// in TF32; other head sizes keep fp32 products. The CPU backend computes in fp32.
+/// on tensor cores too, in the same precision; other head sizes keep fp32 products. The CPU backend computes in fp32.
 /// </summary>
 public enum MatMulPrecision
 {

@@ -119,8 +119,8 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// The backward on tensor cores: the key pass (BF16 products under the bf16 precision, TF32 under tf32) leaves dSᵀ in a
-    /// scratch that the query pass multiplies by k in TF32, for as
+    /// The backward on tensor cores (BF16 products under the bf16 precision, TF32 under tf32): the key pass leaves dSᵀ in a
+    /// scratch that the query pass multiplies by k, for as
     /// many heads at a time as <see cref="LaunchPlan.ScoreGradientFloats"/> allows (the two launches of a round queue
     /// behind the previous round's, so the scratch is reused safely).
     /// </summary>
@@ -137,12 +137,15 @@ internal sealed partial class IlgpuKernels
         var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.SharedFloats
             : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
-        var queryShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBackwardKernels.QuerySharedFloats);
+        var queryShared = SharedMemoryConfig.RequestDynamic<float>(bf16
+            ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats
+            : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
         _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.KeyValue
             : TensorCoreAttentionBackwardKernels.KeyValue));
-        _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBackwardKernels.Query));
+        _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
+            ? TensorCoreAttentionBf16BackwardKernels.Query
+            : TensorCoreAttentionBackwardKernels.Query));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
@@ -154,8 +157,8 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16; under BF16 the forward and the backward's
-    /// key pass multiply in BF16, its dq pass in TF32) and the head size is the one those kernels are specialized for.
+    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16, in the same precision) and the head size is
+    /// the one those kernels are specialized for.
     /// </summary>
     private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && headDim == AttentionFragments.HeadDim;
 

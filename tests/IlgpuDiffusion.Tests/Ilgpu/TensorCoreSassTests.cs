@@ -71,6 +71,7 @@ public sealed class TensorCoreSassTests
     [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16")]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32")]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 80, "HMMA.16816.F32.BF16")]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16")]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32")]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction)
     {

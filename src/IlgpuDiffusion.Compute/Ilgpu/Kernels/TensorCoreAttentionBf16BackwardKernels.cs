@@ -4,15 +4,16 @@ using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// The key pass of the tensor-core attention backward on BF16 tensor cores (m16n8k16, fp32 accumulate), the bf16
-/// precision's counterpart of <see cref="TensorCoreAttentionBackwardKernels.KeyValue"/>, with the same arguments, grid
-/// and scratch: a group of 2 warps owns 32 keys, each warp 16, and walks the query tiles of 32. A warp keeps its keys and
+/// The tensor-core attention backward on BF16 tensor cores (m16n8k16, fp32 accumulate), the bf16 precision's
+/// counterpart of <see cref="TensorCoreAttentionBackwardKernels"/>, with the same arguments, grids and scratch.
+/// <see cref="KeyValue"/>: a group of 2 warps owns 32 keys, each warp 16, and walks the query tiles of 32. A warp keeps its keys and
 /// values as A fragments in registers for the whole launch. Per query tile it computes Pᵀ and dPᵀ in registers (keys as
 /// rows), and multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout
 /// is the A layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for
 /// the scores, along the queries (transposed) for dk and dv. dSᵀ goes to the scratch rounded to TF32, as the TF32 key
-/// pass leaves it, for <see cref="TensorCoreAttentionBackwardKernels.Query"/>. Shared memory (20 KB): Q, dO [32, 36
-/// words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32].
+/// pass leaves it. Shared memory (20 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32].
+/// <see cref="Query"/>: 2 warps own 32 queries and add dq = scale·dS·k, dS staged from the scratch as pairs along the
+/// keys, k transposed likewise. Shared memory (7.5 KB): dS [32 queries, 20 words]; kᵀ [64 head columns, 20 words].
 /// </summary>
 internal static class TensorCoreAttentionBf16BackwardKernels
 {
@@ -27,6 +28,12 @@ internal static class TensorCoreAttentionBf16BackwardKernels
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
     public const int SharedFloats = RowDotsAt + Tile;
+
+    // Query: the tile's dS pairs, then kᵀ.
+    private const int KeyColumnsAt = Tile * ColumnStride;
+
+    /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
+    public const int QuerySharedFloats = KeyColumnsAt + HeadDim * ColumnStride;
 
     /// <summary>
     /// dk, dv += the gradients of 32 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/32⌉, heads of the
@@ -90,6 +97,54 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         int low = key < tokens ? head + key * a.QRowStride : -1, high = key + 8 < tokens ? head + (key + 8) * a.QRowStride : -1;
         Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, a.AccumulateGradients != 0, lane);
         Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
+    }
+
+    /// <summary>
+    /// dq += scale·dS·k for 32 queries, dSᵀ read from the scratch <see cref="KeyValue"/> filled. Grid (⌈T/32⌉, heads of the
+    /// launch) × <see cref="Threads"/>; <see cref="QuerySharedFloats"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Query(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
+        int head = b * a.QBatchStride + h * HeadDim;
+        int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+        int scores = Grid.IdxY * stride * stride + q0, warpRows = warp * 16 * ColumnStride;
+
+        var dqSum = default(Fragments8);
+        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
+        for (int k0 = 0; k0 < keyEnd; k0 += Tile)
+        {
+            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
+            Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
+            Group.Barrier();
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, lane), shared, KeyColumnsAt,
+                ColumnStride, 0, lane);
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, lane), shared, KeyColumnsAt,
+                ColumnStride, 1, lane);
+            Group.Barrier();
+        }
+        int low = query < tokens ? head + query * a.QRowStride : -1;
+        int high = query + 8 < tokens ? head + (query + 8) * a.QRowStride : -1;
+        Write(dqSum, new RowPair(a.Scale, a.Scale), dq, low, high, a.AccumulateGradients != 0, lane);
+    }
+
+    /// <summary>
+    /// Stages a 32 × 32 tile of the scratch's dSᵀ (key rows <paramref name="stride"/> apart from <paramref name="from"/>)
+    /// as dS pairs along the keys: shared word (query q, pair j) holds keys 2j and 2j + 1. Each thread keeps one query.
+    /// </summary>
+    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride)
+    {
+        const int pairsPerPass = Threads / Tile;
+        int query = Group.IdxX & (Tile - 1), pair = Group.IdxX / Tile;
+        int to = query * ColumnStride + pair;
+        from += 2 * pair * stride + query;
+        for (int j = 0; j < Tile / 2; j += pairsPerPass)
+            shared[to + j] = Bf16Fragments.Pack(scratch[from + 2 * j * stride], scratch[from + (2 * j + 1) * stride]);
     }
 
     /// <summary>
