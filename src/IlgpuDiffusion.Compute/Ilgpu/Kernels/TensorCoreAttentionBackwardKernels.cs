@@ -56,7 +56,7 @@ internal static class TensorCoreAttentionBackwardKernels
         StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * RowStride, values = ValuesAt + keys;
-        int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab;
+        int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab; // dSᵀ's slab follows Pᵀ's
         var (logSumExps, rowDots) = (shared.SubView(LogSumExpAt, Tile), shared.SubView(RowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
@@ -66,31 +66,24 @@ internal static class TensorCoreAttentionBackwardKernels
         {
             StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
             StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads);
-            for (int r = Group.IdxX; r < Tile; r += Group.DimX)
-            {
-                bool inside = q0 + r < tokens;
-                logSumExps[r] = inside ? logSumExp[bh * tokens + q0 + r] : 0f;
-                rowDots[r] = inside ? rowDot[bh * tokens + q0 + r] : 0f;
-            }
+            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, lane);
             WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, lane);
-            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), probabilities, scoreGradientSlab,
-                scoreRow + q0, stride);
-            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, 0, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, 8, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, 16, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
+            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, logSumExps, rowDots, lane);
             Warp.Barrier();
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, lane);
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, lane);
             Group.Barrier();
         }
-        int low = key < tokens ? head + key * a.QRowStride : -1, high = key + 8 < tokens ? head + (key + 8) * a.QRowStride : -1;
-        Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, a.AccumulateGradients != 0, lane);
-        Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
+        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
+        BackwardFragments.WriteRows(dvSum, 1f, dv, a, head, key, lane);
     }
 
     /// <summary>
@@ -118,9 +111,7 @@ internal static class TensorCoreAttentionBackwardKernels
             WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, lane);
             Group.Barrier();
         }
-        int low = query < tokens ? head + query * a.QRowStride : -1;
-        int high = query + 8 < tokens ? head + (query + 8) * a.QRowStride : -1;
-        Write(dqSum, new RowPair(a.Scale, a.Scale), dq, low, high, a.AccumulateGradients != 0, lane);
+        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);
     }
 
     /// <summary>
@@ -151,24 +142,15 @@ internal static class TensorCoreAttentionBackwardKernels
     }
 
     /// <summary>
-    /// One fragment of the key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>): scores
-    /// to Pᵀ, dPᵀ to dSᵀ, both stored to the warp's slabs, dSᵀ also to the <paramref name="scratch"/>.
+    /// One fragment of the key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>): Pᵀ and
+    /// dSᵀ as <see cref="BackwardFragments.ScoreGradients"/> makes them, both also stored to the warp's slabs (Pᵀ's at
+    /// <paramref name="probabilities"/>, dSᵀ's right after) as operands of the next products.
     /// </summary>
     private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, ArrayView<float> scratch,
-        in KeyTile tile, int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
+        in KeyTile tile, int probabilities, int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
     {
-        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
-        ExponentiateColumns(ref p, logSumExps, column, lane);
-        ScoreGradientColumns(p, ref dp, rowDots, column, lane);
-        Store(p, shared, tile.Probabilities, column, lane);
-        Store(dp, shared, tile.ScoreGradients, column, lane);
-        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+        BackwardFragments.ScoreGradients(ref p, ref dp, scratch, tile, column, logSumExps, rowDots, lane);
+        Store(p, shared, probabilities, column, lane);
+        Store(dp, shared, probabilities + Slab, column, lane);
     }
-
-    /// <summary>
-    /// A warp's tile of the key pass: its row g's key, the query tile's first query, whether all its pairs are visible,
-    /// its slabs, and where row g's dSᵀ for the tile goes in the scratch (rows <see cref="ScratchStride"/> apart).
-    /// </summary>
-    private readonly record struct KeyTile(AttentionArguments Arguments, int Key, int Q0, bool Visible, int Probabilities,
-        int ScoreGradients, int ScratchRow, int ScratchStride);
 }

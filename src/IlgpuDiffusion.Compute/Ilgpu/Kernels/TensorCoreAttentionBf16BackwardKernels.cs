@@ -68,22 +68,17 @@ internal static class TensorCoreAttentionBf16BackwardKernels
             Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
             Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, tokens,
                 Threads);
-            for (int r = Group.IdxX; r < Tile; r += Group.DimX)
-            {
-                bool inside = q0 + r < tokens;
-                logSumExps[r] = inside ? logSumExp[bh * tokens + q0 + r] : 0f;
-                rowDots[r] = inside ? rowDot[bh * tokens + q0 + r] : 0f;
-            }
+            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             ProductOver64(ref p, keys, shared, 0, lane);
             ProductOver64(ref dp, values, shared, GradientsAt, lane);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            KeyFragment(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
                 lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
@@ -94,9 +89,8 @@ internal static class TensorCoreAttentionBf16BackwardKernels
                 lane);
             Group.Barrier();
         }
-        int low = key < tokens ? head + key * a.QRowStride : -1, high = key + 8 < tokens ? head + (key + 8) * a.QRowStride : -1;
-        Write(dkSum, new RowPair(a.Scale, a.Scale), dk, low, high, a.AccumulateGradients != 0, lane);
-        Write(dvSum, new RowPair(1f, 1f), dv, low, high, a.AccumulateGradients != 0, lane);
+        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
+        BackwardFragments.WriteRows(dvSum, 1f, dv, a, head, key, lane);
     }
 
     /// <summary>
@@ -128,9 +122,7 @@ internal static class TensorCoreAttentionBf16BackwardKernels
                 ColumnStride, 1, lane);
             Group.Barrier();
         }
-        int low = query < tokens ? head + query * a.QRowStride : -1;
-        int high = query + 8 < tokens ? head + (query + 8) * a.QRowStride : -1;
-        Write(dqSum, new RowPair(a.Scale, a.Scale), dq, low, high, a.AccumulateGradients != 0, lane);
+        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);
     }
 
     /// <summary>
@@ -157,24 +149,4 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, lane);
         Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, lane);
     }
-
-    /// <summary>
-    /// One fragment of the key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>): scores to
-    /// Pᵀ, dPᵀ to dSᵀ, dSᵀ also to the <paramref name="scratch"/>.
-    /// </summary>
-    private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
-        int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
-    {
-        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
-        ExponentiateColumns(ref p, logSumExps, column, lane);
-        ScoreGradientColumns(p, ref dp, rowDots, column, lane);
-        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
-    }
-
-    /// <summary>
-    /// A warp's tile of the key pass: its row g's key, the query tile's first query, whether all its pairs are visible, and
-    /// where row g's dSᵀ for the tile goes in the scratch (rows <see cref="ScratchStride"/> apart).
-    /// </summary>
-    private readonly record struct KeyTile(AttentionArguments Arguments, int Key, int Q0, bool Visible, int ScratchRow,
-        int ScratchStride);
 }

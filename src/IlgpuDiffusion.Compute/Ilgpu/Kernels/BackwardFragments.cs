@@ -1,0 +1,60 @@
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// A warp's tile of a tensor-core key pass: its row g's key, the query tile's first query, whether all its pairs are
+/// visible, and where row g's dSᵀ for the tile goes in the scratch (rows <see cref="ScratchStride"/> apart).
+/// </summary>
+internal readonly record struct KeyTile(AttentionArguments Arguments, int Key, int Q0, bool Visible, int ScratchRow,
+    int ScratchStride);
+
+/// <summary>
+/// The steps the tensor-core attention backwards of both precisions share (<see cref="TensorCoreAttentionBackwardKernels"/>,
+/// <see cref="TensorCoreAttentionBf16BackwardKernels"/>): a query tile's row statistics, a key-pass fragment's Pᵀ and
+/// dSᵀ, and a warp's gradient rows written out.
+/// </summary>
+internal static class BackwardFragments
+{
+    /// <summary>
+    /// The log-sum-exp and D = rowsum(dO ∘ O) of queries q0 .. q0 + count − 1 of head <paramref name="bh"/> into shared
+    /// memory (0 past the sequence); all threads of the group take part; no barrier.
+    /// </summary>
+    public static void StageRowStatistics(ArrayView<float> logSumExps, ArrayView<float> rowDots, ArrayView<float> logSumExp,
+        ArrayView<float> rowDot, int bh, int tokens, int q0, int count)
+    {
+        for (int r = Group.IdxX; r < count; r += Group.DimX)
+        {
+            bool inside = q0 + r < tokens;
+            logSumExps[r] = inside ? logSumExp[bh * tokens + q0 + r] : 0f;
+            rowDots[r] = inside ? rowDot[bh * tokens + q0 + r] : 0f;
+        }
+    }
+
+    /// <summary>
+    /// One fragment of a key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>, keys as rows):
+    /// scores to Pᵀ, dPᵀ to dSᵀ, and dSᵀ stored rounded to TF32 to the <paramref name="scratch"/>.
+    /// </summary>
+    public static void ScoreGradients(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
+        int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
+    {
+        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
+        ExponentiateColumns(ref p, logSumExps, column, lane);
+        ScoreGradientColumns(p, ref dp, rowDots, column, lane);
+        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+    }
+
+    /// <summary>
+    /// Writes (or adds, per AccumulateGradients) a warp's 16 × 64 gradient rows times <paramref name="scale"/> into the
+    /// packed [tokens, 3, heads, 64] <paramref name="target"/> slot: row g is token <paramref name="row"/> of the head
+    /// starting at <paramref name="head"/>, rows past the sequence skipped.
+    /// </summary>
+    public static void WriteRows(in Fragments8 sum, float scale, ArrayView<float> target, in AttentionArguments a, int head, int row,
+        int lane)
+    {
+        int tokens = a.Keys;
+        int low = row < tokens ? head + row * a.QRowStride : -1, high = row + 8 < tokens ? head + (row + 8) * a.QRowStride : -1;
+        Write(sum, new RowPair(scale, scale), target, low, high, a.AccumulateGradients != 0, lane);
+    }
+}
