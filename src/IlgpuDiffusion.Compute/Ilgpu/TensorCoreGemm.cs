@@ -71,8 +71,10 @@ internal sealed class TensorCoreGemm : IDisposable
         int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate)
     {
         var (kPerSplit, splits) = Split(m, n, k);
+        bool vectorA = Aligned(a, strides.AK == 1 ? strides.ARow : strides.AK, strides.AK == 1 ? 1 : strides.ARow);
+        bool vectorB = Aligned(b, strides.BK == 1 ? strides.BCol : strides.BK, strides.BK == 1 ? 1 : strides.BCol);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
-            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0);
+            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0);
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1);
         var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
@@ -91,6 +93,17 @@ internal sealed class TensorCoreGemm : IDisposable
                 TensorCoreGemmKernels.ReduceSplits));
         _reduce(checked((int)elements), partials, bias, c, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0);
     }
+
+    /// <summary>
+    /// Whether an operand's groups of four along its contiguous axis (<see cref="TensorCoreGemmKernels.Position"/>) start on
+    /// 16 bytes: that axis has stride 1, the other stride is a multiple of 4 and the view starts on 16 bytes of its buffer
+    /// (whose own start is aligned far more).
+    /// </summary>
+    private static bool Aligned(ArrayView<float> view, int otherStride, int contiguousStride) =>
+        contiguousStride == 1 && otherStride % 4 == 0 && IndexInBytes(view) % 16 == 0;
+
+    /// <summary>The view's start within its buffer, read through the interface without boxing the view.</summary>
+    private static long IndexInBytes<TView>(TView view) where TView : IContiguousArrayView => view.IndexInBytes;
 
     /// <summary>
     /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the

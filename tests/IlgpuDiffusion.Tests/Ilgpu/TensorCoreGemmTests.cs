@@ -114,32 +114,50 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
             {
                 var positions = new HashSet<(int, int)>();
                 for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
+                {
                     for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
                     {
                         var position = TensorCoreGemmKernels.Position(thread, i, kContiguous, bf16);
                         Assert.True(positions.Add(position));
-                        // BF16 elements come in pairs of consecutive k, the lower k even: one packed register each.
-                        if (bf16 && i % 2 == 1)
-                            Assert.Equal(TensorCoreGemmKernels.Position(thread, i - 1, kContiguous, bf16), (position.Line, position.K - 1));
-                        if (bf16 && i % 2 == 0) Assert.Equal(0, position.K % 2);
+                        // Groups of four run along the contiguous axis from a multiple of 4: one 16-byte load each.
+                        var groupStart = TensorCoreGemmKernels.Position(thread, i & ~3, kContiguous, bf16);
+                        var expected = kContiguous ? (groupStart.Line, groupStart.K + i % 4) : (groupStart.Line + i % 4, groupStart.K);
+                        Assert.Equal(expected, position);
+                        Assert.Equal(0, (kContiguous ? groupStart.K : groupStart.Line) % 4);
                     }
+                    // BF16 elements pack in pairs of consecutive k, the lower k even: one register each.
+                    for (int word = 0; bf16 && word < TensorCoreGemmKernels.ElementsPerThread / 2; word++)
+                    {
+                        var (low, high) = TensorCoreGemmKernels.Bf16Word(word, kContiguous);
+                        var lowPosition = TensorCoreGemmKernels.Position(thread, low, kContiguous, bf16);
+                        Assert.Equal((lowPosition.Line, lowPosition.K + 1), TensorCoreGemmKernels.Position(thread, high, kContiguous, bf16));
+                        Assert.Equal(0, lowPosition.K % 2);
+                    }
+                }
                 Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
                 Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
             }
     }
 
-    public static TheoryData<string, string, int, int, int, bool, bool, int> Products()
+    public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
-        var data = new TheoryData<string, string, int, int, int, bool, bool, int>();
+        var data = new TheoryData<string, string, int, int, int, bool, bool, int, int>();
         foreach (string precision in new[] { "tf32", "bf16" })
         {
-            // Tile edges in every dimension, both operand layouts of each side, bias and accumulate.
-            data.Add(precision, "ABt", 130, 70, 37, true, false, 1);
-            data.Add(precision, "AB", 67, 129, 40, false, true, 1);
-            data.Add(precision, "AtB", 45, 33, 70, false, true, 1);
+            // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
+            // multiples of 4, so loads are per element.
+            data.Add(precision, "ABt", 130, 70, 37, true, false, 1, 0);
+            data.Add(precision, "AB", 67, 129, 40, false, true, 1, 0);
+            data.Add(precision, "AtB", 45, 33, 70, false, true, 1, 0);
+            // Aligned operands with whole tiles in every layout: 16-byte loads (the first with views 16 bytes into their
+            // buffers); then views 4 bytes in, which must fall back to loads per element.
+            data.Add(precision, "ABt", 136, 132, 48, true, false, 1, 4);
+            data.Add(precision, "AB", 132, 136, 32, false, true, 1, 0);
+            data.Add(precision, "AtB", 136, 140, 36, false, true, 1, 0);
+            data.Add(precision, "ABt", 136, 132, 48, false, true, 1, 1);
             // Split-K (a weight-gradient shape on a pretended GPU of 16 processors) and the skinny adaLN row.
-            data.Add(precision, "AtB", 40, 24, 1000, false, true, 16);
-            data.Add(precision, "AB", 1, 96, 700, false, false, 16);
+            data.Add(precision, "AtB", 40, 24, 1000, false, true, 16, 0);
+            data.Add(precision, "AB", 1, 96, 700, false, false, 16, 0);
         }
         return data;
     }
@@ -147,7 +165,7 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     [Theory]
     [MemberData(nameof(Products))]
     public void The_emulated_kernel_matches_the_product_of_rounded_inputs(string precision, string layout, int m, int n, int k,
-        bool bias, bool accumulate, int multiprocessors)
+        bool bias, bool accumulate, int multiprocessors, int offset) // offset: floats before each operand in its buffer
     {
         MatMulPrecision gemm = MatMulPrecisions.Parse(precision)!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
@@ -156,16 +174,16 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
         float[] biasValues = TestData.Random(n, seed: 3), initial = TestData.Random(m * n, seed: 4);
 
-        using var aBuffer = device.Allocate<float>(a.Length);
-        using var bBuffer = device.Allocate<float>(b.Length);
+        using var aBuffer = device.Allocate<float>(offset + a.Length);
+        using var bBuffer = device.Allocate<float>(offset + b.Length);
         using var biasBuffer = device.Allocate<float>(n);
         using var cBuffer = device.Allocate<float>((long)m * n);
-        aBuffer.CopyFromHost(0, a);
-        bBuffer.CopyFromHost(0, b);
+        aBuffer.CopyFromHost(offset, a);
+        bBuffer.CopyFromHost(offset, b);
         biasBuffer.CopyFromHost(0, biasValues);
         cBuffer.CopyFromHost(0, initial);
-        var aTensor = new Tensor<float>(aBuffer, 0, new Shape(a.Length));
-        var bTensor = new Tensor<float>(bBuffer, 0, new Shape(b.Length));
+        var aTensor = new Tensor<float>(aBuffer, offset, new Shape(a.Length));
+        var bTensor = new Tensor<float>(bBuffer, offset, new Shape(b.Length));
         var cTensor = new Tensor<float>(cBuffer, 0, new Shape(m * n));
         if (bias)
             device.Kernels.LinearForward(aTensor, bTensor, new Tensor<float>(biasBuffer, 0, new Shape(n)), cTensor, m, k, n);

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -7,17 +8,22 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <param name="KPerSplit">k elements of one split (a multiple of the tile's k), or K when the launch does not split k.</param>
 /// <param name="Partials">1: write each split's product to c as [splits, M, N] partials for
 /// <see cref="TensorCoreGemmKernels.ReduceSplits"/> (no bias, no accumulate); 0: write the result.</param>
+/// <param name="VectorA">1 when op(a)'s groups of four along its contiguous axis are 16-byte aligned (that axis has stride 1,
+/// the other a multiple of 4, the view starts on 16 bytes): whole tiles then load with 16-byte loads.</param>
+/// <param name="VectorB">The same for op(b).</param>
 internal readonly record struct TensorCoreGemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
-    int KPerSplit, int Accumulate, int HasBias, int Partials);
+    int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB);
 
 /// <summary>
 /// GEMM on tensor cores (sm_80 and newer) through inline PTX: c [M, N] = op(a)·op(b) [+ c] [+ bias[col]] with fp32
 /// storage and accumulation and TF32 (m16n8k8) or BF16 (m16n8k16) products. A block of 8 warps computes a 128 × 128 tile
 /// of c, each warp 64 × 32 as 4 × 4 mma fragments held in registers (<see cref="WarpAccumulators"/>). k advances 16 at a
 /// time through two shared-memory stages: while a stage's products run, each thread's loads of the next tile (8
-/// elements of each operand, bounds checked with zero fill) are in flight into registers, stored to the other stage
-/// afterwards; one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB every launch may use. (cp.async
+/// elements of each operand: two groups of four along the operand's contiguous axis, one 16-byte load each where the
+/// operand is aligned, else four bounds-checked loads with zero fill) are in flight into registers, stored to the other
+/// stage afterwards (16- or 8-byte shared stores); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
+/// every launch may use. (cp.async
 /// would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
 /// operand is staged in the layout its global memory is contiguous in (k-major rows padded by 4, or k-minor rows padded
 /// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts. Inputs are rounded
@@ -104,22 +110,24 @@ internal static class TensorCoreGemmKernels
 
     /// <summary>
     /// Where element <paramref name="i"/> (of <see cref="ElementsPerThread"/>) of a thread's share of an operand's stage
-    /// sits, as (line, k): consecutive threads walk the operand's contiguous axis of global memory (k when k-contiguous,
-    /// else the lines). TF32: a thread's elements are 16 lines (k-contiguous) or 2 k (line-contiguous) apart. BF16: they
-    /// are 4 pairs of consecutive k (elements 2j and 2j + 1), which the thread packs into one register each; the pairs are
-    /// 32 lines or 4 k apart.
+    /// sits, as (line, k). The elements come in two groups of four consecutive ones along the operand's contiguous axis of
+    /// global memory (group j = elements 4j..4j + 3), so one 16-byte load fetches a group, and consecutive threads take
+    /// consecutive groups. k-contiguous: group j covers k 4·(thread mod 4).. of line thread/4 + 64j. Line-contiguous:
+    /// lines 4·(thread mod 32).. at k thread/32 + 8j (TF32), or at k 2·(thread/32) + j (BF16: the groups are consecutive
+    /// k, so elements i and i + 4 pack into one word; see <see cref="Bf16Word"/>).
     /// </summary>
     public static (int Line, int K) Position(int thread, int i, bool kContiguous, bool bf16)
     {
-        int pair = i >> 1, half = i & 1;
-        if (bf16)
-            return kContiguous
-                ? ((thread >> 3) + 32 * pair, 2 * (thread & 7) + half)
-                : (thread & (TileM - 1), 2 * (thread >> 7) + 4 * pair + half);
-        return kContiguous
-            ? ((thread >> 4) + 16 * i, thread & (TileK - 1))
-            : (thread & (TileM - 1), (thread >> 7) + 2 * i);
+        int group = i >> 2, element = i & 3;
+        if (kContiguous) return ((thread >> 2) + 64 * group, 4 * (thread & 3) + element);
+        return (4 * (thread & 31) + element, bf16 ? 2 * (thread >> 5) + group : (thread >> 5) + 8 * group);
     }
+
+    /// <summary>
+    /// The elements (of <see cref="Position"/>) that BF16 word <paramref name="word"/> (of 4) of a thread packs, the lower k
+    /// first: neighbours within a group when k is contiguous, the same element of both groups when the lines are.
+    /// </summary>
+    public static (int Low, int High) Bf16Word(int word, bool kContiguous) => kContiguous ? (2 * word, 2 * word + 1) : (word, word + 4);
 
     /// <summary>How an operand lies in global memory, and so in its shared stage: a type, so its strides are constants.</summary>
     private interface IOperandLayout
@@ -147,16 +155,15 @@ internal static class TensorCoreGemmKernels
     /// <summary>Shared-memory words between consecutive k (TF32) or k pairs (BF16) of a stage.</summary>
     private static int KStride(bool kContiguous) => kContiguous ? 1 : TileM + WidePad;
 
-    /// <summary>Shared-memory words between a thread's consecutive staged words (see <see cref="Position"/>).</summary>
-    private static int WordStride(bool kContiguous, bool bf16) =>
-        kContiguous ? (bf16 ? 32 : 16) * LineStride(true, bf16) : 2 * KStride(false);
-
     /// <summary>Offset of element i's line from element 0's (see <see cref="Position"/>).</summary>
-    private static int LineOffset(int i, bool kContiguous, bool bf16) => kContiguous ? (bf16 ? 32 * (i >> 1) : 16 * i) : 0;
+    private static int LineOffset(int i, bool kContiguous) => kContiguous ? 64 * (i >> 2) : i & 3;
 
     /// <summary>Offset of element i's k from element 0's (see <see cref="Position"/>).</summary>
-    private static int KOffset(int i, bool kContiguous, bool bf16) =>
-        bf16 ? (kContiguous ? 0 : 4 * (i >> 1)) + (i & 1) : (kContiguous ? 0 : 2 * i);
+    private static int KOffset(int i, bool kContiguous, bool bf16) => kContiguous ? i & 3 : (bf16 ? 1 : 8) * (i >> 2);
+
+    /// <summary>Shared-memory words from a thread's first group to its second (TF32; BF16 k-contiguous in pair words).</summary>
+    private static int SecondGroupWords(bool kContiguous, bool bf16) =>
+        kContiguous ? 64 * LineStride(true, bf16) : 8 * KStride(false);
 
     /// <summary>The products of one stage: TF32 or BF16 fragments read from shared memory into the warp's accumulators.</summary>
     private interface IProducts
@@ -181,8 +188,8 @@ internal static class TensorCoreGemmKernels
         {
             var (line, k) = Position(thread, 0, kContiguous, bf16);
             First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
-            Step = LineOffset(bf16 ? 2 : 1, kContiguous, bf16) * lineStride + KOffset(bf16 ? 2 : 1, kContiguous, bf16) * kStride;
-            KStep = kStride;
+            GroupStep = LineOffset(4, kContiguous) * lineStride + KOffset(4, kContiguous, bf16) * kStride;
+            InnerStep = kContiguous ? kStride : lineStride;
             TileStep = (long)TileK * kStride;
             LinesLeft = lines - lineBase - line;
             KLeft = kEnd - kBegin - k;
@@ -193,13 +200,12 @@ internal static class TensorCoreGemmKernels
         public long First { get; }
 
         /// <summary>
-        /// Global index between consecutive elements (TF32) or pairs (BF16), an int: 32-bit offsets cost a third of 64-bit
-        /// ones.
+        /// Global index from the first group to the second, an int: 32-bit offsets cost a third of 64-bit ones.
         /// </summary>
-        public int Step { get; }
+        public int GroupStep { get; }
 
-        /// <summary>Global index between consecutive k (the two elements of a BF16 pair).</summary>
-        public int KStep { get; }
+        /// <summary>Global index between consecutive elements of a group (1 where the operand is aligned).</summary>
+        public int InnerStep { get; }
 
         /// <summary>Global index between consecutive tiles.</summary>
         public long TileStep { get; }
@@ -237,7 +243,7 @@ internal static class TensorCoreGemmKernels
         var w = default(WarpAccumulators);
         if (tiles > 0)
         {
-            Staged stagedA = Load(a, copyA, 0, aK, bf16), stagedB = Load(b, copyB, 0, bK, bf16);
+            Staged stagedA = Load(a, copyA, 0, aK, bf16, g.VectorA), stagedB = Load(b, copyB, 0, bK, bf16, g.VectorB);
             Store(shared.SubView(copyA.Shared), stagedA, aK, bf16);
             Store(shared.SubView(OperandFloats + copyB.Shared), stagedB, bK, bf16);
             Group.Barrier();
@@ -248,8 +254,8 @@ internal static class TensorCoreGemmKernels
             Staged stagedA = default, stagedB = default;
             if (more)
             {
-                stagedA = Load(a, copyA, tile + 1, aK, bf16);
-                stagedB = Load(b, copyB, tile + 1, bK, bf16);
+                stagedA = Load(a, copyA, tile + 1, aK, bf16, g.VectorA);
+                stagedB = Load(b, copyB, tile + 1, bK, bf16, g.VectorB);
             }
             int stage = (tile & 1) * StageFloats;
             w = CudaAsm.IsSupported
@@ -328,85 +334,97 @@ internal static class TensorCoreGemmKernels
         return sum;
     }
 
-    /// <summary>The <see cref="ElementsPerThread"/> elements of one operand that one thread carries per stage.</summary>
+    /// <summary>
+    /// The <see cref="ElementsPerThread"/> elements of one operand that one thread carries per stage: its two groups (see
+    /// <see cref="Position"/>).
+    /// </summary>
     private struct Staged
     {
-        public float V0, V1, V2, V3, V4, V5, V6, V7;
+        public Quad First, Second;
+    }
+
+    /// <summary>Two words stored with one 8-byte shared store.</summary>
+    private readonly struct WordPair(float low, float high)
+    {
+        public readonly float Low = low, High = high;
     }
 
     /// <summary>
-    /// This thread's elements of an operand's tile <paramref name="tile"/> of the split, TF32 ones already rounded: without
-    /// bounds checks when all of them lie inside the operand (every tile but the edges), else 0 for those outside.
+    /// This thread's elements of an operand's tile <paramref name="tile"/> of the split, TF32 ones already rounded: two
+    /// 16-byte loads where all of them lie inside the operand (every tile but the edges) and <paramref name="vector"/> says
+    /// the operand is aligned, else one load per element, bounds checked at the edges (0 outside).
     /// </summary>
-    private static Staged Load(ArrayView<float> x, in OperandCopy copy, int tile, bool kContiguous, bool bf16)
+    private static Staged Load(ArrayView<float> x, in OperandCopy copy, int tile, bool kContiguous, bool bf16, int vector)
     {
         long first = copy.First + tile * copy.TileStep;
         int tileK = tile << 4; // tile · TileK
         const int last = ElementsPerThread - 1;
-        bool whole = copy.LinesLeft > LineOffset(last, kContiguous, bf16) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
+        bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
+        if (whole && vector != 0)
+        {
+            var groups = x.SubView(first).Cast<Quad>().AsAligned(16);
+            return new Staged { First = Round(groups[0], bf16), Second = Round(groups[copy.GroupStep >> 2], bf16) };
+        }
         if (whole)
         {
             var view = x.SubView(first); // every element lies inside: 32-bit offsets from here
             return new Staged
             {
-                V0 = Round(view[Offset(copy, 0, bf16)], bf16),
-                V1 = Round(view[Offset(copy, 1, bf16)], bf16),
-                V2 = Round(view[Offset(copy, 2, bf16)], bf16),
-                V3 = Round(view[Offset(copy, 3, bf16)], bf16),
-                V4 = Round(view[Offset(copy, 4, bf16)], bf16),
-                V5 = Round(view[Offset(copy, 5, bf16)], bf16),
-                V6 = Round(view[Offset(copy, 6, bf16)], bf16),
-                V7 = Round(view[Offset(copy, 7, bf16)], bf16),
+                First = new Quad(Round(view[Offset(copy, 0)], bf16), Round(view[Offset(copy, 1)], bf16),
+                    Round(view[Offset(copy, 2)], bf16), Round(view[Offset(copy, 3)], bf16)),
+                Second = new Quad(Round(view[Offset(copy, 4)], bf16), Round(view[Offset(copy, 5)], bf16),
+                    Round(view[Offset(copy, 6)], bf16), Round(view[Offset(copy, 7)], bf16)),
             };
         }
         return new Staged
         {
-            V0 = Element(x, first, copy, tileK, kContiguous, bf16, 0),
-            V1 = Element(x, first, copy, tileK, kContiguous, bf16, 1),
-            V2 = Element(x, first, copy, tileK, kContiguous, bf16, 2),
-            V3 = Element(x, first, copy, tileK, kContiguous, bf16, 3),
-            V4 = Element(x, first, copy, tileK, kContiguous, bf16, 4),
-            V5 = Element(x, first, copy, tileK, kContiguous, bf16, 5),
-            V6 = Element(x, first, copy, tileK, kContiguous, bf16, 6),
-            V7 = Element(x, first, copy, tileK, kContiguous, bf16, 7),
+            First = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 0), Element(x, first, copy, tileK, kContiguous, bf16, 1),
+                Element(x, first, copy, tileK, kContiguous, bf16, 2), Element(x, first, copy, tileK, kContiguous, bf16, 3)),
+            Second = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 4), Element(x, first, copy, tileK, kContiguous, bf16, 5),
+                Element(x, first, copy, tileK, kContiguous, bf16, 6), Element(x, first, copy, tileK, kContiguous, bf16, 7)),
         };
     }
 
     private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
     {
-        bool inside = LineOffset(i, kContiguous, bf16) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
-        return inside ? Round(x[first + Offset(copy, i, bf16)], bf16) : 0f;
+        bool inside = LineOffset(i, kContiguous) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
+        return inside ? Round(x[first + Offset(copy, i)], bf16) : 0f;
     }
 
     /// <summary>Global offset of element i from element 0's (see <see cref="Position"/>).</summary>
-    private static int Offset(in OperandCopy copy, int i, bool bf16) => bf16 ? (i >> 1) * copy.Step + (i & 1) * copy.KStep : i * copy.Step;
+    private static int Offset(in OperandCopy copy, int i) => (i >> 2) * copy.GroupStep + (i & 3) * copy.InnerStep;
 
     /// <summary>TF32 inputs are rounded once, as they are loaded; BF16 ones when packed in pairs to be stored.</summary>
     private static float Round(float value, bool bf16) => bf16 ? value : TensorCoreRounding.Tf32(value);
 
+    private static Quad Round(Quad q, bool bf16) =>
+        bf16 ? q : new Quad(TensorCoreRounding.Tf32(q.X), TensorCoreRounding.Tf32(q.Y), TensorCoreRounding.Tf32(q.Z),
+            TensorCoreRounding.Tf32(q.W));
+
     /// <summary>
-    /// Stores a thread's staged words at <paramref name="at"/> (its first word's place in the stage): 8 TF32 elements, or
-    /// 4 BF16 pairs packed low k first.
+    /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage): TF32 groups as
+    /// they are (16-byte stores), BF16 ones packed into the words <see cref="Bf16Word"/> gives, low k first (one 16-byte
+    /// store when the lines are contiguous, two 8-byte ones when k is).
     /// </summary>
     private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
-        int stride = WordStride(kContiguous, bf16);
-        if (bf16)
+        Quad f = staged.First, s = staged.Second;
+        if (!bf16)
         {
-            at[0] = Pack(staged.V0, staged.V1);
-            at[stride] = Pack(staged.V2, staged.V3);
-            at[2 * stride] = Pack(staged.V4, staged.V5);
-            at[3 * stride] = Pack(staged.V6, staged.V7);
-            return;
+            var quads = at.Cast<Quad>().AsAligned(16);
+            quads[0] = f;
+            quads[SecondGroupWords(kContiguous, false) >> 2] = s;
         }
-        at[0] = staged.V0;
-        at[stride] = staged.V1;
-        at[2 * stride] = staged.V2;
-        at[3 * stride] = staged.V3;
-        at[4 * stride] = staged.V4;
-        at[5 * stride] = staged.V5;
-        at[6 * stride] = staged.V6;
-        at[7 * stride] = staged.V7;
+        else if (kContiguous)
+        {
+            var pairs = at.Cast<WordPair>().AsAligned(8);
+            pairs[0] = new WordPair(Pack(f.X, f.Y), Pack(f.Z, f.W));
+            pairs[SecondGroupWords(true, true) >> 1] = new WordPair(Pack(s.X, s.Y), Pack(s.Z, s.W));
+        }
+        else
+        {
+            at.Cast<Quad>().AsAligned(16)[0] = new Quad(Pack(f.X, s.X), Pack(f.Y, s.Y), Pack(f.Z, s.Z), Pack(f.W, s.W));
+        }
     }
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
