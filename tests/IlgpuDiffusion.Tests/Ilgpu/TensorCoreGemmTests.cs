@@ -130,7 +130,8 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                     {
                         var (low, high) = TensorCoreGemmKernels.Bf16Word(word, kContiguous);
                         var lowPosition = TensorCoreGemmKernels.Position(thread, low, kContiguous, bf16);
-                        Assert.Equal((lowPosition.Line, lowPosition.K + 1), TensorCoreGemmKernels.Position(thread, high, kContiguous, bf16));
+                        var highPosition = TensorCoreGemmKernels.Position(thread, high, kContiguous, bf16);
+                        Assert.Equal((lowPosition.Line, lowPosition.K + 1), highPosition);
                         Assert.Equal(0, lowPosition.K % 2);
                     }
                 }
