@@ -10,11 +10,14 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
-    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingBackward;
+    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingChunks;
+    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _embeddingSegments;
 
-    // The segment plan of the backward pass, grown to the largest rows seen (steady-state calls allocate nothing).
+    // The chunk plan of the backward pass and its partial sums, grown to the largest rows seen (steady-state calls allocate
+    // nothing).
     private int[] _segments = [];
     private MemoryBuffer1D<int, Stride1D.Dense>? _deviceSegments;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _embeddingPartials;
 
     /// <inheritdoc/>
     /// <remarks>Checks the ids on the host before launch: ids the host uploaded from its mirror, others read back.</remarks>
@@ -30,18 +33,30 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     /// <remarks>
     /// Deterministic, without atomics: the ids (from the host as in forward, and checked) are sorted on the host into one
-    /// segment per distinct id, the plan is uploaded behind the queued work (an earlier backward may still read the
-    /// plan's buffer), and one thread per (distinct id, channel) adds that id's rows in row order.
+    /// segment per distinct id, cut into chunks of at most <see cref="EmbeddingKernels.ChunkRows"/> rows; the plan is
+    /// uploaded behind the queued work (an earlier backward may still read the plan's buffer). One thread per (chunk,
+    /// channel) adds the chunk's rows in row order, then one per (distinct id, channel) adds the id's chunks in order.
     /// </remarks>
     public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels)
     {
         int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, out var hostIds);
         if (elements == 0) return;
-        int distinct = PlanSegments(hostIds, rows);
-        _embeddingBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        var (chunks, distinct) = PlanChunks(hostIds, rows);
+        _embeddingChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
-                EmbeddingKernels.Backward));
-        _embeddingBackward(distinct * channels, _deviceSegments!.View.AsContiguous(), dOutput.View(), dTable.View(), rows, channels);
+                EmbeddingKernels.BackwardChunks));
+        _embeddingSegments ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>>(
+                EmbeddingKernels.BackwardSegments));
+        if (_embeddingPartials is null || _embeddingPartials.Length < elements)
+        {
+            Release(_accelerator, _embeddingPartials);
+            _embeddingPartials = _accelerator.Allocate1D<float>(elements); // chunks ≤ rows
+        }
+        var plan = _deviceSegments!.View.AsContiguous();
+        var partials = _embeddingPartials.View.AsContiguous();
+        _embeddingChunks(chunks * channels, plan, dOutput.View(), partials, rows, channels);
+        _embeddingSegments(distinct * channels, plan, partials, dTable.View(), rows + chunks + 1, distinct, channels);
     }
 
     /// <summary>Checks shapes and every id (<paramref name="hostIds"/>, see <see cref="HostIds"/>); returns rows·channels.</summary>
@@ -65,42 +80,61 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Sorts the rows of <paramref name="hostIds"/> by (id, row), uploads the segment plan
-    /// [rowOrder | segmentStart | segmentId] (see <see cref="EmbeddingKernels.Backward"/>)
-    /// and returns the number of distinct ids.
+    /// Sorts the rows of <paramref name="hostIds"/> by (id, row), cuts each id's rows into chunks of at most
+    /// <see cref="EmbeddingKernels.ChunkRows"/>, uploads the plan [rowOrder | chunkStart | segmentChunkStart | segmentId]
+    /// (see <see cref="EmbeddingKernels.BackwardChunks"/> and <see cref="EmbeddingKernels.BackwardSegments"/>) and returns
+    /// the numbers of chunks and of distinct ids.
     /// </summary>
-    private int PlanSegments(ReadOnlySpan<int> hostIds, int rows)
+    private (int Chunks, int Distinct) PlanChunks(ReadOnlySpan<int> hostIds, int rows)
     {
-        int length = HostChecks.Product(3, rows) + 1;
+        int capacity = HostChecks.Product(4, rows) + 2;
         if (_sortKeys.Length < rows) _sortKeys = new long[rows];
-        if (_segments.Length < length) _segments = new int[length];
+        if (_segments.Length < capacity) _segments = new int[capacity];
         var keys = _sortKeys.AsSpan(0, rows);
         for (int r = 0; r < rows; r++) keys[r] = ((long)hostIds[r] << 32) | (uint)r;
         keys.Sort();
 
-        var plan = _segments.AsSpan(0, length);
+        // Chunk starts follow the row order at rows; the segments' chunk starts and ids are written after them once the
+        // number of chunks is known, so they go to the end of the buffer first.
+        var plan = _segments.AsSpan(0, capacity);
         var rowOrder = plan[..rows];
-        var starts = plan.Slice(rows, rows + 1);
-        var segmentIds = plan[(2 * rows + 1)..];
-        int distinct = 0;
+        var chunkStarts = plan[rows..];
+        var segmentIds = plan[^rows..];
+        var segmentChunks = plan.Slice(capacity - 2 * rows - 1, rows + 1);
+        int chunks = 0, distinct = 0, previous = -1, inChunk = 0;
         for (int p = 0; p < rows; p++)
         {
             int id = (int)(keys[p] >> 32);
             rowOrder[p] = (int)keys[p];
-            if (p == 0 || id != segmentIds[distinct - 1])
+            if (id != previous)
             {
-                starts[distinct] = p;
+                segmentChunks[distinct] = chunks;
                 segmentIds[distinct++] = id;
+                previous = id;
+                inChunk = EmbeddingKernels.ChunkRows;
             }
+            if (inChunk == EmbeddingKernels.ChunkRows)
+            {
+                chunkStarts[chunks++] = p;
+                inChunk = 0;
+            }
+            inChunk++;
         }
-        starts[distinct] = rows;
+        chunkStarts[chunks] = rows;
+        segmentChunks[distinct] = chunks;
 
-        if (_deviceSegments is null || _deviceSegments.Length < length)
+        // Close up: [rowOrder | chunkStart (chunks + 1) | segmentChunkStart (distinct + 1) | segmentId (distinct)].
+        int segmentsAt = rows + chunks + 1;
+        segmentChunks[..(distinct + 1)].CopyTo(plan.Slice(segmentsAt, distinct + 1));
+        segmentIds[..distinct].CopyTo(plan.Slice(segmentsAt + distinct + 1, distinct));
+        int length = segmentsAt + 2 * distinct + 1;
+
+        if (_deviceSegments is null || _deviceSegments.Length < capacity)
         {
             Release(_accelerator, _deviceSegments);
-            _deviceSegments = _accelerator.Allocate1D<int>(length);
+            _deviceSegments = _accelerator.Allocate1D<int>(capacity);
         }
-        _uploads.Upload(_deviceSegments.View.SubView(0, length).AsContiguous(), (ReadOnlySpan<int>)plan);
-        return distinct;
+        _uploads.Upload(_deviceSegments.View.SubView(0, length).AsContiguous(), (ReadOnlySpan<int>)plan[..length]);
+        return (chunks, distinct);
     }
 }
