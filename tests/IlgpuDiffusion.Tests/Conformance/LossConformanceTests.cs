@@ -12,7 +12,10 @@ public sealed class LossConformanceTests
 
     public static IEnumerable<object[]> Shapes =>
         from row in TestBackends.All
-        from shape in (string)row[0] == "ilgpu-cpu" ? new[] { (3, 7, 6), (2, 5, 0) } : [(3, 7, 6), (2, 5, 0), (5, Vocabulary, Mask)]
+        // 300 classes give each thread of an emulated row group many, so its running maximum grows and its sum is rescaled.
+        from shape in (string)row[0] == "ilgpu-cpu"
+            ? new[] { (3, 7, 6), (2, 5, 0), (3, 300, 150) }
+            : [(3, 7, 6), (2, 5, 0), (3, 300, 150), (5, Vocabulary, Mask)]
         select new[] { row[0], shape.Item1, shape.Item2, shape.Item3 };
 
     [SkippableTheory]

@@ -11,7 +11,7 @@ internal readonly record struct DivergenceArguments(int Kind, int Classes, int M
 /// fused with d(student logits), one group per row like <see cref="LossKernels"/>. Per entry, with
 /// s = log p_s, p = p_s, t = log p_t, the kernel forms a value term and w = ∂D/∂s; the logits gradient
 /// is gradScale·(w − p·Σ_v w_v). The MASK entry takes no part: there s is replaced by t.
-/// Two strided passes per row: the sums, then (with a gradient) the recomputed w written out,
+/// Three strided passes per row: the log-sum-exp (online), the sums, then (with a gradient) the recomputed w written out,
 /// each element by the thread that read it, so the gradient may alias the student logits.
 /// </summary>
 internal static class DivergenceKernels
@@ -23,8 +23,7 @@ internal static class DivergenceKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int row = Grid.IdxX, start = row * a.Classes;
-        float max = LossKernels.RowMax(shared, student, start, a.Classes, a.MaskIndex);
-        float sum = LossKernels.RowExpSum(shared, student, start, a.Classes, a.MaskIndex, max);
+        float max = LossKernels.RowMaxAndExpSum(shared, student, start, a.Classes, a.MaskIndex, out float sum);
         float lse = max + MathF.Log(sum), inverseSum = 1f / sum;
 
         float valueSum = 0f, wSum = 0f;

@@ -22,8 +22,8 @@ internal static class LossKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int start = Grid.IdxX * classes;
-        float max = RowMax(shared, logits, start, classes, maskIndex);
-        float lse = max + MathF.Log(RowExpSum(shared, logits, start, classes, maskIndex, max));
+        float max = RowMaxAndExpSum(shared, logits, start, classes, maskIndex, out float sum);
+        float lse = max + MathF.Log(sum);
         for (int c = Group.IdxX; c < classes; c += Group.DimX)
             logProbs[start + c] = Subs(logits[start + c], c, maskIndex) - lse;
     }
@@ -49,8 +49,7 @@ internal static class LossKernels
         }
         int target = targets[row];
         float targetLogit = logits[start + target]; // read before any thread passes a barrier and writes
-        float max = RowMax(shared, logits, start, classes, maskIndex);
-        float sum = RowExpSum(shared, logits, start, classes, maskIndex, max);
+        float max = RowMaxAndExpSum(shared, logits, start, classes, maskIndex, out float sum);
         if (Group.IdxX == 0) losses[row] = weight * (max + MathF.Log(sum) - targetLogit);
         if (hasGradient == 0) return;
         float scale = gradScale * weight, probabilityScale = scale / sum;
@@ -64,23 +63,31 @@ internal static class LossKernels
     /// <summary>The SUBS-adjusted logit of class <paramref name="c"/>.</summary>
     public static float Subs(float logit, int c, int maskIndex) => c == maskIndex ? logit + MaskPenalty : logit;
 
-    /// <summary>max_c subs(row[c]) over the row at <paramref name="start"/>; every thread gets it.</summary>
-    public static float RowMax(ArrayView<float> shared, ArrayView<float> logits, int start, int classes, int maskIndex)
+    /// <summary>
+    /// max_c subs(row[c]) over the row at <paramref name="start"/>, returned, and Σ_c exp(subs(row[c]) − max) in
+    /// <paramref name="sum"/>, in one pass over the row (online softmax, arXiv:1805.02867): each thread rescales its running
+    /// sum when its maximum grows, then by the row's maximum before the sums are added. Every thread gets both.
+    /// </summary>
+    public static float RowMaxAndExpSum(ArrayView<float> shared, ArrayView<float> logits, int start, int classes, int maskIndex,
+        out float sum)
     {
-        float max = float.NegativeInfinity;
+        float max = float.NegativeInfinity, own = 0f;
         for (int c = Group.IdxX; c < classes; c += Group.DimX)
         {
             float x = Subs(logits[start + c], c, maskIndex);
-            if (x > max) max = x;
+            if (x > max)
+            {
+                own = own * MathF.Exp(max - x) + 1f;
+                max = x;
+            }
+            else
+            {
+                own += MathF.Exp(x - max);
+            }
         }
-        return GroupReductions.Max(shared, max);
-    }
-
-    /// <summary>Σ_c exp(subs(row[c]) − max); every thread gets it.</summary>
-    public static float RowExpSum(ArrayView<float> shared, ArrayView<float> logits, int start, int classes, int maskIndex, float max)
-    {
-        float sum = 0f;
-        for (int c = Group.IdxX; c < classes; c += Group.DimX) sum += MathF.Exp(Subs(logits[start + c], c, maskIndex) - max);
-        return GroupReductions.Sum(shared, sum);
+        float rowMax = GroupReductions.Max(shared, max);
+        // A thread without elements (rows shorter than the group) has nothing to rescale.
+        sum = GroupReductions.Sum(shared, own == 0f ? 0f : own * MathF.Exp(max - rowMax));
+        return rowMax;
     }
 }
