@@ -264,10 +264,12 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
-        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
+        Tensor<float>? ema = null, float emaDecay = 0f)
     {
         using var op = device.BeginOp(26);
-        backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm);
+        backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm, ema,
+            emaDecay);
     }
 
     /// <inheritdoc/>

@@ -19,11 +19,16 @@ public partial interface IKernels
     /// <see cref="AdamWStep"/> with the gradient scale computed on the device from <paramref name="sumOfSquares"/>[0] = ‖g‖²
     /// (as <see cref="SumOfSquares"/> leaves it): PyTorch's <c>clip_grad_norm_</c> factor min(1, maxNorm/(‖g‖ + 1e-6)) in
     /// double, or 1 when <paramref name="maxNorm"/> ≤ 0, so the host need not read the norm before the update. Where ‖g‖² is
-    /// not finite nothing is updated: the caller, reading the norm later, stops the run with the weights intact.
+    /// not finite nothing is updated: the caller, reading the norm later, stops the run with the weights intact. With
+    /// <paramref name="ema"/>, the same pass also takes the <see cref="EmaUpdate"/> of the updated parameters (which would
+    /// otherwise read them again), with the same result.
     /// </summary>
     /// <param name="sumOfSquares">[1] ‖g‖²</param>
+    /// <param name="ema">[count] the parameters' moving average, updated after them with <paramref name="emaDecay"/>, or null</param>
+    /// <param name="emaDecay">The decay of the EMA update.</param>
     void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
-        int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm);
+        int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm, Tensor<float>? ema = null,
+        float emaDecay = 0f);
 
     /// <summary>result[0] = Σ x[i]², deterministic for a given backend and count.</summary>
     /// <param name="x">[count]</param>

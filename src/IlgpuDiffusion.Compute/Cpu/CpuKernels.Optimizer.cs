@@ -18,7 +18,16 @@ public sealed unsafe partial class CpuKernels
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
         CheckAdamW(parameters, gradients, firstMoment, secondMoment, count, step);
+        RunAdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale, null, 0f);
+    }
+
+    /// <summary>The AdamW job over checked tensors, with the EMA of the updated parameters when <paramref name="ema"/> is set.</summary>
+    private void RunAdamW(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
+        int count, in AdamWParameters hyper, int step, float gradScale, Tensor<float>? ema, float emaDecay)
+    {
         var job = _adamW;
+        job.Ema = ema is { } average ? average.Pointer() : null;
+        job.EmaDecay = emaDecay;
         job.Parameters = parameters.Pointer();
         job.Gradients = gradients.Pointer();
         job.M = firstMoment.Pointer();
@@ -36,12 +45,14 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
-        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
+        Tensor<float>? ema = null, float emaDecay = 0f)
     {
         Check.Count(sumOfSquares, 1, nameof(sumOfSquares));
         CheckAdamW(parameters, gradients, firstMoment, secondMoment, count, step);
+        Check.Count(ema, count, nameof(ema));
         float factor = GradientClipping.Factor(*sumOfSquares.Pointer(), maxNorm);
-        if (!float.IsNaN(factor)) AdamWStep(parameters, gradients, firstMoment, secondMoment, count, hyper, step, factor);
+        if (!float.IsNaN(factor)) RunAdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, factor, ema, emaDecay);
     }
 
     private static void CheckAdamW(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
@@ -79,11 +90,14 @@ public sealed unsafe partial class CpuKernels
         _ema.Run(_pool, count, StreamingGrain);
     }
 
-    /// <summary>PyTorch AdamW: p ← p·(1 − lr·wd) − (lr/c1)·m / (√(v/c2) + eps), on blocks with stack scratch.</summary>
+    /// <summary>
+    /// PyTorch AdamW: p ← p·(1 − lr·wd) − (lr/c1)·m / (√(v/c2) + eps), on blocks with stack scratch; then, when
+    /// <see cref="Ema"/> is set, the EMA of the block's new p as <see cref="EmaJob"/> computes it, while p is in cache.
+    /// </summary>
     private sealed class AdamWJob : ChunkedJob
     {
-        public float* Parameters, Gradients, M, V;
-        public float Beta1, Beta2, Epsilon, GradScale, Decay, StepSize, InverseCorrection2;
+        public float* Parameters, Gradients, M, V, Ema;
+        public float Beta1, Beta2, Epsilon, GradScale, Decay, StepSize, InverseCorrection2, EmaDecay;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
@@ -109,6 +123,7 @@ public sealed unsafe partial class CpuKernels
                 TensorPrimitives.Divide(m, denominator, denominator);
                 TensorPrimitives.Multiply(p, Decay, p);
                 TensorPrimitives.MultiplyAdd(denominator, -StepSize, p, p);
+                if (Ema != null) EmaJob.Update(p, new Span<float>(Ema + i, n), EmaDecay);
             }
         }
     }
@@ -135,11 +150,14 @@ public sealed unsafe partial class CpuKernels
         public float* Parameters, Ema;
         public float Decay;
 
-        protected override void ExecuteRange(int chunk, int start, int end)
+        protected override void ExecuteRange(int chunk, int start, int end) =>
+            Update(new ReadOnlySpan<float>(Parameters + start, end - start), new Span<float>(Ema + start, end - start), Decay);
+
+        /// <summary>ema ← decay·ema + (1 − decay)·parameters.</summary>
+        public static void Update(ReadOnlySpan<float> parameters, Span<float> ema, float decay)
         {
-            var ema = new Span<float>(Ema + start, end - start);
-            TensorPrimitives.Multiply(ema, Decay, ema);
-            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(Parameters + start, end - start), 1f - Decay, ema, ema);
+            TensorPrimitives.Multiply(ema, decay, ema);
+            TensorPrimitives.MultiplyAdd(parameters, 1f - decay, ema, ema);
         }
     }
 }

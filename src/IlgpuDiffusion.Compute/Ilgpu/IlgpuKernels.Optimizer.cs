@@ -11,7 +11,7 @@ internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        AdamWConstants>? _clippedAdamW;
+        AdamWConstants, ArrayView<float>, float, int>? _clippedAdamW;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, double>? _clipFactor;
     private MemoryBuffer1D<float, Stride1D.Dense>? _clipFactorScratch;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;
@@ -33,9 +33,11 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     /// <remarks>One thread computes the factor into a scratch float (NaN: no update); the update reads it.</remarks>
     public void ClippedAdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment,
-        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm)
+        Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
+        Tensor<float>? ema = null, float emaDecay = 0f)
     {
         Check.Count(sumOfSquares, 1, nameof(sumOfSquares));
+        Check.Count(ema, count, nameof(ema));
         var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale: 1f);
         if (count == 0) return;
         var factor = Scratch(ref _clipFactorScratch, 1);
@@ -44,8 +46,10 @@ internal sealed partial class IlgpuKernels
         _clipFactor(1, sumOfSquares.View(), factor, maxNorm);
         _clippedAdamW ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, AdamWConstants>>(OptimizerKernels.ClippedAdamW));
-        _clippedAdamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), factor, constants);
+                ArrayView<float>, AdamWConstants, ArrayView<float>, float, int>>(OptimizerKernels.ClippedAdamW));
+        var parameterView = parameters.View();
+        _clippedAdamW(count, parameterView, gradients.View(), firstMoment.View(), secondMoment.View(), factor, constants,
+            ema?.View() ?? parameterView, emaDecay, ema is null ? 0 : 1);
     }
 
     /// <summary>Checks an AdamW step's shapes and step; its constants (bias corrections in double).</summary>

@@ -58,18 +58,22 @@ public sealed class ClippedAdamW : IDisposable
 
     /// <summary>
     /// Queues the step without waiting for the device: ‖g‖² into <see cref="SumOfSquares"/>, then the update with the clip
-    /// factor computed on the device (<see cref="IKernels.ClippedAdamWStep"/>; none when ‖g‖² is not finite). Read
-    /// <see cref="SumOfSquares"/> afterwards, with whatever else the step reads, and pass it to <see cref="CheckedNorm"/>.
+    /// factor computed on the device (<see cref="IKernels.ClippedAdamWStep"/>; none when ‖g‖² is not finite), and with
+    /// <paramref name="ema"/> that average's <see cref="Ema.Update"/> in the same pass over the parameters (it must average
+    /// this optimizer's parameters). Read <see cref="SumOfSquares"/> afterwards, with whatever else the step reads, and pass
+    /// it to <see cref="CheckedNorm"/>.
     /// </summary>
-    public void QueueStep(double learningRate)
+    public void QueueStep(double learningRate, Ema? ema = null)
     {
+        if (ema is not null && !ema.Averages(_parameters))
+            throw new ArgumentException("The EMA averages other parameters than this optimizer updates.", nameof(ema));
         IKernels kernels = _parameters.Device.Kernels;
         kernels.SumOfSquares(_gradients, _sumOfSquares, _count);
         var hyper = new AdamWParameters((float)learningRate, (float)_config.Beta1, (float)_config.Beta2,
             (float)_config.AdamEpsilon, (float)_config.WeightDecay);
         Steps++;
         kernels.ClippedAdamWStep(_parameters, _gradients, FirstMoment, SecondMoment, _count, hyper, Steps, _sumOfSquares,
-            _config.GradientClip);
+            _config.GradientClip, ema?.Weights, ema?.NextDecay() ?? 0f);
     }
 
     /// <summary>‖g‖² of the last queued step, before clipping. <c>[1]</c></summary>

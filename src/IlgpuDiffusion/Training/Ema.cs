@@ -38,11 +38,19 @@ public sealed class Ema : IDisposable
     public static double DecayAt(double decay, long update) => Math.Min(decay, (1.0 + update) / (10.0 + update));
 
     /// <summary>ema ← δ·ema + (1−δ)·parameters with δ = <see cref="DecayAt"/>(d, n+1); then n ← n+1.</summary>
-    public void Update()
+    public void Update() => _parameters.Device.Kernels.EmaUpdate(_parameters, Weights, _count, NextDecay());
+
+    /// <summary>Counts an update and returns its δ, for a kernel that updates <see cref="Weights"/> as <see cref="Update"/> does.</summary>
+    internal float NextDecay()
     {
         Updates++;
-        _parameters.Device.Kernels.EmaUpdate(_parameters, Weights, _count, (float)DecayAt(Decay, Updates));
+        return (float)DecayAt(Decay, Updates);
     }
+
+    /// <summary>Whether this average follows <paramref name="parameters"/> (the same tensor).</summary>
+    internal bool Averages(Tensor<float> parameters) =>
+        ReferenceEquals(parameters.Buffer, _parameters.Buffer) && parameters.Offset == _parameters.Offset
+        && parameters.Length == _parameters.Length;
 
     /// <summary>Sets the update counter (restoring a checkpoint; the weights are restored by copying into <see cref="Weights"/>).</summary>
     public void RestoreUpdates(long updates)

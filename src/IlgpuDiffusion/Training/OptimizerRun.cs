@@ -136,9 +136,8 @@ internal sealed class OptimizerRun : IDisposable
     public StepResult FinishStep(double learningRate)
     {
         EndMicroBatches();
-        Optimizer.QueueStep(learningRate);
+        Optimizer.QueueStep(learningRate, Ema);
         _parameters.Device.Kernels.Copy(Optimizer.SumOfSquares, _readout.Slice(_hostReadout.Length - 1, 1), 1);
-        Ema.Update();
         _readout.CopyTo(_hostReadout);
         double lossSum = 0;
         for (int microBatch = 0; microBatch < LocalMicroBatches; microBatch++)

@@ -60,6 +60,37 @@ public sealed class OptimizerConformanceTests
         Assert.Equal(1f, GradientClipping.Factor(400f, 0.0));
     }
 
+    /// <summary>
+    /// With an EMA, the clipped step updates the average in the same pass exactly as AdamWStep followed by EmaUpdate
+    /// does, and leaves it alone where the sum of squares is not finite.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Clipped_AdamW_with_an_EMA_equals_the_step_then_the_EMA_update(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        int n = backend == "ilgpu-cpu" ? 37 : 5003;
+        var hyper = new AdamWParameters(LearningRate: 3e-3f, WeightDecay: 0.1f);
+        const float decay = 0.9f;
+        foreach (float sumOfSquares in new[] { 400f, float.NaN })
+        {
+            var (p, g, ema) = (Random(n, 1), Random(n, 2), Random(n, 3));
+            var (expectedP, expectedM, expectedV, expectedEma) = (s.Upload(p), s.Zeros(n), s.Zeros(n), s.Upload(ema));
+            var (actualP, actualM, actualV, actualEma) = (s.Upload(p), s.Zeros(n), s.Zeros(n), s.Upload(ema));
+            float factor = GradientClipping.Factor(sumOfSquares, 1.0);
+            if (!float.IsNaN(factor))
+            {
+                s.Kernels.AdamWStep(expectedP, s.Upload(g), expectedM, expectedV, n, hyper, 2, factor);
+                s.Kernels.EmaUpdate(expectedP, expectedEma, n, decay);
+            }
+            s.Kernels.ClippedAdamWStep(actualP, s.Upload(g), actualM, actualV, n, hyper, 2, s.Upload([sumOfSquares]), 1.0, actualEma,
+                decay);
+            Assert.Equal(DeviceScope.Download(expectedP), DeviceScope.Download(actualP));
+            Assert.Equal(DeviceScope.Download(expectedV), DeviceScope.Download(actualV));
+            Assert.Equal(DeviceScope.Download(expectedEma), DeviceScope.Download(actualEma));
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Sum_of_squares_matches_reference_and_is_deterministic(string backend)

@@ -64,6 +64,32 @@ public sealed class OptimizerTests
         Assert.Equal(0.9 * 0.1 * 3 / (5 + 1e-6) + 0.1 * 0.3, m[0], 6);
     }
 
+    /// <summary>An EMA queued with the step takes the update <see cref="Ema.Update"/> would, counted once.</summary>
+    [Fact]
+    public void An_ema_queued_with_the_step_matches_a_separate_update_and_must_follow_the_optimizers_parameters()
+    {
+        using var scope = new DeviceScope("cpu");
+        float[] start = [1, -2, 3], gradient = [0.5f, -1, 2];
+        var (fusedParameters, separateParameters) = (scope.Upload(start), scope.Upload(start));
+        using var fusedEma = new Ema(fusedParameters, 0.9999);
+        using var separateEma = new Ema(separateParameters, 0.9999);
+        using var fused = new ClippedAdamW(fusedParameters, scope.Upload(gradient), TrainingConfig.Mdlm);
+        using var separate = new ClippedAdamW(separateParameters, scope.Upload(gradient), TrainingConfig.Mdlm);
+        for (int step = 0; step < 2; step++)
+        {
+            fused.QueueStep(1e-2, fusedEma);
+            separate.QueueStep(1e-2);
+            separateEma.Update();
+        }
+        Assert.Equal(2, fusedEma.Updates);
+        Assert.Equal(DeviceScope.Download(separateParameters), DeviceScope.Download(fusedParameters));
+        Assert.Equal(DeviceScope.Download(separateEma.Weights), DeviceScope.Download(fusedEma.Weights));
+
+        var error = Assert.Throws<ArgumentException>(() => fused.QueueStep(1e-2, separateEma));
+        Assert.Contains("other parameters", error.Message);
+        Assert.Equal((2, 2L), (fused.Steps, separateEma.Updates)); // nothing was queued
+    }
+
     [Fact]
     public void A_diverged_gradient_stops_training_with_a_clear_error()
     {

@@ -33,17 +33,22 @@ internal static class OptimizerKernels
     }
 
     /// <summary>
-    /// <see cref="AdamW"/> with the gradient scale factor[0] (<see cref="ClipFactor"/>); no update where it is NaN.
+    /// <see cref="AdamW"/> with the gradient scale factor[0] (<see cref="ClipFactor"/>); no update where it is NaN. With
+    /// <paramref name="hasEma"/> ≠ 0 the new parameter also goes into its moving average, as <see cref="Ema"/> computes it.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void ClippedAdamW(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients,
-        ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> factor, AdamWConstants k)
+        ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> factor, AdamWConstants k, ArrayView<float> ema,
+        float emaDecay, int hasEma)
     {
         float scale = factor[0];
-        if (!float.IsNaN(scale)) Update(i, parameters, gradients, firstMoment, secondMoment, k, scale);
+        if (float.IsNaN(scale)) return;
+        float updated = Update(i, parameters, gradients, firstMoment, secondMoment, k, scale);
+        if (hasEma != 0) ema[i] = Average(ema[i], updated, emaDecay);
     }
 
-    private static void Update(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
+    /// <summary>Updates element i; returns the new parameter.</summary>
+    private static float Update(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment,
         ArrayView<float> secondMoment, in AdamWConstants k, float gradScale)
     {
         float g = gradients[i] * gradScale;
@@ -53,13 +58,17 @@ internal static class OptimizerKernels
         float v = k.Beta2 * secondMoment[i] + (1f - k.Beta2) * g * g;
         firstMoment[i] = m;
         secondMoment[i] = v;
-        parameters[i] = p - k.LearningRate * (m / k.BiasCorrection1) / (MathF.Sqrt(v / k.BiasCorrection2) + k.Epsilon);
+        float updated = p - k.LearningRate * (m / k.BiasCorrection1) / (MathF.Sqrt(v / k.BiasCorrection2) + k.Epsilon);
+        parameters[i] = updated;
+        return updated;
     }
 
     /// <summary>ema = decay·ema + (1 − decay)·parameters.</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void Ema(Index1D i, ArrayView<float> parameters, ArrayView<float> ema, float decay) =>
-        ema[i] = decay * ema[i] + (1f - decay) * parameters[i];
+        ema[i] = Average(ema[i], parameters[i], decay);
+
+    private static float Average(float ema, float parameter, float decay) => decay * ema + (1f - decay) * parameter;
 
     /// <summary>
     /// Pass 1: group g sums x[j]² over j ≡ g·DimX + t (mod GridDim·DimX) per thread t, then
