@@ -5,14 +5,16 @@ using IlgpuDiffusion.Ilgpu.Kernels;
 
 namespace IlgpuDiffusion.Ilgpu;
 
-// adaLN modulation and the gated residual. Device code: ModulationKernels (Kernels/ModulationKernels.cs);
-// the shift, scale and gate gradients are column reductions (IlgpuKernels.Columns.cs).
+// adaLN modulation and the gated residual. Device code: ModulationKernels (Kernels/ModulationKernels.cs); each
+// backward is one pass that also takes the shift, scale or gate gradient's token sums, as column reductions do
+// (IlgpuKernels.Columns.cs).
 internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        int, int, int>? _modulateBackwardInput, _gatedResidualBackwardBranch;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ModulationBackwardArguments>? _modulationBackward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _sumChunkVectors;
 
     /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
@@ -31,21 +33,11 @@ internal sealed partial class IlgpuKernels
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale,
         Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
-        int elements = CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), input, nameof(input));
+        CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), input, nameof(input));
         CheckSequences(batch, tokens, channels, dInput, nameof(dInput), dInput, nameof(dInput));
         CheckVectors(batch, channels, scale, nameof(scale), dShift, nameof(dShift));
         CheckVectors(batch, channels, dScale, nameof(dScale), dScale, nameof(dScale));
-        if (batch == 0) return;
-        var dy = dOutput.View();
-        if (elements > 0)
-        {
-            _modulateBackwardInput ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
-                    ModulationKernels.ModulateBackwardInput));
-            _modulateBackwardInput(elements, dy, scale.View(), dInput.View(), tokens, channels, accumulate ? 1 : 0);
-        }
-        ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dShift.View(), batch, tokens, channels, accumulate);
-        ColumnReduce(ColumnTerm.XTimesY, dy, input.View(), dy, dy, dScale.View(), batch, tokens, channels, accumulate);
+        BackwardWithColumns(dOutput, input, scale, dInput, dShift, dScale, offset: 1f, sums: 2, batch, tokens, channels, accumulate);
     }
 
     /// <inheritdoc/>
@@ -66,20 +58,42 @@ internal sealed partial class IlgpuKernels
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
         Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
     {
-        int elements = CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), branch, nameof(branch));
+        CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), branch, nameof(branch));
         CheckSequences(batch, tokens, channels, dBranch, nameof(dBranch), dBranch, nameof(dBranch));
         CheckVectors(batch, channels, gate, nameof(gate), dGate, nameof(dGate));
+        BackwardWithColumns(dOutput, branch, gate, dBranch, dGate, dGate, offset: 0f, sums: 1, batch, tokens, channels, accumulate);
+    }
+
+    /// <summary>
+    /// Runs <see cref="ModulationKernels.BackwardWithColumns"/> over checked shapes (token chunks as
+    /// <see cref="ColumnReduce"/> cuts them), then, with several chunks, <see cref="ColumnKernels.SumChunkVectors"/> on its
+    /// partials. With no tokens the sums are still written (as zeros) or added (nothing).
+    /// </summary>
+    private void BackwardWithColumns(Tensor<float> dOutput, Tensor<float> x, Tensor<float> vector, Tensor<float> dElement,
+        Tensor<float> first, Tensor<float> second, float offset, int sums, int batch, int tokens, int channels, bool accumulate)
+    {
         if (batch == 0) return;
-        var dy = dOutput.View();
-        var branchView = branch.View();
-        if (elements > 0)
+        int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
+        int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
+        var columns = new ColumnArguments(batch, tokens, channels, Term: 0, chunkTokens, chunks, accumulate ? 1 : 0);
+        _modulationBackward ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ModulationBackwardArguments>>(ModulationKernels.BackwardWithColumns));
+        var arguments = new ModulationBackwardArguments(columns, offset, sums);
+        var config = _plan.Columns(batch, channels, chunks);
+        var (dy, xView, vectorView, dElementView) = (dOutput.View(), x.View(), vector.View(), dElement.View());
+        if (chunks == 1)
         {
-            _gatedResidualBackwardBranch ??= _accelerator.LoadAutoGroupedStreamKernel(
-                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
-                    ModulationKernels.GatedResidualBackwardBranch));
-            _gatedResidualBackwardBranch(elements, dy, gate.View(), dBranch.View(), tokens, channels, accumulate ? 1 : 0);
+            _modulationBackward(config, dy, xView, vectorView, dElementView, first.View(), second.View(), arguments);
+            return;
         }
-        ColumnReduce(ColumnTerm.XTimesY, dy, branchView, dy, dy, dGate.View(), batch, tokens, channels, accumulate);
+        int vectorLength = batch * channels;
+        var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, sums, vectorLength));
+        _modulationBackward(config, dy, xView, vectorView, dElementView, partials, partials, arguments);
+        _sumChunkVectors ??= _accelerator.LoadAutoGroupedStreamKernel(
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>>(
+                ColumnKernels.SumChunkVectors));
+        _sumChunkVectors(sums * vectorLength, partials, first.View(), second.View(), chunks, sums, vectorLength, accumulate ? 1 : 0);
     }
 
     /// <summary>Checks sizes and two [batch, tokens, channels] tensors; returns the element count.</summary>

@@ -5,14 +5,11 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <summary>What a column reduction sums over tokens, per element of [batch, tokens, channels].</summary>
 internal enum ColumnTerm
 {
-    /// <summary>x (bias and shift gradients).</summary>
+    /// <summary>x (bias and QK-norm weight gradients).</summary>
     X = 0,
 
-    /// <summary>x·y (scale and gate gradients).</summary>
-    XTimesY = 1,
-
     /// <summary>x·(y − mean[row])·rstd[row] (LayerNorm weight gradient, y the LayerNorm input).</summary>
-    XTimesNormalizedY = 2,
+    XTimesNormalizedY = 1,
 }
 
 /// <summary>
@@ -52,9 +49,7 @@ internal static class ColumnKernels
             {
                 int row = batch * a.Tokens + t;
                 int index = row * a.Channels + col;
-                sum += a.Term == (int)ColumnTerm.X ? x[index]
-                    : a.Term == (int)ColumnTerm.XTimesY ? x[index] * y[index]
-                    : x[index] * (y[index] - mean[row]) * rstd[row];
+                sum += a.Term == (int)ColumnTerm.X ? x[index] : x[index] * (y[index] - mean[row]) * rstd[row];
             }
         }
         float total = GroupReductions.SumOverY(shared, sum);
@@ -75,5 +70,21 @@ internal static class ColumnKernels
         float sum = 0f;
         for (int chunk = 0; chunk < chunks; chunk++) sum += partials[chunk * vectorLength + i];
         GradientWrites.Put(output, i, sum, accumulate);
+    }
+
+    /// <summary>
+    /// Pass 2 of <paramref name="vectors"/> (1 or 2) reductions taken together, partials [chunks, vectors, vectorLength]:
+    /// element i of vector 0 goes to <paramref name="first"/>, of vector 1 to <paramref name="second"/>, each summed over the
+    /// chunks in order as <see cref="SumChunks"/> sums. One thread per element of every vector.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void SumChunkVectors(Index1D i, ArrayView<float> partials, ArrayView<float> first, ArrayView<float> second,
+        int chunks, int vectors, int vectorLength, int accumulate)
+    {
+        int vector = i / vectorLength, element = i - vector * vectorLength;
+        float sum = 0f;
+        for (int chunk = 0; chunk < chunks; chunk++) sum += partials[(chunk * vectors + vector) * vectorLength + element];
+        if (vector == 0) GradientWrites.Put(first, element, sum, accumulate);
+        else GradientWrites.Put(second, element, sum, accumulate);
     }
 }

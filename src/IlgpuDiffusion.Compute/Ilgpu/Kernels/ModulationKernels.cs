@@ -5,7 +5,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <summary>
 /// adaLN modulation h·(1 + scale) + shift and the gated residual x + gate·branch over
 /// [batch, tokens, channels] with per-sequence [batch, channels] vectors; one thread per
-/// element. The token reductions of their backward passes run in <see cref="ColumnKernels"/>.
+/// element forward; each backward is one pass that also takes its token reductions, then (with several token chunks)
+/// <see cref="ColumnKernels.SumChunkVectors"/>.
 /// </summary>
 internal static class ModulationKernels
 {
@@ -26,21 +27,62 @@ internal static class ModulationKernels
         output[i] = input[i] * (1f + scale[v]) + shift[v];
     }
 
-    /// <summary>dInput += dOutput·(1 + scale[b, c]) (= when <paramref name="accumulate"/> is 0).</summary>
-    [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void ModulateBackwardInput(Index1D i, ArrayView<float> dOutput, ArrayView<float> scale, ArrayView<float> dInput,
-        int tokens, int channels, int accumulate) =>
-        GradientWrites.Put(dInput, i, dOutput[i] * (1f + scale[VectorIndex(i, tokens, channels)]), accumulate);
-
     /// <summary>output = residual + gate[b, c]·branch; output may alias residual.</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void GatedResidualForward(Index1D i, ArrayView<float> residual, ArrayView<float> branch, ArrayView<float> gate,
         ArrayView<float> output, int tokens, int channels) =>
         output[i] = residual[i] + gate[VectorIndex(i, tokens, channels)] * branch[i];
 
-    /// <summary>dBranch += gate[b, c]·dOutput (= when <paramref name="accumulate"/> is 0).</summary>
-    [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void GatedResidualBackwardBranch(Index1D i, ArrayView<float> dOutput, ArrayView<float> gate, ArrayView<float> dBranch,
-        int tokens, int channels, int accumulate) =>
-        GradientWrites.Put(dBranch, i, gate[VectorIndex(i, tokens, channels)] * dOutput[i], accumulate);
+    /// <summary>
+    /// The backward of adaLN modulation (Sums = 2, Offset = 1) or of the gated residual (Sums = 1, Offset = 0) in one pass
+    /// over dOutput and x: dElement[b, t, c] += dOutput·(Offset + vector[b, c]); with Sums = 2 the column sums Σ_t dOutput
+    /// (dShift) and Σ_t dOutput·x (dScale), with Sums = 1 only Σ_t dOutput·x (dGate). Everything lands as
+    /// <see cref="GradientWrites.Put"/> with Accumulate. The sums are taken as <see cref="ColumnKernels.Partials"/> takes
+    /// them, in the same order: grid (⌈channels/DimX⌉, batch, chunks), shared memory DimX·DimY floats; with one chunk they
+    /// land in <paramref name="first"/> and <paramref name="second"/>, else as partials [chunks, Sums, batch, channels] in
+    /// <paramref name="first"/> for <see cref="ColumnKernels.SumChunkVectors"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void BackwardWithColumns(ArrayView<float> dOutput, ArrayView<float> x, ArrayView<float> vector,
+        ArrayView<float> dElement, ArrayView<float> first, ArrayView<float> second, ModulationBackwardArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        var c = a.Columns;
+        int col = Grid.IdxX * Group.DimX + Group.IdxX, batch = Grid.IdxY, chunk = Grid.IdxZ;
+        int start = chunk * c.ChunkTokens;
+        int end = start + c.ChunkTokens < c.Tokens ? start + c.ChunkTokens : c.Tokens;
+        int vectorIndex = batch * c.Channels + col;
+        float sumDy = 0f, sumDyX = 0f;
+        if (col < c.Channels)
+        {
+            float factor = a.Offset + vector[vectorIndex];
+            for (int t = start + Group.IdxY; t < end; t += Group.DimY)
+            {
+                int index = (batch * c.Tokens + t) * c.Channels + col;
+                float dy = dOutput[index];
+                GradientWrites.Put(dElement, index, dy * factor, c.Accumulate);
+                sumDy += dy;
+                sumDyX += dy * x[index];
+            }
+        }
+        float totalDyX = GroupReductions.SumOverY(shared, sumDyX);
+        float totalDy = a.Sums == 2 ? GroupReductions.SumOverY(shared, sumDy) : 0f; // the same branch for the whole group
+        if (Group.IdxY != 0 || col >= c.Channels) return;
+        float firstSum = a.Sums == 2 ? totalDy : totalDyX;
+        if (c.Chunks == 1)
+        {
+            GradientWrites.Put(first, vectorIndex, firstSum, c.Accumulate);
+            if (a.Sums == 2) GradientWrites.Put(second, vectorIndex, totalDyX, c.Accumulate);
+            return;
+        }
+        int vectorLength = c.Batch * c.Channels;
+        first[chunk * a.Sums * vectorLength + vectorIndex] = firstSum;
+        if (a.Sums == 2) first[(chunk * 2 + 1) * vectorLength + vectorIndex] = totalDyX;
+    }
 }
+
+/// <summary>
+/// One <see cref="ModulationKernels.BackwardWithColumns"/> launch: the column reduction's shape (its Term unused), the
+/// constant added to the vector (1 for modulation, 0 for the gate) and the number of column sums (2 or 1).
+/// </summary>
+internal readonly record struct ModulationBackwardArguments(ColumnArguments Columns, float Offset, int Sums);
