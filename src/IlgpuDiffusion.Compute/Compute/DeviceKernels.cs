@@ -25,6 +25,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         ("EmbeddingForward", "Embedding"),
         ("EmbeddingBackward", "Embedding"),
         ("LayerNormForward", "LayerNorm"),
+        ("LayerNormModulateForward", "LayerNorm"),
         ("LayerNormBackward", "LayerNorm"),
         ("QkNormForward", "LayerNorm"),
         ("QkNormBackward", "LayerNorm"),
@@ -161,10 +162,19 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
+    public void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
+        Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
+        float eps)
+    {
+        using var op = device.BeginOp(14);
+        backend.LayerNormModulateForward(input, weight, shift, scale, normalized, output, mean, rstd, batch, tokens, channels, eps);
+    }
+
+    /// <inheritdoc/>
     public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean,
         Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
-        using var op = device.BeginOp(14);
+        using var op = device.BeginOp(15);
         backend.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
     }
 
@@ -172,7 +182,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
         int rows, int heads, int headDim, float eps)
     {
-        using var op = device.BeginOp(15);
+        using var op = device.BeginOp(16);
         backend.QkNormForward(qkv, weight, normalized, rstd, rows, heads, headDim, eps);
     }
 
@@ -180,14 +190,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void QkNormBackward(Tensor<float> dQkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
         Tensor<float> dWeight, int rows, int heads, int headDim)
     {
-        using var op = device.BeginOp(16);
+        using var op = device.BeginOp(17);
         backend.QkNormBackward(dQkv, weight, normalized, rstd, dWeight, rows, heads, headDim);
     }
 
     /// <inheritdoc/>
     public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
     {
-        using var op = device.BeginOp(17);
+        using var op = device.BeginOp(18);
         backend.SubsLogSoftmax(logits, logProbs, rows, classes, maskIndex);
     }
 
@@ -195,14 +205,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void SubsCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
     {
-        using var op = device.BeginOp(18);
+        using var op = device.BeginOp(19);
         backend.SubsCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, maskIndex, gradScale);
     }
 
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
     {
-        using var op = device.BeginOp(19);
+        using var op = device.BeginOp(20);
         backend.MatMul(layout, a, b, c, m, n, k, accumulate);
     }
 
@@ -210,7 +220,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows,
         int inChannels, int outChannels)
     {
-        using var op = device.BeginOp(20);
+        using var op = device.BeginOp(21);
         backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
     }
 
@@ -218,7 +228,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput,
         Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels, bool accumulateInput = true)
     {
-        using var op = device.BeginOp(21);
+        using var op = device.BeginOp(22);
         backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels, accumulateInput);
     }
 
@@ -226,7 +236,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output, int batch,
         int tokens, int channels)
     {
-        using var op = device.BeginOp(22);
+        using var op = device.BeginOp(23);
         backend.ModulateForward(input, shift, scale, output, batch, tokens, channels);
     }
 
@@ -234,7 +244,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput,
         Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
-        using var op = device.BeginOp(23);
+        using var op = device.BeginOp(24);
         backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels, accumulate);
     }
 
@@ -242,7 +252,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output, int batch,
         int tokens, int channels)
     {
-        using var op = device.BeginOp(24);
+        using var op = device.BeginOp(25);
         backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels);
     }
 
@@ -250,7 +260,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
         Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
     {
-        using var op = device.BeginOp(25);
+        using var op = device.BeginOp(26);
         backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate);
     }
 
@@ -258,7 +268,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
-        using var op = device.BeginOp(26);
+        using var op = device.BeginOp(27);
         backend.AdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, gradScale);
     }
 
@@ -267,7 +277,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
         Tensor<float>? ema = null, float emaDecay = 0f)
     {
-        using var op = device.BeginOp(26);
+        using var op = device.BeginOp(27);
         backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm, ema,
             emaDecay);
     }
@@ -275,14 +285,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     /// <inheritdoc/>
     public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
     {
-        using var op = device.BeginOp(27);
+        using var op = device.BeginOp(28);
         backend.SumOfSquares(x, result, count);
     }
 
     /// <inheritdoc/>
     public void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay)
     {
-        using var op = device.BeginOp(28);
+        using var op = device.BeginOp(29);
         backend.EmaUpdate(parameters, ema, count, decay);
     }
 
@@ -290,7 +300,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(29);
+        using var op = device.BeginOp(30);
         backend.RotaryForward(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
@@ -298,14 +308,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryBackward(Tensor<float> dQkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(30);
+        using var op = device.BeginOp(31);
         backend.RotaryBackward(dQkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
     /// <inheritdoc/>
     public void GatherRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int sourceRows)
     {
-        using var op = device.BeginOp(31);
+        using var op = device.BeginOp(32);
         backend.GatherRows(source, indices, destination, rows, channels, sourceRows);
     }
 
@@ -313,42 +323,42 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
         int destinationRows)
     {
-        using var op = device.BeginOp(32);
+        using var op = device.BeginOp(33);
         backend.ScatterAddRows(source, indices, destination, rows, channels, destinationRows);
     }
 
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        using var op = device.BeginOp(33);
+        using var op = device.BeginOp(34);
         backend.SampleCategorical(logits, ids, rows, classes, vocab, in parameters);
     }
 
     /// <inheritdoc/>
     public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
-        using var op = device.BeginOp(34);
+        using var op = device.BeginOp(35);
         backend.Argmax(logits, ids, rows, classes, vocab);
     }
 
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        using var op = device.BeginOp(35);
+        using var op = device.BeginOp(36);
         backend.KeepTopK(logits, rows, classes, vocab, k);
     }
 
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
-        using var op = device.BeginOp(36);
+        using var op = device.BeginOp(37);
         backend.Fill(x, value, count);
     }
 
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count)
     {
-        using var op = device.BeginOp(37);
+        using var op = device.BeginOp(38);
         backend.Copy(source, destination, count);
     }
 }

@@ -12,6 +12,22 @@ public partial interface IKernels
     void LayerNormForward(Tensor<float> input, Tensor<float> weight, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd,
         int rows, int channels, float eps);
 
+    /// <summary>
+    /// <see cref="LayerNormForward"/> followed by <see cref="ModulateForward"/> in one pass, with the same results:
+    /// normalized = (x − mean)·rstd·weight (kept for the backward when given), output = normalized·(1 + scale[b]) + shift[b].
+    /// </summary>
+    /// <param name="input">[batch, tokens, channels]</param>
+    /// <param name="weight">[channels]</param>
+    /// <param name="shift">[batch, channels]</param>
+    /// <param name="scale">[batch, channels]</param>
+    /// <param name="normalized">[batch, tokens, channels], overwritten, or null when no backward needs it</param>
+    /// <param name="output">[batch, tokens, channels], overwritten</param>
+    /// <param name="mean">[batch·tokens], overwritten</param>
+    /// <param name="rstd">[batch·tokens], overwritten</param>
+    void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
+        Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
+        float eps);
+
     /// <summary>dInput += ∂L/∂input; dWeight += Σ_rows dOutput·x̂.</summary>
     /// <param name="dOutput">[rows, channels]</param>
     /// <param name="input">[rows, channels]</param>

@@ -47,6 +47,18 @@ public static class OpChecks
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
     }
 
+    /// <summary><see cref="IKernels.LayerNormModulateForward"/>: LayerNorm's checks over batch·tokens rows, vectors [batch, channels].</summary>
+    public static void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
+        Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
+        float eps)
+    {
+        Check.Sizes(true, batch, tokens);
+        LayerNormForward(input, weight, output, mean, rstd, checked(batch * tokens), channels, eps);
+        Check.Count(normalized, (long)batch * tokens * channels, nameof(normalized));
+        Check.Count(shift, (long)batch * channels, nameof(shift));
+        Check.Count(scale, (long)batch * channels, nameof(scale));
+    }
+
     /// <summary><see cref="IKernels.LayerNormBackward"/>.</summary>
     public static void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean,
         Tensor<float> rstd, Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)

@@ -7,6 +7,7 @@ namespace IlgpuDiffusion.Cpu;
 public sealed unsafe partial class CpuKernels
 {
     private readonly LayerNormForwardJob _layerNormForward = new();
+    private readonly LayerNormModulateForwardJob _layerNormModulateForward = new();
     private readonly LayerNormBackwardJob _layerNormBackward = new();
     private readonly QkNormForwardJob _qkNormForward = new();
     private readonly QkNormBackwardJob _qkNormBackward = new();
@@ -27,6 +28,27 @@ public sealed unsafe partial class CpuKernels
         job.Channels = channels;
         job.Eps = eps;
         job.Run(_pool, rows, Math.Max(1, RowGrain / channels));
+    }
+
+    /// <inheritdoc/>
+    public void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
+        Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
+        float eps)
+    {
+        OpChecks.LayerNormModulateForward(input, weight, shift, scale, normalized, output, mean, rstd, batch, tokens, channels, eps);
+        var job = _layerNormModulateForward;
+        job.Input = input.Pointer();
+        job.Weight = weight.Pointer();
+        job.Shift = shift.Pointer();
+        job.Scale = scale.Pointer();
+        job.Normalized = normalized is { } kept ? kept.Pointer() : null;
+        job.Output = output.Pointer();
+        job.Mean = mean.Pointer();
+        job.Rstd = rstd.Pointer();
+        job.Tokens = tokens;
+        job.Channels = channels;
+        job.Eps = eps;
+        job.Run(_pool, batch * tokens, Math.Max(1, RowGrain / channels));
     }
 
     /// <inheritdoc/>
@@ -181,18 +203,43 @@ public sealed unsafe partial class CpuKernels
         {
             var weight = new ReadOnlySpan<float>(Weight, Channels);
             for (int r = start; r < end; r++)
+                Normalize(new ReadOnlySpan<float>(Input + (long)r * Channels, Channels), weight,
+                    new Span<float>(Output + (long)r * Channels, Channels), Eps, out Mean[r], out Rstd[r]);
+        }
+
+        /// <summary>y = (x − mean)·rstd·weight over one row.</summary>
+        public static void Normalize(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps, out float mean,
+            out float rstd)
+        {
+            mean = TensorPrimitives.Sum(x) / x.Length;
+            // y = x − mean (two-pass variance: no cancellation), then y = y·rstd·weight.
+            TensorPrimitives.Subtract(x, mean, y);
+            float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
+            rstd = 1f / MathF.Sqrt(variance + eps);
+            TensorPrimitives.Multiply(y, rstd, y);
+            TensorPrimitives.Multiply(y, weight, y);
+        }
+    }
+
+    /// <summary>Per row: <see cref="LayerNormForwardJob.Normalize"/>, then <see cref="ModulateForwardJob.Modulate"/>.</summary>
+    private sealed class LayerNormModulateForwardJob : ChunkedJob
+    {
+        public float* Input, Weight, Shift, Scale, Normalized, Output, Mean, Rstd;
+        public int Tokens, Channels;
+        public float Eps;
+
+        protected override void ExecuteRange(int chunk, int start, int end)
+        {
+            var weight = new ReadOnlySpan<float>(Weight, Channels);
+            for (int r = start; r < end; r++)
             {
-                var x = new ReadOnlySpan<float>(Input + (long)r * Channels, Channels);
-                var y = new Span<float>(Output + (long)r * Channels, Channels);
-                float mean = TensorPrimitives.Sum(x) / Channels;
-                // y = x − mean (two-pass variance: no cancellation), then y = y·rstd·weight.
-                TensorPrimitives.Subtract(x, mean, y);
-                float variance = TensorPrimitives.SumOfSquares(y) / Channels;
-                float rstd = 1f / MathF.Sqrt(variance + Eps);
-                TensorPrimitives.Multiply(y, rstd, y);
-                TensorPrimitives.Multiply(y, weight, y);
-                Mean[r] = mean;
-                Rstd[r] = rstd;
+                long offset = (long)r * Channels, vector = r / Tokens * (long)Channels;
+                var output = new Span<float>(Output + offset, Channels);
+                var normalized = Normalized != null ? new Span<float>(Normalized + offset, Channels) : output;
+                LayerNormForwardJob.Normalize(new ReadOnlySpan<float>(Input + offset, Channels), weight, normalized, Eps, out Mean[r],
+                    out Rstd[r]);
+                ModulateForwardJob.Modulate(normalized, new ReadOnlySpan<float>(Shift + vector, Channels),
+                    new ReadOnlySpan<float>(Scale + vector, Channels), output);
             }
         }
     }

@@ -98,12 +98,17 @@ public sealed unsafe partial class CpuKernels
             for (int row = start; row < end; row++)
             {
                 long b = row / Tokens;
-                var x = new ReadOnlySpan<float>(Input + (long)row * Channels, Channels);
-                var y = new Span<float>(Output + (long)row * Channels, Channels);
-                // y = x·scale + x + shift
-                TensorPrimitives.MultiplyAdd(x, new ReadOnlySpan<float>(Scale + b * Channels, Channels), x, y);
-                TensorPrimitives.Add(y, new ReadOnlySpan<float>(Shift + b * Channels, Channels), y);
+                Modulate(new ReadOnlySpan<float>(Input + (long)row * Channels, Channels), new ReadOnlySpan<float>(Shift + b * Channels,
+                    Channels), new ReadOnlySpan<float>(Scale + b * Channels, Channels), new Span<float>(Output + (long)row * Channels,
+                    Channels));
             }
+        }
+
+        /// <summary>y = x·scale + x + shift over one row; y may be x.</summary>
+        public static void Modulate(ReadOnlySpan<float> x, ReadOnlySpan<float> shift, ReadOnlySpan<float> scale, Span<float> y)
+        {
+            TensorPrimitives.MultiplyAdd(x, scale, x, y);
+            TensorPrimitives.Add(y, shift, y);
         }
     }
 

@@ -11,6 +11,8 @@ internal sealed partial class IlgpuKernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>? _layerNormModulateForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -30,6 +32,24 @@ internal sealed partial class IlgpuKernels
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
         _layerNormForward(_plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
+    }
+
+    /// <inheritdoc/>
+    public void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
+        Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
+        float eps)
+    {
+        OpChecks.LayerNormModulateForward(input, weight, shift, scale, normalized, output, mean, rstd, batch, tokens, channels, eps);
+        int rows = batch * tokens;
+        HostChecks.Product(rows, channels);
+        if (rows == 0) return;
+        _layerNormModulateForward ??= _accelerator.LoadStreamKernel(
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>>(LayerNormKernels.ForwardModulated));
+        var outputView = output.View();
+        _layerNormModulateForward(_plan.Rows(rows), input.View(), weight.View(), shift.View(), scale.View(),
+            normalized?.View() ?? outputView, outputView, mean.View(), rstd.View(),
+            new LayerNormModulateArguments(channels, tokens, eps, normalized is null ? 0 : 1));
     }
 
     /// <inheritdoc/>

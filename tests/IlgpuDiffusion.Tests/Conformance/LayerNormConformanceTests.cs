@@ -155,4 +155,34 @@ public sealed class LayerNormConformanceTests
             AssertClose(expected.Rstd, DeviceScope.Download(rstd), 1e-4, $"rstd {rows}x{channels}");
         }
     }
+
+    /// <summary>
+    /// The fused LayerNorm → modulate gives LayerNormForward then ModulateForward's results bit for bit (the same
+    /// arithmetic in each backend's order), with the normalized rows kept or not.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void LayerNorm_then_modulate_in_one_pass_equals_the_two_ops(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        foreach (var (b, t, c) in new[] { (2, 3, 17), (1, 5, 300) })
+        {
+            int n = b * t * c;
+            var (x, w, shift, scale) = (s.Upload(Random(n, 1, 3f)), s.Upload(Random(c, 2)), s.Upload(Random(b * c, 3)),
+                s.Upload(Random(b * c, 4)));
+            var (norm, output, mean, rstd) = (s.Zeros(n), s.Zeros(n), s.Zeros(b * t), s.Zeros(b * t));
+            s.Kernels.LayerNormForward(x, w, norm, mean, rstd, b * t, c, Eps);
+            s.Kernels.ModulateForward(norm, shift, scale, output, b, t, c);
+            foreach (bool keep in new[] { true, false })
+            {
+                var (fusedNorm, fusedOutput, fusedMean, fusedRstd) = (s.Zeros(n), s.Zeros(n), s.Zeros(b * t), s.Zeros(b * t));
+                s.Kernels.LayerNormModulateForward(x, w, shift, scale, keep ? fusedNorm : null, fusedOutput, fusedMean, fusedRstd, b, t,
+                    c, Eps);
+                Assert.Equal(DeviceScope.Download(output), DeviceScope.Download(fusedOutput));
+                Assert.Equal(DeviceScope.Download(mean), DeviceScope.Download(fusedMean));
+                Assert.Equal(DeviceScope.Download(rstd), DeviceScope.Download(fusedRstd));
+                Assert.Equal(keep ? DeviceScope.Download(norm) : new float[n], DeviceScope.Download(fusedNorm));
+            }
+        }
+    }
 }

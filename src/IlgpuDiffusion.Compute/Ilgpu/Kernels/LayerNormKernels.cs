@@ -31,6 +31,32 @@ internal static class LayerNormKernels
     }
 
     /// <summary>
+    /// <see cref="Forward"/> and <see cref="ModulationKernels.ModulateForward"/> in one pass: n = (x − mean)·rstd·weight
+    /// (written to normalized when KeepNormalized ≠ 0), output = n·(1 + scale[b, c]) + shift[b, c] for the row's sequence b.
+    /// Grid: rows groups; shared memory Group.DimX floats.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void ForwardModulated(ArrayView<float> input, ArrayView<float> weight, ArrayView<float> shift,
+        ArrayView<float> scale, ArrayView<float> normalized, ArrayView<float> output, ArrayView<float> mean, ArrayView<float> rstd,
+        LayerNormModulateArguments a)
+    {
+        int row = Grid.IdxX, start = row * a.Channels, vector = row / a.Tokens * a.Channels;
+        var moments = Moments.Of(SharedMemory.GetDynamic<float>(), input, start, a.Channels, a.Eps);
+        float mu = moments.Mean, r = moments.Rstd;
+        for (int c = Group.IdxX; c < a.Channels; c += Group.DimX)
+        {
+            float n = (input[start + c] - mu) * r * weight[c];
+            if (a.KeepNormalized != 0) normalized[start + c] = n;
+            output[start + c] = n * (1f + scale[vector + c]) + shift[vector + c];
+        }
+        if (Group.IdxX == 0)
+        {
+            mean[row] = mu;
+            rstd[row] = r;
+        }
+    }
+
+    /// <summary>
     /// dInput += rstd·(g − mean_c(g) − x̂·mean_c(g·x̂)) with g = dOutput·weight, x̂ = (x − mean)·rstd.
     /// Grid: rows groups; shared memory Group.DimX floats.
     /// </summary>
@@ -147,3 +173,7 @@ internal static class LayerNormKernels
         return ((row * 3 + slot) * heads + head) * headDim;
     }
 }
+
+/// <summary>One <see cref="LayerNormKernels.ForwardModulated"/> launch: row length, rows per sequence, eps, and whether the
+/// normalized rows are written.</summary>
+internal readonly record struct LayerNormModulateArguments(int Channels, int Tokens, float Eps, int KeepNormalized);

@@ -157,8 +157,8 @@ public sealed partial class Dit : IDisposable
 
         var x = a.Layers[^1].Output;
         var (mb, mt) = ModulationShape(a);
-        _k.LayerNormForward(x, Parameters.FinalNorm, a.FinalNorm, a.FinalMean, a.FinalRstd, n, d, DitConfig.LayerNormEpsilon);
-        _k.ModulateForward(a.FinalNorm, a.FinalShift, a.FinalScale, a.FinalModulated, mb, mt, d);
+        _k.LayerNormModulateForward(x, Parameters.FinalNorm, a.FinalShift, a.FinalScale, Kept(a, a.FinalNorm), a.FinalModulated, a.FinalMean,
+            a.FinalRstd, mb, mt, d, DitConfig.LayerNormEpsilon);
         a.TrunkReady = true;
     }
 
@@ -232,8 +232,8 @@ public sealed partial class Dit : IDisposable
         AdaForward(a, w.AdaWeight, w.AdaBias, s.Modulation, 6);
 
         // attention branch: x_mid = x + g1·dropout(Wo·attn(rope([qk-norm](Wqkv·(LN(x)·w1·(1+sc1)+sh1)))))
-        _k.LayerNormForward(s.Input, w.Norm1, s.Norm1, s.Mean1, s.Rstd1, n, d, eps);
-        _k.ModulateForward(s.Norm1, s.Shift1, s.Scale1, s.Modulated1, mb, mt, d);
+        _k.LayerNormModulateForward(s.Input, w.Norm1, s.Shift1, s.Scale1, Kept(a, s.Norm1), s.Modulated1, s.Mean1, s.Rstd1, mb, mt,
+            d, eps);
         _k.LinearForward(s.Modulated1, w.AttnQkv, null, s.Qkv, n, d, 3 * d);
         if (w.QkNorm is { } qkNorm)
             _k.QkNormForward(s.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, n, h, hd, eps);
@@ -245,8 +245,8 @@ public sealed partial class Dit : IDisposable
         _k.GatedResidualForward(s.Input, s.AttentionBranch, s.Gate1, s.Middle, mb, mt, d);
 
         // MLP branch: x_out = x_mid + g2·dropout(W2·GELU(W1·(LN(x_mid)·w2·(1+sc2)+sh2) + b1) + b2)
-        _k.LayerNormForward(s.Middle, w.Norm2, s.Norm2, s.Mean2, s.Rstd2, n, d, eps);
-        _k.ModulateForward(s.Norm2, s.Shift2, s.Scale2, s.Modulated2, mb, mt, d);
+        _k.LayerNormModulateForward(s.Middle, w.Norm2, s.Shift2, s.Scale2, Kept(a, s.Norm2), s.Modulated2, s.Mean2, s.Rstd2, mb, mt,
+            d, eps);
         _k.LinearForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, s.MlpHidden, n, d, Config.MlpHidden);
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * Config.MlpHidden);
         _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d);
@@ -254,6 +254,9 @@ public sealed partial class Dit : IDisposable
             _k.DropoutForward(s.MlpBranch, s.MlpBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(l, 1));
         _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d);
     }
+
+    /// <summary>Where LayerNorm's rows are kept for the backward (training arenas); inference needs only the modulated rows.</summary>
+    private static Tensor<float>? Kept(DitActivations a, Tensor<float> normalized) => a.Training ? normalized : null;
 
     /// <summary>(batch, tokens) of the modulation kernels: one conditioning row covers all N rows without time conditioning.</summary>
     private static (int Batch, int Tokens) ModulationShape(DitActivations a) =>
