@@ -47,7 +47,9 @@ public static class OpChecks
         if (!(eps > 0f)) throw new ArgumentOutOfRangeException(nameof(eps), $"eps must be positive; got {eps}.");
     }
 
-    /// <summary><see cref="IKernels.LayerNormModulateForward"/>: LayerNorm's checks over batch·tokens rows, vectors [batch, channels].</summary>
+    /// <summary>
+    /// <see cref="IKernels.LayerNormModulateForward"/>: LayerNorm's checks over batch·tokens rows, vectors [batch, channels].
+    /// </summary>
     public static void LayerNormModulateForward(Tensor<float> input, Tensor<float> weight, Tensor<float> shift, Tensor<float> scale,
         Tensor<float>? normalized, Tensor<float> output, Tensor<float> mean, Tensor<float> rstd, int batch, int tokens, int channels,
         float eps)

@@ -157,8 +157,8 @@ public sealed partial class Dit : IDisposable
 
         var x = a.Layers[^1].Output;
         var (mb, mt) = ModulationShape(a);
-        _k.LayerNormModulateForward(x, Parameters.FinalNorm, a.FinalShift, a.FinalScale, Kept(a, a.FinalNorm), a.FinalModulated, a.FinalMean,
-            a.FinalRstd, mb, mt, d, DitConfig.LayerNormEpsilon);
+        _k.LayerNormModulateForward(x, Parameters.FinalNorm, a.FinalShift, a.FinalScale, Kept(a, a.FinalNorm), a.FinalModulated,
+            a.FinalMean, a.FinalRstd, mb, mt, d, DitConfig.LayerNormEpsilon);
         a.TrunkReady = true;
     }
 
