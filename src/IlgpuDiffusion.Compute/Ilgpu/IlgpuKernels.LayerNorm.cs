@@ -15,6 +15,8 @@ internal sealed partial class IlgpuKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>? _layerNormModulateForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, int, int, int>? _layerNormBackwardInputAndWeight;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, int, int, int, float>? _qkNormForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
@@ -53,12 +55,34 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Rows of up to <see cref="LaunchPlan.MaxSharedBytes"/> (less the reduction's floats) take one pass for both gradients,
+    /// each group summing the weight terms of <see cref="LaunchPlan.LayerNormRowsPerGroup"/> rows before a fixed-order sum of
+    /// the groups' partials; longer rows take the input gradient, then a column reduction.
+    /// </remarks>
     public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
     {
         OpChecks.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
+        long sharedFloats = (long)_plan.RowGroup + channels;
+        if (sharedFloats * sizeof(float) <= LaunchPlan.MaxSharedBytes)
+        {
+            int groups = LaunchPlan.Ceil(rows, _plan.LayerNormRowsPerGroup);
+            var partials = Scratch(ref _columnScratch, HostChecks.Product(groups, channels));
+            _layerNormBackwardInputAndWeight ??= _accelerator.LoadStreamKernel(
+                KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                    ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.BackwardInputAndWeight));
+            var config = new KernelConfig(new Index1D(groups), new Index1D(_plan.RowGroup),
+                SharedMemoryConfig.RequestDynamic<float>((int)sharedFloats));
+            _layerNormBackwardInputAndWeight(config, dOutput.View(), input.View(), weight.View(), mean.View(), rstd.View(),
+                dInput.View(), partials, channels, rows, _plan.LayerNormRowsPerGroup);
+            _sumChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
+                KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
+            _sumChunks(channels, partials, dWeight.View(), groups, channels, 1);
+            return;
+        }
         _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));

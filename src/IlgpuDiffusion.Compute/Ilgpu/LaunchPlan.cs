@@ -43,6 +43,9 @@ internal sealed class LaunchPlan
         // (more groups in flight) and their partials added by a second pass.
         ColumnRowsPerLane = cpu ? 2 : 32;
 
+        // LayerNorm backward: rows one group walks, summing their weight-gradient terms in shared memory.
+        LayerNormRowsPerGroup = cpu ? 2 : 8;
+
         // Sum of squares: at most this many partial sums in the first pass.
         MaxPartials = cpu ? 4 : 1024;
 
@@ -73,6 +76,7 @@ internal sealed class LaunchPlan
     public int ColumnX { get; }
     public int ColumnY { get; }
     public int ColumnRowsPerLane { get; }
+    public int LayerNormRowsPerGroup { get; }
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }

@@ -84,6 +84,46 @@ internal static class LayerNormKernels
     }
 
     /// <summary>
+    /// <see cref="BackwardInput"/> over <paramref name="rowsPerGroup"/> consecutive rows per group that also sums the
+    /// weight gradient's terms dOutput·x̂ of its rows, channel by channel, in shared memory (each thread its own channels,
+    /// rows in order, so no two threads meet), and writes them as partials[group, channels] for
+    /// <see cref="ColumnKernels.SumChunks"/>: dOutput and x are read once for both gradients. Grid: ⌈rows/rowsPerGroup⌉
+    /// groups; shared memory Group.DimX + channels floats.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void BackwardInputAndWeight(ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> weight,
+        ArrayView<float> mean, ArrayView<float> rstd, ArrayView<float> dInput, ArrayView<float> partials, int channels, int rows,
+        int rowsPerGroup)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        var reduction = shared.SubView(0, Group.DimX);
+        var terms = shared.SubView(Group.DimX, channels);
+        for (int c = Group.IdxX; c < channels; c += Group.DimX) terms[c] = 0f;
+        int first = Grid.IdxX * rowsPerGroup, last = first + rowsPerGroup < rows ? first + rowsPerGroup : rows;
+        for (int row = first; row < last; row++)
+        {
+            int start = row * channels;
+            float mu = mean[row], r = rstd[row];
+            float sumG = 0f, sumGx = 0f;
+            for (int c = Group.IdxX; c < channels; c += Group.DimX)
+            {
+                float g = dOutput[start + c] * weight[c];
+                sumG += g;
+                sumGx += g * (input[start + c] - mu) * r;
+            }
+            float meanG = GroupReductions.Sum(reduction, sumG) / channels;
+            float meanGx = GroupReductions.Sum(reduction, sumGx) / channels;
+            for (int c = Group.IdxX; c < channels; c += Group.DimX)
+            {
+                float dy = dOutput[start + c], xHat = (input[start + c] - mu) * r;
+                dInput[start + c] += r * (dy * weight[c] - meanG - xHat * meanGx);
+                terms[c] += dy * xHat;
+            }
+        }
+        for (int c = Group.IdxX; c < channels; c += Group.DimX) partials[Grid.IdxX * channels + c] = terms[c];
+    }
+
+    /// <summary>
     /// QK-norm forward: group g = (slot·rows + row)·heads + head normalizes head `head` of q (slot 0) or k (slot 1) of
     /// `row` in place, u ← x̂·weight[slot], and saves x̂ at normalized[g·headDim..] and rstd[g].
     /// Grid: 2·rows·heads groups; shared memory Group.DimX floats.
