@@ -249,19 +249,19 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output, int batch,
-        int tokens, int channels)
+    public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
+        int batch, int tokens, int channels, DropoutMask? dropout = null)
     {
         using var op = device.BeginOp(25);
-        backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels);
+        backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels, dropout);
     }
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
-        Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
+        Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true, DropoutMask? dropout = null)
     {
         using var op = device.BeginOp(26);
-        backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate);
+        backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate, dropout);
     }
 
     /// <inheritdoc/>

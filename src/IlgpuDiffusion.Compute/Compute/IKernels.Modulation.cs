@@ -24,23 +24,32 @@ public partial interface IKernels
     void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale,
         Tensor<float> dInput, Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true);
 
-    /// <summary>output = residual + gate[b,c]·branch. <paramref name="output"/> may be <paramref name="residual"/>.</summary>
+    /// <summary>
+    /// output = residual + gate[b,c]·branch. <paramref name="output"/> may be <paramref name="residual"/>. With
+    /// <paramref name="dropout"/>, the branch is first dropped in place in the same pass, as
+    /// <see cref="DropoutForward"/>(branch, branch) with that mask would (the backward reads the dropped branch).
+    /// </summary>
     /// <param name="residual">[batch, tokens, channels]</param>
-    /// <param name="branch">[batch, tokens, channels]</param>
+    /// <param name="branch">[batch, tokens, channels]; dropped in place with <paramref name="dropout"/></param>
     /// <param name="gate">[batch, channels]</param>
     /// <param name="output">[batch, tokens, channels], overwritten</param>
+    /// <param name="dropout">The branch's dropout, or null for none.</param>
     void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
-        int batch, int tokens, int channels);
+        int batch, int tokens, int channels, DropoutMask? dropout = null);
 
     /// <summary>
     /// dBranch += gate·dOutput; dGate += Σ_t dOutput·branch; both = when not <paramref name="accumulate"/> (neither is
-    /// read). (dResidual is dOutput itself.)
+    /// read). (dResidual is dOutput itself.) With <paramref name="dropout"/> (the forward's), dBranch receives the gradient
+    /// of the branch before the dropout instead, as <see cref="DropoutBackward"/> of gate·dOutput would give it, in the
+    /// same pass; <paramref name="branch"/> is then the dropped branch.
     /// </summary>
     /// <param name="dOutput">[batch, tokens, channels]</param>
     /// <param name="branch">[batch, tokens, channels]</param>
     /// <param name="gate">[batch, channels]</param>
     /// <param name="dBranch">[batch, tokens, channels]</param>
     /// <param name="dGate">[batch, channels]</param>
+    /// <param name="dropout">The forward's dropout of the branch, or null for none.</param>
     void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true);
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true,
+        DropoutMask? dropout = null);
 }

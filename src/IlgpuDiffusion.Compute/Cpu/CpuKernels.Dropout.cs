@@ -12,7 +12,7 @@ public sealed unsafe partial class CpuKernels
     {
         Check.Count(input, count, nameof(input));
         Check.Count(output, count, nameof(output));
-        RunDropout(input, output, accumulate: false, count, probability, seed, stream);
+        RunDropout(input.Pointer(), output.Pointer(), accumulate: false, count, probability, seed, stream);
     }
 
     /// <inheritdoc/>
@@ -21,16 +21,16 @@ public sealed unsafe partial class CpuKernels
     {
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(dInput, count, nameof(dInput));
-        RunDropout(dOutput, dInput, accumulate, count, probability, seed, stream);
+        RunDropout(dOutput.Pointer(), dInput.Pointer(), accumulate, count, probability, seed, stream);
     }
 
-    private void RunDropout(Tensor<float> source, Tensor<float> destination, bool accumulate, int count, float probability,
-        ulong seed, ulong stream)
+    /// <summary>destination (+)= the dropped source; destination may be source (element by element).</summary>
+    private void RunDropout(float* source, float* destination, bool accumulate, int count, float probability, ulong seed, ulong stream)
     {
         Check.Probability(probability, nameof(probability));
         var job = _dropout;
-        job.Source = source.Pointer();
-        job.Destination = destination.Pointer();
+        job.Source = source;
+        job.Destination = destination;
         job.Accumulate = accumulate;
         job.Probability = probability;
         job.KeepScale = 1f / (1f - probability);

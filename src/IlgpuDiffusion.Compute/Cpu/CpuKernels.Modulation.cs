@@ -12,6 +12,7 @@ public sealed unsafe partial class CpuKernels
     private readonly ModulateBackwardJob _modulateBackward = new();
     private readonly GatedResidualForwardJob _gatedForward = new();
     private readonly GatedResidualBackwardJob _gatedBackward = new();
+    private float[]? _gatedBranchScratch;
 
     /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
@@ -49,10 +50,14 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
-        int batch, int tokens, int channels)
+        int batch, int tokens, int channels, DropoutMask? dropout = null)
     {
         CheckSequenceOp(batch, tokens, channels, (residual, nameof(residual), true), (branch, nameof(branch), true),
             (gate, nameof(gate), false), (output, nameof(output), true));
+        // The dropout first, in place (two passes here: the CPU's rows stay in cache between them).
+        if (dropout is { } mask)
+            RunDropout(branch.Pointer(), branch.Pointer(), accumulate: false, batch * tokens * channels, mask.Probability, mask.Seed,
+                mask.Stream);
         var job = _gatedForward;
         job.Residual = residual.Pointer();
         job.Branch = branch.Pointer();
@@ -65,18 +70,26 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true,
+        DropoutMask? dropout = null)
     {
         CheckSequenceOp(batch, tokens, channels, (dOutput, nameof(dOutput), true), (branch, nameof(branch), true),
             (gate, nameof(gate), false), (dBranch, nameof(dBranch), true), (dGate, nameof(dGate), false));
+        if (dropout is { } mask) Check.Probability(mask.Probability, nameof(dropout));
+        int elements = batch * tokens * channels;
+        // With a dropout that adds to dBranch, gate·dOutput goes to a scratch first, then through the dropout's backward.
+        float* gated = dropout is not null && accumulate ? Scratch(ref _gatedBranchScratch, elements) : dBranch.Pointer();
         var job = _gatedBackward;
         job.DOutput = dOutput.Pointer();
         job.Branch = branch.Pointer();
         job.Gate = gate.Pointer();
-        job.DBranch = dBranch.Pointer();
+        job.DBranch = gated;
         job.DGate = dGate.Pointer();
         job.SetSizes(tokens, channels, accumulate);
+        job.WriteBranch = dropout is not null;
         job.Run(_pool, batch * job.BlocksPerSequence, 1);
+        if (dropout is { } forward)
+            RunDropout(gated, dBranch.Pointer(), accumulate, elements, forward.Probability, forward.Seed, forward.Stream);
     }
 
     private static void CheckSequenceOp(int batch, int tokens, int channels,
@@ -187,9 +200,11 @@ public sealed unsafe partial class CpuKernels
         }
     }
 
+    /// <summary>dBranch (=, or += with Accumulate and not <see cref="WriteBranch"/>) gate·dOutput; dGate (+)= Σ_t dOutput·branch.</summary>
     private sealed class GatedResidualBackwardJob : SequenceColumnJob
     {
         public float* DOutput, Branch, Gate, DBranch, DGate;
+        public bool WriteBranch;
 
         protected override void ExecuteBlock(int b, int c0, int width)
         {
@@ -202,7 +217,7 @@ public sealed unsafe partial class CpuKernels
                 long offset = ((long)b * Tokens + t) * Channels + c0;
                 var dy = new ReadOnlySpan<float>(DOutput + offset, width);
                 var dBranch = new Span<float>(DBranch + offset, width);
-                if (Accumulate) TensorPrimitives.MultiplyAdd(dy, gate, dBranch, dBranch);
+                if (Accumulate && !WriteBranch) TensorPrimitives.MultiplyAdd(dy, gate, dBranch, dBranch);
                 else TensorPrimitives.Multiply(dy, gate, dBranch);
                 TensorPrimitives.MultiplyAdd(dy, new ReadOnlySpan<float>(Branch + offset, width), dGate, dGate);
             }

@@ -11,9 +11,11 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels
 {
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, int>? _modulateForward, _gatedResidualForward;
+        ArrayView<float>, int, int>? _modulateForward;
+    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, BranchDropout>? _gatedResidualForward;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ModulationBackwardArguments>? _modulationBackward;
+        ArrayView<float>, ModulationBackwardArguments, BranchDropout>? _modulationBackward;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _sumChunkVectors;
 
     /// <inheritdoc/>
@@ -37,32 +39,41 @@ internal sealed partial class IlgpuKernels
         CheckSequences(batch, tokens, channels, dInput, nameof(dInput), dInput, nameof(dInput));
         CheckVectors(batch, channels, scale, nameof(scale), dShift, nameof(dShift));
         CheckVectors(batch, channels, dScale, nameof(dScale), dScale, nameof(dScale));
-        BackwardWithColumns(dOutput, input, scale, dInput, dShift, dScale, offset: 1f, sums: 2, batch, tokens, channels, accumulate);
+        BackwardWithColumns(dOutput, input, scale, dInput, dShift, dScale, offset: 1f, sums: 2, batch, tokens, channels, accumulate,
+            default);
     }
 
     /// <inheritdoc/>
     public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
-        int batch, int tokens, int channels)
+        int batch, int tokens, int channels, DropoutMask? dropout = null)
     {
         int elements = CheckSequences(batch, tokens, channels, residual, nameof(residual), branch, nameof(branch));
         CheckSequences(batch, tokens, channels, output, nameof(output), output, nameof(output));
         CheckVectors(batch, channels, gate, nameof(gate), gate, nameof(gate));
+        var branchDropout = Branch(dropout);
         if (elements == 0) return;
         _gatedResidualForward ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
-                ModulationKernels.GatedResidualForward));
-        _gatedResidualForward(elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels);
+            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
+                BranchDropout>>(ModulationKernels.GatedResidualForward));
+        _gatedResidualForward(elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels, branchDropout);
     }
 
     /// <inheritdoc/>
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate,
-        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true)
+        Tensor<float> dBranch, Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true,
+        DropoutMask? dropout = null)
     {
         CheckSequences(batch, tokens, channels, dOutput, nameof(dOutput), branch, nameof(branch));
         CheckSequences(batch, tokens, channels, dBranch, nameof(dBranch), dBranch, nameof(dBranch));
         CheckVectors(batch, channels, gate, nameof(gate), dGate, nameof(dGate));
-        BackwardWithColumns(dOutput, branch, gate, dBranch, dGate, dGate, offset: 0f, sums: 1, batch, tokens, channels, accumulate);
+        BackwardWithColumns(dOutput, branch, gate, dBranch, dGate, dGate, offset: 0f, sums: 1, batch, tokens, channels, accumulate,
+            Branch(dropout));
     }
+
+    /// <summary>A dropout mask as the kernels take it (disabled for none), its probability checked.</summary>
+    private static BranchDropout Branch(DropoutMask? dropout) => dropout is { } mask
+        ? new BranchDropout(mask.Probability, DropoutScale(mask.Probability), mask.Seed, mask.Stream, 1)
+        : default;
 
     /// <summary>
     /// Runs <see cref="ModulationKernels.BackwardWithColumns"/> over checked shapes (token chunks as
@@ -70,7 +81,8 @@ internal sealed partial class IlgpuKernels
     /// partials. With no tokens the sums are still written (as zeros) or added (nothing).
     /// </summary>
     private void BackwardWithColumns(Tensor<float> dOutput, Tensor<float> x, Tensor<float> vector, Tensor<float> dElement,
-        Tensor<float> first, Tensor<float> second, float offset, int sums, int batch, int tokens, int channels, bool accumulate)
+        Tensor<float> first, Tensor<float> second, float offset, int sums, int batch, int tokens, int channels, bool accumulate,
+        BranchDropout dropout)
     {
         if (batch == 0) return;
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
@@ -78,18 +90,18 @@ internal sealed partial class IlgpuKernels
         var columns = new ColumnArguments(batch, tokens, channels, Term: 0, chunkTokens, chunks, accumulate ? 1 : 0);
         _modulationBackward ??= _accelerator.LoadStreamKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ModulationBackwardArguments>>(ModulationKernels.BackwardWithColumns));
+                ArrayView<float>, ModulationBackwardArguments, BranchDropout>>(ModulationKernels.BackwardWithColumns));
         var arguments = new ModulationBackwardArguments(columns, offset, sums);
         var config = _plan.Columns(batch, channels, chunks);
         var (dy, xView, vectorView, dElementView) = (dOutput.View(), x.View(), vector.View(), dElement.View());
         if (chunks == 1)
         {
-            _modulationBackward(config, dy, xView, vectorView, dElementView, first.View(), second.View(), arguments);
+            _modulationBackward(config, dy, xView, vectorView, dElementView, first.View(), second.View(), arguments, dropout);
             return;
         }
         int vectorLength = batch * channels;
         var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, sums, vectorLength));
-        _modulationBackward(config, dy, xView, vectorView, dElementView, partials, partials, arguments);
+        _modulationBackward(config, dy, xView, vectorView, dElementView, partials, partials, arguments, dropout);
         _sumChunkVectors ??= _accelerator.LoadAutoGroupedStreamKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>>(
                 ColumnKernels.SumChunkVectors));

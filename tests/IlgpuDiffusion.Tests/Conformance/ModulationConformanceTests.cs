@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 using static IlgpuDiffusion.Tests.Conformance.Numerics;
@@ -57,6 +58,43 @@ public sealed class ModulationConformanceTests
                 1e-4, "dBranch");
             AssertClose(Add(D(priorGate), FiniteDifference(v => f(D(branch), v), D(gate), D(dy))), DeviceScope.Download(dGate),
                 1e-4, "dGate");
+        }
+    }
+
+    /// <summary>
+    /// With a dropout mask, the gated residual drops its branch in place and its backward returns the gradient before the
+    /// dropout, bit for bit as DropoutForward then GatedResidualForward, and GatedResidualBackward then DropoutBackward (both
+    /// writing and adding) give them.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Gated_residual_with_dropout_equals_the_dropout_then_the_residual(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var mask = new DropoutMask(0.3f, Seed: 7, Stream: 11);
+        foreach (var (b, t, c) in new[] { (2, 9, 5), (1, 3, 300) })
+        {
+            int n = b * t * c;
+            var (res, branch, gate, dy, prior) = (Random(n, 1), Random(n, 2), Random(b * c, 3), Random(n, 4), Random(n, 5));
+            var (gateT, dyT) = (s.Upload(gate), s.Upload(dy));
+            var (twoOpsBranch, twoOpsOutput) = (s.Upload(branch), s.Zeros(n));
+            s.Kernels.DropoutForward(twoOpsBranch, twoOpsBranch, n, mask.Probability, mask.Seed, mask.Stream);
+            s.Kernels.GatedResidualForward(s.Upload(res), twoOpsBranch, gateT, twoOpsOutput, b, t, c);
+            var (fusedBranch, fusedOutput) = (s.Upload(branch), s.Zeros(n));
+            s.Kernels.GatedResidualForward(s.Upload(res), fusedBranch, gateT, fusedOutput, b, t, c, mask);
+            Assert.Equal(DeviceScope.Download(twoOpsBranch), DeviceScope.Download(fusedBranch));
+            Assert.Equal(DeviceScope.Download(twoOpsOutput), DeviceScope.Download(fusedOutput));
+
+            foreach (bool accumulate in new[] { false, true, true }) // twice: a scratch reused must not carry over
+            {
+                var (gated, twoOpsGradient, twoOpsGate) = (s.Zeros(n), s.Upload(prior), s.Upload(gate));
+                s.Kernels.GatedResidualBackward(dyT, fusedBranch, gateT, gated, twoOpsGate, b, t, c, accumulate: accumulate);
+                s.Kernels.DropoutBackward(gated, twoOpsGradient, n, mask.Probability, mask.Seed, mask.Stream, accumulate);
+                var (fusedGradient, fusedGate) = (s.Upload(prior), s.Upload(gate));
+                s.Kernels.GatedResidualBackward(dyT, fusedBranch, gateT, fusedGradient, fusedGate, b, t, c, accumulate, mask);
+                Assert.Equal(DeviceScope.Download(twoOpsGradient), DeviceScope.Download(fusedGradient));
+                Assert.Equal(DeviceScope.Download(twoOpsGate), DeviceScope.Download(fusedGate));
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using ILGPU;
+using IlgpuDiffusion.Compute;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
@@ -27,15 +28,27 @@ internal static class ModulationKernels
         output[i] = input[i] * (1f + scale[v]) + shift[v];
     }
 
-    /// <summary>output = residual + gate[b, c]·branch; output may alias residual.</summary>
+    /// <summary>
+    /// output = residual + gate[b, c]·branch, the branch first dropped in place when <paramref name="dropout"/> is enabled;
+    /// output may alias residual.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void GatedResidualForward(Index1D i, ArrayView<float> residual, ArrayView<float> branch, ArrayView<float> gate,
-        ArrayView<float> output, int tokens, int channels) =>
-        output[i] = residual[i] + gate[VectorIndex(i, tokens, channels)] * branch[i];
+        ArrayView<float> output, int tokens, int channels, BranchDropout dropout)
+    {
+        float value = branch[i];
+        if (dropout.Enabled != 0)
+        {
+            value = dropout.Apply(value, i);
+            branch[i] = value;
+        }
+        output[i] = residual[i] + gate[VectorIndex(i, tokens, channels)] * value;
+    }
 
     /// <summary>
     /// The backward of adaLN modulation (Sums = 2, Offset = 1) or of the gated residual (Sums = 1, Offset = 0) in one pass
-    /// over dOutput and x: dElement[b, t, c] += dOutput·(Offset + vector[b, c]); with Sums = 2 the column sums Σ_t dOutput
+    /// over dOutput and x: dElement[b, t, c] += dOutput·(Offset + vector[b, c]), through the backward of
+    /// <paramref name="dropout"/> when enabled (the gated residual's branch); with Sums = 2 the column sums Σ_t dOutput
     /// (dShift) and Σ_t dOutput·x (dScale), with Sums = 1 only Σ_t dOutput·x (dGate). Everything lands as
     /// <see cref="GradientWrites.Put"/> with Accumulate. The sums are taken as <see cref="ColumnKernels.Partials"/> takes
     /// them, in the same order: grid (⌈channels/DimX⌉, batch, chunks), shared memory DimX·DimY floats; with one chunk they
@@ -44,7 +57,7 @@ internal static class ModulationKernels
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void BackwardWithColumns(ArrayView<float> dOutput, ArrayView<float> x, ArrayView<float> vector,
-        ArrayView<float> dElement, ArrayView<float> first, ArrayView<float> second, ModulationBackwardArguments a)
+        ArrayView<float> dElement, ArrayView<float> first, ArrayView<float> second, ModulationBackwardArguments a, BranchDropout dropout)
     {
         var shared = SharedMemory.GetDynamic<float>();
         var c = a.Columns;
@@ -60,7 +73,16 @@ internal static class ModulationKernels
             {
                 int index = (batch * c.Tokens + t) * c.Channels + col;
                 float dy = dOutput[index];
-                GradientWrites.Put(dElement, index, dy * factor, c.Accumulate);
+                if (dropout.Enabled == 0)
+                {
+                    GradientWrites.Put(dElement, index, dy * factor, c.Accumulate);
+                }
+                else
+                {
+                    bool keep = dropout.Keeps(index); // as DropoutKernels.Backward: a dropped element adds nothing
+                    if (keep || c.Accumulate == 0)
+                        GradientWrites.Put(dElement, index, keep ? dy * factor * dropout.Scale : 0f, c.Accumulate);
+                }
                 sumDy += dy;
                 sumDyX += dy * x[index];
             }
@@ -86,3 +108,16 @@ internal static class ModulationKernels
 /// constant added to the vector (1 for modulation, 0 for the gate) and the number of column sums (2 or 1).
 /// </summary>
 internal readonly record struct ModulationBackwardArguments(ColumnArguments Columns, float Offset, int Sums);
+
+/// <summary>
+/// A fused dropout of a gated residual's branch (<see cref="DropoutKernels"/>' mask): element i kept when
+/// Philox.Uniform(Seed, Stream, i) ≥ Probability, then scaled by Scale; nothing dropped when Enabled is 0.
+/// </summary>
+internal readonly record struct BranchDropout(float Probability, float Scale, ulong Seed, ulong Stream, int Enabled)
+{
+    /// <summary>Whether element <paramref name="i"/> is kept.</summary>
+    public bool Keeps(long i) => Philox.Uniform(Seed, Stream, i) >= Probability;
+
+    /// <summary><paramref name="value"/> as the dropout leaves element <paramref name="i"/>: scaled, or 0.</summary>
+    public float Apply(float value, long i) => Keeps(i) ? value * Scale : 0f;
+}

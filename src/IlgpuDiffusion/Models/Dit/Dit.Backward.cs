@@ -135,7 +135,7 @@ public sealed partial class Dit
         var dm = dA.Modulation; // [6, Bc, D]: (shift1, scale1, gate1, shift2, scale2, gate2), each written once below
 
         // MLP branch (x_out = x_mid + g2·m); ∂L/∂x_mid starts as ∂L/∂x_out
-        var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), dropout, dropout.Stream(l, 1));
+        var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), BranchDropout(dropout, l, 1));
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
         _k.LinearBackward(dBranch, a.MlpActivation, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d, accumulateInput: false);
         var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
@@ -146,7 +146,7 @@ public sealed partial class Dit
         _k.LayerNormBackward(dA.Norm, s.Middle, w.Norm2, s.Mean2, s.Rstd2, dA.Residual, gw.Norm2, n, d);
 
         // attention branch (x_mid = x_in + g1·o)
-        dBranch = BranchGradient(a, s.AttentionBranch, s.Gate1, dm.Slice(2 * bc, bc), dropout, dropout.Stream(l, 0));
+        dBranch = BranchGradient(a, s.AttentionBranch, s.Gate1, dm.Slice(2 * bc, bc), BranchDropout(dropout, l, 0));
         _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d, accumulateInput: false);
         _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false,
             accumulate: false);
@@ -160,18 +160,15 @@ public sealed partial class Dit
 
     /// <summary>
     /// ∂L/∂(branch before dropout) of a gated residual x_out = x_in + gate·dropout(branch), given ∂L/∂x_out in
-    /// dA.Residual; adds ∂L/∂gate to <paramref name="dGate"/>.
+    /// dA.Residual, in one pass with the dropout's backward; adds ∂L/∂gate to <paramref name="dGate"/>.
     /// </summary>
     private Tensor<float> BranchGradient(DitActivations a, Tensor<float> branch, Tensor<float> gate, Tensor<float> dGate,
-        DitDropout dropout, ulong stream)
+        DropoutMask? dropout)
     {
         var dA = a.Gradients!;
-        int n = a.Rows, d = Config.Hidden;
         var (mb, mt) = ModulationShape(a);
-        _k.GatedResidualBackward(dA.Residual, branch, gate, dA.Branch, dGate, mb, mt, d, accumulate: false);
-        if (!UsesDropout(dropout)) return dA.Branch;
-        _k.DropoutBackward(dA.Branch, dA.BranchPreDropout, n * d, Config.Dropout, dropout.Seed, stream, accumulate: false);
-        return dA.BranchPreDropout;
+        _k.GatedResidualBackward(dA.Residual, branch, gate, dA.Branch, dGate, mb, mt, Config.Hidden, accumulate: false, dropout);
+        return dA.Branch;
     }
 
     /// <summary>Reverse of AdaForward: adds the weight and bias gradients and ∂L/∂c.</summary>

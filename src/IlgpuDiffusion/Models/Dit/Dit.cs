@@ -240,9 +240,7 @@ public sealed partial class Dit : IDisposable
         _k.RotaryForward(s.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
         _k.AttentionForward(s.Qkv, s.Attention, s.LogSumExp, a.Batch, a.Tokens, h, hd, causal: false);
         _k.LinearForward(s.Attention, w.AttnOut, null, s.AttentionBranch, n, d, d);
-        if (UsesDropout(dropout))
-            _k.DropoutForward(s.AttentionBranch, s.AttentionBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(l, 0));
-        _k.GatedResidualForward(s.Input, s.AttentionBranch, s.Gate1, s.Middle, mb, mt, d);
+        _k.GatedResidualForward(s.Input, s.AttentionBranch, s.Gate1, s.Middle, mb, mt, d, BranchDropout(dropout, l, 0));
 
         // MLP branch: x_out = x_mid + g2·dropout(W2·GELU(W1·(LN(x_mid)·w2·(1+sc2)+sh2) + b1) + b2)
         _k.LayerNormModulateForward(s.Middle, w.Norm2, s.Shift2, s.Scale2, Kept(a, s.Norm2), s.Modulated2, s.Mean2, s.Rstd2, mb, mt,
@@ -250,9 +248,7 @@ public sealed partial class Dit : IDisposable
         _k.LinearForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, s.MlpHidden, n, d, Config.MlpHidden);
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * Config.MlpHidden);
         _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d);
-        if (UsesDropout(dropout))
-            _k.DropoutForward(s.MlpBranch, s.MlpBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(l, 1));
-        _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d);
+        _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d, BranchDropout(dropout, l, 1));
     }
 
     /// <summary>Where LayerNorm's rows are kept for the backward (training arenas); inference needs only the modulated rows.</summary>
@@ -263,6 +259,10 @@ public sealed partial class Dit : IDisposable
         a.ConditionRows == 1 ? (1, a.Rows) : (a.Batch, a.Tokens);
 
     private bool UsesDropout(DitDropout dropout) => dropout.Enabled && Config.Dropout > 0f;
+
+    /// <summary>The dropout of block <paramref name="layer"/>'s branch <paramref name="site"/> (0 attention, 1 MLP), or null.</summary>
+    private DropoutMask? BranchDropout(DitDropout dropout, int layer, int site) =>
+        UsesDropout(dropout) ? new DropoutMask(Config.Dropout, dropout.Seed, dropout.Stream(layer, site)) : null;
 
     private void CheckActivations(DitActivations a)
     {

@@ -12,7 +12,6 @@ internal sealed class DitActivationGradients
     {
         Residual = arena["d.residual"];
         Branch = arena["d.branch"];
-        BranchPreDropout = arena["d.branch_pre_dropout"];
         Work = arena["d.work"];
         Norm = arena["d.norm"];
         Qkv = arena["d.qkv"];
@@ -30,7 +29,7 @@ internal sealed class DitActivationGradients
     internal static void Plan(ArenaLayout<float> layout, DitConfig config, int n, int headCapacity, int conditionRows)
     {
         int d = config.Hidden, c = config.CondDim;
-        foreach (string name in new[] { "d.residual", "d.branch", "d.branch_pre_dropout", "d.work", "d.norm" })
+        foreach (string name in new[] { "d.residual", "d.branch", "d.work", "d.norm" })
             layout.Add(name, new Shape(n, d));
         layout.Add("d.qkv", new Shape(n, 3 * d));
         layout.Add("d.mlp", new Shape(n, config.MlpHidden));
@@ -47,11 +46,8 @@ internal sealed class DitActivationGradients
     /// <summary>∂L/∂x of the residual stream at the current depth [N, D].</summary>
     public Tensor<float> Residual { get; }
 
-    /// <summary>∂L/∂(dropped-out branch) [N, D].</summary>
+    /// <summary>∂L/∂(branch before its dropout, or the branch when there is none) [N, D].</summary>
     public Tensor<float> Branch { get; }
-
-    /// <summary>∂L/∂(branch before dropout) [N, D] (used only when dropout is on).</summary>
-    public Tensor<float> BranchPreDropout { get; }
 
     /// <summary>Gradient of a Linear input (attention output, modulated rows) [N, D].</summary>
     public Tensor<float> Work { get; }

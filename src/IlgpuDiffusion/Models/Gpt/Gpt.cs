@@ -176,18 +176,14 @@ public sealed partial class Gpt : IDisposable
             _k.AttentionWithCacheForward(s.Qkv, cache.Keys[layer], cache.Values[layer], s.Attention, batch, tokens, h, hd, position,
                 cache.Capacity);
         _k.LinearForward(s.Attention, w.ProjectionWeight, w.ProjectionBias, s.AttentionBranch, n, d, d);
-        if (UsesDropout(dropout))
-            _k.DropoutForward(s.AttentionBranch, s.AttentionBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(layer, 0));
-        _k.GatedResidualForward(s.Input, s.AttentionBranch, _ones, s.Middle, 1, n, d);
+        _k.GatedResidualForward(s.Input, s.AttentionBranch, _ones, s.Middle, 1, n, d, BranchDropout(dropout, layer, 0));
 
         // MLP branch: x_out = x_mid + dropout(c_proj(GELU(c_fc(LN₂(x_mid)))))
         LayerNormWithBias(s.Middle, w.Norm2Weight, w.Norm2Bias, s.Norm2, s.Mean2, s.Rstd2, n);
         _k.LinearForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, n, d, f);
         _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
         _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d);
-        if (UsesDropout(dropout))
-            _k.DropoutForward(s.MlpBranch, s.MlpBranch, n * d, Config.Dropout, dropout.Seed, dropout.Stream(layer, 1));
-        _k.GatedResidualForward(s.Middle, s.MlpBranch, _ones, s.Output, 1, n, d);
+        _k.GatedResidualForward(s.Middle, s.MlpBranch, _ones, s.Output, 1, n, d, BranchDropout(dropout, layer, 1));
     }
 
     /// <summary>LN_f on <paramref name="rows"/> rows of <paramref name="input"/>.</summary>
@@ -206,6 +202,10 @@ public sealed partial class Gpt : IDisposable
     }
 
     private bool UsesDropout(GptDropout dropout) => dropout.Enabled && Config.Dropout > 0f;
+
+    /// <summary>The dropout of block <paramref name="layer"/>'s branch <paramref name="site"/> (0 attention, 1 MLP), or null.</summary>
+    private DropoutMask? BranchDropout(GptDropout dropout, int layer, int site) =>
+        UsesDropout(dropout) ? new DropoutMask(Config.Dropout, dropout.Seed, dropout.Stream(layer, site)) : null;
 
     private void CheckActivations(GptActivations a)
     {
