@@ -33,6 +33,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         ("SubsCrossEntropy", "Losses"),
         ("MatMul", "MatMul"),
         ("LinearForward", "MatMul"),
+        ("LinearGeluForward", "MatMul"),
         ("LinearBackward", "MatMul"),
         ("ModulateForward", "Modulation"),
         ("ModulateBackward", "Modulation"),
@@ -225,10 +226,18 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
+    public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
+        Tensor<float> activation, int rows, int inChannels, int outChannels)
+    {
+        using var op = device.BeginOp(22);
+        backend.LinearGeluForward(input, weight, bias, preActivation, activation, rows, inChannels, outChannels);
+    }
+
+    /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput,
         Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels, bool accumulateInput = true)
     {
-        using var op = device.BeginOp(22);
+        using var op = device.BeginOp(23);
         backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels, accumulateInput);
     }
 
@@ -236,7 +245,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output, int batch,
         int tokens, int channels)
     {
-        using var op = device.BeginOp(23);
+        using var op = device.BeginOp(24);
         backend.ModulateForward(input, shift, scale, output, batch, tokens, channels);
     }
 
@@ -244,7 +253,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput,
         Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
-        using var op = device.BeginOp(24);
+        using var op = device.BeginOp(25);
         backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels, accumulate);
     }
 
@@ -252,7 +261,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
         int batch, int tokens, int channels, DropoutMask? dropout = null)
     {
-        using var op = device.BeginOp(25);
+        using var op = device.BeginOp(26);
         backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels, dropout);
     }
 
@@ -260,7 +269,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
         Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true, DropoutMask? dropout = null)
     {
-        using var op = device.BeginOp(26);
+        using var op = device.BeginOp(27);
         backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate, dropout);
     }
 
@@ -268,7 +277,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
-        using var op = device.BeginOp(27);
+        using var op = device.BeginOp(28);
         backend.AdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, gradScale);
     }
 
@@ -277,7 +286,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
         Tensor<float>? ema = null, float emaDecay = 0f)
     {
-        using var op = device.BeginOp(27);
+        using var op = device.BeginOp(28);
         backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm, ema,
             emaDecay);
     }
@@ -285,14 +294,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     /// <inheritdoc/>
     public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
     {
-        using var op = device.BeginOp(28);
+        using var op = device.BeginOp(29);
         backend.SumOfSquares(x, result, count);
     }
 
     /// <inheritdoc/>
     public void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay)
     {
-        using var op = device.BeginOp(29);
+        using var op = device.BeginOp(30);
         backend.EmaUpdate(parameters, ema, count, decay);
     }
 
@@ -300,7 +309,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(30);
+        using var op = device.BeginOp(31);
         backend.RotaryForward(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
@@ -308,14 +317,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryBackward(Tensor<float> dQkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(31);
+        using var op = device.BeginOp(32);
         backend.RotaryBackward(dQkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
     /// <inheritdoc/>
     public void GatherRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int sourceRows)
     {
-        using var op = device.BeginOp(32);
+        using var op = device.BeginOp(33);
         backend.GatherRows(source, indices, destination, rows, channels, sourceRows);
     }
 
@@ -323,42 +332,42 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
         int destinationRows)
     {
-        using var op = device.BeginOp(33);
+        using var op = device.BeginOp(34);
         backend.ScatterAddRows(source, indices, destination, rows, channels, destinationRows);
     }
 
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        using var op = device.BeginOp(34);
+        using var op = device.BeginOp(35);
         backend.SampleCategorical(logits, ids, rows, classes, vocab, in parameters);
     }
 
     /// <inheritdoc/>
     public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
-        using var op = device.BeginOp(35);
+        using var op = device.BeginOp(36);
         backend.Argmax(logits, ids, rows, classes, vocab);
     }
 
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        using var op = device.BeginOp(36);
+        using var op = device.BeginOp(37);
         backend.KeepTopK(logits, rows, classes, vocab, k);
     }
 
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
-        using var op = device.BeginOp(37);
+        using var op = device.BeginOp(38);
         backend.Fill(x, value, count);
     }
 
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count)
     {
-        using var op = device.BeginOp(38);
+        using var op = device.BeginOp(39);
         backend.Copy(source, destination, count);
     }
 }

@@ -20,6 +20,19 @@ public partial interface IKernels
         int rows, int inChannels, int outChannels);
 
     /// <summary>
+    /// <see cref="LinearForward"/> into <paramref name="preActivation"/>, then <see cref="GeluForward"/> of it into
+    /// <paramref name="activation"/>, with the same results; where the backend can (tensor-core GEMMs), in one pass whose
+    /// epilogue applies the GELU to each result it writes.
+    /// </summary>
+    /// <param name="input">[rows, inChannels]</param>
+    /// <param name="weight">[outChannels, inChannels]</param>
+    /// <param name="bias">[outChannels] or null</param>
+    /// <param name="preActivation">[rows, outChannels], overwritten, or null when no backward needs it</param>
+    /// <param name="activation">[rows, outChannels], overwritten</param>
+    void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
+        Tensor<float> activation, int rows, int inChannels, int outChannels);
+
+    /// <summary>
     /// dInput += dOutput·weight (dInput = when not <paramref name="accumulateInput"/>: dInput is not read); dWeight +=
     /// dOutputᵀ·input; dBias += Σ_rows dOutput. Null outputs are skipped.
     /// </summary>

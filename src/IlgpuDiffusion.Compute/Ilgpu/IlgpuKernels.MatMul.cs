@@ -30,6 +30,25 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <inheritdoc/>
+    /// <remarks>On tensor cores the GEMM's epilogue (or its split-K reduction) applies the GELU; else two kernels.</remarks>
+    public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
+        Tensor<float> activation, int rows, int inChannels, int outChannels)
+    {
+        Check.Count(activation, (long)rows * outChannels, nameof(activation));
+        var product = preActivation ?? activation;
+        OpChecks.LinearForward(input, weight, bias, product, rows, inChannels, outChannels);
+        if (_tensorCores is null || inChannels == 0 || rows == 0 || outChannels == 0)
+        {
+            LinearForward(input, weight, bias, product, rows, inChannels, outChannels);
+            GeluForward(product, activation, HostChecks.Product(rows, outChannels));
+            return;
+        }
+        var productView = product.View();
+        Gemm(MatMulLayout.ABt, input, weight, bias?.View() ?? productView, productView, bias is not null, rows, outChannels, inChannels,
+            accumulate: false, activation.View(), preActivation is null ? GemmEpilogue.GeluOnly : GemmEpilogue.ProductAndGelu);
+    }
+
+    /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
         int rows, int inChannels, int outChannels, bool accumulateInput = true)
@@ -58,8 +77,10 @@ internal sealed partial class IlgpuKernels
     /// c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked. On tensor cores when
     /// the device's precision is TF32 or BF16, else (and for k = 0) the fp32 SIMT kernel.
     /// </summary>
+    /// <param name="activation">With a GELU <paramref name="epilogue"/> (tensor cores only), where GELU(c) goes.</param>
     private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
-        bool hasBias, int m, int n, int k, bool accumulate)
+        bool hasBias, int m, int n, int k, bool accumulate, ArrayView<float> activation = default,
+        GemmEpilogue epilogue = GemmEpilogue.Product)
     {
         if (m == 0 || n == 0) return;
         HostChecks.Product(m, Math.Max(n, k));
@@ -73,7 +94,8 @@ internal sealed partial class IlgpuKernels
         };
         if (_tensorCores is not null && k > 0)
         {
-            _tensorCores.Run(a.View(), b.View(), bias, c, hasBias, m, n, k, (aRow, aK, bK, bCol), accumulate);
+            _tensorCores.Run(a.View(), b.View(), bias, c, hasBias, m, n, k, (aRow, aK, bK, bCol), accumulate,
+                epilogue == GemmEpilogue.Product ? c : activation, epilogue);
             return;
         }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,

@@ -4,7 +4,9 @@ using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
 using GemmLaunch = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
+using ReduceLaunch = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, int, int, int, int, int, int>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -26,7 +28,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly int _multiprocessors;
     /// <summary>The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), loaded on first use.</summary>
     private readonly GemmLaunch?[] _gemms = new GemmLaunch?[4];
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _reduce;
+    private ReduceLaunch? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
     /// <summary>Binds the GEMMs to <paramref name="accelerator"/> in <paramref name="precision"/> (TF32 or BF16).</summary>
@@ -65,16 +67,18 @@ internal sealed class TensorCoreGemm : IDisposable
     }
 
     /// <summary>
-    /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1.
+    /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1;
+    /// with a GELU <paramref name="epilogue"/> GELU of each result also goes to <paramref name="activation"/> [m, n].
     /// </summary>
     public void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, bool hasBias, int m, int n,
-        int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate)
+        int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate, ArrayView<float> activation,
+        GemmEpilogue epilogue = GemmEpilogue.Product)
     {
         var (kPerSplit, splits) = Split(m, n, k);
         bool vectorA = Aligned(a, strides.AK == 1 ? strides.ARow : strides.AK, strides.AK == 1 ? 1 : strides.ARow);
         bool vectorB = Aligned(b, strides.BK == 1 ? strides.BCol : strides.BK, strides.BK == 1 ? 1 : strides.BCol);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
-            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0);
+            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue);
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1);
         var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
@@ -82,16 +86,15 @@ internal sealed class TensorCoreGemm : IDisposable
             SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
         if (splits == 1)
         {
-            gemm(config, a, b, bias, c, arguments);
+            gemm(config, a, b, bias, c, activation, arguments);
             return;
         }
         long elements = (long)m * n;
         var partials = Partials(splits * elements).View.SubView(0, splits * elements);
-        gemm(config, a, b, bias, partials, arguments);
-        _reduce ??= _accelerator.LoadAutoGroupedStreamKernel(
-            KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
-                TensorCoreGemmKernels.ReduceSplits));
-        _reduce(checked((int)elements), partials, bias, c, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0);
+        gemm(config, a, b, bias, partials, activation, arguments);
+        _reduce ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked<ReduceLaunch>(TensorCoreGemmKernels.ReduceSplits));
+        _reduce(checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0,
+            (int)epilogue);
     }
 
     /// <summary>
@@ -113,7 +116,7 @@ internal sealed class TensorCoreGemm : IDisposable
     {
         int index = (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         return _gemms[index] ??= _accelerator.LoadStreamKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
                 {
                     (false, true, true) => TensorCoreGemmKernels.Tf32ABt,

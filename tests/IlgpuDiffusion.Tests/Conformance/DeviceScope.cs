@@ -3,12 +3,20 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Tests.Conformance;
 
 /// <summary>Uploads test data to a device, tracks every buffer, and frees them all at the end of a test.</summary>
-public sealed class DeviceScope(string backend) : IDisposable
+public sealed class DeviceScope : IDisposable
 {
     private readonly List<IDisposable> _buffers = [];
 
+    /// <summary>A scope on the shared device of <paramref name="backend"/> (see <see cref="TestBackends.Get"/>).</summary>
+    public DeviceScope(string backend) : this(TestBackends.Get(backend))
+    {
+    }
+
+    /// <summary>A scope on <paramref name="device"/>, which the caller owns.</summary>
+    public DeviceScope(Device device) => Device = device;
+
     /// <summary>The device under test.</summary>
-    public Device Device { get; } = TestBackends.Get(backend);
+    public Device Device { get; }
 
     /// <summary>The device's kernels.</summary>
     public IKernels Kernels => Device.Kernels;

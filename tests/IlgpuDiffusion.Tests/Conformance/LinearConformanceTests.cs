@@ -129,6 +129,39 @@ public sealed class LinearConformanceTests
             }
     }
 
+    /// <summary>
+    /// Linear then GELU in one call gives LinearForward then GeluForward's results bit for bit (on tensor cores, where the
+    /// GEMM's epilogue and its split-K reduction apply the GELU), with the pre-activation kept or not.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    [MemberData(nameof(TestBackends.TensorCores), MemberType = typeof(TestBackends))]
+    public void Linear_then_GELU_in_one_call_equals_the_two_ops(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        CheckLinearGelu(s, [(7, 5, 3), (130, 48, 136)]);
+    }
+
+    /// <summary>Shared by the conformance rows and the emulated tensor cores (<c>TensorCoreGemmTests</c>).</summary>
+    internal static void CheckLinearGelu(DeviceScope s, (int Rows, int In, int Out)[] shapes)
+    {
+        foreach (var (rows, inC, outC) in shapes)
+            foreach (bool withBias in new[] { true, false })
+            {
+                var (x, w, b) = (s.Upload(Random(rows * inC, 1, 2f)), s.Upload(Random(outC * inC, 2)), s.Upload(Random(outC, 3)));
+                var bias = withBias ? b : (Tensor<float>?)null;
+                var (product, activation) = (s.Zeros(rows * outC), s.Zeros(rows * outC));
+                s.Kernels.LinearForward(x, w, bias, product, rows, inC, outC);
+                s.Kernels.GeluForward(product, activation, rows * outC);
+                var (fusedProduct, fusedActivation, alone) = (s.Zeros(rows * outC), s.Zeros(rows * outC), s.Zeros(rows * outC));
+                s.Kernels.LinearGeluForward(x, w, bias, fusedProduct, fusedActivation, rows, inC, outC);
+                s.Kernels.LinearGeluForward(x, w, bias, null, alone, rows, inC, outC);
+                Assert.Equal(DeviceScope.Download(product), DeviceScope.Download(fusedProduct));
+                Assert.Equal(DeviceScope.Download(activation), DeviceScope.Download(fusedActivation));
+                Assert.Equal(DeviceScope.Download(activation), DeviceScope.Download(alone));
+            }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Linear_backward_accumulates_finite_difference_gradients(string backend)

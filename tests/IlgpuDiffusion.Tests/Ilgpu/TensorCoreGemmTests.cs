@@ -3,6 +3,7 @@ using ILGPU.Runtime.CPU;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
 using Device = IlgpuDiffusion.Compute.Device;
@@ -203,6 +204,19 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                 // Products of rounded inputs are exact in fp32; only the fp32 sums' order differs from the double reference.
                 Assert.True(Math.Abs(actual[i] - want) <= 2e-6 * (k + 1), $"c[{row}, {col}] = {actual[i]}, expected {want}");
             }
+    }
+
+    /// <summary>
+    /// The GELU epilogue of the emulated kernels, and of their split-K reduction (a pretended GPU of 16 processors splits
+    /// the 40 × 24 product over k), gives the GEMM then GeluForward bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData("tf32", 1)]
+    [InlineData("bf16", 16)]
+    public void The_GELU_epilogue_equals_the_product_then_GELU(string precision, int multiprocessors)
+    {
+        using var scope = new DeviceScope(_emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors));
+        LinearConformanceTests.CheckLinearGelu(scope, [(136, 48, 132), (40, 1000, 24)]);
     }
 
     private static void AssertCovers(List<(int Row, int Column)> positions, int rows, int columns)

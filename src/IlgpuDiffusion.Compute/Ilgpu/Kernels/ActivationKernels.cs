@@ -10,11 +10,10 @@ internal static class ActivationKernels
 
     /// <summary>output = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). output may alias input.</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void GeluForward(Index1D i, ArrayView<float> input, ArrayView<float> output)
-    {
-        float x = input[i];
-        output[i] = 0.5f * x * (1f + MathF.Tanh(GeluScale * (x + GeluCubic * x * x * x)));
-    }
+    public static void GeluForward(Index1D i, ArrayView<float> input, ArrayView<float> output) => output[i] = Gelu(input[i]);
+
+    /// <summary>0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as every GELU of the ILGPU kernels computes it.</summary>
+    public static float Gelu(float x) => 0.5f * x * (1f + MathF.Tanh(GeluScale * (x + GeluCubic * x * x * x)));
 
     /// <summary>dInput += GELU'(x)·dOutput (= when <paramref name="accumulate"/> is 0).</summary>
     [IlgpuKernel(KernelGrouping.Implicit)]

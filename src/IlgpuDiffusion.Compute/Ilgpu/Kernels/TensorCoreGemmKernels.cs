@@ -11,9 +11,23 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <param name="VectorA">1 when op(a)'s groups of four along its contiguous axis are 16-byte aligned (that axis has stride 1,
 /// the other a multiple of 4, the view starts on 16 bytes): whole tiles then load with 16-byte loads.</param>
 /// <param name="VectorB">The same for op(b).</param>
+/// <param name="Epilogue">A <see cref="GemmEpilogue"/>: what the result's writes do with each value.</param>
 internal readonly record struct TensorCoreGemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
-    int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB);
+    int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB, int Epilogue);
+
+/// <summary>What a GEMM's result writes do with each value (bias and accumulation added).</summary>
+internal enum GemmEpilogue
+{
+    /// <summary>c = the value.</summary>
+    Product = 0,
+
+    /// <summary>c = the value and activation = GELU(value) (a Linear followed by GELU, whose backward reads the former).</summary>
+    ProductAndGelu = 1,
+
+    /// <summary>activation = GELU(value) only.</summary>
+    GeluOnly = 2,
+}
 
 /// <summary>
 /// GEMM on tensor cores (sm_80 and newer) through inline PTX: c [M, N] = op(a)·op(b) [+ c] [+ bias[col]] with fp32
@@ -59,53 +73,64 @@ internal static class TensorCoreGemmKernels
     /// <summary>TF32, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ). Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Tf32Products, KContiguous, LineContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Tf32Products, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Tf32Products, LineContiguous, LineContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Tf32Products, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Tf32Products, LineContiguous, KContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Tf32Products, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Bf16Products, KContiguous, KContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Bf16Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Bf16Products, KContiguous, LineContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Bf16Products, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Bf16Products, LineContiguous, LineContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Bf16Products, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        TensorCoreGemmArguments g) => Run<Bf16Products, LineContiguous, KContiguous>(a, b, bias, c, g);
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        Run<Bf16Products, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
 
-    /// <summary>c[i] = Σ_s partials[s, i] (in split order) [+ bias[i mod N]] [+ c[i]] over the M·N elements.</summary>
+    /// <summary>
+    /// c[i] = Σ_s partials[s, i] (in split order) [+ bias[i mod N]] [+ c[i]] over the M·N elements, written as the
+    /// <paramref name="epilogue"/> says.
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void ReduceSplits(Index1D i, ArrayView<float> partials, ArrayView<float> bias, ArrayView<float> c,
-        int elements, int columns, int splits, int accumulate, int hasBias)
+        ArrayView<float> activation, int elements, int columns, int splits, int accumulate, int hasBias, int epilogue)
     {
         float sum = 0f;
         for (int s = 0; s < splits; s++) sum += partials[(long)s * elements + i];
         if (hasBias != 0) sum += bias[i % columns];
         if (accumulate != 0) sum += c[i];
-        c[i] = sum;
+        Write(c, activation, i, sum, epilogue);
     }
 
     /// <summary>
@@ -221,7 +246,7 @@ internal static class TensorCoreGemmKernels
     }
 
     private static void Run<TProducts, TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        in TensorCoreGemmArguments g)
+        ArrayView<float> activation, in TensorCoreGemmArguments g)
         where TProducts : struct, IProducts
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
@@ -271,10 +296,11 @@ internal static class TensorCoreGemmKernels
         }
 
         int row = rowBase + warpRow, col = colBase + warpCol;
-        StoreRow(bias, c, g, row, col, lane, w.F00, w.F01, w.F02, w.F03);
-        StoreRow(bias, c, g, row + 16, col, lane, w.F10, w.F11, w.F12, w.F13);
-        StoreRow(bias, c, g, row + 32, col, lane, w.F20, w.F21, w.F22, w.F23);
-        StoreRow(bias, c, g, row + 48, col, lane, w.F30, w.F31, w.F32, w.F33);
+        var output = new GemmOutput(bias, c, activation);
+        StoreRow(output, g, row, col, lane, w.F00, w.F01, w.F02, w.F03);
+        StoreRow(output, g, row + 16, col, lane, w.F10, w.F11, w.F12, w.F13);
+        StoreRow(output, g, row + 32, col, lane, w.F20, w.F21, w.F22, w.F23);
+        StoreRow(output, g, row + 48, col, lane, w.F30, w.F31, w.F32, w.F33);
     }
 
     /// <summary>
@@ -432,37 +458,53 @@ internal static class TensorCoreGemmKernels
         ? Mma.PackBf16(low, high)
         : TensorCoreRounding.Bf16Bits(low) | (TensorCoreRounding.Bf16Bits(high) << 16));
 
+    /// <summary>Where a launch's results go: the bias it adds, c, and the activation of a GELU epilogue.</summary>
+    private readonly struct GemmOutput(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation)
+    {
+        public ArrayView<float> Bias { get; } = bias;
+
+        public ArrayView<float> C { get; } = c;
+
+        public ArrayView<float> Activation { get; } = activation;
+    }
+
     /// <summary>Writes the four fragments of one 16-row slice of the warp tile (columns col, col + 8, col + 16, col + 24).</summary>
-    private static void StoreRow(ArrayView<float> bias, ArrayView<float> c, in TensorCoreGemmArguments g, int row, int col, int lane,
-        in MmaAccumulator f0, in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
+    private static void StoreRow(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane, in MmaAccumulator f0,
+        in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
     {
-        Store(bias, c, g, row, col, lane, f0);
-        Store(bias, c, g, row, col + 8, lane, f1);
-        Store(bias, c, g, row, col + 16, lane, f2);
-        Store(bias, c, g, row, col + 24, lane, f3);
+        Store(output, g, row, col, lane, f0);
+        Store(output, g, row, col + 8, lane, f1);
+        Store(output, g, row, col + 16, lane, f2);
+        Store(output, g, row, col + 24, lane, f3);
     }
 
-    private static void Store(ArrayView<float> bias, ArrayView<float> c, in TensorCoreGemmArguments g, int row, int col, int lane,
-        in MmaAccumulator f)
+    private static void Store(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane, in MmaAccumulator f)
     {
-        Store(bias, c, g, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), f.C0);
-        Store(bias, c, g, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), f.C1);
-        Store(bias, c, g, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), f.C2);
-        Store(bias, c, g, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), f.C3);
+        Store(output, g, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), f.C0);
+        Store(output, g, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), f.C1);
+        Store(output, g, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), f.C2);
+        Store(output, g, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), f.C3);
     }
 
-    private static void Store(ArrayView<float> bias, ArrayView<float> c, in TensorCoreGemmArguments g, int row, int col, float value)
+    private static void Store(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, float value)
     {
         if (row >= g.M || col >= g.N) return;
         long index = (long)row * g.N + col;
         if (g.Partials != 0)
         {
-            c[Grid.IdxZ * (long)g.M * g.N + index] = value;
+            output.C[Grid.IdxZ * (long)g.M * g.N + index] = value;
             return;
         }
-        if (g.HasBias != 0) value += bias[col];
-        if (g.Accumulate != 0) value += c[index];
-        c[index] = value;
+        if (g.HasBias != 0) value += output.Bias[col];
+        if (g.Accumulate != 0) value += output.C[index];
+        Write(output.C, output.Activation, index, value, g.Epilogue);
+    }
+
+    /// <summary>A result as the epilogue writes it (see <see cref="GemmEpilogue"/>).</summary>
+    private static void Write(ArrayView<float> c, ArrayView<float> activation, long index, float value, int epilogue)
+    {
+        if (epilogue != (int)GemmEpilogue.GeluOnly) c[index] = value;
+        if (epilogue != (int)GemmEpilogue.Product) activation[index] = ActivationKernels.Gelu(value);
     }
 
     private static int XMin(int x, int y) => x < y ? x : y;

@@ -245,13 +245,15 @@ public sealed partial class Dit : IDisposable
         // MLP branch: x_out = x_mid + g2·dropout(W2·GELU(W1·(LN(x_mid)·w2·(1+sc2)+sh2) + b1) + b2)
         _k.LayerNormModulateForward(s.Middle, w.Norm2, s.Shift2, s.Scale2, Kept(a, s.Norm2), s.Modulated2, s.Mean2, s.Rstd2, mb, mt,
             d, eps);
-        _k.LinearForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, s.MlpHidden, n, d, Config.MlpHidden);
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * Config.MlpHidden);
+        _k.LinearGeluForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, Kept(a, s.MlpHidden), a.MlpActivation, n, d, Config.MlpHidden);
         _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d, BranchDropout(dropout, l, 1));
     }
 
-    /// <summary>Where LayerNorm's rows are kept for the backward (training arenas); inference needs only the modulated rows.</summary>
+    /// <summary>
+    /// Where an intermediate the backward reads is kept (training arenas): LayerNorm's rows, the MLP's pre-activation;
+    /// inference needs only what follows from them.
+    /// </summary>
     private static Tensor<float>? Kept(DitActivations a, Tensor<float> normalized) => a.Training ? normalized : null;
 
     /// <summary>(batch, tokens) of the modulation kernels: one conditioning row covers all N rows without time conditioning.</summary>

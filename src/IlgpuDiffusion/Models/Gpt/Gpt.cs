@@ -180,8 +180,7 @@ public sealed partial class Gpt : IDisposable
 
         // MLP branch: x_out = x_mid + dropout(c_proj(GELU(c_fc(LN₂(x_mid)))))
         LayerNormWithBias(s.Middle, w.Norm2Weight, w.Norm2Bias, s.Norm2, s.Mean2, s.Rstd2, n);
-        _k.LinearForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, n, d, f);
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
+        _k.LinearGeluForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, a.MlpActivation, n, d, f);
         _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, _ones, s.Output, 1, n, d, BranchDropout(dropout, layer, 1));
     }
