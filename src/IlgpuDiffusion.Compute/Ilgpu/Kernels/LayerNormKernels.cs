@@ -67,6 +67,21 @@ internal static class LayerNormKernels
         var shared = SharedMemory.GetDynamic<float>();
         int row = Grid.IdxX, start = row * channels;
         float mu = mean[row], r = rstd[row];
+        float meanG = GradientMeans(shared, dOutput, input, weight, start, channels, mu, r, out float meanGx);
+        for (int c = Group.IdxX; c < channels; c += Group.DimX)
+        {
+            float xHat = (input[start + c] - mu) * r;
+            dInput[start + c] += r * (dOutput[start + c] * weight[c] - meanG - xHat * meanGx);
+        }
+    }
+
+    /// <summary>
+    /// mean_c(g), returned, and mean_c(g·x̂) of the row at <paramref name="start"/>, with g = dOutput·weight and
+    /// x̂ = (x − <paramref name="mu"/>)·<paramref name="r"/>; every thread of the group gets both.
+    /// </summary>
+    private static float GradientMeans(ArrayView<float> shared, ArrayView<float> dOutput, ArrayView<float> input,
+        ArrayView<float> weight, int start, int channels, float mu, float r, out float meanGx)
+    {
         float sumG = 0f, sumGx = 0f;
         for (int c = Group.IdxX; c < channels; c += Group.DimX)
         {
@@ -75,12 +90,8 @@ internal static class LayerNormKernels
             sumGx += g * (input[start + c] - mu) * r;
         }
         float meanG = GroupReductions.Sum(shared, sumG) / channels;
-        float meanGx = GroupReductions.Sum(shared, sumGx) / channels;
-        for (int c = Group.IdxX; c < channels; c += Group.DimX)
-        {
-            float xHat = (input[start + c] - mu) * r;
-            dInput[start + c] += r * (dOutput[start + c] * weight[c] - meanG - xHat * meanGx);
-        }
+        meanGx = GroupReductions.Sum(shared, sumGx) / channels;
+        return meanG;
     }
 
     /// <summary>
@@ -104,15 +115,7 @@ internal static class LayerNormKernels
         {
             int start = row * channels;
             float mu = mean[row], r = rstd[row];
-            float sumG = 0f, sumGx = 0f;
-            for (int c = Group.IdxX; c < channels; c += Group.DimX)
-            {
-                float g = dOutput[start + c] * weight[c];
-                sumG += g;
-                sumGx += g * (input[start + c] - mu) * r;
-            }
-            float meanG = GroupReductions.Sum(reduction, sumG) / channels;
-            float meanGx = GroupReductions.Sum(reduction, sumGx) / channels;
+            float meanG = GradientMeans(reduction, dOutput, input, weight, start, channels, mu, r, out float meanGx);
             for (int c = Group.IdxX; c < channels; c += Group.DimX)
             {
                 float dy = dOutput[start + c], xHat = (input[start + c] - mu) * r;
