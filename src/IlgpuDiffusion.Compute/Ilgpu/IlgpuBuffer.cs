@@ -22,7 +22,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         // while a kernel or copy still uses it through a view. Dispose frees it; a tensor never disposed keeps it until its
         // device (GPU) or the process (ILGPU's CPU emulator) ends: a leak, not a crash.
         GC.SuppressFinalize(Memory);
-        Memory.MemSetToZero();
+        Memory.MemSetToZero(device.Stream);
         device.OnBufferAllocated(this);
     }
 
@@ -58,7 +58,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
             _device.WaitForQueuedWork();
             // ILGPU's span overloads pin the host memory for the copy; its ref-T overloads expect a pinned address and, given
             // a managed array that a collection moves meanwhile, copy to or from where the array used to be.
-            target.CopyFromCPU(source);
+            target.CopyFromCPU(_device.Stream, source);
         }
         Remember(offset, source);
     }
@@ -70,7 +70,7 @@ internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
         if (destination.IsEmpty) return;
         using var scope = _device.EnterLock();
         _device.WaitForQueuedWork();
-        Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(destination); // pinned for the copy, as in CopyFromHost
+        Memory.View.SubView(offset, destination.Length).AsContiguous().CopyToCPU(_device.Stream, destination); // pinned, as CopyFromHost
         Remember(offset, destination);
     }
 

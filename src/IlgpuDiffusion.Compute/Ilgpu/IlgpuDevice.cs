@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using Device = IlgpuDiffusion.Compute.Device;
 
@@ -14,12 +15,20 @@ internal sealed class IlgpuDevice : Device
         Backend = backend;
         Accelerator = accelerator;
         Precision = precision;
-        Uploads = new PinnedUploads(accelerator, WaitForQueuedWork);
-        _backendKernels = new IlgpuKernels(accelerator, precision, multiprocessors, Uploads);
+        Stream = CreateWorkStream(accelerator);
+        Uploads = new PinnedUploads(Stream, WaitForQueuedWork);
+        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 
     private readonly IlgpuKernels _backendKernels;
+
+    /// <summary>
+    /// The stream all of the device's work queues on, in order: kernels, copies and buffer clears. On CUDA it is a stream
+    /// of its own, not the legacy default stream, which stream capture (CUDA graphs) refuses; it is created blocking,
+    /// so that anything ILGPU queues on the default stream by itself still runs in order with it.
+    /// </summary>
+    internal AcceleratorStream Stream { get; }
 
     /// <summary>The staging of host-to-device copies that do not wait (used under the device's lock).</summary>
     internal PinnedUploads Uploads { get; }
@@ -45,6 +54,10 @@ internal sealed class IlgpuDevice : Device
         }
         return new IlgpuDevice(backend, accelerator, chosen);
     }
+
+    private static AcceleratorStream CreateWorkStream(Accelerator accelerator) => accelerator is CudaAccelerator cuda
+        ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT)
+        : accelerator.CreateStream();
 
     /// <inheritdoc/>
     public override MatMulPrecision Precision { get; }
@@ -108,6 +121,7 @@ internal sealed class IlgpuDevice : Device
         _backendKernels.Dispose();
         Accelerator.Synchronize();
         Uploads.Dispose();
+        Stream.Dispose();
         Accelerator.Dispose();
     }
 

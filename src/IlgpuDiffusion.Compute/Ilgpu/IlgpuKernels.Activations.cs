@@ -8,8 +8,8 @@ namespace IlgpuDiffusion.Ilgpu;
 // GELU and SiLU, forward and backward. Device code: ActivationKernels (Kernels/ActivationKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>>? _geluForward, _siluForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _geluBackward, _siluBackward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? _geluForward, _siluForward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _geluBackward, _siluBackward;
 
     /// <inheritdoc/>
     public void GeluForward(Tensor<float> input, Tensor<float> output, int count) =>
@@ -27,17 +27,17 @@ internal sealed partial class IlgpuKernels
     public void SiluBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate = true) =>
         UnaryBackward(ref _siluBackward, ActivationKernels.SiluBackward, dOutput, input, dInput, count, accumulate);
 
-    private void Unary(ref Action<Index1D, ArrayView<float>, ArrayView<float>>? loaded,
+    private void Unary(ref Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? loaded,
         Action<Index1D, ArrayView<float>, ArrayView<float>> kernel, Tensor<float> input, Tensor<float> output, int count)
     {
         Check.Count(input, count, nameof(input));
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
-        loaded ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked(kernel));
-        loaded(count, input.View(), output.View());
+        loaded ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked(kernel));
+        loaded(_stream, count, input.View(), output.View());
     }
 
-    private void UnaryBackward(ref Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? loaded,
+    private void UnaryBackward(ref Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? loaded,
         Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> kernel,
         Tensor<float> dOutput, Tensor<float> input, Tensor<float> dInput, int count, bool accumulate)
     {
@@ -45,7 +45,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(input, count, nameof(input));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
-        loaded ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked(kernel));
-        loaded(count, dOutput.View(), input.View(), dInput.View(), accumulate ? 1 : 0);
+        loaded ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked(kernel));
+        loaded(_stream, count, dOutput.View(), input.View(), dInput.View(), accumulate ? 1 : 0);
     }
 }

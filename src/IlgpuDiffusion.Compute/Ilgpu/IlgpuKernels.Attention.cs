@@ -26,19 +26,21 @@ internal sealed partial class IlgpuKernels
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
     public const int MaxAttentionHeadDim = 128;
 
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward, _bf16AttentionForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>? _appendToCache;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, AttentionArguments>? _attentionForward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward, _bf16AttentionForward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
+        _appendToCache;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>? _tensorCoreAttentionKeyValue;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
+        _tensorCoreAttentionKeyValue;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
         _tensorCoreAttentionQuery;
     private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch, _scoreGradientScratch;
 
@@ -67,10 +69,10 @@ internal sealed partial class IlgpuKernels
         if (batch == 0 || newTokens == 0) return;
         var qkvView = qkv.View();
         var (kView, vView) = (kCache.View(), vCache.View());
-        _appendToCache ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _appendToCache ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
                 AttentionKernels.AppendToCache));
-        _appendToCache(batch * newTokens * heads * headDim, qkvView, kView, vView, newTokens, heads, headDim, position, capacity);
+        _appendToCache(_stream, batch * newTokens * heads * headDim, qkvView, kView, vView, newTokens, heads, headDim, position, capacity);
 
         int row = 3 * heads * headDim;
         var arguments = Arguments(AttentionPass.Forward, heads, headDim, newTokens, position + newTokens, position, causal: true,
@@ -92,10 +94,10 @@ internal sealed partial class IlgpuKernels
         int rows = batch * heads * tokens;
         var rowDot = Scratch(ref _rowDotScratch, rows);
         var (dy, y, lse) = (dOutput.View(), output.View(), logSumExp.View());
-        _rowDot ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _rowDot ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 AttentionKernels.RowDot));
-        _rowDot(rows, dy, y, rowDot, tokens, heads, headDim);
+        _rowDot(_stream, rows, dy, y, rowDot, tokens, heads, headDim);
 
         int row = 3 * heads * headDim;
         var (q, k, v) = Slots(qkv.View(), heads * headDim);
@@ -109,12 +111,12 @@ internal sealed partial class IlgpuKernels
             TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
             return;
         }
-        _attentionKeyValue ??= _accelerator.LoadStreamKernel(
+        _attentionKeyValue ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<KeyValueLaunch>(AttentionBackwardKernels.KeyValue));
-        _attentionKeyValue(keyTiles.Config(LaunchPlan.Ceil(tokens, keyTiles.TileK), batch * heads, _plan.AttentionGroup),
+        _attentionKeyValue(_stream, keyTiles.Config(LaunchPlan.Ceil(tokens, keyTiles.TileK), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dk, dv, keyValue);
-        _attentionQuery ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
-        _attentionQuery(queryTiles.Config(LaunchPlan.Ceil(tokens, queryTiles.TileQ), batch * heads, _plan.AttentionGroup),
+        _attentionQuery ??= _accelerator.LoadKernel(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
+        _attentionQuery(_stream, queryTiles.Config(LaunchPlan.Ceil(tokens, queryTiles.TileQ), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dq, query);
     }
 
@@ -140,19 +142,19 @@ internal sealed partial class IlgpuKernels
         var queryShared = SharedMemoryConfig.RequestDynamic<float>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats
             : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
-        _tensorCoreAttentionKeyValue ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
+        _tensorCoreAttentionKeyValue ??= _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.KeyValue
             : TensorCoreAttentionBackwardKernels.KeyValue));
-        _tensorCoreAttentionQuery ??= _accelerator.LoadStreamKernel(KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
+        _tensorCoreAttentionQuery ??= _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.Query
             : TensorCoreAttentionBackwardKernels.Query));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
                 LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads"));
-            _tensorCoreAttentionKeyValue(new KernelConfig(grid, group, keyValueShared),
+            _tensorCoreAttentionKeyValue(_stream, new KernelConfig(grid, group, keyValueShared),
                 q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
-            _tensorCoreAttentionQuery(new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
+            _tensorCoreAttentionQuery(_stream, new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
         }
     }
 
@@ -171,30 +173,30 @@ internal sealed partial class IlgpuKernels
     {
         if (AttentionOnTensorCores(arguments.HeadDim) && _precision == MatMulPrecision.Bf16)
         {
-            _bf16AttentionForward ??= _accelerator.LoadStreamKernel(
+            _bf16AttentionForward ??= _accelerator.LoadKernel(
                 KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.Forward));
             var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionBf16Kernels.TileQ),
                 LaunchPlan.GridYZ(batchHeads, "batch·heads"));
-            _bf16AttentionForward(new KernelConfig(grid, new Index2D(TensorCoreAttentionBf16Kernels.Threads, 1),
+            _bf16AttentionForward(_stream, new KernelConfig(grid, new Index2D(TensorCoreAttentionBf16Kernels.Threads, 1),
                     SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16Kernels.SharedFloats)),
                 q, k, v, output, logSumExp, arguments);
             return;
         }
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
-            _tensorCoreAttentionForward ??= _accelerator.LoadStreamKernel(
+            _tensorCoreAttentionForward ??= _accelerator.LoadKernel(
                 KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionKernels.Forward));
             var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionKernels.TileQ),
                 LaunchPlan.GridYZ(batchHeads, "batch·heads"));
             var config = new KernelConfig(grid,
                 new Index2D(TensorCoreAttentionKernels.Threads, 1),
                 SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionKernels.SharedFloats));
-            _tensorCoreAttentionForward(config, q, k, v, output, logSumExp, arguments);
+            _tensorCoreAttentionForward(_stream, config, q, k, v, output, logSumExp, arguments);
             return;
         }
-        _attentionForward ??= _accelerator.LoadStreamKernel(
+        _attentionForward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<ForwardLaunch>(AttentionKernels.Forward));
-        _attentionForward(tiles.Config(LaunchPlan.Ceil(arguments.Queries, tiles.TileQ), batchHeads, _plan.AttentionGroup),
+        _attentionForward(_stream, tiles.Config(LaunchPlan.Ceil(arguments.Queries, tiles.TileQ), batchHeads, _plan.AttentionGroup),
             q, k, v, output, logSumExp, arguments);
     }
 

@@ -8,9 +8,9 @@ namespace IlgpuDiffusion.Ilgpu;
 // (shift, scale, gate). Device code: ColumnKernels (Kernels/ColumnKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ColumnArguments>? _columnPartials;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>? _sumChunks;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ColumnArguments>? _columnPartials;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int, int>? _sumChunks;
     private MemoryBuffer1D<float, Stride1D.Dense>? _columnScratch;
 
     /// <summary>
@@ -27,20 +27,20 @@ internal sealed partial class IlgpuKernels
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var arguments = new ColumnArguments(batch, tokens, channels, (int)term, chunkTokens, chunks, accumulate ? 1 : 0);
-        _columnPartials ??= _accelerator.LoadStreamKernel(
+        _columnPartials ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ColumnArguments>>(ColumnKernels.Partials));
         if (chunks == 1)
         {
-            _columnPartials(_plan.Columns(batch, channels, 1), x, y, mean, rstd, output, arguments);
+            _columnPartials(_stream, _plan.Columns(batch, channels, 1), x, y, mean, rstd, output, arguments);
             return;
         }
 
         int vectorLength = batch * channels;
         var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, vectorLength));
-        _sumChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _sumChunks ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
-        _columnPartials(_plan.Columns(batch, channels, chunks), x, y, mean, rstd, partials, arguments);
-        _sumChunks(vectorLength, partials, output, chunks, vectorLength, accumulate ? 1 : 0);
+        _columnPartials(_stream, _plan.Columns(batch, channels, chunks), x, y, mean, rstd, partials, arguments);
+        _sumChunks(_stream, vectorLength, partials, output, chunks, vectorLength, accumulate ? 1 : 0);
     }
 }

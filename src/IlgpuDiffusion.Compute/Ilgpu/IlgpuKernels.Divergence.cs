@@ -8,7 +8,8 @@ namespace IlgpuDiffusion.Ilgpu;
 // SDTT divergences fused with their student-logit gradient. Device code: DivergenceKernels (Kernels/DivergenceKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>? _divergence;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        DivergenceArguments>? _divergence;
 
     /// <inheritdoc/>
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
@@ -21,11 +22,11 @@ internal sealed partial class IlgpuKernels
         Check.Count(dStudentLogits, (long)rows * classes, nameof(dStudentLogits));
         Check.Count(values, rows, nameof(values));
         if (rows == 0) return;
-        _divergence ??= _accelerator.LoadStreamKernel(
+        _divergence ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>>(
                 DivergenceKernels.ForwardBackward));
         var student = studentLogits.View();
-        _divergence(_plan.Rows(rows), student, teacherLogProbs.View(), values.View(), dStudentLogits?.View() ?? student,
+        _divergence(_stream, _plan.Rows(rows), student, teacherLogProbs.View(), values.View(), dStudentLogits?.View() ?? student,
             new DivergenceArguments((int)divergence, classes, maskIndex, gradScale, dStudentLogits is null ? 0 : 1));
     }
 }

@@ -8,8 +8,8 @@ namespace IlgpuDiffusion.Ilgpu;
 // Dropout with a Philox mask regenerated in backward. Device code: DropoutKernels (Kernels/DropoutKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>? _dropoutBackward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>? _dropoutForward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>? _dropoutBackward;
 
     /// <inheritdoc/>
     public void DropoutForward(Tensor<float> input, Tensor<float> output, int count, float probability, ulong seed, ulong stream)
@@ -18,10 +18,10 @@ internal sealed partial class IlgpuKernels
         Check.Count(input, count, nameof(input));
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
-        _dropoutForward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _dropoutForward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
                 DropoutKernels.Forward));
-        _dropoutForward(count, input.View(), output.View(), probability, scale, seed, stream);
+        _dropoutForward(_stream, count, input.View(), output.View(), probability, scale, seed, stream);
     }
 
     /// <inheritdoc/>
@@ -32,10 +32,10 @@ internal sealed partial class IlgpuKernels
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
-        _dropoutBackward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _dropoutBackward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>>(
                 DropoutKernels.Backward));
-        _dropoutBackward(count, dOutput.View(), dInput.View(), probability, scale, seed, stream, accumulate ? 1 : 0);
+        _dropoutBackward(_stream, count, dOutput.View(), dInput.View(), probability, scale, seed, stream, accumulate ? 1 : 0);
     }
 
     /// <summary>1/(1−p) after checking p ∈ [0, 1).</summary>

@@ -9,9 +9,9 @@ namespace IlgpuDiffusion.Ilgpu;
 // Device code: EmbeddingKernels (Kernels/EmbeddingKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
-    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingChunks;
-    private Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _embeddingSegments;
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embeddingForward;
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>? _embeddingChunks;
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>? _embeddingSegments;
 
     // The chunk plan of the backward pass and its partial sums, grown to the largest rows seen (steady-state calls allocate
     // nothing).
@@ -25,9 +25,9 @@ internal sealed partial class IlgpuKernels
     {
         int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, out _);
         if (elements == 0) return;
-        _embeddingForward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _embeddingForward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
-        _embeddingForward(elements, ids.View(), table.View(), output.View(), channels);
+        _embeddingForward(_stream, elements, ids.View(), table.View(), output.View(), channels);
     }
 
     /// <inheritdoc/>
@@ -42,10 +42,10 @@ internal sealed partial class IlgpuKernels
         int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, out var hostIds);
         if (elements == 0) return;
         var (chunks, distinct) = PlanChunks(hostIds, rows);
-        _embeddingChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _embeddingChunks ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
                 EmbeddingKernels.BackwardChunks));
-        _embeddingSegments ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _embeddingSegments ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 EmbeddingKernels.BackwardSegments));
         if (_embeddingPartials is null || _embeddingPartials.Length < elements)
@@ -55,8 +55,8 @@ internal sealed partial class IlgpuKernels
         }
         var plan = _deviceSegments!.View.AsContiguous();
         var partials = _embeddingPartials.View.AsContiguous();
-        _embeddingChunks(chunks * channels, plan, dOutput.View(), partials, rows, channels);
-        _embeddingSegments(distinct * channels, plan, partials, dTable.View(), rows + chunks + 1, distinct, channels);
+        _embeddingChunks(_stream, chunks * channels, plan, dOutput.View(), partials, rows, channels);
+        _embeddingSegments(_stream, distinct * channels, plan, partials, dTable.View(), rows + chunks + 1, distinct, channels);
     }
 
     /// <summary>Checks shapes and every id (<paramref name="hostIds"/>, see <see cref="HostIds"/>); returns rows·channels.</summary>

@@ -9,18 +9,18 @@ namespace IlgpuDiffusion.Ilgpu;
 // (Kernels/LayerNormKernels.cs); the weight gradients are column reductions (IlgpuKernels.Columns.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, int, float>? _layerNormForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>? _layerNormModulateForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, int, int, int>? _layerNormBackwardInputAndWeight;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, int, int, float>? _qkNormForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, int, int, int>? _qkNormBackwardInput;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, float>? _layerNormForward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>? _layerNormModulateForward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _layerNormBackwardInputAndWeight;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int,
+        float>? _qkNormForward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, int, int, int>? _qkNormBackwardInput;
     private MemoryBuffer1D<float, Stride1D.Dense>? _qkNormProducts;
 
     /// <inheritdoc/>
@@ -30,10 +30,10 @@ internal sealed partial class IlgpuKernels
         OpChecks.LayerNormForward(input, weight, output, mean, rstd, rows, channels, eps);
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
-        _layerNormForward ??= _accelerator.LoadStreamKernel(
+        _layerNormForward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
-        _layerNormForward(_plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
+        _layerNormForward(_stream, _plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
     }
 
     /// <inheritdoc/>
@@ -45,11 +45,11 @@ internal sealed partial class IlgpuKernels
         int rows = batch * tokens;
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
-        _layerNormModulateForward ??= _accelerator.LoadStreamKernel(
+        _layerNormModulateForward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>>(LayerNormKernels.ForwardModulated));
         var outputView = output.View();
-        _layerNormModulateForward(_plan.Rows(rows), input.View(), weight.View(), shift.View(), scale.View(),
+        _layerNormModulateForward(_stream, _plan.Rows(rows), input.View(), weight.View(), shift.View(), scale.View(),
             normalized?.View() ?? outputView, outputView, mean.View(), rstd.View(),
             new LayerNormModulateArguments(channels, tokens, eps, normalized is null ? 0 : 1));
     }
@@ -71,26 +71,26 @@ internal sealed partial class IlgpuKernels
         {
             int groups = LaunchPlan.Ceil(rows, _plan.LayerNormRowsPerGroup);
             var partials = Scratch(ref _columnScratch, HostChecks.Product(groups, channels));
-            _layerNormBackwardInputAndWeight ??= _accelerator.LoadStreamKernel(
+            _layerNormBackwardInputAndWeight ??= _accelerator.LoadKernel(
                 KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                     ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.BackwardInputAndWeight));
             var config = new KernelConfig(new Index1D(groups), new Index1D(_plan.RowGroup),
                 SharedMemoryConfig.RequestDynamic<float>((int)sharedFloats));
-            _layerNormBackwardInputAndWeight(config, dOutput.View(), input.View(), weight.View(), mean.View(), rstd.View(),
+            _layerNormBackwardInputAndWeight(_stream, config, dOutput.View(), input.View(), weight.View(), mean.View(), rstd.View(),
                 dInput.View(), partials, channels, rows, _plan.LayerNormRowsPerGroup);
-            _sumChunks ??= _accelerator.LoadAutoGroupedStreamKernel(
+            _sumChunks ??= _accelerator.LoadAutoGroupedKernel(
                 KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
-            _sumChunks(channels, partials, dWeight.View(), groups, channels, 1);
+            _sumChunks(_stream, channels, partials, dWeight.View(), groups, channels, 1);
             return;
         }
-        _layerNormBackwardInput ??= _accelerator.LoadStreamKernel(
+        _layerNormBackwardInput ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
         var dy = dOutput.View();
         var x = input.View();
         var mu = mean.View();
         var r = rstd.View();
-        _layerNormBackwardInput(_plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
+        _layerNormBackwardInput(_stream, _plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
         ColumnReduce(ColumnTerm.XTimesNormalizedY, dy, x, mu, r, dWeight.View(), batch: 1, rows, channels);
     }
 
@@ -102,10 +102,10 @@ internal sealed partial class IlgpuKernels
         int groups = HostChecks.Product(2, rows, heads);
         HostChecks.Product(3L * rows, heads, headDim);
         if (rows == 0) return;
-        _qkNormForward ??= _accelerator.LoadStreamKernel(
+        _qkNormForward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, int, int, int, float>>(LayerNormKernels.QkForward));
-        _qkNormForward(_plan.Rows(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads, headDim, eps);
+        _qkNormForward(_stream, _plan.Rows(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads, headDim, eps);
     }
 
     /// <inheritdoc/>
@@ -116,11 +116,11 @@ internal sealed partial class IlgpuKernels
         int groups = HostChecks.Product(2, rows, heads);
         int length = HostChecks.Product(2L * rows, heads, headDim);
         if (rows == 0) return;
-        _qkNormBackwardInput ??= _accelerator.LoadStreamKernel(
+        _qkNormBackwardInput ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.QkBackwardInput));
         var products = Scratch(ref _qkNormProducts, length);
-        _qkNormBackwardInput(_plan.Rows(groups), dQkv.View(), weight.View(), normalized.View(), rstd.View(), products,
+        _qkNormBackwardInput(_stream, _plan.Rows(groups), dQkv.View(), weight.View(), normalized.View(), rstd.View(), products,
             rows, heads, headDim);
         // dWeight[slot] += Σ over the rows·heads vectors of that slot: [2, rows·heads, headDim] summed over the middle axis
         ColumnReduce(ColumnTerm.X, products, products, products, products, dWeight.View(), batch: 2, rows * heads, headDim);

@@ -8,9 +8,9 @@ namespace IlgpuDiffusion.Ilgpu;
 // The SUBS log-softmax and the fused SUBS cross-entropy. Device code: LossKernels (Kernels/LossKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _subsLogSoftmax;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, int, int, float, int>? _subsCrossEntropy;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int>? _subsLogSoftmax;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        int, int, float, int>? _subsCrossEntropy;
 
     /// <inheritdoc/>
     public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
@@ -18,9 +18,9 @@ internal sealed partial class IlgpuKernels
         CheckClassRows(rows, classes, maskIndex, logits, nameof(logits));
         Check.Count(logProbs, (long)rows * classes, nameof(logProbs));
         if (rows == 0) return;
-        _subsLogSoftmax ??= _accelerator.LoadStreamKernel(
+        _subsLogSoftmax ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int, int>>(LossKernels.SubsLogSoftmax));
-        _subsLogSoftmax(_plan.Rows(rows), logits.View(), logProbs.View(), classes, maskIndex);
+        _subsLogSoftmax(_stream, _plan.Rows(rows), logits.View(), logProbs.View(), classes, maskIndex);
     }
 
     /// <inheritdoc/>
@@ -44,11 +44,11 @@ internal sealed partial class IlgpuKernels
     private void LaunchCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
     {
-        _subsCrossEntropy ??= _accelerator.LoadStreamKernel(
+        _subsCrossEntropy ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, int, int, float, int>>(LossKernels.SubsCrossEntropy));
         var logitsView = logits.View();
-        _subsCrossEntropy(_plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
+        _subsCrossEntropy(_stream, _plan.Rows(rows), logitsView, targets.View(), weights.View(), losses.View(),
             dLogits?.View() ?? logitsView, classes, maskIndex, gradScale, dLogits is null ? 0 : 1);
     }
 }

@@ -9,7 +9,8 @@ namespace IlgpuDiffusion.Ilgpu;
 // reduction (IlgpuKernels.Columns.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>? _gemm;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>?
+        _gemm;
 
     /// <inheritdoc/>
     public void MatMul(MatMulLayout layout, Tensor<float> a, Tensor<float> b, Tensor<float> c, int m, int n, int k, bool accumulate)
@@ -100,9 +101,9 @@ internal sealed partial class IlgpuKernels
         }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
             _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
-        _gemm ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
+        _gemm ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(
                 MatMulKernels.Gemm));
-        _gemm(_plan.Gemm(m, n), a.View(), b.View(), bias, c, arguments);
+        _gemm(_stream, _plan.Gemm(m, n), a.View(), b.View(), bias, c, arguments);
     }
 }

@@ -10,13 +10,13 @@ namespace IlgpuDiffusion.Ilgpu;
 // (IlgpuKernels.Columns.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, int>? _modulateForward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, int, BranchDropout>? _gatedResidualForward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ModulationBackwardArguments, BranchDropout>? _modulationBackward;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _sumChunkVectors;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>?
+        _modulateForward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
+        BranchDropout>? _gatedResidualForward;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        ArrayView<float>, ArrayView<float>, ModulationBackwardArguments, BranchDropout>? _modulationBackward;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _sumChunkVectors;
 
     /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output,
@@ -25,10 +25,10 @@ internal sealed partial class IlgpuKernels
         int elements = CheckSequences(batch, tokens, channels, input, nameof(input), output, nameof(output));
         CheckVectors(batch, channels, shift, nameof(shift), scale, nameof(scale));
         if (elements == 0) return;
-        _modulateForward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _modulateForward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
                 ModulationKernels.ModulateForward));
-        _modulateForward(elements, input.View(), shift.View(), scale.View(), output.View(), tokens, channels);
+        _modulateForward(_stream, elements, input.View(), shift.View(), scale.View(), output.View(), tokens, channels);
     }
 
     /// <inheritdoc/>
@@ -52,10 +52,11 @@ internal sealed partial class IlgpuKernels
         CheckVectors(batch, channels, gate, nameof(gate), gate, nameof(gate));
         var branchDropout = Branch(dropout);
         if (elements == 0) return;
-        _gatedResidualForward ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _gatedResidualForward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
                 BranchDropout>>(ModulationKernels.GatedResidualForward));
-        _gatedResidualForward(elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels, branchDropout);
+        _gatedResidualForward(_stream, elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels,
+            branchDropout);
     }
 
     /// <inheritdoc/>
@@ -88,7 +89,7 @@ internal sealed partial class IlgpuKernels
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var columns = new ColumnArguments(batch, tokens, channels, Term: 0, chunkTokens, chunks, accumulate ? 1 : 0);
-        _modulationBackward ??= _accelerator.LoadStreamKernel(
+        _modulationBackward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ModulationBackwardArguments, BranchDropout>>(ModulationKernels.BackwardWithColumns));
         var arguments = new ModulationBackwardArguments(columns, offset, sums);
@@ -96,16 +97,17 @@ internal sealed partial class IlgpuKernels
         var (dy, xView, vectorView, dElementView) = (dOutput.View(), x.View(), vector.View(), dElement.View());
         if (chunks == 1)
         {
-            _modulationBackward(config, dy, xView, vectorView, dElementView, first.View(), second.View(), arguments, dropout);
+            _modulationBackward(_stream, config, dy, xView, vectorView, dElementView, first.View(), second.View(), arguments, dropout);
             return;
         }
         int vectorLength = batch * channels;
         var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, sums, vectorLength));
-        _modulationBackward(config, dy, xView, vectorView, dElementView, partials, partials, arguments, dropout);
-        _sumChunkVectors ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _modulationBackward(_stream, config, dy, xView, vectorView, dElementView, partials, partials, arguments, dropout);
+        _sumChunkVectors ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>>(
                 ColumnKernels.SumChunkVectors));
-        _sumChunkVectors(sums * vectorLength, partials, first.View(), second.View(), chunks, sums, vectorLength, accumulate ? 1 : 0);
+        _sumChunkVectors(_stream, sums * vectorLength, partials, first.View(), second.View(), chunks, sums, vectorLength,
+            accumulate ? 1 : 0);
     }
 
     /// <summary>Checks sizes and two [batch, tokens, channels] tensors; returns the element count.</summary>

@@ -9,13 +9,14 @@ namespace IlgpuDiffusion.Ilgpu;
 // Device code: OptimizerKernels (Kernels/OptimizerKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>? _adamW;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>?
+        _adamW;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         AdamWConstants, ArrayView<float>, float, int>? _clippedAdamW;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, double>? _clipFactor;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, double>? _clipFactor;
     private MemoryBuffer1D<float, Stride1D.Dense>? _clipFactorScratch;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>? _sumOfSquaresPartials, _sumPartials;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, float>? _ema;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int>? _sumOfSquaresPartials, _sumPartials;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
     /// <inheritdoc/>
@@ -24,10 +25,10 @@ internal sealed partial class IlgpuKernels
     {
         var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale);
         if (count == 0) return;
-        _adamW ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _adamW ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(
                 OptimizerKernels.AdamW));
-        _adamW(count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
+        _adamW(_stream, count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
     }
 
     /// <inheritdoc/>
@@ -41,14 +42,14 @@ internal sealed partial class IlgpuKernels
         var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale: 1f);
         if (count == 0) return;
         var factor = Scratch(ref _clipFactorScratch, 1);
-        _clipFactor ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _clipFactor ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, double>>(OptimizerKernels.ClipFactor));
-        _clipFactor(1, sumOfSquares.View(), factor, maxNorm);
-        _clippedAdamW ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _clipFactor(_stream, 1, sumOfSquares.View(), factor, maxNorm);
+        _clippedAdamW ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, AdamWConstants, ArrayView<float>, float, int>>(OptimizerKernels.ClippedAdamW));
         var parameterView = parameters.View();
-        _clippedAdamW(count, parameterView, gradients.View(), firstMoment.View(), secondMoment.View(), factor, constants,
+        _clippedAdamW(_stream, count, parameterView, gradients.View(), firstMoment.View(), secondMoment.View(), factor, constants,
             ema?.View() ?? parameterView, emaDecay, ema is null ? 0 : 1);
     }
 
@@ -77,13 +78,13 @@ internal sealed partial class IlgpuKernels
         Check.Count(result, 1, nameof(result));
         int groups = Math.Clamp(LaunchPlan.Ceil(count, _plan.RowGroup), 1, _plan.MaxPartials);
         _partials ??= _accelerator.Allocate1D<float>(_plan.MaxPartials);
-        _sumOfSquaresPartials ??= _accelerator.LoadStreamKernel(
+        _sumOfSquaresPartials ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumOfSquaresPartials));
-        _sumPartials ??= _accelerator.LoadStreamKernel(
+        _sumPartials ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumPartials));
         var partials = _partials.View.AsContiguous();
-        _sumOfSquaresPartials(new KernelConfig(groups, _plan.RowGroup, _plan.RowShared), x.View(), partials, count);
-        _sumPartials(new KernelConfig(1, _plan.RowGroup, _plan.RowShared), partials, result.View(), groups);
+        _sumOfSquaresPartials(_stream, new KernelConfig(groups, _plan.RowGroup, _plan.RowShared), x.View(), partials, count);
+        _sumPartials(_stream, new KernelConfig(1, _plan.RowGroup, _plan.RowShared), partials, result.View(), groups);
     }
 
     /// <inheritdoc/>
@@ -92,8 +93,8 @@ internal sealed partial class IlgpuKernels
         Check.Count(parameters, count, nameof(parameters));
         Check.Count(ema, count, nameof(ema));
         if (count == 0) return;
-        _ema ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _ema ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float>>(OptimizerKernels.Ema));
-        _ema(count, parameters.View(), ema.View(), decay);
+        _ema(_stream, count, parameters.View(), ema.View(), decay);
     }
 }

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu;
 // Rotary position embedding on q and k, in place. Device code: RotaryKernels (Kernels/RotaryKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>? _rotary;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>? _rotary;
 
     /// <inheritdoc/>
     public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin,
@@ -28,9 +28,9 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(positionOffset + (long)tokens, headDim);
         int threads = HostChecks.Product(batch, tokens, heads * headDim); // 2·H·(d/2) per token
         if (threads == 0) return;
-        _rotary ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _rotary ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>>(
                 RotaryKernels.Rotate));
-        _rotary(threads, qkv.View(), cos.View(), sin.View(), tokens, heads, headDim, positionOffset, direction);
+        _rotary(_stream, threads, qkv.View(), cos.View(), sin.View(), tokens, heads, headDim, positionOffset, direction);
     }
 }

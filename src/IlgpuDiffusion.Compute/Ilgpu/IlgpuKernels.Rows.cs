@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu;
 // Row gather and scatter-add by an index list. Device code: RowKernels (Kernels/RowKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? _gatherRows, _scatterAddRows;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>? _gatherRows, _scatterAddRows;
 
     /// <inheritdoc/>
     /// <remarks>Checks the indices on the host before launch (from the buffer's mirror, or read back): no out-of-range rows.</remarks>
@@ -16,9 +16,9 @@ internal sealed partial class IlgpuKernels
     {
         CheckRowIndices(source, indices, destination, rows, channels, sourceRows, out int elements);
         if (elements == 0) return;
-        _gatherRows ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _gatherRows ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.Gather));
-        _gatherRows(elements, source.View(), indices.View(), destination.View(), channels);
+        _gatherRows(_stream, elements, source.View(), indices.View(), destination.View(), channels);
     }
 
     /// <inheritdoc/>
@@ -37,9 +37,9 @@ internal sealed partial class IlgpuKernels
                 throw new ArgumentException(
                     $"Row {sorted[r]} appears more than once in '{nameof(indices)}'; scatter-add needs distinct rows.", nameof(indices));
         if (elements == 0) return;
-        _scatterAddRows ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _scatterAddRows ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.ScatterAdd));
-        _scatterAddRows(elements, source.View(), indices.View(), destination.View(), channels);
+        _scatterAddRows(_stream, elements, source.View(), indices.View(), destination.View(), channels);
     }
 
     /// <summary>Shapes and indices of a gather or scatter; returns the indices on the host, and rows·channels.</summary>

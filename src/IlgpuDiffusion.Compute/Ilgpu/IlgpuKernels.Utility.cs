@@ -8,17 +8,17 @@ namespace IlgpuDiffusion.Ilgpu;
 // Fill and Copy. Device code: UtilityKernels (Kernels/UtilityKernels.cs).
 internal sealed partial class IlgpuKernels
 {
-    private Action<Index1D, ArrayView<float>, float>? _fill;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>>? _copy;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, float>? _fill;
+    private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>? _copy;
 
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
         Check.Count(x, count, nameof(x));
         if (count == 0) return;
-        _fill ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _fill ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, float>>(UtilityKernels.Fill));
-        _fill(count, x.View(), value);
+        _fill(_stream, count, x.View(), value);
     }
 
     /// <inheritdoc/>
@@ -27,8 +27,8 @@ internal sealed partial class IlgpuKernels
         Check.Count(source, count, nameof(source));
         Check.Count(destination, count, nameof(destination));
         if (count == 0) return;
-        _copy ??= _accelerator.LoadAutoGroupedStreamKernel(
+        _copy ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>>>(UtilityKernels.Copy));
-        _copy(count, source.View(), destination.View());
+        _copy(_stream, count, source.View(), destination.View());
     }
 }

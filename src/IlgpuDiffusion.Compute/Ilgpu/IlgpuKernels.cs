@@ -14,7 +14,8 @@ namespace IlgpuDiffusion.Ilgpu;
 /// class-row check in this file.
 /// Each kernel is loaded once per accelerator, on first use, and kept in a field; group and
 /// tile sizes come from a <see cref="LaunchPlan"/> chosen per accelerator. Shapes are checked
-/// on the host before every launch.
+/// on the host before every launch, and every launch queues on the device's stream (<see cref="IlgpuDevice.Stream"/>),
+/// never on the accelerator's default stream.
 /// Every op is deterministic run to run: no float atomics; reductions use shared-memory
 /// trees and chunk orders fixed by the shapes.
 /// Not thread-safe on its own (scratch buffers and staging arrays are fields): its device runs one call at a time.
@@ -22,6 +23,10 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels : IKernels, IDisposable
 {
     private readonly Accelerator _accelerator;
+
+    /// <summary>The stream every launch queues on (the device's, not the accelerator's default stream).</summary>
+    private readonly AcceleratorStream _stream;
+
     private readonly LaunchPlan _plan;
 
     /// <summary>The tensor-core GEMMs when the precision asks for them (TF32 or BF16), else null (fp32 SIMT kernels).</summary>
@@ -33,17 +38,22 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>The precision products run in.</summary>
     private readonly MatMulPrecision _precision;
 
-    /// <summary>Binds the kernels to <paramref name="accelerator"/>, multiplying in <paramref name="precision"/>.</summary>
+    /// <summary>
+    /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
+    /// <paramref name="precision"/>.
+    /// </summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
-    public IlgpuKernels(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads)
+    public IlgpuKernels(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads)
     {
+        var accelerator = stream.Accelerator;
         _accelerator = accelerator;
+        _stream = stream;
         _uploads = uploads;
         _precision = precision;
         _plan = new LaunchPlan(accelerator);
-        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(accelerator, precision, multiprocessors);
+        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(stream, precision, multiprocessors);
     }
 
     /// <summary>

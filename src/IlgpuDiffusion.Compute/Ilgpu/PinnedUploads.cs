@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>
 /// Host-to-device copies that do not wait for the device: the data goes into a page-locked staging chunk, and the copy
-/// from there is queued on the accelerator's stream behind the work already queued (so a kernel still reading the
+/// from there is queued on the device's stream behind the work already queued (so a kernel still reading the
 /// target sees the old values, and the next one the new). A chunk is reused only after a synchronization that followed
 /// its copy: until then the copy may still be reading it. A training step uploads a handful of small arrays between two
 /// synchronizations (its loss read-back), so a few chunks serve every step; when <see cref="MaxChunks"/> are busy, the
@@ -30,15 +30,15 @@ internal sealed class PinnedUploads : IDisposable
 
     private const int MinChunkBytes = 4 << 10;
 
-    private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
     private readonly Action _wait;
     private readonly List<Chunk> _chunks = [];
 
-    /// <summary>Staging for <paramref name="accelerator"/>.</summary>
+    /// <summary>Staging for the accelerator of <paramref name="stream"/>, whose copies queue there.</summary>
     /// <param name="wait">The device's counted wait for queued work, which must call <see cref="Synchronized"/>.</param>
-    public PinnedUploads(Accelerator accelerator, Action wait)
+    public PinnedUploads(AcceleratorStream stream, Action wait)
     {
-        _accelerator = accelerator;
+        _stream = stream;
         _wait = wait;
     }
 
@@ -52,7 +52,7 @@ internal sealed class PinnedUploads : IDisposable
     public void Synchronized() => Synchronizations++;
 
     /// <summary>
-    /// Queues target ← source on the accelerator's default stream without waiting, through a free chunk; waits for the
+    /// Queues target ← source on the device's stream without waiting, through a free chunk; waits for the
     /// device only when every chunk is busy.
     /// </summary>
     public void Upload<T>(ArrayView<T> target, ReadOnlySpan<T> source) where T : unmanaged
@@ -60,7 +60,7 @@ internal sealed class PinnedUploads : IDisposable
         int bytes = checked(source.Length * Unsafe.SizeOf<T>());
         var chunk = FreeChunk(bytes);
         MemoryMarshal.AsBytes(source).CopyTo(chunk.Memory.Span);
-        target.CopyFrom(_accelerator.DefaultStream, chunk.Memory.ArrayView.SubView(0, bytes).Cast<T>());
+        target.CopyFrom(_stream, chunk.Memory.ArrayView.SubView(0, bytes).Cast<T>());
         chunk.QueuedAt = Synchronizations;
     }
 
@@ -77,7 +77,7 @@ internal sealed class PinnedUploads : IDisposable
             largest.Memory.Dispose();
         }
         int size = Math.Max(MinChunkBytes, (int)BitOperations.RoundUpToPowerOf2((uint)bytes));
-        var allocated = new Chunk(_accelerator.AllocatePageLocked1D<byte>(size, uninitialized: true));
+        var allocated = new Chunk(_stream.Accelerator.AllocatePageLocked1D<byte>(size, uninitialized: true));
         _chunks.Add(allocated);
         return allocated;
     }

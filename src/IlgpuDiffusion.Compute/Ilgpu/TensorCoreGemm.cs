@@ -3,10 +3,12 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
-using GemmLaunch = System.Action<ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+using GemmLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
-using ReduceLaunch = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+using ReduceKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, int, int, int, int, int, int>;
+using ReduceLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -24,6 +26,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private const int MaxSplits = 32;
 
     private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
     private readonly MatMulPrecision _precision;
     private readonly int _multiprocessors;
     /// <summary>The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), loaded on first use.</summary>
@@ -31,16 +34,21 @@ internal sealed class TensorCoreGemm : IDisposable
     private ReduceLaunch? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
-    /// <summary>Binds the GEMMs to <paramref name="accelerator"/> in <paramref name="precision"/> (TF32 or BF16).</summary>
+    /// <summary>
+    /// Binds the GEMMs to the accelerator of <paramref name="stream"/>, where they queue, in <paramref name="precision"/>
+    /// (TF32 or BF16).
+    /// </summary>
     /// <param name="multiprocessors">The processors split-K fills (the accelerator's when null; tests force splits with it).</param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
-    public TensorCoreGemm(Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null)
+    public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null)
     {
+        var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
             throw new ArgumentException($"{accelerator.Name} has no tensor cores this library drives (CUDA, compute capability 8.0+).");
         if (precision == MatMulPrecision.Fp32)
             throw new ArgumentOutOfRangeException(nameof(precision), "fp32 GEMMs run on the SIMT kernel, not on tensor cores.");
         _accelerator = accelerator;
+        _stream = stream;
         _precision = precision;
         _multiprocessors = Math.Max(1, multiprocessors ?? accelerator.NumMultiprocessors);
     }
@@ -86,14 +94,15 @@ internal sealed class TensorCoreGemm : IDisposable
             SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
         if (splits == 1)
         {
-            gemm(config, a, b, bias, c, activation, arguments);
+            gemm(_stream, config, a, b, bias, c, activation, arguments);
             return;
         }
         long elements = (long)m * n;
         var partials = Partials(splits * elements).View.SubView(0, splits * elements);
-        gemm(config, a, b, bias, partials, activation, arguments);
-        _reduce ??= _accelerator.LoadAutoGroupedStreamKernel(KernelRegistry.Checked<ReduceLaunch>(TensorCoreGemmKernels.ReduceSplits));
-        _reduce(checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0, hasBias ? 1 : 0,
+        gemm(_stream, config, a, b, bias, partials, activation, arguments);
+        _reduce ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
+        _reduce(_stream, checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0,
+            hasBias ? 1 : 0,
             (int)epilogue);
     }
 
@@ -115,7 +124,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous)
     {
         int index = (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
-        return _gemms[index] ??= _accelerator.LoadStreamKernel(
+        return _gemms[index] ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
                 {

@@ -1,3 +1,4 @@
+using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Compute;
@@ -134,8 +135,9 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     {
         var c = fixture.Upload(new float[64]);
         var (a, b) = (fixture.Upload(TestData.Random(64, 1)), fixture.Upload(TestData.Random(64, 2)));
-        var fill = Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(UtilityKernels.Fill);
-        var gemm = Accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+        var stream = ((IlgpuDevice)fixture.Device).Stream;
+        var fill = Accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, float>(UtilityKernels.Fill);
+        var gemm = Accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
             GemmArguments>(MatMulKernels.Gemm);
         var plan = new LaunchPlan(Accelerator);
         var arguments = new GemmArguments(8, 8, 8, 8, 1, 8, 1, plan.GemmTileMShift, plan.GemmTileNShift, plan.GemmTileKShift, 1, 0);
@@ -146,9 +148,29 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         }
         void Raw()
         {
-            fill(64, c.View(), 1f);
-            gemm(plan.Gemm(8, 8), a.View(), b.View(), c.View(), c.View(), arguments);
+            fill(stream, 64, c.View(), 1f);
+            gemm(stream, plan.Gemm(8, 8), a.View(), b.View(), c.View(), c.View(), arguments);
         }
         fixture.AssertAllocatesNoMoreThan(Raw, Ours, "IlgpuKernels (two launches)");
+    }
+
+    /// <summary>
+    /// Every launcher the backend keeps takes the stream as its first argument, so no kernel goes to the accelerator's
+    /// default stream (ILGPU's <c>Load…StreamKernel</c> launchers, which take none, queue there); the device's stream is
+    /// its own.
+    /// </summary>
+    [Fact]
+    public void Every_kernel_launcher_queues_on_the_devices_own_stream()
+    {
+        var device = (IlgpuDevice)fixture.Device;
+        Assert.NotSame(device.Accelerator.DefaultStream, device.Stream);
+        var launchers = new[] { typeof(IlgpuKernels), typeof(TensorCoreGemm) }
+            .SelectMany(type => type.GetFields(BindingFlags.Instance | BindingFlags.NonPublic))
+            .Select(field => (field.Name, Type: field.FieldType.IsArray ? field.FieldType.GetElementType()! : field.FieldType))
+            .Where(field => typeof(Delegate).IsAssignableFrom(field.Type))
+            .ToList();
+        Assert.True(launchers.Count >= 50, $"found only {launchers.Count} launcher fields");
+        Assert.All(launchers, launcher => Assert.True(launcher.Type.GetGenericArguments()[0] == typeof(AcceleratorStream),
+            $"{launcher.Name} launches without a stream ({launcher.Type.Name})"));
     }
 }
