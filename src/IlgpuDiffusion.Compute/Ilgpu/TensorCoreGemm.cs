@@ -102,8 +102,7 @@ internal sealed class TensorCoreGemm : IDisposable
         gemm(_stream, config, a, b, bias, partials, activation, arguments);
         _reduce ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
         _reduce(_stream, checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0,
-            hasBias ? 1 : 0,
-            (int)epilogue);
+            hasBias ? 1 : 0, (int)epilogue);
     }
 
     /// <summary>
