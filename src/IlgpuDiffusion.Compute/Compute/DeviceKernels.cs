@@ -35,6 +35,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         ("LinearForward", "MatMul"),
         ("LinearGeluForward", "MatMul"),
         ("LinearBackward", "MatMul"),
+        ("GeluLinearBackward", "MatMul"),
         ("ModulateForward", "Modulation"),
         ("ModulateBackward", "Modulation"),
         ("GatedResidualForward", "Modulation"),
@@ -242,10 +243,19 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
+    public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+    {
+        using var op = device.BeginOp(24);
+        backend.GeluLinearBackward(dOutput, activation, preActivation, weight, dPreActivation, dWeight, dBias, rows, inChannels,
+            outChannels);
+    }
+
+    /// <inheritdoc/>
     public void ModulateForward(Tensor<float> input, Tensor<float> shift, Tensor<float> scale, Tensor<float> output, int batch,
         int tokens, int channels)
     {
-        using var op = device.BeginOp(24);
+        using var op = device.BeginOp(25);
         backend.ModulateForward(input, shift, scale, output, batch, tokens, channels);
     }
 
@@ -253,7 +263,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ModulateBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> scale, Tensor<float> dInput,
         Tensor<float> dShift, Tensor<float> dScale, int batch, int tokens, int channels, bool accumulate = true)
     {
-        using var op = device.BeginOp(25);
+        using var op = device.BeginOp(26);
         backend.ModulateBackward(dOutput, input, scale, dInput, dShift, dScale, batch, tokens, channels, accumulate);
     }
 
@@ -261,7 +271,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualForward(Tensor<float> residual, Tensor<float> branch, Tensor<float> gate, Tensor<float> output,
         int batch, int tokens, int channels, DropoutMask? dropout = null)
     {
-        using var op = device.BeginOp(26);
+        using var op = device.BeginOp(27);
         backend.GatedResidualForward(residual, branch, gate, output, batch, tokens, channels, dropout);
     }
 
@@ -269,7 +279,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void GatedResidualBackward(Tensor<float> dOutput, Tensor<float> branch, Tensor<float> gate, Tensor<float> dBranch,
         Tensor<float> dGate, int batch, int tokens, int channels, bool accumulate = true, DropoutMask? dropout = null)
     {
-        using var op = device.BeginOp(27);
+        using var op = device.BeginOp(28);
         backend.GatedResidualBackward(dOutput, branch, gate, dBranch, dGate, batch, tokens, channels, accumulate, dropout);
     }
 
@@ -277,7 +287,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void AdamWStep(Tensor<float> parameters, Tensor<float> gradients, Tensor<float> firstMoment, Tensor<float> secondMoment,
         int count, in AdamWParameters hyper, int step, float gradScale)
     {
-        using var op = device.BeginOp(28);
+        using var op = device.BeginOp(29);
         backend.AdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, gradScale);
     }
 
@@ -286,7 +296,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         Tensor<float> secondMoment, int count, in AdamWParameters hyper, int step, Tensor<float> sumOfSquares, double maxNorm,
         Tensor<float>? ema = null, float emaDecay = 0f)
     {
-        using var op = device.BeginOp(28);
+        using var op = device.BeginOp(29);
         backend.ClippedAdamWStep(parameters, gradients, firstMoment, secondMoment, count, in hyper, step, sumOfSquares, maxNorm, ema,
             emaDecay);
     }
@@ -294,14 +304,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     /// <inheritdoc/>
     public void SumOfSquares(Tensor<float> x, Tensor<float> result, int count)
     {
-        using var op = device.BeginOp(29);
+        using var op = device.BeginOp(30);
         backend.SumOfSquares(x, result, count);
     }
 
     /// <inheritdoc/>
     public void EmaUpdate(Tensor<float> parameters, Tensor<float> ema, int count, float decay)
     {
-        using var op = device.BeginOp(30);
+        using var op = device.BeginOp(31);
         backend.EmaUpdate(parameters, ema, count, decay);
     }
 
@@ -309,7 +319,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryForward(Tensor<float> qkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(31);
+        using var op = device.BeginOp(32);
         backend.RotaryForward(qkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
@@ -317,14 +327,14 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void RotaryBackward(Tensor<float> dQkv, Tensor<float> cos, Tensor<float> sin, int batch, int tokens, int heads, int headDim,
         int positionOffset)
     {
-        using var op = device.BeginOp(32);
+        using var op = device.BeginOp(33);
         backend.RotaryBackward(dQkv, cos, sin, batch, tokens, heads, headDim, positionOffset);
     }
 
     /// <inheritdoc/>
     public void GatherRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels, int sourceRows)
     {
-        using var op = device.BeginOp(33);
+        using var op = device.BeginOp(34);
         backend.GatherRows(source, indices, destination, rows, channels, sourceRows);
     }
 
@@ -332,42 +342,42 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     public void ScatterAddRows(Tensor<float> source, Tensor<int> indices, Tensor<float> destination, int rows, int channels,
         int destinationRows)
     {
-        using var op = device.BeginOp(34);
+        using var op = device.BeginOp(35);
         backend.ScatterAddRows(source, indices, destination, rows, channels, destinationRows);
     }
 
     /// <inheritdoc/>
     public void SampleCategorical(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters)
     {
-        using var op = device.BeginOp(35);
+        using var op = device.BeginOp(36);
         backend.SampleCategorical(logits, ids, rows, classes, vocab, in parameters);
     }
 
     /// <inheritdoc/>
     public void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {
-        using var op = device.BeginOp(36);
+        using var op = device.BeginOp(37);
         backend.Argmax(logits, ids, rows, classes, vocab);
     }
 
     /// <inheritdoc/>
     public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {
-        using var op = device.BeginOp(37);
+        using var op = device.BeginOp(38);
         backend.KeepTopK(logits, rows, classes, vocab, k);
     }
 
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
-        using var op = device.BeginOp(38);
+        using var op = device.BeginOp(39);
         backend.Fill(x, value, count);
     }
 
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count)
     {
-        using var op = device.BeginOp(39);
+        using var op = device.BeginOp(40);
         backend.Copy(source, destination, count);
     }
 }

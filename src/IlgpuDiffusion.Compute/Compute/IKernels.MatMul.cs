@@ -45,6 +45,23 @@ public partial interface IKernels
     void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
         int rows, int inChannels, int outChannels, bool accumulateInput = true);
+
+    /// <summary>
+    /// The backward of a Linear whose input is <paramref name="activation"/> = GELU(<paramref name="preActivation"/>), taken
+    /// on through the GELU: dPreActivation = (dOutput·weight) ⊙ GELU'(preActivation), overwritten; dWeight += dOutputᵀ·
+    /// activation; dBias += Σ_rows dOutput (null ones skipped). The same results as <see cref="LinearBackward"/> into
+    /// dPreActivation (not accumulating), then <see cref="GeluBackward"/> of it in place; where the backend can (tensor-core
+    /// GEMMs), in one pass whose epilogue multiplies each input-gradient result by GELU' (an MLP's down projection).
+    /// </summary>
+    /// <param name="dOutput">[rows, outChannels]</param>
+    /// <param name="activation">[rows, inChannels]: the Linear's input, GELU(preActivation)</param>
+    /// <param name="preActivation">[rows, inChannels]</param>
+    /// <param name="weight">[outChannels, inChannels]</param>
+    /// <param name="dPreActivation">[rows, inChannels], overwritten</param>
+    /// <param name="dWeight">[outChannels, inChannels] or null</param>
+    /// <param name="dBias">[outChannels] or null</param>
+    void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels);
 }
 
 /// <summary>Which operands of <see cref="IKernels.MatMul"/> are transposed.</summary>

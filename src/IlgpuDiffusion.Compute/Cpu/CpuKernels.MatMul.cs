@@ -70,6 +70,17 @@ public sealed unsafe partial class CpuKernels
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>The input gradient, then the GELU's backward over it in place.</remarks>
+    public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+    {
+        Check.Count(preActivation, (long)rows * inChannels, nameof(preActivation));
+        LinearBackward(dOutput, activation, weight, dPreActivation, dWeight, dBias, rows, inChannels, outChannels,
+            accumulateInput: false);
+        GeluBackward(dPreActivation, preActivation, dPreActivation, rows * inChannels, accumulate: false);
+    }
+
     private sealed class BiasBroadcastJob : ChunkedJob
     {
         public float* Bias, Output;

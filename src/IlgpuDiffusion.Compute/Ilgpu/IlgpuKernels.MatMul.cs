@@ -74,11 +74,32 @@ internal sealed partial class IlgpuKernels
             ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dBiasTensor.View(), batch: 1, rows, outChannels);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>On tensor cores the input gradient's GEMM epilogue (or its split-K reduction) applies GELU'; else two kernels.</remarks>
+    public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+    {
+        Check.Count(preActivation, (long)rows * inChannels, nameof(preActivation));
+        if (_tensorCores is null || outChannels == 0 || rows == 0 || inChannels == 0)
+        {
+            LinearBackward(dOutput, activation, weight, dPreActivation, dWeight, dBias, rows, inChannels, outChannels,
+                accumulateInput: false);
+            GeluBackward(dPreActivation, preActivation, dPreActivation, HostChecks.Product(rows, inChannels), accumulate: false);
+            return;
+        }
+        OpChecks.LinearBackward(dOutput, activation, weight, dPreActivation, dWeight, dBias, rows, inChannels, outChannels);
+        var view = dPreActivation.View();
+        Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulate: false,
+            preActivation.View(), GemmEpilogue.GeluGradient);
+        LinearBackward(dOutput, activation, weight, null, dWeight, dBias, rows, inChannels, outChannels);
+    }
+
     /// <summary>
     /// c [m, n] = op(a)·op(b) (+ c when accumulating) (+ bias[col] when hasBias); shapes already checked. On tensor cores when
     /// the device's precision is TF32 or BF16, else (and for k = 0) the fp32 SIMT kernel.
     /// </summary>
-    /// <param name="activation">With a GELU <paramref name="epilogue"/> (tensor cores only), where GELU(c) goes.</param>
+    /// <param name="activation">With a GELU <paramref name="epilogue"/> (tensor cores only), where GELU(c) goes, or for
+    /// <see cref="GemmEpilogue.GeluGradient"/> the pre-activations whose GELU' multiplies c.</param>
     private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
         bool hasBias, int m, int n, int k, bool accumulate, ArrayView<float> activation = default,
         GemmEpilogue epilogue = GemmEpilogue.Product)

@@ -162,6 +162,48 @@ public sealed class LinearConformanceTests
             }
     }
 
+    /// <summary>
+    /// The backward of a Linear after a GELU in one call gives LinearBackward then GeluBackward's results bit for bit (on
+    /// tensor cores, where the input gradient's GEMM epilogue and its split-K reduction apply GELU'), overwriting the
+    /// pre-activation gradient, accumulating the weight's and skipping null ones.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    [MemberData(nameof(TestBackends.TensorCores), MemberType = typeof(TestBackends))]
+    public void GELU_then_Linear_backward_in_one_call_equals_the_two_ops(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        CheckGeluLinearBackward(s, [(7, 5, 3), (130, 136, 48)]);
+    }
+
+    /// <summary>Shared by the conformance rows and the emulated tensor cores (<c>TensorCoreGemmTests</c>).</summary>
+    internal static void CheckGeluLinearBackward(DeviceScope s, (int Rows, int In, int Out)[] shapes)
+    {
+        foreach (var (rows, inC, outC) in shapes)
+        {
+            int hidden = rows * inC;
+            var (dy, pre, w) = (s.Upload(Random(rows * outC, 1)), s.Upload(Random(hidden, 2, 3f)), s.Upload(Random(outC * inC, 3)));
+            var activation = s.Zeros(hidden);
+            s.Kernels.GeluForward(pre, activation, hidden);
+            var (priorW, priorB) = (Random(outC * inC, 4), Random(outC, 5));
+
+            var (dPre, dW, dB) = (s.Zeros(hidden), s.Upload(priorW), s.Upload(priorB));
+            s.Kernels.LinearBackward(dy, activation, w, dPre, dW, dB, rows, inC, outC, accumulateInput: false);
+            s.Kernels.GeluBackward(dPre, pre, dPre, hidden, accumulate: false);
+
+            var (fusedPre, fusedW, fusedB) = (s.Upload(Random(hidden, 6)), s.Upload(priorW), s.Upload(priorB));
+            s.Kernels.GeluLinearBackward(dy, activation, pre, w, fusedPre, fusedW, fusedB, rows, inC, outC);
+            var alone = s.Upload(Random(hidden, 7));
+            s.Kernels.GeluLinearBackward(dy, activation, pre, w, alone, null, null, rows, inC, outC);
+
+            float[] expected = DeviceScope.Download(dPre);
+            Assert.Equal(expected, DeviceScope.Download(fusedPre));
+            Assert.Equal(expected, DeviceScope.Download(alone));
+            Assert.Equal(DeviceScope.Download(dW), DeviceScope.Download(fusedW));
+            Assert.Equal(DeviceScope.Download(dB), DeviceScope.Download(fusedB));
+        }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Linear_backward_accumulates_finite_difference_gradients(string backend)

@@ -219,6 +219,19 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         LinearConformanceTests.CheckLinearGelu(scope, [(136, 48, 132), (40, 1000, 24)]);
     }
 
+    /// <summary>
+    /// The GELU' epilogue of the emulated input-gradient GEMM, and of its split-K reduction (the 40 × 24 product over k =
+    /// 1,000 on a pretended GPU of 16 processors), gives LinearBackward then GeluBackward bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData("tf32", 1)]
+    [InlineData("bf16", 16)]
+    public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
+    {
+        using var scope = new DeviceScope(_emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors));
+        LinearConformanceTests.CheckGeluLinearBackward(scope, [(136, 132, 48), (40, 24, 1000)]);
+    }
+
     private static void AssertCovers(List<(int Row, int Column)> positions, int rows, int columns)
     {
         Assert.Equal(rows * columns, positions.Count);

@@ -19,10 +19,14 @@ internal static class ActivationKernels
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void GeluBackward(Index1D i, ArrayView<float> dOutput, ArrayView<float> input, ArrayView<float> dInput, int accumulate)
     {
-        float x = input[i];
+        GradientWrites.Put(dInput, i, GeluDerivative(input[i]) * dOutput[i], accumulate);
+    }
+
+    /// <summary>GELU'(x) of the tanh form, as every GELU backward of the ILGPU kernels computes it.</summary>
+    public static float GeluDerivative(float x)
+    {
         float t = MathF.Tanh(GeluScale * (x + GeluCubic * x * x * x));
-        float derivative = 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * GeluScale * (1f + 3f * GeluCubic * x * x);
-        GradientWrites.Put(dInput, i, derivative * dOutput[i], accumulate);
+        return 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * GeluScale * (1f + 3f * GeluCubic * x * x);
     }
 
     /// <summary>output = x·σ(x). output may alias input.</summary>

@@ -27,6 +27,12 @@ internal enum GemmEpilogue
 
     /// <summary>activation = GELU(value) only.</summary>
     GeluOnly = 2,
+
+    /// <summary>
+    /// c = GELU'(activation)·value, activation read as the pre-activations of a GELU (the input gradient of the Linear after
+    /// it, taken on through the GELU); no bias, no accumulation.
+    /// </summary>
+    GeluGradient = 3,
 }
 
 /// <summary>
@@ -503,6 +509,11 @@ internal static partial class TensorCoreGemmKernels
     /// <summary>A result as the epilogue writes it (see <see cref="GemmEpilogue"/>).</summary>
     private static void Write(ArrayView<float> c, ArrayView<float> activation, long index, float value, int epilogue)
     {
+        if (epilogue == (int)GemmEpilogue.GeluGradient)
+        {
+            c[index] = ActivationKernels.GeluDerivative(activation[index]) * value;
+            return;
+        }
         if (epilogue != (int)GemmEpilogue.GeluOnly) c[index] = value;
         if (epilogue != (int)GemmEpilogue.Product) activation[index] = ActivationKernels.Gelu(value);
     }

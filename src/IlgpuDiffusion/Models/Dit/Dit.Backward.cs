@@ -136,11 +136,9 @@ public sealed partial class Dit
 
         // MLP branch (x_out = x_mid + g2·m); ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), BranchDropout(dropout, l, 1));
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
-        _k.LinearBackward(dBranch, a.MlpActivation, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d, accumulateInput: false);
-        var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
-        _k.GeluBackward(dA.Mlp, s.MlpHidden, dHidden, n * f, accumulate: false);
-        _k.LinearBackward(dHidden, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f, accumulateInput: false);
+        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f); // the down projection's input, not kept by the forward
+        _k.GeluLinearBackward(dBranch, a.MlpActivation, s.MlpHidden, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d);
+        _k.LinearBackward(dA.Mlp, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f, accumulateInput: false);
         _k.ModulateBackward(dA.Work, s.Norm2, s.Scale2, dA.Norm, dm.Slice(3 * bc, bc), dm.Slice(4 * bc, bc), mb, mt, d,
             accumulate: false);
         _k.LayerNormBackward(dA.Norm, s.Middle, w.Norm2, s.Mean2, s.Rstd2, dA.Residual, gw.Norm2, n, d);

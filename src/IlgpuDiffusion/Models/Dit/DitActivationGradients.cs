@@ -58,7 +58,7 @@ internal sealed class DitActivationGradients
     /// <summary>∂L/∂qkv [N, 3D].</summary>
     public Tensor<float> Qkv { get; }
 
-    /// <summary>∂L/∂GELU output [N, 4D].</summary>
+    /// <summary>∂L/∂(pre-GELU) [N, 4D] (the GELU's input).</summary>
     public Tensor<float> Mlp { get; }
 
     /// <summary>∂L/∂(selected head rows) [HeadCapacity, D].</summary>

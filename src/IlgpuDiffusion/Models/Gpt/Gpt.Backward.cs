@@ -61,12 +61,10 @@ public sealed partial class Gpt
 
         // MLP branch (x_out = x_mid + m): ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, dropout, dropout.Stream(l, 1));
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
-        _k.LinearBackward(dBranch, a.MlpActivation, w.MlpProjectionWeight, a.DMlp, gw.MlpProjectionWeight, gw.MlpProjectionBias, n, f, d,
-            accumulateInput: false);
-        var dHidden = a.MlpActivation; // the GELU output is no longer needed: reuse it for ∂L/∂(pre-GELU)
-        _k.GeluBackward(a.DMlp, s.MlpHidden, dHidden, n * f, accumulate: false);
-        _k.LinearBackward(dHidden, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f, accumulateInput: false);
+        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f); // the projection's input, not kept by the forward
+        _k.GeluLinearBackward(dBranch, a.MlpActivation, s.MlpHidden, w.MlpProjectionWeight, a.DMlp, gw.MlpProjectionWeight,
+            gw.MlpProjectionBias, n, f, d);
+        _k.LinearBackward(a.DMlp, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f, accumulateInput: false);
         LayerNormWithBiasBackward(a, s.Middle, w.Norm2Weight, s.Mean2, s.Rstd2, gw.Norm2Weight, gw.Norm2Bias);
 
         // attention branch (x_mid = x_in + o)

@@ -112,7 +112,7 @@ public sealed class GptActivations : IDisposable
     /// <summary>∂L/∂qkv [N, 3D].</summary>
     internal Tensor<float> DQkv { get; }
 
-    /// <summary>∂L/∂(GELU output) [N, 4D].</summary>
+    /// <summary>∂L/∂(pre-GELU) [N, 4D] (the GELU's input).</summary>
     internal Tensor<float> DMlp { get; }
 
     /// <summary>Sink of the scale gradient the bias-adding modulation also computes [D] (its scale is constant 0).</summary>
