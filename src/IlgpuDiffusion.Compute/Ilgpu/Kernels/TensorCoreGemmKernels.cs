@@ -272,36 +272,48 @@ internal static partial class TensorCoreGemmKernels
         int fragmentB = OperandFloats + (warpCol + group) * LineStride(bK, bf16) + quad * KStride(bK);
 
         var w = default(WarpAccumulators);
-        if (tiles > 0)
+        if (tiles == 0)
         {
-            Staged stagedA = Load(a, copyA, 0, aK, bf16, g.VectorA), stagedB = Load(b, copyB, 0, bK, bf16, g.VectorB);
-            Store(shared.SubView(copyA.Shared), stagedA, aK, bf16);
-            Store(shared.SubView(OperandFloats + copyB.Shared), stagedB, bK, bf16);
+            StoreResults(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
+            return;
+        }
+        // Global index of element 0 of the tile being loaded, advanced by a tile's step: no multiplication in the loop.
+        long nextA = copyA.First, nextB = copyB.First;
+        Store(shared.SubView(copyA.Shared), Load(a, copyA, nextA, 0, aK, bf16, g.VectorA), aK, bf16);
+        Store(shared.SubView(OperandFloats + copyB.Shared), Load(b, copyB, nextB, 0, bK, bf16, g.VectorB), bK, bf16);
+        Group.Barrier();
+        // Every tile but the last: load the next one, multiply this one, stage the next; the last only multiplies, so
+        // nothing is loaded (or zeroed) for a tile that does not exist.
+        int stage = 0;
+        for (int tile = 1; tile < tiles; tile++)
+        {
+            nextA += copyA.TileStep;
+            nextB += copyB.TileStep;
+            int tileK = tile << 4; // tile · TileK
+            Staged stagedA = Load(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
+            Staged stagedB = Load(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
+            w = Products<TProducts>(w, shared, stage, fragmentA, fragmentB, warpRow, warpCol, lane, aK, bK, bf16);
+            stage = StageFloats - stage;
+            Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
+            Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
             Group.Barrier();
         }
-        for (int tile = 0; tile < tiles; tile++)
-        {
-            bool more = tile + 1 < tiles;
-            Staged stagedA = default, stagedB = default;
-            if (more)
-            {
-                stagedA = Load(a, copyA, tile + 1, aK, bf16, g.VectorA);
-                stagedB = Load(b, copyB, tile + 1, bK, bf16, g.VectorB);
-            }
-            int stage = (tile & 1) * StageFloats;
-            w = CudaAsm.IsSupported
-                ? default(TProducts).Accumulate(w, shared.SubView(stage + fragmentA), shared.SubView(stage + fragmentB), aK, bK)
-                : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
-            if (more)
-            {
-                int next = StageFloats - stage;
-                Store(shared.SubView(next + copyA.Shared), stagedA, aK, bf16);
-                Store(shared.SubView(next + OperandFloats + copyB.Shared), stagedB, bK, bf16);
-            }
-            Group.Barrier();
-        }
+        w = Products<TProducts>(w, shared, stage, fragmentA, fragmentB, warpRow, warpCol, lane, aK, bK, bf16);
+        StoreResults(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
+    }
 
-        int row = rowBase + warpRow, col = colBase + warpCol;
+    /// <summary>The products of the stage at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
+    private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage, int fragmentA,
+        int fragmentB, int warpRow, int warpCol, int lane, bool aK, bool bK, bool bf16)
+        where TProducts : struct, IProducts =>
+        CudaAsm.IsSupported
+            ? default(TProducts).Accumulate(w, shared.SubView(stage + fragmentA), shared.SubView(stage + fragmentB), aK, bK)
+            : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
+
+    /// <summary>Writes the warp's 64 × 32 results, whose first row is <paramref name="row"/> and column <paramref name="col"/>.</summary>
+    private static void StoreResults(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g,
+        int row, int col, int lane, in WarpAccumulators w)
+    {
         var output = new GemmOutput(bias, c, activation);
         StoreRow(output, g, row, col, lane, w.F00, w.F01, w.F02, w.F03);
         StoreRow(output, g, row + 16, col, lane, w.F10, w.F11, w.F12, w.F13);
@@ -382,14 +394,14 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>
-    /// This thread's elements of an operand's tile <paramref name="tile"/> of the split, TF32 ones already rounded: two
-    /// 16-byte loads where all of them lie inside the operand (every tile but the edges) and <paramref name="vector"/> says
-    /// the operand is aligned, else one load per element, bounds checked at the edges (0 outside).
+    /// This thread's elements of an operand's tile that starts <paramref name="tileK"/> into the split, element 0 at global
+    /// index <paramref name="first"/>, TF32 ones already rounded: two 16-byte loads where all of them lie inside the operand
+    /// (every tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element,
+    /// bounds checked at the edges (0 outside).
     /// </summary>
-    private static Staged Load(ArrayView<float> x, in OperandCopy copy, int tile, bool kContiguous, bool bf16, int vector)
+    private static Staged Load(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous, bool bf16,
+        int vector)
     {
-        long first = copy.First + tile * copy.TileStep;
-        int tileK = tile << 4; // tile · TileK
         const int last = ElementsPerThread - 1;
         bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
         if (whole && vector != 0)
