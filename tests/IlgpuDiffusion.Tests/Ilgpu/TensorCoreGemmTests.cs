@@ -220,6 +220,29 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     }
 
     /// <summary>
+    /// A NaN input makes its row of the product NaN on the 16-byte path, whose rounding skips the NaN test where a thread's
+    /// elements sum to a number: the CUDA NaN (all payload bits set), which that rounding alone would turn into −0, and a
+    /// NaN whose payload sits in the bits TF32 drops, which it would turn into an infinity.
+    /// </summary>
+    [Theory]
+    [InlineData(0x7FFFFFFF)]
+    [InlineData(0x7F800001)]
+    public void A_NaN_input_gives_NaN_results_on_the_16_byte_path(int nanBits)
+    {
+        const int m = 136, n = 132, k = 48, nanRow = 5, nanK = 7;
+        Device device = _emulator.Get(MatMulPrecision.Tf32, 1);
+        float[] a = TestData.Random(m * k, seed: 1), b = TestData.Random(n * k, seed: 2);
+        a[nanRow * k + nanK] = BitConverter.Int32BitsToSingle(nanBits);
+        using var scope = new DeviceScope(device);
+        var c = scope.Zeros(m * n);
+        device.Kernels.MatMul(MatMulLayout.ABt, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate: false);
+        float[] product = DeviceScope.Download(c);
+        for (int row = 0; row < m; row++)
+            for (int col = 0; col < n; col++)
+                Assert.True(float.IsNaN(product[row * n + col]) == (row == nanRow), $"c[{row}, {col}] = {product[row * n + col]}");
+    }
+
+    /// <summary>
     /// The GELU' epilogue of the emulated input-gradient GEMM, and of its split-K reduction (the 40 × 24 product over k =
     /// 1,000 on a pretended GPU of 16 processors), gives LinearBackward then GeluBackward bit for bit.
     /// </summary>
