@@ -220,16 +220,19 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     }
 
     /// <summary>
-    /// A NaN input makes its row of the product NaN on the 16-byte path, whose rounding skips the NaN test where a thread's
-    /// elements sum to a number: the CUDA NaN (all payload bits set), which that rounding alone would turn into −0, and a
-    /// NaN whose payload sits in the bits TF32 drops, which it would turn into an infinity.
+    /// A NaN input makes its row of the product NaN on every load path (16-byte loads with k = 48; loads per element of
+    /// the misaligned rows of k = 37, inside a whole tile and at its k edge), whose rounding skips the NaN test where a
+    /// thread's elements sum to a number: the CUDA NaN (all payload bits set), which that rounding alone would turn into
+    /// −0, and a NaN whose payload sits in the bits TF32 drops, which it would turn into an infinity.
     /// </summary>
     [Theory]
-    [InlineData(0x7FFFFFFF)]
-    [InlineData(0x7F800001)]
-    public void A_NaN_input_gives_NaN_results_on_the_16_byte_path(int nanBits)
+    [InlineData(0x7FFFFFFF, 48, 7)]
+    [InlineData(0x7F800001, 48, 7)]
+    [InlineData(0x7FFFFFFF, 37, 7)]
+    [InlineData(0x7FFFFFFF, 37, 35)]
+    public void A_NaN_input_gives_NaN_results_on_every_load_path(int nanBits, int k, int nanK)
     {
-        const int m = 136, n = 132, k = 48, nanRow = 5, nanK = 7;
+        const int m = 136, n = 132, nanRow = 5;
         Device device = _emulator.Get(MatMulPrecision.Tf32, 1);
         float[] a = TestData.Random(m * k, seed: 1), b = TestData.Random(n * k, seed: 2);
         a[nanRow * k + nanK] = BitConverter.Int32BitsToSingle(nanBits);

@@ -26,7 +26,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// </summary>
 public sealed class TensorCoreSassTests
 {
-    private const int MaxInstructionsPer1024Mac = 25;
+    private const int MaxInstructionsPer1024Mac = 18;
 
     private const double MaxFastPathPer1024Mac = 7.5;
 

@@ -395,56 +395,54 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// This thread's elements of an operand's tile that starts <paramref name="tileK"/> into the split, element 0 at global
-    /// index <paramref name="first"/>, TF32 ones already rounded: two 16-byte loads where all of them lie inside the operand
+    /// index <paramref name="first"/>, TF32 ones rounded: two 16-byte loads where all of them lie inside the operand
     /// (every tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element,
-    /// bounds checked at the edges (0 outside).
+    /// bounds checked at the edges (0 outside); then one rounding of the eight, whichever way they came.
     /// </summary>
     private static Staged Load(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous, bool bf16,
         int vector)
     {
         const int last = ElementsPerThread - 1;
         bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
+        Quad firstGroup, secondGroup;
         if (whole && vector != 0)
         {
             var groups = x.SubView(first).Cast<Quad>().AsAligned(16);
-            return Round(groups[0], groups[copy.GroupStep >> 2], bf16);
+            (firstGroup, secondGroup) = (groups[0], groups[copy.GroupStep >> 2]);
         }
-        if (whole)
+        else if (whole)
         {
             var view = x.SubView(first); // every element lies inside: 32-bit offsets from here
-            return new Staged
-            {
-                First = new Quad(Round(view[Offset(copy, 0)], bf16), Round(view[Offset(copy, 1)], bf16),
-                    Round(view[Offset(copy, 2)], bf16), Round(view[Offset(copy, 3)], bf16)),
-                Second = new Quad(Round(view[Offset(copy, 4)], bf16), Round(view[Offset(copy, 5)], bf16),
-                    Round(view[Offset(copy, 6)], bf16), Round(view[Offset(copy, 7)], bf16)),
-            };
+            firstGroup = new Quad(view[Offset(copy, 0)], view[Offset(copy, 1)], view[Offset(copy, 2)], view[Offset(copy, 3)]);
+            secondGroup = new Quad(view[Offset(copy, 4)], view[Offset(copy, 5)], view[Offset(copy, 6)], view[Offset(copy, 7)]);
         }
-        return new Staged
+        else
         {
-            First = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 0), Element(x, first, copy, tileK, kContiguous, bf16, 1),
-                Element(x, first, copy, tileK, kContiguous, bf16, 2), Element(x, first, copy, tileK, kContiguous, bf16, 3)),
-            Second = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 4), Element(x, first, copy, tileK, kContiguous, bf16, 5),
-                Element(x, first, copy, tileK, kContiguous, bf16, 6), Element(x, first, copy, tileK, kContiguous, bf16, 7)),
-        };
+            firstGroup = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 0),
+                Element(x, first, copy, tileK, kContiguous, bf16, 1), Element(x, first, copy, tileK, kContiguous, bf16, 2),
+                Element(x, first, copy, tileK, kContiguous, bf16, 3));
+            secondGroup = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 4),
+                Element(x, first, copy, tileK, kContiguous, bf16, 5), Element(x, first, copy, tileK, kContiguous, bf16, 6),
+                Element(x, first, copy, tileK, kContiguous, bf16, 7));
+        }
+        return Round(firstGroup, secondGroup, bf16);
     }
 
+    /// <summary>Element i of a thread's share of an edge tile, or 0 where it lies outside the operand or the split.</summary>
     private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
     {
         bool inside = LineOffset(i, kContiguous) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
-        return inside ? Round(x[first + Offset(copy, i)], bf16) : 0f;
+        return inside ? x[first + Offset(copy, i)] : 0f;
     }
 
     /// <summary>Global offset of element i from element 0's (see <see cref="Position"/>).</summary>
     private static int Offset(in OperandCopy copy, int i) => (i >> 2) * copy.GroupStep + (i & 3) * copy.InnerStep;
 
-    /// <summary>TF32 inputs are rounded once, as they are loaded; BF16 ones when packed in pairs to be stored.</summary>
-    private static float Round(float value, bool bf16) => bf16 ? value : TensorCoreRounding.Tf32(value);
-
     /// <summary>
-    /// A thread's eight elements of a tile as loaded whole, TF32 ones rounded: where their sum is not a NaN, none of them is
-    /// one (a NaN makes the sum a NaN), which holds in every tile of numbers, and each is rounded without its NaN test
-    /// (<see cref="TensorCoreRounding.NumberTf32"/>: 2 instructions, not 5); else each with it. The same bits either way.
+    /// A thread's eight elements of a tile, TF32 ones rounded (once, as they are loaded; BF16 ones are rounded when packed
+    /// in pairs to be stored): where their sum is not a NaN, none of them is one (a NaN makes the sum a NaN), which holds
+    /// in every tile of numbers, and each is rounded without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>:
+    /// 2 instructions, not 5); else each with it. The same bits either way.
     /// </summary>
     private static Staged Round(Quad first, Quad second, bool bf16)
     {
