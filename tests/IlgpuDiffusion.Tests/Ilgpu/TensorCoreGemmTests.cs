@@ -114,31 +114,123 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
             foreach (bool kContiguous in new[] { true, false })
             {
                 var positions = new HashSet<(int, int)>();
+                var places = new HashSet<(int, int)>();
                 for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
                 {
                     for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
                     {
-                        var position = TensorCoreGemmKernels.Position(thread, i, kContiguous, bf16);
+                        var position = TensorCoreGemmKernels.Position(thread, i, kContiguous);
                         Assert.True(positions.Add(position));
                         // Groups of four run along the contiguous axis from a multiple of 4: one 16-byte load each.
-                        var groupStart = TensorCoreGemmKernels.Position(thread, i & ~3, kContiguous, bf16);
+                        var groupStart = TensorCoreGemmKernels.Position(thread, i & ~3, kContiguous);
                         var expected = kContiguous ? (groupStart.Line, groupStart.K + i % 4) : (groupStart.Line + i % 4, groupStart.K);
                         Assert.Equal(expected, position);
                         Assert.Equal(0, (kContiguous ? groupStart.K : groupStart.Line) % 4);
-                    }
-                    // BF16 elements pack in pairs of consecutive k, the lower k even: one register each.
-                    for (int word = 0; bf16 && word < TensorCoreGemmKernels.ElementsPerThread / 2; word++)
-                    {
-                        var (low, high) = TensorCoreGemmKernels.Bf16Word(word, kContiguous);
-                        var lowPosition = TensorCoreGemmKernels.Position(thread, low, kContiguous, bf16);
-                        var highPosition = TensorCoreGemmKernels.Position(thread, high, kContiguous, bf16);
-                        Assert.Equal((lowPosition.Line, lowPosition.K + 1), highPosition);
-                        Assert.Equal(0, lowPosition.K % 2);
+                        var place = Place(position, kContiguous, bf16);
+                        Assert.True(places.Add(place));
+                        Assert.InRange(place.Word, 0, TensorCoreGemmKernels.SharedFloats / 4 - 1); // one operand's stage
+                        // BF16 elements 2w and 2w + 1 share a word, the first in the low half: one 8-byte store per group.
+                        if (bf16 && i % 2 == 1)
+                            Assert.Equal((place.Word, 0), Place(TensorCoreGemmKernels.Position(thread, i - 1, kContiguous), kContiguous,
+                                true));
                     }
                 }
                 Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
                 Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
             }
+    }
+
+    /// <summary>
+    /// The fragments that ldmatrix gives each lane, emulated from the PTX ISA's definition of the instruction on a stage
+    /// whose every element holds its own (line, k), are the ones the mma instructions take (<see cref="Mma"/>'s layouts):
+    /// A fragments of every 16-row slice and k-step of the warp tile and pairs of B fragments, at the row addresses the
+    /// kernels give (<see cref="TensorCoreGemmKernels.MatrixRow"/> past a warp's first line). Every row address is
+    /// 16-byte aligned and the eight rows of each matrix fall on 32 distinct banks.
+    /// </summary>
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(true, false)] // BF16 line-contiguous: loaded transposed
+    public void Ldmatrix_rows_give_the_mma_fragments(bool bf16, bool kContiguous)
+    {
+        const int warpLine = 32;
+        var halves = new uint[2 * TensorCoreGemmKernels.SharedFloats / 4];
+        for (int line = 0; line < TensorCoreGemmKernels.TileM; line++)
+            for (int k = 0; k < TensorCoreGemmKernels.TileK; k++)
+            {
+                var (word, half) = Place((line, k), kContiguous, bf16);
+                uint id = Id(line, k);
+                if (bf16) halves[2 * word + half] = id;
+                else (halves[2 * word], halves[2 * word + 1]) = (id & 0xFFFF, id >> 16);
+            }
+        int kSteps = bf16 ? 1 : 2, kStep = bf16 ? 16 : 8;
+        foreach (bool b in new[] { false, true })
+            for (int slice = 0; slice < (b ? 2 : 4); slice++)
+                for (int step = 0; step < kSteps; step++)
+                {
+                    int line0 = 16 * slice, k0 = step * kStep;
+                    int RowWord(int lane)
+                    {
+                        var row = TensorCoreGemmKernels.MatrixRow(lane, kContiguous, bf16, b);
+                        return TensorCoreGemmKernels.StageWord(warpLine + row.Line, row.K, kContiguous, bf16)
+                            + TensorCoreGemmKernels.StageWord(line0, k0, kContiguous, bf16);
+                    }
+                    for (int matrix = 0; matrix < 4; matrix++)
+                    {
+                        var words = Enumerable.Range(8 * matrix, 8).Select(RowWord).ToArray();
+                        Assert.All(words, w => Assert.Equal(0, w % 4));
+                        Assert.Equal(32, words.SelectMany(w => Enumerable.Range(w % 32, 4)).Distinct().Count());
+                    }
+                    for (int lane = 0; lane < Mma.WarpLanes; lane++)
+                    {
+                        uint[] registers = LoadMatrices(halves, RowWord, lane, transposed: !kContiguous);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            var (line, k) = Expected(lane, r, bf16, b);
+                            line += warpLine + line0;
+                            k += k0;
+                            uint expected = bf16 ? Id(line, k) | Id(line, k + 1) << 16 : Id(line, k);
+                            Assert.True(expected == registers[r], $"lane {lane} register {r} (b {b}, slice {slice}, step {step})");
+                        }
+                    }
+                }
+    }
+
+    /// <summary>Where the kernels stage element (line, k): its word in the operand's stage, and for BF16 its half.</summary>
+    private static (int Word, int Half) Place((int Line, int K) p, bool kContiguous, bool bf16) =>
+        (TensorCoreGemmKernels.StageWord(p.Line, p.K, kContiguous, bf16), bf16 ? TensorCoreGemmKernels.StageHalf(p.Line, p.K,
+            kContiguous) : 0);
+
+    private static uint Id(int line, int k) => (uint)(line * 64 + k + 1);
+
+    /// <summary>
+    /// The (line, k) of register <paramref name="r"/> of a lane in the mma layouts: an A fragment, or (<paramref name="b"/>)
+    /// B0, B1 of lines 0..7 then B0, B1 of lines 8..15; for BF16 the low half's.
+    /// </summary>
+    private static (int Line, int K) Expected(int lane, int r, bool bf16, bool b)
+    {
+        if (!b) return (Mma.ARow(lane, r), bf16 ? Mma.Bf16AK(lane, r) : Mma.Tf32AK(lane, r));
+        int register = r & 1;
+        return (8 * (r >> 1) + Mma.BColumn(lane), bf16 ? Mma.Bf16BK(lane, register) : Mma.Tf32BK(lane, register));
+    }
+
+    /// <summary>
+    /// <c>ldmatrix.sync.aligned.m8n8.x4.shared.b16</c> as the PTX ISA defines it: lane 8j + r gives the address of row r
+    /// of matrix j; lane 4g + t receives in register j the 32-bit word t of row g, or with <c>.trans</c> the 16-bit
+    /// elements (row 2t, column g) and (row 2t + 1, column g).
+    /// </summary>
+    private static uint[] LoadMatrices(uint[] halves, Func<int, int> rowWord, int lane, bool transposed)
+    {
+        int g = lane >> 2, t = lane & 3;
+        var registers = new uint[4];
+        for (int j = 0; j < 4; j++)
+        {
+            if (transposed)
+                registers[j] = halves[2 * rowWord(8 * j + 2 * t) + g] | halves[2 * rowWord(8 * j + 2 * t + 1) + g] << 16;
+            else
+                registers[j] = halves[2 * (rowWord(8 * j + g) + t)] | halves[2 * (rowWord(8 * j + g) + t) + 1] << 16;
+        }
+        return registers;
     }
 
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()

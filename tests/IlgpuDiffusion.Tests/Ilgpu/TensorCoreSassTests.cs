@@ -20,26 +20,31 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// of its HMMAs (one TF32 m16n8k8, half a BF16 m16n8k16), counting every path of which a tile takes one (16-byte loads,
 /// loads per element for misaligned operands, bounds-checked loads at the edges, TF32 rounding with its NaN test), and at
 /// most <see cref="MaxFastPathPer1024Mac"/> on the shortest path through the loop, the one a whole tile of aligned
-/// numbers takes. The first version, which computed every element's place from the thread index, had 89 (TF32) and 46
-/// (BF16) in its loop, and ran at a sixth and a twelfth of cuBLAS's rates on an H200.
+/// numbers takes. Fragments come from shared memory through ldmatrix (LDSM: one per A fragment or pair of B fragments)
+/// wherever the operand's layout allows it, so the loop holds exactly the LDSMs its stage's products need. The first
+/// version, which computed every element's place from the thread index, had 89 (TF32) and 46 (BF16) in its loop, and
+/// ran at a sixth and a twelfth of cuBLAS's rates on an H200.
 /// Skipped, with the reason, where the tools are absent.
 /// </summary>
 public sealed class TensorCoreSassTests
 {
-    private const int MaxInstructionsPer1024Mac = 18;
+    private const int MaxInstructionsPer1024Mac = 17;
 
-    private const double MaxFastPathPer1024Mac = 7.5;
+    private const double MaxFastPathPer1024Mac = 7;
 
+    // ldmatrix: the LDSMs per stage. TF32: two k-steps of 4 A fragments (k-contiguous op(a)) and 2 B pairs (k-contiguous
+    // op(b)); line-contiguous operands load word by word. BF16: one k-step, both operands by ldmatrix.
     [SkippableTheory]
-    [InlineData("Tf32ABt", "HMMA.1688.F32.TF32", 80)]
-    [InlineData("Tf32AB", "HMMA.1688.F32.TF32", 80)]
-    [InlineData("Tf32AtB", "HMMA.1688.F32.TF32", 90)]
-    [InlineData("Tf32AtBt", "HMMA.1688.F32.TF32", 90)]
-    [InlineData("Bf16ABt", "HMMA.16816.F32.BF16", 90)]
-    [InlineData("Bf16AB", "HMMA.16816.F32.BF16", 90)]
-    [InlineData("Bf16AtB", "HMMA.16816.F32.BF16", 80)]
-    [InlineData("Bf16AtBt", "HMMA.16816.F32.BF16", 80)]
-    public void Tensor_core_GEMMs_assemble_to_a_lean_HMMA_loop_without_local_memory(string kernel, string instruction, int sm)
+    [InlineData("Tf32ABt", "HMMA.1688.F32.TF32", 80, 12)]
+    [InlineData("Tf32AB", "HMMA.1688.F32.TF32", 80, 8)]
+    [InlineData("Tf32AtB", "HMMA.1688.F32.TF32", 90, 0)]
+    [InlineData("Tf32AtBt", "HMMA.1688.F32.TF32", 90, 4)]
+    [InlineData("Bf16ABt", "HMMA.16816.F32.BF16", 90, 6)]
+    [InlineData("Bf16AB", "HMMA.16816.F32.BF16", 90, 6)]
+    [InlineData("Bf16AtB", "HMMA.16816.F32.BF16", 80, 6)]
+    [InlineData("Bf16AtBt", "HMMA.16816.F32.BF16", 80, 6)]
+    public void Tensor_core_GEMMs_assemble_to_a_lean_HMMA_loop_without_local_memory(string kernel, string instruction, int sm,
+        int ldmatrix)
     {
         var (ptxas, cuobjdump) = Tools();
 
@@ -56,7 +61,8 @@ public sealed class TensorCoreSassTests
             Assert.Contains("LDG.E.128", sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
-            var (instructions, fastPath, mmas) = HottestLoop(sass);
+            var (instructions, fastPath, mmas, matrixLoads) = HottestLoop(sass);
+            Assert.Equal(ldmatrix, matrixLoads);
             int macs = mmas * (kernel.StartsWith("Bf16", StringComparison.Ordinal) ? 2 : 1); // in 1,024s
             Assert.True(mmas > 0 && instructions <= MaxInstructionsPer1024Mac * macs,
                 $"{kernel}: the k loop has {instructions} instructions for {mmas} HMMA " +
@@ -105,24 +111,26 @@ public sealed class TensorCoreSassTests
     }
 
     /// <summary>
-    /// The instructions and HMMAs of the loop that holds the HMMAs: from a backward branch's target to the branch, in the
-    /// listing's order (cuobjdump prints each instruction as <c>/*address*/ OPCODE operands ;</c>); and the fewest
+    /// The instructions, HMMAs and LDSMs of the loop that holds the HMMAs: from a backward branch's target to the branch,
+    /// in the listing's order (cuobjdump prints each instruction as <c>/*address*/ OPCODE operands ;</c>); and the fewest
     /// instructions a pass through it issues, following each forward branch inside it or falling through.
     /// </summary>
-    private static (int Instructions, int FastPath, int Mmas) HottestLoop(string sass)
+    private static (int Instructions, int FastPath, int Mmas, int MatrixLoads) HottestLoop(string sass)
     {
         var code = Regex.Matches(sass, @"/\*([0-9a-f]{4,})\*/\s+([^;]*);")
             .Select(m => (Address: Convert.ToInt64(m.Groups[1].Value, 16), Text: m.Groups[2].Value))
             .ToList();
-        var best = (Instructions: 0, FastPath: 0, Mmas: 0);
+        var best = (Instructions: 0, FastPath: 0, Mmas: 0, MatrixLoads: 0);
         for (int end = 0; end < code.Count; end++)
         {
             long? address = BranchTarget(code[end].Text);
             if (address is null) continue;
             int start = code.FindIndex(c => c.Address == address);
             if (start < 0 || start > end) continue;
-            int mmas = code.Skip(start).Take(end - start + 1).Count(c => c.Text.Contains("HMMA", StringComparison.Ordinal));
-            if (mmas > best.Mmas) best = (end - start + 1, ShortestPath(code, start, end), mmas);
+            var loop = code.Skip(start).Take(end - start + 1).ToList();
+            int mmas = loop.Count(c => c.Text.Contains("HMMA", StringComparison.Ordinal));
+            int matrixLoads = loop.Count(c => c.Text.Contains("LDSM", StringComparison.Ordinal));
+            if (mmas > best.Mmas) best = (loop.Count, ShortestPath(code, start, end), mmas, matrixLoads);
         }
         return best;
     }

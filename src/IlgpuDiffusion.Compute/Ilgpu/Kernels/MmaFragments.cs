@@ -44,6 +44,25 @@ internal struct MmaB
 }
 
 /// <summary>
+/// The four registers an <c>ldmatrix .x4</c> gives a lane: R{j} from the j-th 8 × 8 matrix (see <see cref="Mma.LoadMatrices"/>).
+/// </summary>
+internal struct LoadedMatrices
+{
+    public uint R0, R1, R2, R3;
+
+    /// <summary>
+    /// The registers as an A fragment: the matrices were (rows 0–7, k 0..), (8–15, k 0..), (0–7, k + half), (8–15, k + half).
+    /// </summary>
+    public readonly MmaA A => new() { A0 = R0, A1 = R1, A2 = R2, A3 = R3 };
+
+    /// <summary>
+    /// The registers as two B fragments: the matrices were (lines 0–7, k 0..), (0–7, k + half), (8–15, k 0..),
+    /// (8–15, k + half).
+    /// </summary>
+    public readonly (MmaB Low, MmaB High) B => (new MmaB { B0 = R0, B1 = R1 }, new MmaB { B0 = R2, B1 = R3 });
+}
+
+/// <summary>
 /// The warp tile of <see cref="TensorCoreGemmKernels"/>: 64 rows × 32 columns as 4 × 4 accumulator fragments, F{mi}{ni}
 /// covering rows 16·mi.. and columns 8·ni... Plain fields, never an array: ILGPU does not unroll loops, and an array
 /// indexed in a loop would live in local memory instead of registers.
@@ -109,6 +128,46 @@ internal static class Mma
         c1 = new MmaAccumulator { C0 = d10.Value, C1 = d11.Value, C2 = d12.Value, C3 = d13.Value };
         c2 = new MmaAccumulator { C0 = d20.Value, C1 = d21.Value, C2 = d22.Value, C3 = d23.Value };
         c3 = new MmaAccumulator { C0 = d30.Value, C1 = d31.Value, C2 = d32.Value, C3 = d33.Value };
+    }
+
+    /// <summary>
+    /// The 32-bit shared-window address of the launch's dynamic shared memory (ILGPU declares it as
+    /// <c>__dyn_shared_alloca</c>; a kernel without static shared memory has nothing before it), for <see cref="LoadMatrices"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint DynamicSharedBase()
+    {
+        CudaAsm.Emit("{\n\t.reg .u64 t;\n\tmov.u64 t, __dyn_shared_alloca;\n\tcvt.u32.u64 %0, t;\n\t}", out uint address);
+        return address;
+    }
+
+    /// <summary>
+    /// <c>ldmatrix.sync.aligned.m8n8.x4.shared.b16</c> (PTX ISA, "Warp-level matrix load instruction: ldmatrix"): four 8 × 8
+    /// matrices of 16-bit elements in one instruction. Lane 8j + r gives in <paramref name="address"/> the shared address of
+    /// row r of matrix j (16 bytes, 16-byte aligned); lane 4g + t receives in R{j} the 32-bit word t of row g of matrix j.
+    /// Rows of four TF32 values or of BF16 pairs give A and B fragments exactly as the mma instructions take them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static LoadedMatrices LoadMatrices(uint address)
+    {
+        Output<uint> r0 = default, r1 = default, r2 = default, r3 = default;
+        Input<uint> at = address;
+        CudaAsm.EmitRef("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];", ref r0, ref r1, ref r2, ref r3, ref at);
+        return new LoadedMatrices { R0 = r0.Value, R1 = r1.Value, R2 = r2.Value, R3 = r3.Value };
+    }
+
+    /// <summary>
+    /// <see cref="LoadMatrices"/> with <c>.trans</c>: each matrix transposed at 16-bit granularity, so lane 4g + t receives
+    /// in R{j} the elements (row 2t, column g) in the low half and (row 2t + 1, column g) in the high half of matrix j:
+    /// BF16 fragments from rows that run along the lines (the other operand layout).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static LoadedMatrices LoadMatricesTransposed(uint address)
+    {
+        Output<uint> r0 = default, r1 = default, r2 = default, r3 = default;
+        Input<uint> at = address;
+        CudaAsm.EmitRef("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];", ref r0, ref r1, ref r2, ref r3, ref at);
+        return new LoadedMatrices { R0 = r0.Value, R1 = r1.Value, R2 = r2.Value, R3 = r3.Value };
     }
 
     /// <summary>Two values rounded to BF16 (nearest even) in one register: <paramref name="low"/> in the low half.</summary>

@@ -3,24 +3,64 @@ using ILGPU;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // The products of one stage on tensor cores (CUDA only; the emulation reads the stage element by element): TF32
-// fragments two k-steps of 8 at a time, BF16 fragments of packed pairs one k-step of 16.
+// fragments two k-steps of 8 at a time, BF16 fragments of packed pairs one k-step of 16. Fragments load with ldmatrix
+// (one instruction for an A fragment or two B fragments) except TF32 ones of an operand whose lines are contiguous,
+// which load word by word.
 internal static partial class TensorCoreGemmKernels
 {
+    /// <summary>
+    /// Where a lane reads its fragments within a stage, as words past the stage's start: its first element (warp line + g,
+    /// k t) for word-by-word loads, and its row of the first <see cref="Mma.LoadMatrices"/> (see <see cref="MatrixRow"/>);
+    /// every other fragment is a constant offset away.
+    /// </summary>
+    private readonly struct FragmentPlaces(int elementA, int elementB, int matrixA, int matrixB, uint sharedBase)
+    {
+        private readonly int _elementA = elementA, _elementB = elementB;
+        private readonly uint _matrixA = sharedBase + 4u * (uint)matrixA, _matrixB = sharedBase + 4u * (uint)matrixB;
+
+        /// <summary>The places in the stage that starts at word <paramref name="stage"/> of <paramref name="shared"/>.</summary>
+        public StageFragments Of(ArrayView<float> shared, int stage)
+        {
+            uint stageBytes = 4u * (uint)stage;
+            return new StageFragments(shared.SubView(stage + _elementA), shared.SubView(stage + _elementB),
+                _matrixA + stageBytes, _matrixB + stageBytes);
+        }
+    }
+
+    /// <summary>
+    /// One stage's places for one lane: <see cref="A"/> and <see cref="B"/> at its first elements of op(a) and op(b),
+    /// <see cref="MatrixA"/> and <see cref="MatrixB"/> the shared addresses of its ldmatrix rows.
+    /// </summary>
+    private readonly struct StageFragments(ArrayView<float> a, ArrayView<float> b, uint matrixA, uint matrixB)
+    {
+        public ArrayView<float> A { get; } = a;
+
+        public ArrayView<float> B { get; } = b;
+
+        public uint MatrixA { get; } = matrixA;
+
+        public uint MatrixB { get; } = matrixB;
+    }
+
+    /// <summary>Bytes from a stage's element (0, 0) to element (line, k) of an operand: the offset of a fragment's load.</summary>
+    private static uint Bytes(int line, int k, bool kContiguous, bool bf16) => 4u * (uint)StageWord(line, k, kContiguous, bf16);
+
     /// <summary>Two TF32 k-steps of 8 per stage, on inputs rounded to TF32 when staged.</summary>
     private readonly struct Tf32Products : IProducts
     {
         public bool Bf16 => false;
 
-        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK)
+        public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
         {
-            w = Step(w, a, b, aK, bK, 0);
-            return Step(w, a, b, aK, bK, 8);
+            w = Step(w, s, aK, bK, 0);
+            return Step(w, s, aK, bK, 8);
         }
 
-        private static WarpAccumulators Step(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK, int k)
+        private static WarpAccumulators Step(WarpAccumulators w, in StageFragments s, bool aK, bool bK, int k)
         {
-            MmaValuesA a0 = LoadA(a, aK, 0, k), a1 = LoadA(a, aK, 16, k), a2 = LoadA(a, aK, 32, k), a3 = LoadA(a, aK, 48, k);
-            MmaValuesB b0 = LoadB(b, bK, 0, k), b1 = LoadB(b, bK, 8, k), b2 = LoadB(b, bK, 16, k), b3 = LoadB(b, bK, 24, k);
+            MmaValuesA a0 = LoadA(s, aK, 0, k), a1 = LoadA(s, aK, 16, k), a2 = LoadA(s, aK, 32, k), a3 = LoadA(s, aK, 48, k);
+            var (b0, b1) = LoadB(s, bK, 0, k);
+            var (b2, b3) = LoadB(s, bK, 16, k);
             Mma.Tf32Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
             Mma.Tf32Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
             Mma.Tf32Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
@@ -29,36 +69,64 @@ internal static partial class TensorCoreGemmKernels
         }
 
         /// <summary>
-        /// The A fragment of rows <paramref name="row"/>.., k <paramref name="k"/>.. past the lane's base (g, t): register r
-        /// at the offsets that <see cref="Mma.ARow"/> and <see cref="Mma.Tf32AK"/> give lane 0 (the layout the tests check).
+        /// The A fragment of rows <paramref name="row"/>.., k <paramref name="k"/>..: one ldmatrix where k is contiguous,
+        /// else register r at the offsets that <see cref="Mma.ARow"/> and <see cref="Mma.Tf32AK"/> give lane 0.
         /// </summary>
-        private static MmaValuesA LoadA(ArrayView<float> a, bool aK, int row, int k) => new()
+        private static MmaValuesA LoadA(in StageFragments s, bool aK, int row, int k)
         {
-            V0 = a[(row + Mma.ARow(0, 0)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 0)) * KStride(aK)],
-            V1 = a[(row + Mma.ARow(0, 1)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 1)) * KStride(aK)],
-            V2 = a[(row + Mma.ARow(0, 2)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 2)) * KStride(aK)],
-            V3 = a[(row + Mma.ARow(0, 3)) * LineStride(aK, false) + (k + Mma.Tf32AK(0, 3)) * KStride(aK)],
+            if (aK)
+            {
+                MmaA m = Mma.LoadMatrices(s.MatrixA + Bytes(row, k, true, false)).A;
+                return new MmaValuesA
+                {
+                    V0 = Interop.IntAsFloat(m.A0),
+                    V1 = Interop.IntAsFloat(m.A1),
+                    V2 = Interop.IntAsFloat(m.A2),
+                    V3 = Interop.IntAsFloat(m.A3),
+                };
+            }
+            return new MmaValuesA
+            {
+                V0 = s.A[StageWord(row + Mma.ARow(0, 0), k + Mma.Tf32AK(0, 0), false, false)],
+                V1 = s.A[StageWord(row + Mma.ARow(0, 1), k + Mma.Tf32AK(0, 1), false, false)],
+                V2 = s.A[StageWord(row + Mma.ARow(0, 2), k + Mma.Tf32AK(0, 2), false, false)],
+                V3 = s.A[StageWord(row + Mma.ARow(0, 3), k + Mma.Tf32AK(0, 3), false, false)],
+            };
+        }
+
+        /// <summary>
+        /// The B fragments of columns <paramref name="col"/>.. and <paramref name="col"/> + 8..: one ldmatrix where k is
+        /// contiguous, else B1 <see cref="Mma.Tf32BK"/> further along k than B0.
+        /// </summary>
+        private static (MmaValuesB, MmaValuesB) LoadB(in StageFragments s, bool bK, int col, int k)
+        {
+            if (bK)
+            {
+                var (low, high) = Mma.LoadMatrices(s.MatrixB + Bytes(col, k, true, false)).B;
+                return (Values(low), Values(high));
+            }
+            return (LoadB(s.B, col, k), LoadB(s.B, col + 8, k));
+        }
+
+        private static MmaValuesB LoadB(ArrayView<float> b, int col, int k) => new()
+        {
+            V0 = b[StageWord(col, k + Mma.Tf32BK(0, 0), false, false)],
+            V1 = b[StageWord(col, k + Mma.Tf32BK(0, 1), false, false)],
         };
 
-        /// <summary>The B fragment of columns <paramref name="col"/>.. past the lane's base: B1 is <see cref="Mma.Tf32BK"/>
-        /// further along k.</summary>
-        private static MmaValuesB LoadB(ArrayView<float> b, bool bK, int col, int k) => new()
-        {
-            V0 = b[col * LineStride(bK, false) + (k + Mma.Tf32BK(0, 0)) * KStride(bK)],
-            V1 = b[col * LineStride(bK, false) + (k + Mma.Tf32BK(0, 1)) * KStride(bK)],
-        };
+        private static MmaValuesB Values(MmaB b) => new() { V0 = Interop.IntAsFloat(b.B0), V1 = Interop.IntAsFloat(b.B1) };
     }
 
-    /// <summary>One BF16 k-step of 16 per stage, on pairs packed when staged: one shared load per fragment register.</summary>
+    /// <summary>One BF16 k-step of 16 per stage, on pairs packed when staged: six ldmatrix for 16 products.</summary>
     private readonly struct Bf16Products : IProducts
     {
         public bool Bf16 => true;
 
-        public WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK)
+        public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
         {
-            ArrayView<uint> aPairs = a.Cast<uint>(), bPairs = b.Cast<uint>();
-            MmaA a0 = LoadA(aPairs, aK, 0), a1 = LoadA(aPairs, aK, 16), a2 = LoadA(aPairs, aK, 32), a3 = LoadA(aPairs, aK, 48);
-            MmaB b0 = LoadB(bPairs, bK, 0), b1 = LoadB(bPairs, bK, 8), b2 = LoadB(bPairs, bK, 16), b3 = LoadB(bPairs, bK, 24);
+            MmaA a0 = LoadA(s, aK, 0), a1 = LoadA(s, aK, 16), a2 = LoadA(s, aK, 32), a3 = LoadA(s, aK, 48);
+            var (b0, b1) = Load(s.MatrixB + Bytes(0, 0, bK, true), bK).B;
+            var (b2, b3) = Load(s.MatrixB + Bytes(16, 0, bK, true), bK).B;
             Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
             Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
             Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
@@ -75,24 +143,11 @@ internal static partial class TensorCoreGemmKernels
             Mma.Bf16(ref c3, a, b3);
         }
 
-        /// <summary>
-        /// The A fragment of rows <paramref name="row"/>.. past the lane's base (g, pair t): register r at the offsets that
-        /// <see cref="Mma.ARow"/> and <see cref="Mma.Bf16AK"/> give lane 0, in pairs of k.
-        /// </summary>
-        private static MmaA LoadA(ArrayView<uint> a, bool aK, int row) => new()
-        {
-            A0 = a[(row + Mma.ARow(0, 0)) * LineStride(aK, true) + Mma.Bf16AK(0, 0) / 2 * KStride(aK)],
-            A1 = a[(row + Mma.ARow(0, 1)) * LineStride(aK, true) + Mma.Bf16AK(0, 1) / 2 * KStride(aK)],
-            A2 = a[(row + Mma.ARow(0, 2)) * LineStride(aK, true) + Mma.Bf16AK(0, 2) / 2 * KStride(aK)],
-            A3 = a[(row + Mma.ARow(0, 3)) * LineStride(aK, true) + Mma.Bf16AK(0, 3) / 2 * KStride(aK)],
-        };
+        /// <summary>The A fragment of rows <paramref name="row"/>...</summary>
+        private static MmaA LoadA(in StageFragments s, bool aK, int row) => Load(s.MatrixA + Bytes(row, 0, aK, true), aK).A;
 
-        /// <summary>The B fragment of columns <paramref name="col"/>.. past the lane's base: B1 is <see cref="Mma.Bf16BK"/>
-        /// further along k, in pairs.</summary>
-        private static MmaB LoadB(ArrayView<uint> b, bool bK, int col) => new()
-        {
-            B0 = b[col * LineStride(bK, true) + Mma.Bf16BK(0, 0) / 2 * KStride(bK)],
-            B1 = b[col * LineStride(bK, true) + Mma.Bf16BK(0, 1) / 2 * KStride(bK)],
-        };
+        /// <summary>Four matrices: rows of pairs along k where k is contiguous, else transposed from rows along the lines.</summary>
+        private static LoadedMatrices Load(uint address, bool kContiguous) =>
+            kContiguous ? Mma.LoadMatrices(address) : Mma.LoadMatricesTransposed(address);
     }
 }

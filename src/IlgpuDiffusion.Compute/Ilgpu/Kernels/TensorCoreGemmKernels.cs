@@ -43,12 +43,13 @@ internal enum GemmEpilogue
 /// elements of each operand: two groups of four along the operand's contiguous axis, one 16-byte load each where the
 /// operand is aligned, else four bounds-checked loads with zero fill) are in flight into registers, stored to the other
 /// stage afterwards (16- or 8-byte shared stores); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
-/// every launch may use. (cp.async
-/// would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
-/// operand is staged in the layout its global memory is contiguous in (k-major rows padded by 4, or k-minor rows padded
-/// by 8), which keeps both the copies and the fragment reads free of shared-memory bank conflicts. Inputs are rounded
-/// once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two to a
-/// word (consecutive k), so each BF16 fragment register is one shared load.
+/// every launch may use. (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in
+/// local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
+/// rows along k, or rows along the lines), which keeps both the copies and the fragment reads free of shared-memory bank
+/// conflicts. Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place,
+/// BF16 ones packed two to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B
+/// fragments where four would be shared loads (BF16 rows along the lines load transposed), except TF32 ones of an
+/// operand whose lines are contiguous, which load word by word (a transposed ldmatrix would split their words).
 /// <para>
 /// The operand layouts are type parameters (one kernel per pair), so every shared-memory offset past a thread's base is
 /// a constant of the instruction and every global offset a multiple of one stride: the hot loop is loads, stores and
@@ -144,21 +145,44 @@ internal static partial class TensorCoreGemmKernels
     /// sits, as (line, k). The elements come in two groups of four consecutive ones along the operand's contiguous axis of
     /// global memory (group j = elements 4j..4j + 3), so one 16-byte load fetches a group, and consecutive threads take
     /// consecutive groups. k-contiguous: group j covers k 4·(thread mod 4).. of line thread/4 + 64j. Line-contiguous:
-    /// lines 4·(thread mod 32).. at k thread/32 + 8j (TF32), or at k 2·(thread/32) + j (BF16: the groups are consecutive
-    /// k, so elements i and i + 4 pack into one word; see <see cref="Bf16Word"/>).
+    /// lines 4·(thread mod 32).. at k thread/32 + 8j. BF16 elements 2w and 2w + 1 share a word of the stage (see
+    /// <see cref="StageWord"/>).
     /// </summary>
-    public static (int Line, int K) Position(int thread, int i, bool kContiguous, bool bf16)
+    public static (int Line, int K) Position(int thread, int i, bool kContiguous)
     {
         int group = i >> 2, element = i & 3;
         if (kContiguous) return ((thread >> 2) + 64 * group, 4 * (thread & 3) + element);
-        return (4 * (thread & 31) + element, bf16 ? 2 * (thread >> 5) + group : (thread >> 5) + 8 * group);
+        return (4 * (thread & 31) + element, (thread >> 5) + 8 * group);
     }
 
     /// <summary>
-    /// The elements (of <see cref="Position"/>) that BF16 word <paramref name="word"/> (of 4) of a thread packs, the lower k
-    /// first: neighbours within a group when k is contiguous, the same element of both groups when the lines are.
+    /// The shared-memory word of element (line, k) within an operand's stage. k-contiguous: a row of TileK elements per
+    /// line (TF32 words, or BF16 pairs of consecutive k), padded by 4 words. Line-contiguous: a row of TileM lines per k
+    /// (TF32 words, or BF16 pairs of consecutive lines), padded by 8 elements. Rows start on 16 bytes and eight consecutive
+    /// rows start on distinct groups of four banks, so each 8 × 8 matrix of an <see cref="Mma.LoadMatrices"/> (and each
+    /// TF32 fragment read) is free of bank conflicts.
     /// </summary>
-    public static (int Low, int High) Bf16Word(int word, bool kContiguous) => kContiguous ? (2 * word, 2 * word + 1) : (word, word + 4);
+    public static int StageWord(int line, int k, bool kContiguous, bool bf16) => kContiguous
+        ? line * ((bf16 ? TileK / 2 : TileK) + Pad) + (bf16 ? k >> 1 : k)
+        : k * (bf16 ? (TileM + WidePad) / 2 : TileM + WidePad) + (bf16 ? line >> 1 : line);
+
+    /// <summary>The half of its <see cref="StageWord"/> that BF16 element (line, k) takes: 0 the low, 1 the high.</summary>
+    public static int StageHalf(int line, int k, bool kContiguous) => kContiguous ? k & 1 : line & 1;
+
+    /// <summary>
+    /// The (line, k) of the row that lane <paramref name="lane"/> addresses in an <see cref="Mma.LoadMatrices"/> of one
+    /// k-step of 16 lines: an A fragment (<paramref name="b"/> false; the matrices (lines 0–7, k 0..), (8–15, k 0..),
+    /// (0–7, k + half), (8–15, k + half)) or two B fragments (lines 0–7 and 8–15; the matrices (0–7, k 0..),
+    /// (0–7, k + half), (8–15, k 0..), (8–15, k + half)), half being 4 TF32 or 8 BF16 k. Lane 8j + r gives row r of matrix
+    /// j: a line's k run where k is contiguous, else (BF16, loaded transposed) a k's run of 8 lines.
+    /// </summary>
+    public static (int Line, int K) MatrixRow(int lane, bool kContiguous, bool bf16, bool b)
+    {
+        // Bit 3 of the lane picks the matrix's lines (A) or k half (B), bit 4 the other; bits 0..2 the row.
+        int row = lane & 7, lines = b ? (lane >> 1) & 8 : lane & 8, half = b ? lane & 8 : (lane >> 1) & 8;
+        if (!bf16) half >>= 1;
+        return kContiguous ? (lines | row, half) : (lines, half | row);
+    }
 
     /// <summary>How an operand lies in global memory, and so in its shared stage: a type, so its strides are constants.</summary>
     private interface IOperandLayout
@@ -177,24 +201,15 @@ internal static partial class TensorCoreGemmKernels
         public bool KIsContiguous => false;
     }
 
-    /// <summary>
-    /// Shared-memory words between consecutive lines of a stage: a word holds one TF32 element, or a BF16 pair of
-    /// consecutive k (k-contiguous BF16 rows: 8 pairs, padded by 4, which keeps the fragment reads conflict-free).
-    /// </summary>
-    private static int LineStride(bool kContiguous, bool bf16) => kContiguous ? (bf16 ? TileK / 2 : TileK) + Pad : 1;
-
-    /// <summary>Shared-memory words between consecutive k (TF32) or k pairs (BF16) of a stage.</summary>
-    private static int KStride(bool kContiguous) => kContiguous ? 1 : TileM + WidePad;
-
     /// <summary>Offset of element i's line from element 0's (see <see cref="Position"/>).</summary>
     private static int LineOffset(int i, bool kContiguous) => kContiguous ? 64 * (i >> 2) : i & 3;
 
     /// <summary>Offset of element i's k from element 0's (see <see cref="Position"/>).</summary>
-    private static int KOffset(int i, bool kContiguous, bool bf16) => kContiguous ? i & 3 : (bf16 ? 1 : 8) * (i >> 2);
+    private static int KOffset(int i, bool kContiguous) => kContiguous ? i & 3 : 8 * (i >> 2);
 
-    /// <summary>Shared-memory words from a thread's first group to its second (TF32; BF16 k-contiguous in pair words).</summary>
+    /// <summary>Stage words from a thread's first group to its second.</summary>
     private static int SecondGroupWords(bool kContiguous, bool bf16) =>
-        kContiguous ? 64 * LineStride(true, bf16) : 8 * KStride(false);
+        StageWord(LineOffset(4, kContiguous), KOffset(4, kContiguous), kContiguous, bf16);
 
     /// <summary>The products of one stage: TF32 or BF16 fragments read from shared memory into the warp's accumulators.</summary>
     private interface IProducts
@@ -202,12 +217,8 @@ internal static partial class TensorCoreGemmKernels
         /// <summary>Whether the products round their inputs to BF16 (else TF32).</summary>
         bool Bf16 { get; }
 
-        /// <summary>
-        /// The stage's products. <paramref name="a"/> starts at this lane's word (warp row + g, t) of op(a),
-        /// <paramref name="b"/> at (warp column + g, t) of op(b), t counting k (TF32) or k pairs (BF16); every other word
-        /// the lane reads is a constant offset away.
-        /// </summary>
-        WarpAccumulators Accumulate(WarpAccumulators w, ArrayView<float> a, ArrayView<float> b, bool aK, bool bK);
+        /// <summary>The stage's products, read where <paramref name="s"/> says.</summary>
+        WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK);
     }
 
     /// <summary>One operand's share of a launch for one thread: where its elements are read and staged.</summary>
@@ -217,14 +228,14 @@ internal static partial class TensorCoreGemmKernels
         public OperandCopy(int thread, bool kContiguous, bool bf16, int lines, int lineStride, int kStride, int lineBase, int kBegin,
             int kEnd)
         {
-            var (line, k) = Position(thread, 0, kContiguous, bf16);
+            var (line, k) = Position(thread, 0, kContiguous);
             First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
-            GroupStep = LineOffset(4, kContiguous) * lineStride + KOffset(4, kContiguous, bf16) * kStride;
+            GroupStep = LineOffset(4, kContiguous) * lineStride + KOffset(4, kContiguous) * kStride;
             InnerStep = kContiguous ? kStride : lineStride;
             TileStep = (long)TileK * kStride;
             LinesLeft = lines - lineBase - line;
             KLeft = kEnd - kBegin - k;
-            Shared = line * LineStride(kContiguous, bf16) + (bf16 ? k >> 1 : k) * KStride(kContiguous);
+            Shared = StageWord(line, k, kContiguous, bf16);
         }
 
         /// <summary>Global index of element 0 in the first tile.</summary>
@@ -268,8 +279,10 @@ internal static partial class TensorCoreGemmKernels
         var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
         var copyB = new OperandCopy(thread, bK, bf16, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
         int group = Mma.BColumn(lane), quad = Mma.Tf32BK(lane, 0); // g and t
-        int fragmentA = (warpRow + group) * LineStride(aK, bf16) + quad * KStride(aK);
-        int fragmentB = OperandFloats + (warpCol + group) * LineStride(bK, bf16) + quad * KStride(bK);
+        var fragments = new FragmentPlaces(
+            StageWord(warpRow + group, quad, aK, bf16), OperandFloats + StageWord(warpCol + group, quad, bK, bf16),
+            MatrixWord(warpRow, lane, aK, bf16, false), OperandFloats + MatrixWord(warpCol, lane, bK, bf16, true),
+            CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u);
 
         var w = default(WarpAccumulators);
         if (tiles == 0)
@@ -292,23 +305,34 @@ internal static partial class TensorCoreGemmKernels
             int tileK = tile << 4; // tile · TileK
             Staged stagedA = Load(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
             Staged stagedB = Load(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
-            w = Products<TProducts>(w, shared, stage, fragmentA, fragmentB, warpRow, warpCol, lane, aK, bK, bf16);
+            w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
             stage = StageFloats - stage;
             Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
             Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
             Group.Barrier();
         }
-        w = Products<TProducts>(w, shared, stage, fragmentA, fragmentB, warpRow, warpCol, lane, aK, bK, bf16);
+        w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
         StoreResults(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
     /// <summary>The products of the stage at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
-    private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage, int fragmentA,
-        int fragmentB, int warpRow, int warpCol, int lane, bool aK, bool bK, bool bf16)
+    private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage,
+        in FragmentPlaces fragments, int warpRow, int warpCol, int lane, bool aK, bool bK, bool bf16)
         where TProducts : struct, IProducts =>
         CudaAsm.IsSupported
-            ? default(TProducts).Accumulate(w, shared.SubView(stage + fragmentA), shared.SubView(stage + fragmentB), aK, bK)
+            ? default(TProducts).Accumulate(w, fragments.Of(shared, stage), aK, bK)
             : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
+
+    /// <summary>
+    /// The stage word of the row that this lane addresses in the <see cref="Mma.LoadMatrices"/> of the warp's first
+    /// fragment (an A fragment, or <paramref name="b"/>: the first two B fragments), whose first line is
+    /// <paramref name="line"/>.
+    /// </summary>
+    private static int MatrixWord(int line, int lane, bool kContiguous, bool bf16, bool b)
+    {
+        var row = MatrixRow(lane, kContiguous, bf16, b);
+        return StageWord(line + row.Line, row.K, kContiguous, bf16);
+    }
 
     /// <summary>Writes the warp's 64 × 32 results, whose first row is <paramref name="row"/> and column <paramref name="col"/>.</summary>
     private static void StoreResults(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g,
@@ -358,9 +382,10 @@ internal static partial class TensorCoreGemmKernels
 
         private float Element(int offset, int line, int k, bool kContiguous)
         {
-            if (!bf16) return stage[offset + line * LineStride(kContiguous, false) + k * KStride(kContiguous)];
-            uint pair = Interop.FloatAsInt(stage[offset + line * LineStride(kContiguous, true) + (k >> 1) * KStride(kContiguous)]);
-            return Interop.IntAsFloat((k & 1) == 0 ? pair << 16 : pair & 0xFFFF0000u);
+            float word = stage[offset + StageWord(line, k, kContiguous, bf16)];
+            if (!bf16) return word;
+            uint pair = Interop.FloatAsInt(word);
+            return Interop.IntAsFloat(StageHalf(line, k, kContiguous) == 0 ? pair << 16 : pair & 0xFFFF0000u);
         }
     }
 
@@ -403,7 +428,7 @@ internal static partial class TensorCoreGemmKernels
         int vector)
     {
         const int last = ElementsPerThread - 1;
-        bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
+        bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous) < copy.KLeft;
         Quad firstGroup, secondGroup;
         if (whole && vector != 0)
         {
@@ -418,20 +443,20 @@ internal static partial class TensorCoreGemmKernels
         }
         else
         {
-            firstGroup = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 0),
-                Element(x, first, copy, tileK, kContiguous, bf16, 1), Element(x, first, copy, tileK, kContiguous, bf16, 2),
-                Element(x, first, copy, tileK, kContiguous, bf16, 3));
-            secondGroup = new Quad(Element(x, first, copy, tileK, kContiguous, bf16, 4),
-                Element(x, first, copy, tileK, kContiguous, bf16, 5), Element(x, first, copy, tileK, kContiguous, bf16, 6),
-                Element(x, first, copy, tileK, kContiguous, bf16, 7));
+            firstGroup = new Quad(Element(x, first, copy, tileK, kContiguous, 0),
+                Element(x, first, copy, tileK, kContiguous, 1), Element(x, first, copy, tileK, kContiguous, 2),
+                Element(x, first, copy, tileK, kContiguous, 3));
+            secondGroup = new Quad(Element(x, first, copy, tileK, kContiguous, 4),
+                Element(x, first, copy, tileK, kContiguous, 5), Element(x, first, copy, tileK, kContiguous, 6),
+                Element(x, first, copy, tileK, kContiguous, 7));
         }
         return Round(firstGroup, secondGroup, bf16);
     }
 
     /// <summary>Element i of a thread's share of an edge tile, or 0 where it lies outside the operand or the split.</summary>
-    private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
+    private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, int i)
     {
-        bool inside = LineOffset(i, kContiguous) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
+        bool inside = LineOffset(i, kContiguous) < copy.LinesLeft && tileK + KOffset(i, kContiguous) < copy.KLeft;
         return inside ? x[first + Offset(copy, i)] : 0f;
     }
 
@@ -460,8 +485,8 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage): TF32 groups as
-    /// they are (16-byte stores), BF16 ones packed into the words <see cref="Bf16Word"/> gives, low k first (one 16-byte
-    /// store when the lines are contiguous, two 8-byte ones when k is).
+    /// they are (16-byte stores), BF16 ones packed in pairs of neighbours along the group (see <see cref="StageWord"/>),
+    /// the first in the low half (8-byte stores).
     /// </summary>
     private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
@@ -471,17 +496,11 @@ internal static partial class TensorCoreGemmKernels
             var quads = at.Cast<Quad>().AsAligned(16);
             quads[0] = f;
             quads[SecondGroupWords(kContiguous, false) >> 2] = s;
+            return;
         }
-        else if (kContiguous)
-        {
-            var pairs = at.Cast<WordPair>().AsAligned(8);
-            pairs[0] = new WordPair(Pack(f.X, f.Y), Pack(f.Z, f.W));
-            pairs[SecondGroupWords(true, true) >> 1] = new WordPair(Pack(s.X, s.Y), Pack(s.Z, s.W));
-        }
-        else
-        {
-            at.Cast<Quad>().AsAligned(16)[0] = new Quad(Pack(f.X, s.X), Pack(f.Y, s.Y), Pack(f.Z, s.Z), Pack(f.W, s.W));
-        }
+        var pairs = at.Cast<WordPair>().AsAligned(8);
+        pairs[0] = new WordPair(Pack(f.X, f.Y), Pack(f.Z, f.W));
+        pairs[SecondGroupWords(kContiguous, true) >> 1] = new WordPair(Pack(s.X, s.Y), Pack(s.Z, s.W));
     }
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
