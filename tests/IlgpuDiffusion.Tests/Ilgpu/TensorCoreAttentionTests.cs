@@ -35,6 +35,43 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         return data;
     }
 
+    /// <summary>
+    /// The BF16 fragments that ldmatrix gives each lane on CUDA (emulated from the PTX ISA's definition,
+    /// <see cref="LdmatrixEmulation"/>) are the ones the word-by-word loads give elsewhere: A fragments and pairs of B
+    /// fragments of pair rows at the strides the kernels use (head rows of 36 words, key and query columns of 20), for
+    /// each k chunk, from rows that start where the kernels' tiles do; aligned and free of bank conflicts.
+    /// </summary>
+    [Theory]
+    [InlineData(36, 4 * 36, 4)]
+    [InlineData(20, 640 + 16 * 20, 2)]
+    public void Ldmatrix_rows_give_the_bf16_fragments(int stride, int rows, int chunks)
+    {
+        const int lines = 32;
+        var halves = new uint[2 * (rows + lines * stride)];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (uint)i & 0xFFFF; // each half holds its own place
+        for (int c = 0; c < chunks; c++)
+            foreach (bool b in new[] { false, true })
+                for (int line = 0; line < (b ? lines : 16); line += 16)
+                {
+                    int RowWord(int lane) => rows + line * stride + Bf16Fragments.MatrixRowWord(stride, lane, b) + 8 * c;
+                    LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
+                    for (int lane = 0; lane < Mma.WarpLanes; lane++)
+                    {
+                        uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: false);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            // The word a word-by-word load reads: A (row, pair k/2) as MmaA documents; B0, B1 of lines
+                            // line + g, then of line + 8 + g.
+                            int word = b
+                                ? rows + (line + 8 * (r >> 1) + Mma.BColumn(lane)) * stride + 8 * c + Mma.Bf16BK(lane, r & 1) / 2
+                                : rows + (line + Mma.ARow(lane, r)) * stride + 8 * c + Mma.Bf16AK(lane, r) / 2;
+                            uint expected = (uint)(2 * word) & 0xFFFF | ((uint)(2 * word + 1) & 0xFFFF) << 16;
+                            Assert.True(expected == registers[r], $"lane {lane} register {r} (b {b}, chunk {c}, line {line})");
+                        }
+                    }
+                }
+    }
+
     [SkippableTheory]
     [MemberData(nameof(Shapes))]
     public void Forward_matches_the_reference_of_rounded_inputs(string row, int batch, int tokens, int heads, bool causal)

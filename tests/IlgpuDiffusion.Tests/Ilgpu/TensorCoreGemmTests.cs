@@ -141,7 +141,8 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     }
 
     /// <summary>
-    /// The fragments that ldmatrix gives each lane, emulated from the PTX ISA's definition of the instruction on a stage
+    /// The fragments that ldmatrix gives each lane, emulated from the PTX ISA's definition of the instruction
+    /// (<see cref="LdmatrixEmulation"/>) on a stage
     /// whose every element holds its own (line, k), are the ones the mma instructions take (<see cref="Mma"/>'s layouts):
     /// A fragments of every 16-row slice and k-step of the warp tile and pairs of B fragments, at the row addresses the
     /// kernels give (<see cref="TensorCoreGemmKernels.MatrixRow"/> past a warp's first line). Every row address is
@@ -175,15 +176,10 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                         return TensorCoreGemmKernels.StageWord(warpLine + row.Line, row.K, kContiguous, bf16)
                             + TensorCoreGemmKernels.StageWord(line0, k0, kContiguous, bf16);
                     }
-                    for (int matrix = 0; matrix < 4; matrix++)
-                    {
-                        var words = Enumerable.Range(8 * matrix, 8).Select(RowWord).ToArray();
-                        Assert.All(words, w => Assert.Equal(0, w % 4));
-                        Assert.Equal(32, words.SelectMany(w => Enumerable.Range(w % 32, 4)).Distinct().Count());
-                    }
+                    LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
                     for (int lane = 0; lane < Mma.WarpLanes; lane++)
                     {
-                        uint[] registers = LoadMatrices(halves, RowWord, lane, transposed: !kContiguous);
+                        uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: !kContiguous);
                         for (int r = 0; r < 4; r++)
                         {
                             var (line, k) = Expected(lane, r, bf16, b);
@@ -212,25 +208,6 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         if (!b) return (Mma.ARow(lane, r), bf16 ? Mma.Bf16AK(lane, r) : Mma.Tf32AK(lane, r));
         int register = r & 1;
         return (8 * (r >> 1) + Mma.BColumn(lane), bf16 ? Mma.Bf16BK(lane, register) : Mma.Tf32BK(lane, register));
-    }
-
-    /// <summary>
-    /// <c>ldmatrix.sync.aligned.m8n8.x4.shared.b16</c> as the PTX ISA defines it: lane 8j + r gives the address of row r
-    /// of matrix j; lane 4g + t receives in register j the 32-bit word t of row g, or with <c>.trans</c> the 16-bit
-    /// elements (row 2t, column g) and (row 2t + 1, column g).
-    /// </summary>
-    private static uint[] LoadMatrices(uint[] halves, Func<int, int> rowWord, int lane, bool transposed)
-    {
-        int g = lane >> 2, t = lane & 3;
-        var registers = new uint[4];
-        for (int j = 0; j < 4; j++)
-        {
-            if (transposed)
-                registers[j] = halves[2 * rowWord(8 * j + 2 * t) + g] | halves[2 * rowWord(8 * j + 2 * t + 1) + g] << 16;
-            else
-                registers[j] = halves[2 * (rowWord(8 * j + g) + t)] | halves[2 * (rowWord(8 * j + g) + t) + 1] << 16;
-        }
-        return registers;
     }
 
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()

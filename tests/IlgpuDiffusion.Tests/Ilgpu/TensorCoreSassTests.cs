@@ -79,7 +79,8 @@ public sealed class TensorCoreSassTests
 
     /// <summary>
     /// The tensor-core attention kernels (heads of 64) likewise assemble with no stack frame and no local memory and use
-    /// HMMA; their loops mix the products with softmax and staging, so no instruction bound.
+    /// HMMA, the BF16 ones with their fragments loaded by ldmatrix (LDSM); their loops mix the products with softmax and
+    /// staging, so no instruction bound.
     /// </summary>
     [SkippableTheory]
     [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32")]
@@ -101,6 +102,7 @@ public sealed class TensorCoreSassTests
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
             Assert.Contains(instruction, sass);
+            if (instruction.EndsWith("BF16", StringComparison.Ordinal)) Assert.Contains("LDSM", sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
         }

@@ -15,9 +15,10 @@ internal struct Bf16Rows64
 /// shared memory as packed pairs (two consecutive k in one word, the lower in the low half, rounded to nearest even as
 /// <c>cvt.rn.bf16x2.f32</c> does), loading fragments from them, and the m16n8k16 product. Pairs are along the product's
 /// k: along the head for Q and K (scores), along the keys for V (P·V), which a transposing stage writes. On CUDA
-/// (sm_80+) a product is one <c>mma.sync</c>; on ILGPU's CPU accelerator with warps of 32 (tests) each lane gathers the
-/// operands of its accumulator registers from the other lanes with warp shuffles, so everything but the instruction runs
-/// as on a GPU.
+/// (sm_80+) a product is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B
+/// fragments); on ILGPU's CPU accelerator with warps of 32 (tests) fragments load word by word and each lane gathers the
+/// operands of its accumulator registers from the other lanes with warp shuffles, so everything but those two
+/// instructions runs as on a GPU (a host test checks the ldmatrix addressing against the word-by-word loads).
 /// </summary>
 internal static class Bf16Fragments
 {
@@ -76,11 +77,13 @@ internal static class Bf16Fragments
     }
 
     /// <summary>
-    /// The A fragment of 16 rows × k 16c.. from pair rows (row r's word w at <paramref name="rows"/> + r·stride + w).
+    /// The A fragment of 16 rows × k 16c.. from pair rows (row r's word w at <paramref name="rows"/> + r·stride + w): one
+    /// ldmatrix on CUDA (<paramref name="rows"/> and <paramref name="stride"/> multiples of 4), word by word elsewhere.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static MmaA LoadA(ArrayView<float> shared, int rows, int stride, int c, int lane)
     {
+        if (CudaAsm.IsSupported) return LoadMatrices(rows + MatrixRowWord(stride, lane, b: false) + 8 * c).A;
         var at = shared.SubView(rows + Mma.ARow(lane, 0) * stride + 8 * c + (lane & 3)); // A0: row g, word 8c + t
         int below = 8 * stride;
         return new MmaA
@@ -103,15 +106,27 @@ internal static class Bf16Fragments
     };
 
     /// <summary>
-    /// The B fragment of 8 columns (lines <paramref name="line"/>.., line n's word w at <paramref name="lines"/> +
-    /// n·stride + w) × k 16c...
+    /// The B fragments of 8 columns each at lines <paramref name="line"/>.. and <paramref name="line"/> + 8.. (line n's word
+    /// w at <paramref name="lines"/> + n·stride + w) × k 16c..: one ldmatrix on CUDA, word by word elsewhere.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static MmaB LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, int lane)
+    public static (MmaB Low, MmaB High) LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, int lane)
     {
+        if (CudaAsm.IsSupported) return LoadMatrices(lines + line * stride + MatrixRowWord(stride, lane, b: true) + 8 * c).B;
         int at = lines + (line + Mma.BColumn(lane)) * stride + 8 * c + (lane & 3); // B0: column g, word 8c + t
-        return new MmaB { B0 = Interop.FloatAsInt(shared[at]), B1 = Interop.FloatAsInt(shared[at + 4]) };
+        int below = 8 * stride;
+        return (new MmaB { B0 = Interop.FloatAsInt(shared[at]), B1 = Interop.FloatAsInt(shared[at + 4]) },
+            new MmaB { B0 = Interop.FloatAsInt(shared[at + below]), B1 = Interop.FloatAsInt(shared[at + below + 4]) });
     }
+
+    /// <summary>
+    /// The word, past a fragment's first (row 0, k 0), of the row lane <paramref name="lane"/> addresses in the ldmatrix of
+    /// an A fragment (16 rows × 16 k: the matrices rows 0–7 then 8–15 at k 0.., then both at k 8..) or of two B fragments
+    /// (<paramref name="b"/>; lines 0–7 at k 0.. and k 8.., then lines 8–15), rows <paramref name="stride"/> words apart.
+    /// </summary>
+    public static int MatrixRowWord(int stride, int lane, bool b) => b
+        ? ((lane & 7) | ((lane >> 1) & 8)) * stride + ((lane & 8) >> 1)
+        : (lane & 15) * stride + ((lane >> 4) << 2);
 
     /// <summary>
     /// An A fragment of k 16c.. from accumulator fragments of columns 16c.. (<paramref name="low"/>) and 16c + 8..
@@ -172,11 +187,17 @@ internal static class Bf16Fragments
     private static void Accumulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
         in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
     {
-        Product(ref c0, a, LoadB(shared, lines, stride, 0, chunk, lane), lane);
-        Product(ref c1, a, LoadB(shared, lines, stride, 8, chunk, lane), lane);
-        Product(ref c2, a, LoadB(shared, lines, stride, 16, chunk, lane), lane);
-        Product(ref c3, a, LoadB(shared, lines, stride, 24, chunk, lane), lane);
+        var (b0, b1) = LoadB(shared, lines, stride, 0, chunk, lane);
+        var (b2, b3) = LoadB(shared, lines, stride, 16, chunk, lane);
+        Product(ref c0, a, b0, lane);
+        Product(ref c1, a, b1, lane);
+        Product(ref c2, a, b2, lane);
+        Product(ref c3, a, b3, lane);
     }
+
+    /// <summary>The four matrices of an ldmatrix whose row this lane gives at word <paramref name="word"/> of shared memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static LoadedMatrices LoadMatrices(int word) => Mma.LoadMatrices(Mma.DynamicSharedBase() + 4u * (uint)word);
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
     public static float Pack(float low, float high) => Interop.IntAsFloat(PackBits(low, high));
