@@ -36,37 +36,44 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
-    /// The BF16 fragments that ldmatrix gives each lane on CUDA (emulated from the PTX ISA's definition,
-    /// <see cref="LdmatrixEmulation"/>) are the ones the word-by-word loads give elsewhere: A fragments and pairs of B
-    /// fragments of pair rows at the strides the kernels use (head rows of 36 words, key and query columns of 20), for
-    /// each k chunk, from rows that start where the kernels' tiles do; aligned and free of bank conflicts.
+    /// The fragments that ldmatrix gives each lane on CUDA (<see cref="LaneMatrices"/>; emulated from the PTX ISA's
+    /// definition, <see cref="LdmatrixEmulation"/>) are the ones the word-by-word loads give elsewhere: A fragments and pairs of B
+    /// fragments at the strides the kernels use (BF16 head rows of 36 words, key and query columns of 20; TF32 head rows of
+    /// 68, slabs of 36), for each k step, from rows that start where the kernels' tiles do; aligned and free of bank
+    /// conflicts.
     /// </summary>
     [Theory]
-    [InlineData(36, 4 * 36, 4)]
-    [InlineData(20, 640 + 16 * 20, 2)]
-    public void Ldmatrix_rows_give_the_bf16_fragments(int stride, int rows, int chunks)
+    [InlineData(true, 36, 4 * 36, 4)]
+    [InlineData(true, 20, 640 + 16 * 20, 2)]
+    [InlineData(false, AttentionFragments.HeadStride, 2 * 32 * AttentionFragments.HeadStride, 8)]
+    [InlineData(false, AttentionFragments.SlabStride, 4 * 32 * AttentionFragments.HeadStride + 64 + AttentionFragments.Slab, 4)] // dSᵀ
+    public void Ldmatrix_rows_give_the_fragments(bool bf16, int stride, int rows, int steps)
     {
         const int lines = 32;
         var halves = new uint[2 * (rows + lines * stride)];
         for (int i = 0; i < halves.Length; i++) halves[i] = (uint)i & 0xFFFF; // each half holds its own place
-        for (int c = 0; c < chunks; c++)
+        for (int step = 0; step < steps; step++)
             foreach (bool b in new[] { false, true })
                 for (int line = 0; line < (b ? lines : 16); line += 16)
                 {
-                    int RowWord(int lane) => rows + line * stride + Bf16Fragments.MatrixRowWord(stride, lane, b) + 8 * c;
+                    int k = 8 * step; // words: a BF16 chunk of 16 k, or a TF32 step of 8 k
+                    int RowWord(int lane) => b
+                        ? new LaneMatrices(lane).BWord(rows + line * stride + k, stride)
+                        : new LaneMatrices(lane).AWord(rows + line * stride + k, stride);
                     LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
                     for (int lane = 0; lane < Mma.WarpLanes; lane++)
                     {
                         uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: false);
                         for (int r = 0; r < 4; r++)
                         {
-                            // The word a word-by-word load reads: A (row, pair k/2) as MmaA documents; B0, B1 of lines
-                            // line + g, then of line + 8 + g.
+                            // The word a word-by-word load reads: A (row, k) as MmaA documents, BF16 k in pairs; B0, B1 of
+                            // lines line + g, then of line + 8 + g.
                             int word = b
-                                ? rows + (line + 8 * (r >> 1) + Mma.BColumn(lane)) * stride + 8 * c + Mma.Bf16BK(lane, r & 1) / 2
-                                : rows + (line + Mma.ARow(lane, r)) * stride + 8 * c + Mma.Bf16AK(lane, r) / 2;
+                                ? rows + (line + 8 * (r >> 1) + Mma.BColumn(lane)) * stride + k
+                                    + (bf16 ? Mma.Bf16BK(lane, r & 1) / 2 : Mma.Tf32BK(lane, r & 1))
+                                : rows + (line + Mma.ARow(lane, r)) * stride + k + (bf16 ? Mma.Bf16AK(lane, r) / 2 : Mma.Tf32AK(lane, r));
                             uint expected = (uint)(2 * word) & 0xFFFF | ((uint)(2 * word + 1) & 0xFFFF) << 16;
-                            Assert.True(expected == registers[r], $"lane {lane} register {r} (b {b}, chunk {c}, line {line})");
+                            Assert.True(expected == registers[r], $"lane {lane} register {r} (b {b}, step {step}, line {line})");
                         }
                     }
                 }

@@ -81,10 +81,10 @@ internal static class Bf16Fragments
     /// ldmatrix on CUDA (<paramref name="rows"/> and <paramref name="stride"/> multiples of 4), word by word elsewhere.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static MmaA LoadA(ArrayView<float> shared, int rows, int stride, int c, int lane)
+    public static MmaA LoadA(ArrayView<float> shared, int rows, int stride, int c, in LaneMatrices lane)
     {
-        if (CudaAsm.IsSupported) return LoadMatrices(rows + MatrixRowWord(stride, lane, b: false) + 8 * c).A;
-        var at = shared.SubView(rows + Mma.ARow(lane, 0) * stride + 8 * c + (lane & 3)); // A0: row g, word 8c + t
+        if (CudaAsm.IsSupported) return lane.LoadA(rows + 8 * c, stride);
+        var at = shared.SubView(rows + Mma.ARow(lane.Lane, 0) * stride + 8 * c + (lane.Lane & 3)); // A0: row g, word 8c + t
         int below = 8 * stride;
         return new MmaA
         {
@@ -97,7 +97,7 @@ internal static class Bf16Fragments
 
     /// <summary>The warp's 16 query rows × 64 as four A fragments.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Bf16Rows64 LoadRows64(ArrayView<float> shared, int rows, int stride, int lane) => new()
+    public static Bf16Rows64 LoadRows64(ArrayView<float> shared, int rows, int stride, in LaneMatrices lane) => new()
     {
         F0 = LoadA(shared, rows, stride, 0, lane),
         F1 = LoadA(shared, rows, stride, 1, lane),
@@ -110,23 +110,15 @@ internal static class Bf16Fragments
     /// w at <paramref name="lines"/> + n·stride + w) × k 16c..: one ldmatrix on CUDA, word by word elsewhere.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (MmaB Low, MmaB High) LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, int lane)
+    public static (MmaB Low, MmaB High) LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, in LaneMatrices lane)
     {
-        if (CudaAsm.IsSupported) return LoadMatrices(lines + line * stride + MatrixRowWord(stride, lane, b: true) + 8 * c).B;
-        int at = lines + (line + Mma.BColumn(lane)) * stride + 8 * c + (lane & 3); // B0: column g, word 8c + t
+        if (CudaAsm.IsSupported) return lane.LoadB(lines + line * stride + 8 * c, stride);
+        int at = lines + (line + Mma.BColumn(lane.Lane)) * stride + 8 * c + (lane.Lane & 3); // B0: column g, word 8c + t
         int below = 8 * stride;
         return (new MmaB { B0 = Interop.FloatAsInt(shared[at]), B1 = Interop.FloatAsInt(shared[at + 4]) },
             new MmaB { B0 = Interop.FloatAsInt(shared[at + below]), B1 = Interop.FloatAsInt(shared[at + below + 4]) });
     }
 
-    /// <summary>
-    /// The word, past a fragment's first (row 0, k 0), of the row lane <paramref name="lane"/> addresses in the ldmatrix of
-    /// an A fragment (16 rows × 16 k: the matrices rows 0–7 then 8–15 at k 0.., then both at k 8..) or of two B fragments
-    /// (<paramref name="b"/>; lines 0–7 at k 0.. and k 8.., then lines 8–15), rows <paramref name="stride"/> words apart.
-    /// </summary>
-    public static int MatrixRowWord(int stride, int lane, bool b) => b
-        ? ((lane & 7) | ((lane >> 1) & 8)) * stride + ((lane & 8) >> 1)
-        : (lane & 15) * stride + ((lane >> 4) << 2);
 
     /// <summary>
     /// An A fragment of k 16c.. from accumulator fragments of columns 16c.. (<paramref name="low"/>) and 16c + 8..
@@ -147,7 +139,8 @@ internal static class Bf16Fragments
     /// (<paramref name="stride"/> words apart), k 16·<paramref name="chunk"/>...
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+    public static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,
+        in LaneMatrices lane)
     {
         Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
         Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, lines + 32 * stride, stride, chunk, lane);
@@ -155,7 +148,8 @@ internal static class Bf16Fragments
 
     /// <summary>The four fragments' c_j += a·B_j, as the eight-fragment version.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(ref Fragments4 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane) =>
+    public static void Accumulate(ref Fragments4 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,
+        in LaneMatrices lane) =>
         Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
 
     /// <summary>c += a·b on a 16 × 8 × 16 BF16 tile: <see cref="Mma.Bf16"/> on CUDA, emulated with warp shuffles elsewhere.</summary>
@@ -185,19 +179,15 @@ internal static class Bf16Fragments
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
-        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, in LaneMatrices lane)
     {
         var (b0, b1) = LoadB(shared, lines, stride, 0, chunk, lane);
         var (b2, b3) = LoadB(shared, lines, stride, 16, chunk, lane);
-        Product(ref c0, a, b0, lane);
-        Product(ref c1, a, b1, lane);
-        Product(ref c2, a, b2, lane);
-        Product(ref c3, a, b3, lane);
+        Product(ref c0, a, b0, lane.Lane);
+        Product(ref c1, a, b1, lane.Lane);
+        Product(ref c2, a, b2, lane.Lane);
+        Product(ref c3, a, b3, lane.Lane);
     }
-
-    /// <summary>The four matrices of an ldmatrix whose row this lane gives at word <paramref name="word"/> of shared memory.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static LoadedMatrices LoadMatrices(int word) => Mma.LoadMatrices(Mma.DynamicSharedBase() + 4u * (uint)word);
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
     public static float Pack(float low, float high) => Interop.IntAsFloat(PackBits(low, high));

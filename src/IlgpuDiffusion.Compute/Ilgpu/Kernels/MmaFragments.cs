@@ -63,6 +63,45 @@ internal struct LoadedMatrices
 }
 
 /// <summary>
+/// A lane's place in the ldmatrix loads of fragments from shared-memory rows that run along k (4 words: 4 TF32 k or 8 BF16
+/// k, so the same rows serve both precisions), made once per kernel so that loops do not recompute it. An A fragment's
+/// matrices are rows 0–7 then 8–15 at words 0..3, then both at words 4..7; two B fragments' are lines 0–7 at words 0..3
+/// and 4..7, then lines 8–15. Lane 8j + r gives row r of matrix j.
+/// </summary>
+internal readonly struct LaneMatrices
+{
+    private readonly int _aRow, _aWord, _bRow, _bWord;
+    private readonly uint _sharedBase;
+
+    public LaneMatrices(int lane)
+    {
+        Lane = lane;
+        (_aRow, _aWord) = (lane & 15, (lane >> 4) << 2);
+        (_bRow, _bWord) = ((lane & 7) | ((lane >> 1) & 8), (lane & 8) >> 1);
+        _sharedBase = CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u;
+    }
+
+    /// <summary>The lane's index in its warp.</summary>
+    public int Lane { get; }
+
+    /// <summary>The word this lane addresses for an A fragment whose row 0, k 0 is at <paramref name="word"/>.</summary>
+    public int AWord(int word, int stride) => word + _aRow * stride + _aWord;
+
+    /// <summary>
+    /// The word this lane addresses for the B fragments of lines 0–7 and 8–15 whose line 0, k 0 is at <paramref name="word"/>.
+    /// </summary>
+    public int BWord(int word, int stride) => word + _bRow * stride + _bWord;
+
+    /// <summary>The A fragment at <paramref name="word"/> (rows <paramref name="stride"/> words apart) by ldmatrix.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public MmaA LoadA(int word, int stride) => Mma.LoadMatrices(_sharedBase + 4u * (uint)AWord(word, stride)).A;
+
+    /// <summary>The two B fragments at <paramref name="word"/> (lines <paramref name="stride"/> words apart) by ldmatrix.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public (MmaB Low, MmaB High) LoadB(int word, int stride) => Mma.LoadMatrices(_sharedBase + 4u * (uint)BWord(word, stride)).B;
+}
+
+/// <summary>
 /// The warp tile of <see cref="TensorCoreGemmKernels"/>: 64 rows × 32 columns as 4 × 4 accumulator fragments, F{mi}{ni}
 /// covering rows 16·mi.. and columns 8·ni... Plain fields, never an array: ILGPU does not unroll loops, and an array
 /// indexed in a loop would live in local memory instead of registers.

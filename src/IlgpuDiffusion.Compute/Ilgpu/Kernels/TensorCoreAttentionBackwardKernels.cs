@@ -50,6 +50,7 @@ internal static class TensorCoreAttentionBackwardKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
+        var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
         int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
         StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
@@ -70,16 +71,16 @@ internal static class TensorCoreAttentionBackwardKernels
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, lane);
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, lane);
+            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, matrices);
+            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, matrices);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, logSumExps, rowDots, lane);
             KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, logSumExps, rowDots, lane);
             KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, logSumExps, rowDots, lane);
             KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, logSumExps, rowDots, lane);
             Warp.Barrier();
-            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, lane);
-            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, lane);
+            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, matrices);
+            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -96,6 +97,7 @@ internal static class TensorCoreAttentionBackwardKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
+        var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
         int head = b * a.QBatchStride + h * HeadDim;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
@@ -108,7 +110,7 @@ internal static class TensorCoreAttentionBackwardKernels
             StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
-            WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, lane);
+            WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);

@@ -47,13 +47,14 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         var shared = SharedMemory.GetDynamic<float>();
         int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
         int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
         Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
         Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
         Group.Barrier();
-        var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, lane);
-        var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, lane);
+        var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, matrices);
+        var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, matrices);
         Group.Barrier();
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         var (logSumExps, rowDots) = (shared.SubView(LogSumExpAt, Tile), shared.SubView(RowDotsAt, Tile));
@@ -72,21 +73,21 @@ internal static class TensorCoreAttentionBf16BackwardKernels
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            ProductOver64(ref p, keys, shared, 0, lane);
-            ProductOver64(ref dp, values, shared, GradientsAt, lane);
+            ProductOver64(ref p, keys, shared, 0, matrices);
+            ProductOver64(ref dp, values, shared, GradientsAt, matrices);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
-                lane);
+                matrices);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
-                lane);
+                matrices);
             Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, QueryColumnsAt, ColumnStride, 0,
-                lane);
+                matrices);
             Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, QueryColumnsAt, ColumnStride, 1,
-                lane);
+                matrices);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -104,6 +105,7 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         var shared = SharedMemory.GetDynamic<float>();
         int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
         int head = b * a.QBatchStride + h * HeadDim;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
@@ -116,10 +118,10 @@ internal static class TensorCoreAttentionBf16BackwardKernels
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
             Group.Barrier();
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, lane), shared, KeyColumnsAt,
-                ColumnStride, 0, lane);
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, lane), shared, KeyColumnsAt,
-                ColumnStride, 1, lane);
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt,
+                ColumnStride, 0, matrices);
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices), shared, KeyColumnsAt,
+                ColumnStride, 1, matrices);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);
@@ -142,11 +144,12 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     /// <summary>
     /// c += A·Bᵀ over a head of 64: A the warp's rows in registers, B the 32 staged pair rows at <paramref name="rows"/>.
     /// </summary>
-    private static void ProductOver64(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows, int lane)
+    private static void ProductOver64(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows,
+        in LaneMatrices matrices)
     {
-        Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, lane);
-        Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, lane);
-        Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, lane);
-        Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, lane);
+        Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, matrices);
+        Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, matrices);
+        Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, matrices);
+        Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, matrices);
     }
 }

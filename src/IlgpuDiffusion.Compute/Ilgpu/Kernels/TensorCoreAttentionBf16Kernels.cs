@@ -38,12 +38,13 @@ internal static class TensorCoreAttentionBf16Kernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
         Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         Group.Barrier();
-        var queries = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, lane);
+        var queries = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, matrices);
 
         var o = default(Fragments8);
         var softmax = OnlineSoftmax.Start();
@@ -53,18 +54,18 @@ internal static class TensorCoreAttentionBf16Kernels
             Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
             Group.Barrier();
             var s = default(Fragments8);
-            Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, lane);
-            Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, lane);
-            Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, lane);
-            Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, lane);
+            Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, matrices);
+            Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, matrices);
+            Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, matrices);
+            Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, matrices);
             ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
             var correction = softmax.Advance(Max(s));
             softmax.Add(correction, Exponentiate(ref s, softmax.Max));
             Scale(ref o, correction);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, lane);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, lane);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, lane);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, lane);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, matrices);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, matrices);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, matrices);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, matrices);
             Group.Barrier();
         }
 

@@ -33,6 +33,7 @@ internal static class TensorCoreAttentionKernels
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
         StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
@@ -47,7 +48,7 @@ internal static class TensorCoreAttentionKernels
             StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
             Group.Barrier();
             var s = default(Fragments4);
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, lane);
+            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices);
             bool visible = AllVisible(a, q0 + warp * 16, 16, k0, TileK);
             ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
             ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
@@ -65,7 +66,7 @@ internal static class TensorCoreAttentionKernels
             Store(s.F2, shared, probabilities, 16, lane);
             Store(s.F3, shared, probabilities, 24, lane);
             Warp.Barrier();
-            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, lane);
+            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, matrices);
             Group.Barrier();
         }
 

@@ -31,8 +31,9 @@ internal struct Fragments4
 /// <summary>
 /// One warp's TF32 tensor-core products from shared memory, for kernels whose warps own 16-row tiles (the attention
 /// kernels): c_j += A[16 rows, 8 k]·B[8 k, 8 columns]_j for four fragments j side by side. On CUDA (sm_80+) one
-/// <see cref="Mma.Tf32Row"/>; on ILGPU's CPU accelerator with warps of 32 (tests) the same sums read element by element
-/// at the places the fragment layouts give each lane, so everything but the instruction runs as on a GPU.
+/// <see cref="Mma.Tf32Row"/>, its operands loaded with ldmatrix where their k is contiguous in shared memory (one per A
+/// fragment or pair of B fragments), else word by word; on ILGPU's CPU accelerator with warps of 32 (tests) the same sums
+/// read element by element at the places the fragment layouts give each lane (a host test checks the ldmatrix rows).
 /// </summary>
 internal static class WarpProducts
 {
@@ -43,36 +44,27 @@ internal static class WarpProducts
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Accumulate<TA, TB>(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
-        ArrayView<float> shared, int a, int b, int line, int k, int lane)
+        ArrayView<float> shared, int a, int b, int line, int k, in LaneMatrices lane)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
         if (!CudaAsm.IsSupported)
         {
-            Emulate<TA, TB>(ref c0, shared, a, b, line, k, lane);
-            Emulate<TA, TB>(ref c1, shared, a, b, line + 8, k, lane);
-            Emulate<TA, TB>(ref c2, shared, a, b, line + 16, k, lane);
-            Emulate<TA, TB>(ref c3, shared, a, b, line + 24, k, lane);
+            Emulate<TA, TB>(ref c0, shared, a, b, line, k, lane.Lane);
+            Emulate<TA, TB>(ref c1, shared, a, b, line + 8, k, lane.Lane);
+            Emulate<TA, TB>(ref c2, shared, a, b, line + 16, k, lane.Lane);
+            Emulate<TA, TB>(ref c3, shared, a, b, line + 24, k, lane.Lane);
             return;
         }
-        TA sa = default;
-        var fragment = shared.SubView(a + Mma.ARow(lane, 0) * sa.Line + Mma.Tf32AK(lane, 0) * sa.K); // (g, t)
-        var values = new MmaValuesA
-        {
-            V0 = fragment[k * sa.K],
-            V1 = fragment[(Mma.ARow(0, 1) - Mma.ARow(0, 0)) * sa.Line + k * sa.K],
-            V2 = fragment[(k + Mma.Tf32AK(0, 2) - Mma.Tf32AK(0, 0)) * sa.K],
-            V3 = fragment[(Mma.ARow(0, 3) - Mma.ARow(0, 0)) * sa.Line + (k + Mma.Tf32AK(0, 3) - Mma.Tf32AK(0, 0)) * sa.K],
-        };
-        TB sb = default;
-        var column = shared.SubView(b + Mma.BColumn(lane) * sb.Line + Mma.Tf32BK(lane, 0) * sb.K); // (g, t)
-        Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, values, LoadB<TB>(column, line, k), LoadB<TB>(column, line + 8, k),
-            LoadB<TB>(column, line + 16, k), LoadB<TB>(column, line + 24, k));
+        var values = LoadA<TA>(shared, a, k, lane);
+        var (b0, b1) = LoadB<TB>(shared, b, line, k, lane);
+        var (b2, b3) = LoadB<TB>(shared, b, line + 16, k, lane);
+        Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, values, b0, b1, b2, b3);
     }
 
     /// <summary>The eight fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..64, k..k+8]ᵀ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int k, int lane)
+    public static void Accumulate<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int k, in LaneMatrices lane)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
@@ -82,7 +74,7 @@ internal static class WarpProducts
 
     /// <summary>The four fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..32, k..k+8]ᵀ.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, int k, int lane)
+    public static void Accumulate<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, int k, in LaneMatrices lane)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides =>
         Accumulate<TA, TB>(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
@@ -92,7 +84,7 @@ internal static class WarpProducts
     /// step: ILGPU does not unroll loops, and constant k make every shared-memory offset an immediate.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver64<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, int lane)
+    public static void AccumulateOver64<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
@@ -108,7 +100,7 @@ internal static class WarpProducts
 
     /// <summary><paramref name="c"/> += A[0..16, 0..32]·B[lines 0..64, 0..32]ᵀ (a product over a tile of 32), step by step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver32<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int lane)
+    public static void AccumulateOver32<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
@@ -134,7 +126,41 @@ internal static class WarpProducts
 
     public static float Max(float x, float y) => x > y ? x : y;
 
-    /// <summary>A B fragment from the lane's first element of B (line g, k t): B0 at k, B1 at k + 4, lines past that.</summary>
+    /// <summary>
+    /// The A fragment of rows 0..16 past word <paramref name="a"/>, k <paramref name="k"/>..: one ldmatrix where k is
+    /// contiguous, else word by word.
+    /// </summary>
+    private static MmaValuesA LoadA<TA>(ArrayView<float> shared, int a, int k, in LaneMatrices lane) where TA : struct, IOperandStrides
+    {
+        TA sa = default;
+        if (sa.K == 1) return Values(lane.LoadA(a + k, sa.Line));
+        var fragment = shared.SubView(a + Mma.ARow(lane.Lane, 0) * sa.Line + Mma.Tf32AK(lane.Lane, 0) * sa.K); // (g, t)
+        return new MmaValuesA
+        {
+            V0 = fragment[k * sa.K],
+            V1 = fragment[(Mma.ARow(0, 1) - Mma.ARow(0, 0)) * sa.Line + k * sa.K],
+            V2 = fragment[(k + Mma.Tf32AK(0, 2) - Mma.Tf32AK(0, 0)) * sa.K],
+            V3 = fragment[(Mma.ARow(0, 3) - Mma.ARow(0, 0)) * sa.Line + (k + Mma.Tf32AK(0, 3) - Mma.Tf32AK(0, 0)) * sa.K],
+        };
+    }
+
+    /// <summary>
+    /// The B fragments of lines <paramref name="line"/>.. and <paramref name="line"/> + 8.. past word <paramref name="b"/>,
+    /// k <paramref name="k"/>..: one ldmatrix where k is contiguous, else word by word (B1 at k + 4).
+    /// </summary>
+    private static (MmaValuesB, MmaValuesB) LoadB<TB>(ArrayView<float> shared, int b, int line, int k, in LaneMatrices lane)
+        where TB : struct, IOperandStrides
+    {
+        TB sb = default;
+        if (sb.K == 1)
+        {
+            var (low, high) = lane.LoadB(b + line * sb.Line + k, sb.Line);
+            return (Values(low), Values(high));
+        }
+        var column = shared.SubView(b + Mma.BColumn(lane.Lane) * sb.Line + Mma.Tf32BK(lane.Lane, 0) * sb.K); // (g, t)
+        return (LoadB<TB>(column, line, k), LoadB<TB>(column, line + 8, k));
+    }
+
     private static MmaValuesB LoadB<TB>(ArrayView<float> column, int line, int k) where TB : struct, IOperandStrides
     {
         TB sb = default;
@@ -144,6 +170,16 @@ internal static class WarpProducts
             V1 = column[line * sb.Line + (k + Mma.Tf32BK(0, 1) - Mma.Tf32BK(0, 0)) * sb.K],
         };
     }
+
+    private static MmaValuesA Values(MmaA a) => new()
+    {
+        V0 = Interop.IntAsFloat(a.A0),
+        V1 = Interop.IntAsFloat(a.A1),
+        V2 = Interop.IntAsFloat(a.A2),
+        V3 = Interop.IntAsFloat(a.A3),
+    };
+
+    private static MmaValuesB Values(MmaB b) => new() { V0 = Interop.IntAsFloat(b.B0), V1 = Interop.IntAsFloat(b.B1) };
 
     private static void Emulate<TA, TB>(ref MmaAccumulator f, ArrayView<float> shared, int a, int b, int line, int k, int lane)
         where TA : struct, IOperandStrides
