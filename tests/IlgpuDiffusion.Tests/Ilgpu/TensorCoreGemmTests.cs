@@ -145,7 +145,7 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     /// (<see cref="LdmatrixEmulation"/>) on a stage
     /// whose every element holds its own (line, k), are the ones the mma instructions take (<see cref="Mma"/>'s layouts):
     /// A fragments of every 16-row slice and k-step of the warp tile and pairs of B fragments, at the row addresses the
-    /// kernels give (<see cref="TensorCoreGemmKernels.MatrixRow"/> past a warp's first line). Every row address is
+    /// kernels give (<see cref="TensorCoreGemmKernels.MatrixWord"/> of a warp's first line). Every row address is
     /// 16-byte aligned and the eight rows of each matrix fall on 32 distinct banks.
     /// </summary>
     [Theory]
@@ -170,12 +170,9 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                 for (int step = 0; step < kSteps; step++)
                 {
                     int line0 = 16 * slice, k0 = step * kStep;
-                    int RowWord(int lane)
-                    {
-                        var row = TensorCoreGemmKernels.MatrixRow(lane, kContiguous, bf16, b);
-                        return TensorCoreGemmKernels.StageWord(warpLine + row.Line, row.K, kContiguous, bf16)
-                            + TensorCoreGemmKernels.StageWord(line0, k0, kContiguous, bf16);
-                    }
+                    int RowWord(int lane) =>
+                        TensorCoreGemmKernels.MatrixWord(new LaneMatrices(lane), warpLine, kContiguous, bf16, b)
+                        + TensorCoreGemmKernels.StageWord(line0, k0, kContiguous, bf16);
                     LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
                     for (int lane = 0; lane < Mma.WarpLanes; lane++)
                     {

@@ -84,6 +84,9 @@ internal readonly struct LaneMatrices
     /// <summary>The lane's index in its warp.</summary>
     public int Lane { get; }
 
+    /// <summary>The 32-bit shared address of the launch's dynamic shared memory (0 off CUDA).</summary>
+    public uint SharedBase => _sharedBase;
+
     /// <summary>The word this lane addresses for an A fragment whose row 0, k 0 is at <paramref name="word"/>.</summary>
     public int AWord(int word, int stride) => word + _aRow * stride + _aWord;
 

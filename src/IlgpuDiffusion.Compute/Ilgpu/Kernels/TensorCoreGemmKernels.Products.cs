@@ -10,7 +10,7 @@ internal static partial class TensorCoreGemmKernels
 {
     /// <summary>
     /// Where a lane reads its fragments within a stage, as words past the stage's start: its first element (warp line + g,
-    /// k t) for word-by-word loads, and its row of the first <see cref="Mma.LoadMatrices"/> (see <see cref="MatrixRow"/>);
+    /// k t) for word-by-word loads, and its row of the first <see cref="Mma.LoadMatrices"/> (see <see cref="MatrixWord"/>);
     /// every other fragment is a constant offset away.
     /// </summary>
     private readonly struct FragmentPlaces(int elementA, int elementB, int matrixA, int matrixB, uint sharedBase)

@@ -170,18 +170,16 @@ internal static partial class TensorCoreGemmKernels
     public static int StageHalf(int line, int k, bool kContiguous) => kContiguous ? k & 1 : line & 1;
 
     /// <summary>
-    /// The (line, k) of the row that lane <paramref name="lane"/> addresses in an <see cref="Mma.LoadMatrices"/> of one
-    /// k-step of 16 lines: an A fragment (<paramref name="b"/> false; the matrices (lines 0–7, k 0..), (8–15, k 0..),
-    /// (0–7, k + half), (8–15, k + half)) or two B fragments (lines 0–7 and 8–15; the matrices (0–7, k 0..),
-    /// (0–7, k + half), (8–15, k 0..), (8–15, k + half)), half being 4 TF32 or 8 BF16 k. Lane 8j + r gives row r of matrix
-    /// j: a line's k run where k is contiguous, else (BF16, loaded transposed) a k's run of 8 lines.
+    /// The stage word of the row that a lane addresses (see <see cref="LaneMatrices"/>) in the ldmatrix of a fragment
+    /// whose first line is <paramref name="line"/>: an A fragment, or (<paramref name="b"/>) two B fragments. The stage's
+    /// rows run along k where k is contiguous; else (BF16, loaded transposed) they run along the lines, which swaps the
+    /// order of the matrices: A's are then laid out as B's are along k, and B's as A's.
     /// </summary>
-    public static (int Line, int K) MatrixRow(int lane, bool kContiguous, bool bf16, bool b)
+    public static int MatrixWord(in LaneMatrices lanes, int line, bool kContiguous, bool bf16, bool b)
     {
-        // Bit 3 of the lane picks the matrix's lines (A) or k half (B), bit 4 the other; bits 0..2 the row.
-        int row = lane & 7, lines = b ? (lane >> 1) & 8 : lane & 8, half = b ? lane & 8 : (lane >> 1) & 8;
-        if (!bf16) half >>= 1;
-        return kContiguous ? (lines | row, half) : (lines, half | row);
+        int first = StageWord(line, 0, kContiguous, bf16);
+        int rows = kContiguous ? StageWord(1, 0, true, bf16) : StageWord(0, 1, false, bf16);
+        return b == kContiguous ? lanes.BWord(first, rows) : lanes.AWord(first, rows);
     }
 
     /// <summary>How an operand lies in global memory, and so in its shared stage: a type, so its strides are constants.</summary>
@@ -279,10 +277,11 @@ internal static partial class TensorCoreGemmKernels
         var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
         var copyB = new OperandCopy(thread, bK, bf16, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
         int group = Mma.BColumn(lane), quad = Mma.Tf32BK(lane, 0); // g and t
+        var lanes = new LaneMatrices(lane);
         var fragments = new FragmentPlaces(
             StageWord(warpRow + group, quad, aK, bf16), OperandFloats + StageWord(warpCol + group, quad, bK, bf16),
-            MatrixWord(warpRow, lane, aK, bf16, false), OperandFloats + MatrixWord(warpCol, lane, bK, bf16, true),
-            CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u);
+            MatrixWord(lanes, warpRow, aK, bf16, false), OperandFloats + MatrixWord(lanes, warpCol, bK, bf16, true),
+            lanes.SharedBase);
 
         var w = default(WarpAccumulators);
         if (tiles == 0)
@@ -322,17 +321,6 @@ internal static partial class TensorCoreGemmKernels
         CudaAsm.IsSupported
             ? default(TProducts).Accumulate(w, fragments.Of(shared, stage), aK, bK)
             : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
-
-    /// <summary>
-    /// The stage word of the row that this lane addresses in the <see cref="Mma.LoadMatrices"/> of the warp's first
-    /// fragment (an A fragment, or <paramref name="b"/>: the first two B fragments), whose first line is
-    /// <paramref name="line"/>.
-    /// </summary>
-    private static int MatrixWord(int line, int lane, bool kContiguous, bool bf16, bool b)
-    {
-        var row = MatrixRow(lane, kContiguous, bf16, b);
-        return StageWord(line + row.Line, row.K, kContiguous, bf16);
-    }
 
     /// <summary>Writes the warp's 64 × 32 results, whose first row is <paramref name="row"/> and column <paramref name="col"/>.</summary>
     private static void StoreResults(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g,
