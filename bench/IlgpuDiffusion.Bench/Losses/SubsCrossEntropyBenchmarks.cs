@@ -60,7 +60,7 @@ public class SubsCrossEntropyBenchmarks
     /// <summary>Fused SUBS cross-entropy: losses and d(logits) in one call; weight-0 rows only zero their gradient.</summary>
     [Benchmark(Description = "IlgpuDiffusion SubsCrossEntropy"), Traffic(Traffic)]
     public void Ours() =>
-        _device.Kernels.SubsCrossEntropy(_logits, _targets, _weights, _losses, _dLogits, Rows, Classes, Mask, 1f / Rows);
+        _device.Kernels.SubsCrossEntropy(_logits, _targets, _weights, _losses, _dLogits, Rows, Classes, Classes, Mask, 1f / Rows);
 
     /// <summary>torch: log_softmax → nll_loss(reduction none) → ·weights → sum → gradient with respect to the logits.</summary>
     [Benchmark(Baseline = true, Description = "torch log_softmax+nll_loss+backward"), Traffic(Traffic)]

@@ -20,14 +20,24 @@ public sealed class ArenaLayout<T> where T : unmanaged
     public int Count => _entries.Count;
 
     /// <summary>Plans a tensor and returns its slot number (use it to fetch the view after <see cref="Allocate"/>).</summary>
-    public int Add(string name, Shape shape)
+    public int Add(string name, Shape shape) => Add(name, shape, shape.Length);
+
+    /// <summary>
+    /// Plans a tensor followed by room to grow: <paramref name="capacity"/> elements are kept from its start (zero after
+    /// allocation, like all padding), so a wider view of the same start fits, e.g. a weight matrix with zero rows added.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is less than the tensor's length.</exception>
+    public int Add(string name, Shape shape, long capacity)
     {
         if (_byName.ContainsKey(name))
             throw new ArgumentException($"The arena already has a tensor named '{name}'.", nameof(name));
+        if (capacity < shape.Length)
+            throw new ArgumentOutOfRangeException(nameof(capacity),
+                $"Tensor '{name}' holds {shape.Length} elements; its capacity {capacity} is smaller.");
         long offset = (Length + Alignment - 1) / Alignment * Alignment;
         _entries.Add((name, shape, offset));
         _byName[name] = _entries.Count - 1;
-        Length = offset + shape.Length;
+        Length = offset + capacity;
         return _entries.Count - 1;
     }
 
@@ -65,7 +75,7 @@ public sealed class Arena<T> : IDisposable where T : unmanaged
     /// <summary>Number of tensors.</summary>
     public int Count => _tensors.Length;
 
-    /// <summary>The tensor in <paramref name="slot"/> (as returned by <see cref="ArenaLayout{T}.Add"/>).</summary>
+    /// <summary>The tensor in <paramref name="slot"/> (as returned by <see cref="ArenaLayout{T}.Add(string, Shape)"/>).</summary>
     public Tensor<T> this[int slot] => _tensors[slot];
 
     /// <summary>The tensor named <paramref name="name"/>.</summary>

@@ -119,11 +119,11 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
-        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
+        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int vocab, int maskIndex, float gradScale)
     {
         using var op = device.BeginOp(8);
-        backend.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, values, dStudentLogits, rows, classes, maskIndex,
-            gradScale);
+        backend.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, values, dStudentLogits, rows, classes, vocab,
+            maskIndex, gradScale);
     }
 
     /// <inheritdoc/>
@@ -197,18 +197,18 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
+    public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int vocab, int maskIndex)
     {
         using var op = device.BeginOp(18);
-        backend.SubsLogSoftmax(logits, logProbs, rows, classes, maskIndex);
+        backend.SubsLogSoftmax(logits, logProbs, rows, classes, vocab, maskIndex);
     }
 
     /// <inheritdoc/>
     public void SubsCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, int maskIndex, float gradScale)
     {
         using var op = device.BeginOp(19);
-        backend.SubsCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, maskIndex, gradScale);
+        backend.SubsCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, vocab, maskIndex, gradScale);
     }
 
     /// <inheritdoc/>

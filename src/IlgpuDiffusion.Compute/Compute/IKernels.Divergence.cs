@@ -4,16 +4,17 @@ namespace IlgpuDiffusion.Compute;
 public partial interface IKernels
 {
     /// <summary>
-    /// values[r] = D(student row r ‖ teacher row r) with the student's SUBS log-softmax taken on the fly
-    /// (see <see cref="Divergence"/> for the definitions). When <paramref name="dStudentLogits"/> is given
-    /// (it may alias <paramref name="studentLogits"/>), it is overwritten with gradScale·∂values[r]/∂logits.
+    /// values[r] = D(student row r ‖ teacher row r) over the first <paramref name="vocab"/> entries of each row, with the
+    /// student's SUBS log-softmax taken on the fly (see <see cref="Divergence"/> for the definitions); the padding entries
+    /// from vocab on take no part and are not read. When <paramref name="dStudentLogits"/> is given (it may alias
+    /// <paramref name="studentLogits"/>), it is overwritten with gradScale·∂values[r]/∂logits, 0 on the padding.
     /// </summary>
-    /// <param name="studentLogits">[rows, classes], raw logits</param>
+    /// <param name="studentLogits">[rows, classes], raw logits, classes ≥ vocab</param>
     /// <param name="teacherLogProbs">[rows, classes], normalized log-probabilities</param>
     /// <param name="values">[rows], overwritten</param>
     /// <param name="dStudentLogits">[rows, classes] or null, overwritten</param>
     void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
-        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale);
+        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int vocab, int maskIndex, float gradScale);
 }
 
 /// <summary>
@@ -30,7 +31,7 @@ public enum Divergence
     /// <summary>Forward KL(teacher‖student) = Σ_v p_t(v)·(t_v − s_v) (kl-fwd).</summary>
     ForwardKl,
 
-    /// <summary>Mean squared error of log-probs, (1/V)·Σ_v (s_v − t_v)² over all V entries (paper Eq. 11).</summary>
+    /// <summary>Mean squared error of log-probs, (1/V)·Σ_v (s_v − t_v)² over all V vocabulary entries (paper Eq. 11).</summary>
     LogProbMse,
 
     /// <summary>Total variation distance ½·Σ_v |p_s(v) − p_t(v)| in probability space (paper Eq. 10).</summary>

@@ -161,6 +161,23 @@ public static class OpChecks
         Check.Count(losses, rows, nameof(losses));
     }
 
+    /// <summary>
+    /// SUBS rows (<see cref="IKernels.SubsCrossEntropy"/>, <see cref="IKernels.SubsLogSoftmax"/>,
+    /// <see cref="IKernels.DivergenceForwardBackward"/>): rows of <paramref name="classes"/> entries whose first
+    /// <paramref name="vocab"/> take part, MASK among them; each tensor holds rows·classes.
+    /// </summary>
+    public static void SubsRows(int rows, int classes, int vocab, int maskIndex,
+        params ReadOnlySpan<(Tensor<float>? Tensor, string Name)> tensors)
+    {
+        Check.Sizes(true, rows);
+        Check.Sizes(false, classes, vocab);
+        if (vocab > classes)
+            throw new ArgumentOutOfRangeException(nameof(vocab), $"A vocabulary of {vocab} does not fit rows of {classes} classes.");
+        if ((uint)maskIndex >= (uint)vocab)
+            throw new ArgumentOutOfRangeException(nameof(maskIndex), $"MASK index {maskIndex} is outside the vocabulary of {vocab}.");
+        foreach (var (tensor, name) in tensors) Check.Count(tensor, (long)rows * classes, name);
+    }
+
     /// <summary>Sampling and argmax: logits [rows, classes] and ids [rows], drawing among the first vocab ≤ classes entries.</summary>
     public static void Sampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
     {

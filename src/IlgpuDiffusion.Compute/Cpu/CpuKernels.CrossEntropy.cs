@@ -15,7 +15,7 @@ public sealed unsafe partial class CpuKernels
         OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         CheckIds(targets, rows, classes, -1, nameof(targets));
         var job = _crossEntropy;
-        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, gradScale);
+        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, classes, gradScale);
     }
 
     private sealed class CrossEntropyJob : WeightedCrossEntropyJob

@@ -13,10 +13,10 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
-        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
+        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int vocab, int maskIndex, float gradScale)
     {
-        CheckClassRows(rows, classes, maskIndex, (studentLogits, nameof(studentLogits)), (teacherLogProbs, nameof(teacherLogProbs)));
-        Check.Count(dStudentLogits, (long)rows * classes, nameof(dStudentLogits));
+        OpChecks.SubsRows(rows, classes, vocab, maskIndex, (studentLogits, nameof(studentLogits)),
+            (teacherLogProbs, nameof(teacherLogProbs)), (dStudentLogits, nameof(dStudentLogits)));
         Check.Count(values, rows, nameof(values));
         var job = _divergence;
         job.Kind = divergence;
@@ -25,10 +25,11 @@ public sealed unsafe partial class CpuKernels
         job.Values = values.Pointer();
         job.DStudent = dStudentLogits.Pointer();
         job.Classes = classes;
+        job.Vocab = vocab;
         job.MaskIndex = maskIndex;
         job.GradScale = gradScale;
         int chunks = ChunkedJob.ChunkCount(rows, 1, _pool.Threads);
-        job.Scratch = Scratch(ref _divergenceScratch, 3L * chunks * classes);
+        job.Scratch = Scratch(ref _divergenceScratch, 3L * chunks * vocab);
         job.Run(_pool, rows, 1);
     }
 
@@ -36,20 +37,20 @@ public sealed unsafe partial class CpuKernels
     {
         public Divergence Kind;
         public float* Student, Teacher, Values, DStudent, Scratch;
-        public int Classes, MaskIndex;
+        public int Classes, Vocab, MaskIndex;
         public float GradScale;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
-            int v = Classes;
+            int v = Vocab, stride = Classes; // the padding after the vocabulary is not read; its gradient is 0
             // Per-chunk scratch: s (student log-probs), p (student probs), w (work row).
             var s = new Span<float>(Scratch + (3L * chunk) * v, v);
             var p = new Span<float>(Scratch + (3L * chunk + 1) * v, v);
             var w = new Span<float>(Scratch + (3L * chunk + 2) * v, v);
             for (int r = start; r < end; r++)
             {
-                var logits = new ReadOnlySpan<float>(Student + (long)r * v, v);
-                var t = new ReadOnlySpan<float>(Teacher + (long)r * v, v);
+                var logits = new ReadOnlySpan<float>(Student + (long)r * stride, v);
+                var t = new ReadOnlySpan<float>(Teacher + (long)r * stride, v);
                 float max = SubsRow.Max(logits, MaskIndex);
                 float sum = SubsRow.ExpAndSum(logits, MaskIndex, max, p);
                 TensorPrimitives.Multiply(p, 1f / sum, p);
@@ -67,9 +68,10 @@ public sealed unsafe partial class CpuKernels
                 if (DStudent == null) continue;
                 // d/dlogits = gradScale·(w − p·Σw)
                 float total = TensorPrimitives.Sum(w);
-                var gradient = new Span<float>(DStudent + (long)r * v, v);
-                TensorPrimitives.MultiplyAdd(p, -total, w, gradient);
-                TensorPrimitives.Multiply(gradient, GradScale, gradient);
+                var gradient = new Span<float>(DStudent + (long)r * stride, stride);
+                TensorPrimitives.MultiplyAdd(p, -total, w, gradient[..v]);
+                TensorPrimitives.Multiply(gradient[..v], GradScale, gradient[..v]);
+                gradient[v..].Clear();
             }
         }
 

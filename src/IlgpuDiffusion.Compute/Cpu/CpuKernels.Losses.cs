@@ -10,46 +10,47 @@ public sealed unsafe partial class CpuKernels
     private readonly SubsCrossEntropyJob _subsCrossEntropy = new();
 
     /// <inheritdoc/>
-    public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int maskIndex)
+    public void SubsLogSoftmax(Tensor<float> logits, Tensor<float> logProbs, int rows, int classes, int vocab, int maskIndex)
     {
-        CheckClassRows(rows, classes, maskIndex, (logits, nameof(logits)), (logProbs, nameof(logProbs)));
+        OpChecks.SubsRows(rows, classes, vocab, maskIndex, (logits, nameof(logits)), (logProbs, nameof(logProbs)));
         _subsLogSoftmax.Logits = logits.Pointer();
         _subsLogSoftmax.LogProbs = logProbs.Pointer();
         _subsLogSoftmax.Classes = classes;
+        _subsLogSoftmax.Vocab = vocab;
         _subsLogSoftmax.MaskIndex = maskIndex;
         _subsLogSoftmax.Run(_pool, rows, 1);
     }
 
     /// <inheritdoc/>
     public void SubsCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, int maskIndex, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, int maskIndex, float gradScale)
     {
-        CheckClassRows(rows, classes, maskIndex, (logits, nameof(logits)));
-        Check.Count(dLogits, (long)rows * classes, nameof(dLogits));
+        OpChecks.SubsRows(rows, classes, vocab, maskIndex, (logits, nameof(logits)), (dLogits, nameof(dLogits)));
         Check.Count(weights, rows, nameof(weights));
         Check.Count(losses, rows, nameof(losses));
-        CheckIds(targets, rows, classes, maskIndex, nameof(targets));
+        CheckIds(targets, rows, vocab, maskIndex, nameof(targets));
         var job = _subsCrossEntropy;
         job.MaskIndex = maskIndex;
-        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, gradScale);
+        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, vocab, gradScale);
     }
 
     private sealed class SubsLogSoftmaxJob : ChunkedJob
     {
         public float* Logits, LogProbs;
-        public int Classes, MaskIndex;
+        public int Classes, Vocab, MaskIndex;
 
         protected override void ExecuteRange(int chunk, int start, int end)
         {
             Span<float> block = stackalloc float[LossBlock];
             for (int r = start; r < end; r++)
             {
-                var row = new ReadOnlySpan<float>(Logits + (long)r * Classes, Classes);
+                var row = new ReadOnlySpan<float>(Logits + (long)r * Classes, Vocab);
                 var output = new Span<float>(LogProbs + (long)r * Classes, Classes);
                 float lse = SubsRow.LogSumExp(row, MaskIndex, SubsRow.Max(row, MaskIndex), block);
                 float maskLogit = row[MaskIndex];
-                TensorPrimitives.Subtract(row, lse, output);
+                TensorPrimitives.Subtract(row, lse, output[..Vocab]);
                 output[MaskIndex] = maskLogit + SubsRow.MaskPenalty - lse;
+                output[Vocab..].Fill(float.NegativeInfinity); // the head's padding: probability 0
             }
         }
     }

@@ -44,17 +44,6 @@ public sealed unsafe partial class CpuKernels : IKernels
             ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(cache));
     }
 
-    /// <summary>Sizes, the MASK index and [rows, classes] tensors of an op over rows of class logits.</summary>
-    private static void CheckClassRows(int rows, int classes, int maskIndex,
-        params ReadOnlySpan<(Tensor<float> Tensor, string Name)> tensors)
-    {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, classes);
-        if ((uint)maskIndex >= (uint)classes)
-            throw new ArgumentOutOfRangeException(nameof(maskIndex), $"MASK index {maskIndex} is outside the {classes} classes.");
-        foreach (var (tensor, name) in tensors) Check.Count(tensor, (long)rows * classes, name);
-    }
-
     /// <summary>
     /// Throws unless each of the first <paramref name="rows"/> ids is in [0, limit) and differs from <paramref name="forbidden"/>.
     /// </summary>

@@ -5,7 +5,8 @@ namespace IlgpuDiffusion.Cpu;
 
 /// <summary>
 /// The row loop of a weighted softmax cross-entropy over the logits of each row: loss w·(lse − logit of
-/// the target), and with gradients gradScale·w·(softmax − onehot); a zero weight gives a zero loss and gradient.
+/// the target), and with gradients gradScale·w·(softmax − onehot); a zero weight gives a zero loss and gradient. Rows
+/// hold <c>classes</c> logits of which the first <c>vocab</c> take part; the rest (a head's padding) get gradient 0.
 /// Subclasses say which classes take part (the max, log Σ exp and exp over the row): the SUBS cross-entropy
 /// (<see cref="CpuKernels.SubsCrossEntropy"/>) and the plain one (<see cref="CpuKernels.CrossEntropy"/>).
 /// </summary>
@@ -13,12 +14,12 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
 {
     private float* _logits, _weights, _losses, _dLogits;
     private int* _targets;
-    private int _classes;
+    private int _classes, _vocab;
     private float _gradScale;
 
     /// <summary>Runs the loss over <paramref name="rows"/> rows (shapes checked by the caller).</summary>
     public void Run(WorkerPool pool, Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, float gradScale)
     {
         _logits = logits.Pointer();
         _targets = targets.Pointer();
@@ -26,6 +27,7 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
         _losses = losses.Pointer();
         _dLogits = dLogits.Pointer();
         _classes = classes;
+        _vocab = vocab;
         _gradScale = gradScale;
         Run(pool, rows, 1);
     }
@@ -45,12 +47,13 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
         for (int r = start; r < end; r++)
         {
             float weight = _weights[r];
-            var row = new ReadOnlySpan<float>(_logits + (long)r * _classes, _classes);
-            var gradient = _dLogits == null ? default : new Span<float>(_dLogits + (long)r * _classes, _classes);
+            var row = new ReadOnlySpan<float>(_logits + (long)r * _classes, _vocab);
+            var fullGradient = _dLogits == null ? default : new Span<float>(_dLogits + (long)r * _classes, _classes);
+            var gradient = fullGradient[..(_dLogits == null ? 0 : _vocab)];
             if (weight == 0f)
             {
                 _losses[r] = 0f;
-                gradient.Clear();
+                fullGradient.Clear();
                 continue;
             }
             float max = Max(row);
@@ -66,6 +69,7 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
             float scale = _gradScale * weight;
             TensorPrimitives.Multiply(gradient, scale / sum, gradient);
             gradient[_targets[r]] -= scale;
+            fullGradient[_vocab..].Clear();
         }
     }
 }

@@ -22,6 +22,6 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(rows, classes);
         ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
         if (rows == 0) return;
-        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, NoMaskClass, gradScale);
+        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, new LogitRows(classes, classes, NoMaskClass), gradScale);
     }
 }

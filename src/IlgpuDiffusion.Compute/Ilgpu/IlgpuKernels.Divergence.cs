@@ -13,13 +13,13 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     public void DivergenceForwardBackward(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
-        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int maskIndex, float gradScale)
+        Tensor<float> values, Tensor<float>? dStudentLogits, int rows, int classes, int vocab, int maskIndex, float gradScale)
     {
         if ((uint)divergence > (uint)Divergence.LogProbL1)
             throw new ArgumentOutOfRangeException(nameof(divergence), $"Unknown divergence {divergence}.");
-        CheckClassRows(rows, classes, maskIndex, studentLogits, nameof(studentLogits));
-        Check.Count(teacherLogProbs, (long)rows * classes, nameof(teacherLogProbs));
-        Check.Count(dStudentLogits, (long)rows * classes, nameof(dStudentLogits));
+        OpChecks.SubsRows(rows, classes, vocab, maskIndex, (studentLogits, nameof(studentLogits)),
+            (teacherLogProbs, nameof(teacherLogProbs)), (dStudentLogits, nameof(dStudentLogits)));
+        HostChecks.Product(rows, classes);
         Check.Count(values, rows, nameof(values));
         if (rows == 0) return;
         _divergence ??= _accelerator.LoadKernel(
@@ -27,6 +27,6 @@ internal sealed partial class IlgpuKernels
                 DivergenceKernels.ForwardBackward));
         var student = studentLogits.View();
         _divergence(_stream, _plan.Rows(rows), student, teacherLogProbs.View(), values.View(), dStudentLogits?.View() ?? student,
-            new DivergenceArguments((int)divergence, classes, maskIndex, gradScale, dStudentLogits is null ? 0 : 1));
+            new DivergenceArguments((int)divergence, new LogitRows(classes, vocab, maskIndex), gradScale, dStudentLogits is null ? 0 : 1));
     }
 }

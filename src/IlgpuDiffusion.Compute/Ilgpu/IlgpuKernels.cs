@@ -94,14 +94,4 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         return buffer.View.SubView(0, length).AsContiguous();
     }
 
-    /// <summary>Shapes of a [rows, classes] op with a MASK class.</summary>
-    private static void CheckClassRows(int rows, int classes, int maskIndex, Tensor<float> tensor, string name)
-    {
-        Check.Sizes(true, rows);
-        Check.Sizes(false, classes);
-        if ((uint)maskIndex >= (uint)classes)
-            throw new ArgumentOutOfRangeException(nameof(maskIndex), $"MASK index {maskIndex} is outside the {classes} classes.");
-        Check.Count(tensor, (long)rows * classes, name);
-        HostChecks.Product(rows, classes);
-    }
 }

@@ -33,7 +33,7 @@ internal static class GemmThroughput
         var shapes = new List<GemmShape>();
         foreach (var (name, inChannels, outChannels) in new[]
         {
-            ("qkv", d, 3 * d), ("attention out", d, d), ("mlp up", d, f), ("mlp down", f, d), ("head", d, config.Vocab),
+            ("qkv", d, 3 * d), ("attention out", d, d), ("mlp up", d, f), ("mlp down", f, d), ("head", d, config.PaddedVocab),
         })
         {
             shapes.Add(new GemmShape($"{name} forward", MatMulLayout.ABt, tokens, outChannels, inChannels));

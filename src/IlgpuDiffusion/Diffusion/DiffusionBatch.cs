@@ -31,7 +31,7 @@ internal sealed class DiffusionBatch : IDisposable
         CleanIds = new int[Corrupted.Elements];
         _sigma = new float[batchSize];
         _noisyIds = device.AllocateTensor<int>(new Shape(batchSize, sequenceLength));
-        Loss = new NelboLoss(device, batchSize, sequenceLength, config.Vocab, config.MaskIndex);
+        Loss = new NelboLoss(device, batchSize, sequenceLength, HeadLayout.Of(config));
     }
 
     /// <summary>Clean ids x⁰ of the batch; fill before <see cref="Corrupt"/>. <c>[batch, L]</c></summary>

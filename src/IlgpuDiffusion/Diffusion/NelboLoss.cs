@@ -16,15 +16,13 @@ internal sealed class NelboLoss : IDisposable
     private int _rows;
 
     /// <summary>Allocates device buffers for up to B·L masked rows.</summary>
-    /// <param name="classes">Model vocabulary, MASK included.</param>
-    /// <param name="maskId">The MASK id, whose logit SUBS suppresses.</param>
-    public NelboLoss(Device device, int batchSize, int sequenceLength, int classes, int maskId)
+    /// <param name="head">The logits' columns: the vocabulary, whose last entry is the MASK that SUBS suppresses, then padding.</param>
+    public NelboLoss(Device device, int batchSize, int sequenceLength, HeadLayout head)
     {
         ArgumentNullException.ThrowIfNull(device);
         int elements = TokenRows.Of(batchSize, sequenceLength);
         _kernels = device.Kernels;
-        Classes = classes;
-        MaskId = maskId;
+        Head = head.Validate(nameof(head));
         TokenSlots = elements;
         MaskedRows = device.AllocateTensor<int>(new Shape(elements));
         Targets = device.AllocateTensor<int>(new Shape(elements));
@@ -33,11 +31,8 @@ internal sealed class NelboLoss : IDisposable
         _hostLosses = new float[elements];
     }
 
-    /// <summary>V: model vocabulary, MASK included.</summary>
-    public int Classes { get; }
-
-    /// <summary>The MASK id.</summary>
-    public int MaskId { get; }
+    /// <summary>The logits' columns: the vocabulary (MASK last), then any padding.</summary>
+    public HeadLayout Head { get; }
 
     /// <summary>B·L: the token slots the loss is divided by.</summary>
     public int TokenSlots { get; }
@@ -75,16 +70,16 @@ internal sealed class NelboLoss : IDisposable
     /// Σ_masked weights·NLL / (B·L). When <paramref name="dLogits"/> is given it is overwritten with
     /// gradScale·∂(Σ weighted NLL)/∂logits.
     /// </summary>
-    /// <param name="logits">[masked, classes] in the order of <see cref="MaskedRows"/></param>
-    /// <param name="dLogits">[masked, classes] or null; may alias <paramref name="logits"/></param>
+    /// <param name="logits">[masked, Head.Width] in the order of <see cref="MaskedRows"/></param>
+    /// <param name="dLogits">[masked, Head.Width] or null; may alias <paramref name="logits"/></param>
     /// <param name="gradScale">1/(B·L·accumulation) for training: the gradient of the mean over all token slots of the step.</param>
     /// <param name="losses">[<see cref="Rows"/>]</param>
     public void Queue(Tensor<float> logits, Tensor<float>? dLogits, float gradScale, Tensor<float> losses) =>
-        _kernels.SubsCrossEntropy(logits, Targets, Weights, losses, dLogits, _rows, Classes, MaskId, gradScale);
+        _kernels.SubsCrossEntropy(logits, Targets, Weights, losses, dLogits, _rows, Head.Width, Head.Vocab, Head.MaskIndex, gradScale);
 
     /// <summary>As <see cref="Queue"/> into <see cref="Losses"/>, read at once: the sum Σ_masked weights·NLL (in double).</summary>
-    /// <param name="logits">[masked, classes]</param>
-    /// <param name="dLogits">[masked, classes] or null</param>
+    /// <param name="logits">[masked, Head.Width]</param>
+    /// <param name="dLogits">[masked, Head.Width] or null</param>
     public double EvaluateSum(Tensor<float> logits, Tensor<float>? dLogits, float gradScale)
     {
         Queue(logits, dLogits, gradScale, Losses.Slice(0, _rows));
@@ -98,15 +93,15 @@ internal sealed class NelboLoss : IDisposable
     /// Adds Σ weights·NLL of the uploaded masked rows [<paramref name="first"/>, <paramref name="first"/> + count) to
     /// <paramref name="sum"/> (in double, row by row, so chunks add up exactly as one call would) and returns it.
     /// </summary>
-    /// <param name="logits">[count, classes]: the head's logits of those rows</param>
+    /// <param name="logits">[count, Head.Width]: the head's logits of those rows</param>
     public double AddRows(double sum, Tensor<float> logits, int first, int count)
     {
         if (first < 0 || count < 0 || first + count > _rows)
             throw new ArgumentOutOfRangeException(nameof(count),
                 $"Rows [{first}, {first + count}) are not within the {_rows} masked rows.");
         Tensor<float> losses = Losses.Slice(first, count);
-        _kernels.SubsCrossEntropy(logits, Targets.Slice(first, count), Weights.Slice(first, count), losses, null, count, Classes,
-            MaskId, 1f);
+        _kernels.SubsCrossEntropy(logits, Targets.Slice(first, count), Weights.Slice(first, count), losses, null, count, Head.Width,
+            Head.Vocab, Head.MaskIndex, 1f);
         losses.CopyTo(_hostLosses.AsSpan(first, count));
         for (int r = first; r < first + count; r++) sum += _hostLosses[r];
         return sum;

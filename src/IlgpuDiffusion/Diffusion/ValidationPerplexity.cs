@@ -115,7 +115,7 @@ public sealed class ValidationPerplexity : IDisposable
         public DiffusionBatch Batch { get; } = new(model.Config, model.Device, batchSize, sequenceLength, TimeSampler.Mdlm);
 
         public DitActivations Activations { get; } = model.CreateActivations(batchSize, sequenceLength, training: false,
-            Math.Min(headChunkRows ?? HeadChunks.Rows(model.Config.Vocab, TokenRows.Of(batchSize, sequenceLength)),
+            Math.Min(headChunkRows ?? HeadChunks.Rows(model.Config.PaddedVocab, TokenRows.Of(batchSize, sequenceLength)),
                 TokenRows.Of(batchSize, sequenceLength)));
 
         public void Dispose()

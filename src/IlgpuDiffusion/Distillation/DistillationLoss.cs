@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Distillation;
 
@@ -11,17 +12,16 @@ namespace IlgpuDiffusion.Distillation;
 /// </summary>
 internal sealed class DistillationLoss
 {
-    /// <summary>Takes chunks of up to <paramref name="maxRows"/> rows of <paramref name="classes"/> classes (MASK last).</summary>
-    public DistillationLoss(int maxRows, int classes)
+    /// <summary>Takes chunks of up to <paramref name="maxRows"/> rows laid out as <paramref name="head"/>.</summary>
+    public DistillationLoss(int maxRows, HeadLayout head)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRows, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
         MaxRows = maxRows;
-        Classes = classes;
+        Head = head.Validate(nameof(head));
     }
 
-    /// <summary>V: classes per row, MASK last.</summary>
-    public int Classes { get; }
+    /// <summary>The columns of a row: the vocabulary (MASK last), then any padding.</summary>
+    public HeadLayout Head { get; }
 
     /// <summary>Rows of the largest chunk.</summary>
     public int MaxRows { get; }
@@ -31,9 +31,9 @@ internal sealed class DistillationLoss
     /// distiller reads them with the step's gradient norm); when <paramref name="dStudentLogits"/> is given it is
     /// overwritten with <paramref name="rowGradientScale"/>·∂D_r/∂logits_r. No rows queue nothing.
     /// </summary>
-    /// <param name="studentLogits">[rows, V] raw student logits</param>
-    /// <param name="teacherLogProbs">[rows, V] the teacher's log-probs, row for row</param>
-    /// <param name="dStudentLogits">[rows, V] or null; may alias <paramref name="studentLogits"/></param>
+    /// <param name="studentLogits">[rows, Head.Width] raw student logits</param>
+    /// <param name="teacherLogProbs">[rows, Head.Width] the teacher's log-probs, row for row</param>
+    /// <param name="dStudentLogits">[rows, Head.Width] or null (0 on the padding); may alias <paramref name="studentLogits"/></param>
     /// <param name="rowGradientScale">The weight of a row in the step's loss, e.g. 1/(accumulation · masked rows).</param>
     /// <param name="rowValues">[rows]</param>
     public void Queue(Divergence divergence, Tensor<float> studentLogits, Tensor<float> teacherLogProbs,
@@ -43,6 +43,6 @@ internal sealed class DistillationLoss
             throw new ArgumentOutOfRangeException(nameof(rows), $"Rows must be in [0, {MaxRows}]; got {rows}.");
         if (rows == 0) return;
         studentLogits.Device.Kernels.DivergenceForwardBackward(divergence, studentLogits, teacherLogProbs, rowValues,
-            dStudentLogits, rows, Classes, Classes - 1, rowGradientScale);
+            dStudentLogits, rows, Head.Width, Head.Vocab, Head.MaskIndex, rowGradientScale);
     }
 }

@@ -33,7 +33,7 @@ internal sealed class DitTeacher : ITeacher, IDisposable
     public Dit Model { get; }
 
     /// <inheritdoc/>
-    public int Classes => Model.Config.Vocab;
+    public HeadLayout Head => HeadLayout.Of(Model.Config);
 
     /// <inheritdoc/>
     public void Prepare(Tensor<int> ids, ReadOnlySpan<float> sigma) => Model.ForwardTrunk(_activations, ids, sigma);
@@ -41,8 +41,8 @@ internal sealed class DitTeacher : ITeacher, IDisposable
     /// <inheritdoc/>
     public void LogProbs(Tensor<int> rows, int count, Tensor<float> logProbs)
     {
-        Tensor<float> logits = Model.ForwardHead(_activations, rows, count); // [count, V]
-        Model.Device.Kernels.SubsLogSoftmax(logits, logProbs, count, Classes, Model.Config.MaskIndex);
+        Tensor<float> logits = Model.ForwardHead(_activations, rows, count); // [count, PaddedVocab]
+        Model.Device.Kernels.SubsLogSoftmax(logits, logProbs, count, Head.Width, Head.Vocab, Head.MaskIndex);
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Distillation;
 
@@ -9,8 +10,8 @@ namespace IlgpuDiffusion.Distillation;
 /// </summary>
 internal interface ITeacher
 {
-    /// <summary>V: classes per row, MASK included as the last one.</summary>
-    int Classes { get; }
+    /// <summary>The columns of a row of log-probs: the vocabulary (MASK last), then any padding.</summary>
+    HeadLayout Head { get; }
 
     /// <summary>Reads a noisy batch; <see cref="LogProbs"/> then serves rows of it until the next call. Allocates nothing.</summary>
     /// <param name="ids">[batch, tokens] noisy ids</param>
@@ -22,6 +23,6 @@ internal interface ITeacher
     /// <see cref="Prepare"/>d batch. Called only for rows whose id is MASK, so carry-over rows never occur. Allocates nothing.
     /// </summary>
     /// <param name="rows">[count] distinct row indices b·tokens + l</param>
-    /// <param name="logProbs">[count, Classes], overwritten</param>
+    /// <param name="logProbs">[count, Head.Width], overwritten; −∞ on the padding</param>
     void LogProbs(Tensor<int> rows, int count, Tensor<float> logProbs);
 }

@@ -97,7 +97,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         _corrupted = new CorruptedBatch(batch, length);
         if (headChunkRows is < 1)
             throw new ArgumentOutOfRangeException(nameof(headChunkRows), $"Head chunks need at least one row; got {headChunkRows}.");
-        int chunkRows = Math.Min(headChunkRows ?? HeadChunks.Rows(model.Vocab, _corrupted.Elements), _corrupted.Elements);
+        int chunkRows = Math.Min(headChunkRows ?? HeadChunks.Rows(model.PaddedVocab, _corrupted.Elements), _corrupted.Elements);
         _cleanIds = new int[_corrupted.Elements];
         _sigma = new float[batch];
         _timeSeed = TrainingSeeds.Times(training.Seed);
@@ -116,9 +116,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _teacher.Model.CopyParametersFrom(initial);
             _noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
             owned.Add(_noisyIds.Buffer);
-            _targets = Own(owned, new TeacherTargets(device, batch, length, model.Vocab, config.TeacherSteps, chunkRows));
+            _targets = Own(owned, new TeacherTargets(device, batch, length, HeadLayout.Of(model), config.TeacherSteps, chunkRows));
             _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
-            _loss = new DistillationLoss(chunkRows, model.Vocab);
+            _loss = new DistillationLoss(chunkRows, HeadLayout.Of(model));
             _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training, group,
                 _student.Gradients.BlockRanges, lossRows: TokenRows.Of(training.BatchSize, trainData.SequenceLength)));
             _student.BlockGradientsFinished = _run.BlockGradientsFinished;

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Distillation;
 /// <param name="First">The chunk's first target.</param>
 /// <param name="Count">Targets in the chunk.</param>
 /// <param name="Rows">[Count] the positions b·L + l of z_t the targets belong to.</param>
-/// <param name="LogProbs">[Count, V] the teacher's log-probs, row for row; valid until the next chunk.</param>
+/// <param name="LogProbs">[Count, head width] the teacher's log-probs, row for row; valid until the next chunk.</param>
 internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Rows, Tensor<float> LogProbs);
 
 /// <summary>
@@ -30,7 +30,7 @@ internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Ro
 /// </summary>
 internal sealed class TeacherTargets : IDisposable
 {
-    private readonly int _tokens, _steps, _maskId;
+    private readonly int _tokens, _steps;
     private readonly int[] _ids, _hostRows, _pending, _hostDraws, _revealed;
     private readonly double[] _times;
     private readonly float[] _sigma;
@@ -41,26 +41,25 @@ internal sealed class TeacherTargets : IDisposable
     private int _step, _stepStart, _stepEnd, _next;
 
     /// <summary>
-    /// Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and
-    /// <paramref name="classes"/> classes (MASK last), with chunks of up to <paramref name="chunkRows"/> rows.
+    /// Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and log-probs laid out as
+    /// <paramref name="head"/>, with chunks of up to <paramref name="chunkRows"/> rows.
     /// </summary>
     /// <param name="teacherSteps">K, the ancestral teacher steps per target.</param>
-    public TeacherTargets(Device device, int batch, int tokens, int classes, int teacherSteps, int chunkRows)
+    public TeacherTargets(Device device, int batch, int tokens, HeadLayout head, int teacherSteps, int chunkRows)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 2);
+        head.Validate(nameof(head));
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherSteps, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         int rows = TokenRows.Of(batch, tokens);
-        if ((long)chunkRows * classes > int.MaxValue)
-            throw new ArgumentException($"Target chunks of {chunkRows} rows of {classes} classes exceed {int.MaxValue} floats; " +
+        if ((long)chunkRows * head.Width > int.MaxValue)
+            throw new ArgumentException($"Target chunks of {chunkRows} rows of {head.Width} columns exceed {int.MaxValue} floats; " +
                 "use smaller chunks.", nameof(chunkRows));
         _tokens = tokens;
         _steps = teacherSteps;
-        _maskId = classes - 1;
-        Classes = classes;
+        Head = head;
         ChunkRows = chunkRows;
         _ids = new int[rows];
         _hostRows = new int[rows];
@@ -72,12 +71,12 @@ internal sealed class TeacherTargets : IDisposable
         _deviceIds = device.AllocateTensor<int>(new Shape(batch, tokens));
         _draws = device.AllocateTensor<int>(new Shape(chunkRows));
         Rows = device.AllocateTensor<int>(new Shape(rows));
-        LogProbs = device.AllocateTensor<float>(new Shape(chunkRows, classes));
+        LogProbs = device.AllocateTensor<float>(new Shape(chunkRows, head.Width));
         _step = _steps - 1; // nothing planned: no chunk
     }
 
-    /// <summary>V: classes per row, MASK last.</summary>
-    public int Classes { get; }
+    /// <summary>The columns of a row of log-probs: the vocabulary (MASK last), then any padding.</summary>
+    public HeadLayout Head { get; }
 
     /// <summary>Most targets per chunk.</summary>
     public int ChunkRows { get; }
@@ -151,9 +150,8 @@ internal sealed class TeacherTargets : IDisposable
     public bool NextChunk(ITeacher teacher, out TargetChunk chunk)
     {
         ArgumentNullException.ThrowIfNull(teacher);
-        if (teacher.Classes != Classes)
-            throw new ArgumentException($"The teacher has {teacher.Classes} classes; the targets are sized for {Classes}.",
-                nameof(teacher));
+        if (teacher.Head != Head)
+            throw new ArgumentException($"The teacher's head is {teacher.Head}; the targets are sized for {Head}.", nameof(teacher));
         while (_next == _stepEnd)
         {
             if (_step == _steps - 1)
@@ -223,7 +221,7 @@ internal sealed class TeacherTargets : IDisposable
     {
         Tensor<int> drawn = _draws.Slice(0, count);
         var parameters = new SamplingParameters(_drawSeed, StepStream(_stream, _step), FirstRow: first - _stepStart);
-        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Classes, _maskId, parameters);
+        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Head.Width, Head.MaskIndex, parameters);
         drawn.CopyTo(_hostDraws.AsSpan(0, count));
         for (int i = 0; i < count; i++) _ids[_hostRows[first + i]] = _hostDraws[i];
     }

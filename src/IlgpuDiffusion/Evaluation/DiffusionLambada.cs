@@ -108,7 +108,7 @@ public static class DiffusionLambada
         Tensor<float> logits = model.Forward(pass.Activations, pass.Ids, model.Config.TimeConditioning ? pass.Sigma : default,
             head.DeviceRows, rows, DitDropout.Off);
         IKernels kernels = model.Device.Kernels;
-        int classes = model.Config.Vocab;
+        int classes = model.Config.PaddedVocab, vocab = model.Config.Vocab;
         kernels.Argmax(logits.Slice(0, word), head.DevicePredicted.Slice(0, word), word, classes, mask);
         head.DevicePredicted.Slice(0, word).CopyTo(head.Predicted.AsSpan(0, word));
         double nll = 0;
@@ -116,7 +116,7 @@ public static class DiffusionLambada
         if (scored > 0)
         {
             kernels.SubsCrossEntropy(logits.Slice(word, scored), head.DeviceTargets.Slice(word, scored),
-                head.DeviceWeights.Slice(word, scored), head.DeviceLosses.Slice(0, scored), null, scored, classes, mask, 1f);
+                head.DeviceWeights.Slice(word, scored), head.DeviceLosses.Slice(0, scored), null, scored, classes, vocab, mask, 1f);
             head.DeviceLosses.Slice(0, scored).CopyTo(head.Losses.AsSpan(0, scored));
             for (int r = 0; r < scored; r++) nll += head.Losses[r];
         }

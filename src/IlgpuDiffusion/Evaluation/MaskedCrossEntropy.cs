@@ -38,7 +38,7 @@ public static class MaskedCrossEntropy
         var diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, model.Config.MaskIndex);
         var batch = new CorruptedBatch(batchSize, length);
         var clean = new int[batch.Elements];
-        using var loss = new NelboLoss(model.Device, batchSize, length, model.Config.Vocab, model.Config.MaskIndex);
+        using var loss = new NelboLoss(model.Device, batchSize, length, HeadLayout.Of(model.Config));
         using var ids = model.Device.AllocateTensor<int>(new Shape(batchSize, length));
         float[] sigma = model.Config.TimeConditioning
             ? Enumerable.Repeat((float)diffusion.Schedule.TotalNoise(time), batchSize).ToArray()

@@ -52,12 +52,18 @@ public abstract class NamedParameters<TConfig> : IDisposable where TConfig : not
     /// <inheritdoc/>
     public void Dispose() => _arena.Dispose();
 
-    /// <summary>Allocates a zero-filled arena holding <paramref name="entries"/> in order on <paramref name="device"/>.</summary>
+    /// <summary>
+    /// Allocates a zero-filled arena holding <paramref name="entries"/> in order on <paramref name="device"/>, each tensor
+    /// named in <paramref name="capacities"/> followed by zeros up to that many elements (see
+    /// <see cref="ArenaLayout{T}.Add(string, Shape, long)"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">The arena would be longer than kernels can index.</exception>
-    protected static Arena<float> AllocateArena((string Name, Shape Shape)[] entries, Device device)
+    protected static Arena<float> AllocateArena((string Name, Shape Shape)[] entries, Device device,
+        IReadOnlyDictionary<string, long>? capacities = null)
     {
         var layout = new ArenaLayout<float>();
-        foreach (var (name, shape) in entries) layout.Add(name, shape);
+        foreach (var (name, shape) in entries)
+            layout.Add(name, shape, capacities is not null && capacities.TryGetValue(name, out long capacity) ? capacity : shape.Length);
         if (layout.Length > int.MaxValue)
             throw new ArgumentException($"The parameters of this config need {layout.Length} floats; " +
                 $"kernels index at most {int.MaxValue}.");

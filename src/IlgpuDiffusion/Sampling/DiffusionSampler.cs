@@ -144,9 +144,9 @@ public sealed partial class DiffusionSampler : IDisposable
         rows.CopyFrom(_rows.AsSpan(0, count));
         var logits = _model.ForwardHead(_activations, rows, count);
         if (Options.Temperature == 0)
-            _k.Argmax(logits, drawn, count, _model.Config.Vocab, _maskId);
+            _k.Argmax(logits, drawn, count, _model.Config.PaddedVocab, _maskId);
         else
-            _k.SampleCategorical(logits, drawn, count, _model.Config.Vocab, _maskId,
+            _k.SampleCategorical(logits, drawn, count, _model.Config.PaddedVocab, _maskId,
                 new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP, Options.Draw));
         drawn.CopyTo(_draws.AsSpan(0, count));
         for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
@@ -168,7 +168,7 @@ public sealed partial class DiffusionSampler : IDisposable
         var chosen = _drawn.Slice(0, count);
         rows.CopyFrom(_rows.AsSpan(0, count));
         var logits = _model.ForwardHead(_activations, rows, count);
-        _k.Argmax(logits, chosen, count, _model.Config.Vocab, _maskId);
+        _k.Argmax(logits, chosen, count, _model.Config.PaddedVocab, _maskId);
         chosen.CopyTo(_draws.AsSpan(0, count));
         for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
         _maskedCount = 0;

@@ -41,7 +41,7 @@ public sealed class BenchCommandTests
         string[] rows = result.OutLines.Where(line => line.StartsWith("| ", StringComparison.Ordinal)).ToArray();
         Assert.Equal(1 + 5 * 3 + 1, rows.Length); // header, forward and both gradients of five Linears, the total
         Assert.StartsWith("| qkv forward | ABt | 16 × 768 × 256 |", rows[1]);
-        Assert.StartsWith("| head weight gradient | AtB | 50258 × 256 × 16 |", rows[15]);
+        Assert.StartsWith("| head weight gradient | AtB | 50304 × 256 × 16 |", rows[15]); // the padded head (DitConfig.PaddedVocab)
         Assert.StartsWith("| **all** |", rows[16]);
     }
 

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
@@ -49,7 +50,7 @@ public sealed class NelboLossTests
         var rowLogits = new float[masked * Classes];
         for (int m = 0; m < masked; m++)
             Array.Copy(logits, batch.MaskedRows[m] * Classes, rowLogits, m * Classes, Classes);
-        using var loss = new NelboLoss(scope.Device, Batch, Length, Classes, Mask);
+        using var loss = new NelboLoss(scope.Device, Batch, Length, new HeadLayout(Classes, Classes));
         loss.Upload(batch);
         var logitsOnDevice = scope.Upload(rowLogits);
         var dLogits = scope.Zeros(masked * Classes);
@@ -80,7 +81,7 @@ public sealed class NelboLossTests
         Array.Fill(batch.Times, 1e-9);
         new MaskedDiffusion(NoiseSchedule.LogLinear, Mask).Corrupt(new int[Batch * Length], seed: 1, stream: 0, batch);
         Assert.Equal(0, batch.MaskedCount);
-        using var loss = new NelboLoss(scope.Device, Batch, Length, Classes, Mask);
+        using var loss = new NelboLoss(scope.Device, Batch, Length, new HeadLayout(Classes, Classes));
         loss.Upload(batch);
         Assert.Equal(0, loss.EvaluateSum(scope.Zeros(Classes), null, 1f));
     }

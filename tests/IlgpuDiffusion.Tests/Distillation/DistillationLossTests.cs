@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
@@ -11,6 +12,7 @@ namespace IlgpuDiffusion.Tests.Distillation;
 public sealed class DistillationLossTests
 {
     private const int Rows = 5, Classes = 11, Mask = Classes - 1;
+    private static readonly HeadLayout Head = new(Classes, Classes);
 
     public static TheoryData<DistillationDivergence, bool> Divergences()
     {
@@ -46,7 +48,7 @@ public sealed class DistillationLossTests
         float[] student = Random(Rows * Classes, 1, 3f);
         float[] teacher = Enumerable.Range(0, Rows)
             .SelectMany(r => ReferenceLosses.SubsLogSoftmax(D(Random(Classes, 10 + r, 3f)), Mask).Select(v => (float)v)).ToArray();
-        var loss = new DistillationLoss(maxRows: 8, Classes);
+        var loss = new DistillationLoss(maxRows: 8, Head);
         var gradient = s.Zeros(Rows * Classes);
         const float gradScale = 0.5f; // e.g. two accumulated micro-batches
         double value = Sum(s, loss, divergence, s.Upload(student), s.Upload(teacher), gradient, Rows, gradScale / Rows) / Rows;
@@ -67,8 +69,8 @@ public sealed class DistillationLossTests
         using var s = new DeviceScope("cpu");
         float[] logits = Random(Rows * Classes, 4, 4f);
         var teacher = s.Zeros(Rows * Classes);
-        s.Kernels.SubsLogSoftmax(s.Upload(logits), teacher, Rows, Classes, Mask);
-        var loss = new DistillationLoss(Rows, Classes);
+        s.Kernels.SubsLogSoftmax(s.Upload(logits), teacher, Rows, Classes, Classes, Mask);
+        var loss = new DistillationLoss(Rows, Head);
         Assert.InRange(Sum(s, loss, kind.Kernel(compat), s.Upload(logits), teacher, null, Rows, 1f), -1e-6, 1e-6);
     }
 
@@ -76,7 +78,7 @@ public sealed class DistillationLossTests
     public void No_masked_rows_give_zero_and_too_many_are_refused()
     {
         using var s = new DeviceScope("cpu");
-        var loss = new DistillationLoss(maxRows: 2, Classes);
+        var loss = new DistillationLoss(maxRows: 2, Head);
         var empty = s.Zeros(Classes);
         Assert.Equal(0, Sum(s, loss, Divergence.ReverseKl, empty, empty, null, 0, 1f));
         Assert.Throws<ArgumentOutOfRangeException>(() => Sum(s, loss, Divergence.ReverseKl, empty, empty, null, 3, 1f));

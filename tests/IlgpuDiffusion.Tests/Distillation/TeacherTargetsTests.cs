@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Conformance.Reference;
 using Xunit;
@@ -10,7 +11,9 @@ namespace IlgpuDiffusion.Tests.Distillation;
 [Collection(ConformanceCollection.Name)]
 public sealed class TeacherTargetsTests
 {
-    private const int Classes = 8, Mask = Classes - 1;
+    // Eight classes, MASK last, in rows padded to twelve columns as a padded head's are.
+    private const int Mask = 7, Classes = 12;
+    private static readonly HeadLayout Head = new(Mask + 1, Classes);
     private const ulong RevealSeed = 11, DrawSeed = 12, Stream = 5;
 
     private static Device Cpu => TinyModels.Cpu;
@@ -32,12 +35,12 @@ public sealed class TeacherTargetsTests
         var logProbs = new List<float>();
         while (targets.NextChunk(teacher, out TargetChunk chunk))
         {
-            Assert.Equal(logProbs.Count / targets.Classes, chunk.First);
+            Assert.Equal(logProbs.Count / targets.Head.Width, chunk.First);
             Assert.InRange(chunk.Count, 1, targets.ChunkRows);
             Assert.Equal(targets.HostRows[chunk.First..(chunk.First + chunk.Count)].ToArray(), chunk.Rows.ToArray());
             logProbs.AddRange(chunk.LogProbs.ToArray());
         }
-        Assert.Equal(targets.Count * targets.Classes, logProbs.Count);
+        Assert.Equal(targets.Count * targets.Head.Width, logProbs.Count);
         return logProbs.ToArray();
     }
 
@@ -62,8 +65,8 @@ public sealed class TeacherTargetsTests
         const int batch = 4, tokens = 16;
         const double delta = 1.0 / 8;
         CorruptedBatch z = Corrupt(batch, tokens, [0.3, 0.6, 0.9, 0.45], seed: 3);
-        var teacher = new ToyTeacher(Classes, tokens);
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows: batch * tokens);
+        var teacher = new ToyTeacher(Head, tokens);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Head, steps, chunkRows: batch * tokens);
         float[] logProbs = Build(targets, teacher, z, delta, compat);
 
         Assert.Equal(z.MaskedCount, targets.Count);
@@ -120,11 +123,11 @@ public sealed class TeacherTargetsTests
         const int batch = 4, tokens = 16, steps = 3;
         const double delta = 1.0 / 8;
         CorruptedBatch z = Corrupt(batch, tokens, [0.3, 0.6, 0.9, 0.45], seed: 3);
-        using var whole = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows: batch * tokens);
-        using var chunked = new TeacherTargets(Cpu, batch, tokens, Classes, steps, chunkRows);
-        var teacher = new ToyTeacher(Classes, tokens);
+        using var whole = new TeacherTargets(Cpu, batch, tokens, Head, steps, chunkRows: batch * tokens);
+        using var chunked = new TeacherTargets(Cpu, batch, tokens, Head, steps, chunkRows);
+        var teacher = new ToyTeacher(Head, tokens);
         float[] expected = Build(whole, teacher, z, delta, compat: false);
-        var chunkedTeacher = new ToyTeacher(Classes, tokens);
+        var chunkedTeacher = new ToyTeacher(Head, tokens);
         Assert.Equal(expected, Build(chunked, chunkedTeacher, z, delta, compat: false));
         Assert.Equal(whole.HostRows.ToArray(), chunked.HostRows.ToArray());
         Assert.Equal(whole.FinalIds.ToArray(), chunked.FinalIds.ToArray());
@@ -139,7 +142,7 @@ public sealed class TeacherTargetsTests
     {
         const int batch = 256, tokens = 128, n = batch * tokens;
         const double t = 0.5, delta = 1.0 / 32;
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2, chunkRows: 64);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Head, teacherSteps: 2, chunkRows: 64);
         targets.Plan(AllMasked(batch, tokens, t), delta, compat, RevealSeed, DrawSeed, Stream); // reveals are decided up front
         // Paper: t_0 = t, fraction Δ/t = 0.0625. Released code: t_0 = t + (1−t)(t − 2Δ) = 0.71875, fraction ≈ 0.0435.
         double p = delta / (compat ? t + (1 - t) * (t - 2 * delta) : t);
@@ -152,23 +155,24 @@ public sealed class TeacherTargetsTests
     public void A_step_that_reaches_past_time_zero_reveals_every_masked_position()
     {
         const int batch = 2, tokens = 16;
-        var teacher = new ToyTeacher(Classes, tokens);
-        using var targets = new TeacherTargets(Cpu, batch, tokens, Classes, teacherSteps: 2, chunkRows: 5);
+        var teacher = new ToyTeacher(Head, tokens);
+        using var targets = new TeacherTargets(Cpu, batch, tokens, Head, teacherSteps: 2, chunkRows: 5);
         Build(targets, teacher, AllMasked(batch, tokens, time: 0.01), delta: 0.02, compat: false);
         Assert.Equal([batch * tokens, 0], targets.TargetsPerStep.ToArray());
         Assert.Equal([batch * tokens], teacher.RowsPerPass);
-        Assert.DoesNotContain(Mask, targets.FinalIds.ToArray());
+        Assert.All(targets.FinalIds.ToArray(), id => Assert.InRange(id, 0, Mask - 1)); // neither MASK nor padding
     }
 
     [Fact]
     public void Mismatched_batches_and_teachers_are_refused()
     {
-        using var targets = new TeacherTargets(Cpu, 2, 16, Classes, teacherSteps: 2, chunkRows: 8);
+        using var targets = new TeacherTargets(Cpu, 2, 16, Head, teacherSteps: 2, chunkRows: 8);
         var wrongBatch = Assert.Throws<ArgumentException>(() =>
             targets.Plan(AllMasked(4, 8, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream));
         Assert.Contains("sized for 2 × 16", wrongBatch.Message);
         targets.Plan(AllMasked(2, 16, 0.5), 0.1, false, RevealSeed, DrawSeed, Stream);
-        var wrongTeacher = Assert.Throws<ArgumentException>(() => targets.NextChunk(new ToyTeacher(Classes + 1, 16), out _));
-        Assert.Contains("classes", wrongTeacher.Message);
+        var wrongTeacher = Assert.Throws<ArgumentException>(() =>
+            targets.NextChunk(new ToyTeacher(Head with { Width = Classes + 4 }, 16), out _));
+        Assert.Contains("head", wrongTeacher.Message);
     }
 }

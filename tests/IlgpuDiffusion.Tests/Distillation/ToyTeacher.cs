@@ -1,20 +1,22 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Distillation;
+using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Tests.Distillation;
 
 /// <summary>
 /// A deterministic host-side teacher: the logit of class v at position l of sequence b is
 /// 3·sin(1.3·l + 0.7·v + 0.11·Σ_{j unmasked} (z_j + 1)(j + 1)), so each prediction depends on the whole visible
-/// context of its sequence; SUBS log-probs (MASK −1e6) are computed in double. Records the rows it serves per pass.
+/// context of its sequence; SUBS log-probs (MASK −1e6) are computed in double, −∞ on the head's padding. Records the
+/// rows it serves per pass.
 /// </summary>
-internal sealed class ToyTeacher(int classes, int tokens) : ITeacher
+internal sealed class ToyTeacher(HeadLayout head, int tokens) : ITeacher
 {
     private int[] _state = [];
 
-    public int Classes => classes;
+    public HeadLayout Head => head;
 
-    public int Mask => classes - 1;
+    public int Mask => head.MaskIndex;
 
     /// <summary>For each <see cref="Prepare"/>d state, the rows served from it.</summary>
     public List<int> RowsPerPass { get; } = [];
@@ -29,9 +31,9 @@ internal sealed class ToyTeacher(int classes, int tokens) : ITeacher
     {
         RowsPerPass[^1] += count;
         int[] rowIndices = rows.ToArray();
-        var output = new float[count * classes];
+        var output = new float[count * head.Width];
         for (int i = 0; i < count; i++)
-            Expected(_state, rowIndices[i]).CopyTo(output, i * classes);
+            Expected(_state, rowIndices[i]).CopyTo(output, i * head.Width);
         logProbs.CopyFrom(output);
     }
 
@@ -42,9 +44,10 @@ internal sealed class ToyTeacher(int classes, int tokens) : ITeacher
         double context = 0;
         for (int j = 0; j < tokens; j++)
             if (state[b * tokens + j] != Mask) context += (state[b * tokens + j] + 1.0) * (j + 1);
-        var logits = new double[classes];
-        for (int v = 0; v < classes; v++) logits[v] = 3 * Math.Sin(1.3 * l + 0.7 * v + 0.11 * context);
+        var logits = new double[head.Width];
+        for (int v = 0; v < head.Vocab; v++) logits[v] = 3 * Math.Sin(1.3 * l + 0.7 * v + 0.11 * context);
         logits[Mask] = double.NegativeInfinity;
+        for (int v = head.Vocab; v < head.Width; v++) logits[v] = double.NegativeInfinity;
         double max = logits.Max(), sum = logits.Sum(x => Math.Exp(x - max));
         var result = logits.Select(x => (float)(x - max - Math.Log(sum))).ToArray();
         result[Mask] = -1e6f;

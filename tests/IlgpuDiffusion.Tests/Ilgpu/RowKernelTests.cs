@@ -31,8 +31,9 @@ public sealed class RowKernelTests(IlgpuCpuFixture fixture)
         {
             var (losses, dLogits, values) = (fixture.Upload(new float[rows]), fixture.Upload(new float[rows * Vocabulary]),
                 fixture.Upload(new float[rows]));
-            fixture.Kernels.SubsCrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, Vocabulary, Mask, 1f);
-            fixture.Kernels.DivergenceForwardBackward(Divergence.ReverseKl, logitsT, teacherT, values, null, rows, Vocabulary, Mask, 1f);
+            fixture.Kernels.SubsCrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, Vocabulary, Vocabulary, Mask, 1f);
+            fixture.Kernels.DivergenceForwardBackward(Divergence.ReverseKl, logitsT, teacherT, values, null, rows, Vocabulary, Vocabulary,
+                Mask, 1f);
             return [.. losses.ToArray(), .. values.ToArray(), .. dLogits.ToArray()];
         }
         var first = Run();

@@ -43,8 +43,8 @@ public sealed class DitContextTaskTests
             weights.CopyFrom(mask.Select(m => m ? 1f : 0f).ToArray());
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, rowCount, DitDropout.Off);
-            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.Vocab, config.MaskIndex,
-                1f / Math.Max(1, mask.Count(m => m)));
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, rowCount, config.PaddedVocab, config.Vocab,
+                config.MaskIndex, 1f / Math.Max(1, mask.Count(m => m)));
             model.Backward(activations, logits);
             trained.Step(hyper, step);
             if (step <= Steps - 50) continue;

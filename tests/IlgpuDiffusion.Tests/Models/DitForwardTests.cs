@@ -23,8 +23,8 @@ public sealed class DitForwardTests
         var full = model.Forward(all, ids, default, null, 0, DitDropout.Off).ToArray();
         var selected = model.Forward(some, ids, default, TinyModels.Upload(device, masked), masked.Length, DitDropout.Off).ToArray();
 
-        Assert.Equal(masked.Length * config.Vocab, selected.Length);
-        var expected = masked.SelectMany(r => full.Skip(r * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+        Assert.Equal(masked.Length * config.PaddedVocab, selected.Length);
+        var expected = masked.SelectMany(r => full.Skip(r * config.PaddedVocab).Take(config.PaddedVocab)).Select(v => (double)v).ToArray();
         Numerics.AssertClose(expected, selected, 1e-6, "selected rows");
         Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(some, ids, default, null, 0, DitDropout.Off));
     }
@@ -48,7 +48,8 @@ public sealed class DitForwardTests
         for (int repeat = 0; repeat < 2; repeat++)
         {
             var selected = model.ForwardHead(activations, rows, masked.Length).ToArray();
-            var expected = masked.SelectMany(r => full.Skip(r * config.Vocab).Take(config.Vocab)).Select(v => (double)v).ToArray();
+            var expected = masked.SelectMany(r => full.Skip(r * config.PaddedVocab).Take(config.PaddedVocab))
+                .Select(v => (double)v).ToArray();
             Numerics.AssertClose(expected, selected, 1e-6, "head rows after a trunk pass");
         }
         Numerics.AssertClose(full.Select(v => (double)v).ToArray(), model.ForwardHead(activations, null, 0).ToArray(), 1e-6, "all rows");
@@ -64,7 +65,7 @@ public sealed class DitForwardTests
         TinyModels.Randomize(model.Parameters, seed: 40);
         var ids = TinyModels.Upload(device, TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 41).Noisy);
         int[] rows = [7, 0, 3, 10, 5];
-        float[] sigma = [0.4f, 1.3f], dLogits = Numerics.Random(rows.Length * config.Vocab, 42, 1f);
+        float[] sigma = [0.4f, 1.3f], dLogits = Numerics.Random(rows.Length * config.PaddedVocab, 42, 1f);
         var dropout = DitDropout.Training(seed: 5, step: 1);
         using var whole = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true, headCapacity: rows.Length);
         model.ZeroGradients();
@@ -79,7 +80,7 @@ public sealed class DitForwardTests
         {
             int count = Math.Min(2, rows.Length - first);
             var logits = model.ForwardHead(chunked, TinyModels.Upload(device, rows[first..(first + count)]), count);
-            logits.CopyFrom(dLogits[(first * config.Vocab)..((first + count) * config.Vocab)]);
+            logits.CopyFrom(dLogits[(first * config.PaddedVocab)..((first + count) * config.PaddedVocab)]);
             Assert.Throws<InvalidOperationException>(() => model.BackwardTrunk(whole)); // no chunked pass on that arena
             model.BackwardHead(chunked, logits);
             Assert.Throws<InvalidOperationException>(() => model.BackwardHead(chunked, logits)); // one backward per head chunk
@@ -169,7 +170,7 @@ public sealed class DitForwardTests
         var (_, noisy, masked) = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 28);
         var ids = TinyModels.Upload(device, noisy);
         var rows = TinyModels.Upload(device, masked);
-        var dLogits = TinyModels.Upload(device, Numerics.Random(masked.Length * config.Vocab, 29));
+        var dLogits = TinyModels.Upload(device, Numerics.Random(masked.Length * config.PaddedVocab, 29));
         float[] sigma = [0.5f, 1.5f];
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true,
             headCapacity: masked.Length);

@@ -48,7 +48,7 @@ public sealed class DitGradientTests
         {
             var logits = model.Forward(activations, ids, default, rows, masked.Length, DitDropout.Off);
             device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, backward ? logits : null,
-                masked.Length, config.Vocab, config.MaskIndex, 1f);
+                masked.Length, config.PaddedVocab, config.Vocab, config.MaskIndex, 1f);
             if (backward) model.Backward(activations, logits);
             device.Synchronize();
             return losses.ToArray().Sum(v => (double)v);
@@ -72,7 +72,9 @@ public sealed class DitGradientTests
         var ids = TinyModels.Upload(device, noisy);
         float[] sigma = [0.7f, 2.5f];
         int n = TinyModels.Batch * TinyModels.DitTokens;
-        var direction = Numerics.Random(n * config.Vocab, 5);
+        // A functional of the vocabulary's logits: none of the head's padding columns.
+        var direction = Numerics.Random(n * config.PaddedVocab, 5)
+            .Select((v, i) => i % config.PaddedVocab < config.Vocab ? v : 0f).ToArray();
         var dLogits = TinyModels.Upload(device, direction);
         var dropout = DitDropout.Training(seed: 77, step: 3);
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: true);

@@ -22,15 +22,19 @@ public sealed class DitInvariantTests
         var logits = model.Forward(activations, TinyModels.Upload(device, noisy), default, null, 0, DitDropout.Off);
         Assert.All(logits.ToArray(), v => Assert.Equal(0f, v));
 
-        var logProbs = device.AllocateTensor<float>(new Shape(16, config.Vocab));
-        device.Kernels.SubsLogSoftmax(logits, logProbs, 16, config.Vocab, config.MaskIndex);
+        int width = config.PaddedVocab;
+        Assert.Equal(50304, width);
+        var logProbs = device.AllocateTensor<float>(new Shape(16, width));
+        device.Kernels.SubsLogSoftmax(logits, logProbs, 16, width, config.Vocab, config.MaskIndex);
         var values = logProbs.ToArray();
         float uniform = (float)Math.Log(1.0 / 50257);
         foreach (int row in masked)
         {
             for (int v = 0; v < config.MaskIndex; v++)
-                Assert.Equal(uniform, values[row * config.Vocab + v]);
-            Assert.True(values[row * config.Vocab + config.MaskIndex] < -1e5f);
+                Assert.Equal(uniform, values[row * width + v]);
+            Assert.True(values[row * width + config.MaskIndex] < -1e5f);
+            for (int v = config.Vocab; v < width; v++)
+                Assert.Equal(float.NegativeInfinity, values[row * width + v]); // the head's padding: probability 0
         }
     }
 

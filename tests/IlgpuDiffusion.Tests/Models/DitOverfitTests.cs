@@ -30,8 +30,8 @@ public sealed class DitOverfitTests
         {
             model.ZeroGradients();
             var logits = model.Forward(activations, ids, default, rows, masked.Length, DitDropout.Off);
-            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.Vocab, config.MaskIndex,
-                1f / masked.Length);
+            device.Kernels.SubsCrossEntropy(logits, targets, weights, losses, logits, masked.Length, config.PaddedVocab, config.Vocab,
+                config.MaskIndex, 1f / masked.Length);
             model.Backward(activations, logits);
             trained.Step(hyper, step);
             last = losses.ToArray().Average(v => (double)v);

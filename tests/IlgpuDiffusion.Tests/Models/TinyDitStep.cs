@@ -24,8 +24,8 @@ internal static class TinyDitStep
         var values = logits.ToArray();
         using var losses = device.AllocateTensor<float>(new Shape(masked.Length));
         device.Kernels.SubsCrossEntropy(logits, TinyModels.Upload(device, masked.Select(r => clean[r]).ToArray()),
-            TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length, config.Vocab,
-            config.MaskIndex, 1f);
+            TinyModels.Upload(device, Enumerable.Repeat(1f, masked.Length).ToArray()), losses, logits, masked.Length,
+            config.PaddedVocab, config.Vocab, config.MaskIndex, 1f);
         model.ZeroGradients();
         model.Backward(activations, logits);
         return new Result(values, losses.ToArray().Sum(), model.Gradients!.All.ToArray());

@@ -17,7 +17,10 @@ public sealed partial class Dit
     /// first one.
     /// </summary>
     /// <param name="activations">The arena the forward pass wrote.</param>
-    /// <param name="dLogits">[headCount, V] ∂L/∂logits of the forward's head rows; may be the returned logits overwritten in place.</param>
+    /// <param name="dLogits">
+    /// [headCount, PaddedVocab] ∂L/∂logits of the forward's head rows, zero on the padding columns; may be the returned logits
+    /// overwritten in place.
+    /// </param>
     public void Backward(DitActivations activations, Tensor<float> dLogits)
     {
         var a = activations;
@@ -35,7 +38,9 @@ public sealed partial class Dit
     /// gradients and keeps ∂L/∂(those rows' head input) for <see cref="BackwardTrunk"/>. Call it before the next chunk's
     /// <see cref="ForwardHead"/>.
     /// </summary>
-    /// <param name="dLogits">[headCount, V] ∂L/∂logits of that chunk; may be its logits overwritten in place.</param>
+    /// <param name="dLogits">
+    /// [headCount, PaddedVocab] ∂L/∂logits of that chunk, zero on the padding columns; may be its logits overwritten in place.
+    /// </param>
     public void BackwardHead(DitActivations activations, Tensor<float> dLogits)
     {
         CheckActivations(activations);
@@ -70,19 +75,20 @@ public sealed partial class Dit
         var g = RequireGradients();
         var dA = a.Gradients!;
         int n = a.Rows, d = Config.Hidden;
-        Check.Count(dLogits, (long)count * Config.Vocab, nameof(dLogits));
+        Check.Count(dLogits, (long)count * Config.PaddedVocab, nameof(dLogits));
         var p = Parameters;
 
         // output head: logits = W_out·h_rows + b_out, h_rows = gather(FinalModulated)
         var dFinal = dA.Work;
         if (headRows is { } rows)
         {
-            _k.LinearBackward(dLogits, a.HeadInput, p.OutputWeight, dA.HeadInput, g.OutputWeight, g.OutputBias, count, d, Config.Vocab,
-                accumulateInput: false);
+            _k.LinearBackward(dLogits, a.HeadInput, p.PaddedOutputWeight, dA.HeadInput, g.PaddedOutputWeight, g.PaddedOutputBias, count,
+                d, Config.PaddedVocab, accumulateInput: false);
             _k.ScatterAddRows(dA.HeadInput, rows, dFinal, count, d, n);
         }
         else
-            _k.LinearBackward(dLogits, a.FinalModulated, p.OutputWeight, dFinal, g.OutputWeight, g.OutputBias, n, d, Config.Vocab);
+            _k.LinearBackward(dLogits, a.FinalModulated, p.PaddedOutputWeight, dFinal, g.PaddedOutputWeight, g.PaddedOutputBias, n, d,
+                Config.PaddedVocab);
     }
 
     /// <summary>

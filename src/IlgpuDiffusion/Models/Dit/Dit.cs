@@ -59,7 +59,7 @@ public sealed partial class Dit : IDisposable
     public DitActivations CreateActivations(int batch, int tokens, bool training, int? headCapacity = null) =>
         new(Config, Device, batch, tokens, headCapacity ?? TokenRows.Of(batch, tokens), training);
 
-    /// <summary>Eval forward (no dropout) of every row: the raw logits [batch·tokens, V] (before SUBS).</summary>
+    /// <summary>Eval forward (no dropout) of every row: the raw logits [batch·tokens, PaddedVocab] (before SUBS).</summary>
     /// <param name="activations">From <see cref="CreateActivations"/> with a head capacity of every row.</param>
     /// <param name="ids">[batch, tokens] token ids in [0, V).</param>
     /// <param name="sigma">[batch] noise levels, read only with time conditioning.</param>
@@ -75,7 +75,10 @@ public sealed partial class Dit : IDisposable
     /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
     /// <param name="headCount">Rows the head computes (ignored when <paramref name="headRows"/> is null).</param>
     /// <param name="dropout">Training dropout, or <see cref="DitDropout.Off"/>.</param>
-    /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
+    /// <returns>
+    /// [headCount, PaddedVocab] logits, a view into <paramref name="activations"/> valid until the next pass; the columns
+    /// from Vocab on are the head's padding (<see cref="DitConfig.PaddedVocab"/>).
+    /// </returns>
     public Tensor<float> Forward(DitActivations activations, Tensor<int> ids, ReadOnlySpan<float> sigma,
         Tensor<int>? headRows, int headCount, DitDropout dropout)
     {
@@ -120,7 +123,10 @@ public sealed partial class Dit : IDisposable
     /// input: raw logits before SUBS.
     /// </summary>
     /// <param name="headRows">[headCount] distinct row indices into batch·tokens, or null for every row in order.</param>
-    /// <returns>[headCount, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
+    /// <returns>
+    /// [headCount, PaddedVocab] logits, a view into <paramref name="activations"/> valid until the next pass; the columns
+    /// from Vocab on are the head's padding (<see cref="DitConfig.PaddedVocab"/>).
+    /// </returns>
     /// <exception cref="InvalidOperationException">No trunk pass ran on these activations since the last
     /// head-and-backward forward.</exception>
     public Tensor<float> ForwardHead(DitActivations activations, Tensor<int>? headRows, int headCount)
@@ -173,7 +179,7 @@ public sealed partial class Dit : IDisposable
             headInput = a.HeadInput;
         }
         var logits = a.Logits.Slice(0, count);
-        _k.LinearForward(headInput, Parameters.OutputWeight, Parameters.OutputBias, logits, count, d, Config.Vocab);
+        _k.LinearForward(headInput, Parameters.PaddedOutputWeight, Parameters.PaddedOutputBias, logits, count, d, Config.PaddedVocab);
         return logits;
     }
 

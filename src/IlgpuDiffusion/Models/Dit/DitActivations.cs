@@ -21,7 +21,7 @@ public sealed class DitActivations : IDisposable
         if (headCapacity < 0 || headCapacity > n)
             throw new ArgumentOutOfRangeException(nameof(headCapacity), $"Head rows must be in [0, {n}]; got {headCapacity}.");
         if (n * Math.Max(Math.Max(config.MlpHidden, 3 * config.Hidden), 1) > int.MaxValue
-            || (long)headCapacity * config.Vocab > int.MaxValue)
+            || (long)headCapacity * config.PaddedVocab > int.MaxValue)
             throw new ArgumentException($"Batch {batch} × tokens {tokens} makes activations larger than {int.MaxValue} floats; " +
                 "use smaller batches.");
         Config = config;
@@ -180,7 +180,7 @@ public sealed class DitActivations : IDisposable
         layout.Add("final_rstd", new Shape(n));
         layout.Add("final_modulated", new Shape(n, d));
         layout.Add("head_input", new Shape(headCapacity, d));
-        layout.Add("logits", new Shape(headCapacity, config.Vocab));
+        layout.Add("logits", new Shape(headCapacity, config.PaddedVocab));
         if (training) DitActivationGradients.Plan(layout, config, n, headCapacity, conditionRows);
         return layout;
     }

@@ -65,6 +65,17 @@ public sealed record DitConfig
     /// <summary>The MASK id: the last vocabulary entry (50257 for GPT-2).</summary>
     public int MaskIndex => Vocab - 1;
 
+    /// <summary>The multiple of columns the output head's width is rounded up to (<see cref="PaddedVocab"/>).</summary>
+    public const int HeadColumnMultiple = 64;
+
+    /// <summary>
+    /// Columns of the output head's logits: <see cref="Vocab"/> rounded up to a multiple of
+    /// <see cref="HeadColumnMultiple"/> (50258 → 50304), so that the head's matrix products run on whole, aligned tiles.
+    /// The columns from Vocab on are padding: their weights and biases stay zero, the losses, divergences and samplers
+    /// skip them and give them zero gradient, and checkpoints hold Vocab rows only.
+    /// </summary>
+    public int PaddedVocab => (Vocab + HeadColumnMultiple - 1) / HeadColumnMultiple * HeadColumnMultiple;
+
     /// <summary>4 layers, 256 wide, 4 heads, L 128: tests and CPU demos.</summary>
     public static DitConfig Tiny { get; } = new() { Layers = 4, Hidden = 256, Heads = 4, Length = 128 };
 
@@ -94,7 +105,8 @@ public sealed record DitConfig
             throw new ArgumentException($"The head dimension {Hidden}/{Heads} = {HeadDim} is odd; the rotary embedding needs it even.");
         if (!(Dropout >= 0f && Dropout < 1f))
             throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.");
-        if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue)
+        if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue
+            || (long)PaddedVocab * Hidden > int.MaxValue)
             throw new ArgumentException($"A weight matrix of this config exceeds {int.MaxValue} elements.");
         if ((long)Length * MlpHidden > int.MaxValue)
             throw new ArgumentException($"{nameof(Length)} {Length} × MLP width {MlpHidden} exceeds {int.MaxValue}: " +

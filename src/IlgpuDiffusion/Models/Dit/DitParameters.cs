@@ -23,7 +23,9 @@ public readonly record struct DitBlockTensors(
 /// Every parameter of a <see cref="Dit"/> carved from one arena, named exactly as the Hugging Face
 /// state dict without its <c>backbone.</c> prefix (docs/algorithms.md §1.6) and laid out in PyTorch module order.
 /// The same layout holds gradients, Adam moments and EMA weights, so any of them can be updated
-/// with one kernel call over <see cref="NamedParameters{TConfig}.All"/>.
+/// with one kernel call over <see cref="NamedParameters{TConfig}.All"/>. The output head's weight and bias are followed
+/// by zeros up to <see cref="DitConfig.PaddedVocab"/> rows (<see cref="PaddedOutputWeight"/>): gradients of zero keep
+/// them zero through every update, and checkpoints, which store the named tensors, never see them.
 /// </summary>
 public sealed class DitParameters : NamedParameters<DitConfig>
 {
@@ -44,6 +46,8 @@ public sealed class DitParameters : NamedParameters<DitConfig>
         FinalNorm = arena["output_layer.norm_final.weight"];
         OutputWeight = arena["output_layer.linear.weight"];
         OutputBias = arena["output_layer.linear.bias"];
+        PaddedOutputWeight = new Tensor<float>(OutputWeight.Buffer, OutputWeight.Offset, new Shape(config.PaddedVocab, config.Hidden));
+        PaddedOutputBias = new Tensor<float>(OutputBias.Buffer, OutputBias.Offset, new Shape(config.PaddedVocab));
         FinalAdaWeight = arena["output_layer.adaLN_modulation.weight"];
         FinalAdaBias = arena["output_layer.adaLN_modulation.bias"];
     }
@@ -81,6 +85,12 @@ public sealed class DitParameters : NamedParameters<DitConfig>
     /// <summary>output_layer.linear.bias [V].</summary>
     public Tensor<float> OutputBias { get; }
 
+    /// <summary><see cref="OutputWeight"/> and its zero padding rows: [PaddedVocab, D], the weight the head runs with.</summary>
+    internal Tensor<float> PaddedOutputWeight { get; }
+
+    /// <summary><see cref="OutputBias"/> and its zero padding: [PaddedVocab].</summary>
+    internal Tensor<float> PaddedOutputBias { get; }
+
     /// <summary>output_layer.adaLN_modulation.weight [2D, C]: rows (shift, scale).</summary>
     public Tensor<float> FinalAdaWeight { get; }
 
@@ -91,7 +101,12 @@ public sealed class DitParameters : NamedParameters<DitConfig>
     public static DitParameters Allocate(DitConfig config, Device device)
     {
         var entries = Layout(config.Validate());
-        return new DitParameters(config, AllocateArena(entries, device), entries);
+        var capacities = new Dictionary<string, long>
+        {
+            ["output_layer.linear.weight"] = (long)config.PaddedVocab * config.Hidden,
+            ["output_layer.linear.bias"] = config.PaddedVocab,
+        };
+        return new DitParameters(config, AllocateArena(entries, device, capacities), entries);
     }
 
     /// <summary>The names and PyTorch shapes of the parameters of <paramref name="config"/>, in module order.</summary>
