@@ -27,6 +27,10 @@ PRESETS = {  # layers, hidden, heads, cond width (docs/algorithms.md §1.4)
     "large": (24, 1536, 16, 128),
 }
 VOCAB, MASK = 50258, 50257
+# Our output head runs the vocabulary padded to a multiple of 64 (DitConfig.PaddedVocab), and `bench --gemm` times its
+# products at that width; the GEMM table uses it too, so both sides time the same products. The training step below
+# keeps MDLM's unpadded head, as the released model has it.
+PADDED_VOCAB = (VOCAB + 63) // 64 * 64
 
 
 def gemm_shapes(hidden, vocab, tokens):
@@ -58,7 +62,7 @@ def bench_gemms(hidden, tokens, runs):
     print("| product | layout | M × N × K | fp32 ms | fp32 TFLOP/s | tf32 ms | tf32 TFLOP/s | bf16 ms | bf16 TFLOP/s |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     totals = {p: [0.0, 0.0] for p in ("fp32", "tf32", "bf16")}
-    for name, layout, m, n, k in gemm_shapes(hidden, VOCAB, tokens):
+    for name, layout, m, n, k in gemm_shapes(hidden, PADDED_VOCAB, tokens):
         row = f"| {name} | {layout} | {m} × {n} × {k} |"
         for precision in ("fp32", "tf32", "bf16"):
             torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
