@@ -64,13 +64,14 @@ internal sealed class TensorCoreGemm : IDisposable
         accelerator.AcceleratorType == AcceleratorType.CPU && accelerator.WarpSize == Mma.WarpLanes &&
         accelerator.MaxNumThreadsPerGroup >= TensorCoreGemmKernels.Threads;
 
-    /// <summary>The k elements of each split and the number of splits for an [m, n] result over k.</summary>
+    /// <summary>The k elements of each split (whole tiles) and the number of splits for an [m, n] result over k.</summary>
     public (int KPerSplit, int Splits) Split(int m, int n, int k)
     {
+        int tileK = TensorCoreGemmKernels.TileK(_precision == MatMulPrecision.Bf16);
         long tiles = (long)LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM) * LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN);
         int wanted = tiles >= _multiprocessors ? 1 : (int)Math.Min(MaxSplits, LaunchPlan.Ceil(2 * _multiprocessors, (int)tiles));
         int splits = Math.Max(1, Math.Min(wanted, k / MinKPerSplit));
-        int kPerSplit = LaunchPlan.Ceil(LaunchPlan.Ceil(k, splits), TensorCoreGemmKernels.TileK) * TensorCoreGemmKernels.TileK;
+        int kPerSplit = LaunchPlan.Ceil(LaunchPlan.Ceil(k, splits), tileK) * tileK;
         return (kPerSplit, LaunchPlan.Ceil(k, kPerSplit));
     }
 

@@ -113,30 +113,32 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         foreach (bool bf16 in new[] { false, true })
             foreach (bool kContiguous in new[] { true, false })
             {
+                int tileK = TensorCoreGemmKernels.TileK(bf16), n = TensorCoreGemmKernels.GroupLength(bf16);
                 var positions = new HashSet<(int, int)>();
                 var places = new HashSet<(int, int)>();
                 for (int thread = 0; thread < TensorCoreGemmKernels.Threads; thread++)
                 {
-                    for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread; i++)
+                    for (int i = 0; i < TensorCoreGemmKernels.ElementsPerThread(bf16); i++)
                     {
-                        var position = TensorCoreGemmKernels.Position(thread, i, kContiguous);
+                        var position = TensorCoreGemmKernels.Position(thread, i, kContiguous, bf16);
                         Assert.True(positions.Add(position));
-                        // Groups of four run along the contiguous axis from a multiple of 4: one 16-byte load each.
-                        var groupStart = TensorCoreGemmKernels.Position(thread, i & ~3, kContiguous);
-                        var expected = kContiguous ? (groupStart.Line, groupStart.K + i % 4) : (groupStart.Line + i % 4, groupStart.K);
+                        // Groups run along the contiguous axis from a multiple of 4: 16-byte loads.
+                        var groupStart = TensorCoreGemmKernels.Position(thread, i / n * n, kContiguous, bf16);
+                        var expected = kContiguous ? (groupStart.Line, groupStart.K + i % n) : (groupStart.Line + i % n, groupStart.K);
                         Assert.Equal(expected, position);
                         Assert.Equal(0, (kContiguous ? groupStart.K : groupStart.Line) % 4);
                         var place = Place(position, kContiguous, bf16);
                         Assert.True(places.Add(place));
                         Assert.InRange(place.Word, 0, TensorCoreGemmKernels.SharedFloats / 4 - 1); // one operand's stage
-                        // BF16 elements 2w and 2w + 1 share a word, the first in the low half: one 8-byte store per group.
-                        if (bf16 && i % 2 == 1)
-                            Assert.Equal((place.Word, 0), Place(TensorCoreGemmKernels.Position(thread, i - 1, kContiguous), kContiguous,
-                                true));
+                        // A group fills consecutive words from a 16-byte boundary: one 16-byte store. BF16 elements 2w and
+                        // 2w + 1 share a word, the first in the low half.
+                        var groupPlace = Place(groupStart, kContiguous, bf16);
+                        Assert.Equal(0, groupPlace.Word % 4);
+                        Assert.Equal((groupPlace.Word + (bf16 ? i % n / 2 : i % n), bf16 ? i % 2 : 0), place);
                     }
                 }
-                Assert.Equal(TensorCoreGemmKernels.TileM * TensorCoreGemmKernels.TileK, positions.Count);
-                Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < TensorCoreGemmKernels.TileK));
+                Assert.Equal(TensorCoreGemmKernels.TileM * tileK, positions.Count);
+                Assert.All(positions, p => Assert.True(p.Item1 < TensorCoreGemmKernels.TileM && p.Item2 < tileK));
             }
     }
 
@@ -157,14 +159,15 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         const int warpLine = 32;
         var halves = new uint[2 * TensorCoreGemmKernels.SharedFloats / 4];
         for (int line = 0; line < TensorCoreGemmKernels.TileM; line++)
-            for (int k = 0; k < TensorCoreGemmKernels.TileK; k++)
+            for (int k = 0; k < TensorCoreGemmKernels.TileK(bf16); k++)
             {
                 var (word, half) = Place((line, k), kContiguous, bf16);
                 uint id = Id(line, k);
                 if (bf16) halves[2 * word + half] = id;
                 else (halves[2 * word], halves[2 * word + 1]) = (id & 0xFFFF, id >> 16);
             }
-        int kSteps = bf16 ? 1 : 2, kStep = bf16 ? 16 : 8;
+        const int kSteps = 2;
+        int kStep = bf16 ? 16 : 8;
         foreach (bool b in new[] { false, true })
             for (int slice = 0; slice < (b ? 2 : 4); slice++)
                 for (int step = 0; step < kSteps; step++)

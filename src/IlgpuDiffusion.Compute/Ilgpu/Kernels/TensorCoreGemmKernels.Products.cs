@@ -3,7 +3,7 @@ using ILGPU;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // The products of one stage on tensor cores (CUDA only; the emulation reads the stage element by element): TF32
-// fragments two k-steps of 8 at a time, BF16 fragments of packed pairs one k-step of 16. Fragments load with ldmatrix
+// fragments in two k-steps of 8, BF16 fragments of packed pairs in two k-steps of 16. Fragments load with ldmatrix
 // (one instruction for an A fragment or two B fragments) except TF32 ones of an operand whose lines are contiguous,
 // which load word by word.
 internal static partial class TensorCoreGemmKernels
@@ -117,16 +117,22 @@ internal static partial class TensorCoreGemmKernels
         private static MmaValuesB Values(MmaB b) => new() { V0 = Interop.IntAsFloat(b.B0), V1 = Interop.IntAsFloat(b.B1) };
     }
 
-    /// <summary>One BF16 k-step of 16 per stage, on pairs packed when staged: six ldmatrix for 16 products.</summary>
+    /// <summary>Two BF16 k-steps of 16 per stage, on pairs packed when staged: six ldmatrix for 16 products each.</summary>
     private readonly struct Bf16Products : IProducts
     {
         public bool Bf16 => true;
 
         public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
         {
-            MmaA a0 = LoadA(s, aK, 0), a1 = LoadA(s, aK, 16), a2 = LoadA(s, aK, 32), a3 = LoadA(s, aK, 48);
-            var (b0, b1) = Load(s.MatrixB + Bytes(0, 0, bK, true), bK).B;
-            var (b2, b3) = Load(s.MatrixB + Bytes(16, 0, bK, true), bK).B;
+            w = Step(w, s, aK, bK, 0);
+            return Step(w, s, aK, bK, 16);
+        }
+
+        private static WarpAccumulators Step(WarpAccumulators w, in StageFragments s, bool aK, bool bK, int k)
+        {
+            MmaA a0 = LoadA(s, aK, 0, k), a1 = LoadA(s, aK, 16, k), a2 = LoadA(s, aK, 32, k), a3 = LoadA(s, aK, 48, k);
+            var (b0, b1) = Load(s.MatrixB + Bytes(0, k, bK, true), bK).B;
+            var (b2, b3) = Load(s.MatrixB + Bytes(16, k, bK, true), bK).B;
             Row(ref w.F00, ref w.F01, ref w.F02, ref w.F03, a0, b0, b1, b2, b3);
             Row(ref w.F10, ref w.F11, ref w.F12, ref w.F13, a1, b0, b1, b2, b3);
             Row(ref w.F20, ref w.F21, ref w.F22, ref w.F23, a2, b0, b1, b2, b3);
@@ -143,8 +149,8 @@ internal static partial class TensorCoreGemmKernels
             Mma.Bf16(ref c3, a, b3);
         }
 
-        /// <summary>The A fragment of rows <paramref name="row"/>...</summary>
-        private static MmaA LoadA(in StageFragments s, bool aK, int row) => Load(s.MatrixA + Bytes(row, 0, aK, true), aK).A;
+        /// <summary>The A fragment of rows <paramref name="row"/>.., k <paramref name="k"/>...</summary>
+        private static MmaA LoadA(in StageFragments s, bool aK, int row, int k) => Load(s.MatrixA + Bytes(row, k, aK, true), aK).A;
 
         /// <summary>Four matrices: rows of pairs along k where k is contiguous, else transposed from rows along the lines.</summary>
         private static LoadedMatrices Load(uint address, bool kContiguous) =>

@@ -38,11 +38,12 @@ internal enum GemmEpilogue
 /// <summary>
 /// GEMM on tensor cores (sm_80 and newer) through inline PTX: c [M, N] = op(a)·op(b) [+ c] [+ bias[col]] with fp32
 /// storage and accumulation and TF32 (m16n8k8) or BF16 (m16n8k16) products. A block of 8 warps computes a 128 × 128 tile
-/// of c, each warp 64 × 32 as 4 × 4 mma fragments held in registers (<see cref="WarpAccumulators"/>). k advances 16 at a
-/// time through two shared-memory stages: while a stage's products run, each thread's loads of the next tile (8
-/// elements of each operand: two groups of four along the operand's contiguous axis, one 16-byte load each where the
-/// operand is aligned, else four bounds-checked loads with zero fill) are in flight into registers, stored to the other
-/// stage afterwards (16- or 8-byte shared stores); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
+/// of c, each warp 64 × 32 as 4 × 4 mma fragments held in registers (<see cref="WarpAccumulators"/>). k advances 16 (TF32)
+/// or 32 (BF16, packed two to a word: the same shared memory, and half the loop's fixed cost per product) at a time
+/// through two shared-memory stages: while a stage's products run, each thread's loads of the next tile (8 TF32 or 16
+/// BF16 elements of each operand: two groups of consecutive ones along the operand's contiguous axis, 16-byte loads where
+/// the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored to the other
+/// stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
 /// every launch may use. (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in
 /// local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
 /// rows along k, or rows along the lines), which keeps both the copies and the fragment reads free of shared-memory bank
@@ -62,15 +63,29 @@ internal enum GemmEpilogue
 /// </summary>
 internal static partial class TensorCoreGemmKernels
 {
-    public const int TileM = 128, TileN = 128, TileK = 16, Threads = 256;
+    public const int TileM = 128, TileN = 128, Threads = 256;
     private const int WarpTileM = 64, WarpTileN = 32, WarpsN = TileN / WarpTileN;
     private const int Pad = 4, WidePad = 8;
 
-    /// <summary>Elements of each operand one thread carries per stage.</summary>
-    public const int ElementsPerThread = TileM * TileK / Threads;
+    /// <summary>
+    /// k of one stage: 16 for TF32 (two m16n8k8 steps), 32 for BF16 (two m16n8k16 steps), whose elements, packed two to a
+    /// word, take the same shared memory.
+    /// </summary>
+    public static int TileK(bool bf16) => bf16 ? 32 : 16;
 
-    /// <summary>Floats of one operand's stage: k-major (rows of TileK + 4) or k-minor (rows of TileM + 8), the larger.</summary>
-    private const int OperandFloats = TileM * (TileK + Pad);
+    /// <summary>
+    /// Elements of a group: consecutive ones along the operand's contiguous axis of global memory, 16-byte loads of four.
+    /// </summary>
+    public static int GroupLength(bool bf16) => bf16 ? 8 : 4;
+
+    /// <summary>Elements of each operand one thread carries per stage: two groups.</summary>
+    public static int ElementsPerThread(bool bf16) => 2 * GroupLength(bf16);
+
+    /// <summary>
+    /// Words of one operand's stage: k-major (rows of 16 words: TF32 k, or BF16 pairs, + 4) or k-minor (rows of TileM + 8
+    /// elements per k), the larger.
+    /// </summary>
+    private const int OperandFloats = TileM * (16 + Pad);
 
     private const int StageFloats = 2 * OperandFloats;
 
@@ -142,28 +157,29 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// Where element <paramref name="i"/> (of <see cref="ElementsPerThread"/>) of a thread's share of an operand's stage
-    /// sits, as (line, k). The elements come in two groups of four consecutive ones along the operand's contiguous axis of
-    /// global memory (group j = elements 4j..4j + 3), so one 16-byte load fetches a group, and consecutive threads take
-    /// consecutive groups. k-contiguous: group j covers k 4·(thread mod 4).. of line thread/4 + 64j. Line-contiguous:
-    /// lines 4·(thread mod 32).. at k thread/32 + 8j. BF16 elements 2w and 2w + 1 share a word of the stage (see
-    /// <see cref="StageWord"/>).
+    /// sits, as (line, k). The elements come in two groups of n = <see cref="GroupLength"/> consecutive ones along the
+    /// operand's contiguous axis of global memory (group j = elements nj..nj + n − 1), so 16-byte loads fetch a group, and
+    /// consecutive threads take consecutive groups. k-contiguous: group j covers k n·(thread mod 4).. of line
+    /// thread/4 + 64j. Line-contiguous: TF32 lines 4·(thread mod 32).. at k thread/32 + 8j, BF16 lines 8·(thread mod 16)..
+    /// at k thread/16 + 16j. BF16 elements 2w and 2w + 1 share a word of the stage (see <see cref="StageWord"/>), so a
+    /// BF16 group is one 16-byte store.
     /// </summary>
-    public static (int Line, int K) Position(int thread, int i, bool kContiguous)
+    public static (int Line, int K) Position(int thread, int i, bool kContiguous, bool bf16)
     {
-        int group = i >> 2, element = i & 3;
-        if (kContiguous) return ((thread >> 2) + 64 * group, 4 * (thread & 3) + element);
-        return (4 * (thread & 31) + element, (thread >> 5) + 8 * group);
+        int n = GroupLength(bf16), group = i / n, element = i & (n - 1);
+        if (kContiguous) return ((thread >> 2) + 64 * group, n * (thread & 3) + element);
+        return bf16 ? (8 * (thread & 15) + element, (thread >> 4) + 16 * group) : (4 * (thread & 31) + element, (thread >> 5) + 8 * group);
     }
 
     /// <summary>
     /// The shared-memory word of element (line, k) within an operand's stage. k-contiguous: a row of TileK elements per
-    /// line (TF32 words, or BF16 pairs of consecutive k), padded by 4 words. Line-contiguous: a row of TileM lines per k
-    /// (TF32 words, or BF16 pairs of consecutive lines), padded by 8 elements. Rows start on 16 bytes and eight consecutive
-    /// rows start on distinct groups of four banks, so each 8 × 8 matrix of an <see cref="Mma.LoadMatrices"/> (and each
-    /// TF32 fragment read) is free of bank conflicts.
+    /// line (16 TF32 words, or 16 BF16 pairs of consecutive k), padded by 4 words. Line-contiguous: a row of TileM lines
+    /// per k (TF32 words, or BF16 pairs of consecutive lines), padded by 8 elements. Rows start on 16 bytes and eight
+    /// consecutive rows start on distinct groups of four banks, so each 8 × 8 matrix of an <see cref="Mma.LoadMatrices"/>
+    /// (and each TF32 fragment read) is free of bank conflicts.
     /// </summary>
     public static int StageWord(int line, int k, bool kContiguous, bool bf16) => kContiguous
-        ? line * ((bf16 ? TileK / 2 : TileK) + Pad) + (bf16 ? k >> 1 : k)
+        ? line * (16 + Pad) + (bf16 ? k >> 1 : k)
         : k * (bf16 ? (TileM + WidePad) / 2 : TileM + WidePad) + (bf16 ? line >> 1 : line);
 
     /// <summary>The half of its <see cref="StageWord"/> that BF16 element (line, k) takes: 0 the low, 1 the high.</summary>
@@ -200,14 +216,16 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>Offset of element i's line from element 0's (see <see cref="Position"/>).</summary>
-    private static int LineOffset(int i, bool kContiguous) => kContiguous ? 64 * (i >> 2) : i & 3;
+    private static int LineOffset(int i, bool kContiguous, bool bf16) =>
+        kContiguous ? 64 * (i / GroupLength(bf16)) : i & (GroupLength(bf16) - 1);
 
     /// <summary>Offset of element i's k from element 0's (see <see cref="Position"/>).</summary>
-    private static int KOffset(int i, bool kContiguous) => kContiguous ? i & 3 : 8 * (i >> 2);
+    private static int KOffset(int i, bool kContiguous, bool bf16) =>
+        kContiguous ? i & (GroupLength(bf16) - 1) : (bf16 ? 16 : 8) * (i / GroupLength(bf16));
 
     /// <summary>Stage words from a thread's first group to its second.</summary>
-    private static int SecondGroupWords(bool kContiguous, bool bf16) =>
-        StageWord(LineOffset(4, kContiguous), KOffset(4, kContiguous), kContiguous, bf16);
+    private static int SecondGroupWords(bool kContiguous, bool bf16) => StageWord(LineOffset(GroupLength(bf16), kContiguous, bf16),
+        KOffset(GroupLength(bf16), kContiguous, bf16), kContiguous, bf16);
 
     /// <summary>The products of one stage: TF32 or BF16 fragments read from shared memory into the warp's accumulators.</summary>
     private interface IProducts
@@ -226,11 +244,12 @@ internal static partial class TensorCoreGemmKernels
         public OperandCopy(int thread, bool kContiguous, bool bf16, int lines, int lineStride, int kStride, int lineBase, int kBegin,
             int kEnd)
         {
-            var (line, k) = Position(thread, 0, kContiguous);
+            var (line, k) = Position(thread, 0, kContiguous, bf16);
             First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
-            GroupStep = LineOffset(4, kContiguous) * lineStride + KOffset(4, kContiguous) * kStride;
+            int n = GroupLength(bf16);
+            GroupStep = LineOffset(n, kContiguous, bf16) * lineStride + KOffset(n, kContiguous, bf16) * kStride;
             InnerStep = kContiguous ? kStride : lineStride;
-            TileStep = (long)TileK * kStride;
+            TileStep = (long)TileK(bf16) * kStride;
             LinesLeft = lines - lineBase - line;
             KLeft = kEnd - kBegin - k;
             Shared = StageWord(line, k, kContiguous, bf16);
@@ -273,7 +292,8 @@ internal static partial class TensorCoreGemmKernels
         int warpRow = (warp >> 2) * WarpTileM, warpCol = (warp & (WarpsN - 1)) * WarpTileN;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
-        int tiles = (kEnd - kBegin + TileK - 1) / TileK;
+        int tileShift = bf16 ? 5 : 4; // log2 TileK
+        int tiles = (kEnd - kBegin + TileK(bf16) - 1) >> tileShift;
         var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
         var copyB = new OperandCopy(thread, bK, bf16, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
         int group = Mma.BColumn(lane), quad = Mma.Tf32BK(lane, 0); // g and t
@@ -301,7 +321,7 @@ internal static partial class TensorCoreGemmKernels
         {
             nextA += copyA.TileStep;
             nextB += copyB.TileStep;
-            int tileK = tile << 4; // tile · TileK
+            int tileK = tile << tileShift; // tile · TileK
             Staged stagedA = Load(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
             Staged stagedB = Load(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
             w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
@@ -365,6 +385,8 @@ internal static partial class TensorCoreGemmKernels
     /// <summary>A stage as the emulation reads it: element (line, k) of either operand, as staged (rounded).</summary>
     private readonly struct EmulatedStage(ArrayView<float> stage, bool aK, bool bK, bool bf16)
     {
+        public int Depth => TileK(bf16);
+
         public float Product(int row, int col, int k) =>
             Element(0, row, k, aK) * Element(OperandFloats, col, k, bK);
 
@@ -387,79 +409,87 @@ internal static partial class TensorCoreGemmKernels
 
     private static float Dot(float sum, in EmulatedStage stage, int row, int col)
     {
-        for (int k = 0; k < TileK; k++) sum += stage.Product(row, col, k);
+        for (int k = 0; k < stage.Depth; k++) sum += stage.Product(row, col, k);
         return sum;
     }
 
     /// <summary>
-    /// The <see cref="ElementsPerThread"/> elements of one operand that one thread carries per stage: its two groups (see
-    /// <see cref="Position"/>).
+    /// The <see cref="ElementsPerThread"/> elements of one operand that one thread carries per stage, as quads of four
+    /// consecutive ones: its first group in <see cref="First"/> (and, BF16, <see cref="FirstRest"/>), its second in
+    /// <see cref="Second"/> (<see cref="SecondRest"/>); see <see cref="Position"/>.
     /// </summary>
     private struct Staged
     {
-        public Quad First, Second;
-    }
-
-    /// <summary>Two words stored with one 8-byte shared store.</summary>
-    private readonly struct WordPair(float low, float high)
-    {
-        public readonly float Low = low, High = high;
+        public Quad First, FirstRest, Second, SecondRest;
     }
 
     /// <summary>
     /// This thread's elements of an operand's tile that starts <paramref name="tileK"/> into the split, element 0 at global
-    /// index <paramref name="first"/>, TF32 ones rounded: two 16-byte loads where all of them lie inside the operand
-    /// (every tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element,
-    /// bounds checked at the edges (0 outside); then one rounding of the eight, whichever way they came.
+    /// index <paramref name="first"/>, TF32 ones rounded: 16-byte loads where all of them lie inside the operand (every
+    /// tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element, bounds
+    /// checked at the edges (0 outside); then one rounding of the eight TF32 ones, whichever way they came.
     /// </summary>
     private static Staged Load(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous, bool bf16,
         int vector)
     {
-        const int last = ElementsPerThread - 1;
-        bool whole = copy.LinesLeft > LineOffset(last, kContiguous) && tileK + KOffset(last, kContiguous) < copy.KLeft;
-        Quad firstGroup, secondGroup;
+        int n = GroupLength(bf16), last = 2 * n - 1;
+        bool whole = copy.LinesLeft > LineOffset(last, kContiguous, bf16) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
+        Quad firstGroup, secondGroup, firstRest = default, secondRest = default;
         if (whole && vector != 0)
         {
             var groups = x.SubView(first).Cast<Quad>().AsAligned(16);
-            (firstGroup, secondGroup) = (groups[0], groups[copy.GroupStep >> 2]);
+            int second = copy.GroupStep >> 2;
+            (firstGroup, secondGroup) = (groups[0], groups[second]);
+            if (bf16) (firstRest, secondRest) = (groups[1], groups[second + 1]);
         }
         else if (whole)
         {
             var view = x.SubView(first); // every element lies inside: 32-bit offsets from here
-            firstGroup = new Quad(view[Offset(copy, 0)], view[Offset(copy, 1)], view[Offset(copy, 2)], view[Offset(copy, 3)]);
-            secondGroup = new Quad(view[Offset(copy, 4)], view[Offset(copy, 5)], view[Offset(copy, 6)], view[Offset(copy, 7)]);
+            (firstGroup, secondGroup) = (Gather(view, copy, 0, n), Gather(view, copy, n, n));
+            if (bf16) (firstRest, secondRest) = (Gather(view, copy, 4, n), Gather(view, copy, n + 4, n));
         }
         else
         {
-            firstGroup = new Quad(Element(x, first, copy, tileK, kContiguous, 0),
-                Element(x, first, copy, tileK, kContiguous, 1), Element(x, first, copy, tileK, kContiguous, 2),
-                Element(x, first, copy, tileK, kContiguous, 3));
-            secondGroup = new Quad(Element(x, first, copy, tileK, kContiguous, 4),
-                Element(x, first, copy, tileK, kContiguous, 5), Element(x, first, copy, tileK, kContiguous, 6),
-                Element(x, first, copy, tileK, kContiguous, 7));
+            firstGroup = Edge(x, first, copy, tileK, kContiguous, bf16, 0);
+            secondGroup = Edge(x, first, copy, tileK, kContiguous, bf16, n);
+            if (bf16)
+            {
+                firstRest = Edge(x, first, copy, tileK, kContiguous, true, 4);
+                secondRest = Edge(x, first, copy, tileK, kContiguous, true, n + 4);
+            }
         }
-        return Round(firstGroup, secondGroup, bf16);
+        return bf16
+            ? new Staged { First = firstGroup, FirstRest = firstRest, Second = secondGroup, SecondRest = secondRest }
+            : Round(firstGroup, secondGroup);
     }
+
+    /// <summary>Elements i .. i + 3 of a thread's share of a tile wholly inside the operand, from <paramref name="view"/>.</summary>
+    private static Quad Gather(ArrayView<float> view, in OperandCopy copy, int i, int n) => new(view[Offset(copy, i, n)],
+        view[Offset(copy, i + 1, n)], view[Offset(copy, i + 2, n)], view[Offset(copy, i + 3, n)]);
+
+    /// <summary>Elements i .. i + 3 of a thread's share of an edge tile, 0 where they lie outside the operand or the split.</summary>
+    private static Quad Edge(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i) =>
+        new(Element(x, first, copy, tileK, kContiguous, bf16, i), Element(x, first, copy, tileK, kContiguous, bf16, i + 1),
+            Element(x, first, copy, tileK, kContiguous, bf16, i + 2), Element(x, first, copy, tileK, kContiguous, bf16, i + 3));
 
     /// <summary>Element i of a thread's share of an edge tile, or 0 where it lies outside the operand or the split.</summary>
-    private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, int i)
+    private static float Element(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, bool bf16, int i)
     {
-        bool inside = LineOffset(i, kContiguous) < copy.LinesLeft && tileK + KOffset(i, kContiguous) < copy.KLeft;
-        return inside ? x[first + Offset(copy, i)] : 0f;
+        bool inside = LineOffset(i, kContiguous, bf16) < copy.LinesLeft && tileK + KOffset(i, kContiguous, bf16) < copy.KLeft;
+        return inside ? x[first + Offset(copy, i, GroupLength(bf16))] : 0f;
     }
 
-    /// <summary>Global offset of element i from element 0's (see <see cref="Position"/>).</summary>
-    private static int Offset(in OperandCopy copy, int i) => (i >> 2) * copy.GroupStep + (i & 3) * copy.InnerStep;
+    /// <summary>Global offset of element i from element 0's, groups of <paramref name="n"/> (see <see cref="Position"/>).</summary>
+    private static int Offset(in OperandCopy copy, int i, int n) => i / n * copy.GroupStep + (i & (n - 1)) * copy.InnerStep;
 
     /// <summary>
-    /// A thread's eight elements of a tile, TF32 ones rounded (once, as they are loaded; BF16 ones are rounded when packed
-    /// in pairs to be stored): where their sum is not a NaN, none of them is one (a NaN makes the sum a NaN), which holds
-    /// in every tile of numbers, and each is rounded without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>:
-    /// 2 instructions, not 5); else each with it. The same bits either way.
+    /// A thread's eight TF32 elements of a tile rounded (once, as they are loaded; BF16 ones are rounded when packed in pairs
+    /// to be stored): where their sum is not a NaN, none of them is one (a NaN makes the sum a NaN), which holds in every
+    /// tile of numbers, and each is rounded without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>: 2
+    /// instructions, not 5); else each with it. The same bits either way.
     /// </summary>
-    private static Staged Round(Quad first, Quad second, bool bf16)
+    private static Staged Round(Quad first, Quad second)
     {
-        if (bf16) return new Staged { First = first, Second = second };
         float sum = (first.X + first.Y + first.Z + first.W) + (second.X + second.Y + second.Z + second.W);
         if (!float.IsNaN(sum)) return new Staged { First = NumberTf32(first), Second = NumberTf32(second) };
         return new Staged { First = Tf32(first), Second = Tf32(second) };
@@ -472,24 +502,27 @@ internal static partial class TensorCoreGemmKernels
         new(TensorCoreRounding.Tf32(q.X), TensorCoreRounding.Tf32(q.Y), TensorCoreRounding.Tf32(q.Z), TensorCoreRounding.Tf32(q.W));
 
     /// <summary>
-    /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage): TF32 groups as
-    /// they are (16-byte stores), BF16 ones packed in pairs of neighbours along the group (see <see cref="StageWord"/>),
-    /// the first in the low half (8-byte stores).
+    /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage), a group per
+    /// 16-byte store: TF32 groups as they are, BF16 ones packed in pairs of neighbours along the group (see
+    /// <see cref="StageWord"/>), the first in the low half.
     /// </summary>
     private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
-        Quad f = staged.First, s = staged.Second;
+        var quads = at.Cast<Quad>().AsAligned(16);
+        int second = SecondGroupWords(kContiguous, bf16) >> 2;
         if (!bf16)
         {
-            var quads = at.Cast<Quad>().AsAligned(16);
-            quads[0] = f;
-            quads[SecondGroupWords(kContiguous, false) >> 2] = s;
+            quads[0] = staged.First;
+            quads[second] = staged.Second;
             return;
         }
-        var pairs = at.Cast<WordPair>().AsAligned(8);
-        pairs[0] = new WordPair(Pack(f.X, f.Y), Pack(f.Z, f.W));
-        pairs[SecondGroupWords(kContiguous, true) >> 1] = new WordPair(Pack(s.X, s.Y), Pack(s.Z, s.W));
+        quads[0] = Packed(staged.First, staged.FirstRest);
+        quads[second] = Packed(staged.Second, staged.SecondRest);
     }
+
+    /// <summary>Eight consecutive elements as four words of BF16 pairs.</summary>
+    private static Quad Packed(Quad low, Quad high) =>
+        new(Pack(low.X, low.Y), Pack(low.Z, low.W), Pack(high.X, high.Y), Pack(high.Z, high.W));
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
     private static float Pack(float low, float high) => Interop.IntAsFloat(CudaAsm.IsSupported
