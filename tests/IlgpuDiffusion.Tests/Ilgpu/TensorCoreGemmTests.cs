@@ -131,10 +131,15 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                         Assert.True(places.Add(place));
                         Assert.InRange(place.Word, 0, TensorCoreGemmKernels.SharedFloats / 4 - 1); // one operand's stage
                         // A group fills consecutive words from a 16-byte boundary: one 16-byte store. BF16 elements 2w and
-                        // 2w + 1 share a word, the first in the low half.
+                        // 2w + 1 share a word, the first in the low half. TF32 line-contiguous: the two groups (k, k + 4)
+                        // interleave over eight words, two 16-byte stores.
                         var groupPlace = Place(groupStart, kContiguous, bf16);
-                        Assert.Equal(0, groupPlace.Word % 4);
-                        Assert.Equal((groupPlace.Word + (bf16 ? i % n / 2 : i % n), bf16 ? i % 2 : 0), place);
+                        var firstPlace = Place(TensorCoreGemmKernels.Position(thread, 0, kContiguous, bf16), kContiguous, bf16);
+                        bool interleaved = !bf16 && !kContiguous;
+                        Assert.Equal(0, (interleaved ? firstPlace : groupPlace).Word % 4);
+                        Assert.Equal(interleaved
+                            ? (firstPlace.Word + 2 * (i % n) + i / n, 0)
+                            : (groupPlace.Word + (bf16 ? i % n / 2 : i % n), bf16 ? i % 2 : 0), place);
                     }
                 }
                 Assert.Equal(TensorCoreGemmKernels.TileM * tileK, positions.Count);
@@ -188,6 +193,30 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
                             uint expected = bf16 ? Id(line, k) | Id(line, k + 1) << 16 : Id(line, k);
                             Assert.True(expected == registers[r], $"lane {lane} register {r} (b {b}, slice {slice}, step {step})");
                         }
+                    }
+                }
+    }
+
+    /// <summary>
+    /// A TF32 B fragment of an operand whose lines are contiguous is one 8-byte read per lane: its registers (k t and
+    /// t + 4 of column g) sit side by side in that order, 8-byte aligned, and each half-warp's reads (how the hardware
+    /// serves 8-byte ones) fall on 32 distinct banks, for every column block and k-step of the warp tile.
+    /// </summary>
+    [Fact]
+    public void Tf32_line_contiguous_b_fragments_are_aligned_conflict_free_pairs()
+    {
+        for (int col = 0; col < 32; col += 8)
+            for (int k = 0; k < 16; k += 8)
+                for (int half = 0; half < 2; half++)
+                {
+                    var banks = new HashSet<int>();
+                    for (int lane = 16 * half; lane < 16 * half + 16; lane++)
+                    {
+                        int column = col + Mma.BColumn(lane);
+                        int low = TensorCoreGemmKernels.StageWord(column, k + Mma.Tf32BK(lane, 0), false, false);
+                        Assert.Equal(low + 1, TensorCoreGemmKernels.StageWord(column, k + Mma.Tf32BK(lane, 1), false, false));
+                        Assert.Equal(0, low % 2);
+                        Assert.True(banks.Add(low % 32) && banks.Add((low + 1) % 32), $"lane {lane}, column {col}, k {k}");
                     }
                 }
     }

@@ -1,11 +1,12 @@
 using ILGPU;
+using ILGPU.Runtime;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // The products of one stage on tensor cores (CUDA only; the emulation reads the stage element by element): TF32
 // fragments in two k-steps of 8, BF16 fragments of packed pairs in two k-steps of 16. Fragments load with ldmatrix
 // (one instruction for an A fragment or two B fragments) except TF32 ones of an operand whose lines are contiguous,
-// which load word by word.
+// whose B fragments load as one 8-byte pair each and A fragments word by word.
 internal static partial class TensorCoreGemmKernels
 {
     /// <summary>
@@ -40,6 +41,18 @@ internal static partial class TensorCoreGemmKernels
         public uint MatrixA { get; } = matrixA;
 
         public uint MatrixB { get; } = matrixB;
+    }
+
+    /// <summary>
+    /// A lane's two TF32 values of one line at k and k + 4, adjacent in a line-contiguous stage (<see cref="StageWord"/>):
+    /// one 8-byte shared read.
+    /// </summary>
+    private readonly struct Tf32Pair(float low, float high)
+    {
+        public readonly float Low = low, High = high;
+
+        /// <summary>The pair <paramref name="word"/> words past <paramref name="first"/> (an even word: 8-byte aligned).</summary>
+        public static Tf32Pair At(ArrayView<float> first, int word) => first.Cast<Tf32Pair>().AsAligned(8)[word >> 1];
     }
 
     /// <summary>Bytes from a stage's element (0, 0) to element (line, k) of an operand: the offset of a fragment's load.</summary>
@@ -85,6 +98,8 @@ internal static partial class TensorCoreGemmKernels
                     V3 = Interop.IntAsFloat(m.A3),
                 };
             }
+            // Word by word: 8-byte reads of the (k, k + 4) pairs would put registers 0 and 2 side by side, where the mma
+            // takes 0 and 1, and the register moves would cost more than they save.
             return new MmaValuesA
             {
                 V0 = s.A[StageWord(row + Mma.ARow(0, 0), k + Mma.Tf32AK(0, 0), false, false)],
@@ -96,7 +111,7 @@ internal static partial class TensorCoreGemmKernels
 
         /// <summary>
         /// The B fragments of columns <paramref name="col"/>.. and <paramref name="col"/> + 8..: one ldmatrix where k is
-        /// contiguous, else B1 <see cref="Mma.Tf32BK"/> further along k than B0.
+        /// contiguous, else an 8-byte read each of the interleaved stage (<see cref="StageWord"/>).
         /// </summary>
         private static (MmaValuesB, MmaValuesB) LoadB(in StageFragments s, bool bK, int col, int k)
         {
@@ -108,11 +123,12 @@ internal static partial class TensorCoreGemmKernels
             return (LoadB(s.B, col, k), LoadB(s.B, col + 8, k));
         }
 
-        private static MmaValuesB LoadB(ArrayView<float> b, int col, int k) => new()
+        /// <summary>Registers 0 and 1 (k t and t + 4 of column g): one 8-byte read.</summary>
+        private static MmaValuesB LoadB(ArrayView<float> b, int col, int k)
         {
-            V0 = b[StageWord(col, k + Mma.Tf32BK(0, 0), false, false)],
-            V1 = b[StageWord(col, k + Mma.Tf32BK(0, 1), false, false)],
-        };
+            Tf32Pair pair = Tf32Pair.At(b, StageWord(col, k, false, false));
+            return new MmaValuesB { V0 = pair.Low, V1 = pair.High };
+        }
 
         private static MmaValuesB Values(MmaB b) => new() { V0 = Interop.IntAsFloat(b.B0), V1 = Interop.IntAsFloat(b.B1) };
     }

@@ -46,11 +46,13 @@ internal enum GemmEpilogue
 /// stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
 /// every launch may use. (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in
 /// local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
-/// rows along k, or rows along the lines), which keeps both the copies and the fragment reads free of shared-memory bank
-/// conflicts. Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place,
-/// BF16 ones packed two to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B
-/// fragments where four would be shared loads (BF16 rows along the lines load transposed), except TF32 ones of an
-/// operand whose lines are contiguous, which load word by word (a transposed ldmatrix would split their words).
+/// rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory bank conflicts, and the
+/// copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two to a bank). Inputs are
+/// rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two
+/// to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B fragments where four would be
+/// shared loads (BF16 rows along the lines load transposed), except TF32 ones of an operand whose lines are contiguous
+/// (a transposed ldmatrix would split their words): staged with k and k + 4 interleaved, a B fragment is one 8-byte
+/// read and an A fragment four word reads.
 /// <para>
 /// The operand layouts are type parameters (one kernel per pair), so every shared-memory offset past a thread's base is
 /// a constant of the instruction and every global offset a multiple of one stride: the hot loop is loads, stores and
@@ -160,27 +162,33 @@ internal static partial class TensorCoreGemmKernels
     /// sits, as (line, k). The elements come in two groups of n = <see cref="GroupLength"/> consecutive ones along the
     /// operand's contiguous axis of global memory (group j = elements nj..nj + n − 1), so 16-byte loads fetch a group, and
     /// consecutive threads take consecutive groups. k-contiguous: group j covers k n·(thread mod 4).. of line
-    /// thread/4 + 64j. Line-contiguous: TF32 lines 4·(thread mod 32).. at k thread/32 + 8j, BF16 lines 8·(thread mod 16)..
-    /// at k thread/16 + 16j. BF16 elements 2w and 2w + 1 share a word of the stage (see <see cref="StageWord"/>), so a
-    /// BF16 group is one 16-byte store.
+    /// thread/4 + 64j. Line-contiguous: TF32 lines 4·(thread mod 32).. at k w mod 4 + 8·(w/4) + 4j (w = thread/32: the
+    /// two groups are the k and k + 4 that a fragment pairs), BF16 lines 8·(thread mod 16).. at k thread/16 + 16j. BF16
+    /// elements 2w and 2w + 1 share a word of the stage (see <see cref="StageWord"/>), so a BF16 group is one 16-byte store.
     /// </summary>
     public static (int Line, int K) Position(int thread, int i, bool kContiguous, bool bf16)
     {
-        int n = GroupLength(bf16), group = i / n, element = i & (n - 1);
+        int n = GroupLength(bf16), group = i / n, element = i & (n - 1), warp = thread >> 5;
         if (kContiguous) return ((thread >> 2) + 64 * group, n * (thread & 3) + element);
-        return bf16 ? (8 * (thread & 15) + element, (thread >> 4) + 16 * group) : (4 * (thread & 31) + element, (thread >> 5) + 8 * group);
+        return bf16
+            ? (8 * (thread & 15) + element, (thread >> 4) + 16 * group)
+            : (4 * (thread & 31) + element, (warp & 3) + 8 * (warp >> 2) + 4 * group);
     }
 
     /// <summary>
     /// The shared-memory word of element (line, k) within an operand's stage. k-contiguous: a row of TileK elements per
-    /// line (16 TF32 words, or 16 BF16 pairs of consecutive k), padded by 4 words. Line-contiguous: a row of TileM lines
-    /// per k (TF32 words, or BF16 pairs of consecutive lines), padded by 8 elements. Rows start on 16 bytes and eight
-    /// consecutive rows start on distinct groups of four banks, so each 8 × 8 matrix of an <see cref="Mma.LoadMatrices"/>
-    /// (and each TF32 fragment read) is free of bank conflicts.
+    /// line (16 TF32 words, or 16 BF16 pairs of consecutive k), padded by 4 words; rows start on 16 bytes and eight
+    /// consecutive rows on distinct groups of four banks, so each 8 × 8 matrix of an <see cref="Mma.LoadMatrices"/> is
+    /// free of bank conflicts. Line-contiguous BF16: a row of TileM lines per k (pairs of consecutive lines), padded by 8
+    /// elements, rows 4 banks apart. Line-contiguous TF32: k and k + 4 (k mod 8 &lt; 4) interleaved in one row of
+    /// 2·TileM + 8 words, (line, k) before (line, k + 4), so the two values of a lane's fragment that share a line are one
+    /// 8-byte read (<see cref="Tf32Pair"/>); rows 8 banks apart keep each half-warp's reads on 32 distinct banks.
     /// </summary>
     public static int StageWord(int line, int k, bool kContiguous, bool bf16) => kContiguous
         ? line * (16 + Pad) + (bf16 ? k >> 1 : k)
-        : k * (bf16 ? (TileM + WidePad) / 2 : TileM + WidePad) + (bf16 ? line >> 1 : line);
+        : bf16
+            ? k * ((TileM + WidePad) / 2) + (line >> 1)
+            : ((k & 3) + 4 * (k >> 3)) * (2 * TileM + WidePad) + 2 * line + ((k >> 2) & 1);
 
     /// <summary>The half of its <see cref="StageWord"/> that BF16 element (line, k) takes: 0 the low, 1 the high.</summary>
     public static int StageHalf(int line, int k, bool kContiguous) => kContiguous ? k & 1 : line & 1;
@@ -221,7 +229,7 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>Offset of element i's k from element 0's (see <see cref="Position"/>).</summary>
     private static int KOffset(int i, bool kContiguous, bool bf16) =>
-        kContiguous ? i & (GroupLength(bf16) - 1) : (bf16 ? 16 : 8) * (i / GroupLength(bf16));
+        kContiguous ? i & (GroupLength(bf16) - 1) : (bf16 ? 16 : 4) * (i / GroupLength(bf16));
 
     /// <summary>Stage words from a thread's first group to its second.</summary>
     private static int SecondGroupWords(bool kContiguous, bool bf16) => StageWord(LineOffset(GroupLength(bf16), kContiguous, bf16),
@@ -502,18 +510,26 @@ internal static partial class TensorCoreGemmKernels
         new(TensorCoreRounding.Tf32(q.X), TensorCoreRounding.Tf32(q.Y), TensorCoreRounding.Tf32(q.Z), TensorCoreRounding.Tf32(q.W));
 
     /// <summary>
-    /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage), a group per
-    /// 16-byte store: TF32 groups as they are, BF16 ones packed in pairs of neighbours along the group (see
-    /// <see cref="StageWord"/>), the first in the low half.
+    /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage) in two 16-byte
+    /// stores (see <see cref="StageWord"/>): TF32 groups as they are where k is contiguous, else interleaved (the second
+    /// group holds the same lines at k + 4); BF16 ones packed in pairs of neighbours along the group, the first in the
+    /// low half.
     /// </summary>
     private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
         var quads = at.Cast<Quad>().AsAligned(16);
+        Quad f = staged.First, s = staged.Second;
+        if (!bf16 && !kContiguous)
+        {
+            quads[0] = new Quad(f.X, s.X, f.Y, s.Y);
+            quads[1] = new Quad(f.Z, s.Z, f.W, s.W);
+            return;
+        }
         int second = SecondGroupWords(kContiguous, bf16) >> 2;
         if (!bf16)
         {
-            quads[0] = staged.First;
-            quads[second] = staged.Second;
+            quads[0] = f;
+            quads[second] = s;
             return;
         }
         quads[0] = Packed(staged.First, staged.FirstRest);
