@@ -49,7 +49,6 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
             float weight = _weights[r];
             var row = new ReadOnlySpan<float>(_logits + (long)r * _classes, _vocab);
             var fullGradient = _dLogits == null ? default : new Span<float>(_dLogits + (long)r * _classes, _classes);
-            var gradient = fullGradient[..(_dLogits == null ? 0 : _vocab)];
             if (weight == 0f)
             {
                 _losses[r] = 0f;
@@ -64,6 +63,7 @@ internal abstract unsafe class WeightedCrossEntropyJob : ChunkedJob
                 continue;
             }
             // gradient = gradScale·w·(softmax − onehot); exp(row − max) is built in place first.
+            var gradient = fullGradient[.._vocab];
             float sum = ExpAndSum(row, max, gradient);
             _losses[r] = weight * (max + MathF.Log(sum) - targetLogit);
             float scale = _gradScale * weight;
