@@ -83,8 +83,8 @@ internal static partial class TensorCoreGemmKernels
     public static int ElementsPerThread(bool bf16) => 2 * GroupLength(bf16);
 
     /// <summary>
-    /// Words of one operand's stage: k-major (rows of 16 words: TF32 k, or BF16 pairs, + 4) or k-minor (rows of TileM + 8
-    /// elements per k), the larger.
+    /// Words of one operand's stage, the largest layout's (see <see cref="StageWord"/>): k-contiguous, TileM rows of 16 + 4
+    /// words; the line-contiguous ones take less (TF32: 8 rows of 2·TileM + 8 words, BF16: 32 rows of (TileM + 8) / 2).
     /// </summary>
     private const int OperandFloats = TileM * (16 + Pad);
 
