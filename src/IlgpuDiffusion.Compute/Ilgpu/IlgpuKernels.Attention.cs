@@ -7,6 +7,14 @@ using ForwardLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<floa
 using KeyValueLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using LoadedForward = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using LoadedKeyValue = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
+using LoadedQuery = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
 using QueryLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.AttentionArguments>;
 using TensorCoreKeyValueLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -20,16 +28,18 @@ namespace IlgpuDiffusion.Ilgpu;
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
 // (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes) on SIMT cores;
 // TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
-// tensor cores (heads of 64).
+// tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones).
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
     public const int MaxAttentionHeadDim = 128;
 
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, AttentionArguments>? _attentionForward;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, AttentionArguments>? _tensorCoreAttentionForward, _bf16AttentionForward;
+    private LoadedForward? _attentionForward;
+
+    // The tensor-core kernels of the device's precision: [0] for heads of 64, [1] for narrower heads.
+    private readonly LoadedForward?[] _tensorCoreAttentionForward = new LoadedForward?[2];
+    private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[2];
+    private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[2];
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
         _appendToCache;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
@@ -37,11 +47,6 @@ internal sealed partial class IlgpuKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
-        _tensorCoreAttentionKeyValue;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, AttentionArguments>?
-        _tensorCoreAttentionQuery;
     private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch, _scoreGradientScratch;
 
     /// <inheritdoc/>
@@ -142,27 +147,38 @@ internal sealed partial class IlgpuKernels
         var queryShared = SharedMemoryConfig.RequestDynamic<float>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats
             : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
-        _tensorCoreAttentionKeyValue ??= _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
-            ? TensorCoreAttentionBf16BackwardKernels.KeyValue
-            : TensorCoreAttentionBackwardKernels.KeyValue));
-        _tensorCoreAttentionQuery ??= _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
-            ? TensorCoreAttentionBf16BackwardKernels.Query
-            : TensorCoreAttentionBackwardKernels.Query));
+        int narrow = arguments.HeadDim < AttentionFragments.HeadWidth ? 1 : 0;
+        var keyValuePass = _tensorCoreAttentionKeyValue[narrow] ??= _accelerator.LoadKernel(
+            KernelRegistry.Checked<TensorCoreKeyValueLaunch>((bf16, narrow) switch
+            {
+                (false, 0) => TensorCoreAttentionBackwardKernels.KeyValue,
+                (false, _) => TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
+                (true, 0) => TensorCoreAttentionBf16BackwardKernels.KeyValue,
+                (true, _) => TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads,
+            }));
+        var queryPass = _tensorCoreAttentionQuery[narrow] ??= _accelerator.LoadKernel(
+            KernelRegistry.Checked<TensorCoreQueryLaunch>((bf16, narrow) switch
+            {
+                (false, 0) => TensorCoreAttentionBackwardKernels.Query,
+                (false, _) => TensorCoreAttentionBackwardKernels.QueryNarrowHeads,
+                (true, 0) => TensorCoreAttentionBf16BackwardKernels.Query,
+                (true, _) => TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads,
+            }));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
                 LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads"));
-            _tensorCoreAttentionKeyValue(_stream, new KernelConfig(grid, group, keyValueShared),
+            keyValuePass(_stream, new KernelConfig(grid, group, keyValueShared),
                 q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
-            _tensorCoreAttentionQuery(_stream, new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
+            queryPass(_stream, new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
         }
     }
 
     /// <summary>
-    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16, in the same precision) and the head size is
-    /// the one those kernels are specialized for.
+    /// Whether attention runs on tensor cores: when the GEMMs do (TF32 or BF16, in the same precision) and the head fits
+    /// those kernels' 64 columns (<see cref="AttentionFragments.Fits"/>).
     /// </summary>
-    private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && headDim == AttentionFragments.HeadDim;
+    private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && AttentionFragments.Fits(headDim);
 
     /// <summary>
     /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> (BF16 products under the
@@ -171,27 +187,24 @@ internal sealed partial class IlgpuKernels
     private void LaunchForward(AttentionArguments arguments, AttentionTiles tiles, int batchHeads, ArrayView<float> q,
         ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
     {
-        if (AttentionOnTensorCores(arguments.HeadDim) && _precision == MatMulPrecision.Bf16)
-        {
-            _bf16AttentionForward ??= _accelerator.LoadKernel(
-                KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.Forward));
-            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionBf16Kernels.TileQ),
-                LaunchPlan.GridYZ(batchHeads, "batch·heads"));
-            _bf16AttentionForward(_stream, new KernelConfig(grid, new Index2D(TensorCoreAttentionBf16Kernels.Threads, 1),
-                    SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16Kernels.SharedFloats)),
-                q, k, v, output, logSumExp, arguments);
-            return;
-        }
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
-            _tensorCoreAttentionForward ??= _accelerator.LoadKernel(
-                KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionKernels.Forward));
-            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, TensorCoreAttentionKernels.TileQ),
-                LaunchPlan.GridYZ(batchHeads, "batch·heads"));
-            var config = new KernelConfig(grid,
-                new Index2D(TensorCoreAttentionKernels.Threads, 1),
-                SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionKernels.SharedFloats));
-            _tensorCoreAttentionForward(_stream, config, q, k, v, output, logSumExp, arguments);
+            bool bf16 = _precision == MatMulPrecision.Bf16;
+            int narrow = arguments.HeadDim < AttentionFragments.HeadWidth ? 1 : 0;
+            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(
+                KernelRegistry.Checked<ForwardLaunch>((bf16, narrow) switch
+                {
+                    (false, 0) => TensorCoreAttentionKernels.Forward,
+                    (false, _) => TensorCoreAttentionKernels.ForwardNarrowHeads,
+                    (true, 0) => TensorCoreAttentionBf16Kernels.Forward,
+                    (true, _) => TensorCoreAttentionBf16Kernels.ForwardNarrowHeads,
+                }));
+            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, bf16 ? TensorCoreAttentionBf16Kernels.TileQ
+                : TensorCoreAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads"));
+            var group = new Index2D(bf16 ? TensorCoreAttentionBf16Kernels.Threads : TensorCoreAttentionKernels.Threads, 1);
+            var shared = SharedMemoryConfig.RequestDynamic<float>(bf16 ? TensorCoreAttentionBf16Kernels.SharedFloats
+                : TensorCoreAttentionKernels.SharedFloats);
+            forward(_stream, new KernelConfig(grid, group, shared), q, k, v, output, logSumExp, arguments);
             return;
         }
         _attentionForward ??= _accelerator.LoadKernel(

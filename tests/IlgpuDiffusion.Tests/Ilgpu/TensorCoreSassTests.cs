@@ -7,6 +7,7 @@ using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace IlgpuDiffusion.Tests.Ilgpu;
 
@@ -25,9 +26,9 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// wherever the operand's layout allows it, so the loop holds exactly the LDSMs its stage's products need. The first
 /// version, which computed every element's place from the thread index, had 89 (TF32) and 46 (BF16) in its loop, and
 /// ran at a sixth and a twelfth of cuBLAS's rates on an H200.
-/// Skipped, with the reason, where the tools are absent.
+/// Skipped, with the reason, where the tools are absent. Each test writes its loop's counts to the test output.
 /// </summary>
-public sealed class TensorCoreSassTests
+public sealed class TensorCoreSassTests(ITestOutputHelper output)
 {
     private static readonly (int Tf32, int Bf16) MaxInstructionsPer1024Mac = (19, 12);
 
@@ -63,6 +64,7 @@ public sealed class TensorCoreSassTests
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
             var (instructions, fastPath, mmas, matrixLoads) = HottestLoop(sass);
+            WriteCounts(kernel, sm, report, (instructions, fastPath, mmas, matrixLoads));
             Assert.Equal(ldmatrix, matrixLoads);
             bool bf16 = kernel.StartsWith("Bf16", StringComparison.Ordinal);
             int macs = mmas * (bf16 ? 2 : 1); // in 1,024s
@@ -81,10 +83,10 @@ public sealed class TensorCoreSassTests
     }
 
     /// <summary>
-    /// The tensor-core attention kernels (heads of 64) likewise assemble with no stack frame and no local memory and use
-    /// HMMA, with fragments loaded by ldmatrix (LDSM) wherever an operand's k is contiguous in shared memory (all but the
-    /// TF32 dq pass, whose operands are transposed); their loops mix the products with softmax and staging, so no
-    /// instruction bound.
+    /// The tensor-core attention kernels (heads of 64, and the variants for narrower heads) likewise assemble with no stack
+    /// frame and no local memory and use HMMA, with fragments loaded by ldmatrix (LDSM) wherever an operand's k is
+    /// contiguous in shared memory (all but the TF32 dq pass, whose operands are transposed); their loops mix the products
+    /// with softmax and staging, so no instruction bound.
     /// </summary>
     [SkippableTheory]
     [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true)]
@@ -93,6 +95,12 @@ public sealed class TensorCoreSassTests
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32", false)]
+    [InlineData(typeof(TensorCoreAttentionKernels), "ForwardNarrowHeads", 90, "HMMA.1688.F32.TF32", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "ForwardNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueNarrowHeads", 80, "HMMA.1688.F32.TF32", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryNarrowHeads", 90, "HMMA.1688.F32.TF32", false)]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction,
         bool ldmatrix)
     {
@@ -110,11 +118,21 @@ public sealed class TensorCoreSassTests
             Assert.Equal(ldmatrix, sass.Contains("LDSM", StringComparison.Ordinal));
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
+            WriteCounts($"{kernels.Name}.{kernel}", sm, report, HottestLoop(sass));
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>A kernel's registers (ptxas's report) and its hottest loop's counts, to the test output.</summary>
+    private void WriteCounts(string kernel, int sm, string report,
+        (int Instructions, int FastPath, int Mmas, int MatrixLoads) loop)
+    {
+        string registers = Regex.Match(report, @"Used (\d+) registers").Groups[1].Value;
+        output.WriteLine($"{kernel} sm_{sm}: {registers} registers; loop {loop.Instructions} instructions, shortest path " +
+            $"{loop.FastPath}, {loop.Mmas} HMMA, {loop.MatrixLoads} LDSM");
     }
 
     /// <summary>

@@ -58,17 +58,25 @@ internal readonly struct SlabRows : IOperandStrides
 /// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32, scaling and
 /// masking scores, turning them into probabilities, and writing a warp's 16 × 64 results out. A fragment's register r
 /// sits at row <see cref="Mma.AccumulatorRow"/> and column <see cref="Mma.AccumulatorColumn"/> of its 16 × 8 tile.
+/// Heads narrower than <see cref="HeadWidth"/> are staged with zero columns after theirs (<see cref="Fits"/>): a zero
+/// column adds nothing to Q·Kᵀ, gives zero output columns, and those are not written.
 /// </summary>
 internal static class AttentionFragments
 {
-    /// <summary>The head size the tensor-core attention kernels are specialized for.</summary>
-    public const int HeadDim = 64;
+    /// <summary>The head width the tensor-core attention kernels stage and multiply: 64 columns.</summary>
+    public const int HeadWidth = 64;
 
     /// <summary>Words between staged head rows: 68, so that fragment reads (line g, k t) hit distinct banks.</summary>
-    public const int HeadStride = HeadDim + 4;
+    public const int HeadStride = HeadWidth + 4;
 
     /// <summary>Words between head rows that are read transposed (<see cref="ValueColumns"/>): 72.</summary>
-    public const int TransposedHeadStride = HeadDim + 8;
+    public const int TransposedHeadStride = HeadWidth + 8;
+
+    /// <summary>
+    /// Whether heads of <paramref name="headDim"/> columns run on the tensor-core kernels: multiples of 8 up to
+    /// <see cref="HeadWidth"/>, so that each 8-column output fragment is wholly inside the head or wholly padding.
+    /// </summary>
+    public static bool Fits(int headDim) => headDim > 0 && headDim <= HeadWidth && headDim % 8 == 0;
 
     /// <summary>Words between the rows of a warp's 16 × 32 slab (P, dS).</summary>
     public const int SlabStride = 32 + 4;
@@ -77,17 +85,26 @@ internal static class AttentionFragments
     public const int Slab = 16 * SlabStride;
 
     /// <summary>
+    /// The row limit this thread passes to <see cref="StageRows"/> (and <see cref="Bf16Fragments.StageColumns"/>, which map
+    /// threads to columns alike) for a head of <paramref name="columns"/>: <paramref name="limit"/> where the thread's
+    /// column is inside the head, 0 where it is padding, which then stages zeros. Computed once per kernel, outside its
+    /// loop, so that staging a head of 64 costs what it did before narrower heads were taken.
+    /// </summary>
+    public static int StagingLimit(int limit, int columns) => (Group.IdxX & (HeadWidth - 1)) < columns ? limit : 0;
+
+    /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
-    /// <see cref="HeadDim"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/> on.
-    /// All <paramref name="threads"/> threads of the group take part (a multiple of <see cref="HeadDim"/>, and a constant at
-    /// every call: each thread keeps one column and steps by whole rows, so every offset past its first is a constant of
-    /// the unrolled loop, and a tile wholly inside the sequence skips the row checks); no barrier.
+    /// <see cref="HeadWidth"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/>
+    /// on (from row 0 on in a padding column: <see cref="StagingLimit"/>). All <paramref name="threads"/> threads of the
+    /// group take part (a multiple of <see cref="HeadWidth"/>, and a constant at every call: each thread keeps one column
+    /// and steps by whole rows, so every offset past its first is a constant of the unrolled loop, and a tile wholly inside
+    /// the sequence skips the row checks); no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
         int first, int count, int limit, int threads)
     {
-        int rowsPerPass = threads / HeadDim, row = Group.IdxX / HeadDim, column = Group.IdxX & (HeadDim - 1);
+        int rowsPerPass = threads / HeadWidth, row = Group.IdxX / HeadWidth, column = Group.IdxX & (HeadWidth - 1);
         int from = start + (first + row) * rowStride + column, to = offset + row * stride + column;
         if (first + count <= limit)
         {
@@ -213,21 +230,23 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// Writes a warp's 16 × 64 tile times <paramref name="factor"/> (per row) to <paramref name="target"/>: row g's 64
-    /// values from index <paramref name="low"/> on, row g + 8's from <paramref name="high"/>, a row skipped where its index
-    /// is negative; added to what is there when <paramref name="accumulate"/>.
+    /// Writes the first <paramref name="columns"/> (a multiple of 8) of a warp's 16 × 64 tile times
+    /// <paramref name="factor"/> (per row) to <paramref name="target"/>: row g's values from index <paramref name="low"/>
+    /// on, row g + 8's from <paramref name="high"/>, a row skipped where its index is negative; added to what is there when
+    /// <paramref name="accumulate"/>.
     /// </summary>
-    public static void Write(in Fragments8 o, RowPair factor, ArrayView<float> target, int low, int high, bool accumulate, int lane)
+    public static void Write(in Fragments8 o, RowPair factor, ArrayView<float> target, int low, int high, int columns, bool accumulate,
+        int lane)
     {
         int column = Mma.AccumulatorColumn(lane, 0);
         Write(o.F0, factor, target, low, high, column, accumulate);
-        Write(o.F1, factor, target, low, high, column + 8, accumulate);
-        Write(o.F2, factor, target, low, high, column + 16, accumulate);
-        Write(o.F3, factor, target, low, high, column + 24, accumulate);
-        Write(o.F4, factor, target, low, high, column + 32, accumulate);
-        Write(o.F5, factor, target, low, high, column + 40, accumulate);
-        Write(o.F6, factor, target, low, high, column + 48, accumulate);
-        Write(o.F7, factor, target, low, high, column + 56, accumulate);
+        if (columns > 8) Write(o.F1, factor, target, low, high, column + 8, accumulate);
+        if (columns > 16) Write(o.F2, factor, target, low, high, column + 16, accumulate);
+        if (columns > 24) Write(o.F3, factor, target, low, high, column + 24, accumulate);
+        if (columns > 32) Write(o.F4, factor, target, low, high, column + 32, accumulate);
+        if (columns > 40) Write(o.F5, factor, target, low, high, column + 40, accumulate);
+        if (columns > 48) Write(o.F6, factor, target, low, high, column + 48, accumulate);
+        if (columns > 56) Write(o.F7, factor, target, low, high, column + 56, accumulate);
     }
 
     private static bool Visible(in AttentionArguments a, int row, int column, bool keysAreRows) =>

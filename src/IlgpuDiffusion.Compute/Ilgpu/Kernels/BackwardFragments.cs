@@ -46,15 +46,16 @@ internal static class BackwardFragments
     }
 
     /// <summary>
-    /// Writes (or adds, per AccumulateGradients) a warp's 16 × 64 gradient rows times <paramref name="scale"/> into the
-    /// packed [tokens, 3, heads, 64] <paramref name="target"/> slot: row g is token <paramref name="row"/> of the head
-    /// starting at <paramref name="head"/>, rows past the sequence skipped.
+    /// Writes (or adds, per AccumulateGradients) a warp's 16 gradient rows (the head's first <paramref name="columns"/> of
+    /// the 64; HeadDim) times <paramref name="scale"/> into the packed [tokens, 3, heads, HeadDim]
+    /// <paramref name="target"/> slot: row g is token <paramref name="row"/> of the head starting at
+    /// <paramref name="head"/>, rows past the sequence skipped.
     /// </summary>
-    public static void WriteRows(in Fragments8 sum, float scale, ArrayView<float> target, in AttentionArguments a, int head, int row,
-        int lane)
+    public static void WriteRows(in Fragments8 sum, float scale, ArrayView<float> target, in AttentionArguments a, int columns,
+        int head, int row, int lane)
     {
         int tokens = a.Keys;
         int low = row < tokens ? head + row * a.QRowStride : -1, high = row + 8 < tokens ? head + (row + 8) * a.QRowStride : -1;
-        Write(sum, new RowPair(scale, scale), target, low, high, a.AccumulateGradients != 0, lane);
+        Write(sum, new RowPair(scale, scale), target, low, high, columns, a.AccumulateGradients != 0, lane);
     }
 }

@@ -43,18 +43,20 @@ internal struct OnlineSoftmax
         Sum = new RowPair(Sum.Low * correction.Low + tileSum.Low, Sum.High * correction.High + tileSum.High);
 
     /// <summary>
-    /// Writes the warp's 16 × 64 output divided by the rows' sums to <paramref name="output"/> [batch, Queries, heads, 64]
+    /// Writes the warp's 16 output rows (the head's first <paramref name="columns"/> of the 64; HeadDim) divided by the
+    /// rows' sums to <paramref name="output"/> [batch, Queries, heads, HeadDim]
     /// and, when WriteLogSumExp ≠ 0, max + log(sum) to <paramref name="logSumExp"/> [batch, heads, Queries]; row g of the
     /// lane is <paramref name="query"/>, rows past the queries are skipped.
     /// </summary>
-    public void Finish(in Fragments8 o, in AttentionArguments a, int bh, int query, ArrayView<float> output,
+    public void Finish(in Fragments8 o, in AttentionArguments a, int columns, int bh, int query, ArrayView<float> output,
         ArrayView<float> logSumExp, int lane)
     {
         var sum = new RowPair(WarpProducts.QuadSum(Sum.Low), WarpProducts.QuadSum(Sum.High));
         int b = bh / a.Heads, h = bh - b * a.Heads;
-        int row = a.Heads * AttentionFragments.HeadDim, first = (b * a.Queries * a.Heads + h) * AttentionFragments.HeadDim;
+        int row = a.Heads * columns, first = (b * a.Queries * a.Heads + h) * columns;
         int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
-        AttentionFragments.Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, accumulate: false, lane);
+        AttentionFragments.Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, columns, accumulate: false,
+            lane);
         if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
         if (query < a.Queries) logSumExp[bh * a.Queries + query] = Max.Low + MathF.Log(sum.Low);
         if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = Max.High + MathF.Log(sum.High);

@@ -1,10 +1,11 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// Flash-attention backward on TF32 tensor cores for heads of 64, deterministic (no atomics, one owner per gradient
+/// Flash-attention backward on TF32 tensor cores for heads of up to 64, deterministic (no atomics, one owner per gradient
 /// element) with one recompute of the scores: <see cref="KeyValue"/> owns 32 keys and walks the query tiles,
 /// recomputing P from the saved log-sum-exp and dS = P ∘ (dO·vᵀ − D) (FlashAttention-2, arXiv 2307.08691), adds dk and
 /// dv, and leaves dSᵀ in a scratch matrix per head; <see cref="Query"/> owns 32 queries and adds dq = scale·dS·k from
@@ -46,15 +47,32 @@ internal static class TensorCoreAttentionBackwardKernels
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
-        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a)
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="KeyValue"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
+    /// staged as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void KeyValueNarrowHeads(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KeyValueOf(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
         var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
-        int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
-        StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
-        StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
+        int d = narrow ? a.HeadDim : HeadWidth, limit = narrow ? StagingLimit(tokens, d) : tokens;
+        int head = b * a.QBatchStride + h * d, outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
+        StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
+        StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, limit, Threads);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * RowStride, values = ValuesAt + keys;
         int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab; // dSᵀ's slab follows Pᵀ's
@@ -65,8 +83,8 @@ internal static class TensorCoreAttentionBackwardKernels
         var dvSum = default(Fragments8);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
-            StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads);
+            StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, Threads);
+            StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, Threads);
             BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -83,8 +101,8 @@ internal static class TensorCoreAttentionBackwardKernels
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices);
             Group.Barrier();
         }
-        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
-        BackwardFragments.WriteRows(dvSum, 1f, dv, a, head, key, lane);
+        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
+        BackwardFragments.WriteRows(dvSum, 1f, dv, a, d, head, key, lane);
     }
 
     /// <summary>
@@ -93,13 +111,27 @@ internal static class TensorCoreAttentionBackwardKernels
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Query(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
-        AttentionArguments a)
+        AttentionArguments a) =>
+        QueryOf(k, scoreGradients, dq, firstBatchHead, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="Query"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
+    /// staged as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void QueryNarrowHeads(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a) =>
+        QueryOf(k, scoreGradients, dq, firstBatchHead, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QueryOf(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
         var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
-        int head = b * a.QBatchStride + h * HeadDim;
+        int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int scores = Grid.IdxY * stride * stride + q0, warpScores = ScoreGradientsAt + warp * 16;
 
@@ -107,13 +139,13 @@ internal static class TensorCoreAttentionBackwardKernels
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
+            StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
             WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices);
             Group.Barrier();
         }
-        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);
+        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
@@ -20,10 +21,11 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     public const int Tile = TensorCoreAttentionBackwardKernels.Tile, Threads = TensorCoreAttentionBackwardKernels.Threads;
 
     /// <summary>Words between staged pair rows (32 pairs and 4 of padding), and between transposed lines (16 and 4).</summary>
-    private const int RowStride = HeadDim / 2 + 4, ColumnStride = Tile / 2 + 4;
+    private const int RowStride = HeadWidth / 2 + 4, ColumnStride = Tile / 2 + 4;
 
     private const int GradientsAt = Tile * RowStride, QueryColumnsAt = 2 * Tile * RowStride;
-    private const int GradientColumnsAt = QueryColumnsAt + HeadDim * ColumnStride, LogSumExpAt = GradientColumnsAt + HeadDim * ColumnStride;
+    private const int GradientColumnsAt = QueryColumnsAt + HeadWidth * ColumnStride;
+    private const int LogSumExpAt = GradientColumnsAt + HeadWidth * ColumnStride;
     private const int RowDotsAt = LogSumExpAt + Tile;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
@@ -33,7 +35,7 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     private const int KeyColumnsAt = Tile * ColumnStride;
 
     /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
-    public const int QuerySharedFloats = KeyColumnsAt + HeadDim * ColumnStride;
+    public const int QuerySharedFloats = KeyColumnsAt + HeadWidth * ColumnStride;
 
     /// <summary>
     /// dk, dv += the gradients of 32 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/32⌉, heads of the
@@ -42,16 +44,34 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
-        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a)
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="KeyValue"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
+    /// staged as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void KeyValueNarrowHeads(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KeyValueOf(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
-        int head = b * a.QBatchStride + h * HeadDim, outputRow = a.Heads * HeadDim, outputHead = (b * tokens * a.Heads + h) * HeadDim;
-        Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
-        Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, tokens, Threads);
+        int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d;
+        int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
+        int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens, columnLimit = narrow ? StagingLimit(tokens, d) : tokens;
+        Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+        Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads);
         Group.Barrier();
         var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, matrices);
         var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, matrices);
@@ -64,11 +84,11 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         var dvSum = default(Fragments8);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            Bf16Fragments.StageRows(shared, 0, RowStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
-            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, tokens, Threads);
-            Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, tokens, Threads);
-            Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, tokens,
-                Threads);
+            Bf16Fragments.StageRows(shared, 0, RowStride, q, head, a.QRowStride, q0, Tile, rowLimit, Threads);
+            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, Threads);
+            Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, columnLimit, Threads);
+            Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile,
+                columnLimit, Threads);
             BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -90,8 +110,8 @@ internal static class TensorCoreAttentionBf16BackwardKernels
                 matrices);
             Group.Barrier();
         }
-        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, head, key, lane);
-        BackwardFragments.WriteRows(dvSum, 1f, dv, a, head, key, lane);
+        BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
+        BackwardFragments.WriteRows(dvSum, 1f, dv, a, d, head, key, lane);
     }
 
     /// <summary>
@@ -100,14 +120,28 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Query(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
-        AttentionArguments a)
+        AttentionArguments a) =>
+        QueryOf(k, scoreGradients, dq, firstBatchHead, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="Query"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
+    /// staged as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void QueryNarrowHeads(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a) =>
+        QueryOf(k, scoreGradients, dq, firstBatchHead, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QueryOf(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
-        int head = b * a.QBatchStride + h * HeadDim;
+        int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int scores = Grid.IdxY * stride * stride + q0, warpRows = warp * 16 * ColumnStride;
 
@@ -116,7 +150,7 @@ internal static class TensorCoreAttentionBf16BackwardKernels
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
-            Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, tokens, Threads);
+            Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             Group.Barrier();
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt,
                 ColumnStride, 0, matrices);
@@ -124,7 +158,7 @@ internal static class TensorCoreAttentionBf16BackwardKernels
                 ColumnStride, 1, matrices);
             Group.Barrier();
         }
-        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, head, query, lane);
+        BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
 
     /// <summary>

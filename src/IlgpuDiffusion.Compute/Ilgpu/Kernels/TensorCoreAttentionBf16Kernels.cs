@@ -1,10 +1,11 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// Flash-attention forward on BF16 tensor cores (m16n8k16, fp32 accumulate) for heads of 64, the bf16 precision's
+/// Flash-attention forward on BF16 tensor cores (m16n8k16, fp32 accumulate) for heads of up to 64, the bf16 precision's
 /// counterpart of <see cref="TensorCoreAttentionKernels.Forward"/> (FlashAttention-2, arXiv 2307.08691): a group of 4
 /// warps owns 64 query rows, each warp 16, and walks key tiles of 64. A warp keeps its queries as A fragments in
 /// registers for the whole launch; per tile it computes its 16 × 64 scores in registers, updates the online softmax and
@@ -14,33 +15,47 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// unrounded probabilities; only P's operand copy is rounded. Shared memory (27 KB): Q, K [64, 36 words], V [64 head
 /// columns, 36 words]; the strides make every fragment read conflict-free. One owner per output element, a fixed order
 /// of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step
-/// runs here too.
+/// runs here too. Heads narrower than 64 take <see cref="ForwardNarrowHeads"/>, as in the TF32 kernel.
 /// </summary>
 internal static class TensorCoreAttentionBf16Kernels
 {
     public const int TileQ = 64, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
 
     /// <summary>Words between staged pair rows: 32 pairs and 4 of padding.</summary>
-    private const int Stride = HeadDim / 2 + 4;
+    private const int Stride = HeadWidth / 2 + 4;
 
     private const int KOffset = TileQ * Stride, VOffset = KOffset + TileK * Stride;
 
     /// <summary>Floats of dynamic shared memory a launch needs.</summary>
-    public const int SharedFloats = VOffset + HeadDim * Stride;
+    public const int SharedFloats = VOffset + HeadWidth * Stride;
 
     /// <summary>
-    /// output [batch, Queries, heads, 64] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
+    /// output [batch, Queries, heads, HeadDim] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
     /// Grid (⌈Queries/64⌉, batch·heads) × <see cref="Threads"/> threads; <see cref="SharedFloats"/> of shared memory.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
-        ArrayView<float> logSumExp, AttentionArguments a)
+        ArrayView<float> logSumExp, AttentionArguments a) => Run(q, k, v, output, logSumExp, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="Forward"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are staged
+    /// as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void ForwardNarrowHeads(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a) => Run(q, k, v, output, logSumExp, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Run(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         var matrices = new LaneMatrices(lane);
-        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
-        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
+        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = narrow ? a.HeadDim : HeadWidth;
+        int queryLimit = narrow ? Bf16Fragments.PairStagingLimit(a.Queries, d) : a.Queries;
+        int keyLimit = narrow ? Bf16Fragments.PairStagingLimit(a.Keys, d) : a.Keys, valueLimit = narrow ? StagingLimit(a.Keys, d) : a.Keys;
+        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         Group.Barrier();
@@ -50,8 +65,8 @@ internal static class TensorCoreAttentionBf16Kernels
         var softmax = OnlineSoftmax.Start();
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
-            Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
+            Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
+            Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads);
             Group.Barrier();
             var s = default(Fragments8);
             Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, matrices);
@@ -69,7 +84,7 @@ internal static class TensorCoreAttentionBf16Kernels
             Group.Barrier();
         }
 
-        softmax.Finish(o, a, bh, query, output, logSumExp, lane);
+        softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
     }
 
     /// <summary>The eight score fragments of keys <paramref name="k0"/>.. scaled and masked (see the fragment version).</summary>

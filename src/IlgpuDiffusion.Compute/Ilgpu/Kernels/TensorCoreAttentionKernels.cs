@@ -1,10 +1,11 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// Flash-attention forward on TF32 tensor cores for heads of 64 (FlashAttention-2, arXiv 2307.08691): a group of 4 warps
+/// Flash-attention forward on TF32 tensor cores for heads of up to 64 (FlashAttention-2, arXiv 2307.08691): a group of 4 warps
 /// owns 64 query rows, each warp 16, and walks the key tiles of 32 (causal: up to the last key its rows may see). Per
 /// tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, scales and masks them, updates each row's running
 /// max and sum (online softmax: quad shuffles for the max, per-lane partial sums reduced once at the end), rescales its
@@ -12,7 +13,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// accumulator layout of S is not the A-operand layout of P for TF32). Q, K, V are rounded to TF32 once, when staged;
 /// P when stored. Shared memory (43.5 KB): Q [64, 68], K [32, 68], V [32, 72], P [4 warps, 16, 36]; the strides make
 /// every fragment read conflict-free. One owner per output element, a fixed order of sums: results repeat bit for
-/// bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too.
+/// bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. Heads narrower
+/// than 64 take <see cref="ForwardNarrowHeads"/>, the same kernel with zero padding columns, so that heads of 64 pay
+/// nothing for it.
 /// </summary>
 internal static class TensorCoreAttentionKernels
 {
@@ -24,18 +27,31 @@ internal static class TensorCoreAttentionKernels
     public const int SharedFloats = POffset + Warps * Slab;
 
     /// <summary>
-    /// output [batch, Queries, heads, 64] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
+    /// output [batch, Queries, heads, HeadDim] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
     /// Grid (⌈Queries/64⌉, batch·heads) × <see cref="Threads"/> threads; <see cref="SharedFloats"/> of shared memory.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
-        ArrayView<float> logSumExp, AttentionArguments a)
+        ArrayView<float> logSumExp, AttentionArguments a) => Run(q, k, v, output, logSumExp, a, narrow: false);
+
+    /// <summary>
+    /// <see cref="Forward"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are staged
+    /// as zeros and not written.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void ForwardNarrowHeads(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a) => Run(q, k, v, output, logSumExp, a, narrow: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Run(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a, bool narrow)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         var matrices = new LaneMatrices(lane);
-        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ;
-        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * HeadDim, a.QRowStride, q0, TileQ, a.Queries, Threads);
+        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = narrow ? a.HeadDim : HeadWidth;
+        int queryLimit = narrow ? StagingLimit(a.Queries, d) : a.Queries, keyLimit = narrow ? StagingLimit(a.Keys, d) : a.Keys;
+        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int queries = warp * 16 * RowStride, probabilities = POffset + warp * Slab;
@@ -44,8 +60,8 @@ internal static class TensorCoreAttentionKernels
         var softmax = OnlineSoftmax.Start();
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
-            StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, a.Keys, Threads);
+            StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
+            StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
             Group.Barrier();
             var s = default(Fragments4);
             WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices);
@@ -70,6 +86,6 @@ internal static class TensorCoreAttentionKernels
             Group.Barrier();
         }
 
-        softmax.Finish(o, a, bh, query, output, logSumExp, lane);
+        softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
     }
 }
