@@ -120,8 +120,8 @@ internal static partial class TensorCoreGemmKernels
             quads[second] = s;
             return;
         }
-        quads[0] = Packed(staged.First, staged.FirstRest);
-        quads[second] = Packed(staged.Second, staged.SecondRest);
+        quads[0] = Packed(f, staged.FirstRest);
+        quads[second] = Packed(s, staged.SecondRest);
     }
 
     /// <summary>Eight consecutive elements as four words of BF16 pairs.</summary>
