@@ -95,12 +95,12 @@ public sealed class TensorCoreSassTests(ITestOutputHelper output)
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32", false)]
-    [InlineData(typeof(TensorCoreAttentionKernels), "ForwardNarrowHeads", 90, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "ForwardNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueNarrowHeads", 80, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryNarrowHeads", 90, "HMMA.1688.F32.TF32", false)]
+    [InlineData(typeof(TensorCoreAttentionKernels), "ForwardNarrowHeads", 80, "HMMA.1688.F32.TF32", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "ForwardNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueNarrowHeads", 90, "HMMA.1688.F32.TF32", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryNarrowHeads", 80, "HMMA.1688.F32.TF32", false)]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction,
         bool ldmatrix)
     {
