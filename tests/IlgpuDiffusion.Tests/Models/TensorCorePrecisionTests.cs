@@ -60,12 +60,12 @@ public sealed class TensorCorePrecisionTests : IClassFixture<TensorCoreGemmTests
     /// <summary>
     /// The same pass with heads of 64 (hidden 128), the kernels' full width. The emulated errors: logits 1.35e-3, loss
     /// 6.3e-4, gradients 3.5e-2. This wider model amplifies input rounding more than the one above: with heads of 32 and
-    /// attention in fp32 (as it was before narrower heads ran on tensor cores) its gradients were 1.45e-2 off; the attention kernels alone are
-    /// 4.5e-4 off fp32 (TensorCoreAttentionTests' shapes), as a TF32 GEMM is. Under bf16 (BF16 attention) the emulated
-    /// pass measured logits 1.01e-2, loss 2.6e-3, gradients 2.07e-1: six to eight times TF32's, as BF16's 8 significant
-    /// bits against TF32's 11 predict. The cuda-bf16 row's bounds are twice those; the emulated row is left out (its
-    /// shuffle-emulated BF16 products take over a minute here), the kernels being checked against a BF16-rounded
-    /// reference in TensorCoreAttentionTests.
+    /// attention in fp32 (as it was before narrower heads ran on tensor cores) its gradients were 1.45e-2 off; the
+    /// attention kernels alone are 4.5e-4 off fp32 (TensorCoreAttentionTests' shapes), as a TF32 GEMM is. Under bf16
+    /// (BF16 attention) the emulated pass measured logits 1.01e-2, loss 2.6e-3, gradients 2.07e-1: six to eight times
+    /// TF32's, as BF16's 8 significant bits against TF32's 11 predict. The cuda-bf16 row's bounds are twice those; the
+    /// emulated row is left out (its shuffle-emulated BF16 products take over a minute here), the kernels being checked
+    /// against a BF16-rounded reference in TensorCoreAttentionTests.
     /// </summary>
     [SkippableTheory]
     [InlineData("emulated-tf32", 5e-3, 3e-3, 1e-1)]
