@@ -147,23 +147,13 @@ internal sealed partial class IlgpuKernels
         var queryShared = SharedMemoryConfig.RequestDynamic<float>(bf16
             ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats
             : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
-        int narrow = arguments.HeadDim < AttentionFragments.HeadWidth ? 1 : 0;
-        var keyValuePass = _tensorCoreAttentionKeyValue[narrow] ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<TensorCoreKeyValueLaunch>((bf16, narrow) switch
-            {
-                (false, 0) => TensorCoreAttentionBackwardKernels.KeyValue,
-                (false, _) => TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
-                (true, 0) => TensorCoreAttentionBf16BackwardKernels.KeyValue,
-                (true, _) => TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads,
-            }));
-        var queryPass = _tensorCoreAttentionQuery[narrow] ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<TensorCoreQueryLaunch>((bf16, narrow) switch
-            {
-                (false, 0) => TensorCoreAttentionBackwardKernels.Query,
-                (false, _) => TensorCoreAttentionBackwardKernels.QueryNarrowHeads,
-                (true, 0) => TensorCoreAttentionBf16BackwardKernels.Query,
-                (true, _) => TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads,
-            }));
+        int narrow = HeadClass(arguments.HeadDim);
+        var keyValuePass = _tensorCoreAttentionKeyValue[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
+            narrow, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
+            TensorCoreAttentionBf16BackwardKernels.KeyValue, TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads));
+        var queryPass = _tensorCoreAttentionQuery[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreQueryLaunch>(
+            narrow, TensorCoreAttentionBackwardKernels.Query, TensorCoreAttentionBackwardKernels.QueryNarrowHeads,
+            TensorCoreAttentionBf16BackwardKernels.Query, TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
@@ -180,6 +170,16 @@ internal sealed partial class IlgpuKernels
     /// </summary>
     private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && AttentionFragments.Fits(headDim);
 
+    /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>
+    private static int HeadClass(int headDim) => headDim < AttentionFragments.HeadWidth ? 1 : 0;
+
+    /// <summary>Of a tensor-core kernel's four versions, the one for the device's precision and the head class.</summary>
+    private TLaunch TensorCoreKernel<TLaunch>(int headClass, TLaunch tf32, TLaunch tf32Narrow, TLaunch bf16, TLaunch bf16Narrow)
+        where TLaunch : Delegate =>
+        KernelRegistry.Checked(_precision == MatMulPrecision.Bf16
+            ? headClass == 0 ? bf16 : bf16Narrow
+            : headClass == 0 ? tf32 : tf32Narrow);
+
     /// <summary>
     /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> (BF16 products under the
     /// bf16 precision, TF32 under tf32), else on the SIMT tiles.
@@ -190,15 +190,10 @@ internal sealed partial class IlgpuKernels
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
             bool bf16 = _precision == MatMulPrecision.Bf16;
-            int narrow = arguments.HeadDim < AttentionFragments.HeadWidth ? 1 : 0;
-            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(
-                KernelRegistry.Checked<ForwardLaunch>((bf16, narrow) switch
-                {
-                    (false, 0) => TensorCoreAttentionKernels.Forward,
-                    (false, _) => TensorCoreAttentionKernels.ForwardNarrowHeads,
-                    (true, 0) => TensorCoreAttentionBf16Kernels.Forward,
-                    (true, _) => TensorCoreAttentionBf16Kernels.ForwardNarrowHeads,
-                }));
+            int narrow = HeadClass(arguments.HeadDim);
+            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<ForwardLaunch>(narrow,
+                TensorCoreAttentionKernels.Forward, TensorCoreAttentionKernels.ForwardNarrowHeads,
+                TensorCoreAttentionBf16Kernels.Forward, TensorCoreAttentionBf16Kernels.ForwardNarrowHeads));
             var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, bf16 ? TensorCoreAttentionBf16Kernels.TileQ
                 : TensorCoreAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads"));
             var group = new Index2D(bf16 ? TensorCoreAttentionBf16Kernels.Threads : TensorCoreAttentionKernels.Threads, 1);
