@@ -29,8 +29,11 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly AcceleratorStream _stream;
     private readonly MatMulPrecision _precision;
     private readonly int _multiprocessors;
-    /// <summary>The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), loaded on first use.</summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[4];
+    /// <summary>
+    /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
+    /// loaded on first use.
+    /// </summary>
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[8];
     private ReduceLaunch? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
@@ -84,11 +87,11 @@ internal sealed class TensorCoreGemm : IDisposable
         GemmEpilogue epilogue = GemmEpilogue.Product)
     {
         var (kPerSplit, splits) = Split(m, n, k);
-        bool vectorA = Aligned(a, strides.AK == 1 ? strides.ARow : strides.AK, strides.AK == 1 ? 1 : strides.ARow);
-        bool vectorB = Aligned(b, strides.BK == 1 ? strides.BCol : strides.BK, strides.BK == 1 ? 1 : strides.BCol);
+        bool vectorA = Aligned(a, strides.ARow, strides.AK), vectorB = Aligned(b, strides.BCol, strides.BK);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
-            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue);
-        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1);
+            kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
+            n, GemmBatch.None);
+        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false);
         var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
         var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
@@ -107,35 +110,72 @@ internal sealed class TensorCoreGemm : IDisposable
     }
 
     /// <summary>
+    /// c_z [m, n] = op(a_z)·op(b_z) [+ c_z] for the <paramref name="items"/> of <paramref name="batch"/>, in one launch (grid
+    /// z; never split over k: the items fill the GPU). Strides as <see cref="Run"/>'s, with c's rows <paramref name="cRow"/>
+    /// apart; shapes already checked, m, n, k ≥ 1.
+    /// </summary>
+    /// <exception cref="ArgumentException">op(a) is row-contiguous and op(b) k-contiguous (aᵀ·bᵀ), a layout with no batched
+    /// kernel.</exception>
+    public void RunBatched(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k,
+        (int ARow, int AK, int BK, int BCol) strides, int cRow, GemmBatch batch, int items, bool accumulate)
+    {
+        bool vectorA = Aligned(a, strides.ARow, strides.AK) && AlignedItems(batch.A);
+        bool vectorB = Aligned(b, strides.BCol, strides.BK) && AlignedItems(batch.B);
+        var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol, k,
+            accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)GemmEpilogue.Product, cRow, batch);
+        var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
+            LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), LaunchPlan.GridYZ(items, "GEMM items"));
+        var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
+            SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
+        if (strides.AK != 1 && strides.BK == 1)
+            throw new ArgumentException("Batched GEMMs take the layouts a·bᵀ, a·b and aᵀ·b, not aᵀ·bᵀ.", nameof(strides));
+        Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream, config, a, b, c, c, c,
+            arguments);
+    }
+
+    /// <summary>Whether every item of a batched operand starts on 16 bytes when its first does.</summary>
+    private static bool AlignedItems(BatchOffsets offsets) => (offsets.Outer | offsets.Inner | offsets.Item) % 4 == 0;
+
+    /// <summary>
     /// Whether an operand's groups of four along its contiguous axis (<see cref="TensorCoreGemmKernels.Position"/>) start on
     /// 16 bytes: that axis has stride 1, the other stride is a multiple of 4 and the view starts on 16 bytes of its buffer
-    /// (whose own start is aligned far more).
+    /// (whose own start is aligned far more). The contiguous axis is k where <paramref name="kStride"/> is 1, else the lines.
     /// </summary>
-    private static bool Aligned(ArrayView<float> view, int otherStride, int contiguousStride) =>
-        contiguousStride == 1 && otherStride % 4 == 0 && IndexInBytes(view) % 16 == 0;
+    private static bool Aligned(ArrayView<float> view, int lineStride, int kStride)
+    {
+        var (otherStride, contiguousStride) = kStride == 1 ? (lineStride, 1) : (kStride, lineStride);
+        return contiguousStride == 1 && otherStride % 4 == 0 && IndexInBytes(view) % 16 == 0;
+    }
 
     /// <summary>The view's start within its buffer, read through the interface without boxing the view.</summary>
     private static long IndexInBytes<TView>(TView view) where TView : IContiguousArrayView => view.IndexInBytes;
 
     /// <summary>
     /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the
-    /// matching one reads global memory in whole lines.
+    /// matching one reads global memory in whole lines. Batched: not aᵀ·bᵀ.
     /// </summary>
-    private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous)
+    private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched)
     {
-        int index = (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        int index = (batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         return _gemms[index] ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
+                TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous, batched) switch
                 {
-                    (false, true, true) => TensorCoreGemmKernels.Tf32ABt,
-                    (false, true, false) => TensorCoreGemmKernels.Tf32AB,
-                    (false, false, false) => TensorCoreGemmKernels.Tf32AtB,
-                    (false, false, true) => TensorCoreGemmKernels.Tf32AtBt,
-                    (true, true, true) => TensorCoreGemmKernels.Bf16ABt,
-                    (true, true, false) => TensorCoreGemmKernels.Bf16AB,
-                    (true, false, false) => TensorCoreGemmKernels.Bf16AtB,
-                    (true, false, true) => TensorCoreGemmKernels.Bf16AtBt,
+                    (false, true, true, false) => TensorCoreGemmKernels.Tf32ABt,
+                    (false, true, false, false) => TensorCoreGemmKernels.Tf32AB,
+                    (false, false, false, false) => TensorCoreGemmKernels.Tf32AtB,
+                    (false, false, true, false) => TensorCoreGemmKernels.Tf32AtBt,
+                    (true, true, true, false) => TensorCoreGemmKernels.Bf16ABt,
+                    (true, true, false, false) => TensorCoreGemmKernels.Bf16AB,
+                    (true, false, false, false) => TensorCoreGemmKernels.Bf16AtB,
+                    (true, false, true, false) => TensorCoreGemmKernels.Bf16AtBt,
+                    (false, true, true, true) => TensorCoreGemmKernels.Tf32ABtBatched,
+                    (false, true, false, true) => TensorCoreGemmKernels.Tf32ABBatched,
+                    (false, false, false, true) => TensorCoreGemmKernels.Tf32AtBBatched,
+                    (true, true, true, true) => TensorCoreGemmKernels.Bf16ABtBatched,
+                    (true, true, false, true) => TensorCoreGemmKernels.Bf16ABBatched,
+                    (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
+                    _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
                 }));
     }
 

@@ -11,9 +11,12 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// the other a multiple of 4, the view starts on 16 bytes): whole tiles then load with 16-byte loads.</param>
 /// <param name="VectorB">The same for op(b).</param>
 /// <param name="Epilogue">A <see cref="GemmEpilogue"/>: what the result's writes do with each value.</param>
+/// <param name="CRowStride">Elements between rows of c (N where c is dense; always N for partials).</param>
+/// <param name="Batch">The products of a batched launch, one per grid z (<see cref="GemmBatch.None"/> else).</param>
 internal readonly record struct TensorCoreGemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
-    int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB, int Epilogue);
+    int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB, int Epilogue, int CRowStride,
+    GemmBatch Batch);
 
 /// <summary>What a GEMM's result writes do with each value (bias and accumulation added).</summary>
 internal enum GemmEpilogue
@@ -59,7 +62,8 @@ internal enum GemmEpilogue
 /// instructions per 32 mma; on an H200 it ran at a sixth of cuBLAS's TF32 rate, issue-bound on integer work).
 /// </para>
 /// Splitting k over the grid's z (for products whose M × N has few tiles, e.g. weight gradients) writes partials that
-/// <see cref="ReduceSplits"/> adds in a fixed order, so results are the same run to run. Launch only on CUDA with
+/// <see cref="ReduceSplits"/> adds in a fixed order, so results are the same run to run. The batched kernels
+/// (TensorCoreGemmKernels.Batched.cs) take one product per grid z instead. Launch only on CUDA with
 /// <see cref="Threads"/> threads in x; the arithmetic of lanes assumes warps of exactly 32.
 /// </summary>
 internal static partial class TensorCoreGemmKernels
@@ -97,49 +101,49 @@ internal static partial class TensorCoreGemmKernels
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
+        Run<Tf32Products, KContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Tf32Products, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        Run<Tf32Products, KContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Tf32Products, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        Run<Tf32Products, LineContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Tf32AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Tf32Products, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
+        Run<Tf32Products, LineContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Bf16Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
+        Run<Bf16Products, KContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Bf16Products, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        Run<Bf16Products, KContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Bf16Products, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        Run<Bf16Products, LineContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Bf16AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        Run<Bf16Products, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
+        Run<Bf16Products, LineContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>
     /// c[i] = Σ_s partials[s, i] (in split order) [+ bias[i mod N]] [+ c[i]] over the M·N elements, written as the
@@ -286,11 +290,12 @@ internal static partial class TensorCoreGemmKernels
         public int Shared { get; }
     }
 
-    private static void Run<TProducts, TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        ArrayView<float> activation, in TensorCoreGemmArguments g)
+    private static void Run<TProducts, TA, TB, TBatch>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias,
+        ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g)
         where TProducts : struct, IProducts
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
+        where TBatch : struct, IBatching
     {
         bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous, bf16 = default(TProducts).Bf16;
         var shared = SharedMemory.GetDynamic<float>();
@@ -298,7 +303,16 @@ internal static partial class TensorCoreGemmKernels
         int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
         int warpRow = (warp >> 2) * WarpTileM, warpCol = (warp & (WarpsN - 1)) * WarpTileN;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
-        int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
+        // Grid z is a batched launch's item, else the split of k.
+        int split = Grid.IdxZ;
+        if (default(TBatch).HasItems)
+        {
+            a = Item(a, g.Batch.Offset(g.Batch.A, split));
+            b = Item(b, g.Batch.Offset(g.Batch.B, split));
+            c = Item(c, g.Batch.Offset(g.Batch.C, split));
+            split = 0;
+        }
+        int kBegin = split * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
         int tileShift = bf16 ? 5 : 4; // log2 TileK
         int tiles = (kEnd - kBegin + TileK(bf16) - 1) >> tileShift;
         var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
@@ -451,7 +465,7 @@ internal static partial class TensorCoreGemmKernels
     private static void Store(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, float value)
     {
         if (row >= g.M || col >= g.N) return;
-        long index = (long)row * g.N + col;
+        long index = (long)row * g.CRowStride + col;
         if (g.Partials != 0)
         {
             output.C[Grid.IdxZ * (long)g.M * g.N + index] = value;
