@@ -2,9 +2,10 @@ namespace IlgpuDiffusion.Compute;
 
 /// <summary>
 /// How a device multiplies matrices (GEMM, Linear, and the products inside attention). Storage, accumulation and every
-/// other op stay fp32 whatever the setting; only products change. Under TF32 and BF16, attention with heads of up to 64
-/// columns in multiples of 8 runs on tensor cores too, in the same precision; wider heads and other sizes keep fp32
-/// products. The CPU backend computes in fp32.
+/// other op stay fp32 whatever the setting; only products change. Under TF32 and BF16, attention runs on tensor cores
+/// too, in the same precision: flash kernels for heads of up to 64 columns in multiples of 8, other heads over
+/// materialized scores on the tensor-core GEMMs (the KV-cache decode step of those keeps fp32 products). The CPU backend
+/// computes in fp32.
 /// </summary>
 public enum MatMulPrecision
 {

@@ -28,7 +28,9 @@ namespace IlgpuDiffusion.Ilgpu;
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
 // (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes) on SIMT cores;
 // TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
-// tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones).
+// tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones); other
+// heads, when the GEMMs run on tensor cores, over materialized scores (IlgpuKernels.ScoreAttention.cs) but for the
+// KV-cache decode step, which keeps the SIMT kernels.
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -56,6 +58,11 @@ internal sealed partial class IlgpuKernels
         CheckAttention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
         if (batch == 0 || tokens == 0) return;
+        if (AttentionOverScores(headDim))
+        {
+            ScoreAttentionForward(qkv.View(), output.View(), logSumExp.View(), batch, tokens, heads, headDim, causal);
+            return;
+        }
         int row = 3 * heads * headDim;
         var arguments = Arguments(AttentionPass.Forward, heads, headDim, tokens, tokens, 0, causal, tokens * row, row,
             tokens * row, headDim, row, out var tiles);
@@ -103,6 +110,11 @@ internal sealed partial class IlgpuKernels
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 AttentionKernels.RowDot));
         _rowDot(_stream, rows, dy, y, rowDot, tokens, heads, headDim);
+        if (AttentionOverScores(headDim))
+        {
+            ScoreAttentionBackward(dy, qkv.View(), lse, rowDot, dQkv.View(), batch, tokens, heads, headDim, causal, accumulate);
+            return;
+        }
 
         int row = 3 * heads * headDim;
         var (q, k, v) = Slots(qkv.View(), heads * headDim);

@@ -8,11 +8,12 @@ using Device = IlgpuDiffusion.Compute.Device;
 namespace IlgpuDiffusion.Tests.Ilgpu;
 
 /// <summary>
-/// The tensor-core attention kernels (heads of up to 64 columns under the tf32 and bf16 precisions) without a GPU: the
-/// whole kernels on ILGPU's CPU accelerator with warps of 32, mma.sync emulated, against the double reference of inputs
-/// rounded to TF32 as the kernels stage them (what remains is the rounding of the probabilities and fp32 sums). Shapes
-/// cross the 64-query and 32-key tiles; both masks; heads of 64 and narrower ones, padded with zero columns; the KV-cache
-/// decode step; the backward's two passes; repeatability. The cuda-tf32 and cuda-bf16 rows run the same checks with the
+/// Attention on tensor cores under the tf32 and bf16 precisions without a GPU (the flash kernels for heads of up to 64
+/// columns, materialized scores on the tensor-core GEMMs for other heads): the whole kernels on ILGPU's CPU accelerator
+/// with warps of 32, mma.sync emulated, against the double reference of inputs rounded to TF32 as the kernels stage them
+/// (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the 64-query and 32-key tiles; both
+/// masks; heads of 64 and narrower ones, padded with zero columns; wider heads and heads of 12; the KV-cache decode step;
+/// the backward's passes; repeatability. The cuda-tf32 and cuda-bf16 rows run the same checks with the
 /// instructions themselves, on a machine with a GPU (else they skip).
 /// </summary>
 [Collection(ConformanceCollection.Name)]
@@ -36,10 +37,15 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                 data.Add(row, 2, 33, 3, 32, true);
                 data.Add(row, 1, 9, 4, 8, false);
             }
+            // Heads the flash kernels do not take: over materialized scores, rounds of pairs starting mid-sequence.
+            data.Add(row, 2, 33, 3, 96, false);
+            if (row != "emulated-bf16") data.Add(row, 1, 70, 2, 12, true);
             if (row.StartsWith("emulated", StringComparison.Ordinal)) continue;
             data.Add(row, 2, 300, 3, HeadDim, false); // several tiles each way, on the GPU only
             data.Add(row, 1, 257, 2, HeadDim, true);
             data.Add(row, 2, 200, 3, 40, true);
+            data.Add(row, 2, 300, 3, 128, true);
+            data.Add(row, 1, 130, 2, 100, false);
         }
         return data;
     }
@@ -131,27 +137,30 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>One owner per gradient element and fixed sums: a resumed run on one GPU repeats bit for bit.</summary>
-    [Fact]
-    public void Backward_repeats_bit_for_bit()
+    [Theory]
+    [InlineData(HeadDim)]
+    [InlineData(96)] // over materialized scores
+    public void Backward_repeats_bit_for_bit(int headDim)
     {
         Device device = emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4);
-        var qkv = TestData.Random(40 * 3 * HeadDim, seed: 7, scale: 2f);
-        var dy = TestData.Random(40 * HeadDim, seed: 8);
-        var first = Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, HeadDim, causal: true);
-        Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, HeadDim, causal: true));
+        var qkv = TestData.Random(40 * 3 * headDim, seed: 7, scale: 2f);
+        var dy = TestData.Random(40 * headDim, seed: 8);
+        var first = Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, headDim, causal: true);
+        Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, headDim, causal: true));
     }
 
     /// <summary>Asked not to accumulate, the backward writes dqkv over NaN exactly as it adds it to zeros.</summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Backward_writes_over_its_gradient_when_told_to(bool causal)
+    [InlineData(false, HeadDim)]
+    [InlineData(true, HeadDim)]
+    [InlineData(true, 96)] // over materialized scores
+    public void Backward_writes_over_its_gradient_when_told_to(bool causal, int headDim)
     {
         Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
-        var qkv = TestData.Random(2 * 40 * 3 * HeadDim, seed: 11, scale: 2f);
-        var dy = TestData.Random(2 * 40 * HeadDim, seed: 12);
-        var added = Backward(device, qkv, dy, new float[qkv.Length], 2, 40, 1, HeadDim, causal);
-        var written = Backward(device, qkv, dy, Enumerable.Repeat(float.NaN, qkv.Length).ToArray(), 2, 40, 1, HeadDim, causal,
+        var qkv = TestData.Random(2 * 40 * 3 * headDim, seed: 11, scale: 2f);
+        var dy = TestData.Random(2 * 40 * headDim, seed: 12);
+        var added = Backward(device, qkv, dy, new float[qkv.Length], 2, 40, 1, headDim, causal);
+        var written = Backward(device, qkv, dy, Enumerable.Repeat(float.NaN, qkv.Length).ToArray(), 2, 40, 1, headDim, causal,
             accumulate: false);
         Assert.DoesNotContain(added, float.IsNaN);
         Assert.Equal(added, written);
@@ -186,21 +195,22 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
-    /// Heads that do not fit the tensor-core kernels (wider than 64, or not a multiple of 8) keep the fp32 SIMT kernels
-    /// under tf32: they match the fp32 reference to 1e-5, which TF32 products would miss.
+    /// The KV-cache decode step of heads that do not fit the flash kernels keeps the fp32 SIMT kernels under tf32 (the
+    /// materialized scores serve whole sequences only): it matches the fp32 reference to 1e-5, which TF32 products would miss.
     /// </summary>
     [Theory]
     [InlineData(12)]
     [InlineData(96)]
-    public void Heads_that_do_not_fit_stay_on_the_fp32_kernels(int headDim)
+    public void The_decode_step_of_heads_that_do_not_fit_stays_on_the_fp32_kernels(int headDim)
     {
         Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
         const int tokens = 9;
         var qkv = TestData.Random(tokens * 3 * headDim, seed: 10, scale: 2f);
         using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
+        using var kCache = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
+        using var vCache = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
         using var output = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
-        using var lse = device.Upload<float>(new float[tokens], new Shape(tokens));
-        device.Kernels.AttentionForward(qkvT, output, lse, 1, tokens, 1, headDim, causal: true);
+        device.Kernels.AttentionWithCacheForward(qkvT, kCache, vCache, output, 1, tokens, 1, headDim, position: 0, capacity: tokens);
         var expected = ReferenceAttention.Forward(Array.ConvertAll(qkv, v => (double)v), 1, tokens, 1, headDim, causal: true);
         TestData.Close(expected.Output, output.ToArray(), 1e-5);
     }
