@@ -10,6 +10,8 @@
 #                  HMMA, a lean k loop);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
+#   attention-wide the same for one Large layer (B 8 × H 16 × L 1024 × d 96: heads the flash kernels do not take, over
+#                  materialized scores on the tensor-core GEMMs) in bf16 and tf32, beside scaled_dot_product_attention;
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), and the student's sampling time (B 32 × L 1024 at 8/16/32 steps), tf32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
@@ -21,7 +23,7 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check attention gemm torch profile steps latency conformance ncu torch-compile}
+phases=${*:-gemm-check attention gemm torch profile steps latency attention-wide conformance ncu torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -48,6 +50,10 @@ for p in $phases; do case $p in
   attention) for precision in bf16 tf32 fp32; do
     phase attention-$precision 40 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
     phase attention-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention $small --length 1024 ;;
+  attention-wide) for precision in bf16 tf32; do
+    phase attention-wide-$precision 40 $cli bench --attention --preset large --batch 8 --length 1024 --runs 10 --device cuda \
+      --precision $precision; done
+    phase attention-wide-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention --preset large --batch 8 --length 1024 ;;
   latency) phase latency 120 $cli bench --preset small --batch 8 --length 1024 --steps 8,16,32,64 --device cuda \
       --precision tf32
     phase sampling 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda --precision tf32 ;;
