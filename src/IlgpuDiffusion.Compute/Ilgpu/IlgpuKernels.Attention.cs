@@ -140,7 +140,7 @@ internal sealed partial class IlgpuKernels
     /// <summary>
     /// The backward on tensor cores (BF16 products under the bf16 precision, TF32 under tf32): the key pass leaves dSᵀ in a
     /// scratch that the query pass multiplies by k, for as
-    /// many heads at a time as <see cref="LaunchPlan.ScoreGradientFloats"/> allows (the two launches of a round queue
+    /// many heads at a time as <see cref="LaunchPlan.ScoreScratchFloats"/> allows (the two launches of a round queue
     /// behind the previous round's, so the scratch is reused safely).
     /// </summary>
     private void TensorCoreBackward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
@@ -149,7 +149,7 @@ internal sealed partial class IlgpuKernels
     {
         int stride = TensorCoreAttentionBackwardKernels.ScoreStride(arguments.Keys);
         int perHead = HostChecks.Product(stride, stride);
-        int headsPerRound = (int)Math.Clamp(_plan.ScoreGradientFloats / perHead, 1, batchHeads);
+        int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);
         var scratch = Scratch(ref _scoreGradientScratch, (long)headsPerRound * perHead);
         var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
         bool bf16 = _precision == MatMulPrecision.Bf16;

@@ -86,12 +86,12 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Pairs of a round: as many as <see cref="LaunchPlan.ScoreGradientFloats"/> holds in <paramref name="scratches"/> score
+    /// Pairs of a round: as many as <see cref="LaunchPlan.ScoreScratchFloats"/> holds in <paramref name="scratches"/> score
     /// matrices each (at least one; the launches of a round queue behind the previous round's, so the scratch is reused
     /// safely).
     /// </summary>
     private int PairsPerRound(int scoreFloats, int pairs, int scratches) =>
-        (int)Math.Clamp(_plan.ScoreGradientFloats / ((long)scratches * scoreFloats), 1, pairs);
+        (int)Math.Clamp(_plan.ScoreScratchFloats / ((long)scratches * scoreFloats), 1, pairs);
 
     /// <summary>The layouts of one attention call's operands, as <see cref="GemmBatch"/> items of (sequence, head) pairs.</summary>
     private readonly struct ScorePairs

@@ -53,9 +53,11 @@ internal sealed class LaunchPlan
         // to fit the 48 KB of dynamic shared memory a CUDA block may have (see AttentionTiles).
         AttentionGroup = cpu ? FloorPow2(Math.Min(maxGroup, 4 * warp)) : FloorPow2(Math.Min(maxGroup, 128));
         AttentionMaxTile = cpu ? 4 : 64;
-        // The tensor-core backward keeps dSᵀ of this many floats of heads at a time (256 MB; one 64-token head on the
-        // emulator, so that tests with several heads take several rounds); a head larger than that gets a round alone.
-        ScoreGradientFloats = cpu ? 64 * 64 : 1 << 26;
+        // Tensor-core attention keeps score matrices (the flash backward's dSᵀ; the scores, probabilities and their
+        // gradients of attention over materialized scores) of this many floats of heads at a time (256 MB; one 64-token
+        // head on the emulator, so that tests with several heads take several rounds); a head larger than that gets a
+        // round alone.
+        ScoreScratchFloats = cpu ? 64 * 64 : 1 << 26;
 
         GemmShared = SharedMemoryConfig.RequestDynamic<float>(MatMulKernels.SharedFloats(GemmX, GemmY, GemmTileK));
         RowShared = SharedMemoryConfig.RequestDynamic<float>(RowGroup);
@@ -72,7 +74,7 @@ internal sealed class LaunchPlan
     public int RowGroup { get; }
     public int AttentionGroup { get; }
     public int AttentionMaxTile { get; }
-    public long ScoreGradientFloats { get; }
+    public long ScoreScratchFloats { get; }
     public int ColumnX { get; }
     public int ColumnY { get; }
     public int ColumnRowsPerLane { get; }

@@ -1,0 +1,100 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Ilgpu.Kernels;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Ilgpu;
+
+/// <summary>
+/// The batched tensor-core GEMMs (<see cref="TensorCoreGemm.RunBatched"/>), emulated on ILGPU's CPU accelerator with warps
+/// of 32, in the three layouts of attention over materialized scores: items of (sequence, head) pairs starting mid-sequence,
+/// operands of interleaved heads [B, T, H, d] and a scratch of [items, T, S] score rows, against the product of rounded
+/// inputs; nothing outside an item's result is written.
+/// </summary>
+public sealed class TensorCoreBatchedGemmTests : IDisposable
+{
+    private const int Sequences = 2, Heads = 3, First = 1, Items = 4;
+
+    private readonly Context _context = Context.Create(builder => builder
+        .CPU(new CPUDevice(Mma.WarpLanes, TensorCoreGemmKernels.Threads / Mma.WarpLanes, 1))
+        .EnableAlgorithms()
+        .Optimize(OptimizationLevel.O2));
+
+    private readonly Accelerator _accelerator;
+
+    public TensorCoreBatchedGemmTests() => _accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
+
+    /// <summary>
+    /// Layout, precision, tokens T, head size d: heads of 18 put the interleaved operand's rows 54 floats apart, which loads
+    /// per element; heads of 16, in 16-byte groups (score rows always are, T rounded up to 4). Each case compiles its
+    /// kernel, about 10 s; the attention tests run the other pairs.
+    /// </summary>
+    [Theory]
+    [InlineData("ABt", "tf32", 37, 18)]
+    [InlineData("AB", "bf16", 40, 16)]
+    [InlineData("AtB", "bf16", 37, 18)]
+    public void Each_item_gets_the_product_of_its_rounded_operands(string layout, string precision, int tokens, int headDim)
+    {
+        var gemm = MatMulPrecisions.Parse(precision)!.Value;
+        Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
+        int stride = (tokens + 3) & ~3, row = Heads * headDim;
+        var interleaved = new BatchOffsets(tokens * row, headDim, 0);
+        var scratch = new BatchOffsets(0, 0, tokens * stride);
+        float[] heads = TestData.Random(Sequences * tokens * row, seed: 1), other = TestData.Random(heads.Length, seed: 2);
+        float[] scores = TestData.Random(Items * tokens * stride, seed: 3);
+        // Element (i, j) of item z's operands and result, and the shape: c [m, n] = op(a) [m, k]·op(b) [k, n].
+        double A(int z, int i, int k) => layout switch
+        {
+            "ABt" => round(heads[Place(z, i, k)]),
+            "AB" => round(scores[(z * tokens + i) * stride + k]),
+            _ => round(scores[(z * tokens + k) * stride + i]),
+        };
+        double B(int z, int k, int j) => layout == "ABt" ? round(other[Place(z, j, k)]) : round(other[Place(z, k, j)]);
+        int Place(int z, int t, int col) => Pair(z).Sequence * tokens * row + t * row + Pair(z).Head * headDim + col;
+        var (m, n, k) = layout == "ABt" ? (tokens, tokens, headDim) : (tokens, headDim, tokens);
+
+        var c = Enumerable.Repeat(float.NaN, layout == "ABt" ? scores.Length : heads.Length).ToArray();
+        using var aBuffer = _accelerator.Allocate1D(layout == "ABt" ? heads : scores);
+        using var bBuffer = _accelerator.Allocate1D(other);
+        using var cBuffer = _accelerator.Allocate1D(c);
+        using (var tensorCores = new TensorCoreGemm(_accelerator.DefaultStream, gemm, multiprocessors: 4))
+        {
+            var (strides, cRow, batch) = layout switch
+            {
+                "ABt" => ((row, 1, 1, row), stride, new GemmBatch(First, Heads, interleaved, interleaved, scratch)),
+                "AB" => ((stride, 1, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
+                _ => ((1, stride, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
+            };
+            tensorCores.RunBatched(aBuffer.View, bBuffer.View, cBuffer.View, m, n, k, strides, cRow, batch, Items, accumulate: false);
+        }
+        _accelerator.Synchronize();
+        float[] result = cBuffer.GetAsArray1D();
+
+        var written = new bool[c.Length];
+        for (int z = 0; z < Items; z++)
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double expected = 0;
+                    for (int kk = 0; kk < k; kk++) expected += A(z, i, kk) * B(z, kk, j);
+                    int index = layout == "ABt" ? (z * tokens + i) * stride + j : Place(z, i, j);
+                    written[index] = true;
+                    Assert.True(Math.Abs(result[index] - expected) <= 1e-4 * Math.Max(1, Math.Abs(expected)),
+                        $"item {z} ({i}, {j}): expected {expected}, got {result[index]}");
+                }
+        for (int i = 0; i < result.Length; i++)
+            if (!written[i]) Assert.True(float.IsNaN(result[i]), $"element {i} outside the items' results was written");
+    }
+
+    /// <summary>Item z of the launch: pair First + z as (sequence, head).</summary>
+    private static (int Sequence, int Head) Pair(int z) => ((First + z) / Heads, (First + z) % Heads);
+
+    public void Dispose()
+    {
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+}
