@@ -145,14 +145,15 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// c_j += a·B_j for the eight fragments of <paramref name="c"/>: B_j the pair lines 8j.. at <paramref name="lines"/>
-    /// (<paramref name="stride"/> words apart), k 16·<paramref name="chunk"/>...
+    /// (<paramref name="stride"/> words apart), k 16·<paramref name="chunk"/>..; the last four only where
+    /// <paramref name="used"/> lines (of 64, a head's columns; the rest zero padding) reach past 32.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Accumulate(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,
-        in LaneMatrices lane)
+        in LaneMatrices lane, int used)
     {
         Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
-        Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, lines + 32 * stride, stride, chunk, lane);
+        if (used > 32) Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, lines + 32 * stride, stride, chunk, lane);
     }
 
     /// <summary>The four fragments' c_j += a·B_j, as the eight-fragment version.</summary>

@@ -89,16 +89,16 @@ internal static class TensorCoreAttentionBackwardKernels
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, matrices);
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, matrices);
+            WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, matrices, d);
+            WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, logSumExps, rowDots, lane);
             KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, logSumExps, rowDots, lane);
             KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, logSumExps, rowDots, lane);
             KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, logSumExps, rowDots, lane);
             Warp.Barrier();
-            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, matrices);
-            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices);
+            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, matrices, d);
+            WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
@@ -142,7 +142,7 @@ internal static class TensorCoreAttentionBackwardKernels
             StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
-            WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices);
+            WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);

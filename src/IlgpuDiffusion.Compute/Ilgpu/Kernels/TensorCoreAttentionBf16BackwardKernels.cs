@@ -93,21 +93,21 @@ internal static class TensorCoreAttentionBf16BackwardKernels
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            ProductOver64(ref p, keys, shared, 0, matrices);
-            ProductOver64(ref dp, values, shared, GradientsAt, matrices);
+            ProductOverHead(ref p, keys, shared, 0, matrices, d);
+            ProductOverHead(ref dp, values, shared, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
-                matrices);
+                matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
-                matrices);
+                matrices, d);
             Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, QueryColumnsAt, ColumnStride, 0,
-                matrices);
+                matrices, d);
             Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, QueryColumnsAt, ColumnStride, 1,
-                matrices);
+                matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
@@ -153,9 +153,9 @@ internal static class TensorCoreAttentionBf16BackwardKernels
             Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             Group.Barrier();
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt,
-                ColumnStride, 0, matrices);
+                ColumnStride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices), shared, KeyColumnsAt,
-                ColumnStride, 1, matrices);
+                ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
@@ -176,14 +176,16 @@ internal static class TensorCoreAttentionBf16BackwardKernels
     }
 
     /// <summary>
-    /// c += A·Bᵀ over a head of 64: A the warp's rows in registers, B the 32 staged pair rows at <paramref name="rows"/>.
+    /// c += A·Bᵀ over a head's first <paramref name="columns"/> (of 64): A the warp's rows in registers, B the 32 staged
+    /// pair rows at <paramref name="rows"/>; chunks of 16 columns wholly in a narrower head's zero padding are skipped.
     /// </summary>
-    private static void ProductOver64(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows,
-        in LaneMatrices matrices)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProductOverHead(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows,
+        in LaneMatrices matrices, int columns)
     {
         Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, matrices);
-        Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, matrices);
-        Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, matrices);
-        Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, matrices);
+        if (columns > 16) Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, matrices);
+        if (columns > 32) Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, matrices);
+        if (columns > 48) Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, matrices);
     }
 }

@@ -69,18 +69,19 @@ internal static class TensorCoreAttentionBf16Kernels
             Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads);
             Group.Barrier();
             var s = default(Fragments8);
-            Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, matrices);
-            Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, matrices);
-            Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, matrices);
-            Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, matrices);
+            // Chunks of 16 head columns; those wholly in a narrower head's zero padding are skipped.
+            Bf16Fragments.Accumulate(ref s, queries.F0, shared, KOffset, Stride, 0, matrices, TileK);
+            if (d > 16) Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, matrices, TileK);
+            if (d > 32) Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, matrices, TileK);
+            if (d > 48) Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, matrices, TileK);
             ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
             var correction = softmax.Advance(Max(s));
             softmax.Add(correction, Exponentiate(ref s, softmax.Max));
             Scale(ref o, correction);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, matrices);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, matrices);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, matrices);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, matrices);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, matrices, d);
             Group.Barrier();
         }
 

@@ -64,7 +64,7 @@ internal static class TensorCoreAttentionKernels
             StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
             Group.Barrier();
             var s = default(Fragments4);
-            WarpProducts.AccumulateOver64<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices);
+            WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices, d);
             bool visible = AllVisible(a, q0 + warp * 16, 16, k0, TileK);
             ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
             ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
@@ -82,7 +82,7 @@ internal static class TensorCoreAttentionKernels
             Store(s.F2, shared, probabilities, 16, lane);
             Store(s.F3, shared, probabilities, 24, lane);
             Warp.Barrier();
-            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, matrices);
+            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, matrices, d);
             Group.Barrier();
         }
 

@@ -62,14 +62,18 @@ internal static class WarpProducts
         Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, values, b0, b1, b2, b3);
     }
 
-    /// <summary>The eight fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..64, k..k+8]ᵀ.</summary>
+    /// <summary>
+    /// The eight fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..64, k..k+8]ᵀ, the last four only where
+    /// <paramref name="lines"/> (of 64; the rest are zero padding) reach past 32.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int k, in LaneMatrices lane)
+    public static void Accumulate<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, int k, in LaneMatrices lane,
+        int lines)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
         Accumulate<TA, TB>(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
-        Accumulate<TA, TB>(ref c.F4, ref c.F5, ref c.F6, ref c.F7, shared, a, b, 32, k, lane);
+        if (lines > 32) Accumulate<TA, TB>(ref c.F4, ref c.F5, ref c.F6, ref c.F7, shared, a, b, 32, k, lane);
     }
 
     /// <summary>The four fragments of <paramref name="c"/> += A[0..16, k..k+8]·B[lines 0..32, k..k+8]ᵀ.</summary>
@@ -80,34 +84,42 @@ internal static class WarpProducts
         Accumulate<TA, TB>(ref c.F0, ref c.F1, ref c.F2, ref c.F3, shared, a, b, 0, k, lane);
 
     /// <summary>
-    /// <paramref name="c"/> += A[0..16, 0..64]·B[lines 0..32, 0..64]ᵀ (a product over a head of 64), written out step by
-    /// step: ILGPU does not unroll loops, and constant k make every shared-memory offset an immediate.
+    /// <paramref name="c"/> += A[0..16, 0..columns]·B[lines 0..32, 0..columns]ᵀ, a product over a head's first
+    /// <paramref name="columns"/> (a multiple of 8 up to 64; the stage's columns past them are zero padding, whose steps
+    /// are skipped), written out step by step: ILGPU does not unroll loops, and constant k make every shared-memory offset
+    /// an immediate. Heads of 64 pass the constant, which folds the checks away.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver64<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane)
+    public static void AccumulateOverHead<TA, TB>(ref Fragments4 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane,
+        int columns)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
         Accumulate<TA, TB>(ref c, shared, a, b, 0, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 8, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 16, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 24, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 32, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 40, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 48, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 56, lane);
+        if (columns > 8) Accumulate<TA, TB>(ref c, shared, a, b, 8, lane);
+        if (columns > 16) Accumulate<TA, TB>(ref c, shared, a, b, 16, lane);
+        if (columns > 24) Accumulate<TA, TB>(ref c, shared, a, b, 24, lane);
+        if (columns > 32) Accumulate<TA, TB>(ref c, shared, a, b, 32, lane);
+        if (columns > 40) Accumulate<TA, TB>(ref c, shared, a, b, 40, lane);
+        if (columns > 48) Accumulate<TA, TB>(ref c, shared, a, b, 48, lane);
+        if (columns > 56) Accumulate<TA, TB>(ref c, shared, a, b, 56, lane);
     }
 
-    /// <summary><paramref name="c"/> += A[0..16, 0..32]·B[lines 0..64, 0..32]ᵀ (a product over a tile of 32), step by step.</summary>
+    /// <summary>
+    /// <paramref name="c"/> += A[0..16, 0..32]·B[lines 0..64, 0..32]ᵀ (a product over a tile of 32), step by step; the
+    /// fragments of lines 32.. only where <paramref name="lines"/> reach past 32 (a head's columns, as
+    /// <see cref="AccumulateOverHead{TA, TB}"/>'s).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver32<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane)
+    public static void AccumulateOver32<TA, TB>(ref Fragments8 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane,
+        int lines)
         where TA : struct, IOperandStrides
         where TB : struct, IOperandStrides
     {
-        Accumulate<TA, TB>(ref c, shared, a, b, 0, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 8, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 16, lane);
-        Accumulate<TA, TB>(ref c, shared, a, b, 24, lane);
+        Accumulate<TA, TB>(ref c, shared, a, b, 0, lane, lines);
+        Accumulate<TA, TB>(ref c, shared, a, b, 8, lane, lines);
+        Accumulate<TA, TB>(ref c, shared, a, b, 16, lane, lines);
+        Accumulate<TA, TB>(ref c, shared, a, b, 24, lane, lines);
     }
 
     /// <summary>The largest of <paramref name="x"/> over the 4 lanes of a quad (the lanes that share a fragment row).</summary>
