@@ -49,7 +49,7 @@ internal sealed partial class IlgpuKernels
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionKeyValue;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionArguments>? _attentionQuery;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch, _scoreGradientScratch;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _rowDotScratch, _scoreScratch;
 
     /// <inheritdoc/>
     public void AttentionForward(Tensor<float> qkv, Tensor<float> output, Tensor<float> logSumExp,
@@ -150,7 +150,7 @@ internal sealed partial class IlgpuKernels
         int stride = TensorCoreAttentionBackwardKernels.ScoreStride(arguments.Keys);
         int perHead = HostChecks.Product(stride, stride);
         int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);
-        var scratch = Scratch(ref _scoreGradientScratch, (long)headsPerRound * perHead);
+        var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
         var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(bf16

@@ -29,7 +29,7 @@ internal sealed partial class IlgpuKernels
         var pairs = new ScorePairs(tokens, heads, headDim);
         var (q, k, v) = Slots(qkv, heads * headDim);
         int perRound = PairsPerRound(pairs.ScoreFloats, batch * heads, scratches: 1);
-        var scores = Scratch(ref _scoreGradientScratch, (long)perRound * pairs.ScoreFloats);
+        var scores = Scratch(ref _scoreScratch, (long)perRound * pairs.ScoreFloats);
         for (int first = 0; first < batch * heads; first += perRound)
         {
             int count = Math.Min(perRound, batch * heads - first);
@@ -48,7 +48,7 @@ internal sealed partial class IlgpuKernels
         var (dq, dk, dv) = Slots(dQkv, heads * headDim);
         int perRound = PairsPerRound(pairs.ScoreFloats, batch * heads, scratches: 2);
         long half = (long)perRound * pairs.ScoreFloats;
-        var scratch = Scratch(ref _scoreGradientScratch, 2 * half);
+        var scratch = Scratch(ref _scoreScratch, 2 * half);
         var (probabilities, gradients) = (scratch.SubView(0, half), scratch.SubView(half, half));
         int o = heads * headDim;
         var tensorCores = _tensorCores!;

@@ -74,7 +74,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tensorCores?.Dispose();
         _columnScratch?.Dispose();
         _rowDotScratch?.Dispose();
-        _scoreGradientScratch?.Dispose();
+        _scoreScratch?.Dispose();
         _qkNormProducts?.Dispose();
         _partials?.Dispose();
         _deviceSegments?.Dispose();
