@@ -52,6 +52,8 @@ internal sealed partial class IlgpuKernels
         var (probabilities, gradients) = (scratch.SubView(0, half), scratch.SubView(half, half));
         int o = heads * headDim;
         var tensorCores = _tensorCores!;
+        _scoreGradients ??= _accelerator.LoadKernel(KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>,
+            ArrayView<float>, ScoreRows>>(ScoreKernels.ScoreGradients));
         for (int first = 0; first < batch * heads; first += perRound)
         {
             int count = Math.Min(perRound, batch * heads - first);
@@ -60,8 +62,6 @@ internal sealed partial class IlgpuKernels
             Probabilities(probabilities, logSumExp, rows, count * tokens);
             tensorCores.RunBatched(dOutput, v, gradients, tokens, tokens, headDim, (o, 1, 1, pairs.Packed), pairs.Stride,
                 pairs.Batch(first, pairs.Output, pairs.Qkv, pairs.Scratch), count, accumulate: false);
-            _scoreGradients ??= _accelerator.LoadKernel(KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ScoreRows>>(ScoreKernels.ScoreGradients));
             _scoreGradients(_stream, new KernelConfig(count * tokens, _plan.RowGroup), probabilities, gradients, rowDot, rows);
             // dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q: op(a) = Pᵀ or dSᵀ reads the scratch's rows as columns.
             tensorCores.RunBatched(probabilities, dOutput, dv, tokens, headDim, tokens, (1, pairs.Stride, o, 1), pairs.Packed,

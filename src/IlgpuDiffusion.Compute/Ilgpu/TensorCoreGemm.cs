@@ -92,10 +92,7 @@ internal sealed class TensorCoreGemm : IDisposable
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
             n, GemmBatch.None);
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false);
-        var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
-            LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), splits);
-        var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
-            SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
+        var config = Config(m, n, splits);
         if (splits == 1)
         {
             gemm(_stream, config, a, b, bias, c, activation, arguments);
@@ -119,19 +116,21 @@ internal sealed class TensorCoreGemm : IDisposable
     public void RunBatched(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k,
         (int ARow, int AK, int BK, int BCol) strides, int cRow, GemmBatch batch, int items, bool accumulate)
     {
+        if (strides.AK != 1 && strides.BK == 1)
+            throw new ArgumentException("Batched GEMMs take the layouts a·bᵀ, a·b and aᵀ·b, not aᵀ·bᵀ.", nameof(strides));
         bool vectorA = Aligned(a, strides.ARow, strides.AK) && AlignedItems(batch.A);
         bool vectorB = Aligned(b, strides.BCol, strides.BK) && AlignedItems(batch.B);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol, k,
             accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)GemmEpilogue.Product, cRow, batch);
-        var grid = new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
-            LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), LaunchPlan.GridYZ(items, "GEMM items"));
-        var config = new KernelConfig(grid, new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
-            SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
-        if (strides.AK != 1 && strides.BK == 1)
-            throw new ArgumentException("Batched GEMMs take the layouts a·bᵀ, a·b and aᵀ·b, not aᵀ·bᵀ.", nameof(strides));
-        Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream, config, a, b, c, c, c,
-            arguments);
+        Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream,
+            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items")), a, b, c, c, c, arguments);
     }
+
+    /// <summary>A launch of [m, n] results in 128 × 128 tiles, <paramref name="depth"/> of them (splits or items) in z.</summary>
+    private static KernelConfig Config(int m, int n, int depth) => new(
+        new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
+            LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), depth),
+        new Index3D(TensorCoreGemmKernels.Threads, 1, 1), SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
 
     /// <summary>Whether every item of a batched operand starts on 16 bytes when its first does.</summary>
     private static bool AlignedItems(BatchOffsets offsets) => (offsets.Outer | offsets.Inner | offsets.Item) % 4 == 0;
