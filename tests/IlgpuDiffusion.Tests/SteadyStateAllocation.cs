@@ -7,8 +7,10 @@ namespace IlgpuDiffusion.Tests;
 /// must not allocate). Under load, or beside other tests, the runtime now and then allocates on this thread outside our
 /// code (one-time wait objects when it first blocks on the worker pool, 88 bytes measured; 248 bytes in up to 5 of 8
 /// steps in full-suite runs on a loaded machine; 736 to 1,968 bytes in 3 of 8 distillation steps once in 15 runs beside
-/// the other allocation tests). Code that allocates does so in every step, the same bytes each time, so some measured
-/// steps must allocate exactly nothing and none more than the runtime's occasional bytes.
+/// the other allocation tests; 8,112 bytes in 1 of 8 steps of the skinny CPU GEMM once, in a fresh-clone CI run, where
+/// the step hands chunks to the worker pool beside the suite's other tests). Code that allocates does so in every step,
+/// the same bytes each time, so some measured steps must allocate exactly nothing and none more than the runtime's
+/// occasional bytes (16 KiB: twice the largest seen).
 /// </summary>
 internal static class SteadyStateAllocation
 {
@@ -27,6 +29,6 @@ internal static class SteadyStateAllocation
         }
         string perStep = string.Join(", ", allocated);
         Assert.True(allocated.Count(bytes => bytes == 0) >= 2, $"Bytes allocated per step: {perStep}");
-        Assert.True(allocated.Max() <= 4096, $"Bytes allocated per step: {perStep}");
+        Assert.True(allocated.Max() <= 16 * 1024, $"Bytes allocated per step: {perStep}");
     }
 }
