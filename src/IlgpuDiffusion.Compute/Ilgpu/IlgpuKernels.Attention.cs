@@ -28,9 +28,11 @@ namespace IlgpuDiffusion.Ilgpu;
 // Multi-head attention: forward, backward and the KV-cached decoding step. Device code: AttentionKernels
 // (forward, cache append, row dot) and AttentionBackwardKernels (key/value and query passes) on SIMT cores;
 // TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
-// tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones); other
-// heads, when the GEMMs run on tensor cores, over materialized scores (IlgpuKernels.ScoreAttention.cs) but for the
-// KV-cache decode step, which keeps the SIMT kernels.
+// tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones);
+// TensorCoreWideAttentionKernels and TensorCoreWideAttentionBf16Kernels the forward (and decode step) of heads of 72 to 128
+// columns on tensor cores. Other heads when the GEMMs run on tensor cores, and the backward of wide heads, run over
+// materialized scores (IlgpuKernels.ScoreAttention.cs), but for the decode step of heads neither kernel takes, which keeps
+// the SIMT kernels.
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -42,6 +44,7 @@ internal sealed partial class IlgpuKernels
     private readonly LoadedForward?[] _tensorCoreAttentionForward = new LoadedForward?[2];
     private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[2];
     private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[2];
+    private LoadedForward? _tensorCoreWideForward;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
         _appendToCache;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rowDot;
@@ -58,7 +61,7 @@ internal sealed partial class IlgpuKernels
         CheckAttention(qkv, output, batch, tokens, heads, headDim);
         Check.Count(logSumExp, (long)batch * heads * tokens, nameof(logSumExp));
         if (batch == 0 || tokens == 0) return;
-        if (AttentionOverScores(headDim))
+        if (AttentionOverScores(headDim) && !WideHeadFragments.Fits(headDim))
         {
             ScoreAttentionForward(qkv.View(), output.View(), logSumExp.View(), batch, tokens, heads, headDim, causal);
             return;
@@ -193,12 +196,18 @@ internal sealed partial class IlgpuKernels
             : headClass == 0 ? tf32 : tf32Narrow);
 
     /// <summary>
-    /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> (BF16 products under the
-    /// bf16 precision, TF32 under tf32), else on the SIMT tiles.
+    /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> or the head is a wide one
+    /// that the GEMMs' tensor cores take too (BF16 products under the bf16 precision, TF32 under tf32), else on the SIMT
+    /// tiles.
     /// </summary>
     private void LaunchForward(AttentionArguments arguments, AttentionTiles tiles, int batchHeads, ArrayView<float> q,
         ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
     {
+        if (_tensorCores is not null && WideHeadFragments.Fits(arguments.HeadDim))
+        {
+            LaunchWideForward(arguments, batchHeads, q, k, v, output, logSumExp);
+            return;
+        }
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
             bool bf16 = _precision == MatMulPrecision.Bf16;
@@ -218,6 +227,22 @@ internal sealed partial class IlgpuKernels
             KernelRegistry.Checked<ForwardLaunch>(AttentionKernels.Forward));
         _attentionForward(_stream, tiles.Config(LaunchPlan.Ceil(arguments.Queries, tiles.TileQ), batchHeads, _plan.AttentionGroup),
             q, k, v, output, logSumExp, arguments);
+    }
+
+    /// <summary>The forward of heads of 72 to 128 columns on tensor cores (<see cref="WideHeadFragments.Fits"/>).</summary>
+    private void LaunchWideForward(AttentionArguments arguments, int batchHeads, ArrayView<float> q, ArrayView<float> k,
+        ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
+    {
+        bool bf16 = _precision == MatMulPrecision.Bf16;
+        var forward = _tensorCoreWideForward ??= _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(bf16
+            ? TensorCoreWideAttentionBf16Kernels.Forward
+            : TensorCoreWideAttentionKernels.Forward));
+        var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, bf16 ? TensorCoreWideAttentionBf16Kernels.TileQ
+            : TensorCoreWideAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads"));
+        var group = new Index2D(bf16 ? TensorCoreWideAttentionBf16Kernels.Threads : TensorCoreWideAttentionKernels.Threads, 1);
+        var shared = SharedMemoryConfig.RequestDynamic<float>(bf16 ? TensorCoreWideAttentionBf16Kernels.SharedFloats
+            : TensorCoreWideAttentionKernels.SharedFloats);
+        forward(_stream, new KernelConfig(grid, group, shared), q, k, v, output, logSumExp, arguments);
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ using ProbabilitiesLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU
 namespace IlgpuDiffusion.Ilgpu;
 
 // Attention over materialized scores on the tensor-core GEMMs, for the heads that the flash kernels do not take (wider
-// than 64 columns, or not a multiple of 8) when the GEMMs run on tensor cores: for a round of (sequence, head) pairs at a
+// than 128 columns, or not a multiple of 8), and for the backward of heads of 72 to 128 (whose forward the wide-head flash
+// kernels take), when the GEMMs run on tensor cores: for a round of (sequence, head) pairs at a
 // time, each step one launch for the whole round (a batched GEMM, or a row kernel of ScoreKernels). Forward: S = Q·Kᵀ
 // into a scratch of [pairs, T, T rounded up to 4], softmax in place (writing the log-sum-exp), O = P·V. Backward: P again
 // from the log-sum-exp, dP = dO·Vᵀ, dS = P ∘ (dP − rowsum(dO ∘ O))·scale, then dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q
@@ -20,7 +21,10 @@ internal sealed partial class IlgpuKernels
     private ProbabilitiesLaunch? _scoreProbabilities;
     private GradientsLaunch? _scoreGradients;
 
-    /// <summary>Whether attention runs over materialized scores: the GEMMs run on tensor cores and the flash kernels do not fit.</summary>
+    /// <summary>
+    /// Whether the backward runs over materialized scores (the forward too unless <see cref="WideHeadFragments.Fits"/>): the
+    /// GEMMs run on tensor cores and the flash kernels for heads of up to 64 do not fit.
+    /// </summary>
     private bool AttentionOverScores(int headDim) => _tensorCores is not null && !AttentionFragments.Fits(headDim);
 
     private void ScoreAttentionForward(ArrayView<float> qkv, ArrayView<float> output, ArrayView<float> logSumExp, int batch,

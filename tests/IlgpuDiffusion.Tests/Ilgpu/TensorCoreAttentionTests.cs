@@ -9,7 +9,8 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 
 /// <summary>
 /// Attention on tensor cores under the tf32 and bf16 precisions without a GPU (the flash kernels for heads of up to 64
-/// columns, materialized scores on the tensor-core GEMMs for other heads): the whole kernels on ILGPU's CPU accelerator
+/// columns, the flash forwards for heads of 72 to 128, materialized scores on the tensor-core GEMMs for other heads and
+/// for the backward of wide ones): the whole kernels on ILGPU's CPU accelerator
 /// with warps of 32, mma.sync emulated, against the double reference of inputs rounded to TF32 as the kernels stage them
 /// (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the 64-query and 32-key tiles; both
 /// masks; heads of 64 and narrower ones, padded with zero columns; wider heads and heads of 12; the KV-cache decode step;
@@ -37,11 +38,13 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                 data.Add(row, 2, 33, 3, 32, true);
                 data.Add(row, 1, 9, 4, 8, false);
             }
-            // Heads the flash kernels do not take: over materialized scores, rounds of pairs starting mid-sequence.
-            data.Add(row, 2, 33, 3, 96, false);
+            // Wide heads: the forward on the wide-head flash kernels, the backward over materialized scores (rounds of pairs
+            // starting mid-sequence).
+            data.Add(row, row == "emulated-bf16" ? 1 : 2, 33, row == "emulated-bf16" ? 1 : 3, 96, false);
+            data.Add(row, 1, 9, 1, 128, true);
             if (row != "emulated-bf16")
             {
-                data.Add(row, 1, 70, 2, 12, true);
+                data.Add(row, 1, 70, 2, 12, true); // over materialized scores both ways
                 data.Add(row, 2, 1, 2, 72, true); // one token: score rows of 4, three of them padding
             }
             if (row.StartsWith("emulated", StringComparison.Ordinal)) continue;
@@ -172,12 +175,13 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
 
     /// <summary>
     /// A prefill of 37 tokens, then steps of 1, 2 and 70 (two query tiles, queries starting past the first key tile)
-    /// against the cache, match the full causal forward; for heads of 64 and narrower ones.
+    /// against the cache, match the full causal forward; for heads of 64, narrower ones and wide ones.
     /// </summary>
     [Theory]
     [InlineData("emulated", 2, HeadDim)]
     [InlineData("emulated-bf16", 1, HeadDim)]
     [InlineData("emulated", 3, 24)]
+    [InlineData("emulated", 1, 96)]
     public void The_cached_decode_step_matches_the_full_causal_forward(string row, int heads, int headDim)
     {
         const int tokens = 110, capacity = 112;
@@ -199,13 +203,15 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
-    /// The KV-cache decode step of heads that do not fit the flash kernels keeps the fp32 SIMT kernels under tf32 (the
-    /// materialized scores serve whole sequences only): it matches the fp32 reference to 1e-5, which TF32 products would miss.
+    /// The KV-cache decode step of heads that no flash kernel takes keeps the fp32 SIMT kernels under tf32 (the
+    /// materialized scores serve whole sequences only): it matches the fp32 reference to 1e-5, which TF32 products would
+    /// miss. Wide heads (96) run on the tensor cores: they match the reference of TF32-rounded inputs and miss the fp32 one.
     /// </summary>
     [Theory]
-    [InlineData(12)]
-    [InlineData(96)]
-    public void The_decode_step_of_heads_that_do_not_fit_stays_on_the_fp32_kernels(int headDim)
+    [InlineData(12, false)]
+    [InlineData(100, false)]
+    [InlineData(96, true)]
+    public void The_decode_step_runs_on_tensor_cores_only_where_a_flash_kernel_takes_the_head(int headDim, bool tensorCores)
     {
         Device device = emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4);
         const int tokens = 9;
@@ -215,8 +221,15 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         using var vCache = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
         using var output = device.Upload<float>(new float[tokens * headDim], new Shape(tokens * headDim));
         device.Kernels.AttentionWithCacheForward(qkvT, kCache, vCache, output, 1, tokens, 1, headDim, position: 0, capacity: tokens);
-        var expected = ReferenceAttention.Forward(Array.ConvertAll(qkv, v => (double)v), 1, tokens, 1, headDim, causal: true);
-        TestData.Close(expected.Output, output.ToArray(), 1e-5);
+        var exact = ReferenceAttention.Forward(Array.ConvertAll(qkv, v => (double)v), 1, tokens, 1, headDim, causal: true).Output;
+        var result = output.ToArray();
+        if (!tensorCores)
+        {
+            TestData.Close(exact, result, 1e-5);
+            return;
+        }
+        TestData.Close(ReferenceAttention.Forward(Rounded(qkv, "emulated"), 1, tokens, 1, headDim, causal: true).Output, result, 1e-3);
+        Assert.True(exact.Select((x, i) => Math.Abs(x - result[i])).Max() > 1e-5, "the wide head's step ran in fp32");
     }
 
     /// <summary>An emulated TF32 or BF16 device, or a cuda row's (skipping the test where there is no GPU).</summary>

@@ -86,26 +86,38 @@ internal static class AttentionFragments
     public const int Slab = 16 * SlabStride;
 
     /// <summary>
-    /// The row limit this thread passes to <see cref="StageRows"/> (and <see cref="Bf16Fragments.StageColumns"/>, which map
-    /// threads to columns alike) for a head of <paramref name="columns"/>: <paramref name="limit"/> where the thread's
+    /// The row limit this thread passes to the staging of head rows (and of BF16 head columns, which map threads to columns
+    /// alike) for a head of <paramref name="columns"/>: <paramref name="limit"/> where the thread's
     /// column is inside the head, 0 where it is padding, which then stages zeros. Computed once per kernel, outside its
     /// loop, so that staging a head of 64 costs what it did before narrower heads were taken.
     /// </summary>
-    public static int StagingLimit(int limit, int columns) => (Group.IdxX & (HeadWidth - 1)) < columns ? limit : 0;
+    public static int StagingLimit(int limit, int columns) => StagingLimit(limit, columns, HeadWidth);
+
+    /// <summary><see cref="StagingLimit(int, int)"/> for a stage <paramref name="width"/> columns wide (a power of two).</summary>
+    public static int StagingLimit(int limit, int columns, int width) => (Group.IdxX & (width - 1)) < columns ? limit : 0;
 
     /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt;
     /// <see cref="HeadWidth"/>) rounded to TF32 as shared[offset + r·stride + col], zeros from row <paramref name="limit"/>
-    /// on (from row 0 on in a padding column: <see cref="StagingLimit"/>). All <paramref name="threads"/> threads of the
+    /// on (from row 0 on in a padding column: <see cref="StagingLimit(int, int)"/>). All <paramref name="threads"/> threads of the
     /// group take part (a multiple of <see cref="HeadWidth"/>, and a constant at every call: each thread keeps one column
     /// and steps by whole rows, so every offset past its first is a constant of the unrolled loop, and a tile wholly inside
     /// the sequence skips the row checks); no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
-        int first, int count, int limit, int threads)
+        int first, int count, int limit, int threads) =>
+        StageRows(shared, offset, stride, source, start, rowStride, first, count, limit, threads, HeadWidth);
+
+    /// <summary>
+    /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int)"/> for a stage
+    /// <paramref name="width"/> columns wide (a power of two, a constant at every call; <paramref name="threads"/> a multiple of it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
+        int first, int count, int limit, int threads, int width)
     {
-        int rowsPerPass = threads / HeadWidth, row = Group.IdxX / HeadWidth, column = Group.IdxX & (HeadWidth - 1);
+        int rowsPerPass = threads / width, row = Group.IdxX / width, column = Group.IdxX & (width - 1);
         int from = start + (first + row) * rowStride + column, to = offset + row * stride + column;
         if (first + count <= limit)
         {

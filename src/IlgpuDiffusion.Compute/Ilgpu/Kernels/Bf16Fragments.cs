@@ -23,25 +23,36 @@ internal struct Bf16Rows64
 internal static class Bf16Fragments
 {
     /// <summary>
-    /// The row limit this thread passes to <see cref="StageRows"/> for a head of <paramref name="columns"/> (even):
+    /// The row limit this thread passes to the staging of pair rows for a head of <paramref name="columns"/> (even):
     /// <paramref name="limit"/> where the thread's pair of columns is inside the head, 0 where it is padding, which then
-    /// stages zeros. Computed once per kernel, outside its loop (<see cref="AttentionFragments.StagingLimit"/> for
-    /// <see cref="StageColumns"/>).
+    /// stages zeros. Computed once per kernel, outside its loop (<see cref="AttentionFragments.StagingLimit(int, int)"/> for
+    /// the staging of head columns).
     /// </summary>
-    public static int PairStagingLimit(int limit, int columns) =>
-        2 * (Group.IdxX & (AttentionFragments.HeadWidth / 2 - 1)) < columns ? limit : 0;
+    public static int PairStagingLimit(int limit, int columns) => PairStagingLimit(limit, columns, AttentionFragments.HeadWidth);
+
+    /// <summary><see cref="PairStagingLimit(int, int)"/> for a stage <paramref name="width"/> columns wide (a power of two).</summary>
+    public static int PairStagingLimit(int limit, int columns, int width) => 2 * (Group.IdxX & (width / 2 - 1)) < columns ? limit : 0;
 
     /// <summary>
     /// Stages rows first .. first+count of a head (row r at source[start + (first + r)·rowStride + col], col &lt; 64) as 32
     /// pair words each: shared[offset + r·stride + w] holds columns 2w, 2w + 1; zeros from row <paramref name="limit"/> on
-    /// (from row 0 on in a padding pair: <see cref="PairStagingLimit"/>). All <paramref name="threads"/> threads take part
+    /// (from row 0 on in a padding pair: <see cref="PairStagingLimit(int, int)"/>). All <paramref name="threads"/> threads take part
     /// (a multiple of 32); a tile wholly inside the sequence skips the row checks; no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
-        int first, int count, int limit, int threads)
+        int first, int count, int limit, int threads) =>
+        StageRows(shared, offset, stride, source, start, rowStride, first, count, limit, threads, AttentionFragments.HeadWidth);
+
+    /// <summary>
+    /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int)"/> for rows
+    /// <paramref name="width"/> columns wide (a power of two, a constant at every call): width / 2 pair words each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start, int rowStride,
+        int first, int count, int limit, int threads, int width)
     {
-        const int words = AttentionFragments.HeadWidth / 2;
+        int words = width / 2;
         int rowsPerPass = threads / words, row = Group.IdxX / words, word = Group.IdxX & (words - 1);
         int from = start + (first + row) * rowStride + 2 * word, to = offset + row * stride + word;
         if (first + count <= limit)
@@ -60,14 +71,22 @@ internal static class Bf16Fragments
     /// <summary>
     /// Stages rows first .. first+count of a head transposed, as pairs of rows: shared[offset + col·stride + p] holds rows
     /// 2p and 2p + 1 of column col (col &lt; 64); zeros for rows from <paramref name="limit"/> on (from row 0 on in a padding
-    /// column: <see cref="AttentionFragments.StagingLimit"/>). Each thread keeps one column, so the reads of a warp are one
+    /// column: <see cref="AttentionFragments.StagingLimit(int, int)"/>). Each thread keeps one column, so the reads of a warp are one
     /// row's consecutive columns. All <paramref name="threads"/> threads take part (a multiple of 64); no barrier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageColumns(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int count, int limit, int threads)
+        int rowStride, int first, int count, int limit, int threads) =>
+        StageColumns(shared, offset, stride, source, start, rowStride, first, count, limit, threads, AttentionFragments.HeadWidth);
+
+    /// <summary>
+    /// <see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int)"/> for
+    /// <paramref name="width"/> columns (a power of two, a constant at every call; <paramref name="threads"/> a multiple of it).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageColumns(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
+        int rowStride, int first, int count, int limit, int threads, int width)
     {
-        const int width = AttentionFragments.HeadWidth;
         int pairsPerPass = threads / width, column = Group.IdxX & (width - 1), pair = Group.IdxX / width;
         int from = start + (first + 2 * pair) * rowStride + column, to = offset + column * stride + pair;
         if (first + count <= limit)

@@ -38,6 +38,32 @@ internal struct OnlineSoftmax
         return correction;
     }
 
+    /// <summary>
+    /// One tile of a TF32 forward's 16 × 32 scores, keys <paramref name="k0"/>..: scales and masks them (without the checks
+    /// when the warp's tile is wholly <paramref name="visible"/>), advances the rows' max and sum, and stores the
+    /// probabilities rounded to TF32 in the warp's slab at word <paramref name="slab"/> for P·V (no barrier). Returns the
+    /// factors the output accumulated so far is to be scaled by.
+    /// </summary>
+    public RowPair ToSlab(ref Fragments4 s, in AttentionArguments a, int query, int k0, bool visible, ArrayView<float> shared,
+        int slab, int lane)
+    {
+        AttentionFragments.ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
+        AttentionFragments.ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
+        var correction = Advance(AttentionFragments.Max(s));
+        var p0 = AttentionFragments.Exponentiate(ref s.F0, Max);
+        var p1 = AttentionFragments.Exponentiate(ref s.F1, Max);
+        var p2 = AttentionFragments.Exponentiate(ref s.F2, Max);
+        var p3 = AttentionFragments.Exponentiate(ref s.F3, Max);
+        Add(correction, new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High));
+        AttentionFragments.Store(s.F0, shared, slab, 0, lane);
+        AttentionFragments.Store(s.F1, shared, slab, 8, lane);
+        AttentionFragments.Store(s.F2, shared, slab, 16, lane);
+        AttentionFragments.Store(s.F3, shared, slab, 24, lane);
+        return correction;
+    }
+
     /// <summary>sum = sum·correction + the tile's sums of this lane.</summary>
     public void Add(RowPair correction, RowPair tileSum) =>
         Sum = new RowPair(Sum.Low * correction.Low + tileSum.Low, Sum.High * correction.High + tileSum.High);
@@ -51,15 +77,35 @@ internal struct OnlineSoftmax
     public void Finish(in Fragments8 o, in AttentionArguments a, int columns, int bh, int query, ArrayView<float> output,
         ArrayView<float> logSumExp, int lane)
     {
+        var (factor, low, high) = Finish(a, columns, bh, query, logSumExp, lane);
+        AttentionFragments.Write(o, factor, output, low, high, columns, accumulate: false, lane);
+    }
+
+    /// <summary>As the 64-column version, for a warp's 16 × 128 tile (heads wider than 64 columns).</summary>
+    public void Finish(in Fragments16 o, in AttentionArguments a, int columns, int bh, int query, ArrayView<float> output,
+        ArrayView<float> logSumExp, int lane)
+    {
+        var (factor, low, high) = Finish(a, columns, bh, query, logSumExp, lane);
+        WideHeadFragments.Write(o, factor, output, low, high, columns, lane);
+    }
+
+    /// <summary>
+    /// Writes the log-sum-exp (when asked) and returns what the rows' output is multiplied by (1 / sum) and where the lane's
+    /// two rows start in the output (−1 for a row past the queries).
+    /// </summary>
+    private (RowPair Factor, int Low, int High) Finish(in AttentionArguments a, int columns, int bh, int query,
+        ArrayView<float> logSumExp, int lane)
+    {
         var sum = new RowPair(WarpProducts.QuadSum(Sum.Low), WarpProducts.QuadSum(Sum.High));
         int b = bh / a.Heads, h = bh - b * a.Heads;
         int row = a.Heads * columns, first = (b * a.Queries * a.Heads + h) * columns;
         int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
-        AttentionFragments.Write(o, new RowPair(1f / sum.Low, 1f / sum.High), output, low, high, columns, accumulate: false,
-            lane);
-        if (a.WriteLogSumExp == 0 || Mma.AccumulatorColumn(lane, 0) != 0) return;
-        if (query < a.Queries) logSumExp[bh * a.Queries + query] = Max.Low + MathF.Log(sum.Low);
-        if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = Max.High + MathF.Log(sum.High);
+        if (a.WriteLogSumExp != 0 && Mma.AccumulatorColumn(lane, 0) == 0)
+        {
+            if (query < a.Queries) logSumExp[bh * a.Queries + query] = Max.Low + MathF.Log(sum.Low);
+            if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = Max.High + MathF.Log(sum.High);
+        }
+        return (new RowPair(1f / sum.Low, 1f / sum.High), low, high);
     }
 
     /// <summary>exp(previous − next): how much a row's earlier sums shrink when its max grows (1 while nothing is visible).</summary>

@@ -89,7 +89,7 @@ internal static class TensorCoreAttentionBf16Kernels
     }
 
     /// <summary>The eight score fragments of keys <paramref name="k0"/>.. scaled and masked (see the fragment version).</summary>
-    private static void ScaleAndMask(ref Fragments8 s, in AttentionArguments a, int query, int k0, bool visible, int lane)
+    public static void ScaleAndMask(ref Fragments8 s, in AttentionArguments a, int query, int k0, bool visible, int lane)
     {
         AttentionFragments.ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
         AttentionFragments.ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
@@ -102,7 +102,7 @@ internal static class TensorCoreAttentionBf16Kernels
     }
 
     /// <summary>The largest score of each of the lane's two rows in eight fragments (this lane's columns only).</summary>
-    private static RowPair Max(in Fragments8 s)
+    public static RowPair Max(in Fragments8 s)
     {
         var left = AttentionFragments.Max(new Fragments4 { F0 = s.F0, F1 = s.F1, F2 = s.F2, F3 = s.F3 });
         var right = AttentionFragments.Max(new Fragments4 { F0 = s.F4, F1 = s.F5, F2 = s.F6, F3 = s.F7 });
@@ -110,7 +110,7 @@ internal static class TensorCoreAttentionBf16Kernels
     }
 
     /// <summary>p = exp(score − max) in place for eight fragments; returns this lane's sums of each row.</summary>
-    private static RowPair Exponentiate(ref Fragments8 s, RowPair max)
+    public static RowPair Exponentiate(ref Fragments8 s, RowPair max)
     {
         var p0 = AttentionFragments.Exponentiate(ref s.F0, max);
         var p1 = AttentionFragments.Exponentiate(ref s.F1, max);

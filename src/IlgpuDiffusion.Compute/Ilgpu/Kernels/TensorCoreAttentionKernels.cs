@@ -65,22 +65,9 @@ internal static class TensorCoreAttentionKernels
             Group.Barrier();
             var s = default(Fragments4);
             WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices, d);
-            bool visible = AllVisible(a, q0 + warp * 16, 16, k0, TileK);
-            ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
-            ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
-            ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
-            ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
-            var correction = softmax.Advance(Max(s));
-            var p0 = Exponentiate(ref s.F0, softmax.Max);
-            var p1 = Exponentiate(ref s.F1, softmax.Max);
-            var p2 = Exponentiate(ref s.F2, softmax.Max);
-            var p3 = Exponentiate(ref s.F3, softmax.Max);
-            softmax.Add(correction, new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High));
+            var correction = softmax.ToSlab(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), shared, probabilities,
+                lane);
             Scale(ref o, correction);
-            Store(s.F0, shared, probabilities, 0, lane);
-            Store(s.F1, shared, probabilities, 8, lane);
-            Store(s.F2, shared, probabilities, 16, lane);
-            Store(s.F3, shared, probabilities, 24, lane);
             Warp.Barrier();
             WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, matrices, d);
             Group.Barrier();

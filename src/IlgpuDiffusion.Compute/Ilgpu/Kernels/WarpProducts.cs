@@ -122,6 +122,27 @@ internal static class WarpProducts
         Accumulate<TA, TB>(ref c, shared, a, b, 24, lane, lines);
     }
 
+    /// <summary>
+    /// c_j += a·B[lines 8j..8j+8 past <paramref name="line"/>, k..k+8]ᵀ for j = 0..3 (c0 .. c3) with the A fragment
+    /// <paramref name="a"/> held in registers (values rounded to TF32, as <see cref="LoadRegisters{TA}"/> gives them), B's element
+    /// (0, 0) at word <paramref name="b"/>. Off CUDA each lane gathers its rows of A from the other lanes with warp
+    /// shuffles, which checks the register layout the kernels keep their fragments in, and reads B from shared memory.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate<TB>(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        in MmaValuesA a, ArrayView<float> shared, int b, int line, int k, in LaneMatrices lane)
+        where TB : struct, IOperandStrides
+    {
+        if (!CudaAsm.IsSupported)
+        {
+            Emulate<TB>(ref c0, ref c1, ref c2, ref c3, a, shared, b, line, k, lane.Lane);
+            return;
+        }
+        var (b0, b1) = LoadB<TB>(shared, b, line, k, lane);
+        var (b2, b3) = LoadB<TB>(shared, b, line + 16, k, lane);
+        Mma.Tf32Row(ref c0, ref c1, ref c2, ref c3, a, b0, b1, b2, b3);
+    }
+
     /// <summary>The largest of <paramref name="x"/> over the 4 lanes of a quad (the lanes that share a fragment row).</summary>
     public static float QuadMax(float x)
     {
@@ -139,14 +160,28 @@ internal static class WarpProducts
     public static float Max(float x, float y) => x > y ? x : y;
 
     /// <summary>
+    /// The A fragment of rows 0..16 past word <paramref name="a"/>, k <paramref name="k"/>.. for a kernel that keeps it in
+    /// registers: <see cref="LoadA{TA}"/> on CUDA, word by word elsewhere.
+    /// </summary>
+    public static MmaValuesA LoadRegisters<TA>(ArrayView<float> shared, int a, int k, in LaneMatrices lane)
+        where TA : struct, IOperandStrides =>
+        CudaAsm.IsSupported ? LoadA<TA>(shared, a, k, lane) : LoadWords<TA>(shared, a, k, lane.Lane);
+
+    /// <summary>
     /// The A fragment of rows 0..16 past word <paramref name="a"/>, k <paramref name="k"/>..: one ldmatrix where k is
     /// contiguous, else word by word.
     /// </summary>
     private static MmaValuesA LoadA<TA>(ArrayView<float> shared, int a, int k, in LaneMatrices lane) where TA : struct, IOperandStrides
     {
         TA sa = default;
-        if (sa.K == 1) return Values(lane.LoadA(a + k, sa.Line));
-        var fragment = shared.SubView(a + Mma.ARow(lane.Lane, 0) * sa.Line + Mma.Tf32AK(lane.Lane, 0) * sa.K); // (g, t)
+        return sa.K == 1 ? Values(lane.LoadA(a + k, sa.Line)) : LoadWords<TA>(shared, a, k, lane.Lane);
+    }
+
+    /// <summary>The A fragment of rows 0..16 past word <paramref name="a"/>, k <paramref name="k"/>.., word by word.</summary>
+    private static MmaValuesA LoadWords<TA>(ArrayView<float> shared, int a, int k, int lane) where TA : struct, IOperandStrides
+    {
+        TA sa = default;
+        var fragment = shared.SubView(a + Mma.ARow(lane, 0) * sa.Line + Mma.Tf32AK(lane, 0) * sa.K); // (g, t)
         return new MmaValuesA
         {
             V0 = fragment[k * sa.K],
@@ -201,6 +236,39 @@ internal static class WarpProducts
         f.C1 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 1), line + Mma.AccumulatorColumn(lane, 1), k);
         f.C2 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 2), line + Mma.AccumulatorColumn(lane, 2), k);
         f.C3 += Dot<TA, TB>(shared, a, b, Mma.AccumulatorRow(lane, 3), line + Mma.AccumulatorColumn(lane, 3), k);
+    }
+
+    /// <summary>
+    /// The four products of <see cref="Accumulate{TB}"/> without the instruction: A (row, k) sits in lane 4·row + k mod 4
+    /// (V0/V2 for rows 0–7, V1/V3 for 8–15, V2/V3 for k ≥ 4); this lane's accumulators want rows g and g + 8 and columns
+    /// 2t, 2t + 1 of each fragment.
+    /// </summary>
+    private static void Emulate<TB>(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        in MmaValuesA a, ArrayView<float> shared, int b, int line, int k, int lane)
+        where TB : struct, IOperandStrides
+    {
+        TB sb = default;
+        int g = lane >> 2, column = line + Mma.AccumulatorColumn(lane, 0);
+        for (int i = 0; i < 8; i++)
+        {
+            bool upper = i >= 4;
+            float rowLow = Warp.Shuffle(upper ? a.V2 : a.V0, 4 * g + (i & 3)); // row g
+            float rowHigh = Warp.Shuffle(upper ? a.V3 : a.V1, 4 * g + (i & 3)); // row g + 8
+            var at = shared.SubView(b + column * sb.Line + (k + i) * sb.K);
+            Add(ref c0, rowLow, rowHigh, at[0], at[sb.Line]);
+            Add(ref c1, rowLow, rowHigh, at[8 * sb.Line], at[9 * sb.Line]);
+            Add(ref c2, rowLow, rowHigh, at[16 * sb.Line], at[17 * sb.Line]);
+            Add(ref c3, rowLow, rowHigh, at[24 * sb.Line], at[25 * sb.Line]);
+        }
+    }
+
+    /// <summary>One k of a 16 × 8 product: this lane's rows times its two columns' B values.</summary>
+    private static void Add(ref MmaAccumulator c, float rowLow, float rowHigh, float column0, float column1)
+    {
+        c.C0 += rowLow * column0;
+        c.C1 += rowLow * column1;
+        c.C2 += rowHigh * column0;
+        c.C3 += rowHigh * column1;
     }
 
     private static float Dot<TA, TB>(ArrayView<float> shared, int a, int b, int row, int column, int k)

@@ -1,0 +1,109 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>Eight BF16 A fragments: a warp's 16 rows × 128 k (a wide head of queries), Left k 0..64, Right 64..128.</summary>
+internal struct Bf16Rows128
+{
+    public Bf16Rows64 Left, Right;
+}
+
+/// <summary>
+/// Flash-attention forward on BF16 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>), the
+/// bf16 precision's counterpart of <see cref="TensorCoreWideAttentionKernels"/> and the walk of
+/// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (4 warps own 64 query rows, key tiles of 64, queries as A fragments
+/// in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35 KB): K [64
+/// keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place before the loop.
+/// Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the score products skip
+/// the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly past it. One owner per
+/// output element, a fixed order of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>.
+/// </summary>
+internal static class TensorCoreWideAttentionBf16Kernels
+{
+    public const int TileQ = 64, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
+    private const int Width = WideHeadFragments.HeadWidth;
+
+    /// <summary>Words between staged pair rows of Q and K: 64 pairs and 4 of padding.</summary>
+    private const int Stride = Width / 2 + 4;
+
+    /// <summary>Words between V's staged head columns: 32 pairs of keys and 4 of padding.</summary>
+    private const int ValueStride = TileK / 2 + 4;
+
+    private const int VOffset = TileK * Stride;
+
+    /// <summary>Floats of dynamic shared memory a launch needs.</summary>
+    public const int SharedFloats = VOffset + Width * ValueStride;
+
+    /// <summary>
+    /// output [batch, Queries, heads, HeadDim] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
+    /// Grid (⌈Queries/64⌉, batch·heads) × <see cref="Threads"/> threads; <see cref="SharedFloats"/> of shared memory.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void Forward(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
+        ArrayView<float> logSumExp, AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
+        int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = a.HeadDim;
+        int queryLimit = Bf16Fragments.PairStagingLimit(a.Queries, d, Width), keyLimit = Bf16Fragments.PairStagingLimit(a.Keys, d, Width);
+        int valueLimit = StagingLimit(a.Keys, d, Width);
+        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads, Width);
+        Group.Barrier();
+        var queries = new Bf16Rows128
+        {
+            Left = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, matrices),
+            Right = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride + Width / 4, Stride, matrices),
+        };
+        Group.Barrier();
+        int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
+        int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+
+        var o = default(Fragments16);
+        var softmax = OnlineSoftmax.Start();
+        for (int k0 = 0; k0 < keyEnd; k0 += TileK)
+        {
+            Bf16Fragments.StageRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
+            Bf16Fragments.StageColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads, Width);
+            Group.Barrier();
+            var s = default(Fragments8);
+            Scores(ref s, queries.Left, shared, 0, matrices, 64);
+            Scores(ref s, queries.Right, shared, 4, matrices, d - 64);
+            TensorCoreAttentionBf16Kernels.ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
+            var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
+            softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax.Max));
+            WideHeadFragments.Scale(ref o, correction);
+            Values(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, 0, matrices, d);
+            Values(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, 1, matrices, d);
+            Values(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, 2, matrices, d);
+            Values(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, 3, matrices, d);
+            Group.Barrier();
+        }
+
+        softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
+    }
+
+    /// <summary>
+    /// s [16, 64 keys] += Q·Kᵀ over chunks <paramref name="first"/>.. of 16 head columns, those of the first
+    /// <paramref name="columns"/> from the chunk's start (chunks wholly past the head are skipped).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scores(ref Fragments8 s, in Bf16Rows64 q, ArrayView<float> shared, int first, in LaneMatrices lane,
+        int columns)
+    {
+        Bf16Fragments.Accumulate(ref s, q.F0, shared, 0, Stride, first, lane, TileK);
+        if (columns > 16) Bf16Fragments.Accumulate(ref s, q.F1, shared, 0, Stride, first + 1, lane, TileK);
+        if (columns > 32) Bf16Fragments.Accumulate(ref s, q.F2, shared, 0, Stride, first + 2, lane, TileK);
+        if (columns > 48) Bf16Fragments.Accumulate(ref s, q.F3, shared, 0, Stride, first + 3, lane, TileK);
+    }
+
+    /// <summary>o += P[16, keys 16c..]·V[keys 16c.., head columns]: the fragments of each 32 columns that reach into the head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Values(ref Fragments16 o, in MmaA p, ArrayView<float> shared, int c, in LaneMatrices lane, int columns)
+    {
+        Bf16Fragments.Accumulate(ref o.Left, p, shared, VOffset, ValueStride, c, lane, 64);
+        Bf16Fragments.Accumulate(ref o.Right, p, shared, VOffset + 64 * ValueStride, ValueStride, c, lane, columns - 64);
+    }
+}
