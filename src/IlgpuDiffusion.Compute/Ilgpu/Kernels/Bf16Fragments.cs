@@ -16,9 +16,10 @@ internal struct Bf16Rows64
 /// <c>cvt.rn.bf16x2.f32</c> does), loading fragments from them, and the m16n8k16 product. Pairs are along the product's
 /// k: along the head for Q and K (scores), along the keys for V (P·V), which a transposing stage writes. On CUDA
 /// (sm_80+) a product is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B
-/// fragments); on ILGPU's CPU accelerator with warps of 32 (tests) fragments load word by word and each lane gathers the
-/// operands of its accumulator registers from the other lanes with warp shuffles, so everything but those two
-/// instructions runs as on a GPU (a host test checks the ldmatrix addressing against the word-by-word loads).
+/// fragments); on ILGPU's CPU accelerator with warps of 32 (tests) A fragments load word by word and each lane gathers
+/// the rows of its accumulator registers from the other lanes with warp shuffles and reads its B lines from shared
+/// memory, so everything but those two instructions runs as on a GPU (a host test checks the ldmatrix addressing
+/// against the word-by-word places).
 /// </summary>
 internal static class Bf16Fragments
 {
@@ -135,18 +136,12 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// The B fragments of 8 columns each at lines <paramref name="line"/>.. and <paramref name="line"/> + 8.. (line n's word
-    /// w at <paramref name="lines"/> + n·stride + w) × k 16c..: one ldmatrix on CUDA, word by word elsewhere.
+    /// w at <paramref name="lines"/> + n·stride + w) × k 16c..: one ldmatrix (CUDA only; the emulated products read B's
+    /// words themselves).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (MmaB Low, MmaB High) LoadB(ArrayView<float> shared, int lines, int stride, int line, int c, in LaneMatrices lane)
-    {
-        if (CudaAsm.IsSupported) return lane.LoadB(lines + line * stride + 8 * c, stride);
-        int at = lines + (line + Mma.BColumn(lane.Lane)) * stride + 8 * c + (lane.Lane & 3); // B0: column g, word 8c + t
-        int below = 8 * stride;
-        return (new MmaB { B0 = Interop.FloatAsInt(shared[at]), B1 = Interop.FloatAsInt(shared[at + 4]) },
-            new MmaB { B0 = Interop.FloatAsInt(shared[at + below]), B1 = Interop.FloatAsInt(shared[at + below + 4]) });
-    }
-
+    private static (MmaB Low, MmaB High) LoadB(int lines, int stride, int line, int c, in LaneMatrices lane) =>
+        lane.LoadB(lines + line * stride + 8 * c, stride);
 
     /// <summary>
     /// An A fragment of k 16c.. from accumulator fragments of columns 16c.. (<paramref name="low"/>) and 16c + 8..
@@ -181,41 +176,59 @@ internal static class Bf16Fragments
         in LaneMatrices lane) =>
         Accumulate(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, lines, stride, chunk, lane);
 
-    /// <summary>c += a·b on a 16 × 8 × 16 BF16 tile: <see cref="Mma.Bf16"/> on CUDA, emulated with warp shuffles elsewhere.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Product(ref MmaAccumulator c, in MmaA a, in MmaB b, int lane)
-    {
-        if (CudaAsm.IsSupported)
-        {
-            Mma.Bf16(ref c, a, b);
-            return;
-        }
-        int g = lane >> 2, t = lane & 3;
-        for (int pair = 0; pair < 8; pair++) // k = 2·pair, 2·pair + 1
-        {
-            int source = pair & 3;
-            bool upper = pair >= 4;
-            uint rowLow = Warp.Shuffle(upper ? a.A2 : a.A0, 4 * g + source); // row g
-            uint rowHigh = Warp.Shuffle(upper ? a.A3 : a.A1, 4 * g + source); // row g + 8
-            uint column0 = Warp.Shuffle(upper ? b.B1 : b.B0, 4 * (2 * t) + source); // column 2t
-            uint column1 = Warp.Shuffle(upper ? b.B1 : b.B0, 4 * (2 * t + 1) + source); // column 2t + 1
-            c.C0 += Dot(rowLow, column0);
-            c.C1 += Dot(rowLow, column1);
-            c.C2 += Dot(rowHigh, column0);
-            c.C3 += Dot(rowHigh, column1);
-        }
-    }
-
+    /// <summary>
+    /// c_j += a·B_j for four fragments j: B_j the pair lines 8j.. at <paramref name="lines"/>, k 16·<paramref name="chunk"/>..:
+    /// <see cref="Mma.Bf16"/> on CUDA; elsewhere each lane gathers its rows of A from the other lanes with warp shuffles
+    /// (which checks the register layout the kernels keep fragments in) and reads its lines of B from shared memory.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
         in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, in LaneMatrices lane)
     {
-        var (b0, b1) = LoadB(shared, lines, stride, 0, chunk, lane);
-        var (b2, b3) = LoadB(shared, lines, stride, 16, chunk, lane);
-        Product(ref c0, a, b0, lane.Lane);
-        Product(ref c1, a, b1, lane.Lane);
-        Product(ref c2, a, b2, lane.Lane);
-        Product(ref c3, a, b3, lane.Lane);
+        if (!CudaAsm.IsSupported)
+        {
+            Emulate(ref c0, ref c1, ref c2, ref c3, a, shared, lines, stride, chunk, lane.Lane);
+            return;
+        }
+        var (b0, b1) = LoadB(lines, stride, 0, chunk, lane);
+        var (b2, b3) = LoadB(lines, stride, 16, chunk, lane);
+        Mma.Bf16(ref c0, a, b0);
+        Mma.Bf16(ref c1, a, b1);
+        Mma.Bf16(ref c2, a, b2);
+        Mma.Bf16(ref c3, a, b3);
+    }
+
+    /// <summary>
+    /// The four products of <see cref="Accumulate(ref Fragments4, in MmaA, ArrayView{float}, int, int, int, in LaneMatrices)"/>
+    /// without the instruction, pair of k by pair of k: A's pair p of row r sits in lane 4·(r mod 8) + p mod 4 (A0/A2 for
+    /// rows 0–7, A1/A3 for 8–15, A2/A3 for p ≥ 4); this lane's accumulators want rows g and g + 8 and lines 2t, 2t + 1 of
+    /// each fragment.
+    /// </summary>
+    private static void Emulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+    {
+        int g = lane >> 2;
+        var at = shared.SubView(lines + Mma.AccumulatorColumn(lane, 0) * stride + 8 * chunk); // line 2t, pair 0
+        for (int pair = 0; pair < 8; pair++) // k = 2·pair, 2·pair + 1
+        {
+            bool upper = pair >= 4;
+            uint rowLow = Warp.Shuffle(upper ? a.A2 : a.A0, 4 * g + (pair & 3)); // row g
+            uint rowHigh = Warp.Shuffle(upper ? a.A3 : a.A1, 4 * g + (pair & 3)); // row g + 8
+            Add(ref c0, rowLow, rowHigh, at, pair, stride);
+            Add(ref c1, rowLow, rowHigh, at, 8 * stride + pair, stride);
+            Add(ref c2, rowLow, rowHigh, at, 16 * stride + pair, stride);
+            Add(ref c3, rowLow, rowHigh, at, 24 * stride + pair, stride);
+        }
+    }
+
+    /// <summary>One pair of k of a 16 × 8 product: this lane's rows times the pair words of its two lines.</summary>
+    private static void Add(ref MmaAccumulator c, uint rowLow, uint rowHigh, ArrayView<float> at, int word, int stride)
+    {
+        uint column0 = Interop.FloatAsInt(at[word]), column1 = Interop.FloatAsInt(at[word + stride]);
+        c.C0 += Dot(rowLow, column0);
+        c.C1 += Dot(rowLow, column1);
+        c.C2 += Dot(rowHigh, column0);
+        c.C3 += Dot(rowHigh, column1);
     }
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>
