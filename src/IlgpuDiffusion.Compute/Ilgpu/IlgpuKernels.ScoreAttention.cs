@@ -1,8 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
 using IlgpuDiffusion.Ilgpu.Kernels;
-using GradientsLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
-    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.ScoreRows>;
 using ProbabilitiesLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.ScoreRows>;
 
@@ -13,13 +11,13 @@ namespace IlgpuDiffusion.Ilgpu;
 // kernels take), when the GEMMs run on tensor cores: for a round of (sequence, head) pairs at a
 // time, each step one launch for the whole round (a batched GEMM, or a row kernel of ScoreKernels). Forward: S = Q·Kᵀ
 // into a scratch of [pairs, T, T rounded up to 4], softmax in place (writing the log-sum-exp), O = P·V. Backward: P again
-// from the log-sum-exp, dP = dO·Vᵀ, dS = P ∘ (dP − rowsum(dO ∘ O))·scale, then dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q
-// (7 GEMMs per pair in all, the scores computed twice). Deterministic: every GEMM writes each element once, in a fixed
-// order. Costs T² floats of scratch per pair (two in the backward) and their traffic, which the flash kernels avoid.
+// from the log-sum-exp in the epilogue of Q·Kᵀ, dS = P ∘ (dP − rowsum(dO ∘ O))·scale in the epilogue of dP = dO·Vᵀ, then
+// dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q (7 GEMMs per pair in all, the scores computed twice). Deterministic: every GEMM
+// writes each element once, in a fixed order. Costs T² floats of scratch per pair (two in the backward) and their
+// traffic, which the flash kernels avoid.
 internal sealed partial class IlgpuKernels
 {
     private ProbabilitiesLaunch? _scoreProbabilities;
-    private GradientsLaunch? _scoreGradients;
 
     /// <summary>
     /// Whether the backward runs over materialized scores (the forward too unless <see cref="WideHeadFragments.Fits"/>): the
@@ -38,7 +36,7 @@ internal sealed partial class IlgpuKernels
         {
             int count = Math.Min(perRound, batch * heads - first);
             Scores(pairs, q, k, scores, first, count);
-            Probabilities(scores, logSumExp, pairs.Rows(first, causal, recompute: false), count * tokens);
+            Probabilities(scores, logSumExp, pairs.Rows(first, causal), count * tokens);
             _tensorCores!.RunBatched(scores, v, output, tokens, headDim, tokens, (pairs.Stride, 1, pairs.Packed, 1), heads * headDim,
                 pairs.Batch(first, pairs.Scratch, pairs.Qkv, pairs.Output), count, accumulate: false);
         }
@@ -56,17 +54,16 @@ internal sealed partial class IlgpuKernels
         var (probabilities, gradients) = (scratch.SubView(0, half), scratch.SubView(half, half));
         int o = heads * headDim;
         var tensorCores = _tensorCores!;
-        _scoreGradients ??= _accelerator.LoadKernel(KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>,
-            ArrayView<float>, ScoreRows>>(ScoreKernels.ScoreGradients));
+        float scale = 1f / MathF.Sqrt(headDim);
+        var recompute = new ScoreEpilogue(causal ? GemmEpilogue.CausalProbabilities : GemmEpilogue.Probabilities, logSumExp,
+            probabilities, scale);
         for (int first = 0; first < batch * heads; first += perRound)
         {
             int count = Math.Min(perRound, batch * heads - first);
-            var rows = pairs.Rows(first, causal, recompute: true);
-            Scores(pairs, q, k, probabilities, first, count);
-            Probabilities(probabilities, logSumExp, rows, count * tokens);
+            Scores(pairs, q, k, probabilities, first, count, recompute);
             tensorCores.RunBatched(dOutput, v, gradients, tokens, tokens, headDim, (o, 1, 1, pairs.Packed), pairs.Stride,
-                pairs.Batch(first, pairs.Output, pairs.Qkv, pairs.Scratch), count, accumulate: false);
-            _scoreGradients(_stream, new KernelConfig(count * tokens, _plan.RowGroup), probabilities, gradients, rowDot, rows);
+                pairs.Batch(first, pairs.Output, pairs.Qkv, pairs.Scratch), count, accumulate: false,
+                new ScoreEpilogue(GemmEpilogue.ScoreGradients, rowDot, probabilities, scale));
             // dV = Pᵀ·dO, dQ = dS·K, dK = dSᵀ·Q: op(a) = Pᵀ or dSᵀ reads the scratch's rows as columns.
             tensorCores.RunBatched(probabilities, dOutput, dv, tokens, headDim, tokens, (1, pairs.Stride, o, 1), pairs.Packed,
                 pairs.Batch(first, pairs.Scratch, pairs.Output, pairs.Qkv), count, accumulate);
@@ -77,10 +74,11 @@ internal sealed partial class IlgpuKernels
         }
     }
 
-    /// <summary>scores_z [T, T] = Q_z·K_zᵀ for the round's pairs (unscaled).</summary>
-    private void Scores(in ScorePairs pairs, ArrayView<float> q, ArrayView<float> k, ArrayView<float> scores, int first, int count) =>
+    /// <summary>scores_z [T, T] = Q_z·K_zᵀ for the round's pairs (unscaled), or what <paramref name="epilogue"/> makes of them.</summary>
+    private void Scores(in ScorePairs pairs, ArrayView<float> q, ArrayView<float> k, ArrayView<float> scores, int first, int count,
+        ScoreEpilogue? epilogue = null) =>
         _tensorCores!.RunBatched(q, k, scores, pairs.Tokens, pairs.Tokens, pairs.HeadDim, (pairs.Packed, 1, 1, pairs.Packed),
-            pairs.Stride, pairs.Batch(first, pairs.Qkv, pairs.Qkv, pairs.Scratch), count, accumulate: false);
+            pairs.Stride, pairs.Batch(first, pairs.Qkv, pairs.Qkv, pairs.Scratch), count, accumulate: false, epilogue);
 
     private void Probabilities(ArrayView<float> scores, ArrayView<float> logSumExp, ScoreRows rows, int rowCount)
     {
@@ -136,7 +134,6 @@ internal sealed partial class IlgpuKernels
 
         public GemmBatch Batch(int first, BatchOffsets a, BatchOffsets b, BatchOffsets c) => new(first, Heads, a, b, c);
 
-        public ScoreRows Rows(int first, bool causal, bool recompute) =>
-            new(Tokens, Stride, 1f / MathF.Sqrt(HeadDim), causal ? 1 : 0, first, recompute ? 1 : 0);
+        public ScoreRows Rows(int first, bool causal) => new(Tokens, Stride, 1f / MathF.Sqrt(HeadDim), causal ? 1 : 0, first);
     }
 }

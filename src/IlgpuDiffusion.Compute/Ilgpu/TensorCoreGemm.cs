@@ -90,7 +90,7 @@ internal sealed class TensorCoreGemm : IDisposable
         bool vectorA = Aligned(a, strides.ARow, strides.AK), vectorB = Aligned(b, strides.BCol, strides.BK);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
-            n, GemmBatch.None);
+            n, GemmBatch.None, Scale: 1f);
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false);
         var config = Config(m, n, splits);
         if (splits == 1)
@@ -108,22 +108,25 @@ internal sealed class TensorCoreGemm : IDisposable
 
     /// <summary>
     /// c_z [m, n] = op(a_z)·op(b_z) [+ c_z] for the <paramref name="items"/> of <paramref name="batch"/>, in one launch (grid
-    /// z; never split over k: the items fill the GPU). Strides as <see cref="Run"/>'s, with c's rows <paramref name="cRow"/>
-    /// apart; shapes already checked, m, n, k ≥ 1.
+    /// z; never split over k: the items fill the GPU), each result through <paramref name="scores"/>' epilogue if given.
+    /// Strides as <see cref="Run"/>'s, with c's rows <paramref name="cRow"/> apart; shapes already checked, m, n, k ≥ 1.
     /// </summary>
     /// <exception cref="ArgumentException">op(a) is row-contiguous and op(b) k-contiguous (aᵀ·bᵀ), a layout with no batched
     /// kernel.</exception>
     public void RunBatched(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int m, int n, int k,
-        (int ARow, int AK, int BK, int BCol) strides, int cRow, GemmBatch batch, int items, bool accumulate)
+        (int ARow, int AK, int BK, int BCol) strides, int cRow, GemmBatch batch, int items, bool accumulate,
+        ScoreEpilogue? scores = null)
     {
         if (strides.AK != 1 && strides.BK == 1)
             throw new ArgumentException("Batched GEMMs take the layouts a·bᵀ, a·b and aᵀ·b, not aᵀ·bᵀ.", nameof(strides));
         bool vectorA = Aligned(a, strides.ARow, strides.AK) && AlignedItems(batch.A);
         bool vectorB = Aligned(b, strides.BCol, strides.BK) && AlignedItems(batch.B);
+        var epilogue = scores ?? new ScoreEpilogue(GemmEpilogue.Product, c, c, 1f);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol, k,
-            accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)GemmEpilogue.Product, cRow, batch);
+            accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue.Kind, cRow, batch,
+            epilogue.Scale);
         Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream,
-            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items")), a, b, c, c, c, arguments);
+            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items")), a, b, epilogue.Rows, c, epilogue.Probabilities, arguments);
     }
 
     /// <summary>A launch of [m, n] results in 128 × 128 tiles, <paramref name="depth"/> of them (splits or items) in z.</summary>

@@ -12,7 +12,8 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// The batched tensor-core GEMMs (<see cref="TensorCoreGemm.RunBatched"/>), emulated on ILGPU's CPU accelerator with warps
 /// of 32, in the three layouts of attention over materialized scores: items of (sequence, head) pairs starting mid-sequence,
 /// operands of interleaved heads [B, T, H, d] and a scratch of [items, T, S] score rows, against the product of rounded
-/// inputs; nothing outside an item's result is written.
+/// inputs; the score epilogues of the attention backward on Q·Kᵀ and dO·Vᵀ (probabilities from per-row values, causal or
+/// not, and score gradients from probabilities and row dots); nothing outside an item's result is written.
 /// </summary>
 public sealed class TensorCoreBatchedGemmTests : IDisposable
 {
@@ -28,16 +29,21 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
     public TensorCoreBatchedGemmTests() => _accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
 
     /// <summary>
-    /// Layout, precision, tokens T, head size d: heads of 18 put the interleaved operand's rows 54 floats apart, which loads
-    /// per element; heads of 16, in 16-byte groups (score rows always are, T rounded up to 4). Each case compiles its
-    /// kernel, about 10 s; the attention tests run the other pairs.
+    /// Layout, precision, tokens T, head size d, epilogue: heads of 18 put the interleaved operand's rows 54 floats apart,
+    /// which loads per element; heads of 16, in 16-byte groups (score rows always are, T rounded up to 4). Each case
+    /// compiles its kernel, about 10 s; the attention tests run the other pairs.
     /// </summary>
     [Theory]
-    [InlineData("ABt", "tf32", 37, 18)]
-    [InlineData("AB", "bf16", 40, 16)]
-    [InlineData("AtB", "bf16", 37, 18)]
-    public void Each_item_gets_the_product_of_its_rounded_operands(string layout, string precision, int tokens, int headDim)
+    [InlineData("ABt", "tf32", 37, 18, (int)GemmEpilogue.Product)]
+    [InlineData("AB", "bf16", 40, 16, (int)GemmEpilogue.Product)]
+    [InlineData("AtB", "bf16", 37, 18, (int)GemmEpilogue.Product)]
+    [InlineData("ABt", "bf16", 37, 18, (int)GemmEpilogue.CausalProbabilities)]
+    [InlineData("ABt", "tf32", 40, 16, (int)GemmEpilogue.Probabilities)]
+    [InlineData("ABt", "tf32", 37, 18, (int)GemmEpilogue.ScoreGradients)]
+    public void Each_item_gets_the_product_of_its_rounded_operands(string layout, string precision, int tokens, int headDim,
+        int epilogueKind)
     {
+        var epilogue = (GemmEpilogue)epilogueKind;
         var gemm = MatMulPrecisions.Parse(precision)!.Value;
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         int stride = (tokens + 3) & ~3, row = Heads * headDim;
@@ -45,6 +51,9 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
         var scratch = new BatchOffsets(0, 0, tokens * stride);
         float[] heads = TestData.Random(Sequences * tokens * row, seed: 1), other = TestData.Random(heads.Length, seed: 2);
         float[] scores = TestData.Random(Items * tokens * stride, seed: 3);
+        // Per-row values of every pair (a log-sum-exp or row dots) and probabilities laid out as the scores, for the epilogues.
+        float[] rows = TestData.Random(Sequences * Heads * tokens, seed: 4), probabilities = TestData.Random(scores.Length, seed: 5);
+        const float scale = 0.25f;
         // Element (i, j) of item z's operands and result, and the shape: c [m, n] = op(a) [m, k]·op(b) [k, n].
         double A(int z, int i, int k) => layout switch
         {
@@ -60,6 +69,8 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
         using var aBuffer = _accelerator.Allocate1D(layout == "ABt" ? heads : scores);
         using var bBuffer = _accelerator.Allocate1D(other);
         using var cBuffer = _accelerator.Allocate1D(c);
+        using var rowBuffer = _accelerator.Allocate1D(rows);
+        using var probabilityBuffer = _accelerator.Allocate1D(probabilities);
         using (var tensorCores = new TensorCoreGemm(_accelerator.DefaultStream, gemm, multiprocessors: 4))
         {
             var (strides, cRow, batch) = layout switch
@@ -68,7 +79,8 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
                 "AB" => ((stride, 1, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
                 _ => ((1, stride, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
             };
-            tensorCores.RunBatched(aBuffer.View, bBuffer.View, cBuffer.View, m, n, k, strides, cRow, batch, Items, accumulate: false);
+            tensorCores.RunBatched(aBuffer.View, bBuffer.View, cBuffer.View, m, n, k, strides, cRow, batch, Items, accumulate: false,
+                epilogue == GemmEpilogue.Product ? null : new ScoreEpilogue(epilogue, rowBuffer.View, probabilityBuffer.View, scale));
         }
         _accelerator.Synchronize();
         float[] result = cBuffer.GetAsArray1D();
@@ -78,11 +90,18 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
                 {
-                    double expected = 0;
-                    for (int kk = 0; kk < k; kk++) expected += A(z, i, kk) * B(z, kk, j);
+                    double product = 0;
+                    for (int kk = 0; kk < k; kk++) product += A(z, i, kk) * B(z, kk, j);
                     int index = layout == "ABt" ? (z * tokens + i) * stride + j : Place(z, i, j);
+                    double rowValue = rows[(First + z) * tokens + i], expected = epilogue switch
+                    {
+                        GemmEpilogue.Product => product,
+                        GemmEpilogue.ScoreGradients => probabilities[index] * (product - rowValue) * scale,
+                        GemmEpilogue.CausalProbabilities when j > i => 0,
+                        _ => Math.Exp(scale * product - rowValue),
+                    };
                     written[index] = true;
-                    Assert.True(Math.Abs(result[index] - expected) <= 1e-4 * Math.Max(1, Math.Abs(expected)),
+                    Assert.True(Math.Abs(result[index] - expected) <= 2e-4 * Math.Max(1, Math.Abs(expected)),
                         $"item {z} ({i}, {j}): expected {expected}, got {result[index]}");
                 }
         for (int i = 0; i < result.Length; i++)

@@ -8,23 +8,22 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// </summary>
 /// <param name="Scale">1/√(head size): scores are scaled here, not in the GEMM.</param>
 /// <param name="Causal">1: query i sees keys 0..i only.</param>
-/// <param name="FirstHead">The round's first (sequence, head) pair: item z's log-sum-exp and row dots are those of
-/// pair FirstHead + z, at [pair, Tokens].</param>
-/// <param name="Recompute">1: read the log-sum-exp the forward wrote instead of computing it (the backward).</param>
-internal readonly record struct ScoreRows(int Tokens, int Stride, float Scale, int Causal, int FirstHead, int Recompute);
+/// <param name="FirstHead">The round's first (sequence, head) pair: item z's log-sum-exp is that of pair FirstHead + z,
+/// at [pair, Tokens].</param>
+internal readonly record struct ScoreRows(int Tokens, int Stride, float Scale, int Causal, int FirstHead);
 
 /// <summary>
-/// The row-wise steps of attention over materialized scores (the GEMMs around them are the tensor-core GEMM's): softmax
-/// of scaled scores into probabilities, and the score gradients dS = P ∘ (dP − rowsum(dO ∘ O))·scale. One group per row,
-/// threads striding the keys, deterministic shared-memory reductions; each element is written by the thread that read it,
-/// after the row's reductions, so the outputs overwrite their inputs in place. Columns past Tokens are written 0.
+/// The forward's row-wise step of attention over materialized scores (the GEMMs around it are the tensor-core GEMM's; the
+/// backward's steps are epilogues of those, GemmEpilogue.Probabilities and ScoreGradients): softmax of scaled scores into
+/// probabilities and their log-sum-exp. One group per row, threads striding the keys, deterministic shared-memory
+/// reductions; each element is written by the thread that read it, after the row's reductions, so the probabilities
+/// overwrite the scores in place. Columns past the row's keys are written 0.
 /// </summary>
 internal static class ScoreKernels
 {
     /// <summary>
     /// scores[r, j] ← exp(Scale·scores[r, j] − lse_r) for the keys row r sees, 0 for the others; lse_r = log Σ_j
-    /// exp(Scale·scores[r, j]) is written to <paramref name="logSumExp"/> (or read from it, <see cref="ScoreRows.Recompute"/>).
-    /// Grid: rows groups; shared Group.DimX floats.
+    /// exp(Scale·scores[r, j]) is written to <paramref name="logSumExp"/>. Grid: rows groups; shared Group.DimX floats.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void Probabilities(ArrayView<float> scores, ArrayView<float> logSumExp, ScoreRows rows)
@@ -33,34 +32,14 @@ internal static class ScoreKernels
         int row = Grid.IdxX, z = row / rows.Tokens, i = row - z * rows.Tokens;
         long start = (long)row * rows.Stride, pair = (long)(rows.FirstHead + z) * rows.Tokens + i;
         int keys = rows.Causal != 0 ? i + 1 : rows.Tokens;
-        float lse;
-        if (rows.Recompute != 0) lse = logSumExp[pair];
-        else
-        {
-            float max = float.NegativeInfinity;
-            for (int j = Group.IdxX; j < keys; j += Group.DimX) max = MathF.Max(max, rows.Scale * scores[start + j]);
-            max = GroupReductions.Max(shared, max);
-            float sum = 0f;
-            for (int j = Group.IdxX; j < keys; j += Group.DimX) sum += MathF.Exp(rows.Scale * scores[start + j] - max);
-            lse = max + MathF.Log(GroupReductions.Sum(shared, sum));
-            if (Group.IdxX == 0) logSumExp[pair] = lse;
-        }
+        float max = float.NegativeInfinity;
+        for (int j = Group.IdxX; j < keys; j += Group.DimX) max = MathF.Max(max, rows.Scale * scores[start + j]);
+        max = GroupReductions.Max(shared, max);
+        float sum = 0f;
+        for (int j = Group.IdxX; j < keys; j += Group.DimX) sum += MathF.Exp(rows.Scale * scores[start + j] - max);
+        float lse = max + MathF.Log(GroupReductions.Sum(shared, sum));
+        if (Group.IdxX == 0) logSumExp[pair] = lse;
         for (int j = Group.IdxX; j < rows.Stride; j += Group.DimX)
             scores[start + j] = j < keys ? MathF.Exp(rows.Scale * scores[start + j] - lse) : 0f;
-    }
-
-    /// <summary>
-    /// gradients[r, j] ← probabilities[r, j]·(gradients[r, j] − rowDot_r)·Scale: dP in, dS (of the scaled scores, times
-    /// the scale, so dQ = dS·K and dK = dSᵀ·Q) out. Grid: rows groups.
-    /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
-    public static void ScoreGradients(ArrayView<float> probabilities, ArrayView<float> gradients, ArrayView<float> rowDot,
-        ScoreRows rows)
-    {
-        int row = Grid.IdxX, z = row / rows.Tokens, i = row - z * rows.Tokens;
-        long start = (long)row * rows.Stride;
-        float dot = rowDot[(long)(rows.FirstHead + z) * rows.Tokens + i];
-        for (int j = Group.IdxX; j < rows.Stride; j += Group.DimX)
-            gradients[start + j] = j < rows.Tokens ? probabilities[start + j] * (gradients[start + j] - dot) * rows.Scale : 0f;
     }
 }

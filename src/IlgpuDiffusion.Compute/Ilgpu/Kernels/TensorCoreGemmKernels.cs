@@ -13,10 +13,11 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <param name="Epilogue">A <see cref="GemmEpilogue"/>: what the result's writes do with each value.</param>
 /// <param name="CRowStride">Elements between rows of c (N where c is dense; always N for partials).</param>
 /// <param name="Batch">The products of a batched launch, one per grid z (<see cref="GemmBatch.None"/> else).</param>
+/// <param name="Scale">The factor of the score epilogues (batched launches only; 1 elsewhere).</param>
 internal readonly record struct TensorCoreGemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
     int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB, int Epilogue, int CRowStride,
-    GemmBatch Batch);
+    GemmBatch Batch, float Scale);
 
 /// <summary>What a GEMM's result writes do with each value (bias and accumulation added).</summary>
 internal enum GemmEpilogue
@@ -35,6 +36,21 @@ internal enum GemmEpilogue
     /// it, taken on through the GELU); no bias, no accumulation.
     /// </summary>
     GeluGradient = 3,
+
+    /// <summary>
+    /// Batched launches only, the items' scores of attention: c = exp(Scale·value − rows[n·M + row]) for item n (the
+    /// probabilities from the log-sum-exp of each query row, passed as the bias view).
+    /// </summary>
+    Probabilities = 4,
+
+    /// <summary>As <see cref="Probabilities"/>, 0 where the key (column) comes after the query (row).</summary>
+    CausalProbabilities = 5,
+
+    /// <summary>
+    /// Batched launches only, dS of attention from dP = the value: c = activation·(value − rows[n·M + row])·Scale,
+    /// activation the item's probabilities (at c's place in their own scratch), rows the row dots D (the bias view).
+    /// </summary>
+    ScoreGradients = 6,
 }
 
 /// <summary>
@@ -310,6 +326,7 @@ internal static partial class TensorCoreGemmKernels
             a = Item(a, g.Batch.Offset(g.Batch.A, split));
             b = Item(b, g.Batch.Offset(g.Batch.B, split));
             c = Item(c, g.Batch.Offset(g.Batch.C, split));
+            activation = Item(activation, g.Batch.Offset(g.Batch.C, split));
             split = 0;
         }
         int kBegin = split * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
@@ -327,7 +344,7 @@ internal static partial class TensorCoreGemmKernels
         var w = default(WarpAccumulators);
         if (tiles == 0)
         {
-            StoreResults(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
+            StoreResults<TBatch>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
             return;
         }
         // Global index of element 0 of the tile being loaded, advanced by a tile's step: no multiplication in the loop.
@@ -352,7 +369,7 @@ internal static partial class TensorCoreGemmKernels
             Group.Barrier();
         }
         w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
-        StoreResults(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
+        StoreResults<TBatch>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
     /// <summary>The products of the stage at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
@@ -364,14 +381,15 @@ internal static partial class TensorCoreGemmKernels
             : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
 
     /// <summary>Writes the warp's 64 × 32 results, whose first row is <paramref name="row"/> and column <paramref name="col"/>.</summary>
-    private static void StoreResults(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g,
-        int row, int col, int lane, in WarpAccumulators w)
+    private static void StoreResults<TBatch>(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation,
+        in TensorCoreGemmArguments g, int row, int col, int lane, in WarpAccumulators w)
+        where TBatch : struct, IBatching
     {
         var output = new GemmOutput(bias, c, activation);
-        StoreRow(output, g, row, col, lane, w.F00, w.F01, w.F02, w.F03);
-        StoreRow(output, g, row + 16, col, lane, w.F10, w.F11, w.F12, w.F13);
-        StoreRow(output, g, row + 32, col, lane, w.F20, w.F21, w.F22, w.F23);
-        StoreRow(output, g, row + 48, col, lane, w.F30, w.F31, w.F32, w.F33);
+        StoreRow<TBatch>(output, g, row, col, lane, w.F00, w.F01, w.F02, w.F03);
+        StoreRow<TBatch>(output, g, row + 16, col, lane, w.F10, w.F11, w.F12, w.F13);
+        StoreRow<TBatch>(output, g, row + 32, col, lane, w.F20, w.F21, w.F22, w.F23);
+        StoreRow<TBatch>(output, g, row + 48, col, lane, w.F30, w.F31, w.F32, w.F33);
     }
 
     /// <summary>
@@ -445,27 +463,36 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>Writes the four fragments of one 16-row slice of the warp tile (columns col, col + 8, col + 16, col + 24).</summary>
-    private static void StoreRow(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane, in MmaAccumulator f0,
-        in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
+    private static void StoreRow<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane,
+        in MmaAccumulator f0, in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
+        where TBatch : struct, IBatching
     {
-        Store(output, g, row, col, lane, f0);
-        Store(output, g, row, col + 8, lane, f1);
-        Store(output, g, row, col + 16, lane, f2);
-        Store(output, g, row, col + 24, lane, f3);
+        Store<TBatch>(output, g, row, col, lane, f0);
+        Store<TBatch>(output, g, row, col + 8, lane, f1);
+        Store<TBatch>(output, g, row, col + 16, lane, f2);
+        Store<TBatch>(output, g, row, col + 24, lane, f3);
     }
 
-    private static void Store(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane, in MmaAccumulator f)
+    private static void Store<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane,
+        in MmaAccumulator f)
+        where TBatch : struct, IBatching
     {
-        Store(output, g, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), f.C0);
-        Store(output, g, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), f.C1);
-        Store(output, g, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), f.C2);
-        Store(output, g, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), f.C3);
+        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), f.C0);
+        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), f.C1);
+        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), f.C2);
+        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), f.C3);
     }
 
-    private static void Store(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, float value)
+    private static void Store<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, float value)
+        where TBatch : struct, IBatching
     {
         if (row >= g.M || col >= g.N) return;
         long index = (long)row * g.CRowStride + col;
+        if (default(TBatch).HasItems)
+        {
+            StoreItem(output, g, row, col, index, value);
+            return;
+        }
         if (g.Partials != 0)
         {
             output.C[Grid.IdxZ * (long)g.M * g.N + index] = value;
