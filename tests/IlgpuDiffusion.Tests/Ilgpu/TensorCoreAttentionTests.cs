@@ -28,25 +28,19 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         var data = new TheoryData<string, int, int, int, int, bool>();
         foreach (string row in new[] { "emulated", "emulated-bf16", "cuda-tf32", "cuda-bf16" })
         {
-            if (row != "emulated-bf16") data.Add(row, 1, 70, 2, HeadDim, false); // BF16 emulation is slow: one shuffle per operand pair
+            data.Add(row, 1, 70, 2, HeadDim, false);
             data.Add(row, 1, 70, 2, HeadDim, true);
             data.Add(row, 2, 33, 1, HeadDim, true);
             data.Add(row, 1, 5, 1, HeadDim, false);
             data.Add(row, 1, 9, 2, 16, true); // narrower heads: zero columns staged after theirs, none written
-            if (row != "emulated-bf16")
-            {
-                data.Add(row, 2, 33, 3, 32, true);
-                data.Add(row, 1, 9, 4, 8, false);
-            }
+            data.Add(row, 2, 33, 3, 32, true);
+            data.Add(row, 1, 9, 4, 8, false);
             // Wide heads: the forward on the wide-head flash kernels, the backward over materialized scores (rounds of pairs
             // starting mid-sequence).
-            data.Add(row, row == "emulated-bf16" ? 1 : 2, 33, row == "emulated-bf16" ? 1 : 3, 96, false);
+            data.Add(row, 2, 33, 3, 96, false);
             data.Add(row, 1, 9, 1, 128, true);
-            if (row != "emulated-bf16")
-            {
-                data.Add(row, 1, 70, 2, 12, true); // over materialized scores both ways
-                data.Add(row, 2, 1, 2, 72, true); // one token: score rows of 4, three of them padding
-            }
+            data.Add(row, 1, 70, 2, 12, true); // over materialized scores both ways
+            data.Add(row, 2, 1, 2, 72, true); // one token: score rows of 4, three of them padding
             if (row.StartsWith("emulated", StringComparison.Ordinal)) continue;
             data.Add(row, 2, 300, 3, HeadDim, false); // several tiles each way, on the GPU only
             data.Add(row, 1, 257, 2, HeadDim, true);
@@ -115,21 +109,8 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         TestData.Close(expected.LogSumExp, lse, row.StartsWith("emulated", StringComparison.Ordinal) ? 1e-5 : 1e-4);
     }
 
-    /// <summary>
-    /// The shapes less the emulated BF16 row's longest (its backward is the TF32 kernels', checked at that shape already;
-    /// the emulated BF16 forward before it is the slow part).
-    /// </summary>
-    public static TheoryData<string, int, int, int, int, bool> BackwardShapes()
-    {
-        var data = new TheoryData<string, int, int, int, int, bool>();
-        foreach (var row in Shapes())
-            if (!((string)row[0] == "emulated-bf16" && (int)row[2] == 70))
-                data.Add((string)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4], (bool)row[5]);
-        return data;
-    }
-
     [SkippableTheory]
-    [MemberData(nameof(BackwardShapes))]
+    [MemberData(nameof(Shapes))]
     public void Backward_adds_the_gradient_of_rounded_inputs(string row, int batch, int tokens, int heads, int headDim, bool causal)
     {
         Device device = Get(row);
@@ -182,6 +163,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [InlineData("emulated-bf16", 1, HeadDim)]
     [InlineData("emulated", 3, 24)]
     [InlineData("emulated", 1, 96)]
+    [InlineData("emulated-bf16", 1, 80)]
     public void The_cached_decode_step_matches_the_full_causal_forward(string row, int heads, int headDim)
     {
         const int tokens = 110, capacity = 112;
