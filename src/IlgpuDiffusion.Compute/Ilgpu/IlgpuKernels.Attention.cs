@@ -197,30 +197,38 @@ internal sealed partial class IlgpuKernels
 
     /// <summary>
     /// The forward (or decode step) on tensor cores where <see cref="AttentionOnTensorCores"/> or the head is a wide one
-    /// that the GEMMs' tensor cores take too (BF16 products under the bf16 precision, TF32 under tf32), else on the SIMT
-    /// tiles.
+    /// that the GEMMs' tensor cores take too (<see cref="WideHeadFragments.Fits"/>; BF16 products under the bf16 precision,
+    /// TF32 under tf32), else on the SIMT tiles.
     /// </summary>
     private void LaunchForward(AttentionArguments arguments, AttentionTiles tiles, int batchHeads, ArrayView<float> q,
         ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
     {
+        bool bf16 = _precision == MatMulPrecision.Bf16;
         if (_tensorCores is not null && WideHeadFragments.Fits(arguments.HeadDim))
         {
-            LaunchWideForward(arguments, batchHeads, q, k, v, output, logSumExp);
+            var wide = _tensorCoreWideForward ??= _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(bf16
+                ? TensorCoreWideAttentionBf16Kernels.Forward
+                : TensorCoreWideAttentionKernels.Forward));
+            var config = bf16
+                ? ForwardConfig(TensorCoreWideAttentionBf16Kernels.TileQ, TensorCoreWideAttentionBf16Kernels.Threads,
+                    TensorCoreWideAttentionBf16Kernels.SharedFloats, arguments.Queries, batchHeads)
+                : ForwardConfig(TensorCoreWideAttentionKernels.TileQ, TensorCoreWideAttentionKernels.Threads,
+                    TensorCoreWideAttentionKernels.SharedFloats, arguments.Queries, batchHeads);
+            wide(_stream, config, q, k, v, output, logSumExp, arguments);
             return;
         }
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
-            bool bf16 = _precision == MatMulPrecision.Bf16;
             int narrow = HeadClass(arguments.HeadDim);
             var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<ForwardLaunch>(narrow,
                 TensorCoreAttentionKernels.Forward, TensorCoreAttentionKernels.ForwardNarrowHeads,
                 TensorCoreAttentionBf16Kernels.Forward, TensorCoreAttentionBf16Kernels.ForwardNarrowHeads));
-            var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, bf16 ? TensorCoreAttentionBf16Kernels.TileQ
-                : TensorCoreAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads"));
-            var group = new Index2D(bf16 ? TensorCoreAttentionBf16Kernels.Threads : TensorCoreAttentionKernels.Threads, 1);
-            var shared = SharedMemoryConfig.RequestDynamic<float>(bf16 ? TensorCoreAttentionBf16Kernels.SharedFloats
-                : TensorCoreAttentionKernels.SharedFloats);
-            forward(_stream, new KernelConfig(grid, group, shared), q, k, v, output, logSumExp, arguments);
+            var config = bf16
+                ? ForwardConfig(TensorCoreAttentionBf16Kernels.TileQ, TensorCoreAttentionBf16Kernels.Threads,
+                    TensorCoreAttentionBf16Kernels.SharedFloats, arguments.Queries, batchHeads)
+                : ForwardConfig(TensorCoreAttentionKernels.TileQ, TensorCoreAttentionKernels.Threads,
+                    TensorCoreAttentionKernels.SharedFloats, arguments.Queries, batchHeads);
+            forward(_stream, config, q, k, v, output, logSumExp, arguments);
             return;
         }
         _attentionForward ??= _accelerator.LoadKernel(
@@ -229,21 +237,12 @@ internal sealed partial class IlgpuKernels
             q, k, v, output, logSumExp, arguments);
     }
 
-    /// <summary>The forward of heads of 72 to 128 columns on tensor cores (<see cref="WideHeadFragments.Fits"/>).</summary>
-    private void LaunchWideForward(AttentionArguments arguments, int batchHeads, ArrayView<float> q, ArrayView<float> k,
-        ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
-    {
-        bool bf16 = _precision == MatMulPrecision.Bf16;
-        var forward = _tensorCoreWideForward ??= _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(bf16
-            ? TensorCoreWideAttentionBf16Kernels.Forward
-            : TensorCoreWideAttentionKernels.Forward));
-        var grid = new Index2D(LaunchPlan.Ceil(arguments.Queries, bf16 ? TensorCoreWideAttentionBf16Kernels.TileQ
-            : TensorCoreWideAttentionKernels.TileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads"));
-        var group = new Index2D(bf16 ? TensorCoreWideAttentionBf16Kernels.Threads : TensorCoreWideAttentionKernels.Threads, 1);
-        var shared = SharedMemoryConfig.RequestDynamic<float>(bf16 ? TensorCoreWideAttentionBf16Kernels.SharedFloats
-            : TensorCoreWideAttentionKernels.SharedFloats);
-        forward(_stream, new KernelConfig(grid, group, shared), q, k, v, output, logSumExp, arguments);
-    }
+    /// <summary>
+    /// A tensor-core forward's launch: a group of <paramref name="threads"/> per <paramref name="tileQ"/> queries of a head.
+    /// </summary>
+    private static KernelConfig ForwardConfig(int tileQ, int threads, int sharedFloats, int queries, int batchHeads) => new(
+        new Index2D(LaunchPlan.Ceil(queries, tileQ), LaunchPlan.GridYZ(batchHeads, "batch·heads")), new Index2D(threads, 1),
+        SharedMemoryConfig.RequestDynamic<float>(sharedFloats));
 
     /// <summary>
     /// Arguments of one attention launch with the plan's tiles for <paramref name="pass"/>; backward passes add their
