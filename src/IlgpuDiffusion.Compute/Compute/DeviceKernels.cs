@@ -49,6 +49,7 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
         ("ScatterAddRows", "Rows"),
         ("SampleCategorical", "Sampling"),
         ("Argmax", "Sampling"),
+        ("ScatterIds", "Sampling"),
         ("KeepTopK", "TopK"),
         ("Fill", "Utility"),
         ("Copy", "Utility"),
@@ -361,23 +362,30 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
-    public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
+    public void ScatterIds(Tensor<int> ids, Tensor<int> rows, Tensor<int> target, int count, int targetCount, int limit, int replacement)
     {
         using var op = device.BeginOp(38);
+        backend.ScatterIds(ids, rows, target, count, targetCount, limit, replacement);
+    }
+
+    /// <inheritdoc/>
+    public void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
+    {
+        using var op = device.BeginOp(39);
         backend.KeepTopK(logits, rows, classes, vocab, k);
     }
 
     /// <inheritdoc/>
     public void Fill(Tensor<float> x, float value, int count)
     {
-        using var op = device.BeginOp(39);
+        using var op = device.BeginOp(40);
         backend.Fill(x, value, count);
     }
 
     /// <inheritdoc/>
     public void Copy(Tensor<float> source, Tensor<float> destination, int count)
     {
-        using var op = device.BeginOp(40);
+        using var op = device.BeginOp(41);
         backend.Copy(source, destination, count);
     }
 }

@@ -1,6 +1,6 @@
 namespace IlgpuDiffusion.Compute;
 
-// Categorical draws and argmax on the device, one row of logits per draw.
+// Categorical draws and argmax on the device, one row of logits per draw, and the drawn ids scattered into sequences.
 public partial interface IKernels
 {
     /// <summary>
@@ -13,6 +13,8 @@ public partial interface IKernels
     /// m &gt; 0 if rounding leaves none);
     /// <see cref="CategoricalDraw.ExponentialRace"/> returns argmax_v (s_v − log(−log(U_v + 1e-10) + 1e-10)) with
     /// U_v = <see cref="Philox.UniformDouble"/>(seed, step, (f + r)·vocab + v).
+    /// A row with nothing to draw gets −1: under the inverse CDF one whose Σ m is not positive (a NaN or +∞ logit, or none
+    /// finite), under the race one where no entry's score beats −∞ (NaN entries never do).
     /// </summary>
     /// <param name="logits">[rows, classes], classes ≥ vocab</param>
     /// <param name="ids">[rows], overwritten</param>
@@ -22,6 +24,19 @@ public partial interface IKernels
     /// <param name="logits">[rows, classes]</param>
     /// <param name="ids">[rows], overwritten</param>
     void Argmax(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab);
+
+    /// <summary>
+    /// target[rows[j]] = ids[j] where ids[j] lies in [0, limit), else <paramref name="replacement"/>, for j &lt; count: drawn
+    /// ids written into their sequences on the device, so that the host need not read them back between steps. A draw
+    /// from a row without a finite logit leaves no id in range; finding the replacement where an id was drawn tells the
+    /// caller so. ids and rows must not overlap target.
+    /// </summary>
+    /// <param name="ids">[count]</param>
+    /// <param name="rows">[count], distinct, each in [0, targetCount)</param>
+    /// <param name="target">[targetCount], written at the rows</param>
+    /// <param name="limit">Ids below it are written as they are; at least 1.</param>
+    /// <param name="replacement">Written for the others; not negative.</param>
+    void ScatterIds(Tensor<int> ids, Tensor<int> rows, Tensor<int> target, int count, int targetCount, int limit, int replacement);
 }
 
 /// <summary>Parameters of one categorical draw over a batch of rows.</summary>

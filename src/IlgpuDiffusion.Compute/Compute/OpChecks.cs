@@ -206,6 +206,18 @@ public static class OpChecks
             throw new ArgumentOutOfRangeException(nameof(parameters), $"FirstRow must not be negative; got {parameters.FirstRow}.");
     }
 
+    /// <summary>Shapes and settings of <see cref="IKernels.ScatterIds"/> (the rows are checked by each backend).</summary>
+    public static void ScatterIds(Tensor<int> ids, Tensor<int> rows, Tensor<int> target, int count, int targetCount, int limit,
+        int replacement)
+    {
+        Check.Sizes(true, count, targetCount);
+        Check.Sizes(false, limit);
+        ArgumentOutOfRangeException.ThrowIfNegative(replacement);
+        Check.Count(ids, count, nameof(ids));
+        Check.Count(rows, count, nameof(rows));
+        Check.Count(target, targetCount, nameof(target));
+    }
+
     /// <summary><see cref="IKernels.KeepTopK"/>: logits [rows, classes] with vocab ≤ classes, k ≥ 1.</summary>
     public static void KeepTopK(Tensor<float> logits, int rows, int classes, int vocab, int k)
     {

@@ -22,7 +22,7 @@ public sealed unsafe partial class CpuKernels
         int destinationRows)
     {
         CheckRowIndices(destination, indices, source, rows, channels, destinationRows);
-        CheckDistinct(indices.AsSpan()[..rows], destinationRows);
+        CheckDistinct(indices.AsSpan()[..rows], destinationRows, nameof(indices));
         RunRowCopy(source, indices, destination, rows, channels, scatter: true);
     }
 
@@ -36,8 +36,8 @@ public sealed unsafe partial class CpuKernels
         _rowCopy.Run(_pool, rows, Math.Max(1, StreamingGrain / channels));
     }
 
-    /// <summary>Throws when a row index repeats (scatter-add rows must each have one writer).</summary>
-    private void CheckDistinct(ReadOnlySpan<int> indices, int tableRows)
+    /// <summary>Throws when a row index repeats (the rows of a scatter must each have one writer).</summary>
+    private void CheckDistinct(ReadOnlySpan<int> indices, int tableRows, string name)
     {
         if (_rowStamps.Length < tableRows) _rowStamps = new int[tableRows];
         int generation = ++_rowStampGeneration;
@@ -45,7 +45,7 @@ public sealed unsafe partial class CpuKernels
         {
             if (_rowStamps[index] == generation)
                 throw new ArgumentException(
-                    $"Row {index} appears more than once in 'indices'; scatter-add needs distinct rows.", "indices");
+                    $"Row {index} appears more than once in '{name}'; a scatter needs distinct rows.", name);
             _rowStamps[index] = generation;
         }
     }

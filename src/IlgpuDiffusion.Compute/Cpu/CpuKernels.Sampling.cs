@@ -4,7 +4,7 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 namespace IlgpuDiffusion.Cpu;
 
 // Categorical draws (fp64 inverse CDF, or the fp64 exponential race) with Philox uniforms, optional
-// nucleus filtering, and argmax; parallel over rows.
+// nucleus filtering, and argmax; parallel over rows. Drawn ids scattered into sequences.
 public sealed unsafe partial class CpuKernels
 {
     private readonly SamplingJob _sampling = new();
@@ -25,6 +25,19 @@ public sealed unsafe partial class CpuKernels
     {
         OpChecks.Sampling(logits, ids, rows, classes, vocab);
         RunSampling(logits, ids, rows, classes, vocab, default, argmax: true);
+    }
+
+    /// <inheritdoc/>
+    public void ScatterIds(Tensor<int> ids, Tensor<int> rows, Tensor<int> target, int count, int targetCount, int limit, int replacement)
+    {
+        OpChecks.ScatterIds(ids, rows, target, count, targetCount, limit, replacement);
+        CheckIds(rows, count, targetCount, -1, nameof(rows));
+        var rowSpan = rows.AsSpan()[..count];
+        CheckDistinct(rowSpan, targetCount, nameof(rows));
+        var from = ids.AsSpan();
+        var to = target.AsSpan();
+        for (int j = 0; j < count; j++)
+            to[rowSpan[j]] = (uint)from[j] < (uint)limit ? from[j] : replacement;
     }
 
     private void RunSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab, in SamplingParameters parameters,
@@ -87,7 +100,9 @@ public sealed unsafe partial class CpuKernels
             }
             TensorPrimitives.Subtract(mass, max, mass);
             TensorPrimitives.Exp(mass, mass);
-            double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, Parameters.FirstRow + r) * TensorPrimitives.Sum(mass);
+            double total = TensorPrimitives.Sum(mass);
+            if (!(total > 0)) return -1; // a NaN or +∞ logit, or none finite
+            double target = Philox.UniformDouble(Parameters.Seed, Parameters.Step, Parameters.FirstRow + r) * total;
             // Whole blocks whose mass keeps the running sum at or below the target are passed with one vectorized sum each,
             // then one block is walked entry by entry: a walk from the row's start would differ only in rounding, and its
             // chain of dependent additions was most of the draw's time.

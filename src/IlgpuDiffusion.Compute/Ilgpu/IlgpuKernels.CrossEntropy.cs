@@ -20,7 +20,7 @@ internal sealed partial class IlgpuKernels
     {
         OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
         HostChecks.Product(rows, classes);
-        ReadIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
+        CheckIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
         if (rows == 0) return;
         LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, new LogitRows(classes, classes, NoMaskClass), gradScale);
     }

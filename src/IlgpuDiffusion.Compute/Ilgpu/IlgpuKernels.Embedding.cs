@@ -20,10 +20,12 @@ internal sealed partial class IlgpuKernels
     private MemoryBuffer1D<float, Stride1D.Dense>? _embeddingPartials;
 
     /// <inheritdoc/>
-    /// <remarks>Checks the ids on the host before launch: ids the host uploaded from its mirror, others read back.</remarks>
+    /// <remarks>
+    /// Checks the ids on the host before launch: ids the host uploaded, or a device op bounded, from its mirror; others read back.
+    /// </remarks>
     public void EmbeddingForward(Tensor<int> ids, Tensor<float> table, Tensor<float> output, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, out _);
+        int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, needValues: false, out _);
         if (elements == 0) return;
         _embeddingForward ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
@@ -39,7 +41,7 @@ internal sealed partial class IlgpuKernels
     /// </remarks>
     public void EmbeddingBackward(Tensor<int> ids, Tensor<float> dOutput, Tensor<float> dTable, int rows, int vocab, int channels)
     {
-        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, out var hostIds);
+        int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, needValues: true, out var hostIds);
         if (elements == 0) return;
         var (chunks, distinct) = PlanChunks(hostIds, rows);
         _embeddingChunks ??= _accelerator.LoadAutoGroupedKernel(
@@ -59,9 +61,12 @@ internal sealed partial class IlgpuKernels
         _embeddingSegments(_stream, distinct * channels, plan, partials, dTable.View(), rows + chunks + 1, distinct, channels);
     }
 
-    /// <summary>Checks shapes and every id (<paramref name="hostIds"/>, see <see cref="HostIds"/>); returns rows·channels.</summary>
+    /// <summary>
+    /// Checks shapes and every id; returns rows·channels. The ids' values (<paramref name="hostIds"/>, see
+    /// <see cref="HostIds"/>) only where <paramref name="needValues"/>; without, ids the mirror bounds need no read-back.
+    /// </summary>
     private int CheckEmbedding(Tensor<int> ids, Tensor<float> table, Tensor<float> rowsTensor, int rows, int vocab, int channels,
-        out ReadOnlySpan<int> hostIds)
+        bool needValues, out ReadOnlySpan<int> hostIds)
     {
         Check.Sizes(true, rows);
         Check.Sizes(false, vocab, channels);
@@ -71,6 +76,8 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(vocab, channels);
         int elements = HostChecks.Product(rows, channels);
 
+        hostIds = default;
+        if (!needValues && KnownValid(ids, rows, vocab, -1)) return elements;
         hostIds = HostIds(ids, rows);
         for (int r = 0; r < rows; r++)
             if ((uint)hostIds[r] >= (uint)vocab)

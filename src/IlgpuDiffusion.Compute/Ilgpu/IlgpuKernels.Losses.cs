@@ -32,7 +32,7 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(rows, classes);
         Check.Count(weights, rows, nameof(weights));
         Check.Count(losses, rows, nameof(losses));
-        ReadIds(targets, rows, vocab, maskIndex, nameof(targets), $"target (must be in [0, {vocab}) and not MASK {maskIndex})");
+        CheckIds(targets, rows, vocab, maskIndex, nameof(targets), $"target (must be in [0, {vocab}) and not MASK {maskIndex})");
         if (rows == 0) return;
         LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, new LogitRows(classes, vocab, maskIndex), gradScale);
     }

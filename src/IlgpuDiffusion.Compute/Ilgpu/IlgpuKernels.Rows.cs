@@ -28,14 +28,7 @@ internal sealed partial class IlgpuKernels
         int destinationRows)
     {
         var hostIndices = CheckRowIndices(destination, indices, source, rows, channels, destinationRows, out int elements);
-        if (_sortKeys.Length < rows) _sortKeys = new long[rows];
-        var sorted = _sortKeys.AsSpan(0, rows);
-        for (int r = 0; r < rows; r++) sorted[r] = hostIndices[r];
-        sorted.Sort();
-        for (int r = 1; r < rows; r++)
-            if (sorted[r] == sorted[r - 1])
-                throw new ArgumentException(
-                    $"Row {sorted[r]} appears more than once in '{nameof(indices)}'; scatter-add needs distinct rows.", nameof(indices));
+        CheckDistinct(hostIndices, nameof(indices), "scatter-add");
         if (elements == 0) return;
         _scatterAddRows ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.ScatterAdd));

@@ -73,6 +73,7 @@ public sealed partial class DiffusionSampler
             steps?.Done();
         }
         Finish();
+        ReadTokens();
     }
 
     /// <summary>Counts a run's steps over its windows for <see cref="SampleLong"/>'s progress.</summary>

@@ -32,6 +32,7 @@ public sealed partial class DiffusionSampler
 
     private SamplingProgress Report(int step, double time, int revealed, bool isFinal)
     {
+        ReadTokens();
         var progress = _progress;
         progress.Step = step;
         progress.Time = time;

@@ -11,7 +11,9 @@ namespace IlgpuDiffusion.Sampling;
 /// probability Δt/t and its token drawn from the model's SUBS distribution (MASK excluded, fp64 exponential race);
 /// revealed tokens never change. A final noise-removal step fills any remaining MASK by argmax.
 /// <para>
-/// Only the output-head rows of revealed positions are computed. With <see cref="SamplerOptions.Cached"/> (MDLM's
+/// Only the output-head rows of revealed positions are computed. Drawn tokens stay on the device (<see cref="IKernels.ScatterIds"/>)
+/// and the host decides which positions to reveal from which it revealed before, so that a run waits for the device once,
+/// when it reads the tokens at its end (a streamed run also after each step). With <see cref="SamplerOptions.Cached"/> (MDLM's
 /// <c>ddpm_cache</c>) the model trunk runs only when tokens changed since its last pass, which is exact for
 /// a model without time conditioning: the cached and uncached samplers give identical ids for the same seed.
 /// Randomness is counter-based: reveal decisions use <see cref="Philox.UniformDouble"/>(seed, reveal stream of the
@@ -33,14 +35,15 @@ public sealed partial class DiffusionSampler : IDisposable
     private readonly bool _timeConditioned;
     private readonly int _maskId, _rowCount;
     private readonly DitActivations _activations; // inference arena, [batch, length], head capacity batch·length
-    private readonly Tensor<int> _deviceIds;      // [batch, length]
+    private readonly Tensor<int> _deviceIds;      // [batch, length], the run's tokens, drawn ones written on the device
     private readonly Tensor<int> _headRows;       // [batch·length], the rows a step reveals
     private readonly Tensor<int> _drawn;          // [batch·length], their drawn tokens
-    private readonly int[] _ids, _fixed, _rows, _draws; // host, [batch·length] each; _fixed is −1 where free
+    private readonly int[] _ids, _fixed, _rows;   // host, [batch·length] each; _fixed is −1 where free
+    private readonly bool[] _masked;              // host, [batch·length]: positions not revealed yet
     private readonly float[] _sigma;              // [batch], for time-conditioned models
     private readonly SamplingProgress _progress;
     private int _forwardPasses, _maskedCount, _running;
-    private bool _trunkCurrent;
+    private bool _trunkCurrent, _idsCurrent;      // _idsCurrent: _ids holds the device's tokens
     private ulong _streamBase;
 
     /// <summary>Prepares a sampler of <paramref name="model"/> for batches of <see cref="SamplerOptions.BatchSize"/> sequences.</summary>
@@ -71,7 +74,7 @@ public sealed partial class DiffusionSampler : IDisposable
         _ids = new int[_rowCount];
         _fixed = new int[_rowCount];
         _rows = new int[_rowCount];
-        _draws = new int[_rowCount];
+        _masked = new bool[_rowCount];
         _sigma = new float[batch];
         _progress = new SamplingProgress(_ids, batch, Length, options.Steps);
     }
@@ -119,9 +122,12 @@ public sealed partial class DiffusionSampler : IDisposable
         _maskedCount = 0;
         for (int p = 0; p < _rowCount; p++)
         {
-            _ids[p] = _fixed[p] >= 0 ? _fixed[p] : _maskId;
-            if (_fixed[p] < 0) _maskedCount++;
+            _masked[p] = _fixed[p] < 0;
+            _ids[p] = _masked[p] ? _maskId : _fixed[p];
+            if (_masked[p]) _maskedCount++;
         }
+        _deviceIds.CopyFrom(_ids);
+        _idsCurrent = true;
         _trunkCurrent = false;
     }
 
@@ -132,26 +138,14 @@ public sealed partial class DiffusionSampler : IDisposable
         ulong seed = Options.Seed, revealStream = RevealStreams + _streamBase + (ulong)step;
         int count = 0;
         for (int p = 0; p < _rowCount; p++)
-            if (_ids[p] == _maskId && Philox.UniformDouble(seed, revealStream, p) < probability)
+            if (_masked[p] && Philox.UniformDouble(seed, revealStream, p) < probability)
                 _rows[count++] = p;
 
         if (!UsesCache || (count > 0 && !_trunkCurrent))
             RunTrunk(_grid.Time(step));
         if (count == 0) return 0;
-
-        var rows = _headRows.Slice(0, count);
-        var drawn = _drawn.Slice(0, count);
-        rows.CopyFrom(_rows.AsSpan(0, count));
-        var logits = _model.ForwardHead(_activations, rows, count);
-        if (Options.Temperature == 0)
-            _k.Argmax(logits, drawn, count, _model.Config.PaddedVocab, _maskId);
-        else
-            _k.SampleCategorical(logits, drawn, count, _model.Config.PaddedVocab, _maskId,
-                new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP, Options.Draw));
-        drawn.CopyTo(_draws.AsSpan(0, count));
-        for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
-        _maskedCount -= count;
-        _trunkCurrent = false;
+        var parameters = new SamplingParameters(seed, _streamBase + (ulong)step, Options.Temperature, Options.TopP, Options.Draw);
+        Reveal(count, Options.Temperature == 0 ? null : parameters);
         return count;
     }
 
@@ -161,24 +155,54 @@ public sealed partial class DiffusionSampler : IDisposable
         if (!Options.NoiseRemoval || _maskedCount == 0) return;
         int count = 0;
         for (int p = 0; p < _rowCount; p++)
-            if (_ids[p] == _maskId) _rows[count++] = p;
+            if (_masked[p]) _rows[count++] = p;
         if (!(UsesCache && _trunkCurrent))
             RunTrunk(Options.Epsilon);
+        Reveal(count, draw: null);
+    }
+
+    /// <summary>
+    /// The first <paramref name="count"/> positions of <see cref="_rows"/> take a token drawn from the model's output at
+    /// them (its argmax without <paramref name="draw"/>), written into the device's tokens; MASK stays where no finite
+    /// logit left a token to draw, which <see cref="ReadTokens"/> reports.
+    /// </summary>
+    private void Reveal(int count, SamplingParameters? draw)
+    {
         var rows = _headRows.Slice(0, count);
-        var chosen = _drawn.Slice(0, count);
+        var drawn = _drawn.Slice(0, count);
         rows.CopyFrom(_rows.AsSpan(0, count));
         var logits = _model.ForwardHead(_activations, rows, count);
-        _k.Argmax(logits, chosen, count, _model.Config.PaddedVocab, _maskId);
-        chosen.CopyTo(_draws.AsSpan(0, count));
-        for (int j = 0; j < count; j++) _ids[_rows[j]] = _draws[j];
-        _maskedCount = 0;
+        if (draw is { } parameters)
+            _k.SampleCategorical(logits, drawn, count, _model.Config.PaddedVocab, _maskId, parameters);
+        else
+            _k.Argmax(logits, drawn, count, _model.Config.PaddedVocab, _maskId);
+        _k.ScatterIds(drawn, rows, _deviceIds, count, _rowCount, _maskId, _maskId);
+        for (int j = 0; j < count; j++) _masked[_rows[j]] = false;
+        _maskedCount -= count;
         _trunkCurrent = false;
+        _idsCurrent = false;
+    }
+
+    /// <summary>
+    /// Copies the device's tokens into <see cref="_ids"/> (waits for the device) unless it holds them already.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A revealed position holds MASK: its logits had no finite value.</exception>
+    private void ReadTokens()
+    {
+        if (_idsCurrent) return;
+        _deviceIds.CopyTo(_ids);
+        _idsCurrent = true;
+        int failed = 0;
+        for (int p = 0; p < _rowCount; p++)
+            if (_fixed[p] < 0 && !_masked[p] && _ids[p] == _maskId) failed++;
+        if (failed > 0)
+            throw new InvalidOperationException($"{failed} position(s) could not be sampled: the model's logits there held no " +
+                "finite value (non-finite weights or activations).");
     }
 
     /// <summary>One model trunk pass on the current ids at time <paramref name="time"/> (read only with time conditioning).</summary>
     private void RunTrunk(double time)
     {
-        _deviceIds.CopyFrom(_ids);
         if (_timeConditioned)
             _sigma.AsSpan().Fill((float)NoiseSchedule.LogLinear.TotalNoise(time));
         _model.ForwardTrunk(_activations, _deviceIds, _timeConditioned ? _sigma : default);

@@ -7,8 +7,10 @@ namespace IlgpuDiffusion.Sampling;
 /// <summary>
 /// Autoregressive decoding with a KV cache: a batched prefill of the prompt (one <see cref="Gpt.ForwardCached"/> pass),
 /// then one token per sequence and step, drawn on the device (<see cref="GptSamplingOptions"/>); only the drawn ids
-/// come back to the host. A sequence finishes at its end-of-text token (later positions hold end-of-text), and
-/// decoding stops when every sequence has finished or the capacity is reached. Everything is allocated once per
+/// come back to the host: after every step, or, for <see cref="Generate"/> without an end-of-text token, once at the end
+/// (each step's draws feed the next pass on the device, so the host never waits for it meanwhile). A sequence finishes
+/// at its end-of-text token (later positions hold end-of-text), and decoding stops when every sequence has finished or
+/// the capacity is reached. Everything is allocated once per
 /// (model, batch, capacity, prompt length): a step allocates nothing. Use <see cref="Generate"/>, <see cref="StreamAsync"/>,
 /// or <see cref="Start"/> and <see cref="Step"/> for a hand-driven loop. Not thread-safe.
 /// </summary>
@@ -17,6 +19,7 @@ public sealed class GptDecoder : IDisposable
     private readonly Gpt _model;
     private readonly GptKvCache _cache;
     private readonly Tensor<int> _promptIds, _stepIds, _drawn; // [batch·maxPromptLength], [batch], [batch]
+    private readonly Tensor<int> _sequenceRows, _drawnHistory; // [batch]: 0, 1, …; [capacity·batch]: draws by position
     private readonly int[] _tokens, _lengths, _stepHost; // [batch·capacity], [batch] (0 while running), [batch]
     private Tensor<float> _logits; // [batch, V]: the next-token logits of the last pass
     private int _passes;
@@ -40,6 +43,9 @@ public sealed class GptDecoder : IDisposable
         _promptIds = device.AllocateTensor<int>(new Shape(batchSize * maxPromptLength));
         _stepIds = device.AllocateTensor<int>(new Shape(batchSize));
         _drawn = device.AllocateTensor<int>(new Shape(batchSize));
+        _sequenceRows = device.Upload<int>(Enumerable.Range(0, batchSize).ToArray(), new Shape(batchSize));
+        _drawnHistory = device.AllocateTensor<int>(new Shape(capacity * batchSize));
+        _stepIds.CopyFrom(new int[batchSize]); // known to the host, so that ids scattered into it need no read-back
         _tokens = new int[batchSize * capacity];
         _lengths = new int[batchSize];
         _stepHost = new int[batchSize];
@@ -64,10 +70,58 @@ public sealed class GptDecoder : IDisposable
     public GptGenerationResult Generate(IReadOnlyList<int[]> prompts, CancellationToken cancellationToken = default)
     {
         Start(prompts);
+        if (Options.EndOfText is null)
+        {
+            GenerateOnDevice(cancellationToken);
+            return Result();
+        }
         do cancellationToken.ThrowIfCancellationRequested();
         while (Step());
         return Result();
     }
+
+    /// <summary>
+    /// Decodes to the capacity as <see cref="Step"/> does, without reading the draws until the end: each position's draws
+    /// go to <see cref="_drawnHistory"/> and, through <see cref="IKernels.ScatterIds"/> (which replaces a −1 of a row
+    /// without finite logits by a valid id), into the next pass's ids.
+    /// </summary>
+    private void GenerateOnDevice(CancellationToken cancellationToken)
+    {
+        var k = _model.Device.Kernels;
+        int vocab = _model.Config.Vocab, first = Progress.Position, batch = BatchSize;
+        for (int position = first; position < Capacity; position++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var drawn = _drawnHistory.Slice(position * batch, batch);
+            Draw(k, drawn, position);
+            if (position + 1 == Capacity) break;
+            k.ScatterIds(drawn, _sequenceRows, _stepIds, batch, batch, vocab, replacement: 0);
+            _logits = _model.ForwardCached(_cache, _stepIds, 1);
+            _passes++;
+        }
+        var draws = _drawnHistory.ToArray(); // [capacity, batch]
+        for (int position = first; position < Capacity; position++)
+            for (int b = 0; b < batch; b++)
+                _tokens[b * Capacity + position] = Drawn(draws[position * batch + b]);
+        Progress.Position = Capacity;
+        Progress.IsFinal = true;
+    }
+
+    /// <summary>Draws the next token of every sequence from <see cref="_logits"/> into <paramref name="ids"/> [batch].</summary>
+    private void Draw(IKernels k, Tensor<int> ids, int position)
+    {
+        int vocab = _model.Config.Vocab;
+        if (Options.TopK > 0) k.KeepTopK(_logits, BatchSize, vocab, vocab, Options.TopK);
+        if (Options.Temperature == 0f)
+            k.Argmax(_logits, ids, BatchSize, vocab, vocab);
+        else
+            k.SampleCategorical(_logits, ids, BatchSize, vocab, vocab,
+                new SamplingParameters(Options.Seed, (ulong)position, Options.Temperature, Options.TopP, Options.Draw));
+    }
+
+    /// <summary>A drawn id, or the error of a row whose logits had nothing to draw (−1).</summary>
+    private static int Drawn(int id) => id >= 0 ? id : throw new InvalidOperationException(
+        "A token could not be sampled: the model's logits held no finite value (non-finite weights or activations).");
 
     /// <summary>
     /// Decodes like <see cref="Generate"/> (the same tokens for the same seed) and yields the growing sequences after
@@ -134,15 +188,10 @@ public sealed class GptDecoder : IDisposable
     public bool Step()
     {
         if (Progress.IsFinal) throw new InvalidOperationException("No decoding run is in progress; call Start first.");
-        var k = _model.Device.Kernels;
-        int vocab = _model.Config.Vocab, position = Progress.Position;
-        if (Options.TopK > 0) k.KeepTopK(_logits, BatchSize, vocab, vocab, Options.TopK);
-        if (Options.Temperature == 0f)
-            k.Argmax(_logits, _drawn, BatchSize, vocab, vocab);
-        else
-            k.SampleCategorical(_logits, _drawn, BatchSize, vocab, vocab,
-                new SamplingParameters(Options.Seed, (ulong)position, Options.Temperature, Options.TopP, Options.Draw));
+        int position = Progress.Position;
+        Draw(_model.Device.Kernels, _drawn, position);
         _drawn.CopyTo(_stepHost);
+        foreach (ref int id in _stepHost.AsSpan()) id = Drawn(id);
 
         bool allFinished = Options.EndOfText is not null;
         int endOfText = Options.EndOfText ?? -1;
@@ -182,5 +231,7 @@ public sealed class GptDecoder : IDisposable
         _promptIds.Buffer.Dispose();
         _stepIds.Buffer.Dispose();
         _drawn.Buffer.Dispose();
+        _sequenceRows.Buffer.Dispose();
+        _drawnHistory.Buffer.Dispose();
     }
 }

@@ -189,6 +189,42 @@ public sealed class SamplingConformanceTests
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.SampleCategorical(logits, ids, 1, 4, 5, new SamplingParameters(1, 0)));
     }
 
+    [SkippableTheory]
+    [MemberData(nameof(Draws))]
+    public void A_row_with_nothing_to_draw_gets_minus_one(string backend, CategoricalDraw draw)
+    {
+        using var s = new DeviceScope(backend);
+        float nan = float.NaN, inf = float.NegativeInfinity;
+        float[] logits = [nan, nan, nan, nan, /* row 2 */ inf, inf, inf, 0f, /* row 3 */ 0f, 1f, 2f, 0f];
+        var ids = s.Upload(new[] { 5, 5, 5 });
+        s.Kernels.SampleCategorical(s.Upload(logits), ids, 3, 4, 3, new SamplingParameters(4, 1, Draw: draw));
+        var drawn = ids.ToArray();
+        Assert.Equal([-1, -1], drawn[..2]);
+        Assert.InRange(drawn[2], 0, 2);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Scattered_ids_land_on_their_rows_and_ids_past_the_limit_take_the_replacement(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        var target = s.Upload(new[] { 10, 11, 12, 13, 14, 15, 16 });
+        var ids = s.Upload(new[] { 3, -1, 0, 7, 6 });
+        var rows = s.Upload(new[] { 5, 0, 2, 6, 3 });
+        s.Kernels.ScatterIds(ids, rows, target, 5, 7, limit: 7, replacement: 9);
+        Assert.Equal([9, 11, 0, 6, 14, 3, 9], target.ToArray());
+        s.Kernels.ScatterIds(ids, rows, target, 0, 7, 7, 9); // nothing to write
+        Assert.Equal([9, 11, 0, 6, 14, 3, 9], target.ToArray());
+
+        var repeated = s.Upload(new[] { 1, 4, 1 });
+        Assert.Throws<ArgumentException>(() => s.Kernels.ScatterIds(ids, repeated, target, 3, 7, 7, 9));
+        var outside = s.Upload(new[] { 1, 7 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.ScatterIds(ids, outside, target, 2, 7, 7, 9));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.ScatterIds(ids, rows, target, 5, 7, 7, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.ScatterIds(ids, rows, target, 5, 7, 0, 9));
+        Assert.Equal([9, 11, 0, 6, 14, 3, 9], target.ToArray());
+    }
+
     [Fact]
     public void Double_uniforms_cover_the_unit_interval_evenly()
     {

@@ -244,6 +244,35 @@ public sealed class DiffusionSamplerTests
     }
 
     [Fact]
+    public void On_an_ilgpu_device_a_run_waits_for_it_once_and_draws_what_the_cpu_backend_draws()
+    {
+        using var model = TinyModels.NewSamplerDit("ilgpu-cpu");
+        using var reference = TinyModels.NewSamplerDit();
+        var options = new SamplerOptions { Steps = 6, BatchSize = 3, Seed = 21 };
+        using var sampler = new DiffusionSampler(model, options);
+        using var cpuSampler = new DiffusionSampler(reference, options);
+        sampler.Sample(); // compiles the kernels
+        long before = model.Device.HostWaits;
+        var result = sampler.Sample();
+        Assert.Equal(1, model.Device.HostWaits - before); // the read of the tokens at the end
+        Assert.Equal(cpuSampler.Sample().Ids, result.Ids);
+        Assert.DoesNotContain(Mask, result.Ids);
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public void Logits_without_a_finite_value_fail_the_run_with_a_clear_message(string backend)
+    {
+        using var model = TinyModels.NewSamplerDit(backend);
+        foreach (var (name, shape) in model.Parameters.Entries)
+            model.Parameters[name].CopyFrom(Enumerable.Repeat(float.NaN, (int)shape.Length).ToArray());
+        using var sampler = new DiffusionSampler(model, new SamplerOptions { Steps = 4, BatchSize = 2, Seed = 3 });
+        var failure = Assert.Throws<InvalidOperationException>(() => sampler.Sample());
+        Assert.Contains("could not be sampled", failure.Message);
+    }
+
+    [Fact]
     public void A_time_conditioned_model_samples_uncached()
     {
         using var model = TinyModels.NewSamplerDit(timeConditioning: true);

@@ -102,6 +102,43 @@ public sealed class GptDecoderTests
     }
 
     [Fact]
+    public void Without_end_of_text_generation_on_an_ilgpu_device_waits_for_it_once_and_draws_what_stepping_draws()
+    {
+        var (model, device) = Model("ilgpu-cpu", GptPositions.Rotary);
+        using var _ = model;
+        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt,
+            new GptSamplingOptions { Seed = 7, TopK = 5 });
+        var prompts = new[] { new[] { 1, 2 }, new[] { 3, 4 } };
+        decoder.Generate(prompts); // compiles the kernels
+        long before = device.HostWaits;
+        var generated = decoder.Generate(prompts);
+        Assert.Equal(1, device.HostWaits - before); // the read of the draws at the end
+        Assert.Equal(TinyModels.GptTokens - Prompt, generated.ForwardPasses);
+        Assert.True(decoder.Progress.IsFinal);
+
+        decoder.Start(prompts);
+        while (decoder.Step()) { }
+        var stepped = decoder.Result();
+        for (int b = 0; b < TinyModels.Batch; b++)
+            Assert.Equal(stepped.Tokens[b], generated.Tokens[b]);
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("ilgpu-cpu")]
+    public void Logits_without_a_finite_value_fail_decoding_with_a_clear_message(string backend)
+    {
+        var (model, _) = Model(backend, GptPositions.Learned);
+        using var __ = model;
+        foreach (var (name, shape) in model.Parameters.Entries)
+            model.Parameters[name].CopyFrom(Enumerable.Repeat(float.NaN, (int)shape.Length).ToArray());
+        using var decoder = new GptDecoder(model, TinyModels.Batch, TinyModels.GptTokens, Prompt, new GptSamplingOptions { Seed = 1 });
+        Assert.Contains("could not be sampled", Assert.Throws<InvalidOperationException>(() => decoder.Generate([[1, 2]])).Message);
+        decoder.Start([[1, 2]]);
+        Assert.Contains("could not be sampled", Assert.Throws<InvalidOperationException>(() => decoder.Step()).Message);
+    }
+
+    [Fact]
     public void A_decoding_step_allocates_nothing_after_warm_up()
     {
         var (model, _) = Model("cpu", GptPositions.Learned);

@@ -83,6 +83,11 @@ internal static class SamplingKernels
         // ILGPU's CPU accelerator runs the next row's group on these threads with the same shared memory: no thread may
         // overwrite it until every thread has read this row's sums.
         Group.Barrier();
+        if (!(total > 0)) // a NaN or +∞ logit, or none finite: the same for every thread
+        {
+            if (t == 0) ids[row] = -1;
+            return;
+        }
         double target = Philox.UniformDouble(a.Seed, a.Step, a.FirstRow + row) * total;
         if (target >= total) target = total * (1 - 2.220446049250313e-16);
         if (own > 0 && before <= target && target < after)
@@ -229,4 +234,12 @@ internal static class SamplingKernels
 
     /// <summary>The float whose <see cref="Key"/> is <paramref name="key"/>.</summary>
     private static float FromKey(int key) => Interop.IntAsFloat((uint)(key >= 0 ? key : key ^ 0x7FFFFFFF));
+
+    /// <summary>target[rows[j]] = ids[j] when in [0, limit), else replacement; one thread per j (rows distinct).</summary>
+    [IlgpuKernel(KernelGrouping.Implicit)]
+    public static void ScatterIds(Index1D j, ArrayView<int> ids, ArrayView<int> rows, ArrayView<int> target, int limit, int replacement)
+    {
+        int id = ids[j];
+        target[rows[j]] = (uint)id < (uint)limit ? id : replacement;
+    }
 }
