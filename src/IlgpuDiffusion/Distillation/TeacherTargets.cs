@@ -25,18 +25,20 @@ internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Ro
 /// rows (<see cref="NextChunk"/>): one teacher pass over the batch per step, then its head, log-probs and draws chunk by
 /// chunk, so the V-wide buffers hold one chunk however many rows the batch has. Reveals and draws come from Philox keys
 /// and a stream (the micro-batch counter), and a chunk's draws continue the counters of the chunks before it, so the
-/// same inputs give the same targets at every chunk size. Buffers are sized once; nothing is allocated per batch.
+/// same inputs give the same targets at every chunk size. Drawn tokens stay on the device (<see cref="IKernels.ScatterIds"/>
+/// writes them into the state the next teacher pass reads), so computing targets never waits for the device. Buffers are
+/// sized once; nothing is allocated per batch.
 /// </para>
 /// </summary>
 internal sealed class TeacherTargets : IDisposable
 {
     private readonly int _tokens, _steps;
-    private readonly int[] _ids, _hostRows, _pending, _hostDraws, _revealed;
+    private readonly int[] _ids, _hostRows, _pending, _revealed;
     private readonly double[] _times;
     private readonly float[] _sigma;
     private readonly Tensor<int> _deviceIds, _draws;
     private double _stepSize;
-    private bool _compat;
+    private bool _compat, _idsCurrent; // _idsCurrent: _ids holds the device's state
     private ulong _drawSeed, _stream;
     private int _step, _stepStart, _stepEnd, _next;
 
@@ -64,7 +66,6 @@ internal sealed class TeacherTargets : IDisposable
         _ids = new int[rows];
         _hostRows = new int[rows];
         _pending = new int[rows];
-        _hostDraws = new int[chunkRows];
         _revealed = new int[teacherSteps];
         _times = new double[batch];
         _sigma = new float[batch];
@@ -102,9 +103,17 @@ internal sealed class TeacherTargets : IDisposable
 
     /// <summary>
     /// The state after the chunks so far; after the last one, the state of the last teacher step (z_t plus the tokens drawn
-    /// before it). <c>[B·L]</c>
+    /// before it; MASK where a draw found no finite log-prob). Read from the device (a wait) after new draws. <c>[B·L]</c>
     /// </summary>
-    public ReadOnlySpan<int> FinalIds => _ids;
+    public ReadOnlySpan<int> FinalIds
+    {
+        get
+        {
+            if (!_idsCurrent) _deviceIds.CopyTo(_ids);
+            _idsCurrent = true;
+            return _ids;
+        }
+    }
 
     /// <summary>
     /// Starts the targets of <paramref name="batch"/> (its times, noisy ids and masked rows): decides which teacher step
@@ -137,6 +146,8 @@ internal sealed class TeacherTargets : IDisposable
         }
         Count = filled;
         if (filled > 0) Rows.Slice(0, filled).CopyFrom(_hostRows.AsSpan(0, filled));
+        _deviceIds.CopyFrom(_ids);
+        _idsCurrent = true;
         (_stepSize, _compat, _drawSeed, _stream) = (stepSize, compatReleasedCode, drawSeed, stream);
         (_step, _stepStart, _stepEnd, _next) = (-1, 0, 0, 0);
     }
@@ -167,7 +178,7 @@ internal sealed class TeacherTargets : IDisposable
         Tensor<int> rows = Rows.Slice(first, count);
         Tensor<float> logProbs = LogProbs.Slice(0, count);
         teacher.LogProbs(rows, count, logProbs);
-        if (_step < _steps - 1) Reveal(logProbs, first, count);
+        if (_step < _steps - 1) Reveal(logProbs, rows, first, count);
         _next = first + count;
         chunk = new TargetChunk(first, count, rows, logProbs);
         return true;
@@ -180,7 +191,6 @@ internal sealed class TeacherTargets : IDisposable
     {
         for (int b = 0; b < _sigma.Length; b++)
             _sigma[b] = (float)NoiseSchedule.LogLinear.TotalNoise(TeacherTimeGrid.Time(_times[b], _stepSize, _step, _steps, _compat));
-        _deviceIds.CopyFrom(_ids);
         teacher.Prepare(_deviceIds, _sigma);
     }
 
@@ -215,15 +225,16 @@ internal sealed class TeacherTargets : IDisposable
 
     /// <summary>
     /// Draws the chunk's revealed tokens from the teacher's log-probs (MASK excluded), counting rows from the step's first
-    /// target, and writes them into the state.
+    /// target, and writes them into the device's state (MASK where nothing could be drawn).
     /// </summary>
-    private void Reveal(Tensor<float> logProbs, int first, int count)
+    private void Reveal(Tensor<float> logProbs, Tensor<int> rows, int first, int count)
     {
         Tensor<int> drawn = _draws.Slice(0, count);
         var parameters = new SamplingParameters(_drawSeed, StepStream(_stream, _step), FirstRow: first - _stepStart);
-        logProbs.Device.Kernels.SampleCategorical(logProbs, drawn, count, Head.Width, Head.MaskIndex, parameters);
-        drawn.CopyTo(_hostDraws.AsSpan(0, count));
-        for (int i = 0; i < count; i++) _ids[_hostRows[first + i]] = _hostDraws[i];
+        var kernels = logProbs.Device.Kernels;
+        kernels.SampleCategorical(logProbs, drawn, count, Head.Width, Head.MaskIndex, parameters);
+        kernels.ScatterIds(drawn, rows, _deviceIds, count, _ids.Length, Head.MaskIndex, Head.MaskIndex);
+        _idsCurrent = false;
     }
 
     /// <inheritdoc/>
