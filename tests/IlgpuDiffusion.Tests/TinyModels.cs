@@ -1,6 +1,7 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
+using Xunit;
 
 namespace IlgpuDiffusion.Tests;
 
@@ -179,6 +180,22 @@ internal static class TinyModels
             parameters[name].CopyFrom(values);
         }
     }
+
+    /// <summary>
+    /// Rows of a GPT head's logits [rows, PaddedVocab] without their padding: [rows, Vocab]. The padding must be zero.
+    /// </summary>
+    public static float[] Unpadded(float[] logits, GptConfig config)
+    {
+        int rows = logits.Length / config.PaddedVocab;
+        Assert.Equal(rows * config.PaddedVocab, logits.Length);
+        for (int r = 0; r < rows; r++)
+            Assert.All(logits[(r * config.PaddedVocab + config.Vocab)..((r + 1) * config.PaddedVocab)], v => Assert.Equal(0f, v));
+        return Enumerable.Range(0, rows).SelectMany(r => logits.Skip(r * config.PaddedVocab).Take(config.Vocab)).ToArray();
+    }
+
+    /// <summary>Rows [rows, Vocab] padded with zeros to a GPT head's [rows, PaddedVocab] (e.g. ∂L/∂logits).</summary>
+    public static float[] Padded(float[] rows, GptConfig config) => Enumerable.Range(0, rows.Length / config.Vocab)
+        .SelectMany(r => rows.Skip(r * config.Vocab).Take(config.Vocab).Concat(new float[config.PaddedVocab - config.Vocab])).ToArray();
 
     /// <summary>
     /// Random GPT weights named and shaped as the Hugging Face state dict (Conv1D weights [in, out]); LayerNorm

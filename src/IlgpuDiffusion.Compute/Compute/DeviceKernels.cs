@@ -112,10 +112,10 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, float gradScale)
     {
         using var op = device.BeginOp(7);
-        backend.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, gradScale);
+        backend.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, vocab, gradScale);
     }
 
     /// <inheritdoc/>

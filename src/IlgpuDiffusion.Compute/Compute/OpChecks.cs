@@ -147,13 +147,16 @@ public static class OpChecks
     }
 
     /// <summary>
-    /// <see cref="IKernels.CrossEntropy"/> shapes (the target ids are checked by each backend where it reads them).
+    /// <see cref="IKernels.CrossEntropy"/> shapes, 1 ≤ vocab ≤ classes (the target ids are checked by each backend where
+    /// it reads them).
     /// </summary>
     public static void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes)
+        Tensor<float>? dLogits, int rows, int classes, int vocab)
     {
         Check.Sizes(true, rows);
-        Check.Sizes(false, classes);
+        Check.Sizes(false, classes, vocab);
+        if (vocab > classes)
+            throw new ArgumentOutOfRangeException(nameof(vocab), $"The vocabulary ({vocab}) must fit the {classes} classes of a row.");
         Check.Count(logits, (long)rows * classes, nameof(logits));
         Check.Count(dLogits, (long)rows * classes, nameof(dLogits));
         Check.Count(targets, rows, nameof(targets));

@@ -10,12 +10,12 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, float gradScale)
     {
-        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
-        CheckIds(targets, rows, classes, -1, nameof(targets));
+        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, vocab);
+        CheckIds(targets, rows, vocab, -1, nameof(targets));
         var job = _crossEntropy;
-        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, classes, gradScale);
+        job.Run(_pool, logits, targets, weights, losses, dLogits, rows, classes, vocab, gradScale);
     }
 
     private sealed class CrossEntropyJob : WeightedCrossEntropyJob

@@ -13,15 +13,15 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     /// <remarks>
     /// Runs the SUBS cross-entropy kernel with no MASK class (index −1), which is the plain softmax cross-entropy.
-    /// Reads the targets back to the host (one synchronizing copy of rows ints) to reject bad ids before launch.
+    /// Checks the targets on the host before launch (from their mirror, or read back).
     /// </remarks>
     public void CrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
-        Tensor<float>? dLogits, int rows, int classes, float gradScale)
+        Tensor<float>? dLogits, int rows, int classes, int vocab, float gradScale)
     {
-        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes);
+        OpChecks.CrossEntropy(logits, targets, weights, losses, dLogits, rows, classes, vocab);
         HostChecks.Product(rows, classes);
-        CheckIds(targets, rows, classes, NoMaskClass, nameof(targets), $"target (must be in [0, {classes}))");
+        CheckIds(targets, rows, vocab, NoMaskClass, nameof(targets), $"target (must be in [0, {vocab}))");
         if (rows == 0) return;
-        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, new LogitRows(classes, classes, NoMaskClass), gradScale);
+        LaunchCrossEntropy(logits, targets, weights, losses, dLogits, rows, new LogitRows(classes, vocab, NoMaskClass), gradScale);
     }
 }

@@ -95,7 +95,7 @@ public sealed partial class ArTrainer : ITrainingSteps, IDisposable
             _batch.Upload();
             var dropout = Config.Dropout ? GptDropout.Training(_dropoutSeed, stream) : GptDropout.Off;
             var logits = _model.Forward(_activations, _batch.DeviceIds, dropout);
-            _batch.Queue(logits, logits, _model.Config.Vocab, _gradScale, _run.LossRows(_batch.Ids.Length, _batch.Predictions));
+            _batch.Queue(logits, logits, _model.Config, _gradScale, _run.LossRows(_batch.Ids.Length, _batch.Predictions));
             _model.Backward(_activations, logits);
         }
         return _run.FinishStep(learningRate);

@@ -66,7 +66,7 @@ public sealed class ArValidation : IDisposable
             next += batch.BatchSize;
             batch.Upload();
             var logits = _model.Forward(pass.Activations, batch.DeviceIds, GptDropout.Off);
-            sum += batch.Evaluate(logits, null, _model.Config.Vocab, 1f);
+            sum += batch.Evaluate(logits, null, _model.Config, 1f);
             predictions += batch.Predictions;
         }
         double nll = sum / predictions;

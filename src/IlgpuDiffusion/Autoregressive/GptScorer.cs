@@ -98,7 +98,7 @@ public sealed class GptScorer : IDisposable
     /// </summary>
     private void ScoreBatch(ReadOnlySpan<int> sequences)
     {
-        int n = BatchSize * Length, vocab = _model.Config.Vocab;
+        int n = BatchSize * Length, vocab = _model.Config.Vocab, classes = _model.Config.PaddedVocab;
         for (int r = 0; r < n; r++)
         {
             int b = r / Length;
@@ -114,7 +114,7 @@ public sealed class GptScorer : IDisposable
             int rows = Math.Min(_activations.HeadCapacity, n - first);
             var logits = _model.ForwardHead(_activations, first, rows);
             k.CrossEntropy(logits, _targets.Slice(first, rows), _weights.Slice(first, rows), _losses.Slice(first, rows), null,
-                rows, vocab, 1f);
+                rows, classes, vocab, 1f);
         }
         _losses.CopyTo(_hostLosses);
     }

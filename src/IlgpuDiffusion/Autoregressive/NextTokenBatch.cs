@@ -57,13 +57,14 @@ internal sealed class NextTokenBatch : IDisposable
     }
 
     /// <summary>
-    /// Σ over the batch's predictions of −log p(target) from <paramref name="logits"/> [batch·length, V], summed in
-    /// double on the host; with <paramref name="dLogits"/> (it may alias the logits) also writes gradScale·∂/∂logits.
+    /// Σ over the batch's predictions of −log p(target) from <paramref name="logits"/> [batch·length, PaddedVocab] of
+    /// <paramref name="config"/>'s head, summed in double on the host; with <paramref name="dLogits"/> (it may alias the
+    /// logits) also writes gradScale·∂/∂logits.
     /// </summary>
-    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, int vocab, float gradScale)
+    public double Evaluate(Tensor<float> logits, Tensor<float>? dLogits, GptConfig config, float gradScale)
     {
         int n = Ids.Length;
-        logits.Device.Kernels.CrossEntropy(logits, _targets, _weights, _losses, dLogits, n, vocab, gradScale);
+        logits.Device.Kernels.CrossEntropy(logits, _targets, _weights, _losses, dLogits, n, config.PaddedVocab, config.Vocab, gradScale);
         _losses.CopyTo(_hostLosses);
         double sum = 0;
         foreach (float loss in _hostLosses) sum += loss;
@@ -75,8 +76,9 @@ internal sealed class NextTokenBatch : IDisposable
     /// <see cref="Evaluate"/> writes it) without waiting for them: their sum is what <see cref="Evaluate"/> returns.
     /// </summary>
     /// <param name="losses">[batch·length]</param>
-    public void Queue(Tensor<float> logits, Tensor<float>? dLogits, int vocab, float gradScale, Tensor<float> losses) =>
-        logits.Device.Kernels.CrossEntropy(logits, _targets, _weights, losses, dLogits, Ids.Length, vocab, gradScale);
+    public void Queue(Tensor<float> logits, Tensor<float>? dLogits, GptConfig config, float gradScale, Tensor<float> losses) =>
+        logits.Device.Kernels.CrossEntropy(logits, _targets, _weights, losses, dLogits, Ids.Length, config.PaddedVocab, config.Vocab,
+            gradScale);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -63,8 +63,9 @@ public static class ArLambada
                 targets.Slice(0, word).CopyFrom(example.WordIds);
                 model.ForwardTrunk(activations, ids);
                 Tensor<float> logits = model.ForwardHead(activations, example.WordStart - 1, word);
-                k.Argmax(logits, predicted.Slice(0, word), word, vocab, vocab);
-                k.CrossEntropy(logits, targets.Slice(0, word), weights.Slice(0, word), losses.Slice(0, word), null, word, vocab, 1f);
+                k.Argmax(logits, predicted.Slice(0, word), word, model.Config.PaddedVocab, vocab);
+                k.CrossEntropy(logits, targets.Slice(0, word), weights.Slice(0, word), losses.Slice(0, word), null, word,
+                    model.Config.PaddedVocab, vocab, 1f);
                 predicted.Slice(0, word).CopyTo(hostPredicted.AsSpan(0, word));
                 losses.Slice(0, word).CopyTo(hostLosses.AsSpan(0, word));
                 double nll = 0;

@@ -110,12 +110,12 @@ public sealed class GptDecoder : IDisposable
     /// <summary>Draws the next token of every sequence from <see cref="_logits"/> into <paramref name="ids"/> [batch].</summary>
     private void Draw(IKernels k, Tensor<int> ids, int position)
     {
-        int vocab = _model.Config.Vocab;
-        if (Options.TopK > 0) k.KeepTopK(_logits, BatchSize, vocab, vocab, Options.TopK);
+        int vocab = _model.Config.Vocab, classes = _model.Config.PaddedVocab;
+        if (Options.TopK > 0) k.KeepTopK(_logits, BatchSize, classes, vocab, Options.TopK);
         if (Options.Temperature == 0f)
-            k.Argmax(_logits, ids, BatchSize, vocab, vocab);
+            k.Argmax(_logits, ids, BatchSize, classes, vocab);
         else
-            k.SampleCategorical(_logits, ids, BatchSize, vocab, vocab,
+            k.SampleCategorical(_logits, ids, BatchSize, classes, vocab,
                 new SamplingParameters(Options.Seed, (ulong)position, Options.Temperature, Options.TopP, Options.Draw));
     }
 

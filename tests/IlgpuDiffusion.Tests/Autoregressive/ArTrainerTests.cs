@@ -125,6 +125,19 @@ public sealed class ArTrainerTests : IDisposable
         _temp.Dispose();
     }
 
+    [Fact]
+    public void The_heads_padding_rows_stay_zero_through_training()
+    {
+        Assert.Equal(64, Model.PaddedVocab);
+        Assert.Equal(50304, new GptConfig().PaddedVocab);
+        using var model = NewModel();
+        using var trainer = new ArTrainer(model, _train, Training);
+        for (int i = 0; i < 3; i++) trainer.TrainStep();
+        var head = model.Parameters.PaddedHeadWeight.ToArray(); // [PaddedVocab, D], wte's rows first (tied)
+        Assert.Contains(head[..(Vocab * Model.Hidden)], v => v != 0f);
+        Assert.All(head[(Vocab * Model.Hidden)..], v => Assert.Equal(0f, v));
+    }
+
     private static Gpt NewModel(ulong seed = 3)
     {
         var model = new Gpt(Model, TinyModels.Cpu);

@@ -26,7 +26,7 @@ public sealed class AutoregressiveOpConformanceTests
         const float gradScale = 0.5f;
         var (losses, dLogits) = (s.Zeros(rows), s.Upload(Random(rows * classes, 12)));
         var (logitsT, targetsT, weightsT) = (s.Upload(logits), s.Upload(targets), s.Upload(weights));
-        s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, classes, gradScale);
+        s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, classes, classes, gradScale);
         var expected = Reference(D(logits), targets, D(weights), classes);
         AssertClose(expected, DeviceScope.Download(losses), 1e-5, "losses");
         var gradient = DeviceScope.Download(dLogits);
@@ -38,12 +38,39 @@ public sealed class AutoregressiveOpConformanceTests
             AssertClose(fd, gradient, 1e-4, "dLogits");
         }
         var lossesOnly = s.Zeros(rows);
-        s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, lossesOnly, null, rows, classes, gradScale);
+        s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, lossesOnly, null, rows, classes, classes, gradScale);
         AssertClose(expected, DeviceScope.Download(lossesOnly), 1e-5, "losses without gradient");
         Assert.Equal(logits, DeviceScope.Download(logitsT));
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             s.Kernels.CrossEntropy(logitsT, s.Upload(Enumerable.Repeat(classes, rows).ToArray()), weightsT, losses, null,
-                rows, classes, 1f));
+                rows, classes, classes, 1f));
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Cross_entropy_over_padded_rows_takes_the_first_vocab_classes_and_zeroes_the_padding(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        const int rows = 3, classes = 16, vocab = 11;
+        var logits = Random(rows * classes, 14, 6f);
+        var targets = new[] { 10, 0, 4 };
+        var weights = new[] { 1f, 0.5f, 2f };
+        var (losses, dLogits) = (s.Zeros(rows), s.Upload(Random(rows * classes, 15)));
+        var (logitsT, targetsT, weightsT) = (s.Upload(logits), s.Upload(targets), s.Upload(weights));
+        s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, losses, dLogits, rows, classes, vocab, 1f);
+        var unpadded = Enumerable.Range(0, rows).SelectMany(r => logits[(r * classes)..(r * classes + vocab)]).ToArray();
+        AssertClose(Reference(D(unpadded), targets, D(weights), vocab), DeviceScope.Download(losses), 1e-5, "losses");
+        var gradient = DeviceScope.Download(dLogits);
+        var fd = FiniteDifference(v => Reference(v, targets, D(weights), vocab), D(unpadded), [1.0, 1.0, 1.0]);
+        for (int r = 0; r < rows; r++)
+        {
+            AssertClose(fd[(r * vocab)..((r + 1) * vocab)], gradient[(r * classes)..(r * classes + vocab)], 1e-4, "dLogits");
+            Assert.All(gradient[(r * classes + vocab)..((r + 1) * classes)], v => Assert.Equal(0f, v));
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.CrossEntropy(logitsT, s.Upload(new[] { 0, vocab, 1 }), weightsT,
+            losses, null, rows, classes, vocab, 1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Kernels.CrossEntropy(logitsT, targetsT, weightsT, losses, null, rows, classes,
+            classes + 1, 1f));
     }
 
     [SkippableTheory]

@@ -25,7 +25,8 @@ public sealed class GptForwardTests
         TinyModels.LoadHfWeights(model.Parameters, weights);
         var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 2);
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
-        var logits = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
+        var padded = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
+        var logits = TinyModels.Unpadded(padded, config);
         Numerics.AssertClose(ReferenceGpt.Logits(config, weights, ids, TinyModels.Batch, TinyModels.GptTokens), logits,
             TestBackends.TranscendentalTolerance(backend, 1e-4), "logits");
 
@@ -36,7 +37,7 @@ public sealed class GptForwardTests
         {
             int count = Math.Min(3, TinyModels.Batch * TinyModels.GptTokens - first);
             var part = model.ForwardHead(chunked, first, count).ToArray();
-            Assert.Equal(logits.AsSpan(first * config.Vocab, count * config.Vocab).ToArray(), part);
+            Assert.Equal(padded.AsSpan(first * config.PaddedVocab, count * config.PaddedVocab).ToArray(), part);
         }
         Assert.Throws<ArgumentException>(() => model.Forward(chunked, TinyModels.Upload(device, ids), GptDropout.Off));
     }
@@ -52,7 +53,7 @@ public sealed class GptForwardTests
         const int prompt = 3;
         var ids = TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 4);
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: false);
-        var full = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray();
+        var full = TinyModels.Unpadded(model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Off).ToArray(), config);
 
         using var cache = model.CreateCache(TinyModels.Batch, TinyModels.GptTokens, maxNewTokens: prompt);
         var promptIds = Columns(ids, 0, prompt);
@@ -66,7 +67,7 @@ public sealed class GptForwardTests
             var expected = Enumerable.Range(0, TinyModels.Batch)
                 .SelectMany(b => full.Skip((b * TinyModels.GptTokens + position) * config.Vocab).Take(config.Vocab))
                 .Select(v => (double)v).ToArray();
-            Numerics.AssertClose(expected, logits.ToArray(), 2e-5, $"logits at position {position}");
+            Numerics.AssertClose(expected, TinyModels.Unpadded(logits.ToArray(), config), 2e-5, $"logits at position {position}");
         }
         Assert.Throws<InvalidOperationException>(() => model.ForwardCached(cache, step, 1));
         cache.Reset();
@@ -81,7 +82,8 @@ public sealed class GptForwardTests
         using var model = new Gpt(config, device);
         TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 5));
         var ids = TinyModels.Upload(device, TinyModels.Ids(config, TinyModels.Batch * TinyModels.GptTokens, seed: 6));
-        var dLogits = TinyModels.Upload(device, Numerics.Random(TinyModels.Batch * TinyModels.GptTokens * config.Vocab, 7));
+        var dLogits = TinyModels.Upload(device,
+            TinyModels.Padded(Numerics.Random(TinyModels.Batch * TinyModels.GptTokens * config.Vocab, 7), config));
         using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: true);
         using var cache = model.CreateCache(TinyModels.Batch, TinyModels.GptTokens, maxNewTokens: 2);
         var next = TinyModels.Upload(device, new int[TinyModels.Batch]);

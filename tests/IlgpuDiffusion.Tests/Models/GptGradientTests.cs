@@ -43,7 +43,8 @@ public sealed class GptGradientTests
         double Loss(bool backward)
         {
             var logits = model.Forward(activations, ids, mode);
-            device.Kernels.CrossEntropy(logits, targets, weights, losses, backward ? logits : null, n, config.Vocab, 1f);
+            device.Kernels.CrossEntropy(logits, targets, weights, losses, backward ? logits : null, n, config.PaddedVocab, config.Vocab,
+                1f);
             if (backward) model.Backward(activations, logits);
             device.Synchronize();
             return losses.ToArray().Sum(v => (double)v);
@@ -63,14 +64,15 @@ public sealed class GptGradientTests
         var config = TinyModels.RandomGpt(positions, tied, dropout: 0.1f);
         int n = TinyModels.Batch * TinyModels.GptTokens;
         var ids = TinyModels.Ids(config, n, seed: 14);
-        var direction = Numerics.Random(n * config.Vocab, 15);
+        var direction = TinyModels.Padded(Numerics.Random(n * config.Vocab, 15), config);
         var results = new[] { "cpu", "ilgpu-cpu" }.Select(backend =>
         {
             var device = TestBackends.Get(backend);
             using var model = new Gpt(config, device);
             TinyModels.LoadHfWeights(model.Parameters, TinyModels.HfWeights(config, seed: 16));
             using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.GptTokens, training: true);
-            var logits = model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Training(seed: 3, step: 4)).ToArray();
+            var logits = TinyModels.Unpadded(
+                model.Forward(activations, TinyModels.Upload(device, ids), GptDropout.Training(seed: 3, step: 4)).ToArray(), config);
             model.ZeroGradients();
             model.Backward(activations, TinyModels.Upload(device, direction));
             return (Logits: logits, Gradients: model.Gradients!.All.ToArray());

@@ -202,6 +202,6 @@ public sealed class GptDecoderTests
     {
         using var activations = model.CreateActivations(sequences.Count, TinyModels.GptTokens, training: false);
         var ids = TinyModels.Upload(device, sequences.SelectMany(s => s).ToArray());
-        return model.Forward(activations, ids, GptDropout.Off).ToArray();
+        return TinyModels.Unpadded(model.Forward(activations, ids, GptDropout.Off).ToArray(), model.Config);
     }
 }

@@ -16,7 +16,9 @@ public sealed partial class Gpt
     /// <see cref="ZeroGradients"/> before a step's first one.
     /// </summary>
     /// <param name="activations">The arena the forward pass wrote.</param>
-    /// <param name="dLogits">[batch·tokens, V] ∂L/∂logits; may be the returned logits overwritten in place.</param>
+    /// <param name="dLogits">
+    /// [batch·tokens, PaddedVocab] ∂L/∂logits, zero on the padding columns; may be the returned logits overwritten in place.
+    /// </param>
     public void Backward(GptActivations activations, Tensor<float> dLogits)
     {
         var a = activations;
@@ -25,11 +27,12 @@ public sealed partial class Gpt
         if (!a.Training) throw new InvalidOperationException("Backward needs a training arena (CreateActivations with training: true).");
         var record = a.LastForward ?? throw new InvalidOperationException("Backward needs a Forward pass on these activations first.");
         int n = a.Rows, d = Config.Hidden;
-        Check.Count(dLogits, (long)n * Config.Vocab, nameof(dLogits));
+        Check.Count(dLogits, (long)n * Config.PaddedVocab, nameof(dLogits));
         var p = Parameters;
 
         // head: logits = LN_f(x_L)·Wᵀ (W = wte when tied: its gradient lands in wte's)
-        _k.LinearBackward(dLogits, a.FinalNorm, p.HeadWeight, a.DNorm, g.HeadWeight, null, n, d, Config.Vocab, accumulateInput: false);
+        _k.LinearBackward(dLogits, a.FinalNorm, p.PaddedHeadWeight, a.DNorm, g.PaddedHeadWeight, null, n, d, Config.PaddedVocab,
+            accumulateInput: false);
         _k.Fill(a.DResidual, 0f, n * d);
         LayerNormWithBiasBackward(a, a.Layers[^1].Output, p.FinalNormWeight, a.FinalMean, a.FinalRstd, g.FinalNormWeight, g.FinalNormBias);
 

@@ -19,7 +19,7 @@ public sealed partial class Gpt
     /// </summary>
     /// <param name="cache">From <see cref="CreateCache"/>; its position advances by <paramref name="newTokens"/>.</param>
     /// <param name="ids">[batch, newTokens] token ids in [0, V).</param>
-    /// <returns>[batch, V] logits, a view into the cache valid until its next pass.</returns>
+    /// <returns>[batch, PaddedVocab] logits (padding from Vocab on), a view into the cache valid until its next pass.</returns>
     public Tensor<float> ForwardCached(GptKvCache cache, Tensor<int> ids, int newTokens)
     {
         ArgumentNullException.ThrowIfNull(cache);
@@ -57,7 +57,7 @@ public sealed partial class Gpt
         }
         FinalNorm(last, cache.LastRows, a.FinalMean, a.FinalRstd, batch);
         var logits = a.Logits.Slice(0, batch);
-        _k.LinearForward(cache.LastRows, Parameters.HeadWeight, null, logits, batch, d, Config.Vocab);
+        _k.LinearForward(cache.LastRows, Parameters.PaddedHeadWeight, null, logits, batch, d, Config.PaddedVocab);
         return logits;
     }
 }

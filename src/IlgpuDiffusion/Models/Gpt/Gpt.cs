@@ -72,7 +72,10 @@ public sealed partial class Gpt : IDisposable
     /// <param name="activations">From <see cref="CreateActivations"/> with a head capacity of every row.</param>
     /// <param name="ids">[batch, tokens] token ids in [0, V); must stay unchanged until <see cref="Backward"/>.</param>
     /// <param name="dropout">Training dropout, or <see cref="GptDropout.Off"/>.</param>
-    /// <returns>[batch·tokens, V] logits, a view into <paramref name="activations"/> valid until the next pass.</returns>
+    /// <returns>
+    /// [batch·tokens, PaddedVocab] logits (padding from Vocab on), a view into <paramref name="activations"/> valid until the
+    /// next pass.
+    /// </returns>
     public Tensor<float> Forward(GptActivations activations, Tensor<int> ids, GptDropout dropout)
     {
         CheckActivations(activations);
@@ -94,7 +97,10 @@ public sealed partial class Gpt : IDisposable
     public void ForwardTrunk(GptActivations activations, Tensor<int> ids) => RunTrunk(activations, ids, GptDropout.Off);
 
     /// <summary>The head on rows [<paramref name="firstRow"/>, firstRow + count) of the last trunk pass.</summary>
-    /// <returns>[count, V] logits, a view into <paramref name="activations"/> valid until the next call.</returns>
+    /// <returns>
+    /// [count, PaddedVocab] logits, a view into <paramref name="activations"/> valid until the next call; the columns from
+    /// Vocab on are the head's padding (<see cref="GptConfig.PaddedVocab"/>).
+    /// </returns>
     /// <exception cref="InvalidOperationException">No full-sequence trunk pass ran on these activations.</exception>
     public Tensor<float> ForwardHead(GptActivations activations, int firstRow, int count)
     {
@@ -106,8 +112,8 @@ public sealed partial class Gpt : IDisposable
                 $"[0, {activations.Rows}) and number at most {activations.HeadCapacity}.");
         activations.LastForward = null;
         var logits = activations.Logits.Slice(0, count);
-        _k.LinearForward(activations.FinalNorm.Slice(firstRow, count), Parameters.HeadWeight, null, logits, count, Config.Hidden,
-            Config.Vocab);
+        _k.LinearForward(activations.FinalNorm.Slice(firstRow, count), Parameters.PaddedHeadWeight, null, logits, count, Config.Hidden,
+            Config.PaddedVocab);
         return logits;
     }
 

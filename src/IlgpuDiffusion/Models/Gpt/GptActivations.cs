@@ -20,7 +20,7 @@ public sealed class GptActivations : IDisposable
         long n = (long)batch * tokens;
         if (headCapacity < 0 || headCapacity > n)
             throw new ArgumentOutOfRangeException(nameof(headCapacity), $"Head rows must be in [0, {n}]; got {headCapacity}.");
-        if (n * config.MlpHidden > int.MaxValue || (long)headCapacity * config.Vocab > int.MaxValue)
+        if (n * config.MlpHidden > int.MaxValue || (long)headCapacity * config.PaddedVocab > int.MaxValue)
             throw new ArgumentException($"Batch {batch} × tokens {tokens} makes activations larger than {int.MaxValue} floats; " +
                 "use smaller batches or fewer head rows.");
         Config = config;
@@ -88,7 +88,7 @@ public sealed class GptActivations : IDisposable
     /// <summary>Final LayerNorm reciprocal standard deviation [N].</summary>
     internal Tensor<float> FinalRstd { get; }
 
-    /// <summary>Logits of the head rows [HeadCapacity, V].</summary>
+    /// <summary>Logits of the head rows [HeadCapacity, PaddedVocab].</summary>
     internal Tensor<float> Logits { get; }
 
     /// <summary>The position of every row [N] (learned positions), uploaded from <see cref="PositionsHost"/> when it changes.</summary>
@@ -149,7 +149,7 @@ public sealed class GptActivations : IDisposable
         layout.Add("final_norm", new Shape(n, d));
         layout.Add("final_mean", new Shape(n));
         layout.Add("final_rstd", new Shape(n));
-        layout.Add("logits", new Shape(headCapacity, config.Vocab));
+        layout.Add("logits", new Shape(headCapacity, config.PaddedVocab));
         if (training)
         {
             layout.Add("d_residual", new Shape(n, d));

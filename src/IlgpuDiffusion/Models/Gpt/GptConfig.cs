@@ -38,6 +38,14 @@ public sealed record GptConfig
     public int Vocab { get; init; } = Gpt2Tokenizer.VocabularySize;
 
     /// <summary>
+    /// Columns of the output head's logits: <see cref="Vocab"/> rounded up to a multiple of
+    /// <see cref="DitConfig.HeadColumnMultiple"/> (50257 → 50304), so that the head's matrix products run on whole,
+    /// aligned tiles. The columns from Vocab on are padding: their weights stay zero, the losses and samplers skip them and
+    /// give them zero gradient, and checkpoints hold Vocab rows only.
+    /// </summary>
+    public int PaddedVocab => (Vocab + DitConfig.HeadColumnMultiple - 1) / DitConfig.HeadColumnMultiple * DitConfig.HeadColumnMultiple;
+
+    /// <summary>
     /// Name of the tokenizer whose ids the model reads and writes (<see cref="Data.Tokenizer.Names"/>; checkpoints without it
     /// are GPT-2's). <see cref="Vocab"/> is at most its <see cref="Data.Tokenizer.ModelVocabularySize"/>.
     /// </summary>
@@ -93,7 +101,7 @@ public sealed record GptConfig
             throw new ArgumentException($"Unknown position kind {Positions}.");
         if (!(Dropout >= 0f && Dropout < 1f))
             throw new ArgumentException($"{nameof(Dropout)} must be in [0, 1); got {Dropout}.");
-        if ((long)MlpHidden * Hidden > int.MaxValue || (long)Vocab * Hidden > int.MaxValue)
+        if ((long)MlpHidden * Hidden > int.MaxValue || (long)PaddedVocab * Hidden > int.MaxValue)
             throw new ArgumentException($"A weight matrix of this config exceeds {int.MaxValue} elements.");
         if ((long)Length * MlpHidden > int.MaxValue)
             throw new ArgumentException($"{nameof(Length)} {Length} × MLP width {MlpHidden} exceeds {int.MaxValue}: " +

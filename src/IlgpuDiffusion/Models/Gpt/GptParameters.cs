@@ -26,6 +26,9 @@ public readonly record struct GptBlockTensors(
 /// when the head is untied), in module order. Linear weights are stored [out, in] as our Linear kernels take them:
 /// the transpose of HF's Conv1D [in, out] (<see cref="IsConv1DWeight"/>). The same layout holds gradients, Adam
 /// moments and EMA weights, so any of them is updated with one kernel call over <see cref="NamedParameters{TConfig}.All"/>.
+/// The head's weight (wte when tied) is followed by zeros up to <see cref="GptConfig.PaddedVocab"/> rows
+/// (<see cref="PaddedHeadWeight"/>): gradients of zero keep them zero through every update, and checkpoints, which store
+/// the named tensors, never see them.
 /// </summary>
 public sealed class GptParameters : NamedParameters<GptConfig>
 {
@@ -46,6 +49,7 @@ public sealed class GptParameters : NamedParameters<GptConfig>
         FinalNormWeight = arena["ln_f.weight"];
         FinalNormBias = arena["ln_f.bias"];
         HeadWeight = config.TiedHead ? TokenEmbedding : arena["lm_head.weight"];
+        PaddedHeadWeight = new Tensor<float>(HeadWeight.Buffer, HeadWeight.Offset, new Shape(config.PaddedVocab, config.Hidden));
     }
 
     /// <summary>wte.weight [V, D].</summary>
@@ -72,11 +76,18 @@ public sealed class GptParameters : NamedParameters<GptConfig>
     /// <summary>The output head [V, D]: <see cref="TokenEmbedding"/> when tied, else lm_head.weight.</summary>
     public Tensor<float> HeadWeight { get; }
 
+    /// <summary><see cref="HeadWeight"/> and its zero padding rows: [PaddedVocab, D], the weight the head runs with.</summary>
+    internal Tensor<float> PaddedHeadWeight { get; }
+
     /// <summary>Allocates a zero-filled set of tensors for <paramref name="config"/> on <paramref name="device"/>.</summary>
     public static GptParameters Allocate(GptConfig config, Device device)
     {
         var entries = Layout(config.Validate());
-        return new GptParameters(config, AllocateArena(entries, device), entries);
+        var capacities = new Dictionary<string, long>
+        {
+            [config.TiedHead ? "wte.weight" : "lm_head.weight"] = (long)config.PaddedVocab * config.Hidden,
+        };
+        return new GptParameters(config, AllocateArena(entries, device, capacities), entries);
     }
 
     /// <summary>Whether <paramref name="name"/> is a weight that HF GPT-2 stores as a Conv1D [in, out], the transpose of ours.</summary>
