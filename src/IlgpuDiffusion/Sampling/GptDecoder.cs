@@ -21,7 +21,8 @@ public sealed class GptDecoder : IDisposable
     private readonly Tensor<int> _promptIds, _stepIds, _drawn; // [batch·maxPromptLength], [batch], [batch]
     private readonly Tensor<int> _sequenceRows, _drawnHistory; // [batch]: 0, 1, …; [capacity·batch]: draws by position
     private readonly int[] _tokens, _lengths, _stepHost; // [batch·capacity], [batch] (0 while running), [batch]
-    private Tensor<float> _logits; // [batch, V]: the next-token logits of the last pass
+    private readonly int[] _drawnHost; // [capacity·batch]: _drawnHistory read back
+    private Tensor<float> _logits; // [batch, PaddedVocab]: the next-token logits of the last pass
     private int _passes;
 
     /// <summary>
@@ -49,6 +50,7 @@ public sealed class GptDecoder : IDisposable
         _tokens = new int[batchSize * capacity];
         _lengths = new int[batchSize];
         _stepHost = new int[batchSize];
+        _drawnHost = new int[capacity * batchSize];
         Progress = new GptGenerationProgress(_tokens, _lengths, capacity) { IsFinal = true };
     }
 
@@ -99,10 +101,10 @@ public sealed class GptDecoder : IDisposable
             _logits = _model.ForwardCached(_cache, _stepIds, 1);
             _passes++;
         }
-        var draws = _drawnHistory.ToArray(); // [capacity, batch]
+        _drawnHistory.Slice(first * batch, (Capacity - first) * batch).CopyTo(_drawnHost.AsSpan(first * batch));
         for (int position = first; position < Capacity; position++)
             for (int b = 0; b < batch; b++)
-                _tokens[b * Capacity + position] = Drawn(draws[position * batch + b]);
+                _tokens[b * Capacity + position] = Drawn(_drawnHost[position * batch + b]);
         Progress.Position = Capacity;
         Progress.IsFinal = true;
     }
