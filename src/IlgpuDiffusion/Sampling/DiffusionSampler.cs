@@ -19,7 +19,9 @@ namespace IlgpuDiffusion.Sampling;
 /// Randomness is counter-based: reveal decisions use <see cref="Philox.UniformDouble"/>(seed, reveal stream of the
 /// step, position) and draws <see cref="IKernels.SampleCategorical"/> with the step as stream.
 /// </para>
-/// Holds its device buffers and activations for one (batch, length); a step allocates nothing. One run at a time.
+/// Holds its device buffers and activations for one (batch, length); the output head runs in chunks of rows, so that
+/// its logits take about <see cref="HeadChunks.Bytes"/> whatever the batch (a batch of 32 × 1024 held 6.6 GB of them at
+/// once), with the draws of one call over all rows. A step allocates nothing. One run at a time.
 /// </summary>
 public sealed partial class DiffusionSampler : IDisposable
 {
@@ -33,8 +35,8 @@ public sealed partial class DiffusionSampler : IDisposable
     private readonly IKernels _k;
     private readonly SamplingGrid _grid;
     private readonly bool _timeConditioned;
-    private readonly int _maskId, _rowCount;
-    private readonly DitActivations _activations; // inference arena, [batch, length], head capacity batch·length
+    private readonly int _maskId, _rowCount, _chunkRows;
+    private readonly DitActivations _activations; // inference arena, [batch, length], head capacity _chunkRows
     private readonly Tensor<int> _deviceIds;      // [batch, length], the run's tokens, drawn ones written on the device
     private readonly Tensor<int> _headRows;       // [batch·length], the rows a step reveals
     private readonly Tensor<int> _drawn;          // [batch·length], their drawn tokens
@@ -50,6 +52,13 @@ public sealed partial class DiffusionSampler : IDisposable
     /// <param name="length">Tokens per sequence, at most the model's length (the default).</param>
     /// <exception cref="ArgumentOutOfRangeException">An option or the length is out of range.</exception>
     public DiffusionSampler(Dit model, SamplerOptions options, int? length = null)
+        : this(model, options, length, headChunkRows: null)
+    {
+    }
+
+    /// <summary>A sampler whose head chunks hold <paramref name="headChunkRows"/> rows (capped at batch·length).</summary>
+    /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
+    internal DiffusionSampler(Dit model, SamplerOptions options, int? length, int? headChunkRows)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -66,7 +75,8 @@ public sealed partial class DiffusionSampler : IDisposable
         _maskId = model.Config.MaskIndex;
         int batch = options.BatchSize;
         _rowCount = TokenRows.Of(batch, Length);
-        _activations = model.CreateActivations(batch, Length, training: false);
+        _chunkRows = Math.Clamp(headChunkRows ?? HeadChunks.Rows(model.Config.PaddedVocab, _rowCount), 1, _rowCount);
+        _activations = model.CreateActivations(batch, Length, training: false, headCapacity: _chunkRows);
         var device = model.Device;
         _deviceIds = device.AllocateTensor<int>(new Shape(batch, Length));
         _headRows = device.AllocateTensor<int>(new Shape(_rowCount));
@@ -164,19 +174,25 @@ public sealed partial class DiffusionSampler : IDisposable
     /// <summary>
     /// The first <paramref name="count"/> positions of <see cref="_rows"/> take a token drawn from the model's output at
     /// them (its argmax without <paramref name="draw"/>), written into the device's tokens; MASK stays where no finite
-    /// logit left a token to draw, which <see cref="ReadTokens"/> reports.
+    /// logit left a token to draw, which <see cref="ReadTokens"/> reports. The head runs chunk by chunk, each chunk's
+    /// draws counted from its first row (the ids one call over all rows would draw).
     /// </summary>
     private void Reveal(int count, SamplingParameters? draw)
     {
         var rows = _headRows.Slice(0, count);
-        var drawn = _drawn.Slice(0, count);
         rows.CopyFrom(_rows.AsSpan(0, count));
-        var logits = _model.ForwardHead(_activations, rows, count);
-        if (draw is { } parameters)
-            _k.SampleCategorical(logits, drawn, count, _model.Config.PaddedVocab, _maskId, parameters);
-        else
-            _k.Argmax(logits, drawn, count, _model.Config.PaddedVocab, _maskId);
-        _k.ScatterIds(drawn, rows, _deviceIds, count, _rowCount, _maskId, _maskId);
+        int classes = _model.Config.PaddedVocab;
+        for (int first = 0; first < count; first += _chunkRows)
+        {
+            int chunk = Math.Min(_chunkRows, count - first);
+            var logits = _model.ForwardHead(_activations, _headRows.Slice(first, chunk), chunk);
+            var drawn = _drawn.Slice(first, chunk);
+            if (draw is { } parameters)
+                _k.SampleCategorical(logits, drawn, chunk, classes, _maskId, parameters with { FirstRow = first });
+            else
+                _k.Argmax(logits, drawn, chunk, classes, _maskId);
+        }
+        _k.ScatterIds(_drawn.Slice(0, count), rows, _deviceIds, count, _rowCount, _maskId, _maskId);
         for (int j = 0; j < count; j++) _masked[_rows[j]] = false;
         _maskedCount -= count;
         _trunkCurrent = false;

@@ -260,6 +260,21 @@ public sealed class DiffusionSamplerTests
     }
 
     [Theory]
+    [InlineData(0f)]
+    [InlineData(1f)]
+    public void A_head_run_in_chunks_of_rows_draws_the_ids_of_one_head_call(float temperature)
+    {
+        using var model = TinyModels.NewSamplerDit();
+        var options = new SamplerOptions { Steps = 5, BatchSize = 4, Seed = 17, Temperature = temperature };
+        using var whole = new DiffusionSampler(model, options, length: null, headChunkRows: 4 * TinyModels.Length);
+        using var chunked = new DiffusionSampler(model, options, length: null, headChunkRows: 3);
+        var expected = whole.Sample();
+        var actual = chunked.Sample();
+        Assert.Equal(expected.Ids, actual.Ids);
+        Assert.Equal(expected.ForwardPasses, actual.ForwardPasses);
+    }
+
+    [Theory]
     [InlineData("cpu")]
     [InlineData("ilgpu-cpu")]
     public void Logits_without_a_finite_value_fail_the_run_with_a_clear_message(string backend)
