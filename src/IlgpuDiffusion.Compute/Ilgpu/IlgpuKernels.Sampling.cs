@@ -52,8 +52,8 @@ internal sealed partial class IlgpuKernels
         if (count == 0) return;
         _scatterIds ??= _accelerator.LoadAutoGroupedKernel(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int>>(SamplingKernels.ScatterIds));
-        (target.Buffer as IlgpuBuffer<int>)?.Ids?.Bound(target.Offset, hostRows, Math.Max(limit, replacement + 1));
         _scatterIds(_stream, count, ids.View(), rows.View(), target.View(), limit, replacement);
+        (target.Buffer as IlgpuBuffer<int>)?.Ids?.Bound(target.Offset, hostRows, Math.Max(limit, replacement + 1));
     }
 
     private static void CheckSampling(Tensor<float> logits, Tensor<int> ids, int rows, int classes, int vocab)
