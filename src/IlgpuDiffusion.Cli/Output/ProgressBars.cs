@@ -49,23 +49,10 @@ internal static class ProgressBars
     }
 
     /// <summary>
-    /// Runs a sampling, handing it a callback for (units done, units in all) that moves a bar on standard error when that is
-    /// a terminal (null elsewhere, so that logs and pipes get no progress lines); the bar is cleared when the work ends.
+    /// Runs a sampling on the calling thread, handing it a callback for (units done, units in all) that moves a bar on
+    /// standard error when that is a terminal (null elsewhere, so that logs and pipes get no progress lines); the bar is
+    /// cleared when the work ends.
     /// </summary>
-    public static async Task<T> SamplingAsync<T>(CliConsole console, string label, Func<Action<long, long>?, Task<T>> work)
-    {
-        if (!console.ErrorInteractive) return await work(null);
-        T result = default!;
-        await SamplingDisplay(console).StartAsync(async context =>
-        {
-            ProgressTask task = context.AddTask(Markup.Escape(label), maxValue: 1);
-            result = await work(new CountBar(task, TimeProvider.System).Report);
-            task.StopTask();
-        });
-        return result;
-    }
-
-    /// <summary>Runs a sampling like <see cref="SamplingAsync"/>, on the calling thread.</summary>
     public static T Sampling<T>(CliConsole console, string label, Func<Action<long, long>?, T> work)
     {
         if (!console.ErrorInteractive) return work(null);

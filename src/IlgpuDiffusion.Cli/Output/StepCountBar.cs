@@ -2,7 +2,7 @@ using IlgpuDiffusion.Sampling;
 
 namespace IlgpuDiffusion.Cli.Output;
 
-/// <summary>Forwards a multi-window run's step counts to a progress bar's (done, total) report, on the sampling thread.</summary>
+/// <summary>Forwards a sampling run's step counts to a progress bar's (done, total) report, on the sampling thread.</summary>
 internal sealed class StepCountBar(Action<long, long> report) : IProgress<SamplingStepCount>
 {
     /// <inheritdoc/>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Data;
@@ -40,26 +39,7 @@ internal static class SamplingRun
                 model.Config.MaskIndex, cancellationToken);
         string label = string.Create(CultureInfo.InvariantCulture,
             $"Sampling {request.Options.BatchSize} sequence(s), {request.Options.Steps} steps");
-        return await ProgressBars.SamplingAsync(console, label, progress => progress is null
-            ? Task.FromResult(sampler.Sample(request.Prompt, cancellationToken))
-            : SampleShowingSteps(sampler, request.Prompt, progress, cancellationToken));
-    }
-
-    /// <summary>
-    /// Samples like <see cref="DiffusionSampler.Sample"/> (the same ids) through the streaming API, reporting (steps done, steps)
-    /// after every step.
-    /// </summary>
-    internal static async Task<SamplingResult> SampleShowingSteps(DiffusionSampler sampler, SamplingPrompt? prompt,
-        Action<long, long> progress, CancellationToken cancellationToken)
-    {
-        long start = Stopwatch.GetTimestamp();
-        int[] ids = [];
-        int passes = 0;
-        await foreach (SamplingProgress step in sampler.StreamAsync(prompt, cancellationToken))
-        {
-            progress(step.Step, step.Steps);
-            if (step.IsFinal) (ids, passes) = (step.Ids.ToArray(), step.ForwardPasses);
-        }
-        return new SamplingResult(ids, sampler.Options.BatchSize, sampler.Length, passes, Stopwatch.GetElapsedTime(start));
+        return ProgressBars.Sampling(console, label, progress => sampler.Sample(request.Prompt, cancellationToken,
+            progress is null ? null : new StepCountBar(progress)));
     }
 }

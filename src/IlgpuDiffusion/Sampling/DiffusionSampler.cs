@@ -102,15 +102,20 @@ public sealed partial class DiffusionSampler : IDisposable
     /// Samples <see cref="SamplerOptions.BatchSize"/> sequences, starting from <paramref name="prompt"/>'s tokens if given.
     /// </summary>
     /// <param name="cancellationToken">Stops the sampling between steps.</param>
+    /// <param name="progress">
+    /// Told after every denoising step how many of the run's steps are done, on the sampling thread; unlike
+    /// <see cref="StreamAsync"/> it reads no tokens, so the run still waits for the device once.
+    /// </param>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public SamplingResult Sample(SamplingPrompt? prompt = null, CancellationToken cancellationToken = default)
+    public SamplingResult Sample(SamplingPrompt? prompt = null, CancellationToken cancellationToken = default,
+        IProgress<SamplingStepCount>? progress = null)
     {
         long start = Stopwatch.GetTimestamp();
         Enter();
         try
         {
             Begin(prompt, window: 0);
-            RunWindow(steps: null, cancellationToken);
+            RunWindow(progress is null ? null : new WindowSteps(progress, Options.Steps), cancellationToken);
             return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
         }
         finally { Exit(); }

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Cli.Runs;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -11,7 +12,7 @@ namespace IlgpuDiffusion.Tests.Cli;
 public sealed class SamplingProgressTests
 {
     [Fact]
-    public async Task Diffusion_sampling_reports_every_step_and_draws_what_Sample_draws()
+    public void Diffusion_sampling_reports_every_step_and_draws_what_Sample_draws()
     {
         using var model = new Dit(TinyModels.SamplerDit(timeConditioning: true), TinyModels.Cpu, withGradients: false);
         TinyModels.Randomize(model.Parameters, seed: 6);
@@ -19,10 +20,9 @@ public sealed class SamplingProgressTests
         using var sampler = new DiffusionSampler(model, options);
         int[] expected = sampler.Sample().Ids;
         var reports = new List<(long Done, long Total)>();
-        SamplingResult shown = await SamplingRun.SampleShowingSteps(sampler, null, (done, total) => reports.Add((done, total)),
-            CancellationToken.None);
+        SamplingResult shown = sampler.Sample(progress: new StepCountBar((done, total) => reports.Add((done, total))));
         Assert.Equal(expected, shown.Ids);
-        Assert.Equal([(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (5, 5)], reports);
+        Assert.Equal([(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)], reports);
     }
 
     [Fact]

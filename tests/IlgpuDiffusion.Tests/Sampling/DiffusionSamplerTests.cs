@@ -253,8 +253,10 @@ public sealed class DiffusionSamplerTests
         using var cpuSampler = new DiffusionSampler(reference, options);
         sampler.Sample(); // compiles the kernels
         long before = model.Device.HostWaits;
-        var result = sampler.Sample();
-        Assert.Equal(1, model.Device.HostWaits - before); // the read of the tokens at the end
+        int reported = 0;
+        var result = sampler.Sample(progress: new DirectProgress<SamplingStepCount>(_ => reported++));
+        Assert.Equal(1, model.Device.HostWaits - before); // the read of the tokens at the end, progress or not
+        Assert.Equal(options.Steps, reported);
         Assert.Equal(cpuSampler.Sample().Ids, result.Ids);
         Assert.DoesNotContain(Mask, result.Ids);
     }
