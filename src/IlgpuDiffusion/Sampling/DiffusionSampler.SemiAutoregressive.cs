@@ -33,28 +33,31 @@ public sealed partial class DiffusionSampler
         Enter();
         try
         {
-            Begin(prompt, window: 0);
-            RunWindow(steps, cancellationToken);
-            for (int b = 0; b < batch; b++)
-                _ids.AsSpan(b * Length, Length).CopyTo(output.AsSpan(b * totalLength));
-            int passes = _forwardPasses;
-            for (int produced = Length, window = 1; produced < totalLength; produced += stride, window++)
+            lock (_state)
             {
-                for (int b = 0; b < batch; b++)
-                {
-                    var row = _fixed.AsSpan(b * Length, Length);
-                    _ids.AsSpan(b * Length + stride, keep).CopyTo(row);
-                    row[keep..].Fill(-1);
-                }
-                _forwardPasses = 0;
-                BeginWindow(window);
+                Begin(prompt, window: 0);
                 RunWindow(steps, cancellationToken);
-                passes += _forwardPasses;
-                int take = Math.Min(stride, totalLength - produced);
                 for (int b = 0; b < batch; b++)
-                    _ids.AsSpan(b * Length + keep, take).CopyTo(output.AsSpan(b * totalLength + produced));
+                    _ids.AsSpan(b * Length, Length).CopyTo(output.AsSpan(b * totalLength));
+                int passes = _forwardPasses;
+                for (int produced = Length, window = 1; produced < totalLength; produced += stride, window++)
+                {
+                    for (int b = 0; b < batch; b++)
+                    {
+                        var row = _fixed.AsSpan(b * Length, Length);
+                        _ids.AsSpan(b * Length + stride, keep).CopyTo(row);
+                        row[keep..].Fill(-1);
+                    }
+                    _forwardPasses = 0;
+                    BeginWindow(window);
+                    RunWindow(steps, cancellationToken);
+                    passes += _forwardPasses;
+                    int take = Math.Min(stride, totalLength - produced);
+                    for (int b = 0; b < batch; b++)
+                        _ids.AsSpan(b * Length + keep, take).CopyTo(output.AsSpan(b * totalLength + produced));
+                }
+                return new SamplingResult(output, batch, totalLength, passes, Stopwatch.GetElapsedTime(start));
             }
-            return new SamplingResult(output, batch, totalLength, passes, Stopwatch.GetElapsedTime(start));
         }
         finally { Exit(); }
     }

@@ -44,6 +44,7 @@ public sealed partial class DiffusionSampler : IDisposable
     private readonly bool[] _masked;              // host, [batch·length]: positions not revealed yet
     private readonly float[] _sigma;              // [batch], for time-conditioned models
     private readonly SamplingProgress _progress;
+    private readonly Lock _state = new();         // held while a run changes the tokens, and by a streamed item's read of them
     private int _forwardPasses, _maskedCount, _running;
     private bool _trunkCurrent, _idsCurrent;      // _idsCurrent: _ids holds the device's tokens
     private ulong _streamBase;
@@ -86,7 +87,7 @@ public sealed partial class DiffusionSampler : IDisposable
         _rows = new int[_rowCount];
         _masked = new bool[_rowCount];
         _sigma = new float[batch];
-        _progress = new SamplingProgress(_ids, batch, Length, options.Steps);
+        _progress = new SamplingProgress(_ids, ReadStreamedTokens, batch, Length, options.Steps);
     }
 
     /// <summary>The settings.</summary>
@@ -114,9 +115,12 @@ public sealed partial class DiffusionSampler : IDisposable
         Enter();
         try
         {
-            Begin(prompt, window: 0);
-            RunWindow(progress is null ? null : new WindowSteps(progress, Options.Steps), cancellationToken);
-            return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
+            lock (_state)
+            {
+                Begin(prompt, window: 0);
+                RunWindow(progress is null ? null : new WindowSteps(progress, Options.Steps), cancellationToken);
+                return new SamplingResult(_ids.ToArray(), Options.BatchSize, Length, _forwardPasses, Stopwatch.GetElapsedTime(start));
+            }
         }
         finally { Exit(); }
     }

@@ -7,10 +7,15 @@ namespace IlgpuDiffusion.Sampling;
 public sealed class SamplingProgress
 {
     private readonly int[] _ids;
+    private readonly Action _readIds;
+    private bool _idsUnread;
 
-    internal SamplingProgress(int[] ids, int batchSize, int length, int steps)
+    /// <param name="ids">The sampler's host copy of the tokens, filled by <paramref name="readIds"/>.</param>
+    /// <param name="readIds">Copies the device's tokens of the current step into <paramref name="ids"/> (waits for the device).</param>
+    internal SamplingProgress(int[] ids, Action readIds, int batchSize, int length, int steps)
     {
         _ids = ids;
+        _readIds = readIds;
         BatchSize = batchSize;
         Length = length;
         Steps = steps;
@@ -43,6 +48,23 @@ public sealed class SamplingProgress
     /// <summary>Tokens per sequence.</summary>
     public int Length { get; }
 
-    /// <summary>[BatchSize·Length] current ids; masked positions hold the model's MASK id.</summary>
-    public ReadOnlySpan<int> Ids => _ids;
+    /// <summary>
+    /// [BatchSize·Length] current ids; masked positions hold the model's MASK id. The first read after a step copies
+    /// them from the device (a wait for it); a consumer that reads only the counts lets the run go on without one.
+    /// </summary>
+    public ReadOnlySpan<int> Ids
+    {
+        get
+        {
+            if (_idsUnread)
+            {
+                _readIds();
+                _idsUnread = false;
+            }
+            return _ids;
+        }
+    }
+
+    /// <summary>Marks the ids as those of a new step, read from the device when <see cref="Ids"/> is first asked for.</summary>
+    internal void IdsChanged() => _idsUnread = true;
 }

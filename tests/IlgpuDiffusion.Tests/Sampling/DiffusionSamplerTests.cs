@@ -261,6 +261,37 @@ public sealed class DiffusionSamplerTests
         Assert.DoesNotContain(Mask, result.Ids);
     }
 
+    [Fact]
+    public async Task A_streamed_run_reads_the_tokens_of_the_items_whose_ids_are_read_and_no_others()
+    {
+        using var model = TinyModels.NewSamplerDit("ilgpu-cpu");
+        var options = new SamplerOptions { Steps = 6, BatchSize = 2, Seed = 8 };
+        using var sampler = new DiffusionSampler(model, options);
+        int[] expected = sampler.Sample().Ids; // compiles the kernels
+
+        long before = model.Device.HostWaits;
+        int[] last = [];
+        int items = 0;
+        await foreach (var progress in sampler.StreamAsync())
+        {
+            items++;
+            if (progress.IsFinal) last = progress.Ids.ToArray();
+        }
+        Assert.Equal(options.Steps + 1, items);
+        Assert.Equal(1, model.Device.HostWaits - before); // the final item's tokens, as Sample reads them
+        Assert.Equal(expected, last);
+
+        before = model.Device.HostWaits;
+        await foreach (var progress in sampler.StreamAsync())
+        {
+            Assert.Equal(progress.MaskedCount, progress.Ids.Count(Mask));
+            Assert.Equal(progress.MaskedCount, progress.Ids.Count(Mask)); // a second read of an item reads nothing more
+            last = progress.Ids.ToArray();
+        }
+        Assert.InRange(model.Device.HostWaits - before, 2, options.Steps + 1);
+        Assert.Equal(expected, last);
+    }
+
     [Theory]
     [InlineData(0f)]
     [InlineData(1f)]

@@ -29,6 +29,21 @@ public sealed class DiffusionEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_batch_whose_requests_do_not_stream_waits_for_the_device_once()
+    {
+        using DiffusionLanguageModel model = _models.Diffusion(backend: "ilgpu-cpu");
+        await using var engine = TextGenerationEngine.ForDiffusion(model);
+        var request = new TextRequest { Prompt = "ab", Steps = 6, Samples = 2, Seed = 3 };
+        TextCompletion first = await engine.CompleteAsync(request); // compiles the kernels
+
+        long before = model.Model.Device.HostWaits;
+        TextCompletion second = await engine.CompleteAsync(request);
+
+        Assert.Equal(1, model.Model.Device.HostWaits - before); // the tokens at the end, not one read per step
+        Assert.Equal(first.Texts, second.Texts);
+    }
+
+    [Fact]
     public async Task Concurrent_seedless_requests_of_one_shape_run_as_one_batch_and_all_complete()
     {
         using DiffusionLanguageModel model = _models.Diffusion();

@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Serving;
+using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Data;
 using IlgpuDiffusion.Tests.LanguageModels;
 using Xunit;
@@ -12,15 +13,17 @@ internal sealed class ServingModels : IDisposable
     private readonly TempDirectory _temp = new();
 
     /// <summary>A tiny diffusion student distilled for 4 steps (byte tokenizer, L <paramref name="length"/>).</summary>
-    public DiffusionLanguageModel Diffusion(int length = 16)
+    /// <param name="length">Tokens per sequence.</param>
+    /// <param name="backend">The test backend the model is loaded on.</param>
+    public DiffusionLanguageModel Diffusion(int length = 16, string backend = "cpu")
     {
-        string folder = _temp.File($"dit-{length}");
+        string folder = _temp.File($"dit-{length}-{backend}");
         using (var model = new Dit(TinyLanguageModels.Dit with { Length = length }, TinyModels.Cpu, withGradients: false))
         {
             TinyModels.Randomize(model.Parameters, seed: 7);
             HuggingFaceImport.Save(model.Parameters, folder, samplingSteps: 4);
         }
-        return DiffusionLanguageModel.Load(folder, TinyModels.Cpu);
+        return DiffusionLanguageModel.Load(folder, TestBackends.Get(backend));
     }
 
     /// <summary>A tiny random GPT (byte tokenizer, L <paramref name="length"/>).</summary>
