@@ -3,6 +3,7 @@ using System.Globalization;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -124,27 +125,44 @@ internal static class BenchCommand
 
     /// <summary>
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
+    /// Where the TF32 GEMMs run in stages of 32 of k, the kernels of 16 are timed beside them, on a second device of the
+    /// same accelerator.
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
+        using Device? shallow = device is IlgpuDevice { DeepTf32: true } deep
+            ? IlgpuDevice.Open(deep.Backend, MatMulPrecision.Tf32, deep.Index, deepTf32: false)
+            : null;
         var text = new System.Text.StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"GEMMs of a training step, D {model.Hidden}, {tokens} token rows, on {device.Description}, mean of {runs} run(s):"));
         text.AppendLine();
-        text.AppendLine("| product | layout | M × N × K | ms | TFLOP/s |");
-        text.AppendLine("|---|---|---|---:|---:|");
-        double flops = 0, seconds = 0;
+        text.AppendLine("| product | layout | M × N × K | ms | TFLOP/s |" + (shallow is null ? "" : " stages of 16: ms | TFLOP/s |"));
+        text.AppendLine("|---|---|---|---:|---:|" + (shallow is null ? "" : "---:|---:|"));
+        double flops = 0, seconds = 0, shallowSeconds = 0;
         foreach (GemmShape shape in GemmThroughput.TrainingShapes(model, tokens))
         {
             GemmMeasurement measured = GemmThroughput.Time(device, shape, runs);
             flops += shape.Flops;
             seconds += measured.Mean.TotalSeconds;
-            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            text.Append(string.Create(CultureInfo.InvariantCulture,
                 $"| {shape.Name} | {shape.Layout} | {shape.M} × {shape.N} × {shape.K} | {measured.Mean.TotalMilliseconds:0.000} | " +
                 $"{measured.TeraFlops:0.00} |"));
+            if (shallow is not null)
+            {
+                GemmMeasurement other = GemmThroughput.Time(shallow, shape, runs);
+                shallowSeconds += other.Mean.TotalSeconds;
+                text.Append(string.Create(CultureInfo.InvariantCulture,
+                    $" {other.Mean.TotalMilliseconds:0.000} | {other.TeraFlops:0.00} |"));
+            }
+            text.AppendLine();
         }
-        text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+        text.Append(string.Create(CultureInfo.InvariantCulture,
             $"| **all** | | | {seconds * 1000:0.000} | {flops / seconds / 1e12:0.00} |"));
+        if (shallow is not null)
+            text.Append(string.Create(CultureInfo.InvariantCulture,
+                $" {shallowSeconds * 1000:0.000} | {flops / shallowSeconds / 1e12:0.00} |"));
+        text.AppendLine();
         return text.ToString();
     }
 }

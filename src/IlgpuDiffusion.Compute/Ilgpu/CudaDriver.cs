@@ -3,10 +3,11 @@ using System.Runtime.InteropServices;
 namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>
-/// The CUDA driver calls that ILGPU does not expose and NCCL's use of a GPU needs: the device's primary context (the one the
-/// CUDA runtime, and so NCCL, works in), switching the calling thread's current context, memory of that context, and copies
-/// between contexts. Bound at run time to <c>libcuda.so.1</c>, the driver library ILGPU's CUDA backend loads too; signatures
-/// as cuda.h declares them (<c>CUdevice</c> is an int, <c>CUcontext</c> a pointer, <c>CUdeviceptr</c> 64 bits).
+/// The CUDA driver calls that ILGPU does not expose: for NCCL's use of a GPU, the device's primary context (the one the CUDA runtime, and
+/// so NCCL, works in), switching the calling thread's current context, memory of that context, and copies between contexts; for kernels,
+/// raising a kernel's limit of dynamic shared memory past the 48 KB every launch gets. Bound at run time to <c>libcuda.so.1</c>, the driver
+/// library ILGPU's CUDA backend loads too; signatures as cuda.h declares them (<c>CUdevice</c> is an int, <c>CUcontext</c> a pointer,
+/// <c>CUdeviceptr</c> 64 bits).
 /// </summary>
 internal sealed unsafe class CudaDriver
 {
@@ -23,6 +24,14 @@ internal sealed unsafe class CudaDriver
     private readonly delegate* unmanaged<ulong, int> _memFree;
     private readonly delegate* unmanaged<ulong, nint, ulong, nint, nuint, int> _memcpyPeer;
     private readonly delegate* unmanaged<int, byte**, int> _getErrorString;
+    private readonly delegate* unmanaged<int*, int, int, int> _deviceGetAttribute;
+    private readonly delegate* unmanaged<nint, int, int, int> _funcSetAttribute;
+
+    /// <summary><c>CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN</c>: the most a kernel may opt in to.</summary>
+    private const int MaxSharedMemoryPerBlockOptIn = 97;
+
+    /// <summary><c>CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES</c>: a kernel's limit of dynamic shared memory.</summary>
+    private const int MaxDynamicSharedSizeBytes = 8;
 
     private CudaDriver(nint handle)
     {
@@ -36,6 +45,8 @@ internal sealed unsafe class CudaDriver
         _memFree = (delegate* unmanaged<ulong, int>)Export(handle, "cuMemFree_v2");
         _memcpyPeer = (delegate* unmanaged<ulong, nint, ulong, nint, nuint, int>)Export(handle, "cuMemcpyPeer");
         _getErrorString = (delegate* unmanaged<int, byte**, int>)Export(handle, "cuGetErrorString");
+        _deviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)Export(handle, "cuDeviceGetAttribute");
+        _funcSetAttribute = (delegate* unmanaged<nint, int, int, int>)Export(handle, "cuFuncSetAttribute");
     }
 
     /// <summary>The process's CUDA driver, or null with <paramref name="reason"/> saying why there is none.</summary>
@@ -96,6 +107,22 @@ internal sealed unsafe class CudaDriver
     /// </summary>
     public void CopyBetweenContexts(nint destination, nint destinationContext, nint source, nint sourceContext, long bytes) =>
         Check(_memcpyPeer((ulong)destination, destinationContext, (ulong)source, sourceContext, (nuint)bytes), "cuMemcpyPeer");
+
+    /// <summary>The most dynamic shared memory one block of a kernel may opt in to on CUDA device <paramref name="ordinal"/>.</summary>
+    public int MaxOptInSharedBytes(int ordinal)
+    {
+        int device, bytes;
+        Check(_deviceGet(&device, ordinal), "cuDeviceGet");
+        Check(_deviceGetAttribute(&bytes, MaxSharedMemoryPerBlockOptIn, device), "cuDeviceGetAttribute");
+        return bytes;
+    }
+
+    /// <summary>
+    /// Lets launches of <paramref name="function"/> (a <c>CUfunction</c>) use up to <paramref name="bytes"/> of dynamic shared
+    /// memory.
+    /// </summary>
+    public void AllowDynamicSharedBytes(nint function, int bytes) =>
+        Check(_funcSetAttribute(function, MaxDynamicSharedSizeBytes, bytes), "cuFuncSetAttribute");
 
     private void Check(int result, string call)
     {

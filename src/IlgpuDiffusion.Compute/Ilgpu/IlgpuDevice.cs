@@ -10,14 +10,18 @@ internal sealed class IlgpuDevice : Device
 {
     /// <summary>A device on <paramref name="accelerator"/> (owned from now on) multiplying in <paramref name="precision"/>.</summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
-    internal IlgpuDevice(Backend backend, Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null)
+    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
+    /// <param name="index">The accelerator's number among the backend's (<see cref="Open"/>'s).</param>
+    internal IlgpuDevice(Backend backend, Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null,
+        bool? deepTf32 = null, int index = 0)
     {
         Backend = backend;
+        Index = index;
         Accelerator = accelerator;
         Precision = precision;
         Stream = CreateWorkStream(accelerator);
         Uploads = new PinnedUploads(Stream, WaitForQueuedWork);
-        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads);
+        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads, deepTf32);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 
@@ -37,10 +41,11 @@ internal sealed class IlgpuDevice : Device
     /// Opens accelerator number <paramref name="index"/> of <paramref name="backend"/>, multiplying in
     /// <paramref name="precision"/> (the best the accelerator has when null: TF32 with tensor cores, else fp32).
     /// </summary>
+    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
     /// <exception cref="ArgumentException">
     /// The backend has no accelerator <paramref name="index"/>, or the accelerator has no tensor cores for the precision asked.
     /// </exception>
-    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index)
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index, bool? deepTf32 = null)
     {
         var accelerator = IlgpuRuntime.CreateAccelerator(backend, index);
         bool tensorCores = TensorCoreGemm.Supports(accelerator);
@@ -52,8 +57,14 @@ internal sealed class IlgpuDevice : Device
             throw new ArgumentException($"{name} ({backend.Name()}) has no tensor cores this library drives: {chosen.Name()} needs a " +
                 "CUDA GPU of compute capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));
         }
-        return new IlgpuDevice(backend, accelerator, chosen);
+        return new IlgpuDevice(backend, accelerator, chosen, multiprocessors: null, deepTf32, index);
     }
+
+    /// <summary>The accelerator's number among the backend's.</summary>
+    internal int Index { get; }
+
+    /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
+    internal bool DeepTf32 => _backendKernels.DeepTf32;
 
     private static AcceleratorStream CreateWorkStream(Accelerator accelerator) => accelerator is CudaAccelerator cuda
         ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT)
@@ -72,7 +83,7 @@ internal sealed class IlgpuDevice : Device
     /// <remarks>The CPU emulator reports no real memory size (long.MaxValue), so it says "host memory".</remarks>
     public override string Description =>
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
-        $"GEMM {Precision.Name()})";
+        $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU
         ? "host memory"

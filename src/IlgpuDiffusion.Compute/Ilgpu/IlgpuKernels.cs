@@ -38,14 +38,19 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>The precision products run in.</summary>
     private readonly MatMulPrecision _precision;
 
+    /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
+    public bool DeepTf32 => _tensorCores?.DeepTf32 ?? false;
+
     /// <summary>
     /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
     /// <paramref name="precision"/>.
     /// </summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
+    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
-    public IlgpuKernels(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads)
+    public IlgpuKernels(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads,
+        bool? deepTf32 = null)
     {
         var accelerator = stream.Accelerator;
         _accelerator = accelerator;
@@ -53,7 +58,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _uploads = uploads;
         _precision = precision;
         _plan = new LaunchPlan(accelerator);
-        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(stream, precision, multiprocessors);
+        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(stream, precision, multiprocessors, deepTf32);
     }
 
     /// <summary>

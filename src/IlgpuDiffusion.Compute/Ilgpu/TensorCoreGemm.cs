@@ -3,6 +3,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using GemmKernel = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
 using GemmLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
 using ReduceKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -16,7 +18,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// The host side of the tensor-core GEMMs (<see cref="TensorCoreGemmKernels"/>): which accelerators have them, how a
 /// product is split over k when its M × N has too few tiles to fill the GPU, the workspace of split partials (grown on
 /// first use of a larger shape, then reused: a step allocates nothing), and the launches. Splits depend only on the
-/// shape and the GPU, so a product is computed the same way every time.
+/// shape and the GPU, so a product is computed the same way every time. TF32 products run on the kernels whose stages
+/// hold 32 of k (<see cref="TensorCoreGemmKernels.Tf32DeepABt"/>) where the GPU lets a kernel opt in to their 80 KB of
+/// shared memory (every card of compute capability 8.0+ does, through the CUDA driver), else on those of 16.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -31,9 +35,14 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly int _multiprocessors;
     /// <summary>
     /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
-    /// loaded on first use.
+    /// plus 8 for the deep TF32 ones, loaded on first use.
     /// </summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[8];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[12];
+    /// <summary>
+    /// k-blocks per stage of the unbatched kernels: <see cref="TensorCoreGemmKernels.DeepBlocks"/> for deep TF32, else 1 (also
+    /// from the first deep kernel whose opt-in the driver refused).
+    /// </summary>
+    private int _blocks;
     private ReduceLaunch? _reduce;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
 
@@ -42,8 +51,12 @@ internal sealed class TensorCoreGemm : IDisposable
     /// (TF32 or BF16).
     /// </summary>
     /// <param name="multiprocessors">The processors split-K fills (the accelerator's when null; tests force splits with it).</param>
+    /// <param name="deepTf32">
+    /// Whether TF32 products run on the kernels with stages of 32 of k; null: where the accelerator lets them (tests choose
+    /// on the emulating CPU accelerator, which has no limit).
+    /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
-    public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null)
+    public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -54,7 +67,25 @@ internal sealed class TensorCoreGemm : IDisposable
         _stream = stream;
         _precision = precision;
         _multiprocessors = Math.Max(1, multiprocessors ?? accelerator.NumMultiprocessors);
+        bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? DeepTf32Fits(accelerator));
+        _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
     }
+
+    /// <summary>Whether the TF32 kernels of the unbatched products hold 32 of k per stage (else 16).</summary>
+    public bool DeepTf32 => _blocks > 1;
+
+    /// <summary>
+    /// Whether a kernel on <paramref name="accelerator"/> may opt in to the deep TF32 kernels' shared memory: a CUDA GPU
+    /// whose driver reports that much per block; the emulating CPU accelerator has no limit.
+    /// </summary>
+    private static bool DeepTf32Fits(Accelerator accelerator)
+    {
+        if (accelerator is not CudaAccelerator cuda) return true;
+        if (CudaDriver.TryLoad(out _) is not { } driver) return false;
+        return driver.MaxOptInSharedBytes(cuda.DeviceId) >= DeepSharedBytes;
+    }
+
+    private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
 
     /// <summary>Whether <paramref name="accelerator"/> runs mma.sync with TF32 and BF16 (a CUDA GPU of compute capability 8.0+).</summary>
     public static bool Supports(Accelerator accelerator) => accelerator is CudaAccelerator cuda && cuda.Architecture.Major >= 8;
@@ -70,7 +101,7 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>The k elements of each split (whole tiles) and the number of splits for an [m, n] result over k.</summary>
     public (int KPerSplit, int Splits) Split(int m, int n, int k)
     {
-        int tileK = TensorCoreGemmKernels.TileK(_precision == MatMulPrecision.Bf16);
+        int tileK = TensorCoreGemmKernels.TileK(_precision == MatMulPrecision.Bf16) * _blocks;
         long tiles = (long)LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM) * LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN);
         int wanted = tiles >= _multiprocessors ? 1 : (int)Math.Min(MaxSplits, LaunchPlan.Ceil(2 * _multiprocessors, (int)tiles));
         int splits = Math.Max(1, Math.Min(wanted, k / MinKPerSplit));
@@ -92,7 +123,7 @@ internal sealed class TensorCoreGemm : IDisposable
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
             n, GemmBatch.None, Scale: 1f);
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false);
-        var config = Config(m, n, splits);
+        var config = Config(m, n, splits, _blocks); // after Kernel, which may have fallen back to one block
         if (splits == 1)
         {
             gemm(_stream, config, a, b, bias, c, activation, arguments);
@@ -126,14 +157,19 @@ internal sealed class TensorCoreGemm : IDisposable
             accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue.Kind, cRow, batch,
             epilogue.Scale);
         Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream,
-            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items")), a, b, epilogue.Rows, c, epilogue.Probabilities, arguments);
+            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items"), blocks: 1), a, b, epilogue.Rows, c, epilogue.Probabilities,
+            arguments);
     }
 
-    /// <summary>A launch of [m, n] results in 128 × 128 tiles, <paramref name="depth"/> of them (splits or items) in z.</summary>
-    private static KernelConfig Config(int m, int n, int depth) => new(
+    /// <summary>
+    /// A launch of [m, n] results in 128 × 128 tiles, <paramref name="depth"/> of them (splits or items) in z, by a kernel of
+    /// <paramref name="blocks"/> k-blocks per stage.
+    /// </summary>
+    private static KernelConfig Config(int m, int n, int depth, int blocks) => new(
         new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), depth),
-        new Index3D(TensorCoreGemmKernels.Threads, 1, 1), SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloats));
+        new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
+        SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloatsOf(blocks)));
 
     /// <summary>Whether every item of a batched operand starts on 16 bytes when its first does.</summary>
     private static bool AlignedItems(BatchOffsets offsets) => (offsets.Outer | offsets.Inner | offsets.Item) % 4 == 0;
@@ -158,27 +194,61 @@ internal sealed class TensorCoreGemm : IDisposable
     /// </summary>
     private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched)
     {
-        int index = (batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
-        return _gemms[index] ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                TensorCoreGemmArguments>>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous, batched) switch
-                {
-                    (false, true, true, false) => TensorCoreGemmKernels.Tf32ABt,
-                    (false, true, false, false) => TensorCoreGemmKernels.Tf32AB,
-                    (false, false, false, false) => TensorCoreGemmKernels.Tf32AtB,
-                    (false, false, true, false) => TensorCoreGemmKernels.Tf32AtBt,
-                    (true, true, true, false) => TensorCoreGemmKernels.Bf16ABt,
-                    (true, true, false, false) => TensorCoreGemmKernels.Bf16AB,
-                    (true, false, false, false) => TensorCoreGemmKernels.Bf16AtB,
-                    (true, false, true, false) => TensorCoreGemmKernels.Bf16AtBt,
-                    (false, true, true, true) => TensorCoreGemmKernels.Tf32ABtBatched,
-                    (false, true, false, true) => TensorCoreGemmKernels.Tf32ABBatched,
-                    (false, false, false, true) => TensorCoreGemmKernels.Tf32AtBBatched,
-                    (true, true, true, true) => TensorCoreGemmKernels.Bf16ABtBatched,
-                    (true, true, false, true) => TensorCoreGemmKernels.Bf16ABBatched,
-                    (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
-                    _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
-                }));
+        bool deep = DeepTf32 && !batched;
+        int index = (deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        if (_gemms[index] is { } loaded) return loaded;
+        GemmLaunch launch = _accelerator.LoadKernel(KernelRegistry.Checked<GemmKernel>(deep
+            ? DeepKernel(aKContiguous, bKContiguous)
+            : (_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous, batched) switch
+            {
+                (false, true, true, false) => TensorCoreGemmKernels.Tf32ABt,
+                (false, true, false, false) => TensorCoreGemmKernels.Tf32AB,
+                (false, false, false, false) => TensorCoreGemmKernels.Tf32AtB,
+                (false, false, true, false) => TensorCoreGemmKernels.Tf32AtBt,
+                (true, true, true, false) => TensorCoreGemmKernels.Bf16ABt,
+                (true, true, false, false) => TensorCoreGemmKernels.Bf16AB,
+                (true, false, false, false) => TensorCoreGemmKernels.Bf16AtB,
+                (true, false, true, false) => TensorCoreGemmKernels.Bf16AtBt,
+                (false, true, true, true) => TensorCoreGemmKernels.Tf32ABtBatched,
+                (false, true, false, true) => TensorCoreGemmKernels.Tf32ABBatched,
+                (false, false, false, true) => TensorCoreGemmKernels.Tf32AtBBatched,
+                (true, true, true, true) => TensorCoreGemmKernels.Bf16ABtBatched,
+                (true, true, false, true) => TensorCoreGemmKernels.Bf16ABBatched,
+                (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
+                _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
+            }));
+        if (deep && launch.GetKernel() is CudaKernel kernel && !AllowDeepSharedMemory(kernel))
+        {
+            _blocks = 1; // k-splits of multiples of 32 stay whole tiles of 16
+            return Kernel(aKContiguous, bKContiguous, batched);
+        }
+        return _gemms[index] = launch;
+    }
+
+    private static GemmKernel DeepKernel(bool aKContiguous, bool bKContiguous) => (aKContiguous, bKContiguous) switch
+    {
+        (true, true) => TensorCoreGemmKernels.Tf32DeepABt,
+        (true, false) => TensorCoreGemmKernels.Tf32DeepAB,
+        (false, false) => TensorCoreGemmKernels.Tf32DeepAtB,
+        (false, true) => TensorCoreGemmKernels.Tf32DeepAtBt,
+    };
+
+    /// <summary>
+    /// Raises <paramref name="kernel"/>'s limit of dynamic shared memory to the deep TF32 stages' 80 KB; false where the
+    /// driver refuses (the GEMMs then run on the kernels of 16).
+    /// </summary>
+    private static bool AllowDeepSharedMemory(CudaKernel kernel)
+    {
+        if (CudaDriver.TryLoad(out _) is not { } driver) return false;
+        try
+        {
+            driver.AllowDynamicSharedBytes(kernel.FunctionPtr, DeepSharedBytes);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private MemoryBuffer1D<float, Stride1D.Dense> Partials(long length)

@@ -30,18 +30,21 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool), Device> _devices = [];
 
-        /// <summary>A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>.</summary>
-        internal Device Get(MatMulPrecision precision, int multiprocessors)
+        /// <summary>
+        /// A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>, its
+        /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false.
+        /// </summary>
+        internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true)
         {
             lock (_devices)
             {
-                if (!_devices.TryGetValue((precision, multiprocessors), out var device))
+                if (!_devices.TryGetValue((precision, multiprocessors, deepTf32), out var device))
                 {
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
-                    device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors);
-                    _devices[(precision, multiprocessors)] = device;
+                    device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors, deepTf32);
+                    _devices[(precision, multiprocessors, deepTf32)] = device;
                 }
                 return device;
             }
@@ -239,9 +242,17 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
         return (8 * (r >> 1) + Mma.BColumn(lane), bf16 ? Mma.Bf16BK(lane, register) : Mma.Tf32BK(lane, register));
     }
 
+    /// <summary>
+    /// GEMMs of every layout and load path in each precision: "tf32" on the kernels whose stages hold 32 of k, "tf32-16" on
+    /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory).
+    /// </summary>
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
         var data = new TheoryData<string, string, int, int, int, bool, bool, int, int>();
+        // The 16-deep TF32 kernels: an edge tile in every dimension, aligned whole tiles, split-K.
+        data.Add("tf32-16", "ABt", 130, 70, 37, true, false, 1, 0);
+        data.Add("tf32-16", "AB", 132, 136, 32, false, true, 1, 0);
+        data.Add("tf32-16", "AtB", 40, 24, 1000, false, true, 16, 0);
         foreach (string precision in new[] { "tf32", "bf16" })
         {
             // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
@@ -267,9 +278,10 @@ public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emul
     public void The_emulated_kernel_matches_the_product_of_rounded_inputs(string precision, string layout, int m, int n, int k,
         bool bias, bool accumulate, int multiprocessors, int offset) // offset: floats before each operand in its buffer
     {
-        MatMulPrecision gemm = MatMulPrecisions.Parse(precision)!.Value;
+        bool shallow = precision == "tf32-16";
+        MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision)!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
-        Device device = _emulator.Get(gemm, multiprocessors);
+        Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
         float[] biasValues = TestData.Random(n, seed: 3), initial = TestData.Random(m * n, seed: 4);

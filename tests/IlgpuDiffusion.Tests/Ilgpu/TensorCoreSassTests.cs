@@ -14,7 +14,8 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// <summary>
 /// The machine code of the tensor-core GEMMs, where NVIDIA's assembler is at hand (the environment variables PTXAS and
 /// CUOBJDUMP name ptxas and cuobjdump; .ci/run fetches them from Debian's nvidia-cuda-toolkit package, a GPU machine has
-/// them): every kernel (one per pair of operand layouts) assembles for sm_80 and sm_90 with no stack frame (ILGPU passes
+/// them): every kernel (one per pair of operand layouts; of the TF32 kernels with stages of 16, which run only where a GPU
+/// refuses the deep ones' 80 KB, the three layouts a model's Linears use) assembles for sm_80 and sm_90 with no stack frame (ILGPU passes
 /// inline-PTX operands through local-memory slots, which ptxas must fold into registers; cp.async, for one, stops it),
 /// uses HMMA, the tensor-core instruction, loads aligned operands 16 bytes at a time (LDG.E.128), and keeps its k loop
 /// lean: at most <see cref="MaxInstructionsPer1024Mac"/> instructions (TF32, BF16) in the loop's machine code per 1,024
@@ -40,7 +41,11 @@ public sealed class TensorCoreSassTests(ITestOutputHelper output)
     [InlineData("Tf32ABt", "HMMA.1688.F32.TF32", 80, 12)]
     [InlineData("Tf32AB", "HMMA.1688.F32.TF32", 80, 8)]
     [InlineData("Tf32AtB", "HMMA.1688.F32.TF32", 90, 0)]
-    [InlineData("Tf32AtBt", "HMMA.1688.F32.TF32", 90, 4)]
+    // Stages of 32 of k for TF32 (the kernels of 16 remain for GPUs that refuse the 80 KB): twice the LDSMs per stage.
+    [InlineData("Tf32DeepABt", "HMMA.1688.F32.TF32", 90, 24)]
+    [InlineData("Tf32DeepAB", "HMMA.1688.F32.TF32", 90, 16)]
+    [InlineData("Tf32DeepAtB", "HMMA.1688.F32.TF32", 80, 0)]
+    [InlineData("Tf32DeepAtBt", "HMMA.1688.F32.TF32", 80, 8)]
     [InlineData("Bf16ABt", "HMMA.16816.F32.BF16", 90, 12)]
     [InlineData("Bf16AB", "HMMA.16816.F32.BF16", 90, 12)]
     [InlineData("Bf16AtB", "HMMA.16816.F32.BF16", 80, 12)]

@@ -63,6 +63,8 @@ internal static partial class TensorCoreGemmKernels
     {
         public bool Bf16 => false;
 
+        public int Blocks => 1;
+
         public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
         {
             w = Step(w, s, aK, bK, 0);
@@ -137,6 +139,8 @@ internal static partial class TensorCoreGemmKernels
     private readonly struct Bf16Products : IProducts
     {
         public bool Bf16 => true;
+
+        public int Blocks => 1;
 
         public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
         {

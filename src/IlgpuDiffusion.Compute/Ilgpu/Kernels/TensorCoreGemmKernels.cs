@@ -62,8 +62,8 @@ internal enum GemmEpilogue
 /// BF16 elements of each operand: two groups of consecutive ones along the operand's contiguous axis, 16-byte loads where
 /// the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored to the other
 /// stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
-/// every launch may use. (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in
-/// local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
+/// every launch may use (the deep TF32 kernels, TensorCoreGemmKernels.Deep.cs, stage two such blocks of k at a time in
+/// 80 KB). (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
 /// rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory bank conflicts, and the
 /// copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two to a bank). Inputs are
 /// rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two
@@ -112,6 +112,12 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>Floats of dynamic shared memory a launch needs: two stages of both operands (40 KB).</summary>
     public const int SharedFloats = 2 * StageFloats;
+
+    /// <summary>
+    /// Floats of dynamic shared memory a launch of <paramref name="blocks"/> k-blocks per stage needs (see
+    /// <see cref="IProducts.Blocks"/>): 40 KB a block.
+    /// </summary>
+    public static int SharedFloatsOf(int blocks) => blocks * SharedFloats;
 
     /// <summary>TF32, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ). Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
@@ -260,6 +266,12 @@ internal static partial class TensorCoreGemmKernels
         /// <summary>Whether the products round their inputs to BF16 (else TF32).</summary>
         bool Bf16 { get; }
 
+        /// <summary>
+        /// k-blocks of <see cref="TileK"/> per stage, 1 or 2: a stage of two holds two blocks laid out as a stage of one,
+        /// one after the other (and needs twice the shared memory); <see cref="Accumulate"/> takes one block.
+        /// </summary>
+        int Blocks { get; }
+
         /// <summary>The stage's products, read where <paramref name="s"/> says.</summary>
         WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK);
     }
@@ -268,15 +280,16 @@ internal static partial class TensorCoreGemmKernels
     private readonly struct OperandCopy
     {
         /// <param name="lineBase">The block's first line (row of c for op(a), column for op(b)).</param>
-        public OperandCopy(int thread, bool kContiguous, bool bf16, int lines, int lineStride, int kStride, int lineBase, int kBegin,
-            int kEnd)
+        /// <param name="blocks">k-blocks per stage (<see cref="IProducts.Blocks"/>).</param>
+        public OperandCopy(int thread, bool kContiguous, bool bf16, int blocks, int lines, int lineStride, int kStride, int lineBase,
+            int kBegin, int kEnd)
         {
             var (line, k) = Position(thread, 0, kContiguous, bf16);
             First = (long)(lineBase + line) * lineStride + (long)(kBegin + k) * kStride;
             int n = GroupLength(bf16);
             GroupStep = LineOffset(n, kContiguous, bf16) * lineStride + KOffset(n, kContiguous, bf16) * kStride;
             InnerStep = kContiguous ? kStride : lineStride;
-            TileStep = (long)TileK(bf16) * kStride;
+            TileStep = (long)(blocks * TileK(bf16)) * kStride;
             LinesLeft = lines - lineBase - line;
             KLeft = kEnd - kBegin - k;
             Shared = StageWord(line, k, kContiguous, bf16);
@@ -296,6 +309,9 @@ internal static partial class TensorCoreGemmKernels
         /// <summary>Global index between consecutive tiles.</summary>
         public long TileStep { get; }
 
+        /// <summary>Global index between the two k-blocks of a tile of a two-block stage.</summary>
+        public long BlockStep => TileStep >> 1;
+
         /// <summary>Lines from element 0's to the operand's end: element i exists while its line offset is below.</summary>
         public int LinesLeft { get; }
 
@@ -314,6 +330,7 @@ internal static partial class TensorCoreGemmKernels
         where TBatch : struct, IBatching
     {
         bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous, bf16 = default(TProducts).Bf16;
+        int blocks = default(TProducts).Blocks, blockK = TileK(bf16);
         var shared = SharedMemory.GetDynamic<float>();
         // Shifts and masks, not / and %: ILGPU's signed division by a constant became a reciprocal sequence in the loop.
         int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
@@ -330,10 +347,10 @@ internal static partial class TensorCoreGemmKernels
             split = 0;
         }
         int kBegin = split * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
-        int tileShift = bf16 ? 5 : 4; // log2 TileK
-        int tiles = (kEnd - kBegin + TileK(bf16) - 1) >> tileShift;
-        var copyA = new OperandCopy(thread, aK, bf16, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
-        var copyB = new OperandCopy(thread, bK, bf16, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
+        int tileShift = (bf16 ? 5 : 4) + (blocks >> 1); // log2 of a tile's k, blocks · TileK
+        int tiles = (kEnd - kBegin + (blocks * blockK) - 1) >> tileShift;
+        var copyA = new OperandCopy(thread, aK, bf16, blocks, g.M, g.ARowStride, g.AKStride, rowBase, kBegin, kEnd);
+        var copyB = new OperandCopy(thread, bK, bf16, blocks, g.N, g.BColStride, g.BKStride, colBase, kBegin, kEnd);
         int group = Mma.BColumn(lane), quad = Mma.Tf32BK(lane, 0); // g and t
         var lanes = new LaneMatrices(lane);
         var fragments = new FragmentPlaces(
@@ -351,6 +368,13 @@ internal static partial class TensorCoreGemmKernels
         long nextA = copyA.First, nextB = copyB.First;
         Store(shared.SubView(copyA.Shared), Load(a, copyA, nextA, 0, aK, bf16, g.VectorA), aK, bf16);
         Store(shared.SubView(OperandFloats + copyB.Shared), Load(b, copyB, nextB, 0, bK, bf16, g.VectorB), bK, bf16);
+        if (blocks == 2)
+        {
+            Store(shared.SubView(StageFloats + copyA.Shared), Load(a, copyA, nextA + copyA.BlockStep, blockK, aK, bf16, g.VectorA),
+                aK, bf16);
+            Store(shared.SubView(StageFloats + OperandFloats + copyB.Shared),
+                Load(b, copyB, nextB + copyB.BlockStep, blockK, bK, bf16, g.VectorB), bK, bf16);
+        }
         Group.Barrier();
         // Every tile but the last: load the next one, multiply this one, stage the next; the last only multiplies, so
         // nothing is loaded (or zeroed) for a tile that does not exist.
@@ -362,17 +386,32 @@ internal static partial class TensorCoreGemmKernels
             int tileK = tile << tileShift; // tile · TileK
             Staged stagedA = Load(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
             Staged stagedB = Load(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
+            Staged secondA = default, secondB = default; // the second k-block's, when a stage has two
+            if (blocks == 2)
+            {
+                secondA = Load(a, copyA, nextA + copyA.BlockStep, tileK + blockK, aK, bf16, g.VectorA);
+                secondB = Load(b, copyB, nextB + copyB.BlockStep, tileK + blockK, bK, bf16, g.VectorB);
+            }
             w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
-            stage = StageFloats - stage;
+            if (blocks == 2)
+                w = Products<TProducts>(w, shared, stage + StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+            stage = blocks * StageFloats - stage;
             Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
             Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
+            if (blocks == 2)
+            {
+                Store(shared.SubView(stage + StageFloats + copyA.Shared), secondA, aK, bf16);
+                Store(shared.SubView(stage + StageFloats + OperandFloats + copyB.Shared), secondB, bK, bf16);
+            }
             Group.Barrier();
         }
         w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+        if (blocks == 2)
+            w = Products<TProducts>(w, shared, stage + StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
         StoreResults<TBatch>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
-    /// <summary>The products of the stage at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
+    /// <summary>The products of the k-block at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
     private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage,
         in FragmentPlaces fragments, int warpRow, int warpCol, int lane, bool aK, bool bK, bool bf16)
         where TProducts : struct, IProducts =>
