@@ -63,8 +63,9 @@ internal enum GemmEpilogue
 /// the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored to the other
 /// stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
 /// every launch may use (the deep TF32 kernels, TensorCoreGemmKernels.Deep.cs, stage two such blocks of k at a time in
-/// 80 KB). (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>:
-/// rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory bank conflicts, and the
+/// 80 KB). (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
+/// operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>: rows along k, or rows
+/// along the lines), which keeps the fragment reads free of shared-memory bank conflicts, and the
 /// copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two to a bank). Inputs are
 /// rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two
 /// to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B fragments where four would be
