@@ -1,5 +1,6 @@
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Tests.Ilgpu;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Conformance;
@@ -75,10 +76,12 @@ public static class TestBackends
 
 /// <summary>
 /// Tests on the shared devices run one at a time: a device is safe to use from several threads (DeviceThreadSafetyTests),
-/// but a test that profiles a device or counts its allocations needs the device to itself.
+/// but a test that profiles a device or counts its allocations needs the device to itself. The tests of the emulated
+/// tensor cores run here too, on one shared <see cref="TensorCoreGemmTests.Emulator"/>: each emulated launch runs 256
+/// threads, and two such test classes at once on a CPU of two cores took three times as long.
 /// </summary>
 [CollectionDefinition(Name)]
-public sealed class ConformanceCollection
+public sealed class ConformanceCollection : ICollectionFixture<TensorCoreGemmTests.Emulator>
 {
     /// <summary>The collection name.</summary>
     public const string Name = "Conformance";

@@ -18,7 +18,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// instructions themselves, on a machine with a GPU (else they skip).
 /// </summary>
 [Collection(ConformanceCollection.Name)]
-public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulator) : IClassFixture<TensorCoreGemmTests.Emulator>
+public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulator)
 {
     private const int HeadDim = AttentionFragments.HeadWidth;
 

@@ -4,6 +4,7 @@ using ILGPU.Runtime.CPU;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Ilgpu;
@@ -15,6 +16,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// inputs; the score epilogues of the attention backward on Q·Kᵀ and dO·Vᵀ (probabilities from per-row values, causal or
 /// not, and score gradients from probabilities and row dots); nothing outside an item's result is written.
 /// </summary>
+[Collection(ConformanceCollection.Name)]
 public sealed class TensorCoreBatchedGemmTests : IDisposable
 {
     private const int Sequences = 2, Heads = 3, First = 1, Items = 4;

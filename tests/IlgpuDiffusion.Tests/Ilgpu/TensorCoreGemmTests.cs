@@ -16,7 +16,8 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// emulated with warp shuffles, against a reference that rounds its inputs the same way. Only the instructions
 /// themselves need a GPU (the PTX tests check they are emitted; the cuda rows of the conformance suite run them).
 /// </summary>
-public sealed class TensorCoreGemmTests : IClassFixture<TensorCoreGemmTests.Emulator>
+[Collection(ConformanceCollection.Name)]
+public sealed class TensorCoreGemmTests
 {
     private readonly Emulator _emulator;
 

@@ -18,7 +18,7 @@ namespace IlgpuDiffusion.Tests.Models;
 /// (order 1).
 /// </summary>
 [Collection(ConformanceCollection.Name)]
-public sealed class TensorCorePrecisionTests : IClassFixture<TensorCoreGemmTests.Emulator>
+public sealed class TensorCorePrecisionTests
 {
     private readonly TensorCoreGemmTests.Emulator _emulator;
     private readonly ITestOutputHelper _output;
