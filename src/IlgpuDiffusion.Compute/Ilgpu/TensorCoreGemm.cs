@@ -76,13 +76,21 @@ internal sealed class TensorCoreGemm : IDisposable
 
     /// <summary>
     /// Whether a kernel on <paramref name="accelerator"/> may opt in to the deep TF32 kernels' shared memory: a CUDA GPU
-    /// whose driver reports that much per block; the emulating CPU accelerator has no limit.
+    /// whose driver reports that much per block (a driver that cannot tell gets the kernels of 16, as a refused opt-in
+    /// does); the emulating CPU accelerator has no limit.
     /// </summary>
     private static bool DeepTf32Fits(Accelerator accelerator)
     {
         if (accelerator is not CudaAccelerator cuda) return true;
         if (CudaDriver.TryLoad(out _) is not { } driver) return false;
-        return driver.MaxOptInSharedBytes(cuda.DeviceId) >= DeepSharedBytes;
+        try
+        {
+            return driver.MaxOptInSharedBytes(cuda.DeviceId) >= DeepSharedBytes;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
