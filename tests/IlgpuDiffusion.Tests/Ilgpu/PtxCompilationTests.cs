@@ -1,9 +1,5 @@
 using System.Reflection;
 using ILGPU;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Ilgpu;
 using Xunit;
 
@@ -14,44 +10,9 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// Kernels are discovered by reflection, and IlgpuKernels refuses to load an unmarked
 /// method, so a new kernel cannot escape this test.
 /// </summary>
-public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Compiler>
+[Collection(PtxCollection.Name)]
+public sealed class PtxCompilationTests(KernelPtx compiler)
 {
-    private readonly Compiler _compiler;
-
-    public PtxCompilationTests(Compiler compiler) => _compiler = compiler;
-
-    /// <summary>One isolated context (library settings) and one PTX backend per architecture.</summary>
-    public sealed class Compiler : IDisposable
-    {
-        private readonly Context _context = IlgpuRuntime.CreateIsolated();
-        private readonly Dictionary<int, PTXBackend> _backends = [];
-        private readonly object _gate = new();
-
-        internal string Compile(MethodInfo method, KernelGrouping grouping, int architecture)
-        {
-            lock (_gate)
-            {
-                if (!_backends.TryGetValue(architecture, out var backend))
-                {
-                    var arch = architecture == 80 ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
-                    backend = new PTXBackend(_context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_85, nvvmAPI: null);
-                    _backends[architecture] = backend;
-                }
-                var entry = grouping == KernelGrouping.Explicit
-                    ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
-                    : EntryPointDescription.FromImplicitlyGroupedKernel(method);
-                var compiled = (PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty);
-                return compiled.PTXAssembly;
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var backend in _backends.Values) backend.Dispose();
-            _context.Dispose();
-        }
-    }
-
     public static TheoryData<string, int> Kernels()
     {
         var data = new TheoryData<string, int>();
@@ -66,7 +27,7 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
     public void Kernel_compiles_to_ptx(string kernel, int architecture)
     {
         var (method, grouping) = KernelRegistry.All().Single(k => Name(k.Method) == kernel);
-        string ptx = _compiler.Compile(method, grouping, architecture);
+        string ptx = compiler.Of(method, grouping, architecture);
         // PTX_DUMP=<folder> keeps the generated PTX for inspection (register use, local memory, loop bodies).
         if (Environment.GetEnvironmentVariable("PTX_DUMP") is { } dir)
             File.WriteAllText(Path.Combine(dir, $"{kernel}.sm{architecture}.ptx"), ptx);
@@ -89,7 +50,7 @@ public sealed class PtxCompilationTests : IClassFixture<PtxCompilationTests.Comp
         foreach (var (method, grouping) in kernels)
             foreach (int architecture in new[] { 80, 90 })
             {
-                string ptx = _compiler.Compile(method, grouping, architecture);
+                string ptx = compiler.Of(method, grouping, architecture);
                 Assert.Contains(mma, ptx);
                 if (rounding is not null) Assert.Contains(rounding, ptx);
             }

@@ -1,6 +1,4 @@
-using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
@@ -17,23 +15,14 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// not, and score gradients from probabilities and row dots); nothing outside an item's result is written.
 /// </summary>
 [Collection(ConformanceCollection.Name)]
-public sealed class TensorCoreBatchedGemmTests : IDisposable
+public sealed class TensorCoreBatchedGemmTests(TensorCoreGemmTests.Emulator emulator)
 {
     private const int Sequences = 2, Heads = 3, First = 1, Items = 4;
 
-    private readonly Context _context = Context.Create(builder => builder
-        .CPU(new CPUDevice(Mma.WarpLanes, TensorCoreGemmKernels.Threads / Mma.WarpLanes, 1))
-        .EnableAlgorithms()
-        .Optimize(OptimizationLevel.O2));
-
-    private readonly Accelerator _accelerator;
-
-    public TensorCoreBatchedGemmTests() => _accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
-
     /// <summary>
     /// Layout, precision, tokens T, head size d, epilogue: heads of 18 put the interleaved operand's rows 54 floats apart,
-    /// which loads per element; heads of 16, in 16-byte groups (score rows always are, T rounded up to 4). Each case
-    /// compiles its kernel, about 10 s; the attention tests run the other pairs.
+    /// which loads per element; heads of 16, in 16-byte groups (score rows always are, T rounded up to 4). The kernels
+    /// compile once, on the emulator's accelerator of the precision (about 10 s each); the attention tests run the other pairs.
     /// </summary>
     [Theory]
     [InlineData("ABt", "tf32", 37, 18, (int)GemmEpilogue.Product)]
@@ -47,6 +36,7 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
     {
         var epilogue = (GemmEpilogue)epilogueKind;
         var gemm = MatMulPrecisions.Parse(precision)!.Value;
+        var (tensorCores, accelerator) = emulator.Gemm(gemm);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         int stride = (tokens + 3) & ~3, row = Heads * headDim;
         var interleaved = new BatchOffsets(tokens * row, headDim, 0);
@@ -68,23 +58,20 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
         var (m, n, k) = layout == "ABt" ? (tokens, tokens, headDim) : (tokens, headDim, tokens);
 
         var c = Enumerable.Repeat(float.NaN, layout == "ABt" ? scores.Length : heads.Length).ToArray();
-        using var aBuffer = _accelerator.Allocate1D(layout == "ABt" ? heads : scores);
-        using var bBuffer = _accelerator.Allocate1D(other);
-        using var cBuffer = _accelerator.Allocate1D(c);
-        using var rowBuffer = _accelerator.Allocate1D(rows);
-        using var probabilityBuffer = _accelerator.Allocate1D(probabilities);
-        using (var tensorCores = new TensorCoreGemm(_accelerator.DefaultStream, gemm, multiprocessors: 4))
+        using var aBuffer = accelerator.Allocate1D(layout == "ABt" ? heads : scores);
+        using var bBuffer = accelerator.Allocate1D(other);
+        using var cBuffer = accelerator.Allocate1D(c);
+        using var rowBuffer = accelerator.Allocate1D(rows);
+        using var probabilityBuffer = accelerator.Allocate1D(probabilities);
+        var (strides, cRow, batch) = layout switch
         {
-            var (strides, cRow, batch) = layout switch
-            {
-                "ABt" => ((row, 1, 1, row), stride, new GemmBatch(First, Heads, interleaved, interleaved, scratch)),
-                "AB" => ((stride, 1, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
-                _ => ((1, stride, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
-            };
-            tensorCores.RunBatched(aBuffer.View, bBuffer.View, cBuffer.View, m, n, k, strides, cRow, batch, Items, accumulate: false,
-                epilogue == GemmEpilogue.Product ? null : new ScoreEpilogue(epilogue, rowBuffer.View, probabilityBuffer.View, scale));
-        }
-        _accelerator.Synchronize();
+            "ABt" => ((row, 1, 1, row), stride, new GemmBatch(First, Heads, interleaved, interleaved, scratch)),
+            "AB" => ((stride, 1, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
+            _ => ((1, stride, row, 1), row, new GemmBatch(First, Heads, scratch, interleaved, interleaved)),
+        };
+        tensorCores.RunBatched(aBuffer.View, bBuffer.View, cBuffer.View, m, n, k, strides, cRow, batch, Items, accumulate: false,
+            epilogue == GemmEpilogue.Product ? null : new ScoreEpilogue(epilogue, rowBuffer.View, probabilityBuffer.View, scale));
+        accelerator.Synchronize();
         float[] result = cBuffer.GetAsArray1D();
 
         var written = new bool[c.Length];
@@ -112,10 +99,4 @@ public sealed class TensorCoreBatchedGemmTests : IDisposable
 
     /// <summary>Item z of the launch: pair First + z as (sequence, head).</summary>
     private static (int Sequence, int Head) Pair(int z) => ((First + z) / Heads, (First + z) % Heads);
-
-    public void Dispose()
-    {
-        _accelerator.Dispose();
-        _context.Dispose();
-    }
 }

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
@@ -33,6 +34,8 @@ public sealed class TensorCoreGemmTests
 
         private readonly Dictionary<(MatMulPrecision, int, bool), Device> _devices = [];
 
+        private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
+
         /// <summary>
         /// A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>, its
         /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false.
@@ -51,8 +54,24 @@ public sealed class TensorCoreGemmTests
             }
         }
 
+        /// <summary>
+        /// A tensor-core GEMM in <paramref name="precision"/> on the accelerator of that precision's device with a split-K
+        /// over 4 multiprocessors, and the accelerator; one per precision, so each kernel compiles once for every test.
+        /// </summary>
+        internal (TensorCoreGemm Gemm, Accelerator Accelerator) Gemm(MatMulPrecision precision)
+        {
+            var accelerator = ((IlgpuDevice)Get(precision, multiprocessors: 4)).Accelerator;
+            lock (_gemms)
+            {
+                if (!_gemms.TryGetValue(precision, out var gemm))
+                    _gemms[precision] = gemm = new TensorCoreGemm(accelerator.DefaultStream, precision, multiprocessors: 4);
+                return (gemm, accelerator);
+            }
+        }
+
         public void Dispose()
         {
+            foreach (var gemm in _gemms.Values) gemm.Dispose();
             foreach (var device in _devices.Values) device.Dispose();
             _context.Dispose();
         }

@@ -1,10 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
-using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
 using Xunit;
 using Xunit.Abstractions;
@@ -27,9 +22,11 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// wherever the operand's layout allows it, so the loop holds exactly the LDSMs its stage's products need. The first
 /// version, which computed every element's place from the thread index, had 89 (TF32) and 46 (BF16) in its loop, and
 /// ran at a sixth and a twelfth of cuBLAS's rates on an H200.
-/// Skipped, with the reason, where the tools are absent. Each test writes its loop's counts to the test output.
+/// Skipped, with the reason, where the tools are absent. Each test writes its loop's counts to the test output. The PTX is
+/// the PTX tests' (<see cref="KernelPtx"/>), for the architecture the kernel is assembled for.
 /// </summary>
-public sealed class TensorCoreSassTests(ITestOutputHelper output)
+[Collection(PtxCollection.Name)]
+public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper output)
 {
     private static readonly (int Tf32, int Bf16) MaxInstructionsPer1024Mac = (19, 12);
 
@@ -62,7 +59,7 @@ public sealed class TensorCoreSassTests(ITestOutputHelper output)
         try
         {
             string ptxPath = Path.Combine(folder, $"{kernel}.ptx"), cubin = Path.Combine(folder, $"{kernel}.cubin");
-            File.WriteAllText(ptxPath, CompileForSm80(typeof(TensorCoreGemmKernels), kernel));
+            File.WriteAllText(ptxPath, compiler.Of(typeof(TensorCoreGemmKernels), kernel, sm));
             string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
@@ -119,7 +116,7 @@ public sealed class TensorCoreSassTests(ITestOutputHelper output)
         try
         {
             string ptxPath = Path.Combine(folder, $"{kernel}.ptx"), cubin = Path.Combine(folder, $"{kernel}.cubin");
-            File.WriteAllText(ptxPath, CompileForSm80(kernels, kernel));
+            File.WriteAllText(ptxPath, compiler.Of(kernels, kernel, sm));
             string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
@@ -204,19 +201,6 @@ public sealed class TensorCoreSassTests(ITestOutputHelper output)
             "PTXAS and CUOBJDUMP are not set: NVIDIA's assembler is not on this machine " +
             "(.ci/run fetches it when Debian's mirror serves it)");
         return (ptxas!, cuobjdump!);
-    }
-
-    /// <summary>The kernel's PTX for sm_80 at ISA 7.8, which every ptxas from CUDA 11.8 on reads.</summary>
-    private static string CompileForSm80(Type kernels, string kernel)
-    {
-        var (method, grouping) = KernelRegistry.All().Single(k => k.Method.DeclaringType == kernels && k.Method.Name == kernel);
-        using var context = IlgpuRuntime.CreateIsolated();
-        using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80), CudaArchitecture.SM_80,
-            CudaInstructionSet.ISA_78, nvvmAPI: null);
-        var entry = grouping == KernelGrouping.Explicit
-            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
-            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
-        return ((PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty)).PTXAssembly;
     }
 
     private static string Run(string tool, string arguments)
