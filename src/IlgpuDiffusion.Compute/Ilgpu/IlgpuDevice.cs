@@ -66,6 +66,16 @@ internal sealed class IlgpuDevice : Device
     /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
     internal bool DeepTf32 => _backendKernels.DeepTf32;
 
+    /// <summary>
+    /// Whether the attention backward of heads of <paramref name="headDim"/> columns runs on the flash kernels for wide heads
+    /// (under tf32, where the GPU grants their shared memory) rather than over materialized scores.
+    /// </summary>
+    internal bool WideFlashBackward(int headDim)
+    {
+        using var scope = EnterLock();
+        return _backendKernels.WideFlashBackward(headDim);
+    }
+
     private static AcceleratorStream CreateWorkStream(Accelerator accelerator) => accelerator is CudaAccelerator cuda
         ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT)
         : accelerator.CreateStream();

@@ -30,9 +30,10 @@ namespace IlgpuDiffusion.Ilgpu;
 // TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
 // tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones);
 // TensorCoreWideAttentionKernels and TensorCoreWideAttentionBf16Kernels the forward (and decode step) of heads of 72 to 128
-// columns on tensor cores. Other heads when the GEMMs run on tensor cores, and the backward of wide heads, run over
-// materialized scores (IlgpuKernels.ScoreAttention.cs), but for the decode step of heads neither kernel takes, which keeps
-// the SIMT kernels.
+// columns on tensor cores, and under tf32 their backward too (TensorCoreAttentionBackwardKernels.KeyValueWide, QueryWide)
+// where the GPU grants its key pass's shared memory. Other heads when the GEMMs run on tensor cores, and the backward of
+// wide heads elsewhere, run over materialized scores (IlgpuKernels.ScoreAttention.cs), but for the decode step of heads
+// neither kernel takes, which keeps the SIMT kernels.
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -40,10 +41,13 @@ internal sealed partial class IlgpuKernels
 
     private LoadedForward? _attentionForward;
 
-    // The tensor-core kernels of the device's precision: [0] for heads of 64, [1] for narrower heads.
+    // The tensor-core kernels of the device's precision: [0] for heads of 64, [1] for narrower heads, [WideHeads] (the
+    // backward passes only, tf32 only) for heads of 72 to 128.
+    private const int WideHeads = 2;
     private readonly LoadedForward?[] _tensorCoreAttentionForward = new LoadedForward?[2];
-    private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[2];
-    private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[2];
+    private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[3];
+    private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[3];
+    private bool _wideBackwardRefused;
     private LoadedForward? _tensorCoreWideForward;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
         _appendToCache;
@@ -113,7 +117,8 @@ internal sealed partial class IlgpuKernels
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 AttentionKernels.RowDot));
         _rowDot(_stream, rows, dy, y, rowDot, tokens, heads, headDim);
-        if (AttentionOverScores(headDim))
+        bool wideFlash = WideFlashBackward(headDim);
+        if (AttentionOverScores(headDim) && !wideFlash)
         {
             ScoreAttentionBackward(dy, qkv.View(), lse, rowDot, dQkv.View(), batch, tokens, heads, headDim, causal, accumulate);
             return;
@@ -126,7 +131,7 @@ internal sealed partial class IlgpuKernels
             tokens * row, row, tokens * row, headDim, row, out var keyTiles, accumulate);
         var query = Arguments(AttentionPass.Query, heads, headDim, tokens, tokens, 0, causal,
             tokens * row, row, tokens * row, headDim, row, out var queryTiles, accumulate);
-        if (AttentionOnTensorCores(headDim))
+        if (AttentionOnTensorCores(headDim) || wideFlash)
         {
             TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
             return;
@@ -156,19 +161,21 @@ internal sealed partial class IlgpuKernels
         var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
         var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
         bool bf16 = _precision == MatMulPrecision.Bf16;
-        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(bf16
-            ? TensorCoreAttentionBf16BackwardKernels.SharedFloats
-            : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
-        var queryShared = SharedMemoryConfig.RequestDynamic<float>(bf16
-            ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats
-            : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
-        int narrow = HeadClass(arguments.HeadDim);
-        var keyValuePass = _tensorCoreAttentionKeyValue[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
-            narrow, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
+        int headClass = WideHeadFragments.Fits(arguments.HeadDim) ? WideHeads : HeadClass(arguments.HeadDim);
+        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(headClass == WideHeads
+            ? TensorCoreAttentionBackwardKernels.WideKeyValueSharedFloats
+            : bf16 ? TensorCoreAttentionBf16BackwardKernels.SharedFloats : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
+        var queryShared = SharedMemoryConfig.RequestDynamic<float>(headClass == WideHeads
+            ? TensorCoreAttentionBackwardKernels.WideQuerySharedFloats
+            : bf16 ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
+        var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
+            headClass, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
             TensorCoreAttentionBf16BackwardKernels.KeyValue, TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads));
-        var queryPass = _tensorCoreAttentionQuery[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreQueryLaunch>(
-            narrow, TensorCoreAttentionBackwardKernels.Query, TensorCoreAttentionBackwardKernels.QueryNarrowHeads,
-            TensorCoreAttentionBf16BackwardKernels.Query, TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
+        var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadKernel(headClass == WideHeads
+            ? KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBackwardKernels.QueryWide)
+            : TensorCoreKernel<TensorCoreQueryLaunch>(headClass, TensorCoreAttentionBackwardKernels.Query,
+                TensorCoreAttentionBackwardKernels.QueryNarrowHeads, TensorCoreAttentionBf16BackwardKernels.Query,
+                TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
@@ -184,6 +191,31 @@ internal sealed partial class IlgpuKernels
     /// those kernels' 64 columns (<see cref="AttentionFragments.Fits"/>).
     /// </summary>
     private bool AttentionOnTensorCores(int headDim) => _tensorCores is not null && AttentionFragments.Fits(headDim);
+
+    /// <summary>
+    /// Whether the backward of a head of <paramref name="headDim"/> columns runs on the flash kernels for wide heads: heads of
+    /// 72 to 128 under tf32 (bf16 has no such kernels) where the GPU lets the key pass opt in to its shared memory. The key
+    /// pass is loaded and opted in on the first such head; a refusal holds for the device's lifetime.
+    /// </summary>
+    internal bool WideFlashBackward(int headDim)
+    {
+        if (_tensorCores is null || _precision != MatMulPrecision.Tf32 || !WideHeadFragments.Fits(headDim) || _wideBackwardRefused)
+            return false;
+        if (_tensorCoreAttentionKeyValue[WideHeads] is not null) return true;
+        const int bytes = TensorCoreAttentionBackwardKernels.WideKeyValueSharedBytes;
+        if (SharedMemoryOptIn.Fits(_accelerator, bytes))
+        {
+            var keyValue = _accelerator.LoadKernel(
+                KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValueWide));
+            if (SharedMemoryOptIn.Allow(keyValue.GetKernel(), bytes))
+            {
+                _tensorCoreAttentionKeyValue[WideHeads] = keyValue;
+                return true;
+            }
+        }
+        _wideBackwardRefused = true;
+        return false;
+    }
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>
     private static int HeadClass(int headDim) => headDim < AttentionFragments.HeadWidth ? 1 : 0;

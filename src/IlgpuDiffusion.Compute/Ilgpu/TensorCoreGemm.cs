@@ -67,31 +67,12 @@ internal sealed class TensorCoreGemm : IDisposable
         _stream = stream;
         _precision = precision;
         _multiprocessors = Math.Max(1, multiprocessors ?? accelerator.NumMultiprocessors);
-        bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? DeepTf32Fits(accelerator));
+        bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? SharedMemoryOptIn.Fits(accelerator, DeepSharedBytes));
         _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
     }
 
     /// <summary>Whether the TF32 kernels of the unbatched products hold 32 of k per stage (else 16).</summary>
     public bool DeepTf32 => _blocks > 1;
-
-    /// <summary>
-    /// Whether a kernel on <paramref name="accelerator"/> may opt in to the deep TF32 kernels' shared memory: a CUDA GPU
-    /// whose driver reports that much per block (a driver that cannot tell gets the kernels of 16, as a refused opt-in
-    /// does); the emulating CPU accelerator has no limit.
-    /// </summary>
-    private static bool DeepTf32Fits(Accelerator accelerator)
-    {
-        if (accelerator is not CudaAccelerator cuda) return true;
-        if (CudaDriver.TryLoad(out _) is not { } driver) return false;
-        try
-        {
-            return driver.MaxOptInSharedBytes(cuda.DeviceId) >= DeepSharedBytes;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
 
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
 
@@ -225,7 +206,7 @@ internal sealed class TensorCoreGemm : IDisposable
                 (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
                 _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
             }));
-        if (deep && launch.GetKernel() is CudaKernel kernel && !AllowDeepSharedMemory(kernel))
+        if (deep && !SharedMemoryOptIn.Allow(launch.GetKernel(), DeepSharedBytes))
         {
             _blocks = 1; // k-splits of multiples of 32 stay whole tiles of 16
             return Kernel(aKContiguous, bKContiguous, batched);
@@ -240,24 +221,6 @@ internal sealed class TensorCoreGemm : IDisposable
         (false, false) => TensorCoreGemmKernels.Tf32DeepAtB,
         (false, true) => TensorCoreGemmKernels.Tf32DeepAtBt,
     };
-
-    /// <summary>
-    /// Raises <paramref name="kernel"/>'s limit of dynamic shared memory to the deep TF32 stages' 80 KB; false where the
-    /// driver refuses (the GEMMs then run on the kernels of 16).
-    /// </summary>
-    private static bool AllowDeepSharedMemory(CudaKernel kernel)
-    {
-        if (CudaDriver.TryLoad(out _) is not { } driver) return false;
-        try
-        {
-            driver.AllowDynamicSharedBytes(kernel.FunctionPtr, DeepSharedBytes);
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
 
     private MemoryBuffer1D<float, Stride1D.Dense> Partials(long length)
     {

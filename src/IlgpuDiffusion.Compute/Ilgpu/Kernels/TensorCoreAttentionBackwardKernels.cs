@@ -17,9 +17,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// Under the bf16 precision <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValue"/> takes the key pass's place.
 /// Shared memory: KeyValue 43.3 KB (K, V, Q, dO [32, 68]; lse, D [32]; Pᵀ, dSᵀ [2 warps, 16, 36]); Query 14 KB
 /// (K [32, 72]; dSᵀ [32, 40]). Arguments as <see cref="AttentionBackwardKernels"/>; the launch covers the heads
-/// firstBatchHead.. of the batch, one per grid row.
+/// firstBatchHead.. of the batch, one per grid row. Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and
+/// <see cref="QueryWide"/>.
 /// </summary>
-internal static class TensorCoreAttentionBackwardKernels
+internal static partial class TensorCoreAttentionBackwardKernels
 {
     public const int Tile = 32, Warps = Tile / 16, Threads = Warps * Mma.WarpLanes;
     private const int RowStride = HeadStride, Rows = Tile * RowStride;
@@ -140,7 +141,7 @@ internal static class TensorCoreAttentionBackwardKernels
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
             StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
-            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
+            StageScoreGradients(shared, ScoreGradientsAt, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
             WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);
             Group.Barrier();
@@ -150,13 +151,14 @@ internal static class TensorCoreAttentionBackwardKernels
 
     /// <summary>
     /// Copies a 32 × 32 tile of the scratch (rows <paramref name="stride"/> apart from <paramref name="from"/>, already
-    /// rounded) to shared memory: each thread keeps one column and steps by whole rows.
+    /// rounded) to shared memory at word <paramref name="at"/> (<see cref="StagedScoreGradients"/>): each thread keeps one
+    /// column and steps by whole rows.
     /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride)
+    private static void StageScoreGradients(ArrayView<float> shared, int at, ArrayView<float> scratch, int from, int stride)
     {
         const int rowsPerPass = Threads / Tile;
         int row = Group.IdxX / Tile, column = Group.IdxX & (Tile - 1);
-        int to = ScoreGradientsAt + row * StagedScoreGradients.Stride + column;
+        int to = at + row * StagedScoreGradients.Stride + column;
         from += row * stride + column;
         for (int r = 0; r < Tile; r += rowsPerPass)
             shared[to + r * StagedScoreGradients.Stride] = scratch[from + r * stride];

@@ -12,7 +12,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// 16 × 128 output in registers. Columns past the head are staged as zeros; the products skip their k-steps, and the output
 /// fragments of 32 columns wholly past the head. One owner per output element, a fixed order of sums: results repeat bit
 /// for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. The backward
-/// of such heads runs over materialized scores (IlgpuKernels.ScoreAttention.cs), from this forward's log-sum-exp.
+/// of such heads runs on <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/> and its query pass where the GPU grants
+/// their shared memory, else over materialized scores (IlgpuKernels.ScoreAttention.cs), from this forward's log-sum-exp.
 /// </summary>
 internal static class TensorCoreWideAttentionKernels
 {
@@ -58,7 +59,7 @@ internal static class TensorCoreWideAttentionKernels
                 lane);
             WideHeadFragments.Scale(ref o, correction);
             Warp.Barrier();
-            WideHeadFragments.AccumulateOver32(ref o, shared, probabilities, VOffset, matrices, d);
+            WideHeadFragments.AccumulateOver32<SlabRows, WideValueColumns>(ref o, shared, probabilities, VOffset, matrices, d);
             Group.Barrier();
         }
 

@@ -23,7 +23,21 @@ internal readonly struct WideHeadRows : IOperandStrides
     public int K => 1;
 }
 
-/// <summary>Rows of a wide head read transposed (the forward's V), padded to 136 words: lines are head columns, k keys.</summary>
+/// <summary>
+/// Rows of a wide head staged as <see cref="WideHeadRows"/> read transposed (the key pass's Q and dO as B operands of dK and
+/// dV): lines are head columns, k tokens.
+/// </summary>
+internal readonly struct WideHeadColumns : IOperandStrides
+{
+    public int Line => 1;
+
+    public int K => WideHeadFragments.HeadStride;
+}
+
+/// <summary>
+/// Rows of a wide head read transposed (the forward's V, the query pass's K), padded to 136 words: lines are head columns,
+/// k keys.
+/// </summary>
 internal readonly struct WideValueColumns : IOperandStrides
 {
     public int Line => 1;
@@ -83,16 +97,31 @@ internal static class WideHeadFragments
     }
 
     /// <summary>
-    /// o += P·V for a tile of 32 keys: P the warp's 16 × 32 slab at word <paramref name="slab"/> (<see cref="SlabRows"/>), V
-    /// staged at word <paramref name="values"/> (<see cref="WideValueColumns"/>); the output fragments of each 32 columns
-    /// only where the head's <paramref name="columns"/> reach into them.
+    /// c [16, 128] += A·B over a tile of 32 (the forward's P·V, the backward's Pᵀ·dO, dSᵀ·Q and dS·K): A the warp's 16 rows
+    /// at word <paramref name="a"/>, B's lines (head columns) from word <paramref name="b"/>; the output fragments of each 32
+    /// columns only where the head's <paramref name="columns"/> reach into them.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void AccumulateOver32(ref Fragments16 o, ArrayView<float> shared, int slab, int values, in LaneMatrices lane,
+    public static void AccumulateOver32<TA, TB>(ref Fragments16 c, ArrayView<float> shared, int a, int b, in LaneMatrices lane,
+        int columns)
+        where TA : struct, IOperandStrides
+        where TB : struct, IOperandStrides
+    {
+        WarpProducts.AccumulateOver32<TA, TB>(ref c.Left, shared, a, b, lane, 64);
+        WarpProducts.AccumulateOver32<TA, TB>(ref c.Right, shared, a, b + 64, lane, columns - 64);
+    }
+
+    /// <summary>
+    /// s [16, 32] += A·Bᵀ over the head's first <paramref name="columns"/> (a multiple of 8 above 64), both operands rows
+    /// staged 128 wide in shared memory (<see cref="WideHeadRows"/>) at words <paramref name="a"/> and <paramref name="b"/>:
+    /// the backward's Kᵀ·Q and Vᵀ·dO. The k-steps past the head are skipped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateOverHead(ref Fragments4 s, ArrayView<float> shared, int a, int b, in LaneMatrices lane,
         int columns)
     {
-        WarpProducts.AccumulateOver32<SlabRows, WideValueColumns>(ref o.Left, shared, slab, values, lane, 64);
-        WarpProducts.AccumulateOver32<SlabRows, WideValueColumns>(ref o.Right, shared, slab, values + 64, lane, columns - 64);
+        WarpProducts.AccumulateOverHead<WideHeadRows, WideHeadRows>(ref s, shared, a, b, lane, 64);
+        WarpProducts.AccumulateOverHead<WideHeadRows, WideHeadRows>(ref s, shared, a + 64, b + 64, lane, columns - 64);
     }
 
     /// <summary>
