@@ -10,9 +10,8 @@
 #                  HMMA, a lean k loop);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
-#   attention-wide the same for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward; the backward
-#                  on the wide-head flash kernels in tf32, over materialized scores on the tensor-core GEMMs in bf16),
-#                  beside scaled_dot_product_attention;
+#   attention-wide the same for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
+#                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), and the student's sampling time (B 32 × L 1024 at 8/16/32 steps), tf32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;

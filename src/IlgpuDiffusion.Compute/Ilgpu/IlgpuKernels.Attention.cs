@@ -30,10 +30,10 @@ namespace IlgpuDiffusion.Ilgpu;
 // TensorCoreAttentionKernels (tf32) or TensorCoreAttentionBf16Kernels (bf16) and TensorCoreAttentionBackwardKernels on
 // tensor cores (heads of up to 64 columns, multiples of 8; a kernel each for heads of 64 and for narrower ones);
 // TensorCoreWideAttentionKernels and TensorCoreWideAttentionBf16Kernels the forward (and decode step) of heads of 72 to 128
-// columns on tensor cores, and under tf32 their backward too (TensorCoreAttentionBackwardKernels.KeyValueWide, QueryWide)
-// where the GPU grants its key pass's shared memory. Other heads when the GEMMs run on tensor cores, and the backward of
-// wide heads elsewhere, run over materialized scores (IlgpuKernels.ScoreAttention.cs), but for the decode step of heads
-// neither kernel takes, which keeps the SIMT kernels.
+// columns on tensor cores, and their backward too (KeyValueWide and QueryWide of TensorCoreAttentionBackwardKernels and
+// TensorCoreAttentionBf16BackwardKernels) where the GPU grants its key pass's shared memory. Other heads when the GEMMs run
+// on tensor cores, and the backward of wide heads where the GPU refuses, run over materialized scores
+// (IlgpuKernels.ScoreAttention.cs), but for the decode step of heads neither kernel takes, which keeps the SIMT kernels.
 internal sealed partial class IlgpuKernels
 {
     /// <summary>Largest head size the attention kernels take (the tiles must fit 48 KB of shared memory).</summary>
@@ -42,7 +42,7 @@ internal sealed partial class IlgpuKernels
     private LoadedForward? _attentionForward;
 
     // The tensor-core kernels of the device's precision: [0] for heads of 64, [1] for narrower heads, [WideHeads] (the
-    // backward passes only, tf32 only) for heads of 72 to 128.
+    // backward passes only) for heads of 72 to 128.
     private const int WideHeads = 2;
     private readonly LoadedForward?[] _tensorCoreAttentionForward = new LoadedForward?[2];
     private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[3];
@@ -162,17 +162,27 @@ internal sealed partial class IlgpuKernels
         var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         int headClass = WideHeadFragments.Fits(arguments.HeadDim) ? WideHeads : HeadClass(arguments.HeadDim);
-        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>(headClass == WideHeads
-            ? TensorCoreAttentionBackwardKernels.WideKeyValueSharedFloats
-            : bf16 ? TensorCoreAttentionBf16BackwardKernels.SharedFloats : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats);
-        var queryShared = SharedMemoryConfig.RequestDynamic<float>(headClass == WideHeads
-            ? TensorCoreAttentionBackwardKernels.WideQuerySharedFloats
-            : bf16 ? TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats : TensorCoreAttentionBackwardKernels.QuerySharedFloats);
+        var keyValueShared = SharedMemoryConfig.RequestDynamic<float>((headClass == WideHeads, bf16) switch
+        {
+            (true, true) => TensorCoreAttentionBf16BackwardKernels.WideSharedFloats,
+            (true, false) => TensorCoreAttentionBackwardKernels.WideKeyValueSharedFloats,
+            (false, true) => TensorCoreAttentionBf16BackwardKernels.SharedFloats,
+            (false, false) => TensorCoreAttentionBackwardKernels.KeyValueSharedFloats,
+        });
+        var queryShared = SharedMemoryConfig.RequestDynamic<float>((headClass == WideHeads, bf16) switch
+        {
+            (true, true) => TensorCoreAttentionBf16BackwardKernels.WideQuerySharedFloats,
+            (true, false) => TensorCoreAttentionBackwardKernels.WideQuerySharedFloats,
+            (false, true) => TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats,
+            (false, false) => TensorCoreAttentionBackwardKernels.QuerySharedFloats,
+        });
         var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
             headClass, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
             TensorCoreAttentionBf16BackwardKernels.KeyValue, TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads));
         var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadKernel(headClass == WideHeads
-            ? KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBackwardKernels.QueryWide)
+            ? KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
+                ? TensorCoreAttentionBf16BackwardKernels.QueryWide
+                : TensorCoreAttentionBackwardKernels.QueryWide)
             : TensorCoreKernel<TensorCoreQueryLaunch>(headClass, TensorCoreAttentionBackwardKernels.Query,
                 TensorCoreAttentionBackwardKernels.QueryNarrowHeads, TensorCoreAttentionBf16BackwardKernels.Query,
                 TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
@@ -194,19 +204,23 @@ internal sealed partial class IlgpuKernels
 
     /// <summary>
     /// Whether the backward of a head of <paramref name="headDim"/> columns runs on the flash kernels for wide heads: heads of
-    /// 72 to 128 under tf32 (bf16 has no such kernels) where the GPU lets the key pass opt in to its shared memory. The key
-    /// pass is loaded and opted in on the first such head; a refusal holds for the device's lifetime.
+    /// 72 to 128 where the GPU lets the key pass of the device's precision opt in to its shared memory (75.3 KB under tf32,
+    /// 54.3 KB under bf16). The key pass is loaded and opted in on the first such head; a refusal holds for the device's
+    /// lifetime.
     /// </summary>
     internal bool WideFlashBackward(int headDim)
     {
-        if (_tensorCores is null || _precision != MatMulPrecision.Tf32 || !WideHeadFragments.Fits(headDim) || _wideBackwardRefused)
-            return false;
+        if (_tensorCores is null || !WideHeadFragments.Fits(headDim) || _wideBackwardRefused) return false;
         if (_tensorCoreAttentionKeyValue[WideHeads] is not null) return true;
-        const int bytes = TensorCoreAttentionBackwardKernels.WideKeyValueSharedBytes;
+        bool bf16 = _precision == MatMulPrecision.Bf16;
+        int bytes = bf16
+            ? TensorCoreAttentionBf16BackwardKernels.WideSharedBytes
+            : TensorCoreAttentionBackwardKernels.WideKeyValueSharedBytes;
         if (SharedMemoryOptIn.Fits(_accelerator, bytes))
         {
-            var keyValue = _accelerator.LoadKernel(
-                KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValueWide));
+            var keyValue = _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
+                ? TensorCoreAttentionBf16BackwardKernels.KeyValueWide
+                : TensorCoreAttentionBackwardKernels.KeyValueWide));
             if (SharedMemoryOptIn.Allow(keyValue.GetKernel(), bytes))
             {
                 _tensorCoreAttentionKeyValue[WideHeads] = keyValue;

@@ -8,8 +8,8 @@ namespace IlgpuDiffusion.Ilgpu;
 
 // Attention over materialized scores on the tensor-core GEMMs, for the heads that the flash kernels do not take (wider
 // than 128 columns, or not a multiple of 8), and for the backward of heads of 72 to 128 (whose forward the wide-head flash
-// kernels take) under bf16 or where the GPU refuses the TF32 flash backward's shared memory, when the GEMMs run on tensor
-// cores: for a round of (sequence, head) pairs at a
+// kernels take) where the GPU refuses the shared memory of their flash backward, when the GEMMs run on tensor cores: for a
+// round of (sequence, head) pairs at a
 // time, each step one launch for the whole round (a batched GEMM, or a row kernel of ScoreKernels). Forward: S = Q·Kᵀ
 // into a scratch of [pairs, T, T rounded up to 4], softmax in place (writing the log-sum-exp), O = P·V. Backward: P again
 // from the log-sum-exp in the epilogue of Q·Kᵀ, dS = P ∘ (dP − rowsum(dO ∘ O))·scale in the epilogue of dP = dO·Vᵀ, then

@@ -87,8 +87,8 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The tensor-core attention kernels (heads of 64, the variants for narrower heads, the wide-head forwards and TF32
-    /// backward) likewise assemble with no stack frame and no local memory and use HMMA, with fragments loaded by ldmatrix
+    /// The tensor-core attention kernels (heads of 64, the variants for narrower heads, the wide-head forwards and
+    /// backwards) likewise assemble with no stack frame and no local memory and use HMMA, with fragments loaded by ldmatrix
     /// (LDSM) wherever an operand's k is contiguous in shared memory (all but the TF32 dq passes, whose operands are
     /// transposed); their loops mix the products with softmax and staging, so no instruction bound.
     /// </summary>
@@ -109,6 +109,8 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     [InlineData(typeof(TensorCoreWideAttentionBf16Kernels), "Forward", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueWide", 90, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryWide", 80, "HMMA.1688.F32.TF32", false)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueWide", 80, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryWide", 90, "HMMA.16816.F32.BF16", true)]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction,
         bool ldmatrix)
     {

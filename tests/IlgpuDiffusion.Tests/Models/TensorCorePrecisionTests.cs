@@ -67,7 +67,7 @@ public sealed class TensorCorePrecisionTests
     /// emulated row is left out (its shuffle-emulated BF16 products take over a minute here), the kernels being checked
     /// against a BF16-rounded reference in TensorCoreAttentionTests. Hidden 192 gives heads of 96, on the flash kernels for
     /// wide heads both ways: emulated logits 1.27e-3, loss 8.1e-6, gradients 9.9e-3, under the same bounds (with the
-    /// backward over materialized scores on the batched GEMMs, as under bf16: 1.28e-3, 4.5e-5, 9.4e-3).
+    /// backward over materialized scores on the batched GEMMs: 1.28e-3, 4.5e-5, 9.4e-3).
     /// </summary>
     [SkippableTheory]
     [InlineData("emulated-tf32", 128, 5e-3, 3e-3, 1e-1)]

@@ -58,4 +58,15 @@ internal static class BackwardFragments
         int low = row < tokens ? head + row * a.QRowStride : -1, high = row + 8 < tokens ? head + (row + 8) * a.QRowStride : -1;
         Write(sum, new RowPair(scale, scale), target, low, high, columns, a.AccumulateGradients != 0, lane);
     }
+
+    /// <summary>
+    /// A warp's 16 gradient rows of a head of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>), both halves, as
+    /// <see cref="WriteRows"/> writes those of 64.
+    /// </summary>
+    public static void WriteWideRows(in Fragments16 sum, float scale, ArrayView<float> target, in AttentionArguments a, int head,
+        int row, int lane)
+    {
+        WriteRows(sum.Left, scale, target, a, HeadWidth, head, row, lane);
+        WriteRows(sum.Right, scale, target, a, a.HeadDim - HeadWidth, head + HeadWidth, row, lane);
+    }
 }

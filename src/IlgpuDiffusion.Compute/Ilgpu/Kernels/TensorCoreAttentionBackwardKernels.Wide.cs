@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// k-steps and output fragments wholly in the padding). Each warp holds its 16 keys' dK and dV (or its 16 queries' dQ) for
 /// 128 columns in registers. The key pass keeps K, V, Q and dO [32, 132] in shared memory: 75.3 KB, above the 48 KB a
 /// launch may use unless the kernel opts in (<see cref="WideKeyValueSharedBytes"/>; where the driver refuses, such heads
-/// keep the backward over materialized scores). The query pass needs 22 KB.
+/// keep the backward over materialized scores). The query pass needs 22 KB. Under bf16
+/// <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass take their place.
 /// </summary>
 internal static partial class TensorCoreAttentionBackwardKernels
 {
@@ -80,8 +81,8 @@ internal static partial class TensorCoreAttentionBackwardKernels
                 matrices, d);
             Group.Barrier();
         }
-        WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
-        WriteWideRows(dvSum, 1f, dv, a, head, key, lane);
+        BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
+        BackwardFragments.WriteWideRows(dvSum, 1f, dv, a, head, key, lane);
     }
 
     /// <summary>
@@ -111,7 +112,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
             WideHeadFragments.AccumulateOver32<StagedScoreGradients, WideValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);
             Group.Barrier();
         }
-        WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
+        BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
     }
 
     /// <summary>
@@ -124,13 +125,5 @@ internal static partial class TensorCoreAttentionBackwardKernels
     {
         StageRows(shared, offset, stride, source, start, rowStride, first, Tile, tokens, Threads);
         StageRows(shared, offset + HeadWidth, stride, source, start + HeadWidth, rowStride, first, Tile, rightLimit, Threads);
-    }
-
-    /// <summary>A warp's 16 gradient rows of a wide head, both halves, as <see cref="BackwardFragments.WriteRows"/>.</summary>
-    private static void WriteWideRows(in Fragments16 sum, float scale, ArrayView<float> target, in AttentionArguments a, int head,
-        int row, int lane)
-    {
-        BackwardFragments.WriteRows(sum.Left, scale, target, a, HeadWidth, head, row, lane);
-        BackwardFragments.WriteRows(sum.Right, scale, target, a, a.HeadDim - HeadWidth, head + HeadWidth, row, lane);
     }
 }

@@ -15,8 +15,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// pass leaves it. Shared memory (20 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32].
 /// <see cref="Query"/>: 2 warps own 32 queries and add dq = scale·dS·k, dS staged from the scratch as pairs along the
 /// keys, k transposed likewise. Shared memory (7.5 KB): dS [32 queries, 20 words]; kᵀ [64 head columns, 20 words].
+/// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
 /// </summary>
-internal static class TensorCoreAttentionBf16BackwardKernels
+internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
     public const int Tile = TensorCoreAttentionBackwardKernels.Tile, Threads = TensorCoreAttentionBackwardKernels.Threads;
 

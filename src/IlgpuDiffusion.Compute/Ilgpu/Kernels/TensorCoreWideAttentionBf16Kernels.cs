@@ -19,6 +19,7 @@ internal struct Bf16Rows128
 /// Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the score products skip
 /// the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly past it. One owner per
 /// output element, a fixed order of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>.
+/// The backward of such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
 /// </summary>
 internal static class TensorCoreWideAttentionBf16Kernels
 {

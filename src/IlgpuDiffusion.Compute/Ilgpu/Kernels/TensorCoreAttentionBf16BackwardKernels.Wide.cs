@@ -1,0 +1,182 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// The flash backward of heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>) on BF16 tensor cores, the bf16
+/// precision's counterpart of <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/>: the walk, grids and scratch
+/// of <see cref="KeyValue"/> and <see cref="Query"/> over 128 staged columns. The key pass keeps its 32 keys and values
+/// as pair rows in shared memory (as fragments in registers they would not fit beside dK and dV, 16 × 128 per warp each)
+/// and loads them by ldmatrix for each product; Pᵀ and dSᵀ go from the score accumulators straight into dV and dK. Shared
+/// memory of the key pass: K, V, Q, dO [32, 68 pair words]; Qᵀ, dOᵀ [128 head columns, 20 words]; lse, D [32]: 54.3 KB,
+/// above the 48 KB a launch may use unless the kernel opts in (<see cref="WideSharedBytes"/>; where the driver refuses,
+/// such heads keep the backward over materialized scores). The query pass needs 12.5 KB. Columns past the head are staged
+/// as zeros; products skip the chunks of 16 head columns and the output fragments of 32 wholly past it.
+/// </summary>
+internal static partial class TensorCoreAttentionBf16BackwardKernels
+{
+    private const int Width = WideHeadFragments.HeadWidth;
+
+    /// <summary>Words between staged pair rows of a wide head: 64 pairs and 4 of padding.</summary>
+    private const int WideRowStride = Width / 2 + 4;
+
+    private const int WideRows = Tile * WideRowStride;
+
+    // KeyValueWide: K, V (owned), Q, dO pair rows and Qᵀ, dOᵀ pair columns (per query tile), lse, D.
+    private const int WideValuesAt = WideRows, WideQueriesAt = 2 * WideRows, WideGradientsAt = 3 * WideRows;
+    private const int WideQueryColumnsAt = 4 * WideRows, WideGradientColumnsAt = WideQueryColumnsAt + Width * ColumnStride;
+    private const int WideLogSumExpAt = WideGradientColumnsAt + Width * ColumnStride, WideRowDotsAt = WideLogSumExpAt + Tile;
+
+    /// <summary>Floats of dynamic shared memory <see cref="KeyValueWide"/> needs.</summary>
+    public const int WideSharedFloats = WideRowDotsAt + Tile;
+
+    /// <summary>Bytes of dynamic shared memory <see cref="KeyValueWide"/> opts in to.</summary>
+    public const int WideSharedBytes = WideSharedFloats * sizeof(float);
+
+    /// <summary>Floats of dynamic shared memory <see cref="QueryWide"/> needs: the tile's dS pairs, then kᵀ of 128 columns.</summary>
+    public const int WideQuerySharedFloats = KeyColumnsAt + Width * ColumnStride;
+
+    /// <summary>
+    /// <see cref="KeyValue"/> for heads of 72 to 128 columns: dk, dv += the gradients of 32 keys; dSᵀ into the scratch.
+    /// Grid (⌈T/32⌉, heads of the launch) × <see cref="Threads"/>; <see cref="WideSharedFloats"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void KeyValueWide(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
+        int d = a.HeadDim, head = b * a.QBatchStride + h * d;
+        int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
+        int rowLimit = Bf16Fragments.PairStagingLimit(tokens, d, Width), rightColumnLimit = StagingLimit(tokens, d - HeadWidth);
+        Bf16Fragments.StageRows(shared, 0, WideRowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
+        Bf16Fragments.StageRows(shared, WideValuesAt, WideRowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
+        int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
+        int keys = warp * 16 * WideRowStride, values = WideValuesAt + keys;
+        var (logSumExps, rowDots) = (shared.SubView(WideLogSumExpAt, Tile), shared.SubView(WideRowDotsAt, Tile));
+        int scoreRow = (Grid.IdxY * stride + key) * stride;
+
+        var dkSum = default(Fragments16);
+        var dvSum = default(Fragments16);
+        for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
+        {
+            Bf16Fragments.StageRows(shared, WideQueriesAt, WideRowStride, q, head, a.QRowStride, q0, Tile, rowLimit, Threads, Width);
+            Bf16Fragments.StageRows(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, Threads,
+                Width);
+            StageWideColumns(shared, WideQueryColumnsAt, q, head, a.QRowStride, q0, tokens, rightColumnLimit);
+            StageWideColumns(shared, WideGradientColumnsAt, dOutput, outputHead, outputRow, q0, tokens, rightColumnLimit);
+            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
+            Group.Barrier();
+            var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
+            var dp = default(Fragments4); // dPᵀ, then dSᵀ
+            ProductOverWideHead(ref p, shared, keys, WideQueriesAt, matrices, d);
+            ProductOverWideHead(ref dp, shared, values, WideGradientsAt, matrices, d);
+            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            AccumulateWide(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, WideGradientColumnsAt, 0, matrices, d);
+            AccumulateWide(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, WideGradientColumnsAt, 1, matrices, d);
+            AccumulateWide(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, WideQueryColumnsAt, 0, matrices, d);
+            AccumulateWide(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, WideQueryColumnsAt, 1, matrices, d);
+            Group.Barrier();
+        }
+        BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
+        BackwardFragments.WriteWideRows(dvSum, 1f, dv, a, head, key, lane);
+    }
+
+    /// <summary>
+    /// <see cref="Query"/> for heads of 72 to 128 columns: dq += scale·dS·k for 32 queries, dSᵀ read from the scratch
+    /// <see cref="KeyValueWide"/> filled. Grid (⌈T/32⌉, heads of the launch) × <see cref="Threads"/>;
+    /// <see cref="WideQuerySharedFloats"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit)]
+    public static void QueryWide(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
+        AttentionArguments a)
+    {
+        var shared = SharedMemory.GetDynamic<float>();
+        int tokens = a.Keys, stride = TensorCoreAttentionBackwardKernels.ScoreStride(tokens);
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
+        var matrices = new LaneMatrices(lane);
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
+        int d = a.HeadDim, head = b * a.QBatchStride + h * d, rightLimit = StagingLimit(tokens, d - HeadWidth);
+        int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+        int scores = Grid.IdxY * stride * stride + q0, warpRows = warp * 16 * ColumnStride;
+
+        var dqSum = default(Fragments16);
+        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
+        for (int k0 = 0; k0 < keyEnd; k0 += Tile)
+        {
+            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
+            StageWideColumns(shared, KeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
+            Group.Barrier();
+            AccumulateWide(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt, 0,
+                matrices, d);
+            AccumulateWide(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices), shared, KeyColumnsAt, 1,
+                matrices, d);
+            Group.Barrier();
+        }
+        BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
+    }
+
+    /// <summary>
+    /// Stages 32 rows of a head from row <paramref name="first"/> transposed as pairs of rows, 128 head columns
+    /// <see cref="ColumnStride"/> words apart in two halves of 64 (the group's 64 threads keep one column each): the first
+    /// half zero from row <paramref name="tokens"/> on, the second from <paramref name="rightLimit"/> on
+    /// (<see cref="AttentionFragments.StagingLimit(int, int)"/> of the head's columns past 64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageWideColumns(ArrayView<float> shared, int offset, ArrayView<float> source, int start, int rowStride,
+        int first, int tokens, int rightLimit)
+    {
+        Bf16Fragments.StageColumns(shared, offset, ColumnStride, source, start, rowStride, first, Tile, tokens, Threads);
+        Bf16Fragments.StageColumns(shared, offset + HeadWidth * ColumnStride, ColumnStride, source, start + HeadWidth, rowStride,
+            first, Tile, rightLimit, Threads);
+    }
+
+    /// <summary>
+    /// c [16, 32] += A·Bᵀ over a wide head's first <paramref name="columns"/>: A the warp's 16 pair rows at word
+    /// <paramref name="rows"/>, B the 32 pair rows at <paramref name="lines"/> (both <see cref="WideRowStride"/> apart), by
+    /// chunks of 16 columns; the first five always hold head columns (heads of 72 on), the last three only for wider heads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProductOverWideHead(ref Fragments4 c, ArrayView<float> shared, int rows, int lines, in LaneMatrices lane,
+        int columns)
+    {
+        Chunk(ref c, shared, rows, lines, 0, lane);
+        Chunk(ref c, shared, rows, lines, 1, lane);
+        Chunk(ref c, shared, rows, lines, 2, lane);
+        Chunk(ref c, shared, rows, lines, 3, lane);
+        Chunk(ref c, shared, rows, lines, 4, lane);
+        if (columns > 80) Chunk(ref c, shared, rows, lines, 5, lane);
+        if (columns > 96) Chunk(ref c, shared, rows, lines, 6, lane);
+        if (columns > 112) Chunk(ref c, shared, rows, lines, 7, lane);
+    }
+
+    /// <summary>c += A·Bᵀ over head columns 16·<paramref name="chunk"/>.. (see <see cref="ProductOverWideHead"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Chunk(ref Fragments4 c, ArrayView<float> shared, int rows, int lines, int chunk, in LaneMatrices lane) =>
+        Bf16Fragments.Accumulate(ref c, Bf16Fragments.LoadA(shared, rows, WideRowStride, chunk, lane), shared, lines, WideRowStride,
+            chunk, lane);
+
+    /// <summary>
+    /// c [16, 128] += a·B for a chunk of 16 tokens: a in registers (k the tokens 16·<paramref name="chunk"/>..), B the head
+    /// columns staged as pair columns at <paramref name="columnsAt"/> (<see cref="StageWideColumns"/>); the output fragments
+    /// of each 32 columns only where the head's <paramref name="columns"/> reach into them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateWide(ref Fragments16 c, in MmaA a, ArrayView<float> shared, int columnsAt, int chunk,
+        in LaneMatrices lane, int columns)
+    {
+        Bf16Fragments.Accumulate(ref c.Left, a, shared, columnsAt, ColumnStride, chunk, lane, 64);
+        Bf16Fragments.Accumulate(ref c.Right, a, shared, columnsAt + HeadWidth * ColumnStride, ColumnStride, chunk, lane,
+            columns - 64);
+    }
+}
