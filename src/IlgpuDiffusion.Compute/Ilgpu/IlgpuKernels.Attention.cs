@@ -176,6 +176,7 @@ internal sealed partial class IlgpuKernels
             (false, true) => TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats,
             (false, false) => TensorCoreAttentionBackwardKernels.QuerySharedFloats,
         });
+        // A wide head's key pass is loaded, and opted in to its shared memory, by WideFlashBackward.
         var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
             headClass, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
             TensorCoreAttentionBf16BackwardKernels.KeyValue, TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads));
