@@ -8,16 +8,17 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// TF32 tensor cores: the key and query passes of the heads of 64, with the same grids, fragments, scratch of dSᵀ and order
 /// of sums, on rows staged 128 wide in two halves of 64 columns (zeros past the head; the second half's products skip the
 /// k-steps and output fragments wholly in the padding). Each warp holds its 16 keys' dK and dV (or its 16 queries' dQ) for
-/// 128 columns in registers. The key pass keeps K, V, Q and dO [32, 132] in shared memory: 75.3 KB, above the 48 KB a
-/// launch may use unless the kernel opts in (<see cref="WideKeyValueSharedBytes"/>; where the driver refuses, such heads
-/// keep the backward over materialized scores). The query pass needs 22 KB. Under bf16
-/// <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass take their place.
+/// 128 columns in registers. The key pass keeps K, V, Q and dO [32, 132] in shared memory, and one slab per warp that
+/// carries Pᵀ into dV and then dSᵀ into dK: 70.8 KB, above the 48 KB a launch may use unless the kernel opts in
+/// (<see cref="WideKeyValueSharedBytes"/>; where the driver refuses, such heads keep the backward over materialized
+/// scores). The query pass needs 22 KB. Under bf16 <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and
+/// its query pass take their place.
 /// </summary>
 internal static partial class TensorCoreAttentionBackwardKernels
 {
     private const int WideRows = Tile * WideHeadFragments.HeadStride;
 
-    // KeyValueWide: K, V (owned), Q, dO (per query tile), lse, D, then per warp Pᵀ and dSᵀ.
+    // KeyValueWide: K, V (owned), Q, dO (per query tile), lse, D, then per warp a slab for Pᵀ, then dSᵀ.
     private const int WideValuesAt = WideRows, WideQueriesAt = 2 * WideRows, WideOutputGradientsAt = 3 * WideRows;
     private const int WideLogSumExpAt = 4 * WideRows, WideRowDotsAt = WideLogSumExpAt + Tile, WideSlabsAt = WideRowDotsAt + Tile;
 
@@ -25,7 +26,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
     private const int WideScoreGradientsAt = Tile * WideHeadFragments.TransposedHeadStride;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValueWide"/> needs.</summary>
-    public const int WideKeyValueSharedFloats = WideSlabsAt + 2 * Warps * Slab;
+    public const int WideKeyValueSharedFloats = WideSlabsAt + Warps * Slab;
 
     /// <summary>Floats of dynamic shared memory <see cref="QueryWide"/> needs.</summary>
     public const int WideQuerySharedFloats = WideScoreGradientsAt + Tile * StagedScoreGradients.Stride;
@@ -52,7 +53,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
         StageWideRows(shared, WideValuesAt, WideHeadFragments.HeadStride, v, head, a.QRowStride, k0, tokens, rightLimit);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * WideHeadFragments.HeadStride, values = WideValuesAt + keys;
-        int probabilities = WideSlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab;
+        int slab = WideSlabsAt + warp * Slab;
         var (logSumExps, rowDots) = (shared.SubView(WideLogSumExpAt, Tile), shared.SubView(WideRowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
@@ -70,15 +71,19 @@ internal static partial class TensorCoreAttentionBackwardKernels
             WideHeadFragments.AccumulateOverHead(ref p, shared, keys, WideQueriesAt, matrices, d);
             WideHeadFragments.AccumulateOverHead(ref dp, shared, values, WideOutputGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, logSumExps, rowDots, lane);
+            // Pᵀ through the warp's slab into dV, then dSᵀ through the same slab into dK: one slab per warp where the heads of
+            // 64 keep two, which puts three blocks on a multiprocessor of 228 KB instead of two.
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            StoreToSlab(p, shared, slab, lane);
             Warp.Barrier();
-            WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dvSum, shared, probabilities, WideOutputGradientsAt,
-                matrices, d);
-            WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dkSum, shared, scoreGradientSlab, WideQueriesAt,
-                matrices, d);
+            WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dvSum, shared, slab, WideOutputGradientsAt, matrices, d);
+            Warp.Barrier();
+            StoreToSlab(dp, shared, slab, lane);
+            Warp.Barrier();
+            WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dkSum, shared, slab, WideQueriesAt, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -113,6 +118,15 @@ internal static partial class TensorCoreAttentionBackwardKernels
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
+    }
+
+    /// <summary>A warp's four fragments of Pᵀ or dSᵀ (16 keys × 32 queries) into its slab, rounded to TF32.</summary>
+    private static void StoreToSlab(in Fragments4 f, ArrayView<float> shared, int slab, int lane)
+    {
+        Store(f.F0, shared, slab, 0, lane);
+        Store(f.F1, shared, slab, 8, lane);
+        Store(f.F2, shared, slab, 16, lane);
+        Store(f.F3, shared, slab, 24, lane);
     }
 
     /// <summary>
