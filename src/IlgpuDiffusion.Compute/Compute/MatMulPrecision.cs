@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Compute;
 /// other op stay fp32 whatever the setting; only products change. Under TF32 and BF16, attention runs on tensor cores
 /// too, in the same precision: flash kernels for heads of up to 64 columns in multiples of 8, a flash forward (and
 /// KV-cache decode step) for heads of 72 to 128 in multiples of 8, whose backward runs on flash kernels too where the GPU
-/// grants them their shared memory (75 KB under TF32, 54 KB under BF16; over materialized scores on the tensor-core GEMMs
+/// grants them their shared memory (71 KB under TF32, 54 KB under BF16; over materialized scores on the tensor-core GEMMs
 /// where it refuses), and other heads over materialized scores both ways (their decode step keeps fp32 products). The CPU
 /// backend computes in fp32.
 /// </summary>
