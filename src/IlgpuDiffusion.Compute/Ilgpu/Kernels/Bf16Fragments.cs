@@ -170,6 +170,19 @@ internal static class Bf16Fragments
         if (used > 32) Accumulate(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, lines + 32 * stride, stride, chunk, lane);
     }
 
+    /// <summary>
+    /// c [16, 128] += a·B for a wide head (<see cref="WideHeadFragments.Fits"/>): the sixteen fragments' lines (head columns)
+    /// from <paramref name="lines"/>, as the eight-fragment version for lines 0..64 and 64..128, the fragments of each 32
+    /// lines only where the head's <paramref name="columns"/> reach into them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(ref Fragments16 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,
+        in LaneMatrices lane, int columns)
+    {
+        Accumulate(ref c.Left, a, shared, lines, stride, chunk, lane, 64);
+        Accumulate(ref c.Right, a, shared, lines + 64 * stride, stride, chunk, lane, columns - 64);
+    }
+
     /// <summary>The four fragments' c_j += a·B_j, as the eight-fragment version.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Accumulate(ref Fragments4 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,

@@ -82,10 +82,14 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
-            AccumulateWide(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, WideGradientColumnsAt, 0, matrices, d);
-            AccumulateWide(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, WideGradientColumnsAt, 1, matrices, d);
-            AccumulateWide(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, WideQueryColumnsAt, 0, matrices, d);
-            AccumulateWide(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, WideQueryColumnsAt, 1, matrices, d);
+            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1),
+                shared, WideGradientColumnsAt, ColumnStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3),
+                shared, WideGradientColumnsAt, ColumnStride, 1, matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1),
+                shared, WideQueryColumnsAt, ColumnStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3),
+                shared, WideQueryColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -117,10 +121,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             StageWideColumns(shared, KeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
             Group.Barrier();
-            AccumulateWide(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt, 0,
-                matrices, d);
-            AccumulateWide(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices), shared, KeyColumnsAt, 1,
-                matrices, d);
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices),
+                shared, KeyColumnsAt, ColumnStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices),
+                shared, KeyColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
@@ -165,18 +169,4 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     private static void Chunk(ref Fragments4 c, ArrayView<float> shared, int rows, int lines, int chunk, in LaneMatrices lane) =>
         Bf16Fragments.Accumulate(ref c, Bf16Fragments.LoadA(shared, rows, WideRowStride, chunk, lane), shared, lines, WideRowStride,
             chunk, lane);
-
-    /// <summary>
-    /// c [16, 128] += a·B for a chunk of 16 tokens: a in registers (k the tokens 16·<paramref name="chunk"/>..), B the head
-    /// columns staged as pair columns at <paramref name="columnsAt"/> (<see cref="StageWideColumns"/>); the output fragments
-    /// of each 32 columns only where the head's <paramref name="columns"/> reach into them.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateWide(ref Fragments16 c, in MmaA a, ArrayView<float> shared, int columnsAt, int chunk,
-        in LaneMatrices lane, int columns)
-    {
-        Bf16Fragments.Accumulate(ref c.Left, a, shared, columnsAt, ColumnStride, chunk, lane, 64);
-        Bf16Fragments.Accumulate(ref c.Right, a, shared, columnsAt + HeadWidth * ColumnStride, ColumnStride, chunk, lane,
-            columns - 64);
-    }
 }

@@ -76,10 +76,10 @@ internal static class TensorCoreWideAttentionBf16Kernels
             var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
             softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax.Max));
             WideHeadFragments.Scale(ref o, correction);
-            Values(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, 0, matrices, d);
-            Values(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, 1, matrices, d);
-            Values(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, 2, matrices, d);
-            Values(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, 3, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, ValueStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, ValueStride, 1, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, ValueStride, 2, matrices, d);
+            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, ValueStride, 3, matrices, d);
             Group.Barrier();
         }
 
@@ -98,13 +98,5 @@ internal static class TensorCoreWideAttentionBf16Kernels
         if (columns > 16) Bf16Fragments.Accumulate(ref s, q.F1, shared, 0, Stride, first + 1, lane, TileK);
         if (columns > 32) Bf16Fragments.Accumulate(ref s, q.F2, shared, 0, Stride, first + 2, lane, TileK);
         if (columns > 48) Bf16Fragments.Accumulate(ref s, q.F3, shared, 0, Stride, first + 3, lane, TileK);
-    }
-
-    /// <summary>o += P[16, keys 16c..]·V[keys 16c.., head columns]: the fragments of each 32 columns that reach into the head.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Values(ref Fragments16 o, in MmaA p, ArrayView<float> shared, int c, in LaneMatrices lane, int columns)
-    {
-        Bf16Fragments.Accumulate(ref o.Left, p, shared, VOffset, ValueStride, c, lane, 64);
-        Bf16Fragments.Accumulate(ref o.Right, p, shared, VOffset + 64 * ValueStride, ValueStride, c, lane, columns - 64);
     }
 }
