@@ -56,7 +56,7 @@ internal readonly struct SlabRows : IOperandStrides
 /// <summary>
 /// The per-fragment steps the tensor-core attention kernels share (<see cref="TensorCoreAttentionKernels"/>,
 /// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32, scaling and
-/// masking scores, turning them into probabilities, and writing a warp's 16 × 64 results out. A fragment's register r
+/// masking scores, turning them into probabilities (in base 2, <see cref="FastExp2"/>), and writing a warp's 16 × 64 results out. A fragment's register r
 /// sits at row <see cref="Mma.AccumulatorRow"/> and column <see cref="Mma.AccumulatorColumn"/> of its 16 × 8 tile.
 /// Heads narrower than <see cref="HeadWidth"/> are staged with zero columns after theirs (<see cref="Fits"/>): a zero
 /// column adds nothing to Q·Kᵀ, gives zero output columns, and those are not written. The products skip the k-steps of
@@ -130,24 +130,21 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// Scores of one fragment times <see cref="AttentionArguments.Scale"/>, −∞ where the pair is not visible; without the
-    /// checks when the warp's whole tile is <paramref name="visible"/>. Row g holds <paramref name="row"/> (row g + 8 the
-    /// next 8 on), the fragment's first column is <paramref name="column"/>; rows are queries and columns keys, or with
-    /// <paramref name="keysAreRows"/> (the key pass's transposed scores) the other way round.
+    /// Scores of one fragment set to −∞ where the pair is not visible, left as they are elsewhere (unscaled: the scale enters
+    /// with the exponent, <see cref="Exponentiate"/>); nothing to do when the warp's whole tile is <paramref name="visible"/>.
+    /// Row g holds <paramref name="row"/> (row g + 8 the next 8 on), the fragment's first column is <paramref name="column"/>;
+    /// rows are queries and columns keys, or with <paramref name="keysAreRows"/> (the key pass's transposed scores) the other
+    /// way round.
     /// </summary>
-    public static void ScaleAndMask(ref MmaAccumulator s, in AttentionArguments a, int row, int column, bool visible,
-        bool keysAreRows, int lane)
+    public static void Mask(ref MmaAccumulator s, in AttentionArguments a, int row, int column, bool visible, bool keysAreRows,
+        int lane)
     {
-        if (visible)
-        {
-            Scale(ref s, new RowPair(a.Scale, a.Scale));
-            return;
-        }
+        if (visible) return;
         int c = column + Mma.AccumulatorColumn(lane, 0);
-        s.C0 = Visible(a, row, c, keysAreRows) ? a.Scale * s.C0 : float.NegativeInfinity;
-        s.C1 = Visible(a, row, c + 1, keysAreRows) ? a.Scale * s.C1 : float.NegativeInfinity;
-        s.C2 = Visible(a, row + 8, c, keysAreRows) ? a.Scale * s.C2 : float.NegativeInfinity;
-        s.C3 = Visible(a, row + 8, c + 1, keysAreRows) ? a.Scale * s.C3 : float.NegativeInfinity;
+        s.C0 = Visible(a, row, c, keysAreRows) ? s.C0 : float.NegativeInfinity;
+        s.C1 = Visible(a, row, c + 1, keysAreRows) ? s.C1 : float.NegativeInfinity;
+        s.C2 = Visible(a, row + 8, c, keysAreRows) ? s.C2 : float.NegativeInfinity;
+        s.C3 = Visible(a, row + 8, c + 1, keysAreRows) ? s.C3 : float.NegativeInfinity;
     }
 
     /// <summary>
@@ -166,32 +163,33 @@ internal static class AttentionFragments
             WarpProducts.Max(WarpProducts.Max(s.F2.C2, s.F2.C3), WarpProducts.Max(s.F3.C2, s.F3.C3))));
 
     /// <summary>
-    /// p = exp(score − shift), in place, for one fragment's registers (0 where the shift is −∞: a row with nothing
-    /// visible yet); returns the sums of each row's two values. Unrounded: the sums and the log-sum-exp stay fp32-exact;
-    /// <see cref="Store"/> rounds the operand copy (FlashAttention-2 likewise sums before converting P).
+    /// p = 2^(score·<paramref name="scaleLog2"/> − shift) = exp(Scale·score − shift·ln 2), in place, for one fragment's
+    /// unscaled scores (<see cref="FastExp2"/>; 0 where the score is −∞); returns the sums of each row's two values.
+    /// Unrounded: the sums and the log-sum-exp stay fp32-exact; <see cref="Store"/> rounds the operand copy (FlashAttention-2
+    /// likewise sums before converting P).
     /// </summary>
-    public static RowPair Exponentiate(ref MmaAccumulator s, RowPair shift)
+    public static RowPair Exponentiate(ref MmaAccumulator s, RowPair shift, float scaleLog2)
     {
-        s.C0 = Probability(s.C0, shift.Low);
-        s.C1 = Probability(s.C1, shift.Low);
-        s.C2 = Probability(s.C2, shift.High);
-        s.C3 = Probability(s.C3, shift.High);
+        s.C0 = FastExp2.Of(s.C0 * scaleLog2 - shift.Low);
+        s.C1 = FastExp2.Of(s.C1 * scaleLog2 - shift.Low);
+        s.C2 = FastExp2.Of(s.C2 * scaleLog2 - shift.High);
+        s.C3 = FastExp2.Of(s.C3 * scaleLog2 - shift.High);
         return new RowPair(s.C0 + s.C1, s.C2 + s.C3);
     }
 
     /// <summary>
     /// As <see cref="Exponentiate"/> with a shift per column instead of per row (the key-owned backward pass, whose
     /// fragments hold keys as rows and queries as columns): <paramref name="shifts"/>[column] for the fragment's columns
-    /// from <paramref name="column"/> on.
+    /// from <paramref name="column"/> on, each a query's log-sum-exp in base 2 (<see cref="BackwardFragments.Shift"/>).
     /// </summary>
-    public static void ExponentiateColumns(ref MmaAccumulator s, ArrayView<float> shifts, int column, int lane)
+    public static void ExponentiateColumns(ref MmaAccumulator s, ArrayView<float> shifts, int column, float scaleLog2, int lane)
     {
         int c = column + Mma.AccumulatorColumn(lane, 0);
         float shift0 = shifts[c], shift1 = shifts[c + 1];
-        s.C0 = Probability(s.C0, shift0);
-        s.C1 = Probability(s.C1, shift1);
-        s.C2 = Probability(s.C2, shift0);
-        s.C3 = Probability(s.C3, shift1);
+        s.C0 = FastExp2.Of(s.C0 * scaleLog2 - shift0);
+        s.C1 = FastExp2.Of(s.C1 * scaleLog2 - shift1);
+        s.C2 = FastExp2.Of(s.C2 * scaleLog2 - shift0);
+        s.C3 = FastExp2.Of(s.C3 * scaleLog2 - shift1);
     }
 
     /// <summary>
@@ -264,8 +262,6 @@ internal static class AttentionFragments
 
     private static bool Visible(in AttentionArguments a, int row, int column, bool keysAreRows) =>
         keysAreRows ? a.Visible(column, row) : a.Visible(row, column);
-
-    private static float Probability(float score, float shift) => shift == float.NegativeInfinity ? 0f : MathF.Exp(score - shift);
 
     private static void Scale(ref MmaAccumulator f, RowPair factor)
     {

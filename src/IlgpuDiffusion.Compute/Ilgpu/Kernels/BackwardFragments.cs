@@ -18,29 +18,36 @@ internal readonly record struct KeyTile(AttentionArguments Arguments, int Key, i
 internal static class BackwardFragments
 {
     /// <summary>
-    /// The log-sum-exp and D = rowsum(dO ∘ O) of queries q0 .. q0 + count − 1 of head <paramref name="bh"/> into shared
-    /// memory (0 past the sequence); all threads of the group take part; no barrier.
+    /// The log-sum-exps in base 2 (<see cref="Shift"/>) and D = rowsum(dO ∘ O) of queries q0 .. q0 + count − 1 of head
+    /// <paramref name="bh"/> into shared memory (0 past the sequence); all threads of the group take part; no barrier.
     /// </summary>
-    public static void StageRowStatistics(ArrayView<float> logSumExps, ArrayView<float> rowDots, ArrayView<float> logSumExp,
+    public static void StageRowStatistics(ArrayView<float> shifts, ArrayView<float> rowDots, ArrayView<float> logSumExp,
         ArrayView<float> rowDot, int bh, int tokens, int q0, int count)
     {
         for (int r = Group.IdxX; r < count; r += Group.DimX)
         {
             bool inside = q0 + r < tokens;
-            logSumExps[r] = inside ? logSumExp[bh * tokens + q0 + r] : 0f;
+            shifts[r] = inside ? Shift(logSumExp[bh * tokens + q0 + r]) : 0f;
             rowDots[r] = inside ? rowDot[bh * tokens + q0 + r] : 0f;
         }
     }
+
+    /// <summary>
+    /// What a query's probabilities subtract in base 2, p = 2^(score·Scale·log₂e − shift) = exp(Scale·score −
+    /// <paramref name="logSumExp"/>): logSumExp·log₂e, or +∞ for a row that saw nothing (−∞), whose probabilities are 0.
+    /// </summary>
+    public static float Shift(float logSumExp) =>
+        logSumExp == float.NegativeInfinity ? float.PositiveInfinity : logSumExp * FastExp2.Log2E;
 
     /// <summary>
     /// One fragment of a key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>, keys as rows):
     /// scores to Pᵀ, dPᵀ to dSᵀ, and dSᵀ stored rounded to TF32 to the <paramref name="scratch"/>.
     /// </summary>
     public static void ScoreGradients(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
-        int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
+        int column, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
-        ScaleAndMask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
-        ExponentiateColumns(ref p, logSumExps, column, lane);
+        Mask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
+        ExponentiateColumns(ref p, shifts, column, tile.Arguments.Scale * FastExp2.Log2E, lane);
         ScoreGradientColumns(p, ref dp, rowDots, column, lane);
         StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
     }

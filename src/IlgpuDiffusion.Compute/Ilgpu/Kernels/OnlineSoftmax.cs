@@ -4,15 +4,27 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
 /// The online softmax of a tensor-core attention forward (FlashAttention-2, arXiv 2307.08691) for the two rows a lane
-/// holds: the running max (the same on the 4 lanes of a quad) and the lane's share of the running sum of exp(score −
-/// max), reduced over the quad once at the end. Plain fields: registers.
+/// holds: the running max of the unscaled scores (the same on the 4 lanes of a quad) and the lane's share of the running
+/// sum of exp(Scale·(score − max)), reduced over the quad once at the end. As in FlashAttention-2 the exponent is taken
+/// in base 2 with the scale folded in (<see cref="FastExp2"/>): p = 2^(score·ScaleLog2 − Shift), Shift = max·ScaleLog2.
+/// Plain fields: registers.
 /// </summary>
 internal struct OnlineSoftmax
 {
     public RowPair Max, Sum;
 
-    /// <summary>Nothing seen yet: max −∞, sum 0.</summary>
-    public static OnlineSoftmax Start() => new() { Max = new RowPair(float.NegativeInfinity, float.NegativeInfinity) };
+    /// <summary>Each row's max·<see cref="ScaleLog2"/> (0 while nothing is visible), what the exponents subtract.</summary>
+    public RowPair Shift;
+
+    /// <summary>The scores' scale times log₂ e.</summary>
+    public float ScaleLog2;
+
+    /// <summary>Nothing seen yet: max −∞, sum 0, for scores to be multiplied by <paramref name="scale"/> (positive).</summary>
+    public static OnlineSoftmax Start(float scale) => new()
+    {
+        Max = new RowPair(float.NegativeInfinity, float.NegativeInfinity),
+        ScaleLog2 = scale * FastExp2.Log2E,
+    };
 
     /// <summary>
     /// The last key of the launch's keys a query tile of <paramref name="tileQ"/> rows from <paramref name="q0"/> sees,
@@ -27,19 +39,21 @@ internal struct OnlineSoftmax
     /// <summary>
     /// Takes a tile's lane-local row maxima: the rows' max grows to the quad's largest, and the returned factors are how
     /// much the earlier sum and output shrink (1 while nothing is visible). The caller then exponentiates against
-    /// <see cref="Max"/>, scales its output by the factors and <see cref="Add"/>s the tile's sums.
+    /// <see cref="Shift"/>, scales its output by the factors and <see cref="Add"/>s the tile's sums.
     /// </summary>
     public RowPair Advance(RowPair tileMax)
     {
         var next = new RowPair(WarpProducts.Max(Max.Low, WarpProducts.QuadMax(tileMax.Low)),
             WarpProducts.Max(Max.High, WarpProducts.QuadMax(tileMax.High)));
-        var correction = new RowPair(Correction(Max.Low, next.Low), Correction(Max.High, next.High));
+        var shift = new RowPair(ShiftOf(next.Low), ShiftOf(next.High));
+        var correction = new RowPair(Correction(Max.Low, next.Low, shift.Low), Correction(Max.High, next.High, shift.High));
         Max = next;
+        Shift = shift;
         return correction;
     }
 
     /// <summary>
-    /// One tile of a TF32 forward's 16 × 32 scores, keys <paramref name="k0"/>..: scales and masks them (without the checks
+    /// One tile of a TF32 forward's 16 × 32 scores, keys <paramref name="k0"/>..: masks them (without the checks
     /// when the warp's tile is wholly <paramref name="visible"/>), advances the rows' max and sum, and stores the
     /// probabilities rounded to TF32 in the warp's slab at word <paramref name="slab"/> for P·V (no barrier). Returns the
     /// factors the output accumulated so far is to be scaled by.
@@ -47,15 +61,15 @@ internal struct OnlineSoftmax
     public RowPair ToSlab(ref Fragments4 s, in AttentionArguments a, int query, int k0, bool visible, ArrayView<float> shared,
         int slab, int lane)
     {
-        AttentionFragments.ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
         var correction = Advance(AttentionFragments.Max(s));
-        var p0 = AttentionFragments.Exponentiate(ref s.F0, Max);
-        var p1 = AttentionFragments.Exponentiate(ref s.F1, Max);
-        var p2 = AttentionFragments.Exponentiate(ref s.F2, Max);
-        var p3 = AttentionFragments.Exponentiate(ref s.F3, Max);
+        var p0 = AttentionFragments.Exponentiate(ref s.F0, Shift, ScaleLog2);
+        var p1 = AttentionFragments.Exponentiate(ref s.F1, Shift, ScaleLog2);
+        var p2 = AttentionFragments.Exponentiate(ref s.F2, Shift, ScaleLog2);
+        var p3 = AttentionFragments.Exponentiate(ref s.F3, Shift, ScaleLog2);
         Add(correction, new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High));
         AttentionFragments.Store(s.F0, shared, slab, 0, lane);
         AttentionFragments.Store(s.F1, shared, slab, 8, lane);
@@ -102,12 +116,20 @@ internal struct OnlineSoftmax
         int low = query < a.Queries ? first + query * row : -1, high = query + 8 < a.Queries ? first + (query + 8) * row : -1;
         if (a.WriteLogSumExp != 0 && Mma.AccumulatorColumn(lane, 0) == 0)
         {
-            if (query < a.Queries) logSumExp[bh * a.Queries + query] = Max.Low + MathF.Log(sum.Low);
-            if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = Max.High + MathF.Log(sum.High);
+            if (query < a.Queries) logSumExp[bh * a.Queries + query] = Max.Low * a.Scale + MathF.Log(sum.Low);
+            if (query + 8 < a.Queries) logSumExp[bh * a.Queries + query + 8] = Max.High * a.Scale + MathF.Log(sum.High);
         }
         return (new RowPair(1f / sum.Low, 1f / sum.High), low, high);
     }
 
-    /// <summary>exp(previous − next): how much a row's earlier sums shrink when its max grows (1 while nothing is visible).</summary>
-    private static float Correction(float previous, float next) => next == float.NegativeInfinity ? 1f : MathF.Exp(previous - next);
+    /// <summary>A row's <see cref="Shift"/> for its max <paramref name="max"/>: 0 while nothing is visible (max −∞).</summary>
+    private readonly float ShiftOf(float max) => max == float.NegativeInfinity ? 0f : max * ScaleLog2;
+
+    /// <summary>
+    /// exp(Scale·(previous − next)): how much a row's earlier sums shrink when its max grows from
+    /// <paramref name="previous"/> to <paramref name="next"/> (whose shift is <paramref name="shift"/>); 1 while nothing is
+    /// visible, 0 when the first visible score arrives.
+    /// </summary>
+    private readonly float Correction(float previous, float next, float shift) =>
+        next == float.NegativeInfinity ? 1f : FastExp2.Of(previous * ScaleLog2 - shift);
 }

@@ -20,7 +20,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
 
     // KeyValueWide: K, V (owned), Q, dO (per query tile), lse, D, then per warp a slab for Pᵀ, then dSᵀ.
     private const int WideValuesAt = WideRows, WideQueriesAt = 2 * WideRows, WideOutputGradientsAt = 3 * WideRows;
-    private const int WideLogSumExpAt = 4 * WideRows, WideRowDotsAt = WideLogSumExpAt + Tile, WideSlabsAt = WideRowDotsAt + Tile;
+    private const int WideShiftsAt = 4 * WideRows, WideRowDotsAt = WideShiftsAt + Tile, WideSlabsAt = WideRowDotsAt + Tile;
 
     // QueryWide: K read transposed, then the tile's dSᵀ.
     private const int WideScoreGradientsAt = Tile * WideHeadFragments.TransposedHeadStride;
@@ -54,7 +54,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * WideHeadFragments.HeadStride, values = WideValuesAt + keys;
         int slab = WideSlabsAt + warp * Slab;
-        var (logSumExps, rowDots) = (shared.SubView(WideLogSumExpAt, Tile), shared.SubView(WideRowDotsAt, Tile));
+        var (shifts, rowDots) = (shared.SubView(WideShiftsAt, Tile), shared.SubView(WideRowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
         var dkSum = default(Fragments16);
@@ -64,7 +64,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
             StageWideRows(shared, WideQueriesAt, WideHeadFragments.HeadStride, q, head, a.QRowStride, q0, tokens, rightLimit);
             StageWideRows(shared, WideOutputGradientsAt, WideHeadFragments.HeadStride, dOutput, outputHead, outputRow, q0, tokens,
                 rightLimit);
-            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
+            BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
@@ -73,10 +73,10 @@ internal static partial class TensorCoreAttentionBackwardKernels
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             // Pᵀ through the warp's slab into dV, then dSᵀ through the same slab into dK: one slab per warp where the heads of
             // 64 keep two, which puts three blocks on a multiprocessor of 228 KB instead of two.
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
             StoreToSlab(p, shared, slab, lane);
             Warp.Barrier();
             WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dvSum, shared, slab, WideOutputGradientsAt, matrices, d);

@@ -27,7 +27,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
 
     // KeyValue: K, V (owned), Q, dO (per query tile), lse, D, then per warp Pᵀ and dSᵀ.
     private const int ValuesAt = Rows, QueriesAt = 2 * Rows, OutputGradientsAt = 3 * Rows;
-    private const int LogSumExpAt = 4 * Rows, RowDotsAt = LogSumExpAt + Tile, SlabsAt = RowDotsAt + Tile;
+    private const int ShiftsAt = 4 * Rows, RowDotsAt = ShiftsAt + Tile, SlabsAt = RowDotsAt + Tile;
 
     // Query: K, then the tile's dSᵀ.
     private const int ScoreGradientsAt = Tile * TransposedHeadStride;
@@ -77,7 +77,7 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * RowStride, values = ValuesAt + keys;
         int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab; // dSᵀ's slab follows Pᵀ's
-        var (logSumExps, rowDots) = (shared.SubView(LogSumExpAt, Tile), shared.SubView(RowDotsAt, Tile));
+        var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
         var dkSum = default(Fragments8);
@@ -86,17 +86,17 @@ internal static partial class TensorCoreAttentionBackwardKernels
         {
             StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, Threads);
             StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, Threads);
-            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
+            BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, matrices, d);
             WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, logSumExps, rowDots, lane);
-            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, logSumExps, rowDots, lane);
+            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, shifts, rowDots, lane);
+            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, shifts, rowDots, lane);
+            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, shifts, rowDots, lane);
+            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, shifts, rowDots, lane);
             Warp.Barrier();
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, matrices, d);
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices, d);
@@ -183,9 +183,9 @@ internal static partial class TensorCoreAttentionBackwardKernels
     /// <paramref name="probabilities"/>, dSᵀ's right after) as operands of the next products.
     /// </summary>
     private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, ArrayView<float> scratch,
-        in KeyTile tile, int probabilities, int column, ArrayView<float> logSumExps, ArrayView<float> rowDots, int lane)
+        in KeyTile tile, int probabilities, int column, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
-        BackwardFragments.ScoreGradients(ref p, ref dp, scratch, tile, column, logSumExps, rowDots, lane);
+        BackwardFragments.ScoreGradients(ref p, ref dp, scratch, tile, column, shifts, rowDots, lane);
         Store(p, shared, probabilities, column, lane);
         Store(dp, shared, probabilities + Slab, column, lane);
     }

@@ -27,7 +27,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     // KeyValueWide: K, V (owned), Q, dO pair rows and Qᵀ, dOᵀ pair columns (per query tile), lse, D.
     private const int WideValuesAt = WideRows, WideQueriesAt = 2 * WideRows, WideGradientsAt = 3 * WideRows;
     private const int WideQueryColumnsAt = 4 * WideRows, WideGradientColumnsAt = WideQueryColumnsAt + Width * ColumnStride;
-    private const int WideLogSumExpAt = WideGradientColumnsAt + Width * ColumnStride, WideRowDotsAt = WideLogSumExpAt + Tile;
+    private const int WideShiftsAt = WideGradientColumnsAt + Width * ColumnStride, WideRowDotsAt = WideShiftsAt + Tile;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValueWide"/> needs.</summary>
     public const int WideSharedFloats = WideRowDotsAt + Tile;
@@ -59,7 +59,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         Bf16Fragments.StageRows(shared, WideValuesAt, WideRowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * WideRowStride, values = WideValuesAt + keys;
-        var (logSumExps, rowDots) = (shared.SubView(WideLogSumExpAt, Tile), shared.SubView(WideRowDotsAt, Tile));
+        var (shifts, rowDots) = (shared.SubView(WideShiftsAt, Tile), shared.SubView(WideRowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
         var dkSum = default(Fragments16);
@@ -71,17 +71,17 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
                 Width);
             StageWideColumns(shared, WideQueryColumnsAt, q, head, a.QRowStride, q0, tokens, rightColumnLimit);
             StageWideColumns(shared, WideGradientColumnsAt, dOutput, outputHead, outputRow, q0, tokens, rightColumnLimit);
-            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
+            BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             ProductOverWideHead(ref p, shared, keys, WideQueriesAt, matrices, d);
             ProductOverWideHead(ref dp, shared, values, WideGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1),
                 shared, WideGradientColumnsAt, ColumnStride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3),

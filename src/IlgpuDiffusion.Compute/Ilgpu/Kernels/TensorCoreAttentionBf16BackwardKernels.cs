@@ -26,8 +26,8 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
     private const int GradientsAt = Tile * RowStride, QueryColumnsAt = 2 * Tile * RowStride;
     private const int GradientColumnsAt = QueryColumnsAt + HeadWidth * ColumnStride;
-    private const int LogSumExpAt = GradientColumnsAt + HeadWidth * ColumnStride;
-    private const int RowDotsAt = LogSumExpAt + Tile;
+    private const int ShiftsAt = GradientColumnsAt + HeadWidth * ColumnStride;
+    private const int RowDotsAt = ShiftsAt + Tile;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
     public const int SharedFloats = RowDotsAt + Tile;
@@ -78,7 +78,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, matrices);
         Group.Barrier();
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
-        var (logSumExps, rowDots) = (shared.SubView(LogSumExpAt, Tile), shared.SubView(RowDotsAt, Tile));
+        var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
 
         var dkSum = default(Fragments8);
@@ -90,17 +90,17 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, columnLimit, Threads);
             Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile,
                 columnLimit, Threads);
-            BackwardFragments.StageRowStatistics(logSumExps, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
+            BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             ProductOverHead(ref p, keys, shared, 0, matrices, d);
             ProductOverHead(ref dp, values, shared, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, logSumExps, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, logSumExps, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
                 matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,

@@ -62,7 +62,7 @@ internal static class TensorCoreAttentionBf16Kernels
         var queries = Bf16Fragments.LoadRows64(shared, warp * 16 * Stride, Stride, matrices);
 
         var o = default(Fragments8);
-        var softmax = OnlineSoftmax.Start();
+        var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
@@ -74,9 +74,9 @@ internal static class TensorCoreAttentionBf16Kernels
             if (d > 16) Bf16Fragments.Accumulate(ref s, queries.F1, shared, KOffset, Stride, 1, matrices, TileK);
             if (d > 32) Bf16Fragments.Accumulate(ref s, queries.F2, shared, KOffset, Stride, 2, matrices, TileK);
             if (d > 48) Bf16Fragments.Accumulate(ref s, queries.F3, shared, KOffset, Stride, 3, matrices, TileK);
-            ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
+            Mask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
             var correction = softmax.Advance(Max(s));
-            softmax.Add(correction, Exponentiate(ref s, softmax.Max));
+            softmax.Add(correction, Exponentiate(ref s, softmax));
             Scale(ref o, correction);
             Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, matrices, d);
@@ -88,17 +88,17 @@ internal static class TensorCoreAttentionBf16Kernels
         softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
     }
 
-    /// <summary>The eight score fragments of keys <paramref name="k0"/>.. scaled and masked (see the fragment version).</summary>
-    public static void ScaleAndMask(ref Fragments8 s, in AttentionArguments a, int query, int k0, bool visible, int lane)
+    /// <summary>The eight score fragments of keys <paramref name="k0"/>.. masked (see the fragment version).</summary>
+    public static void Mask(ref Fragments8 s, in AttentionArguments a, int query, int k0, bool visible, int lane)
     {
-        AttentionFragments.ScaleAndMask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F4, a, query, k0 + 32, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F5, a, query, k0 + 40, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F6, a, query, k0 + 48, visible, keysAreRows: false, lane);
-        AttentionFragments.ScaleAndMask(ref s.F7, a, query, k0 + 56, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F0, a, query, k0, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F1, a, query, k0 + 8, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F2, a, query, k0 + 16, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F3, a, query, k0 + 24, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F4, a, query, k0 + 32, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F5, a, query, k0 + 40, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F6, a, query, k0 + 48, visible, keysAreRows: false, lane);
+        AttentionFragments.Mask(ref s.F7, a, query, k0 + 56, visible, keysAreRows: false, lane);
     }
 
     /// <summary>The largest score of each of the lane's two rows in eight fragments (this lane's columns only).</summary>
@@ -109,17 +109,21 @@ internal static class TensorCoreAttentionBf16Kernels
         return new RowPair(WarpProducts.Max(left.Low, right.Low), WarpProducts.Max(left.High, right.High));
     }
 
-    /// <summary>p = exp(score − max) in place for eight fragments; returns this lane's sums of each row.</summary>
-    public static RowPair Exponentiate(ref Fragments8 s, RowPair max)
+    /// <summary>
+    /// p = exp(Scale·(score − max)) in place for eight fragments, against the rows' max in <paramref name="softmax"/>;
+    /// returns this lane's sums of each row.
+    /// </summary>
+    public static RowPair Exponentiate(ref Fragments8 s, in OnlineSoftmax softmax)
     {
-        var p0 = AttentionFragments.Exponentiate(ref s.F0, max);
-        var p1 = AttentionFragments.Exponentiate(ref s.F1, max);
-        var p2 = AttentionFragments.Exponentiate(ref s.F2, max);
-        var p3 = AttentionFragments.Exponentiate(ref s.F3, max);
-        var p4 = AttentionFragments.Exponentiate(ref s.F4, max);
-        var p5 = AttentionFragments.Exponentiate(ref s.F5, max);
-        var p6 = AttentionFragments.Exponentiate(ref s.F6, max);
-        var p7 = AttentionFragments.Exponentiate(ref s.F7, max);
+        var (shift, scaleLog2) = (softmax.Shift, softmax.ScaleLog2);
+        var p0 = AttentionFragments.Exponentiate(ref s.F0, shift, scaleLog2);
+        var p1 = AttentionFragments.Exponentiate(ref s.F1, shift, scaleLog2);
+        var p2 = AttentionFragments.Exponentiate(ref s.F2, shift, scaleLog2);
+        var p3 = AttentionFragments.Exponentiate(ref s.F3, shift, scaleLog2);
+        var p4 = AttentionFragments.Exponentiate(ref s.F4, shift, scaleLog2);
+        var p5 = AttentionFragments.Exponentiate(ref s.F5, shift, scaleLog2);
+        var p6 = AttentionFragments.Exponentiate(ref s.F6, shift, scaleLog2);
+        var p7 = AttentionFragments.Exponentiate(ref s.F7, shift, scaleLog2);
         return new RowPair((p0.Low + p1.Low + p2.Low + p3.Low) + (p4.Low + p5.Low + p6.Low + p7.Low),
             (p0.High + p1.High + p2.High + p3.High) + (p4.High + p5.High + p6.High + p7.High));
     }

@@ -57,7 +57,7 @@ internal static class TensorCoreAttentionKernels
         int queries = warp * 16 * RowStride, probabilities = POffset + warp * Slab;
 
         var o = default(Fragments8);
-        var softmax = OnlineSoftmax.Start();
+        var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);

@@ -63,7 +63,7 @@ internal static class TensorCoreWideAttentionBf16Kernels
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
 
         var o = default(Fragments16);
-        var softmax = OnlineSoftmax.Start();
+        var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             Bf16Fragments.StageRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
@@ -72,9 +72,9 @@ internal static class TensorCoreWideAttentionBf16Kernels
             var s = default(Fragments8);
             Scores(ref s, queries.Left, shared, 0, matrices, 64);
             Scores(ref s, queries.Right, shared, 4, matrices, d - 64);
-            TensorCoreAttentionBf16Kernels.ScaleAndMask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
+            TensorCoreAttentionBf16Kernels.Mask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
             var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
-            softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax.Max));
+            softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax));
             WideHeadFragments.Scale(ref o, correction);
             Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, ValueStride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, ValueStride, 1, matrices, d);

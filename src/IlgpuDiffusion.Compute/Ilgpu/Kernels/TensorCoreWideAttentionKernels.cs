@@ -46,7 +46,7 @@ internal static class TensorCoreWideAttentionKernels
         int probabilities = POffset + warp * Slab;
 
         var o = default(Fragments16);
-        var softmax = OnlineSoftmax.Start();
+        var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
             StageRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);

@@ -157,7 +157,8 @@ internal static class WarpProducts
         return x + Warp.ShuffleXor(x, 2);
     }
 
-    public static float Max(float x, float y) => x > y ? x : y;
+    /// <summary>The larger of two scores: one <c>max.f32</c> (FMNMX) where a compare and a select would be two.</summary>
+    public static float Max(float x, float y) => MathF.Max(x, y);
 
     /// <summary>
     /// The A fragment of rows 0..16 past word <paramref name="a"/>, k <paramref name="k"/>.. for a kernel that keeps it in
