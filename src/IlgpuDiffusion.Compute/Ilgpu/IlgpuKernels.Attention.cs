@@ -251,6 +251,7 @@ internal sealed partial class IlgpuKernels
         ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> logSumExp)
     {
         bool bf16 = _precision == MatMulPrecision.Bf16;
+        arguments = WithVectorRows(arguments, q, k, v);
         if (_tensorCores is not null && WideHeadFragments.Fits(arguments.HeadDim))
         {
             var wide = _tensorCoreWideForward ??= _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(bf16
@@ -303,6 +304,19 @@ internal sealed partial class IlgpuKernels
         return new AttentionArguments(heads, headDim, queries, keys, firstPosition, causal ? 1 : 0, 1f / MathF.Sqrt(headDim),
             qBatchStride, qRowStride, kvBatchStride, kvHeadStride, kvRowStride, tiles.TileQ, tiles.TileK, WriteLogSumExp: 1,
             AccumulateGradients: accumulateGradients ? 1 : 0);
+    }
+
+    /// <summary>
+    /// <paramref name="arguments"/> with <see cref="AttentionArguments.VectorRows"/> set where every head row of
+    /// <paramref name="q"/>, <paramref name="k"/> and <paramref name="v"/> starts on 16 bytes.
+    /// </summary>
+    private static AttentionArguments WithVectorRows(AttentionArguments arguments, ArrayView<float> q, ArrayView<float> k,
+        ArrayView<float> v)
+    {
+        var a = arguments;
+        bool strides = (a.HeadDim | a.QBatchStride | a.QRowStride | a.KvBatchStride | a.KvHeadStride | a.KvRowStride) % 4 == 0;
+        bool views = ViewAlignment.On16Bytes(q) && ViewAlignment.On16Bytes(k) && ViewAlignment.On16Bytes(v);
+        return a with { VectorRows = strides && views ? 1 : 0 };
     }
 
     /// <summary>Views of a packed [.., 3, heads, headDim] tensor starting at its q, k and v slots.</summary>

@@ -171,11 +171,8 @@ internal sealed class TensorCoreGemm : IDisposable
     private static bool Aligned(ArrayView<float> view, int lineStride, int kStride)
     {
         var (otherStride, contiguousStride) = kStride == 1 ? (lineStride, 1) : (kStride, lineStride);
-        return contiguousStride == 1 && otherStride % 4 == 0 && IndexInBytes(view) % 16 == 0;
+        return contiguousStride == 1 && otherStride % 4 == 0 && ViewAlignment.On16Bytes(view);
     }
-
-    /// <summary>The view's start within its buffer, read through the interface without boxing the view.</summary>
-    private static long IndexInBytes<TView>(TView view) where TView : IContiguousArrayView => view.IndexInBytes;
 
     /// <summary>
     /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the

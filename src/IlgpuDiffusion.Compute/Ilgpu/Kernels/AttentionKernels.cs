@@ -7,12 +7,14 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// b·QBatchStride + i·QRowStride + h·HeadDim; keys and values at b·KvBatchStride + h·KvHeadStride + j·KvRowStride
 /// (the packed qkv for full attention, the [batch, heads, capacity, headDim] cache for decoding). Query i sits at
 /// position FirstPosition + i; with Causal ≠ 0 it sees keys j ≤ FirstPosition + i, otherwise all Keys. The backward passes
-/// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it.
+/// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it. VectorRows ≠ 0 says every head
+/// row of q, k and v starts on 16 bytes (the views do, and every stride and HeadDim are multiples of 4): the BF16
+/// tensor-core kernels then stage whole tiles with 16-byte loads.
 /// </summary>
 internal readonly record struct AttentionArguments(
     int Heads, int HeadDim, int Queries, int Keys, int FirstPosition, int Causal, float Scale,
     int QBatchStride, int QRowStride, int KvBatchStride, int KvHeadStride, int KvRowStride,
-    int TileQ, int TileK, int WriteLogSumExp, int AccumulateGradients)
+    int TileQ, int TileK, int WriteLogSumExp, int AccumulateGradients, int VectorRows = 0)
 {
     /// <summary>True when query i may attend to key j.</summary>
     public bool Visible(int i, int j) => i < Queries && j < Keys && (Causal == 0 || j <= FirstPosition + i);

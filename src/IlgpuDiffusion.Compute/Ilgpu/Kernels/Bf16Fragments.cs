@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
+using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -103,6 +104,90 @@ internal static class Bf16Fragments
             float odd = row + 1 < limit ? source[from + (2 * p + 1) * rowStride] : 0f;
             shared[to + p] = Pack(even, odd);
         }
+    }
+
+    /// <summary>
+    /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile of
+    /// 64 rows wholly inside the sequence, staged by 128 threads, <paramref name="width"/> (64 or 128) columns of a head that
+    /// is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each thread loads eight
+    /// consecutive columns of a row with two 16-byte loads and stores their four pair words with one 16-byte store
+    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in width / 16 passes written out (ILGPU
+    /// does not unroll loops). A quarter-warp stores 32 consecutive words of a row: no bank conflict.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageWholeRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
+        int rowStride, int first, int width)
+    {
+        int octets = width / 8, rowsPerPass = WholeTileThreads / octets, octet = Group.IdxX & (octets - 1);
+        int row = Group.IdxX / octets;
+        var from = source.SubView(start + (first + row) * rowStride + 8 * octet).Cast<Quad>().AsAligned(16);
+        var to = shared.SubView(offset + row * stride + 4 * octet).Cast<Quad>().AsAligned(16);
+        int passQuads = rowsPerPass * rowStride / 4, passWords = rowsPerPass * stride / 4;
+        RowPass(from, to, 0, passQuads, passWords);
+        RowPass(from, to, 1, passQuads, passWords);
+        RowPass(from, to, 2, passQuads, passWords);
+        RowPass(from, to, 3, passQuads, passWords);
+        if (width <= 64) return;
+        RowPass(from, to, 4, passQuads, passWords);
+        RowPass(from, to, 5, passQuads, passWords);
+        RowPass(from, to, 6, passQuads, passWords);
+        RowPass(from, to, 7, passQuads, passWords);
+    }
+
+    /// <summary>
+    /// <see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a
+    /// tile of 64 rows wholly inside the sequence, staged by 128 threads, <paramref name="width"/> (64 or 128) columns of a
+    /// head that is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): lane l of a warp
+    /// takes rows 4(l mod 16) .. + 3 of four consecutive columns (four 16-byte loads) and stores each column's two pair
+    /// words with one 8-byte store (<paramref name="offset"/> and <paramref name="stride"/> even), in width / 32 passes. A
+    /// half-warp stores 32 consecutive words of a column: no bank conflict; the two half-warps read the two halves of each
+    /// row's 32-byte sector.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageWholeColumns(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
+        int rowStride, int first, int width)
+    {
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), group = lane & 15, quad = 2 * (Group.IdxX / Mma.WarpLanes) + (lane >> 4);
+        var from = source.SubView(start + (first + 4 * group) * rowStride + 4 * quad).Cast<Quad>().AsAligned(16);
+        var to = shared.SubView(offset + 4 * quad * stride + 2 * group).Cast<WordPair>().AsAligned(8);
+        int rowQuads = rowStride / 4;
+        ColumnPass(from, to, 0, rowQuads, stride);
+        ColumnPass(from, to, 1, rowQuads, stride);
+        if (width <= 64) return;
+        ColumnPass(from, to, 2, rowQuads, stride);
+        ColumnPass(from, to, 3, rowQuads, stride);
+    }
+
+    /// <summary>Threads that stage a whole tile (<see cref="StageWholeRows"/>, <see cref="StageWholeColumns"/>).</summary>
+    private const int WholeTileThreads = 128;
+
+    /// <summary>Pass <paramref name="pass"/> of <see cref="StageWholeRows"/>: one row's eight columns as four pair words.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowPass(ArrayView<Quad> from, ArrayView<Quad> to, int pass, int passQuads, int passWords)
+    {
+        Quad low = from[pass * passQuads], high = from[pass * passQuads + 1];
+        to[pass * passWords] = new Quad(Pack(low.X, low.Y), Pack(low.Z, low.W), Pack(high.X, high.Y), Pack(high.Z, high.W));
+    }
+
+    /// <summary>
+    /// Pass <paramref name="pass"/> of <see cref="StageWholeColumns"/>: four rows of four columns 32·pass on, as two pair
+    /// words per column (word pairs of <paramref name="stride"/> / 2 between columns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ColumnPass(ArrayView<Quad> from, ArrayView<WordPair> to, int pass, int rowQuads, int stride)
+    {
+        int at = 8 * pass, column = 2 * at * stride; // quads along the rows; word pairs to the pass's first column
+        Quad r0 = from[at], r1 = from[rowQuads + at], r2 = from[2 * rowQuads + at], r3 = from[3 * rowQuads + at];
+        to[column] = new WordPair(Pack(r0.X, r1.X), Pack(r2.X, r3.X));
+        to[column + stride / 2] = new WordPair(Pack(r0.Y, r1.Y), Pack(r2.Y, r3.Y));
+        to[column + stride] = new WordPair(Pack(r0.Z, r1.Z), Pack(r2.Z, r3.Z));
+        to[column + 3 * stride / 2] = new WordPair(Pack(r0.W, r1.W), Pack(r2.W, r3.W));
+    }
+
+    /// <summary>Two words of shared memory stored together (8 bytes, 8-byte aligned): one STS.64.</summary>
+    private readonly struct WordPair(float low, float high)
+    {
+        public readonly float Low = low, High = high;
     }
 
     /// <summary>

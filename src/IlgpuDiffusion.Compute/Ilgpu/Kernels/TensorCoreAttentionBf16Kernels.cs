@@ -13,7 +13,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// pairs, so P needs no trip through shared memory, unlike TF32's). Q, K and V are rounded to BF16 once, when staged as
 /// pairs: Q and K along the head, V along the keys (transposed while staged). The sums of the softmax use the
 /// unrounded probabilities; only P's operand copy is rounded. Shared memory (27 KB): Q, K [64, 36 words], V [64 head
-/// columns, 36 words]; the strides make every fragment read conflict-free. One owner per output element, a fixed order
+/// columns, 36 words]; the strides make every fragment read conflict-free. Key tiles wholly inside the sequence of a head
+/// of 64 whose rows start on 16 bytes stage with 16-byte loads (<see cref="Bf16Fragments.StageWholeRows"/>). One owner per output element, a fixed order
 /// of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step
 /// runs here too. Heads narrower than 64 take <see cref="ForwardNarrowHeads"/>, as in the TF32 kernel.
 /// </summary>
@@ -65,8 +66,16 @@ internal static class TensorCoreAttentionBf16Kernels
         var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
-            Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads);
+            if (!narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+            {
+                Bf16Fragments.StageWholeRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, HeadWidth);
+                Bf16Fragments.StageWholeColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, HeadWidth);
+            }
+            else
+            {
+                Bf16Fragments.StageRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
+                Bf16Fragments.StageColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads);
+            }
             Group.Barrier();
             var s = default(Fragments8);
             // Chunks of 16 head columns; those wholly in a narrower head's zero padding are skipped.

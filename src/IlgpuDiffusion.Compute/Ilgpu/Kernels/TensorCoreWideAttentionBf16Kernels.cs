@@ -18,8 +18,9 @@ internal struct Bf16Rows128
 /// keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place before the loop.
 /// Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the score products skip
 /// the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly past it. One owner per
-/// output element, a fixed order of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>.
-/// The backward of such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
+/// output element, a fixed order of sums: results repeat bit for bit. Key tiles wholly inside the sequence of a head of
+/// 128 whose rows start on 16 bytes stage with 16-byte loads (<see cref="Bf16Fragments.StageWholeRows"/>). Arguments as
+/// <see cref="AttentionKernels.Forward"/>. The backward of such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
 /// </summary>
 internal static class TensorCoreWideAttentionBf16Kernels
 {
@@ -66,8 +67,16 @@ internal static class TensorCoreWideAttentionBf16Kernels
         var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            Bf16Fragments.StageRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
-            Bf16Fragments.StageColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads, Width);
+            if (a.HeadDim == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+            {
+                Bf16Fragments.StageWholeRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, Width);
+                Bf16Fragments.StageWholeColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, Width);
+            }
+            else
+            {
+                Bf16Fragments.StageRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
+                Bf16Fragments.StageColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads, Width);
+            }
             Group.Barrier();
             var s = default(Fragments8);
             Scores(ref s, queries.Left, shared, 0, matrices, 64);
