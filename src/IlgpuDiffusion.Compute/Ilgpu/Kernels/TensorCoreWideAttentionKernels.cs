@@ -10,7 +10,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// registers instead of shared memory. A 128-wide Q tile would take 33 KB on its own; staged once through the K and V
 /// stages and loaded as A fragments, it leaves K [32, 132], V [32, 136] and the P slabs: 43.5 KB. Each warp holds its
 /// 16 × 128 output in registers. Columns past the head are staged as zeros; the products skip their k-steps, and the output
-/// fragments of 32 columns wholly past the head. One owner per output element, a fixed order of sums: results repeat bit
+/// fragments of 32 columns wholly past the head. Key tiles wholly inside the sequence of a head of 128 whose rows start on
+/// 16 bytes stage with 16-byte loads (<see cref="AttentionFragments.StageWholeRows"/>). One owner per output element, a fixed order of sums: results repeat bit
 /// for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. The backward
 /// of such heads runs on <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/> and its query pass where the GPU grants
 /// their shared memory, else over materialized scores (IlgpuKernels.ScoreAttention.cs), from this forward's log-sum-exp.
@@ -49,9 +50,17 @@ internal static class TensorCoreWideAttentionKernels
         var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            StageRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
-            StageRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, keyLimit, Threads,
-                Width);
+            if (d == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+            {
+                StageWholeRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, Width);
+                StageWholeRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, Width);
+            }
+            else
+            {
+                StageRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
+                StageRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, keyLimit,
+                    Threads, Width);
+            }
             Group.Barrier();
             var s = default(Fragments4);
             WideHeadFragments.Scores(ref s, left, right, shared, 0, matrices, d);
