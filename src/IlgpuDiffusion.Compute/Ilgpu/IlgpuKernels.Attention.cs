@@ -155,6 +155,8 @@ internal sealed partial class IlgpuKernels
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
         AttentionArguments arguments, int batchHeads)
     {
+        arguments = WithVectorRows(arguments, q, k, v);
+        if (!ViewAlignment.On16Bytes(dOutput)) arguments = arguments with { VectorRows = 0 }; // dO's rows: heads·HeadDim apart
         int stride = TensorCoreAttentionBackwardKernels.ScoreStride(arguments.Keys);
         int perHead = HostChecks.Product(stride, stride);
         int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);

@@ -132,18 +132,18 @@ internal static class AttentionFragments
 
     /// <summary>
     /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile
-    /// wholly inside the sequence, staged by 128 threads, <paramref name="width"/> (64 or 128) columns of a head that is as
-    /// wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each thread loads four consecutive
-    /// columns of a row with one 16-byte load and stores them rounded with one 16-byte store (<paramref name="offset"/> and
-    /// <paramref name="stride"/> multiples of 4), in 4 or 8 passes (<paramref name="rows"/>·width / 512) written out, so
-    /// that all of a tile's loads are in flight at once (ILGPU does not unroll loops). A quarter-warp stores 32
-    /// consecutive words of a row: no bank conflict.
+    /// wholly inside the sequence, <paramref name="width"/> (64 or 128) columns of a head that is as wide, whose rows start
+    /// on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each of the <paramref name="threads"/> loads four
+    /// consecutive columns of a row with one 16-byte load and stores them rounded with one 16-byte store
+    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in 4 or 8 passes (<paramref name="rows"/>·
+    /// width / (4·threads)) written out, so that all of a tile's loads are in flight at once (ILGPU does not unroll
+    /// loops). A quarter-warp stores 32 consecutive words of a row: no bank conflict.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageWholeRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int rows, int width)
+        int rowStride, int first, int rows, int threads, int width)
     {
-        int quads = width / 4, rowsPerPass = WholeTileThreads / quads, row = Group.IdxX / quads, quad = Group.IdxX & (quads - 1);
+        int quads = width / 4, rowsPerPass = threads / quads, row = Group.IdxX / quads, quad = Group.IdxX & (quads - 1);
         var from = source.SubView(start + (first + row) * rowStride + 4 * quad).Cast<Quad>().AsAligned(16);
         var to = shared.SubView(offset + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
         int passQuads = rowsPerPass * rowStride / 4, passWords = rowsPerPass * stride / 4;
@@ -157,9 +157,6 @@ internal static class AttentionFragments
         RowPass(from, to, 6, passQuads, passWords);
         RowPass(from, to, 7, passQuads, passWords);
     }
-
-    /// <summary>Threads that stage a whole tile (<see cref="StageWholeRows"/>).</summary>
-    private const int WholeTileThreads = 128;
 
     /// <summary>Pass <paramref name="pass"/> of <see cref="StageWholeRows"/>: four columns of a row, rounded to TF32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

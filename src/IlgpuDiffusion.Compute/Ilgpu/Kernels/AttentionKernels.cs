@@ -8,8 +8,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// (the packed qkv for full attention, the [batch, heads, capacity, headDim] cache for decoding). Query i sits at
 /// position FirstPosition + i; with Causal ≠ 0 it sees keys j ≤ FirstPosition + i, otherwise all Keys. The backward passes
 /// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it. VectorRows ≠ 0 says every head
-/// row of q, k and v starts on 16 bytes (the views do, and every stride and HeadDim are multiples of 4): the tensor-core
-/// forwards then stage whole key tiles with 16-byte loads.
+/// row of q, k and v (and, in a backward, dO) starts on 16 bytes (the views do, and every stride and HeadDim are
+/// multiples of 4): the tensor-core kernels then stage whole tiles with 16-byte loads.
 /// </summary>
 internal readonly record struct AttentionArguments(
     int Heads, int HeadDim, int Queries, int Keys, int FirstPosition, int Causal, float Scale,

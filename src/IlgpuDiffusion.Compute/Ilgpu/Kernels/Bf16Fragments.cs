@@ -107,18 +107,19 @@ internal static class Bf16Fragments
     }
 
     /// <summary>
-    /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile of
-    /// 64 rows wholly inside the sequence, staged by 128 threads, <paramref name="width"/> (64 or 128) columns of a head that
-    /// is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each thread loads eight
+    /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile
+    /// wholly inside the sequence, <paramref name="width"/> (64 or 128) columns of a head that is as wide, whose rows start
+    /// on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each of the <paramref name="threads"/> loads eight
     /// consecutive columns of a row with two 16-byte loads and stores their four pair words with one 16-byte store
-    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in width / 16 passes written out (ILGPU
-    /// does not unroll loops). A quarter-warp stores 32 consecutive words of a row: no bank conflict.
+    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in 4 or 8 passes (<paramref name="rows"/>·
+    /// width / (8·threads)) written out, so that all of a tile's loads are in flight at once (ILGPU does not unroll loops).
+    /// A quarter-warp stores 32 consecutive words of a row: no bank conflict.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageWholeRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int width)
+        int rowStride, int first, int rows, int threads, int width)
     {
-        int octets = width / 8, rowsPerPass = WholeTileThreads / octets, octet = Group.IdxX & (octets - 1);
+        int octets = width / 8, rowsPerPass = threads / octets, octet = Group.IdxX & (octets - 1);
         int row = Group.IdxX / octets;
         var from = source.SubView(start + (first + row) * rowStride + 8 * octet).Cast<Quad>().AsAligned(16);
         var to = shared.SubView(offset + row * stride + 4 * octet).Cast<Quad>().AsAligned(16);
@@ -127,7 +128,7 @@ internal static class Bf16Fragments
         RowPass(from, to, 1, passQuads, passWords);
         RowPass(from, to, 2, passQuads, passWords);
         RowPass(from, to, 3, passQuads, passWords);
-        if (width <= 64) return;
+        if (rows <= 4 * rowsPerPass) return;
         RowPass(from, to, 4, passQuads, passWords);
         RowPass(from, to, 5, passQuads, passWords);
         RowPass(from, to, 6, passQuads, passWords);
@@ -136,30 +137,29 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// <see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a
-    /// tile of 64 rows wholly inside the sequence, staged by 128 threads, <paramref name="width"/> (64 or 128) columns of a
-    /// head that is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): lane l of a warp
-    /// takes rows 4(l mod 16) .. + 3 of four consecutive columns (four 16-byte loads) and stores each column's two pair
-    /// words with one 8-byte store (<paramref name="offset"/> and <paramref name="stride"/> even), in width / 32 passes. A
-    /// half-warp stores 32 consecutive words of a column: no bank conflict; the two half-warps read the two halves of each
-    /// row's 32-byte sector.
+    /// tile of <paramref name="rows"/> (32 or 64) wholly inside the sequence, <paramref name="width"/> (64 or 128) columns
+    /// of a head that is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): a lane takes
+    /// four consecutive rows (lane mod rows / 4) of four consecutive columns (four 16-byte loads) and stores each
+    /// column's two pair words with one 8-byte store (<paramref name="offset"/> and <paramref name="stride"/> even), in 2
+    /// or 4 passes (width·rows / (16·threads)). A half-warp stores 32 words of distinct banks (one column of 64 rows, or
+    /// two columns of 32 rows four columns apart, with 4·<paramref name="stride"/> ≡ 16 mod 32); the lanes of neighbouring
+    /// columns read the two halves of each row's 32-byte sector.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageWholeColumns(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int width)
+        int rowStride, int first, int rows, int threads, int width)
     {
-        int lane = Group.IdxX & (Mma.WarpLanes - 1), group = lane & 15, quad = 2 * (Group.IdxX / Mma.WarpLanes) + (lane >> 4);
+        int groups = rows / 4, quadsPerWarp = Mma.WarpLanes / groups, quadsPerPass = quadsPerWarp * (threads / Mma.WarpLanes);
+        int lane = Group.IdxX & (Mma.WarpLanes - 1), group = lane & (groups - 1);
+        int quad = quadsPerWarp * (Group.IdxX / Mma.WarpLanes) + lane / groups, rowQuads = rowStride / 4;
         var from = source.SubView(start + (first + 4 * group) * rowStride + 4 * quad).Cast<Quad>().AsAligned(16);
         var to = shared.SubView(offset + 4 * quad * stride + 2 * group).Cast<WordPair>().AsAligned(8);
-        int rowQuads = rowStride / 4;
-        ColumnPass(from, to, 0, rowQuads, stride);
-        ColumnPass(from, to, 1, rowQuads, stride);
-        if (width <= 64) return;
-        ColumnPass(from, to, 2, rowQuads, stride);
-        ColumnPass(from, to, 3, rowQuads, stride);
+        ColumnPass(from, to, 0, quadsPerPass, rowQuads, stride);
+        ColumnPass(from, to, 1, quadsPerPass, rowQuads, stride);
+        if (width / 4 <= 2 * quadsPerPass) return;
+        ColumnPass(from, to, 2, quadsPerPass, rowQuads, stride);
+        ColumnPass(from, to, 3, quadsPerPass, rowQuads, stride);
     }
-
-    /// <summary>Threads that stage a whole tile (<see cref="StageWholeRows"/>, <see cref="StageWholeColumns"/>).</summary>
-    private const int WholeTileThreads = 128;
 
     /// <summary>Pass <paramref name="pass"/> of <see cref="StageWholeRows"/>: one row's eight columns as four pair words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -170,13 +170,14 @@ internal static class Bf16Fragments
     }
 
     /// <summary>
-    /// Pass <paramref name="pass"/> of <see cref="StageWholeColumns"/>: four rows of four columns 32·pass on, as two pair
-    /// words per column (word pairs of <paramref name="stride"/> / 2 between columns).
+    /// Pass <paramref name="pass"/> of <see cref="StageWholeColumns"/>: four rows of four columns 4·quadsPerPass·pass on,
+    /// as two pair words per column (word pairs of <paramref name="stride"/> / 2 between columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ColumnPass(ArrayView<Quad> from, ArrayView<WordPair> to, int pass, int rowQuads, int stride)
+    private static void ColumnPass(ArrayView<Quad> from, ArrayView<WordPair> to, int pass, int quadsPerPass, int rowQuads,
+        int stride)
     {
-        int at = 8 * pass, column = 2 * at * stride; // quads along the rows; word pairs to the pass's first column
+        int at = quadsPerPass * pass, column = 2 * at * stride; // quads along the rows; word pairs to the pass's first column
         Quad r0 = from[at], r1 = from[rowQuads + at], r2 = from[2 * rowQuads + at], r3 = from[3 * rowQuads + at];
         to[column] = new WordPair(Pack(r0.X, r1.X), Pack(r2.X, r3.X));
         to[column + stride / 2] = new WordPair(Pack(r0.Y, r1.Y), Pack(r2.Y, r3.Y));

@@ -84,8 +84,16 @@ internal static partial class TensorCoreAttentionBackwardKernels
         var dvSum = default(Fragments8);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, Threads);
-            StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, Threads);
+            if (!narrow && a.VectorRows != 0 && q0 + Tile <= tokens)
+            {
+                StageWholeRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, Threads, HeadWidth);
+                StageWholeRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, Threads, HeadWidth);
+            }
+            else
+            {
+                StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, Threads);
+                StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, Threads);
+            }
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -140,7 +148,10 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
+            if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
+                StageWholeRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            else
+                StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             StageScoreGradients(shared, ScoreGradientsAt, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
             WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);

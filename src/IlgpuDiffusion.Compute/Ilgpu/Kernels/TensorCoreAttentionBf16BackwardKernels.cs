@@ -85,11 +85,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         var dvSum = default(Fragments8);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            Bf16Fragments.StageRows(shared, 0, RowStride, q, head, a.QRowStride, q0, Tile, rowLimit, Threads);
-            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, Threads);
-            Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, a.QRowStride, q0, Tile, columnLimit, Threads);
-            Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile,
-                columnLimit, Threads);
+            if (!narrow && a.VectorRows != 0 && q0 + Tile <= tokens)
+                StageWholeQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0);
+            else
+                StageQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0, rowLimit, columnLimit);
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -151,7 +150,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
-            Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
+            if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
+                Bf16Fragments.StageWholeColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            else
+                Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
             Group.Barrier();
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt,
                 ColumnStride, 0, matrices, d);
@@ -160,6 +162,36 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
+    }
+
+    /// <summary>
+    /// A key pass's query tile from <paramref name="q0"/> on: Q and dO as pair rows along the head (for Sᵀ and dPᵀ) and as
+    /// pair columns along the queries (for dV += Pᵀ·dO and dK += dSᵀ·Q), zeros from the row limits on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageQueryTile(ArrayView<float> shared, ArrayView<float> q, ArrayView<float> dOutput, int head, int rowStride,
+        int outputHead, int outputRow, int q0, int rowLimit, int columnLimit)
+    {
+        Bf16Fragments.StageRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, rowLimit, Threads);
+        Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, Threads);
+        Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, columnLimit, Threads);
+        Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, columnLimit,
+            Threads);
+    }
+
+    /// <summary>
+    /// <see cref="StageQueryTile"/> for a tile wholly inside the sequence of a head of 64 whose rows start on 16 bytes:
+    /// every load a 16-byte one, all of them in flight at once (<see cref="Bf16Fragments.StageWholeRows"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageWholeQueryTile(ArrayView<float> shared, ArrayView<float> q, ArrayView<float> dOutput, int head,
+        int rowStride, int outputHead, int outputRow, int q0)
+    {
+        Bf16Fragments.StageWholeRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, Threads, HeadWidth);
+        Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, Threads, HeadWidth);
+        Bf16Fragments.StageWholeColumns(shared, QueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, Threads, HeadWidth);
+        Bf16Fragments.StageWholeColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, Threads,
+            HeadWidth);
     }
 
     /// <summary>

@@ -68,8 +68,8 @@ internal static class TensorCoreAttentionBf16Kernels
         {
             if (!narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
             {
-                Bf16Fragments.StageWholeRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, HeadWidth);
-                Bf16Fragments.StageWholeColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, HeadWidth);
+                Bf16Fragments.StageWholeRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+                Bf16Fragments.StageWholeColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
             }
             else
             {

@@ -63,8 +63,8 @@ internal static class TensorCoreAttentionKernels
         {
             if (!narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
             {
-                StageWholeRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, HeadWidth);
-                StageWholeRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, HeadWidth);
+                StageWholeRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+                StageWholeRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
             }
             else
             {

@@ -69,8 +69,8 @@ internal static class TensorCoreWideAttentionBf16Kernels
         {
             if (a.HeadDim == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
             {
-                Bf16Fragments.StageWholeRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, Width);
-                Bf16Fragments.StageWholeColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, Width);
+                Bf16Fragments.StageWholeRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, Width);
+                Bf16Fragments.StageWholeColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, Width);
             }
             else
             {

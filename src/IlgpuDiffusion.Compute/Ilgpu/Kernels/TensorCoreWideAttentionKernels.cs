@@ -52,8 +52,9 @@ internal static class TensorCoreWideAttentionKernels
         {
             if (d == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
             {
-                StageWholeRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, Width);
-                StageWholeRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, Width);
+                StageWholeRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, Threads, Width);
+                StageWholeRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, Threads,
+                    Width);
             }
             else
             {
