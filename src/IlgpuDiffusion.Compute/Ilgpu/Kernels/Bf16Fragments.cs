@@ -137,11 +137,11 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// <see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a
-    /// tile of <paramref name="rows"/> (32 or 64) wholly inside the sequence, <paramref name="width"/> (64 or 128) columns
+    /// tile of <paramref name="rows"/> (32 or 64) wholly inside the sequence, <paramref name="width"/> (32 to 128) columns
     /// of a head that is as wide, whose rows start on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): a lane takes
     /// four consecutive rows (lane mod rows / 4) of four consecutive columns (four 16-byte loads) and stores each
-    /// column's two pair words with one 8-byte store (<paramref name="offset"/> and <paramref name="stride"/> even), in 2
-    /// or 4 passes (width·rows / (16·threads)). A half-warp stores 32 words of distinct banks (one column of 64 rows, or
+    /// column's two pair words with one 8-byte store (<paramref name="offset"/> and <paramref name="stride"/> even), in 1,
+    /// 2 or 4 passes (width·rows / (16·threads)). A half-warp stores 32 words of distinct banks (one column of 64 rows, or
     /// two columns of 32 rows four columns apart, with 4·<paramref name="stride"/> ≡ 16 mod 32); the lanes of neighbouring
     /// columns read the two halves of each row's 32-byte sector.
     /// </summary>
@@ -155,6 +155,7 @@ internal static class Bf16Fragments
         var from = source.SubView(start + (first + 4 * group) * rowStride + 4 * quad).Cast<Quad>().AsAligned(16);
         var to = shared.SubView(offset + 4 * quad * stride + 2 * group).Cast<WordPair>().AsAligned(8);
         ColumnPass(from, to, 0, quadsPerPass, rowQuads, stride);
+        if (width / 4 <= quadsPerPass) return;
         ColumnPass(from, to, 1, quadsPerPass, rowQuads, stride);
         if (width / 4 <= 2 * quadsPerPass) return;
         ColumnPass(from, to, 2, quadsPerPass, rowQuads, stride);

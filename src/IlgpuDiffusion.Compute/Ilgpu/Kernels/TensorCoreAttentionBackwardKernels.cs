@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
+using ILGPU.Runtime;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -162,17 +163,23 @@ internal static partial class TensorCoreAttentionBackwardKernels
 
     /// <summary>
     /// Copies a 32 × 32 tile of the scratch (rows <paramref name="stride"/> apart from <paramref name="from"/>, already
-    /// rounded) to shared memory at word <paramref name="at"/> (<see cref="StagedScoreGradients"/>): each thread keeps one
-    /// column and steps by whole rows.
+    /// rounded) to shared memory at word <paramref name="at"/> (<see cref="StagedScoreGradients"/>). The scratch is its own
+    /// buffer, its rows a multiple of 32 apart and its tiles 32 wide, so every tile is whole and starts on 16 bytes: each
+    /// thread copies four consecutive columns of four rows with 16-byte loads and stores, written out so that all four
+    /// loads are in flight at once (ILGPU does not unroll loops); a quarter-warp stores one row's 32 words.
     /// </summary>
     private static void StageScoreGradients(ArrayView<float> shared, int at, ArrayView<float> scratch, int from, int stride)
     {
-        const int rowsPerPass = Threads / Tile;
-        int row = Group.IdxX / Tile, column = Group.IdxX & (Tile - 1);
-        int to = at + row * StagedScoreGradients.Stride + column;
-        from += row * stride + column;
-        for (int r = 0; r < Tile; r += rowsPerPass)
-            shared[to + r * StagedScoreGradients.Stride] = scratch[from + r * stride];
+        const int quadsPerRow = Tile / 4, rowsPerPass = Threads / quadsPerRow;
+        int row = Group.IdxX / quadsPerRow, quad = Group.IdxX & (quadsPerRow - 1);
+        var source = scratch.SubView(from + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
+        var target = shared.SubView(at + row * StagedScoreGradients.Stride + 4 * quad).Cast<Quad>().AsAligned(16);
+        int passQuads = rowsPerPass * stride / 4, passWords = rowsPerPass * StagedScoreGradients.Stride / 4;
+        var (first, second, third, fourth) = (source[0], source[passQuads], source[2 * passQuads], source[3 * passQuads]);
+        target[0] = first;
+        target[passWords] = second;
+        target[2 * passWords] = third;
+        target[3 * passWords] = fourth;
     }
 
     /// <summary>

@@ -196,17 +196,12 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
     /// <summary>
     /// Stages a 32 × 32 tile of the scratch's dSᵀ (key rows <paramref name="stride"/> apart from <paramref name="from"/>)
-    /// as dS pairs along the keys: shared word (query q, pair j) holds keys 2j and 2j + 1. Each thread keeps one query.
+    /// as dS pairs along the keys: shared word (query q, pair j) holds keys 2j and 2j + 1. The scratch is its own buffer,
+    /// its rows a multiple of 32 apart and its tiles 32 wide, so every tile is whole and starts on 16 bytes: 16-byte loads
+    /// (<see cref="Bf16Fragments.StageWholeColumns"/>).
     /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride)
-    {
-        const int pairsPerPass = Threads / Tile;
-        int query = Group.IdxX & (Tile - 1), pair = Group.IdxX / Tile;
-        int to = query * ColumnStride + pair;
-        from += 2 * pair * stride + query;
-        for (int j = 0; j < Tile / 2; j += pairsPerPass)
-            shared[to + j] = Bf16Fragments.Pack(scratch[from + 2 * j * stride], scratch[from + (2 * j + 1) * stride]);
-    }
+    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride) =>
+        Bf16Fragments.StageWholeColumns(shared, 0, ColumnStride, scratch, from, stride, 0, Tile, Threads, Tile);
 
     /// <summary>
     /// c += A·Bᵀ over a head's first <paramref name="columns"/> (of 64): A the warp's rows in registers, B the 32 staged
