@@ -13,7 +13,8 @@
 #   attention-wide the same for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
 #                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
-#                  KV-cached GPT of matched size), and the student's sampling time (B 32 × L 1024 at 8/16/32 steps), tf32;
+#                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
+#                  in tf32 and bf16;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
@@ -56,7 +57,9 @@ for p in $phases; do case $p in
     phase attention-wide-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention --preset large --batch 8 --length 1024 ;;
   latency) phase latency 120 $cli bench --preset small --batch 8 --length 1024 --steps 8,16,32,64 --device cuda \
       --precision tf32
-    phase sampling 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda --precision tf32 ;;
+    for precision in tf32 bf16; do
+      phase sampling-$precision 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda \
+        --precision $precision; done ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
     phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;
