@@ -56,12 +56,13 @@ internal readonly struct SlabRows : IOperandStrides
 
 /// <summary>
 /// The per-fragment steps the tensor-core attention kernels share (<see cref="TensorCoreAttentionKernels"/>,
-/// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32, scaling and
-/// masking scores, turning them into probabilities (in base 2, <see cref="FastExp2"/>), and writing a warp's 16 × 64 results out. A fragment's register r
-/// sits at row <see cref="Mma.AccumulatorRow"/> and column <see cref="Mma.AccumulatorColumn"/> of its 16 × 8 tile.
-/// Heads narrower than <see cref="HeadWidth"/> are staged with zero columns after theirs (<see cref="Fits"/>): a zero
-/// column adds nothing to Q·Kᵀ, gives zero output columns, and those are not written. The products skip the k-steps of
-/// Q·Kᵀ-like sums that lie wholly in the padding, and output fragments past 32 columns where the head ends before.
+/// <see cref="TensorCoreAttentionBackwardKernels"/>): staging head rows into shared memory rounded to TF32,
+/// masking scores, turning them into probabilities (in base 2, <see cref="FastExp2"/>), and writing a warp's 16 × 64
+/// results out. A fragment's register r sits at row <see cref="Mma.AccumulatorRow"/> and column
+/// <see cref="Mma.AccumulatorColumn"/> of its 16 × 8 tile. Heads narrower than <see cref="HeadWidth"/> are staged with
+/// zero columns after theirs (<see cref="Fits"/>): a zero column adds nothing to Q·Kᵀ, gives zero output columns, and
+/// those are not written. The products skip the k-steps of Q·Kᵀ-like sums that lie wholly in the padding, and output
+/// fragments past 32 columns where the head ends before.
 /// </summary>
 internal static class AttentionFragments
 {

@@ -11,12 +11,13 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// registers for the whole launch; per tile it computes its 16 × 64 scores in registers, updates the online softmax and
 /// multiplies P·V with P still in registers (the m16n8k16 accumulator layout is the A layout of the next product's
 /// pairs, so P needs no trip through shared memory, unlike TF32's). Q, K and V are rounded to BF16 once, when staged as
-/// pairs: Q and K along the head, V along the keys (transposed while staged). The sums of the softmax use the
-/// unrounded probabilities; only P's operand copy is rounded. Shared memory (27 KB): Q, K [64, 36 words], V [64 head
-/// columns, 36 words]; the strides make every fragment read conflict-free. Key tiles wholly inside the sequence of a head
-/// of 64 whose rows start on 16 bytes stage with 16-byte loads (<see cref="Bf16Fragments.StageWholeRows"/>). One owner per output element, a fixed order
-/// of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step
-/// runs here too. Heads narrower than 64 take <see cref="ForwardNarrowHeads"/>, as in the TF32 kernel.
+/// pairs: Q and K along the head, V along the keys (transposed while staged). The sums of the softmax use the unrounded
+/// probabilities; only P's operand copy is rounded. Shared memory (27 KB): Q, K [64, 36 words], V
+/// [64 head columns, 36 words]; the strides make every fragment read conflict-free. Key tiles wholly inside the
+/// sequence of a head of 64 whose rows start on 16 bytes stage with 16-byte loads
+/// (<see cref="Bf16Fragments.StageWholeRows"/>). One owner per output element, a fixed order of sums: results repeat
+/// bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. Heads
+/// narrower than 64 take <see cref="ForwardNarrowHeads"/>, as in the TF32 kernel.
 /// </summary>
 internal static class TensorCoreAttentionBf16Kernels
 {

@@ -5,18 +5,18 @@ using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// Flash-attention forward on TF32 tensor cores for heads of up to 64 (FlashAttention-2, arXiv 2307.08691): a group of 4 warps
-/// owns 64 query rows, each warp 16, and walks the key tiles of 32 (causal: up to the last key its rows may see). Per
-/// tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, masks them, updates each row's running
-/// max and sum (online softmax: quad shuffles for the max, per-lane partial sums reduced once at the end), rescales its
+/// Flash-attention forward on TF32 tensor cores for heads of up to 64 (FlashAttention-2, arXiv 2307.08691): a group of
+/// 4 warps owns 64 query rows, each warp 16, and walks the key tiles of 32 (causal: up to the last key its rows may
+/// see). Per tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, masks them, updates each row's running max
+/// and sum (online softmax: quad shuffles for the max, per-lane partial sums reduced once at the end), rescales its
 /// 16 × 64 output accumulators and adds P·V, with P passing through a 16 × 32 shared-memory slab of the warp's own (the
-/// accumulator layout of S is not the A-operand layout of P for TF32). Q, K, V are rounded to TF32 once, when staged;
-/// P when stored; key tiles wholly inside the sequence of a head of 64 whose rows start on 16 bytes stage with 16-byte
-/// loads (<see cref="AttentionFragments.StageWholeRows"/>). Shared memory (43.5 KB): Q [64, 68], K [32, 68], V [32, 72], P [4 warps, 16, 36]; the strides make
-/// every fragment read conflict-free. One owner per output element, a fixed order of sums: results repeat bit for
-/// bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. Heads narrower
-/// than 64 take <see cref="ForwardNarrowHeads"/>, the same kernel with zero padding columns, so that heads of 64 pay
-/// nothing for it.
+/// accumulator layout of S is not the A-operand layout of P for TF32). Q, K, V are rounded to TF32 once, when staged; P
+/// when stored; key tiles wholly inside the sequence of a head of 64 whose rows start on 16 bytes stage with 16-byte
+/// loads (<see cref="AttentionFragments.StageWholeRows"/>). Shared memory (43.5 KB): Q [64, 68], K [32, 68], V
+/// [32, 72], P [4 warps, 16, 36]; the strides make every fragment read conflict-free. One owner per output element, a
+/// fixed order of sums: results repeat bit for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the
+/// KV-cache decode step runs here too. Heads narrower than 64 take <see cref="ForwardNarrowHeads"/>, the same kernel
+/// with zero padding columns, so that heads of 64 pay nothing for it.
 /// </summary>
 internal static class TensorCoreAttentionKernels
 {

@@ -11,16 +11,17 @@ internal struct Bf16Rows128
 }
 
 /// <summary>
-/// Flash-attention forward on BF16 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>), the
-/// bf16 precision's counterpart of <see cref="TensorCoreWideAttentionKernels"/> and the walk of
-/// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (4 warps own 64 query rows, key tiles of 64, queries as A fragments
-/// in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35 KB): K [64
-/// keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place before the loop.
-/// Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the score products skip
-/// the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly past it. One owner per
-/// output element, a fixed order of sums: results repeat bit for bit. Key tiles wholly inside the sequence of a head of
-/// 128 whose rows start on 16 bytes stage with 16-byte loads (<see cref="Bf16Fragments.StageWholeRows"/>). Arguments as
-/// <see cref="AttentionKernels.Forward"/>. The backward of such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
+/// Flash-attention forward on BF16 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>),
+/// the bf16 precision's counterpart of <see cref="TensorCoreWideAttentionKernels"/> and the walk of
+/// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (4 warps own 64 query rows, key tiles of 64, queries as A
+/// fragments in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35
+/// KB): K [64 keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place
+/// before the loop. Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the
+/// score products skip the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly
+/// past it. One owner per output element, a fixed order of sums: results repeat bit for bit. Key tiles wholly inside
+/// the sequence of a head of 128 whose rows start on 16 bytes stage with 16-byte loads
+/// (<see cref="Bf16Fragments.StageWholeRows"/>). Arguments as <see cref="AttentionKernels.Forward"/>. The backward of
+/// such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
 /// </summary>
 internal static class TensorCoreWideAttentionBf16Kernels
 {

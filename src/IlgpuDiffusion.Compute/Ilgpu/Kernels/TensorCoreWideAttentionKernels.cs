@@ -4,17 +4,18 @@ using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 /// <summary>
-/// Flash-attention forward on TF32 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>; the
-/// DiT Large preset's 96): <see cref="TensorCoreAttentionKernels.Forward"/>'s walk (FlashAttention-2, arXiv 2307.08691: 4
-/// warps own 64 query rows, key tiles of 32, online softmax, P through a slab of the warp's own) with the queries in
-/// registers instead of shared memory. A 128-wide Q tile would take 33 KB on its own; staged once through the K and V
-/// stages and loaded as A fragments, it leaves K [32, 132], V [32, 136] and the P slabs: 43.5 KB. Each warp holds its
-/// 16 × 128 output in registers. Columns past the head are staged as zeros; the products skip their k-steps, and the output
-/// fragments of 32 columns wholly past the head. Key tiles wholly inside the sequence of a head of 128 whose rows start on
-/// 16 bytes stage with 16-byte loads (<see cref="AttentionFragments.StageWholeRows"/>). One owner per output element, a fixed order of sums: results repeat bit
-/// for bit. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. The backward
-/// of such heads runs on <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/> and its query pass where the GPU grants
-/// their shared memory, else over materialized scores (IlgpuKernels.ScoreAttention.cs), from this forward's log-sum-exp.
+/// Flash-attention forward on TF32 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>;
+/// the DiT Large preset's 96): <see cref="TensorCoreAttentionKernels.Forward"/>'s walk (FlashAttention-2, arXiv
+/// 2307.08691: 4 warps own 64 query rows, key tiles of 32, online softmax, P through a slab of the warp's own) with the
+/// queries in registers instead of shared memory. A 128-wide Q tile would take 33 KB on its own; staged once through
+/// the K and V stages and loaded as A fragments, it leaves K [32, 132], V [32, 136] and the P slabs: 43.5 KB. Each warp
+/// holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the products skip their k-steps,
+/// and the output fragments of 32 columns wholly past the head. Key tiles wholly inside the sequence of a head of 128
+/// whose rows start on 16 bytes stage with 16-byte loads (<see cref="AttentionFragments.StageWholeRows"/>). One owner
+/// per output element, a fixed order of sums: results repeat bit for bit. Arguments as
+/// <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. The backward of such heads runs
+/// on <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/> and its query pass where the GPU grants their
+/// shared memory, else over materialized scores (IlgpuKernels.ScoreAttention.cs), from this forward's log-sum-exp.
 /// </summary>
 internal static class TensorCoreWideAttentionKernels
 {
