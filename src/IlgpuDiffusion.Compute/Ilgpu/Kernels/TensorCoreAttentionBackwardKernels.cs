@@ -73,8 +73,16 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
         int d = narrow ? a.HeadDim : HeadWidth, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int head = b * a.QBatchStride + h * d, outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
-        StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
-        StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, limit, Threads);
+        if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
+        {
+            StageWholeRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            StageWholeRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+        }
+        else
+        {
+            StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
+            StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, limit, Threads);
+        }
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * RowStride, values = ValuesAt + keys;
         int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab; // dSᵀ's slab follows Pᵀ's

@@ -71,8 +71,16 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d;
         int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
         int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens, columnLimit = narrow ? StagingLimit(tokens, d) : tokens;
-        Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads);
-        Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+        if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
+        {
+            Bf16Fragments.StageWholeRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+        }
+        else
+        {
+            Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+        }
         Group.Barrier();
         var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, matrices);
         var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, matrices);

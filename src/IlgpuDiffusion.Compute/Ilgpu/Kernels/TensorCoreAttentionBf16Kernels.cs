@@ -57,7 +57,10 @@ internal static class TensorCoreAttentionBf16Kernels
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = narrow ? a.HeadDim : HeadWidth;
         int queryLimit = narrow ? Bf16Fragments.PairStagingLimit(a.Queries, d) : a.Queries;
         int keyLimit = narrow ? Bf16Fragments.PairStagingLimit(a.Keys, d) : a.Keys, valueLimit = narrow ? StagingLimit(a.Keys, d) : a.Keys;
-        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
+        if (!narrow && a.VectorRows != 0 && q0 + TileQ <= a.Queries)
+            Bf16Fragments.StageWholeRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, Threads, HeadWidth);
+        else
+            Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         Group.Barrier();

@@ -52,7 +52,10 @@ internal static class TensorCoreAttentionKernels
         var matrices = new LaneMatrices(lane);
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = narrow ? a.HeadDim : HeadWidth;
         int queryLimit = narrow ? StagingLimit(a.Queries, d) : a.Queries, keyLimit = narrow ? StagingLimit(a.Keys, d) : a.Keys;
-        StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
+        if (!narrow && a.VectorRows != 0 && q0 + TileQ <= a.Queries)
+            StageWholeRows(shared, 0, RowStride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, Threads, HeadWidth);
+        else
+            StageRows(shared, 0, RowStride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads);
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int queries = warp * 16 * RowStride, probabilities = POffset + warp * Slab;

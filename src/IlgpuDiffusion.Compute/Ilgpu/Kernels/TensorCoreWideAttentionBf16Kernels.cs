@@ -53,7 +53,10 @@ internal static class TensorCoreWideAttentionBf16Kernels
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = a.HeadDim;
         int queryLimit = Bf16Fragments.PairStagingLimit(a.Queries, d, Width), keyLimit = Bf16Fragments.PairStagingLimit(a.Keys, d, Width);
         int valueLimit = StagingLimit(a.Keys, d, Width);
-        Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads, Width);
+        if (d == Width && a.VectorRows != 0 && q0 + TileQ <= a.Queries)
+            Bf16Fragments.StageWholeRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, Threads, Width);
+        else
+            Bf16Fragments.StageRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, queryLimit, Threads, Width);
         Group.Barrier();
         var queries = new Bf16Rows128
         {
