@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
-using ILGPU.Runtime;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
@@ -133,40 +132,13 @@ internal static class AttentionFragments
 
     /// <summary>
     /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile
-    /// wholly inside the sequence, <paramref name="width"/> (64 or 128) columns of a head that is as wide, whose rows start
-    /// on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each of the <paramref name="threads"/> loads four
-    /// consecutive columns of a row with one 16-byte load and stores them rounded with one 16-byte store
-    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in 4 or 8 passes (<paramref name="rows"/>·
-    /// width / (4·threads)) written out, so that all of a tile's loads are in flight at once (ILGPU does not unroll
-    /// loops). A quarter-warp stores 32 consecutive words of a row: no bank conflict.
+    /// wholly inside the sequence of an aligned head of <paramref name="width"/> columns (64 or 128): four columns a thread,
+    /// rounded to TF32, in passes of 16-byte loads and stores (<see cref="WholeRowStaging"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageWholeRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int rows, int threads, int width)
-    {
-        int quads = width / 4, rowsPerPass = threads / quads, row = Group.IdxX / quads, quad = Group.IdxX & (quads - 1);
-        var from = source.SubView(start + (first + row) * rowStride + 4 * quad).Cast<Quad>().AsAligned(16);
-        var to = shared.SubView(offset + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
-        int passQuads = rowsPerPass * rowStride / 4, passWords = rowsPerPass * stride / 4;
-        RowPass(from, to, 0, passQuads, passWords);
-        RowPass(from, to, 1, passQuads, passWords);
-        RowPass(from, to, 2, passQuads, passWords);
-        RowPass(from, to, 3, passQuads, passWords);
-        if (rows <= 4 * rowsPerPass) return;
-        RowPass(from, to, 4, passQuads, passWords);
-        RowPass(from, to, 5, passQuads, passWords);
-        RowPass(from, to, 6, passQuads, passWords);
-        RowPass(from, to, 7, passQuads, passWords);
-    }
-
-    /// <summary>Pass <paramref name="pass"/> of <see cref="StageWholeRows"/>: four columns of a row, rounded to TF32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowPass(ArrayView<Quad> from, ArrayView<Quad> to, int pass, int passQuads, int passWords)
-    {
-        var x = from[pass * passQuads];
-        to[pass * passWords] = new Quad(TensorCoreRounding.Tf32(x.X), TensorCoreRounding.Tf32(x.Y), TensorCoreRounding.Tf32(x.Z),
-            TensorCoreRounding.Tf32(x.W));
-    }
+        int rowStride, int first, int rows, int threads, int width) =>
+        WholeRowStaging.Stage<Tf32Words>(shared, offset, stride, source, start, rowStride, first, rows, threads, width);
 
     /// <summary>
     /// Scores of one fragment set to −∞ where the pair is not visible, left as they are elsewhere (unscaled: the scale enters

@@ -108,32 +108,13 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// <see cref="StageRows(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a tile
-    /// wholly inside the sequence, <paramref name="width"/> (64 or 128) columns of a head that is as wide, whose rows start
-    /// on 16 bytes (<see cref="AttentionArguments.VectorRows"/>): each of the <paramref name="threads"/> loads eight
-    /// consecutive columns of a row with two 16-byte loads and stores their four pair words with one 16-byte store
-    /// (<paramref name="offset"/> and <paramref name="stride"/> multiples of 4), in 4 or 8 passes (<paramref name="rows"/>·
-    /// width / (8·threads)) written out, so that all of a tile's loads are in flight at once (ILGPU does not unroll loops).
-    /// A quarter-warp stores 32 consecutive words of a row: no bank conflict.
+    /// wholly inside the sequence of an aligned head of <paramref name="width"/> columns (64 or 128): eight columns a
+    /// thread, packed as four pair words, in passes of 16-byte loads and stores (<see cref="WholeRowStaging"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StageWholeRows(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int rows, int threads, int width)
-    {
-        int octets = width / 8, rowsPerPass = threads / octets, octet = Group.IdxX & (octets - 1);
-        int row = Group.IdxX / octets;
-        var from = source.SubView(start + (first + row) * rowStride + 8 * octet).Cast<Quad>().AsAligned(16);
-        var to = shared.SubView(offset + row * stride + 4 * octet).Cast<Quad>().AsAligned(16);
-        int passQuads = rowsPerPass * rowStride / 4, passWords = rowsPerPass * stride / 4;
-        RowPass(from, to, 0, passQuads, passWords);
-        RowPass(from, to, 1, passQuads, passWords);
-        RowPass(from, to, 2, passQuads, passWords);
-        RowPass(from, to, 3, passQuads, passWords);
-        if (rows <= 4 * rowsPerPass) return;
-        RowPass(from, to, 4, passQuads, passWords);
-        RowPass(from, to, 5, passQuads, passWords);
-        RowPass(from, to, 6, passQuads, passWords);
-        RowPass(from, to, 7, passQuads, passWords);
-    }
+        int rowStride, int first, int rows, int threads, int width) =>
+        WholeRowStaging.Stage<Bf16PairWords>(shared, offset, stride, source, start, rowStride, first, rows, threads, width);
 
     /// <summary>
     /// <see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int, int)"/> for a
@@ -160,14 +141,6 @@ internal static class Bf16Fragments
         if (width / 4 <= 2 * quadsPerPass) return;
         ColumnPass(from, to, 2, quadsPerPass, rowQuads, stride);
         ColumnPass(from, to, 3, quadsPerPass, rowQuads, stride);
-    }
-
-    /// <summary>Pass <paramref name="pass"/> of <see cref="StageWholeRows"/>: one row's eight columns as four pair words.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowPass(ArrayView<Quad> from, ArrayView<Quad> to, int pass, int passQuads, int passWords)
-    {
-        Quad low = from[pass * passQuads], high = from[pass * passQuads + 1];
-        to[pass * passWords] = new Quad(Pack(low.X, low.Y), Pack(low.Z, low.W), Pack(high.X, high.Y), Pack(high.Z, high.W));
     }
 
     /// <summary>
