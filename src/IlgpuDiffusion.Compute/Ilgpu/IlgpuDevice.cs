@@ -12,8 +12,9 @@ internal sealed class IlgpuDevice : Device
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
     /// <param name="index">The accelerator's number among the backend's (<see cref="Open"/>'s).</param>
+    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: where the accelerator has them).</param>
     internal IlgpuDevice(Backend backend, Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null,
-        bool? deepTf32 = null, int index = 0)
+        bool? deepTf32 = null, int index = 0, bool? warpRowSums = null)
     {
         Backend = backend;
         Index = index;
@@ -21,7 +22,7 @@ internal sealed class IlgpuDevice : Device
         Precision = precision;
         Stream = CreateWorkStream(accelerator);
         Uploads = new PinnedUploads(Stream, WaitForQueuedWork);
-        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads, deepTf32);
+        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads, deepTf32, warpRowSums);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 

@@ -10,11 +10,11 @@ namespace IlgpuDiffusion.Ilgpu;
 internal sealed partial class IlgpuKernels
 {
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, int, float>? _layerNormForward;
+        ArrayView<float>, int, int, float>? _layerNormForward;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>? _layerNormModulateForward;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-        ArrayView<float>, ArrayView<float>, int>? _layerNormBackwardInput;
+        ArrayView<float>, ArrayView<float>, int, int>? _layerNormBackwardInput;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
         ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _layerNormBackwardInputAndWeight;
     private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int,
@@ -31,9 +31,10 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
         _layerNormForward ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, int, float>>(LayerNormKernels.Forward));
-        _layerNormForward(_stream, _plan.Rows(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(), channels, eps);
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+                int, float>>(_plan.WarpRowSums ? LayerNormKernels.ForwardWarpSums : LayerNormKernels.ForwardSharedSums));
+        _layerNormForward(_stream, _plan.Normalization(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(),
+            rows, channels, eps);
     }
 
     /// <inheritdoc/>
@@ -47,18 +48,20 @@ internal sealed partial class IlgpuKernels
         if (rows == 0) return;
         _layerNormModulateForward ??= _accelerator.LoadKernel(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>>(LayerNormKernels.ForwardModulated));
+                ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>>(_plan.WarpRowSums
+                ? LayerNormKernels.ForwardModulatedWarpSums
+                : LayerNormKernels.ForwardModulatedSharedSums));
         var outputView = output.View();
-        _layerNormModulateForward(_stream, _plan.Rows(rows), input.View(), weight.View(), shift.View(), scale.View(),
+        _layerNormModulateForward(_stream, _plan.Normalization(rows), input.View(), weight.View(), shift.View(), scale.View(),
             normalized?.View() ?? outputView, outputView, mean.View(), rstd.View(),
-            new LayerNormModulateArguments(channels, tokens, eps, normalized is null ? 0 : 1));
+            new LayerNormModulateArguments(rows, channels, tokens, eps, normalized is null ? 0 : 1));
     }
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Rows of up to <see cref="LaunchPlan.MaxSharedBytes"/> (less the reduction's floats) take one pass for both gradients,
-    /// each group summing the weight terms of <see cref="LaunchPlan.LayerNormRowsPerGroup"/> rows before a fixed-order sum of
-    /// the groups' partials; longer rows take the input gradient, then a column reduction.
+    /// Rows whose weight terms fit in <see cref="LaunchPlan.MaxSharedBytes"/> for at least one lane row per group take one pass
+    /// for both gradients, each lane row summing the terms of <see cref="LaunchPlan.LayerNormRowsPerLanes"/> rows before a
+    /// fixed-order sum of the groups' partials; longer rows take the input gradient, then a column reduction.
     /// </remarks>
     public void LayerNormBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float> mean, Tensor<float> rstd,
         Tensor<float> dInput, Tensor<float> dWeight, int rows, int channels)
@@ -66,33 +69,40 @@ internal sealed partial class IlgpuKernels
         OpChecks.LayerNormBackward(dOutput, input, weight, mean, rstd, dInput, dWeight, rows, channels);
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
-        long sharedFloats = (long)_plan.RowGroup + channels;
-        if (sharedFloats * sizeof(float) <= LaunchPlan.MaxSharedBytes)
+        int height = _plan.NormVectors;
+        while (height > 1 && TermsBytes(height, channels) > LaunchPlan.MaxSharedBytes) height /= 2;
+        if (TermsBytes(height, channels) <= LaunchPlan.MaxSharedBytes)
         {
-            int groups = LaunchPlan.Ceil(rows, _plan.LayerNormRowsPerGroup);
+            int groups = LaunchPlan.Ceil(rows, height * _plan.LayerNormRowsPerLanes);
             var partials = Scratch(ref _columnScratch, HostChecks.Product(groups, channels));
             _layerNormBackwardInputAndWeight ??= _accelerator.LoadKernel(
                 KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                    ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.BackwardInputAndWeight));
-            var config = new KernelConfig(new Index1D(groups), new Index1D(_plan.RowGroup),
-                SharedMemoryConfig.RequestDynamic<float>((int)sharedFloats));
+                    ArrayView<float>, ArrayView<float>, int, int, int>>(_plan.WarpRowSums
+                    ? LayerNormKernels.BackwardInputAndWeightWarpSums
+                    : LayerNormKernels.BackwardInputAndWeightSharedSums));
+            var config = _plan.Normalization(LaunchPlan.Ceil(rows, _plan.LayerNormRowsPerLanes), height, height * channels);
             _layerNormBackwardInputAndWeight(_stream, config, dOutput.View(), input.View(), weight.View(), mean.View(), rstd.View(),
-                dInput.View(), partials, channels, rows, _plan.LayerNormRowsPerGroup);
+                dInput.View(), partials, channels, rows, _plan.LayerNormRowsPerLanes);
             _sumChunks ??= _accelerator.LoadAutoGroupedKernel(
                 KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
             _sumChunks(_stream, channels, partials, dWeight.View(), groups, channels, 1);
             return;
         }
         _layerNormBackwardInput ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>(LayerNormKernels.BackwardInput));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
+                ArrayView<float>, int, int>>(_plan.WarpRowSums
+                ? LayerNormKernels.BackwardInputWarpSums
+                : LayerNormKernels.BackwardInputSharedSums));
         var dy = dOutput.View();
         var x = input.View();
         var mu = mean.View();
         var r = rstd.View();
-        _layerNormBackwardInput(_stream, _plan.Rows(rows), dy, x, weight.View(), mu, r, dInput.View(), channels);
+        _layerNormBackwardInput(_stream, _plan.Normalization(rows), dy, x, weight.View(), mu, r, dInput.View(), rows, channels);
         ColumnReduce(ColumnTerm.XTimesNormalizedY, dy, x, mu, r, dWeight.View(), batch: 1, rows, channels);
     }
+
+    /// <summary>Shared memory of a LayerNorm backward group of <paramref name="height"/> lane rows that sums weight terms.</summary>
+    private long TermsBytes(int height, int channels) => ((long)_plan.NormLanes * height + (long)height * channels) * sizeof(float);
 
     /// <inheritdoc/>
     public void QkNormForward(Tensor<float> qkv, Tensor<float> weight, Tensor<float> normalized, Tensor<float> rstd,
@@ -103,9 +113,10 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(3L * rows, heads, headDim);
         if (rows == 0) return;
         _qkNormForward ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, int, int, int, float>>(LayerNormKernels.QkForward));
-        _qkNormForward(_stream, _plan.Rows(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads, headDim, eps);
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int,
+                float>>(_plan.WarpRowSums ? LayerNormKernels.QkForwardWarpSums : LayerNormKernels.QkForwardSharedSums));
+        _qkNormForward(_stream, _plan.Normalization(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads,
+            headDim, eps);
     }
 
     /// <inheritdoc/>
@@ -117,10 +128,10 @@ internal sealed partial class IlgpuKernels
         int length = HostChecks.Product(2L * rows, heads, headDim);
         if (rows == 0) return;
         _qkNormBackwardInput ??= _accelerator.LoadKernel(
-            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
-                ArrayView<float>, ArrayView<float>, int, int, int>>(LayerNormKernels.QkBackwardInput));
+            KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
+                int, int>>(_plan.WarpRowSums ? LayerNormKernels.QkBackwardInputWarpSums : LayerNormKernels.QkBackwardInputSharedSums));
         var products = Scratch(ref _qkNormProducts, length);
-        _qkNormBackwardInput(_stream, _plan.Rows(groups), dQkv.View(), weight.View(), normalized.View(), rstd.View(), products,
+        _qkNormBackwardInput(_stream, _plan.Normalization(groups), dQkv.View(), weight.View(), normalized.View(), rstd.View(), products,
             rows, heads, headDim);
         // dWeight[slot] += Σ over the rows·heads vectors of that slot: [2, rows·heads, headDim] summed over the middle axis
         ColumnReduce(ColumnTerm.X, products, products, products, products, dWeight.View(), batch: 2, rows * heads, headDim);

@@ -17,7 +17,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// on the host before every launch, and every launch queues on the device's stream (<see cref="IlgpuDevice.Stream"/>),
 /// never on the accelerator's default stream.
 /// Every op is deterministic run to run: no float atomics; reductions use shared-memory
-/// trees and chunk orders fixed by the shapes.
+/// trees, warp butterflies and chunk orders fixed by the shapes.
 /// Not thread-safe on its own (scratch buffers and staging arrays are fields): its device runs one call at a time.
 /// </summary>
 internal sealed partial class IlgpuKernels : IKernels, IDisposable
@@ -48,16 +48,17 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
     /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
+    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: where the accelerator has them).</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
     public IlgpuKernels(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads,
-        bool? deepTf32 = null)
+        bool? deepTf32 = null, bool? warpRowSums = null)
     {
         var accelerator = stream.Accelerator;
         _accelerator = accelerator;
         _stream = stream;
         _uploads = uploads;
         _precision = precision;
-        _plan = new LaunchPlan(accelerator);
+        _plan = new LaunchPlan(accelerator, warpRowSums);
         _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(stream, precision, multiprocessors, deepTf32);
     }
 

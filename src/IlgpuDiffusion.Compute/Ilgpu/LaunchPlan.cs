@@ -19,13 +19,15 @@ internal sealed class LaunchPlan
     /// <summary>Dynamic shared memory one CUDA block may use without opting in (48 KB).</summary>
     public const int MaxSharedBytes = 48 * 1024;
 
-    public LaunchPlan(Accelerator accelerator)
-        : this(accelerator.AcceleratorType, accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup)
+    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: on CUDA and the CPU emulator).</param>
+    public LaunchPlan(Accelerator accelerator, bool? warpRowSums = null)
+        : this(accelerator.AcceleratorType, accelerator.WarpSize, accelerator.MaxNumThreadsPerGroup, warpRowSums)
     {
     }
 
     /// <summary>The plan for an accelerator of this type, warp size and largest group.</summary>
-    public LaunchPlan(AcceleratorType type, int warpSize, int maxGroup)
+    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: on CUDA and the CPU emulator).</param>
+    public LaunchPlan(AcceleratorType type, int warpSize, int maxGroup, bool? warpRowSums = null)
     {
         int warp = Math.Max(1, warpSize);
         bool cpu = type == AcceleratorType.CPU;
@@ -43,8 +45,14 @@ internal sealed class LaunchPlan
         // (more groups in flight) and their partials added by a second pass.
         ColumnRowsPerLane = cpu ? 2 : 32;
 
-        // LayerNorm backward: rows one group walks, summing their weight-gradient terms in shared memory.
-        LayerNormRowsPerGroup = cpu ? 2 : 8;
+        // Normalization (LayerNorm, QK-norm): a row of NormLanes lanes per vector, NormVectors vectors per group. The lanes
+        // sum by warp shuffles where a row is one warp (OpenCL has shuffles only through vendor extensions), else through
+        // shared memory. The LayerNorm backward's lane rows each walk this many rows, summing their weight-gradient terms.
+        WarpRowSums = (warpRowSums ?? type is AcceleratorType.Cuda or AcceleratorType.CPU) && RowGroup % warp == 0 &&
+            BitOperations.IsPow2(warp) && warp <= 64;
+        NormLanes = WarpRowSums ? warp : Math.Min(RowGroup, 32);
+        NormVectors = RowGroup / NormLanes;
+        LayerNormRowsPerLanes = cpu ? 2 : 4;
 
         // Sum of squares: at most this many partial sums in the first pass.
         MaxPartials = cpu ? 4 : 1024;
@@ -78,7 +86,10 @@ internal sealed class LaunchPlan
     public int ColumnX { get; }
     public int ColumnY { get; }
     public int ColumnRowsPerLane { get; }
-    public int LayerNormRowsPerGroup { get; }
+    public bool WarpRowSums { get; }
+    public int NormLanes { get; }
+    public int NormVectors { get; }
+    public int LayerNormRowsPerLanes { get; }
     public int MaxPartials { get; }
     public SharedMemoryConfig GemmShared { get; }
     public SharedMemoryConfig RowShared { get; }
@@ -91,6 +102,18 @@ internal sealed class LaunchPlan
 
     /// <summary>One row-reduction group per row.</summary>
     public KernelConfig Rows(int rows) => new(new Index1D(rows), new Index1D(RowGroup), RowShared);
+
+    /// <summary>
+    /// Groups of <see cref="NormLanes"/> × <paramref name="vectorsPerGroup"/> threads (<see cref="NormVectors"/> when null)
+    /// over <paramref name="vectors"/> normalized vectors, with a float of shared memory per thread and
+    /// <paramref name="moreShared"/> more.
+    /// </summary>
+    public KernelConfig Normalization(int vectors, int? vectorsPerGroup = null, int moreShared = 0)
+    {
+        int height = vectorsPerGroup ?? NormVectors;
+        return new(new Index3D(Ceil(vectors, height), 1, 1), new Index3D(NormLanes, height, 1),
+            SharedMemoryConfig.RequestDynamic<float>(NormLanes * height + moreShared));
+    }
 
     /// <summary>
     /// Tiles of an attention pass for this head size; query tiles no taller than the queries need

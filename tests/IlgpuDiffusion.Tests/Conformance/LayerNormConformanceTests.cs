@@ -12,13 +12,14 @@ public sealed class LayerNormConformanceTests
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
-    public void Forward_matches_reference_and_saves_mean_and_rstd(string backend) =>
-        CheckForward(backend, [(1, 1), (3, 5), (2, 33), (4, 64)]);
+    public void Forward_matches_reference_and_saves_mean_and_rstd(string backend) => CheckForward(backend, SmallRows);
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
-    public void Forward_matches_reference_on_model_shapes(string backend) =>
-        CheckForward(backend, [(130, 768), (7, 1031)]);
+    public void Forward_matches_reference_on_model_shapes(string backend) => CheckForward(backend, [(130, 768), (7, 1031)]);
+
+    /// <summary>Rows of one channel, rows shorter and longer than a row of lanes, and a last group of vectors cut short.</summary>
+    internal static readonly (int Rows, int Channels)[] SmallRows = [(1, 1), (3, 5), (2, 33), (4, 64), (5, 7)];
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
@@ -45,7 +46,11 @@ public sealed class LayerNormConformanceTests
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
-    public void Backward_matches_reference_on_model_shapes(string backend) => CheckBackward(backend, 301, 768);
+    public void Backward_matches_reference_on_model_shapes(string backend)
+    {
+        using var s = new DeviceScope(backend);
+        CheckBackward(s, 301, 768);
+    }
 
     /// <summary>
     /// Rows for groups of several rows (the last one short), and rows too long for a GPU group to keep their weight terms
@@ -55,13 +60,13 @@ public sealed class LayerNormConformanceTests
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Backward_matches_reference_for_short_and_long_rows(string backend)
     {
-        CheckBackward(backend, 9, 40);
-        CheckBackward(backend, 3, 12_400);
+        using var s = new DeviceScope(backend);
+        CheckBackward(s, 9, 40);
+        CheckBackward(s, 3, 12_400);
     }
 
-    private static void CheckBackward(string backend, int rows, int channels)
+    internal static void CheckBackward(DeviceScope s, int rows, int channels)
     {
-        using var s = new DeviceScope(backend);
         var (x, w, dy) = (Random(rows * channels, 1, 3f), Random(channels, 2), Random(rows * channels, 3));
         var (y, mean, rstd, dx, dw) = (s.Zeros(rows * channels), s.Zeros(rows), s.Zeros(rows), s.Zeros(rows * channels), s.Zeros(channels));
         var (xT, wT) = (s.Upload(x), s.Upload(w));
@@ -75,7 +80,7 @@ public sealed class LayerNormConformanceTests
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void QkNorm_forward_normalizes_q_and_k_heads_and_leaves_v(string backend) =>
-        CheckQkNormForward(backend, [(1, 1, 2), (3, 2, 6), (2, 3, 34)]);
+        CheckQkNormForward(backend, [(1, 1, 2), (3, 2, 6), (2, 3, 34), (1, 3, 5)]);
 
     [SkippableTheory]
     [MemberData(nameof(TestBackends.Fast), MemberType = typeof(TestBackends))]
@@ -87,6 +92,11 @@ public sealed class LayerNormConformanceTests
     public void QkNorm_backward_gives_finite_difference_gradients(string backend)
     {
         using var s = new DeviceScope(backend);
+        CheckQkNormBackward(s);
+    }
+
+    internal static void CheckQkNormBackward(DeviceScope s)
+    {
         foreach (var (rows, heads, headDim) in new[] { (1, 1, 2), (3, 2, 6), (5, 2, 17) })
         {
             int length = 3 * rows * heads * headDim;
@@ -137,6 +147,11 @@ public sealed class LayerNormConformanceTests
     private static void CheckQkNormForward(string backend, (int Rows, int Heads, int HeadDim)[] shapes)
     {
         using var s = new DeviceScope(backend);
+        CheckQkNormForward(s, shapes);
+    }
+
+    internal static void CheckQkNormForward(DeviceScope s, (int Rows, int Heads, int HeadDim)[] shapes)
+    {
         foreach (var (rows, heads, headDim) in shapes)
         {
             // An offset of 10 makes a one-pass variance lose precision; the kernels must not.
@@ -155,6 +170,11 @@ public sealed class LayerNormConformanceTests
     private static void CheckForward(string backend, (int Rows, int Channels)[] shapes)
     {
         using var s = new DeviceScope(backend);
+        CheckForward(s, shapes);
+    }
+
+    internal static void CheckForward(DeviceScope s, (int Rows, int Channels)[] shapes)
+    {
         foreach (var (rows, channels) in shapes)
         {
             // An offset of 10 makes a one-pass variance lose precision; the kernels must not.
@@ -178,6 +198,11 @@ public sealed class LayerNormConformanceTests
     public void LayerNorm_then_modulate_in_one_pass_equals_the_two_ops(string backend)
     {
         using var s = new DeviceScope(backend);
+        CheckLayerNormThenModulate(s);
+    }
+
+    internal static void CheckLayerNormThenModulate(DeviceScope s)
+    {
         foreach (var (b, t, c) in new[] { (2, 3, 17), (1, 5, 300) })
         {
             int n = b * t * c;

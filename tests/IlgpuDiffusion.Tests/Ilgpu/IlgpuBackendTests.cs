@@ -19,6 +19,8 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
     {
         var plan = new LaunchPlan(Accelerator);
         CheckPlan(plan, Accelerator.MaxNumThreadsPerGroup);
+        Assert.True(plan.WarpRowSums && plan.NormLanes == Accelerator.WarpSize && plan.NormVectors > 1,
+            "normalization groups should hold several warp-wide vectors in tests");
         Assert.True(plan.GemmX * plan.GemmY > Accelerator.WarpSize, "GEMM groups should span several warps in tests");
     }
 
@@ -32,12 +34,16 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fixture)
         CheckPlan(plan, maxGroup);
         Assert.InRange(MatMulKernels.SharedFloats(plan.GemmX, plan.GemmY, plan.GemmTileK) * sizeof(float), 1, 48 * 1024);
         if (maxGroup >= 256) Assert.Equal((64, 64), (4 * plan.GemmY, 4 * plan.GemmX));
+        // a warp of lanes per normalized vector where warps shuffle (CUDA), rows of 32 summing in shared memory elsewhere
+        Assert.Equal(type == AcceleratorType.Cuda, plan.WarpRowSums);
+        Assert.Equal(type == AcceleratorType.Cuda ? warp : Math.Min(32, plan.RowGroup), plan.NormLanes);
     }
 
     private static void CheckPlan(LaunchPlan plan, int max)
     {
         Assert.InRange(plan.GemmX * plan.GemmY, 2, max);
         Assert.InRange(plan.RowGroup, 2, max);
+        Assert.Equal(plan.RowGroup, plan.NormLanes * plan.NormVectors);
         Assert.InRange(plan.ColumnX * plan.ColumnY, 2, max);
         Assert.Equal(0, plan.RowGroup & (plan.RowGroup - 1));
         Assert.Equal(0, plan.ColumnY & (plan.ColumnY - 1));

@@ -48,6 +48,26 @@ internal static class GroupReductions
         return total;
     }
 
+    /// <summary>
+    /// Σ value over the X lanes of a 2D group (Group.DimX a power of two), separately for each Y row; every thread gets
+    /// the total of its row.
+    /// </summary>
+    /// <param name="shared">At least Group.DimX·Group.DimY floats of shared memory.</param>
+    public static float SumOverX(ArrayView<float> shared, float value)
+    {
+        int x = Group.IdxX, row = Group.IdxY * Group.DimX;
+        shared[row + x] = value;
+        Group.Barrier();
+        for (int stride = Group.DimX / 2; stride > 0; stride >>= 1)
+        {
+            if (x < stride) shared[row + x] += shared[row + x + stride];
+            Group.Barrier();
+        }
+        float total = shared[row];
+        Group.Barrier();
+        return total;
+    }
+
     /// <summary>max value over a 1D group whose size is a power of two; every thread gets the maximum.</summary>
     /// <param name="shared">At least Group.DimX floats of shared memory.</param>
     public static float Max(ArrayView<float> shared, float value)
