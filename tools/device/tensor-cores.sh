@@ -15,7 +15,8 @@
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16;
-#   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32;
+#   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
+#                  same kernels without their launch bounds (and TF32 beside its stages of 16);
 #   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
 #   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s without the profile's synchronizations);
@@ -61,7 +62,7 @@ for p in $phases; do case $p in
       phase sampling-$precision 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda \
         --precision $precision; done ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
-    phase gemm-$precision 40 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
+    phase gemm-$precision 60 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;
   profile) for precision in ${PROFILE_PRECISIONS:-tf32 bf16 fp32}; do
     phase profile-$precision 60 $cli train --embedded $small --steps 6 --warmup 2 --log-interval 1 --validation-batches 1 \

@@ -125,43 +125,57 @@ internal static class BenchCommand
 
     /// <summary>
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
-    /// Where the TF32 GEMMs run in stages of 32 of k, the kernels of 16 are timed beside them, on a second device of the
-    /// same accelerator.
+    /// Where the device runs the TF32 GEMMs in stages of 32 of k, or loads them with launch bounds, the kernels without each
+    /// are timed beside them, on further devices of the same accelerator.
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
-        using Device? shallow = device is IlgpuDevice { DeepTf32: true } deep
-            ? IlgpuDevice.Open(deep.Backend, MatMulPrecision.Tf32, deep.Index, deepTf32: false)
-            : null;
+        var alternatives = new List<(string Label, Device Device)>();
+        try
+        {
+            if (device is IlgpuDevice { DeepTf32: true } deep)
+                alternatives.Add(("stages of 16", IlgpuDevice.Open(deep.Backend, deep.Precision, deep.Index,
+                    new KernelChoices(DeepTf32: false, GemmLaunchBounds: deep.GemmLaunchBounds))));
+            if (device is IlgpuDevice { GemmLaunchBounds: true } bounded)
+                alternatives.Add(("no launch bounds", IlgpuDevice.Open(bounded.Backend, bounded.Precision, bounded.Index,
+                    new KernelChoices(DeepTf32: bounded.DeepTf32, GemmLaunchBounds: false))));
+            return GemmTable(device, alternatives, model, tokens, runs);
+        }
+        finally
+        {
+            foreach (var (_, other) in alternatives) other.Dispose();
+        }
+    }
+
+    private static string GemmTable(Device device, List<(string Label, Device Device)> alternatives, DitConfig model, int tokens,
+        int runs)
+    {
         var text = new System.Text.StringBuilder();
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"GEMMs of a training step, D {model.Hidden}, {tokens} token rows, on {device.Description}, mean of {runs} run(s):"));
         text.AppendLine();
-        text.AppendLine("| product | layout | M × N × K | ms | TFLOP/s |" + (shallow is null ? "" : " stages of 16: ms | TFLOP/s |"));
-        text.AppendLine("|---|---|---|---:|---:|" + (shallow is null ? "" : "---:|---:|"));
-        double flops = 0, seconds = 0, shallowSeconds = 0;
+        text.AppendLine("| product | layout | M × N × K | ms | TFLOP/s |" +
+            string.Concat(alternatives.Select(a => $" {a.Label}: ms | TFLOP/s |")));
+        text.AppendLine("|---|---|---|---:|---:|" + string.Concat(alternatives.Select(_ => "---:|---:|")));
+        double flops = 0;
+        var seconds = new double[alternatives.Count + 1];
         foreach (GemmShape shape in GemmThroughput.TrainingShapes(model, tokens))
         {
-            GemmMeasurement measured = GemmThroughput.Time(device, shape, runs);
             flops += shape.Flops;
-            seconds += measured.Mean.TotalSeconds;
             text.Append(string.Create(CultureInfo.InvariantCulture,
-                $"| {shape.Name} | {shape.Layout} | {shape.M} × {shape.N} × {shape.K} | {measured.Mean.TotalMilliseconds:0.000} | " +
-                $"{measured.TeraFlops:0.00} |"));
-            if (shallow is not null)
+                $"| {shape.Name} | {shape.Layout} | {shape.M} × {shape.N} × {shape.K} |"));
+            for (int i = 0; i < seconds.Length; i++)
             {
-                GemmMeasurement other = GemmThroughput.Time(shallow, shape, runs);
-                shallowSeconds += other.Mean.TotalSeconds;
+                GemmMeasurement measured = GemmThroughput.Time(i == 0 ? device : alternatives[i - 1].Device, shape, runs);
+                seconds[i] += measured.Mean.TotalSeconds;
                 text.Append(string.Create(CultureInfo.InvariantCulture,
-                    $" {other.Mean.TotalMilliseconds:0.000} | {other.TeraFlops:0.00} |"));
+                    $" {measured.Mean.TotalMilliseconds:0.000} | {measured.TeraFlops:0.00} |"));
             }
             text.AppendLine();
         }
-        text.Append(string.Create(CultureInfo.InvariantCulture,
-            $"| **all** | | | {seconds * 1000:0.000} | {flops / seconds / 1e12:0.00} |"));
-        if (shallow is not null)
-            text.Append(string.Create(CultureInfo.InvariantCulture,
-                $" {shallowSeconds * 1000:0.000} | {flops / shallowSeconds / 1e12:0.00} |"));
+        text.Append("| **all** | | |");
+        foreach (double total in seconds)
+            text.Append(string.Create(CultureInfo.InvariantCulture, $" {total * 1000:0.000} | {flops / total / 1e12:0.00} |"));
         text.AppendLine();
         return text.ToString();
     }

@@ -10,11 +10,10 @@ internal sealed class IlgpuDevice : Device
 {
     /// <summary>A device on <paramref name="accelerator"/> (owned from now on) multiplying in <paramref name="precision"/>.</summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
-    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
     /// <param name="index">The accelerator's number among the backend's (<see cref="Open"/>'s).</param>
-    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: where the accelerator has them).</param>
+    /// <param name="choices">The alternative kernels it runs (the accelerator's defaults when absent).</param>
     internal IlgpuDevice(Backend backend, Accelerator accelerator, MatMulPrecision precision, int? multiprocessors = null,
-        bool? deepTf32 = null, int index = 0, bool? warpRowSums = null)
+        int index = 0, KernelChoices choices = default)
     {
         Backend = backend;
         Index = index;
@@ -22,7 +21,7 @@ internal sealed class IlgpuDevice : Device
         Precision = precision;
         Stream = CreateWorkStream(accelerator);
         Uploads = new PinnedUploads(Stream, WaitForQueuedWork);
-        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads, deepTf32, warpRowSums);
+        _backendKernels = new IlgpuKernels(Stream, precision, multiprocessors, Uploads, choices);
         Kernels = new DeviceKernels(this, _backendKernels);
     }
 
@@ -42,11 +41,11 @@ internal sealed class IlgpuDevice : Device
     /// Opens accelerator number <paramref name="index"/> of <paramref name="backend"/>, multiplying in
     /// <paramref name="precision"/> (the best the accelerator has when null: TF32 with tensor cores, else fp32).
     /// </summary>
-    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
+    /// <param name="choices">The alternative kernels it runs (the accelerator's defaults when absent).</param>
     /// <exception cref="ArgumentException">
     /// The backend has no accelerator <paramref name="index"/>, or the accelerator has no tensor cores for the precision asked.
     /// </exception>
-    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index, bool? deepTf32 = null)
+    public static IlgpuDevice Open(Backend backend, MatMulPrecision? precision, int index, KernelChoices choices = default)
     {
         var accelerator = IlgpuRuntime.CreateAccelerator(backend, index);
         bool tensorCores = TensorCoreGemm.Supports(accelerator);
@@ -58,7 +57,7 @@ internal sealed class IlgpuDevice : Device
             throw new ArgumentException($"{name} ({backend.Name()}) has no tensor cores this library drives: {chosen.Name()} needs a " +
                 "CUDA GPU of compute capability 8.0 or newer. Use --precision fp32 (or auto) on this device.", nameof(precision));
         }
-        return new IlgpuDevice(backend, accelerator, chosen, multiprocessors: null, deepTf32, index);
+        return new IlgpuDevice(backend, accelerator, chosen, multiprocessors: null, index, choices);
     }
 
     /// <summary>The accelerator's number among the backend's.</summary>
@@ -66,6 +65,9 @@ internal sealed class IlgpuDevice : Device
 
     /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
     internal bool DeepTf32 => _backendKernels.DeepTf32;
+
+    /// <summary>Whether the tensor-core GEMMs load with their launch bounds (see <see cref="TensorCoreGemm"/>).</summary>
+    internal bool GemmLaunchBounds => _backendKernels.GemmLaunchBounds;
 
     /// <summary>
     /// Whether the attention backward of heads of <paramref name="headDim"/> columns runs on the flash kernels for wide heads
@@ -94,7 +96,7 @@ internal sealed class IlgpuDevice : Device
     /// <remarks>The CPU emulator reports no real memory size (long.MaxValue), so it says "host memory".</remarks>
     public override string Description =>
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
-        $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")})";
+        $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}{(GemmLaunchBounds ? " with launch bounds" : "")})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU
         ? "host memory"

@@ -1,4 +1,5 @@
 using System.Reflection;
+using ILGPU.Runtime;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -23,6 +24,18 @@ internal sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
 {
     /// <summary>How the kernel is launched.</summary>
     public KernelGrouping Grouping { get; } = grouping;
+
+    /// <summary>
+    /// With <see cref="BlocksPerMultiprocessor"/>, the threads of every launch's group (PTX <c>.maxntid</c>); 0 when the
+    /// kernel has no launch bounds.
+    /// </summary>
+    public int Threads { get; set; }
+
+    /// <summary>
+    /// Blocks of <see cref="Threads"/> a multiprocessor is to hold at once (PTX <c>.minnctapersm</c>), which caps the
+    /// registers ptxas gives a thread: 2 blocks of 256 threads, 128 registers. 0 when the kernel has no launch bounds.
+    /// </summary>
+    public int BlocksPerMultiprocessor { get; set; }
 }
 
 /// <summary>Finds and checks the library's kernel entry points.</summary>
@@ -37,6 +50,19 @@ internal static class KernelRegistry
             .Select(x => (x.Method, x.Attribute!.Grouping))
             .OrderBy(x => x.Method.DeclaringType!.FullName + "." + x.Method.Name, StringComparer.Ordinal)
             .ToArray();
+
+    /// <summary>
+    /// The launch bounds of kernel <paramref name="method"/> (<see cref="IlgpuKernelAttribute.BlocksPerMultiprocessor"/>), the
+    /// same for every accelerator and for the PTX tests.
+    /// </summary>
+    public static KernelSpecialization Specialization(MethodInfo method)
+    {
+        var kernel = method.GetCustomAttribute<IlgpuKernelAttribute>() ??
+            throw new ArgumentException($"{method.DeclaringType?.Name}.{method.Name} is not an [IlgpuKernel].", nameof(method));
+        return kernel.BlocksPerMultiprocessor > 0
+            ? new KernelSpecialization(kernel.Threads, kernel.BlocksPerMultiprocessor)
+            : KernelSpecialization.Empty;
+    }
 
     /// <summary>Returns <paramref name="kernel"/> after checking that it is a registered kernel entry point.</summary>
     public static TDelegate Checked<TDelegate>(TDelegate kernel) where TDelegate : Delegate

@@ -41,25 +41,29 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
     public bool DeepTf32 => _tensorCores?.DeepTf32 ?? false;
 
+    /// <summary>Whether the tensor-core GEMMs load with their launch bounds (see <see cref="TensorCoreGemm"/>).</summary>
+    public bool GemmLaunchBounds => _tensorCores?.LaunchBounds ?? false;
+
     /// <summary>
     /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
     /// <paramref name="precision"/>.
     /// </summary>
     /// <param name="multiprocessors">The processors the tensor-core GEMMs' split-K fills (the accelerator's when null).</param>
     /// <param name="uploads">The device's upload staging.</param>
-    /// <param name="deepTf32">Whether TF32 GEMMs take stages of 32 of k (null: where the accelerator lets them).</param>
-    /// <param name="warpRowSums">Whether normalization rows sum by warp shuffles (null: where the accelerator has them).</param>
+    /// <param name="choices">The alternative kernels to run (the accelerator's defaults when absent).</param>
     /// <exception cref="ArgumentException">TF32 or BF16 on an accelerator without tensor cores.</exception>
     public IlgpuKernels(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors, PinnedUploads uploads,
-        bool? deepTf32 = null, bool? warpRowSums = null)
+        KernelChoices choices = default)
     {
         var accelerator = stream.Accelerator;
         _accelerator = accelerator;
         _stream = stream;
         _uploads = uploads;
         _precision = precision;
-        _plan = new LaunchPlan(accelerator, warpRowSums);
-        _tensorCores = precision == MatMulPrecision.Fp32 ? null : new TensorCoreGemm(stream, precision, multiprocessors, deepTf32);
+        _plan = new LaunchPlan(accelerator, choices.WarpRowSums);
+        _tensorCores = precision == MatMulPrecision.Fp32
+            ? null
+            : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds);
     }
 
     /// <summary>

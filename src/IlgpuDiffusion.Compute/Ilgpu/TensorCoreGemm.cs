@@ -55,8 +55,13 @@ internal sealed class TensorCoreGemm : IDisposable
     /// Whether TF32 products run on the kernels with stages of 32 of k; null: where the accelerator lets them (tests choose
     /// on the emulating CPU accelerator, which has no limit).
     /// </param>
+    /// <param name="launchBounds">
+    /// Whether kernels load with the launch bounds their <see cref="IlgpuKernelAttribute"/> names; null: on compute capability
+    /// <see cref="LaunchBoundsFrom"/> and newer.
+    /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
-    public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null)
+    public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
+        bool? launchBounds = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -69,7 +74,18 @@ internal sealed class TensorCoreGemm : IDisposable
         _multiprocessors = Math.Max(1, multiprocessors ?? accelerator.NumMultiprocessors);
         bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? SharedMemoryOptIn.Fits(accelerator, DeepSharedBytes));
         _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
+        LaunchBounds = launchBounds ?? accelerator is CudaAccelerator { Architecture.Major: >= LaunchBoundsFrom };
     }
+
+    /// <summary>
+    /// The compute capability (major) from which the kernels load with their launch bounds by default: two blocks of 256
+    /// threads a multiprocessor (<see cref="TensorCoreGemmKernels.ResidentBlocks"/>), which CUDA 11.8's ptxas fits in 128
+    /// registers without spilling for sm_90; for sm_80 it spills 4–24 bytes in the BF16 and deep TF32 kernels.
+    /// </summary>
+    public const int LaunchBoundsFrom = 9;
+
+    /// <summary>Whether kernels load with their launch bounds.</summary>
+    public bool LaunchBounds { get; }
 
     /// <summary>Whether the TF32 kernels of the unbatched products hold 32 of k per stage (else 16).</summary>
     public bool DeepTf32 => _blocks > 1;
@@ -183,7 +199,7 @@ internal sealed class TensorCoreGemm : IDisposable
         bool deep = DeepTf32 && !batched;
         int index = (deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         if (_gemms[index] is { } loaded) return loaded;
-        GemmLaunch launch = _accelerator.LoadKernel(KernelRegistry.Checked<GemmKernel>(deep
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(deep
             ? DeepKernel(aKContiguous, bKContiguous)
             : (_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous, batched) switch
             {
@@ -202,7 +218,9 @@ internal sealed class TensorCoreGemm : IDisposable
                 (true, true, false, true) => TensorCoreGemmKernels.Bf16ABBatched,
                 (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
                 _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
-            }));
+            });
+        GemmLaunch launch = _accelerator.LoadKernel(kernel,
+            LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
         if (deep && !SharedMemoryOptIn.Allow(launch.GetKernel(), DeepSharedBytes))
         {
             _blocks = 1; // k-splits of multiples of 32 stay whole tiles of 16

@@ -37,7 +37,11 @@ public sealed class KernelPtx : IDisposable
             var entry = grouping == KernelGrouping.Explicit
                 ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
                 : EntryPointDescription.FromImplicitlyGroupedKernel(method);
-            ptx = ((PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty)).PTXAssembly;
+            // launch bounds where the GEMMs load with them (TensorCoreGemm.LaunchBoundsFrom)
+            var bounds = architecture >= 10 * TensorCoreGemm.LaunchBoundsFrom
+                ? KernelRegistry.Specialization(method)
+                : KernelSpecialization.Empty;
+            ptx = ((PTXCompiledKernel)backend.Compile(entry, bounds)).PTXAssembly;
             _compiled[(method, architecture)] = ptx;
             return ptx;
         }

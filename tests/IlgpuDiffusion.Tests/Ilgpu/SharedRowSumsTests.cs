@@ -14,7 +14,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 public sealed class SharedRowSumsTests : IDisposable
 {
     private readonly Device _device = new IlgpuDevice(Backend.IlgpuCpu, IlgpuRuntime.CreateAccelerator(Backend.IlgpuCpu, 0),
-        MatMulPrecision.Fp32, warpRowSums: false);
+        MatMulPrecision.Fp32, choices: new KernelChoices(WarpRowSums: false));
 
     [Fact]
     public void LayerNorm_forward_matches_the_reference()

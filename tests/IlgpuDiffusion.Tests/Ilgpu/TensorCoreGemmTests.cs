@@ -32,23 +32,25 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
         /// <summary>
         /// A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>, its
-        /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false.
+        /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false,
+        /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>.
         /// </summary>
-        internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true)
+        internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false)
         {
             lock (_devices)
             {
-                if (!_devices.TryGetValue((precision, multiprocessors, deepTf32), out var device))
+                if (!_devices.TryGetValue((precision, multiprocessors, deepTf32, launchBounds), out var device))
                 {
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
-                    device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors, deepTf32);
-                    _devices[(precision, multiprocessors, deepTf32)] = device;
+                    device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
+                        choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds));
+                    _devices[(precision, multiprocessors, deepTf32, launchBounds)] = device;
                 }
                 return device;
             }
@@ -264,7 +266,8 @@ public sealed class TensorCoreGemmTests
 
     /// <summary>
     /// GEMMs of every layout and load path in each precision: "tf32" on the kernels whose stages hold 32 of k, "tf32-16" on
-    /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory).
+    /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory), "-bounded" on kernels loaded with
+    /// their launch bounds.
     /// </summary>
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
@@ -273,6 +276,9 @@ public sealed class TensorCoreGemmTests
         data.Add("tf32-16", "ABt", 130, 70, 37, true, false, 1, 0);
         data.Add("tf32-16", "AB", 132, 136, 32, false, true, 1, 0);
         data.Add("tf32-16", "AtB", 40, 24, 1000, false, true, 16, 0);
+        // Kernels loaded with their launch bounds (two blocks of 256 threads a multiprocessor), as on sm_90.
+        data.Add("tf32-bounded", "AB", 132, 136, 32, false, true, 1, 0);
+        data.Add("bf16-bounded", "ABt", 130, 70, 37, true, false, 1, 0);
         foreach (string precision in new[] { "tf32", "bf16" })
         {
             // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
@@ -298,10 +304,11 @@ public sealed class TensorCoreGemmTests
     public void The_emulated_kernel_matches_the_product_of_rounded_inputs(string precision, string layout, int m, int n, int k,
         bool bias, bool accumulate, int multiprocessors, int offset) // offset: floats before each operand in its buffer
     {
-        bool shallow = precision == "tf32-16";
-        MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision)!.Value;
+        bool shallow = precision == "tf32-16", bounded = precision.EndsWith("-bounded", StringComparison.Ordinal);
+        MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision.Split('-')[0])!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
-        Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow);
+        Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow, launchBounds: bounded);
+        Assert.Equal(bounded, ((IlgpuDevice)device).GemmLaunchBounds);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
         float[] biasValues = TestData.Random(n, seed: 3), initial = TestData.Random(m * n, seed: 4);

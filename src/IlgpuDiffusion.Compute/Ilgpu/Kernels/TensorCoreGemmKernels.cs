@@ -86,6 +86,13 @@ internal enum GemmEpilogue
 internal static partial class TensorCoreGemmKernels
 {
     public const int TileM = 128, TileN = 128, Threads = 256;
+
+    /// <summary>
+    /// Blocks of <see cref="Threads"/> a multiprocessor holds at once, as the kernels' launch bounds ask: ptxas then fits a
+    /// thread in 128 registers, without spilling, where it took 155–166 in the BF16 and deep TF32 kernels (one block, 8
+    /// warps, a multiprocessor). Tf32DeepAtB and Tf32DeepAtBt, which would spill in their loops, go without.
+    /// </summary>
+    public const int ResidentBlocks = 2;
     private const int WarpTileM = 64, WarpTileN = 32, WarpsN = TileN / WarpTileN;
     private const int Pad = 4, WidePad = 8;
 
@@ -121,49 +128,49 @@ internal static partial class TensorCoreGemmKernels
     public static int SharedFloatsOf(int blocks) => blocks * SharedFloats;
 
     /// <summary>TF32, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ). Grid (⌈N/128⌉, ⌈M/128⌉, splits) × 256 threads.</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Tf32ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Tf32Products, KContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Tf32AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Tf32Products, KContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Tf32AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Tf32Products, LineContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>TF32, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Tf32AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Tf32Products, LineContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Bf16ABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Bf16Products, KContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Bf16AB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Bf16Products, KContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Bf16AtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Bf16Products, LineContiguous, LineContiguous, Unbatched>(a, b, bias, c, activation, g);
 
     /// <summary>BF16, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Bf16AtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         Run<Bf16Products, LineContiguous, KContiguous, Unbatched>(a, b, bias, c, activation, g);
