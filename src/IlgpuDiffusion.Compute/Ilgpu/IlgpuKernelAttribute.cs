@@ -52,8 +52,9 @@ internal static class KernelRegistry
             .ToArray();
 
     /// <summary>
-    /// The launch bounds of kernel <paramref name="method"/> (<see cref="IlgpuKernelAttribute.BlocksPerMultiprocessor"/>), the
-    /// same for every accelerator and for the PTX tests.
+    /// The launch bounds kernel <paramref name="method"/>'s attribute names (<see cref="IlgpuKernelAttribute.BlocksPerMultiprocessor"/>);
+    /// <see cref="TensorCoreGemm"/> loads them from compute capability <see cref="TensorCoreGemm.LaunchBoundsFrom"/> on, and
+    /// the PTX tests compile them there too.
     /// </summary>
     public static KernelSpecialization Specialization(MethodInfo method)
     {
