@@ -30,21 +30,47 @@ public sealed class KernelPtx : IDisposable
             if (_compiled.TryGetValue((method, architecture), out string? ptx)) return ptx;
             if (!_backends.TryGetValue(architecture, out var backend))
             {
-                var arch = architecture == 80 ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
-                backend = new PTXBackend(_context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_78, nvvmAPI: null);
+                backend = Backend(_context, architecture);
                 _backends[architecture] = backend;
             }
-            var entry = grouping == KernelGrouping.Explicit
-                ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
-                : EntryPointDescription.FromImplicitlyGroupedKernel(method);
-            // launch bounds where the GEMMs load with them (TensorCoreGemm.LaunchBoundsFrom)
-            var bounds = architecture >= 10 * TensorCoreGemm.LaunchBoundsFrom
-                ? KernelRegistry.Specialization(method)
-                : KernelSpecialization.Empty;
-            ptx = ((PTXCompiledKernel)backend.Compile(entry, bounds)).PTXAssembly;
+            ptx = Compile(backend, method, grouping, architecture);
             _compiled[(method, architecture)] = ptx;
             return ptx;
         }
+    }
+
+    /// <summary>
+    /// The PTX of the registered kernel <paramref name="name"/> of <paramref name="kernels"/> compiled first, in a context of
+    /// its own, as a process compiles the first kernel it runs. In a shared context ILGPU reuses the IR of helpers that
+    /// earlier kernels inlined, which changes a kernel's PTX with the kernels compiled before it: the BF16 attention forward
+    /// took 126 registers compiled alone or after the training forward's kernels, 130 after this suite's others (more on
+    /// the loop's cold paths, a few instructions on its hot one). Tests of a register count compile here; a compile costs
+    /// the seconds a context's first one does.
+    /// </summary>
+    internal static string Fresh(Type kernels, string name, int architecture)
+    {
+        var (method, grouping) = KernelRegistry.All().Single(k => k.Method.DeclaringType == kernels && k.Method.Name == name);
+        using var context = IlgpuRuntime.CreateIsolated();
+        using var backend = Backend(context, architecture);
+        return Compile(backend, method, grouping, architecture);
+    }
+
+    private static PTXBackend Backend(Context context, int architecture)
+    {
+        var arch = architecture == 80 ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
+        return new PTXBackend(context, new CudaCapabilityContext(arch), arch, CudaInstructionSet.ISA_78, nvvmAPI: null);
+    }
+
+    private static string Compile(PTXBackend backend, MethodInfo method, KernelGrouping grouping, int architecture)
+    {
+        var entry = grouping == KernelGrouping.Explicit
+            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+        // launch bounds where the GEMMs load with them (TensorCoreGemm.LaunchBoundsFrom)
+        var bounds = architecture >= 10 * TensorCoreGemm.LaunchBoundsFrom
+            ? KernelRegistry.Specialization(method)
+            : KernelSpecialization.Empty;
+        return ((PTXCompiledKernel)backend.Compile(entry, bounds)).PTXAssembly;
     }
 
     /// <summary>The PTX of the registered kernel <paramref name="name"/> of <paramref name="kernels"/>.</summary>

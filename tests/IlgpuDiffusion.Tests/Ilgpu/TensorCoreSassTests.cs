@@ -97,11 +97,13 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// The tensor-core attention kernels (heads of 64, the variants for narrower heads, the wide-head forwards and
     /// backwards) likewise assemble with no stack frame and no local memory and use HMMA, with fragments loaded by ldmatrix
     /// (LDSM) wherever an operand's k is contiguous in shared memory (all but the TF32 dq passes, whose operands are
-    /// transposed); their loops mix the products with softmax and staging, so no instruction bound.
+    /// transposed); their loops mix the products with softmax and staging, so no instruction bound. A row with
+    /// <paramref name="blocks"/> compiles its kernel alone (<see cref="KernelPtx.Fresh"/>, as a process that runs it compiles
+    /// it) and requires that many blocks of its threads a multiprocessor as far as registers go: the BF16 forward keeps 4.
     /// </summary>
     [SkippableTheory]
     [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 4)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
@@ -119,7 +121,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueWide", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryWide", 90, "HMMA.16816.F32.BF16", true)]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction,
-        bool ldmatrix)
+        bool ldmatrix, int blocks = 0)
     {
         var (ptxas, cuobjdump) = Tools();
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
@@ -127,7 +129,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         try
         {
             string ptxPath = Path.Combine(folder, $"{kernel}.ptx"), cubin = Path.Combine(folder, $"{kernel}.cubin");
-            File.WriteAllText(ptxPath, compiler.Of(kernels, kernel, sm));
+            File.WriteAllText(ptxPath, blocks > 0 ? KernelPtx.Fresh(kernels, kernel, sm) : compiler.Of(kernels, kernel, sm));
             string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
@@ -139,6 +141,8 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             Assert.DoesNotContain("-126, PT", sass);
             int threads = (int)kernels.GetField("Threads")!.GetValue(null)!;
             WriteCounts($"{kernels.Name}.{kernel}", sm, report, threads, HottestLoop(sass));
+            Assert.True(BlocksByRegisters(Registers(report), threads) >= blocks,
+                $"{kernel} takes {Registers(report)} registers: fewer than {blocks} blocks of {threads} threads a multiprocessor");
         }
         finally
         {
@@ -163,8 +167,9 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     private static int Registers(string report) => int.Parse(Regex.Match(report, @"Used (\d+) registers").Groups[1].Value);
 
     /// <summary>
-    /// Register counts either side of a block boundary: the BF16 attention forward (128 threads) and key pass (64 threads)
-    /// before and after their 16-byte staging, a GEMM block of 256 at the deep TF32 kernels' count, and the 32-block cap.
+    /// Register counts either side of a block boundary: the BF16 attention forward (128 threads) with its K and V stages
+    /// apart and together, its key pass (64 threads) before and after 16-byte staging, a GEMM block of 256 at the deep TF32
+    /// kernels' count, and the 32-block cap.
     /// </summary>
     [Theory]
     [InlineData(126, 128, 4)]

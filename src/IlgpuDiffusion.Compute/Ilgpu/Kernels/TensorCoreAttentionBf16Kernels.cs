@@ -73,6 +73,9 @@ internal static class TensorCoreAttentionBf16Kernels
             if (!narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
             {
                 Bf16Fragments.StageWholeRows(shared, KOffset, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+                // Keeps ptxas from hoisting V's loads above K's stores, so that one tile's loads are in flight at a time
+                // (32 floats a thread, not 64): 126 registers, 4 blocks a multiprocessor, where both took 132 and 3.
+                Warp.Barrier();
                 Bf16Fragments.StageWholeColumns(shared, VOffset, Stride, v, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
             }
             else
