@@ -82,6 +82,13 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                     LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
                     for (int lane = 0; lane < Mma.WarpLanes; lane++)
                     {
+                        // The byte address the kernels hand ldmatrix (shared base 0 off CUDA), also as the first step's
+                        // address and k's bytes on, as the BF16 key pass keeps it.
+                        var matrices = new LaneMatrices(lane);
+                        int first = rows + line * stride + k;
+                        uint address = b ? matrices.BAddress(first, stride) : matrices.AAddress(first, stride);
+                        Assert.Equal(4u * (uint)RowWord(lane), address);
+                        if (!b) Assert.Equal(address, matrices.AAddress(first - k, stride) + 4u * (uint)k);
                         uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: false);
                         for (int r = 0; r < 4; r++)
                         {

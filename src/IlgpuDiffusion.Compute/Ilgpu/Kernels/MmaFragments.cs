@@ -95,13 +95,24 @@ internal readonly struct LaneMatrices
     /// </summary>
     public int BWord(int word, int stride) => word + _bRow * stride + _bWord;
 
+    /// <summary>
+    /// The shared address this lane gives ldmatrix for an A fragment at <paramref name="word"/>: the lane's part first, the
+    /// same for every fragment of a <paramref name="stride"/>, then the fragment's, so that ptxas keeps the former in a
+    /// register and folds a constant <paramref name="word"/> into the instruction (LDSM [R + offset]) instead of
+    /// recomputing the sum per load.
+    /// </summary>
+    public uint AAddress(int word, int stride) => _sharedBase + 4u * (uint)(_aRow * stride + _aWord) + 4u * (uint)word;
+
+    /// <summary>The shared address this lane gives ldmatrix for two B fragments at <paramref name="word"/> (as AAddress).</summary>
+    public uint BAddress(int word, int stride) => _sharedBase + 4u * (uint)(_bRow * stride + _bWord) + 4u * (uint)word;
+
     /// <summary>The A fragment at <paramref name="word"/> (rows <paramref name="stride"/> words apart) by ldmatrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public MmaA LoadA(int word, int stride) => Mma.LoadMatrices(_sharedBase + 4u * (uint)AWord(word, stride)).A;
+    public MmaA LoadA(int word, int stride) => Mma.LoadMatrices(AAddress(word, stride)).A;
 
     /// <summary>The two B fragments at <paramref name="word"/> (lines <paramref name="stride"/> words apart) by ldmatrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public (MmaB Low, MmaB High) LoadB(int word, int stride) => Mma.LoadMatrices(_sharedBase + 4u * (uint)BWord(word, stride)).B;
+    public (MmaB Low, MmaB High) LoadB(int word, int stride) => Mma.LoadMatrices(BAddress(word, stride)).B;
 }
 
 /// <summary>
