@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
+using ILGPU.Runtime.Cuda;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -7,12 +8,14 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <summary>
 /// The tensor-core attention backward on BF16 tensor cores (m16n8k16, fp32 accumulate), the bf16 precision's
 /// counterpart of <see cref="TensorCoreAttentionBackwardKernels"/>, with the same arguments, grids and scratch.
-/// <see cref="KeyValue"/>: a group of 2 warps owns 32 keys, each warp 16, and walks the query tiles of 32. A warp keeps its keys and
-/// values as A fragments in registers for the whole launch. Per query tile it computes Pᵀ and dPᵀ in registers (keys as
-/// rows), and multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout
-/// is the A layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for
-/// the scores, along the queries (transposed) for dk and dv. dSᵀ goes to the scratch rounded to TF32, as the TF32 key
-/// pass leaves it. Shared memory (20 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32].
+/// <see cref="KeyValue"/>: a group of 2 warps owns 32 keys, each warp 16, and walks the query tiles of 32. The keys and
+/// values stay staged for the whole launch, and a warp loads its A fragments of them (ldmatrix) per query tile: held in
+/// registers through the launch they took 173 registers, 5 blocks a multiprocessor; loaded per tile, 134 and 7 (CUDA 11.8
+/// ptxas, sm_90), for 8 more ldmatrix a tile. Per query tile a warp computes Pᵀ and dPᵀ in registers (keys as rows), and
+/// multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout is the A
+/// layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for the scores,
+/// along the queries (transposed) for dk and dv. dSᵀ goes to the scratch rounded to TF32, as the TF32 key pass leaves it.
+/// Shared memory (29 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32]; K, V [32, 36 words].
 /// <see cref="Query"/>: 2 warps own 32 queries and add dq = scale·dS·k, dS staged from the scratch as pairs along the
 /// keys, k transposed likewise. Shared memory (7.5 KB): dS [32 queries, 20 words]; kᵀ [64 head columns, 20 words].
 /// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
@@ -28,9 +31,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     private const int GradientColumnsAt = QueryColumnsAt + HeadWidth * ColumnStride;
     private const int ShiftsAt = GradientColumnsAt + HeadWidth * ColumnStride;
     private const int RowDotsAt = ShiftsAt + Tile;
+    private const int KeysAt = RowDotsAt + Tile, ValuesAt = KeysAt + Tile * RowStride;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
-    public const int SharedFloats = RowDotsAt + Tile;
+    public const int SharedFloats = ValuesAt + Tile * RowStride;
 
     // Query: the tile's dS pairs, then kᵀ.
     private const int KeyColumnsAt = Tile * ColumnStride;
@@ -73,18 +77,16 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens, columnLimit = narrow ? StagingLimit(tokens, d) : tokens;
         if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
         {
-            Bf16Fragments.StageWholeRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
-            Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            Bf16Fragments.StageWholeRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            Bf16Fragments.StageWholeRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
         }
         else
         {
-            Bf16Fragments.StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads);
-            Bf16Fragments.StageRows(shared, GradientsAt, RowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+            Bf16Fragments.StageRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads);
+            Bf16Fragments.StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads);
         }
-        Group.Barrier();
-        var keys = Bf16Fragments.LoadRows64(shared, warp * 16 * RowStride, RowStride, matrices);
-        var values = Bf16Fragments.LoadRows64(shared, GradientsAt + warp * 16 * RowStride, RowStride, matrices);
-        Group.Barrier();
+        int keys = KeysAt + warp * 16 * RowStride, values = ValuesAt + warp * 16 * RowStride; // this warp's 16 rows of each
+        uint keysAddress = matrices.AAddress(keys, RowStride), valuesAddress = matrices.AAddress(values, RowStride);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
@@ -101,8 +103,8 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            ProductOverHead(ref p, keys, shared, 0, matrices, d);
-            ProductOverHead(ref dp, values, shared, GradientsAt, matrices, d);
+            ProductOverHead(ref p, shared, keys, keysAddress, 0, matrices, d);
+            ProductOverHead(ref dp, shared, values, valuesAddress, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
             BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
@@ -212,16 +214,25 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         Bf16Fragments.StageWholeColumns(shared, 0, ColumnStride, scratch, from, stride, 0, Tile, Threads, Tile);
 
     /// <summary>
-    /// c += A·Bᵀ over a head's first <paramref name="columns"/> (of 64): A the warp's rows in registers, B the 32 staged
-    /// pair rows at <paramref name="rows"/>; chunks of 16 columns wholly in a narrower head's zero padding are skipped.
+    /// c += A·Bᵀ over a head's first <paramref name="columns"/> (of 64): A the warp's 16 staged pair rows at
+    /// <paramref name="a"/> (this lane's ldmatrix address of them <paramref name="address"/>), B the 32 staged pair rows
+    /// at <paramref name="rows"/>; chunks of 16 columns wholly in a narrower head's zero padding are skipped.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ProductOverHead(ref Fragments4 c, in Bf16Rows64 a, ArrayView<float> shared, int rows,
+    private static void ProductOverHead(ref Fragments4 c, ArrayView<float> shared, int a, uint address, int rows,
         in LaneMatrices matrices, int columns)
     {
-        Bf16Fragments.Accumulate(ref c, a.F0, shared, rows, RowStride, 0, matrices);
-        if (columns > 16) Bf16Fragments.Accumulate(ref c, a.F1, shared, rows, RowStride, 1, matrices);
-        if (columns > 32) Bf16Fragments.Accumulate(ref c, a.F2, shared, rows, RowStride, 2, matrices);
-        if (columns > 48) Bf16Fragments.Accumulate(ref c, a.F3, shared, rows, RowStride, 3, matrices);
+        Bf16Fragments.Accumulate(ref c, KeyRows(shared, a, address, 0, matrices), shared, rows, RowStride, 0, matrices);
+        if (columns > 16) Bf16Fragments.Accumulate(ref c, KeyRows(shared, a, address, 1, matrices), shared, rows, RowStride, 1, matrices);
+        if (columns > 32) Bf16Fragments.Accumulate(ref c, KeyRows(shared, a, address, 2, matrices), shared, rows, RowStride, 2, matrices);
+        if (columns > 48) Bf16Fragments.Accumulate(ref c, KeyRows(shared, a, address, 3, matrices), shared, rows, RowStride, 3, matrices);
     }
+
+    /// <summary>
+    /// The A fragment of k 16c.. of the warp's staged key (or value) rows at <paramref name="rows"/>: on CUDA one ldmatrix
+    /// at <paramref name="address"/> + 32c bytes, so that the loop keeps one address per operand; word by word elsewhere.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static MmaA KeyRows(ArrayView<float> shared, int rows, uint address, int c, in LaneMatrices matrices) =>
+        CudaAsm.IsSupported ? Mma.LoadMatrices(address + 32u * (uint)c).A : Bf16Fragments.LoadA(shared, rows, RowStride, c, matrices);
 }
