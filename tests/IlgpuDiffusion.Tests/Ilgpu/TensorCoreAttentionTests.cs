@@ -41,6 +41,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
             data.Add(row, 2, 33, 3, 96, false);
             data.Add(row, 1, 9, 1, 128, true);
             data.Add(row, 1, 70, 1, 104, true); // three tiles each way, causal
+            data.Add(row, 1, 70, 1, 96, true); // whole tiles of 32 and 64 (16-byte loads, the columns past 96 left unstaged)
             data.Add(row, 1, 70, 1, 128, false); // a whole key tile of 64 (BF16: staged with 16-byte loads), then an edge
             data.Add(row, 1, 70, 2, 12, true); // over materialized scores both ways
             data.Add(row, 2, 1, 2, 72, true); // one token: score rows of 4, three of them padding

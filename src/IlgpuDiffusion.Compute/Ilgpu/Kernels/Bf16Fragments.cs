@@ -144,6 +144,23 @@ internal static class Bf16Fragments
     }
 
     /// <summary>
+    /// <see cref="StageWholeColumns"/> for a wide head of 96 or 128 <paramref name="columns"/>
+    /// (<see cref="WideHeadFragments.StagesWhole"/>) staged 128 wide: its first 64 columns, then the 32 or 64 after them;
+    /// the lines past a head of 96 are left as they are (<see cref="WholeRowStaging.StageWide{TWords}"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StageWholeColumnsWide(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
+        int rowStride, int first, int rows, int threads, int columns)
+    {
+        const int half = AttentionFragments.HeadWidth;
+        StageWholeColumns(shared, offset, stride, source, start, rowStride, first, rows, threads, half);
+        if (columns == WideHeadFragments.HeadWidth)
+            StageWholeColumns(shared, offset + half * stride, stride, source, start + half, rowStride, first, rows, threads, half);
+        else
+            StageWholeColumns(shared, offset + half * stride, stride, source, start + half, rowStride, first, rows, threads, half / 2);
+    }
+
+    /// <summary>
     /// Pass <paramref name="pass"/> of <see cref="StageWholeColumns"/>: four rows of four columns 4·quadsPerPass·pass on,
     /// as two pair words per column (word pairs of <paramref name="stride"/> / 2 between columns).
     /// </summary>

@@ -7,8 +7,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// The flash backward of heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>; the DiT Large preset's 96) on
 /// TF32 tensor cores: the key and query passes of the heads of 64, with the same grids, fragments, scratch of dSᵀ and order
 /// of sums, on rows staged 128 wide in two halves of 64 columns (zeros past the head; the second half's products skip the
-/// k-steps and output fragments wholly in the padding). Each warp holds its 16 keys' dK and dV (or its 16 queries' dQ) for
-/// 128 columns in registers. The key pass keeps K, V, Q and dO [32, 132] in shared memory, and one slab per warp that
+/// k-steps and output fragments wholly in the padding; tiles wholly inside the sequence of heads of 96 and 128 stage with
+/// 16-byte loads, <see cref="WideHeadFragments.StagesWhole"/>). Each warp holds its 16 keys' dK and dV (or its 16
+/// queries' dQ) for 128 columns in registers. The key pass keeps K, V, Q and dO [32, 132] in shared memory, and one slab per warp that
 /// carries Pᵀ into dV and then dSᵀ into dK: 70.8 KB, above the 48 KB a launch may use unless the kernel opts in
 /// (<see cref="WideKeyValueSharedBytes"/>; where the driver refuses, such heads keep the backward over materialized
 /// scores). The query pass needs 22 KB. Under bf16 <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and
@@ -56,14 +57,25 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int slab = WideSlabsAt + warp * Slab;
         var (shifts, rowDots) = (shared.SubView(WideShiftsAt, Tile), shared.SubView(WideRowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
+        bool whole = WideHeadFragments.StagesWhole(a);
 
         var dkSum = default(Fragments16);
         var dvSum = default(Fragments16);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            StageWideRows(shared, WideQueriesAt, WideHeadFragments.HeadStride, q, head, a.QRowStride, q0, tokens, rightLimit);
-            StageWideRows(shared, WideOutputGradientsAt, WideHeadFragments.HeadStride, dOutput, outputHead, outputRow, q0, tokens,
-                rightLimit);
+            if (whole && q0 + Tile <= tokens)
+            {
+                WholeRowStaging.StageWide<Tf32Words>(shared, WideQueriesAt, WideHeadFragments.HeadStride, q, head, a.QRowStride, q0,
+                    Tile, Threads, d);
+                WholeRowStaging.StageWide<Tf32Words>(shared, WideOutputGradientsAt, WideHeadFragments.HeadStride, dOutput, outputHead,
+                    outputRow, q0, Tile, Threads, d);
+            }
+            else
+            {
+                StageWideRows(shared, WideQueriesAt, WideHeadFragments.HeadStride, q, head, a.QRowStride, q0, tokens, rightLimit);
+                StageWideRows(shared, WideOutputGradientsAt, WideHeadFragments.HeadStride, dOutput, outputHead, outputRow, q0,
+                    tokens, rightLimit);
+            }
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -109,9 +121,14 @@ internal static partial class TensorCoreAttentionBackwardKernels
 
         var dqSum = default(Fragments16);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
+        bool whole = WideHeadFragments.StagesWhole(a);
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageWideRows(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0, tokens, rightLimit);
+            if (whole && k0 + Tile <= tokens)
+                WholeRowStaging.StageWide<Tf32Words>(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0,
+                    Tile, Threads, d);
+            else
+                StageWideRows(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0, tokens, rightLimit);
             StageScoreGradients(shared, WideScoreGradientsAt, scoreGradients, scores + k0 * stride, stride);
             Group.Barrier();
             WideHeadFragments.AccumulateOver32<StagedScoreGradients, WideValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);

@@ -12,8 +12,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// and loads them by ldmatrix for each product; Pᵀ and dSᵀ go from the score accumulators straight into dV and dK. Shared
 /// memory of the key pass: K, V, Q, dO [32, 68 pair words]; Qᵀ, dOᵀ [128 head columns, 20 words]; lse, D [32]: 54.3 KB,
 /// above the 48 KB a launch may use unless the kernel opts in (<see cref="WideSharedBytes"/>; where the driver refuses,
-/// such heads keep the backward over materialized scores). The query pass needs 12.5 KB. Columns past the head are staged
-/// as zeros; products skip the chunks of 16 head columns and the output fragments of 32 wholly past it.
+/// such heads keep the backward over materialized scores). The query pass needs 12.5 KB. Products skip the chunks of 16
+/// head columns and the output fragments of 32 wholly past the head; element-by-element staging fills the columns past it
+/// with zeros, and tiles wholly inside the sequence of heads of 96 and 128 stage with 16-byte loads, which leave them as
+/// they are (<see cref="WideHeadFragments.StagesWhole"/>).
 /// </summary>
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
@@ -61,16 +63,23 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int keys = warp * 16 * WideRowStride, values = WideValuesAt + keys;
         var (shifts, rowDots) = (shared.SubView(WideShiftsAt, Tile), shared.SubView(WideRowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
+        bool whole = WideHeadFragments.StagesWhole(a);
 
         var dkSum = default(Fragments16);
         var dvSum = default(Fragments16);
         for (int q0 = a.Causal != 0 ? k0 : 0; q0 < tokens; q0 += Tile) // causal: earlier queries see none of these keys
         {
-            Bf16Fragments.StageRows(shared, WideQueriesAt, WideRowStride, q, head, a.QRowStride, q0, Tile, rowLimit, Threads, Width);
-            Bf16Fragments.StageRows(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, Threads,
-                Width);
-            StageWideColumns(shared, WideQueryColumnsAt, q, head, a.QRowStride, q0, tokens, rightColumnLimit);
-            StageWideColumns(shared, WideGradientColumnsAt, dOutput, outputHead, outputRow, q0, tokens, rightColumnLimit);
+            if (whole && q0 + Tile <= tokens)
+                StageWholeWideQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0, d);
+            else
+            {
+                Bf16Fragments.StageRows(shared, WideQueriesAt, WideRowStride, q, head, a.QRowStride, q0, Tile, rowLimit, Threads,
+                    Width);
+                Bf16Fragments.StageRows(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit,
+                    Threads, Width);
+                StageWideColumns(shared, WideQueryColumnsAt, q, head, a.QRowStride, q0, tokens, rightColumnLimit);
+                StageWideColumns(shared, WideGradientColumnsAt, dOutput, outputHead, outputRow, q0, tokens, rightColumnLimit);
+            }
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -116,10 +125,14 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
         var dqSum = default(Fragments16);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
+        bool whole = WideHeadFragments.StagesWhole(a);
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
             StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
-            StageWideColumns(shared, KeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
+            if (whole && k0 + Tile <= tokens)
+                Bf16Fragments.StageWholeColumnsWide(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
+            else
+                StageWideColumns(shared, KeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
             Group.Barrier();
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices),
                 shared, KeyColumnsAt, ColumnStride, 0, matrices, d);
@@ -143,6 +156,22 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         Bf16Fragments.StageColumns(shared, offset, ColumnStride, source, start, rowStride, first, Tile, tokens, Threads);
         Bf16Fragments.StageColumns(shared, offset + HeadWidth * ColumnStride, ColumnStride, source, start + HeadWidth, rowStride,
             first, Tile, rightLimit, Threads);
+    }
+
+    /// <summary>
+    /// The key pass's query tile of a head of 96 or 128 columns wholly inside the sequence (<see cref="WideHeadFragments.StagesWhole"/>):
+    /// Q and dO as pair rows and as pair columns, every load a 16-byte one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageWholeWideQueryTile(ArrayView<float> shared, ArrayView<float> q, ArrayView<float> dOutput, int head,
+        int rowStride, int outputHead, int outputRow, int q0, int columns)
+    {
+        WholeRowStaging.StageWide<Bf16PairWords>(shared, WideQueriesAt, WideRowStride, q, head, rowStride, q0, Tile, Threads, columns);
+        WholeRowStaging.StageWide<Bf16PairWords>(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile,
+            Threads, columns);
+        Bf16Fragments.StageWholeColumnsWide(shared, WideQueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, Threads, columns);
+        Bf16Fragments.StageWholeColumnsWide(shared, WideGradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile,
+            Threads, columns);
     }
 
     /// <summary>

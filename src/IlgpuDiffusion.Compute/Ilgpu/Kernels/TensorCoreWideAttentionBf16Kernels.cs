@@ -16,12 +16,13 @@ internal struct Bf16Rows128
 /// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (4 warps own 64 query rows, key tiles of 64, queries as A
 /// fragments in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35
 /// KB): K [64 keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place
-/// before the loop. Each warp holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the
-/// score products skip the chunks of 16 columns wholly past the head, P·V the output fragments of 32 columns wholly
-/// past it. One owner per output element, a fixed order of sums: results repeat bit for bit. Key tiles wholly inside
-/// the sequence of a head of 128 whose rows start on 16 bytes stage with 16-byte loads
-/// (<see cref="Bf16Fragments.StageWholeRows"/>). Arguments as <see cref="AttentionKernels.Forward"/>. The backward of
-/// such heads runs on <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
+/// before the loop. Each warp holds its 16 × 128 output in registers. The score products skip the chunks of 16 columns
+/// wholly past the head, P·V the output fragments of 32 columns wholly past it; element-by-element staging fills the
+/// columns past the head with zeros. One owner per output element, a fixed order of sums: results repeat bit for bit.
+/// Key tiles wholly inside the sequence of a head of 96 or 128 whose rows start on 16 bytes stage with 16-byte loads,
+/// which leave the columns past the head as they are (<see cref="WideHeadFragments.StagesWhole"/>). Arguments as
+/// <see cref="AttentionKernels.Forward"/>. The backward of such heads runs on
+/// <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValueWide"/> and its query pass.
 /// </summary>
 internal static class TensorCoreWideAttentionBf16Kernels
 {
@@ -66,15 +67,16 @@ internal static class TensorCoreWideAttentionBf16Kernels
         Group.Barrier();
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
+        bool whole = WideHeadFragments.StagesWhole(a);
 
         var o = default(Fragments16);
         var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            if (a.HeadDim == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+            if (whole && k0 + TileK <= a.Keys)
             {
-                Bf16Fragments.StageWholeRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, Width);
-                Bf16Fragments.StageWholeColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, Width);
+                WholeRowStaging.StageWide<Bf16PairWords>(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, d);
+                Bf16Fragments.StageWholeColumnsWide(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, d);
             }
             else
             {

@@ -9,9 +9,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// 2307.08691: 4 warps own 64 query rows, key tiles of 32, online softmax, P through a slab of the warp's own) with the
 /// queries in registers instead of shared memory. A 128-wide Q tile would take 33 KB on its own; staged once through
 /// the K and V stages and loaded as A fragments, it leaves K [32, 132], V [32, 136] and the P slabs: 43.5 KB. Each warp
-/// holds its 16 × 128 output in registers. Columns past the head are staged as zeros; the products skip their k-steps,
-/// and the output fragments of 32 columns wholly past the head. Key tiles wholly inside the sequence of a head of 128
-/// whose rows start on 16 bytes stage with 16-byte loads (<see cref="AttentionFragments.StageWholeRows"/>). One owner
+/// holds its 16 × 128 output in registers. The products skip the k-steps and the output fragments of 32 columns wholly
+/// past the head, whose columns element-by-element staging fills with zeros; key tiles wholly inside the sequence of a
+/// head of 96 or 128 whose rows start on 16 bytes stage with 16-byte loads and leave them as they are
+/// (<see cref="WideHeadFragments.StagesWhole"/>). One owner
 /// per output element, a fixed order of sums: results repeat bit for bit. Arguments as
 /// <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here too. The backward of such heads runs
 /// on <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/> and its query pass where the GPU grants their
@@ -46,16 +47,17 @@ internal static class TensorCoreWideAttentionKernels
         int kv = b * a.KvBatchStride + h * a.KvHeadStride, keyEnd = OnlineSoftmax.KeyEnd(a, q0, TileQ);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int probabilities = POffset + warp * Slab;
+        bool whole = WideHeadFragments.StagesWhole(a);
 
         var o = default(Fragments16);
         var softmax = OnlineSoftmax.Start(a.Scale);
         for (int k0 = 0; k0 < keyEnd; k0 += TileK)
         {
-            if (d == Width && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+            if (whole && k0 + TileK <= a.Keys)
             {
-                StageWholeRows(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, Threads, Width);
-                StageWholeRows(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride, k0, TileK, Threads,
-                    Width);
+                WholeRowStaging.StageWide<Tf32Words>(shared, 0, RowStride, k, kv, a.KvRowStride, k0, TileK, Threads, d);
+                WholeRowStaging.StageWide<Tf32Words>(shared, VOffset, WideHeadFragments.TransposedHeadStride, v, kv, a.KvRowStride,
+                    k0, TileK, Threads, d);
             }
             else
             {

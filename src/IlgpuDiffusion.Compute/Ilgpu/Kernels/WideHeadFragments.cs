@@ -70,6 +70,13 @@ internal static class WideHeadFragments
     public static bool Fits(int headDim) => headDim > AttentionFragments.HeadWidth && headDim <= HeadWidth && headDim % 8 == 0;
 
     /// <summary>
+    /// Whether the wide kernels stage this head's tiles that lie wholly inside the sequence with 16-byte loads
+    /// (<see cref="WholeRowStaging.StageWide{TWords}"/>): head rows on 16 bytes, and the head's columns past 64 one or two
+    /// whole groups of 32 (heads of 96 and 128; the others stage element by element, with zeros after the head).
+    /// </summary>
+    public static bool StagesWhole(in AttentionArguments a) => a.VectorRows != 0 && a.HeadDim % 32 == 0;
+
+    /// <summary>
     /// The warp's 16 query rows × 128 staged at word <paramref name="rows"/> (<see cref="WideHeadRows"/>) as TF32 A fragments.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
