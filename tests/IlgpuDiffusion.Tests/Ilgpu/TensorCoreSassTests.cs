@@ -195,7 +195,8 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// <summary>
     /// The instructions, HMMAs and LDSMs of the loop that holds the HMMAs: from a backward branch's target to the branch,
     /// in the listing's order (cuobjdump prints each instruction as <c>/*address*/ OPCODE operands ;</c>); and the fewest
-    /// instructions a pass through it issues, following each forward branch inside it or falling through.
+    /// instructions a pass through it issues, following each forward branch inside it or falling through, around the loops
+    /// nested in it where a way around them exists (<see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/>).
     /// </summary>
     private static (int Instructions, int FastPath, int Mmas, int MatrixLoads) HottestLoop(string sass)
     {
@@ -217,14 +218,33 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         return best;
     }
 
-    /// <summary>Instructions on the shortest way from code[start] to code[end], both counted, within them.</summary>
+    /// <summary>
+    /// Instructions on the shortest way from code[start] to code[end], both counted, within them, through none of the loops
+    /// nested between them if a way around them exists, else counting each nested loop's body once. A nested loop runs its
+    /// body many times (the attention kernels' element-by-element staging of a tile: a row or a pair of rows a pass), so
+    /// counted once it would make the way through it look shorter than the straight-line 16-byte staging a whole tile takes.
+    /// </summary>
     private static int ShortestPath(List<(long Address, string Text)> code, int start, int end)
+    {
+        var nested = new bool[end + 1];
+        for (int i = start; i < end; i++)
+            if (BranchTarget(code[i].Text) is long target && code.FindIndex(c => c.Address == target) is int to && to > start && to <= i)
+                for (int j = to; j <= i; j++) nested[j] = true;
+        int around = ShortestPath(code, start, end, nested);
+        return around < int.MaxValue ? around : ShortestPath(code, start, end, new bool[end + 1]);
+    }
+
+    /// <summary>
+    /// The shortest way of <see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/> that avoids the instructions
+    /// marked <paramref name="avoided"/>; int.MaxValue where there is none.
+    /// </summary>
+    private static int ShortestPath(List<(long Address, string Text)> code, int start, int end, bool[] avoided)
     {
         var issued = Enumerable.Repeat(int.MaxValue, end + 1).ToArray();
         issued[start] = 1;
         for (int i = start; i < end; i++)
         {
-            if (issued[i] == int.MaxValue) continue;
+            if (issued[i] == int.MaxValue || avoided[i]) continue;
             string text = code[i].Text.Trim();
             if (BranchTarget(text) is long target)
             {
