@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
@@ -148,6 +149,28 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         var dy = TestData.Random(40 * headDim, seed: 8);
         var first = Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, headDim, causal: true);
         Assert.Equal(first, Backward(device, qkv, dy, new float[qkv.Length], 1, 40, 1, headDim, causal: true));
+    }
+
+    /// <summary>
+    /// A NaN among a whole key tile's elements reaches every output row of its head under TF32, as in fp32: the 16-byte
+    /// staging rounds a quad that holds a NaN with the NaN test. Without it this NaN, whose payload sits in the low bits
+    /// alone, would round to +∞, and the queries negative in its column would ignore the key (a score of −∞) and give numbers.
+    /// </summary>
+    [Theory]
+    [InlineData(HeadDim)]
+    [InlineData(96)] // the flash kernels for wide heads
+    public void A_NaN_key_makes_every_output_of_its_head_NaN(int headDim)
+    {
+        const int tokens = 70, heads = 2;
+        var qkv = TestData.Random(tokens * 3 * heads * headDim, seed: 13, scale: 2f);
+        // Token 5's key, head 0, column 3, written as bits: a float NaN made from them here came out quiet (0x7FC00001).
+        MemoryMarshal.Cast<float, uint>(qkv.AsSpan())[(5 * 3 + 1) * heads * headDim + 3] = 0x7F800001;
+        var (output, _) = Forward(Get("emulated"), qkv, 1, tokens, heads, headDim, causal: false);
+        for (int t = 0; t < tokens; t++)
+        {
+            Assert.All(output.AsSpan(2 * t * headDim, headDim).ToArray(), x => Assert.True(float.IsNaN(x)));
+            Assert.DoesNotContain(output.AsSpan((2 * t + 1) * headDim, headDim).ToArray(), float.IsNaN);
+        }
     }
 
     /// <summary>Asked not to accumulate, the backward writes dqkv over NaN exactly as it adds it to zeros.</summary>

@@ -14,7 +14,11 @@ internal interface IWholeRowWords
     Quad Words(ArrayView<Quad> from, int index);
 }
 
-/// <summary>Four elements rounded to TF32, one word each.</summary>
+/// <summary>
+/// Four elements rounded to TF32, one word each: where their sum is not a NaN, none of them is one, and each rounds without
+/// its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>, as the GEMMs' staging does); else each with it. The same
+/// bits either way.
+/// </summary>
 internal readonly struct Tf32Words : IWholeRowWords
 {
     public int Elements => 4;
@@ -22,6 +26,9 @@ internal readonly struct Tf32Words : IWholeRowWords
     public Quad Words(ArrayView<Quad> from, int index)
     {
         var x = from[index];
+        if (!float.IsNaN((x.X + x.Y) + (x.Z + x.W)))
+            return new Quad(TensorCoreRounding.NumberTf32(x.X), TensorCoreRounding.NumberTf32(x.Y), TensorCoreRounding.NumberTf32(x.Z),
+                TensorCoreRounding.NumberTf32(x.W));
         return new Quad(TensorCoreRounding.Tf32(x.X), TensorCoreRounding.Tf32(x.Y), TensorCoreRounding.Tf32(x.Z),
             TensorCoreRounding.Tf32(x.W));
     }
