@@ -226,12 +226,22 @@ internal static class AttentionFragments
 
     /// <summary>
     /// Stores one fragment rounded to TF32 at columns <paramref name="column"/>.. of row-major rows
-    /// <paramref name="stride"/> words apart, the lane's row g starting at <paramref name="row"/>.
+    /// <paramref name="stride"/> words apart, the lane's row g starting at <paramref name="row"/>. Where the four values sum
+    /// to a number, none is a NaN, and each rounds without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>); the
+    /// test matters, since a GPU's computed NaN (0x7FFFFFFF) would round to −0 without it.
     /// </summary>
     public static void StoreRows(in MmaAccumulator f, ArrayView<float> target, int row, int stride, int column, int lane)
     {
         var at = target.SubView(row + Mma.AccumulatorColumn(lane, 0)); // C0's word
         int below = (Mma.AccumulatorRow(0, 2) - Mma.AccumulatorRow(0, 0)) * stride;
+        if (!float.IsNaN((f.C0 + f.C1) + (f.C2 + f.C3)))
+        {
+            at[column] = TensorCoreRounding.NumberTf32(f.C0);
+            at[column + 1] = TensorCoreRounding.NumberTf32(f.C1);
+            at[below + column] = TensorCoreRounding.NumberTf32(f.C2);
+            at[below + column + 1] = TensorCoreRounding.NumberTf32(f.C3);
+            return;
+        }
         at[column] = TensorCoreRounding.Tf32(f.C0);
         at[column + 1] = TensorCoreRounding.Tf32(f.C1);
         at[below + column] = TensorCoreRounding.Tf32(f.C2);
