@@ -270,11 +270,14 @@ internal sealed partial class IlgpuKernels
         if (AttentionOnTensorCores(arguments.HeadDim))
         {
             int narrow = HeadClass(arguments.HeadDim);
-            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(TensorCoreKernel<ForwardLaunch>(narrow,
+            var kernel = TensorCoreKernel<ForwardLaunch>(narrow,
                 TensorCoreAttentionKernels.Forward, TensorCoreAttentionKernels.ForwardNarrowHeads,
-                TensorCoreAttentionBf16Kernels.Forward, TensorCoreAttentionBf16Kernels.ForwardNarrowHeads));
+                TensorCoreAttentionBf16Kernels.Forward, TensorCoreAttentionBf16Kernels.ForwardNarrowHeads);
+            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(kernel,
+                GemmLaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
             var config = bf16
-                ? ForwardConfig(TensorCoreAttentionBf16Kernels.TileQ, TensorCoreAttentionBf16Kernels.Threads,
+                ? ForwardConfig(narrow == 0 ? TensorCoreAttentionBf16Kernels.TileQ : TensorCoreAttentionBf16Kernels.NarrowTileQ,
+                    narrow == 0 ? TensorCoreAttentionBf16Kernels.Threads : TensorCoreAttentionBf16Kernels.NarrowThreads,
                     TensorCoreAttentionBf16Kernels.SharedFloats, arguments.Queries, batchHeads)
                 : ForwardConfig(TensorCoreAttentionKernels.TileQ, TensorCoreAttentionKernels.Threads,
                     TensorCoreAttentionKernels.SharedFloats, arguments.Queries, batchHeads);

@@ -41,7 +41,10 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
     public bool DeepTf32 => _tensorCores?.DeepTf32 ?? false;
 
-    /// <summary>Whether the tensor-core GEMMs load with their launch bounds (see <see cref="TensorCoreGemm"/>).</summary>
+    /// <summary>
+    /// Whether the tensor-core GEMMs load with their launch bounds (see <see cref="TensorCoreGemm"/>), and so the BF16
+    /// attention forward (<see cref="Kernels.TensorCoreAttentionBf16Kernels.Forward"/>).
+    /// </summary>
     public bool GemmLaunchBounds => _tensorCores?.LaunchBounds ?? false;
 
     /// <summary>

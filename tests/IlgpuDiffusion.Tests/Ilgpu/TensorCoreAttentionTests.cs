@@ -14,7 +14,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// columns, the flash forwards and backwards for heads of 72 to 128, materialized scores on the tensor-core GEMMs for other
 /// heads): the whole kernels on ILGPU's CPU accelerator
 /// with warps of 32, mma.sync emulated, against the double reference of inputs rounded to TF32 as the kernels stage them
-/// (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the 64-query and 32-key tiles; both
+/// (what remains is the rounding of the probabilities and fp32 sums). Shapes cross the 64- and 128-query and 32-key tiles; both
 /// masks; heads of 64 and narrower ones, padded with zero columns; wider heads and heads of 12; the KV-cache decode step;
 /// the backward's passes; repeatability. The cuda-tf32 and cuda-bf16 rows run the same checks with the
 /// instructions themselves, on a machine with a GPU (else they skip).
@@ -107,8 +107,23 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                 }
     }
 
+    /// <summary>
+    /// <see cref="Shapes"/> and the BF16 forward's blocks of 128 queries: key tiles every query sees whole (no masking),
+    /// then an edge; causal, a diagonal where each warp skips the tiles past its rows.
+    /// </summary>
+    public static TheoryData<string, int, int, int, int, bool> ForwardShapes()
+    {
+        var data = Shapes();
+        foreach (string row in new[] { "emulated-bf16", "cuda-bf16" })
+        {
+            data.Add(row, 1, 130, 1, HeadDim, false);
+            data.Add(row, 1, 260, 1, HeadDim, true);
+        }
+        return data;
+    }
+
     [SkippableTheory]
-    [MemberData(nameof(Shapes))]
+    [MemberData(nameof(ForwardShapes))]
     public void Forward_matches_the_reference_of_rounded_inputs(string row, int batch, int tokens, int heads, int headDim, bool causal)
     {
         Device device = Get(row);

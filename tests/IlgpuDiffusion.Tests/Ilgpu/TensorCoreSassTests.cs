@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
@@ -99,12 +100,12 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// (LDSM) wherever an operand's k is contiguous in shared memory (all but the TF32 dq passes, whose operands are
     /// transposed); their loops mix the products with softmax and staging, so no instruction bound. A row with
     /// <paramref name="blocks"/> compiles its kernel alone (<see cref="KernelPtx.Fresh"/>, as a process that runs it compiles
-    /// it) and requires that many blocks of its threads a multiprocessor as far as registers go: the BF16 forward keeps 4,
-    /// the BF16 key pass 7.
+    /// it) and requires that many blocks of its threads a multiprocessor as far as registers go: the BF16 forward keeps 2
+    /// of 256 threads, the BF16 key pass 7 of 64. A kernel's threads are those its attribute names, else its class's.
     /// </summary>
     [SkippableTheory]
     [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 4)]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 2)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 80, "HMMA.16816.F32.BF16", true, 7)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
@@ -140,7 +141,9 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             Assert.DoesNotContain("STL", sass);
             // Every probability is one MUFU.EX2 (FastExp2): MathF.Exp's range fix-up compares its argument with −126.
             Assert.DoesNotContain("-126, PT", sass);
-            int threads = (int)kernels.GetField("Threads")!.GetValue(null)!;
+            int threads = kernels.GetMethod(kernel)!.GetCustomAttribute<IlgpuKernelAttribute>()!.Threads is > 0 and var bounded
+                ? bounded
+                : (int)kernels.GetField("Threads")!.GetValue(null)!;
             WriteCounts($"{kernels.Name}.{kernel}", sm, report, threads, HottestLoop(sass));
             Assert.True(BlocksByRegisters(Registers(report), threads) >= blocks,
                 $"{kernel} takes {Registers(report)} registers: fewer than {blocks} blocks of {threads} threads a multiprocessor");
@@ -195,8 +198,9 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// <summary>
     /// The instructions, HMMAs and LDSMs of the loop that holds the HMMAs: from a backward branch's target to the branch,
     /// in the listing's order (cuobjdump prints each instruction as <c>/*address*/ OPCODE operands ;</c>); and the fewest
-    /// instructions a pass through it issues, following each forward branch inside it or falling through, around the loops
-    /// nested in it where a way around them exists (<see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/>).
+    /// instructions a pass through it that issues products takes, following each forward branch inside it or falling
+    /// through, around the loops nested in it where a way around them exists
+    /// (<see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/>).
     /// </summary>
     private static (int Instructions, int FastPath, int Mmas, int MatrixLoads) HottestLoop(string sass)
     {
@@ -211,7 +215,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             int start = code.FindIndex(c => c.Address == address);
             if (start < 0 || start > end) continue;
             var loop = code.Skip(start).Take(end - start + 1).ToList();
-            int mmas = loop.Count(c => c.Text.Contains("HMMA", StringComparison.Ordinal));
+            int mmas = loop.Count(c => IsMma(c.Text));
             int matrixLoads = loop.Count(c => c.Text.Contains("LDSM", StringComparison.Ordinal));
             if (mmas > best.Mmas) best = (loop.Count, ShortestPath(code, start, end), mmas, matrixLoads);
         }
@@ -235,27 +239,39 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The shortest way of <see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/> that avoids the instructions
-    /// marked <paramref name="avoided"/>; int.MaxValue where there is none.
+    /// The shortest way of <see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/> that issues at least one
+    /// HMMA (a pass that does a tile's products, not one that a warp with no rows to attend takes around them) and avoids the
+    /// instructions marked <paramref name="avoided"/>; int.MaxValue where there is none.
     /// </summary>
     private static int ShortestPath(List<(long Address, string Text)> code, int start, int end, bool[] avoided)
     {
-        var issued = Enumerable.Repeat(int.MaxValue, end + 1).ToArray();
-        issued[start] = 1;
+        // issued[m][i]: the fewest instructions up to and with code[i], by ways that have issued an HMMA (m = 1) or not (0)
+        var issued = new[] { Enumerable.Repeat(int.MaxValue, end + 1).ToArray(), Enumerable.Repeat(int.MaxValue, end + 1).ToArray() };
+        issued[IsMma(code[start].Text) ? 1 : 0][start] = 1;
         for (int i = start; i < end; i++)
-        {
-            if (issued[i] == int.MaxValue || avoided[i]) continue;
-            string text = code[i].Text.Trim();
-            if (BranchTarget(text) is long target)
+            for (int m = 0; m < 2; m++)
             {
-                int to = code.FindIndex(c => c.Address == target);
-                if (to > i && to <= end) issued[to] = Math.Min(issued[to], issued[i] + 1);
-                if (text.StartsWith("BRA", StringComparison.Ordinal)) continue; // unpredicated: no fall-through
+                if (issued[m][i] == int.MaxValue || avoided[i]) continue;
+                string text = code[i].Text.Trim();
+                if (BranchTarget(text) is long target)
+                {
+                    int to = code.FindIndex(c => c.Address == target);
+                    if (to > i && to <= end) Reach(issued, m, to, issued[m][i] + 1, code[to].Text);
+                    if (text.StartsWith("BRA", StringComparison.Ordinal)) continue; // unpredicated: no fall-through
+                }
+                Reach(issued, m, i + 1, issued[m][i] + 1, code[i + 1].Text);
             }
-            issued[i + 1] = Math.Min(issued[i + 1], issued[i] + 1);
-        }
-        return issued[end];
+        return issued[1][end];
     }
+
+    /// <summary>Records a way to code[<paramref name="to"/>] (whose text is <paramref name="text"/>) of that many instructions.</summary>
+    private static void Reach(int[][] issued, int mmas, int to, int instructions, string text)
+    {
+        int m = IsMma(text) ? 1 : mmas;
+        issued[m][to] = Math.Min(issued[m][to], instructions);
+    }
+
+    private static bool IsMma(string instruction) => instruction.Contains("HMMA", StringComparison.Ordinal);
 
     /// <summary>The address a branch instruction jumps to, or null for other instructions.</summary>
     private static long? BranchTarget(string instruction)

@@ -37,6 +37,17 @@ internal struct OnlineSoftmax
     }
 
     /// <summary>
+    /// The keys before which every tile of <paramref name="tileK"/> keys is wholly visible to every query of a tile of
+    /// <paramref name="tileQ"/> rows from <paramref name="q0"/> (<see cref="AttentionFragments.AllVisible"/> of each): a
+    /// multiple of <paramref name="tileK"/>, 0 where the query tile runs past the queries.
+    /// </summary>
+    public static int VisibleEnd(in AttentionArguments a, int q0, int tileQ, int tileK)
+    {
+        int seen = a.Causal != 0 ? AttentionKernels.XMin(a.Keys, a.FirstPosition + q0 + 1) : a.Keys;
+        return q0 + tileQ <= a.Queries ? seen / tileK * tileK : 0;
+    }
+
+    /// <summary>
     /// Takes a tile's lane-local row maxima: the rows' max grows to the quad's largest, and the returned factors are how
     /// much the earlier sum and output shrink (1 while nothing is visible). The caller then exponentiates against
     /// <see cref="Shift"/>, scales its output by the factors and <see cref="Add"/>s the tile's sums.

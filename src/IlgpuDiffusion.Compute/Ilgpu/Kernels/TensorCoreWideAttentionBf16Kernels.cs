@@ -13,7 +13,7 @@ internal struct Bf16Rows128
 /// <summary>
 /// Flash-attention forward on BF16 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>),
 /// the bf16 precision's counterpart of <see cref="TensorCoreWideAttentionKernels"/> and the walk of
-/// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (4 warps own 64 query rows, key tiles of 64, queries as A
+/// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (here 4 warps own 64 query rows; key tiles of 64, queries as A
 /// fragments in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35
 /// KB): K [64 keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place
 /// before the loop. Each warp holds its 16 × 128 output in registers. The score products skip the chunks of 16 columns
