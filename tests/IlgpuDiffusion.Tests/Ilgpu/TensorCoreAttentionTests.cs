@@ -108,16 +108,18 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
-    /// <see cref="Shapes"/> and the BF16 forward's blocks of 128 queries: key tiles every query sees whole (no masking),
-    /// then an edge; causal, a diagonal where each warp skips the tiles past its rows.
+    /// <see cref="Shapes"/> and query blocks the forwards walk in two loops: first the key tiles every query of the block
+    /// sees whole (no masking), then the rest; BF16 heads of 64 in blocks of 128 queries, where on a causal diagonal each
+    /// warp skips the tiles past its rows.
     /// </summary>
     public static TheoryData<string, int, int, int, int, bool> ForwardShapes()
     {
         var data = Shapes();
-        foreach (string row in new[] { "emulated-bf16", "cuda-bf16" })
+        foreach (string row in new[] { "emulated", "emulated-bf16", "cuda-tf32", "cuda-bf16" })
         {
-            data.Add(row, 1, 130, 1, HeadDim, false);
+            if (Bf16(row)) data.Add(row, 1, 130, 1, HeadDim, false);
             data.Add(row, 1, 260, 1, HeadDim, true);
+            if (Bf16(row)) data.Add(row, 1, 200, 1, 96, true); // the wide-head BF16 forward
         }
         return data;
     }

@@ -7,7 +7,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <summary>
 /// Flash-attention forward on TF32 tensor cores for heads of up to 64 (FlashAttention-2, arXiv 2307.08691): a group of
 /// 4 warps owns 64 query rows, each warp 16, and walks the key tiles of 32 (causal: up to the last key its rows may
-/// see). Per tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, masks them, updates each row's running max
+/// see). Per tile a warp computes its 16 × 32 scores S = Q·Kᵀ in registers, masks them (only on the tiles that some
+/// query of the group does not see whole: those run in a loop of their own), updates each row's running max
 /// and sum (online softmax: quad shuffles for the max, per-lane partial sums reduced once at the end), rescales its
 /// 16 × 64 output accumulators and adds P·V, with P passing through a 16 × 32 shared-memory slab of the warp's own (the
 /// accumulator layout of S is not the A-operand layout of P for TF32). Q, K, V are rounded to TF32 once, when staged; P
@@ -62,29 +63,48 @@ internal static class TensorCoreAttentionKernels
 
         var o = default(Fragments8);
         var softmax = OnlineSoftmax.Start(a.Scale);
-        for (int k0 = 0; k0 < keyEnd; k0 += TileK)
-        {
-            if (!narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
-            {
-                StageWholeRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
-                StageWholeRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
-            }
-            else
-            {
-                StageRows(shared, KOffset, RowStride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
-                StageRows(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, keyLimit, Threads);
-            }
-            Group.Barrier();
-            var s = default(Fragments4);
-            WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref s, shared, queries, KOffset, matrices, d);
-            var correction = softmax.ToSlab(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), shared, probabilities,
-                lane);
-            Scale(ref o, correction);
-            Warp.Barrier();
-            WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, probabilities, VOffset, matrices, d);
-            Group.Barrier();
-        }
+        var tile = new KeyTiles(k, v, kv, keyLimit, q0 + warp * 16, queries, probabilities, narrow);
+        // The tiles every query of the block sees whole take no masking (TensorCoreAttentionBf16Kernels.Forward likewise).
+        int k0 = 0;
+        for (int visibleEnd = OnlineSoftmax.VisibleEnd(a, q0, TileQ, TileK); k0 < visibleEnd; k0 += TileK)
+            Advance(ref o, ref softmax, shared, tile, a, query, k0, d, matrices, masked: false);
+        for (; k0 < keyEnd; k0 += TileK)
+            Advance(ref o, ref softmax, shared, tile, a, query, k0, d, matrices, masked: true);
 
         softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
+    }
+
+    /// <summary>Where a launch's K and V tiles come from, and a warp's first query and places in shared memory.</summary>
+    private readonly record struct KeyTiles(ArrayView<float> K, ArrayView<float> V, int Kv, int KeyLimit, int WarpQuery,
+        int Queries, int Probabilities, bool Narrow);
+
+    /// <summary>
+    /// Stages key tile <paramref name="k0"/> (16-byte loads where it is whole and aligned) and attends the warp's rows to
+    /// it: scores, the online softmax's step through the warp's slab, P·V; scores masked where not visible only when
+    /// <paramref name="masked"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Advance(ref Fragments8 o, ref OnlineSoftmax softmax, ArrayView<float> shared, in KeyTiles tile,
+        in AttentionArguments a, int query, int k0, int d, in LaneMatrices matrices, bool masked)
+    {
+        if (!tile.Narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
+        {
+            StageWholeRows(shared, KOffset, RowStride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+            StageWholeRows(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+        }
+        else
+        {
+            StageRows(shared, KOffset, RowStride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, tile.KeyLimit, Threads);
+            StageRows(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, tile.KeyLimit, Threads);
+        }
+        Group.Barrier();
+        var s = default(Fragments4);
+        WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref s, shared, tile.Queries, KOffset, matrices, d);
+        bool visible = !masked || AllVisible(a, tile.WarpQuery, 16, k0, TileK);
+        var correction = softmax.ToSlab(ref s, a, query, k0, visible, shared, tile.Probabilities, matrices.Lane);
+        Scale(ref o, correction);
+        Warp.Barrier();
+        WarpProducts.AccumulateOver32<SlabRows, ValueColumns>(ref o, shared, tile.Probabilities, VOffset, matrices, d);
+        Group.Barrier();
     }
 }

@@ -71,34 +71,54 @@ internal static class TensorCoreWideAttentionBf16Kernels
 
         var o = default(Fragments16);
         var softmax = OnlineSoftmax.Start(a.Scale);
-        for (int k0 = 0; k0 < keyEnd; k0 += TileK)
-        {
-            if (whole && k0 + TileK <= a.Keys)
-            {
-                WholeRowStaging.StageWide<Bf16PairWords>(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, Threads, d);
-                Bf16Fragments.StageWholeColumnsWide(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, Threads, d);
-            }
-            else
-            {
-                Bf16Fragments.StageRows(shared, 0, Stride, k, kv, a.KvRowStride, k0, TileK, keyLimit, Threads, Width);
-                Bf16Fragments.StageColumns(shared, VOffset, ValueStride, v, kv, a.KvRowStride, k0, TileK, valueLimit, Threads, Width);
-            }
-            Group.Barrier();
-            var s = default(Fragments8);
-            Scores(ref s, queries.Left, shared, 0, matrices, 64);
-            Scores(ref s, queries.Right, shared, 4, matrices, d - 64);
-            TensorCoreAttentionBf16Kernels.Mask(ref s, a, query, k0, AllVisible(a, q0 + warp * 16, 16, k0, TileK), lane);
-            var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
-            softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax));
-            WideHeadFragments.Scale(ref o, correction);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, ValueStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, ValueStride, 1, matrices, d);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, ValueStride, 2, matrices, d);
-            Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, ValueStride, 3, matrices, d);
-            Group.Barrier();
-        }
+        var tile = new KeyTiles(k, v, kv, keyLimit, valueLimit, q0 + warp * 16, whole);
+        // The tiles every query of the block sees whole take no masking (TensorCoreAttentionBf16Kernels.Forward likewise).
+        int k0 = 0;
+        for (int visibleEnd = OnlineSoftmax.VisibleEnd(a, q0, TileQ, TileK); k0 < visibleEnd; k0 += TileK)
+            Advance(ref o, ref softmax, shared, queries, tile, a, query, k0, d, matrices, masked: false);
+        for (; k0 < keyEnd; k0 += TileK)
+            Advance(ref o, ref softmax, shared, queries, tile, a, query, k0, d, matrices, masked: true);
 
         softmax.Finish(o, a, d, bh, query, output, logSumExp, lane);
+    }
+
+    /// <summary>Where a launch's K and V tiles come from, and a warp's first query.</summary>
+    private readonly record struct KeyTiles(ArrayView<float> K, ArrayView<float> V, int Kv, int KeyLimit, int ValueLimit,
+        int WarpQuery, bool Whole);
+
+    /// <summary>
+    /// Stages key tile <paramref name="k0"/> and attends the warp's rows to it (scores masked where not visible only
+    /// when <paramref name="masked"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Advance(ref Fragments16 o, ref OnlineSoftmax softmax, ArrayView<float> shared, in Bf16Rows128 queries,
+        in KeyTiles tile, in AttentionArguments a, int query, int k0, int d, in LaneMatrices matrices, bool masked)
+    {
+        if (tile.Whole && k0 + TileK <= a.Keys)
+        {
+            WholeRowStaging.StageWide<Bf16PairWords>(shared, 0, Stride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, Threads, d);
+            Bf16Fragments.StageWholeColumnsWide(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, Threads, d);
+        }
+        else
+        {
+            Bf16Fragments.StageRows(shared, 0, Stride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, tile.KeyLimit, Threads, Width);
+            Bf16Fragments.StageColumns(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, tile.ValueLimit,
+                Threads, Width);
+        }
+        Group.Barrier();
+        var s = default(Fragments8);
+        Scores(ref s, queries.Left, shared, 0, matrices, 64);
+        Scores(ref s, queries.Right, shared, 4, matrices, d - 64);
+        bool visible = !masked || AllVisible(a, tile.WarpQuery, 16, k0, TileK);
+        TensorCoreAttentionBf16Kernels.Mask(ref s, a, query, k0, visible, matrices.Lane);
+        var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
+        softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax));
+        WideHeadFragments.Scale(ref o, correction);
+        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, ValueStride, 0, matrices, d);
+        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, ValueStride, 1, matrices, d);
+        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, ValueStride, 2, matrices, d);
+        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, ValueStride, 3, matrices, d);
+        Group.Barrier();
     }
 
     /// <summary>
