@@ -27,7 +27,7 @@ internal static class TensorCoreAttentionBf16Kernels
     public const int TileQ = 128, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
 
     /// <summary>
-    /// The query rows and threads of a <see cref="ForwardNarrowHeads"/> launch: 4 warps, whose 141 registers let 3 blocks
+    /// The query rows and threads of a <see cref="ForwardNarrowHeads"/> launch: 4 warps, whose 141–142 registers let 3 blocks
     /// share a multiprocessor (at 8 warps it takes 132, one block; with launch bounds of two, ptxas spills 68 bytes).
     /// </summary>
     public const int NarrowTileQ = 64, NarrowThreads = NarrowTileQ / 16 * Mma.WarpLanes;
