@@ -26,8 +26,8 @@ internal sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
     public KernelGrouping Grouping { get; } = grouping;
 
     /// <summary>
-    /// With <see cref="BlocksPerMultiprocessor"/>, the threads of every launch's group (PTX <c>.maxntid</c>); 0 when the
-    /// kernel has no launch bounds.
+    /// The threads of every launch's group where the kernel's class does not say (the SASS tests count blocks by them);
+    /// with <see cref="BlocksPerMultiprocessor"/>, its launch bounds (PTX <c>.maxntid</c>). 0 when neither.
     /// </summary>
     public int Threads { get; set; }
 

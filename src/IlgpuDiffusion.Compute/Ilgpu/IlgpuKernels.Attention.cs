@@ -161,9 +161,11 @@ internal sealed partial class IlgpuKernels
         int perHead = HostChecks.Product(stride, stride);
         int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);
         var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
-        var group = new Index2D(TensorCoreAttentionBackwardKernels.Threads, 1);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         int headClass = WideHeadFragments.Fits(arguments.HeadDim) ? WideHeads : HeadClass(arguments.HeadDim);
+        var (rows, threads) = bf16 && headClass == 0
+            ? (TensorCoreAttentionBf16BackwardKernels.BlockRows, TensorCoreAttentionBf16BackwardKernels.BlockThreads)
+            : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
         var keyValueShared = SharedMemoryConfig.RequestDynamic<float>((headClass == WideHeads, bf16) switch
         {
             (true, true) => TensorCoreAttentionBf16BackwardKernels.WideSharedFloats,
@@ -191,8 +193,9 @@ internal sealed partial class IlgpuKernels
                 TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
-            var grid = new Index2D(stride / TensorCoreAttentionBackwardKernels.Tile,
+            var grid = new Index2D(LaunchPlan.Ceil(arguments.Keys, rows),
                 LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads"));
+            var group = new Index2D(threads, 1);
             keyValuePass(_stream, new KernelConfig(grid, group, keyValueShared),
                 q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
             queryPass(_stream, new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);

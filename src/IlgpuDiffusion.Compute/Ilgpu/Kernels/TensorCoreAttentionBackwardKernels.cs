@@ -39,8 +39,14 @@ internal static partial class TensorCoreAttentionBackwardKernels
     /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
     public const int QuerySharedFloats = ScoreGradientsAt + Tile * StagedScoreGradients.Stride;
 
-    /// <summary>Words between the scratch rows of dSᵀ, and rows per head: the tokens rounded up to whole tiles.</summary>
-    public static int ScoreStride(int tokens) => (tokens + Tile - 1) / Tile * Tile;
+    /// <summary>
+    /// The widest block of keys or queries a pass of either precision owns (<see
+    /// cref="TensorCoreAttentionBf16BackwardKernels.BlockRows"/>): the scratch holds whole blocks of them.
+    /// </summary>
+    public const int ScoreBlock = 64;
+
+    /// <summary>Words between the scratch rows of dSᵀ, and rows per head: the tokens rounded up to whole blocks of 64.</summary>
+    public static int ScoreStride(int tokens) => (tokens + ScoreBlock - 1) / ScoreBlock * ScoreBlock;
 
     /// <summary>
     /// dk, dv += the gradients of 32 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/32⌉, heads of the

@@ -37,8 +37,11 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// <summary>Bytes of dynamic shared memory <see cref="KeyValueWide"/> opts in to.</summary>
     public const int WideSharedBytes = WideSharedFloats * sizeof(float);
 
+    // QueryWide: the tile's dS pairs (32 queries), then kᵀ.
+    private const int WideKeyColumnsAt = Tile * ColumnStride;
+
     /// <summary>Floats of dynamic shared memory <see cref="QueryWide"/> needs: the tile's dS pairs, then kᵀ of 128 columns.</summary>
-    public const int WideQuerySharedFloats = KeyColumnsAt + Width * ColumnStride;
+    public const int WideQuerySharedFloats = WideKeyColumnsAt + Width * ColumnStride;
 
     /// <summary>
     /// <see cref="KeyValue"/> for heads of 72 to 128 columns: dk, dv += the gradients of 32 keys; dSᵀ into the scratch.
@@ -128,16 +131,16 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         bool whole = WideHeadFragments.StagesWhole(a);
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
+            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride, Tile, Threads);
             if (whole && k0 + Tile <= tokens)
-                Bf16Fragments.StageWholeColumnsWide(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
+                Bf16Fragments.StageWholeColumnsWide(shared, WideKeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
             else
-                StageWideColumns(shared, KeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
+                StageWideColumns(shared, WideKeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
             Group.Barrier();
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices),
-                shared, KeyColumnsAt, ColumnStride, 0, matrices, d);
+                shared, WideKeyColumnsAt, ColumnStride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices),
-                shared, KeyColumnsAt, ColumnStride, 1, matrices, d);
+                shared, WideKeyColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
