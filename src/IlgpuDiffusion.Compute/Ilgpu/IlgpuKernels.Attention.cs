@@ -163,8 +163,12 @@ internal sealed partial class IlgpuKernels
         var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         int headClass = WideHeadFragments.Fits(arguments.HeadDim) ? WideHeads : HeadClass(arguments.HeadDim);
-        var (rows, threads) = bf16 && headClass == 0
+        // Heads of 64: the BF16 passes own 64 keys or queries with 4 warps, the TF32 dq pass 64 queries; the rest 32 with 2.
+        var (keyRows, keyThreads) = bf16 && headClass == 0
             ? (TensorCoreAttentionBf16BackwardKernels.BlockRows, TensorCoreAttentionBf16BackwardKernels.BlockThreads)
+            : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
+        var (queryRows, queryThreads) = headClass == 0
+            ? (TensorCoreAttentionBackwardKernels.QueryBlock, TensorCoreAttentionBackwardKernels.QueryThreads)
             : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
         var keyValueShared = SharedMemoryConfig.RequestDynamic<float>((headClass == WideHeads, bf16) switch
         {
@@ -178,7 +182,9 @@ internal sealed partial class IlgpuKernels
             (true, true) => TensorCoreAttentionBf16BackwardKernels.WideQuerySharedFloats,
             (true, false) => TensorCoreAttentionBackwardKernels.WideQuerySharedFloats,
             (false, true) => TensorCoreAttentionBf16BackwardKernels.QuerySharedFloats,
-            (false, false) => TensorCoreAttentionBackwardKernels.QuerySharedFloats,
+            (false, false) => headClass == 0
+                ? TensorCoreAttentionBackwardKernels.QuerySharedFloats
+                : TensorCoreAttentionBackwardKernels.NarrowQuerySharedFloats,
         });
         // A wide head's key pass is loaded, and opted in to its shared memory, by WideFlashBackward.
         var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
@@ -193,12 +199,11 @@ internal sealed partial class IlgpuKernels
                 TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
-            var grid = new Index2D(LaunchPlan.Ceil(arguments.Keys, rows),
-                LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads"));
-            var group = new Index2D(threads, 1);
-            keyValuePass(_stream, new KernelConfig(grid, group, keyValueShared),
-                q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
-            queryPass(_stream, new KernelConfig(grid, group, queryShared), k, scratch, dq, first, arguments);
+            int heads = LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads");
+            keyValuePass(_stream, new KernelConfig(new Index2D(LaunchPlan.Ceil(arguments.Keys, keyRows), heads),
+                new Index2D(keyThreads, 1), keyValueShared), q, k, v, dOutput, logSumExp, rowDot, dk, dv, scratch, first, arguments);
+            queryPass(_stream, new KernelConfig(new Index2D(LaunchPlan.Ceil(arguments.Keys, queryRows), heads),
+                new Index2D(queryThreads, 1), queryShared), k, scratch, dq, first, arguments);
         }
     }
 

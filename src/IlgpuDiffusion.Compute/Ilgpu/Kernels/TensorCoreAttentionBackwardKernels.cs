@@ -9,17 +9,17 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// Flash-attention backward on TF32 tensor cores for heads of up to 64, deterministic (no atomics, one owner per gradient
 /// element) with one recompute of the scores: <see cref="KeyValue"/> owns 32 keys and walks the query tiles,
 /// recomputing P from the saved log-sum-exp and dS = P ∘ (dO·vᵀ − D) (FlashAttention-2, arXiv 2307.08691), adds dk and
-/// dv, and leaves dSᵀ in a scratch matrix per head; <see cref="Query"/> owns 32 queries and adds dq = scale·dS·k from
-/// it. Five products per tile pair (S, dP, dV, dK, dQ) where recomputing the scores for dq would take seven. A group is
-/// 2 warps, each owning 16 rows; the key pass computes its scores and dP in registers with keys as rows and passes Pᵀ
-/// and dSᵀ through shared slabs of its own as operands of the next products. Operands are rounded to TF32 when staged
-/// or stored. The scratch holds, for each head of the launch, dSᵀ as [keys, queries] with both padded to whole tiles
-/// (<see cref="ScoreStride"/>); tiles a causal mask skips are neither written nor read.
-/// Under the bf16 precision <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValue"/> takes the key pass's place.
-/// Shared memory: KeyValue 43.3 KB (K, V, Q, dO [32, 68]; lse, D [32]; Pᵀ, dSᵀ [2 warps, 16, 36]); Query 14 KB
-/// (K [32, 72]; dSᵀ [32, 40]). Arguments as <see cref="AttentionBackwardKernels"/>; the launch covers the heads
-/// firstBatchHead.. of the batch, one per grid row. Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and
-/// <see cref="QueryWide"/>.
+/// dv, and leaves dSᵀ in a scratch matrix per head; <see cref="Query"/> owns 64 queries (4 warps; 32 and 2 for narrower
+/// heads) and adds dq = scale·dS·k from it. Five products per tile pair (S, dP, dV, dK, dQ) where recomputing the scores
+/// for dq would take seven. A key pass group is 2 warps, each owning 16 rows; the key pass computes its scores and dP in
+/// registers with keys as rows and passes Pᵀ and dSᵀ through shared slabs of its own as operands of the next products.
+/// Operands are rounded to TF32 when staged or stored. The scratch holds, for each head of the launch, dSᵀ as [keys,
+/// queries] with both padded to whole blocks (<see cref="ScoreStride"/>); tiles a causal mask skips are neither written
+/// nor read. Under the bf16 precision <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValue"/> takes the key pass's
+/// place. Shared memory: KeyValue 43.3 KB (K, V, Q, dO [32, 68]; lse, D [32]; Pᵀ, dSᵀ [2 warps, 16, 36]); Query 18 KB
+/// (K [32, 72]; dSᵀ [32, 72]), 14 KB for narrower heads (dSᵀ [32, 40]). Arguments as
+/// <see cref="AttentionBackwardKernels"/>; the launch covers the heads firstBatchHead.. of the batch, one per grid row.
+/// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
 /// </summary>
 internal static partial class TensorCoreAttentionBackwardKernels
 {
@@ -36,8 +36,17 @@ internal static partial class TensorCoreAttentionBackwardKernels
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
     public const int KeyValueSharedFloats = SlabsAt + 2 * Warps * Slab;
 
+    /// <summary>
+    /// Queries a block of <see cref="Query"/> owns (heads of 64): 4 warps of 16 rows, which share each staged K tile.
+    /// <see cref="QueryNarrowHeads"/> owns <see cref="Tile"/> with <see cref="Threads"/>.
+    /// </summary>
+    public const int QueryBlock = ScoreBlock, QueryThreads = QueryBlock / 16 * Mma.WarpLanes;
+
     /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
-    public const int QuerySharedFloats = ScoreGradientsAt + Tile * StagedScoreGradients.Stride;
+    public const int QuerySharedFloats = ScoreGradientsAt + Tile * BlockScoreGradients.Stride;
+
+    /// <summary>Floats of dynamic shared memory <see cref="QueryNarrowHeads"/> needs.</summary>
+    public const int NarrowQuerySharedFloats = ScoreGradientsAt + Tile * StagedScoreGradients.Stride;
 
     /// <summary>
     /// The widest block of keys or queries a pass of either precision owns (<see
@@ -130,17 +139,18 @@ internal static partial class TensorCoreAttentionBackwardKernels
     }
 
     /// <summary>
-    /// dq += scale·dS·k for 32 queries, dSᵀ read from the scratch <see cref="KeyValue"/> filled. Grid (⌈T/32⌉, heads of the
-    /// launch) × <see cref="Threads"/>; <see cref="QuerySharedFloats"/>.
+    /// dq += scale·dS·k for 64 queries, dSᵀ read from the scratch <see cref="KeyValue"/> filled. Grid (⌈T/64⌉, heads of the
+    /// launch) × <see cref="QueryThreads"/>; <see cref="QuerySharedFloats"/>.
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = QueryThreads)]
     public static void Query(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
         AttentionArguments a) =>
         QueryOf(k, scoreGradients, dq, firstBatchHead, a, narrow: false);
 
     /// <summary>
-    /// <see cref="Query"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
-    /// staged as zeros and not written.
+    /// <see cref="Query"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): 32 queries, columns from HeadDim on
+    /// staged as zeros and not written. Grid (⌈T/32⌉, heads of the launch) × <see cref="Threads"/>;
+    /// <see cref="NarrowQuerySharedFloats"/>.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit)]
     public static void QueryNarrowHeads(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
@@ -154,41 +164,83 @@ internal static partial class TensorCoreAttentionBackwardKernels
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
         var matrices = new LaneMatrices(lane);
-        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
+        int rows = narrow ? Tile : QueryBlock, threads = narrow ? Threads : QueryThreads;
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * rows;
         int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int scores = Grid.IdxY * stride * stride + q0, warpScores = ScoreGradientsAt + warp * 16;
 
         var dqSum = default(Fragments8);
-        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
-        for (int k0 = 0; k0 < keyEnd; k0 += Tile)
-        {
-            if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
-                StageWholeRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
-            else
-                StageRows(shared, 0, TransposedHeadStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
-            StageScoreGradients(shared, ScoreGradientsAt, scoreGradients, scores + k0 * stride, stride);
-            Group.Barrier();
-            WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);
-            Group.Barrier();
-        }
+        var tile = new QueryTile(a, head, limit, scores, stride, warpScores, d, threads, narrow);
+        int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + rows) : tokens;
+        int wholeEnd = a.Causal != 0 ? q0 : keyEnd, k0 = 0; // causal: the keys before the block's first query reach every row
+        for (; k0 < wholeEnd; k0 += Tile)
+            AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: true);
+        // The causal diagonal: a warp whose queries all precede the tile's keys skips it. The key pass, in blocks of 32 keys,
+        // leaves those entries of the scratch unwritten.
+        for (; k0 < keyEnd; k0 += Tile)
+            AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: q0 + warp * 16 + 15 >= k0);
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
 
     /// <summary>
-    /// Copies a 32 × 32 tile of the scratch (rows <paramref name="stride"/> apart from <paramref name="from"/>, already
-    /// rounded) to shared memory at word <paramref name="at"/> (<see cref="StagedScoreGradients"/>). The scratch is its own
-    /// buffer, its rows a multiple of 32 apart and its tiles 32 wide, so every tile is whole and starts on 16 bytes: each
-    /// thread copies four consecutive columns of four rows with 16-byte loads and stores, written out so that all four
-    /// loads are in flight at once (ILGPU does not unroll loops); a quarter-warp stores one row's 32 words.
+    /// A dq pass's block: its arguments, head, staging limit, first scratch word and stride, its warp's dS rows in shared
+    /// memory, the head's columns, its threads, and whether it is the variant for narrower heads.
     /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, int at, ArrayView<float> scratch, int from, int stride)
+    private readonly record struct QueryTile(AttentionArguments A, int Head, int Limit, int Scores, int Stride, int WarpScores,
+        int Columns, int Threads, bool Narrow);
+
+    /// <summary>
+    /// One key tile of 32 from <paramref name="k0"/> on of a dq pass: K and the block's dSᵀ staged by every thread, then, where
+    /// <paramref name="multiply"/>, dq += dS·k for the warp's 16 queries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateKeyTile(ref Fragments8 dqSum, ArrayView<float> shared, ArrayView<float> k,
+        ArrayView<float> scoreGradients, in QueryTile tile, int k0, in LaneMatrices matrices, bool multiply)
     {
-        const int quadsPerRow = Tile / 4, rowsPerPass = Threads / quadsPerRow;
+        var a = tile.A;
+        if (!tile.Narrow && a.VectorRows != 0 && k0 + Tile <= a.Keys)
+            StageWholeRows(shared, 0, TransposedHeadStride, k, tile.Head, a.QRowStride, k0, Tile, QueryThreads, HeadWidth);
+        else
+            StageRows(shared, 0, TransposedHeadStride, k, tile.Head, a.QRowStride, k0, Tile, tile.Limit, tile.Threads);
+        int from = tile.Scores + k0 * tile.Stride;
+        if (tile.Narrow)
+        {
+            StageScoreGradients(shared, ScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients, from, tile.Stride, Tile, Threads);
+            Group.Barrier();
+            if (multiply)
+                WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
+                    tile.Columns);
+        }
+        else
+        {
+            StageScoreGradients(shared, ScoreGradientsAt, BlockScoreGradients.Stride, scoreGradients, from, tile.Stride, QueryBlock,
+                QueryThreads);
+            Group.Barrier();
+            if (multiply)
+                WarpProducts.AccumulateOver32<BlockScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
+                    tile.Columns);
+        }
+        Group.Barrier();
+    }
+
+    /// <summary>
+    /// Copies 32 keys × <paramref name="queries"/> (32 or 64) of the scratch (rows <paramref name="stride"/> apart from
+    /// <paramref name="from"/>, already rounded) to shared memory at word <paramref name="at"/>, rows
+    /// <paramref name="sharedStride"/> apart (<see cref="StagedScoreGradients"/>, <see cref="BlockScoreGradients"/>). The
+    /// scratch is its own buffer, its rows a multiple of 64 apart and its tiles 32 or 64 wide, so every tile is whole and
+    /// starts on 16 bytes: each of <paramref name="threads"/> (8 rows' worth of quads) copies four consecutive columns of
+    /// four rows with 16-byte loads and stores, written out so that all four loads are in flight at once (ILGPU does not
+    /// unroll loops); a quarter-warp stores 32 consecutive words of a row.
+    /// </summary>
+    private static void StageScoreGradients(ArrayView<float> shared, int at, int sharedStride, ArrayView<float> scratch, int from,
+        int stride, int queries, int threads)
+    {
+        int quadsPerRow = queries / 4, rowsPerPass = threads / quadsPerRow;
         int row = Group.IdxX / quadsPerRow, quad = Group.IdxX & (quadsPerRow - 1);
         var source = scratch.SubView(from + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
-        var target = shared.SubView(at + row * StagedScoreGradients.Stride + 4 * quad).Cast<Quad>().AsAligned(16);
-        int passQuads = rowsPerPass * stride / 4, passWords = rowsPerPass * StagedScoreGradients.Stride / 4;
+        var target = shared.SubView(at + row * sharedStride + 4 * quad).Cast<Quad>().AsAligned(16);
+        int passQuads = rowsPerPass * stride / 4, passWords = rowsPerPass * sharedStride / 4;
         var (first, second, third, fourth) = (source[0], source[passQuads], source[2 * passQuads], source[3 * passQuads]);
         target[0] = first;
         target[passWords] = second;
@@ -203,6 +255,19 @@ internal static partial class TensorCoreAttentionBackwardKernels
     private readonly struct StagedScoreGradients : IOperandStrides
     {
         public const int Stride = Tile + 8;
+
+        public int Line => 1;
+
+        public int K => Stride;
+    }
+
+    /// <summary>
+    /// <see cref="StagedScoreGradients"/> of the 64 queries of a <see cref="Query"/> block: rows of 72 words, (line g, k t)
+    /// in bank 8t + g as at 40.
+    /// </summary>
+    private readonly struct BlockScoreGradients : IOperandStrides
+    {
+        public const int Stride = QueryBlock + 8;
 
         public int Line => 1;
 
