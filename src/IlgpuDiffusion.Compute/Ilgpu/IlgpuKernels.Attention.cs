@@ -187,9 +187,11 @@ internal sealed partial class IlgpuKernels
                 : TensorCoreAttentionBackwardKernels.NarrowQuerySharedFloats,
         });
         // A wide head's key pass is loaded, and opted in to its shared memory, by WideFlashBackward.
-        var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(TensorCoreKernel<TensorCoreKeyValueLaunch>(
-            headClass, TensorCoreAttentionBackwardKernels.KeyValue, TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads,
-            TensorCoreAttentionBf16BackwardKernels.KeyValue, TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads));
+        var keyValueKernel = TensorCoreKernel<TensorCoreKeyValueLaunch>(headClass, TensorCoreAttentionBackwardKernels.KeyValue,
+            TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads, TensorCoreAttentionBf16BackwardKernels.KeyValue,
+            TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads);
+        var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(keyValueKernel,
+            GemmLaunchBounds ? KernelRegistry.Specialization(keyValueKernel.Method) : KernelSpecialization.Empty);
         var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadKernel(headClass == WideHeads
             ? KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
                 ? TensorCoreAttentionBf16BackwardKernels.QueryWide

@@ -109,6 +109,41 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
+    /// The BF16 dq pass's dS fragments: dSᵀ staged as the key pass leaves it (key rows of query pair words, 36 words apart
+    /// for heads of 64, 20 for narrower ones) and loaded by a transposed ldmatrix at the addresses of two B fragments
+    /// (<see cref="LaneMatrices.BAddress"/>) give each lane the A fragment of dS (rows queries, pairs along the keys, as
+    /// <see cref="MmaA"/> documents) for each warp's 16 queries and each chunk of 16 keys; aligned, no bank conflict.
+    /// </summary>
+    [Theory]
+    [InlineData(36, 4)]
+    [InlineData(20, 2)]
+    public void A_transposed_ldmatrix_gives_dS_from_the_staged_pairs_of_dS_transposed(int stride, int warps)
+    {
+        var halves = new uint[2 * 32 * stride];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (uint)i & 0xFFFF; // each half holds its own place
+        for (int warp = 0; warp < warps; warp++)
+            for (int c = 0; c < 2; c++)
+            {
+                int first = 8 * warp + 16 * c * stride; // the warp's first query pair, the chunk's first key
+                int RowWord(int lane) => new LaneMatrices(lane).BWord(first, stride);
+                LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
+                for (int lane = 0; lane < Mma.WarpLanes; lane++)
+                {
+                    Assert.Equal(4u * (uint)RowWord(lane), new LaneMatrices(lane).BAddress(first, stride));
+                    uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: true);
+                    for (int r = 0; r < 4; r++)
+                    {
+                        // dS (query, key) is the half of query q in key row k: word k·stride + q / 2, the odd query high.
+                        int query = Mma.ARow(lane, r), key = Mma.Bf16AK(lane, r);
+                        int Half(int k) => 2 * (first + k * stride + query / 2) + (query & 1);
+                        uint expected = (uint)Half(key) & 0xFFFF | ((uint)Half(key + 1) & 0xFFFF) << 16;
+                        Assert.True(expected == registers[r], $"lane {lane} register {r} (warp {warp}, chunk {c})");
+                    }
+                }
+            }
+    }
+
+    /// <summary>
     /// <see cref="Shapes"/> and query blocks the forwards walk in two loops: first the key tiles every query of the block
     /// sees whole (no masking), then the rest; BF16 heads of 64 in blocks of 128 queries, where on a causal diagonal each
     /// warp skips the tiles past its rows.

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
+using ILGPU.Runtime;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -46,10 +48,44 @@ internal static class BackwardFragments
     public static void ScoreGradients(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
         int column, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
+        ScoreGradientsInRegisters(ref p, ref dp, tile, column, shifts, rowDots, lane);
+        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+    }
+
+    /// <summary><see cref="ScoreGradients"/> without the store: Pᵀ and dSᵀ of the fragment in its registers.</summary>
+    public static void ScoreGradientsInRegisters(ref MmaAccumulator p, ref MmaAccumulator dp, in KeyTile tile, int column,
+        ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
+    {
         Mask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);
         ExponentiateColumns(ref p, shifts, column, tile.Arguments.Scale * FastExp2.Log2E, lane);
         ScoreGradientColumns(p, ref dp, rowDots, column, lane);
-        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+    }
+
+    /// <summary>
+    /// Copies 32 rows of <paramref name="words"/> words (16 to 64) of a dSᵀ scratch (rows <paramref name="stride"/> apart
+    /// from <paramref name="from"/>, every row and tile on 16 bytes) to shared memory at word <paramref name="at"/>, rows
+    /// <paramref name="sharedStride"/> apart (a multiple of 4): each of <paramref name="threads"/> copies four consecutive
+    /// words of 32·words / (4·threads) rows (2 or 4, a constant where called) with 16-byte loads and stores, written out so
+    /// that all its loads are in flight at once (ILGPU does not unroll loops); a quarter-warp copies 32 consecutive words.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyScratchTile(ArrayView<float> shared, int at, int sharedStride, ArrayView<float> scratch, int from,
+        int stride, int words, int threads)
+    {
+        int quadsPerRow = words / 4, rowsPerPass = threads / quadsPerRow;
+        int row = Group.IdxX / quadsPerRow, quad = Group.IdxX & (quadsPerRow - 1);
+        var source = scratch.SubView(from + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
+        var target = shared.SubView(at + row * sharedStride + 4 * quad).Cast<Quad>().AsAligned(16);
+        int passQuads = rowsPerPass * stride / 4, passWords = rowsPerPass * sharedStride / 4;
+        var (first, second) = (source[0], source[passQuads]);
+        if (rowsPerPass * 2 < 32)
+        {
+            var (third, fourth) = (source[2 * passQuads], source[3 * passQuads]);
+            target[2 * passWords] = third;
+            target[3 * passWords] = fourth;
+        }
+        target[0] = first;
+        target[passWords] = second;
     }
 
     /// <summary>

@@ -129,8 +129,8 @@ internal static partial class TensorCoreAttentionBackwardKernels
                     Tile, Threads, d);
             else
                 StageWideRows(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0, tokens, rightLimit);
-            StageScoreGradients(shared, WideScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients, scores + k0 * stride, stride,
-                Tile, Threads);
+            BackwardFragments.CopyScratchTile(shared, WideScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients,
+                scores + k0 * stride, stride, Tile, Threads);
             Group.Barrier();
             WideHeadFragments.AccumulateOver32<StagedScoreGradients, WideValueColumns>(ref dqSum, shared, warpScores, 0, matrices, d);
             Group.Barrier();

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
-using ILGPU.Runtime;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -206,7 +205,8 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int from = tile.Scores + k0 * tile.Stride;
         if (tile.Narrow)
         {
-            StageScoreGradients(shared, ScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients, from, tile.Stride, Tile, Threads);
+            BackwardFragments.CopyScratchTile(shared, ScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients, from, tile.Stride,
+                Tile, Threads);
             Group.Barrier();
             if (multiply)
                 WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
@@ -214,38 +214,14 @@ internal static partial class TensorCoreAttentionBackwardKernels
         }
         else
         {
-            StageScoreGradients(shared, ScoreGradientsAt, BlockScoreGradients.Stride, scoreGradients, from, tile.Stride, QueryBlock,
-                QueryThreads);
+            BackwardFragments.CopyScratchTile(shared, ScoreGradientsAt, BlockScoreGradients.Stride, scoreGradients, from, tile.Stride,
+                QueryBlock, QueryThreads);
             Group.Barrier();
             if (multiply)
                 WarpProducts.AccumulateOver32<BlockScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
                     tile.Columns);
         }
         Group.Barrier();
-    }
-
-    /// <summary>
-    /// Copies 32 keys × <paramref name="queries"/> (32 or 64) of the scratch (rows <paramref name="stride"/> apart from
-    /// <paramref name="from"/>, already rounded) to shared memory at word <paramref name="at"/>, rows
-    /// <paramref name="sharedStride"/> apart (<see cref="StagedScoreGradients"/>, <see cref="BlockScoreGradients"/>). The
-    /// scratch is its own buffer, its rows a multiple of 64 apart and its tiles 32 or 64 wide, so every tile is whole and
-    /// starts on 16 bytes: each of <paramref name="threads"/> (8 rows' worth of quads) copies four consecutive columns of
-    /// four rows with 16-byte loads and stores, written out so that all four loads are in flight at once (ILGPU does not
-    /// unroll loops); a quarter-warp stores 32 consecutive words of a row.
-    /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, int at, int sharedStride, ArrayView<float> scratch, int from,
-        int stride, int queries, int threads)
-    {
-        int quadsPerRow = queries / 4, rowsPerPass = threads / quadsPerRow;
-        int row = Group.IdxX / quadsPerRow, quad = Group.IdxX & (quadsPerRow - 1);
-        var source = scratch.SubView(from + row * stride + 4 * quad).Cast<Quad>().AsAligned(16);
-        var target = shared.SubView(at + row * sharedStride + 4 * quad).Cast<Quad>().AsAligned(16);
-        int passQuads = rowsPerPass * stride / 4, passWords = rowsPerPass * sharedStride / 4;
-        var (first, second, third, fourth) = (source[0], source[passQuads], source[2 * passQuads], source[3 * passQuads]);
-        target[0] = first;
-        target[passWords] = second;
-        target[2 * passWords] = third;
-        target[3 * passWords] = fourth;
     }
 
     /// <summary>

@@ -131,7 +131,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         bool whole = WideHeadFragments.StagesWhole(a);
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride, Tile, Threads);
+            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
             if (whole && k0 + Tile <= tokens)
                 Bf16Fragments.StageWholeColumnsWide(shared, WideKeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
             else

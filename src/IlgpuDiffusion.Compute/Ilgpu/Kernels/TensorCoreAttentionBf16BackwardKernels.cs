@@ -15,11 +15,13 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// per tile, 136, for 8 more ldmatrix a tile. Per query tile a warp computes Pᵀ and dPᵀ in registers (keys as rows), and
 /// multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout is the A
 /// layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for the scores,
-/// along the queries (transposed) for dk and dv. dSᵀ goes to the scratch rounded to TF32, as the TF32 key pass leaves it.
+/// along the queries (transposed) for dk and dv. dSᵀ goes to the scratch as the BF16 pairs of queries the dk product takes
+/// (rows of T/2 words, rounded once, half the bytes of the TF32 scratch; the wide-head passes keep TF32).
 /// Shared memory (37.3 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32]; K, V [64, 36 words].
-/// <see cref="Query"/>: 4 warps own 64 queries and add dq = scale·dS·k, dS staged from the scratch as pairs along the
-/// keys, k transposed likewise (191 → 166). Shared memory (10 KB): dS [64 queries, 20 words]; kᵀ [64 head columns, 20
-/// words]. The variants for narrower heads keep groups of 2 warps and 32 rows.
+/// <see cref="Query"/>: 4 warps own 64 queries and add dq = scale·dS·k, dSᵀ copied from the scratch as it lies and loaded
+/// by a transposed ldmatrix as dS's A fragments (pairs along the keys), k transposed as pairs along the keys. Shared memory
+/// (9.5 KB): dSᵀ [32 keys, 36 words]; kᵀ [64 head columns, 20 words]. The variants for narrower heads keep groups of 2
+/// warps and 32 rows.
 /// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
 /// </summary>
 internal static partial class TensorCoreAttentionBf16BackwardKernels
@@ -45,17 +47,18 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     public const int SharedFloats = ValuesAt + BlockRows * RowStride;
 
     // Query: the tile's dS pairs, then kᵀ.
-    private const int KeyColumnsAt = BlockRows * ColumnStride;
+    private const int KeyColumnsAt = Tile * (BlockRows / 2 + 4);
 
     /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
     public const int QuerySharedFloats = KeyColumnsAt + HeadWidth * ColumnStride;
 
     /// <summary>
     /// dk, dv += the gradients of 64 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/64⌉, heads of the
-    /// launch) × <see cref="BlockThreads"/>; <see cref="SharedFloats"/>. No launch bounds: at 128 registers (4 blocks) ptxas
-    /// spills 8 bytes for sm_80 and 40 for sm_90 inside the loop; it takes 136, 3 blocks (CUDA 11.8 ptxas).
+    /// launch) × <see cref="BlockThreads"/>; <see cref="SharedFloats"/>. Launch bounds of 4 blocks where the GEMMs take
+    /// theirs (compute capability 9.0 on): 128 registers for sm_90 with no spill (CUDA 11.8 ptxas); for sm_80 they would
+    /// spill 4 bytes, so an A100 runs it at 130 registers, 3 blocks.
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, BlocksPerMultiprocessor = 4)]
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
         ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
@@ -99,7 +102,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         uint keysAddress = matrices.AAddress(keys, RowStride), valuesAddress = matrices.AAddress(values, RowStride);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
-        int scoreRow = (Grid.IdxY * stride + key) * stride;
+        int pitch = stride / 2, scoreRow = (Grid.IdxY * stride + key) * pitch; // dSᵀ as pairs of queries: words per key
 
         var dkSum = default(Fragments8);
         var dvSum = default(Fragments8);
@@ -115,19 +118,20 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             ProductOverHead(ref p, shared, keys, keysAddress, 0, matrices, d);
             ProductOverHead(ref dp, shared, values, valuesAddress, GradientsAt, matrices, d);
-            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
+            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
+            BackwardFragments.ScoreGradientsInRegisters(ref p.F0, ref dp.F0, tile, 0, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradientsInRegisters(ref p.F1, ref dp.F1, tile, 8, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradientsInRegisters(ref p.F2, ref dp.F2, tile, 16, shifts, rowDots, lane);
+            BackwardFragments.ScoreGradientsInRegisters(ref p.F3, ref dp.F3, tile, 24, shifts, rowDots, lane);
+            var (low, high) = (Bf16Fragments.FromAccumulators(dp.F0, dp.F1), Bf16Fragments.FromAccumulators(dp.F2, dp.F3));
+            StorePairs(low, scoreGradients, tile, 0, lane);
+            StorePairs(high, scoreGradients, tile, 8, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
                 matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
                 matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1), shared, QueryColumnsAt, ColumnStride, 0,
-                matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3), shared, QueryColumnsAt, ColumnStride, 1,
-                matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, low, shared, QueryColumnsAt, ColumnStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, high, shared, QueryColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
@@ -164,22 +168,23 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * rows;
         int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
-        int scores = Grid.IdxY * stride * stride + q0, warpRows = warp * 16 * ColumnStride;
+        int pitch = stride / 2, pairStride = rows / 2 + 4; // the scratch's words per key; the staged tile's, padded
+        int scores = Grid.IdxY * stride * pitch + q0 / 2, warpWords = 8 * warp;
 
         var dqSum = default(Fragments8);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + rows) : tokens;
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride, rows, threads);
+            BackwardFragments.CopyScratchTile(shared, 0, pairStride, scoreGradients, scores + k0 * pitch, pitch, rows / 2, threads);
             if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
                 Bf16Fragments.StageWholeColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, BlockThreads,
                     HeadWidth);
             else
                 Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, threads);
             Group.Barrier();
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices), shared, KeyColumnsAt,
+            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 0, matrices), shared, KeyColumnsAt,
                 ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices), shared, KeyColumnsAt,
+            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 1, matrices), shared, KeyColumnsAt,
                 ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
@@ -217,14 +222,60 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     }
 
     /// <summary>
-    /// Stages 32 keys × <paramref name="queries"/> (32 or 64) of the scratch's dSᵀ (key rows <paramref name="stride"/> apart
-    /// from <paramref name="from"/>) as dS pairs along the keys: shared word (query q, pair j) holds keys 2j and 2j + 1. The
-    /// scratch is its own buffer, its rows a multiple of 64 apart and its tiles 32 or 64 wide, so every tile is whole and
-    /// starts on 16 bytes: 16-byte loads (<see cref="Bf16Fragments.StageWholeColumns"/>).
+    /// Stages a 32 × 32 tile of the TF32 scratch's dSᵀ that <see cref="KeyValueWide"/> leaves (key rows
+    /// <paramref name="stride"/> apart from <paramref name="from"/>) as dS pairs along the keys: shared word (query q, pair
+    /// j) holds keys 2j and 2j + 1. The scratch is its own buffer, its rows a multiple of 64 apart and its tiles 32 wide, so
+    /// every tile is whole and starts on 16 bytes: 16-byte loads (<see cref="Bf16Fragments.StageWholeColumns"/>).
     /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride, int queries,
-        int threads) =>
-        Bf16Fragments.StageWholeColumns(shared, 0, ColumnStride, scratch, from, stride, 0, Tile, threads, queries);
+    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride) =>
+        Bf16Fragments.StageWholeColumns(shared, 0, ColumnStride, scratch, from, stride, 0, Tile, Threads, Tile);
+
+    /// <summary>
+    /// Stores the dSᵀ pairs of an A fragment (the warp's 16 keys × queries 16·<paramref name="chunk"/>/8.. of its
+    /// <paramref name="tile"/>, as the dk product takes them) to the scratch: key row g's words from the tile's ScratchRow
+    /// on, row g + 8's eight rows (ScratchStride words each) below.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePairs(in MmaA pairs, ArrayView<float> scratch, in KeyTile tile, int chunk, int lane)
+    {
+        var at = scratch.SubView(tile.ScratchRow + chunk + (lane & 3));
+        int below = 8 * tile.ScratchStride;
+        at[0] = Interop.IntAsFloat(pairs.A0);
+        at[below] = Interop.IntAsFloat(pairs.A1);
+        at[4] = Interop.IntAsFloat(pairs.A2);
+        at[below + 4] = Interop.IntAsFloat(pairs.A3);
+    }
+
+    /// <summary>
+    /// The A fragment of dS for the warp's 16 queries × keys 16c.. from dSᵀ pairs staged as [keys, query pair words] (key
+    /// r's word w at <paramref name="words"/> + r·<paramref name="stride"/> + w): on CUDA one transposed ldmatrix, whose
+    /// four matrices lie where those of two B fragments do (<see cref="LaneMatrices.BAddress"/>); half by half elsewhere.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static MmaA ScoreGradientsA(ArrayView<float> shared, int words, int stride, int c, in LaneMatrices matrices)
+    {
+        int first = words + 16 * c * stride;
+        if (CudaAsm.IsSupported) return Mma.LoadMatricesTransposed(matrices.BAddress(first, stride)).A;
+        int g = matrices.Lane >> 2, k = 2 * (matrices.Lane & 3);
+        return new MmaA
+        {
+            A0 = HalvesOfColumn(shared, first, stride, k, g),
+            A1 = HalvesOfColumn(shared, first, stride, k, g + 8),
+            A2 = HalvesOfColumn(shared, first, stride, k + 8, g),
+            A3 = HalvesOfColumn(shared, first, stride, k + 8, g + 8),
+        };
+    }
+
+    /// <summary>
+    /// The 16-bit elements of column <paramref name="column"/> in rows <paramref name="row"/> (low half) and row + 1 (high
+    /// half) of pair words staged from <paramref name="first"/> on, rows <paramref name="stride"/> apart.
+    /// </summary>
+    private static uint HalvesOfColumn(ArrayView<float> shared, int first, int stride, int row, int column)
+    {
+        int word = first + row * stride + column / 2, shift = 16 * (column & 1);
+        uint low = Interop.FloatAsInt(shared[word]) >> shift & 0xFFFF, high = Interop.FloatAsInt(shared[word + stride]) >> shift & 0xFFFF;
+        return low | high << 16;
+    }
 
     /// <summary>
     /// c += A·Bᵀ over a head's first <paramref name="columns"/> (of 64): A the warp's 16 staged pair rows at
