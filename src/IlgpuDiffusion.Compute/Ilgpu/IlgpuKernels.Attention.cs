@@ -160,8 +160,8 @@ internal sealed partial class IlgpuKernels
         int stride = TensorCoreAttentionBackwardKernels.ScoreStride(arguments.Keys);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         int headClass = WideHeadFragments.Fits(arguments.HeadDim) ? WideHeads : HeadClass(arguments.HeadDim);
-        // The BF16 passes of heads up to 64 keep dSᵀ as BF16 pairs of queries: half the words of a TF32 scratch per head.
-        int perHead = HostChecks.Product(stride, bf16 && headClass != WideHeads ? stride / 2 : stride);
+        // The BF16 passes keep dSᵀ as BF16 pairs of queries: half the words of a TF32 scratch per head.
+        int perHead = HostChecks.Product(stride, bf16 ? stride / 2 : stride);
         int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);
         var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
         // Heads of 64: the BF16 passes own 64 keys or queries with 4 warps, the TF32 dq pass 64 queries; the rest 32 with 2.

@@ -65,7 +65,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
         int keys = warp * 16 * WideRowStride, values = WideValuesAt + keys;
         var (shifts, rowDots) = (shared.SubView(WideShiftsAt, Tile), shared.SubView(WideRowDotsAt, Tile));
-        int scoreRow = (Grid.IdxY * stride + key) * stride;
+        int pitch = stride / 2, scoreRow = (Grid.IdxY * stride + key) * pitch; // dSᵀ as pairs of queries: words per key
         bool whole = WideHeadFragments.StagesWhole(a);
 
         var dkSum = default(Fragments16);
@@ -89,19 +89,14 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             var dp = default(Fragments4); // dPᵀ, then dSᵀ
             ProductOverWideHead(ref p, shared, keys, WideQueriesAt, matrices, d);
             ProductOverWideHead(ref dp, shared, values, WideGradientsAt, matrices, d);
-            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
+            var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
+            var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1),
                 shared, WideGradientColumnsAt, ColumnStride, 0, matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3),
                 shared, WideGradientColumnsAt, ColumnStride, 1, matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F0, dp.F1),
-                shared, WideQueryColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, Bf16Fragments.FromAccumulators(dp.F2, dp.F3),
-                shared, WideQueryColumnsAt, ColumnStride, 1, matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, low, shared, WideQueryColumnsAt, ColumnStride, 0, matrices, d);
+            Bf16Fragments.Accumulate(ref dkSum, high, shared, WideQueryColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -124,22 +119,22 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
         int d = a.HeadDim, head = b * a.QBatchStride + h * d, rightLimit = StagingLimit(tokens, d - HeadWidth);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
-        int scores = Grid.IdxY * stride * stride + q0, warpRows = warp * 16 * ColumnStride;
+        int pitch = stride / 2, scores = Grid.IdxY * stride * pitch + q0 / 2, warpWords = 8 * warp; // as Query's, 32 queries
 
         var dqSum = default(Fragments16);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         bool whole = WideHeadFragments.StagesWhole(a);
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
-            StageScoreGradients(shared, scoreGradients, scores + k0 * stride, stride);
+            BackwardFragments.CopyScratchTile(shared, 0, ColumnStride, scoreGradients, scores + k0 * pitch, pitch, Tile / 2, Threads);
             if (whole && k0 + Tile <= tokens)
                 Bf16Fragments.StageWholeColumnsWide(shared, WideKeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
             else
                 StageWideColumns(shared, WideKeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
             Group.Barrier();
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 0, matrices),
+            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 0, matrices),
                 shared, WideKeyColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dqSum, Bf16Fragments.LoadA(shared, warpRows, ColumnStride, 1, matrices),
+            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 1, matrices),
                 shared, WideKeyColumnsAt, ColumnStride, 1, matrices, d);
             Group.Barrier();
         }

@@ -16,7 +16,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout is the A
 /// layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for the scores,
 /// along the queries (transposed) for dk and dv. dSᵀ goes to the scratch as the BF16 pairs of queries the dk product takes
-/// (rows of T/2 words, rounded once, half the bytes of the TF32 scratch; the wide-head passes keep TF32).
+/// (rows of T/2 words, rounded once, half the bytes of the TF32 scratch), for heads of every width.
 /// Shared memory (37.3 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32]; K, V [64, 36 words].
 /// <see cref="Query"/>: 4 warps own 64 queries and add dq = scale·dS·k, dSᵀ copied from the scratch as it lies and loaded
 /// by a transposed ldmatrix as dS's A fragments (pairs along the keys), k transposed as pairs along the keys. Shared memory
@@ -119,13 +119,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             ProductOverHead(ref p, shared, keys, keysAddress, 0, matrices, d);
             ProductOverHead(ref dp, shared, values, valuesAddress, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
-            BackwardFragments.ScoreGradientsInRegisters(ref p.F0, ref dp.F0, tile, 0, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradientsInRegisters(ref p.F1, ref dp.F1, tile, 8, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradientsInRegisters(ref p.F2, ref dp.F2, tile, 16, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradientsInRegisters(ref p.F3, ref dp.F3, tile, 24, shifts, rowDots, lane);
-            var (low, high) = (Bf16Fragments.FromAccumulators(dp.F0, dp.F1), Bf16Fragments.FromAccumulators(dp.F2, dp.F3));
-            StorePairs(low, scoreGradients, tile, 0, lane);
-            StorePairs(high, scoreGradients, tile, 8, lane);
+            var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
                 matrices, d);
             Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
@@ -222,13 +216,23 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     }
 
     /// <summary>
-    /// Stages a 32 × 32 tile of the TF32 scratch's dSᵀ that <see cref="KeyValueWide"/> leaves (key rows
-    /// <paramref name="stride"/> apart from <paramref name="from"/>) as dS pairs along the keys: shared word (query q, pair
-    /// j) holds keys 2j and 2j + 1. The scratch is its own buffer, its rows a multiple of 64 apart and its tiles 32 wide, so
-    /// every tile is whole and starts on 16 bytes: 16-byte loads (<see cref="Bf16Fragments.StageWholeColumns"/>).
+    /// Pᵀ and dSᵀ of the warp's 16 keys × 32 queries in registers (<see cref="BackwardFragments.ScoreGradientsInRegisters"/>),
+    /// dSᵀ's pair words stored to the scratch (<see cref="StorePairs"/>) and returned as the A fragments of queries 0–15 and
+    /// 16–31 for dk += dSᵀ·Q.
     /// </summary>
-    private static void StageScoreGradients(ArrayView<float> shared, ArrayView<float> scratch, int from, int stride) =>
-        Bf16Fragments.StageWholeColumns(shared, 0, ColumnStride, scratch, from, stride, 0, Tile, Threads, Tile);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (MmaA Low, MmaA High) ScoreGradientPairs(ref Fragments4 p, ref Fragments4 dp, ArrayView<float> scratch,
+        in KeyTile tile, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
+    {
+        BackwardFragments.ScoreGradientsInRegisters(ref p.F0, ref dp.F0, tile, 0, shifts, rowDots, lane);
+        BackwardFragments.ScoreGradientsInRegisters(ref p.F1, ref dp.F1, tile, 8, shifts, rowDots, lane);
+        BackwardFragments.ScoreGradientsInRegisters(ref p.F2, ref dp.F2, tile, 16, shifts, rowDots, lane);
+        BackwardFragments.ScoreGradientsInRegisters(ref p.F3, ref dp.F3, tile, 24, shifts, rowDots, lane);
+        var (low, high) = (Bf16Fragments.FromAccumulators(dp.F0, dp.F1), Bf16Fragments.FromAccumulators(dp.F2, dp.F3));
+        StorePairs(low, scratch, tile, 0, lane);
+        StorePairs(high, scratch, tile, 8, lane);
+        return (low, high);
+    }
 
     /// <summary>
     /// Stores the dSᵀ pairs of an A fragment (the warp's 16 keys × queries 16·<paramref name="chunk"/>/8.. of its
