@@ -204,24 +204,26 @@ internal static partial class TensorCoreAttentionBackwardKernels
             StageRows(shared, 0, TransposedHeadStride, k, tile.Head, a.QRowStride, k0, Tile, tile.Limit, tile.Threads);
         int from = tile.Scores + k0 * tile.Stride;
         if (tile.Narrow)
-        {
-            BackwardFragments.CopyScratchTile(shared, ScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients, from, tile.Stride,
-                Tile, Threads);
-            Group.Barrier();
-            if (multiply)
-                WarpProducts.AccumulateOver32<StagedScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
-                    tile.Columns);
-        }
+            MultiplyScoreGradients<StagedScoreGradients>(ref dqSum, shared, scoreGradients, tile, from, Tile, matrices, multiply);
         else
-        {
-            BackwardFragments.CopyScratchTile(shared, ScoreGradientsAt, BlockScoreGradients.Stride, scoreGradients, from, tile.Stride,
-                QueryBlock, QueryThreads);
-            Group.Barrier();
-            if (multiply)
-                WarpProducts.AccumulateOver32<BlockScoreGradients, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices,
-                    tile.Columns);
-        }
+            MultiplyScoreGradients<BlockScoreGradients>(ref dqSum, shared, scoreGradients, tile, from, QueryBlock, matrices, multiply);
         Group.Barrier();
+    }
+
+    /// <summary>
+    /// The rest of <see cref="AccumulateKeyTile"/>: the block's dSᵀ tile of <paramref name="queries"/> copied into rows laid
+    /// out as <typeparamref name="TScores"/> says, a barrier, and dq += dS·k where <paramref name="multiply"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MultiplyScoreGradients<TScores>(ref Fragments8 dqSum, ArrayView<float> shared, ArrayView<float> scoreGradients,
+        in QueryTile tile, int from, int queries, in LaneMatrices matrices, bool multiply)
+        where TScores : struct, IOperandStrides
+    {
+        BackwardFragments.CopyScratchTile(shared, ScoreGradientsAt, default(TScores).K, scoreGradients, from, tile.Stride, queries,
+            tile.Threads);
+        Group.Barrier();
+        if (multiply)
+            WarpProducts.AccumulateOver32<TScores, ValueColumns>(ref dqSum, shared, tile.WarpScores, 0, matrices, tile.Columns);
     }
 
     /// <summary>
