@@ -35,6 +35,13 @@ public abstract class Device : IDisposable
     /// <summary>The op set for this device; safe to call from several threads (each op holds the device's lock).</summary>
     public abstract IKernels Kernels { get; }
 
+    /// <summary>
+    /// The multiple a trainer pads the output head's rows to (the MDLM head runs on the masked rows, a count that changes
+    /// with every draw): 1 where a GEMM costs the same per row whatever the count (the SIMD CPU backend), more where the
+    /// GEMMs work in blocks of rows.
+    /// </summary>
+    internal virtual int HeadRowMultiple => 1;
+
     /// <summary>Allocates a zero-filled buffer of <paramref name="length"/> elements.</summary>
     public abstract DeviceBuffer<T> Allocate<T>(long length) where T : unmanaged;
 

@@ -1,6 +1,7 @@
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu.Kernels;
 using Device = IlgpuDiffusion.Compute.Device;
 
 namespace IlgpuDiffusion.Ilgpu;
@@ -104,6 +105,9 @@ internal sealed class IlgpuDevice : Device
 
     /// <inheritdoc/>
     public override IKernels Kernels { get; }
+
+    /// <summary>The tensor-core GEMMs' block rows: padded to them, the head's GEMMs take whole tiles.</summary>
+    internal override int HeadRowMultiple => TensorCoreGemmKernels.TileM;
 
     /// <inheritdoc/>
     private protected override bool HoldsLiveBuffers => true;

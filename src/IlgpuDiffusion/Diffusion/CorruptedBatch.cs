@@ -5,7 +5,8 @@ namespace IlgpuDiffusion.Diffusion;
 /// <summary>
 /// Host buffers for one corrupted batch of <c>[batch, L]</c> token ids, allocated once and refilled by
 /// <see cref="MaskedDiffusion.Corrupt"/> every step. The masked rows are listed in row-major order with
-/// their clean targets and NELBO weights: exactly the rows the output head and the loss work on.
+/// their clean targets and NELBO weights: the rows the output head and the loss work on, with any padding of
+/// <see cref="PadHeadRows"/> after them.
 /// </summary>
 internal sealed class CorruptedBatch
 {
@@ -40,16 +41,51 @@ internal sealed class CorruptedBatch
     public int[] NoisyIds { get; }
 
     /// <summary>
-    /// Row index b·L + l of each masked position, ascending; the first <see cref="MaskedCount"/> are valid. <c>[masked]</c>
+    /// Row index b·L + l of each masked position, ascending; the first <see cref="MaskedCount"/> are valid, the
+    /// padding rows follow them up to <see cref="HeadRows"/>. <c>[head rows]</c>
     /// </summary>
     public int[] MaskedRows { get; }
 
-    /// <summary>The clean id x⁰ at each masked row. <c>[masked]</c></summary>
+    /// <summary>The clean id x⁰ at each masked row (and each padding row). <c>[head rows]</c></summary>
     public int[] Targets { get; }
 
-    /// <summary>NELBO weight 1/t of each masked row's sequence. <c>[masked]</c></summary>
+    /// <summary>NELBO weight 1/t of each masked row's sequence; 0 on the padding rows. <c>[head rows]</c></summary>
     public float[] Weights { get; }
 
     /// <summary>How many positions are masked.</summary>
     public int MaskedCount { get; internal set; }
+
+    /// <summary>
+    /// Rows the output head and the loss take: <see cref="MaskedCount"/>, or more after <see cref="PadHeadRows"/>.
+    /// </summary>
+    public int HeadRows { get; internal set; }
+
+    /// <summary>
+    /// Pads the head's rows to the next multiple of <paramref name="multiple"/> (at most all B·L positions) with the
+    /// first unmasked positions, ascending, their clean ids as targets and weight 0: each padding row's loss and
+    /// gradient are exactly zero (0·NLL, 0·(softmax − one-hot)), so the step's loss and gradients are those of the
+    /// masked rows alone, while the head's GEMMs and the loss take whole tiles and a row count from a short list
+    /// instead of one that changes with every draw. The rows stay distinct, as the head's backward scatter needs.
+    /// Allocates nothing.
+    /// </summary>
+    /// <param name="multiple">The row multiple; 1 leaves the masked rows alone.</param>
+    public void PadHeadRows(int multiple)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(multiple, 1);
+        int masked = MaskedCount, rows = (int)Math.Min((masked + (long)multiple - 1) / multiple * multiple, Elements);
+        int next = masked, listed = 0;
+        for (int p = 0; next < rows; p++)
+        {
+            if (listed < masked && MaskedRows[listed] == p)
+            {
+                listed++;
+                continue;
+            }
+            MaskedRows[next] = p;
+            Targets[next] = NoisyIds[p];
+            Weights[next] = 0f;
+            next++;
+        }
+        HeadRows = rows;
+    }
 }

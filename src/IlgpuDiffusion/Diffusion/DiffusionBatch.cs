@@ -14,12 +14,21 @@ internal sealed class DiffusionBatch : IDisposable
     private readonly TimeSampler _timeSampler;
     private readonly float[] _sigma;
     private readonly Tensor<int> _noisyIds;
+    private readonly int _headRowMultiple;
 
     /// <summary>
     /// Allocates host and device buffers for <paramref name="batchSize"/> sequences of <paramref name="sequenceLength"/> ids.
     /// </summary>
-    public DiffusionBatch(DitConfig config, Device device, int batchSize, int sequenceLength, TimeSampler timeSampler)
+    /// <param name="config">The model's configuration.</param>
+    /// <param name="device">Where the batch's tensors live.</param>
+    /// <param name="batchSize">Sequences per batch.</param>
+    /// <param name="sequenceLength">Ids per sequence.</param>
+    /// <param name="timeSampler">Draws the batch's times.</param>
+    /// <param name="headRowMultiple">The multiple the head's rows are padded to (<see cref="CorruptedBatch.PadHeadRows"/>).</param>
+    public DiffusionBatch(DitConfig config, Device device, int batchSize, int sequenceLength, TimeSampler timeSampler,
+        int headRowMultiple = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(headRowMultiple, 1);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(device);
         if (sequenceLength > config.Length)
@@ -27,6 +36,7 @@ internal sealed class DiffusionBatch : IDisposable
                 nameof(sequenceLength));
         _diffusion = new MaskedDiffusion(NoiseSchedule.LogLinear, config.MaskIndex);
         _timeSampler = timeSampler ?? throw new ArgumentNullException(nameof(timeSampler));
+        _headRowMultiple = headRowMultiple;
         Corrupted = new CorruptedBatch(batchSize, sequenceLength);
         CleanIds = new int[Corrupted.Elements];
         _sigma = new float[batchSize];
@@ -45,25 +55,26 @@ internal sealed class DiffusionBatch : IDisposable
 
     /// <summary>
     /// Draws times from (<paramref name="timeSeed"/>, stream) and masks from (<paramref name="maskSeed"/>, stream)
-    /// for <see cref="CleanIds"/>, then uploads the noisy ids, masked rows, targets and weights.
+    /// for <see cref="CleanIds"/>, pads the head's rows, then uploads the noisy ids, head rows, targets and weights.
     /// </summary>
     public void Corrupt(ulong timeSeed, ulong maskSeed, ulong stream)
     {
         _timeSampler.Sample(timeSeed, stream, Corrupted.Times);
         _diffusion.Corrupt(CleanIds, maskSeed, stream, Corrupted);
+        Corrupted.PadHeadRows(_headRowMultiple);
         for (int b = 0; b < _sigma.Length; b++) _sigma[b] = (float)_diffusion.Schedule.TotalNoise(Corrupted.Times[b]);
         _noisyIds.CopyFrom(Corrupted.NoisyIds);
         Loss.Upload(Corrupted);
     }
 
     /// <summary>
-    /// Runs <paramref name="model"/> on the noisy ids (σ(t) as its time input) and returns the raw logits of the masked
-    /// rows. <c>[masked, V]</c>
+    /// Runs <paramref name="model"/> on the noisy ids (σ(t) as its time input) and returns the raw logits of the head
+    /// rows: the masked rows, then any padding. <c>[head rows, V]</c>
     /// </summary>
     public Tensor<float> Forward(Dit model, DitActivations activations, DitDropout dropout)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Forward(activations, _noisyIds, _sigma, Loss.MaskedRows, Corrupted.MaskedCount, dropout);
+        return model.Forward(activations, _noisyIds, _sigma, Loss.MaskedRows, Loss.Rows, dropout);
     }
 
     /// <summary>

@@ -52,5 +52,6 @@ internal sealed record MaskedDiffusion(NoiseSchedule Schedule, int MaskId)
             }
         }
         batch.MaskedCount = masked;
+        batch.HeadRows = masked;
     }
 }

@@ -41,6 +41,15 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">As the one-process constructor, or the accumulation is not a multiple of the ranks.</exception>
     public MdlmTrainer(Dit model, TokenShardSet trainData, TrainingConfig config, DataParallelGroup group)
+        : this(model, trainData, config, group, headRowMultiple: null)
+    {
+    }
+
+    /// <summary>
+    /// As the public constructors, with the head's rows padded to a multiple of <paramref name="headRowMultiple"/>, or of the
+    /// device's <see cref="Device.HeadRowMultiple"/> where it is null (<see cref="CorruptedBatch.PadHeadRows"/>).
+    /// </summary>
+    internal MdlmTrainer(Dit model, TokenShardSet trainData, TrainingConfig config, DataParallelGroup group, int? headRowMultiple)
     {
         ArgumentNullException.ThrowIfNull(group);
         ArgumentNullException.ThrowIfNull(model);
@@ -57,7 +66,8 @@ public sealed partial class MdlmTrainer : ITrainingSteps, IDisposable
         _run = new OptimizerRun(trainData, model.Parameters.All, gradients.All, config, group, gradients.BlockRanges,
             lossRows: TokenRows.Of(config.BatchSize, length));
         model.BlockGradientsFinished = _run.BlockGradientsFinished;
-        _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm);
+        _batch = new DiffusionBatch(model.Config, model.Device, config.BatchSize, length, TimeSampler.Mdlm,
+            headRowMultiple ?? model.Device.HeadRowMultiple);
         _activations = model.CreateActivations(config.BatchSize, length, training: true);
         _attentionEntropy = new MaskedAttentionEntropy(model.Config, config.BatchSize, length);
         _timeSeed = TrainingSeeds.Times(config.Seed);

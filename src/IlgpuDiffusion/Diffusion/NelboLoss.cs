@@ -49,16 +49,16 @@ internal sealed class NelboLoss : IDisposable
     /// <summary>Per-row weighted losses of the last <see cref="EvaluateSum"/>. <c>[masked]</c></summary>
     public Tensor<float> Losses { get; }
 
-    /// <summary>Masked rows of the uploaded batch.</summary>
+    /// <summary>Head rows of the uploaded batch: its masked rows and any padding (<see cref="CorruptedBatch.HeadRows"/>).</summary>
     public int Rows => _rows;
 
-    /// <summary>Copies the masked rows, targets and weights of <paramref name="batch"/> to the device.</summary>
+    /// <summary>Copies the head rows (masked and padding), targets and weights of <paramref name="batch"/> to the device.</summary>
     public void Upload(CorruptedBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (batch.Elements != TokenSlots)
             throw new ArgumentException($"The loss is sized for {TokenSlots} token slots; the batch has {batch.Elements}.", nameof(batch));
-        _rows = batch.MaskedCount;
+        _rows = batch.HeadRows;
         MaskedRows.Slice(0, _rows).CopyFrom(batch.MaskedRows.AsSpan(0, _rows));
         Targets.Slice(0, _rows).CopyFrom(batch.Targets.AsSpan(0, _rows));
         Weights.Slice(0, _rows).CopyFrom(batch.Weights.AsSpan(0, _rows));

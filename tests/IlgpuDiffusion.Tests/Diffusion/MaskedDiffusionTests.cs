@@ -79,4 +79,50 @@ public sealed class MaskedDiffusionTests
         var error = Assert.Throws<ArgumentException>(() => MaskedDiffusion.Mdlm.Corrupt(new int[15], 1, 1, batch));
         Assert.Contains("16 ids", error.Message);
     }
+
+    [Theory]
+    [InlineData(0.3, 128)]
+    [InlineData(0.5, 1000)]
+    [InlineData(0.999, 128)] // nearly every position masked: the padding runs out at B·L
+    public void Padded_head_rows_are_the_first_unmasked_positions_with_their_clean_ids_and_weight_zero(double t, int multiple)
+    {
+        var batch = new CorruptedBatch(2, Length);
+        Array.Fill(batch.Times, t);
+        int[] clean = CleanIds(2);
+        MaskedDiffusion.Mdlm.Corrupt(clean, seed: 3, stream: 1, batch);
+        int masked = batch.MaskedCount;
+        Assert.Equal(masked, batch.HeadRows);
+        int[] maskedRows = batch.MaskedRows[..masked];
+        float[] weights = batch.Weights[..masked];
+
+        batch.PadHeadRows(multiple);
+
+        int expected = Math.Min((masked + multiple - 1) / multiple * multiple, batch.Elements);
+        Assert.Equal(expected, batch.HeadRows);
+        Assert.Equal(masked, batch.MaskedCount);
+        Assert.Equal(maskedRows, batch.MaskedRows[..masked]);
+        Assert.Equal(weights, batch.Weights[..masked]);
+        int[] unmasked = Enumerable.Range(0, batch.Elements).Where(p => batch.NoisyIds[p] != Gpt2Tokenizer.Mask).ToArray();
+        int[] padding = batch.MaskedRows[masked..expected];
+        Assert.Equal(unmasked.Take(expected - masked), padding);
+        Assert.Equal(padding.Select(p => clean[p]), batch.Targets[masked..expected]);
+        Assert.All(batch.Weights[masked..expected], w => Assert.Equal(0f, w));
+        Assert.Equal(expected, batch.MaskedRows[..expected].Distinct().Count());
+    }
+
+    [Fact]
+    public void Padding_to_a_multiple_of_one_or_to_a_multiple_already_met_changes_nothing()
+    {
+        var batch = new CorruptedBatch(2, Length);
+        Array.Fill(batch.Times, 0.5);
+        MaskedDiffusion.Mdlm.Corrupt(CleanIds(2), seed: 1, stream: 0, batch);
+        int masked = batch.MaskedCount;
+        int[] rows = batch.MaskedRows[..(masked + 1)];
+        batch.PadHeadRows(1);
+        Assert.Equal(masked, batch.HeadRows);
+        batch.PadHeadRows(masked);
+        Assert.Equal(masked, batch.HeadRows);
+        Assert.Equal(rows, batch.MaskedRows[..(masked + 1)]); // nothing written past the masked rows either
+        Assert.Throws<ArgumentOutOfRangeException>(() => batch.PadHeadRows(0));
+    }
 }

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Diffusion;
+using IlgpuDiffusion.Distributed;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using IlgpuDiffusion.Tests.Training;
@@ -55,6 +56,35 @@ public sealed class MdlmTrainerTests
         using var model = TinyTraining.NewModel();
         using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { GradientAccumulationSteps = 2 });
         SteadyStateAllocation.AssertNone(() => trainer.TrainStep());
+    }
+
+    /// <summary>
+    /// Padding the head's rows (<see cref="CorruptedBatch.PadHeadRows"/>) adds rows of weight 0, whose loss and gradients
+    /// are exactly zero, at positions the masked rows do not take: the losses and the weights after each step are those of
+    /// the unpadded run, bit for bit (B·L is 64, so a multiple of 16 pads most draws and 128 takes every position).
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
+    public void Padded_head_rows_change_neither_the_losses_nor_the_weights(string backend)
+    {
+        using var data = new TinyTraining();
+        float[][] weights = new float[3][];
+        double[][] losses = new double[3][];
+        int[] multiples = [1, 16, 128];
+        for (int run = 0; run < multiples.Length; run++)
+        {
+            using var model = new Dit(TinyModels.TrainingDit, TestBackends.Get(backend));
+            model.Initialize(3);
+            using var trainer = new MdlmTrainer(model, data.Train, TinyTraining.Config with { GradientAccumulationSteps = 2 },
+                DataParallelGroup.Single, multiples[run]);
+            losses[run] = Enumerable.Range(0, 3).Select(_ => trainer.TrainStep().Loss).ToArray();
+            weights[run] = model.Parameters.All.ToArray();
+        }
+        for (int run = 1; run < multiples.Length; run++)
+        {
+            Assert.Equal(losses[0], losses[run]);
+            Assert.Equal(weights[0], weights[run]);
+        }
     }
 
     /// <summary>
