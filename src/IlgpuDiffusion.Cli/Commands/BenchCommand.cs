@@ -4,6 +4,7 @@ using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Ilgpu.Kernels;
 using IlgpuDiffusion.Models;
 
 namespace IlgpuDiffusion.Cli.Commands;
@@ -102,7 +103,10 @@ internal static class BenchCommand
         _ => DitConfig.Small,
     };
 
-    /// <summary>Times one layer's attention forward and backward; a Markdown table.</summary>
+    /// <summary>
+    /// Times one layer's attention forward and backward; a Markdown table. Where the device's TF32 backward runs its key pass
+    /// in blocks of 64 keys, the backward in blocks of 32 is timed beside it, on a further device of the same accelerator.
+    /// </summary>
     private static string AttentionTable(Device device, AttentionShape shape, int runs)
     {
         AttentionMeasurement measured = AttentionThroughput.Time(device, shape, runs);
@@ -120,6 +124,16 @@ internal static class BenchCommand
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"| **forward + backward** | {(measured.Forward + measured.Backward).TotalMilliseconds:0.000} | " +
             $"{measured.TotalTeraFlops:0.00} |"));
+        if (device is IlgpuDevice { Precision: MatMulPrecision.Tf32 } blocks && shape.HeadDim == AttentionFragments.HeadWidth &&
+            blocks.Tf32KeyBlocks())
+        {
+            using var other = IlgpuDevice.Open(blocks.Backend, blocks.Precision, blocks.Index,
+                new KernelChoices(DeepTf32: blocks.DeepTf32, GemmLaunchBounds: blocks.GemmLaunchBounds, Tf32KeyBlocks: false));
+            AttentionMeasurement keys32 = AttentionThroughput.Time(other, shape, runs);
+            text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| backward, key pass in blocks of 32 keys (of 64 above) | {keys32.Backward.TotalMilliseconds:0.000} | " +
+                $"{keys32.BackwardTeraFlops:0.00} |"));
+        }
         return text.ToString();
     }
 

@@ -80,6 +80,16 @@ internal sealed class IlgpuDevice : Device
         return _backendKernels.WideFlashBackward(headDim);
     }
 
+    /// <summary>
+    /// Whether the TF32 attention backward of heads of 64 runs its key pass in blocks of 64 keys (where the GPU grants their
+    /// shared memory) rather than 32.
+    /// </summary>
+    internal bool Tf32KeyBlocks()
+    {
+        using var scope = EnterLock();
+        return _backendKernels.Tf32KeyBlocks();
+    }
+
     private static AcceleratorStream CreateWorkStream(Accelerator accelerator) => accelerator is CudaAccelerator cuda
         ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT)
         : accelerator.CreateStream();

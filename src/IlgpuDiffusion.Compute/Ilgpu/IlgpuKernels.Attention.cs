@@ -48,6 +48,7 @@ internal sealed partial class IlgpuKernels
     private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[3];
     private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[3];
     private bool _wideBackwardRefused;
+    private bool? _tf32KeyBlocks;
     private LoadedForward? _tensorCoreWideForward;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
         _appendToCache;
@@ -164,10 +165,14 @@ internal sealed partial class IlgpuKernels
         int perHead = HostChecks.Product(stride, bf16 ? stride / 2 : stride);
         int headsPerRound = PairsPerRound(perHead, batchHeads, scratches: 1);
         var scratch = Scratch(ref _scoreScratch, (long)headsPerRound * perHead);
-        // Heads of 64: the BF16 passes own 64 keys or queries with 4 warps, the TF32 dq pass 64 queries; the rest 32 with 2.
+        // Heads of 64: the BF16 passes own 64 keys or queries with 4 warps, the TF32 dq pass 64 queries, and the TF32 key pass
+        // 64 keys where the GPU grants its shared memory; the rest 32 with 2.
+        bool tf32KeyBlocks = !bf16 && headClass == 0 && Tf32KeyBlocks();
         var (keyRows, keyThreads) = bf16 && headClass == 0
             ? (TensorCoreAttentionBf16BackwardKernels.BlockRows, TensorCoreAttentionBf16BackwardKernels.BlockThreads)
-            : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
+            : tf32KeyBlocks
+                ? (TensorCoreAttentionBackwardKernels.KeyBlock, TensorCoreAttentionBackwardKernels.KeyBlockThreads)
+                : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
         var (queryRows, queryThreads) = headClass == 0
             ? (TensorCoreAttentionBackwardKernels.QueryBlock, TensorCoreAttentionBackwardKernels.QueryThreads)
             : (TensorCoreAttentionBackwardKernels.Tile, TensorCoreAttentionBackwardKernels.Threads);
@@ -176,7 +181,9 @@ internal sealed partial class IlgpuKernels
             (true, true) => TensorCoreAttentionBf16BackwardKernels.WideSharedFloats,
             (true, false) => TensorCoreAttentionBackwardKernels.WideKeyValueSharedFloats,
             (false, true) => TensorCoreAttentionBf16BackwardKernels.SharedFloats,
-            (false, false) => TensorCoreAttentionBackwardKernels.KeyValueSharedFloats,
+            (false, false) => tf32KeyBlocks
+                ? TensorCoreAttentionBackwardKernels.KeyBlockSharedFloats
+                : TensorCoreAttentionBackwardKernels.KeyValueSharedFloats,
         });
         var queryShared = SharedMemoryConfig.RequestDynamic<float>((headClass == WideHeads, bf16) switch
         {
@@ -187,7 +194,8 @@ internal sealed partial class IlgpuKernels
                 ? TensorCoreAttentionBackwardKernels.QuerySharedFloats
                 : TensorCoreAttentionBackwardKernels.NarrowQuerySharedFloats,
         });
-        // A wide head's key pass is loaded, and opted in to its shared memory, by WideFlashBackward.
+        // A wide head's key pass is loaded, and opted in to its shared memory, by WideFlashBackward; the TF32 key pass in
+        // blocks of 64 keys by Tf32KeyBlocks.
         var keyValueKernel = TensorCoreKernel<TensorCoreKeyValueLaunch>(headClass, TensorCoreAttentionBackwardKernels.KeyValue,
             TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads, TensorCoreAttentionBf16BackwardKernels.KeyValue,
             TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads);
@@ -243,6 +251,28 @@ internal sealed partial class IlgpuKernels
         }
         _wideBackwardRefused = true;
         return false;
+    }
+
+    /// <summary>
+    /// Whether the TF32 backward of heads of 64 runs its key pass in blocks of 64 keys
+    /// (<see cref="TensorCoreAttentionBackwardKernels.KeyValueBlock"/>): unless the device's choices say no, where the GPU
+    /// lets it opt in to 69.3 KB of shared memory. Decided, and the kernel loaded and opted in, on the first such backward;
+    /// elsewhere the key pass in blocks of 32 runs.
+    /// </summary>
+    internal bool Tf32KeyBlocks()
+    {
+        if (_tf32KeyBlocks is { } decided) return decided;
+        const int bytes = TensorCoreAttentionBackwardKernels.KeyBlockSharedBytes;
+        bool granted = _tf32KeyBlocksAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);
+        if (granted)
+        {
+            var keyValue = _accelerator.LoadKernel(
+                KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValueBlock));
+            granted = SharedMemoryOptIn.Allow(keyValue.GetKernel(), bytes);
+            if (granted) _tensorCoreAttentionKeyValue[0] = keyValue;
+        }
+        _tf32KeyBlocks = granted;
+        return granted;
     }
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>

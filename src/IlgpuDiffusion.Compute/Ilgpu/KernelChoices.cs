@@ -10,4 +10,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// capability 9.0 and newer, see <see cref="TensorCoreGemm.LaunchBoundsFrom"/>).
 /// </param>
 /// <param name="WarpRowSums">Whether normalization rows sum by warp shuffles (default: where the accelerator has them).</param>
-internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null);
+/// <param name="Tf32KeyBlocks">
+/// Whether the TF32 attention backward's key pass owns 64 keys of a head of 64 with 4 warps (default: where the accelerator
+/// lets it opt in to its shared memory, see <see cref="Kernels.TensorCoreAttentionBackwardKernels.KeyValueBlock"/>).
+/// </param>
+internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
+    bool? Tf32KeyBlocks = null);

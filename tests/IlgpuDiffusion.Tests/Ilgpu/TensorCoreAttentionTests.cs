@@ -177,14 +177,18 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     /// <summary>
     /// <see cref="Shapes"/> and a causal head of 64 over three blocks of 64 queries, the third an edge: the dq pass's keys end
     /// after its block's last query, and on the diagonal a TF32 warp whose queries precede a tile's keys skips it (the TF32
-    /// key pass's blocks of 32 leave those scratch entries unwritten); under BF16 three blocks of 64 keys too, whose query
-    /// tiles start at the block's first key.
+    /// key pass in blocks of 32 leaves those scratch entries unwritten); three blocks of 64 keys too, whose query tiles start
+    /// at the block's first key. The "emulated-keys32" row runs heads of 64 on the TF32 key pass in blocks of 32, which
+    /// a GPU that refuses the other's shared memory takes.
     /// </summary>
     public static TheoryData<string, int, int, int, int, bool> BackwardShapes()
     {
         var data = Shapes();
         foreach (string row in new[] { "emulated", "emulated-bf16", "cuda-tf32", "cuda-bf16" })
             data.Add(row, 1, 130, 1, HeadDim, true);
+        data.Add("emulated-keys32", 1, 130, 1, HeadDim, true);
+        data.Add("emulated-keys32", 1, 70, 2, HeadDim, false);
+        data.Add("emulated-keys32", 2, 33, 1, HeadDim, true);
         return data;
     }
 
@@ -336,10 +340,24 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     public void Wide_heads_take_the_flash_backward(string row, int headDim, bool wide) =>
         Assert.Equal(wide, ((IlgpuDevice)Get(row)).WideFlashBackward(headDim));
 
-    /// <summary>An emulated TF32 or BF16 device, or a cuda row's (skipping the test where there is no GPU).</summary>
+    /// <summary>
+    /// The TF32 key pass of heads of 64 takes blocks of 64 keys where the accelerator grants its 69.3 KB of shared memory
+    /// (ILGPU's CPU accelerator has no limit) unless the device's choices say no.
+    /// </summary>
+    [Theory]
+    [InlineData("emulated", true)]
+    [InlineData("emulated-keys32", false)]
+    public void The_tf32_key_pass_takes_blocks_of_64_keys_where_granted(string row, bool blocks) =>
+        Assert.Equal(blocks, ((IlgpuDevice)Get(row)).Tf32KeyBlocks());
+
+    /// <summary>
+    /// An emulated TF32 (its key pass in blocks of 32 keys for "emulated-keys32") or BF16 device, or a cuda row's (skipping
+    /// the test where there is no GPU).
+    /// </summary>
     private Device Get(string row) => row switch
     {
         "emulated" => emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4),
+        "emulated-keys32" => emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4, tf32KeyBlocks: false),
         "emulated-bf16" => emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4),
         _ => TestBackends.Get(row),
     };

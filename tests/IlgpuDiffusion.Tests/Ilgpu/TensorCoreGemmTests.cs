@@ -32,25 +32,29 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool, bool), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
         /// <summary>
         /// A device multiplying in <paramref name="precision"/> whose split-K fills <paramref name="multiprocessors"/>, its
         /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false,
-        /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>.
+        /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>, its TF32 attention
+        /// backward's key pass in blocks of 64 keys (the default where a GPU grants their shared memory) unless
+        /// <paramref name="tf32KeyBlocks"/> is false.
         /// </summary>
-        internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false)
+        internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
+            bool tf32KeyBlocks = true)
         {
+            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks);
             lock (_devices)
             {
-                if (!_devices.TryGetValue((precision, multiprocessors, deepTf32, launchBounds), out var device))
+                if (!_devices.TryGetValue(key, out var device))
                 {
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
-                        choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds));
-                    _devices[(precision, multiprocessors, deepTf32, launchBounds)] = device;
+                        choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks));
+                    _devices[key] = device;
                 }
                 return device;
             }

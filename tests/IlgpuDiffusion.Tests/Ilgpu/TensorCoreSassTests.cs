@@ -101,12 +101,14 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// transposed); their loops mix the products with softmax and staging, so no instruction bound. A row with
     /// <paramref name="blocks"/> compiles its kernel alone (<see cref="KernelPtx.Fresh"/>, as a process that runs it compiles
     /// it) and requires that many blocks of its threads a multiprocessor as far as registers go: the BF16 forward keeps 2
-    /// of 256 threads, the BF16 key pass 4 of 128. A kernel's threads are those its attribute names, else its class's.
+    /// of 256 threads, the BF16 key pass 4 of 128, the TF32 key pass in blocks of 64 keys the 3 of 128 its shared memory
+    /// allows on an H100 or H200. A kernel's threads are those its attribute names, else its class's.
     /// </summary>
     [SkippableTheory]
     [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 2)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32", true)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueBlock", 90, "HMMA.1688.F32.TF32", true, 3)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 90, "HMMA.16816.F32.BF16", true, 4)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32", false)]

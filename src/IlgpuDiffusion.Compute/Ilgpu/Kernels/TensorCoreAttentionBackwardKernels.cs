@@ -15,7 +15,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// Operands are rounded to TF32 when staged or stored. The scratch holds, for each head of the launch, dSᵀ as [keys,
 /// queries] with both padded to whole blocks (<see cref="ScoreStride"/>); tiles a causal mask skips are neither written
 /// nor read. Under the bf16 precision <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValue"/> takes the key pass's
-/// place. Shared memory: KeyValue 43.3 KB (K, V, Q, dO [32, 68]; lse, D [32]; Pᵀ, dSᵀ [2 warps, 16, 36]); Query 18 KB
+/// place. Where the GPU lets a launch opt in to 69.3 KB of shared memory, heads of 64 take <see cref="KeyValueBlock"/>, whose
+/// 4 warps own 64 keys and share each staged query tile. Shared memory: KeyValue 43.3 KB (Q, dO [32, 68]; lse, D [32];
+/// Pᵀ, dSᵀ [2 warps, 16, 36]; K, V [32, 68]), KeyValueBlock 69.3 KB (4 warps' slabs, K and V [64, 68]); Query 18 KB
 /// (K [32, 72]; dSᵀ [32, 72]), 14 KB for narrower heads (dSᵀ [32, 40]). Arguments as
 /// <see cref="AttentionBackwardKernels"/>; the launch covers the heads firstBatchHead.. of the batch, one per grid row.
 /// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
@@ -25,15 +27,27 @@ internal static partial class TensorCoreAttentionBackwardKernels
     public const int Tile = 32, Warps = Tile / 16, Threads = Warps * Mma.WarpLanes;
     private const int RowStride = HeadStride, Rows = Tile * RowStride;
 
-    // KeyValue: K, V (owned), Q, dO (per query tile), lse, D, then per warp Pᵀ and dSᵀ.
-    private const int ValuesAt = Rows, QueriesAt = 2 * Rows, OutputGradientsAt = 3 * Rows;
-    private const int ShiftsAt = 4 * Rows, RowDotsAt = ShiftsAt + Tile, SlabsAt = RowDotsAt + Tile;
+    // KeyValue: Q, dO (per query tile), lse, D, then per warp Pᵀ and dSᵀ, then K and V (owned).
+    private const int QueriesAt = 0, OutputGradientsAt = Rows;
+    private const int ShiftsAt = 2 * Rows, RowDotsAt = ShiftsAt + Tile, SlabsAt = RowDotsAt + Tile;
+    private const int KeysAt = SlabsAt + 2 * Warps * Slab, BlockKeysAt = SlabsAt + 2 * (KeyBlock / 16) * Slab;
 
     // Query: K, then the tile's dSᵀ.
     private const int ScoreGradientsAt = Tile * TransposedHeadStride;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
-    public const int KeyValueSharedFloats = SlabsAt + 2 * Warps * Slab;
+    public const int KeyValueSharedFloats = KeysAt + 2 * Rows;
+
+    /// <summary>
+    /// Keys a block of <see cref="KeyValueBlock"/> owns: 4 warps of 16, which share each staged query tile.
+    /// </summary>
+    public const int KeyBlock = ScoreBlock, KeyBlockThreads = KeyBlock / 16 * Mma.WarpLanes;
+
+    /// <summary>Floats of dynamic shared memory <see cref="KeyValueBlock"/> needs.</summary>
+    public const int KeyBlockSharedFloats = BlockKeysAt + 2 * KeyBlock * RowStride;
+
+    /// <summary>Bytes of dynamic shared memory <see cref="KeyValueBlock"/> opts in to (69.3 KB).</summary>
+    public const int KeyBlockSharedBytes = KeyBlockSharedFloats * sizeof(float);
 
     /// <summary>
     /// Queries a block of <see cref="Query"/> owns (heads of 64): 4 warps of 16 rows, which share each staged K tile.
@@ -64,7 +78,18 @@ internal static partial class TensorCoreAttentionBackwardKernels
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
         ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
-        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: false);
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: false, block: false);
+
+    /// <summary>
+    /// <see cref="KeyValue"/> in blocks of <see cref="KeyBlock"/> keys, 4 warps, where the GPU lets a launch opt in to
+    /// <see cref="KeyBlockSharedBytes"/>: each query tile a block stages, and its rows' statistics, serve twice the keys.
+    /// Grid (⌈T/64⌉, heads of the launch) × <see cref="KeyBlockThreads"/>; <see cref="KeyBlockSharedFloats"/>.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = KeyBlockThreads)]
+    public static void KeyValueBlock(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
+        ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: false, block: true);
 
     /// <summary>
     /// <see cref="KeyValue"/> for heads of HeadDim &lt; 64 columns (<see cref="Fits"/>): columns from HeadDim on are
@@ -74,31 +99,33 @@ internal static partial class TensorCoreAttentionBackwardKernels
     public static void KeyValueNarrowHeads(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
         ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a) =>
-        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: true);
+        KeyValueOf(q, k, v, dOutput, logSumExp, rowDot, dk, dv, scoreGradients, firstBatchHead, a, narrow: true, block: false);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void KeyValueOf(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
-        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a, bool narrow)
+        ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a, bool narrow, bool block)
     {
         var shared = SharedMemory.GetDynamic<float>();
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5, tokens = a.Keys, stride = ScoreStride(tokens);
         var matrices = new LaneMatrices(lane);
-        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
+        int owned = block ? KeyBlock : Tile, threads = block ? KeyBlockThreads : Threads;
+        int keysAt = block ? BlockKeysAt : KeysAt, valuesAt = keysAt + owned * RowStride;
+        int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * owned;
         int d = narrow ? a.HeadDim : HeadWidth, limit = narrow ? StagingLimit(tokens, d) : tokens;
         int head = b * a.QBatchStride + h * d, outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
-        if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
+        if (!narrow && a.VectorRows != 0 && k0 + owned <= tokens)
         {
-            StageWholeRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
-            StageWholeRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, Threads, HeadWidth);
+            StageWholeRows(shared, keysAt, RowStride, k, head, a.QRowStride, k0, owned, threads, HeadWidth);
+            StageWholeRows(shared, valuesAt, RowStride, v, head, a.QRowStride, k0, owned, threads, HeadWidth);
         }
         else
         {
-            StageRows(shared, 0, RowStride, k, head, a.QRowStride, k0, Tile, limit, Threads);
-            StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, Tile, limit, Threads);
+            StageRows(shared, keysAt, RowStride, k, head, a.QRowStride, k0, owned, limit, threads);
+            StageRows(shared, valuesAt, RowStride, v, head, a.QRowStride, k0, owned, limit, threads);
         }
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
-        int keys = warp * 16 * RowStride, values = ValuesAt + keys;
+        int keys = keysAt + warp * 16 * RowStride, values = valuesAt + warp * 16 * RowStride;
         int probabilities = SlabsAt + 2 * warp * Slab, scoreGradientSlab = probabilities + Slab; // dSᵀ's slab follows Pᵀ's
         var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
         int scoreRow = (Grid.IdxY * stride + key) * stride;
@@ -109,13 +136,13 @@ internal static partial class TensorCoreAttentionBackwardKernels
         {
             if (!narrow && a.VectorRows != 0 && q0 + Tile <= tokens)
             {
-                StageWholeRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, Threads, HeadWidth);
-                StageWholeRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, Threads, HeadWidth);
+                StageWholeRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, threads, HeadWidth);
+                StageWholeRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, threads, HeadWidth);
             }
             else
             {
-                StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, Threads);
-                StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, Threads);
+                StageRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, limit, threads);
+                StageRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, limit, threads);
             }
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
