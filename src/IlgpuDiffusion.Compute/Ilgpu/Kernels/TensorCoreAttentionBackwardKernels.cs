@@ -199,13 +199,18 @@ internal static partial class TensorCoreAttentionBackwardKernels
         var dqSum = default(Fragments8);
         var tile = new QueryTile(a, head, limit, scores, stride, warpScores, d, threads, narrow);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + rows) : tokens;
-        int wholeEnd = a.Causal != 0 ? q0 : keyEnd, k0 = 0; // causal: the keys before the block's first query reach every row
+        // Causal: the keys before the block's first query reach every row. A block of 32 queries (narrower heads) has one
+        // tile on the diagonal, whose scratch entries the key pass's block of the same 32 keys wrote whole.
+        int wholeEnd = a.Causal != 0 && !narrow ? q0 : keyEnd, k0 = 0;
         for (; k0 < wholeEnd; k0 += Tile)
             AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: true);
-        // The causal diagonal: a warp whose queries all precede the tile's keys skips it. The key pass, in blocks of 32 keys,
-        // leaves those entries of the scratch unwritten.
-        for (; k0 < keyEnd; k0 += Tile)
-            AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: q0 + warp * 16 + 15 >= k0);
+        // The causal diagonal of 64 queries: a warp whose queries all precede the tile's keys skips it. The key pass in blocks
+        // of 32 keys leaves those entries of the scratch unwritten.
+        if (!narrow)
+        {
+            for (; k0 < keyEnd; k0 += Tile)
+                AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: q0 + warp * 16 + 15 >= k0);
+        }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
 
