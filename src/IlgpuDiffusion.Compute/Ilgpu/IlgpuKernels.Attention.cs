@@ -257,10 +257,11 @@ internal sealed partial class IlgpuKernels
     /// Whether the TF32 backward of heads of 64 runs its key pass in blocks of 64 keys
     /// (<see cref="TensorCoreAttentionBackwardKernels.KeyValueBlock"/>): unless the device's choices say no, where the GPU
     /// lets it opt in to 69.3 KB of shared memory. Decided, and the kernel loaded and opted in, on the first such backward;
-    /// elsewhere the key pass in blocks of 32 runs.
+    /// elsewhere the key pass in blocks of 32 runs. False on a device of another precision.
     /// </summary>
     internal bool Tf32KeyBlocks()
     {
+        if (_precision != MatMulPrecision.Tf32) return false;
         if (_tf32KeyBlocks is { } decided) return decided;
         const int bytes = TensorCoreAttentionBackwardKernels.KeyBlockSharedBytes;
         bool granted = _tf32KeyBlocksAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);

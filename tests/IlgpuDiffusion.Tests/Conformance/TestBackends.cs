@@ -26,18 +26,37 @@ public static class TestBackends
     public const string NoCuda = "No CUDA device: the CUDA row runs on a machine with an NVIDIA GPU";
 
     /// <summary>
+    /// Names the only backends <see cref="All"/> lists (comma-separated), e.g. "cuda" for a GPU machine's check, whose device
+    /// time the CPU rows would spend; unset, all of them.
+    /// </summary>
+    public const string BackendsVariable = "ILGPUDIFFUSION_TEST_BACKENDS";
+
+    /// <summary>Why an emulated tensor-core row is skipped on a machine with a CUDA device.</summary>
+    public const string EmulationOnGpu = "A CUDA device is present: the cuda rows make this check on the hardware";
+
+    /// <summary>
     /// xunit member data: one row per backend, the CUDA row on every machine (where no CUDA device is present,
-    /// its tests skip when they ask <see cref="Get"/> for the device).
+    /// its tests skip when they ask <see cref="Get"/> for the device); only those <see cref="BackendsVariable"/> names where
+    /// it is set.
     /// </summary>
     public static IEnumerable<object[]> All
     {
         get
         {
-            yield return ["cpu"];
-            yield return ["ilgpu-cpu"];
-            yield return ["cuda"];
+            string[]? only = Environment.GetEnvironmentVariable(BackendsVariable)?.Split(',', StringSplitOptions.TrimEntries);
+            foreach (string backend in new[] { "cpu", "ilgpu-cpu", "cuda" })
+                if (only is null || only.Contains(backend))
+                    yield return [backend];
         }
     }
+
+    /// <summary>
+    /// Skips a row that emulates tensor cores on ILGPU's CPU accelerator (its name starts with "emulated") where a CUDA
+    /// device is present: the test's cuda rows make the same checks on the hardware, and the emulation, one multiprocessor
+    /// wide, would spend minutes of a GPU machine's time. Call it from a <c>[SkippableTheory]</c>.
+    /// </summary>
+    public static void SkipEmulationWhereCudaRuns(string row) =>
+        Skip.If(row.StartsWith("emulated", StringComparison.Ordinal) && IlgpuRuntime.HasCuda, EmulationOnGpu);
 
     /// <summary>
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its

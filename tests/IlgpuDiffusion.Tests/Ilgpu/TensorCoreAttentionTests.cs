@@ -164,6 +164,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [MemberData(nameof(ForwardShapes))]
     public void Forward_matches_the_reference_of_rounded_inputs(string row, int batch, int tokens, int heads, int headDim, bool causal)
     {
+        TestBackends.SkipEmulationWhereCudaRuns(row);
         Device device = Get(row);
         var qkv = TestData.Random(batch * tokens * 3 * heads * headDim, seed: tokens, scale: 2f);
         var (output, lse) = Forward(device, qkv, batch, tokens, heads, headDim, causal);
@@ -179,7 +180,8 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     /// after its block's last query, and on the diagonal a TF32 warp whose queries precede a tile's keys skips it (the TF32
     /// key pass in blocks of 32 leaves those scratch entries unwritten); three blocks of 64 keys too, whose query tiles start
     /// at the block's first key. The "emulated-keys32" row runs heads of 64 on the TF32 key pass in blocks of 32, which
-    /// a GPU that refuses the other's shared memory takes.
+    /// a GPU that refuses the other's shared memory takes. Emulated rows skip where a CUDA device is present
+    /// (<see cref="TestBackends.SkipEmulationWhereCudaRuns"/>).
     /// </summary>
     public static TheoryData<string, int, int, int, int, bool> BackwardShapes()
     {
@@ -196,6 +198,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [MemberData(nameof(BackwardShapes))]
     public void Backward_adds_the_gradient_of_rounded_inputs(string row, int batch, int tokens, int heads, int headDim, bool causal)
     {
+        TestBackends.SkipEmulationWhereCudaRuns(row);
         Device device = Get(row);
         var qkv = TestData.Random(batch * tokens * 3 * heads * headDim, seed: tokens + 1, scale: 2f);
         var dy = TestData.Random(batch * tokens * heads * headDim, seed: tokens + 2);
@@ -234,6 +237,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [InlineData("cuda-tf32", 96)]
     public void A_NaN_key_makes_every_output_of_its_head_NaN(string row, int headDim)
     {
+        TestBackends.SkipEmulationWhereCudaRuns(row);
         const int tokens = 70, heads = 2;
         var qkv = TestData.Random(tokens * 3 * heads * headDim, seed: 13, scale: 2f);
         // Token 5's key, head 0, column 3, written as bits: a float NaN made from them here came out quiet (0x7FC00001).
@@ -342,11 +346,12 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
 
     /// <summary>
     /// The TF32 key pass of heads of 64 takes blocks of 64 keys where the accelerator grants its 69.3 KB of shared memory
-    /// (ILGPU's CPU accelerator has no limit) unless the device's choices say no.
+    /// (ILGPU's CPU accelerator has no limit) unless the device's choices say no; a BF16 device has its own key pass.
     /// </summary>
     [Theory]
     [InlineData("emulated", true)]
     [InlineData("emulated-keys32", false)]
+    [InlineData("emulated-bf16", false)]
     public void The_tf32_key_pass_takes_blocks_of_64_keys_where_granted(string row, bool blocks) =>
         Assert.Equal(blocks, ((IlgpuDevice)Get(row)).Tf32KeyBlocks());
 
