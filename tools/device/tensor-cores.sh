@@ -47,7 +47,7 @@ phase() { local name=$1 limit=$2; shift 2
   echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|\[FAIL\]|rror|tok/s|\| " $logs/$name.log | tail -45; }
 
 for p in $phases; do case $p in
-  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 120 $xunit \
+  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 180 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
