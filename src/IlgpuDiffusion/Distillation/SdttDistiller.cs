@@ -74,10 +74,17 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
     /// Prepares a distiller whose head chunks hold <paramref name="headChunkRows"/> rows (capped at B·L), as one rank of
     /// <paramref name="group"/>.
     /// </summary>
+    /// <param name="initial">The teacher of the first round, which the student starts from.</param>
+    /// <param name="trainData">The training sequences.</param>
+    /// <param name="config">The distillation's settings.</param>
     /// <param name="headChunkRows">Rows per head chunk, or null for <see cref="HeadChunks.Rows"/>.</param>
     /// <param name="group">The ranks, or null for one process.</param>
+    /// <param name="headRowMultiple">
+    /// The multiple the student's head rows are padded to (<see cref="TargetChunk.HeadRows"/>), or null for the device's
+    /// <see cref="Device.HeadRowMultiple"/>.
+    /// </param>
     internal SdttDistiller(Dit initial, TokenShardSet trainData, DistillationConfig config, int? headChunkRows,
-        DataParallelGroup? group = null)
+        DataParallelGroup? group = null, int? headRowMultiple = null)
     {
         group ??= DataParallelGroup.Single;
         ArgumentNullException.ThrowIfNull(initial);
@@ -107,6 +114,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         _drawSeed = TrainingSeeds.TeacherDraws(training.Seed);
 
         Device device = initial.Device;
+        int multiple = headRowMultiple ?? device.HeadRowMultiple;
+        ArgumentOutOfRangeException.ThrowIfLessThan(multiple, 1, nameof(headRowMultiple));
+        int headCapacity = (int)Math.Min((chunkRows + (long)multiple - 1) / multiple * multiple, _corrupted.Elements);
         var owned = new List<IDisposable>();
         try
         {
@@ -116,8 +126,9 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
             _teacher.Model.CopyParametersFrom(initial);
             _noisyIds = device.AllocateTensor<int>(new Shape(batch, length));
             owned.Add(_noisyIds.Buffer);
-            _targets = Own(owned, new TeacherTargets(device, batch, length, HeadLayout.Of(model), config.TeacherSteps, chunkRows));
-            _activations = Own(owned, _student.CreateActivations(batch, length, training: true, chunkRows));
+            _targets = Own(owned, new TeacherTargets(device, batch, length, HeadLayout.Of(model), config.TeacherSteps, chunkRows,
+                multiple));
+            _activations = Own(owned, _student.CreateActivations(batch, length, training: true, headCapacity));
             _loss = new DistillationLoss(chunkRows, HeadLayout.Of(model));
             _run = Own(owned, new OptimizerRun(trainData, _student.Parameters.All, _student.Gradients!.All, training, group,
                 _student.Gradients.BlockRanges, lossRows: TokenRows.Of(training.BatchSize, trainData.SequenceLength)));
@@ -218,8 +229,12 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         _student.ForwardTrunk(_activations, _noisyIds, _sigma, dropout);
         while (_targets.NextChunk(_teacher, out TargetChunk chunk))
         {
-            Tensor<float> logits = _student.ForwardHead(_activations, chunk.Rows, chunk.Count); // [chunk, V]
-            _loss.Queue(_divergence, logits, chunk.LogProbs, logits, chunk.Count, rowGradientScale, _run.LossRows(chunk.Count, masked));
+            // The head on the chunk's rows and the padding after them, whose gradients are zero: [head rows, V].
+            int headRows = chunk.HeadRows.Shape[0], padding = headRows - chunk.Count;
+            Tensor<float> logits = _student.ForwardHead(_activations, chunk.HeadRows, headRows);
+            _loss.Queue(_divergence, logits.Slice(0, chunk.Count), chunk.LogProbs, logits.Slice(0, chunk.Count), chunk.Count,
+                rowGradientScale, _run.LossRows(chunk.Count, masked));
+            if (padding > 0) _student.Device.Kernels.Fill(logits.Slice(chunk.Count, padding), 0f, padding * logits.Shape[1]);
             _student.BackwardHead(_activations, logits);
         }
         _student.BackwardTrunk(_activations);

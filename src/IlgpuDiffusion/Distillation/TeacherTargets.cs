@@ -9,7 +9,12 @@ namespace IlgpuDiffusion.Distillation;
 /// <param name="Count">Targets in the chunk.</param>
 /// <param name="Rows">[Count] the positions b·L + l of z_t the targets belong to.</param>
 /// <param name="LogProbs">[Count, head width] the teacher's log-probs, row for row; valid until the next chunk.</param>
-internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Rows, Tensor<float> LogProbs);
+/// <param name="HeadRows">
+/// [Count rounded up to the head-row multiple, at most the positions from First on] <paramref name="Rows"/>, then the rows
+/// that follow them in the target order and, past the last target, unmasked positions: distinct rows a student's head may
+/// compute beside the chunk's, their gradients zeroed, so that its GEMMs take whole tiles.
+/// </param>
+internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Rows, Tensor<float> LogProbs, Tensor<int> HeadRows);
 
 /// <summary>
 /// SDTT's teacher targets (docs/algorithms.md §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
@@ -32,7 +37,7 @@ internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Ro
 /// </summary>
 internal sealed class TeacherTargets : IDisposable
 {
-    private readonly int _tokens, _steps;
+    private readonly int _tokens, _steps, _headRowMultiple;
     private readonly int[] _ids, _hostRows, _pending, _revealed;
     private readonly double[] _times;
     private readonly float[] _sigma;
@@ -40,14 +45,21 @@ internal sealed class TeacherTargets : IDisposable
     private double _stepSize;
     private bool _compat, _idsCurrent; // _idsCurrent: _ids holds the device's state
     private ulong _drawSeed, _stream;
-    private int _step, _stepStart, _stepEnd, _next;
+    private int _step, _stepStart, _stepEnd, _next, _listedRows;
 
     /// <summary>
     /// Allocates buffers for batches of <paramref name="batch"/> × <paramref name="tokens"/> ids and log-probs laid out as
     /// <paramref name="head"/>, with chunks of up to <paramref name="chunkRows"/> rows.
     /// </summary>
+    /// <param name="device">Where the targets live.</param>
+    /// <param name="batch">Sequences per batch.</param>
+    /// <param name="tokens">Ids per sequence.</param>
+    /// <param name="head">The columns of a row of log-probs.</param>
     /// <param name="teacherSteps">K, the ancestral teacher steps per target.</param>
-    public TeacherTargets(Device device, int batch, int tokens, HeadLayout head, int teacherSteps, int chunkRows)
+    /// <param name="chunkRows">Most targets per chunk.</param>
+    /// <param name="headRowMultiple">The multiple a chunk's <see cref="TargetChunk.HeadRows"/> are rounded up to.</param>
+    public TeacherTargets(Device device, int batch, int tokens, HeadLayout head, int teacherSteps, int chunkRows,
+        int headRowMultiple = 1)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -55,12 +67,14 @@ internal sealed class TeacherTargets : IDisposable
         head.Validate(nameof(head));
         ArgumentOutOfRangeException.ThrowIfLessThan(teacherSteps, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(headRowMultiple, 1);
         int rows = TokenRows.Of(batch, tokens);
         if ((long)chunkRows * head.Width > int.MaxValue)
             throw new ArgumentException($"Target chunks of {chunkRows} rows of {head.Width} columns exceed {int.MaxValue} floats; " +
                 "use smaller chunks.", nameof(chunkRows));
         _tokens = tokens;
         _steps = teacherSteps;
+        _headRowMultiple = headRowMultiple;
         Head = head;
         ChunkRows = chunkRows;
         _ids = new int[rows];
@@ -145,7 +159,8 @@ internal sealed class TeacherTargets : IDisposable
             filled += count;
         }
         Count = filled;
-        if (filled > 0) Rows.Slice(0, filled).CopyFrom(_hostRows.AsSpan(0, filled));
+        _listedRows = filled + ListUnmaskedRows(filled, Math.Min(_headRowMultiple - 1, _ids.Length - filled));
+        if (_listedRows > 0) Rows.Slice(0, _listedRows).CopyFrom(_hostRows.AsSpan(0, _listedRows));
         _deviceIds.CopyFrom(_ids);
         _idsCurrent = true;
         (_stepSize, _compat, _drawSeed, _stream) = (stepSize, compatReleasedCode, drawSeed, stream);
@@ -180,8 +195,23 @@ internal sealed class TeacherTargets : IDisposable
         teacher.LogProbs(rows, count, logProbs);
         if (_step < _steps - 1) Reveal(logProbs, rows, first, count);
         _next = first + count;
-        chunk = new TargetChunk(first, count, rows, logProbs);
+        int headRows = Math.Min((count + _headRowMultiple - 1) / _headRowMultiple * _headRowMultiple, _listedRows - first);
+        chunk = new TargetChunk(first, count, rows, logProbs, Rows.Slice(first, headRows));
         return true;
+    }
+
+    /// <summary>
+    /// Lists up to <paramref name="count"/> unmasked positions of the planned batch, the first ones, after its targets (from
+    /// <paramref name="from"/> on in <see cref="_hostRows"/>): the rows a last chunk's head rows are padded with. Returns
+    /// how many it listed.
+    /// </summary>
+    private int ListUnmaskedRows(int from, int count)
+    {
+        int listed = 0;
+        for (int p = 0; p < _ids.Length && listed < count; p++)
+            if (_ids[p] != Head.MaskIndex)
+                _hostRows[from + listed++] = p;
+        return listed;
     }
 
     private ulong StepStream(ulong stream, int step) => stream * (ulong)_steps + (ulong)step;

@@ -32,6 +32,33 @@ public sealed class DistillationHeadChunkTests
             chunked.Student.Parameters.All.ToArray(), 1e-5, "student weights");
     }
 
+    /// <summary>
+    /// Padding the student's head rows (<see cref="TargetChunk.HeadRows"/>: the rows after a chunk's, then unmasked
+    /// positions, their gradients zeroed) leaves every loss, gradient norm, teacher draw and weight as it was, bit for bit:
+    /// chunks of 3 padded to 4 and 16, whole teacher steps padded to 16 and to every position (B·L is 64).
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("cpu", 3, 4)]
+    [InlineData("cpu", 3, 16)]
+    [InlineData("cpu", null, 16)]
+    [InlineData("cpu", null, 128)]
+    [InlineData("ilgpu-cpu", 3, 16)]
+    [InlineData("ilgpu-cpu", null, 128)]
+    public void Padded_head_rows_change_nothing_of_a_distillation_step(string backend, int? chunkRows, int multiple)
+    {
+        using var data = new TinyTraining();
+        using var teacher = TinyDistillation.Teacher(TestBackends.Get(backend));
+        using var plain = new SdttDistiller(teacher, data.Train, TinyDistillation.Config, chunkRows, headRowMultiple: 1);
+        using var padded = new SdttDistiller(teacher, data.Train, TinyDistillation.Config, chunkRows, headRowMultiple: multiple);
+        for (int step = 0; step < 4; step++)
+        {
+            DistillationStepResult expected = plain.TrainStep(), actual = padded.TrainStep();
+            Assert.Equal(expected, actual);
+            Assert.Equal(plain.Targets.FinalIds.ToArray(), padded.Targets.FinalIds.ToArray());
+        }
+        Assert.Equal(plain.Student.Parameters.All.ToArray(), padded.Student.Parameters.All.ToArray());
+    }
+
     /// <summary>The GPT-2 vocabulary with MASK: a row of logits takes 196 KiB, so a 64 MiB head chunk holds 333 rows.</summary>
     private const int WideVocab = 50_258;
 

@@ -1,3 +1,4 @@
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Diffusion;
 using IlgpuDiffusion.Distillation;
 using IlgpuDiffusion.Models;
@@ -29,10 +30,10 @@ internal static class TinyDistillation
         StepsPerRound = 3,
     };
 
-    /// <summary>A model (no gradients) holding the trained teacher weights.</summary>
-    public static Dit Teacher()
+    /// <summary>A model (no gradients) holding the trained teacher weights, on <paramref name="device"/> (default the CPU).</summary>
+    public static Dit Teacher(Device? device = null)
     {
-        var model = new Dit(TinyModels.TrainingDit, TinyModels.Cpu, withGradients: false);
+        var model = new Dit(TinyModels.TrainingDit, device ?? TinyModels.Cpu, withGradients: false);
         model.Parameters.All.CopyFrom(TeacherWeights.Value);
         return model;
     }
