@@ -72,7 +72,7 @@ internal sealed class CorruptedBatch
     public void PadHeadRows(int multiple)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(multiple, 1);
-        int masked = MaskedCount, rows = (int)Math.Min((masked + (long)multiple - 1) / multiple * multiple, Elements);
+        int masked = MaskedCount, rows = HeadRowPadding.Of(masked, multiple, Elements);
         int next = masked, listed = 0;
         for (int p = 0; next < rows; p++)
         {

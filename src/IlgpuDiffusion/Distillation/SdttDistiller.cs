@@ -116,7 +116,7 @@ public sealed partial class SdttDistiller : ITrainingSteps, IDisposable
         Device device = initial.Device;
         int multiple = headRowMultiple ?? device.HeadRowMultiple;
         ArgumentOutOfRangeException.ThrowIfLessThan(multiple, 1, nameof(headRowMultiple));
-        int headCapacity = (int)Math.Min((chunkRows + (long)multiple - 1) / multiple * multiple, _corrupted.Elements);
+        int headCapacity = HeadRowPadding.Of(chunkRows, multiple, _corrupted.Elements);
         var owned = new List<IDisposable>();
         try
         {

@@ -7,14 +7,17 @@ namespace IlgpuDiffusion.Distillation;
 /// <summary>A chunk of teacher targets: targets [First, First + Count) of the target order.</summary>
 /// <param name="First">The chunk's first target.</param>
 /// <param name="Count">Targets in the chunk.</param>
-/// <param name="Rows">[Count] the positions b·L + l of z_t the targets belong to.</param>
 /// <param name="LogProbs">[Count, head width] the teacher's log-probs, row for row; valid until the next chunk.</param>
 /// <param name="HeadRows">
-/// [Count rounded up to the head-row multiple, at most the positions from First on] <paramref name="Rows"/>, then the rows
+/// [Count rounded up to the head-row multiple, at most the positions from First on] <see cref="Rows"/>, then the rows
 /// that follow them in the target order and, past the last target, unmasked positions: distinct rows a student's head may
 /// compute beside the chunk's, their gradients zeroed, so that its GEMMs take whole tiles.
 /// </param>
-internal readonly record struct TargetChunk(int First, int Count, Tensor<int> Rows, Tensor<float> LogProbs, Tensor<int> HeadRows);
+internal readonly record struct TargetChunk(int First, int Count, Tensor<float> LogProbs, Tensor<int> HeadRows)
+{
+    /// <summary>[Count] the positions b·L + l of z_t the targets belong to.</summary>
+    public Tensor<int> Rows => HeadRows.Slice(0, Count);
+}
 
 /// <summary>
 /// SDTT's teacher targets (docs/algorithms.md §4.3, paper Algorithm 1) for the masked positions of a corrupted batch z_t. The
@@ -195,8 +198,8 @@ internal sealed class TeacherTargets : IDisposable
         teacher.LogProbs(rows, count, logProbs);
         if (_step < _steps - 1) Reveal(logProbs, rows, first, count);
         _next = first + count;
-        int headRows = Math.Min((count + _headRowMultiple - 1) / _headRowMultiple * _headRowMultiple, _listedRows - first);
-        chunk = new TargetChunk(first, count, rows, logProbs, Rows.Slice(first, headRows));
+        int headRows = HeadRowPadding.Of(count, _headRowMultiple, _listedRows - first);
+        chunk = new TargetChunk(first, count, logProbs, Rows.Slice(first, headRows));
         return true;
     }
 
