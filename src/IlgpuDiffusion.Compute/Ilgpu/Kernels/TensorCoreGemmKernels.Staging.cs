@@ -5,7 +5,7 @@ using ILGPU.Runtime.Cuda;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // Staging a tile of each operand: a thread's elements loaded from global memory into registers (16-byte loads where
-// aligned, else element by element, bounds-checked at the edges), TF32 ones rounded, then stored to its shared stage
+// aligned, else element by element, bounds-checked at the edges), then rounded and stored to its shared stage
 // (see TensorCoreGemmKernels.StageWord for the layouts).
 internal static partial class TensorCoreGemmKernels
 {
@@ -21,9 +21,11 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// This thread's elements of an operand's tile that starts <paramref name="tileK"/> into the split, element 0 at global
-    /// index <paramref name="first"/>, TF32 ones rounded: 16-byte loads where all of them lie inside the operand (every
+    /// index <paramref name="first"/>, as they are in memory: 16-byte loads where all of them lie inside the operand (every
     /// tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element, bounds
-    /// checked at the edges (0 outside); then one rounding of the eight TF32 ones, whichever way they came.
+    /// checked at the edges (0 outside). Nothing here reads a loaded value, so the loads stay in flight through the
+    /// products the kernel issues before <see cref="Store"/> rounds them: rounding here, its NaN test a branch on the
+    /// values, made every tile wait for its loads before its products.
     /// </summary>
     private static Staged Load(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous, bool bf16,
         int vector)
@@ -54,9 +56,7 @@ internal static partial class TensorCoreGemmKernels
                 secondRest = Edge(x, first, copy, tileK, kContiguous, true, n + 4);
             }
         }
-        return bf16
-            ? new Staged { First = firstGroup, FirstRest = firstRest, Second = secondGroup, SecondRest = secondRest }
-            : Round(firstGroup, secondGroup);
+        return new Staged { First = firstGroup, FirstRest = firstRest, Second = secondGroup, SecondRest = secondRest };
     }
 
     /// <summary>Elements i .. i + 3 of a thread's share of a tile wholly inside the operand, from <paramref name="view"/>.</summary>
@@ -79,16 +79,16 @@ internal static partial class TensorCoreGemmKernels
     private static int Offset(in OperandCopy copy, int i, int n) => i / n * copy.GroupStep + (i & (n - 1)) * copy.InnerStep;
 
     /// <summary>
-    /// A thread's eight TF32 elements of a tile rounded (once, as they are loaded; BF16 ones are rounded when packed in pairs
-    /// to be stored): where their sum is not a NaN, none of them is one (a NaN makes the sum a NaN), which holds in every
+    /// A thread's eight TF32 elements of a tile rounded (once, as they are stored, as BF16 ones are packed in pairs):
+    /// where their sum is not a NaN, none of them is one (a NaN makes the sum a NaN), which holds in every
     /// tile of numbers, and each is rounded without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>: 2
     /// instructions, not 5); else each with it. The same bits either way.
     /// </summary>
-    private static Staged Round(Quad first, Quad second)
+    private static (Quad First, Quad Second) Round(Quad first, Quad second)
     {
         float sum = (first.X + first.Y + first.Z + first.W) + (second.X + second.Y + second.Z + second.W);
-        if (!float.IsNaN(sum)) return new Staged { First = NumberTf32(first), Second = NumberTf32(second) };
-        return new Staged { First = Tf32(first), Second = Tf32(second) };
+        if (!float.IsNaN(sum)) return (NumberTf32(first), NumberTf32(second));
+        return (Tf32(first), Tf32(second));
     }
 
     private static Quad NumberTf32(Quad q) => new(TensorCoreRounding.NumberTf32(q.X), TensorCoreRounding.NumberTf32(q.Y),
@@ -99,14 +99,14 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// Stores a thread's staged elements at <paramref name="at"/> (its first word's place in the stage) in two 16-byte
-    /// stores (see <see cref="StageWord"/>): TF32 groups as they are where k is contiguous, else interleaved (the second
-    /// group holds the same lines at k + 4); BF16 ones packed in pairs of neighbours along the group, the first in the
-    /// low half.
+    /// stores (see <see cref="StageWord"/>): TF32 groups rounded (<see cref="Round"/>), as they are where k is contiguous,
+    /// else interleaved (the second group holds the same lines at k + 4); BF16 ones packed in pairs of neighbours along
+    /// the group, the first in the low half.
     /// </summary>
     private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
     {
         var quads = at.Cast<Quad>().AsAligned(16);
-        Quad f = staged.First, s = staged.Second;
+        var (f, s) = bf16 ? (staged.First, staged.Second) : Round(staged.First, staged.Second);
         if (!bf16 && !kContiguous)
         {
             quads[0] = new Quad(f.X, s.X, f.Y, s.Y);
