@@ -218,34 +218,54 @@ internal static class AttentionFragments
     }
 
     /// <summary>
-    /// Stores one fragment at columns <paramref name="column"/>.. of the warp's slab at word <paramref name="slab"/>,
-    /// rounded to TF32 for use as an operand.
+    /// Stores the four fragments of <paramref name="s"/> at columns 0, 8, 16 and 24 of the warp's slab at word
+    /// <paramref name="slab"/>, rounded to TF32 for use as an operand (<see cref="StoreRows"/>).
     /// </summary>
-    public static void Store(in MmaAccumulator f, ArrayView<float> shared, int slab, int column, int lane) =>
-        StoreRows(f, shared, slab + Mma.AccumulatorRow(lane, 0) * SlabStride, SlabStride, column, lane);
+    public static void Store(in Fragments4 s, ArrayView<float> shared, int slab, int lane, float sum) =>
+        StoreRows(s, shared, slab + Mma.AccumulatorRow(lane, 0) * SlabStride, SlabStride, lane, sum);
+
+    /// <summary>The sum of a lane's 16 values in four fragments.</summary>
+    public static float Sum(in Fragments4 s) =>
+        ((s.F0.C0 + s.F0.C1) + (s.F0.C2 + s.F0.C3)) + ((s.F1.C0 + s.F1.C1) + (s.F1.C2 + s.F1.C3))
+        + (((s.F2.C0 + s.F2.C1) + (s.F2.C2 + s.F2.C3)) + ((s.F3.C0 + s.F3.C1) + (s.F3.C2 + s.F3.C3)));
 
     /// <summary>
-    /// Stores one fragment rounded to TF32 at columns <paramref name="column"/>.. of row-major rows
-    /// <paramref name="stride"/> words apart, the lane's row g starting at <paramref name="row"/>. Where the four values sum
-    /// to a number, none is a NaN, and each rounds without its NaN test (<see cref="TensorCoreRounding.NumberTf32"/>); the
-    /// test matters, since a GPU's computed NaN (0x7FFFFFFF) would round to −0 without it.
+    /// Stores four fragments rounded to TF32 at columns 0, 8, 16 and 24 of row-major rows <paramref name="stride"/> words
+    /// apart, the lane's row g starting at <paramref name="row"/>, with one NaN test for all of them: on
+    /// <paramref name="sum"/>, the sum of their 16 values (<see cref="Sum"/>), which a NaN among them makes a NaN. Where it
+    /// is a number, each value rounds without its own test (<see cref="TensorCoreRounding.NumberTf32"/>); the test matters,
+    /// since a GPU's computed NaN (0x7FFFFFFF) would round to −0 without it.
     /// </summary>
-    public static void StoreRows(in MmaAccumulator f, ArrayView<float> target, int row, int stride, int column, int lane)
+    public static void StoreRows(in Fragments4 s, ArrayView<float> target, int row, int stride, int lane, float sum)
+    {
+        if (!float.IsNaN(sum))
+        {
+            StoreRounded(s.F0, target, row, stride, 0, lane, exact: false);
+            StoreRounded(s.F1, target, row, stride, 8, lane, exact: false);
+            StoreRounded(s.F2, target, row, stride, 16, lane, exact: false);
+            StoreRounded(s.F3, target, row, stride, 24, lane, exact: false);
+            return;
+        }
+        StoreRounded(s.F0, target, row, stride, 0, lane, exact: true);
+        StoreRounded(s.F1, target, row, stride, 8, lane, exact: true);
+        StoreRounded(s.F2, target, row, stride, 16, lane, exact: true);
+        StoreRounded(s.F3, target, row, stride, 24, lane, exact: true);
+    }
+
+    /// <summary>
+    /// One fragment of <see cref="StoreRows"/> at columns <paramref name="column"/>.., once the NaN test is made:
+    /// <paramref name="exact"/>, each value with its own (<see cref="TensorCoreRounding.Tf32"/>), else none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRounded(in MmaAccumulator f, ArrayView<float> target, int row, int stride, int column, int lane,
+        bool exact)
     {
         var at = target.SubView(row + Mma.AccumulatorColumn(lane, 0)); // C0's word
         int below = (Mma.AccumulatorRow(0, 2) - Mma.AccumulatorRow(0, 0)) * stride;
-        if (!float.IsNaN((f.C0 + f.C1) + (f.C2 + f.C3)))
-        {
-            at[column] = TensorCoreRounding.NumberTf32(f.C0);
-            at[column + 1] = TensorCoreRounding.NumberTf32(f.C1);
-            at[below + column] = TensorCoreRounding.NumberTf32(f.C2);
-            at[below + column + 1] = TensorCoreRounding.NumberTf32(f.C3);
-            return;
-        }
-        at[column] = TensorCoreRounding.Tf32(f.C0);
-        at[column + 1] = TensorCoreRounding.Tf32(f.C1);
-        at[below + column] = TensorCoreRounding.Tf32(f.C2);
-        at[below + column + 1] = TensorCoreRounding.Tf32(f.C3);
+        at[column] = exact ? TensorCoreRounding.Tf32(f.C0) : TensorCoreRounding.NumberTf32(f.C0);
+        at[column + 1] = exact ? TensorCoreRounding.Tf32(f.C1) : TensorCoreRounding.NumberTf32(f.C1);
+        at[below + column] = exact ? TensorCoreRounding.Tf32(f.C2) : TensorCoreRounding.NumberTf32(f.C2);
+        at[below + column + 1] = exact ? TensorCoreRounding.Tf32(f.C3) : TensorCoreRounding.NumberTf32(f.C3);
     }
 
     /// <summary>Multiplies row g's registers of every fragment by <paramref name="factor"/>.Low, row g + 8's by .High.</summary>

@@ -42,18 +42,31 @@ internal static class BackwardFragments
         logSumExp == float.NegativeInfinity ? float.PositiveInfinity : logSumExp * FastExp2.Log2E;
 
     /// <summary>
-    /// One fragment of a key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>, keys as rows):
-    /// scores to Pᵀ, dPᵀ to dSᵀ, and dSᵀ stored rounded to TF32 to the <paramref name="scratch"/>.
+    /// A warp's four fragments of a key pass (16 keys × 32 queries of its <paramref name="tile"/>): scores to Pᵀ, dPᵀ to dSᵀ,
+    /// and dSᵀ stored rounded to TF32 to the <paramref name="scratch"/>. Returns the sum of the lane's 16 dSᵀ values, the
+    /// NaN test of their stores (<see cref="AttentionFragments.StoreRows(in Fragments4, ArrayView{float}, int, int, int, float)"/>).
     /// </summary>
-    public static void ScoreGradients(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> scratch, in KeyTile tile,
-        int column, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
+    public static float ScoreGradients(ref Fragments4 p, ref Fragments4 dp, ArrayView<float> scratch, in KeyTile tile,
+        ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
-        ScoreGradientsInRegisters(ref p, ref dp, tile, column, shifts, rowDots, lane);
-        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, column, lane);
+        ScoreGradientsInRegisters(ref p, ref dp, tile, shifts, rowDots, lane);
+        float sum = Sum(dp);
+        StoreRows(dp, scratch, tile.ScratchRow, tile.ScratchStride, lane, sum);
+        return sum;
     }
 
-    /// <summary><see cref="ScoreGradients"/> without the store: Pᵀ and dSᵀ of the fragment in its registers.</summary>
-    public static void ScoreGradientsInRegisters(ref MmaAccumulator p, ref MmaAccumulator dp, in KeyTile tile, int column,
+    /// <summary><see cref="ScoreGradients"/> without the store: Pᵀ and dSᵀ of the four fragments in their registers.</summary>
+    public static void ScoreGradientsInRegisters(ref Fragments4 p, ref Fragments4 dp, in KeyTile tile, ArrayView<float> shifts,
+        ArrayView<float> rowDots, int lane)
+    {
+        FragmentScoreGradients(ref p.F0, ref dp.F0, tile, 0, shifts, rowDots, lane);
+        FragmentScoreGradients(ref p.F1, ref dp.F1, tile, 8, shifts, rowDots, lane);
+        FragmentScoreGradients(ref p.F2, ref dp.F2, tile, 16, shifts, rowDots, lane);
+        FragmentScoreGradients(ref p.F3, ref dp.F3, tile, 24, shifts, rowDots, lane);
+    }
+
+    /// <summary>One fragment's Pᵀ and dSᵀ (columns <paramref name="column"/>.. of the tile) in its registers.</summary>
+    private static void FragmentScoreGradients(ref MmaAccumulator p, ref MmaAccumulator dp, in KeyTile tile, int column,
         ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
         Mask(ref p, tile.Arguments, tile.Key, tile.Q0 + column, tile.Visible, keysAreRows: true, lane);

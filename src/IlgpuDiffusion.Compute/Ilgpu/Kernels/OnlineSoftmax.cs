@@ -81,11 +81,9 @@ internal struct OnlineSoftmax
         var p1 = AttentionFragments.Exponentiate(ref s.F1, Shift, ScaleLog2);
         var p2 = AttentionFragments.Exponentiate(ref s.F2, Shift, ScaleLog2);
         var p3 = AttentionFragments.Exponentiate(ref s.F3, Shift, ScaleLog2);
-        Add(correction, new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High));
-        AttentionFragments.Store(s.F0, shared, slab, 0, lane);
-        AttentionFragments.Store(s.F1, shared, slab, 8, lane);
-        AttentionFragments.Store(s.F2, shared, slab, 16, lane);
-        AttentionFragments.Store(s.F3, shared, slab, 24, lane);
+        var tileSum = new RowPair(p0.Low + p1.Low + p2.Low + p3.Low, p0.High + p1.High + p2.High + p3.High);
+        Add(correction, tileSum);
+        AttentionFragments.Store(s, shared, slab, lane, tileSum.Low + tileSum.High);
         return correction;
     }
 

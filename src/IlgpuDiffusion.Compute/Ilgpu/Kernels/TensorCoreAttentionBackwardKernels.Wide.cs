@@ -85,15 +85,12 @@ internal static partial class TensorCoreAttentionBackwardKernels
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
             // Pᵀ through the warp's slab into dV, then dSᵀ through the same slab into dK: one slab per warp where the heads of
             // 64 keep two, which puts three blocks on a multiprocessor of 228 KB instead of two.
-            BackwardFragments.ScoreGradients(ref p.F0, ref dp.F0, scoreGradients, tile, 0, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F1, ref dp.F1, scoreGradients, tile, 8, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F2, ref dp.F2, scoreGradients, tile, 16, shifts, rowDots, lane);
-            BackwardFragments.ScoreGradients(ref p.F3, ref dp.F3, scoreGradients, tile, 24, shifts, rowDots, lane);
-            StoreToSlab(p, shared, slab, lane);
+            float scoreGradientSum = BackwardFragments.ScoreGradients(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
+            Store(p, shared, slab, lane, Sum(p));
             Warp.Barrier();
             WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dvSum, shared, slab, WideOutputGradientsAt, matrices, d);
             Warp.Barrier();
-            StoreToSlab(dp, shared, slab, lane);
+            Store(dp, shared, slab, lane, scoreGradientSum);
             Warp.Barrier();
             WideHeadFragments.AccumulateOver32<SlabRows, WideHeadColumns>(ref dkSum, shared, slab, WideQueriesAt, matrices, d);
             Group.Barrier();
@@ -136,15 +133,6 @@ internal static partial class TensorCoreAttentionBackwardKernels
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
-    }
-
-    /// <summary>A warp's four fragments of Pᵀ or dSᵀ (16 keys × 32 queries) into its slab, rounded to TF32.</summary>
-    private static void StoreToSlab(in Fragments4 f, ArrayView<float> shared, int slab, int lane)
-    {
-        Store(f.F0, shared, slab, 0, lane);
-        Store(f.F1, shared, slab, 8, lane);
-        Store(f.F2, shared, slab, 16, lane);
-        Store(f.F3, shared, slab, 24, lane);
     }
 
     /// <summary>

@@ -116,8 +116,8 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int head = b * a.QBatchStride + h * d, outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
         if (!narrow && a.VectorRows != 0 && k0 + owned <= tokens)
         {
-            StageWholeRows(shared, keysAt, RowStride, k, head, a.QRowStride, k0, owned, threads, HeadWidth);
-            StageWholeRows(shared, valuesAt, RowStride, v, head, a.QRowStride, k0, owned, threads, HeadWidth);
+            WholeRowStaging.StagePair<Tf32Words>(shared, new RowSource(k, head, a.QRowStride), keysAt, RowStride,
+                new RowSource(v, head, a.QRowStride), valuesAt, RowStride, k0, owned, threads, HeadWidth);
         }
         else
         {
@@ -136,8 +136,8 @@ internal static partial class TensorCoreAttentionBackwardKernels
         {
             if (!narrow && a.VectorRows != 0 && q0 + Tile <= tokens)
             {
-                StageWholeRows(shared, QueriesAt, RowStride, q, head, a.QRowStride, q0, Tile, threads, HeadWidth);
-                StageWholeRows(shared, OutputGradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, threads, HeadWidth);
+                WholeRowStaging.StagePair<Tf32Words>(shared, new RowSource(q, head, a.QRowStride), QueriesAt, RowStride,
+                    new RowSource(dOutput, outputHead, outputRow), OutputGradientsAt, RowStride, q0, Tile, threads, HeadWidth);
             }
             else
             {
@@ -151,10 +151,10 @@ internal static partial class TensorCoreAttentionBackwardKernels
             WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref p, shared, keys, QueriesAt, matrices, d);
             WarpProducts.AccumulateOverHead<HeadRows, HeadRows>(ref dp, shared, values, OutputGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0, stride);
-            KeyFragment(ref p.F0, ref dp.F0, shared, scoreGradients, tile, probabilities, 0, shifts, rowDots, lane);
-            KeyFragment(ref p.F1, ref dp.F1, shared, scoreGradients, tile, probabilities, 8, shifts, rowDots, lane);
-            KeyFragment(ref p.F2, ref dp.F2, shared, scoreGradients, tile, probabilities, 16, shifts, rowDots, lane);
-            KeyFragment(ref p.F3, ref dp.F3, shared, scoreGradients, tile, probabilities, 24, shifts, rowDots, lane);
+            // Pᵀ and dSᵀ to the warp's slabs (Pᵀ's at probabilities, dSᵀ's right after) as operands of the next products.
+            float scoreGradientSum = BackwardFragments.ScoreGradients(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
+            Store(p, shared, probabilities, lane, Sum(p));
+            Store(dp, shared, scoreGradientSlab, lane, scoreGradientSum);
             Warp.Barrier();
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dvSum, shared, probabilities, OutputGradientsAt, matrices, d);
             WarpProducts.AccumulateOver32<SlabRows, HeadColumns>(ref dkSum, shared, scoreGradientSlab, QueriesAt, matrices, d);
@@ -284,16 +284,4 @@ internal static partial class TensorCoreAttentionBackwardKernels
         public int K => Stride;
     }
 
-    /// <summary>
-    /// One fragment of the key pass (columns <paramref name="column"/>.. of the warp's <paramref name="tile"/>): Pᵀ and
-    /// dSᵀ as <see cref="BackwardFragments.ScoreGradients"/> makes them, both also stored to the warp's slabs (Pᵀ's at
-    /// <paramref name="probabilities"/>, dSᵀ's right after) as operands of the next products.
-    /// </summary>
-    private static void KeyFragment(ref MmaAccumulator p, ref MmaAccumulator dp, ArrayView<float> shared, ArrayView<float> scratch,
-        in KeyTile tile, int probabilities, int column, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
-    {
-        BackwardFragments.ScoreGradients(ref p, ref dp, scratch, tile, column, shifts, rowDots, lane);
-        Store(p, shared, probabilities, column, lane);
-        Store(dp, shared, probabilities + Slab, column, lane);
-    }
 }

@@ -224,10 +224,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     private static (MmaA Low, MmaA High) ScoreGradientPairs(ref Fragments4 p, ref Fragments4 dp, ArrayView<float> scratch,
         in KeyTile tile, ArrayView<float> shifts, ArrayView<float> rowDots, int lane)
     {
-        BackwardFragments.ScoreGradientsInRegisters(ref p.F0, ref dp.F0, tile, 0, shifts, rowDots, lane);
-        BackwardFragments.ScoreGradientsInRegisters(ref p.F1, ref dp.F1, tile, 8, shifts, rowDots, lane);
-        BackwardFragments.ScoreGradientsInRegisters(ref p.F2, ref dp.F2, tile, 16, shifts, rowDots, lane);
-        BackwardFragments.ScoreGradientsInRegisters(ref p.F3, ref dp.F3, tile, 24, shifts, rowDots, lane);
+        BackwardFragments.ScoreGradientsInRegisters(ref p, ref dp, tile, shifts, rowDots, lane);
         var (low, high) = (Bf16Fragments.FromAccumulators(dp.F0, dp.F1), Bf16Fragments.FromAccumulators(dp.F2, dp.F3));
         StorePairs(low, scratch, tile, 0, lane);
         StorePairs(high, scratch, tile, 8, lane);

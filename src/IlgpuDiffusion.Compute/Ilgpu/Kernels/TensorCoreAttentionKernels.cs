@@ -89,8 +89,8 @@ internal static class TensorCoreAttentionKernels
     {
         if (!tile.Narrow && a.VectorRows != 0 && k0 + TileK <= a.Keys)
         {
-            StageWholeRows(shared, KOffset, RowStride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
-            StageWholeRows(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, Threads, HeadWidth);
+            WholeRowStaging.StagePair<Tf32Words>(shared, new RowSource(tile.K, tile.Kv, a.KvRowStride), KOffset, RowStride,
+                new RowSource(tile.V, tile.Kv, a.KvRowStride), VOffset, ValueStride, k0, TileK, Threads, HeadWidth);
         }
         else
         {
