@@ -330,6 +330,15 @@ internal static partial class TensorCoreGemmKernels
         public int Shared { get; }
     }
 
+    /// <summary>
+    /// True wherever a k loop runs (it has tiles only where K &gt; 0), which ptxas cannot know: the k loop stages the next
+    /// tile under a branch on it, so that ptxas keeps the staging after the tile's products. Without it, ptxas moved the BF16
+    /// packing of the next tile's loads above the products (packing halves the registers the loads hold), and every tile
+    /// waited there for its loads instead of multiplying meanwhile (the TF32 rounding's NaN test, itself a branch on the
+    /// loaded values, stays after the products either way).
+    /// </summary>
+    private static bool KeepsOrder(in TensorCoreGemmArguments g) => g.K > 0;
+
     private static void Run<TProducts, TA, TB, TBatch>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias,
         ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g)
         where TProducts : struct, IProducts
@@ -404,12 +413,15 @@ internal static partial class TensorCoreGemmKernels
             if (blocks == 2)
                 w = Products<TProducts>(w, shared, stage + StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
             stage = blocks * StageFloats - stage;
-            Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
-            Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
-            if (blocks == 2)
+            if (KeepsOrder(g))
             {
-                Store(shared.SubView(stage + StageFloats + copyA.Shared), secondA, aK, bf16);
-                Store(shared.SubView(stage + StageFloats + OperandFloats + copyB.Shared), secondB, bK, bf16);
+                Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
+                Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
+                if (blocks == 2)
+                {
+                    Store(shared.SubView(stage + StageFloats + copyA.Shared), secondA, aK, bf16);
+                    Store(shared.SubView(stage + StageFloats + OperandFloats + copyB.Shared), secondB, bK, bf16);
+                }
             }
             Group.Barrier();
         }
