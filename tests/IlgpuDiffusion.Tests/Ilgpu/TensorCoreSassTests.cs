@@ -21,7 +21,10 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// NaN test), and at most <see cref="MaxFastPathPer1024Mac"/> on the shortest path through the loop, the one a whole tile
 /// of aligned numbers takes. A BF16 stage covers 32 of k, twice a TF32 one, so its loop's fixed cost is spread over twice
 /// the products. Fragments come from shared memory through ldmatrix (LDSM: one per A fragment or pair of B fragments)
-/// wherever the operand's layout allows it, so the loop holds exactly the LDSMs its stage's products need. The first
+/// wherever the operand's layout allows it, so the loop holds exactly the LDSMs its stage's products need. The next tile's
+/// global loads stay in flight through the products: on the shortest path nothing reads what they bring before the first
+/// HMMA (<see cref="SassLoop.GlobalLoadWaits"/>; ptxas had the TF32 rounding and the BF16 packing of those loads ahead of
+/// the products, so that every tile waited out a global-memory latency before multiplying). The first
 /// version, which computed every element's place from the thread index, had 89 (TF32) and 46 (BF16) in its loop, and
 /// ran at a sixth and a twelfth of cuBLAS's rates on an H200.
 /// Skipped, with the reason, where the tools are absent. Each test writes its loop's counts to the test output. The PTX is
@@ -71,8 +74,14 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             Assert.Contains("LDG.E.128", sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
-            var (instructions, fastPath, mmas, matrixLoads) = HottestLoop(sass);
-            WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, (instructions, fastPath, mmas, matrixLoads));
+            var loop = SassLoop.Hottest(sass);
+            var (instructions, fastPath, mmas, matrixLoads) = (loop.Instructions, loop.FastPath.Count, loop.Mmas, loop.MatrixLoads);
+            WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, loop);
+            // The next tile's loads stay in flight through this tile's products (their rounding or packing comes after).
+            var (waits, firstMma) = loop.GlobalLoadWaits();
+            Assert.True(waits.Count > 0 && firstMma >= 0 && waits[0] > firstMma,
+                $"{kernel}: the k loop's shortest path reads what its global loads bring at {string.Join(", ", waits)}, its first " +
+                $"HMMA at {firstMma}: a tile that waits for the next one's loads before its products");
             var bounds = KernelRegistry.Specialization(typeof(TensorCoreGemmKernels).GetMethod(kernel)!);
             if (bounds.MinNumGroupsPerMultiprocessor is { } blocks && sm >= 10 * TensorCoreGemm.LaunchBoundsFrom)
                 Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= blocks,
@@ -99,33 +108,36 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// backwards) likewise assemble with no stack frame and no local memory and use HMMA, with fragments loaded by ldmatrix
     /// (LDSM) wherever an operand's k is contiguous in shared memory (all but the TF32 dq passes, whose operands are
     /// transposed); their loops mix the products with softmax and staging, so no instruction bound. A row with
+    /// <paramref name="loadWaits"/> bounds the times a whole tile's pass waits for global memory
+    /// (<see cref="SassLoop.GlobalLoadWaits"/>): the staging of a tile issues its loads together, where a rounding with a
+    /// branch on each loaded quad had the TF32 kernels wait once per load (8 to 24 times a tile). A row with
     /// <paramref name="blocks"/> compiles its kernel alone (<see cref="KernelPtx.Fresh"/>, as a process that runs it compiles
     /// it) and requires that many blocks of its threads a multiprocessor as far as registers go: the BF16 forward keeps 2
     /// of 256 threads, the BF16 key pass 4 of 128, the TF32 key pass in blocks of 64 keys the 3 of 128 its shared memory
     /// allows on an H100 or H200. A kernel's threads are those its attribute names, else its class's.
     /// </summary>
     [SkippableTheory]
-    [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 2)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueBlock", 90, "HMMA.1688.F32.TF32", true, 3)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 90, "HMMA.16816.F32.BF16", true, 4)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32", false)]
+    [InlineData(typeof(TensorCoreAttentionKernels), "Forward", 80, "HMMA.1688.F32.TF32", true, 0, 1)]
+    [InlineData(typeof(TensorCoreAttentionBf16Kernels), "Forward", 90, "HMMA.16816.F32.BF16", true, 2, 1)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValue", 90, "HMMA.1688.F32.TF32", true, 0, 1)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueBlock", 90, "HMMA.1688.F32.TF32", true, 3, 1)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValue", 90, "HMMA.16816.F32.BF16", true, 4, 2)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "Query", 90, "HMMA.16816.F32.BF16", true, 0, 2)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "Query", 80, "HMMA.1688.F32.TF32", false, 0, 2)]
     [InlineData(typeof(TensorCoreAttentionKernels), "ForwardNarrowHeads", 80, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBf16Kernels), "ForwardNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueNarrowHeads", 90, "HMMA.1688.F32.TF32", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueNarrowHeads", 80, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryNarrowHeads", 90, "HMMA.16816.F32.BF16", true)]
     [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryNarrowHeads", 80, "HMMA.1688.F32.TF32", false)]
-    [InlineData(typeof(TensorCoreWideAttentionKernels), "Forward", 90, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreWideAttentionBf16Kernels), "Forward", 80, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueWide", 90, "HMMA.1688.F32.TF32", true)]
-    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryWide", 80, "HMMA.1688.F32.TF32", false)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueWide", 80, "HMMA.16816.F32.BF16", true)]
-    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryWide", 90, "HMMA.16816.F32.BF16", true)]
+    [InlineData(typeof(TensorCoreWideAttentionKernels), "Forward", 90, "HMMA.1688.F32.TF32", true, 0, 4)]
+    [InlineData(typeof(TensorCoreWideAttentionBf16Kernels), "Forward", 80, "HMMA.16816.F32.BF16", true, 0, 4)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "KeyValueWide", 90, "HMMA.1688.F32.TF32", true, 0, 4)]
+    [InlineData(typeof(TensorCoreAttentionBackwardKernels), "QueryWide", 80, "HMMA.1688.F32.TF32", false, 0, 3)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "KeyValueWide", 80, "HMMA.16816.F32.BF16", true, 0, 8)]
+    [InlineData(typeof(TensorCoreAttentionBf16BackwardKernels), "QueryWide", 90, "HMMA.16816.F32.BF16", true, 0, 3)]
     public void Tensor_core_attention_assembles_to_HMMA_without_local_memory(Type kernels, string kernel, int sm, string instruction,
-        bool ldmatrix, int blocks = 0)
+        bool ldmatrix, int blocks = 0, int loadWaits = -1)
     {
         var (ptxas, cuobjdump) = Tools();
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
@@ -146,7 +158,12 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             int threads = kernels.GetMethod(kernel)!.GetCustomAttribute<IlgpuKernelAttribute>()!.Threads is > 0 and var bounded
                 ? bounded
                 : (int)kernels.GetField("Threads")!.GetValue(null)!;
-            WriteCounts($"{kernels.Name}.{kernel}", sm, report, threads, HottestLoop(sass));
+            var loop = SassLoop.Hottest(sass);
+            WriteCounts($"{kernels.Name}.{kernel}", sm, report, threads, loop);
+            if (loadWaits >= 0)
+                Assert.True(loop.GlobalLoadWaits().Waits.Count <= loadWaits,
+                    $"{kernel}: a whole tile's pass waits for global memory {loop.GlobalLoadWaits().Waits.Count} times " +
+                    $"(at most {loadWaits}): its staging uses a load before it issues the next");
             Assert.True(BlocksByRegisters(Registers(report), threads) >= blocks,
                 $"{kernel} takes {Registers(report)} registers: fewer than {blocks} blocks of {threads} threads a multiprocessor");
         }
@@ -160,13 +177,12 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// A kernel's registers (ptxas's report), the blocks of <paramref name="threads"/> they let a multiprocessor hold, and its
     /// hottest loop's counts, to the test output.
     /// </summary>
-    private void WriteCounts(string kernel, int sm, string report, int threads,
-        (int Instructions, int FastPath, int Mmas, int MatrixLoads) loop)
+    private void WriteCounts(string kernel, int sm, string report, int threads, SassLoop loop)
     {
         int registers = Registers(report);
         output.WriteLine($"{kernel} sm_{sm}: {registers} registers ({BlocksByRegisters(registers, threads)} blocks of {threads} " +
-            $"threads a multiprocessor); loop {loop.Instructions} instructions, shortest path {loop.FastPath}, {loop.Mmas} HMMA, " +
-            $"{loop.MatrixLoads} LDSM");
+            $"threads a multiprocessor); loop {loop.Instructions} instructions, shortest path {loop.FastPath.Count}, {loop.Mmas} " +
+            $"HMMA, {loop.MatrixLoads} LDSM, waits for global loads at {string.Join(", ", loop.GlobalLoadWaits().Waits)}");
     }
 
     /// <summary>The registers a thread of the kernel takes, from ptxas's report.</summary>
@@ -195,91 +211,6 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     {
         int warps = (threads + 31) / 32, perWarp = (registers * 32 + 255) / 256 * 256;
         return Math.Min(32, Math.Min(65_536 / (warps * perWarp), 64 / warps));
-    }
-
-    /// <summary>
-    /// The instructions, HMMAs and LDSMs of the loop that holds the HMMAs: from a backward branch's target to the branch,
-    /// in the listing's order (cuobjdump prints each instruction as <c>/*address*/ OPCODE operands ;</c>); and the fewest
-    /// instructions a pass through it that issues products takes, following each forward branch inside it or falling
-    /// through, around the loops nested in it where a way around them exists
-    /// (<see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/>).
-    /// </summary>
-    private static (int Instructions, int FastPath, int Mmas, int MatrixLoads) HottestLoop(string sass)
-    {
-        var code = Regex.Matches(sass, @"/\*([0-9a-f]{4,})\*/\s+([^;]*);")
-            .Select(m => (Address: Convert.ToInt64(m.Groups[1].Value, 16), Text: m.Groups[2].Value))
-            .ToList();
-        var best = (Instructions: 0, FastPath: 0, Mmas: 0, MatrixLoads: 0);
-        for (int end = 0; end < code.Count; end++)
-        {
-            long? address = BranchTarget(code[end].Text);
-            if (address is null) continue;
-            int start = code.FindIndex(c => c.Address == address);
-            if (start < 0 || start > end) continue;
-            var loop = code.Skip(start).Take(end - start + 1).ToList();
-            int mmas = loop.Count(c => IsMma(c.Text));
-            int matrixLoads = loop.Count(c => c.Text.Contains("LDSM", StringComparison.Ordinal));
-            if (mmas > best.Mmas) best = (loop.Count, ShortestPath(code, start, end), mmas, matrixLoads);
-        }
-        return best;
-    }
-
-    /// <summary>
-    /// Instructions on the shortest way from code[start] to code[end], both counted, within them, through none of the loops
-    /// nested between them if a way around them exists, else counting each nested loop's body once. A nested loop runs its
-    /// body many times (the attention kernels' element-by-element staging of a tile: a row or a pair of rows a pass), so
-    /// counted once it would make the way through it look shorter than the straight-line 16-byte staging a whole tile takes.
-    /// </summary>
-    private static int ShortestPath(List<(long Address, string Text)> code, int start, int end)
-    {
-        var nested = new bool[end + 1];
-        for (int i = start; i < end; i++)
-            if (BranchTarget(code[i].Text) is long target && code.FindIndex(c => c.Address == target) is int to && to > start && to <= i)
-                for (int j = to; j <= i; j++) nested[j] = true;
-        int around = ShortestPath(code, start, end, nested);
-        return around < int.MaxValue ? around : ShortestPath(code, start, end, new bool[end + 1]);
-    }
-
-    /// <summary>
-    /// The shortest way of <see cref="ShortestPath(List{ValueTuple{long, string}}, int, int)"/> that issues at least one
-    /// HMMA (a pass that does a tile's products, not one that a warp with no rows to attend takes around them) and avoids the
-    /// instructions marked <paramref name="avoided"/>; int.MaxValue where there is none.
-    /// </summary>
-    private static int ShortestPath(List<(long Address, string Text)> code, int start, int end, bool[] avoided)
-    {
-        // issued[m][i]: the fewest instructions up to and with code[i], by ways that have issued an HMMA (m = 1) or not (0)
-        var issued = new[] { Enumerable.Repeat(int.MaxValue, end + 1).ToArray(), Enumerable.Repeat(int.MaxValue, end + 1).ToArray() };
-        issued[IsMma(code[start].Text) ? 1 : 0][start] = 1;
-        for (int i = start; i < end; i++)
-            for (int m = 0; m < 2; m++)
-            {
-                if (issued[m][i] == int.MaxValue || avoided[i]) continue;
-                string text = code[i].Text.Trim();
-                if (BranchTarget(text) is long target)
-                {
-                    int to = code.FindIndex(c => c.Address == target);
-                    if (to > i && to <= end) Reach(issued, m, to, issued[m][i] + 1, code[to].Text);
-                    if (text.StartsWith("BRA", StringComparison.Ordinal)) continue; // unpredicated: no fall-through
-                }
-                Reach(issued, m, i + 1, issued[m][i] + 1, code[i + 1].Text);
-            }
-        return issued[1][end];
-    }
-
-    /// <summary>Records a way to code[<paramref name="to"/>] (whose text is <paramref name="text"/>) of that many instructions.</summary>
-    private static void Reach(int[][] issued, int mmas, int to, int instructions, string text)
-    {
-        int m = IsMma(text) ? 1 : mmas;
-        issued[m][to] = Math.Min(issued[m][to], instructions);
-    }
-
-    private static bool IsMma(string instruction) => instruction.Contains("HMMA", StringComparison.Ordinal);
-
-    /// <summary>The address a branch instruction jumps to, or null for other instructions.</summary>
-    private static long? BranchTarget(string instruction)
-    {
-        var target = Regex.Match(instruction, @"BRA\s+(?:`\(\.L_x_\d+\)\s*)?0x([0-9a-f]+)");
-        return instruction.Contains("BRA", StringComparison.Ordinal) && target.Success ? Convert.ToInt64(target.Groups[1].Value, 16) : null;
     }
 
     /// <summary>ptxas and cuobjdump from PTXAS and CUOBJDUMP; skips the calling test where they are not set.</summary>
