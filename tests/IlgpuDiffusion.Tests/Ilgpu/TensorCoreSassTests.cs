@@ -160,9 +160,10 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
                 : (int)kernels.GetField("Threads")!.GetValue(null)!;
             var loop = SassLoop.Hottest(sass);
             WriteCounts($"{kernels.Name}.{kernel}", sm, report, threads, loop);
+            int waits = loop.GlobalLoadWaits().Waits.Count;
             if (loadWaits >= 0)
-                Assert.True(loop.GlobalLoadWaits().Waits.Count <= loadWaits,
-                    $"{kernel}: a whole tile's pass waits for global memory {loop.GlobalLoadWaits().Waits.Count} times " +
+                Assert.True(waits <= loadWaits,
+                    $"{kernel}: a whole tile's pass waits for global memory {waits} times " +
                     $"(at most {loadWaits}): its staging uses a load before it issues the next");
             Assert.True(BlocksByRegisters(Registers(report), threads) >= blocks,
                 $"{kernel} takes {Registers(report)} registers: fewer than {blocks} blocks of {threads} threads a multiprocessor");

@@ -143,8 +143,7 @@ internal static class WholeRowStaging
         where TWords : struct, IWholeRowWords
     {
         var words = default(TWords);
-        int groups = width / words.Elements, rowsPerPass = threads / groups, passes = rows / rowsPerPass;
-        int row = Group.IdxX / groups, group = Group.IdxX & (groups - 1);
+        var (row, group, rowsPerPass, passes) = Passes<TWords>(rows, threads, width);
         var from = source.SubView(start + (first + row) * rowStride + words.Elements * group).Cast<Quad>().AsAligned(16);
         int passQuads = rowsPerPass * rowStride / 4;
         var loaded = default(RowsInFlight);
@@ -176,8 +175,7 @@ internal static class WholeRowStaging
         where TWords : struct, IWholeRowWords
     {
         var words = default(TWords);
-        int groups = width / words.Elements, rowsPerPass = threads / groups, passes = rows / rowsPerPass;
-        int row = Group.IdxX / groups, group = Group.IdxX & (groups - 1);
+        var (row, group, rowsPerPass, passes) = Passes<TWords>(rows, threads, width);
         var to = shared.SubView(offset + row * stride + 4 * group).Cast<Quad>().AsAligned(16);
         int passWords = rowsPerPass * stride / 4;
         if (words.NeedNanTest(loaded, passes))
@@ -204,6 +202,18 @@ internal static class WholeRowStaging
             Stage<TWords>(shared, offset + halfWords, stride, source, start + half, rowStride, first, rows, threads, half);
         else
             Stage<TWords>(shared, offset + halfWords, stride, source, start + half, rowStride, first, rows, threads, half / 2);
+    }
+
+    /// <summary>
+    /// How <paramref name="threads"/> threads share <paramref name="rows"/> of <paramref name="width"/> columns: this
+    /// thread's first row and its group of Elements columns, the rows of a pass, and the passes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int Row, int Group, int RowsPerPass, int Passes) Passes<TWords>(int rows, int threads, int width)
+        where TWords : struct, IWholeRowWords
+    {
+        int groups = width / default(TWords).Elements, rowsPerPass = threads / groups;
+        return (Group.IdxX / groups, Group.IdxX & (groups - 1), rowsPerPass, rows / rowsPerPass);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
