@@ -48,7 +48,7 @@ internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath
         int firstMma = -1;
         for (int i = 0; i < FastPath.Count; i++)
         {
-            string text = Regex.Replace(FastPath[i], @"^@!?U?P\w+\s+", ""); // the predicate guards, it writes nothing
+            string text = Regex.Replace(FastPath[i], @"^@!?U?P\w+\s+", ""); // without its guard predicate, which is no operand
             string opcode = text.Split(' ')[0];
             var operands = text[opcode.Length..].Split(',').Select(o => o.Trim()).ToList();
             bool writes = !WritesNoRegister.Any(o => opcode.StartsWith(o, StringComparison.Ordinal));
