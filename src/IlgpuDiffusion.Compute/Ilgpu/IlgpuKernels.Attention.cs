@@ -227,7 +227,7 @@ internal sealed partial class IlgpuKernels
     /// <summary>
     /// Whether the backward of a head of <paramref name="headDim"/> columns runs on the flash kernels for wide heads: heads of
     /// 72 to 128 where the GPU lets the key pass of the device's precision opt in to its shared memory (70.8 KB under tf32,
-    /// 54.3 KB under bf16). The key pass is loaded and opted in on the first such head; a refusal holds for the device's
+    /// 34.3 KB under bf16). The key pass is loaded and opted in on the first such head; a refusal holds for the device's
     /// lifetime.
     /// </summary>
     internal bool WideFlashBackward(int headDim)

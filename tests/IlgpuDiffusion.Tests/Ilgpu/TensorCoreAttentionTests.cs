@@ -66,7 +66,6 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [Theory]
     [InlineData(true, 36, 4 * 36, 4)]
     [InlineData(true, 20, 640 + 16 * 20, 2)]
-    [InlineData(true, 20, 64 * 20 + 32 * 20, 2)] // the BF16 dq pass's kᵀ, after 64 queries' dS
     [InlineData(false, AttentionFragments.HeadStride, 2 * 32 * AttentionFragments.HeadStride, 8)]
     [InlineData(false, AttentionFragments.SlabStride, 4 * 32 * AttentionFragments.HeadStride + 64 + AttentionFragments.Slab, 4)] // dSᵀ
     public void Ldmatrix_rows_give_the_fragments(bool bf16, int stride, int rows, int steps)
@@ -138,6 +137,46 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                         int Half(int k) => 2 * (first + k * stride + query / 2) + (query & 1);
                         uint expected = (uint)Half(key) & 0xFFFF | ((uint)Half(key + 1) & 0xFFFF) << 16;
                         Assert.True(expected == registers[r], $"lane {lane} register {r} (warp {warp}, chunk {c})");
+                    }
+                }
+            }
+    }
+
+    /// <summary>
+    /// The B fragments the BF16 backward's dk, dv and dq products take from pair rows along the head (Q, dO or k staged
+    /// once, as the scores read them): a transposed ldmatrix at the addresses of an A fragment
+    /// (<see cref="LaneMatrices.LoadBFromRows"/>) gives each lane, as <see cref="LoadedMatrices.B"/> splits its registers,
+    /// the B fragments of head columns 2w.. and 2w + 8.. (pairs along the rows, as <see cref="MmaB"/> documents) for each
+    /// chunk of 16 rows; aligned, no bank conflict. Heads of 64 (rows of 36 words, after the Q tile or 64 queries' dS) and
+    /// wide heads (68, after three tiles).
+    /// </summary>
+    [Theory]
+    [InlineData(36, 0, 64)]
+    [InlineData(36, 32 * 36, 64)]
+    [InlineData(68, 3 * 32 * 68, 128)]
+    public void A_transposed_ldmatrix_gives_B_fragments_from_pair_rows_along_the_head(int stride, int rows, int columns)
+    {
+        var halves = new uint[2 * (rows + 32 * stride)];
+        for (int i = 0; i < halves.Length; i++) halves[i] = (uint)i & 0xFFFF; // each half holds its own place
+        for (int c = 0; c < 2; c++)
+            for (int word = 0; word < columns / 2; word += 8) // two fragments of 8 columns: 8 pair words
+            {
+                int first = rows + 16 * c * stride + word;
+                int RowWord(int lane) => new LaneMatrices(lane).AWord(first, stride);
+                LdmatrixEmulation.AssertAlignedWithoutBankConflicts(RowWord);
+                for (int lane = 0; lane < Mma.WarpLanes; lane++)
+                {
+                    Assert.Equal(4u * (uint)RowWord(lane), new LaneMatrices(lane).AAddress(first, stride));
+                    uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: true);
+                    var (low, high) = new LoadedMatrices { R0 = registers[0], R1 = registers[1], R2 = registers[2], R3 = registers[3] }.B;
+                    uint[] fragments = [low.B0, low.B1, high.B0, high.B1];
+                    for (int r = 0; r < 4; r++)
+                    {
+                        // Element (row k, column n) is half n mod 2 of row k's word n / 2.
+                        int column = 2 * word + 8 * (r >> 1) + Mma.BColumn(lane), k = 16 * c + Mma.Bf16BK(lane, r & 1);
+                        int Half(int row) => 2 * (rows + row * stride + column / 2) + (column & 1);
+                        uint expected = (uint)Half(k) & 0xFFFF | ((uint)Half(k + 1) & 0xFFFF) << 16;
+                        Assert.True(expected == fragments[r], $"lane {lane} register {r} (chunk {c}, word {word})");
                     }
                 }
             }

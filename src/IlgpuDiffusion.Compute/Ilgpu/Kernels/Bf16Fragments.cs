@@ -260,6 +260,33 @@ internal static class Bf16Fragments
         Accumulate(ref c.Right, a, shared, lines + 64 * stride, stride, chunk, lane, columns - 64);
     }
 
+    /// <summary>
+    /// c_j += a·B_j for the eight fragments of <paramref name="c"/> as
+    /// <see cref="Accumulate(ref Fragments8, in MmaA, ArrayView{float}, int, int, int, in LaneMatrices, int)"/> does, B from
+    /// pair rows along the lines instead: k row r's word w at <paramref name="rows"/> + r·<paramref name="stride"/> + w
+    /// holds lines 2w and 2w + 1 (a head tile staged once, as the scores take it), k 16·<paramref name="chunk"/>.. (on
+    /// CUDA by transposed ldmatrix, <see cref="LaneMatrices.LoadBFromRows"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateFromRows(ref Fragments8 c, in MmaA a, ArrayView<float> shared, int rows, int stride, int chunk,
+        in LaneMatrices lane, int used)
+    {
+        AccumulateFromRows(ref c.F0, ref c.F1, ref c.F2, ref c.F3, a, shared, rows, stride, chunk, lane);
+        if (used > 32) AccumulateFromRows(ref c.F4, ref c.F5, ref c.F6, ref c.F7, a, shared, rows + 16, stride, chunk, lane);
+    }
+
+    /// <summary>
+    /// <see cref="AccumulateFromRows(ref Fragments8, in MmaA, ArrayView{float}, int, int, int, in LaneMatrices, int)"/> for a
+    /// wide head (<see cref="WideHeadFragments.Fits"/>): lines 0..64 from the rows' first 32 words, 64..128 from the next 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AccumulateFromRows(ref Fragments16 c, in MmaA a, ArrayView<float> shared, int rows, int stride, int chunk,
+        in LaneMatrices lane, int columns)
+    {
+        AccumulateFromRows(ref c.Left, a, shared, rows, stride, chunk, lane, 64);
+        AccumulateFromRows(ref c.Right, a, shared, rows + 32, stride, chunk, lane, columns - 64);
+    }
+
     /// <summary>The four fragments' c_j += a·B_j, as the eight-fragment version.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Accumulate(ref Fragments4 c, in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk,
@@ -277,11 +304,38 @@ internal static class Bf16Fragments
     {
         if (!CudaAsm.IsSupported)
         {
-            Emulate(ref c0, ref c1, ref c2, ref c3, a, shared, lines, stride, chunk, lane.Lane);
+            Emulate(ref c0, ref c1, ref c2, ref c3, a, shared, lines, stride, chunk, lane.Lane, fromRows: false);
             return;
         }
         var (b0, b1) = LoadB(lines, stride, 0, chunk, lane);
         var (b2, b3) = LoadB(lines, stride, 16, chunk, lane);
+        Products(ref c0, ref c1, ref c2, ref c3, a, b0, b1, b2, b3);
+    }
+
+    /// <summary>
+    /// c_j += a·B_j for four fragments j: B_j lines 8j.. of the pair rows at <paramref name="rows"/> (see
+    /// <see cref="AccumulateFromRows(ref Fragments8, in MmaA, ArrayView{float}, int, int, int, in LaneMatrices, int)"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateFromRows(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2,
+        ref MmaAccumulator c3, in MmaA a, ArrayView<float> shared, int rows, int stride, int chunk, in LaneMatrices lane)
+    {
+        if (!CudaAsm.IsSupported)
+        {
+            Emulate(ref c0, ref c1, ref c2, ref c3, a, shared, rows, stride, chunk, lane.Lane, fromRows: true);
+            return;
+        }
+        int first = rows + 16 * chunk * stride;
+        var (b0, b1) = lane.LoadBFromRows(first, stride);
+        var (b2, b3) = lane.LoadBFromRows(first + 8, stride);
+        Products(ref c0, ref c1, ref c2, ref c3, a, b0, b1, b2, b3);
+    }
+
+    /// <summary>c_j += a·b_j on BF16 tensor cores, one <see cref="Mma.Bf16"/> each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Products(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
+        in MmaA a, in MmaB b0, in MmaB b1, in MmaB b2, in MmaB b3)
+    {
         Mma.Bf16(ref c0, a, b0);
         Mma.Bf16(ref c1, a, b1);
         Mma.Bf16(ref c2, a, b2);
@@ -290,35 +344,58 @@ internal static class Bf16Fragments
 
     /// <summary>
     /// The four products of <see cref="Accumulate(ref Fragments4, in MmaA, ArrayView{float}, int, int, int, in LaneMatrices)"/>
-    /// without the instruction, pair of k by pair of k: A's pair p of row r sits in lane 4·(r mod 8) + p mod 4 (A0/A2 for
-    /// rows 0–7, A1/A3 for 8–15, A2/A3 for p ≥ 4); this lane's accumulators want rows g and g + 8 and lines 2t, 2t + 1 of
-    /// each fragment.
+    /// (or, <paramref name="fromRows"/>, of their counterpart on pair rows) without the instruction, pair of k by pair of k:
+    /// A's pair p of row r sits in lane 4·(r mod 8) + p mod 4 (A0/A2 for rows 0–7, A1/A3 for 8–15, A2/A3 for p ≥ 4); this
+    /// lane's accumulators want rows g and g + 8 and lines 2t, 2t + 1 of each fragment.
     /// </summary>
     private static void Emulate(ref MmaAccumulator c0, ref MmaAccumulator c1, ref MmaAccumulator c2, ref MmaAccumulator c3,
-        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane)
+        in MmaA a, ArrayView<float> shared, int lines, int stride, int chunk, int lane, bool fromRows)
     {
-        int g = lane >> 2;
-        var at = shared.SubView(lines + Mma.AccumulatorColumn(lane, 0) * stride + 8 * chunk); // line 2t, pair 0
+        int g = lane >> 2, line = Mma.AccumulatorColumn(lane, 0); // line 2t of the first fragment
+        var b = new EmulatedLines(shared, lines, stride, chunk, fromRows);
         for (int pair = 0; pair < 8; pair++) // k = 2·pair, 2·pair + 1
         {
             bool upper = pair >= 4;
             uint rowLow = Warp.Shuffle(upper ? a.A2 : a.A0, 4 * g + (pair & 3)); // row g
             uint rowHigh = Warp.Shuffle(upper ? a.A3 : a.A1, 4 * g + (pair & 3)); // row g + 8
-            Add(ref c0, rowLow, rowHigh, at, pair, stride);
-            Add(ref c1, rowLow, rowHigh, at, 8 * stride + pair, stride);
-            Add(ref c2, rowLow, rowHigh, at, 16 * stride + pair, stride);
-            Add(ref c3, rowLow, rowHigh, at, 24 * stride + pair, stride);
+            Add(ref c0, rowLow, rowHigh, b, line, pair);
+            Add(ref c1, rowLow, rowHigh, b, line + 8, pair);
+            Add(ref c2, rowLow, rowHigh, b, line + 16, pair);
+            Add(ref c3, rowLow, rowHigh, b, line + 24, pair);
         }
     }
 
-    /// <summary>One pair of k of a 16 × 8 product: this lane's rows times the pair words of its two lines.</summary>
-    private static void Add(ref MmaAccumulator c, uint rowLow, uint rowHigh, ArrayView<float> at, int word, int stride)
+    /// <summary>One pair of k of a 16 × 8 product: this lane's rows times the pair words of lines <paramref name="line"/> and line + 1.</summary>
+    private static void Add(ref MmaAccumulator c, uint rowLow, uint rowHigh, in EmulatedLines b, int line, int pair)
     {
-        uint column0 = Interop.FloatAsInt(at[word]), column1 = Interop.FloatAsInt(at[word + stride]);
+        uint column0 = b.Word(line, pair), column1 = b.Word(line + 1, pair);
         c.C0 += Dot(rowLow, column0);
         c.C1 += Dot(rowLow, column1);
         c.C2 += Dot(rowHigh, column0);
         c.C3 += Dot(rowHigh, column1);
+    }
+
+    /// <summary>
+    /// The B operand of an emulated product as staged: lines along k (line n's word w at Lines + n·Stride + w), or pair rows
+    /// along the lines (k row r's word w at Lines + r·Stride + w holds lines 2w, 2w + 1); k 16·Chunk.. either way.
+    /// </summary>
+    private readonly struct EmulatedLines(ArrayView<float> shared, int lines, int stride, int chunk, bool fromRows)
+    {
+        /// <summary>The pair word of line <paramref name="line"/> at k 16·chunk + 2·<paramref name="pair"/> and the k after it.</summary>
+        public uint Word(int line, int pair) => fromRows
+            ? ColumnPair(shared, lines + (16 * chunk + 2 * pair) * stride, stride, line)
+            : Interop.FloatAsInt(shared[lines + line * stride + 8 * chunk + pair]);
+    }
+
+    /// <summary>
+    /// The 16-bit elements of column <paramref name="column"/> in the pair row at <paramref name="first"/> (low half) and in
+    /// the one <paramref name="stride"/> words on (high half): a pair along the rows from rows of pairs along the columns.
+    /// </summary>
+    public static uint ColumnPair(ArrayView<float> shared, int first, int stride, int column)
+    {
+        int word = first + column / 2, shift = 16 * (column & 1);
+        uint low = Interop.FloatAsInt(shared[word]) >> shift & 0xFFFF, high = Interop.FloatAsInt(shared[word + stride]) >> shift & 0xFFFF;
+        return low | high << 16;
     }
 
     /// <summary>Two values rounded to BF16 in one word (the bits of a float), <paramref name="low"/> in the low half.</summary>

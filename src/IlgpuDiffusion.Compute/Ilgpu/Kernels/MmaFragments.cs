@@ -113,6 +113,14 @@ internal readonly struct LaneMatrices
     /// <summary>The two B fragments at <paramref name="word"/> (lines <paramref name="stride"/> words apart) by ldmatrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public (MmaB Low, MmaB High) LoadB(int word, int stride) => Mma.LoadMatrices(BAddress(word, stride)).B;
+
+    /// <summary>
+    /// The two BF16 B fragments of lines 0–7 and 8–15 × k 0..16 from rows that run along the lines (k row r's word w at
+    /// <paramref name="word"/> + r·<paramref name="stride"/> + w holds lines 2w, 2w + 1) by a transposed ldmatrix: its four
+    /// matrices (k 0–7 and 8–15 of lines 0–7, then of lines 8–15) lie where those of an A fragment do.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public (MmaB Low, MmaB High) LoadBFromRows(int word, int stride) => Mma.LoadMatricesTransposed(AAddress(word, stride)).B;
 }
 
 /// <summary>

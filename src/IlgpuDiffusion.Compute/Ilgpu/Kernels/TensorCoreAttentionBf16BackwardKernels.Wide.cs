@@ -9,13 +9,14 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// precision's counterpart of <see cref="TensorCoreAttentionBackwardKernels.KeyValueWide"/>: the walk, grids and scratch
 /// of <see cref="KeyValue"/> and <see cref="Query"/> over 128 staged columns. The key pass keeps its 32 keys and values
 /// as pair rows in shared memory (as fragments in registers they would not fit beside dK and dV, 16 × 128 per warp each)
-/// and loads them by ldmatrix for each product; Pᵀ and dSᵀ go from the score accumulators straight into dV and dK. Shared
-/// memory of the key pass: K, V, Q, dO [32, 68 pair words]; Qᵀ, dOᵀ [128 head columns, 20 words]; lse, D [32]: 54.3 KB,
-/// above the 48 KB a launch may use unless the kernel opts in (<see cref="WideSharedBytes"/>; where the driver refuses,
-/// such heads keep the backward over materialized scores). The query pass needs 12.5 KB. Products skip the chunks of 16
-/// head columns and the output fragments of 32 wholly past the head; element-by-element staging fills the columns past it
-/// with zeros, and tiles wholly inside the sequence of heads of 96 and 128 stage with 16-byte loads, which leave them as
-/// they are (<see cref="WideHeadFragments.StagesWhole"/>).
+/// and loads them by ldmatrix for each product; Pᵀ and dSᵀ go from the score accumulators straight into dV and dK, whose
+/// B fragments come from the pair rows of Q and dO by transposed ldmatrix. Shared memory of the key pass: K, V, Q, dO
+/// [32, 68 pair words]; lse, D [32]: 34.3 KB (<see cref="WideSharedBytes"/>, below the 48 KB a launch may use without
+/// opting in; the device sets it where it opts the TF32 key pass in to its 70.8 KB). The query pass needs 11.0 KB: dSᵀ
+/// [32 keys, 20 words], k [32, 68 pair words]. Products skip the chunks of 16 head columns and the output fragments of 32
+/// wholly past the head; element-by-element staging fills the columns past it with zeros, and tiles wholly inside the
+/// sequence of heads of 96 and 128 stage with 16-byte loads, which leave them as they are
+/// (<see cref="WideHeadFragments.StagesWhole"/>).
 /// </summary>
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
@@ -26,10 +27,9 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
     private const int WideRows = Tile * WideRowStride;
 
-    // KeyValueWide: K, V (owned), Q, dO pair rows and Qᵀ, dOᵀ pair columns (per query tile), lse, D.
+    // KeyValueWide: K, V (owned), Q, dO pair rows (per query tile), lse, D.
     private const int WideValuesAt = WideRows, WideQueriesAt = 2 * WideRows, WideGradientsAt = 3 * WideRows;
-    private const int WideQueryColumnsAt = 4 * WideRows, WideGradientColumnsAt = WideQueryColumnsAt + Width * ColumnStride;
-    private const int WideShiftsAt = WideGradientColumnsAt + Width * ColumnStride, WideRowDotsAt = WideShiftsAt + Tile;
+    private const int WideShiftsAt = 4 * WideRows, WideRowDotsAt = WideShiftsAt + Tile;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValueWide"/> needs.</summary>
     public const int WideSharedFloats = WideRowDotsAt + Tile;
@@ -37,11 +37,11 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// <summary>Bytes of dynamic shared memory <see cref="KeyValueWide"/> opts in to.</summary>
     public const int WideSharedBytes = WideSharedFloats * sizeof(float);
 
-    // QueryWide: the tile's dS pairs (32 queries), then kᵀ.
-    private const int WideKeyColumnsAt = Tile * ColumnStride;
+    // QueryWide: the tile's dS pairs (32 queries), then k's pair rows.
+    private const int WideKeyRowsAt = Tile * ColumnStride;
 
-    /// <summary>Floats of dynamic shared memory <see cref="QueryWide"/> needs: the tile's dS pairs, then kᵀ of 128 columns.</summary>
-    public const int WideQuerySharedFloats = WideKeyColumnsAt + Width * ColumnStride;
+    /// <summary>Floats of dynamic shared memory <see cref="QueryWide"/> needs: the tile's dS pairs, then k's 32 pair rows.</summary>
+    public const int WideQuerySharedFloats = WideKeyRowsAt + WideRows;
 
     /// <summary>
     /// <see cref="KeyValue"/> for heads of 72 to 128 columns: dk, dv += the gradients of 32 keys; dSᵀ into the scratch.
@@ -59,7 +59,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * Tile;
         int d = a.HeadDim, head = b * a.QBatchStride + h * d;
         int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
-        int rowLimit = Bf16Fragments.PairStagingLimit(tokens, d, Width), rightColumnLimit = StagingLimit(tokens, d - HeadWidth);
+        int rowLimit = Bf16Fragments.PairStagingLimit(tokens, d, Width);
         Bf16Fragments.StageRows(shared, 0, WideRowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
         Bf16Fragments.StageRows(shared, WideValuesAt, WideRowStride, v, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
@@ -80,8 +80,6 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
                     Width);
                 Bf16Fragments.StageRows(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit,
                     Threads, Width);
-                StageWideColumns(shared, WideQueryColumnsAt, q, head, a.QRowStride, q0, tokens, rightColumnLimit);
-                StageWideColumns(shared, WideGradientColumnsAt, dOutput, outputHead, outputRow, q0, tokens, rightColumnLimit);
             }
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
@@ -91,12 +89,12 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             ProductOverWideHead(ref dp, shared, values, WideGradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
             var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
-            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1),
-                shared, WideGradientColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3),
-                shared, WideGradientColumnsAt, ColumnStride, 1, matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, low, shared, WideQueryColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, high, shared, WideQueryColumnsAt, ColumnStride, 1, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1),
+                shared, WideGradientsAt, WideRowStride, 0, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3),
+                shared, WideGradientsAt, WideRowStride, 1, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dkSum, low, shared, WideQueriesAt, WideRowStride, 0, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dkSum, high, shared, WideQueriesAt, WideRowStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dkSum, a.Scale, dk, a, head, key, lane);
@@ -117,7 +115,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int lane = Group.IdxX & (Mma.WarpLanes - 1), warp = Group.IdxX >> 5;
         var matrices = new LaneMatrices(lane);
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * Tile;
-        int d = a.HeadDim, head = b * a.QBatchStride + h * d, rightLimit = StagingLimit(tokens, d - HeadWidth);
+        int d = a.HeadDim, head = b * a.QBatchStride + h * d, rowLimit = Bf16Fragments.PairStagingLimit(tokens, d, Width);
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int pitch = stride / 2, scores = Grid.IdxY * stride * pitch + q0 / 2, warpWords = 8 * warp; // as Query's, 32 queries
 
@@ -128,37 +126,22 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         {
             BackwardFragments.CopyScratchTile(shared, 0, ColumnStride, scoreGradients, scores + k0 * pitch, pitch, Tile / 2, Threads);
             if (whole && k0 + Tile <= tokens)
-                Bf16Fragments.StageWholeColumnsWide(shared, WideKeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, Threads, d);
+                WholeRowStaging.StageWide<Bf16PairWords>(shared, WideKeyRowsAt, WideRowStride, k, head, a.QRowStride, k0, Tile, Threads, d);
             else
-                StageWideColumns(shared, WideKeyColumnsAt, k, head, a.QRowStride, k0, tokens, rightLimit);
+                Bf16Fragments.StageRows(shared, WideKeyRowsAt, WideRowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
             Group.Barrier();
-            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 0, matrices),
-                shared, WideKeyColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 1, matrices),
-                shared, WideKeyColumnsAt, ColumnStride, 1, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 0, matrices),
+                shared, WideKeyRowsAt, WideRowStride, 0, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 1, matrices),
+                shared, WideKeyRowsAt, WideRowStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteWideRows(dqSum, a.Scale, dq, a, head, query, lane);
     }
 
     /// <summary>
-    /// Stages 32 rows of a head from row <paramref name="first"/> transposed as pairs of rows, 128 head columns
-    /// <see cref="ColumnStride"/> words apart in two halves of 64 (the group's 64 threads keep one column each): the first
-    /// half zero from row <paramref name="tokens"/> on, the second from <paramref name="rightLimit"/> on
-    /// (<see cref="AttentionFragments.StagingLimit(int, int)"/> of the head's columns past 64).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StageWideColumns(ArrayView<float> shared, int offset, ArrayView<float> source, int start, int rowStride,
-        int first, int tokens, int rightLimit)
-    {
-        Bf16Fragments.StageColumns(shared, offset, ColumnStride, source, start, rowStride, first, Tile, tokens, Threads);
-        Bf16Fragments.StageColumns(shared, offset + HeadWidth * ColumnStride, ColumnStride, source, start + HeadWidth, rowStride,
-            first, Tile, rightLimit, Threads);
-    }
-
-    /// <summary>
     /// The key pass's query tile of a head of 96 or 128 columns wholly inside the sequence (<see cref="WideHeadFragments.StagesWhole"/>):
-    /// Q and dO as pair rows and as pair columns, every load a 16-byte one.
+    /// Q and dO as pair rows, every load a 16-byte one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StageWholeWideQueryTile(ArrayView<float> shared, ArrayView<float> q, ArrayView<float> dOutput, int head,
@@ -166,9 +149,6 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     {
         WholeRowStaging.StageWide<Bf16PairWords>(shared, WideQueriesAt, WideRowStride, q, head, rowStride, q0, Tile, Threads, columns);
         WholeRowStaging.StageWide<Bf16PairWords>(shared, WideGradientsAt, WideRowStride, dOutput, outputHead, outputRow, q0, Tile,
-            Threads, columns);
-        Bf16Fragments.StageWholeColumnsWide(shared, WideQueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, Threads, columns);
-        Bf16Fragments.StageWholeColumnsWide(shared, WideGradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile,
             Threads, columns);
     }
 

@@ -14,14 +14,16 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// A fragments of them (ldmatrix) per query tile: held in registers through the launch they took 173 registers; loaded
 /// per tile, 136, for 8 more ldmatrix a tile. Per query tile a warp computes Pᵀ and dPᵀ in registers (keys as rows), and
 /// multiplies Pᵀ·dO into dv and dSᵀ·Q into dk straight from those registers (the m16n8k16 accumulator layout is the A
-/// layout of the next product's pairs: no slabs). Q and dO are staged twice as BF16 pairs: along the head for the scores,
-/// along the queries (transposed) for dk and dv. dSᵀ goes to the scratch as the BF16 pairs of queries the dk product takes
-/// (rows of T/2 words, rounded once, half the bytes of the TF32 scratch), for heads of every width.
-/// Shared memory (37.3 KB): Q, dO [32, 36 words]; Qᵀ, dOᵀ [64 head columns, 20 words]; lse, D [32]; K, V [64, 36 words].
+/// layout of the next product's pairs: no slabs). Q and dO are staged once, as BF16 pairs along the head: the scores read
+/// them so, and dk and dv take their B fragments (pairs along the queries) from the same rows by transposed ldmatrix
+/// (<see cref="Bf16Fragments.AccumulateFromRows(ref Fragments8, in MmaA, ILGPU.ArrayView{float}, int, int, int, in LaneMatrices, int)"/>).
+/// dSᵀ goes to the scratch as the BF16 pairs of queries the dk product takes (rows of T/2 words, rounded once, half the
+/// bytes of the TF32 scratch), for heads of every width.
+/// Shared memory (27.3 KB): Q, dO [32, 36 words]; lse, D [32]; K, V [64, 36 words].
 /// <see cref="Query"/>: 4 warps own 64 queries and add dq = scale·dS·k, dSᵀ copied from the scratch as it lies and loaded
-/// by a transposed ldmatrix as dS's A fragments (pairs along the keys), k transposed as pairs along the keys. Shared memory
-/// (9.5 KB): dSᵀ [32 keys, 36 words]; kᵀ [64 head columns, 20 words]. The variants for narrower heads keep groups of 2
-/// warps and 32 rows.
+/// by a transposed ldmatrix as dS's A fragments (pairs along the keys), k staged as pair rows and loaded by a transposed
+/// ldmatrix as pairs along the keys. Shared memory (9.0 KB): dSᵀ [32 keys, 36 words]; k [32 keys, 36 words]. The variants
+/// for narrower heads keep groups of 2 warps and 32 rows.
 /// Heads of 72 to 128 columns take <see cref="KeyValueWide"/> and <see cref="QueryWide"/>.
 /// </summary>
 internal static partial class TensorCoreAttentionBf16BackwardKernels
@@ -34,29 +36,27 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// </summary>
     public const int BlockRows = TensorCoreAttentionBackwardKernels.ScoreBlock, BlockThreads = BlockRows / 16 * Mma.WarpLanes;
 
-    /// <summary>Words between staged pair rows (32 pairs and 4 of padding), and between transposed lines (16 and 4).</summary>
+    /// <summary>Words between staged pair rows (32 pairs and 4 of padding), and between dSᵀ rows of 32 queries (16 and 4).</summary>
     private const int RowStride = HeadWidth / 2 + 4, ColumnStride = Tile / 2 + 4;
 
-    private const int GradientsAt = Tile * RowStride, QueryColumnsAt = 2 * Tile * RowStride;
-    private const int GradientColumnsAt = QueryColumnsAt + HeadWidth * ColumnStride;
-    private const int ShiftsAt = GradientColumnsAt + HeadWidth * ColumnStride;
+    private const int GradientsAt = Tile * RowStride, ShiftsAt = 2 * Tile * RowStride;
     private const int RowDotsAt = ShiftsAt + Tile;
     private const int KeysAt = RowDotsAt + Tile, ValuesAt = KeysAt + BlockRows * RowStride;
 
     /// <summary>Floats of dynamic shared memory <see cref="KeyValue"/> needs.</summary>
     public const int SharedFloats = ValuesAt + BlockRows * RowStride;
 
-    // Query: the tile's dS pairs, then kᵀ.
-    private const int KeyColumnsAt = Tile * (BlockRows / 2 + 4);
+    // Query: the tile's dS pairs, then k's pair rows.
+    private const int KeyRowsAt = Tile * (BlockRows / 2 + 4);
 
     /// <summary>Floats of dynamic shared memory <see cref="Query"/> needs.</summary>
-    public const int QuerySharedFloats = KeyColumnsAt + HeadWidth * ColumnStride;
+    public const int QuerySharedFloats = KeyRowsAt + Tile * RowStride;
 
     /// <summary>
     /// dk, dv += the gradients of 64 keys; dSᵀ of those keys into the head's scratch rows. Grid (⌈T/64⌉, heads of the
     /// launch) × <see cref="BlockThreads"/>; <see cref="SharedFloats"/>. Launch bounds of 4 blocks where the GEMMs take
-    /// theirs (compute capability 9.0 on): 128 registers for sm_90 with no spill (CUDA 11.8 ptxas); for sm_80 they would
-    /// spill 4 bytes, so an A100 runs it at 130 registers, 3 blocks.
+    /// theirs (compute capability 9.0 on): 128 registers for sm_90 with no spill (CUDA 11.8 ptxas); an A100, without them,
+    /// also gets 128 (sm_80), so 4 blocks.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, BlocksPerMultiprocessor = 4)]
     public static void KeyValue(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
@@ -87,7 +87,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, k0 = Grid.IdxX * rows;
         int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d;
         int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
-        int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens, columnLimit = narrow ? StagingLimit(tokens, d) : tokens;
+        int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens;
         if (!narrow && a.VectorRows != 0 && k0 + BlockRows <= tokens)
         {
             Bf16Fragments.StageWholeRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, BlockRows, BlockThreads, HeadWidth);
@@ -111,7 +111,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             if (!narrow && a.VectorRows != 0 && q0 + Tile <= tokens)
                 StageWholeQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0);
             else
-                StageQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0, rowLimit, columnLimit, threads);
+                StageQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0, rowLimit, threads);
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
             var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
@@ -120,12 +120,12 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             ProductOverHead(ref dp, shared, values, valuesAddress, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
             var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
-            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientColumnsAt, ColumnStride, 0,
+            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientsAt, RowStride, 0,
                 matrices, d);
-            Bf16Fragments.Accumulate(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientColumnsAt, ColumnStride, 1,
+            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientsAt, RowStride, 1,
                 matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, low, shared, QueryColumnsAt, ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dkSum, high, shared, QueryColumnsAt, ColumnStride, 1, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dkSum, low, shared, 0, RowStride, 0, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dkSum, high, shared, 0, RowStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
@@ -160,7 +160,8 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         var matrices = new LaneMatrices(lane);
         int rows = narrow ? Tile : BlockRows, threads = narrow ? Threads : BlockThreads;
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * rows;
-        int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d, limit = narrow ? StagingLimit(tokens, d) : tokens;
+        int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d;
+        int limit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
         int pitch = stride / 2, pairStride = rows / 2 + 4; // the scratch's words per key; the staged tile's, padded
         int scores = Grid.IdxY * stride * pitch + q0 / 2, warpWords = 8 * warp;
@@ -171,33 +172,29 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         {
             BackwardFragments.CopyScratchTile(shared, 0, pairStride, scoreGradients, scores + k0 * pitch, pitch, rows / 2, threads);
             if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
-                Bf16Fragments.StageWholeColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, BlockThreads,
-                    HeadWidth);
+                Bf16Fragments.StageWholeRows(shared, KeyRowsAt, RowStride, k, head, a.QRowStride, k0, Tile, BlockThreads, HeadWidth);
             else
-                Bf16Fragments.StageColumns(shared, KeyColumnsAt, ColumnStride, k, head, a.QRowStride, k0, Tile, limit, threads);
+                Bf16Fragments.StageRows(shared, KeyRowsAt, RowStride, k, head, a.QRowStride, k0, Tile, limit, threads);
             Group.Barrier();
-            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 0, matrices), shared, KeyColumnsAt,
-                ColumnStride, 0, matrices, d);
-            Bf16Fragments.Accumulate(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 1, matrices), shared, KeyColumnsAt,
-                ColumnStride, 1, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 0, matrices), shared, KeyRowsAt,
+                RowStride, 0, matrices, d);
+            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 1, matrices), shared, KeyRowsAt,
+                RowStride, 1, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
 
     /// <summary>
-    /// A key pass's query tile from <paramref name="q0"/> on: Q and dO as pair rows along the head (for Sᵀ and dPᵀ) and as
-    /// pair columns along the queries (for dV += Pᵀ·dO and dK += dSᵀ·Q), zeros from the row limits on.
+    /// A key pass's query tile from <paramref name="q0"/> on: Q and dO as pair rows along the head (for Sᵀ and dPᵀ, and by
+    /// transposed loads for dV += Pᵀ·dO and dK += dSᵀ·Q), zeros from the row limit on.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StageQueryTile(ArrayView<float> shared, ArrayView<float> q, ArrayView<float> dOutput, int head, int rowStride,
-        int outputHead, int outputRow, int q0, int rowLimit, int columnLimit, int threads)
+        int outputHead, int outputRow, int q0, int rowLimit, int threads)
     {
         Bf16Fragments.StageRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, rowLimit, threads);
         Bf16Fragments.StageRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, rowLimit, threads);
-        Bf16Fragments.StageColumns(shared, QueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, columnLimit, threads);
-        Bf16Fragments.StageColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, columnLimit,
-            threads);
     }
 
     /// <summary>
@@ -210,9 +207,6 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     {
         Bf16Fragments.StageWholeRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, BlockThreads, HeadWidth);
         Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, BlockThreads, HeadWidth);
-        Bf16Fragments.StageWholeColumns(shared, QueryColumnsAt, ColumnStride, q, head, rowStride, q0, Tile, BlockThreads, HeadWidth);
-        Bf16Fragments.StageWholeColumns(shared, GradientColumnsAt, ColumnStride, dOutput, outputHead, outputRow, q0, Tile, BlockThreads,
-            HeadWidth);
     }
 
     /// <summary>
@@ -260,22 +254,11 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int g = matrices.Lane >> 2, k = 2 * (matrices.Lane & 3);
         return new MmaA
         {
-            A0 = HalvesOfColumn(shared, first, stride, k, g),
-            A1 = HalvesOfColumn(shared, first, stride, k, g + 8),
-            A2 = HalvesOfColumn(shared, first, stride, k + 8, g),
-            A3 = HalvesOfColumn(shared, first, stride, k + 8, g + 8),
+            A0 = Bf16Fragments.ColumnPair(shared, first + k * stride, stride, g),
+            A1 = Bf16Fragments.ColumnPair(shared, first + k * stride, stride, g + 8),
+            A2 = Bf16Fragments.ColumnPair(shared, first + (k + 8) * stride, stride, g),
+            A3 = Bf16Fragments.ColumnPair(shared, first + (k + 8) * stride, stride, g + 8),
         };
-    }
-
-    /// <summary>
-    /// The 16-bit elements of column <paramref name="column"/> in rows <paramref name="row"/> (low half) and row + 1 (high
-    /// half) of pair words staged from <paramref name="first"/> on, rows <paramref name="stride"/> apart.
-    /// </summary>
-    private static uint HalvesOfColumn(ArrayView<float> shared, int first, int stride, int row, int column)
-    {
-        int word = first + row * stride + column / 2, shift = 16 * (column & 1);
-        uint low = Interop.FloatAsInt(shared[word]) >> shift & 0xFFFF, high = Interop.FloatAsInt(shared[word + stride]) >> shift & 0xFFFF;
-        return low | high << 16;
     }
 
     /// <summary>
