@@ -59,13 +59,12 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     /// <summary>
     /// The fragments that ldmatrix gives each lane on CUDA (<see cref="LaneMatrices"/>; emulated from the PTX ISA's
     /// definition, <see cref="LdmatrixEmulation"/>) are the ones the word-by-word loads give elsewhere: A fragments and pairs of B
-    /// fragments at the strides the kernels use (BF16 head rows of 36 words, key and query columns of 20; TF32 head rows of
-    /// 68, slabs of 36), for each k step, from rows that start where the kernels' tiles do; aligned and free of bank
-    /// conflicts.
+    /// fragments at the strides the kernels use (BF16 head rows of 36 words, wide ones of 68; TF32 head rows of 68, slabs of
+    /// 36), for each k step, from rows that start where the kernels' tiles do; aligned and free of bank conflicts.
     /// </summary>
     [Theory]
     [InlineData(true, 36, 4 * 36, 4)]
-    [InlineData(true, 20, 640 + 16 * 20, 2)]
+    [InlineData(true, 68, 2 * 32 * 68, 8)] // the wide BF16 key pass's Q, after its K and V
     [InlineData(false, AttentionFragments.HeadStride, 2 * 32 * AttentionFragments.HeadStride, 8)]
     [InlineData(false, AttentionFragments.SlabStride, 4 * 32 * AttentionFragments.HeadStride + 64 + AttentionFragments.Slab, 4)] // dSᵀ
     public void Ldmatrix_rows_give_the_fragments(bool bf16, int stride, int rows, int steps)
@@ -168,7 +167,8 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
                 {
                     Assert.Equal(4u * (uint)RowWord(lane), new LaneMatrices(lane).AAddress(first, stride));
                     uint[] registers = LdmatrixEmulation.Load(halves, RowWord, lane, transposed: true);
-                    var (low, high) = new LoadedMatrices { R0 = registers[0], R1 = registers[1], R2 = registers[2], R3 = registers[3] }.B;
+                    var loaded = new LoadedMatrices { R0 = registers[0], R1 = registers[1], R2 = registers[2], R3 = registers[3] };
+                    var (low, high) = loaded.B;
                     uint[] fragments = [low.B0, low.B1, high.B0, high.B1];
                     for (int r = 0; r < 4; r++)
                     {

@@ -14,12 +14,16 @@ internal struct Bf16Rows64
 /// <summary>
 /// The BF16 steps of the tensor-core attention (<see cref="TensorCoreAttentionBf16Kernels"/>): staging head rows into
 /// shared memory as packed pairs (two consecutive k in one word, the lower in the low half, rounded to nearest even as
-/// <c>cvt.rn.bf16x2.f32</c> does), loading fragments from them, and the m16n8k16 product. Pairs are along the product's
-/// k: along the head for Q and K (scores), along the keys for V (P·V), which a transposing stage writes. On CUDA
-/// (sm_80+) a product is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B
-/// fragments); on ILGPU's CPU accelerator with warps of 32 (tests) A fragments load word by word and each lane gathers
-/// the rows of its accumulator registers from the other lanes with warp shuffles and reads its B lines from shared
-/// memory, so everything but those two instructions runs as on a GPU (a host test checks the ldmatrix addressing
+/// <c>cvt.rn.bf16x2.f32</c> does), loading fragments from them, and the m16n8k16 product. Operands are staged as rows
+/// of pairs along the head: where the product's k runs along the head (Q·Kᵀ) its B lines are those rows, where it runs
+/// along the rows (P·V of wide heads, the backward's dk, dv and dq) its B fragments come from them transposed. The
+/// forward of heads of up to 64 stages V transposed instead, as pairs along the keys
+/// (<see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int)"/>): its
+/// transposed loads would need a second lane offset in a loop held at 128 registers, and ptxas spills. On CUDA (sm_80+) a product
+/// is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B fragments, .trans for those
+/// from rows along k); on ILGPU's CPU accelerator with warps of 32 (tests) A fragments load word by word and each lane
+/// gathers the rows of its accumulator registers from the other lanes with warp shuffles and reads its B lines from
+/// shared memory, so everything but those two instructions runs as on a GPU (a host test checks the ldmatrix addressing
 /// against the word-by-word places).
 /// </summary>
 internal static class Bf16Fragments
@@ -141,23 +145,6 @@ internal static class Bf16Fragments
         if (width / 4 <= 2 * quadsPerPass) return;
         ColumnPass(from, to, 2, quadsPerPass, rowQuads, stride);
         ColumnPass(from, to, 3, quadsPerPass, rowQuads, stride);
-    }
-
-    /// <summary>
-    /// <see cref="StageWholeColumns"/> for a wide head of 96 or 128 <paramref name="columns"/>
-    /// (<see cref="WideHeadFragments.StagesWhole"/>) staged 128 wide: its first 64 columns, then the 32 or 64 after them;
-    /// the lines past a head of 96 are left as they are (<see cref="WholeRowStaging.StageWide{TWords}"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void StageWholeColumnsWide(ArrayView<float> shared, int offset, int stride, ArrayView<float> source, int start,
-        int rowStride, int first, int rows, int threads, int columns)
-    {
-        const int half = AttentionFragments.HeadWidth;
-        StageWholeColumns(shared, offset, stride, source, start, rowStride, first, rows, threads, half);
-        if (columns == WideHeadFragments.HeadWidth)
-            StageWholeColumns(shared, offset + half * stride, stride, source, start + half, rowStride, first, rows, threads, half);
-        else
-            StageWholeColumns(shared, offset + half * stride, stride, source, start + half, rowStride, first, rows, threads, half / 2);
     }
 
     /// <summary>
@@ -365,7 +352,9 @@ internal static class Bf16Fragments
         }
     }
 
-    /// <summary>One pair of k of a 16 × 8 product: this lane's rows times the pair words of lines <paramref name="line"/> and line + 1.</summary>
+    /// <summary>
+    /// One pair of k of a 16 × 8 product: this lane's rows times the pair words of lines <paramref name="line"/> and line + 1.
+    /// </summary>
     private static void Add(ref MmaAccumulator c, uint rowLow, uint rowHigh, in EmulatedLines b, int line, int pair)
     {
         uint column0 = b.Word(line, pair), column1 = b.Word(line + 1, pair);

@@ -117,7 +117,9 @@ internal readonly struct LaneMatrices
     /// <summary>
     /// The two BF16 B fragments of lines 0–7 and 8–15 × k 0..16 from rows that run along the lines (k row r's word w at
     /// <paramref name="word"/> + r·<paramref name="stride"/> + w holds lines 2w, 2w + 1) by a transposed ldmatrix: its four
-    /// matrices (k 0–7 and 8–15 of lines 0–7, then of lines 8–15) lie where those of an A fragment do.
+    /// matrices (k 0–7 and 8–15 of lines 0–7, then of lines 8–15) lie where those of an A fragment do, so each fragment's
+    /// registers come out consecutive, as mma takes them (at the addresses of two B fragments they would come out
+    /// interleaved, and ptxas would move them into pairs).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public (MmaB Low, MmaB High) LoadBFromRows(int word, int stride) => Mma.LoadMatricesTransposed(AAddress(word, stride)).B;

@@ -14,9 +14,9 @@ internal struct Bf16Rows128
 /// Flash-attention forward on BF16 tensor cores for heads of 72 to 128 columns (<see cref="WideHeadFragments.Fits"/>),
 /// the bf16 precision's counterpart of <see cref="TensorCoreWideAttentionKernels"/> and the walk of
 /// <see cref="TensorCoreAttentionBf16Kernels.Forward"/> (here 4 warps own 64 query rows; key tiles of 64, queries as A
-/// fragments in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (35
-/// KB): K [64 keys, 68 pair words], V [128 head columns, 36 key-pair words]; the Q tile is staged through K's place
-/// before the loop. Each warp holds its 16 × 128 output in registers. The score products skip the chunks of 16 columns
+/// fragments in registers, P from the score accumulators straight into P·V) over 128 staged columns. Shared memory (34
+/// KB): K, V [64 keys, 68 pair words], V's B fragments loaded from its rows by transposed ldmatrix; the Q tile is staged
+/// through K's place before the loop. Each warp holds its 16 × 128 output in registers. The score products skip the chunks of 16 columns
 /// wholly past the head, P·V the output fragments of 32 columns wholly past it; element-by-element staging fills the
 /// columns past the head with zeros. One owner per output element, a fixed order of sums: results repeat bit for bit.
 /// Key tiles wholly inside the sequence of a head of 96 or 128 whose rows start on 16 bytes stage with 16-byte loads,
@@ -29,16 +29,13 @@ internal static class TensorCoreWideAttentionBf16Kernels
     public const int TileQ = 64, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
     private const int Width = WideHeadFragments.HeadWidth;
 
-    /// <summary>Words between staged pair rows of Q and K: 64 pairs and 4 of padding.</summary>
+    /// <summary>Words between staged pair rows of Q, K and V: 64 pairs and 4 of padding.</summary>
     private const int Stride = Width / 2 + 4;
-
-    /// <summary>Words between V's staged head columns: 32 pairs of keys and 4 of padding.</summary>
-    private const int ValueStride = TileK / 2 + 4;
 
     private const int VOffset = TileK * Stride;
 
     /// <summary>Floats of dynamic shared memory a launch needs.</summary>
-    public const int SharedFloats = VOffset + Width * ValueStride;
+    public const int SharedFloats = VOffset + TileK * Stride;
 
     /// <summary>
     /// output [batch, Queries, heads, HeadDim] = softmax(Scale·q·kᵀ)·v; logSumExp [batch, heads, Queries] when WriteLogSumExp ≠ 0.
@@ -53,7 +50,6 @@ internal static class TensorCoreWideAttentionBf16Kernels
         var matrices = new LaneMatrices(lane);
         int bh = Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * TileQ, d = a.HeadDim;
         int queryLimit = Bf16Fragments.PairStagingLimit(a.Queries, d, Width), keyLimit = Bf16Fragments.PairStagingLimit(a.Keys, d, Width);
-        int valueLimit = StagingLimit(a.Keys, d, Width);
         if (d == Width && a.VectorRows != 0 && q0 + TileQ <= a.Queries)
             Bf16Fragments.StageWholeRows(shared, 0, Stride, q, b * a.QBatchStride + h * d, a.QRowStride, q0, TileQ, Threads, Width);
         else
@@ -71,7 +67,7 @@ internal static class TensorCoreWideAttentionBf16Kernels
 
         var o = default(Fragments16);
         var softmax = OnlineSoftmax.Start(a.Scale);
-        var tile = new KeyTiles(k, v, kv, keyLimit, valueLimit, q0 + warp * 16, whole);
+        var tile = new KeyTiles(k, v, kv, keyLimit, q0 + warp * 16, whole);
         // The tiles every query of the block sees whole take no masking (TensorCoreAttentionBf16Kernels.Forward likewise).
         int k0 = 0;
         for (int visibleEnd = OnlineSoftmax.VisibleEnd(a, q0, TileQ, TileK); k0 < visibleEnd; k0 += TileK)
@@ -83,8 +79,7 @@ internal static class TensorCoreWideAttentionBf16Kernels
     }
 
     /// <summary>Where a launch's K and V tiles come from, and a warp's first query.</summary>
-    private readonly record struct KeyTiles(ArrayView<float> K, ArrayView<float> V, int Kv, int KeyLimit, int ValueLimit,
-        int WarpQuery, bool Whole);
+    private readonly record struct KeyTiles(ArrayView<float> K, ArrayView<float> V, int Kv, int KeyLimit, int WarpQuery, bool Whole);
 
     /// <summary>
     /// Stages key tile <paramref name="k0"/> and attends the warp's rows to it (scores masked where not visible only
@@ -97,13 +92,12 @@ internal static class TensorCoreWideAttentionBf16Kernels
         if (tile.Whole && k0 + TileK <= a.Keys)
         {
             WholeRowStaging.StageWide<Bf16PairWords>(shared, 0, Stride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, Threads, d);
-            Bf16Fragments.StageWholeColumnsWide(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, Threads, d);
+            WholeRowStaging.StageWide<Bf16PairWords>(shared, VOffset, Stride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, Threads, d);
         }
         else
         {
             Bf16Fragments.StageRows(shared, 0, Stride, tile.K, tile.Kv, a.KvRowStride, k0, TileK, tile.KeyLimit, Threads, Width);
-            Bf16Fragments.StageColumns(shared, VOffset, ValueStride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, tile.ValueLimit,
-                Threads, Width);
+            Bf16Fragments.StageRows(shared, VOffset, Stride, tile.V, tile.Kv, a.KvRowStride, k0, TileK, tile.KeyLimit, Threads, Width);
         }
         Group.Barrier();
         var s = default(Fragments8);
@@ -114,10 +108,10 @@ internal static class TensorCoreWideAttentionBf16Kernels
         var correction = softmax.Advance(TensorCoreAttentionBf16Kernels.Max(s));
         softmax.Add(correction, TensorCoreAttentionBf16Kernels.Exponentiate(ref s, softmax));
         WideHeadFragments.Scale(ref o, correction);
-        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, ValueStride, 0, matrices, d);
-        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, ValueStride, 1, matrices, d);
-        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, ValueStride, 2, matrices, d);
-        Bf16Fragments.Accumulate(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, ValueStride, 3, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref o, Bf16Fragments.FromAccumulators(s.F0, s.F1), shared, VOffset, Stride, 0, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref o, Bf16Fragments.FromAccumulators(s.F2, s.F3), shared, VOffset, Stride, 1, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref o, Bf16Fragments.FromAccumulators(s.F4, s.F5), shared, VOffset, Stride, 2, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref o, Bf16Fragments.FromAccumulators(s.F6, s.F7), shared, VOffset, Stride, 3, matrices, d);
         Group.Barrier();
     }
 
