@@ -4,30 +4,32 @@
 # named) and stops starting phases once SECONDS have passed, so the call ends inside the device tool's limit. Each
 # phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
 # the last lines printed are the phases' tables. GEMM_PRECISIONS and PROFILE_PRECISIONS narrow those phases' precisions.
+# The order puts the issues' headline numbers first: within 550 seconds, gemm-check (correctness), steps (tokens/s),
+# torch (the yardstick) and attention fit; gemm and the rest take a second call.
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
+#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s without the profile's synchronizations);
+#   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
-#   attention-wide the same for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
-#                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
+#   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
+#                  same kernels without their launch bounds (and TF32 beside its stages of 16);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16;
-#   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
-#                  same kernels without their launch bounds (and TF32 beside its stages of 16);
-#   torch          torch.matmul on the same shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
-#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s without the profile's synchronizations);
+#   attention-wide the attention phase for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
+#                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
+#   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included) and the stream's order;
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
-#   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included) and the stream's order;
 #   ncu            Nsight Compute's sections for one TF32 GEMM launch (qkv forward);
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check attention gemm torch profile steps latency attention-wide conformance sass ncu torch-compile}
+phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance sass ncu torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
