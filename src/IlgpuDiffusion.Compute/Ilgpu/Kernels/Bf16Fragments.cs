@@ -19,12 +19,12 @@ internal struct Bf16Rows64
 /// along the rows (P·V of wide heads, the backward's dk, dv and dq) its B fragments come from them transposed. The
 /// forward of heads of up to 64 stages V transposed instead, as pairs along the keys
 /// (<see cref="StageColumns(ArrayView{float}, int, int, ArrayView{float}, int, int, int, int, int, int)"/>): its
-/// transposed loads would need a second lane offset in a loop held at 128 registers, and ptxas spills. On CUDA (sm_80+) a product
-/// is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B fragments, .trans for those
-/// from rows along k); on ILGPU's CPU accelerator with warps of 32 (tests) A fragments load word by word and each lane
-/// gathers the rows of its accumulator registers from the other lanes with warp shuffles and reads its B lines from
-/// shared memory, so everything but those two instructions runs as on a GPU (a host test checks the ldmatrix addressing
-/// against the word-by-word places).
+/// transposed loads would need a second lane offset in a loop held at 128 registers, and ptxas spills. On CUDA (sm_80+)
+/// a product is one <c>mma.sync</c> and fragments load with ldmatrix (one per A fragment or pair of B fragments, .trans
+/// for those from rows along k); on ILGPU's CPU accelerator with warps of 32 (tests) A fragments load word by word and
+/// each lane gathers the rows of its accumulator registers from the other lanes with warp shuffles and reads its B
+/// lines from shared memory, so everything but those two instructions runs as on a GPU (a host test checks the ldmatrix
+/// addressing against the word-by-word places).
 /// </summary>
 internal static class Bf16Fragments
 {
