@@ -10,7 +10,7 @@
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
-#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s without the profile's synchronizations);
+#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
@@ -19,7 +19,8 @@
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16;
-#   profile        a profiled Small training step (per-op table) in tf32, bf16 and fp32 (today's SIMT kernels);
+#   profile        a profiled Small training step (per-op table, each op timed by CUDA events on the device's stream,
+#                  the host never waiting between ops) in tf32, bf16 and fp32 (today's SIMT kernels);
 #   attention-wide the attention phase for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
 #                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
 #   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included) and the stream's order;

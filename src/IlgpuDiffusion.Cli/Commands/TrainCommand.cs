@@ -75,8 +75,8 @@ internal static class TrainCommand
         var device = new DeviceOptions(command);
         var profile = new Option<bool>("--profile")
         {
-            Description = "Time every op of the steps after the first (each between two device synchronizations, so slower) and " +
-                "print a table of where a step's time goes",
+            Description = "Time every op of the steps after the first and print a table of where a step's time goes (on a GPU " +
+                "by events on its stream, the host not waiting for each op; on the CPU between two synchronizations)",
         };
         Option[] options = [kind, steps, output, resume, metrics, checkpointInterval, keepCheckpoints, resumable, profile];
         foreach (Option option in options)

@@ -14,16 +14,19 @@ internal static class ProfileTable
     {
         var text = new StringBuilder();
         double perStep = 1.0 / Math.Max(1, steps), step = profile.Elapsed.TotalMilliseconds * perStep;
+        string timing = profile.TimedOnDevice
+            ? "every op timed on the device, by events on its stream before and after it"
+            : "every op between two synchronizations";
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"\nWhere a step's time goes ({steps} steps profiled on {device}; every op between two synchronizations; ") +
-            "validation and checkpoints left out):\n");
+            $"\nWhere a step's time goes ({steps} steps profiled on {device}; {timing}; validation and checkpoints left out):\n"));
         text.AppendLine("| op | family | calls/step | ms/step | share |");
         text.AppendLine("|---|---|---:|---:|---:|");
         foreach (KernelProfileEntry entry in profile.Entries)
             Row(text, entry.Op, entry.Family, entry.Calls / (double)Math.Max(1, steps), entry.Time.TotalMilliseconds * perStep, step);
         double inOps = profile.InOps.TotalMilliseconds * perStep;
         Row(text, "**all ops**", "", profile.Entries.Sum(e => e.Calls) / (double)Math.Max(1, steps), inOps, step);
-        Row(text, "**outside ops** (host work, copies, waits)", "", null, step - inOps, step);
+        Row(text, profile.TimedOnDevice ? "**outside ops** (copies, waits, the device waiting for the host)"
+            : "**outside ops** (host work, copies, waits)", "", null, step - inOps, step);
         Row(text, "**step**", "", null, step, step);
         text.AppendLine(string.Create(CultureInfo.InvariantCulture,
             $"\nHost waits for the device per step (synchronizations and copies to or from the host): " +

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using IlgpuDiffusion.Cpu;
 using IlgpuDiffusion.Ilgpu;
 
@@ -142,30 +141,49 @@ public abstract class Device : IDisposable
     private protected virtual void BindToCallingThread() { }
 
     /// <summary>
-    /// Starts timing every op of the built-in backends on this device until the returned profile is disposed: each op runs
-    /// between two synchronizations (slower than an ordinary run, but each op gets its own time). One profile at a time.
+    /// Starts timing every op of the built-in backends on this device until the returned profile is disposed (see
+    /// <see cref="KernelProfile"/>: by events on the device's stream where it has one, else between two synchronizations,
+    /// which slows the run). One profile at a time.
     /// </summary>
     /// <exception cref="InvalidOperationException">A profile of this device is already running.</exception>
     public KernelProfile StartProfile()
     {
-        SynchronizeForProfile();
-        var profile = new KernelProfile(this);
-        if (Interlocked.CompareExchange(ref _profile, profile, null) is not null)
+        using var scope = EnterLock();
+        if (Volatile.Read(ref _profile) is not null)
             throw new InvalidOperationException("A profile of this device is already running; dispose it before starting another.");
+        SynchronizeForProfile();
+        var profile = new KernelProfile(this, CreateOpClock());
+        Volatile.Write(ref _profile, profile);
         return profile;
     }
+
+    /// <summary>The clock of a new profile (called under the device's lock): synchronizations, unless the device has a stream.</summary>
+    private protected virtual OpClock CreateOpClock() => new SynchronizingOpClock(SynchronizeForProfile);
 
     /// <summary>Ends <paramref name="profile"/> (after the device's queued work).</summary>
     internal void StopProfile(KernelProfile profile)
     {
+        using var scope = EnterLock();
+        if (Volatile.Read(ref _profile) != profile) return;
+        profile.Clock.Flush(profile);
         SynchronizeForProfile();
-        Interlocked.CompareExchange(ref _profile, null, profile);
+        profile.Clock.Dispose();
+        Volatile.Write(ref _profile, null);
+    }
+
+    /// <summary>Adds the times of the ops <paramref name="profile"/> has queued so far to it, if it still runs.</summary>
+    internal void FlushProfile(KernelProfile profile)
+    {
+        using var scope = EnterLock();
+        if (Volatile.Read(ref _profile) == profile) profile.Clock.Flush(profile);
     }
 
     /// <summary>Leaves the work that follows out of a running profile until <see cref="ResumeProfile"/> (no-op without one).</summary>
     internal void PauseProfile()
     {
+        using var scope = EnterLock();
         if (Volatile.Read(ref _profile) is not { } profile) return;
+        profile.Clock.Flush(profile);
         SynchronizeForProfile();
         profile.Pause();
     }
@@ -173,22 +191,17 @@ public abstract class Device : IDisposable
     /// <summary>Ends a <see cref="PauseProfile"/>.</summary>
     internal void ResumeProfile() => Volatile.Read(ref _profile)?.Resume();
 
-    /// <summary>Before an op: 0 when no profile runs (or it is paused), else the timestamp after the device's queued work.</summary>
-    internal long StartTiming()
-    {
-        if (Volatile.Read(ref _profile) is not { Paused: false }) return 0;
-        SynchronizeForProfile();
-        return Stopwatch.GetTimestamp();
-    }
+    /// <summary>Before an op, under the device's lock: 0 when no profile runs (or it is paused), else the clock's token.</summary>
+    internal long StartTiming() => Volatile.Read(ref _profile) is { Paused: false } profile ? profile.Clock.Start(profile) : 0;
 
     /// <summary>
-    /// After op <paramref name="op"/> (an index of <see cref="DeviceKernels.Ops"/>) that started at <paramref name="start"/>.
+    /// After op <paramref name="op"/> (an index of <see cref="DeviceKernels.Ops"/>) whose <see cref="StartTiming"/> gave
+    /// <paramref name="token"/>, under the device's lock.
     /// </summary>
-    internal void EndTiming(int op, long start)
+    internal void EndTiming(int op, long token)
     {
-        if (start == 0 || Volatile.Read(ref _profile) is not { } profile) return;
-        SynchronizeForProfile();
-        profile.Add(op, Stopwatch.GetTimestamp() - start);
+        if (token == 0 || Volatile.Read(ref _profile) is not { } profile) return;
+        profile.Clock.Stop(op, token, profile);
     }
 
     /// <summary>Opens the best device present: CUDA when a CUDA device is present, else the SIMD CPU backend.</summary>

@@ -3,8 +3,8 @@ namespace IlgpuDiffusion.Compute;
 /// <summary>
 /// The op set every <see cref="Device"/> hands out: the backend's kernels, one call at a time per device (each call holds
 /// the device's lock, see <see cref="Device.Kernels"/>), each call timed while a <see cref="KernelProfile"/> of the device
-/// is running (the call between two device synchronizations, so that it is attributed its own time; the synchronizations
-/// remove the overlap a GPU would otherwise have). Ops in the order of the IKernels files.
+/// is running (by the profile's <see cref="OpClock"/>: events on the device's stream around the call, or two
+/// synchronizations). Ops in the order of the IKernels files.
 /// </summary>
 internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 {

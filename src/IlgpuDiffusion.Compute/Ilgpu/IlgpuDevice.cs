@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
@@ -139,6 +140,17 @@ internal sealed class IlgpuDevice : Device
         Accelerator.Synchronize();
         Uploads.Synchronized();
     }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// CUDA and ILGPU's CPU accelerator time ops by events on <see cref="Stream"/>; OpenCL synchronizes around each op.
+    /// </remarks>
+    private protected override OpClock CreateOpClock() => Accelerator switch
+    {
+        CudaAccelerator => new StreamEventClock(slots => new CudaStreamEvents((CudaStream)Stream, slots)),
+        CPUAccelerator => new StreamEventClock(slots => new HostTimestampEvents(slots)),
+        _ => base.CreateOpClock(),
+    };
 
     /// <summary>
     /// Waits for the queued work, before a copy to the host or when the upload staging is all in use (counted in

@@ -7,8 +7,9 @@ namespace IlgpuDiffusion.Tests.Compute;
 
 /// <summary>
 /// <see cref="Device.HostWaits"/>: every synchronization and read-back of an ILGPU device counts once, launches and staged
-/// uploads never, and a profile reports the profiled code's waits without its own (it waits around every op) or a paused
-/// stretch's. Staged uploads queue behind the work that reads the old values (<see cref="PinnedUploads"/>).
+/// uploads never, and a profile reports the profiled code's waits without its own (reading its events back, or waiting
+/// around every op) or a paused stretch's. Staged uploads queue behind the work that reads the old values
+/// (<see cref="PinnedUploads"/>).
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class HostWaitTests
@@ -42,7 +43,7 @@ public sealed class HostWaitTests
     [InlineData("cuda")]
     public void Staged_uploads_keep_their_order_with_launches(string backend)
     {
-        using var device = OwnDevice(backend);
+        using var device = TestBackends.Own(backend);
         const int n = 4096, rounds = PinnedUploads.MaxChunks + 8;
         using var source = device.AllocateTensor<float>(new Shape(n));
         using var copies = device.AllocateTensor<float>(new Shape(rounds * n));
@@ -89,7 +90,7 @@ public sealed class HostWaitTests
     [InlineData("cuda")]
     public void Uploads_above_the_staging_size_wait(string backend)
     {
-        using var device = OwnDevice(backend);
+        using var device = TestBackends.Own(backend);
         int n = PinnedUploads.MaxBytes / sizeof(float) + 1;
         using var x = device.AllocateTensor<float>(new Shape(n));
         long before = device.HostWaits;
@@ -133,15 +134,5 @@ public sealed class HostWaitTests
         device.Synchronize();
         _ = x.ToArray();
         Assert.Equal(0, device.HostWaits);
-    }
-
-    /// <summary>
-    /// A device of the test's own for <paramref name="backend"/> (the shared ones count other tests' waits); skips the test
-    /// for "cuda" without a GPU.
-    /// </summary>
-    private static Device OwnDevice(string backend)
-    {
-        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, TestBackends.NoCuda);
-        return backend == "cuda" ? Device.Create(Backend.Cuda, MatMulPrecision.Fp32) : Device.Create(backend);
     }
 }

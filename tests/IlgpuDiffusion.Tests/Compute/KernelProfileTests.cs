@@ -21,6 +21,7 @@ public sealed class KernelProfileTests
         using (profile = device.StartProfile())
         {
             Assert.Throws<InvalidOperationException>(() => device.StartProfile());
+            Assert.False(profile.TimedOnDevice);                   // the CPU backend's ops run as they are called
             for (int i = 0; i < 3; i++) device.Kernels.Fill(x, i, 1 << 16);
             device.Kernels.Copy(x, y, 1 << 16);
         }

@@ -91,6 +91,17 @@ public static class TestBackends
         Skip.If(backend.StartsWith("cuda", StringComparison.Ordinal) && !IlgpuRuntime.HasCuda, NoCuda);
         return Devices[backend].Value;
     }
+
+    /// <summary>
+    /// A new device of the caller's own for <paramref name="backend"/> ("cuda" multiplying in fp32), for a test that counts
+    /// or times what the device does (the shared ones see other tests' work); skips the calling test for "cuda" as
+    /// <see cref="Get"/> does.
+    /// </summary>
+    public static Device Own(string backend)
+    {
+        Skip.If(backend == "cuda" && !IlgpuRuntime.HasCuda, NoCuda);
+        return backend == "cuda" ? Device.Create(Backend.Cuda, MatMulPrecision.Fp32) : Device.Create(backend);
+    }
 }
 
 /// <summary>
