@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using IlgpuDiffusion.Benchmarking;
 using IlgpuDiffusion.Cli.Options;
+using IlgpuDiffusion.Cli.Output;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Ilgpu.Kernels;
@@ -46,6 +47,11 @@ internal static class BenchCommand
             Description = "Instead: time the attention of one layer of a training step of the model --preset names (forward and " +
                 "backward, bidirectional) over --batch sequences of --length tokens, in TFLOP/s",
         };
+        var profile = new Option<bool>("--profile")
+        {
+            Description = "After each generator's timed runs, run it once more under a profile of the device and print where " +
+                "that run's time goes, op by op (the timed runs stay unprofiled)",
+        };
         var preset = new Option<string?>("--preset")
         {
             Description = "The DiT (random weights) to time: tiny, small, medium or large; the latency comparison's default is " +
@@ -53,7 +59,8 @@ internal static class BenchCommand
         };
         preset.AcceptOnlyFromAmong("tiny", "small", "medium", "large");
         var device = new DeviceOptions(command);
-        foreach (var option in new Option[] { batch, length, steps.Option, runs, gemm, attention, preset }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, length, steps.Option, runs, gemm, attention, profile, preset })
+            command.Options.Add(option);
         command.SetAction(parse =>
         {
             if (parse.GetValue(gemm) || parse.GetValue(attention))
@@ -79,6 +86,7 @@ internal static class BenchCommand
                 Length = l,
                 Steps = steps.Parse(parse, l),
                 TimedRuns = parse.GetValue(runs),
+                Profile = parse.GetValue(profile),
             }.Validate();
             using var backend = device.Open(parse);
             var ditConfig = Preset(parse.GetValue(preset) ?? "tiny") with { Length = l };
@@ -90,10 +98,20 @@ internal static class BenchCommand
                 console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{row.Generator} N={row.Steps?.ToString(CultureInfo.InvariantCulture) ?? "-"} {row.Mean.TotalSeconds:F3} s")));
             console.Out.Write(report.ToMarkdown());
+            foreach (LatencyMeasurement row in report.Measurements.Where(row => row.Profile is not null))
+            {
+                console.Out.Write($"\n### {Name(row)}\n");
+                console.Out.Write(ProfileTable.Markdown(row.Profile!, 1, report.Device, "run", leftOut: null));
+            }
             return CliApplication.Success;
         });
         return command;
     }
+
+    /// <summary>The generator of <paramref name="row"/>, its step count and cache: "diffusion, 32 steps, cached".</summary>
+    private static string Name(LatencyMeasurement row) => row.Steps is int n
+        ? string.Create(CultureInfo.InvariantCulture, $"{row.Generator}, {n} steps, {(row.Cached == true ? "cached" : "uncached")}")
+        : row.Generator;
 
     private static DitConfig Preset(string name) => name switch
     {

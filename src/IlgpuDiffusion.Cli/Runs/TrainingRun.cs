@@ -153,7 +153,8 @@ internal static class TrainingRun
         string metricsNote = metricsPath is null ? "" : $"; metrics: {metricsPath}";
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained to step {outcome.Step} in {outcome.Elapsed.TotalMinutes:F1} min; checkpoint: {checkpoint}{metricsNote}"));
-        if (profile is not null) console.Out.Write(ProfileTable.Markdown(profile, outcome.Step - warmedUp, profiled!.Description));
+        if (profile is not null) console.Out.Write(ProfileTable.Markdown(profile, outcome.Step - warmedUp, profiled!.Description, "step",
+            "validation and checkpoints"));
         return outcome;
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Data;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Sampling;
@@ -10,7 +11,8 @@ namespace IlgpuDiffusion.Benchmarking;
 /// diffusion sampler (<see cref="DiffusionSampler"/>, from all MASK) at each step count N, cached and uncached, against
 /// an autoregressive model decoding with its KV cache (<see cref="GptDecoder"/>, from one beginning-of-text token, end-of-text
 /// ignored so that every sequence runs to L new tokens), on the same device. Costs do not depend on the weights, so untrained
-/// models measure the same time as trained ones. Each generator is warmed up, then timed; nothing is allocated per step.
+/// models measure the same time as trained ones. Each generator is warmed up, then timed, then, if asked, run once more under a
+/// <see cref="KernelProfile"/>; nothing is allocated per step.
 /// </summary>
 public static class LatencyComparison
 {
@@ -44,6 +46,9 @@ public static class LatencyComparison
     /// <param name="cancellationToken">Stops the comparison between sampling steps.</param>
     /// <exception cref="ArgumentException">The models live on different devices, or the length does not fit one of them.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="LatencyOptions.Profile"/> is set while another profile of the device runs.
+    /// </exception>
     public static LatencyReport Run(Dit diffusion, Gpt autoregressive, LatencyOptions options, Action<LatencyMeasurement>? measured = null,
         CancellationToken cancellationToken = default)
     {
@@ -87,7 +92,10 @@ public static class LatencyComparison
         using var decoder = new GptDecoder(model, options.BatchSize, options.Length + 1, maxPromptLength: 1, sampling);
         var (mean, fastest, passes) = Time(options, () => decoder.Generate(prompt, cancellationToken).ForwardPasses);
         return new LatencyMeasurement(LatencyMeasurement.Autoregressive, null, null, mean, fastest, passes,
-            options.BatchSize * options.Length);
+            options.BatchSize * options.Length)
+        {
+            Profile = Profiled(options, model.Device, () => decoder.Generate(prompt, cancellationToken)),
+        };
     }
 
     /// <summary>B sequences of L tokens by <see cref="DiffusionSampler.Sample"/> from all MASK in <paramref name="steps"/> steps.</summary>
@@ -98,7 +106,19 @@ public static class LatencyComparison
         using var sampler = new DiffusionSampler(model, sampling, options.Length);
         var (mean, fastest, passes) = Time(options, () => sampler.Sample(cancellationToken: cancellationToken).ForwardPasses);
         return new LatencyMeasurement(LatencyMeasurement.Diffusion, steps, sampler.UsesCache, mean, fastest, passes,
-            options.BatchSize * options.Length);
+            options.BatchSize * options.Length)
+        {
+            Profile = Profiled(options, model.Device, () => sampler.Sample(cancellationToken: cancellationToken)),
+        };
+    }
+
+    /// <summary>One more run of <paramref name="generate"/> under a profile of <paramref name="device"/>, if the options ask.</summary>
+    private static KernelProfile? Profiled(LatencyOptions options, Device device, Action generate)
+    {
+        if (!options.Profile) return null;
+        using KernelProfile profile = device.StartProfile();
+        generate();
+        return profile;
     }
 
     /// <summary>Warm-up runs, then the mean and fastest of the timed runs, and the passes of the last one.</summary>

@@ -1,3 +1,5 @@
+using IlgpuDiffusion.Compute;
+
 namespace IlgpuDiffusion.Benchmarking;
 
 /// <summary>One generator's wall time for B sequences of L tokens.</summary>
@@ -20,6 +22,12 @@ public sealed record LatencyMeasurement(
 
     /// <summary>Whether this row is the autoregressive model.</summary>
     public bool IsAutoregressive => Steps is null;
+
+    /// <summary>
+    /// The ops of one more run after the timed ones, when <see cref="LatencyOptions.Profile"/> asked for it (ended, its
+    /// numbers readable); else null.
+    /// </summary>
+    public KernelProfile? Profile { get; init; }
 
     /// <summary>Generated tokens per second of mean wall time.</summary>
     public double TokensPerSecond => Tokens / Math.Max(Mean.TotalSeconds, 1e-12);

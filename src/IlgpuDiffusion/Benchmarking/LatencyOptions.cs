@@ -24,6 +24,12 @@ public sealed record LatencyOptions
     /// <summary>Timed runs of every generator; the table shows their mean.</summary>
     public int TimedRuns { get; init; } = 1;
 
+    /// <summary>
+    /// After each generator's timed runs, one more run under a <see cref="Compute.KernelProfile"/> of the device
+    /// (<see cref="LatencyMeasurement.Profile"/>): where a generation's time goes, op by op. The timed runs stay unprofiled.
+    /// </summary>
+    public bool Profile { get; init; }
+
     /// <summary>Seed of every draw.</summary>
     public ulong Seed { get; init; } = 1;
 

@@ -1,4 +1,5 @@
 using IlgpuDiffusion.Benchmarking;
+using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Models;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
@@ -47,6 +48,7 @@ public sealed class LatencyComparisonTests
         var report = LatencyComparison.Run(dit, gpt, options, streamed.Add);
 
         Assert.Equal(report.Measurements, streamed);
+        Assert.All(report.Measurements, m => Assert.Null(m.Profile));
         Assert.Equal([null, 4, 4, 16, 16], report.Measurements.Select(m => m.Steps));
         Assert.Equal([null, true, false, true, false], report.Measurements.Select(m => m.Cached));
         Assert.All(report.Measurements, m => Assert.Equal(2 * TinyModels.Length, m.Tokens));
@@ -65,6 +67,38 @@ public sealed class LatencyComparisonTests
         Assert.Equal(1 + 2 + report.Measurements.Count, lines.Length);
         Assert.StartsWith("| autoregressive (KV cache) | — | KV |", lines[3]);
         Assert.EndsWith("| 1.00× |", lines[3]);
+    }
+
+    /// <summary>
+    /// With <see cref="LatencyOptions.Profile"/> each generator runs once more under a profile of the device: the attention
+    /// ops of its passes, one per layer and pass, as many passes as the timed run made.
+    /// </summary>
+    [Fact]
+    public void A_profiled_run_follows_each_generators_timed_ones()
+    {
+        using var dit = TinyModels.NewSamplerDit();
+        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
+        gpt.Initialize(3);
+        var options = new LatencyOptions
+        {
+            BatchSize = 2,
+            Length = TinyModels.Length,
+            Steps = [4],
+            WarmupRuns = 0,
+            Profile = true,
+        };
+
+        var report = LatencyComparison.Run(dit, gpt, options);
+
+        Assert.Equal(3, report.Measurements.Count);
+        foreach (LatencyMeasurement row in report.Measurements)
+        {
+            var profile = Assert.IsType<KernelProfile>(row.Profile);
+            long attention = profile.Entries.Where(e => e.Op.StartsWith("Attention", StringComparison.Ordinal)).Sum(e => e.Calls);
+            Assert.Equal((long)row.ForwardPasses * dit.Config.Layers, attention);
+            Assert.InRange(profile.InOps, TimeSpan.FromTicks(1), profile.Elapsed);
+        }
+        using (dit.Device.StartProfile()) { } // every profiled run's profile has ended
     }
 
     [Fact]

@@ -21,6 +21,22 @@ public sealed class BenchCommandTests
         Assert.Contains("B = 1, L = 8", result.Out);
     }
 
+    /// <summary>--profile adds a table per generator, from one more run than the timed ones: the ops of its passes.</summary>
+    [Fact]
+    public async Task With_profile_it_prints_where_each_generators_run_goes()
+    {
+        var result = await CliRunner.Run("bench", "--batch", "1", "--length", "8", "--steps", "2", "--device", "cpu", "--profile");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        string[] headings = result.OutLines.Where(line => line.StartsWith("### ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(["### autoregressive (KV cache)", "### diffusion, 2 steps, cached", "### diffusion, 2 steps, uncached"],
+            headings);
+        const string table = "Where a run's time goes (1 run profiled on CPU";
+        Assert.Equal(3, result.OutLines.Count(line => line.StartsWith(table, StringComparison.Ordinal)));
+        Assert.Contains("| AttentionWithCacheForward | Attention | 32 |", result.Out); // 8 passes × 4 layers
+        Assert.Equal(3, result.OutLines.Count(line => line.StartsWith("| **run** |", StringComparison.Ordinal)));
+    }
+
     /// <summary>--preset sizes the latency comparison's models too (Tiny by default): the small DiT has 169.6 M parameters.</summary>
     [Fact]
     public async Task The_latency_comparison_takes_a_preset()

@@ -136,7 +136,7 @@ public sealed class CliEndToEndTests : IDisposable
         Assert.True(resume.ExitCode == 0, resume.ToString());
         Assert.Equal(6, GptCheckpoint.ReadHeader(checkpoint).State.Step);
         // Step 5 warms up; step 6 is profiled: the table has the step's ops (the GEMMs among them) and what ran outside them.
-        Assert.Contains("Where a step's time goes (1 steps profiled on CPU", resume.Out);
+        Assert.Contains("Where a step's time goes (1 step profiled on CPU", resume.Out);
         Assert.Contains("| LinearBackward | MatMul |", resume.Out);
         Assert.Contains("| **outside ops** (host work, copies, waits) |", resume.Out);
 
