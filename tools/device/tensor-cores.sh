@@ -23,7 +23,8 @@
 #                  the host never waiting between ops) in tf32, bf16 and fp32 (today's SIMT kernels);
 #   attention-wide the attention phase for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
 #                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
-#   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included) and the stream's order;
+#   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included), the stream's order, the
+#                  host's waits and the profile's stream events;
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
 #   ncu            Nsight Compute's sections for one TF32 GEMM launch (qkv forward);
@@ -81,7 +82,8 @@ for p in $phases; do case $p in
     --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
     $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision tf32 ;;
   conformance) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase conformance 150 $xunit -namespace IlgpuDiffusion.Tests.Conformance \
-    -class IlgpuDiffusion.Tests.Ilgpu.CudaStreamTests -xml $logs/conformance.xml ;;
+    -class IlgpuDiffusion.Tests.Ilgpu.CudaStreamTests -class IlgpuDiffusion.Tests.Ilgpu.StreamEventClockTests \
+    -class IlgpuDiffusion.Tests.Compute.HostWaitTests -xml $logs/conformance.xml ;;
   torch-compile) phase torch-compile 150 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 \
     --skip-gemms ;;
   *) echo "unknown phase $p"; exit 2 ;;
