@@ -37,11 +37,7 @@ public static partial class CliApplication
     {
         ArgumentNullException.ThrowIfNull(args);
         var console = CliConsole.Create(output, error);
-        var verbose = new Option<bool>("--verbose", "-v")
-        {
-            Description = "Print the stack trace of an error",
-            Recursive = true,
-        };
+        var verbose = VerboseOption();
         RootCommand root = BuildRoot(console, verbose);
         ParseResult? parsed = null;
         try
@@ -80,6 +76,16 @@ public static partial class CliApplication
             return e is UsageException ? UsageError : Failure;
         }
     }
+
+    /// <summary>Parses <paramref name="args"/> as <see cref="RunAsync"/> does, running nothing: its errors are the usage errors.</summary>
+    internal static ParseResult Parse(string[] args) =>
+        BuildRoot(CliConsole.Create(TextWriter.Null, TextWriter.Null), VerboseOption()).Parse(args);
+
+    private static Option<bool> VerboseOption() => new("--verbose", "-v")
+    {
+        Description = "Print the stack trace of an error",
+        Recursive = true,
+    };
 
     /// <summary>The root command with every subcommand.</summary>
     private static RootCommand BuildRoot(CliConsole console, Option<bool> verbose)

@@ -1,0 +1,65 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using IlgpuDiffusion.Cli;
+using Xunit;
+
+namespace IlgpuDiffusion.Tests.Repository;
+
+/// <summary>
+/// tools/device/tensor-cores.sh runs on a GPU machine lent for minutes: a command line it cannot parse, or a test class it
+/// names that no longer exists (xunit then runs nothing and says so only in passing), would spend that time for nothing.
+/// Every CLI line of the script, for each precision its loops take, parses as the CLI parses it, and every class and
+/// namespace its xunit lines name holds tests. Skipped where the sources are absent.
+/// </summary>
+public sealed partial class DeviceScriptTests
+{
+    private static readonly string[] Precisions = ["tf32", "bf16", "fp32"];
+
+    [SkippableFact]
+    public void Every_command_line_of_the_device_script_parses()
+    {
+        var lines = CliLines().ToList();
+        Assert.True(lines.Count >= 10, $"Only {lines.Count} CLI lines found in the script: is it still read right?");
+        foreach (string line in lines)
+        {
+            string[] args = line.Replace("$small", "--preset small --batch 8", StringComparison.Ordinal)
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var errors = CliApplication.Parse(args).Errors;
+            Assert.True(errors.Count == 0, $"'{string.Join(' ', args)}': {string.Join("; ", errors.Select(e => e.Message))}");
+        }
+    }
+
+    [SkippableFact]
+    public void Every_test_class_and_namespace_the_device_script_names_holds_tests()
+    {
+        var testTypes = typeof(DeviceScriptTests).Assembly.GetTypes()
+            .Where(type => type.GetMethods().Any(method => method.GetCustomAttributes<FactAttribute>().Any())).ToList();
+        var named = XunitFilter().Matches(Script()).Select(match => (Kind: match.Groups[1].Value, Name: match.Groups[2].Value))
+            .ToList();
+        Assert.Contains(named, filter => filter.Kind == "class");
+        foreach (var (kind, name) in named)
+            Assert.True(kind == "class" ? testTypes.Any(type => type.FullName == name) : testTypes.Any(type => type.Namespace == name),
+                $"The script's -{kind} {name} names no test {kind} of this assembly.");
+    }
+
+    /// <summary>The script's CLI invocations, continuation lines joined, once per precision where they take one.</summary>
+    private static IEnumerable<string> CliLines()
+    {
+        foreach (Match match in CliInvocation().Matches(Script().Replace("\\\n", " ", StringComparison.Ordinal)))
+        {
+            string line = match.Groups[1].Value.Trim();
+            if (!line.Contains("$precision", StringComparison.Ordinal)) yield return line;
+            else foreach (string precision in Precisions) yield return line.Replace("$precision", precision, StringComparison.Ordinal);
+        }
+    }
+
+    private static string Script() =>
+        File.ReadAllText(Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device", "tensor-cores.sh"));
+
+    /// <summary>From <c>$cli</c> to the end of the command: a semicolon or the end of the line.</summary>
+    [GeneratedRegex(@"\$cli ([^;\n]+)")]
+    private static partial Regex CliInvocation();
+
+    [GeneratedRegex(@"-(class|namespace) (IlgpuDiffusion\.Tests[\w.]*)")]
+    private static partial Regex XunitFilter();
+}
