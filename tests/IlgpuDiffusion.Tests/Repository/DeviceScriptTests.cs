@@ -6,20 +6,20 @@ using Xunit;
 namespace IlgpuDiffusion.Tests.Repository;
 
 /// <summary>
-/// tools/device/tensor-cores.sh runs on a GPU machine lent for minutes: a command line it cannot parse, or a test class it
-/// names that no longer exists (xunit then runs nothing and says so only in passing), would spend that time for nothing.
-/// Every CLI line of the script, for each precision its loops take, parses as the CLI parses it, and every class and
-/// namespace its xunit lines name holds tests. Skipped where the sources are absent.
+/// The scripts of tools/device run on a GPU machine lent for minutes: a command line they cannot parse, or a test class
+/// they name that no longer exists (xunit then runs nothing and says so only in passing), would spend that time for
+/// nothing. Every CLI line of the scripts, for each precision their loops take, parses as the CLI parses it, and every
+/// class and namespace their xunit lines name holds tests. Skipped where the sources are absent.
 /// </summary>
 public sealed partial class DeviceScriptTests
 {
     private static readonly string[] Precisions = ["tf32", "bf16", "fp32"];
 
     [SkippableFact]
-    public void Every_command_line_of_the_device_script_parses()
+    public void Every_command_line_of_the_device_scripts_parses()
     {
         var lines = CliLines().ToList();
-        Assert.True(lines.Count >= 10, $"Only {lines.Count} CLI lines found in the script: is it still read right?");
+        Assert.True(lines.Count >= 15, $"Only {lines.Count} CLI lines found in the scripts: are they still read right?");
         foreach (string line in lines)
         {
             string[] args = line.Replace("$small", "--preset small --batch 8", StringComparison.Ordinal)
@@ -30,7 +30,7 @@ public sealed partial class DeviceScriptTests
     }
 
     [SkippableFact]
-    public void Every_test_class_and_namespace_the_device_script_names_holds_tests()
+    public void Every_test_class_and_namespace_the_device_scripts_name_holds_tests()
     {
         var testTypes = typeof(DeviceScriptTests).Assembly.GetTypes()
             .Where(type => type.GetMethods().Any(method => method.GetCustomAttributes<FactAttribute>().Any())).ToList();
@@ -39,10 +39,10 @@ public sealed partial class DeviceScriptTests
         Assert.Contains(named, filter => filter.Kind == "class");
         foreach (var (kind, name) in named)
             Assert.True(kind == "class" ? testTypes.Any(type => type.FullName == name) : testTypes.Any(type => type.Namespace == name),
-                $"The script's -{kind} {name} names no test {kind} of this assembly.");
+                $"A device script's -{kind} {name} names no test {kind} of this assembly.");
     }
 
-    /// <summary>The script's CLI invocations, continuation lines joined, once per precision where they take one.</summary>
+    /// <summary>The scripts' CLI invocations, continuation lines joined, once per precision where they take one.</summary>
     private static IEnumerable<string> CliLines()
     {
         foreach (Match match in CliInvocation().Matches(Script().Replace("\\\n", " ", StringComparison.Ordinal)))
@@ -53,8 +53,10 @@ public sealed partial class DeviceScriptTests
         }
     }
 
-    private static string Script() =>
-        File.ReadAllText(Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device", "tensor-cores.sh"));
+    /// <summary>The scripts of tools/device, one after another.</summary>
+    private static string Script() => string.Join("\n",
+        Directory.EnumerateFiles(Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device"), "*.sh")
+            .Order(StringComparer.Ordinal).Select(File.ReadAllText));
 
     /// <summary>From <c>$cli</c> to the end of the command: a semicolon or the end of the line.</summary>
     [GeneratedRegex(@"\$cli ([^;\n]+)")]
