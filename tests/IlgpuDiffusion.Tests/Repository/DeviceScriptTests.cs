@@ -9,7 +9,8 @@ namespace IlgpuDiffusion.Tests.Repository;
 /// The scripts of tools/device run on a GPU machine lent for minutes: a command line they cannot parse, or a test class
 /// they name that no longer exists (xunit then runs nothing and says so only in passing), would spend that time for
 /// nothing. Every CLI line of the scripts, for each precision their loops take, parses as the CLI parses it, and every
-/// class and namespace their xunit lines name holds tests. Skipped where the sources are absent.
+/// class and namespace their xunit lines name holds tests, and the PyTorch yardstick defines every option they give it.
+/// Skipped where the sources are absent.
 /// </summary>
 public sealed partial class DeviceScriptTests
 {
@@ -42,10 +43,24 @@ public sealed partial class DeviceScriptTests
                 $"A device script's -{kind} {name} names no test {kind} of this assembly.");
     }
 
-    /// <summary>The scripts' CLI invocations, continuation lines joined, once per precision where they take one.</summary>
+    /// <summary>The PyTorch yardstick cannot run here (no PyTorch), but the options the scripts give it must be its own.</summary>
+    [SkippableFact]
+    public void Every_option_the_device_scripts_give_the_pytorch_yardstick_is_one_it_defines()
+    {
+        string root = SourceRulesTests.RepositoryRoot();
+        var defined = ArgumentDefinition().Matches(File.ReadAllText(Path.Combine(root, "bench", "torch", "dit_step.py")))
+            .Select(match => match.Groups[1].Value).ToHashSet();
+        var given = TorchInvocation().Matches(Script())
+            .SelectMany(match => match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(token => token.StartsWith("--", StringComparison.Ordinal)).ToList();
+        Assert.True(given.Count >= 5, $"Only {given.Count} options given to dit_step.py found: are the scripts still read right?");
+        Assert.All(given, option => Assert.Contains(option, defined));
+    }
+
+    /// <summary>The scripts' CLI invocations, once per precision where they take one.</summary>
     private static IEnumerable<string> CliLines()
     {
-        foreach (Match match in CliInvocation().Matches(Script().Replace("\\\n", " ", StringComparison.Ordinal)))
+        foreach (Match match in CliInvocation().Matches(Script()))
         {
             string line = match.Groups[1].Value.Trim();
             if (!line.Contains("$precision", StringComparison.Ordinal)) yield return line;
@@ -53,14 +68,20 @@ public sealed partial class DeviceScriptTests
         }
     }
 
-    /// <summary>The scripts of tools/device, one after another.</summary>
+    /// <summary>The scripts of tools/device, one after another, each command's continuation lines joined into one.</summary>
     private static string Script() => string.Join("\n",
         Directory.EnumerateFiles(Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device"), "*.sh")
-            .Order(StringComparer.Ordinal).Select(File.ReadAllText));
+            .Order(StringComparer.Ordinal).Select(File.ReadAllText)).Replace("\\\n", " ", StringComparison.Ordinal);
 
     /// <summary>From <c>$cli</c> to the end of the command: a semicolon or the end of the line.</summary>
     [GeneratedRegex(@"\$cli ([^;\n]+)")]
     private static partial Regex CliInvocation();
+
+    [GeneratedRegex(@"dit_step\.py""? ([^;\n]+)")]
+    private static partial Regex TorchInvocation();
+
+    [GeneratedRegex(@"add_argument\(""(--[\w-]+)""")]
+    private static partial Regex ArgumentDefinition();
 
     [GeneratedRegex(@"-(class|namespace) (IlgpuDiffusion\.Tests[\w.]*)")]
     private static partial Regex XunitFilter();
