@@ -33,16 +33,8 @@ public sealed class LatencyComparisonTests
     public void Reports_the_autoregressive_row_then_each_step_count_cached_and_uncached()
     {
         using var dit = TinyModels.NewSamplerDit();
-        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
-        gpt.Initialize(3);
-        var options = new LatencyOptions
-        {
-            BatchSize = 2,
-            Length = TinyModels.Length,
-            Steps = [4, TinyModels.Length],
-            WarmupRuns = 0,
-            TimedRuns = 2,
-        };
+        using var gpt = MatchedGpt(dit);
+        var options = TwoSequences with { Steps = [4, TinyModels.Length], TimedRuns = 2 };
         var streamed = new List<LatencyMeasurement>();
 
         var report = LatencyComparison.Run(dit, gpt, options, streamed.Add);
@@ -77,16 +69,8 @@ public sealed class LatencyComparisonTests
     public void A_profiled_run_follows_each_generators_timed_ones()
     {
         using var dit = TinyModels.NewSamplerDit();
-        using var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
-        gpt.Initialize(3);
-        var options = new LatencyOptions
-        {
-            BatchSize = 2,
-            Length = TinyModels.Length,
-            Steps = [4],
-            WarmupRuns = 0,
-            Profile = true,
-        };
+        using var gpt = MatchedGpt(dit);
+        var options = TwoSequences with { Steps = [4], Profile = true };
 
         var report = LatencyComparison.Run(dit, gpt, options);
 
@@ -111,5 +95,16 @@ public sealed class LatencyComparisonTests
         Assert.Contains("MatchedGpt", error.Message);
         Assert.Throws<ArgumentException>(() => LatencyComparison.Run(dit, gpt, options with { Length = TinyModels.Length + 1 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => LatencyComparison.Run(dit, gpt, options with { Steps = [] }));
+    }
+
+    /// <summary>Two sequences of the sampler DiT's whole length, no warm-up run.</summary>
+    private static LatencyOptions TwoSequences { get; } = new() { BatchSize = 2, Length = TinyModels.Length, WarmupRuns = 0 };
+
+    /// <summary>The GPT matched to <paramref name="dit"/> at its length, on its device, initialized.</summary>
+    private static Gpt MatchedGpt(Dit dit)
+    {
+        var gpt = new Gpt(LatencyComparison.MatchedGpt(dit.Config, TinyModels.Length), dit.Device, withGradients: false);
+        gpt.Initialize(3);
+        return gpt;
     }
 }
