@@ -8,9 +8,13 @@ Runs on a machine with PyTorch and a CUDA GPU (the device machine of tools/devic
      kernel may or may not use);
   3. one MDLM training step of the DiT of docs/algorithms.md §1.2 (rotary, adaLN, GELU-tanh MLP, no bias LayerNorm),
      the output head on the masked rows only as ours computes it, SUBS NELBO weighted 1/t, AdamW: eager and
-     torch.compile, BF16 autocast with scaled_dot_product_attention.
+     torch.compile, BF16 autocast with scaled_dot_product_attention;
+  4. with --sample, instead: the ancestral sampler of docs/algorithms.md §3.1 at each step count, as
+     `ilgpu-diffusion bench` times ours (from all MASK, a trunk pass per step, the head and a categorical draw on the
+     positions the step reveals, argmax for any left at the end), eager, BF16 autocast, random weights.
 
     python3 bench/torch/dit_step.py --preset small --batch 8 --length 1024
+    python3 bench/torch/dit_step.py --preset small --batch 32 --length 1024 --sample 8,16,32 --runs 3
 """
 import argparse
 import math
@@ -187,6 +191,43 @@ def bench_step(preset, batch, length, runs, compile_too):
         print(f"<!-- {time.time() - started:.0f} s with warm-up -->")
 
 
+def bench_sampling(preset, batch, length, step_counts, runs, epsilon=1e-5):
+    """B sequences of L tokens from all MASK in N steps: t_i = 1 − i·Δt, Δt = (1 − ε)/N, a masked position revealed with
+    probability Δt/t_i (docs/algorithms.md §3.1), its token drawn from the softmax of its logits without MASK."""
+    layers, hidden, heads, cond = PRESETS[preset]
+    model = Dit(layers, hidden, heads, cond, length, dropout=0.0).cuda().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():  # random weights: the zero-initialized head would give uniform logits
+            parameter.normal_(0.0, 0.02)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"\nThe ancestral sampler, {preset} ({params / 1e6:.1f} M), B {batch} × L {length}, eager, BF16 autocast, SDPA, "
+          f"{torch.cuda.get_device_name()}, mean of {runs} run(s) after 2 warm-ups:\n")
+    print("| steps | s/run | tokens/s |")
+    print("|---:|---:|---:|")
+
+    @torch.no_grad()
+    def generate(steps):
+        ids = torch.full((batch, length), MASK, device="cuda")
+        masked = torch.ones((batch, length), dtype=torch.bool, device="cuda")
+        dt = (1 - epsilon) / steps
+        for i in range(steps + 1):  # step N is the noise removal: argmax where a mask is left
+            last = i == steps
+            reveal = masked if last else masked & (torch.rand((batch, length), device="cuda") < min(1.0, dt / (1 - i * dt)))
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = model(ids, reveal).float()  # the head on the revealed rows only, as ours computes it
+            if logits.shape[0] == 0:
+                continue
+            logits[:, MASK] = -math.inf
+            drawn = logits.argmax(-1) if last else torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
+            ids[reveal] = drawn
+            masked &= ~reveal
+        return ids
+
+    for steps in step_counts:
+        ms = time_cuda(lambda: generate(steps), runs)
+        print(f"| {steps} | {ms / 1000:.3f} | {batch * length / ms * 1000:,.0f} |")
+
+
 def bench_attention(heads, head_dim, batch, length, runs):
     forward_flops = 4.0 * batch * heads * length * length * head_dim
     print(f"\nscaled_dot_product_attention, B {batch} × H {heads} × L {length} × d {head_dim}, bidirectional, "
@@ -219,8 +260,12 @@ def main():
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile step (it compiles for minutes)")
     parser.add_argument("--skip-gemms", action="store_true")
     parser.add_argument("--attention", action="store_true", help="time scaled_dot_product_attention only, then stop")
+    parser.add_argument("--sample", metavar="N,N,...", help="time the sampler at these step counts only, then stop")
     args = parser.parse_args()
     print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}")
+    if args.sample:
+        bench_sampling(args.preset, args.batch, args.length, [int(n) for n in args.sample.split(",")], args.runs)
+        return
     if args.attention:
         _, hidden, heads, _ = PRESETS[args.preset]
         bench_attention(heads, hidden // heads, args.batch, args.length, args.runs)

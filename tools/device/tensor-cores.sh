@@ -18,7 +18,8 @@
 #                  same kernels without their launch bounds (and TF32 beside its stages of 16);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
-#                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile);
+#                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile), and
+#                  PyTorch's eager BF16 sampler on the same shapes (dit_step.py --sample);
 #   profile        a profiled Small training step (per-op table, each op timed by CUDA events on the device's stream,
 #                  the host never waiting between ops) in tf32, bf16 and fp32 (today's SIMT kernels);
 #   attention-wide the attention phase for one Large layer (B 8 × H 16 × L 1024 × d 96: the wide-head flash forward and
@@ -68,7 +69,9 @@ for p in $phases; do case $p in
       phase sampling-$precision 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda \
         --precision $precision; done
     phase sampling-profile 90 $cli bench --preset small --batch 32 --length 1024 --steps 32 --device cuda --precision bf16 \
-      --profile ;;
+      --profile
+    phase sampling-torch 60 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 32 --length 1024 --sample 8,16,32 \
+      --runs 3 ;;
   gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do
     phase gemm-$precision 60 $cli bench --gemm $small --length 1024 --runs 10 --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;

@@ -77,7 +77,8 @@ public sealed partial class DeviceScriptTests
     [GeneratedRegex(@"\$cli ([^;\n]+)")]
     private static partial Regex CliInvocation();
 
-    [GeneratedRegex(@"dit_step\.py""? ([^;\n]+)")]
+    /// <summary>From <c>python3 ".../dit_step.py"</c> to the end of the command (comments name it without python3).</summary>
+    [GeneratedRegex(@"python3 ""[^""]*dit_step\.py"" ([^;\n]+)")]
     private static partial Regex TorchInvocation();
 
     [GeneratedRegex(@"add_argument\(""(--[\w-]+)""")]
