@@ -68,7 +68,7 @@ for p in $phases; do case $p in
     for precision in tf32 bf16; do
       phase sampling-$precision 120 $cli bench --preset small --batch 32 --length 1024 --steps 8,16,32 --device cuda \
         --precision $precision; done
-    phase sampling-profile 90 $cli bench --preset small --batch 32 --length 1024 --steps 32 --device cuda --precision bf16 \
+    phase sampling-profile 120 $cli bench --preset small --batch 32 --length 1024 --steps 32 --device cuda --precision bf16 \
       --profile
     phase sampling-torch 60 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 32 --length 1024 --sample 8,16,32 \
       --runs 3 ;;
