@@ -28,7 +28,9 @@
 #                  host's waits and the profile's stream events;
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
-#   ncu            Nsight Compute's sections for one TF32 GEMM launch (qkv forward);
+#   ncu            Nsight Compute's sections for one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward): L2
+#                  throughput says whether 128 × 128 tiles of fp32 operands are bound by L2 (10.5% at 19 TFLOP/s on
+#                  2026-12-04, so about 200 TFLOP/s at most) and whether BF16 copies lift that bound;
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
@@ -44,6 +46,7 @@ tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
+declare -A ncu_kernel=([tf32]=Tf32 [bf16]=Bf16Copies)
 phase() { local name=$1 limit=$2; shift 2
   local left=$((budget - SECONDS)); if [ $left -lt 15 ]; then echo "=== $name skipped: the budget is spent"; return; fi
   [ $limit -gt $left ] && limit=$left
@@ -81,9 +84,11 @@ for p in $phases; do case $p in
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
       --device cuda --precision $precision -o /tmp/steps-$precision.safetensors; done ;;
-  ncu) phase ncu 60 ncu --clock-control none --launch-count 1 --section SpeedOfLight --section Occupancy \
-    --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
-    $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision tf32 ;;
+  ncu) for precision in tf32 bf16; do # bf16: the GEMM on copies, not the copy kernel before it
+    phase ncu-$precision 60 ncu --clock-control none --launch-count 1 --kernel-name regex:"${ncu_kernel[$precision]}" \
+      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+      --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+      $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done ;;
   conformance) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase conformance 150 $xunit -namespace IlgpuDiffusion.Tests.Conformance \
     -class IlgpuDiffusion.Tests.Ilgpu.CudaStreamTests -class IlgpuDiffusion.Tests.Ilgpu.StreamEventClockTests \
     -class IlgpuDiffusion.Tests.Compute.HostWaitTests -xml $logs/conformance.xml ;;

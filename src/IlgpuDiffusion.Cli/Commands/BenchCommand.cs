@@ -157,8 +157,8 @@ internal static class BenchCommand
 
     /// <summary>
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
-    /// Where the device runs the TF32 GEMMs in stages of 32 of k, or loads them with launch bounds, the kernels without each
-    /// are timed beside them, on further devices of the same accelerator.
+    /// Where the device runs the TF32 GEMMs in stages of 32 of k, loads them with launch bounds, or runs BF16 ones on BF16
+    /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator.
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
@@ -171,6 +171,9 @@ internal static class BenchCommand
             if (device is IlgpuDevice { GemmLaunchBounds: true } bounded)
                 alternatives.Add(("no launch bounds", IlgpuDevice.Open(bounded.Backend, bounded.Precision, bounded.Index,
                     new KernelChoices(DeepTf32: bounded.DeepTf32, GemmLaunchBounds: false))));
+            if (device is IlgpuDevice { Bf16CopiesFrom: < int.MaxValue } copies)
+                alternatives.Add(("fp32 operands", IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index,
+                    new KernelChoices(GemmLaunchBounds: copies.GemmLaunchBounds, Bf16CopiesFrom: int.MaxValue))));
             return GemmTable(device, alternatives, model, tokens, runs);
         }
         finally

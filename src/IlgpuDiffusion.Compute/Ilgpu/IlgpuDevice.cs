@@ -72,6 +72,11 @@ internal sealed class IlgpuDevice : Device
     internal bool GemmLaunchBounds => _backendKernels.GemmLaunchBounds;
 
     /// <summary>
+    /// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (see <see cref="TensorCoreGemm"/>).
+    /// </summary>
+    internal int Bf16CopiesFrom => _backendKernels.Bf16CopiesFrom;
+
+    /// <summary>
     /// Whether the attention backward of heads of <paramref name="headDim"/> columns runs on the flash kernels for wide heads
     /// (under tf32, where the GPU grants their shared memory) rather than over materialized scores.
     /// </summary>
@@ -108,7 +113,9 @@ internal sealed class IlgpuDevice : Device
     /// <remarks>The CPU emulator reports no real memory size (long.MaxValue), so it says "host memory".</remarks>
     public override string Description =>
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
-        $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}{(GemmLaunchBounds ? " with launch bounds" : "")})";
+        $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}" +
+        $"{(Bf16CopiesFrom < int.MaxValue ? $" on BF16 copies from {Bf16CopiesFrom}" : "")}" +
+        $"{(GemmLaunchBounds ? " with launch bounds" : "")})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU
         ? "host memory"

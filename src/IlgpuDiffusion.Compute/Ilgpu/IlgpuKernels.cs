@@ -51,6 +51,11 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     public bool GemmLaunchBounds => _tensorCores?.LaunchBounds ?? false;
 
     /// <summary>
+    /// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (see <see cref="TensorCoreGemm"/>).
+    /// </summary>
+    public int Bf16CopiesFrom => _tensorCores?.Bf16CopiesFrom ?? int.MaxValue;
+
+    /// <summary>
     /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
     /// <paramref name="precision"/>.
     /// </summary>
@@ -70,7 +75,8 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tf32KeyBlocksAllowed = choices.Tf32KeyBlocks ?? true;
         _tensorCores = precision == MatMulPrecision.Fp32
             ? null
-            : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds);
+            : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds,
+                choices.Bf16CopiesFrom);
     }
 
     /// <summary>

@@ -14,5 +14,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// Whether the TF32 attention backward's key pass owns 64 keys of a head of 64 with 4 warps (default: where the accelerator
 /// lets it opt in to its shared memory, see <see cref="Kernels.TensorCoreAttentionBackwardKernels.KeyValueBlock"/>).
 /// </param>
+/// <param name="Bf16CopiesFrom">
+/// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (default
+/// <see cref="TensorCoreGemm.CopiesFrom"/>; <see cref="int.MaxValue"/>: none does; tests take 1 for every product).
+/// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
-    bool? Tf32KeyBlocks = null);
+    bool? Tf32KeyBlocks = null, int? Bf16CopiesFrom = null);

@@ -3,6 +3,9 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
+using CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int>;
+using CopyLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int,
+    int, int>;
 using GemmKernel = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
 using GemmLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -20,7 +23,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// first use of a larger shape, then reused: a step allocates nothing), and the launches. Splits depend only on the
 /// shape and the GPU, so a product is computed the same way every time. TF32 products run on the kernels whose stages
 /// hold 32 of k (<see cref="TensorCoreGemmKernels.Tf32DeepABt"/>) where the GPU lets a kernel opt in to their 80 KB of
-/// shared memory (every card of compute capability 8.0+ does, through the CUDA driver), else on those of 16.
+/// shared memory (every card of compute capability 8.0+ does, through the CUDA driver), else on those of 16. BF16 products
+/// of at least <see cref="CopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
+/// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -29,22 +34,33 @@ internal sealed class TensorCoreGemm : IDisposable
 
     private const int MaxSplits = 32;
 
+    /// <summary>
+    /// Fewest rows and columns of a BF16 product that runs on copies of its operands. A copy costs a read and a half-size
+    /// write of its operand (6 bytes an element); the product reads each operand from L2 once per 128-wide tile of the other
+    /// side (4 bytes an element, 2 on a copy), so a copy of op(a) saves 2·⌈N/128⌉ bytes an element and pays from N = 512.
+    /// </summary>
+    public const int CopiesFrom = 512;
+
+    /// <summary>Most floats (4-byte words) the two copies of one product may take: 1 GiB; larger products read fp32.</summary>
+    public const long MaxCopyWords = 1L << 28;
+
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
     private readonly MatMulPrecision _precision;
     private readonly int _multiprocessors;
     /// <summary>
     /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
-    /// plus 8 for the deep TF32 ones, loaded on first use.
+    /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, loaded on first use.
     /// </summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[12];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[16];
     /// <summary>
     /// k-blocks per stage of the unbatched kernels: <see cref="TensorCoreGemmKernels.DeepBlocks"/> for deep TF32, else 1 (also
     /// from the first deep kernel whose opt-in the driver refused).
     /// </summary>
     private int _blocks;
     private ReduceLaunch? _reduce;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _partials;
+    private CopyLaunch? _copy;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _partials, _copies;
 
     /// <summary>
     /// Binds the GEMMs to the accelerator of <paramref name="stream"/>, where they queue, in <paramref name="precision"/>
@@ -59,9 +75,12 @@ internal sealed class TensorCoreGemm : IDisposable
     /// Whether kernels load with the launch bounds their <see cref="IlgpuKernelAttribute"/> names; null: on compute capability
     /// <see cref="LaunchBoundsFrom"/> and newer.
     /// </param>
+    /// <param name="bf16CopiesFrom">
+    /// The fewest rows and columns of a BF16 product that runs on copies (default <see cref="CopiesFrom"/>; int.MaxValue: none).
+    /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
     public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
-        bool? launchBounds = null)
+        bool? launchBounds = null, int? bf16CopiesFrom = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -75,7 +94,11 @@ internal sealed class TensorCoreGemm : IDisposable
         bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? SharedMemoryOptIn.Fits(accelerator, DeepSharedBytes));
         _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
         LaunchBounds = launchBounds ?? accelerator is CudaAccelerator { Architecture.Major: >= LaunchBoundsFrom };
+        Bf16CopiesFrom = precision == MatMulPrecision.Bf16 ? Math.Max(1, bf16CopiesFrom ?? CopiesFrom) : int.MaxValue;
     }
+
+    /// <summary>The fewest rows and columns of a product that runs on BF16 copies of its operands (int.MaxValue: none).</summary>
+    public int Bf16CopiesFrom { get; }
 
     /// <summary>
     /// The compute capability (major) from which the kernels load with their launch bounds by default: two blocks of 256
@@ -123,11 +146,20 @@ internal sealed class TensorCoreGemm : IDisposable
         GemmEpilogue epilogue = GemmEpilogue.Product)
     {
         var (kPerSplit, splits) = Split(m, n, k);
-        bool vectorA = Aligned(a, strides.ARow, strides.AK), vectorB = Aligned(b, strides.BCol, strides.BK);
+        var copyA = new Bf16Copy(m, k, strides.ARow, strides.AK);
+        var copyB = new Bf16Copy(n, k, strides.BCol, strides.BK);
+        bool copies = m >= Bf16CopiesFrom && n >= Bf16CopiesFrom && copyA.Words + copyB.Words <= MaxCopyWords;
+        if (copies)
+        {
+            var workspace = Copies(copyA.Words + copyB.Words).View;
+            (a, b) = (Copy(a, copyA, workspace.SubView(0, copyA.Words)), Copy(b, copyB, workspace.SubView(copyA.Words, copyB.Words)));
+            strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
+        }
+        bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
             n, GemmBatch.None, Scale: 1f);
-        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false);
+        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
         var config = Config(m, n, splits, _blocks); // after Kernel, which may have fallen back to one block
         if (splits == 1)
         {
@@ -161,7 +193,7 @@ internal sealed class TensorCoreGemm : IDisposable
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol, k,
             accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue.Kind, cRow, batch,
             epilogue.Scale);
-        Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true)(_stream,
+        Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true, copies: false)(_stream,
             Config(m, n, LaunchPlan.GridYZ(items, "GEMM items"), blocks: 1), a, b, epilogue.Rows, c, epilogue.Probabilities,
             arguments);
     }
@@ -194,12 +226,14 @@ internal sealed class TensorCoreGemm : IDisposable
     /// The kernel for operands whose k is (or is not) their contiguous axis; either kernel is right for any strides, the
     /// matching one reads global memory in whole lines. Batched: not aᵀ·bᵀ.
     /// </summary>
-    private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched)
+    private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched, bool copies)
     {
         bool deep = DeepTf32 && !batched;
-        int index = (deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        int index = (copies ? 12 : deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         if (_gemms[index] is { } loaded) return loaded;
-        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(deep
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(copies
+            ? CopiesKernel(aKContiguous, bKContiguous)
+            : deep
             ? DeepKernel(aKContiguous, bKContiguous)
             : (_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous, batched) switch
             {
@@ -224,7 +258,7 @@ internal sealed class TensorCoreGemm : IDisposable
         if (deep && !SharedMemoryOptIn.Allow(launch.GetKernel(), DeepSharedBytes))
         {
             _blocks = 1; // k-splits of multiples of 32 stay whole tiles of 16
-            return Kernel(aKContiguous, bKContiguous, batched);
+            return Kernel(aKContiguous, bKContiguous, batched, copies);
         }
         return _gemms[index] = launch;
     }
@@ -237,6 +271,35 @@ internal sealed class TensorCoreGemm : IDisposable
         (false, true) => TensorCoreGemmKernels.Tf32DeepAtBt,
     };
 
+    private static GemmKernel CopiesKernel(bool aKContiguous, bool bKContiguous) => (aKContiguous, bKContiguous) switch
+    {
+        (true, true) => TensorCoreGemmKernels.Bf16CopiesABt,
+        (true, false) => TensorCoreGemmKernels.Bf16CopiesAB,
+        (false, false) => TensorCoreGemmKernels.Bf16CopiesAtB,
+        (false, true) => TensorCoreGemmKernels.Bf16CopiesAtBt,
+    };
+
+    /// <summary>
+    /// Queues the BF16 copy of <paramref name="x"/>, laid out as <paramref name="layout"/> says, into <paramref name="copy"/>.
+    /// </summary>
+    private ArrayView<float> Copy(ArrayView<float> x, in Bf16Copy layout, ArrayView<float> copy)
+    {
+        _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
+        _copy(_stream, checked((int)layout.Words), x, copy, layout.Inner, layout.WordsPerLine, layout.SourceLineStride,
+            layout.SourceInnerStride);
+        return copy;
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Copies(long words)
+    {
+        if (_copies is null || _copies.Length < words)
+        {
+            IlgpuKernels.Release(_accelerator, _copies);
+            _copies = _accelerator.Allocate1D<float>(words);
+        }
+        return _copies;
+    }
+
     private MemoryBuffer1D<float, Stride1D.Dense> Partials(long length)
     {
         if (_partials is null || _partials.Length < length)
@@ -248,5 +311,9 @@ internal sealed class TensorCoreGemm : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => IlgpuKernels.Release(_accelerator, _partials);
+    public void Dispose()
+    {
+        IlgpuKernels.Release(_accelerator, _partials);
+        IlgpuKernels.Release(_accelerator, _copies);
+    }
 }

@@ -111,7 +111,7 @@ internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath
                 {
                     int to = code.FindIndex(c => c.Address == target);
                     if (to > i && to <= end) Reach(way, m, i, to, code[to].Text);
-                    if (text.StartsWith("BRA", StringComparison.Ordinal)) continue; // unpredicated: no fall-through
+                    if (Unconditional(text)) continue; // no fall-through
                 }
                 Reach(way, m, i, i + 1, code[i + 1].Text);
             }
@@ -138,10 +138,16 @@ internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath
 
     private static bool IsMma(string instruction) => instruction.Contains("HMMA", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Whether a branch always jumps: no guard predicate (@P0 BRA) and no predicate operand (BRA P0, which jumps where P0
+    /// holds, as in @!P1 BRA P0, the branch ptxas makes of two conditions).
+    /// </summary>
+    private static bool Unconditional(string branch) => Regex.IsMatch(branch, @"^BRA\s+(?:`\(\.L_x_\d+\)\s*)?0x");
+
     /// <summary>The address a branch instruction jumps to, or null for other instructions.</summary>
     private static long? BranchTarget(string instruction)
     {
-        var target = Regex.Match(instruction, @"BRA\s+(?:`\(\.L_x_\d+\)\s*)?0x([0-9a-f]+)");
+        var target = Regex.Match(instruction, @"BRA\s+(?:!?U?P\w+\s*,\s*)?(?:`\(\.L_x_\d+\)\s*)?0x([0-9a-f]+)");
         return instruction.Contains("BRA", StringComparison.Ordinal) && target.Success ? Convert.ToInt64(target.Groups[1].Value, 16) : null;
     }
 }

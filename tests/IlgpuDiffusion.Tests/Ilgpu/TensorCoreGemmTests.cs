@@ -32,7 +32,7 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
@@ -41,19 +41,21 @@ public sealed class TensorCoreGemmTests
         /// TF32 GEMMs in stages of 32 of k (the default where a GPU allows them) unless <paramref name="deepTf32"/> is false,
         /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>, its TF32 attention
         /// backward's key pass in blocks of 64 keys (the default where a GPU grants their shared memory) unless
-        /// <paramref name="tf32KeyBlocks"/> is false.
+        /// <paramref name="tf32KeyBlocks"/> is false, its BF16 GEMMs on BF16 copies of their operands from
+        /// <paramref name="bf16CopiesFrom"/> rows and columns (the default's 512 when null).
         /// </summary>
         internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
-            bool tf32KeyBlocks = true)
+            bool tf32KeyBlocks = true, int? bf16CopiesFrom = null)
         {
-            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks);
+            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, bf16CopiesFrom);
             lock (_devices)
             {
                 if (!_devices.TryGetValue(key, out var device))
                 {
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
-                        choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks));
+                        choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks,
+                            Bf16CopiesFrom: bf16CopiesFrom));
                     _devices[key] = device;
                 }
                 return device;
@@ -271,7 +273,7 @@ public sealed class TensorCoreGemmTests
     /// <summary>
     /// GEMMs of every layout and load path in each precision: "tf32" on the kernels whose stages hold 32 of k, "tf32-16" on
     /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory), "-bounded" on kernels loaded with
-    /// their launch bounds.
+    /// their launch bounds, "bf16-copies" on BF16 copies of the operands (which the default takes from 512 rows and columns).
     /// </summary>
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
@@ -283,7 +285,7 @@ public sealed class TensorCoreGemmTests
         // Kernels loaded with their launch bounds (two blocks of 256 threads a multiprocessor), as on sm_90.
         data.Add("tf32-bounded", "AB", 132, 136, 32, false, true, 1, 0);
         data.Add("bf16-bounded", "ABt", 130, 70, 37, true, false, 1, 0);
-        foreach (string precision in new[] { "tf32", "bf16" })
+        foreach (string precision in new[] { "tf32", "bf16", "bf16-copies" })
         {
             // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
             // multiples of 4, so loads are per element.
@@ -311,7 +313,8 @@ public sealed class TensorCoreGemmTests
         bool shallow = precision == "tf32-16", bounded = precision.EndsWith("-bounded", StringComparison.Ordinal);
         MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision.Split('-')[0])!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
-        Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow, launchBounds: bounded);
+        Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow, launchBounds: bounded,
+            bf16CopiesFrom: precision == "bf16-copies" ? 1 : null);
         Assert.Equal(bounded, ((IlgpuDevice)device).GemmLaunchBounds);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
@@ -354,9 +357,10 @@ public sealed class TensorCoreGemmTests
     [Theory]
     [InlineData("tf32", 1)]
     [InlineData("bf16", 16)]
+    [InlineData("bf16-copies", 16)]
     public void The_GELU_epilogue_equals_the_product_then_GELU(string precision, int multiprocessors)
     {
-        using var scope = new DeviceScope(_emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors));
+        using var scope = new DeviceScope(Emulated(precision, multiprocessors));
         LinearConformanceTests.CheckLinearGelu(scope, [(136, 48, 132), (40, 1000, 24)]);
     }
 
@@ -393,11 +397,57 @@ public sealed class TensorCoreGemmTests
     [Theory]
     [InlineData("tf32", 1)]
     [InlineData("bf16", 16)]
+    [InlineData("bf16-copies", 16)]
     public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
     {
-        using var scope = new DeviceScope(_emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors));
+        using var scope = new DeviceScope(Emulated(precision, multiprocessors));
         LinearConformanceTests.CheckGeluLinearBackward(scope, [(136, 132, 48), (40, 24, 1000)]);
     }
+
+    /// <summary>
+    /// BF16 products on copies of their operands give the direct kernels' results bit for bit: the same BF16 values (the
+    /// copy rounds as the direct kernels' staging does) reach the same stage places, so the same products are summed in the
+    /// same order. Edges in every dimension (the copies' zero padding), split-K, bias and accumulation, the adaLN row.
+    /// </summary>
+    [Theory]
+    [InlineData("ABt", 130, 70, 37, 1, false)]
+    [InlineData("AB", 67, 129, 40, 1, true)]
+    [InlineData("AtB", 45, 33, 70, 1, true)]
+    [InlineData("AtB", 40, 24, 1000, 16, false)]
+    [InlineData("ABt", 136, 132, 48, 1, true)]
+    [InlineData("AB", 1, 96, 700, 16, true)]
+    public void Bf16_copies_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k, int multiprocessors,
+        bool accumulate)
+    {
+        var matMul = Enum.Parse<MatMulLayout>(layout);
+        float[] a = TestData.Random(m * k, seed: m + 5), b = TestData.Random(n * k, seed: n + 6), initial = TestData.Random(m * n, seed: 7);
+        float[] Product(Device device)
+        {
+            using var scope = new DeviceScope(device);
+            var c = scope.Upload(initial);
+            device.Kernels.MatMul(matMul, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
+            return DeviceScope.Download(c);
+        }
+        float[] direct = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: int.MaxValue));
+        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1));
+        for (int i = 0; i < direct.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
+                $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
+    }
+
+    /// <summary>A BF16 device takes copies from 512 rows and columns unless told otherwise; TF32 never.</summary>
+    [Fact]
+    public void Bf16_devices_take_copies_of_large_operands_by_default()
+    {
+        Assert.Equal(TensorCoreGemm.CopiesFrom, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1)).Bf16CopiesFrom);
+        Assert.Contains("on BF16 copies from 512", _emulator.Get(MatMulPrecision.Bf16, 1).Description, StringComparison.Ordinal);
+        Assert.Equal(int.MaxValue, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1)).Bf16CopiesFrom);
+    }
+
+    /// <summary>An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand).</summary>
+    private Device Emulated(string precision, int multiprocessors) => precision == "bf16-copies"
+        ? _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1)
+        : _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors);
 
     private static void AssertCovers(List<(int Row, int Column)> positions, int rows, int columns)
     {

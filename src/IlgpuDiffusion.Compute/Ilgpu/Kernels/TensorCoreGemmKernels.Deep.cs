@@ -41,6 +41,8 @@ internal static partial class TensorCoreGemmKernels
     {
         public bool Bf16 => false;
 
+        public bool Copies => false;
+
         public int Blocks => DeepBlocks;
 
         public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK) =>

@@ -63,6 +63,8 @@ internal static partial class TensorCoreGemmKernels
     {
         public bool Bf16 => false;
 
+        public bool Copies => false;
+
         public int Blocks => 1;
 
         public WarpAccumulators Accumulate(WarpAccumulators w, in StageFragments s, bool aK, bool bK)
@@ -139,6 +141,8 @@ internal static partial class TensorCoreGemmKernels
     private readonly struct Bf16Products : IProducts
     {
         public bool Bf16 => true;
+
+        public bool Copies => false;
 
         public int Blocks => 1;
 

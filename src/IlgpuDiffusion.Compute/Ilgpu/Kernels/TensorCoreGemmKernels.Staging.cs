@@ -23,13 +23,15 @@ internal static partial class TensorCoreGemmKernels
     /// This thread's elements of an operand's tile that starts <paramref name="tileK"/> into the split, element 0 at global
     /// index <paramref name="first"/>, as they are in memory: 16-byte loads where all of them lie inside the operand (every
     /// tile but the edges) and <paramref name="vector"/> says the operand is aligned, else one load per element, bounds
-    /// checked at the edges (0 outside). Nothing here reads a loaded value, so the loads stay in flight through the
-    /// products the kernel issues before <see cref="Store"/> rounds them: rounding here, its NaN test a branch on the
-    /// values, made every tile wait for its loads before its products.
+    /// checked at the edges (0 outside); a BF16 copy's as <see cref="LoadCopy"/> says. Nothing here reads a loaded value,
+    /// so the loads stay in flight through the products the kernel issues before the stage's store rounds
+    /// them: rounding here, its NaN test a branch on the values, made every tile wait for its loads before its products.
     /// </summary>
-    private static Staged Load(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous, bool bf16,
-        int vector)
+    private static Staged Load<TProducts>(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous,
+        bool bf16, int vector)
+        where TProducts : struct, IProducts
     {
+        if (default(TProducts).Copies) return LoadCopy(x, copy, first, tileK, kContiguous);
         int n = GroupLength(bf16), last = 2 * n - 1;
         bool whole = copy.LinesLeft > LineOffset(last, kContiguous, bf16) && tileK + KOffset(last, kContiguous, bf16) < copy.KLeft;
         Quad firstGroup, secondGroup, firstRest = default, secondRest = default;
@@ -103,8 +105,14 @@ internal static partial class TensorCoreGemmKernels
     /// else interleaved (the second group holds the same lines at k + 4); BF16 ones packed in pairs of neighbours along
     /// the group, the first in the low half.
     /// </summary>
-    private static void Store(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
+    private static void Store<TProducts>(ArrayView<float> at, in Staged staged, bool kContiguous, bool bf16)
+        where TProducts : struct, IProducts
     {
+        if (default(TProducts).Copies)
+        {
+            StoreCopy(at, staged, kContiguous);
+            return;
+        }
         var quads = at.Cast<Quad>().AsAligned(16);
         var (f, s) = bf16 ? (staged.First, staged.Second) : Round(staged.First, staged.Second);
         if (!bf16 && !kContiguous)

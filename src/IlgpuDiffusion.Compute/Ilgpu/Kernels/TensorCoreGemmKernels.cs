@@ -274,6 +274,9 @@ internal static partial class TensorCoreGemmKernels
         /// <summary>Whether the products round their inputs to BF16 (else TF32).</summary>
         bool Bf16 { get; }
 
+        /// <summary>Whether the operands are BF16 copies (TensorCoreGemmKernels.Copies.cs), not fp32.</summary>
+        bool Copies { get; }
+
         /// <summary>
         /// k-blocks of <see cref="TileK"/> per stage, 1 or 2: a stage of two holds two blocks laid out as a stage of one,
         /// one after the other (and needs twice the shared memory); <see cref="Accumulate"/> takes one block.
@@ -383,14 +386,15 @@ internal static partial class TensorCoreGemmKernels
         }
         // Global index of element 0 of the tile being loaded, advanced by a tile's step: no multiplication in the loop.
         long nextA = copyA.First, nextB = copyB.First;
-        Store(shared.SubView(copyA.Shared), Load(a, copyA, nextA, 0, aK, bf16, g.VectorA), aK, bf16);
-        Store(shared.SubView(OperandFloats + copyB.Shared), Load(b, copyB, nextB, 0, bK, bf16, g.VectorB), bK, bf16);
+        Store<TProducts>(shared.SubView(copyA.Shared), Load<TProducts>(a, copyA, nextA, 0, aK, bf16, g.VectorA), aK, bf16);
+        Store<TProducts>(shared.SubView(OperandFloats + copyB.Shared), Load<TProducts>(b, copyB, nextB, 0, bK, bf16, g.VectorB), bK,
+            bf16);
         if (blocks == 2)
         {
-            Store(shared.SubView(StageFloats + copyA.Shared), Load(a, copyA, nextA + copyA.BlockStep, blockK, aK, bf16, g.VectorA),
-                aK, bf16);
-            Store(shared.SubView(StageFloats + OperandFloats + copyB.Shared),
-                Load(b, copyB, nextB + copyB.BlockStep, blockK, bK, bf16, g.VectorB), bK, bf16);
+            Store<TProducts>(shared.SubView(StageFloats + copyA.Shared),
+                Load<TProducts>(a, copyA, nextA + copyA.BlockStep, blockK, aK, bf16, g.VectorA), aK, bf16);
+            Store<TProducts>(shared.SubView(StageFloats + OperandFloats + copyB.Shared),
+                Load<TProducts>(b, copyB, nextB + copyB.BlockStep, blockK, bK, bf16, g.VectorB), bK, bf16);
         }
         Group.Barrier();
         // Every tile but the last: load the next one, multiply this one, stage the next; the last only multiplies, so
@@ -401,13 +405,13 @@ internal static partial class TensorCoreGemmKernels
             nextA += copyA.TileStep;
             nextB += copyB.TileStep;
             int tileK = tile << tileShift; // tile · TileK
-            Staged stagedA = Load(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
-            Staged stagedB = Load(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
+            Staged stagedA = Load<TProducts>(a, copyA, nextA, tileK, aK, bf16, g.VectorA);
+            Staged stagedB = Load<TProducts>(b, copyB, nextB, tileK, bK, bf16, g.VectorB);
             Staged secondA = default, secondB = default; // the second k-block's, when a stage has two
             if (blocks == 2)
             {
-                secondA = Load(a, copyA, nextA + copyA.BlockStep, tileK + blockK, aK, bf16, g.VectorA);
-                secondB = Load(b, copyB, nextB + copyB.BlockStep, tileK + blockK, bK, bf16, g.VectorB);
+                secondA = Load<TProducts>(a, copyA, nextA + copyA.BlockStep, tileK + blockK, aK, bf16, g.VectorA);
+                secondB = Load<TProducts>(b, copyB, nextB + copyB.BlockStep, tileK + blockK, bK, bf16, g.VectorB);
             }
             w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
             if (blocks == 2)
@@ -415,12 +419,12 @@ internal static partial class TensorCoreGemmKernels
             stage = blocks * StageFloats - stage;
             if (KeepsOrder(g))
             {
-                Store(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
-                Store(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
+                Store<TProducts>(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
+                Store<TProducts>(shared.SubView(stage + OperandFloats + copyB.Shared), stagedB, bK, bf16);
                 if (blocks == 2)
                 {
-                    Store(shared.SubView(stage + StageFloats + copyA.Shared), secondA, aK, bf16);
-                    Store(shared.SubView(stage + StageFloats + OperandFloats + copyB.Shared), secondB, bK, bf16);
+                    Store<TProducts>(shared.SubView(stage + StageFloats + copyA.Shared), secondA, aK, bf16);
+                    Store<TProducts>(shared.SubView(stage + StageFloats + OperandFloats + copyB.Shared), secondB, bK, bf16);
                 }
             }
             Group.Barrier();
