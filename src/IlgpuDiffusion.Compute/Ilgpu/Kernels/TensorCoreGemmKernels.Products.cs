@@ -14,10 +14,22 @@ internal static partial class TensorCoreGemmKernels
     /// k t) for word-by-word loads, and its row of the first <see cref="Mma.LoadMatrices"/> (see <see cref="MatrixWord"/>);
     /// every other fragment is a constant offset away.
     /// </summary>
-    private readonly struct FragmentPlaces(int elementA, int elementB, int matrixA, int matrixB, uint sharedBase)
+    private readonly struct FragmentPlaces
     {
-        private readonly int _elementA = elementA, _elementB = elementB;
-        private readonly uint _matrixA = sharedBase + 4u * (uint)matrixA, _matrixB = sharedBase + 4u * (uint)matrixB;
+        private readonly int _elementA, _elementB;
+        private readonly uint _matrixA, _matrixB;
+
+        public FragmentPlaces(int elementA, int elementB, int matrixA, int matrixB, uint sharedBase)
+            : this(elementA, elementB, sharedBase + 4u * (uint)matrixA, sharedBase + 4u * (uint)matrixB)
+        {
+        }
+
+        private FragmentPlaces(int elementA, int elementB, uint matrixA, uint matrixB) =>
+            (_elementA, _elementB, _matrixA, _matrixB) = (elementA, elementB, matrixA, matrixB);
+
+        /// <summary>The places <paramref name="words"/> further on (the next stage's).</summary>
+        public FragmentPlaces Moved(int words) =>
+            new(_elementA + words, _elementB + words, _matrixA + 4u * (uint)words, _matrixB + 4u * (uint)words);
 
         /// <summary>The places in the stage that starts at word <paramref name="stage"/> of <paramref name="shared"/>.</summary>
         public StageFragments Of(ArrayView<float> shared, int stage)

@@ -399,7 +399,9 @@ internal static partial class TensorCoreGemmKernels
         Group.Barrier();
         // Every tile but the last: load the next one, multiply this one, stage the next; the last only multiplies, so
         // nothing is loaded (or zeroed) for a tile that does not exist.
-        int stage = 0;
+        // The stage's words, and the fragments' places in it carried from tile to tile (ptxas recomputed them from the thread
+        // index in every tile, 14-20 instructions, rather than hold them in registers).
+        int stage = 0, toOther = blocks * StageFloats;
         for (int tile = 1; tile < tiles; tile++)
         {
             nextA += copyA.TileStep;
@@ -413,10 +415,12 @@ internal static partial class TensorCoreGemmKernels
                 secondA = Load<TProducts>(a, copyA, nextA + copyA.BlockStep, tileK + blockK, aK, bf16, g.VectorA);
                 secondB = Load<TProducts>(b, copyB, nextB + copyB.BlockStep, tileK + blockK, bK, bf16, g.VectorB);
             }
-            w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+            w = Products<TProducts>(w, shared, stage, 0, fragments, warpRow, warpCol, lane, aK, bK, bf16);
             if (blocks == 2)
-                w = Products<TProducts>(w, shared, stage + StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+                w = Products<TProducts>(w, shared, stage, StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
             stage = blocks * StageFloats - stage;
+            fragments = fragments.Moved(toOther);
+            toOther = -toOther;
             if (KeepsOrder(g))
             {
                 Store<TProducts>(shared.SubView(stage + copyA.Shared), stagedA, aK, bf16);
@@ -429,19 +433,22 @@ internal static partial class TensorCoreGemmKernels
             }
             Group.Barrier();
         }
-        w = Products<TProducts>(w, shared, stage, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+        w = Products<TProducts>(w, shared, stage, 0, fragments, warpRow, warpCol, lane, aK, bK, bf16);
         if (blocks == 2)
-            w = Products<TProducts>(w, shared, stage + StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
+            w = Products<TProducts>(w, shared, stage, StageFloats, fragments, warpRow, warpCol, lane, aK, bK, bf16);
         StoreResults<TBatch>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
-    /// <summary>The products of the k-block at <paramref name="stage"/>: on tensor cores, or emulated on the CPU accelerator.</summary>
-    private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage,
+    /// <summary>
+    /// The products of the k-block <paramref name="block"/> words into the stage at <paramref name="stage"/>, whose places
+    /// <paramref name="fragments"/> holds: on tensor cores, or emulated on the CPU accelerator.
+    /// </summary>
+    private static WarpAccumulators Products<TProducts>(WarpAccumulators w, ArrayView<float> shared, int stage, int block,
         in FragmentPlaces fragments, int warpRow, int warpCol, int lane, bool aK, bool bK, bool bf16)
         where TProducts : struct, IProducts =>
         CudaAsm.IsSupported
-            ? default(TProducts).Accumulate(w, fragments.Of(shared, stage), aK, bK)
-            : Emulate(w, shared.SubView(stage), warpRow, warpCol, lane, aK, bK, bf16);
+            ? default(TProducts).Accumulate(w, fragments.Of(shared, block), aK, bK)
+            : Emulate(w, shared.SubView(stage + block), warpRow, warpCol, lane, aK, bK, bf16);
 
     /// <summary>Writes the warp's 64 × 32 results, whose first row is <paramref name="row"/> and column <paramref name="col"/>.</summary>
     private static void StoreResults<TBatch>(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation,
