@@ -37,7 +37,8 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>
     /// Fewest rows and columns of a BF16 product that runs on copies of its operands. A copy costs a read and a half-size
     /// write of its operand (6 bytes an element); the product reads each operand from L2 once per 128-wide tile of the other
-    /// side (4 bytes an element, 2 on a copy), so a copy of op(a) saves 2·⌈N/128⌉ bytes an element and pays from N = 512.
+    /// side (4 bytes an element, 2 on a copy), so a copy of op(a) saves 2·⌈N/128⌉ bytes an element: more than it costs
+    /// from N = 385 on, by a margin from 512.
     /// </summary>
     public const int CopiesFrom = 512;
 
