@@ -3,9 +3,9 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
-using CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int>;
+using CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int>;
 using CopyLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int,
-    int, int>;
+    int, int, int>;
 using GemmKernel = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.TensorCoreGemmArguments>;
 using GemmLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -286,8 +286,9 @@ internal sealed class TensorCoreGemm : IDisposable
     private ArrayView<float> Copy(ArrayView<float> x, in Bf16Copy layout, ArrayView<float> copy)
     {
         _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
-        _copy(_stream, checked((int)layout.Words), x, copy, layout.Inner, layout.WordsPerLine, layout.SourceLineStride,
-            layout.SourceInnerStride);
+        bool vector = layout.SourceInnerStride == 1 && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
+        _copy(_stream, checked((int)(layout.Words / 4)), x, copy, layout.Inner, layout.WordsPerLine / 4, layout.SourceLineStride,
+            layout.SourceInnerStride, vector ? 1 : 0);
         return copy;
     }
 

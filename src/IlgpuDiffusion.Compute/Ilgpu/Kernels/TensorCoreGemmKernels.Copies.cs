@@ -19,19 +19,37 @@ internal static partial class TensorCoreGemmKernels
     public const int CopyAlignment = 8;
 
     /// <summary>
-    /// Word (pair p, line o) of a BF16 copy = elements 2p and 2p + 1 of line o along the operand's contiguous axis (inner),
-    /// rounded to BF16 as the BF16 kernels round them when they stage them (the first in the low half), 0 from the operand's
-    /// <paramref name="inner"/> length on; one thread a word, <paramref name="wordsPerLine"/> words a line.
+    /// Group (j, line o) of a BF16 copy = elements 8j .. 8j + 7 of line o along the operand's contiguous axis (inner),
+    /// rounded to BF16 as the BF16 kernels round them when they stage them and packed in pairs (the first in the low half),
+    /// 0 from the operand's <paramref name="inner"/> length on: four words, one 16-byte store. One thread a group,
+    /// <paramref name="groupsPerLine"/> groups a line; 16-byte loads where <paramref name="vector"/> says the operand's lines
+    /// start on 16 bytes and run with stride 1, and the group lies inside the line.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void CopyBf16(Index1D word, ArrayView<float> x, ArrayView<float> copy, int inner, int wordsPerLine, int lineStride,
-        int innerStride)
+    public static void CopyBf16(Index1D group, ArrayView<float> x, ArrayView<float> copy, int inner, int groupsPerLine,
+        int lineStride, int innerStride, int vector)
     {
-        int line = word / wordsPerLine, first = 2 * (word - line * wordsPerLine);
+        int line = group / groupsPerLine, first = CopyAlignment * (group - line * groupsPerLine);
         long at = (long)line * lineStride + (long)first * innerStride;
-        float low = first < inner ? x[at] : 0f, high = first + 1 < inner ? x[at + innerStride] : 0f;
-        copy[word] = Pack(low, high);
+        Quad low, high;
+        if (vector != 0 && first + CopyAlignment <= inner)
+        {
+            var quads = x.SubView(at, CopyAlignment).Cast<Quad>().AsAligned(16);
+            (low, high) = (quads[0], quads[1]);
+        }
+        else
+        {
+            low = new Quad(Source(x, at, first, inner, innerStride, 0), Source(x, at, first, inner, innerStride, 1),
+                Source(x, at, first, inner, innerStride, 2), Source(x, at, first, inner, innerStride, 3));
+            high = new Quad(Source(x, at, first, inner, innerStride, 4), Source(x, at, first, inner, innerStride, 5),
+                Source(x, at, first, inner, innerStride, 6), Source(x, at, first, inner, innerStride, 7));
+        }
+        copy.SubView(4L * group.X, 4).Cast<Quad>().AsAligned(16)[0] = Packed(low, high);
     }
+
+    /// <summary>Element <paramref name="first"/> + <paramref name="i"/> of a copy's line, or 0 past its end.</summary>
+    private static float Source(ArrayView<float> x, long at, int first, int inner, int innerStride, int i) =>
+        first + i < inner ? x[at + (long)i * innerStride] : 0f;
 
     /// <summary>BF16 on copies, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
