@@ -202,14 +202,18 @@ internal static partial class TensorCoreAttentionBackwardKernels
         // Causal: the keys before the block's first query reach every row. A block of 32 queries (narrower heads) has one
         // tile on the diagonal, whose scratch entries the key pass's block of the same 32 keys wrote whole.
         int wholeEnd = a.Causal != 0 && !narrow ? q0 : keyEnd, k0 = 0;
-        for (; k0 < wholeEnd; k0 += Tile)
-            AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: true);
+        // The tile's first key row, carried from tile to tile: computed from the block's head in the loop, it cost ptxas a
+        // division (bh / heads) and the index arithmetic after it again in every tile.
+        int keyAt = head;
+        for (; k0 < wholeEnd; k0 += Tile, keyAt += Tile * a.QRowStride)
+            AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, keyAt, matrices, multiply: true);
         // The causal diagonal of 64 queries: a warp whose queries all precede the tile's keys skips it. The key pass in blocks
         // of 32 keys leaves those entries of the scratch unwritten.
         if (!narrow)
         {
-            for (; k0 < keyEnd; k0 += Tile)
-                AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, matrices, multiply: q0 + warp * 16 + 15 >= k0);
+            for (; k0 < keyEnd; k0 += Tile, keyAt += Tile * a.QRowStride)
+                AccumulateKeyTile(ref dqSum, shared, k, scoreGradients, tile, k0, keyAt, matrices,
+                    multiply: q0 + warp * 16 + 15 >= k0);
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
     }
@@ -222,17 +226,19 @@ internal static partial class TensorCoreAttentionBackwardKernels
         int Columns, int Threads, bool Narrow);
 
     /// <summary>
-    /// One key tile of 32 from <paramref name="k0"/> on of a dq pass: K and the block's dSᵀ staged by every thread, then, where
-    /// <paramref name="multiply"/>, dq += dS·k for the warp's 16 queries.
+    /// One key tile of 32 from <paramref name="k0"/> on (its first row at <paramref name="keyAt"/> of k) of a dq pass: K and
+    /// the block's dSᵀ staged by every thread, then, where <paramref name="multiply"/>, dq += dS·k for the warp's 16 queries.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateKeyTile(ref Fragments8 dqSum, ArrayView<float> shared, ArrayView<float> k,
-        ArrayView<float> scoreGradients, in QueryTile tile, int k0, in LaneMatrices matrices, bool multiply)
+        ArrayView<float> scoreGradients, in QueryTile tile, int k0, int keyAt, in LaneMatrices matrices, bool multiply)
     {
         var a = tile.A;
         if (!tile.Narrow && a.VectorRows != 0 && k0 + Tile <= a.Keys)
-            StageWholeRows(shared, 0, TransposedHeadStride, k, tile.Head, a.QRowStride, k0, Tile, QueryThreads, HeadWidth);
-        else
+            StageWholeRows(shared, 0, TransposedHeadStride, k, keyAt, a.QRowStride, 0, Tile, QueryThreads, HeadWidth);
+        else if (!tile.Narrow)
+            StageRows(shared, 0, TransposedHeadStride, k, keyAt, a.QRowStride, 0, Tile, tile.Limit - k0, tile.Threads);
+        else // narrower heads: from the head, as the carried row cost their loop a third wait for its loads
             StageRows(shared, 0, TransposedHeadStride, k, tile.Head, a.QRowStride, k0, Tile, tile.Limit, tile.Threads);
         int from = tile.Scores + k0 * tile.Stride;
         if (tile.Narrow)

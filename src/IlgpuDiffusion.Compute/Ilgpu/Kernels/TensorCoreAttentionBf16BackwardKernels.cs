@@ -168,13 +168,17 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
         var dqSum = default(Fragments8);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + rows) : tokens;
+        // The tile's first key row and scratch row, carried from tile to tile: computed from the block's head in the loop,
+        // they cost ptxas a division (bh / heads) and the index arithmetic after it again in every tile.
+        int keyAt = head;
         for (int k0 = 0; k0 < keyEnd; k0 += Tile)
         {
             BackwardFragments.CopyScratchTile(shared, 0, pairStride, scoreGradients, scores + k0 * pitch, pitch, rows / 2, threads);
             if (!narrow && a.VectorRows != 0 && k0 + Tile <= tokens)
-                Bf16Fragments.StageWholeRows(shared, KeyRowsAt, RowStride, k, head, a.QRowStride, k0, Tile, BlockThreads, HeadWidth);
+                Bf16Fragments.StageWholeRows(shared, KeyRowsAt, RowStride, k, keyAt, a.QRowStride, 0, Tile, BlockThreads, HeadWidth);
             else
-                Bf16Fragments.StageRows(shared, KeyRowsAt, RowStride, k, head, a.QRowStride, k0, Tile, limit, threads);
+                Bf16Fragments.StageRows(shared, KeyRowsAt, RowStride, k, keyAt, a.QRowStride, 0, Tile, limit - k0, threads);
+            keyAt += Tile * a.QRowStride;
             Group.Barrier();
             Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 0, matrices), shared, KeyRowsAt,
                 RowStride, 0, matrices, d);
