@@ -119,13 +119,16 @@ internal static partial class TensorCoreAttentionBackwardKernels
         var dqSum = default(Fragments16);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         bool whole = WideHeadFragments.StagesWhole(a);
-        for (int k0 = 0; k0 < keyEnd; k0 += Tile)
+        // The tile's first key row, carried from tile to tile (see TensorCoreAttentionBackwardKernels.Query).
+        int keyAt = head;
+        for (int k0 = 0; k0 < keyEnd; k0 += Tile, keyAt += Tile * a.QRowStride)
         {
             if (whole && k0 + Tile <= tokens)
-                WholeRowStaging.StageWide<Tf32Words>(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0,
+                WholeRowStaging.StageWide<Tf32Words>(shared, 0, WideHeadFragments.TransposedHeadStride, k, keyAt, a.QRowStride, 0,
                     Tile, Threads, d);
             else
-                StageWideRows(shared, 0, WideHeadFragments.TransposedHeadStride, k, head, a.QRowStride, k0, tokens, rightLimit);
+                StageWideRows(shared, 0, WideHeadFragments.TransposedHeadStride, k, keyAt, a.QRowStride, 0, tokens - k0,
+                    rightLimit - k0);
             BackwardFragments.CopyScratchTile(shared, WideScoreGradientsAt, StagedScoreGradients.Stride, scoreGradients,
                 scores + k0 * stride, stride, Tile, Threads);
             Group.Barrier();

@@ -122,13 +122,16 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         var dqSum = default(Fragments16);
         int keyEnd = a.Causal != 0 ? AttentionKernels.XMin(tokens, q0 + Tile) : tokens;
         bool whole = WideHeadFragments.StagesWhole(a);
-        for (int k0 = 0; k0 < keyEnd; k0 += Tile)
+        // The tile's first key row, carried from tile to tile (see TensorCoreAttentionBackwardKernels.Query).
+        int keyAt = head;
+        for (int k0 = 0; k0 < keyEnd; k0 += Tile, keyAt += Tile * a.QRowStride)
         {
             BackwardFragments.CopyScratchTile(shared, 0, ColumnStride, scoreGradients, scores + k0 * pitch, pitch, Tile / 2, Threads);
             if (whole && k0 + Tile <= tokens)
-                WholeRowStaging.StageWide<Bf16PairWords>(shared, WideKeyRowsAt, WideRowStride, k, head, a.QRowStride, k0, Tile, Threads, d);
+                WholeRowStaging.StageWide<Bf16PairWords>(shared, WideKeyRowsAt, WideRowStride, k, keyAt, a.QRowStride, 0, Tile, Threads, d);
             else
-                Bf16Fragments.StageRows(shared, WideKeyRowsAt, WideRowStride, k, head, a.QRowStride, k0, Tile, rowLimit, Threads, Width);
+                Bf16Fragments.StageRows(shared, WideKeyRowsAt, WideRowStride, k, keyAt, a.QRowStride, 0, Tile, rowLimit - k0, Threads,
+                    Width);
             Group.Barrier();
             Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, ColumnStride, 0, matrices),
                 shared, WideKeyRowsAt, WideRowStride, 0, matrices, d);
