@@ -5,7 +5,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // BF16 GEMMs over BF16 copies of their operands. The BF16 kernels read fp32 operands, 4 bytes an element, from L2 for
 // every tile: at 128 × 128 tiles that is 1/16 byte per multiply-add, and on an H200 (ncu of the first TF32 kernel: L2
-// 10.5% busy at 19 TFLOP/s) it caps a GEMM near 200 TFLOP/s, below half of torch.matmul's BF16 rate (577–697 TFLOP/s on
+// 10.5% busy at 22 TFLOP/s) it caps a GEMM near 200 TFLOP/s, below half of torch.matmul's BF16 rate (577–697 TFLOP/s on
 // the block GEMMs, bench/results/cuda-h200-tensor-cores.md). A copy holds an operand as BF16 pairs along its contiguous
 // axis, packed as the stages pack them (CopyBf16), so the kernels read half the bytes and stage each group of eight with
 // one 16-byte load and one 16-byte store, nothing to convert or pack in the k loop.
@@ -96,8 +96,7 @@ internal static partial class TensorCoreGemmKernels
     /// </summary>
     private static Staged LoadCopy(ArrayView<float> x, in OperandCopy copy, long first, int tileK, bool kContiguous)
     {
-        const int n = 8;
-        int second = copy.GroupStep >> 3; // a group's elements, halved to words, in quads of four words
+        int n = GroupLength(true), second = copy.GroupStep >> 3; // a group's elements, halved to words, in quads of four words
         bool whole = copy.LinesLeft > LineOffset(n, kContiguous, true) && tileK + KOffset(n, kContiguous, true) < copy.KLeft;
         if (whole)
         {
@@ -112,7 +111,7 @@ internal static partial class TensorCoreGemmKernels
     private static Quad CopyGroup(ArrayView<float> x, long first, in OperandCopy copy, int tileK, bool kContiguous, int i)
     {
         bool inside = LineOffset(i, kContiguous, true) < copy.LinesLeft && tileK + KOffset(i, kContiguous, true) < copy.KLeft;
-        return inside ? x.SubView((first + Offset(copy, i, 8)) >> 1, 4).Cast<Quad>().AsAligned(16)[0] : default;
+        return inside ? x.SubView((first + Offset(copy, i, GroupLength(true))) >> 1, 4).Cast<Quad>().AsAligned(16)[0] : default;
     }
 
     /// <summary>Stores a thread's two groups of a copy's tile as they were loaded: packed already, in the stage's order.</summary>
