@@ -28,13 +28,19 @@
 #                  host's waits and the profile's stream events;
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
-#   ncu            Nsight Compute's sections for one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward): L2
-#                  throughput says whether 128 × 128 tiles of fp32 operands are bound by L2 (10.5% at 19 TFLOP/s on
-#                  2026-12-04, so about 200 TFLOP/s at most) and whether BF16 copies lift that bound;
+#   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), then on the
+#                  attention's forward, key pass and dq pass in bf16 and tf32: each kernel's sections (L2 throughput says
+#                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
+#                  200 TFLOP/s at most; warp states say what the warps wait for), and its SASS with each instruction's
+#                  executions and warp-stall samples as CSV (ncu-*-sass.log), so that sessions without a GPU can see
+#                  where a kernel's loop stalls;
+#   sanitize       compute-sanitizer's memcheck over the tensor-core GEMM and attention tests' cuda rows (out-of-bounds
+#                  and misaligned accesses: the 16-byte loads and stores assume alignments only a GPU can check), then
+#                  racecheck over the attention tests (shared-memory races between a tile's writes and reads);
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance sass ncu torch-compile}
+phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance sass ncu sanitize torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -46,13 +52,25 @@ tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
-declare -A ncu_kernel=([tf32]=Tf32 [bf16]=Bf16Copies)
+declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$') # bf16: not the copy kernel before it
+# The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
+ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
 phase() { local name=$1 limit=$2; shift 2
   local left=$((budget - SECONDS)); if [ $left -lt 15 ]; then echo "=== $name skipped: the budget is spent"; return; fi
   [ $limit -gt $left ] && limit=$left
   echo "=== $name (limit ${limit}s)"; local start=$SECONDS
   (cd /tmp && timeout -k 5 "$limit" "$@") > $logs/$name.log 2>&1; local rc=$?
   echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|\[FAIL\]|rror|tok/s|\| " $logs/$name.log | tail -45; }
+# Nsight Compute on the launches a kernel-name regex picks (after SKIP, COUNT of them) of the command that follows: the
+# report stays outside the logs (it can pass the 16 MiB a returned file may hold), its sections go to NAME-details.log
+# and its SASS with each instruction's executions and stall samples to NAME-sass.log.
+ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tmp/ncu
+  phase $name 90 ncu --clock-control none --launch-skip $skip --launch-count $count --kernel-name "regex:$kernels" \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section InstructionStats --section SourceCounters \
+    -f -o /tmp/ncu/$name "$@"
+  phase $name-details 30 ncu -i /tmp/ncu/$name.ncu-rep --print-units base
+  phase $name-sass 30 ncu -i /tmp/ncu/$name.ncu-rep --page source --print-source sass --csv; }
 
 for p in $phases; do case $p in
   gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 180 $xunit \
@@ -84,11 +102,17 @@ for p in $phases; do case $p in
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
       --device cuda --precision $precision -o /tmp/steps-$precision.safetensors; done ;;
-  ncu) for precision in tf32 bf16; do # bf16: the GEMM on copies, not the copy kernel before it
-    phase ncu-$precision 60 ncu --clock-control none --launch-count 1 --kernel-name regex:"${ncu_kernel[$precision]}" \
-      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
-      --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
-      $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done ;;
+  ncu) for precision in tf32 bf16; do
+      ncu_profile ncu-$precision "${ncu_gemm[$precision]}" 0 1 \
+        $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
+    for precision in bf16 tf32; do
+      ncu_profile ncu-attention-$precision "$ncu_attention" 2 3 \
+        $cli bench --attention $small --length 1024 --runs 1 --device cuda --precision $precision; done ;;
+  sanitize) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase sanitize-memcheck 150 compute-sanitizer --tool memcheck \
+      --print-limit 20 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests \
+      -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -xml $logs/sanitize-memcheck.xml
+    ILGPUDIFFUSION_TEST_BACKENDS=cuda phase sanitize-racecheck 120 compute-sanitizer --tool racecheck --print-limit 20 \
+      $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/sanitize-racecheck.xml ;;
   conformance) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase conformance 150 $xunit -namespace IlgpuDiffusion.Tests.Conformance \
     -class IlgpuDiffusion.Tests.Ilgpu.CudaStreamTests -class IlgpuDiffusion.Tests.Ilgpu.StreamEventClockTests \
     -class IlgpuDiffusion.Tests.Compute.HostWaitTests -xml $logs/conformance.xml ;;

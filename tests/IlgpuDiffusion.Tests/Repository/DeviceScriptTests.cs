@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Cli;
+using IlgpuDiffusion.Ilgpu;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Repository;
@@ -57,6 +58,19 @@ public sealed partial class DeviceScriptTests
         Assert.All(given, option => Assert.Contains(option, defined));
     }
 
+    /// <summary>
+    /// Nsight Compute profiles what its kernel-name regexes pick, and a regex that picks nothing profiles nothing without
+    /// failing: every kernel name they spell (ILGPU names a kernel's entry Kernel_ and its method's name) is a kernel's.
+    /// </summary>
+    [SkippableFact]
+    public void Every_kernel_the_device_scripts_profile_is_one_of_ours()
+    {
+        var kernels = KernelRegistry.All().Select(kernel => kernel.Method.Name).ToHashSet();
+        var named = NcuKernels().Matches(Script()).SelectMany(match => match.Groups[1].Value.Split('|')).ToList();
+        Assert.True(named.Count >= 5, $"Only {named.Count} kernels named for ncu found: are the scripts still read right?");
+        Assert.All(named, name => Assert.Contains(name, kernels));
+    }
+
     /// <summary>The scripts' CLI invocations, once per precision where they take one.</summary>
     private static IEnumerable<string> CliLines()
     {
@@ -83,6 +97,10 @@ public sealed partial class DeviceScriptTests
 
     [GeneratedRegex(@"add_argument\(""(--[\w-]+)""")]
     private static partial Regex ArgumentDefinition();
+
+    /// <summary>An anchored kernel-name regex, one name or a group of alternatives: <c>'^Kernel_(A|B)$'</c>.</summary>
+    [GeneratedRegex(@"'\^Kernel_\(?([\w|]+)\)?\$'")]
+    private static partial Regex NcuKernels();
 
     [GeneratedRegex(@"-(class|namespace) (IlgpuDiffusion\.Tests[\w.]*)")]
     private static partial Regex XunitFilter();
