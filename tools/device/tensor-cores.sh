@@ -10,7 +10,8 @@
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
-#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads);
+#   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads, and
+#                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
@@ -101,7 +102,7 @@ for p in $phases; do case $p in
       --device cuda --precision $precision --profile -o /tmp/small-$precision.safetensors; done ;;
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
-      --device cuda --precision $precision -o /tmp/steps-$precision.safetensors; done ;;
+      --device cuda --precision $precision --peak-tflops 989 -o /tmp/steps-$precision.safetensors; done ;;
   ncu) for precision in tf32 bf16; do
       ncu_profile ncu-$precision "${ncu_gemm[$precision]}" 0 1 \
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done

@@ -112,6 +112,8 @@ internal sealed class DistillationOptions
             $"(default {Defaults.Training.Seed})",
     };
 
+    private readonly PeakFlopsOption _peakFlops;
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public DistillationOptions(Command command)
     {
@@ -122,6 +124,7 @@ internal sealed class DistillationOptions
             _batch, _accumulation, _learningRate, _warmup, _gradientClip, _emaDecay, _noDropout, _logInterval, _validationBatches, _seed,
         ];
         foreach (Option option in all) command.Options.Add(option);
+        _peakFlops = new PeakFlopsOption(command);
     }
 
     /// <summary><paramref name="baseline"/> with every given option applied; the learning rate stays constant after warm-up.</summary>
@@ -140,6 +143,7 @@ internal sealed class DistillationOptions
             LogInterval = parse.GetValue(_logInterval) ?? baseline.Training.LogInterval,
             ValidationBatches = parse.GetValue(_validationBatches) ?? baseline.Training.ValidationBatches,
             Seed = parse.GetValue(_seed) ?? baseline.Training.Seed,
+            PeakFlops = _peakFlops.Apply(parse, baseline.Training.PeakFlops),
         };
         var config = baseline with
         {

@@ -73,6 +73,8 @@ internal sealed class TrainingOptions
         Description = $"Seed of the initial weights, data order, diffusion times, masks and dropout (default {Defaults.Seed})",
     };
 
+    private readonly PeakFlopsOption _peakFlops;
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public TrainingOptions(Command command)
     {
@@ -80,6 +82,7 @@ internal sealed class TrainingOptions
             _logInterval, _validationInterval, _validationBatches, _seed];
         _decay.AcceptOnlyFromAmong("constant", "cosine");
         foreach (Option option in all) command.Options.Add(option);
+        _peakFlops = new PeakFlopsOption(command);
     }
 
     /// <summary>
@@ -105,6 +108,7 @@ internal sealed class TrainingOptions
             ValidationInterval = parse.GetValue(_validationInterval) ?? baseline.ValidationInterval,
             ValidationBatches = parse.GetValue(_validationBatches) ?? baseline.ValidationBatches,
             Seed = parse.GetValue(_seed) ?? baseline.Seed,
+            PeakFlops = _peakFlops.Apply(parse, baseline.PeakFlops),
         };
         config.Validate();
         if (warmup > steps)

@@ -72,7 +72,10 @@ public sealed record TrainingConfig
     /// <summary>Seed of data order, diffusion times, masks and dropout.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>Peak fp32 FLOP/s of the device, for MFU in the log (0: MFU not reported).</summary>
+    /// <summary>
+    /// Peak FLOP/s of the device, for model FLOPs utilization in the log (0: not reported): the rate of the precision its
+    /// products run in, or a fixed yardstick such as the card's dense BF16 tensor-core rate.
+    /// </summary>
     public double PeakFlops { get; init; }
 
     /// <summary>Sequences per optimizer step: B × accumulation.</summary>
