@@ -27,6 +27,8 @@
 #                  backward) in bf16 and tf32, beside scaled_dot_product_attention;
 #   conformance    the whole conformance suite's cuda rows (every op, cuda precisions included), the stream's order, the
 #                  host's waits and the profile's stream events;
+#   demo           the README's main job on the GPU in its default precision (tf32) on the tiny preset: every stage
+#                  (teacher, judge, SDTT rounds, evaluation, report) in seconds, with heads of 16 (the narrow-head kernels);
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
 #   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), then on the
@@ -41,7 +43,7 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance sass ncu sanitize torch-compile}
+phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance demo sass ncu sanitize torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -117,6 +119,7 @@ for p in $phases; do case $p in
   conformance) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase conformance 150 $xunit -namespace IlgpuDiffusion.Tests.Conformance \
     -class IlgpuDiffusion.Tests.Ilgpu.CudaStreamTests -class IlgpuDiffusion.Tests.Ilgpu.StreamEventClockTests \
     -class IlgpuDiffusion.Tests.Compute.HostWaitTests -xml $logs/conformance.xml ;;
+  demo) phase demo 120 $cli demo --preset tiny -o /tmp/demo-tiny ;;
   torch-compile) phase torch-compile 150 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 \
     --skip-gemms ;;
   *) echo "unknown phase $p"; exit 2 ;;
