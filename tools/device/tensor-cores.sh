@@ -5,7 +5,10 @@
 # phase has its own time limit as well. Logs go to $OUT/logs.tar.gz (the device tool brings back at most 8 files);
 # the last lines printed are the phases' tables. GEMM_PRECISIONS and PROFILE_PRECISIONS narrow those phases' precisions.
 # The order puts the issues' headline numbers first: within 550 seconds, gemm-check (correctness), steps (tokens/s),
-# torch (the yardstick) and attention fit; gemm and the rest take a second call.
+# torch (the yardstick) and attention fit; gemm and the rest take a second call. A session's 15 minutes of device time,
+# the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
+# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm ncu` (about 60 s a GEMM precision, 30-60 s a profiled
+# kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a time).
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
