@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Cli;
@@ -69,6 +70,55 @@ public sealed partial class DeviceScriptTests
         var named = NcuKernels().Matches(Script()).SelectMany(match => match.Groups[1].Value.Split('|')).ToList();
         Assert.True(named.Count >= 5, $"Only {named.Count} kernels named for ncu found: are the scripts still read right?");
         Assert.All(named, name => Assert.Contains(name, kernels));
+    }
+
+    /// <summary>
+    /// ncu-stalls.py, which the ncu phase runs on each kernel's source page, sums the stall reasons over a kernel and ranks
+    /// its instructions by samples, on a page in the layout Nsight Compute prints (warnings before it, a block per kernel).
+    /// </summary>
+    [SkippableFact]
+    public void The_stall_summary_ranks_reasons_and_instructions_per_kernel()
+    {
+        string? python = Environment.GetEnvironmentVariable("PATH")?.Split(Path.PathSeparator)
+            .Select(folder => Path.Combine(folder, "python3")).FirstOrDefault(File.Exists);
+        Skip.If(python is null, "python3 is not on the PATH.");
+        string page = Path.Combine(Path.GetTempPath(), $"ncu-source-{Guid.NewGuid():N}.csv");
+        File.WriteAllText(page, string.Join('\n',
+            "==WARNING== a line of the profiler's own",
+            "\"Kernel Name\",\"Kernel_KeyValue\",",
+            "\"Address\",\"Source\",\"Warp Stall Sampling (All Samples)\",\"Instructions Executed\",\"stall_barrier\",\"stall_long_sb\"," +
+            "\"stall_long_sb (Not Issued)\"",
+            "\"0x7f0000000100\",\"  HMMA.16816.F32.BF16 R4, R8, R12, R4 \",\"10\",\"64\",\"0\",\"10\",\"99\"",
+            "\"0x7f0000000110\",\"  BAR.SYNC 0x0 \",\"30\",\"8\",\"30\",\"0\",\"0\"",
+            "\"Kernel Name\",\"Kernel_Query\",",
+            "\"Address\",\"Source\",\"Warp Stall Sampling (All Samples)\",\"Instructions Executed\",\"stall_barrier\",\"stall_long_sb\"",
+            "\"0x7f0000000200\",\"  LDG.E.128 R4, [R2.64] \",\"5\",\"16\",\"1\",\"4\""));
+        try
+        {
+            var run = Process.Start(new ProcessStartInfo(python!)
+            {
+                ArgumentList = { Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device", "ncu-stalls.py"), page, "1" },
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            string output = run.StandardOutput.ReadToEnd();
+            run.WaitForExit();
+            Assert.True(run.ExitCode == 0, run.StandardError.ReadToEnd());
+            string[] kernels = output.Split("## ", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, kernels.Length);
+            Assert.StartsWith("Kernel_KeyValue", kernels[0]);
+            Assert.Contains("2 instructions, 40 warp-stall samples.", kernels[0]);
+            Assert.Contains("| stall_barrier | 75.0% |", kernels[0]);
+            Assert.Contains("| stall_long_sb | 25.0% |", kernels[0]);
+            Assert.DoesNotContain("Not Issued", output); // a subset of the samples, not a reason of its own
+            Assert.Contains("| 0x10 | 30 | 75.0% | 8 | barrier 100% | `BAR.SYNC 0x0` |", kernels[0]);
+            Assert.DoesNotContain("HMMA", kernels[0]); // one instruction asked for: the hottest
+            Assert.Contains("| 0x0 | 5 | 100.0% | 16 | long_sb 80%, barrier 20% | `LDG.E.128 R4, [R2.64]` |", kernels[1]);
+        }
+        finally
+        {
+            File.Delete(page);
+        }
     }
 
     /// <summary>The scripts' CLI invocations, once per precision where they take one.</summary>
