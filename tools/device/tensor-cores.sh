@@ -67,12 +67,13 @@ phase() { local name=$1 limit=$2; shift 2
   echo "=== $name (limit ${limit}s)"; local start=$SECONDS
   (cd /tmp && timeout -k 5 "$limit" "$@") > $logs/$name.log 2>&1; local rc=$?
   echo "=== $name rc=$rc $((SECONDS - start))s"; grep -E "Total:|\[FAIL\]|rror|tok/s|\| " $logs/$name.log | tail -45; }
-# Nsight Compute on the launches a kernel-name regex picks (after SKIP, COUNT of them) of the command that follows: the
-# report stays outside the logs (it can pass the 16 MiB a returned file may hold), its sections go to NAME-details.log,
-# its SASS with each instruction's executions and stall samples to NAME-sass.log, and their summary (ncu-stalls.py: the
-# stall reasons' shares, the instructions with the most samples) to NAME-stalls.log and the output.
+# Nsight Compute on the launches a kernel-name regex picks (after SKIP, COUNT of them) of the command that follows,
+# which it then stops (the rest of a benchmark would spend device time for nothing). The report stays outside the logs
+# (it can pass the 16 MiB a returned file may hold), its sections go to NAME-details.log, its SASS with each
+# instruction's executions and stall samples to NAME-sass.log, and their summary (ncu-stalls.py: the stall reasons'
+# shares, the instructions with the most samples) to NAME-stalls.log and the output.
 ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tmp/ncu
-  phase $name 90 ncu --clock-control none --launch-skip $skip --launch-count $count --kernel-name "regex:$kernels" \
+  phase $name 90 ncu --clock-control none --launch-skip $skip --launch-count $count --kill on --kernel-name "regex:$kernels" \
     --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis --section InstructionStats --section SourceCounters \
     -f -o /tmp/ncu/$name "$@"
