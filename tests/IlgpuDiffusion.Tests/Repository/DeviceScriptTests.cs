@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using IlgpuDiffusion.Cli;
 using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Tests.Data;
 using Xunit;
 
 namespace IlgpuDiffusion.Tests.Repository;
@@ -79,11 +81,8 @@ public sealed partial class DeviceScriptTests
     [SkippableFact]
     public void The_stall_summary_ranks_reasons_and_instructions_per_kernel()
     {
-        string? python = Environment.GetEnvironmentVariable("PATH")?.Split(Path.PathSeparator)
-            .Select(folder => Path.Combine(folder, "python3")).FirstOrDefault(File.Exists);
-        Skip.If(python is null, "python3 is not on the PATH.");
-        string page = Path.Combine(Path.GetTempPath(), $"ncu-source-{Guid.NewGuid():N}.csv");
-        File.WriteAllText(page, string.Join('\n',
+        using var temp = new TempDirectory();
+        string page = temp.Write("source.csv", string.Join('\n',
             "==WARNING== a line of the profiler's own",
             "\"Kernel Name\",\"Kernel_KeyValue\",",
             "\"Address\",\"Source\",\"Warp Stall Sampling (All Samples)\",\"Instructions Executed\",\"stall_barrier\",\"stall_long_sb\"," +
@@ -93,14 +92,22 @@ public sealed partial class DeviceScriptTests
             "\"Kernel Name\",\"Kernel_Query\",",
             "\"Address\",\"Source\",\"Warp Stall Sampling (All Samples)\",\"Instructions Executed\",\"stall_barrier\",\"stall_long_sb\"",
             "\"0x7f0000000200\",\"  LDG.E.128 R4, [R2.64] \",\"5\",\"16\",\"1\",\"4\""));
+        string script = Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device", "ncu-stalls.py");
+        Process run;
         try
         {
-            var run = Process.Start(new ProcessStartInfo(python!)
+            run = Process.Start(new ProcessStartInfo("python3", [script, page, "1"])
             {
-                ArgumentList = { Path.Combine(SourceRulesTests.RepositoryRoot(), "tools", "device", "ncu-stalls.py"), page, "1" },
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             })!;
+        }
+        catch (Win32Exception)
+        {
+            throw new SkipException("python3 is not on the PATH.");
+        }
+        using (run)
+        {
             string output = run.StandardOutput.ReadToEnd();
             run.WaitForExit();
             Assert.True(run.ExitCode == 0, run.StandardError.ReadToEnd());
@@ -114,10 +121,6 @@ public sealed partial class DeviceScriptTests
             Assert.Contains("| 0x10 | 30 | 75.0% | 8 | barrier 100% | `BAR.SYNC 0x0` |", kernels[0]);
             Assert.DoesNotContain("HMMA", kernels[0]); // one instruction asked for: the hottest
             Assert.Contains("| 0x0 | 5 | 100.0% | 16 | long_sb 80%, barrier 20% | `LDG.E.128 R4, [R2.64]` |", kernels[1]);
-        }
-        finally
-        {
-            File.Delete(page);
         }
     }
 
