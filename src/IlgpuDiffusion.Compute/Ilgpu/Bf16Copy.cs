@@ -41,4 +41,11 @@ internal readonly struct Bf16Copy
 
     /// <summary>The copy's stride, in elements, along k.</summary>
     public int KStride { get; }
+
+    /// <summary>
+    /// Whether a copy of the same operand in <paramref name="other"/>'s layout holds the same words: the same lines of the
+    /// same elements, whichever of them op(·) takes along k (a·b's op(a) and aᵀ·b's op(a) of one matrix are copied alike).
+    /// </summary>
+    public bool SameWords(in Bf16Copy other) => Inner == other.Inner && WordsPerLine == other.WordsPerLine &&
+        Words == other.Words && SourceLineStride == other.SourceLineStride && SourceInnerStride == other.SourceInnerStride;
 }

@@ -76,6 +76,16 @@ internal sealed class IlgpuDevice : Device
     /// </summary>
     internal int Bf16CopiesFrom => _backendKernels.Bf16CopiesFrom;
 
+    /// <summary>The BF16 copies of GEMM operands queued so far, each a pass over its operand (see <see cref="TensorCoreGemm"/>).</summary>
+    internal long Bf16CopyPasses
+    {
+        get
+        {
+            using var scope = EnterLock();
+            return _backendKernels.Bf16CopyPasses;
+        }
+    }
+
     /// <summary>
     /// Whether the attention backward of heads of <paramref name="headDim"/> columns runs on the flash kernels for wide heads
     /// (under tf32, where the GPU grants their shared memory) rather than over materialized scores.

@@ -56,22 +56,34 @@ internal sealed partial class IlgpuKernels
     {
         OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
 
-        var dy = dOutput.View();
         // dInput[rows, in] (+)= dOutput[rows, out]·weight[out, in]
         if (dInput is { } dInputTensor)
         {
             var view = dInputTensor.View();
             Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulateInput);
         }
-        // dWeight[out, in] += dOutput[rows, out]ᵀ·input[rows, in]
+        ParameterGradients(dOutput, input, dWeight, dBias, rows, inChannels, outChannels, dOutputRead: dInput is not null);
+    }
+
+    /// <summary>
+    /// A linear layer's dWeight [out, in] += dOutput [rows, out]ᵀ·input [rows, in] and dBias [out] += Σ_rows dOutput.
+    /// </summary>
+    /// <param name="dOutputRead">Whether the last product read <paramref name="dOutput"/> as its op(a) (the input gradient's
+    /// dOutput·weight), so that a BF16 copy it took serves the weight gradient too.</param>
+    private void ParameterGradients(Tensor<float> dOutput, Tensor<float> input, Tensor<float>? dWeight, Tensor<float>? dBias,
+        int rows, int inChannels, int outChannels, bool dOutputRead)
+    {
         if (dWeight is { } dWeightTensor)
         {
             var view = dWeightTensor.View();
-            Gemm(MatMulLayout.AtB, dOutput, input, view, view, hasBias: false, outChannels, inChannels, rows, accumulate: true);
+            Gemm(MatMulLayout.AtB, dOutput, input, view, view, hasBias: false, outChannels, inChannels, rows, accumulate: true,
+                aUnchanged: dOutputRead);
         }
-        // dBias[out] += Σ_rows dOutput[rows, out]
         if (dBias is { } dBiasTensor)
+        {
+            var dy = dOutput.View();
             ColumnReduce(ColumnTerm.X, dy, dy, dy, dy, dBiasTensor.View(), batch: 1, rows, outChannels);
+        }
     }
 
     /// <inheritdoc/>
@@ -91,7 +103,7 @@ internal sealed partial class IlgpuKernels
         var view = dPreActivation.View();
         Gemm(MatMulLayout.AB, dOutput, weight, view, view, hasBias: false, rows, inChannels, outChannels, accumulate: false,
             preActivation.View(), GemmEpilogue.GeluGradient);
-        LinearBackward(dOutput, activation, weight, null, dWeight, dBias, rows, inChannels, outChannels);
+        ParameterGradients(dOutput, activation, dWeight, dBias, rows, inChannels, outChannels, dOutputRead: true);
     }
 
     /// <summary>
@@ -100,9 +112,10 @@ internal sealed partial class IlgpuKernels
     /// </summary>
     /// <param name="activation">With a GELU <paramref name="epilogue"/> (tensor cores only), where GELU(c) goes, or for
     /// <see cref="GemmEpilogue.GeluGradient"/> the pre-activations whose GELU' multiplies c.</param>
+    /// <param name="aUnchanged">Nothing wrote <paramref name="a"/> since the last product (see <see cref="TensorCoreGemm.Run"/>).</param>
     private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
         bool hasBias, int m, int n, int k, bool accumulate, ArrayView<float> activation = default,
-        GemmEpilogue epilogue = GemmEpilogue.Product)
+        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false)
     {
         if (m == 0 || n == 0) return;
         HostChecks.Product(m, Math.Max(n, k));
@@ -117,7 +130,7 @@ internal sealed partial class IlgpuKernels
         if (_tensorCores is not null && k > 0)
         {
             _tensorCores.Run(a.View(), b.View(), bias, c, hasBias, m, n, k, (aRow, aK, bK, bCol), accumulate,
-                epilogue == GemmEpilogue.Product ? c : activation, epilogue);
+                epilogue == GemmEpilogue.Product ? c : activation, epilogue, aUnchanged);
             return;
         }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,

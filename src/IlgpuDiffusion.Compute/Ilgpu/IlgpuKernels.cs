@@ -55,6 +55,9 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// </summary>
     public int Bf16CopiesFrom => _tensorCores?.Bf16CopiesFrom ?? int.MaxValue;
 
+    /// <summary>The BF16 copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>
+    public long Bf16CopyPasses => _tensorCores?.CopyPasses ?? 0;
+
     /// <summary>
     /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
     /// <paramref name="precision"/>.

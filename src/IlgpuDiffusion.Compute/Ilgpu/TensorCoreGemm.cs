@@ -25,7 +25,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// hold 32 of k (<see cref="TensorCoreGemmKernels.Tf32DeepABt"/>) where the GPU lets a kernel opt in to their 80 KB of
 /// shared memory (every card of compute capability 8.0+ does, through the CUDA driver), else on those of 16. BF16 products
 /// of at least <see cref="CopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
-/// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product.
+/// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product; a product whose
+/// op(a) its caller vouches unchanged since the last product reads that product's copy of it (a linear layer's weight
+/// gradient reads the copy of the output gradient that its input gradient made).
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -62,6 +64,11 @@ internal sealed class TensorCoreGemm : IDisposable
     private ReduceLaunch? _reduce;
     private CopyLaunch? _copy;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials, _copies;
+    /// <summary>
+    /// The op(a) of the last product, when that product took copies: its view and the layout of its copy, which begins
+    /// the copies workspace until the next product. Null after a product without copies.
+    /// </summary>
+    private (ArrayView<float> Source, Bf16Copy Layout)? _copyOfA;
 
     /// <summary>
     /// Binds the GEMMs to the accelerator of <paramref name="stream"/>, where they queue, in <paramref name="precision"/>
@@ -114,6 +121,9 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>Whether the TF32 kernels of the unbatched products hold 32 of k per stage (else 16).</summary>
     public bool DeepTf32 => _blocks > 1;
 
+    /// <summary>The BF16 copies of operands queued so far, each a pass over its operand (a reused copy is not one).</summary>
+    public long CopyPasses { get; private set; }
+
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
 
     /// <summary>Whether <paramref name="accelerator"/> runs mma.sync with TF32 and BF16 (a CUDA GPU of compute capability 8.0+).</summary>
@@ -142,18 +152,28 @@ internal sealed class TensorCoreGemm : IDisposable
     /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1;
     /// with a GELU <paramref name="epilogue"/> GELU of each result also goes to <paramref name="activation"/> [m, n].
     /// </summary>
+    /// <param name="aUnchanged">
+    /// The caller's word that nothing wrote <paramref name="a"/> since the last product: where that product read the same
+    /// view as its op(a) and its copy holds the words this product's copy would (the input and weight gradients of a
+    /// linear layer both read its output gradient so), this product reads that copy instead of making one.
+    /// </param>
     public void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, bool hasBias, int m, int n,
         int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate, ArrayView<float> activation,
-        GemmEpilogue epilogue = GemmEpilogue.Product)
+        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false)
     {
         var (kPerSplit, splits) = Split(m, n, k);
         var copyA = new Bf16Copy(m, k, strides.ARow, strides.AK);
         var copyB = new Bf16Copy(n, k, strides.BCol, strides.BK);
-        bool copies = m >= Bf16CopiesFrom && n >= Bf16CopiesFrom && copyA.Words + copyB.Words <= MaxCopyWords;
+        long words = copyA.Words + copyB.Words;
+        bool copies = m >= Bf16CopiesFrom && n >= Bf16CopiesFrom && words <= MaxCopyWords;
+        bool reuse = copies && aUnchanged && _copyOfA is { } kept && SameView(kept.Source, a) && kept.Layout.SameWords(copyA) &&
+            _copies!.Length >= words; // a workspace that must grow loses the copy
+        _copyOfA = copies ? (a, copyA) : null;
         if (copies)
         {
-            var workspace = Copies(copyA.Words + copyB.Words).View;
-            (a, b) = (Copy(a, copyA, workspace.SubView(0, copyA.Words)), Copy(b, copyB, workspace.SubView(copyA.Words, copyB.Words)));
+            var workspace = Copies(words).View;
+            var aCopy = workspace.SubView(0, copyA.Words);
+            (a, b) = (reuse ? aCopy : Copy(a, copyA, aCopy), Copy(b, copyB, workspace.SubView(copyA.Words, copyB.Words)));
             strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
         }
         bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
@@ -188,6 +208,7 @@ internal sealed class TensorCoreGemm : IDisposable
     {
         if (strides.AK != 1 && strides.BK == 1)
             throw new ArgumentException("Batched GEMMs take the layouts a·bᵀ, a·b and aᵀ·b, not aᵀ·bᵀ.", nameof(strides));
+        _copyOfA = null;
         bool vectorA = Aligned(a, strides.ARow, strides.AK) && AlignedItems(batch.A);
         bool vectorB = Aligned(b, strides.BCol, strides.BK) && AlignedItems(batch.B);
         var epilogue = scores ?? new ScoreEpilogue(GemmEpilogue.Product, c, c, 1f);
@@ -208,6 +229,10 @@ internal sealed class TensorCoreGemm : IDisposable
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), depth),
         new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
         SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloatsOf(blocks)));
+
+    /// <summary>Whether two views are the same bytes of the same buffer, read through the interface without boxing them.</summary>
+    private static bool SameView<TView>(TView x, TView y) where TView : IContiguousArrayView =>
+        x.Buffer == y.Buffer && x.IndexInBytes == y.IndexInBytes && x.LengthInBytes == y.LengthInBytes;
 
     /// <summary>Whether every item of a batched operand starts on 16 bytes when its first does.</summary>
     private static bool AlignedItems(BatchOffsets offsets) => (offsets.Outer | offsets.Inner | offsets.Item) % 4 == 0;
@@ -289,6 +314,7 @@ internal sealed class TensorCoreGemm : IDisposable
         bool vector = layout.SourceInnerStride == 1 && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
         _copy(_stream, checked((int)(layout.Words / 4)), x, copy, layout.Inner, layout.WordsPerLine / 4, layout.SourceLineStride,
             layout.SourceInnerStride, vector ? 1 : 0);
+        CopyPasses++;
         return copy;
     }
 

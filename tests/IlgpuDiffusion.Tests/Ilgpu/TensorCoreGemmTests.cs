@@ -63,6 +63,14 @@ public sealed class TensorCoreGemmTests
         }
 
         /// <summary>
+        /// A device like <see cref="Get"/>'s that no other test shares, for tests of the state its products keep between
+        /// calls; the caller disposes it. Its kernels come from the context's cache where other devices compiled them.
+        /// </summary>
+        internal IlgpuDevice Unshared(MatMulPrecision precision, int multiprocessors, int? bf16CopiesFrom) =>
+            new(Backend.IlgpuCpu, _context.GetCPUDevices()[0].CreateAccelerator(_context), precision, multiprocessors,
+                choices: new KernelChoices(Bf16CopiesFrom: bf16CopiesFrom));
+
+        /// <summary>
         /// A tensor-core GEMM in <paramref name="precision"/> on the accelerator of that precision's device with a split-K
         /// over 4 multiprocessors, and the accelerator; one per precision, so each kernel compiles once for every test.
         /// </summary>
@@ -433,6 +441,49 @@ public sealed class TensorCoreGemmTests
         for (int i = 0; i < direct.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
                 $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
+    }
+
+    /// <summary>
+    /// A linear layer's backward on BF16 copies copies its output gradient once for its two products (the input gradient's
+    /// dy·W and the weight gradient's dyᵀ·x read the same words of dy), and gives the direct kernels' gradients bit for
+    /// bit. With more rows than output channels the weight gradient's copies need more room than the input gradient's: the
+    /// first call, and the first with more rows, grow the workspace between the two and so copy dy again.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_linear_backward_on_copies_copies_its_output_gradient_once(bool gelu)
+    {
+        const int inChannels = 40, outChannels = 70;
+        using var copies = _emulator.Unshared(MatMulPrecision.Bf16, multiprocessors: 1, bf16CopiesFrom: 1);
+        Device direct = _emulator.Get(MatMulPrecision.Bf16, 1, bf16CopiesFrom: int.MaxValue);
+        foreach (var (rows, passes) in new[] { (136, 4L), (136, 3L), (300, 4L), (120, 3L) })
+        {
+            long before = copies.Bf16CopyPasses;
+            float[][] actual = Backward(copies, rows);
+            Assert.Equal(passes, copies.Bf16CopyPasses - before);
+            float[][] expected = Backward(direct, rows);
+            for (int t = 0; t < expected.Length; t++)
+                for (int i = 0; i < expected[t].Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[t][i]) == BitConverter.SingleToInt32Bits(actual[t][i]),
+                        $"rows {rows}, gradient {t}, element {i}: {actual[t][i]} on copies, {expected[t][i]} direct");
+        }
+
+        float[][] Backward(Device device, int rows) // [dInput or dPreActivation, dWeight, dBias]
+        {
+            using var scope = new DeviceScope(device);
+            var dy = scope.Upload(TestData.Random(rows * outChannels, seed: 1));
+            var (x, w) = (scope.Upload(TestData.Random(rows * inChannels, seed: 2)),
+                scope.Upload(TestData.Random(outChannels * inChannels, seed: 3)));
+            var (dX, dW, dB) = (scope.Zeros(rows * inChannels), scope.Upload(TestData.Random(outChannels * inChannels, seed: 4)),
+                scope.Upload(TestData.Random(outChannels, seed: 5)));
+            if (gelu)
+                device.Kernels.GeluLinearBackward(dy, x, scope.Upload(TestData.Random(rows * inChannels, seed: 6)), w, dX, dW, dB, rows,
+                    inChannels, outChannels);
+            else
+                device.Kernels.LinearBackward(dy, x, w, dX, dW, dB, rows, inChannels, outChannels, accumulateInput: false);
+            return [DeviceScope.Download(dX), DeviceScope.Download(dW), DeviceScope.Download(dB)];
+        }
     }
 
     /// <summary>A BF16 device takes copies from 512 rows and columns unless told otherwise; TF32 never.</summary>
