@@ -112,7 +112,8 @@ internal sealed partial class IlgpuKernels
     /// </summary>
     /// <param name="activation">With a GELU <paramref name="epilogue"/> (tensor cores only), where GELU(c) goes, or for
     /// <see cref="GemmEpilogue.GeluGradient"/> the pre-activations whose GELU' multiplies c.</param>
-    /// <param name="aUnchanged">Nothing wrote <paramref name="a"/> since the last product (see <see cref="TensorCoreGemm.Run"/>).</param>
+    /// <param name="aUnchanged">Nothing wrote <paramref name="a"/> since the tensor cores' last product (see
+    /// <see cref="TensorCoreGemm.Run"/>).</param>
     private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
         bool hasBias, int m, int n, int k, bool accumulate, ArrayView<float> activation = default,
         GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false)
