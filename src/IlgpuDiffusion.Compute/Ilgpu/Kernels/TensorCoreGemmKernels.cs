@@ -55,23 +55,27 @@ internal enum GemmEpilogue
 
 /// <summary>
 /// GEMM on tensor cores (sm_80 and newer) through inline PTX: c [M, N] = op(a)·op(b) [+ c] [+ bias[col]] with fp32
-/// storage and accumulation and TF32 (m16n8k8) or BF16 (m16n8k16) products. A block of 8 warps computes a 128 × 128 tile
-/// of c, each warp 64 × 32 as 4 × 4 mma fragments held in registers (<see cref="WarpAccumulators"/>). k advances 16 (TF32)
-/// or 32 (BF16, packed two to a word: the same shared memory, and half the loop's fixed cost per product) at a time
-/// through two shared-memory stages: while a stage's products run, each thread's loads of the next tile (8 TF32 or 16
-/// BF16 elements of each operand: two groups of consecutive ones along the operand's contiguous axis, 16-byte loads where
-/// the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored to the other
-/// stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared memory, under the 48 KB
-/// every launch may use (the deep TF32 kernels, TensorCoreGemmKernels.Deep.cs, stage two such blocks of k at a time in
-/// 80 KB). (cp.async would skip the registers, but ptxas then keeps every inline-PTX operand slot in local memory.) Each
-/// operand is staged in the layout its global memory is contiguous in (<see cref="StageWord"/>: rows along k, or rows
-/// along the lines), which keeps the fragment reads free of shared-memory bank conflicts, and the
-/// copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two to a bank). Inputs are
-/// rounded once, on their way into shared memory, not at every fragment read: TF32 ones in place, BF16 ones packed two
-/// to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B fragments where four would be
-/// shared loads (BF16 rows along the lines load transposed), except TF32 ones of an operand whose lines are contiguous
-/// (a transposed ldmatrix would split their words): staged with k and k + 4 interleaved, a B fragment is one 8-byte
-/// read and an A fragment four word reads.
+/// storage and accumulation and TF32 (m16n8k8) or BF16 (m16n8k16) products. A block of 8 warps computes a 128 × 128
+/// tile of c, each warp 64 × 32 as 4 × 4 mma fragments held in registers (<see cref="WarpAccumulators"/>). k advances
+/// 16 (TF32) or 32 (BF16, packed two to a word: the same shared memory, and half the loop's fixed cost per product) at
+/// a time through two shared-memory stages: while a stage's products run, each thread's loads of the next tile (8 TF32
+/// or 16 BF16 elements of each operand: two groups of consecutive ones along the operand's contiguous axis, 16-byte
+/// loads where the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored
+/// to the other stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared
+/// memory, under the 48 KB every launch may use (the deep TF32 kernels, TensorCoreGemmKernels.Deep.cs, stage two such
+/// blocks of k at a time in 80 KB). (cp.async would skip the registers, but ILGPU passes every inline-PTX operand given
+/// by reference — the mma accumulators and fragments, ldmatrix's results, Emit's out value — through a slot of local
+/// memory, which ptxas turns into registers only in a kernel without cp.async: CUDA 11.8's and 12.4's ptxas alike keep
+/// a stack frame then. Operands given to Emit by value take no slot. Rewriting the slots into registers in the PTX
+/// assembles clean, with LDGSTS, LDSM and HMMA, but ILGPU 1.5.3 launches only PTX it generated: PTXCompiledKernel's
+/// constructor is internal.) Each operand is staged in the layout its global memory is contiguous in (<see
+/// cref="StageWord"/>: rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory
+/// bank conflicts, and the copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two
+/// to a bank). Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in
+/// place, BF16 ones packed two to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B
+/// fragments where four would be shared loads (BF16 rows along the lines load transposed), except TF32 ones of an
+/// operand whose lines are contiguous (a transposed ldmatrix would split their words): staged with k and k + 4
+/// interleaved, a B fragment is one 8-byte read and an A fragment four word reads.
 /// <para>
 /// The operand layouts are type parameters (one kernel per pair), so every shared-memory offset past a thread's base is
 /// a constant of the instruction and every global offset a multiple of one stride: the hot loop is loads, stores and
