@@ -11,7 +11,9 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// </summary>
 internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath, int Mmas, int MatrixLoads)
 {
-    private static readonly string[] WritesNoRegister = ["ST", "RED", "BAR", "BRA", "BSSY", "BSYNC", "EXIT", "NOP", "WARPSYNC"];
+    // LDGSTS (cp.async) copies global to shared memory and LDGDEPBAR / DEPBAR track such copies: no register written.
+    private static readonly string[] WritesNoRegister =
+        ["ST", "RED", "BAR", "BRA", "BSSY", "BSYNC", "EXIT", "NOP", "WARPSYNC", "LDGSTS", "LDGDEPBAR", "DEPBAR"];
 
     /// <summary>The loop of <paramref name="sass"/> with the most HMMAs.</summary>
     public static SassLoop Hottest(string sass)
@@ -60,7 +62,7 @@ internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath
                 waits.Add(i);
                 inFlight.Clear();
             }
-            if (opcode.StartsWith("LDG", StringComparison.Ordinal))
+            if (opcode.StartsWith("LDG", StringComparison.Ordinal) && writes)
                 inFlight.Add((Registers(operands[0]).First(), opcode.Contains(".128") ? 4 : opcode.Contains(".64") ? 2 : 1));
             else if (writes && operands.Count > 0)
                 foreach (int written in Registers(operands[0]).Take(1)) // overwritten: nothing to wait for

@@ -113,6 +113,55 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
+    /// The BF16 GEMMs on copies that stage through cp.async (TensorCoreGemmKernels.Pipelined.cs), from the PTX CUDA loads
+    /// them from: ILGPU's with its operand slots rewritten into registers (<see cref="PtxLocalSlots"/>). They assemble with
+    /// no stack frame and no local memory (ILGPU's own PTX keeps a frame of about 1.5 KB: its size goes to the test
+    /// output), copy with LDGSTS, multiply with HMMA from LDSM fragments (12 a tile, as the kernels that stage through
+    /// registers), keep the two blocks a multiprocessor their launch bounds ask at sm_90, and their k loop loads nothing
+    /// from global memory into registers.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("Bf16PipelinedABt", 90)]
+    [InlineData("Bf16PipelinedAB", 90)]
+    [InlineData("Bf16PipelinedAtB", 80)]
+    [InlineData("Bf16PipelinedAtBt", 80)]
+    [InlineData("Bf16PipelinedAtB", 90)]
+    public void Pipelined_GEMMs_assemble_from_rewritten_PTX_to_cp_async_and_HMMA_without_local_memory(string kernel, int sm)
+    {
+        var (ptxas, cuobjdump) = Tools();
+        string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string ilgpuPtx = compiler.Of(typeof(TensorCoreGemmKernels), kernel, sm);
+            string raw = Path.Combine(folder, $"{kernel}.ilgpu.ptx"), ptxPath = Path.Combine(folder, $"{kernel}.ptx");
+            string cubin = Path.Combine(folder, $"{kernel}.cubin");
+            File.WriteAllText(raw, ilgpuPtx);
+            output.WriteLine($"ILGPU's own PTX: {Regex.Match(Run(ptxas, $"-arch=sm_{sm} -v \"{raw}\" -o \"{cubin}\""),
+                @"\d+ bytes stack frame").Value}");
+            File.WriteAllText(ptxPath, PtxLocalSlots.ToRegisters(ilgpuPtx));
+            string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
+            Assert.Contains("0 bytes stack frame", report);
+            string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
+            Assert.Contains("LDGSTS.E.BYPASS", sass);
+            Assert.Contains("HMMA.16816.F32.BF16", sass);
+            Assert.DoesNotContain("LDL", sass);
+            Assert.DoesNotContain("STL", sass);
+            var loop = SassLoop.Hottest(sass);
+            WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, loop);
+            Assert.Equal(12, loop.MatrixLoads);
+            Assert.Empty(loop.GlobalLoadWaits().Waits);
+            if (sm >= 10 * TensorCoreGemm.LaunchBoundsFrom)
+                Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
+                    $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// The tensor-core attention kernels (heads of 64, the variants for narrower heads, the wide-head forwards and
     /// backwards) likewise assemble with no stack frame and no local memory and use HMMA, with fragments loaded by ldmatrix
     /// (LDSM) wherever an operand's k is contiguous in shared memory (all but the TF32 dq passes, whose operands are

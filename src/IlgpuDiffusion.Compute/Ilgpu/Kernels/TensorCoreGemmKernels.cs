@@ -14,10 +14,13 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <param name="CRowStride">Elements between rows of c (N where c is dense; always N for partials).</param>
 /// <param name="Batch">The products of a batched launch, one per grid z (<see cref="GemmBatch.None"/> else).</param>
 /// <param name="Scale">The factor of the score epilogues (batched launches only; 1 elsewhere).</param>
+/// <param name="AAddress">The global address of a's first element, where the pipelined kernels' cp.async reads it (0 for the
+/// others, which read through the view).</param>
+/// <param name="BAddress">The same for b.</param>
 internal readonly record struct TensorCoreGemmArguments(
     int M, int N, int K, int ARowStride, int AKStride, int BKStride, int BColStride,
     int KPerSplit, int Accumulate, int HasBias, int Partials, int VectorA, int VectorB, int Epilogue, int CRowStride,
-    GemmBatch Batch, float Scale);
+    GemmBatch Batch, float Scale, long AAddress = 0, long BAddress = 0);
 
 /// <summary>What a GEMM's result writes do with each value (bias and accumulation added).</summary>
 internal enum GemmEpilogue
@@ -63,12 +66,12 @@ internal enum GemmEpilogue
 /// loads where the operand is aligned, else bounds-checked loads with zero fill) are in flight into registers, stored
 /// to the other stage afterwards (a 16-byte shared store per group); one barrier per tile; 40 KB of dynamic shared
 /// memory, under the 48 KB every launch may use (the deep TF32 kernels, TensorCoreGemmKernels.Deep.cs, stage two such
-/// blocks of k at a time in 80 KB). (cp.async would skip the registers, but ILGPU passes every inline-PTX operand given
+/// blocks of k at a time in 80 KB). (cp.async skips the registers, but ILGPU passes every inline-PTX operand given
 /// by reference — the mma accumulators and fragments, ldmatrix's results, Emit's out value — through a slot of local
 /// memory, which ptxas turns into registers only in a kernel without cp.async: CUDA 11.8's and 12.4's ptxas alike keep
-/// a stack frame then. Operands given to Emit by value take no slot. Rewriting the slots into registers in the PTX
-/// assembles clean, with LDGSTS, LDSM and HMMA, but ILGPU 1.5.3 launches only PTX it generated: PTXCompiledKernel's
-/// constructor is internal.) Each operand is staged in the layout its global memory is contiguous in (<see
+/// a stack frame then. Operands given to Emit by value take no slot. The BF16 kernels on copies have a cp.async
+/// variant, TensorCoreGemmKernels.Pipelined.cs, which CUDA loads from PTX whose slots PtxLocalSlots rewrote into
+/// registers.) Each operand is staged in the layout its global memory is contiguous in (<see
 /// cref="StageWord"/>: rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory
 /// bank conflicts, and the copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two
 /// to a bank). Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in

@@ -1,0 +1,39 @@
+using System.Runtime.CompilerServices;
+using ILGPU.Runtime.Cuda;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+/// <summary>
+/// <c>cp.async</c> (PTX ISA, "Data movement and conversion instructions: cp.async"; sm_80+): copies of 16 bytes from global
+/// to shared memory that skip the registers and complete in the background, in groups that a thread commits and waits
+/// for. CUDA only; a kernel with them keeps its inline-PTX operand slots in local memory unless its PTX is rewritten
+/// (<see cref="PtxLocalSlots"/>, <see cref="RewrittenKernels"/>). Every operand goes by value, so none takes a slot itself.
+/// </summary>
+internal static class AsyncCopies
+{
+    /// <summary>
+    /// Queues the copy of the 16 bytes at <paramref name="source"/> (a global address) to <paramref name="destination"/> (a
+    /// 32-bit shared-window address, 16-byte aligned), or of 16 zero bytes, reading nothing, where <paramref name="inside"/>
+    /// is false (cp.async's source size 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy16(uint destination, long source, bool inside) =>
+        CudaAsm.Emit("cp.async.cg.shared.global [%0], [%1], 16, %2;", destination, source, inside ? 16u : 0u);
+
+    /// <summary>Closes the group of this thread's copies queued since the last commit (an empty group where none were).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Commit() => CudaAsm.Emit("cp.async.commit_group;");
+
+    /// <summary>
+    /// Waits until at most <paramref name="newest"/> of this thread's committed groups, the newest, are still in flight (a
+    /// constant of 0–3; any other waits for all). The copies become visible to the other threads after a barrier.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void WaitForAllBut(int newest)
+    {
+        if (newest == 3) CudaAsm.Emit("cp.async.wait_group 3;");
+        else if (newest == 2) CudaAsm.Emit("cp.async.wait_group 2;");
+        else if (newest == 1) CudaAsm.Emit("cp.async.wait_group 1;");
+        else CudaAsm.Emit("cp.async.wait_group 0;");
+    }
+}

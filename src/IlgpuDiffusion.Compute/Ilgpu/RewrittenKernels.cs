@@ -1,0 +1,44 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+
+namespace IlgpuDiffusion.Ilgpu;
+
+/// <summary>
+/// Kernels that run on CUDA from PTX that <see cref="PtxLocalSlots"/> rewrote: ILGPU compiles the kernel as it compiles
+/// any, the rewrite puts its inline-PTX operand slots in registers, and the accelerator loads the result with the launcher
+/// ILGPU generates for that kernel's parameters. ILGPU 1.5.3 builds such a kernel only from PTX it wrote itself:
+/// <c>PTXCompiledKernel</c>'s constructor and <c>CompiledKernel.EntryPoint</c> are internal, and are reached here by
+/// <see cref="UnsafeAccessorAttribute"/>, bound by name; a test builds one without a GPU, so a version of ILGPU that renamed
+/// them fails there.
+/// </summary>
+internal static class RewrittenKernels
+{
+    /// <summary>The explicitly grouped kernel <paramref name="method"/> compiled by <paramref name="backend"/>, slots rewritten.</summary>
+    public static PTXCompiledKernel Compile(Backend backend, MethodInfo method, KernelSpecialization specialization)
+    {
+        var entry = EntryPointDescription.FromExplicitlyGroupedKernel(method);
+        var compiled = (PTXCompiledKernel)backend.Compile(entry, specialization);
+        return Create(compiled.Context, EntryPointOf(compiled), compiled.Info, PtxLocalSlots.ToRegisters(compiled.PTXAssembly));
+    }
+
+    /// <summary>
+    /// The launcher of the explicitly grouped kernel <paramref name="method"/> on the CUDA <paramref name="accelerator"/>,
+    /// from its rewritten PTX: a <typeparamref name="TDelegate"/> that takes the stream, the launch's configuration and the
+    /// kernel's parameters. The kernel is the caller's to keep (ILGPU's cache does not hold it).
+    /// </summary>
+    public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization)
+        where TDelegate : Delegate =>
+        accelerator.LoadKernel(Compile(accelerator.GetBackend(), method, specialization)).CreateLauncherDelegate<TDelegate>();
+
+    [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
+    private static extern PTXCompiledKernel Create(Context context, EntryPoint entryPoint, CompiledKernel.KernelInfo? info,
+        string ptxAssembly);
+
+    [UnsafeAccessor(UnsafeAccessorKind.Method, Name = "get_EntryPoint")]
+    private static extern EntryPoint EntryPointOf(CompiledKernel kernel);
+}
