@@ -9,7 +9,8 @@
 # the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
 # `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm ncu` (about 60 s a GEMM precision, 30-60 s a profiled
 # kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a time).
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32 and cuda-bf16 against the rounded reference, the
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16 and cuda-bf16-pipelined (the BF16 copies
+#                  staged through cp.async, from rewritten PTX) against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
@@ -19,7 +20,8 @@
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
-#                  same kernels without their launch bounds (and TF32 beside its stages of 16);
+#                  same kernels without their launch bounds (TF32 beside its stages of 16, BF16 beside fp32 operands
+#                  and beside its copies staged through cp.async);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile), and
@@ -34,7 +36,8 @@
 #                  (teacher, judge, SDTT rounds, evaluation, report) in seconds, with heads of 16 (the narrow-head kernels);
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
-#   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), then on the
+#   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), staged through
+#                  registers and through cp.async (the second from the alternatives bench --gemm times), then on the
 #                  attention's forward, key pass and dq pass in bf16 and tf32: each kernel's sections (L2 throughput says
 #                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
 #                  200 TFLOP/s at most; warp states say what the warps wait for), and its SASS with each instruction's
@@ -58,7 +61,8 @@ tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
-declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$') # bf16: not the copy kernel before it
+# bf16: not the copy kernel before it; bf16-pipelined: the cp.async kernel, which bench --gemm times beside the default
+declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$' [bf16-pipelined]='^Kernel_Bf16PipelinedABt$')
 # The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
 ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
 phase() { local name=$1 limit=$2; shift 2
@@ -111,9 +115,9 @@ for p in $phases; do case $p in
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
       --device cuda --precision $precision --peak-tflops 989 -o /tmp/steps-$precision.safetensors; done ;;
-  ncu) for precision in tf32 bf16; do
-      ncu_profile ncu-$precision "${ncu_gemm[$precision]}" 0 1 \
-        $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
+  ncu) for kernel in tf32 bf16 bf16-pipelined; do
+      ncu_profile ncu-$kernel "${ncu_gemm[$kernel]}" 0 1 \
+        $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision ${kernel%%-*}; done
     for precision in bf16 tf32; do
       ncu_profile ncu-attention-$precision "$ncu_attention" 2 3 \
         $cli bench --attention $small --length 1024 --runs 1 --device cuda --precision $precision; done ;;

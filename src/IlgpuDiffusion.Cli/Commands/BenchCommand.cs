@@ -158,7 +158,8 @@ internal static class BenchCommand
     /// <summary>
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
     /// Where the device runs the TF32 GEMMs in stages of 32 of k, loads them with launch bounds, or runs BF16 ones on BF16
-    /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator.
+    /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator;
+    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async).
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
@@ -172,8 +173,13 @@ internal static class BenchCommand
                 alternatives.Add(("no launch bounds", IlgpuDevice.Open(bounded.Backend, bounded.Precision, bounded.Index,
                     new KernelChoices(DeepTf32: bounded.DeepTf32, GemmLaunchBounds: false))));
             if (device is IlgpuDevice { Bf16CopiesFrom: < int.MaxValue } copies)
+            {
                 alternatives.Add(("fp32 operands", IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index,
                     new KernelChoices(GemmLaunchBounds: copies.GemmLaunchBounds, Bf16CopiesFrom: int.MaxValue))));
+                alternatives.Add((copies.PipelinedCopies ? "copies staged by registers" : "copies staged by cp.async",
+                    IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
+                        GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: !copies.PipelinedCopies))));
+            }
             return GemmTable(device, alternatives, model, tokens, runs);
         }
         finally

@@ -76,6 +76,19 @@ internal sealed class IlgpuDevice : Device
     /// </summary>
     internal int Bf16CopiesFrom => _backendKernels.Bf16CopiesFrom;
 
+    /// <summary>
+    /// Whether BF16 GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>); a first product
+    /// whose shared memory the GPU refused turns it off.
+    /// </summary>
+    internal bool PipelinedCopies
+    {
+        get
+        {
+            using var scope = EnterLock();
+            return _backendKernels.PipelinedCopies;
+        }
+    }
+
     /// <summary>The BF16 copies of GEMM operands queued so far, each a pass over its operand (see <see cref="TensorCoreGemm"/>).</summary>
     internal long Bf16CopyPasses
     {
@@ -125,6 +138,7 @@ internal sealed class IlgpuDevice : Device
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
         $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}" +
         $"{(Bf16CopiesFrom < int.MaxValue ? $" on BF16 copies from {Bf16CopiesFrom}" : "")}" +
+        $"{(PipelinedCopies ? " staged by cp.async" : "")}" +
         $"{(GemmLaunchBounds ? " with launch bounds" : "")})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU

@@ -55,6 +55,9 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// </summary>
     public int Bf16CopiesFrom => _tensorCores?.Bf16CopiesFrom ?? int.MaxValue;
 
+    /// <summary>Whether BF16 GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>).</summary>
+    public bool PipelinedCopies => _tensorCores?.PipelinedCopies ?? false;
+
     /// <summary>The BF16 copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>
     public long Bf16CopyPasses => _tensorCores?.CopyPasses ?? 0;
 
@@ -79,7 +82,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tensorCores = precision == MatMulPrecision.Fp32
             ? null
             : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds,
-                choices.Bf16CopiesFrom);
+                choices.Bf16CopiesFrom, choices.PipelinedCopies);
     }
 
     /// <summary>

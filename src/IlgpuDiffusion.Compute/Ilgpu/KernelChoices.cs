@@ -18,5 +18,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (default
 /// <see cref="TensorCoreGemm.CopiesFrom"/>; <see cref="int.MaxValue"/>: none does; tests take 1 for every product).
 /// </param>
+/// <param name="PipelinedCopies">
+/// Whether BF16 GEMMs on copies stage their tiles through cp.async (<see cref="Kernels.TensorCoreGemmKernels.Bf16PipelinedABt"/>;
+/// default: no, until a GPU has timed them beside the kernels that stage through registers).
+/// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
-    bool? Tf32KeyBlocks = null, int? Bf16CopiesFrom = null);
+    bool? Tf32KeyBlocks = null, int? Bf16CopiesFrom = null, bool? PipelinedCopies = null);

@@ -27,7 +27,10 @@ namespace IlgpuDiffusion.Ilgpu;
 /// of at least <see cref="CopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
 /// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product; a product whose
 /// op(a) its caller vouches unchanged since the last product reads that product's copy of it (a linear layer's weight
-/// gradient reads the copy of the output gradient that its input gradient made).
+/// gradient reads the copy of the output gradient that its input gradient made). Where asked, products on copies stage
+/// their tiles through cp.async in <see cref="TensorCoreGemmKernels.PipelineStages"/> stages
+/// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
+/// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -53,14 +56,16 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly int _multiprocessors;
     /// <summary>
     /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
-    /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, loaded on first use.
+    /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, plus 16 for those pipelined, loaded on first use.
     /// </summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[16];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[20];
     /// <summary>
     /// k-blocks per stage of the unbatched kernels: <see cref="TensorCoreGemmKernels.DeepBlocks"/> for deep TF32, else 1 (also
     /// from the first deep kernel whose opt-in the driver refused).
     /// </summary>
     private int _blocks;
+    /// <summary>Whether products on copies run on the pipelined kernels (false also from the first whose opt-in was refused).</summary>
+    private bool _pipelined;
     private ReduceLaunch? _reduce;
     private CopyLaunch? _copy;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials, _copies;
@@ -86,9 +91,13 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <param name="bf16CopiesFrom">
     /// The fewest rows and columns of a BF16 product that runs on copies (default <see cref="CopiesFrom"/>; int.MaxValue: none).
     /// </param>
+    /// <param name="pipelinedCopies">
+    /// Whether products on copies stage through cp.async, where the accelerator grants the shared memory (default: no, the
+    /// kernels that stage through registers, until a GPU has timed both).
+    /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
     public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
-        bool? launchBounds = null, int? bf16CopiesFrom = null)
+        bool? launchBounds = null, int? bf16CopiesFrom = null, bool? pipelinedCopies = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -103,7 +112,12 @@ internal sealed class TensorCoreGemm : IDisposable
         _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
         LaunchBounds = launchBounds ?? accelerator is CudaAccelerator { Architecture.Major: >= LaunchBoundsFrom };
         Bf16CopiesFrom = precision == MatMulPrecision.Bf16 ? Math.Max(1, bf16CopiesFrom ?? CopiesFrom) : int.MaxValue;
+        _pipelined = Bf16CopiesFrom < int.MaxValue && (pipelinedCopies ?? false) &&
+            SharedMemoryOptIn.Fits(accelerator, PipelinedSharedBytes);
     }
+
+    /// <summary>Whether products on BF16 copies stage their tiles through cp.async.</summary>
+    public bool PipelinedCopies => _pipelined;
 
     /// <summary>The fewest rows and columns of a product that runs on BF16 copies of its operands (int.MaxValue: none).</summary>
     public int Bf16CopiesFrom { get; }
@@ -125,6 +139,8 @@ internal sealed class TensorCoreGemm : IDisposable
     public long CopyPasses { get; private set; }
 
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
+
+    private static int PipelinedSharedBytes => TensorCoreGemmKernels.PipelinedSharedFloats * sizeof(float);
 
     /// <summary>Whether <paramref name="accelerator"/> runs mma.sync with TF32 and BF16 (a CUDA GPU of compute capability 8.0+).</summary>
     public static bool Supports(Accelerator accelerator) => accelerator is CudaAccelerator cuda && cuda.Architecture.Major >= 8;
@@ -177,11 +193,13 @@ internal sealed class TensorCoreGemm : IDisposable
             strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
         }
         bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
+        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
+        bool pipelined = copies && _pipelined; // after Kernel, which may have fallen back to one block or to no pipeline
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
-            n, GemmBatch.None, Scale: 1f);
-        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
-        var config = Config(m, n, splits, _blocks); // after Kernel, which may have fallen back to one block
+            n, GemmBatch.None, Scale: 1f, pipelined ? Address(a) : 0, pipelined ? Address(b) : 0);
+        var config = Config(m, n, splits, pipelined ? TensorCoreGemmKernels.PipelinedSharedFloats
+            : TensorCoreGemmKernels.SharedFloatsOf(_blocks));
         if (splits == 1)
         {
             gemm(_stream, config, a, b, bias, c, activation, arguments);
@@ -216,19 +234,23 @@ internal sealed class TensorCoreGemm : IDisposable
             accumulate ? 1 : 0, HasBias: 0, Partials: 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue.Kind, cRow, batch,
             epilogue.Scale);
         Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: true, copies: false)(_stream,
-            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items"), blocks: 1), a, b, epilogue.Rows, c, epilogue.Probabilities,
-            arguments);
+            Config(m, n, LaunchPlan.GridYZ(items, "GEMM items"), TensorCoreGemmKernels.SharedFloats), a, b, epilogue.Rows, c,
+            epilogue.Probabilities, arguments);
     }
 
     /// <summary>
     /// A launch of [m, n] results in 128 × 128 tiles, <paramref name="depth"/> of them (splits or items) in z, by a kernel of
-    /// <paramref name="blocks"/> k-blocks per stage.
+    /// <paramref name="sharedFloats"/> floats of dynamic shared memory.
     /// </summary>
-    private static KernelConfig Config(int m, int n, int depth, int blocks) => new(
+    private static KernelConfig Config(int m, int n, int depth, int sharedFloats) => new(
         new Index3D(LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN),
             LaunchPlan.GridYZ(LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM), "GEMM row tiles"), depth),
         new Index3D(TensorCoreGemmKernels.Threads, 1, 1),
-        SharedMemoryConfig.RequestDynamic<float>(TensorCoreGemmKernels.SharedFloatsOf(blocks)));
+        SharedMemoryConfig.RequestDynamic<float>(sharedFloats));
+
+    /// <summary>The global address of a view's first element (the pipelined kernels' cp.async reads from it).</summary>
+    private static long Address<TView>(TView view) where TView : IContiguousArrayView =>
+        view.Buffer.NativePtr.ToInt64() + view.IndexInBytes;
 
     /// <summary>Whether two views are the same bytes of the same buffer, read through the interface without boxing them.</summary>
     private static bool SameView<TView>(TView x, TView y) where TView : IContiguousArrayView =>
@@ -255,6 +277,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched, bool copies)
     {
         bool deep = DeepTf32 && !batched;
+        if (copies && _pipelined) return PipelinedKernel(aKContiguous, bKContiguous);
         int index = (copies ? 12 : deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         if (_gemms[index] is { } loaded) return loaded;
         GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(copies
@@ -285,6 +308,33 @@ internal sealed class TensorCoreGemm : IDisposable
         {
             _blocks = 1; // k-splits of multiples of 32 stay whole tiles of 16
             return Kernel(aKContiguous, bKContiguous, batched, copies);
+        }
+        return _gemms[index] = launch;
+    }
+
+    /// <summary>
+    /// The pipelined kernel on copies for the layouts: on CUDA from its rewritten PTX, on the emulating CPU accelerator as
+    /// ILGPU compiles it; the kernel on copies that stages through registers from the first whose 80 KB the driver refused.
+    /// </summary>
+    private GemmLaunch PipelinedKernel(bool aKContiguous, bool bKContiguous)
+    {
+        int index = 16 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        if (_gemms[index] is { } loaded) return loaded;
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((aKContiguous, bKContiguous) switch
+        {
+            (true, true) => TensorCoreGemmKernels.Bf16PipelinedABt,
+            (true, false) => TensorCoreGemmKernels.Bf16PipelinedAB,
+            (false, false) => TensorCoreGemmKernels.Bf16PipelinedAtB,
+            (false, true) => TensorCoreGemmKernels.Bf16PipelinedAtBt,
+        });
+        var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
+        GemmLaunch launch = _accelerator is CudaAccelerator
+            ? RewrittenKernels.Load<GemmLaunch>(_accelerator, kernel.Method, bounds)
+            : _accelerator.LoadKernel(kernel, bounds);
+        if (!SharedMemoryOptIn.Allow(launch.GetKernel(), PipelinedSharedBytes))
+        {
+            _pipelined = false;
+            return Kernel(aKContiguous, bKContiguous, batched: false, copies: true);
         }
         return _gemms[index] = launch;
     }

@@ -20,6 +20,8 @@ public static class TestBackends
         ["cuda"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Fp32)),
         ["cuda-tf32"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Tf32)),
         ["cuda-bf16"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Bf16)),
+        ["cuda-bf16-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Bf16, index: 0,
+            new KernelChoices(PipelinedCopies: true))),
     };
 
     /// <summary>Why a CUDA row is skipped on this machine.</summary>
@@ -60,7 +62,8 @@ public static class TestBackends
 
     /// <summary>
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
-    /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects).
+    /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" is BF16
+    /// with the operands' copies staged through cp.async (not the default yet).
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {
@@ -68,6 +71,7 @@ public static class TestBackends
         {
             yield return ["cuda-tf32"];
             yield return ["cuda-bf16"];
+            yield return ["cuda-bf16-pipelined"];
         }
     }
 

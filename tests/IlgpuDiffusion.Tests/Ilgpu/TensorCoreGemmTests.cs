@@ -32,7 +32,7 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?, bool), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
@@ -42,12 +42,13 @@ public sealed class TensorCoreGemmTests
         /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>, its TF32 attention
         /// backward's key pass in blocks of 64 keys (the default where a GPU grants their shared memory) unless
         /// <paramref name="tf32KeyBlocks"/> is false, its BF16 GEMMs on BF16 copies of their operands from
-        /// <paramref name="bf16CopiesFrom"/> rows and columns (the default's 512 when null).
+        /// <paramref name="bf16CopiesFrom"/> rows and columns (the default's 512 when null), staged through cp.async where
+        /// <paramref name="pipelinedCopies"/>.
         /// </summary>
         internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
-            bool tf32KeyBlocks = true, int? bf16CopiesFrom = null)
+            bool tf32KeyBlocks = true, int? bf16CopiesFrom = null, bool pipelinedCopies = false)
         {
-            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, bf16CopiesFrom);
+            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, bf16CopiesFrom, pipelinedCopies);
             lock (_devices)
             {
                 if (!_devices.TryGetValue(key, out var device))
@@ -55,7 +56,7 @@ public sealed class TensorCoreGemmTests
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
                         choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks,
-                            Bf16CopiesFrom: bf16CopiesFrom));
+                            Bf16CopiesFrom: bf16CopiesFrom, PipelinedCopies: pipelinedCopies));
                     _devices[key] = device;
                 }
                 return device;
@@ -281,7 +282,8 @@ public sealed class TensorCoreGemmTests
     /// <summary>
     /// GEMMs of every layout and load path in each precision: "tf32" on the kernels whose stages hold 32 of k, "tf32-16" on
     /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory), "-bounded" on kernels loaded with
-    /// their launch bounds, "bf16-copies" on BF16 copies of the operands (which the default takes from 512 rows and columns).
+    /// their launch bounds, "bf16-copies" on BF16 copies of the operands (which the default takes from 512 rows and columns),
+    /// "bf16-pipelined" on copies staged through cp.async.
     /// </summary>
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
@@ -293,7 +295,7 @@ public sealed class TensorCoreGemmTests
         // Kernels loaded with their launch bounds (two blocks of 256 threads a multiprocessor), as on sm_90.
         data.Add("tf32-bounded", "AB", 132, 136, 32, false, true, 1, 0);
         data.Add("bf16-bounded", "ABt", 130, 70, 37, true, false, 1, 0);
-        foreach (string precision in new[] { "tf32", "bf16", "bf16-copies" })
+        foreach (string precision in new[] { "tf32", "bf16", "bf16-copies", "bf16-pipelined" })
         {
             // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
             // multiples of 4, so loads are per element.
@@ -321,8 +323,10 @@ public sealed class TensorCoreGemmTests
         bool shallow = precision == "tf32-16", bounded = precision.EndsWith("-bounded", StringComparison.Ordinal);
         MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision.Split('-')[0])!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
+        bool pipelined = precision == "bf16-pipelined";
         Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow, launchBounds: bounded,
-            bf16CopiesFrom: precision == "bf16-copies" ? 1 : null);
+            bf16CopiesFrom: precision == "bf16-copies" || pipelined ? 1 : null, pipelinedCopies: pipelined);
+        Assert.Equal(pipelined, ((IlgpuDevice)device).PipelinedCopies);
         Assert.Equal(bounded, ((IlgpuDevice)device).GemmLaunchBounds);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
         float[] a = TestData.Random(m * k, seed: m + 1), b = TestData.Random(n * k, seed: n + 2);
@@ -366,6 +370,7 @@ public sealed class TensorCoreGemmTests
     [InlineData("tf32", 1)]
     [InlineData("bf16", 16)]
     [InlineData("bf16-copies", 16)]
+    [InlineData("bf16-pipelined", 16)]
     public void The_GELU_epilogue_equals_the_product_then_GELU(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -406,6 +411,7 @@ public sealed class TensorCoreGemmTests
     [InlineData("tf32", 1)]
     [InlineData("bf16", 16)]
     [InlineData("bf16-copies", 16)]
+    [InlineData("bf16-pipelined", 16)]
     public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -416,16 +422,25 @@ public sealed class TensorCoreGemmTests
     /// BF16 products on copies of their operands give the direct kernels' results bit for bit: the same BF16 values (the
     /// copy rounds as the direct kernels' staging does) reach the same stage places, so the same products are summed in the
     /// same order. Edges in every dimension (the copies' zero padding), split-K, bias and accumulation, the adaLN row.
+    /// The same holds with the copies staged through cp.async (<paramref name="pipelined"/>): the same words reach the same
+    /// places, whatever carries them, in a k loop of fewer tiles than its ring keeps in flight (1, 2), of as many (3), and
+    /// of more (10; 11 in each split of k = 1,000 and 700).
     /// </summary>
     [Theory]
-    [InlineData("ABt", 130, 70, 37, 1, false)]
-    [InlineData("AB", 67, 129, 40, 1, true)]
-    [InlineData("AtB", 45, 33, 70, 1, true)]
-    [InlineData("AtB", 40, 24, 1000, 16, false)]
-    [InlineData("ABt", 136, 132, 48, 1, true)]
-    [InlineData("AB", 1, 96, 700, 16, true)]
+    [InlineData("ABt", 130, 70, 37, 1, false, false)]
+    [InlineData("AB", 67, 129, 40, 1, true, false)]
+    [InlineData("AtB", 45, 33, 70, 1, true, false)]
+    [InlineData("AtB", 40, 24, 1000, 16, false, false)]
+    [InlineData("ABt", 136, 132, 48, 1, true, false)]
+    [InlineData("AB", 1, 96, 700, 16, true, false)]
+    [InlineData("ABt", 130, 70, 20, 1, false, true)]
+    [InlineData("AB", 67, 129, 40, 1, true, true)]
+    [InlineData("AtB", 45, 33, 70, 1, true, true)]
+    [InlineData("AtB", 40, 24, 1000, 16, false, true)]
+    [InlineData("ABt", 136, 132, 300, 1, true, true)]
+    [InlineData("AB", 1, 96, 700, 16, true, true)]
     public void Bf16_copies_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k, int multiprocessors,
-        bool accumulate)
+        bool accumulate, bool pipelined)
     {
         var matMul = Enum.Parse<MatMulLayout>(layout);
         float[] a = TestData.Random(m * k, seed: m + 5), b = TestData.Random(n * k, seed: n + 6), initial = TestData.Random(m * n, seed: 7);
@@ -437,7 +452,7 @@ public sealed class TensorCoreGemmTests
             return DeviceScope.Download(c);
         }
         float[] direct = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: int.MaxValue));
-        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1));
+        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1, pipelinedCopies: pipelined));
         for (int i = 0; i < direct.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
                 $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
@@ -486,19 +501,35 @@ public sealed class TensorCoreGemmTests
         }
     }
 
-    /// <summary>A BF16 device takes copies from 512 rows and columns unless told otherwise; TF32 never.</summary>
+    /// <summary>
+    /// A BF16 device takes copies from 512 rows and columns unless told otherwise, staged through registers unless told to
+    /// pipeline them (which its description then says); TF32 never takes copies, and so never pipelines them.
+    /// </summary>
     [Fact]
     public void Bf16_devices_take_copies_of_large_operands_by_default()
     {
-        Assert.Equal(TensorCoreGemm.CopiesFrom, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1)).Bf16CopiesFrom);
-        Assert.Contains("on BF16 copies from 512", _emulator.Get(MatMulPrecision.Bf16, 1).Description, StringComparison.Ordinal);
+        var bf16 = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1);
+        Assert.Equal(TensorCoreGemm.CopiesFrom, bf16.Bf16CopiesFrom);
+        Assert.Contains("on BF16 copies from 512", bf16.Description, StringComparison.Ordinal);
+        Assert.False(bf16.PipelinedCopies);
+        Assert.DoesNotContain("cp.async", bf16.Description, StringComparison.Ordinal);
+        var pipelined = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1, pipelinedCopies: true);
+        Assert.True(pipelined.PipelinedCopies);
+        Assert.Contains("staged by cp.async", pipelined.Description, StringComparison.Ordinal);
         Assert.Equal(int.MaxValue, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1)).Bf16CopiesFrom);
+        Assert.False(((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, pipelinedCopies: true)).PipelinedCopies);
     }
 
-    /// <summary>An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand).</summary>
-    private Device Emulated(string precision, int multiprocessors) => precision == "bf16-copies"
-        ? _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1)
-        : _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors);
+    /// <summary>
+    /// An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand;
+    /// "bf16-pipelined": those copies staged through cp.async).
+    /// </summary>
+    private Device Emulated(string precision, int multiprocessors) => precision switch
+    {
+        "bf16-copies" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1),
+        "bf16-pipelined" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1, pipelinedCopies: true),
+        _ => _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors),
+    };
 
     private static void AssertCovers(List<(int Row, int Column)> positions, int rows, int columns)
     {
