@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // that stage through registers have one. A copy's group of eight is 16 bytes in global and in shared memory alike, so a
 // thread's share of a tile is four cp.async (two groups of each operand), and a group at an edge is cp.async's zero fill.
 // No registers hold a tile on its way, and the loop has one barrier a tile. Each thread commits one group of copies per
-// tile (an empty one past the last), so "all but the newest PipelineStages − 2 groups landed" means "this tile landed".
+// tile (zero fills past the last), so "all but the newest PipelineStages − 2 groups landed" means "this tile landed".
 // CUDA loads these kernels from rewritten PTX (RewrittenKernels): with cp.async in it, ptxas would keep ILGPU's operand
 // slots in local memory. The emulating CPU accelerator copies each group at once, which a barrier then orders as it
 // orders cp.async's.
@@ -49,6 +49,8 @@ internal static partial class TensorCoreGemmKernels
     /// The pipelined product: the first <see cref="PipelineStages"/> − 1 tiles queued, then for each tile a wait for its
     /// copies, one barrier (its copies visible to every warp, and every warp done with the stage the next queue overwrites,
     /// the one multiplied last), the queue of the tile <see cref="PipelineStages"/> − 1 ahead, and this tile's products.
+    /// A tile past the split's k is queued as any other: its groups lie past the k edge, so they are zero fills of a
+    /// stage that is never multiplied, and the loop has no branch around its queue.
     /// </summary>
     private static void RunPipelined<TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, in TensorCoreGemmArguments g)
@@ -73,35 +75,30 @@ internal static partial class TensorCoreGemmKernels
             MatrixWord(lanes, warpRow, aK, true, false), OperandFloats + MatrixWord(lanes, warpCol, bK, true, true),
             lanes.SharedBase);
 
-        // Global index of element 0 of the next tile to queue, and the stage it goes to (in words).
-        long nextA = copyA.First, nextB = copyB.First;
+        // The address of the thread's first group of the next tile to queue, and the stage it goes to (in words).
+        long nextA = queueA.First, nextB = queueB.First;
         int queued = 0;
         for (int tile = 0; tile < PipelineStages - 1; tile++)
         {
-            if (tile < tiles)
-            {
-                queueA.Queue(shared, queued, nextA, tile << 5);
-                queueB.Queue(shared, queued, nextB, tile << 5);
-                nextA += copyA.TileStep;
-                nextB += copyB.TileStep;
-            }
+            queueA.Queue(shared, queued, nextA, tile << 5);
+            queueB.Queue(shared, queued, nextB, tile << 5);
+            nextA += queueA.TileBytes;
+            nextB += queueB.TileBytes;
             Commit();
             queued += StageFloats;
         }
         var w = default(WarpAccumulators);
-        int stage = 0;
-        for (int tile = 0; tile < tiles; tile++)
+        int stage = 0, aheadK = (PipelineStages - 1) << 5; // the k of the tile queued next
+        // Counted down from tiles: counted up to it, ILGPU placed tiles' computation inside the loop, 5 instructions a tile.
+        for (int left = tiles; left > 0; left--)
         {
             WaitForAllBut(PipelineStages - 2);
             Group.Barrier();
-            int ahead = tile + PipelineStages - 1;
-            if (ahead < tiles)
-            {
-                queueA.Queue(shared, queued, nextA, ahead << 5);
-                queueB.Queue(shared, queued, nextB, ahead << 5);
-                nextA += copyA.TileStep;
-                nextB += copyB.TileStep;
-            }
+            queueA.Queue(shared, queued, nextA, aheadK);
+            queueB.Queue(shared, queued, nextB, aheadK);
+            aheadK += TileK(true);
+            nextA += queueA.TileBytes;
+            nextB += queueB.TileBytes;
             Commit();
             queued = NextStage(queued);
             w = Products<Bf16CopyProducts>(w, shared, stage, 0, fragments, warpRow, warpCol, lane, aK, bK, true);
@@ -127,38 +124,60 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// One operand's share of the tiles for one thread: its two groups of a copy's tile (see <see cref="LoadCopy"/>) queued
-    /// to their places in a stage (see <see cref="StoreCopy"/>) by cp.async from <paramref name="address"/>, the global
-    /// address of the copy's first element, or copied at once where there is no cp.async.
+    /// to their places in a stage (see <see cref="StoreCopy"/>) by cp.async, or copied at once where there is no cp.async.
+    /// Groups are named by their global byte addresses (two bytes an element), which the k loop advances by a tile's bytes;
+    /// the copy at once takes its element from the address's distance to the copy's.
     /// </summary>
-    private readonly struct TileQueue(ArrayView<float> x, long address, OperandCopy copy, bool kContiguous, int operand,
-        uint sharedBase)
+    private readonly struct TileQueue
     {
-        /// <summary>
-        /// Queues the groups of the tile that starts <paramref name="tileK"/> into the split, element 0 at (element) index
-        /// <paramref name="first"/>, to the stage at word <paramref name="stage"/>; 0 for a group past the operand's lines or
-        /// the split's k. A group lies wholly inside a line of the copy or wholly outside (<see cref="CopyAlignment"/>).
-        /// </summary>
-        public void Queue(ArrayView<float> shared, int stage, long first, int tileK)
+        private readonly ArrayView<float> _x;
+        private readonly OperandCopy _copy;
+        private readonly bool _kContiguous;
+        private readonly long _address, _secondBytes;
+        private readonly uint _shared, _secondShared;
+
+        /// <param name="address">The global address of the copy's first element.</param>
+        /// <param name="operand">The operand's first word in a stage (0 for op(a), <see cref="OperandFloats"/> for op(b)).</param>
+        /// <param name="sharedBase">The shared-window address of the dynamic shared memory (0 where there is no cp.async).</param>
+        public TileQueue(ArrayView<float> x, long address, in OperandCopy copy, bool kContiguous, int operand, uint sharedBase)
         {
-            int word = stage + operand + copy.Shared, n = GroupLength(true);
-            Group(shared, word, first, Inside(0, tileK));
-            Group(shared, word + SecondGroupWords(kContiguous, true), first + copy.GroupStep, Inside(n, tileK));
+            (_x, _copy, _kContiguous, _address) = (x, copy, kContiguous, address);
+            _secondBytes = 2L * copy.GroupStep;
+            _shared = sharedBase + 4u * (uint)(operand + copy.Shared);
+            _secondShared = 4u * (uint)SecondGroupWords(kContiguous, true);
+        }
+
+        /// <summary>The address of this thread's first group in the split's first tile.</summary>
+        public long First => _address + 2 * _copy.First;
+
+        /// <summary>Bytes from a tile's group to the next tile's.</summary>
+        public long TileBytes => 2 * _copy.TileStep;
+
+        /// <summary>
+        /// Queues the groups of the tile that starts <paramref name="tileK"/> into the split, its first group at
+        /// <paramref name="source"/>, to the stage at word <paramref name="stage"/>; 0 for a group past the operand's lines
+        /// or the split's k. A group lies wholly inside a line of the copy or wholly outside (<see cref="CopyAlignment"/>).
+        /// </summary>
+        public void Queue(ArrayView<float> shared, int stage, long source, int tileK)
+        {
+            uint at = _shared + 4u * (uint)stage;
+            Group(shared, at, source, Inside(0, tileK));
+            Group(shared, at + _secondShared, source + _secondBytes, Inside(GroupLength(true), tileK));
         }
 
         private bool Inside(int i, int tileK) =>
-            LineOffset(i, kContiguous, true) < copy.LinesLeft && tileK + KOffset(i, kContiguous, true) < copy.KLeft;
+            LineOffset(i, _kContiguous, true) < _copy.LinesLeft && tileK + KOffset(i, _kContiguous, true) < _copy.KLeft;
 
-        /// <summary>The group that starts at element <paramref name="element"/> of the copy, to word <paramref name="word"/>.</summary>
-        private void Group(ArrayView<float> shared, int word, long element, bool inside)
+        /// <summary>The group at <paramref name="source"/> to shared address <paramref name="at"/>, or 0 there.</summary>
+        private void Group(ArrayView<float> shared, uint at, long source, bool inside)
         {
             if (CudaAsm.IsSupported)
             {
-                // two bytes an element; a group outside names the copy's start, which cp.async then does not read
-                AsyncCopies.Copy16(sharedBase + 4u * (uint)word, inside ? address + 2 * element : address, inside);
+                AsyncCopies.Copy16(at, inside ? source : _address, inside); // a group outside names one cp.async then does not read
                 return;
             }
-            shared.SubView(word, 4).Cast<Quad>().AsAligned(16)[0] =
-                inside ? x.SubView(element >> 1, 4).Cast<Quad>().AsAligned(16)[0] : default;
+            shared.SubView(at >> 2, 4).Cast<Quad>().AsAligned(16)[0] =
+                inside ? _x.SubView((source - _address) >> 2, 4).Cast<Quad>().AsAligned(16)[0] : default;
         }
     }
 }
