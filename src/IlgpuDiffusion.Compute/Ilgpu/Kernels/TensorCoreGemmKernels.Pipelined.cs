@@ -173,7 +173,8 @@ internal static partial class TensorCoreGemmKernels
         {
             if (CudaAsm.IsSupported)
             {
-                AsyncCopies.Copy16(at, inside ? source : _address, inside); // a group outside names one cp.async then does not read
+                // outside: the copy's own start, which a cp.async of source size 0 does not read
+                AsyncCopies.Copy16(at, inside ? source : _address, inside);
                 return;
             }
             shared.SubView(at >> 2, 4).Cast<Quad>().AsAligned(16)[0] =
