@@ -86,7 +86,7 @@ ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tm
   phase $name-stalls 20 python3 "$repo/tools/device/ncu-stalls.py" $logs/$name-sass.log 12; }
 
 for p in $phases; do case $p in
-  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 180 $xunit \
+  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 210 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
