@@ -7,8 +7,9 @@
 # The order puts the issues' headline numbers first: within 550 seconds, gemm-check (correctness), steps (tokens/s),
 # torch (the yardstick) and attention fit; gemm and the rest take a second call. A session's 15 minutes of device time,
 # the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
-# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm ncu` (60-100 s a GEMM precision, 30-60 s a profiled
-# kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a time).
+# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async ncu` (60-100 s a GEMM precision, 50 s the
+# steps, 30-60 s a profiled kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a
+# time).
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16 and cuda-bf16-pipelined (the BF16 copies
 #                  staged through cp.async, from rewritten PTX) against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
@@ -16,6 +17,8 @@
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
 #   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads, and
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
+#   steps-cp-async the bf16 steps with the BF16 copies staged through cp.async (the hidden --gemm-staging; not the
+#                  default until this and the gemm phase's column say it is faster);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
@@ -49,7 +52,8 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check steps torch attention gemm latency profile attention-wide conformance demo sass ncu sanitize torch-compile}
+phases=${*:-gemm-check steps torch attention gemm steps-cp-async latency profile attention-wide conformance demo sass ncu sanitize
+  torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -116,6 +120,9 @@ for p in $phases; do case $p in
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
       --device cuda --precision $precision --peak-tflops 989 -o /tmp/steps-$precision.safetensors; done ;;
+  steps-cp-async) phase steps-bf16-cp-async 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
+      --validation-batches 1 --device cuda --precision bf16 --gemm-staging cp-async --peak-tflops 989 \
+      -o /tmp/steps-bf16-cp-async.safetensors ;;
   ncu) for kernel in tf32 bf16 bf16-pipelined; do precision=${kernel%%-*}
       ncu_profile ncu-$kernel "${ncu_gemm[$kernel]}" 0 1 \
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done

@@ -1,19 +1,34 @@
 using System.CommandLine;
 using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu;
+using ComputeBackend = IlgpuDiffusion.Compute.Backend;
 
 namespace IlgpuDiffusion.Cli.Options;
 
 /// <summary>Which device: a backend name and a GEMM precision, as the user picked them.</summary>
 /// <param name="Backend">The <c>--device</c> value (auto, cpu, cuda, ...).</param>
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
-internal sealed record DeviceChoice(string Backend, string Precision)
+/// <param name="GemmStaging">The hidden <c>--gemm-staging</c> value (registers, cp-async), or null for the library's
+/// default: how BF16 GEMMs on copies bring their tiles into shared memory, for timing one staging against the other.</param>
+internal sealed record DeviceChoice(string Backend, string Precision, string? GemmStaging = null)
 {
     /// <summary>
     /// Opens device <paramref name="index"/> of the backend (a data-parallel rank's local rank; one CPU device whatever it is).
     /// </summary>
     /// <exception cref="ArgumentException">A name is unknown, the backend has fewer devices, or the device cannot multiply in the
     /// precision asked.</exception>
-    public Device Open(int index = 0) => Device.Create(BackendNames.Parse(Backend), MatMulPrecisions.Parse(Precision), index);
+    /// <exception cref="UsageException">A GEMM staging asked of a device that does not multiply in bf16 on tensor cores.</exception>
+    public Device Open(int index = 0)
+    {
+        ComputeBackend? backend = BackendNames.Parse(Backend);
+        MatMulPrecision? precision = MatMulPrecisions.Parse(Precision);
+        if (GemmStaging is null) return Device.Create(backend, precision, index);
+        if (precision != MatMulPrecision.Bf16 || backend is not (ComputeBackend.Cuda or null))
+            throw new UsageException("--gemm-staging applies to the BF16 GEMMs of a CUDA GPU: give it with --precision bf16 " +
+                "on --device cuda (or auto).");
+        return IlgpuDevice.Open(ComputeBackend.Cuda, precision, index,
+            new KernelChoices(PipelinedCopies: GemmStaging == DeviceOptions.AsyncStaging));
+    }
 }
 
 /// <summary>The <c>--device</c> and <c>--precision</c> options shared by the commands that run a model.</summary>
@@ -33,17 +48,33 @@ internal sealed class DeviceOptions
         DefaultValueFactory = _ => "auto",
     };
 
+    /// <summary>The <c>--gemm-staging</c> value that stages BF16 copies through cp.async.</summary>
+    public const string AsyncStaging = "cp-async";
+
+    /// <summary>
+    /// Hidden: for timing the two stagings of the BF16 GEMMs on copies against each other on a GPU (tools/device), not a
+    /// user's setting; the library's default until a GPU has timed both.
+    /// </summary>
+    private readonly Option<string?> _staging = new("--gemm-staging")
+    {
+        Description = "How BF16 GEMMs on copies bring tiles into shared memory: registers or cp-async (CUDA, --precision bf16)",
+        Hidden = true,
+    };
+
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public DeviceOptions(Command command)
     {
         _device.AcceptOnlyFromAmong(BackendNames.Accepted.Split(", "));
         _precision.AcceptOnlyFromAmong(MatMulPrecisions.Accepted.Split(", "));
+        _staging.AcceptOnlyFromAmong("registers", AsyncStaging);
         command.Options.Add(_device);
         command.Options.Add(_precision);
+        command.Options.Add(_staging);
     }
 
     /// <summary>What the user picked.</summary>
-    public DeviceChoice Choice(ParseResult parse) => new(parse.GetValue(_device)!, parse.GetValue(_precision)!);
+    public DeviceChoice Choice(ParseResult parse) =>
+        new(parse.GetValue(_device)!, parse.GetValue(_precision)!, parse.GetValue(_staging));
 
     /// <summary>Opens the device the user picked (device <paramref name="index"/> of its backend).</summary>
     /// <exception cref="ArgumentException">The backend has fewer devices, or the device cannot multiply in the precision asked.</exception>
