@@ -106,6 +106,9 @@ internal static partial class TensorCoreGemmKernels
             stage += step;
             fragments = fragments.Moved(step);
         }
+        // The zero fills queued past the last tile are still in flight: none outlives the block, whose shared memory the
+        // multiprocessor may give to the next block (the epilogue reads registers only, so this costs one wait a block).
+        WaitForAllBut(0);
         StoreResults<Unbatched>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
