@@ -6,8 +6,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <summary>
 /// <c>cp.async</c> (PTX ISA, "Data movement and conversion instructions: cp.async"; sm_80+): copies of 16 bytes from global
 /// to shared memory that skip the registers and complete in the background, in groups that a thread commits and waits
-/// for. CUDA only; a kernel with them keeps its inline-PTX operand slots in local memory unless its PTX is rewritten
+/// for. A kernel with them keeps its inline-PTX operand slots in local memory unless its PTX is rewritten
 /// (<see cref="PtxLocalSlots"/>, <see cref="RewrittenKernels"/>). Every operand goes by value, so none takes a slot itself.
+/// <see cref="Copy16"/> is CUDA only (a caller without it copies at once); commits and waits do nothing off CUDA, where
+/// nothing is in flight.
 /// </summary>
 internal static class AsyncCopies
 {
@@ -22,7 +24,10 @@ internal static class AsyncCopies
 
     /// <summary>Closes the group of this thread's copies queued since the last commit (an empty group where none were).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Commit() => CudaAsm.Emit("cp.async.commit_group;");
+    public static void Commit()
+    {
+        if (CudaAsm.IsSupported) CudaAsm.Emit("cp.async.commit_group;");
+    }
 
     /// <summary>
     /// Waits until at most <paramref name="newest"/> of this thread's committed groups, the newest, are still in flight (a
@@ -31,6 +36,7 @@ internal static class AsyncCopies
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void WaitForAllBut(int newest)
     {
+        if (!CudaAsm.IsSupported) return;
         if (newest == 3) CudaAsm.Emit("cp.async.wait_group 3;");
         else if (newest == 2) CudaAsm.Emit("cp.async.wait_group 2;");
         else if (newest == 1) CudaAsm.Emit("cp.async.wait_group 1;");

@@ -75,31 +75,28 @@ internal static partial class TensorCoreGemmKernels
             MatrixWord(lanes, warpRow, aK, true, false), OperandFloats + MatrixWord(lanes, warpCol, bK, true, true),
             lanes.SharedBase);
 
-        // The address of the thread's first group of the next tile to queue, and the stage it goes to (in words).
+        // The address of the thread's first group of the next tile to queue, its k and the stage it goes to (in words).
         long nextA = queueA.First, nextB = queueB.First;
-        int queued = 0;
+        int queuedK = 0, queued = 0;
         for (int tile = 0; tile < PipelineStages - 1; tile++)
         {
-            queueA.Queue(shared, queued, nextA, tile << 5);
-            queueB.Queue(shared, queued, nextB, tile << 5);
-            nextA += queueA.TileBytes;
-            nextB += queueB.TileBytes;
-            Commit();
+            queueA.Queue(shared, queued, nextA, queuedK);
+            queueB.Queue(shared, queued, nextB, queuedK);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + TileK(true));
+            AsyncCopies.Commit();
             queued += StageFloats;
         }
         var w = default(WarpAccumulators);
-        int stage = 0, aheadK = (PipelineStages - 1) << 5; // the k of the tile queued next
+        int stage = 0;
         // Counted down from tiles: counted up to it, ILGPU placed tiles' computation inside the loop, 5 instructions a tile.
         for (int left = tiles; left > 0; left--)
         {
-            WaitForAllBut(PipelineStages - 2);
+            AsyncCopies.WaitForAllBut(PipelineStages - 2);
             Group.Barrier();
-            queueA.Queue(shared, queued, nextA, aheadK);
-            queueB.Queue(shared, queued, nextB, aheadK);
-            aheadK += TileK(true);
-            nextA += queueA.TileBytes;
-            nextB += queueB.TileBytes;
-            Commit();
+            queueA.Queue(shared, queued, nextA, queuedK);
+            queueB.Queue(shared, queued, nextB, queuedK);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + TileK(true));
+            AsyncCopies.Commit();
             queued = NextStage(queued);
             w = Products<Bf16CopyProducts>(w, shared, stage, 0, fragments, warpRow, warpCol, lane, aK, bK, true);
             int step = NextStage(stage) - stage;
@@ -108,22 +105,12 @@ internal static partial class TensorCoreGemmKernels
         }
         // The zero fills queued past the last tile are still in flight: none outlives the block, whose shared memory the
         // multiprocessor may give to the next block (the epilogue reads registers only, so this costs one wait a block).
-        WaitForAllBut(0);
+        AsyncCopies.WaitForAllBut(0);
         StoreResults<Unbatched>(bias, c, activation, g, rowBase + warpRow, colBase + warpCol, lane, w);
     }
 
     /// <summary>The word where the stage after the one at word <paramref name="stage"/> begins, round the ring.</summary>
     private static int NextStage(int stage) => stage == (PipelineStages - 1) * StageFloats ? 0 : stage + StageFloats;
-
-    private static void Commit()
-    {
-        if (CudaAsm.IsSupported) AsyncCopies.Commit();
-    }
-
-    private static void WaitForAllBut(int newest)
-    {
-        if (CudaAsm.IsSupported) AsyncCopies.WaitForAllBut(newest);
-    }
 
     /// <summary>
     /// One operand's share of the tiles for one thread: its two groups of a copy's tile (see <see cref="LoadCopy"/>) queued
