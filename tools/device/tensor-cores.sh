@@ -7,24 +7,24 @@
 # The order puts the issues' headline numbers first: within 550 seconds, gemm-check (correctness), steps (tokens/s),
 # torch (the yardstick) and attention fit; gemm and the rest take a second call. A session's 15 minutes of device time,
 # the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
-# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async ncu` (60-100 s a GEMM precision, 50 s the
-# steps, 30-60 s a profiled kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a
+# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async ncu` (60-100 s a GEMM precision, 50 s a
+# precision's steps, 30-60 s a profiled kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a
 # time).
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16 and cuda-bf16-pipelined (the BF16 copies
-#                  staged through cp.async, from rewritten PTX) against the rounded reference, the
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined and cuda-tf32-pipelined
+#                  (copies staged through cp.async, from rewritten PTX) against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
 #   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads, and
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
-#   steps-cp-async the bf16 steps with the BF16 copies staged through cp.async (the hidden --gemm-staging; not the
-#                  default until this and the gemm phase's column say it is faster);
+#   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async (the hidden --gemm-staging;
+#                  not the default until this and the gemm phase's column say it is faster);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
-#                  same kernels without their launch bounds (TF32 beside its stages of 16, BF16 beside fp32 operands
-#                  and beside its copies staged through cp.async);
+#                  same kernels without their launch bounds (TF32 beside its stages of 16 and its copies staged through
+#                  cp.async, BF16 beside fp32 operands and beside its copies staged through cp.async);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile), and
@@ -39,7 +39,7 @@
 #                  (teacher, judge, SDTT rounds, evaluation, report) in seconds, with heads of 16 (the narrow-head kernels);
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's);
-#   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), staged through
+#   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), each staged through
 #                  registers and through cp.async (the second from the alternatives bench --gemm times), then on the
 #                  attention's forward, key pass and dq pass in bf16 and tf32: each kernel's sections (L2 throughput says
 #                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
@@ -65,8 +65,9 @@ tests=$root/tests
 xunit="dotnet $root/runner/xunit.console.dll $tests/IlgpuDiffusion.Tests.dll -parallel none -verbose"
 cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
-# bf16: not the copy kernel before it; bf16-pipelined: the cp.async kernel, which bench --gemm times beside the default
-declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$' [bf16-pipelined]='^Kernel_Bf16PipelinedABt$')
+# bf16: not the copy kernel before it; *-pipelined: the cp.async kernels, which bench --gemm times beside the defaults
+declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$' [bf16-pipelined]='^Kernel_Bf16PipelinedABt$'
+  [tf32-pipelined]='^Kernel_Tf32PipelinedABt$')
 # The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
 ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
 phase() { local name=$1 limit=$2; shift 2
@@ -90,7 +91,7 @@ ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tm
   phase $name-stalls 20 python3 "$repo/tools/device/ncu-stalls.py" $logs/$name-sass.log 12; }
 
 for p in $phases; do case $p in
-  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 210 $xunit \
+  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 240 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
@@ -110,8 +111,8 @@ for p in $phases; do case $p in
       --profile
     phase sampling-torch 60 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 32 --length 1024 --sample 8,16,32 \
       --runs 3 ;;
-  gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do # bf16 compiles three devices' kernels beside its own
-    phase gemm-$precision $([ $precision = bf16 ] && echo 100 || echo 60) $cli bench --gemm $small --length 1024 --runs 10 \
+  gemm) for precision in ${GEMM_PRECISIONS:-tf32 bf16 fp32}; do # tf32 and bf16 compile three devices' kernels beside their own
+    phase gemm-$precision $([ $precision = fp32 ] && echo 60 || echo 100) $cli bench --gemm $small --length 1024 --runs 10 \
       --device cuda --precision $precision; done ;;
   torch) phase torch 75 python3 "$repo/bench/torch/dit_step.py" --preset small --batch 8 --length 1024 --no-compile ;;
   profile) for precision in ${PROFILE_PRECISIONS:-tf32 bf16 fp32}; do
@@ -120,10 +121,11 @@ for p in $phases; do case $p in
   steps) for precision in tf32 bf16; do
     phase steps-$precision 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
       --device cuda --precision $precision --peak-tflops 989 -o /tmp/steps-$precision.safetensors; done ;;
-  steps-cp-async) phase steps-bf16-cp-async 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
-      --validation-batches 1 --device cuda --precision bf16 --gemm-staging cp-async --peak-tflops 989 \
-      -o /tmp/steps-bf16-cp-async.safetensors ;;
-  ncu) for kernel in tf32 bf16 bf16-pipelined; do precision=${kernel%%-*}
+  steps-cp-async) for precision in tf32 bf16; do
+    phase steps-$precision-cp-async 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
+      --validation-batches 1 --device cuda --precision $precision --gemm-staging cp-async --peak-tflops 989 \
+      -o /tmp/steps-$precision-cp-async.safetensors; done ;;
+  ncu) for kernel in tf32 tf32-pipelined bf16 bf16-pipelined; do precision=${kernel%%-*}
       ncu_profile ncu-$kernel "${ncu_gemm[$kernel]}" 0 1 \
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
     for precision in bf16 tf32; do

@@ -159,7 +159,8 @@ internal static class BenchCommand
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
     /// Where the device runs the TF32 GEMMs in stages of 32 of k, loads them with launch bounds, or runs BF16 ones on BF16
     /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator;
-    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async).
+    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async), and TF32 ones with
+    /// the other staging of TF32 (on copies through cp.async, or on fp32 operands through registers).
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
@@ -172,10 +173,14 @@ internal static class BenchCommand
             if (device is IlgpuDevice { GemmLaunchBounds: true } bounded)
                 alternatives.Add(("no launch bounds", IlgpuDevice.Open(bounded.Backend, bounded.Precision, bounded.Index,
                     new KernelChoices(DeepTf32: bounded.DeepTf32, GemmLaunchBounds: false))));
-            if (device is IlgpuDevice { Bf16CopiesFrom: < int.MaxValue } copies)
+            if (device is IlgpuDevice { Precision: MatMulPrecision.Tf32 } tf32)
+                alternatives.Add((tf32.PipelinedCopies ? "fp32 operands staged by registers" : "copies staged by cp.async",
+                    IlgpuDevice.Open(tf32.Backend, tf32.Precision, tf32.Index, new KernelChoices(GemmLaunchBounds: tf32.GemmLaunchBounds,
+                        PipelinedCopies: !tf32.PipelinedCopies))));
+            if (device is IlgpuDevice { Precision: MatMulPrecision.Bf16, CopiesFrom: < int.MaxValue } copies)
             {
                 alternatives.Add(("fp32 operands", IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index,
-                    new KernelChoices(GemmLaunchBounds: copies.GemmLaunchBounds, Bf16CopiesFrom: int.MaxValue))));
+                    new KernelChoices(GemmLaunchBounds: copies.GemmLaunchBounds, CopiesFrom: int.MaxValue))));
                 alternatives.Add((copies.PipelinedCopies ? "copies staged by registers" : "copies staged by cp.async",
                     IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
                         GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: !copies.PipelinedCopies))));

@@ -9,7 +9,9 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <param name="Backend">The <c>--device</c> value (auto, cpu, cuda, ...).</param>
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
 /// <param name="GemmStaging">The hidden <c>--gemm-staging</c> value (registers, cp-async), or null for the library's
-/// default: how BF16 GEMMs on copies bring their tiles into shared memory, for timing one staging against the other.</param>
+/// default: how the tensor-core GEMMs on copies of their operands bring their tiles into shared memory (BF16 copies: through
+/// registers or cp.async; TF32 ones exist only for cp.async, so "registers" is the TF32 kernels on fp32 operands), for timing
+/// one staging against the other.</param>
 internal sealed record DeviceChoice(string Backend, string Precision, string? GemmStaging = null)
 {
     /// <summary>
@@ -17,15 +19,16 @@ internal sealed record DeviceChoice(string Backend, string Precision, string? Ge
     /// </summary>
     /// <exception cref="ArgumentException">A name is unknown, the backend has fewer devices, or the device cannot multiply in the
     /// precision asked.</exception>
-    /// <exception cref="UsageException">A GEMM staging asked of a device that does not multiply in bf16 on tensor cores.</exception>
+    /// <exception cref="UsageException">A GEMM staging asked of a device that does not multiply in tf32 or bf16 on tensor
+    /// cores.</exception>
     public Device Open(int index = 0)
     {
         ComputeBackend? backend = BackendNames.Parse(Backend);
         MatMulPrecision? precision = MatMulPrecisions.Parse(Precision);
         if (GemmStaging is null) return Device.Create(backend, precision, index);
-        if (precision != MatMulPrecision.Bf16 || backend is not (ComputeBackend.Cuda or null))
-            throw new UsageException("--gemm-staging applies to the BF16 GEMMs of a CUDA GPU: give it with --precision bf16 " +
-                "on --device cuda (or auto).");
+        if (precision is not (MatMulPrecision.Tf32 or MatMulPrecision.Bf16) || backend is not (ComputeBackend.Cuda or null))
+            throw new UsageException("--gemm-staging applies to the TF32 and BF16 GEMMs of a CUDA GPU: give it with --precision " +
+                "tf32 or bf16 on --device cuda (or auto).");
         return IlgpuDevice.Open(ComputeBackend.Cuda, precision, index,
             new KernelChoices(PipelinedCopies: GemmStaging == DeviceOptions.AsyncStaging));
     }
@@ -48,16 +51,16 @@ internal sealed class DeviceOptions
         DefaultValueFactory = _ => "auto",
     };
 
-    /// <summary>The <c>--gemm-staging</c> value that stages BF16 copies through cp.async.</summary>
+    /// <summary>The <c>--gemm-staging</c> value that stages copies of the GEMMs' operands through cp.async.</summary>
     public const string AsyncStaging = "cp-async";
 
     /// <summary>
-    /// Hidden: for timing the two stagings of the BF16 GEMMs on copies against each other on a GPU (tools/device), not a
+    /// Hidden: for timing the two stagings of the tensor-core GEMMs against each other on a GPU (tools/device), not a
     /// user's setting; the library's default until a GPU has timed both.
     /// </summary>
     private readonly Option<string?> _staging = new("--gemm-staging")
     {
-        Description = "How BF16 GEMMs on copies bring tiles into shared memory: registers or cp-async (CUDA, --precision bf16)",
+        Description = "How tensor-core GEMMs bring tiles into shared memory: registers or cp-async (CUDA, --precision tf32|bf16)",
         Hidden = true,
     };
 

@@ -72,12 +72,19 @@ internal sealed class IlgpuDevice : Device
     internal bool GemmLaunchBounds => _backendKernels.GemmLaunchBounds;
 
     /// <summary>
-    /// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (see <see cref="TensorCoreGemm"/>).
+    /// The fewest rows and columns of a GEMM that reads copies of its operands (see <see cref="TensorCoreGemm.CopiesFrom"/>).
     /// </summary>
-    internal int Bf16CopiesFrom => _backendKernels.Bf16CopiesFrom;
+    internal int CopiesFrom
+    {
+        get
+        {
+            using var scope = EnterLock();
+            return _backendKernels.CopiesFrom;
+        }
+    }
 
     /// <summary>
-    /// Whether BF16 GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>); a first product
+    /// Whether GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>); a first product
     /// whose shared memory the GPU refused turns it off.
     /// </summary>
     internal bool PipelinedCopies
@@ -89,13 +96,13 @@ internal sealed class IlgpuDevice : Device
         }
     }
 
-    /// <summary>The BF16 copies of GEMM operands queued so far, each a pass over its operand (see <see cref="TensorCoreGemm"/>).</summary>
-    internal long Bf16CopyPasses
+    /// <summary>The copies of GEMM operands queued so far, each a pass over its operand (see <see cref="TensorCoreGemm"/>).</summary>
+    internal long CopyPasses
     {
         get
         {
             using var scope = EnterLock();
-            return _backendKernels.Bf16CopyPasses;
+            return _backendKernels.CopyPasses;
         }
     }
 
@@ -137,7 +144,7 @@ internal sealed class IlgpuDevice : Device
     public override string Description =>
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
         $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}" +
-        $"{(Bf16CopiesFrom < int.MaxValue ? $" on BF16 copies from {Bf16CopiesFrom}" : "")}" +
+        $"{(CopiesFrom < int.MaxValue ? $" on {Precision.Name().ToUpperInvariant()} copies from {CopiesFrom}" : "")}" +
         $"{(PipelinedCopies ? " staged by cp.async" : "")}" +
         $"{(GemmLaunchBounds ? " with launch bounds" : "")})";
 

@@ -51,15 +51,15 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     public bool GemmLaunchBounds => _tensorCores?.LaunchBounds ?? false;
 
     /// <summary>
-    /// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (see <see cref="TensorCoreGemm"/>).
+    /// The fewest rows and columns of a GEMM that reads copies of its operands (see <see cref="TensorCoreGemm.CopiesFrom"/>).
     /// </summary>
-    public int Bf16CopiesFrom => _tensorCores?.Bf16CopiesFrom ?? int.MaxValue;
+    public int CopiesFrom => _tensorCores?.CopiesFrom ?? int.MaxValue;
 
-    /// <summary>Whether BF16 GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>).</summary>
+    /// <summary>Whether GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>).</summary>
     public bool PipelinedCopies => _tensorCores?.PipelinedCopies ?? false;
 
-    /// <summary>The BF16 copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>
-    public long Bf16CopyPasses => _tensorCores?.CopyPasses ?? 0;
+    /// <summary>The copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>
+    public long CopyPasses => _tensorCores?.CopyPasses ?? 0;
 
     /// <summary>
     /// Binds the kernels to the accelerator of <paramref name="stream"/>, where they queue, multiplying in
@@ -82,7 +82,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tensorCores = precision == MatMulPrecision.Fp32
             ? null
             : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds,
-                choices.Bf16CopiesFrom, choices.PipelinedCopies);
+                choices.CopiesFrom, choices.PipelinedCopies);
     }
 
     /// <summary>

@@ -14,13 +14,15 @@ namespace IlgpuDiffusion.Ilgpu;
 /// Whether the TF32 attention backward's key pass owns 64 keys of a head of 64 with 4 warps (default: where the accelerator
 /// lets it opt in to its shared memory, see <see cref="Kernels.TensorCoreAttentionBackwardKernels.KeyValueBlock"/>).
 /// </param>
-/// <param name="Bf16CopiesFrom">
-/// The fewest rows and columns of a BF16 GEMM that reads BF16 copies of its operands (default
-/// <see cref="TensorCoreGemm.CopiesFrom"/>; <see cref="int.MaxValue"/>: none does; tests take 1 for every product).
+/// <param name="CopiesFrom">
+/// The fewest rows and columns of a GEMM that reads copies of its operands, BF16 ones under bf16 and, where they are
+/// pipelined, TF32 ones under tf32 (default
+/// <see cref="TensorCoreGemm.DefaultCopiesFrom"/>; <see cref="int.MaxValue"/>: none does; tests take 1 for every product).
 /// </param>
 /// <param name="PipelinedCopies">
-/// Whether BF16 GEMMs on copies stage their tiles through cp.async (<see cref="Kernels.TensorCoreGemmKernels.Bf16PipelinedABt"/>;
+/// Whether GEMMs on copies stage their tiles through cp.async (<see cref="Kernels.TensorCoreGemmKernels.Bf16PipelinedABt"/>,
+/// <see cref="Kernels.TensorCoreGemmKernels.Tf32PipelinedABt"/>: under tf32 only they take copies;
 /// default: no, until a GPU has timed them beside the kernels that stage through registers).
 /// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
-    bool? Tf32KeyBlocks = null, int? Bf16CopiesFrom = null, bool? PipelinedCopies = null);
+    bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null);

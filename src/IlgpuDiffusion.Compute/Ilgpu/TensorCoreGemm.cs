@@ -14,6 +14,9 @@ using ReduceKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.
     ILGPU.ArrayView<float>, int, int, int, int, int, int>;
 using ReduceLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int>;
+using Tf32CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int>;
+using Tf32CopyLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    int, int, int, int, int, int>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -24,13 +27,15 @@ namespace IlgpuDiffusion.Ilgpu;
 /// shape and the GPU, so a product is computed the same way every time. TF32 products run on the kernels whose stages
 /// hold 32 of k (<see cref="TensorCoreGemmKernels.Tf32DeepABt"/>) where the GPU lets a kernel opt in to their 80 KB of
 /// shared memory (every card of compute capability 8.0+ does, through the CUDA driver), else on those of 16. BF16 products
-/// of at least <see cref="CopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
+/// of at least <see cref="DefaultCopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
 /// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product; a product whose
 /// op(a) its caller vouches unchanged since the last product reads that product's copy of it (a linear layer's weight
 /// gradient reads the copy of the output gradient that its input gradient made). Where asked, products on copies stage
 /// their tiles through cp.async in <see cref="TensorCoreGemmKernels.PipelineStages"/> stages
 /// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
 /// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
+/// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
+/// it lays the operand out as the stages do, which cp.async needs.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -40,12 +45,13 @@ internal sealed class TensorCoreGemm : IDisposable
     private const int MaxSplits = 32;
 
     /// <summary>
-    /// Fewest rows and columns of a BF16 product that runs on copies of its operands. A copy costs a read and a half-size
-    /// write of its operand (6 bytes an element); the product reads each operand from L2 once per 128-wide tile of the other
-    /// side (4 bytes an element, 2 on a copy), so a copy of op(a) saves 2·⌈N/128⌉ bytes an element: more than it costs
-    /// from N = 385 on, by a margin from 512.
+    /// Fewest rows and columns of a product that runs on copies of its operands, by default. A BF16 copy costs a read and a
+    /// half-size write of its operand (6 bytes an element); the product reads each operand from L2 once per 128-wide tile
+    /// of the other side (4 bytes an element, 2 on a copy), so a copy of op(a) saves 2·⌈N/128⌉ bytes an element: more than
+    /// it costs from N = 385 on, by a margin from 512. A TF32 copy costs 8 bytes an element and saves none; from 512 it is
+    /// at most a sixth of the product's operand reads.
     /// </summary>
-    public const int CopiesFrom = 512;
+    public const int DefaultCopiesFrom = 512;
 
     /// <summary>Most floats (4-byte words) the two copies of one product may take: 1 GiB; larger products read fp32.</summary>
     public const long MaxCopyWords = 1L << 28;
@@ -66,14 +72,17 @@ internal sealed class TensorCoreGemm : IDisposable
     private int _blocks;
     /// <summary>Whether products on copies run on the pipelined kernels (false also from the first whose opt-in was refused).</summary>
     private bool _pipelined;
+    /// <summary>The fewest rows and columns of a product on copies, as asked (see <see cref="CopiesFrom"/>).</summary>
+    private readonly int _copiesFrom;
     private ReduceLaunch? _reduce;
     private CopyLaunch? _copy;
+    private Tf32CopyLaunch? _tf32Copy;
     private MemoryBuffer1D<float, Stride1D.Dense>? _partials, _copies;
     /// <summary>
     /// The op(a) of the last product, when that product took copies: its view and the layout of its copy, which begins
     /// the copies workspace until the next product. Null after a product without copies.
     /// </summary>
-    private (ArrayView<float> Source, Bf16Copy Layout)? _copyOfA;
+    private (ArrayView<float> Source, GemmCopy Layout)? _copyOfA;
 
     /// <summary>
     /// Binds the GEMMs to the accelerator of <paramref name="stream"/>, where they queue, in <paramref name="precision"/>
@@ -88,8 +97,9 @@ internal sealed class TensorCoreGemm : IDisposable
     /// Whether kernels load with the launch bounds their <see cref="IlgpuKernelAttribute"/> names; null: on compute capability
     /// <see cref="LaunchBoundsFrom"/> and newer.
     /// </param>
-    /// <param name="bf16CopiesFrom">
-    /// The fewest rows and columns of a BF16 product that runs on copies (default <see cref="CopiesFrom"/>; int.MaxValue: none).
+    /// <param name="copiesFrom">
+    /// The fewest rows and columns of a product that runs on copies (default <see cref="DefaultCopiesFrom"/>; int.MaxValue:
+    /// none): BF16 ones, and TF32 ones where they are pipelined.
     /// </param>
     /// <param name="pipelinedCopies">
     /// Whether products on copies stage through cp.async, where the accelerator grants the shared memory (default: no, the
@@ -97,7 +107,7 @@ internal sealed class TensorCoreGemm : IDisposable
     /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
     public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
-        bool? launchBounds = null, int? bf16CopiesFrom = null, bool? pipelinedCopies = null)
+        bool? launchBounds = null, int? copiesFrom = null, bool? pipelinedCopies = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -111,16 +121,19 @@ internal sealed class TensorCoreGemm : IDisposable
         bool deep = precision == MatMulPrecision.Tf32 && (deepTf32 ?? SharedMemoryOptIn.Fits(accelerator, DeepSharedBytes));
         _blocks = deep ? TensorCoreGemmKernels.DeepBlocks : 1;
         LaunchBounds = launchBounds ?? accelerator is CudaAccelerator { Architecture.Major: >= LaunchBoundsFrom };
-        Bf16CopiesFrom = precision == MatMulPrecision.Bf16 ? Math.Max(1, bf16CopiesFrom ?? CopiesFrom) : int.MaxValue;
-        _pipelined = Bf16CopiesFrom < int.MaxValue && (pipelinedCopies ?? false) &&
+        _copiesFrom = Math.Max(1, copiesFrom ?? DefaultCopiesFrom);
+        _pipelined = _copiesFrom < int.MaxValue && (pipelinedCopies ?? false) &&
             SharedMemoryOptIn.Fits(accelerator, PipelinedSharedBytes);
     }
 
-    /// <summary>Whether products on BF16 copies stage their tiles through cp.async.</summary>
+    /// <summary>Whether products on copies stage their tiles through cp.async.</summary>
     public bool PipelinedCopies => _pipelined;
 
-    /// <summary>The fewest rows and columns of a product that runs on BF16 copies of its operands (int.MaxValue: none).</summary>
-    public int Bf16CopiesFrom { get; }
+    /// <summary>
+    /// The fewest rows and columns of a product that runs on copies of its operands (int.MaxValue: none): BF16 copies under
+    /// bf16; TF32 ones under tf32 while they are pipelined (a first product whose shared memory the GPU refused ends that).
+    /// </summary>
+    public int CopiesFrom => _precision == MatMulPrecision.Bf16 || _pipelined ? _copiesFrom : int.MaxValue;
 
     /// <summary>
     /// The compute capability (major) from which the kernels load with their launch bounds by default: two blocks of 256
@@ -135,7 +148,7 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>Whether the TF32 kernels of the unbatched products hold 32 of k per stage (else 16).</summary>
     public bool DeepTf32 => _blocks > 1;
 
-    /// <summary>The BF16 copies of operands queued so far, each a pass over its operand (a reused copy is not one).</summary>
+    /// <summary>The copies of operands queued so far, each a pass over its operand (a reused copy is not one).</summary>
     public long CopyPasses { get; private set; }
 
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
@@ -178,10 +191,14 @@ internal sealed class TensorCoreGemm : IDisposable
         GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false)
     {
         var (kPerSplit, splits) = Split(m, n, k);
-        var copyA = new Bf16Copy(m, k, strides.ARow, strides.AK);
-        var copyB = new Bf16Copy(n, k, strides.BCol, strides.BK);
+        bool bf16 = _precision == MatMulPrecision.Bf16;
+        var copyA = new GemmCopy(m, k, strides.ARow, strides.AK, bf16);
+        var copyB = new GemmCopy(n, k, strides.BCol, strides.BK, bf16);
         long words = copyA.Words + copyB.Words;
-        bool copies = m >= Bf16CopiesFrom && n >= Bf16CopiesFrom && words <= MaxCopyWords;
+        bool copies = m >= CopiesFrom && n >= CopiesFrom && words <= MaxCopyWords;
+        // Loaded before the copies are made: a pipelined kernel whose shared memory the GPU refuses ends TF32 copies.
+        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
+        copies &= m >= CopiesFrom && n >= CopiesFrom;
         bool reuse = copies && aUnchanged && _copyOfA is { } kept && SameView(kept.Source, a) && kept.Layout.SameWords(copyA) &&
             _copies!.Length >= words; // a workspace that must grow loses the copy
         _copyOfA = copies ? (a, copyA) : null;
@@ -193,8 +210,7 @@ internal sealed class TensorCoreGemm : IDisposable
             strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
         }
         bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
-        var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
-        bool pipelined = copies && _pipelined; // after Kernel, which may have fallen back to one block or to no pipeline
+        bool pipelined = copies && _pipelined;
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
             n, GemmBatch.None, Scale: 1f, pipelined ? Address(a) : 0, pipelined ? Address(b) : 0);
@@ -278,9 +294,10 @@ internal sealed class TensorCoreGemm : IDisposable
     {
         bool deep = DeepTf32 && !batched;
         if (copies && _pipelined) return PipelinedKernel(aKContiguous, bKContiguous);
-        int index = (copies ? 12 : deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        bool bf16Copies = copies && _precision == MatMulPrecision.Bf16; // TF32 ones are pipelined, or none
+        int index = (bf16Copies ? 12 : deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         if (_gemms[index] is { } loaded) return loaded;
-        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(copies
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>(bf16Copies
             ? CopiesKernel(aKContiguous, bKContiguous)
             : deep
             ? DeepKernel(aKContiguous, bKContiguous)
@@ -314,18 +331,23 @@ internal sealed class TensorCoreGemm : IDisposable
 
     /// <summary>
     /// The pipelined kernel on copies for the layouts: on CUDA from its rewritten PTX, on the emulating CPU accelerator as
-    /// ILGPU compiles it; the kernel on copies that stages through registers from the first whose 80 KB the driver refused.
+    /// ILGPU compiles it. From the first whose 80 KB the driver refused, BF16 products run on the kernel on copies that
+    /// stages through registers, and TF32 ones (whose copies then end) on the kernel for fp32 operands.
     /// </summary>
     private GemmLaunch PipelinedKernel(bool aKContiguous, bool bKContiguous)
     {
         int index = 16 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
         if (_gemms[index] is { } loaded) return loaded;
-        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((aKContiguous, bKContiguous) switch
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
         {
-            (true, true) => TensorCoreGemmKernels.Bf16PipelinedABt,
-            (true, false) => TensorCoreGemmKernels.Bf16PipelinedAB,
-            (false, false) => TensorCoreGemmKernels.Bf16PipelinedAtB,
-            (false, true) => TensorCoreGemmKernels.Bf16PipelinedAtBt,
+            (true, true, true) => TensorCoreGemmKernels.Bf16PipelinedABt,
+            (true, true, false) => TensorCoreGemmKernels.Bf16PipelinedAB,
+            (true, false, false) => TensorCoreGemmKernels.Bf16PipelinedAtB,
+            (true, false, true) => TensorCoreGemmKernels.Bf16PipelinedAtBt,
+            (false, true, true) => TensorCoreGemmKernels.Tf32PipelinedABt,
+            (false, true, false) => TensorCoreGemmKernels.Tf32PipelinedAB,
+            (false, false, false) => TensorCoreGemmKernels.Tf32PipelinedAtB,
+            (false, false, true) => TensorCoreGemmKernels.Tf32PipelinedAtBt,
         });
         var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
         GemmLaunch launch = _accelerator is CudaAccelerator
@@ -356,14 +378,24 @@ internal sealed class TensorCoreGemm : IDisposable
     };
 
     /// <summary>
-    /// Queues the BF16 copy of <paramref name="x"/>, laid out as <paramref name="layout"/> says, into <paramref name="copy"/>.
+    /// Queues the copy of <paramref name="x"/>, laid out as <paramref name="layout"/> says, into <paramref name="copy"/>.
     /// </summary>
-    private ArrayView<float> Copy(ArrayView<float> x, in Bf16Copy layout, ArrayView<float> copy)
+    private ArrayView<float> Copy(ArrayView<float> x, in GemmCopy layout, ArrayView<float> copy)
     {
-        _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
-        bool vector = layout.SourceInnerStride == 1 && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
-        _copy(_stream, checked((int)(layout.Words / 4)), x, copy, layout.Inner, layout.WordsPerLine / 4, layout.SourceLineStride,
-            layout.SourceInnerStride, vector ? 1 : 0);
+        int quads = checked((int)(layout.Words / 4)), quadsPerRow = layout.WordsPerRow / 4;
+        if (layout.Bf16)
+        {
+            _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
+            bool vector = layout.SourceInnerStride == 1 && layout.SourceOuterStride % 4 == 0 && ViewAlignment.On16Bytes(x);
+            _copy(_stream, quads, x, copy, layout.Inner, quadsPerRow, layout.SourceOuterStride, layout.SourceInnerStride,
+                vector ? 1 : 0);
+        }
+        else
+        {
+            _tf32Copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
+            _tf32Copy(_stream, quads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride, quadsPerRow,
+                layout.Interleaved ? 1 : 0);
+        }
         CopyPasses++;
         return copy;
     }

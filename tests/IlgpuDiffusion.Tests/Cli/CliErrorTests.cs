@@ -36,18 +36,19 @@ public sealed class CliErrorTests : IDisposable
     }
 
     /// <summary>
-    /// The hidden --gemm-staging (for timing the BF16 GEMMs' two stagings on a GPU) is refused, as a usage error, wherever
-    /// it would change nothing: off a CUDA device, or without bf16; and it takes only its two values.
+    /// The hidden --gemm-staging (for timing the tensor-core GEMMs' two stagings on a GPU) is refused, as a usage error,
+    /// wherever it would change nothing: off a CUDA device, or without tf32 or bf16 named; and it takes only its two values.
     /// </summary>
     [Theory]
     [InlineData("cpu", "bf16")]
-    [InlineData("ilgpu-cpu", "bf16")]
-    [InlineData("cuda", "tf32")]
+    [InlineData("ilgpu-cpu", "tf32")]
+    [InlineData("cuda", "fp32")]
     [InlineData("auto", "auto")]
-    public async Task A_gemm_staging_without_bf16_on_cuda_is_a_usage_error(string device, string precision)
+    public async Task A_gemm_staging_without_tensor_cores_on_cuda_is_a_usage_error(string device, string precision)
     {
         AssertOneErrorLine(await CliRunner.Run("train", "--embedded", "--device", device, "--precision", precision,
-            "--gemm-staging", "cp-async"), CliApplication.UsageError, "--gemm-staging applies to the BF16 GEMMs of a CUDA GPU");
+            "--gemm-staging", "cp-async"), CliApplication.UsageError,
+            "--gemm-staging applies to the TF32 and BF16 GEMMs of a CUDA GPU");
         CliResult unknown = await CliRunner.Run("train", "--embedded", "--gemm-staging", "shared");
         Assert.True(unknown.ExitCode == CliApplication.UsageError, unknown.ToString());
         Assert.Contains("registers", unknown.Error, StringComparison.Ordinal);

@@ -22,6 +22,8 @@ public static class TestBackends
         ["cuda-bf16"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Bf16)),
         ["cuda-bf16-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Bf16, index: 0,
             new KernelChoices(PipelinedCopies: true))),
+        ["cuda-tf32-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Tf32, index: 0,
+            new KernelChoices(PipelinedCopies: true))),
     };
 
     /// <summary>Why a CUDA row is skipped on this machine.</summary>
@@ -62,8 +64,8 @@ public static class TestBackends
 
     /// <summary>
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
-    /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" is BF16
-    /// with the operands' copies staged through cp.async (not the default yet).
+    /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" and
+    /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet).
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {
@@ -72,6 +74,7 @@ public static class TestBackends
             yield return ["cuda-tf32"];
             yield return ["cuda-bf16"];
             yield return ["cuda-bf16-pipelined"];
+            yield return ["cuda-tf32-pipelined"];
         }
     }
 

@@ -41,13 +41,17 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
     [Theory]
     // One kernel per pair of operand layouts, batched ones for three of the pairs; TF32 also in stages of 32 of k; BF16
     // also on BF16 copies of the operands, whose rounding is the copy's (CopyBf16), not the GEMM's, and on copies staged by
-    // cp.async (in the "rounding" column: they round nothing). TF32 rounds in integer arithmetic.
+    // cp.async (in the "rounding" column: they round nothing), TF32 ones too (on TF32 copies, CopyTf32). TF32 rounds in
+    // integer arithmetic.
     [InlineData("Tf32(Deep)?(ABt|AB|AtB|AtBt)(Batched)?", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", null, 11)]
     [InlineData("Bf16(ABt|AB|AtB|AtBt)(Batched)?", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "cvt.rn.bf16x2.f32", 7)]
     [InlineData("Bf16Copies(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", null, 4)]
     [InlineData("Bf16Pipelined(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
         "cp.async.cg.shared.global", 4)]
+    [InlineData("Tf32Pipelined(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32",
+        "cp.async.cg.shared.global", 4)]
     [InlineData("CopyBf16", null, "cvt.rn.bf16x2.f32", 1)]
+    [InlineData("CopyTf32", null, null, 1)]
     public void Tensor_core_GEMMs_emit_their_mma_and_rounding_instructions(string kernel, string? mma, string? rounding, int count)
     {
         var name = new System.Text.RegularExpressions.Regex($"^TensorCoreGemmKernels\\.{kernel}$");

@@ -42,13 +42,13 @@ public sealed class TensorCoreGemmTests
         /// loaded with their launch bounds (the default from sm_90) when <paramref name="launchBounds"/>, its TF32 attention
         /// backward's key pass in blocks of 64 keys (the default where a GPU grants their shared memory) unless
         /// <paramref name="tf32KeyBlocks"/> is false, its BF16 GEMMs on BF16 copies of their operands from
-        /// <paramref name="bf16CopiesFrom"/> rows and columns (the default's 512 when null), staged through cp.async where
-        /// <paramref name="pipelinedCopies"/>.
+        /// <paramref name="copiesFrom"/> rows and columns (the default's 512 when null), staged through cp.async where
+        /// <paramref name="pipelinedCopies"/> (and so its TF32 GEMMs on TF32 copies from as many).
         /// </summary>
         internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
-            bool tf32KeyBlocks = true, int? bf16CopiesFrom = null, bool pipelinedCopies = false)
+            bool tf32KeyBlocks = true, int? copiesFrom = null, bool pipelinedCopies = false)
         {
-            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, bf16CopiesFrom, pipelinedCopies);
+            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, copiesFrom, pipelinedCopies);
             lock (_devices)
             {
                 if (!_devices.TryGetValue(key, out var device))
@@ -56,7 +56,7 @@ public sealed class TensorCoreGemmTests
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
                         choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks,
-                            Bf16CopiesFrom: bf16CopiesFrom, PipelinedCopies: pipelinedCopies));
+                            CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies));
                     _devices[key] = device;
                 }
                 return device;
@@ -67,9 +67,9 @@ public sealed class TensorCoreGemmTests
         /// A device like <see cref="Get"/>'s that no other test shares, for tests of the state its products keep between
         /// calls; the caller disposes it. Its kernels come from the context's cache where other devices compiled them.
         /// </summary>
-        internal IlgpuDevice Unshared(MatMulPrecision precision, int multiprocessors, int? bf16CopiesFrom) =>
+        internal IlgpuDevice Unshared(MatMulPrecision precision, int multiprocessors, int? copiesFrom, bool pipelinedCopies = false) =>
             new(Backend.IlgpuCpu, _context.GetCPUDevices()[0].CreateAccelerator(_context), precision, multiprocessors,
-                choices: new KernelChoices(Bf16CopiesFrom: bf16CopiesFrom));
+                choices: new KernelChoices(CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies));
 
         /// <summary>
         /// A tensor-core GEMM in <paramref name="precision"/> on the accelerator of that precision's device with a split-K
@@ -283,7 +283,7 @@ public sealed class TensorCoreGemmTests
     /// GEMMs of every layout and load path in each precision: "tf32" on the kernels whose stages hold 32 of k, "tf32-16" on
     /// those of 16 (where a GPU does not let a kernel opt in to 80 KB of shared memory), "-bounded" on kernels loaded with
     /// their launch bounds, "bf16-copies" on BF16 copies of the operands (which the default takes from 512 rows and columns),
-    /// "bf16-pipelined" on copies staged through cp.async.
+    /// "bf16-pipelined" on copies staged through cp.async, "tf32-pipelined" on TF32 copies so staged.
     /// </summary>
     public static TheoryData<string, string, int, int, int, bool, bool, int, int> Products()
     {
@@ -295,7 +295,7 @@ public sealed class TensorCoreGemmTests
         // Kernels loaded with their launch bounds (two blocks of 256 threads a multiprocessor), as on sm_90.
         data.Add("tf32-bounded", "AB", 132, 136, 32, false, true, 1, 0);
         data.Add("bf16-bounded", "ABt", 130, 70, 37, true, false, 1, 0);
-        foreach (string precision in new[] { "tf32", "bf16", "bf16-copies", "bf16-pipelined" })
+        foreach (string precision in new[] { "tf32", "bf16", "bf16-copies", "bf16-pipelined", "tf32-pipelined" })
         {
             // Tile edges in every dimension, both operand layouts of each side, bias and accumulate: strides that are not
             // multiples of 4, so loads are per element.
@@ -323,9 +323,9 @@ public sealed class TensorCoreGemmTests
         bool shallow = precision == "tf32-16", bounded = precision.EndsWith("-bounded", StringComparison.Ordinal);
         MatMulPrecision gemm = shallow ? MatMulPrecision.Tf32 : MatMulPrecisions.Parse(precision.Split('-')[0])!.Value;
         var matMul = Enum.Parse<MatMulLayout>(layout);
-        bool pipelined = precision == "bf16-pipelined";
+        bool pipelined = precision.EndsWith("-pipelined", StringComparison.Ordinal);
         Device device = _emulator.Get(gemm, multiprocessors, deepTf32: !shallow, launchBounds: bounded,
-            bf16CopiesFrom: precision == "bf16-copies" || pipelined ? 1 : null, pipelinedCopies: pipelined);
+            copiesFrom: precision == "bf16-copies" || pipelined ? 1 : null, pipelinedCopies: pipelined);
         Assert.Equal(pipelined, ((IlgpuDevice)device).PipelinedCopies);
         Assert.Equal(bounded, ((IlgpuDevice)device).GemmLaunchBounds);
         Func<float, float> round = gemm == MatMulPrecision.Tf32 ? TensorCoreRounding.Tf32 : TensorCoreRounding.Bf16;
@@ -371,6 +371,7 @@ public sealed class TensorCoreGemmTests
     [InlineData("bf16", 16)]
     [InlineData("bf16-copies", 16)]
     [InlineData("bf16-pipelined", 16)]
+    [InlineData("tf32-pipelined", 16)]
     public void The_GELU_epilogue_equals_the_product_then_GELU(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -412,6 +413,7 @@ public sealed class TensorCoreGemmTests
     [InlineData("bf16", 16)]
     [InlineData("bf16-copies", 16)]
     [InlineData("bf16-pipelined", 16)]
+    [InlineData("tf32-pipelined", 16)]
     public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -451,8 +453,8 @@ public sealed class TensorCoreGemmTests
             device.Kernels.MatMul(matMul, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
             return DeviceScope.Download(c);
         }
-        float[] direct = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: int.MaxValue));
-        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1, pipelinedCopies: pipelined));
+        float[] direct = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue));
+        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: pipelined));
         for (int i = 0; i < direct.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
                 $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
@@ -462,21 +464,27 @@ public sealed class TensorCoreGemmTests
     /// A linear layer's backward on BF16 copies copies its output gradient once for its two products (the input gradient's
     /// dy·W and the weight gradient's dyᵀ·x read the same words of dy), and gives the direct kernels' gradients bit for
     /// bit. With more rows than output channels the weight gradient's copies need more room than the input gradient's: the
-    /// first call, and the first with more rows, grow the workspace between the two and so copy dy again.
+    /// first call, and the first with more rows, grow the workspace between the two and so copy dy again. On TF32 copies
+    /// (<paramref name="tf32"/>, staged through cp.async) the two products read dy in different layouts (the weight
+    /// gradient's interleaved), so each copies it, and the gradients are those of the kernels on fp32 operands bit for bit.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_linear_backward_on_copies_copies_its_output_gradient_once(bool gelu)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_linear_backward_on_copies_copies_its_output_gradient_once(bool gelu, bool tf32)
     {
         const int inChannels = 40, outChannels = 70;
-        using var copies = _emulator.Unshared(MatMulPrecision.Bf16, multiprocessors: 1, bf16CopiesFrom: 1);
-        Device direct = _emulator.Get(MatMulPrecision.Bf16, 1, bf16CopiesFrom: int.MaxValue);
-        foreach (var (rows, passes) in new[] { (136, 4L), (136, 3L), (300, 4L), (120, 3L) })
+        var precision = tf32 ? MatMulPrecision.Tf32 : MatMulPrecision.Bf16;
+        using var copies = _emulator.Unshared(precision, multiprocessors: 1, copiesFrom: 1, pipelinedCopies: tf32);
+        Device direct = _emulator.Get(precision, 1, copiesFrom: int.MaxValue);
+        var calls = tf32 ? new[] { (136, 4L), (136, 4L), (300, 4L) } : new[] { (136, 4L), (136, 3L), (300, 4L), (120, 3L) };
+        foreach (var (rows, passes) in calls)
         {
-            long before = copies.Bf16CopyPasses;
+            long before = copies.CopyPasses;
             float[][] actual = Backward(copies, rows);
-            Assert.Equal(passes, copies.Bf16CopyPasses - before);
+            Assert.Equal(passes, copies.CopyPasses - before);
             float[][] expected = Backward(direct, rows);
             for (int t = 0; t < expected.Length; t++)
                 for (int i = 0; i < expected[t].Length; i++)
@@ -503,31 +511,35 @@ public sealed class TensorCoreGemmTests
 
     /// <summary>
     /// A BF16 device takes copies from 512 rows and columns unless told otherwise, staged through registers unless told to
-    /// pipeline them (which its description then says); TF32 never takes copies, and so never pipelines them.
+    /// pipeline them (which its description then says); a TF32 one takes copies only where told to pipeline them.
     /// </summary>
     [Fact]
     public void Bf16_devices_take_copies_of_large_operands_by_default()
     {
         var bf16 = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1);
-        Assert.Equal(TensorCoreGemm.CopiesFrom, bf16.Bf16CopiesFrom);
+        Assert.Equal(TensorCoreGemm.DefaultCopiesFrom, bf16.CopiesFrom);
         Assert.Contains("on BF16 copies from 512", bf16.Description, StringComparison.Ordinal);
         Assert.False(bf16.PipelinedCopies);
         Assert.DoesNotContain("cp.async", bf16.Description, StringComparison.Ordinal);
         var pipelined = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1, pipelinedCopies: true);
         Assert.True(pipelined.PipelinedCopies);
         Assert.Contains("staged by cp.async", pipelined.Description, StringComparison.Ordinal);
-        Assert.Equal(int.MaxValue, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1)).Bf16CopiesFrom);
-        Assert.False(((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, pipelinedCopies: true)).PipelinedCopies);
+        Assert.Equal(int.MaxValue, ((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1)).CopiesFrom);
+        var tf32Pipelined = (IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, pipelinedCopies: true);
+        Assert.True(tf32Pipelined.PipelinedCopies);
+        Assert.Equal(TensorCoreGemm.DefaultCopiesFrom, tf32Pipelined.CopiesFrom);
+        Assert.Contains("on TF32 copies from 512 staged by cp.async", tf32Pipelined.Description, StringComparison.Ordinal);
     }
 
     /// <summary>
     /// An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand;
-    /// "bf16-pipelined": those copies staged through cp.async).
+    /// "bf16-pipelined": those copies staged through cp.async; "tf32-pipelined": TF32 on copies so staged).
     /// </summary>
     private Device Emulated(string precision, int multiprocessors) => precision switch
     {
-        "bf16-copies" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1),
-        "bf16-pipelined" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, bf16CopiesFrom: 1, pipelinedCopies: true),
+        "bf16-copies" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1),
+        "bf16-pipelined" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
+        "tf32-pipelined" => _emulator.Get(MatMulPrecision.Tf32, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
         _ => _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors),
     };
 

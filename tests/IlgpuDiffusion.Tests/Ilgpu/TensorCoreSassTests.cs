@@ -113,24 +113,33 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The BF16 GEMMs on copies that stage through cp.async (TensorCoreGemmKernels.Pipelined.cs), from the PTX CUDA loads
-    /// them from: ILGPU's with its operand slots rewritten into registers (<see cref="PtxLocalSlots"/>). They assemble with
-    /// no stack frame and no local memory (ILGPU's own PTX keeps a frame of about 1.5 KB: its size goes to the test
-    /// output), copy with LDGSTS, multiply with HMMA from LDSM fragments (12 a tile, as the kernels that stage through
-    /// registers), keep the two blocks a multiprocessor their launch bounds ask at sm_90, and their k loop loads nothing
-    /// from global memory into registers and holds at most 110 instructions for its 32 HMMA: 94–107, all on one path, where
-    /// the register-staged kernels on copies have 151–154 (shortest path 103–105). It had 116–127 while the loop counted up
-    /// to its tiles (ILGPU computed that count inside the loop), branched around the queue of a tile past the end, and
-    /// named each group by its element index (an address computed from it every tile).
+    /// The GEMMs on copies that stage through cp.async (TensorCoreGemmKernels.Pipelined.cs), from the PTX CUDA loads them
+    /// from: ILGPU's with its operand slots rewritten into registers (<see cref="PtxLocalSlots"/>). They assemble with no
+    /// stack frame and no local memory (ILGPU's own PTX keeps a frame of 0.9–1.6 KB: its size goes to the test output), copy
+    /// with LDGSTS, multiply with HMMA from LDSM fragments where the kernels that stage through registers do (12 a tile;
+    /// TF32 operands whose lines are contiguous read theirs word by word), keep the two blocks a multiprocessor their launch
+    /// bounds ask at sm_90, and their k loop loads nothing from global memory into registers and holds at most
+    /// <paramref name="maxInstructions"/> for its 32 HMMA. BF16: 94–107, all on one path, where the register-staged kernels
+    /// on copies have 151–154 (shortest path 103–105); it had 116–127 while the loop counted up to its tiles (ILGPU
+    /// computed that count inside the loop), branched around the queue of a tile past the end, and named each group by its
+    /// element index (an address computed from it every tile). TF32: 101–129, where the TF32 kernels on fp32 operands
+    /// (which round what they stage) have 325–377 for 64 (shortest path 325–368).
     /// </summary>
     [SkippableTheory]
-    [InlineData("Bf16PipelinedABt", 90)]
-    [InlineData("Bf16PipelinedAB", 90)]
-    [InlineData("Bf16PipelinedAtB", 80)]
-    [InlineData("Bf16PipelinedAtBt", 80)]
-    [InlineData("Bf16PipelinedAtB", 90)]
-    public void Pipelined_GEMMs_assemble_from_rewritten_PTX_to_cp_async_and_HMMA_without_local_memory(string kernel, int sm)
+    [InlineData("Bf16PipelinedABt", 90, 12, 110)]
+    [InlineData("Bf16PipelinedAB", 90, 12, 110)]
+    [InlineData("Bf16PipelinedAtB", 80, 12, 110)]
+    [InlineData("Bf16PipelinedAtBt", 80, 12, 110)]
+    [InlineData("Bf16PipelinedAtB", 90, 12, 110)]
+    [InlineData("Tf32PipelinedABt", 90, 12, 110)]
+    [InlineData("Tf32PipelinedAB", 90, 8, 110)]
+    [InlineData("Tf32PipelinedAtB", 90, 0, 135)]
+    [InlineData("Tf32PipelinedAtBt", 80, 4, 120)]
+    [InlineData("Tf32PipelinedAtB", 80, 0, 135)]
+    public void Pipelined_GEMMs_assemble_from_rewritten_PTX_to_cp_async_and_HMMA_without_local_memory(string kernel, int sm,
+        int matrixLoads, int maxInstructions)
     {
+        string hmma = kernel.StartsWith("Bf16", StringComparison.Ordinal) ? "HMMA.16816.F32.BF16" : "HMMA.1688.F32.TF32";
         var (ptxas, cuobjdump) = Tools();
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
@@ -147,15 +156,15 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             Assert.Contains("0 bytes stack frame", report);
             string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
             Assert.Contains("LDGSTS.E.BYPASS", sass);
-            Assert.Contains("HMMA.16816.F32.BF16", sass);
+            Assert.Contains(hmma, sass);
             Assert.DoesNotContain("LDL", sass);
             Assert.DoesNotContain("STL", sass);
             var loop = SassLoop.Hottest(sass);
             WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, loop);
-            Assert.Equal(12, loop.MatrixLoads);
+            Assert.Equal(matrixLoads, loop.MatrixLoads);
             Assert.Empty(loop.GlobalLoadWaits().Waits);
-            Assert.True(loop.Mmas == 32 && loop.Instructions <= 110,
-                $"{kernel}: the k loop has {loop.Instructions} instructions for {loop.Mmas} HMMA (at most 110 for 32)");
+            Assert.True(loop.Mmas == 32 && loop.Instructions <= maxInstructions,
+                $"{kernel}: the k loop has {loop.Instructions} instructions for {loop.Mmas} HMMA (at most {maxInstructions} for 32)");
             if (sm >= 10 * TensorCoreGemm.LaunchBoundsFrom)
                 Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
                     $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");

@@ -69,9 +69,9 @@ internal enum GemmEpilogue
 /// blocks of k at a time in 80 KB). (cp.async skips the registers, but ILGPU passes every inline-PTX operand given
 /// by reference — the mma accumulators and fragments, ldmatrix's results, Emit's out value — through a slot of local
 /// memory, which ptxas turns into registers only in a kernel without cp.async: CUDA 11.8's and 12.4's ptxas alike keep
-/// a stack frame then. Operands given to Emit by value take no slot. The BF16 kernels on copies have a cp.async
-/// variant, TensorCoreGemmKernels.Pipelined.cs, which CUDA loads from PTX whose slots PtxLocalSlots rewrote into
-/// registers.) Each operand is staged in the layout its global memory is contiguous in (<see
+/// a stack frame then. Operands given to Emit by value take no slot. Kernels on copies of the operands, BF16 ones and
+/// TF32 ones laid out as the stages are, stage through cp.async in TensorCoreGemmKernels.Pipelined.cs, which CUDA loads
+/// from PTX whose slots PtxLocalSlots rewrote into registers.) Each operand is staged in the layout its global memory is contiguous in (<see
 /// cref="StageWord"/>: rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory
 /// bank conflicts, and the copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two
 /// to a bank). Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in

@@ -1,0 +1,78 @@
+using IlgpuDiffusion.Compute;
+using IlgpuDiffusion.Ilgpu;
+using IlgpuDiffusion.Tests.Conformance;
+using Xunit;
+using Device = IlgpuDiffusion.Compute.Device;
+
+namespace IlgpuDiffusion.Tests.Ilgpu;
+
+/// <summary>
+/// The TF32 GEMMs on TF32 copies of their operands, staged through cp.async (TensorCoreGemmKernels.Pipelined.cs), on ILGPU's
+/// CPU accelerator with warps of 32: the copies (TensorCoreGemmKernels.Tf32Copies.cs) hold what the kernels on fp32 operands
+/// stage, so the results are theirs bit for bit. The theories of every kernel (TensorCoreGemmTests) run them too.
+/// </summary>
+[Collection(ConformanceCollection.Name)]
+public sealed class TensorCoreTf32CopyTests
+{
+    private readonly TensorCoreGemmTests.Emulator _emulator;
+
+    public TensorCoreTf32CopyTests(TensorCoreGemmTests.Emulator emulator) => _emulator = emulator;
+
+    /// <summary>
+    /// TF32 products on copies staged through cp.async give the kernels' results on fp32 operands bit for bit, in stages of
+    /// 16 of k and of 32 (<paramref name="deep"/>): the copy rounds as those kernels' staging does and lays each value where
+    /// their stores put it (k-contiguous operands as they are; line-contiguous ones with k and k + 4 interleaved, the copy's
+    /// k padded to 8), so the same products are summed in the same order. Edges in every dimension, k of no multiple of 8
+    /// (37, 20), split-K, bias and accumulation, the adaLN row, and k loops shorter and longer than the ring.
+    /// </summary>
+    [Theory]
+    [InlineData("ABt", 130, 70, 37, 1, false, true)]
+    [InlineData("AB", 67, 129, 37, 1, true, false)]
+    [InlineData("AtB", 45, 33, 70, 1, true, true)]
+    [InlineData("AtB", 131, 130, 20, 1, false, false)]
+    [InlineData("AtB", 40, 24, 1000, 16, false, true)]
+    [InlineData("ABt", 136, 132, 300, 1, true, false)]
+    [InlineData("AB", 1, 96, 700, 16, true, true)]
+    public void Tf32_copies_staged_by_cp_async_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k,
+        int multiprocessors, bool accumulate, bool deep)
+    {
+        var matMul = Enum.Parse<MatMulLayout>(layout);
+        float[] a = TestData.Random(m * k, seed: m + 8), b = TestData.Random(n * k, seed: n + 9);
+        float[] initial = TestData.Random(m * n, seed: 10);
+        float[] Product(Device device)
+        {
+            using var scope = new DeviceScope(device);
+            var c = scope.Upload(initial);
+            device.Kernels.MatMul(matMul, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
+            return DeviceScope.Download(c);
+        }
+        var pipelined = (IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, multiprocessors, copiesFrom: 1, pipelinedCopies: true);
+        float[] direct = Product(_emulator.Get(MatMulPrecision.Tf32, multiprocessors, deepTf32: deep));
+        float[] copies = Product(pipelined);
+        Assert.Equal(1, pipelined.CopiesFrom);
+        for (int i = 0; i < direct.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
+                $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
+    }
+
+    /// <summary>
+    /// A NaN in a TF32 copy's operand stays a NaN (a payload in the bits TF32 drops too), so its row of the product is NaN.
+    /// </summary>
+    [Theory]
+    [InlineData(0x7FFFFFFF)]
+    [InlineData(0x7F800001)]
+    public void A_NaN_input_gives_NaN_results_on_TF32_copies(int nanBits)
+    {
+        const int m = 136, n = 132, k = 37, nanRow = 5;
+        Device device = _emulator.Get(MatMulPrecision.Tf32, 1, copiesFrom: 1, pipelinedCopies: true);
+        float[] a = TestData.Random(m * k, seed: 1), b = TestData.Random(n * k, seed: 2);
+        a[nanRow * k + 7] = BitConverter.Int32BitsToSingle(nanBits);
+        using var scope = new DeviceScope(device);
+        var c = scope.Zeros(m * n);
+        device.Kernels.MatMul(MatMulLayout.ABt, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate: false);
+        float[] product = DeviceScope.Download(c);
+        for (int row = 0; row < m; row++)
+            for (int col = 0; col < n; col++)
+                Assert.True(float.IsNaN(product[row * n + col]) == (row == nanRow), $"c[{row}, {col}] = {product[row * n + col]}");
+    }
+}
