@@ -14,9 +14,10 @@ using ReduceKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.
     ILGPU.ArrayView<float>, int, int, int, int, int, int>;
 using ReduceLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int>;
-using Tf32CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int>;
+using Tf32CopyKernel = System.Action<ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int, int, int,
+    int>;
 using Tf32CopyLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.Index1D, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
-    int, int, int, int, int, int>;
+    int, int, int, int, int, int, int>;
 
 namespace IlgpuDiffusion.Ilgpu;
 
@@ -393,8 +394,11 @@ internal sealed class TensorCoreGemm : IDisposable
         else
         {
             _tf32Copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
+            bool vector = (layout.Interleaved
+                ? layout.SourceLineStride == 1 && layout.SourceKStride % 2 == 0
+                : layout.SourceKStride == 1 && layout.SourceLineStride % 4 == 0) && ViewAlignment.On16Bytes(x);
             _tf32Copy(_stream, quads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride, quadsPerRow,
-                layout.Interleaved ? 1 : 0);
+                layout.Interleaved ? 1 : 0, vector ? 1 : 0);
         }
         CopyPasses++;
         return copy;

@@ -71,10 +71,10 @@ internal enum GemmEpilogue
 /// memory, which ptxas turns into registers only in a kernel without cp.async: CUDA 11.8's and 12.4's ptxas alike keep
 /// a stack frame then. Operands given to Emit by value take no slot. Kernels on copies of the operands, BF16 ones and
 /// TF32 ones laid out as the stages are, stage through cp.async in TensorCoreGemmKernels.Pipelined.cs, which CUDA loads
-/// from PTX whose slots PtxLocalSlots rewrote into registers.) Each operand is staged in the layout its global memory is contiguous in (<see
-/// cref="StageWord"/>: rows along k, or rows along the lines), which keeps the fragment reads free of shared-memory
-/// bank conflicts, and the copies too but for TF32 operands whose lines are contiguous (their 16-byte stores meet two
-/// to a bank). Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in
+/// from PTX whose slots PtxLocalSlots rewrote into registers.) Each operand is staged in the layout its global memory is
+/// contiguous in (<see cref="StageWord"/>: rows along k, or rows along the lines), which keeps the fragment reads free
+/// of shared-memory bank conflicts, and the copies too but for TF32 operands whose lines are contiguous (their 16-byte
+/// stores meet two to a bank). Inputs are rounded once, on their way into shared memory, not at every fragment read: TF32 ones in
 /// place, BF16 ones packed two to a word. Fragments load with ldmatrix, one instruction for an A fragment or for two B
 /// fragments where four would be shared loads (BF16 rows along the lines load transposed), except TF32 ones of an
 /// operand whose lines are contiguous (a transposed ldmatrix would split their words): staged with k and k + 4
