@@ -7,10 +7,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// (<see cref="TensorCoreGemmKernels.CopyBf16"/>): the elements along the operand's contiguous axis (k where k's stride is
 /// 1, else the lines: rows of op(a), columns of op(b)) packed in pairs, that axis padded with zeros to
 /// <see cref="TensorCoreGemmKernels.CopyAlignment"/> elements. TF32 (<see cref="TensorCoreGemmKernels.CopyTf32"/>): the
-/// elements rounded to TF32 and laid out as the TF32 stages lay them out (<see cref="TensorCoreGemmKernels.StageWord"/>), so
-/// that a thread's groups reach its stage as they are: k-contiguous, a line of k padded to 4; line-contiguous,
-/// <see cref="Interleaved"/>, row 4·(k / 8) + k mod 4 (k mod 8 &lt; 4) holding (line, k) and (line, k + 4) side by side
-/// for every line, the lines padded to 4 and k to 8.
+/// elements rounded to TF32, k-contiguous whatever the operand's layout (a line-contiguous operand is
+/// <see cref="Transposed"/>), a line of k padded to 4, so that a thread's groups reach the k-contiguous stages as they are
+/// and every TF32 product on copies is one kernel's (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>).
 /// </summary>
 internal readonly struct GemmCopy
 {
@@ -21,7 +20,7 @@ internal readonly struct GemmCopy
     public GemmCopy(int lines, int k, int lineStride, int kStride, bool bf16)
     {
         bool kContiguous = kStride == 1;
-        (Bf16, Interleaved, Lines, K) = (bf16, !bf16 && !kContiguous, lines, k);
+        (Bf16, Transposed, Lines, K) = (bf16, !bf16 && !kContiguous, lines, k);
         (SourceLineStride, SourceKStride) = (lineStride, kStride);
         if (bf16)
         {
@@ -29,15 +28,10 @@ internal readonly struct GemmCopy
             (WordsPerRow, Rows) = (padded / 2, kContiguous ? lines : k);
             (LineStride, KStride) = kContiguous ? (padded, 1) : (1, padded);
         }
-        else if (kContiguous)
+        else
         {
             (WordsPerRow, Rows) = (Padded(k, 4), lines);
             (LineStride, KStride) = (WordsPerRow, 1);
-        }
-        else
-        {
-            (WordsPerRow, Rows) = (2 * Padded(lines, 4), TensorCoreGemmKernels.Tf32CopyRows(k));
-            (LineStride, KStride) = (2, WordsPerRow);
         }
         Words = (long)Rows * WordsPerRow;
     }
@@ -45,8 +39,8 @@ internal readonly struct GemmCopy
     /// <summary>Whether the copy is BF16 (else TF32).</summary>
     public bool Bf16 { get; }
 
-    /// <summary>Whether the copy is a TF32 one of a line-contiguous operand, k and k + 4 interleaved.</summary>
-    public bool Interleaved { get; }
+    /// <summary>Whether the copy is a TF32 one of a line-contiguous operand, which it transposes.</summary>
+    public bool Transposed { get; }
 
     /// <summary>The operand's lines (rows of op(a), columns of op(b)).</summary>
     public int Lines { get; }
@@ -78,20 +72,18 @@ internal readonly struct GemmCopy
     /// <summary>The operand's stride along its other axis.</summary>
     public int SourceOuterStride => SourceKStride == 1 ? SourceLineStride : SourceKStride;
 
-    /// <summary>
-    /// The stride, in elements, between the operand's lines in the copy (TF32 interleaved: 2 words, a pair per line).
-    /// </summary>
+    /// <summary>The stride, in elements, between the operand's lines in the copy.</summary>
     public int LineStride { get; }
 
-    /// <summary>The stride, in elements, along k in the copy (TF32 interleaved: the words of a row).</summary>
+    /// <summary>The stride, in elements, along k in the copy.</summary>
     public int KStride { get; }
 
     /// <summary>
     /// Whether a copy of the same operand in <paramref name="other"/>'s layout holds the same words: the same elements in
     /// the same places, whichever of the operand's axes op(·) takes along k (BF16 copies of a·b's op(a) and of aᵀ·b's op(a)
-    /// of one matrix are alike; TF32 ones are not, one of them interleaved).
+    /// of one matrix are alike; TF32 ones are not, one of them transposed).
     /// </summary>
-    public bool SameWords(in GemmCopy other) => Bf16 == other.Bf16 && Interleaved == other.Interleaved &&
+    public bool SameWords(in GemmCopy other) => Bf16 == other.Bf16 && Transposed == other.Transposed &&
         Inner == other.Inner && Rows == other.Rows && WordsPerRow == other.WordsPerRow &&
         SourceInnerStride == other.SourceInnerStride && SourceOuterStride == other.SourceOuterStride;
 

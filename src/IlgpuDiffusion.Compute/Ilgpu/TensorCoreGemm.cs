@@ -36,7 +36,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
 /// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
 /// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
-/// it lays the operand out as the stages do, which cp.async needs.
+/// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -337,18 +337,16 @@ internal sealed class TensorCoreGemm : IDisposable
     /// </summary>
     private GemmLaunch PipelinedKernel(bool aKContiguous, bool bKContiguous)
     {
-        int index = 16 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        bool bf16 = _precision == MatMulPrecision.Bf16; // TF32 copies are all k-contiguous: one kernel
+        int index = 16 + (bf16 ? (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0) : 3);
         if (_gemms[index] is { } loaded) return loaded;
-        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((_precision == MatMulPrecision.Bf16, aKContiguous, bKContiguous) switch
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((bf16, aKContiguous, bKContiguous) switch
         {
             (true, true, true) => TensorCoreGemmKernels.Bf16PipelinedABt,
             (true, true, false) => TensorCoreGemmKernels.Bf16PipelinedAB,
             (true, false, false) => TensorCoreGemmKernels.Bf16PipelinedAtB,
             (true, false, true) => TensorCoreGemmKernels.Bf16PipelinedAtBt,
-            (false, true, true) => TensorCoreGemmKernels.Tf32PipelinedABt,
-            (false, true, false) => TensorCoreGemmKernels.Tf32PipelinedAB,
-            (false, false, false) => TensorCoreGemmKernels.Tf32PipelinedAtB,
-            (false, false, true) => TensorCoreGemmKernels.Tf32PipelinedAtBt,
+            (false, _, _) => TensorCoreGemmKernels.Tf32PipelinedABt,
         });
         var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
         GemmLaunch launch = _accelerator is CudaAccelerator
@@ -394,11 +392,9 @@ internal sealed class TensorCoreGemm : IDisposable
         else
         {
             _tf32Copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
-            bool vector = (layout.Interleaved
-                ? layout.SourceLineStride == 1 && layout.SourceKStride % 2 == 0
-                : layout.SourceKStride == 1 && layout.SourceLineStride % 4 == 0) && ViewAlignment.On16Bytes(x);
+            bool vector = !layout.Transposed && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
             _tf32Copy(_stream, quads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride, quadsPerRow,
-                layout.Interleaved ? 1 : 0, vector ? 1 : 0);
+                layout.Transposed ? 1 : 0, vector ? 1 : 0);
         }
         CopyPasses++;
         return copy;

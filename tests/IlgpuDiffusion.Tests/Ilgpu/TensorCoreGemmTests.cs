@@ -466,7 +466,7 @@ public sealed class TensorCoreGemmTests
     /// bit. With more rows than output channels the weight gradient's copies need more room than the input gradient's: the
     /// first call, and the first with more rows, grow the workspace between the two and so copy dy again. On TF32 copies
     /// (<paramref name="tf32"/>, staged through cp.async) the two products read dy in different layouts (the weight
-    /// gradient's interleaved), so each copies it, and the gradients are those of the kernels on fp32 operands bit for bit.
+    /// gradient's transposed), so each copies it, and the gradients are those of the kernels on fp32 operands bit for bit.
     /// </summary>
     [Theory]
     [InlineData(false, false)]

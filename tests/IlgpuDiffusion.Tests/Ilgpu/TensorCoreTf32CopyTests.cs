@@ -9,7 +9,8 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// <summary>
 /// The TF32 GEMMs on TF32 copies of their operands, staged through cp.async (TensorCoreGemmKernels.Pipelined.cs), on ILGPU's
 /// CPU accelerator with warps of 32: the copies (TensorCoreGemmKernels.Tf32Copies.cs) hold what the kernels on fp32 operands
-/// stage, so the results are theirs bit for bit. The theories of every kernel (TensorCoreGemmTests) run them too.
+/// stage, k-contiguous (line-contiguous operands transposed), so the results are theirs bit for bit. The theories of every
+/// kernel (TensorCoreGemmTests) run them too.
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class TensorCoreTf32CopyTests
@@ -20,10 +21,11 @@ public sealed class TensorCoreTf32CopyTests
 
     /// <summary>
     /// TF32 products on copies staged through cp.async give the kernels' results on fp32 operands bit for bit, in stages of
-    /// 16 of k and of 32 (<paramref name="deep"/>): the copy rounds as those kernels' staging does and lays each value where
-    /// their stores put it (k-contiguous operands as they are; line-contiguous ones with k and k + 4 interleaved, the copy's
-    /// k padded to 8), so the same products are summed in the same order. Edges in every dimension, k of no multiple of 8
-    /// (37, 20), split-K, bias and accumulation, the adaLN row, and k loops shorter and longer than the ring.
+    /// 16 of k and of 32 (<paramref name="deep"/>): the copy rounds as those kernels' staging does, and the fragments hold
+    /// the same values whatever the stage's layout (a line-contiguous operand's copy is transposed, so its stage is
+    /// k-contiguous where theirs runs along the lines), so the same products are summed in the same order. Edges in every
+    /// dimension, k of no multiple of 4 (37), split-K, bias and accumulation, the adaLN row, and k loops shorter and longer
+    /// than the ring.
     /// </summary>
     [Theory]
     [InlineData("ABt", 130, 70, 37, 1, false, true)]

@@ -7,9 +7,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // GEMMs on copies of their operands (BF16: TensorCoreGemmKernels.Copies.cs, TF32: TensorCoreGemmKernels.Tf32Copies.cs)
 // whose tiles reach shared memory through cp.async, in a ring of PipelineStages stages: while a tile's products run, the
 // next PipelineStages − 1 tiles are in flight, where the kernels that stage through registers have one. A copy holds a
-// thread's share of a tile as its stage does, in two 16-byte pieces (a BF16 group of eight; a TF32 group of four, or four
-// lines at k and k + 4 of an interleaved copy), so the share is four cp.async (two of each operand), and a piece at an edge
-// is cp.async's zero fill. No registers hold a tile on its way, nothing converts it, and the loop has one barrier a tile.
+// thread's share of a tile as its stage does, in two 16-byte pieces (a BF16 group of eight, a TF32 group of four), so the
+// share is four cp.async (two of each operand), and a piece at an edge is cp.async's zero fill. No registers hold a tile
+// on its way, nothing converts it, and the loop has one barrier a tile.
 // Each thread commits one group of copies per tile (zero fills past the last), so "all but the newest PipelineStages − 2
 // groups landed" means "this tile landed". CUDA loads these kernels from rewritten PTX (RewrittenKernels): with cp.async in
 // it, ptxas would keep ILGPU's operand slots in local memory. The emulating CPU accelerator copies each piece at once,
@@ -46,29 +46,14 @@ internal static partial class TensorCoreGemmKernels
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Bf16CopyProducts, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
 
-    /// <summary>TF32 on copies through cp.async, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
+    /// <summary>
+    /// TF32 on copies through cp.async, both k-contiguous (c = a·bᵀ): every TF32 product on copies, whose copies are all
+    /// k-contiguous (<see cref="CopyTf32"/>).
+    /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
     public static void Tf32PipelinedABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
-
-    /// <summary>TF32 on copies through cp.async, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
-    public static void Tf32PipelinedAB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunPipelined<Tf32Products, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
-
-    /// <summary>TF32 on copies through cp.async, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
-    public static void Tf32PipelinedAtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunPipelined<Tf32Products, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
-
-    /// <summary>TF32 on copies through cp.async, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
-    public static void Tf32PipelinedAtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunPipelined<Tf32Products, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>
     /// The pipelined product: the first <see cref="PipelineStages"/> − 1 tiles queued, then for each tile a wait for its
@@ -140,17 +125,17 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>One operand of a pipelined launch as one thread sees it: its layout, its copy's strides and its lines.</summary>
     /// <param name="LineStride">The copy's stride between lines (see <see cref="GemmArguments"/>).</param>
-    /// <param name="KStride">The copy's stride along k; of an interleaved TF32 copy, the words of a row.</param>
+    /// <param name="KStride">The copy's stride along k.</param>
     /// <param name="LineBase">The block's first line (row of c for op(a), column for op(b)).</param>
     private readonly record struct OperandShare(int Thread, bool KContiguous, bool Bf16, int Lines, int LineStride, int KStride,
         int LineBase);
 
     /// <summary>
     /// One operand's share of the tiles for one thread: its two pieces of a tile (BF16: its two groups of eight, see
-    /// <see cref="LoadCopy"/>; TF32: its two groups of four, or of an interleaved copy its four lines at k and k + 4 in two
-    /// halves) queued to their places in a stage (see <see cref="StoreCopy"/>, <see cref="StageWord"/>) by cp.async, or copied at
-    /// once where there is no cp.async. Pieces are named by their global byte addresses, which the k loop advances by a
-    /// tile's bytes; the copy at once takes its words from the address's distance to the copy's.
+    /// <see cref="LoadCopy"/>; TF32: its two groups of four, see <see cref="Position"/>) queued to their places in a stage
+    /// (see <see cref="StoreCopy"/>, <see cref="StageWord"/>) by cp.async, or copied at once where there is no cp.async.
+    /// Pieces are named by their global byte addresses, which the k loop advances by a tile's bytes; the copy at once takes
+    /// its words from the address's distance to the copy's.
     /// </summary>
     private readonly struct TileQueue
     {
@@ -164,22 +149,12 @@ internal static partial class TensorCoreGemmKernels
         /// <param name="sharedBase">The shared-window address of the dynamic shared memory (0 where there is no cp.async).</param>
         public TileQueue(ArrayView<float> x, long address, in OperandShare share, int kBegin, int kEnd, int operand, uint sharedBase)
         {
-            bool kContiguous = share.KContiguous, bf16 = share.Bf16, interleaved = !bf16 && !kContiguous;
-            // An interleaved copy's k runs along rows of four for every 8 of k, no stride: the rows' words are added below.
-            var copy = new OperandCopy(share.Thread, kContiguous, bf16, 1, share.Lines, share.LineStride,
-                interleaved ? 0 : share.KStride, share.LineBase, kBegin, kEnd);
+            bool kContiguous = share.KContiguous, bf16 = share.Bf16;
+            var copy = new OperandCopy(share.Thread, kContiguous, bf16, 1, share.Lines, share.LineStride, share.KStride,
+                share.LineBase, kBegin, kEnd);
             (_x, _address, _linesLeft, _kLeft) = (x, address, copy.LinesLeft, copy.KLeft);
             _shared = sharedBase + 4u * (uint)(operand + copy.Shared);
-            int bytes = bf16 ? 2 : 4; // an element's
-            if (interleaved)
-            {
-                int k = kBegin + Position(share.Thread, 0, false, false).K;
-                First = address + 4 * (copy.First + (long)share.KStride * Tf32CopyRow(k));
-                TileBytes = 4L * share.KStride * Tf32CopyRow(TileK(false));
-                (_secondBytes, _secondShared, _secondLines, _secondK) = (16, 16u, 0, 0); // the next four words, both
-                return;
-            }
-            int n = GroupLength(bf16);
+            int bytes = bf16 ? 2 : 4, n = GroupLength(bf16); // an element's bytes, a group's elements
             First = address + bytes * copy.First;
             TileBytes = bytes * copy.TileStep;
             _secondBytes = (long)bytes * copy.GroupStep;
@@ -196,8 +171,8 @@ internal static partial class TensorCoreGemmKernels
         /// <summary>
         /// Queues the pieces of the tile that starts <paramref name="tileK"/> into the split, its first at
         /// <paramref name="source"/>, to the stage at word <paramref name="stage"/>; 0 for a piece past the operand's lines
-        /// or the split's k. A piece lies wholly inside the copy's lines or wholly outside (<see cref="CopyAlignment"/>; a
-        /// TF32 copy pads its lines to 4, an interleaved one k to 8), so its first element decides.
+        /// or the split's k. A piece lies wholly inside a line of the copy or wholly outside (<see cref="CopyAlignment"/>; a
+        /// TF32 copy pads its lines to 4 of k), so its first element decides.
         /// </summary>
         public void Queue(ArrayView<float> shared, int stage, long source, int tileK)
         {

@@ -4,57 +4,43 @@ using ILGPU.Runtime;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // TF32 copies of GEMM operands, for the kernels that stage their tiles through cp.async (TensorCoreGemmKernels.Pipelined.cs):
-// cp.async carries bytes as they are, so a copy holds them as the TF32 stages do (StageWord), each rounded as the kernels
-// that stage through registers round it on its way to shared memory. A k-contiguous operand keeps its layout (k padded to
-// 4, so a thread's group of four lies inside a line of the copy and starts on 16 bytes); a line-contiguous one, whose stage
-// interleaves k and k + 4 (the two values of a fragment that share a line, one 8-byte read), is interleaved so in the copy:
-// a thread's share of a tile, four lines at k and k + 4, is then 32 consecutive bytes of it, two cp.async.
+// cp.async carries bytes as they are, so a copy holds each value rounded as the kernels that stage through registers round
+// it on their way to shared memory. Every copy is k-contiguous (k padded to 4, so a thread's group of four lies inside a
+// line of the copy and starts on 16 bytes): a line-contiguous operand is transposed. Its fragments then load with ldmatrix
+// as a k-contiguous operand's do, where a stage along the lines takes four word reads for an A fragment and one 8-byte read
+// for a B fragment, and every TF32 product on copies runs on one kernel, Tf32PipelinedABt.
 internal static partial class TensorCoreGemmKernels
 {
-    /// <summary>The row of an interleaved TF32 copy that holds <paramref name="k"/> (k mod 8 &lt; 4) and k + 4.</summary>
-    public static int Tf32CopyRow(int k) => (k & 3) + 4 * (k >> 3);
-
-    /// <summary>Rows of an interleaved TF32 copy over <paramref name="k"/>: four for every 8 of k, k padded to 8.</summary>
-    public static int Tf32CopyRows(int k) => 4 * ((k + 7) >> 3);
-
     /// <summary>
     /// Quad q (words 4q .. 4q + 3) of a TF32 copy of an operand of <paramref name="lines"/> lines over <paramref name="k"/>,
     /// element (line, k) at x[line·<paramref name="lineStride"/> + k·<paramref name="kStride"/>], rounded to TF32 (0 past the
-    /// operand). Rows of <paramref name="quadsPerRow"/> quads. Not <paramref name="interleaved"/>: row = line, word = k.
-    /// Interleaved: row r holds k = 8·(r / 4) + r mod 4 and k + 4, word 2·line + (0 for k, 1 for k + 4). Where
-    /// <paramref name="vector"/> says so (not interleaved: k's stride is 1, the lines' a multiple of 4, the view on 16
-    /// bytes; interleaved: the lines' stride is 1, k's even, the view on 8 bytes), a quad wholly inside the operand loads
-    /// with one 16-byte load, or two 8-byte ones, not four.
+    /// operand): line l of the copy holds the operand's line l, <paramref name="quadsPerLine"/> quads. Not
+    /// <paramref name="transposed"/> (k's stride is 1), quads follow the copy's order; where <paramref name="vector"/> says
+    /// so (the lines' stride a multiple of 4, the view on 16 bytes), one wholly inside the operand loads with one 16-byte
+    /// load. Transposed, consecutive quads take consecutive lines at the same k, so that each of a warp's four loads reads
+    /// consecutive words of the operand.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
     public static void CopyTf32(Index1D quad, ArrayView<float> x, ArrayView<float> copy, int lines, int k, int lineStride,
-        int kStride, int quadsPerRow, int interleaved, int vector)
+        int kStride, int quadsPerLine, int transposed, int vector)
     {
-        int row = quad / quadsPerRow, word = 4 * (quad - row * quadsPerRow);
-        var source = new Tf32Source(x, lines, k, lineStride, kStride);
-        Quad words;
-        if (interleaved != 0)
+        int line, group;
+        if (transposed != 0)
         {
-            int line = word >> 1, first = 8 * (row >> 2) + (row & 3);
-            if (vector != 0 && line + 2 <= lines && first + 4 < k)
-            {
-                var (atK, atK4) = (source.Pair(line, first), source.Pair(line, first + 4));
-                words = new Quad(atK.Low, atK4.Low, atK.High, atK4.High);
-            }
-            else
-            {
-                words = new Quad(source[line, first], source[line, first + 4], source[line + 1, first], source[line + 1, first + 4]);
-            }
-        }
-        else if (vector != 0 && row < lines && word + 4 <= k)
-        {
-            words = source.Group(row, word);
+            group = quad / lines;
+            line = quad - group * lines;
         }
         else
         {
-            words = new Quad(source[row, word], source[row, word + 1], source[row, word + 2], source[row, word + 3]);
+            line = quad / quadsPerLine;
+            group = quad - line * quadsPerLine;
         }
-        copy.SubView(4L * quad, 4).Cast<Quad>().AsAligned(16)[0] = words;
+        int first = 4 * group;
+        var source = new Tf32Source(x, lines, k, lineStride, kStride);
+        Quad words = vector != 0 && first + 4 <= k
+            ? source.Group(line, first)
+            : new Quad(source[line, first], source[line, first + 1], source[line, first + 2], source[line, first + 3]);
+        copy.SubView(4 * ((long)line * quadsPerLine + group), 4).Cast<Quad>().AsAligned(16)[0] = words;
     }
 
     /// <summary>An operand's elements by (line, k), rounded to TF32, 0 past its lines or its k.</summary>
@@ -68,13 +54,6 @@ internal static partial class TensorCoreGemmKernels
             var q = x.SubView(Index(line, at), 4).Cast<Quad>().AsAligned(16)[0];
             return new(TensorCoreRounding.Tf32(q.X), TensorCoreRounding.Tf32(q.Y), TensorCoreRounding.Tf32(q.Z),
                 TensorCoreRounding.Tf32(q.W));
-        }
-
-        /// <summary>Elements (line, at) and (line + 1, at), rounded, one 8-byte load: the lines' stride is 1, both exist.</summary>
-        public Tf32Pair Pair(int line, int at)
-        {
-            var pair = x.SubView(Index(line, at), 2).Cast<Tf32Pair>().AsAligned(8)[0];
-            return new(TensorCoreRounding.Tf32(pair.Low), TensorCoreRounding.Tf32(pair.High));
         }
 
         private long Index(int line, int at) => (long)line * lineStride + (long)at * kStride;
