@@ -393,8 +393,9 @@ internal sealed class TensorCoreGemm : IDisposable
         {
             _tf32Copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
             bool vector = !layout.Transposed && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
-            _tf32Copy(_stream, quads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride, quadsPerRow,
-                layout.Transposed ? 1 : 0, vector ? 1 : 0);
+            int threads = checked((int)TensorCoreGemmKernels.Tf32CopyThreads(layout.Lines, quadsPerRow, layout.Transposed));
+            _tf32Copy(_stream, threads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride,
+                quadsPerRow, layout.Transposed ? 1 : 0, vector ? 1 : 0);
         }
         CopyPasses++;
         return copy;

@@ -11,29 +11,43 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // for a B fragment, and every TF32 product on copies runs on one kernel, Tf32PipelinedABt.
 internal static partial class TensorCoreGemmKernels
 {
+    /// <summary>Lines of the block of a transposing copy that one warp takes: 8 of them, over 4 quads of k each.</summary>
+    private const int TransposedLines = 8;
+
     /// <summary>
-    /// Quad q (words 4q .. 4q + 3) of a TF32 copy of an operand of <paramref name="lines"/> lines over <paramref name="k"/>,
+    /// Threads of a TF32 copy (<see cref="CopyTf32"/>) of <paramref name="lines"/> lines of <paramref name="quadsPerLine"/>.
+    /// </summary>
+    public static long Tf32CopyThreads(int lines, int quadsPerLine, bool transposed) => transposed
+        ? (long)Mma.WarpLanes * ((lines + TransposedLines - 1) / TransposedLines) * ((quadsPerLine + 3) / 4)
+        : (long)lines * quadsPerLine;
+
+    /// <summary>
+    /// One quad (four words) of a TF32 copy of an operand of <paramref name="lines"/> lines over <paramref name="k"/>,
     /// element (line, k) at x[line·<paramref name="lineStride"/> + k·<paramref name="kStride"/>], rounded to TF32 (0 past the
     /// operand): line l of the copy holds the operand's line l, <paramref name="quadsPerLine"/> quads. Not
-    /// <paramref name="transposed"/> (k's stride is 1), quads follow the copy's order; where <paramref name="vector"/> says
-    /// so (the lines' stride a multiple of 4, the view on 16 bytes), one wholly inside the operand loads with one 16-byte
-    /// load. Transposed, consecutive quads take consecutive lines at the same k, so that each of a warp's four loads reads
-    /// consecutive words of the operand.
+    /// <paramref name="transposed"/> (k's stride is 1), thread q writes quad q; where <paramref name="vector"/> says so (the
+    /// lines' stride a multiple of 4, the view on 16 bytes), a quad wholly inside the operand loads with one 16-byte load.
+    /// Transposed, a warp takes a block of 8 lines by 4 quads (<see cref="Tf32CopyThreads"/>): each of its four loads reads
+    /// 8 consecutive words at 4 of k (four whole 32-byte sectors of a line-contiguous operand), and it writes 64
+    /// consecutive bytes of each of the 8 lines of the copy, where a warp along one k would write 16 bytes to each of 32.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Implicit)]
-    public static void CopyTf32(Index1D quad, ArrayView<float> x, ArrayView<float> copy, int lines, int k, int lineStride,
+    public static void CopyTf32(Index1D thread, ArrayView<float> x, ArrayView<float> copy, int lines, int k, int lineStride,
         int kStride, int quadsPerLine, int transposed, int vector)
     {
         int line, group;
         if (transposed != 0)
         {
-            group = quad / lines;
-            line = quad - group * lines;
+            int block = thread / Mma.WarpLanes, lane = thread - block * Mma.WarpLanes;
+            int lineBlocks = (lines + TransposedLines - 1) / TransposedLines, kBlock = block / lineBlocks;
+            line = TransposedLines * (block - kBlock * lineBlocks) + lane % TransposedLines;
+            group = 4 * kBlock + lane / TransposedLines;
+            if (line >= lines || group >= quadsPerLine) return;
         }
         else
         {
-            line = quad / quadsPerLine;
-            group = quad - line * quadsPerLine;
+            line = thread / quadsPerLine;
+            group = thread - line * quadsPerLine;
         }
         int first = 4 * group;
         var source = new Tf32Source(x, lines, k, lineStride, kStride);
