@@ -382,17 +382,23 @@ public sealed class TensorCoreGemmTests
     /// A NaN input makes its row of the product NaN on every load path (16-byte loads with k = 48; loads per element of
     /// the misaligned rows of k = 37, inside a whole tile and at its k edge), whose rounding skips the NaN test where a
     /// thread's elements sum to a number: the CUDA NaN (all payload bits set), which that rounding alone would turn into
-    /// −0, and a NaN whose payload sits in the bits TF32 drops, which it would turn into an infinity.
+    /// −0, and a NaN whose payload sits in the bits TF32 drops, which it would turn into an infinity. The same through a
+    /// TF32 copy (<paramref name="copies"/>, staged by cp.async), whose 16-byte (k = 48) and per-element (k = 37) loads round
+    /// with the NaN test.
     /// </summary>
     [Theory]
-    [InlineData(0x7FFFFFFF, 48, 7)]
-    [InlineData(0x7F800001, 48, 7)]
-    [InlineData(0x7FFFFFFF, 37, 7)]
-    [InlineData(0x7FFFFFFF, 37, 35)]
-    public void A_NaN_input_gives_NaN_results_on_every_load_path(int nanBits, int k, int nanK)
+    [InlineData(0x7FFFFFFF, 48, 7, false)]
+    [InlineData(0x7F800001, 48, 7, false)]
+    [InlineData(0x7FFFFFFF, 37, 7, false)]
+    [InlineData(0x7FFFFFFF, 37, 35, false)]
+    [InlineData(0x7F800001, 48, 7, true)]
+    [InlineData(0x7FFFFFFF, 37, 7, true)]
+    public void A_NaN_input_gives_NaN_results_on_every_load_path(int nanBits, int k, int nanK, bool copies)
     {
         const int m = 136, n = 132, nanRow = 5;
-        Device device = _emulator.Get(MatMulPrecision.Tf32, 1);
+        Device device = copies
+            ? _emulator.Get(MatMulPrecision.Tf32, 1, copiesFrom: 1, pipelinedCopies: true)
+            : _emulator.Get(MatMulPrecision.Tf32, 1);
         float[] a = TestData.Random(m * k, seed: 1), b = TestData.Random(n * k, seed: 2);
         a[nanRow * k + nanK] = BitConverter.Int32BitsToSingle(nanBits);
         using var scope = new DeviceScope(device);

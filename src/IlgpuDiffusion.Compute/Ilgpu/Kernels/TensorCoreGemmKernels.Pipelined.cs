@@ -172,7 +172,7 @@ internal static partial class TensorCoreGemmKernels
         /// Queues the pieces of the tile that starts <paramref name="tileK"/> into the split, its first at
         /// <paramref name="source"/>, to the stage at word <paramref name="stage"/>; 0 for a piece past the operand's lines
         /// or the split's k. A piece lies wholly inside a line of the copy or wholly outside (<see cref="CopyAlignment"/>; a
-        /// TF32 copy pads its lines to 4 of k), so its first element decides.
+        /// TF32 copy pads each line's k to 4), so its first element decides.
         /// </summary>
         public void Queue(ArrayView<float> shared, int stage, long source, int tileK)
         {
