@@ -381,13 +381,13 @@ internal sealed class TensorCoreGemm : IDisposable
     /// </summary>
     private ArrayView<float> Copy(ArrayView<float> x, in GemmCopy layout, ArrayView<float> copy)
     {
-        int quads = checked((int)(layout.Words / 4)), quadsPerRow = layout.WordsPerRow / 4;
+        int quadsPerRow = layout.WordsPerRow / 4;
         if (layout.Bf16)
         {
             _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
             bool vector = layout.SourceInnerStride == 1 && layout.SourceOuterStride % 4 == 0 && ViewAlignment.On16Bytes(x);
-            _copy(_stream, quads, x, copy, layout.Inner, quadsPerRow, layout.SourceOuterStride, layout.SourceInnerStride,
-                vector ? 1 : 0);
+            _copy(_stream, checked((int)(layout.Words / 4)), x, copy, layout.Inner, quadsPerRow, layout.SourceOuterStride,
+                layout.SourceInnerStride, vector ? 1 : 0);
         }
         else
         {

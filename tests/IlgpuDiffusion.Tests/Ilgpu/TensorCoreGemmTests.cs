@@ -448,22 +448,29 @@ public sealed class TensorCoreGemmTests
     [InlineData("ABt", 136, 132, 300, 1, true, true)]
     [InlineData("AB", 1, 96, 700, 16, true, true)]
     public void Bf16_copies_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k, int multiprocessors,
-        bool accumulate, bool pipelined)
+        bool accumulate, bool pipelined) =>
+        AssertSameProducts(Enum.Parse<MatMulLayout>(layout), m, n, k, accumulate,
+            _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue),
+            _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: pipelined));
+
+    /// <summary>
+    /// The same random product, c = op(a)·op(b) [+ c], on a device whose kernels read the operands (<paramref name="direct"/>)
+    /// and on one that reads copies of them (<paramref name="copies"/>): equal bit for bit.
+    /// </summary>
+    internal static void AssertSameProducts(MatMulLayout layout, int m, int n, int k, bool accumulate, Device direct, Device copies)
     {
-        var matMul = Enum.Parse<MatMulLayout>(layout);
         float[] a = TestData.Random(m * k, seed: m + 5), b = TestData.Random(n * k, seed: n + 6), initial = TestData.Random(m * n, seed: 7);
         float[] Product(Device device)
         {
             using var scope = new DeviceScope(device);
             var c = scope.Upload(initial);
-            device.Kernels.MatMul(matMul, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
+            device.Kernels.MatMul(layout, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
             return DeviceScope.Download(c);
         }
-        float[] direct = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue));
-        float[] copies = Product(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: pipelined));
-        for (int i = 0; i < direct.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
-                $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
+        float[] expected = Product(direct), actual = Product(copies);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"c[{i / n}, {i % n}]: {actual[i]} on copies, {expected[i]} direct");
     }
 
     /// <summary>

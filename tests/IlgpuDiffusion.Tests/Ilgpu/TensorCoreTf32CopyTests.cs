@@ -2,7 +2,6 @@ using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu;
 using IlgpuDiffusion.Tests.Conformance;
 using Xunit;
-using Device = IlgpuDiffusion.Compute.Device;
 
 namespace IlgpuDiffusion.Tests.Ilgpu;
 
@@ -38,22 +37,9 @@ public sealed class TensorCoreTf32CopyTests
     public void Tf32_copies_staged_by_cp_async_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k,
         int multiprocessors, bool accumulate, bool deep)
     {
-        var matMul = Enum.Parse<MatMulLayout>(layout);
-        float[] a = TestData.Random(m * k, seed: m + 8), b = TestData.Random(n * k, seed: n + 9);
-        float[] initial = TestData.Random(m * n, seed: 10);
-        float[] Product(Device device)
-        {
-            using var scope = new DeviceScope(device);
-            var c = scope.Upload(initial);
-            device.Kernels.MatMul(matMul, scope.Upload(a), scope.Upload(b), c, m, n, k, accumulate);
-            return DeviceScope.Download(c);
-        }
         var pipelined = (IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, multiprocessors, copiesFrom: 1, pipelinedCopies: true);
-        float[] direct = Product(_emulator.Get(MatMulPrecision.Tf32, multiprocessors, deepTf32: deep));
-        float[] copies = Product(pipelined);
         Assert.Equal(1, pipelined.CopiesFrom);
-        for (int i = 0; i < direct.Length; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(copies[i]),
-                $"c[{i / n}, {i % n}]: {copies[i]} on copies, {direct[i]} direct");
+        TensorCoreGemmTests.AssertSameProducts(Enum.Parse<MatMulLayout>(layout), m, n, k, accumulate,
+            _emulator.Get(MatMulPrecision.Tf32, multiprocessors, deepTf32: deep), pipelined);
     }
 }
