@@ -21,7 +21,8 @@
 #                  not the default until this and the gemm phase's column say it is faster);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
-#                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed);
+#                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed); bf16
+#                  with a row for the forward whose key tiles arrive by cp.async, tf32 with the key pass in blocks of 32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
 #                  same kernels without their launch bounds (TF32 beside its stages of 16 and its copies staged through
 #                  cp.async, BF16 beside fp32 operands and beside its copies staged through cp.async);
@@ -96,7 +97,7 @@ for p in $phases; do case $p in
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
   attention) for precision in bf16 tf32 fp32; do
-    phase attention-$precision 40 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
+    phase attention-$precision 60 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
     phase attention-torch 60 python3 "$repo/bench/torch/dit_step.py" --attention $small --length 1024 ;;
   attention-wide) for precision in bf16 tf32; do
     phase attention-wide-$precision 40 $cli bench --attention --preset large --batch 8 --length 1024 --runs 10 --device cuda \

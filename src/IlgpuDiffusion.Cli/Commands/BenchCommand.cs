@@ -123,7 +123,9 @@ internal static class BenchCommand
 
     /// <summary>
     /// Times one layer's attention forward and backward; a Markdown table. Where the device's TF32 backward runs its key pass
-    /// in blocks of 64 keys, the backward in blocks of 32 is timed beside it, on a further device of the same accelerator.
+    /// in blocks of 64 keys, the backward in blocks of 32 is timed beside it; where it runs the BF16 forward of heads of 64,
+    /// the forward with the other staging of its key tiles (cp.async, or through registers); each on a further device of the
+    /// same accelerator.
     /// </summary>
     private static string AttentionTable(Device device, AttentionShape shape, int runs)
     {
@@ -151,6 +153,19 @@ internal static class BenchCommand
             text.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| backward, key pass in blocks of 32 keys (of 64 above) | {keys32.Backward.TotalMilliseconds:0.000} | " +
                 $"{keys32.BackwardTeraFlops:0.00} |"));
+        }
+        if (device is IlgpuDevice { Precision: MatMulPrecision.Bf16 } bf16 && shape.HeadDim == AttentionFragments.HeadWidth)
+        {
+            bool pipelined = bf16.PipelinedAttention();
+            using var other = IlgpuDevice.Open(bf16.Backend, bf16.Precision, bf16.Index,
+                new KernelChoices(GemmLaunchBounds: bf16.GemmLaunchBounds, PipelinedAttention: !pipelined));
+            if (other.PipelinedAttention() != pipelined)
+            {
+                AttentionMeasurement staged = AttentionThroughput.Time(other, shape, runs);
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| forward, key tiles {(pipelined ? "staged through registers" : "copied by cp.async")} | " +
+                    $"{staged.Forward.TotalMilliseconds:0.000} | {staged.ForwardTeraFlops:0.00} |"));
+            }
         }
         return text.ToString();
     }

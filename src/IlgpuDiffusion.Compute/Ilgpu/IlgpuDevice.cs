@@ -126,6 +126,16 @@ internal sealed class IlgpuDevice : Device
         return _backendKernels.Tf32KeyBlocks();
     }
 
+    /// <summary>
+    /// Whether the BF16 attention forward of heads of 64 copies its key tiles through cp.async (where the device's choices ask
+    /// for it and the GPU grants its shared memory).
+    /// </summary>
+    internal bool PipelinedAttention()
+    {
+        using var scope = EnterLock();
+        return _backendKernels.PipelinedAttention();
+    }
+
     private static AcceleratorStream CreateWorkStream(Accelerator accelerator) => accelerator is CudaAccelerator cuda
         ? cuda.CreateStream(StreamFlags.CU_STREAM_DEFAULT)
         : accelerator.CreateStream();

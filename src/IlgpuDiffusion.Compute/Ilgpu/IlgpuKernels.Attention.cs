@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Compute;
 using IlgpuDiffusion.Ilgpu.Kernels;
 using ForwardLaunch = System.Action<ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
@@ -48,6 +49,8 @@ internal sealed partial class IlgpuKernels
     private readonly LoadedKeyValue?[] _tensorCoreAttentionKeyValue = new LoadedKeyValue?[3];
     private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[3];
     private bool _wideBackwardRefused;
+    private LoadedForward? _pipelinedForward;
+    private bool? _pipelinedAttention;
     private bool? _tf32KeyBlocks;
     private LoadedForward? _tensorCoreWideForward;
     private Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>?
@@ -276,6 +279,33 @@ internal sealed partial class IlgpuKernels
         return granted;
     }
 
+    /// <summary>
+    /// Whether the BF16 forward of heads of 64 copies its key tiles through cp.async
+    /// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>): where the device's choices say so and the GPU lets it
+    /// opt in to its 52 KB of shared memory. Decided, and the kernel loaded (on CUDA from its rewritten PTX) and opted in, on
+    /// the first such forward; elsewhere the forward that stages through registers runs. False on a device of another precision.
+    /// </summary>
+    internal bool PipelinedAttention()
+    {
+        if (_precision != MatMulPrecision.Bf16) return false;
+        if (_pipelinedAttention is { } decided) return decided;
+        const int bytes = TensorCoreAttentionBf16Kernels.PipelinedSharedFloats * sizeof(float);
+        bool granted = _pipelinedAttentionAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);
+        if (granted)
+        {
+            var method = KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.ForwardPipelined).Method;
+            var bounds = GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty;
+            var forward = _accelerator is CudaAccelerator
+                ? RewrittenKernels.Load<LoadedForward>(_accelerator, method, bounds)
+                : _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.ForwardPipelined),
+                    bounds);
+            granted = SharedMemoryOptIn.Allow(forward.GetKernel(), bytes);
+            if (granted) _pipelinedForward = forward;
+        }
+        _pipelinedAttention = granted;
+        return granted;
+    }
+
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>
     private static int HeadClass(int headDim) => headDim < AttentionFragments.HeadWidth ? 1 : 0;
 
@@ -315,6 +345,15 @@ internal sealed partial class IlgpuKernels
             var kernel = TensorCoreKernel<ForwardLaunch>(narrow,
                 TensorCoreAttentionKernels.Forward, TensorCoreAttentionKernels.ForwardNarrowHeads,
                 TensorCoreAttentionBf16Kernels.Forward, TensorCoreAttentionBf16Kernels.ForwardNarrowHeads);
+            if (bf16 && narrow == 0 && arguments.VectorRows != 0 && PipelinedAttention())
+            {
+                _pipelinedForward!(_stream, ForwardConfig(TensorCoreAttentionBf16Kernels.TileQ, TensorCoreAttentionBf16Kernels.Threads,
+                    TensorCoreAttentionBf16Kernels.PipelinedSharedFloats, arguments.Queries, batchHeads), q, k, v, output, logSumExp,
+                    _accelerator is CudaAccelerator
+                        ? arguments with { KAddress = TensorCoreGemm.Address(k), VAddress = TensorCoreGemm.Address(v) }
+                        : arguments);
+                return;
+            }
             var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(kernel,
                 GemmLaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
             var config = bf16

@@ -41,6 +41,9 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>Whether the TF32 attention backward may take its key pass in blocks of 64 keys (see <see cref="KernelChoices"/>).</summary>
     private readonly bool _tf32KeyBlocksAllowed;
 
+    /// <summary>Whether the BF16 attention forward may copy its key tiles through cp.async (see <see cref="KernelChoices"/>).</summary>
+    private readonly bool _pipelinedAttentionAllowed;
+
     /// <summary>Whether the TF32 GEMMs run in stages of 32 of k (see <see cref="TensorCoreGemm"/>).</summary>
     public bool DeepTf32 => _tensorCores?.DeepTf32 ?? false;
 
@@ -79,6 +82,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _precision = precision;
         _plan = new LaunchPlan(accelerator, choices.WarpRowSums);
         _tf32KeyBlocksAllowed = choices.Tf32KeyBlocks ?? true;
+        _pipelinedAttentionAllowed = choices.PipelinedAttention ?? false;
         _tensorCores = precision == MatMulPrecision.Fp32
             ? null
             : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds,

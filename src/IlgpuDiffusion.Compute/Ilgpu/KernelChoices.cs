@@ -24,5 +24,10 @@ namespace IlgpuDiffusion.Ilgpu;
 /// <see cref="Kernels.TensorCoreGemmKernels.Tf32PipelinedABt"/>: under tf32 only they take copies;
 /// default: no, until a GPU has timed them beside the kernels that stage through registers).
 /// </param>
+/// <param name="PipelinedAttention">
+/// Whether the BF16 attention forward of heads of 64 copies its key tiles through cp.async
+/// (<see cref="Kernels.TensorCoreAttentionBf16Kernels.ForwardPipelined"/>, where the GPU lets it opt in to its 52 KB of
+/// shared memory; default: no, until a GPU has timed it beside the forward that stages through registers).
+/// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
-    bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null);
+    bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null);

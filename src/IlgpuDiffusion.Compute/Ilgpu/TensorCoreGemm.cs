@@ -266,7 +266,7 @@ internal sealed class TensorCoreGemm : IDisposable
         SharedMemoryConfig.RequestDynamic<float>(sharedFloats));
 
     /// <summary>The global address of a view's first element (the pipelined kernels' cp.async reads from it).</summary>
-    private static long Address<TView>(TView view) where TView : IContiguousArrayView =>
+    internal static long Address<TView>(TView view) where TView : IContiguousArrayView =>
         view.Buffer.NativePtr.ToInt64() + view.IndexInBytes;
 
     /// <summary>Whether two views are the same bytes of the same buffer, read through the interface without boxing them.</summary>

@@ -21,7 +21,7 @@ public static class TestBackends
         ["cuda-tf32"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Tf32)),
         ["cuda-bf16"] = new(() => Device.Create(Backend.Cuda, MatMulPrecision.Bf16)),
         ["cuda-bf16-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Bf16, index: 0,
-            new KernelChoices(PipelinedCopies: true))),
+            new KernelChoices(PipelinedCopies: true, PipelinedAttention: true))),
         ["cuda-tf32-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Tf32, index: 0,
             new KernelChoices(PipelinedCopies: true))),
     };
@@ -65,7 +65,8 @@ public static class TestBackends
     /// <summary>
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
     /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" and
-    /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet).
+    /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet), the
+    /// first also its BF16 attention forward of heads of 64 on key tiles copied by cp.async.
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {

@@ -215,6 +215,34 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
+    /// The BF16 forward of heads of 64 that copies its key tiles through cp.async packs the words the forward that stages
+    /// through registers stages, so its outputs and log-sum-exps are that forward's bit for bit: whole key tiles and an edge
+    /// (keys past the sequence are cp.async's zero fill), two query blocks, the last partial, causal, with warps that skip
+    /// tiles past their rows; two batches of two heads whose one tile is an edge. The device takes it only where asked. The
+    /// cuda rows compare the cuda-bf16 device with cuda-bf16-pipelined, whose forward copies its key tiles so on a GPU.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("emulated", 1, 130, 1, true)]
+    [InlineData("emulated", 2, 33, 2, false)]
+    [InlineData("cuda", 1, 130, 1, true)]
+    [InlineData("cuda", 2, 300, 3, false)]
+    public void The_bf16_forward_on_key_tiles_copied_by_cp_async_gives_the_staged_forward_bit_for_bit(string row, int batch,
+        int tokens, int heads, bool causal)
+    {
+        TestBackends.SkipEmulationWhereCudaRuns(row);
+        var (staged, pipelined) = row == "cuda"
+            ? ((IlgpuDevice)TestBackends.Get("cuda-bf16"), (IlgpuDevice)TestBackends.Get("cuda-bf16-pipelined"))
+            : ((IlgpuDevice)Get("emulated-bf16"), (IlgpuDevice)Get("emulated-async-bf16"));
+        Assert.True(pipelined.PipelinedAttention());
+        Assert.False(staged.PipelinedAttention());
+        var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens + 5, scale: 2f);
+        var expected = Forward(staged, qkv, batch, tokens, heads, HeadDim, causal);
+        var actual = Forward(pipelined, qkv, batch, tokens, heads, HeadDim, causal);
+        Assert.Equal(expected.Output, actual.Output);
+        Assert.Equal(expected.LogSumExp, actual.LogSumExp);
+    }
+
+    /// <summary>
     /// <see cref="Shapes"/> and a causal head of 64 over three blocks of 64 queries, the third an edge: the dq pass's keys end
     /// after its block's last query, and on the diagonal a TF32 warp whose queries precede a tile's keys skips it (the TF32
     /// key pass in blocks of 32 leaves those scratch entries unwritten); three blocks of 64 keys too, whose query tiles start
@@ -314,6 +342,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     [Theory]
     [InlineData("emulated", 2, HeadDim)]
     [InlineData("emulated-bf16", 1, HeadDim)]
+    [InlineData("emulated-async-bf16", 1, HeadDim)] // the BF16 forward copying its key tiles through cp.async
     [InlineData("emulated", 3, 24)]
     [InlineData("emulated", 1, 96)]
     [InlineData("emulated-bf16", 1, 80)]
@@ -403,6 +432,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         "emulated" => emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4),
         "emulated-keys32" => emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4, tf32KeyBlocks: false),
         "emulated-bf16" => emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4),
+        "emulated-async-bf16" => emulator.Get(MatMulPrecision.Bf16, multiprocessors: 4, pipelinedAttention: true),
         _ => TestBackends.Get(row),
     };
 

@@ -32,7 +32,7 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?, bool), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?, bool, bool), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
@@ -43,12 +43,14 @@ public sealed class TensorCoreGemmTests
         /// backward's key pass in blocks of 64 keys (the default where a GPU grants their shared memory) unless
         /// <paramref name="tf32KeyBlocks"/> is false, its BF16 GEMMs on BF16 copies of their operands from
         /// <paramref name="copiesFrom"/> rows and columns (the default's 512 when null), staged through cp.async where
-        /// <paramref name="pipelinedCopies"/> (and so its TF32 GEMMs on TF32 copies from as many).
+        /// <paramref name="pipelinedCopies"/> (and so its TF32 GEMMs on TF32 copies from as many), its BF16 attention forward
+        /// copying key tiles through cp.async where <paramref name="pipelinedAttention"/>.
         /// </summary>
         internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
-            bool tf32KeyBlocks = true, int? copiesFrom = null, bool pipelinedCopies = false)
+            bool tf32KeyBlocks = true, int? copiesFrom = null, bool pipelinedCopies = false, bool pipelinedAttention = false)
         {
-            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, copiesFrom, pipelinedCopies);
+            var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, copiesFrom, pipelinedCopies,
+                pipelinedAttention);
             lock (_devices)
             {
                 if (!_devices.TryGetValue(key, out var device))
@@ -56,7 +58,7 @@ public sealed class TensorCoreGemmTests
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
                         choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks,
-                            CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies));
+                            CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies, PipelinedAttention: pipelinedAttention));
                     _devices[key] = device;
                 }
                 return device;

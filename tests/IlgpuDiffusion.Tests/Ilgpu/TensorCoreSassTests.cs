@@ -136,12 +136,61 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         int matrixLoads, int maxInstructions)
     {
         string hmma = kernel.StartsWith("Bf16", StringComparison.Ordinal) ? "HMMA.16816.F32.BF16" : "HMMA.1688.F32.TF32";
+        var (report, sass) = AssembleRewritten(typeof(TensorCoreGemmKernels), kernel, sm);
+        Assert.Contains("0 bytes stack frame", report);
+        Assert.Contains("LDGSTS.E.BYPASS", sass);
+        Assert.Contains(hmma, sass);
+        Assert.DoesNotContain("LDL", sass);
+        Assert.DoesNotContain("STL", sass);
+        var loop = SassLoop.Hottest(sass);
+        WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, loop);
+        Assert.Equal(matrixLoads, loop.MatrixLoads);
+        Assert.Empty(loop.GlobalLoadWaits().Waits);
+        Assert.True(loop.Mmas == 32 && loop.Instructions <= maxInstructions,
+            $"{kernel}: the k loop has {loop.Instructions} instructions for {loop.Mmas} HMMA (at most {maxInstructions} for 32)");
+        if (sm >= 10 * TensorCoreGemm.LaunchBoundsFrom)
+            Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
+                $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");
+    }
+
+    /// <summary>
+    /// The BF16 attention forward that copies its key tiles through cp.async
+    /// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>) likewise assembles from its rewritten PTX with no stack
+    /// frame and no local memory, to cp.async and HMMA with fragments loaded by ldmatrix. Its loop over the key tiles (the
+    /// wait for a tile, its packing between two barriers, the next tile's queue, 64 HMMA a warp with 32 LDSM, the online
+    /// softmax) waits for no global load, and the launch bounds of sm_90 leave room for two blocks a multiprocessor.
+    /// </summary>
+    [SkippableFact]
+    public void The_pipelined_attention_forward_assembles_from_rewritten_PTX_to_cp_async_and_HMMA_without_local_memory()
+    {
+        const int sm = 90, threads = TensorCoreAttentionBf16Kernels.Threads;
+        var (report, sass) = AssembleRewritten(typeof(TensorCoreAttentionBf16Kernels), "ForwardPipelined", sm);
+        Assert.Contains("0 bytes stack frame", report);
+        Assert.Contains("LDGSTS.E.BYPASS", sass);
+        Assert.Contains("HMMA.16816.F32.BF16", sass);
+        Assert.DoesNotContain("LDL", sass);
+        Assert.DoesNotContain("STL", sass);
+        var loop = SassLoop.Hottest(sass);
+        WriteCounts("TensorCoreAttentionBf16Kernels.ForwardPipelined", sm, report, threads, loop);
+        Assert.Equal((64, 32), (loop.Mmas, loop.MatrixLoads));
+        Assert.Empty(loop.GlobalLoadWaits().Waits);
+        Assert.True(BlocksByRegisters(Registers(report), threads) >= 2,
+            $"ForwardPipelined takes {Registers(report)} registers: fewer than 2 blocks of {threads} threads a multiprocessor");
+    }
+
+    /// <summary>
+    /// ILGPU's PTX of <paramref name="kernel"/> for sm_<paramref name="sm"/> (the PTX tests'), its inline-PTX operand slots
+    /// moved to registers (<see cref="PtxLocalSlots"/>) as CUDA loads it, assembled: ptxas's report and the SASS. ILGPU's own
+    /// PTX's stack frame goes to the test output.
+    /// </summary>
+    private (string Report, string Sass) AssembleRewritten(Type kernels, string kernel, int sm)
+    {
         var (ptxas, cuobjdump) = Tools();
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {
-            string ilgpuPtx = compiler.Of(typeof(TensorCoreGemmKernels), kernel, sm);
+            string ilgpuPtx = compiler.Of(kernels, kernel, sm);
             string raw = Path.Combine(folder, $"{kernel}.ilgpu.ptx"), ptxPath = Path.Combine(folder, $"{kernel}.ptx");
             string cubin = Path.Combine(folder, $"{kernel}.cubin");
             File.WriteAllText(raw, ilgpuPtx);
@@ -149,21 +198,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
                 @"\d+ bytes stack frame").Value}");
             File.WriteAllText(ptxPath, PtxLocalSlots.ToRegisters(ilgpuPtx));
             string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
-            Assert.Contains("0 bytes stack frame", report);
-            string sass = Run(cuobjdump, $"-sass \"{cubin}\"");
-            Assert.Contains("LDGSTS.E.BYPASS", sass);
-            Assert.Contains(hmma, sass);
-            Assert.DoesNotContain("LDL", sass);
-            Assert.DoesNotContain("STL", sass);
-            var loop = SassLoop.Hottest(sass);
-            WriteCounts(kernel, sm, report, TensorCoreGemmKernels.Threads, loop);
-            Assert.Equal(matrixLoads, loop.MatrixLoads);
-            Assert.Empty(loop.GlobalLoadWaits().Waits);
-            Assert.True(loop.Mmas == 32 && loop.Instructions <= maxInstructions,
-                $"{kernel}: the k loop has {loop.Instructions} instructions for {loop.Mmas} HMMA (at most {maxInstructions} for 32)");
-            if (sm >= 10 * TensorCoreGemm.LaunchBoundsFrom)
-                Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
-                    $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");
+            return (report, Run(cuobjdump, $"-sass \"{cubin}\""));
         }
         finally
         {

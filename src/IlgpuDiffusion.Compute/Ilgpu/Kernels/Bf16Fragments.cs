@@ -164,7 +164,7 @@ internal static class Bf16Fragments
     }
 
     /// <summary>Two words of shared memory stored together (8 bytes, 8-byte aligned): one STS.64.</summary>
-    private readonly struct WordPair(float low, float high)
+    internal readonly struct WordPair(float low, float high)
     {
         public readonly float Low = low, High = high;
     }

@@ -22,7 +22,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// still staging its share. Arguments as <see cref="AttentionKernels.Forward"/>, so the KV-cache decode step runs here
 /// too. Heads narrower than 64 take <see cref="ForwardNarrowHeads"/>, as in the TF32 kernel.
 /// </summary>
-internal static class TensorCoreAttentionBf16Kernels
+internal static partial class TensorCoreAttentionBf16Kernels
 {
     public const int TileQ = 128, TileK = 64, Warps = TileQ / 16, Threads = Warps * Mma.WarpLanes;
 
