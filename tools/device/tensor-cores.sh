@@ -22,7 +22,8 @@
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed); bf16
-#                  with a row for the forward whose key tiles arrive by cp.async, tf32 with the key pass in blocks of 32;
+#                  with rows for the forward and backward whose tiles arrive by cp.async, tf32 with the key pass in blocks
+#                  of 32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
 #                  same kernels without their launch bounds (TF32 beside its stages of 16 and its copies staged through
 #                  cp.async, BF16 beside fp32 operands and beside its copies staged through cp.async);

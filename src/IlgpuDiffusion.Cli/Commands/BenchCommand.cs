@@ -123,8 +123,8 @@ internal static class BenchCommand
 
     /// <summary>
     /// Times one layer's attention forward and backward; a Markdown table. Where the device's TF32 backward runs its key pass
-    /// in blocks of 64 keys, the backward in blocks of 32 is timed beside it; where it runs the BF16 forward of heads of 64,
-    /// the forward with the other staging of its key tiles (cp.async, or through registers); each on a further device of the
+    /// in blocks of 64 keys, the backward in blocks of 32 is timed beside it; where it runs the BF16 attention of heads of 64,
+    /// the attention with the other staging of its tiles (cp.async, or through registers); each on a further device of the
     /// same accelerator.
     /// </summary>
     private static string AttentionTable(Device device, AttentionShape shape, int runs)
@@ -162,9 +162,12 @@ internal static class BenchCommand
             if (other.PipelinedAttention() != pipelined)
             {
                 AttentionMeasurement staged = AttentionThroughput.Time(other, shape, runs);
+                string tiles = pipelined ? "staged through registers" : "copied by cp.async";
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| forward, key tiles {(pipelined ? "staged through registers" : "copied by cp.async")} | " +
-                    $"{staged.Forward.TotalMilliseconds:0.000} | {staged.ForwardTeraFlops:0.00} |"));
+                    $"| forward, key tiles {tiles} | {staged.Forward.TotalMilliseconds:0.000} | {staged.ForwardTeraFlops:0.00} |"));
+                text.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| backward, the key pass's query tiles {tiles} | {staged.Backward.TotalMilliseconds:0.000} | " +
+                    $"{staged.BackwardTeraFlops:0.00} |"));
             }
         }
         return text.ToString();

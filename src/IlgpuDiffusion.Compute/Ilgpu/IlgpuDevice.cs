@@ -127,8 +127,8 @@ internal sealed class IlgpuDevice : Device
     }
 
     /// <summary>
-    /// Whether the BF16 attention forward of heads of 64 copies its key tiles through cp.async (where the device's choices ask
-    /// for it and the GPU grants its shared memory).
+    /// Whether the BF16 attention of heads of 64 copies its tiles through cp.async (where the device's choices ask for it and
+    /// the GPU grants the forward's shared memory).
     /// </summary>
     internal bool PipelinedAttention()
     {

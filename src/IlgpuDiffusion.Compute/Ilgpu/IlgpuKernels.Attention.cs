@@ -50,6 +50,7 @@ internal sealed partial class IlgpuKernels
     private readonly LoadedQuery?[] _tensorCoreAttentionQuery = new LoadedQuery?[3];
     private bool _wideBackwardRefused;
     private LoadedForward? _pipelinedForward;
+    private LoadedKeyValue? _pipelinedKeyValue;
     private bool? _pipelinedAttention;
     private bool? _tf32KeyBlocks;
     private LoadedForward? _tensorCoreWideForward;
@@ -211,6 +212,19 @@ internal sealed partial class IlgpuKernels
             : TensorCoreKernel<TensorCoreQueryLaunch>(headClass, TensorCoreAttentionBackwardKernels.Query,
                 TensorCoreAttentionBackwardKernels.QueryNarrowHeads, TensorCoreAttentionBf16BackwardKernels.Query,
                 TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
+        if (bf16 && headClass == 0 && arguments.VectorRows != 0 && PipelinedAttention())
+        {
+            keyValuePass = _pipelinedKeyValue!;
+            keyValueShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16BackwardKernels.PipelinedSharedFloats);
+            if (_accelerator is CudaAccelerator)
+                arguments = arguments with
+                {
+                    QAddress = TensorCoreGemm.Address(q),
+                    OutputGradientAddress = TensorCoreGemm.Address(dOutput),
+                    LogSumExpAddress = TensorCoreGemm.Address(logSumExp),
+                    RowDotAddress = TensorCoreGemm.Address(rowDot),
+                };
+        }
         for (int first = 0; first < batchHeads; first += headsPerRound)
         {
             int heads = LaunchPlan.GridYZ(Math.Min(headsPerRound, batchHeads - first), "batch·heads");
@@ -280,10 +294,12 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// Whether the BF16 forward of heads of 64 copies its key tiles through cp.async
-    /// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>): where the device's choices say so and the GPU lets it
-    /// opt in to its 52 KB of shared memory. Decided, and the kernel loaded (on CUDA from its rewritten PTX) and opted in, on
-    /// the first such forward; elsewhere the forward that stages through registers runs. False on a device of another precision.
+    /// Whether the BF16 attention of heads of 64 copies its tiles through cp.async: the forward its key tiles
+    /// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>), the backward's key pass its query tiles
+    /// (<see cref="TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>), where the device's choices say so and the GPU
+    /// lets the forward opt in to its 52 KB of shared memory. Decided, and both kernels loaded (on CUDA from their rewritten
+    /// PTX) and the forward opted in, on the first such forward or backward; elsewhere the kernels that stage through
+    /// registers run. False on a device of another precision.
     /// </summary>
     internal bool PipelinedAttention()
     {
@@ -293,17 +309,27 @@ internal sealed partial class IlgpuKernels
         bool granted = _pipelinedAttentionAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);
         if (granted)
         {
-            var method = KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.ForwardPipelined).Method;
-            var bounds = GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty;
-            var forward = _accelerator is CudaAccelerator
-                ? RewrittenKernels.Load<LoadedForward>(_accelerator, method, bounds)
-                : _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.ForwardPipelined),
-                    bounds);
+            var forward = LoadPipelined<ForwardLaunch, LoadedForward>(TensorCoreAttentionBf16Kernels.ForwardPipelined);
             granted = SharedMemoryOptIn.Allow(forward.GetKernel(), bytes);
-            if (granted) _pipelinedForward = forward;
+            if (granted)
+            {
+                _pipelinedForward = forward;
+                _pipelinedKeyValue = LoadPipelined<TensorCoreKeyValueLaunch, LoadedKeyValue>(
+                    TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined);
+            }
         }
         _pipelinedAttention = granted;
         return granted;
+    }
+
+    /// <summary>
+    /// A kernel with cp.async: on CUDA from its rewritten PTX (<see cref="RewrittenKernels"/>), with the GEMMs' launch bounds.
+    /// </summary>
+    private TLoaded LoadPipelined<TKernel, TLoaded>(TKernel kernel) where TKernel : Delegate where TLoaded : Delegate
+    {
+        var method = KernelRegistry.Checked(kernel).Method;
+        return RewrittenKernels.Load<TLoaded>(_accelerator, method,
+            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty);
     }
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>

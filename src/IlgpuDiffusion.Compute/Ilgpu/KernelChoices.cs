@@ -25,9 +25,11 @@ namespace IlgpuDiffusion.Ilgpu;
 /// default: no, until a GPU has timed them beside the kernels that stage through registers).
 /// </param>
 /// <param name="PipelinedAttention">
-/// Whether the BF16 attention forward of heads of 64 copies its key tiles through cp.async
+/// Whether the BF16 attention of heads of 64 copies its tiles through cp.async: the forward its key tiles
 /// (<see cref="Kernels.TensorCoreAttentionBf16Kernels.ForwardPipelined"/>, where the GPU lets it opt in to its 52 KB of
-/// shared memory; default: no, until a GPU has timed it beside the forward that stages through registers).
+/// shared memory), the backward's key pass its query tiles
+/// (<see cref="Kernels.TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>); default: no, until a GPU has timed
+/// them beside the kernels that stage through registers.
 /// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
     bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null);

@@ -27,13 +27,20 @@ internal static class RewrittenKernels
     }
 
     /// <summary>
-    /// The launcher of the explicitly grouped kernel <paramref name="method"/> on the CUDA <paramref name="accelerator"/>,
-    /// from its rewritten PTX: a <typeparamref name="TDelegate"/> that takes the stream, the launch's configuration and the
-    /// kernel's parameters. The kernel is the caller's to keep (ILGPU's cache does not hold it).
+    /// The launcher of the explicitly grouped kernel <paramref name="method"/> on <paramref name="accelerator"/>, on CUDA from
+    /// its rewritten PTX, elsewhere (ILGPU's CPU accelerator) as ILGPU compiles it: a <typeparamref name="TDelegate"/> that
+    /// takes the stream, the launch's configuration and the kernel's parameters. The kernel is the caller's to keep (ILGPU's
+    /// cache does not hold it).
     /// </summary>
     public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization)
-        where TDelegate : Delegate =>
-        accelerator.LoadKernel(Compile(accelerator.GetBackend(), method, specialization)).CreateLauncherDelegate<TDelegate>();
+        where TDelegate : Delegate
+    {
+        var backend = accelerator.GetBackend();
+        var compiled = backend is PTXBackend
+            ? Compile(backend, method, specialization)
+            : backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), specialization);
+        return accelerator.LoadKernel(compiled).CreateLauncherDelegate<TDelegate>();
+    }
 
     [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
     private static extern PTXCompiledKernel Create(Context context, EntryPoint entryPoint, CompiledKernel.KernelInfo? info,

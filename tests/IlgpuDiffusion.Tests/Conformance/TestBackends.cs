@@ -66,7 +66,7 @@ public static class TestBackends
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
     /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" and
     /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet), the
-    /// first also its BF16 attention forward of heads of 64 on key tiles copied by cp.async.
+    /// first also its BF16 attention of heads of 64 on tiles copied by cp.async.
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {

@@ -215,18 +215,19 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     /// <summary>
-    /// The BF16 forward of heads of 64 that copies its key tiles through cp.async packs the words the forward that stages
-    /// through registers stages, so its outputs and log-sum-exps are that forward's bit for bit: whole key tiles and an edge
-    /// (keys past the sequence are cp.async's zero fill), two query blocks, the last partial, causal, with warps that skip
-    /// tiles past their rows; two batches of two heads whose one tile is an edge. The device takes it only where asked. The
-    /// cuda rows compare the cuda-bf16 device with cuda-bf16-pipelined, whose forward copies its key tiles so on a GPU.
+    /// The BF16 attention of heads of 64 whose forward copies its key tiles, and whose key pass its query tiles, through
+    /// cp.async packs the words the kernels that stage through registers stage, so its outputs, log-sum-exps and gradients
+    /// are theirs bit for bit: whole tiles and edges (rows past the sequence are cp.async's zero fill), two query blocks of
+    /// the forward, the last partial, causal, with warps that skip tiles past their rows; two batches of two heads whose one
+    /// tile is an edge. The device takes them only where asked. The cuda rows compare the cuda-bf16 device with
+    /// cuda-bf16-pipelined, whose attention copies its tiles so on a GPU.
     /// </summary>
     [SkippableTheory]
     [InlineData("emulated", 1, 130, 1, true)]
     [InlineData("emulated", 2, 33, 2, false)]
     [InlineData("cuda", 1, 130, 1, true)]
     [InlineData("cuda", 2, 300, 3, false)]
-    public void The_bf16_forward_on_key_tiles_copied_by_cp_async_gives_the_staged_forward_bit_for_bit(string row, int batch,
+    public void Bf16_attention_on_tiles_copied_by_cp_async_gives_the_staged_kernels_results_bit_for_bit(string row, int batch,
         int tokens, int heads, bool causal)
     {
         TestBackends.SkipEmulationWhereCudaRuns(row);
@@ -240,6 +241,10 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         var actual = Forward(pipelined, qkv, batch, tokens, heads, HeadDim, causal);
         Assert.Equal(expected.Output, actual.Output);
         Assert.Equal(expected.LogSumExp, actual.LogSumExp);
+        var dy = TestData.Random(batch * tokens * heads * HeadDim, seed: tokens + 6);
+        var prior = TestData.Random(qkv.Length, seed: tokens + 7);
+        Assert.Equal(Backward(staged, qkv, dy, prior, batch, tokens, heads, HeadDim, causal),
+            Backward(pipelined, qkv, dy, prior, batch, tokens, heads, HeadDim, causal));
     }
 
     /// <summary>

@@ -22,6 +22,14 @@ internal static class AsyncCopies
     public static void Copy16(uint destination, long source, bool inside) =>
         CudaAsm.Emit("cp.async.cg.shared.global [%0], [%1], 16, %2;", destination, source, inside ? 16u : 0u);
 
+    /// <summary>
+    /// <see cref="Copy16"/> for the 4 bytes at <paramref name="source"/> (4-byte aligned; cp.async.ca, through L1, the one
+    /// form that copies fewer than 16 bytes), or 4 zero bytes where <paramref name="inside"/> is false.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy4(uint destination, long source, bool inside) =>
+        CudaAsm.Emit("cp.async.ca.shared.global [%0], [%1], 4, %2;", destination, source, inside ? 4u : 0u);
+
     /// <summary>Closes the group of this thread's copies queued since the last commit (an empty group where none were).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Commit()

@@ -114,18 +114,9 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
                 StageQueryTile(shared, q, dOutput, head, a.QRowStride, outputHead, outputRow, q0, rowLimit, threads);
             BackwardFragments.StageRowStatistics(shifts, rowDots, logSumExp, rowDot, bh, tokens, q0, Tile);
             Group.Barrier();
-            var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
-            var dp = default(Fragments4); // dPᵀ, then dSᵀ
-            ProductOverHead(ref p, shared, keys, keysAddress, 0, matrices, d);
-            ProductOverHead(ref dp, shared, values, valuesAddress, GradientsAt, matrices, d);
             var tile = new KeyTile(a, key, q0, AllVisible(a, q0, Tile, k0 + warp * 16, 16), scoreRow + q0 / 2, pitch);
-            var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, lane);
-            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientsAt, RowStride, 0,
-                matrices, d);
-            Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientsAt, RowStride, 1,
-                matrices, d);
-            Bf16Fragments.AccumulateFromRows(ref dkSum, low, shared, 0, RowStride, 0, matrices, d);
-            Bf16Fragments.AccumulateFromRows(ref dkSum, high, shared, 0, RowStride, 1, matrices, d);
+            AccumulateQueryTile(ref dkSum, ref dvSum, shared, scoreGradients, tile, new OwnedRows(keys, keysAddress, values,
+                valuesAddress), matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dkSum, a.Scale, dk, a, d, head, key, lane);
@@ -211,6 +202,31 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     {
         Bf16Fragments.StageWholeRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, BlockThreads, HeadWidth);
         Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, BlockThreads, HeadWidth);
+    }
+
+    /// <summary>The warp's 16 staged keys and values: their first words and this lane's ldmatrix addresses of them.</summary>
+    private readonly record struct OwnedRows(int Keys, uint KeysAddress, int Values, uint ValuesAddress);
+
+    /// <summary>
+    /// One query tile of a warp's 16 keys, its Q and dO pair rows and row statistics staged: Pᵀ and dPᵀ over the head, dSᵀ
+    /// to the scratch, dv += Pᵀ·dO and dk += dSᵀ·Q.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateQueryTile(ref Fragments8 dkSum, ref Fragments8 dvSum, ArrayView<float> shared,
+        ArrayView<float> scoreGradients, in KeyTile tile, in OwnedRows owned, in LaneMatrices matrices, int d)
+    {
+        var p = default(Fragments4);  // Pᵀ: this warp's 16 keys × 32 queries
+        var dp = default(Fragments4); // dPᵀ, then dSᵀ
+        ProductOverHead(ref p, shared, owned.Keys, owned.KeysAddress, 0, matrices, d);
+        ProductOverHead(ref dp, shared, owned.Values, owned.ValuesAddress, GradientsAt, matrices, d);
+        var (shifts, rowDots) = (shared.SubView(ShiftsAt, Tile), shared.SubView(RowDotsAt, Tile));
+        var (low, high) = ScoreGradientPairs(ref p, ref dp, scoreGradients, tile, shifts, rowDots, matrices.Lane);
+        Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F0, p.F1), shared, GradientsAt, RowStride, 0,
+            matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref dvSum, Bf16Fragments.FromAccumulators(p.F2, p.F3), shared, GradientsAt, RowStride, 1,
+            matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref dkSum, low, shared, 0, RowStride, 0, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref dkSum, high, shared, 0, RowStride, 1, matrices, d);
     }
 
     /// <summary>

@@ -56,7 +56,7 @@ internal static partial class TensorCoreAttentionBf16Kernels
 
         var o = default(Fragments8);
         var softmax = OnlineSoftmax.Start(a.Scale);
-        int k0 = 0;
+        int k0 = 0; // the loops take at least one tile (a block's first query sees key 0); the last queues nothing
         for (int visibleEnd = OnlineSoftmax.VisibleEnd(a, q0, TileQ, TileK); k0 < visibleEnd; k0 += TileK)
         {
             Land(shared, copies, a, k0, keyEnd, thread);
@@ -69,7 +69,6 @@ internal static partial class TensorCoreAttentionBf16Kernels
                 Attend(ref o, ref softmax, queries, shared, a, query, k0, HeadWidth, AllVisible(a, warpQuery, 16, k0, TileK),
                     matrices);
         }
-        AsyncCopies.WaitForAllBut(0); // a block without keys (none of its queries sees one) never waited for the first tile
         softmax.Finish(o, a, HeadWidth, bh, query, output, logSumExp, lane);
     }
 
