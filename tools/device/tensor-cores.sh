@@ -17,8 +17,9 @@
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
 #   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads, and
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
-#   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async (the hidden --gemm-staging;
-#                  not the default until this and the gemm phase's column say it is faster);
+#   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async, and under bf16 the attention's
+#                  tiles too (the hidden --gemm-staging; not the default until this and the gemm and attention phases'
+#                  alternative rows say it is faster);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed); bf16

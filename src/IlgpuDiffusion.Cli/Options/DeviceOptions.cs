@@ -10,8 +10,9 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
 /// <param name="GemmStaging">The hidden <c>--gemm-staging</c> value (registers, cp-async), or null for the library's
 /// default: how the tensor-core GEMMs on copies of their operands bring their tiles into shared memory (BF16 copies: through
-/// registers or cp.async; TF32 ones exist only for cp.async, so "registers" is the TF32 kernels on fp32 operands), for timing
-/// one staging against the other.</param>
+/// registers or cp.async; TF32 ones exist only for cp.async, so "registers" is the TF32 kernels on fp32 operands), and, under
+/// bf16, how the attention of heads of 64 brings its tiles (<see cref="KernelChoices.PipelinedAttention"/>), for timing one
+/// staging against the other.</param>
 internal sealed record DeviceChoice(string Backend, string Precision, string? GemmStaging = null)
 {
     /// <summary>
@@ -29,8 +30,9 @@ internal sealed record DeviceChoice(string Backend, string Precision, string? Ge
         if (precision is not (MatMulPrecision.Tf32 or MatMulPrecision.Bf16) || backend is not (ComputeBackend.Cuda or null))
             throw new UsageException("--gemm-staging applies to the TF32 and BF16 GEMMs of a CUDA GPU: give it with --precision " +
                 "tf32 or bf16 on --device cuda (or auto).");
+        bool copied = GemmStaging == DeviceOptions.AsyncStaging;
         return IlgpuDevice.Open(ComputeBackend.Cuda, precision, index,
-            new KernelChoices(PipelinedCopies: GemmStaging == DeviceOptions.AsyncStaging));
+            new KernelChoices(PipelinedCopies: copied, PipelinedAttention: copied));
     }
 }
 
@@ -60,7 +62,8 @@ internal sealed class DeviceOptions
     /// </summary>
     private readonly Option<string?> _staging = new("--gemm-staging")
     {
-        Description = "How tensor-core GEMMs bring tiles into shared memory: registers or cp-async (CUDA, --precision tf32|bf16)",
+        Description = "How tensor-core GEMMs (and BF16 attention) bring tiles into shared memory: registers or cp-async " +
+            "(CUDA, --precision tf32|bf16)",
         Hidden = true,
     };
 
