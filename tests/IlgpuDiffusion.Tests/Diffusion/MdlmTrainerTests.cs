@@ -62,16 +62,17 @@ public sealed class MdlmTrainerTests
     /// Padding the head's rows (<see cref="CorruptedBatch.PadHeadRows"/>) adds rows of weight 0, whose loss and gradients
     /// are exactly zero, at positions the masked rows do not take: the losses and the weights after each step are those of
     /// the unpadded run, bit for bit (B·L is 64, so a multiple of 16 pads most draws and 128 takes every position). Two
-    /// steps: the second runs on the weights the first updated.
+    /// steps: the second runs on the weights the first updated. ILGPU's CPU emulator, whose steps take seconds, runs the
+    /// multiple of 128 only: which positions pad the rows is the trainer's choice, the same on every backend.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(TestBackends.All), MemberType = typeof(TestBackends))]
     public void Padded_head_rows_change_neither_the_losses_nor_the_weights(string backend)
     {
         using var data = new TinyTraining();
-        float[][] weights = new float[3][];
-        double[][] losses = new double[3][];
-        int[] multiples = [1, 16, 128];
+        int[] multiples = backend == "ilgpu-cpu" ? [1, 128] : [1, 16, 128];
+        float[][] weights = new float[multiples.Length][];
+        double[][] losses = new double[multiples.Length][];
         for (int run = 0; run < multiples.Length; run++)
         {
             using var model = new Dit(TinyModels.TrainingDit, TestBackends.Get(backend));

@@ -237,14 +237,13 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         Assert.True(pipelined.PipelinedAttention());
         Assert.False(staged.PipelinedAttention());
         var qkv = TestData.Random(batch * tokens * 3 * heads * HeadDim, seed: tokens + 5, scale: 2f);
-        var expected = Forward(staged, qkv, batch, tokens, heads, HeadDim, causal);
-        var actual = Forward(pipelined, qkv, batch, tokens, heads, HeadDim, causal);
-        Assert.Equal(expected.Output, actual.Output);
-        Assert.Equal(expected.LogSumExp, actual.LogSumExp);
         var dy = TestData.Random(batch * tokens * heads * HeadDim, seed: tokens + 6);
         var prior = TestData.Random(qkv.Length, seed: tokens + 7);
-        Assert.Equal(Backward(staged, qkv, dy, prior, batch, tokens, heads, HeadDim, causal),
-            Backward(pipelined, qkv, dy, prior, batch, tokens, heads, HeadDim, causal));
+        var expected = ForwardAndBackward(staged, qkv, dy, prior, batch, tokens, heads, HeadDim, causal, accumulate: true);
+        var actual = ForwardAndBackward(pipelined, qkv, dy, prior, batch, tokens, heads, HeadDim, causal, accumulate: true);
+        Assert.Equal(expected.Output, actual.Output);
+        Assert.Equal(expected.LogSumExp, actual.LogSumExp);
+        Assert.Equal(expected.Gradients, actual.Gradients);
     }
 
     /// <summary>
@@ -455,7 +454,12 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
     }
 
     private static float[] Backward(Device device, float[] qkv, float[] dy, float[] prior, int batch, int tokens, int heads,
-        int headDim, bool causal, bool accumulate = true)
+        int headDim, bool causal, bool accumulate = true) =>
+        ForwardAndBackward(device, qkv, dy, prior, batch, tokens, heads, headDim, causal, accumulate).Gradients;
+
+    /// <summary>The forward's output and log-sum-exps, and dqkv: <paramref name="prior"/> plus (or replaced by) the gradient.</summary>
+    private static (float[] Output, float[] LogSumExp, float[] Gradients) ForwardAndBackward(Device device, float[] qkv, float[] dy,
+        float[] prior, int batch, int tokens, int heads, int headDim, bool causal, bool accumulate)
     {
         using var qkvT = device.Upload<float>(qkv, new Shape(qkv.Length));
         using var dyT = device.Upload<float>(dy, new Shape(dy.Length));
@@ -464,7 +468,7 @@ public sealed class TensorCoreAttentionTests(TensorCoreGemmTests.Emulator emulat
         using var dQkv = device.Upload<float>(prior, new Shape(prior.Length));
         device.Kernels.AttentionForward(qkvT, output, lse, batch, tokens, heads, headDim, causal);
         device.Kernels.AttentionBackward(dyT, qkvT, output, lse, dQkv, batch, tokens, heads, headDim, causal, accumulate);
-        return dQkv.ToArray();
+        return (output.ToArray(), lse.ToArray(), dQkv.ToArray());
     }
 
     /// <summary>The inputs as a row's kernels stage them: rounded to BF16 under bf16, else to TF32.</summary>
