@@ -166,7 +166,7 @@ internal static class BenchCommand
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
                     $"| forward, key tiles {tiles} | {staged.Forward.TotalMilliseconds:0.000} | {staged.ForwardTeraFlops:0.00} |"));
                 text.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| backward, the key pass's query tiles {tiles} | {staged.Backward.TotalMilliseconds:0.000} | " +
+                    $"| backward, tiles {tiles} | {staged.Backward.TotalMilliseconds:0.000} | " +
                     $"{staged.BackwardTeraFlops:0.00} |"));
             }
         }

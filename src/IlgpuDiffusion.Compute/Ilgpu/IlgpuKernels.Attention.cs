@@ -51,6 +51,7 @@ internal sealed partial class IlgpuKernels
     private bool _wideBackwardRefused;
     private LoadedForward? _pipelinedForward;
     private LoadedKeyValue? _pipelinedKeyValue;
+    private LoadedQuery? _pipelinedQuery;
     private bool? _pipelinedAttention;
     private bool? _tf32KeyBlocks;
     private LoadedForward? _tensorCoreWideForward;
@@ -214,15 +215,18 @@ internal sealed partial class IlgpuKernels
                 TensorCoreAttentionBf16BackwardKernels.QueryNarrowHeads));
         if (bf16 && headClass == 0 && arguments.VectorRows != 0 && PipelinedAttention())
         {
-            keyValuePass = _pipelinedKeyValue!;
+            (keyValuePass, queryPass) = (_pipelinedKeyValue!, _pipelinedQuery!);
             keyValueShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16BackwardKernels.PipelinedSharedFloats);
+            queryShared = SharedMemoryConfig.RequestDynamic<float>(TensorCoreAttentionBf16BackwardKernels.PipelinedQuerySharedFloats);
             if (_accelerator is CudaAccelerator)
                 arguments = arguments with
                 {
                     QAddress = TensorCoreGemm.Address(q),
+                    KAddress = TensorCoreGemm.Address(k),
                     OutputGradientAddress = TensorCoreGemm.Address(dOutput),
                     LogSumExpAddress = TensorCoreGemm.Address(logSumExp),
                     RowDotAddress = TensorCoreGemm.Address(rowDot),
+                    ScoreGradientAddress = TensorCoreGemm.Address(scratch),
                 };
         }
         for (int first = 0; first < batchHeads; first += headsPerRound)
@@ -296,8 +300,9 @@ internal sealed partial class IlgpuKernels
     /// <summary>
     /// Whether the BF16 attention of heads of 64 copies its tiles through cp.async: the forward its key tiles
     /// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>), the backward's key pass its query tiles
-    /// (<see cref="TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>), where the device's choices say so and the GPU
-    /// lets the forward opt in to its 52 KB of shared memory. Decided, and both kernels loaded (on CUDA from their rewritten
+    /// (<see cref="TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>) and its dq pass its key tiles
+    /// (<see cref="TensorCoreAttentionBf16BackwardKernels.QueryPipelined"/>), where the device's choices say so and the GPU
+    /// lets the forward opt in to its 52 KB of shared memory. Decided, and the kernels loaded (on CUDA from their rewritten
     /// PTX) and the forward opted in, on the first such forward or backward; elsewhere the kernels that stage through
     /// registers run. False on a device of another precision.
     /// </summary>
@@ -316,6 +321,7 @@ internal sealed partial class IlgpuKernels
                 _pipelinedForward = forward;
                 _pipelinedKeyValue = LoadPipelined<TensorCoreKeyValueLaunch, LoadedKeyValue>(
                     TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined);
+                _pipelinedQuery = LoadPipelined<TensorCoreQueryLaunch, LoadedQuery>(TensorCoreAttentionBf16BackwardKernels.QueryPipelined);
             }
         }
         _pipelinedAttention = granted;

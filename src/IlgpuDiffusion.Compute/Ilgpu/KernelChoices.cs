@@ -28,8 +28,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// Whether the BF16 attention of heads of 64 copies its tiles through cp.async: the forward its key tiles
 /// (<see cref="Kernels.TensorCoreAttentionBf16Kernels.ForwardPipelined"/>, where the GPU lets it opt in to its 52 KB of
 /// shared memory), the backward's key pass its query tiles
-/// (<see cref="Kernels.TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>); default: no, until a GPU has timed
-/// them beside the kernels that stage through registers.
+/// (<see cref="Kernels.TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>) and its dq pass its key tiles
+/// (<see cref="Kernels.TensorCoreAttentionBf16BackwardKernels.QueryPipelined"/>); default: no, until a GPU has timed them
+/// beside the kernels that stage through registers.
 /// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
     bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null);

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -29,6 +31,36 @@ internal static class AsyncCopies
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy4(uint destination, long source, bool inside) =>
         CudaAsm.Emit("cp.async.ca.shared.global [%0], [%1], 4, %2;", destination, source, inside ? 4u : 0u);
+
+    /// <summary>
+    /// <see cref="Copy16"/> from <paramref name="address"/> to <paramref name="at"/> (a shared-window address); off CUDA, where
+    /// there is no cp.async, the copy at once, with <paramref name="address"/> a byte offset into <paramref name="x"/> and
+    /// <paramref name="at"/> one into <paramref name="shared"/> (the kernels' addresses are offsets where the launch's base
+    /// addresses are 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Queue16(ArrayView<float> shared, ArrayView<float> x, uint at, long address, bool inside)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            Copy16(at, address, inside);
+            return;
+        }
+        shared.SubView(at >> 2, 4).Cast<Quad>().AsAligned(16)[0] =
+            inside ? x.SubView(address >> 2, 4).Cast<Quad>().AsAligned(16)[0] : default;
+    }
+
+    /// <summary><see cref="Queue16"/> for 4 bytes (<see cref="Copy4"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Queue4(ArrayView<float> shared, ArrayView<float> x, uint at, long address, bool inside)
+    {
+        if (CudaAsm.IsSupported)
+        {
+            Copy4(at, address, inside);
+            return;
+        }
+        shared[(int)(at >> 2)] = inside ? x[(int)(address >> 2)] : 0f;
+    }
 
     /// <summary>Closes the group of this thread's copies queued since the last commit (an empty group where none were).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

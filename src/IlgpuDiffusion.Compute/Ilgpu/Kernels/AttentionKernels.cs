@@ -10,17 +10,19 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// add their gradients to dqkv when AccumulateGradients ≠ 0, else write them over it. VectorRows ≠ 0 says every head
 /// row of q, k and v (and, in a backward, dO) starts on 16 bytes (the views do, and every stride and HeadDim are
 /// multiples of 4): the tensor-core kernels then stage whole tiles with 16-byte loads. QAddress, KAddress, VAddress,
-/// OutputGradientAddress, LogSumExpAddress and RowDotAddress are the global addresses of the first elements of q, k, v, dO,
-/// the log-sum-exps and D = rowsum(dO ∘ O) where a kernel copies tiles with cp.async
-/// (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>,
-/// <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>; ILGPU cannot take a view's address in a
-/// kernel), else 0.
+/// OutputGradientAddress, LogSumExpAddress, RowDotAddress and ScoreGradientAddress are the global addresses of the first
+/// elements of q, k, v, dO, the log-sum-exps, D = rowsum(dO ∘ O) and the backward's dSᵀ scratch where a kernel copies
+/// tiles with cp.async (<see cref="TensorCoreAttentionBf16Kernels.ForwardPipelined"/>,
+/// <see cref="TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined"/>,
+/// <see cref="TensorCoreAttentionBf16BackwardKernels.QueryPipelined"/>; ILGPU cannot take a view's address in a kernel),
+/// else 0.
 /// </summary>
 internal readonly record struct AttentionArguments(
     int Heads, int HeadDim, int Queries, int Keys, int FirstPosition, int Causal, float Scale,
     int QBatchStride, int QRowStride, int KvBatchStride, int KvHeadStride, int KvRowStride,
     int TileQ, int TileK, int WriteLogSumExp, int AccumulateGradients, int VectorRows = 0, long QAddress = 0,
-    long KAddress = 0, long VAddress = 0, long OutputGradientAddress = 0, long LogSumExpAddress = 0, long RowDotAddress = 0)
+    long KAddress = 0, long VAddress = 0, long OutputGradientAddress = 0, long LogSumExpAddress = 0, long RowDotAddress = 0,
+    long ScoreGradientAddress = 0)
 {
     /// <summary>True when query i may attend to key j.</summary>
     public bool Visible(int i, int j) => i < Queries && j < Keys && (Causal == 0 || j <= FirstPosition + i);

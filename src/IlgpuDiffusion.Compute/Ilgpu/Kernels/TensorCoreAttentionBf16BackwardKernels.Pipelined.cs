@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -148,8 +147,8 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             bool inside = q0 + thread < a.Keys;
             uint at = SharedBase + 4u * (uint)(LandingStatistics + thread);
             int element = Statistics + q0 + thread;
-            Word(shared, LogSumExp, at, a.LogSumExpAddress + 4L * element, inside);
-            Word(shared, RowDot, at + 4u * Tile, a.RowDotAddress + 4L * element, inside);
+            AsyncCopies.Queue4(shared, LogSumExp, at, a.LogSumExpAddress + 4L * element, inside);
+            AsyncCopies.Queue4(shared, RowDot, at + 4u * Tile, a.RowDotAddress + 4L * element, inside);
         }
 
         /// <summary>The thread's Q and dO pieces 8·<paramref name="i"/> rows on.</summary>
@@ -159,35 +158,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             int query = q0 + (thread >> 4) + (BlockThreads / 16) * i, column = 4 * (thread & 15);
             bool inside = query < a.Keys;
             uint at = SharedBase + 4u * (uint)(LandingQ + 4 * thread + i * BlockThreads * 4);
-            Piece(shared, Q, at, a.QAddress + 4L * (Head + query * a.QRowStride + column), inside);
-            Piece(shared, OutputGradient, at + 4u * LandingFloats,
+            AsyncCopies.Queue16(shared, Q, at, a.QAddress + 4L * (Head + query * a.QRowStride + column), inside);
+            AsyncCopies.Queue16(shared, OutputGradient, at + 4u * LandingFloats,
                 a.OutputGradientAddress + 4L * (OutputHead + query * a.Heads * HeadWidth + column), inside);
         }
 
-        /// <summary><see cref="Piece"/> for the 4 bytes at <paramref name="source"/>.</summary>
-        private static void Word(ArrayView<float> shared, ArrayView<float> x, uint at, long source, bool inside)
-        {
-            if (CudaAsm.IsSupported)
-            {
-                AsyncCopies.Copy4(at, source, inside);
-                return;
-            }
-            shared[(int)(at >> 2)] = inside ? x[(int)(source >> 2)] : 0f;
-        }
-
-        /// <summary>
-        /// The 16 bytes at <paramref name="source"/> to shared address <paramref name="at"/>, or zeros there (cp.async of
-        /// source size 0 reads nothing at its address).
-        /// </summary>
-        private static void Piece(ArrayView<float> shared, ArrayView<float> x, uint at, long source, bool inside)
-        {
-            if (CudaAsm.IsSupported)
-            {
-                AsyncCopies.Copy16(at, source, inside);
-                return;
-            }
-            shared.SubView(at >> 2, 4).Cast<Quad>().AsAligned(16)[0] =
-                inside ? x.SubView(source >> 2, 4).Cast<Quad>().AsAligned(16)[0] : default;
-        }
     }
 }

@@ -171,10 +171,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
                 Bf16Fragments.StageRows(shared, KeyRowsAt, RowStride, k, keyAt, a.QRowStride, 0, Tile, limit - k0, threads);
             keyAt += Tile * a.QRowStride;
             Group.Barrier();
-            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 0, matrices), shared, KeyRowsAt,
-                RowStride, 0, matrices, d);
-            Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, warpWords, pairStride, 1, matrices), shared, KeyRowsAt,
-                RowStride, 1, matrices, d);
+            AccumulateKeyTile(ref dqSum, shared, warpWords, pairStride, matrices, d);
             Group.Barrier();
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, d, head, query, lane);
@@ -202,6 +199,20 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     {
         Bf16Fragments.StageWholeRows(shared, 0, RowStride, q, head, rowStride, q0, Tile, BlockThreads, HeadWidth);
         Bf16Fragments.StageWholeRows(shared, GradientsAt, RowStride, dOutput, outputHead, outputRow, q0, Tile, BlockThreads, HeadWidth);
+    }
+
+    /// <summary>
+    /// One key tile of a dq pass, its dSᵀ pairs (the warp's at <paramref name="words"/>, rows <paramref name="stride"/>
+    /// apart) and k's pair rows staged: dq += dS·k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateKeyTile(ref Fragments8 dqSum, ArrayView<float> shared, int words, int stride,
+        in LaneMatrices matrices, int d)
+    {
+        Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, words, stride, 0, matrices), shared, KeyRowsAt,
+            RowStride, 0, matrices, d);
+        Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, words, stride, 1, matrices), shared, KeyRowsAt,
+            RowStride, 1, matrices, d);
     }
 
     /// <summary>The warp's 16 staged keys and values: their first words and this lane's ldmatrix addresses of them.</summary>

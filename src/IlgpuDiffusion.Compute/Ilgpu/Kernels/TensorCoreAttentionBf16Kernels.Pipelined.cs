@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using static IlgpuDiffusion.Ilgpu.Kernels.AttentionFragments;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
@@ -172,23 +171,8 @@ internal static partial class TensorCoreAttentionBf16Kernels
             bool inside = key < _keysLeft;
             long source = _kFirst + 4L * key * a.KvRowStride;
             uint rows = (uint)(i * 16 * HeadWidth * 4);
-            Piece(shared, _k, _kLanding + rows, source, inside);
-            Piece(shared, _v, _vLanding + rows, source + (a.VAddress - a.KAddress), inside);
-        }
-
-        /// <summary>
-        /// The 16 bytes at <paramref name="source"/> to shared address <paramref name="at"/>, or zeros there (cp.async of
-        /// source size 0 reads nothing at its address).
-        /// </summary>
-        private static void Piece(ArrayView<float> shared, ArrayView<float> x, uint at, long source, bool inside)
-        {
-            if (CudaAsm.IsSupported)
-            {
-                AsyncCopies.Copy16(at, source, inside);
-                return;
-            }
-            shared.SubView(at >> 2, 4).Cast<Quad>().AsAligned(16)[0] =
-                inside ? x.SubView(source >> 2, 4).Cast<Quad>().AsAligned(16)[0] : default;
+            AsyncCopies.Queue16(shared, _k, _kLanding + rows, source, inside);
+            AsyncCopies.Queue16(shared, _v, _vLanding + rows, source + (a.VAddress - a.KAddress), inside);
         }
     }
 }
