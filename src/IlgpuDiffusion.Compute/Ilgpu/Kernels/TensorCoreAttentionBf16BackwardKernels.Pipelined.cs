@@ -50,16 +50,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         var copies = new QueryTileCopies(q, dOutput, logSumExp, rowDot, head, outputHead, bh * tokens, matrices.SharedBase);
         copies.Queue(shared, a, first, thread);
         AsyncCopies.Commit();
-        if (k0 + BlockRows <= tokens)
-        {
-            Bf16Fragments.StageWholeRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, BlockRows, BlockThreads, HeadWidth);
-            Bf16Fragments.StageWholeRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, BlockRows, BlockThreads, HeadWidth);
-        }
-        else
-        {
-            Bf16Fragments.StageRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, BlockRows, tokens, BlockThreads);
-            Bf16Fragments.StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, BlockRows, tokens, BlockThreads);
-        }
+        StageOwnedRows(shared, k, v, head, a.QRowStride, k0, BlockRows, tokens, BlockThreads, whole: k0 + BlockRows <= tokens);
         int keys = KeysAt + warp * 16 * RowStride, values = ValuesAt + warp * 16 * RowStride; // this warp's 16 rows of each
         var owned = new OwnedRows(keys, matrices.AAddress(keys, RowStride), values, matrices.AAddress(values, RowStride));
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8

@@ -88,16 +88,8 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int d = narrow ? a.HeadDim : HeadWidth, head = b * a.QBatchStride + h * d;
         int outputRow = a.Heads * d, outputHead = (b * tokens * a.Heads + h) * d;
         int rowLimit = narrow ? Bf16Fragments.PairStagingLimit(tokens, d) : tokens;
-        if (!narrow && a.VectorRows != 0 && k0 + BlockRows <= tokens)
-        {
-            Bf16Fragments.StageWholeRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, BlockRows, BlockThreads, HeadWidth);
-            Bf16Fragments.StageWholeRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, BlockRows, BlockThreads, HeadWidth);
-        }
-        else
-        {
-            Bf16Fragments.StageRows(shared, KeysAt, RowStride, k, head, a.QRowStride, k0, rows, rowLimit, threads);
-            Bf16Fragments.StageRows(shared, ValuesAt, RowStride, v, head, a.QRowStride, k0, rows, rowLimit, threads);
-        }
+        StageOwnedRows(shared, k, v, head, a.QRowStride, k0, rows, rowLimit, threads,
+            whole: !narrow && a.VectorRows != 0 && k0 + BlockRows <= tokens);
         int keys = KeysAt + warp * 16 * RowStride, values = ValuesAt + warp * 16 * RowStride; // this warp's 16 rows of each
         uint keysAddress = matrices.AAddress(keys, RowStride), valuesAddress = matrices.AAddress(values, RowStride);
         int key = k0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is key + 8
@@ -213,6 +205,26 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             RowStride, 0, matrices, d);
         Bf16Fragments.AccumulateFromRows(ref dqSum, ScoreGradientsA(shared, words, stride, 1, matrices), shared, KeyRowsAt,
             RowStride, 1, matrices, d);
+    }
+
+    /// <summary>
+    /// A key pass's keys and values k0 .. k0 + rows − 1 as pair rows along the head, zeros from the row limit on; with
+    /// 16-byte loads where <paramref name="whole"/> (a whole block of 64 of an aligned head of 64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StageOwnedRows(ArrayView<float> shared, ArrayView<float> k, ArrayView<float> v, int head, int rowStride,
+        int k0, int rows, int rowLimit, int threads, bool whole)
+    {
+        if (whole)
+        {
+            Bf16Fragments.StageWholeRows(shared, KeysAt, RowStride, k, head, rowStride, k0, BlockRows, BlockThreads, HeadWidth);
+            Bf16Fragments.StageWholeRows(shared, ValuesAt, RowStride, v, head, rowStride, k0, BlockRows, BlockThreads, HeadWidth);
+        }
+        else
+        {
+            Bf16Fragments.StageRows(shared, KeysAt, RowStride, k, head, rowStride, k0, rows, rowLimit, threads);
+            Bf16Fragments.StageRows(shared, ValuesAt, RowStride, v, head, rowStride, k0, rows, rowLimit, threads);
+        }
     }
 
     /// <summary>The warp's 16 staged keys and values: their first words and this lane's ldmatrix addresses of them.</summary>
