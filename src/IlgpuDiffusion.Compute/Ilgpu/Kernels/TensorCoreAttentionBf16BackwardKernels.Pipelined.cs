@@ -7,10 +7,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // The BF16 key pass of heads of 64 with its query tiles copied by cp.async (AsyncCopies), as the forward's key tiles
 // (TensorCoreAttentionBf16Kernels.ForwardPipelined): while the warps work on query tile t, tile t + 1's Q and dO rows,
-// log-sum-exps and D are on their way, as fp32, into a landing area; the block then
-// packs the tile into the pair rows KeyValue stages (the same words, so the same results bit for bit). KeyValue stages
-// each tile from global memory between two barriers, and a block waits for those loads with nothing to multiply. CUDA
-// loads this kernel from rewritten PTX (RewrittenKernels); the emulating CPU accelerator copies at once.
+// log-sum-exps and D are on their way, as fp32, into a landing area; the block then packs the tile into the pair rows
+// KeyValue stages (the same words, so the same results bit for bit). KeyValue stages each tile from global memory
+// between two barriers, and a block waits for those loads with nothing to multiply. CUDA loads this kernel from
+// rewritten PTX (RewrittenKernels); the emulating CPU accelerator copies at once.
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
     /// <summary>Floats of a landing tile: 32 queries × 64 columns, fp32, rows 64 floats apart (16 pieces of 16 bytes).</summary>
@@ -31,8 +31,9 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
 
     /// <summary>
     /// <see cref="KeyValue"/> for a head of 64 whose rows (and dO's) start on 16 bytes
-    /// (<see cref="AttentionArguments.VectorRows"/>), its query tiles' Q and dO copied from
-    /// <see cref="AttentionArguments.QAddress"/> and <see cref="AttentionArguments.OutputGradientAddress"/> by cp.async a tile
+    /// (<see cref="AttentionArguments.VectorRows"/>), its query tiles' Q, dO, log-sum-exps and D copied from
+    /// <see cref="AttentionArguments.QAddress"/>, <see cref="AttentionArguments.OutputGradientAddress"/>,
+    /// <see cref="AttentionArguments.LogSumExpAddress"/> and <see cref="AttentionArguments.RowDotAddress"/> by cp.async a tile
     /// ahead. Grid, threads and launch bounds as <see cref="KeyValue"/>'s; <see cref="PipelinedSharedFloats"/>.
     /// </summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, BlocksPerMultiprocessor = 4)]
@@ -116,9 +117,9 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// <summary>
     /// One thread's share of a query tile's copies: pieces thread + 128·i (i &lt; 4) of Q's and of dO's 32 rows × 16 pieces of
     /// 16 bytes, row piece / 16, to the landing tiles; a row past the sequence is cp.async's zero fill (which reads nothing),
-    /// so it packs to zero words, as <see cref="KeyValue"/> stages it. Global pieces are named by byte addresses (from
-    /// <see cref="AttentionArguments.QAddress"/> and <see cref="AttentionArguments.OutputGradientAddress"/> on CUDA; off
-    /// CUDA, where those are 0, offsets into the views). Every address is computed where it is queued, from the launch's
+    /// so it packs to zero words, as <see cref="KeyValue"/> stages it; the first warp's threads also queue their query's
+    /// log-sum-exp and D. Global pieces are named by byte addresses (from the launch's on CUDA; off CUDA, where those are 0,
+    /// offsets into the views). Every address is computed where it is queued, from the launch's
     /// constants and values the kernel holds anyway: kept from tile to tile, they cost the loop registers it does not have
     /// (the kernel is held at 128; four more spilled).
     /// </summary>
@@ -153,6 +154,5 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             AsyncCopies.Queue16(shared, OutputGradient, at + 4u * LandingFloats,
                 a.OutputGradientAddress + 4L * (OutputHead + query * a.Heads * HeadWidth + column), inside);
         }
-
     }
 }

@@ -11,6 +11,9 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // results bit for bit). CUDA loads this kernel from rewritten PTX (RewrittenKernels); the emulator copies at once.
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
+    /// <summary>Words between a staged tile's dSᵀ rows: the block's 64 queries as 32 pair words, and 4 of padding.</summary>
+    private const int ScoreRowStride = BlockRows / 2 + 4;
+
     /// <summary>Where a key tile's dSᵀ pairs (laid out as staged) and its k rows (fp32, 64 floats apart) land.</summary>
     private const int LandingScores = QuerySharedFloats, LandingKeys = LandingScores + KeyRowsAt;
 
@@ -34,7 +37,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         int bh = firstBatchHead + Grid.IdxY, b = bh / a.Heads, h = bh - b * a.Heads, q0 = Grid.IdxX * BlockRows;
         int head = b * a.QBatchStride + h * HeadWidth;
         int query = q0 + warp * 16 + Mma.AccumulatorRow(lane, 0); // row g's; row g + 8 is query + 8
-        int pitch = stride / 2, pairStride = BlockRows / 2 + 4; // the scratch's words per key; the staged tile's, padded
+        int pitch = stride / 2; // the scratch's words per key
         var copies = new KeyTileCopies(k, scoreGradients, head, Grid.IdxY * stride * pitch + q0 / 2, pitch, matrices.SharedBase);
         copies.Queue(shared, a, 0, thread);
         AsyncCopies.Commit();
@@ -49,7 +52,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
             Group.Barrier();
             if (k0 + Tile < keyEnd) copies.Queue(shared, a, k0 + Tile, thread);
             AsyncCopies.Commit();
-            AccumulateKeyTile(ref dqSum, shared, 8 * warp, pairStride, matrices, HeadWidth);
+            AccumulateKeyTile(ref dqSum, shared, 8 * warp, ScoreRowStride, matrices, HeadWidth);
         }
         BackwardFragments.WriteRows(dqSum, a.Scale, dq, a, HeadWidth, head, query, lane);
     }
@@ -62,10 +65,10 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MoveLandedKeyTile(ArrayView<float> shared, int thread)
     {
-        int scores = (thread >> 3) * (BlockRows / 2 + 4) + 4 * (thread & 7); // 16 rows of 8 pieces a pass
+        int scores = (thread >> 3) * ScoreRowStride + 4 * (thread & 7); // 16 rows of 8 pieces a pass
         var landed = shared.SubView(LandingScores + scores, KeyRowsAt - scores).Cast<Quad>().AsAligned(16);
         var staged = shared.SubView(scores, KeyRowsAt - scores).Cast<Quad>().AsAligned(16);
-        int secondPass = 16 * (BlockRows / 2 + 4) / 4;
+        int secondPass = 16 * ScoreRowStride / 4;
         (staged[0], staged[secondPass]) = (landed[0], landed[secondPass]);
         int first = (thread >> 4) * RowStride + 2 * (thread & 15); // the thread's first pair of k's words, to the rows' end
         var keys = shared.SubView(LandingKeys + 4 * thread, Tile * HeadWidth - 4 * thread).Cast<Quad>().AsAligned(16);
@@ -90,11 +93,11 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
         /// <summary>Queues thread <paramref name="thread"/>'s pieces of the tile of keys <paramref name="k0"/>..</summary>
         public void Queue(ArrayView<float> shared, in AttentionArguments a, int k0, int thread)
         {
-            int row = thread >> 3, quad = thread & 7, pairStride = BlockRows / 2 + 4;
-            uint scores = SharedBase + 4u * (uint)(LandingScores + row * pairStride + 4 * quad);
+            int row = thread >> 3, quad = thread & 7;
+            uint scores = SharedBase + 4u * (uint)(LandingScores + row * ScoreRowStride + 4 * quad);
             long source = a.ScoreGradientAddress + 4L * (Scores + (k0 + row) * Pitch + 4 * quad);
             AsyncCopies.Queue16(shared, ScoreGradients, scores, source, inside: true);
-            AsyncCopies.Queue16(shared, ScoreGradients, scores + 4u * (uint)(16 * pairStride), source + 4L * 16 * Pitch, inside: true);
+            AsyncCopies.Queue16(shared, ScoreGradients, scores + 4u * (16 * ScoreRowStride), source + 4L * 16 * Pitch, inside: true);
             // ILGPU keeps a loop of four as a loop: each row is a call of its own.
             QueueKeyRow(shared, a, k0, thread, 0);
             QueueKeyRow(shared, a, k0, thread, 1);
