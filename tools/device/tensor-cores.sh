@@ -44,7 +44,8 @@
 #                  makes it with CUDA 11.8's);
 #   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), each staged through
 #                  registers and through cp.async (the second from the alternatives bench --gemm times), then on the
-#                  attention's forward, key pass and dq pass in bf16 and tf32: each kernel's sections (L2 throughput says
+#                  attention's forward, key pass and dq pass in bf16 (staged through registers, then copied by cp.async)
+#                  and tf32: each kernel's sections (L2 throughput says
 #                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
 #                  200 TFLOP/s at most; warp states say what the warps wait for), and its SASS with each instruction's
 #                  executions and warp-stall samples as CSV (ncu-*-sass.log), so that sessions without a GPU can see
@@ -73,6 +74,7 @@ declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt
   [tf32-pipelined]='^Kernel_Tf32PipelinedABt$')
 # The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
 ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
+ncu_attention_copied='^Kernel_(ForwardPipelined|KeyValuePipelined|QueryPipelined)$' # bf16's tiles copied by cp.async
 phase() { local name=$1 limit=$2; shift 2
   local left=$((budget - SECONDS)); if [ $left -lt 15 ]; then echo "=== $name skipped: the budget is spent"; return; fi
   [ $limit -gt $left ] && limit=$left
@@ -133,7 +135,9 @@ for p in $phases; do case $p in
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
     for precision in bf16 tf32; do
       ncu_profile ncu-attention-$precision "$ncu_attention" 2 3 \
-        $cli bench --attention $small --length 1024 --runs 1 --device cuda --precision $precision; done ;;
+        $cli bench --attention $small --length 1024 --runs 1 --device cuda --precision $precision; done
+    ncu_profile ncu-attention-bf16-cp-async "$ncu_attention_copied" 2 3 \
+      $cli bench --attention $small --length 1024 --runs 1 --device cuda --precision bf16 --gemm-staging cp-async ;;
   sanitize) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase sanitize-memcheck 150 compute-sanitizer --tool memcheck \
       --print-limit 20 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests \
       -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -xml $logs/sanitize-memcheck.xml
