@@ -36,7 +36,9 @@ public sealed class DistillationHeadChunkTests
     /// Padding the student's head rows (<see cref="TargetChunk.HeadRows"/>: the rows after a chunk's, then unmasked
     /// positions, their gradients zeroed) leaves every loss, gradient norm, teacher draw and weight as it was, bit for bit:
     /// chunks of 3 padded to 4 and 16, whole teacher steps padded to 16 and to every position (B·L is 64). Rounds of one
-    /// step, so the second step's teacher is the student the first one trained.
+    /// step, so the second step's teacher is the student the first one trained. ILGPU's CPU emulator, whose steps take
+    /// seconds, runs the padded chunks only: which rows pad is the distiller's, the same on every backend, and its kernels
+    /// meet the padded rows the same way in a chunk as in a whole step.
     /// </summary>
     [SkippableTheory]
     [InlineData("cpu", 3, 4)]
@@ -44,7 +46,6 @@ public sealed class DistillationHeadChunkTests
     [InlineData("cpu", null, 16)]
     [InlineData("cpu", null, 128)]
     [InlineData("ilgpu-cpu", 3, 16)]
-    [InlineData("ilgpu-cpu", null, 128)]
     public void Padded_head_rows_change_nothing_of_a_distillation_step(string backend, int? chunkRows, int multiple)
     {
         using var data = new TinyTraining();
