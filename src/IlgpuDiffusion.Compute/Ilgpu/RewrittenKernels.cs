@@ -18,26 +18,32 @@ namespace IlgpuDiffusion.Ilgpu;
 /// </summary>
 internal static class RewrittenKernels
 {
-    /// <summary>The explicitly grouped kernel <paramref name="method"/> compiled by <paramref name="backend"/>, slots rewritten.</summary>
-    public static PTXCompiledKernel Compile(Backend backend, MethodInfo method, KernelSpecialization specialization)
+    /// <summary>
+    /// The explicitly grouped kernel <paramref name="method"/> compiled by <paramref name="backend"/>, slots rewritten, and
+    /// retargeted to sm_90a where it has Hopper's warpgroup instructions (<paramref name="hopper"/>).
+    /// </summary>
+    public static PTXCompiledKernel Compile(Backend backend, MethodInfo method, KernelSpecialization specialization,
+        bool hopper = false)
     {
         var entry = EntryPointDescription.FromExplicitlyGroupedKernel(method);
         var compiled = (PTXCompiledKernel)backend.Compile(entry, specialization);
-        return Create(compiled.Context, EntryPointOf(compiled), compiled.Info, PtxLocalSlots.ToRegisters(compiled.PTXAssembly));
+        string ptx = PtxLocalSlots.ToRegisters(compiled.PTXAssembly);
+        return Create(compiled.Context, EntryPointOf(compiled), compiled.Info, hopper ? PtxTarget.Hopper(ptx) : ptx);
     }
 
     /// <summary>
     /// The launcher of the explicitly grouped kernel <paramref name="method"/> on <paramref name="accelerator"/>, on CUDA from
     /// its rewritten PTX, elsewhere (ILGPU's CPU accelerator) as ILGPU compiles it: a <typeparamref name="TDelegate"/> that
     /// takes the stream, the launch's configuration and the kernel's parameters. The kernel is the caller's to keep (ILGPU's
-    /// cache does not hold it).
+    /// cache does not hold it). <paramref name="hopper"/>: the kernel has warpgroup instructions (see <see cref="Compile"/>).
     /// </summary>
-    public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization)
+    public static TDelegate Load<TDelegate>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization,
+        bool hopper = false)
         where TDelegate : Delegate
     {
         var backend = accelerator.GetBackend();
         var compiled = backend is PTXBackend
-            ? Compile(backend, method, specialization)
+            ? Compile(backend, method, specialization, hopper)
             : backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), specialization);
         return accelerator.LoadKernel(compiled).CreateLauncherDelegate<TDelegate>();
     }
