@@ -96,6 +96,19 @@ internal sealed class IlgpuDevice : Device
         }
     }
 
+    /// <summary>
+    /// Whether BF16 GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>); a first product
+    /// the GPU refused turns it off.
+    /// </summary>
+    internal bool WarpgroupProducts
+    {
+        get
+        {
+            using var scope = EnterLock();
+            return _backendKernels.WarpgroupProducts;
+        }
+    }
+
     /// <summary>The copies of GEMM operands queued so far, each a pass over its operand (see <see cref="TensorCoreGemm"/>).</summary>
     internal long CopyPasses
     {
@@ -155,7 +168,7 @@ internal sealed class IlgpuDevice : Device
         $"{Accelerator.Name} ({Backend.Name()}, {Memory}, warp {Accelerator.WarpSize}, max group {Accelerator.MaxNumThreadsPerGroup}, " +
         $"GEMM {Precision.Name()}{(DeepTf32 ? " in k stages of 32" : "")}" +
         $"{(CopiesFrom < int.MaxValue ? $" on {Precision.Name().ToUpperInvariant()} copies from {CopiesFrom}" : "")}" +
-        $"{(PipelinedCopies ? " staged by cp.async" : "")}" +
+        $"{(WarpgroupProducts ? " on warpgroup products" : PipelinedCopies ? " staged by cp.async" : "")}" +
         $"{(GemmLaunchBounds ? " with launch bounds" : "")})";
 
     private string Memory => Accelerator.AcceleratorType == AcceleratorType.CPU

@@ -36,6 +36,13 @@ internal sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
     /// registers ptxas gives a thread: 2 blocks of 256 threads, 128 registers. 0 when the kernel has no launch bounds.
     /// </summary>
     public int BlocksPerMultiprocessor { get; set; }
+
+    /// <summary>
+    /// Whether the kernel has Hopper's warpgroup instructions (<see cref="Kernels.Wgmma"/>): it loads only on compute
+    /// capability 9.0, from PTX retargeted to sm_90a (<see cref="PtxTarget.Hopper"/>), so the PTX tests compile it for
+    /// sm_90 alone.
+    /// </summary>
+    public bool Hopper { get; set; }
 }
 
 /// <summary>Finds and checks the library's kernel entry points.</summary>

@@ -61,6 +61,9 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>Whether GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>).</summary>
     public bool PipelinedCopies => _tensorCores?.PipelinedCopies ?? false;
 
+    /// <summary>Whether BF16 GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>).</summary>
+    public bool WarpgroupProducts => _tensorCores?.WarpgroupProducts ?? false;
+
     /// <summary>The copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>
     public long CopyPasses => _tensorCores?.CopyPasses ?? 0;
 
@@ -86,7 +89,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
         _tensorCores = precision == MatMulPrecision.Fp32
             ? null
             : new TensorCoreGemm(stream, precision, multiprocessors, choices.DeepTf32, choices.GemmLaunchBounds,
-                choices.CopiesFrom, choices.PipelinedCopies);
+                choices.CopiesFrom, choices.PipelinedCopies, choices.WarpgroupProducts);
     }
 
     /// <summary>

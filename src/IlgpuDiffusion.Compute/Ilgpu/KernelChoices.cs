@@ -32,5 +32,10 @@ namespace IlgpuDiffusion.Ilgpu;
 /// (<see cref="Kernels.TensorCoreAttentionBf16BackwardKernels.QueryPipelined"/>); default: no, until a GPU has timed them
 /// beside the kernels that stage through registers.
 /// </param>
+/// <param name="WarpgroupProducts">
+/// Whether BF16 GEMMs on copies run on Hopper's warpgroup products (<see cref="Kernels.TensorCoreGemmKernels.Bf16WarpgroupABt"/>,
+/// on a GPU of compute capability 9.0; default: no, until a GPU has checked and timed them).
+/// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
-    bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null);
+    bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null,
+    bool? WarpgroupProducts = null);

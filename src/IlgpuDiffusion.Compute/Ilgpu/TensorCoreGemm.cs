@@ -36,7 +36,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
 /// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
 /// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
-/// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs.
+/// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs. Where asked, on a GPU of compute
+/// capability 9.0 exactly (Hopper's sm_90a), BF16 products on copies run on the warpgroup kernels
+/// (<see cref="TensorCoreGemmKernels.Bf16WarpgroupABt"/>, 64 KB of shared memory), ahead of the pipelined ones.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -63,9 +65,10 @@ internal sealed class TensorCoreGemm : IDisposable
     private readonly int _multiprocessors;
     /// <summary>
     /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
-    /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, plus 16 for those pipelined, loaded on first use.
+    /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, plus 16 for those pipelined, plus 20 for the
+    /// warpgroup ones, loaded on first use.
     /// </summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[20];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[24];
     /// <summary>
     /// k-blocks per stage of the unbatched kernels: <see cref="TensorCoreGemmKernels.DeepBlocks"/> for deep TF32, else 1 (also
     /// from the first deep kernel whose opt-in the driver refused).
@@ -73,6 +76,8 @@ internal sealed class TensorCoreGemm : IDisposable
     private int _blocks;
     /// <summary>Whether products on copies run on the pipelined kernels (false also from the first whose opt-in was refused).</summary>
     private bool _pipelined;
+    /// <summary>Whether BF16 products on copies run on the warpgroup kernels (false also from the first the GPU refused).</summary>
+    private bool _warpgroup;
     /// <summary>The fewest rows and columns of a product on copies, as asked (see <see cref="CopiesFrom"/>).</summary>
     private readonly int _copiesFrom;
     private ReduceLaunch? _reduce;
@@ -106,9 +111,13 @@ internal sealed class TensorCoreGemm : IDisposable
     /// Whether products on copies stage through cp.async, where the accelerator grants the shared memory (default: no, the
     /// kernels that stage through registers, until a GPU has timed both).
     /// </param>
+    /// <param name="warpgroupProducts">
+    /// Whether BF16 products on copies run on Hopper's warpgroup products, on a GPU of compute capability 9.0 that grants
+    /// their shared memory (or on the emulating CPU accelerator); default: no, until a GPU has timed them.
+    /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
     public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
-        bool? launchBounds = null, int? copiesFrom = null, bool? pipelinedCopies = null)
+        bool? launchBounds = null, int? copiesFrom = null, bool? pipelinedCopies = null, bool? warpgroupProducts = null)
     {
         var accelerator = stream.Accelerator;
         if (!Supports(accelerator) && !Emulates(accelerator))
@@ -125,10 +134,16 @@ internal sealed class TensorCoreGemm : IDisposable
         _copiesFrom = Math.Max(1, copiesFrom ?? DefaultCopiesFrom);
         _pipelined = _copiesFrom < int.MaxValue && (pipelinedCopies ?? false) &&
             SharedMemoryOptIn.Fits(accelerator, PipelinedSharedBytes);
+        _warpgroup = precision == MatMulPrecision.Bf16 && _copiesFrom < int.MaxValue && (warpgroupProducts ?? false) &&
+            (Emulates(accelerator) || accelerator is CudaAccelerator { Architecture: { Major: 9, Minor: 0 } }) &&
+            SharedMemoryOptIn.Fits(accelerator, WarpgroupSharedBytes);
     }
 
     /// <summary>Whether products on copies stage their tiles through cp.async.</summary>
     public bool PipelinedCopies => _pipelined;
+
+    /// <summary>Whether BF16 products on copies run on Hopper's warpgroup products.</summary>
+    public bool WarpgroupProducts => _warpgroup;
 
     /// <summary>
     /// The fewest rows and columns of a product that runs on copies of its operands (int.MaxValue: none): BF16 copies under
@@ -155,6 +170,8 @@ internal sealed class TensorCoreGemm : IDisposable
     private static int DeepSharedBytes => TensorCoreGemmKernels.SharedFloatsOf(TensorCoreGemmKernels.DeepBlocks) * sizeof(float);
 
     private static int PipelinedSharedBytes => TensorCoreGemmKernels.PipelinedSharedFloats * sizeof(float);
+
+    private static int WarpgroupSharedBytes => TensorCoreGemmKernels.WarpgroupSharedFloats * sizeof(float);
 
     /// <summary>Whether <paramref name="accelerator"/> runs mma.sync with TF32 and BF16 (a CUDA GPU of compute capability 8.0+).</summary>
     public static bool Supports(Accelerator accelerator) => accelerator is CudaAccelerator cuda && cuda.Architecture.Major >= 8;
@@ -211,11 +228,12 @@ internal sealed class TensorCoreGemm : IDisposable
             strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
         }
         bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
-        bool pipelined = copies && _pipelined;
+        bool warpgroup = copies && _warpgroup, pipelined = copies && !warpgroup && _pipelined;
         var arguments = new TensorCoreGemmArguments(m, n, k, strides.ARow, strides.AK, strides.BK, strides.BCol,
             kPerSplit, accumulate ? 1 : 0, hasBias ? 1 : 0, splits > 1 ? 1 : 0, vectorA ? 1 : 0, vectorB ? 1 : 0, (int)epilogue,
-            n, GemmBatch.None, Scale: 1f, pipelined ? Address(a) : 0, pipelined ? Address(b) : 0);
-        var config = Config(m, n, splits, pipelined ? TensorCoreGemmKernels.PipelinedSharedFloats
+            n, GemmBatch.None, Scale: 1f, pipelined || warpgroup ? Address(a) : 0, pipelined || warpgroup ? Address(b) : 0);
+        var config = Config(m, n, splits, warpgroup ? TensorCoreGemmKernels.WarpgroupSharedFloats
+            : pipelined ? TensorCoreGemmKernels.PipelinedSharedFloats
             : TensorCoreGemmKernels.SharedFloatsOf(_blocks));
         if (splits == 1)
         {
@@ -294,6 +312,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private GemmLaunch Kernel(bool aKContiguous, bool bKContiguous, bool batched, bool copies)
     {
         bool deep = DeepTf32 && !batched;
+        if (copies && _warpgroup) return WarpgroupKernel(aKContiguous, bKContiguous);
         if (copies && _pipelined) return PipelinedKernel(aKContiguous, bKContiguous);
         bool bf16Copies = copies && _precision == MatMulPrecision.Bf16; // TF32 ones are pipelined, or none
         int index = (bf16Copies ? 12 : deep ? 8 : batched ? 4 : 0) + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
@@ -355,6 +374,41 @@ internal sealed class TensorCoreGemm : IDisposable
         if (!SharedMemoryOptIn.Allow(launch.GetKernel(), PipelinedSharedBytes))
         {
             _pipelined = false;
+            return Kernel(aKContiguous, bKContiguous, batched: false, copies: true);
+        }
+        return _gemms[index] = launch;
+    }
+
+    /// <summary>
+    /// The warpgroup kernel for the layouts: on CUDA from its PTX rewritten for sm_90a, on the emulating CPU accelerator as
+    /// ILGPU compiles it. From the first that the driver refused (its 64 KB of shared memory, or a driver whose JIT compiler
+    /// predates PTX ISA 8.0), BF16 products on copies run on the pipelined kernels where asked, else on those that stage
+    /// through registers.
+    /// </summary>
+    private GemmLaunch WarpgroupKernel(bool aKContiguous, bool bKContiguous)
+    {
+        int index = 20 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        if (_gemms[index] is { } loaded) return loaded;
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((aKContiguous, bKContiguous) switch
+        {
+            (true, true) => TensorCoreGemmKernels.Bf16WarpgroupABt,
+            (true, false) => TensorCoreGemmKernels.Bf16WarpgroupAB,
+            (false, false) => TensorCoreGemmKernels.Bf16WarpgroupAtB,
+            (false, true) => TensorCoreGemmKernels.Bf16WarpgroupAtBt,
+        });
+        var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
+        GemmLaunch? launch;
+        try
+        {
+            launch = RewrittenKernels.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, hopper: true);
+        }
+        catch (CudaException)
+        {
+            launch = null;
+        }
+        if (launch is null || !SharedMemoryOptIn.Allow(launch.GetKernel(), WarpgroupSharedBytes))
+        {
+            _warpgroup = false;
             return Kernel(aKContiguous, bKContiguous, batched: false, copies: true);
         }
         return _gemms[index] = launch;

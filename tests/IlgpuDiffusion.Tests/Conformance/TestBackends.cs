@@ -24,6 +24,8 @@ public static class TestBackends
             new KernelChoices(PipelinedCopies: true, PipelinedAttention: true))),
         ["cuda-tf32-pipelined"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Tf32, index: 0,
             new KernelChoices(PipelinedCopies: true))),
+        ["cuda-bf16-warpgroup"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Bf16, index: 0,
+            new KernelChoices(PipelinedCopies: true, PipelinedAttention: true, WarpgroupProducts: true))),
     };
 
     /// <summary>Why a CUDA row is skipped on this machine.</summary>
@@ -66,7 +68,9 @@ public static class TestBackends
     /// CUDA with tensor-core GEMMs, per precision: the rows of the GEMM tests that compare against a reference rounding its
     /// inputs the same way (the "cuda" row multiplies in fp32, as every other test expects); "cuda-bf16-pipelined" and
     /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet), the
-    /// first also its BF16 attention of heads of 64 on tiles copied by cp.async.
+    /// first also its BF16 attention of heads of 64 on tiles copied by cp.async; "cuda-bf16-warpgroup" is that device with its
+    /// products on copies on Hopper's warpgroup products (where the GPU has them, compute capability 9.0; elsewhere it is
+    /// "cuda-bf16-pipelined" again).
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {
@@ -76,6 +80,7 @@ public static class TestBackends
             yield return ["cuda-bf16"];
             yield return ["cuda-bf16-pipelined"];
             yield return ["cuda-tf32-pipelined"];
+            yield return ["cuda-bf16-warpgroup"];
         }
     }
 

@@ -17,10 +17,14 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
     {
         var data = new TheoryData<string, int>();
         foreach (var (method, _) in KernelRegistry.All())
-            foreach (int architecture in new[] { 80, 90 })
+            foreach (int architecture in Architectures(method))
                 data.Add(Name(method), architecture);
         return data;
     }
+
+    /// <summary>The architectures a kernel is compiled for: sm_80 and sm_90, a Hopper-only one's sm_90 alone.</summary>
+    private static int[] Architectures(MethodInfo method) =>
+        method.GetCustomAttribute<IlgpuKernelAttribute>()!.Hopper ? [90] : [80, 90];
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -41,14 +45,16 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
     [Theory]
     // One kernel per pair of operand layouts, batched ones for three of the pairs; TF32 also in stages of 32 of k; BF16
     // also on BF16 copies of the operands, whose rounding is the copy's (CopyBf16), not the GEMM's, and on copies staged by
-    // cp.async (in the "rounding" column: they round nothing), TF32 ones too (on TF32 copies, CopyTf32). TF32 rounds in
-    // integer arithmetic.
+    // cp.async (in the "rounding" column: they round nothing), TF32 ones too (on TF32 copies, CopyTf32), and BF16 ones on
+    // Hopper's warpgroup products (sm_90 only). TF32 rounds in integer arithmetic.
     [InlineData("Tf32(Deep)?(ABt|AB|AtB|AtBt)(Batched)?", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", null, 11)]
     [InlineData("Bf16(ABt|AB|AtB|AtBt)(Batched)?", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", "cvt.rn.bf16x2.f32", 7)]
     [InlineData("Bf16Copies(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", null, 4)]
     [InlineData("Bf16Pipelined(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
         "cp.async.cg.shared.global", 4)]
     [InlineData("Tf32PipelinedABt", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", "cp.async.cg.shared.global", 1)]
+    [InlineData("Bf16Warpgroup(ABt|AB|AtB|AtBt)", "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16",
+        "cp.async.cg.shared.global", 4)]
     [InlineData("CopyBf16", null, "cvt.rn.bf16x2.f32", 1)]
     [InlineData("CopyTf32", null, null, 1)]
     public void Tensor_core_GEMMs_emit_their_mma_and_rounding_instructions(string kernel, string? mma, string? rounding, int count)
@@ -57,7 +63,7 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
         var kernels = KernelRegistry.All().Where(k => name.IsMatch(Name(k.Method))).ToArray();
         Assert.Equal(count, kernels.Length);
         foreach (var (method, grouping) in kernels)
-            foreach (int architecture in new[] { 80, 90 })
+            foreach (int architecture in Architectures(method))
             {
                 string ptx = compiler.Of(method, grouping, architecture);
                 if (mma is not null) Assert.Contains(mma, ptx);

@@ -92,24 +92,30 @@ public sealed class PtxLocalSlotsTests
     /// <summary>
     /// A pipelined GEMM as CUDA loads it: ILGPU's PTX with every slot a register (no local memory left), its cp.async kept,
     /// built into a compiled kernel of the same entry point (the internal members <see cref="RewrittenKernels"/> reaches
-    /// exist in this version of ILGPU).
+    /// exist in this version of ILGPU); a GEMM on warpgroup products retargeted to sm_90a at PTX ISA 8.0, where the other
+    /// keeps ILGPU's target and ISA.
     /// </summary>
-    [Fact]
-    public void A_pipelined_GEMM_compiles_to_a_kernel_of_rewritten_PTX()
+    [Theory]
+    [InlineData(nameof(TensorCoreGemmKernels.Bf16PipelinedABt), false, "mma.sync.aligned.m16n8k16")]
+    [InlineData(nameof(TensorCoreGemmKernels.Bf16WarpgroupABt), true, "wgmma.mma_async.sync.aligned.m64n64k16")]
+    public void A_pipelined_GEMM_compiles_to_a_kernel_of_rewritten_PTX(string name, bool hopper, string product)
     {
         using var context = IlgpuRuntime.CreateIsolated();
         var architecture = CudaArchitecture.SM_90;
         using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, CudaInstructionSet.ISA_78,
             nvvmAPI: null);
-        var method = typeof(TensorCoreGemmKernels).GetMethod(nameof(TensorCoreGemmKernels.Bf16PipelinedABt))!;
+        var method = typeof(TensorCoreGemmKernels).GetMethod(name)!;
 
-        var kernel = RewrittenKernels.Compile(backend, method, KernelSpecialization.Empty);
+        var kernel = RewrittenKernels.Compile(backend, method, KernelSpecialization.Empty, hopper);
 
         Assert.Equal(method, kernel.SourceMethod);
         Assert.Equal(method.GetParameters().Length, kernel.NumParameters);
         Assert.Contains("cp.async.cg.shared.global", kernel.PTXAssembly, StringComparison.Ordinal);
+        Assert.Contains(product, kernel.PTXAssembly, StringComparison.Ordinal);
         Assert.Contains("%lslot", kernel.PTXAssembly, StringComparison.Ordinal);
         Assert.DoesNotContain(".local", kernel.PTXAssembly, StringComparison.Ordinal);
         Assert.DoesNotContain("__local_depot", kernel.PTXAssembly, StringComparison.Ordinal);
+        Assert.Contains(hopper ? ".target sm_90a" : ".target sm_80", kernel.PTXAssembly, StringComparison.Ordinal);
+        Assert.Contains(hopper ? ".version 8.0" : ".version 7.8", kernel.PTXAssembly, StringComparison.Ordinal);
     }
 }

@@ -3,11 +3,11 @@ using System.Text.RegularExpressions;
 namespace IlgpuDiffusion.Tests.Ilgpu;
 
 /// <summary>
-/// The loop of a kernel's machine code that holds its HMMAs, read from cuobjdump's listing (each instruction printed as
-/// <c>/*address*/ OPCODE operands ;</c>): its instructions, HMMAs and LDSMs in the listing's order, from a backward
-/// branch's target to the branch; and the shortest pass through it that issues products and stages a tile
-/// (<see cref="FastPath"/>), following each forward branch inside it or falling through, around the loops nested in it where
-/// a way around them exists.
+/// The loop of a kernel's machine code that holds its HMMAs (or Hopper's HGMMAs, counted as they are), read from
+/// cuobjdump's listing (each instruction printed as <c>/*address*/ OPCODE operands ;</c>): its instructions, HMMAs and LDSMs
+/// in the listing's order, from a backward branch's target to the branch; and the shortest pass through it that issues
+/// products and stages a tile (<see cref="FastPath"/>), following each forward branch inside it or falling through, around
+/// the loops nested in it where a way around them exists.
 /// </summary>
 internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath, int Mmas, int MatrixLoads)
 {
@@ -138,7 +138,8 @@ internal sealed record SassLoop(int Instructions, IReadOnlyList<string> FastPath
         if (length < way[next][to].Length) way[next][to] = (length, from, state);
     }
 
-    private static bool IsMma(string instruction) => instruction.Contains("HMMA", StringComparison.Ordinal);
+    private static bool IsMma(string instruction) =>
+        instruction.Contains("HMMA", StringComparison.Ordinal) || instruction.Contains("HGMMA", StringComparison.Ordinal);
 
     /// <summary>
     /// Whether a branch always jumps: no guard predicate (@P0 BRA) and no predicate operand (BRA P0, which jumps where P0

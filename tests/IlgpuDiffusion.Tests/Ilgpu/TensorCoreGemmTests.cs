@@ -32,7 +32,7 @@ public sealed class TensorCoreGemmTests
             .EnableAlgorithms()
             .Optimize(OptimizationLevel.O2));
 
-        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?, bool, bool), Device> _devices = [];
+        private readonly Dictionary<(MatMulPrecision, int, bool, bool, bool, int?, bool, bool, bool), Device> _devices = [];
 
         private readonly Dictionary<MatMulPrecision, TensorCoreGemm> _gemms = [];
 
@@ -44,13 +44,15 @@ public sealed class TensorCoreGemmTests
         /// <paramref name="tf32KeyBlocks"/> is false, its BF16 GEMMs on BF16 copies of their operands from
         /// <paramref name="copiesFrom"/> rows and columns (the default's 512 when null), staged through cp.async where
         /// <paramref name="pipelinedCopies"/> (and so its TF32 GEMMs on TF32 copies from as many), its BF16 attention forward
-        /// copying key tiles through cp.async where <paramref name="pipelinedAttention"/>.
+        /// copying key tiles through cp.async where <paramref name="pipelinedAttention"/>, its BF16 GEMMs on copies on
+        /// warpgroup products where <paramref name="warpgroup"/>.
         /// </summary>
         internal Device Get(MatMulPrecision precision, int multiprocessors, bool deepTf32 = true, bool launchBounds = false,
-            bool tf32KeyBlocks = true, int? copiesFrom = null, bool pipelinedCopies = false, bool pipelinedAttention = false)
+            bool tf32KeyBlocks = true, int? copiesFrom = null, bool pipelinedCopies = false, bool pipelinedAttention = false,
+            bool warpgroup = false)
         {
             var key = (precision, multiprocessors, deepTf32, launchBounds, tf32KeyBlocks, copiesFrom, pipelinedCopies,
-                pipelinedAttention);
+                pipelinedAttention, warpgroup);
             lock (_devices)
             {
                 if (!_devices.TryGetValue(key, out var device))
@@ -58,7 +60,8 @@ public sealed class TensorCoreGemmTests
                     var accelerator = _context.GetCPUDevices()[0].CreateAccelerator(_context);
                     device = new IlgpuDevice(Backend.IlgpuCpu, accelerator, precision, multiprocessors,
                         choices: new KernelChoices(DeepTf32: deepTf32, GemmLaunchBounds: launchBounds, Tf32KeyBlocks: tf32KeyBlocks,
-                            CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies, PipelinedAttention: pipelinedAttention));
+                            CopiesFrom: copiesFrom, PipelinedCopies: pipelinedCopies, PipelinedAttention: pipelinedAttention,
+                            WarpgroupProducts: warpgroup));
                     _devices[key] = device;
                 }
                 return device;
@@ -422,6 +425,7 @@ public sealed class TensorCoreGemmTests
     [InlineData("bf16-copies", 16)]
     [InlineData("bf16-pipelined", 16)]
     [InlineData("tf32-pipelined", 16)]
+    [InlineData("bf16-warpgroup", 16)]
     public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -432,28 +436,40 @@ public sealed class TensorCoreGemmTests
     /// BF16 products on copies of their operands give the direct kernels' results bit for bit: the same BF16 values (the
     /// copy rounds as the direct kernels' staging does) reach the same stage places, so the same products are summed in the
     /// same order. Edges in every dimension (the copies' zero padding), split-K, bias and accumulation, the adaLN row.
-    /// The same holds with the copies staged through cp.async (<paramref name="pipelined"/>): the same words reach the same
-    /// places, whatever carries them, in a k loop of fewer tiles than its ring keeps in flight (1, 2), of as many (3), and
-    /// of more (10; 11 in each split of k = 1,000 and 700).
+    /// The same holds with the copies staged through cp.async ("cp.async"): the same words reach the same places, whatever
+    /// carries them, in a k loop of fewer tiles than its ring keeps in flight (1, 2), of as many (3), and of more (10; 11 in
+    /// each split of k = 1,000 and 700). On warpgroup products ("warpgroup", emulated: each accumulator sums its products
+    /// over a tile's k in order, as the emulated mma.sync does) the same words reach core matrices instead, k-contiguous
+    /// copies as K-major operands and line-contiguous ones as MN-major, in every layout (aᵀ·bᵀ: aᵀ·b of one column).
     /// </summary>
     [Theory]
-    [InlineData("ABt", 130, 70, 37, 1, false, false)]
-    [InlineData("AB", 67, 129, 40, 1, true, false)]
-    [InlineData("AtB", 45, 33, 70, 1, true, false)]
-    [InlineData("AtB", 40, 24, 1000, 16, false, false)]
-    [InlineData("ABt", 136, 132, 48, 1, true, false)]
-    [InlineData("AB", 1, 96, 700, 16, true, false)]
-    [InlineData("ABt", 130, 70, 20, 1, false, true)]
-    [InlineData("AB", 67, 129, 40, 1, true, true)]
-    [InlineData("AtB", 45, 33, 70, 1, true, true)]
-    [InlineData("AtB", 40, 24, 1000, 16, false, true)]
-    [InlineData("ABt", 136, 132, 300, 1, true, true)]
-    [InlineData("AB", 1, 96, 700, 16, true, true)]
+    [InlineData("ABt", 130, 70, 37, 1, false, "registers")]
+    [InlineData("AB", 67, 129, 40, 1, true, "registers")]
+    [InlineData("AtB", 45, 33, 70, 1, true, "registers")]
+    [InlineData("AtB", 40, 24, 1000, 16, false, "registers")]
+    [InlineData("ABt", 136, 132, 48, 1, true, "registers")]
+    [InlineData("AB", 1, 96, 700, 16, true, "registers")]
+    [InlineData("ABt", 130, 70, 20, 1, false, "cp.async")]
+    [InlineData("AB", 67, 129, 40, 1, true, "cp.async")]
+    [InlineData("AtB", 45, 33, 70, 1, true, "cp.async")]
+    [InlineData("AtB", 40, 24, 1000, 16, false, "cp.async")]
+    [InlineData("ABt", 136, 132, 300, 1, true, "cp.async")]
+    [InlineData("AB", 1, 96, 700, 16, true, "cp.async")]
+    [InlineData("ABt", 130, 70, 37, 1, false, "warpgroup")]
+    [InlineData("AB", 67, 129, 40, 1, true, "warpgroup")]
+    [InlineData("AtB", 45, 33, 70, 1, true, "warpgroup")]
+    [InlineData("AtB", 40, 24, 1000, 16, false, "warpgroup")]
+    [InlineData("ABt", 136, 132, 300, 1, true, "warpgroup")]
+    [InlineData("AtB", 96, 1, 700, 16, true, "warpgroup")]
     public void Bf16_copies_give_the_direct_kernels_results_bit_for_bit(string layout, int m, int n, int k, int multiprocessors,
-        bool accumulate, bool pipelined) =>
+        bool accumulate, string staging)
+    {
+        var copies = _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: staging == "cp.async",
+            warpgroup: staging == "warpgroup");
+        Assert.Equal(staging == "warpgroup", ((IlgpuDevice)copies).WarpgroupProducts);
         AssertSameProducts(Enum.Parse<MatMulLayout>(layout), m, n, k, accumulate,
-            _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue),
-            _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: pipelined));
+            _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue), copies);
+    }
 
     /// <summary>
     /// The same random product, c = op(a)·op(b) [+ c], on a device whose kernels read the operands (<paramref name="direct"/>)
@@ -526,7 +542,8 @@ public sealed class TensorCoreGemmTests
 
     /// <summary>
     /// A BF16 device takes copies from 512 rows and columns unless told otherwise, staged through registers unless told to
-    /// pipeline them (which its description then says); a TF32 one takes copies only where told to pipeline them.
+    /// pipeline them (which its description then says); a TF32 one takes copies only where told to pipeline them. Warpgroup
+    /// products only where asked, and only in BF16.
     /// </summary>
     [Fact]
     public void Bf16_devices_take_copies_of_large_operands_by_default()
@@ -544,17 +561,24 @@ public sealed class TensorCoreGemmTests
         Assert.True(tf32Pipelined.PipelinedCopies);
         Assert.Equal(TensorCoreGemm.DefaultCopiesFrom, tf32Pipelined.CopiesFrom);
         Assert.Contains("on TF32 copies from 512 staged by cp.async", tf32Pipelined.Description, StringComparison.Ordinal);
+        Assert.False(bf16.WarpgroupProducts);
+        var warpgroup = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1, warpgroup: true);
+        Assert.True(warpgroup.WarpgroupProducts);
+        Assert.Contains("on BF16 copies from 512 on warpgroup products", warpgroup.Description, StringComparison.Ordinal);
+        Assert.False(((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, pipelinedCopies: true, warpgroup: true)).WarpgroupProducts);
     }
 
     /// <summary>
     /// An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand;
-    /// "bf16-pipelined": those copies staged through cp.async; "tf32-pipelined": TF32 on copies so staged).
+    /// "bf16-pipelined": those copies staged through cp.async; "tf32-pipelined": TF32 on copies so staged; "bf16-warpgroup":
+    /// BF16 copies on warpgroup products).
     /// </summary>
     private Device Emulated(string precision, int multiprocessors) => precision switch
     {
         "bf16-copies" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1),
         "bf16-pipelined" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
         "tf32-pipelined" => _emulator.Get(MatMulPrecision.Tf32, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
+        "bf16-warpgroup" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, warpgroup: true),
         _ => _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors),
     };
 

@@ -190,13 +190,46 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
+    /// The BF16 GEMMs on Hopper's warpgroup products (TensorCoreGemmKernels.Warpgroup.cs), from the PTX CUDA loads them from
+    /// (operand slots in registers, retargeted to sm_90a: <see cref="PtxTarget.Hopper"/>), assembled by a ptxas of CUDA 12 or
+    /// later (PTXAS_SM90A and CUOBJDUMP_SM90A; CUDA 11.8's knows no sm_90a): no stack frame, no local memory, cp.async copies
+    /// (LDGSTS) and 64 × 64 × 16 warpgroup products (HGMMA), four a tile, whose k loop waits for no global load. ptxas does
+    /// not serialize the products (its warning C7514, which an accumulator read between a product and its wait brings), and
+    /// the registers leave room for the two blocks the launch bounds ask.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("Bf16WarpgroupABt")]
+    [InlineData("Bf16WarpgroupAB")]
+    [InlineData("Bf16WarpgroupAtB")]
+    [InlineData("Bf16WarpgroupAtBt")]
+    public void Warpgroup_GEMMs_assemble_for_sm_90a_to_HGMMA_without_local_memory(string kernel)
+    {
+        var (report, sass) = AssembleRewritten(typeof(TensorCoreGemmKernels), kernel, 90, hopper: true);
+        Assert.Contains("0 bytes stack frame", report);
+        Assert.DoesNotContain("C7514", report);
+        Assert.Contains("LDGSTS.E.BYPASS", sass);
+        Assert.Contains("HGMMA.64x64x16.F32.BF16", sass);
+        Assert.DoesNotContain("LDL", sass);
+        Assert.DoesNotContain("STL", sass);
+        var loop = SassLoop.Hottest(sass);
+        WriteCounts(kernel, 90, report, TensorCoreGemmKernels.Threads, loop);
+        Assert.Equal(4, loop.Mmas);
+        Assert.Empty(loop.GlobalLoadWaits().Waits);
+        Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
+            $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");
+    }
+
+    /// <summary>
     /// ILGPU's PTX of <paramref name="kernel"/> for sm_<paramref name="sm"/> (the PTX tests', or compiled alone where
     /// <paramref name="fresh"/>), its inline-PTX operand slots moved to registers (<see cref="PtxLocalSlots"/>) as CUDA loads
-    /// it, assembled: ptxas's report and the SASS. ILGPU's own PTX's stack frame goes to the test output.
+    /// it, assembled: ptxas's report and the SASS. ILGPU's own PTX's stack frame goes to the test output. Where
+    /// <paramref name="hopper"/>, retargeted to sm_90a and assembled by the tools of CUDA 12 or later.
     /// </summary>
-    private (string Report, string Sass) AssembleRewritten(Type kernels, string kernel, int sm, bool fresh = false)
+    private (string Report, string Sass) AssembleRewritten(Type kernels, string kernel, int sm, bool fresh = false,
+        bool hopper = false)
     {
-        var (ptxas, cuobjdump) = Tools();
+        var (ptxas, cuobjdump) = hopper ? HopperTools() : Tools();
+        string arch = hopper ? "sm_90a" : $"sm_{sm}";
         string folder = Path.Combine(Path.GetTempPath(), $"ilgpudiffusion-sass-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
@@ -204,11 +237,12 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
             string ilgpuPtx = fresh ? KernelPtx.Fresh(kernels, kernel, sm) : compiler.Of(kernels, kernel, sm);
             string raw = Path.Combine(folder, $"{kernel}.ilgpu.ptx"), ptxPath = Path.Combine(folder, $"{kernel}.ptx");
             string cubin = Path.Combine(folder, $"{kernel}.cubin");
-            File.WriteAllText(raw, ilgpuPtx);
-            output.WriteLine($"ILGPU's own PTX: {Regex.Match(Run(ptxas, $"-arch=sm_{sm} -v \"{raw}\" -o \"{cubin}\""),
+            File.WriteAllText(raw, hopper ? PtxTarget.Hopper(ilgpuPtx) : ilgpuPtx);
+            output.WriteLine($"ILGPU's own PTX: {Regex.Match(Run(ptxas, $"-arch={arch} -v \"{raw}\" -o \"{cubin}\""),
                 @"\d+ bytes stack frame").Value}");
-            File.WriteAllText(ptxPath, PtxLocalSlots.ToRegisters(ilgpuPtx));
-            string report = Run(ptxas, $"-arch=sm_{sm} -v \"{ptxPath}\" -o \"{cubin}\"");
+            string rewritten = PtxLocalSlots.ToRegisters(ilgpuPtx);
+            File.WriteAllText(ptxPath, hopper ? PtxTarget.Hopper(rewritten) : rewritten);
+            string report = Run(ptxas, $"-arch={arch} -v \"{ptxPath}\" -o \"{cubin}\"");
             return (report, Run(cuobjdump, $"-sass \"{cubin}\""));
         }
         finally
@@ -335,6 +369,20 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         Skip.If(string.IsNullOrEmpty(ptxas) || string.IsNullOrEmpty(cuobjdump),
             "PTXAS and CUOBJDUMP are not set: NVIDIA's assembler is not on this machine " +
             "(.ci/run fetches it when Debian's mirror serves it)");
+        return (ptxas!, cuobjdump!);
+    }
+
+    /// <summary>
+    /// ptxas and cuobjdump of CUDA 12 or later from PTXAS_SM90A and CUOBJDUMP_SM90A (tools/ci/fetch-ptxas.sh fetches them
+    /// from Debian's next release); skips the calling test where they are not set.
+    /// </summary>
+    private static (string Ptxas, string Cuobjdump) HopperTools()
+    {
+        string? ptxas = Environment.GetEnvironmentVariable("PTXAS_SM90A");
+        string? cuobjdump = Environment.GetEnvironmentVariable("CUOBJDUMP_SM90A");
+        Skip.If(string.IsNullOrEmpty(ptxas) || string.IsNullOrEmpty(cuobjdump),
+            "PTXAS_SM90A and CUOBJDUMP_SM90A are not set: no assembler of CUDA 12 or later, which sm_90a needs, is on this " +
+            "machine (.ci/run fetches one when Debian's mirror serves it)");
         return (ptxas!, cuobjdump!);
     }
 

@@ -1,0 +1,238 @@
+using ILGPU;
+using ILGPU.Runtime.Cuda;
+
+namespace IlgpuDiffusion.Ilgpu.Kernels;
+
+// BF16 GEMMs on copies of their operands (TensorCoreGemmKernels.Copies.cs) on Hopper's warpgroup products (Wgmma): the block's
+// 128 × 128 tile is two warpgroups' 64 × 128, each a pair of m64n64k16 products per 16 of k, read by the tensor cores
+// straight from shared memory, where the pipelined kernels (TensorCoreGemmKernels.Pipelined.cs) load fragments with
+// ldmatrix and issue 32 mma.sync a warp per 16 of k. Tiles reach shared memory as there, by cp.async in a ring of
+// WarpgroupStages stages, but laid out in core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's
+// row, 8 k of one line of a k-contiguous copy or 8 lines at one k of a line-contiguous one, so either layout stages with
+// cp.async and no transposition, the line-contiguous one as an MN-major operand. CUDA loads these kernels from PTX rewritten
+// for sm_90a (RewrittenKernels, PtxTarget.Hopper). The emulating CPU accelerator copies each piece at once and sums each
+// accumulator's products over a tile's k in order, as the emulation of the other kernels on copies does, so on it the
+// results equal theirs bit for bit.
+internal static partial class TensorCoreGemmKernels
+{
+    /// <summary>Stages of the warpgroup kernels' ring.</summary>
+    public const int WarpgroupStages = 4;
+
+    private const int WarpgroupOperandBytes = TileM * 32 * 2, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
+
+    /// <summary>Floats of dynamic shared memory a warpgroup launch needs: <see cref="WarpgroupStages"/> stages (64 KB).</summary>
+    public const int WarpgroupSharedFloats = WarpgroupStages * WarpgroupStageBytes / sizeof(float);
+
+    /// <summary>BF16 on copies, warpgroup products, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
+    public static void Bf16WarpgroupABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        RunWarpgroup<KContiguous, KContiguous>(a, b, bias, c, activation, g);
+
+    /// <summary>BF16 on copies, warpgroup products, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
+    public static void Bf16WarpgroupAB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        RunWarpgroup<KContiguous, LineContiguous>(a, b, bias, c, activation, g);
+
+    /// <summary>BF16 on copies, warpgroup products, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
+    public static void Bf16WarpgroupAtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        RunWarpgroup<LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
+
+    /// <summary>BF16 on copies, warpgroup products, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
+    public static void Bf16WarpgroupAtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        RunWarpgroup<LineContiguous, KContiguous>(a, b, bias, c, activation, g);
+
+    /// <summary>
+    /// The product: the first <see cref="WarpgroupStages"/> − 1 tiles queued, then for each tile a wait for its copies, the
+    /// fence that shows them to the tensor cores, one barrier (every thread's copies landed, and both warpgroups done with
+    /// the stage the next queue overwrites: each waited for its products), the queue of the tile three ahead, and this
+    /// tile's products. Warp w holds rows 16w to 16w + 15 of the tile (warpgroup w / 4, its warp w mod 4) and all 128
+    /// columns: its accumulators Fij are columns 32i + 8j to 32i + 8j + 7.
+    /// </summary>
+    private static void RunWarpgroup<TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, in TensorCoreGemmArguments g)
+        where TA : struct, IOperandLayout
+        where TB : struct, IOperandLayout
+    {
+        bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous;
+        var shared = SharedMemory.GetDynamic<float>();
+        int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
+        int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
+        int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
+        int tiles = (kEnd - kBegin + 31) >> 5;
+        uint sharedBase = CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u;
+        var queueA = new CoreMatrixQueue(a, g.AAddress, thread, aK, g.M - rowBase, g.ARowStride, g.AKStride, rowBase, kBegin,
+            kEnd - kBegin, sharedBase);
+        var queueB = new CoreMatrixQueue(b, g.BAddress, thread, bK, g.N - colBase, g.BColStride, g.BKStride, colBase, kBegin,
+            kEnd - kBegin, sharedBase + WarpgroupOperandBytes);
+        // This warpgroup's rows of op(a) in a stage; op(b)'s two halves of 64 columns.
+        uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes);
+        uint firstHalf = sharedBase + WarpgroupOperandBytes, secondHalf = firstHalf + 8 * Wgmma.StrideBytes;
+
+        long nextA = queueA.First, nextB = queueB.First;
+        int queuedK = 0, queued = 0;
+        for (int tile = 0; tile < WarpgroupStages - 1; tile++)
+        {
+            queueA.Queue(shared, queued, nextA, queuedK);
+            queueB.Queue(shared, queued, nextB, queuedK);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + 32);
+            AsyncCopies.Commit();
+            queued += WarpgroupStageBytes;
+        }
+        var w = default(WarpAccumulators);
+        int stage = 0;
+        for (int left = tiles; left > 0; left--)
+        {
+            AsyncCopies.WaitForAllBut(WarpgroupStages - 2);
+            Wgmma.FenceSharedWrites();
+            Group.Barrier();
+            queueA.Queue(shared, queued, nextA, queuedK);
+            queueB.Queue(shared, queued, nextB, queuedK);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + 32);
+            AsyncCopies.Commit();
+            queued = NextWarpgroupStage(queued);
+            if (CudaAsm.IsSupported)
+            {
+                uint at = (uint)stage, k16 = 2 * Wgmma.LeadingBytes; // k 16–31: two core matrices on
+                ulong a0 = Wgmma.Descriptor(rowsOfA + at), a1 = Wgmma.Descriptor(rowsOfA + at + k16);
+                ulong b0 = Wgmma.Descriptor(firstHalf + at), b1 = Wgmma.Descriptor(firstHalf + at + k16);
+                Wgmma.Bf16Tile(ref w.F00, ref w.F01, ref w.F02, ref w.F03, ref w.F10, ref w.F11, ref w.F12, ref w.F13,
+                    a0, b0, a1, b1, aK, bK);
+                b0 = Wgmma.Descriptor(secondHalf + at);
+                b1 = Wgmma.Descriptor(secondHalf + at + k16);
+                Wgmma.Bf16Tile(ref w.F20, ref w.F21, ref w.F22, ref w.F23, ref w.F30, ref w.F31, ref w.F32, ref w.F33,
+                    a0, b0, a1, b1, aK, bK);
+            }
+            else
+            {
+                w = EmulateWarpgroup(w, shared, stage >> 2, (warp >> 2) * 64 + (warp & 3) * 16, lane, aK, bK);
+            }
+            stage = NextWarpgroupStage(stage);
+        }
+        // The zero fills queued past the last tile are still in flight: none outlives the block.
+        AsyncCopies.WaitForAllBut(0);
+        var output = new GemmOutput(bias, c, activation);
+        int row = rowBase + (warp >> 2) * 64 + (warp & 3) * 16;
+        StoreRow<Unbatched>(output, g, row, colBase, lane, w.F00, w.F01, w.F02, w.F03);
+        StoreRow<Unbatched>(output, g, row, colBase + 32, lane, w.F10, w.F11, w.F12, w.F13);
+        StoreRow<Unbatched>(output, g, row, colBase + 64, lane, w.F20, w.F21, w.F22, w.F23);
+        StoreRow<Unbatched>(output, g, row, colBase + 96, lane, w.F30, w.F31, w.F32, w.F33);
+    }
+
+    /// <summary>The byte where the stage after the one at byte <paramref name="stage"/> begins, round the ring.</summary>
+    private static int NextWarpgroupStage(int stage) =>
+        stage == (WarpgroupStages - 1) * WarpgroupStageBytes ? 0 : stage + WarpgroupStageBytes;
+
+    /// <summary>
+    /// A warp's products of one stage (at word <paramref name="stage"/>) without tensor cores: each accumulator gets the
+    /// products over the tile's 32 k at its row (from <paramref name="row"/>, the warp's first in the tile) and column, in
+    /// order of k, read from the core matrices.
+    /// </summary>
+    private static WarpAccumulators EmulateWarpgroup(WarpAccumulators w, ArrayView<float> shared, int stage, int row, int lane,
+        bool aK, bool bK)
+    {
+        var tile = new EmulatedCoreMatrices(shared, stage, aK, bK);
+        EmulateWarpgroup(ref w.F00, tile, row, 0, lane);
+        EmulateWarpgroup(ref w.F01, tile, row, 8, lane);
+        EmulateWarpgroup(ref w.F02, tile, row, 16, lane);
+        EmulateWarpgroup(ref w.F03, tile, row, 24, lane);
+        EmulateWarpgroup(ref w.F10, tile, row, 32, lane);
+        EmulateWarpgroup(ref w.F11, tile, row, 40, lane);
+        EmulateWarpgroup(ref w.F12, tile, row, 48, lane);
+        EmulateWarpgroup(ref w.F13, tile, row, 56, lane);
+        EmulateWarpgroup(ref w.F20, tile, row, 64, lane);
+        EmulateWarpgroup(ref w.F21, tile, row, 72, lane);
+        EmulateWarpgroup(ref w.F22, tile, row, 80, lane);
+        EmulateWarpgroup(ref w.F23, tile, row, 88, lane);
+        EmulateWarpgroup(ref w.F30, tile, row, 96, lane);
+        EmulateWarpgroup(ref w.F31, tile, row, 104, lane);
+        EmulateWarpgroup(ref w.F32, tile, row, 112, lane);
+        EmulateWarpgroup(ref w.F33, tile, row, 120, lane);
+        return w;
+    }
+
+    private static void EmulateWarpgroup(ref MmaAccumulator f, in EmulatedCoreMatrices tile, int row, int col, int lane)
+    {
+        f.C0 = tile.Dot(f.C0, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0));
+        f.C1 = tile.Dot(f.C1, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1));
+        f.C2 = tile.Dot(f.C2, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2));
+        f.C3 = tile.Dot(f.C3, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3));
+    }
+
+    /// <summary>A stage as the emulation reads it: both operands' tiles in core matrices, op(b)'s after op(a)'s.</summary>
+    private readonly struct EmulatedCoreMatrices(ArrayView<float> shared, int stage, bool aK, bool bK)
+    {
+        public float Dot(float sum, int row, int col)
+        {
+            for (int k = 0; k < 32; k++)
+                sum += Wgmma.Element(shared, stage, row, k, aK) * Wgmma.Element(shared, stage + WarpgroupOperandBytes / 4, col, k, bK);
+            return sum;
+        }
+    }
+
+    /// <summary>
+    /// One operand's share of the tiles for one thread: two 16-byte pieces of each 128-line × 32-k tile of its copy, each a
+    /// row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or copied at once where there is none. A
+    /// k-contiguous copy's piece is 8 k of a line: piece p = thread + 256i is line p / 4, k 8·(p mod 4). A line-contiguous
+    /// copy's is 8 lines at one k: k p / 16, lines 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k
+    /// (<see cref="CopyAlignment"/>) or wholly outside, where it is a zero fill.
+    /// </summary>
+    private readonly struct CoreMatrixQueue
+    {
+        private readonly ArrayView<float> _x;
+        private readonly long _address, _secondBytes;
+        private readonly uint _shared, _secondShared;
+        private readonly int _line, _k, _secondLine, _secondK, _linesLeft, _kLeft;
+
+        /// <param name="address">The global address of the copy's first element.</param>
+        /// <param name="linesLeft">Lines of the operand from the block's first (<paramref name="lineBase"/>) on.</param>
+        /// <param name="kLeft">k of the split.</param>
+        /// <param name="tile">The shared-window address of the operand's tile in the first stage.</param>
+        public CoreMatrixQueue(ArrayView<float> x, long address, int thread, bool kContiguous, int linesLeft, int lineStride,
+            int kStride, int lineBase, int kBegin, int kLeft, uint tile)
+        {
+            (_x, _address, _linesLeft, _kLeft) = (x, address, linesLeft, kLeft);
+            (_line, _k, _secondLine, _secondK) = kContiguous
+                ? (thread >> 2, 8 * (thread & 3), 64, 0)
+                : (8 * (thread & 15), thread >> 4, 0, 16);
+            _shared = tile + (uint)Wgmma.ElementByte(_line, _k, kContiguous);
+            _secondShared = (uint)(Wgmma.ElementByte(_line + _secondLine, _k + _secondK, kContiguous) -
+                Wgmma.ElementByte(_line, _k, kContiguous));
+            First = address + 2L * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
+            _secondBytes = 2L * ((long)_secondLine * lineStride + (long)_secondK * kStride);
+            TileBytes = 2L * 32 * kStride;
+        }
+
+        /// <summary>The address of this thread's first piece in the split's first tile.</summary>
+        public long First { get; }
+
+        /// <summary>Bytes from a tile's piece to the next tile's.</summary>
+        public long TileBytes { get; }
+
+        /// <summary>
+        /// Queues the pieces of the tile that starts <paramref name="tileK"/> into the split, the first at
+        /// <paramref name="source"/>, to the stage at byte <paramref name="stage"/>.
+        /// </summary>
+        public void Queue(ArrayView<float> shared, int stage, long source, int tileK)
+        {
+            uint at = _shared + (uint)stage;
+            bool first = Inside(_line, _k, tileK), second = Inside(_line + _secondLine, _k + _secondK, tileK);
+            AsyncCopies.Queue16(shared, _x, at, Source(source, first), first);
+            AsyncCopies.Queue16(shared, _x, at + _secondShared, Source(source + _secondBytes, second), second);
+        }
+
+        /// <summary>
+        /// What <see cref="AsyncCopies.Queue16"/> takes for the piece at <paramref name="address"/>: on CUDA the address, or
+        /// the copy's own start for a zero fill (which reads nothing); off CUDA the byte offset into the copy.
+        /// </summary>
+        private long Source(long address, bool inside) =>
+            CudaAsm.IsSupported ? (inside ? address : _address) : address - _address;
+
+        private bool Inside(int line, int k, int tileK) => line < _linesLeft && tileK + k < _kLeft;
+    }
+}
