@@ -10,8 +10,10 @@
 # `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async ncu` (60-100 s a GEMM precision, 50 s a
 # precision's steps, 30-60 s a profiled kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a
 # time).
-#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined and cuda-tf32-pipelined
-#                  (copies staged through cp.async, from rewritten PTX) against the rounded reference, the
+#   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined, cuda-tf32-pipelined
+#                  (copies staged through cp.async, from rewritten PTX) and cuda-bf16-warpgroup (BF16 copies on Hopper's
+#                  warpgroup products, wgmma, from PTX rewritten for sm_90a: the first check of their shared-memory
+#                  layout on hardware) against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
@@ -19,7 +21,8 @@
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
 #   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async, and under bf16 the attention's
 #                  tiles too (the hidden --gemm-staging; not the default until this and the gemm and attention phases'
-#                  alternative rows say it is faster);
+#                  alternative rows say it is faster), then the bf16 step with its GEMMs on copies on warpgroup products
+#                  (--gemm-staging warpgroup);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed); bf16
@@ -27,7 +30,8 @@
 #                  of 32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
 #                  same kernels without their launch bounds (TF32 beside its stages of 16 and its copies staged through
-#                  cp.async, BF16 beside fp32 operands and beside its copies staged through cp.async);
+#                  cp.async, BF16 beside fp32 operands, beside its copies staged through cp.async and, on an H100 or
+#                  H200, on warpgroup products);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile), and
@@ -41,9 +45,10 @@
 #   demo           the README's main job on the GPU in its default precision (tf32) on the tiny preset: every stage
 #                  (teacher, judge, SDTT rounds, evaluation, report) in seconds, with heads of 16 (the narrow-head kernels);
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
-#                  makes it with CUDA 11.8's);
+#                  makes it with CUDA 11.8's, and the warpgroup GEMMs' for sm_90a with CUDA 12.4's);
 #   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), each staged through
-#                  registers and through cp.async (the second from the alternatives bench --gemm times), then on the
+#                  registers and through cp.async (the second from the alternatives bench --gemm times), the BF16 one
+#                  on warpgroup products too, then on the
 #                  attention's forward, key pass and dq pass in bf16 (staged through registers, then copied by cp.async)
 #                  and tf32: each kernel's sections (L2 throughput says
 #                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
@@ -63,6 +68,7 @@ repo=$PWD
 logs=/tmp/tensor-core-logs; mkdir -p $logs
 trap 'tar -C /tmp -czf "$out/logs.tar.gz" tensor-core-logs' EXIT
 export PTXAS=$(command -v ptxas || true) CUOBJDUMP=$(command -v cuobjdump || true)
+export PTXAS_SM90A=$PTXAS CUOBJDUMP_SM90A=$CUOBJDUMP # this machine's CUDA 12 assembles sm_90a (the warpgroup GEMMs)
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee $logs/gpu.txt
 { ptxas --version | tail -1; nproc; uptime; } | tee -a $logs/gpu.txt
 tests=$root/tests
@@ -71,7 +77,7 @@ cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
 # bf16: not the copy kernel before it; *-pipelined: the cp.async kernels, which bench --gemm times beside the defaults
 declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$' [bf16-pipelined]='^Kernel_Bf16PipelinedABt$'
-  [tf32-pipelined]='^Kernel_Tf32PipelinedABt$')
+  [tf32-pipelined]='^Kernel_Tf32PipelinedABt$' [bf16-warpgroup]='^Kernel_Bf16WarpgroupABt$')
 # The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
 ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
 ncu_attention_copied='^Kernel_(ForwardPipelined|KeyValuePipelined|QueryPipelined)$' # bf16's tiles copied by cp.async
@@ -129,8 +135,10 @@ for p in $phases; do case $p in
   steps-cp-async) for precision in tf32 bf16; do
     phase steps-$precision-cp-async 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
       --validation-batches 1 --device cuda --precision $precision --gemm-staging cp-async --peak-tflops 989 \
-      -o /tmp/steps-$precision-cp-async.safetensors; done ;;
-  ncu) for kernel in tf32 tf32-pipelined bf16 bf16-pipelined; do precision=${kernel%%-*}
+      -o /tmp/steps-$precision-cp-async.safetensors; done
+    phase steps-bf16-warpgroup 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
+      --device cuda --precision bf16 --gemm-staging warpgroup --peak-tflops 989 -o /tmp/steps-bf16-warpgroup.safetensors ;;
+  ncu) for kernel in tf32 tf32-pipelined bf16 bf16-pipelined bf16-warpgroup; do precision=${kernel%%-*}
       ncu_profile ncu-$kernel "${ncu_gemm[$kernel]}" 0 1 \
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
     for precision in bf16 tf32; do

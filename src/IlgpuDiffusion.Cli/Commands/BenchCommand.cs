@@ -177,8 +177,9 @@ internal static class BenchCommand
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
     /// Where the device runs the TF32 GEMMs in stages of 32 of k, loads them with launch bounds, or runs BF16 ones on BF16
     /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator;
-    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async), and TF32 ones with
-    /// the other staging of TF32 (on copies through cp.async, or on fp32 operands through registers).
+    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async) and, on a GPU that has
+    /// them, on (or off) Hopper's warpgroup products, and TF32 ones with the other staging of TF32 (on copies through
+    /// cp.async, or on fp32 operands through registers).
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
@@ -202,6 +203,13 @@ internal static class BenchCommand
                 alternatives.Add((copies.PipelinedCopies ? "copies staged by registers" : "copies staged by cp.async",
                     IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
                         GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: !copies.PipelinedCopies))));
+                var warpgroup = IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
+                    GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: copies.PipelinedCopies,
+                    WarpgroupProducts: !copies.WarpgroupProducts));
+                if (warpgroup.WarpgroupProducts == copies.WarpgroupProducts)
+                    warpgroup.Dispose(); // a GPU without warpgroup products
+                else
+                    alternatives.Add((copies.WarpgroupProducts ? "copies on mma.sync" : "copies on warpgroup products", warpgroup));
             }
             return GemmTable(device, alternatives, model, tokens, runs);
         }

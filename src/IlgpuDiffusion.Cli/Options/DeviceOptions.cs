@@ -8,11 +8,12 @@ namespace IlgpuDiffusion.Cli.Options;
 /// <summary>Which device: a backend name and a GEMM precision, as the user picked them.</summary>
 /// <param name="Backend">The <c>--device</c> value (auto, cpu, cuda, ...).</param>
 /// <param name="Precision">The <c>--precision</c> value (auto, fp32, tf32, bf16).</param>
-/// <param name="GemmStaging">The hidden <c>--gemm-staging</c> value (registers, cp-async), or null for the library's
-/// default: how the tensor-core GEMMs on copies of their operands bring their tiles into shared memory (BF16 copies: through
-/// registers or cp.async; TF32 ones exist only for cp.async, so "registers" is the TF32 kernels on fp32 operands), and, under
-/// bf16, how the attention of heads of 64 brings its tiles (<see cref="KernelChoices.PipelinedAttention"/>), for timing one
-/// staging against the other.</param>
+/// <param name="GemmStaging">The hidden <c>--gemm-staging</c> value (registers, cp-async, warpgroup), or null for the
+/// library's default: how the tensor-core GEMMs on copies of their operands bring their tiles into shared memory (BF16 copies:
+/// through registers or cp.async; TF32 ones exist only for cp.async, so "registers" is the TF32 kernels on fp32 operands),
+/// and, under bf16, how the attention of heads of 64 brings its tiles (<see cref="KernelChoices.PipelinedAttention"/>), for
+/// timing one staging against the other; "warpgroup" is cp-async with the BF16 GEMMs on copies on Hopper's warpgroup
+/// products (<see cref="KernelChoices.WarpgroupProducts"/>, compute capability 9.0).</param>
 internal sealed record DeviceChoice(string Backend, string Precision, string? GemmStaging = null)
 {
     /// <summary>
@@ -30,9 +31,10 @@ internal sealed record DeviceChoice(string Backend, string Precision, string? Ge
         if (precision is not (MatMulPrecision.Tf32 or MatMulPrecision.Bf16) || backend is not (ComputeBackend.Cuda or null))
             throw new UsageException("--gemm-staging applies to the TF32 and BF16 GEMMs of a CUDA GPU: give it with --precision " +
                 "tf32 or bf16 on --device cuda (or auto).");
-        bool copied = GemmStaging == DeviceOptions.AsyncStaging;
+        bool warpgroup = GemmStaging == DeviceOptions.WarpgroupStaging;
+        bool copied = warpgroup || GemmStaging == DeviceOptions.AsyncStaging;
         return IlgpuDevice.Open(ComputeBackend.Cuda, precision, index,
-            new KernelChoices(PipelinedCopies: copied, PipelinedAttention: copied));
+            new KernelChoices(PipelinedCopies: copied, PipelinedAttention: copied, WarpgroupProducts: warpgroup));
     }
 }
 
@@ -57,13 +59,19 @@ internal sealed class DeviceOptions
     public const string AsyncStaging = "cp-async";
 
     /// <summary>
+    /// The <c>--gemm-staging</c> value that stages as <see cref="AsyncStaging"/> does and runs the BF16 GEMMs on copies on
+    /// Hopper's warpgroup products.
+    /// </summary>
+    public const string WarpgroupStaging = "warpgroup";
+
+    /// <summary>
     /// Hidden: for timing the two stagings of the tensor-core GEMMs against each other on a GPU (tools/device), not a
     /// user's setting; the library's default until a GPU has timed both.
     /// </summary>
     private readonly Option<string?> _staging = new("--gemm-staging")
     {
-        Description = "How tensor-core GEMMs (and BF16 attention) bring tiles into shared memory: registers or cp-async " +
-            "(CUDA, --precision tf32|bf16)",
+        Description = "How tensor-core GEMMs (and BF16 attention) bring tiles into shared memory: registers, cp-async, or " +
+            "warpgroup (cp-async, BF16 GEMMs on Hopper's warpgroup products) (CUDA, --precision tf32|bf16)",
         Hidden = true,
     };
 
@@ -72,7 +80,7 @@ internal sealed class DeviceOptions
     {
         _device.AcceptOnlyFromAmong(BackendNames.Accepted.Split(", "));
         _precision.AcceptOnlyFromAmong(MatMulPrecisions.Accepted.Split(", "));
-        _staging.AcceptOnlyFromAmong("registers", AsyncStaging);
+        _staging.AcceptOnlyFromAmong("registers", AsyncStaging, WarpgroupStaging);
         command.Options.Add(_device);
         command.Options.Add(_precision);
         command.Options.Add(_staging);
