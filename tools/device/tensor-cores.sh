@@ -7,13 +7,13 @@
 # The order puts the issues' headline numbers first: within 550 seconds, gemm-check (correctness), steps (tokens/s),
 # torch (the yardstick) and attention fit; gemm and the rest take a second call. A session's 15 minutes of device time,
 # the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
-# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async ncu` (60-100 s a GEMM precision, 50 s a
+# `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async steps-warpgroup ncu` (60-100 s a GEMM precision, 50 s a
 # precision's steps, 30-60 s a profiled kernel family: each CLI start pays its kernels' compile, which ILGPU does one kernel at a
 # time).
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined, cuda-tf32-pipelined
-#                  (copies staged through cp.async, from rewritten PTX) and cuda-bf16-warpgroup (BF16 copies on Hopper's
-#                  warpgroup products, wgmma, from PTX rewritten for sm_90a: the first check of their shared-memory
-#                  layout on hardware) against the rounded reference, the
+#                  (copies staged through cp.async, from rewritten PTX), cuda-bf16-warpgroup and cuda-tf32-warpgroup
+#                  (copies on Hopper's warpgroup products, wgmma, from PTX rewritten for sm_90a: the first check of their
+#                  shared-memory layout on hardware) against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
@@ -21,8 +21,9 @@
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
 #   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async, and under bf16 the attention's
 #                  tiles too (the hidden --gemm-staging; not the default until this and the gemm and attention phases'
-#                  alternative rows say it is faster), then the bf16 step with its GEMMs on copies on warpgroup products
-#                  (--gemm-staging warpgroup);
+#                  alternative rows say it is faster);
+#   steps-warpgroup the tf32 and bf16 steps with the GEMMs on copies on Hopper's warpgroup products (wgmma; TF32 on TF32
+#                  copies) and the rest staged as steps-cp-async does (--gemm-staging warpgroup);
 #   torch          torch.matmul on the gemm phase's shapes and PyTorch's eager Small training step (bench/torch/dit_step.py);
 #   attention      our attention of one Small layer (B 8 × H 12 × L 1024 × d 64, forward and backward) in bf16, tf32, fp32,
 #                  beside PyTorch's scaled_dot_product_attention (flash BF16, memory-efficient fp32, TF32 allowed); bf16
@@ -30,8 +31,8 @@
 #                  of 32;
 #   gemm           our GEMMs on the Small model's training shapes (B 8 × L 1024) in tf32, bf16 and fp32, each beside the
 #                  same kernels without their launch bounds (TF32 beside its stages of 16 and its copies staged through
-#                  cp.async, BF16 beside fp32 operands, beside its copies staged through cp.async and, on an H100 or
-#                  H200, on warpgroup products);
+#                  cp.async, BF16 beside fp32 operands and beside its copies staged through cp.async, both on an H100
+#                  or H200 beside their copies on warpgroup products);
 #   latency        the paper's latency table on the Small model (B 8 × L 1024, diffusion at 8/16/32/64 steps against the
 #                  KV-cached GPT of matched size), tf32, and the student's sampling time (B 32 × L 1024 at 8/16/32 steps)
 #                  in tf32 and bf16, then where a run's time goes at 32 steps in bf16, op by op (bench --profile), and
@@ -47,8 +48,8 @@
 #   sass           the SASS check with this machine's ptxas/cuobjdump (no local memory, HMMA, a lean k loop, LDSM; CI
 #                  makes it with CUDA 11.8's, and the warpgroup GEMMs' for sm_90a with CUDA 12.4's);
 #   ncu            Nsight Compute on one TF32 GEMM launch and one BF16 GEMM on copies (qkv forward), each staged through
-#                  registers and through cp.async (the second from the alternatives bench --gemm times), the BF16 one
-#                  on warpgroup products too, then on the
+#                  registers and through cp.async (the second from the alternatives bench --gemm times), and each on
+#                  warpgroup products, then on the
 #                  attention's forward, key pass and dq pass in bf16 (staged through registers, then copied by cp.async)
 #                  and tf32: each kernel's sections (L2 throughput says
 #                  whether 128 × 128 tiles of fp32 operands are bound by L2: 10.5% at 19 TFLOP/s on 2026-12-04, so about
@@ -61,8 +62,8 @@
 #   torch-compile  PyTorch's torch.compile Small training step.
 set -uo pipefail
 budget=${1:?usage: tensor-cores.sh SECONDS [PHASE...]}; shift
-phases=${*:-gemm-check steps torch attention gemm steps-cp-async latency profile attention-wide conformance demo sass ncu sanitize
-  torch-compile}
+phases=${*:-gemm-check steps torch attention gemm steps-cp-async steps-warpgroup latency profile attention-wide conformance demo sass
+  ncu sanitize torch-compile}
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
@@ -77,7 +78,8 @@ cli="dotnet $tests/ilgpu-diffusion.dll"
 small="--preset small --batch 8"
 # bf16: not the copy kernel before it; *-pipelined: the cp.async kernels, which bench --gemm times beside the defaults
 declare -A ncu_gemm=([tf32]='^Kernel_Tf32DeepABt$' [bf16]='^Kernel_Bf16CopiesABt$' [bf16-pipelined]='^Kernel_Bf16PipelinedABt$'
-  [tf32-pipelined]='^Kernel_Tf32PipelinedABt$' [bf16-warpgroup]='^Kernel_Bf16WarpgroupABt$')
+  [tf32-pipelined]='^Kernel_Tf32PipelinedABt$' [bf16-warpgroup]='^Kernel_Bf16WarpgroupABt$'
+  [tf32-warpgroup]='^Kernel_Tf32WarpgroupABt$')
 # The attention's third forward (after two warm-ups), then the first backward's key pass and dq pass (--launch-skip 2).
 ncu_attention='^Kernel_(Forward|KeyValue|KeyValueBlock|Query)$'
 ncu_attention_copied='^Kernel_(ForwardPipelined|KeyValuePipelined|QueryPipelined)$' # bf16's tiles copied by cp.async
@@ -135,10 +137,12 @@ for p in $phases; do case $p in
   steps-cp-async) for precision in tf32 bf16; do
     phase steps-$precision-cp-async 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
       --validation-batches 1 --device cuda --precision $precision --gemm-staging cp-async --peak-tflops 989 \
-      -o /tmp/steps-$precision-cp-async.safetensors; done
-    phase steps-bf16-warpgroup 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 --validation-batches 1 \
-      --device cuda --precision bf16 --gemm-staging warpgroup --peak-tflops 989 -o /tmp/steps-bf16-warpgroup.safetensors ;;
-  ncu) for kernel in tf32 tf32-pipelined bf16 bf16-pipelined bf16-warpgroup; do precision=${kernel%%-*}
+      -o /tmp/steps-$precision-cp-async.safetensors; done ;;
+  steps-warpgroup) for precision in tf32 bf16; do
+    phase steps-$precision-warpgroup 50 $cli train --embedded $small --steps 12 --warmup 2 --log-interval 2 \
+      --validation-batches 1 --device cuda --precision $precision --gemm-staging warpgroup --peak-tflops 989 \
+      -o /tmp/steps-$precision-warpgroup.safetensors; done ;;
+  ncu) for kernel in tf32 tf32-pipelined tf32-warpgroup bf16 bf16-pipelined bf16-warpgroup; do precision=${kernel%%-*}
       ncu_profile ncu-$kernel "${ncu_gemm[$kernel]}" 0 1 \
         $cli bench --gemm --preset small --batch 8 --length 1024 --runs 1 --device cuda --precision $precision; done
     for precision in bf16 tf32; do

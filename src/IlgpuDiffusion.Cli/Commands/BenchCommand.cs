@@ -177,9 +177,9 @@ internal static class BenchCommand
     /// Times every GEMM of a training step of <paramref name="model"/> over <paramref name="tokens"/> rows; a Markdown table.
     /// Where the device runs the TF32 GEMMs in stages of 32 of k, loads them with launch bounds, or runs BF16 ones on BF16
     /// copies of their operands, the kernels without each are timed beside them, on further devices of the same accelerator;
-    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async) and, on a GPU that has
-    /// them, on (or off) Hopper's warpgroup products, and TF32 ones with the other staging of TF32 (on copies through
-    /// cp.async, or on fp32 operands through registers).
+    /// BF16 ones on copies also with the other staging of the copies (through registers, or cp.async), TF32 ones with the
+    /// other staging of TF32 (on copies through cp.async, or on fp32 operands through registers), and both, on a GPU that
+    /// has them, on copies on (or off) Hopper's warpgroup products.
     /// </summary>
     private static string GemmTable(Device device, DitConfig model, int tokens, int runs)
     {
@@ -203,13 +203,16 @@ internal static class BenchCommand
                 alternatives.Add((copies.PipelinedCopies ? "copies staged by registers" : "copies staged by cp.async",
                     IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
                         GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: !copies.PipelinedCopies))));
-                var warpgroup = IlgpuDevice.Open(copies.Backend, copies.Precision, copies.Index, new KernelChoices(
-                    GemmLaunchBounds: copies.GemmLaunchBounds, PipelinedCopies: copies.PipelinedCopies,
-                    WarpgroupProducts: !copies.WarpgroupProducts));
-                if (warpgroup.WarpgroupProducts == copies.WarpgroupProducts)
+            }
+            if (device is IlgpuDevice { Precision: MatMulPrecision.Tf32 or MatMulPrecision.Bf16 } tensorCores)
+            {
+                var warpgroup = IlgpuDevice.Open(tensorCores.Backend, tensorCores.Precision, tensorCores.Index, new KernelChoices(
+                    GemmLaunchBounds: tensorCores.GemmLaunchBounds, PipelinedCopies: tensorCores.PipelinedCopies,
+                    WarpgroupProducts: !tensorCores.WarpgroupProducts));
+                if (warpgroup.WarpgroupProducts == tensorCores.WarpgroupProducts)
                     warpgroup.Dispose(); // a GPU without warpgroup products
                 else
-                    alternatives.Add((copies.WarpgroupProducts ? "copies on mma.sync" : "copies on warpgroup products", warpgroup));
+                    alternatives.Add((tensorCores.WarpgroupProducts ? "copies on mma.sync" : "copies on warpgroup products", warpgroup));
             }
             return GemmTable(device, alternatives, model, tokens, runs);
         }

@@ -97,7 +97,7 @@ internal sealed class IlgpuDevice : Device
     }
 
     /// <summary>
-    /// Whether BF16 GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>); a first product
+    /// Whether GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>); a first product
     /// the GPU refused turns it off.
     /// </summary>
     internal bool WarpgroupProducts

@@ -61,7 +61,7 @@ internal sealed partial class IlgpuKernels : IKernels, IDisposable
     /// <summary>Whether GEMMs on copies stage their tiles through cp.async (see <see cref="TensorCoreGemm"/>).</summary>
     public bool PipelinedCopies => _tensorCores?.PipelinedCopies ?? false;
 
-    /// <summary>Whether BF16 GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>).</summary>
+    /// <summary>Whether GEMMs on copies run on Hopper's warpgroup products (see <see cref="TensorCoreGemm"/>).</summary>
     public bool WarpgroupProducts => _tensorCores?.WarpgroupProducts ?? false;
 
     /// <summary>The copies of GEMM operands queued so far (see <see cref="TensorCoreGemm.CopyPasses"/>).</summary>

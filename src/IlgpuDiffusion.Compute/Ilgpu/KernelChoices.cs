@@ -33,8 +33,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// beside the kernels that stage through registers.
 /// </param>
 /// <param name="WarpgroupProducts">
-/// Whether BF16 GEMMs on copies run on Hopper's warpgroup products (<see cref="Kernels.TensorCoreGemmKernels.Bf16WarpgroupABt"/>,
-/// on a GPU of compute capability 9.0; default: no, until a GPU has checked and timed them).
+/// Whether GEMMs on copies run on Hopper's warpgroup products, on a GPU of compute capability 9.0: BF16 ones
+/// (<see cref="Kernels.TensorCoreGemmKernels.Bf16WarpgroupABt"/>) and TF32 ones on TF32 copies, which this turns on
+/// (<see cref="Kernels.TensorCoreGemmKernels.Tf32WarpgroupABt"/>); default: no, until a GPU has checked and timed them.
 /// </param>
 internal readonly record struct KernelChoices(bool? DeepTf32 = null, bool? GemmLaunchBounds = null, bool? WarpRowSums = null,
     bool? Tf32KeyBlocks = null, int? CopiesFrom = null, bool? PipelinedCopies = null, bool? PipelinedAttention = null,

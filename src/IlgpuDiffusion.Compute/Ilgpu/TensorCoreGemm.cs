@@ -37,8 +37,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
 /// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
 /// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs. Where asked, on a GPU of compute
-/// capability 9.0 exactly (Hopper's sm_90a), BF16 products on copies run on the warpgroup kernels
-/// (<see cref="TensorCoreGemmKernels.Bf16WarpgroupABt"/>, 64 KB of shared memory), ahead of the pipelined ones.
+/// capability 9.0 exactly (Hopper's sm_90a), products on copies run on the warpgroup kernels
+/// (<see cref="TensorCoreGemmKernels.Bf16WarpgroupABt"/>, <see cref="TensorCoreGemmKernels.Tf32WarpgroupABt"/>, 64 KB of
+/// shared memory), ahead of the pipelined ones; TF32 products then take copies too.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
 {
@@ -66,9 +67,9 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>
     /// The kernels by operand layouts, index 2·(op(a) k-contiguous) + (op(b) k-contiguous), plus 4 for the batched ones,
     /// plus 8 for the deep TF32 ones, plus 12 for the BF16 ones on copies, plus 16 for those pipelined, plus 20 for the
-    /// warpgroup ones, loaded on first use.
+    /// BF16 warpgroup ones, and 24 the TF32 warpgroup one, loaded on first use.
     /// </summary>
-    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[24];
+    private readonly GemmLaunch?[] _gemms = new GemmLaunch?[25];
     /// <summary>
     /// k-blocks per stage of the unbatched kernels: <see cref="TensorCoreGemmKernels.DeepBlocks"/> for deep TF32, else 1 (also
     /// from the first deep kernel whose opt-in the driver refused).
@@ -76,7 +77,7 @@ internal sealed class TensorCoreGemm : IDisposable
     private int _blocks;
     /// <summary>Whether products on copies run on the pipelined kernels (false also from the first whose opt-in was refused).</summary>
     private bool _pipelined;
-    /// <summary>Whether BF16 products on copies run on the warpgroup kernels (false also from the first the GPU refused).</summary>
+    /// <summary>Whether products on copies run on the warpgroup kernels (false also from the first the GPU refused).</summary>
     private bool _warpgroup;
     /// <summary>The fewest rows and columns of a product on copies, as asked (see <see cref="CopiesFrom"/>).</summary>
     private readonly int _copiesFrom;
@@ -112,8 +113,9 @@ internal sealed class TensorCoreGemm : IDisposable
     /// kernels that stage through registers, until a GPU has timed both).
     /// </param>
     /// <param name="warpgroupProducts">
-    /// Whether BF16 products on copies run on Hopper's warpgroup products, on a GPU of compute capability 9.0 that grants
-    /// their shared memory (or on the emulating CPU accelerator); default: no, until a GPU has timed them.
+    /// Whether products on copies (BF16, and TF32 on TF32 copies, which this turns on) run on Hopper's warpgroup products, on
+    /// a GPU of compute capability 9.0 that grants their shared memory (or on the emulating CPU accelerator); default: no,
+    /// until a GPU has checked and timed them.
     /// </param>
     /// <exception cref="ArgumentException">The accelerator has neither tensor cores nor warps of 32 to emulate them.</exception>
     public TensorCoreGemm(AcceleratorStream stream, MatMulPrecision precision, int? multiprocessors = null, bool? deepTf32 = null,
@@ -134,7 +136,7 @@ internal sealed class TensorCoreGemm : IDisposable
         _copiesFrom = Math.Max(1, copiesFrom ?? DefaultCopiesFrom);
         _pipelined = _copiesFrom < int.MaxValue && (pipelinedCopies ?? false) &&
             SharedMemoryOptIn.Fits(accelerator, PipelinedSharedBytes);
-        _warpgroup = precision == MatMulPrecision.Bf16 && _copiesFrom < int.MaxValue && (warpgroupProducts ?? false) &&
+        _warpgroup = _copiesFrom < int.MaxValue && (warpgroupProducts ?? false) &&
             (Emulates(accelerator) || accelerator is CudaAccelerator { Architecture: { Major: 9, Minor: 0 } }) &&
             SharedMemoryOptIn.Fits(accelerator, WarpgroupSharedBytes);
     }
@@ -142,14 +144,15 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>Whether products on copies stage their tiles through cp.async.</summary>
     public bool PipelinedCopies => _pipelined;
 
-    /// <summary>Whether BF16 products on copies run on Hopper's warpgroup products.</summary>
+    /// <summary>Whether products on copies run on Hopper's warpgroup products.</summary>
     public bool WarpgroupProducts => _warpgroup;
 
     /// <summary>
     /// The fewest rows and columns of a product that runs on copies of its operands (int.MaxValue: none): BF16 copies under
-    /// bf16; TF32 ones under tf32 while they are pipelined (a first product whose shared memory the GPU refused ends that).
+    /// bf16; TF32 ones under tf32 while they are pipelined or on warpgroup products (a first product whose kernel the GPU
+    /// refused ends that).
     /// </summary>
-    public int CopiesFrom => _precision == MatMulPrecision.Bf16 || _pipelined ? _copiesFrom : int.MaxValue;
+    public int CopiesFrom => _precision == MatMulPrecision.Bf16 || _pipelined || _warpgroup ? _copiesFrom : int.MaxValue;
 
     /// <summary>
     /// The compute capability (major) from which the kernels load with their launch bounds by default: two blocks of 256
@@ -380,21 +383,24 @@ internal sealed class TensorCoreGemm : IDisposable
     }
 
     /// <summary>
-    /// The warpgroup kernel for the layouts: on CUDA from its PTX rewritten for sm_90a, on the emulating CPU accelerator as
-    /// ILGPU compiles it. From the first that the driver refused (its 64 KB of shared memory, or a driver whose JIT compiler
-    /// predates PTX ISA 8.0), BF16 products on copies run on the pipelined kernels where asked, else on those that stage
-    /// through registers.
+    /// The warpgroup kernel for the layouts (TF32 copies are all k-contiguous: one kernel): on CUDA from its PTX rewritten
+    /// for sm_90a, on the emulating CPU accelerator as ILGPU compiles it. From the first that the driver refused (its 64 KB
+    /// of shared memory, or a driver whose JIT compiler predates PTX ISA 8.0), products on copies run on the pipelined
+    /// kernels where asked, else BF16 ones on those that stage through registers and TF32 ones (whose copies then end) on
+    /// the kernels for fp32 operands.
     /// </summary>
     private GemmLaunch WarpgroupKernel(bool aKContiguous, bool bKContiguous)
     {
-        int index = 20 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0);
+        bool bf16 = _precision == MatMulPrecision.Bf16;
+        int index = bf16 ? 20 + (aKContiguous ? 2 : 0) + (bKContiguous ? 1 : 0) : 24;
         if (_gemms[index] is { } loaded) return loaded;
-        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((aKContiguous, bKContiguous) switch
+        GemmKernel kernel = KernelRegistry.Checked<GemmKernel>((bf16, aKContiguous, bKContiguous) switch
         {
-            (true, true) => TensorCoreGemmKernels.Bf16WarpgroupABt,
-            (true, false) => TensorCoreGemmKernels.Bf16WarpgroupAB,
-            (false, false) => TensorCoreGemmKernels.Bf16WarpgroupAtB,
-            (false, true) => TensorCoreGemmKernels.Bf16WarpgroupAtBt,
+            (true, true, true) => TensorCoreGemmKernels.Bf16WarpgroupABt,
+            (true, true, false) => TensorCoreGemmKernels.Bf16WarpgroupAB,
+            (true, false, false) => TensorCoreGemmKernels.Bf16WarpgroupAtB,
+            (true, false, true) => TensorCoreGemmKernels.Bf16WarpgroupAtBt,
+            (false, _, _) => TensorCoreGemmKernels.Tf32WarpgroupABt,
         });
         var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
         GemmLaunch? launch;

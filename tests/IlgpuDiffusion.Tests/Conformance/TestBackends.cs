@@ -26,6 +26,8 @@ public static class TestBackends
             new KernelChoices(PipelinedCopies: true))),
         ["cuda-bf16-warpgroup"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Bf16, index: 0,
             new KernelChoices(PipelinedCopies: true, PipelinedAttention: true, WarpgroupProducts: true))),
+        ["cuda-tf32-warpgroup"] = new(() => IlgpuDevice.Open(Backend.Cuda, MatMulPrecision.Tf32, index: 0,
+            new KernelChoices(WarpgroupProducts: true))),
     };
 
     /// <summary>Why a CUDA row is skipped on this machine.</summary>
@@ -70,7 +72,7 @@ public static class TestBackends
     /// "cuda-tf32-pipelined" run their products on copies of the operands staged through cp.async (not the default yet), the
     /// first also its BF16 attention of heads of 64 on tiles copied by cp.async; "cuda-bf16-warpgroup" is that device with its
     /// products on copies on Hopper's warpgroup products (where the GPU has them, compute capability 9.0; elsewhere it is
-    /// "cuda-bf16-pipelined" again).
+    /// "cuda-bf16-pipelined" again), "cuda-tf32-warpgroup" TF32 on TF32 copies on them (elsewhere "cuda-tf32").
     /// </summary>
     public static IEnumerable<object[]> TensorCores
     {
@@ -81,6 +83,7 @@ public static class TestBackends
             yield return ["cuda-bf16-pipelined"];
             yield return ["cuda-tf32-pipelined"];
             yield return ["cuda-bf16-warpgroup"];
+            yield return ["cuda-tf32-warpgroup"];
         }
     }
 

@@ -542,8 +542,8 @@ public sealed class TensorCoreGemmTests
 
     /// <summary>
     /// A BF16 device takes copies from 512 rows and columns unless told otherwise, staged through registers unless told to
-    /// pipeline them (which its description then says); a TF32 one takes copies only where told to pipeline them. Warpgroup
-    /// products only where asked, and only in BF16.
+    /// pipeline them (which its description then says); a TF32 one takes copies only where told to pipeline them or to run
+    /// them on warpgroup products, which a device takes only where asked.
     /// </summary>
     [Fact]
     public void Bf16_devices_take_copies_of_large_operands_by_default()
@@ -565,7 +565,9 @@ public sealed class TensorCoreGemmTests
         var warpgroup = (IlgpuDevice)_emulator.Get(MatMulPrecision.Bf16, 1, warpgroup: true);
         Assert.True(warpgroup.WarpgroupProducts);
         Assert.Contains("on BF16 copies from 512 on warpgroup products", warpgroup.Description, StringComparison.Ordinal);
-        Assert.False(((IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, pipelinedCopies: true, warpgroup: true)).WarpgroupProducts);
+        var tf32Warpgroup = (IlgpuDevice)_emulator.Get(MatMulPrecision.Tf32, 1, warpgroup: true);
+        Assert.True(tf32Warpgroup.WarpgroupProducts);
+        Assert.Equal(TensorCoreGemm.DefaultCopiesFrom, tf32Warpgroup.CopiesFrom);
     }
 
     /// <summary>

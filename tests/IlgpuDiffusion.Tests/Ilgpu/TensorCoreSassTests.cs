@@ -190,25 +190,27 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The BF16 GEMMs on Hopper's warpgroup products (TensorCoreGemmKernels.Warpgroup.cs), from the PTX CUDA loads them from
+    /// The GEMMs on Hopper's warpgroup products (TensorCoreGemmKernels.Warpgroup.cs), from the PTX CUDA loads them from
     /// (operand slots in registers, retargeted to sm_90a: <see cref="PtxTarget.Hopper"/>), assembled by a ptxas of CUDA 12 or
     /// later (PTXAS_SM90A and CUOBJDUMP_SM90A; CUDA 11.8's knows no sm_90a): no stack frame, no local memory, cp.async copies
-    /// (LDGSTS) and 64 × 64 × 16 warpgroup products (HGMMA), four a tile, whose k loop waits for no global load. ptxas does
-    /// not serialize the products (its warning C7514, which an accumulator read between a product and its wait brings), and
-    /// the registers leave room for the two blocks the launch bounds ask.
+    /// (LDGSTS) and 64 × 64 warpgroup products (HGMMA, 16 deep in BF16, 8 in TF32), four a tile, whose k loop waits for no
+    /// global load. ptxas does not serialize the products (its warning C7514, which an accumulator read between a product
+    /// and its wait brings), and the registers leave room for the two blocks the launch bounds ask.
     /// </summary>
     [SkippableTheory]
     [InlineData("Bf16WarpgroupABt")]
     [InlineData("Bf16WarpgroupAB")]
     [InlineData("Bf16WarpgroupAtB")]
     [InlineData("Bf16WarpgroupAtBt")]
+    [InlineData("Tf32WarpgroupABt")]
     public void Warpgroup_GEMMs_assemble_for_sm_90a_to_HGMMA_without_local_memory(string kernel)
     {
         var (report, sass) = AssembleRewritten(typeof(TensorCoreGemmKernels), kernel, 90, hopper: true);
         Assert.Contains("0 bytes stack frame", report);
         Assert.DoesNotContain("C7514", report);
         Assert.Contains("LDGSTS.E.BYPASS", sass);
-        Assert.Contains("HGMMA.64x64x16.F32.BF16", sass);
+        Assert.Contains(kernel.StartsWith("Bf16", StringComparison.Ordinal) ? "HGMMA.64x64x16.F32.BF16" : "HGMMA.64x64x8.F32.TF32",
+            sass);
         Assert.DoesNotContain("LDL", sass);
         Assert.DoesNotContain("STL", sass);
         var loop = SassLoop.Hottest(sass);

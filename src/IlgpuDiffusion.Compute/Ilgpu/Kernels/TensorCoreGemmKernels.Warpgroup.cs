@@ -3,14 +3,15 @@ using ILGPU.Runtime.Cuda;
 
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
-// BF16 GEMMs on copies of their operands (TensorCoreGemmKernels.Copies.cs) on Hopper's warpgroup products (Wgmma): the block's
-// 128 × 128 tile is two warpgroups' 64 × 128, each a pair of m64n64k16 products per 16 of k, read by the tensor cores
-// straight from shared memory, where the pipelined kernels (TensorCoreGemmKernels.Pipelined.cs) load fragments with
-// ldmatrix and issue 32 mma.sync a warp per 16 of k. Tiles reach shared memory as there, by cp.async in a ring of
-// WarpgroupStages stages, but laid out in core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's
-// row, 8 k of one line of a k-contiguous copy or 8 lines at one k of a line-contiguous one, so either layout stages with
-// cp.async and no transposition, the line-contiguous one as an MN-major operand. CUDA loads these kernels from PTX rewritten
-// for sm_90a (RewrittenKernels, PtxTarget.Hopper). The emulating CPU accelerator copies each piece at once and sums each
+// GEMMs on copies of their operands (BF16: TensorCoreGemmKernels.Copies.cs, TF32: TensorCoreGemmKernels.Tf32Copies.cs) on
+// Hopper's warpgroup products (Wgmma): the block's 128 × 128 tile is two warpgroups' 64 × 128, each a pair of 64 × 64
+// products per 16 of k (BF16; TF32: per 8), read by the tensor cores straight from shared memory, where the pipelined
+// kernels (TensorCoreGemmKernels.Pipelined.cs) load fragments with ldmatrix and issue mma.sync warp by warp. Tiles (128
+// lines × 64 bytes of k) reach shared memory as there, by cp.async in a ring of WarpgroupStages stages, but laid out in
+// core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's row, 16 bytes of k of one line of a
+// k-contiguous copy or 8 lines at one k of a line-contiguous (BF16) one, so either layout stages with cp.async and no
+// transposition, the line-contiguous one as an MN-major operand. CUDA loads these kernels from PTX rewritten for sm_90a
+// (RewrittenKernels, PtxTarget.Hopper). The emulating CPU accelerator copies each piece at once and sums each
 // accumulator's products over a tile's k in order, as the emulation of the other kernels on copies does, so on it the
 // results equal theirs bit for bit.
 internal static partial class TensorCoreGemmKernels
@@ -18,7 +19,7 @@ internal static partial class TensorCoreGemmKernels
     /// <summary>Stages of the warpgroup kernels' ring.</summary>
     public const int WarpgroupStages = 4;
 
-    private const int WarpgroupOperandBytes = TileM * 32 * 2, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
+    private const int WarpgroupOperandBytes = TileM * 64, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
 
     /// <summary>Floats of dynamic shared memory a warpgroup launch needs: <see cref="WarpgroupStages"/> stages (64 KB).</summary>
     public const int WarpgroupSharedFloats = WarpgroupStages * WarpgroupStageBytes / sizeof(float);
@@ -27,25 +28,34 @@ internal static partial class TensorCoreGemmKernels
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
     public static void Bf16WarpgroupABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunWarpgroup<KContiguous, KContiguous>(a, b, bias, c, activation, g);
+        RunWarpgroup<Bf16CopyProducts, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies, warpgroup products, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
     public static void Bf16WarpgroupAB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunWarpgroup<KContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        RunWarpgroup<Bf16CopyProducts, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies, warpgroup products, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
     public static void Bf16WarpgroupAtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunWarpgroup<LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
+        RunWarpgroup<Bf16CopyProducts, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies, warpgroup products, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
     public static void Bf16WarpgroupAtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
-        RunWarpgroup<LineContiguous, KContiguous>(a, b, bias, c, activation, g);
+        RunWarpgroup<Bf16CopyProducts, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
+
+    /// <summary>
+    /// TF32 on TF32 copies, warpgroup products, both k-contiguous (c = a·bᵀ): every TF32 product on copies, whose copies are
+    /// all k-contiguous (<see cref="CopyTf32"/>), as TF32 warpgroup products need.
+    /// </summary>
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
+    public static void Tf32WarpgroupABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
+        ArrayView<float> activation, TensorCoreGemmArguments g) =>
+        RunWarpgroup<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>
     /// The product: the first <see cref="WarpgroupStages"/> − 1 tiles queued, then for each tile a wait for its copies, the
@@ -54,22 +64,23 @@ internal static partial class TensorCoreGemmKernels
     /// tile's products. Warp w holds rows 16w to 16w + 15 of the tile (warpgroup w / 4, its warp w mod 4) and all 128
     /// columns: its accumulators Fij are columns 32i + 8j to 32i + 8j + 7.
     /// </summary>
-    private static void RunWarpgroup<TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
-        ArrayView<float> activation, in TensorCoreGemmArguments g)
+    private static void RunWarpgroup<TProducts, TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias,
+        ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g)
+        where TProducts : struct, IProducts
         where TA : struct, IOperandLayout
         where TB : struct, IOperandLayout
     {
-        bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous;
+        bool aK = default(TA).KIsContiguous, bK = default(TB).KIsContiguous, bf16 = default(TProducts).Bf16;
         var shared = SharedMemory.GetDynamic<float>();
         int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
-        int tiles = (kEnd - kBegin + 31) >> 5;
+        int tileK = TileK(bf16), tiles = (kEnd - kBegin + tileK - 1) >> (bf16 ? 5 : 4);
         uint sharedBase = CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u;
-        var queueA = new CoreMatrixQueue(a, g.AAddress, thread, aK, g.M - rowBase, g.ARowStride, g.AKStride, rowBase, kBegin,
-            kEnd - kBegin, sharedBase);
-        var queueB = new CoreMatrixQueue(b, g.BAddress, thread, bK, g.N - colBase, g.BColStride, g.BKStride, colBase, kBegin,
-            kEnd - kBegin, sharedBase + WarpgroupOperandBytes);
+        var queueA = new CoreMatrixQueue(a, g.AAddress, thread, aK, bf16, g.M - rowBase, g.ARowStride, g.AKStride, rowBase,
+            kBegin, kEnd - kBegin, sharedBase);
+        var queueB = new CoreMatrixQueue(b, g.BAddress, thread, bK, bf16, g.N - colBase, g.BColStride, g.BKStride, colBase,
+            kBegin, kEnd - kBegin, sharedBase + WarpgroupOperandBytes);
         // This warpgroup's rows of op(a) in a stage; op(b)'s two halves of 64 columns.
         uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes);
         uint firstHalf = sharedBase + WarpgroupOperandBytes, secondHalf = firstHalf + 8 * Wgmma.StrideBytes;
@@ -80,7 +91,7 @@ internal static partial class TensorCoreGemmKernels
         {
             queueA.Queue(shared, queued, nextA, queuedK);
             queueB.Queue(shared, queued, nextB, queuedK);
-            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + 32);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + tileK);
             AsyncCopies.Commit();
             queued += WarpgroupStageBytes;
         }
@@ -93,24 +104,24 @@ internal static partial class TensorCoreGemmKernels
             Group.Barrier();
             queueA.Queue(shared, queued, nextA, queuedK);
             queueB.Queue(shared, queued, nextB, queuedK);
-            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + 32);
+            (nextA, nextB, queuedK) = (nextA + queueA.TileBytes, nextB + queueB.TileBytes, queuedK + tileK);
             AsyncCopies.Commit();
             queued = NextWarpgroupStage(queued);
             if (CudaAsm.IsSupported)
             {
-                uint at = (uint)stage, k16 = 2 * Wgmma.LeadingBytes; // k 16–31: two core matrices on
-                ulong a0 = Wgmma.Descriptor(rowsOfA + at), a1 = Wgmma.Descriptor(rowsOfA + at + k16);
-                ulong b0 = Wgmma.Descriptor(firstHalf + at), b1 = Wgmma.Descriptor(firstHalf + at + k16);
-                Wgmma.Bf16Tile(ref w.F00, ref w.F01, ref w.F02, ref w.F03, ref w.F10, ref w.F11, ref w.F12, ref w.F13,
-                    a0, b0, a1, b1, aK, bK);
+                uint at = (uint)stage, half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
+                ulong a0 = Wgmma.Descriptor(rowsOfA + at), a1 = Wgmma.Descriptor(rowsOfA + at + half);
+                ulong b0 = Wgmma.Descriptor(firstHalf + at), b1 = Wgmma.Descriptor(firstHalf + at + half);
+                Wgmma.Tile(ref w.F00, ref w.F01, ref w.F02, ref w.F03, ref w.F10, ref w.F11, ref w.F12, ref w.F13,
+                    a0, b0, a1, b1, bf16, aK, bK);
                 b0 = Wgmma.Descriptor(secondHalf + at);
-                b1 = Wgmma.Descriptor(secondHalf + at + k16);
-                Wgmma.Bf16Tile(ref w.F20, ref w.F21, ref w.F22, ref w.F23, ref w.F30, ref w.F31, ref w.F32, ref w.F33,
-                    a0, b0, a1, b1, aK, bK);
+                b1 = Wgmma.Descriptor(secondHalf + at + half);
+                Wgmma.Tile(ref w.F20, ref w.F21, ref w.F22, ref w.F23, ref w.F30, ref w.F31, ref w.F32, ref w.F33,
+                    a0, b0, a1, b1, bf16, aK, bK);
             }
             else
             {
-                w = EmulateWarpgroup(w, shared, stage >> 2, (warp >> 2) * 64 + (warp & 3) * 16, lane, aK, bK);
+                w = EmulateWarpgroup(w, shared, stage >> 2, (warp >> 2) * 64 + (warp & 3) * 16, lane, aK, bK, bf16);
             }
             stage = NextWarpgroupStage(stage);
         }
@@ -130,13 +141,13 @@ internal static partial class TensorCoreGemmKernels
 
     /// <summary>
     /// A warp's products of one stage (at word <paramref name="stage"/>) without tensor cores: each accumulator gets the
-    /// products over the tile's 32 k at its row (from <paramref name="row"/>, the warp's first in the tile) and column, in
+    /// products over the tile's k at its row (from <paramref name="row"/>, the warp's first in the tile) and column, in
     /// order of k, read from the core matrices.
     /// </summary>
     private static WarpAccumulators EmulateWarpgroup(WarpAccumulators w, ArrayView<float> shared, int stage, int row, int lane,
-        bool aK, bool bK)
+        bool aK, bool bK, bool bf16)
     {
-        var tile = new EmulatedCoreMatrices(shared, stage, aK, bK);
+        var tile = new EmulatedCoreMatrices(shared, stage, aK, bK, bf16);
         EmulateWarpgroup(ref w.F00, tile, row, 0, lane);
         EmulateWarpgroup(ref w.F01, tile, row, 8, lane);
         EmulateWarpgroup(ref w.F02, tile, row, 16, lane);
@@ -165,22 +176,24 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>A stage as the emulation reads it: both operands' tiles in core matrices, op(b)'s after op(a)'s.</summary>
-    private readonly struct EmulatedCoreMatrices(ArrayView<float> shared, int stage, bool aK, bool bK)
+    private readonly struct EmulatedCoreMatrices(ArrayView<float> shared, int stage, bool aK, bool bK, bool bf16)
     {
         public float Dot(float sum, int row, int col)
         {
-            for (int k = 0; k < 32; k++)
-                sum += Wgmma.Element(shared, stage, row, k, aK) * Wgmma.Element(shared, stage + WarpgroupOperandBytes / 4, col, k, bK);
+            for (int k = 0; k < TileK(bf16); k++)
+                sum += Wgmma.Element(shared, stage, row, k, aK, bf16) *
+                    Wgmma.Element(shared, stage + WarpgroupOperandBytes / 4, col, k, bK, bf16);
             return sum;
         }
     }
 
     /// <summary>
-    /// One operand's share of the tiles for one thread: two 16-byte pieces of each 128-line × 32-k tile of its copy, each a
-    /// row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or copied at once where there is none. A
-    /// k-contiguous copy's piece is 8 k of a line: piece p = thread + 256i is line p / 4, k 8·(p mod 4). A line-contiguous
-    /// copy's is 8 lines at one k: k p / 16, lines 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k
-    /// (<see cref="CopyAlignment"/>) or wholly outside, where it is a zero fill.
+    /// One operand's share of the tiles for one thread: two 16-byte pieces of each tile of its copy (128 lines × 64 bytes of
+    /// k: 32 BF16 or 16 TF32), each a row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or copied at
+    /// once where there is none. A k-contiguous copy's piece is 16 bytes of k of a line: piece p = thread + 256i is line
+    /// p / 4, k 8·(p mod 4) (TF32: 4·(p mod 4)). A line-contiguous (BF16) copy's is 8 lines at one k: k p / 16, lines
+    /// 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k (<see cref="CopyAlignment"/>; a TF32 copy pads
+    /// k to 4) or wholly outside, where it is a zero fill.
     /// </summary>
     private readonly struct CoreMatrixQueue
     {
@@ -193,19 +206,20 @@ internal static partial class TensorCoreGemmKernels
         /// <param name="linesLeft">Lines of the operand from the block's first (<paramref name="lineBase"/>) on.</param>
         /// <param name="kLeft">k of the split.</param>
         /// <param name="tile">The shared-window address of the operand's tile in the first stage.</param>
-        public CoreMatrixQueue(ArrayView<float> x, long address, int thread, bool kContiguous, int linesLeft, int lineStride,
-            int kStride, int lineBase, int kBegin, int kLeft, uint tile)
+        public CoreMatrixQueue(ArrayView<float> x, long address, int thread, bool kContiguous, bool bf16, int linesLeft,
+            int lineStride, int kStride, int lineBase, int kBegin, int kLeft, uint tile)
         {
             (_x, _address, _linesLeft, _kLeft) = (x, address, linesLeft, kLeft);
+            int bytes = bf16 ? 2 : 4; // an element's
             (_line, _k, _secondLine, _secondK) = kContiguous
-                ? (thread >> 2, 8 * (thread & 3), 64, 0)
+                ? (thread >> 2, 16 / bytes * (thread & 3), 64, 0)
                 : (8 * (thread & 15), thread >> 4, 0, 16);
-            _shared = tile + (uint)Wgmma.ElementByte(_line, _k, kContiguous);
-            _secondShared = (uint)(Wgmma.ElementByte(_line + _secondLine, _k + _secondK, kContiguous) -
-                Wgmma.ElementByte(_line, _k, kContiguous));
-            First = address + 2L * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
-            _secondBytes = 2L * ((long)_secondLine * lineStride + (long)_secondK * kStride);
-            TileBytes = 2L * 32 * kStride;
+            _shared = tile + (uint)Wgmma.ElementByte(_line, _k, kContiguous, bf16);
+            _secondShared = (uint)(Wgmma.ElementByte(_line + _secondLine, _k + _secondK, kContiguous, bf16) -
+                Wgmma.ElementByte(_line, _k, kContiguous, bf16));
+            First = address + bytes * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
+            _secondBytes = bytes * ((long)_secondLine * lineStride + (long)_secondK * kStride);
+            TileBytes = (long)bytes * TileK(bf16) * kStride;
         }
 
         /// <summary>The address of this thread's first piece in the split's first tile.</summary>
