@@ -425,7 +425,6 @@ public sealed class TensorCoreGemmTests
     [InlineData("bf16-copies", 16)]
     [InlineData("bf16-pipelined", 16)]
     [InlineData("tf32-pipelined", 16)]
-    [InlineData("bf16-warpgroup", 16)]
     public void The_GELU_gradient_epilogue_equals_the_product_then_GELUs_backward(string precision, int multiprocessors)
     {
         using var scope = new DeviceScope(Emulated(precision, multiprocessors));
@@ -572,15 +571,13 @@ public sealed class TensorCoreGemmTests
 
     /// <summary>
     /// An emulated device for a precision label of the theories ("bf16-copies": BF16 on copies of every operand;
-    /// "bf16-pipelined": those copies staged through cp.async; "tf32-pipelined": TF32 on copies so staged; "bf16-warpgroup":
-    /// BF16 copies on warpgroup products).
+    /// "bf16-pipelined": those copies staged through cp.async; "tf32-pipelined": TF32 on copies so staged).
     /// </summary>
     private Device Emulated(string precision, int multiprocessors) => precision switch
     {
         "bf16-copies" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1),
         "bf16-pipelined" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
         "tf32-pipelined" => _emulator.Get(MatMulPrecision.Tf32, multiprocessors, copiesFrom: 1, pipelinedCopies: true),
-        "bf16-warpgroup" => _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1, warpgroup: true),
         _ => _emulator.Get(MatMulPrecisions.Parse(precision)!.Value, multiprocessors),
     };
 

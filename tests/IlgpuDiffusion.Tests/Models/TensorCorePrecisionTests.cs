@@ -59,23 +59,21 @@ public sealed class TensorCorePrecisionTests
     }
 
     /// <summary>
-    /// The same pass with heads of 64 (hidden 128), the flash kernels' full width. The emulated errors: logits 1.35e-3, loss
-    /// 6.3e-4, gradients 3.5e-2. This wider model amplifies input rounding more than the one above: with heads of 32 and
-    /// attention in fp32 (as it was before narrower heads ran on tensor cores) its gradients were 1.45e-2 off; the
-    /// attention kernels alone are 4.5e-4 off fp32 (TensorCoreAttentionTests' shapes), as a TF32 GEMM is. Under bf16
-    /// (BF16 attention) the emulated pass measured logits 1.01e-2, loss 2.6e-3, gradients 2.07e-1: six to eight times
-    /// TF32's, as BF16's 8 significant bits against TF32's 11 predict. The cuda-bf16 row's bounds are twice those; the
-    /// emulated row is left out (its shuffle-emulated BF16 products take over a minute here), the kernels being checked
-    /// against a BF16-rounded reference in TensorCoreAttentionTests. Hidden 192 gives heads of 96, on the flash kernels for
-    /// wide heads both ways: emulated logits 1.27e-3, loss 8.1e-6, gradients 9.9e-3, under the same bounds (with the
-    /// backward over materialized scores on the batched GEMMs: 1.28e-3, 4.5e-5, 9.4e-3).
+    /// The same pass with heads of 64 (hidden 128), the flash kernels' full width, in one block (every block runs the same
+    /// kernels; a second doubled the emulation's minute). The emulated errors: logits 1.16e-3, loss 1.01e-3, gradients
+    /// 5.7e-3. Hidden 192 gives heads of 96, on the flash kernels for wide heads both ways: logits 7.2e-4, loss 6.7e-5,
+    /// gradients 7.3e-3. The attention kernels alone are 4.5e-4 off fp32 (TensorCoreAttentionTests' shapes), as a TF32 GEMM
+    /// is. Under bf16 (BF16 attention) the emulated pass of two blocks measured logits 1.01e-2, loss 2.6e-3, gradients
+    /// 2.07e-1, six to eight times the TF32 pass of two blocks (logits 1.35e-3, gradients 3.5e-2), as BF16's 8 significant
+    /// bits against TF32's 11 predict; the cuda-bf16 row's bounds are twice those. The emulated bf16 row is left out (its shuffle-emulated BF16 products take over a minute
+    /// here), the kernels being checked against a BF16-rounded reference in TensorCoreAttentionTests.
     /// </summary>
     [SkippableTheory]
-    [InlineData("emulated-tf32", 128, 5e-3, 3e-3, 1e-1)]
-    [InlineData("cuda-tf32", 128, 5e-3, 3e-3, 1e-1)]
+    [InlineData("emulated-tf32", 128, 5e-3, 3e-3, 3e-2)]
+    [InlineData("cuda-tf32", 128, 5e-3, 3e-3, 3e-2)]
     [InlineData("cuda-bf16", 128, 2e-2, 6e-3, 4e-1)]
-    [InlineData("emulated-tf32", 192, 5e-3, 3e-3, 1e-1)]
-    [InlineData("cuda-tf32", 192, 5e-3, 3e-3, 1e-1)]
+    [InlineData("emulated-tf32", 192, 5e-3, 3e-3, 3e-2)]
+    [InlineData("cuda-tf32", 192, 5e-3, 3e-3, 3e-2)]
     [InlineData("cuda-bf16", 192, 2e-2, 6e-3, 4e-1)]
     public void A_dit_pass_with_tensor_core_attention_stays_within_its_precision_of_fp32(string row, int hidden, double logitBound,
         double lossBound, double gradientBound)
@@ -86,7 +84,7 @@ public sealed class TensorCorePrecisionTests
             "emulated-tf32" => _emulator.Get(MatMulPrecision.Tf32, multiprocessors: 4),
             _ => TestBackends.Get(row),
         };
-        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f) with { Hidden = hidden, Heads = 2 };
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f) with { Hidden = hidden, Heads = 2, Layers = 1 };
         var expected = TinyDitStep.Run(TestBackends.Get("cpu"), config);
         var actual = TinyDitStep.Run(device, config);
         AssertWithin(expected.Logits, actual.Logits, logitBound, $"{row} logits");
