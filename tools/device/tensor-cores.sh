@@ -13,7 +13,8 @@
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined, cuda-tf32-pipelined
 #                  (copies staged through cp.async, from rewritten PTX), cuda-bf16-warpgroup and cuda-tf32-warpgroup
 #                  (copies on Hopper's warpgroup products, wgmma, from PTX rewritten for sm_90a: the first check of their
-#                  shared-memory layout on hardware) against the rounded reference, the
+#                  shared-memory layout on hardware; WarpgroupProbeTests writes which elements each wrong result read)
+#                  against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
 #                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
 #                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
@@ -106,7 +107,8 @@ ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tm
 for p in $phases; do case $p in
   gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 240 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
-    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -xml $logs/gemm-check.xml ;;
+    -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -class IlgpuDiffusion.Tests.Ilgpu.WarpgroupProbeTests \
+    -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
   attention) for precision in bf16 tf32 fp32; do
     phase attention-$precision 60 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
