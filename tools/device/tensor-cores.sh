@@ -105,7 +105,7 @@ ncu_profile() { local name=$1 kernels=$2 skip=$3 count=$4; shift 4; mkdir -p /tm
   phase $name-stalls 20 python3 "$repo/tools/device/ncu-stalls.py" $logs/$name-sass.log 12; }
 
 for p in $phases; do case $p in
-  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 240 $xunit \
+  gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 300 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -class IlgpuDiffusion.Tests.Ilgpu.WarpgroupProbeTests \
     -xml $logs/gemm-check.xml ;;
