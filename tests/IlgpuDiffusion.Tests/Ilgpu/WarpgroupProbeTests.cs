@@ -10,10 +10,10 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 /// On a Hopper GPU, which element of each operand the warpgroup GEMMs' products read: op(a) one-hot along k (row i holds a
 /// 1 at k = i mod 32) against op(b) numbered (element (k, j) = 1 + k + 32·(j mod 8)) makes c(i, j) name the element of
 /// op(b) it read (0: none, a zero fill), and the same with the operands' roles swapped names op(a)'s. The numbers are
-/// integers up to 256, exact in BF16 and TF32. A GEMM check that fails says an element is wrong; this one, run on the device in the same call, writes which
-/// (k, line) each wrong result read, so that the shared-memory layout (<see cref="IlgpuDiffusion.Ilgpu.Kernels.Wgmma"/>) can be mended
-/// without a GPU. Skipped without CUDA and on GPUs without warpgroup products; 512 rows and columns, so that the products
-/// take copies by default.
+/// integers up to 256, exact in BF16 and TF32. A GEMM check that fails says an element is wrong; this one, run on the
+/// device in the same call, writes which (k, line) each wrong result read, so that the shared-memory layout
+/// (<see cref="IlgpuDiffusion.Ilgpu.Kernels.Wgmma"/>) can be mended without a GPU. Skipped without CUDA and on GPUs without
+/// warpgroup products; 512 rows and columns, so that the products take copies by default.
 /// </summary>
 [Collection(ConformanceCollection.Name)]
 public sealed class WarpgroupProbeTests(ITestOutputHelper output)

@@ -65,8 +65,9 @@ public sealed class TensorCorePrecisionTests
     /// gradients 7.3e-3. The attention kernels alone are 4.5e-4 off fp32 (TensorCoreAttentionTests' shapes), as a TF32 GEMM
     /// is. Under bf16 (BF16 attention) the emulated pass of two blocks measured logits 1.01e-2, loss 2.6e-3, gradients
     /// 2.07e-1, six to eight times the TF32 pass of two blocks (logits 1.35e-3, gradients 3.5e-2), as BF16's 8 significant
-    /// bits against TF32's 11 predict; the cuda-bf16 row's bounds are twice those. The emulated bf16 row is left out (its shuffle-emulated BF16 products take over a minute
-    /// here), the kernels being checked against a BF16-rounded reference in TensorCoreAttentionTests.
+    /// bits against TF32's 11 predict; the cuda-bf16 row's bounds are twice those. The emulated bf16 row is left out (its
+    /// shuffle-emulated BF16 products take over a minute here), the kernels being checked against a BF16-rounded reference
+    /// in TensorCoreAttentionTests.
     /// </summary>
     [SkippableTheory]
     [InlineData("emulated-tf32", 128, 5e-3, 3e-3, 3e-2)]
