@@ -71,6 +71,7 @@ internal static class Wgmma
         Ref<float> d24 = f6.C0, d25 = f6.C1, d26 = f6.C2, d27 = f6.C3, d28 = f7.C0, d29 = f7.C1, d30 = f7.C2, d31 = f7.C3;
         Input<ulong> da0 = a0, db0 = b0, da1 = a1, db1 = b1;
         Input<uint> accumulate = 1u;
+        // One call per instruction form: ILGPU takes the PTX text only as a constant, so the forms cannot share a call.
         if (!bf16)
         {
             CudaAsm.EmitRef(Tf32, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
