@@ -16,8 +16,14 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // results equal theirs bit for bit.
 internal static partial class TensorCoreGemmKernels
 {
-    /// <summary>Stages of the warpgroup kernels' ring.</summary>
+    /// <summary>
+    /// Stages of the warpgroup kernels' ring: while a tile's products run, the tile before's may still be in flight and the
+    /// next <see cref="CopiesAhead"/> are landing.
+    /// </summary>
     public const int WarpgroupStages = 4;
+
+    /// <summary>Tiles queued ahead of the one multiplied.</summary>
+    private const int CopiesAhead = WarpgroupStages - 2;
 
     private const int WarpgroupOperandBytes = TileM * 64, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
 
@@ -58,11 +64,13 @@ internal static partial class TensorCoreGemmKernels
         RunWarpgroup<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>
-    /// The product: the first <see cref="WarpgroupStages"/> − 1 tiles queued, then for each tile a wait for its copies, the
-    /// fence that shows them to the tensor cores, one barrier (every thread's copies landed, and both warpgroups done with
-    /// the stage the next queue overwrites: each waited for its products), the queue of the tile three ahead, and this
-    /// tile's products. Warp w holds rows 16w to 16w + 15 of the tile (warpgroup w / 4, its warp w mod 4) and all 128
-    /// columns: its accumulators Fij are columns 32i + 8j to 32i + 8j + 7.
+    /// The product: the first <see cref="CopiesAhead"/> tiles queued, then for each tile a wait for its copies, the fence
+    /// that shows them to the tensor cores, one barrier (every thread's copies landed, and both warpgroups done with the
+    /// stage the next queue overwrites, that of the tile two back: each waited for it after queueing the products of the
+    /// tile before), the queue of the tile two ahead, and this tile's products, which stay in flight through the next
+    /// tile's wait, barrier and queue. Warp w holds rows 16w to 16w + 15 of the tile (warpgroup w / 4, its warp w mod 4)
+    /// and all 128 columns: its accumulators Fij are columns 32i + 8j to 32i + 8j + 7 (on CUDA in registers ILGPU does not
+    /// see until the end, <see cref="Wgmma.Collect"/>).
     /// </summary>
     private static void RunWarpgroup<TProducts, TA, TB>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias,
         ArrayView<float> c, ArrayView<float> activation, in TensorCoreGemmArguments g)
@@ -85,9 +93,10 @@ internal static partial class TensorCoreGemmKernels
         uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes);
         uint firstHalf = sharedBase + WarpgroupOperandBytes, secondHalf = firstHalf + 8 * Wgmma.StrideBytes;
 
+        if (CudaAsm.IsSupported) Wgmma.DeclareAccumulators();
         long nextA = queueA.First, nextB = queueB.First;
         int queuedK = 0, queued = 0;
-        for (int tile = 0; tile < WarpgroupStages - 1; tile++)
+        for (int tile = 0; tile < CopiesAhead; tile++)
         {
             queueA.Queue(shared, queued, nextA, queuedK);
             queueB.Queue(shared, queued, nextB, queuedK);
@@ -99,7 +108,7 @@ internal static partial class TensorCoreGemmKernels
         int stage = 0;
         for (int left = tiles; left > 0; left--)
         {
-            AsyncCopies.WaitForAllBut(WarpgroupStages - 2);
+            AsyncCopies.WaitForAllBut(CopiesAhead - 1);
             Wgmma.FenceSharedWrites();
             Group.Barrier();
             queueA.Queue(shared, queued, nextA, queuedK);
@@ -110,20 +119,20 @@ internal static partial class TensorCoreGemmKernels
             if (CudaAsm.IsSupported)
             {
                 uint at = (uint)stage, half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
-                ulong a0 = Wgmma.Descriptor(rowsOfA + at), a1 = Wgmma.Descriptor(rowsOfA + at + half);
-                ulong b0 = Wgmma.Descriptor(firstHalf + at), b1 = Wgmma.Descriptor(firstHalf + at + half);
-                Wgmma.Tile(ref w.F00, ref w.F01, ref w.F02, ref w.F03, ref w.F10, ref w.F11, ref w.F12, ref w.F13,
-                    a0, b0, a1, b1, bf16, aK, bK);
-                b0 = Wgmma.Descriptor(secondHalf + at);
-                b1 = Wgmma.Descriptor(secondHalf + at + half);
-                Wgmma.Tile(ref w.F20, ref w.F21, ref w.F22, ref w.F23, ref w.F30, ref w.F31, ref w.F32, ref w.F33,
-                    a0, b0, a1, b1, bf16, aK, bK);
+                Wgmma.Tile(Wgmma.Descriptor(rowsOfA + at), Wgmma.Descriptor(rowsOfA + at + half),
+                    Wgmma.Descriptor(firstHalf + at), Wgmma.Descriptor(firstHalf + at + half),
+                    Wgmma.Descriptor(secondHalf + at), Wgmma.Descriptor(secondHalf + at + half), left < tiles, bf16, aK, bK);
             }
             else
             {
                 w = EmulateWarpgroup(w, shared, stage >> 2, (warp >> 2) * 64 + (warp & 3) * 16, lane, aK, bK, bf16);
             }
             stage = NextWarpgroupStage(stage);
+        }
+        if (CudaAsm.IsSupported)
+        {
+            Wgmma.Collect(ref w.F00, ref w.F01, ref w.F02, ref w.F03, ref w.F10, ref w.F11, ref w.F12, ref w.F13,
+                ref w.F20, ref w.F21, ref w.F22, ref w.F23, ref w.F30, ref w.F31, ref w.F32, ref w.F33);
         }
         // The zero fills queued past the last tile are still in flight: none outlives the block.
         AsyncCopies.WaitForAllBut(0);

@@ -20,9 +20,13 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// the PTX ISA's "Matrix Descriptor Format" defines them: start address bits 0–13, leading byte offset 16–29, stride byte
 /// offset 32–45, each in units of 16 bytes, swizzle mode 0 in bits 62–63.
 /// </para>
-/// One inline-PTX block holds the fence, both k-steps of a tile (32 deep in BF16, 16 in TF32), the commit and the wait for
-/// them: ILGPU moves each operand in and out of the block, and ptxas serializes warpgroup products whose accumulators
-/// another instruction reads while they are in flight (its warning C7514), which a wait inside the block rules out.
+/// The accumulators are registers of the PTX function that ILGPU does not see (<c>wacc0</c>..<c>wacc63</c>, declared and
+/// zeroed once, <see cref="DeclareAccumulators"/>, and declared above their uses by <see cref="PtxTarget.Hopper"/>): ptxas
+/// serializes warpgroup products whose accumulators another instruction reads or writes while they are in flight (its
+/// warnings C7514 and C7515), and ILGPU moves every inline-PTX operand in and out of its block, and would move
+/// accumulators given as operands. So a tile's products are queued on them and stay in flight while the kernel waits
+/// for, fences and queues the next tile; each tile waits only for the tile before's products
+/// (<c>wgmma.wait_group 1</c>), and <see cref="Collect"/> copies them into ILGPU's values at the end.
 /// </summary>
 internal static class Wgmma
 {
@@ -32,89 +36,187 @@ internal static class Wgmma
     /// <summary>Bytes between core matrices adjacent along the lines: the four core matrices of a tile's k (64 bytes).</summary>
     public const int StrideBytes = 4 * LeadingBytes;
 
-    private const string Accumulators = "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15," +
-        "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}";
+    // The accumulators: registers of the PTX function that ILGPU does not see, so that no instruction of ILGPU's reads them
+    // while products write them (see the summary).
+    private const string FirstHalf =
+        "{wacc0,wacc1,wacc2,wacc3,wacc4,wacc5,wacc6,wacc7,wacc8,wacc9,wacc10,wacc11,wacc12,wacc13,wacc14," +
+        "wacc15,wacc16,wacc17,wacc18,wacc19,wacc20,wacc21,wacc22,wacc23,wacc24,wacc25,wacc26,wacc27," +
+        "wacc28,wacc29,wacc30,wacc31}";
+    private const string SecondHalf =
+        "{wacc32,wacc33,wacc34,wacc35,wacc36,wacc37,wacc38,wacc39,wacc40,wacc41,wacc42,wacc43,wacc44," +
+        "wacc45,wacc46,wacc47,wacc48,wacc49,wacc50,wacc51,wacc52,wacc53,wacc54,wacc55,wacc56,wacc57," +
+        "wacc58,wacc59,wacc60,wacc61,wacc62,wacc63}";
+    private const string CollectFirst = "mov.b32 %0, wacc0;\n\tmov.b32 %1, wacc1;\n\tmov.b32 %2, wacc2;\n\tmov.b32 %3, wacc3;\n\t" +
+        "mov.b32 %4, wacc4;\n\tmov.b32 %5, wacc5;\n\tmov.b32 %6, wacc6;\n\tmov.b32 %7, wacc7;\n\t" +
+        "mov.b32 %8, wacc8;\n\tmov.b32 %9, wacc9;\n\tmov.b32 %10, wacc10;\n\tmov.b32 %11, wacc11;\n\t" +
+        "mov.b32 %12, wacc12;\n\tmov.b32 %13, wacc13;\n\tmov.b32 %14, wacc14;\n\tmov.b32 %15, wacc15;\n\t" +
+        "mov.b32 %16, wacc16;\n\tmov.b32 %17, wacc17;\n\tmov.b32 %18, wacc18;\n\tmov.b32 %19, wacc19;\n\t" +
+        "mov.b32 %20, wacc20;\n\tmov.b32 %21, wacc21;\n\tmov.b32 %22, wacc22;\n\tmov.b32 %23, wacc23;\n\t" +
+        "mov.b32 %24, wacc24;\n\tmov.b32 %25, wacc25;\n\tmov.b32 %26, wacc26;\n\tmov.b32 %27, wacc27;\n\t" +
+        "mov.b32 %28, wacc28;\n\tmov.b32 %29, wacc29;\n\tmov.b32 %30, wacc30;\n\tmov.b32 %31, wacc31;";
+    private const string CollectSecond = "mov.b32 %0, wacc32;\n\tmov.b32 %1, wacc33;\n\tmov.b32 %2, wacc34;\n\tmov.b32 %3, wacc35;\n\t" +
+        "mov.b32 %4, wacc36;\n\tmov.b32 %5, wacc37;\n\tmov.b32 %6, wacc38;\n\tmov.b32 %7, wacc39;\n\t" +
+        "mov.b32 %8, wacc40;\n\tmov.b32 %9, wacc41;\n\tmov.b32 %10, wacc42;\n\tmov.b32 %11, wacc43;\n\t" +
+        "mov.b32 %12, wacc44;\n\tmov.b32 %13, wacc45;\n\tmov.b32 %14, wacc46;\n\tmov.b32 %15, wacc47;\n\t" +
+        "mov.b32 %16, wacc48;\n\tmov.b32 %17, wacc49;\n\tmov.b32 %18, wacc50;\n\tmov.b32 %19, wacc51;\n\t" +
+        "mov.b32 %20, wacc52;\n\tmov.b32 %21, wacc53;\n\tmov.b32 %22, wacc54;\n\tmov.b32 %23, wacc55;\n\t" +
+        "mov.b32 %24, wacc56;\n\tmov.b32 %25, wacc57;\n\tmov.b32 %26, wacc58;\n\tmov.b32 %27, wacc59;\n\t" +
+        "mov.b32 %28, wacc60;\n\tmov.b32 %29, wacc61;\n\tmov.b32 %30, wacc62;\n\tmov.b32 %31, wacc63;";
 
-    private const string Begin = "{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %36, 0;\n\twgmma.fence.sync.aligned;\n\t";
-    private const string Product = "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " + Accumulators;
-    private const string Tf32Product = "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 " + Accumulators;
-    private const string End = "wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 0;\n\t}";
+    private const string Zeroes = ".reg .f32 wacc<64>;\n\t" +
+        "mov.b32 wacc0, 0;\n\tmov.b32 wacc1, 0;\n\tmov.b32 wacc2, 0;\n\tmov.b32 wacc3, 0;\n\t" +
+        "mov.b32 wacc4, 0;\n\tmov.b32 wacc5, 0;\n\tmov.b32 wacc6, 0;\n\tmov.b32 wacc7, 0;\n\t" +
+        "mov.b32 wacc8, 0;\n\tmov.b32 wacc9, 0;\n\tmov.b32 wacc10, 0;\n\tmov.b32 wacc11, 0;\n\t" +
+        "mov.b32 wacc12, 0;\n\tmov.b32 wacc13, 0;\n\tmov.b32 wacc14, 0;\n\tmov.b32 wacc15, 0;\n\t" +
+        "mov.b32 wacc16, 0;\n\tmov.b32 wacc17, 0;\n\tmov.b32 wacc18, 0;\n\tmov.b32 wacc19, 0;\n\t" +
+        "mov.b32 wacc20, 0;\n\tmov.b32 wacc21, 0;\n\tmov.b32 wacc22, 0;\n\tmov.b32 wacc23, 0;\n\t" +
+        "mov.b32 wacc24, 0;\n\tmov.b32 wacc25, 0;\n\tmov.b32 wacc26, 0;\n\tmov.b32 wacc27, 0;\n\t" +
+        "mov.b32 wacc28, 0;\n\tmov.b32 wacc29, 0;\n\tmov.b32 wacc30, 0;\n\tmov.b32 wacc31, 0;\n\t" +
+        "mov.b32 wacc32, 0;\n\tmov.b32 wacc33, 0;\n\tmov.b32 wacc34, 0;\n\tmov.b32 wacc35, 0;\n\t" +
+        "mov.b32 wacc36, 0;\n\tmov.b32 wacc37, 0;\n\tmov.b32 wacc38, 0;\n\tmov.b32 wacc39, 0;\n\t" +
+        "mov.b32 wacc40, 0;\n\tmov.b32 wacc41, 0;\n\tmov.b32 wacc42, 0;\n\tmov.b32 wacc43, 0;\n\t" +
+        "mov.b32 wacc44, 0;\n\tmov.b32 wacc45, 0;\n\tmov.b32 wacc46, 0;\n\tmov.b32 wacc47, 0;\n\t" +
+        "mov.b32 wacc48, 0;\n\tmov.b32 wacc49, 0;\n\tmov.b32 wacc50, 0;\n\tmov.b32 wacc51, 0;\n\t" +
+        "mov.b32 wacc52, 0;\n\tmov.b32 wacc53, 0;\n\tmov.b32 wacc54, 0;\n\tmov.b32 wacc55, 0;\n\t" +
+        "mov.b32 wacc56, 0;\n\tmov.b32 wacc57, 0;\n\tmov.b32 wacc58, 0;\n\tmov.b32 wacc59, 0;\n\t" +
+        "mov.b32 wacc60, 0;\n\tmov.b32 wacc61, 0;\n\tmov.b32 wacc62, 0;\n\tmov.b32 wacc63, 0;";
 
-    // imm-scale-a, imm-scale-b 1; imm-trans-a, imm-trans-b: 0 for a K-major operand, 1 for an MN-major one
-    private const string KK = Begin + Product + ", %32, %33, p, 1, 1, 0, 0;\n\t" + Product + ", %34, %35, p, 1, 1, 0, 0;\n\t" + End;
-    private const string KM = Begin + Product + ", %32, %33, p, 1, 1, 0, 1;\n\t" + Product + ", %34, %35, p, 1, 1, 0, 1;\n\t" + End;
-    private const string MM = Begin + Product + ", %32, %33, p, 1, 1, 1, 1;\n\t" + Product + ", %34, %35, p, 1, 1, 1, 1;\n\t" + End;
-    private const string MK = Begin + Product + ", %32, %33, p, 1, 1, 1, 0;\n\t" + Product + ", %34, %35, p, 1, 1, 1, 0;\n\t" + End;
-    // TF32: K-major operands only, no transpose immediates
-    private const string Tf32 = Begin + Tf32Product + ", %32, %33, p, 1, 1;\n\t" + Tf32Product + ", %34, %35, p, 1, 1;\n\t" + End;
+    // %0, %1: the descriptors of the tile's first k-step; %2, %3: its second; %4: whether to add to the accumulators
+    private const string Begin = "{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %4, 0;\n\t";
+    private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 ";
+    private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 ";
+
+    // imm-scale-a, imm-scale-b 1; imm-trans-a, imm-trans-b: 0 for a K-major operand, 1 for an MN-major one (TF32: K-major
+    // only, no transpose immediates)
+    private const string KK = ", p, 1, 1, 0, 0;\n\t", KM = ", p, 1, 1, 0, 1;\n\t", MK = ", p, 1, 1, 1, 0;\n\t";
+    private const string MM = ", p, 1, 1, 1, 1;\n\t", K = ", p, 1, 1;\n\t";
+
+    private const string KKFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + KK + Bf16 + FirstHalf + ", %2, %3" + KK + "}";
+    private const string KKSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + KK + Bf16 + SecondHalf + ", %2, %3" + KK + "}";
+    private const string KMFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + KM + Bf16 + FirstHalf + ", %2, %3" + KM + "}";
+    private const string KMSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + KM + Bf16 + SecondHalf + ", %2, %3" + KM + "}";
+    private const string MKFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + MK + Bf16 + FirstHalf + ", %2, %3" + MK + "}";
+    private const string MKSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + MK + Bf16 + SecondHalf + ", %2, %3" + MK + "}";
+    private const string MMFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + MM + Bf16 + FirstHalf + ", %2, %3" + MM + "}";
+    private const string MMSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + MM + Bf16 + SecondHalf + ", %2, %3" + MM + "}";
+    private const string Tf32First = Begin + Tf32 + FirstHalf + ", %0, %1" + K + Tf32 + FirstHalf + ", %2, %3" + K + "}";
+    private const string Tf32Second = Begin + Tf32 + SecondHalf + ", %0, %1" + K + Tf32 + SecondHalf + ", %2, %3" + K + "}";
 
     /// <summary>The descriptor of an operand tile at shared-window address <paramref name="address"/> (16-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Descriptor(uint address) =>
         ((ulong)(address >> 4) & 0x3FFFul) | ((ulong)(LeadingBytes >> 4) << 16) | ((ulong)(StrideBytes >> 4) << 32);
 
+    /// <summary>Declares the accumulators and zeroes them (once, before any product: at the kernel's start).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void DeclareAccumulators() => CudaAsm.Emit(Zeroes);
+
     /// <summary>
-    /// 64 columns of a warpgroup's accumulators (<paramref name="f0"/>..<paramref name="f7"/>, 8 columns each) += the
-    /// products of a tile: its first half of k (BF16 0–15, TF32 0–7) from the descriptors <paramref name="a0"/>,
-    /// <paramref name="b0"/>, its second from <paramref name="a1"/>, <paramref name="b1"/>; done when this returns. The
-    /// precision and whether each operand is K-major (TF32 ones are) must be constants where the kernel is compiled (they
-    /// pick the instruction).
+    /// Queues the products of a tile into the accumulators (the first tile's write them, <paramref name="accumulate"/>
+    /// false): columns 0–63 from the descriptors <paramref name="a0"/>, <paramref name="b0"/> (the tile's first half of k:
+    /// BF16 0–15, TF32 0–7) and <paramref name="a1"/>, <paramref name="b1"/> (its second), columns 64–127 likewise with
+    /// <paramref name="c0"/>, <paramref name="c1"/> for op(b); then waits until only these are in flight, the tile before's
+    /// done. The precision and whether each operand is K-major (TF32 ones are) must be constants where the kernel is
+    /// compiled (they pick the instruction).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2, ref MmaAccumulator f3,
-        ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7,
-        ulong a0, ulong b0, ulong a1, ulong b1, bool bf16, bool aKMajor, bool bKMajor)
+    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, ulong c0, ulong c1, bool accumulate, bool bf16, bool aKMajor,
+        bool bKMajor)
     {
-        Ref<float> d00 = f0.C0, d01 = f0.C1, d02 = f0.C2, d03 = f0.C3, d04 = f1.C0, d05 = f1.C1, d06 = f1.C2, d07 = f1.C3;
-        Ref<float> d08 = f2.C0, d09 = f2.C1, d10 = f2.C2, d11 = f2.C3, d12 = f3.C0, d13 = f3.C1, d14 = f3.C2, d15 = f3.C3;
-        Ref<float> d16 = f4.C0, d17 = f4.C1, d18 = f4.C2, d19 = f4.C3, d20 = f5.C0, d21 = f5.C1, d22 = f5.C2, d23 = f5.C3;
-        Ref<float> d24 = f6.C0, d25 = f6.C1, d26 = f6.C2, d27 = f6.C3, d28 = f7.C0, d29 = f7.C1, d30 = f7.C2, d31 = f7.C3;
-        Input<ulong> da0 = a0, db0 = b0, da1 = a1, db1 = b1;
-        Input<uint> accumulate = 1u;
+        uint scale = accumulate ? 1u : 0u;
+        CudaAsm.Emit("wgmma.fence.sync.aligned;");
         // One call per instruction form: ILGPU takes the PTX text only as a constant, so the forms cannot share a call.
         if (!bf16)
         {
-            CudaAsm.EmitRef(Tf32, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
-                ref d11, ref d12, ref d13, ref d14, ref d15, ref d16, ref d17, ref d18, ref d19, ref d20, ref d21, ref d22, ref d23,
-                ref d24, ref d25, ref d26, ref d27, ref d28, ref d29, ref d30, ref d31, ref da0, ref db0, ref da1, ref db1,
-                ref accumulate);
+            CudaAsm.Emit(Tf32First, a0, b0, a1, b1, scale);
+            CudaAsm.Emit(Tf32Second, a0, c0, a1, c1, scale);
         }
         else if (aKMajor && bKMajor)
         {
-            CudaAsm.EmitRef(KK, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
-                ref d11, ref d12, ref d13, ref d14, ref d15, ref d16, ref d17, ref d18, ref d19, ref d20, ref d21, ref d22, ref d23,
-                ref d24, ref d25, ref d26, ref d27, ref d28, ref d29, ref d30, ref d31, ref da0, ref db0, ref da1, ref db1,
-                ref accumulate);
+            CudaAsm.Emit(KKFirst, a0, b0, a1, b1, scale);
+            CudaAsm.Emit(KKSecond, a0, c0, a1, c1, scale);
         }
         else if (aKMajor)
         {
-            CudaAsm.EmitRef(KM, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
-                ref d11, ref d12, ref d13, ref d14, ref d15, ref d16, ref d17, ref d18, ref d19, ref d20, ref d21, ref d22, ref d23,
-                ref d24, ref d25, ref d26, ref d27, ref d28, ref d29, ref d30, ref d31, ref da0, ref db0, ref da1, ref db1,
-                ref accumulate);
+            CudaAsm.Emit(KMFirst, a0, b0, a1, b1, scale);
+            CudaAsm.Emit(KMSecond, a0, c0, a1, c1, scale);
         }
         else if (bKMajor)
         {
-            CudaAsm.EmitRef(MK, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
-                ref d11, ref d12, ref d13, ref d14, ref d15, ref d16, ref d17, ref d18, ref d19, ref d20, ref d21, ref d22, ref d23,
-                ref d24, ref d25, ref d26, ref d27, ref d28, ref d29, ref d30, ref d31, ref da0, ref db0, ref da1, ref db1,
-                ref accumulate);
+            CudaAsm.Emit(MKFirst, a0, b0, a1, b1, scale);
+            CudaAsm.Emit(MKSecond, a0, c0, a1, c1, scale);
         }
         else
         {
-            CudaAsm.EmitRef(MM, ref d00, ref d01, ref d02, ref d03, ref d04, ref d05, ref d06, ref d07, ref d08, ref d09, ref d10,
-                ref d11, ref d12, ref d13, ref d14, ref d15, ref d16, ref d17, ref d18, ref d19, ref d20, ref d21, ref d22, ref d23,
-                ref d24, ref d25, ref d26, ref d27, ref d28, ref d29, ref d30, ref d31, ref da0, ref db0, ref da1, ref db1,
-                ref accumulate);
+            CudaAsm.Emit(MMFirst, a0, b0, a1, b1, scale);
+            CudaAsm.Emit(MMSecond, a0, c0, a1, c1, scale);
         }
-        f0 = new MmaAccumulator { C0 = d00.Value, C1 = d01.Value, C2 = d02.Value, C3 = d03.Value };
-        f1 = new MmaAccumulator { C0 = d04.Value, C1 = d05.Value, C2 = d06.Value, C3 = d07.Value };
-        f2 = new MmaAccumulator { C0 = d08.Value, C1 = d09.Value, C2 = d10.Value, C3 = d11.Value };
-        f3 = new MmaAccumulator { C0 = d12.Value, C1 = d13.Value, C2 = d14.Value, C3 = d15.Value };
-        f4 = new MmaAccumulator { C0 = d16.Value, C1 = d17.Value, C2 = d18.Value, C3 = d19.Value };
-        f5 = new MmaAccumulator { C0 = d20.Value, C1 = d21.Value, C2 = d22.Value, C3 = d23.Value };
-        f6 = new MmaAccumulator { C0 = d24.Value, C1 = d25.Value, C2 = d26.Value, C3 = d27.Value };
-        f7 = new MmaAccumulator { C0 = d28.Value, C1 = d29.Value, C2 = d30.Value, C3 = d31.Value };
+        CudaAsm.Emit("wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 1;");
+    }
+
+    /// <summary>
+    /// Waits for every product queued, then copies the accumulators into ILGPU's values: columns 0–63 to
+    /// <paramref name="f0"/>..<paramref name="f7"/> (8 columns each), 64–127 to <paramref name="g0"/>..<paramref name="g7"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Collect(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2, ref MmaAccumulator f3,
+        ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7, ref MmaAccumulator g0,
+        ref MmaAccumulator g1, ref MmaAccumulator g2, ref MmaAccumulator g3, ref MmaAccumulator g4, ref MmaAccumulator g5,
+        ref MmaAccumulator g6, ref MmaAccumulator g7)
+    {
+        CudaAsm.Emit("wgmma.wait_group.sync.aligned 0;");
+        CollectFirstHalf(ref f0, ref f1, ref f2, ref f3, ref f4, ref f5, ref f6, ref f7);
+        CollectSecondHalf(ref g0, ref g1, ref g2, ref g3, ref g4, ref g5, ref g6, ref g7);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CollectFirstHalf(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2,
+        ref MmaAccumulator f3, ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7)
+    {
+        Output<float> o00 = default, o01 = default, o02 = default, o03 = default;
+        Output<float> o04 = default, o05 = default, o06 = default, o07 = default;
+        Output<float> o08 = default, o09 = default, o10 = default, o11 = default;
+        Output<float> o12 = default, o13 = default, o14 = default, o15 = default;
+        Output<float> o16 = default, o17 = default, o18 = default, o19 = default;
+        Output<float> o20 = default, o21 = default, o22 = default, o23 = default;
+        Output<float> o24 = default, o25 = default, o26 = default, o27 = default;
+        Output<float> o28 = default, o29 = default, o30 = default, o31 = default;
+        CudaAsm.EmitRef(CollectFirst, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
+            ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
+            ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
+        f0 = new MmaAccumulator { C0 = o00.Value, C1 = o01.Value, C2 = o02.Value, C3 = o03.Value };
+        f1 = new MmaAccumulator { C0 = o04.Value, C1 = o05.Value, C2 = o06.Value, C3 = o07.Value };
+        f2 = new MmaAccumulator { C0 = o08.Value, C1 = o09.Value, C2 = o10.Value, C3 = o11.Value };
+        f3 = new MmaAccumulator { C0 = o12.Value, C1 = o13.Value, C2 = o14.Value, C3 = o15.Value };
+        f4 = new MmaAccumulator { C0 = o16.Value, C1 = o17.Value, C2 = o18.Value, C3 = o19.Value };
+        f5 = new MmaAccumulator { C0 = o20.Value, C1 = o21.Value, C2 = o22.Value, C3 = o23.Value };
+        f6 = new MmaAccumulator { C0 = o24.Value, C1 = o25.Value, C2 = o26.Value, C3 = o27.Value };
+        f7 = new MmaAccumulator { C0 = o28.Value, C1 = o29.Value, C2 = o30.Value, C3 = o31.Value };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CollectSecondHalf(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2,
+        ref MmaAccumulator f3, ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7)
+    {
+        Output<float> o00 = default, o01 = default, o02 = default, o03 = default;
+        Output<float> o04 = default, o05 = default, o06 = default, o07 = default;
+        Output<float> o08 = default, o09 = default, o10 = default, o11 = default;
+        Output<float> o12 = default, o13 = default, o14 = default, o15 = default;
+        Output<float> o16 = default, o17 = default, o18 = default, o19 = default;
+        Output<float> o20 = default, o21 = default, o22 = default, o23 = default;
+        Output<float> o24 = default, o25 = default, o26 = default, o27 = default;
+        Output<float> o28 = default, o29 = default, o30 = default, o31 = default;
+        CudaAsm.EmitRef(CollectSecond, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
+            ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
+            ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
+        f0 = new MmaAccumulator { C0 = o00.Value, C1 = o01.Value, C2 = o02.Value, C3 = o03.Value };
+        f1 = new MmaAccumulator { C0 = o04.Value, C1 = o05.Value, C2 = o06.Value, C3 = o07.Value };
+        f2 = new MmaAccumulator { C0 = o08.Value, C1 = o09.Value, C2 = o10.Value, C3 = o11.Value };
+        f3 = new MmaAccumulator { C0 = o12.Value, C1 = o13.Value, C2 = o14.Value, C3 = o15.Value };
+        f4 = new MmaAccumulator { C0 = o16.Value, C1 = o17.Value, C2 = o18.Value, C3 = o19.Value };
+        f5 = new MmaAccumulator { C0 = o20.Value, C1 = o21.Value, C2 = o22.Value, C3 = o23.Value };
+        f6 = new MmaAccumulator { C0 = o24.Value, C1 = o25.Value, C2 = o26.Value, C3 = o27.Value };
+        f7 = new MmaAccumulator { C0 = o28.Value, C1 = o29.Value, C2 = o30.Value, C3 = o31.Value };
     }
 
     /// <summary>
