@@ -165,12 +165,13 @@ internal static class Wgmma
         ref MmaAccumulator g6, ref MmaAccumulator g7)
     {
         CudaAsm.Emit("wgmma.wait_group.sync.aligned 0;");
-        CollectFirstHalf(ref f0, ref f1, ref f2, ref f3, ref f4, ref f5, ref f6, ref f7);
-        CollectSecondHalf(ref g0, ref g1, ref g2, ref g3, ref g4, ref g5, ref g6, ref g7);
+        CollectHalf(second: false, ref f0, ref f1, ref f2, ref f3, ref f4, ref f5, ref f6, ref f7);
+        CollectHalf(second: true, ref g0, ref g1, ref g2, ref g3, ref g4, ref g5, ref g6, ref g7);
     }
 
+    /// <summary>Copies half the accumulators (columns 0–63, or 64–127 where <paramref name="second"/>) into ILGPU's values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CollectFirstHalf(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2,
+    private static void CollectHalf(bool second, ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2,
         ref MmaAccumulator f3, ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7)
     {
         Output<float> o00 = default, o01 = default, o02 = default, o03 = default;
@@ -181,34 +182,18 @@ internal static class Wgmma
         Output<float> o20 = default, o21 = default, o22 = default, o23 = default;
         Output<float> o24 = default, o25 = default, o26 = default, o27 = default;
         Output<float> o28 = default, o29 = default, o30 = default, o31 = default;
-        CudaAsm.EmitRef(CollectFirst, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
-            ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
-            ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
-        f0 = new MmaAccumulator { C0 = o00.Value, C1 = o01.Value, C2 = o02.Value, C3 = o03.Value };
-        f1 = new MmaAccumulator { C0 = o04.Value, C1 = o05.Value, C2 = o06.Value, C3 = o07.Value };
-        f2 = new MmaAccumulator { C0 = o08.Value, C1 = o09.Value, C2 = o10.Value, C3 = o11.Value };
-        f3 = new MmaAccumulator { C0 = o12.Value, C1 = o13.Value, C2 = o14.Value, C3 = o15.Value };
-        f4 = new MmaAccumulator { C0 = o16.Value, C1 = o17.Value, C2 = o18.Value, C3 = o19.Value };
-        f5 = new MmaAccumulator { C0 = o20.Value, C1 = o21.Value, C2 = o22.Value, C3 = o23.Value };
-        f6 = new MmaAccumulator { C0 = o24.Value, C1 = o25.Value, C2 = o26.Value, C3 = o27.Value };
-        f7 = new MmaAccumulator { C0 = o28.Value, C1 = o29.Value, C2 = o30.Value, C3 = o31.Value };
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CollectSecondHalf(ref MmaAccumulator f0, ref MmaAccumulator f1, ref MmaAccumulator f2,
-        ref MmaAccumulator f3, ref MmaAccumulator f4, ref MmaAccumulator f5, ref MmaAccumulator f6, ref MmaAccumulator f7)
-    {
-        Output<float> o00 = default, o01 = default, o02 = default, o03 = default;
-        Output<float> o04 = default, o05 = default, o06 = default, o07 = default;
-        Output<float> o08 = default, o09 = default, o10 = default, o11 = default;
-        Output<float> o12 = default, o13 = default, o14 = default, o15 = default;
-        Output<float> o16 = default, o17 = default, o18 = default, o19 = default;
-        Output<float> o20 = default, o21 = default, o22 = default, o23 = default;
-        Output<float> o24 = default, o25 = default, o26 = default, o27 = default;
-        Output<float> o28 = default, o29 = default, o30 = default, o31 = default;
-        CudaAsm.EmitRef(CollectSecond, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
-            ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
-            ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
+        if (second)
+        {
+            CudaAsm.EmitRef(CollectSecond, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
+                ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
+                ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
+        }
+        else
+        {
+            CudaAsm.EmitRef(CollectFirst, ref o00, ref o01, ref o02, ref o03, ref o04, ref o05, ref o06, ref o07, ref o08, ref o09,
+                ref o10, ref o11, ref o12, ref o13, ref o14, ref o15, ref o16, ref o17, ref o18, ref o19, ref o20, ref o21, ref o22,
+                ref o23, ref o24, ref o25, ref o26, ref o27, ref o28, ref o29, ref o30, ref o31);
+        }
         f0 = new MmaAccumulator { C0 = o00.Value, C1 = o01.Value, C2 = o02.Value, C3 = o03.Value };
         f1 = new MmaAccumulator { C0 = o04.Value, C1 = o05.Value, C2 = o06.Value, C3 = o07.Value };
         f2 = new MmaAccumulator { C0 = o08.Value, C1 = o09.Value, C2 = o10.Value, C3 = o11.Value };
