@@ -121,7 +121,7 @@ internal static partial class TensorCoreGemmKernels
                 uint at = (uint)stage, half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
                 Wgmma.Tile(Wgmma.Descriptor(rowsOfA + at), Wgmma.Descriptor(rowsOfA + at + half),
                     Wgmma.Descriptor(firstHalf + at), Wgmma.Descriptor(firstHalf + at + half),
-                    Wgmma.Descriptor(secondHalf + at), Wgmma.Descriptor(secondHalf + at + half), left < tiles, bf16, aK, bK);
+                    Wgmma.Descriptor(secondHalf + at), Wgmma.Descriptor(secondHalf + at + half), bf16, aK, bK);
             }
             else
             {

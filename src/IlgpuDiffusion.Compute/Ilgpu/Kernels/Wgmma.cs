@@ -81,8 +81,9 @@ internal static class Wgmma
         "mov.b32 wacc56, 0;\n\tmov.b32 wacc57, 0;\n\tmov.b32 wacc58, 0;\n\tmov.b32 wacc59, 0;\n\t" +
         "mov.b32 wacc60, 0;\n\tmov.b32 wacc61, 0;\n\tmov.b32 wacc62, 0;\n\tmov.b32 wacc63, 0;";
 
-    // %0, %1: the descriptors of the tile's first k-step; %2, %3: its second; %4: whether to add to the accumulators
-    private const string Begin = "{\n\t.reg .pred p;\n\tsetp.ne.b32 p, %4, 0;\n\t";
+    // %0, %1: the descriptors of the tile's first k-step; %2, %3: its second. p: add to the accumulators (zeroed at the
+    // start, so every tile adds)
+    private const string Begin = "{\n\t.reg .pred p;\n\tsetp.eq.u32 p, 0, 0;\n\t";
     private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 ";
     private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 ";
 
@@ -112,44 +113,41 @@ internal static class Wgmma
     public static void DeclareAccumulators() => CudaAsm.Emit(Zeroes);
 
     /// <summary>
-    /// Queues the products of a tile into the accumulators (the first tile's write them, <paramref name="accumulate"/>
-    /// false): columns 0–63 from the descriptors <paramref name="a0"/>, <paramref name="b0"/> (the tile's first half of k:
-    /// BF16 0–15, TF32 0–7) and <paramref name="a1"/>, <paramref name="b1"/> (its second), columns 64–127 likewise with
-    /// <paramref name="c0"/>, <paramref name="c1"/> for op(b); then waits until only these are in flight, the tile before's
-    /// done. The precision and whether each operand is K-major (TF32 ones are) must be constants where the kernel is
-    /// compiled (they pick the instruction).
+    /// Adds the products of a tile to the accumulators: columns 0–63 from the descriptors <paramref name="a0"/>,
+    /// <paramref name="b0"/> (the tile's first half of k: BF16 0–15, TF32 0–7) and <paramref name="a1"/>,
+    /// <paramref name="b1"/> (its second), columns 64–127 likewise with <paramref name="c0"/>, <paramref name="c1"/> for
+    /// op(b); then waits until only these are in flight, the tile before's done. The precision and whether each operand
+    /// is K-major (TF32 ones are) must be constants where the kernel is compiled (they pick the instruction).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, ulong c0, ulong c1, bool accumulate, bool bf16, bool aKMajor,
-        bool bKMajor)
+    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, ulong c0, ulong c1, bool bf16, bool aKMajor, bool bKMajor)
     {
-        uint scale = accumulate ? 1u : 0u;
         CudaAsm.Emit("wgmma.fence.sync.aligned;");
         // One call per instruction form: ILGPU takes the PTX text only as a constant, so the forms cannot share a call.
         if (!bf16)
         {
-            CudaAsm.Emit(Tf32First, a0, b0, a1, b1, scale);
-            CudaAsm.Emit(Tf32Second, a0, c0, a1, c1, scale);
+            CudaAsm.Emit(Tf32First, a0, b0, a1, b1);
+            CudaAsm.Emit(Tf32Second, a0, c0, a1, c1);
         }
         else if (aKMajor && bKMajor)
         {
-            CudaAsm.Emit(KKFirst, a0, b0, a1, b1, scale);
-            CudaAsm.Emit(KKSecond, a0, c0, a1, c1, scale);
+            CudaAsm.Emit(KKFirst, a0, b0, a1, b1);
+            CudaAsm.Emit(KKSecond, a0, c0, a1, c1);
         }
         else if (aKMajor)
         {
-            CudaAsm.Emit(KMFirst, a0, b0, a1, b1, scale);
-            CudaAsm.Emit(KMSecond, a0, c0, a1, c1, scale);
+            CudaAsm.Emit(KMFirst, a0, b0, a1, b1);
+            CudaAsm.Emit(KMSecond, a0, c0, a1, c1);
         }
         else if (bKMajor)
         {
-            CudaAsm.Emit(MKFirst, a0, b0, a1, b1, scale);
-            CudaAsm.Emit(MKSecond, a0, c0, a1, c1, scale);
+            CudaAsm.Emit(MKFirst, a0, b0, a1, b1);
+            CudaAsm.Emit(MKSecond, a0, c0, a1, c1);
         }
         else
         {
-            CudaAsm.Emit(MMFirst, a0, b0, a1, b1, scale);
-            CudaAsm.Emit(MMSecond, a0, c0, a1, c1, scale);
+            CudaAsm.Emit(MMFirst, a0, b0, a1, b1);
+            CudaAsm.Emit(MMSecond, a0, c0, a1, c1);
         }
         CudaAsm.Emit("wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 1;");
     }
