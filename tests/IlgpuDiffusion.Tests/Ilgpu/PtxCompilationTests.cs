@@ -53,9 +53,9 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
     [InlineData("Bf16Pipelined(ABt|AB|AtB|AtBt)", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
         "cp.async.cg.shared.global", 4)]
     [InlineData("Tf32PipelinedABt", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", "cp.async.cg.shared.global", 1)]
-    [InlineData("Bf16Warpgroup(ABt|AB|AtB|AtBt)", "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16",
+    [InlineData("Bf16Warpgroup(ABt|AB|AtB|AtBt)", "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16",
         "cp.async.cg.shared.global", 4)]
-    [InlineData("Tf32WarpgroupABt", "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32", "cp.async.cg.shared.global", 1)]
+    [InlineData("Tf32WarpgroupABt", "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32", "cp.async.cg.shared.global", 1)]
     [InlineData("CopyBf16", null, "cvt.rn.bf16x2.f32", 1)]
     [InlineData("CopyTf32", null, null, 1)]
     public void Tensor_core_GEMMs_emit_their_mma_and_rounding_instructions(string kernel, string? mma, string? rounding, int count)

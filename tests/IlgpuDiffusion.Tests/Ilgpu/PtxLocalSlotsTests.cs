@@ -97,7 +97,7 @@ public sealed class PtxLocalSlotsTests
     /// </summary>
     [Theory]
     [InlineData(nameof(TensorCoreGemmKernels.Bf16PipelinedABt), false, "mma.sync.aligned.m16n8k16")]
-    [InlineData(nameof(TensorCoreGemmKernels.Bf16WarpgroupABt), true, "wgmma.mma_async.sync.aligned.m64n64k16")]
+    [InlineData(nameof(TensorCoreGemmKernels.Bf16WarpgroupABt), true, "wgmma.mma_async.sync.aligned.m64n128k16")]
     public void A_pipelined_GEMM_compiles_to_a_kernel_of_rewritten_PTX(string name, bool hopper, string product)
     {
         using var context = IlgpuRuntime.CreateIsolated();

@@ -193,7 +193,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// The GEMMs on Hopper's warpgroup products (TensorCoreGemmKernels.Warpgroup.cs), from the PTX CUDA loads them from
     /// (operand slots in registers, retargeted to sm_90a: <see cref="PtxTarget.Hopper"/>), assembled by a ptxas of CUDA 12 or
     /// later (PTXAS_SM90A and CUOBJDUMP_SM90A; CUDA 11.8's knows no sm_90a): no stack frame, no local memory, cp.async copies
-    /// (LDGSTS) and 64 × 64 warpgroup products (HGMMA, 16 deep in BF16, 8 in TF32), four a tile, whose k loop waits for no
+    /// (LDGSTS) and 64 × 128 warpgroup products (HGMMA, 16 deep in BF16, 8 in TF32), two a tile, whose k loop waits for no
     /// global load and keeps a tile's products in flight into the next tile (WARPGROUP.DEPBAR.LE gsb0, 0x1: it waits for
     /// the products of the tile before). ptxas does not serialize the products (its warnings C7514 and C7515, which an
     /// instruction that reads or writes an accumulator while products are in flight brings: ILGPU's operand moves did, and
@@ -213,13 +213,13 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         Assert.DoesNotContain("C751", report);
         Assert.Contains("WARPGROUP.DEPBAR.LE gsb0, 0x1", sass);
         Assert.Contains("LDGSTS.E.BYPASS", sass);
-        Assert.Contains(kernel.StartsWith("Bf16", StringComparison.Ordinal) ? "HGMMA.64x64x16.F32.BF16" : "HGMMA.64x64x8.F32.TF32",
+        Assert.Contains(kernel.StartsWith("Bf16", StringComparison.Ordinal) ? "HGMMA.64x128x16.F32.BF16" : "HGMMA.64x128x8.F32.TF32",
             sass);
         Assert.DoesNotContain("LDL", sass);
         Assert.DoesNotContain("STL", sass);
         var loop = SassLoop.Hottest(sass);
         WriteCounts(kernel, 90, report, TensorCoreGemmKernels.Threads, loop);
-        Assert.Equal(4, loop.Mmas);
+        Assert.Equal(2, loop.Mmas);
         Assert.Empty(loop.GlobalLoadWaits().Waits);
         Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
             $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");

@@ -4,8 +4,8 @@ using ILGPU.Runtime.Cuda;
 namespace IlgpuDiffusion.Ilgpu.Kernels;
 
 // GEMMs on copies of their operands (BF16: TensorCoreGemmKernels.Copies.cs, TF32: TensorCoreGemmKernels.Tf32Copies.cs) on
-// Hopper's warpgroup products (Wgmma): the block's 128 × 128 tile is two warpgroups' 64 × 128, each a pair of 64 × 64
-// products per 16 of k (BF16; TF32: per 8), read by the tensor cores straight from shared memory, where the pipelined
+// Hopper's warpgroup products (Wgmma): the block's 128 × 128 tile is two warpgroups' 64 × 128, each one 64 × 128
+// product per 16 of k (BF16; TF32: per 8), read by the tensor cores straight from shared memory, where the pipelined
 // kernels (TensorCoreGemmKernels.Pipelined.cs) load fragments with ldmatrix and issue mma.sync warp by warp. Tiles (128
 // lines × 64 bytes of k) reach shared memory as there, by cp.async in a ring of WarpgroupStages stages, but laid out in
 // core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's row, 16 bytes of k of one line of a
@@ -89,9 +89,8 @@ internal static partial class TensorCoreGemmKernels
             kBegin, kEnd - kBegin, sharedBase);
         var queueB = new CoreMatrixQueue(b, g.BAddress, thread, bK, bf16, g.N - colBase, g.BColStride, g.BKStride, colBase,
             kBegin, kEnd - kBegin, sharedBase + WarpgroupOperandBytes);
-        // This warpgroup's rows of op(a) in a stage; op(b)'s two halves of 64 columns.
-        uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes);
-        uint firstHalf = sharedBase + WarpgroupOperandBytes, secondHalf = firstHalf + 8 * Wgmma.StrideBytes;
+        // This warpgroup's rows of op(a) in a stage; op(b)'s 128 columns.
+        uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes), columnsOfB = sharedBase + WarpgroupOperandBytes;
 
         if (CudaAsm.IsSupported) Wgmma.DeclareAccumulators();
         long nextA = queueA.First, nextB = queueB.First;
@@ -120,8 +119,7 @@ internal static partial class TensorCoreGemmKernels
             {
                 uint at = (uint)stage, half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
                 Wgmma.Tile(Wgmma.Descriptor(rowsOfA + at), Wgmma.Descriptor(rowsOfA + at + half),
-                    Wgmma.Descriptor(firstHalf + at), Wgmma.Descriptor(firstHalf + at + half),
-                    Wgmma.Descriptor(secondHalf + at), Wgmma.Descriptor(secondHalf + at + half), bf16, aK, bK);
+                    Wgmma.Descriptor(columnsOfB + at), Wgmma.Descriptor(columnsOfB + at + half), bf16, aK, bK);
             }
             else
             {

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// Hopper's warpgroup products, <c>wgmma.mma_async</c> (PTX ISA 8.0, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate
 /// Instructions"; sm_90a only, so a module that has them is rewritten to that target: <see cref="PtxTarget.Hopper"/>): the
 /// four warps of a warpgroup (128 threads) multiply a 64 × 16 tile of A by a 16 × N tile of B (BF16; TF32: 64 × 8 by
-/// 8 × N), both read from shared memory through 64-bit descriptors, into a 64 × N accumulator spread over the warpgroup's
+/// 8 × N), both read from shared memory through 64-bit descriptors, into a 64 × N accumulator (here N = 128) spread over the warpgroup's
 /// registers. Warp w of the group holds rows 16w to 16w + 15; its lane 4g + t holds, for each 8 columns j, the four values
 /// an mma.sync m16n8 accumulator's lane holds (<see cref="Mma.AccumulatorRow"/>, <see cref="Mma.AccumulatorColumn"/>):
 /// register 4j + r of the instruction.
@@ -38,14 +38,12 @@ internal static class Wgmma
 
     // The accumulators: registers of the PTX function that ILGPU does not see, so that no instruction of ILGPU's reads them
     // while products write them (see the summary).
-    private const string FirstHalf =
-        "{wacc0,wacc1,wacc2,wacc3,wacc4,wacc5,wacc6,wacc7,wacc8,wacc9,wacc10,wacc11,wacc12,wacc13,wacc14," +
-        "wacc15,wacc16,wacc17,wacc18,wacc19,wacc20,wacc21,wacc22,wacc23,wacc24,wacc25,wacc26,wacc27," +
-        "wacc28,wacc29,wacc30,wacc31}";
-    private const string SecondHalf =
-        "{wacc32,wacc33,wacc34,wacc35,wacc36,wacc37,wacc38,wacc39,wacc40,wacc41,wacc42,wacc43,wacc44," +
-        "wacc45,wacc46,wacc47,wacc48,wacc49,wacc50,wacc51,wacc52,wacc53,wacc54,wacc55,wacc56,wacc57," +
-        "wacc58,wacc59,wacc60,wacc61,wacc62,wacc63}";
+    private const string Accumulators =
+        "{wacc0,wacc1,wacc2,wacc3,wacc4,wacc5,wacc6,wacc7,wacc8,wacc9,wacc10,wacc11,wacc12,wacc13,wacc14,wacc15," +
+        "wacc16,wacc17,wacc18,wacc19,wacc20,wacc21,wacc22,wacc23,wacc24,wacc25,wacc26,wacc27,wacc28,wacc29,wacc30," +
+        "wacc31,wacc32,wacc33,wacc34,wacc35,wacc36,wacc37,wacc38,wacc39,wacc40,wacc41,wacc42,wacc43,wacc44,wacc45," +
+        "wacc46,wacc47,wacc48,wacc49,wacc50,wacc51,wacc52,wacc53,wacc54,wacc55,wacc56,wacc57,wacc58,wacc59,wacc60," +
+        "wacc61,wacc62,wacc63}";
     private const string CollectFirst = "mov.b32 %0, wacc0;\n\tmov.b32 %1, wacc1;\n\tmov.b32 %2, wacc2;\n\tmov.b32 %3, wacc3;\n\t" +
         "mov.b32 %4, wacc4;\n\tmov.b32 %5, wacc5;\n\tmov.b32 %6, wacc6;\n\tmov.b32 %7, wacc7;\n\t" +
         "mov.b32 %8, wacc8;\n\tmov.b32 %9, wacc9;\n\tmov.b32 %10, wacc10;\n\tmov.b32 %11, wacc11;\n\t" +
@@ -81,27 +79,22 @@ internal static class Wgmma
         "mov.b32 wacc56, 0;\n\tmov.b32 wacc57, 0;\n\tmov.b32 wacc58, 0;\n\tmov.b32 wacc59, 0;\n\t" +
         "mov.b32 wacc60, 0;\n\tmov.b32 wacc61, 0;\n\tmov.b32 wacc62, 0;\n\tmov.b32 wacc63, 0;";
 
-    // %0, %1: the descriptors of the tile's first k-step; %2, %3: its second. p: add to the accumulators (zeroed at the
-    // start, so every tile adds)
+    // %0, %1: the descriptors of op(a) and op(b) for the tile's first k-step; %2, %3: its second. p: add to the accumulators
+    // (zeroed at the start, so every tile adds)
     private const string Begin = "{\n\t.reg .pred p;\n\tsetp.eq.u32 p, 0, 0;\n\t";
-    private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 ";
-    private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 ";
+    private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 ";
+    private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 ";
 
     // imm-scale-a, imm-scale-b 1; imm-trans-a, imm-trans-b: 0 for a K-major operand, 1 for an MN-major one (TF32: K-major
     // only, no transpose immediates)
     private const string KK = ", p, 1, 1, 0, 0;\n\t", KM = ", p, 1, 1, 0, 1;\n\t", MK = ", p, 1, 1, 1, 0;\n\t";
     private const string MM = ", p, 1, 1, 1, 1;\n\t", K = ", p, 1, 1;\n\t";
 
-    private const string KKFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + KK + Bf16 + FirstHalf + ", %2, %3" + KK + "}";
-    private const string KKSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + KK + Bf16 + SecondHalf + ", %2, %3" + KK + "}";
-    private const string KMFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + KM + Bf16 + FirstHalf + ", %2, %3" + KM + "}";
-    private const string KMSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + KM + Bf16 + SecondHalf + ", %2, %3" + KM + "}";
-    private const string MKFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + MK + Bf16 + FirstHalf + ", %2, %3" + MK + "}";
-    private const string MKSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + MK + Bf16 + SecondHalf + ", %2, %3" + MK + "}";
-    private const string MMFirst = Begin + Bf16 + FirstHalf + ", %0, %1" + MM + Bf16 + FirstHalf + ", %2, %3" + MM + "}";
-    private const string MMSecond = Begin + Bf16 + SecondHalf + ", %0, %1" + MM + Bf16 + SecondHalf + ", %2, %3" + MM + "}";
-    private const string Tf32First = Begin + Tf32 + FirstHalf + ", %0, %1" + K + Tf32 + FirstHalf + ", %2, %3" + K + "}";
-    private const string Tf32Second = Begin + Tf32 + SecondHalf + ", %0, %1" + K + Tf32 + SecondHalf + ", %2, %3" + K + "}";
+    private const string KKTile = Begin + Bf16 + Accumulators + ", %0, %1" + KK + Bf16 + Accumulators + ", %2, %3" + KK + "}";
+    private const string KMTile = Begin + Bf16 + Accumulators + ", %0, %1" + KM + Bf16 + Accumulators + ", %2, %3" + KM + "}";
+    private const string MKTile = Begin + Bf16 + Accumulators + ", %0, %1" + MK + Bf16 + Accumulators + ", %2, %3" + MK + "}";
+    private const string MMTile = Begin + Bf16 + Accumulators + ", %0, %1" + MM + Bf16 + Accumulators + ", %2, %3" + MM + "}";
+    private const string Tf32Tile = Begin + Tf32 + Accumulators + ", %0, %1" + K + Tf32 + Accumulators + ", %2, %3" + K + "}";
 
     /// <summary>The descriptor of an operand tile at shared-window address <paramref name="address"/> (16-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -113,42 +106,22 @@ internal static class Wgmma
     public static void DeclareAccumulators() => CudaAsm.Emit(Zeroes);
 
     /// <summary>
-    /// Adds the products of a tile to the accumulators: columns 0–63 from the descriptors <paramref name="a0"/>,
+    /// Adds the products of a tile to the accumulators, all 128 columns at once: from the descriptors <paramref name="a0"/>,
     /// <paramref name="b0"/> (the tile's first half of k: BF16 0–15, TF32 0–7) and <paramref name="a1"/>,
-    /// <paramref name="b1"/> (its second), columns 64–127 likewise with <paramref name="c0"/>, <paramref name="c1"/> for
-    /// op(b); then waits until only these are in flight, the tile before's done. The precision and whether each operand
-    /// is K-major (TF32 ones are) must be constants where the kernel is compiled (they pick the instruction).
+    /// <paramref name="b1"/> (its second); then waits until only these are in flight, the tile before's done. The precision
+    /// and whether each operand is K-major (TF32 ones are) must be constants where the kernel is compiled (they pick the
+    /// instruction).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, ulong c0, ulong c1, bool bf16, bool aKMajor, bool bKMajor)
+    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, bool bf16, bool aKMajor, bool bKMajor)
     {
         CudaAsm.Emit("wgmma.fence.sync.aligned;");
         // One call per instruction form: ILGPU takes the PTX text only as a constant, so the forms cannot share a call.
-        if (!bf16)
-        {
-            CudaAsm.Emit(Tf32First, a0, b0, a1, b1);
-            CudaAsm.Emit(Tf32Second, a0, c0, a1, c1);
-        }
-        else if (aKMajor && bKMajor)
-        {
-            CudaAsm.Emit(KKFirst, a0, b0, a1, b1);
-            CudaAsm.Emit(KKSecond, a0, c0, a1, c1);
-        }
-        else if (aKMajor)
-        {
-            CudaAsm.Emit(KMFirst, a0, b0, a1, b1);
-            CudaAsm.Emit(KMSecond, a0, c0, a1, c1);
-        }
-        else if (bKMajor)
-        {
-            CudaAsm.Emit(MKFirst, a0, b0, a1, b1);
-            CudaAsm.Emit(MKSecond, a0, c0, a1, c1);
-        }
-        else
-        {
-            CudaAsm.Emit(MMFirst, a0, b0, a1, b1);
-            CudaAsm.Emit(MMSecond, a0, c0, a1, c1);
-        }
+        if (!bf16) CudaAsm.Emit(Tf32Tile, a0, b0, a1, b1);
+        else if (aKMajor && bKMajor) CudaAsm.Emit(KKTile, a0, b0, a1, b1);
+        else if (aKMajor) CudaAsm.Emit(KMTile, a0, b0, a1, b1);
+        else if (bKMajor) CudaAsm.Emit(MKTile, a0, b0, a1, b1);
+        else CudaAsm.Emit(MMTile, a0, b0, a1, b1);
         CudaAsm.Emit("wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 1;");
     }
 
