@@ -28,6 +28,18 @@ public sealed class WgmmaLayoutTests
     }
 
     /// <summary>
+    /// A descriptor advanced by a number of bytes (the stage of a ring, the second half of a tile's k) is the descriptor of the
+    /// address that many bytes on, up to the last 16 bytes of a 256 KB shared window.
+    /// </summary>
+    [Theory]
+    [InlineData(0u, 0u)]
+    [InlineData(0x400u, 0x100u)]
+    [InlineData(0x1230u, 3 * 16384u)]
+    [InlineData(0x20000u, 0x1FFF0u)]
+    public void An_advanced_descriptor_is_the_descriptor_of_the_address_that_far_on(uint address, uint bytes) =>
+        Assert.Equal(Wgmma.Descriptor(address + bytes), Wgmma.Advanced(Wgmma.Descriptor(address), bytes));
+
+    /// <summary>
     /// A core matrix is 8 rows of 16 bytes, 128 contiguous bytes: K-major, a row is one line's 16 bytes of k (8 BF16 or 4
     /// TF32); MN-major (BF16), 8 lines at one k. Core matrices lie <see cref="Wgmma.LeadingBytes"/> apart along k and
     /// <see cref="Wgmma.StrideBytes"/> apart along the lines, and a tile's 128 lines × 64 bytes of k fill 8 KB exactly once.

@@ -89,8 +89,9 @@ internal static partial class TensorCoreGemmKernels
             kBegin, kEnd - kBegin, sharedBase);
         var queueB = new CoreMatrixQueue(b, g.BAddress, thread, bK, bf16, g.N - colBase, g.BColStride, g.BKStride, colBase,
             kBegin, kEnd - kBegin, sharedBase + WarpgroupOperandBytes);
-        // This warpgroup's rows of op(a) in a stage; op(b)'s 128 columns.
-        uint rowsOfA = sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes), columnsOfB = sharedBase + WarpgroupOperandBytes;
+        // The descriptors of this warpgroup's rows of op(a) and of op(b)'s 128 columns in the first stage.
+        ulong rowsOfA = Wgmma.Descriptor(sharedBase + (uint)((warp >> 2) * 8 * Wgmma.StrideBytes));
+        ulong columnsOfB = Wgmma.Descriptor(sharedBase + WarpgroupOperandBytes);
 
         if (CudaAsm.IsSupported) Wgmma.DeclareAccumulators();
         long nextA = queueA.First, nextB = queueB.First;
@@ -117,9 +118,9 @@ internal static partial class TensorCoreGemmKernels
             queued = NextWarpgroupStage(queued);
             if (CudaAsm.IsSupported)
             {
-                uint at = (uint)stage, half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
-                Wgmma.Tile(Wgmma.Descriptor(rowsOfA + at), Wgmma.Descriptor(rowsOfA + at + half),
-                    Wgmma.Descriptor(columnsOfB + at), Wgmma.Descriptor(columnsOfB + at + half), bf16, aK, bK);
+                ulong a0 = Wgmma.Advanced(rowsOfA, (uint)stage), b0 = Wgmma.Advanced(columnsOfB, (uint)stage);
+                const uint half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
+                Wgmma.Tile(a0, Wgmma.Advanced(a0, half), b0, Wgmma.Advanced(b0, half), bf16, aK, bK);
             }
             else
             {

@@ -101,6 +101,16 @@ internal static class Wgmma
     public static ulong Descriptor(uint address) =>
         ((ulong)(address >> 4) & 0x3FFFul) | ((ulong)(LeadingBytes >> 4) << 16) | ((ulong)(StrideBytes >> 4) << 32);
 
+    /// <summary>
+    /// The descriptor of the operand tile <paramref name="bytes"/> (a multiple of 16) past the one <paramref name="descriptor"/>
+    /// names, as <see cref="Descriptor"/> gives it while the address stays in the first 256 KB of the shared window (every
+    /// shared window is smaller): the start address field is the low word's 14 bits, which the sum then never carries out of,
+    /// so the low word alone is added to, and the offsets in the high word stay as they are.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Advanced(ulong descriptor, uint bytes) =>
+        (descriptor & 0xFFFF_FFFF_0000_0000ul) | ((uint)descriptor + (bytes >> 4));
+
     /// <summary>Declares the accumulators and zeroes them (once, before any product: at the kernel's start).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void DeclareAccumulators() => CudaAsm.Emit(Zeroes);
