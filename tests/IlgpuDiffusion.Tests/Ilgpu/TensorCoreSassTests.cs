@@ -41,6 +41,8 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     // Bf16AB 164 then).
     private static readonly (double Tf32, double Bf16) MaxFastPathPer1024Mac = (6.5, 2.5);
 
+    private const int MaxWarpgroupLoop = 120;
+
     // ldmatrix: the LDSMs per stage. TF32: two k-steps of 4 A fragments (k-contiguous op(a)) and 2 B pairs (k-contiguous
     // op(b)); line-contiguous operands load word by word. BF16: two k-steps, both operands by ldmatrix.
     [SkippableTheory]
@@ -197,8 +199,10 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
     /// global load and keeps a tile's products in flight into the next tile (WARPGROUP.DEPBAR.LE gsb0, 0x1: it waits for
     /// the products of the tile before). ptxas does not serialize the products (its warnings C7514 and C7515, which an
     /// instruction that reads or writes an accumulator while products are in flight brings: ILGPU's operand moves did, and
-    /// accumulators never written before the first product did), and the registers leave room for the two blocks the
-    /// launch bounds ask.
+    /// accumulators never written before the first product did), the registers leave room for the two blocks the launch
+    /// bounds ask, and the loop stays lean: at most <see cref="MaxWarpgroupLoop"/> instructions a tile (106–110 with CUDA
+    /// 12.4's ptxas; 125–128 when each warpgroup issued two 64 × 64 products a k-step and rebuilt every descriptor from its
+    /// address), a tile's copies, barrier and fence included.
     /// </summary>
     [SkippableTheory]
     [InlineData("Bf16WarpgroupABt")]
@@ -220,6 +224,7 @@ public sealed class TensorCoreSassTests(KernelPtx compiler, ITestOutputHelper ou
         var loop = SassLoop.Hottest(sass);
         WriteCounts(kernel, 90, report, TensorCoreGemmKernels.Threads, loop);
         Assert.Equal(2, loop.Mmas);
+        Assert.True(loop.Instructions <= MaxWarpgroupLoop, $"{kernel}: the k loop has {loop.Instructions} instructions a tile");
         Assert.Empty(loop.GlobalLoadWaits().Waits);
         Assert.True(BlocksByRegisters(Registers(report), TensorCoreGemmKernels.Threads) >= TensorCoreGemmKernels.ResidentBlocks,
             $"{kernel}: {Registers(report)} registers leave room for fewer than {TensorCoreGemmKernels.ResidentBlocks} blocks");
