@@ -38,7 +38,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
 /// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs. Where asked, on a GPU of compute
 /// capability 9.0 exactly (Hopper's sm_90a), products on copies run on the warpgroup kernels
-/// (<see cref="TensorCoreGemmKernels.Bf16WarpgroupABt"/>, <see cref="TensorCoreGemmKernels.Tf32WarpgroupABt"/>, 64 KB of
+/// (<see cref="TensorCoreGemmKernels.Bf16WarpgroupABt"/>, <see cref="TensorCoreGemmKernels.Tf32WarpgroupABt"/>, 96 KB of
 /// shared memory), ahead of the pipelined ones; TF32 products then take copies too.
 /// </summary>
 internal sealed class TensorCoreGemm : IDisposable
@@ -190,6 +190,9 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>The k elements of each split (whole tiles) and the number of splits for an [m, n] result over k.</summary>
     public (int KPerSplit, int Splits) Split(int m, int n, int k)
     {
+        // Whole tiles of the kernels staged through registers or cp.async, also where products run on warpgroup products, so
+        // that every kernel sums the same splits: a warpgroup tile holds two of them (128 bytes of k), and a split of an odd
+        // number ends in one whose second half is zeros
         int tileK = TensorCoreGemmKernels.TileK(_precision == MatMulPrecision.Bf16) * _blocks;
         long tiles = (long)LaunchPlan.Ceil(m, TensorCoreGemmKernels.TileM) * LaunchPlan.Ceil(n, TensorCoreGemmKernels.TileN);
         int wanted = tiles >= _multiprocessors ? 1 : (int)Math.Min(MaxSplits, LaunchPlan.Ceil(2 * _multiprocessors, (int)tiles));
@@ -384,7 +387,7 @@ internal sealed class TensorCoreGemm : IDisposable
 
     /// <summary>
     /// The warpgroup kernel for the layouts (TF32 copies are all k-contiguous: one kernel): on CUDA from its PTX rewritten
-    /// for sm_90a, on the emulating CPU accelerator as ILGPU compiles it. From the first that the driver refused (its 64 KB
+    /// for sm_90a, on the emulating CPU accelerator as ILGPU compiles it. From the first that the driver refused (its 96 KB
     /// of shared memory, or a driver whose JIT compiler predates PTX ISA 8.0), products on copies run on the pipelined
     /// kernels where asked, else BF16 ones on those that stage through registers and TF32 ones (whose copies then end) on
     /// the kernels for fp32 operands.

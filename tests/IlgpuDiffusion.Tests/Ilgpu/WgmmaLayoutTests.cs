@@ -42,7 +42,7 @@ public sealed class WgmmaLayoutTests
     /// <summary>
     /// A core matrix is 8 rows of 16 bytes, 128 contiguous bytes: K-major, a row is one line's 16 bytes of k (8 BF16 or 4
     /// TF32); MN-major (BF16), 8 lines at one k. Core matrices lie <see cref="Wgmma.LeadingBytes"/> apart along k and
-    /// <see cref="Wgmma.StrideBytes"/> apart along the lines, and a tile's 128 lines × 64 bytes of k fill 8 KB exactly once.
+    /// <see cref="Wgmma.StrideBytes"/> apart along the lines, and a tile's 128 lines × 128 bytes of k fill 16 KB exactly once.
     /// </summary>
     [Theory]
     [InlineData(true, true)]
@@ -50,7 +50,7 @@ public sealed class WgmmaLayoutTests
     [InlineData(true, false)]
     public void A_tile_is_core_matrices_of_eight_16_byte_rows(bool kMajor, bool bf16)
     {
-        int bytes = bf16 ? 2 : 4, perRow = 16 / bytes, depth = 64 / bytes;
+        int bytes = bf16 ? 2 : 4, perRow = 16 / bytes, depth = Wgmma.TileKBytes / bytes;
         var seen = new HashSet<int>();
         for (int line = 0; line < 128; line++)
             for (int k = 0; k < depth; k++)
@@ -62,7 +62,7 @@ public sealed class WgmmaLayoutTests
                 int row = kMajor ? line % 8 : k % 8, column = kMajor ? k % perRow : line % 8;
                 Assert.Equal(core + 16 * row + bytes * column, at);
             }
-        Assert.Equal(128 * 64 / bytes, seen.Count);
-        Assert.Equal(128 * 64 - bytes, seen.Max());
+        Assert.Equal(128 * 128 / bytes, seen.Count);
+        Assert.Equal(128 * 128 - bytes, seen.Max());
     }
 }

@@ -7,7 +7,8 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // Hopper's warpgroup products (Wgmma): the block's 128 × 128 tile is two warpgroups' 64 × 128, each one 64 × 128
 // product per 16 of k (BF16; TF32: per 8), read by the tensor cores straight from shared memory, where the pipelined
 // kernels (TensorCoreGemmKernels.Pipelined.cs) load fragments with ldmatrix and issue mma.sync warp by warp. Tiles (128
-// lines × 64 bytes of k) reach shared memory as there, by cp.async in a ring of WarpgroupStages stages, but laid out in
+// lines × 128 bytes of k, as CUTLASS's Hopper GEMMs take them: four products a warpgroup between two barriers) reach shared
+// memory by cp.async, as the pipelined kernels' do, in a ring of WarpgroupStages stages, but laid out in
 // core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's row, 16 bytes of k of one line of a
 // k-contiguous copy or 8 lines at one k of a line-contiguous (BF16) one, so either layout stages with cp.async and no
 // transposition, the line-contiguous one as an MN-major operand. CUDA loads these kernels from PTX rewritten for sm_90a
@@ -18,17 +19,25 @@ internal static partial class TensorCoreGemmKernels
 {
     /// <summary>
     /// Stages of the warpgroup kernels' ring: while a tile's products run, the tile before's may still be in flight and the
-    /// next <see cref="CopiesAhead"/> are landing.
+    /// next (<see cref="CopiesAhead"/>) is landing. A tile's products take as long as those of two tiles of 64 bytes of k,
+    /// so one tile ahead gives the copies as long to land as two such tiles ahead in a ring of four (64 KB) would, with
+    /// half the barriers.
     /// </summary>
-    public const int WarpgroupStages = 4;
+    public const int WarpgroupStages = 3;
 
     /// <summary>Tiles queued ahead of the one multiplied.</summary>
     private const int CopiesAhead = WarpgroupStages - 2;
 
-    private const int WarpgroupOperandBytes = TileM * 64, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
+    private const int WarpgroupOperandBytes = TileM * Wgmma.TileKBytes, WarpgroupStageBytes = 2 * WarpgroupOperandBytes;
 
-    /// <summary>Floats of dynamic shared memory a warpgroup launch needs: <see cref="WarpgroupStages"/> stages (64 KB).</summary>
+    /// <summary>
+    /// Floats of dynamic shared memory a warpgroup launch needs: <see cref="WarpgroupStages"/> stages (96 KB, two blocks a
+    /// multiprocessor in Hopper's 227 KB).
+    /// </summary>
     public const int WarpgroupSharedFloats = WarpgroupStages * WarpgroupStageBytes / sizeof(float);
+
+    /// <summary>k of a warpgroup kernel's tile: 128 bytes, 64 BF16 or 32 TF32.</summary>
+    public static int WarpgroupTileK(bool bf16) => bf16 ? 64 : 32;
 
     /// <summary>BF16 on copies, warpgroup products, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
@@ -83,7 +92,7 @@ internal static partial class TensorCoreGemmKernels
         int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
-        int tileK = TileK(bf16), tiles = (kEnd - kBegin + tileK - 1) >> (bf16 ? 5 : 4);
+        int tileK = WarpgroupTileK(bf16), tiles = (kEnd - kBegin + tileK - 1) >> (bf16 ? 6 : 5);
         uint sharedBase = CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u;
         var queueA = new CoreMatrixQueue(a, g.AAddress, thread, aK, bf16, g.M - rowBase, g.ARowStride, g.AKStride, rowBase,
             kBegin, kEnd - kBegin, sharedBase);
@@ -118,9 +127,7 @@ internal static partial class TensorCoreGemmKernels
             queued = NextWarpgroupStage(queued);
             if (CudaAsm.IsSupported)
             {
-                ulong a0 = Wgmma.Advanced(rowsOfA, (uint)stage), b0 = Wgmma.Advanced(columnsOfB, (uint)stage);
-                const uint half = 2 * Wgmma.LeadingBytes; // the tile's second half of k: two core matrices on
-                Wgmma.Tile(a0, Wgmma.Advanced(a0, half), b0, Wgmma.Advanced(b0, half), bf16, aK, bK);
+                Wgmma.Tile(Wgmma.Advanced(rowsOfA, (uint)stage), Wgmma.Advanced(columnsOfB, (uint)stage), bf16, aK, bK);
             }
             else
             {
@@ -188,7 +195,7 @@ internal static partial class TensorCoreGemmKernels
     {
         public float Dot(float sum, int row, int col)
         {
-            for (int k = 0; k < TileK(bf16); k++)
+            for (int k = 0; k < WarpgroupTileK(bf16); k++)
                 sum += Wgmma.Element(shared, stage, row, k, aK, bf16) *
                     Wgmma.Element(shared, stage + WarpgroupOperandBytes / 4, col, k, bK, bf16);
             return sum;
@@ -196,19 +203,22 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>
-    /// One operand's share of the tiles for one thread: two 16-byte pieces of each tile of its copy (128 lines × 64 bytes of
-    /// k: 32 BF16 or 16 TF32), each a row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or copied at
-    /// once where there is none. A k-contiguous copy's piece is 16 bytes of k of a line: piece p = thread + 256i is line
-    /// p / 4, k 8·(p mod 4) (TF32: 4·(p mod 4)). A line-contiguous (BF16) copy's is 8 lines at one k: k p / 16, lines
-    /// 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k (<see cref="CopyAlignment"/>; a TF32 copy pads
-    /// k to 4) or wholly outside, where it is a zero fill.
+    /// One operand's share of the tiles for one thread: four 16-byte pieces of each tile of its copy (128 lines × 128 bytes
+    /// of k: 64 BF16 or 32 TF32), each a row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or
+    /// copied at once where there is none. A k-contiguous copy's piece is 16 bytes of k of a line: piece p = thread + 256i
+    /// is line p / 8, k 8·(p mod 8) (TF32: 4·(p mod 8)). A line-contiguous (BF16) copy's is 8 lines at one k: k p / 16,
+    /// lines 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k (<see cref="CopyAlignment"/>; a TF32
+    /// copy pads k to 4) or wholly outside, where it is a zero fill. A thread's pieces lie the same distance apart in the
+    /// copy and in the stage: 32 lines (four rows of core matrices), or 16 k (two core matrices). A tile inside the operand's
+    /// lines and the split's k, as all but the last tile of a split and the last block of lines are, queues its pieces
+    /// without testing each.
     /// </summary>
     private readonly struct CoreMatrixQueue
     {
         private readonly ArrayView<float> _x;
-        private readonly long _address, _secondBytes;
-        private readonly uint _shared, _secondShared;
-        private readonly int _line, _k, _secondLine, _secondK, _linesLeft, _kLeft;
+        private readonly long _address, _pieceBytes;
+        private readonly uint _shared, _pieceShared;
+        private readonly int _line, _k, _pieceLines, _pieceK, _linesLeft, _kLeft, _wholeTilesK;
 
         /// <param name="address">The global address of the copy's first element.</param>
         /// <param name="linesLeft">Lines of the operand from the block's first (<paramref name="lineBase"/>) on.</param>
@@ -219,15 +229,17 @@ internal static partial class TensorCoreGemmKernels
         {
             (_x, _address, _linesLeft, _kLeft) = (x, address, linesLeft, kLeft);
             int bytes = bf16 ? 2 : 4; // an element's
-            (_line, _k, _secondLine, _secondK) = kContiguous
-                ? (thread >> 2, 16 / bytes * (thread & 3), 64, 0)
+            (_line, _k, _pieceLines, _pieceK) = kContiguous
+                ? (thread >> 3, 16 / bytes * (thread & 7), 32, 0)
                 : (8 * (thread & 15), thread >> 4, 0, 16);
             _shared = tile + (uint)Wgmma.ElementByte(_line, _k, kContiguous, bf16);
-            _secondShared = (uint)(Wgmma.ElementByte(_line + _secondLine, _k + _secondK, kContiguous, bf16) -
+            _pieceShared = (uint)(Wgmma.ElementByte(_line + _pieceLines, _k + _pieceK, kContiguous, bf16) -
                 Wgmma.ElementByte(_line, _k, kContiguous, bf16));
             First = address + bytes * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
-            _secondBytes = bytes * ((long)_secondLine * lineStride + (long)_secondK * kStride);
-            TileBytes = (long)bytes * TileK(bf16) * kStride;
+            _pieceBytes = bytes * ((long)_pieceLines * lineStride + (long)_pieceK * kStride);
+            TileBytes = (long)bytes * WarpgroupTileK(bf16) * kStride;
+            // tiles that start below this k lie wholly inside the split, where the block's lines are all inside the operand
+            _wholeTilesK = linesLeft >= TileM ? kLeft - WarpgroupTileK(bf16) : int.MinValue;
         }
 
         /// <summary>The address of this thread's first piece in the split's first tile.</summary>
@@ -243,10 +255,26 @@ internal static partial class TensorCoreGemmKernels
         public void Queue(ArrayView<float> shared, int stage, long source, int tileK)
         {
             uint at = _shared + (uint)stage;
-            bool first = Inside(_line, _k, tileK), second = Inside(_line + _secondLine, _k + _secondK, tileK);
-            AsyncCopies.Queue16(shared, _x, at, Source(source, first), first);
-            AsyncCopies.Queue16(shared, _x, at + _secondShared, Source(source + _secondBytes, second), second);
+            if (tileK <= _wholeTilesK)
+            {
+                Piece(shared, at, source, true, 0);
+                Piece(shared, at, source, true, 1);
+                Piece(shared, at, source, true, 2);
+                Piece(shared, at, source, true, 3);
+                return;
+            }
+            Piece(shared, at, source, Inside(tileK, 0), 0);
+            Piece(shared, at, source, Inside(tileK, 1), 1);
+            Piece(shared, at, source, Inside(tileK, 2), 2);
+            Piece(shared, at, source, Inside(tileK, 3), 3);
         }
+
+        private bool Inside(int tileK, int piece) =>
+            _line + piece * _pieceLines < _linesLeft && tileK + _k + piece * _pieceK < _kLeft;
+
+        /// <summary>Queues piece <paramref name="i"/> of the tile whose first piece is at <paramref name="at"/>, <paramref name="source"/>.</summary>
+        private void Piece(ArrayView<float> shared, uint at, long source, bool inside, int i) =>
+            AsyncCopies.Queue16(shared, _x, at + (uint)i * _pieceShared, Source(source + i * _pieceBytes, inside), inside);
 
         /// <summary>
         /// What <see cref="AsyncCopies.Queue16"/> takes for the piece at <paramref name="address"/>: on CUDA the address, or
@@ -254,7 +282,5 @@ internal static partial class TensorCoreGemmKernels
         /// </summary>
         private long Source(long address, bool inside) =>
             CudaAsm.IsSupported ? (inside ? address : _address) : address - _address;
-
-        private bool Inside(int line, int k, int tileK) => line < _linesLeft && tileK + k < _kLeft;
     }
 }

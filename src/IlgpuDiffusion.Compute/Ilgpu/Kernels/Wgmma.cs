@@ -33,8 +33,11 @@ internal static class Wgmma
     /// <summary>Bytes between core matrices adjacent along k: one core matrix (they follow each other along k).</summary>
     public const int LeadingBytes = 128;
 
-    /// <summary>Bytes between core matrices adjacent along the lines: the four core matrices of a tile's k (64 bytes).</summary>
-    public const int StrideBytes = 4 * LeadingBytes;
+    /// <summary>Bytes between core matrices adjacent along the lines: the eight core matrices of a tile's k (128 bytes).</summary>
+    public const int StrideBytes = 8 * LeadingBytes;
+
+    /// <summary>Bytes of k a tile holds: four k-steps of two core matrices (BF16: 64 of k, four m64n128k16 products).</summary>
+    public const int TileKBytes = 128;
 
     // The accumulators: registers of the PTX function that ILGPU does not see, so that no instruction of ILGPU's reads them
     // while products write them (see the summary).
@@ -79,22 +82,23 @@ internal static class Wgmma
         "mov.b32 wacc56, 0;\n\tmov.b32 wacc57, 0;\n\tmov.b32 wacc58, 0;\n\tmov.b32 wacc59, 0;\n\t" +
         "mov.b32 wacc60, 0;\n\tmov.b32 wacc61, 0;\n\tmov.b32 wacc62, 0;\n\tmov.b32 wacc63, 0;";
 
-    // %0, %1: the descriptors of op(a) and op(b) for the tile's first k-step; %2, %3: its second. p: add to the accumulators
-    // (zeroed at the start, so every tile adds)
+    // %0, %1: the descriptors of op(a) and op(b) for the tile's first k-step; %2, %3 its second, %4, %5 its third, %6, %7 its
+    // fourth. p: add to the accumulators (zeroed at the start, so every tile adds)
     private const string Begin = "{\n\t.reg .pred p;\n\tsetp.eq.u32 p, 0, 0;\n\t";
-    private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 ";
-    private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 ";
+    private const string Bf16 = "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 " + Accumulators;
+    private const string Tf32 = "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 " + Accumulators;
+    private const string Step0 = ", %0, %1", Step1 = ", %2, %3", Step2 = ", %4, %5", Step3 = ", %6, %7";
 
     // imm-scale-a, imm-scale-b 1; imm-trans-a, imm-trans-b: 0 for a K-major operand, 1 for an MN-major one (TF32: K-major
     // only, no transpose immediates)
     private const string KK = ", p, 1, 1, 0, 0;\n\t", KM = ", p, 1, 1, 0, 1;\n\t", MK = ", p, 1, 1, 1, 0;\n\t";
     private const string MM = ", p, 1, 1, 1, 1;\n\t", K = ", p, 1, 1;\n\t";
 
-    private const string KKTile = Begin + Bf16 + Accumulators + ", %0, %1" + KK + Bf16 + Accumulators + ", %2, %3" + KK + "}";
-    private const string KMTile = Begin + Bf16 + Accumulators + ", %0, %1" + KM + Bf16 + Accumulators + ", %2, %3" + KM + "}";
-    private const string MKTile = Begin + Bf16 + Accumulators + ", %0, %1" + MK + Bf16 + Accumulators + ", %2, %3" + MK + "}";
-    private const string MMTile = Begin + Bf16 + Accumulators + ", %0, %1" + MM + Bf16 + Accumulators + ", %2, %3" + MM + "}";
-    private const string Tf32Tile = Begin + Tf32 + Accumulators + ", %0, %1" + K + Tf32 + Accumulators + ", %2, %3" + K + "}";
+    private const string KKTile = Begin + Bf16 + Step0 + KK + Bf16 + Step1 + KK + Bf16 + Step2 + KK + Bf16 + Step3 + KK + "}";
+    private const string KMTile = Begin + Bf16 + Step0 + KM + Bf16 + Step1 + KM + Bf16 + Step2 + KM + Bf16 + Step3 + KM + "}";
+    private const string MKTile = Begin + Bf16 + Step0 + MK + Bf16 + Step1 + MK + Bf16 + Step2 + MK + Bf16 + Step3 + MK + "}";
+    private const string MMTile = Begin + Bf16 + Step0 + MM + Bf16 + Step1 + MM + Bf16 + Step2 + MM + Bf16 + Step3 + MM + "}";
+    private const string Tf32Tile = Begin + Tf32 + Step0 + K + Tf32 + Step1 + K + Tf32 + Step2 + K + Tf32 + Step3 + K + "}";
 
     /// <summary>The descriptor of an operand tile at shared-window address <paramref name="address"/> (16-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -116,22 +120,25 @@ internal static class Wgmma
     public static void DeclareAccumulators() => CudaAsm.Emit(Zeroes);
 
     /// <summary>
-    /// Adds the products of a tile to the accumulators, all 128 columns at once: from the descriptors <paramref name="a0"/>,
-    /// <paramref name="b0"/> (the tile's first half of k: BF16 0–15, TF32 0–7) and <paramref name="a1"/>,
-    /// <paramref name="b1"/> (its second); then waits until only these are in flight, the tile before's done. The precision
-    /// and whether each operand is K-major (TF32 ones are) must be constants where the kernel is compiled (they pick the
-    /// instruction).
+    /// Adds the products of a tile to the accumulators, all 128 columns at once, one product per k-step (BF16 16 of k, TF32
+    /// 8: two core matrices) from the descriptors <paramref name="a"/> and <paramref name="b"/> of the tile's first
+    /// (<see cref="Advanced"/> gives the others'); then waits until only these are in flight, the tile before's done. The
+    /// precision and whether each operand is K-major (TF32 ones are) must be constants where the kernel is compiled (they
+    /// pick the instruction).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Tile(ulong a0, ulong a1, ulong b0, ulong b1, bool bf16, bool aKMajor, bool bKMajor)
+    public static void Tile(ulong a, ulong b, bool bf16, bool aKMajor, bool bKMajor)
     {
+        const uint step = 2 * LeadingBytes;
+        ulong a1 = Advanced(a, step), a2 = Advanced(a, 2 * step), a3 = Advanced(a, 3 * step);
+        ulong b1 = Advanced(b, step), b2 = Advanced(b, 2 * step), b3 = Advanced(b, 3 * step);
         CudaAsm.Emit("wgmma.fence.sync.aligned;");
         // One call per instruction form: ILGPU takes the PTX text only as a constant, so the forms cannot share a call.
-        if (!bf16) CudaAsm.Emit(Tf32Tile, a0, b0, a1, b1);
-        else if (aKMajor && bKMajor) CudaAsm.Emit(KKTile, a0, b0, a1, b1);
-        else if (aKMajor) CudaAsm.Emit(KMTile, a0, b0, a1, b1);
-        else if (bKMajor) CudaAsm.Emit(MKTile, a0, b0, a1, b1);
-        else CudaAsm.Emit(MMTile, a0, b0, a1, b1);
+        if (!bf16) CudaAsm.Emit(Tf32Tile, a, b, a1, b1, a2, b2, a3, b3);
+        else if (aKMajor && bKMajor) CudaAsm.Emit(KKTile, a, b, a1, b1, a2, b2, a3, b3);
+        else if (aKMajor) CudaAsm.Emit(KMTile, a, b, a1, b1, a2, b2, a3, b3);
+        else if (bKMajor) CudaAsm.Emit(MKTile, a, b, a1, b1, a2, b2, a3, b3);
+        else CudaAsm.Emit(MMTile, a, b, a1, b1, a2, b2, a3, b3);
         CudaAsm.Emit("wgmma.commit_group.sync.aligned;\n\twgmma.wait_group.sync.aligned 1;");
     }
 
