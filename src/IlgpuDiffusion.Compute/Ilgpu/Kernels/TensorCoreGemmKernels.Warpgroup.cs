@@ -269,10 +269,13 @@ internal static partial class TensorCoreGemmKernels
             Piece(shared, at, source, Inside(tileK, 3), 3);
         }
 
-        private bool Inside(int tileK, int piece) =>
-            _line + piece * _pieceLines < _linesLeft && tileK + _k + piece * _pieceK < _kLeft;
+        /// <summary>Whether piece <paramref name="i"/> of the tile at <paramref name="tileK"/> lies inside the operand.</summary>
+        private bool Inside(int tileK, int i) => _line + i * _pieceLines < _linesLeft && tileK + _k + i * _pieceK < _kLeft;
 
-        /// <summary>Queues piece <paramref name="i"/> of the tile whose first piece is at <paramref name="at"/>, <paramref name="source"/>.</summary>
+        /// <summary>
+        /// Queues piece <paramref name="i"/> of the tile whose first piece goes from <paramref name="source"/> to
+        /// <paramref name="at"/>, or its zero fill where it is not <paramref name="inside"/>.
+        /// </summary>
         private void Piece(ArrayView<float> shared, uint at, long source, bool inside, int i) =>
             AsyncCopies.Queue16(shared, _x, at + (uint)i * _pieceShared, Source(source + i * _pieceBytes, inside), inside);
 
