@@ -65,4 +65,43 @@ public sealed class WgmmaLayoutTests
         Assert.Equal(128 * 128 / bytes, seen.Count);
         Assert.Equal(128 * 128 - bytes, seen.Max());
     }
+    /// <summary>
+    /// The pieces each thread of a warpgroup kernel queues (<see cref="TensorCoreGemmKernels.WarpgroupPiece"/>): the 256
+    /// threads' four cover a tile's 16-byte rows of core matrices once; the 8 lanes whose 16-byte copies store together
+    /// (lanes 8q to 8q + 7 of a warp) write 8 different 16-byte columns of the 32 banks (byte mod 128), so no two share a
+    /// bank (the first layout had all 8 in one column: each copy stored in 8 passes, not 1); and a warp's 32 pieces read
+    /// 64 contiguous bytes, 64-aligned within the tile, of each of 8 rows of the copy, whole 32-byte sectors where a row
+    /// starts on 32 bytes (the model's shapes).
+    /// </summary>
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void A_warp_s_pieces_store_without_bank_conflicts_and_read_whole_sectors(bool kContiguous, bool bf16)
+    {
+        int bytes = bf16 ? 2 : 4;
+        var rows = new HashSet<int>();
+        for (int warp = 0; warp < TensorCoreGemmKernels.Threads / 32; warp++)
+            for (int piece = 0; piece < 4; piece++)
+            {
+                var at = new int[32];
+                var read = new Dictionary<int, List<int>>(); // row of the copy: the bytes of the tile's part of it read
+                for (int lane = 0; lane < 32; lane++)
+                {
+                    var (line, k, pieceLines) = TensorCoreGemmKernels.WarpgroupPiece(32 * warp + lane, kContiguous, bf16);
+                    line += piece * pieceLines;
+                    at[lane] = Wgmma.ElementByte(line, k, kContiguous, bf16);
+                    Assert.True(at[lane] % 16 == 0 && rows.Add(at[lane] / 16), $"warp {warp} piece {piece} lane {lane}: byte {at[lane]}");
+                    var (row, from) = kContiguous ? (line, k * bytes) : (k, line * bytes);
+                    read.TryAdd(row, []);
+                    read[row].Add(from);
+                }
+                for (int phase = 0; phase < 4; phase++)
+                    Assert.Equal(8, at.Skip(8 * phase).Take(8).Select(b => b % 128 / 16).Distinct().Count());
+                Assert.Equal(8, read.Count);
+                Assert.All(read.Values, from => Assert.True(from.Min() % 64 == 0 &&
+                    from.Order().SequenceEqual(Enumerable.Range(0, 4).Select(i => from.Min() + 16 * i)), string.Join(", ", from)));
+            }
+        Assert.Equal(TensorCoreGemmKernels.TileM * Wgmma.TileKBytes / 16, rows.Count);
+    }
 }

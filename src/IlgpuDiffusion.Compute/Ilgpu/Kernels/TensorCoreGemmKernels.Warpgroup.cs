@@ -203,22 +203,39 @@ internal static partial class TensorCoreGemmKernels
     }
 
     /// <summary>
-    /// One operand's share of the tiles for one thread: four 16-byte pieces of each tile of its copy (128 lines × 128 bytes
-    /// of k: 64 BF16 or 32 TF32), each a row of a core matrix (<see cref="Wgmma.ElementByte"/>), queued by cp.async or
-    /// copied at once where there is none. A k-contiguous copy's piece is 16 bytes of k of a line: piece p = thread + 256i
-    /// is line p / 8, k 8·(p mod 8) (TF32: 4·(p mod 8)). A line-contiguous (BF16) copy's is 8 lines at one k: k p / 16,
-    /// lines 8·(p mod 16). A piece lies wholly inside the copy's padded lines and k (<see cref="CopyAlignment"/>; a TF32
-    /// copy pads k to 4) or wholly outside, where it is a zero fill. A thread's pieces lie the same distance apart in the
-    /// copy and in the stage: 32 lines (four rows of core matrices), or 16 k (two core matrices). A tile inside the operand's
-    /// lines and the split's k, as all but the last tile of a split and the last block of lines are, queues its pieces
-    /// without testing each.
+    /// Which 16-byte pieces of an operand's tile (128 lines × 128 bytes of k: 64 BF16 or 32 TF32) thread
+    /// <paramref name="thread"/> queues: its first at (<c>Line</c>, <c>K</c>), the others <c>PieceLines</c> lines on each. A
+    /// piece is a row of a core matrix (<see cref="Wgmma.ElementByte"/>): 16 bytes of k of one line of a k-contiguous copy,
+    /// or 8 lines at one k of a line-contiguous (BF16) one. The 8 lanes that write shared memory together (a 16-byte copy
+    /// stores 8 lanes' 128 bytes at a time) take the 8 rows of one core matrix, each 16 bytes of the 128 that the 32 banks
+    /// hold, so no two of them write the same bank: k-contiguous, lane 8c + r takes line r of a group of 8 lines and its
+    /// 16 bytes of k number c (4c + c' for the warp's half of k), line-contiguous, k r of a group of 8 and lines 8c.
+    /// Either way a warp's copy reads 64 contiguous bytes of each of 8 rows of the copy, whole 32-byte sectors.
+    /// </summary>
+    internal static (int Line, int K, int PieceLines) WarpgroupPiece(int thread, bool kContiguous, bool bf16)
+    {
+        int lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5, row = lane & 7, column = lane >> 3;
+        // k-contiguous: warp w takes groups of lines 4(w / 2) to 4(w / 2) + 3 (one a piece) and half w mod 2 of k;
+        // line-contiguous: warp w takes k 8w to 8w + 7 and lines 8c + 32i (piece i)
+        return kContiguous
+            ? (32 * (warp >> 1) + row, 16 / (bf16 ? 2 : 4) * (4 * (warp & 1) + column), 8)
+            : (8 * column, 8 * warp + row, 32);
+    }
+
+    /// <summary>
+    /// One operand's share of the tiles for one thread: four 16-byte pieces of each tile of its copy
+    /// (<see cref="WarpgroupPiece"/>), queued by cp.async or copied at once where there is none. A piece lies wholly
+    /// inside the copy's padded lines and k (<see cref="CopyAlignment"/>; a TF32 copy pads k to 4) or wholly outside, where
+    /// it is a zero fill. A thread's pieces lie the same distance apart in the copy and in the stage. A tile inside the
+    /// operand's lines and the split's k, as all but the last tile of a split and the last block of lines are, queues its
+    /// pieces without testing each.
     /// </summary>
     private readonly struct CoreMatrixQueue
     {
         private readonly ArrayView<float> _x;
         private readonly long _address, _pieceBytes;
         private readonly uint _shared, _pieceShared;
-        private readonly int _line, _k, _pieceLines, _pieceK, _linesLeft, _kLeft, _wholeTilesK;
+        private readonly int _line, _k, _pieceLines, _linesLeft, _kLeft, _wholeTilesK;
 
         /// <param name="address">The global address of the copy's first element.</param>
         /// <param name="linesLeft">Lines of the operand from the block's first (<paramref name="lineBase"/>) on.</param>
@@ -229,14 +246,12 @@ internal static partial class TensorCoreGemmKernels
         {
             (_x, _address, _linesLeft, _kLeft) = (x, address, linesLeft, kLeft);
             int bytes = bf16 ? 2 : 4; // an element's
-            (_line, _k, _pieceLines, _pieceK) = kContiguous
-                ? (thread >> 3, 16 / bytes * (thread & 7), 32, 0)
-                : (8 * (thread & 15), thread >> 4, 0, 16);
+            (_line, _k, _pieceLines) = WarpgroupPiece(thread, kContiguous, bf16);
             _shared = tile + (uint)Wgmma.ElementByte(_line, _k, kContiguous, bf16);
-            _pieceShared = (uint)(Wgmma.ElementByte(_line + _pieceLines, _k + _pieceK, kContiguous, bf16) -
+            _pieceShared = (uint)(Wgmma.ElementByte(_line + _pieceLines, _k, kContiguous, bf16) -
                 Wgmma.ElementByte(_line, _k, kContiguous, bf16));
             First = address + bytes * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
-            _pieceBytes = bytes * ((long)_pieceLines * lineStride + (long)_pieceK * kStride);
+            _pieceBytes = (long)bytes * _pieceLines * lineStride;
             TileBytes = (long)bytes * WarpgroupTileK(bf16) * kStride;
             // tiles that start below this k lie wholly inside the split, where the block's lines are all inside the operand
             _wholeTilesK = linesLeft >= TileM ? kLeft - WarpgroupTileK(bf16) : int.MinValue;
@@ -270,7 +285,7 @@ internal static partial class TensorCoreGemmKernels
         }
 
         /// <summary>Whether piece <paramref name="i"/> of the tile at <paramref name="tileK"/> lies inside the operand.</summary>
-        private bool Inside(int tileK, int i) => _line + i * _pieceLines < _linesLeft && tileK + _k + i * _pieceK < _kLeft;
+        private bool Inside(int tileK, int i) => _line + i * _pieceLines < _linesLeft && tileK + _k < _kLeft;
 
         /// <summary>
         /// Queues piece <paramref name="i"/> of the tile whose first piece goes from <paramref name="source"/> to
