@@ -76,7 +76,7 @@ internal static partial class TensorCoreGemmKernels
     /// The product: the first <see cref="CopiesAhead"/> tiles queued, then for each tile a wait for its copies, the fence
     /// that shows them to the tensor cores, one barrier (every thread's copies landed, and both warpgroups done with the
     /// stage the next queue overwrites, that of the tile two back: each waited for it after queueing the products of the
-    /// tile before), the queue of the tile two ahead, and this tile's products, which stay in flight through the next
+    /// tile before), the queue of the next tile, and this tile's products, which stay in flight through the next
     /// tile's wait, barrier and queue. Warp w holds rows 16w to 16w + 15 of the tile (warpgroup w / 4, its warp w mod 4)
     /// and all 128 columns: its accumulators Fij are columns 32i + 8j to 32i + 8j + 7 (on CUDA in registers ILGPU does not
     /// see until the end, <see cref="Wgmma.Collect"/>).
