@@ -8,10 +8,10 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// Hopper's warpgroup products, <c>wgmma.mma_async</c> (PTX ISA 8.0, "Asynchronous Warpgroup Level Matrix Multiply-Accumulate
 /// Instructions"; sm_90a only, so a module that has them is rewritten to that target: <see cref="PtxTarget.Hopper"/>): the
 /// four warps of a warpgroup (128 threads) multiply a 64 × 16 tile of A by a 16 × N tile of B (BF16; TF32: 64 × 8 by
-/// 8 × N), both read from shared memory through 64-bit descriptors, into a 64 × N accumulator (here N = 128) spread over the warpgroup's
-/// registers. Warp w of the group holds rows 16w to 16w + 15; its lane 4g + t holds, for each 8 columns j, the four values
-/// an mma.sync m16n8 accumulator's lane holds (<see cref="Mma.AccumulatorRow"/>, <see cref="Mma.AccumulatorColumn"/>):
-/// register 4j + r of the instruction.
+/// 8 × N), both read from shared memory through 64-bit descriptors, into a 64 × N accumulator (here N = 128) spread over
+/// the warpgroup's registers. Warp w of the group holds rows 16w to 16w + 15; its lane 4g + t holds, for each 8 columns
+/// j, the four values an mma.sync m16n8 accumulator's lane holds (<see cref="Mma.AccumulatorRow"/>,
+/// <see cref="Mma.AccumulatorColumn"/>): register 4j + r of the instruction.
 /// <para>
 /// Operands lie in shared memory as "core matrices" of 8 rows of 16 bytes (8 BF16 or 4 TF32), each 128 contiguous bytes,
 /// without swizzling: a core matrix of a K-major operand holds 8 lines (rows of A, columns of B) × 16 bytes of k, one of an
