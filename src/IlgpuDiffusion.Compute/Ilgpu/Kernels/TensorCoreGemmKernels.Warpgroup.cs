@@ -208,8 +208,8 @@ internal static partial class TensorCoreGemmKernels
     /// piece is a row of a core matrix (<see cref="Wgmma.ElementByte"/>): 16 bytes of k of one line of a k-contiguous copy,
     /// or 8 lines at one k of a line-contiguous (BF16) one. The 8 lanes that write shared memory together (a 16-byte copy
     /// stores 8 lanes' 128 bytes at a time) take the 8 rows of one core matrix, each 16 bytes of the 128 that the 32 banks
-    /// hold, so no two of them write the same bank: k-contiguous, lane 8c + r takes line r of a group of 8 lines and its
-    /// 16 bytes of k number c (4c + c' for the warp's half of k), line-contiguous, k r of a group of 8 and lines 8c.
+    /// hold, so no two of them write the same bank: k-contiguous, lane 8c + r of warp w takes line r of a group of 8 lines
+    /// and its 16 bytes of k numbered c + 4·(w mod 2); line-contiguous, k r of a group of 8 and lines 8c to 8c + 7.
     /// Either way a warp's copy reads 64 contiguous bytes of each of 8 rows of the copy, whole 32-byte sectors.
     /// </summary>
     internal static (int Line, int K, int PieceLines) WarpgroupPiece(int thread, bool kContiguous, bool bf16)
@@ -253,7 +253,7 @@ internal static partial class TensorCoreGemmKernels
             First = address + bytes * ((long)(lineBase + _line) * lineStride + (long)(kBegin + _k) * kStride);
             _pieceBytes = (long)bytes * _pieceLines * lineStride;
             TileBytes = (long)bytes * WarpgroupTileK(bf16) * kStride;
-            // tiles that start below this k lie wholly inside the split, where the block's lines are all inside the operand
+            // tiles that start at or below this k lie wholly inside the split, where the block's lines are all in the operand
             _wholeTilesK = linesLeft >= TileM ? kLeft - WarpgroupTileK(bf16) : int.MinValue;
         }
 
