@@ -37,7 +37,7 @@ internal static partial class TensorCoreGemmKernels
     public const int WarpgroupSharedFloats = WarpgroupStages * WarpgroupStageBytes / sizeof(float);
 
     /// <summary>k of a warpgroup kernel's tile: 128 bytes, 64 BF16 or 32 TF32.</summary>
-    public static int WarpgroupTileK(bool bf16) => bf16 ? 64 : 32;
+    public static int WarpgroupTileK(bool bf16) => Wgmma.TileKBytes / (bf16 ? 2 : 4);
 
     /// <summary>BF16 on copies, warpgroup products, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
     [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, Hopper = true)]
@@ -92,7 +92,7 @@ internal static partial class TensorCoreGemmKernels
         int thread = Group.IdxX, lane = thread & (Mma.WarpLanes - 1), warp = thread >> 5;
         int rowBase = Grid.IdxY * TileM, colBase = Grid.IdxX * TileN;
         int kBegin = Grid.IdxZ * g.KPerSplit, kEnd = XMin(g.K, kBegin + g.KPerSplit);
-        int tileK = WarpgroupTileK(bf16), tiles = (kEnd - kBegin + tileK - 1) >> (bf16 ? 6 : 5);
+        int tileK = WarpgroupTileK(bf16), tiles = (kEnd - kBegin + tileK - 1) / tileK;
         uint sharedBase = CudaAsm.IsSupported ? Mma.DynamicSharedBase() : 0u;
         var queueA = new CoreMatrixQueue(a, g.AAddress, thread, aK, bf16, g.M - rowBase, g.ARowStride, g.AKStride, rowBase,
             kBegin, kEnd - kBegin, sharedBase);

@@ -33,11 +33,11 @@ internal static class Wgmma
     /// <summary>Bytes between core matrices adjacent along k: one core matrix (they follow each other along k).</summary>
     public const int LeadingBytes = 128;
 
-    /// <summary>Bytes between core matrices adjacent along the lines: the eight core matrices of a tile's k (128 bytes).</summary>
-    public const int StrideBytes = 8 * LeadingBytes;
-
     /// <summary>Bytes of k a tile holds: four k-steps of two core matrices (BF16: 64 of k, four m64n128k16 products).</summary>
     public const int TileKBytes = 128;
+
+    /// <summary>Bytes between core matrices adjacent along the lines: the eight core matrices of a tile's k.</summary>
+    public const int StrideBytes = TileKBytes / 16 * LeadingBytes;
 
     // The accumulators: registers of the PTX function that ILGPU does not see, so that no instruction of ILGPU's reads them
     // while products write them (see the summary).
