@@ -65,12 +65,14 @@ internal static class KernelRegistry
     /// </summary>
     public static KernelSpecialization Specialization(MethodInfo method)
     {
-        var kernel = method.GetCustomAttribute<IlgpuKernelAttribute>() ??
-            throw new ArgumentException($"{method.DeclaringType?.Name}.{method.Name} is not an [IlgpuKernel].", nameof(method));
+        var kernel = AttributeOf(method);
         return kernel.BlocksPerMultiprocessor > 0
             ? new KernelSpecialization(kernel.Threads, kernel.BlocksPerMultiprocessor)
             : KernelSpecialization.Empty;
     }
+
+    /// <summary>How the registered kernel <paramref name="method"/> is launched.</summary>
+    public static KernelGrouping GroupingOf(MethodInfo method) => AttributeOf(method).Grouping;
 
     /// <summary>Returns <paramref name="kernel"/> after checking that it is a registered kernel entry point.</summary>
     public static TDelegate Checked<TDelegate>(TDelegate kernel) where TDelegate : Delegate
@@ -82,4 +84,7 @@ internal static class KernelRegistry
                 "mark it so the PTX test compiles it.");
         return kernel;
     }
+
+    private static IlgpuKernelAttribute AttributeOf(MethodInfo method) => method.GetCustomAttribute<IlgpuKernelAttribute>() ??
+        throw new ArgumentException($"{method.DeclaringType?.Name}.{method.Name} is not an [IlgpuKernel].", nameof(method));
 }

@@ -33,7 +33,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(input, count, nameof(input));
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
-        loaded ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked(kernel));
+        loaded ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked(kernel));
         loaded(_stream, count, input.View(), output.View());
     }
 
@@ -45,7 +45,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(input, count, nameof(input));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
-        loaded ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked(kernel));
+        loaded ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked(kernel));
         loaded(_stream, count, dOutput.View(), input.View(), dInput.View(), accumulate ? 1 : 0);
     }
 }

@@ -94,7 +94,7 @@ internal sealed partial class IlgpuKernels
         if (batch == 0 || newTokens == 0) return;
         var qkvView = qkv.View();
         var (kView, vView) = (kCache.View(), vCache.View());
-        _appendToCache ??= _accelerator.LoadAutoGroupedKernel(
+        _appendToCache ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>>(
                 AttentionKernels.AppendToCache));
         _appendToCache(_stream, batch * newTokens * heads * headDim, qkvView, kView, vView, newTokens, heads, headDim, position, capacity);
@@ -119,7 +119,7 @@ internal sealed partial class IlgpuKernels
         int rows = batch * heads * tokens;
         var rowDot = Scratch(ref _rowDotScratch, rows);
         var (dy, y, lse) = (dOutput.View(), output.View(), logSumExp.View());
-        _rowDot ??= _accelerator.LoadAutoGroupedKernel(
+        _rowDot ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 AttentionKernels.RowDot));
         _rowDot(_stream, rows, dy, y, rowDot, tokens, heads, headDim);
@@ -142,11 +142,11 @@ internal sealed partial class IlgpuKernels
             TensorCoreBackward(q, k, v, dy, lse, rowDot, dq, dk, dv, keyValue, batch * heads);
             return;
         }
-        _attentionKeyValue ??= _accelerator.LoadKernel(
+        _attentionKeyValue ??= _accelerator.LoadCached(
             KernelRegistry.Checked<KeyValueLaunch>(AttentionBackwardKernels.KeyValue));
         _attentionKeyValue(_stream, keyTiles.Config(LaunchPlan.Ceil(tokens, keyTiles.TileK), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dk, dv, keyValue);
-        _attentionQuery ??= _accelerator.LoadKernel(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
+        _attentionQuery ??= _accelerator.LoadCached(KernelRegistry.Checked<QueryLaunch>(AttentionBackwardKernels.Query));
         _attentionQuery(_stream, queryTiles.Config(LaunchPlan.Ceil(tokens, queryTiles.TileQ), batch * heads, _plan.AttentionGroup),
             q, k, v, dy, lse, rowDot, dq, query);
     }
@@ -204,9 +204,9 @@ internal sealed partial class IlgpuKernels
         var keyValueKernel = TensorCoreKernel<TensorCoreKeyValueLaunch>(headClass, TensorCoreAttentionBackwardKernels.KeyValue,
             TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads, TensorCoreAttentionBf16BackwardKernels.KeyValue,
             TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads);
-        var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadKernel(keyValueKernel,
+        var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadCached(keyValueKernel,
             GemmLaunchBounds ? KernelRegistry.Specialization(keyValueKernel.Method) : KernelSpecialization.Empty);
-        var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadKernel(headClass == WideHeads
+        var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadCached(headClass == WideHeads
             ? KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
                 ? TensorCoreAttentionBf16BackwardKernels.QueryWide
                 : TensorCoreAttentionBackwardKernels.QueryWide)
@@ -261,7 +261,7 @@ internal sealed partial class IlgpuKernels
             : TensorCoreAttentionBackwardKernels.WideKeyValueSharedBytes;
         if (SharedMemoryOptIn.Fits(_accelerator, bytes))
         {
-            var keyValue = _accelerator.LoadKernel(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
+            var keyValue = _accelerator.LoadCached(KernelRegistry.Checked<TensorCoreKeyValueLaunch>(bf16
                 ? TensorCoreAttentionBf16BackwardKernels.KeyValueWide
                 : TensorCoreAttentionBackwardKernels.KeyValueWide));
             if (SharedMemoryOptIn.Allow(keyValue.GetKernel(), bytes))
@@ -288,7 +288,7 @@ internal sealed partial class IlgpuKernels
         bool granted = _tf32KeyBlocksAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);
         if (granted)
         {
-            var keyValue = _accelerator.LoadKernel(
+            var keyValue = _accelerator.LoadCached(
                 KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBackwardKernels.KeyValueBlock));
             granted = SharedMemoryOptIn.Allow(keyValue.GetKernel(), bytes);
             if (granted) _tensorCoreAttentionKeyValue[0] = keyValue;
@@ -329,13 +329,14 @@ internal sealed partial class IlgpuKernels
     }
 
     /// <summary>
-    /// A kernel with cp.async: on CUDA from its rewritten PTX (<see cref="RewrittenKernels"/>), with the GEMMs' launch bounds.
+    /// A kernel with cp.async: on CUDA from its rewritten PTX (<see cref="PtxRewrite.SlotsInRegisters"/>), with the GEMMs'
+    /// launch bounds.
     /// </summary>
     private TLoaded LoadPipelined<TKernel, TLoaded>(TKernel kernel) where TKernel : Delegate where TLoaded : Delegate
     {
         var method = KernelRegistry.Checked(kernel).Method;
-        return RewrittenKernels.Load<TLoaded>(_accelerator, method,
-            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty);
+        return KernelLoader.Load<TLoaded>(_accelerator, method,
+            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty, PtxRewrite.SlotsInRegisters);
     }
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>
@@ -360,7 +361,7 @@ internal sealed partial class IlgpuKernels
         arguments = WithVectorRows(arguments, q, k, v);
         if (_tensorCores is not null && WideHeadFragments.Fits(arguments.HeadDim))
         {
-            var wide = _tensorCoreWideForward ??= _accelerator.LoadKernel(KernelRegistry.Checked<ForwardLaunch>(bf16
+            var wide = _tensorCoreWideForward ??= _accelerator.LoadCached(KernelRegistry.Checked<ForwardLaunch>(bf16
                 ? TensorCoreWideAttentionBf16Kernels.Forward
                 : TensorCoreWideAttentionKernels.Forward));
             var config = bf16
@@ -386,7 +387,7 @@ internal sealed partial class IlgpuKernels
                         : arguments);
                 return;
             }
-            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadKernel(kernel,
+            var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadCached(kernel,
                 GemmLaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
             var config = bf16
                 ? ForwardConfig(narrow == 0 ? TensorCoreAttentionBf16Kernels.TileQ : TensorCoreAttentionBf16Kernels.NarrowTileQ,
@@ -397,7 +398,7 @@ internal sealed partial class IlgpuKernels
             forward(_stream, config, q, k, v, output, logSumExp, arguments);
             return;
         }
-        _attentionForward ??= _accelerator.LoadKernel(
+        _attentionForward ??= _accelerator.LoadCached(
             KernelRegistry.Checked<ForwardLaunch>(AttentionKernels.Forward));
         _attentionForward(_stream, tiles.Config(LaunchPlan.Ceil(arguments.Queries, tiles.TileQ), batchHeads, _plan.AttentionGroup),
             q, k, v, output, logSumExp, arguments);

@@ -27,7 +27,7 @@ internal sealed partial class IlgpuKernels
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var arguments = new ColumnArguments(batch, tokens, channels, (int)term, chunkTokens, chunks, accumulate ? 1 : 0);
-        _columnPartials ??= _accelerator.LoadKernel(
+        _columnPartials ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ColumnArguments>>(ColumnKernels.Partials));
         if (chunks == 1)
@@ -38,7 +38,7 @@ internal sealed partial class IlgpuKernels
 
         int vectorLength = batch * channels;
         var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, vectorLength));
-        _sumChunks ??= _accelerator.LoadAutoGroupedKernel(
+        _sumChunks ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
         _columnPartials(_stream, _plan.Columns(batch, channels, chunks), x, y, mean, rstd, partials, arguments);
         _sumChunks(_stream, vectorLength, partials, output, chunks, vectorLength, accumulate ? 1 : 0);

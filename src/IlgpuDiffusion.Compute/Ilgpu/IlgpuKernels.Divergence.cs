@@ -22,7 +22,7 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(rows, classes);
         Check.Count(values, rows, nameof(values));
         if (rows == 0) return;
-        _divergence ??= _accelerator.LoadKernel(
+        _divergence ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, DivergenceArguments>>(
                 DivergenceKernels.ForwardBackward));
         var student = studentLogits.View();

@@ -18,7 +18,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(input, count, nameof(input));
         Check.Count(output, count, nameof(output));
         if (count == 0) return;
-        _dropoutForward ??= _accelerator.LoadAutoGroupedKernel(
+        _dropoutForward ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong>>(
                 DropoutKernels.Forward));
         _dropoutForward(_stream, count, input.View(), output.View(), probability, scale, seed, stream);
@@ -32,7 +32,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(dOutput, count, nameof(dOutput));
         Check.Count(dInput, count, nameof(dInput));
         if (count == 0) return;
-        _dropoutBackward ??= _accelerator.LoadAutoGroupedKernel(
+        _dropoutBackward ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, ulong, ulong, int>>(
                 DropoutKernels.Backward));
         _dropoutBackward(_stream, count, dOutput.View(), dInput.View(), probability, scale, seed, stream, accumulate ? 1 : 0);

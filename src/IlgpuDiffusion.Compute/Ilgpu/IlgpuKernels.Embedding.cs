@@ -27,7 +27,7 @@ internal sealed partial class IlgpuKernels
     {
         int elements = CheckEmbedding(ids, table, output, rows, vocab, channels, needValues: false, out _);
         if (elements == 0) return;
-        _embeddingForward ??= _accelerator.LoadAutoGroupedKernel(
+        _embeddingForward ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>>(EmbeddingKernels.Forward));
         _embeddingForward(_stream, elements, ids.View(), table.View(), output.View(), channels);
     }
@@ -44,10 +44,10 @@ internal sealed partial class IlgpuKernels
         int elements = CheckEmbedding(ids, dTable, dOutput, rows, vocab, channels, needValues: true, out var hostIds);
         if (elements == 0) return;
         var (chunks, distinct) = PlanChunks(hostIds, rows);
-        _embeddingChunks ??= _accelerator.LoadAutoGroupedKernel(
+        _embeddingChunks ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>>(
                 EmbeddingKernels.BackwardChunks));
-        _embeddingSegments ??= _accelerator.LoadAutoGroupedKernel(
+        _embeddingSegments ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>>(
                 EmbeddingKernels.BackwardSegments));
         if (_embeddingPartials is null || _embeddingPartials.Length < elements)

@@ -30,7 +30,7 @@ internal sealed partial class IlgpuKernels
         OpChecks.LayerNormForward(input, weight, output, mean, rstd, rows, channels, eps);
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
-        _layerNormForward ??= _accelerator.LoadKernel(
+        _layerNormForward ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
                 int, float>>(_plan.WarpRowSums ? LayerNormKernels.ForwardWarpSums : LayerNormKernels.ForwardSharedSums));
         _layerNormForward(_stream, _plan.Normalization(rows), input.View(), weight.View(), output.View(), mean.View(), rstd.View(),
@@ -46,7 +46,7 @@ internal sealed partial class IlgpuKernels
         int rows = batch * tokens;
         HostChecks.Product(rows, channels);
         if (rows == 0) return;
-        _layerNormModulateForward ??= _accelerator.LoadKernel(
+        _layerNormModulateForward ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, ArrayView<float>, LayerNormModulateArguments>>(_plan.WarpRowSums
                 ? LayerNormKernels.ForwardModulatedWarpSums
@@ -75,7 +75,7 @@ internal sealed partial class IlgpuKernels
         {
             int groups = LaunchPlan.Ceil(rows, height * _plan.LayerNormRowsPerLanes);
             var partials = Scratch(ref _columnScratch, HostChecks.Product(groups, channels));
-            _layerNormBackwardInputAndWeight ??= _accelerator.LoadKernel(
+            _layerNormBackwardInputAndWeight ??= _accelerator.LoadCached(
                 KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                     ArrayView<float>, ArrayView<float>, int, int, int>>(_plan.WarpRowSums
                     ? LayerNormKernels.BackwardInputAndWeightWarpSums
@@ -83,12 +83,12 @@ internal sealed partial class IlgpuKernels
             var config = _plan.Normalization(LaunchPlan.Ceil(rows, _plan.LayerNormRowsPerLanes), height, height * channels);
             _layerNormBackwardInputAndWeight(_stream, config, dOutput.View(), input.View(), weight.View(), mean.View(), rstd.View(),
                 dInput.View(), partials, channels, rows, _plan.LayerNormRowsPerLanes);
-            _sumChunks ??= _accelerator.LoadAutoGroupedKernel(
+            _sumChunks ??= _accelerator.LoadCachedAutoGrouped(
                 KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>>(ColumnKernels.SumChunks));
             _sumChunks(_stream, channels, partials, dWeight.View(), groups, channels, 1);
             return;
         }
-        _layerNormBackwardInput ??= _accelerator.LoadKernel(
+        _layerNormBackwardInput ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, int, int>>(_plan.WarpRowSums
                 ? LayerNormKernels.BackwardInputWarpSums
@@ -112,7 +112,7 @@ internal sealed partial class IlgpuKernels
         int groups = HostChecks.Product(2, rows, heads);
         HostChecks.Product(3L * rows, heads, headDim);
         if (rows == 0) return;
-        _qkNormForward ??= _accelerator.LoadKernel(
+        _qkNormForward ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int,
                 float>>(_plan.WarpRowSums ? LayerNormKernels.QkForwardWarpSums : LayerNormKernels.QkForwardSharedSums));
         _qkNormForward(_stream, _plan.Normalization(groups), qkv.View(), weight.View(), normalized.View(), rstd.View(), rows, heads,
@@ -127,7 +127,7 @@ internal sealed partial class IlgpuKernels
         int groups = HostChecks.Product(2, rows, heads);
         int length = HostChecks.Product(2L * rows, heads, headDim);
         if (rows == 0) return;
-        _qkNormBackwardInput ??= _accelerator.LoadKernel(
+        _qkNormBackwardInput ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int,
                 int, int>>(_plan.WarpRowSums ? LayerNormKernels.QkBackwardInputWarpSums : LayerNormKernels.QkBackwardInputSharedSums));
         var products = Scratch(ref _qkNormProducts, length);

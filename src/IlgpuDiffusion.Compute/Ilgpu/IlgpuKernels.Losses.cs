@@ -18,7 +18,7 @@ internal sealed partial class IlgpuKernels
         OpChecks.SubsRows(rows, classes, vocab, maskIndex, (logits, nameof(logits)), (logProbs, nameof(logProbs)));
         HostChecks.Product(rows, classes);
         if (rows == 0) return;
-        _subsLogSoftmax ??= _accelerator.LoadKernel(
+        _subsLogSoftmax ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, LogitRows>>(LossKernels.SubsLogSoftmax));
         _subsLogSoftmax(_stream, _plan.Rows(rows), logits.View(), logProbs.View(), new LogitRows(classes, vocab, maskIndex));
     }
@@ -44,7 +44,7 @@ internal sealed partial class IlgpuKernels
     private void LaunchCrossEntropy(Tensor<float> logits, Tensor<int> targets, Tensor<float> weights, Tensor<float> losses,
         Tensor<float>? dLogits, int rows, LogitRows layout, float gradScale)
     {
-        _subsCrossEntropy ??= _accelerator.LoadKernel(
+        _subsCrossEntropy ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, ArrayView<float>,
                 ArrayView<float>, ArrayView<float>, LogitRows, float, int>>(LossKernels.SubsCrossEntropy));
         var logitsView = logits.View();

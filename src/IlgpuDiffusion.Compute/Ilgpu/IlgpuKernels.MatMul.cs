@@ -136,7 +136,7 @@ internal sealed partial class IlgpuKernels
         }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,
             _plan.GemmTileMShift, _plan.GemmTileNShift, _plan.GemmTileKShift, accumulate ? 1 : 0, hasBias ? 1 : 0);
-        _gemm ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>(
+        _gemm ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments>>(
                 MatMulKernels.Gemm));
         _gemm(_stream, _plan.Gemm(m, n), a.View(), b.View(), bias, c, arguments);

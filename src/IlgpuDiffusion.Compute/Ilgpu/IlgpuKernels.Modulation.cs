@@ -25,7 +25,7 @@ internal sealed partial class IlgpuKernels
         int elements = CheckSequences(batch, tokens, channels, input, nameof(input), output, nameof(output));
         CheckVectors(batch, channels, shift, nameof(shift), scale, nameof(scale));
         if (elements == 0) return;
-        _modulateForward ??= _accelerator.LoadAutoGroupedKernel(
+        _modulateForward ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>(
                 ModulationKernels.ModulateForward));
         _modulateForward(_stream, elements, input.View(), shift.View(), scale.View(), output.View(), tokens, channels);
@@ -52,7 +52,7 @@ internal sealed partial class IlgpuKernels
         CheckVectors(batch, channels, gate, nameof(gate), gate, nameof(gate));
         var branchDropout = Branch(dropout);
         if (elements == 0) return;
-        _gatedResidualForward ??= _accelerator.LoadAutoGroupedKernel(
+        _gatedResidualForward ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int,
                 BranchDropout>>(ModulationKernels.GatedResidualForward));
         _gatedResidualForward(_stream, elements, residual.View(), branch.View(), gate.View(), output.View(), tokens, channels,
@@ -89,7 +89,7 @@ internal sealed partial class IlgpuKernels
         int chunkTokens = _plan.ColumnY * _plan.ColumnRowsPerLane;
         int chunks = Math.Max(1, LaunchPlan.Ceil(tokens, chunkTokens));
         var columns = new ColumnArguments(batch, tokens, channels, Term: 0, chunkTokens, chunks, accumulate ? 1 : 0);
-        _modulationBackward ??= _accelerator.LoadKernel(
+        _modulationBackward ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, ModulationBackwardArguments, BranchDropout>>(ModulationKernels.BackwardWithColumns));
         var arguments = new ModulationBackwardArguments(columns, offset, sums);
@@ -103,7 +103,7 @@ internal sealed partial class IlgpuKernels
         int vectorLength = batch * channels;
         var partials = Scratch(ref _columnScratch, HostChecks.Product(chunks, sums, vectorLength));
         _modulationBackward(_stream, config, dy, xView, vectorView, dElementView, partials, partials, arguments, dropout);
-        _sumChunkVectors ??= _accelerator.LoadAutoGroupedKernel(
+        _sumChunkVectors ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>>(
                 ColumnKernels.SumChunkVectors));
         _sumChunkVectors(_stream, sums * vectorLength, partials, first.View(), second.View(), chunks, sums, vectorLength,

@@ -25,7 +25,7 @@ internal sealed partial class IlgpuKernels
     {
         var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale);
         if (count == 0) return;
-        _adamW ??= _accelerator.LoadAutoGroupedKernel(
+        _adamW ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamWConstants>>(
                 OptimizerKernels.AdamW));
         _adamW(_stream, count, parameters.View(), gradients.View(), firstMoment.View(), secondMoment.View(), constants);
@@ -42,10 +42,10 @@ internal sealed partial class IlgpuKernels
         var constants = AdamW(parameters, gradients, firstMoment, secondMoment, count, hyper, step, gradScale: 1f);
         if (count == 0) return;
         var factor = Scratch(ref _clipFactorScratch, 1);
-        _clipFactor ??= _accelerator.LoadAutoGroupedKernel(
+        _clipFactor ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, double>>(OptimizerKernels.ClipFactor));
         _clipFactor(_stream, 1, sumOfSquares.View(), factor, maxNorm);
-        _clippedAdamW ??= _accelerator.LoadAutoGroupedKernel(
+        _clippedAdamW ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>,
                 ArrayView<float>, AdamWConstants, ArrayView<float>, float, int>>(OptimizerKernels.ClippedAdamW));
         var parameterView = parameters.View();
@@ -78,9 +78,9 @@ internal sealed partial class IlgpuKernels
         Check.Count(result, 1, nameof(result));
         int groups = Math.Clamp(LaunchPlan.Ceil(count, _plan.RowGroup), 1, _plan.MaxPartials);
         _partials ??= _accelerator.Allocate1D<float>(_plan.MaxPartials);
-        _sumOfSquaresPartials ??= _accelerator.LoadKernel(
+        _sumOfSquaresPartials ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumOfSquaresPartials));
-        _sumPartials ??= _accelerator.LoadKernel(
+        _sumPartials ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, int>>(OptimizerKernels.SumPartials));
         var partials = _partials.View.AsContiguous();
         _sumOfSquaresPartials(_stream, new KernelConfig(groups, _plan.RowGroup, _plan.RowShared), x.View(), partials, count);
@@ -93,7 +93,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(parameters, count, nameof(parameters));
         Check.Count(ema, count, nameof(ema));
         if (count == 0) return;
-        _ema ??= _accelerator.LoadAutoGroupedKernel(
+        _ema ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, float>>(OptimizerKernels.Ema));
         _ema(_stream, count, parameters.View(), ema.View(), decay);
     }

@@ -28,7 +28,7 @@ internal sealed partial class IlgpuKernels
         HostChecks.Product(positionOffset + (long)tokens, headDim);
         int threads = HostChecks.Product(batch, tokens, heads * headDim); // 2·H·(d/2) per token
         if (threads == 0) return;
-        _rotary ??= _accelerator.LoadAutoGroupedKernel(
+        _rotary ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, float>>(
                 RotaryKernels.Rotate));
         _rotary(_stream, threads, qkv.View(), cos.View(), sin.View(), tokens, heads, headDim, positionOffset, direction);

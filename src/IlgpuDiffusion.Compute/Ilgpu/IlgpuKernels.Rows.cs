@@ -16,7 +16,7 @@ internal sealed partial class IlgpuKernels
     {
         CheckRowIndices(source, indices, destination, rows, channels, sourceRows, out int elements);
         if (elements == 0) return;
-        _gatherRows ??= _accelerator.LoadAutoGroupedKernel(
+        _gatherRows ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.Gather));
         _gatherRows(_stream, elements, source.View(), indices.View(), destination.View(), channels);
     }
@@ -30,7 +30,7 @@ internal sealed partial class IlgpuKernels
         var hostIndices = CheckRowIndices(destination, indices, source, rows, channels, destinationRows, out int elements);
         CheckDistinct(hostIndices, nameof(indices), "scatter-add");
         if (elements == 0) return;
-        _scatterAddRows ??= _accelerator.LoadAutoGroupedKernel(
+        _scatterAddRows ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int>>(RowKernels.ScatterAdd));
         _scatterAddRows(_stream, elements, source.View(), indices.View(), destination.View(), channels);
     }

@@ -19,7 +19,7 @@ internal sealed partial class IlgpuKernels
         OpChecks.Sampling(logits, ids, rows, classes, vocab, parameters);
         HostChecks.Product(rows, classes);
         if (rows == 0) return;
-        _sample ??= _accelerator.LoadKernel(
+        _sample ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, SamplingArguments>>(SamplingKernels.Sample));
         var arguments = new SamplingArguments(classes, vocab, 1.0 / parameters.Temperature, parameters.TopP,
             parameters.Seed, parameters.Step, parameters.TopP < 1f ? 1 : 0, parameters.Draw == CategoricalDraw.InverseCdf ? 1 : 0,
@@ -33,7 +33,7 @@ internal sealed partial class IlgpuKernels
     {
         CheckSampling(logits, ids, rows, classes, vocab);
         if (rows == 0) return;
-        _argmax ??= _accelerator.LoadKernel(
+        _argmax ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<int>, int, int>>(SamplingKernels.Argmax));
         ForgetHostIds(ids);
         _argmax(_stream, _plan.Sampling(rows), logits.View(), ids.View(), classes, vocab);
@@ -50,7 +50,7 @@ internal sealed partial class IlgpuKernels
         var hostRows = ReadIds(rows, count, targetCount, -1, nameof(rows), $"row (must be in [0, {targetCount}))");
         CheckDistinct(hostRows, nameof(rows), "a scatter");
         if (count == 0) return;
-        _scatterIds ??= _accelerator.LoadAutoGroupedKernel(
+        _scatterIds ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int>>(SamplingKernels.ScatterIds));
         _scatterIds(_stream, count, ids.View(), rows.View(), target.View(), limit, replacement);
         (target.Buffer as IlgpuBuffer<int>)?.Ids?.Bound(target.Offset, hostRows, Math.Max(limit, replacement + 1));

@@ -1,5 +1,4 @@
 using ILGPU;
-using ILGPU.Runtime;
 using IlgpuDiffusion.Ilgpu.Kernels;
 using ProbabilitiesLaunch = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>,
     ILGPU.ArrayView<float>, IlgpuDiffusion.Ilgpu.Kernels.ScoreRows>;
@@ -84,7 +83,7 @@ internal sealed partial class IlgpuKernels
 
     private void Probabilities(ArrayView<float> scores, ArrayView<float> logSumExp, ScoreRows rows, int rowCount)
     {
-        _scoreProbabilities ??= _accelerator.LoadKernel(
+        _scoreProbabilities ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, ArrayView<float>, ScoreRows>>(ScoreKernels.Probabilities));
         _scoreProbabilities(_stream, _plan.Rows(rowCount), scores, logSumExp, rows);
     }

@@ -16,7 +16,7 @@ internal sealed partial class IlgpuKernels
         OpChecks.KeepTopK(logits, rows, classes, vocab, k);
         HostChecks.Product(rows, classes);
         if (k >= vocab || rows == 0) return;
-        _keepTopK ??= _accelerator.LoadKernel(
+        _keepTopK ??= _accelerator.LoadCached(
             KernelRegistry.Checked<Action<ArrayView<float>, int, int, int>>(TopKKernels.KeepTopK));
         _keepTopK(_stream, _plan.Rows(rows), logits.View(), classes, vocab, k);
     }

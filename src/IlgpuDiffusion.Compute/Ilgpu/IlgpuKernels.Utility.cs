@@ -16,7 +16,7 @@ internal sealed partial class IlgpuKernels
     {
         Check.Count(x, count, nameof(x));
         if (count == 0) return;
-        _fill ??= _accelerator.LoadAutoGroupedKernel(
+        _fill ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, float>>(UtilityKernels.Fill));
         _fill(_stream, count, x.View(), value);
     }
@@ -27,7 +27,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(source, count, nameof(source));
         Check.Count(destination, count, nameof(destination));
         if (count == 0) return;
-        _copy ??= _accelerator.LoadAutoGroupedKernel(
+        _copy ??= _accelerator.LoadCachedAutoGrouped(
             KernelRegistry.Checked<Action<Index1D, ArrayView<float>, ArrayView<float>>>(UtilityKernels.Copy));
         _copy(_stream, count, source.View(), destination.View());
     }

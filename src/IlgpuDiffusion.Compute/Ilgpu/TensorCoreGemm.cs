@@ -34,7 +34,7 @@ namespace IlgpuDiffusion.Ilgpu;
 /// gradient reads the copy of the output gradient that its input gradient made). Where asked, products on copies stage
 /// their tiles through cp.async in <see cref="TensorCoreGemmKernels.PipelineStages"/> stages
 /// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
-/// <see cref="RewrittenKernels"/>), and on the kernels that stage through registers where the GPU refuses the memory.
+/// <see cref="PtxRewrite.SlotsInRegisters"/>), and on the kernels that stage through registers where the GPU refuses the memory.
 /// TF32 products take copies only so (<see cref="TensorCoreGemmKernels.Tf32PipelinedABt"/>): a TF32 copy saves no bytes,
 /// it holds the operand rounded and k-contiguous, as the stages do, which cp.async needs. Where asked, on a GPU of compute
 /// capability 9.0 exactly (Hopper's sm_90a), products on copies run on the warpgroup kernels
@@ -249,7 +249,7 @@ internal sealed class TensorCoreGemm : IDisposable
         long elements = (long)m * n;
         var partials = Partials(splits * elements).View.SubView(0, splits * elements);
         gemm(_stream, config, a, b, bias, partials, activation, arguments);
-        _reduce ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
+        _reduce ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
         _reduce(_stream, checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0,
             hasBias ? 1 : 0, (int)epilogue);
     }
@@ -345,7 +345,7 @@ internal sealed class TensorCoreGemm : IDisposable
                 (true, false, false, true) => TensorCoreGemmKernels.Bf16AtBBatched,
                 _ => throw new System.Diagnostics.UnreachableException("RunBatched refuses aᵀ·bᵀ."),
             });
-        GemmLaunch launch = _accelerator.LoadKernel(kernel,
+        GemmLaunch launch = _accelerator.LoadCached(kernel,
             LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
         if (deep && !SharedMemoryOptIn.Allow(launch.GetKernel(), DeepSharedBytes))
         {
@@ -374,9 +374,7 @@ internal sealed class TensorCoreGemm : IDisposable
             (false, _, _) => TensorCoreGemmKernels.Tf32PipelinedABt,
         });
         var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
-        GemmLaunch launch = _accelerator is CudaAccelerator
-            ? RewrittenKernels.Load<GemmLaunch>(_accelerator, kernel.Method, bounds)
-            : _accelerator.LoadKernel(kernel, bounds);
+        var launch = KernelLoader.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, PtxRewrite.SlotsInRegisters);
         if (!SharedMemoryOptIn.Allow(launch.GetKernel(), PipelinedSharedBytes))
         {
             _pipelined = false;
@@ -409,7 +407,7 @@ internal sealed class TensorCoreGemm : IDisposable
         GemmLaunch? launch;
         try
         {
-            launch = RewrittenKernels.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, hopper: true);
+            launch = KernelLoader.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, PtxRewrite.Hopper);
         }
         catch (CudaException)
         {
@@ -447,14 +445,14 @@ internal sealed class TensorCoreGemm : IDisposable
         int quadsPerRow = layout.WordsPerRow / 4;
         if (layout.Bf16)
         {
-            _copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
+            _copy ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked<CopyKernel>(TensorCoreGemmKernels.CopyBf16));
             bool vector = layout.SourceInnerStride == 1 && layout.SourceOuterStride % 4 == 0 && ViewAlignment.On16Bytes(x);
             _copy(_stream, checked((int)(layout.Words / 4)), x, copy, layout.Inner, quadsPerRow, layout.SourceOuterStride,
                 layout.SourceInnerStride, vector ? 1 : 0);
         }
         else
         {
-            _tf32Copy ??= _accelerator.LoadAutoGroupedKernel(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
+            _tf32Copy ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked<Tf32CopyKernel>(TensorCoreGemmKernels.CopyTf32));
             bool vector = !layout.Transposed && layout.SourceLineStride % 4 == 0 && ViewAlignment.On16Bytes(x);
             int threads = checked((int)TensorCoreGemmKernels.Tf32CopyThreads(layout.Lines, quadsPerRow, layout.Transposed));
             _tf32Copy(_stream, threads, x, copy, layout.Lines, layout.K, layout.SourceLineStride, layout.SourceKStride,

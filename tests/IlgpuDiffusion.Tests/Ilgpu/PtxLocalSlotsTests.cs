@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Tests.Ilgpu;
 
 /// <summary>
 /// The rewrite of ILGPU's inline-PTX operand slots into registers (<see cref="PtxLocalSlots"/>), on PTX written as ILGPU
-/// writes it and on a kernel ILGPU compiled, and the kernel built from the rewritten PTX (<see cref="RewrittenKernels"/>).
+/// writes it and on a kernel ILGPU compiled, and the kernel built from the rewritten PTX (<see cref="PtxKernels"/>).
 /// Whether ptxas then keeps the slots out of memory is the SASS tests' (TensorCoreSassTests).
 /// </summary>
 public sealed class PtxLocalSlotsTests
@@ -91,7 +91,7 @@ public sealed class PtxLocalSlotsTests
 
     /// <summary>
     /// A pipelined GEMM as CUDA loads it: ILGPU's PTX with every slot a register (no local memory left), its cp.async kept,
-    /// built into a compiled kernel of the same entry point (the internal members <see cref="RewrittenKernels"/> reaches
+    /// built into a compiled kernel of the same entry point (the internal members <see cref="PtxKernels"/> reaches
     /// exist in this version of ILGPU); a GEMM on warpgroup products retargeted to sm_90a at PTX ISA 8.0, where the other
     /// keeps ILGPU's target and ISA.
     /// </summary>
@@ -106,7 +106,8 @@ public sealed class PtxLocalSlotsTests
             nvvmAPI: null);
         var method = typeof(TensorCoreGemmKernels).GetMethod(name)!;
 
-        var kernel = RewrittenKernels.Compile(backend, method, KernelSpecialization.Empty, hopper);
+        var kernel = PtxKernels.Compile(backend, method, KernelSpecialization.Empty,
+            hopper ? PtxRewrite.Hopper : PtxRewrite.SlotsInRegisters);
 
         Assert.Equal(method, kernel.SourceMethod);
         Assert.Equal(method.GetParameters().Length, kernel.NumParameters);

@@ -46,6 +46,24 @@ public sealed partial class SourceRulesTests
             $"Test classes on a shared device outside the conformance collection:\n{string.Join("\n", offenders)}");
     }
 
+    /// <summary>
+    /// The library loads its kernels through <c>KernelLoader</c> alone (its typed forms included), so that CUDA takes each
+    /// kernel's PTX from the disk cache where an earlier process compiled it; a kernel loaded by ILGPU's own loaders would
+    /// be compiled again in every process.
+    /// </summary>
+    [SkippableFact]
+    public void The_library_loads_kernels_through_its_loader_alone()
+    {
+        var offenders = SourceLines()
+            .Where(line => line.Where.StartsWith("src", StringComparison.Ordinal) && IlgpuLoader().IsMatch(line.Text) &&
+                !line.Where.StartsWith(Path.Combine("src", "IlgpuDiffusion.Compute", "Ilgpu", "KernelLoader.cs"), StringComparison.Ordinal))
+            .Select(line => line.Where).ToList();
+        Assert.True(offenders.Count == 0, $"Kernels loaded by ILGPU's own loaders:\n{string.Join("\n", offenders)}");
+    }
+
+    [GeneratedRegex(@"\.Load(AutoGrouped|ImplicitlyGrouped)?(Stream)?Kernel\b")]
+    private static partial Regex IlgpuLoader();
+
     [GeneratedRegex(@"^\s*\[(Skippable)?(Fact|Theory)\b")]
     private static partial Regex TestAttribute();
 

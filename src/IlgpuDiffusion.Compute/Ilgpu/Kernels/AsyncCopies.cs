@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 /// <c>cp.async</c> (PTX ISA, "Data movement and conversion instructions: cp.async"; sm_80+): copies of 16 bytes from global
 /// to shared memory that skip the registers and complete in the background, in groups that a thread commits and waits
 /// for. A kernel with them keeps its inline-PTX operand slots in local memory unless its PTX is rewritten
-/// (<see cref="PtxLocalSlots"/>, <see cref="RewrittenKernels"/>). Every operand goes by value, so none takes a slot itself.
+/// (<see cref="PtxLocalSlots"/>, <see cref="PtxKernels"/>). Every operand goes by value, so none takes a slot itself.
 /// <see cref="Copy16"/> is CUDA only (a caller without it copies at once); commits and waits do nothing off CUDA, where
 /// nothing is in flight.
 /// </summary>

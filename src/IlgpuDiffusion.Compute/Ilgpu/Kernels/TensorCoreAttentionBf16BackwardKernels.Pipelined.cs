@@ -10,7 +10,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // log-sum-exps and D are on their way, as fp32, into a landing area; the block then packs the tile into the pair rows
 // KeyValue stages (the same words, so the same results bit for bit). KeyValue stages each tile from global memory
 // between two barriers, and a block waits for those loads with nothing to multiply. CUDA loads this kernel from
-// rewritten PTX (RewrittenKernels); the emulating CPU accelerator copies at once.
+// rewritten PTX (PtxRewrite.SlotsInRegisters); the emulating CPU accelerator copies at once.
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
     /// <summary>Floats of a landing tile: 32 queries × 64 columns, fp32, rows 64 floats apart (16 pieces of 16 bytes).</summary>

@@ -8,7 +8,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // The BF16 dq pass of heads of 64 with its key tiles copied by cp.async, as the key pass's query tiles
 // (KeyValuePipelined): while the warps multiply key tile t, tile t + 1's dSᵀ pairs and k rows are on their way into a
 // landing area; the block then moves the pairs and packs k's rows where Query stages them (the same words, so the same
-// results bit for bit). CUDA loads this kernel from rewritten PTX (RewrittenKernels); the emulator copies at once.
+// results bit for bit). CUDA loads this kernel from rewritten PTX (PtxRewrite.SlotsInRegisters); the emulator copies at once.
 internal static partial class TensorCoreAttentionBf16BackwardKernels
 {
     /// <summary>Words between a staged tile's dSᵀ rows: the block's 64 queries as 32 pair words, and 4 of padding.</summary>

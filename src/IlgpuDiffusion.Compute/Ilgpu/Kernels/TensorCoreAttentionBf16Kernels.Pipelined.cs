@@ -9,7 +9,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // t, tile t + 1 is on its way, as fp32 in a landing area that skips the registers; the block then packs it into the BF16
 // pair rows Forward stages (the same words, so the results are Forward's bit for bit), shared memory to shared memory.
 // Forward stages each tile from global memory between two barriers, and a block waits for those loads with nothing to
-// multiply. CUDA loads this kernel from rewritten PTX (RewrittenKernels), as the pipelined GEMMs: with cp.async in it,
+// multiply. CUDA loads this kernel from rewritten PTX (PtxRewrite.SlotsInRegisters), as the pipelined GEMMs: with cp.async in it,
 // ptxas would keep ILGPU's inline-PTX operand slots in local memory. The emulating CPU accelerator copies at once.
 internal static partial class TensorCoreAttentionBf16Kernels
 {

@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // share is four cp.async (two of each operand), and a piece at an edge is cp.async's zero fill. No registers hold a tile
 // on its way, nothing converts it, and the loop has one barrier a tile.
 // Each thread commits one group of copies per tile (zero fills past the last), so "all but the newest PipelineStages − 2
-// groups landed" means "this tile landed". CUDA loads these kernels from rewritten PTX (RewrittenKernels): with cp.async in
+// groups landed" means "this tile landed". CUDA loads these kernels from rewritten PTX (PtxRewrite.SlotsInRegisters): with cp.async in
 // it, ptxas would keep ILGPU's operand slots in local memory. The emulating CPU accelerator copies each piece at once,
 // which a barrier then orders as it orders cp.async's.
 internal static partial class TensorCoreGemmKernels

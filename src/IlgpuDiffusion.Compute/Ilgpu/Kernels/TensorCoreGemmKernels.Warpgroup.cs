@@ -12,7 +12,7 @@ namespace IlgpuDiffusion.Ilgpu.Kernels;
 // core matrices (Wgmma.ElementByte): a 16-byte piece of a copy is a core matrix's row, 16 bytes of k of one line of a
 // k-contiguous copy or 8 lines at one k of a line-contiguous (BF16) one, so either layout stages with cp.async and no
 // transposition, the line-contiguous one as an MN-major operand. CUDA loads these kernels from PTX rewritten for sm_90a
-// (RewrittenKernels, PtxTarget.Hopper). The emulating CPU accelerator copies each piece at once and sums each
+// (PtxRewrite.Hopper). The emulating CPU accelerator copies each piece at once and sums each
 // accumulator's products over a tile's k in order, as the emulation of the other kernels on copies does, so on it the
 // results equal theirs bit for bit.
 internal static partial class TensorCoreGemmKernels
