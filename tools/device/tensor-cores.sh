@@ -8,16 +8,18 @@
 # torch (the yardstick) and attention fit; gemm and the rest take a second call. A session's 15 minutes of device time,
 # the machine's start included, hold about two calls: `tensor-cores.sh 550`, then, in what is left,
 # `GEMM_PRECISIONS="tf32 bf16" tensor-cores.sh SECONDS gemm steps-cp-async steps-warpgroup sampling-warpgroup ncu` (60-100 s a
-# GEMM precision, 50 s a precision's steps, up to 120 s the sampling, 30-60 s a profiled kernel family: each CLI start pays
-# its kernels' compile, which ILGPU does one kernel at a time).
+# GEMM precision, 50 s a precision's steps, up to 120 s the sampling, 30-60 s a profiled kernel family: those times are
+# from runs in which each CLI start paid its kernels' compile; now the first process to use a kernel keeps its PTX in
+# ~/.cache/ilgpudiffusion/kernels, which later phases, and a later call on a machine still held, read instead).
 #   gemm-check     the GEMM conformance rows on cuda, cuda-tf32, cuda-bf16, cuda-bf16-pipelined, cuda-tf32-pipelined
 #                  (copies staged through cp.async, from rewritten PTX), cuda-bf16-warpgroup and cuda-tf32-warpgroup
 #                  (copies on Hopper's warpgroup products, wgmma, from PTX rewritten for sm_90a: the first check of their
 #                  shared-memory layout on hardware; WarpgroupProbeTests writes which elements each wrong result read)
 #                  against the rounded reference, the
 #                  tensor-core attention's cuda rows (TensorCoreAttentionTests), a DiT pass per precision against fp32
-#                  (TensorCorePrecisionTests); cuda rows only (the cpu and ilgpu-cpu rows are left out, the emulated
-#                  tensor-core rows skip where a GPU is present: run here, they took over 4 minutes);
+#                  (TensorCorePrecisionTests), a kernel loaded from the PTX cache (PtxCacheTests); cuda rows only
+#                  (the cpu and ilgpu-cpu rows are left out, the emulated tensor-core rows skip where a GPU is
+#                  present: run here, they took over 4 minutes);
 #   steps          unprofiled Small training steps in tf32 and bf16 (tokens/s, without even the profile's event reads, and
 #                  MFU against 989 TFLOP/s, the dense BF16 tensor-core rate of an H100 or H200 SXM);
 #   steps-cp-async the tf32 and bf16 steps with the GEMMs on copies staged through cp.async, and under bf16 the attention's
@@ -71,7 +73,10 @@ phases=${*:-gemm-check steps torch attention gemm steps-cp-async steps-warpgroup
 repo=$PWD
 . "$(dirname "$0")/bundle.sh"
 logs=/tmp/tensor-core-logs; mkdir -p $logs
-trap 'tar -C /tmp -czf "$out/logs.tar.gz" tensor-core-logs' EXIT
+# the kernels' PTX cache (PtxCache) that later phases and calls read: its entries and size go with the logs
+trap 'du -s --apparent-size -k ~/.cache/ilgpudiffusion/kernels/* > $logs/kernel-cache.txt 2>&1
+  find ~/.cache/ilgpudiffusion/kernels -name "*.ptx" | wc -l >> $logs/kernel-cache.txt
+  tar -C /tmp -czf "$out/logs.tar.gz" tensor-core-logs' EXIT
 export PTXAS=$(command -v ptxas || true) CUOBJDUMP=$(command -v cuobjdump || true)
 export PTXAS_SM90A=$PTXAS CUOBJDUMP_SM90A=$CUOBJDUMP # this machine's CUDA 12 assembles sm_90a (the warpgroup GEMMs)
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee $logs/gpu.txt
@@ -111,7 +116,7 @@ for p in $phases; do case $p in
   gemm-check) ILGPUDIFFUSION_TEST_BACKENDS=cuda phase gemm-check 300 $xunit \
     -class IlgpuDiffusion.Tests.Conformance.LinearConformanceTests -class IlgpuDiffusion.Tests.Models.TensorCorePrecisionTests \
     -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreAttentionTests -class IlgpuDiffusion.Tests.Ilgpu.WarpgroupProbeTests \
-    -xml $logs/gemm-check.xml ;;
+    -class IlgpuDiffusion.Tests.Ilgpu.PtxCacheTests -xml $logs/gemm-check.xml ;;
   sass) phase sass 150 $xunit -class IlgpuDiffusion.Tests.Ilgpu.TensorCoreSassTests -xml $logs/sass.xml ;;
   attention) for precision in bf16 tf32 fp32; do
     phase attention-$precision 60 $cli bench --attention $small --length 1024 --runs 10 --device cuda --precision $precision; done
