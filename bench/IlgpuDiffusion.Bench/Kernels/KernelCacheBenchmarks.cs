@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
-using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime.Cuda;
 using IlgpuDiffusion.Ilgpu;
@@ -58,15 +57,13 @@ public class KernelCacheBenchmarks
         int length = 0;
         foreach (var (kernels, name) in StepKernels)
         {
-            var (method, grouping) = KernelRegistry.All().Single(k => k.Method.DeclaringType == kernels && k.Method.Name == name);
-            var entry = grouping == KernelGrouping.Explicit
-                ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
-                : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+            var method = KernelRegistry.All().Single(k => k.Method.DeclaringType == kernels && k.Method.Name == name).Method;
+            var entry = KernelRegistry.EntryOf(method);
             var specialization = KernelRegistry.Specialization(method);
             length += (cache is null
-                ? PtxKernels.Compile(backend, entry, specialization, PtxRewrite.None)
-                : cache.Get(backend, entry, specialization, PtxRewrite.None,
-                    () => PtxKernels.Compile(backend, entry, specialization, PtxRewrite.None))).PTXAssembly.Length;
+                ? PtxKernels.Compile(backend, entry, specialization, KernelRegistry.Rewrite(method))
+                : cache.Get(backend, entry, specialization, KernelRegistry.Rewrite(method),
+                    () => PtxKernels.Compile(backend, entry, specialization, KernelRegistry.Rewrite(method)))).PTXAssembly.Length;
         }
         return length;
     }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using ILGPU.Backends.EntryPoints;
 using ILGPU.Runtime;
 
 namespace IlgpuDiffusion.Ilgpu;
@@ -43,6 +44,13 @@ internal sealed class IlgpuKernelAttribute(KernelGrouping grouping) : Attribute
     /// sm_90 alone.
     /// </summary>
     public bool Hopper { get; set; }
+
+    /// <summary>
+    /// Whether the kernel copies to shared memory by <c>cp.async</c> (<see cref="Kernels.AsyncCopies"/>): CUDA loads it from
+    /// PTX whose inline-PTX operand slots are put in registers (<see cref="PtxRewrite.SlotsInRegisters"/>), as ptxas keeps
+    /// them in local memory in such a kernel. A <see cref="Hopper"/> kernel's rewrite includes it.
+    /// </summary>
+    public bool AsyncCopies { get; set; }
 }
 
 /// <summary>Finds and checks the library's kernel entry points.</summary>
@@ -71,8 +79,20 @@ internal static class KernelRegistry
             : KernelSpecialization.Empty;
     }
 
+    /// <summary>What is done to the registered kernel <paramref name="method"/>'s PTX before CUDA loads it.</summary>
+    public static PtxRewrite Rewrite(MethodInfo method)
+    {
+        var kernel = AttributeOf(method);
+        return kernel.Hopper ? PtxRewrite.Hopper : kernel.AsyncCopies ? PtxRewrite.SlotsInRegisters : PtxRewrite.None;
+    }
+
     /// <summary>How the registered kernel <paramref name="method"/> is launched.</summary>
     public static KernelGrouping GroupingOf(MethodInfo method) => AttributeOf(method).Grouping;
+
+    /// <summary>The entry point the registered kernel <paramref name="method"/> compiles as, by its grouping.</summary>
+    public static EntryPointDescription EntryOf(MethodInfo method) => GroupingOf(method) == KernelGrouping.Explicit
+        ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
+        : EntryPointDescription.FromImplicitlyGroupedKernel(method);
 
     /// <summary>Returns <paramref name="kernel"/> after checking that it is a registered kernel entry point.</summary>
     public static TDelegate Checked<TDelegate>(TDelegate kernel) where TDelegate : Delegate

@@ -336,7 +336,7 @@ internal sealed partial class IlgpuKernels
     {
         var method = KernelRegistry.Checked(kernel).Method;
         return KernelLoader.Load<TLoaded>(_accelerator, method,
-            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty, PtxRewrite.SlotsInRegisters);
+            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty);
     }
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>

@@ -1,6 +1,5 @@
 using System.Reflection;
 using ILGPU.Backends;
-using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 
@@ -17,36 +16,34 @@ internal static class KernelLoader
     /// <summary>
     /// The launcher of the registered kernel <paramref name="method"/> on <paramref name="accelerator"/>: a
     /// <typeparamref name="TLauncher"/> that takes the stream, the launch's configuration (a <c>KernelConfig</c>, or the
-    /// index of an implicitly grouped kernel, whose group size ILGPU picks) and the kernel's parameters. The kernel is the
-    /// caller's to keep (ILGPU's cache of loaded kernels does not hold it).
+    /// index of an implicitly grouped kernel, whose group size ILGPU picks) and the kernel's parameters. On CUDA its PTX is
+    /// rewritten as its registration says (<see cref="KernelRegistry.Rewrite"/>). The kernel is the caller's to keep
+    /// (ILGPU's cache of loaded kernels does not hold it).
     /// </summary>
     /// <exception cref="ArgumentException">
-    /// <paramref name="method"/> is not a registered kernel, or is implicitly grouped with launch bounds or a rewrite.
+    /// <paramref name="method"/> is not a registered kernel, or is implicitly grouped and given launch bounds.
     /// </exception>
-    public static TLauncher Load<TLauncher>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization,
-        PtxRewrite rewrite = PtxRewrite.None)
+    public static TLauncher Load<TLauncher>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization)
         where TLauncher : Delegate =>
-        Load<TLauncher>(accelerator, method, specialization, rewrite, PtxCache.Default);
+        Load<TLauncher>(accelerator, method, specialization, PtxCache.Default);
 
     /// <summary>
-    /// <see cref="Load{TLauncher}(Accelerator, MethodInfo, KernelSpecialization, PtxRewrite)"/> with the PTX of
-    /// <paramref name="cache"/> (none: compiled every time).
+    /// <see cref="Load{TLauncher}(Accelerator, MethodInfo, KernelSpecialization)"/> with the PTX of <paramref name="cache"/>
+    /// (none: compiled every time).
     /// </summary>
     internal static TLauncher Load<TLauncher>(Accelerator accelerator, MethodInfo method, KernelSpecialization specialization,
-        PtxRewrite rewrite, PtxCache? cache)
+        PtxCache? cache)
         where TLauncher : Delegate
     {
         bool explicitly = KernelRegistry.GroupingOf(method) == KernelGrouping.Explicit;
-        if (!explicitly && (specialization != KernelSpecialization.Empty || rewrite != PtxRewrite.None))
-            throw new ArgumentException($"{method.Name} is implicitly grouped: it takes neither launch bounds nor a rewrite.",
-                nameof(method));
+        if (!explicitly && specialization != KernelSpecialization.Empty)
+            throw new ArgumentException($"{method.Name} is implicitly grouped: it takes no launch bounds.", nameof(method));
         if (accelerator.GetBackend() is not PTXBackend backend)
             return explicitly
                 ? accelerator.LoadKernel<TLauncher>(method, specialization)
                 : accelerator.LoadAutoGroupedKernel<TLauncher>(method);
-        var entry = explicitly
-            ? EntryPointDescription.FromExplicitlyGroupedKernel(method)
-            : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+        var entry = KernelRegistry.EntryOf(method);
+        var rewrite = KernelRegistry.Rewrite(method);
         var compiled = cache is not null
             ? cache.Get(backend, entry, specialization, rewrite, () => PtxKernels.Compile(backend, entry, specialization, rewrite))
             : PtxKernels.Compile(backend, entry, specialization, rewrite);

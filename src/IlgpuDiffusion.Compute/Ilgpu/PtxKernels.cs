@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Backends;
@@ -26,11 +25,6 @@ internal static class PtxKernels
         string ptx = PtxLocalSlots.ToRegisters(compiled.PTXAssembly);
         return Create(compiled.Context, EntryPointOf(compiled), compiled.Info, rewrite == PtxRewrite.Hopper ? PtxTarget.Hopper(ptx) : ptx);
     }
-
-    /// <summary>The explicitly grouped kernel <paramref name="method"/> compiled by <paramref name="backend"/> and rewritten.</summary>
-    public static PTXCompiledKernel Compile(PTXBackend backend, MethodInfo method, in KernelSpecialization specialization,
-        PtxRewrite rewrite) =>
-        Compile(backend, EntryPointDescription.FromExplicitlyGroupedKernel(method), specialization, rewrite);
 
     /// <summary>A compiled kernel of <paramref name="entryPoint"/> whose PTX is <paramref name="ptx"/>.</summary>
     public static PTXCompiledKernel Create(Context context, EntryPoint entryPoint, string ptx) =>

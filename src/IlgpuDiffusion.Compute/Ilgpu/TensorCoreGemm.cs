@@ -374,7 +374,7 @@ internal sealed class TensorCoreGemm : IDisposable
             (false, _, _) => TensorCoreGemmKernels.Tf32PipelinedABt,
         });
         var bounds = LaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
-        var launch = KernelLoader.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, PtxRewrite.SlotsInRegisters);
+        var launch = _accelerator.LoadCached(kernel, bounds);
         if (!SharedMemoryOptIn.Allow(launch.GetKernel(), PipelinedSharedBytes))
         {
             _pipelined = false;
@@ -407,7 +407,7 @@ internal sealed class TensorCoreGemm : IDisposable
         GemmLaunch? launch;
         try
         {
-            launch = KernelLoader.Load<GemmLaunch>(_accelerator, kernel.Method, bounds, PtxRewrite.Hopper);
+            launch = _accelerator.LoadCached(kernel, bounds);
         }
         catch (CudaException)
         {

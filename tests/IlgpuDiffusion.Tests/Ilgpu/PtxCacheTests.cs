@@ -188,9 +188,9 @@ public sealed class PtxCacheTests : IDisposable
         {
             var cache = new PtxCache(_folder.Path); // the second is a later process's: it loads from disk
             var sum = KernelLoader.Load<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int>>(
-                accelerator, SumPartials, KernelSpecialization.Empty, PtxRewrite.None, cache);
+                accelerator, SumPartials, KernelSpecialization.Empty, cache);
             var fill = KernelLoader.Load<Action<AcceleratorStream, Index1D, ArrayView<float>, float>>(
-                accelerator, Fill, KernelSpecialization.Empty, PtxRewrite.None, cache);
+                accelerator, Fill, KernelSpecialization.Empty, cache);
             sum(accelerator.DefaultStream, new KernelConfig(1, 128, SharedMemoryConfig.RequestDynamic<float>(128)),
                 partials.View.AsContiguous(), results.View.SubView(run, 1).AsContiguous(), 300);
             fill(accelerator.DefaultStream, (int)filled.Length, filled.View.AsContiguous(), run + 0.5f);

@@ -40,6 +40,10 @@ public sealed class PtxCompilationTests(KernelPtx compiler)
         Assert.True(target.Success, "no .target line");
         Assert.InRange(int.Parse(target.Groups[1].Value), 80, architecture);
         Assert.Contains(".entry", ptx);
+        // the rewrite CUDA loads it with (KernelRegistry.Rewrite) is the one its instructions need
+        var rewrite = KernelRegistry.Rewrite(method);
+        Assert.Equal(ptx.Contains("wgmma.", StringComparison.Ordinal), rewrite == PtxRewrite.Hopper);
+        Assert.Equal(ptx.Contains("cp.async.", StringComparison.Ordinal), rewrite != PtxRewrite.None);
     }
 
     [Theory]

@@ -106,8 +106,10 @@ public sealed class PtxLocalSlotsTests
             nvvmAPI: null);
         var method = typeof(TensorCoreGemmKernels).GetMethod(name)!;
 
-        var kernel = PtxKernels.Compile(backend, method, KernelSpecialization.Empty,
-            hopper ? PtxRewrite.Hopper : PtxRewrite.SlotsInRegisters);
+        var rewrite = KernelRegistry.Rewrite(method);
+        var kernel = PtxKernels.Compile(backend, KernelRegistry.EntryOf(method), KernelSpecialization.Empty, rewrite);
+
+        Assert.Equal(hopper ? PtxRewrite.Hopper : PtxRewrite.SlotsInRegisters, rewrite);
 
         Assert.Equal(method, kernel.SourceMethod);
         Assert.Equal(method.GetParameters().Length, kernel.NumParameters);

@@ -36,7 +36,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// <see cref="AttentionArguments.LogSumExpAddress"/> and <see cref="AttentionArguments.RowDotAddress"/> by cp.async a tile
     /// ahead. Grid, threads and launch bounds as <see cref="KeyValue"/>'s; <see cref="PipelinedSharedFloats"/>.
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, BlocksPerMultiprocessor = 4)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, BlocksPerMultiprocessor = 4, AsyncCopies = true)]
     public static void KeyValuePipelined(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> dOutput,
         ArrayView<float> logSumExp, ArrayView<float> rowDot, ArrayView<float> dk, ArrayView<float> dv,
         ArrayView<float> scoreGradients, int firstBatchHead, AttentionArguments a)

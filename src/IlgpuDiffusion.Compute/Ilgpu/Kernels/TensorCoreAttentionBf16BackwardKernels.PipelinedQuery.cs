@@ -26,7 +26,7 @@ internal static partial class TensorCoreAttentionBf16BackwardKernels
     /// <see cref="AttentionArguments.KAddress"/> by cp.async a tile ahead. Grid and threads as <see cref="Query"/>'s;
     /// <see cref="PipelinedQuerySharedFloats"/>.
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = BlockThreads, AsyncCopies = true)]
     public static void QueryPipelined(ArrayView<float> k, ArrayView<float> scoreGradients, ArrayView<float> dq, int firstBatchHead,
         AttentionArguments a)
     {

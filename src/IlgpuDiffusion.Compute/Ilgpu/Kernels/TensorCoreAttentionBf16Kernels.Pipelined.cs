@@ -30,7 +30,7 @@ internal static partial class TensorCoreAttentionBf16Kernels
     /// and V copied from <see cref="AttentionArguments.KAddress"/> and <see cref="AttentionArguments.VAddress"/> by cp.async a
     /// tile ahead. Grid and threads as <see cref="Forward"/>'s; <see cref="PipelinedSharedFloats"/> of shared memory.
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = 2)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = 2, AsyncCopies = true)]
     public static void ForwardPipelined(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output,
         ArrayView<float> logSumExp, AttentionArguments a)
     {

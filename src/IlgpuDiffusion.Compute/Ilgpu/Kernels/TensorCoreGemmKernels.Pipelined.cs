@@ -23,25 +23,25 @@ internal static partial class TensorCoreGemmKernels
     public const int PipelinedSharedFloats = PipelineStages * StageFloats;
 
     /// <summary>BF16 on copies through cp.async, op(a) k-contiguous, op(b) k-contiguous (c = a·bᵀ).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, AsyncCopies = true)]
     public static void Bf16PipelinedABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Bf16CopyProducts, KContiguous, KContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies through cp.async, op(a) k-contiguous, op(b) column-contiguous (c = a·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, AsyncCopies = true)]
     public static void Bf16PipelinedAB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Bf16CopyProducts, KContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies through cp.async, op(a) row-contiguous, op(b) column-contiguous (c = aᵀ·b).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, AsyncCopies = true)]
     public static void Bf16PipelinedAtB(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Bf16CopyProducts, LineContiguous, LineContiguous>(a, b, bias, c, activation, g);
 
     /// <summary>BF16 on copies through cp.async, op(a) row-contiguous, op(b) k-contiguous (aᵀ·b when b has one column).</summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, AsyncCopies = true)]
     public static void Bf16PipelinedAtBt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Bf16CopyProducts, LineContiguous, KContiguous>(a, b, bias, c, activation, g);
@@ -50,7 +50,7 @@ internal static partial class TensorCoreGemmKernels
     /// TF32 on copies through cp.async, both k-contiguous (c = a·bᵀ): every TF32 product on copies, whose copies are all
     /// k-contiguous (<see cref="CopyTf32"/>).
     /// </summary>
-    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks)]
+    [IlgpuKernel(KernelGrouping.Explicit, Threads = Threads, BlocksPerMultiprocessor = ResidentBlocks, AsyncCopies = true)]
     public static void Tf32PipelinedABt(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c,
         ArrayView<float> activation, TensorCoreGemmArguments g) =>
         RunPipelined<Tf32Products, KContiguous, KContiguous>(a, b, bias, c, activation, g);
