@@ -106,6 +106,7 @@ public static partial class CliApplication
         root.Subcommands.Add(DemoCommand.Create(console));
         root.Subcommands.Add(BenchCommand.Create(console));
         root.Subcommands.Add(ServeCommand.Create(console));
+        root.Subcommands.Add(KernelsCommand.Create(console));
         return root;
     }
 

@@ -49,15 +49,15 @@ internal static class ProgressBars
     }
 
     /// <summary>
-    /// Runs a sampling on the calling thread, handing it a callback for (units done, units in all) that moves a bar on
-    /// standard error when that is a terminal (null elsewhere, so that logs and pipes get no progress lines); the bar is
-    /// cleared when the work ends.
+    /// Runs a count of units (a sampling's sequences × steps, kernels compiled) on the calling thread, handing it a callback
+    /// for (units done, units in all) that moves a bar on standard error when that is a terminal (null elsewhere, so that
+    /// logs and pipes get no progress lines); the bar is cleared when the work ends.
     /// </summary>
-    public static T Sampling<T>(CliConsole console, string label, Func<Action<long, long>?, T> work)
+    public static T Counting<T>(CliConsole console, string label, Func<Action<long, long>?, T> work)
     {
         if (!console.ErrorInteractive) return work(null);
         T result = default!;
-        SamplingDisplay(console).Start(context =>
+        CountDisplay(console).Start(context =>
         {
             ProgressTask task = context.AddTask(Markup.Escape(label), maxValue: 1);
             result = work(new CountBar(task, TimeProvider.System).Report);
@@ -66,7 +66,7 @@ internal static class ProgressBars
         return result;
     }
 
-    private static Progress SamplingDisplay(CliConsole console) => console.ErrorConsole.Progress().AutoClear(true).Columns(
+    private static Progress CountDisplay(CliConsole console) => console.ErrorConsole.Progress().AutoClear(true).Columns(
         new TaskDescriptionColumn(), new ProgressBarColumn(), new CountColumn(), new ElapsedTimeColumn(), new TimeLeftColumn());
 
     private static void Show<TReport>(CliConsole console, string label, Action<IProgress<TReport>?> work,

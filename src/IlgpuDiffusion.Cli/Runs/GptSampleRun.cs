@@ -38,7 +38,7 @@ internal static class GptSampleRun
         var clock = Stopwatch.StartNew();
         int[][] prompts = Enumerable.Repeat(prompt, request.BatchSize).ToArray();
         string label = string.Create(CultureInfo.InvariantCulture, $"Generating {request.BatchSize} sequence(s), left to right");
-        GptGenerationResult result = ProgressBars.Sampling(console, label, progress => progress is null
+        GptGenerationResult result = ProgressBars.Counting(console, label, progress => progress is null
             ? decoder.Generate(prompts, cancellationToken)
             : GenerateShowingTokens(decoder, prompts, request.Length, progress, cancellationToken));
         return (result, clock.Elapsed);

@@ -31,7 +31,7 @@ internal static class SamplingRun
         {
             string windows = string.Create(CultureInfo.InvariantCulture, $"Sampling {request.Options.BatchSize} sequence(s) " +
                 $"of {total} tokens, {sampler.WindowCount(total, request.Stride)} windows of {request.Options.Steps} steps");
-            return ProgressBars.Sampling(console, windows, progress => sampler.SampleLong(total, request.Stride, request.Prompt,
+            return ProgressBars.Counting(console, windows, progress => sampler.SampleLong(total, request.Stride, request.Prompt,
                 cancellationToken, progress is null ? null : new StepCountBar(progress)));
         }
         if (request.Stream)
@@ -39,7 +39,7 @@ internal static class SamplingRun
                 model.Config.MaskIndex, cancellationToken);
         string label = string.Create(CultureInfo.InvariantCulture,
             $"Sampling {request.Options.BatchSize} sequence(s), {request.Options.Steps} steps");
-        return ProgressBars.Sampling(console, label, progress => sampler.Sample(request.Prompt, cancellationToken,
+        return ProgressBars.Counting(console, label, progress => sampler.Sample(request.Prompt, cancellationToken,
             progress is null ? null : new StepCountBar(progress)));
     }
 }
