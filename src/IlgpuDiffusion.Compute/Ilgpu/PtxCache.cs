@@ -12,8 +12,8 @@ namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>
 /// The PTX that ILGPU compiled for a kernel, kept on disk so that the next process loads it instead of compiling it again:
-/// ILGPU takes about a second a kernel (95 kernels for sm_90 took 76 s on one core), which every run on a GPU paid for
-/// the kernels it used before its first step. An entry is the PTX as loaded (after any <see cref="PtxRewrite"/>) and the
+/// ILGPU takes half a second to a second a kernel (bench/results/kernel-cache-2core-avx512.md), which every run on a GPU
+/// paid for the kernels it used before its first step. An entry is the PTX as loaded (after any <see cref="PtxRewrite"/>) and the
 /// kernel's shared-memory needs, under a key of everything that shapes the PTX: the kernel method, its grouping and launch
 /// bounds, the rewrite, the backend's architecture and PTX ISA, the context's code-generation settings, and the identity
 /// of the assemblies that hold the kernels and the compiler (a rebuild of any is a new folder). An entry that fails its
