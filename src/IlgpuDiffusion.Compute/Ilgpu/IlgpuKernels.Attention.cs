@@ -205,7 +205,7 @@ internal sealed partial class IlgpuKernels
             TensorCoreAttentionBackwardKernels.KeyValueNarrowHeads, TensorCoreAttentionBf16BackwardKernels.KeyValue,
             TensorCoreAttentionBf16BackwardKernels.KeyValueNarrowHeads);
         var keyValuePass = _tensorCoreAttentionKeyValue[headClass] ??= _accelerator.LoadCached(keyValueKernel,
-            GemmLaunchBounds ? KernelRegistry.Specialization(keyValueKernel.Method) : KernelSpecialization.Empty);
+            GemmBounds(keyValueKernel));
         var queryPass = _tensorCoreAttentionQuery[headClass] ??= _accelerator.LoadCached(headClass == WideHeads
             ? KernelRegistry.Checked<TensorCoreQueryLaunch>(bf16
                 ? TensorCoreAttentionBf16BackwardKernels.QueryWide
@@ -314,30 +314,27 @@ internal sealed partial class IlgpuKernels
         bool granted = _pipelinedAttentionAllowed && SharedMemoryOptIn.Fits(_accelerator, bytes);
         if (granted)
         {
-            var forward = LoadPipelined<ForwardLaunch, LoadedForward>(TensorCoreAttentionBf16Kernels.ForwardPipelined);
+            var forward = _accelerator.LoadCached(KernelRegistry.Checked<ForwardLaunch>(TensorCoreAttentionBf16Kernels.ForwardPipelined),
+                GemmBounds(TensorCoreAttentionBf16Kernels.ForwardPipelined));
             granted = SharedMemoryOptIn.Allow(forward.GetKernel(), bytes);
             if (granted)
             {
                 _pipelinedForward = forward;
-                _pipelinedKeyValue = LoadPipelined<TensorCoreKeyValueLaunch, LoadedKeyValue>(
-                    TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined);
-                _pipelinedQuery = LoadPipelined<TensorCoreQueryLaunch, LoadedQuery>(TensorCoreAttentionBf16BackwardKernels.QueryPipelined);
+                _pipelinedKeyValue = _accelerator.LoadCached(
+                    KernelRegistry.Checked<TensorCoreKeyValueLaunch>(TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined),
+                    GemmBounds(TensorCoreAttentionBf16BackwardKernels.KeyValuePipelined));
+                _pipelinedQuery = _accelerator.LoadCached(
+                    KernelRegistry.Checked<TensorCoreQueryLaunch>(TensorCoreAttentionBf16BackwardKernels.QueryPipelined),
+                    GemmBounds(TensorCoreAttentionBf16BackwardKernels.QueryPipelined));
             }
         }
         _pipelinedAttention = granted;
         return granted;
     }
 
-    /// <summary>
-    /// A kernel with cp.async: on CUDA from its rewritten PTX (<see cref="PtxRewrite.SlotsInRegisters"/>), with the GEMMs'
-    /// launch bounds.
-    /// </summary>
-    private TLoaded LoadPipelined<TKernel, TLoaded>(TKernel kernel) where TKernel : Delegate where TLoaded : Delegate
-    {
-        var method = KernelRegistry.Checked(kernel).Method;
-        return KernelLoader.Load<TLoaded>(_accelerator, method,
-            GemmLaunchBounds ? KernelRegistry.Specialization(method) : KernelSpecialization.Empty);
-    }
+    /// <summary>The launch bounds a tensor-core attention kernel loads with: its registration's where the GEMMs take theirs.</summary>
+    private KernelSpecialization GemmBounds(Delegate kernel) =>
+        GemmLaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty;
 
     /// <summary>Which tensor-core kernels a head takes: 0, those for heads of 64; 1, the variants for narrower heads.</summary>
     private static int HeadClass(int headDim) => headDim < AttentionFragments.HeadWidth ? 1 : 0;
@@ -388,7 +385,7 @@ internal sealed partial class IlgpuKernels
                 return;
             }
             var forward = _tensorCoreAttentionForward[narrow] ??= _accelerator.LoadCached(kernel,
-                GemmLaunchBounds ? KernelRegistry.Specialization(kernel.Method) : KernelSpecialization.Empty);
+                GemmBounds(kernel));
             var config = bf16
                 ? ForwardConfig(narrow == 0 ? TensorCoreAttentionBf16Kernels.TileQ : TensorCoreAttentionBf16Kernels.NarrowTileQ,
                     narrow == 0 ? TensorCoreAttentionBf16Kernels.Threads : TensorCoreAttentionBf16Kernels.NarrowThreads,

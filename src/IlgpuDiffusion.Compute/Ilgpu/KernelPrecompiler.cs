@@ -9,8 +9,9 @@ namespace IlgpuDiffusion.Ilgpu;
 
 /// <summary>
 /// Fills a <see cref="PtxCache"/> ahead of use with every form the registered kernels load in on one CUDA architecture,
-/// on several threads, each compiling in a context of its own (ILGPU compiles one kernel at a time in a context): a GPU
-/// machine's first run then starts at once instead of compiling each kernel as it is first used.
+/// so that a GPU machine's first run starts at once instead of compiling each kernel as it is first used. It can compile
+/// on several threads, each in a context of its own (ILGPU compiles one kernel at a time in a context); on the 2-core
+/// machine it was measured on, two threads took longer than one (bench/results/kernel-cache-2core-avx512.md).
 /// </summary>
 internal static class KernelPrecompiler
 {
