@@ -220,36 +220,42 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
     }
 
     /// <inheritdoc/>
+    public long InputCopyLength(int rows, int channels) => backend.InputCopyLength(rows, channels);
+
+    /// <inheritdoc/>
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows,
-        int inChannels, int outChannels)
+        int inChannels, int outChannels, Tensor<float>? inputCopy = null)
     {
         using var op = device.BeginOp(21);
-        backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
+        backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels, inputCopy);
     }
 
     /// <inheritdoc/>
     public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels)
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
     {
         using var op = device.BeginOp(22);
-        backend.LinearGeluForward(input, weight, bias, preActivation, activation, rows, inChannels, outChannels);
+        backend.LinearGeluForward(input, weight, bias, preActivation, activation, rows, inChannels, outChannels, inputCopy);
     }
 
     /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight, Tensor<float>? dInput,
-        Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels, bool accumulateInput = true)
+        Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels, bool accumulateInput = true,
+        Tensor<float>? inputCopy = null)
     {
         using var op = device.BeginOp(23);
-        backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels, accumulateInput);
+        backend.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels, accumulateInput,
+            inputCopy);
     }
 
     /// <inheritdoc/>
     public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
-        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels,
+        Tensor<float>? activationCopy = null)
     {
         using var op = device.BeginOp(24);
         backend.GeluLinearBackward(dOutput, activation, preActivation, weight, dPreActivation, dWeight, dBias, rows, inChannels,
-            outChannels);
+            outChannels, activationCopy);
     }
 
     /// <inheritdoc/>

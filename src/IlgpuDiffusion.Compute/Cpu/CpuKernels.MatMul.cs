@@ -18,8 +18,16 @@ public sealed unsafe partial class CpuKernels
     }
 
     /// <inheritdoc/>
+    /// <remarks>0: the products read fp32 operands, never a copy.</remarks>
+    public long InputCopyLength(int rows, int channels)
+    {
+        Check.Sizes(true, rows, channels);
+        return 0;
+    }
+
+    /// <inheritdoc/>
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
-        int rows, int inChannels, int outChannels)
+        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
     {
         OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         if (bias is { } b)
@@ -37,7 +45,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     /// <remarks>The product, then the GELU over it while the rows are fresh in cache.</remarks>
     public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels)
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
     {
         Check.Count(activation, (long)rows * outChannels, nameof(activation));
         var product = preActivation ?? activation;
@@ -48,7 +56,7 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     public void LinearBackward(Tensor<float> dOutput, Tensor<float> input, Tensor<float> weight,
         Tensor<float>? dInput, Tensor<float>? dWeight, Tensor<float>? dBias,
-        int rows, int inChannels, int outChannels, bool accumulateInput = true)
+        int rows, int inChannels, int outChannels, bool accumulateInput = true, Tensor<float>? inputCopy = null)
     {
         OpChecks.LinearBackward(dOutput, input, weight, dInput, dWeight, dBias, rows, inChannels, outChannels);
         // dInput[rows,in] (+)= dOutput[rows,out]·weight[out,in]
@@ -71,11 +79,16 @@ public sealed unsafe partial class CpuKernels
     }
 
     /// <inheritdoc/>
-    /// <remarks>The input gradient, then the GELU's backward over it in place.</remarks>
+    /// <remarks>
+    /// The input gradient, then the GELU's backward over it in place; given a copy of the activation (which this backend never
+    /// keeps), the activation is computed first.
+    /// </remarks>
     public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
-        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels)
+        Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels,
+        Tensor<float>? activationCopy = null)
     {
         Check.Count(preActivation, (long)rows * inChannels, nameof(preActivation));
+        if (activationCopy is not null && dWeight is not null) GeluForward(preActivation, activation, rows * inChannels);
         LinearBackward(dOutput, activation, weight, dPreActivation, dWeight, dBias, rows, inChannels, outChannels,
             accumulateInput: false);
         GeluBackward(dPreActivation, preActivation, dPreActivation, rows * inChannels, accumulate: false);

@@ -202,6 +202,22 @@ internal sealed class TensorCoreGemm : IDisposable
     }
 
     /// <summary>
+    /// Words of the BF16 copy a caller keeps (<see cref="KeptCopy"/>) of a linear layer's input [<paramref name="rows"/>,
+    /// <paramref name="channels"/>], row-major: the copy of op(a) of its forward, and of op(b) of its weight gradient, which
+    /// hold the same words (<see cref="GemmCopy.SameWords"/>). 0 where the weight gradient, of [outputs, channels], never
+    /// runs on BF16 copies: under TF32, with copies turned off, or for fewer channels than <see cref="CopiesFrom"/>.
+    /// </summary>
+    public long KeptCopyWords(int rows, int channels) =>
+        _precision == MatMulPrecision.Bf16 && channels >= _copiesFrom ? new GemmCopy(rows, channels, channels, 1, bf16: true).Words : 0;
+
+    /// <summary>
+    /// Whether a BF16 product of [<paramref name="m"/>, <paramref name="n"/>] over <paramref name="k"/>, op(a) strided as
+    /// given, reads a made <see cref="KeptCopy"/> of op(b): whether it runs on copies.
+    /// </summary>
+    public bool ReadsKeptB(int m, int n, int k, int aRow, int aK) =>
+        _precision == MatMulPrecision.Bf16 && OnCopies(m, n, new GemmCopy(m, k, aRow, aK, bf16: true).Words);
+
+    /// <summary>
     /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1;
     /// with a GELU <paramref name="epilogue"/> GELU of each result also goes to <paramref name="activation"/> [m, n].
     /// </summary>
@@ -210,28 +226,42 @@ internal sealed class TensorCoreGemm : IDisposable
     /// view as its op(a) and its copy holds the words this product's copy would (the input and weight gradients of a
     /// linear layer both read its output gradient so), this product reads that copy instead of making one.
     /// </param>
+    /// <param name="keptA">
+    /// A BF16 copy of op(a) that the caller keeps (none by default): where the product runs on copies it makes op(a)'s copy
+    /// there or reads it there; where it does not, it still makes a copy not yet made, which the caller will read.
+    /// </param>
+    /// <param name="keptB">The same for op(b).</param>
     public void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, bool hasBias, int m, int n,
         int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate, ArrayView<float> activation,
-        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false)
+        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false, KeptCopy keptA = default, KeptCopy keptB = default)
     {
         var (kPerSplit, splits) = Split(m, n, k);
         bool bf16 = _precision == MatMulPrecision.Bf16;
         var copyA = new GemmCopy(m, k, strides.ARow, strides.AK, bf16);
         var copyB = new GemmCopy(n, k, strides.BCol, strides.BK, bf16);
-        long words = copyA.Words + copyB.Words;
-        bool copies = m >= CopiesFrom && n >= CopiesFrom && words <= MaxCopyWords;
+        CheckKept(keptA, copyA, nameof(keptA));
+        CheckKept(keptB, copyB, nameof(keptB));
+        long bAt = keptA.Given ? 0 : copyA.Words, words = bAt + (keptB.Given ? 0 : copyB.Words); // the workspace's part
+        bool copies = OnCopies(m, n, words);
         // Loaded before the copies are made: a pipelined kernel whose shared memory the GPU refuses ends TF32 copies.
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
         copies &= m >= CopiesFrom && n >= CopiesFrom;
-        bool reuse = copies && aUnchanged && _copyOfA is { } kept && SameView(kept.Source, a) && kept.Layout.SameWords(copyA) &&
-            _copies!.Length >= words; // a workspace that must grow loses the copy
-        _copyOfA = copies ? (a, copyA) : null;
+        bool reuse = copies && !keptA.Given && aUnchanged && _copyOfA is { } kept && SameView(kept.Source, a) &&
+            kept.Layout.SameWords(copyA) && _copies!.Length >= words; // a workspace that must grow loses the copy
+        _copyOfA = copies && !keptA.Given ? (a, copyA) : null;
         if (copies)
         {
-            var workspace = Copies(words).View;
-            var aCopy = workspace.SubView(0, copyA.Words);
-            (a, b) = (reuse ? aCopy : Copy(a, copyA, aCopy), Copy(b, copyB, workspace.SubView(copyA.Words, copyB.Words)));
+            var workspace = words > 0 ? Copies(words).View : default;
+            a = keptA.Given ? Kept(a, copyA, keptA)
+                : reuse ? workspace.SubView(0, copyA.Words)
+                : Copy(a, copyA, workspace.SubView(0, copyA.Words));
+            b = keptB.Given ? Kept(b, copyB, keptB) : Copy(b, copyB, workspace.SubView(bAt, copyB.Words));
             strides = (copyA.LineStride, copyA.KStride, copyB.KStride, copyB.LineStride);
+        }
+        else
+        {
+            if (keptA is { Given: true, Made: false }) Kept(a, copyA, keptA);
+            if (keptB is { Given: true, Made: false }) Kept(b, copyB, keptB);
         }
         bool vectorA = copies || Aligned(a, strides.ARow, strides.AK), vectorB = copies || Aligned(b, strides.BCol, strides.BK);
         bool warpgroup = copies && _warpgroup, pipelined = copies && !warpgroup && _pipelined;
@@ -436,6 +466,26 @@ internal sealed class TensorCoreGemm : IDisposable
         (false, false) => TensorCoreGemmKernels.Bf16CopiesAtB,
         (false, true) => TensorCoreGemmKernels.Bf16CopiesAtBt,
     };
+
+    /// <summary>Whether a product of [m, n] whose copies in the workspace take <paramref name="words"/> runs on copies.</summary>
+    private bool OnCopies(int m, int n, long words) => m >= CopiesFrom && n >= CopiesFrom && words <= MaxCopyWords;
+
+    /// <summary>Throws unless a kept copy is BF16 and holds the copy's words.</summary>
+    private void CheckKept(in KeptCopy kept, in GemmCopy layout, string name)
+    {
+        if (!kept.Given) return;
+        if (_precision != MatMulPrecision.Bf16)
+            throw new InvalidOperationException($"Only BF16 copies are kept; these products are {_precision}.");
+        if (kept.View.Length < layout.Words)
+            throw new ArgumentException($"The kept copy has {kept.View.Length} words; the operand's takes {layout.Words}.", name);
+    }
+
+    /// <summary>The kept copy's words for <paramref name="layout"/>, made from <paramref name="x"/> unless they are.</summary>
+    private ArrayView<float> Kept(ArrayView<float> x, in GemmCopy layout, in KeptCopy kept)
+    {
+        var view = kept.View.SubView(0, layout.Words);
+        return kept.Made ? view : Copy(x, layout, view);
+    }
 
     /// <summary>
     /// Queues the copy of <paramref name="x"/>, laid out as <paramref name="layout"/> says, into <paramref name="copy"/>.

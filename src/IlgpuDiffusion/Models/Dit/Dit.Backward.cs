@@ -142,22 +142,28 @@ public sealed partial class Dit
 
         // MLP branch (x_out = x_mid + g2·m); ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, s.MlpBranch, s.Gate2, dm.Slice(5 * bc, bc), BranchDropout(dropout, l, 1));
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f); // the down projection's input, not kept by the forward
-        _k.GeluLinearBackward(dBranch, a.MlpActivation, s.MlpHidden, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d);
-        _k.LinearBackward(dA.Mlp, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f, accumulateInput: false);
+        // the down projection's input is not kept by the forward: computed again, unless the device kept its copy
+        var copies = s.InputCopies;
+        if (copies is null) _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
+        _k.GeluLinearBackward(dBranch, a.MlpActivation, s.MlpHidden, w.Mlp2Weight, dA.Mlp, gw.Mlp2Weight, gw.Mlp2Bias, n, f, d,
+            copies?.MlpDown);
+        _k.LinearBackward(dA.Mlp, s.Modulated2, w.Mlp0Weight, dA.Work, gw.Mlp0Weight, gw.Mlp0Bias, n, d, f, accumulateInput: false,
+            copies?.MlpUp);
         _k.ModulateBackward(dA.Work, s.Norm2, s.Scale2, dA.Norm, dm.Slice(3 * bc, bc), dm.Slice(4 * bc, bc), mb, mt, d,
             accumulate: false);
         _k.LayerNormBackward(dA.Norm, s.Middle, w.Norm2, s.Mean2, s.Rstd2, dA.Residual, gw.Norm2, n, d);
 
         // attention branch (x_mid = x_in + g1·o)
         dBranch = BranchGradient(a, s.AttentionBranch, s.Gate1, dm.Slice(2 * bc, bc), BranchDropout(dropout, l, 0));
-        _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d, accumulateInput: false);
+        _k.LinearBackward(dBranch, s.Attention, w.AttnOut, dA.Work, gw.AttnOut, null, n, d, d, accumulateInput: false,
+            copies?.AttentionOutput);
         _k.AttentionBackward(dA.Work, s.Qkv, s.Attention, s.LogSumExp, dA.Qkv, a.Batch, a.Tokens, h, hd, causal: false,
             accumulate: false);
         _k.RotaryBackward(dA.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
         if (w.QkNorm is { } qkNorm)
             _k.QkNormBackward(dA.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, gw.QkNorm!.Value, n, h, hd);
-        _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d, accumulateInput: false);
+        _k.LinearBackward(dA.Qkv, s.Modulated1, w.AttnQkv, dA.Work, gw.AttnQkv, null, n, d, 3 * d, accumulateInput: false,
+            copies?.Qkv);
         _k.ModulateBackward(dA.Work, s.Norm1, s.Scale1, dA.Norm, dm.Slice(0, bc), dm.Slice(bc, bc), mb, mt, d, accumulate: false);
         _k.LayerNormBackward(dA.Norm, s.Input, w.Norm1, s.Mean1, s.Rstd1, dA.Residual, gw.Norm1, n, d);
     }

@@ -240,19 +240,20 @@ public sealed partial class Dit : IDisposable
         // attention branch: x_mid = x + g1·dropout(Wo·attn(rope([qk-norm](Wqkv·(LN(x)·w1·(1+sc1)+sh1)))))
         _k.LayerNormModulateForward(s.Input, w.Norm1, s.Shift1, s.Scale1, Kept(a, s.Norm1), s.Modulated1, s.Mean1, s.Rstd1, mb, mt,
             d, eps);
-        _k.LinearForward(s.Modulated1, w.AttnQkv, null, s.Qkv, n, d, 3 * d);
+        _k.LinearForward(s.Modulated1, w.AttnQkv, null, s.Qkv, n, d, 3 * d, s.InputCopies?.Qkv);
         if (w.QkNorm is { } qkNorm)
             _k.QkNormForward(s.Qkv, qkNorm, s.QkNormalized!.Value, s.QkRstd!.Value, n, h, hd, eps);
         _k.RotaryForward(s.Qkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
         _k.AttentionForward(s.Qkv, s.Attention, s.LogSumExp, a.Batch, a.Tokens, h, hd, causal: false);
-        _k.LinearForward(s.Attention, w.AttnOut, null, s.AttentionBranch, n, d, d);
+        _k.LinearForward(s.Attention, w.AttnOut, null, s.AttentionBranch, n, d, d, s.InputCopies?.AttentionOutput);
         _k.GatedResidualForward(s.Input, s.AttentionBranch, s.Gate1, s.Middle, mb, mt, d, BranchDropout(dropout, l, 0));
 
         // MLP branch: x_out = x_mid + g2·dropout(W2·GELU(W1·(LN(x_mid)·w2·(1+sc2)+sh2) + b1) + b2)
         _k.LayerNormModulateForward(s.Middle, w.Norm2, s.Shift2, s.Scale2, Kept(a, s.Norm2), s.Modulated2, s.Mean2, s.Rstd2, mb, mt,
             d, eps);
-        _k.LinearGeluForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, Kept(a, s.MlpHidden), a.MlpActivation, n, d, Config.MlpHidden);
-        _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d);
+        _k.LinearGeluForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, Kept(a, s.MlpHidden), a.MlpActivation, n, d, Config.MlpHidden,
+            s.InputCopies?.MlpUp);
+        _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d, s.InputCopies?.MlpDown);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d, BranchDropout(dropout, l, 1));
     }
 

@@ -30,7 +30,8 @@ public sealed class DitActivations : IDisposable
         HeadCapacity = headCapacity;
         Training = training;
         ConditionRows = config.TimeConditioning ? batch : 1;
-        _arena = Plan(config, batch, tokens, headCapacity, training, ConditionRows).Allocate(device);
+        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden, training);
+        _arena = Plan(config, batch, tokens, headCapacity, training, ConditionRows, copies).Allocate(device);
         var a = _arena;
 
         TimestepEmbedding = a["timestep_embedding"];
@@ -40,8 +41,9 @@ public sealed class DitActivations : IDisposable
         Condition = a["condition"];
         Layers = Enumerable.Range(0, config.Layers).Select(l => training
             ? new DitLayerActivations(a, $"blocks.{l}.", $"residual.{l}", $"blocks.{l}.middle", $"residual.{l + 1}", ConditionRows,
-                config.QkNorm)
-            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows, config.QkNorm)).ToArray();
+                config.QkNorm, copies)
+            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows, config.QkNorm,
+                copies: default)).ToArray();
         Embedded = Layers[0].Input;
         MlpActivation = a["mlp_activation"];
         FinalModulation = a["final_modulation"];
@@ -156,7 +158,8 @@ public sealed class DitActivations : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _arena.Dispose();
 
-    private static ArenaLayout<float> Plan(DitConfig config, int batch, int tokens, int headCapacity, bool training, int conditionRows)
+    private static ArenaLayout<float> Plan(DitConfig config, int batch, int tokens, int headCapacity, bool training, int conditionRows,
+        BlockInputCopies.Lengths copies)
     {
         int n = batch * tokens, d = config.Hidden, c = config.CondDim;
         var layout = new ArenaLayout<float>();
@@ -169,6 +172,7 @@ public sealed class DitActivations : IDisposable
             {
                 layout.Add($"blocks.{l}.middle", new Shape(n, d));
                 DitLayerActivations.Plan(layout, $"blocks.{l}.", config, batch, tokens, conditionRows);
+                BlockInputCopies.Plan(layout, $"blocks.{l}.", copies);
                 layout.Add($"residual.{l + 1}", new Shape(n, d));
             }
         else

@@ -11,7 +11,7 @@ namespace IlgpuDiffusion.Models;
 internal sealed class DitLayerActivations
 {
     internal DitLayerActivations(Arena<float> arena, string prefix, string input, string middle, string output, int conditionRows,
-        bool qkNorm)
+        bool qkNorm, BlockInputCopies.Lengths copies)
     {
         Input = arena[input];
         Middle = arena[middle];
@@ -36,6 +36,7 @@ internal sealed class DitLayerActivations
         MlpHidden = arena[prefix + "mlp_hidden"];
         MlpBranch = arena[prefix + "mlp_branch"];
         Modulation = arena[prefix + "modulation"];
+        InputCopies = BlockInputCopies.In(arena, prefix, copies);
         var m = Modulation;
         Shift1 = m.Slice(0 * conditionRows, conditionRows);
         Scale1 = m.Slice(1 * conditionRows, conditionRows);
@@ -127,6 +128,9 @@ internal sealed class DitLayerActivations
 
     /// <summary>Dropout(mlp.2(GELU(MlpHidden))) [N, D].</summary>
     public Tensor<float> MlpBranch { get; }
+
+    /// <summary>The device's copies of the block's linear inputs (training on a device that keeps them), else null.</summary>
+    public BlockInputCopies? InputCopies { get; }
 
     /// <summary>adaLN output [6, Bc, D] in the order (shift1, scale1, gate1, shift2, scale2, gate2).</summary>
     public Tensor<float> Modulation { get; }

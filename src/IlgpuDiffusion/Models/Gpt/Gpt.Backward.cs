@@ -64,20 +64,23 @@ public sealed partial class Gpt
 
         // MLP branch (x_out = x_mid + m): ∂L/∂x_mid starts as ∂L/∂x_out
         var dBranch = BranchGradient(a, dropout, dropout.Stream(l, 1));
-        _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f); // the projection's input, not kept by the forward
+        // the projection's input is not kept by the forward: computed again, unless the device kept its copy
+        var copies = s.InputCopies;
+        if (copies is null) _k.GeluForward(s.MlpHidden, a.MlpActivation, n * f);
         _k.GeluLinearBackward(dBranch, a.MlpActivation, s.MlpHidden, w.MlpProjectionWeight, a.DMlp, gw.MlpProjectionWeight,
-            gw.MlpProjectionBias, n, f, d);
-        _k.LinearBackward(a.DMlp, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f, accumulateInput: false);
+            gw.MlpProjectionBias, n, f, d, copies?.MlpDown);
+        _k.LinearBackward(a.DMlp, s.Norm2, w.FcWeight, a.DNorm, gw.FcWeight, gw.FcBias, n, d, f, accumulateInput: false, copies?.MlpUp);
         LayerNormWithBiasBackward(a, s.Middle, w.Norm2Weight, s.Mean2, s.Rstd2, gw.Norm2Weight, gw.Norm2Bias);
 
         // attention branch (x_mid = x_in + o)
         dBranch = BranchGradient(a, dropout, dropout.Stream(l, 0));
         _k.LinearBackward(dBranch, s.Attention, w.ProjectionWeight, a.DNorm, gw.ProjectionWeight, gw.ProjectionBias, n, d, d,
-            accumulateInput: false);
+            accumulateInput: false, copies?.AttentionOutput);
         _k.AttentionBackward(a.DNorm, s.Qkv, s.Attention, s.LogSumExp, a.DQkv, a.Batch, a.Tokens, h, hd, causal: true, accumulate: false);
         if (Config.Positions == GptPositions.Rotary)
             _k.RotaryBackward(a.DQkv, _cos, _sin, a.Batch, a.Tokens, h, hd, 0);
-        _k.LinearBackward(a.DQkv, s.Norm1, w.QkvWeight, a.DNorm, gw.QkvWeight, gw.QkvBias, n, d, 3 * d, accumulateInput: false);
+        _k.LinearBackward(a.DQkv, s.Norm1, w.QkvWeight, a.DNorm, gw.QkvWeight, gw.QkvBias, n, d, 3 * d, accumulateInput: false,
+            copies?.Qkv);
         LayerNormWithBiasBackward(a, s.Input, w.Norm1Weight, s.Mean1, s.Rstd1, gw.Norm1Weight, gw.Norm1Bias);
     }
 

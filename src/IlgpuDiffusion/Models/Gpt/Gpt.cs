@@ -173,7 +173,7 @@ public sealed partial class Gpt : IDisposable
 
         // attention branch: x_mid = x + dropout(c_proj(attn(c_attn(LN₁(x)))))
         LayerNormWithBias(s.Input, w.Norm1Weight, w.Norm1Bias, s.Norm1, s.Mean1, s.Rstd1, n);
-        _k.LinearForward(s.Norm1, w.QkvWeight, w.QkvBias, s.Qkv, n, d, 3 * d);
+        _k.LinearForward(s.Norm1, w.QkvWeight, w.QkvBias, s.Qkv, n, d, 3 * d, s.InputCopies?.Qkv);
         if (Config.Positions == GptPositions.Rotary)
             _k.RotaryForward(s.Qkv, _cos, _sin, batch, tokens, h, hd, position);
         if (cache is null)
@@ -181,13 +181,13 @@ public sealed partial class Gpt : IDisposable
         else
             _k.AttentionWithCacheForward(s.Qkv, cache.Keys[layer], cache.Values[layer], s.Attention, batch, tokens, h, hd, position,
                 cache.Capacity);
-        _k.LinearForward(s.Attention, w.ProjectionWeight, w.ProjectionBias, s.AttentionBranch, n, d, d);
+        _k.LinearForward(s.Attention, w.ProjectionWeight, w.ProjectionBias, s.AttentionBranch, n, d, d, s.InputCopies?.AttentionOutput);
         _k.GatedResidualForward(s.Input, s.AttentionBranch, _ones, s.Middle, 1, n, d, BranchDropout(dropout, layer, 0));
 
         // MLP branch: x_out = x_mid + dropout(c_proj(GELU(c_fc(LN₂(x_mid)))))
         LayerNormWithBias(s.Middle, w.Norm2Weight, w.Norm2Bias, s.Norm2, s.Mean2, s.Rstd2, n);
-        _k.LinearGeluForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, a.MlpActivation, n, d, f);
-        _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d);
+        _k.LinearGeluForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, a.MlpActivation, n, d, f, s.InputCopies?.MlpUp);
+        _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d, s.InputCopies?.MlpDown);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, _ones, s.Output, 1, n, d, BranchDropout(dropout, layer, 1));
     }
 

@@ -28,11 +28,12 @@ public sealed class GptActivations : IDisposable
         Tokens = tokens;
         HeadCapacity = headCapacity;
         Training = training;
-        _arena = Plan(config, batch, tokens, headCapacity, training).Allocate(device);
+        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden, training);
+        _arena = Plan(config, batch, tokens, headCapacity, training, copies).Allocate(device);
         var a = _arena;
         Layers = Enumerable.Range(0, config.Layers).Select(l => training
-            ? new GptLayerActivations(a, $"h.{l}.", $"residual.{l}", $"h.{l}.middle", $"residual.{l + 1}")
-            : new GptLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0")).ToArray();
+            ? new GptLayerActivations(a, $"h.{l}.", $"residual.{l}", $"h.{l}.middle", $"residual.{l + 1}", copies)
+            : new GptLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", copies: default)).ToArray();
         Embedded = Layers[0].Input;
         MlpActivation = a["mlp_activation"];
         FinalNorm = a["final_norm"];
@@ -131,7 +132,8 @@ public sealed class GptActivations : IDisposable
         Positions.Buffer.Dispose();
     }
 
-    private static ArenaLayout<float> Plan(GptConfig config, int batch, int tokens, int headCapacity, bool training)
+    private static ArenaLayout<float> Plan(GptConfig config, int batch, int tokens, int headCapacity, bool training,
+        BlockInputCopies.Lengths copies)
     {
         int n = batch * tokens, d = config.Hidden;
         var layout = new ArenaLayout<float>();
@@ -141,6 +143,7 @@ public sealed class GptActivations : IDisposable
             {
                 layout.Add($"h.{l}.middle", new Shape(n, d));
                 GptLayerActivations.Plan(layout, $"h.{l}.", config, batch, tokens);
+                BlockInputCopies.Plan(layout, $"h.{l}.", copies);
                 layout.Add($"residual.{l + 1}", new Shape(n, d));
             }
         else

@@ -8,7 +8,8 @@ namespace IlgpuDiffusion.Models;
 /// </summary>
 internal sealed class GptLayerActivations
 {
-    internal GptLayerActivations(Arena<float> a, string prefix, string input, string middle, string output)
+    internal GptLayerActivations(Arena<float> a, string prefix, string input, string middle, string output,
+        BlockInputCopies.Lengths copies)
     {
         Input = a[input];
         Norm1 = a[prefix + "norm1"];
@@ -25,6 +26,7 @@ internal sealed class GptLayerActivations
         MlpHidden = a[prefix + "mlp_hidden"];
         MlpBranch = a[prefix + "mlp_branch"];
         Output = a[output];
+        InputCopies = BlockInputCopies.In(a, prefix, copies);
     }
 
     /// <summary>x, the block input [N, D].</summary>
@@ -71,6 +73,9 @@ internal sealed class GptLayerActivations
 
     /// <summary>Block output middle + MLP branch [N, D].</summary>
     public Tensor<float> Output { get; }
+
+    /// <summary>The device's copies of the block's linear inputs (training on a device that keeps them), else null.</summary>
+    public BlockInputCopies? InputCopies { get; }
 
     /// <summary>Plans one set's own tensors under <paramref name="prefix"/>.</summary>
     internal static void Plan(ArenaLayout<float> layout, string prefix, GptConfig config, int batch, int tokens)
