@@ -224,18 +224,20 @@ internal sealed class DeviceKernels(Device device, IKernels backend) : IKernels
 
     /// <inheritdoc/>
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output, int rows,
-        int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        int inChannels, int outChannels, Tensor<float>? inputCopy = null, bool inputCopyMade = false)
     {
         using var op = device.BeginOp(21);
-        backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels, inputCopy);
+        backend.LinearForward(input, weight, bias, output, rows, inChannels, outChannels, inputCopy, inputCopyMade);
     }
 
     /// <inheritdoc/>
     public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null,
+        Tensor<float>? activationCopy = null)
     {
         using var op = device.BeginOp(22);
-        backend.LinearGeluForward(input, weight, bias, preActivation, activation, rows, inChannels, outChannels, inputCopy);
+        backend.LinearGeluForward(input, weight, bias, preActivation, activation, rows, inChannels, outChannels, inputCopy,
+            activationCopy);
     }
 
     /// <inheritdoc/>

@@ -30,8 +30,12 @@ public partial interface IKernels
     /// Null, or at least <see cref="InputCopyLength"/>(rows, inChannels) floats, overwritten with the backend's copy of
     /// <paramref name="input"/> for the backward to read (ignored by a backend that keeps none).
     /// </param>
+    /// <param name="inputCopyMade">
+    /// Whether <paramref name="inputCopy"/> already holds the copy, as <see cref="LinearGeluForward"/>'s activationCopy
+    /// leaves it: a backend that keeps copies then reads it and not <paramref name="input"/>.
+    /// </param>
     void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
-        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null);
+        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null, bool inputCopyMade = false);
 
     /// <summary>
     /// <see cref="LinearForward"/> into <paramref name="preActivation"/>, then <see cref="GeluForward"/> of it into
@@ -44,8 +48,14 @@ public partial interface IKernels
     /// <param name="preActivation">[rows, outChannels], overwritten, or null when no backward needs it</param>
     /// <param name="activation">[rows, outChannels], overwritten</param>
     /// <param name="inputCopy">As <see cref="LinearForward"/>'s.</param>
+    /// <param name="activationCopy">
+    /// Null, or at least <see cref="InputCopyLength"/>(rows, outChannels) floats: a backend that keeps copies writes the
+    /// activation's copy there, for the next Linear to read (<see cref="LinearForward"/>'s inputCopyMade) and its backward
+    /// after it, and need not write <paramref name="activation"/>; one that keeps none ignores it.
+    /// </param>
     void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null);
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null,
+        Tensor<float>? activationCopy = null);
 
     /// <summary>
     /// dInput += dOutput·weight (dInput = when not <paramref name="accumulateInput"/>: dInput is not read); dWeight +=

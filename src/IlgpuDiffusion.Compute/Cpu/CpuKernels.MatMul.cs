@@ -27,7 +27,7 @@ public sealed unsafe partial class CpuKernels
 
     /// <inheritdoc/>
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
-        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null, bool inputCopyMade = false)
     {
         OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         if (bias is { } b)
@@ -45,7 +45,8 @@ public sealed unsafe partial class CpuKernels
     /// <inheritdoc/>
     /// <remarks>The product, then the GELU over it while the rows are fresh in cache.</remarks>
     public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null,
+        Tensor<float>? activationCopy = null)
     {
         Check.Count(activation, (long)rows * outChannels, nameof(activation));
         var product = preActivation ?? activation;

@@ -30,18 +30,22 @@ internal sealed partial class IlgpuKernels
 
     /// <inheritdoc/>
     public void LinearForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float> output,
-        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null, bool inputCopyMade = false)
     {
         OpChecks.LinearForward(input, weight, bias, output, rows, inChannels, outChannels);
         var outputView = output.View();
         Gemm(MatMulLayout.ABt, input, weight, bias?.View() ?? outputView, outputView, bias is not null,
-            rows, outChannels, inChannels, accumulate: false, keptA: KeptInput(inputCopy, rows, inChannels, made: false));
+            rows, outChannels, inChannels, accumulate: false, keptA: KeptInput(inputCopy, rows, inChannels, inputCopyMade));
     }
 
     /// <inheritdoc/>
-    /// <remarks>On tensor cores the GEMM's epilogue (or its split-K reduction) applies the GELU; else two kernels.</remarks>
+    /// <remarks>
+    /// On tensor cores the GEMM's epilogue (or its split-K reduction) applies the GELU, writing the activation's BF16 copy
+    /// where one is given; else two kernels.
+    /// </remarks>
     public void LinearGeluForward(Tensor<float> input, Tensor<float> weight, Tensor<float>? bias, Tensor<float>? preActivation,
-        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null)
+        Tensor<float> activation, int rows, int inChannels, int outChannels, Tensor<float>? inputCopy = null,
+        Tensor<float>? activationCopy = null)
     {
         Check.Count(activation, (long)rows * outChannels, nameof(activation));
         var product = preActivation ?? activation;
@@ -55,7 +59,8 @@ internal sealed partial class IlgpuKernels
         var productView = product.View();
         Gemm(MatMulLayout.ABt, input, weight, bias?.View() ?? productView, productView, bias is not null, rows, outChannels, inChannels,
             accumulate: false, activation.View(), preActivation is null ? GemmEpilogue.GeluOnly : GemmEpilogue.ProductAndGelu,
-            keptA: KeptInput(inputCopy, rows, inChannels, made: false));
+            keptA: KeptInput(inputCopy, rows, inChannels, made: false),
+            activationCopy: KeptInput(activationCopy, rows, outChannels, made: false).View);
     }
 
     /// <inheritdoc/>
@@ -100,7 +105,7 @@ internal sealed partial class IlgpuKernels
     /// <inheritdoc/>
     /// <remarks>
     /// On tensor cores the input gradient's GEMM epilogue (or its split-K reduction) applies GELU'; else two kernels. Given the
-    /// activation's kept copy, the activation is computed into its tensor only where the weight gradient reads fp32.
+    /// activation's kept copy, its weight gradient reads that, and the activation is not computed.
     /// </remarks>
     public void GeluLinearBackward(Tensor<float> dOutput, Tensor<float> activation, Tensor<float> preActivation, Tensor<float> weight,
         Tensor<float> dPreActivation, Tensor<float>? dWeight, Tensor<float>? dBias, int rows, int inChannels, int outChannels,
@@ -108,8 +113,7 @@ internal sealed partial class IlgpuKernels
     {
         Check.Count(preActivation, (long)rows * inChannels, nameof(preActivation));
         var kept = KeptInput(activationCopy, rows, inChannels, made: true);
-        bool keptRead = kept.Given && _tensorCores!.ReadsKeptB(outChannels, inChannels, rows, aRow: 1, aK: outChannels);
-        if (activationCopy is not null && dWeight is not null && !keptRead)
+        if (activationCopy is not null && dWeight is not null && !kept.Given)
         {
             Check.Count(activation, (long)rows * inChannels, nameof(activation));
             GeluForward(preActivation, activation, HostChecks.Product(rows, inChannels));
@@ -151,9 +155,11 @@ internal sealed partial class IlgpuKernels
     /// <see cref="TensorCoreGemm.Run"/>).</param>
     /// <param name="keptA">A kept copy of op(a) (tensor cores only; see <see cref="TensorCoreGemm.Run"/>).</param>
     /// <param name="keptB">A kept copy of op(b).</param>
+    /// <param name="activationCopy">Where a GELU epilogue writes its results' BF16 copy (tensor cores only).</param>
     private void Gemm(MatMulLayout layout, Tensor<float> a, Tensor<float> b, ArrayView<float> bias, ArrayView<float> c,
         bool hasBias, int m, int n, int k, bool accumulate, ArrayView<float> activation = default,
-        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false, KeptCopy keptA = default, KeptCopy keptB = default)
+        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false, KeptCopy keptA = default, KeptCopy keptB = default,
+        ArrayView<float> activationCopy = default)
     {
         if (m == 0 || n == 0) return;
         HostChecks.Product(m, Math.Max(n, k));
@@ -168,7 +174,7 @@ internal sealed partial class IlgpuKernels
         if (_tensorCores is not null && k > 0)
         {
             _tensorCores.Run(a.View(), b.View(), bias, c, hasBias, m, n, k, (aRow, aK, bK, bCol), accumulate,
-                epilogue == GemmEpilogue.Product ? c : activation, epilogue, aUnchanged, keptA, keptB);
+                epilogue == GemmEpilogue.Product ? c : activation, epilogue, aUnchanged, keptA, keptB, activationCopy);
             return;
         }
         var arguments = new GemmArguments(m, n, k, aRow, aK, bK, bCol,

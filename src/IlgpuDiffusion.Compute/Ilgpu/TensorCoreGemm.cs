@@ -204,18 +204,13 @@ internal sealed class TensorCoreGemm : IDisposable
     /// <summary>
     /// Words of the BF16 copy a caller keeps (<see cref="KeptCopy"/>) of a linear layer's input [<paramref name="rows"/>,
     /// <paramref name="channels"/>], row-major: the copy of op(a) of its forward, and of op(b) of its weight gradient, which
-    /// hold the same words (<see cref="GemmCopy.SameWords"/>). 0 where the weight gradient, of [outputs, channels], never
-    /// runs on BF16 copies: under TF32, with copies turned off, or for fewer channels than <see cref="CopiesFrom"/>.
+    /// hold the same words (<see cref="GemmCopy.SameWords"/>). 0 where products take no BF16 copies (TF32, copies turned off)
+    /// or where the layer's forward, of <paramref name="rows"/> rows, or its weight gradient, of
+    /// <paramref name="channels"/> columns, is too small for them (fewer than <see cref="CopiesFrom"/>): a product that
+    /// reads a made copy runs on copies whatever its shape.
     /// </summary>
-    public long KeptCopyWords(int rows, int channels) =>
-        _precision == MatMulPrecision.Bf16 && channels >= _copiesFrom ? new GemmCopy(rows, channels, channels, 1, bf16: true).Words : 0;
-
-    /// <summary>
-    /// Whether a BF16 product of [<paramref name="m"/>, <paramref name="n"/>] over <paramref name="k"/>, op(a) strided as
-    /// given, reads a made <see cref="KeptCopy"/> of op(b): whether it runs on copies.
-    /// </summary>
-    public bool ReadsKeptB(int m, int n, int k, int aRow, int aK) =>
-        _precision == MatMulPrecision.Bf16 && OnCopies(m, n, new GemmCopy(m, k, aRow, aK, bf16: true).Words);
+    public long KeptCopyWords(int rows, int channels) => _precision == MatMulPrecision.Bf16 && rows >= _copiesFrom &&
+        channels >= _copiesFrom ? new GemmCopy(rows, channels, channels, 1, bf16: true).Words : 0;
 
     /// <summary>
     /// c [m, n] = op(a)·op(b) [+ c] [+ bias]; strides as <see cref="GemmArguments"/>, shapes already checked, m, n, k ≥ 1;
@@ -231,21 +226,37 @@ internal sealed class TensorCoreGemm : IDisposable
     /// there or reads it there; where it does not, it still makes a copy not yet made, which the caller will read.
     /// </param>
     /// <param name="keptB">The same for op(b).</param>
+    /// <param name="activationCopy">
+    /// With a GELU epilogue under BF16 (none by default), where GELU's results go as a BF16 copy of [m, n] (as
+    /// <see cref="KeptCopy"/>'s of a k-contiguous operand), in place of <paramref name="activation"/>: written by the epilogue
+    /// (<see cref="GemmEpilogue.ProductAndGeluCopy"/>) where n is a multiple of 8 and the product is not split, else copied
+    /// from <paramref name="activation"/> after it.
+    /// </param>
     public void Run(ArrayView<float> a, ArrayView<float> b, ArrayView<float> bias, ArrayView<float> c, bool hasBias, int m, int n,
         int k, (int ARow, int AK, int BK, int BCol) strides, bool accumulate, ArrayView<float> activation,
-        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false, KeptCopy keptA = default, KeptCopy keptB = default)
+        GemmEpilogue epilogue = GemmEpilogue.Product, bool aUnchanged = false, KeptCopy keptA = default, KeptCopy keptB = default,
+        ArrayView<float> activationCopy = default)
     {
         var (kPerSplit, splits) = Split(m, n, k);
+        var activationLayout = new GemmCopy(m, n, n, 1, bf16: true);
+        CheckKept(new KeptCopy(activationCopy, Made: false), activationLayout, nameof(activationCopy));
+        if (activationCopy.IsValid && epilogue is not (GemmEpilogue.ProductAndGelu or GemmEpilogue.GeluOnly))
+            throw new ArgumentException($"Only a GELU epilogue writes an activation's copy, not {epilogue}.", nameof(activationCopy));
+        bool pairs = activationCopy.IsValid && n % TensorCoreGemmKernels.CopyAlignment == 0 && splits == 1;
+        if (pairs)
+            (epilogue, activation) = (epilogue == GemmEpilogue.GeluOnly ? GemmEpilogue.GeluCopyOnly : GemmEpilogue.ProductAndGeluCopy,
+                activationCopy.SubView(0, activationLayout.Words));
         bool bf16 = _precision == MatMulPrecision.Bf16;
         var copyA = new GemmCopy(m, k, strides.ARow, strides.AK, bf16);
         var copyB = new GemmCopy(n, k, strides.BCol, strides.BK, bf16);
         CheckKept(keptA, copyA, nameof(keptA));
         CheckKept(keptB, copyB, nameof(keptB));
         long bAt = keptA.Given ? 0 : copyA.Words, words = bAt + (keptB.Given ? 0 : copyB.Words); // the workspace's part
-        bool copies = OnCopies(m, n, words);
+        bool forced = keptA.Made || keptB.Made; // a made copy is read, whatever the product's shape
+        bool copies = forced || OnCopies(m, n, words);
         // Loaded before the copies are made: a pipelined kernel whose shared memory the GPU refuses ends TF32 copies.
         var gemm = Kernel(aKContiguous: strides.AK == 1, bKContiguous: strides.BK == 1, batched: false, copies);
-        copies &= m >= CopiesFrom && n >= CopiesFrom;
+        copies &= forced || m >= CopiesFrom && n >= CopiesFrom;
         bool reuse = copies && !keptA.Given && aUnchanged && _copyOfA is { } kept && SameView(kept.Source, a) &&
             kept.Layout.SameWords(copyA) && _copies!.Length >= words; // a workspace that must grow loses the copy
         _copyOfA = copies && !keptA.Given ? (a, copyA) : null;
@@ -272,16 +283,17 @@ internal sealed class TensorCoreGemm : IDisposable
             : pipelined ? TensorCoreGemmKernels.PipelinedSharedFloats
             : TensorCoreGemmKernels.SharedFloatsOf(_blocks));
         if (splits == 1)
-        {
             gemm(_stream, config, a, b, bias, c, activation, arguments);
-            return;
+        else
+        {
+            long elements = (long)m * n;
+            var partials = Partials(splits * elements).View.SubView(0, splits * elements);
+            gemm(_stream, config, a, b, bias, partials, activation, arguments);
+            _reduce ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
+            _reduce(_stream, checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0,
+                hasBias ? 1 : 0, (int)epilogue);
         }
-        long elements = (long)m * n;
-        var partials = Partials(splits * elements).View.SubView(0, splits * elements);
-        gemm(_stream, config, a, b, bias, partials, activation, arguments);
-        _reduce ??= _accelerator.LoadCachedAutoGrouped(KernelRegistry.Checked<ReduceKernel>(TensorCoreGemmKernels.ReduceSplits));
-        _reduce(_stream, checked((int)elements), partials, bias, c, activation, (int)elements, n, splits, accumulate ? 1 : 0,
-            hasBias ? 1 : 0, (int)epilogue);
+        if (activationCopy.IsValid && !pairs) Copy(activation, activationLayout, activationCopy.SubView(0, activationLayout.Words));
     }
 
     /// <summary>

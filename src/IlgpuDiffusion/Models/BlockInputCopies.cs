@@ -3,11 +3,12 @@ using IlgpuDiffusion.Compute;
 namespace IlgpuDiffusion.Models;
 
 /// <summary>
-/// The copies a device keeps of a transformer block's four linear inputs for the weight gradients
-/// (<see cref="IKernels.InputCopyLength"/>: BF16 copies on tensor cores under bf16): those of the attention's qkv and
-/// output projections and of the MLP's up projection, of N rows of D, and of the MLP's down projection, of N rows of its
-/// hidden width. A training arena holds one set per block where the device keeps copies; the backward then copies those
-/// inputs no second time, and behind the GELU needs no activation computed again.
+/// The copies a device keeps of a transformer block's four linear inputs (<see cref="IKernels.InputCopyLength"/>: BF16
+/// copies on tensor cores under bf16): those of the attention's qkv and output projections and of the MLP's up projection,
+/// of N rows of D, and of the MLP's down projection, of N rows of its hidden width, which the up projection's GELU
+/// epilogue writes in place of the fp32 activation. A training arena holds one set per block where the device keeps
+/// copies, and the backward then copies those inputs no second time and computes no GELU again; an inference arena holds
+/// one set.
 /// </summary>
 internal sealed class BlockInputCopies
 {
@@ -52,10 +53,8 @@ internal sealed class BlockInputCopies
         /// <summary>Whether the device keeps the copies.</summary>
         public bool Kept => Hidden > 0 && Mlp > 0;
 
-        /// <summary>What <paramref name="device"/> keeps of <paramref name="rows"/> rows; none unless training.</summary>
-        public static Lengths Of(Device device, long rows, int hidden, int mlpHidden, bool training) => training
-            ? new Lengths(device.Kernels.InputCopyLength(checked((int)rows), hidden),
-                device.Kernels.InputCopyLength(checked((int)rows), mlpHidden))
-            : default;
+        /// <summary>What <paramref name="device"/> keeps of <paramref name="rows"/> rows.</summary>
+        public static Lengths Of(Device device, long rows, int hidden, int mlpHidden) =>
+            new(device.Kernels.InputCopyLength(checked((int)rows), hidden), device.Kernels.InputCopyLength(checked((int)rows), mlpHidden));
     }
 }

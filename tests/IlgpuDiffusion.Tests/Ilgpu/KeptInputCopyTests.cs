@@ -39,20 +39,56 @@ public sealed class KeptInputCopyTests
     }
 
     /// <summary>
-    /// From 64 rows and columns on copies: the forward ([136, 40]) and the weight gradient ([40, 72]) read fp32, yet the
-    /// forward keeps the copy (72 channels can run on copies), and the GELU backward computes the activation it reads.
+    /// From 64 rows and columns on copies: a layer of [136, 40] keeps its input's copy though its forward reads fp32, and its
+    /// weight gradient ([40, 72], below the threshold) runs on copies to read it: the GELU backward computes no activation.
+    /// No copy is kept of 8 rows, whose forward is too small for copies.
     /// </summary>
     [Fact]
-    public void Where_the_weight_gradient_reads_fp32_the_kept_copy_stands_aside()
+    public void A_product_below_the_threshold_runs_on_copies_to_read_a_kept_one()
     {
         using var device = _emulator.Unshared(MatMulPrecision.Bf16, multiprocessors: 1, copiesFrom: 64);
         Assert.True(device.Kernels.InputCopyLength(Rows, InChannels) > 0);
-        Assert.Equal(0, device.Kernels.InputCopyLength(Rows, OutChannels)); // a weight gradient of 40 channels reads fp32
+        Assert.Equal(0, device.Kernels.InputCopyLength(Rows, OutChannels));
+        Assert.Equal(0, device.Kernels.InputCopyLength(8, InChannels));
         var kept = Pass(device, gelu: true, keep: true);
         Assert.Equal((1, 2), (kept.ForwardPasses, kept.BackwardPasses)); // the kept input only; dy and weight for dx
-        var expected = Pass(_emulator.Get(MatMulPrecision.Bf16, 1, copiesFrom: int.MaxValue), gelu: true, keep: false);
-        AssertBitwise(expected.Results, kept.Results);
-        AssertBitwise([expected.Activation], [kept.Scratch!]);
+        Assert.True(kept.Scratch!.All(float.IsNaN), "the backward computed the activation again");
+        AssertBitwise(Pass(_emulator.Get(MatMulPrecision.Bf16, 1, copiesFrom: int.MaxValue), gelu: true, keep: false).Results,
+            kept.Results);
+    }
+
+    /// <summary>
+    /// A Linear → GELU given the activation's copy, then a Linear reading it as made: the epilogue writes the copy for 40
+    /// outputs on one split and leaves the fp32 activation (NaN here) unwritten; for 36 outputs (not pairs of 8) or a product
+    /// split over k, the activation is written and copied. Either way the results are bit for bit those on fp32 operands.
+    /// </summary>
+    [Theory]
+    [InlineData(40, 72, 1, true)]
+    [InlineData(36, 72, 1, false)]
+    [InlineData(40, 512, 4, false)]
+    public void A_gelu_epilogue_writes_the_copy_the_next_linear_reads(int hidden, int inChannels, int multiprocessors, bool pairs)
+    {
+        var copies = _emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: 1);
+        var expected = Mlp(_emulator.Get(MatMulPrecision.Bf16, multiprocessors, copiesFrom: int.MaxValue), keep: false);
+        var actual = Mlp(copies, keep: true);
+        AssertBitwise([expected[0], expected[1]], [actual[0], actual[1]]);
+        if (pairs) Assert.True(actual[2].All(float.IsNaN), "the epilogue wrote the fp32 activation");
+        else AssertBitwise([expected[2]], [actual[2]]);
+
+        float[][] Mlp(Device device, bool keep) // [pre-activation, output, activation]
+        {
+            using var scope = new DeviceScope(device);
+            var x = scope.Upload(TestData.Random(Rows * inChannels, seed: 7));
+            var (up, upBias) = (scope.Upload(TestData.Random(hidden * inChannels, seed: 8)),
+                scope.Upload(TestData.Random(hidden, seed: 9)));
+            var down = scope.Upload(TestData.Random(OutChannels * hidden, seed: 10));
+            var (pre, y) = (scope.Zeros(Rows * hidden), scope.Zeros(Rows * OutChannels));
+            var activation = scope.Upload(Enumerable.Repeat(float.NaN, Rows * hidden).ToArray());
+            Tensor<float>? copy = keep ? scope.Zeros((int)device.Kernels.InputCopyLength(Rows, hidden)) : null;
+            device.Kernels.LinearGeluForward(x, up, upBias, pre, activation, Rows, inChannels, hidden, activationCopy: copy);
+            device.Kernels.LinearForward(activation, down, null, y, Rows, hidden, OutChannels, copy, inputCopyMade: true);
+            return [DeviceScope.Download(pre), DeviceScope.Download(y), DeviceScope.Download(activation)];
+        }
     }
 
     [Theory]
@@ -93,6 +129,27 @@ public sealed class KeptInputCopyTests
         var expected = TinyDitStep.Run(_emulator.Get(MatMulPrecision.Bf16, 4, copiesFrom: int.MaxValue), config);
         var actual = TinyDitStep.Run(copies, config);
         AssertBitwise([expected.Logits, [expected.Loss], expected.Gradients], [actual.Logits, [actual.Loss], actual.Gradients]);
+    }
+
+    /// <summary>
+    /// The same for an inference pass, whose shared set of copies takes the MLP's activation from the GELU epilogue alone.
+    /// </summary>
+    [Fact]
+    public void A_dit_inference_pass_on_kept_copies_matches_the_products_on_fp32_bit_for_bit()
+    {
+        var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f) with { Layers = 1 };
+        var ids = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 17).Noisy;
+        var (expected, actual) = (Logits(_emulator.Get(MatMulPrecision.Bf16, 4, copiesFrom: int.MaxValue)),
+            Logits(_emulator.Get(MatMulPrecision.Bf16, 4, copiesFrom: 1)));
+        AssertBitwise([expected], [actual]);
+
+        float[] Logits(Device device)
+        {
+            using var model = new Dit(config, device);
+            TinyModels.Randomize(model.Parameters, seed: 18);
+            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
+            return model.Forward(activations, TinyModels.Upload(device, ids), [0.3f, 1.7f]).ToArray();
+        }
     }
 
     /// <summary>The same for a GPT's pass (its blocks' four linears take the same copies; dropout on, causal attention).</summary>

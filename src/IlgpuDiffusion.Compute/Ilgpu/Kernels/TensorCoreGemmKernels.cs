@@ -54,6 +54,16 @@ internal enum GemmEpilogue
     /// activation the item's probabilities (at c's place in their own scratch), rows the row dots D (the bias view).
     /// </summary>
     ScoreGradients = 6,
+
+    /// <summary>
+    /// Unbatched, unsplit launches of N a multiple of 8 only: c = the value, and GELU(value) to activation as a BF16 copy
+    /// of [M, N] (<see cref="TensorCoreGemmKernels.CopyBf16"/>'s words: the pair of columns 2j, 2j + 1 in word row·N/2 + j,
+    /// the lower column in the low half), which a following product reads in place of GELU's fp32 results.
+    /// </summary>
+    ProductAndGeluCopy = 7,
+
+    /// <summary>As <see cref="ProductAndGeluCopy"/> without c: the copy of GELU(value) only.</summary>
+    GeluCopyOnly = 8,
 }
 
 /// <summary>
@@ -527,69 +537,6 @@ internal static partial class TensorCoreGemmKernels
     {
         for (int k = 0; k < stage.Depth; k++) sum += stage.Product(row, col, k);
         return sum;
-    }
-
-    /// <summary>Where a launch's results go: the bias it adds, c, and the activation of a GELU epilogue.</summary>
-    private readonly struct GemmOutput(ArrayView<float> bias, ArrayView<float> c, ArrayView<float> activation)
-    {
-        public ArrayView<float> Bias { get; } = bias;
-
-        public ArrayView<float> C { get; } = c;
-
-        public ArrayView<float> Activation { get; } = activation;
-    }
-
-    /// <summary>Writes the four fragments of one 16-row slice of the warp tile (columns col, col + 8, col + 16, col + 24).</summary>
-    private static void StoreRow<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane,
-        in MmaAccumulator f0, in MmaAccumulator f1, in MmaAccumulator f2, in MmaAccumulator f3)
-        where TBatch : struct, IBatching
-    {
-        Store<TBatch>(output, g, row, col, lane, f0);
-        Store<TBatch>(output, g, row, col + 8, lane, f1);
-        Store<TBatch>(output, g, row, col + 16, lane, f2);
-        Store<TBatch>(output, g, row, col + 24, lane, f3);
-    }
-
-    private static void Store<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, int lane,
-        in MmaAccumulator f)
-        where TBatch : struct, IBatching
-    {
-        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 0), col + Mma.AccumulatorColumn(lane, 0), f.C0);
-        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 1), col + Mma.AccumulatorColumn(lane, 1), f.C1);
-        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 2), col + Mma.AccumulatorColumn(lane, 2), f.C2);
-        Store<TBatch>(output, g, row + Mma.AccumulatorRow(lane, 3), col + Mma.AccumulatorColumn(lane, 3), f.C3);
-    }
-
-    private static void Store<TBatch>(in GemmOutput output, in TensorCoreGemmArguments g, int row, int col, float value)
-        where TBatch : struct, IBatching
-    {
-        if (row >= g.M || col >= g.N) return;
-        long index = (long)row * g.CRowStride + col;
-        if (default(TBatch).HasItems)
-        {
-            StoreItem(output, g, row, col, index, value);
-            return;
-        }
-        if (g.Partials != 0)
-        {
-            output.C[Grid.IdxZ * (long)g.M * g.N + index] = value;
-            return;
-        }
-        if (g.HasBias != 0) value += output.Bias[col];
-        if (g.Accumulate != 0) value += output.C[index];
-        Write(output.C, output.Activation, index, value, g.Epilogue);
-    }
-
-    /// <summary>A result as the epilogue writes it (see <see cref="GemmEpilogue"/>).</summary>
-    private static void Write(ArrayView<float> c, ArrayView<float> activation, long index, float value, int epilogue)
-    {
-        if (epilogue == (int)GemmEpilogue.GeluGradient)
-        {
-            c[index] = ActivationKernels.GeluDerivative(activation[index]) * value;
-            return;
-        }
-        if (epilogue != (int)GemmEpilogue.GeluOnly) c[index] = value;
-        if (epilogue != (int)GemmEpilogue.Product) activation[index] = ActivationKernels.Gelu(value);
     }
 
     private static int XMin(int x, int y) => x < y ? x : y;

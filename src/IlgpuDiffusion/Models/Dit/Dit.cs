@@ -252,8 +252,9 @@ public sealed partial class Dit : IDisposable
         _k.LayerNormModulateForward(s.Middle, w.Norm2, s.Shift2, s.Scale2, Kept(a, s.Norm2), s.Modulated2, s.Mean2, s.Rstd2, mb, mt,
             d, eps);
         _k.LinearGeluForward(s.Modulated2, w.Mlp0Weight, w.Mlp0Bias, Kept(a, s.MlpHidden), a.MlpActivation, n, d, Config.MlpHidden,
-            s.InputCopies?.MlpUp);
-        _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d, s.InputCopies?.MlpDown);
+            s.InputCopies?.MlpUp, s.InputCopies?.MlpDown); // on a device that keeps copies, the activation's copy only
+        _k.LinearForward(a.MlpActivation, w.Mlp2Weight, w.Mlp2Bias, s.MlpBranch, n, Config.MlpHidden, d, s.InputCopies?.MlpDown,
+            inputCopyMade: true);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, s.Gate2, s.Output, mb, mt, d, BranchDropout(dropout, l, 1));
     }
 

@@ -30,7 +30,7 @@ public sealed class DitActivations : IDisposable
         HeadCapacity = headCapacity;
         Training = training;
         ConditionRows = config.TimeConditioning ? batch : 1;
-        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden, training);
+        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden);
         _arena = Plan(config, batch, tokens, headCapacity, training, ConditionRows, copies).Allocate(device);
         var a = _arena;
 
@@ -42,8 +42,8 @@ public sealed class DitActivations : IDisposable
         Layers = Enumerable.Range(0, config.Layers).Select(l => training
             ? new DitLayerActivations(a, $"blocks.{l}.", $"residual.{l}", $"blocks.{l}.middle", $"residual.{l + 1}", ConditionRows,
                 config.QkNorm, copies)
-            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows, config.QkNorm,
-                copies: default)).ToArray();
+            : new DitLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", ConditionRows, config.QkNorm, copies))
+            .ToArray();
         Embedded = Layers[0].Input;
         MlpActivation = a["mlp_activation"];
         FinalModulation = a["final_modulation"];
@@ -176,7 +176,10 @@ public sealed class DitActivations : IDisposable
                 layout.Add($"residual.{l + 1}", new Shape(n, d));
             }
         else
+        {
             DitLayerActivations.Plan(layout, "work.", config, batch, tokens, conditionRows);
+            BlockInputCopies.Plan(layout, "work.", copies);
+        }
         layout.Add("mlp_activation", new Shape(n, config.MlpHidden));
         layout.Add("final_modulation", new Shape(2 * conditionRows, d));
         layout.Add("final_norm", new Shape(n, d));

@@ -186,8 +186,10 @@ public sealed partial class Gpt : IDisposable
 
         // MLP branch: x_out = x_mid + dropout(c_proj(GELU(c_fc(LN₂(x_mid)))))
         LayerNormWithBias(s.Middle, w.Norm2Weight, w.Norm2Bias, s.Norm2, s.Mean2, s.Rstd2, n);
-        _k.LinearGeluForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, a.MlpActivation, n, d, f, s.InputCopies?.MlpUp);
-        _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d, s.InputCopies?.MlpDown);
+        _k.LinearGeluForward(s.Norm2, w.FcWeight, w.FcBias, s.MlpHidden, a.MlpActivation, n, d, f, s.InputCopies?.MlpUp,
+            s.InputCopies?.MlpDown); // on a device that keeps copies, the activation's copy only
+        _k.LinearForward(a.MlpActivation, w.MlpProjectionWeight, w.MlpProjectionBias, s.MlpBranch, n, f, d, s.InputCopies?.MlpDown,
+            inputCopyMade: true);
         _k.GatedResidualForward(s.Middle, s.MlpBranch, _ones, s.Output, 1, n, d, BranchDropout(dropout, layer, 1));
     }
 

@@ -28,12 +28,12 @@ public sealed class GptActivations : IDisposable
         Tokens = tokens;
         HeadCapacity = headCapacity;
         Training = training;
-        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden, training);
+        var copies = BlockInputCopies.Lengths.Of(device, n, config.Hidden, config.MlpHidden);
         _arena = Plan(config, batch, tokens, headCapacity, training, copies).Allocate(device);
         var a = _arena;
         Layers = Enumerable.Range(0, config.Layers).Select(l => training
             ? new GptLayerActivations(a, $"h.{l}.", $"residual.{l}", $"h.{l}.middle", $"residual.{l + 1}", copies)
-            : new GptLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", copies: default)).ToArray();
+            : new GptLayerActivations(a, "work.", "residual.0", "residual.0", "residual.0", copies)).ToArray();
         Embedded = Layers[0].Input;
         MlpActivation = a["mlp_activation"];
         FinalNorm = a["final_norm"];
@@ -147,7 +147,10 @@ public sealed class GptActivations : IDisposable
                 layout.Add($"residual.{l + 1}", new Shape(n, d));
             }
         else
+        {
             GptLayerActivations.Plan(layout, "work.", config, batch, tokens);
+            BlockInputCopies.Plan(layout, "work.", copies);
+        }
         layout.Add("mlp_activation", new Shape(n, config.MlpHidden));
         layout.Add("final_norm", new Shape(n, d));
         layout.Add("final_mean", new Shape(n));
