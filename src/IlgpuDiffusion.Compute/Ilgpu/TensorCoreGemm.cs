@@ -31,7 +31,9 @@ namespace IlgpuDiffusion.Ilgpu;
 /// of at least <see cref="DefaultCopiesFrom"/> rows and columns (by default) run on BF16 copies of their operands
 /// (<see cref="TensorCoreGemmKernels.Bf16CopiesABt"/>), made in a second workspace before each product; a product whose
 /// op(a) its caller vouches unchanged since the last product reads that product's copy of it (a linear layer's weight
-/// gradient reads the copy of the output gradient that its input gradient made). Where asked, products on copies stage
+/// gradient reads the copy of the output gradient that its input gradient made), and a copy its caller keeps
+/// (<see cref="KeptCopy"/>: a linear layer's input, or the activation a GELU epilogue writes) is made or read in place.
+/// Where asked, products on copies stage
 /// their tiles through cp.async in <see cref="TensorCoreGemmKernels.PipelineStages"/> stages
 /// (<see cref="TensorCoreGemmKernels.Bf16PipelinedABt"/>, 80 KB of shared memory, loaded on CUDA from rewritten PTX:
 /// <see cref="PtxRewrite.SlotsInRegisters"/>), and on the kernels that stage through registers where the GPU refuses the memory.

@@ -132,13 +132,14 @@ public sealed class KeptInputCopyTests
     }
 
     /// <summary>
-    /// The same for an inference pass, whose shared set of copies takes the MLP's activation from the GELU epilogue alone.
+    /// The same for an inference pass (one sequence), whose shared set of copies takes the MLP's activation from the GELU
+    /// epilogue alone.
     /// </summary>
     [Fact]
     public void A_dit_inference_pass_on_kept_copies_matches_the_products_on_fp32_bit_for_bit()
     {
         var config = TinyModels.RandomDit(timeConditioning: true, dropout: 0.1f) with { Layers = 1 };
-        var ids = TinyModels.Corrupted(config, TinyModels.Batch, TinyModels.DitTokens, seed: 17).Noisy;
+        var ids = TinyModels.Corrupted(config, 1, TinyModels.DitTokens, seed: 17).Noisy;
         var (expected, actual) = (Logits(_emulator.Get(MatMulPrecision.Bf16, 4, copiesFrom: int.MaxValue)),
             Logits(_emulator.Get(MatMulPrecision.Bf16, 4, copiesFrom: 1)));
         AssertBitwise([expected], [actual]);
@@ -147,8 +148,8 @@ public sealed class KeptInputCopyTests
         {
             using var model = new Dit(config, device);
             TinyModels.Randomize(model.Parameters, seed: 18);
-            using var activations = model.CreateActivations(TinyModels.Batch, TinyModels.DitTokens, training: false);
-            return model.Forward(activations, TinyModels.Upload(device, ids), [0.3f, 1.7f]).ToArray();
+            using var activations = model.CreateActivations(1, TinyModels.DitTokens, training: false);
+            return model.Forward(activations, TinyModels.Upload(device, ids), [0.3f]).ToArray();
         }
     }
 
