@@ -114,10 +114,7 @@ internal sealed partial class IlgpuKernels
         Check.Count(preActivation, (long)rows * inChannels, nameof(preActivation));
         var kept = KeptInput(activationCopy, rows, inChannels, made: true);
         if (activationCopy is not null && dWeight is not null && !kept.Given)
-        {
-            Check.Count(activation, (long)rows * inChannels, nameof(activation));
             GeluForward(preActivation, activation, HostChecks.Product(rows, inChannels));
-        }
         if (_tensorCores is null || outChannels == 0 || rows == 0 || inChannels == 0)
         {
             LinearBackward(dOutput, activation, weight, dPreActivation, dWeight, dBias, rows, inChannels, outChannels,
